@@ -1,0 +1,346 @@
+//! Chunk slot files: fixed-size chunk slots in memory-mapped files.
+//!
+//! Each chunk lives in one 256-byte slot: a 40-byte header and 216 bytes of
+//! encoded samples. A series' open chunk is written in place as samples
+//! arrive (data bits first, then the header's count), so the files are the
+//! durable state: a restart maps them and reads slot headers, it does not
+//! replay samples. A chunk is closed when its data area is full or it holds
+//! [`MAX_SAMPLES_PER_CHUNK`] samples; closing stores a CRC32C over the slot.
+//! Layout in `docs/format/chunks.md`.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::RwLock;
+
+use crate::chunkenc::ENCODING_XOR;
+use crate::encoding::crc32c;
+use crate::fs::SlotMap;
+use crate::Error;
+
+/// Bytes per slot.
+pub(crate) const SLOT_SIZE: usize = 256;
+/// Bytes of slot header.
+pub(crate) const HEADER_SIZE: usize = 40;
+/// Bytes of encoded data a slot holds.
+pub(crate) const DATA_SIZE: usize = SLOT_SIZE - HEADER_SIZE;
+/// Slots per file (64 MiB files); slot 0 of each file is the file header.
+pub(crate) const SLOTS_PER_FILE: u64 = 1 << 18;
+/// A chunk is closed after this many samples even if bytes remain.
+pub(crate) const MAX_SAMPLES_PER_CHUNK: u16 = 120;
+
+const FILE_MAGIC: &[u8; 4] = b"FLCH";
+const FILE_VERSION: u8 = 1;
+
+/// Chunk state byte: samples may still be appended.
+pub(crate) const STATE_OPEN: u8 = 1;
+/// Chunk state byte: complete, CRC valid.
+pub(crate) const STATE_CLOSED: u8 = 2;
+
+/// Global index of a chunk slot: file number × SLOTS_PER_FILE + slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ChunkRef(pub u64);
+
+impl ChunkRef {
+    fn file(self) -> u64 {
+        self.0 / SLOTS_PER_FILE
+    }
+    fn offset(self) -> usize {
+        (self.0 % SLOTS_PER_FILE) as usize * SLOT_SIZE
+    }
+}
+
+/// A decoded slot header.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct SlotHeader {
+    pub encoding: u8,
+    pub state: u8,
+    pub count: u16,
+    pub bit_len: u16,
+    pub crc: u32,
+    pub series: u64,
+    pub mint: i64,
+    pub maxt: i64,
+}
+
+impl SlotHeader {
+    pub(crate) fn encode(&self) -> [u8; HEADER_SIZE] {
+        let mut b = [0u8; HEADER_SIZE];
+        b[0] = self.encoding;
+        b[1] = self.state;
+        b[2..4].copy_from_slice(&self.count.to_le_bytes());
+        b[4..6].copy_from_slice(&self.bit_len.to_le_bytes());
+        b[8..12].copy_from_slice(&self.crc.to_le_bytes());
+        b[16..24].copy_from_slice(&self.series.to_le_bytes());
+        b[24..32].copy_from_slice(&self.mint.to_le_bytes());
+        b[32..40].copy_from_slice(&self.maxt.to_le_bytes());
+        b
+    }
+
+    pub(crate) fn decode(b: &[u8; HEADER_SIZE]) -> SlotHeader {
+        let u16_at = |i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
+        let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        SlotHeader {
+            encoding: b[0],
+            state: b[1],
+            count: u16_at(2),
+            bit_len: u16_at(4),
+            crc: u32::from_le_bytes(b[8..12].try_into().expect("4 bytes")),
+            series: u64_at(16),
+            mint: u64_at(24) as i64,
+            maxt: u64_at(32) as i64,
+        }
+    }
+}
+
+/// CRC over a closed slot: header without the CRC field, then the data.
+pub(crate) fn slot_crc(header: &SlotHeader, data: &[u8]) -> u32 {
+    let mut h = header.encode();
+    h[8..12].fill(0);
+    let used = (header.bit_len as usize).div_ceil(8).min(DATA_SIZE);
+    let mut all = Vec::with_capacity(HEADER_SIZE + used);
+    all.extend_from_slice(&h);
+    all.extend_from_slice(&data[..used]);
+    crc32c(&all)
+}
+
+/// A slot found at open: where it is and its header.
+pub(crate) struct FoundSlot {
+    pub cref: ChunkRef,
+    pub header: SlotHeader,
+}
+
+/// The set of chunk slot files of one database.
+pub(crate) struct ChunkFiles {
+    dir: PathBuf,
+    files: RwLock<Vec<Option<SlotMap>>>,
+    next: AtomicU64,
+}
+
+fn file_name(dir: &Path, n: u64) -> PathBuf {
+    dir.join(format!("{n:06}"))
+}
+
+impl ChunkFiles {
+    /// Opens the slot files in `dir`, returning them and every used slot.
+    pub(crate) fn open(dir: &Path) -> Result<(ChunkFiles, Vec<FoundSlot>, Vec<String>), Error> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let mut numbers = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+            let entry = entry.map_err(|e| Error::io(dir, e))?;
+            if let Some(n) = entry.file_name().to_str().and_then(|s| s.parse::<u64>().ok()) {
+                numbers.push(n);
+            }
+        }
+        numbers.sort_unstable();
+        let mut files: Vec<Option<SlotMap>> = Vec::new();
+        let mut found = Vec::new();
+        let mut problems = Vec::new();
+        let mut next = SLOTS_PER_FILE; // file 0 is never used, so ref 0 is "none"
+        for n in numbers {
+            let path = file_name(dir, n);
+            let map = SlotMap::open(&path, SLOTS_PER_FILE as usize * SLOT_SIZE)
+                .map_err(|e| Error::io(&path, e))?;
+            let mut fh = [0u8; 8];
+            map.read(0, &mut fh);
+            if &fh[..4] != FILE_MAGIC || fh[4] != FILE_VERSION {
+                problems.push(format!("{}: bad file header, file ignored", path.display()));
+                continue;
+            }
+            let mut hb = [0u8; HEADER_SIZE];
+            let mut data = [0u8; DATA_SIZE];
+            for slot in 1..SLOTS_PER_FILE {
+                let off = slot as usize * SLOT_SIZE;
+                map.read(off, &mut hb);
+                if hb[0] == 0 {
+                    continue;
+                }
+                let header = SlotHeader::decode(&hb);
+                let cref = ChunkRef(n * SLOTS_PER_FILE + slot);
+                let plausible = header.encoding == ENCODING_XOR
+                    && (header.state == STATE_OPEN || header.state == STATE_CLOSED)
+                    && header.count > 0
+                    && header.bit_len as usize <= DATA_SIZE * 8
+                    && header.mint <= header.maxt;
+                if !plausible {
+                    problems.push(format!("{}: slot {slot} has an invalid header, skipped", path.display()));
+                    continue;
+                }
+                if header.state == STATE_CLOSED {
+                    map.read(off + HEADER_SIZE, &mut data);
+                    if slot_crc(&header, &data) != header.crc {
+                        problems.push(format!("{}: slot {slot} fails its checksum, skipped", path.display()));
+                        continue;
+                    }
+                }
+                next = next.max(cref.0 + 1);
+                found.push(FoundSlot { cref, header });
+            }
+            let idx = n as usize;
+            if files.len() <= idx {
+                files.resize_with(idx + 1, || None);
+            }
+            files[idx] = Some(map);
+        }
+        if next % SLOTS_PER_FILE == 0 {
+            next += 1; // slot 0 is the file header
+        }
+        Ok((
+            ChunkFiles {
+                dir: dir.to_path_buf(),
+                files: RwLock::new(files),
+                next: AtomicU64::new(next),
+            },
+            found,
+            problems,
+        ))
+    }
+
+    /// Reserves a new slot, creating its file if needed.
+    pub(crate) fn allocate(&self) -> Result<ChunkRef, Error> {
+        loop {
+            let r = ChunkRef(self.next.fetch_add(1, Ordering::Relaxed));
+            if r.0 % SLOTS_PER_FILE == 0 {
+                continue; // file header slot
+            }
+            self.ensure_file(r.file())?;
+            return Ok(r);
+        }
+    }
+
+    fn ensure_file(&self, n: u64) -> Result<(), Error> {
+        let idx = n as usize;
+        if self.files.read().get(idx).is_some_and(Option::is_some) {
+            return Ok(());
+        }
+        let mut files = self.files.write();
+        if files.get(idx).is_some_and(Option::is_some) {
+            return Ok(());
+        }
+        let path = file_name(&self.dir, n);
+        let map = SlotMap::open(&path, SLOTS_PER_FILE as usize * SLOT_SIZE).map_err(|e| Error::io(&path, e))?;
+        let mut fh = [0u8; 8];
+        fh[..4].copy_from_slice(FILE_MAGIC);
+        fh[4] = FILE_VERSION;
+        map.write(0, &fh);
+        crate::fs::sync_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        if files.len() <= idx {
+            files.resize_with(idx + 1, || None);
+        }
+        files[idx] = Some(map);
+        Ok(())
+    }
+
+    fn with_map<T>(&self, r: ChunkRef, f: impl FnOnce(&SlotMap) -> T) -> Option<T> {
+        let files = self.files.read();
+        files.get(r.file() as usize).and_then(Option::as_ref).map(f)
+    }
+
+    /// Writes a slot header.
+    pub(crate) fn write_header(&self, r: ChunkRef, h: &SlotHeader) {
+        self.with_map(r, |m| m.write(r.offset(), &h.encode()));
+    }
+
+    /// Writes bytes into a slot's data area at `at`.
+    pub(crate) fn write_data(&self, r: ChunkRef, at: usize, data: &[u8]) {
+        debug_assert!(at + data.len() <= DATA_SIZE);
+        self.with_map(r, |m| m.write(r.offset() + HEADER_SIZE + at, data));
+    }
+
+    /// Copies a slot's data area.
+    pub(crate) fn read_data(&self, r: ChunkRef, out: &mut [u8; DATA_SIZE]) -> bool {
+        self.with_map(r, |m| m.read(r.offset() + HEADER_SIZE, out)).is_some()
+    }
+
+    /// Starts writing dirty pages of every file to disk.
+    pub(crate) fn flush(&self, wait: bool) -> Result<(), Error> {
+        let files = self.files.read();
+        for (n, m) in files.iter().enumerate() {
+            if let Some(m) = m {
+                let res = if wait { m.flush() } else { m.flush_async() };
+                res.map_err(|e| Error::io(&file_name(&self.dir, n as u64), e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes of address space mapped.
+    pub(crate) fn mapped_bytes(&self) -> u64 {
+        self.files.read().iter().flatten().map(|m| m.len() as u64).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_roundtrip() {
+        let h = SlotHeader {
+            encoding: ENCODING_XOR,
+            state: STATE_CLOSED,
+            count: 120,
+            bit_len: 1700,
+            crc: 0xdead_beef,
+            series: 42,
+            mint: -5,
+            maxt: i64::MAX,
+        };
+        assert_eq!(SlotHeader::decode(&h.encode()), h);
+    }
+
+    #[test]
+    fn allocate_write_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cf, found, problems) = ChunkFiles::open(dir.path()).unwrap();
+        assert!(found.is_empty() && problems.is_empty());
+        let r = cf.allocate().unwrap();
+        assert_eq!(r.0, SLOTS_PER_FILE + 1);
+        cf.write_data(r, 0, &[1, 2, 3]);
+        let mut h = SlotHeader {
+            encoding: ENCODING_XOR,
+            state: STATE_CLOSED,
+            count: 1,
+            bit_len: 24,
+            crc: 0,
+            series: 7,
+            mint: 10,
+            maxt: 10,
+        };
+        let mut data = [0u8; DATA_SIZE];
+        cf.read_data(r, &mut data);
+        h.crc = slot_crc(&h, &data);
+        cf.write_header(r, &h);
+        let r2 = cf.allocate().unwrap();
+        cf.write_header(r2, &SlotHeader { state: STATE_OPEN, crc: 0, series: 8, ..h });
+        cf.flush(true).unwrap();
+        drop(cf);
+        let (cf, found, problems) = ChunkFiles::open(dir.path()).unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].header, h);
+        assert_eq!(cf.allocate().unwrap().0, r2.0 + 1);
+    }
+
+    #[test]
+    fn bad_checksum_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cf, _, _) = ChunkFiles::open(dir.path()).unwrap();
+        let r = cf.allocate().unwrap();
+        let h = SlotHeader {
+            encoding: ENCODING_XOR,
+            state: STATE_CLOSED,
+            count: 1,
+            bit_len: 8,
+            crc: 1234,
+            series: 1,
+            mint: 0,
+            maxt: 0,
+        };
+        cf.write_header(r, &h);
+        drop(cf);
+        let (_, found, problems) = ChunkFiles::open(dir.path()).unwrap();
+        assert!(found.is_empty());
+        assert_eq!(problems.len(), 1);
+    }
+}

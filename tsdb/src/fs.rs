@@ -1,0 +1,98 @@
+//! File-system helpers. This module holds the crate's only `unsafe` code:
+//! memory maps.
+
+#![allow(unsafe_code)]
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::Path;
+
+use memmap2::{Mmap, MmapRaw};
+
+/// Maps a whole file read-only. An empty file maps to an empty slice.
+pub(crate) struct ReadMap {
+    map: Option<Mmap>,
+}
+
+impl ReadMap {
+    pub(crate) fn open(file: &File) -> io::Result<ReadMap> {
+        if file.metadata()?.len() == 0 {
+            return Ok(ReadMap { map: None });
+        }
+        // SAFETY: the files we map are written only by this process, and
+        // only appended to (the mapped prefix never changes) while mapped;
+        // another process modifying them is excluded by the directory lock.
+        let map = unsafe { Mmap::map(file)? };
+        Ok(ReadMap { map: Some(map) })
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        self.map.as_deref().unwrap_or(&[])
+    }
+}
+
+/// A fixed-size file mapped read-write, written and read in place at byte
+/// offsets. Callers guarantee that no two threads touch the same byte range
+/// at once (each chunk slot is owned by one series, under its lock).
+pub(crate) struct SlotMap {
+    map: MmapRaw,
+    len: usize,
+}
+
+impl SlotMap {
+    /// Opens (creating if needed) a file of exactly `len` bytes and maps it.
+    /// New files are sparse: disk space is taken only as slots are written.
+    pub(crate) fn open(path: &Path, len: usize) -> io::Result<SlotMap> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        if file.metadata()?.len() != len as u64 {
+            file.set_len(len as u64)?;
+        }
+        let map = MmapRaw::map_raw(&file)?;
+        Ok(SlotMap { map, len })
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Copies `out.len()` bytes at `off` into `out`.
+    pub(crate) fn read(&self, off: usize, out: &mut [u8]) {
+        assert!(off + out.len() <= self.len, "read past the end of a slot map");
+        // SAFETY: the range is inside the mapping (checked above); the
+        // mapping lives as long as self; callers keep writers of this range
+        // out while reading (see the type's doc).
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.map.as_ptr().add(off), out.as_mut_ptr(), out.len());
+        }
+    }
+
+    /// Copies `data` to `off`.
+    pub(crate) fn write(&self, off: usize, data: &[u8]) {
+        assert!(off + data.len() <= self.len, "write past the end of a slot map");
+        // SAFETY: as for `read`; the mapping is writable (MmapRaw over a
+        // file opened read-write).
+        unsafe {
+            std::ptr::copy_nonoverlapping(data.as_ptr(), self.map.as_mut_ptr().add(off), data.len());
+        }
+    }
+
+    /// Schedules dirty pages to be written to disk.
+    pub(crate) fn flush_async(&self) -> io::Result<()> {
+        self.map.flush_async()
+    }
+
+    /// Writes dirty pages to disk and waits.
+    pub(crate) fn flush(&self) -> io::Result<()> {
+        self.map.flush()
+    }
+}
+
+/// Fsyncs a directory so that created or removed entries are durable.
+pub(crate) fn sync_dir(path: &Path) -> io::Result<()> {
+    File::open(path)?.sync_all()
+}

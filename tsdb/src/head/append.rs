@@ -1,0 +1,208 @@
+//! Appending samples: a batch is collected by an [`Appender`] and written
+//! to the series' chunk slots on commit.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::{ChunkMeta, Head, MemSeries, OpenChunk, SeriesRef, SeriesState};
+use crate::chunkenc::{XorEncoder, XorIterator, ENCODING_XOR};
+use crate::chunks::{slot_crc, SlotHeader, DATA_SIZE, MAX_SAMPLES_PER_CHUNK, STATE_CLOSED, STATE_OPEN};
+use crate::labels::Labels;
+use crate::Error;
+
+/// What a commit did with its samples.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AppendStats {
+    /// Samples stored.
+    pub appended: u64,
+    /// Samples with the newest timestamp and the same value, ignored.
+    pub duplicates_ignored: u64,
+    /// Samples refused as older than the series' newest sample.
+    pub out_of_order: u64,
+    /// Samples refused: same timestamp as the newest, other value.
+    pub duplicate_timestamp: u64,
+}
+
+/// Collects samples and stores them on [`Appender::commit`]. Series are
+/// created when first named (as in Prometheus, even if the batch is then
+/// rolled back).
+pub struct Appender<'a> {
+    head: &'a Head,
+    pending: Vec<(Arc<MemSeries>, i64, f64)>,
+}
+
+enum Outcome {
+    Stored,
+    Ignored,
+}
+
+impl<'a> Appender<'a> {
+    pub(crate) fn new(head: &'a Head) -> Self {
+        Appender {
+            head,
+            pending: Vec::new(),
+        }
+    }
+
+    /// The reference of the series with these labels, creating it if new;
+    /// the bool says whether it was created.
+    pub fn series(&mut self, labels: &Labels) -> Result<(SeriesRef, bool), Error> {
+        let (s, created) = self.head.get_or_create(labels)?;
+        Ok((SeriesRef(s.id), created))
+    }
+
+    /// Adds a sample for a series reference.
+    pub fn append(&mut self, r: SeriesRef, t: i64, v: f64) -> Result<(), Error> {
+        let s = self.head.get(r.0).ok_or(Error::UnknownSeries(r.0))?;
+        self.pending.push((s, t, v));
+        Ok(())
+    }
+
+    /// Adds a sample by label set.
+    pub fn append_labels(&mut self, labels: &Labels, t: i64, v: f64) -> Result<SeriesRef, Error> {
+        let (r, _) = self.series(labels)?;
+        self.append(r, t, v)?;
+        Ok(r)
+    }
+
+    /// Number of samples waiting for commit.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Whether no samples are waiting.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// Drops the pending samples.
+    pub fn rollback(self) {}
+
+    /// Stores the pending samples. A sample refused as out of order or as a
+    /// duplicate timestamp is counted and skipped; the others are stored.
+    /// Only an I/O failure (allocating a chunk file) is an error.
+    pub fn commit(self) -> Result<AppendStats, Error> {
+        let mut stats = AppendStats::default();
+        let c = &self.head.counters;
+        for (s, t, v) in &self.pending {
+            let mut st = s.state.lock();
+            match append_sample(self.head, s.id, &mut st, *t, *v) {
+                Ok(Outcome::Stored) => stats.appended += 1,
+                Ok(Outcome::Ignored) => stats.duplicates_ignored += 1,
+                Err(Error::OutOfOrder) => stats.out_of_order += 1,
+                Err(Error::Duplicate) => stats.duplicate_timestamp += 1,
+                Err(e) => return Err(e),
+            }
+        }
+        c.samples_appended.fetch_add(stats.appended, Ordering::Relaxed);
+        c.out_of_order.fetch_add(stats.out_of_order, Ordering::Relaxed);
+        c.duplicates.fetch_add(stats.duplicate_timestamp, Ordering::Relaxed);
+        Ok(stats)
+    }
+}
+
+/// Value bits of the newest sample, decoding the newest chunk if needed.
+fn last_value_bits(head: &Head, st: &SeriesState) -> Option<u64> {
+    if let Some(v) = st.last_v {
+        return Some(v);
+    }
+    let (cref, count, bit_len) = match (&st.open, st.closed.last()) {
+        (Some(o), _) => (o.cref, o.count, o.bit_len as usize),
+        (None, Some(c)) => (c.cref, c.count, c.bit_len as usize),
+        (None, None) => return None,
+    };
+    let mut data = [0u8; DATA_SIZE];
+    head.chunks.read_data(cref, &mut data);
+    XorIterator::new(&data, count, bit_len).last().map(|(_, v)| v.to_bits())
+}
+
+fn append_sample(head: &Head, id: u64, st: &mut SeriesState, t: i64, v: f64) -> Result<Outcome, Error> {
+    if let Some(last_t) = st.last_t {
+        if t < last_t {
+            return Err(Error::OutOfOrder);
+        }
+        if t == last_t {
+            return if last_value_bits(head, st) == Some(v.to_bits()) {
+                Ok(Outcome::Ignored)
+            } else {
+                Err(Error::Duplicate)
+            };
+        }
+    }
+    for _attempt in 0..2 {
+        if st.open.is_none() {
+            let cref = head.chunks.allocate()?;
+            head.counters.chunks_created.fetch_add(1, Ordering::Relaxed);
+            st.open = Some(OpenChunk {
+                cref,
+                mint: t,
+                maxt: t,
+                count: 0,
+                bit_len: 0,
+                enc: Some(XorEncoder::new()),
+            });
+        }
+        let open = st.open.as_mut().expect("set above");
+        let mut data = [0u8; DATA_SIZE];
+        head.chunks.read_data(open.cref, &mut data);
+        let enc = open.enc.get_or_insert_with(|| XorEncoder::resume(&data, open.count, open.bit_len as usize).0);
+        let old_bytes = enc.bit_len() / 8;
+        if enc.append(&mut data, t, v) {
+            let new_bytes = enc.bit_len().div_ceil(8);
+            head.chunks.write_data(open.cref, old_bytes, &data[old_bytes..new_bytes]);
+            open.count = enc.count();
+            open.bit_len = enc.bit_len() as u16;
+            open.maxt = t;
+            if open.count == 1 {
+                open.mint = t;
+            }
+            st.last_t = Some(t);
+            st.last_v = Some(v.to_bits());
+            if open.count >= MAX_SAMPLES_PER_CHUNK {
+                close_open(head, id, st, &data);
+            } else {
+                let h = SlotHeader {
+                    encoding: ENCODING_XOR,
+                    state: STATE_OPEN,
+                    count: open.count,
+                    bit_len: open.bit_len,
+                    crc: 0,
+                    series: id,
+                    mint: open.mint,
+                    maxt: open.maxt,
+                };
+                head.chunks.write_header(open.cref, &h);
+            }
+            return Ok(Outcome::Stored);
+        }
+        // the slot is full: close it and retry in a fresh one
+        if open.count == 0 {
+            break; // a single sample cannot fit an empty slot: impossible by sizes
+        }
+        close_open(head, id, st, &data);
+    }
+    Err(Error::InvalidLabels("sample does not fit an empty chunk".into()))
+}
+
+fn close_open(head: &Head, id: u64, st: &mut SeriesState, data: &[u8; DATA_SIZE]) {
+    let Some(open) = st.open.take() else { return };
+    let mut h = SlotHeader {
+        encoding: ENCODING_XOR,
+        state: STATE_CLOSED,
+        count: open.count,
+        bit_len: open.bit_len,
+        crc: 0,
+        series: id,
+        mint: open.mint,
+        maxt: open.maxt,
+    };
+    h.crc = slot_crc(&h, data);
+    head.chunks.write_header(open.cref, &h);
+    st.closed.push(ChunkMeta {
+        cref: open.cref,
+        mint: open.mint,
+        maxt: open.maxt,
+        count: open.count,
+        bit_len: open.bit_len,
+    });
+}

@@ -1,0 +1,252 @@
+//! The head: every series in memory (labels, chunk list, the open chunk's
+//! position), with samples themselves in the memory-mapped chunk slots.
+//!
+//! Series are found by label hash or by reference in striped maps, so the
+//! append path takes only a stripe read lock and the series' own mutex.
+//! Creating a series takes the creation lock (series log + postings).
+
+mod append;
+mod read;
+
+pub use append::{AppendStats, Appender};
+pub(crate) use read::HeadQuerier;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::chunkenc::XorEncoder;
+use crate::chunks::{ChunkFiles, ChunkRef, FoundSlot, STATE_OPEN};
+use crate::labels::Labels;
+use crate::postings::Postings;
+use crate::series_log::SeriesLog;
+use crate::Error;
+
+const STRIPES: usize = 32;
+
+/// A reference to a series, stable for the life of the database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SeriesRef(pub u64);
+
+/// A closed chunk's place and time range.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ChunkMeta {
+    pub cref: ChunkRef,
+    pub mint: i64,
+    pub maxt: i64,
+    pub count: u16,
+    pub bit_len: u16,
+}
+
+/// The chunk being appended to.
+pub(crate) struct OpenChunk {
+    pub cref: ChunkRef,
+    pub mint: i64,
+    pub maxt: i64,
+    pub count: u16,
+    pub bit_len: u16,
+    /// Built from the slot's bytes on the first append after a restart.
+    pub enc: Option<XorEncoder>,
+}
+
+pub(crate) struct SeriesState {
+    pub closed: Vec<ChunkMeta>,
+    pub open: Option<OpenChunk>,
+    /// Newest timestamp, if any sample is stored.
+    pub last_t: Option<i64>,
+    /// Bits of the newest value, when known without decoding.
+    pub last_v: Option<u64>,
+}
+
+pub(crate) struct MemSeries {
+    pub id: u64,
+    pub labels: Labels,
+    pub state: Mutex<SeriesState>,
+}
+
+/// Counters kept by the head.
+#[derive(Default)]
+pub(crate) struct HeadCounters {
+    pub samples_appended: AtomicU64,
+    pub out_of_order: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub chunks_created: AtomicU64,
+    pub series_created: AtomicU64,
+}
+
+pub(crate) struct Head {
+    by_hash: Vec<RwLock<HashMap<u64, Vec<Arc<MemSeries>>>>>,
+    by_id: Vec<RwLock<HashMap<u64, Arc<MemSeries>>>>,
+    creation: Mutex<Creation>,
+    pub(crate) postings: RwLock<Postings>,
+    pub(crate) chunks: ChunkFiles,
+    pub(crate) counters: HeadCounters,
+    num_series: AtomicU64,
+}
+
+struct Creation {
+    log: SeriesLog,
+    next_id: u64,
+}
+
+/// What [`Head::load`] found.
+pub(crate) struct LoadReport {
+    pub series: usize,
+    pub chunks: usize,
+    pub orphan_chunks: usize,
+}
+
+impl Head {
+    /// Builds the head from the series log's records and the chunk slots.
+    pub(crate) fn load(
+        log: SeriesLog,
+        series: Vec<(u64, Labels)>,
+        chunks: ChunkFiles,
+        mut slots: Vec<FoundSlot>,
+    ) -> (Head, LoadReport) {
+        let next_id = series.iter().map(|(id, _)| id + 1).max().unwrap_or(1);
+        let head = Head {
+            by_hash: (0..STRIPES).map(|_| RwLock::default()).collect(),
+            by_id: (0..STRIPES).map(|_| RwLock::default()).collect(),
+            creation: Mutex::new(Creation { log, next_id }),
+            postings: RwLock::default(),
+            chunks,
+            counters: HeadCounters::default(),
+            num_series: AtomicU64::new(0),
+        };
+        {
+            let mut postings = head.postings.write();
+            for (id, labels) in series {
+                let s = Arc::new(MemSeries {
+                    id,
+                    labels,
+                    state: Mutex::new(SeriesState {
+                        closed: Vec::new(),
+                        open: None,
+                        last_t: None,
+                        last_v: None,
+                    }),
+                });
+                postings.add(id, &s.labels);
+                head.insert(s);
+            }
+        }
+        // attach chunks in time order per series
+        slots.sort_by_key(|s| (s.header.series, s.header.mint, s.cref));
+        let mut report = LoadReport {
+            series: head.num_series.load(Ordering::Relaxed) as usize,
+            chunks: 0,
+            orphan_chunks: 0,
+        };
+        for slot in slots {
+            let Some(s) = head.get(slot.header.series) else {
+                report.orphan_chunks += 1;
+                continue;
+            };
+            report.chunks += 1;
+            let mut st = s.state.lock();
+            // a previous open chunk followed by another is complete
+            if let Some(prev) = st.open.take() {
+                st.closed.push(ChunkMeta {
+                    cref: prev.cref,
+                    mint: prev.mint,
+                    maxt: prev.maxt,
+                    count: prev.count,
+                    bit_len: prev.bit_len,
+                });
+            }
+            let h = slot.header;
+            if h.state == STATE_OPEN {
+                st.open = Some(OpenChunk {
+                    cref: slot.cref,
+                    mint: h.mint,
+                    maxt: h.maxt,
+                    count: h.count,
+                    bit_len: h.bit_len,
+                    enc: None,
+                });
+            } else {
+                st.closed.push(ChunkMeta {
+                    cref: slot.cref,
+                    mint: h.mint,
+                    maxt: h.maxt,
+                    count: h.count,
+                    bit_len: h.bit_len,
+                });
+            }
+            st.last_t = Some(st.last_t.map_or(h.maxt, |t| t.max(h.maxt)));
+            st.last_v = None;
+        }
+        (head, report)
+    }
+
+    fn insert(&self, s: Arc<MemSeries>) {
+        let h = s.labels.hash64();
+        self.by_hash[h as usize % STRIPES]
+            .write()
+            .entry(h)
+            .or_default()
+            .push(Arc::clone(&s));
+        self.by_id[s.id as usize % STRIPES].write().insert(s.id, s);
+        self.num_series.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(&self, id: u64) -> Option<Arc<MemSeries>> {
+        self.by_id[id as usize % STRIPES].read().get(&id).cloned()
+    }
+
+    fn find(&self, labels: &Labels, hash: u64) -> Option<Arc<MemSeries>> {
+        self.by_hash[hash as usize % STRIPES]
+            .read()
+            .get(&hash)
+            .and_then(|v| v.iter().find(|s| &s.labels == labels).cloned())
+    }
+
+    /// The series with exactly these labels, created if new. The bool says
+    /// whether it was created.
+    pub(crate) fn get_or_create(&self, labels: &Labels) -> Result<(Arc<MemSeries>, bool), Error> {
+        if labels.is_empty() {
+            return Err(Error::InvalidLabels("empty label set".into()));
+        }
+        let hash = labels.hash64();
+        if let Some(s) = self.find(labels, hash) {
+            return Ok((s, false));
+        }
+        let mut c = self.creation.lock();
+        if let Some(s) = self.find(labels, hash) {
+            return Ok((s, false));
+        }
+        let id = c.next_id;
+        c.log.append(id, labels)?;
+        c.next_id += 1;
+        let s = Arc::new(MemSeries {
+            id,
+            labels: labels.clone(),
+            state: Mutex::new(SeriesState {
+                closed: Vec::new(),
+                open: None,
+                last_t: None,
+                last_v: None,
+            }),
+        });
+        self.postings.write().add(id, labels);
+        self.insert(Arc::clone(&s));
+        self.counters.series_created.fetch_add(1, Ordering::Relaxed);
+        Ok((s, true))
+    }
+
+    pub(crate) fn num_series(&self) -> u64 {
+        self.num_series.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn sync_log(&self) -> Result<(), Error> {
+        self.creation.lock().log.sync()
+    }
+
+    /// Series by reference, for the given ids, skipping unknown ones.
+    pub(crate) fn series_for(&self, ids: &[u64]) -> Vec<Arc<MemSeries>> {
+        ids.iter().filter_map(|&id| self.get(id)).collect()
+    }
+}

@@ -1,0 +1,110 @@
+//! Reading the head: the [`crate::read::Querier`] over series and chunks.
+
+use super::{Head, MemSeries};
+use crate::chunkenc::XorIterator;
+use crate::chunks::{ChunkRef, DATA_SIZE};
+use crate::labels::Matcher;
+use crate::read::{matches_all, Querier, ReadError, Sample, Series, VecIterator};
+
+pub(crate) struct HeadQuerier<'a> {
+    pub(crate) head: &'a Head,
+    pub(crate) mint: i64,
+    pub(crate) maxt: i64,
+}
+
+impl Head {
+    /// Samples of one series within `[mint, maxt]`.
+    pub(crate) fn samples(&self, s: &MemSeries, mint: i64, maxt: i64) -> Vec<Sample> {
+        // copy the chunk bytes under the series lock, decode outside it
+        let mut copies: Vec<([u8; DATA_SIZE], u16, usize)> = Vec::new();
+        {
+            let st = s.state.lock();
+            let mut take = |cref: ChunkRef, cmint: i64, cmaxt: i64, count: u16, bits: usize| {
+                if cmaxt < mint || cmint > maxt || count == 0 {
+                    return;
+                }
+                let mut data = [0u8; DATA_SIZE];
+                if self.chunks.read_data(cref, &mut data) {
+                    copies.push((data, count, bits));
+                }
+            };
+            // closed chunks are in time order; skip those entirely before mint
+            let first = st.closed.partition_point(|c| c.maxt < mint);
+            for c in &st.closed[first..] {
+                if c.mint > maxt {
+                    break;
+                }
+                take(c.cref, c.mint, c.maxt, c.count, c.bit_len as usize);
+            }
+            if let Some(o) = &st.open {
+                take(o.cref, o.mint, o.maxt, o.count, o.bit_len as usize);
+            }
+        }
+        let mut out = Vec::new();
+        for (data, count, bits) in &copies {
+            out.extend(XorIterator::new(data, *count, *bits).filter(|(t, _)| *t >= mint && *t <= maxt));
+        }
+        out
+    }
+
+    fn matching(&self, matchers: &[Matcher]) -> Vec<std::sync::Arc<MemSeries>> {
+        let ids = self.postings.read().candidates(matchers);
+        let mut series: Vec<_> = self
+            .series_for(&ids)
+            .into_iter()
+            .filter(|s| matches_all(&s.labels, matchers))
+            .collect();
+        series.sort_by(|a, b| a.labels.cmp(&b.labels));
+        series
+    }
+}
+
+impl Querier for HeadQuerier<'_> {
+    fn select(&self, matchers: &[Matcher]) -> Result<Vec<Series<'_>>, ReadError> {
+        Ok(self
+            .head
+            .matching(matchers)
+            .into_iter()
+            .filter_map(|s| {
+                let samples = self.head.samples(&s, self.mint, self.maxt);
+                if samples.is_empty() {
+                    return None;
+                }
+                Some(Series {
+                    labels: s.labels.clone(),
+                    samples: Box::new(VecIterator::new(samples)),
+                })
+            })
+            .collect())
+    }
+
+    fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, ReadError> {
+        if matchers.is_empty() {
+            return Ok(self.head.postings.read().label_names());
+        }
+        let mut names: Vec<String> = self
+            .head
+            .matching(matchers)
+            .iter()
+            .flat_map(|s| s.labels.iter().map(|l| l.name.clone()).collect::<Vec<_>>())
+            .collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, ReadError> {
+        if matchers.is_empty() {
+            return Ok(self.head.postings.read().label_values(name));
+        }
+        let mut values: Vec<String> = self
+            .head
+            .matching(matchers)
+            .iter()
+            .filter_map(|s| s.labels.get(name).map(str::to_string))
+            .collect();
+        values.sort();
+        values.dedup();
+        Ok(values)
+    }
+}

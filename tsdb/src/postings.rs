@@ -1,0 +1,123 @@
+//! In-memory postings: for each label name and value, the sorted list of
+//! series references that carry it.
+
+use std::collections::HashMap;
+
+use crate::labels::{Labels, MatchOp, Matcher};
+
+#[derive(Default)]
+pub(crate) struct Postings {
+    by_label: HashMap<String, HashMap<String, Vec<u64>>>,
+    all: Vec<u64>,
+}
+
+/// Intersects two sorted lists.
+pub(crate) fn intersect(a: &[u64], b: &[u64]) -> Vec<u64> {
+    let (mut i, mut j) = (0, 0);
+    let mut out = Vec::with_capacity(a.len().min(b.len()));
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
+impl Postings {
+    /// Adds a series; references must be added in increasing order.
+    pub(crate) fn add(&mut self, id: u64, labels: &Labels) {
+        debug_assert!(self.all.last().is_none_or(|&l| l < id));
+        self.all.push(id);
+        for l in labels {
+            self.by_label
+                .entry(l.name.clone())
+                .or_default()
+                .entry(l.value.clone())
+                .or_default()
+                .push(id);
+        }
+    }
+
+    /// Series that may match all matchers: exact for matchers that do not
+    /// match the empty string; the caller still checks the rest against
+    /// each series' labels.
+    pub(crate) fn candidates(&self, matchers: &[Matcher]) -> Vec<u64> {
+        let mut result: Option<Vec<u64>> = None;
+        for m in matchers.iter().filter(|m| !m.matches_empty()) {
+            let list = self.for_matcher(m);
+            result = Some(match result {
+                None => list,
+                Some(r) => intersect(&r, &list),
+            });
+            if result.as_ref().is_some_and(Vec::is_empty) {
+                break;
+            }
+        }
+        result.unwrap_or_else(|| self.all.clone())
+    }
+
+    fn for_matcher(&self, m: &Matcher) -> Vec<u64> {
+        let Some(values) = self.by_label.get(&m.name) else {
+            return Vec::new();
+        };
+        if m.op == MatchOp::Equal {
+            return values.get(&m.value).cloned().unwrap_or_default();
+        }
+        let mut out: Vec<u64> = values
+            .iter()
+            .filter(|(v, _)| m.matches(v))
+            .flat_map(|(_, ids)| ids.iter().copied())
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    pub(crate) fn label_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.by_label.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    pub(crate) fn label_values(&self, name: &str) -> Vec<String> {
+        let mut values: Vec<String> = self
+            .by_label
+            .get(name)
+            .map(|v| v.keys().cloned().collect())
+            .unwrap_or_default();
+        values.sort();
+        values
+    }
+
+    /// Number of series carrying each label name=value pair, for status pages.
+    pub(crate) fn len(&self) -> usize {
+        self.all.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidates_intersect() {
+        let mut p = Postings::default();
+        p.add(1, &Labels::from_pairs(&[("__name__", "a"), ("job", "x")]));
+        p.add(2, &Labels::from_pairs(&[("__name__", "a"), ("job", "y")]));
+        p.add(3, &Labels::from_pairs(&[("__name__", "b"), ("job", "x")]));
+        let eq = |n: &str, v: &str| Matcher::equal(n, v);
+        assert_eq!(p.candidates(&[eq("__name__", "a"), eq("job", "x")]), vec![1]);
+        let re = Matcher::new(MatchOp::RegexMatch, "job", "x|y").unwrap();
+        assert_eq!(p.candidates(&[re]), vec![1, 2, 3]);
+        // a matcher that matches empty does not narrow
+        let ne = Matcher::new(MatchOp::NotEqual, "job", "x").unwrap();
+        assert_eq!(p.candidates(&[ne]), vec![1, 2, 3]);
+        assert_eq!(p.label_values("job"), vec!["x", "y"]);
+        assert_eq!(p.label_names(), vec!["__name__", "job"]);
+    }
+}

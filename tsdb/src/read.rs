@@ -1,0 +1,229 @@
+//! What a query engine sees of storage: the read seam.
+//!
+//! [`Queryable`] opens a [`Querier`] over a time range; the querier selects
+//! series by matchers and answers label-name and label-value questions. The
+//! PromQL engine depends only on this module and [`crate::labels`], so it can
+//! be tested against [`MemQueryable`] without a database.
+
+use crate::labels::{Labels, Matcher};
+
+/// An error while reading storage.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// Stored data failed a check while being read.
+    #[error("corrupted data in {what}: {detail}")]
+    Corruption {
+        /// What was being read.
+        what: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// Reading was cancelled by the caller (timeout).
+    #[error("query was canceled")]
+    Canceled,
+}
+
+/// A sample: timestamp in milliseconds and value.
+pub type Sample = (i64, f64);
+
+/// Iterates one series' samples in time order.
+pub trait SampleIterator {
+    /// The next sample, or `None` at the end.
+    fn next(&mut self) -> Option<Sample>;
+
+    /// Advances to the first sample with timestamp `>= t` and returns it.
+    /// Never moves backwards: if the current position is already past `t`
+    /// the next sample is returned.
+    fn seek(&mut self, t: i64) -> Option<Sample> {
+        loop {
+            let s = self.next()?;
+            if s.0 >= t {
+                return Some(s);
+            }
+        }
+    }
+}
+
+/// One selected series: its labels and its samples in the selected range.
+pub struct Series<'a> {
+    /// The series' labels (including `__name__`).
+    pub labels: Labels,
+    /// Its samples within the querier's time range, in time order.
+    pub samples: Box<dyn SampleIterator + Send + 'a>,
+}
+
+/// Reads series over one time range.
+pub trait Querier: Send {
+    /// Series matching all `matchers`, with their samples in `[mint, maxt]`
+    /// of the querier, sorted by labels.
+    fn select(&self, matchers: &[Matcher]) -> Result<Vec<Series<'_>>, ReadError>;
+
+    /// Sorted, unique label names of series that match all `matchers`
+    /// (all series when `matchers` is empty).
+    fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, ReadError>;
+
+    /// Sorted, unique values of label `name` among series matching all
+    /// `matchers` (all series when empty).
+    fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, ReadError>;
+}
+
+/// Opens queriers over time ranges.
+pub trait Queryable: Send + Sync {
+    /// A querier for samples with `mint <= t <= maxt` (milliseconds).
+    fn querier(&self, mint: i64, maxt: i64) -> Result<Box<dyn Querier + '_>, ReadError>;
+}
+
+/// A sample iterator over an owned vector.
+pub struct VecIterator {
+    samples: Vec<Sample>,
+    pos: usize,
+}
+
+impl VecIterator {
+    /// Iterates `samples`, which must be in time order.
+    pub fn new(samples: Vec<Sample>) -> Self {
+        VecIterator { samples, pos: 0 }
+    }
+}
+
+impl SampleIterator for VecIterator {
+    fn next(&mut self) -> Option<Sample> {
+        let s = self.samples.get(self.pos).copied();
+        if s.is_some() {
+            self.pos += 1;
+        }
+        s
+    }
+
+    fn seek(&mut self, t: i64) -> Option<Sample> {
+        let rest = &self.samples[self.pos..];
+        let i = rest.partition_point(|s| s.0 < t);
+        self.pos += i;
+        self.next()
+    }
+}
+
+/// Whether a label set satisfies every matcher.
+pub fn matches_all(labels: &Labels, matchers: &[Matcher]) -> bool {
+    matchers.iter().all(|m| m.matches_labels(labels))
+}
+
+/// A small in-memory store, for tests of anything that reads through
+/// [`Queryable`].
+#[derive(Default, Clone)]
+pub struct MemQueryable {
+    series: Vec<(Labels, Vec<Sample>)>,
+}
+
+impl MemQueryable {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a sample; samples of one series must be added in time order.
+    pub fn add(&mut self, labels: &Labels, t: i64, v: f64) {
+        match self.series.iter_mut().find(|(l, _)| l == labels) {
+            Some((_, s)) => s.push((t, v)),
+            None => {
+                self.series.push((labels.clone(), vec![(t, v)]));
+                self.series.sort_by(|a, b| a.0.cmp(&b.0));
+            }
+        }
+    }
+}
+
+struct MemQuerier<'a> {
+    store: &'a MemQueryable,
+    mint: i64,
+    maxt: i64,
+}
+
+impl Queryable for MemQueryable {
+    fn querier(&self, mint: i64, maxt: i64) -> Result<Box<dyn Querier + '_>, ReadError> {
+        Ok(Box::new(MemQuerier {
+            store: self,
+            mint,
+            maxt,
+        }))
+    }
+}
+
+impl MemQuerier<'_> {
+    fn matching<'b>(&'b self, matchers: &'b [Matcher]) -> impl Iterator<Item = &'b Labels> + 'b {
+        self.store
+            .series
+            .iter()
+            .filter(move |(l, _)| matches_all(l, matchers))
+            .map(|(l, _)| l)
+    }
+}
+
+impl Querier for MemQuerier<'_> {
+    fn select(&self, matchers: &[Matcher]) -> Result<Vec<Series<'_>>, ReadError> {
+        Ok(self
+            .store
+            .series
+            .iter()
+            .filter(|(l, _)| matches_all(l, matchers))
+            .map(|(l, s)| {
+                let in_range: Vec<Sample> = s
+                    .iter()
+                    .copied()
+                    .filter(|(t, _)| *t >= self.mint && *t <= self.maxt)
+                    .collect();
+                Series {
+                    labels: l.clone(),
+                    samples: Box::new(VecIterator::new(in_range)),
+                }
+            })
+            .collect())
+    }
+
+    fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, ReadError> {
+        let mut names: Vec<String> = self
+            .matching(matchers)
+            .flat_map(|l| l.iter().map(|l| l.name.clone()))
+            .collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, ReadError> {
+        let mut values: Vec<String> = self
+            .matching(matchers)
+            .filter_map(|l| l.get(name).map(str::to_string))
+            .collect();
+        values.sort();
+        values.dedup();
+        Ok(values)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mem_select_and_seek() {
+        let mut m = MemQueryable::new();
+        let a = Labels::from_pairs(&[("__name__", "x"), ("i", "a")]);
+        let b = Labels::from_pairs(&[("__name__", "x"), ("i", "b")]);
+        for t in 0..10 {
+            m.add(&a, t * 10, t as f64);
+            m.add(&b, t * 10, -(t as f64));
+        }
+        let q = m.querier(20, 60).unwrap();
+        let sel = q.select(&[Matcher::equal("i", "b")]).unwrap();
+        assert_eq!(sel.len(), 1);
+        let mut it = sel.into_iter().next().unwrap().samples;
+        assert_eq!(it.next(), Some((20, -2.0)));
+        assert_eq!(it.seek(45), Some((50, -5.0)));
+        assert_eq!(it.next(), Some((60, -6.0)));
+        assert_eq!(it.next(), None);
+        assert_eq!(q.label_values("i", &[]).unwrap(), vec!["a", "b"]);
+        assert_eq!(q.label_names(&[]).unwrap(), vec!["__name__", "i"]);
+    }
+}

@@ -1,0 +1,150 @@
+//! Database-level tests: append, query, restart.
+
+use crate::labels::{Labels, MatchOp, Matcher};
+use crate::read::Queryable;
+use crate::{Db, Options};
+
+fn ls(job: &str, i: usize) -> Labels {
+    Labels::from_pairs(&[("__name__", "m"), ("job", job), ("i", &i.to_string())])
+}
+
+fn all_samples(db: &Db, matchers: &[Matcher]) -> Vec<(Labels, Vec<(i64, f64)>)> {
+    let q = db.querier(i64::MIN, i64::MAX).unwrap();
+    q.select(matchers)
+        .unwrap()
+        .into_iter()
+        .map(|mut s| {
+            let mut v = Vec::new();
+            while let Some(x) = s.samples.next() {
+                v.push(x);
+            }
+            (s.labels, v)
+        })
+        .collect()
+}
+
+#[test]
+fn append_query_restart_continue() {
+    let dir = tempfile::tempdir().unwrap();
+    let n_series = 50;
+    let n_samples = 500; // several chunks per series
+    {
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        for t in 0..n_samples {
+            let mut app = db.appender();
+            for i in 0..n_series {
+                app.append_labels(&ls("a", i), t * 15_000 + (i as i64 % 7), (t * i as i64) as f64 * 0.5)
+                    .unwrap();
+            }
+            let st = app.commit().unwrap();
+            assert_eq!(st.appended, n_series as u64);
+        }
+        assert_eq!(db.stats().series, n_series as u64);
+    }
+    let expect = |i: usize, upto: i64| -> Vec<(i64, f64)> {
+        (0..upto)
+            .map(|t| (t * 15_000 + (i as i64 % 7), (t * i as i64) as f64 * 0.5))
+            .collect()
+    };
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    assert!(db.open_report().problems.is_empty(), "{:?}", db.open_report().problems);
+    assert_eq!(db.open_report().series, n_series);
+    let got = all_samples(&db, &[Matcher::equal("i", "3")]);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].1, expect(3, n_samples));
+    // continue appending after restart, into the reopened open chunk
+    let mut app = db.appender();
+    for i in 0..n_series {
+        app.append_labels(&ls("a", i), n_samples * 15_000 + (i as i64 % 7), (n_samples * i as i64) as f64 * 0.5)
+            .unwrap();
+    }
+    app.commit().unwrap();
+    drop(db);
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    for (labels, samples) in all_samples(&db, &[Matcher::equal("job", "a")]) {
+        let i: usize = labels.get("i").unwrap().parse().unwrap();
+        assert_eq!(samples, expect(i, n_samples + 1), "series {i}");
+    }
+}
+
+#[test]
+fn out_of_order_and_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let l = ls("b", 0);
+    let mut app = db.appender();
+    app.append_labels(&l, 100, 1.0).unwrap();
+    app.append_labels(&l, 200, 2.0).unwrap();
+    app.append_labels(&l, 200, 2.0).unwrap(); // same value: ignored
+    app.append_labels(&l, 200, 3.0).unwrap(); // other value: refused
+    app.append_labels(&l, 150, 9.0).unwrap(); // older: refused
+    app.append_labels(&l, 300, 4.0).unwrap(); // still lands
+    let st = app.commit().unwrap();
+    assert_eq!(st.appended, 3);
+    assert_eq!(st.duplicates_ignored, 1);
+    assert_eq!(st.duplicate_timestamp, 1);
+    assert_eq!(st.out_of_order, 1);
+    assert_eq!(all_samples(&db, &[])[0].1, vec![(100, 1.0), (200, 2.0), (300, 4.0)]);
+    drop(db);
+    // the duplicate check still works after a restart (value decoded lazily)
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let mut app = db.appender();
+    app.append_labels(&l, 300, 4.0).unwrap();
+    app.append_labels(&l, 300, 5.0).unwrap();
+    let st = app.commit().unwrap();
+    assert_eq!((st.duplicates_ignored, st.duplicate_timestamp), (1, 1));
+}
+
+#[test]
+fn matchers_and_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let mut app = db.appender();
+    for i in 0..10 {
+        for t in 0..10 {
+            app.append_labels(&ls(if i % 2 == 0 { "even" } else { "odd" }, i), t * 1000, t as f64)
+                .unwrap();
+        }
+    }
+    app.commit().unwrap();
+    let re = Matcher::new(MatchOp::RegexMatch, "i", "1|3|4").unwrap();
+    let ne = Matcher::new(MatchOp::NotEqual, "job", "odd").unwrap();
+    let got = all_samples(&db, &[re, ne]);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0.get("i"), Some("4"));
+    let q = db.querier(2000, 4000).unwrap();
+    let mut s = q.select(&[Matcher::equal("i", "0")]).unwrap();
+    let mut v = Vec::new();
+    while let Some(x) = s[0].samples.next() {
+        v.push(x.0);
+    }
+    assert_eq!(v, vec![2000, 3000, 4000]);
+    assert_eq!(q.label_values("job", &[]).unwrap(), vec!["even", "odd"]);
+    assert_eq!(
+        q.label_values("i", &[Matcher::equal("job", "odd")]).unwrap(),
+        vec!["1", "3", "5", "7", "9"]
+    );
+}
+
+#[test]
+fn second_open_is_refused_while_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let _db = Db::open(dir.path(), Options::default()).unwrap();
+    assert!(matches!(
+        Db::open(dir.path(), Options::default()),
+        Err(crate::Error::Locked { .. })
+    ));
+}
+
+#[test]
+fn stale_marker_is_stored_as_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let mut app = db.appender();
+    let l = ls("s", 0);
+    app.append_labels(&l, 1, 1.0).unwrap();
+    app.append_labels(&l, 2, f64::from_bits(crate::STALE_NAN_BITS)).unwrap();
+    app.commit().unwrap();
+    let got = all_samples(&db, &[]);
+    assert!(crate::is_stale_nan(got[0].1[1].1));
+}
