@@ -62,7 +62,12 @@ impl BitReader<'_> {
 }
 
 /// Delta-of-delta buckets: (prefix bits, prefix length, value bits).
-const DOD_BUCKETS: [(u64, u32, u32); 4] = [(0b10, 2, 8), (0b110, 3, 14), (0b1110, 4, 20), (0b1111, 4, 64)];
+const DOD_BUCKETS: [(u64, u32, u32); 4] = [
+    (0b10, 2, 8),
+    (0b110, 3, 14),
+    (0b1110, 4, 20),
+    (0b1111, 4, 64),
+];
 
 fn fits_signed(v: i64, bits: u32) -> bool {
     if bits >= 64 {
@@ -255,7 +260,11 @@ fn write_dod(w: &mut BitWriter<'_>, dod: i64) {
     for (prefix, plen, bits) in DOD_BUCKETS {
         if fits_signed(dod, bits) {
             w.write_bits(prefix, plen);
-            let mask = if bits >= 64 { u64::MAX } else { (1u64 << bits) - 1 };
+            let mask = if bits >= 64 {
+                u64::MAX
+            } else {
+                (1u64 << bits) - 1
+            };
             w.write_bits(dod as u64 & mask, bits);
             return;
         }
@@ -343,7 +352,14 @@ impl Iterator for XorIterator<'_> {
             return None;
         }
         // decode into locals; commit state only if the whole sample decoded
-        let save = (self.r.pos, self.t, self.delta, self.v_bits, self.leading, self.trailing);
+        let save = (
+            self.r.pos,
+            self.t,
+            self.delta,
+            self.v_bits,
+            self.leading,
+            self.trailing,
+        );
         let ok = if self.read == 0 {
             (|| {
                 self.t = self.r.read_bits(64)? as i64;
@@ -366,7 +382,14 @@ impl Iterator for XorIterator<'_> {
             })()
         };
         if ok.is_none() {
-            (self.r.pos, self.t, self.delta, self.v_bits, self.leading, self.trailing) = save;
+            (
+                self.r.pos,
+                self.t,
+                self.delta,
+                self.v_bits,
+                self.leading,
+                self.trailing,
+            ) = save;
             self.count = self.read;
             return None;
         }
@@ -415,7 +438,11 @@ mod tests {
             assert!(enc.append(&mut buf, t, v));
         }
         // jittered timestamps and changing values: under 3 bytes/sample
-        assert!(enc.bit_len() / 8 < 16 + 3 * 120, "{} bytes", enc.bit_len() / 8);
+        assert!(
+            enc.bit_len() / 8 < 16 + 3 * 120,
+            "{} bytes",
+            enc.bit_len() / 8
+        );
         // a steady scrape of a constant: the first sample raw, then ~2 bits each
         let mut buf = vec![0u8; 4096];
         let mut enc = XorEncoder::new();
@@ -456,7 +483,9 @@ mod tests {
 
     #[test]
     fn resume_continues_identically() {
-        let samples: Vec<_> = (0..50).map(|i| (i * 1000 + i % 2, (i as f64).sin())).collect();
+        let samples: Vec<_> = (0..50)
+            .map(|i| (i * 1000 + i % 2, (i as f64).sin()))
+            .collect();
         let mut a = vec![0u8; 2048];
         let mut enc = XorEncoder::new();
         for &(t, v) in &samples[..30] {

@@ -128,7 +128,11 @@ impl ChunkFiles {
         let mut numbers = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
             let entry = entry.map_err(|e| Error::io(dir, e))?;
-            if let Some(n) = entry.file_name().to_str().and_then(|s| s.parse::<u64>().ok()) {
+            if let Some(n) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u64>().ok())
+            {
                 numbers.push(n);
             }
         }
@@ -163,13 +167,19 @@ impl ChunkFiles {
                     && header.bit_len as usize <= DATA_SIZE * 8
                     && header.mint <= header.maxt;
                 if !plausible {
-                    problems.push(format!("{}: slot {slot} has an invalid header, skipped", path.display()));
+                    problems.push(format!(
+                        "{}: slot {slot} has an invalid header, skipped",
+                        path.display()
+                    ));
                     continue;
                 }
                 if header.state == STATE_CLOSED {
                     map.read(off + HEADER_SIZE, &mut data);
                     if slot_crc(&header, &data) != header.crc {
-                        problems.push(format!("{}: slot {slot} fails its checksum, skipped", path.display()));
+                        problems.push(format!(
+                            "{}: slot {slot} fails its checksum, skipped",
+                            path.display()
+                        ));
                         continue;
                     }
                 }
@@ -218,7 +228,8 @@ impl ChunkFiles {
             return Ok(());
         }
         let path = file_name(&self.dir, n);
-        let map = SlotMap::open(&path, SLOTS_PER_FILE as usize * SLOT_SIZE).map_err(|e| Error::io(&path, e))?;
+        let map = SlotMap::open(&path, SLOTS_PER_FILE as usize * SLOT_SIZE)
+            .map_err(|e| Error::io(&path, e))?;
         let mut fh = [0u8; 8];
         fh[..4].copy_from_slice(FILE_MAGIC);
         fh[4] = FILE_VERSION;
@@ -249,7 +260,8 @@ impl ChunkFiles {
 
     /// Copies a slot's data area.
     pub(crate) fn read_data(&self, r: ChunkRef, out: &mut [u8; DATA_SIZE]) -> bool {
-        self.with_map(r, |m| m.read(r.offset() + HEADER_SIZE, out)).is_some()
+        self.with_map(r, |m| m.read(r.offset() + HEADER_SIZE, out))
+            .is_some()
     }
 
     /// Starts writing dirty pages of every file to disk.
@@ -266,7 +278,12 @@ impl ChunkFiles {
 
     /// Bytes of address space mapped.
     pub(crate) fn mapped_bytes(&self) -> u64 {
-        self.files.read().iter().flatten().map(|m| m.len() as u64).sum()
+        self.files
+            .read()
+            .iter()
+            .flatten()
+            .map(|m| m.len() as u64)
+            .sum()
     }
 }
 
@@ -312,7 +329,15 @@ mod tests {
         h.crc = slot_crc(&h, &data);
         cf.write_header(r, &h);
         let r2 = cf.allocate().unwrap();
-        cf.write_header(r2, &SlotHeader { state: STATE_OPEN, crc: 0, series: 8, ..h });
+        cf.write_header(
+            r2,
+            &SlotHeader {
+                state: STATE_OPEN,
+                crc: 0,
+                series: 8,
+                ..h
+            },
+        );
         cf.flush(true).unwrap();
         drop(cf);
         let (cf, found, problems) = ChunkFiles::open(dir.path()).unwrap();

@@ -62,7 +62,10 @@ impl SlotMap {
 
     /// Copies `out.len()` bytes at `off` into `out`.
     pub(crate) fn read(&self, off: usize, out: &mut [u8]) {
-        assert!(off + out.len() <= self.len, "read past the end of a slot map");
+        assert!(
+            off + out.len() <= self.len,
+            "read past the end of a slot map"
+        );
         // SAFETY: the range is inside the mapping (checked above); the
         // mapping lives as long as self; callers keep writers of this range
         // out while reading (see the type's doc).
@@ -73,11 +76,18 @@ impl SlotMap {
 
     /// Copies `data` to `off`.
     pub(crate) fn write(&self, off: usize, data: &[u8]) {
-        assert!(off + data.len() <= self.len, "write past the end of a slot map");
+        assert!(
+            off + data.len() <= self.len,
+            "write past the end of a slot map"
+        );
         // SAFETY: as for `read`; the mapping is writable (MmapRaw over a
         // file opened read-write).
         unsafe {
-            std::ptr::copy_nonoverlapping(data.as_ptr(), self.map.as_mut_ptr().add(off), data.len());
+            std::ptr::copy_nonoverlapping(
+                data.as_ptr(),
+                self.map.as_mut_ptr().add(off),
+                data.len(),
+            );
         }
     }
 

@@ -315,7 +315,13 @@ impl Matcher {
 
 impl fmt::Display for Matcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}\"{}\"", self.name, self.op, escape_value(&self.value))
+        write!(
+            f,
+            "{}{}\"{}\"",
+            self.name,
+            self.op,
+            escape_value(&self.value)
+        )
     }
 }
 
@@ -326,7 +332,10 @@ mod tests {
     #[test]
     fn sorted_unique_nonempty() {
         let ls = Labels::from_pairs(&[("b", "2"), ("a", "1"), ("c", ""), ("a", "3")]);
-        let names: Vec<_> = ls.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
+        let names: Vec<_> = ls
+            .iter()
+            .map(|l| (l.name.as_str(), l.value.as_str()))
+            .collect();
         assert_eq!(names, vec![("a", "3"), ("b", "2")]);
         assert_eq!(ls.get("b"), Some("2"));
         assert_eq!(ls.get("c"), None);

@@ -93,11 +93,6 @@ impl Postings {
         values.sort();
         values
     }
-
-    /// Number of series carrying each label name=value pair, for status pages.
-    pub(crate) fn len(&self) -> usize {
-        self.all.len()
-    }
 }
 
 #[cfg(test)]
@@ -111,7 +106,10 @@ mod tests {
         p.add(2, &Labels::from_pairs(&[("__name__", "a"), ("job", "y")]));
         p.add(3, &Labels::from_pairs(&[("__name__", "b"), ("job", "x")]));
         let eq = |n: &str, v: &str| Matcher::equal(n, v);
-        assert_eq!(p.candidates(&[eq("__name__", "a"), eq("job", "x")]), vec![1]);
+        assert_eq!(
+            p.candidates(&[eq("__name__", "a"), eq("job", "x")]),
+            vec![1]
+        );
         let re = Matcher::new(MatchOp::RegexMatch, "job", "x|y").unwrap();
         assert_eq!(p.candidates(&[re]), vec![1, 2, 3]);
         // a matcher that matches empty does not narrow

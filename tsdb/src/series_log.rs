@@ -81,8 +81,14 @@ impl SeriesLog {
             file.sync_all().map_err(io)?;
             let cut_bytes = len;
             return Ok((
-                SeriesLog { path: path.to_path_buf(), file },
-                Loaded { series: Vec::new(), cut_bytes },
+                SeriesLog {
+                    path: path.to_path_buf(),
+                    file,
+                },
+                Loaded {
+                    series: Vec::new(),
+                    cut_bytes,
+                },
             ));
         }
         let map = ReadMap::open(&file).map_err(io)?;
@@ -99,7 +105,9 @@ impl SeriesLog {
         while pos + 8 <= bytes.len() {
             let n = u32::from_le_bytes(bytes[pos..pos + 4].try_into().expect("4 bytes")) as usize;
             let crc = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().expect("4 bytes"));
-            let Some(body) = bytes.get(pos + 8..pos + 8 + n) else { break };
+            let Some(body) = bytes.get(pos + 8..pos + 8 + n) else {
+                break;
+            };
             if crc32c(body) != crc {
                 break;
             }
@@ -114,7 +122,10 @@ impl SeriesLog {
             file.sync_all().map_err(io)?;
         }
         Ok((
-            SeriesLog { path: path.to_path_buf(), file },
+            SeriesLog {
+                path: path.to_path_buf(),
+                file,
+            },
             Loaded { series, cut_bytes },
         ))
     }
@@ -170,7 +181,8 @@ mod tests {
         {
             let (mut log, _) = SeriesLog::open(&path).unwrap();
             for i in 0..3 {
-                log.append(i, &Labels::from_pairs(&[("n", i.to_string())])).unwrap();
+                log.append(i, &Labels::from_pairs(&[("n", i.to_string())]))
+                    .unwrap();
             }
         }
         let mut bytes = std::fs::read(&path).unwrap();

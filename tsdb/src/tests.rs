@@ -33,8 +33,12 @@ fn append_query_restart_continue() {
         for t in 0..n_samples {
             let mut app = db.appender();
             for i in 0..n_series {
-                app.append_labels(&ls("a", i), t * 15_000 + (i as i64 % 7), (t * i as i64) as f64 * 0.5)
-                    .unwrap();
+                app.append_labels(
+                    &ls("a", i),
+                    t * 15_000 + (i as i64 % 7),
+                    (t * i as i64) as f64 * 0.5,
+                )
+                .unwrap();
             }
             let st = app.commit().unwrap();
             assert_eq!(st.appended, n_series as u64);
@@ -47,7 +51,11 @@ fn append_query_restart_continue() {
             .collect()
     };
     let db = Db::open(dir.path(), Options::default()).unwrap();
-    assert!(db.open_report().problems.is_empty(), "{:?}", db.open_report().problems);
+    assert!(
+        db.open_report().problems.is_empty(),
+        "{:?}",
+        db.open_report().problems
+    );
     assert_eq!(db.open_report().series, n_series);
     let got = all_samples(&db, &[Matcher::equal("i", "3")]);
     assert_eq!(got.len(), 1);
@@ -55,8 +63,12 @@ fn append_query_restart_continue() {
     // continue appending after restart, into the reopened open chunk
     let mut app = db.appender();
     for i in 0..n_series {
-        app.append_labels(&ls("a", i), n_samples * 15_000 + (i as i64 % 7), (n_samples * i as i64) as f64 * 0.5)
-            .unwrap();
+        app.append_labels(
+            &ls("a", i),
+            n_samples * 15_000 + (i as i64 % 7),
+            (n_samples * i as i64) as f64 * 0.5,
+        )
+        .unwrap();
     }
     app.commit().unwrap();
     drop(db);
@@ -84,7 +96,10 @@ fn out_of_order_and_duplicates() {
     assert_eq!(st.duplicates_ignored, 1);
     assert_eq!(st.duplicate_timestamp, 1);
     assert_eq!(st.out_of_order, 1);
-    assert_eq!(all_samples(&db, &[])[0].1, vec![(100, 1.0), (200, 2.0), (300, 4.0)]);
+    assert_eq!(
+        all_samples(&db, &[])[0].1,
+        vec![(100, 1.0), (200, 2.0), (300, 4.0)]
+    );
     drop(db);
     // the duplicate check still works after a restart (value decoded lazily)
     let db = Db::open(dir.path(), Options::default()).unwrap();
@@ -102,8 +117,12 @@ fn matchers_and_ranges() {
     let mut app = db.appender();
     for i in 0..10 {
         for t in 0..10 {
-            app.append_labels(&ls(if i % 2 == 0 { "even" } else { "odd" }, i), t * 1000, t as f64)
-                .unwrap();
+            app.append_labels(
+                &ls(if i % 2 == 0 { "even" } else { "odd" }, i),
+                t * 1000,
+                t as f64,
+            )
+            .unwrap();
         }
     }
     app.commit().unwrap();
@@ -121,7 +140,8 @@ fn matchers_and_ranges() {
     assert_eq!(v, vec![2000, 3000, 4000]);
     assert_eq!(q.label_values("job", &[]).unwrap(), vec!["even", "odd"]);
     assert_eq!(
-        q.label_values("i", &[Matcher::equal("job", "odd")]).unwrap(),
+        q.label_values("i", &[Matcher::equal("job", "odd")])
+            .unwrap(),
         vec!["1", "3", "5", "7", "9"]
     );
 }
@@ -143,7 +163,8 @@ fn stale_marker_is_stored_as_is() {
     let mut app = db.appender();
     let l = ls("s", 0);
     app.append_labels(&l, 1, 1.0).unwrap();
-    app.append_labels(&l, 2, f64::from_bits(crate::STALE_NAN_BITS)).unwrap();
+    app.append_labels(&l, 2, f64::from_bits(crate::STALE_NAN_BITS))
+        .unwrap();
     app.commit().unwrap();
     let got = all_samples(&db, &[]);
     assert!(crate::is_stale_nan(got[0].1[1].1));

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use super::{ChunkMeta, Head, MemSeries, OpenChunk, SeriesRef, SeriesState};
 use crate::chunkenc::{XorEncoder, XorIterator, ENCODING_XOR};
-use crate::chunks::{slot_crc, SlotHeader, DATA_SIZE, MAX_SAMPLES_PER_CHUNK, STATE_CLOSED, STATE_OPEN};
+use crate::chunks::{
+    slot_crc, SlotHeader, DATA_SIZE, MAX_SAMPLES_PER_CHUNK, STATE_CLOSED, STATE_OPEN,
+};
 use crate::labels::Labels;
 use crate::Error;
 
@@ -94,9 +96,12 @@ impl<'a> Appender<'a> {
                 Err(e) => return Err(e),
             }
         }
-        c.samples_appended.fetch_add(stats.appended, Ordering::Relaxed);
-        c.out_of_order.fetch_add(stats.out_of_order, Ordering::Relaxed);
-        c.duplicates.fetch_add(stats.duplicate_timestamp, Ordering::Relaxed);
+        c.samples_appended
+            .fetch_add(stats.appended, Ordering::Relaxed);
+        c.out_of_order
+            .fetch_add(stats.out_of_order, Ordering::Relaxed);
+        c.duplicates
+            .fetch_add(stats.duplicate_timestamp, Ordering::Relaxed);
         Ok(stats)
     }
 }
@@ -113,10 +118,18 @@ fn last_value_bits(head: &Head, st: &SeriesState) -> Option<u64> {
     };
     let mut data = [0u8; DATA_SIZE];
     head.chunks.read_data(cref, &mut data);
-    XorIterator::new(&data, count, bit_len).last().map(|(_, v)| v.to_bits())
+    XorIterator::new(&data, count, bit_len)
+        .last()
+        .map(|(_, v)| v.to_bits())
 }
 
-fn append_sample(head: &Head, id: u64, st: &mut SeriesState, t: i64, v: f64) -> Result<Outcome, Error> {
+fn append_sample(
+    head: &Head,
+    id: u64,
+    st: &mut SeriesState,
+    t: i64,
+    v: f64,
+) -> Result<Outcome, Error> {
     if let Some(last_t) = st.last_t {
         if t < last_t {
             return Err(Error::OutOfOrder);
@@ -145,11 +158,14 @@ fn append_sample(head: &Head, id: u64, st: &mut SeriesState, t: i64, v: f64) -> 
         let open = st.open.as_mut().expect("set above");
         let mut data = [0u8; DATA_SIZE];
         head.chunks.read_data(open.cref, &mut data);
-        let enc = open.enc.get_or_insert_with(|| XorEncoder::resume(&data, open.count, open.bit_len as usize).0);
+        let enc = open
+            .enc
+            .get_or_insert_with(|| XorEncoder::resume(&data, open.count, open.bit_len as usize).0);
         let old_bytes = enc.bit_len() / 8;
         if enc.append(&mut data, t, v) {
             let new_bytes = enc.bit_len().div_ceil(8);
-            head.chunks.write_data(open.cref, old_bytes, &data[old_bytes..new_bytes]);
+            head.chunks
+                .write_data(open.cref, old_bytes, &data[old_bytes..new_bytes]);
             open.count = enc.count();
             open.bit_len = enc.bit_len() as u16;
             open.maxt = t;
@@ -181,7 +197,9 @@ fn append_sample(head: &Head, id: u64, st: &mut SeriesState, t: i64, v: f64) -> 
         }
         close_open(head, id, st, &data);
     }
-    Err(Error::InvalidLabels("sample does not fit an empty chunk".into()))
+    Err(Error::InvalidLabels(
+        "sample does not fit an empty chunk".into(),
+    ))
 }
 
 fn close_open(head: &Head, id: u64, st: &mut SeriesState, data: &[u8; DATA_SIZE]) {

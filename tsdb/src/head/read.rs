@@ -42,7 +42,9 @@ impl Head {
         }
         let mut out = Vec::new();
         for (data, count, bits) in &copies {
-            out.extend(XorIterator::new(data, *count, *bits).filter(|(t, _)| *t >= mint && *t <= maxt));
+            out.extend(
+                XorIterator::new(data, *count, *bits).filter(|(t, _)| *t >= mint && *t <= maxt),
+            );
         }
         out
     }

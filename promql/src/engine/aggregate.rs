@@ -1,0 +1,337 @@
+//! Aggregation operators (`sum`, `topk`, `quantile`, ...).
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use tsdb::labels::{Labels, METRIC_NAME};
+
+use super::Evaluator;
+use crate::error::Error;
+use crate::parser::{AggregateOp, Expr};
+use crate::value::{Sample, StepValue};
+
+/// Adds `v` to a Kahan-compensated sum `(sum, c)`.
+pub(crate) fn kahan_add(v: f64, sum: f64, c: f64) -> (f64, f64) {
+    let t = sum + v;
+    let c = if t.is_infinite() {
+        0.0
+    } else if sum.abs() >= v.abs() {
+        c + ((sum - t) + v)
+    } else {
+        c + ((v - t) + sum)
+    };
+    (t, c)
+}
+
+/// The mean of `values`, robust against overflow of the plain sum.
+pub(crate) fn mean(values: &[f64]) -> f64 {
+    let (mut sum, mut c) = (0.0, 0.0);
+    let mut incremental = false;
+    let (mut m, mut mc) = (0.0, 0.0);
+    for (i, &v) in values.iter().enumerate() {
+        let n = (i + 1) as f64;
+        if !incremental {
+            let (s2, c2) = kahan_add(v, sum, c);
+            if !s2.is_infinite() || v.is_infinite() {
+                sum = s2;
+                c = c2;
+                continue;
+            }
+            incremental = true;
+            m = sum / (n - 1.0);
+            mc = c / (n - 1.0);
+        }
+        if m.is_infinite() {
+            if v.is_infinite() && (m > 0.0) == (v > 0.0) {
+                continue;
+            }
+            if !v.is_infinite() && !v.is_nan() {
+                continue;
+            }
+        }
+        let cur = m + mc;
+        let (a, b) = kahan_add(v / n - cur / n, m, mc);
+        m = a;
+        mc = b;
+    }
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    if incremental {
+        m + mc
+    } else {
+        let n = values.len() as f64;
+        sum / n + c / n
+    }
+}
+
+/// Population variance (Welford).
+pub(crate) fn variance(values: &[f64]) -> f64 {
+    let (mut n, mut mean, mut m2) = (0.0, 0.0, 0.0);
+    for &v in values {
+        n += 1.0;
+        let d = v - mean;
+        mean += d / n;
+        m2 += d * (v - mean);
+    }
+    if n == 0.0 {
+        f64::NAN
+    } else {
+        m2 / n
+    }
+}
+
+/// The `q`-quantile of `values` by linear interpolation between ranks.
+pub(crate) fn quantile(q: f64, values: &mut [f64]) -> f64 {
+    if values.is_empty() || q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    values.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Less,
+        (false, true) => Ordering::Greater,
+        _ => a.partial_cmp(b).unwrap_or(Ordering::Equal),
+    });
+    let n = values.len() as f64;
+    let rank = q * (n - 1.0);
+    let lo = rank.floor().max(0.0);
+    let hi = (lo + 1.0).min(n - 1.0);
+    let w = rank - rank.floor();
+    values[lo as usize] * (1.0 - w) + values[hi as usize] * w
+}
+
+/// Formats a float as Prometheus prints sample values in labels.
+pub(crate) fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Whether `s` is a valid label name.
+pub(crate) fn valid_label_name(s: &str) -> bool {
+    !s.is_empty() && std::str::from_utf8(s.as_bytes()).is_ok() && !s.contains('\u{FFFD}')
+}
+
+struct Group {
+    key: Labels,
+    members: Vec<Sample>,
+}
+
+/// `topk`/`bottomk` order: NaN always sorts last.
+fn rank_order(a: f64, b: f64, top: bool) -> Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        _ => {
+            let o = a.partial_cmp(&b).unwrap_or(Ordering::Equal);
+            if top {
+                o.reverse()
+            } else {
+                o
+            }
+        }
+    }
+}
+
+impl Evaluator<'_> {
+    pub(crate) fn aggregate(
+        &mut self,
+        op: AggregateOp,
+        expr: &Expr,
+        param: Option<&Expr>,
+        grouping: &[String],
+        without: bool,
+        ts: i64,
+    ) -> Result<StepValue, Error> {
+        let pval = match (param, op) {
+            (Some(p), AggregateOp::CountValues) => Err(self.eval_string(p, ts)?),
+            (Some(p), _) => Ok(self.eval_scalar(p, ts)?),
+            (None, _) => Ok(f64::NAN),
+        };
+        let input = self.eval_vector(expr, ts)?;
+        let names: Vec<&str> = grouping.iter().map(String::as_str).collect();
+        let mut groups: Vec<Group> = Vec::new();
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        for s in input {
+            let key = if without {
+                let mut n = names.clone();
+                n.push(METRIC_NAME);
+                s.metric.without(&n)
+            } else {
+                s.metric.keep_only(&names)
+            };
+            match index.get(&key) {
+                Some(&i) => groups[i].members.push(s),
+                None => {
+                    index.insert(key.clone(), groups.len());
+                    groups.push(Group {
+                        key,
+                        members: vec![s],
+                    });
+                }
+            }
+        }
+        let mut out = Vec::new();
+        match op {
+            AggregateOp::Topk | AggregateOp::Bottomk | AggregateOp::Limitk => {
+                let k = pval.clone().unwrap_or(f64::NAN);
+                if k.is_nan() {
+                    return Err(Error::exec("Parameter value is NaN"));
+                }
+                if k < 1.0 {
+                    return Ok(StepValue::Vector(Vec::new()));
+                }
+                let k = if k >= usize::MAX as f64 {
+                    usize::MAX
+                } else {
+                    k as usize
+                };
+                for mut g in groups {
+                    if op != AggregateOp::Limitk {
+                        let top = op == AggregateOp::Topk;
+                        g.members.sort_by(|a, b| rank_order(a.v, b.v, top));
+                    }
+                    g.members.truncate(k);
+                    out.extend(g.members);
+                }
+            }
+            AggregateOp::LimitRatio => {
+                let r = pval.clone().unwrap_or(f64::NAN);
+                if r.is_nan() {
+                    return Err(Error::exec("Ratio value is NaN"));
+                }
+                let r = if !(-1.0..=1.0).contains(&r) {
+                    self.warn(format!(
+                        "PromQL warning: ratio value should be between -1 and 1, got {}, capping to {}",
+                        format_value(r),
+                        r.clamp(-1.0, 1.0)
+                    ));
+                    r.clamp(-1.0, 1.0)
+                } else {
+                    r
+                };
+                for g in groups {
+                    for s in g.members {
+                        let f = (s.metric.hash64() as f64) / (u64::MAX as f64);
+                        let keep = if r >= 0.0 { f < r } else { f >= 1.0 + r };
+                        if keep {
+                            out.push(s);
+                        }
+                    }
+                }
+            }
+            AggregateOp::CountValues => {
+                let label = pval.clone().err().unwrap_or_default();
+                if !valid_label_name(&label) {
+                    return Err(Error::exec(format!("invalid label name {label:?}")));
+                }
+                let mut counts: Vec<(Labels, f64)> = Vec::new();
+                let mut idx: HashMap<Labels, usize> = HashMap::new();
+                for g in groups {
+                    for s in g.members {
+                        let l = g.key.with(&label, &format_value(s.v));
+                        match idx.get(&l) {
+                            Some(&i) => counts[i].1 += 1.0,
+                            None => {
+                                idx.insert(l.clone(), counts.len());
+                                counts.push((l, 1.0));
+                            }
+                        }
+                    }
+                }
+                out.extend(counts.into_iter().map(|(metric, v)| Sample {
+                    metric,
+                    v,
+                    drop_name: false,
+                }));
+            }
+            _ => {
+                for g in groups {
+                    let drop_name = g.members.iter().any(|s| s.drop_name);
+                    let mut vals: Vec<f64> = g.members.iter().map(|s| s.v).collect();
+                    let v = match op {
+                        AggregateOp::Sum => {
+                            let (s, c) = vals
+                                .iter()
+                                .fold((0.0, 0.0), |(s, c), &v| kahan_add(v, s, c));
+                            s + c
+                        }
+                        AggregateOp::Avg => mean(&vals),
+                        AggregateOp::Min => vals.iter().fold(f64::NAN, |m, &v| {
+                            if m.is_nan() || v < m {
+                                v
+                            } else {
+                                m
+                            }
+                        }),
+                        AggregateOp::Max => vals.iter().fold(f64::NAN, |m, &v| {
+                            if m.is_nan() || v > m {
+                                v
+                            } else {
+                                m
+                            }
+                        }),
+                        AggregateOp::Count => vals.len() as f64,
+                        AggregateOp::Group => 1.0,
+                        AggregateOp::Stdvar => variance(&vals),
+                        AggregateOp::Stddev => variance(&vals).sqrt(),
+                        AggregateOp::Quantile => {
+                            let q = pval.clone().unwrap_or(f64::NAN);
+                            quantile(q, &mut vals)
+                        }
+                        _ => f64::NAN,
+                    };
+                    out.push(Sample {
+                        metric: g.key,
+                        v,
+                        drop_name,
+                    });
+                }
+                if op == AggregateOp::Quantile {
+                    let q = pval.clone().unwrap_or(f64::NAN);
+                    if !(0.0..=1.0).contains(&q) {
+                        self.warn(format!(
+                            "PromQL warning: quantile value should be between 0 and 1, got {}",
+                            format_value(q)
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(StepValue::Vector(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers() {
+        assert_eq!(mean(&[1.0, 2.0, 3.0]), 2.0);
+        assert_eq!(mean(&[f64::MAX, f64::MAX]), f64::MAX);
+        assert_eq!(variance(&[1.0, 3.0]), 1.0);
+        assert_eq!(quantile(0.5, &mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(quantile(0.25, &mut [1.0, 2.0]), 1.25);
+        assert_eq!(quantile(-1.0, &mut [1.0]), f64::NEG_INFINITY);
+        assert_eq!(format_value(1.0), "1");
+        assert_eq!(format_value(f64::INFINITY), "+Inf");
+        let (s, c) = [1e100, 1.0, -1e100]
+            .iter()
+            .fold((0.0, 0.0), |(s, c), &v| kahan_add(v, s, c));
+        assert_eq!(s + c, 1.0);
+    }
+}

@@ -1,0 +1,296 @@
+//! The query engine: options, limits, and the instant/range entry points.
+
+mod aggregate;
+mod binop;
+mod eval;
+pub(crate) mod selector;
+
+pub(crate) use aggregate::{format_value, kahan_add, mean, quantile, valid_label_name, variance};
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use tsdb::labels::Labels;
+use tsdb::read::Queryable;
+
+use crate::error::Error;
+use crate::parser::{self, Expr, ValueType};
+use crate::value::{MatrixSeries, QueryResult, Sample, Series, StepValue, Value, VectorSample};
+use selector::LoadedSeries;
+
+/// Step of subqueries written without one (`[5m:]`), in milliseconds.
+pub(crate) const DEFAULT_SUBQUERY_STEP_MS: i64 = 60_000;
+
+/// Limits and defaults of query evaluation.
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    /// How far back an instant selector looks for a sample (ms).
+    pub lookback_delta_ms: i64,
+    /// The most samples a query may hold in memory.
+    pub max_samples: usize,
+    /// How long a query may run.
+    pub timeout: Duration,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            lookback_delta_ms: 5 * 60 * 1000,
+            max_samples: 50_000_000,
+            timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Evaluates PromQL queries against a [`Queryable`].
+#[derive(Clone, Debug, Default)]
+pub struct Engine {
+    opts: EngineOptions,
+}
+
+/// State of one query's evaluation.
+pub(crate) struct Evaluator<'o> {
+    pub opts: &'o EngineOptions,
+    /// Start and end of the query range (equal for instant queries).
+    pub start: i64,
+    pub end: i64,
+    /// The step of a range query (0 for instant queries).
+    pub step: i64,
+    deadline: Instant,
+    pub data: HashMap<usize, Vec<LoadedSeries>>,
+    samples: usize,
+    pub warnings: Vec<String>,
+    pub infos: Vec<String>,
+}
+
+impl<'o> Evaluator<'o> {
+    fn new(opts: &'o EngineOptions, start: i64, end: i64, step: i64) -> Self {
+        let now = Instant::now();
+        Evaluator {
+            opts,
+            start,
+            end,
+            step,
+            deadline: now.checked_add(opts.timeout).unwrap_or(now + Duration::from_secs(86_400 * 365)),
+            data: HashMap::new(),
+            samples: 0,
+            warnings: Vec::new(),
+            infos: Vec::new(),
+        }
+    }
+
+    /// Fails once the query's time is up.
+    pub(crate) fn check_deadline(&self) -> Result<(), Error> {
+        if Instant::now() > self.deadline {
+            return Err(Error::Timeout);
+        }
+        Ok(())
+    }
+
+    /// Counts `n` more samples held for the rest of the query.
+    pub(crate) fn account(&mut self, n: usize) -> Result<(), Error> {
+        self.samples = self.samples.saturating_add(n);
+        self.check_samples(0)
+    }
+
+    /// Fails if `extra` more samples, held briefly, would exceed the limit.
+    pub(crate) fn check_samples(&self, extra: usize) -> Result<(), Error> {
+        if self.samples.saturating_add(extra) > self.opts.max_samples {
+            return Err(Error::TooManySamples {
+                limit: self.opts.max_samples,
+            });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn warn(&mut self, msg: String) {
+        if !self.warnings.contains(&msg) {
+            self.warnings.push(msg);
+        }
+    }
+
+    pub(crate) fn info(&mut self, msg: String) {
+        if !self.infos.contains(&msg) {
+            self.infos.push(msg);
+        }
+    }
+}
+
+/// Applies delayed `__name__` removal and rejects duplicate label sets.
+pub(crate) fn finish_labels(metric: Labels, drop_name: bool) -> Labels {
+    if drop_name {
+        metric.without_metric_name()
+    } else {
+        metric
+    }
+}
+
+fn finish_vector(v: Vec<Sample>) -> Result<Vec<(Labels, f64)>, Error> {
+    let out: Vec<(Labels, f64)> = v
+        .into_iter()
+        .map(|s| (finish_labels(s.metric, s.drop_name), s.v))
+        .collect();
+    check_duplicates(out.iter().map(|(l, _)| l))?;
+    Ok(out)
+}
+
+fn finish_matrix(m: Vec<Series>) -> Result<Vec<MatrixSeries>, Error> {
+    let out: Vec<MatrixSeries> = m
+        .into_iter()
+        .map(|s| MatrixSeries {
+            metric: finish_labels(s.metric, s.drop_name),
+            points: s.points,
+        })
+        .collect();
+    check_duplicates(out.iter().map(|s| &s.metric))?;
+    Ok(out)
+}
+
+/// Fails if two label sets are equal.
+pub(crate) fn check_duplicates<'a>(labels: impl Iterator<Item = &'a Labels>) -> Result<(), Error> {
+    let mut seen = HashSet::new();
+    for l in labels {
+        if !seen.insert(l) {
+            return Err(Error::exec("vector cannot contain metrics with the same labelset"));
+        }
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// An engine with the given options.
+    pub fn new(opts: EngineOptions) -> Engine {
+        Engine { opts }
+    }
+
+    /// Evaluates `query` at time `t_ms`.
+    pub fn instant_query(
+        &self,
+        store: &dyn Queryable,
+        query: &str,
+        t_ms: i64,
+    ) -> Result<QueryResult, Error> {
+        let expr = parser::parse(query)?;
+        let mut ev = Evaluator::new(&self.opts, t_ms, t_ms, 0);
+        ev.load(store, &expr)?;
+        let value = match ev.eval(&expr, t_ms)? {
+            StepValue::Scalar(v) => Value::Scalar { t: t_ms, v },
+            StepValue::String(v) => Value::String { t: t_ms, v },
+            StepValue::Vector(v) => Value::Vector(
+                finish_vector(v)?
+                    .into_iter()
+                    .map(|(metric, v)| VectorSample { metric, t: t_ms, v })
+                    .collect(),
+            ),
+            StepValue::Matrix(m) => {
+                let mut m = finish_matrix(m)?;
+                m.sort_by(|a, b| a.metric.cmp(&b.metric));
+                Value::Matrix(m)
+            }
+        };
+        Ok(QueryResult {
+            value,
+            warnings: ev.warnings,
+            infos: ev.infos,
+        })
+    }
+
+    /// Evaluates `query` at every `step_ms` from `start_ms` to `end_ms`
+    /// (inclusive), returning a matrix.
+    pub fn range_query(
+        &self,
+        store: &dyn Queryable,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<QueryResult, Error> {
+        let expr = parser::parse(query)?;
+        if step_ms <= 0 {
+            return Err(Error::BadRequest {
+                msg: "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
+            });
+        }
+        if end_ms < start_ms {
+            return Err(Error::BadRequest {
+                msg: "end timestamp must not be before start time".into(),
+            });
+        }
+        let vt = expr.value_type();
+        if vt != ValueType::Scalar && vt != ValueType::Vector {
+            return Err(Error::BadRequest {
+                msg: format!(
+                    "invalid expression type \"{vt}\" for range query, must be Scalar or instant Vector"
+                ),
+            });
+        }
+        let mut ev = Evaluator::new(&self.opts, start_ms, end_ms, step_ms);
+        if contains_sort(&expr) {
+            ev.warn("PromQL warning: sort is ineffective for range queries since results are always ordered by labels".into());
+        }
+        ev.load(store, &expr)?;
+        let series = range_steps(&mut ev, &expr, start_ms, end_ms, step_ms)?;
+        Ok(QueryResult {
+            value: Value::Matrix(series),
+            warnings: ev.warnings,
+            infos: ev.infos,
+        })
+    }
+}
+
+/// Whether the expression calls a sorting function anywhere.
+fn contains_sort(e: &Expr) -> bool {
+    match e {
+        Expr::Call { func, args } => func.starts_with("sort") || args.iter().any(contains_sort),
+        Expr::Aggregate { expr, param, .. } => {
+            contains_sort(expr) || param.as_deref().is_some_and(contains_sort)
+        }
+        Expr::Binary { lhs, rhs, .. } => contains_sort(lhs) || contains_sort(rhs),
+        Expr::Unary { expr, .. } | Expr::Paren(expr) => contains_sort(expr),
+        Expr::Subquery { expr, .. } => contains_sort(expr),
+        _ => false,
+    }
+}
+
+fn range_steps(
+    ev: &mut Evaluator<'_>,
+    expr: &Expr,
+    start: i64,
+    end: i64,
+    step: i64,
+) -> Result<Vec<MatrixSeries>, Error> {
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut out: Vec<MatrixSeries> = Vec::new();
+    let mut ts = start;
+    while ts <= end {
+        ev.check_deadline()?;
+        let step_out: Vec<(Labels, f64)> = match ev.eval(expr, ts)? {
+            StepValue::Scalar(v) => vec![(Labels::empty(), v)],
+            StepValue::Vector(v) => finish_vector(v)?,
+            _ => {
+                return Err(Error::exec(
+                    "range query expression must be a scalar or an instant vector",
+                ))
+            }
+        };
+        ev.account(step_out.len())?;
+        for (metric, v) in step_out {
+            match index.get(&metric) {
+                Some(&i) => out[i].points.push((ts, v)),
+                None => {
+                    index.insert(metric.clone(), out.len());
+                    out.push(MatrixSeries {
+                        metric,
+                        points: vec![(ts, v)],
+                    });
+                }
+            }
+        }
+        ts = match ts.checked_add(step) {
+            Some(t) => t,
+            None => break,
+        };
+    }
+    out.sort_by(|a, b| a.metric.cmp(&b.metric));
+    Ok(out)
+}

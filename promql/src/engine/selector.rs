@@ -1,0 +1,195 @@
+//! Selecting samples: which time ranges each selector needs, loading them
+//! from storage once per query, and the lookback / range-window rules.
+
+use std::collections::HashMap;
+
+use tsdb::labels::Labels;
+use tsdb::read::Queryable;
+
+use super::Evaluator;
+use crate::error::Error;
+use crate::parser::{AtModifier, Expr, VectorSelector};
+use crate::value::is_stale;
+
+/// One series' samples as loaded for a selector.
+pub(crate) struct LoadedSeries {
+    pub labels: Labels,
+    pub samples: Vec<(i64, f64)>,
+}
+
+/// Identifies a selector node of the (immutable) tree during one query.
+pub(crate) fn key(vs: &VectorSelector) -> usize {
+    vs as *const VectorSelector as usize
+}
+
+/// A selector with the time range `[mint, maxt]` it needs.
+struct Need<'e> {
+    vs: &'e VectorSelector,
+    mint: i64,
+    maxt: i64,
+}
+
+impl Evaluator<'_> {
+    /// The time at which a node with `at` and `offset` is evaluated when the
+    /// query evaluates it at `ts`.
+    pub(crate) fn effective_time(&self, at: Option<AtModifier>, offset_ms: i64, ts: i64) -> i64 {
+        let base = match at {
+            Some(AtModifier::Timestamp(t)) => t,
+            Some(AtModifier::Start) => self.start,
+            Some(AtModifier::End) => self.end,
+            None => ts,
+        };
+        base.saturating_sub(offset_ms)
+    }
+
+    fn effective_range(&self, at: Option<AtModifier>, off: i64, tmin: i64, tmax: i64) -> (i64, i64) {
+        match at {
+            Some(_) => {
+                let t = self.effective_time(at, off, tmin);
+                (t, t)
+            }
+            None => (tmin.saturating_sub(off), tmax.saturating_sub(off)),
+        }
+    }
+
+    fn collect<'e>(&self, e: &'e Expr, tmin: i64, tmax: i64, out: &mut Vec<Need<'e>>) {
+        match e {
+            Expr::NumberLiteral(_) | Expr::StringLiteral(_) => {}
+            Expr::VectorSelector(vs) => {
+                let (a, b) = self.effective_range(vs.at, vs.offset_ms, tmin, tmax);
+                out.push(Need {
+                    vs,
+                    mint: a.saturating_sub(self.opts.lookback_delta_ms),
+                    maxt: b,
+                });
+            }
+            Expr::MatrixSelector { selector, range_ms } => {
+                let (a, b) = self.effective_range(selector.at, selector.offset_ms, tmin, tmax);
+                out.push(Need {
+                    vs: selector,
+                    mint: a.saturating_sub(*range_ms),
+                    maxt: b,
+                });
+            }
+            Expr::Subquery {
+                expr,
+                range_ms,
+                offset_ms,
+                at,
+                ..
+            } => {
+                let (a, b) = self.effective_range(*at, *offset_ms, tmin, tmax);
+                self.collect(expr, a.saturating_sub(*range_ms), b, out);
+            }
+            Expr::Call { args, .. } => {
+                for a in args {
+                    self.collect(a, tmin, tmax, out);
+                }
+            }
+            Expr::Aggregate { expr, param, .. } => {
+                self.collect(expr, tmin, tmax, out);
+                if let Some(p) = param {
+                    self.collect(p, tmin, tmax, out);
+                }
+            }
+            Expr::Binary { lhs, rhs, .. } => {
+                self.collect(lhs, tmin, tmax, out);
+                self.collect(rhs, tmin, tmax, out);
+            }
+            Expr::Unary { expr, .. } | Expr::Paren(expr) => self.collect(expr, tmin, tmax, out),
+        }
+    }
+
+    /// Loads the samples of every selector in `expr` for evaluation times
+    /// `[self.start, self.end]`.
+    pub(crate) fn load(&mut self, store: &dyn Queryable, expr: &Expr) -> Result<(), Error> {
+        let mut needs = Vec::new();
+        self.collect(expr, self.start, self.end, &mut needs);
+        if needs.is_empty() {
+            return Ok(());
+        }
+        let mint = needs.iter().map(|n| n.mint).min().unwrap_or(self.start);
+        let maxt = needs.iter().map(|n| n.maxt).max().unwrap_or(self.end);
+        let querier = store.querier(mint, maxt)?;
+        let mut data: HashMap<usize, Vec<LoadedSeries>> = HashMap::new();
+        for need in needs {
+            let selected = querier.select(&need.vs.matchers)?;
+            let mut out = Vec::with_capacity(selected.len());
+            for mut s in selected {
+                self.check_deadline()?;
+                let mut samples = Vec::new();
+                let mut next = s.samples.seek(need.mint);
+                while let Some((t, v)) = next {
+                    if t > need.maxt {
+                        break;
+                    }
+                    samples.push((t, v));
+                    next = s.samples.next();
+                }
+                self.account(samples.len())?;
+                if !samples.is_empty() {
+                    out.push(LoadedSeries {
+                        labels: s.labels,
+                        samples,
+                    });
+                }
+            }
+            data.insert(key(need.vs), out);
+        }
+        self.data = data;
+        Ok(())
+    }
+}
+
+/// The latest sample at or before `t` and after `t - lookback`, unless it
+/// is a stale marker.
+pub(crate) fn latest(samples: &[(i64, f64)], t: i64, lookback: i64) -> Option<(i64, f64)> {
+    let idx = samples.partition_point(|s| s.0 <= t);
+    let s = *samples.get(idx.checked_sub(1)?)?;
+    if s.0 <= t.saturating_sub(lookback) || is_stale(s.1) {
+        return None;
+    }
+    Some(s)
+}
+
+/// The samples in `(start, end]`, without stale markers.
+pub(crate) fn window(samples: &[(i64, f64)], start: i64, end: i64) -> Vec<(i64, f64)> {
+    let lo = samples.partition_point(|s| s.0 <= start);
+    let hi = samples.partition_point(|s| s.0 <= end);
+    if lo >= hi {
+        return Vec::new();
+    }
+    samples[lo..hi]
+        .iter()
+        .copied()
+        .filter(|s| !is_stale(s.1))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::STALE_NAN_BITS;
+
+    #[test]
+    fn lookback_and_staleness() {
+        let stale = f64::from_bits(STALE_NAN_BITS);
+        let s = vec![(10, 1.0), (20, 2.0), (30, stale), (40, 4.0)];
+        assert_eq!(latest(&s, 5, 100), None);
+        assert_eq!(latest(&s, 10, 100), Some((10, 1.0)));
+        assert_eq!(latest(&s, 25, 100), Some((20, 2.0)));
+        assert_eq!(latest(&s, 25, 5), None, "sample at exactly t-lookback is out");
+        assert_eq!(latest(&s, 26, 7), Some((20, 2.0)));
+        assert_eq!(latest(&s, 35, 100), None, "stale marker hides the series");
+        assert_eq!(latest(&s, 45, 100), Some((40, 4.0)));
+    }
+
+    #[test]
+    fn left_open_windows() {
+        let stale = f64::from_bits(STALE_NAN_BITS);
+        let s = vec![(10, 1.0), (20, 2.0), (30, stale), (40, 4.0)];
+        assert_eq!(window(&s, 10, 40), vec![(20, 2.0), (40, 4.0)]);
+        assert_eq!(window(&s, 9, 20), vec![(10, 1.0), (20, 2.0)]);
+        assert_eq!(window(&s, 40, 50), vec![]);
+    }
+}

@@ -1,0 +1,209 @@
+//! `histogram_quantile` over classic histograms (`le` bucket series).
+
+use std::collections::HashMap;
+
+use tsdb::labels::{Labels, METRIC_NAME};
+
+use crate::engine::{format_value, Evaluator};
+use crate::error::Error;
+use crate::parser::Expr;
+use crate::value::{Sample, StepValue};
+
+const BUCKET_LABEL: &str = "le";
+
+/// Relative difference below which two bucket counts are considered equal
+/// (floating-point noise from e.g. `rate`).
+const SMALL_DELTA: f64 = 1e-12;
+
+/// One cumulative bucket.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Bucket {
+    pub upper: f64,
+    pub count: f64,
+}
+
+fn almost_equal(a: f64, b: f64, eps: f64) -> bool {
+    if a == b {
+        return true;
+    }
+    let diff = (a - b).abs();
+    let norm = (a.abs() + b.abs()).min(f64::MAX);
+    if a == 0.0 || b == 0.0 || norm < f64::MIN_POSITIVE {
+        return diff < eps * f64::MIN_POSITIVE;
+    }
+    diff / norm < eps
+}
+
+/// The `q` quantile of cumulative `buckets`; the flag says whether the
+/// counts had to be made monotonic.
+pub(crate) fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> (f64, bool) {
+    if q.is_nan() {
+        return (f64::NAN, false);
+    }
+    if q < 0.0 {
+        return (f64::NEG_INFINITY, false);
+    }
+    if q > 1.0 {
+        return (f64::INFINITY, false);
+    }
+    buckets.sort_by(|a, b| a.upper.total_cmp(&b.upper));
+    match buckets.last() {
+        Some(b) if b.upper == f64::INFINITY => {}
+        _ => return (f64::NAN, false),
+    }
+    // merge buckets with the same bound
+    let mut merged: Vec<Bucket> = Vec::with_capacity(buckets.len());
+    for b in buckets.iter() {
+        match merged.last_mut() {
+            Some(last) if last.upper == b.upper => last.count += b.count,
+            _ => merged.push(*b),
+        }
+    }
+    let mut forced = false;
+    let mut prev = merged[0].count;
+    for b in merged.iter_mut().skip(1) {
+        let cur = b.count;
+        if cur == prev {
+            continue;
+        }
+        if almost_equal(prev, cur, SMALL_DELTA) {
+            b.count = prev;
+            continue;
+        }
+        if cur < prev {
+            b.count = prev;
+            forced = true;
+            continue;
+        }
+        prev = cur;
+    }
+    let n = merged.len();
+    if n < 2 {
+        return (f64::NAN, forced);
+    }
+    let observations = merged[n - 1].count;
+    if observations == 0.0 {
+        return (f64::NAN, forced);
+    }
+    let mut rank = q * observations;
+    let b = merged[..n - 1].partition_point(|b| b.count < rank);
+    if b == n - 1 {
+        return (merged[n - 2].upper, forced);
+    }
+    if b == 0 && merged[0].upper <= 0.0 {
+        return (merged[0].upper, forced);
+    }
+    let end = merged[b].upper;
+    let mut count = merged[b].count;
+    let mut start = 0.0;
+    if b > 0 {
+        start = merged[b - 1].upper;
+        count -= merged[b - 1].count;
+        rank -= merged[b - 1].count;
+    }
+    (start + (end - start) * (rank / count), forced)
+}
+
+fn parse_le(s: &str) -> Option<f64> {
+    match s.trim() {
+        "+Inf" | "Inf" | "+inf" | "inf" => Some(f64::INFINITY),
+        "-Inf" | "-inf" => Some(f64::NEG_INFINITY),
+        t => t.parse().ok(),
+    }
+}
+
+pub(super) fn histogram_quantile(
+    ev: &mut Evaluator<'_>,
+    args: &[Expr],
+    ts: i64,
+) -> Result<StepValue, Error> {
+    let (Some(qe), Some(ve)) = (args.first(), args.get(1)) else {
+        return Err(Error::exec("histogram_quantile needs two arguments"));
+    };
+    let q = ev.eval_scalar(qe, ts)?;
+    let v = ev.eval_vector(ve, ts)?;
+    if !(0.0..=1.0).contains(&q) {
+        ev.warn(format!(
+            "PromQL warning: quantile value should be between 0 and 1, got {}",
+            format_value(q)
+        ));
+    }
+    let mut groups: Vec<(Labels, Vec<Bucket>)> = Vec::new();
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    for s in v {
+        let Some(upper) = s.metric.get(BUCKET_LABEL).and_then(parse_le) else {
+            let name = s.metric.get(METRIC_NAME).unwrap_or("");
+            let le = s.metric.get(BUCKET_LABEL).unwrap_or("");
+            ev.warn(format!(
+                "PromQL warning: bucket label \"le\" is missing or has a malformed value of \"{le}\" for metric name \"{name}\""
+            ));
+            continue;
+        };
+        let key = s.metric.without(&[BUCKET_LABEL]);
+        let b = Bucket {
+            upper,
+            count: s.v,
+        };
+        match index.get(&key) {
+            Some(&i) => groups[i].1.push(b),
+            None => {
+                index.insert(key.clone(), groups.len());
+                groups.push((key, vec![b]));
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(groups.len());
+    for (metric, mut buckets) in groups {
+        let (v, forced) = bucket_quantile(q, &mut buckets);
+        if forced {
+            let name = metric.get(METRIC_NAME).unwrap_or("");
+            ev.info(format!(
+                "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name \"{name}\""
+            ));
+        }
+        out.push(Sample {
+            metric,
+            v,
+            drop_name: true,
+        });
+    }
+    Ok(StepValue::Vector(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(pairs: &[(f64, f64)]) -> Vec<Bucket> {
+        pairs
+            .iter()
+            .map(|&(upper, count)| Bucket { upper, count })
+            .collect()
+    }
+
+    #[test]
+    fn quantiles() {
+        let inf = f64::INFINITY;
+        let mut h = b(&[(0.1, 10.0), (0.5, 20.0), (inf, 20.0)]);
+        assert_eq!(bucket_quantile(0.5, &mut h).0, 0.1);
+        assert!((bucket_quantile(0.75, &mut h).0 - 0.3).abs() < 1e-12);
+        // rank lands in the +Inf bucket: the highest finite bound
+        let mut h = b(&[(1.0, 1.0), (inf, 10.0)]);
+        assert_eq!(bucket_quantile(0.9, &mut h).0, 1.0);
+        // no +Inf bucket
+        assert!(bucket_quantile(0.5, &mut b(&[(1.0, 1.0)])).0.is_nan());
+        // empty histogram
+        assert!(bucket_quantile(0.5, &mut b(&[(1.0, 0.0), (inf, 0.0)])).0.is_nan());
+        // out-of-range q
+        assert_eq!(bucket_quantile(2.0, &mut h).0, inf);
+        assert_eq!(bucket_quantile(-1.0, &mut h).0, -inf);
+        // non-monotonic input is fixed and reported
+        let mut h = b(&[(1.0, 5.0), (2.0, 3.0), (inf, 10.0)]);
+        let (v, forced) = bucket_quantile(0.5, &mut h);
+        assert!(forced);
+        assert_eq!(v, 1.0);
+        // first bucket with a non-positive bound
+        let mut h = b(&[(-1.0, 5.0), (inf, 10.0)]);
+        assert_eq!(bucket_quantile(0.1, &mut h).0, -1.0);
+    }
+}

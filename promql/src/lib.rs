@@ -1,0 +1,43 @@
+//! PromQL: parsing and evaluating Prometheus's query language over the
+//! storage read seam of [`tsdb::read`].
+//!
+//! ```
+//! use promql::{Engine, EngineOptions, Value};
+//! use tsdb::labels::Labels;
+//! use tsdb::read::MemQueryable;
+//!
+//! let mut store = MemQueryable::new();
+//! let series = Labels::from_pairs(&[("__name__", "requests_total"), ("job", "api")]);
+//! for i in 0..=10 {
+//!     store.add(&series, i * 15_000, (i * 30) as f64); // +2/s
+//! }
+//! let engine = Engine::new(EngineOptions::default());
+//! let res = engine
+//!     .instant_query(&store, "sum by (job) (rate(requests_total[1m]))", 150_000)
+//!     .unwrap();
+//! let Value::Vector(v) = res.value else { panic!("expected a vector") };
+//! assert_eq!(v.len(), 1);
+//! assert_eq!(v[0].metric.get("job"), Some("api"));
+//! assert!((v[0].v - 2.0).abs() < 1e-9);
+//!
+//! let err = engine.instant_query(&store, "rate(requests_total)", 0).unwrap_err();
+//! assert_eq!(
+//!     err.to_string(),
+//!     "1:6: parse error: expected type range vector in call to function \"rate\", got instant vector"
+//! );
+//! ```
+//!
+//! The engine loads every selector's samples once per query, then
+//! evaluates the expression at each step. Limits on held samples and on
+//! running time come from [`EngineOptions`].
+
+mod engine;
+pub mod error;
+mod functions;
+pub mod parser;
+mod value;
+
+pub use engine::{Engine, EngineOptions};
+pub use error::{Error, ErrorKind};
+pub use parser::parse;
+pub use value::{is_stale, MatrixSeries, QueryResult, Value, VectorSample, STALE_NAN_BITS};

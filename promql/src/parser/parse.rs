@@ -1,0 +1,771 @@
+//! A recursive-descent (precedence-climbing) parser over the token stream,
+//! with Prometheus's type checks applied as nodes are built.
+
+use tsdb::labels::{MatchOp, Matcher, METRIC_NAME};
+
+use super::ast::*;
+use super::functions;
+use super::lex::{lex, Tok, Token};
+use crate::error::Error;
+
+/// Parses a PromQL expression.
+pub fn parse(src: &str) -> Result<Expr, Error> {
+    let tokens = lex(src).map_err(|e| position_error(src, e.pos, e.msg))?;
+    let mut p = Parser {
+        src,
+        toks: tokens,
+        i: 0,
+    };
+    if p.peek().tok == Tok::Eof {
+        return Err(p.err_at(0, "no expression found in input"));
+    }
+    let (e, _) = p.expr(0)?;
+    if p.peek().tok != Tok::Eof {
+        return Err(p.unexpected());
+    }
+    Ok(e)
+}
+
+fn position_error(src: &str, pos: usize, msg: String) -> Error {
+    let before = &src[..pos.min(src.len())];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let col = before[line_start..].chars().count() + 1;
+    Error::Parse { line, col, msg }
+}
+
+struct Parser<'a> {
+    src: &'a str,
+    toks: Vec<Token>,
+    i: usize,
+}
+
+type PResult<T> = Result<T, Error>;
+
+fn ident_is(t: &Token, kw: &str) -> bool {
+    matches!(&t.tok, Tok::Ident(s) if s.eq_ignore_ascii_case(kw))
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> &Token {
+        &self.toks[self.i.min(self.toks.len() - 1)]
+    }
+
+    fn peek_at(&self, n: usize) -> &Token {
+        &self.toks[(self.i + n).min(self.toks.len() - 1)]
+    }
+
+    fn next(&mut self) -> Token {
+        let t = self.peek().clone();
+        if self.i < self.toks.len() - 1 {
+            self.i += 1;
+        }
+        t
+    }
+
+    fn err_at(&self, pos: usize, msg: impl Into<String>) -> Error {
+        position_error(self.src, pos, msg.into())
+    }
+
+    fn unexpected(&self) -> Error {
+        let t = self.peek();
+        self.err_at(t.pos, format!("unexpected {}", t.describe()))
+    }
+
+    fn unexpected_in(&self, ctx: &str, expected: &str) -> Error {
+        let t = self.peek();
+        let mut msg = format!("unexpected {} in {}", t.describe(), ctx);
+        if !expected.is_empty() {
+            msg.push_str(", expected ");
+            msg.push_str(expected);
+        }
+        self.err_at(t.pos, msg)
+    }
+
+    fn expect(&mut self, tok: Tok, ctx: &str, what: &str) -> PResult<Token> {
+        if self.peek().tok == tok {
+            Ok(self.next())
+        } else {
+            Err(self.unexpected_in(ctx, what))
+        }
+    }
+
+    fn binop(&self) -> Option<BinaryOp> {
+        let t = self.peek();
+        match &t.tok {
+            Tok::Op(op) => Some(*op),
+            Tok::Ident(s) => match s.to_ascii_lowercase().as_str() {
+                "and" => Some(BinaryOp::And),
+                "or" => Some(BinaryOp::Or),
+                "unless" => Some(BinaryOp::Unless),
+                "atan2" => Some(BinaryOp::Atan2),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Parses an expression whose binary operators bind at least `min`.
+    fn expr(&mut self, min: u8) -> PResult<(Expr, usize)> {
+        let (mut lhs, start) = self.unary()?;
+        while let Some(op) = self.binop() {
+            let prec = op.precedence();
+            if prec < min {
+                break;
+            }
+            let op_pos = self.next().pos;
+            let mut return_bool = false;
+            if ident_is(self.peek(), "bool") {
+                self.next();
+                return_bool = true;
+            }
+            let mut matching: Option<VectorMatching> = None;
+            if ident_is(self.peek(), "on") || ident_is(self.peek(), "ignoring") {
+                let on = ident_is(&self.next(), "on");
+                let labels = self.label_list("grouping opts")?;
+                matching = Some(VectorMatching {
+                    card: Cardinality::OneToOne,
+                    on,
+                    labels,
+                    include: Vec::new(),
+                });
+            }
+            if ident_is(self.peek(), "group_left") || ident_is(self.peek(), "group_right") {
+                let t = self.next();
+                let left = ident_is(&t, "group_left");
+                let include = if self.peek().tok == Tok::LParen {
+                    self.label_list("grouping opts")?
+                } else {
+                    Vec::new()
+                };
+                let m = matching.get_or_insert(VectorMatching {
+                    card: Cardinality::OneToOne,
+                    on: false,
+                    labels: Vec::new(),
+                    include: Vec::new(),
+                });
+                if op.is_set() {
+                    return Err(self.err_at(
+                        t.pos,
+                        format!("no grouping allowed for \"{}\" operation", op.as_str()),
+                    ));
+                }
+                m.card = if left {
+                    Cardinality::ManyToOne
+                } else {
+                    Cardinality::OneToMany
+                };
+                m.include = include;
+            }
+            let next_min = if op == BinaryOp::Pow { prec } else { prec + 1 };
+            let (rhs, _) = self.expr(next_min)?;
+            lhs = self.binary(op, lhs, rhs, return_bool, matching, start, op_pos)?;
+        }
+        Ok((lhs, start))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn binary(
+        &self,
+        op: BinaryOp,
+        lhs: Expr,
+        rhs: Expr,
+        return_bool: bool,
+        matching: Option<VectorMatching>,
+        start: usize,
+        op_pos: usize,
+    ) -> PResult<Expr> {
+        let (lt, rt) = (lhs.value_type(), rhs.value_type());
+        let ok = |t| matches!(t, ValueType::Scalar | ValueType::Vector);
+        if !ok(lt) || !ok(rt) {
+            return Err(self.err_at(
+                start,
+                "binary expression must contain only scalar and instant vector types",
+            ));
+        }
+        if return_bool && !op.is_comparison() {
+            return Err(self.err_at(
+                op_pos,
+                "bool modifier can only be used on comparison operators",
+            ));
+        }
+        if op.is_comparison()
+            && !return_bool
+            && lt == ValueType::Scalar
+            && rt == ValueType::Scalar
+        {
+            return Err(self.err_at(start, "comparisons between scalars must use BOOL modifier"));
+        }
+        let both_vectors = lt == ValueType::Vector && rt == ValueType::Vector;
+        if op.is_set() && !both_vectors {
+            return Err(self.err_at(
+                start,
+                format!(
+                    "set operator \"{}\" not allowed in binary scalar expression",
+                    op.as_str()
+                ),
+            ));
+        }
+        let matching = if both_vectors {
+            let mut m = matching.unwrap_or(VectorMatching {
+                card: Cardinality::OneToOne,
+                on: false,
+                labels: Vec::new(),
+                include: Vec::new(),
+            });
+            if op.is_set() {
+                m.card = Cardinality::ManyToMany;
+            }
+            if m.on {
+                for l in &m.include {
+                    if m.labels.contains(l) {
+                        return Err(self.err_at(
+                            start,
+                            format!("label \"{l}\" must not occur in ON and GROUP clause at once"),
+                        ));
+                    }
+                }
+            }
+            Some(m)
+        } else {
+            if matching.as_ref().is_some_and(|m| !m.labels.is_empty()) {
+                return Err(self.err_at(
+                    start,
+                    "vector matching only allowed between instant vectors",
+                ));
+            }
+            None
+        };
+        Ok(Expr::Binary {
+            op,
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+            return_bool,
+            matching,
+        })
+    }
+
+    fn unary(&mut self) -> PResult<(Expr, usize)> {
+        let t = self.peek().clone();
+        if let Tok::Op(op @ (BinaryOp::Add | BinaryOp::Sub)) = t.tok {
+            self.next();
+            let (e, _) = self.expr(BinaryOp::Pow.precedence())?;
+            let vt = e.value_type();
+            if vt != ValueType::Scalar && vt != ValueType::Vector {
+                return Err(self.err_at(
+                    t.pos,
+                    format!(
+                        "unary expression only allowed on expressions of type scalar or instant vector, got \"{vt}\""
+                    ),
+                ));
+            }
+            let e = match (op, e) {
+                (BinaryOp::Add, e) => e,
+                (_, Expr::NumberLiteral(v)) => Expr::NumberLiteral(-v),
+                (_, e) => Expr::Unary {
+                    op: UnaryOp::Neg,
+                    expr: Box::new(e),
+                },
+            };
+            return Ok((e, t.pos));
+        }
+        let (e, start) = self.primary()?;
+        let e = self.postfix(e, start)?;
+        Ok((e, start))
+    }
+
+    fn duration(&mut self, ctx: &str) -> PResult<i64> {
+        let t = self.next();
+        match t.tok {
+            Tok::Duration(ms) => Ok(ms),
+            Tok::Number(v) if v.is_finite() => Ok((v * 1000.0).round() as i64),
+            _ => {
+                self.i -= 1;
+                Err(self.unexpected_in(ctx, "duration"))
+            }
+        }
+    }
+
+    fn signed_duration(&mut self, ctx: &str) -> PResult<i64> {
+        let neg = match self.peek().tok {
+            Tok::Op(BinaryOp::Sub) => {
+                self.next();
+                true
+            }
+            Tok::Op(BinaryOp::Add) => {
+                self.next();
+                false
+            }
+            _ => false,
+        };
+        let d = self.duration(ctx)?;
+        Ok(if neg { -d } else { d })
+    }
+
+    fn postfix(&mut self, mut e: Expr, start: usize) -> PResult<Expr> {
+        loop {
+            let t = self.peek().clone();
+            match &t.tok {
+                Tok::LBracket => {
+                    self.next();
+                    let range = self.duration("range")?;
+                    if self.peek().tok == Tok::Colon {
+                        self.next();
+                        let step = if self.peek().tok == Tok::RBracket {
+                            None
+                        } else {
+                            Some(self.duration("subquery")?)
+                        };
+                        self.expect(Tok::RBracket, "subquery selector", "\"]\"")?;
+                        let vt = e.value_type();
+                        if vt != ValueType::Vector {
+                            return Err(self.err_at(
+                                start,
+                                format!("subquery is only allowed on instant vector, got {vt} instead"),
+                            ));
+                        }
+                        if step == Some(0) {
+                            return Err(self.err_at(t.pos, "zero step in subquery"));
+                        }
+                        e = Expr::Subquery {
+                            expr: Box::new(e),
+                            range_ms: range,
+                            step_ms: step,
+                            offset_ms: 0,
+                            at: None,
+                        };
+                    } else {
+                        self.expect(Tok::RBracket, "matrix selector", "\"]\" or \":\"")?;
+                        e = match e {
+                            Expr::VectorSelector(vs) => {
+                                if vs.offset_ms != 0 || vs.at.is_some() {
+                                    return Err(self.err_at(
+                                        t.pos,
+                                        "no offset or @ modifiers allowed before range",
+                                    ));
+                                }
+                                if range <= 0 {
+                                    return Err(self.err_at(
+                                        t.pos,
+                                        format!("range must be greater than 0, got {range}ms"),
+                                    ));
+                                }
+                                Expr::MatrixSelector {
+                                    selector: vs,
+                                    range_ms: range,
+                                }
+                            }
+                            _ => {
+                                return Err(self.err_at(
+                                    start,
+                                    "ranges only allowed for vector selectors",
+                                ))
+                            }
+                        };
+                    }
+                }
+                Tok::Ident(s) if s.eq_ignore_ascii_case("offset") => {
+                    self.next();
+                    let d = self.signed_duration("offset")?;
+                    let slot = match &mut e {
+                        Expr::VectorSelector(vs) | Expr::MatrixSelector { selector: vs, .. } => {
+                            &mut vs.offset_ms
+                        }
+                        Expr::Subquery { offset_ms, .. } => offset_ms,
+                        _ => {
+                            return Err(self.err_at(
+                                t.pos,
+                                "offset modifier must be preceded by an instant vector selector or range vector selector or a subquery",
+                            ))
+                        }
+                    };
+                    if *slot != 0 {
+                        return Err(self.err_at(t.pos, "offset may not be set multiple times"));
+                    }
+                    *slot = d;
+                }
+                Tok::At => {
+                    self.next();
+                    let at = self.at_value()?;
+                    let slot = match &mut e {
+                        Expr::VectorSelector(vs) | Expr::MatrixSelector { selector: vs, .. } => {
+                            &mut vs.at
+                        }
+                        Expr::Subquery { at, .. } => at,
+                        _ => {
+                            return Err(self.err_at(
+                                t.pos,
+                                "@ modifier must be preceded by an instant vector selector or range vector selector or a subquery",
+                            ))
+                        }
+                    };
+                    if slot.is_some() {
+                        return Err(self.err_at(t.pos, "@ <timestamp> may not be set multiple times"));
+                    }
+                    *slot = Some(at);
+                }
+                _ => return Ok(e),
+            }
+        }
+    }
+
+    fn at_value(&mut self) -> PResult<AtModifier> {
+        let t = self.peek().clone();
+        if ident_is(&t, "start") || ident_is(&t, "end") {
+            self.next();
+            self.expect(Tok::LParen, "@ modifier", "\"(\"")?;
+            self.expect(Tok::RParen, "@ modifier", "\")\"")?;
+            return Ok(if ident_is(&t, "start") {
+                AtModifier::Start
+            } else {
+                AtModifier::End
+            });
+        }
+        let neg = match self.peek().tok {
+            Tok::Op(BinaryOp::Sub) => {
+                self.next();
+                true
+            }
+            Tok::Op(BinaryOp::Add) => {
+                self.next();
+                false
+            }
+            _ => false,
+        };
+        let t = self.next();
+        let v = match t.tok {
+            Tok::Number(v) => v,
+            Tok::Duration(ms) => ms as f64 / 1000.0,
+            _ => {
+                self.i -= 1;
+                return Err(self.unexpected_in("@", "timestamp"));
+            }
+        };
+        let v = if neg { -v } else { v };
+        let ms = v * 1000.0;
+        if !ms.is_finite() || ms.abs() > i64::MAX as f64 {
+            return Err(self.err_at(t.pos, format!("timestamp out of bounds for @ modifier: {v}")));
+        }
+        Ok(AtModifier::Timestamp(ms.round() as i64))
+    }
+
+    fn primary(&mut self) -> PResult<(Expr, usize)> {
+        let t = self.peek().clone();
+        match &t.tok {
+            Tok::Number(v) => {
+                self.next();
+                Ok((Expr::NumberLiteral(*v), t.pos))
+            }
+            Tok::Duration(ms) => {
+                // a duration where a number is expected means seconds
+                self.next();
+                Ok((Expr::NumberLiteral(*ms as f64 / 1000.0), t.pos))
+            }
+            Tok::Str(s) => {
+                self.next();
+                Ok((Expr::StringLiteral(s.clone()), t.pos))
+            }
+            Tok::LParen => {
+                self.next();
+                if self.peek().tok == Tok::RParen {
+                    return Err(self.unexpected());
+                }
+                let (e, _) = self.expr(0)?;
+                self.expect(Tok::RParen, "paren expression", "\")\"")?;
+                Ok((Expr::Paren(Box::new(e)), t.pos))
+            }
+            Tok::LBrace => {
+                let vs = self.selector(None, t.pos)?;
+                Ok((Expr::VectorSelector(vs), t.pos))
+            }
+            Tok::Ident(name) => {
+                let next = self.peek_at(1).tok.clone();
+                if let Some(op) = AggregateOp::from_name(name) {
+                    if next == Tok::LParen
+                        || ident_is(self.peek_at(1), "by")
+                        || ident_is(self.peek_at(1), "without")
+                    {
+                        return Ok((self.aggregate(op)?, t.pos));
+                    }
+                }
+                if next == Tok::LParen {
+                    let Some(f) = functions::lookup(name) else {
+                        return Err(
+                            self.err_at(t.pos, format!("unknown function with name \"{name}\""))
+                        );
+                    };
+                    return Ok((self.call(f, t.pos)?, t.pos));
+                }
+                if self.binop().is_some() || ident_is(&t, "offset") || ident_is(&t, "bool") {
+                    return Err(self.unexpected());
+                }
+                self.next();
+                let vs = self.selector(Some(name.clone()), t.pos)?;
+                Ok((Expr::VectorSelector(vs), t.pos))
+            }
+            _ => Err(self.unexpected()),
+        }
+    }
+
+    fn call(&mut self, f: &'static functions::Function, pos: usize) -> PResult<Expr> {
+        self.next();
+        self.expect(Tok::LParen, "function call", "\"(\"")?;
+        let mut args = Vec::new();
+        let mut positions = Vec::new();
+        if self.peek().tok != Tok::RParen {
+            loop {
+                let (a, p) = self.expr(0)?;
+                args.push(a);
+                positions.push(p);
+                match self.peek().tok {
+                    Tok::Comma => {
+                        self.next();
+                    }
+                    Tok::RParen => break,
+                    _ => return Err(self.unexpected_in("argument list", "\",\" or \")\"")),
+                }
+            }
+        }
+        self.next();
+        let n = args.len();
+        let want = f.args.len();
+        if f.variadic == 0 {
+            if n != want {
+                return Err(self.err_at(
+                    pos,
+                    format!("expected {want} argument(s) in call to \"{}\", got {n}", f.name),
+                ));
+            }
+        } else {
+            let min = want - 1;
+            if n < min {
+                return Err(self.err_at(
+                    pos,
+                    format!(
+                        "expected at least {min} argument(s) in call to \"{}\", got {n}",
+                        f.name
+                    ),
+                ));
+            }
+            if f.variadic > 0 {
+                let max = want + f.variadic as usize - 1;
+                if n > max {
+                    return Err(self.err_at(
+                        pos,
+                        format!(
+                            "expected at most {max} argument(s) in call to \"{}\", got {n}",
+                            f.name
+                        ),
+                    ));
+                }
+            }
+        }
+        for (i, a) in args.iter().enumerate() {
+            let expected = f.args[i.min(want.saturating_sub(1))];
+            let got = a.value_type();
+            if got != expected {
+                return Err(self.err_at(
+                    positions[i],
+                    format!(
+                        "expected type {expected} in call to function \"{}\", got {got}",
+                        f.name
+                    ),
+                ));
+            }
+        }
+        Ok(Expr::Call {
+            func: f.name.to_string(),
+            args,
+        })
+    }
+
+    fn aggregate(&mut self, op: AggregateOp) -> PResult<Expr> {
+        let start = self.next().pos;
+        let mut grouping = Vec::new();
+        let mut without = false;
+        let mut have_grouping = false;
+        if ident_is(self.peek(), "by") || ident_is(self.peek(), "without") {
+            without = ident_is(&self.next(), "without");
+            grouping = self.label_list("grouping opts")?;
+            have_grouping = true;
+        }
+        self.expect(Tok::LParen, "aggregation", "\"(\"")?;
+        let mut args = Vec::new();
+        if self.peek().tok != Tok::RParen {
+            loop {
+                args.push(self.expr(0)?);
+                match self.peek().tok {
+                    Tok::Comma => {
+                        self.next();
+                    }
+                    Tok::RParen => break,
+                    _ => return Err(self.unexpected_in("aggregation", "\",\" or \")\"")),
+                }
+            }
+        }
+        self.next();
+        if ident_is(self.peek(), "by") || ident_is(self.peek(), "without") {
+            if have_grouping {
+                return Err(self.unexpected());
+            }
+            without = ident_is(&self.next(), "without");
+            grouping = self.label_list("grouping opts")?;
+        }
+        let want = if op.has_param() { 2 } else { 1 };
+        if args.len() != want {
+            return Err(self.err_at(
+                start,
+                format!(
+                    "wrong number of arguments for aggregate expression provided, expected {want}, got {}",
+                    args.len()
+                ),
+            ));
+        }
+        let (expr, epos) = args.pop().expect("argument count checked above");
+        if expr.value_type() != ValueType::Vector {
+            return Err(self.err_at(
+                epos,
+                format!(
+                    "expected type instant vector in aggregation expression, got {}",
+                    expr.value_type()
+                ),
+            ));
+        }
+        let param = match args.pop() {
+            Some((p, ppos)) => {
+                let want = if op == AggregateOp::CountValues {
+                    ValueType::String
+                } else {
+                    ValueType::Scalar
+                };
+                if p.value_type() != want {
+                    return Err(self.err_at(
+                        ppos,
+                        format!(
+                            "expected type {want} in aggregation parameter, got {}",
+                            p.value_type()
+                        ),
+                    ));
+                }
+                Some(Box::new(p))
+            }
+            None => None,
+        };
+        Ok(Expr::Aggregate {
+            op,
+            expr: Box::new(expr),
+            param,
+            grouping,
+            without,
+        })
+    }
+
+    fn label_list(&mut self, ctx: &str) -> PResult<Vec<String>> {
+        self.expect(Tok::LParen, ctx, "\"(\"")?;
+        let mut out = Vec::new();
+        loop {
+            let t = self.next();
+            match t.tok {
+                Tok::RParen => return Ok(out),
+                Tok::Ident(s) if !s.contains(':') => out.push(s),
+                Tok::Str(s) => out.push(s),
+                _ => {
+                    self.i -= 1;
+                    return Err(self.unexpected_in(ctx, "label"));
+                }
+            }
+            match self.peek().tok {
+                Tok::Comma => {
+                    self.next();
+                }
+                Tok::RParen => {}
+                _ => return Err(self.unexpected_in(ctx, "\",\" or \")\"")),
+            }
+        }
+    }
+
+    fn selector(&mut self, name: Option<String>, pos: usize) -> PResult<VectorSelector> {
+        let mut name = name;
+        let mut matchers: Vec<Matcher> = Vec::new();
+        if self.peek().tok == Tok::LBrace {
+            self.next();
+            loop {
+                let t = self.next();
+                let label = match t.tok {
+                    Tok::RBrace => break,
+                    Tok::Ident(s) => s,
+                    Tok::Str(s) => {
+                        if matches!(self.peek().tok, Tok::Comma | Tok::RBrace) {
+                            // a quoted metric name: {"foo"}
+                            if let Some(prev) = &name {
+                                return Err(self.err_at(
+                                    t.pos,
+                                    format!("metric name must not be set twice: \"{prev}\" or \"{s}\""),
+                                ));
+                            }
+                            name = Some(s);
+                            if self.peek().tok == Tok::Comma {
+                                self.next();
+                            }
+                            continue;
+                        }
+                        s
+                    }
+                    _ => {
+                        self.i -= 1;
+                        return Err(self.unexpected_in("label matching", "label matching operator"));
+                    }
+                };
+                let op = match self.next().tok {
+                    Tok::Assign => MatchOp::Equal,
+                    Tok::Op(BinaryOp::Neq) => MatchOp::NotEqual,
+                    Tok::EqlRegex => MatchOp::RegexMatch,
+                    Tok::NeqRegex => MatchOp::RegexNoMatch,
+                    _ => {
+                        self.i -= 1;
+                        return Err(
+                            self.unexpected_in("label matching", "label matching operator")
+                        );
+                    }
+                };
+                let vt = self.next();
+                let Tok::Str(value) = vt.tok else {
+                    self.i -= 1;
+                    return Err(self.unexpected_in("label matching", "string"));
+                };
+                let m = Matcher::new(op, label, value).map_err(|e| {
+                    self.err_at(vt.pos, format!("error parsing regexp: {e}"))
+                })?;
+                matchers.push(m);
+                match self.peek().tok {
+                    Tok::Comma => {
+                        self.next();
+                    }
+                    Tok::RBrace => {}
+                    _ => return Err(self.unexpected_in("label matching", "\",\" or \"}\"")),
+                }
+            }
+        }
+        if let Some(n) = &name {
+            if let Some(m) = matchers.iter().find(|m| m.name == METRIC_NAME) {
+                return Err(self.err_at(
+                    pos,
+                    format!("metric name must not be set twice: \"{n}\" or \"{}\"", m.value),
+                ));
+            }
+            matchers.insert(0, Matcher::equal(METRIC_NAME, n.clone()));
+        }
+        if !matchers.iter().any(|m| !m.matches_empty()) {
+            return Err(self.err_at(
+                pos,
+                "vector selector must contain at least one non-empty matcher",
+            ));
+        }
+        Ok(VectorSelector {
+            name,
+            matchers,
+            offset_ms: 0,
+            at: None,
+        })
+    }
+}

@@ -1,0 +1,822 @@
+//! Runs PromQL test scripts in Prometheus's `promqltest` text format:
+//! our own `testdata/*.test` (must all pass) and, when present, the
+//! upstream files in `../../shared/promql-tests` (reported per file; those
+//! listed in `testdata/upstream-passing.txt` must keep passing).
+//!
+//! Set `PROMQLTEST_VERBOSE=1` to print every failure,
+//! `PROMQLTEST_ONLY=<substring>` to run only matching upstream files, and
+//! `PROMQLTEST_WRITE_PASSING=1` to rewrite the list of passing upstream
+//! files.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use promql::parser::lex::parse_duration;
+use promql::{Engine, EngineOptions, Value, STALE_NAN_BITS};
+use tsdb::labels::{Label, Labels};
+use tsdb::read::MemQueryable;
+
+#[derive(Default, Debug)]
+struct Report {
+    passed: usize,
+    failed: usize,
+    skipped: usize,
+    messages: Vec<String>,
+}
+
+/// What an eval expects.
+#[derive(Default)]
+struct Expect {
+    fail: bool,
+    fail_msg: Option<String>,
+    fail_regex: Option<String>,
+    ordered: bool,
+    string: Option<String>,
+    /// `expect range vector from .. to .. step ..` (start, step).
+    range_vector: Option<(i64, i64)>,
+    warn: Option<bool>,
+    warn_msg: Option<String>,
+    info: Option<bool>,
+    info_msg: Option<String>,
+    lines: Vec<String>,
+    unsupported: Option<String>,
+}
+
+struct Eval {
+    line: usize,
+    expr: String,
+    /// `Some((start, end, step))` for range evals, else the instant time.
+    range: Option<(i64, i64, i64)>,
+    at: i64,
+    expect: Expect,
+}
+
+fn parse_time(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if let Some(rest) = s.strip_prefix('-') {
+        return parse_time(rest).map(|v| -v);
+    }
+    if let Ok(v) = s.parse::<f64>() {
+        return Some((v * 1000.0).round() as i64);
+    }
+    parse_duration(s)
+}
+
+fn parse_value(s: &str) -> Option<f64> {
+    match s {
+        "Inf" | "+Inf" | "inf" | "+inf" => Some(f64::INFINITY),
+        "-Inf" | "-inf" => Some(f64::NEG_INFINITY),
+        "NaN" | "nan" => Some(f64::NAN),
+        "stale" => Some(f64::from_bits(STALE_NAN_BITS)),
+        _ => s.parse().ok(),
+    }
+}
+
+/// Expands a series description (`0+10x3 _ stale 1x2`) into optional values.
+fn expand_values(tokens: &[&str]) -> Result<Vec<Option<f64>>, String> {
+    let mut out = Vec::new();
+    for tok in tokens {
+        if *tok == "_" {
+            out.push(None);
+            continue;
+        }
+        if let Some(n) = tok.strip_prefix("_x") {
+            let n: usize = n.parse().map_err(|_| format!("bad value {tok:?}"))?;
+            out.extend(std::iter::repeat_n(None, n));
+            continue;
+        }
+        if let Some(v) = parse_value(tok) {
+            out.push(Some(v));
+            continue;
+        }
+        // start[+-]incr x times, or value x times
+        let (head, times) = tok
+            .rsplit_once('x')
+            .ok_or_else(|| format!("bad value {tok:?}"))?;
+        let times: usize = times.parse().map_err(|_| format!("bad value {tok:?}"))?;
+        // split head at a sign that is not the first character and not
+        // part of an exponent
+        let b = head.as_bytes();
+        let mut split = None;
+        for i in 1..b.len() {
+            if (b[i] == b'+' || b[i] == b'-') && !matches!(b[i - 1], b'e' | b'E') {
+                split = Some(i);
+            }
+        }
+        let (start, incr) = match split {
+            Some(i) => {
+                let start = parse_value(&head[..i]).ok_or_else(|| format!("bad value {tok:?}"))?;
+                let mut incr =
+                    parse_value(&head[i + 1..]).ok_or_else(|| format!("bad value {tok:?}"))?;
+                if b[i] == b'-' {
+                    incr = -incr;
+                }
+                (start, incr)
+            }
+            None => (
+                parse_value(head).ok_or_else(|| format!("bad value {tok:?}"))?,
+                0.0,
+            ),
+        };
+        for k in 0..=times {
+            out.push(Some(start + incr * k as f64));
+        }
+    }
+    Ok(out)
+}
+
+/// Parses `name{a="b", ...}` (either part optional) at the start of `s`,
+/// returning the labels and the rest of the line.
+fn parse_series(s: &str) -> Result<(Labels, &str), String> {
+    let s = s.trim_start();
+    let name_end = s
+        .find(|c: char| c == '{' || c.is_whitespace())
+        .unwrap_or(s.len());
+    let name = &s[..name_end];
+    let mut labels = Vec::new();
+    if !name.is_empty() {
+        labels.push(Label::new("__name__", name));
+    }
+    let mut rest = &s[name_end..];
+    if let Some(body) = rest.strip_prefix('{') {
+        let mut chars = body.char_indices().peekable();
+        let consumed;
+        loop {
+            while chars.peek().is_some_and(|(_, c)| c.is_whitespace() || *c == ',') {
+                chars.next();
+            }
+            let Some(&(i, c)) = chars.peek() else {
+                return Err("unterminated label set".into());
+            };
+            if c == '}' {
+                consumed = i + 1;
+                break;
+            }
+            // label name: identifier or quoted
+            let mut lname = String::new();
+            if c == '"' {
+                chars.next();
+                lname = read_quoted(&mut chars)?;
+            } else {
+                while let Some(&(_, c)) = chars.peek() {
+                    if c == '=' || c.is_whitespace() {
+                        break;
+                    }
+                    lname.push(c);
+                    chars.next();
+                }
+            }
+            while chars.peek().is_some_and(|(_, c)| c.is_whitespace()) {
+                chars.next();
+            }
+            match chars.next() {
+                Some((_, '=')) => {}
+                Some((_, '}')) | Some((_, ',')) if !lname.is_empty() => {
+                    // a quoted metric name: {"name"}
+                    labels.push(Label::new("__name__", lname));
+                    continue;
+                }
+                other => return Err(format!("expected '=' in label set, got {other:?}")),
+            }
+            while chars.peek().is_some_and(|(_, c)| c.is_whitespace()) {
+                chars.next();
+            }
+            match chars.next() {
+                Some((_, '"')) => {}
+                other => return Err(format!("expected '\"' in label set, got {other:?}")),
+            }
+            let value = read_quoted(&mut chars)?;
+            labels.push(Label::new(lname, value));
+        }
+        rest = &body[consumed..];
+    }
+    Ok((Labels::new(labels), rest))
+}
+
+fn read_quoted(
+    chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>,
+) -> Result<String, String> {
+    let mut v = String::new();
+    loop {
+        match chars.next() {
+            None => return Err("unterminated string".into()),
+            Some((_, '"')) => return Ok(v),
+            Some((_, '\\')) => match chars.next() {
+                Some((_, 'n')) => v.push('\n'),
+                Some((_, 't')) => v.push('\t'),
+                Some((_, c)) => v.push(c),
+                None => return Err("unterminated string".into()),
+            },
+            Some((_, c)) => v.push(c),
+        }
+    }
+}
+
+fn almost_equal(a: f64, b: f64) -> bool {
+    const EPS: f64 = 1e-6;
+    if a.is_nan() && b.is_nan() {
+        return true;
+    }
+    if a == b {
+        return true;
+    }
+    let diff = (a - b).abs();
+    let sum = a.abs() + b.abs();
+    if a == 0.0 || b == 0.0 || sum < f64::MIN_POSITIVE {
+        return diff < EPS * f64::MIN_POSITIVE;
+    }
+    diff / sum.min(f64::MAX) < EPS
+}
+
+/// A test script's state.
+struct Runner {
+    engine: Engine,
+    store: MemQueryable,
+    /// Why the loaded data cannot be represented (native histograms, ...).
+    data_unsupported: Option<String>,
+    /// Names of loaded series whose samples are native histograms (not
+    /// loaded); evals that may touch them are skipped.
+    histogram_names: Vec<String>,
+    report: Report,
+    file: String,
+}
+
+impl Runner {
+    fn new(file: &str) -> Self {
+        Runner {
+            engine: Engine::new(EngineOptions::default()),
+            store: MemQueryable::new(),
+            data_unsupported: None,
+            histogram_names: Vec::new(),
+            report: Report::default(),
+            file: file.to_string(),
+        }
+    }
+
+    fn fail(&mut self, line: usize, msg: String) {
+        self.report.failed += 1;
+        self.report.messages.push(format!("{}:{line}: FAIL {msg}", self.file));
+    }
+
+    fn skip(&mut self, line: usize, msg: String) {
+        self.report.skipped += 1;
+        self.report.messages.push(format!("{}:{line}: skip {msg}", self.file));
+    }
+
+    fn load(&mut self, step: i64, lines: &[(usize, String)]) {
+        for (ln, l) in lines {
+            if l.contains("{{") {
+                match parse_series(l) {
+                    Ok((labels, _)) if labels.metric_name().is_some() => {
+                        let name = labels.metric_name().unwrap_or_default().to_string();
+                        if !self.histogram_names.contains(&name) {
+                            self.histogram_names.push(name);
+                        }
+                    }
+                    _ => self.data_unsupported = Some(format!("native histogram data (line {ln})")),
+                }
+                continue;
+            }
+            let (labels, rest) = match parse_series(l) {
+                Ok(x) => x,
+                Err(e) => {
+                    self.data_unsupported = Some(format!("unparsable series line {ln}: {e}"));
+                    continue;
+                }
+            };
+            if rest.starts_with('@') {
+                self.data_unsupported = Some(format!("series annotation on line {ln}"));
+                continue;
+            }
+            let toks: Vec<&str> = rest.split_whitespace().collect();
+            match expand_values(&toks) {
+                Ok(vals) => {
+                    for (i, v) in vals.into_iter().enumerate() {
+                        if let Some(v) = v {
+                            self.store.add(&labels, i as i64 * step, v);
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.data_unsupported = Some(format!("line {ln}: {e}"));
+                }
+            }
+        }
+    }
+
+    fn eval(&mut self, ev: Eval) {
+        if let Some(why) = &ev.expect.unsupported {
+            let why = why.clone();
+            return self.skip(ev.line, why);
+        }
+        if let Some(why) = &self.data_unsupported {
+            let why = why.clone();
+            return self.skip(ev.line, format!("loaded data unsupported: {why}"));
+        }
+        if let Some(why) = self.touches_histograms(&ev.expr) {
+            return self.skip(ev.line, why);
+        }
+        let res = match ev.range {
+            Some((s, e, st)) => self.engine.range_query(&self.store, &ev.expr, s, e, st),
+            None => self.engine.instant_query(&self.store, &ev.expr, ev.at),
+        };
+        let x = &ev.expect;
+        let res = match (res, x.fail) {
+            (Err(e), true) => {
+                let msg = e.to_string();
+                if let Some(want) = &x.fail_msg {
+                    if msg.trim() != want.trim() {
+                        return self.fail(ev.line, format!("{}: error {msg:?}, want {want:?}", ev.expr));
+                    }
+                }
+                if let Some(re) = &x.fail_regex {
+                    let ok = regex::Regex::new(re).map(|r| r.is_match(&msg)).unwrap_or(false);
+                    if !ok {
+                        return self.fail(ev.line, format!("{}: error {msg:?} !~ {re:?}", ev.expr));
+                    }
+                }
+                self.report.passed += 1;
+                return;
+            }
+            (Err(e), false) => return self.fail(ev.line, format!("{}: unexpected error: {e}", ev.expr)),
+            (Ok(_), true) => return self.fail(ev.line, format!("{}: expected an error", ev.expr)),
+            (Ok(r), false) => r,
+        };
+        if let Some(w) = x.warn {
+            if w == res.warnings.is_empty() {
+                return self.fail(ev.line, format!("{}: warnings {:?}, expected some: {w}", ev.expr, res.warnings));
+            }
+        }
+        if let Some(i) = x.info {
+            if i == res.infos.is_empty() {
+                return self.fail(ev.line, format!("{}: infos {:?}, expected some: {i}", ev.expr, res.infos));
+            }
+        }
+        if let Some(m) = &x.warn_msg {
+            if !res.warnings.contains(m) {
+                return self.fail(ev.line, format!("{}: warnings {:?}, want {m:?}", ev.expr, res.warnings));
+            }
+        }
+        if let Some(m) = &x.info_msg {
+            if !res.infos.contains(m) {
+                return self.fail(ev.line, format!("{}: infos {:?}, want {m:?}", ev.expr, res.infos));
+            }
+        }
+        match self.compare(&ev, &res.value) {
+            Ok(()) => self.report.passed += 1,
+            Err(e) => self.fail(ev.line, format!("{}: {e}", ev.expr)),
+        }
+    }
+
+    /// Whether `expr` may select native-histogram series we did not load.
+    fn touches_histograms(&self, expr: &str) -> Option<String> {
+        if self.histogram_names.is_empty() {
+            return None;
+        }
+        let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+        for name in &self.histogram_names {
+            for (i, _) in expr.match_indices(name.as_str()) {
+                let before = expr[..i].chars().next_back();
+                let after = expr[i + name.len()..].chars().next();
+                if !before.is_some_and(is_ident) && !after.is_some_and(is_ident) {
+                    return Some(format!("selects native histogram series {name}"));
+                }
+            }
+        }
+        let anonymous = expr.starts_with('{')
+            || expr.contains("({")
+            || expr.contains(" {")
+            || expr.contains("__name__");
+        anonymous.then(|| "selector may match native histogram series".to_string())
+    }
+
+    fn compare(&self, ev: &Eval, got: &Value) -> Result<(), String> {
+        let x = &ev.expect;
+        if let Some(s) = &x.string {
+            return match got {
+                Value::String { v, .. } if v == s => Ok(()),
+                other => Err(format!("got {other:?}, want string {s:?}")),
+            };
+        }
+        match got {
+            Value::Scalar { v, .. } => {
+                let [line] = x.lines.as_slice() else {
+                    return Err(format!("got scalar {v}, want {:?}", x.lines));
+                };
+                let want = parse_value(line.trim())
+                    .or_else(|| {
+                        // "{} 2" style
+                        let (l, rest) = parse_series(line).ok()?;
+                        l.is_empty().then(|| parse_value(rest.trim())).flatten()
+                    })
+                    .ok_or_else(|| format!("bad scalar expectation {line:?}"))?;
+                if almost_equal(*v, want) {
+                    Ok(())
+                } else {
+                    Err(format!("got scalar {v}, want {want}"))
+                }
+            }
+            Value::String { v, .. } => Err(format!("got string {v:?}")),
+            Value::Vector(samples) => {
+                let mut want = Vec::new();
+                for l in &x.lines {
+                    let (labels, rest) = parse_series(l)?;
+                    let v = parse_value(rest.trim())
+                        .ok_or_else(|| format!("bad expected value in {l:?}"))?;
+                    want.push((labels, v));
+                }
+                if want.len() != samples.len() {
+                    return Err(format!(
+                        "got {} samples, want {}: got {}",
+                        samples.len(),
+                        want.len(),
+                        show_vector(samples)
+                    ));
+                }
+                for (i, (labels, v)) in want.iter().enumerate() {
+                    let found = if x.ordered {
+                        Some(&samples[i]).filter(|s| &s.metric == labels)
+                    } else {
+                        samples.iter().find(|s| &s.metric == labels)
+                    };
+                    match found {
+                        Some(s) if almost_equal(s.v, *v) => {}
+                        Some(s) => return Err(format!("{labels}: got {}, want {v}", s.v)),
+                        None => {
+                            return Err(format!(
+                                "missing {labels} (ordered: {}); got {}",
+                                x.ordered,
+                                show_vector(samples)
+                            ))
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Value::Matrix(series) => {
+                let (start, step) = match (ev.range, x.range_vector) {
+                    (Some((s, _, st)), _) => (s, st),
+                    (None, Some(rv)) => rv,
+                    (None, None) => {
+                        return Err("got a range vector; no `expect range vector` given".into())
+                    }
+                };
+                let mut want = Vec::new();
+                for l in &x.lines {
+                    let (labels, rest) = parse_series(l)?;
+                    let toks: Vec<&str> = rest.split_whitespace().collect();
+                    let vals = expand_values(&toks)?;
+                    let pts: Vec<(i64, f64)> = vals
+                        .into_iter()
+                        .enumerate()
+                        .filter_map(|(i, v)| v.map(|v| (start + i as i64 * step, v)))
+                        .collect();
+                    want.push((labels, pts));
+                }
+                let got_nonempty: Vec<_> = series.iter().filter(|s| !s.points.is_empty()).collect();
+                if want.len() != got_nonempty.len() {
+                    return Err(format!(
+                        "got {} series, want {}: got {:?}",
+                        got_nonempty.len(),
+                        want.len(),
+                        series.iter().map(|s| (s.metric.to_string(), &s.points)).collect::<Vec<_>>()
+                    ));
+                }
+                for (labels, pts) in &want {
+                    let Some(s) = series.iter().find(|s| &s.metric == labels) else {
+                        return Err(format!("missing series {labels}"));
+                    };
+                    let same = s.points.len() == pts.len()
+                        && s.points.iter().zip(pts).all(|(a, b)| a.0 == b.0 && almost_equal(a.1, b.1));
+                    if !same {
+                        return Err(format!("{labels}: got {:?}, want {:?}", s.points, pts));
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn show_vector(v: &[promql::VectorSample]) -> String {
+    let mut s = String::new();
+    for e in v {
+        let _ = write!(s, "{} {}; ", e.metric, e.v);
+    }
+    s
+}
+
+fn parse_expect(x: &mut Expect, rest: &str) {
+    let rest = rest.trim();
+    let (kind, arg) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    let arg = arg.trim();
+    let msg_or_regex = |arg: &str| -> (Option<String>, Option<String>) {
+        if let Some(m) = arg.strip_prefix("msg:") {
+            (Some(m.trim().to_string()), None)
+        } else if let Some(r) = arg.strip_prefix("regex:") {
+            (None, Some(r.trim().to_string()))
+        } else {
+            (None, None)
+        }
+    };
+    match kind {
+        "fail" => {
+            x.fail = true;
+            let (m, r) = msg_or_regex(arg);
+            x.fail_msg = m;
+            x.fail_regex = r;
+        }
+        "ordered" => x.ordered = true,
+        "warn" => {
+            x.warn = Some(true);
+            x.warn_msg = msg_or_regex(arg).0;
+        }
+        "no_warn" => x.warn = Some(false),
+        "info" => {
+            x.info = Some(true);
+            x.info_msg = msg_or_regex(arg).0;
+        }
+        "no_info" => x.info = Some(false),
+        "string" => {
+            let s = arg;
+            let unq = if s.len() >= 2 && (s.starts_with('"') || s.starts_with('`')) {
+                let inner = &s[1..s.len() - 1];
+                if s.starts_with('"') {
+                    inner.replace("\\\"", "\"").replace("\\\\", "\\")
+                } else {
+                    inner.to_string()
+                }
+            } else {
+                s.to_string()
+            };
+            x.string = Some(unq);
+        }
+        "range" => {
+            // range vector from A to B step S
+            let w: Vec<&str> = arg.split_whitespace().collect();
+            match w.as_slice() {
+                ["vector", "from", a, "to", _b, "step", s] => {
+                    match (parse_time(a), parse_time(s)) {
+                        (Some(a), Some(s)) => x.range_vector = Some((a, s)),
+                        _ => x.unsupported = Some(format!("bad expect range: {rest}")),
+                    }
+                }
+                _ => x.unsupported = Some(format!("bad expect range: {rest}")),
+            }
+        }
+        _ => x.unsupported = Some(format!("unsupported directive `expect {rest}`")),
+    }
+}
+
+fn parse_eval_header(cmd: &str, rest: &str) -> Result<(Option<(i64, i64, i64)>, i64, String), String> {
+    let _ = cmd;
+    let w: Vec<&str> = rest.splitn(2, char::is_whitespace).collect();
+    match w.first().copied() {
+        Some("instant") => {
+            let r = w.get(1).copied().unwrap_or("").trim();
+            let r = r.strip_prefix("at").ok_or("missing `at`")?.trim_start();
+            let (t, expr) = r.split_once(char::is_whitespace).ok_or("missing expression")?;
+            let t = parse_time(t).ok_or_else(|| format!("bad time {t:?}"))?;
+            Ok((None, t, expr.trim().to_string()))
+        }
+        Some("range") => {
+            let r = w.get(1).copied().unwrap_or("").trim();
+            let parts: Vec<&str> = r.splitn(7, char::is_whitespace).collect();
+            match parts.as_slice() {
+                ["from", a, "to", b, "step", s, expr] => {
+                    let (a, b, s) = (
+                        parse_time(a).ok_or("bad start")?,
+                        parse_time(b).ok_or("bad end")?,
+                        parse_time(s).ok_or("bad step")?,
+                    );
+                    Ok((Some((a, b, s)), a, expr.trim().to_string()))
+                }
+                _ => Err(format!("bad range eval {r:?}")),
+            }
+        }
+        _ => Err(format!("bad eval {rest:?}")),
+    }
+}
+
+fn is_command(line: &str) -> bool {
+    let first = line.split_whitespace().next().unwrap_or("");
+    !line.starts_with(char::is_whitespace)
+        && (first == "clear" || first.starts_with("load") || first.starts_with("eval"))
+}
+
+fn run_script(file: &str, text: &str) -> Report {
+    let mut r = Runner::new(file);
+    let lines: Vec<&str> = text.lines().collect();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        let ln = i + 1;
+        i += 1;
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        // the block that follows the command
+        let mut block = Vec::new();
+        while i < lines.len() && !lines[i].trim().is_empty() && !is_command(lines[i]) {
+            let b = lines[i].trim();
+            if !b.starts_with('#') {
+                block.push((i + 1, b.to_string()));
+            }
+            i += 1;
+        }
+        let (cmd, rest) = t.split_once(char::is_whitespace).unwrap_or((t, ""));
+        match cmd {
+            "clear" => {
+                r.store = MemQueryable::new();
+                r.data_unsupported = None;
+                r.histogram_names.clear();
+            }
+            "load" | "load_with_nhcb" => {
+                match parse_time(rest.trim()) {
+                    Some(step) => r.load(step, &block),
+                    None => r.data_unsupported = Some(format!("bad load step on line {ln}")),
+                }
+                if cmd == "load_with_nhcb" {
+                    // classic series are loaded as well; only the converted
+                    // native histograms (named without `_bucket`) are missing
+                    for (_, l) in &block {
+                        if let Ok((labels, _)) = parse_series(l) {
+                            if let Some(base) = labels.metric_name().and_then(|n| n.strip_suffix("_bucket")) {
+                                if !r.histogram_names.iter().any(|h| h == base) {
+                                    r.histogram_names.push(base.to_string());
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            "eval" | "eval_fail" | "eval_ordered" | "eval_warn" | "eval_info" => {
+                let mut x = Expect {
+                    fail: cmd == "eval_fail",
+                    ordered: cmd == "eval_ordered",
+                    ..Default::default()
+                };
+                match cmd {
+                    "eval_warn" => x.warn = Some(true),
+                    "eval_info" => x.info = Some(true),
+                    _ => {}
+                }
+                let (range, at, expr) = match parse_eval_header(cmd, rest) {
+                    Ok(h) => h,
+                    Err(e) => {
+                        r.skip(ln, format!("unparsable eval: {e}"));
+                        continue;
+                    }
+                };
+                for (_, b) in block {
+                    if let Some(e) = b.strip_prefix("expect ") {
+                        parse_expect(&mut x, e);
+                    } else if let Some(m) = b.strip_prefix("expected_fail_message ") {
+                        x.fail_msg = Some(m.to_string());
+                    } else if let Some(m) = b.strip_prefix("expected_fail_regexp ") {
+                        x.fail_regex = Some(m.to_string());
+                    } else {
+                        x.lines.push(b);
+                    }
+                }
+                r.eval(Eval {
+                    line: ln,
+                    expr,
+                    range,
+                    at,
+                    expect: x,
+                });
+            }
+            other => {
+                r.skip(ln, format!("unknown command {other:?}"));
+            }
+        }
+    }
+    r.report
+}
+
+fn test_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "test"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn verbose() -> bool {
+    std::env::var_os("PROMQLTEST_VERBOSE").is_some()
+}
+
+#[test]
+fn own_testdata() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    let files = test_files(&dir);
+    assert!(!files.is_empty(), "no test files in {}", dir.display());
+    let mut problems = Vec::new();
+    for f in files {
+        let name = f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let text = std::fs::read_to_string(&f).expect("test file readable");
+        let rep = run_script(&name, &text);
+        println!("{name}: {} passed, {} failed, {} skipped", rep.passed, rep.failed, rep.skipped);
+        assert!(rep.passed > 0, "{name} ran no evals");
+        if rep.failed > 0 || rep.skipped > 0 {
+            problems.extend(rep.messages);
+        }
+    }
+    assert!(problems.is_empty(), "failures:\n{}", problems.join("\n"));
+}
+
+#[test]
+fn upstream() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/promql-tests");
+    if !root.is_dir() {
+        println!("skipping upstream promqltest files: {} does not exist", root.display());
+        return;
+    }
+    let list_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/upstream-passing.txt");
+    let listed: Vec<String> = std::fs::read_to_string(&list_path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect())
+        .unwrap_or_default();
+    dirs.sort();
+    let mut passing = Vec::new();
+    let mut regressions = Vec::new();
+    let (mut tp, mut tf, mut ts) = (0, 0, 0);
+    for d in dirs {
+        let dname = d.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        for f in test_files(&d) {
+            let fname = f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let name = format!("{dname}/{fname}");
+            if let Ok(only) = std::env::var("PROMQLTEST_ONLY") {
+                if !name.contains(&only) {
+                    continue;
+                }
+            }
+            let Ok(text) = std::fs::read_to_string(&f) else {
+                println!("{name}: unreadable");
+                continue;
+            };
+            let rep = run_script(&name, &text);
+            let complete = rep.failed == 0 && rep.skipped == 0 && rep.passed > 0;
+            println!(
+                "{name}: {} passed, {} failed, {} skipped{}",
+                rep.passed,
+                rep.failed,
+                rep.skipped,
+                if complete { " (complete)" } else { "" }
+            );
+            tp += rep.passed;
+            tf += rep.failed;
+            ts += rep.skipped;
+            if verbose() {
+                for m in &rep.messages {
+                    println!("  {m}");
+                }
+            }
+            if complete {
+                passing.push(name.clone());
+            } else if listed.contains(&name) {
+                regressions.push(format!("{name}:\n  {}", rep.messages.join("\n  ")));
+            }
+        }
+    }
+    println!("upstream total: {tp} passed, {tf} failed, {ts} skipped");
+    if std::env::var_os("PROMQLTEST_WRITE_PASSING").is_some() {
+        let mut s = String::from("# Upstream promqltest files that pass completely (no failures, no skips).\n");
+        for p in &passing {
+            s.push_str(p);
+            s.push('\n');
+        }
+        std::fs::write(&list_path, s).expect("write upstream-passing.txt");
+    }
+    assert!(
+        regressions.is_empty(),
+        "listed upstream files no longer pass:\n{}",
+        regressions.join("\n")
+    );
+}
+
+#[test]
+fn series_notation() {
+    let v = expand_values(&["0+10x2", "_", "stale", "1x1", "-1-1x1", "_x2", "1e3"]).unwrap();
+    assert_eq!(v.len(), 3 + 1 + 1 + 2 + 2 + 2 + 1);
+    assert_eq!(&v[..3], &[Some(0.0), Some(10.0), Some(20.0)]);
+    assert_eq!(v[3], None);
+    assert!(v[4].is_some_and(promql::is_stale));
+    assert_eq!(&v[7..9], &[Some(-1.0), Some(-2.0)]);
+    let (l, rest) = parse_series("foo{a=\"b\", c=\"d\\\"\"} 1 2").unwrap();
+    assert_eq!(l.to_string(), "foo{a=\"b\", c=\"d\\\"\"}");
+    assert_eq!(rest.trim(), "1 2");
+    assert!(parse_series("foo{a=\"b\"").is_err());
+}

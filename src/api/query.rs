@@ -1,0 +1,165 @@
+//! `/api/v1/query` and `/api/v1/query_range`.
+
+use std::time::Duration;
+
+use promql::{Engine, EngineOptions, QueryResult, Value};
+
+use super::params::{duration_param, time_param, Params};
+use super::response::{json_str, write_labels, write_point, ApiError, ErrorType};
+use super::Answer;
+use crate::app::App;
+
+/// Points per series a range query may return, as in Prometheus.
+const MAX_POINTS: i64 = 11_000;
+
+fn engine(app: &App, p: &Params) -> Result<Engine, ApiError> {
+    let mut opts = EngineOptions {
+        lookback_delta_ms: app.flags.lookback_delta_ms,
+        max_samples: app.flags.max_samples,
+        timeout: app.flags.query_timeout,
+    };
+    if let Some(t) = duration_param(p, "timeout")? {
+        opts.timeout = opts.timeout.min(Duration::from_millis(t.max(0) as u64));
+    }
+    if let Some(l) = duration_param(p, "lookback_delta")? {
+        if l > 0 {
+            opts.lookback_delta_ms = l;
+        }
+    }
+    Ok(Engine::new(opts))
+}
+
+fn query_error(e: promql::Error) -> ApiError {
+    use promql::ErrorKind;
+    match e.kind() {
+        ErrorKind::BadData => ApiError::bad_data(format!("invalid parameter \"query\": {e}")),
+        ErrorKind::Execution => ApiError {
+            kind: ErrorType::Execution,
+            msg: e.to_string(),
+        },
+        ErrorKind::Timeout => ApiError {
+            kind: ErrorType::Timeout,
+            msg: e.to_string(),
+        },
+        ErrorKind::Canceled => ApiError {
+            kind: ErrorType::Canceled,
+            msg: e.to_string(),
+        },
+        _ => ApiError {
+            kind: ErrorType::Internal,
+            msg: e.to_string(),
+        },
+    }
+}
+
+/// `GET/POST /api/v1/query`.
+pub fn instant(app: &App, p: &Params) -> Result<Answer, ApiError> {
+    let t = time_param(p, "time", crate::app::now_ms())?;
+    let eng = engine(app, p)?;
+    let q = p.get("query").unwrap_or("");
+    let res = eng
+        .instant_query(app.db.as_ref(), q, t)
+        .map_err(query_error)?;
+    Ok(encode(res))
+}
+
+/// `GET/POST /api/v1/query_range`.
+pub fn range(app: &App, p: &Params) -> Result<Answer, ApiError> {
+    let start = required_time(p, "start")?;
+    let end = required_time(p, "end")?;
+    if end < start {
+        return Err(ApiError::bad_data(
+            "invalid parameter \"end\": end timestamp must not be before start time",
+        ));
+    }
+    let step = match duration_param(p, "step")? {
+        Some(s) => s,
+        None => {
+            return Err(ApiError::bad_data(
+                "invalid parameter \"step\": cannot parse \"\" to a valid duration",
+            ))
+        }
+    };
+    if step <= 0 {
+        return Err(ApiError::bad_data(
+            "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer",
+        ));
+    }
+    if (end - start) / step >= MAX_POINTS {
+        return Err(ApiError::bad_data(
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+        ));
+    }
+    let eng = engine(app, p)?;
+    let q = p.get("query").unwrap_or("");
+    let res = eng
+        .range_query(app.db.as_ref(), q, start, end, step)
+        .map_err(query_error)?;
+    Ok(encode(res))
+}
+
+fn required_time(p: &Params, name: &str) -> Result<i64, ApiError> {
+    match p.get(name) {
+        None | Some("") => Err(ApiError::bad_data(format!(
+            "invalid parameter \"{name}\": cannot parse \"\" to a valid timestamp"
+        ))),
+        Some(_) => time_param(p, name, 0),
+    }
+}
+
+/// Encodes a query result as the API's `data` object.
+pub fn encode(res: QueryResult) -> Answer {
+    let mut s = String::with_capacity(256);
+    match &res.value {
+        Value::Scalar { t, v } => {
+            s.push_str("{\"resultType\":\"scalar\",\"result\":");
+            write_point(&mut s, *t, *v);
+        }
+        Value::String { t, v } => {
+            s.push_str("{\"resultType\":\"string\",\"result\":[");
+            super::response::write_timestamp(&mut s, *t);
+            s.push(',');
+            json_str(&mut s, v);
+            s.push(']');
+        }
+        Value::Vector(samples) => {
+            s.push_str("{\"resultType\":\"vector\",\"result\":[");
+            for (i, x) in samples.iter().enumerate() {
+                if i > 0 {
+                    s.push(',');
+                }
+                s.push_str("{\"metric\":");
+                write_labels(&mut s, &x.metric);
+                s.push_str(",\"value\":");
+                write_point(&mut s, x.t, x.v);
+                s.push('}');
+            }
+            s.push(']');
+        }
+        Value::Matrix(series) => {
+            s.push_str("{\"resultType\":\"matrix\",\"result\":[");
+            for (i, x) in series.iter().enumerate() {
+                if i > 0 {
+                    s.push(',');
+                }
+                s.push_str("{\"metric\":");
+                write_labels(&mut s, &x.metric);
+                s.push_str(",\"values\":[");
+                for (j, (t, v)) in x.points.iter().enumerate() {
+                    if j > 0 {
+                        s.push(',');
+                    }
+                    write_point(&mut s, *t, *v);
+                }
+                s.push_str("]}");
+            }
+            s.push(']');
+        }
+    }
+    s.push('}');
+    Answer {
+        data: s,
+        warnings: res.warnings,
+        infos: res.infos,
+    }
+}

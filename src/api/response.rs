@@ -1,0 +1,242 @@
+//! The API envelope and JSON as Prometheus writes it: floats as strings in
+//! Go's shortest form, timestamps as float seconds with millisecond
+//! precision, HTML-safe string escaping, errorType → HTTP status in one place.
+
+use std::fmt::Write as _;
+
+/// Prometheus's error types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorType {
+    /// Bad request parameters or query.
+    BadData,
+    /// The query failed while running.
+    Execution,
+    /// The query ran out of time.
+    Timeout,
+    /// The query was cancelled.
+    Canceled,
+    /// A server-side failure.
+    Internal,
+    /// Nothing at that path.
+    NotFound,
+    /// Not available (e.g. endpoint disabled).
+    Unavailable,
+}
+
+impl ErrorType {
+    /// The API's word for it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ErrorType::BadData => "bad_data",
+            ErrorType::Execution => "execution",
+            ErrorType::Timeout => "timeout",
+            ErrorType::Canceled => "canceled",
+            ErrorType::Internal => "internal",
+            ErrorType::NotFound => "not_found",
+            ErrorType::Unavailable => "unavailable",
+        }
+    }
+
+    /// The HTTP status Prometheus answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            ErrorType::BadData => 400,
+            ErrorType::Execution => 422,
+            ErrorType::Timeout | ErrorType::Canceled | ErrorType::Unavailable => 503,
+            ErrorType::Internal => 500,
+            ErrorType::NotFound => 404,
+        }
+    }
+}
+
+/// An API error: type and message.
+#[derive(Clone, Debug)]
+pub struct ApiError {
+    /// Its type.
+    pub kind: ErrorType,
+    /// Its message.
+    pub msg: String,
+}
+
+impl ApiError {
+    /// A `bad_data` error.
+    pub fn bad_data(msg: impl Into<String>) -> Self {
+        ApiError {
+            kind: ErrorType::BadData,
+            msg: msg.into(),
+        }
+    }
+
+    /// The error envelope.
+    pub fn body(&self) -> String {
+        let mut s = String::from("{\"status\":\"error\",\"errorType\":");
+        json_str(&mut s, self.kind.as_str());
+        s.push_str(",\"error\":");
+        json_str(&mut s, &self.msg);
+        s.push('}');
+        s
+    }
+}
+
+/// The success envelope around already-encoded `data`.
+pub fn success(data: &str, warnings: &[String], infos: &[String]) -> String {
+    let mut s = String::with_capacity(data.len() + 64);
+    s.push_str("{\"status\":\"success\",\"data\":");
+    s.push_str(data);
+    for (key, list) in [("warnings", warnings), ("infos", infos)] {
+        if !list.is_empty() {
+            let _ = write!(s, ",\"{key}\":[");
+            for (i, w) in list.iter().enumerate() {
+                if i > 0 {
+                    s.push(',');
+                }
+                json_str(&mut s, w);
+            }
+            s.push(']');
+        }
+    }
+    s.push('}');
+    s
+}
+
+/// Appends a JSON string, escaped as Go's encoding/json does (including
+/// `<`, `>`, `&`, U+2028 and U+2029).
+pub fn json_str(out: &mut String, v: &str) {
+    out.push('"');
+    for c in v.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Formats a sample value as Prometheus does: Go's shortest `'f'` form,
+/// `'e'` form below 1e-6 or from 1e21, `+Inf`, `-Inf`, `NaN`.
+pub fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
+    }
+    let a = v.abs();
+    if a != 0.0 && !(1e-6..1e21).contains(&a) {
+        // Rust's shortest exponent form is "1e21" / "1.5e-7"; Go writes
+        // "1e+21" / "1.5e-07"
+        let s = format!("{v:e}");
+        let (mant, exp) = s.split_once('e').expect("exponent form");
+        let (sign, digits) = match exp.strip_prefix('-') {
+            Some(d) => ('-', d),
+            None => ('+', exp),
+        };
+        return format!("{mant}e{sign}{digits:0>2}");
+    }
+    format!("{v}")
+}
+
+/// Appends a timestamp in milliseconds as float seconds (`1700000000.123`).
+pub fn write_timestamp(out: &mut String, ms: i64) {
+    let neg = ms < 0;
+    let a = ms.unsigned_abs();
+    if neg {
+        out.push('-');
+    }
+    let _ = write!(out, "{}", a / 1000);
+    let frac = a % 1000;
+    if frac != 0 {
+        let _ = write!(out, ".{frac:03}");
+    }
+}
+
+/// Appends a label set as a JSON object.
+pub fn write_labels(out: &mut String, labels: &tsdb::labels::Labels) {
+    out.push('{');
+    for (i, l) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json_str(out, &l.name);
+        out.push(':');
+        json_str(out, &l.value);
+    }
+    out.push('}');
+}
+
+/// Appends `[ts,"value"]`.
+pub fn write_point(out: &mut String, t: i64, v: f64) {
+    out.push('[');
+    write_timestamp(out, t);
+    out.push_str(",\"");
+    out.push_str(&format_value(v));
+    out.push_str("\"]");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_as_prometheus_writes_them() {
+        let cases = [
+            (1.0, "1"),
+            (0.1, "0.1"),
+            (1e21, "1e+21"),
+            (1.5e-7, "1.5e-07"),
+            (-2.5e300, "-2.5e+300"),
+            (123456789.0, "123456789"),
+            (1e20, "100000000000000000000"),
+            (0.000001, "0.000001"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+            (f64::NAN, "NaN"),
+            (0.0, "0"),
+            (-0.0, "-0"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(format_value(v), want, "{v}");
+        }
+    }
+
+    #[test]
+    fn timestamps_and_strings() {
+        let mut s = String::new();
+        write_timestamp(&mut s, 1_700_000_000_123);
+        s.push(' ');
+        write_timestamp(&mut s, 1_700_000_000_000);
+        s.push(' ');
+        write_timestamp(&mut s, 1_700_000_000_005);
+        s.push(' ');
+        write_timestamp(&mut s, -1500);
+        assert_eq!(s, "1700000000.123 1700000000 1700000000.005 -1.500");
+        let mut j = String::new();
+        json_str(&mut j, "a\"<b>\n&");
+        assert_eq!(j, r#""a\"\u003cb\u003e\n\u0026""#);
+        let e = ApiError::bad_data("x");
+        assert_eq!(
+            e.body(),
+            r#"{"status":"error","errorType":"bad_data","error":"x"}"#
+        );
+        assert_eq!(
+            success("{}", &["w".into()], &[]),
+            r#"{"status":"success","data":{},"warnings":["w"]}"#
+        );
+    }
+}

@@ -1,0 +1,326 @@
+//! `prometheus.yml`: types with Prometheus's defaults, loading and checks.
+//!
+//! Unknown keys are errors. Keys that Prometheus knows but flint does not
+//! implement yet are errors too, naming the key, so that nothing in a
+//! user's config is silently ignored.
+
+mod duration;
+
+pub use duration::PromDuration;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration file.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Defaults for every job.
+    #[serde(default)]
+    pub global: GlobalConfig,
+    /// Scrape jobs.
+    #[serde(default)]
+    pub scrape_configs: Vec<ScrapeConfig>,
+    /// Rule files (globs); loaded by a later version.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rule_files: Vec<String>,
+    /// Alertmanager settings; not supported yet (an error if present).
+    #[serde(default, skip_serializing)]
+    pub alerting: Option<serde_yaml::Value>,
+    /// Remote write; not supported yet (an error if present).
+    #[serde(default, skip_serializing)]
+    pub remote_write: Option<serde_yaml::Value>,
+    /// Remote read; not supported yet (an error if present).
+    #[serde(default, skip_serializing)]
+    pub remote_read: Option<serde_yaml::Value>,
+}
+
+/// The `global` section.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GlobalConfig {
+    /// Default scrape interval (1m).
+    pub scrape_interval: PromDuration,
+    /// Default scrape timeout (10s).
+    pub scrape_timeout: PromDuration,
+    /// Default rule evaluation interval (1m).
+    pub evaluation_interval: PromDuration,
+    /// Labels added to series and alerts leaving this server.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub external_labels: BTreeMap<String, String>,
+}
+
+impl Default for GlobalConfig {
+    fn default() -> Self {
+        GlobalConfig {
+            scrape_interval: PromDuration(Duration::from_secs(60)),
+            scrape_timeout: PromDuration(Duration::from_secs(10)),
+            evaluation_interval: PromDuration(Duration::from_secs(60)),
+            external_labels: BTreeMap::new(),
+        }
+    }
+}
+
+/// One `scrape_configs` entry.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScrapeConfig {
+    /// The job name, also the `job` label.
+    pub job_name: String,
+    /// How often to scrape (default: global).
+    #[serde(default)]
+    pub scrape_interval: Option<PromDuration>,
+    /// Per-scrape timeout (default: global, capped at the interval).
+    #[serde(default)]
+    pub scrape_timeout: Option<PromDuration>,
+    /// HTTP path of the metrics (default `/metrics`).
+    #[serde(default = "default_metrics_path")]
+    pub metrics_path: String,
+    /// `http` or `https`.
+    #[serde(default = "default_scheme")]
+    pub scheme: String,
+    /// URL query parameters.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, Vec<String>>,
+    /// Whether labels exposed by the target win over target labels.
+    #[serde(default)]
+    pub honor_labels: bool,
+    /// Whether timestamps exposed by the target are used.
+    #[serde(default = "default_true")]
+    pub honor_timestamps: bool,
+    /// Statically listed targets.
+    #[serde(default)]
+    pub static_configs: Vec<StaticConfig>,
+}
+
+/// A group of statically listed targets with common labels.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StaticConfig {
+    /// `host:port` addresses.
+    #[serde(default)]
+    pub targets: Vec<String>,
+    /// Labels for every target of the group.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+fn default_metrics_path() -> String {
+    "/metrics".to_string()
+}
+fn default_scheme() -> String {
+    "http".to_string()
+}
+fn default_true() -> bool {
+    true
+}
+
+impl ScrapeConfig {
+    /// The effective scrape interval.
+    pub fn interval(&self, global: &GlobalConfig) -> Duration {
+        self.scrape_interval.unwrap_or(global.scrape_interval).0
+    }
+
+    /// The effective scrape timeout.
+    pub fn timeout(&self, global: &GlobalConfig) -> Duration {
+        match self.scrape_timeout {
+            Some(t) => t.0,
+            None => global.scrape_timeout.0.min(self.interval(global)),
+        }
+    }
+}
+
+/// Why a configuration could not be loaded; printed as Prometheus prints it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Loads and checks a configuration file.
+pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("open {}: {}", path.display(), io_msg(&e))))?;
+    load_str(&text, &path.display().to_string())
+}
+
+fn io_msg(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => e.to_string(),
+    }
+}
+
+/// Parses and checks configuration text; `name` names the file in errors.
+pub fn load_str(text: &str, name: &str) -> Result<Config, ConfigError> {
+    let cfg: Config = if text.trim().is_empty() {
+        Config::default()
+    } else {
+        serde_yaml::from_str(text)
+            .map_err(|e| ConfigError(format!("parsing YAML file {name}: {e}")))?
+    };
+    cfg.check()
+        .map_err(|e| ConfigError(format!("parsing YAML file {name}: {e}")))?;
+    Ok(cfg)
+}
+
+impl Config {
+    fn check(&self) -> Result<(), String> {
+        for (key, v) in [
+            ("alerting", &self.alerting),
+            ("remote_write", &self.remote_write),
+            ("remote_read", &self.remote_read),
+        ] {
+            if v.is_some() {
+                return Err(format!("{key}: not supported yet by this version of flint"));
+            }
+        }
+        let g = &self.global;
+        if g.scrape_interval.0.is_zero() {
+            return Err("global scrape interval must be greater than zero".into());
+        }
+        if g.scrape_timeout > g.scrape_interval {
+            return Err("global scrape timeout greater than scrape interval".into());
+        }
+        for name in g.external_labels.keys() {
+            check_label_name(name).map_err(|e| format!("external_labels: {e}"))?;
+        }
+        let mut seen = std::collections::HashSet::new();
+        for sc in &self.scrape_configs {
+            if sc.job_name.is_empty() {
+                return Err("job_name is empty".into());
+            }
+            if !seen.insert(sc.job_name.as_str()) {
+                return Err(format!(
+                    "found multiple scrape configs with job name {:?}",
+                    sc.job_name
+                ));
+            }
+            let (interval, timeout) = (sc.interval(g), sc.timeout(g));
+            if interval.is_zero() {
+                return Err(format!("scrape interval must be greater than zero for scrape config with job name {:?}", sc.job_name));
+            }
+            if timeout > interval {
+                return Err(format!(
+                    "scrape timeout greater than scrape interval for scrape config with job name {:?}",
+                    sc.job_name
+                ));
+            }
+            if sc.scheme != "http" && sc.scheme != "https" {
+                return Err(format!(
+                    "unknown scheme {:?} for scrape config with job name {:?}",
+                    sc.scheme, sc.job_name
+                ));
+            }
+            if !sc.metrics_path.starts_with('/') {
+                return Err(format!(
+                    "metrics_path {:?} must start with / for job {:?}",
+                    sc.metrics_path, sc.job_name
+                ));
+            }
+            for st in &sc.static_configs {
+                for t in &st.targets {
+                    check_target(t).map_err(|e| format!("{e} (job {:?})", sc.job_name))?;
+                }
+                for name in st.labels.keys() {
+                    check_label_name(name).map_err(|e| format!("static_configs labels: {e}"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The configuration as YAML, with defaults filled in, for the status API.
+    pub fn to_yaml(&self) -> String {
+        let mut c = self.clone();
+        for sc in &mut c.scrape_configs {
+            sc.scrape_interval = Some(PromDuration(sc.interval(&self.global)));
+            sc.scrape_timeout = Some(PromDuration(sc.timeout(&self.global)));
+        }
+        serde_yaml::to_string(&c).unwrap_or_default()
+    }
+}
+
+fn check_label_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| b == b'_' || b.is_ascii_alphabetic() || (i > 0 && b.is_ascii_digit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{name:?} is not a valid label name"))
+    }
+}
+
+fn check_target(t: &str) -> Result<(), String> {
+    if t.contains('/') {
+        return Err(format!("{t:?} is not a valid hostname"));
+    }
+    let Some((host, port)) = t.rsplit_once(':') else {
+        return Ok(()); // port defaults by scheme
+    };
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(format!("address {t}: invalid port"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEED: &str = r#"
+global:
+  scrape_interval: 15s
+  evaluation_interval: 15s
+scrape_configs:
+  - job_name: sample
+    scrape_interval: 5s
+    static_configs:
+      - targets: ['localhost:8000']
+"#;
+
+    #[test]
+    fn seed_config_defaults() {
+        let c = load_str(SEED, "prometheus.yml").unwrap();
+        let sc = &c.scrape_configs[0];
+        assert_eq!(sc.interval(&c.global), Duration::from_secs(5));
+        assert_eq!(
+            sc.timeout(&c.global),
+            Duration::from_secs(5),
+            "timeout capped at the interval"
+        );
+        assert_eq!(sc.metrics_path, "/metrics");
+        assert!(sc.honor_timestamps && !sc.honor_labels);
+        assert!(c.to_yaml().contains("scrape_timeout: 5s"));
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let cases = [
+            ("global:\n  scrape_interval: 5x\n", "not a valid duration string"),
+            ("scrape_configs:\n  - job_name: a\n    bogus: 1\n", "unknown field `bogus`"),
+            ("scrape_configs:\n  - job_name: a\n  - job_name: a\n", "multiple scrape configs with job name \"a\""),
+            (
+                "scrape_configs:\n  - job_name: a\n    scrape_interval: 5s\n    scrape_timeout: 10s\n",
+                "scrape timeout greater than scrape interval",
+            ),
+            ("global: [\n", "parsing YAML file f.yml"),
+            ("remote_write:\n  - url: http://x\n", "remote_write: not supported yet"),
+            ("scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: ['h:99999']\n", "invalid port"),
+        ];
+        for (text, want) in cases {
+            let err = load_str(text, "f.yml").unwrap_err().to_string();
+            assert!(err.contains(want), "{text:?}: {err}");
+            assert!(err.starts_with("parsing YAML file f.yml"), "{err}");
+        }
+        let err = load_str("scrape_configs:\n  - job_name: a\n    bogus: 1\n", "f.yml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 3"), "{err}");
+    }
+}

@@ -1,0 +1,226 @@
+//! Command-line flags, with Prometheus's names and defaults.
+
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::config::PromDuration;
+use crate::logging::{LogFormat, LogLevel};
+
+fn duration(s: &str) -> Result<PromDuration, String> {
+    PromDuration::parse(s)
+}
+
+/// The flags `flint` accepts.
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "flint",
+    about = "The flint time-series server, a drop-in for Prometheus.",
+    disable_version_flag = true
+)]
+pub struct Flags {
+    /// Configuration file path.
+    #[arg(
+        long = "config.file",
+        default_value = "prometheus.yml",
+        value_name = "FILE"
+    )]
+    pub config_file: String,
+    /// Base path for metrics storage.
+    #[arg(
+        long = "storage.tsdb.path",
+        default_value = "data/",
+        value_name = "PATH"
+    )]
+    pub tsdb_path: String,
+    /// How long to retain samples in storage.
+    #[arg(long = "storage.tsdb.retention.time", default_value = "15d", value_parser = duration, value_name = "DURATION")]
+    pub retention_time: PromDuration,
+    /// Address to listen on for UI, API, and telemetry.
+    #[arg(
+        long = "web.listen-address",
+        default_value = "0.0.0.0:9090",
+        value_name = "ADDRESS"
+    )]
+    pub listen_address: String,
+    /// Enable shutdown and reload via HTTP request.
+    #[arg(long = "web.enable-lifecycle")]
+    pub enable_lifecycle: bool,
+    /// Enable API endpoints for admin control actions.
+    #[arg(long = "web.enable-admin-api")]
+    pub enable_admin_api: bool,
+    /// Enable API endpoint accepting remote write requests.
+    #[arg(long = "web.enable-remote-write-receiver")]
+    pub enable_remote_write_receiver: bool,
+    /// The maximum lookback duration for retrieving metrics during expression evaluations.
+    #[arg(long = "query.lookback-delta", default_value = "5m", value_parser = duration, value_name = "DURATION")]
+    pub lookback_delta: PromDuration,
+    /// Maximum time a query may take before being aborted.
+    #[arg(long = "query.timeout", default_value = "2m", value_parser = duration, value_name = "DURATION")]
+    pub query_timeout: PromDuration,
+    /// Maximum number of samples a single query can load into memory.
+    #[arg(
+        long = "query.max-samples",
+        default_value_t = 50_000_000,
+        value_name = "INT"
+    )]
+    pub max_samples: usize,
+    /// Only log messages with the given severity or above: debug, info, warn, error.
+    #[arg(
+        long = "log.level",
+        default_value = "info",
+        value_enum,
+        value_name = "LEVEL"
+    )]
+    pub log_level: LogLevel,
+    /// Output format of log messages: logfmt, json.
+    #[arg(
+        long = "log.format",
+        default_value = "logfmt",
+        value_enum,
+        value_name = "FORMAT"
+    )]
+    pub log_format: LogFormat,
+    /// Show application version.
+    #[arg(long = "version")]
+    pub version: bool,
+}
+
+/// Settings the server reads at run time, derived from [`Flags`].
+#[derive(Clone, Debug)]
+pub struct RunFlags {
+    /// Lookback delta in ms.
+    pub lookback_delta_ms: i64,
+    /// Query timeout.
+    pub query_timeout: Duration,
+    /// Query sample limit.
+    pub max_samples: usize,
+    /// `/-/reload` and `/-/quit` allowed.
+    pub enable_lifecycle: bool,
+    /// Every flag as the status API shows it.
+    pub all: Vec<(String, String)>,
+}
+
+impl Flags {
+    /// Parses the process arguments. On a bad flag, the message is one line
+    /// in Prometheus's shape (`flint: error: …`) and the exit code 1.
+    pub fn parse_args<I, T>(args: I) -> Result<Flags, (String, i32)>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        match Flags::try_parse_from(args) {
+            Ok(f) => Ok(f),
+            Err(e) => match e.kind() {
+                clap::error::ErrorKind::DisplayHelp
+                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    Err((e.to_string(), 0))
+                }
+                _ => {
+                    let text = e.to_string();
+                    let first = text
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .trim_start_matches("error: ")
+                        .to_string();
+                    Err((format!("flint: error: {first}, try --help"), 1))
+                }
+            },
+        }
+    }
+
+    /// The run-time settings.
+    pub fn run_flags(&self) -> RunFlags {
+        let all = vec![
+            ("config.file".into(), self.config_file.clone()),
+            ("storage.tsdb.path".into(), self.tsdb_path.clone()),
+            (
+                "storage.tsdb.retention.time".into(),
+                self.retention_time.to_string(),
+            ),
+            ("web.listen-address".into(), self.listen_address.clone()),
+            (
+                "web.enable-lifecycle".into(),
+                self.enable_lifecycle.to_string(),
+            ),
+            (
+                "web.enable-admin-api".into(),
+                self.enable_admin_api.to_string(),
+            ),
+            (
+                "web.enable-remote-write-receiver".into(),
+                self.enable_remote_write_receiver.to_string(),
+            ),
+            (
+                "query.lookback-delta".into(),
+                self.lookback_delta.to_string(),
+            ),
+            ("query.timeout".into(), self.query_timeout.to_string()),
+            ("query.max-samples".into(), self.max_samples.to_string()),
+            (
+                "log.level".into(),
+                format!("{:?}", self.log_level).to_lowercase(),
+            ),
+            (
+                "log.format".into(),
+                format!("{:?}", self.log_format).to_lowercase(),
+            ),
+        ];
+        RunFlags {
+            lookback_delta_ms: self.lookback_delta.as_millis(),
+            query_timeout: self.query_timeout.0,
+            max_samples: self.max_samples,
+            enable_lifecycle: self.enable_lifecycle,
+            all,
+        }
+    }
+}
+
+/// The `--version` text.
+pub fn version_text() -> String {
+    format!(
+        "flint, version {} (branch: main)\n  platform: {}/{}\n",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_errors() {
+        let f = Flags::parse_args(["flint"]).unwrap();
+        assert_eq!(f.config_file, "prometheus.yml");
+        assert_eq!(f.tsdb_path, "data/");
+        assert_eq!(f.listen_address, "0.0.0.0:9090");
+        assert_eq!(f.retention_time.to_string(), "15d");
+        assert_eq!(f.lookback_delta.as_millis(), 300_000);
+        assert_eq!(f.max_samples, 50_000_000);
+        let f = Flags::parse_args([
+            "flint",
+            "--config.file=x.yml",
+            "--log.level",
+            "debug",
+            "--web.enable-lifecycle",
+        ])
+        .unwrap();
+        assert_eq!(f.config_file, "x.yml");
+        assert_eq!(f.log_level, LogLevel::Debug);
+        assert!(f.enable_lifecycle);
+        let (msg, code) = Flags::parse_args(["flint", "--bogus"]).unwrap_err();
+        assert_eq!(code, 1);
+        assert!(
+            msg.starts_with("flint: error: ") && !msg.contains('\n'),
+            "{msg}"
+        );
+        let (msg, code) = Flags::parse_args(["flint", "--query.timeout=abc"]).unwrap_err();
+        assert_eq!(code, 1);
+        assert!(msg.contains("not a valid duration string"), "{msg}");
+        let (_, code) = Flags::parse_args(["flint", "--log.level=verbose"]).unwrap_err();
+        assert_eq!(code, 1);
+    }
+}

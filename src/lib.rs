@@ -1,0 +1,17 @@
+//! flint: a single-binary, Prometheus-compatible time-series server.
+//!
+//! The binary (`main.rs`) parses [`flags`], installs [`logging`] and runs
+//! [`server::run`]. Scraping ([`scrape`], [`textparse`]) appends to the
+//! `tsdb` crate; the [`api`] answers queries through the `promql` crate.
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod flags;
+pub mod logging;
+pub mod rfc3339;
+pub mod scrape;
+pub mod server;
+pub mod textparse;
+pub mod web;

@@ -1,0 +1,43 @@
+//! The `flint` binary: flags, logging, runtime, exit code.
+
+use flint::flags::{version_text, Flags};
+use flint::logging::PromLogLayer;
+use tracing_subscriber::layer::SubscriberExt as _;
+
+fn main() {
+    let flags = match Flags::parse_args(std::env::args_os()) {
+        Ok(f) => f,
+        Err((msg, 0)) => {
+            print!("{msg}");
+            std::process::exit(0);
+        }
+        Err((msg, code)) => {
+            eprintln!("{msg}");
+            std::process::exit(code);
+        }
+    };
+    if flags.version {
+        print!("{}", version_text());
+        return;
+    }
+    let subscriber =
+        tracing_subscriber::registry().with(PromLogLayer::new(flags.log_format, flags.log_level));
+    if tracing::subscriber::set_global_default(subscriber).is_err() {
+        eprintln!("flint: error: could not install the logger");
+        std::process::exit(1);
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("flint: error: starting the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = rt.block_on(flint::server::run(flags)) {
+        tracing::error!(err = format!("{e:#}"), "Fatal error");
+        std::process::exit(1);
+    }
+}

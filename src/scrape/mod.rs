@@ -1,0 +1,10 @@
+//! Scraping: the manager runs one loop per target of each job; each loop
+//! fetches, parses (see [`crate::textparse`]) and appends to the database.
+
+mod manager;
+mod scrape_loop;
+mod target;
+
+pub use manager::{ScrapeManager, ScrapePool};
+pub use scrape_loop::ACCEPT_HEADER;
+pub use target::{Health, ScrapeStatus, Target};

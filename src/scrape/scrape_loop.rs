@@ -1,0 +1,413 @@
+//! The loop that scrapes one target on its interval and stores the result.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::watch;
+use tracing::debug;
+use tsdb::labels::{Label, Labels};
+use tsdb::{Db, SeriesRef, STALE_NAN_BITS};
+
+use super::target::{Health, Target};
+use crate::textparse::{Entry, PromParser};
+
+/// The `Accept` header for the formats we parse (text 0.0.4).
+pub const ACCEPT_HEADER: &str = "text/plain;version=0.0.4;q=1,*/*;q=0.1";
+
+fn now_ns() -> i128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0)
+}
+
+/// A cached series: its reference and the scrape iteration it was last seen in.
+struct CacheEntry {
+    series: SeriesRef,
+    seen: u64,
+}
+
+/// Per-target state kept between scrapes.
+pub(crate) struct ScrapeLoop {
+    target: Arc<Target>,
+    db: Arc<Db>,
+    client: reqwest::Client,
+    /// Raw series text → series, so a known series costs no label parsing.
+    cache: HashMap<Vec<u8>, CacheEntry>,
+    iter: u64,
+    /// Series of the synthetic `up`, `scrape_*` metrics.
+    report_refs: Option<[SeriesRef; 5]>,
+    scratch: Vec<(String, String)>,
+}
+
+/// What one scrape produced.
+struct Scraped {
+    samples_scraped: u64,
+    samples_post_relabel: u64,
+    series_added: u64,
+}
+
+impl ScrapeLoop {
+    pub(crate) fn new(target: Arc<Target>, db: Arc<Db>, client: reqwest::Client) -> Self {
+        ScrapeLoop {
+            target,
+            db,
+            client,
+            cache: HashMap::new(),
+            iter: 0,
+            report_refs: None,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Scrapes until `stop` turns true, then marks the target's series stale.
+    pub(crate) async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        let start_delay = self.target.offset(now_ns().max(0) as u128);
+        tokio::select! {
+            _ = tokio::time::sleep(start_delay) => {}
+            _ = stop.changed() => return,
+        }
+        let mut ticker = tokio::time::interval(self.target.interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = stop.changed() => break,
+            }
+            self.scrape_once().await;
+        }
+        let ts = (now_ns() / 1_000_000) as i64;
+        self.mark_all_stale(ts);
+    }
+
+    /// One scrape: fetch, parse, append, report.
+    pub(crate) async fn scrape_once(&mut self) {
+        let started = now_ns();
+        let ts = (started / 1_000_000) as i64;
+        let clock = Instant::now();
+        let result = match self.fetch().await {
+            Ok(body) => self.store(&body, ts),
+            Err(e) => Err(e),
+        };
+        let duration = clock.elapsed();
+        let t = &self.target;
+        let scraped = match result {
+            Ok(s) => {
+                let mut st = t.status.lock();
+                st.health = Health::Up;
+                st.last_error.clear();
+                st.last_scrape_ns = started;
+                st.last_duration = duration;
+                Some(s)
+            }
+            Err(err) => {
+                debug!(component = "scrape manager", scrape_pool = %t.pool, target = %t.url, err = %err, "Scrape failed");
+                let mut st = t.status.lock();
+                st.health = Health::Down;
+                st.last_error = err;
+                st.last_scrape_ns = started;
+                st.last_duration = duration;
+                drop(st);
+                self.mark_all_stale(ts);
+                None
+            }
+        };
+        self.report(ts, duration, scraped.as_ref());
+    }
+
+    async fn fetch(&self) -> Result<Vec<u8>, String> {
+        let t = &self.target;
+        let url = &t.url;
+        let req = self
+            .client
+            .get(url)
+            .header(reqwest::header::ACCEPT, ACCEPT_HEADER)
+            .header(
+                "X-Prometheus-Scrape-Timeout-Seconds",
+                format!("{}", t.timeout.as_secs_f64()),
+            )
+            .timeout(t.timeout);
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| go_style_error(url, &e, t.timeout))?;
+        let status = resp.status();
+        if status != reqwest::StatusCode::OK {
+            return Err(format!(
+                "server returned HTTP status {} {}",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or("")
+            ));
+        }
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| go_style_error(url, &e, t.timeout))?;
+        Ok(body.to_vec())
+    }
+
+    /// Parses the whole body first (a malformed body stores nothing), then
+    /// appends, then marks series that vanished as stale.
+    fn store(&mut self, body: &[u8], ts: i64) -> Result<Scraped, String> {
+        let t = Arc::clone(&self.target);
+        let mut parser = PromParser::new(body);
+        // (cache key, timestamp, value); resolved to series after parsing
+        let mut samples: Vec<(&[u8], Option<i64>, f64)> = Vec::new();
+        let mut new_labels: HashMap<&[u8], Labels> = HashMap::new();
+        loop {
+            match parser.next() {
+                Ok(None) => break,
+                Ok(Some(Entry::Series)) => {
+                    let (raw, pts, v) = parser.series();
+                    if !self.cache.contains_key(raw) && !new_labels.contains_key(raw) {
+                        parser.labels(&mut self.scratch);
+                        let labels = target_labels(&self.scratch, &t.labels, t.honor_labels);
+                        new_labels.insert(raw, labels);
+                    }
+                    samples.push((raw, pts, v));
+                }
+                Ok(Some(_)) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        self.iter += 1;
+        let iter = self.iter;
+        let mut app = self.db.appender();
+        let mut series_added = 0;
+        for (raw, pts, v) in &samples {
+            let series = match self.cache.get_mut(*raw) {
+                Some(e) => {
+                    e.seen = iter;
+                    e.series
+                }
+                None => {
+                    let labels = &new_labels[raw];
+                    let (r, created) = app.series(labels).map_err(|e| e.to_string())?;
+                    if created {
+                        series_added += 1;
+                    }
+                    self.cache.insert(
+                        raw.to_vec(),
+                        CacheEntry {
+                            series: r,
+                            seen: iter,
+                        },
+                    );
+                    r
+                }
+            };
+            let when = if t.honor_timestamps {
+                pts.unwrap_or(ts)
+            } else {
+                ts
+            };
+            app.append(series, when, *v).map_err(|e| e.to_string())?;
+        }
+        // series that were in the previous scrape but not in this one
+        let stale = f64::from_bits(STALE_NAN_BITS);
+        self.cache.retain(|_, e| {
+            if e.seen == iter {
+                return true;
+            }
+            let _ = app.append(e.series, ts, stale);
+            false
+        });
+        app.commit().map_err(|e| e.to_string())?;
+        let n = samples.len() as u64;
+        Ok(Scraped {
+            samples_scraped: n,
+            samples_post_relabel: n,
+            series_added,
+        })
+    }
+
+    fn mark_all_stale(&mut self, ts: i64) {
+        if self.cache.is_empty() {
+            return;
+        }
+        let stale = f64::from_bits(STALE_NAN_BITS);
+        let mut app = self.db.appender();
+        for e in self.cache.values() {
+            let _ = app.append(e.series, ts, stale);
+        }
+        self.cache.clear();
+        if let Err(e) = app.commit() {
+            tracing::error!(err = %e, "Appending stale markers failed");
+        }
+    }
+
+    /// Appends `up` and the `scrape_*` series.
+    fn report(&mut self, ts: i64, duration: Duration, s: Option<&Scraped>) {
+        let mut app = self.db.appender();
+        let refs = match self.report_refs {
+            Some(r) => r,
+            None => {
+                let mut refs = [SeriesRef(0); 5];
+                for (i, name) in REPORT_METRICS.iter().enumerate() {
+                    let labels = self.target.labels.with(tsdb::labels::METRIC_NAME, name);
+                    match app.series(&labels) {
+                        Ok((r, _)) => refs[i] = r,
+                        Err(e) => {
+                            tracing::error!(err = %e, "Creating report series failed");
+                            return;
+                        }
+                    }
+                }
+                self.report_refs = Some(refs);
+                refs
+            }
+        };
+        let values = [
+            if s.is_some() { 1.0 } else { 0.0 },
+            duration.as_secs_f64(),
+            s.map_or(0.0, |s| s.samples_scraped as f64),
+            s.map_or(0.0, |s| s.samples_post_relabel as f64),
+            s.map_or(0.0, |s| s.series_added as f64),
+        ];
+        for (r, v) in refs.iter().zip(values) {
+            let _ = app.append(*r, ts, v);
+        }
+        if let Err(e) = app.commit() {
+            tracing::error!(err = %e, "Appending scrape report failed");
+        }
+    }
+}
+
+const REPORT_METRICS: [&str; 5] = [
+    "up",
+    "scrape_duration_seconds",
+    "scrape_samples_scraped",
+    "scrape_samples_post_metric_relabeling",
+    "scrape_series_added",
+];
+
+/// Merges exposed labels with the target's labels. Without honor_labels,
+/// an exposed label that clashes with a target label is kept as
+/// `exported_<name>`; with it, the exposed label wins.
+pub(crate) fn target_labels(exposed: &[(String, String)], target: &Labels, honor: bool) -> Labels {
+    let mut out: Vec<Label> = exposed
+        .iter()
+        .map(|(n, v)| Label::new(n.as_str(), v.as_str()))
+        .collect();
+    for tl in target {
+        let clash = out
+            .iter()
+            .position(|l| l.name == tl.name && !l.value.is_empty());
+        match clash {
+            Some(_) if honor => {}
+            Some(i) => {
+                let mut name = format!("exported_{}", tl.name);
+                while out.iter().any(|l| l.name == name) {
+                    name = format!("exported_{name}");
+                }
+                out[i].name = name;
+                out.push(tl.clone());
+            }
+            None => {
+                out.retain(|l| l.name != tl.name);
+                out.push(tl.clone());
+            }
+        }
+    }
+    Labels::new(out)
+}
+
+/// Words a fetch error as Go's HTTP client does, which is what users grep
+/// their logs for: `Get "URL": dial tcp ADDR: connect: connection refused`.
+fn go_style_error(url: &str, e: &reqwest::Error, timeout: Duration) -> String {
+    if e.is_timeout() {
+        return format!(
+            "Get {url:?}: context deadline exceeded (timeout {}s)",
+            timeout.as_secs_f64()
+        );
+    }
+    // find the innermost io::Error
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut io: Option<&std::io::Error> = None;
+    while let Some(s) = src {
+        if let Some(x) = s.downcast_ref::<std::io::Error>() {
+            io = Some(x);
+        }
+        src = s.source();
+    }
+    let addr = url::Url::parse(url)
+        .ok()
+        .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
+        .unwrap_or_default();
+    if e.is_connect() {
+        let what = match io.map(|x| x.kind()) {
+            Some(std::io::ErrorKind::ConnectionRefused) => {
+                "connect: connection refused".to_string()
+            }
+            Some(std::io::ErrorKind::TimedOut) => "i/o timeout".to_string(),
+            Some(_) => format!(
+                "connect: {}",
+                strip_os_error(&io.map(|x| x.to_string()).unwrap_or_default())
+            ),
+            None => format!(
+                "lookup {}: no such host",
+                addr.rsplit_once(':').map_or(addr.as_str(), |x| x.0)
+            ),
+        };
+        return format!("Get {url:?}: dial tcp {addr}: {what}");
+    }
+    let inner = io
+        .map(|x| strip_os_error(&x.to_string()))
+        .unwrap_or_else(|| e.to_string());
+    format!("Get {url:?}: {inner}")
+}
+
+fn strip_os_error(s: &str) -> String {
+    // "Connection reset by peer (os error 104)" -> "connection reset by peer"
+    let s = s.split(" (os error").next().unwrap_or(s);
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn honor_labels_and_exported() {
+        let target = Labels::from_pairs(&[("job", "sample"), ("instance", "h:1")]);
+        let exposed = pairs(&[("__name__", "m"), ("job", "pushed"), ("a", "b")]);
+        let l = target_labels(&exposed, &target, false);
+        assert_eq!(l.get("job"), Some("sample"));
+        assert_eq!(l.get("exported_job"), Some("pushed"));
+        assert_eq!(l.get("instance"), Some("h:1"));
+        let l = target_labels(&exposed, &target, true);
+        assert_eq!(l.get("job"), Some("pushed"));
+        assert_eq!(l.get("exported_job"), None);
+        assert_eq!(l.get("instance"), Some("h:1"));
+        // an empty exposed value does not clash
+        let l = target_labels(&pairs(&[("__name__", "m"), ("job", "")]), &target, false);
+        assert_eq!(l.get("job"), Some("sample"));
+        assert_eq!(l.get("exported_job"), None);
+    }
+
+    #[tokio::test]
+    async fn refused_connection_reads_like_go() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let url = format!("http://127.0.0.1:{port}/metrics");
+        let e = reqwest::Client::new().get(&url).send().await.unwrap_err();
+        let msg = go_style_error(&url, &e, Duration::from_secs(1));
+        assert_eq!(
+            msg,
+            format!("Get \"{url}\": dial tcp 127.0.0.1:{port}: connect: connection refused")
+        );
+    }
+}

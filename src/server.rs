@@ -1,0 +1,201 @@
+//! Start-up and the HTTP listener: open the database, load the
+//! configuration, start scraping, serve until told to stop.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use parking_lot::{Mutex, RwLock};
+use tokio::net::TcpListener;
+use tracing::{error, info, warn};
+
+use crate::app::{now_ms, App};
+use crate::flags::Flags;
+use crate::scrape::ScrapeManager;
+
+/// How often appended data is pushed to disk (series log fsync, chunk pages
+/// written back): the bound on what a power loss can take.
+pub const FLUSH_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Runs the server until SIGTERM/SIGINT or `/-/quit`.
+pub async fn run(flags: Flags) -> anyhow::Result<()> {
+    info!(
+        mode = "server",
+        version = concat!("(version=", env!("CARGO_PKG_VERSION"), ")"),
+        "Starting flint"
+    );
+    let config_path = flags.config_file.clone();
+    info!(filename = %config_path, "Loading configuration file");
+    let load_start = std::time::Instant::now();
+    let cfg = match crate::config::load_file(Path::new(&config_path)) {
+        Ok(c) => c,
+        Err(e) => {
+            let abs = std::fs::canonicalize(&config_path)
+                .map(|p| p.display().to_string())
+                .unwrap_or(config_path.clone());
+            error!(file = %abs, err = %e, "Error loading config (--config.file={})", config_path);
+            anyhow::bail!("error loading config from {config_path:?}: {e}");
+        }
+    };
+    if !cfg.rule_files.is_empty() {
+        warn!(rule_files = ?cfg.rule_files, "Rule files are not evaluated by this version of flint");
+    }
+
+    let db_path = Path::new(&flags.tsdb_path);
+    let open_start = std::time::Instant::now();
+    let db = {
+        let p = db_path.to_path_buf();
+        let opts = tsdb::Options {
+            retention_ms: flags.retention_time.as_millis(),
+        };
+        tokio::task::spawn_blocking(move || tsdb::Db::open(&p, opts))
+            .await?
+            .with_context(|| format!("opening storage at {}", db_path.display()))?
+    };
+    let rep = db.open_report().clone();
+    for p in &rep.problems {
+        warn!(component = "tsdb", problem = %p, "Skipped damaged data");
+    }
+    if rep.series_log_cut_bytes > 0 {
+        warn!(
+            component = "tsdb",
+            bytes = rep.series_log_cut_bytes,
+            "Cut a torn tail from the series log"
+        );
+    }
+    info!(
+        component = "tsdb",
+        series = rep.series,
+        chunks = rep.chunks,
+        duration = ?open_start.elapsed(),
+        "TSDB started"
+    );
+    let db = Arc::new(db);
+
+    let (shutdown_tx, mut shutdown_rx) = tokio::sync::watch::channel(false);
+    let app = Arc::new(App {
+        flags: flags.run_flags(),
+        db: Arc::clone(&db),
+        scrape: ScrapeManager::new(Arc::clone(&db)).context("creating the HTTP client")?,
+        config: RwLock::new(cfg.clone()),
+        config_file: config_path.clone(),
+        ready: Default::default(),
+        started_ms: now_ms(),
+        config_loaded_ms: Mutex::new(now_ms()),
+        http_requests: Mutex::default(),
+        shutdown: shutdown_tx,
+    });
+
+    let addr: SocketAddr = resolve(&flags.listen_address)?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listen tcp {}", flags.listen_address))?;
+    let bound = listener.local_addr()?;
+    info!(component = "web", address = %bound, "Start listening for connections");
+
+    app.scrape.apply_config(&cfg);
+    info!(
+        filename = %config_path,
+        totalDuration = ?load_start.elapsed(),
+        "Completed loading of configuration file"
+    );
+
+    // durability: push appended data to disk on a fixed interval
+    let flusher = {
+        let db = Arc::clone(&db);
+        tokio::spawn(async move {
+            let mut t = tokio::time::interval(FLUSH_INTERVAL);
+            t.tick().await;
+            loop {
+                t.tick().await;
+                let db = Arc::clone(&db);
+                match tokio::task::spawn_blocking(move || db.flush(false)).await {
+                    Ok(Err(e)) => {
+                        error!(component = "tsdb", err = %e, "Flushing data to disk failed")
+                    }
+                    Err(e) => error!(component = "tsdb", err = %e, "Flush task failed"),
+                    Ok(Ok(())) => {}
+                }
+            }
+        })
+    };
+
+    app.ready.store(true, Ordering::Release);
+    info!("Server is ready to receive web requests.");
+
+    let sig = signal_name();
+    tokio::pin!(sig);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(x) => x,
+                    Err(e) => {
+                        warn!(component = "web", err = %e, "Accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let app = Arc::clone(&app);
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| {
+                        let app = Arc::clone(&app);
+                        async move { Ok::<_, std::convert::Infallible>(crate::api::handle(app, req).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .keep_alive(true)
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+            name = &mut sig => {
+                warn!(signal = name, "Received an OS signal, exiting gracefully...");
+                break;
+            }
+            _ = shutdown_rx.changed() => {
+                warn!("Received termination request via web service, exiting gracefully...");
+                break;
+            }
+        }
+    }
+    app.scrape.stop();
+    flusher.abort();
+    info!("Stopping scrape manager...");
+    let db2 = Arc::clone(&db);
+    tokio::task::spawn_blocking(move || db2.flush(true)).await??;
+    info!("See you next time!");
+    Ok(())
+}
+
+fn resolve(addr: &str) -> anyhow::Result<SocketAddr> {
+    use std::net::ToSocketAddrs;
+    let a = if addr.starts_with(':') {
+        format!("0.0.0.0{addr}")
+    } else {
+        addr.to_string()
+    };
+    a.to_socket_addrs()
+        .with_context(|| format!("invalid --web.listen-address {addr:?}"))?
+        .next()
+        .with_context(|| format!("no address for --web.listen-address {addr:?}"))
+}
+
+async fn signal_name() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        std::future::pending::<()>().await;
+        return "";
+    };
+    tokio::select! {
+        _ = term.recv() => "terminated",
+        _ = int.recv() => "interrupt",
+    }
+}

@@ -1,0 +1,95 @@
+//! Parsers for scrape bodies (exposition formats).
+//!
+//! Each format is a pull parser borrowing the body: [`PromParser::next`]
+//! returns the kind of the next [`Entry`], then accessors such as
+//! [`PromParser::series`] return borrowed bytes of that entry. This mirrors
+//! Prometheus's `model/textparse` package; `prom` is the text format 0.0.4
+//! (matching Prometheus 2.42's `promparse`), OpenMetrics comes later.
+
+pub mod prom;
+
+pub use prom::PromParser;
+
+/// The type of a metric family, as declared by a `# TYPE` line.
+///
+/// The text format 0.0.4 only declares `counter`, `gauge`, `histogram`,
+/// `summary` and `untyped` (mapped to [`MetricType::Unknown`]); the other
+/// variants exist for OpenMetrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricType {
+    /// A monotonically increasing counter.
+    Counter,
+    /// A value that can go up and down.
+    Gauge,
+    /// A classic histogram (`_bucket`, `_sum`, `_count` series).
+    Histogram,
+    /// An OpenMetrics gauge histogram.
+    GaugeHistogram,
+    /// A summary (quantile series plus `_sum` and `_count`).
+    Summary,
+    /// An OpenMetrics info metric.
+    Info,
+    /// An OpenMetrics state set.
+    StateSet,
+    /// No or an unknown type (`untyped` in the text format).
+    Unknown,
+}
+
+impl MetricType {
+    /// The type's name as Prometheus reports it in its metadata API:
+    /// `counter`, `gauge`, `histogram`, `gaugehistogram`, `summary`, `info`,
+    /// `stateset` or `unknown`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+            MetricType::Histogram => "histogram",
+            MetricType::GaugeHistogram => "gaugehistogram",
+            MetricType::Summary => "summary",
+            MetricType::Info => "info",
+            MetricType::StateSet => "stateset",
+            MetricType::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for MetricType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The kind of entry a parser's `next` stopped at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    /// A `# HELP name text` line.
+    Help,
+    /// A `# TYPE name type` line.
+    Type,
+    /// A `# UNIT name unit` line (OpenMetrics only).
+    Unit,
+    /// Any other `#` line.
+    Comment,
+    /// A sample line.
+    Series,
+    /// The `# EOF` marker (OpenMetrics only).
+    Eof,
+}
+
+/// A parse error: the whole scrape is rejected, as Prometheus does.
+///
+/// `msg` uses Prometheus 2.42's wording (for example
+/// `expected value after metric, got "INVALID"` or
+/// `"INVALID" is not a valid start token`); `line` is the 1-based line of the
+/// body on which the offending token starts.
+///
+/// Display is `line {line}: {msg}`, e.g.
+/// `line 3: expected label name, got "INVALID"`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {msg}")]
+pub struct ParseError {
+    /// 1-based line number in the body.
+    pub line: usize,
+    /// What went wrong, in Prometheus's words.
+    pub msg: String,
+}

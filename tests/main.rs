@@ -1,0 +1,5 @@
+//! Integration tests: each starts the real `flint` binary.
+
+mod common;
+mod seed;
+mod server;

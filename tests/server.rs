@@ -1,0 +1,216 @@
+//! The server as a user meets it: flags, config errors, log lines, the
+//! query API's answers and errors, data surviving a restart.
+
+use std::process::Command;
+
+use crate::common::{bin, enc, http_request, parse_value, MockTarget, Server};
+
+fn job(name: &str, addr: &str) -> String {
+    format!(
+        "scrape_configs:\n  - job_name: {name}\n    scrape_interval: 1s\n    scrape_timeout: 900ms\n    static_configs:\n      - targets: ['{addr}']\n        labels:\n          team: t1\n"
+    )
+}
+
+#[test]
+fn bad_flags_and_configs_stop_startup_with_one_clear_line() {
+    let out = Command::new(bin()).arg("--no-such-flag").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("flint: error: "), "{err}");
+
+    let out = Command::new(bin())
+        .arg("--query.timeout=soon")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a valid duration string"));
+
+    let out = Command::new(bin()).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("flint, version "));
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.yml");
+    std::fs::write(
+        &cfg,
+        "scrape_configs:\n  - job_name: a\n    scrape_intervall: 5s\n",
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .arg(format!("--config.file={}", cfg.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg("--web.listen-address=127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.contains("Error loading config"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains("level=ERROR"), "{line}");
+    assert!(line.contains("bad.yml"), "{line}");
+    assert!(line.contains("scrape_intervall"), "{line}");
+    assert!(line.contains("line 3"), "{line}");
+}
+
+#[test]
+fn startup_logs_and_self_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), "", &[]);
+    let log = s.log_text();
+    for msg in [
+        "Completed loading of configuration file",
+        "Server is ready to receive web requests.",
+    ] {
+        let line = log
+            .lines()
+            .find(|l| l.contains(msg))
+            .unwrap_or_else(|| panic!("{msg} missing in:\n{log}"));
+        assert!(
+            line.starts_with("time=") && line.contains(" level=INFO source="),
+            "{line}"
+        );
+    }
+    assert!(log.contains("filename="), "{log}");
+    let (code, body) = crate::common::http_get(&s.addr, "/metrics").unwrap();
+    assert_eq!(code, 200);
+    assert!(body.contains("\nprometheus_tsdb_head_series "), "{body}");
+    assert!(body.contains("process_resident_memory_bytes "), "{body}");
+    assert_eq!(
+        crate::common::http_get(&s.addr, "/-/healthy").unwrap().0,
+        200
+    );
+    assert_eq!(s.stop(), Some(0));
+}
+
+#[test]
+fn query_api_answers_and_errors_like_prometheus() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), "", &[]);
+    let (code, v) = s.api("/api/v1/query?query=1%2B1&time=1700000000.123");
+    assert_eq!(code, 200);
+    assert_eq!(
+        v.to_string(),
+        r#"{"data":{"result":[1700000000.123,"2"],"resultType":"scalar"},"status":"success"}"#
+    );
+    // exact bytes, key order included
+    let (_, body) = crate::common::http_get(&s.addr, "/api/v1/query?query=1e21&time=10").unwrap();
+    assert_eq!(
+        body,
+        r#"{"status":"success","data":{"resultType":"scalar","result":[10,"1e+21"]}}"#
+    );
+
+    let cases = [
+        (
+            "/api/v1/query?query=up&time=yesterday",
+            400,
+            "invalid parameter \"time\": cannot parse \"yesterday\" to a valid timestamp",
+        ),
+        (
+            "/api/v1/query?query=sum(",
+            400,
+            "invalid parameter \"query\": ",
+        ),
+        (
+            "/api/v1/query_range?query=up&start=10&end=5&step=1",
+            400,
+            "end timestamp must not be before start time",
+        ),
+        (
+            "/api/v1/query_range?query=up&start=0&end=100000&step=1",
+            400,
+            "exceeded maximum resolution of 11,000 points per timeseries",
+        ),
+        (
+            "/api/v1/query_range?query=up&start=0&end=10&step=0",
+            400,
+            "zero or negative query resolution step widths are not accepted",
+        ),
+        (
+            "/api/v1/query_range?query=up&start=0&end=10",
+            400,
+            "invalid parameter \"step\"",
+        ),
+    ];
+    for (path, want_code, want) in cases {
+        let (code, v) = s.api(path);
+        assert_eq!(code, want_code, "{path}: {v}");
+        assert_eq!(v["status"], "error", "{path}");
+        assert_eq!(v["errorType"], "bad_data", "{path}");
+        assert!(v["error"].as_str().unwrap().contains(want), "{path}: {v}");
+    }
+    // POST with a form body
+    let (code, body) =
+        http_request(&s.addr, "POST", "/api/v1/query", Some("query=3*2&time=5")).unwrap();
+    assert_eq!(code, 200);
+    assert!(body.contains(r#""result":[5,"6"]"#), "{body}");
+}
+
+#[test]
+fn scraped_data_is_queryable_survives_restart_and_goes_stale() {
+    let target = MockTarget::start("# TYPE a_total counter\na_total{x=\"1\"} 10\nb_gauge 3.5\n");
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &job("mock", &target.addr), &[]);
+    s.eventually(15, "b_gauge scraped", || s.value("b_gauge") == Some(3.5));
+    let labels = &s.query("a_total")[0]["metric"];
+    assert_eq!(labels["job"], "mock");
+    assert_eq!(labels["team"], "t1");
+    assert_eq!(labels["instance"], target.addr.as_str());
+    assert_eq!(s.value(r#"scrape_samples_scraped{job="mock"}"#), Some(2.0));
+    assert_eq!(s.value(r#"up{job="mock"}"#), Some(1.0));
+
+    // the counter grows: rate and sum by answer
+    target.set("# TYPE a_total counter\na_total{x=\"1\"} 20\n");
+    s.eventually(
+        15,
+        "b_gauge goes stale when it leaves the exposition",
+        || s.value("b_gauge").is_none(),
+    );
+    s.eventually(10, "a_total reaches 20", || {
+        s.value("a_total") == Some(20.0)
+    });
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let r = s.query(r#"sum by (job) (rate(a_total[1m]))"#);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(parse_value(&r[0]["value"][1]) > 0.0);
+    assert_eq!(r[0]["metric"].as_object().unwrap().len(), 1);
+
+    let before = crate::common::http_get(
+        &s.addr,
+        &format!(
+            "/api/v1/query?query={}",
+            enc("count_over_time(a_total[1h])")
+        ),
+    )
+    .unwrap()
+    .1;
+    let n_before = serde_json::from_str::<serde_json::Value>(&before).unwrap()["data"]["result"][0]
+        ["value"][1]
+        .as_str()
+        .unwrap()
+        .parse::<f64>()
+        .unwrap();
+    let data = s.data.clone();
+    assert_eq!(s.stop(), Some(0));
+
+    // restart on the same data, with no jobs: the samples are still there
+    let s = Server::start(dir.path(), "", &[]);
+    assert_eq!(s.data, data);
+    let log = s.log_text();
+    assert!(log.contains("msg=\"TSDB started\""), "{log}");
+    let r = s.query("count_over_time(a_total[1h])");
+    assert_eq!(r.len(), 1, "{log}");
+    assert!(parse_value(&r[0]["value"][1]) >= n_before);
+    let range = s.api(&format!(
+        "/api/v1/query_range?query=a_total&start={}&end={}&step=1",
+        crate::common::now_secs() - 60,
+        crate::common::now_secs()
+    ));
+    assert_eq!(range.0, 200);
+    assert_eq!(range.1["data"]["resultType"], "matrix");
+}
