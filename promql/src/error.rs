@@ -67,6 +67,12 @@ pub enum Error {
         /// What went wrong.
         msg: String,
     },
+    /// A bug in the engine (e.g. a panic caught while evaluating).
+    #[error("internal error: {msg}")]
+    Internal {
+        /// What went wrong.
+        msg: String,
+    },
     /// Storage reported an error.
     #[error("{0}")]
     Storage(#[from] ReadError),
@@ -79,6 +85,7 @@ impl Error {
             Error::Parse { .. } | Error::BadRequest { .. } => ErrorKind::BadData,
             Error::TooManySamples { .. } | Error::Execution { .. } => ErrorKind::Execution,
             Error::Timeout => ErrorKind::Timeout,
+            Error::Internal { .. } => ErrorKind::Internal,
             Error::Storage(ReadError::Canceled) => ErrorKind::Canceled,
             Error::Storage(_) => ErrorKind::Internal,
         }
@@ -108,8 +115,14 @@ mod tests {
             "query processing would load too many samples into memory in query execution"
         );
         assert_eq!(e.kind().as_str(), "execution");
-        assert_eq!(Error::Timeout.to_string(), "query timed out in query execution");
+        assert_eq!(
+            Error::Timeout.to_string(),
+            "query timed out in query execution"
+        );
         assert_eq!(Error::Timeout.kind(), ErrorKind::Timeout);
-        assert_eq!(Error::Storage(ReadError::Canceled).kind(), ErrorKind::Canceled);
+        assert_eq!(
+            Error::Storage(ReadError::Canceled).kind(),
+            ErrorKind::Canceled
+        );
     }
 }

@@ -11,10 +11,12 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use promql::parser::lex::parse_duration;
-use promql::{Engine, EngineOptions, Value, STALE_NAN_BITS};
-use tsdb::labels::{Label, Labels};
+use promql::{Engine, EngineOptions, Value};
 use tsdb::read::MemQueryable;
+
+#[path = "support/notation.rs"]
+mod notation;
+use notation::{almost_equal, expand_values, parse_series, parse_time, parse_value};
 
 #[derive(Default, Debug)]
 struct Report {
@@ -51,183 +53,6 @@ struct Eval {
     expect: Expect,
 }
 
-fn parse_time(s: &str) -> Option<i64> {
-    let s = s.trim();
-    if let Some(rest) = s.strip_prefix('-') {
-        return parse_time(rest).map(|v| -v);
-    }
-    if let Ok(v) = s.parse::<f64>() {
-        return Some((v * 1000.0).round() as i64);
-    }
-    parse_duration(s)
-}
-
-fn parse_value(s: &str) -> Option<f64> {
-    match s {
-        "Inf" | "+Inf" | "inf" | "+inf" => Some(f64::INFINITY),
-        "-Inf" | "-inf" => Some(f64::NEG_INFINITY),
-        "NaN" | "nan" => Some(f64::NAN),
-        "stale" => Some(f64::from_bits(STALE_NAN_BITS)),
-        _ => s.parse().ok(),
-    }
-}
-
-/// Expands a series description (`0+10x3 _ stale 1x2`) into optional values.
-fn expand_values(tokens: &[&str]) -> Result<Vec<Option<f64>>, String> {
-    let mut out = Vec::new();
-    for tok in tokens {
-        if *tok == "_" {
-            out.push(None);
-            continue;
-        }
-        if let Some(n) = tok.strip_prefix("_x") {
-            let n: usize = n.parse().map_err(|_| format!("bad value {tok:?}"))?;
-            out.extend(std::iter::repeat_n(None, n));
-            continue;
-        }
-        if let Some(v) = parse_value(tok) {
-            out.push(Some(v));
-            continue;
-        }
-        // start[+-]incr x times, or value x times
-        let (head, times) = tok
-            .rsplit_once('x')
-            .ok_or_else(|| format!("bad value {tok:?}"))?;
-        let times: usize = times.parse().map_err(|_| format!("bad value {tok:?}"))?;
-        // split head at a sign that is not the first character and not
-        // part of an exponent
-        let b = head.as_bytes();
-        let mut split = None;
-        for i in 1..b.len() {
-            if (b[i] == b'+' || b[i] == b'-') && !matches!(b[i - 1], b'e' | b'E') {
-                split = Some(i);
-            }
-        }
-        let (start, incr) = match split {
-            Some(i) => {
-                let start = parse_value(&head[..i]).ok_or_else(|| format!("bad value {tok:?}"))?;
-                let mut incr =
-                    parse_value(&head[i + 1..]).ok_or_else(|| format!("bad value {tok:?}"))?;
-                if b[i] == b'-' {
-                    incr = -incr;
-                }
-                (start, incr)
-            }
-            None => (
-                parse_value(head).ok_or_else(|| format!("bad value {tok:?}"))?,
-                0.0,
-            ),
-        };
-        for k in 0..=times {
-            out.push(Some(start + incr * k as f64));
-        }
-    }
-    Ok(out)
-}
-
-/// Parses `name{a="b", ...}` (either part optional) at the start of `s`,
-/// returning the labels and the rest of the line.
-fn parse_series(s: &str) -> Result<(Labels, &str), String> {
-    let s = s.trim_start();
-    let name_end = s
-        .find(|c: char| c == '{' || c.is_whitespace())
-        .unwrap_or(s.len());
-    let name = &s[..name_end];
-    let mut labels = Vec::new();
-    if !name.is_empty() {
-        labels.push(Label::new("__name__", name));
-    }
-    let mut rest = &s[name_end..];
-    if let Some(body) = rest.strip_prefix('{') {
-        let mut chars = body.char_indices().peekable();
-        let consumed;
-        loop {
-            while chars.peek().is_some_and(|(_, c)| c.is_whitespace() || *c == ',') {
-                chars.next();
-            }
-            let Some(&(i, c)) = chars.peek() else {
-                return Err("unterminated label set".into());
-            };
-            if c == '}' {
-                consumed = i + 1;
-                break;
-            }
-            // label name: identifier or quoted
-            let mut lname = String::new();
-            if c == '"' {
-                chars.next();
-                lname = read_quoted(&mut chars)?;
-            } else {
-                while let Some(&(_, c)) = chars.peek() {
-                    if c == '=' || c.is_whitespace() {
-                        break;
-                    }
-                    lname.push(c);
-                    chars.next();
-                }
-            }
-            while chars.peek().is_some_and(|(_, c)| c.is_whitespace()) {
-                chars.next();
-            }
-            match chars.next() {
-                Some((_, '=')) => {}
-                Some((_, '}')) | Some((_, ',')) if !lname.is_empty() => {
-                    // a quoted metric name: {"name"}
-                    labels.push(Label::new("__name__", lname));
-                    continue;
-                }
-                other => return Err(format!("expected '=' in label set, got {other:?}")),
-            }
-            while chars.peek().is_some_and(|(_, c)| c.is_whitespace()) {
-                chars.next();
-            }
-            match chars.next() {
-                Some((_, '"')) => {}
-                other => return Err(format!("expected '\"' in label set, got {other:?}")),
-            }
-            let value = read_quoted(&mut chars)?;
-            labels.push(Label::new(lname, value));
-        }
-        rest = &body[consumed..];
-    }
-    Ok((Labels::new(labels), rest))
-}
-
-fn read_quoted(
-    chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>,
-) -> Result<String, String> {
-    let mut v = String::new();
-    loop {
-        match chars.next() {
-            None => return Err("unterminated string".into()),
-            Some((_, '"')) => return Ok(v),
-            Some((_, '\\')) => match chars.next() {
-                Some((_, 'n')) => v.push('\n'),
-                Some((_, 't')) => v.push('\t'),
-                Some((_, c)) => v.push(c),
-                None => return Err("unterminated string".into()),
-            },
-            Some((_, c)) => v.push(c),
-        }
-    }
-}
-
-fn almost_equal(a: f64, b: f64) -> bool {
-    const EPS: f64 = 1e-6;
-    if a.is_nan() && b.is_nan() {
-        return true;
-    }
-    if a == b {
-        return true;
-    }
-    let diff = (a - b).abs();
-    let sum = a.abs() + b.abs();
-    if a == 0.0 || b == 0.0 || sum < f64::MIN_POSITIVE {
-        return diff < EPS * f64::MIN_POSITIVE;
-    }
-    diff / sum.min(f64::MAX) < EPS
-}
-
 /// A test script's state.
 struct Runner {
     engine: Engine,
@@ -255,12 +80,16 @@ impl Runner {
 
     fn fail(&mut self, line: usize, msg: String) {
         self.report.failed += 1;
-        self.report.messages.push(format!("{}:{line}: FAIL {msg}", self.file));
+        self.report
+            .messages
+            .push(format!("{}:{line}: FAIL {msg}", self.file));
     }
 
     fn skip(&mut self, line: usize, msg: String) {
         self.report.skipped += 1;
-        self.report.messages.push(format!("{}:{line}: skip {msg}", self.file));
+        self.report
+            .messages
+            .push(format!("{}:{line}: skip {msg}", self.file));
     }
 
     fn load(&mut self, step: i64, lines: &[(usize, String)]) {
@@ -326,11 +155,16 @@ impl Runner {
                 let msg = e.to_string();
                 if let Some(want) = &x.fail_msg {
                     if msg.trim() != want.trim() {
-                        return self.fail(ev.line, format!("{}: error {msg:?}, want {want:?}", ev.expr));
+                        return self.fail(
+                            ev.line,
+                            format!("{}: error {msg:?}, want {want:?}", ev.expr),
+                        );
                     }
                 }
                 if let Some(re) = &x.fail_regex {
-                    let ok = regex::Regex::new(re).map(|r| r.is_match(&msg)).unwrap_or(false);
+                    let ok = regex::Regex::new(re)
+                        .map(|r| r.is_match(&msg))
+                        .unwrap_or(false);
                     if !ok {
                         return self.fail(ev.line, format!("{}: error {msg:?} !~ {re:?}", ev.expr));
                     }
@@ -338,28 +172,45 @@ impl Runner {
                 self.report.passed += 1;
                 return;
             }
-            (Err(e), false) => return self.fail(ev.line, format!("{}: unexpected error: {e}", ev.expr)),
+            (Err(e), false) => {
+                return self.fail(ev.line, format!("{}: unexpected error: {e}", ev.expr))
+            }
             (Ok(_), true) => return self.fail(ev.line, format!("{}: expected an error", ev.expr)),
             (Ok(r), false) => r,
         };
         if let Some(w) = x.warn {
             if w == res.warnings.is_empty() {
-                return self.fail(ev.line, format!("{}: warnings {:?}, expected some: {w}", ev.expr, res.warnings));
+                return self.fail(
+                    ev.line,
+                    format!(
+                        "{}: warnings {:?}, expected some: {w}",
+                        ev.expr, res.warnings
+                    ),
+                );
             }
         }
         if let Some(i) = x.info {
             if i == res.infos.is_empty() {
-                return self.fail(ev.line, format!("{}: infos {:?}, expected some: {i}", ev.expr, res.infos));
+                return self.fail(
+                    ev.line,
+                    format!("{}: infos {:?}, expected some: {i}", ev.expr, res.infos),
+                );
             }
         }
         if let Some(m) = &x.warn_msg {
             if !res.warnings.contains(m) {
-                return self.fail(ev.line, format!("{}: warnings {:?}, want {m:?}", ev.expr, res.warnings));
+                return self.fail(
+                    ev.line,
+                    format!("{}: warnings {:?}, want {m:?}", ev.expr, res.warnings),
+                );
             }
         }
         if let Some(m) = &x.info_msg {
             if !res.infos.contains(m) {
-                return self.fail(ev.line, format!("{}: infos {:?}, want {m:?}", ev.expr, res.infos));
+                return self.fail(
+                    ev.line,
+                    format!("{}: infos {:?}, want {m:?}", ev.expr, res.infos),
+                );
             }
         }
         match self.compare(&ev, &res.value) {
@@ -479,7 +330,10 @@ impl Runner {
                         "got {} series, want {}: got {:?}",
                         got_nonempty.len(),
                         want.len(),
-                        series.iter().map(|s| (s.metric.to_string(), &s.points)).collect::<Vec<_>>()
+                        series
+                            .iter()
+                            .map(|s| (s.metric.to_string(), &s.points))
+                            .collect::<Vec<_>>()
                     ));
                 }
                 for (labels, pts) in &want {
@@ -487,7 +341,10 @@ impl Runner {
                         return Err(format!("missing series {labels}"));
                     };
                     let same = s.points.len() == pts.len()
-                        && s.points.iter().zip(pts).all(|(a, b)| a.0 == b.0 && almost_equal(a.1, b.1));
+                        && s.points
+                            .iter()
+                            .zip(pts)
+                            .all(|(a, b)| a.0 == b.0 && almost_equal(a.1, b.1));
                     if !same {
                         return Err(format!("{labels}: got {:?}, want {:?}", s.points, pts));
                     }
@@ -568,14 +425,19 @@ fn parse_expect(x: &mut Expect, rest: &str) {
     }
 }
 
-fn parse_eval_header(cmd: &str, rest: &str) -> Result<(Option<(i64, i64, i64)>, i64, String), String> {
+/// An eval's range `(start, end, step)` if any, its time, and its query.
+type EvalHeader = (Option<(i64, i64, i64)>, i64, String);
+
+fn parse_eval_header(cmd: &str, rest: &str) -> Result<EvalHeader, String> {
     let _ = cmd;
     let w: Vec<&str> = rest.splitn(2, char::is_whitespace).collect();
     match w.first().copied() {
         Some("instant") => {
             let r = w.get(1).copied().unwrap_or("").trim();
             let r = r.strip_prefix("at").ok_or("missing `at`")?.trim_start();
-            let (t, expr) = r.split_once(char::is_whitespace).ok_or("missing expression")?;
+            let (t, expr) = r
+                .split_once(char::is_whitespace)
+                .ok_or("missing expression")?;
             let t = parse_time(t).ok_or_else(|| format!("bad time {t:?}"))?;
             Ok((None, t, expr.trim().to_string()))
         }
@@ -642,7 +504,9 @@ fn run_script(file: &str, text: &str) -> Report {
                     // native histograms (named without `_bucket`) are missing
                     for (_, l) in &block {
                         if let Ok((labels, _)) = parse_series(l) {
-                            if let Some(base) = labels.metric_name().and_then(|n| n.strip_suffix("_bucket")) {
+                            if let Some(base) =
+                                labels.metric_name().and_then(|n| n.strip_suffix("_bucket"))
+                            {
                                 if !r.histogram_names.iter().any(|h| h == base) {
                                     r.histogram_names.push(base.to_string());
                                 }
@@ -719,10 +583,16 @@ fn own_testdata() {
     assert!(!files.is_empty(), "no test files in {}", dir.display());
     let mut problems = Vec::new();
     for f in files {
-        let name = f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
         let text = std::fs::read_to_string(&f).expect("test file readable");
         let rep = run_script(&name, &text);
-        println!("{name}: {} passed, {} failed, {} skipped", rep.passed, rep.failed, rep.skipped);
+        println!(
+            "{name}: {} passed, {} failed, {} skipped",
+            rep.passed, rep.failed, rep.skipped
+        );
         assert!(rep.passed > 0, "{name} ran no evals");
         if rep.failed > 0 || rep.skipped > 0 {
             problems.extend(rep.messages);
@@ -735,7 +605,10 @@ fn own_testdata() {
 fn upstream() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/promql-tests");
     if !root.is_dir() {
-        println!("skipping upstream promqltest files: {} does not exist", root.display());
+        println!(
+            "skipping upstream promqltest files: {} does not exist",
+            root.display()
+        );
         return;
     }
     let list_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/upstream-passing.txt");
@@ -747,16 +620,26 @@ fn upstream() {
         .map(String::from)
         .collect();
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_dir())
+                .collect()
+        })
         .unwrap_or_default();
     dirs.sort();
     let mut passing = Vec::new();
     let mut regressions = Vec::new();
     let (mut tp, mut tf, mut ts) = (0, 0, 0);
     for d in dirs {
-        let dname = d.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let dname = d
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
         for f in test_files(&d) {
-            let fname = f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let fname = f
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
             let name = format!("{dname}/{fname}");
             if let Ok(only) = std::env::var("PROMQLTEST_ONLY") {
                 if !name.contains(&only) {
@@ -793,7 +676,9 @@ fn upstream() {
     }
     println!("upstream total: {tp} passed, {tf} failed, {ts} skipped");
     if std::env::var_os("PROMQLTEST_WRITE_PASSING").is_some() {
-        let mut s = String::from("# Upstream promqltest files that pass completely (no failures, no skips).\n");
+        let mut s = String::from(
+            "# Upstream promqltest files that pass completely (no failures, no skips).\n",
+        );
         for p in &passing {
             s.push_str(p);
             s.push('\n');

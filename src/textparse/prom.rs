@@ -308,13 +308,16 @@ fn unescape(v: &[u8], quote: bool) -> Cow<'_, str> {
 /// its kind. Sample lines are validated without allocating: the label set is
 /// only decoded by [`labels`](Self::labels).
 ///
-/// ```ignore
+/// ```
+/// use flint::textparse::{Entry, PromParser};
 /// let mut p = PromParser::new(b"# TYPE up gauge\nup{job=\"a\"} 1 1700000000000\n");
-/// while let Some(entry) = p.next()? {
+/// let mut seen = Vec::new();
+/// while let Some(entry) = p.next().unwrap() {
 ///     if entry == Entry::Series {
-///         let (raw, ts, v) = p.series();
+///         seen.push(p.series());
 ///     }
 /// }
+/// assert_eq!(seen, vec![(&b"up{job=\"a\"}"[..], Some(1_700_000_000_000), 1.0)]);
 /// ```
 #[derive(Debug)]
 pub struct PromParser<'a> {

@@ -270,20 +270,30 @@ impl Evaluator<'_> {
                             s + c
                         }
                         AggregateOp::Avg => mean(&vals),
-                        AggregateOp::Min => vals.iter().fold(f64::NAN, |m, &v| {
-                            if m.is_nan() || v < m {
-                                v
-                            } else {
-                                m
-                            }
-                        }),
-                        AggregateOp::Max => vals.iter().fold(f64::NAN, |m, &v| {
-                            if m.is_nan() || v > m {
-                                v
-                            } else {
-                                m
-                            }
-                        }),
+                        AggregateOp::Min => {
+                            vals.iter().fold(
+                                f64::NAN,
+                                |m, &v| {
+                                    if m.is_nan() || v < m {
+                                        v
+                                    } else {
+                                        m
+                                    }
+                                },
+                            )
+                        }
+                        AggregateOp::Max => {
+                            vals.iter().fold(
+                                f64::NAN,
+                                |m, &v| {
+                                    if m.is_nan() || v > m {
+                                        v
+                                    } else {
+                                        m
+                                    }
+                                },
+                            )
+                        }
                         AggregateOp::Count => vals.len() as f64,
                         AggregateOp::Group => 1.0,
                         AggregateOp::Stdvar => variance(&vals),

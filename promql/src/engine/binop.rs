@@ -74,12 +74,20 @@ impl Evaluator<'_> {
                 };
                 Ok(StepValue::Scalar(v))
             }
-            (StepValue::Vector(v), StepValue::Scalar(s)) => {
-                Ok(StepValue::Vector(vector_scalar(op, v, s, false, return_bool)))
-            }
-            (StepValue::Scalar(s), StepValue::Vector(v)) => {
-                Ok(StepValue::Vector(vector_scalar(op, v, s, true, return_bool)))
-            }
+            (StepValue::Vector(v), StepValue::Scalar(s)) => Ok(StepValue::Vector(vector_scalar(
+                op,
+                v,
+                s,
+                false,
+                return_bool,
+            ))),
+            (StepValue::Scalar(s), StepValue::Vector(v)) => Ok(StepValue::Vector(vector_scalar(
+                op,
+                v,
+                s,
+                true,
+                return_bool,
+            ))),
             (StepValue::Vector(a), StepValue::Vector(b)) => {
                 let default = VectorMatching {
                     card: if op.is_set() {
@@ -246,6 +254,6 @@ mod tests {
         assert_eq!(apply(BinaryOp::Mod, -7.0, 3.0).0, -1.0);
         assert_eq!(apply(BinaryOp::Pow, 2.0, 10.0).0, 1024.0);
         assert_eq!(apply(BinaryOp::Gtr, 2.0, 1.0), (2.0, true));
-        assert_eq!(apply(BinaryOp::Eql, f64::NAN, f64::NAN).1, false);
+        assert!(!apply(BinaryOp::Eql, f64::NAN, f64::NAN).1);
     }
 }

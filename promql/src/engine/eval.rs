@@ -18,9 +18,9 @@ impl Evaluator<'_> {
             Expr::StringLiteral(s) => Ok(StepValue::String(s.clone())),
             Expr::Paren(e) => self.eval(e, ts),
             Expr::VectorSelector(vs) => Ok(StepValue::Vector(self.select_instant(vs, ts, false))),
-            Expr::MatrixSelector { selector, range_ms } => {
-                Ok(StepValue::Matrix(self.select_range(selector, *range_ms, ts)?))
-            }
+            Expr::MatrixSelector { selector, range_ms } => Ok(StepValue::Matrix(
+                self.select_range(selector, *range_ms, ts)?,
+            )),
             Expr::Subquery {
                 expr,
                 range_ms,

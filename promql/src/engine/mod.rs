@@ -71,7 +71,9 @@ impl<'o> Evaluator<'o> {
             start,
             end,
             step,
-            deadline: now.checked_add(opts.timeout).unwrap_or(now + Duration::from_secs(86_400 * 365)),
+            deadline: now
+                .checked_add(opts.timeout)
+                .unwrap_or(now + Duration::from_secs(86_400 * 365)),
             data: HashMap::new(),
             samples: 0,
             warnings: Vec::new(),
@@ -151,7 +153,9 @@ pub(crate) fn check_duplicates<'a>(labels: impl Iterator<Item = &'a Labels>) -> 
     let mut seen = HashSet::new();
     for l in labels {
         if !seen.insert(l) {
-            return Err(Error::exec("vector cannot contain metrics with the same labelset"));
+            return Err(Error::exec(
+                "vector cannot contain metrics with the same labelset",
+            ));
         }
     }
     Ok(())
@@ -170,6 +174,23 @@ impl Engine {
         query: &str,
         t_ms: i64,
     ) -> Result<QueryResult, Error> {
+        with_big_stack(|| self.instant(store, query, t_ms))
+    }
+
+    /// Evaluates `query` at every `step_ms` from `start_ms` to `end_ms`
+    /// (inclusive), returning a matrix.
+    pub fn range_query(
+        &self,
+        store: &dyn Queryable,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<QueryResult, Error> {
+        with_big_stack(|| self.range(store, query, start_ms, end_ms, step_ms))
+    }
+
+    fn instant(&self, store: &dyn Queryable, query: &str, t_ms: i64) -> Result<QueryResult, Error> {
         let expr = parser::parse(query)?;
         let mut ev = Evaluator::new(&self.opts, t_ms, t_ms, 0);
         ev.load(store, &expr)?;
@@ -195,9 +216,7 @@ impl Engine {
         })
     }
 
-    /// Evaluates `query` at every `step_ms` from `start_ms` to `end_ms`
-    /// (inclusive), returning a matrix.
-    pub fn range_query(
+    fn range(
         &self,
         store: &dyn Queryable,
         query: &str,
@@ -236,6 +255,28 @@ impl Engine {
             infos: ev.infos,
         })
     }
+}
+
+/// Stack for evaluating one query: evaluation recurses along the syntax
+/// tree, which the parser bounds but which can still be thousands deep.
+const QUERY_STACK_BYTES: usize = 64 << 20;
+
+/// Runs `f` on a scoped thread with a large stack.
+fn with_big_stack<T: Send>(f: impl FnOnce() -> Result<T, Error> + Send) -> Result<T, Error> {
+    std::thread::scope(|s| {
+        let handle = std::thread::Builder::new()
+            .name("promql-eval".into())
+            .stack_size(QUERY_STACK_BYTES)
+            .spawn_scoped(s, f)
+            .map_err(|e| Error::Internal {
+                msg: format!("cannot start query thread: {e}"),
+            })?;
+        handle.join().unwrap_or_else(|_| {
+            Err(Error::Internal {
+                msg: "query evaluation panicked".into(),
+            })
+        })
+    })
 }
 
 /// Whether the expression calls a sorting function anywhere.
@@ -293,4 +334,164 @@ fn range_steps(
     }
     out.sort_by(|a, b| a.metric.cmp(&b.metric));
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+    use tsdb::read::MemQueryable;
+
+    fn store() -> MemQueryable {
+        let mut m = MemQueryable::new();
+        for (inst, mul) in [("a", 1.0), ("b", 2.0)] {
+            let l = Labels::from_pairs(&[("__name__", "up"), ("instance", inst)]);
+            for i in 0..=20 {
+                m.add(&l, i * 60_000, i as f64 * mul);
+            }
+        }
+        m
+    }
+
+    #[test]
+    fn instant_results_by_type() {
+        let e = Engine::default();
+        let s = store();
+        let r = e.instant_query(&s, "up", 120_000).unwrap();
+        let Value::Vector(v) = r.value else {
+            panic!("vector expected")
+        };
+        assert_eq!(v.len(), 2);
+        assert!(v.iter().all(|x| x.t == 120_000));
+        assert_eq!(v[1].v, 4.0);
+        let r = e.instant_query(&s, "1 + 2", 5).unwrap();
+        assert_eq!(r.value, Value::Scalar { t: 5, v: 3.0 });
+        let r = e.instant_query(&s, "\"x\"", 5).unwrap();
+        assert_eq!(
+            r.value,
+            Value::String {
+                t: 5,
+                v: "x".into()
+            }
+        );
+        let r = e
+            .instant_query(&s, "up{instance=\"a\"}[2m]", 120_000)
+            .unwrap();
+        let Value::Matrix(m) = r.value else {
+            panic!("matrix expected")
+        };
+        assert_eq!(m[0].points, vec![(60_000, 1.0), (120_000, 2.0)]);
+    }
+
+    #[test]
+    fn range_query_matrix() {
+        let e = Engine::default();
+        let s = store();
+        let r = e.range_query(&s, "sum(up)", 0, 180_000, 60_000).unwrap();
+        let Value::Matrix(m) = r.value else {
+            panic!("matrix expected")
+        };
+        assert_eq!(m.len(), 1);
+        assert_eq!(
+            m[0].points,
+            vec![(0, 0.0), (60_000, 3.0), (120_000, 6.0), (180_000, 9.0)]
+        );
+        let r = e.range_query(&s, "time()", 0, 60_000, 30_000).unwrap();
+        let Value::Matrix(m) = r.value else {
+            panic!("matrix expected")
+        };
+        assert_eq!(m[0].metric, Labels::empty());
+        assert_eq!(m[0].points.len(), 3);
+        let err = e.range_query(&s, "up[1m]", 0, 60_000, 1000).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::BadData);
+        assert_eq!(
+            err.to_string(),
+            "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector"
+        );
+        assert_eq!(
+            e.range_query(&s, "up", 0, 60_000, 0).unwrap_err().kind(),
+            ErrorKind::BadData
+        );
+        assert!(e.range_query(&s, "up", 60_000, 0, 1000).is_err());
+    }
+
+    #[test]
+    fn long_operator_chains_evaluate() {
+        let e = Engine::default();
+        let q = vec!["up"; 2000].join(" + ");
+        let r = e.instant_query(&store(), &q, 60_000).unwrap();
+        let Value::Vector(v) = r.value else {
+            panic!("vector expected")
+        };
+        assert_eq!(v[0].v, 2000.0);
+    }
+
+    #[test]
+    fn limits() {
+        let s = store();
+        let e = Engine::new(EngineOptions {
+            max_samples: 10,
+            ..Default::default()
+        });
+        let err = e.instant_query(&s, "up", 1_200_000).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "query processing would load too many samples into memory in query execution"
+        );
+        assert_eq!(err.kind(), ErrorKind::Execution);
+        let e = Engine::new(EngineOptions {
+            max_samples: 1000,
+            ..Default::default()
+        });
+        assert!(e.instant_query(&s, "up", 1_200_000).is_ok());
+        // output points of a range query count too
+        let e = Engine::new(EngineOptions {
+            max_samples: 60,
+            ..Default::default()
+        });
+        let err = e.range_query(&s, "up", 0, 1_200_000, 1000).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Execution);
+
+        let e = Engine::new(EngineOptions {
+            timeout: Duration::ZERO,
+            ..Default::default()
+        });
+        let err = e.range_query(&s, "up", 0, 1_200_000, 1000).unwrap_err();
+        assert_eq!(err.to_string(), "query timed out in query execution");
+        assert_eq!(err.kind(), ErrorKind::Timeout);
+    }
+
+    #[test]
+    fn execution_errors() {
+        let e = Engine::default();
+        let mut s = store();
+        let l = Labels::from_pairs(&[("__name__", "other"), ("instance", "a"), ("x", "1")]);
+        let l2 = Labels::from_pairs(&[("__name__", "other"), ("instance", "a"), ("x", "2")]);
+        s.add(&l, 0, 1.0);
+        s.add(&l2, 0, 1.0);
+        let err = e
+            .instant_query(&s, "up + on(instance) other", 0)
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Execution);
+        assert!(
+            err.to_string()
+                .starts_with("found duplicate series for the match group {instance=\"a\"} on the right hand-side of the operation"),
+            "{err}"
+        );
+        s.add(
+            &Labels::from_pairs(&[("__name__", "down"), ("instance", "a")]),
+            0,
+            1.0,
+        );
+        let q = "abs({__name__=~\"up|down\", instance=\"a\"})";
+        let err = e.instant_query(&s, q, 0).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "vector cannot contain metrics with the same labelset"
+        );
+        assert!(
+            e.instant_query(&s, "abs(other)", 0).is_ok(),
+            "labels differ by x"
+        );
+    }
 }

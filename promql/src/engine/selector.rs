@@ -42,7 +42,13 @@ impl Evaluator<'_> {
         base.saturating_sub(offset_ms)
     }
 
-    fn effective_range(&self, at: Option<AtModifier>, off: i64, tmin: i64, tmax: i64) -> (i64, i64) {
+    fn effective_range(
+        &self,
+        at: Option<AtModifier>,
+        off: i64,
+        tmin: i64,
+        tmax: i64,
+    ) -> (i64, i64) {
         match at {
             Some(_) => {
                 let t = self.effective_time(at, off, tmin);
@@ -178,7 +184,11 @@ mod tests {
         assert_eq!(latest(&s, 5, 100), None);
         assert_eq!(latest(&s, 10, 100), Some((10, 1.0)));
         assert_eq!(latest(&s, 25, 100), Some((20, 2.0)));
-        assert_eq!(latest(&s, 25, 5), None, "sample at exactly t-lookback is out");
+        assert_eq!(
+            latest(&s, 25, 5),
+            None,
+            "sample at exactly t-lookback is out"
+        );
         assert_eq!(latest(&s, 26, 7), Some((20, 2.0)));
         assert_eq!(latest(&s, 35, 100), None, "stale marker hides the series");
         assert_eq!(latest(&s, 45, 100), Some((40, 4.0)));

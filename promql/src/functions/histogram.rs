@@ -36,7 +36,7 @@ fn almost_equal(a: f64, b: f64, eps: f64) -> bool {
 
 /// The `q` quantile of cumulative `buckets`; the flag says whether the
 /// counts had to be made monotonic.
-pub(crate) fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> (f64, bool) {
+pub(crate) fn bucket_quantile(q: f64, buckets: &mut [Bucket]) -> (f64, bool) {
     if q.is_nan() {
         return (f64::NAN, false);
     }
@@ -140,10 +140,7 @@ pub(super) fn histogram_quantile(
             continue;
         };
         let key = s.metric.without(&[BUCKET_LABEL]);
-        let b = Bucket {
-            upper,
-            count: s.v,
-        };
+        let b = Bucket { upper, count: s.v };
         match index.get(&key) {
             Some(&i) => groups[i].1.push(b),
             None => {
@@ -193,7 +190,9 @@ mod tests {
         // no +Inf bucket
         assert!(bucket_quantile(0.5, &mut b(&[(1.0, 1.0)])).0.is_nan());
         // empty histogram
-        assert!(bucket_quantile(0.5, &mut b(&[(1.0, 0.0), (inf, 0.0)])).0.is_nan());
+        assert!(bucket_quantile(0.5, &mut b(&[(1.0, 0.0), (inf, 0.0)]))
+            .0
+            .is_nan());
         // out-of-range q
         assert_eq!(bucket_quantile(2.0, &mut h).0, inf);
         assert_eq!(bucket_quantile(-1.0, &mut h).0, -inf);

@@ -87,7 +87,9 @@ pub(super) fn label_replace(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R
     let src = ev.eval_string(arg(args, 3)?, ts)?;
     let re_src = ev.eval_string(arg(args, 4)?, ts)?;
     let re = Regex::new(&format!("^(?s:{re_src})$")).map_err(|e| {
-        Error::exec(format!("invalid regular expression in label_replace(): {re_src}: {e}"))
+        Error::exec(format!(
+            "invalid regular expression in label_replace(): {re_src}: {e}"
+        ))
     })?;
     if !valid_label_name(&dst) {
         return Err(Error::exec(format!(
@@ -130,10 +132,7 @@ pub(super) fn label_join(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
     }
     let mut v = ev.eval_vector(arg(args, 0)?, ts)?;
     for s in &mut v {
-        let joined: Vec<&str> = srcs
-            .iter()
-            .map(|n| s.metric.get(n).unwrap_or(""))
-            .collect();
+        let joined: Vec<&str> = srcs.iter().map(|n| s.metric.get(n).unwrap_or("")).collect();
         let joined = joined.join(&sep);
         s.metric = s.metric.with(&dst, &joined);
         if dst == METRIC_NAME {
@@ -213,9 +212,7 @@ fn natural_cmp(a: &str, b: &str) -> Ordering {
                 let (dx, dy) = (&x[..nx], &y[..ny]);
                 let tx = dx.iter().skip_while(|c| **c == b'0').count();
                 let ty = dy.iter().skip_while(|c| **c == b'0').count();
-                let o = tx
-                    .cmp(&ty)
-                    .then_with(|| dx[nx - tx..].cmp(&dy[ny - ty..]));
+                let o = tx.cmp(&ty).then_with(|| dx[nx - tx..].cmp(&dy[ny - ty..]));
                 if o != Ordering::Equal {
                     return o;
                 }

@@ -65,7 +65,11 @@ pub(super) fn round(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
 
 pub(super) fn scalar(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
     let v = ev.eval_vector(arg(args, 0)?, ts)?;
-    Ok(StepValue::Scalar(if v.len() == 1 { v[0].v } else { f64::NAN }))
+    Ok(StepValue::Scalar(if v.len() == 1 {
+        v[0].v
+    } else {
+        f64::NAN
+    }))
 }
 
 pub(super) fn vector(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
@@ -102,17 +106,28 @@ pub(super) fn step(ev: &mut Evaluator<'_>, _: &[Expr], _: i64) -> R {
 }
 
 fn two_scalars(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> Result<(f64, f64), Error> {
-    Ok((ev.eval_scalar(arg(args, 0)?, ts)?, ev.eval_scalar(arg(args, 1)?, ts)?))
+    Ok((
+        ev.eval_scalar(arg(args, 0)?, ts)?,
+        ev.eval_scalar(arg(args, 1)?, ts)?,
+    ))
 }
 
 pub(super) fn min_of(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
     let (a, b) = two_scalars(ev, args, ts)?;
-    Ok(StepValue::Scalar(if a.is_nan() || b.is_nan() { f64::NAN } else { a.min(b) }))
+    Ok(StepValue::Scalar(if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.min(b)
+    }))
 }
 
 pub(super) fn max_of(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
     let (a, b) = two_scalars(ev, args, ts)?;
-    Ok(StepValue::Scalar(if a.is_nan() || b.is_nan() { f64::NAN } else { a.max(b) }))
+    Ok(StepValue::Scalar(if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }))
 }
 
 pub(super) fn timestamp(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
@@ -200,7 +215,11 @@ fn date_fn(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64, f: fn(&Date) -> f64) 
     Ok(StepValue::Vector(
         v.into_iter()
             .map(|mut s| {
-                s.v = if s.v.is_finite() { f(&date(s.v)) } else { f64::NAN };
+                s.v = if s.v.is_finite() {
+                    f(&date(s.v))
+                } else {
+                    f64::NAN
+                };
                 s.drop_name = true;
                 s
             })
@@ -234,10 +253,16 @@ mod tests {
     #[test]
     fn calendar() {
         let d = date(0.0);
-        assert_eq!((d.year, d.month, d.day, d.weekday, d.yday), (1970, 1, 1, 4, 1));
+        assert_eq!(
+            (d.year, d.month, d.day, d.weekday, d.yday),
+            (1970, 1, 1, 4, 1)
+        );
         // 2024-02-29T13:45:00Z
         let d = date(1_709_214_300.0);
-        assert_eq!((d.year, d.month, d.day, d.hour, d.minute), (2024, 2, 29, 13, 45));
+        assert_eq!(
+            (d.year, d.month, d.day, d.hour, d.minute),
+            (2024, 2, 29, 13, 45)
+        );
         assert_eq!(d.yday, 60);
         assert_eq!(month_days(2024, 2), 29);
         assert_eq!(month_days(1900, 2), 28);

@@ -44,7 +44,10 @@ pub(crate) enum Impl {
 use Impl::{Custom, Element};
 
 const fn range(f: RangeFn) -> Impl {
-    Impl::Range { f, keep_name: false }
+    Impl::Range {
+        f,
+        keep_name: false,
+    }
 }
 
 /// Every implemented function; must list the same names as the signature
@@ -129,8 +132,8 @@ pub(crate) static IMPLS: &[(&str, Impl)] = &[
     ("sqrt", Element(f64::sqrt)),
     ("start", Custom(math::start)),
     ("stddev_over_time", range(over_time::stddev)),
-    ("step", Custom(math::step)),
     ("stdvar_over_time", range(over_time::stdvar)),
+    ("step", Custom(math::step)),
     ("sum_over_time", range(over_time::sum)),
     ("tan", Element(f64::tan)),
     ("tanh", Element(f64::tanh)),
@@ -152,7 +155,9 @@ pub(crate) fn call(
     ts: i64,
 ) -> Result<StepValue, Error> {
     let Some((_, imp)) = IMPLS.iter().find(|(n, _)| *n == name) else {
-        return Err(Error::exec(format!("unknown function with name \"{name}\"")));
+        return Err(Error::exec(format!(
+            "unknown function with name \"{name}\""
+        )));
     };
     match imp {
         Impl::Custom(f) => f(ev, args, ts),

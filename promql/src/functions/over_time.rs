@@ -23,12 +23,18 @@ pub(super) fn count(p: &[(i64, f64)], _: &Window, _: &[f64]) -> Option<f64> {
 
 pub(super) fn min(p: &[(i64, f64)], _: &Window, _: &[f64]) -> Option<f64> {
     let first = p.first()?.1;
-    Some(p.iter().fold(first, |m, x| if x.1 < m || m.is_nan() { x.1 } else { m }))
+    Some(
+        p.iter()
+            .fold(first, |m, x| if x.1 < m || m.is_nan() { x.1 } else { m }),
+    )
 }
 
 pub(super) fn max(p: &[(i64, f64)], _: &Window, _: &[f64]) -> Option<f64> {
     let first = p.first()?.1;
-    Some(p.iter().fold(first, |m, x| if x.1 > m || m.is_nan() { x.1 } else { m }))
+    Some(
+        p.iter()
+            .fold(first, |m, x| if x.1 > m || m.is_nan() { x.1 } else { m }),
+    )
 }
 
 pub(super) fn last(p: &[(i64, f64)], _: &Window, _: &[f64]) -> Option<f64> {

@@ -93,7 +93,11 @@ mod tests {
     use super::*;
 
     fn w(start: i64, end: i64) -> Window {
-        Window { start, end, ts: end }
+        Window {
+            start,
+            end,
+            ts: end,
+        }
     }
 
     #[test]

@@ -290,7 +290,10 @@ impl Lexer<'_> {
             let text = &self.src[start + 2..self.i];
             let v = u64::from_str_radix(text, 16).map_err(|_| LexError {
                 pos: start,
-                msg: format!("bad number or duration syntax: {:?}", &self.src[start..self.i]),
+                msg: format!(
+                    "bad number or duration syntax: {:?}",
+                    &self.src[start..self.i]
+                ),
             })?;
             self.push(Tok::Number(v as f64), start);
             return Ok(());
@@ -300,7 +303,9 @@ impl Lexer<'_> {
         while j < self.b.len() && self.b[j].is_ascii_digit() {
             j += 1;
         }
-        if j > self.i && j < self.b.len() && matches!(self.b[j], b's' | b'm' | b'h' | b'd' | b'w' | b'y')
+        if j > self.i
+            && j < self.b.len()
+            && matches!(self.b[j], b's' | b'm' | b'h' | b'd' | b'w' | b'y')
         {
             while j < self.b.len() && (self.b[j].is_ascii_alphanumeric()) {
                 j += 1;
@@ -341,19 +346,28 @@ impl Lexer<'_> {
                 self.i = save;
             }
         }
-        let text: String = self.src[start..self.i].chars().filter(|c| *c != '_').collect();
+        let text: String = self.src[start..self.i]
+            .chars()
+            .filter(|c| *c != '_')
+            .collect();
         if is_ident_char(self.peek(0)) && self.peek(0) != b':' {
             while is_ident_char(self.peek(0)) {
                 self.i += 1;
             }
             return Err(LexError {
                 pos: start,
-                msg: format!("bad number or duration syntax: {:?}", &self.src[start..self.i]),
+                msg: format!(
+                    "bad number or duration syntax: {:?}",
+                    &self.src[start..self.i]
+                ),
             });
         }
         let v: f64 = text.parse().map_err(|_| LexError {
             pos: start,
-            msg: format!("bad number or duration syntax: {:?}", &self.src[start..self.i]),
+            msg: format!(
+                "bad number or duration syntax: {:?}",
+                &self.src[start..self.i]
+            ),
         })?;
         self.push(Tok::Number(v), start);
         Ok(())
@@ -426,7 +440,9 @@ impl Lexer<'_> {
                             None => out.push(char::REPLACEMENT_CHARACTER),
                         }
                     } else {
-                        out.push(char::from_u32(v).ok_or_else(|| bad("invalid Unicode code point"))?);
+                        out.push(
+                            char::from_u32(v).ok_or_else(|| bad("invalid Unicode code point"))?,
+                        );
                     }
                 }
                 '0'..='7' => {

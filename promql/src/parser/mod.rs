@@ -53,9 +53,30 @@ mod tests {
             ("1", num(1.0)),
             ("-1", num(-1.0)),
             ("0x10", num(16.0)),
-            ("1 + 2 * 3", bin(BinaryOp::Add, num(1.0), bin(BinaryOp::Mul, num(2.0), num(3.0)))),
-            ("2 ^ 3 ^ 2", bin(BinaryOp::Pow, num(2.0), bin(BinaryOp::Pow, num(3.0), num(2.0)))),
-            ("1 - 2 - 3", bin(BinaryOp::Sub, bin(BinaryOp::Sub, num(1.0), num(2.0)), num(3.0))),
+            (
+                "1 + 2 * 3",
+                bin(
+                    BinaryOp::Add,
+                    num(1.0),
+                    bin(BinaryOp::Mul, num(2.0), num(3.0)),
+                ),
+            ),
+            (
+                "2 ^ 3 ^ 2",
+                bin(
+                    BinaryOp::Pow,
+                    num(2.0),
+                    bin(BinaryOp::Pow, num(3.0), num(2.0)),
+                ),
+            ),
+            (
+                "1 - 2 - 3",
+                bin(
+                    BinaryOp::Sub,
+                    bin(BinaryOp::Sub, num(1.0), num(2.0)),
+                    num(3.0),
+                ),
+            ),
             ("-1 ^ 2", num(-1.0).clone()).clone(),
             ("foo", foo()),
             (
@@ -191,10 +212,48 @@ mod tests {
     }
 
     #[test]
+    fn deep_queries_are_rejected_not_overflowing() {
+        let deep = format!("{}1{}", "(".repeat(5000), ")".repeat(5000));
+        let err = parse(&deep).unwrap_err().to_string();
+        assert!(err.contains("expression nesting is too deep"), "{err}");
+        let long = vec!["1"; 5000].join(" + ");
+        let err = parse(&long).unwrap_err().to_string();
+        assert!(err.contains("too many binary operators"), "{err}");
+        let ok = vec!["1"; 1000].join(" + ");
+        assert!(parse(&ok).is_ok());
+        let nested_ok = format!("{}1{}", "(".repeat(90), ")".repeat(90));
+        assert!(parse(&nested_ok).is_ok());
+    }
+
+    #[test]
     fn never_panics_on_garbage() {
         let pieces = [
-            "foo", "(", ")", "[", "]", "5m", ":", "{", "}", "\"a\"", "=", "=~", ",", "+", "-",
-            "offset", "@", "by", "sum", "rate", "1", "bool", "on", "group_left", "Inf", "^",
+            "foo",
+            "(",
+            ")",
+            "[",
+            "]",
+            "5m",
+            ":",
+            "{",
+            "}",
+            "\"a\"",
+            "=",
+            "=~",
+            ",",
+            "+",
+            "-",
+            "offset",
+            "@",
+            "by",
+            "sum",
+            "rate",
+            "1",
+            "bool",
+            "on",
+            "group_left",
+            "Inf",
+            "^",
         ];
         // every sequence of up to 3 pieces
         for a in pieces {

@@ -15,6 +15,8 @@ pub fn parse(src: &str) -> Result<Expr, Error> {
         src,
         toks: tokens,
         i: 0,
+        depth: 0,
+        binary_ops: 0,
     };
     if p.peek().tok == Tok::Eof {
         return Err(p.err_at(0, "no expression found in input"));
@@ -38,7 +40,16 @@ struct Parser<'a> {
     src: &'a str,
     toks: Vec<Token>,
     i: usize,
+    /// Current nesting of parenthesized/sub-expressions.
+    depth: usize,
+    /// Binary operators parsed so far.
+    binary_ops: usize,
 }
+
+/// Most nesting of sub-expressions accepted, keeping recursion bounded.
+const MAX_DEPTH: usize = 100;
+/// Most binary operators accepted in one query (they nest the tree too).
+const MAX_BINARY_OPS: usize = 2000;
 
 type PResult<T> = Result<T, Error>;
 
@@ -55,11 +66,11 @@ impl Parser<'_> {
         &self.toks[(self.i + n).min(self.toks.len() - 1)]
     }
 
+    /// Returns the current token and advances (past the end, the index
+    /// keeps growing so that stepping back with `i -= 1` is always exact).
     fn next(&mut self) -> Token {
         let t = self.peek().clone();
-        if self.i < self.toks.len() - 1 {
-            self.i += 1;
-        }
+        self.i += 1;
         t
     }
 
@@ -107,6 +118,17 @@ impl Parser<'_> {
 
     /// Parses an expression whose binary operators bind at least `min`.
     fn expr(&mut self, min: u8) -> PResult<(Expr, usize)> {
+        self.depth += 1;
+        let r = self.expr_inner(min);
+        self.depth -= 1;
+        r
+    }
+
+    fn expr_inner(&mut self, min: u8) -> PResult<(Expr, usize)> {
+        if self.depth > MAX_DEPTH {
+            let pos = self.peek().pos;
+            return Err(self.err_at(pos, "expression nesting is too deep"));
+        }
         let (mut lhs, start) = self.unary()?;
         while let Some(op) = self.binop() {
             let prec = op.precedence();
@@ -114,6 +136,10 @@ impl Parser<'_> {
                 break;
             }
             let op_pos = self.next().pos;
+            self.binary_ops += 1;
+            if self.binary_ops > MAX_BINARY_OPS {
+                return Err(self.err_at(op_pos, "too many binary operators in expression"));
+            }
             let mut return_bool = false;
             if ident_is(self.peek(), "bool") {
                 self.next();
@@ -189,10 +215,7 @@ impl Parser<'_> {
                 "bool modifier can only be used on comparison operators",
             ));
         }
-        if op.is_comparison()
-            && !return_bool
-            && lt == ValueType::Scalar
-            && rt == ValueType::Scalar
+        if op.is_comparison() && !return_bool && lt == ValueType::Scalar && rt == ValueType::Scalar
         {
             return Err(self.err_at(start, "comparisons between scalars must use BOOL modifier"));
         }
@@ -321,7 +344,9 @@ impl Parser<'_> {
                         if vt != ValueType::Vector {
                             return Err(self.err_at(
                                 start,
-                                format!("subquery is only allowed on instant vector, got {vt} instead"),
+                                format!(
+                                    "subquery is only allowed on instant vector, got {vt} instead"
+                                ),
                             ));
                         }
                         if step == Some(0) {
@@ -356,10 +381,9 @@ impl Parser<'_> {
                                 }
                             }
                             _ => {
-                                return Err(self.err_at(
-                                    start,
-                                    "ranges only allowed for vector selectors",
-                                ))
+                                return Err(
+                                    self.err_at(start, "ranges only allowed for vector selectors")
+                                )
                             }
                         };
                     }
@@ -400,7 +424,9 @@ impl Parser<'_> {
                         }
                     };
                     if slot.is_some() {
-                        return Err(self.err_at(t.pos, "@ <timestamp> may not be set multiple times"));
+                        return Err(
+                            self.err_at(t.pos, "@ <timestamp> may not be set multiple times")
+                        );
                     }
                     *slot = Some(at);
                 }
@@ -444,7 +470,10 @@ impl Parser<'_> {
         let v = if neg { -v } else { v };
         let ms = v * 1000.0;
         if !ms.is_finite() || ms.abs() > i64::MAX as f64 {
-            return Err(self.err_at(t.pos, format!("timestamp out of bounds for @ modifier: {v}")));
+            return Err(self.err_at(
+                t.pos,
+                format!("timestamp out of bounds for @ modifier: {v}"),
+            ));
         }
         Ok(AtModifier::Timestamp(ms.round() as i64))
     }
@@ -533,7 +562,10 @@ impl Parser<'_> {
             if n != want {
                 return Err(self.err_at(
                     pos,
-                    format!("expected {want} argument(s) in call to \"{}\", got {n}", f.name),
+                    format!(
+                        "expected {want} argument(s) in call to \"{}\", got {n}",
+                        f.name
+                    ),
                 ));
             }
         } else {
@@ -700,7 +732,9 @@ impl Parser<'_> {
                             if let Some(prev) = &name {
                                 return Err(self.err_at(
                                     t.pos,
-                                    format!("metric name must not be set twice: \"{prev}\" or \"{s}\""),
+                                    format!(
+                                        "metric name must not be set twice: \"{prev}\" or \"{s}\""
+                                    ),
                                 ));
                             }
                             name = Some(s);
@@ -723,9 +757,7 @@ impl Parser<'_> {
                     Tok::NeqRegex => MatchOp::RegexNoMatch,
                     _ => {
                         self.i -= 1;
-                        return Err(
-                            self.unexpected_in("label matching", "label matching operator")
-                        );
+                        return Err(self.unexpected_in("label matching", "label matching operator"));
                     }
                 };
                 let vt = self.next();
@@ -733,9 +765,8 @@ impl Parser<'_> {
                     self.i -= 1;
                     return Err(self.unexpected_in("label matching", "string"));
                 };
-                let m = Matcher::new(op, label, value).map_err(|e| {
-                    self.err_at(vt.pos, format!("error parsing regexp: {e}"))
-                })?;
+                let m = Matcher::new(op, label, value)
+                    .map_err(|e| self.err_at(vt.pos, format!("error parsing regexp: {e}")))?;
                 matchers.push(m);
                 match self.peek().tok {
                     Tok::Comma => {
@@ -750,7 +781,10 @@ impl Parser<'_> {
             if let Some(m) = matchers.iter().find(|m| m.name == METRIC_NAME) {
                 return Err(self.err_at(
                     pos,
-                    format!("metric name must not be set twice: \"{n}\" or \"{}\"", m.value),
+                    format!(
+                        "metric name must not be set twice: \"{n}\" or \"{}\"",
+                        m.value
+                    ),
                 ));
             }
             matchers.insert(0, Matcher::equal(METRIC_NAME, n.clone()));
