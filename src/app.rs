@@ -41,12 +41,59 @@ pub struct App {
     pub http_requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
     /// Sends true when the server should stop.
     pub shutdown: tokio::sync::watch::Sender<bool>,
+    /// Whether the last configuration (re)load succeeded.
+    pub reload_success: AtomicBool,
+    /// `--storage.tsdb.retention.time` as given.
+    pub retention: String,
+    /// `--web.enable-admin-api`.
+    pub enable_admin_api: bool,
+    /// `--web.enable-remote-write-receiver`.
+    pub enable_remote_write: bool,
+    /// `--web.cors.origin`, anchored.
+    pub cors_origin: regex::Regex,
+    /// Serializes reloads.
+    pub reload_lock: Mutex<()>,
 }
 
 impl App {
     /// Whether start-up has finished.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
+    }
+
+    /// Whether the last configuration (re)load succeeded.
+    pub fn reload_ok(&self) -> bool {
+        self.reload_success.load(Ordering::Relaxed)
+    }
+
+    /// Reloads the configuration file and applies it. On error the running
+    /// configuration stays in force.
+    pub fn reload(&self) -> Result<(), String> {
+        let _guard = self.reload_lock.lock();
+        let start = std::time::Instant::now();
+        tracing::info!(filename = %self.config_file, "Loading configuration file");
+        match crate::config::load_file(std::path::Path::new(&self.config_file)) {
+            Ok(cfg) => {
+                self.scrape.apply_config(&cfg);
+                *self.config.write() = cfg;
+                *self.config_loaded_ms.lock() = now_ms();
+                self.reload_success.store(true, Ordering::Relaxed);
+                tracing::info!(
+                    filename = %self.config_file,
+                    totalDuration = ?start.elapsed(),
+                    "Completed loading of configuration file"
+                );
+                Ok(())
+            }
+            Err(e) => {
+                self.reload_success.store(false, Ordering::Relaxed);
+                tracing::error!(filename = %self.config_file, err = %e, "Error reloading config");
+                Err(format!(
+                    "error loading config from {:?}: {e}",
+                    self.config_file
+                ))
+            }
+        }
     }
 
     /// Counts one served request.

@@ -49,6 +49,9 @@ pub struct Flags {
     /// Enable API endpoints for admin control actions.
     #[arg(long = "web.enable-admin-api")]
     pub enable_admin_api: bool,
+    /// Regex for CORS origin. It is fully anchored.
+    #[arg(long = "web.cors.origin", default_value = ".*", value_name = "REGEX")]
+    pub cors_origin: String,
     /// Enable API endpoint accepting remote write requests.
     #[arg(long = "web.enable-remote-write-receiver")]
     pub enable_remote_write_receiver: bool,

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod expfmt;
 pub mod flags;
 pub mod logging;
 pub mod rfc3339;

@@ -77,6 +77,8 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
     );
     let db = Arc::new(db);
 
+    let cors_origin = regex::Regex::new(&format!("^(?:{})$", flags.cors_origin))
+        .with_context(|| format!("invalid --web.cors.origin {:?}", flags.cors_origin))?;
     let (shutdown_tx, mut shutdown_rx) = tokio::sync::watch::channel(false);
     let app = Arc::new(App {
         flags: flags.run_flags(),
@@ -89,6 +91,12 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         config_loaded_ms: Mutex::new(now_ms()),
         http_requests: Mutex::default(),
         shutdown: shutdown_tx,
+        reload_success: std::sync::atomic::AtomicBool::new(true),
+        retention: flags.retention_time.to_string(),
+        enable_admin_api: flags.enable_admin_api,
+        enable_remote_write: flags.enable_remote_write_receiver,
+        cors_origin,
+        reload_lock: Mutex::new(()),
     });
 
     let addr: SocketAddr = resolve(&flags.listen_address)?;
@@ -127,6 +135,21 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
 
     app.ready.store(true, Ordering::Release);
     info!("Server is ready to receive web requests.");
+
+    // SIGHUP reloads the configuration
+    {
+        let app = Arc::clone(&app);
+        tokio::spawn(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            let Ok(mut hup) = signal(SignalKind::hangup()) else {
+                return;
+            };
+            while hup.recv().await.is_some() {
+                let app = Arc::clone(&app);
+                let _ = tokio::task::spawn_blocking(move || app.reload()).await;
+            }
+        });
+    }
 
     let sig = signal_name();
     tokio::pin!(sig);

@@ -1,5 +1,6 @@
 //! Integration tests: each starts the real `flint` binary.
 
+mod api;
 mod common;
 mod seed;
 mod server;

@@ -3,6 +3,8 @@
 pub mod params;
 pub mod query;
 pub mod response;
+pub mod series;
+pub mod status;
 pub mod targets;
 
 use std::io::Write as _;
@@ -43,22 +45,87 @@ const MAX_BODY: usize = 16 << 20;
 
 type Handler = fn(&App, &Params) -> Result<Answer, ApiError>;
 
-/// API routes: path, handler name for metrics, methods, handler, whether it
-/// runs on the blocking pool (queries).
-fn api_route(path: &str) -> Option<(&'static str, &'static [Method], Handler, bool)> {
-    const GET_POST: &[Method] = &[Method::GET, Method::POST];
-    const GET: &[Method] = &[Method::GET];
+const GET_POST: &[Method] = &[Method::GET, Method::POST];
+const GET: &[Method] = &[Method::GET];
+const POST_PUT: &[Method] = &[Method::POST, Method::PUT];
+
+/// One API route: its name (for metrics), methods, handler, and whether it
+/// runs on the blocking pool (queries and storage reads).
+struct Route {
+    name: &'static str,
+    methods: &'static [Method],
+    handler: Handler,
+    blocking: bool,
+}
+
+fn api_route(path: &str) -> Option<Route> {
+    let r = |name, methods, handler: Handler, blocking| Route {
+        name,
+        methods,
+        handler,
+        blocking,
+    };
     Some(match path {
-        "/api/v1/query" => ("/api/v1/query", GET_POST, query::instant as Handler, true),
-        "/api/v1/query_range" => (
-            "/api/v1/query_range",
+        "/api/v1/query" => r("/api/v1/query", GET_POST, query::instant, true),
+        "/api/v1/query_range" => r("/api/v1/query_range", GET_POST, query::range, true),
+        "/api/v1/query_exemplars" => r(
+            "/api/v1/query_exemplars",
             GET_POST,
-            query::range as Handler,
-            true,
+            status::query_exemplars,
+            false,
         ),
-        "/api/v1/targets" => ("/api/v1/targets", GET, targets::targets as Handler, false),
+        "/api/v1/series" => r("/api/v1/series", GET_POST, series::series, true),
+        "/api/v1/labels" => r("/api/v1/labels", GET_POST, series::labels, true),
+        "/api/v1/targets" => r("/api/v1/targets", GET, targets::targets, false),
+        "/api/v1/targets/metadata" => r(
+            "/api/v1/targets/metadata",
+            GET,
+            status::targets_metadata,
+            false,
+        ),
+        "/api/v1/metadata" => r("/api/v1/metadata", GET, status::metadata, false),
+        "/api/v1/scrape_pools" => r("/api/v1/scrape_pools", GET, status::scrape_pools, false),
+        "/api/v1/rules" => r("/api/v1/rules", GET, status::rules, false),
+        "/api/v1/alerts" => r("/api/v1/alerts", GET, status::alerts, false),
+        "/api/v1/alertmanagers" => r("/api/v1/alertmanagers", GET, status::alertmanagers, false),
+        "/api/v1/status/config" => r("/api/v1/status/config", GET, status::config, false),
+        "/api/v1/status/flags" => r("/api/v1/status/flags", GET, status::flags, false),
+        "/api/v1/status/runtimeinfo" => r(
+            "/api/v1/status/runtimeinfo",
+            GET,
+            status::runtimeinfo,
+            false,
+        ),
+        "/api/v1/status/buildinfo" => r("/api/v1/status/buildinfo", GET, status::buildinfo, false),
+        "/api/v1/status/tsdb" => r("/api/v1/status/tsdb", GET, status::tsdb, true),
+        "/api/v1/status/walreplay" => r("/api/v1/status/walreplay", GET, status::walreplay, false),
+        "/api/v1/admin/tsdb/delete_series" => r(
+            "/api/v1/admin/tsdb/delete_series",
+            POST_PUT,
+            status::admin,
+            false,
+        ),
+        "/api/v1/admin/tsdb/clean_tombstones" => r(
+            "/api/v1/admin/tsdb/clean_tombstones",
+            POST_PUT,
+            status::admin,
+            false,
+        ),
+        "/api/v1/admin/tsdb/snapshot" => r(
+            "/api/v1/admin/tsdb/snapshot",
+            POST_PUT,
+            status::admin,
+            false,
+        ),
         _ => return None,
     })
+}
+
+/// `/api/v1/label/<name>/values`: the name from the path.
+fn label_values_name(path: &str) -> Option<&str> {
+    path.strip_prefix("/api/v1/label/")?
+        .strip_suffix("/values")
+        .filter(|n| !n.contains('/'))
 }
 
 fn accepts_gzip<B>(req: &Request<B>) -> bool {
@@ -96,149 +163,221 @@ fn respond(status: u16, content_type: &str, body: String, gzip: bool) -> Respons
 }
 
 fn api_error(e: &ApiError, gzip: bool) -> Response<Full<Bytes>> {
-    let mut r = respond(e.kind.status(), "application/json", e.body(), gzip);
-    r.headers_mut().insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        header::HeaderValue::from_static("*"),
+    respond(e.kind.status(), "application/json", e.body(), gzip)
+}
+
+/// Adds CORS headers as Prometheus does: only for requests with an
+/// `Origin`, `*` for the default `.*`, else the origin when it matches.
+fn set_cors(app: &App, origin: Option<&header::HeaderValue>, r: &mut Response<Full<Bytes>>) {
+    let Some(origin) = origin.and_then(|o| o.to_str().ok()) else {
+        return;
+    };
+    let h = r.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        header::HeaderValue::from_static("Accept, Authorization, Content-Type, Origin"),
     );
-    r
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        header::HeaderValue::from_static("GET, POST, OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        header::HeaderValue::from_static("Date"),
+    );
+    if app.cors_origin.as_str() == "^(?:.*)$" {
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            header::HeaderValue::from_static("*"),
+        );
+    } else if app.cors_origin.is_match(origin) {
+        if let Ok(v) = header::HeaderValue::from_str(origin) {
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+        }
+    }
+}
+
+async fn read_params(req: Request<Incoming>) -> Result<Params, ApiError> {
+    let mut p = Params::default();
+    if let Some(q) = req.uri().query() {
+        p.add_urlencoded(q.as_bytes());
+    }
+    if req.method() == Method::POST {
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        match Limited::new(req.into_body(), MAX_BODY).collect().await {
+            Ok(body) if is_form => p.add_urlencoded(&body.to_bytes()),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(ApiError::bad_data(format!(
+                    "error reading request body: {e}"
+                )))
+            }
+        }
+    }
+    Ok(p)
+}
+
+fn text(status: u16, body: &str) -> Response<Full<Bytes>> {
+    respond(status, "text/plain; charset=utf-8", body.to_string(), false)
 }
 
 /// Answers one HTTP request.
 pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let mut resp = route(&app, req).await;
+    set_cors(&app, origin.as_ref(), &mut resp);
+    resp
+}
+
+async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let gzip = accepts_gzip(&req);
     let path = req.uri().path().to_string();
     let method = req.method().clone();
 
-    if let Some((name, methods, handler, blocking)) = api_route(&path) {
+    let label_name = label_values_name(&path).map(str::to_string);
+    let route = match &label_name {
+        Some(_) => Some(Route {
+            name: "/api/v1/label/:name/values",
+            methods: GET,
+            handler: |_, _| unreachable_handler(),
+            blocking: true,
+        }),
+        None => api_route(&path),
+    };
+    if let Some(route) = route {
         if method == Method::OPTIONS {
-            let mut r = respond(204, "text/plain", String::new(), false);
-            let h = r.headers_mut();
-            h.insert(
-                header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                header::HeaderValue::from_static("*"),
-            );
-            h.insert(
-                header::ACCESS_CONTROL_ALLOW_METHODS,
-                header::HeaderValue::from_static("GET, POST, OPTIONS"),
-            );
-            h.insert(
-                header::ACCESS_CONTROL_ALLOW_HEADERS,
-                header::HeaderValue::from_static("Accept, Authorization, Content-Type, Origin"),
-            );
-            return r;
+            return respond(200, "text/plain", String::new(), false);
         }
-        if !methods.contains(&method) {
-            app.count_request(name, 405);
-            return respond(
-                405,
-                "text/plain; charset=utf-8",
-                "Method Not Allowed\n".into(),
-                false,
-            );
+        if !route.methods.contains(&method) {
+            app.count_request(route.name, 405);
+            return text(405, "Method Not Allowed\n");
         }
-        let mut p = Params::default();
-        if let Some(q) = req.uri().query() {
-            p.add_urlencoded(q.as_bytes());
-        }
-        if method == Method::POST {
-            let is_form = req
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-            match Limited::new(req.into_body(), MAX_BODY).collect().await {
-                Ok(body) if is_form => p.add_urlencoded(&body.to_bytes()),
-                Ok(_) => {}
-                Err(e) => {
-                    let err = ApiError::bad_data(format!("error reading request body: {e}"));
-                    app.count_request(name, 400);
-                    return api_error(&err, gzip);
-                }
+        let p = match read_params(req).await {
+            Ok(p) => p,
+            Err(e) => {
+                app.count_request(route.name, 400);
+                return api_error(&e, gzip);
             }
-        }
-        let result = if blocking {
-            let app2 = Arc::clone(&app);
-            match tokio::task::spawn_blocking(move || handler(&app2, &p)).await {
+        };
+        let app2 = Arc::clone(app);
+        let handler = route.handler;
+        let call = move || match &label_name {
+            Some(name) => series::label_values(&app2, &p, name),
+            None => handler(&app2, &p),
+        };
+        let result = if route.blocking {
+            match tokio::task::spawn_blocking(call).await {
                 Ok(r) => r,
                 Err(e) => Err(ApiError {
                     kind: ErrorType::Internal,
-                    msg: format!("query failed: {e}"),
+                    msg: format!("request failed: {e}"),
                 }),
             }
         } else {
-            handler(&app, &p)
+            call()
         };
         let resp = match result {
-            Ok(a) => {
-                let mut r = respond(
-                    200,
-                    "application/json",
-                    response::success(&a.data, &a.warnings, &a.infos),
-                    gzip,
-                );
-                r.headers_mut().insert(
-                    header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                    header::HeaderValue::from_static("*"),
-                );
-                r
-            }
+            Ok(a) => respond(
+                200,
+                "application/json",
+                response::success(&a.data, &a.warnings, &a.infos),
+                gzip,
+            ),
             Err(e) => api_error(&e, gzip),
         };
-        app.count_request(name, resp.status().as_u16());
+        app.count_request(route.name, resp.status().as_u16());
         return resp;
     }
 
-    let resp = match (method.clone(), path.as_str()) {
-        (Method::GET | Method::HEAD, "/-/healthy") => respond(
-            200,
-            "text/plain; charset=utf-8",
-            crate::web::HEALTHY.into(),
-            false,
-        ),
-        (Method::GET | Method::HEAD, "/-/ready") => {
-            if app.is_ready() {
-                respond(
-                    200,
-                    "text/plain; charset=utf-8",
-                    crate::web::READY.into(),
-                    false,
-                )
-            } else {
-                respond(
-                    503,
-                    "text/plain; charset=utf-8",
-                    crate::web::NOT_READY.into(),
-                    false,
-                )
-            }
+    let (name, resp) = match (method.clone(), path.as_str()) {
+        (Method::GET | Method::HEAD, "/-/healthy") => {
+            ("/-/healthy", text(200, crate::web::HEALTHY))
         }
-        (Method::GET, "/metrics") => respond(
-            200,
-            "text/plain; version=0.0.4; charset=utf-8",
-            crate::web::self_metrics(&app),
-            gzip,
+        (Method::GET | Method::HEAD, "/-/ready") => (
+            "/-/ready",
+            if app.is_ready() {
+                text(200, crate::web::READY)
+            } else {
+                text(503, crate::web::NOT_READY)
+            },
         ),
+        (_, "/-/reload") => ("/-/reload", lifecycle_reload(app, &method).await),
+        (_, "/-/quit") => ("/-/quit", lifecycle_quit(app, &method)),
+        (Method::GET, "/metrics") => (
+            "/metrics",
+            respond(
+                200,
+                "text/plain; version=0.0.4; charset=utf-8",
+                crate::web::self_metrics(app),
+                gzip,
+            ),
+        ),
+        (Method::GET | Method::POST, "/federate") => {
+            let r = match read_params(req).await {
+                Ok(p) => {
+                    let app2 = Arc::clone(app);
+                    match tokio::task::spawn_blocking(move || {
+                        crate::web::federate::render(&app2, &p)
+                    })
+                    .await
+                    {
+                        Ok(Ok(body)) => {
+                            respond(200, "text/plain; version=0.0.4; charset=utf-8", body, gzip)
+                        }
+                        Ok(Err(e)) => text(e.kind.status(), &format!("{}\n", e.msg)),
+                        Err(e) => text(500, &format!("{e}\n")),
+                    }
+                }
+                Err(e) => text(400, &format!("{}\n", e.msg)),
+            };
+            ("/federate", r)
+        }
         (_, p) if p.starts_with("/api/") => {
             let e = ApiError {
                 kind: ErrorType::NotFound,
                 msg: format!("unknown API endpoint {p}"),
             };
-            api_error(&e, gzip)
+            ("other", api_error(&e, gzip))
         }
-        _ => respond(
-            404,
-            "text/plain; charset=utf-8",
-            "404 page not found\n".into(),
-            false,
-        ),
-    };
-    let name = match path.as_str() {
-        "/-/healthy" => "/-/healthy",
-        "/-/ready" => "/-/ready",
-        "/metrics" => "/metrics",
-        _ => "other",
+        _ => ("other", text(404, "404 page not found\n")),
     };
     app.count_request(name, resp.status().as_u16());
     resp
+}
+
+fn unreachable_handler() -> Result<Answer, ApiError> {
+    Err(ApiError {
+        kind: ErrorType::Internal,
+        msg: "label values handler called without a name".into(),
+    })
+}
+
+async fn lifecycle_reload(app: &Arc<App>, method: &Method) -> Response<Full<Bytes>> {
+    if *method != Method::POST && *method != Method::PUT {
+        return text(405, "Only POST or PUT requests allowed\n");
+    }
+    if !app.flags.enable_lifecycle {
+        return text(403, "Lifecycle API is not enabled.\n");
+    }
+    let app2 = Arc::clone(app);
+    match tokio::task::spawn_blocking(move || app2.reload()).await {
+        Ok(Ok(())) => text(200, ""),
+        Ok(Err(e)) => text(500, &format!("failed to reload config: {e}\n")),
+        Err(e) => text(500, &format!("failed to reload config: {e}\n")),
+    }
+}
+
+fn lifecycle_quit(app: &Arc<App>, method: &Method) -> Response<Full<Bytes>> {
+    if *method != Method::POST && *method != Method::PUT {
+        return text(405, "Only POST or PUT requests allowed\n");
+    }
+    if !app.flags.enable_lifecycle {
+        return text(403, "Lifecycle API is not enabled.\n");
+    }
+    let _ = app.shutdown.send(true);
+    text(200, "Requesting termination... Goodbye!\n")
 }

@@ -6,5 +6,5 @@ mod scrape_loop;
 mod target;
 
 pub use manager::{ScrapeManager, ScrapePool};
-pub use scrape_loop::ACCEPT_HEADER;
-pub use target::{Health, ScrapeStatus, Target};
+pub use scrape_loop::{StopMode, ACCEPT_HEADER};
+pub use target::{Health, Metadata, ScrapeStatus, Target};

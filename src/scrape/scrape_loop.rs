@@ -9,7 +9,7 @@ use tracing::debug;
 use tsdb::labels::{Label, Labels};
 use tsdb::{Db, SeriesRef, STALE_NAN_BITS};
 
-use super::target::{Health, Target};
+use super::target::{Health, Metadata, Target};
 use crate::textparse::{Entry, PromParser};
 
 /// The `Accept` header for the formats we parse (text 0.0.4).
@@ -20,6 +20,17 @@ fn now_ns() -> i128 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as i128)
         .unwrap_or(0)
+}
+
+/// How a loop is told to stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopMode {
+    /// Keep scraping.
+    Run,
+    /// Stop and mark every series of the target stale (target removed).
+    StopWithStaleness,
+    /// Stop without stale markers (shutdown).
+    Stop,
 }
 
 /// A cached series: its reference and the scrape iteration it was last seen in.
@@ -61,8 +72,9 @@ impl ScrapeLoop {
         }
     }
 
-    /// Scrapes until `stop` turns true, then marks the target's series stale.
-    pub(crate) async fn run(mut self, mut stop: watch::Receiver<bool>) {
+    /// Scrapes until told to stop; a removed target's series are marked
+    /// stale.
+    pub(crate) async fn run(mut self, mut stop: watch::Receiver<StopMode>) {
         let start_delay = self.target.offset(now_ns().max(0) as u128);
         tokio::select! {
             _ = tokio::time::sleep(start_delay) => {}
@@ -77,8 +89,21 @@ impl ScrapeLoop {
             }
             self.scrape_once().await;
         }
-        let ts = (now_ns() / 1_000_000) as i64;
-        self.mark_all_stale(ts);
+        if *stop.borrow() == StopMode::StopWithStaleness {
+            let ts = (now_ns() / 1_000_000) as i64;
+            self.mark_all_stale(ts);
+            self.mark_report_stale(ts);
+        }
+    }
+
+    fn mark_report_stale(&mut self, ts: i64) {
+        let Some(refs) = self.report_refs else { return };
+        let stale = f64::from_bits(STALE_NAN_BITS);
+        let mut app = self.db.appender();
+        for r in refs {
+            let _ = app.append(r, ts, stale);
+        }
+        let _ = app.commit();
     }
 
     /// One scrape: fetch, parse, append, report.
@@ -166,6 +191,18 @@ impl ScrapeLoop {
                         new_labels.insert(raw, labels);
                     }
                     samples.push((raw, pts, v));
+                }
+                Ok(Some(Entry::Help)) => {
+                    let (name, help) = parser.help();
+                    update_metadata(&t, name, |m| {
+                        if m.help != help {
+                            m.help = help.into_owned();
+                        }
+                    });
+                }
+                Ok(Some(Entry::Type)) => {
+                    let (name, kind) = parser.metric_type();
+                    update_metadata(&t, name, |m| m.kind = kind.as_str());
                 }
                 Ok(Some(_)) => {}
                 Err(e) => return Err(e.to_string()),
@@ -270,6 +307,26 @@ impl ScrapeLoop {
         }
         if let Err(e) = app.commit() {
             tracing::error!(err = %e, "Appending scrape report failed");
+        }
+    }
+}
+
+/// Applies `f` to the metadata of family `name`, creating it if new.
+fn update_metadata(t: &Target, name: &[u8], f: impl FnOnce(&mut Metadata)) {
+    let Ok(name) = std::str::from_utf8(name) else {
+        return;
+    };
+    let mut md = t.metadata.lock();
+    match md.get_mut(name) {
+        Some(m) => f(m),
+        None => {
+            let mut m = Metadata {
+                kind: "unknown",
+                help: String::new(),
+                unit: String::new(),
+            };
+            f(&mut m);
+            md.insert(name.to_string(), m);
         }
     }
 }

@@ -43,6 +43,17 @@ pub struct ScrapeStatus {
     pub last_duration: Duration,
 }
 
+/// Metadata of one metric family as scraped (HELP, TYPE, UNIT).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Metadata {
+    /// The TYPE word (`counter`, `gauge`, … `unknown`).
+    pub kind: &'static str,
+    /// HELP text.
+    pub help: String,
+    /// UNIT (OpenMetrics), empty otherwise.
+    pub unit: String,
+}
+
 /// One target of a scrape pool.
 pub struct Target {
     /// The scrape pool (job name).
@@ -63,6 +74,8 @@ pub struct Target {
     pub honor_timestamps: bool,
     /// Last scrape's outcome.
     pub status: Mutex<ScrapeStatus>,
+    /// Metric family metadata from the target's exposition, by family name.
+    pub metadata: Mutex<BTreeMap<String, Metadata>>,
 }
 
 impl Target {
@@ -158,6 +171,7 @@ impl Target {
                 last_scrape_ns: 0,
                 last_duration: Duration::ZERO,
             }),
+            metadata: Mutex::new(BTreeMap::new()),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Non-API endpoints: `/-/healthy`, `/-/ready`, and the server's own
 //! `/metrics`.
 
+pub mod federate;
 mod metrics;
 
 pub use metrics::render as self_metrics;

@@ -131,6 +131,17 @@ impl Db {
         self.head.chunks.flush(wait)
     }
 
+    /// Cardinality of the head: the `limit` largest entries of each list.
+    pub fn cardinality(&self, limit: usize) -> crate::Cardinality {
+        self.head.postings.read().cardinality(limit)
+    }
+
+    /// Number of chunks and the time range of the head's samples
+    /// (`None` when empty).
+    pub fn time_range(&self) -> (u64, Option<(i64, i64)>) {
+        self.head.time_range()
+    }
+
     /// Current counters.
     pub fn stats(&self) -> Stats {
         let c = &self.head.counters;

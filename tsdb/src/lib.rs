@@ -35,6 +35,7 @@ pub use chunks::ChunkRef;
 pub use db::{Db, OpenReport, Options, Stats};
 pub use error::Error;
 pub use head::{AppendStats, Appender, SeriesRef};
+pub use postings::Cardinality;
 
 /// The value Prometheus writes as a staleness marker: a NaN with this bit
 /// pattern, distinct from an ordinary NaN sample.

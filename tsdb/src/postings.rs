@@ -5,6 +5,21 @@ use std::collections::HashMap;
 
 use crate::labels::{Labels, MatchOp, Matcher};
 
+/// Cardinality figures, each list largest first.
+#[derive(Clone, Debug, Default)]
+pub struct Cardinality {
+    /// Series per metric name.
+    pub series_by_metric: Vec<(String, u64)>,
+    /// Distinct values per label name.
+    pub values_by_label: Vec<(String, u64)>,
+    /// Bytes of distinct values per label name.
+    pub bytes_by_label: Vec<(String, u64)>,
+    /// Series per `name=value` pair.
+    pub series_by_pair: Vec<(String, u64)>,
+    /// Distinct label pairs in all.
+    pub label_pairs: u64,
+}
+
 #[derive(Default)]
 pub(crate) struct Postings {
     by_label: HashMap<String, HashMap<String, Vec<u64>>>,
@@ -76,6 +91,50 @@ impl Postings {
             .collect();
         out.sort_unstable();
         out
+    }
+
+    /// Cardinality figures for the status page: the `limit` largest of
+    /// each, as (name, count).
+    pub(crate) fn cardinality(&self, limit: usize) -> Cardinality {
+        let top = |mut v: Vec<(String, u64)>| {
+            v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            v.truncate(limit);
+            v
+        };
+        let by_metric = self
+            .by_label
+            .get(crate::labels::METRIC_NAME)
+            .map(|m| {
+                m.iter()
+                    .map(|(v, ids)| (v.clone(), ids.len() as u64))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let values_per_name = self
+            .by_label
+            .iter()
+            .map(|(n, m)| (n.clone(), m.len() as u64))
+            .collect();
+        let bytes_per_name = self
+            .by_label
+            .iter()
+            .map(|(n, m)| (n.clone(), m.keys().map(|v| v.len() as u64).sum()))
+            .collect();
+        let pairs = self
+            .by_label
+            .iter()
+            .flat_map(|(n, m)| {
+                m.iter()
+                    .map(move |(v, ids)| (format!("{n}={v}"), ids.len() as u64))
+            })
+            .collect();
+        Cardinality {
+            series_by_metric: top(by_metric),
+            values_by_label: top(values_per_name),
+            bytes_by_label: top(bytes_per_name),
+            series_by_pair: top(pairs),
+            label_pairs: self.by_label.values().map(|m| m.len() as u64).sum(),
+        }
     }
 
     pub(crate) fn label_names(&self) -> Vec<String> {

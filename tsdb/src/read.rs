@@ -66,6 +66,17 @@ pub trait Querier: Send {
     /// Sorted, unique values of label `name` among series matching all
     /// `matchers` (all series when empty).
     fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, ReadError>;
+
+    /// Label sets of the series matching all `matchers` that have samples
+    /// in the querier's range, sorted. Stores that can answer without
+    /// decoding samples override this.
+    fn series_labels(&self, matchers: &[Matcher]) -> Result<Vec<Labels>, ReadError> {
+        Ok(self
+            .select(matchers)?
+            .into_iter()
+            .filter_map(|mut s| s.samples.next().map(|_| s.labels))
+            .collect())
+    }
 }
 
 /// Opens queriers over time ranges.

@@ -245,6 +245,32 @@ impl Head {
         self.creation.lock().log.sync()
     }
 
+    /// Chunk count and (min, max) sample time over all series.
+    pub(crate) fn time_range(&self) -> (u64, Option<(i64, i64)>) {
+        let mut chunks = 0u64;
+        let mut range: Option<(i64, i64)> = None;
+        let mut widen = |a: i64, b: i64| {
+            range = Some(range.map_or((a, b), |(x, y)| (x.min(a), y.max(b))));
+        };
+        for stripe in &self.by_id {
+            for s in stripe.read().values() {
+                let st = s.state.lock();
+                chunks += st.closed.len() as u64;
+                if let Some(c) = st.closed.first() {
+                    widen(c.mint, c.maxt);
+                }
+                if let Some(o) = st.open.as_ref().filter(|o| o.count > 0) {
+                    chunks += 1;
+                    widen(o.mint, o.maxt);
+                }
+                if let Some(t) = st.last_t {
+                    widen(t, t);
+                }
+            }
+        }
+        (chunks, range)
+    }
+
     /// Series by reference, for the given ids, skipping unknown ones.
     pub(crate) fn series_for(&self, ids: &[u64]) -> Vec<Arc<MemSeries>> {
         ids.iter().filter_map(|&id| self.get(id)).collect()

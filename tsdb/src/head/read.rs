@@ -3,7 +3,7 @@
 use super::{Head, MemSeries};
 use crate::chunkenc::XorIterator;
 use crate::chunks::{ChunkRef, DATA_SIZE};
-use crate::labels::Matcher;
+use crate::labels::{Labels, Matcher};
 use crate::read::{matches_all, Querier, ReadError, Sample, Series, VecIterator};
 
 pub(crate) struct HeadQuerier<'a> {
@@ -61,7 +61,28 @@ impl Head {
     }
 }
 
+impl Head {
+    /// Whether any chunk of the series overlaps `[mint, maxt]`.
+    fn overlaps(s: &MemSeries, mint: i64, maxt: i64) -> bool {
+        let st = s.state.lock();
+        st.open
+            .as_ref()
+            .is_some_and(|o| o.count > 0 && o.mint <= maxt && o.maxt >= mint)
+            || st.closed.iter().any(|c| c.mint <= maxt && c.maxt >= mint)
+    }
+}
+
 impl Querier for HeadQuerier<'_> {
+    fn series_labels(&self, matchers: &[Matcher]) -> Result<Vec<Labels>, ReadError> {
+        Ok(self
+            .head
+            .matching(matchers)
+            .into_iter()
+            .filter(|s| Head::overlaps(s, self.mint, self.maxt))
+            .map(|s| s.labels.clone())
+            .collect())
+    }
+
     fn select(&self, matchers: &[Matcher]) -> Result<Vec<Series<'_>>, ReadError> {
         Ok(self
             .head

@@ -1,0 +1,345 @@
+//! Status, metadata and the endpoints whose subsystems answer "nothing
+//! configured": `/api/v1/status/*`, `metadata`, `targets/metadata`,
+//! `scrape_pools`, `rules`, `alerts`, `alertmanagers`, `query_exemplars`,
+//! and the admin endpoints.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::params::{time_param, Params, MAX_TIME_MS, MIN_TIME_MS};
+use super::response::{json_str, write_labels, ApiError, ErrorType};
+use super::series::match_params;
+use super::Answer;
+use crate::app::App;
+use crate::rfc3339::format_millis;
+
+fn obj_str(out: &mut String, first: &mut bool, key: &str, val: &str) {
+    if !*first {
+        out.push(',');
+    }
+    *first = false;
+    json_str(out, key);
+    out.push(':');
+    json_str(out, val);
+}
+
+/// `GET /api/v1/status/config`.
+pub fn config(app: &App, _: &Params) -> Result<Answer, ApiError> {
+    let mut s = String::from("{\"yaml\":");
+    json_str(&mut s, &app.config.read().to_yaml());
+    s.push('}');
+    Ok(Answer::data(s))
+}
+
+/// `GET /api/v1/status/flags`.
+pub fn flags(app: &App, _: &Params) -> Result<Answer, ApiError> {
+    let mut sorted: Vec<&(String, String)> = app.flags.all.iter().collect();
+    sorted.sort();
+    let mut s = String::from("{");
+    let mut first = true;
+    for (k, v) in sorted {
+        obj_str(&mut s, &mut first, k, v);
+    }
+    s.push('}');
+    Ok(Answer::data(s))
+}
+
+/// `GET /api/v1/status/buildinfo`.
+pub fn buildinfo(_: &App, _: &Params) -> Result<Answer, ApiError> {
+    let mut s = String::from("{");
+    let mut first = true;
+    for (k, v) in [
+        ("version", env!("CARGO_PKG_VERSION")),
+        ("revision", ""),
+        ("branch", "main"),
+        ("buildUser", ""),
+        ("buildDate", ""),
+        ("goVersion", ""),
+    ] {
+        obj_str(&mut s, &mut first, k, v);
+    }
+    s.push('}');
+    Ok(Answer::data(s))
+}
+
+/// `GET /api/v1/status/runtimeinfo`.
+pub fn runtimeinfo(app: &App, _: &Params) -> Result<Answer, ApiError> {
+    let cwd = std::env::current_dir()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let threads = std::fs::read_dir("/proc/self/task")
+        .map(|d| d.count())
+        .unwrap_or(0);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let mut s = String::from("{");
+    let mut first = true;
+    obj_str(
+        &mut s,
+        &mut first,
+        "startTime",
+        &format_millis(app.started_ms),
+    );
+    obj_str(&mut s, &mut first, "CWD", &cwd);
+    obj_str(&mut s, &mut first, "hostname", host.trim());
+    obj_str(
+        &mut s,
+        &mut first,
+        "serverTime",
+        &format_millis(crate::app::now_ms()),
+    );
+    let _ = write!(s, ",\"reloadConfigSuccess\":{}", app.reload_ok());
+    obj_str(
+        &mut s,
+        &mut first,
+        "lastConfigTime",
+        &format_millis(*app.config_loaded_ms.lock()),
+    );
+    let _ = write!(
+        s,
+        ",\"corruptionCount\":{},\"goroutineCount\":{threads},\"GOMAXPROCS\":{cpus},\"GOMEMLIMIT\":{}",
+        app.db.open_report().problems.len(),
+        i64::MAX
+    );
+    obj_str(&mut s, &mut first, "GOGC", "");
+    obj_str(&mut s, &mut first, "GODEBUG", "");
+    obj_str(&mut s, &mut first, "storageRetention", &app.retention);
+    s.push('}');
+    Ok(Answer::data(s))
+}
+
+/// `GET /api/v1/status/tsdb?limit=N`.
+pub fn tsdb(app: &App, p: &Params) -> Result<Answer, ApiError> {
+    let limit = match p.get("limit") {
+        None | Some("") => 10,
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if n > 0 => n,
+            _ => return Err(ApiError::bad_data("limit must be a positive number")),
+        },
+    };
+    let card = app.db.cardinality(limit);
+    let stats = app.db.stats();
+    let (chunks, range) = app.db.time_range();
+    let (min, max) = range.unwrap_or((i64::MAX, i64::MIN));
+    let mut s = format!(
+        "{{\"headStats\":{{\"numSeries\":{},\"numLabelPairs\":{},\"chunkCount\":{chunks},\"minTime\":{min},\"maxTime\":{max}}}",
+        stats.series, card.label_pairs
+    );
+    for (key, list) in [
+        ("seriesCountByMetricName", &card.series_by_metric),
+        ("labelValueCountByLabelName", &card.values_by_label),
+        ("memoryInBytesByLabelName", &card.bytes_by_label),
+        ("seriesCountByLabelValuePair", &card.series_by_pair),
+    ] {
+        let _ = write!(s, ",\"{key}\":[");
+        for (i, (name, v)) in list.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            s.push_str("{\"name\":");
+            json_str(&mut s, name);
+            let _ = write!(s, ",\"value\":{v}}}");
+        }
+        s.push(']');
+    }
+    s.push('}');
+    Ok(Answer::data(s))
+}
+
+/// `GET /api/v1/status/walreplay`: there is no write-ahead log to replay,
+/// so replay is always complete.
+pub fn walreplay(_: &App, _: &Params) -> Result<Answer, ApiError> {
+    Ok(Answer::data("{\"min\":0,\"max\":0,\"current\":0}".into()))
+}
+
+/// `GET /api/v1/scrape_pools`.
+pub fn scrape_pools(app: &App, _: &Params) -> Result<Answer, ApiError> {
+    let mut s = String::from("{\"scrapePools\":[");
+    for (i, (job, _)) in app.scrape.pools().iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        json_str(&mut s, job);
+    }
+    s.push_str("]}");
+    Ok(Answer::data(s))
+}
+
+/// `GET /api/v1/rules`: rule evaluation is not part of this version, so
+/// there are no groups.
+pub fn rules(_: &App, p: &Params) -> Result<Answer, ApiError> {
+    if let Some(t) = p.get("type") {
+        if !t.is_empty() && t != "alert" && t != "record" {
+            return Err(ApiError::bad_data(format!(
+                "invalid parameter \"type\": not supported value {t:?}"
+            )));
+        }
+    }
+    Ok(Answer::data("{\"groups\":[]}".into()))
+}
+
+/// `GET /api/v1/alerts`.
+pub fn alerts(_: &App, _: &Params) -> Result<Answer, ApiError> {
+    Ok(Answer::data("{\"alerts\":[]}".into()))
+}
+
+/// `GET /api/v1/alertmanagers`.
+pub fn alertmanagers(_: &App, _: &Params) -> Result<Answer, ApiError> {
+    Ok(Answer::data(
+        "{\"activeAlertmanagers\":[],\"droppedAlertmanagers\":[]}".into(),
+    ))
+}
+
+/// `GET/POST /api/v1/query_exemplars`: exemplars are not stored yet, so the
+/// result is empty once the parameters check out.
+pub fn query_exemplars(_: &App, p: &Params) -> Result<Answer, ApiError> {
+    let start = time_param(p, "start", MIN_TIME_MS)?;
+    let end = time_param(p, "end", MAX_TIME_MS)?;
+    if end < start {
+        return Err(ApiError::bad_data(
+            "invalid parameter \"end\": end timestamp must not be before start time",
+        ));
+    }
+    promql::parse(p.get("query").unwrap_or(""))
+        .map_err(|e| ApiError::bad_data(format!("invalid parameter \"query\": {e}")))?;
+    Ok(Answer::data("[]".into()))
+}
+
+fn parse_limit(p: &Params, name: &str) -> Result<Option<usize>, ApiError> {
+    match p.get(name) {
+        None | Some("") => Ok(None),
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if n < 0 => Ok(None),
+            Ok(n) => Ok(Some(n as usize)),
+            Err(_) => Err(ApiError::bad_data(format!(
+                "invalid parameter \"{name}\": {v:?} is not a number"
+            ))),
+        },
+    }
+}
+
+/// `GET /api/v1/metadata?metric=&limit=&limit_per_metric=`.
+pub fn metadata(app: &App, p: &Params) -> Result<Answer, ApiError> {
+    let limit = parse_limit(p, "limit")?;
+    let per_metric = parse_limit(p, "limit_per_metric")?;
+    let metric = p.get("metric").filter(|m| !m.is_empty());
+    let mut all: BTreeMap<String, Vec<crate::scrape::Metadata>> = BTreeMap::new();
+    for (_, targets) in app.scrape.pools() {
+        for t in targets {
+            for (name, md) in t.metadata.lock().iter() {
+                if metric.is_some_and(|m| m != name) {
+                    continue;
+                }
+                let list = all.entry(name.clone()).or_default();
+                if !list.contains(md) {
+                    list.push(md.clone());
+                }
+            }
+        }
+    }
+    let mut s = String::from("{");
+    for (i, (name, list)) in all.iter().enumerate() {
+        if limit.is_some_and(|l| i >= l) {
+            break;
+        }
+        if i > 0 {
+            s.push(',');
+        }
+        json_str(&mut s, name);
+        s.push_str(":[");
+        for (j, md) in list.iter().enumerate() {
+            if per_metric.is_some_and(|l| j >= l) {
+                break;
+            }
+            if j > 0 {
+                s.push(',');
+            }
+            s.push('{');
+            write_metadata(&mut s, md);
+            s.push('}');
+        }
+        s.push(']');
+    }
+    s.push('}');
+    Ok(Answer::data(s))
+}
+
+fn write_metadata(s: &mut String, md: &crate::scrape::Metadata) {
+    s.push_str("\"type\":");
+    json_str(s, md.kind);
+    s.push_str(",\"help\":");
+    json_str(s, &md.help);
+    s.push_str(",\"unit\":");
+    json_str(s, &md.unit);
+}
+
+/// `GET /api/v1/targets/metadata?match_target=&metric=&limit=`.
+pub fn targets_metadata(app: &App, p: &Params) -> Result<Answer, ApiError> {
+    let limit = parse_limit(p, "limit")?;
+    let metric = p.get("metric").filter(|m| !m.is_empty());
+    let matchers = match p.get("match_target").filter(|m| !m.is_empty()) {
+        None => Vec::new(),
+        Some(sel) => {
+            let mut q = Params::default();
+            q.add_urlencoded(
+                format!(
+                    "match[]={}",
+                    url::form_urlencoded::byte_serialize(sel.as_bytes()).collect::<String>()
+                )
+                .as_bytes(),
+            );
+            match_params(&q)?.pop().unwrap_or_default()
+        }
+    };
+    let mut s = String::from("[");
+    let mut n = 0usize;
+    'outer: for (_, targets) in app.scrape.pools() {
+        for t in targets {
+            if !tsdb::read::matches_all(&t.labels, &matchers) {
+                continue;
+            }
+            for (name, md) in t.metadata.lock().iter() {
+                if metric.is_some_and(|m| m != name) {
+                    continue;
+                }
+                if limit.is_some_and(|l| n >= l) {
+                    break 'outer;
+                }
+                if n > 0 {
+                    s.push(',');
+                }
+                n += 1;
+                s.push_str("{\"target\":");
+                write_labels(&mut s, &t.labels);
+                if metric.is_none() {
+                    s.push_str(",\"metric\":");
+                    json_str(&mut s, name);
+                }
+                s.push(',');
+                write_metadata(&mut s, md);
+                s.push('}');
+            }
+        }
+    }
+    s.push(']');
+    Ok(Answer::data(s))
+}
+
+/// The admin endpoints: refused unless `--web.enable-admin-api`; with it,
+/// still refused because deletion and snapshots are not implemented yet.
+pub fn admin(app: &App, _: &Params) -> Result<Answer, ApiError> {
+    if !app.enable_admin_api {
+        return Err(ApiError {
+            kind: ErrorType::Unavailable,
+            msg: "admin APIs disabled".into(),
+        });
+    }
+    Err(ApiError {
+        kind: ErrorType::Internal,
+        msg:
+            "not supported yet by this version of flint: series deletion, tombstones and snapshots"
+                .into(),
+    })
+}

@@ -1,0 +1,270 @@
+//! Decoding, encoding and validating remote-write 1.0 bodies.
+
+use std::fmt::Write as _;
+
+use prost::Message as _;
+use tsdb::labels::{Label as TsdbLabel, Labels, METRIC_NAME};
+
+use super::proto::{Label, TimeSeries, WriteRequest};
+
+/// One converted series: its label set and its float samples as
+/// `(timestamp in ms, value)`, in request order.
+pub type Series = (Labels, Vec<(i64, f64)>);
+
+/// The largest expansion a snappy block can achieve: a 3-byte copy element
+/// produces at most 64 bytes. A declared length beyond `input × 22` can
+/// therefore never be honoured and is rejected without allocating.
+const MAX_SNAPPY_RATIO: u64 = 22;
+
+/// Why a remote-write body was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RemoteError {
+    /// The body is not a valid snappy block (the message is the decoder's,
+    /// which like Prometheus's starts with `snappy: corrupt input`).
+    #[error("{0}")]
+    Snappy(String),
+    /// The snappy header declares more decompressed bytes than allowed.
+    #[error("decompressed request size of {declared} bytes exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// The decompressed size the body declares.
+        declared: u64,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The decompressed body is not a `prometheus.WriteRequest` message
+    /// (this includes strings that are not valid UTF-8).
+    #[error("{0}")]
+    Protobuf(String),
+    /// A series without a `__name__`, with an empty metric name or with an
+    /// empty label name. Wording as Prometheus's receiver.
+    #[error("invalid metric name or labels, got {labels}")]
+    InvalidLabels {
+        /// The series' labels in Prometheus's notation, e.g.
+        /// `{__name__="up", job="x"}`.
+        labels: String,
+    },
+    /// A series with the same label name twice. Wording as Prometheus's
+    /// receiver.
+    #[error("invalid labels for series, labels {labels}, duplicated label {name}")]
+    DuplicateLabel {
+        /// The series' labels in Prometheus's notation.
+        labels: String,
+        /// The repeated label name.
+        name: String,
+    },
+}
+
+impl RemoteError {
+    /// The HTTP status to answer with: 413 Payload Too Large for
+    /// [`RemoteError::TooLarge`], 400 Bad Request for everything else.
+    ///
+    /// Prometheus answers 400 for every malformed body and has no size limit
+    /// of its own; a Prometheus sender retries only 5xx (and 429 when
+    /// configured) and drops the batch on any other 4xx, so 413 and 400
+    /// behave the same for it.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            RemoteError::TooLarge { .. } => 413,
+            _ => 400,
+        }
+    }
+}
+
+/// Decodes a remote-write 1.0 body: a snappy *block* (not framed) holding a
+/// protobuf `WriteRequest`.
+///
+/// The decompressed length declared in the snappy header is checked against
+/// `max_decoded` before anything is allocated; a declared length the input
+/// could not possibly expand to is reported as corrupt input. Never panics.
+pub fn decode_write_request(body: &[u8], max_decoded: usize) -> Result<WriteRequest, RemoteError> {
+    let declared = match snap::raw::decompress_len(body) {
+        Ok(n) => n as u64,
+        Err(snap::Error::TooBig { given, .. }) => {
+            return Err(RemoteError::TooLarge {
+                declared: given,
+                limit: max_decoded,
+            })
+        }
+        Err(e) => return Err(RemoteError::Snappy(e.to_string())),
+    };
+    if declared > max_decoded as u64 {
+        return Err(RemoteError::TooLarge {
+            declared,
+            limit: max_decoded,
+        });
+    }
+    if declared > (body.len() as u64).saturating_mul(MAX_SNAPPY_RATIO) {
+        return Err(RemoteError::Snappy(format!(
+            "snappy: corrupt input (header declares {declared} decompressed bytes, \
+             more than {} input bytes can hold)",
+            body.len()
+        )));
+    }
+    let mut buf = vec![0u8; declared as usize];
+    let n = snap::raw::Decoder::new()
+        .decompress(body, &mut buf)
+        .map_err(|e| RemoteError::Snappy(e.to_string()))?;
+    buf.truncate(n);
+    WriteRequest::decode(buf.as_slice()).map_err(|e| RemoteError::Protobuf(e.to_string()))
+}
+
+/// Encodes a request as a remote-write 1.0 body: protobuf, then a snappy
+/// block. The inverse of [`decode_write_request`].
+///
+/// # Panics
+///
+/// If the protobuf encoding exceeds 4 GiB, snappy's block size limit.
+pub fn encode_write_request(req: &WriteRequest) -> Vec<u8> {
+    let raw = req.encode_to_vec();
+    snap::raw::Encoder::new()
+        .compress_vec(&raw)
+        .expect("remote-write request larger than snappy's 4 GiB block limit")
+}
+
+/// Converts one series, validating its labels as Prometheus 3's receiver
+/// does: labels are sorted by name (senders need not sort them); the set
+/// must contain a non-empty `__name__`, no label name may be empty (any
+/// other UTF-8 name is valid), and no name may repeat. Label values may be
+/// empty; such labels are dropped, empty meaning absent. Histograms and
+/// exemplars are ignored.
+pub fn convert_series(ts: &TimeSeries) -> Result<Series, RemoteError> {
+    let mut sorted: Vec<&Label> = ts.labels.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+
+    let has_name = sorted.iter().any(|l| l.name == METRIC_NAME);
+    let valid = sorted
+        .iter()
+        .all(|l| !l.name.is_empty() && !(l.name == METRIC_NAME && l.value.is_empty()));
+    if !has_name || !valid {
+        return Err(RemoteError::InvalidLabels {
+            labels: prometheus_notation(&sorted),
+        });
+    }
+    if let Some(w) = sorted.windows(2).find(|w| w[0].name == w[1].name) {
+        return Err(RemoteError::DuplicateLabel {
+            labels: prometheus_notation(&sorted),
+            name: w[0].name.clone(),
+        });
+    }
+
+    let labels = Labels::new(
+        sorted
+            .iter()
+            .map(|l| TsdbLabel::new(l.name.as_str(), l.value.as_str()))
+            .collect(),
+    );
+    let samples = ts.samples.iter().map(|s| (s.timestamp, s.value)).collect();
+    Ok((labels, samples))
+}
+
+/// Converts every series of a request with [`convert_series`], failing on
+/// the first invalid one. Series without float samples are validated but
+/// left out of the result.
+///
+/// Prometheus's own 1.0 receiver does not fail the request here: it skips
+/// the invalid series (logging and counting them) and stores the rest. Use
+/// [`to_series_skipping_invalid`] for that behaviour.
+pub fn to_series(req: &WriteRequest) -> Result<Vec<Series>, RemoteError> {
+    let mut out = Vec::with_capacity(req.timeseries.len());
+    for ts in &req.timeseries {
+        let series = convert_series(ts)?;
+        if !series.1.is_empty() {
+            out.push(series);
+        }
+    }
+    Ok(out)
+}
+
+/// A series [`to_series_skipping_invalid`] left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// Why it was refused.
+    pub error: RemoteError,
+    /// How many float and histogram samples it carried (what Prometheus 3
+    /// adds to `prometheus_api_remote_write_invalid_labels_samples_total`
+    /// on its 2.0 path; its 1.0 path adds 1 per series).
+    pub samples: usize,
+}
+
+/// Converts the valid series of a request and reports the invalid ones
+/// instead of failing, as Prometheus's 1.0 receiver does (it logs a warning
+/// per skipped series and still answers 204). Series without float samples
+/// are left out of the converted list.
+pub fn to_series_skipping_invalid(req: &WriteRequest) -> (Vec<Series>, Vec<Skipped>) {
+    let mut out = Vec::with_capacity(req.timeseries.len());
+    let mut skipped = Vec::new();
+    for ts in &req.timeseries {
+        match convert_series(ts) {
+            Ok(series) if series.1.is_empty() => {}
+            Ok(series) => out.push(series),
+            Err(error) => skipped.push(Skipped {
+                error,
+                samples: ts.samples.len() + ts.histograms.len(),
+            }),
+        }
+    }
+    (out, skipped)
+}
+
+/// Formats labels (already sorted) as Prometheus's `labels.String()` does:
+/// `{__name__="up", job="x"}`, names quoted when not legacy identifiers,
+/// values quoted Go-style.
+fn prometheus_notation(labels: &[&Label]) -> String {
+    let mut s = String::from("{");
+    for (i, l) in labels.iter().enumerate() {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        if is_legacy_label_name(&l.name) {
+            s.push_str(&l.name);
+        } else {
+            go_quote(&mut s, &l.name);
+        }
+        s.push('=');
+        go_quote(&mut s, &l.value);
+    }
+    s.push('}');
+    s
+}
+
+/// `[a-zA-Z_][a-zA-Z0-9_]*`
+fn is_legacy_label_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    match bytes.next() {
+        Some(b) if b.is_ascii_alphabetic() || b == b'_' => {}
+        _ => return false,
+    }
+    bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// Appends `v` double-quoted with Go's `strconv.Quote` escapes (printable
+/// characters approximated as non-control, non-space-other-than-' ').
+fn go_quote(out: &mut String, v: &str) {
+    out.push('"');
+    for c in v.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if c.is_control() || (c.is_whitespace() && c != ' ') => {
+                if (c as u32) < 0x10000 {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                } else {
+                    let _ = write!(out, "\\U{:08x}", c as u32);
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}

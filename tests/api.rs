@@ -1,0 +1,304 @@
+//! The HTTP API beyond queries: series and label lookups, metadata,
+//! status pages, federation, lifecycle, CORS.
+
+use crate::common::{enc, http_get, http_request, MockTarget, Server};
+
+const BODY: &str = "# HELP req_total Requests served.\n# TYPE req_total counter\nreq_total{path=\"/a\"} 3\nreq_total{path=\"/b\"} 4\n# HELP temp_celsius Temperature.\n# TYPE temp_celsius gauge\ntemp_celsius 21.5\n";
+
+fn cfg(addr: &str, extra: &str) -> String {
+    format!(
+        "global:\n  external_labels:\n    dc: eu1\nscrape_configs:\n  - job_name: app\n    scrape_interval: 1s\n    static_configs:\n      - targets: ['{addr}']\n{extra}"
+    )
+}
+
+fn started(target: &MockTarget, extra_cfg: &str, flags: &[&str]) -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &cfg(&target.addr, extra_cfg), flags);
+    s.eventually(15, "temp_celsius scraped", || {
+        s.value("temp_celsius") == Some(21.5)
+    });
+    (dir, s)
+}
+
+#[test]
+fn series_labels_and_values() {
+    let target = MockTarget::start(BODY);
+    let (_d, s) = started(&target, "", &[]);
+    let (code, v) = s.api(&format!("/api/v1/series?match[]={}", enc("req_total")));
+    assert_eq!(code, 200, "{v}");
+    let list = v["data"].as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["path"], "/a");
+    assert_eq!(list[0]["job"], "app");
+    assert_eq!(list[0]["__name__"], "req_total");
+
+    let (_, v) = s.api("/api/v1/labels");
+    let names: Vec<&str> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    for want in ["__name__", "instance", "job", "path"] {
+        assert!(names.contains(&want), "{names:?}");
+    }
+    assert!(names.windows(2).all(|w| w[0] < w[1]), "sorted: {names:?}");
+
+    let (_, v) = s.api("/api/v1/label/__name__/values");
+    let values: Vec<&str> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    assert!(
+        values.contains(&"req_total") && values.contains(&"up") && values.contains(&"temp_celsius")
+    );
+
+    let (_, v) = s.api(&format!(
+        "/api/v1/label/path/values?match[]={}",
+        enc(r#"req_total{path="/b"}"#)
+    ));
+    assert_eq!(v["data"], serde_json::json!(["/b"]));
+
+    let (_, v) = s.api("/api/v1/label/__name__/values?limit=1");
+    assert_eq!(v["data"].as_array().unwrap().len(), 1);
+    assert_eq!(v["warnings"][0], "results truncated due to limit");
+
+    // POST form, as Grafana sends it
+    let (code, body) = http_request(
+        &s.addr,
+        "POST",
+        "/api/v1/series",
+        Some(&format!("match[]={}", enc("temp_celsius"))),
+    )
+    .unwrap();
+    assert_eq!(code, 200);
+    assert!(body.contains("\"__name__\":\"temp_celsius\""), "{body}");
+
+    // errors
+    let (code, v) = s.api("/api/v1/series");
+    assert_eq!(
+        (code, v["error"].as_str().unwrap()),
+        (400, "no match[] parameter provided")
+    );
+    let (code, v) = s.api(&format!("/api/v1/series?match[]={}", enc("sum(")));
+    assert_eq!(code, 400);
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid parameter \"match[]\""),
+        "{v}"
+    );
+    // a range with no data
+    let (_, v) = s.api(&format!(
+        "/api/v1/series?match[]={}&start=1&end=2",
+        enc("req_total")
+    ));
+    assert_eq!(v["data"], serde_json::json!([]));
+}
+
+#[test]
+fn metadata_status_and_federation() {
+    let target = MockTarget::start(BODY);
+    let (_d, s) = started(&target, "", &[]);
+
+    let (_, v) = s.api("/api/v1/metadata");
+    assert_eq!(
+        v["data"]["req_total"],
+        serde_json::json!([{"type":"counter","help":"Requests served.","unit":""}])
+    );
+    assert_eq!(v["data"]["temp_celsius"][0]["type"], "gauge");
+    let (_, v) = s.api(&format!(
+        "/api/v1/targets/metadata?match_target={}&metric=req_total",
+        enc(r#"{job="app"}"#)
+    ));
+    assert_eq!(v["data"][0]["target"]["job"], "app");
+    assert_eq!(v["data"][0]["type"], "counter");
+    assert!(v["data"][0].get("metric").is_none());
+
+    let (_, v) = s.api("/api/v1/status/buildinfo");
+    assert!(v["data"]["version"].is_string());
+    let (_, v) = s.api("/api/v1/status/flags");
+    assert_eq!(v["data"]["query.lookback-delta"], "5m");
+    let (_, v) = s.api("/api/v1/status/config");
+    assert!(v["data"]["yaml"]
+        .as_str()
+        .unwrap()
+        .contains("job_name: app"));
+    let (_, v) = s.api("/api/v1/status/runtimeinfo");
+    assert_eq!(v["data"]["reloadConfigSuccess"], true);
+    assert_eq!(v["data"]["storageRetention"], "15d");
+    let (_, v) = s.api("/api/v1/status/tsdb");
+    assert!(
+        v["data"]["headStats"]["numSeries"].as_u64().unwrap() >= 8,
+        "{v}"
+    );
+    let top = &v["data"]["seriesCountByMetricName"];
+    assert_eq!(
+        top[0],
+        serde_json::json!({"name": "req_total", "value": 2}),
+        "{v}"
+    );
+    let (_, v) = s.api("/api/v1/scrape_pools");
+    assert_eq!(v["data"], serde_json::json!({"scrapePools": ["app"]}));
+    for (path, want) in [
+        ("/api/v1/rules", serde_json::json!({"groups": []})),
+        ("/api/v1/alerts", serde_json::json!({"alerts": []})),
+        (
+            "/api/v1/status/walreplay",
+            serde_json::json!({"min": 0, "max": 0, "current": 0}),
+        ),
+    ] {
+        assert_eq!(s.api(path).1["data"], want, "{path}");
+    }
+    let (_, v) = s.api(&format!(
+        "/api/v1/query_exemplars?query={}",
+        enc("req_total")
+    ));
+    assert_eq!(v["data"], serde_json::json!([]));
+
+    let (code, body) = http_get(
+        &s.addr,
+        &format!("/federate?match[]={}", enc(r#"{job="app"}"#)),
+    )
+    .unwrap();
+    assert_eq!(code, 200);
+    assert!(body.contains("# TYPE req_total untyped\n"), "{body}");
+    let line = body
+        .lines()
+        .find(|l| l.starts_with("temp_celsius{"))
+        .unwrap_or_else(|| panic!("{body}"));
+    assert!(
+        line.contains("dc=\"eu1\"") && line.contains("job=\"app\""),
+        "{line}"
+    );
+    assert!(line.split(' ').nth(1) == Some("21.5"), "{line}");
+    assert!(
+        line.split(' ').nth(2).unwrap().parse::<i64>().is_ok(),
+        "{line}"
+    );
+    assert!(
+        !body.contains("req_total{") || !body.contains("temp_celsius 21.5"),
+        "labels present"
+    );
+}
+
+#[test]
+fn lifecycle_reload_and_admin_gating() {
+    let target = MockTarget::start(BODY);
+    // without the flags: refused as Prometheus refuses
+    {
+        let (_d, s) = started(&target, "", &[]);
+        assert_eq!(
+            http_request(&s.addr, "POST", "/-/reload", None).unwrap().0,
+            403
+        );
+        assert_eq!(
+            http_request(&s.addr, "POST", "/-/quit", None).unwrap().0,
+            403
+        );
+        let (code, v) = {
+            let (c, b) =
+                http_request(&s.addr, "POST", "/api/v1/admin/tsdb/snapshot", None).unwrap();
+            (c, serde_json::from_str::<serde_json::Value>(&b).unwrap())
+        };
+        assert_eq!(
+            (code, v["errorType"].as_str().unwrap()),
+            (503, "unavailable")
+        );
+        assert_eq!(v["error"], "admin APIs disabled");
+    }
+    let (dir, s) = started(&target, "", &["--web.enable-lifecycle"]);
+    let cfg_path = dir.path().join("prometheus.yml");
+    // a bad config is refused and the old one keeps running
+    std::fs::write(
+        &cfg_path,
+        "scrape_configs:\n  - job_name: app\n    scrape_interval: 5x\n",
+    )
+    .unwrap();
+    let (code, body) = http_request(&s.addr, "POST", "/-/reload", None).unwrap();
+    assert_eq!(code, 500, "{body}");
+    assert!(body.contains("not a valid duration string"), "{body}");
+    assert_eq!(
+        s.api("/api/v1/status/runtimeinfo").1["data"]["reloadConfigSuccess"],
+        false
+    );
+    assert_eq!(
+        s.api("/api/v1/scrape_pools").1["data"]["scrapePools"][0],
+        "app"
+    );
+    // a good one adds a job; the unchanged job keeps its target state
+    let second = MockTarget::start("other_metric 7\n");
+    let extra = format!("  - job_name: second\n    scrape_interval: 1s\n    static_configs:\n      - targets: ['{}']\n", second.addr);
+    std::fs::write(&cfg_path, cfg(&target.addr, &extra)).unwrap();
+    let (code, body) = http_request(&s.addr, "POST", "/-/reload", None).unwrap();
+    assert_eq!(code, 200, "{body}");
+    s.eventually(15, "the new job is scraped", || {
+        s.value("other_metric") == Some(7.0)
+    });
+    let (_, t) = s.api("/api/v1/targets");
+    let app_t = t["data"]["activeTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["scrapePool"] == "app")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        app_t["health"], "up",
+        "the kept target was not restarted: {app_t}"
+    );
+    // removing the job marks its series stale at once
+    std::fs::write(&cfg_path, cfg(&target.addr, "")).unwrap();
+    assert_eq!(
+        http_request(&s.addr, "POST", "/-/reload", None).unwrap().0,
+        200
+    );
+    s.eventually(10, "the removed job's series go stale", || {
+        s.value("other_metric").is_none()
+    });
+    assert!(s.log_text().contains("msg=\"Error reloading config\""));
+    // /-/quit stops the server cleanly
+    assert_eq!(
+        http_request(&s.addr, "POST", "/-/quit", None).unwrap().0,
+        200
+    );
+    let mut s = s;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        if let Ok(Some(st)) = s.child.try_wait() {
+            assert_eq!(st.code(), Some(0));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "did not exit after /-/quit"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn cors_headers_follow_the_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), "", &[]);
+    let get = |origin: Option<&str>| -> String {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect(&s.addr).unwrap();
+        let o = origin
+            .map(|o| format!("Origin: {o}\r\n"))
+            .unwrap_or_default();
+        write!(
+            c,
+            "GET /api/v1/query?query=1 HTTP/1.1\r\nHost: x\r\n{o}Connection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut r = String::new();
+        c.read_to_string(&mut r).unwrap();
+        r.to_ascii_lowercase()
+    };
+    assert!(get(Some("http://grafana:3000")).contains("access-control-allow-origin: *"));
+    assert!(!get(None).contains("access-control-allow-origin"));
+}
