@@ -11,6 +11,7 @@ pub mod config;
 pub mod expfmt;
 pub mod flags;
 pub mod logging;
+pub mod remote;
 pub mod rfc3339;
 pub mod scrape;
 pub mod server;

@@ -302,3 +302,127 @@ fn cors_headers_follow_the_origin() {
     assert!(get(Some("http://grafana:3000")).contains("access-control-allow-origin: *"));
     assert!(!get(None).contains("access-control-allow-origin"));
 }
+
+fn post_bytes(addr: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    let mut req = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    c.write_all(req.as_bytes()).unwrap();
+    c.write_all(body).unwrap();
+    let mut r = String::new();
+    c.read_to_string(&mut r).unwrap();
+    let code = r.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (
+        code,
+        r.split_once("\r\n\r\n")
+            .map(|x| x.1.to_string())
+            .unwrap_or_default(),
+    )
+}
+
+fn write_request(name: &str, samples: &[(i64, f64)]) -> Vec<u8> {
+    use flint::remote::{encode_write_request, Label, Sample, TimeSeries, WriteRequest};
+    let req = WriteRequest {
+        timeseries: vec![TimeSeries {
+            labels: vec![Label::new("__name__", name), Label::new("job", "rw")],
+            samples: samples
+                .iter()
+                .map(|&(t, v)| Sample {
+                    value: v,
+                    timestamp: t,
+                })
+                .collect(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    encode_write_request(&req)
+}
+
+#[test]
+fn remote_write_and_text_import() {
+    let rw_headers = [
+        ("Content-Type", "application/x-protobuf"),
+        ("Content-Encoding", "snappy"),
+        ("X-Prometheus-Remote-Write-Version", "0.1.0"),
+    ];
+    // refused without the flag
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Server::start(dir.path(), "", &[]);
+        let (code, body) = post_bytes(
+            &s.addr,
+            "/api/v1/write",
+            &rw_headers,
+            &write_request("m", &[(1000, 1.0)]),
+        );
+        assert_eq!(code, 404, "{body}");
+        assert!(body.contains("--web.enable-remote-write-receiver"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), "", &["--web.enable-remote-write-receiver"]);
+    // months in the past, into an empty store
+    let base = 1_700_000_000_000i64;
+    let samples: Vec<(i64, f64)> = (0..100).map(|i| (base + i * 15_000, i as f64)).collect();
+    let (code, body) = post_bytes(
+        &s.addr,
+        "/api/v1/write",
+        &rw_headers,
+        &write_request("rw_metric", &samples),
+    );
+    assert_eq!(code, 204, "{body}");
+    let (_, v) = s.api(&format!(
+        "/api/v1/query?query={}&time={}",
+        enc("rw_metric"),
+        (base + 99 * 15_000) / 1000
+    ));
+    assert_eq!(v["data"]["result"][0]["value"][1], "99", "{v}");
+    assert_eq!(v["data"]["result"][0]["metric"]["job"], "rw");
+    // an older sample is refused as Prometheus refuses it
+    let (code, body) = post_bytes(
+        &s.addr,
+        "/api/v1/write",
+        &rw_headers,
+        &write_request("rw_metric", &[(base, 5.0)]),
+    );
+    assert_eq!((code, body.trim()), (400, "out of order sample"));
+    // garbage is a 400, the wrong content type a 415
+    let (code, _) = post_bytes(&s.addr, "/api/v1/write", &rw_headers, b"not snappy at all");
+    assert_eq!(code, 400);
+    let (code, _) = post_bytes(
+        &s.addr,
+        "/api/v1/write",
+        &[("Content-Type", "text/plain")],
+        b"x",
+    );
+    assert_eq!(code, 415);
+    // the data survived the bad requests
+    let (_, v) = s.api(&format!(
+        "/api/v1/query?query={}&time={}",
+        enc("count_over_time(rw_metric[1h])"),
+        (base + 99 * 15_000) / 1000
+    ));
+    assert_eq!(v["data"]["result"][0]["value"][1], "100", "{v}");
+
+    // text import, with and without timestamps
+    let body = format!("imported{{a=\"1\"}} 3 {}\nimported{{a=\"2\"}} 4\n", base);
+    let (code, resp) = post_bytes(&s.addr, "/api/v1/import/prometheus", &[], body.as_bytes());
+    assert_eq!(code, 204, "{resp}");
+    assert_eq!(s.value(r#"imported{a="2"}"#), Some(4.0));
+    let (_, v) = s.api(&format!(
+        "/api/v1/query?query={}&time={}",
+        enc(r#"imported{a="1"}"#),
+        base / 1000
+    ));
+    assert_eq!(v["data"]["result"][0]["value"][1], "3");
+    let (code, resp) = post_bytes(&s.addr, "/api/v1/import/prometheus", &[], b"bad line {\n");
+    assert_eq!(code, 400);
+    assert!(resp.starts_with("line 1"), "{resp}");
+}

@@ -6,6 +6,7 @@ pub mod response;
 pub mod series;
 pub mod status;
 pub mod targets;
+pub mod write;
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -238,6 +239,17 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
     let path = req.uri().path().to_string();
     let method = req.method().clone();
 
+    if path == "/api/v1/write" || path == "/api/v1/import/prometheus" {
+        let name = if path == "/api/v1/write" {
+            "/api/v1/write"
+        } else {
+            "/api/v1/import/prometheus"
+        };
+        let resp = ingest(app, req, name).await;
+        app.count_request(name, resp.status().as_u16());
+        return resp;
+    }
+
     let label_name = label_values_name(&path).map(str::to_string);
     let route = match &label_name {
         Some(_) => Some(Route {
@@ -347,6 +359,62 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
     };
     app.count_request(name, resp.status().as_u16());
     resp
+}
+
+/// Largest compressed remote-write or import body read.
+const MAX_INGEST_BODY: usize = 32 << 20;
+
+async fn ingest(
+    app: &Arc<App>,
+    req: Request<Incoming>,
+    name: &'static str,
+) -> Response<Full<Bytes>> {
+    if !app.enable_remote_write {
+        return text(
+            404,
+            "remote write receiver needs to be enabled with --web.enable-remote-write-receiver\n",
+        );
+    }
+    if req.method() != Method::POST {
+        return text(405, "Method Not Allowed\n");
+    }
+    let header_str = |h: header::HeaderName| {
+        req.headers()
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let content_type = header_str(header::CONTENT_TYPE);
+    let encoding = header_str(header::CONTENT_ENCODING);
+    let body = match Limited::new(req.into_body(), MAX_INGEST_BODY)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(e) => return text(400, &format!("error reading request body: {e}\n")),
+    };
+    let app2 = Arc::clone(app);
+    let reply = tokio::task::spawn_blocking(move || {
+        if name == "/api/v1/write" {
+            write::remote_write(&app2, content_type.as_deref(), encoding.as_deref(), &body)
+        } else {
+            let body = match encoding.as_deref() {
+                Some("gzip") => {
+                    let mut out = Vec::new();
+                    let mut d = flate2::read::GzDecoder::new(&body[..]);
+                    if let Err(e) = std::io::Read::read_to_end(&mut d, &mut out) {
+                        return (400, format!("gzip: {e}\n"));
+                    }
+                    Bytes::from(out)
+                }
+                _ => body,
+            };
+            write::import_text(&app2, &body)
+        }
+    })
+    .await
+    .unwrap_or_else(|e| (500, format!("{e}\n")));
+    text(reply.0, &reply.1)
 }
 
 fn unreachable_handler() -> Result<Answer, ApiError> {

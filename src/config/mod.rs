@@ -44,8 +44,10 @@ pub struct Config {
 pub struct GlobalConfig {
     /// Default scrape interval (1m).
     pub scrape_interval: PromDuration,
-    /// Default scrape timeout (10s).
-    pub scrape_timeout: PromDuration,
+    /// Default scrape timeout (10s, or the scrape interval when that is
+    /// shorter and no timeout is given).
+    #[serde(deserialize_with = "some_duration")]
+    pub scrape_timeout: Option<PromDuration>,
     /// Default rule evaluation interval (1m).
     pub evaluation_interval: PromDuration,
     /// Labels added to series and alerts leaving this server.
@@ -57,7 +59,7 @@ impl Default for GlobalConfig {
     fn default() -> Self {
         GlobalConfig {
             scrape_interval: PromDuration(Duration::from_secs(60)),
-            scrape_timeout: PromDuration(Duration::from_secs(10)),
+            scrape_timeout: None,
             evaluation_interval: PromDuration(Duration::from_secs(60)),
             external_labels: BTreeMap::new(),
         }
@@ -108,6 +110,22 @@ pub struct StaticConfig {
     pub labels: BTreeMap<String, String>,
 }
 
+fn some_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<PromDuration>, D::Error> {
+    PromDuration::deserialize(d).map(Some)
+}
+
+const DEFAULT_SCRAPE_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl GlobalConfig {
+    /// The global scrape timeout in force.
+    pub fn timeout(&self) -> Duration {
+        match self.scrape_timeout {
+            Some(t) => t.0,
+            None => DEFAULT_SCRAPE_TIMEOUT.min(self.scrape_interval.0),
+        }
+    }
+}
+
 fn default_metrics_path() -> String {
     "/metrics".to_string()
 }
@@ -128,7 +146,7 @@ impl ScrapeConfig {
     pub fn timeout(&self, global: &GlobalConfig) -> Duration {
         match self.scrape_timeout {
             Some(t) => t.0,
-            None => global.scrape_timeout.0.min(self.interval(global)),
+            None => global.timeout().min(self.interval(global)),
         }
     }
 }
@@ -181,7 +199,7 @@ impl Config {
         if g.scrape_interval.0.is_zero() {
             return Err("global scrape interval must be greater than zero".into());
         }
-        if g.scrape_timeout > g.scrape_interval {
+        if g.timeout() > g.scrape_interval.0 {
             return Err("global scrape timeout greater than scrape interval".into());
         }
         for name in g.external_labels.keys() {
@@ -235,6 +253,7 @@ impl Config {
     /// The configuration as YAML, with defaults filled in, for the status API.
     pub fn to_yaml(&self) -> String {
         let mut c = self.clone();
+        c.global.scrape_timeout = Some(PromDuration(self.global.timeout()));
         for sc in &mut c.scrape_configs {
             sc.scrape_interval = Some(PromDuration(sc.interval(&self.global)));
             sc.scrape_timeout = Some(PromDuration(sc.timeout(&self.global)));
@@ -297,6 +316,19 @@ scrape_configs:
         assert_eq!(sc.metrics_path, "/metrics");
         assert!(sc.honor_timestamps && !sc.honor_labels);
         assert!(c.to_yaml().contains("scrape_timeout: 5s"));
+    }
+
+    #[test]
+    fn global_timeout_follows_a_short_interval() {
+        let c = load_str("global:\n  scrape_interval: 1s\n", "f.yml").unwrap();
+        assert_eq!(c.global.timeout(), Duration::from_secs(1));
+        let c = load_str("global:\n  scrape_interval: 1m\n", "f.yml").unwrap();
+        assert_eq!(c.global.timeout(), Duration::from_secs(10));
+        assert!(load_str(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 2s\n",
+            "f.yml"
+        )
+        .is_err());
     }
 
     #[test]

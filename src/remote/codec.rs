@@ -133,9 +133,12 @@ pub fn convert_series(ts: &TimeSeries) -> Result<Series, RemoteError> {
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
 
     let has_name = sorted.iter().any(|l| l.name == METRIC_NAME);
-    let valid = sorted
-        .iter()
-        .all(|l| !l.name.is_empty() && !(l.name == METRIC_NAME && l.value.is_empty()));
+    // Prometheus 3 (UTF-8 validation): a name is valid when non-empty (the
+    // protobuf decoder already guarantees UTF-8), and so is a metric name.
+    let valid = sorted.iter().all(|l| {
+        let empty_metric_name = l.name == METRIC_NAME && l.value.is_empty();
+        !l.name.is_empty() && !empty_metric_name
+    });
     if !has_name || !valid {
         return Err(RemoteError::InvalidLabels {
             labels: prometheus_notation(&sorted),

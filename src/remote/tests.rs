@@ -1,5 +1,5 @@
-use prost::Message as _;
 use proptest::prelude::*;
+use prost::Message as _;
 use tsdb::labels::Labels;
 
 use super::proto::histogram::{Count, ResetHint, ZeroCount};
@@ -72,7 +72,10 @@ fn fixture_decodes_through_snappy() {
     assert_eq!(req, fixture_request());
     assert_eq!(req.metadata[0].r#type(), MetricType::Gauge);
     let out = to_series(&req).unwrap();
-    assert_eq!(out, vec![(Labels::from_pairs(&[("__name__", "up")]), vec![(1000, 1.0)])]);
+    assert_eq!(
+        out,
+        vec![(Labels::from_pairs(&[("__name__", "up")]), vec![(1000, 1.0)])]
+    );
 }
 
 /// A series with an exemplar and an integer native histogram, hand-encoded.
@@ -94,7 +97,7 @@ fn histogram_and_exemplar_fields_decode() {
         0x20, 1,                        // schema (4, sint32 zigzag) -1
         0x29, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, // zero_threshold (5, I64) 1.0
         0x30, 4,                        // zero_count_int (6, VARINT) 4
-        0x42, 4, 0x08, 0x00, 0x10, 0x01, // negative_spans (8): offset 0, length 1
+        0x42, 4, 0x08, 0x02, 0x10, 0x01, // negative_spans (8): offset 1, length 1
         0x4a, 1, 0x04,                  // negative_deltas (9, packed sint64) [2]
         0x5a, 4, 0x08, 0x03, 0x10, 0x02, // positive_spans (11): offset -2, length 2
         0x62, 2, 0x02, 0x01,            // positive_deltas (12, packed sint64) [1, -1]
@@ -128,7 +131,7 @@ fn histogram_and_exemplar_fields_decode() {
                 zero_threshold: 1.0,
                 zero_count: Some(ZeroCount::ZeroCountInt(4)),
                 negative_spans: vec![BucketSpan {
-                    offset: 0,
+                    offset: 1,
                     length: 1,
                 }],
                 negative_deltas: vec![2],
@@ -177,25 +180,38 @@ fn float_histogram_variants_round_trip() {
 fn empty_request_is_one_snappy_byte() {
     let body = encode_write_request(&WriteRequest::default());
     assert_eq!(body, [0x00]);
-    assert_eq!(decode_write_request(&body, MAX).unwrap(), WriteRequest::default());
+    assert_eq!(
+        decode_write_request(&body, MAX).unwrap(),
+        WriteRequest::default()
+    );
 }
 
 #[test]
 fn stale_marker_survives_bit_exact() {
     let req = request(vec![series(
         &[("__name__", "x")],
-        &[(1, f64::from_bits(STALE_NAN)), (2, f64::NAN), (3, f64::INFINITY)],
+        &[
+            (1, f64::from_bits(STALE_NAN)),
+            (2, f64::NAN),
+            (3, f64::INFINITY),
+        ],
     )]);
     let back = decode_write_request(&encode_write_request(&req), MAX).unwrap();
     let out = to_series(&back).unwrap();
     let bits: Vec<u64> = out[0].1.iter().map(|(_, v)| v.to_bits()).collect();
-    assert_eq!(bits, [STALE_NAN, f64::NAN.to_bits(), f64::INFINITY.to_bits()]);
+    assert_eq!(
+        bits,
+        [STALE_NAN, f64::NAN.to_bits(), f64::INFINITY.to_bits()]
+    );
 }
 
 #[test]
 fn highly_compressible_body_passes_the_ratio_check() {
     let big = "a".repeat(1 << 20);
-    let req = request(vec![series(&[("__name__", "x"), ("big", &big)], &[(1, 1.0)])]);
+    let req = request(vec![series(
+        &[("__name__", "x"), ("big", &big)],
+        &[(1, 1.0)],
+    )]);
     let body = encode_write_request(&req);
     assert!(body.len() * 20 < (1 << 20), "snappy ratio {}", body.len());
     assert_eq!(decode_write_request(&body, MAX).unwrap(), req);
@@ -207,7 +223,10 @@ fn highly_compressible_body_passes_the_ratio_check() {
 fn empty_body_is_corrupt_snappy() {
     let err = decode_write_request(&[], MAX).unwrap_err();
     assert!(matches!(err, RemoteError::Snappy(_)), "{err:?}");
-    assert!(err.to_string().starts_with("snappy: corrupt input"), "{err}");
+    assert!(
+        err.to_string().starts_with("snappy: corrupt input"),
+        "{err}"
+    );
     assert_eq!(err.http_status(), 400);
 }
 
@@ -261,9 +280,27 @@ fn declared_size_over_limit_is_too_large() {
 fn huge_declared_size_is_refused_before_allocating() {
     // Header declaring 2^32 + 1 bytes (over snappy's own limit) and 4 GiB - 1.
     let err = decode_write_request(&[0x81, 0x80, 0x80, 0x80, 0x10, 0x00], usize::MAX).unwrap_err();
-    assert!(matches!(err, RemoteError::TooLarge { declared: 0x1_0000_0001, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            RemoteError::TooLarge {
+                declared: 0x1_0000_0001,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let err = decode_write_request(&[0xff, 0xff, 0xff, 0xff, 0x0f, 0x00], MAX).unwrap_err();
-    assert!(matches!(err, RemoteError::TooLarge { declared: 0xffff_ffff, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            RemoteError::TooLarge {
+                declared: 0xffff_ffff,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     // Within the limit, but more than 6 bytes could ever expand to.
     let err = decode_write_request(&[0xff, 0xff, 0xff, 0xff, 0x0f, 0x00], usize::MAX).unwrap_err();
     assert!(matches!(err, RemoteError::Snappy(_)), "{err:?}");
@@ -272,9 +309,9 @@ fn huge_declared_size_is_refused_before_allocating() {
 #[test]
 fn valid_snappy_bad_protobuf() {
     for raw in [
-        &[0x0f][..],                  // field 1, wire type 7: invalid
-        &[0x0a, 0x05, 0x0a][..],      // length past the end
-        &[0x0a, 0x03, 0x0a, 0x01][..], // nested length past its parent
+        &[0x0f][..],                               // field 1, wire type 7: invalid
+        &[0x0a, 0x05, 0x0a][..],                   // length past the end
+        &[0x0a, 0x03, 0x0a, 0x01][..],             // nested length past its parent
         &[0x0a, 0x04, 0x0a, 0x02, 0xff, 0xfe][..], // label name not UTF-8
     ] {
         let err = decode_write_request(&snappy(raw), MAX).unwrap_err();
@@ -288,7 +325,10 @@ fn unknown_fields_are_skipped() {
     // Field 2 (reserved, Cortex's `source`) and field 99 before the fixture.
     let mut raw = vec![0x10, 0x01, 0x9a, 0x06, 0x01, b'x'];
     raw.extend(FIXTURE);
-    assert_eq!(decode_write_request(&snappy(&raw), MAX).unwrap(), fixture_request());
+    assert_eq!(
+        decode_write_request(&snappy(&raw), MAX).unwrap(),
+        fixture_request()
+    );
 }
 
 // ---------------------------------------------------------------- labels
@@ -300,7 +340,10 @@ fn convert(labels: &[(&str, &str)]) -> Result<Series, RemoteError> {
 #[test]
 fn unsorted_labels_are_sorted() {
     let (ls, samples) = convert(&[("job", "j"), ("__name__", "up"), ("a", "1")]).unwrap();
-    assert_eq!(ls, Labels::from_pairs(&[("__name__", "up"), ("a", "1"), ("job", "j")]));
+    assert_eq!(
+        ls,
+        Labels::from_pairs(&[("__name__", "up"), ("a", "1"), ("job", "j")])
+    );
     assert_eq!(samples, vec![(1, 1.0)]);
 }
 
@@ -320,7 +363,10 @@ fn utf8_names_are_accepted() {
 #[test]
 fn missing_metric_name_is_invalid() {
     let err = convert(&[("job", "j"), ("a", "1")]).unwrap_err();
-    assert_eq!(err.to_string(), r#"invalid metric name or labels, got {a="1", job="j"}"#);
+    assert_eq!(
+        err.to_string(),
+        r#"invalid metric name or labels, got {a="1", job="j"}"#
+    );
     assert_eq!(err.http_status(), 400);
     let err = convert(&[]).unwrap_err();
     assert_eq!(err.to_string(), "invalid metric name or labels, got {}");
@@ -338,7 +384,10 @@ fn empty_metric_name_is_invalid() {
 #[test]
 fn empty_label_name_is_invalid() {
     let err = convert(&[("__name__", "up"), ("", "v")]).unwrap_err();
-    assert_eq!(err.to_string(), r#"invalid metric name or labels, got {""="v", __name__="up"}"#);
+    assert_eq!(
+        err.to_string(),
+        r#"invalid metric name or labels, got {""="v", __name__="up"}"#
+    );
 }
 
 #[test]
@@ -382,13 +431,27 @@ fn to_series_fails_on_first_invalid_and_drops_sampleless() {
         series(&[("__name__", "none")], &[]),
         series(&[("job", "nameless")], &[(1, 1.0)]),
     ]);
-    assert!(matches!(to_series(&req), Err(RemoteError::InvalidLabels { .. })));
+    assert!(matches!(
+        to_series(&req),
+        Err(RemoteError::InvalidLabels { .. })
+    ));
     let (ok, skipped) = to_series_skipping_invalid(&req);
-    assert_eq!(ok, vec![(Labels::from_pairs(&[("__name__", "ok")]), vec![(1, 1.0)])]);
+    assert_eq!(
+        ok,
+        vec![(Labels::from_pairs(&[("__name__", "ok")]), vec![(1, 1.0)])]
+    );
     assert_eq!(skipped.len(), 1);
     assert_eq!(skipped[0].samples, 1);
-    assert!(matches!(skipped[0].error, RemoteError::InvalidLabels { .. }));
-    assert_eq!(to_series(&request(req.timeseries[..2].to_vec())).unwrap().len(), 1);
+    assert!(matches!(
+        skipped[0].error,
+        RemoteError::InvalidLabels { .. }
+    ));
+    assert_eq!(
+        to_series(&request(req.timeseries[..2].to_vec()))
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 // ---------------------------------------------------------------- properties
