@@ -26,7 +26,7 @@ pub struct App {
     /// The database.
     pub db: Arc<Db>,
     /// The scrape manager.
-    pub scrape: ScrapeManager,
+    pub scrape: Arc<ScrapeManager>,
     /// The configuration in force.
     pub config: RwLock<Config>,
     /// Path of the configuration file.
@@ -61,6 +61,21 @@ impl App {
         self.ready.load(Ordering::Acquire)
     }
 
+    /// The folder of the configuration file (base of relative paths in it).
+    pub fn config_dir(&self) -> std::path::PathBuf {
+        std::path::Path::new(&self.config_file)
+            .parent()
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    std::path::Path::new(".")
+                } else {
+                    p
+                }
+            })
+            .unwrap_or(std::path::Path::new("."))
+            .to_path_buf()
+    }
+
     /// Whether the last configuration (re)load succeeded.
     pub fn reload_ok(&self) -> bool {
         self.reload_success.load(Ordering::Relaxed)
@@ -74,7 +89,7 @@ impl App {
         tracing::info!(filename = %self.config_file, "Loading configuration file");
         match crate::config::load_file(std::path::Path::new(&self.config_file)) {
             Ok(cfg) => {
-                self.scrape.apply_config(&cfg);
+                self.scrape.apply_config(&cfg, &self.config_dir());
                 *self.config.write() = cfg;
                 *self.config_loaded_ms.lock() = now_ms();
                 self.reload_success.store(true, Ordering::Relaxed);

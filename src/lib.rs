@@ -8,6 +8,7 @@
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod discovery;
 pub mod expfmt;
 pub mod flags;
 pub mod logging;

@@ -83,7 +83,7 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
     let app = Arc::new(App {
         flags: flags.run_flags(),
         db: Arc::clone(&db),
-        scrape: ScrapeManager::new(Arc::clone(&db)).context("creating the HTTP client")?,
+        scrape: Arc::new(ScrapeManager::new(Arc::clone(&db)).context("creating the HTTP client")?),
         config: RwLock::new(cfg.clone()),
         config_file: config_path.clone(),
         ready: Default::default(),
@@ -106,7 +106,7 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
     let bound = listener.local_addr()?;
     info!(component = "web", address = %bound, "Start listening for connections");
 
-    app.scrape.apply_config(&cfg);
+    app.scrape.apply_config(&cfg, &app.config_dir());
     info!(
         filename = %config_path,
         totalDuration = ?load_start.elapsed(),

@@ -2,5 +2,6 @@
 
 mod api;
 mod common;
+mod scrape;
 mod seed;
 mod server;

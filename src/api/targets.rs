@@ -69,15 +69,40 @@ pub fn targets(app: &App, p: &Params) -> Result<Answer, ApiError> {
             }
         }
     }
-    s.push_str("],\"droppedTargets\":[]");
+    s.push_str("],\"droppedTargets\":[");
+    let dropped = app.scrape.dropped();
+    if show_dropped {
+        let mut first = true;
+        for (job, list) in &dropped {
+            for d in list {
+                if !first {
+                    s.push(',');
+                }
+                first = false;
+                s.push_str("{\"discoveredLabels\":{");
+                for (i, (k, v)) in d.discovered.iter().enumerate() {
+                    if i > 0 {
+                        s.push(',');
+                    }
+                    json_str(&mut s, k);
+                    s.push(':');
+                    json_str(&mut s, v);
+                }
+                s.push_str("},\"scrapePool\":");
+                json_str(&mut s, job);
+                s.push('}');
+            }
+        }
+    }
+    s.push(']');
     if show_dropped {
         s.push_str(",\"droppedTargetCounts\":{");
-        for (i, (job, _)) in pools.iter().enumerate() {
+        for (i, (job, list)) in dropped.iter().enumerate() {
             if i > 0 {
                 s.push(',');
             }
             json_str(&mut s, job);
-            s.push_str(":0");
+            let _ = write!(s, ":{}", list.len());
         }
         s.push('}');
     }

@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::scrape::relabel::RelabelConfig;
+
 /// The whole configuration file.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -66,9 +68,9 @@ impl Default for GlobalConfig {
     }
 }
 
-/// One `scrape_configs` entry.
+/// One `scrape_configs` entry. Keys not listed here are collected in
+/// `unsupported` and refused by the checks with a message naming them.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct ScrapeConfig {
     /// The job name, also the `job` label.
     pub job_name: String,
@@ -96,6 +98,19 @@ pub struct ScrapeConfig {
     /// Statically listed targets.
     #[serde(default)]
     pub static_configs: Vec<StaticConfig>,
+    /// Target groups read from files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_sd_configs: Vec<crate::discovery::file::FileSdConfig>,
+    /// Discovery mechanisms Prometheus has that flint does not support yet:
+    /// present in a config, they are an error naming them.
+    #[serde(flatten, skip_serializing)]
+    pub unsupported: BTreeMap<String, serde_yaml::Value>,
+    /// Rules applied to each target's labels before scraping.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relabel_configs: Vec<RelabelConfig>,
+    /// Rules applied to each scraped series before storing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metric_relabel_configs: Vec<RelabelConfig>,
 }
 
 /// A group of statically listed targets with common labels.
@@ -179,13 +194,13 @@ pub fn load_str(text: &str, name: &str) -> Result<Config, ConfigError> {
         serde_yaml::from_str(text)
             .map_err(|e| ConfigError(format!("parsing YAML file {name}: {e}")))?
     };
-    cfg.check()
+    cfg.check(text)
         .map_err(|e| ConfigError(format!("parsing YAML file {name}: {e}")))?;
     Ok(cfg)
 }
 
 impl Config {
-    fn check(&self) -> Result<(), String> {
+    fn check(&self, text: &str) -> Result<(), String> {
         for (key, v) in [
             ("alerting", &self.alerting),
             ("remote_write", &self.remote_write),
@@ -238,6 +253,36 @@ impl Config {
                     sc.metrics_path, sc.job_name
                 ));
             }
+            if let Some(key) = sc.unsupported.keys().next() {
+                let known = KNOWN_UNSUPPORTED.contains(&key.as_str());
+                let at = line_of_key(text, key)
+                    .map(|n| format!("line {n}: "))
+                    .unwrap_or_default();
+                return Err(if known {
+                    format!(
+                        "{at}{key} (job {:?}) is not supported yet by this version of flint",
+                        sc.job_name
+                    )
+                } else {
+                    format!(
+                        "{at}field {key} not found in type config.ScrapeConfig (job {:?})",
+                        sc.job_name
+                    )
+                });
+            }
+            for f in &sc.file_sd_configs {
+                f.validate()
+                    .map_err(|e| format!("file_sd_configs of job {:?}: {e}", sc.job_name))?;
+            }
+            for (what, rules) in [
+                ("relabel_configs", &sc.relabel_configs),
+                ("metric_relabel_configs", &sc.metric_relabel_configs),
+            ] {
+                for r in rules {
+                    r.validate()
+                        .map_err(|e| format!("{what} of job {:?}: {e}", sc.job_name))?;
+                }
+            }
             for st in &sc.static_configs {
                 for t in &st.targets {
                     check_target(t).map_err(|e| format!("{e} (job {:?})", sc.job_name))?;
@@ -261,6 +306,73 @@ impl Config {
         serde_yaml::to_string(&c).unwrap_or_default()
     }
 }
+
+/// The 1-based line where `key:` first appears as a mapping key.
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let t = l.trim_start().trim_start_matches("- ").trim_start();
+            t.strip_prefix(key)
+                .is_some_and(|r| r.trim_start().starts_with(':'))
+        })
+        .map(|i| i + 1)
+}
+
+/// Keys of Prometheus's scrape config that flint does not implement yet.
+const KNOWN_UNSUPPORTED: &[&str] = &[
+    "kubernetes_sd_configs",
+    "consul_sd_configs",
+    "dns_sd_configs",
+    "http_sd_configs",
+    "ec2_sd_configs",
+    "gce_sd_configs",
+    "azure_sd_configs",
+    "openstack_sd_configs",
+    "docker_sd_configs",
+    "dockerswarm_sd_configs",
+    "nomad_sd_configs",
+    "eureka_sd_configs",
+    "digitalocean_sd_configs",
+    "hetzner_sd_configs",
+    "linode_sd_configs",
+    "marathon_sd_configs",
+    "nerve_sd_configs",
+    "serverset_sd_configs",
+    "triton_sd_configs",
+    "uyuni_sd_configs",
+    "vultr_sd_configs",
+    "scaleway_sd_configs",
+    "puppetdb_sd_configs",
+    "ionos_sd_configs",
+    "ovhcloud_sd_configs",
+    "lightsail_sd_configs",
+    "kuma_sd_configs",
+    "basic_auth",
+    "authorization",
+    "bearer_token",
+    "bearer_token_file",
+    "oauth2",
+    "tls_config",
+    "proxy_url",
+    "follow_redirects",
+    "enable_http2",
+    "enable_compression",
+    "sample_limit",
+    "label_limit",
+    "label_name_length_limit",
+    "label_value_length_limit",
+    "body_size_limit",
+    "target_limit",
+    "keep_dropped_targets",
+    "track_timestamps_staleness",
+    "scrape_protocols",
+    "scrape_classic_histograms",
+    "native_histogram_bucket_limit",
+    "always_scrape_classic_histograms",
+    "scrape_fallback_protocol",
+    "metric_name_validation_scheme",
+    "metric_name_escaping_scheme",
+];
 
 fn check_label_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
@@ -335,7 +447,7 @@ scrape_configs:
     fn errors_name_the_problem() {
         let cases = [
             ("global:\n  scrape_interval: 5x\n", "not a valid duration string"),
-            ("scrape_configs:\n  - job_name: a\n    bogus: 1\n", "unknown field `bogus`"),
+            ("scrape_configs:\n  - job_name: a\n    bogus: 1\n", "field bogus not found"),
             ("scrape_configs:\n  - job_name: a\n  - job_name: a\n", "multiple scrape configs with job name \"a\""),
             (
                 "scrape_configs:\n  - job_name: a\n    scrape_interval: 5s\n    scrape_timeout: 10s\n",
@@ -343,6 +455,7 @@ scrape_configs:
             ),
             ("global: [\n", "parsing YAML file f.yml"),
             ("remote_write:\n  - url: http://x\n", "remote_write: not supported yet"),
+            ("scrape_configs:\n  - job_name: k\n    kubernetes_sd_configs: [{role: pod}]\n", "kubernetes_sd_configs (job \"k\") is not supported yet"),
             ("scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: ['h:99999']\n", "invalid port"),
         ];
         for (text, want) in cases {

@@ -1,17 +1,23 @@
-//! The scrape manager: one pool per job, one loop per target. Applying a
-//! new configuration keeps the loops of unchanged targets running, stops
-//! removed ones (their series get stale markers) and starts new ones.
+//! The scrape manager: one pool per job, one loop per target. Targets come
+//! from target groups (static configs, file discovery); whenever the groups
+//! or the configuration change, the running loops are made to match: loops
+//! of unchanged targets keep running, removed ones stop (their series get
+//! stale markers), new ones start.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tsdb::Db;
 
 use super::scrape_loop::{ScrapeLoop, StopMode};
-use super::target::Target;
+use super::target::{DroppedTarget, Target};
 use crate::config::{Config, GlobalConfig, ScrapeConfig};
+use crate::discovery::{file, TargetGroup};
 
 /// The targets of one job.
 pub struct ScrapePool {
@@ -19,6 +25,8 @@ pub struct ScrapePool {
     pub job: String,
     /// Its targets.
     pub targets: Vec<Arc<Target>>,
+    /// Targets dropped by relabeling.
+    pub dropped: Vec<DroppedTarget>,
 }
 
 struct Running {
@@ -26,27 +34,39 @@ struct Running {
     stop: watch::Sender<StopMode>,
 }
 
+#[derive(Default)]
+struct State {
+    config: Config,
+    /// Per job, per discovery source: the latest groups.
+    groups: HashMap<String, BTreeMap<String, Vec<TargetGroup>>>,
+    running: HashMap<String, Running>,
+    pools: Vec<ScrapePool>,
+    discovery: Vec<JoinHandle<()>>,
+}
+
 /// Runs the scrape loops of the current configuration.
 pub struct ScrapeManager {
     db: Arc<Db>,
     client: reqwest::Client,
-    pools: Mutex<Vec<ScrapePool>>,
-    running: Mutex<HashMap<String, Running>>,
+    state: Mutex<State>,
 }
 
-/// What identifies a loop across reloads: everything that shapes how and
+/// What identifies a loop across changes: everything that shapes how and
 /// what it scrapes.
 fn loop_key(sc: &ScrapeConfig, global: &GlobalConfig, t: &Target) -> String {
     format!(
         "{}\u{0}{:?}\u{0}{:?}\u{0}{}\u{0}{}\u{0}{}",
         serde_yaml::to_string(sc).unwrap_or_default(),
-        sc.interval(global),
-        sc.timeout(global),
+        t.interval,
+        t.timeout,
         t.url,
         t.labels,
         serde_yaml::to_string(&global.external_labels).unwrap_or_default()
     )
 }
+
+/// How often file discovery looks for changed files.
+const FILE_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 impl ScrapeManager {
     /// A manager appending to `db`.
@@ -58,24 +78,80 @@ impl ScrapeManager {
         Ok(ScrapeManager {
             db,
             client,
-            pools: Mutex::new(Vec::new()),
-            running: Mutex::new(HashMap::new()),
+            state: Mutex::new(State::default()),
         })
     }
 
-    /// Makes the running loops match `cfg`.
-    pub fn apply_config(&self, cfg: &Config) {
-        let mut running = self.running.lock();
+    /// Makes the running loops match `cfg`. Relative discovery file paths
+    /// are resolved against `base_dir` (the configuration file's folder).
+    pub fn apply_config(self: &Arc<Self>, cfg: &Config, base_dir: &Path) {
+        let mut st = self.state.lock();
+        for h in st.discovery.drain(..) {
+            h.abort();
+        }
+        st.config = cfg.clone();
+        st.groups.clear();
+        for sc in &cfg.scrape_configs {
+            let mut sources = BTreeMap::new();
+            sources.insert("static".to_string(), Target::static_groups(sc));
+            for (i, fsd) in sc.file_sd_configs.iter().enumerate() {
+                let (files, errors) = file::read_all(&fsd.files, base_dir, &BTreeMap::new());
+                for e in errors {
+                    tracing::error!(component = "discovery manager", discovery = "file", err = %e, "Error reading file");
+                }
+                for (path, groups) in files {
+                    sources.insert(file_source(i, &path), groups);
+                }
+                st.discovery.push(tokio::spawn(watch_files(
+                    Arc::downgrade(self),
+                    sc.job_name.clone(),
+                    i,
+                    fsd.clone(),
+                    base_dir.to_path_buf(),
+                )));
+            }
+            st.groups.insert(sc.job_name.clone(), sources);
+        }
+        self.sync(&mut st);
+    }
+
+    /// Replaces the groups of one file-discovery config of a job.
+    fn set_file_groups(
+        &self,
+        job: &str,
+        sd_index: usize,
+        files: BTreeMap<PathBuf, Vec<TargetGroup>>,
+    ) {
+        let mut st = self.state.lock();
+        let Some(sources) = st.groups.get_mut(job) else {
+            return;
+        };
+        let prefix = format!("file/{sd_index}/");
+        sources.retain(|k, _| !k.starts_with(&prefix));
+        for (path, groups) in files {
+            sources.insert(file_source(sd_index, &path), groups);
+        }
+        self.sync(&mut st);
+    }
+
+    fn sync(&self, st: &mut State) {
         let mut next: HashMap<String, Running> = HashMap::new();
         let mut pools = Vec::new();
+        let cfg = st.config.clone();
         for sc in &cfg.scrape_configs {
+            let groups: Vec<TargetGroup> = st
+                .groups
+                .get(&sc.job_name)
+                .map(|s| s.values().flatten().cloned().collect())
+                .unwrap_or_default();
+            let (active, dropped) = Target::from_groups(sc, &cfg.global, &groups);
             let mut targets = Vec::new();
-            for t in Target::from_config(sc, &cfg.global) {
+            for t in active {
                 let key = loop_key(sc, &cfg.global, &t);
                 if next.contains_key(&key) {
                     continue; // the same target listed twice is scraped once
                 }
-                let r = match running.remove(&key) {
+                let r = match st.running.remove(&key) {
                     Some(r) => r,
                     None => {
                         let target = Arc::new(t);
@@ -95,28 +171,82 @@ impl ScrapeManager {
             pools.push(ScrapePool {
                 job: sc.job_name.clone(),
                 targets,
+                dropped,
             });
         }
-        for (_, gone) in running.drain() {
+        for (_, gone) in st.running.drain() {
             let _ = gone.stop.send(StopMode::StopWithStaleness);
         }
-        *running = next;
-        *self.pools.lock() = pools;
+        st.running = next;
+        st.pools = pools;
     }
 
     /// Stops every loop (at shutdown: no stale markers, as Prometheus).
     pub fn stop(&self) {
-        for (_, r) in self.running.lock().drain() {
+        let mut st = self.state.lock();
+        for h in st.discovery.drain(..) {
+            h.abort();
+        }
+        for (_, r) in st.running.drain() {
             let _ = r.stop.send(StopMode::Stop);
         }
     }
 
+    /// The targets dropped by relabeling, by pool.
+    pub fn dropped(&self) -> Vec<(String, Vec<DroppedTarget>)> {
+        self.state
+            .lock()
+            .pools
+            .iter()
+            .map(|p| (p.job.clone(), p.dropped.clone()))
+            .collect()
+    }
+
     /// The active targets, grouped by pool, in configuration order.
     pub fn pools(&self) -> Vec<(String, Vec<Arc<Target>>)> {
-        self.pools
+        self.state
             .lock()
+            .pools
             .iter()
             .map(|p| (p.job.clone(), p.targets.clone()))
             .collect()
+    }
+}
+
+fn file_source(sd_index: usize, path: &Path) -> String {
+    format!("file/{sd_index}/{}", path.display())
+}
+
+/// Re-reads a file-discovery config's files when they change (checked
+/// every second) or every refresh interval.
+async fn watch_files(
+    mgr: std::sync::Weak<ScrapeManager>,
+    job: String,
+    sd_index: usize,
+    cfg: file::FileSdConfig,
+    base: PathBuf,
+) {
+    let mut last_fp = file::fingerprint(&cfg.files, &base);
+    let mut last_read = Instant::now();
+    let mut current: BTreeMap<PathBuf, Vec<TargetGroup>> =
+        file::read_all(&cfg.files, &base, &BTreeMap::new()).0;
+    loop {
+        tokio::time::sleep(FILE_CHECK_EVERY).await;
+        let fp = file::fingerprint(&cfg.files, &base);
+        if fp == last_fp && last_read.elapsed() < cfg.refresh_interval.0 {
+            continue;
+        }
+        last_fp = fp;
+        last_read = Instant::now();
+        let (files, errors) = file::read_all(&cfg.files, &base, &current);
+        for e in errors {
+            tracing::error!(component = "discovery manager", discovery = "file", err = %e, "Error reading file");
+        }
+        if files == current {
+            continue;
+        }
+        current = files.clone();
+        let Some(m) = mgr.upgrade() else { return };
+        m.set_file_groups(&job, sd_index, files);
     }
 }

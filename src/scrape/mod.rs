@@ -2,9 +2,10 @@
 //! fetches, parses (see [`crate::textparse`]) and appends to the database.
 
 mod manager;
+pub mod relabel;
 mod scrape_loop;
 mod target;
 
 pub use manager::{ScrapeManager, ScrapePool};
 pub use scrape_loop::{StopMode, ACCEPT_HEADER};
-pub use target::{Health, Metadata, ScrapeStatus, Target};
+pub use target::{DroppedTarget, Health, Metadata, ScrapeStatus, Target};

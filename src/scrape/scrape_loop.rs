@@ -10,10 +10,14 @@ use tsdb::labels::{Label, Labels};
 use tsdb::{Db, SeriesRef, STALE_NAN_BITS};
 
 use super::target::{Health, Metadata, Target};
-use crate::textparse::{Entry, PromParser};
+use crate::textparse::{Entry, Parser};
 
-/// The `Accept` header for the formats we parse (text 0.0.4).
-pub const ACCEPT_HEADER: &str = "text/plain;version=0.0.4;q=1,*/*;q=0.1";
+/// The `Accept` header for the formats we parse: OpenMetrics 1.0.0 and
+/// 0.0.1, then the text format 0.0.4 (Prometheus 2.x's default header;
+/// without the UTF-8 escaping offers of 3.x, since quoted metric names are
+/// not parsed yet).
+pub const ACCEPT_HEADER: &str =
+    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
 fn now_ns() -> i128 {
     SystemTime::now()
@@ -33,9 +37,10 @@ pub enum StopMode {
     Stop,
 }
 
-/// A cached series: its reference and the scrape iteration it was last seen in.
+/// A cached series: its reference (`None` when metric relabeling drops
+/// it) and the scrape iteration it was last seen in.
 struct CacheEntry {
-    series: SeriesRef,
+    series: Option<SeriesRef>,
     seen: u64,
 }
 
@@ -112,7 +117,7 @@ impl ScrapeLoop {
         let ts = (started / 1_000_000) as i64;
         let clock = Instant::now();
         let result = match self.fetch().await {
-            Ok(body) => self.store(&body, ts),
+            Ok((content_type, body)) => self.store(content_type.as_deref(), &body, ts),
             Err(e) => Err(e),
         };
         let duration = clock.elapsed();
@@ -141,7 +146,7 @@ impl ScrapeLoop {
         self.report(ts, duration, scraped.as_ref());
     }
 
-    async fn fetch(&self) -> Result<Vec<u8>, String> {
+    async fn fetch(&self) -> Result<(Option<String>, Vec<u8>), String> {
         let t = &self.target;
         let url = &t.url;
         let req = self
@@ -165,21 +170,31 @@ impl ScrapeLoop {
                 status.canonical_reason().unwrap_or("")
             ));
         }
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let body = resp
             .bytes()
             .await
             .map_err(|e| go_style_error(url, &e, t.timeout))?;
-        Ok(body.to_vec())
+        Ok((content_type, body.to_vec()))
     }
 
     /// Parses the whole body first (a malformed body stores nothing), then
     /// appends, then marks series that vanished as stale.
-    fn store(&mut self, body: &[u8], ts: i64) -> Result<Scraped, String> {
+    fn store(
+        &mut self,
+        content_type: Option<&str>,
+        body: &[u8],
+        ts: i64,
+    ) -> Result<Scraped, String> {
         let t = Arc::clone(&self.target);
-        let mut parser = PromParser::new(body);
+        let mut parser = Parser::for_content_type(content_type, body);
         // (cache key, timestamp, value); resolved to series after parsing
         let mut samples: Vec<(&[u8], Option<i64>, f64)> = Vec::new();
-        let mut new_labels: HashMap<&[u8], Labels> = HashMap::new();
+        let mut new_labels: HashMap<&[u8], Option<Labels>> = HashMap::new();
         loop {
             match parser.next() {
                 Ok(None) => break,
@@ -188,6 +203,14 @@ impl ScrapeLoop {
                     if !self.cache.contains_key(raw) && !new_labels.contains_key(raw) {
                         parser.labels(&mut self.scratch);
                         let labels = target_labels(&self.scratch, &t.labels, t.honor_labels);
+                        let labels = if t.metric_relabel.is_empty() {
+                            Some(labels)
+                        } else {
+                            super::relabel::relabel(&labels, &t.metric_relabel).filter(|l| {
+                                l.metric_name().is_some_and(|n| !n.is_empty())
+                                    && l.iter().all(|x| !x.name.is_empty())
+                            })
+                        };
                         new_labels.insert(raw, labels);
                     }
                     samples.push((raw, pts, v));
@@ -204,6 +227,15 @@ impl ScrapeLoop {
                     let (name, kind) = parser.metric_type();
                     update_metadata(&t, name, |m| m.kind = kind.as_str());
                 }
+                Ok(Some(Entry::Unit)) => {
+                    if let Some((name, unit)) = parser.unit() {
+                        update_metadata(&t, name, |m| {
+                            if m.unit != unit {
+                                m.unit = unit.to_string();
+                            }
+                        });
+                    }
+                }
                 Ok(Some(_)) => {}
                 Err(e) => return Err(e.to_string()),
             }
@@ -212,6 +244,7 @@ impl ScrapeLoop {
         let iter = self.iter;
         let mut app = self.db.appender();
         let mut series_added = 0;
+        let mut kept = 0u64;
         for (raw, pts, v) in &samples {
             let series = match self.cache.get_mut(*raw) {
                 Some(e) => {
@@ -219,11 +252,16 @@ impl ScrapeLoop {
                     e.series
                 }
                 None => {
-                    let labels = &new_labels[raw];
-                    let (r, created) = app.series(labels).map_err(|e| e.to_string())?;
-                    if created {
-                        series_added += 1;
-                    }
+                    let r = match &new_labels[raw] {
+                        Some(labels) => {
+                            let (r, created) = app.series(labels).map_err(|e| e.to_string())?;
+                            if created {
+                                series_added += 1;
+                            }
+                            Some(r)
+                        }
+                        None => None,
+                    };
                     self.cache.insert(
                         raw.to_vec(),
                         CacheEntry {
@@ -234,6 +272,8 @@ impl ScrapeLoop {
                     r
                 }
             };
+            let Some(series) = series else { continue };
+            kept += 1;
             let when = if t.honor_timestamps {
                 pts.unwrap_or(ts)
             } else {
@@ -247,14 +287,15 @@ impl ScrapeLoop {
             if e.seen == iter {
                 return true;
             }
-            let _ = app.append(e.series, ts, stale);
+            if let Some(r) = e.series {
+                let _ = app.append(r, ts, stale);
+            }
             false
         });
         app.commit().map_err(|e| e.to_string())?;
-        let n = samples.len() as u64;
         Ok(Scraped {
-            samples_scraped: n,
-            samples_post_relabel: n,
+            samples_scraped: samples.len() as u64,
+            samples_post_relabel: kept,
             series_added,
         })
     }
@@ -265,8 +306,8 @@ impl ScrapeLoop {
         }
         let stale = f64::from_bits(STALE_NAN_BITS);
         let mut app = self.db.appender();
-        for e in self.cache.values() {
-            let _ = app.append(e.series, ts, stale);
+        for r in self.cache.values().filter_map(|e| e.series) {
+            let _ = app.append(r, ts, stale);
         }
         self.cache.clear();
         if let Err(e) = app.commit() {

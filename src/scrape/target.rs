@@ -7,6 +7,7 @@ use parking_lot::Mutex;
 use tsdb::labels::{Label, Labels};
 
 use crate::config::{GlobalConfig, PromDuration, ScrapeConfig};
+use crate::discovery::TargetGroup;
 
 /// Health of a target as the targets API reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,19 +73,53 @@ pub struct Target {
     pub honor_labels: bool,
     /// Whether exposed timestamps are used.
     pub honor_timestamps: bool,
+    /// Rules applied to scraped series before storing.
+    pub metric_relabel: Vec<super::relabel::RelabelConfig>,
     /// Last scrape's outcome.
     pub status: Mutex<ScrapeStatus>,
     /// Metric family metadata from the target's exposition, by family name.
     pub metadata: Mutex<BTreeMap<String, Metadata>>,
 }
 
+/// A target dropped by relabeling, kept for the targets API.
+#[derive(Clone, Debug)]
+pub struct DroppedTarget {
+    /// Its labels before relabeling.
+    pub discovered: BTreeMap<String, String>,
+}
+
 impl Target {
-    /// Builds the targets of one job from its static configs.
-    pub fn from_config(sc: &ScrapeConfig, global: &GlobalConfig) -> Vec<Target> {
+    /// The job's static configs as target groups.
+    pub fn static_groups(sc: &ScrapeConfig) -> Vec<TargetGroup> {
+        sc.static_configs
+            .iter()
+            .map(|g| TargetGroup {
+                targets: g.targets.clone(),
+                labels: g.labels.clone(),
+            })
+            .collect()
+    }
+
+    /// Builds a job's targets from its static configs only.
+    pub fn from_config(
+        sc: &ScrapeConfig,
+        global: &GlobalConfig,
+    ) -> (Vec<Target>, Vec<DroppedTarget>) {
+        Target::from_groups(sc, global, &Target::static_groups(sc))
+    }
+
+    /// Builds a job's targets from target groups, applying its
+    /// `relabel_configs`. Returns the active targets and the dropped ones.
+    pub fn from_groups(
+        sc: &ScrapeConfig,
+        global: &GlobalConfig,
+        groups: &[TargetGroup],
+    ) -> (Vec<Target>, Vec<DroppedTarget>) {
         let interval = sc.interval(global);
         let timeout = sc.timeout(global);
-        let mut out = Vec::new();
-        for group in &sc.static_configs {
+        let mut active = Vec::new();
+        let mut dropped = Vec::new();
+        for group in groups {
             for addr in &group.targets {
                 let mut d = BTreeMap::new();
                 d.insert("__address__".to_string(), addr.clone());
@@ -107,31 +142,61 @@ impl Target {
                 for (k, v) in &group.labels {
                     d.insert(k.clone(), v.clone());
                 }
-                out.push(Target::from_discovered(sc, d, interval, timeout));
+                match Target::from_discovered(sc, d.clone(), interval, timeout) {
+                    Some(t) => active.push(t),
+                    None => dropped.push(DroppedTarget { discovered: d }),
+                }
             }
         }
-        out
+        (active, dropped)
     }
 
+    /// Relabels discovered labels into a target; `None` when dropped (by a
+    /// rule, or for lack of an address).
     fn from_discovered(
         sc: &ScrapeConfig,
         d: BTreeMap<String, String>,
         interval: Duration,
         timeout: Duration,
-    ) -> Target {
-        let addr = d.get("__address__").cloned().unwrap_or_default();
-        let scheme = d
-            .get("__scheme__")
-            .cloned()
-            .unwrap_or_else(|| "http".into());
-        let path = d
+    ) -> Option<Target> {
+        let discovered_set = Labels::new(
+            d.iter()
+                .map(|(k, v)| Label::new(k.as_str(), v.as_str()))
+                .collect(),
+        );
+        let relabeled = super::relabel::relabel(&discovered_set, &sc.relabel_configs)?;
+        let addr = relabeled.get("__address__")?.to_string();
+        let scheme = relabeled.get("__scheme__").unwrap_or("http").to_string();
+        let path = relabeled
             .get("__metrics_path__")
-            .cloned()
-            .unwrap_or_else(|| "/metrics".into());
+            .unwrap_or("/metrics")
+            .to_string();
+        // relabeling may change the interval and timeout
+        let interval = relabeled
+            .get("__scrape_interval__")
+            .and_then(|v| PromDuration::parse(v).ok())
+            .map(|d| d.0)
+            .filter(|d| !d.is_zero())
+            .unwrap_or(interval);
+        let timeout = relabeled
+            .get("__scrape_timeout__")
+            .and_then(|v| PromDuration::parse(v).ok())
+            .map(|d| d.0)
+            .filter(|d| !d.is_zero() && *d <= interval)
+            .unwrap_or(timeout.min(interval));
+        // URL parameters: the config's, with __param_<name> labels overriding
         let mut query: Vec<(String, String)> = Vec::new();
         for (k, vs) in &sc.params {
             for v in vs {
                 query.push((k.clone(), v.clone()));
+            }
+        }
+        for l in relabeled.iter() {
+            if let Some(name) = l.name.strip_prefix("__param_") {
+                match query.iter_mut().find(|(k, _)| k == name) {
+                    Some(q) => q.1 = l.value.clone(),
+                    None => query.push((name.to_string(), l.value.clone())),
+                }
             }
         }
         let host = if addr.contains(':') || addr.starts_with('[') {
@@ -147,16 +212,16 @@ impl Target {
             url.push('?');
             url.push_str(&q);
         }
-        // final labels: non-reserved discovered labels plus instance
-        let mut labels: Vec<Label> = d
+        // final labels: no reserved ones, instance defaults to the address
+        let mut labels: Vec<Label> = relabeled
             .iter()
-            .filter(|(k, _)| !k.starts_with("__"))
-            .map(|(k, v)| Label::new(k.as_str(), v.as_str()))
+            .filter(|l| !l.name.starts_with("__"))
+            .cloned()
             .collect();
-        if !d.contains_key("instance") {
+        if !labels.iter().any(|l| l.name == "instance") {
             labels.push(Label::new("instance", addr.as_str()));
         }
-        Target {
+        Some(Target {
             pool: sc.job_name.clone(),
             discovered: d,
             labels: Labels::new(labels),
@@ -165,6 +230,7 @@ impl Target {
             timeout,
             honor_labels: sc.honor_labels,
             honor_timestamps: sc.honor_timestamps,
+            metric_relabel: sc.metric_relabel_configs.clone(),
             status: Mutex::new(ScrapeStatus {
                 health: Health::Unknown,
                 last_error: String::new(),
@@ -172,7 +238,7 @@ impl Target {
                 last_duration: Duration::ZERO,
             }),
             metadata: Mutex::new(BTreeMap::new()),
-        }
+        })
     }
 
     /// A hash of the target's identity, used to spread scrapes over the
@@ -221,8 +287,8 @@ mod tests {
             "t.yml",
         )
         .unwrap();
-        let ts = Target::from_config(&cfg.scrape_configs[0], &cfg.global);
-        assert_eq!(ts.len(), 1);
+        let (ts, dropped) = Target::from_config(&cfg.scrape_configs[0], &cfg.global);
+        assert_eq!((ts.len(), dropped.len()), (1, 0));
         let t = &ts[0];
         assert_eq!(t.url, "http://localhost:8000/metrics?format=prometheus");
         assert_eq!(
@@ -235,6 +301,19 @@ mod tests {
         );
         assert_eq!(t.discovered["__scrape_interval__"], "5s");
         assert_eq!(t.discovered["__param_format"], "prometheus");
+        let cfg = load_str(
+            "scrape_configs:\n  - job_name: j\n    static_configs:\n      - targets: ['a:1', 'b:2']\n    relabel_configs:\n      - source_labels: [__address__]\n        regex: 'b:.*'\n        action: drop\n      - target_label: __metrics_path__\n        replacement: /m\n      - target_label: __param_x\n        replacement: 'y z'\n      - source_labels: [__address__]\n        target_label: instance\n        regex: '(.*):1'\n        replacement: host-$1\n",
+            "t.yml",
+        )
+        .unwrap();
+        let (active, dropped) = Target::from_config(&cfg.scrape_configs[0], &cfg.global);
+        assert_eq!(dropped.len(), 1);
+        assert_eq!(dropped[0].discovered["__address__"], "b:2");
+        assert_eq!(active[0].url, "http://a:1/m?x=y+z");
+        assert_eq!(
+            active[0].labels,
+            Labels::from_pairs(&[("instance", "host-a"), ("job", "j")])
+        );
         for now in [0u128, 1, 4_999_999_999, 123_456_789_012] {
             let o = t.offset(now);
             assert!(o <= Duration::from_secs(5));

@@ -4,11 +4,85 @@
 //! returns the kind of the next [`Entry`], then accessors such as
 //! [`PromParser::series`] return borrowed bytes of that entry. This mirrors
 //! Prometheus's `model/textparse` package; `prom` is the text format 0.0.4
-//! (matching Prometheus 2.42's `promparse`), OpenMetrics comes later.
+//! (matching Prometheus 2.42's `promparse`), `openmetrics` is OpenMetrics
+//! 1.0 (strict, as its test suite requires). [`Parser`] picks one by the
+//! response's `Content-Type`.
 
+pub mod openmetrics;
 pub mod prom;
 
+pub use openmetrics::OpenMetricsParser;
 pub use prom::PromParser;
+
+/// Either format's parser, chosen by content type, with the accessors both
+/// share.
+pub enum Parser<'a> {
+    /// Text format 0.0.4.
+    Prom(PromParser<'a>),
+    /// OpenMetrics 1.0.
+    OpenMetrics(OpenMetricsParser<'a>),
+}
+
+impl<'a> Parser<'a> {
+    /// The parser for a body served with `content_type` (text 0.0.4 unless
+    /// it names OpenMetrics).
+    pub fn for_content_type(content_type: Option<&str>, body: &'a [u8]) -> Self {
+        match content_type {
+            Some(ct) if openmetrics::is_openmetrics(ct) => {
+                Parser::OpenMetrics(OpenMetricsParser::new(body))
+            }
+            _ => Parser::Prom(PromParser::new(body)),
+        }
+    }
+
+    /// The next entry; `Ok(None)` at the end.
+    pub fn next(&mut self) -> Result<Option<Entry>, ParseError> {
+        match self {
+            Parser::Prom(p) => p.next(),
+            Parser::OpenMetrics(p) => p.next(),
+        }
+    }
+
+    /// After [`Entry::Series`]: raw series bytes, timestamp (ms), value.
+    pub fn series(&self) -> (&'a [u8], Option<i64>, f64) {
+        match self {
+            Parser::Prom(p) => p.series(),
+            Parser::OpenMetrics(p) => p.series(),
+        }
+    }
+
+    /// After [`Entry::Series`]: the labels, `__name__` included.
+    pub fn labels(&self, out: &mut Vec<(String, String)>) {
+        match self {
+            Parser::Prom(p) => p.labels(out),
+            Parser::OpenMetrics(p) => p.labels(out),
+        }
+    }
+
+    /// After [`Entry::Help`]: family name and help text.
+    pub fn help(&self) -> (&'a [u8], std::borrow::Cow<'a, str>) {
+        match self {
+            Parser::Prom(p) => p.help(),
+            Parser::OpenMetrics(p) => p.help(),
+        }
+    }
+
+    /// After [`Entry::Type`]: family name and type.
+    pub fn metric_type(&self) -> (&'a [u8], MetricType) {
+        match self {
+            Parser::Prom(p) => p.metric_type(),
+            Parser::OpenMetrics(p) => p.metric_type(),
+        }
+    }
+
+    /// After [`Entry::Unit`] (OpenMetrics only): family name and unit.
+    pub fn unit(&self) -> Option<(&'a [u8], &'a str)> {
+        match self {
+            Parser::Prom(_) => None,
+            Parser::OpenMetrics(p) => Some(p.unit()),
+        }
+    }
+}
 
 /// The type of a metric family, as declared by a `# TYPE` line.
 ///

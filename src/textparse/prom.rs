@@ -161,7 +161,7 @@ fn go_float_decimal(i: &[u8]) -> Res<'_, ()> {
 
 /// Parses a sample value as Prometheus does (Go's `strconv.ParseFloat`
 /// without hex floats and underscores); the error text is Go's.
-fn parse_value(tok: &[u8]) -> Result<f64, String> {
+pub(crate) fn parse_value(tok: &[u8]) -> Result<f64, String> {
     if tok.iter().any(|&c| matches!(c, b'p' | b'P' | b'_')) {
         return Err("unsupported character in float".to_string());
     }
@@ -213,7 +213,7 @@ fn parse_timestamp(tok: &[u8]) -> Result<i64, String> {
 }
 
 /// Quotes bytes like Go's `%q` / `strconv.Quote`, for error messages.
-fn go_quote(b: &[u8]) -> String {
+pub(crate) fn go_quote(b: &[u8]) -> String {
     fn push_str(out: &mut String, s: &str) {
         for c in s.chars() {
             match c {
@@ -267,7 +267,7 @@ fn unescape_label_value(v: &[u8]) -> String {
 
 /// Replaces `\\` and `\n` (and `\"` if `quote`), borrowing when there is no
 /// backslash. Invalid UTF-8 (already rejected by the parser) is replaced.
-fn unescape(v: &[u8], quote: bool) -> Cow<'_, str> {
+pub(crate) fn unescape(v: &[u8], quote: bool) -> Cow<'_, str> {
     if !v.contains(&b'\\') {
         return String::from_utf8_lossy(v);
     }

@@ -233,6 +233,7 @@ pub struct MockTarget {
     pub addr: String,
     pub body: Arc<Mutex<String>>,
     pub hits: Arc<Mutex<u64>>,
+    pub content_type: Arc<Mutex<String>>,
 }
 
 impl MockTarget {
@@ -241,7 +242,12 @@ impl MockTarget {
         let addr = l.local_addr().unwrap().to_string();
         let body = Arc::new(Mutex::new(body.to_string()));
         let hits = Arc::new(Mutex::new(0));
-        let (b, h) = (Arc::clone(&body), Arc::clone(&hits));
+        let content_type = Arc::new(Mutex::new("text/plain; version=0.0.4".to_string()));
+        let (b, h, ct) = (
+            Arc::clone(&body),
+            Arc::clone(&hits),
+            Arc::clone(&content_type),
+        );
         std::thread::spawn(move || {
             for conn in l.incoming() {
                 let Ok(mut c) = conn else { continue };
@@ -256,14 +262,20 @@ impl MockTarget {
                 *h.lock().unwrap() += 1;
                 let text = b.lock().unwrap().clone();
                 let resp = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+                    "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+                    ct.lock().unwrap(),
                     text.len(),
                     text
                 );
                 let _ = c.write_all(resp.as_bytes());
             }
         });
-        MockTarget { addr, body, hits }
+        MockTarget {
+            addr,
+            body,
+            hits,
+            content_type,
+        }
     }
 
     pub fn set(&self, body: &str) {
