@@ -348,6 +348,29 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
             };
             ("/federate", r)
         }
+        (Method::GET | Method::HEAD, p) if crate::web::ui::serve(p).is_some() => {
+            let r = match crate::web::ui::serve(p) {
+                Some(crate::web::ui::UiResponse::Redirect(to)) => {
+                    let to = match req.uri().query() {
+                        Some(q) => format!("{to}?{q}"),
+                        None => to.to_string(),
+                    };
+                    let mut r = respond(302, "text/html; charset=utf-8", String::new(), false);
+                    if let Ok(v) = header::HeaderValue::from_str(&to) {
+                        r.headers_mut().insert(header::LOCATION, v);
+                    }
+                    r
+                }
+                Some(crate::web::ui::UiResponse::File(ct, bytes)) => {
+                    let mut r = Response::new(Full::new(Bytes::from_static(bytes)));
+                    r.headers_mut()
+                        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static(ct));
+                    r
+                }
+                None => text(404, "404 page not found\n"),
+            };
+            ("ui", r)
+        }
         (_, p) if p.starts_with("/api/") => {
             let e = ApiError {
                 kind: ErrorType::NotFound,

@@ -3,6 +3,7 @@
 
 pub mod federate;
 mod metrics;
+pub mod ui;
 
 pub use metrics::render as self_metrics;
 
