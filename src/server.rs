@@ -83,7 +83,7 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
     let app = Arc::new(App {
         flags: flags.run_flags(),
         db: Arc::clone(&db),
-        scrape: Arc::new(ScrapeManager::new(Arc::clone(&db)).context("creating the HTTP client")?),
+        scrape: Arc::new(ScrapeManager::new(Arc::clone(&db))),
         config: RwLock::new(cfg.clone()),
         config_file: config_path.clone(),
         ready: Default::default(),

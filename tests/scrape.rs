@@ -87,3 +87,292 @@ fn openmetrics_targets_and_metric_relabeling() {
     assert!(!err.is_empty());
     assert_eq!(s.value("x_total"), None);
 }
+
+/// An HTTPS target with a certificate for `localhost` from a CA made here,
+/// answering only requests with the right basic-auth credentials.
+struct TlsTarget {
+    addr: String,
+    ca_pem: String,
+}
+
+fn start_tls_target(user: &str, pass: &str, body: &str) -> TlsTarget {
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "flint test CA");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let srv_key = rcgen::KeyPair::generate().unwrap();
+    let srv_params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    let srv_cert = srv_params.signed_by(&srv_key, &issuer).unwrap();
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![srv_cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(srv_key.serialize_der().into()),
+        )
+        .unwrap();
+    let cfg = Arc::new(cfg);
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let want = format!(
+        "authorization: basic {}",
+        base64_encode(format!("{user}:{pass}").as_bytes())
+    );
+    let body = body.to_string();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(tcp) = conn else { continue };
+            let cfg = Arc::clone(&cfg);
+            let (want, body) = (want.clone(), body.clone());
+            std::thread::spawn(move || {
+                let Ok(c) = rustls::ServerConnection::new(cfg) else {
+                    return;
+                };
+                let mut s = rustls::StreamOwned::new(c, tcp);
+                let mut req = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let text = String::from_utf8_lossy(&req).to_ascii_lowercase();
+                let resp = if text.contains(&want.to_ascii_lowercase()) {
+                    format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+                } else {
+                    "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        .to_string()
+                };
+                let _ = s.write_all(resp.as_bytes());
+                let _ = s.flush();
+                s.conn.send_close_notify();
+                let _ = s.flush();
+            });
+        }
+    });
+    TlsTarget {
+        addr,
+        ca_pem: ca_cert.pem(),
+    }
+}
+
+fn base64_encode(b: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in b.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn https_targets_with_own_ca_server_name_and_basic_auth() {
+    let t = start_tls_target("scraper", "s3cret", "secure_metric 42\n");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), &t.ca_pem).unwrap();
+    std::fs::write(dir.path().join("pass.txt"), "s3cret\n").unwrap();
+    let cfg = format!(
+        "scrape_configs:
+  - job_name: tls
+    scrape_interval: 1s
+    scheme: https
+    tls_config:
+      ca_file: ca.pem
+      server_name: localhost
+    basic_auth:
+      username: scraper
+      password_file: pass.txt
+    static_configs:
+      - targets: ['{a}']
+  - job_name: wrong-password
+    scrape_interval: 1s
+    scheme: https
+    tls_config: {{ca_file: ca.pem, server_name: localhost}}
+    basic_auth: {{username: scraper, password: nope}}
+    static_configs:
+      - targets: ['{a}']
+  - job_name: unknown-ca
+    scrape_interval: 1s
+    scheme: https
+    basic_auth: {{username: scraper, password: s3cret}}
+    static_configs:
+      - targets: ['{a}']
+  - job_name: insecure
+    scrape_interval: 1s
+    scheme: https
+    tls_config: {{insecure_skip_verify: true}}
+    basic_auth: {{username: scraper, password: s3cret}}
+    static_configs:
+      - targets: ['{a}']
+",
+        a = t.addr
+    );
+    let s = Server::start(dir.path(), &cfg, &[]);
+    s.eventually(15, "scraped over TLS with basic auth", || {
+        s.value(r#"secure_metric{job="tls"}"#) == Some(42.0)
+    });
+    s.eventually(15, "insecure_skip_verify scrapes", || {
+        s.value(r#"secure_metric{job="insecure"}"#) == Some(42.0)
+    });
+    s.eventually(10, "wrong password: up 0", || {
+        s.value(r#"up{job="wrong-password"}"#) == Some(0.0)
+    });
+    s.eventually(10, "unknown CA: up 0", || {
+        s.value(r#"up{job="unknown-ca"}"#) == Some(0.0)
+    });
+    let (_, v) = s.api("/api/v1/targets");
+    let err = |pool: &str| {
+        v["data"]["activeTargets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["scrapePool"] == pool)
+            .unwrap()["lastError"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        err("wrong-password").contains("401"),
+        "{}",
+        err("wrong-password")
+    );
+    assert!(!err("unknown-ca").is_empty());
+    // the password is not shown in the configuration
+    let (_, c) = s.api("/api/v1/status/config");
+    assert!(!c["data"]["yaml"].as_str().unwrap().contains("nope"));
+}
+
+#[test]
+fn limits_fail_the_whole_scrape() {
+    let big = MockTarget::start(&format!("big_metric{{v=\"{}\"}} 1\n", "x".repeat(2000)));
+    let many = MockTarget::start("m1 1\nm2 2\nm3 3\n");
+    let dir = tempfile::tempdir().unwrap();
+    let job = |name: &str, addr: &str, extra: &str| {
+        format!("  - job_name: {name}\n    scrape_interval: 1s\n{extra}    static_configs:\n      - targets: ['{addr}']\n")
+    };
+    let cfg = format!(
+        "scrape_configs:\n{}{}{}{}",
+        job("body", &big.addr, "    body_size_limit: 1KB\n"),
+        job("samples", &many.addr, "    sample_limit: 2\n"),
+        job("value", &big.addr, "    label_value_length_limit: 100\n"),
+        job(
+            "fine",
+            &many.addr,
+            "    sample_limit: 3\n    label_limit: 3\n"
+        ),
+    );
+    let s = Server::start(dir.path(), &cfg, &[]);
+    s.eventually(15, "the job within its limits is scraped", || {
+        s.value(r#"m3{job="fine"}"#) == Some(3.0)
+    });
+    for job in ["body", "samples", "value"] {
+        s.eventually(10, job, || {
+            s.value(&format!("up{{job=\"{job}\"}}")) == Some(0.0)
+        });
+    }
+    let (_, v) = s.api("/api/v1/targets");
+    let errs: std::collections::HashMap<String, String> = v["data"]["activeTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["scrapePool"].as_str().unwrap().to_string(),
+                t["lastError"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(errs["body"], "body size limit exceeded");
+    assert_eq!(errs["samples"], "sample limit exceeded");
+    assert!(
+        errs["value"]
+            .starts_with("label_value_length_limit exceeded (metric: big_metric, label name: v"),
+        "{}",
+        errs["value"]
+    );
+    assert_eq!(errs["fine"], "");
+    assert_eq!(
+        s.value(r#"m1{job="samples"}"#),
+        None,
+        "nothing of a failed scrape is stored"
+    );
+    assert_eq!(s.value(r#"big_metric"#), None);
+}
+
+#[test]
+fn content_type_fallback_and_explicit_timestamp_staleness() {
+    let odd = MockTarget::start("odd_metric 1\n");
+    *odd.content_type.lock().unwrap() = "application/octet-stream".into();
+    let now_ms = crate::common::now_secs() * 1000;
+    let stamped = MockTarget::start(&format!("stamped 5 {now_ms}\nplain 6\n"));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "scrape_configs:
+  - job_name: strict
+    scrape_interval: 1s
+    static_configs: [{{targets: ['{o}']}}]
+  - job_name: lenient
+    scrape_interval: 1s
+    fallback_scrape_protocol: PrometheusText0.0.4
+    static_configs: [{{targets: ['{o}']}}]
+  - job_name: stamped
+    scrape_interval: 1s
+    static_configs: [{{targets: ['{st}']}}]
+",
+        o = odd.addr,
+        st = stamped.addr
+    );
+    let s = Server::start(dir.path(), &cfg, &[]);
+    s.eventually(15, "fallback protocol scrapes", || {
+        s.value(r#"odd_metric{job="lenient"}"#) == Some(1.0)
+    });
+    s.eventually(10, "no fallback: up 0", || {
+        s.value(r#"up{job="strict"}"#) == Some(0.0)
+    });
+    let (_, v) = s.api("/api/v1/targets");
+    let strict = v["data"]["activeTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["scrapePool"] == "strict")
+        .cloned()
+        .unwrap();
+    assert!(
+        strict["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("no fallback_scrape_protocol"),
+        "{strict}"
+    );
+
+    s.eventually(10, "stamped scraped", || {
+        s.value("stamped").is_some() && s.value("plain") == Some(6.0)
+    });
+    stamped.set("");
+    s.eventually(10, "the plain series goes stale", || {
+        s.value("plain").is_none()
+    });
+    // without track_timestamps_staleness, a series with its own timestamp
+    // is not marked stale: it stays visible until the lookback runs out
+    assert_eq!(s.value("stamped"), Some(5.0));
+}

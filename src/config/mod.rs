@@ -5,6 +5,7 @@
 //! user's config is silently ignored.
 
 mod duration;
+pub mod http;
 
 pub use duration::PromDuration;
 
@@ -55,6 +56,36 @@ pub struct GlobalConfig {
     /// Labels added to series and alerts leaving this server.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub external_labels: BTreeMap<String, String>,
+    /// Default formats offered to targets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scrape_protocols: Option<Vec<String>>,
+    /// Default `sample_limit`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sample_limit: Option<u64>,
+    /// Default `label_limit`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label_limit: Option<u64>,
+    /// Default `label_name_length_limit`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label_name_length_limit: Option<u64>,
+    /// Default `label_value_length_limit`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label_value_length_limit: Option<u64>,
+    /// Default `body_size_limit`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_size_limit: Option<ByteSize>,
+    /// Default `target_limit`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_limit: Option<u64>,
+    /// Default `keep_dropped_targets`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_dropped_targets: Option<u64>,
+    /// Query log file: not supported (an error if set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query_log_file: Option<String>,
+    /// Scrape failure log file: not supported (an error if set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scrape_failure_log_file: Option<String>,
 }
 
 impl Default for GlobalConfig {
@@ -64,6 +95,16 @@ impl Default for GlobalConfig {
             scrape_timeout: None,
             evaluation_interval: PromDuration(Duration::from_secs(60)),
             external_labels: BTreeMap::new(),
+            scrape_protocols: None,
+            sample_limit: None,
+            label_limit: None,
+            label_name_length_limit: None,
+            label_value_length_limit: None,
+            body_size_limit: None,
+            target_limit: None,
+            keep_dropped_targets: None,
+            query_log_file: None,
+            scrape_failure_log_file: None,
         }
     }
 }
@@ -98,6 +139,43 @@ pub struct ScrapeConfig {
     /// Statically listed targets.
     #[serde(default)]
     pub static_configs: Vec<StaticConfig>,
+    /// Authentication, TLS, proxy and redirect settings.
+    #[serde(flatten)]
+    pub http: http::HttpClientConfig,
+    /// Whether to ask for gzip (true).
+    #[serde(default = "default_true")]
+    pub enable_compression: bool,
+    /// Whether series with explicit timestamps get stale markers when they
+    /// disappear (false).
+    #[serde(default)]
+    pub track_timestamps_staleness: bool,
+    /// Most samples a scrape may hold after metric relabeling (0: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_limit: Option<u64>,
+    /// Most labels a series may have (0: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_limit: Option<u64>,
+    /// Longest label name (0: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_name_length_limit: Option<u64>,
+    /// Longest label value (0: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_value_length_limit: Option<u64>,
+    /// Largest uncompressed body (0: no limit), e.g. `10MB`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_size_limit: Option<ByteSize>,
+    /// Most targets after relabeling (0: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_limit: Option<u64>,
+    /// Most dropped targets kept for the API (0: all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_dropped_targets: Option<u64>,
+    /// Formats offered, in order of preference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scrape_protocols: Option<Vec<String>>,
+    /// Format assumed when a target sends no or an unknown Content-Type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_scrape_protocol: Option<String>,
     /// Target groups read from files.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub file_sd_configs: Vec<crate::discovery::file::FileSdConfig>,
@@ -151,7 +229,152 @@ fn default_true() -> bool {
     true
 }
 
+/// The scrape protocols Prometheus 3 names, with the media type each
+/// offers in `Accept`.
+pub fn protocol_header(p: &str) -> Result<&'static str, String> {
+    Ok(match p {
+        "OpenMetricsText1.0.0" => "application/openmetrics-text;version=1.0.0",
+        "OpenMetricsText0.0.1" => "application/openmetrics-text;version=0.0.1",
+        "PrometheusText0.0.4" => "text/plain;version=0.0.4",
+        "PrometheusText1.0.0" => "text/plain;version=1.0.0",
+        "PrometheusProto" => {
+            return Err("scrape protocol PrometheusProto is not supported yet by this version of flint".into())
+        }
+        _ => {
+            return Err(format!(
+                "unknown scrape protocol {p}, supported: [OpenMetricsText0.0.1 OpenMetricsText1.0.0 PrometheusText0.0.4 PrometheusText1.0.0]"
+            ))
+        }
+    })
+}
+
+/// Default protocols: Prometheus 3's, less the protobuf format.
+const DEFAULT_PROTOCOLS: [&str; 4] = [
+    "OpenMetricsText1.0.0",
+    "OpenMetricsText0.0.1",
+    "PrometheusText1.0.0",
+    "PrometheusText0.0.4",
+];
+
+/// A byte size in Prometheus's units (`512`, `10KB`, `64MB`, `1GB`; powers
+/// of 1024), printed back the same way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    /// Parses `s`.
+    pub fn parse(s: &str) -> Result<ByteSize, String> {
+        let t = s.trim();
+        let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+        let (n, unit) = t.split_at(digits);
+        let n: u64 = n.parse().map_err(|_| format!("invalid byte size {s:?}"))?;
+        let mult: u64 = match unit.trim() {
+            "" | "B" => 1,
+            "KB" | "KiB" | "K" => 1 << 10,
+            "MB" | "MiB" | "M" => 1 << 20,
+            "GB" | "GiB" | "G" => 1 << 30,
+            "TB" | "TiB" | "T" => 1 << 40,
+            "PB" | "PiB" | "P" => 1 << 50,
+            "EB" | "EiB" | "E" => 1 << 60,
+            _ => return Err(format!("invalid byte size {s:?}")),
+        };
+        n.checked_mul(mult)
+            .map(ByteSize)
+            .ok_or_else(|| format!("byte size {s:?} out of range"))
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_yaml::Value::deserialize(d)?;
+        let s = match v {
+            serde_yaml::Value::Number(n) => n.to_string(),
+            serde_yaml::Value::String(s) => s,
+            _ => return Err(serde::de::Error::custom("invalid byte size")),
+        };
+        ByteSize::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for ByteSize {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let units = [
+            ("EB", 60),
+            ("PB", 50),
+            ("TB", 40),
+            ("GB", 30),
+            ("MB", 20),
+            ("KB", 10),
+        ];
+        for (u, shift) in units {
+            if self.0 >= 1 << shift && self.0 % (1 << shift) == 0 {
+                return s.collect_str(&format_args!("{}{u}", self.0 >> shift));
+            }
+        }
+        s.collect_str(&format_args!("{}B", self.0))
+    }
+}
+
+/// The limits in force for a job (0 = none).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// `sample_limit`.
+    pub samples: u64,
+    /// `label_limit`.
+    pub labels: u64,
+    /// `label_name_length_limit`.
+    pub label_name_length: u64,
+    /// `label_value_length_limit`.
+    pub label_value_length: u64,
+    /// `body_size_limit` in bytes.
+    pub body_size: u64,
+    /// `target_limit`.
+    pub targets: u64,
+    /// `keep_dropped_targets`.
+    pub keep_dropped: u64,
+}
+
 impl ScrapeConfig {
+    /// The limits in force, job settings over global ones.
+    pub fn limits(&self, g: &GlobalConfig) -> Limits {
+        let pick = |a: Option<u64>, b: Option<u64>| a.or(b).unwrap_or(0);
+        Limits {
+            samples: pick(self.sample_limit, g.sample_limit),
+            labels: pick(self.label_limit, g.label_limit),
+            label_name_length: pick(self.label_name_length_limit, g.label_name_length_limit),
+            label_value_length: pick(self.label_value_length_limit, g.label_value_length_limit),
+            body_size: pick(
+                self.body_size_limit.map(|b| b.0),
+                g.body_size_limit.map(|b| b.0),
+            ),
+            targets: pick(self.target_limit, g.target_limit),
+            keep_dropped: pick(self.keep_dropped_targets, g.keep_dropped_targets),
+        }
+    }
+
+    /// The scrape protocols in force, job over global over the default.
+    pub fn protocols(&self, g: &GlobalConfig) -> Vec<String> {
+        self.scrape_protocols
+            .clone()
+            .or_else(|| g.scrape_protocols.clone())
+            .unwrap_or_else(|| DEFAULT_PROTOCOLS.iter().map(|s| s.to_string()).collect())
+    }
+
+    /// The `Accept` header for this job, weighted as Prometheus weighs it.
+    pub fn accept_header(&self, g: &GlobalConfig) -> String {
+        let protos = self.protocols(g);
+        let mut weight = 6usize;
+        let mut parts = Vec::new();
+        for p in &protos {
+            if let Ok(h) = protocol_header(p) {
+                parts.push(format!("{h};q=0.{weight}"));
+                weight = weight.saturating_sub(1).max(1);
+            }
+        }
+        parts.push(format!("*/*;q=0.{weight}"));
+        parts.join(",")
+    }
+
     /// The effective scrape interval.
     pub fn interval(&self, global: &GlobalConfig) -> Duration {
         self.scrape_interval.unwrap_or(global.scrape_interval).0
@@ -217,6 +440,12 @@ impl Config {
         if g.timeout() > g.scrape_interval.0 {
             return Err("global scrape timeout greater than scrape interval".into());
         }
+        if g.query_log_file.is_some() || g.scrape_failure_log_file.is_some() {
+            return Err("query_log_file and scrape_failure_log_file are not supported yet by this version of flint".into());
+        }
+        for p in g.scrape_protocols.iter().flatten() {
+            protocol_header(p)?;
+        }
         for name in g.external_labels.keys() {
             check_label_name(name).map_err(|e| format!("external_labels: {e}"))?;
         }
@@ -269,6 +498,16 @@ impl Config {
                         sc.job_name
                     )
                 });
+            }
+            sc.http
+                .validate()
+                .map_err(|e| format!("job {:?}: {e}", sc.job_name))?;
+            for p in sc.protocols(g) {
+                protocol_header(&p).map_err(|e| format!("job {:?}: {e}", sc.job_name))?;
+            }
+            if let Some(p) = &sc.fallback_scrape_protocol {
+                protocol_header(p)
+                    .map_err(|e| format!("job {:?}: fallback_scrape_protocol: {e}", sc.job_name))?;
             }
             for f in &sc.file_sd_configs {
                 f.validate()
@@ -347,29 +586,10 @@ const KNOWN_UNSUPPORTED: &[&str] = &[
     "ovhcloud_sd_configs",
     "lightsail_sd_configs",
     "kuma_sd_configs",
-    "basic_auth",
-    "authorization",
-    "bearer_token",
-    "bearer_token_file",
     "oauth2",
-    "tls_config",
-    "proxy_url",
-    "follow_redirects",
-    "enable_http2",
-    "enable_compression",
-    "sample_limit",
-    "label_limit",
-    "label_name_length_limit",
-    "label_value_length_limit",
-    "body_size_limit",
-    "target_limit",
-    "keep_dropped_targets",
-    "track_timestamps_staleness",
-    "scrape_protocols",
     "scrape_classic_histograms",
     "native_histogram_bucket_limit",
     "always_scrape_classic_histograms",
-    "scrape_fallback_protocol",
     "metric_name_validation_scheme",
     "metric_name_escaping_scheme",
 ];

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tsdb::Db;
 
+use super::client::JobClient;
 use super::scrape_loop::{ScrapeLoop, StopMode};
 use super::target::{DroppedTarget, Target};
 use crate::config::{Config, GlobalConfig, ScrapeConfig};
@@ -41,13 +42,13 @@ struct State {
     groups: HashMap<String, BTreeMap<String, Vec<TargetGroup>>>,
     running: HashMap<String, Running>,
     pools: Vec<ScrapePool>,
+    clients: HashMap<String, Result<Arc<JobClient>, String>>,
     discovery: Vec<JoinHandle<()>>,
 }
 
 /// Runs the scrape loops of the current configuration.
 pub struct ScrapeManager {
     db: Arc<Db>,
-    client: reqwest::Client,
     state: Mutex<State>,
 }
 
@@ -70,16 +71,11 @@ const FILE_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 impl ScrapeManager {
     /// A manager appending to `db`.
-    pub fn new(db: Arc<Db>) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("flint/", env!("CARGO_PKG_VERSION")))
-            .pool_max_idle_per_host(1)
-            .build()?;
-        Ok(ScrapeManager {
+    pub fn new(db: Arc<Db>) -> Self {
+        ScrapeManager {
             db,
-            client,
             state: Mutex::new(State::default()),
-        })
+        }
     }
 
     /// Makes the running loops match `cfg`. Relative discovery file paths
@@ -91,7 +87,13 @@ impl ScrapeManager {
         }
         st.config = cfg.clone();
         st.groups.clear();
+        st.clients.clear();
         for sc in &cfg.scrape_configs {
+            let client = JobClient::new(sc, &cfg.global, base_dir).map(Arc::new);
+            if let Err(e) = &client {
+                tracing::error!(component = "scrape manager", scrape_pool = %sc.job_name, err = %e, "Error creating HTTP client");
+            }
+            st.clients.insert(sc.job_name.clone(), client);
             let mut sources = BTreeMap::new();
             sources.insert("static".to_string(), Target::static_groups(sc));
             for (i, fsd) in sc.file_sd_configs.iter().enumerate() {
@@ -144,7 +146,24 @@ impl ScrapeManager {
                 .get(&sc.job_name)
                 .map(|s| s.values().flatten().cloned().collect())
                 .unwrap_or_default();
-            let (active, dropped) = Target::from_groups(sc, &cfg.global, &groups);
+            let (active, mut dropped) = Target::from_groups(sc, &cfg.global, &groups);
+            let limits = sc.limits(&cfg.global);
+            if limits.keep_dropped > 0 {
+                dropped.truncate(limits.keep_dropped as usize);
+            }
+            let over_limit =
+                (limits.targets > 0 && active.len() as u64 > limits.targets).then(|| {
+                    format!(
+                        "target_limit exceeded (number of targets: {}, limit: {})",
+                        active.len(),
+                        limits.targets
+                    )
+                });
+            let client = st
+                .clients
+                .get(&sc.job_name)
+                .cloned()
+                .unwrap_or_else(|| Err("no HTTP client for the job".to_string()));
             let mut targets = Vec::new();
             for t in active {
                 let key = loop_key(sc, &cfg.global, &t);
@@ -159,12 +178,13 @@ impl ScrapeManager {
                         let lp = ScrapeLoop::new(
                             Arc::clone(&target),
                             Arc::clone(&self.db),
-                            self.client.clone(),
+                            client.clone(),
                         );
                         tokio::spawn(lp.run(rx));
                         Running { target, stop: tx }
                     }
                 };
+                *r.target.forced_error.lock() = over_limit.clone();
                 targets.push(Arc::clone(&r.target));
                 next.insert(key, r);
             }

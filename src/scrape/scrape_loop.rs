@@ -9,6 +9,7 @@ use tracing::debug;
 use tsdb::labels::{Label, Labels};
 use tsdb::{Db, SeriesRef, STALE_NAN_BITS};
 
+use super::client::JobClient;
 use super::target::{Health, Metadata, Target};
 use crate::textparse::{Entry, Parser};
 
@@ -42,13 +43,16 @@ pub enum StopMode {
 struct CacheEntry {
     series: Option<SeriesRef>,
     seen: u64,
+    /// Whether the sample carried its own timestamp (no stale marker then,
+    /// unless `track_timestamps_staleness`).
+    explicit_ts: bool,
 }
 
 /// Per-target state kept between scrapes.
 pub(crate) struct ScrapeLoop {
     target: Arc<Target>,
     db: Arc<Db>,
-    client: reqwest::Client,
+    client: Result<Arc<JobClient>, String>,
     /// Raw series text → series, so a known series costs no label parsing.
     cache: HashMap<Vec<u8>, CacheEntry>,
     iter: u64,
@@ -65,7 +69,11 @@ struct Scraped {
 }
 
 impl ScrapeLoop {
-    pub(crate) fn new(target: Arc<Target>, db: Arc<Db>, client: reqwest::Client) -> Self {
+    pub(crate) fn new(
+        target: Arc<Target>,
+        db: Arc<Db>,
+        client: Result<Arc<JobClient>, String>,
+    ) -> Self {
         ScrapeLoop {
             target,
             db,
@@ -148,17 +156,13 @@ impl ScrapeLoop {
 
     async fn fetch(&self) -> Result<(Option<String>, Vec<u8>), String> {
         let t = &self.target;
+        if let Some(e) = t.forced_error.lock().clone() {
+            return Err(e);
+        }
+        let client = self.client.as_ref().map_err(Clone::clone)?;
         let url = &t.url;
-        let req = self
-            .client
-            .get(url)
-            .header(reqwest::header::ACCEPT, ACCEPT_HEADER)
-            .header(
-                "X-Prometheus-Scrape-Timeout-Seconds",
-                format!("{}", t.timeout.as_secs_f64()),
-            )
-            .timeout(t.timeout);
-        let resp = req
+        let req = client.get(url, t.timeout)?;
+        let mut resp = req
             .send()
             .await
             .map_err(|e| go_style_error(url, &e, t.timeout))?;
@@ -175,11 +179,46 @@ impl ScrapeLoop {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = resp
-            .bytes()
+        let limit = t.limits.body_size;
+        let mut body = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
             .await
-            .map_err(|e| go_style_error(url, &e, t.timeout))?;
-        Ok((content_type, body.to_vec()))
+            .map_err(|e| go_style_error(url, &e, t.timeout))?
+        {
+            if limit > 0 && (body.len() + chunk.len()) as u64 > limit {
+                return Err("body size limit exceeded".into());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((content_type, body))
+    }
+
+    /// The format to parse: by Content-Type, else the fallback protocol;
+    /// as Prometheus 3, a missing or unknown type without a fallback fails.
+    fn content_type_in_force<'c>(&'c self, ct: Option<&'c str>) -> Result<&'c str, String> {
+        let fallback = self.target.fallback_protocol.as_deref();
+        let known = |c: &str| {
+            let base = c
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            base == "text/plain" || base == "application/openmetrics-text"
+        };
+        match ct {
+            Some(c) if known(c) => Ok(c),
+            _ => match fallback {
+                Some(p) => crate::config::protocol_header(p),
+                None => Err(match ct {
+                    None | Some("") => {
+                        "non-compliant scrape target sending blank Content-Type and no fallback_scrape_protocol specified for target".to_string()
+                    }
+                    Some(c) => format!("received unsupported Content-Type {c:?} and no fallback_scrape_protocol specified for target"),
+                }),
+            },
+        }
     }
 
     /// Parses the whole body first (a malformed body stores nothing), then
@@ -191,7 +230,8 @@ impl ScrapeLoop {
         ts: i64,
     ) -> Result<Scraped, String> {
         let t = Arc::clone(&self.target);
-        let mut parser = Parser::for_content_type(content_type, body);
+        let content_type = self.content_type_in_force(content_type)?.to_string();
+        let mut parser = Parser::for_content_type(Some(&content_type), body);
         // (cache key, timestamp, value); resolved to series after parsing
         let mut samples: Vec<(&[u8], Option<i64>, f64)> = Vec::new();
         let mut new_labels: HashMap<&[u8], Option<Labels>> = HashMap::new();
@@ -211,6 +251,9 @@ impl ScrapeLoop {
                                     && l.iter().all(|x| !x.name.is_empty())
                             })
                         };
+                        if let Some(l) = &labels {
+                            check_label_limits(l, &t.limits)?;
+                        }
                         new_labels.insert(raw, labels);
                     }
                     samples.push((raw, pts, v));
@@ -267,6 +310,7 @@ impl ScrapeLoop {
                         CacheEntry {
                             series: r,
                             seen: iter,
+                            explicit_ts: pts.is_some(),
                         },
                     );
                     r
@@ -281,13 +325,18 @@ impl ScrapeLoop {
             };
             app.append(series, when, *v).map_err(|e| e.to_string())?;
         }
+        if t.limits.samples > 0 && kept > t.limits.samples {
+            // nothing of this scrape is stored: the appender is dropped
+            return Err("sample limit exceeded".into());
+        }
         // series that were in the previous scrape but not in this one
         let stale = f64::from_bits(STALE_NAN_BITS);
+        let track = t.track_timestamps_staleness;
         self.cache.retain(|_, e| {
             if e.seen == iter {
                 return true;
             }
-            if let Some(r) = e.series {
+            if let Some(r) = e.series.filter(|_| track || !e.explicit_ts) {
                 let _ = app.append(r, ts, stale);
             }
             false
@@ -379,6 +428,39 @@ const REPORT_METRICS: [&str; 5] = [
     "scrape_samples_post_metric_relabeling",
     "scrape_series_added",
 ];
+
+/// Prometheus's label limit checks, with its messages.
+fn check_label_limits(l: &Labels, limits: &crate::config::Limits) -> Result<(), String> {
+    let met: String = l.metric_name().unwrap_or("").chars().take(50).collect();
+    if limits.labels > 0 && l.len() as u64 > limits.labels {
+        return Err(format!(
+            "label_limit exceeded (metric: {met}, number of labels: {}, limit: {})",
+            l.len(),
+            limits.labels
+        ));
+    }
+    for x in l {
+        let short = |s: &str| s.chars().take(50).collect::<String>();
+        if limits.label_name_length > 0 && x.name.len() as u64 > limits.label_name_length {
+            return Err(format!(
+                "label_name_length_limit exceeded (metric: {met}, label name: {}, length: {}, limit: {})",
+                short(&x.name),
+                x.name.len(),
+                limits.label_name_length
+            ));
+        }
+        if limits.label_value_length > 0 && x.value.len() as u64 > limits.label_value_length {
+            return Err(format!(
+                "label_value_length_limit exceeded (metric: {met}, label name: {}, value: {:?}, length: {}, limit: {})",
+                short(&x.name),
+                short(&x.value),
+                x.value.len(),
+                limits.label_value_length
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// Merges exposed labels with the target's labels. Without honor_labels,
 /// an exposed label that clashes with a target label is kept as

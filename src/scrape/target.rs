@@ -75,6 +75,14 @@ pub struct Target {
     pub honor_timestamps: bool,
     /// Rules applied to scraped series before storing.
     pub metric_relabel: Vec<super::relabel::RelabelConfig>,
+    /// Limits in force.
+    pub limits: crate::config::Limits,
+    /// Whether series with explicit timestamps get stale markers.
+    pub track_timestamps_staleness: bool,
+    /// Format assumed for a missing or unknown Content-Type.
+    pub fallback_protocol: Option<String>,
+    /// An error that fails every scrape without fetching (target_limit).
+    pub forced_error: Mutex<Option<String>>,
     /// Last scrape's outcome.
     pub status: Mutex<ScrapeStatus>,
     /// Metric family metadata from the target's exposition, by family name.
@@ -142,7 +150,7 @@ impl Target {
                 for (k, v) in &group.labels {
                     d.insert(k.clone(), v.clone());
                 }
-                match Target::from_discovered(sc, d.clone(), interval, timeout) {
+                match Target::from_discovered(sc, global, d.clone(), interval, timeout) {
                     Some(t) => active.push(t),
                     None => dropped.push(DroppedTarget { discovered: d }),
                 }
@@ -155,6 +163,7 @@ impl Target {
     /// rule, or for lack of an address).
     fn from_discovered(
         sc: &ScrapeConfig,
+        global: &GlobalConfig,
         d: BTreeMap<String, String>,
         interval: Duration,
         timeout: Duration,
@@ -199,12 +208,8 @@ impl Target {
                 }
             }
         }
-        let host = if addr.contains(':') || addr.starts_with('[') {
-            addr.clone()
-        } else {
-            format!("{addr}:{}", if scheme == "https" { 443 } else { 80 })
-        };
-        let mut url = format!("{scheme}://{host}{path}");
+        // as Prometheus 3: no default port is added
+        let mut url = format!("{scheme}://{addr}{path}");
         if !query.is_empty() {
             let q = url::form_urlencoded::Serializer::new(String::new())
                 .extend_pairs(query)
@@ -231,6 +236,10 @@ impl Target {
             honor_labels: sc.honor_labels,
             honor_timestamps: sc.honor_timestamps,
             metric_relabel: sc.metric_relabel_configs.clone(),
+            limits: sc.limits(global),
+            track_timestamps_staleness: sc.track_timestamps_staleness,
+            fallback_protocol: sc.fallback_scrape_protocol.clone(),
+            forced_error: Mutex::new(None),
             status: Mutex::new(ScrapeStatus {
                 health: Health::Unknown,
                 last_error: String::new(),

@@ -275,7 +275,7 @@ fn secs_to_ms(secs: f64) -> i64 {
 /// Formats a float as Prometheus's `formatOpenMetricsFloat` does: Go's
 /// shortest `%g` with `.0` appended when it has neither `.` nor `e`, and
 /// `+Inf`, `-Inf`, `NaN`.
-fn format_om_float(f: f64) -> String {
+pub(crate) fn format_om_float(f: f64) -> String {
     if f.is_nan() {
         return "NaN".to_string();
     }

@@ -403,11 +403,22 @@ impl<'a> PromParser<'a> {
             "__name__".to_string(),
             String::from_utf8_lossy(self.name).into_owned(),
         ));
+        // Prometheus 3 normalises `le` of histograms and `quantile` of
+        // summaries to the float form (`1` becomes `1.0`)
+        let in_family = !self.meta_name.is_empty() && self.name.starts_with(self.meta_name);
+        let float_label: &[u8] = match self.mtype {
+            MetricType::Histogram if in_family => b"le",
+            MetricType::Summary if in_family => b"quantile",
+            _ => b"",
+        };
         for (name, value) in &self.labels {
-            out.push((
-                String::from_utf8_lossy(name).into_owned(),
-                unescape_label_value(value),
-            ));
+            let mut v = unescape_label_value(value);
+            if !float_label.is_empty() && *name == float_label {
+                if let Ok(f) = parse_value(v.as_bytes()) {
+                    v = super::openmetrics::format_om_float(f);
+                }
+            }
+            out.push((String::from_utf8_lossy(name).into_owned(), v));
         }
     }
 
@@ -684,6 +695,22 @@ impl<'a> PromParser<'a> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn le_and_quantile_are_normalised_like_prometheus_3() {
+        let body = b"# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\n# TYPE s summary\ns{quantile=\"0.5\"} 3\n# TYPE g gauge\ng{le=\"1\"} 4\nother{quantile=\"1\"} 5\n";
+        let mut p = PromParser::new(body);
+        let mut got = Vec::new();
+        let mut out = Vec::new();
+        while let Some(e) = p.next().unwrap() {
+            if e == Entry::Series {
+                p.labels(&mut out);
+                got.push(out[1].1.clone());
+            }
+        }
+        assert_eq!(got, vec!["1.0", "+Inf", "0.5", "1", "1"]);
+    }
+
     use super::*;
 
     /// One parsed entry, owned, for comparisons.
