@@ -376,3 +376,48 @@ fn content_type_fallback_and_explicit_timestamp_staleness() {
     // is not marked stale: it stays visible until the lookback runs out
     assert_eq!(s.value("stamped"), Some(5.0));
 }
+
+#[test]
+fn http_and_dns_discovery() {
+    let target = MockTarget::start("sd_metric 9\n");
+    let port = target.addr.rsplit(':').next().unwrap().to_string();
+    let sd = MockTarget::start(&format!(
+        r#"[{{"targets":["{}"],"labels":{{"from":"http"}}}}]"#,
+        target.addr
+    ));
+    *sd.content_type.lock().unwrap() = "application/json".into();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "scrape_configs:
+  - job_name: http-sd
+    scrape_interval: 1s
+    http_sd_configs:
+      - url: http://{sd}/targets
+        refresh_interval: 1s
+  - job_name: dns-sd
+    scrape_interval: 1s
+    dns_sd_configs:
+      - names: [localhost]
+        type: A
+        port: {port}
+    relabel_configs:
+      - source_labels: [__meta_dns_name]
+        target_label: dns_name
+",
+        sd = sd.addr
+    );
+    let s = Server::start(dir.path(), &cfg, &[]);
+    s.eventually(15, "target from HTTP discovery", || {
+        s.value(r#"sd_metric{job="http-sd",from="http"}"#) == Some(9.0)
+    });
+    s.eventually(15, "target from DNS discovery", || {
+        s.value(&format!(
+            r#"sd_metric{{job="dns-sd",dns_name="localhost",instance="127.0.0.1:{port}"}}"#
+        )) == Some(9.0)
+    });
+    // the HTTP endpoint drops the target: it stops and goes stale
+    sd.set("[]");
+    s.eventually(15, "HTTP-discovered target removed", || {
+        s.value(r#"sd_metric{job="http-sd"}"#).is_none()
+    });
+}

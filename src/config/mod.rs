@@ -176,6 +176,12 @@ pub struct ScrapeConfig {
     /// Format assumed when a target sends no or an unknown Content-Type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback_scrape_protocol: Option<String>,
+    /// Target groups fetched from HTTP endpoints.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub http_sd_configs: Vec<crate::discovery::http::HttpSdConfig>,
+    /// Targets from DNS records.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_sd_configs: Vec<crate::discovery::dns::DnsSdConfig>,
     /// Target groups read from files.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub file_sd_configs: Vec<crate::discovery::file::FileSdConfig>,
@@ -509,6 +515,14 @@ impl Config {
                 protocol_header(p)
                     .map_err(|e| format!("job {:?}: fallback_scrape_protocol: {e}", sc.job_name))?;
             }
+            for h in &sc.http_sd_configs {
+                h.validate()
+                    .map_err(|e| format!("http_sd_configs of job {:?}: {e}", sc.job_name))?;
+            }
+            for d in &sc.dns_sd_configs {
+                d.validate()
+                    .map_err(|e| format!("dns_sd_configs of job {:?}: {e}", sc.job_name))?;
+            }
             for f in &sc.file_sd_configs {
                 f.validate()
                     .map_err(|e| format!("file_sd_configs of job {:?}: {e}", sc.job_name))?;
@@ -561,8 +575,6 @@ fn line_of_key(text: &str, key: &str) -> Option<usize> {
 const KNOWN_UNSUPPORTED: &[&str] = &[
     "kubernetes_sd_configs",
     "consul_sd_configs",
-    "dns_sd_configs",
-    "http_sd_configs",
     "ec2_sd_configs",
     "gce_sd_configs",
     "azure_sd_configs",

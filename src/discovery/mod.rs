@@ -2,7 +2,9 @@
 //! addresses with common labels; the scrape manager turns groups into
 //! targets through the job's relabeling.
 
+pub mod dns;
 pub mod file;
+pub mod http;
 
 use std::collections::BTreeMap;
 

@@ -232,6 +232,11 @@ impl JobClient {
         })
     }
 
+    /// The underlying client (TLS, proxy and redirect settings applied).
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
     /// A GET of `url` with the job's headers and credentials.
     pub fn get(&self, url: &str, timeout: Duration) -> Result<reqwest::RequestBuilder, String> {
         let mut req = self

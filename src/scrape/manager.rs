@@ -112,6 +112,23 @@ impl ScrapeManager {
                     base_dir.to_path_buf(),
                 )));
             }
+            for (i, h) in sc.http_sd_configs.iter().enumerate() {
+                st.discovery.push(tokio::spawn(poll_http(
+                    Arc::downgrade(self),
+                    sc.job_name.clone(),
+                    i,
+                    h.clone(),
+                    base_dir.to_path_buf(),
+                )));
+            }
+            for (i, d) in sc.dns_sd_configs.iter().enumerate() {
+                st.discovery.push(tokio::spawn(poll_dns(
+                    Arc::downgrade(self),
+                    sc.job_name.clone(),
+                    i,
+                    d.clone(),
+                )));
+            }
             st.groups.insert(sc.job_name.clone(), sources);
         }
         self.sync(&mut st);
@@ -124,14 +141,22 @@ impl ScrapeManager {
         sd_index: usize,
         files: BTreeMap<PathBuf, Vec<TargetGroup>>,
     ) {
+        let sources = files
+            .into_iter()
+            .map(|(p, g)| (file_source(sd_index, &p), g))
+            .collect();
+        self.set_sources(job, &format!("file/{sd_index}/"), sources);
+    }
+
+    /// Replaces every source of a job whose name starts with `prefix`.
+    fn set_sources(&self, job: &str, prefix: &str, new: Vec<(String, Vec<TargetGroup>)>) {
         let mut st = self.state.lock();
         let Some(sources) = st.groups.get_mut(job) else {
             return;
         };
-        let prefix = format!("file/{sd_index}/");
-        sources.retain(|k, _| !k.starts_with(&prefix));
-        for (path, groups) in files {
-            sources.insert(file_source(sd_index, &path), groups);
+        sources.retain(|k, _| !k.starts_with(prefix));
+        for (k, g) in new {
+            sources.insert(k, g);
         }
         self.sync(&mut st);
     }
@@ -230,6 +255,84 @@ impl ScrapeManager {
             .iter()
             .map(|p| (p.job.clone(), p.targets.clone()))
             .collect()
+    }
+}
+
+/// Fetches an HTTP discovery endpoint at once and then every refresh
+/// interval; on error the last good groups stay.
+async fn poll_http(
+    mgr: std::sync::Weak<ScrapeManager>,
+    job: String,
+    i: usize,
+    cfg: crate::discovery::http::HttpSdConfig,
+    base: PathBuf,
+) {
+    let client = match http_sd_client(&cfg, &base) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(component = "discovery manager", discovery = "http", err = %e, "Error creating HTTP client");
+            return;
+        }
+    };
+    let timeout = cfg
+        .refresh_interval
+        .0
+        .clamp(Duration::from_secs(1), Duration::from_secs(30));
+    loop {
+        match crate::discovery::http::fetch(&client, &cfg, timeout).await {
+            Ok(groups) => {
+                let Some(m) = mgr.upgrade() else { return };
+                m.set_sources(
+                    &job,
+                    &format!("http/{i}/"),
+                    vec![(format!("http/{i}/"), groups)],
+                );
+            }
+            Err(e) => {
+                tracing::error!(component = "discovery manager", discovery = "http", url = %cfg.url, err = %e, "Unable to refresh target groups")
+            }
+        }
+        tokio::time::sleep(cfg.refresh_interval.0.max(Duration::from_millis(100))).await;
+    }
+}
+
+fn http_sd_client(
+    cfg: &crate::discovery::http::HttpSdConfig,
+    base: &Path,
+) -> Result<reqwest::Client, String> {
+    // the scrape client builder handles TLS and auth; reuse it with a
+    // config carrying only the HTTP settings
+    let sc: ScrapeConfig = serde_yaml::from_str("job_name: http_sd").map_err(|e| e.to_string())?;
+    let sc = ScrapeConfig {
+        http: cfg.http.clone(),
+        ..sc
+    };
+    JobClient::new(&sc, &GlobalConfig::default(), base).map(|c| c.client().clone())
+}
+
+/// Looks DNS names up at once and then every refresh interval.
+async fn poll_dns(
+    mgr: std::sync::Weak<ScrapeManager>,
+    job: String,
+    i: usize,
+    cfg: crate::discovery::dns::DnsSdConfig,
+) {
+    let resolver = crate::discovery::dns::system_resolver();
+    loop {
+        match crate::discovery::dns::lookup(&resolver, &cfg).await {
+            Ok(groups) => {
+                let Some(m) = mgr.upgrade() else { return };
+                m.set_sources(
+                    &job,
+                    &format!("dns/{i}/"),
+                    vec![(format!("dns/{i}/"), groups)],
+                );
+            }
+            Err(e) => {
+                tracing::error!(component = "discovery manager", discovery = "dns", err = %e, "Error refreshing DNS targets")
+            }
+        }
+        tokio::time::sleep(cfg.refresh_interval.0.max(Duration::from_millis(100))).await;
     }
 }
 

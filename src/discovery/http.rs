@@ -1,0 +1,112 @@
+//! `http_sd_configs`: target groups fetched as JSON from a URL every
+//! `refresh_interval`, with `__meta_url` added.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::TargetGroup;
+use crate::config::http::HttpClientConfig;
+use crate::config::PromDuration;
+
+/// One `http_sd_configs` entry.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct HttpSdConfig {
+    /// The URL serving the target groups.
+    pub url: String,
+    /// How often to fetch (1m).
+    #[serde(default = "default_refresh")]
+    pub refresh_interval: PromDuration,
+    /// Authentication, TLS, proxy.
+    #[serde(flatten)]
+    pub http: HttpClientConfig,
+}
+
+fn default_refresh() -> PromDuration {
+    PromDuration(Duration::from_secs(60))
+}
+
+impl HttpSdConfig {
+    /// Checks the URL and client settings.
+    pub fn validate(&self) -> Result<(), String> {
+        let u =
+            url::Url::parse(&self.url).map_err(|e| format!("invalid url {:?}: {e}", self.url))?;
+        if u.scheme() != "http" && u.scheme() != "https" {
+            return Err("URL scheme must be 'http' or 'https'".into());
+        }
+        if u.host_str().is_none() {
+            return Err("host is missing in URL".into());
+        }
+        self.http.validate()
+    }
+}
+
+/// Decodes a response body into groups, checking what Prometheus checks.
+pub fn decode(
+    url: &str,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Vec<TargetGroup>, String> {
+    let ct = content_type.unwrap_or("");
+    if !ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .eq_ignore_ascii_case("application/json")
+    {
+        return Err(format!("unsupported content type {ct:?}"));
+    }
+    let mut groups: Vec<TargetGroup> = serde_json::from_slice(body).map_err(|e| format!("{e}"))?;
+    for g in &mut groups {
+        g.labels.insert("__meta_url".into(), url.to_string());
+    }
+    Ok(groups)
+}
+
+/// Fetches the groups once.
+pub async fn fetch(
+    client: &reqwest::Client,
+    cfg: &HttpSdConfig,
+    timeout: Duration,
+) -> Result<Vec<TargetGroup>, String> {
+    let resp = client
+        .get(&cfg.url)
+        .header(
+            "X-Prometheus-Refresh-Interval-Seconds",
+            cfg.refresh_interval.0.as_secs().to_string(),
+        )
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(|e| format!("{e}"))?;
+    if !resp.status().is_success() {
+        return Err(format!("server returned HTTP status {}", resp.status()));
+    }
+    let ct = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = resp.bytes().await.map_err(|e| format!("{e}"))?;
+    decode(&cfg.url, ct.as_deref(), &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_groups() {
+        let g = decode(
+            "http://sd/x",
+            Some("application/json; charset=utf-8"),
+            br#"[{"targets":["a:1"],"labels":{"l":"v"}}]"#,
+        )
+        .unwrap();
+        assert_eq!(g[0].targets, vec!["a:1"]);
+        assert_eq!(g[0].labels["__meta_url"], "http://sd/x");
+        assert!(decode("u", Some("text/plain"), b"[]").is_err());
+        assert!(decode("u", Some("application/json"), b"{").is_err());
+    }
+}
