@@ -5,6 +5,11 @@ use flint::logging::PromLogLayer;
 use tracing_subscriber::layer::SubscriberExt as _;
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("check") {
+        let code = flint::check::run(&args[2..], &mut std::io::stdout(), &mut std::io::stderr());
+        std::process::exit(code);
+    }
     let flags = match Flags::parse_args(std::env::args_os()) {
         Ok(f) => f,
         Err((msg, 0)) => {
