@@ -214,3 +214,30 @@ fn scraped_data_is_queryable_survives_restart_and_goes_stale() {
     assert_eq!(range.0, 200);
     assert_eq!(range.1["data"]["resultType"], "matrix");
 }
+
+#[test]
+fn format_parse_query_and_stats() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), "", &[]);
+    let (code, v) = s.api(&format!(
+        "/api/v1/format_query?query={}",
+        enc("sum by(job)(rate(x{a=\"b\"}[5m]))")
+    ));
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["data"], "sum by (job) (rate(x{a=\"b\"}[5m]))");
+    let (code, v) = s.api(&format!("/api/v1/parse_query?query={}", enc("up")));
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["data"]["type"], "vectorSelector");
+    assert_eq!(v["data"]["name"], "up");
+    let (code, v) = s.api("/api/v1/format_query?query=sum(");
+    assert_eq!((code, v["errorType"].as_str().unwrap()), (400, "bad_data"));
+    let (_, v) = s.api("/api/v1/query?query=1&time=10&stats=all");
+    let st = &v["data"]["stats"];
+    assert!(st["timings"]["evalTotalTime"].is_number(), "{v}");
+    assert!(
+        st["samples"]["totalQueryableSamplesPerStep"].is_array(),
+        "{v}"
+    );
+    let (_, v) = s.api("/api/v1/query?query=1&time=10");
+    assert!(v["data"].get("stats").is_none());
+}

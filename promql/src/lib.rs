@@ -40,4 +40,33 @@ mod value;
 pub use engine::{Engine, EngineOptions};
 pub use error::{Error, ErrorKind};
 pub use parser::parse;
-pub use value::{is_stale, MatrixSeries, QueryResult, Value, VectorSample, STALE_NAN_BITS};
+pub use value::{
+    is_stale, MatrixSeries, QueryResult, QueryStats, Value, VectorSample, STALE_NAN_BITS,
+};
+
+/// Parses `query` and formats it as Prometheus's `/api/v1/format_query`
+/// does (the `data` string): see [`parser::Expr::pretty`].
+///
+/// ```
+/// assert_eq!(
+///     promql::format_query("sum(rate(foo{b='x',a=\"y\"}[90s])) by (job)").unwrap(),
+///     "sum by (job) (rate(foo{a=\"y\",b=\"x\"}[1m30s]))"
+/// );
+/// ```
+pub fn format_query(query: &str) -> Result<String, Error> {
+    engine::with_big_stack(|| Ok(parse(query)?.pretty()))
+}
+
+/// Parses `query` and returns its syntax tree as the JSON text of
+/// Prometheus's `/api/v1/parse_query` (the `data` member): see
+/// [`parser::json`] for the shape.
+///
+/// ```
+/// assert_eq!(
+///     promql::parse_query_json("up").unwrap(),
+///     r#"{"anchored":false,"matchers":[{"name":"__name__","type":"=","value":"up"}],"name":"up","offset":0,"smoothed":false,"startOrEnd":null,"timestamp":null,"type":"vectorSelector"}"#
+/// );
+/// ```
+pub fn parse_query_json(query: &str) -> Result<String, Error> {
+    engine::with_big_stack(|| Ok(parse(query)?.to_json()))
+}

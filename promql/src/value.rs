@@ -11,6 +11,46 @@ pub struct QueryResult {
     pub warnings: Vec<String>,
     /// Informational notes collected during evaluation.
     pub infos: Vec<String>,
+    /// Statistics of the evaluation (Prometheus's `stats` with
+    /// `stats=all`).
+    pub stats: QueryStats,
+}
+
+/// Statistics of one query, for the `data.stats` member that Prometheus
+/// returns when asked with `stats=all`. Field by field:
+///
+/// | field | Prometheus JSON |
+/// | --- | --- |
+/// | [`eval_seconds`](Self::eval_seconds) | `timings.evalTotalTime` (and `timings.execTotalTime` plus the server's queueing) |
+/// | [`preparation_seconds`](Self::preparation_seconds) | `timings.queryPreparationTime` |
+/// | [`inner_eval_seconds`](Self::inner_eval_seconds) | `timings.innerEvalTime` |
+/// | [`sort_seconds`](Self::sort_seconds) | `timings.resultSortTime` |
+/// | (none: the engine has no queue) | `timings.execQueueTime` |
+/// | [`total_samples`](Self::total_samples) | `samples.totalQueryableSamples` |
+/// | [`peak_samples`](Self::peak_samples) | `samples.peakSamples` |
+/// | [`total_samples_per_step`](Self::total_samples_per_step) | `samples.totalQueryableSamplesPerStep` as `[[<seconds>, <count>], ...]` |
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct QueryStats {
+    /// Samples read by selectors, summed over all evaluation steps: one
+    /// per series an instant selector finds at a step, every point in the
+    /// window of a range selector, including those read for subqueries.
+    pub total_samples: u64,
+    /// The most samples held at once, estimated as the most of the
+    /// samples read at one step plus the output points accumulated by
+    /// then (for range queries).
+    pub peak_samples: u64,
+    /// `total_samples` by evaluation step: `(step timestamp ms, samples)`,
+    /// one entry per step (one for instant queries).
+    pub total_samples_per_step: Vec<(i64, u64)>,
+    /// Wall time of the whole evaluation: parsing, loading, evaluating
+    /// and sorting.
+    pub eval_seconds: f64,
+    /// Time to parse the query and load its samples from storage.
+    pub preparation_seconds: f64,
+    /// Time spent evaluating the steps.
+    pub inner_eval_seconds: f64,
+    /// Time spent sorting the result.
+    pub sort_seconds: f64,
 }
 
 /// A query's value.

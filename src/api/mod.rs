@@ -69,6 +69,8 @@ fn api_route(path: &str) -> Option<Route> {
     Some(match path {
         "/api/v1/query" => r("/api/v1/query", GET_POST, query::instant, true),
         "/api/v1/query_range" => r("/api/v1/query_range", GET_POST, query::range, true),
+        "/api/v1/format_query" => r("/api/v1/format_query", GET_POST, query::format_query, true),
+        "/api/v1/parse_query" => r("/api/v1/parse_query", GET_POST, query::parse_query, true),
         "/api/v1/query_exemplars" => r(
             "/api/v1/query_exemplars",
             GET_POST,

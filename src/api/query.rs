@@ -60,7 +60,59 @@ pub fn instant(app: &App, p: &Params) -> Result<Answer, ApiError> {
     let res = eng
         .instant_query(app.db.as_ref(), q, t)
         .map_err(query_error)?;
-    Ok(encode(res))
+    Ok(encode(res, stats_mode(p)))
+}
+
+/// `stats`: absent → none; any value → timings and totals; `all` → also
+/// per-step sample counts.
+fn stats_mode(p: &Params) -> Option<bool> {
+    match p.get("stats") {
+        None | Some("") => None,
+        Some(v) => Some(v == "all"),
+    }
+}
+
+fn write_stats(s: &mut String, st: &promql::QueryStats, per_step: bool) {
+    use std::fmt::Write as _;
+    let _ = write!(
+        s,
+        ",\"stats\":{{\"timings\":{{\"evalTotalTime\":{},\"resultSortTime\":{},\"queryPreparationTime\":{},\"innerEvalTime\":{},\"execQueueTime\":0,\"execTotalTime\":{}}},\"samples\":{{",
+        st.eval_seconds, st.sort_seconds, st.preparation_seconds, st.inner_eval_seconds, st.eval_seconds
+    );
+    if per_step {
+        s.push_str("\"totalQueryableSamplesPerStep\":[");
+        for (i, (t, n)) in st.total_samples_per_step.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            s.push('[');
+            super::response::write_timestamp(s, *t);
+            let _ = write!(s, ",{n}]");
+        }
+        s.push_str("],");
+    }
+    let _ = write!(
+        s,
+        "\"totalQueryableSamples\":{},\"peakSamples\":{}}}}}",
+        st.total_samples, st.peak_samples
+    );
+}
+
+/// `GET/POST /api/v1/format_query`.
+pub fn format_query(_: &App, p: &Params) -> Result<Answer, ApiError> {
+    let q = p.get("query").unwrap_or("");
+    let out = promql::format_query(q).map_err(query_error)?;
+    let mut s = String::new();
+    json_str(&mut s, &out);
+    Ok(Answer::data(s))
+}
+
+/// `GET/POST /api/v1/parse_query`.
+pub fn parse_query(_: &App, p: &Params) -> Result<Answer, ApiError> {
+    let q = p.get("query").unwrap_or("");
+    Ok(Answer::data(
+        promql::parse_query_json(q).map_err(query_error)?,
+    ))
 }
 
 /// `GET/POST /api/v1/query_range`.
@@ -95,7 +147,7 @@ pub fn range(app: &App, p: &Params) -> Result<Answer, ApiError> {
     let res = eng
         .range_query(app.db.as_ref(), q, start, end, step)
         .map_err(query_error)?;
-    Ok(encode(res))
+    Ok(encode(res, stats_mode(p)))
 }
 
 fn required_time(p: &Params, name: &str) -> Result<i64, ApiError> {
@@ -108,7 +160,7 @@ fn required_time(p: &Params, name: &str) -> Result<i64, ApiError> {
 }
 
 /// Encodes a query result as the API's `data` object.
-pub fn encode(res: QueryResult) -> Answer {
+pub fn encode(res: QueryResult, stats: Option<bool>) -> Answer {
     let mut s = String::with_capacity(256);
     match &res.value {
         Value::Scalar { t, v } => {
@@ -155,6 +207,9 @@ pub fn encode(res: QueryResult) -> Answer {
             }
             s.push(']');
         }
+    }
+    if let Some(per_step) = stats {
+        write_stats(&mut s, &res.stats, per_step);
     }
     s.push('}');
     Answer {

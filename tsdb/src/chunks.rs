@@ -36,6 +36,9 @@ const FILE_VERSION: u8 = 1;
 pub(crate) const STATE_OPEN: u8 = 1;
 /// Chunk state byte: complete, CRC valid.
 pub(crate) const STATE_CLOSED: u8 = 2;
+/// Chunk state byte: copied into a block; the slot is free to go with its
+/// file.
+pub(crate) const STATE_PERSISTED: u8 = 3;
 
 /// Global index of a chunk slot: file number × SLOTS_PER_FILE + slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -115,6 +118,9 @@ pub(crate) struct ChunkFiles {
     dir: PathBuf,
     files: RwLock<Vec<Option<SlotMap>>>,
     next: AtomicU64,
+    /// Slots per file still holding a head chunk; a file whose count drops
+    /// to zero (and that is not being filled) is deleted.
+    live: parking_lot::Mutex<std::collections::BTreeMap<u64, u32>>,
 }
 
 fn file_name(dir: &Path, n: u64) -> PathBuf {
@@ -161,6 +167,10 @@ impl ChunkFiles {
                 }
                 let header = SlotHeader::decode(&hb);
                 let cref = ChunkRef(n * SLOTS_PER_FILE + slot);
+                if header.state == STATE_PERSISTED {
+                    next = next.max(cref.0 + 1);
+                    continue;
+                }
                 let plausible = header.encoding == ENCODING_XOR
                     && (header.state == STATE_OPEN || header.state == STATE_CLOSED)
                     && header.count > 0
@@ -195,15 +205,32 @@ impl ChunkFiles {
         if next % SLOTS_PER_FILE == 0 {
             next += 1; // slot 0 is the file header
         }
-        Ok((
-            ChunkFiles {
-                dir: dir.to_path_buf(),
-                files: RwLock::new(files),
-                next: AtomicU64::new(next),
-            },
-            found,
-            problems,
-        ))
+        let mut live = std::collections::BTreeMap::new();
+        for f in &found {
+            *live.entry(f.cref.file()).or_insert(0u32) += 1;
+        }
+        let cf = ChunkFiles {
+            dir: dir.to_path_buf(),
+            files: RwLock::new(files),
+            next: AtomicU64::new(next),
+            live: parking_lot::Mutex::new(live),
+        };
+        // files with no live slot left (all persisted) go now
+        let current = next / SLOTS_PER_FILE;
+        let present: Vec<u64> = cf
+            .files
+            .read()
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.is_some())
+            .map(|(i, _)| i as u64)
+            .collect();
+        for n in present {
+            if n != current && !cf.live.lock().contains_key(&n) {
+                cf.remove_file(n)?;
+            }
+        }
+        Ok((cf, found, problems))
     }
 
     /// Reserves a new slot, creating its file if needed.
@@ -214,6 +241,7 @@ impl ChunkFiles {
                 continue; // file header slot
             }
             self.ensure_file(r.file())?;
+            *self.live.lock().entry(r.file()).or_insert(0) += 1;
             return Ok(r);
         }
     }
@@ -262,6 +290,50 @@ impl ChunkFiles {
     pub(crate) fn read_data(&self, r: ChunkRef, out: &mut [u8; DATA_SIZE]) -> bool {
         self.with_map(r, |m| m.read(r.offset() + HEADER_SIZE, out))
             .is_some()
+    }
+
+    /// Marks a chunk as copied into a block. When no live chunk is left in
+    /// its file, and the file is not being filled, the file is deleted.
+    pub(crate) fn release(&self, r: ChunkRef) -> Result<(), Error> {
+        self.with_map(r, |m| m.write(r.offset() + 1, &[STATE_PERSISTED]));
+        let n = r.file();
+        let empty = {
+            let mut live = self.live.lock();
+            match live.get_mut(&n) {
+                Some(c) if *c > 1 => {
+                    *c -= 1;
+                    false
+                }
+                Some(_) => {
+                    live.remove(&n);
+                    true
+                }
+                None => false,
+            }
+        };
+        let current = self.next.load(Ordering::Relaxed) / SLOTS_PER_FILE;
+        if empty && n != current {
+            self.remove_file(n)?;
+        }
+        Ok(())
+    }
+
+    fn remove_file(&self, n: u64) -> Result<(), Error> {
+        let mut files = self.files.write();
+        if let Some(slot) = files.get_mut(n as usize) {
+            *slot = None;
+        }
+        let path = file_name(&self.dir, n);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(&path, e)),
+        }
+    }
+
+    /// Number of slot files present.
+    pub(crate) fn file_count(&self) -> usize {
+        self.files.read().iter().flatten().count()
     }
 
     /// Starts writing dirty pages of every file to disk.

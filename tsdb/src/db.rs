@@ -93,7 +93,7 @@ impl Db {
         }
         let (log, loaded) = SeriesLog::open(&dir.join(SERIES_FILE))?;
         let (chunks, slots, problems) = ChunkFiles::open(&dir.join(CHUNKS_DIR))?;
-        let (head, r) = Head::load(log, loaded.series, chunks, slots);
+        let (head, r) = Head::load(log, loaded.series, chunks, slots, i64::MIN);
         let report = OpenReport {
             series: r.series,
             chunks: r.chunks,

@@ -34,6 +34,9 @@ pub enum Error {
     /// A sample is older than the series' newest sample.
     #[error("out of order sample")]
     OutOfOrder,
+    /// A sample is older than what the head accepts (already in a block).
+    #[error("out of bounds")]
+    OutOfBounds,
     /// A sample has the same timestamp as the newest one but another value.
     #[error("duplicate sample for timestamp")]
     Duplicate,

@@ -59,6 +59,18 @@ impl Postings {
         }
     }
 
+    /// Removes the given series from every list.
+    pub(crate) fn remove_many(&mut self, ids: &std::collections::HashSet<u64>) {
+        self.all.retain(|x| !ids.contains(x));
+        for values in self.by_label.values_mut() {
+            values.retain(|_, list| {
+                list.retain(|x| !ids.contains(x));
+                !list.is_empty()
+            });
+        }
+        self.by_label.retain(|_, v| !v.is_empty());
+    }
+
     /// Series that may match all matchers: exact for matchers that do not
     /// match the empty string; the caller still checks the rest against
     /// each series' labels.

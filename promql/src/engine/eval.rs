@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use tsdb::labels::Labels;
 
 use super::selector::{key, latest, window};
-use super::{Evaluator, DEFAULT_SUBQUERY_STEP_MS};
+use super::Evaluator;
 use crate::error::Error;
 use crate::parser::{Expr, UnaryOp, VectorSelector};
 use crate::value::{Sample, Series, StepValue};
@@ -29,7 +29,7 @@ impl Evaluator<'_> {
                 at,
             } => {
                 let t = self.effective_time(*at, *offset_ms, ts);
-                let step = step_ms.unwrap_or(DEFAULT_SUBQUERY_STEP_MS).max(1);
+                let step = step_ms.unwrap_or(self.subquery_step_ms).max(1);
                 Ok(StepValue::Matrix(self.subquery(expr, t, *range_ms, step)?))
             }
             Expr::Unary { op, expr } => {
@@ -101,7 +101,7 @@ impl Evaluator<'_> {
         let Some(series) = self.data.get(&key(vs)) else {
             return Vec::new();
         };
-        series
+        let out: Vec<Sample> = series
             .iter()
             .filter_map(|s| {
                 latest(&s.samples, t, self.opts.lookback_delta_ms).map(|(st, v)| Sample {
@@ -110,7 +110,9 @@ impl Evaluator<'_> {
                     drop_name: false,
                 })
             })
-            .collect()
+            .collect();
+        self.count_queried(out.len());
+        out
     }
 
     /// The range vector `vs[range]` at `ts`.
@@ -133,6 +135,7 @@ impl Evaluator<'_> {
             }
             held += points.len();
             self.check_samples(held)?;
+            self.count_queried(points.len());
             out.push(Series {
                 metric: s.labels.clone(),
                 points,

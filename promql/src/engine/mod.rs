@@ -7,6 +7,7 @@ pub(crate) mod selector;
 
 pub(crate) use aggregate::{format_value, kahan_add, mean, quantile, valid_label_name, variance};
 
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
@@ -15,10 +16,13 @@ use tsdb::read::Queryable;
 
 use crate::error::Error;
 use crate::parser::{self, Expr, ValueType};
-use crate::value::{MatrixSeries, QueryResult, Sample, Series, StepValue, Value, VectorSample};
+use crate::value::{
+    MatrixSeries, QueryResult, QueryStats, Sample, Series, StepValue, Value, VectorSample,
+};
 use selector::LoadedSeries;
 
-/// Step of subqueries written without one (`[5m:]`), in milliseconds.
+/// Default step of subqueries written without one (`[5m:]`), in
+/// milliseconds (see [`Engine::with_subquery_step`]).
 pub(crate) const DEFAULT_SUBQUERY_STEP_MS: i64 = 60_000;
 
 /// Limits and defaults of query evaluation.
@@ -43,14 +47,24 @@ impl Default for EngineOptions {
 }
 
 /// Evaluates PromQL queries against a [`Queryable`].
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Engine {
     opts: EngineOptions,
+    /// Step of subqueries written without one (`[5m:]`), in ms.
+    subquery_step_ms: i64,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new(EngineOptions::default())
+    }
 }
 
 /// State of one query's evaluation.
 pub(crate) struct Evaluator<'o> {
     pub opts: &'o EngineOptions,
+    /// Step of subqueries written without one (ms).
+    pub subquery_step_ms: i64,
     /// Start and end of the query range (equal for instant queries).
     pub start: i64,
     pub end: i64,
@@ -61,6 +75,14 @@ pub(crate) struct Evaluator<'o> {
     samples: usize,
     pub warnings: Vec<String>,
     pub infos: Vec<String>,
+    /// Samples read by selectors over the whole query.
+    queried: Cell<u64>,
+    /// Samples read by selectors during the current outer step.
+    step_queried: Cell<u64>,
+    /// Samples read per outer step.
+    per_step: Vec<(i64, u64)>,
+    /// The estimate of the most samples held at once.
+    peak: u64,
 }
 
 impl<'o> Evaluator<'o> {
@@ -68,6 +90,7 @@ impl<'o> Evaluator<'o> {
         let now = Instant::now();
         Evaluator {
             opts,
+            subquery_step_ms: DEFAULT_SUBQUERY_STEP_MS,
             start,
             end,
             step,
@@ -78,6 +101,39 @@ impl<'o> Evaluator<'o> {
             samples: 0,
             warnings: Vec::new(),
             infos: Vec::new(),
+            queried: Cell::new(0),
+            step_queried: Cell::new(0),
+            per_step: Vec::new(),
+            peak: 0,
+        }
+    }
+
+    /// Counts `n` samples read by a selector (for [`QueryStats`]).
+    pub(crate) fn count_queried(&self, n: usize) {
+        let n = n as u64;
+        self.queried.set(self.queried.get().saturating_add(n));
+        self.step_queried
+            .set(self.step_queried.get().saturating_add(n));
+    }
+
+    /// Closes the statistics of the outer step at `ts`, with `held` output
+    /// points accumulated before it.
+    fn end_step(&mut self, ts: i64, held: u64) {
+        let n = self.step_queried.replace(0);
+        self.per_step.push((ts, n));
+        self.peak = self.peak.max(n.saturating_add(held));
+    }
+
+    fn stats(&self, t0: Instant, prepared: Instant, evaluated: Instant) -> QueryStats {
+        let end = Instant::now();
+        QueryStats {
+            total_samples: self.queried.get(),
+            peak_samples: self.peak,
+            total_samples_per_step: self.per_step.clone(),
+            eval_seconds: (end - t0).as_secs_f64(),
+            preparation_seconds: (prepared - t0).as_secs_f64(),
+            inner_eval_seconds: (evaluated - prepared).as_secs_f64(),
+            sort_seconds: (end - evaluated).as_secs_f64(),
         }
     }
 
@@ -118,10 +174,11 @@ impl<'o> Evaluator<'o> {
     }
 }
 
-/// Applies delayed `__name__` removal and rejects duplicate label sets.
+/// Applies delayed `__name__` removal. As in Prometheus, the `__type__`
+/// and `__unit__` labels describe the metric name and go with it.
 pub(crate) fn finish_labels(metric: Labels, drop_name: bool) -> Labels {
     if drop_name {
-        metric.without_metric_name()
+        metric.without(&["__name__", "__type__", "__unit__"])
     } else {
         metric
     }
@@ -164,7 +221,23 @@ pub(crate) fn check_duplicates<'a>(labels: impl Iterator<Item = &'a Labels>) -> 
 impl Engine {
     /// An engine with the given options.
     pub fn new(opts: EngineOptions) -> Engine {
-        Engine { opts }
+        Engine {
+            opts,
+            subquery_step_ms: DEFAULT_SUBQUERY_STEP_MS,
+        }
+    }
+
+    /// The engine with another step for subqueries written without one
+    /// (`foo[5m:]`); Prometheus uses its global evaluation interval. The
+    /// default is one minute; values below 1 ms are taken as 1 ms.
+    pub fn with_subquery_step(mut self, step_ms: i64) -> Engine {
+        self.subquery_step_ms = step_ms.max(1);
+        self
+    }
+
+    /// The step of subqueries written without one, in milliseconds.
+    pub fn subquery_step_ms(&self) -> i64 {
+        self.subquery_step_ms
     }
 
     /// Evaluates `query` at time `t_ms`.
@@ -191,10 +264,16 @@ impl Engine {
     }
 
     fn instant(&self, store: &dyn Queryable, query: &str, t_ms: i64) -> Result<QueryResult, Error> {
+        let t0 = Instant::now();
         let expr = parser::parse(query)?;
         let mut ev = Evaluator::new(&self.opts, t_ms, t_ms, 0);
+        ev.subquery_step_ms = self.subquery_step_ms;
         ev.load(store, &expr)?;
-        let value = match ev.eval(&expr, t_ms)? {
+        let prepared = Instant::now();
+        let out = ev.eval(&expr, t_ms)?;
+        ev.end_step(t_ms, 0);
+        let evaluated = Instant::now();
+        let value = match out {
             StepValue::Scalar(v) => Value::Scalar { t: t_ms, v },
             StepValue::String(v) => Value::String { t: t_ms, v },
             StepValue::Vector(v) => Value::Vector(
@@ -209,10 +288,12 @@ impl Engine {
                 Value::Matrix(m)
             }
         };
+        let stats = ev.stats(t0, prepared, evaluated);
         Ok(QueryResult {
             value,
             warnings: ev.warnings,
             infos: ev.infos,
+            stats,
         })
     }
 
@@ -224,6 +305,7 @@ impl Engine {
         end_ms: i64,
         step_ms: i64,
     ) -> Result<QueryResult, Error> {
+        let t0 = Instant::now();
         let expr = parser::parse(query)?;
         if step_ms <= 0 {
             return Err(Error::BadRequest {
@@ -244,15 +326,21 @@ impl Engine {
             });
         }
         let mut ev = Evaluator::new(&self.opts, start_ms, end_ms, step_ms);
+        ev.subquery_step_ms = self.subquery_step_ms;
         if contains_sort(&expr) {
             ev.warn("PromQL warning: sort is ineffective for range queries since results are always ordered by labels".into());
         }
         ev.load(store, &expr)?;
-        let series = range_steps(&mut ev, &expr, start_ms, end_ms, step_ms)?;
+        let prepared = Instant::now();
+        let mut series = range_steps(&mut ev, &expr, start_ms, end_ms, step_ms)?;
+        let evaluated = Instant::now();
+        series.sort_by(|a, b| a.metric.cmp(&b.metric));
+        let stats = ev.stats(t0, prepared, evaluated);
         Ok(QueryResult {
             value: Value::Matrix(series),
             warnings: ev.warnings,
             infos: ev.infos,
+            stats,
         })
     }
 }
@@ -262,7 +350,9 @@ impl Engine {
 const QUERY_STACK_BYTES: usize = 64 << 20;
 
 /// Runs `f` on a scoped thread with a large stack.
-fn with_big_stack<T: Send>(f: impl FnOnce() -> Result<T, Error> + Send) -> Result<T, Error> {
+pub(crate) fn with_big_stack<T: Send>(
+    f: impl FnOnce() -> Result<T, Error> + Send,
+) -> Result<T, Error> {
     std::thread::scope(|s| {
         let handle = std::thread::Builder::new()
             .name("promql-eval".into())
@@ -302,6 +392,7 @@ fn range_steps(
 ) -> Result<Vec<MatrixSeries>, Error> {
     let mut index: HashMap<Labels, usize> = HashMap::new();
     let mut out: Vec<MatrixSeries> = Vec::new();
+    let mut held = 0u64;
     let mut ts = start;
     while ts <= end {
         ev.check_deadline()?;
@@ -315,6 +406,8 @@ fn range_steps(
             }
         };
         ev.account(step_out.len())?;
+        ev.end_step(ts, held);
+        held = held.saturating_add(step_out.len() as u64);
         for (metric, v) in step_out {
             match index.get(&metric) {
                 Some(&i) => out[i].points.push((ts, v)),
@@ -332,7 +425,6 @@ fn range_steps(
             None => break,
         };
     }
-    out.sort_by(|a, b| a.metric.cmp(&b.metric));
     Ok(out)
 }
 
@@ -495,3 +587,6 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod stats_tests;

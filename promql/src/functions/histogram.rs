@@ -1,4 +1,5 @@
-//! `histogram_quantile` over classic histograms (`le` bucket series).
+//! `histogram_quantile` over classic histograms (`le` bucket series), and
+//! the bucket grouping shared with [`super::histogram_more`].
 
 use std::collections::HashMap;
 
@@ -112,22 +113,9 @@ fn parse_le(s: &str) -> Option<f64> {
     }
 }
 
-pub(super) fn histogram_quantile(
-    ev: &mut Evaluator<'_>,
-    args: &[Expr],
-    ts: i64,
-) -> Result<StepValue, Error> {
-    let (Some(qe), Some(ve)) = (args.first(), args.get(1)) else {
-        return Err(Error::exec("histogram_quantile needs two arguments"));
-    };
-    let q = ev.eval_scalar(qe, ts)?;
-    let v = ev.eval_vector(ve, ts)?;
-    if !(0.0..=1.0).contains(&q) {
-        ev.warn(format!(
-            "PromQL warning: quantile value should be between 0 and 1, got {}",
-            format_value(q)
-        ));
-    }
+/// Groups bucket series by their labels without `le`, warning about
+/// series whose `le` is missing or malformed.
+pub(super) fn group_buckets(ev: &mut Evaluator<'_>, v: Vec<Sample>) -> Vec<(Labels, Vec<Bucket>)> {
     let mut groups: Vec<(Labels, Vec<Bucket>)> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
     for s in v {
@@ -149,14 +137,44 @@ pub(super) fn histogram_quantile(
             }
         }
     }
+    groups
+}
+
+/// Warns about a quantile outside `[0, 1]`.
+pub(super) fn check_quantile(ev: &mut Evaluator<'_>, q: f64) {
+    if !(0.0..=1.0).contains(&q) {
+        ev.warn(format!(
+            "PromQL warning: quantile value should be between 0 and 1, got {}",
+            format_value(q)
+        ));
+    }
+}
+
+/// Reports buckets that had to be made monotonic.
+pub(super) fn monotonicity_info(ev: &mut Evaluator<'_>, metric: &Labels) {
+    let name = metric.get(METRIC_NAME).unwrap_or("");
+    ev.info(format!(
+        "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name \"{name}\""
+    ));
+}
+
+pub(super) fn histogram_quantile(
+    ev: &mut Evaluator<'_>,
+    args: &[Expr],
+    ts: i64,
+) -> Result<StepValue, Error> {
+    let (Some(qe), Some(ve)) = (args.first(), args.get(1)) else {
+        return Err(Error::exec("histogram_quantile needs two arguments"));
+    };
+    let q = ev.eval_scalar(qe, ts)?;
+    let v = ev.eval_vector(ve, ts)?;
+    check_quantile(ev, q);
+    let groups = group_buckets(ev, v);
     let mut out = Vec::with_capacity(groups.len());
     for (metric, mut buckets) in groups {
         let (v, forced) = bucket_quantile(q, &mut buckets);
         if forced {
-            let name = metric.get(METRIC_NAME).unwrap_or("");
-            ev.info(format!(
-                "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name \"{name}\""
-            ));
+            monotonicity_info(ev, &metric);
         }
         out.push(Sample {
             metric,

@@ -1,6 +1,7 @@
 //! Function implementations and the name → implementation table.
 
 mod histogram;
+mod histogram_more;
 mod label;
 mod math;
 mod over_time;
@@ -78,6 +79,10 @@ pub(crate) static IMPLS: &[(&str, Impl)] = &[
     ("deg", Element(f64::to_degrees)),
     ("delta", range(rate::delta)),
     ("deriv", range(over_time::deriv)),
+    (
+        "double_exponential_smoothing",
+        range(over_time::double_exponential_smoothing),
+    ),
     ("end", Custom(math::end)),
     ("exp", Element(f64::exp)),
     (
@@ -88,7 +93,15 @@ pub(crate) static IMPLS: &[(&str, Impl)] = &[
         },
     ),
     ("floor", Element(f64::floor)),
+    (
+        "histogram_fraction",
+        Custom(histogram_more::histogram_fraction),
+    ),
     ("histogram_quantile", Custom(histogram::histogram_quantile)),
+    (
+        "histogram_quantiles",
+        Custom(histogram_more::histogram_quantiles),
+    ),
     ("hour", Custom(math::hour)),
     ("idelta", range(rate::idelta)),
     ("increase", range(rate::increase)),
@@ -188,7 +201,9 @@ pub(crate) fn call(
             let StepValue::Matrix(series) = ev.eval(arg, ts)? else {
                 return Err(Error::exec(format!("expected range vector in {name}")));
             };
-            check_params(ev, name, &params);
+            if !series.is_empty() {
+                check_params(ev, name, &params)?;
+            }
             let mut out = Vec::with_capacity(series.len());
             for s in series {
                 if let Some(v) = f(&s.points, &window, &params) {
@@ -204,7 +219,24 @@ pub(crate) fn call(
     }
 }
 
-fn check_params(ev: &mut Evaluator<'_>, name: &str, params: &[f64]) {
+/// Validates the scalar arguments of a range function: warnings for
+/// doubtful values, errors for invalid ones (as Prometheus, only when
+/// there is a series to apply the function to).
+fn check_params(ev: &mut Evaluator<'_>, name: &str, params: &[f64]) -> Result<(), Error> {
+    if name == "double_exponential_smoothing" {
+        for (v, what, short) in [
+            (params.first(), "smoothing", "sf"),
+            (params.get(1), "trend", "tf"),
+        ] {
+            if let Some(&v) = v {
+                if v <= 0.0 || v >= 1.0 || v.is_nan() {
+                    return Err(Error::exec(format!(
+                        "invalid {what} factor. Expected: 0 < {short} < 1, got: {v:.6}"
+                    )));
+                }
+            }
+        }
+    }
     if name == "quantile_over_time" {
         if let Some(&q) = params.first() {
             if !(0.0..=1.0).contains(&q) {
@@ -215,6 +247,7 @@ fn check_params(ev: &mut Evaluator<'_>, name: &str, params: &[f64]) {
             }
         }
     }
+    Ok(())
 }
 
 /// The window covered by a range-vector argument evaluated at `ts`.

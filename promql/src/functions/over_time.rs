@@ -160,6 +160,31 @@ pub(super) fn predict_linear(p: &[(i64, f64)], w: &Window, params: &[f64]) -> Op
     Some(slope * secs + intercept)
 }
 
+/// `double_exponential_smoothing(v[range], sf, tf)` (Holt's linear
+/// method; `holt_winters` before Prometheus 3): the last smoothed value.
+/// The factors were validated by the caller.
+pub(super) fn double_exponential_smoothing(
+    p: &[(i64, f64)],
+    _: &Window,
+    params: &[f64],
+) -> Option<f64> {
+    let (&sf, &tf) = (params.first()?, params.get(1)?);
+    if p.len() < 2 {
+        return None;
+    }
+    let (mut s0, mut s1) = (0.0, p[0].1);
+    let mut b = p[1].1 - p[0].1;
+    for (i, x) in p.iter().enumerate().skip(1) {
+        if i > 1 {
+            b = tf * (s1 - s0) + (1.0 - tf) * b;
+        }
+        let next = sf * x.1 + (1.0 - sf) * (s1 + b);
+        s0 = s1;
+        s1 = next;
+    }
+    Some(s1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,5 +214,15 @@ mod tests {
         };
         assert_eq!(predict_linear(&line, &w2, &[10.0]), Some(25.0));
         assert_eq!(max(&[(0, f64::NAN), (1, 3.0)], &w, &[]), Some(3.0));
+        // a straight line is followed exactly
+        let line = vec![(0, 0.0), (10, 10.0), (20, 20.0), (30, 30.0)];
+        assert_eq!(
+            double_exponential_smoothing(&line, &w, &[0.5, 0.5]),
+            Some(30.0)
+        );
+        assert_eq!(
+            double_exponential_smoothing(&line[..1], &w, &[0.5, 0.5]),
+            None
+        );
     }
 }

@@ -2,8 +2,10 @@
 
 pub mod ast;
 pub mod functions;
+pub mod json;
 pub mod lex;
 mod parse;
+pub mod printer;
 
 pub use ast::*;
 pub use parse::parse;

@@ -8,6 +8,8 @@ use super::functions;
 use super::lex::{lex, Tok, Token};
 use crate::error::Error;
 
+mod duration_expr;
+
 /// Parses a PromQL expression.
 pub fn parse(src: &str) -> Result<Expr, Error> {
     let tokens = lex(src).map_err(|e| position_error(src, e.pos, e.msg))?;
@@ -282,9 +284,15 @@ impl Parser<'_> {
                     ),
                 ));
             }
+            // As in Prometheus, a sign on a number literal folds into it;
+            // on anything else it stays a unary expression.
             let e = match (op, e) {
-                (BinaryOp::Add, e) => e,
+                (BinaryOp::Add, e @ Expr::NumberLiteral(_)) => e,
                 (_, Expr::NumberLiteral(v)) => Expr::NumberLiteral(-v),
+                (BinaryOp::Add, e) => Expr::Unary {
+                    op: UnaryOp::Pos,
+                    expr: Box::new(e),
+                },
                 (_, e) => Expr::Unary {
                     op: UnaryOp::Neg,
                     expr: Box::new(e),
@@ -321,7 +329,12 @@ impl Parser<'_> {
             }
             _ => false,
         };
-        let d = self.duration(ctx)?;
+        // `offset (1m * 2)`: a parenthesized duration expression
+        let d = if self.peek().tok == Tok::LParen {
+            self.duration_expr(ctx)?
+        } else {
+            self.duration(ctx)?
+        };
         Ok(if neg { -d } else { d })
     }
 
@@ -331,13 +344,13 @@ impl Parser<'_> {
             match &t.tok {
                 Tok::LBracket => {
                     self.next();
-                    let range = self.duration("range")?;
+                    let range = self.duration_expr("range")?;
                     if self.peek().tok == Tok::Colon {
                         self.next();
                         let step = if self.peek().tok == Tok::RBracket {
                             None
                         } else {
-                            Some(self.duration("subquery")?)
+                            Some(self.duration_expr("subquery")?)
                         };
                         self.expect(Tok::RBracket, "subquery selector", "\"]\"")?;
                         let vt = e.value_type();
@@ -717,7 +730,6 @@ impl Parser<'_> {
     }
 
     fn selector(&mut self, name: Option<String>, pos: usize) -> PResult<VectorSelector> {
-        let mut name = name;
         let mut matchers: Vec<Matcher> = Vec::new();
         if self.peek().tok == Tok::LBrace {
             self.next();
@@ -728,16 +740,10 @@ impl Parser<'_> {
                     Tok::Ident(s) => s,
                     Tok::Str(s) => {
                         if matches!(self.peek().tok, Tok::Comma | Tok::RBrace) {
-                            // a quoted metric name: {"foo"}
-                            if let Some(prev) = &name {
-                                return Err(self.err_at(
-                                    t.pos,
-                                    format!(
-                                        "metric name must not be set twice: \"{prev}\" or \"{s}\""
-                                    ),
-                                ));
-                            }
-                            name = Some(s);
+                            // A quoted metric name, {"foo"}: as in
+                            // Prometheus, a `__name__` matcher in place
+                            // (the selector's name stays unset).
+                            matchers.push(Matcher::equal(METRIC_NAME, s));
                             if self.peek().tok == Tok::Comma {
                                 self.next();
                             }

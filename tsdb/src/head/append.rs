@@ -23,6 +23,8 @@ pub struct AppendStats {
     pub out_of_order: u64,
     /// Samples refused: same timestamp as the newest, other value.
     pub duplicate_timestamp: u64,
+    /// Samples refused as older than the head accepts (already in blocks).
+    pub out_of_bounds: u64,
 }
 
 /// Collects samples and stores them on [`Appender::commit`]. Series are
@@ -93,6 +95,7 @@ impl<'a> Appender<'a> {
                 Ok(Outcome::Ignored) => stats.duplicates_ignored += 1,
                 Err(Error::OutOfOrder) => stats.out_of_order += 1,
                 Err(Error::Duplicate) => stats.duplicate_timestamp += 1,
+                Err(Error::OutOfBounds) => stats.out_of_bounds += 1,
                 Err(e) => return Err(e),
             }
         }
@@ -130,6 +133,9 @@ fn append_sample(
     t: i64,
     v: f64,
 ) -> Result<Outcome, Error> {
+    if t < head.min_valid.load(Ordering::Relaxed) {
+        return Err(Error::OutOfBounds);
+    }
     if let Some(last_t) = st.last_t {
         if t < last_t {
             return Err(Error::OutOfOrder);
@@ -141,6 +147,17 @@ fn append_sample(
                 Err(Error::Duplicate)
             };
         }
+    }
+    // no chunk crosses a block boundary
+    if st
+        .open
+        .as_ref()
+        .is_some_and(|o| o.count > 0 && t >= super::block_end(o.mint))
+    {
+        let mut data = [0u8; DATA_SIZE];
+        let cref = st.open.as_ref().map(|o| o.cref).expect("checked above");
+        head.chunks.read_data(cref, &mut data);
+        close_open(head, id, st, &data);
     }
     for _attempt in 0..2 {
         if st.open.is_none() {
@@ -174,6 +191,7 @@ fn append_sample(
             }
             st.last_t = Some(t);
             st.last_v = Some(v.to_bits());
+            head.note_time(t);
             if open.count >= MAX_SAMPLES_PER_CHUNK {
                 close_open(head, id, st, &data);
             } else {

@@ -6,13 +6,14 @@
 //! Creating a series takes the creation lock (series log + postings).
 
 mod append;
+mod compact;
 mod read;
 
 pub use append::{AppendStats, Appender};
 pub(crate) use read::HeadQuerier;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -25,6 +26,15 @@ use crate::series_log::SeriesLog;
 use crate::Error;
 
 const STRIPES: usize = 32;
+
+/// Time span of a block, and so the boundary no head chunk crosses (2 h,
+/// as Prometheus).
+pub(crate) const BLOCK_RANGE_MS: i64 = 2 * 3600 * 1000;
+
+/// The end (exclusive) of the block range holding `t`.
+pub(crate) fn block_end(t: i64) -> i64 {
+    t.div_euclid(BLOCK_RANGE_MS) * BLOCK_RANGE_MS + BLOCK_RANGE_MS
+}
 
 /// A reference to a series, stable for the life of the database.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -74,6 +84,8 @@ pub(crate) struct HeadCounters {
     pub duplicates: AtomicU64,
     pub chunks_created: AtomicU64,
     pub series_created: AtomicU64,
+    pub out_of_bounds: AtomicU64,
+    pub series_removed: AtomicU64,
 }
 
 pub(crate) struct Head {
@@ -84,6 +96,12 @@ pub(crate) struct Head {
     pub(crate) chunks: ChunkFiles,
     pub(crate) counters: HeadCounters,
     num_series: AtomicU64,
+    /// Samples older than this are refused ("out of bounds"): that range
+    /// is in blocks.
+    pub(crate) min_valid: AtomicI64,
+    /// Oldest and newest sample timestamps in the head.
+    pub(crate) min_time: AtomicI64,
+    pub(crate) max_time: AtomicI64,
 }
 
 struct Creation {
@@ -105,6 +123,7 @@ impl Head {
         series: Vec<(u64, Labels)>,
         chunks: ChunkFiles,
         mut slots: Vec<FoundSlot>,
+        min_valid: i64,
     ) -> (Head, LoadReport) {
         let next_id = series.iter().map(|(id, _)| id + 1).max().unwrap_or(1);
         let head = Head {
@@ -115,6 +134,9 @@ impl Head {
             chunks,
             counters: HeadCounters::default(),
             num_series: AtomicU64::new(0),
+            min_valid: AtomicI64::new(min_valid),
+            min_time: AtomicI64::new(i64::MAX),
+            max_time: AtomicI64::new(i64::MIN),
         };
         {
             let mut postings = head.postings.write();
@@ -141,10 +163,19 @@ impl Head {
             orphan_chunks: 0,
         };
         for slot in slots {
+            // already in a block (a crash came between writing the block
+            // and marking its chunks): let the slot go
+            if slot.header.maxt < min_valid {
+                let _ = head.chunks.release(slot.cref);
+                continue;
+            }
             let Some(s) = head.get(slot.header.series) else {
                 report.orphan_chunks += 1;
+                let _ = head.chunks.release(slot.cref);
                 continue;
             };
+            head.note_time(slot.header.mint);
+            head.note_time(slot.header.maxt);
             report.chunks += 1;
             let mut st = s.state.lock();
             // a previous open chunk followed by another is complete
@@ -180,6 +211,12 @@ impl Head {
             st.last_v = None;
         }
         (head, report)
+    }
+
+    /// Widens the head's time range to include `t`.
+    pub(crate) fn note_time(&self, t: i64) {
+        self.min_time.fetch_min(t, Ordering::Relaxed);
+        self.max_time.fetch_max(t, Ordering::Relaxed);
     }
 
     fn insert(&self, s: Arc<MemSeries>) {

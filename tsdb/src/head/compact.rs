@@ -1,0 +1,193 @@
+//! Moving the head's oldest block range into a block: choosing the range,
+//! collecting its chunks, and afterwards dropping them from the head
+//! (releasing their slots) and forgetting series left without data.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::{block_end, ChunkMeta, Head, MemSeries, BLOCK_RANGE_MS};
+use crate::chunkenc::ENCODING_XOR;
+use crate::chunks::{slot_crc, ChunkRef, SlotHeader, DATA_SIZE, STATE_CLOSED};
+use crate::labels::Labels;
+use crate::Error;
+
+/// A head chunk copied out for a block.
+pub(crate) struct PersistChunk {
+    pub mint: i64,
+    pub maxt: i64,
+    pub count: u16,
+    pub bit_len: u16,
+    /// The used bytes of the encoded data.
+    pub data: Vec<u8>,
+}
+
+/// What one block will hold, and where it came from in the head.
+pub(crate) struct Persistable {
+    /// Series in label order, each with its chunks in time order.
+    pub series: Vec<(Labels, Vec<PersistChunk>)>,
+    /// The slots those chunks occupy, per series id.
+    slots: Vec<(u64, Vec<ChunkRef>)>,
+}
+
+impl Head {
+    /// The next range to move into a block, `[start, end)`: the oldest
+    /// block-aligned range, once the head spans one and a half ranges.
+    pub(crate) fn next_block_range(&self) -> Option<(i64, i64)> {
+        let min = self.min_time.load(Ordering::Relaxed);
+        let max = self.max_time.load(Ordering::Relaxed);
+        if min > max || max - min < BLOCK_RANGE_MS / 2 * 3 {
+            return None;
+        }
+        let end = block_end(min);
+        Some((end - BLOCK_RANGE_MS, end))
+    }
+
+    /// Stops accepting samples before `end` and collects every chunk that
+    /// ends before it (closing open chunks that do).
+    pub(crate) fn collect_persistable(&self, end: i64) -> Persistable {
+        self.min_valid.fetch_max(end, Ordering::Relaxed);
+        let mut all: Vec<Arc<MemSeries>> = self
+            .by_id
+            .iter()
+            .flat_map(|s| s.read().values().cloned().collect::<Vec<_>>())
+            .collect();
+        all.sort_by(|a, b| a.labels.cmp(&b.labels));
+        let mut series = Vec::new();
+        let mut slots = Vec::new();
+        for s in all {
+            let mut st = s.state.lock();
+            // an open chunk wholly before `end` gets no more samples: close it
+            if st
+                .open
+                .as_ref()
+                .is_some_and(|o| o.count > 0 && o.maxt < end)
+            {
+                let o = st.open.take().expect("checked above");
+                let mut data = [0u8; DATA_SIZE];
+                self.chunks.read_data(o.cref, &mut data);
+                let mut h = SlotHeader {
+                    encoding: ENCODING_XOR,
+                    state: STATE_CLOSED,
+                    count: o.count,
+                    bit_len: o.bit_len,
+                    crc: 0,
+                    series: s.id,
+                    mint: o.mint,
+                    maxt: o.maxt,
+                };
+                h.crc = slot_crc(&h, &data);
+                self.chunks.write_header(o.cref, &h);
+                st.closed.push(ChunkMeta {
+                    cref: o.cref,
+                    mint: o.mint,
+                    maxt: o.maxt,
+                    count: o.count,
+                    bit_len: o.bit_len,
+                });
+            }
+            let n = st.closed.partition_point(|c| c.maxt < end);
+            if n == 0 {
+                continue;
+            }
+            let mut chunks = Vec::with_capacity(n);
+            let mut refs = Vec::with_capacity(n);
+            for c in &st.closed[..n] {
+                let mut data = [0u8; DATA_SIZE];
+                if !self.chunks.read_data(c.cref, &mut data) {
+                    continue;
+                }
+                let used = (c.bit_len as usize).div_ceil(8).min(DATA_SIZE);
+                chunks.push(PersistChunk {
+                    mint: c.mint,
+                    maxt: c.maxt,
+                    count: c.count,
+                    bit_len: c.bit_len,
+                    data: data[..used].to_vec(),
+                });
+                refs.push(c.cref);
+            }
+            drop(st);
+            series.push((s.labels.clone(), chunks));
+            slots.push((s.id, refs));
+        }
+        Persistable { series, slots }
+    }
+
+    /// After the block holding `p` is durable: drops its chunks from the
+    /// head, releases their slots (deleting emptied slot files), and
+    /// forgets series left with no data. Returns how many were forgotten.
+    pub(crate) fn truncate(&self, end: i64, p: &Persistable) -> Result<usize, Error> {
+        let mut first_err = None;
+        for (id, refs) in &p.slots {
+            let Some(s) = self.get(*id) else { continue };
+            let mut st = s.state.lock();
+            let set: HashSet<ChunkRef> = refs.iter().copied().collect();
+            st.closed.retain(|c| !set.contains(&c.cref));
+            drop(st);
+            for r in refs {
+                if let Err(e) = self.chunks.release(*r) {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        // the head's range now starts at the oldest chunk left
+        let mut min = i64::MAX;
+        let mut dead = HashSet::new();
+        for stripe in &self.by_id {
+            for s in stripe.read().values() {
+                let st = s.state.lock();
+                let first = st.closed.first().map(|c| c.mint).or(st
+                    .open
+                    .as_ref()
+                    .filter(|o| o.count > 0)
+                    .map(|o| o.mint));
+                match first {
+                    Some(t) => min = min.min(t),
+                    None if st.last_t.is_some_and(|t| t < end) => {
+                        dead.insert(s.id);
+                    }
+                    None => {}
+                }
+            }
+        }
+        self.min_time.store(
+            if min == i64::MAX { end } else { min.max(end) },
+            Ordering::Relaxed,
+        );
+        let removed = self.forget(&dead);
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(removed),
+        }
+    }
+
+    /// Removes series from every map and the postings.
+    fn forget(&self, ids: &HashSet<u64>) -> usize {
+        if ids.is_empty() {
+            return 0;
+        }
+        let _c = self.creation.lock(); // no series creation meanwhile
+        let mut removed = 0;
+        for &id in ids {
+            let Some(s) = self.by_id[id as usize % super::STRIPES].write().remove(&id) else {
+                continue;
+            };
+            let h = s.labels.hash64();
+            let mut stripe = self.by_hash[h as usize % super::STRIPES].write();
+            if let Some(v) = stripe.get_mut(&h) {
+                v.retain(|x| x.id != id);
+                if v.is_empty() {
+                    stripe.remove(&h);
+                }
+            }
+            removed += 1;
+        }
+        self.postings.write().remove_many(ids);
+        self.num_series.fetch_sub(removed as u64, Ordering::Relaxed);
+        self.counters
+            .series_removed
+            .fetch_add(removed as u64, Ordering::Relaxed);
+        removed
+    }
+}
