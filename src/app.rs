@@ -53,6 +53,10 @@ pub struct App {
     pub cors_origin: regex::Regex,
     /// Serializes reloads.
     pub reload_lock: Mutex<()>,
+    /// Basic authentication from `--web.config.file`.
+    pub basic_auth: crate::web::webconfig::BasicAuth,
+    /// Response headers from `--web.config.file`.
+    pub extra_headers: Vec<(String, String)>,
 }
 
 impl App {

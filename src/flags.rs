@@ -49,6 +49,9 @@ pub struct Flags {
     /// Enable API endpoints for admin control actions.
     #[arg(long = "web.enable-admin-api")]
     pub enable_admin_api: bool,
+    /// Path to a configuration file that can enable TLS or authentication.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub web_config_file: Option<String>,
     /// Regex for CORS origin. It is fully anchored.
     #[arg(long = "web.cors.origin", default_value = ".*", value_name = "REGEX")]
     pub cors_origin: String,

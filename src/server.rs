@@ -79,6 +79,21 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
 
     let cors_origin = regex::Regex::new(&format!("^(?:{})$", flags.cors_origin))
         .with_context(|| format!("invalid --web.cors.origin {:?}", flags.cors_origin))?;
+    let (web_cfg, tls) = match &flags.web_config_file {
+        Some(f) => crate::web::webconfig::load(Path::new(f))
+            .map_err(|e| anyhow::anyhow!("invalid --web.config.file: {e}"))?,
+        None => (Default::default(), None),
+    };
+    let extra_headers = web_cfg
+        .http_server_config
+        .as_ref()
+        .map(|h| {
+            h.headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
     let (shutdown_tx, mut shutdown_rx) = tokio::sync::watch::channel(false);
     let app = Arc::new(App {
         flags: flags.run_flags(),
@@ -97,14 +112,17 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         enable_remote_write: flags.enable_remote_write_receiver,
         cors_origin,
         reload_lock: Mutex::new(()),
+        basic_auth: crate::web::webconfig::BasicAuth::new(web_cfg.basic_auth_users.clone()),
+        extra_headers,
     });
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
 
     let addr: SocketAddr = resolve(&flags.listen_address)?;
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("listen tcp {}", flags.listen_address))?;
     let bound = listener.local_addr()?;
-    info!(component = "web", address = %bound, "Start listening for connections");
+    info!(component = "web", address = %bound, http2 = false, tls = acceptor.is_some(), "Start listening for connections");
 
     app.scrape.apply_config(&cfg, &app.config_dir());
     info!(
@@ -165,15 +183,22 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
                     }
                 };
                 let app = Arc::clone(&app);
+                let acceptor = acceptor.clone();
                 tokio::spawn(async move {
                     let svc = service_fn(move |req| {
                         let app = Arc::clone(&app);
                         async move { Ok::<_, std::convert::Infallible>(crate::api::handle(app, req).await) }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .keep_alive(true)
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
+                    let http = hyper::server::conn::http1::Builder::new();
+                    match acceptor {
+                        Some(acc) => {
+                            let Ok(tls) = acc.accept(stream).await else { return };
+                            let _ = http.serve_connection(TokioIo::new(tls), svc).await;
+                        }
+                        None => {
+                            let _ = http.serve_connection(TokioIo::new(stream), svc).await;
+                        }
+                    }
                 });
             }
             name = &mut sig => {

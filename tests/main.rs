@@ -5,3 +5,4 @@ mod common;
 mod scrape;
 mod seed;
 mod server;
+mod webconfig;

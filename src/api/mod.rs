@@ -231,8 +231,30 @@ fn text(status: u16, body: &str) -> Response<Full<Bytes>> {
 /// Answers one HTTP request.
 pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let origin = req.headers().get(header::ORIGIN).cloned();
-    let mut resp = route(&app, req).await;
+    let auth = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut resp = if app.basic_auth.enabled() && !app.basic_auth.allows(auth.as_deref()) {
+        let mut r = text(401, "Unauthorized\n");
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Basic"),
+        );
+        r
+    } else {
+        route(&app, req).await
+    };
     set_cors(&app, origin.as_ref(), &mut resp);
+    for (k, v) in &app.extra_headers {
+        if let (Ok(k), Ok(v)) = (
+            header::HeaderName::from_bytes(k.as_bytes()),
+            header::HeaderValue::from_str(v),
+        ) {
+            resp.headers_mut().insert(k, v);
+        }
+    }
     resp
 }
 

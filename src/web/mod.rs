@@ -4,6 +4,7 @@
 pub mod federate;
 mod metrics;
 pub mod ui;
+pub mod webconfig;
 
 pub use metrics::render as self_metrics;
 

@@ -68,7 +68,10 @@ impl Server {
             log,
             data,
         };
-        s.wait_ready();
+        // with TLS or authentication the plain readiness probe cannot pass
+        if !extra.iter().any(|f| f.starts_with("--web.config.file")) {
+            s.wait_ready();
+        }
         s
     }
 

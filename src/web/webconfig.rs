@@ -1,0 +1,272 @@
+//! `--web.config.file`: Prometheus's web configuration format, for TLS and
+//! basic authentication on every endpoint.
+//!
+//! ```yaml
+//! tls_server_config:
+//!   cert_file: server.crt
+//!   key_file: server.key
+//!   client_auth_type: RequireAndVerifyClientCert   # optional
+//!   client_ca_file: ca.crt                          # optional
+//!   min_version: TLS12                              # optional
+//! basic_auth_users:
+//!   alice: $2y$10$…   # bcrypt hash
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls_pki_types::pem::PemObject;
+use serde::Deserialize;
+
+/// The file's contents.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    /// Serve HTTPS with these settings.
+    #[serde(default)]
+    pub tls_server_config: Option<TlsServerConfig>,
+    /// User name → bcrypt hash of the password.
+    #[serde(default)]
+    pub basic_auth_users: BTreeMap<String, String>,
+    /// Extra response headers (accepted and applied).
+    #[serde(default)]
+    pub http_server_config: Option<HttpServerConfig>,
+}
+
+/// `http_server_config`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpServerConfig {
+    /// Whether HTTP/2 is offered (flint serves HTTP/1.1 either way).
+    #[serde(default)]
+    pub http2: Option<bool>,
+    /// Headers added to every response.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+/// `tls_server_config`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsServerConfig {
+    /// Server certificate chain (PEM).
+    pub cert_file: String,
+    /// Server key (PEM).
+    pub key_file: String,
+    /// `NoClientCert` (default), `RequestClientCert`, `RequireAnyClientCert`,
+    /// `VerifyClientCertIfGiven`, `RequireAndVerifyClientCert`.
+    #[serde(default)]
+    pub client_auth_type: Option<String>,
+    /// CA for client certificates.
+    #[serde(default)]
+    pub client_ca_file: Option<String>,
+    /// Lowest TLS version (TLS12, TLS13).
+    #[serde(default)]
+    pub min_version: Option<String>,
+    /// Highest TLS version.
+    #[serde(default)]
+    pub max_version: Option<String>,
+    /// Accepted for compatibility; rustls picks its own secure suites.
+    #[serde(default)]
+    pub cipher_suites: Option<Vec<String>>,
+    /// Accepted for compatibility.
+    #[serde(default)]
+    pub prefer_server_cipher_suites: Option<bool>,
+    /// Accepted for compatibility.
+    #[serde(default)]
+    pub curve_preferences: Option<Vec<String>>,
+}
+
+/// Loads and checks the file; relative paths are resolved against its folder.
+pub fn load(path: &Path) -> Result<(WebConfig, Option<Arc<rustls::ServerConfig>>), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let cfg: WebConfig =
+        serde_yaml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    for (user, hash) in &cfg.basic_auth_users {
+        if !hash.starts_with("$2") {
+            return Err(format!(
+                "{}: the password of user {user:?} is not a bcrypt hash",
+                path.display()
+            ));
+        }
+    }
+    let base = path.parent().unwrap_or(Path::new("."));
+    let tls = match &cfg.tls_server_config {
+        Some(t) => Some(Arc::new(server_tls(t, base)?)),
+        None => None,
+    };
+    Ok((cfg, tls))
+}
+
+fn server_tls(t: &TlsServerConfig, base: &Path) -> Result<rustls::ServerConfig, String> {
+    if t.cert_file.is_empty() || t.key_file.is_empty() {
+        return Err("missing cert_file or key_file in tls_server_config".into());
+    }
+    let read = |f: &str| std::fs::read(base.join(f)).map_err(|e| format!("{f}: {e}"));
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&read(&t.cert_file)?)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{}: {e}", t.cert_file))?;
+    let key = PrivateKeyDer::from_pem_slice(&read(&t.key_file)?)
+        .map_err(|e| format!("{}: {e}", t.key_file))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut versions: Vec<&'static rustls::SupportedProtocolVersion> =
+        vec![&rustls::version::TLS12, &rustls::version::TLS13];
+    if let Some(v) = &t.min_version {
+        if std::ptr::eq(
+            crate::config::http::tls_version(v)?,
+            &rustls::version::TLS13,
+        ) {
+            versions.retain(|x| x.version == rustls::ProtocolVersion::TLSv1_3);
+        }
+    }
+    if let Some(v) = &t.max_version {
+        if std::ptr::eq(
+            crate::config::http::tls_version(v)?,
+            &rustls::version::TLS12,
+        ) {
+            versions.retain(|x| x.version == rustls::ProtocolVersion::TLSv1_2);
+        }
+    }
+    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_protocol_versions(&versions)
+        .map_err(|e| e.to_string())?;
+    let kind = t.client_auth_type.as_deref().unwrap_or("NoClientCert");
+    let builder = match kind {
+        "NoClientCert" | "RequestClientCert" | "RequireAnyClientCert" => {
+            builder.with_no_client_auth()
+        }
+        "VerifyClientCertIfGiven" | "RequireAndVerifyClientCert" => {
+            let ca = t
+                .client_ca_file
+                .as_deref()
+                .ok_or("client_ca_file is required for verifying client certificates")?;
+            let mut roots = rustls::RootCertStore::empty();
+            for c in CertificateDer::pem_slice_iter(&read(ca)?) {
+                roots
+                    .add(c.map_err(|e| format!("{ca}: {e}"))?)
+                    .map_err(|e| format!("{ca}: {e}"))?;
+            }
+            let mut v = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            );
+            if kind == "VerifyClientCertIfGiven" {
+                v = v.allow_unauthenticated();
+            }
+            builder.with_client_cert_verifier(v.build().map_err(|e| e.to_string())?)
+        }
+        other => return Err(format!("invalid ClientAuth {other:?}")),
+    };
+    builder
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("server certificate: {e}"))
+}
+
+/// Checks `Authorization: Basic` headers against the configured users,
+/// remembering pairs already verified (bcrypt is deliberately slow).
+pub struct BasicAuth {
+    users: BTreeMap<String, String>,
+    verified: Mutex<HashMap<[u8; 16], bool>>,
+}
+
+impl BasicAuth {
+    /// An authenticator for `users` (none configured: everything passes).
+    pub fn new(users: BTreeMap<String, String>) -> Self {
+        BasicAuth {
+            users,
+            verified: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether any user is configured.
+    pub fn enabled(&self) -> bool {
+        !self.users.is_empty()
+    }
+
+    /// Whether the request's `Authorization` header value is acceptable.
+    pub fn allows(&self, header: Option<&str>) -> bool {
+        if self.users.is_empty() {
+            return true;
+        }
+        let Some(b64) = header.and_then(|h| {
+            h.strip_prefix("Basic ")
+                .or_else(|| h.strip_prefix("basic "))
+        }) else {
+            return false;
+        };
+        let Some(raw) = base64_decode(b64.trim()) else {
+            return false;
+        };
+        let Ok(pair) = String::from_utf8(raw) else {
+            return false;
+        };
+        let Some((user, pass)) = pair.split_once(':') else {
+            return false;
+        };
+        let Some(hash) = self.users.get(user) else {
+            return false;
+        };
+        use md5::Digest;
+        let key: [u8; 16] = md5::Md5::new_with_prefix(pair.as_bytes()).finalize().into();
+        if let Some(ok) = self.verified.lock().get(&key) {
+            return *ok;
+        }
+        let ok = bcrypt::verify(pass, hash).unwrap_or(false);
+        let mut cache = self.verified.lock();
+        if cache.len() > 1000 {
+            cache.clear();
+        }
+        cache.insert(key, ok);
+        ok
+    }
+}
+
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let s = s.trim_end_matches('=').as_bytes();
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    for chunk in s.chunks(4) {
+        let mut n = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            n |= val(*c)? << (18 - 6 * i);
+        }
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        match chunk.len() {
+            4 => out.extend_from_slice(&bytes),
+            3 => out.extend_from_slice(&bytes[..2]),
+            2 => out.push(bytes[0]),
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_auth_with_bcrypt() {
+        let hash = bcrypt::hash("pw", 4).unwrap();
+        let a = BasicAuth::new([("alice".to_string(), hash)].into_iter().collect());
+        assert!(a.allows(Some("Basic YWxpY2U6cHc="))); // alice:pw
+        assert!(a.allows(Some("Basic YWxpY2U6cHc="))); // cached
+        assert!(!a.allows(Some("Basic YWxpY2U6eHg="))); // alice:xx
+        assert!(!a.allows(None));
+        assert!(!a.allows(Some("Bearer x")));
+        assert!(BasicAuth::new(BTreeMap::new()).allows(None));
+        assert_eq!(base64_decode("YWxpY2U6cHc=").unwrap(), b"alice:pw");
+    }
+}
