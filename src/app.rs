@@ -39,6 +39,8 @@ pub struct App {
     pub config_loaded_ms: Mutex<i64>,
     /// HTTP requests served, by (handler, code).
     pub http_requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    /// HTTP request durations, by handler.
+    pub http_durations: Mutex<BTreeMap<&'static str, crate::web::Histogram>>,
     /// Sends true when the server should stop.
     pub shutdown: tokio::sync::watch::Sender<bool>,
     /// Whether the last configuration (re)load succeeded.
@@ -116,11 +118,16 @@ impl App {
     }
 
     /// Counts one served request.
-    pub fn count_request(&self, handler: &'static str, code: u16) {
+    pub fn count_request(&self, handler: &'static str, code: u16, took: std::time::Duration) {
         *self
             .http_requests
             .lock()
             .entry((handler, code))
             .or_default() += 1;
+        self.http_durations
+            .lock()
+            .entry(handler)
+            .or_insert_with(|| crate::web::Histogram::new(&crate::web::HTTP_DURATION_BUCKETS))
+            .observe(took.as_secs_f64());
     }
 }

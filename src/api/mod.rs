@@ -230,6 +230,7 @@ fn text(status: u16, body: &str) -> Response<Full<Bytes>> {
 
 /// Answers one HTTP request.
 pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let started = std::time::Instant::now();
     let origin = req.headers().get(header::ORIGIN).cloned();
     let auth = req
         .headers()
@@ -247,6 +248,11 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Full<Byte
         route(&app, req).await
     };
     set_cors(&app, origin.as_ref(), &mut resp);
+    let name = resp
+        .extensions()
+        .get::<HandlerName>()
+        .map_or("other", |h| h.0);
+    app.count_request(name, resp.status().as_u16(), started.elapsed());
     for (k, v) in &app.extra_headers {
         if let (Ok(k), Ok(v)) = (
             header::HeaderName::from_bytes(k.as_bytes()),
@@ -269,9 +275,7 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
         } else {
             "/api/v1/import/prometheus"
         };
-        let resp = ingest(app, req, name).await;
-        app.count_request(name, resp.status().as_u16());
-        return resp;
+        return tagged(ingest(app, req, name).await, name);
     }
 
     let label_name = label_values_name(&path).map(str::to_string);
@@ -289,15 +293,11 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
             return respond(200, "text/plain", String::new(), false);
         }
         if !route.methods.contains(&method) {
-            app.count_request(route.name, 405);
-            return text(405, "Method Not Allowed\n");
+            return tagged(text(405, "Method Not Allowed\n"), route.name);
         }
         let p = match read_params(req).await {
             Ok(p) => p,
-            Err(e) => {
-                app.count_request(route.name, 400);
-                return api_error(&e, gzip);
-            }
+            Err(e) => return tagged(api_error(&e, gzip), route.name),
         };
         let app2 = Arc::clone(app);
         let handler = route.handler;
@@ -325,8 +325,7 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
             ),
             Err(e) => api_error(&e, gzip),
         };
-        app.count_request(route.name, resp.status().as_u16());
-        return resp;
+        return tagged(resp, route.name);
     }
 
     let (name, resp) = match (method.clone(), path.as_str()) {
@@ -404,8 +403,16 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
         }
         _ => ("other", text(404, "404 page not found\n")),
     };
-    app.count_request(name, resp.status().as_u16());
-    resp
+    tagged(resp, name)
+}
+
+/// The handler name a response is counted under in self-metrics.
+#[derive(Clone, Copy)]
+struct HandlerName(&'static str);
+
+fn tagged(mut r: Response<Full<Bytes>>, name: &'static str) -> Response<Full<Bytes>> {
+    r.extensions_mut().insert(HandlerName(name));
+    r
 }
 
 /// Largest compressed remote-write or import body read.

@@ -265,6 +265,51 @@ pub fn render(app: &App) -> String {
             *n as f64,
         );
     }
+    family(
+        &mut out,
+        "prometheus_http_request_duration_seconds",
+        "histogram",
+        "Histogram of latencies for HTTP requests.",
+    );
+    for (handler, h) in app.http_durations.lock().iter() {
+        h.render(
+            &mut out,
+            "prometheus_http_request_duration_seconds",
+            &format!("handler=\"{handler}\""),
+        );
+    }
+    let st = app.db.stats();
+    family(&mut out, "prometheus_tsdb_out_of_bound_samples_total", "counter", "Total number of out of bound samples ingestion failed attempts with out of order support disabled.");
+    sample(
+        &mut out,
+        "prometheus_tsdb_out_of_bound_samples_total",
+        "type=\"float\"",
+        st.out_of_bounds as f64,
+    );
+    family(
+        &mut out,
+        "prometheus_tsdb_head_series_removed_total",
+        "counter",
+        "Total number of series removed in the head",
+    );
+    sample(
+        &mut out,
+        "prometheus_tsdb_head_series_removed_total",
+        "",
+        st.series_removed as f64,
+    );
+    family(
+        &mut out,
+        "prometheus_target_scrape_pools_total",
+        "counter",
+        "Total number of scrape pool creation attempts.",
+    );
+    sample(
+        &mut out,
+        "prometheus_target_scrape_pools_total",
+        "",
+        pools.len() as f64,
+    );
     out
 }
 

@@ -43,6 +43,10 @@ pub struct Stats {
     pub series_created: u64,
     /// Bytes of chunk files mapped.
     pub mapped_bytes: u64,
+    /// Samples refused as older than the head accepts, since start.
+    pub out_of_bounds: u64,
+    /// Series removed from the head, since start.
+    pub series_removed: u64,
 }
 
 /// What opening found, for the start-up log.
@@ -153,6 +157,8 @@ impl Db {
             chunks_created: c.chunks_created.load(Ordering::Relaxed),
             series_created: c.series_created.load(Ordering::Relaxed),
             mapped_bytes: self.head.chunks.mapped_bytes(),
+            out_of_bounds: c.out_of_bounds.load(Ordering::Relaxed),
+            series_removed: c.series_removed.load(Ordering::Relaxed),
         }
     }
 }
