@@ -27,6 +27,8 @@ pub struct App {
     pub db: Arc<Db>,
     /// The scrape manager.
     pub scrape: Arc<ScrapeManager>,
+    /// Recording and alerting rules.
+    pub rules: crate::rules::Manager,
     /// The configuration in force.
     pub config: RwLock<Config>,
     /// Path of the configuration file.
@@ -82,6 +84,22 @@ impl App {
             .to_path_buf()
     }
 
+    /// Loads the rule files of `cfg` and the alerting settings; on error
+    /// the previous rules keep running.
+    pub fn apply_rules(&self, cfg: &crate::config::Config) -> Result<(), String> {
+        let ext = tsdb::labels::Labels::from_pairs(
+            &cfg.global.external_labels.iter().collect::<Vec<_>>(),
+        );
+        self.rules.set_external_labels(ext);
+        let alerting = cfg.alerting.clone().unwrap_or_default();
+        self.rules.apply(
+            &cfg.rule_files,
+            &self.config_dir(),
+            cfg.global.evaluation_interval.0,
+            &alerting,
+        )
+    }
+
     /// Whether the last configuration (re)load succeeded.
     pub fn reload_ok(&self) -> bool {
         self.reload_success.load(Ordering::Relaxed)
@@ -95,6 +113,13 @@ impl App {
         tracing::info!(filename = %self.config_file, "Loading configuration file");
         match crate::config::load_file(std::path::Path::new(&self.config_file)) {
             Ok(cfg) => {
+                if let Err(e) = self.apply_rules(&cfg) {
+                    self.reload_success.store(false, Ordering::Relaxed);
+                    tracing::error!(filename = %self.config_file, err = %e, "Error reloading config");
+                    return Err(format!(
+                        "error loading rules, previous rule set restored: {e}"
+                    ));
+                }
                 self.scrape.apply_config(&cfg, &self.config_dir());
                 *self.config.write() = cfg;
                 *self.config_loaded_ms.lock() = now_ms();

@@ -19,6 +19,16 @@ pub const LINT_ERROR: i32 = 3;
 pub fn run(args: &[String], out: &mut impl std::io::Write, err: &mut impl std::io::Write) -> i32 {
     match args.first().map(String::as_str) {
         Some("config") if args.len() > 1 => check_configs(&args[1..], out, err),
+        Some("rules") if args.len() > 1 => match crate::rules::check_rule_files(&args[1..]) {
+            Ok(report) => {
+                let _ = write!(out, "{report}");
+                SUCCESS
+            }
+            Err(report) => {
+                let _ = write!(err, "{report}");
+                FAILURE
+            }
+        },
         Some("metrics") => {
             let mut body = Vec::new();
             if let Err(e) = std::io::stdin().read_to_end(&mut body) {
@@ -30,7 +40,7 @@ pub fn run(args: &[String], out: &mut impl std::io::Write, err: &mut impl std::i
         _ => {
             let _ = writeln!(
                 err,
-                "usage: flint check config FILE...\n       flint check metrics < exposition.txt"
+                "usage: flint check config FILE...\n       flint check rules FILE...\n       flint check metrics < exposition.txt"
             );
             FAILURE
         }

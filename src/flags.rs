@@ -49,6 +49,26 @@ pub struct Flags {
     /// Enable API endpoints for admin control actions.
     #[arg(long = "web.enable-admin-api")]
     pub enable_admin_api: bool,
+    /// The URL under which flint is externally reachable (for links in
+    /// alerts).
+    #[arg(long = "web.external-url", value_name = "URL")]
+    pub external_url: Option<String>,
+    /// Max time to tolerate outage for restoring "for" state of alert.
+    #[arg(long = "rules.alert.for-outage-tolerance", default_value = "1h", value_parser = duration, value_name = "DURATION")]
+    pub for_outage_tolerance: PromDuration,
+    /// Minimum duration between alert and restored "for" state.
+    #[arg(long = "rules.alert.for-grace-period", default_value = "10m", value_parser = duration, value_name = "DURATION")]
+    pub for_grace_period: PromDuration,
+    /// Minimum amount of time to wait before resending an alert to Alertmanager.
+    #[arg(long = "rules.alert.resend-delay", default_value = "1m", value_parser = duration, value_name = "DURATION")]
+    pub resend_delay: PromDuration,
+    /// The capacity of the queue for pending Alertmanager notifications.
+    #[arg(
+        long = "alertmanager.notification-queue-capacity",
+        default_value_t = 10000,
+        value_name = "INT"
+    )]
+    pub notification_queue_capacity: usize,
     /// Path to a configuration file that can enable TLS or authentication.
     #[arg(long = "web.config.file", value_name = "FILE")]
     pub web_config_file: Option<String>,
@@ -180,6 +200,21 @@ impl Flags {
             enable_lifecycle: self.enable_lifecycle,
             all,
         }
+    }
+}
+
+impl Flags {
+    /// The external URL without a trailing slash: `--web.external-url`, or
+    /// `http://<hostname>:<port>` from the listen address.
+    pub fn external_url(&self) -> String {
+        if let Some(u) = &self.external_url {
+            return u.trim_end_matches('/').to_string();
+        }
+        let port = self.listen_address.rsplit(':').next().unwrap_or("9090");
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "localhost".into());
+        format!("http://{host}:{port}")
     }
 }
 

@@ -15,6 +15,7 @@ pub mod flags;
 pub mod logging;
 pub mod remote;
 pub mod rfc3339;
+pub mod rules;
 pub mod scrape;
 pub mod server;
 pub mod textparse;

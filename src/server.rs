@@ -42,9 +42,6 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
             anyhow::bail!("error loading config from {config_path:?}: {e}");
         }
     };
-    if !cfg.rule_files.is_empty() {
-        warn!(rule_files = ?cfg.rule_files, "Rule files are not evaluated by this version of flint");
-    }
 
     let db_path = Path::new(&flags.tsdb_path);
     let open_start = std::time::Instant::now();
@@ -99,6 +96,20 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         flags: flags.run_flags(),
         db: Arc::clone(&db),
         scrape: Arc::new(ScrapeManager::new(Arc::clone(&db))),
+        rules: crate::rules::Manager::new(
+            Arc::clone(&db),
+            crate::rules::ManagerOptions {
+                lookback_delta_ms: flags.lookback_delta.as_millis(),
+                query_timeout: flags.query_timeout.0,
+                max_samples: flags.max_samples,
+                external_labels: Default::default(),
+                external_url: flags.external_url(),
+                resend_delay: flags.resend_delay.0,
+                outage_tolerance: flags.for_outage_tolerance.0,
+                for_grace_period: flags.for_grace_period.0,
+                queue_capacity: flags.notification_queue_capacity,
+            },
+        ),
         config: RwLock::new(cfg.clone()),
         config_file: config_path.clone(),
         ready: Default::default(),
@@ -125,6 +136,10 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
     let bound = listener.local_addr()?;
     info!(component = "web", address = %bound, http2 = false, tls = acceptor.is_some(), "Start listening for connections");
 
+    if let Err(e) = app.apply_rules(&cfg) {
+        error!(file = %config_path, err = %e, "Error loading config (--config.file={})", config_path);
+        anyhow::bail!("error loading config from {config_path:?}: {e}");
+    }
     app.scrape.apply_config(&cfg, &app.config_dir());
     info!(
         filename = %config_path,
@@ -213,6 +228,7 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         }
     }
     app.scrape.stop();
+    app.rules.stop();
     flusher.abort();
     info!("Stopping scrape manager...");
     let db2 = Arc::clone(&db);

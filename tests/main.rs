@@ -2,6 +2,7 @@
 
 mod api;
 mod common;
+mod rules;
 mod scrape;
 mod seed;
 mod server;

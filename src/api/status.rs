@@ -167,29 +167,33 @@ pub fn scrape_pools(app: &App, _: &Params) -> Result<Answer, ApiError> {
     Ok(Answer::data(s))
 }
 
-/// `GET /api/v1/rules`: rule evaluation is not part of this version, so
-/// there are no groups.
-pub fn rules(_: &App, p: &Params) -> Result<Answer, ApiError> {
-    if let Some(t) = p.get("type") {
-        if !t.is_empty() && t != "alert" && t != "record" {
-            return Err(ApiError::bad_data(format!(
-                "invalid parameter \"type\": not supported value {t:?}"
-            )));
-        }
-    }
-    Ok(Answer::data("{\"groups\":[]}".into()))
+/// `GET /api/v1/rules` (filters `type`, `rule_name[]`, `group_name[]`,
+/// `file[]`, `exclude_alerts`).
+pub fn rules(app: &App, p: &Params) -> Result<Answer, ApiError> {
+    let f = crate::rules::api::RulesFilter {
+        typ: p.get("type").filter(|t| !t.is_empty()).map(str::to_string),
+        rule_names: p.all("rule_name[]").to_vec(),
+        group_names: p.all("group_name[]").to_vec(),
+        files: p.all("file[]").to_vec(),
+        exclude_alerts: p.get("exclude_alerts") == Some("true"),
+    };
+    crate::rules::api::rules_json(&app.rules.groups(), &f)
+        .map(Answer::data)
+        .map_err(ApiError::bad_data)
 }
 
 /// `GET /api/v1/alerts`.
-pub fn alerts(_: &App, _: &Params) -> Result<Answer, ApiError> {
-    Ok(Answer::data("{\"alerts\":[]}".into()))
+pub fn alerts(app: &App, _: &Params) -> Result<Answer, ApiError> {
+    Ok(Answer::data(crate::rules::api::alerts_json(
+        &app.rules.groups(),
+    )))
 }
 
 /// `GET /api/v1/alertmanagers`.
-pub fn alertmanagers(_: &App, _: &Params) -> Result<Answer, ApiError> {
-    Ok(Answer::data(
-        "{\"activeAlertmanagers\":[],\"droppedAlertmanagers\":[]}".into(),
-    ))
+pub fn alertmanagers(app: &App, _: &Params) -> Result<Answer, ApiError> {
+    Ok(Answer::data(crate::rules::api::alertmanagers_json(
+        app.rules.notifier(),
+    )))
 }
 
 /// `GET/POST /api/v1/query_exemplars`: exemplars are not stored yet, so the

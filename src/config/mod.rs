@@ -30,9 +30,9 @@ pub struct Config {
     /// Rule files (globs); loaded by a later version.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rule_files: Vec<String>,
-    /// Alertmanager settings; not supported yet (an error if present).
+    /// Alertmanagers to notify and alert relabeling.
     #[serde(default, skip_serializing)]
-    pub alerting: Option<serde_yaml::Value>,
+    pub alerting: Option<crate::rules::AlertingConfig>,
     /// Remote write; not supported yet (an error if present).
     #[serde(default, skip_serializing)]
     pub remote_write: Option<serde_yaml::Value>,
@@ -431,7 +431,6 @@ pub fn load_str(text: &str, name: &str) -> Result<Config, ConfigError> {
 impl Config {
     fn check(&self, text: &str) -> Result<(), String> {
         for (key, v) in [
-            ("alerting", &self.alerting),
             ("remote_write", &self.remote_write),
             ("remote_read", &self.remote_read),
         ] {

@@ -1,0 +1,511 @@
+//! Go's number formatting as rule templates see it: `fmt`'s `%v`, `%g`,
+//! `%e`, `%f` of `float64` (via `strconv.FormatFloat`), `printf`, and
+//! Prometheus's `humanize*` template functions.
+
+use super::tvalue::Value;
+
+/// Decimal digits of `|v|` (no leading zeros, no trailing zeros) and the
+/// decimal point position: `v = 0.d1d2d3... × 10^dp`. `prec` is the
+/// number of significant digits to round to; `None` is the shortest
+/// representation that round-trips.
+fn digits(v: f64, prec: Option<usize>) -> (Vec<u8>, i32) {
+    let v = v.abs();
+    if v == 0.0 {
+        return (Vec::new(), 0);
+    }
+    let s = match prec {
+        None => format!("{v:e}"),
+        Some(p) => format!("{:.*e}", p.max(1) - 1, v),
+    };
+    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let mut d: Vec<u8> = mant.bytes().filter(|b| b.is_ascii_digit()).collect();
+    while d.len() > 1 && d.last() == Some(&b'0') {
+        d.pop();
+    }
+    if d == [b'0'] {
+        return (Vec::new(), 0);
+    }
+    (d, exp + 1)
+}
+
+/// `%e` with `prec` digits after the point, from rounded digits.
+fn fmt_e(d: &[u8], dp: i32, prec: usize, upper: bool) -> String {
+    let mut s = String::new();
+    s.push(d.first().map(|&c| c as char).unwrap_or('0'));
+    if prec > 0 {
+        s.push('.');
+        for i in 1..=prec {
+            s.push(d.get(i).map(|&c| c as char).unwrap_or('0'));
+        }
+    }
+    let exp = if d.is_empty() { 0 } else { dp - 1 };
+    s.push(if upper { 'E' } else { 'e' });
+    s.push(if exp < 0 { '-' } else { '+' });
+    let a = exp.unsigned_abs();
+    if a < 10 {
+        s.push('0');
+    }
+    s.push_str(&a.to_string());
+    s
+}
+
+/// `%f` with `prec` digits after the point, from rounded digits.
+fn fmt_f(d: &[u8], dp: i32, prec: usize) -> String {
+    let mut s = String::new();
+    if dp > 0 {
+        for i in 0..dp as usize {
+            s.push(d.get(i).map(|&c| c as char).unwrap_or('0'));
+        }
+    } else {
+        s.push('0');
+    }
+    if prec > 0 {
+        s.push('.');
+        for i in 0..prec as i32 {
+            let j = dp + i;
+            let c = if j < 0 {
+                b'0'
+            } else {
+                *d.get(j as usize).unwrap_or(&b'0')
+            };
+            s.push(c as char);
+        }
+    }
+    s
+}
+
+fn special(v: f64, plus: bool) -> Option<String> {
+    if v.is_nan() {
+        Some(if plus { "+NaN" } else { "NaN" }.to_string())
+    } else if v.is_infinite() {
+        Some(if v > 0.0 { "+Inf" } else { "-Inf" }.to_string())
+    } else {
+        None
+    }
+}
+
+/// `strconv.FormatFloat(v, fmt, prec, 64)` for `fmt` in `e E f g G`;
+/// `prec` `None` is -1 (shortest).
+pub fn format_float(v: f64, fmt: char, prec: Option<usize>) -> String {
+    if let Some(s) = special(v, false) {
+        return s;
+    }
+    let neg = v.is_sign_negative();
+    let body = match fmt {
+        'e' | 'E' => {
+            let (d, dp) = digits(v, prec.map(|p| p + 1));
+            let p = prec.unwrap_or(d.len().saturating_sub(1));
+            fmt_e(&d, dp, p, fmt == 'E')
+        }
+        'f' | 'F' => match prec {
+            Some(p) => {
+                let s = format!("{:.*}", p, v.abs());
+                s
+            }
+            None => {
+                let (d, dp) = digits(v, None);
+                fmt_f(&d, dp, (d.len() as i32 - dp).max(0) as usize)
+            }
+        },
+        _ => {
+            let upper = fmt == 'G';
+            let shortest = prec.is_none();
+            let mut p = match prec {
+                Some(0) => 1,
+                Some(p) => p,
+                None => 0,
+            };
+            let (d, dp) = digits(v, if shortest { None } else { Some(p) });
+            let nd = d.len().max(1) as i32;
+            if shortest {
+                p = nd as usize;
+            }
+            let mut eprec = p as i32;
+            if eprec > nd && nd >= dp {
+                eprec = nd;
+            }
+            if shortest {
+                eprec = 6;
+            }
+            let exp = dp - 1;
+            if d.is_empty() {
+                "0".to_string()
+            } else if exp < -4 || exp >= eprec {
+                let pp = (p as i32).min(nd);
+                fmt_e(&d, dp, (pp - 1).max(0) as usize, upper)
+            } else {
+                let pp = if p as i32 > dp { nd } else { p as i32 };
+                fmt_f(&d, dp, (pp - dp).max(0) as usize)
+            }
+        }
+    };
+    if neg {
+        format!("-{body}")
+    } else {
+        body
+    }
+}
+
+/// Go's `%v` of a `float64`: `%g` with the shortest representation.
+pub fn go_float(v: f64) -> String {
+    format_float(v, 'g', None)
+}
+
+/// `fmt.Sprintf("%.4g", v)`.
+fn g4(v: f64) -> String {
+    format_float(v, 'g', Some(4))
+}
+
+/// Prometheus's `humanize`.
+pub fn humanize(mut v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return g4(v);
+    }
+    let mut prefix = "";
+    if v.abs() >= 1.0 {
+        for p in ["k", "M", "G", "T", "P", "E", "Z", "Y"] {
+            if v.abs() < 1000.0 {
+                break;
+            }
+            prefix = p;
+            v /= 1000.0;
+        }
+    } else {
+        for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
+            if v.abs() >= 1.0 {
+                break;
+            }
+            prefix = p;
+            v *= 1000.0;
+        }
+    }
+    format!("{}{prefix}", g4(v))
+}
+
+/// Prometheus's `humanize1024`.
+pub fn humanize1024(mut v: f64) -> String {
+    if v.abs() <= 1.0 || !v.is_finite() {
+        return g4(v);
+    }
+    let mut prefix = "";
+    for p in ["ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"] {
+        if v.abs() < 1024.0 {
+            break;
+        }
+        prefix = p;
+        v /= 1024.0;
+    }
+    format!("{}{prefix}", g4(v))
+}
+
+/// Prometheus's `humanizeDuration` (seconds).
+pub fn humanize_duration(mut v: f64) -> String {
+    if !v.is_finite() {
+        return g4(v);
+    }
+    if v == 0.0 {
+        return format!("{}s", g4(v));
+    }
+    if v.abs() >= 1.0 {
+        let mut sign = "";
+        if v < 0.0 {
+            sign = "-";
+            v = -v;
+        }
+        let d = v as i64;
+        let (s, m, h, days) = (d % 60, (d / 60) % 60, (d / 3600) % 24, d / 86400);
+        if days != 0 {
+            return format!("{sign}{days}d {h}h {m}m {s}s");
+        }
+        if h != 0 {
+            return format!("{sign}{h}h {m}m {s}s");
+        }
+        if m != 0 {
+            return format!("{sign}{m}m {s}s");
+        }
+        return format!("{sign}{}s", g4(v));
+    }
+    let mut prefix = "";
+    for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
+        if v.abs() >= 1.0 {
+            break;
+        }
+        prefix = p;
+        v *= 1000.0;
+    }
+    format!("{}{prefix}s", g4(v))
+}
+
+/// Prometheus's `humanizePercentage`.
+pub fn humanize_percentage(v: f64) -> String {
+    format!("{}%", g4(v * 100.0))
+}
+
+/// Prometheus's `humanizeTimestamp`: Go's `time.Time` printing of the
+/// millisecond-truncated instant, e.g. `2015-06-23 13:19:44.128 +0000 UTC`.
+pub fn humanize_timestamp(v: f64) -> Result<String, String> {
+    if !v.is_finite() {
+        return Ok(g4(v));
+    }
+    let ns = v * 1e9;
+    if ns > i64::MAX as f64 || ns < i64::MIN as f64 {
+        return Err(format!(
+            "{} cannot be represented as a nanoseconds timestamp since it overflows int64",
+            go_float(v)
+        ));
+    }
+    let ms = (ns as i64) / 1_000_000;
+    Ok(go_time(
+        ms.div_euclid(1000),
+        ms.rem_euclid(1000) as u32 * 1_000_000,
+    ))
+}
+
+/// Go's default `time.Time` string in UTC: `2006-01-02 15:04:05.999999999 +0000 UTC`.
+pub fn go_time(secs: i64, nanos: u32) -> String {
+    let base = crate::rfc3339::format_millis(secs.saturating_mul(1000));
+    let (date, rest) = base.split_once('T').unwrap_or((&base, ""));
+    let hms = rest.get(..8).unwrap_or("");
+    let mut frac = String::new();
+    if nanos > 0 {
+        frac = format!(".{nanos:09}");
+        while frac.ends_with('0') {
+            frac.pop();
+        }
+    }
+    format!("{date} {hms}{frac} +0000 UTC")
+}
+
+/// RFC 3339 with nanoseconds and trailing zeros removed, as Go's
+/// `time.Time` marshals to JSON in UTC (`2006-01-02T15:04:05.999999999Z`).
+pub fn rfc3339_nano(ns: i64) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let nanos = ns.rem_euclid(1_000_000_000) as u32;
+    let base = crate::rfc3339::format_millis(secs.saturating_mul(1000));
+    let head = base.get(..19).unwrap_or(&base);
+    let mut frac = String::new();
+    if nanos > 0 {
+        frac = format!(".{nanos:09}");
+        while frac.ends_with('0') {
+            frac.pop();
+        }
+    }
+    format!("{head}{frac}Z")
+}
+
+/// Go's `strconv.Quote`.
+pub fn go_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\x07' => out.push_str("\\a"),
+            '\x08' => out.push_str("\\b"),
+            '\x0c' => out.push_str("\\f"),
+            '\x0b' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+struct Spec {
+    minus: bool,
+    plus: bool,
+    sharp: bool,
+    zero: bool,
+    space: bool,
+    width: Option<usize>,
+    prec: Option<usize>,
+}
+
+fn pad(s: String, sp: &Spec, numeric: bool) -> String {
+    let Some(w) = sp.width else { return s };
+    let n = s.chars().count();
+    if n >= w {
+        return s;
+    }
+    let fill = w - n;
+    if sp.minus {
+        format!("{s}{}", " ".repeat(fill))
+    } else if sp.zero && numeric {
+        let (sign, rest) = match s.chars().next() {
+            Some(c @ ('-' | '+' | ' ')) => (c.to_string(), &s[1..]),
+            _ => (String::new(), &s[..]),
+        };
+        format!("{sign}{}{rest}", "0".repeat(fill))
+    } else {
+        format!("{}{s}", " ".repeat(fill))
+    }
+}
+
+fn bad_verb(verb: char, v: &Value) -> String {
+    match v {
+        Value::Nil => format!("%!{verb}(<nil>)"),
+        _ => format!("%!{verb}({}={})", v.go_type(), v.display()),
+    }
+}
+
+fn sign(s: String, sp: &Spec, neg: bool) -> String {
+    if neg {
+        s
+    } else if sp.plus {
+        format!("+{s}")
+    } else if sp.space {
+        format!(" {s}")
+    } else {
+        s
+    }
+}
+
+fn fmt_one(verb: char, sp: &Spec, v: &Value) -> String {
+    match (verb, v) {
+        ('v', Value::Float(f)) | ('g' | 'G' | 'e' | 'E' | 'f' | 'F', Value::Float(f)) => {
+            let fv = if verb == 'v' { 'g' } else { verb };
+            let s = match special(*f, sp.plus) {
+                Some(s) => s,
+                None => {
+                    let prec = match fv {
+                        'e' | 'E' | 'f' | 'F' => Some(sp.prec.unwrap_or(6)),
+                        _ => sp.prec,
+                    };
+                    sign(format_float(*f, fv, prec), sp, f.is_sign_negative())
+                }
+            };
+            pad(s, sp, f.is_finite())
+        }
+        ('v' | 'd', Value::Int(i)) => pad(sign(i.to_string(), sp, *i < 0), sp, true),
+        ('x', Value::Int(i)) => pad(format!("{i:x}"), sp, true),
+        ('X', Value::Int(i)) => pad(format!("{i:X}"), sp, true),
+        ('o', Value::Int(i)) => pad(format!("{i:o}"), sp, true),
+        ('b', Value::Int(i)) => pad(format!("{i:b}"), sp, true),
+        ('c', Value::Int(i)) => pad(
+            char::from_u32(*i as u32).unwrap_or('\u{fffd}').to_string(),
+            sp,
+            false,
+        ),
+        ('q', Value::Int(i)) => pad(
+            format!("'{}'", char::from_u32(*i as u32).unwrap_or('\u{fffd}')),
+            sp,
+            false,
+        ),
+        ('s' | 'v', Value::Str(s)) => {
+            let s = match sp.prec {
+                Some(p) => s.chars().take(p).collect(),
+                None => s.clone(),
+            };
+            pad(s, sp, false)
+        }
+        ('q', Value::Str(s)) => pad(go_quote(s), sp, false),
+        ('x', Value::Str(s)) => pad(s.bytes().map(|b| format!("{b:02x}")).collect(), sp, false),
+        ('X', Value::Str(s)) => pad(s.bytes().map(|b| format!("{b:02X}")).collect(), sp, false),
+        ('t' | 'v', Value::Bool(b)) => pad(b.to_string(), sp, false),
+        ('v', Value::Nil) => pad("<nil>".into(), sp, false),
+        ('v' | 's', Value::Map(_) | Value::Samples(_) | Value::Sample(_) | Value::Data(_)) => {
+            pad(v.display(), sp, false)
+        }
+        _ => bad_verb(verb, v),
+    }
+}
+
+/// Go's `fmt.Sprintf` for the verbs templates use (`%s %v %d %f %e %g %q
+/// %x %t %c %%` with flags, width and precision).
+pub fn sprintf(format: &str, args: &[Value]) -> String {
+    let mut out = String::new();
+    let mut chars = format.chars().peekable();
+    let mut argi = 0;
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let mut sp = Spec {
+            minus: false,
+            plus: false,
+            sharp: false,
+            zero: false,
+            space: false,
+            width: None,
+            prec: None,
+        };
+        while let Some(&f) = chars.peek() {
+            match f {
+                '-' => sp.minus = true,
+                '+' => sp.plus = true,
+                '#' => sp.sharp = true,
+                '0' => sp.zero = true,
+                ' ' => sp.space = true,
+                _ => break,
+            }
+            chars.next();
+        }
+        let num = |chars: &mut std::iter::Peekable<std::str::Chars>, argi: &mut usize| {
+            if chars.peek() == Some(&'*') {
+                chars.next();
+                let n = match args.get(*argi) {
+                    Some(Value::Int(i)) => Some((*i).max(0) as usize),
+                    _ => None,
+                };
+                *argi += 1;
+                return n;
+            }
+            let mut n: Option<usize> = None;
+            while let Some(&d) = chars.peek() {
+                if let Some(dv) = d.to_digit(10) {
+                    n = Some(
+                        n.unwrap_or(0)
+                            .saturating_mul(10)
+                            .saturating_add(dv as usize),
+                    );
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            n
+        };
+        sp.width = num(&mut chars, &mut argi);
+        if chars.peek() == Some(&'.') {
+            chars.next();
+            sp.prec = Some(num(&mut chars, &mut argi).unwrap_or(0));
+        }
+        let _ = sp.sharp;
+        let Some(verb) = chars.next() else {
+            out.push_str("%!(NOVERB)");
+            break;
+        };
+        if verb == '%' {
+            out.push('%');
+            continue;
+        }
+        match args.get(argi) {
+            Some(a) => out.push_str(&fmt_one(verb, &sp, a)),
+            None => out.push_str(&format!("%!{verb}(MISSING)")),
+        }
+        argi += 1;
+    }
+    if argi < args.len() {
+        out.push_str("%!(EXTRA ");
+        let extra: Vec<String> = args[argi..]
+            .iter()
+            .map(|a| format!("{}={}", a.go_type(), a.display()))
+            .collect();
+        out.push_str(&extra.join(", "));
+        out.push(')');
+    }
+    out
+}
+
+/// `strconv.FormatFloat(v, 'e', -1, 64)` as the alerts API prints values.
+pub fn api_value(v: f64) -> String {
+    format_float(v, 'e', None)
+}

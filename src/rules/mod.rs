@@ -1,0 +1,34 @@
+//! Recording and alerting rules: rule files ([`file`]), templates
+//! ([`template`], executed by [`texec`]), the alert state machine
+//! ([`alerting`]), group evaluation ([`group`]), the [`Manager`] that runs
+//! groups on their intervals, the Alertmanager [`notifier`], and the JSON of
+//! the rules/alerts/alertmanagers API ([`api`]).
+//!
+//! ```text
+//! let m = rules::Manager::new(db, rules::ManagerOptions { .. });
+//! m.apply(&cfg.rule_files, config_dir, eval_interval, &alerting)?;
+//! let data = rules::api::rules_json(&m.groups(), &filter)?;
+//! ```
+
+pub mod alerting;
+pub mod api;
+pub mod file;
+pub mod gofmt;
+pub mod group;
+pub mod manager;
+pub mod metrics;
+pub mod notifier;
+pub mod template;
+pub mod texec;
+pub mod tvalue;
+
+pub use file::{check_rule_files, GroupDef, RuleDef};
+pub use manager::{Manager, ManagerOptions};
+pub use notifier::AlertingConfig;
+
+#[cfg(test)]
+mod tests_eval;
+#[cfg(test)]
+mod tests_file;
+#[cfg(test)]
+mod tests_template;

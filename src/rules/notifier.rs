@@ -1,0 +1,495 @@
+//! Sending alerts to Alertmanager: the `alerting` configuration section, a
+//! bounded queue, and a task that POSTs batches to every configured
+//! Alertmanager's `/api/v2/alerts`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use tsdb::labels::{Label, Labels};
+
+use super::alerting::OutAlert;
+use crate::config::PromDuration;
+use crate::scrape::relabel::{relabel, RelabelConfig};
+
+/// The most alerts sent in one request.
+pub const MAX_BATCH_SIZE: usize = 256;
+
+/// The `alerting` section of the configuration file.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AlertingConfig {
+    /// Relabeling applied to every alert before it is queued.
+    #[serde(default)]
+    pub alert_relabel_configs: Vec<RelabelConfig>,
+    /// The Alertmanagers to notify.
+    #[serde(default)]
+    pub alertmanagers: Vec<AlertmanagerConfig>,
+}
+
+/// `basic_auth` of an Alertmanager.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    /// User name.
+    #[serde(default)]
+    pub username: String,
+    /// Password.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// File holding the password.
+    #[serde(default)]
+    pub password_file: Option<String>,
+}
+
+/// One `static_configs` entry.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StaticConfig {
+    /// `host:port` addresses.
+    #[serde(default)]
+    pub targets: Vec<String>,
+    /// Labels of the targets (available to `relabel_configs`).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+fn default_scheme() -> String {
+    "http".into()
+}
+fn default_prefix() -> String {
+    "/".into()
+}
+fn default_timeout() -> PromDuration {
+    PromDuration(Duration::from_secs(10))
+}
+fn default_api() -> String {
+    "v2".into()
+}
+
+/// One entry of `alerting.alertmanagers`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AlertmanagerConfig {
+    /// `http` (default) or `https`.
+    #[serde(default = "default_scheme")]
+    pub scheme: String,
+    /// Prefix of the API path (default `/`).
+    #[serde(default = "default_prefix")]
+    pub path_prefix: String,
+    /// Per-request timeout (default 10s).
+    #[serde(default = "default_timeout")]
+    pub timeout: PromDuration,
+    /// Only `v2` is supported, as in Prometheus 3.
+    #[serde(default = "default_api")]
+    pub api_version: String,
+    /// Fixed Alertmanager addresses.
+    #[serde(default)]
+    pub static_configs: Vec<StaticConfig>,
+    /// Relabeling of the Alertmanager targets.
+    #[serde(default)]
+    pub relabel_configs: Vec<RelabelConfig>,
+    /// Relabeling of alerts sent to these Alertmanagers only.
+    #[serde(default)]
+    pub alert_relabel_configs: Vec<RelabelConfig>,
+    /// HTTP basic authentication.
+    #[serde(default)]
+    pub basic_auth: Option<BasicAuth>,
+}
+
+impl AlertingConfig {
+    /// Checks the section as Prometheus does when loading it.
+    pub fn validate(&self) -> Result<(), String> {
+        for r in &self.alert_relabel_configs {
+            r.validate()?;
+        }
+        for am in &self.alertmanagers {
+            if am.api_version != "v2" {
+                return Err(format!(
+                    "expected Alertmanager api version to be one of [v2] but got {}",
+                    am.api_version
+                ));
+            }
+            if am.scheme != "http" && am.scheme != "https" {
+                return Err(format!(
+                    "unsupported scheme {:?} for Alertmanager",
+                    am.scheme
+                ));
+            }
+            for r in am.relabel_configs.iter().chain(&am.alert_relabel_configs) {
+                r.validate()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One resolved Alertmanager endpoint.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Endpoint {
+    /// Full URL of its alerts API.
+    pub url: String,
+}
+
+struct AmSet {
+    cfg: AlertmanagerConfig,
+    active: Vec<Endpoint>,
+    dropped: Vec<Endpoint>,
+    password: Option<String>,
+}
+
+/// Counters of the notifier (`prometheus_notifications_*`).
+#[derive(Debug, Default)]
+pub struct NotifierMetrics {
+    /// `prometheus_notifications_dropped_total`.
+    pub dropped: AtomicU64,
+    /// `prometheus_notifications_sent_total` (all Alertmanagers).
+    pub sent: AtomicU64,
+    /// `prometheus_notifications_errors_total` (all Alertmanagers).
+    pub errors: AtomicU64,
+}
+
+struct Inner {
+    queue: Mutex<VecDeque<OutAlert>>,
+    capacity: usize,
+    external_labels: Mutex<Labels>,
+    per_am: Mutex<BTreeMap<String, (u64, u64)>>,
+    relabel: Mutex<Vec<RelabelConfig>>,
+    sets: Mutex<Arc<Vec<AmSet>>>,
+    more: tokio::sync::Notify,
+    stopped: AtomicBool,
+    metrics: NotifierMetrics,
+}
+
+/// Queues alerts and sends them to the configured Alertmanagers.
+#[derive(Clone)]
+pub struct Notifier {
+    inner: Arc<Inner>,
+}
+
+#[derive(Serialize)]
+struct PostableAlert<'a> {
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    annotations: BTreeMap<&'a str, &'a str>,
+    #[serde(rename = "endsAt", skip_serializing_if = "Option::is_none")]
+    ends_at: Option<String>,
+    #[serde(rename = "startsAt")]
+    starts_at: String,
+    #[serde(rename = "generatorURL", skip_serializing_if = "str::is_empty")]
+    generator_url: &'a str,
+    labels: BTreeMap<&'a str, &'a str>,
+}
+
+/// The JSON body Prometheus POSTs to `/api/v2/alerts`.
+pub fn alerts_json(alerts: &[OutAlert]) -> String {
+    let body: Vec<PostableAlert> = alerts
+        .iter()
+        .map(|a| PostableAlert {
+            annotations: a
+                .annotations
+                .iter()
+                .map(|l| (l.name.as_str(), l.value.as_str()))
+                .collect(),
+            ends_at: (a.ends_at_ms != 0).then(|| crate::rfc3339::format_millis(a.ends_at_ms)),
+            starts_at: crate::rfc3339::format_millis(a.starts_at_ms),
+            generator_url: &a.generator_url,
+            labels: a
+                .labels
+                .iter()
+                .map(|l| (l.name.as_str(), l.value.as_str()))
+                .collect(),
+        })
+        .collect();
+    serde_json::to_string(&body).unwrap_or_else(|_| "[]".into())
+}
+
+/// `path.Join(prefix, "/api/v2/alerts")`.
+fn alerts_path(prefix: &str) -> String {
+    let p = format!("{}/api/v2/alerts", prefix.trim_end_matches('/'));
+    if p.starts_with('/') {
+        p
+    } else {
+        format!("/{p}")
+    }
+}
+
+fn resolve(cfg: &AlertmanagerConfig) -> (Vec<Endpoint>, Vec<Endpoint>) {
+    let mut active = Vec::new();
+    let mut dropped = Vec::new();
+    let path = alerts_path(&cfg.path_prefix);
+    for sc in &cfg.static_configs {
+        for t in &sc.targets {
+            let mut ls: Vec<Label> = sc
+                .labels
+                .iter()
+                .map(|(k, v)| Label::new(k.clone(), v.clone()))
+                .collect();
+            ls.push(Label::new("__address__", t.clone()));
+            ls.push(Label::new("__scheme__", cfg.scheme.clone()));
+            ls.push(Label::new("__alerts_path__", path.clone()));
+            let ls = Labels::new(ls);
+            let url = |l: &Labels| {
+                format!(
+                    "{}://{}{}",
+                    l.get("__scheme__").unwrap_or("http"),
+                    l.get("__address__").unwrap_or(""),
+                    l.get("__alerts_path__").unwrap_or("")
+                )
+            };
+            match relabel(&ls, &cfg.relabel_configs) {
+                Some(l) if l.get("__address__").is_some() => active.push(Endpoint { url: url(&l) }),
+                _ => dropped.push(Endpoint { url: url(&ls) }),
+            }
+        }
+    }
+    (active, dropped)
+}
+
+impl Notifier {
+    /// A notifier with a queue of `capacity` alerts; `external_labels` are
+    /// added to alerts that lack them.
+    pub fn new(capacity: usize, external_labels: Labels) -> Notifier {
+        Notifier {
+            inner: Arc::new(Inner {
+                queue: Mutex::new(VecDeque::new()),
+                capacity: capacity.max(1),
+                external_labels: Mutex::new(external_labels),
+                per_am: Mutex::new(BTreeMap::new()),
+                relabel: Mutex::new(Vec::new()),
+                sets: Mutex::new(Arc::new(Vec::new())),
+                more: tokio::sync::Notify::new(),
+                stopped: AtomicBool::new(false),
+                metrics: NotifierMetrics::default(),
+            }),
+        }
+    }
+
+    /// Applies a (validated) `alerting` section.
+    pub fn apply(&self, cfg: &AlertingConfig) {
+        *self.inner.relabel.lock() = cfg.alert_relabel_configs.clone();
+        let sets = cfg
+            .alertmanagers
+            .iter()
+            .map(|am| {
+                let (active, dropped) = resolve(am);
+                let password = am.basic_auth.as_ref().and_then(|b| {
+                    b.password.clone().or_else(|| {
+                        b.password_file
+                            .as_ref()
+                            .and_then(|f| std::fs::read_to_string(f).ok())
+                            .map(|s| s.trim().to_string())
+                    })
+                });
+                AmSet {
+                    cfg: am.clone(),
+                    active,
+                    dropped,
+                    password,
+                }
+            })
+            .collect();
+        *self.inner.sets.lock() = Arc::new(sets);
+    }
+
+    /// Replaces the external labels (on configuration reload).
+    pub fn set_external_labels(&self, ls: Labels) {
+        *self.inner.external_labels.lock() = ls;
+    }
+
+    /// Alerts sent and alerts that failed to send, per Alertmanager URL.
+    pub fn per_alertmanager(&self) -> BTreeMap<String, (u64, u64)> {
+        self.inner.per_am.lock().clone()
+    }
+
+    /// Counters.
+    pub fn metrics(&self) -> &NotifierMetrics {
+        &self.inner.metrics
+    }
+
+    /// Alerts waiting to be sent.
+    pub fn queue_len(&self) -> usize {
+        self.inner.queue.lock().len()
+    }
+
+    /// The queue's capacity.
+    pub fn queue_capacity(&self) -> usize {
+        self.inner.capacity
+    }
+
+    /// Active and dropped Alertmanager endpoints.
+    pub fn alertmanagers(&self) -> (Vec<Endpoint>, Vec<Endpoint>) {
+        let sets = self.inner.sets.lock().clone();
+        let mut a = Vec::new();
+        let mut d = Vec::new();
+        for s in sets.iter() {
+            a.extend(s.active.iter().cloned());
+            d.extend(s.dropped.iter().cloned());
+        }
+        (a, d)
+    }
+
+    /// Adds external labels, applies `alert_relabel_configs` and queues the
+    /// alerts, dropping the oldest when the queue is full.
+    pub fn send(&self, alerts: Vec<OutAlert>) {
+        let relabel_cfgs = self.inner.relabel.lock().clone();
+        let ext = self.inner.external_labels.lock().clone();
+        let mut out: Vec<OutAlert> = Vec::with_capacity(alerts.len());
+        for mut a in alerts {
+            let mut ls: Vec<Label> = a.labels.iter().cloned().collect();
+            for e in ext.iter() {
+                if a.labels.get(&e.name).is_none() {
+                    ls.push(e.clone());
+                }
+            }
+            let Some(ls) = relabel(&Labels::new(ls), &relabel_cfgs) else {
+                continue;
+            };
+            a.labels = ls;
+            out.push(a);
+        }
+        if out.is_empty() {
+            return;
+        }
+        let cap = self.inner.capacity;
+        let m = &self.inner.metrics;
+        if out.len() > cap {
+            let d = out.len() - cap;
+            out.drain(..d);
+            m.dropped.fetch_add(d as u64, Ordering::Relaxed);
+            tracing::warn!(
+                num_dropped = d,
+                "Alert batch larger than queue capacity, dropping alerts"
+            );
+        }
+        {
+            let mut q = self.inner.queue.lock();
+            let over = (q.len() + out.len()).saturating_sub(cap);
+            if over > 0 {
+                q.drain(..over);
+                m.dropped.fetch_add(over as u64, Ordering::Relaxed);
+                tracing::warn!(
+                    num_dropped = over,
+                    "Alert notification queue full, dropping alerts"
+                );
+            }
+            q.extend(out);
+        }
+        self.inner.more.notify_one();
+    }
+
+    /// Stops the sending task.
+    pub fn stop(&self) {
+        self.inner.stopped.store(true, Ordering::Relaxed);
+        self.inner.more.notify_one();
+    }
+
+    /// Runs the sending loop until [`Notifier::stop`].
+    pub async fn run(self) {
+        let client = match reqwest::Client::builder()
+            .user_agent(concat!("flint/", env!("CARGO_PKG_VERSION")))
+            .build()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(err = %e, "cannot build the Alertmanager HTTP client");
+                return;
+            }
+        };
+        loop {
+            if self.inner.stopped.load(Ordering::Relaxed) {
+                return;
+            }
+            let batch: Vec<OutAlert> = {
+                let mut q = self.inner.queue.lock();
+                let n = q.len().min(MAX_BATCH_SIZE);
+                q.drain(..n).collect()
+            };
+            if batch.is_empty() {
+                self.inner.more.notified().await;
+                continue;
+            }
+            self.send_all(&client, &batch).await;
+        }
+    }
+
+    async fn send_all(&self, client: &reqwest::Client, batch: &[OutAlert]) {
+        let sets = self.inner.sets.lock().clone();
+        let m = &self.inner.metrics;
+        for set in sets.iter() {
+            let alerts: Vec<OutAlert> = if set.cfg.alert_relabel_configs.is_empty() {
+                batch.to_vec()
+            } else {
+                batch
+                    .iter()
+                    .filter_map(|a| {
+                        relabel(&a.labels, &set.cfg.alert_relabel_configs).map(|l| OutAlert {
+                            labels: l,
+                            ..a.clone()
+                        })
+                    })
+                    .collect()
+            };
+            if alerts.is_empty() {
+                continue;
+            }
+            let body = alerts_json(&alerts);
+            let mut reqs = Vec::new();
+            for ep in &set.active {
+                let mut rb = client
+                    .post(&ep.url)
+                    .timeout(set.cfg.timeout.0)
+                    .header("Content-Type", "application/json")
+                    .body(body.clone());
+                if let Some(b) = &set.cfg.basic_auth {
+                    rb = rb.basic_auth(&b.username, set.password.as_ref());
+                }
+                let url = ep.url.clone();
+                reqs.push(async move { (url, rb.send().await) });
+            }
+            for (url, res) in futures_join(reqs).await {
+                let ok = matches!(&res, Ok(r) if r.status().is_success());
+                {
+                    let mut per = self.inner.per_am.lock();
+                    let e = per.entry(url.clone()).or_default();
+                    if ok {
+                        e.0 += alerts.len() as u64;
+                    } else {
+                        e.1 += alerts.len() as u64;
+                    }
+                }
+                match res {
+                    Ok(r) if r.status().is_success() => {
+                        m.sent.fetch_add(alerts.len() as u64, Ordering::Relaxed);
+                    }
+                    Ok(r) => {
+                        m.errors.fetch_add(alerts.len() as u64, Ordering::Relaxed);
+                        tracing::error!(alertmanager = %url, status = %r.status(), "Error sending alerts");
+                    }
+                    Err(e) => {
+                        m.errors.fetch_add(alerts.len() as u64, Ordering::Relaxed);
+                        tracing::error!(alertmanager = %url, err = %e, "Error sending alerts");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Awaits every future concurrently (spawned on the runtime).
+async fn futures_join<F, T>(futs: Vec<F>) -> Vec<T>
+where
+    F: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        if let Ok(v) = h.await {
+            out.push(v);
+        }
+    }
+    out
+}
