@@ -89,10 +89,9 @@ fn rules_record_alert_and_notify() {
     assert_eq!(a["labels"]["alertname"], "QueueTooDeep");
     assert_eq!(a["labels"]["severity"], "page");
     assert_eq!(a["annotations"]["summary"], "Queue of app is 15");
-    assert_eq!(
-        s.value(r#"ALERTS{alertname="QueueTooDeep",alertstate="firing"}"#),
-        Some(1.0)
-    );
+    s.eventually(10, "ALERTS series written", || {
+        s.value(r#"ALERTS{alertname="QueueTooDeep",alertstate="firing"}"#) == Some(1.0)
+    });
     let (_, v) = s.api("/api/v1/rules?type=record");
     assert_eq!(
         v["data"]["groups"][0]["rules"].as_array().unwrap().len(),

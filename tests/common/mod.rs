@@ -44,12 +44,19 @@ impl Server {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if line.contains("msg=\"Start listening for connections\"") {
-                    if let Some(a) = line.split("address=").nth(1) {
-                        let _ = tx.send(a.split_whitespace().next().unwrap_or("").to_string());
+                let listening = line.contains("msg=\"Start listening for connections\"");
+                let addr = line
+                    .split("address=")
+                    .nth(1)
+                    .and_then(|a| a.split_whitespace().next())
+                    .map(str::to_string);
+                // keep the line before announcing it, so the log has it
+                log2.lock().unwrap().push(line);
+                if listening {
+                    if let Some(a) = addr {
+                        let _ = tx.send(a);
                     }
                 }
-                log2.lock().unwrap().push(line);
             }
         });
         let addr = match rx.recv_timeout(Duration::from_secs(30)) {
