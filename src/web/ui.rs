@@ -5,8 +5,63 @@
 /// An embedded file: URL path, content type, bytes.
 type Asset = (&'static str, &'static str, &'static [u8]);
 
-/// Every embedded file, by URL path under `/`.
-const ASSETS: &[Asset] = &[];
+const JS: &str = "text/javascript; charset=utf-8";
+
+/// Every embedded file, by URL path under `/` (sources in `web/ui/`).
+const ASSETS: &[Asset] = &[
+    (
+        "/index.html",
+        "text/html; charset=utf-8",
+        include_bytes!("../../web/ui/index.html"),
+    ),
+    (
+        "/assets/app.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../web/ui/app.css"),
+    ),
+    ("/assets/app.js", JS, include_bytes!("../../web/ui/app.js")),
+    ("/assets/api.js", JS, include_bytes!("../../web/ui/api.js")),
+    (
+        "/assets/chart.js",
+        JS,
+        include_bytes!("../../web/ui/chart.js"),
+    ),
+    (
+        "/assets/editor.js",
+        JS,
+        include_bytes!("../../web/ui/editor.js"),
+    ),
+    (
+        "/assets/functions.js",
+        JS,
+        include_bytes!("../../web/ui/functions.js"),
+    ),
+    (
+        "/assets/promql.js",
+        JS,
+        include_bytes!("../../web/ui/promql.js"),
+    ),
+    (
+        "/assets/query.js",
+        JS,
+        include_bytes!("../../web/ui/query.js"),
+    ),
+    (
+        "/assets/targets.js",
+        JS,
+        include_bytes!("../../web/ui/targets.js"),
+    ),
+    (
+        "/assets/alerts.js",
+        JS,
+        include_bytes!("../../web/ui/alerts.js"),
+    ),
+    (
+        "/assets/status.js",
+        JS,
+        include_bytes!("../../web/ui/status.js"),
+    ),
+];
 
 /// Page paths answered with the single-page app's `index.html`.
 const PAGES: &[&str] = &[
@@ -44,4 +99,92 @@ pub fn serve(path: &str) -> Option<UiResponse> {
         return Some(UiResponse::File(index.1, index.2));
     }
     asset(path).map(|a| UiResponse::File(a.1, a.2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(path: &str) -> &'static str {
+        let a = asset(path).unwrap_or_else(|| panic!("{path} is not embedded"));
+        std::str::from_utf8(a.2).unwrap()
+    }
+
+    /// Quoted strings in `src` that follow `marker` (e.g. `from '` or `src="`).
+    fn refs_after<'a>(src: &'a str, marker: &str) -> Vec<&'a str> {
+        let mut out = Vec::new();
+        let mut rest = src;
+        while let Some(i) = rest.find(marker) {
+            rest = &rest[i + marker.len()..];
+            let q = marker.as_bytes()[marker.len() - 1] as char;
+            if let Some(end) = rest.find(q) {
+                out.push(&rest[..end]);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn root_redirects_and_pages_serve_index() {
+        assert!(matches!(serve("/"), Some(UiResponse::Redirect("/query"))));
+        let index = asset("/index.html").unwrap();
+        for p in PAGES {
+            match serve(p) {
+                Some(UiResponse::File(ct, body)) => {
+                    assert_eq!(ct, index.1, "{p}");
+                    assert_eq!(body.as_ptr(), index.2.as_ptr(), "{p}");
+                }
+                _ => panic!("{p} does not serve index.html"),
+            }
+        }
+        assert!(serve("/nope").is_none());
+        assert!(serve("/assets/nope.js").is_none());
+        assert!(matches!(
+            serve("/assets/app.js"),
+            Some(UiResponse::File(JS, _))
+        ));
+    }
+
+    #[test]
+    fn every_referenced_asset_is_embedded() {
+        let index = text("/index.html");
+        let mut refs: Vec<String> = Vec::new();
+        for m in ["src=\"", "href=\""] {
+            for r in refs_after(index, m) {
+                if r.starts_with("/assets/") {
+                    refs.push(r.to_string());
+                }
+            }
+        }
+        assert!(refs.contains(&"/assets/app.js".to_string()));
+        assert!(refs.contains(&"/assets/app.css".to_string()));
+        for (path, ct, _) in ASSETS.iter().filter(|a| a.1 == JS) {
+            let src = text(path);
+            for m in ["from '", "from \"", "import('", "import(\""] {
+                for r in refs_after(src, m) {
+                    let r = r
+                        .strip_prefix("./")
+                        .unwrap_or_else(|| panic!("{path}: import {r}"));
+                    refs.push(format!("/assets/{r}"));
+                }
+            }
+            assert_eq!(*ct, JS);
+        }
+        for r in &refs {
+            assert!(asset(r).is_some(), "{r} is referenced but not embedded");
+        }
+        // And nothing is embedded for nothing.
+        for (path, _, _) in ASSETS {
+            assert!(
+                *path == "/index.html" || refs.iter().any(|r| r == path),
+                "{path} is embedded but not referenced"
+            );
+        }
+    }
+
+    #[test]
+    fn ui_stays_small() {
+        let total: usize = ASSETS.iter().map(|a| a.2.len()).sum();
+        assert!(total < 150 * 1024, "web UI is {total} bytes");
+    }
 }

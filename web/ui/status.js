@@ -1,0 +1,166 @@
+// Status pages: runtime & build information, TSDB status, command-line
+// flags and the loaded configuration.
+
+import { h, fill, get, icon, ICONS, emptyState, errorBox, formatTime, formatAgo, debounce } from './api.js';
+
+export async function mount(el, path) {
+  switch (path) {
+    case '/tsdb-status': return tsdb(el);
+    case '/flags': return flags(el);
+    case '/config': return config(el);
+    default: return runtime(el);
+  }
+}
+
+const RUNTIME_NAMES = {
+  startTime: 'Start time',
+  CWD: 'Working directory',
+  hostname: 'Hostname',
+  serverTime: 'Server time',
+  reloadConfigSuccess: 'Configuration reload',
+  lastConfigTime: 'Last successful configuration reload',
+  corruptionCount: 'WAL corruptions',
+  goroutineCount: 'Tasks',
+  GOMAXPROCS: 'Worker threads',
+  GOMEMLIMIT: 'Memory limit',
+  GOGC: 'GC setting',
+  GODEBUG: 'Debug setting',
+  storageRetention: 'Storage retention',
+};
+
+const BUILD_NAMES = {
+  version: 'Version', revision: 'Revision', branch: 'Branch', buildUser: 'Build user',
+  buildDate: 'Build date', goVersion: 'Toolchain version',
+};
+
+function kvTable(obj, names = {}, fmt = (k, v) => v) {
+  const rows = Object.entries(obj)
+    .filter(([, v]) => v !== '' && v !== null && v !== undefined)
+    .map(([k, v]) => h('tr', h('th', { scope: 'row' }, names[k] || k), h('td', fmt(k, v))));
+  return h('div.table-wrap', h('table.kv', h('tbody', rows)));
+}
+
+function section(title, body) {
+  return h('section.card', h('div.card-head', h('h2', title)), h('div.card-body', body));
+}
+
+// -------------------------------------------------------------- runtime
+
+async function runtime(el) {
+  el.append(h('h1', 'Runtime & build information'));
+  const [rt, build, ams] = await Promise.allSettled([
+    get('/api/v1/status/runtimeinfo'), get('/api/v1/status/buildinfo'), get('/api/v1/alertmanagers'),
+  ]);
+  const timeish = new Set(['startTime', 'serverTime', 'lastConfigTime']);
+  el.append(section('Runtime information', rt.status === 'fulfilled'
+    ? kvTable(rt.value, RUNTIME_NAMES, (k, v) => {
+      if (timeish.has(k)) return [formatTime(Date.parse(v)), h('span.muted', ` (${formatAgo(v)})`)];
+      if (k === 'reloadConfigSuccess') return h('span.badge', { class: v ? 'badge-ok' : 'badge-bad' }, v ? 'successful' : 'failed');
+      if (k === 'GOMEMLIMIT' && v >= 2 ** 62) return 'none';
+      return String(v);
+    })
+    : errorBox(rt.reason)));
+  el.append(section('Build information', build.status === 'fulfilled'
+    ? kvTable(build.value, BUILD_NAMES, (k, v) => String(v)) : errorBox(build.reason)));
+  if (ams.status === 'fulfilled') {
+    const act = ams.value.activeAlertmanagers || [];
+    el.append(section('Alertmanagers', act.length
+      ? h('ul', act.map(a => h('li', h('a', { href: a.url }, a.url))))
+      : h('span.muted', 'No Alertmanagers configured.')));
+  }
+}
+
+// ----------------------------------------------------------------- TSDB
+
+async function tsdb(el) {
+  el.append(h('h1', 'TSDB status'));
+  let d;
+  try {
+    d = await get('/api/v1/status/tsdb');
+  } catch (e) {
+    el.append(errorBox(e));
+    return;
+  }
+  const hs = d.headStats || {};
+  const t = ms => (Number.isFinite(ms) && Math.abs(ms) < 8.64e15 ? formatTime(ms) : '–');
+  const stat = (k, v, small) => h('div.stat', h('div.v', { class: small && 'small' }, v), h('div.k', k));
+  el.append(h('section', { 'aria-label': 'Head block' },
+    h('h2', 'Head block'),
+    h('div.stat-grid',
+      stat('Series', (hs.numSeries ?? 0).toLocaleString()),
+      stat('Chunks', (hs.chunkCount ?? 0).toLocaleString()),
+      stat('Label pairs', (hs.numLabelPairs ?? 0).toLocaleString()),
+      stat('Earliest sample', hs.numSeries ? t(hs.minTime) : '–', true),
+      stat('Latest sample', hs.numSeries ? t(hs.maxTime) : '–', true))));
+  const table = (title, rows, col, nameCol = 'Name') => {
+    rows = rows || [];
+    const max = Math.max(1, ...rows.map(r => r.value));
+    return section(title, rows.length
+      ? h('div.table-wrap', h('table',
+        h('thead', h('tr', h('th', nameCol), h('th.num', col))),
+        h('tbody', rows.map(r => h('tr',
+          h('td.mono.break', r.name),
+          h('td.num.count', r.value.toLocaleString(),
+            h('span.bar', { style: { width: `${(r.value / max) * 100}%` } })))))))
+      : h('span.muted', 'No data yet.'));
+  };
+  el.append(h('h2', 'Top 10 by cardinality'), h('div.grid2',
+    table('Series count by metric name', d.seriesCountByMetricName, 'Series', 'Metric'),
+    table('Label value count by label name', d.labelValueCountByLabelName, 'Values', 'Label'),
+    table('Memory used by label name', d.memoryInBytesByLabelName, 'Bytes', 'Label'),
+    table('Series count by label value pair', d.seriesCountByLabelValuePair, 'Series', 'Label pair')));
+}
+
+// ---------------------------------------------------------------- flags
+
+async function flags(el) {
+  const search = h('input', { type: 'search', placeholder: 'Filter flags', 'aria-label': 'Filter flags' });
+  const out = h('div.card');
+  el.append(h('h1', 'Command-line flags'), h('div.toolbar', search), out);
+  let d;
+  try {
+    d = await get('/api/v1/status/flags');
+  } catch (e) {
+    fill(out, errorBox(e));
+    return;
+  }
+  const entries = Object.entries(d).sort((a, b) => a[0].localeCompare(b[0]));
+  const paint = () => {
+    const w = search.value.toLowerCase();
+    const rows = entries.filter(([k, v]) => !w || k.toLowerCase().includes(w) || String(v).toLowerCase().includes(w))
+      .map(([k, v]) => h('tr', h('th', { scope: 'row' }, h('code', `--${k}`)), h('td', v === '' ? h('span.muted', '(empty)') : v)));
+    fill(out, rows.length
+      ? h('div.table-wrap', h('table.kv', h('thead', h('tr', h('th', 'Flag'), h('th', 'Value'))), h('tbody', rows)))
+      : emptyState('No flags match'));
+  };
+  search.addEventListener('input', debounce(paint, 100));
+  paint();
+}
+
+// --------------------------------------------------------------- config
+
+async function config(el) {
+  const pre = h('pre.block', { tabindex: '0', 'aria-label': 'Configuration (YAML)' }, 'Loading…');
+  const copy = h('button.btn', { type: 'button' }, icon(ICONS.copy), 'Copy');
+  el.append(h('div.toolbar', h('h1.flush', 'Configuration'), h('span.grow'), copy), h('div.card', h('div.card-body', pre)));
+  let d;
+  try {
+    d = await get('/api/v1/status/config');
+  } catch (e) {
+    pre.replaceWith(errorBox(e));
+    return;
+  }
+  pre.textContent = d.yaml || '';
+  if (!d.yaml) pre.replaceWith(emptyState('Empty configuration'));
+  copy.addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(d.yaml);
+      copy.lastChild.textContent = 'Copied';
+    } catch {
+      // No clipboard (insecure context): select the text instead.
+      getSelection().selectAllChildren(pre);
+      copy.lastChild.textContent = 'Selected';
+    }
+    setTimeout(() => { copy.lastChild.textContent = 'Copy'; }, 1500);
+  });
+}
