@@ -11,6 +11,10 @@ fn duration(s: &str) -> Result<PromDuration, String> {
     PromDuration::parse(s)
 }
 
+fn byte_size(s: &str) -> Result<crate::config::ByteSize, String> {
+    crate::config::ByteSize::parse(s)
+}
+
 /// The flags `flint` accepts.
 #[derive(Parser, Debug, Clone)]
 #[command(
@@ -36,6 +40,9 @@ pub struct Flags {
     /// How long to retain samples in storage.
     #[arg(long = "storage.tsdb.retention.time", default_value = "15d", value_parser = duration, value_name = "DURATION")]
     pub retention_time: PromDuration,
+    /// Maximum number of bytes that can be stored for blocks (e.g. 512MB, 10GB; 0 disables).
+    #[arg(long = "storage.tsdb.retention.size", default_value = "0", value_parser = byte_size, value_name = "BYTES")]
+    pub retention_size: crate::config::ByteSize,
     /// Address to listen on for UI, API, and telemetry.
     #[arg(
         long = "web.listen-address",

@@ -22,6 +22,9 @@ use crate::scrape::ScrapeManager;
 /// written back): the bound on what a power loss can take.
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(5);
 
+/// How often the head is checked for ranges to move into blocks.
+pub const COMPACT_INTERVAL: Duration = Duration::from_secs(60);
+
 /// Runs the server until SIGTERM/SIGINT or `/-/quit`.
 pub async fn run(flags: Flags) -> anyhow::Result<()> {
     info!(
@@ -49,6 +52,7 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         let p = db_path.to_path_buf();
         let opts = tsdb::Options {
             retention_ms: flags.retention_time.as_millis(),
+            retention_bytes: flags.retention_size.0,
         };
         tokio::task::spawn_blocking(move || tsdb::Db::open(&p, opts))
             .await?
@@ -167,6 +171,23 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         })
     };
 
+    // move old head ranges into blocks and apply retention, every minute
+    let compactor = {
+        let db = Arc::clone(&db);
+        tokio::spawn(async move {
+            let mut t = tokio::time::interval(COMPACT_INTERVAL);
+            loop {
+                t.tick().await;
+                let db = Arc::clone(&db);
+                match tokio::task::spawn_blocking(move || db.compact()).await {
+                    Ok(Err(e)) => error!(component = "tsdb", err = %e, "Compaction failed"),
+                    Err(e) => error!(component = "tsdb", err = %e, "Compaction task failed"),
+                    Ok(Ok(_)) => {}
+                }
+            }
+        })
+    };
+
     app.ready.store(true, Ordering::Release);
     info!("Server is ready to receive web requests.");
 
@@ -230,6 +251,7 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
     app.scrape.stop();
     app.rules.stop();
     flusher.abort();
+    compactor.abort();
     info!("Stopping scrape manager...");
     let db2 = Arc::clone(&db);
     tokio::task::spawn_blocking(move || db2.flush(true)).await??;

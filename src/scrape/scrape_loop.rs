@@ -125,7 +125,15 @@ impl ScrapeLoop {
         let ts = (started / 1_000_000) as i64;
         let clock = Instant::now();
         let result = match self.fetch().await {
-            Ok((content_type, body)) => self.store(content_type.as_deref(), &body, ts),
+            Ok((content_type, body)) => match self.store(content_type.as_deref(), &body, ts) {
+                // the head forgot a cached series (its data all went into
+                // blocks): resolve every series again, once
+                Err(e) if e.starts_with(UNKNOWN_SERIES) => {
+                    self.cache.clear();
+                    self.store(content_type.as_deref(), &body, ts)
+                }
+                r => r,
+            },
             Err(e) => Err(e),
         };
         let duration = clock.elapsed();
@@ -366,6 +374,13 @@ impl ScrapeLoop {
 
     /// Appends `up` and the `scrape_*` series.
     fn report(&mut self, ts: i64, duration: Duration, s: Option<&Scraped>) {
+        // the head may have forgotten them while the target was silent
+        if self
+            .report_refs
+            .is_some_and(|r| r.iter().any(|x| !self.db.has_series(*x)))
+        {
+            self.report_refs = None;
+        }
         let mut app = self.db.appender();
         let refs = match self.report_refs {
             Some(r) => r,
@@ -420,6 +435,9 @@ fn update_metadata(t: &Target, name: &[u8], f: impl FnOnce(&mut Metadata)) {
         }
     }
 }
+
+/// How the storage words an unknown series reference.
+const UNKNOWN_SERIES: &str = "unknown series reference";
 
 const REPORT_METRICS: [&str; 5] = [
     "up",

@@ -331,9 +331,15 @@ impl ChunkFiles {
         }
     }
 
-    /// Number of slot files present.
-    pub(crate) fn file_count(&self) -> usize {
-        self.files.read().iter().flatten().count()
+    /// Bytes the slot files take on disk (they are sparse).
+    pub(crate) fn disk_bytes(&self) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        let files = self.files.read();
+        (0..files.len())
+            .filter(|i| files[*i].is_some())
+            .filter_map(|i| std::fs::metadata(file_name(&self.dir, i as u64)).ok())
+            .map(|m| m.blocks() * 512)
+            .sum()
     }
 
     /// Starts writing dirty pages of every file to disk.

@@ -1,10 +1,15 @@
 //! The database: a data folder with its lock, the series log, the chunk
-//! slot files and the head built from them.
+//! slot files and the head built from them, and the immutable blocks the
+//! head's older ranges are moved into.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
+use parking_lot::{Mutex, RwLock};
+
+use crate::block::{self, Block, ChunkData};
 use crate::chunks::ChunkFiles;
 use crate::head::{Appender, Head};
 use crate::read::{Querier, Queryable, ReadError};
@@ -14,16 +19,32 @@ use crate::Error;
 /// Options for [`Db::open`].
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// How long samples are kept, in milliseconds (not enforced yet).
+    /// Blocks whose newest sample is older than this, relative to the
+    /// newest data, are deleted (milliseconds; 0 keeps everything).
     pub retention_ms: i64,
+    /// When the blocks and head files take more bytes than this, the
+    /// oldest blocks are deleted (0: no limit).
+    pub retention_bytes: u64,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             retention_ms: 15 * 24 * 3600 * 1000,
+            retention_bytes: 0,
         }
     }
+}
+
+/// What one [`Db::compact`] call did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CompactReport {
+    /// Blocks written from the head.
+    pub blocks_written: usize,
+    /// Series forgotten by the head (no data left in it).
+    pub series_removed: usize,
+    /// Blocks deleted by retention.
+    pub blocks_deleted: usize,
 }
 
 /// What the database holds now, for self-metrics and status pages.
@@ -47,6 +68,16 @@ pub struct Stats {
     pub out_of_bounds: u64,
     /// Series removed from the head, since start.
     pub series_removed: u64,
+    /// Blocks on disk.
+    pub blocks: u64,
+    /// Bytes of the blocks.
+    pub block_bytes: u64,
+    /// Head compactions (blocks written) since start.
+    pub compactions: u64,
+    /// Blocks deleted by retention since start.
+    pub retention_deletions: u64,
+    /// Samples in the blocks.
+    pub block_samples: u64,
 }
 
 /// What opening found, for the start-up log.
@@ -67,8 +98,14 @@ pub struct OpenReport {
 /// A time-series database in one folder.
 pub struct Db {
     dir: PathBuf,
-    head: Head,
+    pub(crate) head: Head,
+    /// Blocks, oldest first.
+    pub(crate) blocks: RwLock<Vec<Arc<Block>>>,
+    opts: Options,
     report: OpenReport,
+    compact_lock: Mutex<()>,
+    compactions: AtomicU64,
+    retention_deletions: AtomicU64,
     _lock: File,
 }
 
@@ -79,7 +116,7 @@ const CHUNKS_DIR: &str = "chunks_head";
 impl Db {
     /// Opens (creating if needed) the database in `dir`. Nothing is
     /// replayed: files are mapped and their headers read.
-    pub fn open(dir: &Path, _opts: Options) -> Result<Db, Error> {
+    pub fn open(dir: &Path, opts: Options) -> Result<Db, Error> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let lock_path = dir.join(LOCK_FILE);
         let lock = File::options()
@@ -95,9 +132,38 @@ impl Db {
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&lock_path, e)),
         }
+        let mut problems = Vec::new();
+        block::remove_tmp_blocks(dir)?;
+        let mut blocks = Vec::new();
+        for path in block::list_blocks(dir)? {
+            match Block::open(&path) {
+                Ok(b) => blocks.push(Arc::new(b)),
+                Err(e) => {
+                    // move it aside, keep serving the rest
+                    let aside = path.with_extension("damaged");
+                    let moved = std::fs::rename(&path, &aside).is_ok();
+                    problems.push(format!(
+                        "{}: {e}; {}",
+                        path.display(),
+                        if moved {
+                            format!("moved aside to {}", aside.display())
+                        } else {
+                            "left in place".to_string()
+                        }
+                    ));
+                }
+            }
+        }
+        blocks.sort_by_key(|b| (b.meta().min_time, b.meta().max_time));
+        let min_valid = blocks
+            .iter()
+            .map(|b| b.meta().max_time)
+            .max()
+            .unwrap_or(i64::MIN);
         let (log, loaded) = SeriesLog::open(&dir.join(SERIES_FILE))?;
-        let (chunks, slots, problems) = ChunkFiles::open(&dir.join(CHUNKS_DIR))?;
-        let (head, r) = Head::load(log, loaded.series, chunks, slots, i64::MIN);
+        let (chunks, slots, chunk_problems) = ChunkFiles::open(&dir.join(CHUNKS_DIR))?;
+        problems.extend(chunk_problems);
+        let (head, r) = Head::load(log, loaded.series, chunks, slots, min_valid);
         let report = OpenReport {
             series: r.series,
             chunks: r.chunks,
@@ -108,9 +174,101 @@ impl Db {
         Ok(Db {
             dir: dir.to_path_buf(),
             head,
+            blocks: RwLock::new(blocks),
+            opts,
             report,
+            compact_lock: Mutex::new(()),
+            compactions: AtomicU64::new(0),
+            retention_deletions: AtomicU64::new(0),
             _lock: lock,
         })
+    }
+
+    /// Moves every complete old range of the head into a block (2 h each,
+    /// once the head spans 3 h), then applies retention. Appends and
+    /// queries go on meanwhile.
+    pub fn compact(&self) -> Result<CompactReport, Error> {
+        let _only_one = self.compact_lock.lock();
+        let mut rep = CompactReport::default();
+        while let Some((start, end)) = self.head.next_block_range() {
+            let p = self.head.collect_persistable(end);
+            if !p.series.is_empty() {
+                let series = p.series.iter().map(|(labels, chunks)| {
+                    let chunks = chunks
+                        .iter()
+                        .map(|c| ChunkData {
+                            mint: c.mint,
+                            maxt: c.maxt,
+                            encoding: crate::chunkenc::ENCODING_XOR,
+                            count: c.count,
+                            bit_len: c.bit_len,
+                            data: c.data.clone(),
+                        })
+                        .collect();
+                    (labels.clone(), chunks)
+                });
+                let meta = block::write_block(&self.dir, start, end, series, 1, Vec::new())?;
+                let b = Block::open(&self.dir.join(&meta.id))?;
+                let mut blocks = self.blocks.write();
+                blocks.push(Arc::new(b));
+                blocks.sort_by_key(|b| (b.meta().min_time, b.meta().max_time));
+                drop(blocks);
+                rep.blocks_written += 1;
+                self.compactions.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(component = "tsdb", mint = start, maxt = end, ulid = %meta.id, series = meta.num_series, "Write block");
+            }
+            rep.series_removed += self.head.truncate(end, &p)?;
+        }
+        rep.blocks_deleted = self.apply_retention()?;
+        Ok(rep)
+    }
+
+    /// Deletes blocks beyond the time or size retention.
+    fn apply_retention(&self) -> Result<usize, Error> {
+        let newest = {
+            let blocks = self.blocks.read();
+            let head_max = self.head.max_time.load(Ordering::Relaxed);
+            blocks
+                .iter()
+                .map(|b| b.meta().max_time)
+                .max()
+                .unwrap_or(i64::MIN)
+                .max(head_max)
+        };
+        let mut doomed: Vec<Arc<Block>> = Vec::new();
+        {
+            let mut blocks = self.blocks.write();
+            if self.opts.retention_ms > 0 && newest > i64::MIN {
+                let cutoff = newest.saturating_sub(self.opts.retention_ms);
+                let (old, keep): (Vec<_>, Vec<_>) =
+                    blocks.drain(..).partition(|b| b.meta().max_time <= cutoff);
+                *blocks = keep;
+                doomed.extend(old);
+            }
+            if self.opts.retention_bytes > 0 {
+                let head_bytes = self.head.chunks.disk_bytes();
+                let mut total: u64 =
+                    head_bytes + blocks.iter().map(|b| b.size_bytes()).sum::<u64>();
+                while total > self.opts.retention_bytes && !blocks.is_empty() {
+                    let b = blocks.remove(0);
+                    total = total.saturating_sub(b.size_bytes());
+                    doomed.push(b);
+                }
+            }
+        }
+        let n = doomed.len();
+        for b in doomed {
+            tracing::info!(component = "tsdb", ulid = %b.meta().id, "Deleting obsolete block");
+            let dir = b.dir().to_path_buf();
+            drop(b); // open readers keep their own Arc and mapping
+            std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        }
+        if n > 0 {
+            crate::fs::sync_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+            self.retention_deletions
+                .fetch_add(n as u64, Ordering::Relaxed);
+        }
+        Ok(n)
     }
 
     /// What opening found.
@@ -126,6 +284,11 @@ impl Db {
     /// A new appender (one batch, e.g. one scrape).
     pub fn appender(&self) -> Appender<'_> {
         Appender::new(&self.head)
+    }
+
+    /// Whether the head still knows a series reference.
+    pub fn has_series(&self, r: crate::SeriesRef) -> bool {
+        self.head.get(r.0).is_some()
     }
 
     /// Makes everything appended so far durable: the series log is synced
@@ -159,17 +322,23 @@ impl Db {
             mapped_bytes: self.head.chunks.mapped_bytes(),
             out_of_bounds: c.out_of_bounds.load(Ordering::Relaxed),
             series_removed: c.series_removed.load(Ordering::Relaxed),
+            blocks: self.blocks.read().len() as u64,
+            block_bytes: self.blocks.read().iter().map(|b| b.size_bytes()).sum(),
+            compactions: self.compactions.load(Ordering::Relaxed),
+            retention_deletions: self.retention_deletions.load(Ordering::Relaxed),
+            block_samples: self
+                .blocks
+                .read()
+                .iter()
+                .map(|b| b.meta().num_samples)
+                .sum(),
         }
     }
 }
 
 impl Queryable for Db {
     fn querier(&self, mint: i64, maxt: i64) -> Result<Box<dyn Querier + '_>, ReadError> {
-        Ok(Box::new(crate::head::HeadQuerier {
-            head: &self.head,
-            mint,
-            maxt,
-        }))
+        Ok(Box::new(crate::querier::DbQuerier::new(self, mint, maxt)))
     }
 }
 

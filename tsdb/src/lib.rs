@@ -19,6 +19,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod block;
 pub mod chunkenc;
 mod chunks;
 mod db;
@@ -28,11 +29,12 @@ mod fs;
 mod head;
 pub mod labels;
 mod postings;
+mod querier;
 pub mod read;
 mod series_log;
 
 pub use chunks::ChunkRef;
-pub use db::{Db, OpenReport, Options, Stats};
+pub use db::{CompactReport, Db, OpenReport, Options, Stats};
 pub use error::Error;
 pub use head::{AppendStats, Appender, SeriesRef};
 pub use postings::Cardinality;

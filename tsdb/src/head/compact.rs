@@ -163,7 +163,7 @@ impl Head {
     }
 
     /// Removes series from every map and the postings.
-    fn forget(&self, ids: &HashSet<u64>) -> usize {
+    pub(crate) fn forget(&self, ids: &HashSet<u64>) -> usize {
         if ids.is_empty() {
             return 0;
         }

@@ -210,6 +210,25 @@ impl Head {
             st.last_t = Some(st.last_t.map_or(h.maxt, |t| t.max(h.maxt)));
             st.last_v = None;
         }
+        // series whose data all went into blocks (or never came) are dropped
+        let dead: std::collections::HashSet<u64> = head
+            .by_id
+            .iter()
+            .flat_map(|stripe| {
+                stripe
+                    .read()
+                    .values()
+                    .filter(|s| {
+                        let st = s.state.lock();
+                        st.closed.is_empty() && st.open.is_none()
+                    })
+                    .map(|s| s.id)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        head.forget(&dead);
+        head.counters.series_removed.store(0, Ordering::Relaxed);
+        report.series = head.num_series.load(Ordering::Relaxed) as usize;
         (head, report)
     }
 

@@ -1,0 +1,313 @@
+//! Reading a block: [`Block`] maps `index` and `chunks` and answers
+//! selects and label questions from them in place.
+
+use std::collections::BTreeSet;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+
+use super::format::{
+    check_header, corrupt, u32_at, CHUNKS_FILE, CHUNKS_MAGIC, CHUNK_HEADER_LEN, FILE_HEADER_LEN,
+    INDEX_FILE, META_FILE,
+};
+use super::index::{ChunkMeta, Index, SeriesRecord};
+use super::matchers::postings_for_matchers;
+use super::{BlockMeta, ChunkData};
+use crate::chunkenc::{XorIterator, ENCODING_XOR};
+use crate::encoding::crc32c;
+use crate::fs::ReadMap;
+use crate::labels::{Labels, Matcher};
+use crate::Error;
+
+/// A chunk of a selected series, borrowing its bytes from the mapped
+/// `chunks` file (its CRC was checked when it was selected).
+#[derive(Clone, Copy, Debug)]
+#[allow(dead_code)] // time range and encoding are part of the chunk's description
+pub(crate) struct ChunkRefData<'a> {
+    /// First sample's timestamp, ms.
+    pub mint: i64,
+    /// Last sample's timestamp, ms.
+    pub maxt: i64,
+    /// Encoding tag (always [`ENCODING_XOR`] for now).
+    pub encoding: u8,
+    /// Samples in the chunk.
+    pub count: u16,
+    /// Length of the encoded data in bits.
+    pub bit_len: u16,
+    /// The encoded data, `ceil(bit_len / 8)` bytes of the mapped file.
+    pub data: &'a [u8],
+}
+
+impl<'a> ChunkRefData<'a> {
+    /// Decodes the chunk's samples (all of them: the caller trims to its
+    /// time range).
+    pub fn iter(&self) -> XorIterator<'a> {
+        XorIterator::new(self.data, self.count, self.bit_len as usize)
+    }
+
+    /// An owned copy.
+    #[allow(dead_code)] // for compacting blocks together
+    pub fn to_owned_data(self) -> ChunkData {
+        ChunkData {
+            mint: self.mint,
+            maxt: self.maxt,
+            encoding: self.encoding,
+            count: self.count,
+            bit_len: self.bit_len,
+            data: self.data.to_vec(),
+        }
+    }
+}
+
+/// The mapped `chunks` file.
+struct ChunkFile {
+    path: PathBuf,
+    map: ReadMap,
+}
+
+impl ChunkFile {
+    /// Maps the file and checks its header.
+    fn open(path: &Path) -> Result<ChunkFile, Error> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let map = ReadMap::open(&file).map_err(|e| Error::io(path, e))?;
+        check_header(path, map.bytes(), CHUNKS_MAGIC)?;
+        Ok(ChunkFile {
+            path: path.to_path_buf(),
+            map,
+        })
+    }
+
+    /// The chunk record at `meta.offset`, CRC checked; also returns the
+    /// record's length in bytes.
+    fn chunk(&self, meta: &ChunkMeta) -> Result<(ChunkRefData<'_>, usize), Error> {
+        let b = self.map.bytes();
+        let off = meta.offset;
+        let bad = |what: &str| corrupt(&self.path, off, format!("chunk record: {what}"));
+        let o = usize::try_from(off).map_err(|_| bad("offset out of range"))?;
+        if o < FILE_HEADER_LEN {
+            return Err(bad("offset inside the file header"));
+        }
+        let h = b
+            .get(o..o.saturating_add(CHUNK_HEADER_LEN))
+            .ok_or_else(|| bad("offset past the end of the file"))?;
+        let encoding = h[0];
+        let count = u16::from_le_bytes([h[1], h[2]]);
+        let bit_len = u16::from_le_bytes([h[3], h[4]]);
+        let end = o + CHUNK_HEADER_LEN + (bit_len as usize).div_ceil(8);
+        let crc = u32_at(b, end).ok_or_else(|| bad("runs past the end of the file"))?;
+        if crc32c(&b[o..end]) != crc {
+            return Err(bad("checksum mismatch"));
+        }
+        if encoding != ENCODING_XOR {
+            return Err(bad("unknown encoding"));
+        }
+        let c = ChunkRefData {
+            mint: meta.mint,
+            maxt: meta.maxt,
+            encoding,
+            count,
+            bit_len,
+            data: &b[o + CHUNK_HEADER_LEN..end],
+        };
+        Ok((c, end + 4 - o))
+    }
+}
+
+/// An open block: its meta and its mapped files. Cheap to open (reads
+/// `meta.json`, maps two files, checks headers and the index TOC); the
+/// index's small sections are checksummed on first use, series records,
+/// postings lists and chunks each time they are read.
+pub(crate) struct Block {
+    dir: PathBuf,
+    meta: BlockMeta,
+    meta_len: u64,
+    index: Index,
+    chunks: ChunkFile,
+}
+
+impl Block {
+    /// Opens the block in folder `path`.
+    pub fn open(path: &Path) -> Result<Block, Error> {
+        let meta_path = path.join(META_FILE);
+        let text = fs::read(&meta_path).map_err(|e| Error::io(&meta_path, e))?;
+        let meta = BlockMeta::parse(&meta_path, &text)?;
+        let index = Index::open(&path.join(INDEX_FILE))?;
+        if u64::from(index.num_series()) != meta.num_series {
+            return Err(corrupt(
+                &meta_path,
+                0,
+                format!(
+                    "numSeries {} but the index has {}",
+                    meta.num_series,
+                    index.num_series()
+                ),
+            ));
+        }
+        let chunks = ChunkFile::open(&path.join(CHUNKS_FILE))?;
+        Ok(Block {
+            dir: path.to_path_buf(),
+            meta,
+            meta_len: text.len() as u64,
+            index,
+            chunks,
+        })
+    }
+
+    /// What `meta.json` says.
+    pub fn meta(&self) -> &BlockMeta {
+        &self.meta
+    }
+
+    /// The block's folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Bytes on disk: index, chunks and meta.
+    pub fn size_bytes(&self) -> u64 {
+        self.index.len() + self.chunks.map.bytes().len() as u64 + self.meta_len
+    }
+
+    /// Series matching all `matchers` (as [`Matcher`]: an absent label
+    /// matches as the empty string), in label order, each with its chunks
+    /// that overlap `[mint, maxt]`; series with no such chunk are left out.
+    pub fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<(Labels, Vec<ChunkRefData<'_>>)>, Error> {
+        let mut out = Vec::new();
+        for pos in postings_for_matchers(&self.index, matchers)? {
+            let rec = self.index.series(pos)?;
+            let mut chunks = Vec::new();
+            for c in rec
+                .chunks
+                .iter()
+                .filter(|c| c.maxt >= mint && c.mint <= maxt)
+            {
+                chunks.push(self.chunks.chunk(c)?.0);
+            }
+            if !chunks.is_empty() {
+                out.push((self.index.labels(&rec)?, chunks));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sorted label names of the series matching all `matchers` (all
+    /// series when empty).
+    pub fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, Error> {
+        let refs: BTreeSet<u32> = if matchers.is_empty() {
+            self.index.names()?.into_iter().collect()
+        } else {
+            let mut s = BTreeSet::new();
+            for pos in postings_for_matchers(&self.index, matchers)? {
+                s.extend(self.index.series(pos)?.labels.iter().map(|l| l.0));
+            }
+            s
+        };
+        self.strings(refs)
+    }
+
+    /// Sorted values of label `name` among the series matching all
+    /// `matchers` (all series when empty).
+    pub fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, Error> {
+        let Some(name) = self.index.lookup_symbol(name)? else {
+            return Ok(Vec::new());
+        };
+        let mut refs = BTreeSet::new();
+        if matchers.is_empty() {
+            for i in self.index.name_entries(name)? {
+                refs.insert(self.index.entry(i)?.value);
+            }
+        } else {
+            for pos in postings_for_matchers(&self.index, matchers)? {
+                let rec = self.index.series(pos)?;
+                refs.extend(rec.labels.iter().filter(|l| l.0 == name).map(|l| l.1));
+            }
+        }
+        self.strings(refs)
+    }
+
+    /// Resolves symbol refs to sorted strings.
+    fn strings(&self, refs: BTreeSet<u32>) -> Result<Vec<String>, Error> {
+        let mut out = Vec::with_capacity(refs.len());
+        for r in refs {
+            out.push(self.index.symbol(r)?.to_string());
+        }
+        // refs sort like their strings in a well-formed index; make sure
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Every series with all its chunks, copied out, in label order (for
+    /// compaction into bigger blocks).
+    #[allow(dead_code)] // for compacting blocks together
+    pub fn all_series(
+        &self,
+    ) -> Result<impl Iterator<Item = Result<(Labels, Vec<ChunkData>), Error>> + '_, Error> {
+        // touch the first series now so a damaged table fails here
+        if self.index.num_series() > 0 {
+            self.index.series(0)?;
+        }
+        Ok((0..self.index.num_series()).map(move |pos| {
+            let rec = self.index.series(pos)?;
+            let labels = self.index.labels(&rec)?;
+            let mut chunks = Vec::with_capacity(rec.chunks.len());
+            for c in &rec.chunks {
+                chunks.push(self.chunks.chunk(c)?.0.to_owned_data());
+            }
+            Ok((labels, chunks))
+        }))
+    }
+
+    /// Checks everything: every index section's CRC, every series record,
+    /// postings list and chunk; series in strictly increasing label order;
+    /// the meta's statistics; no bytes in `chunks` that no series uses.
+    /// Reads the whole block.
+    #[allow(dead_code)] // full check, used by tests
+    pub fn verify(&self) -> Result<(), Error> {
+        self.index.verify_sections()?;
+        let ipath = self.index.path();
+        for i in 0..self.index.num_entries() {
+            self.index.postings(self.index.entry(i)?.offset)?;
+        }
+        let (mut n_chunks, mut n_samples, mut chunk_bytes) = (0u64, 0u64, 0u64);
+        let mut prev: Option<Labels> = None;
+        for pos in 0..self.index.num_series() {
+            let rec: SeriesRecord = self.index.series(pos)?;
+            let labels = self.index.labels(&rec)?;
+            if prev.as_ref().is_some_and(|p| *p >= labels) {
+                return Err(corrupt(ipath, 0, format!("series {pos} out of order")));
+            }
+            prev = Some(labels);
+            for c in &rec.chunks {
+                let (d, len) = self.chunks.chunk(c)?;
+                n_chunks += 1;
+                n_samples += u64::from(d.count);
+                chunk_bytes += len as u64;
+            }
+        }
+        let m = &self.meta;
+        if (n_chunks, n_samples) != (m.num_chunks, m.num_samples) {
+            return Err(corrupt(
+                &self.dir.join(META_FILE),
+                0,
+                format!(
+                    "stats say {} chunks, {} samples; the block has {n_chunks}, {n_samples}",
+                    m.num_chunks, m.num_samples
+                ),
+            ));
+        }
+        let file_len = self.chunks.map.bytes().len() as u64;
+        if chunk_bytes + FILE_HEADER_LEN as u64 != file_len {
+            return Err(corrupt(
+                &self.chunks.path,
+                0,
+                format!("{file_len} bytes, of which series use {chunk_bytes} after the header"),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,623 @@
+//! Block tests: round trips against a brute-force model, matchers, time
+//! ranges, corruption, atomic writing and ids.
+
+use std::path::Path;
+
+use proptest::prelude::*;
+
+use super::format::{CHUNKS_FILE, INDEX_FILE, META_FILE};
+use super::id::{id_time_ms, new_block_id};
+use super::reader::ChunkRefData;
+use super::*;
+use crate::chunkenc::{XorEncoder, ENCODING_XOR};
+use crate::labels::{Labels, MatchOp, Matcher};
+
+/// Data bytes of a head chunk slot; chunks here are cut the same way.
+const SLOT_DATA: usize = 216;
+
+/// Encodes samples into chunks of at most 120 samples / 216 bytes.
+fn make_chunks(samples: &[(i64, f64)]) -> Vec<ChunkData> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < samples.len() {
+        let mut buf = vec![0u8; SLOT_DATA];
+        let mut enc = XorEncoder::new();
+        let start = i;
+        while i < samples.len()
+            && enc.count() < 120
+            && enc.append(&mut buf, samples[i].0, samples[i].1)
+        {
+            i += 1;
+        }
+        buf.truncate(enc.bit_len().div_ceil(8));
+        out.push(ChunkData {
+            mint: samples[start].0,
+            maxt: samples[i - 1].0,
+            encoding: ENCODING_XOR,
+            count: enc.count(),
+            bit_len: enc.bit_len() as u16,
+            data: buf,
+        });
+    }
+    out
+}
+
+type Input = Vec<(Labels, Vec<ChunkData>)>;
+
+/// What select should return, computed by brute force over the input.
+fn model_select(
+    input: &Input,
+    ms: &[Matcher],
+    mint: i64,
+    maxt: i64,
+) -> Vec<(Labels, Vec<ChunkData>)> {
+    input
+        .iter()
+        .filter(|(l, _)| ms.iter().all(|m| m.matches_labels(l)))
+        .map(|(l, cs)| {
+            let cs: Vec<ChunkData> = cs
+                .iter()
+                .filter(|c| c.maxt >= mint && c.mint <= maxt)
+                .cloned()
+                .collect();
+            (l.clone(), cs)
+        })
+        .filter(|(_, cs)| !cs.is_empty())
+        .collect()
+}
+
+fn got_select(b: &Block, ms: &[Matcher], mint: i64, maxt: i64) -> Vec<(Labels, Vec<ChunkData>)> {
+    b.select(ms, mint, maxt)
+        .unwrap()
+        .into_iter()
+        .map(|(l, cs)| (l, cs.into_iter().map(ChunkRefData::to_owned_data).collect()))
+        .collect()
+}
+
+fn model_names(input: &Input, ms: &[Matcher]) -> Vec<String> {
+    let mut v: Vec<String> = input
+        .iter()
+        .filter(|(l, _)| ms.iter().all(|m| m.matches_labels(l)))
+        .flat_map(|(l, _)| l.iter().map(|l| l.name.clone()).collect::<Vec<_>>())
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn model_values(input: &Input, name: &str, ms: &[Matcher]) -> Vec<String> {
+    let mut v: Vec<String> = input
+        .iter()
+        .filter(|(l, _)| ms.iter().all(|m| m.matches_labels(l)))
+        .filter_map(|(l, _)| l.get(name).map(str::to_string))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// A simple input: `n` series of metric `m` with job/instance labels.
+fn simple_input(n: usize, samples: usize) -> Input {
+    let mut input: Input = (0..n)
+        .map(|i| {
+            let l = Labels::from_pairs(&[
+                (
+                    "__name__",
+                    if i % 2 == 0 {
+                        "up"
+                    } else {
+                        "http_requests_total"
+                    },
+                ),
+                ("job", if i % 3 == 0 { "api" } else { "web" }),
+                ("instance", &format!("host-{i}:9100")),
+            ]);
+            let s: Vec<(i64, f64)> = (0..samples as i64)
+                .map(|t| (t * 15_000, (t * i as i64) as f64))
+                .collect();
+            (l, make_chunks(&s))
+        })
+        .collect();
+    input.sort_by(|a, b| a.0.cmp(&b.0));
+    input
+}
+
+const NAMES: &[&str] = &["__name__", "job", "instance", "env", "a"];
+const VALUES: &[&str] = &["a", "b", "fo", "foo", "foobar", "x1", "x2", "bar", "é"];
+const PATTERNS: &[&str] = &[
+    "", "a", "foo", "foo.*", "fo+", "foo.+", "a|b", "a|b|zz", "b|", ".*", ".+", "x.", "x\\d",
+    "(?i)FOO", "fo?", "é|a", "x1|foo.*", "[ab]",
+];
+
+fn matcher_strategy() -> impl Strategy<Value = Matcher> {
+    let names = prop::sample::select(vec!["__name__", "job", "instance", "env", "a", "missing"]);
+    let ops = prop::sample::select(vec![
+        MatchOp::Equal,
+        MatchOp::NotEqual,
+        MatchOp::RegexMatch,
+        MatchOp::RegexNoMatch,
+    ]);
+    (names, ops, prop::sample::select(PATTERNS.to_vec()))
+        .prop_map(|(n, op, v)| Matcher::new(op, n, v).expect("valid pattern"))
+}
+
+fn input_strategy() -> impl Strategy<Value = Input> {
+    let label_set = prop::collection::vec(
+        (
+            prop::sample::select(NAMES.to_vec()),
+            prop::sample::select(VALUES.to_vec()),
+        ),
+        0..5,
+    );
+    let series = (label_set, 0usize..300, -100_000i64..100_000, 1i64..30_000);
+    prop::collection::vec(series, 0..30).prop_map(|v| {
+        let mut input: Input = v
+            .into_iter()
+            .map(|(pairs, n, start, step)| {
+                let s: Vec<(i64, f64)> = (0..n as i64)
+                    .map(|k| (start + k * step, (k % 7) as f64 * 1.5))
+                    .collect();
+                (Labels::from_pairs(&pairs), make_chunks(&s))
+            })
+            .collect();
+        input.sort_by(|a, b| a.0.cmp(&b.0));
+        input.dedup_by(|a, b| a.0 == b.0);
+        input
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn prop_roundtrip_against_model(
+        input in input_strategy(),
+        matcher_sets in prop::collection::vec(prop::collection::vec(matcher_strategy(), 0..4), 12),
+        ranges in prop::collection::vec((-200_000i64..9_000_000, 0i64..5_000_000), 4),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = write_block(dir.path(), -200_000, 9_000_000, input.clone(), 1, vec![]).unwrap();
+        let stored: Input = input.iter().filter(|(_, c)| !c.is_empty()).cloned().collect();
+        prop_assert_eq!(meta.num_series, stored.len() as u64);
+        let b = Block::open(&dir.path().join(&meta.id)).unwrap();
+        prop_assert_eq!(b.meta(), &meta);
+        b.verify().unwrap();
+        let all: Input = b.all_series().unwrap().map(Result::unwrap).collect();
+        prop_assert_eq!(&all, &stored);
+        for ms in &matcher_sets {
+            for &(mint, len) in &ranges {
+                prop_assert_eq!(got_select(&b, ms, mint, mint + len), model_select(&stored, ms, mint, mint + len), "{:?}", ms);
+            }
+            prop_assert_eq!(got_select(&b, ms, i64::MIN, i64::MAX), model_select(&stored, ms, i64::MIN, i64::MAX), "{:?}", ms);
+            prop_assert_eq!(b.label_names(ms).unwrap(), model_names(&stored, ms), "{:?}", ms);
+            for name in ["job", "a", "missing", "__name__"] {
+                prop_assert_eq!(b.label_values(name, ms).unwrap(), model_values(&stored, name, ms), "{} {:?}", name, ms);
+            }
+        }
+    }
+}
+
+#[test]
+fn select_each_matcher_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = simple_input(30, 10);
+    let meta = write_block(dir.path(), 0, 150_000, input.clone(), 1, vec![]).unwrap();
+    let b = Block::open(&dir.path().join(&meta.id)).unwrap();
+    let m = |op, n: &str, v: &str| Matcher::new(op, n, v).unwrap();
+    use MatchOp::*;
+    let cases: Vec<(Vec<Matcher>, usize)> = vec![
+        (vec![], 30),
+        (vec![m(Equal, "__name__", "up")], 15),
+        (vec![m(Equal, "__name__", "up"), m(Equal, "job", "api")], 5),
+        (vec![m(NotEqual, "job", "api")], 20),
+        (
+            vec![m(RegexMatch, "instance", "host-1:9100|host-2:9100|nope")],
+            2,
+        ),
+        (vec![m(RegexMatch, "instance", "host-1.*")], 11),
+        (vec![m(RegexNoMatch, "instance", "host-1.*")], 19),
+        (vec![m(RegexMatch, "instance", ".*-2\\d:.*")], 10),
+        (vec![m(Equal, "env", "")], 30),
+        (vec![m(NotEqual, "env", "")], 0),
+        (vec![m(RegexMatch, "job", "api|")], 10),
+        (vec![m(RegexMatch, "job", "nope|")], 0),
+        (vec![m(RegexMatch, "env", "nope|")], 30),
+        (vec![m(RegexMatch, "missing", ".+")], 0),
+        (vec![m(Equal, "job", "nope")], 0),
+    ];
+    for (ms, n) in cases {
+        let got = got_select(&b, &ms, 0, 150_000);
+        assert_eq!(got.len(), n, "{ms:?}");
+        assert_eq!(got, model_select(&input, &ms, 0, 150_000), "{ms:?}");
+    }
+    assert_eq!(
+        b.label_names(&[]).unwrap(),
+        vec!["__name__", "instance", "job"]
+    );
+    assert_eq!(b.label_values("job", &[]).unwrap(), vec!["api", "web"]);
+    let up = [
+        m(Equal, "__name__", "http_requests_total"),
+        m(Equal, "job", "api"),
+    ];
+    assert_eq!(b.label_values("instance", &up).unwrap().len(), 5);
+    assert_eq!(b.label_values("nope", &[]).unwrap(), Vec::<String>::new());
+    // samples decode from the mapped file
+    let sel = b
+        .select(&[m(Equal, "instance", "host-3:9100")], 0, i64::MAX)
+        .unwrap();
+    let got: Vec<(i64, f64)> = sel[0].1.iter().flat_map(|c| c.iter()).collect();
+    assert_eq!(
+        got,
+        (0..10)
+            .map(|t| (t * 15_000, (t * 3) as f64))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn time_range_filters_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    // 1000 samples per series, 1 s apart: 9 chunks of 120 (the last shorter)
+    let input = simple_input(3, 1000);
+    assert_eq!(input[0].1.len(), 9);
+    let meta = write_block(dir.path(), 0, 15_000_000, input.clone(), 1, vec![]).unwrap();
+    assert_eq!((meta.num_chunks, meta.num_samples), (27, 3000));
+    let b = Block::open(&dir.path().join(&meta.id)).unwrap();
+    let count = |mint, maxt| -> Vec<usize> {
+        b.select(&[], mint, maxt)
+            .unwrap()
+            .iter()
+            .map(|s| s.1.len())
+            .collect()
+    };
+    assert_eq!(count(0, 0), vec![1, 1, 1]);
+    // chunk k covers [k*120, k*120+119] × 15 s; the boundary is inclusive
+    assert_eq!(count(119 * 15_000, 120 * 15_000), vec![2, 2, 2]);
+    assert_eq!(
+        count(119 * 15_000 + 1, 120 * 15_000 - 1),
+        Vec::<usize>::new()
+    );
+    assert_eq!(count(-10, -1), Vec::<usize>::new());
+    assert_eq!(count(999 * 15_000, i64::MAX), vec![1, 1, 1]);
+    assert_eq!(count(i64::MIN, i64::MAX), vec![9, 9, 9]);
+    assert_eq!(
+        model_select(&input, &[], 5, 2_000_000),
+        got_select(&b, &[], 5, 2_000_000)
+    );
+}
+
+#[test]
+fn empty_block_and_skipped_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = vec![(Labels::from_pairs(&[("a", "1")]), vec![])];
+    let meta = write_block(dir.path(), 0, 10, input, 1, vec![]).unwrap();
+    assert_eq!(meta.num_series, 0);
+    assert_eq!(meta.sources, vec![meta.id.clone()]);
+    let b = Block::open(&dir.path().join(&meta.id)).unwrap();
+    b.verify().unwrap();
+    assert!(b.select(&[], i64::MIN, i64::MAX).unwrap().is_empty());
+    assert!(b.label_names(&[]).unwrap().is_empty());
+    assert_eq!(b.all_series().unwrap().count(), 0);
+    assert!(b.size_bytes() > 0);
+}
+
+#[test]
+fn out_of_order_input_fails_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut input = simple_input(5, 3);
+    input.swap(1, 2);
+    assert!(write_block(dir.path(), 0, 10, input, 1, vec![]).is_err());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    let mut input = simple_input(2, 3);
+    input[1].1[0].data.truncate(3);
+    assert!(write_block(dir.path(), 0, 10, input, 1, vec![]).is_err());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+/// Every operation on a block, which must never panic; returns whether
+/// any of them failed.
+fn exercise(path: &Path) -> bool {
+    let Ok(b) = Block::open(path) else {
+        return true;
+    };
+    let mut failed = false;
+    let ms = [
+        vec![],
+        vec![Matcher::equal("job", "api")],
+        vec![Matcher::new(MatchOp::RegexMatch, "instance", "host-1.*").unwrap()],
+        vec![Matcher::new(MatchOp::NotEqual, "__name__", "up").unwrap()],
+    ];
+    for m in &ms {
+        match b.select(m, i64::MIN, i64::MAX) {
+            Ok(sel) => {
+                for (_, cs) in sel {
+                    for c in cs {
+                        c.iter().count();
+                    }
+                }
+            }
+            Err(_) => failed = true,
+        }
+        failed |= b.label_names(m).is_err();
+        failed |= b.label_values("instance", m).is_err();
+    }
+    match b.all_series() {
+        Ok(it) => failed |= it.collect::<Result<Vec<_>, _>>().is_err(),
+        Err(_) => failed = true,
+    }
+    failed | b.verify().is_err()
+}
+
+#[test]
+fn corruption_never_panics_and_verify_catches_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = write_block(dir.path(), 0, 100_000, simple_input(4, 5), 1, vec![]).unwrap();
+    let path = dir.path().join(&meta.id);
+    assert!(!exercise(&path), "intact block fails");
+    for file in [INDEX_FILE, CHUNKS_FILE, META_FILE] {
+        let fp = path.join(file);
+        let orig = std::fs::read(&fp).unwrap();
+        for i in 0..orig.len() {
+            for bit in [0x01u8, 0x80] {
+                let mut bad = orig.clone();
+                bad[i] ^= bit;
+                std::fs::write(&fp, &bad).unwrap();
+                let failed = exercise(&path);
+                // meta.json has no checksum: a changed digit can go unseen
+                assert!(
+                    failed || file == META_FILE,
+                    "{file}: flip of byte {i} undetected"
+                );
+            }
+        }
+        // meta.json may lose its trailing newline and still parse
+        let keep = if file == META_FILE {
+            orig.len() - 1
+        } else {
+            orig.len()
+        };
+        for len in (0..keep).step_by(7).chain([keep - 1]) {
+            std::fs::write(&fp, &orig[..len]).unwrap();
+            assert!(exercise(&path), "{file}: truncation to {len} undetected");
+        }
+        let mut longer = orig.clone();
+        longer.push(0);
+        std::fs::write(&fp, &longer).unwrap();
+        assert!(
+            exercise(&path) || file == META_FILE,
+            "{file}: extra byte undetected"
+        );
+        std::fs::write(&fp, &orig).unwrap();
+    }
+    std::fs::remove_file(path.join(INDEX_FILE)).unwrap();
+    assert!(Block::open(&path).is_err());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn prop_random_damage_is_detected(
+        input in input_strategy(),
+        file in prop::sample::select(vec![INDEX_FILE, CHUNKS_FILE, META_FILE]),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), 1u8..=255), 1..4),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = write_block(dir.path(), 0, 10, input, 1, vec![]).unwrap();
+        let path = dir.path().join(&meta.id);
+        let fp = path.join(file);
+        let orig = std::fs::read(&fp).unwrap();
+        let mut bad = orig.clone();
+        for (i, mask) in &flips {
+            bad[i.index(orig.len())] ^= mask;
+        }
+        std::fs::write(&fp, &bad).unwrap();
+        let failed = exercise(&path);
+        prop_assert!(failed || file == META_FILE || bad == orig);
+        let len = cut.index(orig.len());
+        let keep = if file == META_FILE { len.min(orig.len() - 2) } else { len };
+        std::fs::write(&fp, &orig[..keep]).unwrap();
+        prop_assert!(exercise(&path));
+    }
+}
+
+#[test]
+fn tmp_blocks_are_removed_and_listing_skips_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write_block(dir.path(), 0, 10, simple_input(2, 2), 1, vec![]).unwrap();
+    let leftover = dir.path().join(format!("{}.tmp", new_block_id()));
+    std::fs::create_dir(&leftover).unwrap();
+    std::fs::write(leftover.join(INDEX_FILE), b"half").unwrap();
+    std::fs::create_dir(dir.path().join("other.tmp")).unwrap();
+    std::fs::write(dir.path().join("lock"), b"").unwrap();
+    assert_eq!(
+        list_blocks(dir.path()).unwrap(),
+        vec![dir.path().join(&a.id)]
+    );
+    assert_eq!(remove_tmp_blocks(dir.path()).unwrap(), 1);
+    assert!(!leftover.exists());
+    assert!(dir.path().join("other.tmp").exists());
+    assert!(dir.path().join(&a.id).join(META_FILE).exists());
+    assert_eq!(remove_tmp_blocks(&dir.path().join("absent")).unwrap(), 0);
+}
+
+#[test]
+fn ids_differ_and_order_by_creation() {
+    let dir = tempfile::tempdir().unwrap();
+    let metas: Vec<BlockMeta> = (0..5)
+        .map(|_| write_block(dir.path(), 0, 10, vec![], 1, vec![]).unwrap())
+        .collect();
+    for w in metas.windows(2) {
+        assert!(w[0].id < w[1].id);
+        let (t0, t1) = (id_time_ms(&w[0].id).unwrap(), id_time_ms(&w[1].id).unwrap());
+        assert!(t0 <= t1);
+    }
+    let listed = list_blocks(dir.path()).unwrap();
+    let want: Vec<_> = metas.iter().map(|m| dir.path().join(&m.id)).collect();
+    assert_eq!(listed, want);
+    // a compacted block keeps the given sources and level
+    let srcs: Vec<String> = metas.iter().map(|m| m.id.clone()).collect();
+    let m = write_block(dir.path(), 0, 10, simple_input(1, 1), 2, srcs.clone()).unwrap();
+    let b = Block::open(&dir.path().join(&m.id)).unwrap();
+    assert_eq!((b.meta().level, &b.meta().sources), (2, &srcs));
+    assert_eq!(b.dir(), dir.path().join(&m.id));
+}
+
+/// Scrape-like data: 15 s interval with ±`jitter` ms of jitter; a quarter each
+/// of counters (steady rate, integer increments), constant gauges (`up`),
+/// integer gauges that move now and then, and two-decimal gauges on a
+/// random walk.
+fn scrape_input(n_series: usize, n_samples: usize, jitter: u64) -> Input {
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut input: Input = (0..n_series)
+        .map(|i| {
+            let l = Labels::from_pairs(&[
+                ("__name__", format!("metric_{}", i % 50)),
+                ("job", "node".to_string()),
+                ("instance", format!("10.0.{}.{}:9100", i / 250, i % 250)),
+            ]);
+            let mut t = 1_700_000_000_000i64 + (next() % 15_000) as i64;
+            let rate = (next() % 1000) as f64;
+            let mut v = (next() % 100_000) as f64;
+            let s: Vec<(i64, f64)> = (0..n_samples)
+                .map(|_| {
+                    t += 15_000 + (next() % (2 * jitter + 1)) as i64 - jitter as i64;
+                    v = match i % 4 {
+                        0 => v + rate + (next() % 10) as f64,
+                        1 => 1.0,
+                        2 if next() % 8 == 0 => v + (next() % 5) as f64 - 2.0,
+                        2 => v,
+                        _ => ((v * 100.0).round() + (next() % 201) as f64 - 100.0) / 100.0,
+                    };
+                    (t, v)
+                })
+                .collect();
+            (l, make_chunks(&s))
+        })
+        .collect();
+    input.sort_by(|a, b| a.0.cmp(&b.0));
+    input
+}
+
+/// The class (series number mod 4) of input series `k`, from its labels.
+fn input_class(input: &Input, k: usize) -> usize {
+    let inst = input[k].0.get("instance").unwrap_or("");
+    let ip: Vec<usize> = inst
+        .trim_end_matches(":9100")
+        .split('.')
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    (ip[2] * 250 + ip[3]) % 4
+}
+
+#[test]
+fn bytes_per_sample_of_scrape_data() {
+    for jitter in [3, 0] {
+        let per = bytes_per_sample(scrape_input(1000, 720, jitter), jitter);
+        assert!(per < 4.5, "{per} bytes per sample");
+    }
+}
+
+/// Writes a block of `input` and reports its size per sample.
+fn bytes_per_sample(input: Input, jitter: u64) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let mut class = [(0usize, 0usize); 4];
+    for k in 0..input.len() {
+        let i = input_class(&input, k);
+        for c in &input[k].1 {
+            class[i].0 += c.data.len() + 9;
+            class[i].1 += c.count as usize;
+        }
+    }
+    let meta = write_block(dir.path(), 0, i64::MAX, input, 1, vec![]).unwrap();
+    let b = Block::open(&dir.path().join(&meta.id)).unwrap();
+    b.verify().unwrap();
+    let p = b.dir();
+    let len = |f: &str| std::fs::metadata(p.join(f)).unwrap().len();
+    let (ix, ch, me) = (len(INDEX_FILE), len(CHUNKS_FILE), len(META_FILE));
+    let per = b.size_bytes() as f64 / meta.num_samples as f64;
+    eprintln!(
+        "1000 x 720 scrape-like samples, jitter ±{jitter} ms: {} chunks, index {ix} B, \
+         chunks {ch} B, meta {me} B, {per:.3} bytes/sample ({:.3} chunks file only)",
+        meta.num_chunks,
+        ch as f64 / meta.num_samples as f64
+    );
+    let names = [
+        "counters",
+        "constant gauges",
+        "integer gauges",
+        "2-decimal gauges",
+    ];
+    for (i, name) in names.iter().enumerate() {
+        let (bytes, n) = class[i];
+        eprintln!(
+            "  {name}: {:.3} chunk bytes/sample",
+            bytes as f64 / n as f64
+        );
+    }
+    assert_eq!(meta.num_samples, 720_000);
+    per
+}
+
+/// Opening many big blocks must be cheap; run with `--ignored --nocapture`.
+#[test]
+#[ignore]
+fn open_many_big_blocks_is_fast() {
+    let dir = tempfile::tempdir().unwrap();
+    let input: Input = (0..100_000)
+        .map(|i| {
+            let l = Labels::from_pairs(&[
+                ("__name__", &format!("metric_{}", i % 100)),
+                ("job", &format!("job_{}", i % 10)),
+                ("instance", &format!("host-{i:06}")),
+            ]);
+            let s: Vec<(i64, f64)> = (0..120).map(|t| (t * 15_000, t as f64)).collect();
+            (l, make_chunks(&s))
+        })
+        .collect::<std::collections::BTreeMap<_, _>>()
+        .into_iter()
+        .collect();
+    let t = std::time::Instant::now();
+    let meta = write_block(dir.path(), 0, 7_200_000, input, 1, vec![]).unwrap();
+    eprintln!("write 100k series: {:?}", t.elapsed());
+    let path = dir.path().join(&meta.id);
+    let t = std::time::Instant::now();
+    let blocks: Vec<Block> = (0..200).map(|_| Block::open(&path).unwrap()).collect();
+    eprintln!("open 200 blocks: {:?}", t.elapsed());
+    let t = std::time::Instant::now();
+    for b in &blocks {
+        let sel = b
+            .select(&[Matcher::equal("instance", "host-004242")], 0, 7_200_000)
+            .unwrap();
+        assert_eq!(sel.len(), 1);
+    }
+    eprintln!("first select (=) in each of 200 blocks: {:?}", t.elapsed());
+    let t = std::time::Instant::now();
+    let re = Matcher::new(MatchOp::RegexMatch, "instance", "host-0042.*").unwrap();
+    for b in &blocks {
+        assert_eq!(
+            b.select(std::slice::from_ref(&re), 0, 7_200_000)
+                .unwrap()
+                .len(),
+            100
+        );
+    }
+    eprintln!(
+        "prefix-regex select in each of 200 blocks: {:?}",
+        t.elapsed()
+    );
+    let t = std::time::Instant::now();
+    assert_eq!(
+        blocks[0].label_values("instance", &[]).unwrap().len(),
+        100_000
+    );
+    eprintln!("label_values(instance) of one block: {:?}", t.elapsed());
+    eprintln!("block size: {} bytes", blocks[0].size_bytes());
+}

@@ -1,0 +1,316 @@
+//! Writing a block: chunks streamed to `chunks` as series arrive, the index
+//! built from the series' labels and chunk positions kept in memory, then
+//! `meta.json`; all in `<id>.tmp/`, fsynced, then renamed into place.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use super::format::{
+    encode_toc, file_header, put_uvarint, put_varint, SectionRef, CHUNKS_FILE, CHUNKS_MAGIC,
+    INDEX_FILE, INDEX_MAGIC, META_FILE, NUM_SECTIONS,
+};
+use super::id::new_block_id;
+use super::{BlockMeta, ChunkData};
+use crate::chunkenc::ENCODING_XOR;
+use crate::encoding::crc32c;
+use crate::fs::sync_dir;
+use crate::labels::{Label, Labels};
+use crate::Error;
+
+/// A series as the index needs it: labels and where its chunks went.
+struct SeriesEntry {
+    labels: Vec<Label>,
+    /// (mint, maxt, offset in the chunks file), sorted by mint.
+    chunks: Vec<(i64, i64, u64)>,
+}
+
+/// Writes a block from series given in strictly increasing label order and
+/// returns its meta. Series with no chunks are skipped; each series' chunks
+/// are stored sorted by `mint`. The chunks should lie within
+/// `[min_time, max_time)` (not checked; the meta records the given range).
+/// An empty `sources` means a level-1 block: its sources are its own id.
+///
+/// The block is written to `<dir>/<id>.tmp/` and renamed to `<dir>/<id>/`
+/// once every file and the folder are fsynced, so a crash leaves either no
+/// block or a complete one (plus possibly a `.tmp` folder, see
+/// [`super::remove_tmp_blocks`]). On error the `.tmp` folder is removed.
+pub(crate) fn write_block(
+    dir: &Path,
+    min_time: i64,
+    max_time: i64,
+    series: impl IntoIterator<Item = (Labels, Vec<ChunkData>)>,
+    level: u32,
+    sources: Vec<String>,
+) -> Result<BlockMeta, Error> {
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let id = new_block_id();
+    let tmp = dir.join(format!("{id}.tmp"));
+    let dst = dir.join(&id);
+    fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let mut meta = BlockMeta {
+        sources: if sources.is_empty() {
+            vec![id.clone()]
+        } else {
+            sources
+        },
+        id,
+        min_time,
+        max_time,
+        num_series: 0,
+        num_chunks: 0,
+        num_samples: 0,
+        level,
+    };
+    let res = write_files(&tmp, series, &mut meta)
+        .and_then(|()| sync_dir(&tmp).map_err(|e| Error::io(&tmp, e)))
+        .and_then(|()| fs::rename(&tmp, &dst).map_err(|e| Error::io(&tmp, e)));
+    if let Err(e) = res {
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+    Ok(meta)
+}
+
+/// Writes `chunks`, `index` and `meta.json` into `tmp`, each fsynced.
+fn write_files(
+    tmp: &Path,
+    series: impl IntoIterator<Item = (Labels, Vec<ChunkData>)>,
+    meta: &mut BlockMeta,
+) -> Result<(), Error> {
+    let chunks_path = tmp.join(CHUNKS_FILE);
+    let mut cw = CountingWriter::create(&chunks_path)?;
+    cw.write(&file_header(CHUNKS_MAGIC))?;
+    let mut entries: Vec<SeriesEntry> = Vec::new();
+    let mut prev: Option<Labels> = None;
+    let mut rec = Vec::new();
+    for (labels, mut chunks) in series {
+        if let Some(p) = &prev {
+            if *p >= labels {
+                return Err(Error::InvalidLabels(format!(
+                    "block series out of order: {labels} after {p}"
+                )));
+            }
+        }
+        prev = Some(labels.clone());
+        if chunks.is_empty() {
+            continue;
+        }
+        chunks.sort_by_key(|c| c.mint);
+        let mut metas = Vec::with_capacity(chunks.len());
+        for c in &chunks {
+            let n = (c.bit_len as usize).div_ceil(8);
+            let bad = |what: &str| {
+                Error::io(
+                    &chunks_path,
+                    io::Error::new(io::ErrorKind::InvalidInput, format!("{labels}: {what}")),
+                )
+            };
+            if c.encoding != ENCODING_XOR {
+                return Err(bad("unknown chunk encoding"));
+            }
+            if c.data.len() < n {
+                return Err(bad("chunk data shorter than its bit length"));
+            }
+            if c.mint > c.maxt {
+                return Err(bad("chunk mint after maxt"));
+            }
+            rec.clear();
+            rec.push(c.encoding);
+            rec.extend_from_slice(&c.count.to_le_bytes());
+            rec.extend_from_slice(&c.bit_len.to_le_bytes());
+            rec.extend_from_slice(&c.data[..n]);
+            let crc = crc32c(&rec);
+            rec.extend_from_slice(&crc.to_le_bytes());
+            metas.push((c.mint, c.maxt, cw.pos));
+            cw.write(&rec)?;
+            meta.num_chunks += 1;
+            meta.num_samples += u64::from(c.count);
+        }
+        entries.push(SeriesEntry {
+            labels: labels.into_vec(),
+            chunks: metas,
+        });
+    }
+    meta.num_series = entries.len() as u64;
+    if entries.len() > u32::MAX as usize {
+        return Err(Error::InvalidLabels("too many series for one block".into()));
+    }
+    cw.finish()?;
+    write_index(&tmp.join(INDEX_FILE), &entries)?;
+    let meta_path = tmp.join(META_FILE);
+    let mut mw = CountingWriter::create(&meta_path)?;
+    mw.write(meta.to_json().as_bytes())?;
+    mw.finish()
+}
+
+/// Writes the index file for `series` (in label order).
+fn write_index(path: &Path, series: &[SeriesEntry]) -> Result<(), Error> {
+    let too_big = |what: &str| Error::InvalidLabels(format!("block index too large: {what}"));
+    // symbols: every name and value, sorted; a symbol's ref is its position
+    let mut set: BTreeSet<&str> = BTreeSet::new();
+    for s in series {
+        for l in &s.labels {
+            set.insert(&l.name);
+            set.insert(&l.value);
+        }
+    }
+    let symbols: Vec<&str> = set.into_iter().collect();
+    let refs: HashMap<&str, u32> = symbols
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (*s, i as u32))
+        .collect();
+    let sym = |s: &str| refs.get(s).copied().unwrap_or(0);
+
+    let mut w = CountingWriter::create(path)?;
+    w.write(&file_header(INDEX_MAGIC))?;
+    let mut toc = [SectionRef::default(); NUM_SECTIONS];
+
+    // symbols: count u32, offsets u32 × count (relative to the section), strings
+    w.begin();
+    let mut strings = Vec::new();
+    let mut head = Vec::with_capacity(4 + 4 * symbols.len());
+    head.extend_from_slice(&(symbols.len() as u32).to_le_bytes());
+    let base = 4 + 4 * symbols.len() as u64;
+    for s in &symbols {
+        let off = u32::try_from(base + strings.len() as u64).map_err(|_| too_big("symbols"))?;
+        head.extend_from_slice(&off.to_le_bytes());
+        put_uvarint(&mut strings, s.len() as u64);
+        strings.extend_from_slice(s.as_bytes());
+    }
+    w.write(&head)?;
+    w.write(&strings)?;
+    toc[0] = w.end();
+
+    // series records; positions are indexes into `series`
+    w.begin();
+    let mut offsets = Vec::with_capacity(series.len() * 8);
+    let mut postings: HashMap<(u32, u32), Vec<u32>> = HashMap::new();
+    let mut body = Vec::new();
+    let mut rec = Vec::new();
+    for (pos, s) in series.iter().enumerate() {
+        offsets.extend_from_slice(&w.pos.to_le_bytes());
+        body.clear();
+        put_uvarint(&mut body, s.labels.len() as u64);
+        for l in &s.labels {
+            let (n, v) = (sym(&l.name), sym(&l.value));
+            put_uvarint(&mut body, u64::from(n));
+            put_uvarint(&mut body, u64::from(v));
+            postings.entry((n, v)).or_default().push(pos as u32);
+        }
+        put_uvarint(&mut body, s.chunks.len() as u64);
+        let (mut prev_maxt, mut prev_off) = (0i64, 0u64);
+        for (i, &(mint, maxt, off)) in s.chunks.iter().enumerate() {
+            if i == 0 {
+                put_varint(&mut body, mint);
+                put_uvarint(&mut body, maxt.wrapping_sub(mint) as u64);
+                put_uvarint(&mut body, off);
+            } else {
+                put_varint(&mut body, mint.wrapping_sub(prev_maxt));
+                put_uvarint(&mut body, maxt.wrapping_sub(mint) as u64);
+                put_uvarint(&mut body, off - prev_off);
+            }
+            (prev_maxt, prev_off) = (maxt, off);
+        }
+        rec.clear();
+        put_uvarint(&mut rec, body.len() as u64);
+        rec.extend_from_slice(&body);
+        rec.extend_from_slice(&crc32c(&body).to_le_bytes());
+        w.write(&rec)?;
+    }
+    toc[1] = w.end();
+
+    // postings lists, in (name, value) order; the table points at them
+    let mut keys: Vec<(u32, u32)> = postings.keys().copied().collect();
+    keys.sort_unstable();
+    let mut table = Vec::with_capacity(keys.len() * 16);
+    w.begin();
+    for k in &keys {
+        let list = postings.get(k).map(Vec::as_slice).unwrap_or(&[]);
+        table.extend_from_slice(&k.0.to_le_bytes());
+        table.extend_from_slice(&k.1.to_le_bytes());
+        table.extend_from_slice(&w.pos.to_le_bytes());
+        rec.clear();
+        put_uvarint(&mut rec, list.len() as u64);
+        let mut prev = 0u32;
+        for (i, &p) in list.iter().enumerate() {
+            put_uvarint(&mut rec, u64::from(if i == 0 { p } else { p - prev }));
+            prev = p;
+        }
+        let crc = crc32c(&rec);
+        rec.extend_from_slice(&crc.to_le_bytes());
+        w.write(&rec)?;
+    }
+    toc[2] = w.end();
+
+    w.begin();
+    w.write(&table)?;
+    toc[3] = w.end();
+
+    w.begin();
+    w.write(&offsets)?;
+    toc[4] = w.end();
+
+    w.write(&encode_toc(&toc))?;
+    w.finish()
+}
+
+/// A buffered file writer that tracks its position and the CRC32C of the
+/// current section.
+struct CountingWriter {
+    path: PathBuf,
+    w: BufWriter<File>,
+    pos: u64,
+    start: u64,
+    crc: u32,
+}
+
+impl CountingWriter {
+    /// Creates (truncating) the file.
+    fn create(path: &Path) -> Result<Self, Error> {
+        let f = File::create(path).map_err(|e| Error::io(path, e))?;
+        Ok(CountingWriter {
+            path: path.to_path_buf(),
+            w: BufWriter::with_capacity(1 << 16, f),
+            pos: 0,
+            start: 0,
+            crc: 0,
+        })
+    }
+
+    /// Appends bytes.
+    fn write(&mut self, b: &[u8]) -> Result<(), Error> {
+        self.w.write_all(b).map_err(|e| Error::io(&self.path, e))?;
+        self.pos += b.len() as u64;
+        self.crc = crc32c::crc32c_append(self.crc, b);
+        Ok(())
+    }
+
+    /// Starts a section here.
+    fn begin(&mut self) {
+        self.start = self.pos;
+        self.crc = 0;
+    }
+
+    /// Ends the section started by [`Self::begin`].
+    fn end(&self) -> SectionRef {
+        SectionRef {
+            offset: self.start,
+            len: self.pos - self.start,
+            crc: self.crc,
+        }
+    }
+
+    /// Flushes and fsyncs the file.
+    fn finish(self) -> Result<(), Error> {
+        let path = self.path;
+        let f = self
+            .w
+            .into_inner()
+            .map_err(|e| Error::io(&path, e.into_error()))?;
+        f.sync_all().map_err(|e| Error::io(&path, e))
+    }
+}
