@@ -60,13 +60,27 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
     };
     let rep = db.open_report().clone();
     for p in &rep.problems {
-        warn!(component = "tsdb", problem = %p, "Skipped damaged data");
+        warn!(component = "tsdb", problem = %p, "Skipped corrupt data");
     }
     if rep.series_log_cut_bytes > 0 {
         warn!(
             component = "tsdb",
             bytes = rep.series_log_cut_bytes,
-            "Cut a torn tail from the series log"
+            "Truncated a torn or corrupt tail of the series log"
+        );
+    }
+    if rep.orphan_chunks > 0 {
+        warn!(
+            component = "tsdb",
+            chunks = rep.orphan_chunks,
+            "Chunks whose series record is missing (corrupt series log) are kept on disk but not served"
+        );
+    }
+    if rep.series_log_skipped_bytes > 0 {
+        warn!(
+            component = "tsdb",
+            bytes = rep.series_log_skipped_bytes,
+            "Skipped corrupt records in the series log"
         );
     }
     info!(

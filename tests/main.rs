@@ -2,6 +2,7 @@
 
 mod api;
 mod common;
+mod crash;
 mod rules;
 mod scrape;
 mod seed;

@@ -134,6 +134,15 @@ impl ChunkFiles {
         let mut numbers = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
             let entry = entry.map_err(|e| Error::io(dir, e))?;
+            if entry
+                .file_name()
+                .to_str()
+                .is_some_and(|s| s.ends_with(".tmp"))
+            {
+                // a file being created when the process stopped
+                let _ = std::fs::remove_file(entry.path());
+                continue;
+            }
             if let Some(n) = entry
                 .file_name()
                 .to_str()
@@ -147,8 +156,25 @@ impl ChunkFiles {
         let mut found = Vec::new();
         let mut problems = Vec::new();
         let mut next = SLOTS_PER_FILE; // file 0 is never used, so ref 0 is "none"
+        let full = (SLOTS_PER_FILE as usize * SLOT_SIZE) as u64;
         for n in numbers {
             let path = file_name(dir, n);
+            let len = std::fs::metadata(&path)
+                .map_err(|e| Error::io(&path, e))?
+                .len();
+            if len < 8 {
+                return Err(Error::Corruption {
+                    path: path.clone(),
+                    offset: 0,
+                    detail: format!("chunk file is {len} bytes, shorter than its header; move it aside to start without it"),
+                });
+            }
+            if len < full {
+                problems.push(format!(
+                    "{}: truncated to {len} of {full} bytes (corrupt); repaired by extending it, slots past the cut are lost",
+                    path.display()
+                ));
+            }
             let map = SlotMap::open(&path, SLOTS_PER_FILE as usize * SLOT_SIZE)
                 .map_err(|e| Error::io(&path, e))?;
             let mut fh = [0u8; 8];
@@ -256,13 +282,24 @@ impl ChunkFiles {
             return Ok(());
         }
         let path = file_name(&self.dir, n);
+        // created whole under a temporary name, so a numbered file that is
+        // empty or short can only be damage, never a crash artifact
+        let tmp = self.dir.join(format!("{n:06}.tmp"));
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+            let mut fh = [0u8; 8];
+            fh[..4].copy_from_slice(FILE_MAGIC);
+            fh[4] = FILE_VERSION;
+            f.write_all(&fh).map_err(|e| Error::io(&tmp, e))?;
+            f.set_len((SLOTS_PER_FILE as usize * SLOT_SIZE) as u64)
+                .map_err(|e| Error::io(&tmp, e))?;
+            f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        }
+        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+        crate::fs::sync_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
         let map = SlotMap::open(&path, SLOTS_PER_FILE as usize * SLOT_SIZE)
             .map_err(|e| Error::io(&path, e))?;
-        let mut fh = [0u8; 8];
-        fh[..4].copy_from_slice(FILE_MAGIC);
-        fh[4] = FILE_VERSION;
-        map.write(0, &fh);
-        crate::fs::sync_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
         if files.len() <= idx {
             files.resize_with(idx + 1, || None);
         }

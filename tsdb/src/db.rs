@@ -89,6 +89,8 @@ pub struct OpenReport {
     pub chunks: usize,
     /// Bytes cut from the series log's torn tail.
     pub series_log_cut_bytes: u64,
+    /// Bytes of damaged series records skipped in the middle of the log.
+    pub series_log_skipped_bytes: u64,
     /// Chunk slots whose series is unknown (skipped).
     pub orphan_chunks: usize,
     /// Problems found and worked around (bad slots), one line each.
@@ -168,6 +170,7 @@ impl Db {
             series: r.series,
             chunks: r.chunks,
             series_log_cut_bytes: loaded.cut_bytes,
+            series_log_skipped_bytes: loaded.skipped_bytes,
             orphan_chunks: r.orphan_chunks,
             problems,
         };

@@ -15,12 +15,16 @@ use crate::Error;
 const MAGIC: &[u8; 4] = b"FLSE";
 const VERSION: u8 = 1;
 const FILE_HEADER: usize = 8;
+/// Largest record body accepted (a label set far beyond any real one).
+const MAX_RECORD: usize = 1 << 20;
 
 /// What [`SeriesLog::open`] found.
 pub(crate) struct Loaded {
     pub series: Vec<(u64, Labels)>,
     /// Bytes cut from a torn or corrupt tail.
     pub cut_bytes: u64,
+    /// Bytes of damaged records skipped in the middle.
+    pub skipped_bytes: u64,
 }
 
 /// Appends series records.
@@ -61,35 +65,39 @@ fn decode_body(body: &[u8]) -> Option<(u64, Labels)> {
 }
 
 impl SeriesLog {
-    /// Opens or creates the log, returning every valid record.
+    /// Opens or creates the log, returning every valid record. A new log
+    /// is created whole (header written to a temporary file, then renamed),
+    /// so an existing log shorter than its header is damage, not a crash
+    /// artifact: that is an error. A damaged record in the middle is
+    /// skipped (reading resumes at the next valid record); only a damaged
+    /// tail is cut.
     pub(crate) fn open(path: &Path) -> Result<(SeriesLog, Loaded), Error> {
         let io = |e| Error::io(path, e);
-        let mut file = OpenOptions::new()
+        if !path.exists() {
+            let tmp = path.with_extension("tmp");
+            let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+            let mut h = [0u8; FILE_HEADER];
+            h[..4].copy_from_slice(MAGIC);
+            h[4] = VERSION;
+            f.write_all(&h).map_err(|e| Error::io(&tmp, e))?;
+            f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+            std::fs::rename(&tmp, path).map_err(io)?;
+            if let Some(dir) = path.parent() {
+                crate::fs::sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+            }
+        }
+        let file = OpenOptions::new()
             .read(true)
             .append(true)
-            .create(true)
             .open(path)
             .map_err(io)?;
         let len = file.metadata().map_err(io)?.len();
         if len < FILE_HEADER as u64 {
-            // new (or torn while being created): write the header
-            file.set_len(0).map_err(io)?;
-            let mut h = [0u8; FILE_HEADER];
-            h[..4].copy_from_slice(MAGIC);
-            h[4] = VERSION;
-            file.write_all(&h).map_err(io)?;
-            file.sync_all().map_err(io)?;
-            let cut_bytes = len;
-            return Ok((
-                SeriesLog {
-                    path: path.to_path_buf(),
-                    file,
-                },
-                Loaded {
-                    series: Vec::new(),
-                    cut_bytes,
-                },
-            ));
+            return Err(Error::Corruption {
+                path: path.to_path_buf(),
+                offset: 0,
+                detail: format!("series log is {len} bytes, shorter than its header: the series index is damaged"),
+            });
         }
         let map = ReadMap::open(&file).map_err(io)?;
         let bytes = map.bytes();
@@ -100,25 +108,46 @@ impl SeriesLog {
                 detail: "not a series log (bad magic or version)".into(),
             });
         }
+        let record_at = |pos: usize| -> Option<((u64, Labels), usize)> {
+            let n = u32::from_le_bytes(bytes.get(pos..pos + 4)?.try_into().ok()?) as usize;
+            let crc = u32::from_le_bytes(bytes.get(pos + 4..pos + 8)?.try_into().ok()?);
+            if n > MAX_RECORD {
+                return None;
+            }
+            let body = bytes.get(pos + 8..(pos + 8).checked_add(n)?)?;
+            if !(10..=MAX_RECORD).contains(&n) || crc32c(body) != crc {
+                return None;
+            }
+            decode_body(body).map(|r| (r, 8 + n))
+        };
         let mut series = Vec::new();
         let mut pos = FILE_HEADER;
+        let mut valid_end = pos;
+        let mut skipped = 0u64;
         while pos + 8 <= bytes.len() {
-            let n = u32::from_le_bytes(bytes[pos..pos + 4].try_into().expect("4 bytes")) as usize;
-            let crc = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().expect("4 bytes"));
-            let Some(body) = bytes.get(pos + 8..pos + 8 + n) else {
-                break;
-            };
-            if crc32c(body) != crc {
-                break;
+            match record_at(pos) {
+                Some((rec, len)) => {
+                    series.push(rec);
+                    pos += len;
+                    valid_end = pos;
+                }
+                None => {
+                    // resynchronise: the next offset where a valid record starts
+                    match (pos + 1..bytes.len().saturating_sub(8)).find(|&p| record_at(p).is_some())
+                    {
+                        Some(next) => {
+                            skipped += (next - pos) as u64;
+                            pos = next;
+                        }
+                        None => break,
+                    }
+                }
             }
-            let Some(rec) = decode_body(body) else { break };
-            series.push(rec);
-            pos += 8 + n;
         }
-        let cut_bytes = (bytes.len() - pos) as u64;
+        let cut_bytes = (bytes.len() - valid_end) as u64;
         drop(map);
         if cut_bytes > 0 {
-            file.set_len(pos as u64).map_err(io)?;
+            file.set_len(valid_end as u64).map_err(io)?;
             file.sync_all().map_err(io)?;
         }
         Ok((
@@ -126,7 +155,11 @@ impl SeriesLog {
                 path: path.to_path_buf(),
                 file,
             },
-            Loaded { series, cut_bytes },
+            Loaded {
+                series,
+                cut_bytes,
+                skipped_bytes: skipped,
+            },
         ))
     }
 
@@ -172,6 +205,39 @@ mod tests {
         let (_, loaded) = SeriesLog::open(&path).unwrap();
         assert_eq!(loaded.series, vec![(1, a), (3, b)]);
         assert_eq!(loaded.cut_bytes, 0);
+    }
+
+    #[test]
+    fn damage_in_the_middle_is_skipped_and_empty_log_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("series");
+        {
+            let (mut log, _) = SeriesLog::open(&path).unwrap();
+            for i in 0..5 {
+                log.append(i, &Labels::from_pairs(&[("n", i.to_string())]))
+                    .unwrap();
+            }
+        }
+        let mut bytes = std::fs::read(&path).unwrap();
+        // damage the second record's body
+        bytes[FILE_HEADER + 30] ^= 0xff;
+        std::fs::write(&path, &bytes).unwrap();
+        let (_, loaded) = SeriesLog::open(&path).unwrap();
+        let ids: Vec<u64> = loaded.series.iter().map(|s| s.0).collect();
+        assert_eq!(ids, vec![0, 2, 3, 4], "records after the damage are kept");
+        assert!(loaded.skipped_bytes > 0);
+        assert_eq!(loaded.cut_bytes, 0);
+        assert_eq!(
+            std::fs::read(&path).unwrap().len(),
+            bytes.len(),
+            "nothing cut"
+        );
+        // an emptied log is damage: refused, not silently recreated
+        std::fs::write(&path, b"").unwrap();
+        assert!(matches!(
+            SeriesLog::open(&path),
+            Err(Error::Corruption { .. })
+        ));
     }
 
     #[test]

@@ -170,8 +170,9 @@ impl Head {
                 continue;
             }
             let Some(s) = head.get(slot.header.series) else {
+                // its series record is missing (damaged series log): keep
+                // the slot on disk, a repaired log can claim it again
                 report.orphan_chunks += 1;
-                let _ = head.chunks.release(slot.cref);
                 continue;
             };
             head.note_time(slot.header.mint);
