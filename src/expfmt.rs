@@ -26,15 +26,23 @@ pub fn format_float(v: f64) -> String {
             "0".into()
         };
     }
-    // shortest round-trip digits and decimal exponent
-    let e = format!("{:e}", v);
+    go_float(v, -4..6)
+}
+
+/// Formats a finite, non-zero float in shortest round-trip digits, in
+/// Go's exponent form (`1e+21`, `1.5e-07`) when its decimal exponent is
+/// outside `plain` (Go's `'g'` uses `-4..6`; Prometheus's JSON `-6..21`),
+/// otherwise as a plain decimal. NaN, infinities and zero are the
+/// caller's to spell.
+pub fn go_float(v: f64, plain: std::ops::Range<i32>) -> String {
+    let e = format!("{v:e}");
     let (mant, exp) = e.split_once('e').expect("exponent form");
     let exp: i32 = exp.parse().expect("integer exponent");
-    if !(-4..6).contains(&exp) {
-        let sign = if exp < 0 { '-' } else { '+' };
-        return format!("{mant}e{sign}{:02}", exp.abs());
+    if plain.contains(&exp) {
+        return format!("{v}");
     }
-    format!("{v}")
+    let sign = if exp < 0 { '-' } else { '+' };
+    format!("{mant}e{sign}{:02}", exp.abs())
 }
 
 /// Appends `name{labels} value [timestamp]\n`, without `__name__` in the

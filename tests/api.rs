@@ -1,7 +1,7 @@
 //! The HTTP API beyond queries: series and label lookups, metadata,
 //! status pages, federation, lifecycle, CORS.
 
-use crate::common::{enc, http_get, http_request, MockTarget, Server};
+use crate::common::{enc, http_get, http_request, post_bytes, MockTarget, Server};
 
 const BODY: &str = "# HELP req_total Requests served.\n# TYPE req_total counter\nreq_total{path=\"/a\"} 3\nreq_total{path=\"/b\"} 4\n# HELP temp_celsius Temperature.\n# TYPE temp_celsius gauge\ntemp_celsius 21.5\n";
 
@@ -301,30 +301,6 @@ fn cors_headers_follow_the_origin() {
     };
     assert!(get(Some("http://grafana:3000")).contains("access-control-allow-origin: *"));
     assert!(!get(None).contains("access-control-allow-origin"));
-}
-
-fn post_bytes(addr: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut c = std::net::TcpStream::connect(addr).unwrap();
-    let mut req = format!(
-        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    c.write_all(req.as_bytes()).unwrap();
-    c.write_all(body).unwrap();
-    let mut r = String::new();
-    c.read_to_string(&mut r).unwrap();
-    let code = r.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (
-        code,
-        r.split_once("\r\n\r\n")
-            .map(|x| x.1.to_string())
-            .unwrap_or_default(),
-    )
 }
 
 fn write_request(name: &str, samples: &[(i64, f64)]) -> Vec<u8> {

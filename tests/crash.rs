@@ -3,25 +3,18 @@
 //! acknowledged sample reads back exactly.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 
 use flint::remote::{encode_write_request, Label, Sample, TimeSeries, WriteRequest};
 
 use crate::common::{enc, Server};
 
 fn post(addr: &str, body: &[u8]) -> Option<u16> {
-    let mut c = std::net::TcpStream::connect(addr).ok()?;
-    c.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .ok()?;
-    let head = format!(
-        "POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Encoding: snappy\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    c.write_all(head.as_bytes()).ok()?;
-    c.write_all(body).ok()?;
-    let mut r = String::new();
-    c.read_to_string(&mut r).ok()?;
-    r.split_whitespace().nth(1)?.parse().ok()
+    let headers = [
+        ("Content-Type", "application/x-protobuf"),
+        ("Content-Encoding", "snappy"),
+    ];
+    std::panic::catch_unwind(|| crate::common::post_bytes(addr, "/api/v1/write", &headers, body).0)
+        .ok()
 }
 
 /// Sends batches until `stop`, recording what was acknowledged.
@@ -190,15 +183,7 @@ fn damaged_files_are_logged_or_refused_by_name() {
         .flatten()
         .map(|e| e.file_name())
         .collect();
-    let out = std::process::Command::new(crate::common::bin())
-        .arg(format!(
-            "--config.file={}",
-            dir.path().join("prometheus.yml").display()
-        ))
-        .arg(format!("--storage.tsdb.path={}", data.display()))
-        .arg("--web.listen-address=127.0.0.1:0")
-        .output()
-        .unwrap();
+    let out = crate::common::run_to_exit(&dir.path().join("prometheus.yml"), &data);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("series") && err.contains("damaged"), "{err}");

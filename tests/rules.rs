@@ -175,18 +175,8 @@ fn check_rules_and_bad_rule_files() {
     // a server refuses to start on a bad rule file, naming it
     let cfg = "rule_files: ['bad.yml']\n";
     std::fs::write(dir.path().join("prometheus.yml"), cfg).unwrap();
-    let out = std::process::Command::new(bin())
-        .arg(format!(
-            "--config.file={}",
-            dir.path().join("prometheus.yml").display()
-        ))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg("--web.listen-address=127.0.0.1:0")
-        .output()
-        .unwrap();
+    let out =
+        crate::common::run_to_exit(&dir.path().join("prometheus.yml"), &dir.path().join("data"));
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.yml"));
 }

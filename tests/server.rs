@@ -37,15 +37,7 @@ fn bad_flags_and_configs_stop_startup_with_one_clear_line() {
         "scrape_configs:\n  - job_name: a\n    scrape_intervall: 5s\n",
     )
     .unwrap();
-    let out = Command::new(bin())
-        .arg(format!("--config.file={}", cfg.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg("--web.listen-address=127.0.0.1:0")
-        .output()
-        .unwrap();
+    let out = crate::common::run_to_exit(&cfg, &dir.path().join("data"));
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     let line = err

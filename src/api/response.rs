@@ -137,19 +137,10 @@ pub fn format_value(v: f64) -> String {
             "-Inf".into()
         };
     }
-    let a = v.abs();
-    if a != 0.0 && !(1e-6..1e21).contains(&a) {
-        // Rust's shortest exponent form is "1e21" / "1.5e-7"; Go writes
-        // "1e+21" / "1.5e-07"
-        let s = format!("{v:e}");
-        let (mant, exp) = s.split_once('e').expect("exponent form");
-        let (sign, digits) = match exp.strip_prefix('-') {
-            Some(d) => ('-', d),
-            None => ('+', exp),
-        };
-        return format!("{mant}e{sign}{digits:0>2}");
+    if v == 0.0 {
+        return format!("{v}");
     }
-    format!("{v}")
+    crate::expfmt::go_float(v, -6..21)
 }
 
 /// Appends a timestamp in milliseconds as float seconds (`1700000000.123`).

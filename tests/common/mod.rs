@@ -305,3 +305,39 @@ pub fn now_secs() -> u64 {
         .unwrap()
         .as_secs()
 }
+
+/// A POST with a raw body and extra headers; returns status and body.
+pub fn post_bytes(addr: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    let mut req = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    c.write_all(req.as_bytes()).unwrap();
+    c.write_all(body).unwrap();
+    let mut r = String::new();
+    c.read_to_string(&mut r).unwrap();
+    let code = r.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (
+        code,
+        r.split_once("\r\n\r\n")
+            .map(|x| x.1.to_string())
+            .unwrap_or_default(),
+    )
+}
+
+/// Runs the binary on a config and data folder until it exits (for
+/// start-up failures); listens on a free port if it does start.
+pub fn run_to_exit(config: &Path, data: &Path) -> std::process::Output {
+    Command::new(bin())
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.tsdb.path={}", data.display()))
+        .arg("--web.listen-address=127.0.0.1:0")
+        .output()
+        .expect("run flint")
+}

@@ -26,8 +26,8 @@ pub(crate) struct Postings {
     all: Vec<u64>,
 }
 
-/// Intersects two sorted lists.
-pub(crate) fn intersect(a: &[u64], b: &[u64]) -> Vec<u64> {
+/// Intersects two sorted lists (series references or positions).
+pub(crate) fn intersect<T: Ord + Copy>(a: &[T], b: &[T]) -> Vec<T> {
     let (mut i, mut j) = (0, 0);
     let mut out = Vec::with_capacity(a.len().min(b.len()));
     while i < a.len() && j < b.len() {

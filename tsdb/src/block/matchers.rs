@@ -199,23 +199,7 @@ pub(crate) fn literal_prefix(re: &str) -> String {
     lit
 }
 
-/// Intersects two sorted lists.
-pub(crate) fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
-    let (mut i, mut j) = (0, 0);
-    let mut out = Vec::with_capacity(a.len().min(b.len()));
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                out.push(a[i]);
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    out
-}
+pub(crate) use crate::postings::intersect;
 
 /// The elements of sorted `a` not in sorted `b`.
 pub(crate) fn subtract(a: &[u32], b: &[u32]) -> Vec<u32> {
