@@ -369,6 +369,51 @@ fn remote_write_and_text_import() {
         &write_request("rw_metric", &[(base, 5.0)]),
     );
     assert_eq!((code, body.trim()), (400, "out of order sample"));
+    // an invalid series refuses the whole request
+    {
+        use flint::remote::{encode_write_request, Label, Sample, TimeSeries, WriteRequest};
+        let bad = WriteRequest {
+            timeseries: vec![TimeSeries {
+                labels: vec![
+                    Label::new("__name__", "dup"),
+                    Label::new("a", "1"),
+                    Label::new("a", "2"),
+                ],
+                samples: vec![Sample {
+                    value: 1.0,
+                    timestamp: base,
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let (code, body) = post_bytes(
+            &s.addr,
+            "/api/v1/write",
+            &rw_headers,
+            &encode_write_request(&bad),
+        );
+        assert_eq!(code, 400, "{body}");
+        assert!(body.contains("duplicated label"), "{body}");
+    }
+    // a sample far in the future is refused, and does not block the present
+    let future = crate::common::now_secs() as i64 * 1000 + 365 * 86_400_000;
+    let (code, body) = post_bytes(
+        &s.addr,
+        "/api/v1/write",
+        &rw_headers,
+        &write_request("future_metric", &[(future, 1.0)]),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("too far in the future"), "{body}");
+    let now = crate::common::now_secs() as i64 * 1000;
+    let (code, body) = post_bytes(
+        &s.addr,
+        "/api/v1/write",
+        &rw_headers,
+        &write_request("future_metric", &[(now, 2.0)]),
+    );
+    assert_eq!(code, 204, "{body}");
     // garbage is a 400, the wrong content type a 415
     let (code, _) = post_bytes(&s.addr, "/api/v1/write", &rw_headers, b"not snappy at all");
     assert_eq!(code, 400);

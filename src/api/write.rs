@@ -5,9 +5,12 @@
 //!
 //! Answers follow Prometheus's receiver: 204 when stored; 400 with the
 //! error as plain text for a malformed body or for samples the database
-//! refuses (out of order, duplicate timestamp). Unlike Prometheus, which
-//! rolls the whole request back on the first refused sample, the accepted
-//! samples of such a request are kept.
+//! refuses (out of order, duplicate timestamp, out of bounds, more than
+//! 10 minutes in the future). Unlike Prometheus, which rolls the whole
+//! request back on the first refused sample, the accepted samples of such
+//! a request are kept; and a request with an invalid series (no metric
+//! name, an empty or repeated label name) is refused whole with 400, where
+//! Prometheus skips the series and answers 204.
 
 use tracing::warn;
 
@@ -36,6 +39,8 @@ fn store(app: &App, series: Vec<(tsdb::labels::Labels, Vec<(i64, f64)>)>) -> Rep
     match appender.commit() {
         Ok(st) if st.out_of_order > 0 => (400, format!("{}\n", tsdb::Error::OutOfOrder)),
         Ok(st) if st.duplicate_timestamp > 0 => (400, format!("{}\n", tsdb::Error::Duplicate)),
+        Ok(st) if st.out_of_bounds > 0 => (400, format!("{}\n", tsdb::Error::OutOfBounds)),
+        Ok(st) if st.too_far_in_future > 0 => (400, format!("{}\n", tsdb::Error::TooFarInFuture)),
         Ok(_) => (204, String::new()),
         Err(e) => (500, format!("{e}\n")),
     }
@@ -78,11 +83,15 @@ pub fn remote_write(
         Ok(r) => r,
         Err(e) => return (e.http_status(), format!("{e}\n")),
     };
-    let (series, skipped) = crate::remote::to_series_skipping_invalid(&req);
-    for s in &skipped {
-        warn!(component = "web", err = %s.error, samples = s.samples, "Dropping series with invalid labels in remote write");
+    // any invalid series refuses the whole request: bad input gets a clear
+    // error (Prometheus skips such series and answers 204)
+    match crate::remote::to_series(&req) {
+        Ok(series) => store(app, series),
+        Err(e) => {
+            warn!(component = "web", err = %e, "Refusing remote write with invalid series");
+            (e.http_status(), format!("{e}\n"))
+        }
     }
-    store(app, series)
 }
 
 /// `POST /api/v1/import/prometheus`: text format lines; a sample without a

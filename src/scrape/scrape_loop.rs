@@ -243,6 +243,7 @@ impl ScrapeLoop {
         // (cache key, timestamp, value); resolved to series after parsing
         let mut samples: Vec<(&[u8], Option<i64>, f64)> = Vec::new();
         let mut new_labels: HashMap<&[u8], Option<Labels>> = HashMap::new();
+        let mut kept_so_far = 0u64;
         loop {
             match parser.next() {
                 Ok(None) => break,
@@ -263,6 +264,18 @@ impl ScrapeLoop {
                             check_label_limits(l, &t.limits)?;
                         }
                         new_labels.insert(raw, labels);
+                    }
+                    // fail as soon as the limit is passed, before any
+                    // series of this scrape is created
+                    let kept = match self.cache.get(raw) {
+                        Some(e) => e.series.is_some(),
+                        None => new_labels.get(raw).is_some_and(Option::is_some),
+                    };
+                    if kept {
+                        kept_so_far += 1;
+                        if t.limits.samples > 0 && kept_so_far > t.limits.samples {
+                            return Err("sample limit exceeded".into());
+                        }
                     }
                     samples.push((raw, pts, v));
                 }

@@ -30,9 +30,10 @@
 //!   Prometheus's normal NaN ([`NORMAL_NAN_BITS`]), never the stale marker.
 //! - Timestamps are integer milliseconds. Deviation: a leading `-` is
 //!   accepted (Prometheus's lexer only takes digits).
-//! - A NUL byte where a line starts ends the body silently (Prometheus's lexer
-//!   returns EOF there); elsewhere outside label values, help text and
-//!   comments it is an invalid token.
+//! - A NUL byte where a line starts is an error unless only NUL padding
+//!   follows (Prometheus's lexer ends the body there and silently drops the
+//!   rest); elsewhere outside label values, help text and comments it is an
+//!   invalid token.
 //! - A missing final newline is fine; an empty body yields no entries.
 //! - After an error the parser is fused: `next` returns the same error again.
 //! - Not supported (as in 2.42): UTF-8 metric or label names in quotes.
@@ -512,7 +513,12 @@ impl<'a> PromParser<'a> {
         loop {
             self.skip_blanks();
             match self.peek() {
-                None | Some(0) => return Ok(None),
+                None => return Ok(None),
+                // Prometheus's lexer ends the body at a NUL here and drops
+                // the rest; flint refuses such a body unless only NUL
+                // padding follows, since the rest would be lost silently
+                Some(0) if self.body[self.pos..].iter().all(|&b| b == 0) => return Ok(None),
+                Some(0) => return Err(self.error_at(self.pos, "unexpected NUL byte".to_string())),
                 Some(b'\n') => self.pos += 1,
                 Some(b'#') => return self.hash_line().map(Some),
                 Some(c) if is_metric_name_start(c) => return self.sample().map(Some),
@@ -1463,9 +1469,11 @@ http_request_duration_seconds_sum{handler="/items/{item_id}",method="GET"} 0.001
 
     #[test]
     fn nul_bytes() {
-        // A NUL where a line starts ends the body, as Prometheus's lexer does.
-        assert_eq!(series("a 1\n\0garbage {{{\n").len(), 1);
-        assert_eq!(series("a 1\n  \0\nb 2\n").len(), 1);
+        // A NUL where a line starts fails the body (Prometheus would drop
+        // the rest silently), unless it is only NUL padding at the end.
+        assert!(parse_all(b"a 1\n\0garbage {{{\n").is_err());
+        assert!(parse_all(b"a 1\n  \0\nb 2\n").is_err());
+        assert_eq!(series("a 1\n\0\0").len(), 1);
         assert_eq!(parse_all(b"\0").unwrap(), vec![]);
         // Allowed in label values.
         for body in [

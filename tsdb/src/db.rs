@@ -25,6 +25,10 @@ pub struct Options {
     /// When the blocks and head files take more bytes than this, the
     /// oldest blocks are deleted (0: no limit).
     pub retention_bytes: u64,
+    /// Samples more than this many milliseconds after the wall clock are
+    /// refused, so that one stray future timestamp cannot move the head's
+    /// window past the present (0: no limit).
+    pub max_future_ms: i64,
 }
 
 impl Default for Options {
@@ -32,6 +36,7 @@ impl Default for Options {
         Options {
             retention_ms: 15 * 24 * 3600 * 1000,
             retention_bytes: 0,
+            max_future_ms: 10 * 60 * 1000,
         }
     }
 }
@@ -165,7 +170,14 @@ impl Db {
         let (log, loaded) = SeriesLog::open(&dir.join(SERIES_FILE))?;
         let (chunks, slots, chunk_problems) = ChunkFiles::open(&dir.join(CHUNKS_DIR))?;
         problems.extend(chunk_problems);
-        let (head, r) = Head::load(log, loaded.series, chunks, slots, min_valid);
+        let (head, r) = Head::load(
+            log,
+            loaded.series,
+            chunks,
+            slots,
+            min_valid,
+            opts.max_future_ms,
+        );
         let report = OpenReport {
             series: r.series,
             chunks: r.chunks,

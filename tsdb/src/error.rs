@@ -37,6 +37,9 @@ pub enum Error {
     /// A sample is older than what the head accepts (already in a block).
     #[error("out of bounds")]
     OutOfBounds,
+    /// A sample is further in the future than the head accepts.
+    #[error("out of bounds: timestamp is too far in the future")]
+    TooFarInFuture,
     /// A sample has the same timestamp as the newest one but another value.
     #[error("duplicate sample for timestamp")]
     Duplicate,

@@ -184,6 +184,7 @@ fn compaction_restart_retention() {
     let opts = || Options {
         retention_ms: 0,
         retention_bytes: 0,
+        ..Options::default()
     };
     {
         let db = Db::open(dir.path(), opts()).unwrap();
@@ -258,6 +259,7 @@ fn compaction_restart_retention() {
         Options {
             retention_ms: 4 * 3600 * 1000,
             retention_bytes: 0,
+            ..Options::default()
         },
     )
     .unwrap();
@@ -281,6 +283,7 @@ fn damaged_block_is_moved_aside() {
             Options {
                 retention_ms: 0,
                 retention_bytes: 0,
+                ..Options::default()
             },
         )
         .unwrap();
@@ -306,4 +309,24 @@ fn damaged_block_is_moved_aside() {
     // the head part (from 2 h on) is still there
     let got = all_samples(&db, &[]);
     assert_eq!(got[0].1.first().unwrap().0, start + 2 * 3600 * 1000);
+}
+
+#[test]
+fn samples_far_in_the_future_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let mut app = db.appender();
+    app.append_labels(&ls("f", 0), now + 3_600_000, 1.0)
+        .unwrap();
+    app.append_labels(&ls("f", 1), now, 1.0).unwrap();
+    let st = app.commit().unwrap();
+    assert_eq!((st.appended, st.too_far_in_future), (1, 1));
+    // the present stays writable
+    let mut app = db.appender();
+    app.append_labels(&ls("f", 0), now, 2.0).unwrap();
+    assert_eq!(app.commit().unwrap().appended, 1);
 }

@@ -25,6 +25,8 @@ pub struct AppendStats {
     pub duplicate_timestamp: u64,
     /// Samples refused as older than the head accepts (already in blocks).
     pub out_of_bounds: u64,
+    /// Samples refused as too far in the future.
+    pub too_far_in_future: u64,
 }
 
 /// Collects samples and stores them on [`Appender::commit`]. Series are
@@ -88,14 +90,23 @@ impl<'a> Appender<'a> {
     pub fn commit(self) -> Result<AppendStats, Error> {
         let mut stats = AppendStats::default();
         let c = &self.head.counters;
+        let max_t = match self.head.max_future_ms {
+            0 => i64::MAX,
+            ahead => now_ms().saturating_add(ahead),
+        };
         for (s, t, v) in &self.pending {
             let mut st = s.state.lock();
+            if *t > max_t {
+                stats.too_far_in_future += 1;
+                continue;
+            }
             match append_sample(self.head, s.id, &mut st, *t, *v) {
                 Ok(Outcome::Stored) => stats.appended += 1,
                 Ok(Outcome::Ignored) => stats.duplicates_ignored += 1,
                 Err(Error::OutOfOrder) => stats.out_of_order += 1,
                 Err(Error::Duplicate) => stats.duplicate_timestamp += 1,
                 Err(Error::OutOfBounds) => stats.out_of_bounds += 1,
+                Err(Error::TooFarInFuture) => stats.too_far_in_future += 1,
                 Err(e) => return Err(e),
             }
         }
@@ -107,6 +118,13 @@ impl<'a> Appender<'a> {
             .fetch_add(stats.duplicate_timestamp, Ordering::Relaxed);
         Ok(stats)
     }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// Value bits of the newest sample, decoding the newest chunk if needed.

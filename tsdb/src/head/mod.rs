@@ -102,6 +102,9 @@ pub(crate) struct Head {
     /// Oldest and newest sample timestamps in the head.
     pub(crate) min_time: AtomicI64,
     pub(crate) max_time: AtomicI64,
+    /// Samples more than this far after the wall clock are refused (ms;
+    /// 0: no limit).
+    pub(crate) max_future_ms: i64,
 }
 
 struct Creation {
@@ -124,6 +127,7 @@ impl Head {
         chunks: ChunkFiles,
         mut slots: Vec<FoundSlot>,
         min_valid: i64,
+        max_future_ms: i64,
     ) -> (Head, LoadReport) {
         let next_id = series.iter().map(|(id, _)| id + 1).max().unwrap_or(1);
         let head = Head {
@@ -137,6 +141,7 @@ impl Head {
             min_valid: AtomicI64::new(min_valid),
             min_time: AtomicI64::new(i64::MAX),
             max_time: AtomicI64::new(i64::MIN),
+            max_future_ms,
         };
         {
             let mut postings = head.postings.write();
