@@ -24,8 +24,9 @@ pub(crate) const SLOT_SIZE: usize = 256;
 pub(crate) const HEADER_SIZE: usize = 40;
 /// Bytes of encoded data a slot holds.
 pub(crate) const DATA_SIZE: usize = SLOT_SIZE - HEADER_SIZE;
-/// Slots per file (64 MiB files); slot 0 of each file is the file header.
-pub(crate) const SLOTS_PER_FILE: u64 = 1 << 18;
+/// Slots per file (16 MiB files, allocated whole when created); slot 0 of
+/// each file is the file header.
+pub(crate) const SLOTS_PER_FILE: u64 = 1 << 16;
 /// A chunk is closed after this many samples even if bytes remain.
 pub(crate) const MAX_SAMPLES_PER_CHUNK: u16 = 120;
 
@@ -174,6 +175,11 @@ impl ChunkFiles {
                     "{}: truncated to {len} of {full} bytes (corrupt); repaired by extending it, slots past the cut are lost",
                     path.display()
                 ));
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| Error::io(&path, e))?;
+                crate::fs::fill_zeros(&mut f, len, full).map_err(|e| Error::io(&path, e))?;
             }
             let map = SlotMap::open(&path, SLOTS_PER_FILE as usize * SLOT_SIZE)
                 .map_err(|e| Error::io(&path, e))?;
@@ -292,9 +298,14 @@ impl ChunkFiles {
             fh[..4].copy_from_slice(FILE_MAGIC);
             fh[4] = FILE_VERSION;
             f.write_all(&fh).map_err(|e| Error::io(&tmp, e))?;
-            f.set_len((SLOTS_PER_FILE as usize * SLOT_SIZE) as u64)
-                .map_err(|e| Error::io(&tmp, e))?;
-            f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+            let full = (SLOTS_PER_FILE as usize * SLOT_SIZE) as u64;
+            let filled =
+                crate::fs::fill_zeros(&mut f, fh.len() as u64, full).and_then(|_| f.sync_all());
+            if let Err(e) = filled {
+                drop(f);
+                let _ = std::fs::remove_file(&tmp);
+                return Err(Error::io(&tmp, e));
+            }
         }
         std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
         crate::fs::sync_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;

@@ -102,6 +102,23 @@ impl SlotMap {
     }
 }
 
+/// Writes zeros from byte `from` to `to`, so the file's blocks are
+/// allocated now. A mapped page of a sparse file that cannot get a block
+/// (disk full) faults the process (SIGBUS); allocated blocks cannot.
+pub(crate) fn fill_zeros(file: &mut File, from: u64, to: u64) -> io::Result<()> {
+    use std::io::{Seek, SeekFrom, Write};
+    const CHUNK: usize = 1 << 20;
+    let zeros = vec![0u8; CHUNK];
+    file.seek(SeekFrom::Start(from))?;
+    let mut left = to.saturating_sub(from);
+    while left > 0 {
+        let n = left.min(CHUNK as u64) as usize;
+        file.write_all(&zeros[..n])?;
+        left -= n as u64;
+    }
+    Ok(())
+}
+
 /// Fsyncs a directory so that created or removed entries are durable.
 pub(crate) fn sync_dir(path: &Path) -> io::Result<()> {
     File::open(path)?.sync_all()
