@@ -50,6 +50,8 @@ pub struct CompactReport {
     pub series_removed: usize,
     /// Blocks deleted by retention.
     pub blocks_deleted: usize,
+    /// Blocks merged into larger ones.
+    pub blocks_merged: usize,
 }
 
 /// What the database holds now, for self-metrics and status pages.
@@ -162,6 +164,17 @@ impl Db {
             }
         }
         blocks.sort_by_key(|b| (b.meta().min_time, b.meta().max_time));
+        // parts of a merge that stopped before deleting them
+        for old in crate::compact::superseded(&blocks) {
+            let dir = old.dir().to_path_buf();
+            problems.push(format!(
+                "{}: held by a merged block, deleted",
+                dir.display()
+            ));
+            blocks.retain(|b| !Arc::ptr_eq(b, &old));
+            drop(old);
+            std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        }
         let min_valid = blocks
             .iter()
             .map(|b| b.meta().max_time)
@@ -234,8 +247,47 @@ impl Db {
             }
             rep.series_removed += self.head.truncate(end, &p)?;
         }
+        rep.blocks_merged = self.merge_blocks()?;
         rep.blocks_deleted = self.apply_retention()?;
         Ok(rep)
+    }
+
+    /// Merges adjacent blocks into larger ones while there is a complete
+    /// window to merge. Returns how many blocks were merged away.
+    fn merge_blocks(&self) -> Result<usize, Error> {
+        let max_range = crate::compact::max_range_for(self.opts.retention_ms);
+        let mut merged = 0;
+        loop {
+            let complete_before = self.head.min_valid.load(Ordering::Relaxed);
+            let snapshot: Vec<Arc<Block>> = self.blocks.read().clone();
+            let Some(parts) = crate::compact::plan(&snapshot, max_range, complete_before) else {
+                break;
+            };
+            let meta = crate::compact::merge(&self.dir, &parts)?;
+            let b = Arc::new(Block::open(&self.dir.join(&meta.id))?);
+            {
+                let mut blocks = self.blocks.write();
+                blocks.retain(|x| !parts.iter().any(|p| Arc::ptr_eq(x, p)));
+                blocks.push(b);
+                blocks.sort_by_key(|b| (b.meta().min_time, b.meta().max_time));
+            }
+            tracing::info!(
+                component = "tsdb",
+                mint = meta.min_time,
+                maxt = meta.max_time,
+                ulid = %meta.id,
+                parts = parts.len(),
+                "Compacted blocks"
+            );
+            for p in &parts {
+                let dir = p.dir().to_path_buf();
+                std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            }
+            crate::fs::sync_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+            merged += parts.len();
+            self.compactions.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(merged)
     }
 
     /// Deletes blocks beyond the time or size retention.

@@ -22,6 +22,7 @@
 mod block;
 pub mod chunkenc;
 mod chunks;
+mod compact;
 mod db;
 mod encoding;
 mod error;
