@@ -210,7 +210,17 @@ fn lifecycle_reload_and_admin_gating() {
         );
         assert_eq!(v["error"], "admin APIs disabled");
     }
-    let (dir, s) = started(&target, "", &["--web.enable-lifecycle"]);
+    let (dir, s) = started(
+        &target,
+        "",
+        &["--web.enable-lifecycle", "--web.enable-admin-api"],
+    );
+    // snapshots with the admin API enabled
+    let (code, body) = http_request(&s.addr, "POST", "/api/v1/admin/tsdb/snapshot", None).unwrap();
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let name = v["data"]["name"].as_str().unwrap();
+    assert!(s.data.join("snapshots").join(name).is_dir(), "{body}");
     let cfg_path = dir.path().join("prometheus.yml");
     // a bad config is refused and the old one keeps running
     std::fs::write(

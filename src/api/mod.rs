@@ -117,8 +117,8 @@ fn api_route(path: &str) -> Option<Route> {
         "/api/v1/admin/tsdb/snapshot" => r(
             "/api/v1/admin/tsdb/snapshot",
             POST_PUT,
-            status::admin,
-            false,
+            status::snapshot,
+            true,
         ),
         _ => return None,
     })

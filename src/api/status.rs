@@ -331,19 +331,47 @@ pub fn targets_metadata(app: &App, p: &Params) -> Result<Answer, ApiError> {
     Ok(Answer::data(s))
 }
 
-/// The admin endpoints: refused unless `--web.enable-admin-api`; with it,
-/// still refused because deletion and snapshots are not implemented yet.
-pub fn admin(app: &App, _: &Params) -> Result<Answer, ApiError> {
-    if !app.enable_admin_api {
-        return Err(ApiError {
+/// The admin endpoints need `--web.enable-admin-api`.
+fn admin_enabled(app: &App) -> Result<(), ApiError> {
+    if app.enable_admin_api {
+        Ok(())
+    } else {
+        Err(ApiError {
             kind: ErrorType::Unavailable,
             msg: "admin APIs disabled".into(),
-        });
+        })
     }
+}
+
+/// `POST/PUT /api/v1/admin/tsdb/snapshot?skip_head=`: hard-linked blocks
+/// plus the head as a block, under `<data>/snapshots/<name>`.
+pub fn snapshot(app: &App, p: &Params) -> Result<Answer, ApiError> {
+    admin_enabled(app)?;
+    let skip_head = match p.get("skip_head") {
+        None | Some("") => false,
+        Some(v) => v.parse::<bool>().map_err(|_| {
+            ApiError::bad_data(format!(
+                "unable to parse boolean 'skip_head' argument: {v:?}"
+            ))
+        })?,
+    };
+    let name = app.db.snapshot(skip_head).map_err(|e| ApiError {
+        kind: ErrorType::Internal,
+        msg: format!("create snapshot: {e}"),
+    })?;
+    let mut s = String::from("{\"name\":");
+    json_str(&mut s, &name);
+    s.push('}');
+    Ok(Answer::data(s))
+}
+
+/// `delete_series` and `clean_tombstones`: refused unless
+/// `--web.enable-admin-api`; with it, still refused because deletion is
+/// not implemented yet.
+pub fn admin(app: &App, _: &Params) -> Result<Answer, ApiError> {
+    admin_enabled(app)?;
     Err(ApiError {
         kind: ErrorType::Internal,
-        msg:
-            "not supported yet by this version of flint: series deletion, tombstones and snapshots"
-                .into(),
+        msg: "not supported yet by this version of flint: series deletion and tombstones".into(),
     })
 }

@@ -104,6 +104,43 @@ pub struct OpenReport {
     pub problems: Vec<String>,
 }
 
+fn to_chunk_data(c: crate::head::PersistChunk) -> ChunkData {
+    ChunkData {
+        mint: c.mint,
+        maxt: c.maxt,
+        encoding: crate::chunkenc::ENCODING_XOR,
+        count: c.count,
+        bit_len: c.bit_len,
+        data: c.data,
+    }
+}
+
+/// `YYYYMMDDTHHMMSSZ` of now, as snapshot names start.
+fn snapshot_time() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let days = ms.div_euclid(86_400_000);
+    let secs = ms.div_euclid(1000).rem_euclid(86_400);
+    // civil date from days since 1970-01-01
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
 /// A time-series database in one folder.
 pub struct Db {
     dir: PathBuf,
@@ -222,18 +259,10 @@ impl Db {
             let p = self.head.collect_persistable(end);
             if !p.series.is_empty() {
                 let series = p.series.iter().map(|(labels, chunks)| {
-                    let chunks = chunks
-                        .iter()
-                        .map(|c| ChunkData {
-                            mint: c.mint,
-                            maxt: c.maxt,
-                            encoding: crate::chunkenc::ENCODING_XOR,
-                            count: c.count,
-                            bit_len: c.bit_len,
-                            data: c.data.clone(),
-                        })
-                        .collect();
-                    (labels.clone(), chunks)
+                    (
+                        labels.clone(),
+                        chunks.iter().map(|c| to_chunk_data(c.clone())).collect(),
+                    )
                 });
                 let meta = block::write_block(&self.dir, start, end, series, 1, Vec::new())?;
                 let b = Block::open(&self.dir.join(&meta.id))?;
@@ -250,6 +279,41 @@ impl Db {
         rep.blocks_merged = self.merge_blocks()?;
         rep.blocks_deleted = self.apply_retention()?;
         Ok(rep)
+    }
+
+    /// Writes a consistent copy of the database into `<data>/snapshots/<name>`
+    /// and returns the name: blocks as hard links, and (unless `skip_head`)
+    /// the head's data as one more block. The folder can be used as a data
+    /// folder on its own.
+    pub fn snapshot(&self, skip_head: bool) -> Result<String, Error> {
+        let _only_one = self.compact_lock.lock();
+        let name = format!(
+            "{}-{}",
+            snapshot_time(),
+            crate::block::new_block_id()[16..].to_ascii_lowercase()
+        );
+        let root = self.dir.join("snapshots").join(&name);
+        std::fs::create_dir_all(&root).map_err(|e| Error::io(&root, e))?;
+        for b in self.blocks.read().iter() {
+            let to = root.join(&b.meta().id);
+            std::fs::create_dir(&to).map_err(|e| Error::io(&to, e))?;
+            for e in std::fs::read_dir(b.dir()).map_err(|e| Error::io(b.dir(), e))? {
+                let e = e.map_err(|e| Error::io(b.dir(), e))?;
+                let dst = to.join(e.file_name());
+                std::fs::hard_link(e.path(), &dst).map_err(|err| Error::io(&dst, err))?;
+            }
+        }
+        if !skip_head {
+            let (series, min, max) = self.head.copy_all();
+            if !series.is_empty() {
+                let series = series
+                    .into_iter()
+                    .map(|(l, cs)| (l, cs.into_iter().map(to_chunk_data).collect::<Vec<_>>()));
+                block::write_block(&root, min, max + 1, series, 1, Vec::new())?;
+            }
+        }
+        crate::fs::sync_dir(&root).map_err(|e| Error::io(&root, e))?;
+        Ok(name)
     }
 
     /// Merges adjacent blocks into larger ones while there is a complete

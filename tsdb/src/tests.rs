@@ -426,3 +426,44 @@ fn blocks_merge_into_larger_ones() {
     let got = all_samples(&db, &[Matcher::equal("i", "0")]);
     assert_eq!(got[0].1, want);
 }
+
+#[test]
+fn snapshot_is_a_complete_data_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let step = 60_000i64;
+    let start = 1_700_000_000_000i64 - 1_700_000_000_000 % (2 * 3600 * 1000);
+    let db = Db::open(
+        dir.path(),
+        Options {
+            retention_ms: 0,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let want: Vec<(i64, f64)> = (0..(5 * 60))
+        .map(|k| (start + k * step, k as f64))
+        .collect();
+    for (t, v) in &want {
+        let mut app = db.appender();
+        app.append_labels(&ls("snap", 0), *t, *v).unwrap();
+        app.commit().unwrap();
+    }
+    assert_eq!(db.compact().unwrap().blocks_written, 1);
+    let name = db.snapshot(false).unwrap();
+    assert!(
+        name.len() > 17 && name.as_bytes()[8] == b'T' && name.as_bytes()[15] == b'Z',
+        "{name}"
+    );
+    let snap = dir.path().join("snapshots").join(&name);
+    drop(db);
+    let copy = Db::open(
+        &snap,
+        Options {
+            retention_ms: 0,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(copy.stats().blocks, 2, "the block, and the head as a block");
+    assert_eq!(all_samples(&copy, &[])[0].1, want);
+}

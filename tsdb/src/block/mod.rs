@@ -19,7 +19,7 @@ mod tests;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-pub(crate) use id::is_block_id;
+pub(crate) use id::{is_block_id, new_block_id};
 pub(crate) use meta::BlockMeta;
 pub(crate) use reader::Block;
 pub(crate) use writer::write_block;

@@ -13,6 +13,7 @@ use crate::labels::Labels;
 use crate::Error;
 
 /// A head chunk copied out for a block.
+#[derive(Clone)]
 pub(crate) struct PersistChunk {
     pub mint: i64,
     pub maxt: i64,
@@ -112,6 +113,55 @@ impl Head {
             slots.push((s.id, refs));
         }
         Persistable { series, slots }
+    }
+
+    /// Every chunk of every series, open ones included, in label order,
+    /// without changing anything (for snapshots). Also the time range.
+    pub(crate) fn copy_all(&self) -> (Vec<(Labels, Vec<PersistChunk>)>, i64, i64) {
+        let mut all: Vec<Arc<MemSeries>> = self
+            .by_id
+            .iter()
+            .flat_map(|s| s.read().values().cloned().collect::<Vec<_>>())
+            .collect();
+        all.sort_by(|a, b| a.labels.cmp(&b.labels));
+        let (mut min, mut max) = (i64::MAX, i64::MIN);
+        let mut out = Vec::new();
+        for s in all {
+            let st = s.state.lock();
+            let metas: Vec<(ChunkRef, i64, i64, u16, u16)> = st
+                .closed
+                .iter()
+                .map(|c| (c.cref, c.mint, c.maxt, c.count, c.bit_len))
+                .chain(
+                    st.open
+                        .iter()
+                        .filter(|o| o.count > 0)
+                        .map(|o| (o.cref, o.mint, o.maxt, o.count, o.bit_len)),
+                )
+                .collect();
+            let mut chunks = Vec::with_capacity(metas.len());
+            for (cref, mint, maxt, count, bit_len) in metas {
+                let mut data = [0u8; DATA_SIZE];
+                if !self.chunks.read_data(cref, &mut data) {
+                    continue;
+                }
+                min = min.min(mint);
+                max = max.max(maxt);
+                let used = (bit_len as usize).div_ceil(8).min(DATA_SIZE);
+                chunks.push(PersistChunk {
+                    mint,
+                    maxt,
+                    count,
+                    bit_len,
+                    data: data[..used].to_vec(),
+                });
+            }
+            drop(st);
+            if !chunks.is_empty() {
+                out.push((s.labels.clone(), chunks));
+            }
+        }
+        (out, min, max)
     }
 
     /// After the block holding `p` is durable: drops its chunks from the

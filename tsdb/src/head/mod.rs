@@ -10,6 +10,7 @@ mod compact;
 mod read;
 
 pub use append::{AppendStats, Appender};
+pub(crate) use compact::PersistChunk;
 pub(crate) use read::HeadQuerier;
 
 use std::collections::HashMap;
