@@ -221,6 +221,38 @@ fn lifecycle_reload_and_admin_gating() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     let name = v["data"]["name"].as_str().unwrap();
     assert!(s.data.join("snapshots").join(name).is_dir(), "{body}");
+    // deleting series: 204, and the data is gone
+    assert!(s.value("temp_celsius").is_some());
+    let (code, body) = http_request(
+        &s.addr,
+        "POST",
+        &format!(
+            "/api/v1/admin/tsdb/delete_series?match[]={}",
+            enc("temp_celsius")
+        ),
+        None,
+    )
+    .unwrap();
+    assert_eq!(code, 204, "{body}");
+    let (_, v) = s.api(&format!(
+        "/api/v1/query?query={}",
+        enc("count_over_time(temp_celsius[1h])")
+    ));
+    let left = v["data"]["result"]
+        .as_array()
+        .unwrap()
+        .first()
+        .map(|r| r["value"][1].as_str().unwrap().parse::<f64>().unwrap());
+    assert!(
+        left.unwrap_or(0.0) <= 2.0,
+        "only samples scraped after the deletion remain: {v}"
+    );
+    assert_eq!(
+        http_request(&s.addr, "POST", "/api/v1/admin/tsdb/clean_tombstones", None)
+            .unwrap()
+            .0,
+        204
+    );
     let cfg_path = dir.path().join("prometheus.yml");
     // a bad config is refused and the old one keeps running
     std::fs::write(

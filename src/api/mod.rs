@@ -28,15 +28,26 @@ pub struct Answer {
     pub warnings: Vec<String>,
     /// `infos`.
     pub infos: Vec<String>,
+    /// Answer 204 with no body (admin actions), ignoring the rest.
+    pub no_content: bool,
 }
 
 impl Answer {
+    /// 204 No Content.
+    pub fn no_content() -> Self {
+        Answer {
+            no_content: true,
+            ..Answer::data(String::new())
+        }
+    }
+
     /// An answer without annotations.
     pub fn data(data: String) -> Self {
         Answer {
             data,
             warnings: Vec::new(),
             infos: Vec::new(),
+            no_content: false,
         }
     }
 }
@@ -105,14 +116,14 @@ fn api_route(path: &str) -> Option<Route> {
         "/api/v1/admin/tsdb/delete_series" => r(
             "/api/v1/admin/tsdb/delete_series",
             POST_PUT,
-            status::admin,
-            false,
+            status::delete_series,
+            true,
         ),
         "/api/v1/admin/tsdb/clean_tombstones" => r(
             "/api/v1/admin/tsdb/clean_tombstones",
             POST_PUT,
-            status::admin,
-            false,
+            status::clean_tombstones,
+            true,
         ),
         "/api/v1/admin/tsdb/snapshot" => r(
             "/api/v1/admin/tsdb/snapshot",
@@ -317,6 +328,7 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
             call()
         };
         let resp = match result {
+            Ok(a) if a.no_content => respond(204, "text/plain", String::new(), false),
             Ok(a) => respond(
                 200,
                 "application/json",

@@ -216,5 +216,6 @@ pub fn encode(res: QueryResult, stats: Option<bool>) -> Answer {
         data: s,
         warnings: res.warnings,
         infos: res.infos,
+        no_content: false,
     }
 }

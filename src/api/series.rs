@@ -68,6 +68,7 @@ fn string_list(mut items: Vec<String>, limit: usize) -> Answer {
         data: s,
         warnings,
         infos: Vec::new(),
+        no_content: false,
     }
 }
 
@@ -173,6 +174,7 @@ pub fn series(app: &App, p: &Params) -> Result<Answer, ApiError> {
         data: s,
         warnings,
         infos: Vec::new(),
+        no_content: false,
     })
 }
 

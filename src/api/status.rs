@@ -365,13 +365,28 @@ pub fn snapshot(app: &App, p: &Params) -> Result<Answer, ApiError> {
     Ok(Answer::data(s))
 }
 
-/// `delete_series` and `clean_tombstones`: refused unless
-/// `--web.enable-admin-api`; with it, still refused because deletion is
-/// not implemented yet.
-pub fn admin(app: &App, _: &Params) -> Result<Answer, ApiError> {
+/// `POST/PUT /api/v1/admin/tsdb/delete_series?match[]=&start=&end=`:
+/// the data is removed at once (blocks rewritten, head chunks re-encoded).
+pub fn delete_series(app: &App, p: &Params) -> Result<Answer, ApiError> {
     admin_enabled(app)?;
-    Err(ApiError {
-        kind: ErrorType::Internal,
-        msg: "not supported yet by this version of flint: series deletion and tombstones".into(),
-    })
+    let sets = super::series::match_params(p)?;
+    if sets.is_empty() {
+        return Err(ApiError::bad_data("no match[] parameter provided"));
+    }
+    let start = time_param(p, "start", MIN_TIME_MS)?;
+    let end = time_param(p, "end", MAX_TIME_MS)?;
+    for m in &sets {
+        app.db.delete(m, start, end).map_err(|e| ApiError {
+            kind: ErrorType::Internal,
+            msg: format!("delete series: {e}"),
+        })?;
+    }
+    Ok(Answer::no_content())
+}
+
+/// `POST/PUT /api/v1/admin/tsdb/clean_tombstones`: deletions are applied
+/// at once, so there are no tombstones to clean.
+pub fn clean_tombstones(app: &App, _: &Params) -> Result<Answer, ApiError> {
+    admin_enabled(app)?;
+    Ok(Answer::no_content())
 }

@@ -143,13 +143,13 @@ fn snapshot_time() -> String {
 
 /// A time-series database in one folder.
 pub struct Db {
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
     pub(crate) head: Head,
     /// Blocks, oldest first.
     pub(crate) blocks: RwLock<Vec<Arc<Block>>>,
     opts: Options,
     report: OpenReport,
-    compact_lock: Mutex<()>,
+    pub(crate) compact_lock: Mutex<()>,
     compactions: AtomicU64,
     retention_deletions: AtomicU64,
     _lock: File,

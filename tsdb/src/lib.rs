@@ -24,6 +24,7 @@ pub mod chunkenc;
 mod chunks;
 mod compact;
 mod db;
+mod delete;
 mod encoding;
 mod error;
 mod fs;
@@ -36,6 +37,7 @@ mod series_log;
 
 pub use chunks::ChunkRef;
 pub use db::{CompactReport, Db, OpenReport, Options, Stats};
+pub use delete::DeleteReport;
 pub use error::Error;
 pub use head::{AppendStats, Appender, SeriesRef};
 pub use postings::Cardinality;

@@ -467,3 +467,55 @@ fn snapshot_is_a_complete_data_folder() {
     assert_eq!(copy.stats().blocks, 2, "the block, and the head as a block");
     assert_eq!(all_samples(&copy, &[])[0].1, want);
 }
+
+/// Deleting a time range of some series, in blocks and the head at once;
+/// other series untouched; the deletion survives a restart.
+#[test]
+fn delete_series_in_blocks_and_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let step = 60_000i64;
+    let start = 1_700_000_000_000i64 - 1_700_000_000_000 % (2 * 3600 * 1000);
+    let n = 5 * 60;
+    let opts = || Options {
+        retention_ms: 0,
+        ..Options::default()
+    };
+    let (cut_from, cut_to) = (start + 90 * step, start + 200 * step); // spans block and head
+    {
+        let db = Db::open(dir.path(), opts()).unwrap();
+        for k in 0..n {
+            let mut app = db.appender();
+            for i in 0..3 {
+                app.append_labels(&ls("del", i), start + k * step, (k * 10 + i as i64) as f64)
+                    .unwrap();
+            }
+            app.commit().unwrap();
+        }
+        assert_eq!(db.compact().unwrap().blocks_written, 1);
+        let rep = db
+            .delete(&[Matcher::equal("i", "1")], cut_from, cut_to)
+            .unwrap();
+        assert_eq!(rep.blocks_rewritten, 1);
+        assert_eq!(rep.head_series, 1);
+        assert_eq!(rep.samples_removed, 111);
+    }
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert!(
+        db.open_report().problems.is_empty(),
+        "{:?}",
+        db.open_report().problems
+    );
+    for (labels, samples) in all_samples(&db, &[Matcher::equal("job", "del")]) {
+        let i: i64 = labels.get("i").unwrap().parse().unwrap();
+        let want: Vec<(i64, f64)> = (0..n)
+            .map(|k| (start + k * step, (k * 10 + i) as f64))
+            .filter(|(t, _)| i != 1 || *t < cut_from || *t > cut_to)
+            .collect();
+        assert_eq!(samples, want, "series {i}");
+    }
+    // appending goes on after the rewrite
+    let mut app = db.appender();
+    app.append_labels(&ls("del", 1), start + n * step, 1.0)
+        .unwrap();
+    assert_eq!(app.commit().unwrap().appended, 1);
+}

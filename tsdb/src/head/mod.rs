@@ -87,6 +87,7 @@ pub(crate) struct HeadCounters {
     pub series_created: AtomicU64,
     pub out_of_bounds: AtomicU64,
     pub series_removed: AtomicU64,
+    pub samples_deleted: AtomicU64,
 }
 
 pub(crate) struct Head {
