@@ -242,8 +242,14 @@ impl Head {
 
     /// Widens the head's time range to include `t`.
     pub(crate) fn note_time(&self, t: i64) {
-        self.min_time.fetch_min(t, Ordering::Relaxed);
-        self.max_time.fetch_max(t, Ordering::Relaxed);
+        // plain loads first: on the append path the bounds rarely move, and
+        // a read keeps the cache line shared between threads
+        if t < self.min_time.load(Ordering::Relaxed) {
+            self.min_time.fetch_min(t, Ordering::Relaxed);
+        }
+        if t > self.max_time.load(Ordering::Relaxed) {
+            self.max_time.fetch_max(t, Ordering::Relaxed);
+        }
     }
 
     fn insert(&self, s: Arc<MemSeries>) {
