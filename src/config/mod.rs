@@ -27,9 +27,12 @@ pub struct Config {
     /// Scrape jobs.
     #[serde(default)]
     pub scrape_configs: Vec<ScrapeConfig>,
-    /// Rule files (globs); loaded by a later version.
+    /// Rule files (globs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rule_files: Vec<String>,
+    /// Files (globs) holding more `scrape_configs`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scrape_config_files: Vec<String>,
     /// Alertmanagers to notify and alert relabeling.
     #[serde(default, skip_serializing)]
     pub alerting: Option<crate::rules::AlertingConfig>,
@@ -39,6 +42,18 @@ pub struct Config {
     /// Remote read; not supported yet (an error if present).
     #[serde(default, skip_serializing)]
     pub remote_read: Option<serde_yaml::Value>,
+    /// OTLP ingestion settings; not supported yet (an error if present).
+    #[serde(default, skip_serializing)]
+    pub otlp: Option<serde_yaml::Value>,
+    /// Storage settings (out-of-order window, exemplars); not supported yet.
+    #[serde(default, skip_serializing)]
+    pub storage: Option<serde_yaml::Value>,
+    /// Tracing settings; not supported yet.
+    #[serde(default, skip_serializing)]
+    pub tracing: Option<serde_yaml::Value>,
+    /// Go runtime settings; not supported (an error if present).
+    #[serde(default, skip_serializing)]
+    pub runtime: Option<serde_yaml::Value>,
 }
 
 /// The `global` section.
@@ -400,11 +415,79 @@ impl ScrapeConfig {
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
-/// Loads and checks a configuration file.
+/// A file named by `scrape_config_files`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScrapeConfigFile {
+    #[serde(default)]
+    scrape_configs: Vec<ScrapeConfig>,
+}
+
+/// Loads and checks a configuration file, with the jobs of its
+/// `scrape_config_files` (paths relative to its folder).
 pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError(format!("open {}: {}", path.display(), io_msg(&e))))?;
-    load_str(&text, &path.display().to_string())
+    let mut cfg = load_str(&text, &path.display().to_string())?;
+    if !cfg.scrape_config_files.is_empty() {
+        let base = path.parent().unwrap_or(Path::new("."));
+        for f in crate::discovery::file::matched_files(&cfg.scrape_config_files.clone(), base) {
+            let t = std::fs::read_to_string(&f)
+                .map_err(|e| ConfigError(format!("open {}: {}", f.display(), io_msg(&e))))?;
+            let more: ScrapeConfigFile = serde_yaml::from_str(&t)
+                .map_err(|e| ConfigError(format!("parsing YAML file {}: {e}", f.display())))?;
+            cfg.scrape_configs.extend(more.scrape_configs);
+        }
+        cfg.check("")
+            .map_err(|e| ConfigError(format!("parsing YAML file {}: {e}", path.display())))?;
+    }
+    Ok(cfg)
+}
+
+/// Replaces `$var` and `${var}` with environment variables (empty when
+/// unset) and `$$` with `$`, as Prometheus 3 does in external labels.
+pub fn expand_env(v: &str) -> String {
+    let b = v.as_bytes();
+    let mut out = String::with_capacity(v.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'$' {
+            let c = v[i..].chars().next().expect("in bounds");
+            out.push(c);
+            i += c.len_utf8();
+            continue;
+        }
+        match b.get(i + 1) {
+            Some(b'$') => {
+                out.push('$');
+                i += 2;
+            }
+            Some(b'{') => match v[i + 2..].find('}') {
+                Some(end) => {
+                    out.push_str(&std::env::var(&v[i + 2..i + 2 + end]).unwrap_or_default());
+                    i += 3 + end;
+                }
+                None => {
+                    out.push('$');
+                    i += 1;
+                }
+            },
+            _ => {
+                let n = v[i + 1..]
+                    .bytes()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == b'_')
+                    .count();
+                if n == 0 {
+                    out.push('$');
+                    i += 1;
+                } else {
+                    out.push_str(&std::env::var(&v[i + 1..i + 1 + n]).unwrap_or_default());
+                    i += 1 + n;
+                }
+            }
+        }
+    }
+    out
 }
 
 fn io_msg(e: &std::io::Error) -> String {
@@ -423,6 +506,10 @@ pub fn load_str(text: &str, name: &str) -> Result<Config, ConfigError> {
         serde_yaml::from_str(text)
             .map_err(|e| ConfigError(format!("parsing YAML file {name}: {e}")))?
     };
+    let mut cfg = cfg;
+    for v in cfg.global.external_labels.values_mut() {
+        *v = expand_env(v);
+    }
     cfg.check(text)
         .map_err(|e| ConfigError(format!("parsing YAML file {name}: {e}")))?;
     Ok(cfg)
@@ -433,6 +520,10 @@ impl Config {
         for (key, v) in [
             ("remote_write", &self.remote_write),
             ("remote_read", &self.remote_read),
+            ("otlp", &self.otlp),
+            ("storage", &self.storage),
+            ("tracing", &self.tracing),
+            ("runtime", &self.runtime),
         ] {
             if v.is_some() {
                 return Err(format!("{key}: not supported yet by this version of flint"));
@@ -659,6 +750,41 @@ scrape_configs:
         assert_eq!(sc.metrics_path, "/metrics");
         assert!(sc.honor_timestamps && !sc.honor_labels);
         assert!(c.to_yaml().contains("scrape_timeout: 5s"));
+    }
+
+    #[test]
+    fn scrape_config_files_and_env_in_external_labels() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("jobs")).unwrap();
+        std::fs::write(
+            d.path().join("jobs/a.yml"),
+            "scrape_configs:\n  - job_name: from-file\n    static_configs: [{targets: ['h:1']}]\n",
+        )
+        .unwrap();
+        std::env::set_var("FLINT_TEST_REGION", "eu-1");
+        let main = d.path().join("prometheus.yml");
+        std::fs::write(&main, "global:\n  external_labels: {region: '${FLINT_TEST_REGION}', cost: '$$5', none: '$FLINT_UNSET_VAR'}\nscrape_config_files: ['jobs/*.yml']\nscrape_configs:\n  - job_name: main\n").unwrap();
+        let c = load_file(&main).unwrap();
+        let jobs: Vec<&str> = c
+            .scrape_configs
+            .iter()
+            .map(|s| s.job_name.as_str())
+            .collect();
+        assert_eq!(jobs, vec!["main", "from-file"]);
+        assert_eq!(c.global.external_labels["region"], "eu-1");
+        assert_eq!(c.global.external_labels["cost"], "$5");
+        assert_eq!(c.global.external_labels["none"], "");
+        // a job named twice across files is refused
+        std::fs::write(
+            d.path().join("jobs/b.yml"),
+            "scrape_configs:\n  - job_name: main\n",
+        )
+        .unwrap();
+        let e = load_file(&main).unwrap_err().to_string();
+        assert!(
+            e.contains("multiple scrape configs with job name \"main\""),
+            "{e}"
+        );
     }
 
     #[test]
