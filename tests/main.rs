@@ -6,5 +6,6 @@ mod crash;
 mod rules;
 mod scrape;
 mod seed;
+mod relabel;
 mod server;
 mod webconfig;
