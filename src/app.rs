@@ -43,6 +43,9 @@ pub struct App {
     pub http_requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
     /// HTTP request durations, by handler.
     pub http_durations: Mutex<BTreeMap<&'static str, crate::web::Histogram>>,
+    /// Query time by slice (`inner_eval`, `prepare_time`, `result_sort`,
+    /// `queue_time`): (sum of seconds, count).
+    pub query_durations: Mutex<BTreeMap<&'static str, (f64, u64)>>,
     /// Sends true when the server should stop.
     pub shutdown: tokio::sync::watch::Sender<bool>,
     /// Whether the last configuration (re)load succeeded.
@@ -139,6 +142,21 @@ impl App {
                     self.config_file
                 ))
             }
+        }
+    }
+
+    /// Records the time slices of one query.
+    pub fn observe_query(&self, st: &promql::QueryStats) {
+        let mut m = self.query_durations.lock();
+        for (slice, secs) in [
+            ("inner_eval", st.inner_eval_seconds),
+            ("prepare_time", st.preparation_seconds),
+            ("result_sort", st.sort_seconds),
+            ("queue_time", 0.0),
+        ] {
+            let e = m.entry(slice).or_default();
+            e.0 += secs;
+            e.1 += 1;
         }
     }
 

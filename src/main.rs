@@ -10,6 +10,22 @@ fn main() {
         let code = flint::check::run(&args[2..], &mut std::io::stdout(), &mut std::io::stderr());
         std::process::exit(code);
     }
+    if args.get(1).map(String::as_str) == Some("test") {
+        let code = match args.get(2).map(String::as_str) {
+            Some("rules") if args.len() > 3 => {
+                if flint::rules::unittest::run_rule_tests(&args[3..], &mut std::io::stdout()) {
+                    0
+                } else {
+                    1
+                }
+            }
+            _ => {
+                eprintln!("usage: flint test rules FILE...");
+                1
+            }
+        };
+        std::process::exit(code);
+    }
     let flags = match Flags::parse_args(std::env::args_os()) {
         Ok(f) => f,
         Err((msg, 0)) => {

@@ -136,6 +136,7 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         config_loaded_ms: Mutex::new(now_ms()),
         http_requests: Mutex::default(),
         http_durations: Mutex::default(),
+        query_durations: Mutex::default(),
         shutdown: shutdown_tx,
         reload_success: std::sync::atomic::AtomicBool::new(true),
         retention: flags.retention_time.to_string(),

@@ -180,3 +180,29 @@ fn check_rules_and_bad_rule_files() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.yml"));
 }
+
+#[test]
+fn test_rules_runs_promtool_style_unit_tests() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/rules/testdata/unittest");
+    let ok = std::process::Command::new(bin())
+        .args(["test", "rules", &format!("{dir}/pass.yml")])
+        .output()
+        .unwrap();
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("  SUCCESS"));
+    let bad = std::process::Command::new(bin())
+        .args(["test", "rules", &format!("{dir}/fail.yml")])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&bad.stdout);
+    assert!(
+        out.contains("  FAILED:") && out.contains("alertname: HighErrors"),
+        "{out}"
+    );
+}

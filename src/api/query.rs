@@ -60,6 +60,7 @@ pub fn instant(app: &App, p: &Params) -> Result<Answer, ApiError> {
     let res = eng
         .instant_query(app.db.as_ref(), q, t)
         .map_err(query_error)?;
+    app.observe_query(&res.stats);
     Ok(encode(res, stats_mode(p)))
 }
 
@@ -147,6 +148,7 @@ pub fn range(app: &App, p: &Params) -> Result<Answer, ApiError> {
     let res = eng
         .range_query(app.db.as_ref(), q, start, end, step)
         .map_err(query_error)?;
+    app.observe_query(&res.stats);
     Ok(encode(res, stats_mode(p)))
 }
 

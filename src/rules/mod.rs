@@ -32,3 +32,4 @@ mod tests_eval;
 mod tests_file;
 #[cfg(test)]
 mod tests_template;
+pub mod unittest;

@@ -278,6 +278,26 @@ pub fn render(app: &App) -> String {
             &format!("handler=\"{handler}\""),
         );
     }
+    family(
+        &mut out,
+        "prometheus_engine_query_duration_seconds",
+        "summary",
+        "Query timings",
+    );
+    for (slice, (sum, count)) in app.query_durations.lock().iter() {
+        sample(
+            &mut out,
+            "prometheus_engine_query_duration_seconds_sum",
+            &format!("slice=\"{slice}\""),
+            *sum,
+        );
+        sample(
+            &mut out,
+            "prometheus_engine_query_duration_seconds_count",
+            &format!("slice=\"{slice}\""),
+            *count as f64,
+        );
+    }
     let st = app.db.stats();
     family(&mut out, "prometheus_tsdb_out_of_bound_samples_total", "counter", "Total number of out of bound samples ingestion failed attempts with out of order support disabled.");
     sample(
