@@ -1,5 +1,6 @@
 //! Integration tests: each starts the real `flint` binary.
 
+mod alertmanager;
 mod api;
 mod common;
 mod crash;
@@ -8,4 +9,5 @@ mod scrape;
 mod seed;
 mod relabel;
 mod server;
+mod ui;
 mod webconfig;
