@@ -11,3 +11,6 @@ mod relabel;
 mod server;
 mod ui;
 mod webconfig;
+mod differential;
+mod grafana;
+mod peers;

@@ -519,3 +519,20 @@ fn delete_series_in_blocks_and_head() {
         .unwrap();
     assert_eq!(app.commit().unwrap().appended, 1);
 }
+
+#[test]
+fn label_lookups_follow_the_time_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let mut app = db.appender();
+    app.append_labels(&ls("lt", 0), 10_000, 1.0).unwrap();
+    app.commit().unwrap();
+    let q = db.querier(0, 20_000).unwrap();
+    assert_eq!(q.label_values("job", &[]).unwrap(), vec!["lt"]);
+    let q = db.querier(30_000, 40_000).unwrap();
+    assert!(q.label_values("job", &[]).unwrap().is_empty());
+    assert!(q
+        .label_names(&[Matcher::equal("job", "lt")])
+        .unwrap()
+        .is_empty());
+}

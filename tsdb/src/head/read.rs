@@ -72,6 +72,19 @@ impl Head {
     }
 }
 
+impl HeadQuerier<'_> {
+    /// Whether the querier's range meets the head's data at all; label
+    /// lookups answer from the whole head when it does, as Prometheus's.
+    fn overlaps_head(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        let (min, max) = (
+            self.head.min_time.load(Ordering::Relaxed),
+            self.head.max_time.load(Ordering::Relaxed),
+        );
+        min <= max && min <= self.maxt && max >= self.mint
+    }
+}
+
 impl Querier for HeadQuerier<'_> {
     fn series_labels(&self, matchers: &[Matcher]) -> Result<Vec<Labels>, ReadError> {
         Ok(self
@@ -102,6 +115,9 @@ impl Querier for HeadQuerier<'_> {
     }
 
     fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, ReadError> {
+        if !self.overlaps_head() {
+            return Ok(Vec::new());
+        }
         if matchers.is_empty() {
             return Ok(self.head.postings.read().label_names());
         }
@@ -117,6 +133,9 @@ impl Querier for HeadQuerier<'_> {
     }
 
     fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, ReadError> {
+        if !self.overlaps_head() {
+            return Ok(Vec::new());
+        }
         if matchers.is_empty() {
             return Ok(self.head.postings.read().label_values(name));
         }
