@@ -1,6 +1,5 @@
 //! Integration tests: each starts the real `flint` binary.
 
-mod alertmanager;
 mod api;
 mod common;
 mod crash;
@@ -9,7 +8,6 @@ mod scrape;
 mod seed;
 mod relabel;
 mod server;
-mod ui;
 mod webconfig;
 mod differential;
 mod grafana;
