@@ -64,6 +64,8 @@ pub struct App {
     pub basic_auth: crate::web::webconfig::BasicAuth,
     /// Response headers from `--web.config.file`.
     pub extra_headers: Vec<(String, String)>,
+    /// `--web.route-prefix`: every endpoint is served under it ('' = root).
+    pub route_prefix: String,
 }
 
 impl App {

@@ -60,6 +60,10 @@ pub struct Flags {
     /// alerts).
     #[arg(long = "web.external-url", value_name = "URL")]
     pub external_url: Option<String>,
+    /// Prefix for the internal routes of web endpoints (default: the path of
+    /// --web.external-url).
+    #[arg(long = "web.route-prefix", value_name = "PATH")]
+    pub route_prefix: Option<String>,
     /// Max time to tolerate outage for restoring "for" state of alert.
     #[arg(long = "rules.alert.for-outage-tolerance", default_value = "1h", value_parser = duration, value_name = "DURATION")]
     pub for_outage_tolerance: PromDuration,
@@ -199,6 +203,33 @@ impl Flags {
                 "log.format".into(),
                 format!("{:?}", self.log_format).to_lowercase(),
             ),
+            (
+                "storage.tsdb.retention.size".into(),
+                format!("{}B", self.retention_size.0),
+            ),
+            ("web.cors.origin".into(), self.cors_origin.clone()),
+            (
+                "web.config.file".into(),
+                self.web_config_file.clone().unwrap_or_default(),
+            ),
+            ("web.external-url".into(), self.external_url()),
+            ("web.route-prefix".into(), self.route_prefix()),
+            (
+                "rules.alert.for-outage-tolerance".into(),
+                self.for_outage_tolerance.to_string(),
+            ),
+            (
+                "rules.alert.for-grace-period".into(),
+                self.for_grace_period.to_string(),
+            ),
+            (
+                "rules.alert.resend-delay".into(),
+                self.resend_delay.to_string(),
+            ),
+            (
+                "alertmanager.notification-queue-capacity".into(),
+                self.notification_queue_capacity.to_string(),
+            ),
         ];
         RunFlags {
             lookback_delta_ms: self.lookback_delta.as_millis(),
@@ -222,6 +253,28 @@ impl Flags {
             .map(|h| h.trim().to_string())
             .unwrap_or_else(|_| "localhost".into());
         format!("http://{host}:{port}")
+    }
+}
+
+impl Flags {
+    /// The route prefix: `--web.route-prefix`, else the path of
+    /// `--web.external-url`; no trailing slash, empty at the root.
+    pub fn route_prefix(&self) -> String {
+        let p = match (&self.route_prefix, &self.external_url) {
+            (Some(p), _) => p.clone(),
+            (None, Some(u)) => url::Url::parse(u)
+                .map(|u| u.path().to_string())
+                .unwrap_or_default(),
+            (None, None) => String::new(),
+        };
+        let p = p.trim_end_matches('/');
+        if p.is_empty() {
+            String::new()
+        } else if p.starts_with('/') {
+            p.to_string()
+        } else {
+            format!("/{p}")
+        }
     }
 }
 

@@ -146,6 +146,7 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         reload_lock: Mutex::new(()),
         basic_auth: crate::web::webconfig::BasicAuth::new(web_cfg.basic_auth_users.clone()),
         extra_headers,
+        route_prefix: flags.route_prefix(),
     });
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
 

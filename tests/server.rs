@@ -233,3 +233,34 @@ fn format_parse_query_and_stats() {
     let (_, v) = s.api("/api/v1/query?query=1&time=10");
     assert!(v["data"].get("stats").is_none());
 }
+
+#[test]
+fn route_prefix_serves_everything_under_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(
+        dir.path(),
+        "",
+        &["--web.external-url=http://proxy.example/prom/"],
+    );
+    let get = |p: &str| crate::common::http_get(&s.addr, p).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while get("/prom/-/ready").0 != 200 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(get("/prom/api/v1/query?query=1").0, 200);
+    assert_eq!(
+        get("/api/v1/query?query=1").0,
+        404,
+        "nothing outside the prefix"
+    );
+    let (code, page) = get("/prom/query");
+    assert_eq!(code, 200);
+    assert!(
+        page.contains(r#"<meta name="route-prefix" content="/prom">"#),
+        "{page}"
+    );
+    assert!(page.contains(r#"src="/prom/assets/app.js""#), "{page}");
+    assert_eq!(get("/prom/assets/app.js").0, 200);
+    let (_, v) = s.api("/prom/api/v1/status/flags");
+    assert_eq!(v["data"]["web.route-prefix"], "/prom");
+}

@@ -277,7 +277,27 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Full<Byte
 
 async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let gzip = accepts_gzip(&req);
-    let path = req.uri().path().to_string();
+    // everything is served under --web.route-prefix
+    let full = req.uri().path().to_string();
+    let prefix = app.route_prefix.as_str();
+    let path = if prefix.is_empty() {
+        full
+    } else if full == prefix || full.starts_with(&format!("{prefix}/")) {
+        full[prefix.len()..].to_string()
+    } else if full == "/" {
+        let mut r = respond(302, "text/html; charset=utf-8", String::new(), false);
+        if let Ok(v) = header::HeaderValue::from_str(&format!("{prefix}/")) {
+            r.headers_mut().insert(header::LOCATION, v);
+        }
+        return tagged(r, "other");
+    } else {
+        return tagged(text(404, "404 page not found\n"), "other");
+    };
+    let path = if path.is_empty() {
+        "/".to_string()
+    } else {
+        path
+    };
     let method = req.method().clone();
 
     if path == "/api/v1/write" || path == "/api/v1/import/prometheus" {
@@ -387,8 +407,8 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
             let r = match crate::web::ui::serve(p) {
                 Some(crate::web::ui::UiResponse::Redirect(to)) => {
                     let to = match req.uri().query() {
-                        Some(q) => format!("{to}?{q}"),
-                        None => to.to_string(),
+                        Some(q) => format!("{}{to}?{q}", app.route_prefix),
+                        None => format!("{}{to}", app.route_prefix),
                     };
                     let mut r = respond(302, "text/html; charset=utf-8", String::new(), false);
                     if let Ok(v) = header::HeaderValue::from_str(&to) {
@@ -397,7 +417,12 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
                     r
                 }
                 Some(crate::web::ui::UiResponse::File(ct, bytes)) => {
-                    let mut r = Response::new(Full::new(Bytes::from_static(bytes)));
+                    let body = if ct.starts_with("text/html") && !app.route_prefix.is_empty() {
+                        Bytes::from(crate::web::ui::with_prefix(bytes, &app.route_prefix))
+                    } else {
+                        Bytes::from_static(bytes)
+                    };
+                    let mut r = Response::new(Full::new(body));
                     r.headers_mut()
                         .insert(header::CONTENT_TYPE, header::HeaderValue::from_static(ct));
                     r

@@ -330,6 +330,55 @@ pub fn render(app: &App) -> String {
         "",
         pools.len() as f64,
     );
+    family(
+        &mut out,
+        "prometheus_tsdb_blocks_loaded",
+        "gauge",
+        "Number of currently loaded data blocks",
+    );
+    sample(
+        &mut out,
+        "prometheus_tsdb_blocks_loaded",
+        "",
+        st.blocks as f64,
+    );
+    family(
+        &mut out,
+        "prometheus_tsdb_compactions_total",
+        "counter",
+        "Total number of compactions that were executed for the partition.",
+    );
+    sample(
+        &mut out,
+        "prometheus_tsdb_compactions_total",
+        "",
+        st.compactions as f64,
+    );
+    family(
+        &mut out,
+        "prometheus_tsdb_storage_blocks_bytes",
+        "gauge",
+        "The number of bytes that are currently used for local storage by all blocks.",
+    );
+    sample(
+        &mut out,
+        "prometheus_tsdb_storage_blocks_bytes",
+        "",
+        st.block_bytes as f64,
+    );
+    family(
+        &mut out,
+        "prometheus_tsdb_time_retentions_total",
+        "counter",
+        "The number of times that blocks were deleted because the maximum time limit was exceeded.",
+    );
+    sample(
+        &mut out,
+        "prometheus_tsdb_time_retentions_total",
+        "",
+        st.retention_deletions as f64,
+    );
+    out.push_str(&app.rules.metrics_text());
     out
 }
 

@@ -89,6 +89,21 @@ fn asset(path: &str) -> Option<&'static Asset> {
     ASSETS.iter().find(|(p, _, _)| *p == path)
 }
 
+/// The page with absolute links and sources moved under `prefix` and the
+/// prefix announced to the scripts (`<meta name="route-prefix">`).
+pub fn with_prefix(html: &[u8], prefix: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(html);
+    let text = text
+        .replace("href=\"/", &format!("href=\"{prefix}/"))
+        .replace("src=\"/", &format!("src=\"{prefix}/"))
+        .replacen(
+            "<head>",
+            &format!("<head>\n<meta name=\"route-prefix\" content=\"{prefix}\">"),
+            1,
+        );
+    text.into_bytes()
+}
+
 /// The UI's answer for a GET of `path`, if it has one.
 pub fn serve(path: &str) -> Option<UiResponse> {
     let index = asset("/index.html")?;

@@ -75,8 +75,12 @@ impl Server {
             log,
             data,
         };
-        // with TLS or authentication the plain readiness probe cannot pass
-        if !extra.iter().any(|f| f.starts_with("--web.config.file")) {
+        // with TLS, authentication or a route prefix the plain readiness
+        // probe cannot pass
+        if !extra
+            .iter()
+            .any(|f| f.starts_with("--web.config.file") || f.starts_with("--web.external-url"))
+        {
             s.wait_ready();
         }
         s

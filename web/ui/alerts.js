@@ -2,7 +2,7 @@
 // (/api/v1/rules).
 
 import {
-  h, fill, get, icon, ICONS, labelChips, emptyState, errorBox, formatAgo, formatSeconds,
+  PREFIX, h, fill, get, icon, ICONS, labelChips, emptyState, errorBox, formatAgo, formatSeconds,
   formatTime, formatDuration, debounce,
 } from './api.js';
 
@@ -24,7 +24,7 @@ function healthBadge(health) {
 
 function queryLink(expr) {
   const q = new URLSearchParams({ 'g0.expr': expr, 'g0.tab': 'table' });
-  return h('a.rule-query', { href: `/query?${q}`, title: 'Open in the query page' }, expr);
+  return h('a.rule-query', { href: `${PREFIX}/query?${q}`, title: 'Open in the query page' }, expr);
 }
 
 function since(t) {

@@ -1,5 +1,11 @@
 // HTTP API access and small helpers shared by every page.
 
+/** The path the server is mounted under (`--web.route-prefix`); '' at the root. */
+export const PREFIX = (document.querySelector('meta[name="route-prefix"]')?.content || '').replace(/\/+$/, '');
+
+/** An absolute app path (`/api/...`, `/query`) under the prefix. */
+export const appUrl = p => (p.startsWith('/') ? PREFIX + p : p);
+
 /** An error answered by the API (or the network). */
 export class ApiError extends Error {
   constructor(message, type = '', status = 0) {
@@ -24,11 +30,11 @@ export async function api(path, params = {}, { signal, post = false } = {}) {
   let res;
   try {
     res = usePost
-      ? await fetch(path, {
+      ? await fetch(appUrl(path), {
         method: 'POST', signal, body,
         headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
       })
-      : await fetch(body ? `${path}?${body}` : path, { signal });
+      : await fetch(body ? `${appUrl(path)}?${body}` : appUrl(path), { signal });
   } catch (e) {
     if (e.name === 'AbortError') throw e;
     throw new ApiError(`Cannot reach the server: ${e.message}`, 'network');

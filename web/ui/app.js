@@ -1,7 +1,10 @@
 // Entry point: theme, navigation and page routing (pages render themselves
 // into <main> from the HTTP API).
 
-import { h, icon, ICONS, errorBox } from './api.js';
+import { h, icon, ICONS, errorBox, PREFIX } from './api.js';
+
+/** The app path of a URL path: without the route prefix. */
+const appPath = p => (PREFIX && p.startsWith(PREFIX) ? p.slice(PREFIX.length) : p);
 
 const PAGES = {
   '/query': () => import('./query.js'),
@@ -81,7 +84,7 @@ function markNav(path) {
 }
 
 async function route() {
-  const path = location.pathname.replace(/\/+$/, '') || '/query';
+  const path = appPath(location.pathname).replace(/\/+$/, '') || '/query';
   const seq = ++renderSeq;
   const load = PAGES[path];
   markNav(path);
@@ -90,7 +93,7 @@ async function route() {
   current = null;
   if (!load) {
     main.replaceChildren(h('div.page', h('h1', 'Page not found'),
-      h('p', 'No such page. ', h('a', { href: '/query' }, 'Go to the query page.'))));
+      h('p', 'No such page. ', h('a', { href: `${PREFIX}/query` }, 'Go to the query page.'))));
     return;
   }
   let page;
@@ -124,7 +127,7 @@ document.addEventListener('click', e => {
   if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
   if (a.target || a.hasAttribute('download')) return;
   const url = new URL(a.href, location.href);
-  if (url.origin !== location.origin || !(url.pathname in PAGES)) return;
+  if (url.origin !== location.origin || !(appPath(url.pathname) in PAGES)) return;
   e.preventDefault();
   a.closest('details')?.removeAttribute('open');
   if (url.pathname === location.pathname && url.search === location.search && !url.hash) return;

@@ -4,7 +4,7 @@
 
 import {
   h, fill, api, icon, ICONS, metricNode, formatTime, parseTime, parseDuration,
-  formatDuration, emptyState, ApiError,
+  formatDuration, emptyState, ApiError, PREFIX,
 } from './api.js';
 import { Editor } from './editor.js';
 import { Chart } from './chart.js';
@@ -109,7 +109,7 @@ export function unmount() {
   panels = [];
   // Let the Query link in the menu bring back what was here.
   const a = document.querySelector('.nav a[data-match~="/query"]');
-  if (a) a.setAttribute('href', `/query${location.search}`);
+  if (a) a.setAttribute('href', `${PREFIX}/query${location.search}`);
   root = null;
 }
 
