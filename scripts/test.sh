@@ -1,19 +1,39 @@
 #!/usr/bin/env bash
-# Runs every test. Installs the peers the integration tests talk to
-# (the FastAPI sample app's Python packages) when they are missing.
+# Runs every test. Installs the peers the integration tests talk to when
+# they are missing: the sample app's Python packages, Debian's prometheus
+# (2.42 and promtool, for the differential tests), prometheus-alertmanager,
+# chromium (the web UI test drives it headless) and the UI test's npm
+# packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+APT_UPDATED=""
+
+# need_deb COMMAND PACKAGE: installs PACKAGE when COMMAND is not on PATH.
+need_deb() {
+  command -v "$1" >/dev/null && return 0
+  echo "installing Debian's $2 package"
+  if [ -z "$APT_UPDATED" ]; then
+    $SUDO apt-get update -qq
+    APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$2"
+}
 
 if ! python3 -c "import fastapi, uvicorn, prometheus_fastapi_instrumentator" 2>/dev/null; then
   echo "installing the sample app's Python packages (fastapi, uvicorn, prometheus-fastapi-instrumentator)"
   python3 -m pip install --quiet --root-user-action=ignore fastapi uvicorn prometheus-fastapi-instrumentator
 fi
 
-if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
-  echo "installing Debian's prometheus package (prometheus 2.42 and promtool, for the differential tests)"
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus
+need_deb prometheus prometheus
+need_deb promtool prometheus
+need_deb prometheus-alertmanager prometheus-alertmanager
+[ -n "${FLINT_CHROMIUM:-}" ] || need_deb chromium chromium
+
+if [ ! -d tests/ui/node_modules/playwright-core ]; then
+  echo "installing the web UI test's npm packages (playwright-core, in tests/ui)"
+  (cd tests/ui && npm ci --no-audit --no-fund)
 fi
 
 cargo test --workspace

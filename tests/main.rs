@@ -12,3 +12,4 @@ mod webconfig;
 mod differential;
 mod grafana;
 mod peers;
+mod ui;

@@ -1,0 +1,459 @@
+//! The web UI in a real headless browser: flint scrapes a local target, and
+//! `tests/ui/ui_test.mjs` (playwright-core driving the system Chromium)
+//! types a query on the query page, runs it, switches to Graph, opens
+//! Prometheus-style `/graph?g0.expr=…` links and the targets page, and
+//! reports what the pages show. This test checks that report against the
+//! HTTP API (`/api/v1/query`, `/api/v1/targets`) and keeps the screenshots
+//! in `target/ui-artifacts/`.
+//!
+//! Needs `node` (20+), `tests/ui/node_modules` (`npm ci` in tests/ui) and
+//! Chromium (`chromium` on the PATH, or `FLINT_CHROMIUM=/path/to/chrome`);
+//! `scripts/test.sh` installs them. Without them the test prints
+//! `SKIP ui: <reason>`, or fails when `CI=true`.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::{bin, must_run, parse_value, MockTarget, Server};
+
+const JOB: &str = "ui";
+/// Typed on the query page, then opened as a `/graph` link (a gauge, so the
+/// browser's evaluation time does not change the values).
+const GAUGE: &str = "ui_temperature_celsius";
+/// Opened as a `/graph` link on the Graph tab.
+const RATE: &str = "rate(ui_requests_total[1m])";
+/// The graph range the browser sets (its automatic step is then 1s).
+const RANGE: &str = "20s";
+/// Samples per series to wait for before opening the browser (at 250ms).
+const MIN_SAMPLES: f64 = 24.0;
+
+/// Counters per series, in increments per second; distinct, so the rate
+/// lines do not overlap.
+const COUNTERS: &[(&str, &str, f64)] =
+    &[("200", "/a", 10.0), ("500", "/a", 2.0), ("200", "/b", 5.0)];
+/// Gauges per room; distinct, so the lines do not overlap.
+const ROOMS: &[(&str, &str)] = &[("attic", "30"), ("hall", "18"), ("kitchen", "21.5")];
+
+fn body(elapsed: f64) -> String {
+    let mut s =
+        String::from("# HELP ui_requests_total Requests.\n# TYPE ui_requests_total counter\n");
+    for (code, path, per_sec) in COUNTERS {
+        s.push_str(&format!(
+            "ui_requests_total{{code=\"{code}\",path=\"{path}\"}} {}\n",
+            per_sec * elapsed
+        ));
+    }
+    s.push_str("# HELP ui_temperature_celsius Temperature.\n# TYPE ui_temperature_celsius gauge\n");
+    for (room, v) in ROOMS {
+        s.push_str(&format!("ui_temperature_celsius{{room=\"{room}\"}} {v}\n"));
+    }
+    s
+}
+
+/// Keeps the mock target's counters growing until dropped.
+struct Ticker(Arc<AtomicBool>);
+
+impl Ticker {
+    fn start(t: &MockTarget) -> Ticker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (stop2, cell) = (Arc::clone(&stop), Arc::clone(&t.body));
+        let t0 = Instant::now();
+        std::thread::spawn(move || {
+            while !stop2.load(Ordering::Relaxed) {
+                *cell.lock().unwrap() = body(t0.elapsed().as_secs_f64());
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        Ticker(stop)
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+fn ui_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui")
+}
+
+/// Where screenshots are kept after the run: `<target>/ui-artifacts/`.
+fn artifacts_dir() -> PathBuf {
+    // the binary is <target>/<profile>/flint
+    let target = Path::new(bin())
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    target.join("ui-artifacts")
+}
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// The browser, node and playwright-core, or why they cannot be used.
+fn prerequisites() -> Result<PathBuf, String> {
+    let chromium = match std::env::var_os("FLINT_CHROMIUM") {
+        Some(p) => {
+            let p = PathBuf::from(p);
+            if !p.is_file() {
+                return Err(format!("FLINT_CHROMIUM={} does not exist", p.display()));
+            }
+            p
+        }
+        None => [
+            "chromium",
+            "chromium-browser",
+            "google-chrome-stable",
+            "google-chrome",
+        ]
+        .iter()
+        .find_map(|n| on_path(n))
+        .ok_or("no Chromium found (install Debian's `chromium`, or set FLINT_CHROMIUM)")?,
+    };
+    let out = Command::new("node")
+        .arg("--version")
+        .output()
+        .map_err(|e| format!("node not runnable: {e}"))?;
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let major: u32 = version
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    if major < 20 {
+        return Err(format!(
+            "node {version} is too old (playwright-core needs 20+)"
+        ));
+    }
+    if !ui_dir()
+        .join("node_modules/playwright-core/package.json")
+        .is_file()
+    {
+        return Err(
+            "tests/ui/node_modules is missing (run `npm ci` in tests/ui, or scripts/test.sh)"
+                .into(),
+        );
+    }
+    Ok(chromium)
+}
+
+/// Runs the browser script; returns its exit success, stdout and stderr.
+fn run_browser(chromium: &Path, base: &str, shots: &Path, target: &str) -> (bool, String, String) {
+    let mut child = Command::new("node")
+        .arg(ui_dir().join("ui_test.mjs"))
+        .arg(base)
+        .arg(shots)
+        .current_dir(ui_dir())
+        .env("CHROMIUM_PATH", chromium)
+        .env("UI_JOB", JOB)
+        .env("UI_TARGET", target)
+        .env("UI_TABLE_EXPR", GAUGE)
+        .env("UI_RATE_EXPR", RATE)
+        .env("UI_RANGE", RANGE)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start node");
+    let read = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = r.read_to_string(&mut s);
+            s
+        })
+    };
+    let out = read(Box::new(child.stdout.take().unwrap()));
+    let err = read(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let ok = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st.success();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (ok, out.join().unwrap(), err.join().unwrap())
+}
+
+/// Copies the screenshots to `target/ui-artifacts/` and prints both paths.
+fn keep_screenshots(shots: &Path) -> Vec<PathBuf> {
+    let dest = artifacts_dir();
+    let _ = std::fs::remove_dir_all(&dest);
+    std::fs::create_dir_all(&dest).unwrap();
+    let mut kept = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(shots)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    for f in files
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "png"))
+    {
+        let to = dest.join(f.file_name().unwrap());
+        std::fs::copy(&f, &to).unwrap();
+        println!("screenshot: {} (kept as {})", f.display(), to.display());
+        kept.push(to);
+    }
+    kept
+}
+
+/// A series' labels as a sorted map, for comparing regardless of order.
+fn labels(metric: &Value) -> BTreeMap<String, String> {
+    metric
+        .as_object()
+        .unwrap_or_else(|| panic!("not a label map: {metric}"))
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+        .collect()
+}
+
+/// Table rows (from the report, or an API vector) as sorted (labels, value).
+fn rows(v: &[Value], value: impl Fn(&Value) -> String) -> Vec<(BTreeMap<String, String>, String)> {
+    let mut r: Vec<_> = v.iter().map(|x| (labels(&x["metric"]), value(x))).collect();
+    r.sort();
+    r
+}
+
+/// Checks a graph report: one legend entry and one drawn line per series of
+/// `api` (an instant query of the same expression), in the legend's
+/// colours, stacked top to bottom by value, and no other line.
+fn check_graph(what: &str, g: &Value, api: &[Value]) {
+    let n = api.len();
+    assert!(
+        n >= 2,
+        "{what}: expected several series from the API, got {api:?}"
+    );
+    let info = g["info"].as_str().unwrap();
+    assert!(
+        info.starts_with(&format!("{n} series · ")),
+        "{what}: info {info:?}"
+    );
+    let legend = g["legend"].as_array().unwrap();
+    let mut shown: Vec<_> = legend.iter().map(|l| labels(&l["metric"])).collect();
+    shown.sort();
+    let mut want: Vec<_> = api.iter().map(|s| labels(&s["metric"])).collect();
+    want.sort();
+    assert_eq!(
+        shown, want,
+        "{what}: legend series differ from /api/v1/query"
+    );
+    assert!(
+        legend.iter().all(|l| l["shown"] == true),
+        "{what}: hidden series: {legend:?}"
+    );
+    let colors = g["colors"].as_array().unwrap();
+    assert_eq!(
+        g["linesDrawn"].as_u64(),
+        Some(n as u64),
+        "{what}: expected {n} lines, palette use: {colors:?}"
+    );
+    let width = g["canvas"]["width"].as_u64().unwrap();
+    for c in colors {
+        let i = c["i"].as_u64().unwrap() as usize;
+        if i < n {
+            // a line across the time the data covers (a fifth of the range or more)
+            let cols = c["columns"].as_u64().unwrap();
+            assert!(
+                cols * 5 >= width,
+                "{what}: line {i} spans {cols} of {width} pixel columns: {c}"
+            );
+            assert_eq!(
+                legend[i]["swatch"], c["rgb"],
+                "{what}: legend entry {i} is not the colour of line {i}"
+            );
+        } else {
+            assert_eq!(
+                c["pixels"], 0,
+                "{what}: a line in colour {i} with only {n} series: {c}"
+            );
+        }
+    }
+    // higher values are drawn higher (smaller y): match lines to API values
+    let value_of = |m: &BTreeMap<String, String>| {
+        api.iter()
+            .find(|s| &labels(&s["metric"]) == m)
+            .map(|s| parse_value(&s["value"][1]))
+            .unwrap()
+    };
+    let mut by_value: Vec<(f64, u64)> = legend
+        .iter()
+        .map(|l| {
+            let i = l["i"].as_u64().unwrap() as usize;
+            (
+                value_of(&labels(&l["metric"])),
+                colors[i]["medianY"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    by_value.sort_by(|a, b| b.0.total_cmp(&a.0));
+    assert!(
+        by_value.windows(2).all(|w| w[0].1 < w[1].1),
+        "{what}: lines not ordered by value (value, median y): {by_value:?}"
+    );
+}
+
+#[test]
+fn web_ui_in_a_headless_browser() {
+    let chromium = match prerequisites() {
+        Ok(c) => c,
+        Err(why) if !must_run() => {
+            println!("SKIP ui: {why}");
+            return;
+        }
+        Err(why) => panic!("ui test cannot run (CI=true): {why}"),
+    };
+    let t0 = Instant::now();
+    let target = MockTarget::start(&body(0.0));
+    let _ticker = Ticker::start(&target);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "scrape_configs:\n  - job_name: {JOB}\n    scrape_interval: 250ms\n    scrape_timeout: 250ms\n    static_configs:\n      - targets: ['{}']\n        labels:\n          env: ui-test\n",
+        target.addr
+    );
+    let s = Server::start(dir.path(), &cfg, &[]);
+    s.eventually(30, "a few seconds of samples", || {
+        let r = s.query(&format!("count_over_time({GAUGE}[1m])"));
+        r.len() == ROOMS.len() && r.iter().all(|x| parse_value(&x["value"][1]) >= MIN_SAMPLES)
+    });
+    s.eventually(10, "rates of every counter", || {
+        s.query(RATE).len() == COUNTERS.len()
+    });
+
+    let shots = dir.path().join("screenshots");
+    let base = format!("http://{}", s.addr);
+    let (ok, out, err) = run_browser(&chromium, &base, &shots, &target.addr);
+    println!("browser log:\n{err}");
+    let kept = keep_screenshots(&shots);
+    assert!(
+        ok,
+        "the browser script failed:\n{err}\nstdout:\n{out}\nflint log:\n{}",
+        s.log_text()
+    );
+    let report: Value = out
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no JSON report on stdout:\n{out}"));
+
+    assert_eq!(
+        report["pageErrors"],
+        serde_json::json!([]),
+        "errors in the page"
+    );
+
+    // the typed query's table: the rows /api/v1/query returns
+    let api = s.query(GAUGE);
+    assert_eq!(api.len(), ROOMS.len(), "{api:?}");
+    let want = rows(&api, |x| x["value"][1].as_str().unwrap().to_string());
+    let typed = &report["typed"];
+    assert_eq!(typed["editor"], GAUGE);
+    assert_eq!(typed["tableSelected"], "true");
+    let got = rows(typed["rows"].as_array().unwrap(), |x| {
+        x["value"].as_str().unwrap().to_string()
+    });
+    assert_eq!(got, want, "table rows differ from /api/v1/query");
+    assert!(
+        got.iter()
+            .all(|(l, _)| l["__name__"] == GAUGE && l["env"] == "ui-test"),
+        "{got:?}"
+    );
+
+    // its Graph tab: one line per series
+    let graph = &report["graph"];
+    let url = graph["url"].as_str().unwrap();
+    assert!(
+        url.contains("g0.tab=graph") && url.contains(&format!("g0.range_input={RANGE}")),
+        "the URL keeps the graph state: {url}"
+    );
+    check_graph("graph of the typed query", graph, &api);
+
+    // a Prometheus-style link shows the same query and rows
+    let link = &report["link"];
+    assert_eq!(link["editor"], GAUGE, "the /graph link's expression");
+    assert_eq!(link["tableSelected"], "true");
+    let got = rows(link["rows"].as_array().unwrap(), |x| {
+        x["value"].as_str().unwrap().to_string()
+    });
+    assert_eq!(
+        got, want,
+        "/graph link: table rows differ from /api/v1/query"
+    );
+
+    // a rate on the Graph tab from a link
+    let rate = &report["rate"];
+    assert_eq!(rate["editor"], RATE);
+    assert_eq!(rate["graphSelected"], "true");
+    let api_rate = s.query(RATE);
+    assert_eq!(api_rate.len(), COUNTERS.len(), "{api_rate:?}");
+    check_graph("rate graph", rate, &api_rate);
+
+    // the targets page: the target, up, with its labels
+    let (code, targets) = s.api("/api/v1/targets?state=active");
+    assert_eq!(code, 200);
+    let active = targets["data"]["activeTargets"].as_array().unwrap();
+    assert_eq!(active.len(), 1, "{targets}");
+    assert_eq!(active[0]["health"], "up");
+    let t = &report["targets"];
+    assert_eq!(t["heading"], "Targets");
+    assert_eq!(t["poolHeading"], JOB);
+    assert_eq!(t["poolBadge"], "1 / 1 up");
+    let trows = t["rows"].as_array().unwrap();
+    assert_eq!(trows.len(), 1, "{t}");
+    let row = &trows[0];
+    let endpoint = format!("http://{}/metrics", target.addr);
+    assert_eq!(row["endpoint"], endpoint.as_str());
+    assert_eq!(row["href"], endpoint.as_str());
+    assert_eq!(row["health"], "up");
+    assert_eq!(row["error"], Value::Null);
+    let shown = labels(&row["labels"]);
+    assert_eq!(
+        shown,
+        labels(&active[0]["labels"]),
+        "target labels differ from /api/v1/targets"
+    );
+    let expect: BTreeMap<String, String> = [
+        ("env", "ui-test"),
+        ("instance", target.addr.as_str()),
+        ("job", JOB),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(shown, expect);
+
+    let names: Vec<_> = kept
+        .iter()
+        .filter_map(|p| p.file_name()?.to_str().map(str::to_string))
+        .collect();
+    for n in [
+        "1-query-table.png",
+        "2-query-graph.png",
+        "3-graph-link-table.png",
+        "4-rate-graph.png",
+        "5-targets.png",
+    ] {
+        assert!(
+            names.iter().any(|x| x == n),
+            "screenshot {n} missing: {names:?}"
+        );
+    }
+    println!("ui test took {:.1}s", t0.elapsed().as_secs_f64());
+}

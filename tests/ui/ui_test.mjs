@@ -1,0 +1,276 @@
+// Drives flint's web UI in headless Chromium (playwright-core with the
+// system browser) and reports what the pages show as one JSON line on
+// stdout; tests/ui.rs starts flint and a scrape target, runs this script and
+// checks the report against the HTTP API.
+//
+//   node ui_test.mjs <base-url> <screenshot-dir>
+//
+// Environment:
+//   CHROMIUM_PATH  the browser executable (required)
+//   UI_JOB         the scrape job whose target the targets page must show
+//   UI_TARGET      that target's address (host:port)
+//   UI_TABLE_EXPR  the expression typed on the query page (a gauge)
+//   UI_RATE_EXPR   the expression opened as a Prometheus /graph link (a rate)
+//   UI_RANGE       the graph range to set (e.g. "20s")
+//
+// Log lines go to stderr; a failed wait or step exits with status 1.
+
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const [base, shots] = process.argv.slice(2);
+const env = name => {
+  const v = process.env[name];
+  if (!v) fail(`${name} is not set`);
+  return v;
+};
+const TIMEOUT = 15000;
+
+function log(...a) {
+  console.error('[ui]', ...a);
+}
+
+function fail(msg) {
+  console.error(`[ui] FAIL: ${msg}`);
+  process.exit(1);
+}
+
+if (!base || !shots) fail('usage: node ui_test.mjs <base-url> <screenshot-dir>');
+mkdirSync(shots, { recursive: true });
+
+const job = env('UI_JOB');
+const target = env('UI_TARGET');
+const tableExpr = env('UI_TABLE_EXPR');
+const rateExpr = env('UI_RATE_EXPR');
+const range = env('UI_RANGE');
+
+const report = { screenshots: [], pageErrors: [] };
+
+const browser = await chromium.launch({
+  executablePath: env('CHROMIUM_PATH'),
+  headless: true,
+  // playwright gives the browser a fresh temporary profile (user data dir)
+  args: [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  ],
+  timeout: 30000,
+});
+
+let page;
+try {
+  const context = await browser.newContext({
+    viewport: { width: 1280, height: 860 },
+    deviceScaleFactor: 1,
+    colorScheme: 'light',
+    timezoneId: 'UTC',
+  });
+  context.setDefaultTimeout(TIMEOUT);
+  // Reads a rendered series name (`name{a="b", …}` as the UI draws it:
+  // .m-name, then .m-label / .m-value pairs with JSON-quoted values) back
+  // into a label map, so the test compares labels rather than layout.
+  await context.addInitScript(() => {
+    window.__readMetric = el => {
+      if (!el) return null;
+      const m = {};
+      const name = el.querySelector('.m-name');
+      if (name) m.__name__ = name.textContent;
+      const ks = el.querySelectorAll('.m-label'), vs = el.querySelectorAll('.m-value');
+      ks.forEach((k, i) => { m[k.textContent] = JSON.parse(vs[i].textContent); });
+      return m;
+    };
+  });
+  page = await context.newPage();
+  page.on('pageerror', e => report.pageErrors.push(`pageerror: ${e.message}`));
+  page.on('console', m => {
+    if (m.type() === 'error') report.pageErrors.push(`console.error: ${m.text()}`);
+  });
+  page.on('requestfailed', r => {
+    // an aborted superseded query is normal; anything else is not
+    const err = r.failure()?.errorText || '';
+    if (!err.includes('ERR_ABORTED')) report.pageErrors.push(`request failed: ${r.url()} ${err}`);
+  });
+
+  const shot = async name => {
+    const path = join(shots, `${name}.png`);
+    await page.screenshot({ path, fullPage: true });
+    report.screenshots.push(path);
+    log('screenshot', path);
+  };
+
+  // ------------------------------------------------ query page: table
+  log('open', `${base}/query`);
+  await page.goto(`${base}/query`);
+  let panel = page.getByRole('region', { name: 'Query panel' }).first();
+  const editor = panel.getByRole('combobox', { name: 'Expression' });
+  await editor.waitFor();
+  await editor.click();
+  await editor.pressSequentially(tableExpr, { delay: 15 });
+  await editor.press('Escape'); // close the completion list if it opened
+  await panel.getByRole('button', { name: 'Execute' }).click();
+  await waitTable(panel);
+  report.typed = {
+    editor: await editor.inputValue(),
+    url: page.url(),
+    tableSelected: await panel.getByRole('tab', { name: 'Table' }).getAttribute('aria-selected'),
+    rows: await tableRows(panel),
+    info: await panel.locator('.tab-info').textContent(),
+  };
+  log('table rows', report.typed.rows.length);
+  await shot('1-query-table');
+
+  // ------------------------------------------------ query page: graph
+  await panel.getByRole('tab', { name: 'Graph' }).click();
+  const rangeIn = panel.getByRole('textbox', { name: 'Range' });
+  await rangeIn.fill(range);
+  await rangeIn.press('Enter'); // commits the value (change event)
+  await rangeIn.blur();
+  report.graph = await graphReport(panel);
+  report.graph.url = page.url();
+  log('graph legend', report.graph.legend.length, 'lines', report.graph.linesDrawn);
+  await shot('2-query-graph');
+
+  // --------------------------- a Prometheus-style link: the same query
+  const link = `/graph?g0.expr=${encodeURIComponent(tableExpr)}&g0.tab=1`;
+  log('open', base + link);
+  await page.goto(base + link);
+  panel = page.getByRole('region', { name: 'Query panel' }).first();
+  await waitTable(panel);
+  report.link = {
+    href: link,
+    editor: await panel.getByRole('combobox', { name: 'Expression' }).inputValue(),
+    tableSelected: await panel.getByRole('tab', { name: 'Table' }).getAttribute('aria-selected'),
+    rows: await tableRows(panel),
+  };
+  await shot('3-graph-link-table');
+
+  // ------------------- a Prometheus-style link: a rate, on the Graph tab
+  const rateLink = `/graph?g0.expr=${encodeURIComponent(rateExpr)}&g0.tab=0&g0.stacked=0&g0.range_input=${range}`;
+  log('open', base + rateLink);
+  await page.goto(base + rateLink);
+  panel = page.getByRole('region', { name: 'Query panel' }).first();
+  report.rate = await graphReport(panel);
+  report.rate.href = rateLink;
+  report.rate.editor = await panel.getByRole('combobox', { name: 'Expression' }).inputValue();
+  report.rate.graphSelected = await panel.getByRole('tab', { name: 'Graph' }).getAttribute('aria-selected');
+  await shot('4-rate-graph');
+
+  // ------------------------------------------------------ targets page
+  log('open', `${base}/targets`);
+  await page.goto(`${base}/targets`);
+  const pool = page.locator(`details.card[data-pool="${job}"]`);
+  const row = pool.locator('tbody tr').filter({ hasText: target });
+  await row.first().waitFor();
+  await page.getByText(/^Updated /).waitFor();
+  report.targets = {
+    heading: await page.getByRole('heading', { level: 1 }).textContent(),
+    poolHeading: await pool.getByRole('heading', { level: 2 }).textContent(),
+    poolBadge: await pool.locator('summary .badge').textContent(),
+    rows: await row.evaluateAll(trs => trs.map(tr => ({
+      endpoint: tr.querySelector('td a')?.textContent,
+      href: tr.querySelector('td a')?.getAttribute('href'),
+      health: tr.querySelector('[data-label="State"] .badge')?.textContent,
+      labels: Object.fromEntries([...tr.querySelectorAll('.chip')].map(c =>
+        [c.querySelector('.chip-k').textContent, c.querySelector('.chip-v').textContent])),
+      error: tr.querySelector('.error-text')?.textContent ?? null,
+    }))),
+  };
+  await shot('5-targets');
+} catch (e) {
+  if (page) {
+    const path = join(shots, 'failure.png');
+    await page.screenshot({ path, fullPage: true }).catch(() => {});
+    log('screenshot', path);
+  }
+  await browser.close();
+  fail(`${e.message}\npage errors so far: ${JSON.stringify(report.pageErrors)}`);
+}
+await browser.close();
+console.log(JSON.stringify(report));
+
+// ------------------------------------------------------------ helpers
+
+/** Waits for the Table tab's result (its info line says when it evaluated). */
+async function waitTable(panel) {
+  await panel.locator('.tab-info', { hasText: /results? · evaluated at/ }).waitFor();
+  await panel.locator('table.result-table tbody tr').first().waitFor();
+}
+
+/** The table's rows as { metric: {labels with __name__}, value }. */
+function tableRows(panel) {
+  return panel.locator('table.result-table tbody tr').evaluateAll(trs => trs.map(tr => ({
+    metric: window.__readMetric(tr.querySelector('.metric')),
+    value: tr.querySelector('td.val').textContent,
+  })));
+}
+
+/**
+ * Waits for the Graph tab to have drawn its range query with a 1 s step
+ * (the range set above), then reads the legend and the canvas: for each
+ * colour of the chart's palette, how many opaque pixels of it the plot has,
+ * over how many columns, and their median row.
+ */
+async function graphReport(panel) {
+  await panel.locator('.tab-info', { hasText: /^\d+ series · \d+ points · step 1s · / }).waitFor();
+  await panel.locator('.legend .legend-item').first().waitFor();
+  await panel.page().waitForFunction(() => {
+    const c = document.querySelector('.chart canvas[role="img"]');
+    return c && c.width > 0 && c.height > 0;
+  });
+  const info = await panel.locator('.tab-info').textContent();
+  const data = await panel.evaluate(async el => {
+    const { seriesColor } = await import('/assets/chart.js');
+    const t = document.documentElement.dataset.theme;
+    const dark = t ? t === 'dark' : matchMedia('(prefers-color-scheme: dark)').matches;
+    const legend = [...el.querySelectorAll('.legend .legend-item')].map(b => ({
+      i: Number(b.dataset.i),
+      shown: b.getAttribute('aria-pressed') === 'true',
+      metric: window.__readMetric(b.querySelector('.metric')),
+      swatch: getComputedStyle(b.querySelector('.swatch')).backgroundColor,
+    }));
+    const probe = document.createElement('canvas').getContext('2d', { willReadFrequently: true });
+    const rgb = c => {
+      probe.clearRect(0, 0, 1, 1);
+      probe.fillStyle = c;
+      probe.fillRect(0, 0, 1, 1);
+      return [...probe.getImageData(0, 0, 1, 1).data.slice(0, 3)];
+    };
+    const PALETTE = 10;
+    const palette = Array.from({ length: PALETTE }, (_, i) => rgb(seriesColor(i, dark)));
+    const cv = el.querySelector('.chart canvas[role="img"]');
+    const px = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data;
+    const stats = palette.map(() => ({ pixels: 0, cols: new Set(), ys: [] }));
+    for (let y = 0; y < cv.height; y++) {
+      for (let x = 0; x < cv.width; x++) {
+        const o = (y * cv.width + x) * 4;
+        if (px[o + 3] < 96) continue;
+        for (let i = 0; i < PALETTE; i++) {
+          const c = palette[i];
+          if (Math.abs(px[o] - c[0]) <= 10 && Math.abs(px[o + 1] - c[1]) <= 10 && Math.abs(px[o + 2] - c[2]) <= 10) {
+            stats[i].pixels++;
+            stats[i].cols.add(x);
+            stats[i].ys.push(y);
+            break;
+          }
+        }
+      }
+    }
+    const colors = stats.map((s, i) => {
+      s.ys.sort((a, b) => a - b);
+      return {
+        i, rgb: `rgb(${palette[i].join(', ')})`, pixels: s.pixels, columns: s.cols.size,
+        medianY: s.ys.length ? s.ys[s.ys.length >> 1] : null,
+      };
+    });
+    return {
+      legend, colors, canvas: { width: cv.width, height: cv.height },
+      legendBar: el.querySelector('.legend-bar')?.textContent ?? '',
+    };
+  });
+  return {
+    info,
+    ...data,
+    linesDrawn: data.colors.filter(c => c.pixels > 0).length,
+  };
+}
