@@ -13,3 +13,4 @@ mod differential;
 mod grafana;
 mod peers;
 mod ui;
+mod alertmanager;

@@ -147,7 +147,9 @@ impl AlertingState {
             }
             ls.push(Label::new("alertname", rule.name.clone()));
             let labels = Labels::new(ls);
-            let annotations = Labels::new(
+            // annotations keep values that render empty, as Prometheus's
+            // (a label set would drop them); the names come sorted
+            let annotations = Labels::from_sorted(
                 rule.annotations
                     .iter()
                     .map(|a| {

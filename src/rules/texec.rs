@@ -310,11 +310,13 @@ fn compare(name: &str, vals: &[Value]) -> R<bool> {
     if matches!(a, Basic::Bool(_)) {
         return Err("invalid type for comparison".into());
     }
+    // Go defines gt as !le and ge as !lt, which makes both true when a
+    // float is NaN
     Ok(match name {
         "lt" => a < b,
         "le" => a <= b,
-        "gt" => a > b,
-        _ => a >= b,
+        "gt" => !(a <= b),
+        _ => !(a < b),
     })
 }
 
@@ -347,13 +349,44 @@ pub fn query_escape(s: &str) -> String {
     out
 }
 
+/// Go's `unicode.ToUpper` of one character: the simple mapping, so a
+/// character whose upper case is several characters (`ß`, `ﬁ`) stays.
+fn go_upper(c: char) -> char {
+    let mut up = c.to_uppercase();
+    match (up.next(), up.next()) {
+        (Some(u), None) => u,
+        _ => c,
+    }
+}
+
+/// Go's `unicode.ToLower` of one character (no final-sigma rule).
+fn go_lower(c: char) -> char {
+    let mut low = c.to_lowercase();
+    match (low.next(), low.next()) {
+        (Some(l), None) => l,
+        _ => c,
+    }
+}
+
+/// Go's `unicode.ToTitle` of one character: the title case of the four
+/// digraphs that have one, else the simple upper case.
+fn go_title_char(c: char) -> char {
+    match c {
+        'Ǆ' | 'ǅ' | 'ǆ' => 'ǅ',
+        'Ǉ' | 'ǈ' | 'ǉ' => 'ǈ',
+        'Ǌ' | 'ǋ' | 'ǌ' => 'ǋ',
+        'Ǳ' | 'ǲ' | 'ǳ' => 'ǲ',
+        c => go_upper(c),
+    }
+}
+
 /// Go's `strings.Title`.
 fn title(s: &str) -> String {
     let mut prev_sep = true;
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if prev_sep {
-            out.extend(c.to_uppercase());
+            out.push(go_title_char(c));
         } else {
             out.push(c);
         }
@@ -517,8 +550,8 @@ fn builtin(name: &str, v: &[Value], env: &Env<'_>) -> R<Value> {
             Ok(Value::Bool(re.is_match(&v[1].to_str()?)))
         }
         "title" => str1(title),
-        "toUpper" => str1(|s| s.to_uppercase()),
-        "toLower" => str1(|s| s.to_lowercase()),
+        "toUpper" => str1(|s| s.chars().map(go_upper).collect()),
+        "toLower" => str1(|s| s.chars().map(go_lower).collect()),
         "safeHtml" => str1(|s| s.to_string()),
         "graphLink" => str1(|s| format!("/graph?g0.expr={}&g0.tab=0", query_escape(s))),
         "tableLink" => str1(|s| format!("/graph?g0.expr={}&g0.tab=1", query_escape(s))),
