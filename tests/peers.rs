@@ -174,7 +174,10 @@ impl Dataset {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_millis() as i64;
-        let base_ms = (now_ms - 3 * 3_600_000) / 60_000 * 60_000;
+        // on a whole hour, so that every run has the same phase against
+        // subquery and step alignment (2.x's closed and 3.x's left-open
+        // windows then agree on the same cases every time)
+        let base_ms = (now_ms - 3 * 3_600_000) / 3_600_000 * 3_600_000;
         let t = |i: i64| base_ms + i * STEP_MS + OFFSET_MS;
         let mut series: Vec<(Vec<Label>, Vec<Sample>)> = Vec::new();
         let labels = |pairs: &[(&str, &str)]| -> Vec<Label> {
