@@ -964,8 +964,10 @@ scrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['{}']
                 secs(due - r)
             );
             // seen at the first evaluation at or after `due` and after the
-            // restore (1s interval, 100ms polling)
-            if f < due - 200_000_000 || f > due.max(restore_at[i]) + 3500 * 1_000_000 {
+            // restore (1s interval, 100ms polling, and up to a few seconds
+            // of lag when the test runs beside the whole suite on 2 cores;
+            // a `for` that started over is checked below)
+            if f < due - 200_000_000 || f > due.max(restore_at[i]) + 6 * SEC {
                 failures.push(format!(
                     "{name}: {case} fired {} after the restart, due {}",
                     secs(f - r),
