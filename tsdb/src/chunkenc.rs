@@ -42,22 +42,54 @@ struct BitReader<'a> {
 }
 
 impl BitReader<'_> {
+    /// Reads `n` bits (at most 64), most significant first.
+    #[inline]
     fn read_bits(&mut self, n: u32) -> Option<u64> {
+        debug_assert!(n <= 64);
         if self.pos + n as usize > self.end {
             return None;
         }
-        let mut v = 0u64;
-        for _ in 0..n {
-            let byte = self.buf[self.pos / 8];
-            let bit = (byte >> (7 - (self.pos % 8))) & 1;
-            v = (v << 1) | bit as u64;
-            self.pos += 1;
+        if n == 0 {
+            return Some(0);
         }
+        let byte = self.pos / 8;
+        let off = (self.pos % 8) as u32;
+        let v = match self.buf.get(byte..byte + 8) {
+            Some(w) => {
+                // one unaligned big-endian word holds bits [pos, pos + 64 - off)
+                let w = u64::from_be_bytes(w.try_into().expect("8 bytes")) << off;
+                if off + n <= 64 {
+                    w >> (64 - n)
+                } else {
+                    // the last 1..=7 bits come from the ninth byte, which
+                    // exists because pos + n <= end <= 8 * len
+                    let extra = off + n - 64;
+                    (w >> (64 - n)) | (self.buf[byte + 8] >> (8 - extra)) as u64
+                }
+            }
+            None => {
+                // near the end of the buffer: bit by bit
+                let mut v = 0u64;
+                for i in 0..n as usize {
+                    let p = self.pos + i;
+                    let bit = (self.buf[p / 8] >> (7 - (p % 8))) & 1;
+                    v = (v << 1) | bit as u64;
+                }
+                v
+            }
+        };
+        self.pos += n as usize;
         Some(v)
     }
 
+    #[inline]
     fn read_bit(&mut self) -> Option<bool> {
-        self.read_bits(1).map(|b| b == 1)
+        if self.pos >= self.end {
+            return None;
+        }
+        let bit = (self.buf[self.pos / 8] >> (7 - (self.pos % 8))) & 1;
+        self.pos += 1;
+        Some(bit == 1)
     }
 }
 

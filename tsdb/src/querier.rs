@@ -7,10 +7,101 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::block::Block;
+use crate::chunkenc::XorIterator;
+use crate::chunks::DATA_SIZE;
 use crate::db::Db;
-use crate::head::HeadQuerier;
+use crate::head::{Head, HeadQuerier};
 use crate::labels::{Labels, Matcher};
 use crate::read::{Querier, ReadError, Sample, Series, VecIterator};
+
+/// Copies of head chunks: `(data, sample count, bit length)`.
+type ChunkCopies = Vec<([u8; DATA_SIZE], u16, usize)>;
+
+/// A block chunk: its decoder and sample count.
+struct BlockChunk<'b> {
+    it: XorIterator<'b>,
+    count: u16,
+}
+
+/// Where one series' samples come from, before decoding.
+enum Part<'b> {
+    Block(Vec<BlockChunk<'b>>),
+    Head(ChunkCopies),
+}
+
+impl Part<'_> {
+    /// Samples in the chunks (an upper bound of those in range).
+    fn count(&self) -> usize {
+        match self {
+            Part::Block(c) => c.iter().map(|c| c.count as usize).sum(),
+            Part::Head(c) => c.iter().map(|c| c.1 as usize).sum(),
+        }
+    }
+}
+
+/// Fewest samples worth decoding on more than one thread.
+const PARALLEL_MIN_SAMPLES: usize = 1_000_000;
+
+/// Decodes every series with `f`, in order; on several threads when there
+/// are many samples.
+fn decode_all<'b, F>(items: Vec<(Labels, Vec<Part<'b>>)>, f: F) -> Vec<(Labels, Vec<Sample>)>
+where
+    F: Fn(Vec<Part<'b>>) -> Vec<Sample> + Sync,
+{
+    let total: usize = items
+        .iter()
+        .map(|(_, p)| p.iter().map(Part::count).sum::<usize>())
+        .sum();
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(8)
+        .min(total / PARALLEL_MIN_SAMPLES * 2 + 1);
+    if threads <= 1 || items.len() < 2 {
+        return items
+            .into_iter()
+            .map(|(l, parts)| {
+                let v = f(parts);
+                (l, v)
+            })
+            .collect();
+    }
+    // contiguous runs of about equal sample counts
+    let per = total.div_ceil(threads);
+    let mut runs: Vec<Vec<(Labels, Vec<Part<'b>>)>> = vec![Vec::new()];
+    let mut in_run = 0usize;
+    for item in items {
+        let n: usize = item.1.iter().map(Part::count).sum();
+        if in_run >= per && runs.len() < threads {
+            runs.push(Vec::new());
+            in_run = 0;
+        }
+        in_run += n;
+        runs.last_mut().expect("a run").push(item);
+    }
+    let f = &f;
+    let work = |run: Vec<(Labels, Vec<Part<'b>>)>| -> Vec<(Labels, Vec<Sample>)> {
+        run.into_iter()
+            .map(|(l, parts)| {
+                let v = f(parts);
+                (l, v)
+            })
+            .collect()
+    };
+    std::thread::scope(|scope| {
+        let mut runs = runs.into_iter();
+        let first = runs.next().unwrap_or_default();
+        let handles: Vec<_> = runs.map(|run| scope.spawn(move || work(run))).collect();
+        let mut out = work(first);
+        for h in handles {
+            match h.join() {
+                Ok(v) => out.extend(v),
+                Err(e) => std::panic::resume_unwind(e),
+            }
+        }
+        out
+    })
+}
 
 pub(crate) struct DbQuerier<'a> {
     head: HeadQuerier<'a>,
@@ -50,9 +141,11 @@ impl<'a> DbQuerier<'a> {
     /// Appends `more` (in time order) after `into`, dropping samples not
     /// newer than what is there.
     fn extend(into: &mut Vec<Sample>, more: impl Iterator<Item = Sample>) {
+        let mut last = into.last().map(|l| l.0);
         for s in more {
-            if into.last().is_none_or(|l| s.0 > l.0) {
+            if last.is_none_or(|l| s.0 > l) {
                 into.push(s);
+                last = Some(s.0);
             }
         }
     }
@@ -73,29 +166,58 @@ impl<'a> DbQuerier<'a> {
 
 impl Querier for DbQuerier<'_> {
     fn select(&self, matchers: &[Matcher]) -> Result<Vec<Series<'_>>, ReadError> {
-        if self.blocks.is_empty() {
-            return self.head.select(matchers);
-        }
-        let mut merged: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
+        // find the chunks of every series first, decode them after (in
+        // parallel when there are many)
+        let mut merged: BTreeMap<Labels, Vec<Part<'_>>> = BTreeMap::new();
         for b in &self.blocks {
             for (labels, chunks) in b
                 .select(matchers, self.mint, self.maxt)
                 .map_err(block_err)?
             {
-                let into = merged.entry(labels).or_default();
-                for c in chunks {
-                    Self::extend(
-                        into,
-                        c.iter().filter(|(t, _)| *t >= self.mint && *t <= self.maxt),
-                    );
-                }
+                let chunks = chunks
+                    .into_iter()
+                    .map(|c| BlockChunk {
+                        it: c.iter(),
+                        count: c.count,
+                    })
+                    .collect();
+                merged.entry(labels).or_default().push(Part::Block(chunks));
             }
         }
-        for mut s in self.head.select(matchers)? {
-            let into = merged.entry(s.labels).or_default();
-            Self::extend(into, std::iter::from_fn(|| s.samples.next()));
+        let head = self.head.head;
+        let head_only = self.blocks.is_empty();
+        for s in head.matching(matchers) {
+            let copies = head.chunk_copies(&s, self.mint, self.maxt);
+            if !copies.is_empty() {
+                merged
+                    .entry(s.labels.clone())
+                    .or_default()
+                    .push(Part::Head(copies));
+            }
         }
-        Ok(merged
+        let items: Vec<(Labels, Vec<Part<'_>>)> = merged.into_iter().collect();
+        let (mint, maxt) = (self.mint, self.maxt);
+        let decoded = decode_all(items, |parts| {
+            let mut v = Vec::with_capacity(parts.iter().map(Part::count).sum());
+            for p in parts {
+                match p {
+                    Part::Block(chunks) => {
+                        for c in chunks {
+                            Self::extend(&mut v, c.it.filter(|(t, _)| *t >= mint && *t <= maxt));
+                        }
+                    }
+                    // without blocks, the head's samples as they are
+                    Part::Head(copies) if head_only => {
+                        Head::decode_copies_into(&copies, mint, maxt, &mut v)
+                    }
+                    Part::Head(copies) => {
+                        Self::extend(&mut v, Head::decode_copies(&copies, mint, maxt).into_iter())
+                    }
+                }
+            }
+            v
+        });
+        Ok(decoded
             .into_iter()
             .filter(|(_, v)| !v.is_empty())
             .map(|(labels, v)| Series {

@@ -43,6 +43,25 @@ pub trait SampleIterator {
             }
         }
     }
+
+    /// The samples from the first with timestamp `>= mint` (as [`seek`]
+    /// finds it) up to, not including, the first with timestamp `> maxt`.
+    /// The iterator is left somewhere after them. Iterators over owned
+    /// vectors override this to hand their vector over without copying.
+    ///
+    /// [`seek`]: SampleIterator::seek
+    fn collect_between(&mut self, mint: i64, maxt: i64) -> Vec<Sample> {
+        let mut out = Vec::new();
+        let mut next = self.seek(mint);
+        while let Some(s) = next {
+            if s.0 > maxt {
+                break;
+            }
+            out.push(s);
+            next = self.next();
+        }
+        out
+    }
 }
 
 /// One selected series: its labels and its samples in the selected range.
@@ -112,6 +131,26 @@ impl SampleIterator for VecIterator {
         let i = rest.partition_point(|s| s.0 < t);
         self.pos += i;
         self.next()
+    }
+
+    fn collect_between(&mut self, mint: i64, maxt: i64) -> Vec<Sample> {
+        let rest = &self.samples[self.pos..];
+        if self.pos == 0
+            && rest.first().is_some_and(|s| s.0 >= mint)
+            && rest.last().is_some_and(|s| s.0 <= maxt)
+        {
+            // all of them (the vector is in time order)
+            return std::mem::take(&mut self.samples);
+        }
+        let lo = rest.partition_point(|s| s.0 < mint);
+        let hi = rest.partition_point(|s| s.0 <= maxt).max(lo);
+        let out = if self.pos == 0 && lo == 0 && hi == self.samples.len() {
+            std::mem::take(&mut self.samples)
+        } else {
+            rest[lo..hi].to_vec()
+        };
+        self.pos = self.samples.len();
+        out
     }
 }
 
@@ -234,6 +273,30 @@ mod tests {
         assert_eq!(it.seek(45), Some((50, -5.0)));
         assert_eq!(it.next(), Some((60, -6.0)));
         assert_eq!(it.next(), None);
+        let v: Vec<Sample> = (0..10).map(|t| (t * 10, t as f64)).collect();
+        for (mint, maxt) in [
+            (0, 90),
+            (-5, 100),
+            (15, 45),
+            (20, 20),
+            (21, 29),
+            (95, 200),
+            (50, 10),
+        ] {
+            let want: Vec<Sample> = v
+                .iter()
+                .copied()
+                .filter(|s| s.0 >= mint && s.0 <= maxt)
+                .collect();
+            assert_eq!(
+                VecIterator::new(v.clone()).collect_between(mint, maxt),
+                want
+            );
+            let mut it = VecIterator::new(v.clone());
+            it.next();
+            let want: Vec<Sample> = want.into_iter().filter(|s| s.0 > 0).collect();
+            assert_eq!(it.collect_between(mint, maxt), want);
+        }
         assert_eq!(q.label_values("i", &[]).unwrap(), vec!["a", "b"]);
         assert_eq!(q.label_names(&[]).unwrap(), vec!["__name__", "i"]);
     }

@@ -23,62 +23,107 @@ pub(crate) fn kahan_add(v: f64, sum: f64, c: f64) -> (f64, f64) {
     (t, c)
 }
 
-/// The mean of `values`, robust against overflow of the plain sum.
-pub(crate) fn mean(values: &[f64]) -> f64 {
-    let (mut sum, mut c) = (0.0, 0.0);
-    let mut incremental = false;
-    let (mut m, mut mc) = (0.0, 0.0);
-    for (i, &v) in values.iter().enumerate() {
-        let n = (i + 1) as f64;
-        if !incremental {
-            let (s2, c2) = kahan_add(v, sum, c);
+/// The streaming form of [`mean`]: values added one at a time give the
+/// same result, bit for bit.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct MeanAcc {
+    n: usize,
+    sum: f64,
+    c: f64,
+    incremental: bool,
+    m: f64,
+    mc: f64,
+}
+
+impl MeanAcc {
+    /// Adds the next value.
+    #[inline]
+    pub(crate) fn add(&mut self, v: f64) {
+        self.n += 1;
+        let n = self.n as f64;
+        if !self.incremental {
+            let (s2, c2) = kahan_add(v, self.sum, self.c);
             if !s2.is_infinite() || v.is_infinite() {
-                sum = s2;
-                c = c2;
-                continue;
+                self.sum = s2;
+                self.c = c2;
+                return;
             }
-            incremental = true;
-            m = sum / (n - 1.0);
-            mc = c / (n - 1.0);
+            self.incremental = true;
+            self.m = self.sum / (n - 1.0);
+            self.mc = self.c / (n - 1.0);
         }
-        if m.is_infinite() {
-            if v.is_infinite() && (m > 0.0) == (v > 0.0) {
-                continue;
+        if self.m.is_infinite() {
+            if v.is_infinite() && (self.m > 0.0) == (v > 0.0) {
+                return;
             }
             if !v.is_infinite() && !v.is_nan() {
-                continue;
+                return;
             }
         }
-        let cur = m + mc;
-        let (a, b) = kahan_add(v / n - cur / n, m, mc);
-        m = a;
-        mc = b;
+        let cur = self.m + self.mc;
+        let (a, b) = kahan_add(v / n - cur / n, self.m, self.mc);
+        self.m = a;
+        self.mc = b;
     }
-    if values.is_empty() {
-        return f64::NAN;
+
+    /// The mean of the values added (NaN for none).
+    pub(crate) fn result(&self) -> f64 {
+        if self.n == 0 {
+            return f64::NAN;
+        }
+        if self.incremental {
+            self.m + self.mc
+        } else {
+            let n = self.n as f64;
+            self.sum / n + self.c / n
+        }
     }
-    if incremental {
-        m + mc
-    } else {
-        let n = values.len() as f64;
-        sum / n + c / n
+}
+
+/// The mean of `values`, robust against overflow of the plain sum.
+pub(crate) fn mean(values: &[f64]) -> f64 {
+    let mut acc = MeanAcc::default();
+    for &v in values {
+        acc.add(v);
+    }
+    acc.result()
+}
+
+/// The streaming form of [`variance`] (Welford).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct VarAcc {
+    n: f64,
+    mean: f64,
+    m2: f64,
+}
+
+impl VarAcc {
+    /// Adds the next value.
+    #[inline]
+    pub(crate) fn add(&mut self, v: f64) {
+        self.n += 1.0;
+        let d = v - self.mean;
+        self.mean += d / self.n;
+        self.m2 += d * (v - self.mean);
+    }
+
+    /// The population variance of the values added (NaN for none).
+    pub(crate) fn result(&self) -> f64 {
+        if self.n == 0.0 {
+            f64::NAN
+        } else {
+            self.m2 / self.n
+        }
     }
 }
 
 /// Population variance (Welford).
 pub(crate) fn variance(values: &[f64]) -> f64 {
-    let (mut n, mut mean, mut m2) = (0.0, 0.0, 0.0);
+    let mut acc = VarAcc::default();
     for &v in values {
-        n += 1.0;
-        let d = v - mean;
-        mean += d / n;
-        m2 += d * (v - mean);
+        acc.add(v);
     }
-    if n == 0.0 {
-        f64::NAN
-    } else {
-        m2 / n
-    }
+    acc.result()
 }
 
 /// The `q`-quantile of `values` by linear interpolation between ranks.

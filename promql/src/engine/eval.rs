@@ -13,6 +13,11 @@ use crate::value::{Sample, Series, StepValue};
 impl Evaluator<'_> {
     /// Evaluates `e` at time `ts` (milliseconds).
     pub(crate) fn eval(&mut self, e: &Expr, ts: i64) -> Result<StepValue, Error> {
+        if !self.pre.is_empty() {
+            if let Some(v) = self.take_pre(e, ts)? {
+                return Ok(v);
+            }
+        }
         match e {
             Expr::NumberLiteral(v) => Ok(StepValue::Scalar(*v)),
             Expr::StringLiteral(s) => Ok(StepValue::String(s.clone())),

@@ -3,9 +3,10 @@
 mod aggregate;
 mod binop;
 mod eval;
+mod range;
 pub(crate) mod selector;
 
-pub(crate) use aggregate::{format_value, kahan_add, mean, quantile, valid_label_name, variance};
+pub(crate) use aggregate::{format_value, kahan_add, quantile, valid_label_name, MeanAcc, VarAcc};
 
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
@@ -72,6 +73,8 @@ pub(crate) struct Evaluator<'o> {
     pub step: i64,
     deadline: Instant,
     pub data: HashMap<usize, Vec<LoadedSeries>>,
+    /// Whole-range results of subtrees of a range query (see [`range`]).
+    pre: HashMap<usize, range::RangeVec>,
     samples: usize,
     pub warnings: Vec<String>,
     pub infos: Vec<String>,
@@ -98,6 +101,7 @@ impl<'o> Evaluator<'o> {
                 .checked_add(opts.timeout)
                 .unwrap_or(now + Duration::from_secs(86_400 * 365)),
             data: HashMap::new(),
+            pre: HashMap::new(),
             samples: 0,
             warnings: Vec::new(),
             infos: Vec::new(),
@@ -270,6 +274,7 @@ impl Engine {
         ev.subquery_step_ms = self.subquery_step_ms;
         ev.load(store, &expr)?;
         let prepared = Instant::now();
+        ev.precompute(&expr, &[t_ms])?;
         let out = ev.eval(&expr, t_ms)?;
         ev.end_step(t_ms, 0);
         let evaluated = Instant::now();
@@ -332,7 +337,12 @@ impl Engine {
         }
         ev.load(store, &expr)?;
         let prepared = Instant::now();
-        let mut series = range_steps(&mut ev, &expr, start_ms, end_ms, step_ms)?;
+        let times = ev.step_times();
+        ev.precompute(&expr, &times)?;
+        let mut series = match ev.finish_pre_root(&expr, &times)? {
+            Some(series) => series,
+            None => range_steps(&mut ev, &expr, start_ms, end_ms, step_ms)?,
+        };
         let evaluated = Instant::now();
         series.sort_by(|a, b| a.metric.cmp(&b.metric));
         let stats = ev.stats(t0, prepared, evaluated);

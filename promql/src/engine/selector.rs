@@ -123,15 +123,7 @@ impl Evaluator<'_> {
             let mut out = Vec::with_capacity(selected.len());
             for mut s in selected {
                 self.check_deadline()?;
-                let mut samples = Vec::new();
-                let mut next = s.samples.seek(need.mint);
-                while let Some((t, v)) = next {
-                    if t > need.maxt {
-                        break;
-                    }
-                    samples.push((t, v));
-                    next = s.samples.next();
-                }
+                let samples = s.samples.collect_between(need.mint, need.maxt);
                 self.account(samples.len())?;
                 if !samples.is_empty() {
                     out.push(LoadedSeries {

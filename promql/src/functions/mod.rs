@@ -5,7 +5,7 @@ mod histogram_more;
 mod label;
 mod math;
 mod over_time;
-mod rate;
+pub(crate) mod rate;
 
 use crate::engine::Evaluator;
 use crate::error::Error;
@@ -27,7 +27,7 @@ impl Window {
 }
 
 /// A function over one series' samples in a window and scalar arguments.
-type RangeFn = fn(&[(i64, f64)], &Window, &[f64]) -> Option<f64>;
+pub(crate) type RangeFn = fn(&[(i64, f64)], &Window, &[f64]) -> Option<f64>;
 /// A function applied to each element of an instant vector.
 type ElementFn = fn(f64) -> f64;
 /// Any other function.

@@ -2,14 +2,19 @@
 //! `changes`, `resets`, `deriv`, `predict_linear`.
 
 use super::Window;
-use crate::engine::{kahan_add, mean, quantile as quantile_of, variance};
+use crate::engine::{kahan_add, quantile as quantile_of, MeanAcc, VarAcc};
 
 fn values(p: &[(i64, f64)]) -> Vec<f64> {
     p.iter().map(|s| s.1).collect()
 }
 
 pub(super) fn avg(p: &[(i64, f64)], _: &Window, _: &[f64]) -> Option<f64> {
-    Some(mean(&values(p)))
+    // the same as mean(&values(p)), without the copy
+    let mut acc = MeanAcc::default();
+    for x in p {
+        acc.add(x.1);
+    }
+    Some(acc.result())
 }
 
 pub(super) fn sum(p: &[(i64, f64)], _: &Window, _: &[f64]) -> Option<f64> {
@@ -80,12 +85,21 @@ pub(super) fn present(p: &[(i64, f64)], _: &Window, _: &[f64]) -> Option<f64> {
     (!p.is_empty()).then_some(1.0)
 }
 
+fn variance_of(p: &[(i64, f64)]) -> f64 {
+    // the same as variance(&values(p)), without the copy
+    let mut acc = VarAcc::default();
+    for x in p {
+        acc.add(x.1);
+    }
+    acc.result()
+}
+
 pub(super) fn stdvar(p: &[(i64, f64)], _: &Window, _: &[f64]) -> Option<f64> {
-    Some(variance(&values(p)))
+    Some(variance_of(p))
 }
 
 pub(super) fn stddev(p: &[(i64, f64)], _: &Window, _: &[f64]) -> Option<f64> {
-    Some(variance(&values(p)).sqrt())
+    Some(variance_of(p).sqrt())
 }
 
 pub(super) fn quantile(p: &[(i64, f64)], _: &Window, params: &[f64]) -> Option<f64> {

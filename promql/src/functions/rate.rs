@@ -6,6 +6,34 @@ use super::Window;
 /// The change over the window, extrapolated towards its edges the way
 /// Prometheus does; per second when `per_second`.
 fn extrapolated(points: &[(i64, f64)], w: &Window, counter: bool, per_second: bool) -> Option<f64> {
+    extrapolated_with(points, w, counter, per_second, || {
+        points
+            .windows(2)
+            .filter(|pair| pair[1].1 < pair[0].1)
+            .map(|pair| pair[0].1)
+    })
+}
+
+/// `rate` (per second) or `increase` of a counter, given the values
+/// before each reset in `points` (the first of each pair of consecutive
+/// samples where the value drops), in order. Same result as scanning
+/// `points` for them.
+pub(crate) fn counter_extrapolated<I: Iterator<Item = f64>>(
+    points: &[(i64, f64)],
+    w: &Window,
+    per_second: bool,
+    resets: impl FnOnce() -> I,
+) -> Option<f64> {
+    extrapolated_with(points, w, true, per_second, resets)
+}
+
+fn extrapolated_with<I: Iterator<Item = f64>>(
+    points: &[(i64, f64)],
+    w: &Window,
+    counter: bool,
+    per_second: bool,
+    resets: impl FnOnce() -> I,
+) -> Option<f64> {
     if points.len() < 2 {
         return None;
     }
@@ -13,10 +41,8 @@ fn extrapolated(points: &[(i64, f64)], w: &Window, counter: bool, per_second: bo
     let (last_t, last_v) = points[points.len() - 1];
     let mut result = last_v - first_v;
     if counter {
-        for pair in points.windows(2) {
-            if pair[1].1 < pair[0].1 {
-                result += pair[0].1;
-            }
+        for before in resets() {
+            result += before;
         }
     }
     let mut to_start = (first_t - w.start) as f64 / 1000.0;

@@ -12,44 +12,67 @@ pub(crate) struct HeadQuerier<'a> {
     pub(crate) maxt: i64,
 }
 
+/// Copies of a series' chunks overlapping a time range, taken under the
+/// series lock, to decode outside it: `(data, sample count, bit length)`.
+pub(crate) type ChunkCopies = Vec<([u8; DATA_SIZE], u16, usize)>;
+
 impl Head {
-    /// Samples of one series within `[mint, maxt]`.
-    pub(crate) fn samples(&self, s: &MemSeries, mint: i64, maxt: i64) -> Vec<Sample> {
-        // copy the chunk bytes under the series lock, decode outside it
-        let mut copies: Vec<([u8; DATA_SIZE], u16, usize)> = Vec::new();
-        {
-            let st = s.state.lock();
-            let mut take = |cref: ChunkRef, cmint: i64, cmaxt: i64, count: u16, bits: usize| {
-                if cmaxt < mint || cmint > maxt || count == 0 {
-                    return;
-                }
-                let mut data = [0u8; DATA_SIZE];
-                if self.chunks.read_data(cref, &mut data) {
-                    copies.push((data, count, bits));
-                }
-            };
-            // closed chunks are in time order; skip those entirely before mint
-            let first = st.closed.partition_point(|c| c.maxt < mint);
-            for c in &st.closed[first..] {
-                if c.mint > maxt {
-                    break;
-                }
-                take(c.cref, c.mint, c.maxt, c.count, c.bit_len as usize);
+    /// Copies of the chunks of one series that overlap `[mint, maxt]`.
+    pub(crate) fn chunk_copies(&self, s: &MemSeries, mint: i64, maxt: i64) -> ChunkCopies {
+        let mut copies: ChunkCopies = Vec::new();
+        let st = s.state.lock();
+        let mut take = |cref: ChunkRef, cmint: i64, cmaxt: i64, count: u16, bits: usize| {
+            if cmaxt < mint || cmint > maxt || count == 0 {
+                return;
             }
-            if let Some(o) = &st.open {
-                take(o.cref, o.mint, o.maxt, o.count, o.bit_len as usize);
+            let mut data = [0u8; DATA_SIZE];
+            if self.chunks.read_data(cref, &mut data) {
+                copies.push((data, count, bits));
             }
+        };
+        // closed chunks are in time order; skip those entirely before mint
+        let first = st.closed.partition_point(|c| c.maxt < mint);
+        for c in &st.closed[first..] {
+            if c.mint > maxt {
+                break;
+            }
+            take(c.cref, c.mint, c.maxt, c.count, c.bit_len as usize);
         }
-        let mut out = Vec::new();
-        for (data, count, bits) in &copies {
+        if let Some(o) = &st.open {
+            take(o.cref, o.mint, o.maxt, o.count, o.bit_len as usize);
+        }
+        copies
+    }
+
+    /// Decodes chunk copies, keeping the samples within `[mint, maxt]`.
+    pub(crate) fn decode_copies(copies: &ChunkCopies, mint: i64, maxt: i64) -> Vec<Sample> {
+        let mut out = Vec::with_capacity(copies.iter().map(|c| c.1 as usize).sum());
+        Self::decode_copies_into(copies, mint, maxt, &mut out);
+        out
+    }
+
+    /// [`Head::decode_copies`], appending to `out`.
+    pub(crate) fn decode_copies_into(
+        copies: &ChunkCopies,
+        mint: i64,
+        maxt: i64,
+        out: &mut Vec<Sample>,
+    ) {
+        for (data, count, bits) in copies {
             out.extend(
                 XorIterator::new(data, *count, *bits).filter(|(t, _)| *t >= mint && *t <= maxt),
             );
         }
-        out
     }
 
-    fn matching(&self, matchers: &[Matcher]) -> Vec<std::sync::Arc<MemSeries>> {
+    /// Samples of one series within `[mint, maxt]`.
+    pub(crate) fn samples(&self, s: &MemSeries, mint: i64, maxt: i64) -> Vec<Sample> {
+        // copy the chunk bytes under the series lock, decode outside it
+        let copies = self.chunk_copies(s, mint, maxt);
+        Self::decode_copies(&copies, mint, maxt)
+    }
+
+    pub(crate) fn matching(&self, matchers: &[Matcher]) -> Vec<std::sync::Arc<MemSeries>> {
         let ids = self.postings.read().candidates(matchers);
         let mut series: Vec<_> = self
             .series_for(&ids)

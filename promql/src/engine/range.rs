@@ -1,0 +1,767 @@
+//! Whole-range evaluation of common subtrees of a range query.
+//!
+//! The evaluator works one step at a time ([`super::eval`]). For the
+//! subtrees that dominate real queries — selectors, `rate`-like functions
+//! of one matrix selector, element-wise functions and the plain
+//! aggregations — this module computes every step of the query at once,
+//! series by series, walking each series' samples with moving cursors
+//! instead of searching and copying a window per step. The results are
+//! kept per node; when the step-wise evaluator reaches such a node it
+//! takes the step's vector from here instead of evaluating it.
+//!
+//! Every value is computed with exactly the same floating-point operations
+//! in the same order as the step-wise path (the same window functions on
+//! the same sample slices, aggregations over members in the same order),
+//! so answers are identical. The per-step side effects of the step-wise
+//! path (samples counted for the statistics, the limit on samples held)
+//! are recorded per step and replayed when the step is taken.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::time::Instant;
+
+use tsdb::labels::{Labels, METRIC_NAME};
+
+use super::aggregate::{kahan_add, MeanAcc, VarAcc};
+use super::selector::{key, LoadedSeries};
+use super::{finish_labels, Evaluator};
+use crate::error::Error;
+use crate::functions::rate::counter_extrapolated;
+use crate::functions::{Impl, Window, IMPLS};
+use crate::parser::{AggregateOp, Expr, ValueType, VectorSelector};
+use crate::value::{is_stale, MatrixSeries, Sample, StepValue};
+
+/// An instant vector at every step of the query, column by column.
+pub(crate) struct RangeVec {
+    /// Labels of each column (series).
+    labels: Vec<Labels>,
+    /// `vals[col * steps + step]`.
+    vals: Vec<f64>,
+    /// Whether the column has a value at the step, same layout.
+    present: Vec<bool>,
+    /// Whether `__name__` is to be dropped at the end (same for all).
+    drop_name: bool,
+    /// The order of the columns at each step, when it is not the column
+    /// order (aggregation outputs: groups in order of first appearance).
+    order: Option<Vec<Vec<u32>>>,
+    /// Samples the step-wise path would count at each step.
+    queried: Vec<u64>,
+    /// The most samples a range selector of the subtree holds at each step
+    /// (0: no check).
+    held: Vec<usize>,
+}
+
+impl RangeVec {
+    fn empty(steps: usize) -> RangeVec {
+        RangeVec {
+            labels: Vec::new(),
+            vals: Vec::new(),
+            present: Vec::new(),
+            drop_name: false,
+            order: None,
+            queried: vec![0; steps],
+            held: vec![0; steps],
+        }
+    }
+
+    fn steps(&self) -> usize {
+        self.queried.len()
+    }
+
+    /// The vector at step `i`, as the step-wise path would return it.
+    fn vector_at(&self, i: usize) -> Vec<Sample> {
+        let n = self.steps();
+        let sample = |c: usize| Sample {
+            metric: self.labels[c].clone(),
+            v: self.vals[c * n + i],
+            drop_name: self.drop_name,
+        };
+        match &self.order {
+            Some(order) => order[i].iter().map(|&c| sample(c as usize)).collect(),
+            None => (0..self.labels.len())
+                .filter(|&c| self.present[c * n + i])
+                .map(sample)
+                .collect(),
+        }
+    }
+
+    /// Calls `f(col)` for the columns present at step `i`, in order.
+    #[inline]
+    fn for_each_at(&self, i: usize, mut f: impl FnMut(usize)) {
+        let n = self.steps();
+        match &self.order {
+            Some(order) => order[i].iter().for_each(|&c| f(c as usize)),
+            None => {
+                for c in 0..self.labels.len() {
+                    if self.present[c * n + i] {
+                        f(c)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An aggregation state that takes values one at a time.
+trait Acc: Copy + Default {
+    fn add(&mut self, v: f64);
+    fn result(&self, members: u32) -> f64;
+}
+
+#[derive(Clone, Copy, Default)]
+struct SumAcc(f64, f64);
+impl Acc for SumAcc {
+    #[inline]
+    fn add(&mut self, v: f64) {
+        (self.0, self.1) = kahan_add(v, self.0, self.1);
+    }
+    fn result(&self, _: u32) -> f64 {
+        self.0 + self.1
+    }
+}
+
+#[derive(Clone, Copy)]
+struct MinMaxAcc<const MAX: bool>(f64);
+impl<const MAX: bool> Default for MinMaxAcc<MAX> {
+    fn default() -> Self {
+        MinMaxAcc(f64::NAN)
+    }
+}
+impl<const MAX: bool> Acc for MinMaxAcc<MAX> {
+    #[inline]
+    fn add(&mut self, v: f64) {
+        let better = if MAX { v > self.0 } else { v < self.0 };
+        if self.0.is_nan() || better {
+            self.0 = v;
+        }
+    }
+    fn result(&self, _: u32) -> f64 {
+        self.0
+    }
+}
+
+#[derive(Clone, Copy, Default)]
+struct CountAcc;
+impl Acc for CountAcc {
+    #[inline]
+    fn add(&mut self, _: f64) {}
+    fn result(&self, members: u32) -> f64 {
+        members as f64
+    }
+}
+
+#[derive(Clone, Copy, Default)]
+struct GroupAcc;
+impl Acc for GroupAcc {
+    #[inline]
+    fn add(&mut self, _: f64) {}
+    fn result(&self, _: u32) -> f64 {
+        1.0
+    }
+}
+
+impl Acc for MeanAcc {
+    #[inline]
+    fn add(&mut self, v: f64) {
+        MeanAcc::add(self, v)
+    }
+    fn result(&self, _: u32) -> f64 {
+        MeanAcc::result(self)
+    }
+}
+
+#[derive(Clone, Copy, Default)]
+struct VarianceAcc<const SQRT: bool>(VarAcc);
+impl<const SQRT: bool> Acc for VarianceAcc<SQRT> {
+    #[inline]
+    fn add(&mut self, v: f64) {
+        self.0.add(v)
+    }
+    fn result(&self, _: u32) -> f64 {
+        if SQRT {
+            self.0.result().sqrt()
+        } else {
+            self.0.result()
+        }
+    }
+}
+
+/// How a function of one range selector is computed.
+struct RangeHow {
+    f: crate::functions::RangeFn,
+    keep_name: bool,
+    /// `rate` (`Some(true)`) or `increase` (`Some(false)`): resets are
+    /// found once per series instead of once per window.
+    counter: Option<bool>,
+}
+
+/// Functions of one range vector whose scalar arguments need no checks.
+fn range_fn(name: &str) -> Option<(crate::functions::RangeFn, bool)> {
+    if matches!(name, "quantile_over_time" | "double_exponential_smoothing") {
+        return None;
+    }
+    match IMPLS.iter().find(|(n, _)| *n == name)?.1 {
+        Impl::Range { f, keep_name } => Some((f, keep_name)),
+        _ => None,
+    }
+}
+
+impl Evaluator<'_> {
+    /// The evaluation times of the range query.
+    pub(crate) fn step_times(&self) -> Vec<i64> {
+        let mut out = Vec::new();
+        let mut ts = self.start;
+        while ts <= self.end {
+            out.push(ts);
+            ts = match ts.checked_add(self.step) {
+                Some(t) => t,
+                None => break,
+            };
+        }
+        out
+    }
+
+    /// Computes the whole-range results of the largest supported subtrees
+    /// of `e` that are evaluated at the query's steps.
+    pub(crate) fn precompute(&mut self, e: &Expr, times: &[i64]) -> Result<(), Error> {
+        if let Some(rv) = self.native(e, times)? {
+            self.pre.insert(e as *const Expr as usize, rv);
+            return Ok(());
+        }
+        match e {
+            Expr::Paren(x) | Expr::Unary { expr: x, .. } => self.precompute(x, times),
+            Expr::Call { args, .. } => {
+                for a in args {
+                    self.precompute(a, times)?;
+                }
+                Ok(())
+            }
+            Expr::Aggregate { expr, param, .. } => {
+                self.precompute(expr, times)?;
+                if let Some(p) = param {
+                    self.precompute(p, times)?;
+                }
+                Ok(())
+            }
+            Expr::Binary { lhs, rhs, .. } => {
+                self.precompute(lhs, times)?;
+                self.precompute(rhs, times)
+            }
+            // subqueries evaluate their inner expression at other times
+            _ => Ok(()),
+        }
+    }
+
+    /// The step-wise value of a precomputed node at `ts`, replaying the
+    /// side effects of its evaluation.
+    pub(crate) fn take_pre(&self, e: &Expr, ts: i64) -> Result<Option<StepValue>, Error> {
+        let Some(rv) = self.pre.get(&(e as *const Expr as usize)) else {
+            return Ok(None);
+        };
+        let Some(i) = self.step_index(ts, rv.steps()) else {
+            return Ok(None);
+        };
+        if rv.held[i] > 0 {
+            self.check_samples(rv.held[i])?;
+        }
+        self.count_queried(rv.queried[i] as usize);
+        Ok(Some(StepValue::Vector(rv.vector_at(i))))
+    }
+
+    fn step_index(&self, ts: i64, steps: usize) -> Option<usize> {
+        if self.step <= 0 {
+            // an instant query
+            return (ts == self.start && steps == 1).then_some(0);
+        }
+        if ts < self.start {
+            return None;
+        }
+        let d = ts - self.start;
+        if d % self.step != 0 {
+            return None;
+        }
+        let i = usize::try_from(d / self.step).ok()?;
+        (i < steps).then_some(i)
+    }
+
+    /// The whole result of a range query whose root was precomputed, with
+    /// the per-step accounting of the step-wise loop; `None` when the
+    /// root was not precomputed or its output needs the step-wise checks
+    /// (label sets that coincide once `__name__` is dropped).
+    pub(crate) fn finish_pre_root(
+        &mut self,
+        e: &Expr,
+        times: &[i64],
+    ) -> Result<Option<Vec<MatrixSeries>>, Error> {
+        let Some(rv) = self.pre.get(&(e as *const Expr as usize)) else {
+            return Ok(None);
+        };
+        let metrics: Vec<Labels> = rv
+            .labels
+            .iter()
+            .map(|l| finish_labels(l.clone(), rv.drop_name))
+            .collect();
+        {
+            let mut seen = std::collections::HashSet::with_capacity(metrics.len());
+            if !metrics.iter().all(|m| seen.insert(m)) {
+                return Ok(None);
+            }
+        }
+        let rv = self
+            .pre
+            .remove(&(e as *const Expr as usize))
+            .expect("present");
+        let n = rv.steps();
+        let mut counts = vec![0usize; n];
+        for c in 0..rv.labels.len() {
+            for (i, k) in counts.iter_mut().enumerate() {
+                *k += rv.present[c * n + i] as usize;
+            }
+        }
+        let mut held_out = 0u64;
+        for (i, &ts) in times.iter().enumerate() {
+            self.check_deadline()?;
+            if rv.held[i] > 0 {
+                self.check_samples(rv.held[i])?;
+            }
+            self.count_queried(rv.queried[i] as usize);
+            self.account(counts[i])?;
+            self.end_step(ts, held_out);
+            held_out = held_out.saturating_add(counts[i] as u64);
+        }
+        let mut out = Vec::new();
+        for (c, metric) in metrics.into_iter().enumerate() {
+            let points: Vec<(i64, f64)> = (0..n)
+                .filter(|&i| rv.present[c * n + i])
+                .map(|i| (times[i], rv.vals[c * n + i]))
+                .collect();
+            if !points.is_empty() {
+                out.push(MatrixSeries { metric, points });
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// The whole-range value of `e`, if it is a supported subtree.
+    fn native(&mut self, e: &Expr, times: &[i64]) -> Result<Option<RangeVec>, Error> {
+        match e {
+            Expr::Paren(x) => self.native(x, times),
+            Expr::VectorSelector(vs) if vs.at.is_none() => {
+                Ok(Some(self.native_instant(vs, times)?))
+            }
+            Expr::Call { func, args } => {
+                if let Some((f, keep_name)) = range_fn(func) {
+                    let mut params = Vec::new();
+                    let mut matrix = None;
+                    for a in args {
+                        match a.unwrap_parens() {
+                            Expr::NumberLiteral(v) => params.push(*v),
+                            Expr::MatrixSelector { selector, range_ms }
+                                if selector.at.is_none() && matrix.is_none() =>
+                            {
+                                matrix = Some((selector, *range_ms))
+                            }
+                            _ => return Ok(None),
+                        }
+                    }
+                    let Some((vs, range_ms)) = matrix else {
+                        return Ok(None);
+                    };
+                    let counter = match func.as_str() {
+                        "rate" => Some(true),
+                        "increase" => Some(false),
+                        _ => None,
+                    };
+                    let how = RangeHow {
+                        f,
+                        keep_name,
+                        counter,
+                    };
+                    return Ok(Some(
+                        self.native_range_fn(vs, range_ms, &how, &params, times)?,
+                    ));
+                }
+                let Some((_, Impl::Element(f))) = IMPLS.iter().find(|(n, _)| n == func) else {
+                    return Ok(None);
+                };
+                let [arg] = args.as_slice() else {
+                    return Ok(None);
+                };
+                if arg.value_type() != ValueType::Vector {
+                    return Ok(None);
+                }
+                let Some(mut rv) = self.native(arg, times)? else {
+                    return Ok(None);
+                };
+                for v in rv.vals.iter_mut() {
+                    *v = f(*v);
+                }
+                rv.drop_name = true;
+                Ok(Some(rv))
+            }
+            Expr::Aggregate {
+                op,
+                expr,
+                param: None,
+                grouping,
+                without,
+            } => {
+                let op = *op;
+                if !matches!(
+                    op,
+                    AggregateOp::Sum
+                        | AggregateOp::Avg
+                        | AggregateOp::Min
+                        | AggregateOp::Max
+                        | AggregateOp::Count
+                        | AggregateOp::Group
+                        | AggregateOp::Stddev
+                        | AggregateOp::Stdvar
+                ) {
+                    return Ok(None);
+                }
+                let Some(input) = self.native(expr, times)? else {
+                    return Ok(None);
+                };
+                self.check_deadline()?;
+                let g = (&input, grouping.as_slice(), *without);
+                Ok(Some(match op {
+                    AggregateOp::Sum => aggregate::<SumAcc>(g),
+                    AggregateOp::Avg => aggregate::<MeanAcc>(g),
+                    AggregateOp::Min => aggregate::<MinMaxAcc<false>>(g),
+                    AggregateOp::Max => aggregate::<MinMaxAcc<true>>(g),
+                    AggregateOp::Count => aggregate::<CountAcc>(g),
+                    AggregateOp::Group => aggregate::<GroupAcc>(g),
+                    AggregateOp::Stddev => aggregate::<VarianceAcc<true>>(g),
+                    _ => aggregate::<VarianceAcc<false>>(g),
+                }))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// An instant selector at every step.
+    fn native_instant(&self, vs: &VectorSelector, times: &[i64]) -> Result<RangeVec, Error> {
+        let Some(series) = self.data.get(&key(vs)) else {
+            return Ok(RangeVec::empty(times.len()));
+        };
+        let (lookback, offset_ms, deadline) =
+            (self.opts.lookback_delta_ms, vs.offset_ms, self.deadline);
+        in_parallel(series, times.len(), |part| {
+            instant_part(part, times, offset_ms, lookback, deadline)
+        })
+    }
+
+    /// A function of one range selector at every step.
+    fn native_range_fn(
+        &self,
+        vs: &VectorSelector,
+        range_ms: i64,
+        how: &RangeHow,
+        params: &[f64],
+        times: &[i64],
+    ) -> Result<RangeVec, Error> {
+        let Some(series) = self.data.get(&key(vs)) else {
+            let mut rv = RangeVec::empty(times.len());
+            rv.drop_name = !how.keep_name;
+            return Ok(rv);
+        };
+        let (offset_ms, deadline) = (vs.offset_ms, self.deadline);
+        in_parallel(series, times.len(), |part| {
+            range_fn_part(part, times, offset_ms, range_ms, how, params, deadline)
+        })
+    }
+}
+
+fn check(deadline: Instant) -> Result<(), Error> {
+    if Instant::now() > deadline {
+        return Err(Error::Timeout);
+    }
+    Ok(())
+}
+
+/// Fewest samples worth computing on more than one thread.
+const PARALLEL_MIN_SAMPLES: usize = 1_000_000;
+
+/// `f` over contiguous parts of `series`, on several threads when there
+/// are many samples, with the parts' results joined in order.
+fn in_parallel<F>(series: &[LoadedSeries], steps: usize, f: F) -> Result<RangeVec, Error>
+where
+    F: Fn(&[LoadedSeries]) -> Result<RangeVec, Error> + Sync,
+{
+    let total: usize = series.iter().map(|s| s.samples.len()).sum();
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(8)
+        .min(total / PARALLEL_MIN_SAMPLES + 1)
+        .min(series.len());
+    if threads <= 1 {
+        return f(series);
+    }
+    let per = series.len().div_ceil(threads);
+    let f = &f;
+    let parts: Vec<Result<RangeVec, Error>> = std::thread::scope(|scope| {
+        let mut chunks = series.chunks(per);
+        let first = chunks.next().unwrap_or_default();
+        let handles: Vec<_> = chunks.map(|c| scope.spawn(move || f(c))).collect();
+        let mut out = vec![f(first)];
+        for h in handles {
+            match h.join() {
+                Ok(r) => out.push(r),
+                Err(e) => std::panic::resume_unwind(e),
+            }
+        }
+        out
+    });
+    let mut rv = RangeVec::empty(steps);
+    for (k, part) in parts.into_iter().enumerate() {
+        let part = part?;
+        if k == 0 {
+            rv.drop_name = part.drop_name;
+        }
+        rv.labels.extend(part.labels);
+        rv.vals.extend(part.vals);
+        rv.present.extend(part.present);
+        for (a, b) in rv.queried.iter_mut().zip(&part.queried) {
+            *a += b;
+        }
+        for (a, b) in rv.held.iter_mut().zip(&part.held) {
+            *a += b;
+        }
+    }
+    Ok(rv)
+}
+
+/// An instant selector at every step, for some of its series: the latest
+/// sample within the lookback window, unless it is a stale marker.
+fn instant_part(
+    series: &[LoadedSeries],
+    times: &[i64],
+    offset_ms: i64,
+    lookback: i64,
+    deadline: Instant,
+) -> Result<RangeVec, Error> {
+    let n = times.len();
+    let mut rv = RangeVec::empty(n);
+    rv.labels.reserve(series.len());
+    rv.vals.reserve(series.len() * n);
+    rv.present.reserve(series.len() * n);
+    for (k, s) in series.iter().enumerate() {
+        if k % 1024 == 1023 {
+            check(deadline)?;
+        }
+        let samples = &s.samples;
+        let mut idx = 0usize;
+        let mut any = false;
+        for (i, &ts) in times.iter().enumerate() {
+            let t = ts.saturating_sub(offset_ms);
+            // samples[..idx] are the ones at or before t
+            while idx < samples.len() && samples[idx].0 <= t {
+                idx += 1;
+            }
+            let hit = idx
+                .checked_sub(1)
+                .map(|j| samples[j])
+                .filter(|s| s.0 > t.saturating_sub(lookback) && !is_stale(s.1));
+            match hit {
+                Some((_, v)) => {
+                    rv.vals.push(v);
+                    rv.present.push(true);
+                    rv.queried[i] += 1;
+                    any = true;
+                }
+                None => {
+                    rv.vals.push(0.0);
+                    rv.present.push(false);
+                }
+            }
+        }
+        if any {
+            rv.labels.push(s.labels.clone());
+        } else {
+            rv.vals.truncate(rv.vals.len() - n);
+            rv.present.truncate(rv.present.len() - n);
+        }
+    }
+    Ok(rv)
+}
+
+/// A function of one range selector at every step, for some of its
+/// series.
+fn range_fn_part(
+    series: &[LoadedSeries],
+    times: &[i64],
+    offset_ms: i64,
+    range_ms: i64,
+    how: &RangeHow,
+    params: &[f64],
+    deadline: Instant,
+) -> Result<RangeVec, Error> {
+    let n = times.len();
+    let mut rv = RangeVec::empty(n);
+    rv.drop_name = !how.keep_name;
+    rv.labels.reserve(series.len());
+    rv.vals.reserve(series.len() * n);
+    rv.present.reserve(series.len() * n);
+    for (k, s) in series.iter().enumerate() {
+        if k % 1024 == 1023 {
+            check(deadline)?;
+        }
+        // the windows never hold stale markers
+        let samples: Cow<'_, [(i64, f64)]> = if s.samples.iter().any(|p| is_stale(p.1)) {
+            Cow::Owned(
+                s.samples
+                    .iter()
+                    .copied()
+                    .filter(|p| !is_stale(p.1))
+                    .collect(),
+            )
+        } else {
+            Cow::Borrowed(&s.samples)
+        };
+        // for rate and increase: where the counter resets
+        let resets: Vec<usize> = match how.counter {
+            Some(_) => (1..samples.len())
+                .filter(|&j| samples[j].1 < samples[j - 1].1)
+                .collect(),
+            None => Vec::new(),
+        };
+        let mut r = 0usize;
+        let (mut lo, mut hi) = (0usize, 0usize);
+        let mut any = false;
+        for (i, &ts) in times.iter().enumerate() {
+            let end = ts.saturating_sub(offset_ms);
+            let start = end.saturating_sub(range_ms);
+            while lo < samples.len() && samples[lo].0 <= start {
+                lo += 1;
+            }
+            hi = hi.max(lo);
+            while hi < samples.len() && samples[hi].0 <= end {
+                hi += 1;
+            }
+            let mut value = None;
+            if lo < hi {
+                let points = &samples[lo..hi];
+                rv.held[i] += points.len();
+                rv.queried[i] += points.len() as u64;
+                let w = Window { start, end, ts };
+                value = match how.counter {
+                    Some(per_second) => {
+                        while r < resets.len() && resets[r] <= lo {
+                            r += 1;
+                        }
+                        let inside = &resets[r..];
+                        let samples = &samples;
+                        counter_extrapolated(points, &w, per_second, || {
+                            inside
+                                .iter()
+                                .take_while(move |&&j| j < hi)
+                                .map(move |&j| samples[j - 1].1)
+                        })
+                    }
+                    None => (how.f)(points, &w, params),
+                };
+            }
+            match value {
+                Some(v) => {
+                    rv.vals.push(v);
+                    rv.present.push(true);
+                    any = true;
+                }
+                None => {
+                    rv.vals.push(0.0);
+                    rv.present.push(false);
+                }
+            }
+        }
+        if any {
+            rv.labels.push(s.labels.clone());
+        } else {
+            rv.vals.truncate(rv.vals.len() - n);
+            rv.present.truncate(rv.present.len() - n);
+        }
+    }
+    Ok(rv)
+}
+
+/// Aggregates `input` by the grouping labels at every step: members in
+/// the order the step-wise path sees them, groups in order of first
+/// appearance at each step.
+fn aggregate<A: Acc>((input, grouping, without): (&RangeVec, &[String], bool)) -> RangeVec {
+    let n = input.steps();
+    let names: Vec<&str> = grouping.iter().map(String::as_str).collect();
+    let mut without_names = names.clone();
+    without_names.push(METRIC_NAME);
+    let mut index: HashMap<Labels, u32> = HashMap::new();
+    let mut keys: Vec<Labels> = Vec::new();
+    let group_of: Vec<u32> = input
+        .labels
+        .iter()
+        .map(|l| {
+            let key = if without {
+                l.without(&without_names)
+            } else {
+                l.keep_only(&names)
+            };
+            match index.get(&key) {
+                Some(&g) => g,
+                None => {
+                    let g = keys.len() as u32;
+                    index.insert(key.clone(), g);
+                    keys.push(key);
+                    g
+                }
+            }
+        })
+        .collect();
+    let groups = keys.len();
+    let mut accs: Vec<A> = vec![A::default(); groups * n];
+    let mut members: Vec<u32> = vec![0; groups * n];
+    let mut order: Vec<Vec<u32>> = vec![Vec::new(); n];
+    let mut add = |g: usize, i: usize, v: f64| {
+        let j = g * n + i;
+        if members[j] == 0 {
+            order[i].push(g as u32);
+        }
+        members[j] += 1;
+        accs[j].add(v);
+    };
+    match &input.order {
+        None => {
+            for (c, &g) in group_of.iter().enumerate() {
+                let base = c * n;
+                for i in 0..n {
+                    if input.present[base + i] {
+                        add(g as usize, i, input.vals[base + i]);
+                    }
+                }
+            }
+        }
+        Some(_) => {
+            for i in 0..n {
+                input.for_each_at(i, |c| add(group_of[c] as usize, i, input.vals[c * n + i]));
+            }
+        }
+    }
+    let natural = order.iter().all(|o| o.windows(2).all(|w| w[0] < w[1]));
+    let mut vals = Vec::with_capacity(groups * n);
+    let mut present = Vec::with_capacity(groups * n);
+    for j in 0..groups * n {
+        present.push(members[j] > 0);
+        vals.push(if members[j] > 0 {
+            accs[j].result(members[j])
+        } else {
+            0.0
+        });
+    }
+    RangeVec {
+        labels: keys,
+        vals,
+        present,
+        drop_name: input.drop_name,
+        order: (!natural).then_some(order),
+        queried: input.queried.clone(),
+        held: input.held.clone(),
+    }
+}
