@@ -66,6 +66,8 @@ pub struct App {
     pub extra_headers: Vec<(String, String)>,
     /// `--web.route-prefix`: every endpoint is served under it ('' = root).
     pub route_prefix: String,
+    /// `--web.remote-write-max-bytes`.
+    pub remote_write_max_bytes: usize,
 }
 
 impl App {

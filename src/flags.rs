@@ -83,6 +83,10 @@ pub struct Flags {
     /// Path to a configuration file that can enable TLS or authentication.
     #[arg(long = "web.config.file", value_name = "FILE")]
     pub web_config_file: Option<String>,
+    /// Largest remote-write or import request accepted, decompressed (e.g.
+    /// 64MB); a larger one is refused with 413.
+    #[arg(long = "web.remote-write-max-bytes", default_value = "64MB", value_parser = byte_size, value_name = "BYTES")]
+    pub remote_write_max_bytes: crate::config::ByteSize,
     /// Regex for CORS origin. It is fully anchored.
     #[arg(long = "web.cors.origin", default_value = ".*", value_name = "REGEX")]
     pub cors_origin: String,
@@ -214,6 +218,10 @@ impl Flags {
             ),
             ("web.external-url".into(), self.external_url()),
             ("web.route-prefix".into(), self.route_prefix()),
+            (
+                "web.remote-write-max-bytes".into(),
+                format!("{}B", self.remote_write_max_bytes.0),
+            ),
             (
                 "rules.alert.for-outage-tolerance".into(),
                 self.for_outage_tolerance.to_string(),

@@ -147,6 +147,7 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         basic_auth: crate::web::webconfig::BasicAuth::new(web_cfg.basic_auth_users.clone()),
         extra_headers,
         route_prefix: flags.route_prefix(),
+        remote_write_max_bytes: flags.remote_write_max_bytes.0 as usize,
     });
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
 

@@ -489,3 +489,31 @@ fn remote_write_and_text_import() {
     assert_eq!(code, 400);
     assert!(resp.starts_with("line 1"), "{resp}");
 }
+
+#[test]
+fn remote_write_size_limit_is_configurable() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(
+        dir.path(),
+        "",
+        &[
+            "--web.enable-remote-write-receiver",
+            "--web.remote-write-max-bytes=2KB",
+        ],
+    );
+    let headers = [
+        ("Content-Type", "application/x-protobuf"),
+        ("Content-Encoding", "snappy"),
+    ];
+    let small = write_request("small", &[(1_700_000_000_000, 1.0)]);
+    assert_eq!(
+        post_bytes(&s.addr, "/api/v1/write", &headers, &small).0,
+        204
+    );
+    let samples: Vec<(i64, f64)> = (0..2000)
+        .map(|i| (1_700_000_000_000 + i * 1000, (i as f64).sin()))
+        .collect();
+    let big = write_request("big", &samples);
+    let (code, body) = post_bytes(&s.addr, "/api/v1/write", &headers, &big);
+    assert_eq!(code, 413, "{body}");
+}

@@ -452,9 +452,6 @@ fn tagged(mut r: Response<Full<Bytes>>, name: &'static str) -> Response<Full<Byt
     r
 }
 
-/// Largest compressed remote-write or import body read.
-const MAX_INGEST_BODY: usize = 32 << 20;
-
 async fn ingest(
     app: &Arc<App>,
     req: Request<Incoming>,
@@ -477,11 +474,23 @@ async fn ingest(
     };
     let content_type = header_str(header::CONTENT_TYPE);
     let encoding = header_str(header::CONTENT_ENCODING);
-    let body = match Limited::new(req.into_body(), MAX_INGEST_BODY)
+    let body = match Limited::new(req.into_body(), app.remote_write_max_bytes)
         .collect()
         .await
     {
         Ok(b) => b.to_bytes(),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return text(
+                413,
+                &format!(
+                    "request body larger than --web.remote-write-max-bytes ({} bytes)\n",
+                    app.remote_write_max_bytes
+                ),
+            )
+        }
         Err(e) => return text(400, &format!("error reading request body: {e}\n")),
     };
     let app2 = Arc::clone(app);

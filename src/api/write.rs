@@ -17,9 +17,6 @@ use tracing::warn;
 use crate::app::App;
 use crate::textparse::{Entry, PromParser};
 
-/// Largest decoded remote-write body accepted.
-pub const MAX_DECODED_BYTES: usize = 64 << 20;
-
 /// The outcome: HTTP status and plain-text body.
 pub type Reply = (u16, String);
 
@@ -79,7 +76,7 @@ pub fn remote_write(
             );
         }
     }
-    let req = match crate::remote::decode_write_request(body, MAX_DECODED_BYTES) {
+    let req = match crate::remote::decode_write_request(body, app.remote_write_max_bytes) {
         Ok(r) => r,
         Err(e) => return (e.http_status(), format!("{e}\n")),
     };
