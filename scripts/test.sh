@@ -36,4 +36,9 @@ if [ ! -d tests/ui/node_modules/playwright-core ]; then
   (cd tests/ui && npm ci --no-audit --no-fund)
 fi
 
+if cargo fmt --version >/dev/null 2>&1; then
+  cargo fmt --all -- --check
+else
+  echo "rustfmt is not installed: skipping the formatting check"
+fi
 cargo test --workspace
