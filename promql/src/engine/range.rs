@@ -64,8 +64,36 @@ impl RangeVec {
         }
     }
 
+    /// An empty part with room for `cols` columns.
+    fn with_capacity(steps: usize, cols: usize) -> RangeVec {
+        let mut rv = RangeVec::empty(steps);
+        rv.labels.reserve(cols);
+        rv.vals.reserve(cols * steps);
+        rv.present.reserve(cols * steps);
+        rv
+    }
+
     fn steps(&self) -> usize {
         self.queried.len()
+    }
+
+    /// Appends the open column's value at its next step (absent: `None`).
+    #[inline]
+    fn push(&mut self, v: Option<f64>) {
+        self.vals.push(v.unwrap_or(0.0));
+        self.present.push(v.is_some());
+    }
+
+    /// Closes the open column: kept under `labels` when it has a value at
+    /// some step, dropped otherwise.
+    fn end_column(&mut self, labels: &Labels, any: bool) {
+        if any {
+            self.labels.push(labels.clone());
+        } else {
+            let keep = self.vals.len() - self.steps();
+            self.vals.truncate(keep);
+            self.present.truncate(keep);
+        }
     }
 
     /// The vector at step `i`, as the step-wise path would return it.
@@ -542,11 +570,7 @@ fn instant_part(
     lookback: i64,
     deadline: Instant,
 ) -> Result<RangeVec, Error> {
-    let n = times.len();
-    let mut rv = RangeVec::empty(n);
-    rv.labels.reserve(series.len());
-    rv.vals.reserve(series.len() * n);
-    rv.present.reserve(series.len() * n);
+    let mut rv = RangeVec::with_capacity(times.len(), series.len());
     for (k, s) in series.iter().enumerate() {
         if k % 1024 == 1023 {
             check(deadline)?;
@@ -564,25 +588,13 @@ fn instant_part(
                 .checked_sub(1)
                 .map(|j| samples[j])
                 .filter(|s| s.0 > t.saturating_sub(lookback) && !is_stale(s.1));
-            match hit {
-                Some((_, v)) => {
-                    rv.vals.push(v);
-                    rv.present.push(true);
-                    rv.queried[i] += 1;
-                    any = true;
-                }
-                None => {
-                    rv.vals.push(0.0);
-                    rv.present.push(false);
-                }
+            if hit.is_some() {
+                rv.queried[i] += 1;
+                any = true;
             }
+            rv.push(hit.map(|(_, v)| v));
         }
-        if any {
-            rv.labels.push(s.labels.clone());
-        } else {
-            rv.vals.truncate(rv.vals.len() - n);
-            rv.present.truncate(rv.present.len() - n);
-        }
+        rv.end_column(&s.labels, any);
     }
     Ok(rv)
 }
@@ -598,12 +610,8 @@ fn range_fn_part(
     params: &[f64],
     deadline: Instant,
 ) -> Result<RangeVec, Error> {
-    let n = times.len();
-    let mut rv = RangeVec::empty(n);
+    let mut rv = RangeVec::with_capacity(times.len(), series.len());
     rv.drop_name = !how.keep_name;
-    rv.labels.reserve(series.len());
-    rv.vals.reserve(series.len() * n);
-    rv.present.reserve(series.len() * n);
     for (k, s) in series.iter().enumerate() {
         if k % 1024 == 1023 {
             check(deadline)?;
@@ -663,24 +671,10 @@ fn range_fn_part(
                     None => (how.f)(points, &w, params),
                 };
             }
-            match value {
-                Some(v) => {
-                    rv.vals.push(v);
-                    rv.present.push(true);
-                    any = true;
-                }
-                None => {
-                    rv.vals.push(0.0);
-                    rv.present.push(false);
-                }
-            }
+            any |= value.is_some();
+            rv.push(value);
         }
-        if any {
-            rv.labels.push(s.labels.clone());
-        } else {
-            rv.vals.truncate(rv.vals.len() - n);
-            rv.present.truncate(rv.present.len() - n);
-        }
+        rv.end_column(&s.labels, any);
     }
     Ok(rv)
 }
