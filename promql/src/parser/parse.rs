@@ -317,18 +317,19 @@ impl Parser<'_> {
         }
     }
 
-    fn signed_duration(&mut self, ctx: &str) -> PResult<i64> {
+    /// Takes a leading `-` or `+`, if any: whether it negates.
+    fn sign(&mut self) -> bool {
         let neg = match self.peek().tok {
-            Tok::Op(BinaryOp::Sub) => {
-                self.next();
-                true
-            }
-            Tok::Op(BinaryOp::Add) => {
-                self.next();
-                false
-            }
-            _ => false,
+            Tok::Op(BinaryOp::Sub) => true,
+            Tok::Op(BinaryOp::Add) => false,
+            _ => return false,
         };
+        self.next();
+        neg
+    }
+
+    fn signed_duration(&mut self, ctx: &str) -> PResult<i64> {
+        let neg = self.sign();
         // `offset (1m * 2)`: a parenthesized duration expression
         let d = if self.peek().tok == Tok::LParen {
             self.duration_expr(ctx)?
@@ -460,17 +461,7 @@ impl Parser<'_> {
                 AtModifier::End
             });
         }
-        let neg = match self.peek().tok {
-            Tok::Op(BinaryOp::Sub) => {
-                self.next();
-                true
-            }
-            Tok::Op(BinaryOp::Add) => {
-                self.next();
-                false
-            }
-            _ => false,
-        };
+        let neg = self.sign();
         let t = self.next();
         let v = match t.tok {
             Tok::Number(v) => v,
