@@ -101,28 +101,7 @@ pub fn success(data: &str, warnings: &[String], infos: &[String]) -> String {
 
 /// Appends a JSON string, escaped as Go's encoding/json does (including
 /// `<`, `>`, `&`, U+2028 and U+2029).
-pub fn json_str(out: &mut String, v: &str) {
-    out.push('"');
-    for c in v.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
+pub use promql::parser::json::write_json_string as json_str;
 
 /// Formats a sample value as Prometheus does: Go's shortest `'f'` form,
 /// `'e'` form below 1e-6 or from 1e21, `+Inf`, `-Inf`, `NaN`.

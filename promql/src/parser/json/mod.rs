@@ -91,7 +91,7 @@ impl J {
 
 /// Writes a JSON string as Go's `encoding/json` does (HTML characters
 /// escaped too).
-pub(crate) fn write_json_string(out: &mut String, v: &str) {
+pub fn write_json_string(out: &mut String, v: &str) {
     out.push('"');
     for c in v.chars() {
         match c {
