@@ -12,6 +12,7 @@ pub mod config;
 pub mod discovery;
 pub mod expfmt;
 pub mod flags;
+pub mod httpclient;
 pub mod logging;
 pub mod remote;
 pub mod rfc3339;

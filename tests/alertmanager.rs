@@ -24,7 +24,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::common::{enc, free_port, http_get, must_run, MockTarget, Server};
+use crate::common::{enc, free_port, http_get, https_get, must_run, MockTarget, Server, TestPki};
 
 // ---------------------------------------------------------------------------
 // Peers
@@ -56,12 +56,30 @@ struct Peer {
     child: Option<Child>,
     addr: String,
     log: PathBuf,
+    /// Whether the peer at the given address is ready.
+    ready: fn(&str) -> bool,
+}
+
+/// A plain-HTTP peer is ready when `/-/ready` answers 200.
+fn http_ready(addr: &str) -> bool {
+    matches!(http_get(addr, "/-/ready"), Ok((200, _)))
 }
 
 impl Peer {
     /// Starts `bin args --web.listen-address=127.0.0.1:<free port>` and waits
     /// until `/-/ready` answers 200; stderr goes to (appends to) `log`.
     fn start(name: &str, bin: &str, args: Vec<String>, log: PathBuf) -> Peer {
+        Peer::start_probed(name, bin, args, log, http_ready)
+    }
+
+    /// As [`Peer::start`], with another readiness probe.
+    fn start_probed(
+        name: &str,
+        bin: &str,
+        args: Vec<String>,
+        log: PathBuf,
+        ready: fn(&str) -> bool,
+    ) -> Peer {
         let mut p = Peer {
             name: name.to_string(),
             bin: bin.to_string(),
@@ -69,6 +87,7 @@ impl Peer {
             child: None,
             addr: String::new(),
             log,
+            ready,
         };
         p.restart();
         p
@@ -98,7 +117,7 @@ impl Peer {
                     last = format!("{} exited ({st})", self.name);
                     break;
                 }
-                if let Ok((200, _)) = http_get(&addr, "/-/ready") {
+                if (self.ready)(&addr) {
                     self.child = Some(child);
                     self.addr = addr;
                     return;
@@ -170,6 +189,138 @@ fn start_alertmanager(dir: &Path) -> Peer {
         ],
         dir.join("alertmanager.log"),
     )
+}
+
+/// The Alertmanager of [`alertmanager_over_tls_found_in_a_file`]: its CA and
+/// credentials, shared with its readiness probe.
+static TLS_AM: std::sync::OnceLock<(String, String, String)> = std::sync::OnceLock::new();
+
+fn tls_am_ready(addr: &str) -> bool {
+    let (ca, user, pass) = TLS_AM.get().expect("TLS_AM set");
+    matches!(
+        https_get(addr, "/-/ready", ca, Some((user, pass))),
+        Ok((200, _))
+    )
+}
+
+/// Alertmanager behind TLS (a CA made here) and basic auth, found by flint
+/// through `file_sd_configs` written after start, receives the alert.
+#[test]
+fn alertmanager_over_tls_found_in_a_file() {
+    const TEST: &str = "alertmanager_over_tls_found_in_a_file";
+    if !have_or_skip(TEST, "prometheus-alertmanager") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let pki = TestPki::localhost();
+    let (user, pass) = ("flint", "am-s3cret");
+    TLS_AM
+        .set((pki.ca_pem.clone(), user.into(), pass.into()))
+        .expect("one TLS Alertmanager per test run");
+    std::fs::write(d.join("ca.pem"), &pki.ca_pem).unwrap();
+    std::fs::write(d.join("am.crt"), &pki.cert_pem).unwrap();
+    std::fs::write(d.join("am.key"), &pki.key_pem).unwrap();
+    std::fs::write(d.join("am-pass.txt"), format!("{pass}\n")).unwrap();
+    let hash = bcrypt::hash(pass, 4).unwrap();
+    std::fs::write(
+        d.join("am-web.yml"),
+        format!(
+            "tls_server_config:\n  cert_file: {}\n  key_file: {}\nbasic_auth_users:\n  {user}: {hash}\n",
+            d.join("am.crt").display(),
+            d.join("am.key").display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("alertmanager.yml"),
+        "route:\n  receiver: 'null'\nreceivers:\n  - name: 'null'\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(d.join("am-data")).unwrap();
+    let am = Peer::start_probed(
+        "prometheus-alertmanager",
+        "prometheus-alertmanager",
+        vec![
+            format!("--config.file={}", d.join("alertmanager.yml").display()),
+            format!("--storage.path={}", d.join("am-data").display()),
+            format!("--web.config.file={}", d.join("am-web.yml").display()),
+            "--cluster.listen-address=".to_string(),
+        ],
+        d.join("alertmanager.log"),
+        tls_am_ready,
+    );
+    // the Alertmanager refuses requests without the credentials
+    let (code, _) = https_get(&am.addr, "/api/v2/alerts", &pki.ca_pem, None).unwrap();
+    assert_eq!(code, 401);
+
+    std::fs::write(
+        d.join("rules.yml"),
+        "groups:\n  - name: always\n    interval: 1s\n    rules:\n      - alert: AlwaysOn\n        expr: vector(1)\n        labels:\n          severity: page\n        annotations:\n          summary: it is on\n",
+    )
+    .unwrap();
+    std::fs::create_dir(d.join("alertmanagers")).unwrap();
+    let cfg = r#"
+global:
+  evaluation_interval: 1s
+rule_files: [rules.yml]
+alerting:
+  alertmanagers:
+    - scheme: https
+      tls_config:
+        ca_file: ca.pem
+        server_name: localhost
+      basic_auth:
+        username: flint
+        password_file: am-pass.txt
+      file_sd_configs:
+        - files: ['alertmanagers/*.yml']
+"#;
+    // alerts go out when they fire and then every resend delay: the
+    // Alertmanager appears later, at the next resend
+    let s = Server::start(d, cfg, &["--rules.alert.resend-delay=1s"]);
+    let active = |s: &Server| {
+        let (_, v) = s.api("/api/v1/alertmanagers");
+        v["data"]["activeAlertmanagers"].clone()
+    };
+    assert_eq!(active(&s), serde_json::json!([]));
+    std::fs::write(
+        d.join("alertmanagers/am.yml"),
+        format!("- targets: ['{}']\n", am.addr),
+    )
+    .unwrap();
+    s.eventually(15, "the Alertmanager in the file is active", || {
+        active(&s) == serde_json::json!([{ "url": format!("https://{}/api/v2/alerts", am.addr) }])
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (code, body) =
+            https_get(&am.addr, "/api/v2/alerts", &pki.ca_pem, Some((user, pass))).unwrap();
+        assert_eq!(code, 200, "{body}");
+        let alerts: Vec<Value> = serde_json::from_str(&body).unwrap();
+        let got = alerts
+            .iter()
+            .find(|a| a["labels"]["alertname"] == "AlwaysOn");
+        if let Some(a) = got {
+            assert_eq!(
+                str_map(&a["labels"]),
+                map(&[("alertname", "AlwaysOn"), ("severity", "page")])
+            );
+            assert_eq!(str_map(&a["annotations"]), map(&[("summary", "it is on")]));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "AlwaysOn not in Alertmanager after 30s: {body}\nflint log:\n{}",
+            s.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        !s.log_text().contains("Error sending alerts"),
+        "{}",
+        s.log_text()
+    );
 }
 
 /// Debian's `prometheus` (2.42) on `dir/prometheus.yml`, data in `dir/data`.

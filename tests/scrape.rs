@@ -1,7 +1,7 @@
 //! Scrape configuration as a user writes it: relabeling, file discovery,
 //! OpenMetrics targets.
 
-use crate::common::{MockTarget, Server};
+use crate::common::{base64_encode, MockTarget, Server, TestPki};
 
 #[test]
 fn file_discovery_adds_and_removes_targets() {
@@ -98,17 +98,7 @@ struct TlsTarget {
 fn start_tls_target(user: &str, pass: &str, body: &str) -> TlsTarget {
     use std::io::{Read, Write};
     use std::sync::Arc;
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "flint test CA");
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let srv_key = rcgen::KeyPair::generate().unwrap();
-    let srv_params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-    let srv_cert = srv_params.signed_by(&srv_key, &issuer).unwrap();
+    let pki = TestPki::localhost();
 
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let cfg = rustls::ServerConfig::builder_with_provider(provider)
@@ -116,8 +106,8 @@ fn start_tls_target(user: &str, pass: &str, body: &str) -> TlsTarget {
         .unwrap()
         .with_no_client_auth()
         .with_single_cert(
-            vec![srv_cert.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(srv_key.serialize_der().into()),
+            vec![pki.cert_der.clone().into()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(pki.key_der.clone().into()),
         )
         .unwrap();
     let cfg = Arc::new(cfg);
@@ -162,26 +152,8 @@ fn start_tls_target(user: &str, pass: &str, body: &str) -> TlsTarget {
     });
     TlsTarget {
         addr,
-        ca_pem: ca_cert.pem(),
+        ca_pem: pki.ca_pem,
     }
-}
-
-fn base64_encode(b: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in b.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 #[test]

@@ -529,6 +529,9 @@ impl Config {
                 return Err(format!("{key}: not supported yet by this version of flint"));
             }
         }
+        if let Some(a) = &self.alerting {
+            a.validate()?;
+        }
         let g = &self.global;
         if g.scrape_interval.0.is_zero() {
             return Err("global scrape interval must be greater than zero".into());
@@ -662,7 +665,7 @@ fn line_of_key(text: &str, key: &str) -> Option<usize> {
 }
 
 /// Keys of Prometheus's scrape config that flint does not implement yet.
-const KNOWN_UNSUPPORTED: &[&str] = &[
+pub(crate) const KNOWN_UNSUPPORTED: &[&str] = &[
     "kubernetes_sd_configs",
     "consul_sd_configs",
     "ec2_sd_configs",

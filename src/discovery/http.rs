@@ -66,17 +66,20 @@ pub fn decode(
 
 /// Fetches the groups once.
 pub async fn fetch(
-    client: &reqwest::Client,
+    client: &crate::httpclient::HttpClient,
     cfg: &HttpSdConfig,
     timeout: Duration,
 ) -> Result<Vec<TargetGroup>, String> {
-    let resp = client
+    let req = client
+        .client()
         .get(&cfg.url)
         .header(
             "X-Prometheus-Refresh-Interval-Seconds",
             cfg.refresh_interval.0.as_secs().to_string(),
         )
-        .timeout(timeout)
+        .timeout(timeout);
+    let resp = client
+        .authorize(req)?
         .send()
         .await
         .map_err(|e| format!("{e}"))?;

@@ -19,3 +19,168 @@ pub struct TargetGroup {
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
 }
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinHandle;
+
+/// Where discovery results go: `(prefix, sources)` replaces every source
+/// whose key starts with `prefix` by `sources` (key, groups). Returns false
+/// once the consumer is gone, which ends the task.
+pub type Sink = Arc<dyn Fn(&str, Vec<(String, Vec<TargetGroup>)>) -> bool + Send + Sync>;
+
+/// The discovery mechanisms of one scrape job or Alertmanager set.
+#[derive(Clone, Copy)]
+pub struct Sources<'a> {
+    /// `file_sd_configs`.
+    pub file: &'a [file::FileSdConfig],
+    /// `http_sd_configs`.
+    pub http: &'a [http::HttpSdConfig],
+    /// `dns_sd_configs`.
+    pub dns: &'a [dns::DnsSdConfig],
+}
+
+/// How often file discovery looks for changed files.
+const FILE_CHECK_EVERY: Duration = Duration::from_secs(1);
+
+fn file_key(sd_index: usize, path: &Path) -> String {
+    format!("file/{sd_index}/{}", path.display())
+}
+
+fn file_sources(
+    sd_index: usize,
+    files: BTreeMap<PathBuf, Vec<TargetGroup>>,
+) -> Vec<(String, Vec<TargetGroup>)> {
+    files
+        .into_iter()
+        .map(|(p, g)| (file_key(sd_index, &p), g))
+        .collect()
+}
+
+impl Sources<'_> {
+    /// The file-discovery sources as they are now (read at once, so that
+    /// targets exist as soon as a configuration is applied); read errors
+    /// are logged.
+    pub fn read_files(&self, base: &Path) -> Vec<(String, Vec<TargetGroup>)> {
+        let mut out = Vec::new();
+        for (i, fsd) in self.file.iter().enumerate() {
+            let (files, errors) = file::read_all(&fsd.files, base, &BTreeMap::new());
+            for e in errors {
+                tracing::error!(component = "discovery manager", discovery = "file", err = %e, "Error reading file");
+            }
+            out.extend(file_sources(i, files));
+        }
+        out
+    }
+
+    /// Starts one task per mechanism, feeding `sink`; relative file names
+    /// are resolved against `base`.
+    pub fn spawn(&self, base: &Path, sink: &Sink) -> Vec<JoinHandle<()>> {
+        let mut tasks = Vec::new();
+        for (i, f) in self.file.iter().enumerate() {
+            tasks.push(tokio::spawn(watch_files(
+                i,
+                f.clone(),
+                base.to_path_buf(),
+                Arc::clone(sink),
+            )));
+        }
+        for (i, h) in self.http.iter().enumerate() {
+            tasks.push(tokio::spawn(poll_http(
+                i,
+                h.clone(),
+                base.to_path_buf(),
+                Arc::clone(sink),
+            )));
+        }
+        for (i, d) in self.dns.iter().enumerate() {
+            tasks.push(tokio::spawn(poll_dns(i, d.clone(), Arc::clone(sink))));
+        }
+        tasks
+    }
+}
+
+/// Re-reads a file-discovery config's files when they change (checked
+/// every second) or every refresh interval. The first read, at once, is
+/// always handed over: files may have changed since the caller's own
+/// first read.
+async fn watch_files(sd_index: usize, cfg: file::FileSdConfig, base: PathBuf, sink: Sink) {
+    let mut last_fp = file::Fingerprint::new();
+    let mut last_read = Instant::now();
+    let mut current: Option<BTreeMap<PathBuf, Vec<TargetGroup>>> = None;
+    loop {
+        if current.is_some() {
+            tokio::time::sleep(FILE_CHECK_EVERY).await;
+        }
+        let fp = file::fingerprint(&cfg.files, &base);
+        if current.is_some() && fp == last_fp && last_read.elapsed() < cfg.refresh_interval.0 {
+            continue;
+        }
+        last_fp = fp;
+        last_read = Instant::now();
+        let previous = current.clone().unwrap_or_default();
+        let (files, errors) = file::read_all(&cfg.files, &base, &previous);
+        // the caller's first read logged the errors of the first moment
+        for e in errors.into_iter().filter(|_| current.is_some()) {
+            tracing::error!(component = "discovery manager", discovery = "file", err = %e, "Error reading file");
+        }
+        if current.as_ref() == Some(&files) {
+            continue;
+        }
+        current = Some(files.clone());
+        if !sink(&format!("file/{sd_index}/"), file_sources(sd_index, files)) {
+            return;
+        }
+    }
+}
+
+/// Fetches an HTTP discovery endpoint at once and then every refresh
+/// interval; on error the last good groups stay.
+async fn poll_http(i: usize, cfg: http::HttpSdConfig, base: PathBuf, sink: Sink) {
+    let client = match crate::httpclient::HttpClient::new(&cfg.http, &base, true) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(component = "discovery manager", discovery = "http", err = %e, "Error creating HTTP client");
+            return;
+        }
+    };
+    let timeout = cfg
+        .refresh_interval
+        .0
+        .clamp(Duration::from_secs(1), Duration::from_secs(30));
+    let key = format!("http/{i}/");
+    loop {
+        match http::fetch(&client, &cfg, timeout).await {
+            Ok(groups) => {
+                if !sink(&key, vec![(key.clone(), groups)]) {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::error!(component = "discovery manager", discovery = "http", url = %cfg.url, err = %e, "Unable to refresh target groups")
+            }
+        }
+        tokio::time::sleep(cfg.refresh_interval.0.max(Duration::from_millis(100))).await;
+    }
+}
+
+/// Looks DNS names up at once and then every refresh interval.
+async fn poll_dns(i: usize, cfg: dns::DnsSdConfig, sink: Sink) {
+    let resolver = dns::system_resolver();
+    let key = format!("dns/{i}/");
+    loop {
+        match dns::lookup(&resolver, &cfg).await {
+            Ok(groups) => {
+                if !sink(&key, vec![(key.clone(), groups)]) {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::error!(component = "discovery manager", discovery = "dns", err = %e, "Error refreshing DNS targets")
+            }
+        }
+        tokio::time::sleep(cfg.refresh_interval.0.max(Duration::from_millis(100))).await;
+    }
+}

@@ -206,7 +206,7 @@ impl Manager {
         if !errs.is_empty() {
             return Err(errs.join("\n"));
         }
-        self.ctx.notifier.apply(alerting);
+        self.ctx.notifier.apply(alerting, base_dir);
         if !self.notifier_started.swap(true, Ordering::SeqCst) {
             rt.spawn(self.ctx.notifier.clone().run());
         }

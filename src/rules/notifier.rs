@@ -3,6 +3,7 @@
 //! Alertmanager's `/api/v2/alerts`.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +13,13 @@ use serde::{Deserialize, Serialize};
 use tsdb::labels::{Label, Labels};
 
 use super::alerting::OutAlert;
+use crate::config::http::HttpClientConfig;
 use crate::config::PromDuration;
+use crate::discovery::dns::DnsSdConfig;
+use crate::discovery::file::FileSdConfig;
+use crate::discovery::http::HttpSdConfig;
+use crate::discovery::{Sink, Sources, TargetGroup};
+use crate::httpclient::HttpClient;
 use crate::scrape::relabel::{relabel, RelabelConfig};
 
 /// The most alerts sent in one request.
@@ -28,21 +35,6 @@ pub struct AlertingConfig {
     /// The Alertmanagers to notify.
     #[serde(default)]
     pub alertmanagers: Vec<AlertmanagerConfig>,
-}
-
-/// `basic_auth` of an Alertmanager.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct BasicAuth {
-    /// User name.
-    #[serde(default)]
-    pub username: String,
-    /// Password.
-    #[serde(default)]
-    pub password: Option<String>,
-    /// File holding the password.
-    #[serde(default)]
-    pub password_file: Option<String>,
 }
 
 /// One `static_configs` entry.
@@ -72,7 +64,6 @@ fn default_api() -> String {
 
 /// One entry of `alerting.alertmanagers`.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct AlertmanagerConfig {
     /// `http` (default) or `https`.
     #[serde(default = "default_scheme")]
@@ -95,9 +86,22 @@ pub struct AlertmanagerConfig {
     /// Relabeling of alerts sent to these Alertmanagers only.
     #[serde(default)]
     pub alert_relabel_configs: Vec<RelabelConfig>,
-    /// HTTP basic authentication.
+    /// Alertmanagers listed in files.
     #[serde(default)]
-    pub basic_auth: Option<BasicAuth>,
+    pub file_sd_configs: Vec<FileSdConfig>,
+    /// Alertmanagers fetched from HTTP endpoints.
+    #[serde(default)]
+    pub http_sd_configs: Vec<HttpSdConfig>,
+    /// Alertmanagers from DNS records.
+    #[serde(default)]
+    pub dns_sd_configs: Vec<DnsSdConfig>,
+    /// Authentication, TLS, proxy and redirect settings.
+    #[serde(flatten)]
+    pub http: HttpClientConfig,
+    /// Keys flint does not know or does not support yet: an error naming
+    /// them.
+    #[serde(flatten)]
+    pub unsupported: BTreeMap<String, serde_yaml::Value>,
 }
 
 impl AlertingConfig {
@@ -119,6 +123,28 @@ impl AlertingConfig {
                     am.scheme
                 ));
             }
+            if let Some(key) = am.unsupported.keys().next() {
+                return Err(
+                    if crate::config::KNOWN_UNSUPPORTED.contains(&key.as_str()) {
+                        format!("alerting: {key} is not supported yet by this version of flint")
+                    } else {
+                        format!("alerting: field {key} not found in type config.AlertmanagerConfig")
+                    },
+                );
+            }
+            am.http.validate().map_err(|e| format!("alerting: {e}"))?;
+            for f in &am.file_sd_configs {
+                f.validate()
+                    .map_err(|e| format!("alerting: file_sd_configs: {e}"))?;
+            }
+            for h in &am.http_sd_configs {
+                h.validate()
+                    .map_err(|e| format!("alerting: http_sd_configs: {e}"))?;
+            }
+            for d in &am.dns_sd_configs {
+                d.validate()
+                    .map_err(|e| format!("alerting: dns_sd_configs: {e}"))?;
+            }
             for r in am.relabel_configs.iter().chain(&am.alert_relabel_configs) {
                 r.validate()?;
             }
@@ -134,11 +160,25 @@ pub struct Endpoint {
     pub url: String,
 }
 
+/// One `alertmanagers` entry at run time: its client and the endpoints its
+/// static and discovered groups resolve to.
 struct AmSet {
     cfg: AlertmanagerConfig,
-    active: Vec<Endpoint>,
-    dropped: Vec<Endpoint>,
-    password: Option<String>,
+    client: Result<HttpClient, String>,
+    /// Target groups by discovery source (`static`, `file/0/…`, …).
+    sources: Mutex<BTreeMap<String, Vec<TargetGroup>>>,
+    /// Active and dropped endpoints of the current groups.
+    endpoints: Mutex<(Vec<Endpoint>, Vec<Endpoint>)>,
+}
+
+impl AmSet {
+    /// Replaces the sources starting with `prefix` and resolves again.
+    fn set_sources(&self, prefix: &str, new: Vec<(String, Vec<TargetGroup>)>) {
+        let mut src = self.sources.lock();
+        src.retain(|k, _| !k.starts_with(prefix));
+        src.extend(new);
+        *self.endpoints.lock() = resolve(&self.cfg, src.values().flatten());
+    }
 }
 
 /// Counters of the notifier (`prometheus_notifications_*`).
@@ -158,7 +198,8 @@ struct Inner {
     external_labels: Mutex<Labels>,
     per_am: Mutex<BTreeMap<String, (u64, u64)>>,
     relabel: Mutex<Vec<RelabelConfig>>,
-    sets: Mutex<Arc<Vec<AmSet>>>,
+    sets: Mutex<Arc<Vec<Arc<AmSet>>>>,
+    discovery: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     more: tokio::sync::Notify,
     stopped: AtomicBool,
     metrics: NotifierMetrics,
@@ -216,11 +257,15 @@ fn alerts_path(prefix: &str) -> String {
     }
 }
 
-fn resolve(cfg: &AlertmanagerConfig) -> (Vec<Endpoint>, Vec<Endpoint>) {
+/// The endpoints of target groups, through the set's `relabel_configs`.
+fn resolve<'a>(
+    cfg: &AlertmanagerConfig,
+    groups: impl Iterator<Item = &'a TargetGroup>,
+) -> (Vec<Endpoint>, Vec<Endpoint>) {
     let mut active = Vec::new();
     let mut dropped = Vec::new();
     let path = alerts_path(&cfg.path_prefix);
-    for sc in &cfg.static_configs {
+    for sc in groups {
         for t in &sc.targets {
             let mut ls: Vec<Label> = sc
                 .labels
@@ -260,6 +305,7 @@ impl Notifier {
                 per_am: Mutex::new(BTreeMap::new()),
                 relabel: Mutex::new(Vec::new()),
                 sets: Mutex::new(Arc::new(Vec::new())),
+                discovery: Mutex::new(Vec::new()),
                 more: tokio::sync::Notify::new(),
                 stopped: AtomicBool::new(false),
                 metrics: NotifierMetrics::default(),
@@ -267,30 +313,54 @@ impl Notifier {
         }
     }
 
-    /// Applies a (validated) `alerting` section.
-    pub fn apply(&self, cfg: &AlertingConfig) {
+    /// Applies a (validated) `alerting` section; relative file names are
+    /// resolved against `base_dir`. Discovery tasks start on the current
+    /// tokio runtime.
+    pub fn apply(&self, cfg: &AlertingConfig, base_dir: &Path) {
         *self.inner.relabel.lock() = cfg.alert_relabel_configs.clone();
-        let sets = cfg
-            .alertmanagers
-            .iter()
-            .map(|am| {
-                let (active, dropped) = resolve(am);
-                let password = am.basic_auth.as_ref().and_then(|b| {
-                    b.password.clone().or_else(|| {
-                        b.password_file
-                            .as_ref()
-                            .and_then(|f| std::fs::read_to_string(f).ok())
-                            .map(|s| s.trim().to_string())
-                    })
-                });
-                AmSet {
-                    cfg: am.clone(),
-                    active,
-                    dropped,
-                    password,
+        let mut tasks = self.inner.discovery.lock();
+        for t in tasks.drain(..) {
+            t.abort();
+        }
+        let mut sets = Vec::new();
+        for am in &cfg.alertmanagers {
+            let client = HttpClient::new(&am.http, base_dir, false);
+            if let Err(e) = &client {
+                tracing::error!(component = "notifier", err = %e, "Error creating the Alertmanager HTTP client");
+            }
+            let set = Arc::new(AmSet {
+                cfg: am.clone(),
+                client,
+                sources: Mutex::new(BTreeMap::new()),
+                endpoints: Mutex::new((Vec::new(), Vec::new())),
+            });
+            let statics: Vec<TargetGroup> = am
+                .static_configs
+                .iter()
+                .map(|s| TargetGroup {
+                    targets: s.targets.clone(),
+                    labels: s.labels.clone(),
+                })
+                .collect();
+            let sd = Sources {
+                file: &am.file_sd_configs,
+                http: &am.http_sd_configs,
+                dns: &am.dns_sd_configs,
+            };
+            let mut initial = sd.read_files(base_dir);
+            initial.push(("static".to_string(), statics));
+            set.set_sources("", initial);
+            let weak = Arc::downgrade(&set);
+            let sink: Sink = Arc::new(move |prefix, new| match weak.upgrade() {
+                Some(set) => {
+                    set.set_sources(prefix, new);
+                    true
                 }
-            })
-            .collect();
+                None => false,
+            });
+            tasks.extend(sd.spawn(base_dir, &sink));
+            sets.push(set);
+        }
         *self.inner.sets.lock() = Arc::new(sets);
     }
 
@@ -325,8 +395,9 @@ impl Notifier {
         let mut a = Vec::new();
         let mut d = Vec::new();
         for s in sets.iter() {
-            a.extend(s.active.iter().cloned());
-            d.extend(s.dropped.iter().cloned());
+            let ep = s.endpoints.lock();
+            a.extend(ep.0.iter().cloned());
+            d.extend(ep.1.iter().cloned());
         }
         (a, d)
     }
@@ -383,21 +454,14 @@ impl Notifier {
     /// Stops the sending task.
     pub fn stop(&self) {
         self.inner.stopped.store(true, Ordering::Relaxed);
+        for t in self.inner.discovery.lock().drain(..) {
+            t.abort();
+        }
         self.inner.more.notify_one();
     }
 
     /// Runs the sending loop until [`Notifier::stop`].
     pub async fn run(self) {
-        let client = match reqwest::Client::builder()
-            .user_agent(concat!("flint/", env!("CARGO_PKG_VERSION")))
-            .build()
-        {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(err = %e, "cannot build the Alertmanager HTTP client");
-                return;
-            }
-        };
         loop {
             if self.inner.stopped.load(Ordering::Relaxed) {
                 return;
@@ -411,11 +475,11 @@ impl Notifier {
                 self.inner.more.notified().await;
                 continue;
             }
-            self.send_all(&client, &batch).await;
+            self.send_all(&batch).await;
         }
     }
 
-    async fn send_all(&self, client: &reqwest::Client, batch: &[OutAlert]) {
+    async fn send_all(&self, batch: &[OutAlert]) {
         let sets = self.inner.sets.lock().clone();
         let m = &self.inner.metrics;
         for set in sets.iter() {
@@ -437,17 +501,24 @@ impl Notifier {
             }
             let body = alerts_json(&alerts);
             let mut reqs = Vec::new();
-            for ep in &set.active {
-                let mut rb = client
-                    .post(&ep.url)
-                    .timeout(set.cfg.timeout.0)
-                    .header("Content-Type", "application/json")
-                    .body(body.clone());
-                if let Some(b) = &set.cfg.basic_auth {
-                    rb = rb.basic_auth(&b.username, set.password.as_ref());
-                }
-                let url = ep.url.clone();
-                reqs.push(async move { (url, rb.send().await) });
+            let active = set.endpoints.lock().0.clone();
+            for ep in active {
+                let rb = set.client.as_ref().map_err(Clone::clone).and_then(|c| {
+                    c.authorize(
+                        c.client()
+                            .post(&ep.url)
+                            .timeout(set.cfg.timeout.0)
+                            .header("Content-Type", "application/json")
+                            .body(body.clone()),
+                    )
+                });
+                reqs.push(async move {
+                    let res = match rb {
+                        Ok(rb) => rb.send().await.map_err(|e| e.to_string()),
+                        Err(e) => Err(e),
+                    };
+                    (ep.url, res)
+                });
             }
             for (url, res) in futures_join(reqs).await {
                 let ok = matches!(&res, Ok(r) if r.status().is_success());

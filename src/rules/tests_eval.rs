@@ -1,6 +1,7 @@
 //! Evaluation, alert state, notifier and API tests.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -397,8 +398,11 @@ fn alerts_api_shape() {
     );
 }
 
-/// A tiny HTTP server recording POSTed bodies and paths.
-async fn recorder() -> (String, Arc<parking_lot::Mutex<Vec<(String, String)>>>) {
+/// A POST as the recorder saw it: path, body, `Authorization` header.
+type Recorded = Arc<parking_lot::Mutex<Vec<(String, String, String)>>>;
+
+/// A tiny HTTP server recording POSTed bodies, paths and credentials.
+async fn recorder() -> (String, Recorded) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap().to_string();
@@ -436,7 +440,15 @@ async fn recorder() -> (String, Arc<parking_lot::Mutex<Vec<(String, String)>>>) 
                             let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
                             let body =
                                 String::from_utf8_lossy(&buf[i + 4..i + 4 + len]).to_string();
-                            got.lock().push((path, body));
+                            let auth = head
+                                .lines()
+                                .find_map(|l| {
+                                    let (k, v) = l.split_once(':')?;
+                                    k.eq_ignore_ascii_case("authorization")
+                                        .then(|| v.trim().to_string())
+                                })
+                                .unwrap_or_default();
+                            got.lock().push((path, body, auth));
                             let _ = s
                                 .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
                                 .await;
@@ -480,7 +492,7 @@ alertmanagers:
     .unwrap();
     cfg.validate().unwrap();
     let n = Notifier::new(100, ls(&[("cluster", "eu1"), ("severity", "ignored")]));
-    n.apply(&cfg);
+    n.apply(&cfg, Path::new("."));
     assert_eq!(
         alertmanagers_json(&n),
         format!(
@@ -548,7 +560,125 @@ fn alerting_config_is_validated() {
     let bad: AlertingConfig =
         serde_yaml::from_str("alertmanagers:\n- api_version: v1\n  static_configs: []\n").unwrap();
     assert!(bad.validate().unwrap_err().contains("api version"));
-    assert!(serde_yaml::from_str::<AlertingConfig>("alertmanagers:\n- nope: 1\n").is_err());
+    let unknown: AlertingConfig = serde_yaml::from_str("alertmanagers:\n- nope: 1\n").unwrap();
+    assert_eq!(
+        unknown.validate().unwrap_err(),
+        "alerting: field nope not found in type config.AlertmanagerConfig"
+    );
+    let unsupported: AlertingConfig =
+        serde_yaml::from_str("alertmanagers:\n- consul_sd_configs: []\n").unwrap();
+    assert!(unsupported
+        .validate()
+        .unwrap_err()
+        .contains("consul_sd_configs is not supported yet"));
+    let two_auths: AlertingConfig = serde_yaml::from_str(
+        "alertmanagers:\n- bearer_token: a\n  basic_auth: {username: u, password: p}\n",
+    )
+    .unwrap();
+    assert!(two_auths.validate().unwrap_err().contains("at most one of"));
+    let bad_sd: AlertingConfig =
+        serde_yaml::from_str("alertmanagers:\n- file_sd_configs: [{files: [am.txt]}]\n").unwrap();
+    assert!(bad_sd.validate().unwrap_err().contains("file_sd_configs"));
+}
+
+/// Waits up to 5 s for the notifier's active Alertmanager URLs to be `want`.
+async fn wait_for_alertmanagers(n: &Notifier, want: &[String]) {
+    for _ in 0..100 {
+        let urls: Vec<String> = n.alertmanagers().0.into_iter().map(|e| e.url).collect();
+        if urls == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "active Alertmanagers are {:?}, want {want:?}",
+        n.alertmanagers().0
+    );
+}
+
+#[tokio::test]
+async fn notifier_finds_alertmanagers_in_files_and_sends_credentials() {
+    let (addr, got) = recorder().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("am")).unwrap();
+    std::fs::write(dir.path().join("token.txt"), "t0ken\n").unwrap();
+    let cfg: AlertingConfig = serde_yaml::from_str(
+        r#"
+alertmanagers:
+  - authorization:
+      credentials_file: token.txt
+    file_sd_configs:
+      - files: [am/*.yml]
+  - bearer_token: inline
+    path_prefix: /second
+    file_sd_configs:
+      - files: [am/*.yml]
+    relabel_configs:
+      - source_labels: [role]
+        regex: primary
+        action: keep
+"#,
+    )
+    .unwrap();
+    cfg.validate().unwrap();
+    let n = Notifier::new(100, Labels::empty());
+    n.apply(&cfg, dir.path());
+    assert!(n.alertmanagers().0.is_empty());
+    // a file appearing after the configuration is applied is picked up
+    std::fs::write(
+        dir.path().join("am/a.yml"),
+        format!("- targets: ['{addr}']\n  labels: {{role: primary}}\n"),
+    )
+    .unwrap();
+    let want = vec![
+        format!("http://{addr}/api/v2/alerts"),
+        format!("http://{addr}/second/api/v2/alerts"),
+    ];
+    wait_for_alertmanagers(&n, &want).await;
+    let task = tokio::spawn(n.clone().run());
+    n.send(vec![out_alert("Down")]);
+    for _ in 0..500 {
+        if got.lock().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut seen: Vec<(String, String)> = got
+        .lock()
+        .iter()
+        .map(|(p, _, a)| (p.clone(), a.clone()))
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![
+            ("/api/v2/alerts".to_string(), "Bearer t0ken".to_string()),
+            (
+                "/second/api/v2/alerts".to_string(),
+                "Bearer inline".to_string()
+            ),
+        ]
+    );
+    // relabeling on the file's labels drops the second set's endpoint
+    std::fs::write(
+        dir.path().join("am/a.yml"),
+        format!("- targets: ['{addr}']\n  labels: {{role: standby}}\n"),
+    )
+    .unwrap();
+    wait_for_alertmanagers(&n, &want[..1]).await;
+    assert_eq!(
+        n.alertmanagers()
+            .1
+            .iter()
+            .map(|e| e.url.clone())
+            .collect::<Vec<_>>(),
+        vec![format!("http://{addr}/second/api/v2/alerts")]
+    );
+    // and the file's removal removes the endpoints
+    std::fs::remove_file(dir.path().join("am/a.yml")).unwrap();
+    wait_for_alertmanagers(&n, &[]).await;
+    n.stop();
+    let _ = task.await;
 }
 
 #[tokio::test]

@@ -1,246 +1,35 @@
-//! The HTTP client of one scrape job, built from its settings: TLS (own CA,
-//! client certificate, server name, versions, insecure mode), proxy,
-//! redirects, compression, and the authentication header, whose files are
-//! read at every request as Prometheus reads them.
+//! The HTTP client of one scrape job: the shared client settings plus the
+//! scrape's own headers (`Accept` from the scrape protocols, the timeout
+//! header, compression).
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::Duration;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
-use rustls_pki_types::pem::PemObject;
-
-use crate::config::http::{tls_version, HttpClientConfig, TlsConfig};
 use crate::config::{GlobalConfig, ScrapeConfig};
+use crate::httpclient::HttpClient;
 
 /// A job's client and request settings.
 pub struct JobClient {
-    client: reqwest::Client,
-    http: HttpClientConfig,
-    base_dir: PathBuf,
+    http: HttpClient,
     accept: String,
     compression: bool,
-}
-
-fn read(base: &Path, file: &str) -> Result<Vec<u8>, String> {
-    let p = base.join(file);
-    std::fs::read(&p).map_err(|e| format!("unable to read {}: {e}", p.display()))
-}
-
-fn read_trimmed(base: &Path, file: &str) -> Result<String, String> {
-    let b = read(base, file)?;
-    Ok(String::from_utf8_lossy(&b).trim().to_string())
-}
-
-/// Accepts any server certificate (`insecure_skip_verify`), still checking
-/// handshake signatures.
-#[derive(Debug)]
-struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for NoVerify {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
-    }
-    fn verify_tls13_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// Checks the certificate against `server_name` instead of the URL's host.
-#[derive(Debug)]
-struct NamedVerify {
-    inner: Arc<rustls::client::WebPkiServerVerifier>,
-    name: ServerName<'static>,
-}
-
-impl ServerCertVerifier for NamedVerify {
-    fn verify_server_cert(
-        &self,
-        end: &CertificateDer<'_>,
-        mid: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        ocsp: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        self.inner
-            .verify_server_cert(end, mid, &self.name, ocsp, now)
-    }
-    fn verify_tls12_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(m, c, d)
-    }
-    fn verify_tls13_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(m, c, d)
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-}
-
-fn tls_client_config(t: &TlsConfig, base: &Path) -> Result<rustls::ClientConfig, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut versions: Vec<&'static rustls::SupportedProtocolVersion> =
-        vec![&rustls::version::TLS12, &rustls::version::TLS13];
-    if let Some(min) = &t.min_version {
-        if std::ptr::eq(tls_version(min)?, &rustls::version::TLS13) {
-            versions.retain(|v| v.version == rustls::ProtocolVersion::TLSv1_3);
-        }
-    }
-    if let Some(max) = &t.max_version {
-        if std::ptr::eq(tls_version(max)?, &rustls::version::TLS12) {
-            versions.retain(|v| v.version == rustls::ProtocolVersion::TLSv1_2);
-        }
-    }
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_protocol_versions(&versions)
-        .map_err(|e| format!("TLS settings: {e}"))?;
-    let mut roots = rustls::RootCertStore::empty();
-    let ca_pem = match (&t.ca, &t.ca_file) {
-        (Some(pem), _) => Some(pem.as_bytes().to_vec()),
-        (None, Some(f)) => Some(read(base, f)?),
-        (None, None) => None,
-    };
-    match ca_pem {
-        Some(pem) => {
-            let mut n = 0;
-            for c in CertificateDer::pem_slice_iter(&pem) {
-                let c = c.map_err(|e| format!("unable to load specified CA cert: {e}"))?;
-                roots
-                    .add(c)
-                    .map_err(|e| format!("unable to use specified CA cert: {e}"))?;
-                n += 1;
-            }
-            if n == 0 {
-                return Err("unable to use specified CA cert: no certificate found".into());
-            }
-        }
-        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-    }
-    let roots = Arc::new(roots);
-    let verifier: Arc<dyn ServerCertVerifier> = if t.insecure_skip_verify {
-        Arc::new(NoVerify(Arc::clone(&provider)))
-    } else {
-        let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(
-            Arc::clone(&roots),
-            Arc::clone(&provider),
-        )
-        .build()
-        .map_err(|e| format!("TLS settings: {e}"))?;
-        match &t.server_name {
-            Some(name) => Arc::new(NamedVerify {
-                inner,
-                name: ServerName::try_from(name.clone())
-                    .map_err(|e| format!("invalid server_name {name:?}: {e}"))?,
-            }),
-            None => inner,
-        }
-    };
-    let builder = builder
-        .dangerous()
-        .with_custom_certificate_verifier(verifier);
-    let cert_pem = match (&t.cert, &t.cert_file) {
-        (Some(p), _) => Some(p.as_bytes().to_vec()),
-        (None, Some(f)) => Some(read(base, f)?),
-        _ => None,
-    };
-    let cfg = match cert_pem {
-        Some(cert_pem) => {
-            let key_pem = match (&t.key, &t.key_file) {
-                (Some(k), _) => k.0.as_bytes().to_vec(),
-                (None, Some(f)) => read(base, f)?,
-                _ => return Err("a client certificate needs a key".into()),
-            };
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
-                .collect::<Result<_, _>>()
-                .map_err(|e| format!("unable to load client cert: {e}"))?;
-            let key = PrivateKeyDer::from_pem_slice(&key_pem)
-                .map_err(|e| format!("unable to load client key: {e}"))?;
-            builder
-                .with_client_auth_cert(certs, key)
-                .map_err(|e| format!("unable to use client cert: {e}"))?
-        }
-        None => builder.with_no_client_auth(),
-    };
-    Ok(cfg)
 }
 
 impl JobClient {
     /// Builds the client of a job; files are resolved against `base_dir`.
     pub fn new(sc: &ScrapeConfig, g: &GlobalConfig, base_dir: &Path) -> Result<JobClient, String> {
-        let http = &sc.http;
-        let mut b = reqwest::Client::builder()
-            .user_agent(concat!("flint/", env!("CARGO_PKG_VERSION")))
-            .pool_max_idle_per_host(1)
-            .connect_timeout(Duration::from_secs(30));
-        if !sc.enable_compression {
-            b = b.no_gzip();
-        }
-        b = b.redirect(if http.follow_redirects {
-            reqwest::redirect::Policy::limited(10)
-        } else {
-            reqwest::redirect::Policy::none()
-        });
-        if let Some(p) = &http.proxy_url {
-            b = b.proxy(reqwest::Proxy::all(p).map_err(|e| format!("invalid proxy_url: {e}"))?);
-        }
-        if let Some(t) = &http.tls_config {
-            b = b.use_preconfigured_tls(tls_client_config(t, base_dir)?);
-        }
-        let client = b
-            .build()
-            .map_err(|e| format!("building the HTTP client: {e}"))?;
         Ok(JobClient {
-            client,
-            http: http.clone(),
-            base_dir: base_dir.to_path_buf(),
+            http: HttpClient::new(&sc.http, base_dir, sc.enable_compression)?,
             accept: sc.accept_header(g),
             compression: sc.enable_compression,
         })
     }
 
-    /// The underlying client (TLS, proxy and redirect settings applied).
-    pub fn client(&self) -> &reqwest::Client {
-        &self.client
-    }
-
     /// A GET of `url` with the job's headers and credentials.
     pub fn get(&self, url: &str, timeout: Duration) -> Result<reqwest::RequestBuilder, String> {
         let mut req = self
-            .client
+            .http
+            .client()
             .get(url)
             .header(reqwest::header::ACCEPT, &self.accept)
             .header(
@@ -251,39 +40,6 @@ impl JobClient {
         if !self.compression {
             req = req.header(reqwest::header::ACCEPT_ENCODING, "identity");
         }
-        let h = &self.http;
-        if let Some(b) = &h.basic_auth {
-            let user = match &b.username_file {
-                Some(f) => read_trimmed(&self.base_dir, f)?,
-                None => b.username.clone(),
-            };
-            let pass = match (&b.password, &b.password_file) {
-                (Some(p), _) => Some(p.0.clone()),
-                (None, Some(f)) => Some(read_trimmed(&self.base_dir, f)?),
-                _ => None,
-            };
-            req = req.basic_auth(user, pass);
-        }
-        let bearer = |kind: &str, cred: String| format!("{kind} {cred}");
-        if let Some(a) = &h.authorization {
-            let kind = a.kind.clone().unwrap_or_else(|| "Bearer".into());
-            let cred = match (&a.credentials, &a.credentials_file) {
-                (Some(c), _) => c.0.clone(),
-                (None, Some(f)) => read_trimmed(&self.base_dir, f)?,
-                _ => String::new(),
-            };
-            req = req.header(reqwest::header::AUTHORIZATION, bearer(&kind, cred));
-        } else if let Some(t) = &h.bearer_token {
-            req = req.header(
-                reqwest::header::AUTHORIZATION,
-                bearer("Bearer", t.0.clone()),
-            );
-        } else if let Some(f) = &h.bearer_token_file {
-            req = req.header(
-                reqwest::header::AUTHORIZATION,
-                bearer("Bearer", read_trimmed(&self.base_dir, f)?),
-            );
-        }
-        Ok(req)
+        self.http.authorize(req)
     }
 }

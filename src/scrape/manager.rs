@@ -5,9 +5,8 @@
 //! stale markers), new ones start.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use tokio::sync::watch;
@@ -18,7 +17,7 @@ use super::client::JobClient;
 use super::scrape_loop::{ScrapeLoop, StopMode};
 use super::target::{DroppedTarget, Target};
 use crate::config::{Config, GlobalConfig, ScrapeConfig};
-use crate::discovery::{file, TargetGroup};
+use crate::discovery::{Sink, Sources, TargetGroup};
 
 /// The targets of one job.
 pub struct ScrapePool {
@@ -66,9 +65,6 @@ fn loop_key(sc: &ScrapeConfig, global: &GlobalConfig, t: &Target) -> String {
     )
 }
 
-/// How often file discovery looks for changed files.
-const FILE_CHECK_EVERY: Duration = Duration::from_secs(1);
-
 impl ScrapeManager {
     /// A manager appending to `db`.
     pub fn new(db: Arc<Db>) -> Self {
@@ -96,56 +92,25 @@ impl ScrapeManager {
             st.clients.insert(sc.job_name.clone(), client);
             let mut sources = BTreeMap::new();
             sources.insert("static".to_string(), Target::static_groups(sc));
-            for (i, fsd) in sc.file_sd_configs.iter().enumerate() {
-                let (files, errors) = file::read_all(&fsd.files, base_dir, &BTreeMap::new());
-                for e in errors {
-                    tracing::error!(component = "discovery manager", discovery = "file", err = %e, "Error reading file");
+            let sd = Sources {
+                file: &sc.file_sd_configs,
+                http: &sc.http_sd_configs,
+                dns: &sc.dns_sd_configs,
+            };
+            sources.extend(sd.read_files(base_dir));
+            let mgr = Arc::downgrade(self);
+            let job = sc.job_name.clone();
+            let sink: Sink = Arc::new(move |prefix, new| match mgr.upgrade() {
+                Some(m) => {
+                    m.set_sources(&job, prefix, new);
+                    true
                 }
-                for (path, groups) in files {
-                    sources.insert(file_source(i, &path), groups);
-                }
-                st.discovery.push(tokio::spawn(watch_files(
-                    Arc::downgrade(self),
-                    sc.job_name.clone(),
-                    i,
-                    fsd.clone(),
-                    base_dir.to_path_buf(),
-                )));
-            }
-            for (i, h) in sc.http_sd_configs.iter().enumerate() {
-                st.discovery.push(tokio::spawn(poll_http(
-                    Arc::downgrade(self),
-                    sc.job_name.clone(),
-                    i,
-                    h.clone(),
-                    base_dir.to_path_buf(),
-                )));
-            }
-            for (i, d) in sc.dns_sd_configs.iter().enumerate() {
-                st.discovery.push(tokio::spawn(poll_dns(
-                    Arc::downgrade(self),
-                    sc.job_name.clone(),
-                    i,
-                    d.clone(),
-                )));
-            }
+                None => false,
+            });
+            st.discovery.extend(sd.spawn(base_dir, &sink));
             st.groups.insert(sc.job_name.clone(), sources);
         }
         self.sync(&mut st);
-    }
-
-    /// Replaces the groups of one file-discovery config of a job.
-    fn set_file_groups(
-        &self,
-        job: &str,
-        sd_index: usize,
-        files: BTreeMap<PathBuf, Vec<TargetGroup>>,
-    ) {
-        let sources = files
-            .into_iter()
-            .map(|(p, g)| (file_source(sd_index, &p), g))
-            .collect();
-        self.set_sources(job, &format!("file/{sd_index}/"), sources);
     }
 
     /// Replaces every source of a job whose name starts with `prefix`.
@@ -255,121 +220,5 @@ impl ScrapeManager {
             .iter()
             .map(|p| (p.job.clone(), p.targets.clone()))
             .collect()
-    }
-}
-
-/// Fetches an HTTP discovery endpoint at once and then every refresh
-/// interval; on error the last good groups stay.
-async fn poll_http(
-    mgr: std::sync::Weak<ScrapeManager>,
-    job: String,
-    i: usize,
-    cfg: crate::discovery::http::HttpSdConfig,
-    base: PathBuf,
-) {
-    let client = match http_sd_client(&cfg, &base) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(component = "discovery manager", discovery = "http", err = %e, "Error creating HTTP client");
-            return;
-        }
-    };
-    let timeout = cfg
-        .refresh_interval
-        .0
-        .clamp(Duration::from_secs(1), Duration::from_secs(30));
-    loop {
-        match crate::discovery::http::fetch(&client, &cfg, timeout).await {
-            Ok(groups) => {
-                let Some(m) = mgr.upgrade() else { return };
-                m.set_sources(
-                    &job,
-                    &format!("http/{i}/"),
-                    vec![(format!("http/{i}/"), groups)],
-                );
-            }
-            Err(e) => {
-                tracing::error!(component = "discovery manager", discovery = "http", url = %cfg.url, err = %e, "Unable to refresh target groups")
-            }
-        }
-        tokio::time::sleep(cfg.refresh_interval.0.max(Duration::from_millis(100))).await;
-    }
-}
-
-fn http_sd_client(
-    cfg: &crate::discovery::http::HttpSdConfig,
-    base: &Path,
-) -> Result<reqwest::Client, String> {
-    // the scrape client builder handles TLS and auth; reuse it with a
-    // config carrying only the HTTP settings
-    let sc: ScrapeConfig = serde_yaml::from_str("job_name: http_sd").map_err(|e| e.to_string())?;
-    let sc = ScrapeConfig {
-        http: cfg.http.clone(),
-        ..sc
-    };
-    JobClient::new(&sc, &GlobalConfig::default(), base).map(|c| c.client().clone())
-}
-
-/// Looks DNS names up at once and then every refresh interval.
-async fn poll_dns(
-    mgr: std::sync::Weak<ScrapeManager>,
-    job: String,
-    i: usize,
-    cfg: crate::discovery::dns::DnsSdConfig,
-) {
-    let resolver = crate::discovery::dns::system_resolver();
-    loop {
-        match crate::discovery::dns::lookup(&resolver, &cfg).await {
-            Ok(groups) => {
-                let Some(m) = mgr.upgrade() else { return };
-                m.set_sources(
-                    &job,
-                    &format!("dns/{i}/"),
-                    vec![(format!("dns/{i}/"), groups)],
-                );
-            }
-            Err(e) => {
-                tracing::error!(component = "discovery manager", discovery = "dns", err = %e, "Error refreshing DNS targets")
-            }
-        }
-        tokio::time::sleep(cfg.refresh_interval.0.max(Duration::from_millis(100))).await;
-    }
-}
-
-fn file_source(sd_index: usize, path: &Path) -> String {
-    format!("file/{sd_index}/{}", path.display())
-}
-
-/// Re-reads a file-discovery config's files when they change (checked
-/// every second) or every refresh interval.
-async fn watch_files(
-    mgr: std::sync::Weak<ScrapeManager>,
-    job: String,
-    sd_index: usize,
-    cfg: file::FileSdConfig,
-    base: PathBuf,
-) {
-    let mut last_fp = file::fingerprint(&cfg.files, &base);
-    let mut last_read = Instant::now();
-    let mut current: BTreeMap<PathBuf, Vec<TargetGroup>> =
-        file::read_all(&cfg.files, &base, &BTreeMap::new()).0;
-    loop {
-        tokio::time::sleep(FILE_CHECK_EVERY).await;
-        let fp = file::fingerprint(&cfg.files, &base);
-        if fp == last_fp && last_read.elapsed() < cfg.refresh_interval.0 {
-            continue;
-        }
-        last_fp = fp;
-        last_read = Instant::now();
-        let (files, errors) = file::read_all(&cfg.files, &base, &current);
-        for e in errors {
-            tracing::error!(component = "discovery manager", discovery = "file", err = %e, "Error reading file");
-        }
-        if files == current {
-            continue;
-        }
-        current = files.clone();
-        let Some(m) = mgr.upgrade() else { return };
-        m.set_file_groups(&job, sd_index, files);
     }
 }

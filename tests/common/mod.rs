@@ -202,7 +202,12 @@ pub fn http_request(
     s.write_all(req.as_bytes())?;
     let mut resp = Vec::new();
     s.read_to_end(&mut resp)?;
-    let text = String::from_utf8_lossy(&resp).to_string();
+    Ok(parse_response(&resp))
+}
+
+/// Status and body of a whole HTTP/1.1 response.
+fn parse_response(resp: &[u8]) -> (u16, String) {
+    let text = String::from_utf8_lossy(resp).to_string();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let code = head
         .split_whitespace()
@@ -217,7 +222,106 @@ pub fn http_request(
     } else {
         body.to_string()
     };
-    Ok((code, body))
+    (code, body)
+}
+
+/// A CA made for a test and a server certificate for `localhost` it signed.
+pub struct TestPki {
+    /// The CA certificate (PEM).
+    pub ca_pem: String,
+    /// The server certificate (PEM and DER).
+    pub cert_pem: String,
+    pub cert_der: Vec<u8>,
+    /// The server's private key (PKCS#8, PEM and DER).
+    pub key_pem: String,
+    pub key_der: Vec<u8>,
+}
+
+impl TestPki {
+    pub fn localhost() -> TestPki {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "flint test CA");
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .signed_by(&key, &issuer)
+            .unwrap();
+        TestPki {
+            ca_pem: ca_cert.pem(),
+            cert_pem: cert.pem(),
+            cert_der: cert.der().to_vec(),
+            key_pem: key.serialize_pem(),
+            key_der: key.serialize_der(),
+        }
+    }
+}
+
+/// Standard base64 with padding (for `Authorization: Basic`).
+pub fn base64_encode(b: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in b.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A GET over TLS to `addr`, checking the certificate for `localhost`
+/// against `ca_pem`, with optional basic-auth credentials.
+pub fn https_get(
+    addr: &str,
+    path: &str,
+    ca_pem: &str,
+    basic: Option<(&str, &str)>,
+) -> std::io::Result<(u16, String)> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let conn = rustls::ClientConnection::new(Arc::new(cfg), "localhost".try_into().unwrap())
+        .map_err(std::io::Error::other)?;
+    let tcp = std::net::TcpStream::connect(addr)?;
+    tcp.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    if let Some((u, p)) = basic {
+        req.push_str(&format!(
+            "Authorization: Basic {}\r\n",
+            base64_encode(format!("{u}:{p}").as_bytes())
+        ));
+    }
+    req.push_str("\r\n");
+    tls.write_all(req.as_bytes())?;
+    let mut resp = Vec::new();
+    // a peer closing without close_notify still delivered its response
+    if let Err(e) = tls.read_to_end(&mut resp) {
+        if resp.is_empty() {
+            return Err(e);
+        }
+    }
+    Ok(parse_response(&resp))
 }
 
 fn dechunk(mut s: &str) -> String {
