@@ -23,7 +23,9 @@ impl Evaluator<'_> {
             Expr::StringLiteral(s) => Ok(StepValue::String(s.clone())),
             Expr::Paren(e) => self.eval(e, ts),
             Expr::VectorSelector(vs) => Ok(StepValue::Vector(self.select_instant(vs, ts, false))),
-            Expr::MatrixSelector { selector, range_ms } => Ok(StepValue::Matrix(
+            Expr::MatrixSelector {
+                selector, range_ms, ..
+            } => Ok(StepValue::Matrix(
                 self.select_range(selector, *range_ms, ts)?,
             )),
             Expr::Subquery {
@@ -32,6 +34,7 @@ impl Evaluator<'_> {
                 step_ms,
                 offset_ms,
                 at,
+                ..
             } => {
                 let t = self.effective_time(*at, *offset_ms, ts);
                 let step = step_ms.unwrap_or(self.subquery_step_ms).max(1);

@@ -269,7 +269,9 @@ impl Engine {
 
     fn instant(&self, store: &dyn Queryable, query: &str, t_ms: i64) -> Result<QueryResult, Error> {
         let t0 = Instant::now();
-        let expr = parser::parse(query)?;
+        let mut expr = parser::parse(query)?;
+        expr.resolve_durations(0, 0)
+            .map_err(|msg| Error::BadRequest { msg })?;
         let mut ev = Evaluator::new(&self.opts, t_ms, t_ms, 0);
         ev.subquery_step_ms = self.subquery_step_ms;
         ev.load(store, &expr)?;
@@ -311,7 +313,7 @@ impl Engine {
         step_ms: i64,
     ) -> Result<QueryResult, Error> {
         let t0 = Instant::now();
-        let expr = parser::parse(query)?;
+        let mut expr = parser::parse(query)?;
         if step_ms <= 0 {
             return Err(Error::BadRequest {
                 msg: "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
@@ -322,6 +324,8 @@ impl Engine {
                 msg: "end timestamp must not be before start time".into(),
             });
         }
+        expr.resolve_durations(step_ms, end_ms - start_ms)
+            .map_err(|msg| Error::BadRequest { msg })?;
         let vt = expr.value_type();
         if vt != ValueType::Scalar && vt != ValueType::Vector {
             return Err(Error::BadRequest {

@@ -384,9 +384,9 @@ impl Evaluator<'_> {
                     for a in args {
                         match a.unwrap_parens() {
                             Expr::NumberLiteral(v) => params.push(*v),
-                            Expr::MatrixSelector { selector, range_ms }
-                                if selector.at.is_none() && matrix.is_none() =>
-                            {
+                            Expr::MatrixSelector {
+                                selector, range_ms, ..
+                            } if selector.at.is_none() && matrix.is_none() => {
                                 matrix = Some((selector, *range_ms))
                             }
                             _ => return Ok(None),

@@ -69,7 +69,9 @@ impl Evaluator<'_> {
                     maxt: b,
                 });
             }
-            Expr::MatrixSelector { selector, range_ms } => {
+            Expr::MatrixSelector {
+                selector, range_ms, ..
+            } => {
                 let (a, b) = self.effective_range(selector.at, selector.offset_ms, tmin, tmax);
                 out.push(Need {
                     vs: selector,

@@ -253,7 +253,9 @@ fn check_params(ev: &mut Evaluator<'_>, name: &str, params: &[f64]) -> Result<()
 /// The window covered by a range-vector argument evaluated at `ts`.
 fn window_of(ev: &Evaluator<'_>, arg: &Expr, ts: i64) -> Window {
     let (at, offset, range) = match arg.unwrap_parens() {
-        Expr::MatrixSelector { selector, range_ms } => (selector.at, selector.offset_ms, *range_ms),
+        Expr::MatrixSelector {
+            selector, range_ms, ..
+        } => (selector.at, selector.offset_ms, *range_ms),
         Expr::Subquery {
             at,
             offset_ms,

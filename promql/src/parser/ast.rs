@@ -48,8 +48,82 @@ pub struct VectorSelector {
     pub matchers: Vec<Matcher>,
     /// The offset in milliseconds (positive looks into the past).
     pub offset_ms: i64,
+    /// An offset written with `step()` or `range()`, resolved into
+    /// `offset_ms` when the query runs.
+    pub offset_expr: Option<Box<DurationExpr>>,
     /// The `@` modifier.
     pub at: Option<AtModifier>,
+}
+
+/// A duration expression that depends on the query (`step()`, `range()`),
+/// kept as written until the query runs. Numbers are seconds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DurationExpr {
+    /// A duration literal such as `5m`, in milliseconds.
+    Duration(i64),
+    /// A number of seconds.
+    Number(f64),
+    /// `step()`: the query's step (0 for instant queries).
+    Step,
+    /// `range()`: the query's end minus its start (0 for instant queries).
+    Range,
+    /// `min_of(a, b)`.
+    MinOf(Box<DurationExpr>, Box<DurationExpr>),
+    /// `max_of(a, b)`.
+    MaxOf(Box<DurationExpr>, Box<DurationExpr>),
+    /// A leading `-`.
+    Neg(Box<DurationExpr>),
+    /// Parentheses, kept for printing.
+    Paren(Box<DurationExpr>),
+    /// `+ - * / % ^`.
+    Binary(BinaryOp, Box<DurationExpr>, Box<DurationExpr>),
+}
+
+impl DurationExpr {
+    /// The value in seconds for a query with this step and range (ms).
+    pub fn seconds(&self, step_ms: i64, range_ms: i64) -> f64 {
+        let f = |e: &DurationExpr| e.seconds(step_ms, range_ms);
+        match self {
+            DurationExpr::Duration(ms) => *ms as f64 / 1000.0,
+            DurationExpr::Number(v) => *v,
+            DurationExpr::Step => step_ms as f64 / 1000.0,
+            DurationExpr::Range => range_ms as f64 / 1000.0,
+            DurationExpr::MinOf(a, b) => f(a).min(f(b)),
+            DurationExpr::MaxOf(a, b) => f(a).max(f(b)),
+            DurationExpr::Neg(e) => -f(e),
+            DurationExpr::Paren(e) => f(e),
+            DurationExpr::Binary(op, a, b) => {
+                let (a, b) = (f(a), f(b));
+                match op {
+                    BinaryOp::Add => a + b,
+                    BinaryOp::Sub => a - b,
+                    BinaryOp::Mul => a * b,
+                    BinaryOp::Div => a / b,
+                    BinaryOp::Mod => a % b,
+                    _ => a.powf(b),
+                }
+            }
+        }
+    }
+
+    /// Whether the value depends on the query (`step()` or `range()`).
+    pub fn is_query_dependent(&self) -> bool {
+        match self {
+            DurationExpr::Duration(_) | DurationExpr::Number(_) => false,
+            DurationExpr::Step | DurationExpr::Range => true,
+            DurationExpr::Neg(e) | DurationExpr::Paren(e) => e.is_query_dependent(),
+            DurationExpr::MinOf(a, b)
+            | DurationExpr::MaxOf(a, b)
+            | DurationExpr::Binary(_, a, b) => a.is_query_dependent() || b.is_query_dependent(),
+        }
+    }
+
+    /// The value in milliseconds, or `None` when it is not a finite
+    /// duration that fits.
+    pub fn millis(&self, step_ms: i64, range_ms: i64) -> Option<i64> {
+        let ms = (self.seconds(step_ms, range_ms) * 1000.0).round();
+        (ms.is_finite() && ms.abs() <= i64::MAX as f64 / 2.0).then_some(ms as i64)
+    }
 }
 
 /// A binary operator.
@@ -260,6 +334,17 @@ pub enum UnaryOp {
     Pos,
 }
 
+/// The query-dependent durations of a subquery.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SubqueryExprs {
+    /// The range.
+    pub range: Option<DurationExpr>,
+    /// The step.
+    pub step: Option<DurationExpr>,
+    /// The offset.
+    pub offset: Option<DurationExpr>,
+}
+
 /// A PromQL expression.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Expr {
@@ -275,6 +360,9 @@ pub enum Expr {
         selector: VectorSelector,
         /// The range in milliseconds.
         range_ms: i64,
+        /// A range written with `step()` or `range()`, resolved into
+        /// `range_ms` when the query runs.
+        range_expr: Option<Box<DurationExpr>>,
     },
     /// A subquery such as `rate(foo[1m])[10m:1m]`.
     Subquery {
@@ -288,6 +376,9 @@ pub enum Expr {
         offset_ms: i64,
         /// The `@` modifier.
         at: Option<AtModifier>,
+        /// Range, step and offset written with `step()` or `range()`,
+        /// resolved into the fields above when the query runs.
+        exprs: Option<Box<SubqueryExprs>>,
     },
     /// A function call.
     Call {
@@ -361,6 +452,80 @@ impl Expr {
         match self {
             Expr::Paren(e) => e.unwrap_parens(),
             e => e,
+        }
+    }
+}
+
+impl Expr {
+    /// Replaces every duration written with `step()` or `range()` by its
+    /// value for a query with this step and range (both 0 for an instant
+    /// query). Ranges and subquery steps must come out positive.
+    pub fn resolve_durations(&mut self, step_ms: i64, range_ms: i64) -> Result<(), String> {
+        let value = |e: &DurationExpr, what: &str, positive: bool| -> Result<i64, String> {
+            let ms = e
+                .millis(step_ms, range_ms)
+                .ok_or_else(|| format!("{what} {e} is out of range"))?;
+            if positive && ms <= 0 {
+                return Err(format!("{what} {e} must be greater than 0, got {ms}ms"));
+            }
+            Ok(ms)
+        };
+        let selector = |vs: &mut VectorSelector| -> Result<(), String> {
+            if let Some(e) = vs.offset_expr.take() {
+                vs.offset_ms = value(&e, "offset", false)?;
+            }
+            Ok(())
+        };
+        match self {
+            Expr::NumberLiteral(_) | Expr::StringLiteral(_) => Ok(()),
+            Expr::VectorSelector(vs) => selector(vs),
+            Expr::MatrixSelector {
+                selector: vs,
+                range_ms: r,
+                range_expr,
+            } => {
+                if let Some(e) = range_expr.take() {
+                    *r = value(&e, "range", true)?;
+                }
+                selector(vs)
+            }
+            Expr::Subquery {
+                expr,
+                range_ms: r,
+                step_ms: s,
+                offset_ms,
+                exprs,
+                ..
+            } => {
+                if let Some(x) = exprs.take() {
+                    if let Some(e) = &x.range {
+                        *r = value(e, "subquery range", true)?;
+                    }
+                    if let Some(e) = &x.step {
+                        *s = Some(value(e, "subquery step", true)?);
+                    }
+                    if let Some(e) = &x.offset {
+                        *offset_ms = value(e, "offset", false)?;
+                    }
+                }
+                expr.resolve_durations(step_ms, range_ms)
+            }
+            Expr::Call { args, .. } => args
+                .iter_mut()
+                .try_for_each(|a| a.resolve_durations(step_ms, range_ms)),
+            Expr::Aggregate { expr, param, .. } => {
+                if let Some(p) = param {
+                    p.resolve_durations(step_ms, range_ms)?;
+                }
+                expr.resolve_durations(step_ms, range_ms)
+            }
+            Expr::Binary { lhs, rhs, .. } => {
+                lhs.resolve_durations(step_ms, range_ms)?;
+                rhs.resolve_durations(step_ms, range_ms)
+            }
+            Expr::Unary { expr, .. } | Expr::Paren(expr) => {
+                expr.resolve_durations(step_ms, range_ms)
+            }
         }
     }
 }

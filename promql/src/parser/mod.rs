@@ -20,6 +20,7 @@ mod tests {
             name: Some(name.to_string()),
             matchers: vec![Matcher::equal("__name__", name)],
             offset_ms: 0,
+            offset_expr: None,
             at: None,
         }
     }
@@ -100,6 +101,7 @@ mod tests {
                         ..sel("foo")
                     },
                     range_ms: 60_000,
+                    range_expr: None,
                 },
             ),
             (
@@ -109,6 +111,7 @@ mod tests {
                     args: vec![Expr::MatrixSelector {
                         selector: sel("foo"),
                         range_ms: 300_000,
+                        range_expr: None,
                     }],
                 },
             ),
@@ -155,6 +158,7 @@ mod tests {
                     step_ms: None,
                     offset_ms: 0,
                     at: None,
+                    exprs: None,
                 },
             ),
             ("(foo) # comment", Expr::Paren(Box::new(foo()))),

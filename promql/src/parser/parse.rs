@@ -9,6 +9,7 @@ use super::lex::{lex, Tok, Token};
 use crate::error::Error;
 
 mod duration_expr;
+use duration_expr::Dur;
 
 /// Parses a PromQL expression.
 pub fn parse(src: &str) -> Result<Expr, Error> {
@@ -305,18 +306,6 @@ impl Parser<'_> {
         Ok((e, start))
     }
 
-    fn duration(&mut self, ctx: &str) -> PResult<i64> {
-        let t = self.next();
-        match t.tok {
-            Tok::Duration(ms) => Ok(ms),
-            Tok::Number(v) if v.is_finite() => Ok((v * 1000.0).round() as i64),
-            _ => {
-                self.i -= 1;
-                Err(self.unexpected_in(ctx, "duration"))
-            }
-        }
-    }
-
     /// Takes a leading `-` or `+`, if any: whether it negates.
     fn sign(&mut self) -> bool {
         let neg = match self.peek().tok {
@@ -326,17 +315,6 @@ impl Parser<'_> {
         };
         self.next();
         neg
-    }
-
-    fn signed_duration(&mut self, ctx: &str) -> PResult<i64> {
-        let neg = self.sign();
-        // `offset (1m * 2)`: a parenthesized duration expression
-        let d = if self.peek().tok == Tok::LParen {
-            self.duration_expr(ctx)?
-        } else {
-            self.duration(ctx)?
-        };
-        Ok(if neg { -d } else { d })
     }
 
     fn postfix(&mut self, mut e: Expr, start: usize) -> PResult<Expr> {
@@ -353,6 +331,22 @@ impl Parser<'_> {
                         } else {
                             Some(self.duration_expr("subquery")?)
                         };
+                        let mut exprs = SubqueryExprs::default();
+                        let range = match range {
+                            Dur::Const(ms) => ms,
+                            Dur::Deferred(e) => {
+                                exprs.range = Some(*e);
+                                0
+                            }
+                        };
+                        let step = match step {
+                            None => None,
+                            Some(Dur::Const(ms)) => Some(ms),
+                            Some(Dur::Deferred(e)) => {
+                                exprs.step = Some(*e);
+                                Some(0)
+                            }
+                        };
                         self.expect(Tok::RBracket, "subquery selector", "\"]\"")?;
                         let vt = e.value_type();
                         if vt != ValueType::Vector {
@@ -363,35 +357,43 @@ impl Parser<'_> {
                                 ),
                             ));
                         }
-                        if step == Some(0) {
+                        if step == Some(0) && exprs.step.is_none() {
                             return Err(self.err_at(t.pos, "zero step in subquery"));
                         }
+                        let deferred = exprs.range.is_some() || exprs.step.is_some();
                         e = Expr::Subquery {
                             expr: Box::new(e),
                             range_ms: range,
                             step_ms: step,
                             offset_ms: 0,
                             at: None,
+                            exprs: deferred.then(|| Box::new(exprs)),
                         };
                     } else {
                         self.expect(Tok::RBracket, "matrix selector", "\"]\" or \":\"")?;
                         e = match e {
                             Expr::VectorSelector(vs) => {
-                                if vs.offset_ms != 0 || vs.at.is_some() {
+                                if vs.offset_ms != 0 || vs.offset_expr.is_some() || vs.at.is_some()
+                                {
                                     return Err(self.err_at(
                                         t.pos,
                                         "no offset or @ modifiers allowed before range",
                                     ));
                                 }
-                                if range <= 0 {
+                                let (range_ms, range_expr) = match range {
+                                    Dur::Const(ms) => (ms, None),
+                                    Dur::Deferred(e) => (0, Some(e)),
+                                };
+                                if range_expr.is_none() && range_ms <= 0 {
                                     return Err(self.err_at(
                                         t.pos,
-                                        format!("range must be greater than 0, got {range}ms"),
+                                        format!("range must be greater than 0, got {range_ms}ms"),
                                     ));
                                 }
                                 Expr::MatrixSelector {
                                     selector: vs,
-                                    range_ms: range,
+                                    range_ms,
+                                    range_expr,
                                 }
                             }
                             _ => {
@@ -404,12 +406,28 @@ impl Parser<'_> {
                 }
                 Tok::Ident(s) if s.eq_ignore_ascii_case("offset") => {
                     self.next();
-                    let d = self.signed_duration("offset")?;
-                    let slot = match &mut e {
+                    let d = self.offset_duration("offset")?;
+                    let (slot, deferred): (&mut i64, &mut Option<Box<DurationExpr>>) = match &mut e {
                         Expr::VectorSelector(vs) | Expr::MatrixSelector { selector: vs, .. } => {
-                            &mut vs.offset_ms
+                            (&mut vs.offset_ms, &mut vs.offset_expr)
                         }
-                        Expr::Subquery { offset_ms, .. } => offset_ms,
+                        Expr::Subquery {
+                            offset_ms, exprs, ..
+                        } => {
+                            if *offset_ms != 0 || exprs.as_ref().is_some_and(|x| x.offset.is_some())
+                            {
+                                return Err(
+                                    self.err_at(t.pos, "offset may not be set multiple times")
+                                );
+                            }
+                            match d {
+                                Dur::Const(ms) => *offset_ms = ms,
+                                Dur::Deferred(x) => {
+                                    exprs.get_or_insert_with(Default::default).offset = Some(*x)
+                                }
+                            }
+                            continue;
+                        }
                         _ => {
                             return Err(self.err_at(
                                 t.pos,
@@ -417,10 +435,13 @@ impl Parser<'_> {
                             ))
                         }
                     };
-                    if *slot != 0 {
+                    if *slot != 0 || deferred.is_some() {
                         return Err(self.err_at(t.pos, "offset may not be set multiple times"));
                     }
-                    *slot = d;
+                    match d {
+                        Dur::Const(ms) => *slot = ms,
+                        Dur::Deferred(x) => *deferred = Some(x),
+                    }
                 }
                 Tok::At => {
                     self.next();
@@ -796,6 +817,7 @@ impl Parser<'_> {
             name,
             matchers,
             offset_ms: 0,
+            offset_expr: None,
             at: None,
         })
     }

@@ -251,7 +251,9 @@ fn translate(e: &Expr) -> J {
                 ("args", J::Arr(args.iter().map(translate).collect())),
             ])
         }
-        Expr::MatrixSelector { selector, range_ms } => {
+        Expr::MatrixSelector {
+            selector, range_ms, ..
+        } => {
             let mut f = selector_fields(selector, "matrixSelector");
             f.push(("range", J::Int(*range_ms)));
             J::Obj(f)
@@ -262,6 +264,7 @@ fn translate(e: &Expr) -> J {
             step_ms,
             offset_ms,
             at,
+            ..
         } => {
             let mut f = vec![
                 ("type", s("subquery")),

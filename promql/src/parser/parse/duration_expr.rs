@@ -1,28 +1,58 @@
-//! Duration expressions (Prometheus's experimental `promql-duration-expr`)
-//! where a range, subquery step or offset is expected: `[5m+1m]`,
-//! `[1h/2:10s*3]`, `offset (2 * 1m)`. Numbers are seconds. Only constant
-//! expressions are supported; they are folded into milliseconds, so the
-//! printer shows the result (`[6m]`), not the expression.
+//! Duration expressions (Prometheus's `promql-duration-expr`) where a
+//! range, subquery step or offset is expected: `[5m+1m]`, `[1h/2:10s*3]`,
+//! `offset (2 * 1m)`, `[step()*2]`, `offset min_of(range(), 1h)`. Numbers
+//! are seconds. Constant expressions are folded into milliseconds (the
+//! printer shows the result, `[6m]`); ones using `step()` or `range()` are
+//! kept and resolved when the query runs.
 
-use super::super::ast::BinaryOp;
+use super::super::ast::{BinaryOp, DurationExpr};
 use super::super::lex::Tok;
-use super::{PResult, Parser};
+use super::{ident_is, PResult, Parser};
+
+/// A parsed duration: folded, or kept for the query to resolve.
+pub(super) enum Dur {
+    /// Milliseconds.
+    Const(i64),
+    /// Depends on `step()` or `range()`.
+    Deferred(Box<DurationExpr>),
+}
 
 impl Parser<'_> {
-    /// A constant duration expression, in milliseconds.
-    pub(super) fn duration_expr(&mut self, ctx: &str) -> PResult<i64> {
+    /// A duration expression, as in ranges and subquery steps.
+    pub(super) fn duration_expr(&mut self, ctx: &str) -> PResult<Dur> {
         let start = self.peek().pos;
-        let secs = self.duration_sum(ctx, 0)?;
-        let ms = (secs * 1000.0).round();
-        if !ms.is_finite() || ms.abs() > i64::MAX as f64 / 2.0 {
-            return Err(self.err_at(start, format!("duration out of range in {ctx}")));
+        let e = self.duration_sum(ctx, 0)?;
+        self.fold(e, start, ctx)
+    }
+
+    /// An offset: an optional sign and one term (a literal, a call or a
+    /// parenthesized expression); operators after it apply to the
+    /// selector, as in `x offset step() * 2`.
+    pub(super) fn offset_duration(&mut self, ctx: &str) -> PResult<Dur> {
+        let start = self.peek().pos;
+        let neg = self.sign();
+        let e = self.duration_primary(ctx)?;
+        let e = if neg {
+            DurationExpr::Neg(Box::new(e))
+        } else {
+            e
+        };
+        self.fold(e, start, ctx)
+    }
+
+    fn fold(&mut self, e: DurationExpr, start: usize, ctx: &str) -> PResult<Dur> {
+        if e.is_query_dependent() {
+            return Ok(Dur::Deferred(Box::new(e)));
         }
-        Ok(ms as i64)
+        match e.millis(0, 0) {
+            Some(ms) => Ok(Dur::Const(ms)),
+            None => Err(self.err_at(start, format!("duration out of range in {ctx}"))),
+        }
     }
 
     /// Precedence climbing over `+ -` (1), `* / %` (2) and `^` (3, right
-    /// associative), in seconds.
-    fn duration_sum(&mut self, ctx: &str, min: u8) -> PResult<f64> {
+    /// associative).
+    fn duration_sum(&mut self, ctx: &str, min: u8) -> PResult<DurationExpr> {
         self.depth += 1;
         if self.depth > super::MAX_DEPTH {
             let pos = self.peek().pos;
@@ -34,7 +64,7 @@ impl Parser<'_> {
         r
     }
 
-    fn duration_sum_inner(&mut self, ctx: &str, min: u8) -> PResult<f64> {
+    fn duration_sum_inner(&mut self, ctx: &str, min: u8) -> PResult<DurationExpr> {
         let mut lhs = self.duration_unary(ctx)?;
         loop {
             let op = match self.peek().tok {
@@ -53,23 +83,16 @@ impl Parser<'_> {
                 op.1 + 1
             };
             let rhs = self.duration_sum(ctx, next_min)?;
-            lhs = match op.0 {
-                BinaryOp::Add => lhs + rhs,
-                BinaryOp::Sub => lhs - rhs,
-                BinaryOp::Mul => lhs * rhs,
-                BinaryOp::Div => lhs / rhs,
-                BinaryOp::Mod => lhs % rhs,
-                _ => lhs.powf(rhs),
-            };
+            lhs = DurationExpr::Binary(op.0, Box::new(lhs), Box::new(rhs));
         }
     }
 
     /// A signed term; as in PromQL, the sign binds more loosely than `^`.
-    fn duration_unary(&mut self, ctx: &str) -> PResult<f64> {
+    fn duration_unary(&mut self, ctx: &str) -> PResult<DurationExpr> {
         match self.peek().tok {
             Tok::Op(BinaryOp::Sub) => {
                 self.next();
-                Ok(-self.duration_sum(ctx, 3)?)
+                Ok(DurationExpr::Neg(Box::new(self.duration_sum(ctx, 3)?)))
             }
             Tok::Op(BinaryOp::Add) => {
                 self.next();
@@ -79,15 +102,37 @@ impl Parser<'_> {
         }
     }
 
-    fn duration_primary(&mut self, ctx: &str) -> PResult<f64> {
+    fn duration_primary(&mut self, ctx: &str) -> PResult<DurationExpr> {
         let t = self.next();
         match t.tok {
-            Tok::Duration(ms) => Ok(ms as f64 / 1000.0),
-            Tok::Number(v) => Ok(v),
+            Tok::Duration(ms) => Ok(DurationExpr::Duration(ms)),
+            Tok::Number(v) => Ok(DurationExpr::Number(v)),
             Tok::LParen => {
                 let v = self.duration_sum(ctx, 0)?;
                 self.expect(Tok::RParen, ctx, "\")\"")?;
-                Ok(v)
+                Ok(DurationExpr::Paren(Box::new(v)))
+            }
+            _ if ident_is(&t, "step") || ident_is(&t, "range") => {
+                self.expect(Tok::LParen, ctx, "\"(\"")?;
+                self.expect(Tok::RParen, ctx, "\")\"")?;
+                Ok(if ident_is(&t, "step") {
+                    DurationExpr::Step
+                } else {
+                    DurationExpr::Range
+                })
+            }
+            _ if ident_is(&t, "min_of") || ident_is(&t, "max_of") => {
+                self.expect(Tok::LParen, ctx, "\"(\"")?;
+                let a = self.duration_sum(ctx, 0)?;
+                self.expect(Tok::Comma, ctx, "\",\"")?;
+                let b = self.duration_sum(ctx, 0)?;
+                self.expect(Tok::RParen, ctx, "\")\"")?;
+                let (a, b) = (Box::new(a), Box::new(b));
+                Ok(if ident_is(&t, "min_of") {
+                    DurationExpr::MinOf(a, b)
+                } else {
+                    DurationExpr::MaxOf(a, b)
+                })
             }
             _ => {
                 self.i -= 1;

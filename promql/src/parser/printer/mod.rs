@@ -83,15 +83,9 @@ impl Expr {
             }
             // Prometheus indents a subquery only when it is split.
             Expr::Subquery { .. } if !split => s,
-            Expr::Subquery {
-                expr,
-                range_ms,
-                step_ms,
-                offset_ms,
-                at,
-            } => {
+            Expr::Subquery { expr, .. } => {
                 let mut out = expr.pretty_with_limit(level, limit);
-                write_subquery_suffix(&mut out, *range_ms, *step_ms, *offset_ms, *at);
+                write_subquery_suffix(&mut out, self);
                 out
             }
             Expr::Unary { op, expr } => {
@@ -283,29 +277,70 @@ fn write_at(out: &mut String, at: Option<AtModifier>) {
     }
 }
 
-fn write_offset(out: &mut String, offset_ms: i64) {
-    if offset_ms != 0 {
+fn write_offset(out: &mut String, offset_ms: i64, expr: Option<&DurationExpr>) {
+    if let Some(e) = expr {
+        let _ = write!(out, " offset {e}");
+    } else if offset_ms != 0 {
         out.push_str(" offset ");
         out.push_str(&format_duration(offset_ms));
     }
 }
 
-fn write_subquery_suffix(
-    out: &mut String,
-    range_ms: i64,
-    step_ms: Option<i64>,
-    offset_ms: i64,
-    at: Option<AtModifier>,
-) {
+/// A range or step: the expression as written, else the duration.
+fn write_duration(out: &mut String, ms: i64, expr: Option<&DurationExpr>) {
+    match expr {
+        Some(e) => {
+            let _ = write!(out, "{e}");
+        }
+        None => out.push_str(&format_duration(ms)),
+    }
+}
+
+/// `[range:step] @ … offset …` of a subquery expression.
+fn write_subquery_suffix(out: &mut String, e: &Expr) {
+    let Expr::Subquery {
+        range_ms,
+        step_ms,
+        offset_ms,
+        at,
+        exprs,
+        ..
+    } = e
+    else {
+        return;
+    };
+    let exprs = exprs.as_deref();
     out.push('[');
-    out.push_str(&format_duration(range_ms));
+    write_duration(out, *range_ms, exprs.and_then(|x| x.range.as_ref()));
     out.push(':');
-    if let Some(step) = step_ms.filter(|s| *s != 0) {
-        out.push_str(&format_duration(step));
+    match exprs.and_then(|x| x.step.as_ref()) {
+        Some(step) => write_duration(out, 0, Some(step)),
+        None => {
+            if let Some(step) = step_ms.filter(|s| *s != 0) {
+                out.push_str(&format_duration(step));
+            }
+        }
     }
     out.push(']');
-    write_at(out, at);
-    write_offset(out, offset_ms);
+    write_at(out, *at);
+    write_offset(out, *offset_ms, exprs.and_then(|x| x.offset.as_ref()));
+}
+
+impl fmt::Display for DurationExpr {
+    /// The expression as written, with spaces around binary operators.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DurationExpr::Duration(ms) => f.write_str(&format_duration(*ms)),
+            DurationExpr::Number(v) => f.write_str(&format_number(*v)),
+            DurationExpr::Step => f.write_str("step()"),
+            DurationExpr::Range => f.write_str("range()"),
+            DurationExpr::MinOf(a, b) => write!(f, "min_of({a}, {b})"),
+            DurationExpr::MaxOf(a, b) => write!(f, "max_of({a}, {b})"),
+            DurationExpr::Neg(e) => write!(f, "-{e}"),
+            DurationExpr::Paren(e) => write!(f, "({e})"),
+            DurationExpr::Binary(op, a, b) => write!(f, "{a} {op} {b}"),
+        }
+    }
 }
 
 impl VectorSelector {
@@ -338,7 +373,7 @@ impl fmt::Display for VectorSelector {
         let mut out = String::new();
         self.write_base(&mut out);
         write_at(&mut out, self.at);
-        write_offset(&mut out, self.offset_ms);
+        write_offset(&mut out, self.offset_ms, self.offset_expr.as_deref());
         f.write_str(&out)
     }
 }
@@ -389,23 +424,21 @@ fn write_expr(out: &mut String, e: &Expr) {
         Expr::VectorSelector(vs) => {
             let _ = write!(out, "{vs}");
         }
-        Expr::MatrixSelector { selector, range_ms } => {
+        Expr::MatrixSelector {
+            selector,
+            range_ms,
+            range_expr,
+        } => {
             selector.write_base(out);
             out.push('[');
-            out.push_str(&format_duration(*range_ms));
+            write_duration(out, *range_ms, range_expr.as_deref());
             out.push(']');
             write_at(out, selector.at);
-            write_offset(out, selector.offset_ms);
+            write_offset(out, selector.offset_ms, selector.offset_expr.as_deref());
         }
-        Expr::Subquery {
-            expr,
-            range_ms,
-            step_ms,
-            offset_ms,
-            at,
-        } => {
+        Expr::Subquery { expr, .. } => {
             write_expr(out, expr);
-            write_subquery_suffix(out, *range_ms, *step_ms, *offset_ms, *at);
+            write_subquery_suffix(out, e);
         }
         Expr::Call { func, args } => {
             out.push_str(func);

@@ -367,3 +367,38 @@ fn pretty_default_limit() {
         .pretty_with_limit(0, 20);
     assert_eq!(p, "quantile_over_time(\n  0.99,\nfoo[5m:]\n)");
 }
+
+#[test]
+fn query_dependent_durations_print_as_written() {
+    let cases = [
+        ("foo[step()]", "foo[step()]"),
+        ("foo[step()*2+1m]", "foo[step() * 2 + 1m]"),
+        ("foo offset -step()", "foo offset -step()"),
+        (
+            "foo offset min_of(range(), 1h) * 2",
+            "foo offset min_of(range(), 1h) * 2",
+        ),
+        (
+            "rate(foo[5m])[RANGE():step()] offset (1m)",
+            "rate(foo[5m])[range():step()] offset 1m",
+        ),
+        ("foo[5m+1m]", "foo[6m]"),
+    ];
+    for (input, want) in cases {
+        assert_eq!(string_of(input), want, "input {input}");
+    }
+}
+
+#[test]
+fn query_dependent_durations_resolve_per_query() {
+    let mut e =
+        parse("sum_over_time(foo[step()*2] offset -range())[max_of(range(), 1m):step()]").unwrap();
+    e.resolve_durations(15_000, 3_600_000).unwrap();
+    assert_eq!(e.to_string(), "sum_over_time(foo[30s] offset -1h)[1h:15s]");
+    // an instant query has step 0 and range 0: a range of step() is empty
+    let mut e = parse("count_over_time(foo[step()])").unwrap();
+    assert_eq!(
+        e.resolve_durations(0, 0).unwrap_err(),
+        "range step() must be greater than 0, got 0ms"
+    );
+}
