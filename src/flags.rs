@@ -43,6 +43,9 @@ pub struct Flags {
     /// Maximum number of bytes that can be stored for blocks (e.g. 512MB, 10GB; 0 disables).
     #[arg(long = "storage.tsdb.retention.size", default_value = "0", value_parser = byte_size, value_name = "BYTES")]
     pub retention_size: crate::config::ByteSize,
+    /// Do not create lockfile in data directory.
+    #[arg(long = "storage.tsdb.no-lockfile")]
+    pub no_lockfile: bool,
     /// Address to listen on for UI, API, and telemetry.
     #[arg(
         long = "web.listen-address",
@@ -210,6 +213,10 @@ impl Flags {
             (
                 "storage.tsdb.retention.size".into(),
                 format!("{}B", self.retention_size.0),
+            ),
+            (
+                "storage.tsdb.no-lockfile".into(),
+                self.no_lockfile.to_string(),
             ),
             ("web.cors.origin".into(), self.cors_origin.clone()),
             (

@@ -53,6 +53,7 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         let opts = tsdb::Options {
             retention_ms: flags.retention_time.as_millis(),
             retention_bytes: flags.retention_size.0,
+            no_lockfile: flags.no_lockfile,
             ..tsdb::Options::default()
         };
         tokio::task::spawn_blocking(move || tsdb::Db::open(&p, opts))

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use crate::common::{bin, enc, http_request, parse_value, MockTarget, Server};
+use crate::common::{bin, enc, http_get, http_request, parse_value, MockTarget, Server};
 
 fn job(name: &str, addr: &str) -> String {
     format!(
@@ -48,6 +48,32 @@ fn bad_flags_and_configs_stop_startup_with_one_clear_line() {
     assert!(line.contains("bad.yml"), "{line}");
     assert!(line.contains("scrape_intervall"), "{line}");
     assert!(line.contains("line 3"), "{line}");
+}
+
+#[test]
+fn second_server_on_a_data_folder_is_refused_unless_no_lockfile() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Server::start(dir.path(), "", &[]);
+    let cfg = dir.path().join("prometheus.yml");
+    let out = crate::common::run_to_exit(&cfg, &first.data);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("data directory is locked by another process"),
+        "{err}"
+    );
+    drop(first);
+    // without the lock file, nothing stops a second server
+    let other = tempfile::tempdir().unwrap();
+    let a = Server::start(other.path(), "", &["--storage.tsdb.no-lockfile"]);
+    let b = Server::start(other.path(), "", &["--storage.tsdb.no-lockfile"]);
+    assert_eq!(a.data, b.data);
+    assert!(!a.data.join("lock").exists());
+    assert_eq!(
+        a.api("/api/v1/status/flags").1["data"]["storage.tsdb.no-lockfile"],
+        "true"
+    );
+    assert_eq!(http_get(&b.addr, "/-/ready").unwrap().0, 200);
 }
 
 #[test]

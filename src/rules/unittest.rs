@@ -510,6 +510,7 @@ fn run_test(st: &Settings<'_>, idx: usize, t: &TestGroup, defs: &[GroupDef]) -> 
             retention_ms: 0,
             retention_bytes: 0,
             max_future_ms: 0,
+            no_lockfile: false,
         },
     ) {
         Ok(db) => Arc::new(db),

@@ -29,6 +29,9 @@ pub struct Options {
     /// refused, so that one stray future timestamp cannot move the head's
     /// window past the present (0: no limit).
     pub max_future_ms: i64,
+    /// Do not create or lock the `lock` file (`--storage.tsdb.no-lockfile`):
+    /// two servers on one folder are then not refused.
+    pub no_lockfile: bool,
 }
 
 impl Default for Options {
@@ -37,6 +40,7 @@ impl Default for Options {
             retention_ms: 15 * 24 * 3600 * 1000,
             retention_bytes: 0,
             max_future_ms: 10 * 60 * 1000,
+            no_lockfile: false,
         }
     }
 }
@@ -152,10 +156,26 @@ pub struct Db {
     pub(crate) compact_lock: Mutex<()>,
     compactions: AtomicU64,
     retention_deletions: AtomicU64,
-    _lock: File,
+    _lock: Option<File>,
 }
 
 const LOCK_FILE: &str = "lock";
+
+/// Creates and locks `dir/lock`; the lock lasts as long as the file is open.
+fn lock_folder(dir: &Path) -> Result<File, Error> {
+    let lock_path = dir.join(LOCK_FILE);
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| Error::io(&lock_path, e))?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked { path: lock_path }),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&lock_path, e)),
+    }
+}
 const SERIES_FILE: &str = "series";
 const CHUNKS_DIR: &str = "chunks_head";
 
@@ -164,20 +184,11 @@ impl Db {
     /// replayed: files are mapped and their headers read.
     pub fn open(dir: &Path, opts: Options) -> Result<Db, Error> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let lock_path = dir.join(LOCK_FILE);
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| Error::io(&lock_path, e))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(Error::Locked { path: lock_path })
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&lock_path, e)),
-        }
+        let lock = if opts.no_lockfile {
+            None
+        } else {
+            Some(lock_folder(dir)?)
+        };
         let mut problems = Vec::new();
         block::remove_tmp_blocks(dir)?;
         let mut blocks = Vec::new();

@@ -159,6 +159,19 @@ fn second_open_is_refused_while_locked() {
 }
 
 #[test]
+fn no_lockfile_leaves_the_folder_unlocked() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options {
+        no_lockfile: true,
+        ..Options::default()
+    };
+    let _db = Db::open(dir.path(), opts.clone()).unwrap();
+    assert!(!dir.path().join("lock").exists());
+    // nothing refuses a second server on the folder
+    assert!(Db::open(dir.path(), opts).is_ok());
+}
+
+#[test]
 fn stale_marker_is_stored_as_is() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), Options::default()).unwrap();
