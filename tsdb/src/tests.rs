@@ -549,3 +549,130 @@ fn label_lookups_follow_the_time_range() {
         .unwrap()
         .is_empty());
 }
+
+/// One step of a random workload.
+#[derive(Clone, Debug)]
+enum Op {
+    /// Move the clock forward by this many milliseconds and append one
+    /// sample to each listed series.
+    Append {
+        gap: i64,
+        series: Vec<usize>,
+        value: f64,
+    },
+    /// Try to append to a series at its newest timestamp minus `back`
+    /// (`back == 0`: a duplicate timestamp; `same`: with the same value).
+    Old {
+        series: usize,
+        back: i64,
+        same: bool,
+    },
+    /// Run a compaction (cut blocks, merge, retention).
+    Compact,
+}
+
+fn op_strategy() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    prop_oneof![
+        8 => (1_000i64..1_500_000, proptest::collection::vec(0usize..5, 1..5), -1e6f64..1e6)
+            .prop_map(|(gap, series, value)| Op::Append { gap, series, value }),
+        2 => (0usize..5, 0i64..7_200_000, any::<bool>())
+            .prop_map(|(series, back, same)| Op::Old { series, back, same }),
+        1 => Just(Op::Compact),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(12))]
+
+    /// Random appends (with out-of-order and duplicate attempts) and
+    /// compactions read back exactly as a simple model says, before and
+    /// after a restart; retention then drops only whole blocks of the
+    /// oldest data, never a sample within the retention time.
+    #[test]
+    fn prop_appends_compaction_retention_against_model(
+        ops in proptest::collection::vec(op_strategy(), 1..400),
+        retention_h in 1i64..30,
+    ) {
+        use std::collections::BTreeMap;
+        let dir = tempfile::tempdir().unwrap();
+        let opts = Options { retention_ms: 0, max_future_ms: 0, ..Options::default() };
+        let mut model: BTreeMap<usize, Vec<(i64, f64)>> = BTreeMap::new();
+        let mut now = 1_700_000_000_000i64;
+        {
+            let db = Db::open(dir.path(), opts.clone()).unwrap();
+            for op in &ops {
+                match op {
+                    Op::Append { gap, series, value } => {
+                        now += gap;
+                        let mut app = db.appender();
+                        let mut seen = std::collections::BTreeSet::new();
+                        for (k, &i) in series.iter().enumerate() {
+                            let v = value + k as f64;
+                            app.append_labels(&ls("p", i), now, v).unwrap();
+                            // the same series twice in a batch: a duplicate
+                            // timestamp with another value
+                            if seen.insert(i) {
+                                model.entry(i).or_default().push((now, v));
+                            }
+                        }
+                        let st = app.commit().unwrap();
+                        proptest::prop_assert_eq!(st.appended as usize, seen.len());
+                        proptest::prop_assert_eq!(st.duplicate_timestamp as usize, series.len() - seen.len());
+                    }
+                    Op::Old { series, back, same } => {
+                        let Some(&(t, v)) = model.get(series).and_then(|s| s.last()) else {
+                            continue;
+                        };
+                        let v2 = if *same { v } else { v + 0.5 };
+                        let mut app = db.appender();
+                        app.append_labels(&ls("p", *series), t - back, v2).unwrap();
+                        let st = app.commit().unwrap();
+                        proptest::prop_assert_eq!(st.appended, 0);
+                        if *back == 0 && *same {
+                            proptest::prop_assert_eq!(st.duplicates_ignored, 1);
+                        } else {
+                            proptest::prop_assert_eq!(
+                                st.out_of_order + st.out_of_bounds + st.duplicate_timestamp, 1
+                            );
+                        }
+                    }
+                    Op::Compact => {
+                        db.compact().unwrap();
+                    }
+                }
+            }
+            db.compact().unwrap();
+            let got: BTreeMap<usize, Vec<(i64, f64)>> = all_samples(&db, &[])
+                .into_iter()
+                .map(|(l, s)| (l.get("i").unwrap().parse().unwrap(), s))
+                .collect();
+            proptest::prop_assert_eq!(&got, &model);
+        }
+        // a restart maps the same data back
+        let db = Db::open(dir.path(), opts.clone()).unwrap();
+        proptest::prop_assert!(db.open_report().problems.is_empty());
+        let got: BTreeMap<usize, Vec<(i64, f64)>> = all_samples(&db, &[])
+            .into_iter()
+            .map(|(l, s)| (l.get("i").unwrap().parse().unwrap(), s))
+            .collect();
+        proptest::prop_assert_eq!(&got, &model);
+        drop(db);
+        // retention: every sample within it stays; what goes is, per
+        // series, a prefix of the oldest samples
+        let retention_ms = retention_h * 3_600_000;
+        let db = Db::open(dir.path(), Options { retention_ms, ..opts }).unwrap();
+        db.compact().unwrap();
+        let newest = model.values().filter_map(|s| s.last()).map(|s| s.0).max().unwrap_or(0);
+        let got: BTreeMap<usize, Vec<(i64, f64)>> = all_samples(&db, &[])
+            .into_iter()
+            .map(|(l, s)| (l.get("i").unwrap().parse().unwrap(), s))
+            .collect();
+        for (i, want) in &model {
+            let kept = got.get(i).cloned().unwrap_or_default();
+            proptest::prop_assert!(want.ends_with(&kept), "series {}: kept samples are not the newest ones", i);
+            let must_keep = want.iter().filter(|s| s.0 >= newest - retention_ms).count();
+            proptest::prop_assert!(kept.len() >= must_keep, "series {}: {} kept, {} within retention", i, kept.len(), must_keep);
+        }
+    }
+}
