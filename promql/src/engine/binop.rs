@@ -7,7 +7,7 @@ use tsdb::labels::{Labels, METRIC_NAME};
 
 use super::Evaluator;
 use crate::error::Error;
-use crate::parser::{BinaryOp, Cardinality, Expr, VectorMatching};
+use crate::parser::{BinaryOp, Cardinality, Expr, FillValues, VectorMatching};
 use crate::value::{Sample, StepValue};
 
 /// Applies an arithmetic or comparison operator. For comparisons the
@@ -98,6 +98,7 @@ impl Evaluator<'_> {
                     on: false,
                     labels: Vec::new(),
                     include: Vec::new(),
+                    fill: FillValues::default(),
                 };
                 let m = matching.unwrap_or(&default);
                 let out = match op {
@@ -159,6 +160,12 @@ fn set_or(a: Vec<Sample>, b: Vec<Sample>, m: &VectorMatching) -> Vec<Sample> {
     out
 }
 
+/// Vector/vector arithmetic and comparisons with label matching. With fill
+/// modifiers, a match group missing on one side is computed against the
+/// fill value: a stand-in sample carrying the present side's match-group
+/// labels only. As in Prometheus, `group_right` swaps the operands
+/// internally but not the fill values, so there `fill_right` stands in for
+/// the missing left ("one") side and `fill_left` for the right one.
 fn vector_vector(
     op: BinaryOp,
     a: Vec<Sample>,
@@ -166,7 +173,7 @@ fn vector_vector(
     m: &VectorMatching,
     return_bool: bool,
 ) -> Result<Vec<Sample>, Error> {
-    if a.is_empty() || b.is_empty() {
+    if a.is_empty() && b.is_empty() || (a.is_empty() || b.is_empty()) && !m.fill.any() {
         return Ok(Vec::new());
     }
     let swapped = m.card == Cardinality::OneToMany;
@@ -188,18 +195,18 @@ fn vector_vector(
     }
     let mut matched: HashMap<Labels, HashSet<Labels>> = HashMap::new();
     let mut out = Vec::new();
-    for s in &many {
-        let sig = signature(&s.metric, m);
-        let Some(o) = one_by_sig.get(&sig) else {
-            continue;
-        };
+    let mut pair = |matched: &mut HashMap<Labels, HashSet<Labels>>,
+                    s: &Sample,
+                    o: &Sample,
+                    sig: Labels|
+     -> Result<(), Error> {
         let (lv, rv) = if swapped { (o.v, s.v) } else { (s.v, o.v) };
         let (mut val, mut keep) = apply(op, lv, rv);
         if return_bool {
             val = if keep { 1.0 } else { 0.0 };
             keep = true;
         }
-        let seen = matched.entry(sig.clone()).or_default();
+        let seen = matched.entry(sig).or_default();
         if m.card == Cardinality::OneToOne {
             // checked before filtering so the error does not depend on values
             if !seen.is_empty() {
@@ -210,7 +217,7 @@ fn vector_vector(
             seen.insert(Labels::empty());
         }
         if !keep {
-            continue;
+            return Ok(());
         }
         let metric = result_metric(&s.metric, &o.metric, m);
         let drop = drops_name(op, return_bool);
@@ -224,6 +231,28 @@ fn vector_vector(
             v: val,
             drop_name: s.drop_name || drop,
         });
+        Ok(())
+    };
+    let stand_in = |present: &Sample, v: f64| Sample {
+        metric: signature(&present.metric, m),
+        v,
+        drop_name: false,
+    };
+    for s in &many {
+        let sig = signature(&s.metric, m);
+        match (one_by_sig.get(&sig), m.fill.rhs) {
+            (Some(o), _) => pair(&mut matched, s, o, sig)?,
+            (None, Some(v)) => pair(&mut matched, s, &stand_in(s, v), sig)?,
+            (None, None) => {}
+        }
+    }
+    if let Some(v) = m.fill.lhs {
+        for o in &one {
+            let sig = signature(&o.metric, m);
+            if !matched.contains_key(&sig) {
+                pair(&mut matched, &stand_in(o, v), o, sig)?;
+            }
+        }
     }
     Ok(out)
 }

@@ -236,6 +236,29 @@ pub struct VectorMatching {
     pub labels: Vec<String>,
     /// Extra labels of `group_left`/`group_right`.
     pub include: Vec<String>,
+    /// Values standing in for missing series (`fill`, `fill_left`,
+    /// `fill_right`).
+    pub fill: FillValues,
+}
+
+/// The fill modifiers of a vector/vector operation: a missing left or
+/// right operand of a match group takes this value instead of dropping
+/// the group.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct FillValues {
+    /// For a missing left operand.
+    pub lhs: Option<f64>,
+    /// For a missing right operand.
+    pub rhs: Option<f64>,
+    /// Written as one `fill(v)` (printed back so).
+    pub both: bool,
+}
+
+impl FillValues {
+    /// Whether any fill is set.
+    pub fn any(&self) -> bool {
+        self.lhs.is_some() || self.rhs.is_some()
+    }
 }
 
 /// An aggregation operator.

@@ -41,6 +41,7 @@ mod tests {
                 on: false,
                 labels: vec![],
                 include: vec![],
+                fill: FillValues::default(),
             }),
         }
     }
@@ -147,6 +148,7 @@ mod tests {
                         on: true,
                         labels: vec!["a".into()],
                         include: vec!["b".into()],
+                        fill: FillValues::default(),
                     }),
                 },
             ),

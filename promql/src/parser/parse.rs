@@ -157,6 +157,7 @@ impl Parser<'_> {
                     on,
                     labels,
                     include: Vec::new(),
+                    fill: FillValues::default(),
                 });
             }
             if ident_is(self.peek(), "group_left") || ident_is(self.peek(), "group_right") {
@@ -172,6 +173,7 @@ impl Parser<'_> {
                     on: false,
                     labels: Vec::new(),
                     include: Vec::new(),
+                    fill: FillValues::default(),
                 });
                 if op.is_set() {
                     return Err(self.err_at(
@@ -186,11 +188,71 @@ impl Parser<'_> {
                 };
                 m.include = include;
             }
+            let fill = self.fill_modifiers()?;
+            if fill.any() {
+                matching
+                    .get_or_insert(VectorMatching {
+                        card: Cardinality::OneToOne,
+                        on: false,
+                        labels: Vec::new(),
+                        include: Vec::new(),
+                        fill: FillValues::default(),
+                    })
+                    .fill = fill;
+            }
             let next_min = if op == BinaryOp::Pow { prec } else { prec + 1 };
             let (rhs, _) = self.expr(next_min)?;
             lhs = self.binary(op, lhs, rhs, return_bool, matching, start, op_pos)?;
         }
         Ok((lhs, start))
+    }
+
+    /// `fill(v)`, or `fill_left(v)` and/or `fill_right(v)` in either
+    /// order, after the other modifiers of a binary operator. The words
+    /// are modifiers only when `(` follows; otherwise they are metric names.
+    fn fill_modifiers(&mut self) -> PResult<FillValues> {
+        let mut fill = FillValues::default();
+        loop {
+            let t = self.peek().clone();
+            let Tok::Ident(word) = &t.tok else {
+                return Ok(fill);
+            };
+            let word = word.to_ascii_lowercase();
+            if !matches!(word.as_str(), "fill" | "fill_left" | "fill_right")
+                || self.peek_at(1).tok != Tok::LParen
+            {
+                return Ok(fill);
+            }
+            let repeated = match word.as_str() {
+                "fill" => fill.any(),
+                "fill_left" => fill.both || fill.lhs.is_some(),
+                _ => fill.both || fill.rhs.is_some(),
+            };
+            if repeated {
+                return Err(self.unexpected_in("binary expression", "expression"));
+            }
+            self.next();
+            self.next();
+            let neg = self.sign();
+            let v = match self.next().tok {
+                Tok::Number(v) => v,
+                _ => {
+                    self.i -= 1;
+                    return Err(self.unexpected_in("fill modifier", "number"));
+                }
+            };
+            let v = if neg { -v } else { v };
+            self.expect(Tok::RParen, "fill modifier", "\")\"")?;
+            match word.as_str() {
+                "fill" => {
+                    fill.lhs = Some(v);
+                    fill.rhs = Some(v);
+                    fill.both = true;
+                }
+                "fill_left" => fill.lhs = Some(v),
+                _ => fill.rhs = Some(v),
+            }
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -223,6 +285,20 @@ impl Parser<'_> {
             return Err(self.err_at(start, "comparisons between scalars must use BOOL modifier"));
         }
         let both_vectors = lt == ValueType::Vector && rt == ValueType::Vector;
+        if matching.as_ref().is_some_and(|m| m.fill.any()) {
+            if !both_vectors {
+                return Err(self.err_at(
+                    start,
+                    "filling in missing series only allowed between instant vectors",
+                ));
+            }
+            if op.is_set() {
+                return Err(self.err_at(
+                    start,
+                    "filling in missing series not allowed for set operators",
+                ));
+            }
+        }
         if op.is_set() && !both_vectors {
             return Err(self.err_at(
                 start,
@@ -238,6 +314,7 @@ impl Parser<'_> {
                 on: false,
                 labels: Vec::new(),
                 include: Vec::new(),
+                fill: FillValues::default(),
             });
             if op.is_set() {
                 m.card = Cardinality::ManyToMany;

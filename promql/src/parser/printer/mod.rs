@@ -264,6 +264,20 @@ fn write_matching(out: &mut String, m: Option<&VectorMatching>) {
         write_labels(out, &m.include);
         out.push(')');
     }
+    let f = &m.fill;
+    match (f.lhs, f.rhs) {
+        (Some(v), Some(_)) if f.both => {
+            let _ = write!(out, " fill ({})", format_number(v));
+        }
+        (l, r) => {
+            if let Some(v) = l {
+                let _ = write!(out, " fill_left ({})", format_number(v));
+            }
+            if let Some(v) = r {
+                let _ = write!(out, " fill_right ({})", format_number(v));
+            }
+        }
+    }
 }
 
 fn write_at(out: &mut String, at: Option<AtModifier>) {

@@ -402,3 +402,36 @@ fn query_dependent_durations_resolve_per_query() {
         "range step() must be greater than 0, got 0ms"
     );
 }
+
+#[test]
+fn fill_modifiers_print_and_check() {
+    let cases = [
+        ("a + fill(0) b", "a + fill (0) b"),
+        (
+            "a + on(x) group_left fill_right(-1) b",
+            "a + on (x) group_left () fill_right (-1) b",
+        ),
+        (
+            "a == bool fill_right(NaN) fill_left(Inf) b",
+            "a == bool fill_left (+Inf) fill_right (NaN) b",
+        ),
+        ("a + fill", "a + fill"),
+        ("a + fill(1) fill", "a + fill (1) fill"),
+    ];
+    for (input, want) in cases {
+        assert_eq!(string_of(input), want, "input {input}");
+    }
+    for (input, want) in [
+        (
+            "1 + fill(0) a",
+            "filling in missing series only allowed between instant vectors",
+        ),
+        (
+            "a and fill(0) b",
+            "filling in missing series not allowed for set operators",
+        ),
+    ] {
+        let err = parse(input).unwrap_err().to_string();
+        assert!(err.contains(want), "{input}: {err}");
+    }
+}
