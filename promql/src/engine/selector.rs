@@ -1,13 +1,15 @@
 //! Selecting samples: which time ranges each selector needs, loading them
 //! from storage once per query, and the lookback / range-window rules.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
-use tsdb::labels::Labels;
+use tsdb::labels::{Labels, Matcher};
 use tsdb::read::Queryable;
 
 use super::Evaluator;
 use crate::error::Error;
+use crate::functions::info;
 use crate::parser::{AtModifier, Expr, VectorSelector};
 use crate::value::is_stale;
 
@@ -24,9 +26,22 @@ pub(crate) fn key(vs: &VectorSelector) -> usize {
 
 /// A selector with the time range `[mint, maxt]` it needs.
 struct Need<'e> {
-    vs: &'e VectorSelector,
+    /// Where the loaded series are kept ([`key`] of the selector).
+    key: usize,
+    matchers: Cow<'e, [Matcher]>,
     mint: i64,
     maxt: i64,
+}
+
+impl<'e> Need<'e> {
+    fn of(vs: &'e VectorSelector, mint: i64, maxt: i64) -> Need<'e> {
+        Need {
+            key: key(vs),
+            matchers: Cow::Borrowed(&vs.matchers),
+            mint,
+            maxt,
+        }
+    }
 }
 
 impl Evaluator<'_> {
@@ -63,21 +78,17 @@ impl Evaluator<'_> {
             Expr::NumberLiteral(_) | Expr::StringLiteral(_) => {}
             Expr::VectorSelector(vs) => {
                 let (a, b) = self.effective_range(vs.at, vs.offset_ms, tmin, tmax);
-                out.push(Need {
+                out.push(Need::of(
                     vs,
-                    mint: a.saturating_sub(self.opts.lookback_delta_ms),
-                    maxt: b,
-                });
+                    a.saturating_sub(self.opts.lookback_delta_ms),
+                    b,
+                ));
             }
             Expr::MatrixSelector {
                 selector, range_ms, ..
             } => {
                 let (a, b) = self.effective_range(selector.at, selector.offset_ms, tmin, tmax);
-                out.push(Need {
-                    vs: selector,
-                    mint: a.saturating_sub(*range_ms),
-                    maxt: b,
-                });
+                out.push(Need::of(selector, a.saturating_sub(*range_ms), b));
             }
             Expr::Subquery {
                 expr,
@@ -88,6 +99,21 @@ impl Evaluator<'_> {
             } => {
                 let (a, b) = self.effective_range(*at, *offset_ms, tmin, tmax);
                 self.collect(expr, a.saturating_sub(*range_ms), b, out);
+            }
+            Expr::Call { func, args } if func == "info" => {
+                self.collect(&args[0], tmin, tmax, out);
+                // the info series: as an instant selector at the step time,
+                // over the time range of the first selector of the base
+                let (s, e) = match first_selector(&args[0]) {
+                    Some(vs) => self.effective_range(vs.at, vs.offset_ms, tmin, tmax),
+                    None => (tmin, tmax),
+                };
+                out.push(Need {
+                    key: info::data_key(args),
+                    matchers: Cow::Owned(info::info_matchers(args.get(1))),
+                    mint: s.saturating_sub(self.opts.lookback_delta_ms) + 1,
+                    maxt: e,
+                });
             }
             Expr::Call { args, .. } => {
                 for a in args {
@@ -121,7 +147,7 @@ impl Evaluator<'_> {
         let querier = store.querier(mint, maxt)?;
         let mut data: HashMap<usize, Vec<LoadedSeries>> = HashMap::new();
         for need in needs {
-            let selected = querier.select(&need.vs.matchers)?;
+            let selected = querier.select(&need.matchers)?;
             let mut out = Vec::with_capacity(selected.len());
             for mut s in selected {
                 self.check_deadline()?;
@@ -134,10 +160,26 @@ impl Evaluator<'_> {
                     });
                 }
             }
-            data.insert(key(need.vs), out);
+            data.insert(need.key, out);
         }
         self.data = data;
         Ok(())
+    }
+}
+
+/// The first vector selector of `e`, depth first.
+fn first_selector(e: &Expr) -> Option<&VectorSelector> {
+    match e {
+        Expr::VectorSelector(vs) | Expr::MatrixSelector { selector: vs, .. } => Some(vs),
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) => None,
+        Expr::Subquery { expr, .. } | Expr::Unary { expr, .. } | Expr::Paren(expr) => {
+            first_selector(expr)
+        }
+        Expr::Call { args, .. } => args.iter().find_map(first_selector),
+        Expr::Aggregate { expr, param, .. } => {
+            first_selector(expr).or_else(|| param.as_deref().and_then(first_selector))
+        }
+        Expr::Binary { lhs, rhs, .. } => first_selector(lhs).or_else(|| first_selector(rhs)),
     }
 }
 

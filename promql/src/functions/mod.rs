@@ -2,6 +2,7 @@
 
 mod histogram;
 mod histogram_more;
+pub(crate) mod info;
 mod label;
 mod math;
 mod over_time;
@@ -105,6 +106,7 @@ pub(crate) static IMPLS: &[(&str, Impl)] = &[
     ("hour", Custom(math::hour)),
     ("idelta", range(rate::idelta)),
     ("increase", range(rate::increase)),
+    ("info", Custom(info::info)),
     ("irate", range(rate::irate)),
     ("label_join", Custom(label::label_join)),
     ("label_replace", Custom(label::label_replace)),

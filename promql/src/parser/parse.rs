@@ -20,6 +20,7 @@ pub fn parse(src: &str) -> Result<Expr, Error> {
         i: 0,
         depth: 0,
         binary_ops: 0,
+        info_selector: false,
     };
     if p.peek().tok == Tok::Eof {
         return Err(p.err_at(0, "no expression found in input"));
@@ -47,6 +48,9 @@ struct Parser<'a> {
     depth: usize,
     /// Binary operators parsed so far.
     binary_ops: usize,
+    /// Parsing the label selector of `info()`, which may consist of
+    /// matchers that all match the empty string.
+    info_selector: bool,
 }
 
 /// Most nesting of sub-expressions accepted, keeping recursion bounded.
@@ -645,7 +649,10 @@ impl Parser<'_> {
         let mut positions = Vec::new();
         if self.peek().tok != Tok::RParen {
             loop {
-                let (a, p) = self.expr(0)?;
+                self.info_selector = f.name == "info" && args.len() == 1;
+                let r = self.expr(0);
+                self.info_selector = false;
+                let (a, p) = r?;
                 args.push(a);
                 positions.push(p);
                 match self.peek().tok {
@@ -692,6 +699,25 @@ impl Parser<'_> {
                         ),
                     ));
                 }
+            }
+        }
+        if f.name == "info" && n == 2 {
+            let got = args[1].value_type();
+            if got != ValueType::Vector {
+                return Err(self.err_at(
+                    pos,
+                    format!("expected type instant vector in call to function \"info\", got {got}"),
+                ));
+            }
+            match &args[1] {
+                Expr::VectorSelector(vs) if vs.name.is_none() => {}
+                Expr::VectorSelector(_) => {
+                    return Err(self.err_at(
+                        positions[1],
+                        "expected label selectors only, got vector selector instead",
+                    ))
+                }
+                _ => return Err(self.err_at(positions[1], "expected label selectors only")),
             }
         }
         for (i, a) in args.iter().enumerate() {
@@ -884,7 +910,7 @@ impl Parser<'_> {
             }
             matchers.insert(0, Matcher::equal(METRIC_NAME, n.clone()));
         }
-        if !matchers.iter().any(|m| !m.matches_empty()) {
+        if !self.info_selector && !matchers.iter().any(|m| !m.matches_empty()) {
             return Err(self.err_at(
                 pos,
                 "vector selector must contain at least one non-empty matcher",

@@ -435,3 +435,35 @@ fn fill_modifiers_print_and_check() {
         assert!(err.contains(want), "{input}: {err}");
     }
 }
+
+#[test]
+fn info_takes_label_selectors_only() {
+    assert_eq!(
+        string_of(r#"info(up, {data=~".*"})"#),
+        r#"info(up, {data=~".*"})"#
+    );
+    assert_eq!(string_of("info(up)"), "info(up)");
+    for (input, want) in [
+        (
+            "info(up, target_info)",
+            "expected label selectors only, got vector selector instead",
+        ),
+        ("info(up, rate(x[5m]))", "expected label selectors only"),
+        (
+            "info(up, 1)",
+            "expected type instant vector in call to function \"info\", got scalar",
+        ),
+        (
+            "info(up, {a=\"b\"}, {c=\"d\"})",
+            "expected at most 2 argument(s) in call to \"info\", got 3",
+        ),
+        // outside info() the usual rule holds
+        (
+            "sum({a=~\".*\"})",
+            "vector selector must contain at least one non-empty matcher",
+        ),
+    ] {
+        let err = parse(input).unwrap_err().to_string();
+        assert!(err.contains(want), "{input}: {err}");
+    }
+}
