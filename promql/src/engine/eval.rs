@@ -4,9 +4,10 @@ use std::collections::HashMap;
 
 use tsdb::labels::Labels;
 
-use super::selector::{key, latest, window};
+use super::selector::{extension, key, latest, window};
 use super::Evaluator;
 use crate::error::Error;
+use crate::functions::extended;
 use crate::parser::{Expr, UnaryOp, VectorSelector};
 use crate::value::{Sample, Series, StepValue};
 
@@ -22,7 +23,20 @@ impl Evaluator<'_> {
             Expr::NumberLiteral(v) => Ok(StepValue::Scalar(*v)),
             Expr::StringLiteral(s) => Ok(StepValue::String(s.clone())),
             Expr::Paren(e) => self.eval(e, ts),
+            Expr::VectorSelector(vs) if vs.smoothed => {
+                Ok(StepValue::Vector(self.select_smoothed(vs, ts)))
+            }
             Expr::VectorSelector(vs) => Ok(StepValue::Vector(self.select_instant(vs, ts, false))),
+            Expr::MatrixSelector {
+                selector, range_ms, ..
+            } if selector.anchored || selector.smoothed => {
+                let (start, end, mut series) = self.select_extended(selector, *range_ms, ts)?;
+                for s in &mut series {
+                    s.points = extended::range_points(&s.points, start, end, selector.smoothed);
+                }
+                series.retain(|s| !s.points.is_empty());
+                Ok(StepValue::Matrix(series))
+            }
             Expr::MatrixSelector {
                 selector, range_ms, ..
             } => Ok(StepValue::Matrix(
@@ -121,6 +135,64 @@ impl Evaluator<'_> {
             .collect();
         self.count_queried(out.len());
         out
+    }
+
+    /// A smoothed instant selector at `ts`: per series the value at the
+    /// evaluation time, interpolated between the samples around it.
+    fn select_smoothed(&self, vs: &VectorSelector, ts: i64) -> Vec<Sample> {
+        let t = self.effective_time(vs.at, vs.offset_ms, ts);
+        let lb = self.opts.lookback_delta_ms;
+        let Some(series) = self.data.get(&key(vs)) else {
+            return Vec::new();
+        };
+        let out: Vec<Sample> = series
+            .iter()
+            .filter_map(|s| {
+                let near = window(&s.samples, t.saturating_sub(lb), t.saturating_add(lb));
+                extended::smoothed_value(&near, t).map(|v| Sample {
+                    metric: s.labels.clone(),
+                    v,
+                    drop_name: false,
+                })
+            })
+            .collect();
+        self.count_queried(out.len());
+        out
+    }
+
+    /// The samples of an anchored or smoothed `vs[range]` at `ts`: per
+    /// series those of the window widened by the lookback delta, with the
+    /// range's start and end.
+    pub(crate) fn select_extended(
+        &self,
+        vs: &VectorSelector,
+        range_ms: i64,
+        ts: i64,
+    ) -> Result<(i64, i64, Vec<Series>), Error> {
+        let end = self.effective_time(vs.at, vs.offset_ms, ts);
+        let start = end.saturating_sub(range_ms);
+        let (before, after) = extension(vs, self.opts.lookback_delta_ms);
+        let mut out = Vec::new();
+        let mut held = 0usize;
+        for s in self.data.get(&key(vs)).into_iter().flatten() {
+            let points = window(
+                &s.samples,
+                start.saturating_sub(before),
+                end.saturating_add(after),
+            );
+            if points.is_empty() {
+                continue;
+            }
+            held += points.len();
+            self.check_samples(held)?;
+            self.count_queried(points.len());
+            out.push(Series {
+                metric: s.labels.clone(),
+                points,
+                drop_name: false,
+            });
+        }
+        Ok((start, end, out))
     }
 
     /// The range vector `vs[range]` at `ts`.

@@ -374,7 +374,7 @@ impl Evaluator<'_> {
     fn native(&mut self, e: &Expr, times: &[i64]) -> Result<Option<RangeVec>, Error> {
         match e {
             Expr::Paren(x) => self.native(x, times),
-            Expr::VectorSelector(vs) if vs.at.is_none() => {
+            Expr::VectorSelector(vs) if vs.at.is_none() && !vs.smoothed => {
                 Ok(Some(self.native_instant(vs, times)?))
             }
             Expr::Call { func, args } => {
@@ -386,7 +386,11 @@ impl Evaluator<'_> {
                             Expr::NumberLiteral(v) => params.push(*v),
                             Expr::MatrixSelector {
                                 selector, range_ms, ..
-                            } if selector.at.is_none() && matrix.is_none() => {
+                            } if selector.at.is_none()
+                                && !selector.anchored
+                                && !selector.smoothed
+                                && matrix.is_none() =>
+                            {
                                 matrix = Some((selector, *range_ms))
                             }
                             _ => return Ok(None),

@@ -78,17 +78,20 @@ impl Evaluator<'_> {
             Expr::NumberLiteral(_) | Expr::StringLiteral(_) => {}
             Expr::VectorSelector(vs) => {
                 let (a, b) = self.effective_range(vs.at, vs.offset_ms, tmin, tmax);
-                out.push(Need::of(
-                    vs,
-                    a.saturating_sub(self.opts.lookback_delta_ms),
-                    b,
-                ));
+                let lb = self.opts.lookback_delta_ms;
+                // a smoothed value may interpolate towards a later sample
+                let b = if vs.smoothed { b.saturating_add(lb) } else { b };
+                out.push(Need::of(vs, a.saturating_sub(lb), b));
             }
             Expr::MatrixSelector {
                 selector, range_ms, ..
             } => {
                 let (a, b) = self.effective_range(selector.at, selector.offset_ms, tmin, tmax);
-                out.push(Need::of(selector, a.saturating_sub(*range_ms), b));
+                // anchored and smoothed ranges look back (and smoothed ones
+                // ahead) one lookback delta for their boundary samples
+                let (lb, la) = extension(selector, self.opts.lookback_delta_ms);
+                let a = a.saturating_sub(*range_ms).saturating_sub(lb);
+                out.push(Need::of(selector, a, b.saturating_add(la)));
             }
             Expr::Subquery {
                 expr,
@@ -164,6 +167,16 @@ impl Evaluator<'_> {
         }
         self.data = data;
         Ok(())
+    }
+}
+
+/// How far an anchored or smoothed range reaches before its start and
+/// after its end.
+pub(crate) fn extension(vs: &VectorSelector, lookback: i64) -> (i64, i64) {
+    match (vs.anchored, vs.smoothed) {
+        (_, true) => (lookback, lookback),
+        (true, false) => (lookback, 0),
+        _ => (0, 0),
     }
 }
 

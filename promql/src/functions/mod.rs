@@ -1,5 +1,6 @@
 //! Function implementations and the name → implementation table.
 
+pub(crate) mod extended;
 mod histogram;
 mod histogram_more;
 pub(crate) mod info;
@@ -199,6 +200,16 @@ pub(crate) fn call(
             }
             let arg = matrix_arg
                 .ok_or_else(|| Error::exec(format!("missing range argument to {name}")))?;
+            if let Expr::MatrixSelector {
+                selector, range_ms, ..
+            } = arg.unwrap_parens()
+            {
+                if selector.anchored || selector.smoothed {
+                    return extended_call(
+                        ev, name, selector, *range_ms, ts, *f, *keep_name, &params,
+                    );
+                }
+            }
             let window = window_of(ev, arg, ts);
             let StepValue::Matrix(series) = ev.eval(arg, ts)? else {
                 return Err(Error::exec(format!("expected range vector in {name}")));
@@ -219,6 +230,58 @@ pub(crate) fn call(
             Ok(StepValue::Vector(out))
         }
     }
+}
+
+/// A range function over an anchored or smoothed range selector; only
+/// the functions Prometheus allows with each modifier.
+#[allow(clippy::too_many_arguments)]
+fn extended_call(
+    ev: &mut Evaluator<'_>,
+    name: &str,
+    vs: &crate::parser::VectorSelector,
+    range_ms: i64,
+    ts: i64,
+    f: RangeFn,
+    keep_name: bool,
+    params: &[f64],
+) -> Result<StepValue, Error> {
+    let (word, allowed) = if vs.smoothed {
+        ("smoothed", extended::SMOOTHED_FUNCS)
+    } else {
+        ("anchored", extended::ANCHORED_FUNCS)
+    };
+    if !allowed.split(", ").any(|a| a == name) {
+        return Err(Error::exec(format!(
+            "{word} modifier can only be used with: {allowed} - not with {name}"
+        )));
+    }
+    let (start, end, series) = ev.select_extended(vs, range_ms, ts)?;
+    let window = Window { start, end, ts };
+    let mut out = Vec::with_capacity(series.len());
+    for s in series {
+        let v = match name {
+            "rate" | "increase" | "delta" => extended::rate(
+                &s.points,
+                start,
+                end,
+                vs.smoothed,
+                name != "delta",
+                name == "rate",
+            ),
+            _ => match extended::anchored_points(&s.points, start) {
+                [] => None,
+                points => f(points, &window, params),
+            },
+        };
+        if let Some(v) = v {
+            out.push(Sample {
+                metric: s.metric,
+                v,
+                drop_name: s.drop_name || !keep_name,
+            });
+        }
+    }
+    Ok(StepValue::Vector(out))
 }
 
 /// Validates the scalar arguments of a range function: warnings for

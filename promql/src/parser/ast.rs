@@ -53,6 +53,12 @@ pub struct VectorSelector {
     pub offset_expr: Option<Box<DurationExpr>>,
     /// The `@` modifier.
     pub at: Option<AtModifier>,
+    /// `anchored`: a range also takes the last sample before its start
+    /// (within the lookback delta) as its left boundary.
+    pub anchored: bool,
+    /// `smoothed`: values at the range boundaries (or at the step, for an
+    /// instant selector) are interpolated between neighbouring samples.
+    pub smoothed: bool,
 }
 
 /// A duration expression that depends on the query (`step()`, `range()`),

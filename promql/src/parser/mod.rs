@@ -22,6 +22,8 @@ mod tests {
             offset_ms: 0,
             offset_expr: None,
             at: None,
+            anchored: false,
+            smoothed: false,
         }
     }
 

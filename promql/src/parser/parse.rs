@@ -524,6 +524,38 @@ impl Parser<'_> {
                         Dur::Deferred(x) => *deferred = Some(x),
                     }
                 }
+                Tok::Ident(s)
+                    if s.eq_ignore_ascii_case("anchored") || s.eq_ignore_ascii_case("smoothed") =>
+                {
+                    self.next();
+                    let anchored = s.eq_ignore_ascii_case("anchored");
+                    let word = if anchored { "anchored" } else { "smoothed" };
+                    let vs = match &mut e {
+                        Expr::VectorSelector(vs) | Expr::MatrixSelector { selector: vs, .. } => vs,
+                        Expr::Subquery { .. } => {
+                            return Err(self.err_at(
+                                start,
+                                format!("{word} modifier is not supported for subqueries"),
+                            ))
+                        }
+                        _ => {
+                            return Err(
+                                self.err_at(start, format!("{word} modifier not implemented"))
+                            )
+                        }
+                    };
+                    if (anchored && vs.smoothed) || (!anchored && vs.anchored) {
+                        return Err(self.err_at(
+                            start,
+                            "anchored and smoothed modifiers cannot be used together",
+                        ));
+                    }
+                    if anchored {
+                        vs.anchored = true;
+                    } else {
+                        vs.smoothed = true;
+                    }
+                }
                 Tok::At => {
                     self.next();
                     let at = self.at_value()?;
@@ -922,6 +954,8 @@ impl Parser<'_> {
             offset_ms: 0,
             offset_expr: None,
             at: None,
+            anchored: false,
+            smoothed: false,
         })
     }
 }

@@ -20,11 +20,9 @@
 //! or `null`; `startOrEnd` is `"start"`, `"end"` or `null`; matchers are
 //! `{"type": "=", "name": ..., "value": ...}` with the metric-name matcher
 //! last, as Prometheus orders them. Keys are sorted and `<`, `>`, `&`
-//! escaped (`\u003e`), as Go's JSON encoder writes them. This parser
-//! supports neither extended range selectors nor `fill` modifiers, so
-//! `anchored`/`smoothed` are always `false` and `fillValues` always
-//! `{"lhs":null,"rhs":null}`; the newer subquery `alignEvalTime` key is
-//! not written.
+//! escaped (`\u003e`), as Go's JSON encoder writes them. A fill value
+//! that is not finite is written as `null` (Go's encoder cannot write it);
+//! the newer subquery `alignEvalTime` key is not written.
 
 use std::fmt::Write as _;
 
@@ -39,6 +37,8 @@ enum J {
     Null,
     Bool(bool),
     Int(i64),
+    /// A finite float (others are written as `null`).
+    Float(f64),
     Str(String),
     Arr(Vec<J>),
     Obj(Vec<(&'static str, J)>),
@@ -60,6 +60,10 @@ impl J {
             J::Int(i) => {
                 let _ = write!(out, "{i}");
             }
+            J::Float(v) if v.is_finite() => {
+                let _ = write!(out, "{v}");
+            }
+            J::Float(_) => out.push_str("null"),
             J::Str(v) => write_json_string(out, v),
             J::Arr(items) => {
                 out.push('[');
@@ -165,8 +169,8 @@ fn selector_fields(vs: &VectorSelector, ty: &'static str) -> Vec<(&'static str, 
         ("name", s(vs.name.clone().unwrap_or_default())),
         ("offset", J::Int(vs.offset_ms)),
         ("matchers", matchers(vs)),
-        ("anchored", J::Bool(false)),
-        ("smoothed", J::Bool(false)),
+        ("anchored", J::Bool(vs.anchored)),
+        ("smoothed", J::Bool(vs.smoothed)),
     ];
     f.extend(at_fields(vs.at));
     f
@@ -211,7 +215,10 @@ fn translate(e: &Expr) -> J {
                     ("include", strs(&m.include)),
                     (
                         "fillValues",
-                        J::Obj(vec![("lhs", J::Null), ("rhs", J::Null)]),
+                        J::Obj(vec![
+                            ("lhs", m.fill.lhs.map_or(J::Null, J::Float)),
+                            ("rhs", m.fill.rhs.map_or(J::Null, J::Float)),
+                        ]),
                     ),
                 ]),
                 None => J::Null,

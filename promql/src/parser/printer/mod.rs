@@ -358,6 +358,16 @@ impl fmt::Display for DurationExpr {
 }
 
 impl VectorSelector {
+    /// ` anchored` or ` smoothed`, if set.
+    fn write_extended(&self, out: &mut String) {
+        if self.anchored {
+            out.push_str(" anchored");
+        }
+        if self.smoothed {
+            out.push_str(" smoothed");
+        }
+    }
+
     /// The name and sorted matchers, without `@` and `offset`.
     fn write_base(&self, out: &mut String) {
         let name = self.name.as_deref().unwrap_or("");
@@ -388,6 +398,7 @@ impl fmt::Display for VectorSelector {
         self.write_base(&mut out);
         write_at(&mut out, self.at);
         write_offset(&mut out, self.offset_ms, self.offset_expr.as_deref());
+        self.write_extended(&mut out);
         f.write_str(&out)
     }
 }
@@ -449,6 +460,7 @@ fn write_expr(out: &mut String, e: &Expr) {
             out.push(']');
             write_at(out, selector.at);
             write_offset(out, selector.offset_ms, selector.offset_expr.as_deref());
+            selector.write_extended(out);
         }
         Expr::Subquery { expr, .. } => {
             write_expr(out, expr);

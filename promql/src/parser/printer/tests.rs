@@ -467,3 +467,32 @@ fn info_takes_label_selectors_only() {
         assert!(err.contains(want), "{input}: {err}");
     }
 }
+
+#[test]
+fn anchored_and_smoothed_modifiers() {
+    for (input, want) in [
+        ("rate(x[5m] anchored)", "rate(x[5m] anchored)"),
+        (
+            "increase(x[5m] SMOOTHED offset 1m)",
+            "increase(x[5m] offset 1m smoothed)",
+        ),
+        ("x @ 100 smoothed", "x @ 100.000 smoothed"),
+        ("anchored{smoothed=\"1\"}", "anchored{smoothed=\"1\"}"),
+    ] {
+        assert_eq!(string_of(input), want, "input {input}");
+    }
+    for (input, want) in [
+        (
+            "x[5m] anchored smoothed",
+            "anchored and smoothed modifiers cannot be used together",
+        ),
+        (
+            "rate(x[5m])[10m:1m] anchored",
+            "anchored modifier is not supported for subqueries",
+        ),
+        ("(x + y) smoothed", "smoothed modifier not implemented"),
+    ] {
+        let err = parse(input).unwrap_err().to_string();
+        assert!(err.contains(want), "{input}: {err}");
+    }
+}
