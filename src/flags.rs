@@ -59,6 +59,10 @@ pub struct Flags {
     /// Enable API endpoints for admin control actions.
     #[arg(long = "web.enable-admin-api")]
     pub enable_admin_api: bool,
+    /// Comma separated feature names to enable (the PromQL ones are always
+    /// on in flint; others are reported as not supported).
+    #[arg(long = "enable-feature", value_delimiter = ',', value_name = "FEATURE")]
+    pub enable_feature: Vec<String>,
     /// The URL under which flint is externally reachable (for links in
     /// alerts).
     #[arg(long = "web.external-url", value_name = "URL")]
@@ -145,7 +149,58 @@ pub struct RunFlags {
     pub all: Vec<(String, String)>,
 }
 
+/// Prometheus's `--enable-feature` names of PromQL extensions flint
+/// always has.
+pub const ALWAYS_ON_FEATURES: &[&str] = &[
+    "promql-experimental-functions",
+    "promql-duration-expr",
+    "promql-extended-range-selectors",
+    "promql-binop-fill-modifiers",
+    "promql-at-modifier",
+    "promql-negative-offset",
+];
+
+/// Prometheus feature names flint does not implement.
+const UNSUPPORTED_FEATURES: &[&str] = &[
+    "native-histograms",
+    "exemplar-storage",
+    "memory-snapshot-on-shutdown",
+    "extra-scrape-metrics",
+    "created-timestamp-zero-ingestion",
+    "concurrent-rule-eval",
+    "otlp-deltatocumulative",
+    "metadata-wal-records",
+    "delayed-compaction",
+    "old-ui",
+    "type-and-unit-labels",
+    "use-uncached-io",
+    "auto-gomaxprocs",
+    "auto-gomemlimit",
+    "auto-reload-config",
+    "expand-external-labels",
+    "agent",
+];
+
 impl Flags {
+    /// Logs what each `--enable-feature` name means here, as Prometheus
+    /// logs the features it turns on and warns about unknown ones.
+    pub fn log_features(&self) {
+        for f in self
+            .enable_feature
+            .iter()
+            .map(|f| f.trim())
+            .filter(|f| !f.is_empty())
+        {
+            if ALWAYS_ON_FEATURES.contains(&f) {
+                tracing::info!(option = f, "Feature is always enabled in flint");
+            } else if UNSUPPORTED_FEATURES.contains(&f) {
+                tracing::warn!(option = f, "Feature is not supported by flint, ignoring it");
+            } else {
+                tracing::warn!(option = f, "Unknown option for --enable-feature");
+            }
+        }
+    }
+
     /// Parses the process arguments. On a bad flag, the message is one line
     /// in Prometheus's shape (`flint: error: …`) and the exit code 1.
     pub fn parse_args<I, T>(args: I) -> Result<Flags, (String, i32)>
@@ -188,6 +243,7 @@ impl Flags {
                 "web.enable-lifecycle".into(),
                 self.enable_lifecycle.to_string(),
             ),
+            ("enable-feature".into(), self.enable_feature.join(",")),
             (
                 "web.enable-admin-api".into(),
                 self.enable_admin_api.to_string(),

@@ -32,6 +32,7 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         version = concat!("(version=", env!("CARGO_PKG_VERSION"), ")"),
         "Starting flint"
     );
+    flags.log_features();
     let config_path = flags.config_file.clone();
     info!(filename = %config_path, "Loading configuration file");
     let load_start = std::time::Instant::now();

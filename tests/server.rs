@@ -77,6 +77,37 @@ fn second_server_on_a_data_folder_is_refused_unless_no_lockfile() {
 }
 
 #[test]
+fn enable_feature_names_are_accepted_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(
+        dir.path(),
+        "",
+        &[
+            "--enable-feature=promql-experimental-functions,promql-binop-fill-modifiers",
+            "--enable-feature=bogus",
+        ],
+    );
+    let log = s.log_text();
+    assert!(
+        log.contains(
+            r#"msg="Feature is always enabled in flint" option=promql-binop-fill-modifiers"#
+        ),
+        "{log}"
+    );
+    assert!(
+        log.contains(r#"msg="Unknown option for --enable-feature" option=bogus"#),
+        "{log}"
+    );
+    // the PromQL extensions answer
+    let (code, body) = s.api(&format!(
+        "/api/v1/query?query={}",
+        enc("sum(vector(1) + fill(5) (vector(2) > 3))")
+    ));
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["data"]["result"][0]["value"][1], "6");
+}
+
+#[test]
 fn startup_logs_and_self_metrics() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), "", &[]);
