@@ -5,7 +5,7 @@
 //! by one label each, with Prometheus's four operators.
 
 use std::fmt;
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 
 use regex::Regex;
 
@@ -161,9 +161,8 @@ impl Labels {
 
     /// A 64-bit hash of the label set, stable within one process.
     pub fn hash64(&self) -> u64 {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        self.hash(&mut h);
-        h.finish()
+        use std::hash::BuildHasher;
+        crate::fasthash::FxBuild.hash_one(self)
     }
 }
 

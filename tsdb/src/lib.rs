@@ -27,6 +27,7 @@ mod db;
 mod delete;
 mod encoding;
 mod error;
+mod fasthash;
 mod fs;
 mod head;
 pub mod labels;

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use crate::fasthash::FxBuild;
 use crate::labels::{Labels, MatchOp, Matcher};
 
 /// Cardinality figures, each list largest first.
@@ -22,7 +23,7 @@ pub struct Cardinality {
 
 #[derive(Default)]
 pub(crate) struct Postings {
-    by_label: HashMap<String, HashMap<String, Vec<u64>>>,
+    by_label: HashMap<String, HashMap<String, Vec<u64>, FxBuild>, FxBuild>,
     all: Vec<u64>,
 }
 
@@ -50,12 +51,17 @@ impl Postings {
         debug_assert!(self.all.last().is_none_or(|&l| l < id));
         self.all.push(id);
         for l in labels {
-            self.by_label
-                .entry(l.name.clone())
-                .or_default()
-                .entry(l.value.clone())
-                .or_default()
-                .push(id);
+            // names and values are mostly known: copy them only when new
+            let values = match self.by_label.get_mut(l.name.as_str()) {
+                Some(v) => v,
+                None => self.by_label.entry(l.name.clone()).or_default(),
+            };
+            match values.get_mut(l.value.as_str()) {
+                Some(ids) => ids.push(id),
+                None => {
+                    values.insert(l.value.clone(), vec![id]);
+                }
+            }
         }
     }
 

@@ -270,7 +270,7 @@ impl Evaluator<'_> {
                 };
                 for g in groups {
                     for s in g.members {
-                        let f = (s.metric.hash64() as f64) / (u64::MAX as f64);
+                        let f = (stable_hash(&s.metric) as f64) / (u64::MAX as f64);
                         let keep = if r >= 0.0 { f < r } else { f >= 1.0 + r };
                         if keep {
                             out.push(s);
@@ -389,4 +389,13 @@ mod tests {
             .fold((0.0, 0.0), |(s, c), &v| kahan_add(v, s, c));
         assert_eq!(s + c, 1.0);
     }
+}
+
+/// A hash of a label set that is the same in every process, so that
+/// `limit_ratio` picks the same series across restarts.
+fn stable_hash(l: &tsdb::labels::Labels) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    l.hash(&mut h);
+    h.finish()
 }

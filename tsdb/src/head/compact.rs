@@ -48,11 +48,7 @@ impl Head {
     /// ends before it (closing open chunks that do).
     pub(crate) fn collect_persistable(&self, end: i64) -> Persistable {
         self.min_valid.fetch_max(end, Ordering::Relaxed);
-        let mut all: Vec<Arc<MemSeries>> = self
-            .by_id
-            .iter()
-            .flat_map(|s| s.read().values().cloned().collect::<Vec<_>>())
-            .collect();
+        let mut all: Vec<Arc<MemSeries>> = self.index.all();
         all.sort_by(|a, b| a.labels.cmp(&b.labels));
         let mut series = Vec::new();
         let mut slots = Vec::new();
@@ -118,11 +114,7 @@ impl Head {
     /// Every chunk of every series, open ones included, in label order,
     /// without changing anything (for snapshots). Also the time range.
     pub(crate) fn copy_all(&self) -> (Vec<(Labels, Vec<PersistChunk>)>, i64, i64) {
-        let mut all: Vec<Arc<MemSeries>> = self
-            .by_id
-            .iter()
-            .flat_map(|s| s.read().values().cloned().collect::<Vec<_>>())
-            .collect();
+        let mut all: Vec<Arc<MemSeries>> = self.index.all();
         all.sort_by(|a, b| a.labels.cmp(&b.labels));
         let (mut min, mut max) = (i64::MAX, i64::MIN);
         let mut out = Vec::new();
@@ -184,23 +176,21 @@ impl Head {
         // the head's range now starts at the oldest chunk left
         let mut min = i64::MAX;
         let mut dead = HashSet::new();
-        for stripe in &self.by_id {
-            for s in stripe.read().values() {
-                let st = s.state.lock();
-                let first = st.closed.first().map(|c| c.mint).or(st
-                    .open
-                    .as_ref()
-                    .filter(|o| o.count > 0)
-                    .map(|o| o.mint));
-                match first {
-                    Some(t) => min = min.min(t),
-                    None if st.last_t.is_some_and(|t| t < end) => {
-                        dead.insert(s.id);
-                    }
-                    None => {}
+        self.index.for_each(|s| {
+            let st = s.state.lock();
+            let first = st.closed.first().map(|c| c.mint).or(st
+                .open
+                .as_ref()
+                .filter(|o| o.count > 0)
+                .map(|o| o.mint));
+            match first {
+                Some(t) => min = min.min(t),
+                None if st.last_t.is_some_and(|t| t < end) => {
+                    dead.insert(s.id);
                 }
+                None => {}
             }
-        }
+        });
         self.min_time.store(
             if min == i64::MAX { end } else { min.max(end) },
             Ordering::Relaxed,
@@ -220,18 +210,9 @@ impl Head {
         let _c = self.creation.lock(); // no series creation meanwhile
         let mut removed = 0;
         for &id in ids {
-            let Some(s) = self.by_id[id as usize % super::STRIPES].write().remove(&id) else {
-                continue;
-            };
-            let h = s.labels.hash64();
-            let mut stripe = self.by_hash[h as usize % super::STRIPES].write();
-            if let Some(v) = stripe.get_mut(&h) {
-                v.retain(|x| x.id != id);
-                if v.is_empty() {
-                    stripe.remove(&h);
-                }
+            if self.index.remove(id).is_some() {
+                removed += 1;
             }
-            removed += 1;
         }
         self.postings.write().remove_many(ids);
         self.num_series.fetch_sub(removed as u64, Ordering::Relaxed);

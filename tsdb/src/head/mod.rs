@@ -7,17 +7,19 @@
 
 mod append;
 mod compact;
+mod index;
 mod read;
 
 pub use append::{AppendStats, Appender};
 pub(crate) use compact::PersistChunk;
 pub(crate) use read::HeadQuerier;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
+
+use index::SeriesIndex;
 
 use crate::chunkenc::XorEncoder;
 use crate::chunks::{ChunkFiles, ChunkRef, FoundSlot, STATE_OPEN};
@@ -25,8 +27,6 @@ use crate::labels::Labels;
 use crate::postings::Postings;
 use crate::series_log::SeriesLog;
 use crate::Error;
-
-const STRIPES: usize = 32;
 
 /// Time span of a block, and so the boundary no head chunk crosses (2 h,
 /// as Prometheus).
@@ -91,8 +91,7 @@ pub(crate) struct HeadCounters {
 }
 
 pub(crate) struct Head {
-    by_hash: Vec<RwLock<HashMap<u64, Vec<Arc<MemSeries>>>>>,
-    by_id: Vec<RwLock<HashMap<u64, Arc<MemSeries>>>>,
+    index: SeriesIndex,
     creation: Mutex<Creation>,
     pub(crate) postings: RwLock<Postings>,
     pub(crate) chunks: ChunkFiles,
@@ -133,8 +132,7 @@ impl Head {
     ) -> (Head, LoadReport) {
         let next_id = series.iter().map(|(id, _)| id + 1).max().unwrap_or(1);
         let head = Head {
-            by_hash: (0..STRIPES).map(|_| RwLock::default()).collect(),
-            by_id: (0..STRIPES).map(|_| RwLock::default()).collect(),
+            index: SeriesIndex::new(),
             creation: Mutex::new(Creation { log, next_id }),
             postings: RwLock::default(),
             chunks,
@@ -145,6 +143,7 @@ impl Head {
             max_time: AtomicI64::new(i64::MIN),
             max_future_ms,
         };
+        head.index.reserve(series.len());
         {
             let mut postings = head.postings.write();
             for (id, labels) in series {
@@ -219,21 +218,13 @@ impl Head {
             st.last_v = None;
         }
         // series whose data all went into blocks (or never came) are dropped
-        let dead: std::collections::HashSet<u64> = head
-            .by_id
-            .iter()
-            .flat_map(|stripe| {
-                stripe
-                    .read()
-                    .values()
-                    .filter(|s| {
-                        let st = s.state.lock();
-                        st.closed.is_empty() && st.open.is_none()
-                    })
-                    .map(|s| s.id)
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        let mut dead = std::collections::HashSet::new();
+        head.index.for_each(|s| {
+            let st = s.state.lock();
+            if st.closed.is_empty() && st.open.is_none() {
+                dead.insert(s.id);
+            }
+        });
         head.forget(&dead);
         head.counters.series_removed.store(0, Ordering::Relaxed);
         report.series = head.num_series.load(Ordering::Relaxed) as usize;
@@ -254,24 +245,16 @@ impl Head {
 
     fn insert(&self, s: Arc<MemSeries>) {
         let h = s.labels.hash64();
-        self.by_hash[h as usize % STRIPES]
-            .write()
-            .entry(h)
-            .or_default()
-            .push(Arc::clone(&s));
-        self.by_id[s.id as usize % STRIPES].write().insert(s.id, s);
+        self.index.insert(s, h);
         self.num_series.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn get(&self, id: u64) -> Option<Arc<MemSeries>> {
-        self.by_id[id as usize % STRIPES].read().get(&id).cloned()
+        self.index.get(id)
     }
 
     fn find(&self, labels: &Labels, hash: u64) -> Option<Arc<MemSeries>> {
-        self.by_hash[hash as usize % STRIPES]
-            .read()
-            .get(&hash)
-            .and_then(|v| v.iter().find(|s| &s.labels == labels).cloned())
+        self.index.find(labels, hash)
     }
 
     /// The series with exactly these labels, created if new. The bool says
@@ -322,22 +305,20 @@ impl Head {
         let mut widen = |a: i64, b: i64| {
             range = Some(range.map_or((a, b), |(x, y)| (x.min(a), y.max(b))));
         };
-        for stripe in &self.by_id {
-            for s in stripe.read().values() {
-                let st = s.state.lock();
-                chunks += st.closed.len() as u64;
-                if let Some(c) = st.closed.first() {
-                    widen(c.mint, c.maxt);
-                }
-                if let Some(o) = st.open.as_ref().filter(|o| o.count > 0) {
-                    chunks += 1;
-                    widen(o.mint, o.maxt);
-                }
-                if let Some(t) = st.last_t {
-                    widen(t, t);
-                }
+        self.index.for_each(|s| {
+            let st = s.state.lock();
+            chunks += st.closed.len() as u64;
+            if let Some(c) = st.closed.first() {
+                widen(c.mint, c.maxt);
             }
-        }
+            if let Some(o) = st.open.as_ref().filter(|o| o.count > 0) {
+                chunks += 1;
+                widen(o.mint, o.maxt);
+            }
+            if let Some(t) = st.last_t {
+                widen(t, t);
+            }
+        });
         (chunks, range)
     }
 
