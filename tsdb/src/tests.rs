@@ -676,3 +676,39 @@ proptest::proptest! {
         }
     }
 }
+
+/// Appends that continue after an unclean stop (the process dies: no
+/// `Drop`, nothing flushed beyond the shared mappings) keep every
+/// committed sample, round after round.
+#[test]
+fn appends_after_unclean_stops_keep_every_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut want: Vec<Vec<(i64, f64)>> = vec![Vec::new(); 10];
+    let mut t = 1_700_000_000_000i64;
+    // the lock of a forgotten database stays held in this process
+    let opts = || Options {
+        no_lockfile: true,
+        ..Options::default()
+    };
+    for round in 0..5 {
+        let db = Db::open(dir.path(), opts()).unwrap();
+        for _ in 0..(37 + round * 11) {
+            t += 50;
+            let mut app = db.appender();
+            for (i, w) in want.iter_mut().enumerate() {
+                let v = ((t / 50) as f64).sin() * 10f64.powi(i as i32 - 4);
+                app.append_labels(&ls("crash", i), t, v).unwrap();
+                w.push((t, v));
+            }
+            app.commit().unwrap();
+        }
+        std::mem::forget(db);
+        let db = Db::open(dir.path(), opts()).unwrap();
+        for (i, w) in want.iter().enumerate() {
+            let got = all_samples(&db, &[Matcher::equal("i", i.to_string())]);
+            assert_eq!(got[0].1.len(), w.len(), "round {round}, series {i}");
+            assert_eq!(&got[0].1, w, "round {round}, series {i}");
+        }
+        std::mem::forget(db);
+    }
+}
