@@ -172,26 +172,8 @@ impl Evaluator<'_> {
         let end = self.effective_time(vs.at, vs.offset_ms, ts);
         let start = end.saturating_sub(range_ms);
         let (before, after) = extension(vs, self.opts.lookback_delta_ms);
-        let mut out = Vec::new();
-        let mut held = 0usize;
-        for s in self.data.get(&key(vs)).into_iter().flatten() {
-            let points = window(
-                &s.samples,
-                start.saturating_sub(before),
-                end.saturating_add(after),
-            );
-            if points.is_empty() {
-                continue;
-            }
-            held += points.len();
-            self.check_samples(held)?;
-            self.count_queried(points.len());
-            out.push(Series {
-                metric: s.labels.clone(),
-                points,
-                drop_name: false,
-            });
-        }
+        let out =
+            self.series_between(vs, start.saturating_sub(before), end.saturating_add(after))?;
         Ok((start, end, out))
     }
 
@@ -203,13 +185,16 @@ impl Evaluator<'_> {
         ts: i64,
     ) -> Result<Vec<Series>, Error> {
         let t = self.effective_time(vs.at, vs.offset_ms, ts);
-        let Some(series) = self.data.get(&key(vs)) else {
-            return Ok(Vec::new());
-        };
+        self.series_between(vs, t.saturating_sub(range_ms), t)
+    }
+
+    /// Per series of `vs`, its samples in `(lo, hi]` without stale markers
+    /// (series without any left out), counted against the sample limit.
+    fn series_between(&self, vs: &VectorSelector, lo: i64, hi: i64) -> Result<Vec<Series>, Error> {
         let mut out = Vec::new();
         let mut held = 0usize;
-        for s in series {
-            let points = window(&s.samples, t.saturating_sub(range_ms), t);
+        for s in self.data.get(&key(vs)).into_iter().flatten() {
+            let points = window(&s.samples, lo, hi);
             if points.is_empty() {
                 continue;
             }

@@ -40,6 +40,16 @@ pub(crate) struct Bounds {
     pub right: f64,
 }
 
+impl Bounds {
+    /// The samples strictly between the boundary values: the boundary
+    /// samples are left out when they lie at or beyond the range's ends.
+    fn inner<'f>(&self, f: &'f [(i64, f64)], start: i64, end: i64) -> &'f [(i64, f64)] {
+        let from = self.first + usize::from(f[self.first].0 <= start);
+        let to = self.last + usize::from(f[self.last].0 < end);
+        f.get(from..to).unwrap_or(&[])
+    }
+}
+
 /// `None` when no sample lies inside the range (or, smoothed, all lie
 /// after it).
 pub(crate) fn bounds(
@@ -99,19 +109,9 @@ pub(crate) fn rate(
     let b = bounds(f, start, end, smoothed, counter)?;
     let mut result = b.right - b.left;
     if counter {
-        let from = if f[b.first].0 <= start {
-            b.first + 1
-        } else {
-            b.first
-        };
-        let to = if f[b.last].0 >= end {
-            b.last
-        } else {
-            b.last + 1
-        };
         let mut prev = b.left;
         let mut correction = 0.0;
-        for &(_, v) in f.get(from..to).unwrap_or(&[]) {
+        for &(_, v) in b.inner(f, start, end) {
             if v < prev {
                 correction += prev;
             }
@@ -150,18 +150,8 @@ pub(crate) fn range_points(
     let Some(b) = bounds(f, start, end, smoothed, false) else {
         return Vec::new();
     };
-    let from = if f[b.first].0 <= start {
-        b.first + 1
-    } else {
-        b.first
-    };
-    let to = if f[b.last].0 >= end {
-        b.last
-    } else {
-        b.last + 1
-    };
     let mut out = vec![(start, b.left)];
-    out.extend_from_slice(f.get(from..to).unwrap_or(&[]));
+    out.extend_from_slice(b.inner(f, start, end));
     out.push((end, b.right));
     out
 }
