@@ -144,10 +144,10 @@ impl Head {
             max_future_ms,
         };
         head.index.reserve(series.len());
-        {
-            let mut postings = head.postings.write();
-            for (id, labels) in series {
-                let s = Arc::new(MemSeries {
+        let all: Vec<Arc<MemSeries>> = series
+            .into_iter()
+            .map(|(id, labels)| {
+                Arc::new(MemSeries {
                     id,
                     labels,
                     state: Mutex::new(SeriesState {
@@ -156,67 +156,79 @@ impl Head {
                         last_t: None,
                         last_v: None,
                     }),
-                });
-                postings.add(id, &s.labels);
-                head.insert(s);
+                })
+            })
+            .collect();
+        // the postings are built on a second thread meanwhile: they need
+        // only the labels
+        let mut report = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let mut postings = head.postings.write();
+                for s in &all {
+                    postings.add(s.id, &s.labels);
+                }
+            });
+            for s in &all {
+                head.insert(Arc::clone(s));
             }
-        }
-        // attach chunks in time order per series
-        slots.sort_by_key(|s| (s.header.series, s.header.mint, s.cref));
-        let mut report = LoadReport {
-            series: head.num_series.load(Ordering::Relaxed) as usize,
-            chunks: 0,
-            orphan_chunks: 0,
-        };
-        for slot in slots {
-            // already in a block (a crash came between writing the block
-            // and marking its chunks): let the slot go
-            if slot.header.maxt < min_valid {
-                let _ = head.chunks.release(slot.cref);
-                continue;
-            }
-            let Some(s) = head.get(slot.header.series) else {
-                // its series record is missing (damaged series log): keep
-                // the slot on disk, a repaired log can claim it again
-                report.orphan_chunks += 1;
-                continue;
+            // attach chunks in time order per series
+            slots.sort_by_key(|s| (s.header.series, s.header.mint, s.cref));
+            let mut report = LoadReport {
+                series: head.num_series.load(Ordering::Relaxed) as usize,
+                chunks: 0,
+                orphan_chunks: 0,
             };
-            head.note_time(slot.header.mint);
-            head.note_time(slot.header.maxt);
-            report.chunks += 1;
-            let mut st = s.state.lock();
-            // a previous open chunk followed by another is complete
-            if let Some(prev) = st.open.take() {
-                st.closed.push(ChunkMeta {
-                    cref: prev.cref,
-                    mint: prev.mint,
-                    maxt: prev.maxt,
-                    count: prev.count,
-                    bit_len: prev.bit_len,
-                });
+            for slot in slots {
+                // already in a block (a crash came between writing the block
+                // and marking its chunks): let the slot go
+                if slot.header.maxt < min_valid {
+                    let _ = head.chunks.release(slot.cref);
+                    continue;
+                }
+                let Some(s) = head.get(slot.header.series) else {
+                    // its series record is missing (damaged series log): keep
+                    // the slot on disk, a repaired log can claim it again
+                    report.orphan_chunks += 1;
+                    continue;
+                };
+                head.note_time(slot.header.mint);
+                head.note_time(slot.header.maxt);
+                report.chunks += 1;
+                let mut st = s.state.lock();
+                // a previous open chunk followed by another is complete
+                if let Some(prev) = st.open.take() {
+                    st.closed.push(ChunkMeta {
+                        cref: prev.cref,
+                        mint: prev.mint,
+                        maxt: prev.maxt,
+                        count: prev.count,
+                        bit_len: prev.bit_len,
+                    });
+                }
+                let h = slot.header;
+                if h.state == STATE_OPEN {
+                    st.open = Some(OpenChunk {
+                        cref: slot.cref,
+                        mint: h.mint,
+                        maxt: h.maxt,
+                        count: h.count,
+                        bit_len: h.bit_len,
+                        enc: None,
+                    });
+                } else {
+                    st.closed.push(ChunkMeta {
+                        cref: slot.cref,
+                        mint: h.mint,
+                        maxt: h.maxt,
+                        count: h.count,
+                        bit_len: h.bit_len,
+                    });
+                }
+                st.last_t = Some(st.last_t.map_or(h.maxt, |t| t.max(h.maxt)));
+                st.last_v = None;
             }
-            let h = slot.header;
-            if h.state == STATE_OPEN {
-                st.open = Some(OpenChunk {
-                    cref: slot.cref,
-                    mint: h.mint,
-                    maxt: h.maxt,
-                    count: h.count,
-                    bit_len: h.bit_len,
-                    enc: None,
-                });
-            } else {
-                st.closed.push(ChunkMeta {
-                    cref: slot.cref,
-                    mint: h.mint,
-                    maxt: h.maxt,
-                    count: h.count,
-                    bit_len: h.bit_len,
-                });
-            }
-            st.last_t = Some(st.last_t.map_or(h.maxt, |t| t.max(h.maxt)));
-            st.last_v = None;
-        }
+            report
+        });
         // series whose data all went into blocks (or never came) are dropped
         let mut dead = std::collections::HashSet::new();
         head.index.for_each(|s| {
