@@ -11,10 +11,10 @@
 //! boundary values, with counter resets in between added back and no
 //! extrapolation; `changes` and `resets` count from the anchor.
 
-/// The functions each modifier may be used with.
-pub(crate) const ANCHORED_FUNCS: &str = "changes, delta, increase, rate, resets";
-/// The functions `smoothed` may be used with.
-pub(crate) const SMOOTHED_FUNCS: &str = "delta, increase, rate";
+/// The functions `anchored` may be used with, sorted.
+pub(crate) const ANCHORED_FUNCS: &[&str] = &["changes", "delta", "increase", "rate", "resets"];
+/// The functions `smoothed` may be used with, sorted.
+pub(crate) const SMOOTHED_FUNCS: &[&str] = &["delta", "increase", "rate"];
 
 /// The value at `t` on the line between two samples; for counters a drop
 /// is a restart from 0 at the first sample.

@@ -51,8 +51,13 @@ fn name_matchers(selector: Option<&Expr>) -> Vec<Matcher> {
     if positive {
         return written;
     }
-    let mut out = vec![Matcher::new(MatchOp::RegexMatch, METRIC_NAME, ".+_info")
-        .expect("a valid regular expression")];
+    // compiled once: info() asks for it at every step
+    static INFO_NAMES: std::sync::OnceLock<Matcher> = std::sync::OnceLock::new();
+    let any_info = INFO_NAMES.get_or_init(|| {
+        Matcher::new(MatchOp::RegexMatch, METRIC_NAME, ".+_info")
+            .expect("a valid regular expression")
+    });
+    let mut out = vec![any_info.clone()];
     out.extend(written);
     out
 }
@@ -78,15 +83,10 @@ pub(crate) fn info_matchers(selector: Option<&Expr>) -> Vec<Matcher> {
 }
 
 /// An info series' join key for a base series: the info metric's name and
-/// the base's non-empty identifying labels.
-fn signature(name: &str, base: &Labels) -> Vec<(String, String)> {
-    let mut key = vec![(METRIC_NAME.to_string(), name.to_string())];
-    for l in IDENTIFYING {
-        if let Some(v) = base.get(l).filter(|v| !v.is_empty()) {
-            key.push((l.to_string(), v.to_string()));
-        }
-    }
-    key
+/// the base's identifying labels (an absent label counts as empty).
+fn signature<'a>(name: &'a str, base: &'a Labels) -> (&'a str, &'a str, &'a str) {
+    let [instance, job] = IDENTIFYING.map(|l| base.get(l).unwrap_or(""));
+    (name, instance, job)
 }
 
 pub(crate) fn info(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> Result<StepValue, Error> {
@@ -115,7 +115,7 @@ pub(crate) fn info(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> Result<Ste
     let lookback = ev.opts.lookback_delta_ms;
     // every info metric name loaded, and per join key the newest sample
     let mut info_names: BTreeMap<&str, ()> = BTreeMap::new();
-    let mut chosen: HashMap<Vec<(String, String)>, (&Labels, i64)> = HashMap::new();
+    let mut chosen: HashMap<(&str, &str, &str), (&Labels, i64)> = HashMap::new();
     let fetch = values.iter().any(|v| !v.is_empty());
     for s in loaded.into_iter().flatten().filter(|_| fetch) {
         let in_values = IDENTIFYING.iter().enumerate().all(|(i, l)| {

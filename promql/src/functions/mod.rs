@@ -250,9 +250,10 @@ fn extended_call(
     } else {
         ("anchored", extended::ANCHORED_FUNCS)
     };
-    if !allowed.split(", ").any(|a| a == name) {
+    if !allowed.contains(&name) {
         return Err(Error::exec(format!(
-            "{word} modifier can only be used with: {allowed} - not with {name}"
+            "{word} modifier can only be used with: {} - not with {name}",
+            allowed.join(", ")
         )));
     }
     let (start, end, series) = ev.select_extended(vs, range_ms, ts)?;
