@@ -60,31 +60,32 @@ fn file_sources(
 }
 
 impl Sources<'_> {
-    /// The file-discovery sources as they are now (read at once, so that
-    /// targets exist as soon as a configuration is applied); read errors
-    /// are logged.
-    pub fn read_files(&self, base: &Path) -> Vec<(String, Vec<TargetGroup>)> {
-        let mut out = Vec::new();
-        for (i, fsd) in self.file.iter().enumerate() {
-            let (files, errors) = file::read_all(&fsd.files, base, &BTreeMap::new());
+    /// Reads the file sources now, so that targets exist as soon as a
+    /// configuration is applied (read errors are logged), and starts one
+    /// task per mechanism feeding `sink`; the file watchers go on from what
+    /// was read. Relative file names are resolved against `base`.
+    pub fn start(
+        &self,
+        base: &Path,
+        sink: &Sink,
+    ) -> (Vec<(String, Vec<TargetGroup>)>, Vec<JoinHandle<()>>) {
+        let mut sources = Vec::new();
+        let mut tasks = Vec::new();
+        for (i, f) in self.file.iter().enumerate() {
+            // the fingerprint before the read: a change in between is seen
+            // at the first check
+            let fp = file::fingerprint(&f.files, base);
+            let (files, errors) = file::read_all(&f.files, base, &BTreeMap::new());
             for e in errors {
                 tracing::error!(component = "discovery manager", discovery = "file", err = %e, "Error reading file");
             }
-            out.extend(file_sources(i, files));
-        }
-        out
-    }
-
-    /// Starts one task per mechanism, feeding `sink`; relative file names
-    /// are resolved against `base`.
-    pub fn spawn(&self, base: &Path, sink: &Sink) -> Vec<JoinHandle<()>> {
-        let mut tasks = Vec::new();
-        for (i, f) in self.file.iter().enumerate() {
+            sources.extend(file_sources(i, files.clone()));
             tasks.push(tokio::spawn(watch_files(
                 i,
                 f.clone(),
                 base.to_path_buf(),
                 Arc::clone(sink),
+                (fp, files),
             )));
         }
         for (i, h) in self.http.iter().enumerate() {
@@ -98,38 +99,37 @@ impl Sources<'_> {
         for (i, d) in self.dns.iter().enumerate() {
             tasks.push(tokio::spawn(poll_dns(i, d.clone(), Arc::clone(sink))));
         }
-        tasks
+        (sources, tasks)
     }
 }
 
 /// Re-reads a file-discovery config's files when they change (checked
-/// every second) or every refresh interval. The first read, at once, is
-/// always handed over: files may have changed since the caller's own
-/// first read.
-async fn watch_files(sd_index: usize, cfg: file::FileSdConfig, base: PathBuf, sink: Sink) {
-    let mut last_fp = file::Fingerprint::new();
+/// every second) or every refresh interval, starting from the fingerprint
+/// and groups of the first read.
+async fn watch_files(
+    sd_index: usize,
+    cfg: file::FileSdConfig,
+    base: PathBuf,
+    sink: Sink,
+    (mut last_fp, mut current): (file::Fingerprint, BTreeMap<PathBuf, Vec<TargetGroup>>),
+) {
     let mut last_read = Instant::now();
-    let mut current: Option<BTreeMap<PathBuf, Vec<TargetGroup>>> = None;
     loop {
-        if current.is_some() {
-            tokio::time::sleep(FILE_CHECK_EVERY).await;
-        }
+        tokio::time::sleep(FILE_CHECK_EVERY).await;
         let fp = file::fingerprint(&cfg.files, &base);
-        if current.is_some() && fp == last_fp && last_read.elapsed() < cfg.refresh_interval.0 {
+        if fp == last_fp && last_read.elapsed() < cfg.refresh_interval.0 {
             continue;
         }
         last_fp = fp;
         last_read = Instant::now();
-        let previous = current.clone().unwrap_or_default();
-        let (files, errors) = file::read_all(&cfg.files, &base, &previous);
-        // the caller's first read logged the errors of the first moment
-        for e in errors.into_iter().filter(|_| current.is_some()) {
+        let (files, errors) = file::read_all(&cfg.files, &base, &current);
+        for e in errors {
             tracing::error!(component = "discovery manager", discovery = "file", err = %e, "Error reading file");
         }
-        if current.as_ref() == Some(&files) {
+        if files == current {
             continue;
         }
-        current = Some(files.clone());
+        current = files.clone();
         if !sink(&format!("file/{sd_index}/"), file_sources(sd_index, files)) {
             return;
         }

@@ -347,9 +347,6 @@ impl Notifier {
                 http: &am.http_sd_configs,
                 dns: &am.dns_sd_configs,
             };
-            let mut initial = sd.read_files(base_dir);
-            initial.push(("static".to_string(), statics));
-            set.set_sources("", initial);
             let weak = Arc::downgrade(&set);
             let sink: Sink = Arc::new(move |prefix, new| match weak.upgrade() {
                 Some(set) => {
@@ -358,7 +355,10 @@ impl Notifier {
                 }
                 None => false,
             });
-            tasks.extend(sd.spawn(base_dir, &sink));
+            let (mut initial, started) = sd.start(base_dir, &sink);
+            initial.push(("static".to_string(), statics));
+            set.set_sources("", initial);
+            tasks.extend(started);
             sets.push(set);
         }
         *self.inner.sets.lock() = Arc::new(sets);

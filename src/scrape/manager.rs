@@ -97,7 +97,6 @@ impl ScrapeManager {
                 http: &sc.http_sd_configs,
                 dns: &sc.dns_sd_configs,
             };
-            sources.extend(sd.read_files(base_dir));
             let mgr = Arc::downgrade(self);
             let job = sc.job_name.clone();
             let sink: Sink = Arc::new(move |prefix, new| match mgr.upgrade() {
@@ -107,7 +106,9 @@ impl ScrapeManager {
                 }
                 None => false,
             });
-            st.discovery.extend(sd.spawn(base_dir, &sink));
+            let (found, tasks) = sd.start(base_dir, &sink);
+            sources.extend(found);
+            st.discovery.extend(tasks);
             st.groups.insert(sc.job_name.clone(), sources);
         }
         self.sync(&mut st);
