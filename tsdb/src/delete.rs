@@ -17,7 +17,6 @@ use crate::chunks::{slot_crc, SlotHeader, DATA_SIZE, MAX_SAMPLES_PER_CHUNK, STAT
 use crate::db::Db;
 use crate::head::ChunkMeta;
 use crate::labels::Matcher;
-use crate::read::matches_all;
 use crate::Error;
 
 /// What a deletion removed.
@@ -132,7 +131,7 @@ impl Db {
         // head
         let ids = self.head.postings.read().candidates(matchers);
         for s in self.head.series_for(&ids) {
-            if !matches_all(&s.labels, matchers) {
+            if !s.labels.matches_all(matchers) {
                 continue;
             }
             let mut st = s.state.lock();

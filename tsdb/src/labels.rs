@@ -161,9 +161,23 @@ impl Labels {
 
     /// A 64-bit hash of the label set, stable within one process.
     pub fn hash64(&self) -> u64 {
-        use std::hash::BuildHasher;
-        crate::fasthash::FxBuild.hash_one(self)
+        hash_pairs(self.0.iter().map(|l| (l.name.as_str(), l.value.as_str())))
     }
+}
+
+/// The hash of a label set given as its `(name, value)` pairs in order:
+/// each string is followed by a byte no UTF-8 string holds, so sets that
+/// differ only in where a string ends hash apart.
+pub(crate) fn hash_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = crate::fasthash::FxBuild.build_hasher();
+    for (n, v) in pairs {
+        h.write(n.as_bytes());
+        h.write_u8(0xff);
+        h.write(v.as_bytes());
+        h.write_u8(0xff);
+    }
+    h.finish()
 }
 
 impl fmt::Display for Labels {

@@ -31,6 +31,7 @@ mod fasthash;
 mod fs;
 mod head;
 pub mod labels;
+mod packed;
 mod postings;
 mod querier;
 pub mod read;

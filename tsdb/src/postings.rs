@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::fasthash::FxBuild;
-use crate::labels::{Labels, MatchOp, Matcher};
+use crate::labels::{MatchOp, Matcher};
 
 /// Cardinality figures, each list largest first.
 #[derive(Clone, Debug, Default)]
@@ -47,19 +47,19 @@ pub(crate) fn intersect<T: Ord + Copy>(a: &[T], b: &[T]) -> Vec<T> {
 
 impl Postings {
     /// Adds a series; references must be added in increasing order.
-    pub(crate) fn add(&mut self, id: u64, labels: &Labels) {
+    pub(crate) fn add<'a>(&mut self, id: u64, labels: impl Iterator<Item = (&'a str, &'a str)>) {
         debug_assert!(self.all.last().is_none_or(|&l| l < id));
         self.all.push(id);
-        for l in labels {
+        for (name, value) in labels {
             // names and values are mostly known: copy them only when new
-            let values = match self.by_label.get_mut(l.name.as_str()) {
+            let values = match self.by_label.get_mut(name) {
                 Some(v) => v,
-                None => self.by_label.entry(l.name.clone()).or_default(),
+                None => self.by_label.entry(name.to_string()).or_default(),
             };
-            match values.get_mut(l.value.as_str()) {
+            match values.get_mut(value) {
                 Some(ids) => ids.push(id),
                 None => {
-                    values.insert(l.value.clone(), vec![id]);
+                    values.insert(value.to_string(), vec![id]);
                 }
             }
         }
@@ -179,9 +179,9 @@ mod tests {
     #[test]
     fn candidates_intersect() {
         let mut p = Postings::default();
-        p.add(1, &Labels::from_pairs(&[("__name__", "a"), ("job", "x")]));
-        p.add(2, &Labels::from_pairs(&[("__name__", "a"), ("job", "y")]));
-        p.add(3, &Labels::from_pairs(&[("__name__", "b"), ("job", "x")]));
+        p.add(1, [("__name__", "a"), ("job", "x")].into_iter());
+        p.add(2, [("__name__", "a"), ("job", "y")].into_iter());
+        p.add(3, [("__name__", "b"), ("job", "x")].into_iter());
         let eq = |n: &str, v: &str| Matcher::equal(n, v);
         assert_eq!(
             p.candidates(&[eq("__name__", "a"), eq("job", "x")]),

@@ -190,7 +190,7 @@ impl Querier for DbQuerier<'_> {
             let copies = head.chunk_copies(&s, self.mint, self.maxt);
             if !copies.is_empty() {
                 merged
-                    .entry(s.labels.clone())
+                    .entry(s.labels.to_labels())
                     .or_default()
                     .push(Part::Head(copies));
             }

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use crate::encoding::{crc32c, Decoder, Encoder};
 use crate::fs::ReadMap;
-use crate::labels::{Label, Labels};
+use crate::labels::Labels;
+use crate::packed::PackedLabels;
 use crate::Error;
 
 const MAGIC: &[u8; 4] = b"FLSE";
@@ -20,7 +21,7 @@ const MAX_RECORD: usize = 1 << 20;
 
 /// What [`SeriesLog::open`] found.
 pub(crate) struct Loaded {
-    pub series: Vec<(u64, Labels)>,
+    pub series: Vec<(u64, PackedLabels)>,
     /// Bytes cut from a torn or corrupt tail.
     pub cut_bytes: u64,
     /// Bytes of damaged records skipped in the middle.
@@ -48,20 +49,20 @@ fn encode_record(id: u64, labels: &Labels) -> Vec<u8> {
     rec.buf
 }
 
-fn decode_body(body: &[u8]) -> Option<(u64, Labels)> {
+fn decode_body(body: &[u8]) -> Option<(u64, PackedLabels)> {
     let mut d = Decoder::new(body);
     let id = d.u64()?;
     let n = d.u16()?;
-    let mut labels = Vec::with_capacity(n as usize);
+    let mut labels: Vec<(&str, &str)> = Vec::with_capacity(n as usize);
     for _ in 0..n {
-        let name = std::str::from_utf8(d.bytes16()?).ok()?.to_string();
-        let value = std::str::from_utf8(d.bytes32()?).ok()?.to_string();
-        labels.push(Label { name, value });
+        let name = std::str::from_utf8(d.bytes16()?).ok()?;
+        let value = std::str::from_utf8(d.bytes32()?).ok()?;
+        labels.push((name, value));
     }
-    if d.remaining() != 0 || !labels.windows(2).all(|w| w[0].name < w[1].name) {
+    if d.remaining() != 0 || !labels.windows(2).all(|w| w[0].0 < w[1].0) {
         return None;
     }
-    Some((id, Labels::from_sorted(labels)))
+    Some((id, PackedLabels::from_sorted_pairs(labels.iter().copied())))
 }
 
 impl SeriesLog {
@@ -108,7 +109,7 @@ impl SeriesLog {
                 detail: "not a series log (bad magic or version)".into(),
             });
         }
-        let record_at = |pos: usize| -> Option<((u64, Labels), usize)> {
+        let record_at = |pos: usize| -> Option<((u64, PackedLabels), usize)> {
             let n = u32::from_le_bytes(bytes.get(pos..pos + 4)?.try_into().ok()?) as usize;
             let crc = u32::from_le_bytes(bytes.get(pos + 4..pos + 8)?.try_into().ok()?);
             if n > MAX_RECORD {
@@ -198,12 +199,15 @@ mod tests {
         f.set_len(full - 3).unwrap();
         drop(f);
         let (mut log, loaded) = SeriesLog::open(&path).unwrap();
-        assert_eq!(loaded.series, vec![(1, a.clone())]);
+        assert_eq!(loaded.series, vec![(1, PackedLabels::new(&a))]);
         assert!(loaded.cut_bytes > 0);
         log.append(3, &b).unwrap();
         drop(log);
         let (_, loaded) = SeriesLog::open(&path).unwrap();
-        assert_eq!(loaded.series, vec![(1, a), (3, b)]);
+        assert_eq!(
+            loaded.series,
+            vec![(1, PackedLabels::new(&a)), (3, PackedLabels::new(&b))]
+        );
         assert_eq!(loaded.cut_bytes, 0);
     }
 

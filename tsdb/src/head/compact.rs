@@ -105,7 +105,7 @@ impl Head {
                 refs.push(c.cref);
             }
             drop(st);
-            series.push((s.labels.clone(), chunks));
+            series.push((s.labels.to_labels(), chunks));
             slots.push((s.id, refs));
         }
         Persistable { series, slots }
@@ -150,7 +150,7 @@ impl Head {
             }
             drop(st);
             if !chunks.is_empty() {
-                out.push((s.labels.clone(), chunks));
+                out.push((s.labels.to_labels(), chunks));
             }
         }
         (out, min, max)

@@ -102,8 +102,8 @@ impl SeriesIndex {
     /// The series with exactly these labels, whose hash is `hash`.
     pub(crate) fn find(&self, labels: &Labels, hash: u64) -> Option<Arc<MemSeries>> {
         match self.by_hash[hash_stripe(hash)].read().get(&hash)? {
-            Bucket::One(s) => (&s.labels == labels).then(|| Arc::clone(s)),
-            Bucket::Many(v) => v.iter().find(|s| &s.labels == labels).cloned(),
+            Bucket::One(s) => s.labels.eq_labels(labels).then(|| Arc::clone(s)),
+            Bucket::Many(v) => v.iter().find(|s| s.labels.eq_labels(labels)).cloned(),
         }
     }
 
@@ -156,7 +156,7 @@ mod tests {
     fn series(id: u64, name: &str) -> Arc<MemSeries> {
         Arc::new(MemSeries {
             id,
-            labels: Labels::from_pairs(&[("__name__", name)]),
+            labels: crate::packed::PackedLabels::new(&Labels::from_pairs(&[("__name__", name)])),
             state: Mutex::new(SeriesState {
                 closed: Vec::new(),
                 open: None,

@@ -24,6 +24,7 @@ use index::SeriesIndex;
 use crate::chunkenc::XorEncoder;
 use crate::chunks::{ChunkFiles, ChunkRef, FoundSlot, STATE_OPEN};
 use crate::labels::Labels;
+use crate::packed::PackedLabels;
 use crate::postings::Postings;
 use crate::series_log::SeriesLog;
 use crate::Error;
@@ -73,7 +74,7 @@ pub(crate) struct SeriesState {
 
 pub(crate) struct MemSeries {
     pub id: u64,
-    pub labels: Labels,
+    pub labels: PackedLabels,
     pub state: Mutex<SeriesState>,
 }
 
@@ -124,7 +125,7 @@ impl Head {
     /// Builds the head from the series log's records and the chunk slots.
     pub(crate) fn load(
         log: SeriesLog,
-        series: Vec<(u64, Labels)>,
+        series: Vec<(u64, PackedLabels)>,
         chunks: ChunkFiles,
         mut slots: Vec<FoundSlot>,
         min_valid: i64,
@@ -165,7 +166,7 @@ impl Head {
             scope.spawn(|| {
                 let mut postings = head.postings.write();
                 for s in &all {
-                    postings.add(s.id, &s.labels);
+                    postings.add(s.id, s.labels.iter());
                 }
             });
             for s in &all {
@@ -288,7 +289,7 @@ impl Head {
         c.next_id += 1;
         let s = Arc::new(MemSeries {
             id,
-            labels: labels.clone(),
+            labels: PackedLabels::new(labels),
             state: Mutex::new(SeriesState {
                 closed: Vec::new(),
                 open: None,
@@ -296,7 +297,10 @@ impl Head {
                 last_v: None,
             }),
         });
-        self.postings.write().add(id, labels);
+        self.postings.write().add(
+            id,
+            labels.iter().map(|l| (l.name.as_str(), l.value.as_str())),
+        );
         self.insert(Arc::clone(&s));
         self.counters.series_created.fetch_add(1, Ordering::Relaxed);
         Ok((s, true))

@@ -4,7 +4,7 @@ use super::{Head, MemSeries};
 use crate::chunkenc::XorIterator;
 use crate::chunks::{ChunkRef, DATA_SIZE};
 use crate::labels::{Labels, Matcher};
-use crate::read::{matches_all, Querier, ReadError, Sample, Series, VecIterator};
+use crate::read::{Querier, ReadError, Sample, Series, VecIterator};
 
 pub(crate) struct HeadQuerier<'a> {
     pub(crate) head: &'a Head,
@@ -77,7 +77,7 @@ impl Head {
         let mut series: Vec<_> = self
             .series_for(&ids)
             .into_iter()
-            .filter(|s| matches_all(&s.labels, matchers))
+            .filter(|s| s.labels.matches_all(matchers))
             .collect();
         series.sort_by(|a, b| a.labels.cmp(&b.labels));
         series
@@ -115,7 +115,7 @@ impl Querier for HeadQuerier<'_> {
             .matching(matchers)
             .into_iter()
             .filter(|s| Head::overlaps(s, self.mint, self.maxt))
-            .map(|s| s.labels.clone())
+            .map(|s| s.labels.to_labels())
             .collect())
     }
 
@@ -130,7 +130,7 @@ impl Querier for HeadQuerier<'_> {
                     return None;
                 }
                 Some(Series {
-                    labels: s.labels.clone(),
+                    labels: s.labels.to_labels(),
                     samples: Box::new(VecIterator::new(samples)),
                 })
             })
@@ -148,7 +148,12 @@ impl Querier for HeadQuerier<'_> {
             .head
             .matching(matchers)
             .iter()
-            .flat_map(|s| s.labels.iter().map(|l| l.name.clone()).collect::<Vec<_>>())
+            .flat_map(|s| {
+                s.labels
+                    .iter()
+                    .map(|(n, _)| n.to_string())
+                    .collect::<Vec<_>>()
+            })
             .collect();
         names.sort();
         names.dedup();
