@@ -228,8 +228,17 @@ impl Db {
             .map(|b| b.meta().max_time)
             .max()
             .unwrap_or(i64::MIN);
-        let (log, loaded) = SeriesLog::open(&dir.join(SERIES_FILE))?;
-        let (chunks, slots, chunk_problems) = ChunkFiles::open(&dir.join(CHUNKS_DIR))?;
+        // the series log and the chunk slot headers are read side by side
+        let (log, chunk_files) = std::thread::scope(|scope| {
+            let chunks = scope.spawn(|| ChunkFiles::open(&dir.join(CHUNKS_DIR)));
+            let log = SeriesLog::open(&dir.join(SERIES_FILE));
+            (log, chunks.join())
+        });
+        let (log, loaded) = log?;
+        let (chunks, slots, chunk_problems) = match chunk_files {
+            Ok(opened) => opened?,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
         problems.extend(chunk_problems);
         let (head, r) = Head::load(
             log,

@@ -42,11 +42,18 @@ impl Hasher for FxHasher {
         for c in &mut chunks {
             self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
         }
+        // the last 1 to 7 bytes in one word, read in two overlapping
+        // halves (or three bytes) rather than copied into a buffer, with
+        // their count on top
         let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut last = [0u8; 8];
-            last[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(last));
+        let n = rest.len();
+        if n >= 4 {
+            let lo = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes"));
+            let hi = u32::from_le_bytes(rest[n - 4..].try_into().expect("4 bytes"));
+            self.add((u64::from(lo) | u64::from(hi) << 32) ^ (n as u64) << 61);
+        } else if n > 0 {
+            let w = u64::from(rest[0]) | u64::from(rest[n / 2]) << 8 | u64::from(rest[n - 1]) << 16;
+            self.add(w ^ (n as u64) << 61);
         }
     }
 

@@ -1,9 +1,11 @@
 //! The head's two ways to a series: by reference and by label hash (one
 //! series per hash but for rare collisions). Both are striped so that
-//! appenders on different series seldom meet on a lock, and neither hashes
-//! its key again: ids are handed out in order, so their quotient by the
-//! stripe count spreads evenly, and label hashes are hashes already.
+//! appenders on different series seldom meet on a lock. Ids are handed out
+//! in order, so a stripe keeps its series in pages of slots indexed by the
+//! id's quotient by the stripe count (a page whose series are all gone is
+//! freed); label hashes are hashes already and key a map as they are.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
@@ -15,7 +17,10 @@ use crate::labels::Labels;
 
 const STRIPES: usize = 32;
 
-/// Passes a key that is already a hash (of labels) through.
+/// Passes a key that is already a hash (of labels) or a dense id through.
+/// The table finds a slot by the low bits and tells keys in a group apart
+/// by the top seven, so the low seven are copied up there: consecutive ids
+/// then sit side by side with distinct tags, instead of sharing tag 0.
 #[derive(Default)]
 pub(crate) struct PassThrough(u64);
 
@@ -26,7 +31,7 @@ impl Hasher for PassThrough {
         }
     }
     fn write_u64(&mut self, n: u64) {
-        self.0 = n;
+        self.0 = n ^ (n << 57);
     }
     fn finish(&self) -> u64 {
         self.0
@@ -40,7 +45,63 @@ enum Bucket {
 }
 
 type HashStripe = HashMap<u64, Bucket, BuildHasherDefault<PassThrough>>;
-type IdStripe = HashMap<u64, Arc<MemSeries>, BuildHasherDefault<PassThrough>>;
+
+/// Slots per page of an id stripe.
+const PAGE: usize = 256;
+
+/// One stripe's series by id: `pages[key / PAGE].slots[key % PAGE]`.
+#[derive(Default)]
+struct IdStripe {
+    pages: Vec<Option<Box<Page>>>,
+}
+
+struct Page {
+    live: usize,
+    slots: Box<[Option<Arc<MemSeries>>]>,
+}
+
+impl IdStripe {
+    fn get(&self, key: u64) -> Option<&Arc<MemSeries>> {
+        let key = key as usize;
+        self.pages.get(key / PAGE)?.as_ref()?.slots[key % PAGE].as_ref()
+    }
+
+    fn insert(&mut self, key: u64, s: Arc<MemSeries>) {
+        let key = key as usize;
+        let p = key / PAGE;
+        if self.pages.len() <= p {
+            self.pages.resize_with(p + 1, || None);
+        }
+        let page = self.pages[p].get_or_insert_with(|| {
+            Box::new(Page {
+                live: 0,
+                slots: (0..PAGE).map(|_| None).collect(),
+            })
+        });
+        if page.slots[key % PAGE].replace(s).is_none() {
+            page.live += 1;
+        }
+    }
+
+    fn remove(&mut self, key: u64) -> Option<Arc<MemSeries>> {
+        let key = key as usize;
+        let slot = self.pages.get_mut(key / PAGE)?;
+        let page = slot.as_mut()?;
+        let s = page.slots[key % PAGE].take()?;
+        page.live -= 1;
+        if page.live == 0 {
+            *slot = None;
+        }
+        Some(s)
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Arc<MemSeries>> {
+        self.pages
+            .iter()
+            .flatten()
+            .flat_map(|p| p.slots.iter().flatten())
+    }
+}
 
 pub(crate) struct SeriesIndex {
     by_id: Vec<RwLock<IdStripe>>,
@@ -66,37 +127,65 @@ impl SeriesIndex {
         }
     }
 
-    /// Makes room for about `n` series (at load).
-    pub(crate) fn reserve(&self, n: usize) {
-        for s in &self.by_hash {
-            s.write().reserve(n / STRIPES + 1);
-        }
-        for s in &self.by_id {
-            s.write().reserve(n / STRIPES + 1);
-        }
-    }
-
     pub(crate) fn insert(&self, s: Arc<MemSeries>, hash: u64) {
-        {
-            let mut stripe = self.by_hash[hash_stripe(hash)].write();
-            match stripe.remove(&hash) {
-                None => stripe.insert(hash, Bucket::One(Arc::clone(&s))),
-                Some(Bucket::One(first)) => {
-                    stripe.insert(hash, Bucket::Many(Box::new(vec![first, Arc::clone(&s)])))
-                }
-                Some(Bucket::Many(mut v)) => {
-                    v.push(Arc::clone(&s));
-                    stripe.insert(hash, Bucket::Many(v))
-                }
-            };
-        }
+        self.insert_hash(&mut self.by_hash[hash_stripe(hash)].write(), hash, &s);
         let (stripe, key) = id_slot(s.id);
         self.by_id[stripe].write().insert(key, s);
     }
 
+    fn insert_hash(&self, stripe: &mut HashStripe, hash: u64, s: &Arc<MemSeries>) {
+        match stripe.entry(hash) {
+            Entry::Vacant(e) => {
+                e.insert(Bucket::One(Arc::clone(s)));
+            }
+            Entry::Occupied(mut e) => match e.get_mut() {
+                Bucket::One(first) => {
+                    let first = Arc::clone(first);
+                    e.insert(Bucket::Many(Box::new(vec![first, Arc::clone(s)])));
+                }
+                Bucket::Many(v) => v.push(Arc::clone(s)),
+            },
+        }
+    }
+
+    /// Adds the series read at start-up, in id order. Inserting a million
+    /// series one by one at random places in the tables waits on memory at
+    /// every step; here ids fill their pages in order, and label hashes are
+    /// sorted by stripe and by the table position they will take, so each
+    /// table is filled in a few sweeps.
+    pub(crate) fn load(&self, all: &[Arc<MemSeries>]) {
+        for s in all {
+            let (stripe, key) = id_slot(s.id);
+            self.by_id[stripe].write().insert(key, Arc::clone(s));
+        }
+        let per_stripe = all.len() / STRIPES + 1;
+        for st in &self.by_hash {
+            st.write().reserve(per_stripe);
+        }
+        // a table of this size indexes by about this many low bits; a
+        // wrong guess costs only locality
+        let bits = (per_stripe * 8 / 7).next_power_of_two().trailing_zeros();
+        let low = (1u64 << bits) - 1;
+        let mut order: Vec<(u64, u32)> = all
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.labels.hash64(), i as u32))
+            .collect();
+        order.sort_unstable_by_key(|&(h, _)| ((hash_stripe(h) as u64) << 32) | (h & low));
+        let mut at = 0;
+        for (n, st) in self.by_hash.iter().enumerate() {
+            let mut st = st.write();
+            while let Some(&(h, i)) = order.get(at).filter(|(h, _)| hash_stripe(*h) == n) {
+                self.insert_hash(&mut st, h, &all[i as usize]);
+                at += 1;
+            }
+        }
+        debug_assert_eq!(at, order.len());
+    }
+
     pub(crate) fn get(&self, id: u64) -> Option<Arc<MemSeries>> {
         let (stripe, key) = id_slot(id);
-        self.by_id[stripe].read().get(&key).cloned()
+        self.by_id[stripe].read().get(key).cloned()
     }
 
     /// The series with exactly these labels, whose hash is `hash`.
@@ -110,7 +199,7 @@ impl SeriesIndex {
     /// Removes a series; `None` if it is not there.
     pub(crate) fn remove(&self, id: u64) -> Option<Arc<MemSeries>> {
         let (stripe, key) = id_slot(id);
-        let s = self.by_id[stripe].write().remove(&key)?;
+        let s = self.by_id[stripe].write().remove(key)?;
         let hash = s.labels.hash64();
         let mut stripe = self.by_hash[hash_stripe(hash)].write();
         let keep = match stripe.remove(&hash) {
@@ -195,5 +284,44 @@ mod tests {
             .is_none());
         assert!(ix.remove(5).is_none());
         assert_eq!(ix.all().len(), 4);
+    }
+
+    #[test]
+    fn load_finds_what_insert_finds_and_emptied_pages_go() {
+        let n = 20_000u64;
+        let all: Vec<Arc<MemSeries>> = (1..=n).map(|id| series(id, &format!("m{id}"))).collect();
+        let ix = SeriesIndex::new();
+        ix.load(&all);
+        let one_by_one = SeriesIndex::new();
+        for s in &all {
+            one_by_one.insert(Arc::clone(s), s.labels.hash64());
+        }
+        for ix in [&ix, &one_by_one] {
+            for id in 1..=n {
+                let l = Labels::from_pairs(&[("__name__", format!("m{id}"))]);
+                assert_eq!(ix.find(&l, l.hash64()).unwrap().id, id);
+                assert_eq!(ix.get(id).unwrap().id, id);
+            }
+            assert!(ix.get(n + 1).is_none());
+            let mut ids: Vec<u64> = ix.all().iter().map(|s| s.id).collect();
+            ids.sort_unstable();
+            assert_eq!(ids, (1..=n).collect::<Vec<_>>());
+        }
+        // remove the first 10k: their pages are freed, the rest stay
+        for id in 1..=10_000 {
+            assert_eq!(ix.remove(id).unwrap().id, id);
+        }
+        let (freed, kept): (usize, usize) = ix.by_id.iter().fold((0, 0), |(f, k), st| {
+            let st = st.read();
+            let freed = st.pages.iter().filter(|p| p.is_none()).count();
+            (f + freed, k + st.pages.len() - freed)
+        });
+        assert!(freed > 0 && kept > 0, "freed {freed}, kept {kept}");
+        assert!(ix.get(10_000).is_none());
+        assert_eq!(ix.get(10_001).unwrap().id, 10_001);
+        assert_eq!(ix.all().len(), 10_000);
+        // an id in a freed page can come back
+        ix.insert(series(3, "again"), 1);
+        assert_eq!(ix.get(3).unwrap().id, 3);
     }
 }

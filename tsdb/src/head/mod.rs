@@ -144,34 +144,47 @@ impl Head {
             max_time: AtomicI64::new(i64::MIN),
             max_future_ms,
         };
-        head.index.reserve(series.len());
-        let all: Vec<Arc<MemSeries>> = series
-            .into_iter()
-            .map(|(id, labels)| {
-                Arc::new(MemSeries {
-                    id,
-                    labels,
-                    state: Mutex::new(SeriesState {
-                        closed: Vec::new(),
-                        open: None,
-                        last_t: None,
-                        last_v: None,
-                    }),
-                })
-            })
-            .collect();
-        // the postings are built on a second thread meanwhile: they need
-        // only the labels
-        let mut report = std::thread::scope(|scope| {
+        let n = series.len();
+        // the postings are built on a second thread meanwhile, from the
+        // series handed over in batches as they are made: they need only
+        // the labels
+        let (batches, received) = std::sync::mpsc::channel::<Vec<Arc<MemSeries>>>();
+        let (mut report, all) = std::thread::scope(|scope| {
             scope.spawn(|| {
-                let mut postings = head.postings.write();
-                for s in &all {
-                    postings.add(s.id, s.labels.iter());
+                let mut postings = Postings::loader(n);
+                for batch in received {
+                    for s in &batch {
+                        postings.add(s.id, s.labels.iter());
+                    }
                 }
+                *head.postings.write() = postings.finish();
             });
-            for s in &all {
-                head.insert(Arc::clone(s));
+            let mut all: Vec<Arc<MemSeries>> = Vec::with_capacity(n);
+            let mut series = series.into_iter().peekable();
+            while series.peek().is_some() {
+                let batch: Vec<Arc<MemSeries>> = series
+                    .by_ref()
+                    .take(1 << 14)
+                    .map(|(id, labels)| {
+                        Arc::new(MemSeries {
+                            id,
+                            labels,
+                            state: Mutex::new(SeriesState {
+                                closed: Vec::new(),
+                                open: None,
+                                last_t: None,
+                                last_v: None,
+                            }),
+                        })
+                    })
+                    .collect();
+                all.extend(batch.iter().cloned());
+                // the receiver lives until this scope ends
+                let _ = batches.send(batch);
             }
+            drop(batches);
+            head.index.load(&all);
+            head.num_series.store(all.len() as u64, Ordering::Relaxed);
             // attach chunks in time order per series
             slots.sort_by_key(|s| (s.header.series, s.header.mint, s.cref));
             let mut report = LoadReport {
@@ -228,16 +241,18 @@ impl Head {
                 st.last_t = Some(st.last_t.map_or(h.maxt, |t| t.max(h.maxt)));
                 st.last_v = None;
             }
-            report
+            (report, all)
         });
         // series whose data all went into blocks (or never came) are dropped
-        let mut dead = std::collections::HashSet::new();
-        head.index.for_each(|s| {
-            let st = s.state.lock();
-            if st.closed.is_empty() && st.open.is_none() {
-                dead.insert(s.id);
-            }
-        });
+        let dead: std::collections::HashSet<u64> = all
+            .iter()
+            .filter(|s| {
+                let st = s.state.lock();
+                st.closed.is_empty() && st.open.is_none()
+            })
+            .map(|s| s.id)
+            .collect();
+        drop(all);
         head.forget(&dead);
         head.counters.series_removed.store(0, Ordering::Relaxed);
         report.series = head.num_series.load(Ordering::Relaxed) as usize;

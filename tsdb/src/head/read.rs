@@ -19,8 +19,13 @@ pub(crate) type ChunkCopies = Vec<([u8; DATA_SIZE], u16, usize)>;
 impl Head {
     /// Copies of the chunks of one series that overlap `[mint, maxt]`.
     pub(crate) fn chunk_copies(&self, s: &MemSeries, mint: i64, maxt: i64) -> ChunkCopies {
-        let mut copies: ChunkCopies = Vec::new();
         let st = s.state.lock();
+        // closed chunks are in time order; skip those entirely before mint
+        let first = st.closed.partition_point(|c| c.maxt < mint);
+        let last = st.closed.partition_point(|c| c.mint <= maxt).max(first);
+        // sized exactly: a query over a million series holds all of these
+        let mut copies: ChunkCopies =
+            Vec::with_capacity(last - first + usize::from(st.open.is_some()));
         let mut take = |cref: ChunkRef, cmint: i64, cmaxt: i64, count: u16, bits: usize| {
             if cmaxt < mint || cmint > maxt || count == 0 {
                 return;
@@ -30,12 +35,7 @@ impl Head {
                 copies.push((data, count, bits));
             }
         };
-        // closed chunks are in time order; skip those entirely before mint
-        let first = st.closed.partition_point(|c| c.maxt < mint);
-        for c in &st.closed[first..] {
-            if c.mint > maxt {
-                break;
-            }
+        for c in &st.closed[first..last] {
             take(c.cref, c.mint, c.maxt, c.count, c.bit_len as usize);
         }
         if let Some(o) = &st.open {
