@@ -10,10 +10,8 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 
 use crate::block::{self, Block, ChunkData};
-use crate::chunks::ChunkFiles;
 use crate::head::{Appender, Head};
 use crate::read::{Querier, Queryable, ReadError};
-use crate::series_log::SeriesLog;
 use crate::Error;
 
 /// Options for [`Db::open`].
@@ -228,26 +226,13 @@ impl Db {
             .map(|b| b.meta().max_time)
             .max()
             .unwrap_or(i64::MIN);
-        // the series log and the chunk slot headers are read side by side
-        let (log, chunk_files) = std::thread::scope(|scope| {
-            let chunks = scope.spawn(|| ChunkFiles::open(&dir.join(CHUNKS_DIR)));
-            let log = SeriesLog::open(&dir.join(SERIES_FILE));
-            (log, chunks.join())
-        });
-        let (log, loaded) = log?;
-        let (chunks, slots, chunk_problems) = match chunk_files {
-            Ok(opened) => opened?,
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
-        problems.extend(chunk_problems);
-        let (head, r) = Head::load(
-            log,
-            loaded.series,
-            chunks,
-            slots,
+        let (head, r, loaded, chunk_problems) = Head::load(
+            &dir.join(SERIES_FILE),
+            &dir.join(CHUNKS_DIR),
             min_valid,
             opts.max_future_ms,
-        );
+        )?;
+        problems.extend(chunk_problems);
         let report = OpenReport {
             series: r.series,
             chunks: r.chunks,

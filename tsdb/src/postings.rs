@@ -100,8 +100,8 @@ impl Postings {
         }
     }
 
-    /// A builder for the postings of `series` series read at start-up,
-    /// given in id order.
+    /// A builder for the postings of about `series` series read at
+    /// start-up, given in id order.
     pub(crate) fn loader(series: usize) -> Loader {
         Loader {
             names: Vec::new(),
@@ -271,6 +271,11 @@ impl Loader {
                 }
             }
         }
+    }
+
+    /// Updates the number of series expected in all.
+    pub(crate) fn expect(&mut self, series: usize) {
+        self.expected = series;
     }
 
     pub(crate) fn finish(self) -> Postings {

@@ -19,9 +19,8 @@ const FILE_HEADER: usize = 8;
 /// Largest record body accepted (a label set far beyond any real one).
 const MAX_RECORD: usize = 1 << 20;
 
-/// What [`SeriesLog::open`] found.
+/// What [`SeriesLog::open`] found besides the records.
 pub(crate) struct Loaded {
-    pub series: Vec<(u64, PackedLabels)>,
     /// Bytes cut from a torn or corrupt tail.
     pub cut_bytes: u64,
     /// Bytes of damaged records skipped in the middle.
@@ -66,13 +65,18 @@ fn decode_body(body: &[u8]) -> Option<(u64, PackedLabels)> {
 }
 
 impl SeriesLog {
-    /// Opens or creates the log, returning every valid record. A new log
+    /// Opens or creates the log, handing every valid record and its size
+    /// in bytes to `sink` in file order (as it is read, so the caller can
+    /// work alongside). A new log
     /// is created whole (header written to a temporary file, then renamed),
     /// so an existing log shorter than its header is damage, not a crash
     /// artifact: that is an error. A damaged record in the middle is
     /// skipped (reading resumes at the next valid record); only a damaged
     /// tail is cut.
-    pub(crate) fn open(path: &Path) -> Result<(SeriesLog, Loaded), Error> {
+    pub(crate) fn open(
+        path: &Path,
+        sink: &mut dyn FnMut(u64, PackedLabels, usize),
+    ) -> Result<(SeriesLog, Loaded), Error> {
         let io = |e| Error::io(path, e);
         if !path.exists() {
             let tmp = path.with_extension("tmp");
@@ -121,14 +125,13 @@ impl SeriesLog {
             }
             decode_body(body).map(|r| (r, 8 + n))
         };
-        let mut series = Vec::new();
         let mut pos = FILE_HEADER;
         let mut valid_end = pos;
         let mut skipped = 0u64;
         while pos + 8 <= bytes.len() {
             match record_at(pos) {
-                Some((rec, len)) => {
-                    series.push(rec);
+                Some(((id, labels), len)) => {
+                    sink(id, labels, len);
                     pos += len;
                     valid_end = pos;
                 }
@@ -157,7 +160,6 @@ impl SeriesLog {
                 file,
             },
             Loaded {
-                series,
                 cut_bytes,
                 skipped_bytes: skipped,
             },
@@ -181,6 +183,13 @@ impl SeriesLog {
 mod tests {
     use super::*;
 
+    /// Opens the log, collecting its records.
+    fn open(path: &Path) -> Result<(SeriesLog, Loaded, Vec<(u64, PackedLabels)>), Error> {
+        let mut series = Vec::new();
+        let (log, loaded) = SeriesLog::open(path, &mut |id, l, _| series.push((id, l)))?;
+        Ok((log, loaded, series))
+    }
+
     #[test]
     fn append_reopen_and_cut_torn_tail() {
         let dir = tempfile::tempdir().unwrap();
@@ -188,8 +197,8 @@ mod tests {
         let a = Labels::from_pairs(&[("__name__", "up"), ("job", "a")]);
         let b = Labels::from_pairs(&[("__name__", "up"), ("job", "b\n\"x\"")]);
         {
-            let (mut log, loaded) = SeriesLog::open(&path).unwrap();
-            assert!(loaded.series.is_empty());
+            let (mut log, _, series) = open(&path).unwrap();
+            assert!(series.is_empty());
             log.append(1, &a).unwrap();
             log.append(2, &b).unwrap();
         }
@@ -198,14 +207,14 @@ mod tests {
         let f = OpenOptions::new().write(true).open(&path).unwrap();
         f.set_len(full - 3).unwrap();
         drop(f);
-        let (mut log, loaded) = SeriesLog::open(&path).unwrap();
-        assert_eq!(loaded.series, vec![(1, PackedLabels::new(&a))]);
+        let (mut log, loaded, series) = open(&path).unwrap();
+        assert_eq!(series, vec![(1, PackedLabels::new(&a))]);
         assert!(loaded.cut_bytes > 0);
         log.append(3, &b).unwrap();
         drop(log);
-        let (_, loaded) = SeriesLog::open(&path).unwrap();
+        let (_, loaded, series) = open(&path).unwrap();
         assert_eq!(
-            loaded.series,
+            series,
             vec![(1, PackedLabels::new(&a)), (3, PackedLabels::new(&b))]
         );
         assert_eq!(loaded.cut_bytes, 0);
@@ -216,7 +225,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("series");
         {
-            let (mut log, _) = SeriesLog::open(&path).unwrap();
+            let (mut log, _, _) = open(&path).unwrap();
             for i in 0..5 {
                 log.append(i, &Labels::from_pairs(&[("n", i.to_string())]))
                     .unwrap();
@@ -226,8 +235,8 @@ mod tests {
         // damage the second record's body
         bytes[FILE_HEADER + 30] ^= 0xff;
         std::fs::write(&path, &bytes).unwrap();
-        let (_, loaded) = SeriesLog::open(&path).unwrap();
-        let ids: Vec<u64> = loaded.series.iter().map(|s| s.0).collect();
+        let (_, loaded, series) = open(&path).unwrap();
+        let ids: Vec<u64> = series.iter().map(|s| s.0).collect();
         assert_eq!(ids, vec![0, 2, 3, 4], "records after the damage are kept");
         assert!(loaded.skipped_bytes > 0);
         assert_eq!(loaded.cut_bytes, 0);
@@ -238,10 +247,7 @@ mod tests {
         );
         // an emptied log is damage: refused, not silently recreated
         std::fs::write(&path, b"").unwrap();
-        assert!(matches!(
-            SeriesLog::open(&path),
-            Err(Error::Corruption { .. })
-        ));
+        assert!(matches!(open(&path), Err(Error::Corruption { .. })));
     }
 
     #[test]
@@ -249,7 +255,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("series");
         {
-            let (mut log, _) = SeriesLog::open(&path).unwrap();
+            let (mut log, _, _) = open(&path).unwrap();
             for i in 0..3 {
                 log.append(i, &Labels::from_pairs(&[("n", i.to_string())]))
                     .unwrap();
@@ -259,7 +265,7 @@ mod tests {
         let last = bytes.len() - 2;
         bytes[last] ^= 0xff;
         std::fs::write(&path, &bytes).unwrap();
-        let (_, loaded) = SeriesLog::open(&path).unwrap();
-        assert_eq!(loaded.series.len(), 2);
+        let (_, _, series) = open(&path).unwrap();
+        assert_eq!(series.len(), 2);
     }
 }

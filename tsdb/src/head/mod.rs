@@ -14,6 +14,7 @@ pub use append::{AppendStats, Appender};
 pub(crate) use compact::PersistChunk;
 pub(crate) use read::HeadQuerier;
 
+use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -26,7 +27,7 @@ use crate::chunks::{ChunkFiles, ChunkRef, FoundSlot, STATE_OPEN};
 use crate::labels::Labels;
 use crate::packed::PackedLabels;
 use crate::postings::Postings;
-use crate::series_log::SeriesLog;
+use crate::series_log::{Loaded, SeriesLog};
 use crate::Error;
 
 /// Time span of a block, and so the boundary no head chunk crosses (2 h,
@@ -114,6 +115,14 @@ struct Creation {
     next_id: u64,
 }
 
+/// Waits for a scoped thread, passing its panic on.
+fn join<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    match h.join() {
+        Ok(v) => v,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
 /// What [`Head::load`] found.
 pub(crate) struct LoadReport {
     pub series: usize,
@@ -122,127 +131,90 @@ pub(crate) struct LoadReport {
 }
 
 impl Head {
-    /// Builds the head from the series log's records and the chunk slots.
+    /// Builds the head from the series log and the chunk slot files. The
+    /// slot headers are read on one thread while the series log is read on
+    /// this one; the postings are built on another from the series handed
+    /// over in batches as they are read (they need only the labels).
     pub(crate) fn load(
-        log: SeriesLog,
-        series: Vec<(u64, PackedLabels)>,
-        chunks: ChunkFiles,
-        mut slots: Vec<FoundSlot>,
+        log_path: &Path,
+        chunks_dir: &Path,
         min_valid: i64,
         max_future_ms: i64,
-    ) -> (Head, LoadReport) {
-        let next_id = series.iter().map(|(id, _)| id + 1).max().unwrap_or(1);
-        let head = Head {
-            index: SeriesIndex::new(),
-            creation: Mutex::new(Creation { log, next_id }),
-            postings: RwLock::default(),
-            chunks,
-            counters: HeadCounters::default(),
-            num_series: AtomicU64::new(0),
-            min_valid: AtomicI64::new(min_valid),
-            min_time: AtomicI64::new(i64::MAX),
-            max_time: AtomicI64::new(i64::MIN),
-            max_future_ms,
-        };
-        let n = series.len();
-        // the postings are built on a second thread meanwhile, from the
-        // series handed over in batches as they are made: they need only
-        // the labels
-        let (batches, received) = std::sync::mpsc::channel::<Vec<Arc<MemSeries>>>();
-        let (mut report, all) = std::thread::scope(|scope| {
-            scope.spawn(|| {
-                let mut postings = Postings::loader(n);
-                for batch in received {
+    ) -> Result<(Head, LoadReport, Loaded, Vec<String>), Error> {
+        const BATCH: usize = 1 << 14;
+        let log_bytes = std::fs::metadata(log_path).map_or(0, |m| m.len() as usize);
+        let (batches, received) = std::sync::mpsc::channel::<(Vec<Arc<MemSeries>>, usize)>();
+        let (loaded, all) = std::thread::scope(|scope| {
+            let chunks = scope.spawn(|| ChunkFiles::open(chunks_dir));
+            let postings = scope.spawn(move || {
+                let mut postings = Postings::loader(0);
+                for (batch, expected) in received {
+                    postings.expect(expected);
                     for s in &batch {
                         postings.add(s.id, s.labels.iter());
                     }
                 }
-                *head.postings.write() = postings.finish();
+                postings.finish()
             });
-            let mut all: Vec<Arc<MemSeries>> = Vec::with_capacity(n);
-            let mut series = series.into_iter().peekable();
-            while series.peek().is_some() {
-                let batch: Vec<Arc<MemSeries>> = series
-                    .by_ref()
-                    .take(1 << 14)
-                    .map(|(id, labels)| {
-                        Arc::new(MemSeries {
-                            id,
-                            labels,
-                            state: Mutex::new(SeriesState {
-                                closed: Vec::new(),
-                                open: None,
-                                last_t: None,
-                                last_v: None,
-                            }),
-                        })
-                    })
-                    .collect();
-                all.extend(batch.iter().cloned());
-                // the receiver lives until this scope ends
-                let _ = batches.send(batch);
-            }
+            let mut all: Vec<Arc<MemSeries>> = Vec::new();
+            let mut batch: Vec<Arc<MemSeries>> = Vec::with_capacity(BATCH);
+            // bytes of records so far, to project the series count from
+            // the log's size (for sizing the postings)
+            let mut read = 0usize;
+            let log = SeriesLog::open(log_path, &mut |id, labels, size| {
+                read += size;
+                let s = Arc::new(MemSeries {
+                    id,
+                    labels,
+                    state: Mutex::new(SeriesState {
+                        closed: Vec::new(),
+                        open: None,
+                        last_t: None,
+                        last_v: None,
+                    }),
+                });
+                all.push(Arc::clone(&s));
+                batch.push(s);
+                if batch.len() == BATCH {
+                    let expected = log_bytes / (read / all.len()).max(1);
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    // the receiver lives until this scope ends
+                    let _ = batches.send((full, expected));
+                }
+            });
+            let _ = batches.send((batch, all.len()));
             drop(batches);
-            head.index.load(&all);
-            head.num_series.store(all.len() as u64, Ordering::Relaxed);
-            // attach chunks in time order per series
-            slots.sort_by_key(|s| (s.header.series, s.header.mint, s.cref));
-            let mut report = LoadReport {
-                series: head.num_series.load(Ordering::Relaxed) as usize,
-                chunks: 0,
-                orphan_chunks: 0,
-            };
-            for slot in slots {
-                // already in a block (a crash came between writing the block
-                // and marking its chunks): let the slot go
-                if slot.header.maxt < min_valid {
-                    let _ = head.chunks.release(slot.cref);
-                    continue;
-                }
-                let Some(s) = head.get(slot.header.series) else {
-                    // its series record is missing (damaged series log): keep
-                    // the slot on disk, a repaired log can claim it again
-                    report.orphan_chunks += 1;
-                    continue;
+            let chunks = join(chunks);
+            let result = (|| {
+                let (log, loaded) = log?;
+                let (chunks, slots, problems) = chunks?;
+                let next_id = all.iter().map(|s| s.id + 1).max().unwrap_or(1);
+                let head = Head {
+                    index: SeriesIndex::new(),
+                    creation: Mutex::new(Creation { log, next_id }),
+                    postings: RwLock::default(),
+                    chunks,
+                    counters: HeadCounters::default(),
+                    num_series: AtomicU64::new(0),
+                    min_valid: AtomicI64::new(min_valid),
+                    min_time: AtomicI64::new(i64::MAX),
+                    max_time: AtomicI64::new(i64::MIN),
+                    max_future_ms,
                 };
-                head.note_time(slot.header.mint);
-                head.note_time(slot.header.maxt);
-                report.chunks += 1;
-                let mut st = s.state.lock();
-                // a previous open chunk followed by another is complete
-                if let Some(prev) = st.open.take() {
-                    st.closed.push(ChunkMeta {
-                        cref: prev.cref,
-                        mint: prev.mint,
-                        maxt: prev.maxt,
-                        count: prev.count,
-                        bit_len: prev.bit_len,
-                    });
-                }
-                let h = slot.header;
-                if h.state == STATE_OPEN {
-                    st.open = Some(OpenChunk {
-                        cref: slot.cref,
-                        mint: h.mint,
-                        maxt: h.maxt,
-                        count: h.count,
-                        bit_len: h.bit_len,
-                        enc: None,
-                    });
-                } else {
-                    st.closed.push(ChunkMeta {
-                        cref: slot.cref,
-                        mint: h.mint,
-                        maxt: h.maxt,
-                        count: h.count,
-                        bit_len: h.bit_len,
-                    });
-                }
-                st.last_t = Some(st.last_t.map_or(h.maxt, |t| t.max(h.maxt)));
-                st.last_v = None;
-            }
-            (report, all)
+                head.index.load(&all);
+                head.num_series.store(all.len() as u64, Ordering::Relaxed);
+                let report = head.attach(slots, min_valid);
+                Ok::<_, Error>((head, report, loaded, problems))
+            })();
+            // the postings, once the index and the chunks are in place
+            let postings = join(postings);
+            let result = result.map(|(head, report, loaded, problems)| {
+                *head.postings.write() = postings;
+                (head, report, loaded, problems)
+            });
+            (result, all)
         });
+        let (head, mut report, loaded, problems) = loaded?;
         // series whose data all went into blocks (or never came) are dropped
         let dead: std::collections::HashSet<u64> = all
             .iter()
@@ -256,7 +228,68 @@ impl Head {
         head.forget(&dead);
         head.counters.series_removed.store(0, Ordering::Relaxed);
         report.series = head.num_series.load(Ordering::Relaxed) as usize;
-        (head, report)
+        Ok((head, report, loaded, problems))
+    }
+
+    /// Hands the chunk slots found at open to their series, in time order.
+    fn attach(&self, mut slots: Vec<FoundSlot>, min_valid: i64) -> LoadReport {
+        let head = self;
+        slots.sort_by_key(|s| (s.header.series, s.header.mint, s.cref));
+        let mut report = LoadReport {
+            series: head.num_series.load(Ordering::Relaxed) as usize,
+            chunks: 0,
+            orphan_chunks: 0,
+        };
+        for slot in slots {
+            // already in a block (a crash came between writing the block
+            // and marking its chunks): let the slot go
+            if slot.header.maxt < min_valid {
+                let _ = head.chunks.release(slot.cref);
+                continue;
+            }
+            let Some(s) = head.get(slot.header.series) else {
+                // its series record is missing (damaged series log): keep
+                // the slot on disk, a repaired log can claim it again
+                report.orphan_chunks += 1;
+                continue;
+            };
+            head.note_time(slot.header.mint);
+            head.note_time(slot.header.maxt);
+            report.chunks += 1;
+            let mut st = s.state.lock();
+            // a previous open chunk followed by another is complete
+            if let Some(prev) = st.open.take() {
+                st.closed.push(ChunkMeta {
+                    cref: prev.cref,
+                    mint: prev.mint,
+                    maxt: prev.maxt,
+                    count: prev.count,
+                    bit_len: prev.bit_len,
+                });
+            }
+            let h = slot.header;
+            if h.state == STATE_OPEN {
+                st.open = Some(OpenChunk {
+                    cref: slot.cref,
+                    mint: h.mint,
+                    maxt: h.maxt,
+                    count: h.count,
+                    bit_len: h.bit_len,
+                    enc: None,
+                });
+            } else {
+                st.closed.push(ChunkMeta {
+                    cref: slot.cref,
+                    mint: h.mint,
+                    maxt: h.maxt,
+                    count: h.count,
+                    bit_len: h.bit_len,
+                });
+            }
+            st.last_t = Some(st.last_t.map_or(h.maxt, |t| t.max(h.maxt)));
+            st.last_v = None;
+        }
+        report
     }
 
     /// Widens the head's time range to include `t`.
