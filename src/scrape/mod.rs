@@ -1,6 +1,7 @@
 //! Scraping: the manager runs one loop per target of each job; each loop
 //! fetches, parses (see [`crate::textparse`]) and appends to the database.
 
+mod cache;
 pub mod client;
 mod manager;
 pub mod relabel;

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use super::cache::{CacheEntry, SeriesCache};
 use tokio::sync::watch;
 use tracing::debug;
 use tsdb::labels::{Label, Labels};
@@ -38,24 +39,13 @@ pub enum StopMode {
     Stop,
 }
 
-/// A cached series: its reference (`None` when metric relabeling drops
-/// it) and the scrape iteration it was last seen in.
-struct CacheEntry {
-    series: Option<SeriesRef>,
-    seen: u64,
-    /// Whether the sample carried its own timestamp (no stale marker then,
-    /// unless `track_timestamps_staleness`).
-    explicit_ts: bool,
-}
-
 /// Per-target state kept between scrapes.
 pub(crate) struct ScrapeLoop {
     target: Arc<Target>,
     db: Arc<Db>,
     client: Result<Arc<JobClient>, String>,
     /// Raw series text → series, so a known series costs no label parsing.
-    cache: HashMap<Vec<u8>, CacheEntry>,
-    iter: u64,
+    cache: SeriesCache,
     /// Series of the synthetic `up`, `scrape_*` metrics.
     report_refs: Option<[SeriesRef; 5]>,
     scratch: Vec<(String, String)>,
@@ -78,8 +68,7 @@ impl ScrapeLoop {
             target,
             db,
             client,
-            cache: HashMap::new(),
-            iter: 0,
+            cache: SeriesCache::default(),
             report_refs: None,
             scratch: Vec::new(),
         }
@@ -240,8 +229,10 @@ impl ScrapeLoop {
         let t = Arc::clone(&self.target);
         let content_type = self.content_type_in_force(content_type)?.to_string();
         let mut parser = Parser::for_content_type(Some(&content_type), body);
-        // (cache key, timestamp, value); resolved to series after parsing
-        let mut samples: Vec<(&[u8], Option<i64>, f64)> = Vec::new();
+        // (cache key, timestamp, value, place in the cache); resolved to
+        // series after parsing
+        let mut samples: Vec<(&[u8], Option<i64>, f64, Option<usize>)> = Vec::new();
+        let mut pass = self.cache.pass();
         let mut new_labels: HashMap<&[u8], Option<Labels>> = HashMap::new();
         let mut kept_so_far = 0u64;
         loop {
@@ -249,7 +240,8 @@ impl ScrapeLoop {
                 Ok(None) => break,
                 Ok(Some(Entry::Series)) => {
                     let (raw, pts, v) = parser.series();
-                    if !self.cache.contains_key(raw) && !new_labels.contains_key(raw) {
+                    let pos = self.cache.find(&mut pass, raw);
+                    if pos.is_none() && !new_labels.contains_key(raw) {
                         parser.labels(&mut self.scratch);
                         let labels = target_labels(&self.scratch, &t.labels, t.honor_labels);
                         let labels = if t.metric_relabel.is_empty() {
@@ -267,8 +259,8 @@ impl ScrapeLoop {
                     }
                     // fail as soon as the limit is passed, before any
                     // series of this scrape is created
-                    let kept = match self.cache.get(raw) {
-                        Some(e) => e.series.is_some(),
+                    let kept = match pos {
+                        Some(p) => self.cache.entry(p).series.is_some(),
                         None => new_labels.get(raw).is_some_and(Option::is_some),
                     };
                     if kept {
@@ -277,7 +269,7 @@ impl ScrapeLoop {
                             return Err("sample limit exceeded".into());
                         }
                     }
-                    samples.push((raw, pts, v));
+                    samples.push((raw, pts, v, pos));
                 }
                 Ok(Some(Entry::Help)) => {
                     let (name, help) = parser.help();
@@ -304,40 +296,45 @@ impl ScrapeLoop {
                 Err(e) => return Err(e.to_string()),
             }
         }
-        self.iter += 1;
-        let iter = self.iter;
+        let unchanged = self.cache.unchanged(&pass);
+        // this scrape's entries in order, when the cache is to be rebuilt
+        let mut entries: Vec<CacheEntry> = Vec::new();
+        if !unchanged {
+            entries.reserve(samples.len());
+        }
+        let mut created: HashMap<&[u8], CacheEntry> = HashMap::new();
         let mut app = self.db.appender();
         let mut series_added = 0;
         let mut kept = 0u64;
-        for (raw, pts, v) in &samples {
-            let series = match self.cache.get_mut(*raw) {
-                Some(e) => {
-                    e.seen = iter;
-                    e.series
-                }
-                None => {
-                    let r = match &new_labels[raw] {
-                        Some(labels) => {
-                            let (r, created) = app.series(labels).map_err(|e| e.to_string())?;
-                            if created {
-                                series_added += 1;
+        for (raw, pts, v, pos) in &samples {
+            let entry = match pos {
+                Some(p) => *self.cache.entry(*p),
+                None => match created.get(raw) {
+                    Some(e) => *e,
+                    None => {
+                        let r = match &new_labels[raw] {
+                            Some(labels) => {
+                                let (r, new) = app.series(labels).map_err(|e| e.to_string())?;
+                                if new {
+                                    series_added += 1;
+                                }
+                                Some(r)
                             }
-                            Some(r)
-                        }
-                        None => None,
-                    };
-                    self.cache.insert(
-                        raw.to_vec(),
-                        CacheEntry {
+                            None => None,
+                        };
+                        let e = CacheEntry {
                             series: r,
-                            seen: iter,
                             explicit_ts: pts.is_some(),
-                        },
-                    );
-                    r
-                }
+                        };
+                        created.insert(raw, e);
+                        e
+                    }
+                },
             };
-            let Some(series) = series else { continue };
+            if !unchanged {
+                entries.push(entry);
+            }
+            let Some(series) = entry.series else { continue };
             kept += 1;
             let when = if t.honor_timestamps {
                 pts.unwrap_or(ts)
@@ -353,16 +350,16 @@ impl ScrapeLoop {
         // series that were in the previous scrape but not in this one
         let stale = f64::from_bits(STALE_NAN_BITS);
         let track = t.track_timestamps_staleness;
-        self.cache.retain(|_, e| {
-            if e.seen == iter {
-                return true;
-            }
+        for e in self.cache.missing(&pass) {
             if let Some(r) = e.series.filter(|_| track || !e.explicit_ts) {
                 let _ = app.append(r, ts, stale);
             }
-            false
-        });
+        }
         app.commit().map_err(|e| e.to_string())?;
+        if !unchanged {
+            let order = samples.iter().map(|s| s.0).zip(entries.iter().copied());
+            self.cache.rebuild(order);
+        }
         Ok(Scraped {
             samples_scraped: samples.len() as u64,
             samples_post_relabel: kept,
@@ -376,7 +373,7 @@ impl ScrapeLoop {
         }
         let stale = f64::from_bits(STALE_NAN_BITS);
         let mut app = self.db.appender();
-        for r in self.cache.values().filter_map(|e| e.series) {
+        for r in self.cache.entries().filter_map(|e| e.series) {
             let _ = app.append(r, ts, stale);
         }
         self.cache.clear();
