@@ -55,11 +55,6 @@ impl SeriesCache {
         &self.keys[start..self.list[i].0 as usize]
     }
 
-    /// Series cached.
-    pub(crate) fn len(&self) -> usize {
-        self.list.len()
-    }
-
     pub(crate) fn is_empty(&self) -> bool {
         self.list.is_empty()
     }
@@ -167,7 +162,7 @@ mod tests {
         let mut c = SeriesCache::default();
         let keys: [&[u8]; 3] = [b"a{x=\"1\"}", b"a{x=\"2\"}", b"b"];
         c.rebuild(keys.iter().enumerate().map(|(i, k)| (*k, e(i as u64))));
-        assert_eq!(c.len(), 3);
+        assert_eq!(c.list.len(), 3);
         // the same scrape again: found in place, unchanged
         let mut p = c.pass();
         for (i, k) in keys.iter().enumerate() {
@@ -193,13 +188,13 @@ mod tests {
         assert!(!c.unchanged(&p));
         let next: [&[u8]; 3] = [b"b", b"new", b"b"];
         c.rebuild(next.iter().enumerate().map(|(i, k)| (*k, e(10 + i as u64))));
-        assert_eq!(c.len(), 2, "a repeated key is kept once");
+        assert_eq!(c.list.len(), 2, "a repeated key is kept once");
         let mut p = c.pass();
         assert_eq!(c.find(&mut p, b"b"), Some(0));
         assert_eq!(c.entry(0), &e(10));
         assert_eq!(c.find(&mut p, b"new"), Some(1));
         assert_eq!(c.find(&mut p, b"a{x=\"1\"}"), None);
         c.clear();
-        assert_eq!(c.len(), 0);
+        assert_eq!(c.list.len(), 0);
     }
 }
