@@ -12,29 +12,28 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 
-use tsdb::SeriesRef;
-
-/// A cached series: its reference (`None` when metric relabeling drops
-/// it), and whether the sample carried its own timestamp (no stale marker
-/// then, unless `track_timestamps_staleness`).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct CacheEntry {
-    pub series: Option<SeriesRef>,
-    pub explicit_ts: bool,
-}
-
-#[derive(Default)]
-pub(crate) struct SeriesCache {
+pub(crate) struct SeriesCache<E> {
     /// The last scrape's keys, back to back, in its order.
     keys: Vec<u8>,
     /// For each series of the last scrape in order: where its key ends in
     /// `keys`, and its entry.
-    list: Vec<(u32, CacheEntry)>,
+    list: Vec<(u32, E)>,
     /// Key hash → position in `list`. A key whose hash another key already
     /// holds is not in the map; it is resolved as new (by labels) when out
     /// of place, which stays correct.
     by_hash: HashMap<u64, u32>,
     hasher: RandomState,
+}
+
+impl<E> Default for SeriesCache<E> {
+    fn default() -> Self {
+        SeriesCache {
+            keys: Vec::new(),
+            list: Vec::new(),
+            by_hash: HashMap::new(),
+            hasher: RandomState::new(),
+        }
+    }
 }
 
 /// One scrape's pass over the cache.
@@ -45,7 +44,7 @@ pub(crate) struct Pass {
     in_order: bool,
 }
 
-impl SeriesCache {
+impl<E> SeriesCache<E> {
     fn key(&self, i: usize) -> &[u8] {
         let start = if i == 0 {
             0
@@ -64,11 +63,11 @@ impl SeriesCache {
     }
 
     /// Every cached entry.
-    pub(crate) fn entries(&self) -> impl Iterator<Item = &CacheEntry> {
+    pub(crate) fn entries(&self) -> impl Iterator<Item = &E> {
         self.list.iter().map(|(_, e)| e)
     }
 
-    pub(crate) fn entry(&self, pos: usize) -> &CacheEntry {
+    pub(crate) fn entry(&self, pos: usize) -> &E {
         &self.list[pos].1
     }
 
@@ -105,7 +104,7 @@ impl SeriesCache {
     }
 
     /// Entries of the last scrape that this one did not have.
-    pub(crate) fn missing<'a>(&'a self, pass: &'a Pass) -> impl Iterator<Item = &'a CacheEntry> {
+    pub(crate) fn missing<'a>(&'a self, pass: &'a Pass) -> impl Iterator<Item = &'a E> {
         self.list
             .iter()
             .zip(&pass.seen)
@@ -115,13 +114,10 @@ impl SeriesCache {
 
     /// Rebuilds the cache from this scrape's series, in its order (the
     /// first of repeated keys counts).
-    pub(crate) fn rebuild<'a>(
-        &mut self,
-        series: impl Iterator<Item = (&'a [u8], CacheEntry)> + Clone,
-    ) {
+    pub(crate) fn rebuild(&mut self, series: Vec<(&[u8], E)>) {
         let hasher = std::mem::take(&mut self.hasher);
-        let mut keys = Vec::with_capacity(series.clone().map(|(k, _)| k.len()).sum());
-        let mut list: Vec<(u32, CacheEntry)> = Vec::with_capacity(series.clone().count());
+        let mut keys = Vec::with_capacity(series.iter().map(|(k, _)| k.len()).sum());
+        let mut list: Vec<(u32, E)> = Vec::with_capacity(series.len());
         let mut by_hash: HashMap<u64, u32> = HashMap::with_capacity(list.capacity());
         for (raw, e) in series {
             let h = hasher.hash_one(raw);
@@ -150,18 +146,20 @@ impl SeriesCache {
 mod tests {
     use super::*;
 
-    fn e(r: u64) -> CacheEntry {
-        CacheEntry {
-            series: Some(SeriesRef(r)),
-            explicit_ts: false,
-        }
+    fn e(r: u64) -> u64 {
+        r
     }
 
     #[test]
     fn in_order_out_of_order_and_rebuilt() {
-        let mut c = SeriesCache::default();
+        let mut c = SeriesCache::<u64>::default();
         let keys: [&[u8]; 3] = [b"a{x=\"1\"}", b"a{x=\"2\"}", b"b"];
-        c.rebuild(keys.iter().enumerate().map(|(i, k)| (*k, e(i as u64))));
+        c.rebuild(
+            keys.iter()
+                .enumerate()
+                .map(|(i, k)| (*k, e(i as u64)))
+                .collect(),
+        );
         assert_eq!(c.list.len(), 3);
         // the same scrape again: found in place, unchanged
         let mut p = c.pass();
@@ -187,7 +185,12 @@ mod tests {
         assert_eq!(c.find(&mut p, keys[0]), Some(0));
         assert!(!c.unchanged(&p));
         let next: [&[u8]; 3] = [b"b", b"new", b"b"];
-        c.rebuild(next.iter().enumerate().map(|(i, k)| (*k, e(10 + i as u64))));
+        c.rebuild(
+            next.iter()
+                .enumerate()
+                .map(|(i, k)| (*k, e(10 + i as u64)))
+                .collect(),
+        );
         assert_eq!(c.list.len(), 2, "a repeated key is kept once");
         let mut p = c.pass();
         assert_eq!(c.find(&mut p, b"b"), Some(0));

@@ -4,11 +4,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::cache::{CacheEntry, SeriesCache};
+use super::cache::SeriesCache;
 use tokio::sync::watch;
 use tracing::debug;
 use tsdb::labels::{Label, Labels};
-use tsdb::{Db, SeriesRef, STALE_NAN_BITS};
+use tsdb::{Db, SeriesHandle, SeriesRef, STALE_NAN_BITS};
 
 use super::client::JobClient;
 use super::target::{Health, Metadata, Target};
@@ -39,13 +39,22 @@ pub enum StopMode {
     Stop,
 }
 
+/// A cached series: the series (`None` when metric relabeling drops it),
+/// and whether the sample carried its own timestamp (no stale marker then,
+/// unless `track_timestamps_staleness`).
+#[derive(Clone)]
+struct CacheEntry {
+    series: Option<SeriesHandle>,
+    explicit_ts: bool,
+}
+
 /// Per-target state kept between scrapes.
 pub(crate) struct ScrapeLoop {
     target: Arc<Target>,
     db: Arc<Db>,
     client: Result<Arc<JobClient>, String>,
     /// Raw series text → series, so a known series costs no label parsing.
-    cache: SeriesCache,
+    cache: SeriesCache<CacheEntry>,
     /// Series of the synthetic `up`, `scrape_*` metrics.
     report_refs: Option<[SeriesRef; 5]>,
     scratch: Vec<(String, String)>,
@@ -308,40 +317,42 @@ impl ScrapeLoop {
         let mut kept = 0u64;
         for (raw, pts, v, pos) in &samples {
             let entry = match pos {
-                Some(p) => *self.cache.entry(*p),
-                None => match created.get(raw) {
-                    Some(e) => *e,
-                    None => {
-                        let r = match &new_labels[raw] {
+                Some(p) => self.cache.entry(*p),
+                None => {
+                    if !created.contains_key(raw) {
+                        let h = match &new_labels[raw] {
                             Some(labels) => {
-                                let (r, new) = app.series(labels).map_err(|e| e.to_string())?;
+                                let (h, new) =
+                                    app.series_handle(labels).map_err(|e| e.to_string())?;
                                 if new {
                                     series_added += 1;
                                 }
-                                Some(r)
+                                Some(h)
                             }
                             None => None,
                         };
                         let e = CacheEntry {
-                            series: r,
+                            series: h,
                             explicit_ts: pts.is_some(),
                         };
                         created.insert(raw, e);
-                        e
                     }
-                },
+                    &created[raw]
+                }
             };
             if !unchanged {
-                entries.push(entry);
+                entries.push(entry.clone());
             }
-            let Some(series) = entry.series else { continue };
+            let Some(series) = &entry.series else {
+                continue;
+            };
             kept += 1;
             let when = if t.honor_timestamps {
                 pts.unwrap_or(ts)
             } else {
                 ts
             };
-            app.append(series, when, *v).map_err(|e| e.to_string())?;
+            app.append_handle(series, when, *v);
         }
         if t.limits.samples > 0 && kept > t.limits.samples {
             // nothing of this scrape is stored: the appender is dropped
@@ -351,13 +362,13 @@ impl ScrapeLoop {
         let stale = f64::from_bits(STALE_NAN_BITS);
         let track = t.track_timestamps_staleness;
         for e in self.cache.missing(&pass) {
-            if let Some(r) = e.series.filter(|_| track || !e.explicit_ts) {
-                let _ = app.append(r, ts, stale);
+            if let Some(h) = e.series.as_ref().filter(|_| track || !e.explicit_ts) {
+                app.append_handle(h, ts, stale);
             }
         }
         app.commit().map_err(|e| e.to_string())?;
         if !unchanged {
-            let order = samples.iter().map(|s| s.0).zip(entries.iter().copied());
+            let order = samples.iter().map(|s| s.0).zip(entries).collect();
             self.cache.rebuild(order);
         }
         Ok(Scraped {
@@ -373,8 +384,8 @@ impl ScrapeLoop {
         }
         let stale = f64::from_bits(STALE_NAN_BITS);
         let mut app = self.db.appender();
-        for r in self.cache.entries().filter_map(|e| e.series) {
-            let _ = app.append(r, ts, stale);
+        for h in self.cache.entries().filter_map(|e| e.series.as_ref()) {
+            app.append_handle(h, ts, stale);
         }
         self.cache.clear();
         if let Err(e) = app.commit() {

@@ -41,7 +41,7 @@ pub use chunks::ChunkRef;
 pub use db::{CompactReport, Db, OpenReport, Options, Stats};
 pub use delete::DeleteReport;
 pub use error::Error;
-pub use head::{AppendStats, Appender, SeriesRef};
+pub use head::{AppendStats, Appender, SeriesHandle, SeriesRef};
 pub use postings::Cardinality;
 
 /// The value Prometheus writes as a staleness marker: a NaN with this bit

@@ -712,3 +712,38 @@ fn appends_after_unclean_stops_keep_every_sample() {
         std::mem::forget(db);
     }
 }
+
+#[test]
+fn a_held_series_the_head_forgot_refuses_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let h = 3_600_000;
+    let mut app = db.appender();
+    let (old, created) = app.series_handle(&ls("old", 0)).unwrap();
+    assert!(created);
+    let (busy, _) = app.series_handle(&ls("busy", 0)).unwrap();
+    for t in (0..h).step_by(60_000) {
+        app.append_handle(&old, t, 1.0);
+    }
+    for t in (0..4 * h).step_by(60_000) {
+        app.append_handle(&busy, t, 2.0);
+    }
+    app.commit().unwrap();
+    // [0, 2h) goes into a block; "old" has nothing left in the head
+    let rep = db.compact().unwrap();
+    assert_eq!(rep.series_removed, 1);
+    let mut app = db.appender();
+    app.append_handle(&old, 4 * h, 3.0);
+    let err = app.commit().unwrap_err();
+    assert!(matches!(err, crate::Error::UnknownSeries(id) if id == old.series_ref().0));
+    // resolved again by labels: a new series takes the sample
+    let mut app = db.appender();
+    let (again, created) = app.series_handle(&ls("old", 0)).unwrap();
+    assert!(created && again.series_ref() != old.series_ref());
+    app.append_handle(&again, 4 * h, 3.0);
+    app.append_handle(&busy, 4 * h, 2.0);
+    assert_eq!(app.commit().unwrap().appended, 2);
+    let got = all_samples(&db, &[Matcher::equal("job", "old")]);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].1.len(), 61, "60 from the block and the new one");
+}

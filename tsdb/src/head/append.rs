@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::{ChunkMeta, Head, MemSeries, OpenChunk, SeriesRef, SeriesState};
+use super::{ChunkMeta, Head, MemSeries, OpenChunk, SeriesHandle, SeriesRef, SeriesState};
 use crate::chunkenc::{XorEncoder, XorIterator, ENCODING_XOR};
 use crate::chunks::{
     slot_crc, SlotHeader, DATA_SIZE, MAX_SAMPLES_PER_CHUNK, STATE_CLOSED, STATE_OPEN,
@@ -57,6 +57,18 @@ impl<'a> Appender<'a> {
         Ok((SeriesRef(s.id), created))
     }
 
+    /// The series with these labels, held for appending without lookups,
+    /// created if new; the bool says whether it was created.
+    pub fn series_handle(&mut self, labels: &Labels) -> Result<(SeriesHandle, bool), Error> {
+        let (s, created) = self.head.get_or_create(labels)?;
+        Ok((SeriesHandle(s), created))
+    }
+
+    /// Adds a sample for a held series.
+    pub fn append_handle(&mut self, h: &SeriesHandle, t: i64, v: f64) {
+        self.pending.push((Arc::clone(&h.0), t, v));
+    }
+
     /// Adds a sample for a series reference.
     pub fn append(&mut self, r: SeriesRef, t: i64, v: f64) -> Result<(), Error> {
         let s = self.head.get(r.0).ok_or(Error::UnknownSeries(r.0))?;
@@ -96,6 +108,9 @@ impl<'a> Appender<'a> {
         };
         for (s, t, v) in &self.pending {
             let mut st = s.state.lock();
+            if st.removed {
+                return Err(Error::UnknownSeries(s.id));
+            }
             if *t > max_t {
                 stats.too_far_in_future += 1;
                 continue;

@@ -210,7 +210,8 @@ impl Head {
         let _c = self.creation.lock(); // no series creation meanwhile
         let mut removed = 0;
         for &id in ids {
-            if self.index.remove(id).is_some() {
+            if let Some(s) = self.index.remove(id) {
+                s.state.lock().removed = true;
                 removed += 1;
             }
         }

@@ -251,6 +251,7 @@ mod tests {
                 open: None,
                 last_t: None,
                 last_v: None,
+                removed: false,
             }),
         })
     }

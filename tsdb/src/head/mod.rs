@@ -43,6 +43,25 @@ pub(crate) fn block_end(t: i64) -> i64 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SeriesRef(pub u64);
 
+/// A series held directly: appending through it needs no lookup. A series
+/// the head has since forgotten refuses appends with
+/// [`Error::UnknownSeries`], as its reference would.
+#[derive(Clone)]
+pub struct SeriesHandle(pub(crate) Arc<MemSeries>);
+
+impl SeriesHandle {
+    /// The series' reference.
+    pub fn series_ref(&self) -> SeriesRef {
+        SeriesRef(self.0.id)
+    }
+}
+
+impl std::fmt::Debug for SeriesHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SeriesHandle({})", self.0.id)
+    }
+}
+
 /// A closed chunk's place and time range.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ChunkMeta {
@@ -71,6 +90,8 @@ pub(crate) struct SeriesState {
     pub last_t: Option<i64>,
     /// Bits of the newest value, when known without decoding.
     pub last_v: Option<u64>,
+    /// Forgotten by the head: appends through an old handle are refused.
+    pub removed: bool,
 }
 
 pub(crate) struct MemSeries {
@@ -171,6 +192,7 @@ impl Head {
                         open: None,
                         last_t: None,
                         last_v: None,
+                        removed: false,
                     }),
                 });
                 all.push(Arc::clone(&s));
@@ -343,6 +365,7 @@ impl Head {
                 open: None,
                 last_t: None,
                 last_v: None,
+                removed: false,
             }),
         });
         self.postings.write().add(
