@@ -255,10 +255,9 @@ impl Head {
 
     /// Hands the chunk slots found at open to their series, in time order.
     fn attach(&self, mut slots: Vec<FoundSlot>, min_valid: i64) -> LoadReport {
-        let head = self;
         slots.sort_by_key(|s| (s.header.series, s.header.mint, s.cref));
         let mut report = LoadReport {
-            series: head.num_series.load(Ordering::Relaxed) as usize,
+            series: self.num_series.load(Ordering::Relaxed) as usize,
             chunks: 0,
             orphan_chunks: 0,
         };
@@ -266,17 +265,17 @@ impl Head {
             // already in a block (a crash came between writing the block
             // and marking its chunks): let the slot go
             if slot.header.maxt < min_valid {
-                let _ = head.chunks.release(slot.cref);
+                let _ = self.chunks.release(slot.cref);
                 continue;
             }
-            let Some(s) = head.get(slot.header.series) else {
+            let Some(s) = self.get(slot.header.series) else {
                 // its series record is missing (damaged series log): keep
                 // the slot on disk, a repaired log can claim it again
                 report.orphan_chunks += 1;
                 continue;
             };
-            head.note_time(slot.header.mint);
-            head.note_time(slot.header.maxt);
+            self.note_time(slot.header.mint);
+            self.note_time(slot.header.maxt);
             report.chunks += 1;
             let mut st = s.state.lock();
             // a previous open chunk followed by another is complete
