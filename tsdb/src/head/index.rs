@@ -239,21 +239,13 @@ impl SeriesIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::head::SeriesState;
-    use parking_lot::Mutex;
 
     fn series(id: u64, name: &str) -> Arc<MemSeries> {
-        Arc::new(MemSeries {
+        let labels = Labels::from_pairs(&[("__name__", name)]);
+        Arc::new(MemSeries::new(
             id,
-            labels: crate::packed::PackedLabels::new(&Labels::from_pairs(&[("__name__", name)])),
-            state: Mutex::new(SeriesState {
-                closed: Vec::new(),
-                open: None,
-                last_t: None,
-                last_v: None,
-                removed: false,
-            }),
-        })
+            crate::packed::PackedLabels::new(&labels),
+        ))
     }
 
     #[test]

@@ -100,6 +100,23 @@ pub(crate) struct MemSeries {
     pub state: Mutex<SeriesState>,
 }
 
+impl MemSeries {
+    /// A series with no samples yet.
+    pub(crate) fn new(id: u64, labels: PackedLabels) -> MemSeries {
+        MemSeries {
+            id,
+            labels,
+            state: Mutex::new(SeriesState {
+                closed: Vec::new(),
+                open: None,
+                last_t: None,
+                last_v: None,
+                removed: false,
+            }),
+        }
+    }
+}
+
 /// Counters kept by the head.
 #[derive(Default)]
 pub(crate) struct HeadCounters {
@@ -184,17 +201,7 @@ impl Head {
             let mut read = 0usize;
             let log = SeriesLog::open(log_path, &mut |id, labels, size| {
                 read += size;
-                let s = Arc::new(MemSeries {
-                    id,
-                    labels,
-                    state: Mutex::new(SeriesState {
-                        closed: Vec::new(),
-                        open: None,
-                        last_t: None,
-                        last_v: None,
-                        removed: false,
-                    }),
-                });
+                let s = Arc::new(MemSeries::new(id, labels));
                 all.push(Arc::clone(&s));
                 batch.push(s);
                 if batch.len() == BATCH {
@@ -356,17 +363,7 @@ impl Head {
         let id = c.next_id;
         c.log.append(id, labels)?;
         c.next_id += 1;
-        let s = Arc::new(MemSeries {
-            id,
-            labels: PackedLabels::new(labels),
-            state: Mutex::new(SeriesState {
-                closed: Vec::new(),
-                open: None,
-                last_t: None,
-                last_v: None,
-                removed: false,
-            }),
-        });
+        let s = Arc::new(MemSeries::new(id, PackedLabels::new(labels)));
         self.postings.write().add(
             id,
             labels.iter().map(|l| (l.name.as_str(), l.value.as_str())),
