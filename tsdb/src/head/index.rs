@@ -119,6 +119,22 @@ fn id_slot(id: u64) -> (usize, u64) {
     (id as usize % STRIPES, id / STRIPES as u64)
 }
 
+/// Adds a series under its label hash in its stripe.
+fn insert_hash(stripe: &mut HashStripe, hash: u64, s: &Arc<MemSeries>) {
+    match stripe.entry(hash) {
+        Entry::Vacant(e) => {
+            e.insert(Bucket::One(Arc::clone(s)));
+        }
+        Entry::Occupied(mut e) => match e.get_mut() {
+            Bucket::One(first) => {
+                let first = Arc::clone(first);
+                e.insert(Bucket::Many(Box::new(vec![first, Arc::clone(s)])));
+            }
+            Bucket::Many(v) => v.push(Arc::clone(s)),
+        },
+    }
+}
+
 impl SeriesIndex {
     pub(crate) fn new() -> SeriesIndex {
         SeriesIndex {
@@ -128,24 +144,9 @@ impl SeriesIndex {
     }
 
     pub(crate) fn insert(&self, s: Arc<MemSeries>, hash: u64) {
-        self.insert_hash(&mut self.by_hash[hash_stripe(hash)].write(), hash, &s);
+        insert_hash(&mut self.by_hash[hash_stripe(hash)].write(), hash, &s);
         let (stripe, key) = id_slot(s.id);
         self.by_id[stripe].write().insert(key, s);
-    }
-
-    fn insert_hash(&self, stripe: &mut HashStripe, hash: u64, s: &Arc<MemSeries>) {
-        match stripe.entry(hash) {
-            Entry::Vacant(e) => {
-                e.insert(Bucket::One(Arc::clone(s)));
-            }
-            Entry::Occupied(mut e) => match e.get_mut() {
-                Bucket::One(first) => {
-                    let first = Arc::clone(first);
-                    e.insert(Bucket::Many(Box::new(vec![first, Arc::clone(s)])));
-                }
-                Bucket::Many(v) => v.push(Arc::clone(s)),
-            },
-        }
     }
 
     /// Adds the series read at start-up, in id order. Inserting a million
@@ -176,7 +177,7 @@ impl SeriesIndex {
         for (n, st) in self.by_hash.iter().enumerate() {
             let mut st = st.write();
             while let Some(&(h, i)) = order.get(at).filter(|(h, _)| hash_stripe(*h) == n) {
-                self.insert_hash(&mut st, h, &all[i as usize]);
+                insert_hash(&mut st, h, &all[i as usize]);
                 at += 1;
             }
         }
