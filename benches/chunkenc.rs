@@ -1,7 +1,8 @@
-//! XOR chunk encoding and decoding, in ns per sample.
+//! Chunk encoding and decoding (XOR for the head, delta for blocks), in ns
+//! per sample.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use tsdb::chunkenc::{XorEncoder, XorIterator};
+use tsdb::chunkenc::{encode_delta, DeltaIterator, XorEncoder, XorIterator};
 
 /// A scrape-like series: 15 s interval with a few ms of jitter, a counter
 /// growing by small varying steps.
@@ -43,6 +44,34 @@ fn bench(c: &mut Criterion) {
     g.bench_function("xor_iterate", |b| {
         b.iter(|| {
             XorIterator::new(&buf, enc.count(), enc.bit_len())
+                .map(|(t, v)| t as f64 + v)
+                .sum::<f64>()
+        })
+    });
+    g.finish();
+
+    // a block chunk: 480 samples (2 h at 15 s)
+    let input = samples(480);
+    let mut g = c.benchmark_group("chunkenc");
+    g.throughput(Throughput::Elements(input.len() as u64));
+    g.bench_function("delta_encode", |b| {
+        b.iter(|| {
+            let mut out = Vec::new();
+            assert!(encode_delta(black_box(&input), 0, &mut out));
+            out.len()
+        })
+    });
+    let mut data = Vec::new();
+    assert!(encode_delta(&input, 0, &mut data));
+    println!(
+        "chunkenc: delta {} samples in {} bytes ({:.2} bytes/sample)",
+        input.len(),
+        data.len(),
+        data.len() as f64 / input.len() as f64
+    );
+    g.bench_function("delta_iterate", |b| {
+        b.iter(|| {
+            DeltaIterator::new(black_box(&data), input.len() as u16)
                 .map(|(t, v)| t as f64 + v)
                 .sum::<f64>()
         })

@@ -8,9 +8,53 @@
 //! what lets a restart continue an open chunk without a write-ahead log.
 //! See `docs/format/chunks.md`.
 
+mod delta;
+
+pub use delta::{decimal_exponent, encode as encode_delta, DeltaIterator, ENCODING_DELTA};
+
 /// Chunk encoding tag: XOR-compressed float samples. 0 means "no chunk";
-/// other values are reserved (native histograms later).
+/// 2 is [`ENCODING_DELTA`]; other values are reserved (native histograms
+/// later).
 pub const ENCODING_XOR: u8 = 1;
+
+/// Decodes a stored chunk of either encoding.
+#[allow(clippy::large_enum_variant)] // one per chunk being read, on the stack
+pub enum ChunkIter<'a> {
+    /// An XOR chunk.
+    Xor(XorIterator<'a>),
+    /// A delta chunk.
+    Delta(DeltaIterator<'a>),
+    /// An unknown encoding: no samples.
+    Empty,
+}
+
+impl<'a> ChunkIter<'a> {
+    /// Iterates the `count` samples of a chunk with tag `encoding`, whose
+    /// encoded data is `bit_len` bits of `data`.
+    pub fn new(encoding: u8, data: &'a [u8], count: u16, bit_len: usize) -> Self {
+        match encoding {
+            ENCODING_XOR => ChunkIter::Xor(XorIterator::new(data, count, bit_len)),
+            ENCODING_DELTA => {
+                let n = bit_len.div_ceil(8).min(data.len());
+                ChunkIter::Delta(DeltaIterator::new(&data[..n], count))
+            }
+            _ => ChunkIter::Empty,
+        }
+    }
+}
+
+impl Iterator for ChunkIter<'_> {
+    type Item = (i64, f64);
+
+    #[inline]
+    fn next(&mut self) -> Option<(i64, f64)> {
+        match self {
+            ChunkIter::Xor(it) => it.next(),
+            ChunkIter::Delta(it) => it.next(),
+            ChunkIter::Empty => None,
+        }
+    }
+}
 
 /// Appends bits to a byte buffer at a bit position.
 struct BitWriter<'a> {

@@ -11,8 +11,8 @@ use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::block::{self, Block, ChunkData};
-use crate::chunkenc::{XorEncoder, XorIterator, ENCODING_XOR};
+use crate::block::{self, Block};
+use crate::chunkenc::{ChunkIter, XorEncoder, XorIterator, ENCODING_XOR};
 use crate::chunks::{slot_crc, SlotHeader, DATA_SIZE, MAX_SAMPLES_PER_CHUNK, STATE_CLOSED};
 use crate::db::Db;
 use crate::head::ChunkMeta;
@@ -28,30 +28,6 @@ pub struct DeleteReport {
     pub head_series: usize,
     /// Samples removed.
     pub samples_removed: u64,
-}
-
-/// Re-encodes samples into block chunks of at most 120 samples.
-fn encode_chunks(samples: &[(i64, f64)]) -> Vec<ChunkData> {
-    samples
-        .chunks(MAX_SAMPLES_PER_CHUNK as usize)
-        .map(|part| {
-            let mut buf = vec![0u8; 24 * part.len() + 32];
-            let mut enc = XorEncoder::new();
-            for &(t, v) in part {
-                let fits = enc.append(&mut buf, t, v);
-                debug_assert!(fits, "the buffer holds the worst case");
-            }
-            buf.truncate(enc.bit_len().div_ceil(8));
-            ChunkData {
-                mint: part[0].0,
-                maxt: part[part.len() - 1].0,
-                encoding: ENCODING_XOR,
-                count: enc.count(),
-                bit_len: enc.bit_len() as u16,
-                data: buf,
-            }
-        })
-        .collect()
 }
 
 fn inside(t: i64, mint: i64, maxt: i64) -> bool {
@@ -87,7 +63,9 @@ impl Db {
                 Ok((labels, chunks)) if targets.contains(&labels) => {
                     let mut keep = Vec::new();
                     for c in &chunks {
-                        for (t, v) in XorIterator::new(&c.data, c.count, c.bit_len as usize) {
+                        for (t, v) in
+                            ChunkIter::new(c.encoding, &c.data, c.count, c.bit_len as usize)
+                        {
                             if inside(t, mint, maxt) {
                                 removed += 1;
                             } else {
@@ -95,7 +73,7 @@ impl Db {
                             }
                         }
                     }
-                    (!keep.is_empty()).then(|| (labels, encode_chunks(&keep)))
+                    (!keep.is_empty()).then(|| (labels, block::encode_samples(&keep)))
                 }
                 Ok(other) => Some(other),
                 Err(e) => {
@@ -225,26 +203,5 @@ impl Db {
             .samples_deleted
             .fetch_add(rep.samples_removed, Ordering::Relaxed);
         Ok(rep)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reencoded_chunks_hold_the_samples() {
-        let s: Vec<(i64, f64)> = (0..300)
-            .map(|i| (i * 1000 + i % 7, (i as f64).sqrt()))
-            .collect();
-        let chunks = encode_chunks(&s);
-        assert_eq!(chunks.len(), 3);
-        let back: Vec<(i64, f64)> = chunks
-            .iter()
-            .flat_map(|c| {
-                XorIterator::new(&c.data, c.count, c.bit_len as usize).collect::<Vec<_>>()
-            })
-            .collect();
-        assert_eq!(back, s);
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::block::Block;
-use crate::chunkenc::XorIterator;
+use crate::chunkenc::ChunkIter;
 use crate::chunks::DATA_SIZE;
 use crate::db::Db;
 use crate::head::{Head, HeadQuerier};
@@ -19,7 +19,7 @@ type ChunkCopies = Vec<([u8; DATA_SIZE], u16, usize)>;
 
 /// A block chunk: its decoder and sample count.
 struct BlockChunk<'b> {
-    it: XorIterator<'b>,
+    it: ChunkIter<'b>,
     count: u16,
 }
 

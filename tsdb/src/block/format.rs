@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+pub(crate) use crate::encoding::{put_uvarint, put_varint, Cursor};
 use crate::Error;
 
 /// Magic of the `chunks` file.
@@ -192,81 +193,6 @@ pub(crate) fn u64_at(b: &[u8], off: usize) -> Option<u64> {
     let mut a = [0u8; 8];
     a.copy_from_slice(s);
     Some(u64::from_le_bytes(a))
-}
-
-/// Appends an unsigned LEB128 varint.
-pub(crate) fn put_uvarint(buf: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        buf.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    buf.push(v as u8);
-}
-
-/// Appends a zigzag-encoded signed varint.
-pub(crate) fn put_varint(buf: &mut Vec<u8>, v: i64) {
-    put_uvarint(buf, ((v << 1) ^ (v >> 63)) as u64);
-}
-
-/// Reads varints and fixed-width integers from a byte slice; every read is
-/// bounds-checked and returns `None` past the end or on a malformed varint.
-pub(crate) struct Cursor<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Cursor<'a> {
-    /// A cursor at `pos` of `buf`.
-    pub(crate) fn at(buf: &'a [u8], pos: usize) -> Self {
-        Cursor { buf, pos }
-    }
-
-    /// The current position.
-    pub(crate) fn pos(&self) -> usize {
-        self.pos
-    }
-
-    /// An unsigned varint (at most 10 bytes, no overflow).
-    pub(crate) fn uvarint(&mut self) -> Option<u64> {
-        let mut v = 0u64;
-        for i in 0..10 {
-            let b = *self.buf.get(self.pos)?;
-            self.pos += 1;
-            if i == 9 && b > 1 {
-                return None;
-            }
-            v |= u64::from(b & 0x7f) << (7 * i);
-            if b < 0x80 {
-                return Some(v);
-            }
-        }
-        None
-    }
-
-    /// A zigzag-encoded signed varint.
-    pub(crate) fn varint(&mut self) -> Option<i64> {
-        let u = self.uvarint()?;
-        Some(((u >> 1) as i64) ^ -((u & 1) as i64))
-    }
-
-    /// An unsigned varint that must fit in u32.
-    pub(crate) fn uvarint32(&mut self) -> Option<u32> {
-        u32::try_from(self.uvarint()?).ok()
-    }
-
-    /// `n` bytes.
-    pub(crate) fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
-        let s = self.buf.get(self.pos..self.pos.checked_add(n)?)?;
-        self.pos += n;
-        Some(s)
-    }
-
-    /// A little-endian u32.
-    pub(crate) fn u32(&mut self) -> Option<u32> {
-        let v = u32_at(self.buf, self.pos)?;
-        self.pos += 4;
-        Some(v)
-    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ mod index;
 mod matchers;
 mod meta;
 mod reader;
+mod recode;
 mod writer;
 
 #[cfg(test)]
@@ -22,6 +23,7 @@ use std::path::{Path, PathBuf};
 pub(crate) use id::{is_block_id, new_block_id};
 pub(crate) use meta::BlockMeta;
 pub(crate) use reader::Block;
+pub(crate) use recode::encode_samples;
 pub(crate) use writer::write_block;
 
 use crate::fs::sync_dir;
@@ -35,7 +37,8 @@ pub(crate) struct ChunkData {
     pub mint: i64,
     /// Last sample's timestamp, ms.
     pub maxt: i64,
-    /// Encoding tag ([`crate::chunkenc::ENCODING_XOR`]).
+    /// Encoding tag ([`crate::chunkenc::ENCODING_XOR`] or
+    /// [`crate::chunkenc::ENCODING_DELTA`]).
     pub encoding: u8,
     /// Samples in the chunk.
     pub count: u16,

@@ -12,7 +12,7 @@ use super::format::{
 use super::index::{ChunkMeta, Index, SeriesRecord};
 use super::matchers::postings_for_matchers;
 use super::{BlockMeta, ChunkData};
-use crate::chunkenc::{XorIterator, ENCODING_XOR};
+use crate::chunkenc::{ChunkIter, ENCODING_DELTA, ENCODING_XOR};
 use crate::encoding::crc32c;
 use crate::fs::ReadMap;
 use crate::labels::{Labels, Matcher};
@@ -27,7 +27,7 @@ pub(crate) struct ChunkRefData<'a> {
     pub mint: i64,
     /// Last sample's timestamp, ms.
     pub maxt: i64,
-    /// Encoding tag (always [`ENCODING_XOR`] for now).
+    /// Encoding tag ([`ENCODING_XOR`] or [`ENCODING_DELTA`]).
     pub encoding: u8,
     /// Samples in the chunk.
     pub count: u16,
@@ -40,8 +40,8 @@ pub(crate) struct ChunkRefData<'a> {
 impl<'a> ChunkRefData<'a> {
     /// Decodes the chunk's samples (all of them: the caller trims to its
     /// time range).
-    pub fn iter(&self) -> XorIterator<'a> {
-        XorIterator::new(self.data, self.count, self.bit_len as usize)
+    pub fn iter(&self) -> ChunkIter<'a> {
+        ChunkIter::new(self.encoding, self.data, self.count, self.bit_len as usize)
     }
 
     /// An owned copy.
@@ -97,7 +97,7 @@ impl ChunkFile {
         if crc32c(&b[o..end]) != crc {
             return Err(bad("checksum mismatch"));
         }
-        if encoding != ENCODING_XOR {
+        if encoding != ENCODING_XOR && encoding != ENCODING_DELTA {
             return Err(bad("unknown encoding"));
         }
         let c = ChunkRefData {

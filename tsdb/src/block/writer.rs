@@ -1,4 +1,5 @@
-//! Writing a block: chunks streamed to `chunks` as series arrive, the index
+//! Writing a block: each series' chunks re-encoded (see `recode`) and
+//! streamed to `chunks` as series arrive, the index
 //! built from the series' labels and chunk positions kept in memory, then
 //! `meta.json`; all in `<id>.tmp/`, fsynced, then renamed into place.
 
@@ -12,8 +13,9 @@ use super::format::{
     INDEX_FILE, INDEX_MAGIC, META_FILE, NUM_SECTIONS,
 };
 use super::id::new_block_id;
+use super::recode::recode;
 use super::{BlockMeta, ChunkData};
-use crate::chunkenc::ENCODING_XOR;
+use crate::chunkenc::{ENCODING_DELTA, ENCODING_XOR};
 use crate::encoding::crc32c;
 use crate::fs::sync_dir;
 use crate::labels::{Label, Labels};
@@ -99,24 +101,30 @@ fn write_files(
             continue;
         }
         chunks.sort_by_key(|c| c.mint);
-        let mut metas = Vec::with_capacity(chunks.len());
         for c in &chunks {
-            let n = (c.bit_len as usize).div_ceil(8);
             let bad = |what: &str| {
                 Error::io(
                     &chunks_path,
                     io::Error::new(io::ErrorKind::InvalidInput, format!("{labels}: {what}")),
                 )
             };
-            if c.encoding != ENCODING_XOR {
+            if c.encoding != ENCODING_XOR && c.encoding != ENCODING_DELTA {
                 return Err(bad("unknown chunk encoding"));
             }
-            if c.data.len() < n {
+            if c.data.len() < (c.bit_len as usize).div_ceil(8) {
                 return Err(bad("chunk data shorter than its bit length"));
             }
             if c.mint > c.maxt {
                 return Err(bad("chunk mint after maxt"));
             }
+        }
+        let chunks = recode(&chunks);
+        if chunks.is_empty() {
+            continue;
+        }
+        let mut metas = Vec::with_capacity(chunks.len());
+        for c in &chunks {
+            let n = (c.bit_len as usize).div_ceil(8);
             rec.clear();
             rec.push(c.encoding);
             rec.extend_from_slice(&c.count.to_le_bytes());
