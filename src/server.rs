@@ -22,8 +22,12 @@ use crate::scrape::ScrapeManager;
 /// written back): the bound on what a power loss can take.
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(5);
 
-/// How often the head is checked for ranges to move into blocks.
+/// How often compaction runs (head ranges into blocks, block merges,
+/// retention) when nothing calls for it sooner.
 pub const COMPACT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How often the head is checked for a range ready to become a block.
+const COMPACTABLE_CHECK: Duration = Duration::from_secs(1);
 
 /// Runs the server until SIGTERM/SIGINT or `/-/quit`.
 pub async fn run(flags: Flags) -> anyhow::Result<()> {
@@ -191,13 +195,20 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         })
     };
 
-    // move old head ranges into blocks and apply retention, every minute
+    // move old head ranges into blocks as soon as there is one, and merge
+    // blocks and apply retention every minute
     let compactor = {
         let db = Arc::clone(&db);
         tokio::spawn(async move {
-            let mut t = tokio::time::interval(COMPACT_INTERVAL);
+            let mut t = tokio::time::interval(COMPACTABLE_CHECK);
+            let mut last: Option<tokio::time::Instant> = None;
             loop {
                 t.tick().await;
+                let due = last.is_none_or(|l| l.elapsed() >= COMPACT_INTERVAL);
+                if !due && !db.compactable() {
+                    continue;
+                }
+                last = Some(tokio::time::Instant::now());
                 let db = Arc::clone(&db);
                 match tokio::task::spawn_blocking(move || db.compact()).await {
                     Ok(Err(e)) => error!(component = "tsdb", err = %e, "Compaction failed"),

@@ -24,9 +24,13 @@ pub(crate) const SLOT_SIZE: usize = 256;
 pub(crate) const HEADER_SIZE: usize = 40;
 /// Bytes of encoded data a slot holds.
 pub(crate) const DATA_SIZE: usize = SLOT_SIZE - HEADER_SIZE;
-/// Slots per file (16 MiB files, allocated whole when created); slot 0 of
-/// each file is the file header.
+/// Slot numbers per file in a chunk reference, and the most slots a file
+/// holds (16 MiB); slot 0 of each file is the file header.
 pub(crate) const SLOTS_PER_FILE: u64 = 1 << 16;
+/// Slots of a new file (1 MiB, allocated whole when created). Files of
+/// [`SLOTS_PER_FILE`] slots, as earlier versions made, are read and filled
+/// as well.
+pub(crate) const NEW_FILE_SLOTS: u64 = 1 << 12;
 /// A chunk is closed after this many samples even if bytes remain.
 pub(crate) const MAX_SAMPLES_PER_CHUNK: u16 = 120;
 
@@ -157,12 +161,17 @@ impl ChunkFiles {
         let mut found = Vec::new();
         let mut problems = Vec::new();
         let mut next = SLOTS_PER_FILE; // file 0 is never used, so ref 0 is "none"
-        let full = (SLOTS_PER_FILE as usize * SLOT_SIZE) as u64;
         for n in numbers {
             let path = file_name(dir, n);
             let len = std::fs::metadata(&path)
                 .map_err(|e| Error::io(&path, e))?
                 .len();
+            let small = NEW_FILE_SLOTS * SLOT_SIZE as u64;
+            let full = if len <= small {
+                small
+            } else {
+                SLOTS_PER_FILE * SLOT_SIZE as u64
+            };
             if len < 8 {
                 return Err(Error::Corruption {
                     path: path.clone(),
@@ -181,8 +190,7 @@ impl ChunkFiles {
                     .map_err(|e| Error::io(&path, e))?;
                 crate::fs::fill_zeros(&mut f, len, full).map_err(|e| Error::io(&path, e))?;
             }
-            let map = SlotMap::open(&path, SLOTS_PER_FILE as usize * SLOT_SIZE)
-                .map_err(|e| Error::io(&path, e))?;
+            let map = SlotMap::open(&path, full as usize).map_err(|e| Error::io(&path, e))?;
             let mut fh = [0u8; 8];
             map.read(0, &mut fh);
             if &fh[..4] != FILE_MAGIC || fh[4] != FILE_VERSION {
@@ -191,7 +199,7 @@ impl ChunkFiles {
             }
             let mut hb = [0u8; HEADER_SIZE];
             let mut data = [0u8; DATA_SIZE];
-            for slot in 1..SLOTS_PER_FILE {
+            for slot in 1..full / SLOT_SIZE as u64 {
                 let off = slot as usize * SLOT_SIZE;
                 map.read(off, &mut hb);
                 if hb[0] == 0 {
@@ -269,13 +277,29 @@ impl ChunkFiles {
     pub(crate) fn allocate(&self) -> Result<ChunkRef, Error> {
         loop {
             let r = ChunkRef(self.next.fetch_add(1, Ordering::Relaxed));
-            if r.0 % SLOTS_PER_FILE == 0 {
+            let slot = r.0 % SLOTS_PER_FILE;
+            if slot == 0 {
                 continue; // file header slot
+            }
+            if slot >= self.capacity(r.file()) {
+                // the file is full: go on in the next one
+                self.next
+                    .fetch_max((r.file() + 1) * SLOTS_PER_FILE, Ordering::Relaxed);
+                continue;
             }
             self.ensure_file(r.file())?;
             *self.live.lock().entry(r.file()).or_insert(0) += 1;
             return Ok(r);
         }
+    }
+
+    /// Slots of file `n`: those of the mapped file, or of a new one.
+    fn capacity(&self, n: u64) -> u64 {
+        self.files
+            .read()
+            .get(n as usize)
+            .and_then(Option::as_ref)
+            .map_or(NEW_FILE_SLOTS, |m| (m.len() / SLOT_SIZE) as u64)
     }
 
     fn ensure_file(&self, n: u64) -> Result<(), Error> {
@@ -298,7 +322,7 @@ impl ChunkFiles {
             fh[..4].copy_from_slice(FILE_MAGIC);
             fh[4] = FILE_VERSION;
             f.write_all(&fh).map_err(|e| Error::io(&tmp, e))?;
-            let full = (SLOTS_PER_FILE as usize * SLOT_SIZE) as u64;
+            let full = NEW_FILE_SLOTS * SLOT_SIZE as u64;
             let filled =
                 crate::fs::fill_zeros(&mut f, fh.len() as u64, full).and_then(|_| f.sync_all());
             if let Err(e) = filled {
@@ -309,7 +333,7 @@ impl ChunkFiles {
         }
         std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
         crate::fs::sync_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
-        let map = SlotMap::open(&path, SLOTS_PER_FILE as usize * SLOT_SIZE)
+        let map = SlotMap::open(&path, (NEW_FILE_SLOTS as usize) * SLOT_SIZE)
             .map_err(|e| Error::io(&path, e))?;
         if files.len() <= idx {
             files.resize_with(idx + 1, || None);
@@ -471,6 +495,60 @@ mod tests {
         assert_eq!(found.len(), 2);
         assert_eq!(found[0].header, h);
         assert_eq!(cf.allocate().unwrap().0, r2.0 + 1);
+    }
+
+    #[test]
+    fn a_full_file_continues_in_the_next_and_goes_when_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cf, _, _) = ChunkFiles::open(dir.path()).unwrap();
+        let refs: Vec<ChunkRef> = (1..NEW_FILE_SLOTS)
+            .map(|_| cf.allocate().unwrap())
+            .collect();
+        assert!(refs.iter().all(|r| r.file() == 1));
+        let next = cf.allocate().unwrap();
+        assert_eq!(next.0, 2 * SLOTS_PER_FILE + 1);
+        for n in [1, 2] {
+            let len = std::fs::metadata(file_name(dir.path(), n)).unwrap().len();
+            assert_eq!(len, NEW_FILE_SLOTS * SLOT_SIZE as u64);
+        }
+        for r in refs {
+            cf.release(r).unwrap();
+        }
+        assert!(!file_name(dir.path(), 1).exists());
+        assert!(file_name(dir.path(), 2).exists());
+    }
+
+    #[test]
+    fn files_of_the_earlier_size_are_read_and_filled() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = vec![0u8; SLOTS_PER_FILE as usize * SLOT_SIZE];
+        bytes[..4].copy_from_slice(FILE_MAGIC);
+        bytes[4] = FILE_VERSION;
+        let mut h = SlotHeader {
+            encoding: ENCODING_XOR,
+            state: STATE_CLOSED,
+            count: 1,
+            bit_len: 8,
+            crc: 0,
+            series: 3,
+            mint: 5,
+            maxt: 5,
+        };
+        let mut data = [0u8; DATA_SIZE];
+        data[0] = 0xab;
+        h.crc = slot_crc(&h, &data);
+        let off = 5000 * SLOT_SIZE; // past the slots of a new file
+        bytes[off..off + HEADER_SIZE].copy_from_slice(&h.encode());
+        bytes[off + HEADER_SIZE..off + SLOT_SIZE].copy_from_slice(&data);
+        std::fs::write(file_name(dir.path(), 1), &bytes).unwrap();
+        let (cf, found, problems) = ChunkFiles::open(dir.path()).unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].cref.0, SLOTS_PER_FILE + 5000);
+        assert_eq!(found[0].header, h);
+        assert_eq!(cf.allocate().unwrap().0, SLOTS_PER_FILE + 5001);
+        let len = std::fs::metadata(file_name(dir.path(), 1)).unwrap().len();
+        assert_eq!(len, bytes.len() as u64);
     }
 
     #[test]

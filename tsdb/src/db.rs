@@ -254,6 +254,12 @@ impl Db {
         })
     }
 
+    /// Whether the head holds a range ready to become a block (it spans
+    /// 3 h): what [`Db::compact`] would write now.
+    pub fn compactable(&self) -> bool {
+        self.head.next_block_range().is_some()
+    }
+
     /// Moves every complete old range of the head into a block (2 h each,
     /// once the head spans 3 h), then applies retention. Appends and
     /// queries go on meanwhile.
