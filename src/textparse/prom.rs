@@ -42,11 +42,10 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use nom::branch::alt;
-use nom::bytes::complete::{tag, tag_no_case, take_while, take_while1, take_while_m_n};
+use nom::bytes::complete::{tag, tag_no_case, take_while, take_while1};
 use nom::character::complete::{char, digit0, digit1, one_of};
 use nom::combinator::{all_consuming, opt, recognize, value};
-use nom::multi::many0_count;
-use nom::sequence::{delimited, pair, terminated, tuple};
+use nom::sequence::{pair, terminated, tuple};
 use nom::IResult;
 
 use super::{Entry, MetricType, ParseError};
@@ -87,33 +86,46 @@ fn blanks(i: &[u8]) -> Res<'_, &[u8]> {
     take_while(is_blank)(i)
 }
 
+/// A token failure at `i` (the parser reports its own message).
+fn no_token(i: &[u8]) -> nom::Err<nom::error::Error<&[u8]>> {
+    nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Char))
+}
+
+/// A name: one byte passing `start`, then bytes passing `rest`.
+fn name_token(i: &[u8], start: fn(u8) -> bool, rest: fn(u8) -> bool) -> Res<'_, &[u8]> {
+    if !i.first().is_some_and(|&c| start(c)) {
+        return Err(no_token(i));
+    }
+    let n = 1 + i[1..].iter().take_while(|&&c| rest(c)).count();
+    Ok((&i[n..], &i[..n]))
+}
+
 /// `[a-zA-Z_:][a-zA-Z0-9_:]*`
 fn metric_name(i: &[u8]) -> Res<'_, &[u8]> {
-    recognize(pair(
-        take_while_m_n(1, 1, is_metric_name_start),
-        take_while(is_metric_name_char),
-    ))(i)
+    name_token(i, is_metric_name_start, is_metric_name_char)
 }
 
 /// `[a-zA-Z_][a-zA-Z0-9_]*`
 fn label_name(i: &[u8]) -> Res<'_, &[u8]> {
-    recognize(pair(
-        take_while_m_n(1, 1, is_label_name_start),
-        take_while(is_label_name_char),
-    ))(i)
+    name_token(i, is_label_name_start, is_label_name_char)
 }
 
 /// `"(\\.|[^\\"])*"` where `.` is any byte but a line feed; yields the bytes
 /// between the quotes, still escaped.
 fn label_value(i: &[u8]) -> Res<'_, &[u8]> {
-    delimited(
-        char('"'),
-        recognize(many0_count(alt((
-            take_while1(|c| c != b'\\' && c != b'"'),
-            recognize(pair(char('\\'), take_while_m_n(1, 1, |c| c != b'\n'))),
-        )))),
-        char('"'),
-    )(i)
+    if i.first() != Some(&b'"') {
+        return Err(no_token(i));
+    }
+    let mut j = 1;
+    while let Some(&c) = i.get(j) {
+        match c {
+            b'"' => return Ok((&i[j + 1..], &i[1..j])),
+            b'\\' if i.get(j + 1).is_some_and(|&e| e != b'\n') => j += 2,
+            b'\\' => break,
+            _ => j += 1,
+        }
+    }
+    Err(no_token(&i[j.min(i.len())..]))
 }
 
 /// `# HELP` / `# TYPE` keyword with its trailing blanks (after `#` and blanks).
@@ -163,6 +175,9 @@ fn go_float_decimal(i: &[u8]) -> Res<'_, ()> {
 /// Parses a sample value as Prometheus does (Go's `strconv.ParseFloat`
 /// without hex floats and underscores); the error text is Go's.
 pub(crate) fn parse_value(tok: &[u8]) -> Result<f64, String> {
+    if let Some(v) = exact_decimal(tok) {
+        return Ok(v);
+    }
     if tok.iter().any(|&c| matches!(c, b'p' | b'P' | b'_')) {
         return Err("unsupported character in float".to_string());
     }
@@ -198,6 +213,44 @@ pub(crate) fn parse_value(tok: &[u8]) -> Result<f64, String> {
         ));
     }
     Ok(v)
+}
+
+/// The value of `[+-]?` followed by at most 15 digits with at most one `.`
+/// among them, when it is exactly computable: the digits as an integer
+/// (exact in an f64) divided by a power of ten (exact too), which IEEE
+/// division rounds correctly, as a full parse would. `None` for anything
+/// else, which takes the full parse.
+fn exact_decimal(tok: &[u8]) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let (negative, digits) = match tok.first()? {
+        b'-' => (true, &tok[1..]),
+        b'+' => (false, &tok[1..]),
+        _ => (false, tok),
+    };
+    if digits.len() > 16 {
+        return None;
+    }
+    let mut m = 0u64;
+    let mut n = 0usize;
+    let mut point = None;
+    for (i, &c) in digits.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => {
+                m = m * 10 + u64::from(c - b'0');
+                n += 1;
+            }
+            b'.' if point.is_none() => point = Some(i),
+            _ => return None,
+        }
+    }
+    if n == 0 || n > 15 {
+        return None;
+    }
+    let frac = point.map_or(0, |p| digits.len() - p - 1);
+    let v = m as f64 / POW10[frac];
+    Some(if negative { -v } else { v })
 }
 
 /// Parses a timestamp token (already `-?[0-9]+`) as Go's `strconv.ParseInt`.
@@ -1684,6 +1737,17 @@ http_request_duration_seconds_sum{handler="/items/{item_id}",method="GET"} 0.001
 
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn short_decimals_parse_as_the_full_parser_does(tok in "[+-]?[0-9]{0,9}[.]?[0-9]{0,9}") {
+                let full = tok.parse::<f64>().ok();
+                if let Some(v) = exact_decimal(tok.as_bytes()) {
+                    prop_assert_eq!(Some(v.to_bits()), full.map(f64::to_bits));
+                }
+                // what the shortcut declines is left to the full parse
+                let digits = tok.bytes().filter(u8::is_ascii_digit).count();
+                prop_assert_eq!(exact_decimal(tok.as_bytes()).is_some(), (1..=15).contains(&digits));
+            }
 
             #[test]
             fn arbitrary_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..300)) {
