@@ -63,17 +63,20 @@ struct BitWriter<'a> {
 }
 
 impl BitWriter<'_> {
+    /// Writes the low `n` bits of `v` (at most 64), most significant
+    /// first, a byte's worth at a time.
     fn write_bits(&mut self, v: u64, n: u32) {
-        for i in (0..n).rev() {
-            let bit = (v >> i) & 1;
+        let mut left = n;
+        while left > 0 {
             let byte = self.pos / 8;
-            let shift = 7 - (self.pos % 8);
-            if bit == 1 {
-                self.buf[byte] |= 1 << shift;
-            } else {
-                self.buf[byte] &= !(1 << shift);
-            }
-            self.pos += 1;
+            let free = 8 - (self.pos % 8) as u32;
+            let take = free.min(left);
+            let bits = ((v >> (left - take)) & ((1u64 << take) - 1)) as u8;
+            let shift = free - take;
+            let mask = (((1u16 << take) - 1) as u8) << shift;
+            self.buf[byte] = (self.buf[byte] & !mask) | (bits << shift);
+            self.pos += take as usize;
+            left -= take;
         }
     }
 }
