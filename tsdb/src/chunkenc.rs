@@ -477,10 +477,21 @@ impl Iterator for XorIterator<'_> {
     }
 }
 
+/// Whether two sample lists are the same, values compared bit for bit
+/// (NaN and stale markers included).
+#[cfg(test)]
+pub(crate) fn same_samples(a: &[(i64, f64)], b: &[(i64, f64)]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x.0 == y.0 && x.1.to_bits() == y.1.to_bits())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use same_samples as same;
 
     fn roundtrip(samples: &[(i64, f64)], cap: usize) -> (Vec<(i64, f64)>, usize) {
         let mut buf = vec![0u8; cap];
@@ -494,13 +505,6 @@ mod tests {
         }
         let got: Vec<_> = XorIterator::new(&buf, enc.count(), enc.bit_len()).collect();
         (got, n)
-    }
-
-    fn same(a: &[(i64, f64)], b: &[(i64, f64)]) -> bool {
-        a.len() == b.len()
-            && a.iter()
-                .zip(b)
-                .all(|(x, y)| x.0 == y.0 && x.1.to_bits() == y.1.to_bits())
     }
 
     #[test]

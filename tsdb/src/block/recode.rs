@@ -117,13 +117,7 @@ fn xor_chunks(samples: &[(i64, f64)], out: &mut Vec<ChunkData>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn same(a: &[(i64, f64)], b: &[(i64, f64)]) -> bool {
-        a.len() == b.len()
-            && a.iter()
-                .zip(b)
-                .all(|(x, y)| x.0 == y.0 && x.1.to_bits() == y.1.to_bits())
-    }
+    use crate::chunkenc::same_samples as same;
 
     #[test]
     fn runs_split_by_kind_and_size() {

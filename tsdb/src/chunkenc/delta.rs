@@ -312,6 +312,7 @@ impl Iterator for DeltaIterator<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chunkenc::same_samples as same;
     use proptest::prelude::*;
 
     fn roundtrip(samples: &[(i64, f64)]) -> Option<Vec<(i64, f64)>> {
@@ -324,13 +325,6 @@ mod tests {
             return None;
         }
         Some(DeltaIterator::new(&out, samples.len() as u16).collect())
-    }
-
-    fn same(a: &[(i64, f64)], b: &[(i64, f64)]) -> bool {
-        a.len() == b.len()
-            && a.iter()
-                .zip(b)
-                .all(|(x, y)| x.0 == y.0 && x.1.to_bits() == y.1.to_bits())
     }
 
     #[test]
