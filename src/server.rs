@@ -202,15 +202,20 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         tokio::spawn(async move {
             let mut t = tokio::time::interval(COMPACTABLE_CHECK);
             let mut last: Option<tokio::time::Instant> = None;
+            // after a failure (a full disk, say) the next try waits for the
+            // minute, not for the next second
+            let mut failed = false;
             loop {
                 t.tick().await;
                 let due = last.is_none_or(|l| l.elapsed() >= COMPACT_INTERVAL);
-                if !due && !db.compactable() {
+                if !due && (failed || !db.compactable()) {
                     continue;
                 }
                 last = Some(tokio::time::Instant::now());
                 let db = Arc::clone(&db);
-                match tokio::task::spawn_blocking(move || db.compact()).await {
+                let outcome = tokio::task::spawn_blocking(move || db.compact()).await;
+                failed = !matches!(outcome, Ok(Ok(_)));
+                match outcome {
                     Ok(Err(e)) => error!(component = "tsdb", err = %e, "Compaction failed"),
                     Err(e) => error!(component = "tsdb", err = %e, "Compaction task failed"),
                     Ok(Ok(_)) => {}
