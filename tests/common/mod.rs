@@ -89,8 +89,15 @@ impl Server {
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
+            // ready, and the start-up lines read from its stderr (the
+            // server logs its last one just after it starts answering)
             if let Ok((200, _)) = http_get(&self.addr, "/-/ready") {
-                return;
+                if self
+                    .log_text()
+                    .contains("Server is ready to receive web requests.")
+                {
+                    return;
+                }
             }
             std::thread::sleep(Duration::from_millis(50));
         }
