@@ -44,14 +44,15 @@ pub(crate) struct Pass {
     in_order: bool,
 }
 
+/// The `i`-th key of `keys`, whose ends `list` holds.
+fn key_at<'k, E>(keys: &'k [u8], list: &[(u32, E)], i: usize) -> &'k [u8] {
+    let start = if i == 0 { 0 } else { list[i - 1].0 as usize };
+    &keys[start..list[i].0 as usize]
+}
+
 impl<E> SeriesCache<E> {
     fn key(&self, i: usize) -> &[u8] {
-        let start = if i == 0 {
-            0
-        } else {
-            self.list[i - 1].0 as usize
-        };
-        &self.keys[start..self.list[i].0 as usize]
+        key_at(&self.keys, &self.list, i)
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -122,9 +123,7 @@ impl<E> SeriesCache<E> {
         for (raw, e) in series {
             let h = hasher.hash_one(raw);
             if let Some(&p) = by_hash.get(&h) {
-                let p = p as usize;
-                let start = if p == 0 { 0 } else { list[p - 1].0 as usize };
-                if &keys[start..list[p].0 as usize] == raw {
+                if key_at(&keys, &list, p as usize) == raw {
                     continue;
                 }
             } else {

@@ -42,9 +42,16 @@ pub fn mantissa(v: f64, e: u8) -> Option<i64> {
     if !m.is_finite() || m.abs() >= MANTISSA_LIMIT {
         return None;
     }
-    // the product is rounded, so the mantissa may be a neighbour of it
     let m = m as i64;
-    [0, -1, 1, -2, 2].into_iter().map(|d| m + d).find(|&c| {
+    if value_of(m, e).to_bits() == v.to_bits() {
+        return Some(m);
+    }
+    // v × 10^e is off the mantissa by at most |m| × 2^-52: below 2^50 it
+    // rounds to the mantissa, above the mantissa may be a neighbour
+    if m.unsigned_abs() < 1 << 50 {
+        return None;
+    }
+    [-1, 1, -2, 2].into_iter().map(|d| m + d).find(|&c| {
         (c.unsigned_abs() as f64) < MANTISSA_LIMIT && value_of(c, e).to_bits() == v.to_bits()
     })
 }

@@ -155,10 +155,12 @@ impl SeriesIndex {
     /// sorted by stripe and by the table position they will take, so each
     /// table is filled in a few sweeps.
     pub(crate) fn load(&self, all: &[Arc<MemSeries>]) {
+        let mut by_id: Vec<_> = self.by_id.iter().map(|st| st.write()).collect();
         for s in all {
             let (stripe, key) = id_slot(s.id);
-            self.by_id[stripe].write().insert(key, Arc::clone(s));
+            by_id[stripe].insert(key, Arc::clone(s));
         }
+        drop(by_id);
         let per_stripe = all.len() / STRIPES + 1;
         for st in &self.by_hash {
             st.write().reserve(per_stripe);
