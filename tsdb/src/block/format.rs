@@ -11,8 +11,11 @@ use crate::Error;
 pub(crate) const CHUNKS_MAGIC: &[u8; 4] = b"FLBC";
 /// Magic of the `index` file.
 pub(crate) const INDEX_MAGIC: &[u8; 4] = b"FLBI";
-/// Version of both files.
-pub(crate) const FORMAT_VERSION: u8 = 1;
+/// Version of the `index` file.
+pub(crate) const INDEX_VERSION: u8 = 1;
+/// Version of the `chunks` file: 2 adds delta chunks (encoding 2) to the
+/// XOR chunks of version 1, which is still read.
+pub(crate) const CHUNKS_VERSION: u8 = 2;
 /// Bytes of each file's header: magic, version, 3 zero bytes.
 pub(crate) const FILE_HEADER_LEN: usize = 8;
 
@@ -148,28 +151,34 @@ pub(crate) fn decode_toc(path: &Path, file: &[u8]) -> Result<[SectionRef; NUM_SE
 }
 
 /// Encodes a file header.
-pub(crate) fn file_header(magic: &[u8; 4]) -> [u8; FILE_HEADER_LEN] {
+pub(crate) fn file_header(magic: &[u8; 4], version: u8) -> [u8; FILE_HEADER_LEN] {
     let mut h = [0u8; FILE_HEADER_LEN];
     h[..4].copy_from_slice(magic);
-    h[4] = FORMAT_VERSION;
+    h[4] = version;
     h
 }
 
-/// Checks a file header: magic, version, zero padding.
-pub(crate) fn check_header(path: &Path, file: &[u8], magic: &[u8; 4]) -> Result<(), Error> {
+/// Checks a file header: magic, a version from 1 to `newest`, zero
+/// padding. Returns the version.
+pub(crate) fn check_header(
+    path: &Path,
+    file: &[u8],
+    magic: &[u8; 4],
+    newest: u8,
+) -> Result<u8, Error> {
     let Some(h) = file.get(..FILE_HEADER_LEN) else {
         return Err(corrupt(path, 0, "file shorter than its header"));
     };
     if &h[..4] != magic {
         return Err(corrupt(path, 0, "bad magic"));
     }
-    if h[4] != FORMAT_VERSION {
+    if !(1..=newest).contains(&h[4]) {
         return Err(corrupt(path, 4, format!("unsupported version {}", h[4])));
     }
     if h[5..].iter().any(|&b| b != 0) {
         return Err(corrupt(path, 5, "nonzero reserved header bytes"));
     }
-    Ok(())
+    Ok(h[4])
 }
 
 /// A corruption error.

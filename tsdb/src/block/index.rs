@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 
 use super::format::{
     check_header, corrupt, decode_toc, u32_at, u64_at, Cursor, Section, SectionRef, INDEX_MAGIC,
-    NUM_SECTIONS, SECTIONS, SERIES_ENTRY_LEN, TABLE_ENTRY_LEN,
+    INDEX_VERSION, NUM_SECTIONS, SECTIONS, SERIES_ENTRY_LEN, TABLE_ENTRY_LEN,
 };
 use crate::encoding::crc32c;
 use crate::fs::ReadMap;
@@ -71,7 +71,7 @@ impl Index {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let map = ReadMap::open(&file).map_err(|e| Error::io(path, e))?;
         let b = map.bytes();
-        check_header(path, b, INDEX_MAGIC)?;
+        check_header(path, b, INDEX_MAGIC, INDEX_VERSION)?;
         let toc = decode_toc(path, b)?;
         let sym = toc[Section::Symbols as usize];
         let n_symbols = u32_at(b, sym.offset as usize)

@@ -6,8 +6,8 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use super::format::{
-    check_header, corrupt, u32_at, CHUNKS_FILE, CHUNKS_MAGIC, CHUNK_HEADER_LEN, FILE_HEADER_LEN,
-    INDEX_FILE, META_FILE,
+    check_header, corrupt, u32_at, CHUNKS_FILE, CHUNKS_MAGIC, CHUNKS_VERSION, CHUNK_HEADER_LEN,
+    FILE_HEADER_LEN, INDEX_FILE, META_FILE,
 };
 use super::index::{ChunkMeta, Index, SeriesRecord};
 use super::matchers::postings_for_matchers;
@@ -62,6 +62,8 @@ impl<'a> ChunkRefData<'a> {
 struct ChunkFile {
     path: PathBuf,
     map: ReadMap,
+    /// Version of the file: 1 holds XOR chunks only.
+    version: u8,
 }
 
 impl ChunkFile {
@@ -69,10 +71,11 @@ impl ChunkFile {
     fn open(path: &Path) -> Result<ChunkFile, Error> {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let map = ReadMap::open(&file).map_err(|e| Error::io(path, e))?;
-        check_header(path, map.bytes(), CHUNKS_MAGIC)?;
+        let version = check_header(path, map.bytes(), CHUNKS_MAGIC, CHUNKS_VERSION)?;
         Ok(ChunkFile {
             path: path.to_path_buf(),
             map,
+            version,
         })
     }
 
@@ -97,7 +100,7 @@ impl ChunkFile {
         if crc32c(&b[o..end]) != crc {
             return Err(bad("checksum mismatch"));
         }
-        if encoding != ENCODING_XOR && encoding != ENCODING_DELTA {
+        if encoding != ENCODING_XOR && (encoding != ENCODING_DELTA || self.version < 2) {
             return Err(bad("unknown encoding"));
         }
         let c = ChunkRefData {

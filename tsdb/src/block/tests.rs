@@ -644,3 +644,77 @@ fn open_many_big_blocks_is_fast() {
     eprintln!("label_values(instance) of one block: {:?}", t.elapsed());
     eprintln!("block size: {} bytes", blocks[0].size_bytes());
 }
+
+/// A block written by the version-1 writer (XOR chunks only): two series
+/// imported every 15 s from 1700000000000 ms, a counter `3 i` and a gauge
+/// `sqrt(i)`, cut at 1700006400000.
+const V1_BLOCK: &str = "testdata/block_v1/01M89SA3MZ28WD8HCB580SMHMA";
+
+#[test]
+fn a_version_1_block_still_opens_and_merges_into_delta_chunks() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(V1_BLOCK);
+    let expected = |name: &str| -> Vec<(i64, f64)> {
+        (0..427i64)
+            .map(|i| {
+                let t = 1_700_000_000_000 + i * 15_000;
+                let v = if name == "fixture_gauge" {
+                    (i as f64).sqrt()
+                } else {
+                    (3 * i) as f64
+                };
+                (t, v)
+            })
+            .collect()
+    };
+    let samples = |series: &Input| -> Vec<(String, Vec<(i64, f64)>)> {
+        series
+            .iter()
+            .map(|(l, cs)| {
+                let name = l.get("__name__").unwrap().to_string();
+                (name, super::recode::samples_of(cs))
+            })
+            .collect()
+    };
+    let b = Block::open(&path).unwrap();
+    b.verify().unwrap();
+    let old: Input = b.all_series().unwrap().map(Result::unwrap).collect();
+    assert!(old
+        .iter()
+        .all(|(_, cs)| cs.iter().all(|c| c.encoding == ENCODING_XOR)));
+    for (name, got) in samples(&old) {
+        assert!(
+            crate::chunkenc::same_samples(&got, &expected(&name)),
+            "{name}"
+        );
+    }
+    // written again (as a merge does): version 2, the counter in delta chunks
+    let dir = tempfile::tempdir().unwrap();
+    let m = b.meta();
+    let meta = write_block(
+        dir.path(),
+        m.min_time,
+        m.max_time,
+        old,
+        2,
+        m.sources.clone(),
+    )
+    .unwrap();
+    let nb = Block::open(&dir.path().join(&meta.id)).unwrap();
+    let bytes = std::fs::read(dir.path().join(&meta.id).join(CHUNKS_FILE)).unwrap();
+    assert_eq!(bytes[4], 2, "chunks file version");
+    let new: Input = nb.all_series().unwrap().map(Result::unwrap).collect();
+    let kinds: Vec<(String, u8)> = new
+        .iter()
+        .map(|(l, cs)| (l.get("__name__").unwrap().to_string(), cs[0].encoding))
+        .collect();
+    assert!(kinds.contains(&(
+        "fixture_counter_total".into(),
+        crate::chunkenc::ENCODING_DELTA
+    )));
+    for (name, got) in samples(&new) {
+        assert!(
+            crate::chunkenc::same_samples(&got, &expected(&name)),
+            "{name}"
+        );
+    }
+}

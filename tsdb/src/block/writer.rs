@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::format::{
     encode_toc, file_header, put_uvarint, put_varint, SectionRef, CHUNKS_FILE, CHUNKS_MAGIC,
-    INDEX_FILE, INDEX_MAGIC, META_FILE, NUM_SECTIONS,
+    CHUNKS_VERSION, INDEX_FILE, INDEX_MAGIC, INDEX_VERSION, META_FILE, NUM_SECTIONS,
 };
 use super::id::new_block_id;
 use super::recode::recode;
@@ -84,7 +84,7 @@ fn write_files(
 ) -> Result<(), Error> {
     let chunks_path = tmp.join(CHUNKS_FILE);
     let mut cw = CountingWriter::create(&chunks_path)?;
-    cw.write(&file_header(CHUNKS_MAGIC))?;
+    cw.write(&file_header(CHUNKS_MAGIC, CHUNKS_VERSION))?;
     let mut entries: Vec<SeriesEntry> = Vec::new();
     let mut prev: Option<Labels> = None;
     let mut rec = Vec::new();
@@ -174,7 +174,7 @@ fn write_index(path: &Path, series: &[SeriesEntry]) -> Result<(), Error> {
     let sym = |s: &str| refs.get(s).copied().unwrap_or(0);
 
     let mut w = CountingWriter::create(path)?;
-    w.write(&file_header(INDEX_MAGIC))?;
+    w.write(&file_header(INDEX_MAGIC, INDEX_VERSION))?;
     let mut toc = [SectionRef::default(); NUM_SECTIONS];
 
     // symbols: count u32, offsets u32 × count (relative to the section), strings
