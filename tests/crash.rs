@@ -155,19 +155,29 @@ fn damaged_files_are_logged_or_refused_by_name() {
         assert_eq!(s.stop(), Some(0));
     }
     let data = dir.path().join("data");
-    // flipped bytes in the chunk file: starts, logs, serves what is intact
-    let chunk = data.join("chunks_head").join("000001");
-    let mut bytes = std::fs::read(&chunk).unwrap();
-    for b in &mut bytes[300..340] {
+    // flipped bytes in the newest closed-chunk segment: starts, logs the
+    // file, serves what is intact
+    let newest = |sub: &str| {
+        let mut files: Vec<_> = std::fs::read_dir(data.join(sub))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        files.sort();
+        files.pop().expect("a file")
+    };
+    let segment = newest("chunks_closed");
+    let mut bytes = std::fs::read(&segment).unwrap();
+    for b in &mut bytes[40..80] {
         *b ^= 0xff;
     }
-    std::fs::write(&chunk, &bytes).unwrap();
+    std::fs::write(&segment, &bytes).unwrap();
     {
         let s = Server::start(dir.path(), "", &flags);
+        let log = s.log_text();
         assert!(
-            s.log_text().contains("Skipped corrupt data"),
-            "{}",
-            s.log_text()
+            log.contains("Skipped corrupt data") && log.contains(&*segment.to_string_lossy()),
+            "{log}"
         );
         let (_, v) = s.api(&format!(
             "/api/v1/query?query=crash_metric&time={}",

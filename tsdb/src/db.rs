@@ -110,7 +110,7 @@ fn to_chunk_data(c: crate::head::PersistChunk) -> ChunkData {
     ChunkData {
         mint: c.mint,
         maxt: c.maxt,
-        encoding: crate::chunkenc::ENCODING_XOR,
+        encoding: c.encoding,
         count: c.count,
         bit_len: c.bit_len,
         data: c.data,
@@ -176,6 +176,8 @@ fn lock_folder(dir: &Path) -> Result<File, Error> {
 }
 const SERIES_FILE: &str = "series";
 const CHUNKS_DIR: &str = "chunks_head";
+/// The closed-chunk log's segments.
+const CLOSED_CHUNKS_DIR: &str = "chunks_closed";
 
 impl Db {
     /// Opens (creating if needed) the database in `dir`. Nothing is
@@ -229,6 +231,7 @@ impl Db {
         let (head, r, loaded, chunk_problems) = Head::load(
             &dir.join(SERIES_FILE),
             &dir.join(CHUNKS_DIR),
+            &dir.join(CLOSED_CHUNKS_DIR),
             min_valid,
             opts.max_future_ms,
         )?;
@@ -388,7 +391,7 @@ impl Db {
                 doomed.extend(old);
             }
             if self.opts.retention_bytes > 0 {
-                let head_bytes = self.head.chunks.disk_bytes();
+                let head_bytes = self.head.chunks.disk_bytes() + self.head.log.disk_bytes();
                 let mut total: u64 =
                     head_bytes + blocks.iter().map(|b| b.size_bytes()).sum::<u64>();
                 while total > self.opts.retention_bytes && !blocks.is_empty() {
@@ -437,7 +440,8 @@ impl Db {
     /// and chunk pages are written (waiting for them when `wait`).
     pub fn flush(&self, wait: bool) -> Result<(), Error> {
         self.head.sync_log()?;
-        self.head.chunks.flush(wait)
+        self.head.chunks.flush(wait)?;
+        self.head.flush_moved()
     }
 
     /// Cardinality of the head: the `limit` largest entries of each list.
@@ -461,7 +465,7 @@ impl Db {
             duplicates: c.duplicates.load(Ordering::Relaxed),
             chunks_created: c.chunks_created.load(Ordering::Relaxed),
             series_created: c.series_created.load(Ordering::Relaxed),
-            mapped_bytes: self.head.chunks.mapped_bytes(),
+            mapped_bytes: self.head.chunks.mapped_bytes() + self.head.log.mapped_bytes(),
             out_of_bounds: c.out_of_bounds.load(Ordering::Relaxed),
             series_removed: c.series_removed.load(Ordering::Relaxed),
             blocks: self.blocks.read().len() as u64,

@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::block::{self, Block};
-use crate::chunkenc::{ChunkIter, XorEncoder, XorIterator, ENCODING_XOR};
+use crate::chunkenc::{ChunkIter, XorEncoder, ENCODING_XOR};
 use crate::chunks::{slot_crc, SlotHeader, DATA_SIZE, MAX_SAMPLES_PER_CHUNK, STATE_CLOSED};
 use crate::db::Db;
 use crate::head::ChunkMeta;
@@ -124,13 +124,7 @@ impl Db {
                 .as_ref()
                 .filter(|o| o.count > 0 && o.mint <= maxt && o.maxt >= mint)
             {
-                affected.push(ChunkMeta {
-                    cref: o.cref,
-                    mint: o.mint,
-                    maxt: o.maxt,
-                    count: o.count,
-                    bit_len: o.bit_len,
-                });
+                affected.push(o.meta());
             }
             if affected.is_empty() {
                 continue;
@@ -138,8 +132,8 @@ impl Db {
             let mut keep = Vec::new();
             for c in &affected {
                 let mut data = [0u8; DATA_SIZE];
-                self.head.chunks.read_data(c.cref, &mut data);
-                for (t, v) in XorIterator::new(&data, c.count, c.bit_len as usize) {
+                self.head.read_chunk(c, &mut data);
+                for (t, v) in ChunkIter::new(c.encoding, &data, c.count, c.bit_len as usize) {
                     if inside(t, mint, maxt) {
                         rep.samples_removed += 1;
                     } else {
@@ -182,6 +176,7 @@ impl Db {
                     maxt: last,
                     count: h.count,
                     bit_len: h.bit_len,
+                    encoding: ENCODING_XOR,
                 });
             }
             let gone: HashSet<_> = affected.iter().map(|c| c.cref).collect();
@@ -194,7 +189,7 @@ impl Db {
             st.last_v = None;
             drop(st);
             for c in affected {
-                self.head.chunks.release(c.cref)?;
+                self.head.release_chunk(c.cref)?;
             }
             rep.head_series += 1;
         }

@@ -21,6 +21,7 @@
 
 mod block;
 pub mod chunkenc;
+mod chunklog;
 mod chunks;
 mod compact;
 mod db;

@@ -8,14 +8,10 @@ use std::sync::Arc;
 
 use crate::block::Block;
 use crate::chunkenc::ChunkIter;
-use crate::chunks::DATA_SIZE;
 use crate::db::Db;
-use crate::head::{Head, HeadQuerier};
+use crate::head::{ChunkCopies, Head, HeadQuerier};
 use crate::labels::{Labels, Matcher};
 use crate::read::{Querier, ReadError, Sample, Series, VecIterator};
-
-/// Copies of head chunks: `(data, sample count, bit length)`.
-type ChunkCopies = Vec<([u8; DATA_SIZE], u16, usize)>;
 
 /// A block chunk: its decoder and sample count.
 struct BlockChunk<'b> {
@@ -34,7 +30,7 @@ impl Part<'_> {
     fn count(&self) -> usize {
         match self {
             Part::Block(c) => c.iter().map(|c| c.count as usize).sum(),
-            Part::Head(c) => c.iter().map(|c| c.1 as usize).sum(),
+            Part::Head(c) => c.iter().map(|c| c.count as usize).sum(),
         }
     }
 }

@@ -389,7 +389,7 @@ fn blocks_merge_into_larger_ones() {
                         .map(|c| crate::block::ChunkData {
                             mint: c.mint,
                             maxt: c.maxt,
-                            encoding: crate::chunkenc::ENCODING_XOR,
+                            encoding: c.encoding,
                             count: c.count,
                             bit_len: c.bit_len,
                             data: c.data.clone(),
@@ -746,4 +746,84 @@ fn a_held_series_the_head_forgot_refuses_appends() {
     let got = all_samples(&db, &[Matcher::equal("job", "old")]);
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].1.len(), 61, "60 from the block and the new one");
+}
+
+/// Files of a data directory's subdirectory.
+fn files_in(dir: &std::path::Path, sub: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir.join(sub))
+        .map(|r| {
+            r.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn closed_chunks_move_to_the_log_and_their_slots_go_after_a_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = || Options {
+        no_lockfile: true,
+        ..Options::default()
+    };
+    let n = 2000i64; // about 17 chunks a series
+    let val = |i: usize, k: i64| (k * (i as i64 + 1)) as f64 / 4.0;
+    let want = |i: usize| -> Vec<(i64, f64)> { (0..n).map(|k| (k * 1000, val(i, k))).collect() };
+    {
+        let db = Db::open(dir.path(), opts()).unwrap();
+        for k in 0..n {
+            let mut app = db.appender();
+            for i in 0..20 {
+                app.append_labels(&ls("l", i), k * 1000, val(i, k)).unwrap();
+            }
+            app.commit().unwrap();
+        }
+        assert!(!files_in(dir.path(), "chunks_closed").is_empty());
+        // stopped without a flush, as by a kill: moved chunks are still in
+        // their slots as well as in the log
+        std::mem::forget(db);
+    }
+    let slots = |d: &std::path::Path| {
+        crate::chunks::ChunkFiles::open(&d.join("chunks_head"))
+            .unwrap()
+            .1
+            .len()
+    };
+    let before = slots(dir.path());
+    assert!(before > 300, "{before}");
+    {
+        let db = Db::open(dir.path(), opts()).unwrap();
+        assert!(
+            db.open_report().problems.is_empty(),
+            "{:?}",
+            db.open_report().problems
+        );
+        let got = all_samples(&db, &[]);
+        assert_eq!(got.len(), 20);
+        for (labels, samples) in &got {
+            let i: usize = labels.get("i").unwrap().parse().unwrap();
+            assert_eq!(samples, &want(i), "series {i}");
+        }
+        // the slots of chunks found in both places were let go at open;
+        // appending goes on, and a flush lets the newly moved slots go
+        for k in n..n + 300 {
+            let mut app = db.appender();
+            for i in 0..20 {
+                app.append_labels(&ls("l", i), k * 1000, val(i, k)).unwrap();
+            }
+            app.commit().unwrap();
+        }
+        db.flush(true).unwrap();
+    }
+    // only the open chunks keep a slot
+    assert_eq!(slots(dir.path()), 20);
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert!(db.open_report().problems.is_empty());
+    for (labels, samples) in all_samples(&db, &[]) {
+        let i: usize = labels.get("i").unwrap().parse().unwrap();
+        let all: Vec<(i64, f64)> = (0..n + 300).map(|k| (k * 1000, val(i, k))).collect();
+        assert_eq!(samples, all, "series {i}");
+    }
 }

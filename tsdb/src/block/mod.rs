@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 pub(crate) use id::{is_block_id, new_block_id};
 pub(crate) use meta::BlockMeta;
 pub(crate) use reader::Block;
-pub(crate) use recode::encode_samples;
+pub(crate) use recode::{delta_chunk, encode_samples};
 pub(crate) use writer::write_block;
 
 use crate::fs::sync_dir;

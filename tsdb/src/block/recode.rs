@@ -65,6 +65,17 @@ pub(crate) fn encode_samples(samples: &[(i64, f64)]) -> Vec<ChunkData> {
     out
 }
 
+/// `samples` as one delta chunk, if every value is a decimal (at the
+/// largest exponent any of them needs).
+pub(crate) fn delta_chunk(samples: &[(i64, f64)]) -> Option<Vec<u8>> {
+    let mut e = 0;
+    for s in samples {
+        e = e.max(decimal_exponent(s.1)?);
+    }
+    let mut data = Vec::new();
+    (encode_delta(samples, e, &mut data) && data.len() <= MAX_DATA).then_some(data)
+}
+
 /// One delta chunk of `part` (whose values have the smallest exponents
 /// `exps`) at the largest of those exponents; halves if some value has no
 /// mantissa there or the data does not fit.

@@ -4,8 +4,8 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::{ChunkMeta, Head, MemSeries, OpenChunk, SeriesHandle, SeriesRef, SeriesState};
-use crate::chunkenc::{XorEncoder, XorIterator, ENCODING_XOR};
+use super::{Head, MemSeries, OpenChunk, SeriesHandle, SeriesRef, SeriesState};
+use crate::chunkenc::{ChunkIter, XorEncoder, ENCODING_XOR};
 use crate::chunks::{
     slot_crc, SlotHeader, DATA_SIZE, MAX_SAMPLES_PER_CHUNK, STATE_CLOSED, STATE_OPEN,
 };
@@ -147,14 +147,14 @@ fn last_value_bits(head: &Head, st: &SeriesState) -> Option<u64> {
     if let Some(v) = st.last_v {
         return Some(v);
     }
-    let (cref, count, bit_len) = match (&st.open, st.closed.last()) {
-        (Some(o), _) => (o.cref, o.count, o.bit_len as usize),
-        (None, Some(c)) => (c.cref, c.count, c.bit_len as usize),
+    let c = match (&st.open, st.closed.last()) {
+        (Some(o), _) => o.meta(),
+        (None, Some(c)) => *c,
         (None, None) => return None,
     };
     let mut data = [0u8; DATA_SIZE];
-    head.chunks.read_data(cref, &mut data);
-    XorIterator::new(&data, count, bit_len)
+    head.read_chunk(&c, &mut data);
+    ChunkIter::new(c.encoding, &data, c.count, c.bit_len as usize)
         .last()
         .map(|(_, v)| v.to_bits())
 }
@@ -267,11 +267,7 @@ fn close_open(head: &Head, id: u64, st: &mut SeriesState, data: &[u8; DATA_SIZE]
     };
     h.crc = slot_crc(&h, data);
     head.chunks.write_header(open.cref, &h);
-    st.closed.push(ChunkMeta {
-        cref: open.cref,
-        mint: open.mint,
-        maxt: open.maxt,
-        count: open.count,
-        bit_len: open.bit_len,
-    });
+    let slot = open.meta();
+    st.closed
+        .push(head.move_to_log(id, &slot, data).unwrap_or(slot));
 }

@@ -19,6 +19,7 @@ pub(crate) struct PersistChunk {
     pub maxt: i64,
     pub count: u16,
     pub bit_len: u16,
+    pub encoding: u8,
     /// The used bytes of the encoded data.
     pub data: Vec<u8>,
 }
@@ -75,13 +76,7 @@ impl Head {
                 };
                 h.crc = slot_crc(&h, &data);
                 self.chunks.write_header(o.cref, &h);
-                st.closed.push(ChunkMeta {
-                    cref: o.cref,
-                    mint: o.mint,
-                    maxt: o.maxt,
-                    count: o.count,
-                    bit_len: o.bit_len,
-                });
+                st.closed.push(o.meta());
             }
             let n = st.closed.partition_point(|c| c.maxt < end);
             if n == 0 {
@@ -90,19 +85,10 @@ impl Head {
             let mut chunks = Vec::with_capacity(n);
             let mut refs = Vec::with_capacity(n);
             for c in &st.closed[..n] {
-                let mut data = [0u8; DATA_SIZE];
-                if !self.chunks.read_data(c.cref, &mut data) {
-                    continue;
+                if let Some(p) = self.persist_copy(c) {
+                    chunks.push(p);
+                    refs.push(c.cref);
                 }
-                let used = (c.bit_len as usize).div_ceil(8).min(DATA_SIZE);
-                chunks.push(PersistChunk {
-                    mint: c.mint,
-                    maxt: c.maxt,
-                    count: c.count,
-                    bit_len: c.bit_len,
-                    data: data[..used].to_vec(),
-                });
-                refs.push(c.cref);
             }
             drop(st);
             series.push((s.labels.to_labels(), chunks));
@@ -120,33 +106,19 @@ impl Head {
         let mut out = Vec::new();
         for s in all {
             let st = s.state.lock();
-            let metas: Vec<(ChunkRef, i64, i64, u16, u16)> = st
+            let metas: Vec<ChunkMeta> = st
                 .closed
                 .iter()
-                .map(|c| (c.cref, c.mint, c.maxt, c.count, c.bit_len))
-                .chain(
-                    st.open
-                        .iter()
-                        .filter(|o| o.count > 0)
-                        .map(|o| (o.cref, o.mint, o.maxt, o.count, o.bit_len)),
-                )
+                .copied()
+                .chain(st.open.iter().filter(|o| o.count > 0).map(|o| o.meta()))
                 .collect();
             let mut chunks = Vec::with_capacity(metas.len());
-            for (cref, mint, maxt, count, bit_len) in metas {
-                let mut data = [0u8; DATA_SIZE];
-                if !self.chunks.read_data(cref, &mut data) {
-                    continue;
+            for c in &metas {
+                if let Some(p) = self.persist_copy(c) {
+                    min = min.min(c.mint);
+                    max = max.max(c.maxt);
+                    chunks.push(p);
                 }
-                min = min.min(mint);
-                max = max.max(maxt);
-                let used = (bit_len as usize).div_ceil(8).min(DATA_SIZE);
-                chunks.push(PersistChunk {
-                    mint,
-                    maxt,
-                    count,
-                    bit_len,
-                    data: data[..used].to_vec(),
-                });
             }
             drop(st);
             if !chunks.is_empty() {
@@ -154,6 +126,23 @@ impl Head {
             }
         }
         (out, min, max)
+    }
+
+    /// A copy of a chunk's used bytes, for a block.
+    fn persist_copy(&self, c: &ChunkMeta) -> Option<PersistChunk> {
+        let mut data = [0u8; DATA_SIZE];
+        if !self.read_chunk(c, &mut data) {
+            return None;
+        }
+        let used = (c.bit_len as usize).div_ceil(8).min(DATA_SIZE);
+        Some(PersistChunk {
+            mint: c.mint,
+            maxt: c.maxt,
+            count: c.count,
+            bit_len: c.bit_len,
+            encoding: c.encoding,
+            data: data[..used].to_vec(),
+        })
     }
 
     /// After the block holding `p` is durable: drops its chunks from the
@@ -168,7 +157,7 @@ impl Head {
             st.closed.retain(|c| !set.contains(&c.cref));
             drop(st);
             for r in refs {
-                if let Err(e) = self.chunks.release(*r) {
+                if let Err(e) = self.release_chunk(*r) {
                     first_err.get_or_insert(e);
                 }
             }

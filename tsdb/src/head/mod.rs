@@ -12,7 +12,7 @@ mod read;
 
 pub use append::{AppendStats, Appender};
 pub(crate) use compact::PersistChunk;
-pub(crate) use read::HeadQuerier;
+pub(crate) use read::{ChunkCopies, HeadQuerier};
 
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -22,8 +22,9 @@ use parking_lot::{Mutex, RwLock};
 
 use index::SeriesIndex;
 
-use crate::chunkenc::XorEncoder;
-use crate::chunks::{ChunkFiles, ChunkRef, FoundSlot, STATE_OPEN};
+use crate::chunkenc::{XorEncoder, XorIterator, ENCODING_DELTA, ENCODING_XOR};
+use crate::chunklog::{in_log, ChunkLog, LogChunk};
+use crate::chunks::{ChunkFiles, ChunkRef, FoundSlot, DATA_SIZE, STATE_OPEN};
 use crate::labels::Labels;
 use crate::packed::PackedLabels;
 use crate::postings::Postings;
@@ -62,7 +63,8 @@ impl std::fmt::Debug for SeriesHandle {
     }
 }
 
-/// A closed chunk's place and time range.
+/// A closed chunk's place, time range and encoding: in a slot (always
+/// XOR) or in the closed-chunk log.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ChunkMeta {
     pub cref: ChunkRef,
@@ -70,6 +72,7 @@ pub(crate) struct ChunkMeta {
     pub maxt: i64,
     pub count: u16,
     pub bit_len: u16,
+    pub encoding: u8,
 }
 
 /// The chunk being appended to.
@@ -81,6 +84,20 @@ pub(crate) struct OpenChunk {
     pub bit_len: u16,
     /// Built from the slot's bytes on the first append after a restart.
     pub enc: Option<XorEncoder>,
+}
+
+impl OpenChunk {
+    /// The chunk's place and range, as a closed chunk.
+    pub(crate) fn meta(&self) -> ChunkMeta {
+        ChunkMeta {
+            cref: self.cref,
+            mint: self.mint,
+            maxt: self.maxt,
+            count: self.count,
+            bit_len: self.bit_len,
+            encoding: ENCODING_XOR,
+        }
+    }
 }
 
 pub(crate) struct SeriesState {
@@ -135,6 +152,11 @@ pub(crate) struct Head {
     creation: Mutex<Creation>,
     pub(crate) postings: RwLock<Postings>,
     pub(crate) chunks: ChunkFiles,
+    /// Closed chunks, moved out of their slots.
+    pub(crate) log: ChunkLog,
+    /// Slots whose chunks are now in the log, released once the log is
+    /// flushed.
+    moved: Mutex<Vec<ChunkRef>>,
     pub(crate) counters: HeadCounters,
     num_series: AtomicU64,
     /// Samples older than this are refused ("out of bounds"): that range
@@ -168,14 +190,59 @@ pub(crate) struct LoadReport {
     pub orphan_chunks: usize,
 }
 
+/// A chunk found at open, in a slot or in the log.
+struct Found {
+    cref: ChunkRef,
+    series: u64,
+    mint: i64,
+    maxt: i64,
+    count: u16,
+    bit_len: u16,
+    encoding: u8,
+    open: bool,
+}
+
+impl From<FoundSlot> for Found {
+    fn from(s: FoundSlot) -> Found {
+        let h = s.header;
+        Found {
+            cref: s.cref,
+            series: h.series,
+            mint: h.mint,
+            maxt: h.maxt,
+            count: h.count,
+            bit_len: h.bit_len,
+            encoding: ENCODING_XOR,
+            open: h.state == STATE_OPEN,
+        }
+    }
+}
+
+impl From<LogChunk> for Found {
+    fn from(c: LogChunk) -> Found {
+        Found {
+            cref: c.cref,
+            series: c.series,
+            mint: c.mint,
+            maxt: c.maxt,
+            count: c.count,
+            bit_len: c.bit_len,
+            encoding: c.encoding,
+            open: false,
+        }
+    }
+}
+
 impl Head {
-    /// Builds the head from the series log and the chunk slot files. The
-    /// slot headers are read on one thread while the series log is read on
-    /// this one; the postings are built on another from the series handed
-    /// over in batches as they are read (they need only the labels).
+    /// Builds the head from the series log, the chunk slot files and the
+    /// closed-chunk log. The slot headers and the closed-chunk log are read
+    /// on one thread while the series log is read on this one; the postings
+    /// are built on another from the series handed over in batches as they
+    /// are read (they need only the labels).
     pub(crate) fn load(
         log_path: &Path,
         chunks_dir: &Path,
+        closed_dir: &Path,
         min_valid: i64,
         max_future_ms: i64,
     ) -> Result<(Head, LoadReport, Loaded, Vec<String>), Error> {
@@ -183,7 +250,11 @@ impl Head {
         let log_bytes = std::fs::metadata(log_path).map_or(0, |m| m.len() as usize);
         let (batches, received) = std::sync::mpsc::channel::<(Vec<Arc<MemSeries>>, usize)>();
         let (loaded, all) = std::thread::scope(|scope| {
-            let chunks = scope.spawn(|| ChunkFiles::open(chunks_dir));
+            let chunks = scope.spawn(|| {
+                let files = ChunkFiles::open(chunks_dir)?;
+                let log = ChunkLog::open(closed_dir)?;
+                Ok::<_, Error>((files, log))
+            });
             let postings = scope.spawn(move || {
                 let mut postings = Postings::loader(0);
                 for (batch, expected) in received {
@@ -216,13 +287,16 @@ impl Head {
             let chunks = join(chunks);
             let result = (|| {
                 let (log, loaded) = log?;
-                let (chunks, slots, problems) = chunks?;
+                let ((chunks, slots, mut problems), (log_files, logged, log_problems)) = chunks?;
+                problems.extend(log_problems);
                 let next_id = all.iter().map(|s| s.id + 1).max().unwrap_or(1);
                 let head = Head {
                     index: SeriesIndex::new(),
                     creation: Mutex::new(Creation { log, next_id }),
                     postings: RwLock::default(),
                     chunks,
+                    log: log_files,
+                    moved: Mutex::new(Vec::new()),
                     counters: HeadCounters::default(),
                     num_series: AtomicU64::new(0),
                     min_valid: AtomicI64::new(min_valid),
@@ -232,7 +306,12 @@ impl Head {
                 };
                 head.index.load(&all);
                 head.num_series.store(all.len() as u64, Ordering::Relaxed);
-                let report = head.attach(slots, min_valid);
+                let found = slots
+                    .into_iter()
+                    .map(Found::from)
+                    .chain(logged.into_iter().map(Found::from))
+                    .collect();
+                let report = head.attach(found, min_valid);
                 Ok::<_, Error>((head, report, loaded, problems))
             })();
             // the postings, once the index and the chunks are in place
@@ -260,64 +339,137 @@ impl Head {
         Ok((head, report, loaded, problems))
     }
 
-    /// Hands the chunk slots found at open to their series, in time order.
-    fn attach(&self, mut slots: Vec<FoundSlot>, min_valid: i64) -> LoadReport {
-        slots.sort_by_key(|s| (s.header.series, s.header.mint, s.cref));
+    /// Hands the chunks found at open to their series, in time order. A
+    /// chunk both in a slot and in the log (moved, its slot not yet let go
+    /// when the process stopped) is taken from the log, and the slot
+    /// released.
+    fn attach(&self, mut found: Vec<Found>, min_valid: i64) -> LoadReport {
+        // log chunks sort before a slot of the same series and start
+        found.sort_by_key(|c| (c.series, c.mint, !in_log(c.cref), c.cref));
         let mut report = LoadReport {
             series: self.num_series.load(Ordering::Relaxed) as usize,
             chunks: 0,
             orphan_chunks: 0,
         };
-        for slot in slots {
+        let mut prev: Option<(u64, i64)> = None;
+        for c in found {
+            let key = (c.series, c.mint);
             // already in a block (a crash came between writing the block
-            // and marking its chunks): let the slot go
-            if slot.header.maxt < min_valid {
-                let _ = self.chunks.release(slot.cref);
+            // and letting its chunks go), or already in the log: let it go
+            if c.maxt < min_valid || prev == Some(key) {
+                let _ = self.release_chunk(c.cref);
                 continue;
             }
-            let Some(s) = self.get(slot.header.series) else {
+            prev = Some(key);
+            let Some(s) = self.get(c.series) else {
                 // its series record is missing (damaged series log): keep
-                // the slot on disk, a repaired log can claim it again
+                // the chunk on disk, a repaired log can claim it again
                 report.orphan_chunks += 1;
                 continue;
             };
-            self.note_time(slot.header.mint);
-            self.note_time(slot.header.maxt);
+            self.note_time(c.mint);
+            self.note_time(c.maxt);
             report.chunks += 1;
             let mut st = s.state.lock();
             // a previous open chunk followed by another is complete
             if let Some(prev) = st.open.take() {
-                st.closed.push(ChunkMeta {
-                    cref: prev.cref,
-                    mint: prev.mint,
-                    maxt: prev.maxt,
-                    count: prev.count,
-                    bit_len: prev.bit_len,
-                });
+                st.closed.push(prev.meta());
             }
-            let h = slot.header;
-            if h.state == STATE_OPEN {
+            if c.open {
                 st.open = Some(OpenChunk {
-                    cref: slot.cref,
-                    mint: h.mint,
-                    maxt: h.maxt,
-                    count: h.count,
-                    bit_len: h.bit_len,
+                    cref: c.cref,
+                    mint: c.mint,
+                    maxt: c.maxt,
+                    count: c.count,
+                    bit_len: c.bit_len,
                     enc: None,
                 });
             } else {
                 st.closed.push(ChunkMeta {
-                    cref: slot.cref,
-                    mint: h.mint,
-                    maxt: h.maxt,
-                    count: h.count,
-                    bit_len: h.bit_len,
+                    cref: c.cref,
+                    mint: c.mint,
+                    maxt: c.maxt,
+                    count: c.count,
+                    bit_len: c.bit_len,
+                    encoding: c.encoding,
                 });
             }
-            st.last_t = Some(st.last_t.map_or(h.maxt, |t| t.max(h.maxt)));
+            st.last_t = Some(st.last_t.map_or(c.maxt, |t| t.max(c.maxt)));
             st.last_v = None;
         }
         report
+    }
+
+    /// Copies a chunk's data (its used bytes; the rest of `out` is left).
+    pub(crate) fn read_chunk(&self, c: &ChunkMeta, out: &mut [u8; DATA_SIZE]) -> bool {
+        if in_log(c.cref) {
+            let n = (c.bit_len as usize).div_ceil(8).min(DATA_SIZE);
+            self.log.read(c.cref, &mut out[..n])
+        } else {
+            self.chunks.read_data(c.cref, out)
+        }
+    }
+
+    /// Lets a chunk's storage go (the chunk is in a block, or deleted).
+    pub(crate) fn release_chunk(&self, r: ChunkRef) -> Result<(), Error> {
+        if in_log(r) {
+            self.log.release(r)
+        } else {
+            self.chunks.release(r)
+        }
+    }
+
+    /// Moves a closed slot chunk into the log, in the delta encoding where
+    /// that is smaller. Returns its new place, or `None` if the log could
+    /// not take it (a full disk): the chunk then stays in its slot, which
+    /// holds it whole.
+    pub(crate) fn move_to_log(
+        &self,
+        series: u64,
+        slot: &ChunkMeta,
+        data: &[u8; DATA_SIZE],
+    ) -> Option<ChunkMeta> {
+        let used = &data[..(slot.bit_len as usize).div_ceil(8).min(DATA_SIZE)];
+        let samples: Vec<(i64, f64)> =
+            XorIterator::new(data, slot.count, slot.bit_len as usize).collect();
+        if samples.len() != slot.count as usize {
+            return None;
+        }
+        let delta = crate::block::delta_chunk(&samples).filter(|d| d.len() < used.len());
+        let (encoding, bytes, bit_len) = match &delta {
+            Some(d) => (ENCODING_DELTA, d.as_slice(), (d.len() * 8) as u16),
+            None => (ENCODING_XOR, used, slot.bit_len),
+        };
+        let cref = self
+            .log
+            .append(
+                series, slot.mint, slot.maxt, slot.count, encoding, bit_len, bytes,
+            )
+            .ok()?;
+        self.moved.lock().push(slot.cref);
+        Some(ChunkMeta {
+            cref,
+            bit_len,
+            encoding,
+            ..*slot
+        })
+    }
+
+    /// Flushes the closed-chunk log, then lets go the slots whose chunks
+    /// it now holds.
+    pub(crate) fn flush_moved(&self) -> Result<(), Error> {
+        let moved = std::mem::take(&mut *self.moved.lock());
+        if let Err(e) = self.log.flush() {
+            self.moved.lock().extend(moved);
+            return Err(e);
+        }
+        let mut first_err = None;
+        for r in moved {
+            if let Err(e) = self.chunks.release(r) {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
     }
 
     /// Widens the head's time range to include `t`.

@@ -1,8 +1,9 @@
 //! Reading the head: the [`crate::read::Querier`] over series and chunks.
 
+use super::ChunkMeta;
 use super::{Head, MemSeries};
-use crate::chunkenc::XorIterator;
-use crate::chunks::{ChunkRef, DATA_SIZE};
+use crate::chunkenc::ChunkIter;
+use crate::chunks::DATA_SIZE;
 use crate::labels::{Labels, Matcher};
 use crate::read::{Querier, ReadError, Sample, Series, VecIterator};
 
@@ -12,9 +13,24 @@ pub(crate) struct HeadQuerier<'a> {
     pub(crate) maxt: i64,
 }
 
-/// Copies of a series' chunks overlapping a time range, taken under the
-/// series lock, to decode outside it: `(data, sample count, bit length)`.
-pub(crate) type ChunkCopies = Vec<([u8; DATA_SIZE], u16, usize)>;
+/// A copy of a head chunk's bytes, taken under the series lock to decode
+/// outside it.
+pub(crate) struct ChunkCopy {
+    pub data: [u8; DATA_SIZE],
+    pub count: u16,
+    pub bit_len: u16,
+    pub encoding: u8,
+}
+
+impl ChunkCopy {
+    /// The chunk's samples.
+    pub(crate) fn iter(&self) -> ChunkIter<'_> {
+        ChunkIter::new(self.encoding, &self.data, self.count, self.bit_len as usize)
+    }
+}
+
+/// Copies of a series' chunks overlapping a time range.
+pub(crate) type ChunkCopies = Vec<ChunkCopy>;
 
 impl Head {
     /// Copies of the chunks of one series that overlap `[mint, maxt]`.
@@ -26,27 +42,32 @@ impl Head {
         // sized exactly: a query over a million series holds all of these
         let mut copies: ChunkCopies =
             Vec::with_capacity(last - first + usize::from(st.open.is_some()));
-        let mut take = |cref: ChunkRef, cmint: i64, cmaxt: i64, count: u16, bits: usize| {
-            if cmaxt < mint || cmint > maxt || count == 0 {
+        let mut take = |c: &ChunkMeta| {
+            if c.maxt < mint || c.mint > maxt || c.count == 0 {
                 return;
             }
             let mut data = [0u8; DATA_SIZE];
-            if self.chunks.read_data(cref, &mut data) {
-                copies.push((data, count, bits));
+            if self.read_chunk(c, &mut data) {
+                copies.push(ChunkCopy {
+                    data,
+                    count: c.count,
+                    bit_len: c.bit_len,
+                    encoding: c.encoding,
+                });
             }
         };
         for c in &st.closed[first..last] {
-            take(c.cref, c.mint, c.maxt, c.count, c.bit_len as usize);
+            take(c);
         }
         if let Some(o) = &st.open {
-            take(o.cref, o.mint, o.maxt, o.count, o.bit_len as usize);
+            take(&o.meta());
         }
         copies
     }
 
     /// Decodes chunk copies, keeping the samples within `[mint, maxt]`.
     pub(crate) fn decode_copies(copies: &ChunkCopies, mint: i64, maxt: i64) -> Vec<Sample> {
-        let mut out = Vec::with_capacity(copies.iter().map(|c| c.1 as usize).sum());
+        let mut out = Vec::with_capacity(copies.iter().map(|c| c.count as usize).sum());
         Self::decode_copies_into(copies, mint, maxt, &mut out);
         out
     }
@@ -58,10 +79,8 @@ impl Head {
         maxt: i64,
         out: &mut Vec<Sample>,
     ) {
-        for (data, count, bits) in copies {
-            out.extend(
-                XorIterator::new(data, *count, *bits).filter(|(t, _)| *t >= mint && *t <= maxt),
-            );
+        for c in copies {
+            out.extend(c.iter().filter(|(t, _)| *t >= mint && *t <= maxt));
         }
     }
 

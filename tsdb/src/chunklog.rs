@@ -1,0 +1,557 @@
+//! The closed-chunk log: head chunks that are complete, moved out of their
+//! 256-byte slots into append-only, memory-mapped segment files and stored
+//! in the smaller of their XOR bytes and the delta encoding. Only the open
+//! chunk of each series keeps a slot, so the head's files grow by about a
+//! block chunk's size per sample rather than a slot's. Layout in
+//! `docs/format/chunklog.md`.
+//!
+//! A record is written whole (CRC32C last) before the slot it came from is
+//! let go, and slots are let go only after the log is flushed (see
+//! [`crate::head`]), so a chunk is always in one place or both; at open a
+//! chunk found in both is taken from the log and its slot released.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::chunkenc::{ENCODING_DELTA, ENCODING_XOR};
+use crate::chunks::{ChunkRef, DATA_SIZE};
+use crate::encoding::{crc32c, put_uvarint, put_varint, Cursor};
+use crate::fs::SlotMap;
+use crate::Error;
+
+/// Bytes of a segment file (allocated whole when created).
+pub(crate) const SEGMENT_SIZE: usize = 1 << 20;
+/// Bytes of the segment file header.
+const FILE_HEADER: usize = 8;
+const MAGIC: &[u8; 4] = b"FLCL";
+const VERSION: u8 = 1;
+
+/// Set in a [`ChunkRef`] that points into the log; the segment number is
+/// in bits 32–62 and the byte offset of the chunk's data in bits 0–31.
+pub(crate) const LOG_BIT: u64 = 1 << 63;
+
+fn log_ref(segment: u64, offset: usize) -> ChunkRef {
+    ChunkRef(LOG_BIT | segment << 32 | offset as u64)
+}
+
+fn segment_of(r: ChunkRef) -> u64 {
+    (r.0 & !LOG_BIT) >> 32
+}
+
+fn offset_of(r: ChunkRef) -> usize {
+    (r.0 & 0xffff_ffff) as usize
+}
+
+/// A chunk found in the log at open.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct LogChunk {
+    pub cref: ChunkRef,
+    pub series: u64,
+    pub mint: i64,
+    pub maxt: i64,
+    pub count: u16,
+    pub bit_len: u16,
+    pub encoding: u8,
+}
+
+struct Writer {
+    /// Segment being filled (0: none yet).
+    segment: u64,
+    /// Next free byte in it.
+    pos: usize,
+    /// Number the next new segment gets.
+    next: u64,
+}
+
+/// The segment files of one database's closed-chunk log.
+pub(crate) struct ChunkLog {
+    dir: PathBuf,
+    segments: RwLock<BTreeMap<u64, SlotMap>>,
+    writer: Mutex<Writer>,
+    /// The segment being filled, readable without the writer's lock.
+    current: AtomicU64,
+    /// Records per segment still holding a head chunk; a segment whose
+    /// count drops to zero (and that is not being filled) is deleted.
+    live: Mutex<BTreeMap<u64, u32>>,
+}
+
+fn file_name(dir: &Path, n: u64) -> PathBuf {
+    dir.join(format!("{n:06}"))
+}
+
+/// Set in a record's encoding byte once its chunk has left the head (in a
+/// block, or deleted): the record is skipped at open.
+const RELEASED: u8 = 0x80;
+
+/// Encodes one record: series (never 0, so a record never starts with a
+/// zero byte), mint, maxt − mint, count, bit length, encoding, data,
+/// CRC32C of all before it (with the encoding's released bit clear).
+/// Returns the record and where its data starts.
+fn encode_record(c: &LogChunk, data: &[u8]) -> (Vec<u8>, usize) {
+    debug_assert!(c.series != 0 && c.mint <= c.maxt);
+    let mut rec = Vec::with_capacity(data.len() + 32);
+    put_uvarint(&mut rec, c.series);
+    put_varint(&mut rec, c.mint);
+    put_uvarint(&mut rec, c.maxt.wrapping_sub(c.mint) as u64);
+    put_uvarint(&mut rec, u64::from(c.count));
+    put_uvarint(&mut rec, u64::from(c.bit_len));
+    rec.push(c.encoding);
+    let at = rec.len();
+    rec.extend_from_slice(data);
+    let crc = crc32c(&rec);
+    rec.extend_from_slice(&crc.to_le_bytes());
+    (rec, at)
+}
+
+/// The record at `pos` of a segment's bytes: the chunk (its reference's
+/// offset is that of its data), whether it is released, and the record's
+/// length. `None` where the bytes are not a whole, valid record.
+fn decode_record(buf: &[u8], pos: usize, segment: u64) -> Option<(LogChunk, bool, usize)> {
+    let mut c = Cursor::at(buf, pos);
+    let series = c.uvarint()?;
+    let mint = c.varint()?;
+    let span = c.uvarint()?;
+    let count = u16::try_from(c.uvarint()?).ok()?;
+    let bit_len = u16::try_from(c.uvarint()?).ok()?;
+    let maxt = mint.checked_add(i64::try_from(span).ok()?)?;
+    let enc_at = c.pos();
+    let stored = c.bytes(1)?[0];
+    let (encoding, released) = (stored & !RELEASED, stored & RELEASED != 0);
+    let at = c.pos();
+    let n = (bit_len as usize).div_ceil(8);
+    let plausible = (encoding == ENCODING_XOR || encoding == ENCODING_DELTA)
+        && series != 0
+        && count > 0
+        && n <= DATA_SIZE;
+    if !plausible {
+        return None;
+    }
+    c.bytes(n)?;
+    let end = c.pos();
+    let crc = c.u32()?;
+    let sum = crc32c::crc32c_append(
+        crc32c::crc32c_append(crc32c(&buf[pos..enc_at]), &[encoding]),
+        &buf[at..end],
+    );
+    if sum != crc {
+        return None;
+    }
+    let chunk = LogChunk {
+        cref: log_ref(segment, at),
+        series,
+        mint,
+        maxt,
+        count,
+        bit_len,
+        encoding,
+    };
+    Some((chunk, released, c.pos() - pos))
+}
+
+impl ChunkLog {
+    /// Opens the log in `dir`: every valid record of every segment, and a
+    /// line per problem. A segment is read up to its first record that is
+    /// not whole and valid (a torn tail, or damage): the rest is cut, and
+    /// the line says how many bytes. New records go into a new segment.
+    pub(crate) fn open(dir: &Path) -> Result<(ChunkLog, Vec<LogChunk>, Vec<String>), Error> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let mut numbers = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+            let entry = entry.map_err(|e| Error::io(dir, e))?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.ends_with(".tmp") {
+                // a segment being created when the process stopped
+                let _ = std::fs::remove_file(entry.path());
+            } else if let Ok(n) = name.parse::<u64>() {
+                numbers.push(n);
+            }
+        }
+        numbers.sort_unstable();
+        let mut segments = BTreeMap::new();
+        let mut found = Vec::new();
+        let mut problems = Vec::new();
+        let mut live = BTreeMap::new();
+        for &n in &numbers {
+            let path = file_name(dir, n);
+            let len = std::fs::metadata(&path)
+                .map_err(|e| Error::io(&path, e))?
+                .len() as usize;
+            let map = if len >= FILE_HEADER {
+                Some(SlotMap::open(&path, len).map_err(|e| Error::io(&path, e))?)
+            } else {
+                None
+            };
+            let mut buf = vec![0u8; len];
+            if let Some(m) = &map {
+                m.read(0, &mut buf);
+            }
+            if map.is_none() || &buf[..4] != MAGIC || buf[4] != VERSION {
+                problems.push(format!(
+                    "{}: not a chunk log segment (bad header), moved aside to {}.damaged",
+                    path.display(),
+                    path.display()
+                ));
+                drop(map);
+                let aside = dir.join(format!("{n:06}.damaged"));
+                std::fs::rename(&path, &aside).map_err(|e| Error::io(&path, e))?;
+                continue;
+            }
+            let mut pos = FILE_HEADER;
+            let mut records = 0u32;
+            while pos < len && buf[pos] != 0 {
+                match decode_record(&buf, pos, n) {
+                    Some((chunk, released, size)) => {
+                        if !released {
+                            found.push(chunk);
+                            records += 1;
+                        }
+                        pos += size;
+                    }
+                    None => break,
+                }
+            }
+            let written = buf.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+            if written > pos {
+                problems.push(format!(
+                    "{}: record at offset {pos} is torn or damaged; cut {} bytes after it ({records} records kept)",
+                    path.display(),
+                    written - pos
+                ));
+            }
+            if records == 0 {
+                drop(map);
+                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                continue;
+            }
+            live.insert(n, records);
+            segments.insert(n, map.expect("checked above"));
+        }
+        let next = numbers.last().map_or(1, |n| n + 1);
+        let log = ChunkLog {
+            dir: dir.to_path_buf(),
+            segments: RwLock::new(segments),
+            writer: Mutex::new(Writer {
+                segment: 0,
+                pos: 0,
+                next,
+            }),
+            current: AtomicU64::new(0),
+            live: Mutex::new(live),
+        };
+        Ok((log, found, problems))
+    }
+
+    /// Appends a closed chunk (`data` holds its `bit_len` bits) and returns
+    /// its reference. Fails only when a new segment cannot be created (a
+    /// full disk); the chunk then stays where it was.
+    pub(crate) fn append(
+        &self,
+        series: u64,
+        mint: i64,
+        maxt: i64,
+        count: u16,
+        encoding: u8,
+        bit_len: u16,
+        data: &[u8],
+    ) -> Result<ChunkRef, Error> {
+        let meta = LogChunk {
+            cref: ChunkRef(0),
+            series,
+            mint,
+            maxt,
+            count,
+            bit_len,
+            encoding,
+        };
+        let (rec, at) = encode_record(&meta, &data[..(bit_len as usize).div_ceil(8)]);
+        let mut w = self.writer.lock();
+        if w.segment == 0 || w.pos + rec.len() > SEGMENT_SIZE {
+            let n = w.next;
+            self.create_segment(n)?;
+            let old = std::mem::replace(&mut w.segment, n);
+            w.pos = FILE_HEADER;
+            w.next = n + 1;
+            self.current.store(n, Ordering::Relaxed);
+            self.live.lock().insert(n, 0);
+            if old != 0 && self.live.lock().get(&old) == Some(&0) {
+                self.remove_segment(old)?;
+            }
+        }
+        let pos = w.pos;
+        self.segments
+            .read()
+            .get(&w.segment)
+            .expect("the segment being filled is mapped")
+            .write(pos, &rec);
+        w.pos += rec.len();
+        *self.live.lock().entry(w.segment).or_insert(0) += 1;
+        Ok(log_ref(w.segment, pos + at))
+    }
+
+    fn create_segment(&self, n: u64) -> Result<(), Error> {
+        let path = file_name(&self.dir, n);
+        // created whole under a temporary name: a numbered segment that is
+        // short can only be damage
+        let tmp = self.dir.join(format!("{n:06}.tmp"));
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+            let mut header = [0u8; FILE_HEADER];
+            header[..4].copy_from_slice(MAGIC);
+            header[4] = VERSION;
+            let written = f
+                .write_all(&header)
+                .and_then(|_| {
+                    crate::fs::fill_zeros(&mut f, FILE_HEADER as u64, SEGMENT_SIZE as u64)
+                })
+                .and_then(|_| f.sync_all());
+            if let Err(e) = written {
+                drop(f);
+                let _ = std::fs::remove_file(&tmp);
+                return Err(Error::io(&tmp, e));
+            }
+        }
+        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+        crate::fs::sync_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        let map = SlotMap::open(&path, SEGMENT_SIZE).map_err(|e| Error::io(&path, e))?;
+        self.segments.write().insert(n, map);
+        Ok(())
+    }
+
+    /// Copies a chunk's data (`out.len()` bytes of it); false if its
+    /// segment is gone.
+    pub(crate) fn read(&self, r: ChunkRef, out: &mut [u8]) -> bool {
+        let segments = self.segments.read();
+        match segments.get(&segment_of(r)) {
+            Some(m) if offset_of(r) + out.len() <= m.len() => {
+                m.read(offset_of(r), out);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Lets a record go (its chunk is in a block, or deleted): it is marked
+    /// so that it is skipped at open, and a segment left with no record in
+    /// use, and not being filled, is deleted.
+    pub(crate) fn release(&self, r: ChunkRef) -> Result<(), Error> {
+        let n = segment_of(r);
+        if let Some(m) = self.segments.read().get(&n) {
+            let at = offset_of(r) - 1;
+            let mut b = [0u8];
+            m.read(at, &mut b);
+            m.write(at, &[b[0] | RELEASED]);
+        }
+        let empty = {
+            let mut live = self.live.lock();
+            match live.get_mut(&n) {
+                Some(c) if *c > 1 => {
+                    *c -= 1;
+                    false
+                }
+                Some(c) => {
+                    *c = 0;
+                    true
+                }
+                None => false,
+            }
+        };
+        if empty && n != self.current.load(Ordering::Relaxed) {
+            self.remove_segment(n)?;
+        }
+        Ok(())
+    }
+
+    fn remove_segment(&self, n: u64) -> Result<(), Error> {
+        self.live.lock().remove(&n);
+        self.segments.write().remove(&n);
+        let path = file_name(&self.dir, n);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(&path, e)),
+        }
+    }
+
+    /// Writes the segments' dirty pages to disk and waits.
+    pub(crate) fn flush(&self) -> Result<(), Error> {
+        for (n, m) in self.segments.read().iter() {
+            m.flush()
+                .map_err(|e| Error::io(&file_name(&self.dir, *n), e))?;
+        }
+        Ok(())
+    }
+
+    /// Bytes the segment files take on disk.
+    pub(crate) fn disk_bytes(&self) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        self.segments
+            .read()
+            .keys()
+            .filter_map(|n| std::fs::metadata(file_name(&self.dir, *n)).ok())
+            .map(|m| m.blocks() * 512)
+            .sum()
+    }
+
+    /// Bytes of address space mapped.
+    pub(crate) fn mapped_bytes(&self) -> u64 {
+        self.segments.read().values().map(|m| m.len() as u64).sum()
+    }
+}
+
+/// Whether a reference points into the log rather than at a slot.
+pub(crate) fn in_log(r: ChunkRef) -> bool {
+    r.0 & LOG_BIT != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(series: u64, mint: i64, data: &[u8]) -> (LogChunk, Vec<u8>) {
+        let c = LogChunk {
+            cref: ChunkRef(0),
+            series,
+            mint,
+            maxt: mint + 1000,
+            count: 3,
+            bit_len: (data.len() * 8) as u16,
+            encoding: ENCODING_DELTA,
+        };
+        (c, data.to_vec())
+    }
+
+    fn append(log: &ChunkLog, c: &LogChunk, data: &[u8]) -> ChunkRef {
+        log.append(
+            c.series, c.mint, c.maxt, c.count, c.encoding, c.bit_len, data,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn records_read_back_after_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, found, problems) = ChunkLog::open(dir.path()).unwrap();
+        assert!(found.is_empty() && problems.is_empty());
+        let chunks: Vec<_> = (0..50u64)
+            .map(|i| chunk(i + 1, -5 + i as i64 * 7, &vec![i as u8 + 1; 1 + i as usize]))
+            .collect();
+        let refs: Vec<ChunkRef> = chunks.iter().map(|(c, d)| append(&log, c, d)).collect();
+        for (r, (_, d)) in refs.iter().zip(&chunks) {
+            assert!(in_log(*r));
+            let mut out = vec![0u8; d.len()];
+            assert!(log.read(*r, &mut out));
+            assert_eq!(&out, d);
+        }
+        log.flush().unwrap();
+        drop(log);
+        let (log, found, problems) = ChunkLog::open(dir.path()).unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(found.len(), chunks.len());
+        for ((f, (c, d)), r) in found.iter().zip(&chunks).zip(&refs) {
+            assert_eq!(LogChunk { cref: *r, ..*c }, *f);
+            let mut out = vec![0u8; d.len()];
+            assert!(log.read(f.cref, &mut out));
+            assert_eq!(&out, d);
+        }
+        // new records go into a new segment
+        let r = append(&log, &chunks[0].0, &chunks[0].1);
+        assert_eq!(segment_of(r), 2);
+    }
+
+    #[test]
+    fn released_records_are_skipped_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, _, _) = ChunkLog::open(dir.path()).unwrap();
+        let (c, d) = chunk(4, 100, &[3; 20]);
+        let keep = append(&log, &c, &d);
+        let later = LogChunk {
+            mint: 5000,
+            maxt: 6000,
+            ..c
+        };
+        let gone = append(&log, &later, &d);
+        log.release(gone).unwrap();
+        drop(log);
+        let (_, found, problems) = ChunkLog::open(dir.path()).unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].cref, keep);
+        assert_eq!(found[0].mint, 100);
+    }
+
+    #[test]
+    fn a_segment_whose_records_are_all_released_goes_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, _, _) = ChunkLog::open(dir.path()).unwrap();
+        let (c, d) = chunk(4, 100, &[3; 20]);
+        let r = append(&log, &c, &d);
+        log.release(r).unwrap();
+        assert!(file_name(dir.path(), 1).exists(), "being filled");
+        drop(log);
+        let (_, found, _) = ChunkLog::open(dir.path()).unwrap();
+        assert!(found.is_empty());
+        assert!(!file_name(dir.path(), 1).exists());
+    }
+
+    #[test]
+    fn a_torn_tail_is_cut_at_the_last_whole_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, _, _) = ChunkLog::open(dir.path()).unwrap();
+        let (c, d) = chunk(1, 0, &[9; 40]);
+        let r1 = append(&log, &c, &d);
+        let r2 = append(&log, &c, &d);
+        drop(log);
+        // the second record loses its checksum's last byte
+        let path = file_name(dir.path(), 1);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let end = offset_of(r2) + d.len() + 4;
+        bytes[end - 1] ^= 0xff;
+        std::fs::write(&path, &bytes).unwrap();
+        let (_, found, problems) = ChunkLog::open(dir.path()).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].cref, r1);
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].contains("cut"), "{problems:?}");
+    }
+
+    #[test]
+    fn a_segment_with_a_bad_header_is_moved_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(file_name(dir.path(), 3), b"garbage garbage").unwrap();
+        let (log, found, problems) = ChunkLog::open(dir.path()).unwrap();
+        assert!(found.is_empty());
+        assert_eq!(problems.len(), 1);
+        assert!(dir.path().join("000003.damaged").exists());
+        // numbering goes on after it
+        let (c, d) = chunk(1, 0, &[1]);
+        assert_eq!(segment_of(append(&log, &c, &d)), 4);
+    }
+
+    #[test]
+    fn full_segments_continue_in_the_next_and_go_when_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, _, _) = ChunkLog::open(dir.path()).unwrap();
+        let (c, d) = chunk(1, 0, &[7; DATA_SIZE]);
+        let mut refs = Vec::new();
+        while refs.last().map_or(true, |r| segment_of(*r) < 3) {
+            refs.push(append(&log, &c, &d));
+        }
+        let first: Vec<_> = refs.iter().filter(|r| segment_of(**r) == 1).collect();
+        assert!(first.len() > 4000, "{}", first.len());
+        for r in &first {
+            log.release(**r).unwrap();
+        }
+        assert!(!file_name(dir.path(), 1).exists());
+        assert!(file_name(dir.path(), 2).exists());
+        // the segment being filled stays even when empty
+        log.release(*refs.last().unwrap()).unwrap();
+        assert!(file_name(dir.path(), 3).exists());
+        let len = std::fs::metadata(file_name(dir.path(), 2)).unwrap().len();
+        assert_eq!(len, SEGMENT_SIZE as u64);
+    }
+}
