@@ -126,6 +126,9 @@ pub(crate) struct ChunkFiles {
     /// Slots per file still holding a head chunk; a file whose count drops
     /// to zero (and that is not being filled) is deleted.
     live: parking_lot::Mutex<std::collections::BTreeMap<u64, u32>>,
+    /// Slots let go whose chunks moved to the closed-chunk log, handed out
+    /// again before new ones (they stay counted in `live`).
+    free: parking_lot::Mutex<Vec<ChunkRef>>,
 }
 
 fn file_name(dir: &Path, n: u64) -> PathBuf {
@@ -254,6 +257,7 @@ impl ChunkFiles {
             files: RwLock::new(files),
             next: AtomicU64::new(next),
             live: parking_lot::Mutex::new(live),
+            free: parking_lot::Mutex::new(Vec::new()),
         };
         // files with no live slot left (all persisted) go now
         let current = next / SLOTS_PER_FILE;
@@ -273,8 +277,13 @@ impl ChunkFiles {
         Ok((cf, found, problems))
     }
 
-    /// Reserves a new slot, creating its file if needed.
+    /// Reserves a slot: one let go by [`ChunkFiles::recycle`] (its data
+    /// area zeroed), or a new one, creating its file if needed.
     pub(crate) fn allocate(&self) -> Result<ChunkRef, Error> {
+        if let Some(r) = self.free.lock().pop() {
+            self.write_data(r, 0, &[0u8; DATA_SIZE]);
+            return Ok(r);
+        }
         loop {
             let r = ChunkRef(self.next.fetch_add(1, Ordering::Relaxed));
             let slot = r.0 % SLOTS_PER_FILE;
@@ -390,6 +399,19 @@ impl ChunkFiles {
         Ok(())
     }
 
+    /// Lets a slot go whose chunk is now in the closed-chunk log: it is
+    /// marked persisted (ignored at open) and handed out again by
+    /// [`ChunkFiles::allocate`], so a steady head reuses its slots rather
+    /// than creating files.
+    pub(crate) fn recycle(&self, r: ChunkRef) {
+        if self
+            .with_map(r, |m| m.write(r.offset() + 1, &[STATE_PERSISTED]))
+            .is_some()
+        {
+            self.free.lock().push(r);
+        }
+    }
+
     fn remove_file(&self, n: u64) -> Result<(), Error> {
         let mut files = self.files.write();
         if let Some(slot) = files.get_mut(n as usize) {
@@ -495,6 +517,37 @@ mod tests {
         assert_eq!(found.len(), 2);
         assert_eq!(found[0].header, h);
         assert_eq!(cf.allocate().unwrap().0, r2.0 + 1);
+    }
+
+    #[test]
+    fn a_recycled_slot_is_handed_out_again_zeroed_and_ignored_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cf, _, _) = ChunkFiles::open(dir.path()).unwrap();
+        let r = cf.allocate().unwrap();
+        cf.write_data(r, 0, &[0xee; DATA_SIZE]);
+        let h = SlotHeader {
+            encoding: ENCODING_XOR,
+            state: STATE_CLOSED,
+            count: 3,
+            bit_len: 200,
+            crc: 0,
+            series: 9,
+            mint: 1,
+            maxt: 2,
+        };
+        cf.write_header(r, &h);
+        cf.recycle(r);
+        drop(cf);
+        let (cf, found, problems) = ChunkFiles::open(dir.path()).unwrap();
+        assert!(found.is_empty() && problems.is_empty(), "{problems:?}");
+        cf.write_header(r, &h);
+        cf.recycle(r);
+        let again = cf.allocate().unwrap();
+        assert_eq!(again, r);
+        let mut data = [1u8; DATA_SIZE];
+        assert!(cf.read_data(again, &mut data));
+        assert_eq!(data, [0u8; DATA_SIZE]);
+        assert_ne!(cf.allocate().unwrap(), r, "handed out once");
     }
 
     #[test]

@@ -456,20 +456,17 @@ impl Head {
     }
 
     /// Flushes the closed-chunk log, then lets go the slots whose chunks
-    /// it now holds.
+    /// it now holds, for new chunks to reuse.
     pub(crate) fn flush_moved(&self) -> Result<(), Error> {
         let moved = std::mem::take(&mut *self.moved.lock());
         if let Err(e) = self.log.flush() {
             self.moved.lock().extend(moved);
             return Err(e);
         }
-        let mut first_err = None;
         for r in moved {
-            if let Err(e) = self.chunks.release(r) {
-                first_err.get_or_insert(e);
-            }
+            self.chunks.recycle(r);
         }
-        first_err.map_or(Ok(()), Err)
+        Ok(())
     }
 
     /// Widens the head's time range to include `t`.
