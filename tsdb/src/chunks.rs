@@ -125,11 +125,21 @@ pub(crate) struct ChunkFiles {
     next: AtomicU64,
     /// Slots per file still holding a head chunk; a file whose count drops
     /// to zero (and that is not being filled) is deleted.
-    live: parking_lot::Mutex<std::collections::BTreeMap<u64, u32>>,
-    /// Slots let go whose chunks moved to the closed-chunk log, handed out
-    /// again before new ones (they stay counted in `live`).
-    free: parking_lot::Mutex<Vec<ChunkRef>>,
+    live: parking_lot::Mutex<Slots>,
 }
+
+/// Which slots hold head chunks, and which are free to hand out again.
+struct Slots {
+    /// Slots per file holding a head chunk.
+    live: std::collections::BTreeMap<u64, u32>,
+    /// Slots let go whose chunks moved to the closed-chunk log, in files
+    /// that still hold live slots; the lowest is handed out first, so
+    /// chunks gather in the oldest files and the newest drain and go.
+    free: std::collections::BTreeSet<ChunkRef>,
+}
+
+/// Most free slots remembered for reuse.
+const MAX_FREE: usize = 1 << 16;
 
 fn file_name(dir: &Path, n: u64) -> PathBuf {
     dir.join(format!("{n:06}"))
@@ -256,8 +266,10 @@ impl ChunkFiles {
             dir: dir.to_path_buf(),
             files: RwLock::new(files),
             next: AtomicU64::new(next),
-            live: parking_lot::Mutex::new(live),
-            free: parking_lot::Mutex::new(Vec::new()),
+            live: parking_lot::Mutex::new(Slots {
+                live,
+                free: std::collections::BTreeSet::new(),
+            }),
         };
         // files with no live slot left (all persisted) go now
         let current = next / SLOTS_PER_FILE;
@@ -270,7 +282,7 @@ impl ChunkFiles {
             .map(|(i, _)| i as u64)
             .collect();
         for n in present {
-            if n != current && !cf.live.lock().contains_key(&n) {
+            if n != current && !cf.live.lock().live.contains_key(&n) {
                 cf.remove_file(n)?;
             }
         }
@@ -280,7 +292,15 @@ impl ChunkFiles {
     /// Reserves a slot: one let go by [`ChunkFiles::recycle`] (its data
     /// area zeroed), or a new one, creating its file if needed.
     pub(crate) fn allocate(&self) -> Result<ChunkRef, Error> {
-        if let Some(r) = self.free.lock().pop() {
+        let reused = {
+            let mut slots = self.live.lock();
+            let r = slots.free.pop_first();
+            if let Some(r) = r {
+                *slots.live.entry(r.file()).or_insert(0) += 1;
+            }
+            r
+        };
+        if let Some(r) = reused {
             self.write_data(r, 0, &[0u8; DATA_SIZE]);
             return Ok(r);
         }
@@ -297,7 +317,7 @@ impl ChunkFiles {
                 continue;
             }
             self.ensure_file(r.file())?;
-            *self.live.lock().entry(r.file()).or_insert(0) += 1;
+            *self.live.lock().live.entry(r.file()).or_insert(0) += 1;
             return Ok(r);
         }
     }
@@ -376,40 +396,47 @@ impl ChunkFiles {
     /// Marks a chunk as copied into a block. When no live chunk is left in
     /// its file, and the file is not being filled, the file is deleted.
     pub(crate) fn release(&self, r: ChunkRef) -> Result<(), Error> {
+        self.let_go(r, false)
+    }
+
+    /// Lets a slot go whose chunk is now in the closed-chunk log: like
+    /// [`ChunkFiles::release`], but while its file holds other live slots
+    /// the slot is remembered and handed out again by
+    /// [`ChunkFiles::allocate`], so a steady head reuses its slots rather
+    /// than creating files.
+    pub(crate) fn recycle(&self, r: ChunkRef) -> Result<(), Error> {
+        self.let_go(r, true)
+    }
+
+    fn let_go(&self, r: ChunkRef, reuse: bool) -> Result<(), Error> {
         self.with_map(r, |m| m.write(r.offset() + 1, &[STATE_PERSISTED]));
         let n = r.file();
-        let empty = {
-            let mut live = self.live.lock();
-            match live.get_mut(&n) {
-                Some(c) if *c > 1 => {
-                    *c -= 1;
-                    false
+        let current = self.next.load(Ordering::Relaxed) / SLOTS_PER_FILE;
+        let remove = {
+            let mut slots = self.live.lock();
+            let left = match slots.live.get_mut(&n) {
+                Some(c) => {
+                    *c = c.saturating_sub(1);
+                    *c
                 }
-                Some(_) => {
-                    live.remove(&n);
-                    true
+                None => return Ok(()),
+            };
+            if left == 0 && n != current {
+                // the file goes: forget its free slots with it
+                slots.live.remove(&n);
+                slots.free.retain(|f| f.file() != n);
+                true
+            } else {
+                if reuse && slots.free.len() < MAX_FREE {
+                    slots.free.insert(r);
                 }
-                None => false,
+                false
             }
         };
-        let current = self.next.load(Ordering::Relaxed) / SLOTS_PER_FILE;
-        if empty && n != current {
+        if remove {
             self.remove_file(n)?;
         }
         Ok(())
-    }
-
-    /// Lets a slot go whose chunk is now in the closed-chunk log: it is
-    /// marked persisted (ignored at open) and handed out again by
-    /// [`ChunkFiles::allocate`], so a steady head reuses its slots rather
-    /// than creating files.
-    pub(crate) fn recycle(&self, r: ChunkRef) {
-        if self
-            .with_map(r, |m| m.write(r.offset() + 1, &[STATE_PERSISTED]))
-            .is_some()
-        {
-            self.free.lock().push(r);
-        }
     }
 
     fn remove_file(&self, n: u64) -> Result<(), Error> {
@@ -524,6 +551,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (cf, _, _) = ChunkFiles::open(dir.path()).unwrap();
         let r = cf.allocate().unwrap();
+        let other = cf.allocate().unwrap();
         cf.write_data(r, 0, &[0xee; DATA_SIZE]);
         let h = SlotHeader {
             encoding: ENCODING_XOR,
@@ -536,18 +564,50 @@ mod tests {
             maxt: 2,
         };
         cf.write_header(r, &h);
-        cf.recycle(r);
-        drop(cf);
-        let (cf, found, problems) = ChunkFiles::open(dir.path()).unwrap();
-        assert!(found.is_empty() && problems.is_empty(), "{problems:?}");
-        cf.write_header(r, &h);
-        cf.recycle(r);
+        cf.write_header(
+            other,
+            &SlotHeader {
+                state: STATE_OPEN,
+                series: 10,
+                ..h
+            },
+        );
+        cf.recycle(r).unwrap();
         let again = cf.allocate().unwrap();
         assert_eq!(again, r);
         let mut data = [1u8; DATA_SIZE];
         assert!(cf.read_data(again, &mut data));
         assert_eq!(data, [0u8; DATA_SIZE]);
         assert_ne!(cf.allocate().unwrap(), r, "handed out once");
+        drop(cf);
+        // not yet written again: ignored at open
+        let (_, found, problems) = ChunkFiles::open(dir.path()).unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].cref, other);
+    }
+
+    #[test]
+    fn recycled_slots_are_reused_lowest_first_and_emptied_files_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cf, _, _) = ChunkFiles::open(dir.path()).unwrap();
+        // a burst: file 1 full, file 2 begun
+        let refs: Vec<ChunkRef> = (0..NEW_FILE_SLOTS + 10)
+            .map(|_| cf.allocate().unwrap())
+            .collect();
+        assert_eq!(refs.last().unwrap().file(), 2);
+        // two slots of file 1 come free: the lower is handed out first
+        cf.recycle(refs[7]).unwrap();
+        cf.recycle(refs[3]).unwrap();
+        assert_eq!(cf.allocate().unwrap(), refs[3]);
+        // every other slot of file 1 comes free: the file goes, and none of
+        // its slots is handed out again
+        for r in refs.iter().filter(|r| r.file() == 1) {
+            cf.recycle(*r).unwrap();
+        }
+        assert!(!file_name(dir.path(), 1).exists());
+        let next = cf.allocate().unwrap();
+        assert_eq!(next.file(), 2);
     }
 
     #[test]

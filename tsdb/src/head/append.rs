@@ -12,6 +12,10 @@ use crate::chunks::{
 use crate::labels::Labels;
 use crate::Error;
 
+/// Slots waiting to be let go after which a commit flushes the
+/// closed-chunk log itself rather than waiting for the periodic flush.
+const MOVED_FLUSH_AT: usize = 4096;
+
 /// What a commit did with its samples.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AppendStats {
@@ -124,6 +128,13 @@ impl<'a> Appender<'a> {
                 Err(Error::TooFarInFuture) => stats.too_far_in_future += 1,
                 Err(e) => return Err(e),
             }
+        }
+        // a burst of closed chunks (a backfill, say) would hold a slot each
+        // until the periodic flush: flush now, so their slots go early; a
+        // failure is reported by the periodic flush
+        drop(self.pending);
+        if self.head.moved_pending() >= MOVED_FLUSH_AT {
+            let _ = self.head.flush_moved();
         }
         c.samples_appended
             .fetch_add(stats.appended, Ordering::Relaxed);

@@ -463,10 +463,18 @@ impl Head {
             self.moved.lock().extend(moved);
             return Err(e);
         }
+        let mut first_err = None;
         for r in moved {
-            self.chunks.recycle(r);
+            if let Err(e) = self.chunks.recycle(r) {
+                first_err.get_or_insert(e);
+            }
         }
-        Ok(())
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Slots waiting for the log's next flush to be let go.
+    pub(crate) fn moved_pending(&self) -> usize {
+        self.moved.lock().len()
     }
 
     /// Widens the head's time range to include `t`.
