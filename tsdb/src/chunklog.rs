@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use parking_lot::{Mutex, RwLock};
 
 use crate::chunkenc::{ENCODING_DELTA, ENCODING_XOR};
-use crate::chunks::{ChunkRef, DATA_SIZE};
+use crate::chunks::{create_whole, ChunkRef, DATA_SIZE};
 use crate::encoding::{crc32c, put_uvarint, put_varint, Cursor};
 use crate::fs::SlotMap;
 use crate::Error;
@@ -157,20 +157,7 @@ impl ChunkLog {
     /// not whole and valid (a torn tail, or damage): the rest is cut, and
     /// the line says how many bytes. New records go into a new segment.
     pub(crate) fn open(dir: &Path) -> Result<(ChunkLog, Vec<LogChunk>, Vec<String>), Error> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let mut numbers = Vec::new();
-        for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-            let entry = entry.map_err(|e| Error::io(dir, e))?;
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if name.ends_with(".tmp") {
-                // a segment being created when the process stopped
-                let _ = std::fs::remove_file(entry.path());
-            } else if let Ok(n) = name.parse::<u64>() {
-                numbers.push(n);
-            }
-        }
-        numbers.sort_unstable();
+        let numbers = crate::fs::numbered_files(dir).map_err(|e| Error::io(dir, e))?;
         let mut segments = BTreeMap::new();
         let mut found = Vec::new();
         let mut problems = Vec::new();
@@ -245,29 +232,12 @@ impl ChunkLog {
         Ok((log, found, problems))
     }
 
-    /// Appends a closed chunk (`data` holds its `bit_len` bits) and returns
-    /// its reference. Fails only when a new segment cannot be created (a
-    /// full disk); the chunk then stays where it was.
-    pub(crate) fn append(
-        &self,
-        series: u64,
-        mint: i64,
-        maxt: i64,
-        count: u16,
-        encoding: u8,
-        bit_len: u16,
-        data: &[u8],
-    ) -> Result<ChunkRef, Error> {
-        let meta = LogChunk {
-            cref: ChunkRef(0),
-            series,
-            mint,
-            maxt,
-            count,
-            bit_len,
-            encoding,
-        };
-        let (rec, at) = encode_record(&meta, &data[..(bit_len as usize).div_ceil(8)]);
+    /// Appends a closed chunk described by `meta` (its `cref` is not
+    /// used; `data` holds its `bit_len` bits) and returns its reference.
+    /// Fails only when a new segment cannot be created (a full disk); the
+    /// chunk then stays where it was.
+    pub(crate) fn append(&self, meta: &LogChunk, data: &[u8]) -> Result<ChunkRef, Error> {
+        let (rec, at) = encode_record(meta, &data[..(meta.bit_len as usize).div_ceil(8)]);
         let mut w = self.writer.lock();
         if w.segment == 0 || w.pos + rec.len() > SEGMENT_SIZE {
             let n = w.next;
@@ -293,30 +263,11 @@ impl ChunkLog {
     }
 
     fn create_segment(&self, n: u64) -> Result<(), Error> {
+        let mut header = [0u8; FILE_HEADER];
+        header[..4].copy_from_slice(MAGIC);
+        header[4] = VERSION;
+        create_whole(&self.dir, n, &header, SEGMENT_SIZE as u64)?;
         let path = file_name(&self.dir, n);
-        // created whole under a temporary name: a numbered segment that is
-        // short can only be damage
-        let tmp = self.dir.join(format!("{n:06}.tmp"));
-        {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-            let mut header = [0u8; FILE_HEADER];
-            header[..4].copy_from_slice(MAGIC);
-            header[4] = VERSION;
-            let written = f
-                .write_all(&header)
-                .and_then(|_| {
-                    crate::fs::fill_zeros(&mut f, FILE_HEADER as u64, SEGMENT_SIZE as u64)
-                })
-                .and_then(|_| f.sync_all());
-            if let Err(e) = written {
-                drop(f);
-                let _ = std::fs::remove_file(&tmp);
-                return Err(Error::io(&tmp, e));
-            }
-        }
-        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-        crate::fs::sync_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
         let map = SlotMap::open(&path, SEGMENT_SIZE).map_err(|e| Error::io(&path, e))?;
         self.segments.write().insert(n, map);
         Ok(())
@@ -426,10 +377,7 @@ mod tests {
     }
 
     fn append(log: &ChunkLog, c: &LogChunk, data: &[u8]) -> ChunkRef {
-        log.append(
-            c.series, c.mint, c.maxt, c.count, c.encoding, c.bit_len, data,
-        )
-        .unwrap()
+        log.append(c, data).unwrap()
     }
 
     #[test]

@@ -145,31 +145,33 @@ fn file_name(dir: &Path, n: u64) -> PathBuf {
     dir.join(format!("{n:06}"))
 }
 
+/// Creates file `n` of `dir` whole: `header`, then zeros up to `len`
+/// bytes, its blocks allocated and synced under a temporary name, then
+/// renamed. A numbered file that is empty or short can then only be
+/// damage, never a crash artifact, and writing through a map of it never
+/// needs a new disk block (which a full disk would refuse with SIGBUS).
+pub(crate) fn create_whole(dir: &Path, n: u64, header: &[u8], len: u64) -> Result<(), Error> {
+    use std::io::Write;
+    let tmp = dir.join(format!("{n:06}.tmp"));
+    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let written = f
+        .write_all(header)
+        .and_then(|_| crate::fs::fill_zeros(&mut f, header.len() as u64, len))
+        .and_then(|_| f.sync_all());
+    if let Err(e) = written {
+        drop(f);
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(&tmp, e));
+    }
+    let path = file_name(dir, n);
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+    crate::fs::sync_dir(dir).map_err(|e| Error::io(dir, e))
+}
+
 impl ChunkFiles {
     /// Opens the slot files in `dir`, returning them and every used slot.
     pub(crate) fn open(dir: &Path) -> Result<(ChunkFiles, Vec<FoundSlot>, Vec<String>), Error> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let mut numbers = Vec::new();
-        for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-            let entry = entry.map_err(|e| Error::io(dir, e))?;
-            if entry
-                .file_name()
-                .to_str()
-                .is_some_and(|s| s.ends_with(".tmp"))
-            {
-                // a file being created when the process stopped
-                let _ = std::fs::remove_file(entry.path());
-                continue;
-            }
-            if let Some(n) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<u64>().ok())
-            {
-                numbers.push(n);
-            }
-        }
-        numbers.sort_unstable();
+        let numbers = crate::fs::numbered_files(dir).map_err(|e| Error::io(dir, e))?;
         let mut files: Vec<Option<SlotMap>> = Vec::new();
         let mut found = Vec::new();
         let mut problems = Vec::new();
@@ -341,27 +343,10 @@ impl ChunkFiles {
             return Ok(());
         }
         let path = file_name(&self.dir, n);
-        // created whole under a temporary name, so a numbered file that is
-        // empty or short can only be damage, never a crash artifact
-        let tmp = self.dir.join(format!("{n:06}.tmp"));
-        {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-            let mut fh = [0u8; 8];
-            fh[..4].copy_from_slice(FILE_MAGIC);
-            fh[4] = FILE_VERSION;
-            f.write_all(&fh).map_err(|e| Error::io(&tmp, e))?;
-            let full = NEW_FILE_SLOTS * SLOT_SIZE as u64;
-            let filled =
-                crate::fs::fill_zeros(&mut f, fh.len() as u64, full).and_then(|_| f.sync_all());
-            if let Err(e) = filled {
-                drop(f);
-                let _ = std::fs::remove_file(&tmp);
-                return Err(Error::io(&tmp, e));
-            }
-        }
-        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-        crate::fs::sync_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        let mut fh = [0u8; 8];
+        fh[..4].copy_from_slice(FILE_MAGIC);
+        fh[4] = FILE_VERSION;
+        create_whole(&self.dir, n, &fh, NEW_FILE_SLOTS * SLOT_SIZE as u64)?;
         let map = SlotMap::open(&path, (NEW_FILE_SLOTS as usize) * SLOT_SIZE)
             .map_err(|e| Error::io(&path, e))?;
         if files.len() <= idx {

@@ -119,6 +119,26 @@ pub(crate) fn fill_zeros(file: &mut File, from: u64, to: u64) -> io::Result<()> 
     Ok(())
 }
 
+/// The numbers of the files in `dir` (created if missing) named by a
+/// number, sorted; files named `*.tmp` (left by a creation the process did
+/// not finish) are deleted.
+pub(crate) fn numbered_files(dir: &Path) -> io::Result<Vec<u64>> {
+    std::fs::create_dir_all(dir)?;
+    let mut numbers = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.ends_with(".tmp") {
+            let _ = std::fs::remove_file(entry.path());
+        } else if let Ok(n) = name.parse::<u64>() {
+            numbers.push(n);
+        }
+    }
+    numbers.sort_unstable();
+    Ok(numbers)
+}
+
 /// Fsyncs a directory so that created or removed entries are durable.
 pub(crate) fn sync_dir(path: &Path) -> io::Result<()> {
     File::open(path)?.sync_all()

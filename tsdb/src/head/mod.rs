@@ -440,12 +440,16 @@ impl Head {
             Some(d) => (ENCODING_DELTA, d.as_slice(), (d.len() * 8) as u16),
             None => (ENCODING_XOR, used, slot.bit_len),
         };
-        let cref = self
-            .log
-            .append(
-                series, slot.mint, slot.maxt, slot.count, encoding, bit_len, bytes,
-            )
-            .ok()?;
+        let record = LogChunk {
+            cref: slot.cref,
+            series,
+            mint: slot.mint,
+            maxt: slot.maxt,
+            count: slot.count,
+            bit_len,
+            encoding,
+        };
+        let cref = self.log.append(&record, bytes).ok()?;
         self.moved.lock().push(slot.cref);
         Some(ChunkMeta {
             cref,
