@@ -55,6 +55,9 @@ pub(crate) struct LogChunk {
     pub count: u16,
     pub bit_len: u16,
     pub encoding: u8,
+    /// Let go (in a block, or deleted): found at open only so that a copy
+    /// of it still in a slot is let go too.
+    pub released: bool,
 }
 
 struct Writer {
@@ -107,9 +110,9 @@ fn encode_record(c: &LogChunk, data: &[u8]) -> (Vec<u8>, usize) {
 }
 
 /// The record at `pos` of a segment's bytes: the chunk (its reference's
-/// offset is that of its data), whether it is released, and the record's
-/// length. `None` where the bytes are not a whole, valid record.
-fn decode_record(buf: &[u8], pos: usize, segment: u64) -> Option<(LogChunk, bool, usize)> {
+/// offset is that of its data) and the record's length. `None` where the
+/// bytes are not a whole, valid record.
+fn decode_record(buf: &[u8], pos: usize, segment: u64) -> Option<(LogChunk, usize)> {
     let mut c = Cursor::at(buf, pos);
     let series = c.uvarint()?;
     let mint = c.varint()?;
@@ -147,13 +150,14 @@ fn decode_record(buf: &[u8], pos: usize, segment: u64) -> Option<(LogChunk, bool
         count,
         bit_len,
         encoding,
+        released,
     };
-    Some((chunk, released, c.pos() - pos))
+    Some((chunk, c.pos() - pos))
 }
 
 impl ChunkLog {
-    /// Opens the log in `dir`: every valid record of every segment, and a
-    /// line per problem. A segment is read up to its first record that is
+    /// Opens the log in `dir`: every valid record of every segment
+    /// (released ones flagged), and a line per problem. A segment is read up to its first record that is
     /// not whole and valid (a torn tail, or damage): the rest is cut, and
     /// the line says how many bytes. New records go into a new segment.
     pub(crate) fn open(dir: &Path) -> Result<(ChunkLog, Vec<LogChunk>, Vec<String>), Error> {
@@ -191,11 +195,9 @@ impl ChunkLog {
             let mut records = 0u32;
             while pos < len && buf[pos] != 0 {
                 match decode_record(&buf, pos, n) {
-                    Some((chunk, released, size)) => {
-                        if !released {
-                            found.push(chunk);
-                            records += 1;
-                        }
+                    Some((chunk, size)) => {
+                        records += u32::from(!chunk.released);
+                        found.push(chunk);
                         pos += size;
                     }
                     None => break,
@@ -372,6 +374,7 @@ mod tests {
             count: 3,
             bit_len: (data.len() * 8) as u16,
             encoding: ENCODING_DELTA,
+            released: false,
         };
         (c, data.to_vec())
     }
@@ -412,7 +415,7 @@ mod tests {
     }
 
     #[test]
-    fn released_records_are_skipped_at_open() {
+    fn released_records_are_flagged_at_open() {
         let dir = tempfile::tempdir().unwrap();
         let (log, _, _) = ChunkLog::open(dir.path()).unwrap();
         let (c, d) = chunk(4, 100, &[3; 20]);
@@ -427,9 +430,10 @@ mod tests {
         drop(log);
         let (_, found, problems) = ChunkLog::open(dir.path()).unwrap();
         assert!(problems.is_empty(), "{problems:?}");
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0].cref, keep);
-        assert_eq!(found[0].mint, 100);
+        assert_eq!(found.len(), 2);
+        assert_eq!((found[0].cref, found[0].released), (keep, false));
+        assert_eq!((found[1].cref, found[1].released), (gone, true));
+        assert_eq!(found[1].mint, 5000);
     }
 
     #[test]
@@ -442,7 +446,7 @@ mod tests {
         assert!(file_name(dir.path(), 1).exists(), "being filled");
         drop(log);
         let (_, found, _) = ChunkLog::open(dir.path()).unwrap();
-        assert!(found.is_empty());
+        assert!(found.iter().all(|c| c.released));
         assert!(!file_name(dir.path(), 1).exists());
     }
 

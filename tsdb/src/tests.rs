@@ -827,3 +827,39 @@ fn closed_chunks_move_to_the_log_and_their_slots_go_after_a_flush() {
         assert_eq!(samples, all, "series {i}");
     }
 }
+
+#[test]
+fn deleted_samples_stay_deleted_when_stopped_before_a_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = || Options {
+        no_lockfile: true,
+        ..Options::default()
+    };
+    {
+        let db = Db::open(dir.path(), opts()).unwrap();
+        for k in 0..600i64 {
+            let mut app = db.appender();
+            for i in 0..2 {
+                app.append_labels(&ls("d", i), k * 1000, k as f64).unwrap();
+            }
+            app.commit().unwrap();
+        }
+        // chunks closed and moved to the log; their slots wait for a flush
+        let rep = db
+            .delete(&[Matcher::equal("i", "1")], i64::MIN, i64::MAX)
+            .unwrap();
+        assert_eq!(rep.samples_removed, 600);
+        std::mem::forget(db);
+    }
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert!(db.open_report().problems.is_empty());
+    let got = all_samples(&db, &[]);
+    assert_eq!(
+        got.len(),
+        1,
+        "{:?}",
+        got.iter().map(|g| &g.0).collect::<Vec<_>>()
+    );
+    assert_eq!(got[0].0.get("i"), Some("0"));
+    assert_eq!(got[0].1.len(), 600);
+}

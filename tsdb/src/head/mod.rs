@@ -200,6 +200,9 @@ struct Found {
     bit_len: u16,
     encoding: u8,
     open: bool,
+    /// A log record already let go: not attached, but a copy of it in a
+    /// slot goes too.
+    released: bool,
 }
 
 impl From<FoundSlot> for Found {
@@ -214,6 +217,7 @@ impl From<FoundSlot> for Found {
             bit_len: h.bit_len,
             encoding: ENCODING_XOR,
             open: h.state == STATE_OPEN,
+            released: false,
         }
     }
 }
@@ -229,6 +233,7 @@ impl From<LogChunk> for Found {
             bit_len: c.bit_len,
             encoding: c.encoding,
             open: false,
+            released: c.released,
         }
     }
 }
@@ -342,7 +347,8 @@ impl Head {
     /// Hands the chunks found at open to their series, in time order. A
     /// chunk both in a slot and in the log (moved, its slot not yet let go
     /// when the process stopped) is taken from the log, and the slot
-    /// released.
+    /// released; so is a slot whose log record was released (its chunk
+    /// went into a block or was deleted meanwhile).
     fn attach(&self, mut found: Vec<Found>, min_valid: i64) -> LoadReport {
         // log chunks sort before a slot of the same series and start
         found.sort_by_key(|c| (c.series, c.mint, !in_log(c.cref), c.cref));
@@ -356,11 +362,14 @@ impl Head {
             let key = (c.series, c.mint);
             // already in a block (a crash came between writing the block
             // and letting its chunks go), or already in the log: let it go
-            if c.maxt < min_valid || prev == Some(key) {
+            if prev == Some(key) || (c.maxt < min_valid && !c.released) {
                 let _ = self.release_chunk(c.cref);
                 continue;
             }
             prev = Some(key);
+            if c.released {
+                continue;
+            }
             let Some(s) = self.get(c.series) else {
                 // its series record is missing (damaged series log): keep
                 // the chunk on disk, a repaired log can claim it again
@@ -448,6 +457,7 @@ impl Head {
             count: slot.count,
             bit_len,
             encoding,
+            released: false,
         };
         let cref = self.log.append(&record, bytes).ok()?;
         self.moved.lock().push(slot.cref);
