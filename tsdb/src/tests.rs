@@ -863,3 +863,32 @@ fn deleted_samples_stay_deleted_when_stopped_before_a_flush() {
     assert_eq!(got[0].0.get("i"), Some("0"));
     assert_eq!(got[0].1.len(), 600);
 }
+
+#[test]
+fn a_deletion_inside_a_moved_chunk_keeps_the_rest_when_stopped_before_a_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = || Options {
+        no_lockfile: true,
+        ..Options::default()
+    };
+    let want: Vec<(i64, f64)> = (0..600i64)
+        .filter(|k| !(10..20).contains(k))
+        .map(|k| (k * 1000, k as f64))
+        .collect();
+    {
+        let db = Db::open(dir.path(), opts()).unwrap();
+        for k in 0..600i64 {
+            let mut app = db.appender();
+            app.append_labels(&ls("d", 0), k * 1000, k as f64).unwrap();
+            app.commit().unwrap();
+        }
+        // inside the first chunk: its rewrite starts where it started
+        let rep = db.delete(&[], 10_000, 19_000).unwrap();
+        assert_eq!(rep.samples_removed, 10);
+        assert_eq!(all_samples(&db, &[])[0].1, want);
+        std::mem::forget(db);
+    }
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert!(db.open_report().problems.is_empty());
+    assert_eq!(all_samples(&db, &[])[0].1, want);
+}

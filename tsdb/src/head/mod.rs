@@ -350,16 +350,18 @@ impl Head {
     /// released; so is a slot whose log record was released (its chunk
     /// went into a block or was deleted meanwhile).
     fn attach(&self, mut found: Vec<Found>, min_valid: i64) -> LoadReport {
-        // log chunks sort before a slot of the same series and start
-        found.sort_by_key(|c| (c.series, c.mint, !in_log(c.cref), c.cref));
+        // a chunk is known by its series, range and count (a deletion's
+        // rewrite can start where a released chunk started, but holds
+        // fewer samples or ends later); the log's copy sorts first
+        found.sort_by_key(|c| (c.series, c.mint, c.maxt, c.count, !in_log(c.cref), c.cref));
         let mut report = LoadReport {
             series: self.num_series.load(Ordering::Relaxed) as usize,
             chunks: 0,
             orphan_chunks: 0,
         };
-        let mut prev: Option<(u64, i64)> = None;
+        let mut prev: Option<(u64, i64, i64, u16)> = None;
         for c in found {
-            let key = (c.series, c.mint);
+            let key = (c.series, c.mint, c.maxt, c.count);
             // already in a block (a crash came between writing the block
             // and letting its chunks go), or already in the log: let it go
             if prev == Some(key) || (c.maxt < min_valid && !c.released) {
