@@ -10,6 +10,15 @@ fn ls(job: &str, i: usize) -> Labels {
     Labels::from_pairs(&[("__name__", "m"), ("job", job), ("i", &i.to_string())])
 }
 
+/// Options for a test that opens the folder again while an earlier `Db`
+/// (leaked, as a killed process leaves it) still holds it.
+fn unlocked() -> Options {
+    Options {
+        no_lockfile: true,
+        ..Options::default()
+    }
+}
+
 fn all_samples(db: &Db, matchers: &[Matcher]) -> Vec<(Labels, Vec<(i64, f64)>)> {
     let q = db.querier(i64::MIN, i64::MAX).unwrap();
     q.select(matchers)
@@ -686,10 +695,7 @@ fn appends_after_unclean_stops_keep_every_sample() {
     let mut want: Vec<Vec<(i64, f64)>> = vec![Vec::new(); 10];
     let mut t = 1_700_000_000_000i64;
     // the lock of a forgotten database stays held in this process
-    let opts = || Options {
-        no_lockfile: true,
-        ..Options::default()
-    };
+    let opts = unlocked;
     for round in 0..5 {
         let db = Db::open(dir.path(), opts()).unwrap();
         for _ in 0..(37 + round * 11) {
@@ -764,10 +770,7 @@ fn files_in(dir: &std::path::Path, sub: &str) -> Vec<String> {
 #[test]
 fn closed_chunks_move_to_the_log_and_their_slots_go_after_a_flush() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = || Options {
-        no_lockfile: true,
-        ..Options::default()
-    };
+    let opts = unlocked;
     let n = 2000i64; // about 17 chunks a series
     let val = |i: usize, k: i64| (k * (i as i64 + 1)) as f64 / 4.0;
     let want = |i: usize| -> Vec<(i64, f64)> { (0..n).map(|k| (k * 1000, val(i, k))).collect() };
@@ -831,10 +834,7 @@ fn closed_chunks_move_to_the_log_and_their_slots_go_after_a_flush() {
 #[test]
 fn deleted_samples_stay_deleted_when_stopped_before_a_flush() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = || Options {
-        no_lockfile: true,
-        ..Options::default()
-    };
+    let opts = unlocked;
     {
         let db = Db::open(dir.path(), opts()).unwrap();
         for k in 0..600i64 {
@@ -867,10 +867,7 @@ fn deleted_samples_stay_deleted_when_stopped_before_a_flush() {
 #[test]
 fn a_deletion_inside_a_moved_chunk_keeps_the_rest_when_stopped_before_a_flush() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = || Options {
-        no_lockfile: true,
-        ..Options::default()
-    };
+    let opts = unlocked;
     let want: Vec<(i64, f64)> = (0..600i64)
         .filter(|k| !(10..20).contains(k))
         .map(|k| (k * 1000, k as f64))
