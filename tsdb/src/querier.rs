@@ -23,7 +23,13 @@ struct BlockChunk<'b> {
 enum Part<'b> {
     Block(Vec<BlockChunk<'b>>),
     Head(ChunkCopies),
+    /// A few head samples, decoded at once: smaller than their chunk
+    /// copies, which matters when a query meets a million short series.
+    Decoded(Vec<Sample>),
 }
+
+/// Most head samples of a series decoded as soon as they are copied.
+const DECODE_AT_ONCE: usize = 32;
 
 impl Part<'_> {
     /// Samples in the chunks (an upper bound of those in range).
@@ -31,6 +37,7 @@ impl Part<'_> {
         match self {
             Part::Block(c) => c.iter().map(|c| c.count as usize).sum(),
             Part::Head(c) => c.iter().map(|c| c.count as usize).sum(),
+            Part::Decoded(v) => v.len(),
         }
     }
 }
@@ -184,12 +191,15 @@ impl Querier for DbQuerier<'_> {
         let head_only = self.blocks.is_empty();
         for s in head.matching(matchers) {
             let copies = head.chunk_copies(&s, self.mint, self.maxt);
-            if !copies.is_empty() {
-                merged
-                    .entry(s.labels.to_labels())
-                    .or_default()
-                    .push(Part::Head(copies));
+            if copies.is_empty() {
+                continue;
             }
+            let part = if copies.iter().map(|c| c.count as usize).sum::<usize>() <= DECODE_AT_ONCE {
+                Part::Decoded(Head::decode_copies(&copies, self.mint, self.maxt))
+            } else {
+                Part::Head(copies)
+            };
+            merged.entry(s.labels.to_labels()).or_default().push(part);
         }
         let items: Vec<(Labels, Vec<Part<'_>>)> = merged.into_iter().collect();
         let (mint, maxt) = (self.mint, self.maxt);
@@ -209,6 +219,8 @@ impl Querier for DbQuerier<'_> {
                     Part::Head(copies) => {
                         Self::extend(&mut v, Head::decode_copies(&copies, mint, maxt).into_iter())
                     }
+                    Part::Decoded(samples) if v.is_empty() => v = samples,
+                    Part::Decoded(samples) => Self::extend(&mut v, samples.into_iter()),
                 }
             }
             v
