@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::block::Block;
 use crate::chunkenc::ChunkIter;
 use crate::db::Db;
-use crate::head::{ChunkCopies, Head, HeadQuerier};
+use crate::head::{ChunkCopies, Head, HeadQuerier, MemSeries};
 use crate::labels::{Labels, Matcher};
 use crate::read::{Querier, ReadError, Sample, Series, VecIterator};
 
@@ -171,37 +171,50 @@ impl Querier for DbQuerier<'_> {
     fn select(&self, matchers: &[Matcher]) -> Result<Vec<Series<'_>>, ReadError> {
         // find the chunks of every series first, decode them after (in
         // parallel when there are many)
-        let mut merged: BTreeMap<Labels, Vec<Part<'_>>> = BTreeMap::new();
-        for b in &self.blocks {
-            for (labels, chunks) in b
-                .select(matchers, self.mint, self.maxt)
-                .map_err(block_err)?
-            {
-                let chunks = chunks
-                    .into_iter()
-                    .map(|c| BlockChunk {
-                        it: c.iter(),
-                        count: c.count,
-                    })
-                    .collect();
-                merged.entry(labels).or_default().push(Part::Block(chunks));
-            }
-        }
         let head = self.head.head;
         let head_only = self.blocks.is_empty();
-        for s in head.matching(matchers) {
-            let copies = head.chunk_copies(&s, self.mint, self.maxt);
+        let head_part = |s: &MemSeries| {
+            let copies = head.chunk_copies(s, self.mint, self.maxt);
             if copies.is_empty() {
-                continue;
-            }
-            let part = if copies.iter().map(|c| c.count as usize).sum::<usize>() <= DECODE_AT_ONCE {
-                Part::Decoded(Head::decode_copies(&copies, self.mint, self.maxt))
+                None
+            } else if copies.iter().map(|c| c.count as usize).sum::<usize>() <= DECODE_AT_ONCE {
+                Some(Part::Decoded(Head::decode_copies(
+                    &copies, self.mint, self.maxt,
+                )))
             } else {
-                Part::Head(copies)
-            };
-            merged.entry(s.labels.to_labels()).or_default().push(part);
-        }
-        let items: Vec<(Labels, Vec<Part<'_>>)> = merged.into_iter().collect();
+                Some(Part::Head(copies))
+            }
+        };
+        let items: Vec<(Labels, Vec<Part<'_>>)> = if head_only {
+            // the head's series come in label order, each label set once
+            head.matching(matchers)
+                .into_iter()
+                .filter_map(|s| Some((s.labels.to_labels(), vec![head_part(&s)?])))
+                .collect()
+        } else {
+            let mut merged: BTreeMap<Labels, Vec<Part<'_>>> = BTreeMap::new();
+            for b in &self.blocks {
+                for (labels, chunks) in b
+                    .select(matchers, self.mint, self.maxt)
+                    .map_err(block_err)?
+                {
+                    let chunks = chunks
+                        .into_iter()
+                        .map(|c| BlockChunk {
+                            it: c.iter(),
+                            count: c.count,
+                        })
+                        .collect();
+                    merged.entry(labels).or_default().push(Part::Block(chunks));
+                }
+            }
+            for s in head.matching(matchers) {
+                if let Some(part) = head_part(&s) {
+                    merged.entry(s.labels.to_labels()).or_default().push(part);
+                }
+            }
+            merged.into_iter().collect()
+        };
         let (mint, maxt) = (self.mint, self.maxt);
         let decoded = decode_all(items, |parts| {
             let mut v = Vec::with_capacity(parts.iter().map(Part::count).sum());
