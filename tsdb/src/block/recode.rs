@@ -72,6 +72,12 @@ pub(crate) fn delta_chunk(samples: &[(i64, f64)]) -> Option<Vec<u8>> {
     for s in samples {
         e = e.max(decimal_exponent(s.1)?);
     }
+    delta_at(samples, e)
+}
+
+/// `samples` delta-encoded at exponent `e`, if every value has a mantissa
+/// there and the data fits a chunk.
+fn delta_at(samples: &[(i64, f64)], e: u8) -> Option<Vec<u8>> {
     let mut data = Vec::new();
     (encode_delta(samples, e, &mut data) && data.len() <= MAX_DATA).then_some(data)
 }
@@ -81,8 +87,7 @@ pub(crate) fn delta_chunk(samples: &[(i64, f64)]) -> Option<Vec<u8>> {
 /// mantissa there or the data does not fit.
 fn delta_chunks(part: &[(i64, f64)], exps: &[Option<u8>], out: &mut Vec<ChunkData>) {
     let e = exps.iter().flatten().copied().max().unwrap_or(0);
-    let mut data = Vec::new();
-    if encode_delta(part, e, &mut data) && data.len() <= MAX_DATA {
+    if let Some(data) = delta_at(part, e) {
         out.push(ChunkData {
             mint: part[0].0,
             maxt: part[part.len() - 1].0,
