@@ -21,7 +21,6 @@
 
 mod block;
 pub mod chunkenc;
-mod chunklog;
 mod chunks;
 mod compact;
 mod db;

@@ -23,7 +23,7 @@ use parking_lot::{Mutex, RwLock};
 use index::SeriesIndex;
 
 use crate::chunkenc::{XorEncoder, XorIterator, ENCODING_DELTA, ENCODING_XOR};
-use crate::chunklog::{in_log, ChunkLog, LogChunk};
+use crate::chunks::log::{in_log, ChunkLog, LogChunk};
 use crate::chunks::{ChunkFiles, ChunkRef, FoundSlot, DATA_SIZE, STATE_OPEN};
 use crate::labels::Labels;
 use crate::packed::PackedLabels;

@@ -1,12 +1,16 @@
-//! Chunk slot files: fixed-size chunk slots in memory-mapped files.
+//! The head's chunk files: fixed-size slots in memory-mapped files, here,
+//! for open chunks, and the closed-chunk log ([`log`]) that closed chunks
+//! move to.
 //!
-//! Each chunk lives in one 256-byte slot: a 40-byte header and 216 bytes of
+//! An open chunk lives in one 256-byte slot: a 40-byte header and 216 bytes of
 //! encoded samples. A series' open chunk is written in place as samples
 //! arrive (data bits first, then the header's count), so the files are the
 //! durable state: a restart maps them and reads slot headers, it does not
 //! replay samples. A chunk is closed when its data area is full or it holds
 //! [`MAX_SAMPLES_PER_CHUNK`] samples; closing stores a CRC32C over the slot.
-//! Layout in `docs/format/chunks.md`.
+//! Layouts in `docs/format/chunks.md` and `docs/format/chunklog.md`.
+
+pub(crate) mod log;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
+use super::{create_whole, ChunkRef, DATA_SIZE};
 use crate::chunkenc::{ENCODING_DELTA, ENCODING_XOR};
-use crate::chunks::{create_whole, ChunkRef, DATA_SIZE};
 use crate::encoding::{crc32c, put_uvarint, put_varint, Cursor};
 use crate::fs::SlotMap;
 use crate::Error;
