@@ -68,6 +68,12 @@ impl<'a> Appender<'a> {
         Ok((SeriesHandle(s), created))
     }
 
+    /// Makes room for `n` more samples, so a caller that knows how many
+    /// are coming (a scrape, from the last one) appends without regrowing.
+    pub fn reserve(&mut self, n: usize) {
+        self.pending.reserve(n);
+    }
+
     /// Adds a sample for a held series.
     pub fn append_handle(&mut self, h: &SeriesHandle, t: i64, v: f64) {
         self.pending.push((Arc::clone(&h.0), t, v));
@@ -217,16 +223,25 @@ fn append_sample(
             });
         }
         let open = st.open.as_mut().expect("set above");
+        // the encoder writes only from the byte the chunk's bits end in, so
+        // with its state in memory that byte is all it needs of the slot
         let mut data = [0u8; DATA_SIZE];
-        head.chunks.read_data(open.cref, &mut data);
-        let enc = open
-            .enc
-            .get_or_insert_with(|| XorEncoder::resume(&data, open.count, open.bit_len as usize).0);
-        let old_bytes = enc.bit_len() / 8;
+        let old_bytes = open.bit_len as usize / 8;
+        let enc = match open.enc.as_mut() {
+            Some(enc) => {
+                if open.bit_len % 8 != 0 {
+                    head.chunks.read_data_byte(open.cref, old_bytes, &mut data);
+                }
+                enc
+            }
+            None => {
+                head.chunks.read_data(open.cref, &mut data);
+                let resumed = XorEncoder::resume(&data, open.count, open.bit_len as usize).0;
+                open.enc.insert(resumed)
+            }
+        };
         if enc.append(&mut data, t, v) {
             let new_bytes = enc.bit_len().div_ceil(8);
-            head.chunks
-                .write_data(open.cref, old_bytes, &data[old_bytes..new_bytes]);
             open.count = enc.count();
             open.bit_len = enc.bit_len() as u16;
             open.maxt = t;
@@ -236,20 +251,22 @@ fn append_sample(
             st.last_t = Some(t);
             st.last_v = Some(v.to_bits());
             head.note_time(t);
+            let h = SlotHeader {
+                encoding: ENCODING_XOR,
+                state: STATE_OPEN,
+                count: open.count,
+                bit_len: open.bit_len,
+                crc: 0,
+                series: id,
+                mint: open.mint,
+                maxt: open.maxt,
+            };
+            head.chunks
+                .write_append(open.cref, old_bytes, &data[old_bytes..new_bytes], &h);
             if open.count >= MAX_SAMPLES_PER_CHUNK {
+                let cref = open.cref;
+                head.chunks.read_data(cref, &mut data);
                 close_open(head, id, st, &data);
-            } else {
-                let h = SlotHeader {
-                    encoding: ENCODING_XOR,
-                    state: STATE_OPEN,
-                    count: open.count,
-                    bit_len: open.bit_len,
-                    crc: 0,
-                    series: id,
-                    mint: open.mint,
-                    maxt: open.maxt,
-                };
-                head.chunks.write_header(open.cref, &h);
             }
             return Ok(Outcome::Stored);
         }
@@ -257,6 +274,8 @@ fn append_sample(
         if open.count == 0 {
             break; // a single sample cannot fit an empty slot: impossible by sizes
         }
+        let cref = open.cref;
+        head.chunks.read_data(cref, &mut data);
         close_open(head, id, st, &data);
     }
     Err(Error::InvalidLabels(
