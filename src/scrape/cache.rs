@@ -55,6 +55,11 @@ impl<E> SeriesCache<E> {
         key_at(&self.keys, &self.list, i)
     }
 
+    /// Entries of the last scrape.
+    pub(crate) fn len(&self) -> usize {
+        self.list.len()
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.list.is_empty()
     }
@@ -78,6 +83,26 @@ impl<E> SeriesCache<E> {
             seen: vec![false; self.list.len()],
             in_order: true,
         }
+    }
+
+    /// The key this pass expects next if the scrape repeats the last one
+    /// in order (empty when there is none).
+    pub(crate) fn expected(&self, pass: &Pass) -> &[u8] {
+        let c = pass.cursor;
+        if c < self.list.len() && !pass.seen[c] {
+            self.key(c)
+        } else {
+            &[]
+        }
+    }
+
+    /// Takes the expected entry (the caller has seen its key): its position.
+    pub(crate) fn take_expected(&self, pass: &mut Pass) -> usize {
+        let c = pass.cursor;
+        debug_assert!(c < self.list.len() && !pass.seen[c]);
+        pass.seen[c] = true;
+        pass.cursor += 1;
+        c
     }
 
     /// The position of `raw` in the cache, if it is there.

@@ -240,16 +240,22 @@ impl ScrapeLoop {
         let mut parser = Parser::for_content_type(Some(&content_type), body);
         // (cache key, timestamp, value, place in the cache); resolved to
         // series after parsing
-        let mut samples: Vec<(&[u8], Option<i64>, f64, Option<usize>)> = Vec::new();
+        // a target's next scrape is mostly the size of its last
+        let mut samples: Vec<(&[u8], Option<i64>, f64, Option<usize>)> =
+            Vec::with_capacity(self.cache.len());
         let mut pass = self.cache.pass();
         let mut new_labels: HashMap<&[u8], Option<Labels>> = HashMap::new();
         let mut kept_so_far = 0u64;
         loop {
-            match parser.next() {
+            match parser.next_hinted(self.cache.expected(&pass)) {
                 Ok(None) => break,
                 Ok(Some(Entry::Series)) => {
                     let (raw, pts, v) = parser.series();
-                    let pos = self.cache.find(&mut pass, raw);
+                    let pos = if parser.hint_taken() {
+                        Some(self.cache.take_expected(&mut pass))
+                    } else {
+                        self.cache.find(&mut pass, raw)
+                    };
                     if pos.is_none() && !new_labels.contains_key(raw) {
                         parser.labels(&mut self.scratch);
                         let labels = target_labels(&self.scratch, &t.labels, t.honor_labels);
@@ -313,6 +319,7 @@ impl ScrapeLoop {
         }
         let mut created: HashMap<&[u8], CacheEntry> = HashMap::new();
         let mut app = self.db.appender();
+        app.reserve(samples.len() + self.cache.len());
         let mut series_added = 0;
         let mut kept = 0u64;
         for (raw, pts, v, pos) in &samples {

@@ -43,6 +43,25 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Like [`Parser::next`], with the series the caller expects next
+    /// (empty for none): see [`PromParser::next_hinted`]. OpenMetrics
+    /// checks every series against its family, so it ignores the hint.
+    pub fn next_hinted(&mut self, hint: &[u8]) -> Result<Option<Entry>, ParseError> {
+        match self {
+            Parser::Prom(p) => p.next_hinted(hint),
+            Parser::OpenMetrics(p) => p.next(),
+        }
+    }
+
+    /// After [`Entry::Series`]: whether it was the hint given to
+    /// [`Parser::next_hinted`].
+    pub fn hint_taken(&self) -> bool {
+        match self {
+            Parser::Prom(p) => p.hint_taken(),
+            Parser::OpenMetrics(_) => false,
+        }
+    }
+
     /// After [`Entry::Series`]: raw series bytes, timestamp (ms), value.
     pub fn series(&self) -> (&'a [u8], Option<i64>, f64) {
         match self {

@@ -384,6 +384,9 @@ pub struct PromParser<'a> {
     name: &'a [u8],
     /// (name, escaped value) per label, in written order; reused.
     labels: Vec<(&'a [u8], &'a [u8])>,
+    /// The current series matched the caller's hint: its labels were not
+    /// split out (see [`PromParser::next_hinted`]).
+    hinted: bool,
     value: f64,
     ts: Option<i64>,
     // Current metadata or comment.
@@ -404,6 +407,7 @@ impl<'a> PromParser<'a> {
             series: &[],
             name: &[],
             labels: Vec::new(),
+            hinted: false,
             value: 0.0,
             ts: None,
             meta_name: &[],
@@ -420,13 +424,25 @@ impl<'a> PromParser<'a> {
     /// wording. Once an error is returned, every later call returns it again.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Entry>, ParseError> {
+        self.next_hinted(&[])
+    }
+
+    /// Like [`next`](Self::next), given the series the caller expects next
+    /// (as [`series`](Self::series) gave it for an earlier line; empty for
+    /// none). A sample line that starts with exactly those bytes has a
+    /// series already known to be valid, so only its value and timestamp
+    /// are parsed; [`hint_taken`](Self::hint_taken) then says so. A scrape
+    /// mostly repeats the last one line for line, and this skips most of
+    /// the work per line. [`labels`](Self::labels) still works after it.
+    pub fn next_hinted(&mut self, hint: &[u8]) -> Result<Option<Entry>, ParseError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
         if self.done {
             return Ok(None);
         }
-        match self.advance() {
+        self.hinted = false;
+        match self.advance(hint) {
             Ok(Some(e)) => Ok(Some(e)),
             Ok(None) => {
                 self.done = true;
@@ -437,6 +453,12 @@ impl<'a> PromParser<'a> {
                 Err(e)
             }
         }
+    }
+
+    /// After [`Entry::Series`]: whether the series was the hint given to
+    /// [`next_hinted`](Self::next_hinted).
+    pub fn hint_taken(&self) -> bool {
+        self.hinted
     }
 
     /// After [`Entry::Series`]: the raw bytes of the series as written (metric
@@ -451,6 +473,15 @@ impl<'a> PromParser<'a> {
     /// `out` (cleared first): `("__name__", name)` then each label in written
     /// order, values unescaped. Not sorted; empty values are kept.
     pub fn labels(&self, out: &mut Vec<(String, String)>) {
+        if self.hinted {
+            // split the (valid) series now, in a parser over it alone
+            let mut p = PromParser::new(self.series);
+            let parsed = p.series_part();
+            debug_assert!(parsed.is_ok(), "a hinted series parses");
+            p.meta_name = self.meta_name;
+            p.mtype = self.mtype;
+            return p.labels(out);
+        }
         out.clear();
         out.reserve(self.labels.len() + 1);
         out.push((
@@ -562,7 +593,7 @@ impl<'a> PromParser<'a> {
 
     // -- grammar ------------------------------------------------------------
 
-    fn advance(&mut self) -> Result<Option<Entry>, ParseError> {
+    fn advance(&mut self, hint: &[u8]) -> Result<Option<Entry>, ParseError> {
         loop {
             self.skip_blanks();
             match self.peek() {
@@ -574,7 +605,17 @@ impl<'a> PromParser<'a> {
                 Some(0) => return Err(self.error_at(self.pos, "unexpected NUL byte".to_string())),
                 Some(b'\n') => self.pos += 1,
                 Some(b'#') => return self.hash_line().map(Some),
-                Some(c) if is_metric_name_start(c) => return self.sample().map(Some),
+                Some(c) if is_metric_name_start(c) => {
+                    if !hint.is_empty() && self.starts_with_series(hint) {
+                        self.hinted = true;
+                        self.name = &[];
+                        self.series = &self.body[self.pos..self.pos + hint.len()];
+                        self.pos += hint.len();
+                        self.skip_blanks();
+                        return self.sample_value().map(Some);
+                    }
+                    return self.sample().map(Some);
+                }
                 Some(_) => {
                     return Err(self.error_at(
                         self.pos,
@@ -651,7 +692,28 @@ impl<'a> PromParser<'a> {
     }
 
     /// A sample line: `name[{labels}] value [timestamp]`.
+    /// Whether the line at the cursor starts with the series `key` (a
+    /// valid series as written on an earlier line) and the series does not
+    /// go on past it: blanks follow, and after a bare name no `{`.
+    fn starts_with_series(&self, key: &[u8]) -> bool {
+        let rest = self.rest();
+        if !rest.starts_with(key) || !rest.get(key.len()).is_some_and(|&c| is_blank(c)) {
+            return false;
+        }
+        if key.last() == Some(&b'}') {
+            return true;
+        }
+        let after = &rest[key.len()..];
+        after.iter().find(|&&c| !is_blank(c)) != Some(&b'{')
+    }
+
     fn sample(&mut self) -> Result<Entry, ParseError> {
+        self.series_part()?;
+        self.sample_value()
+    }
+
+    /// The metric name and label set at the cursor, up to the value.
+    fn series_part(&mut self) -> Result<(), ParseError> {
         let start = self.pos;
         let Ok((rest, name)) = metric_name(self.rest()) else {
             return Err(self.error_at(start, "\"INVALID\" is not a valid start token".to_string()));
@@ -668,7 +730,11 @@ impl<'a> PromParser<'a> {
         }
         self.name = name;
         self.series = self.body.get(start..series_end).unwrap_or(&[]);
+        Ok(())
+    }
 
+    /// The value, the timestamp if any, and the end of the line.
+    fn sample_value(&mut self) -> Result<Entry, ParseError> {
         let Ok((rest, tok)) = value_token(self.rest()) else {
             let got = if self.peek() == Some(b'{') {
                 "BOPEN"
@@ -791,9 +857,28 @@ mod tests {
     }
 
     fn parse_all(body: &[u8]) -> Result<Vec<Item>, ParseError> {
+        let (items, err, _) = parse_hinted(body, &[]);
+        err.map_or(Ok(items), Err)
+    }
+
+    /// Parses `body` offering `hints` in turn, as a scrape cache does (the
+    /// next one is offered once the last is taken): the items up to the
+    /// first error, the error, and how many hints were taken.
+    fn parse_hinted(body: &[u8], hints: &[Vec<u8>]) -> (Vec<Item>, Option<ParseError>, usize) {
         let mut p = PromParser::new(body);
         let mut out = Vec::new();
-        while let Some(e) = p.next()? {
+        let mut taken = 0;
+        loop {
+            let hint = hints.get(taken).map_or(&[][..], |h| &h[..]);
+            let e = match p.next_hinted(hint) {
+                Ok(Some(e)) => e,
+                Ok(None) => return (out, None, taken),
+                Err(e) => return (out, Some(e), taken),
+            };
+            if e == Entry::Series && p.hint_taken() {
+                assert_eq!(p.series().0, hint);
+                taken += 1;
+            }
             out.push(match e {
                 Entry::Help => {
                     let (m, h) = p.help();
@@ -818,7 +903,65 @@ mod tests {
                 other => panic!("unexpected entry {other:?}"),
             });
         }
-        Ok(out)
+    }
+
+    /// The raw series of `body`'s sample lines before any error.
+    fn raws(body: &[u8]) -> Vec<Vec<u8>> {
+        parse_hinted(body, &[])
+            .0
+            .into_iter()
+            .filter_map(|i| match i {
+                Item::Series { raw, .. } => Some(raw.into_bytes()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Items with values as bits, so that NaNs compare.
+    fn exact(items: &[Item]) -> Vec<String> {
+        items
+            .iter()
+            .map(|i| match i {
+                Item::Series { raw, ts, v, labels } => {
+                    format!("{raw:?} {ts:?} {:x} {labels:?}", v.to_bits())
+                }
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    /// Parsing with hints gives what parsing without them gives.
+    fn same_with_hints(body: &[u8], hints: &[Vec<u8>]) -> usize {
+        let (want, want_err, _) = parse_hinted(body, &[]);
+        let (got, got_err, taken) = parse_hinted(body, hints);
+        assert_eq!(exact(&got), exact(&want), "{:?} hints {hints:?}", s(body));
+        assert_eq!(got_err, want_err, "{:?} hints {hints:?}", s(body));
+        taken
+    }
+
+    #[test]
+    fn hinted_series_parse_as_without_hints() {
+        let body = b"# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2 1000\nfoo 1\nfoo_bar 2\nfoo {a=\"b\"} 3\nfoo\t{a=\"b\"} 4\nbar{a=\"}\"}  5\t\n";
+        let own = raws(body);
+        assert_eq!(own.len(), 7);
+        // the same body: every series is taken, le still normalised
+        assert_eq!(same_with_hints(body, &own), 7);
+        // a bare name is not taken for a longer name or for labels after it
+        assert_eq!(
+            same_with_hints(b"foo_bar 1\nfoo {a=\"b\"} 2\n", &[b"foo".to_vec()]),
+            0
+        );
+        assert_eq!(
+            same_with_hints(b"foo{a=\"b\"}1\n", &[b"foo{a=\"b\"}".to_vec()]),
+            0
+        );
+        // a taken series still gets its value checked
+        assert_eq!(
+            same_with_hints(b"foo 1\nfoo 1x\n", &[b"foo".to_vec(), b"foo".to_vec()]),
+            1
+        );
+        // a hint waits for its line
+        assert_eq!(same_with_hints(body, &own[3..]), 4);
     }
 
     fn series(body: &str) -> Vec<Item> {
@@ -1690,6 +1833,46 @@ http_request_duration_seconds_sum{handler="/items/{item_id}",method="GET"} 0.001
             ])
         }
 
+        /// Sample lines from a few names, separators and label sets, so
+        /// that one line is often a prefix of another; some are invalid.
+        fn line() -> impl Strategy<Value = String> {
+            let pick = |xs: &'static [&'static str]| prop::sample::select(xs.to_vec());
+            (
+                pick(&[
+                    "a",
+                    "ab",
+                    "a_b",
+                    "le",
+                    "# TYPE a histogram\n",
+                    "# TYPE a_b gauge\n",
+                ]),
+                pick(&["", " ", "\t"]),
+                pick(&[
+                    "",
+                    "{}",
+                    "{x=\"1\"}",
+                    "{x=\"1\",}",
+                    "{x=\"}\"}",
+                    "{x=\"1\",y=\"2\"}",
+                    "{x=\"1\" , y=\"\\\"\"}",
+                    "{le=\"1\"}",
+                    "{x=\"1\",x=\"2\"}",
+                    "{x=1}",
+                    "{",
+                ]),
+                pick(&["", " ", "  ", "\t"]),
+                pick(&["1", "1x", "NaN", "-Inf", "2.5", ""]),
+                pick(&["", " 1000", " x", "\r"]),
+            )
+                .prop_map(|(n, s1, l, s2, v, t)| {
+                    if n.starts_with('#') {
+                        n.to_string()
+                    } else {
+                        format!("{n}{s1}{l}{s2}{v}{t}\n")
+                    }
+                })
+        }
+
         fn drain(body: &[u8]) {
             let mut p = PromParser::new(body);
             let mut out = Vec::new();
@@ -1747,6 +1930,19 @@ http_request_duration_seconds_sum{handler="/items/{item_id}",method="GET"} 0.001
                 // what the shortcut declines is left to the full parse
                 let digits = tok.bytes().filter(u8::is_ascii_digit).count();
                 prop_assert_eq!(exact_decimal(tok.as_bytes()).is_some(), (1..=15).contains(&digits));
+            }
+
+            #[test]
+            fn hints_from_any_body_change_nothing(
+                a in prop::collection::vec(line(), 0..12),
+                b in prop::collection::vec(line(), 0..12),
+            ) {
+                let (a, b) = (a.concat().into_bytes(), b.concat().into_bytes());
+                same_with_hints(&a, &raws(&a));
+                same_with_hints(&a, &raws(&b));
+                let mut both = raws(&b);
+                both.extend(raws(&a));
+                same_with_hints(&a, &both);
             }
 
             #[test]
