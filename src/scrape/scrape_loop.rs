@@ -317,35 +317,38 @@ impl ScrapeLoop {
         if !unchanged {
             entries.reserve(samples.len());
         }
+        // series new to the cache first, so that the samples can then be
+        // stored in the order scraped with every handle borrowed
         let mut created: HashMap<&[u8], CacheEntry> = HashMap::new();
         let mut app = self.db.appender();
-        app.reserve(samples.len() + self.cache.len());
         let mut series_added = 0;
+        for (raw, pts, _, pos) in &samples {
+            if pos.is_some() || created.contains_key(raw) {
+                continue;
+            }
+            let h = match &new_labels[raw] {
+                Some(labels) => {
+                    let (h, new) = app.series_handle(labels).map_err(|e| e.to_string())?;
+                    if new {
+                        series_added += 1;
+                    }
+                    Some(h)
+                }
+                None => None,
+            };
+            let e = CacheEntry {
+                series: h,
+                explicit_ts: pts.is_some(),
+            };
+            created.insert(raw, e);
+        }
+        // (series, timestamp, value) to store
+        let mut batch = Vec::with_capacity(samples.len() + self.cache.len());
         let mut kept = 0u64;
         for (raw, pts, v, pos) in &samples {
             let entry = match pos {
                 Some(p) => self.cache.entry(*p),
-                None => {
-                    if !created.contains_key(raw) {
-                        let h = match &new_labels[raw] {
-                            Some(labels) => {
-                                let (h, new) =
-                                    app.series_handle(labels).map_err(|e| e.to_string())?;
-                                if new {
-                                    series_added += 1;
-                                }
-                                Some(h)
-                            }
-                            None => None,
-                        };
-                        let e = CacheEntry {
-                            series: h,
-                            explicit_ts: pts.is_some(),
-                        };
-                        created.insert(raw, e);
-                    }
-                    &created[raw]
-                }
+                None => &created[raw],
             };
             if !unchanged {
                 entries.push(entry.clone());
@@ -359,7 +362,7 @@ impl ScrapeLoop {
             } else {
                 ts
             };
-            app.append_handle(series, when, *v);
+            batch.push((series, when, *v));
         }
         if t.limits.samples > 0 && kept > t.limits.samples {
             // nothing of this scrape is stored: the appender is dropped
@@ -370,10 +373,11 @@ impl ScrapeLoop {
         let track = t.track_timestamps_staleness;
         for e in self.cache.missing(&pass) {
             if let Some(h) = e.series.as_ref().filter(|_| track || !e.explicit_ts) {
-                app.append_handle(h, ts, stale);
+                batch.push((h, ts, stale));
             }
         }
-        app.commit().map_err(|e| e.to_string())?;
+        app.commit_with(&batch).map_err(|e| e.to_string())?;
+        drop(batch);
         if !unchanged {
             let order = samples.iter().map(|s| s.0).zip(entries).collect();
             self.cache.rebuild(order);

@@ -382,15 +382,6 @@ impl ChunkFiles {
             .is_some()
     }
 
-    /// Copies the data byte at `at` into `out[at]`: all an append needs
-    /// of an open chunk whose encoder state is in memory (the byte its
-    /// last sample ends in).
-    pub(crate) fn read_data_byte(&self, r: ChunkRef, at: usize, out: &mut [u8; DATA_SIZE]) {
-        self.with_map(r, |m| {
-            m.read(r.offset() + HEADER_SIZE + at, &mut out[at..at + 1])
-        });
-    }
-
     /// Writes the bytes a sample appended (`data` from data offset `at`),
     /// then the header that counts it, under one look-up of the file.
     pub(crate) fn write_append(&self, r: ChunkRef, at: usize, data: &[u8], h: &SlotHeader) {

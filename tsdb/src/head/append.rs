@@ -110,13 +110,22 @@ impl<'a> Appender<'a> {
     /// duplicate timestamp is counted and skipped; the others are stored.
     /// Only an I/O failure (allocating a chunk file) is an error.
     pub fn commit(self) -> Result<AppendStats, Error> {
+        self.commit_with(&[])
+    }
+
+    /// Stores the pending samples, then `more`: like adding `more` with
+    /// [`Appender::append_handle`] and committing, without taking a
+    /// reference to each series (a scrape has its samples in a list of its
+    /// own already).
+    pub fn commit_with(self, more: &[(&SeriesHandle, i64, f64)]) -> Result<AppendStats, Error> {
         let mut stats = AppendStats::default();
         let c = &self.head.counters;
         let max_t = match self.head.max_future_ms {
             0 => i64::MAX,
             ahead => now_ms().saturating_add(ahead),
         };
-        for (s, t, v) in &self.pending {
+        let pending = self.pending.iter().map(|(s, t, v)| (&**s, t, v));
+        for (s, t, v) in pending.chain(more.iter().map(|(h, t, v)| (&*h.0, t, v))) {
             let mut st = s.state.lock();
             if st.removed {
                 return Err(Error::UnknownSeries(s.id));
@@ -220,17 +229,18 @@ fn append_sample(
                 count: 0,
                 bit_len: 0,
                 enc: Some(XorEncoder::new()),
+                tail: 0,
             });
         }
         let open = st.open.as_mut().expect("set above");
         // the encoder writes only from the byte the chunk's bits end in, so
-        // with its state in memory that byte is all it needs of the slot
+        // with its state and that byte in memory it needs nothing of the slot
         let mut data = [0u8; DATA_SIZE];
         let old_bytes = open.bit_len as usize / 8;
         let enc = match open.enc.as_mut() {
             Some(enc) => {
-                if open.bit_len % 8 != 0 {
-                    head.chunks.read_data_byte(open.cref, old_bytes, &mut data);
+                if let Some(b) = data.get_mut(old_bytes) {
+                    *b = open.tail;
                 }
                 enc
             }
@@ -242,6 +252,11 @@ fn append_sample(
         };
         if enc.append(&mut data, t, v) {
             let new_bytes = enc.bit_len().div_ceil(8);
+            open.tail = if enc.bit_len() % 8 == 0 {
+                0
+            } else {
+                data[new_bytes - 1]
+            };
             open.count = enc.count();
             open.bit_len = enc.bit_len() as u16;
             open.maxt = t;

@@ -84,6 +84,9 @@ pub(crate) struct OpenChunk {
     pub bit_len: u16,
     /// Built from the slot's bytes on the first append after a restart.
     pub enc: Option<XorEncoder>,
+    /// With `enc`: the byte the chunk's bits end in when they end inside
+    /// one (zero otherwise), so that an append need not read the slot.
+    pub tail: u8,
 }
 
 impl OpenChunk {
@@ -394,6 +397,7 @@ impl Head {
                     count: c.count,
                     bit_len: c.bit_len,
                     enc: None,
+                    tail: 0,
                 });
             } else {
                 st.closed.push(ChunkMeta {
