@@ -71,7 +71,7 @@ fn bench(c: &mut Criterion) {
     );
     g.bench_function("delta_iterate", |b| {
         b.iter(|| {
-            DeltaIterator::new(black_box(&data), input.len() as u16)
+            DeltaIterator::v2(black_box(&data), input.len() as u16)
                 .map(|(t, v)| t as f64 + v)
                 .sum::<f64>()
         })

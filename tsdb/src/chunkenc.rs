@@ -10,11 +10,13 @@
 
 mod delta;
 
-pub use delta::{decimal_exponent, encode as encode_delta, DeltaIterator, ENCODING_DELTA};
+pub use delta::{
+    decimal_exponent, encode as encode_delta, DeltaIterator, ENCODING_DELTA, ENCODING_DELTA2,
+};
 
 /// Chunk encoding tag: XOR-compressed float samples. 0 means "no chunk";
-/// 2 is [`ENCODING_DELTA`]; other values are reserved (native histograms
-/// later).
+/// 2 is [`ENCODING_DELTA`] and 3 [`ENCODING_DELTA2`]; other values are
+/// reserved (native histograms later).
 pub const ENCODING_XOR: u8 = 1;
 
 /// Decodes a stored chunk of either encoding.
@@ -37,6 +39,10 @@ impl<'a> ChunkIter<'a> {
             ENCODING_DELTA => {
                 let n = bit_len.div_ceil(8).min(data.len());
                 ChunkIter::Delta(DeltaIterator::new(&data[..n], count))
+            }
+            ENCODING_DELTA2 => {
+                let n = bit_len.div_ceil(8).min(data.len());
+                ChunkIter::Delta(DeltaIterator::v2(&data[..n], count))
             }
             _ => ChunkIter::Empty,
         }

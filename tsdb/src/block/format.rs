@@ -14,8 +14,9 @@ pub(crate) const INDEX_MAGIC: &[u8; 4] = b"FLBI";
 /// Version of the `index` file.
 pub(crate) const INDEX_VERSION: u8 = 1;
 /// Version of the `chunks` file: 2 adds delta chunks (encoding 2) to the
-/// XOR chunks of version 1, which is still read.
-pub(crate) const CHUNKS_VERSION: u8 = 2;
+/// XOR chunks of version 1, 3 the delta encoding's second layout
+/// (encoding 3); versions 1 and 2 are still read.
+pub(crate) const CHUNKS_VERSION: u8 = 3;
 /// Bytes of each file's header: magic, version, 3 zero bytes.
 pub(crate) const FILE_HEADER_LEN: usize = 8;
 

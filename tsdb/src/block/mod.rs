@@ -37,8 +37,9 @@ pub(crate) struct ChunkData {
     pub mint: i64,
     /// Last sample's timestamp, ms.
     pub maxt: i64,
-    /// Encoding tag ([`crate::chunkenc::ENCODING_XOR`] or
-    /// [`crate::chunkenc::ENCODING_DELTA`]).
+    /// Encoding tag ([`crate::chunkenc::ENCODING_XOR`],
+    /// [`crate::chunkenc::ENCODING_DELTA`] or
+    /// [`crate::chunkenc::ENCODING_DELTA2`]).
     pub encoding: u8,
     /// Samples in the chunk.
     pub count: u16,

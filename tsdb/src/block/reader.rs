@@ -12,7 +12,7 @@ use super::format::{
 use super::index::{ChunkMeta, Index, SeriesRecord};
 use super::matchers::postings_for_matchers;
 use super::{BlockMeta, ChunkData};
-use crate::chunkenc::{ChunkIter, ENCODING_DELTA, ENCODING_XOR};
+use crate::chunkenc::{ChunkIter, ENCODING_DELTA, ENCODING_DELTA2, ENCODING_XOR};
 use crate::encoding::crc32c;
 use crate::fs::ReadMap;
 use crate::labels::{Labels, Matcher};
@@ -27,7 +27,8 @@ pub(crate) struct ChunkRefData<'a> {
     pub mint: i64,
     /// Last sample's timestamp, ms.
     pub maxt: i64,
-    /// Encoding tag ([`ENCODING_XOR`] or [`ENCODING_DELTA`]).
+    /// Encoding tag ([`ENCODING_XOR`], [`ENCODING_DELTA`] or
+    /// [`ENCODING_DELTA2`]).
     pub encoding: u8,
     /// Samples in the chunk.
     pub count: u16,
@@ -100,7 +101,13 @@ impl ChunkFile {
         if crc32c(&b[o..end]) != crc {
             return Err(bad("checksum mismatch"));
         }
-        if encoding != ENCODING_XOR && (encoding != ENCODING_DELTA || self.version < 2) {
+        let known = match encoding {
+            ENCODING_XOR => true,
+            ENCODING_DELTA => self.version >= 2,
+            ENCODING_DELTA2 => self.version >= 3,
+            _ => false,
+        };
+        if !known {
             return Err(bad("unknown encoding"));
         }
         let c = ChunkRefData {

@@ -5,7 +5,7 @@
 
 use super::ChunkData;
 use crate::chunkenc::{
-    decimal_exponent, encode_delta, ChunkIter, XorEncoder, ENCODING_DELTA, ENCODING_XOR,
+    decimal_exponent, encode_delta, ChunkIter, XorEncoder, ENCODING_DELTA2, ENCODING_XOR,
 };
 
 /// Most samples in one block chunk.
@@ -91,7 +91,7 @@ fn delta_chunks(part: &[(i64, f64)], exps: &[Option<u8>], out: &mut Vec<ChunkDat
         out.push(ChunkData {
             mint: part[0].0,
             maxt: part[part.len() - 1].0,
-            encoding: ENCODING_DELTA,
+            encoding: ENCODING_DELTA2,
             count: part.len() as u16,
             bit_len: (data.len() * 8) as u16,
             data,
@@ -148,11 +148,11 @@ mod tests {
         assert_eq!(
             kinds,
             vec![
-                (ENCODING_DELTA, 480),
-                (ENCODING_DELTA, 480),
-                (ENCODING_DELTA, 40),
+                (ENCODING_DELTA2, 480),
+                (ENCODING_DELTA2, 480),
+                (ENCODING_DELTA2, 40),
                 (ENCODING_XOR, 2),
-                (ENCODING_DELTA, 8),
+                (ENCODING_DELTA2, 8),
             ]
         );
         for c in &chunks {
@@ -172,7 +172,7 @@ mod tests {
             .collect();
         let chunks = encode_samples(&samples);
         let kinds: Vec<(u8, u16)> = chunks.iter().map(|c| (c.encoding, c.count)).collect();
-        assert_eq!(kinds, vec![(ENCODING_DELTA, 240), (ENCODING_DELTA, 240)]);
+        assert_eq!(kinds, vec![(ENCODING_DELTA2, 240), (ENCODING_DELTA2, 240)]);
         assert!(same(&samples_of(&chunks), &samples));
     }
 

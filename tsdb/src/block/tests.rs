@@ -687,7 +687,8 @@ fn a_version_1_block_still_opens_and_merges_into_delta_chunks() {
             "{name}"
         );
     }
-    // written again (as a merge does): version 2, the counter in delta chunks
+    // written again (as a merge does): the newest version, the counter in
+    // delta chunks
     let dir = tempfile::tempdir().unwrap();
     let m = b.meta();
     let meta = write_block(
@@ -701,7 +702,7 @@ fn a_version_1_block_still_opens_and_merges_into_delta_chunks() {
     .unwrap();
     let nb = Block::open(&dir.path().join(&meta.id)).unwrap();
     let bytes = std::fs::read(dir.path().join(&meta.id).join(CHUNKS_FILE)).unwrap();
-    assert_eq!(bytes[4], 2, "chunks file version");
+    assert_eq!(bytes[4], 3, "chunks file version");
     let new: Input = nb.all_series().unwrap().map(Result::unwrap).collect();
     let kinds: Vec<(String, u8)> = new
         .iter()
@@ -709,7 +710,7 @@ fn a_version_1_block_still_opens_and_merges_into_delta_chunks() {
         .collect();
     assert!(kinds.contains(&(
         "fixture_counter_total".into(),
-        crate::chunkenc::ENCODING_DELTA
+        crate::chunkenc::ENCODING_DELTA2
     )));
     for (name, got) in samples(&new) {
         assert!(
@@ -717,4 +718,70 @@ fn a_version_1_block_still_opens_and_merges_into_delta_chunks() {
             "{name}"
         );
     }
+}
+
+/// A block written by the version-2 writer (delta chunks in the first
+/// layout): three series every 15 s from 1700000000000 ms, 600 samples
+/// each, a counter `3 i + i mod 7`, a gauge `sqrt(i)` (decimal only at
+/// squares, so delta and XOR chunks alternate) and a ratio
+/// `(37 i mod 1000) / 1000`.
+const V2_BLOCK: &str = "testdata/block_v2/01M8A434AW87JX4159Y4ZH6HEY";
+
+#[test]
+fn a_version_2_block_still_opens_and_merges_into_the_second_layout() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(V2_BLOCK);
+    let expected = |name: &str| -> Vec<(i64, f64)> {
+        (0..600i64)
+            .map(|i| {
+                let v = match name {
+                    "fixture_counter_total" => (3 * i + i % 7) as f64,
+                    "fixture_gauge" => (i as f64).sqrt(),
+                    _ => ((i * 37) % 1000) as f64 / 1000.0,
+                };
+                (1_700_000_000_000 + i * 15_000, v)
+            })
+            .collect()
+    };
+    let check = |series: &Input| {
+        assert_eq!(series.len(), 3);
+        for (l, cs) in series {
+            let name = l.get("__name__").unwrap();
+            let got = super::recode::samples_of(cs);
+            assert!(
+                crate::chunkenc::same_samples(&got, &expected(name)),
+                "{name}"
+            );
+        }
+    };
+    let b = Block::open(&path).unwrap();
+    b.verify().unwrap();
+    let old: Input = b.all_series().unwrap().map(Result::unwrap).collect();
+    let tags: std::collections::BTreeSet<u8> = old
+        .iter()
+        .flat_map(|(_, cs)| cs.iter().map(|c| c.encoding))
+        .collect();
+    assert_eq!(tags, [ENCODING_XOR, crate::chunkenc::ENCODING_DELTA].into());
+    check(&old);
+    let old_bytes: usize = old
+        .iter()
+        .flat_map(|(_, cs)| cs.iter().map(|c| c.data.len()))
+        .sum();
+    // written again: version 3, delta chunks in the second layout, smaller
+    let dir = tempfile::tempdir().unwrap();
+    let m = b.meta();
+    let meta = write_block(dir.path(), m.min_time, m.max_time, old, 2, vec![]).unwrap();
+    let nb = Block::open(&dir.path().join(&meta.id)).unwrap();
+    nb.verify().unwrap();
+    let bytes = std::fs::read(dir.path().join(&meta.id).join(CHUNKS_FILE)).unwrap();
+    assert_eq!(bytes[4], 3, "chunks file version");
+    let new: Input = nb.all_series().unwrap().map(Result::unwrap).collect();
+    assert!(new.iter().all(|(_, cs)| cs
+        .iter()
+        .all(|c| c.encoding != crate::chunkenc::ENCODING_DELTA)));
+    check(&new);
+    let new_bytes: usize = new
+        .iter()
+        .flat_map(|(_, cs)| cs.iter().map(|c| c.data.len()))
+        .sum();
+    assert!(new_bytes < old_bytes, "{new_bytes} >= {old_bytes}");
 }

@@ -15,7 +15,7 @@ use super::format::{
 use super::id::new_block_id;
 use super::recode::recode;
 use super::{BlockMeta, ChunkData};
-use crate::chunkenc::{ENCODING_DELTA, ENCODING_XOR};
+use crate::chunkenc::{ENCODING_DELTA, ENCODING_DELTA2, ENCODING_XOR};
 use crate::encoding::crc32c;
 use crate::fs::sync_dir;
 use crate::labels::{Label, Labels};
@@ -108,7 +108,7 @@ fn write_files(
                     io::Error::new(io::ErrorKind::InvalidInput, format!("{labels}: {what}")),
                 )
             };
-            if c.encoding != ENCODING_XOR && c.encoding != ENCODING_DELTA {
+            if ![ENCODING_XOR, ENCODING_DELTA, ENCODING_DELTA2].contains(&c.encoding) {
                 return Err(bad("unknown chunk encoding"));
             }
             if c.data.len() < (c.bit_len as usize).div_ceil(8) {

@@ -11,11 +11,42 @@
 
 use crate::encoding::{put_varint, Cursor};
 
-/// Chunk encoding tag of the delta encoding.
+/// Chunk encoding tag of the delta encoding, first layout: groups of 32
+/// deltas of deltas, each packed. Still read; no longer written.
 pub const ENCODING_DELTA: u8 = 2;
 
-/// Elements per packed group.
-const GROUP: usize = 32;
+/// Chunk encoding tag of the delta encoding, second layout: groups of 64,
+/// each holding deltas of deltas or plain deltas, packed or sparse,
+/// whichever is smallest.
+pub const ENCODING_DELTA2: u8 = 3;
+
+/// The two group layouts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    V1,
+    V2,
+}
+
+impl Layout {
+    /// Elements per group.
+    fn group(self) -> usize {
+        match self {
+            Layout::V1 => 32,
+            Layout::V2 => GROUP_MAX,
+        }
+    }
+}
+
+/// Most elements in a group (of either layout).
+const GROUP_MAX: usize = 64;
+
+/// Group tag bit (second layout): the elements are deltas, not deltas of
+/// deltas.
+const DELTAS: u8 = 0x80;
+
+/// Group tag code (second layout): a sparse group. Codes 0 to 64 are the
+/// bit width of a packed group.
+const SPARSE: u8 = 0x7f;
 
 /// Largest decimal exponent.
 const MAX_EXP: usize = 18;
@@ -82,10 +113,22 @@ fn value_of(m: i64, e: u8) -> f64 {
 }
 
 /// Encodes `samples` (timestamps strictly increasing) with every value as
-/// its mantissa at exponent `e`, appending to `out`. Returns false, with
-/// `out` left as it was, if a value has no mantissa at `e` or `samples`
-/// is empty or holds more than `u16::MAX` samples.
+/// its mantissa at exponent `e`, appending to `out`, in the second layout
+/// ([`ENCODING_DELTA2`]). Returns false, with `out` left as it was, if a
+/// value has no mantissa at `e` or `samples` is empty or holds more than
+/// `u16::MAX` samples.
 pub fn encode(samples: &[(i64, f64)], e: u8, out: &mut Vec<u8>) -> bool {
+    encode_layout(samples, e, out, Layout::V2)
+}
+
+/// [`encode`] in the first layout ([`ENCODING_DELTA`]), as earlier
+/// versions wrote it.
+#[cfg(test)]
+pub(crate) fn encode_v1(samples: &[(i64, f64)], e: u8, out: &mut Vec<u8>) -> bool {
+    encode_layout(samples, e, out, Layout::V1)
+}
+
+fn encode_layout(samples: &[(i64, f64)], e: u8, out: &mut Vec<u8>, layout: Layout) -> bool {
     if samples.is_empty() || samples.len() > u16::MAX as usize || e as usize > MAX_EXP {
         return false;
     }
@@ -110,41 +153,146 @@ pub fn encode(samples: &[(i64, f64)], e: u8, out: &mut Vec<u8>) -> bool {
     let (mut dt, mut dm) = (samples[1].0.wrapping_sub(t0), ms[1].wrapping_sub(m0));
     put_varint(out, dt);
     put_varint(out, dm);
-    let mut tdod = [0i64; GROUP];
-    let mut mdod = [0i64; GROUP];
+    let (mut tdod, mut td) = ([0i64; GROUP_MAX], [0i64; GROUP_MAX]);
+    let (mut mdod, mut md) = ([0i64; GROUP_MAX], [0i64; GROUP_MAX]);
     let mut i = 2;
     while i < samples.len() {
-        let k = GROUP.min(samples.len() - i);
+        let k = layout.group().min(samples.len() - i);
         for j in 0..k {
             let d = samples[i + j].0.wrapping_sub(samples[i + j - 1].0);
-            tdod[j] = d.wrapping_sub(dt);
+            (tdod[j], td[j]) = (d.wrapping_sub(dt), d);
             dt = d;
             let d = ms[i + j].wrapping_sub(ms[i + j - 1]);
-            mdod[j] = d.wrapping_sub(dm);
+            (mdod[j], md[j]) = (d.wrapping_sub(dm), d);
             dm = d;
         }
-        if !steady {
-            put_group(out, &tdod[..k]);
+        match layout {
+            Layout::V1 => {
+                if !steady {
+                    put_group(out, &tdod[..k]);
+                }
+                put_group(out, &mdod[..k]);
+            }
+            Layout::V2 => {
+                if !steady {
+                    put_group2(out, &tdod[..k], &td[..k]);
+                }
+                put_group2(out, &mdod[..k], &md[..k]);
+            }
         }
-        put_group(out, &mdod[..k]);
         i += k;
     }
     true
+}
+
+/// Bytes of a zigzag varint.
+fn varint_len(v: i64) -> usize {
+    let z = ((v << 1) ^ (v >> 63)) as u64;
+    ((64 - z.leading_zeros()) as usize).div_ceil(7).max(1)
+}
+
+/// The smallest element and the bit width of the largest difference to it.
+fn span_of(xs: &[i64]) -> (i64, u32) {
+    let min = xs.iter().copied().min().unwrap_or(0);
+    let span = xs
+        .iter()
+        .map(|&x| x.wrapping_sub(min) as u64)
+        .max()
+        .unwrap_or(0);
+    (min, 64 - span.leading_zeros())
+}
+
+/// The element that occurs in more than half of `xs`, if one does (else
+/// some element): a sparse group pays off only for such an element, and
+/// finding it takes one pass (Boyer and Moore's majority vote).
+fn majority(xs: &[i64]) -> i64 {
+    let (mut cand, mut n) = (xs[0], 0u32);
+    for &x in xs {
+        if n == 0 {
+            (cand, n) = (x, 1);
+        } else if x == cand {
+            n += 1;
+        } else {
+            n -= 1;
+        }
+    }
+    cand
+}
+
+/// A group in the second layout, in the smallest of its four forms: the
+/// deltas of deltas or the deltas, each packed or sparse.
+///
+/// packed: tag (the bit width, 0 to 64), the smallest element (varint),
+/// then each element minus the smallest in that many bits.
+/// sparse: tag [`SPARSE`], a common element (varint), a bitmap of
+/// the elements that differ from it (bit j of byte j/8), then those
+/// elements as a first-layout group. Bit 7 of the tag is [`DELTAS`].
+fn put_group2(out: &mut Vec<u8>, dods: &[i64], deltas: &[i64]) {
+    let k = dods.len();
+    let mut best: Option<(usize, u8, &[i64], Option<i64>)> = None;
+    for (xs, order) in [(dods, 0u8), (deltas, DELTAS)] {
+        let (min, w) = span_of(xs);
+        let packed = 1 + varint_len(min) + (k * w as usize).div_ceil(8);
+        let common = majority(xs);
+        let mut ex = [0i64; GROUP_MAX];
+        let mut n = 0;
+        for &x in xs.iter().filter(|&&x| x != common) {
+            ex[n] = x;
+            n += 1;
+        }
+        let (emin, ew) = span_of(&ex[..n]);
+        let sparse = 1
+            + varint_len(common)
+            + k.div_ceil(8)
+            + varint_len(emin)
+            + 1
+            + (n * ew as usize).div_ceil(8);
+        for (size, c) in [(packed, None), (sparse, Some(common))] {
+            if best.is_none_or(|b| size < b.0) {
+                best = Some((size, order, xs, c));
+            }
+        }
+    }
+    let (_, order, xs, common) = best.expect("four forms were sized");
+    match common {
+        None => {
+            let (min, w) = span_of(xs);
+            out.push(order | w as u8);
+            put_varint(out, min);
+            put_bits(out, xs, min, w);
+        }
+        Some(c) => {
+            out.push(order | SPARSE);
+            put_varint(out, c);
+            let at = out.len();
+            out.resize(at + k.div_ceil(8), 0);
+            let mut ex = [0i64; GROUP_MAX];
+            let mut n = 0;
+            for (j, &x) in xs.iter().enumerate() {
+                if x != c {
+                    out[at + j / 8] |= 1 << (j % 8);
+                    ex[n] = x;
+                    n += 1;
+                }
+            }
+            put_group(out, &ex[..n]);
+        }
+    }
 }
 
 /// Appends a group: its smallest element (varint), the bit width of the
 /// largest difference to it (one byte), then each difference in that many
 /// bits, least significant bits first, padded to a whole byte.
 fn put_group(out: &mut Vec<u8>, xs: &[i64]) {
-    let min = *xs.iter().min().expect("a group is never empty");
-    let span = xs
-        .iter()
-        .map(|&x| x.wrapping_sub(min) as u64)
-        .max()
-        .unwrap_or(0);
-    let w = 64 - span.leading_zeros();
+    let (min, w) = span_of(xs);
     put_varint(out, min);
     out.push(w as u8);
+    put_bits(out, xs, min, w);
+}
+
+/// Each element minus `min` in `w` bits, least significant bits first,
+/// padded to a whole byte.
+fn put_bits(out: &mut Vec<u8>, xs: &[i64], min: i64, w: u32) {
     if w == 0 {
         return;
     }
@@ -183,6 +331,48 @@ fn word_at(b: &[u8], i: usize) -> u64 {
 fn read_group(c: &mut Cursor<'_>, out: &mut [i64]) -> Option<()> {
     let min = c.varint()?;
     let w = *c.bytes(1)?.first()? as usize;
+    read_bits(c, min, w, out)
+}
+
+/// Reads a second-layout group (see [`put_group2`]); whether its elements
+/// are deltas. `None` if the data ends early or is malformed.
+fn read_group2(c: &mut Cursor<'_>, out: &mut [i64]) -> Option<bool> {
+    let tag = *c.bytes(1)?.first()?;
+    let code = tag & !DELTAS;
+    if code == SPARSE {
+        let common = c.varint()?;
+        let bitmap = c.bytes(out.len().div_ceil(8))?;
+        let n = bitmap
+            .iter()
+            .map(|b| b.count_ones() as usize)
+            .sum::<usize>();
+        if n > out.len() {
+            return None;
+        }
+        let mut ex = [0i64; GROUP_MAX];
+        read_group(c, &mut ex[..n])?;
+        let mut i = 0;
+        for (j, x) in out.iter_mut().enumerate() {
+            if bitmap[j / 8] >> (j % 8) & 1 == 1 {
+                *x = ex[i];
+                i += 1;
+            } else {
+                *x = common;
+            }
+        }
+        // bits set past the last element
+        if i != n {
+            return None;
+        }
+    } else {
+        let min = c.varint()?;
+        read_bits(c, min, code as usize, out)?;
+    }
+    Some(tag & DELTAS != 0)
+}
+
+/// Reads `out.len()` elements of `w` bits each, adding `min`.
+fn read_bits(c: &mut Cursor<'_>, min: i64, w: usize, out: &mut [i64]) -> Option<()> {
     if w > 64 {
         return None;
     }
@@ -211,6 +401,7 @@ fn read_group(c: &mut Cursor<'_>, out: &mut [i64]) -> Option<()> {
 /// decoded a group at a time.
 pub struct DeltaIterator<'a> {
     c: Cursor<'a>,
+    layout: Layout,
     count: u16,
     /// Samples decoded so far, into `ts` and `vs` included.
     decoded: u16,
@@ -220,18 +411,30 @@ pub struct DeltaIterator<'a> {
     dt: i64,
     m: i64,
     dm: i64,
-    ts: [i64; GROUP],
-    ms: [i64; GROUP],
+    ts: [i64; GROUP_MAX],
+    ms: [i64; GROUP_MAX],
     /// Next position in `ts`/`ms`, and how many they hold.
     at: usize,
     len: usize,
 }
 
 impl<'a> DeltaIterator<'a> {
-    /// Iterates `count` samples encoded in `data`.
+    /// Iterates `count` samples encoded in `data` in the first layout
+    /// ([`ENCODING_DELTA`]).
     pub fn new(data: &'a [u8], count: u16) -> Self {
+        Self::with_layout(data, count, Layout::V1)
+    }
+
+    /// Iterates `count` samples encoded in `data` in the second layout
+    /// ([`ENCODING_DELTA2`]).
+    pub fn v2(data: &'a [u8], count: u16) -> Self {
+        Self::with_layout(data, count, Layout::V2)
+    }
+
+    fn with_layout(data: &'a [u8], count: u16, layout: Layout) -> Self {
         DeltaIterator {
             c: Cursor::at(data, 0),
+            layout,
             count,
             decoded: 0,
             e: 0,
@@ -240,8 +443,8 @@ impl<'a> DeltaIterator<'a> {
             dt: 0,
             m: 0,
             dm: 0,
-            ts: [0; GROUP],
-            ms: [0; GROUP],
+            ts: [0; GROUP_MAX],
+            ms: [0; GROUP_MAX],
             at: 0,
             len: 0,
         }
@@ -277,27 +480,48 @@ impl<'a> DeltaIterator<'a> {
             self.decoded = self.len as u16;
             return Some(());
         }
-        let k = GROUP.min((self.count - self.decoded) as usize);
-        if self.steady {
+        let k = self
+            .layout
+            .group()
+            .min((self.count - self.decoded) as usize);
+        let read = |c: &mut Cursor<'a>, out: &mut [i64]| match self.layout {
+            Layout::V1 => read_group(c, out).map(|()| false),
+            Layout::V2 => read_group2(c, out),
+        };
+        let t_deltas = if self.steady {
             self.ts[..k].fill(0);
+            false
         } else {
-            read_group(&mut self.c, &mut self.ts[..k])?;
-        }
-        read_group(&mut self.c, &mut self.ms[..k])?;
-        let (mut t, mut dt, mut m, mut dm) = (self.t, self.dt, self.m, self.dm);
-        for j in 0..k {
-            dt = dt.wrapping_add(self.ts[j]);
-            t = t.wrapping_add(dt);
-            self.ts[j] = t;
-            dm = dm.wrapping_add(self.ms[j]);
-            m = m.wrapping_add(dm);
-            self.ms[j] = m;
-        }
-        (self.t, self.dt, self.m, self.dm) = (t, dt, m, dm);
+            read(&mut self.c, &mut self.ts[..k])?
+        };
+        let m_deltas = read(&mut self.c, &mut self.ms[..k])?;
+        integrate(&mut self.ts[..k], &mut self.t, &mut self.dt, t_deltas);
+        integrate(&mut self.ms[..k], &mut self.m, &mut self.dm, m_deltas);
         self.len = k;
         self.decoded += k as u16;
         Some(())
     }
+}
+
+/// Turns a group's deltas of deltas (or deltas) into the values, from the
+/// last value `x` and its delta `dx`, which it advances.
+#[inline]
+fn integrate(xs: &mut [i64], x: &mut i64, dx: &mut i64, deltas: bool) {
+    let (mut v, mut d) = (*x, *dx);
+    if deltas {
+        for e in xs.iter_mut() {
+            d = *e;
+            v = v.wrapping_add(d);
+            *e = v;
+        }
+    } else {
+        for e in xs.iter_mut() {
+            d = d.wrapping_add(*e);
+            v = v.wrapping_add(d);
+            *e = v;
+        }
+    }
+    (*x, *dx) = (v, d);
 }
 
 impl Iterator for DeltaIterator<'_> {
@@ -331,7 +555,7 @@ mod tests {
         if !encode(samples, e, &mut out) {
             return None;
         }
-        Some(DeltaIterator::new(&out, samples.len() as u16).collect())
+        Some(DeltaIterator::v2(&out, samples.len() as u16).collect())
     }
 
     #[test]
@@ -367,7 +591,7 @@ mod tests {
         // timestamps cost nothing; value dods in [-4, 4] take 3 or 4 bits
         assert!(out.len() < 480 / 2 + 40, "{} bytes", out.len());
         assert!(same(
-            &DeltaIterator::new(&out, 480).collect::<Vec<_>>(),
+            &DeltaIterator::v2(&out, 480).collect::<Vec<_>>(),
             &samples
         ));
     }
@@ -402,7 +626,7 @@ mod tests {
         let mut out = Vec::new();
         assert!(encode(&samples, 2, &mut out));
         for cut in 0..out.len() {
-            let got: Vec<_> = DeltaIterator::new(&out[..cut], 100).collect();
+            let got: Vec<_> = DeltaIterator::v2(&out[..cut], 100).collect();
             assert!(got.len() < 100);
             assert!(same(&got, &samples[..got.len()]));
         }
@@ -421,7 +645,7 @@ mod tests {
             }).collect();
             let mut out = Vec::new();
             prop_assert!(encode(&samples, e, &mut out));
-            let got: Vec<_> = DeltaIterator::new(&out, samples.len() as u16).collect();
+            let got: Vec<_> = DeltaIterator::v2(&out, samples.len() as u16).collect();
             prop_assert!(same(&got, &samples));
         }
 
@@ -440,6 +664,47 @@ mod tests {
         fn prop_garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300), count in 0u16..500) {
             let n = DeltaIterator::new(&bytes, count).count();
             prop_assert!(n <= count as usize);
+            let n = DeltaIterator::v2(&bytes, count).count();
+            prop_assert!(n <= count as usize);
+        }
+
+        #[test]
+        fn prop_both_layouts_roundtrip(
+            kind in 0usize..4,
+            steps in proptest::collection::vec(-3i64..4, 2..400),
+            rare in proptest::collection::vec(any::<i64>(), 8),
+            irregular in any::<bool>(),
+        ) {
+            // series that favour each group form: small steps (packed
+            // deltas of deltas), jumps (packed deltas), mostly one step
+            // with rare others (sparse), and wide random values
+            let mut m = 1_000_000i64;
+            let samples: Vec<_> = steps.iter().enumerate().map(|(i, &s)| {
+                m += match kind {
+                    0 => 20 + s,
+                    1 => s * 1000 + (i as i64 % 2) * 777,
+                    2 => if i % 37 == 5 { rare[i % 8] % 100_000 } else { 3 },
+                    _ => rare[i % 8] % (1 << 40),
+                };
+                let t = i as i64 * 15_000 + if irregular { s * (i as i64 % 3) } else { 0 };
+                (t, m as f64)
+            }).collect();
+            let mut v1 = Vec::new();
+            let mut v2 = Vec::new();
+            prop_assert!(encode_v1(&samples, 0, &mut v1));
+            prop_assert!(encode(&samples, 0, &mut v2));
+            let n = samples.len() as u16;
+            prop_assert!(same(&DeltaIterator::new(&v1, n).collect::<Vec<_>>(), &samples));
+            prop_assert!(same(&DeltaIterator::v2(&v2, n).collect::<Vec<_>>(), &samples));
+            // the second layout never takes more than a few bytes beyond
+            // the first: each group picks its smallest form
+            prop_assert!(v2.len() <= v1.len() + 2 * samples.len().div_ceil(64), "{} > {}", v2.len(), v1.len());
+            // a cut chunk yields a prefix
+            for cut in [v2.len() / 3, v2.len() / 2, v2.len() - 1] {
+                let got: Vec<_> = DeltaIterator::v2(&v2[..cut], n).collect();
+                prop_assert!(got.len() < samples.len());
+                prop_assert!(same(&got, &samples[..got.len()]));
+            }
         }
     }
 }

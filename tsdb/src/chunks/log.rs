@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use parking_lot::{Mutex, RwLock};
 
 use super::{create_whole, ChunkRef, DATA_SIZE};
-use crate::chunkenc::{ENCODING_DELTA, ENCODING_XOR};
+use crate::chunkenc::{ENCODING_DELTA, ENCODING_DELTA2, ENCODING_XOR};
 use crate::encoding::{crc32c, put_uvarint, put_varint, Cursor};
 use crate::fs::SlotMap;
 use crate::Error;
@@ -27,7 +27,9 @@ pub(crate) const SEGMENT_SIZE: usize = 1 << 20;
 /// Bytes of the segment file header.
 const FILE_HEADER: usize = 8;
 const MAGIC: &[u8; 4] = b"FLCL";
-const VERSION: u8 = 1;
+/// Version 2 adds records in the delta encoding's second layout; version 1
+/// segments (XOR and first-layout delta records) are still read.
+const VERSION: u8 = 2;
 
 /// Set in a [`ChunkRef`] that points into the log; the segment number is
 /// in bits 32–62 and the byte offset of the chunk's data in bits 0–31.
@@ -112,7 +114,7 @@ fn encode_record(c: &LogChunk, data: &[u8]) -> (Vec<u8>, usize) {
 /// The record at `pos` of a segment's bytes: the chunk (its reference's
 /// offset is that of its data) and the record's length. `None` where the
 /// bytes are not a whole, valid record.
-fn decode_record(buf: &[u8], pos: usize, segment: u64) -> Option<(LogChunk, usize)> {
+fn decode_record(buf: &[u8], pos: usize, segment: u64, version: u8) -> Option<(LogChunk, usize)> {
     let mut c = Cursor::at(buf, pos);
     let series = c.uvarint()?;
     let mint = c.varint()?;
@@ -125,10 +127,12 @@ fn decode_record(buf: &[u8], pos: usize, segment: u64) -> Option<(LogChunk, usiz
     let (encoding, released) = (stored & !RELEASED, stored & RELEASED != 0);
     let at = c.pos();
     let n = (bit_len as usize).div_ceil(8);
-    let plausible = (encoding == ENCODING_XOR || encoding == ENCODING_DELTA)
-        && series != 0
-        && count > 0
-        && n <= DATA_SIZE;
+    let known = match encoding {
+        ENCODING_XOR | ENCODING_DELTA => true,
+        ENCODING_DELTA2 => version >= 2,
+        _ => false,
+    };
+    let plausible = known && series != 0 && count > 0 && n <= DATA_SIZE;
     if !plausible {
         return None;
     }
@@ -180,7 +184,7 @@ impl ChunkLog {
             if let Some(m) = &map {
                 m.read(0, &mut buf);
             }
-            if map.is_none() || &buf[..4] != MAGIC || buf[4] != VERSION {
+            if map.is_none() || &buf[..4] != MAGIC || !(1..=VERSION).contains(&buf[4]) {
                 problems.push(format!(
                     "{}: not a chunk log segment (bad header), moved aside to {}.damaged",
                     path.display(),
@@ -194,7 +198,7 @@ impl ChunkLog {
             let mut pos = FILE_HEADER;
             let mut records = 0u32;
             while pos < len && buf[pos] != 0 {
-                match decode_record(&buf, pos, n) {
+                match decode_record(&buf, pos, n, buf[4]) {
                     Some((chunk, size)) => {
                         records += u32::from(!chunk.released);
                         found.push(chunk);
@@ -469,6 +473,33 @@ mod tests {
         assert_eq!(found[0].cref, r1);
         assert_eq!(problems.len(), 1);
         assert!(problems[0].contains("cut"), "{problems:?}");
+    }
+
+    #[test]
+    fn version_1_segments_are_read_but_hold_no_second_layout_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, _, _) = ChunkLog::open(dir.path()).unwrap();
+        let (old, d) = chunk(1, 0, &[5; 30]);
+        let new = LogChunk {
+            mint: 2000,
+            maxt: 3000,
+            encoding: ENCODING_DELTA2,
+            ..old
+        };
+        let r1 = append(&log, &old, &d);
+        append(&log, &new, &d);
+        drop(log);
+        let path = file_name(dir.path(), 1);
+        let mut bytes = std::fs::read(&path).unwrap();
+        assert_eq!(bytes[4], 2);
+        // as a version-1 writer left it: the second-layout record is not
+        // one it could have written, so it ends the segment
+        bytes[4] = 1;
+        std::fs::write(&path, &bytes).unwrap();
+        let (_, found, problems) = ChunkLog::open(dir.path()).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].cref, found[0].encoding), (r1, ENCODING_DELTA));
+        assert_eq!(problems.len(), 1, "{problems:?}");
     }
 
     #[test]

@@ -22,7 +22,7 @@ use parking_lot::{Mutex, RwLock};
 
 use index::SeriesIndex;
 
-use crate::chunkenc::{XorEncoder, XorIterator, ENCODING_DELTA, ENCODING_XOR};
+use crate::chunkenc::{XorEncoder, XorIterator, ENCODING_DELTA2, ENCODING_XOR};
 use crate::chunks::log::{in_log, ChunkLog, LogChunk};
 use crate::chunks::{ChunkFiles, ChunkRef, FoundSlot, DATA_SIZE, STATE_OPEN};
 use crate::labels::Labels;
@@ -452,7 +452,7 @@ impl Head {
         }
         let delta = crate::block::delta_chunk(&samples).filter(|d| d.len() < used.len());
         let (encoding, bytes, bit_len) = match &delta {
-            Some(d) => (ENCODING_DELTA, d.as_slice(), (d.len() * 8) as u16),
+            Some(d) => (ENCODING_DELTA2, d.as_slice(), (d.len() * 8) as u16),
             None => (ENCODING_XOR, used, slot.bit_len),
         };
         let record = LogChunk {
