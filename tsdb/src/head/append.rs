@@ -68,12 +68,6 @@ impl<'a> Appender<'a> {
         Ok((SeriesHandle(s), created))
     }
 
-    /// Makes room for `n` more samples, so a caller that knows how many
-    /// are coming (a scrape, from the last one) appends without regrowing.
-    pub fn reserve(&mut self, n: usize) {
-        self.pending.reserve(n);
-    }
-
     /// Adds a sample for a held series.
     pub fn append_handle(&mut self, h: &SeriesHandle, t: i64, v: f64) {
         self.pending.push((Arc::clone(&h.0), t, v));
