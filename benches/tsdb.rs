@@ -86,6 +86,40 @@ fn append(c: &mut Criterion) {
     g.finish();
 }
 
+/// As a scrape manager stores: 50 targets of 1000 series each (created
+/// interleaved, as concurrent first scrapes do), each target's samples
+/// committed as one list of held series.
+fn scrape_commit(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), options()).unwrap();
+    let (targets, per) = (50, 1000);
+    let mut handles: Vec<Vec<tsdb::SeriesHandle>> = (0..targets).map(|_| Vec::new()).collect();
+    let mut app = db.appender();
+    for i in 0..per {
+        for (t, hs) in handles.iter_mut().enumerate() {
+            hs.push(app.series_handle(&labels(t * per + i)).unwrap().0);
+        }
+    }
+    app.commit().unwrap();
+    let mut g = c.benchmark_group("tsdb_append");
+    g.throughput(Throughput::Elements((targets * per) as u64));
+    let mut k = 0i64;
+    g.bench_function("scrape_commit_50x1000_series", |b| {
+        b.iter(|| {
+            for hs in &handles {
+                let batch: Vec<_> = hs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, h)| (h, T0 + k * STEP, (k * (i as i64 % 13 + 1)) as f64))
+                    .collect();
+                black_box(db.appender().commit_with(&batch).unwrap().appended);
+            }
+            k += 1;
+        })
+    });
+    g.finish();
+}
+
 fn select(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let (db, _) = filled(dir.path(), 10_000, 4);
@@ -134,5 +168,5 @@ fn decode(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, append, select, decode);
+criterion_group!(benches, append, scrape_commit, select, decode);
 criterion_main!(benches);

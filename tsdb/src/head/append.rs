@@ -7,7 +7,8 @@ use std::sync::Arc;
 use super::{Head, MemSeries, OpenChunk, SeriesHandle, SeriesRef, SeriesState};
 use crate::chunkenc::{ChunkIter, XorEncoder, ENCODING_XOR};
 use crate::chunks::{
-    slot_crc, SlotHeader, DATA_SIZE, MAX_SAMPLES_PER_CHUNK, STATE_CLOSED, STATE_OPEN,
+    slot_crc, SlotHeader, DATA_SIZE, HEADER_SIZE, MAX_SAMPLES_PER_CHUNK, SLOT_SIZE, STATE_CLOSED,
+    STATE_OPEN,
 };
 use crate::labels::Labels;
 use crate::Error;
@@ -118,8 +119,30 @@ impl<'a> Appender<'a> {
             0 => i64::MAX,
             ahead => now_ms().saturating_add(ahead),
         };
+        let n = self.pending.len();
+        let series_at = |i: usize| -> Option<&MemSeries> {
+            match self.pending.get(i) {
+                Some(p) => Some(&*p.0),
+                None => more.get(i - n).map(|m| &*m.0 .0),
+            }
+        };
         let pending = self.pending.iter().map(|(s, t, v)| (&**s, t, v));
-        for (s, t, v) in pending.chain(more.iter().map(|(h, t, v)| (&*h.0, t, v))) {
+        let all = pending.chain(more.iter().map(|(h, t, v)| (&*h.0, t, v)));
+        for (i, (s, t, v)) in all.enumerate() {
+            // the series and slots a few samples on are most likely not in
+            // the cache: ask for them now, the series first, then (once its
+            // hint is in the cache) where its slot will be written
+            if let Some(next) = series_at(i + PREFETCH_SERIES) {
+                crate::fs::prefetch(&next.state);
+                crate::fs::prefetch(&next.next_write);
+            }
+            if let Some(next) = series_at(i + PREFETCH_SLOT) {
+                let at = next.next_write.load(Ordering::Relaxed);
+                if at != 0 {
+                    crate::fs::prefetch_addr(at & !(SLOT_SIZE - 1));
+                    crate::fs::prefetch_addr(at);
+                }
+            }
             let mut st = s.state.lock();
             if st.removed {
                 return Err(Error::UnknownSeries(s.id));
@@ -128,7 +151,12 @@ impl<'a> Appender<'a> {
                 stats.too_far_in_future += 1;
                 continue;
             }
-            match append_sample(self.head, s.id, &mut st, *t, *v) {
+            let outcome = append_sample(self.head, s.id, &mut st, *t, *v);
+            let at = st.open.as_ref().filter(|o| o.addr != 0).map_or(0, |o| {
+                o.addr + HEADER_SIZE + (o.bit_len as usize / 8).min(DATA_SIZE - 1)
+            });
+            s.next_write.store(at, Ordering::Relaxed);
+            match outcome {
                 Ok(Outcome::Stored) => stats.appended += 1,
                 Ok(Outcome::Ignored) => stats.duplicates_ignored += 1,
                 Err(Error::OutOfOrder) => stats.out_of_order += 1,
@@ -154,6 +182,10 @@ impl<'a> Appender<'a> {
         Ok(stats)
     }
 }
+
+/// How many samples ahead a commit prefetches a series, and its slot.
+const PREFETCH_SERIES: usize = 8;
+const PREFETCH_SLOT: usize = 4;
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -224,6 +256,7 @@ fn append_sample(
                 bit_len: 0,
                 enc: Some(XorEncoder::new()),
                 tail: 0,
+                addr: head.chunks.slot_addr(cref),
             });
         }
         let open = st.open.as_mut().expect("set above");
@@ -239,6 +272,7 @@ fn append_sample(
                 enc
             }
             None => {
+                open.addr = head.chunks.slot_addr(open.cref);
                 head.chunks.read_data(open.cref, &mut data);
                 let resumed = XorEncoder::resume(&data, open.count, open.bit_len as usize).0;
                 open.enc.insert(resumed)

@@ -15,7 +15,7 @@ pub(crate) use compact::PersistChunk;
 pub(crate) use read::{ChunkCopies, HeadQuerier};
 
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -87,6 +87,8 @@ pub(crate) struct OpenChunk {
     /// With `enc`: the byte the chunk's bits end in when they end inside
     /// one (zero otherwise), so that an append need not read the slot.
     pub tail: u8,
+    /// With `enc`: the slot's memory address, a prefetch hint (0: none).
+    pub addr: usize,
 }
 
 impl OpenChunk {
@@ -118,6 +120,10 @@ pub(crate) struct MemSeries {
     pub id: u64,
     pub labels: PackedLabels,
     pub state: Mutex<SeriesState>,
+    /// Where the next append will write in memory (the open chunk's slot
+    /// plus its data so far; 0: unknown), so that a commit can prefetch
+    /// it a few samples ahead. Only a hint, read without the lock.
+    pub next_write: AtomicUsize,
 }
 
 impl MemSeries {
@@ -133,6 +139,7 @@ impl MemSeries {
                 last_v: None,
                 removed: false,
             }),
+            next_write: AtomicUsize::new(0),
         }
     }
 }
@@ -398,6 +405,7 @@ impl Head {
                     bit_len: c.bit_len,
                     enc: None,
                     tail: 0,
+                    addr: 0,
                 });
             } else {
                 st.closed.push(ChunkMeta {
