@@ -5,10 +5,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::{Head, MemSeries, OpenChunk, SeriesHandle, SeriesRef, SeriesState};
-use crate::chunkenc::{ChunkIter, XorEncoder, ENCODING_XOR};
+use crate::chunkenc::{ChunkIter, XorEncoder};
 use crate::chunks::{
-    slot_crc, SlotHeader, DATA_SIZE, HEADER_SIZE, MAX_SAMPLES_PER_CHUNK, SLOT_SIZE, STATE_CLOSED,
-    STATE_OPEN,
+    slot_crc, DATA_SIZE, HEADER_SIZE, MAX_SAMPLES_PER_CHUNK, SLOT_SIZE, STATE_CLOSED, STATE_OPEN,
 };
 use crate::labels::Labels;
 use crate::Error;
@@ -239,10 +238,7 @@ fn append_sample(
         .as_ref()
         .is_some_and(|o| o.count > 0 && t >= super::block_end(o.mint))
     {
-        let mut data = [0u8; DATA_SIZE];
-        let cref = st.open.as_ref().map(|o| o.cref).expect("checked above");
-        head.chunks.read_data(cref, &mut data);
-        close_open(head, id, st, &data);
+        close_open(head, id, st);
     }
     for _attempt in 0..2 {
         if st.open.is_none() {
@@ -294,22 +290,11 @@ fn append_sample(
             st.last_t = Some(t);
             st.last_v = Some(v.to_bits());
             head.note_time(t);
-            let h = SlotHeader {
-                encoding: ENCODING_XOR,
-                state: STATE_OPEN,
-                count: open.count,
-                bit_len: open.bit_len,
-                crc: 0,
-                series: id,
-                mint: open.mint,
-                maxt: open.maxt,
-            };
+            let h = open.header(id, STATE_OPEN);
             head.chunks
                 .write_append(open.cref, old_bytes, &data[old_bytes..new_bytes], &h);
             if open.count >= MAX_SAMPLES_PER_CHUNK {
-                let cref = open.cref;
-                head.chunks.read_data(cref, &mut data);
-                close_open(head, id, st, &data);
+                close_open(head, id, st);
             }
             return Ok(Outcome::Stored);
         }
@@ -317,30 +302,23 @@ fn append_sample(
         if open.count == 0 {
             break; // a single sample cannot fit an empty slot: impossible by sizes
         }
-        let cref = open.cref;
-        head.chunks.read_data(cref, &mut data);
-        close_open(head, id, st, &data);
+        close_open(head, id, st);
     }
     Err(Error::InvalidLabels(
         "sample does not fit an empty chunk".into(),
     ))
 }
 
-fn close_open(head: &Head, id: u64, st: &mut SeriesState, data: &[u8; DATA_SIZE]) {
+/// Closes the open chunk (its slot header marked closed, with a CRC) and
+/// moves it to the closed-chunk log.
+fn close_open(head: &Head, id: u64, st: &mut SeriesState) {
     let Some(open) = st.open.take() else { return };
-    let mut h = SlotHeader {
-        encoding: ENCODING_XOR,
-        state: STATE_CLOSED,
-        count: open.count,
-        bit_len: open.bit_len,
-        crc: 0,
-        series: id,
-        mint: open.mint,
-        maxt: open.maxt,
-    };
-    h.crc = slot_crc(&h, data);
+    let mut data = [0u8; DATA_SIZE];
+    head.chunks.read_data(open.cref, &mut data);
+    let mut h = open.header(id, STATE_CLOSED);
+    h.crc = slot_crc(&h, &data);
     head.chunks.write_header(open.cref, &h);
     let slot = open.meta();
     st.closed
-        .push(head.move_to_log(id, &slot, data).unwrap_or(slot));
+        .push(head.move_to_log(id, &slot, &data).unwrap_or(slot));
 }

@@ -7,8 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::{block_end, ChunkMeta, Head, MemSeries, BLOCK_RANGE_MS};
-use crate::chunkenc::ENCODING_XOR;
-use crate::chunks::{slot_crc, ChunkRef, SlotHeader, DATA_SIZE, STATE_CLOSED};
+use crate::chunks::{slot_crc, ChunkRef, DATA_SIZE, STATE_CLOSED};
 use crate::labels::Labels;
 use crate::Error;
 
@@ -64,16 +63,7 @@ impl Head {
                 let o = st.open.take().expect("checked above");
                 let mut data = [0u8; DATA_SIZE];
                 self.chunks.read_data(o.cref, &mut data);
-                let mut h = SlotHeader {
-                    encoding: ENCODING_XOR,
-                    state: STATE_CLOSED,
-                    count: o.count,
-                    bit_len: o.bit_len,
-                    crc: 0,
-                    series: s.id,
-                    mint: o.mint,
-                    maxt: o.maxt,
-                };
+                let mut h = o.header(s.id, STATE_CLOSED);
                 h.crc = slot_crc(&h, &data);
                 self.chunks.write_header(o.cref, &h);
                 st.closed.push(o.meta());

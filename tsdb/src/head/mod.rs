@@ -24,7 +24,7 @@ use index::SeriesIndex;
 
 use crate::chunkenc::{XorEncoder, XorIterator, ENCODING_DELTA2, ENCODING_XOR};
 use crate::chunks::log::{in_log, ChunkLog, LogChunk};
-use crate::chunks::{ChunkFiles, ChunkRef, FoundSlot, DATA_SIZE, STATE_OPEN};
+use crate::chunks::{ChunkFiles, ChunkRef, FoundSlot, SlotHeader, DATA_SIZE, STATE_OPEN};
 use crate::labels::Labels;
 use crate::packed::PackedLabels;
 use crate::postings::Postings;
@@ -92,6 +92,20 @@ pub(crate) struct OpenChunk {
 }
 
 impl OpenChunk {
+    /// The slot header describing this chunk, in `state`, without a CRC.
+    pub(crate) fn header(&self, series: u64, state: u8) -> SlotHeader {
+        SlotHeader {
+            encoding: ENCODING_XOR,
+            state,
+            count: self.count,
+            bit_len: self.bit_len,
+            crc: 0,
+            series,
+            mint: self.mint,
+            maxt: self.maxt,
+        }
+    }
+
     /// The chunk's place and range, as a closed chunk.
     pub(crate) fn meta(&self) -> ChunkMeta {
         ChunkMeta {
