@@ -14,15 +14,7 @@ use memmap2::{Mmap, MmapRaw};
 /// their memory latency. Only a hint: it changes no state.
 #[inline]
 pub(crate) fn prefetch<T>(r: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch never faults and reads nothing into the program;
-    // `r` is a valid reference anyway
-    unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>((r as *const T).cast::<i8>());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = r;
+    prefetch_addr(r as *const T as usize);
 }
 
 /// Like [`prefetch`], for an address that may no longer be mapped (a

@@ -228,8 +228,14 @@ fn majority(xs: &[i64]) -> i64 {
 /// the elements that differ from it (bit j of byte j/8), then those
 /// elements as a first-layout group. Bit 7 of the tag is [`DELTAS`].
 fn put_group2(out: &mut Vec<u8>, dods: &[i64], deltas: &[i64]) {
+    /// A group form, with what writing it needs.
+    #[derive(Clone, Copy)]
+    enum Form {
+        Packed { min: i64, w: u32 },
+        Sparse { common: i64 },
+    }
     let k = dods.len();
-    let mut best: Option<(usize, u8, &[i64], Option<i64>)> = None;
+    let mut best: Option<(usize, u8, &[i64], Form)> = None;
     for (xs, order) in [(dods, 0u8), (deltas, DELTAS)] {
         let (min, w) = span_of(xs);
         let packed = 1 + varint_len(min) + (k * w as usize).div_ceil(8);
@@ -247,21 +253,23 @@ fn put_group2(out: &mut Vec<u8>, dods: &[i64], deltas: &[i64]) {
             + varint_len(emin)
             + 1
             + (n * ew as usize).div_ceil(8);
-        for (size, c) in [(packed, None), (sparse, Some(common))] {
+        for (size, form) in [
+            (packed, Form::Packed { min, w }),
+            (sparse, Form::Sparse { common }),
+        ] {
             if best.is_none_or(|b| size < b.0) {
-                best = Some((size, order, xs, c));
+                best = Some((size, order, xs, form));
             }
         }
     }
-    let (_, order, xs, common) = best.expect("four forms were sized");
-    match common {
-        None => {
-            let (min, w) = span_of(xs);
+    let (_, order, xs, form) = best.expect("four forms were sized");
+    match form {
+        Form::Packed { min, w } => {
             out.push(order | w as u8);
             put_varint(out, min);
             put_bits(out, xs, min, w);
         }
-        Some(c) => {
+        Form::Sparse { common: c } => {
             out.push(order | SPARSE);
             put_varint(out, c);
             let at = out.len();

@@ -383,6 +383,13 @@ mod tests {
         (c, data.to_vec())
     }
 
+    /// A log in a new temporary folder.
+    fn empty_log() -> (tempfile::TempDir, ChunkLog) {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, _, _) = ChunkLog::open(dir.path()).unwrap();
+        (dir, log)
+    }
+
     fn append(log: &ChunkLog, c: &LogChunk, data: &[u8]) -> ChunkRef {
         log.append(c, data).unwrap()
     }
@@ -420,8 +427,7 @@ mod tests {
 
     #[test]
     fn released_records_are_flagged_at_open() {
-        let dir = tempfile::tempdir().unwrap();
-        let (log, _, _) = ChunkLog::open(dir.path()).unwrap();
+        let (dir, log) = empty_log();
         let (c, d) = chunk(4, 100, &[3; 20]);
         let keep = append(&log, &c, &d);
         let later = LogChunk {
@@ -442,8 +448,7 @@ mod tests {
 
     #[test]
     fn a_segment_whose_records_are_all_released_goes_at_open() {
-        let dir = tempfile::tempdir().unwrap();
-        let (log, _, _) = ChunkLog::open(dir.path()).unwrap();
+        let (dir, log) = empty_log();
         let (c, d) = chunk(4, 100, &[3; 20]);
         let r = append(&log, &c, &d);
         log.release(r).unwrap();
@@ -456,8 +461,7 @@ mod tests {
 
     #[test]
     fn a_torn_tail_is_cut_at_the_last_whole_record() {
-        let dir = tempfile::tempdir().unwrap();
-        let (log, _, _) = ChunkLog::open(dir.path()).unwrap();
+        let (dir, log) = empty_log();
         let (c, d) = chunk(1, 0, &[9; 40]);
         let r1 = append(&log, &c, &d);
         let r2 = append(&log, &c, &d);
@@ -477,8 +481,7 @@ mod tests {
 
     #[test]
     fn version_1_segments_are_read_but_hold_no_second_layout_records() {
-        let dir = tempfile::tempdir().unwrap();
-        let (log, _, _) = ChunkLog::open(dir.path()).unwrap();
+        let (dir, log) = empty_log();
         let (old, d) = chunk(1, 0, &[5; 30]);
         let new = LogChunk {
             mint: 2000,
@@ -517,8 +520,7 @@ mod tests {
 
     #[test]
     fn full_segments_continue_in_the_next_and_go_when_released() {
-        let dir = tempfile::tempdir().unwrap();
-        let (log, _, _) = ChunkLog::open(dir.path()).unwrap();
+        let (dir, log) = empty_log();
         let (c, d) = chunk(1, 0, &[7; DATA_SIZE]);
         let mut refs = Vec::new();
         while refs.last().map_or(true, |r| segment_of(*r) < 3) {

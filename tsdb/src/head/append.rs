@@ -118,16 +118,17 @@ impl<'a> Appender<'a> {
             0 => i64::MAX,
             ahead => now_ms().saturating_add(ahead),
         };
+        // the pending samples, then `more`, by position
         let n = self.pending.len();
-        let series_at = |i: usize| -> Option<&MemSeries> {
+        let sample_at = |i: usize| -> Option<(&MemSeries, i64, f64)> {
             match self.pending.get(i) {
-                Some(p) => Some(&*p.0),
-                None => more.get(i - n).map(|m| &*m.0 .0),
+                Some((s, t, v)) => Some((&**s, *t, *v)),
+                None => more.get(i - n).map(|(h, t, v)| (&*h.0, *t, *v)),
             }
         };
-        let pending = self.pending.iter().map(|(s, t, v)| (&**s, t, v));
-        let all = pending.chain(more.iter().map(|(h, t, v)| (&*h.0, t, v)));
-        for (i, (s, t, v)) in all.enumerate() {
+        let series_at = |i: usize| sample_at(i).map(|(s, _, _)| s);
+        for i in 0..n + more.len() {
+            let (s, t, v) = sample_at(i).expect("in range");
             // the series and slots a few samples on are most likely not in
             // the cache: ask for them now, the series first, then (once its
             // hint is in the cache) where its slot will be written
@@ -146,11 +147,11 @@ impl<'a> Appender<'a> {
             if st.removed {
                 return Err(Error::UnknownSeries(s.id));
             }
-            if *t > max_t {
+            if t > max_t {
                 stats.too_far_in_future += 1;
                 continue;
             }
-            let outcome = append_sample(self.head, s.id, &mut st, *t, *v);
+            let outcome = append_sample(self.head, s.id, &mut st, t, v);
             let at = st.open.as_ref().filter(|o| o.addr != 0).map_or(0, |o| {
                 o.addr + HEADER_SIZE + (o.bit_len as usize / 8).min(DATA_SIZE - 1)
             });
