@@ -54,6 +54,8 @@ pub struct CompactReport {
     pub blocks_deleted: usize,
     /// Blocks merged into larger ones.
     pub blocks_merged: usize,
+    /// The series log was rewritten without the forgotten series.
+    pub series_log_rewritten: bool,
 }
 
 /// What the database holds now, for self-metrics and status pages.
@@ -292,6 +294,15 @@ impl Db {
         }
         rep.blocks_merged = self.merge_blocks()?;
         rep.blocks_deleted = self.apply_retention()?;
+        if let Some((before, after)) = self.head.compact_series_log()? {
+            rep.series_log_rewritten = true;
+            tracing::info!(
+                component = "tsdb",
+                before_bytes = before,
+                after_bytes = after,
+                "Series log rewritten without forgotten series"
+            );
+        }
         Ok(rep)
     }
 

@@ -1,10 +1,12 @@
 //! The series log: an append-only file of series records (reference and
 //! label set), each framed with a length and a CRC32C. Read through a memory
-//! map at open; a torn tail is cut at the last valid record. Layout in
+//! map at open; a torn tail is cut at the last valid record. Once it holds
+//! as many records of forgotten series as of live ones, it is rewritten
+//! beside itself without them and renamed into place. Layout in
 //! `docs/format/series.md`.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::encoding::{crc32c, Decoder, Encoder};
@@ -31,21 +33,75 @@ pub(crate) struct Loaded {
 pub(crate) struct SeriesLog {
     path: PathBuf,
     file: File,
+    /// Valid records in the file (read at open, or appended since).
+    records: usize,
 }
 
-fn encode_record(id: u64, labels: &Labels) -> Vec<u8> {
+/// Where a log ended when a rewrite began: records appended after it are
+/// copied into the new file as they are.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Mark {
+    len: u64,
+    records: usize,
+}
+
+/// A new log being written beside the current one (see
+/// [`SeriesLog::begin_rewrite`]). Dropped unfinished, its file is removed.
+pub(crate) struct Rewrite {
+    tmp: PathBuf,
+    out: Option<BufWriter<File>>,
+    records: usize,
+    /// Renamed into place: nothing to remove.
+    placed: bool,
+}
+
+fn encode_record<'a>(id: u64, labels: impl Iterator<Item = (&'a str, &'a str)> + Clone) -> Vec<u8> {
     let mut body = Encoder::default();
     body.u64(id);
-    body.u16(labels.len() as u16);
-    for l in labels {
-        body.bytes16(l.name.as_bytes());
-        body.bytes32(l.value.as_bytes());
+    body.u16(labels.clone().count() as u16);
+    for (name, value) in labels {
+        body.bytes16(name.as_bytes());
+        body.bytes32(value.as_bytes());
     }
     let mut rec = Encoder::default();
     rec.u32(body.buf.len() as u32);
     rec.u32(crc32c(&body.buf));
     rec.buf.extend_from_slice(&body.buf);
     rec.buf
+}
+
+fn file_header() -> [u8; FILE_HEADER] {
+    let mut h = [0u8; FILE_HEADER];
+    h[..4].copy_from_slice(MAGIC);
+    h[4] = VERSION;
+    h
+}
+
+impl Rewrite {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let out = self.out.as_mut().expect("an unfinished rewrite");
+        out.write_all(bytes).map_err(|e| Error::io(&self.tmp, e))
+    }
+
+    /// Adds one series record; references must increase from call to
+    /// call, and stay below those appended to the log since the mark.
+    pub(crate) fn add<'a>(
+        &mut self,
+        id: u64,
+        labels: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+    ) -> Result<(), Error> {
+        self.write(&encode_record(id, labels))?;
+        self.records += 1;
+        Ok(())
+    }
+}
+
+impl Drop for Rewrite {
+    fn drop(&mut self) {
+        if !self.placed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 fn decode_body(body: &[u8]) -> Option<(u64, PackedLabels)> {
@@ -78,13 +134,14 @@ impl SeriesLog {
         sink: &mut dyn FnMut(u64, PackedLabels, usize),
     ) -> Result<(SeriesLog, Loaded), Error> {
         let io = |e| Error::io(path, e);
-        if !path.exists() {
+        if path.exists() {
+            // an unfinished rewrite's
+            let _ = std::fs::remove_file(path.with_extension("tmp"));
+        } else {
             let tmp = path.with_extension("tmp");
             let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-            let mut h = [0u8; FILE_HEADER];
-            h[..4].copy_from_slice(MAGIC);
-            h[4] = VERSION;
-            f.write_all(&h).map_err(|e| Error::io(&tmp, e))?;
+            f.write_all(&file_header())
+                .map_err(|e| Error::io(&tmp, e))?;
             f.sync_all().map_err(|e| Error::io(&tmp, e))?;
             std::fs::rename(&tmp, path).map_err(io)?;
             if let Some(dir) = path.parent() {
@@ -128,10 +185,12 @@ impl SeriesLog {
         let mut pos = FILE_HEADER;
         let mut valid_end = pos;
         let mut skipped = 0u64;
+        let mut records = 0;
         while pos + 8 <= bytes.len() {
             match record_at(pos) {
                 Some(((id, labels), len)) => {
                     sink(id, labels, len);
+                    records += 1;
                     pos += len;
                     valid_end = pos;
                 }
@@ -158,6 +217,7 @@ impl SeriesLog {
             SeriesLog {
                 path: path.to_path_buf(),
                 file,
+                records,
             },
             Loaded {
                 cut_bytes,
@@ -168,9 +228,76 @@ impl SeriesLog {
 
     /// Appends one series record (buffered by the OS; see [`Self::sync`]).
     pub(crate) fn append(&mut self, id: u64, labels: &Labels) -> Result<(), Error> {
+        let pairs = labels.iter().map(|l| (l.name.as_str(), l.value.as_str()));
         self.file
-            .write_all(&encode_record(id, labels))
-            .map_err(|e| Error::io(&self.path, e))
+            .write_all(&encode_record(id, pairs))
+            .map_err(|e| Error::io(&self.path, e))?;
+        self.records += 1;
+        Ok(())
+    }
+
+    /// Valid records in the file, live or not.
+    pub(crate) fn records(&self) -> usize {
+        self.records
+    }
+
+    /// Starts a new log beside this one (`series.tmp`, its header
+    /// written), and marks where this one ends. The caller adds the
+    /// records to keep with [`Rewrite::add`] (no lock needed: this log
+    /// takes appends meanwhile) and hands both back to [`Self::replace`].
+    pub(crate) fn begin_rewrite(&self) -> Result<(Rewrite, Mark), Error> {
+        let len = self
+            .file
+            .metadata()
+            .map_err(|e| Error::io(&self.path, e))?
+            .len();
+        let tmp = self.path.with_extension("tmp");
+        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let mut rw = Rewrite {
+            tmp,
+            out: Some(BufWriter::with_capacity(1 << 16, file)),
+            records: 0,
+            placed: false,
+        };
+        rw.write(&file_header())?;
+        let mark = Mark {
+            len,
+            records: self.records,
+        };
+        Ok((rw, mark))
+    }
+
+    /// Finishes a rewrite: copies the records appended since `mark` into
+    /// it, makes it durable, and renames it over this log, which then
+    /// appends to it. Returns the sizes before and after. On an error
+    /// before the rename this log is left as it was.
+    pub(crate) fn replace(&mut self, mut rw: Rewrite, mark: Mark) -> Result<(u64, u64), Error> {
+        let io = |e| Error::io(&self.path, e);
+        let before = self.file.metadata().map_err(io)?.len();
+        let mut src = File::open(&self.path).map_err(io)?;
+        src.seek(SeekFrom::Start(mark.len)).map_err(io)?;
+        let tmp = rw.tmp.clone();
+        let tmp_io = |e| Error::io(&tmp, e);
+        let mut out = rw.out.take().expect("a rewrite is finished once");
+        std::io::copy(&mut src, &mut out).map_err(tmp_io)?;
+        let file = out.into_inner().map_err(|e| tmp_io(e.into_error()))?;
+        file.sync_all().map_err(tmp_io)?;
+        let after = file.metadata().map_err(tmp_io)?.len();
+        // the handle to append through, opened before the rename so that
+        // it names the new file whatever happens after
+        let appender = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&tmp)
+            .map_err(tmp_io)?;
+        std::fs::rename(&tmp, &self.path).map_err(io)?;
+        rw.placed = true;
+        self.file = appender;
+        self.records = rw.records + (self.records - mark.records);
+        if let Some(dir) = self.path.parent() {
+            crate::fs::sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        Ok((before, after))
     }
 
     /// Makes appended records durable.
@@ -218,6 +345,49 @@ mod tests {
             vec![(1, PackedLabels::new(&a)), (3, PackedLabels::new(&b))]
         );
         assert_eq!(loaded.cut_bytes, 0);
+    }
+
+    #[test]
+    fn rewrite_keeps_what_it_is_given_and_what_was_appended_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("series");
+        let tmp = dir.path().join("series.tmp");
+        let l = |i: u64| Labels::from_pairs(&[("__name__", "m"), ("i", &i.to_string())]);
+        let (mut log, _, _) = open(&path).unwrap();
+        for i in 1..=10 {
+            log.append(i, &l(i)).unwrap();
+        }
+        assert_eq!(log.records(), 10);
+        // an unfinished rewrite leaves nothing behind
+        drop(log.begin_rewrite().unwrap());
+        assert!(!tmp.exists());
+        let (mut rw, mark) = log.begin_rewrite().unwrap();
+        for i in [2u64, 7] {
+            let packed = PackedLabels::new(&l(i));
+            rw.add(i, packed.iter()).unwrap();
+        }
+        // appended while the rewrite is written
+        log.append(11, &l(11)).unwrap();
+        log.append(12, &l(12)).unwrap();
+        let (before, after) = log.replace(rw, mark).unwrap();
+        assert!(after < before, "{after} < {before}");
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), after);
+        assert!(!tmp.exists());
+        assert_eq!(log.records(), 4);
+        // appends go to the new file
+        log.append(13, &l(13)).unwrap();
+        assert_eq!(log.records(), 5);
+        drop(log);
+        // a rewrite cut short by a crash leaves its file: gone at open
+        std::fs::write(&tmp, b"FLSE").unwrap();
+        let (_, loaded, series) = open(&path).unwrap();
+        assert!(!tmp.exists());
+        let want: Vec<(u64, PackedLabels)> = [2u64, 7, 11, 12, 13]
+            .iter()
+            .map(|&i| (i, PackedLabels::new(&l(i))))
+            .collect();
+        assert_eq!(series, want);
+        assert_eq!((loaded.cut_bytes, loaded.skipped_bytes), (0, 0));
     }
 
     #[test]

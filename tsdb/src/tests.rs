@@ -889,3 +889,80 @@ fn a_deletion_inside_a_moved_chunk_keeps_the_rest_when_stopped_before_a_flush() 
     assert!(db.open_report().problems.is_empty());
     assert_eq!(all_samples(&db, &[])[0].1, want);
 }
+
+#[test]
+fn series_log_is_rewritten_without_forgotten_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let step = 60_000i64;
+    let start = 1_700_000_000_000i64 - 1_700_000_000_000 % (2 * 3600 * 1000);
+    let opts = || Options {
+        retention_ms: 0,
+        ..Options::default()
+    };
+    let (gone, live) = (5000usize, 10usize);
+    let series_file = dir.path().join("series");
+    let full;
+    {
+        let db = Db::open(dir.path(), opts()).unwrap();
+        // many series with a few samples early on, a few that go on
+        for k in 0..5 {
+            let mut app = db.appender();
+            for i in 0..gone {
+                app.append_labels(&ls("gone", i), start + k * step, (i + k as usize) as f64)
+                    .unwrap();
+            }
+            app.commit().unwrap();
+        }
+        for k in 0..(4 * 60) {
+            let mut app = db.appender();
+            for i in 0..live {
+                app.append_labels(&ls("live", i), start + k * step, k as f64)
+                    .unwrap();
+            }
+            app.commit().unwrap();
+        }
+        full = std::fs::metadata(&series_file).unwrap().len();
+        let rep = db.compact().unwrap();
+        assert_eq!(rep.blocks_written, 1, "{rep:?}");
+        assert_eq!(rep.series_removed, gone, "{rep:?}");
+        assert!(rep.series_log_rewritten, "{rep:?}");
+        let now = std::fs::metadata(&series_file).unwrap().len();
+        assert!(now * 100 < full, "{now} bytes left of {full}");
+        // nothing more to drop: no second rewrite
+        assert!(!db.compact().unwrap().series_log_rewritten);
+        // a forgotten series comes back, and a new one is made
+        let mut app = db.appender();
+        app.append_labels(&ls("gone", 3), start + 300 * step, -1.0)
+            .unwrap();
+        app.append_labels(&ls("new", 0), start + 300 * step, -2.0)
+            .unwrap();
+        app.commit().unwrap();
+    }
+    for round in 0..2 {
+        let db = Db::open(dir.path(), opts()).unwrap();
+        assert_eq!(db.stats().series, live as u64 + 2, "round {round}");
+        let got = all_samples(&db, &[Matcher::equal("job", "gone")]);
+        assert_eq!(got.len(), gone);
+        for (labels, samples) in &got {
+            let i: usize = labels.get("i").unwrap().parse().unwrap();
+            let mut want: Vec<(i64, f64)> = (0..5)
+                .map(|k| (start + k * step, (i + k as usize) as f64))
+                .collect();
+            if i == 3 {
+                want.push((start + 300 * step, -1.0));
+            }
+            assert_eq!(samples, &want, "gone {i}");
+        }
+        let got = all_samples(&db, &[Matcher::equal("job", "live")]);
+        assert_eq!(got.len(), live);
+        for (_, samples) in &got {
+            let want: Vec<(i64, f64)> = (0..(4 * 60))
+                .map(|k| (start + k * step, k as f64))
+                .collect();
+            assert_eq!(samples, &want);
+        }
+        let got = all_samples(&db, &[Matcher::equal("job", "new")]);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].1, vec![(start + 300 * step, -2.0)]);
+    }
+}

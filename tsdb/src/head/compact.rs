@@ -1,6 +1,7 @@
 //! Moving the head's oldest block range into a block: choosing the range,
 //! collecting its chunks, and afterwards dropping them from the head
-//! (releasing their slots) and forgetting series left without data.
+//! (releasing their slots) and forgetting series left without data;
+//! rewriting the series log without the forgotten series.
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
@@ -10,6 +11,12 @@ use super::{block_end, ChunkMeta, Head, MemSeries, BLOCK_RANGE_MS};
 use crate::chunks::{slot_crc, ChunkRef, DATA_SIZE, STATE_CLOSED};
 use crate::labels::Labels;
 use crate::Error;
+
+/// Records of forgotten series the series log keeps before it is
+/// rewritten without them: at least this many, and at least as many as
+/// there are live series (so the rewrite's cost stays in proportion to the
+/// appends that made the waste).
+const SERIES_LOG_MIN_DEAD: usize = 4096;
 
 /// A head chunk copied out for a block.
 #[derive(Clone)]
@@ -200,5 +207,32 @@ impl Head {
             .series_removed
             .fetch_add(removed as u64, Ordering::Relaxed);
         removed
+    }
+
+    /// Rewrites the series log without the records of forgotten series,
+    /// once they are at least [`SERIES_LOG_MIN_DEAD`] and at least as many
+    /// as the live ones; returns its size before and after. The live
+    /// series are written out without holding the creation lock; series
+    /// created meanwhile are copied over from the old log's tail at the
+    /// end, under it.
+    pub(crate) fn compact_series_log(&self) -> Result<Option<(u64, u64)>, Error> {
+        let (mut live, mut rw, mark) = {
+            let c = self.creation.lock();
+            let live_n = self.num_series() as usize;
+            let dead = c.log.records().saturating_sub(live_n);
+            if dead < SERIES_LOG_MIN_DEAD.max(live_n) {
+                return Ok(None);
+            }
+            let mut live = Vec::with_capacity(live_n);
+            self.index.for_each(|s| live.push(Arc::clone(s)));
+            let (rw, mark) = c.log.begin_rewrite()?;
+            (live, rw, mark)
+        };
+        live.sort_unstable_by_key(|s| s.id);
+        for s in &live {
+            rw.add(s.id, s.labels.iter())?;
+        }
+        drop(live);
+        self.creation.lock().log.replace(rw, mark).map(Some)
     }
 }

@@ -318,7 +318,20 @@ impl Head {
                 let (log, loaded) = log?;
                 let ((chunks, slots, mut problems), (log_files, logged, log_problems)) = chunks?;
                 problems.extend(log_problems);
-                let next_id = all.iter().map(|s| s.id + 1).max().unwrap_or(1);
+                let found: Vec<Found> = slots
+                    .into_iter()
+                    .map(Found::from)
+                    .chain(logged.into_iter().map(Found::from))
+                    .collect();
+                // past every reference on disk, not only the series log's:
+                // a rewritten log no longer holds forgotten series, whose
+                // references may still name chunks let go in the log
+                let next_id = all
+                    .iter()
+                    .map(|s| s.id)
+                    .chain(found.iter().map(|c| c.series))
+                    .max()
+                    .map_or(1, |m| m + 1);
                 let head = Head {
                     index: SeriesIndex::new(),
                     creation: Mutex::new(Creation { log, next_id }),
@@ -335,11 +348,6 @@ impl Head {
                 };
                 head.index.load(&all);
                 head.num_series.store(all.len() as u64, Ordering::Relaxed);
-                let found = slots
-                    .into_iter()
-                    .map(Found::from)
-                    .chain(logged.into_iter().map(Found::from))
-                    .collect();
                 let report = head.attach(found, min_valid);
                 Ok::<_, Error>((head, report, loaded, problems))
             })();
