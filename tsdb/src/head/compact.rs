@@ -211,28 +211,37 @@ impl Head {
 
     /// Rewrites the series log without the records of forgotten series,
     /// once they are at least [`SERIES_LOG_MIN_DEAD`] and at least as many
-    /// as the live ones; returns its size before and after. The live
-    /// series are written out without holding the creation lock; series
-    /// created meanwhile are copied over from the old log's tail at the
-    /// end, under it.
+    /// as the live ones, or when it is in an older layout; returns its size
+    /// before and after. The live series are written out without holding
+    /// the creation lock; those created meanwhile are added at the end,
+    /// under it.
     pub(crate) fn compact_series_log(&self) -> Result<Option<(u64, u64)>, Error> {
-        let (mut live, mut rw, mark) = {
+        let (mut live, mut rw, from) = {
             let c = self.creation.lock();
             let live_n = self.num_series() as usize;
             let dead = c.log.records().saturating_sub(live_n);
-            if dead < SERIES_LOG_MIN_DEAD.max(live_n) {
+            if dead < SERIES_LOG_MIN_DEAD.max(live_n) && !c.log.is_old() {
                 return Ok(None);
             }
             let mut live = Vec::with_capacity(live_n);
             self.index.for_each(|s| live.push(Arc::clone(s)));
-            let (rw, mark) = c.log.begin_rewrite()?;
-            (live, rw, mark)
+            (live, c.log.begin_rewrite()?, c.next_id)
         };
         live.sort_unstable_by_key(|s| s.id);
         for s in &live {
             rw.add(s.id, s.labels.iter())?;
         }
-        drop(live);
-        self.creation.lock().log.replace(rw, mark).map(Some)
+        live.clear();
+        let mut c = self.creation.lock();
+        self.index.for_each(|s| {
+            if s.id >= from {
+                live.push(Arc::clone(s));
+            }
+        });
+        live.sort_unstable_by_key(|s| s.id);
+        for s in &live {
+            rw.add(s.id, s.labels.iter())?;
+        }
+        c.log.replace(rw).map(Some)
     }
 }

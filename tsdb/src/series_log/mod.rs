@@ -1,25 +1,29 @@
 //! The series log: an append-only file of series records (reference and
-//! label set), each framed with a length and a CRC32C. Read through a memory
+//! label set), each framed with a length and a CRC32C; label strings met
+//! before in the file are written as symbol numbers. Read through a memory
 //! map at open; a torn tail is cut at the last valid record. Once it holds
-//! as many records of forgotten series as of live ones, it is rewritten
-//! beside itself without them and renamed into place. Layout in
-//! `docs/format/series.md`.
+//! as many records of forgotten series as of live ones (or it is in the
+//! first layout), it is rewritten beside itself without them and renamed
+//! into place. Layout in `docs/format/series.md`.
+
+mod record;
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::encoding::{crc32c, Decoder, Encoder};
+use crate::encoding::{crc32c, Encoder};
 use crate::fs::ReadMap;
 use crate::labels::Labels;
 use crate::packed::PackedLabels;
 use crate::Error;
+use record::{SymbolTable, Symbols, KIND_SERIES, KIND_SYMBOLS};
 
 const MAGIC: &[u8; 4] = b"FLSE";
-const VERSION: u8 = 1;
+/// Version 2 added the second record layout (symbols); version 1 logs are
+/// still read and appended to, until their first rewrite.
+const VERSION: u8 = 2;
 const FILE_HEADER: usize = 8;
-/// Largest record body accepted (a label set far beyond any real one).
-const MAX_RECORD: usize = 1 << 20;
 
 /// What [`SeriesLog::open`] found besides the records.
 pub(crate) struct Loaded {
@@ -33,16 +37,12 @@ pub(crate) struct Loaded {
 pub(crate) struct SeriesLog {
     path: PathBuf,
     file: File,
-    /// Valid records in the file (read at open, or appended since).
+    /// The file's layout version.
+    version: u8,
+    /// Valid series records in the file (read at open, or appended since).
     records: usize,
-}
-
-/// Where a log ended when a rewrite began: records appended after it are
-/// copied into the new file as they are.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Mark {
-    len: u64,
-    records: usize,
+    symbols: Symbols,
+    buf: Vec<u8>,
 }
 
 /// A new log being written beside the current one (see
@@ -51,17 +51,20 @@ pub(crate) struct Rewrite {
     tmp: PathBuf,
     out: Option<BufWriter<File>>,
     records: usize,
+    symbols: Symbols,
+    buf: Vec<u8>,
     /// Renamed into place: nothing to remove.
     placed: bool,
 }
 
-fn encode_record<'a>(id: u64, labels: impl Iterator<Item = (&'a str, &'a str)> + Clone) -> Vec<u8> {
+/// A first-layout record, appended to a version 1 log until its rewrite.
+fn encode_v1(id: u64, labels: &Labels) -> Vec<u8> {
     let mut body = Encoder::default();
     body.u64(id);
-    body.u16(labels.clone().count() as u16);
-    for (name, value) in labels {
-        body.bytes16(name.as_bytes());
-        body.bytes32(value.as_bytes());
+    body.u16(labels.len() as u16);
+    for l in labels {
+        body.bytes16(l.name.as_bytes());
+        body.bytes32(l.value.as_bytes());
     }
     let mut rec = Encoder::default();
     rec.u32(body.buf.len() as u32);
@@ -78,19 +81,17 @@ fn file_header() -> [u8; FILE_HEADER] {
 }
 
 impl Rewrite {
-    fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let out = self.out.as_mut().expect("an unfinished rewrite");
-        out.write_all(bytes).map_err(|e| Error::io(&self.tmp, e))
-    }
-
-    /// Adds one series record; references must increase from call to
-    /// call, and stay below those appended to the log since the mark.
+    /// Adds one series; references must increase from call to call.
     pub(crate) fn add<'a>(
         &mut self,
         id: u64,
         labels: impl Iterator<Item = (&'a str, &'a str)> + Clone,
     ) -> Result<(), Error> {
-        self.write(&encode_record(id, labels))?;
+        self.buf.clear();
+        self.symbols.encode(id, labels, &mut self.buf);
+        let out = self.out.as_mut().expect("an unfinished rewrite");
+        out.write_all(&self.buf)
+            .map_err(|e| Error::io(&self.tmp, e))?;
         self.records += 1;
         Ok(())
     }
@@ -102,22 +103,6 @@ impl Drop for Rewrite {
             let _ = std::fs::remove_file(&self.tmp);
         }
     }
-}
-
-fn decode_body(body: &[u8]) -> Option<(u64, PackedLabels)> {
-    let mut d = Decoder::new(body);
-    let id = d.u64()?;
-    let n = d.u16()?;
-    let mut labels: Vec<(&str, &str)> = Vec::with_capacity(n as usize);
-    for _ in 0..n {
-        let name = std::str::from_utf8(d.bytes16()?).ok()?;
-        let value = std::str::from_utf8(d.bytes32()?).ok()?;
-        labels.push((name, value));
-    }
-    if d.remaining() != 0 || !labels.windows(2).all(|w| w[0].0 < w[1].0) {
-        return None;
-    }
-    Some((id, PackedLabels::from_sorted_pairs(labels.iter().copied())))
 }
 
 impl SeriesLog {
@@ -163,41 +148,54 @@ impl SeriesLog {
         }
         let map = ReadMap::open(&file).map_err(io)?;
         let bytes = map.bytes();
-        if &bytes[..4] != MAGIC || bytes[4] != VERSION {
+        let version = bytes[4];
+        if &bytes[..4] != MAGIC || !(1..=VERSION).contains(&version) {
             return Err(Error::Corruption {
                 path: path.to_path_buf(),
                 offset: 0,
                 detail: "not a series log (bad magic or version)".into(),
             });
         }
-        let record_at = |pos: usize| -> Option<((u64, PackedLabels), usize)> {
-            let n = u32::from_le_bytes(bytes.get(pos..pos + 4)?.try_into().ok()?) as usize;
-            let crc = u32::from_le_bytes(bytes.get(pos + 4..pos + 8)?.try_into().ok()?);
-            if n > MAX_RECORD {
-                return None;
+        // a record whole and with a matching CRC at `pos`: kind, body, length
+        let frame_at = |pos: usize| -> Option<(u8, &[u8], usize)> {
+            if version == 1 {
+                record::frame_v1(bytes, pos).map(|(body, n)| (KIND_SERIES, body, n))
+            } else {
+                record::frame_v2(bytes, pos)
             }
-            let body = bytes.get(pos + 8..(pos + 8).checked_add(n)?)?;
-            if !(10..=MAX_RECORD).contains(&n) || crc32c(body) != crc {
-                return None;
-            }
-            decode_body(body).map(|r| (r, 8 + n))
         };
+        let mut symbols = SymbolTable::default();
         let mut pos = FILE_HEADER;
         let mut valid_end = pos;
         let mut skipped = 0u64;
         let mut records = 0;
-        while pos + 8 <= bytes.len() {
-            match record_at(pos) {
-                Some(((id, labels), len)) => {
-                    sink(id, labels, len);
-                    records += 1;
+        while pos < bytes.len() {
+            match frame_at(pos) {
+                Some((kind, body, len)) => {
+                    let taken = match kind {
+                        KIND_SYMBOLS => symbols.define(body).is_some(),
+                        _ => {
+                            let series = if version == 1 {
+                                record::decode_v1(body)
+                            } else {
+                                symbols.series(body)
+                            };
+                            series.map(|(id, labels)| sink(id, labels, len)).is_some()
+                        }
+                    };
+                    if !taken {
+                        // whole, but not to be read (a symbol it names
+                        // was damaged): skipped, the rest is read
+                        skipped += len as u64;
+                    } else if kind == KIND_SERIES {
+                        records += 1;
+                    }
                     pos += len;
                     valid_end = pos;
                 }
                 None => {
                     // resynchronise: the next offset where a valid record starts
-                    match (pos + 1..bytes.len().saturating_sub(8)).find(|&p| record_at(p).is_some())
-                    {
+                    match (pos + 1..bytes.len()).find(|&p| frame_at(p).is_some()) {
                         Some(next) => {
                             skipped += (next - pos) as u64;
                             pos = next;
@@ -208,6 +206,8 @@ impl SeriesLog {
             }
         }
         let cut_bytes = (bytes.len() - valid_end) as u64;
+        let next_symbol = symbols.next_number();
+        drop(symbols);
         drop(map);
         if cut_bytes > 0 {
             file.set_len(valid_end as u64).map_err(io)?;
@@ -217,7 +217,10 @@ impl SeriesLog {
             SeriesLog {
                 path: path.to_path_buf(),
                 file,
+                version,
                 records,
+                symbols: Symbols::starting_at(next_symbol),
+                buf: Vec::new(),
             },
             Loaded {
                 cut_bytes,
@@ -226,60 +229,65 @@ impl SeriesLog {
         ))
     }
 
-    /// Appends one series record (buffered by the OS; see [`Self::sync`]).
+    /// Appends one series (buffered by the OS; see [`Self::sync`]).
     pub(crate) fn append(&mut self, id: u64, labels: &Labels) -> Result<(), Error> {
-        let pairs = labels.iter().map(|l| (l.name.as_str(), l.value.as_str()));
+        self.buf.clear();
+        if self.version == 1 {
+            self.buf.extend_from_slice(&encode_v1(id, labels));
+        } else {
+            let pairs = labels.iter().map(|l| (l.name.as_str(), l.value.as_str()));
+            self.symbols.encode(id, pairs, &mut self.buf);
+        }
         self.file
-            .write_all(&encode_record(id, pairs))
+            .write_all(&self.buf)
             .map_err(|e| Error::io(&self.path, e))?;
         self.records += 1;
         Ok(())
     }
 
-    /// Valid records in the file, live or not.
+    /// Valid series records in the file, live or not.
     pub(crate) fn records(&self) -> usize {
         self.records
     }
 
+    /// Whether the file is in an older layout (rewriting it brings it to
+    /// the current one).
+    pub(crate) fn is_old(&self) -> bool {
+        self.version < VERSION
+    }
+
     /// Starts a new log beside this one (`series.tmp`, its header
-    /// written), and marks where this one ends. The caller adds the
-    /// records to keep with [`Rewrite::add`] (no lock needed: this log
-    /// takes appends meanwhile) and hands both back to [`Self::replace`].
-    pub(crate) fn begin_rewrite(&self) -> Result<(Rewrite, Mark), Error> {
-        let len = self
+    /// written). The caller adds the series to keep with [`Rewrite::add`]
+    /// (no lock needed: this log takes appends meanwhile), then, holding
+    /// off creation, those created since, and hands it to
+    /// [`Self::replace`].
+    pub(crate) fn begin_rewrite(&self) -> Result<Rewrite, Error> {
+        let tmp = self.path.with_extension("tmp");
+        let mut file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        file.write_all(&file_header())
+            .map_err(|e| Error::io(&tmp, e))?;
+        Ok(Rewrite {
+            tmp,
+            out: Some(BufWriter::with_capacity(1 << 16, file)),
+            records: 0,
+            symbols: Symbols::starting_at(0),
+            buf: Vec::new(),
+            placed: false,
+        })
+    }
+
+    /// Finishes a rewrite: makes it durable and renames it over this log,
+    /// which then appends to it. Returns the sizes before and after. On an
+    /// error before the rename this log is left as it was.
+    pub(crate) fn replace(&mut self, mut rw: Rewrite) -> Result<(u64, u64), Error> {
+        let before = self
             .file
             .metadata()
             .map_err(|e| Error::io(&self.path, e))?
             .len();
-        let tmp = self.path.with_extension("tmp");
-        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        let mut rw = Rewrite {
-            tmp,
-            out: Some(BufWriter::with_capacity(1 << 16, file)),
-            records: 0,
-            placed: false,
-        };
-        rw.write(&file_header())?;
-        let mark = Mark {
-            len,
-            records: self.records,
-        };
-        Ok((rw, mark))
-    }
-
-    /// Finishes a rewrite: copies the records appended since `mark` into
-    /// it, makes it durable, and renames it over this log, which then
-    /// appends to it. Returns the sizes before and after. On an error
-    /// before the rename this log is left as it was.
-    pub(crate) fn replace(&mut self, mut rw: Rewrite, mark: Mark) -> Result<(u64, u64), Error> {
-        let io = |e| Error::io(&self.path, e);
-        let before = self.file.metadata().map_err(io)?.len();
-        let mut src = File::open(&self.path).map_err(io)?;
-        src.seek(SeekFrom::Start(mark.len)).map_err(io)?;
         let tmp = rw.tmp.clone();
         let tmp_io = |e| Error::io(&tmp, e);
-        let mut out = rw.out.take().expect("a rewrite is finished once");
-        std::io::copy(&mut src, &mut out).map_err(tmp_io)?;
+        let out = rw.out.take().expect("a rewrite is finished once");
         let file = out.into_inner().map_err(|e| tmp_io(e.into_error()))?;
         file.sync_all().map_err(tmp_io)?;
         let after = file.metadata().map_err(tmp_io)?.len();
@@ -290,10 +298,12 @@ impl SeriesLog {
             .append(true)
             .open(&tmp)
             .map_err(tmp_io)?;
-        std::fs::rename(&tmp, &self.path).map_err(io)?;
+        std::fs::rename(&tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
         rw.placed = true;
         self.file = appender;
-        self.records = rw.records + (self.records - mark.records);
+        self.version = VERSION;
+        self.records = rw.records;
+        self.symbols = std::mem::replace(&mut rw.symbols, Symbols::starting_at(0));
         if let Some(dir) = self.path.parent() {
             crate::fs::sync_dir(dir).map_err(|e| Error::io(dir, e))?;
         }
@@ -348,7 +358,7 @@ mod tests {
     }
 
     #[test]
-    fn rewrite_keeps_what_it_is_given_and_what_was_appended_meanwhile() {
+    fn rewrite_keeps_what_it_is_given() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("series");
         let tmp = dir.path().join("series.tmp");
@@ -361,15 +371,19 @@ mod tests {
         // an unfinished rewrite leaves nothing behind
         drop(log.begin_rewrite().unwrap());
         assert!(!tmp.exists());
-        let (mut rw, mark) = log.begin_rewrite().unwrap();
+        let mut rw = log.begin_rewrite().unwrap();
         for i in [2u64, 7] {
             let packed = PackedLabels::new(&l(i));
             rw.add(i, packed.iter()).unwrap();
         }
-        // appended while the rewrite is written
+        // appended while the rewrite is written, then added to it
         log.append(11, &l(11)).unwrap();
         log.append(12, &l(12)).unwrap();
-        let (before, after) = log.replace(rw, mark).unwrap();
+        for i in [11u64, 12] {
+            let packed = PackedLabels::new(&l(i));
+            rw.add(i, packed.iter()).unwrap();
+        }
+        let (before, after) = log.replace(rw).unwrap();
         assert!(after < before, "{after} < {before}");
         assert_eq!(std::fs::metadata(&path).unwrap().len(), after);
         assert!(!tmp.exists());
@@ -390,6 +404,139 @@ mod tests {
         assert_eq!((loaded.cut_bytes, loaded.skipped_bytes), (0, 0));
     }
 
+    /// Where each record starts in a second-layout log, with its kind.
+    fn frames(bytes: &[u8]) -> Vec<(usize, u8)> {
+        let mut out = Vec::new();
+        let mut pos = FILE_HEADER;
+        while let Some((kind, _, len)) = record::frame_v2(bytes, pos) {
+            out.push((pos, kind));
+            pos += len;
+        }
+        assert_eq!(pos, bytes.len(), "every record whole");
+        out
+    }
+
+    #[test]
+    fn a_version_1_log_is_read_appended_to_and_rewritten_into_version_2() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("series");
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/series_v1/series");
+        std::fs::copy(&fixture, &path).unwrap();
+        let mut want: Vec<(u64, PackedLabels)> = vec![
+            Labels::from_pairs(&[("__name__", "up"), ("job", "a")]),
+            Labels::from_pairs(&[
+                ("__name__", "up"),
+                ("instance", "h\u{fc}st-\u{2713}:9100"),
+                ("job", "b"),
+            ]),
+            Labels::from_pairs(&[("__name__", "m"), ("v", "say \"hi\"\nand\\bye")]),
+            Labels::from_pairs(&[("__name__", "m"), ("v", &"x".repeat(300))]),
+            Labels::from_pairs(
+                &std::iter::once(("__name__".to_string(), "wide".to_string()))
+                    .chain((0..20).map(|i| (format!("l{i:02}"), format!("v{i}"))))
+                    .collect::<Vec<_>>(),
+            ),
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (i as u64 + 1, PackedLabels::new(l)))
+        .collect();
+        let (mut log, loaded, series) = open(&path).unwrap();
+        assert_eq!(series, want);
+        assert_eq!((loaded.cut_bytes, loaded.skipped_bytes), (0, 0));
+        assert!(log.is_old());
+        // appended in its own layout
+        let six = Labels::from_pairs(&[("__name__", "up"), ("job", "c")]);
+        log.append(6, &six).unwrap();
+        want.push((6, PackedLabels::new(&six)));
+        drop(log);
+        let old_len = std::fs::metadata(&path).unwrap().len();
+        let (mut log, _, series) = open(&path).unwrap();
+        assert_eq!(series, want);
+        assert_eq!(std::fs::read(&path).unwrap()[4], 1);
+        let mut rw = log.begin_rewrite().unwrap();
+        for (id, l) in &want {
+            rw.add(*id, l.iter()).unwrap();
+        }
+        log.replace(rw).unwrap();
+        assert!(!log.is_old());
+        let seven = Labels::from_pairs(&[("__name__", "up"), ("job", "d")]);
+        log.append(7, &seven).unwrap();
+        want.push((7, PackedLabels::new(&seven)));
+        drop(log);
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(bytes[4], VERSION);
+        assert!((bytes.len() as u64) < old_len);
+        frames(&bytes);
+        let (_, _, series) = open(&path).unwrap();
+        assert_eq!(series, want);
+    }
+
+    #[test]
+    fn repeated_strings_become_symbols_and_a_damaged_definition_costs_one_epoch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("series");
+        let l = |i: usize| {
+            Labels::from_pairs(&[
+                ("__name__", "http_requests_total".to_string()),
+                ("code", ["200", "404", "500"][i % 3].to_string()),
+                ("instance", format!("host-{}:9100", i / 50)),
+                ("job", "api".to_string()),
+                ("unique", format!("u{i}")),
+            ])
+        };
+        let n = 2000;
+        {
+            let (mut log, _, _) = open(&path).unwrap();
+            for i in 0..n {
+                log.append(i as u64 + 1, &l(i)).unwrap();
+            }
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let full: usize = (0..n).map(|i| encode_v1(0, &l(i)).len()).sum();
+        assert!(
+            bytes.len() * 3 < full,
+            "{} bytes, {} in the first layout",
+            bytes.len(),
+            full
+        );
+        let (_, _, series) = open(&path).unwrap();
+        let want: Vec<(u64, PackedLabels)> = (0..n)
+            .map(|i| (i as u64 + 1, PackedLabels::new(&l(i))))
+            .collect();
+        assert_eq!(series, want);
+        // damage the first symbols record after the 1000th series record
+        let all = frames(&bytes);
+        let series_at: Vec<usize> = all
+            .iter()
+            .filter(|f| f.1 == KIND_SERIES)
+            .map(|f| f.0)
+            .collect();
+        let (at, _) = *all
+            .iter()
+            .find(|f| f.1 == KIND_SYMBOLS && f.0 > series_at[1000])
+            .unwrap();
+        let mut damaged = bytes.clone();
+        damaged[at + 4] ^= 0x55;
+        std::fs::write(&path, &damaged).unwrap();
+        let (_, loaded, series) = open(&path).unwrap();
+        assert!(loaded.skipped_bytes > 0);
+        assert_eq!(loaded.cut_bytes, 0);
+        let lost = n - series.len();
+        assert!(
+            (1..=record::SYMBOL_EPOCH).contains(&lost),
+            "{lost} series lost"
+        );
+        // what is read is exact, and everything outside that epoch is read
+        let first_lost = want.iter().position(|w| !series.contains(w)).unwrap();
+        assert!(first_lost >= 1000, "{first_lost}");
+        for (i, w) in want.iter().enumerate() {
+            if i < first_lost || i >= first_lost + record::SYMBOL_EPOCH {
+                assert!(series.contains(w), "series {i}");
+            }
+        }
+    }
+
     #[test]
     fn damage_in_the_middle_is_skipped_and_empty_log_refused() {
         let dir = tempfile::tempdir().unwrap();
@@ -402,8 +549,14 @@ mod tests {
             }
         }
         let mut bytes = std::fs::read(&path).unwrap();
-        // damage the second record's body
-        bytes[FILE_HEADER + 30] ^= 0xff;
+        // damage the second series record's body
+        let second = frames(&bytes)
+            .into_iter()
+            .filter(|f| f.1 == KIND_SERIES)
+            .nth(1)
+            .unwrap()
+            .0;
+        bytes[second + 3] ^= 0xff;
         std::fs::write(&path, &bytes).unwrap();
         let (_, loaded, series) = open(&path).unwrap();
         let ids: Vec<u64> = series.iter().map(|s| s.0).collect();
