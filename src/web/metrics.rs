@@ -378,6 +378,32 @@ pub fn render(app: &App) -> String {
         "",
         st.retention_deletions as f64,
     );
+    // the series log's rewrite without forgotten series plays the part
+    // of Prometheus's WAL checkpoint
+    family(
+        &mut out,
+        "prometheus_tsdb_checkpoint_creations_total",
+        "counter",
+        "Total number of checkpoint creations attempted.",
+    );
+    sample(
+        &mut out,
+        "prometheus_tsdb_checkpoint_creations_total",
+        "",
+        st.series_log_rewrites as f64,
+    );
+    family(
+        &mut out,
+        "prometheus_tsdb_checkpoint_creations_failed_total",
+        "counter",
+        "Total number of checkpoint creations that failed.",
+    );
+    sample(
+        &mut out,
+        "prometheus_tsdb_checkpoint_creations_failed_total",
+        "",
+        st.series_log_rewrite_failures as f64,
+    );
     out.push_str(&app.rules.metrics_text());
     out
 }

@@ -87,6 +87,11 @@ pub struct Stats {
     pub compactions: u64,
     /// Blocks deleted by retention since start.
     pub retention_deletions: u64,
+    /// Rewrites of the series log without forgotten series begun since
+    /// start.
+    pub series_log_rewrites: u64,
+    /// Of those, the ones that failed (the log is then left as it was).
+    pub series_log_rewrite_failures: u64,
     /// Samples in the blocks.
     pub block_samples: u64,
 }
@@ -156,6 +161,8 @@ pub struct Db {
     pub(crate) compact_lock: Mutex<()>,
     compactions: AtomicU64,
     retention_deletions: AtomicU64,
+    series_log_rewrites: AtomicU64,
+    series_log_rewrite_failures: AtomicU64,
     _lock: Option<File>,
 }
 
@@ -255,6 +262,8 @@ impl Db {
             compact_lock: Mutex::new(()),
             compactions: AtomicU64::new(0),
             retention_deletions: AtomicU64::new(0),
+            series_log_rewrites: AtomicU64::new(0),
+            series_log_rewrite_failures: AtomicU64::new(0),
             _lock: lock,
         })
     }
@@ -294,14 +303,26 @@ impl Db {
         }
         rep.blocks_merged = self.merge_blocks()?;
         rep.blocks_deleted = self.apply_retention()?;
-        if let Some((before, after)) = self.head.compact_series_log()? {
-            rep.series_log_rewritten = true;
-            tracing::info!(
-                component = "tsdb",
-                before_bytes = before,
-                after_bytes = after,
-                "Series log rewritten without forgotten series"
-            );
+        // a failed rewrite leaves the log as it was: reported, and tried
+        // again at the next compaction
+        match self.head.compact_series_log() {
+            Ok(None) => {}
+            Ok(Some((before, after))) => {
+                self.series_log_rewrites.fetch_add(1, Ordering::Relaxed);
+                rep.series_log_rewritten = true;
+                tracing::info!(
+                    component = "tsdb",
+                    before_bytes = before,
+                    after_bytes = after,
+                    "Series log rewritten without forgotten series"
+                );
+            }
+            Err(e) => {
+                self.series_log_rewrites.fetch_add(1, Ordering::Relaxed);
+                self.series_log_rewrite_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::error!(component = "tsdb", err = %e, "Series log rewrite failed");
+            }
         }
         Ok(rep)
     }
@@ -483,6 +504,8 @@ impl Db {
             block_bytes: self.blocks.read().iter().map(|b| b.size_bytes()).sum(),
             compactions: self.compactions.load(Ordering::Relaxed),
             retention_deletions: self.retention_deletions.load(Ordering::Relaxed),
+            series_log_rewrites: self.series_log_rewrites.load(Ordering::Relaxed),
+            series_log_rewrite_failures: self.series_log_rewrite_failures.load(Ordering::Relaxed),
             block_samples: self
                 .blocks
                 .read()

@@ -922,10 +922,28 @@ fn series_log_is_rewritten_without_forgotten_series() {
             app.commit().unwrap();
         }
         full = std::fs::metadata(&series_file).unwrap().len();
+        // the rewrite's file cannot be made: the log stays as it was, and
+        // the compaction goes on
+        let blocker = dir.path().join("series.tmp");
+        std::fs::create_dir(&blocker).unwrap();
         let rep = db.compact().unwrap();
         assert_eq!(rep.blocks_written, 1, "{rep:?}");
         assert_eq!(rep.series_removed, gone, "{rep:?}");
+        assert!(!rep.series_log_rewritten, "{rep:?}");
+        let st = db.stats();
+        assert_eq!(
+            (st.series_log_rewrites, st.series_log_rewrite_failures),
+            (1, 1)
+        );
+        assert_eq!(std::fs::metadata(&series_file).unwrap().len(), full);
+        std::fs::remove_dir(&blocker).unwrap();
+        let rep = db.compact().unwrap();
         assert!(rep.series_log_rewritten, "{rep:?}");
+        let st = db.stats();
+        assert_eq!(
+            (st.series_log_rewrites, st.series_log_rewrite_failures),
+            (2, 1)
+        );
         let now = std::fs::metadata(&series_file).unwrap().len();
         assert!(now * 100 < full, "{now} bytes left of {full}");
         // nothing more to drop: no second rewrite
