@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::{block_end, ChunkMeta, Head, MemSeries, BLOCK_RANGE_MS};
 use crate::chunks::{slot_crc, ChunkRef, DATA_SIZE, STATE_CLOSED};
 use crate::labels::Labels;
+use crate::series_log::Rewrite;
 use crate::Error;
 
 /// Records of forgotten series the series log keeps before it is
@@ -227,21 +228,20 @@ impl Head {
             self.index.for_each(|s| live.push(Arc::clone(s)));
             (live, c.log.begin_rewrite()?, c.next_id)
         };
-        live.sort_unstable_by_key(|s| s.id);
-        for s in &live {
-            rw.add(s.id, s.labels.iter())?;
-        }
-        live.clear();
+        let add_in_order = |rw: &mut Rewrite, series: &mut Vec<Arc<MemSeries>>| {
+            series.sort_unstable_by_key(|s| s.id);
+            series
+                .drain(..)
+                .try_for_each(|s| rw.add(s.id, s.labels.iter()))
+        };
+        add_in_order(&mut rw, &mut live)?;
         let mut c = self.creation.lock();
         self.index.for_each(|s| {
             if s.id >= from {
                 live.push(Arc::clone(s));
             }
         });
-        live.sort_unstable_by_key(|s| s.id);
-        for s in &live {
-            rw.add(s.id, s.labels.iter())?;
-        }
+        add_in_order(&mut rw, &mut live)?;
         c.log.replace(rw).map(Some)
     }
 }

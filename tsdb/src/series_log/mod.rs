@@ -404,6 +404,18 @@ mod tests {
         assert_eq!((loaded.cut_bytes, loaded.skipped_bytes), (0, 0));
     }
 
+    /// A new log in a temporary folder holding series 0..n, `{n="i"}`.
+    fn numbered_log(n: u64) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("series");
+        let (mut log, _, _) = open(&path).unwrap();
+        for i in 0..n {
+            log.append(i, &Labels::from_pairs(&[("n", i.to_string())]))
+                .unwrap();
+        }
+        (dir, path)
+    }
+
     /// Where each record starts in a second-layout log, with its kind.
     fn frames(bytes: &[u8]) -> Vec<(usize, u8)> {
         let mut out = Vec::new();
@@ -539,15 +551,7 @@ mod tests {
 
     #[test]
     fn damage_in_the_middle_is_skipped_and_empty_log_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("series");
-        {
-            let (mut log, _, _) = open(&path).unwrap();
-            for i in 0..5 {
-                log.append(i, &Labels::from_pairs(&[("n", i.to_string())]))
-                    .unwrap();
-            }
-        }
+        let (_dir, path) = numbered_log(5);
         let mut bytes = std::fs::read(&path).unwrap();
         // damage the second series record's body
         let second = frames(&bytes)
@@ -575,15 +579,7 @@ mod tests {
 
     #[test]
     fn flipped_byte_stops_at_bad_record() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("series");
-        {
-            let (mut log, _, _) = open(&path).unwrap();
-            for i in 0..3 {
-                log.append(i, &Labels::from_pairs(&[("n", i.to_string())]))
-                    .unwrap();
-            }
-        }
+        let (_dir, path) = numbered_log(3);
         let mut bytes = std::fs::read(&path).unwrap();
         let last = bytes.len() - 2;
         bytes[last] ^= 0xff;
