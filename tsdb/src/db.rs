@@ -305,6 +305,7 @@ impl Db {
         rep.blocks_deleted = self.apply_retention()?;
         // a failed rewrite leaves the log as it was: reported, and tried
         // again at the next compaction
+        let started = std::time::Instant::now();
         match self.head.compact_series_log() {
             Ok(None) => {}
             Ok(Some((before, after))) => {
@@ -314,6 +315,7 @@ impl Db {
                     component = "tsdb",
                     before_bytes = before,
                     after_bytes = after,
+                    duration = ?started.elapsed(),
                     "Series log rewritten without forgotten series"
                 );
             }

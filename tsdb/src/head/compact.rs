@@ -213,9 +213,9 @@ impl Head {
     /// Rewrites the series log without the records of forgotten series,
     /// once they are at least [`SERIES_LOG_MIN_DEAD`] and at least as many
     /// as the live ones, or when it is in an older layout; returns its size
-    /// before and after. The live series are written out without holding
-    /// the creation lock; those created meanwhile are added at the end,
-    /// under it.
+    /// before and after. The live series are written out and synced
+    /// without holding the creation lock; those created meanwhile are
+    /// added at the end, under it.
     pub(crate) fn compact_series_log(&self) -> Result<Option<(u64, u64)>, Error> {
         let (mut live, mut rw, from) = {
             let c = self.creation.lock();
@@ -235,6 +235,7 @@ impl Head {
                 .try_for_each(|s| rw.add(s.id, s.labels.iter()))
         };
         add_in_order(&mut rw, &mut live)?;
+        rw.sync()?;
         let mut c = self.creation.lock();
         self.index.for_each(|s| {
             if s.id >= from {

@@ -95,6 +95,17 @@ impl Rewrite {
         self.records += 1;
         Ok(())
     }
+
+    /// Makes what was added so far durable, so that the sync in
+    /// [`SeriesLog::replace`] (under the creation lock) has little left
+    /// to write.
+    pub(crate) fn sync(&mut self) -> Result<(), Error> {
+        let out = self.out.as_mut().expect("an unfinished rewrite");
+        out.flush().map_err(|e| Error::io(&self.tmp, e))?;
+        out.get_ref()
+            .sync_data()
+            .map_err(|e| Error::io(&self.tmp, e))
+    }
 }
 
 impl Drop for Rewrite {
