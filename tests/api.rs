@@ -437,6 +437,29 @@ fn remote_write_and_text_import() {
         );
         assert_eq!(code, 400, "{body}");
         assert!(body.contains("duplicated label"), "{body}");
+        // a label set the series log cannot take: refused, not retried
+        let huge = WriteRequest {
+            timeseries: vec![TimeSeries {
+                labels: vec![
+                    Label::new("__name__", "huge"),
+                    Label::new("v", &"x".repeat(600 << 10)),
+                ],
+                samples: vec![Sample {
+                    value: 1.0,
+                    timestamp: base,
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let (code, body) = post_bytes(
+            &s.addr,
+            "/api/v1/write",
+            &rw_headers,
+            &encode_write_request(&huge),
+        );
+        assert_eq!(code, 400, "{body}");
+        assert!(body.contains("label set of"), "{body}");
     }
     // a sample far in the future is refused, and does not block the present
     let future = crate::common::now_secs() as i64 * 1000 + 365 * 86_400_000;

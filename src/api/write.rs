@@ -10,7 +10,8 @@
 //! request back on the first refused sample, the accepted samples of such
 //! a request are kept; and a request with an invalid series (no metric
 //! name, an empty or repeated label name) is refused whole with 400, where
-//! Prometheus skips the series and answers 204.
+//! Prometheus skips the series and answers 204; so is a request with a
+//! label set over 512 KiB, which the series log does not take.
 
 use tracing::warn;
 
@@ -25,6 +26,8 @@ fn store(app: &App, series: Vec<(tsdb::labels::Labels, Vec<(i64, f64)>)>) -> Rep
     for (labels, samples) in &series {
         let r = match appender.series(labels) {
             Ok((r, _)) => r,
+            // sending it again will not help
+            Err(e @ tsdb::Error::InvalidLabels(_)) => return (400, format!("{e}\n")),
             Err(e) => return (500, format!("{e}\n")),
         };
         for (t, v) in samples {

@@ -984,3 +984,23 @@ fn series_log_is_rewritten_without_forgotten_series() {
         assert_eq!(got[0].1, vec![(start + 300 * step, -2.0)]);
     }
 }
+
+#[test]
+fn a_label_set_too_large_for_the_series_log_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = |n: usize| Labels::from_pairs(&[("__name__", "m".to_string()), ("v", "x".repeat(n))]);
+    {
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let mut app = db.appender();
+        let err = app.append_labels(&big(600 << 10), 1000, 1.0).unwrap_err();
+        assert!(
+            matches!(&err, crate::Error::InvalidLabels(m) if m.contains("bytes")),
+            "{err}"
+        );
+        app.append_labels(&big(400 << 10), 1000, 2.0).unwrap();
+        app.commit().unwrap();
+    }
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let got = all_samples(&db, &[Matcher::equal("__name__", "m")]);
+    assert_eq!(got, vec![(big(400 << 10), vec![(1000, 2.0)])]);
+}

@@ -25,6 +25,20 @@ const MAGIC: &[u8; 4] = b"FLSE";
 const VERSION: u8 = 2;
 const FILE_HEADER: usize = 8;
 
+/// Largest label set a series may have, by [`record_size_bound`]: its
+/// records then stay well within what a reader accepts.
+pub(crate) const MAX_LABELS_SIZE: usize = record::MAX_RECORD / 2;
+
+/// A bound on the bytes a label set takes in a record of either layout:
+/// its strings, and room for their lengths.
+pub(crate) fn record_size_bound(labels: &Labels) -> usize {
+    labels
+        .iter()
+        .map(|l| l.name.len() + l.value.len() + 10)
+        .sum::<usize>()
+        + 32
+}
+
 /// What [`SeriesLog::open`] found besides the records.
 pub(crate) struct Loaded {
     /// Bytes cut from a torn or corrupt tail.
