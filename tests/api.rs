@@ -414,50 +414,37 @@ fn remote_write_and_text_import() {
     // an invalid series refuses the whole request
     {
         use flint::remote::{encode_write_request, Label, Sample, TimeSeries, WriteRequest};
-        let bad = WriteRequest {
-            timeseries: vec![TimeSeries {
-                labels: vec![
-                    Label::new("__name__", "dup"),
-                    Label::new("a", "1"),
-                    Label::new("a", "2"),
-                ],
-                samples: vec![Sample {
-                    value: 1.0,
-                    timestamp: base,
+        let post_series = |labels: Vec<Label>| {
+            let req = WriteRequest {
+                timeseries: vec![TimeSeries {
+                    labels,
+                    samples: vec![Sample {
+                        value: 1.0,
+                        timestamp: base,
+                    }],
+                    ..Default::default()
                 }],
                 ..Default::default()
-            }],
-            ..Default::default()
+            };
+            post_bytes(
+                &s.addr,
+                "/api/v1/write",
+                &rw_headers,
+                &encode_write_request(&req),
+            )
         };
-        let (code, body) = post_bytes(
-            &s.addr,
-            "/api/v1/write",
-            &rw_headers,
-            &encode_write_request(&bad),
-        );
+        let (code, body) = post_series(vec![
+            Label::new("__name__", "dup"),
+            Label::new("a", "1"),
+            Label::new("a", "2"),
+        ]);
         assert_eq!(code, 400, "{body}");
         assert!(body.contains("duplicated label"), "{body}");
         // a label set the series log cannot take: refused, not retried
-        let huge = WriteRequest {
-            timeseries: vec![TimeSeries {
-                labels: vec![
-                    Label::new("__name__", "huge"),
-                    Label::new("v", &"x".repeat(600 << 10)),
-                ],
-                samples: vec![Sample {
-                    value: 1.0,
-                    timestamp: base,
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
-        let (code, body) = post_bytes(
-            &s.addr,
-            "/api/v1/write",
-            &rw_headers,
-            &encode_write_request(&huge),
-        );
+        let (code, body) = post_series(vec![
+            Label::new("__name__", "huge"),
+            Label::new("v", "x".repeat(600 << 10)),
+        ]);
         assert_eq!(code, 400, "{body}");
         assert!(body.contains("label set of"), "{body}");
     }
