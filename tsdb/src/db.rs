@@ -206,15 +206,12 @@ impl Db {
                 Ok(b) => blocks.push(Arc::new(b)),
                 Err(e) => {
                     // move it aside, keep serving the rest
-                    let aside = path.with_extension("damaged");
-                    let moved = std::fs::rename(&path, &aside).is_ok();
                     problems.push(format!(
                         "{}: {e}; {}",
                         path.display(),
-                        if moved {
-                            format!("moved aside to {}", aside.display())
-                        } else {
-                            "left in place".to_string()
+                        match crate::fs::move_aside(&path) {
+                            Ok(aside) => format!("moved aside to {}", aside.display()),
+                            Err(_) => "left in place".to_string(),
                         }
                     ));
                 }

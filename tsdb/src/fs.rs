@@ -5,7 +5,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use memmap2::{Mmap, MmapRaw};
 
@@ -165,6 +165,25 @@ pub(crate) fn numbered_files(dir: &Path) -> io::Result<Vec<u64>> {
     }
     numbers.sort_unstable();
     Ok(numbers)
+}
+
+/// Renames a damaged file or folder to `<name>.damaged` (or
+/// `<name>.damaged.1`, `.2`, … when that is taken, so that an earlier one
+/// is kept) and returns the new path.
+pub(crate) fn move_aside(path: &Path) -> io::Result<PathBuf> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".damaged");
+    let first = PathBuf::from(name);
+    let mut aside = first.clone();
+    let mut k = 0;
+    while aside.exists() {
+        k += 1;
+        let mut name = first.as_os_str().to_owned();
+        name.push(format!(".{k}"));
+        aside = PathBuf::from(name);
+    }
+    std::fs::rename(path, &aside)?;
+    Ok(aside)
 }
 
 /// Fsyncs a directory so that created or removed entries are durable.

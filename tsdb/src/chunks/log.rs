@@ -185,14 +185,13 @@ impl ChunkLog {
                 m.read(0, &mut buf);
             }
             if map.is_none() || &buf[..4] != MAGIC || !(1..=VERSION).contains(&buf[4]) {
-                problems.push(format!(
-                    "{}: not a chunk log segment (bad header), moved aside to {}.damaged",
-                    path.display(),
-                    path.display()
-                ));
                 drop(map);
-                let aside = dir.join(format!("{n:06}.damaged"));
-                std::fs::rename(&path, &aside).map_err(|e| Error::io(&path, e))?;
+                let aside = crate::fs::move_aside(&path).map_err(|e| Error::io(&path, e))?;
+                problems.push(format!(
+                    "{}: not a chunk log segment (bad header), moved aside to {}",
+                    path.display(),
+                    aside.display()
+                ));
                 continue;
             }
             let mut pos = FILE_HEADER;
@@ -516,6 +515,20 @@ mod tests {
         // numbering goes on after it
         let (c, d) = chunk(1, 0, &[1]);
         assert_eq!(segment_of(append(&log, &c, &d)), 4);
+        drop(log);
+        // the same number damaged again: the earlier copy is kept
+        std::fs::write(file_name(dir.path(), 3), b"other garbage").unwrap();
+        let (_, _, problems) = ChunkLog::open(dir.path()).unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].ends_with("000003.damaged.1"), "{problems:?}");
+        assert_eq!(
+            std::fs::read(dir.path().join("000003.damaged")).unwrap(),
+            b"garbage garbage"
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("000003.damaged.1")).unwrap(),
+            b"other garbage"
+        );
     }
 
     #[test]
