@@ -645,6 +645,25 @@ fn open_many_big_blocks_is_fast() {
     eprintln!("block size: {} bytes", blocks[0].size_bytes());
 }
 
+/// The samples of a fixture series: `n` every 15 s from 1700000000000 ms,
+/// the value of the `i`-th given by `value(name, i)`.
+fn fixture_samples(n: i64, name: &str, value: fn(&str, i64) -> f64) -> Vec<(i64, f64)> {
+    (0..n)
+        .map(|i| (1_700_000_000_000 + i * 15_000, value(name, i)))
+        .collect()
+}
+
+/// Writes `series` again as a block of `b`'s range (as a merge does) and
+/// opens it: its folder, the block and its chunks file's version.
+fn written_again(b: &Block, series: Input, sources: Vec<String>) -> (tempfile::TempDir, Block, u8) {
+    let dir = tempfile::tempdir().unwrap();
+    let m = b.meta();
+    let meta = write_block(dir.path(), m.min_time, m.max_time, series, 2, sources).unwrap();
+    let nb = Block::open(&dir.path().join(&meta.id)).unwrap();
+    let bytes = std::fs::read(dir.path().join(&meta.id).join(CHUNKS_FILE)).unwrap();
+    (dir, nb, bytes[4])
+}
+
 /// A block written by the version-1 writer (XOR chunks only): two series
 /// imported every 15 s from 1700000000000 ms, a counter `3 i` and a gauge
 /// `sqrt(i)`, cut at 1700006400000.
@@ -653,18 +672,14 @@ const V1_BLOCK: &str = "testdata/block_v1/01M89SA3MZ28WD8HCB580SMHMA";
 #[test]
 fn a_version_1_block_still_opens_and_merges_into_delta_chunks() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(V1_BLOCK);
-    let expected = |name: &str| -> Vec<(i64, f64)> {
-        (0..427i64)
-            .map(|i| {
-                let t = 1_700_000_000_000 + i * 15_000;
-                let v = if name == "fixture_gauge" {
-                    (i as f64).sqrt()
-                } else {
-                    (3 * i) as f64
-                };
-                (t, v)
-            })
-            .collect()
+    let expected = |name: &str| {
+        fixture_samples(427, name, |name, i| {
+            if name == "fixture_gauge" {
+                (i as f64).sqrt()
+            } else {
+                (3 * i) as f64
+            }
+        })
     };
     let samples = |series: &Input| -> Vec<(String, Vec<(i64, f64)>)> {
         series
@@ -689,20 +704,8 @@ fn a_version_1_block_still_opens_and_merges_into_delta_chunks() {
     }
     // written again (as a merge does): the newest version, the counter in
     // delta chunks
-    let dir = tempfile::tempdir().unwrap();
-    let m = b.meta();
-    let meta = write_block(
-        dir.path(),
-        m.min_time,
-        m.max_time,
-        old,
-        2,
-        m.sources.clone(),
-    )
-    .unwrap();
-    let nb = Block::open(&dir.path().join(&meta.id)).unwrap();
-    let bytes = std::fs::read(dir.path().join(&meta.id).join(CHUNKS_FILE)).unwrap();
-    assert_eq!(bytes[4], 3, "chunks file version");
+    let (_dir, nb, version) = written_again(&b, old, b.meta().sources.clone());
+    assert_eq!(version, 3, "chunks file version");
     let new: Input = nb.all_series().unwrap().map(Result::unwrap).collect();
     let kinds: Vec<(String, u8)> = new
         .iter()
@@ -730,17 +733,12 @@ const V2_BLOCK: &str = "testdata/block_v2/01M8A434AW87JX4159Y4ZH6HEY";
 #[test]
 fn a_version_2_block_still_opens_and_merges_into_the_second_layout() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(V2_BLOCK);
-    let expected = |name: &str| -> Vec<(i64, f64)> {
-        (0..600i64)
-            .map(|i| {
-                let v = match name {
-                    "fixture_counter_total" => (3 * i + i % 7) as f64,
-                    "fixture_gauge" => (i as f64).sqrt(),
-                    _ => ((i * 37) % 1000) as f64 / 1000.0,
-                };
-                (1_700_000_000_000 + i * 15_000, v)
-            })
-            .collect()
+    let expected = |name: &str| {
+        fixture_samples(600, name, |name, i| match name {
+            "fixture_counter_total" => (3 * i + i % 7) as f64,
+            "fixture_gauge" => (i as f64).sqrt(),
+            _ => ((i * 37) % 1000) as f64 / 1000.0,
+        })
     };
     let check = |series: &Input| {
         assert_eq!(series.len(), 3);
@@ -767,13 +765,9 @@ fn a_version_2_block_still_opens_and_merges_into_the_second_layout() {
         .flat_map(|(_, cs)| cs.iter().map(|c| c.data.len()))
         .sum();
     // written again: version 3, delta chunks in the second layout, smaller
-    let dir = tempfile::tempdir().unwrap();
-    let m = b.meta();
-    let meta = write_block(dir.path(), m.min_time, m.max_time, old, 2, vec![]).unwrap();
-    let nb = Block::open(&dir.path().join(&meta.id)).unwrap();
+    let (_dir, nb, version) = written_again(&b, old, vec![]);
     nb.verify().unwrap();
-    let bytes = std::fs::read(dir.path().join(&meta.id).join(CHUNKS_FILE)).unwrap();
-    assert_eq!(bytes[4], 3, "chunks file version");
+    assert_eq!(version, 3, "chunks file version");
     let new: Input = nb.all_series().unwrap().map(Result::unwrap).collect();
     assert!(new.iter().all(|(_, cs)| cs
         .iter()
