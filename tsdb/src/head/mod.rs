@@ -559,13 +559,6 @@ impl Head {
         if labels.is_empty() {
             return Err(Error::InvalidLabels("empty label set".into()));
         }
-        let size = crate::series_log::record_size_bound(labels);
-        if size > crate::series_log::MAX_LABELS_SIZE {
-            return Err(Error::InvalidLabels(format!(
-                "label set of {size} bytes, more than the {} a series may take",
-                crate::series_log::MAX_LABELS_SIZE
-            )));
-        }
         let hash = labels.hash64();
         if let Some(s) = self.find(labels, hash) {
             return Ok((s, false));

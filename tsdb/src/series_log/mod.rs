@@ -27,11 +27,11 @@ const FILE_HEADER: usize = 8;
 
 /// Largest label set a series may have, by [`record_size_bound`]: its
 /// records then stay well within what a reader accepts.
-pub(crate) const MAX_LABELS_SIZE: usize = record::MAX_RECORD / 2;
+const MAX_LABELS_SIZE: usize = record::MAX_RECORD / 2;
 
 /// A bound on the bytes a label set takes in a record of either layout:
 /// its strings, and room for their lengths.
-pub(crate) fn record_size_bound(labels: &Labels) -> usize {
+fn record_size_bound(labels: &Labels) -> usize {
     labels
         .iter()
         .map(|l| l.name.len() + l.value.len() + 10)
@@ -255,7 +255,15 @@ impl SeriesLog {
     }
 
     /// Appends one series (buffered by the OS; see [`Self::sync`]).
+    /// A label set too large for a record that a reader accepts is
+    /// refused.
     pub(crate) fn append(&mut self, id: u64, labels: &Labels) -> Result<(), Error> {
+        let size = record_size_bound(labels);
+        if size > MAX_LABELS_SIZE {
+            return Err(Error::InvalidLabels(format!(
+                "label set of {size} bytes, more than the {MAX_LABELS_SIZE} a series may take"
+            )));
+        }
         self.buf.clear();
         if self.version == 1 {
             self.buf.extend_from_slice(&encode_v1(id, labels));
