@@ -87,6 +87,27 @@ pub struct Flags {
         value_name = "INT"
     )]
     pub notification_queue_capacity: usize,
+    /// Adjust scrape timestamps by up to --scrape.timestamp-tolerance to
+    /// align them to the intended schedule (on by default; turned off by
+    /// --no-scrape.adjust-timestamps or --scrape.adjust-timestamps=false).
+    #[arg(
+        long = "scrape.adjust-timestamps",
+        action = clap::ArgAction::Set,
+        default_value_t = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_name = "BOOL",
+        hide = true
+    )]
+    pub adjust_timestamps: bool,
+    /// Turns --scrape.adjust-timestamps off.
+    #[arg(long = "no-scrape.adjust-timestamps", hide = true)]
+    pub no_adjust_timestamps: bool,
+    /// How late a scrape may start and still be stamped with its slot on
+    /// the schedule (at most 1% of the scrape interval is used).
+    #[arg(long = "scrape.timestamp-tolerance", default_value = "2ms", value_parser = duration, value_name = "DURATION", hide = true)]
+    pub timestamp_tolerance: PromDuration,
     /// Path to a configuration file that can enable TLS or authentication.
     #[arg(long = "web.config.file", value_name = "FILE")]
     pub web_config_file: Option<String>,
@@ -301,6 +322,14 @@ impl Flags {
                 "alertmanager.notification-queue-capacity".into(),
                 self.notification_queue_capacity.to_string(),
             ),
+            (
+                "scrape.adjust-timestamps".into(),
+                self.scrape_timestamp_tolerance().is_some().to_string(),
+            ),
+            (
+                "scrape.timestamp-tolerance".into(),
+                self.timestamp_tolerance.to_string(),
+            ),
         ];
         RunFlags {
             lookback_delta_ms: self.lookback_delta.as_millis(),
@@ -313,6 +342,12 @@ impl Flags {
 }
 
 impl Flags {
+    /// How late a scrape may start and still be stamped with its slot on
+    /// the schedule; `None` when timestamps are not adjusted.
+    pub fn scrape_timestamp_tolerance(&self) -> Option<Duration> {
+        (self.adjust_timestamps && !self.no_adjust_timestamps).then_some(self.timestamp_tolerance.0)
+    }
+
     /// The external URL without a trailing slash: `--web.external-url`, or
     /// `http://<hostname>:<port>` from the listen address.
     pub fn external_url(&self) -> String {
@@ -394,5 +429,25 @@ mod tests {
         assert!(msg.contains("not a valid duration string"), "{msg}");
         let (_, code) = Flags::parse_args(["flint", "--log.level=verbose"]).unwrap_err();
         assert_eq!(code, 1);
+    }
+
+    #[test]
+    fn scrape_timestamp_adjustment() {
+        let ms = Duration::from_millis;
+        let tol = |args: &[&str]| {
+            let mut all = vec!["flint"];
+            all.extend_from_slice(args);
+            Flags::parse_args(all).unwrap().scrape_timestamp_tolerance()
+        };
+        assert_eq!(tol(&[]), Some(ms(2)));
+        assert_eq!(tol(&["--scrape.timestamp-tolerance=5ms"]), Some(ms(5)));
+        assert_eq!(tol(&["--scrape.adjust-timestamps"]), Some(ms(2)));
+        assert_eq!(tol(&["--scrape.adjust-timestamps=true"]), Some(ms(2)));
+        assert_eq!(tol(&["--scrape.adjust-timestamps=false"]), None);
+        assert_eq!(tol(&["--no-scrape.adjust-timestamps"]), None);
+        let all = Flags::parse_args(["flint"]).unwrap().run_flags().all;
+        let get = |k: &str| all.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("scrape.adjust-timestamps"), Some("true"));
+        assert_eq!(get("scrape.timestamp-tolerance"), Some("2ms"));
     }
 }

@@ -120,7 +120,10 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
     let app = Arc::new(App {
         flags: flags.run_flags(),
         db: Arc::clone(&db),
-        scrape: Arc::new(ScrapeManager::new(Arc::clone(&db))),
+        scrape: Arc::new(
+            ScrapeManager::new(Arc::clone(&db))
+                .with_timestamp_tolerance(flags.scrape_timestamp_tolerance()),
+        ),
         rules: crate::rules::Manager::new(
             Arc::clone(&db),
             crate::rules::ManagerOptions {

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::sync::watch;
@@ -49,6 +50,9 @@ struct State {
 pub struct ScrapeManager {
     db: Arc<Db>,
     state: Mutex<State>,
+    /// How late a scrape may start and still be stamped with its slot on
+    /// the schedule (`None`: never).
+    timestamp_tolerance: Option<Duration>,
 }
 
 /// What identifies a loop across changes: everything that shapes how and
@@ -71,7 +75,17 @@ impl ScrapeManager {
         ScrapeManager {
             db,
             state: Mutex::new(State::default()),
+            timestamp_tolerance: Some(Duration::from_millis(2)),
         }
+    }
+
+    /// Stamps a scrape that starts at most `tolerance` late (capped at 1%
+    /// of the interval) with its slot on the schedule, as Prometheus's
+    /// `--scrape.timestamp-tolerance` (2 ms by default); `None` stamps
+    /// every scrape with its start time (`--no-scrape.adjust-timestamps`).
+    pub fn with_timestamp_tolerance(mut self, tolerance: Option<Duration>) -> Self {
+        self.timestamp_tolerance = tolerance;
+        self
     }
 
     /// Makes the running loops match `cfg`. Relative discovery file paths
@@ -170,6 +184,7 @@ impl ScrapeManager {
                             Arc::clone(&target),
                             Arc::clone(&self.db),
                             client.clone(),
+                            self.timestamp_tolerance,
                         );
                         tokio::spawn(lp.run(rx));
                         Running { target, stop: tx }

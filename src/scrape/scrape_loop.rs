@@ -28,6 +28,53 @@ fn now_ns() -> i128 {
         .unwrap_or(0)
 }
 
+/// Where a target's scrapes fall on its schedule, for stamping them as
+/// Prometheus does: a scrape that starts at most `tolerance` after its slot
+/// (`start + n × interval`) is stamped with the slot itself, so that the
+/// steps between a target's samples are exactly its interval and cost no
+/// bits in the chunk encodings (timer wake-ups are late by a millisecond or
+/// so). A later scrape keeps its own time.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Schedule {
+    slot_ns: i128,
+    interval_ns: i128,
+    tolerance_ns: i128,
+}
+
+impl Schedule {
+    /// A schedule whose first slot is `start_ns`. The tolerance is at most
+    /// 1% of the interval; `None` or zero stamps every scrape with its own
+    /// time.
+    pub(crate) fn new(start_ns: i128, interval: Duration, tolerance: Option<Duration>) -> Self {
+        let interval_ns = interval.as_nanos() as i128;
+        let tolerance_ns = tolerance.map_or(0, |t| (t.as_nanos() as i128).min(interval_ns / 100));
+        Schedule {
+            slot_ns: start_ns,
+            interval_ns,
+            tolerance_ns,
+        }
+    }
+
+    /// The time to stamp a scrape starting at `now_ns` with.
+    pub(crate) fn stamp(&mut self, now_ns: i128) -> i128 {
+        if self.tolerance_ns <= 0 || self.interval_ns <= 0 {
+            return now_ns;
+        }
+        if now_ns < self.slot_ns {
+            // the clock went back: the schedule starts again from here
+            self.slot_ns = now_ns;
+            return now_ns;
+        }
+        // skipped ticks (or a clock that jumped forward) move several slots
+        self.slot_ns += (now_ns - self.slot_ns) / self.interval_ns * self.interval_ns;
+        if now_ns - self.slot_ns <= self.tolerance_ns {
+            self.slot_ns
+        } else {
+            now_ns
+        }
+    }
+}
+
 /// How a loop is told to stop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StopMode {
@@ -58,6 +105,9 @@ pub(crate) struct ScrapeLoop {
     /// Series of the synthetic `up`, `scrape_*` metrics.
     report_refs: Option<[SeriesRef; 5]>,
     scratch: Vec<(String, String)>,
+    /// `--scrape.timestamp-tolerance`, or `None` with
+    /// `--no-scrape.adjust-timestamps`.
+    tolerance: Option<Duration>,
 }
 
 /// What one scrape produced.
@@ -72,6 +122,7 @@ impl ScrapeLoop {
         target: Arc<Target>,
         db: Arc<Db>,
         client: Result<Arc<JobClient>, String>,
+        tolerance: Option<Duration>,
     ) -> Self {
         ScrapeLoop {
             target,
@@ -80,6 +131,7 @@ impl ScrapeLoop {
             cache: SeriesCache::default(),
             report_refs: None,
             scratch: Vec::new(),
+            tolerance,
         }
     }
 
@@ -93,12 +145,13 @@ impl ScrapeLoop {
         }
         let mut ticker = tokio::time::interval(self.target.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut schedule = Schedule::new(now_ns(), self.target.interval, self.tolerance);
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
                 _ = stop.changed() => break,
             }
-            self.scrape_once().await;
+            self.scrape_once(schedule.stamp(now_ns())).await;
         }
         if *stop.borrow() == StopMode::StopWithStaleness {
             let ts = (now_ns() / 1_000_000) as i64;
@@ -117,9 +170,9 @@ impl ScrapeLoop {
         let _ = app.commit();
     }
 
-    /// One scrape: fetch, parse, append, report.
-    pub(crate) async fn scrape_once(&mut self) {
-        let started = now_ns();
+    /// One scrape stamped `started` (ns since the epoch): fetch, parse,
+    /// append, report.
+    pub(crate) async fn scrape_once(&mut self, started: i128) {
         let ts = (started / 1_000_000) as i64;
         let clock = Instant::now();
         let result = match self.fetch().await {
@@ -624,6 +677,44 @@ mod tests {
         let l = target_labels(&pairs(&[("__name__", "m"), ("job", "")]), &target, false);
         assert_eq!(l.get("job"), Some("sample"));
         assert_eq!(l.get("exported_job"), None);
+    }
+
+    #[test]
+    fn late_scrapes_within_tolerance_take_their_slot() {
+        const MS: i128 = 1_000_000;
+        let start = 1_700_000_000_000 * MS;
+        let mut s = Schedule::new(
+            start,
+            Duration::from_secs(15),
+            Some(Duration::from_millis(2)),
+        );
+        assert_eq!(s.stamp(start + MS / 2), start);
+        assert_eq!(s.stamp(start + 15_000 * MS + 2 * MS), start + 15_000 * MS);
+        // too late: its own time, and the next on-time scrape is aligned again
+        assert_eq!(s.stamp(start + 30_000 * MS + 3 * MS), start + 30_003 * MS);
+        assert_eq!(s.stamp(start + 45_000 * MS + MS), start + 45_000 * MS);
+        // two skipped ticks
+        assert_eq!(s.stamp(start + 90_000 * MS + MS), start + 90_000 * MS);
+        // the clock went back a minute: stamped as it is, then aligned from there
+        let back = start + 30_000 * MS + 7;
+        assert_eq!(s.stamp(back), back);
+        assert_eq!(s.stamp(back + 15_000 * MS + MS), back + 15_000 * MS);
+    }
+
+    #[test]
+    fn tolerance_is_at_most_a_hundredth_of_the_interval() {
+        const MS: i128 = 1_000_000;
+        // 100 ms interval: 1 ms tolerance, not 2
+        let mut s = Schedule::new(
+            0,
+            Duration::from_millis(100),
+            Some(Duration::from_millis(2)),
+        );
+        assert_eq!(s.stamp(100 * MS + MS), 100 * MS);
+        assert_eq!(s.stamp(200 * MS + MS + 1), 200 * MS + MS + 1);
+        // off
+        let mut s = Schedule::new(0, Duration::from_secs(1), None);
+        assert_eq!(s.stamp(1_000 * MS + 1), 1_000 * MS + 1);
     }
 
     #[tokio::test]
