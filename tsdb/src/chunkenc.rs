@@ -11,12 +11,14 @@
 mod delta;
 
 pub use delta::{
-    decimal_exponent, encode as encode_delta, DeltaIterator, ENCODING_DELTA, ENCODING_DELTA2,
+    chunk_exponent, decimal_exponent, differences_size, encode as encode_delta, encode_differences,
+    mantissas, DeltaIterator, RefIterator, ENCODING_DELTA, ENCODING_DELTA2, ENCODING_DELTA_REF,
 };
 
 /// Chunk encoding tag: XOR-compressed float samples. 0 means "no chunk";
-/// 2 is [`ENCODING_DELTA`] and 3 [`ENCODING_DELTA2`]; other values are
-/// reserved (native histograms later).
+/// 2 is [`ENCODING_DELTA`], 3 [`ENCODING_DELTA2`] and 4
+/// [`ENCODING_DELTA_REF`]; other values are reserved (native histograms
+/// later).
 pub const ENCODING_XOR: u8 = 1;
 
 /// Decodes a stored chunk of either encoding.
@@ -26,6 +28,9 @@ pub enum ChunkIter<'a> {
     Xor(XorIterator<'a>),
     /// A delta chunk.
     Delta(DeltaIterator<'a>),
+    /// A delta chunk stored against another (boxed: rare, and twice the
+    /// size of the others).
+    Ref(Box<RefIterator<'a>>),
     /// An unknown encoding: no samples.
     Empty,
 }
@@ -47,6 +52,13 @@ impl<'a> ChunkIter<'a> {
             _ => ChunkIter::Empty,
         }
     }
+
+    /// Iterates the `count` samples of a [`ENCODING_DELTA_REF`] chunk whose
+    /// body is `diffs`, stored against the second-layout chunk `base` of
+    /// `base_count` samples.
+    pub fn referencing(base: &'a [u8], base_count: u16, diffs: &'a [u8], count: u16) -> Self {
+        ChunkIter::Ref(Box::new(RefIterator::new(base, base_count, diffs, count)))
+    }
 }
 
 impl Iterator for ChunkIter<'_> {
@@ -57,6 +69,7 @@ impl Iterator for ChunkIter<'_> {
         match self {
             ChunkIter::Xor(it) => it.next(),
             ChunkIter::Delta(it) => it.next(),
+            ChunkIter::Ref(it) => it.next(),
             ChunkIter::Empty => None,
         }
     }

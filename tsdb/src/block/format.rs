@@ -15,8 +15,9 @@ pub(crate) const INDEX_MAGIC: &[u8; 4] = b"FLBI";
 pub(crate) const INDEX_VERSION: u8 = 1;
 /// Version of the `chunks` file: 2 adds delta chunks (encoding 2) to the
 /// XOR chunks of version 1, 3 the delta encoding's second layout
-/// (encoding 3); versions 1 and 2 are still read.
-pub(crate) const CHUNKS_VERSION: u8 = 3;
+/// (encoding 3), 4 chunks stored against an earlier chunk (encoding 4);
+/// versions 1 to 3 are still read.
+pub(crate) const CHUNKS_VERSION: u8 = 4;
 /// Bytes of each file's header: magic, version, 3 zero bytes.
 pub(crate) const FILE_HEADER_LEN: usize = 8;
 

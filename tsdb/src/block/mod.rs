@@ -5,6 +5,7 @@
 //! rename) and read in place through memory maps by [`Block`].
 //! Layout in `docs/format/block.md`.
 
+mod against;
 mod format;
 mod id;
 mod index;

@@ -11,9 +11,13 @@ use super::format::{
 };
 use super::index::{ChunkMeta, Index, SeriesRecord};
 use super::matchers::postings_for_matchers;
+use super::recode::encode_samples;
 use super::{BlockMeta, ChunkData};
-use crate::chunkenc::{ChunkIter, ENCODING_DELTA, ENCODING_DELTA2, ENCODING_XOR};
+use crate::chunkenc::{
+    ChunkIter, ENCODING_DELTA, ENCODING_DELTA2, ENCODING_DELTA_REF, ENCODING_XOR,
+};
 use crate::encoding::crc32c;
+use crate::encoding::Cursor;
 use crate::fs::ReadMap;
 use crate::labels::{Labels, Matcher};
 use crate::Error;
@@ -27,36 +31,59 @@ pub(crate) struct ChunkRefData<'a> {
     pub mint: i64,
     /// Last sample's timestamp, ms.
     pub maxt: i64,
-    /// Encoding tag ([`ENCODING_XOR`], [`ENCODING_DELTA`] or
-    /// [`ENCODING_DELTA2`]).
+    /// Encoding tag ([`ENCODING_XOR`], [`ENCODING_DELTA`],
+    /// [`ENCODING_DELTA2`] or [`ENCODING_DELTA_REF`]).
     pub encoding: u8,
     /// Samples in the chunk.
     pub count: u16,
     /// Length of the encoded data in bits.
     pub bit_len: u16,
-    /// The encoded data, `ceil(bit_len / 8)` bytes of the mapped file.
+    /// The encoded data, `ceil(bit_len / 8)` bytes of the mapped file; for
+    /// [`ENCODING_DELTA_REF`], the differences after the reference.
     pub data: &'a [u8],
+    /// For [`ENCODING_DELTA_REF`]: the data and sample count of the chunk
+    /// stored against (its CRC checked too).
+    pub base: Option<(&'a [u8], u16)>,
 }
 
 impl<'a> ChunkRefData<'a> {
     /// Decodes the chunk's samples (all of them: the caller trims to its
     /// time range).
     pub fn iter(&self) -> ChunkIter<'a> {
-        ChunkIter::new(self.encoding, self.data, self.count, self.bit_len as usize)
+        match self.base {
+            Some((base, base_count)) => {
+                ChunkIter::referencing(base, base_count, self.data, self.count)
+            }
+            None => ChunkIter::new(self.encoding, self.data, self.count, self.bit_len as usize),
+        }
     }
 
-    /// An owned copy.
-    #[allow(dead_code)] // for compacting blocks together
-    pub fn to_owned_data(self) -> ChunkData {
-        ChunkData {
+    /// Owned copies, each chunk standing alone: a chunk stored against
+    /// another is decoded and encoded again (as one or more chunks).
+    pub fn to_owned_chunks(self) -> Vec<ChunkData> {
+        if self.base.is_some() {
+            let samples: Vec<(i64, f64)> = self.iter().collect();
+            return encode_samples(&samples);
+        }
+        vec![ChunkData {
             mint: self.mint,
             maxt: self.maxt,
             encoding: self.encoding,
             count: self.count,
             bit_len: self.bit_len,
             data: self.data.to_vec(),
-        }
+        }]
     }
+}
+
+/// A chunk record as the file holds it, CRC checked.
+struct Record<'a> {
+    encoding: u8,
+    count: u16,
+    bit_len: u16,
+    data: &'a [u8],
+    /// Bytes of the whole record.
+    len: usize,
 }
 
 /// The mapped `chunks` file.
@@ -80,11 +107,51 @@ impl ChunkFile {
         })
     }
 
-    /// The chunk record at `meta.offset`, CRC checked; also returns the
-    /// record's length in bytes.
+    /// The chunk record at `meta.offset`, CRC checked (and the record it is
+    /// stored against, if any); also returns the record's length in bytes.
     fn chunk(&self, meta: &ChunkMeta) -> Result<(ChunkRefData<'_>, usize), Error> {
-        let b = self.map.bytes();
         let off = meta.offset;
+        let bad = |what: &str| corrupt(&self.path, off, format!("chunk record: {what}"));
+        let r = self.record(off)?;
+        let known = match r.encoding {
+            ENCODING_XOR => true,
+            ENCODING_DELTA => self.version >= 2,
+            ENCODING_DELTA2 => self.version >= 3,
+            ENCODING_DELTA_REF => self.version >= 4,
+            _ => false,
+        };
+        if !known {
+            return Err(bad("unknown encoding"));
+        }
+        let mut c = ChunkRefData {
+            mint: meta.mint,
+            maxt: meta.maxt,
+            encoding: r.encoding,
+            count: r.count,
+            bit_len: r.bit_len,
+            data: r.data,
+            base: None,
+        };
+        if r.encoding == ENCODING_DELTA_REF {
+            let mut cur = Cursor::at(r.data, 0);
+            let back = cur.uvarint().ok_or_else(|| bad("reference cut short"))?;
+            let at = off
+                .checked_sub(back)
+                .filter(|&at| back > 0 && at >= FILE_HEADER_LEN as u64)
+                .ok_or_else(|| bad("reference outside the file"))?;
+            let base = self.record(at)?;
+            if base.encoding != ENCODING_DELTA2 || base.count != r.count {
+                return Err(bad("reference is not a delta chunk of as many samples"));
+            }
+            c.data = &r.data[cur.pos()..];
+            c.base = Some((base.data, base.count));
+        }
+        Ok((c, r.len))
+    }
+
+    /// The record at byte `off`, CRC checked.
+    fn record(&self, off: u64) -> Result<Record<'_>, Error> {
+        let b = self.map.bytes();
         let bad = |what: &str| corrupt(&self.path, off, format!("chunk record: {what}"));
         let o = usize::try_from(off).map_err(|_| bad("offset out of range"))?;
         if o < FILE_HEADER_LEN {
@@ -101,24 +168,13 @@ impl ChunkFile {
         if crc32c(&b[o..end]) != crc {
             return Err(bad("checksum mismatch"));
         }
-        let known = match encoding {
-            ENCODING_XOR => true,
-            ENCODING_DELTA => self.version >= 2,
-            ENCODING_DELTA2 => self.version >= 3,
-            _ => false,
-        };
-        if !known {
-            return Err(bad("unknown encoding"));
-        }
-        let c = ChunkRefData {
-            mint: meta.mint,
-            maxt: meta.maxt,
+        Ok(Record {
             encoding,
             count,
             bit_len,
             data: &b[o + CHUNK_HEADER_LEN..end],
-        };
-        Ok((c, end + 4 - o))
+            len: end + 4 - o,
+        })
     }
 }
 
@@ -266,7 +322,7 @@ impl Block {
             let labels = self.index.labels(&rec)?;
             let mut chunks = Vec::with_capacity(rec.chunks.len());
             for c in &rec.chunks {
-                chunks.push(self.chunks.chunk(c)?.0.to_owned_data());
+                chunks.extend(self.chunks.chunk(c)?.0.to_owned_chunks());
             }
             Ok((labels, chunks))
         }))

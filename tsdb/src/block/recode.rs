@@ -34,7 +34,8 @@ pub(crate) fn samples_of(chunks: &[ChunkData]) -> Vec<(i64, f64)> {
     out
 }
 
-/// Re-encodes a series' chunks as blocks store them.
+/// Re-encodes a series' chunks as blocks store them (standing alone).
+#[cfg(test)]
 pub(crate) fn recode(chunks: &[ChunkData]) -> Vec<ChunkData> {
     encode_samples(&samples_of(chunks))
 }

@@ -80,7 +80,10 @@ fn got_select(b: &Block, ms: &[Matcher], mint: i64, maxt: i64) -> Vec<(Labels, V
     b.select(ms, mint, maxt)
         .unwrap()
         .into_iter()
-        .map(|(l, cs)| (l, cs.into_iter().map(ChunkRefData::to_owned_data).collect()))
+        .map(|(l, cs)| {
+            let cs = cs.into_iter().flat_map(ChunkRefData::to_owned_chunks);
+            (l, cs.collect())
+        })
         .collect()
 }
 
@@ -705,7 +708,7 @@ fn a_version_1_block_still_opens_and_merges_into_delta_chunks() {
     // written again (as a merge does): the newest version, the counter in
     // delta chunks
     let (_dir, nb, version) = written_again(&b, old, b.meta().sources.clone());
-    assert_eq!(version, 3, "chunks file version");
+    assert_eq!(version, 4, "chunks file version");
     let new: Input = nb.all_series().unwrap().map(Result::unwrap).collect();
     let kinds: Vec<(String, u8)> = new
         .iter()
@@ -764,10 +767,10 @@ fn a_version_2_block_still_opens_and_merges_into_the_second_layout() {
         .iter()
         .flat_map(|(_, cs)| cs.iter().map(|c| c.data.len()))
         .sum();
-    // written again: version 3, delta chunks in the second layout, smaller
+    // written again: the newest version, delta chunks in the second layout, smaller
     let (_dir, nb, version) = written_again(&b, old, vec![]);
     nb.verify().unwrap();
-    assert_eq!(version, 3, "chunks file version");
+    assert_eq!(version, 4, "chunks file version");
     let new: Input = nb.all_series().unwrap().map(Result::unwrap).collect();
     assert!(new.iter().all(|(_, cs)| cs
         .iter()
@@ -778,4 +781,187 @@ fn a_version_2_block_still_opens_and_merges_into_the_second_layout() {
         .flat_map(|(_, cs)| cs.iter().map(|c| c.data.len()))
         .sum();
     assert!(new_bytes < old_bytes, "{new_bytes} >= {old_bytes}");
+}
+
+/// The encoding tags of a chunks file's records, with their offsets.
+fn record_tags(chunks_file: &[u8]) -> Vec<(usize, u8)> {
+    let mut out = Vec::new();
+    let mut o = 8;
+    while o + 5 <= chunks_file.len() {
+        let bits = u16::from_le_bytes([chunks_file[o + 3], chunks_file[o + 4]]) as usize;
+        out.push((o, chunks_file[o]));
+        o += 5 + bits.div_ceil(8) + 4;
+    }
+    out
+}
+
+/// A classic histogram as one target's scrapes store it: buckets at five
+/// bounds, `_count` and `_sum`, `n` samples every 15 s (the same
+/// timestamps for all).
+fn histogram_input(n: i64) -> Vec<(Labels, Vec<(i64, f64)>)> {
+    let count = |i: i64| (7 * i + (i * i) % 11) as f64;
+    let mut out: Vec<(Labels, Vec<(i64, f64)>)> = Vec::new();
+    let series = |f: &dyn Fn(i64) -> f64| {
+        fixture_samples(n, "", |_, _| 0.0)
+            .into_iter()
+            .enumerate()
+            .map(|(i, (t, _))| (t, f(i as i64)))
+            .collect::<Vec<_>>()
+    };
+    for (le, frac) in [
+        ("0.1", 0.2),
+        ("0.5", 0.7),
+        ("1", 0.95),
+        ("5", 0.999),
+        ("+Inf", 1.0),
+    ] {
+        let l = Labels::from_pairs(&[("__name__", "h_bucket"), ("le", le)]);
+        out.push((l, series(&|i| (count(i) * frac).floor())));
+    }
+    out.push((
+        Labels::from_pairs(&[("__name__", "h_count")]),
+        series(&count),
+    ));
+    let sum = |i: i64| (count(i) * 0.123 * 1000.0).round() / 1000.0;
+    out.push((Labels::from_pairs(&[("__name__", "h_sum")]), series(&sum)));
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+#[test]
+fn histogram_series_are_stored_against_each_other_and_read_back_exactly() {
+    let hist = histogram_input(720);
+    let input: Input = hist
+        .iter()
+        .map(|(l, s)| (l.clone(), make_chunks(s)))
+        .collect();
+    let alone: usize = hist
+        .iter()
+        .flat_map(|(_, s)| super::recode::encode_samples(s))
+        .map(|c| c.data.len() + 9)
+        .sum();
+    let dir = tempfile::tempdir().unwrap();
+    let meta = write_block(dir.path(), 0, i64::MAX, input, 1, vec![]).unwrap();
+    let path = dir.path().join(&meta.id);
+    let bytes = std::fs::read(path.join(CHUNKS_FILE)).unwrap();
+    assert_eq!(bytes[4], 4, "chunks file version");
+    let tags = record_tags(&bytes);
+    let kinds: Vec<u8> = tags.iter().map(|(_, t)| *t).collect();
+    // two chunks a series (480 + 240 samples), in label order: buckets
+    // +Inf, 0.1, 0.5, 1, 5, then `_count`, `_sum`. The first stands alone;
+    // buckets 1 and 5 and `_count` (equal to +Inf) differ from +Inf by
+    // little, and are stored against it.
+    assert_eq!(kinds.len(), 14);
+    assert_eq!(kinds[..2], [crate::chunkenc::ENCODING_DELTA2; 2]);
+    assert_eq!(
+        kinds[6..12],
+        [crate::chunkenc::ENCODING_DELTA_REF; 6],
+        "{kinds:?}"
+    );
+    let stored = bytes.len() - 8;
+    eprintln!("histogram chunks: {stored} bytes, {alone} standing alone");
+    assert!(
+        stored * 10 < alone * 7,
+        "{stored} bytes, {alone} standing alone"
+    );
+
+    let b = Block::open(&path).unwrap();
+    b.verify().unwrap();
+    let check = |b: &Block| {
+        for (l, want) in &hist {
+            let ms = [Matcher::equal("__name__", l.get("__name__").unwrap())];
+            let le = l.get("le").map(|v| Matcher::equal("le", v));
+            let ms: Vec<Matcher> = ms.into_iter().chain(le).collect();
+            let sel = b.select(&ms, i64::MIN, i64::MAX).unwrap();
+            assert_eq!(sel.len(), 1, "{l}");
+            let got: Vec<(i64, f64)> = sel[0].1.iter().flat_map(|c| c.iter()).collect();
+            assert!(crate::chunkenc::same_samples(&got, want), "{l}");
+        }
+    };
+    check(&b);
+    // owned, every chunk stands alone; written again, the same samples
+    let all: Input = b.all_series().unwrap().map(Result::unwrap).collect();
+    assert!(all.iter().all(|(_, cs)| cs
+        .iter()
+        .all(|c| c.encoding != crate::chunkenc::ENCODING_DELTA_REF)));
+    let (_dir, again, version) = written_again(&b, all, vec![]);
+    assert_eq!(version, 4);
+    again.verify().unwrap();
+    check(&again);
+
+    // a damaged chunk fails the chunks stored against it too
+    let (at, _) = tags
+        .iter()
+        .find(|(_, t)| *t == crate::chunkenc::ENCODING_DELTA_REF)
+        .copied()
+        .unwrap();
+    let mut cur = crate::encoding::Cursor::at(&bytes, at + 5);
+    let base = at - cur.uvarint().unwrap() as usize;
+    let mut bad = bytes.clone();
+    bad[base + 7] ^= 0x10;
+    std::fs::write(path.join(CHUNKS_FILE), &bad).unwrap();
+    let b = Block::open(&path).unwrap();
+    let failing = hist
+        .iter()
+        .filter(|(l, _)| {
+            let mut ms = vec![Matcher::equal("__name__", l.get("__name__").unwrap())];
+            ms.extend(l.get("le").map(|v| Matcher::equal("le", v)));
+            b.select(&ms, i64::MIN, i64::MAX).is_err()
+        })
+        .count();
+    assert!(failing >= 2, "{failing} series fail");
+}
+
+/// A block written by the version-3 writer (stand-alone delta chunks): a
+/// histogram's buckets `le` 0.5, 1 and +Inf and its `_count`, imported
+/// every 15 s from 1700000000000 ms, `_count` = `3 i + i mod 7` and the
+/// buckets `floor(6 count / 10)`, `floor(9 count / 10)` and `count`.
+const V3_BLOCK: &str = "testdata/block_v3/01M8AG1J1R5QSEH4394SDN1342";
+
+#[test]
+fn a_version_3_block_still_opens_and_merges_into_chunks_stored_against_others() {
+    let expected = |l: &Labels, t: i64| {
+        let i = (t - 1_700_000_000_000) / 15_000;
+        let count = 3 * i + i % 7;
+        match l.get("le") {
+            Some("0.5") => (6 * count / 10) as f64,
+            Some("1") => (9 * count / 10) as f64,
+            _ => count as f64,
+        }
+    };
+    let check = |series: &Input| {
+        assert_eq!(series.len(), 4);
+        for (l, cs) in series {
+            let got = super::recode::samples_of(cs);
+            assert!(got.len() > 400, "{l}: {} samples", got.len());
+            for (t, v) in got {
+                assert_eq!(v, expected(l, t), "{l} at {t}");
+            }
+        }
+    };
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(V3_BLOCK);
+    let b = Block::open(&path).unwrap();
+    b.verify().unwrap();
+    let old: Input = b.all_series().unwrap().map(Result::unwrap).collect();
+    assert!(old.iter().all(|(_, cs)| cs
+        .iter()
+        .all(|c| c.encoding == crate::chunkenc::ENCODING_DELTA2)));
+    check(&old);
+    // written again: version 4, bucket 1 and `_count` stored against +Inf
+    let (_dir, nb, version) = written_again(&b, old, vec![]);
+    nb.verify().unwrap();
+    assert_eq!(version, 4, "chunks file version");
+    let bytes = std::fs::read(nb.dir().join(CHUNKS_FILE)).unwrap();
+    let against = record_tags(&bytes)
+        .iter()
+        .filter(|(_, t)| *t == crate::chunkenc::ENCODING_DELTA_REF)
+        .count();
+    assert!(against >= 2, "{against} chunks stored against another");
+    let old_len = std::fs::metadata(path.join(CHUNKS_FILE)).unwrap().len();
+    assert!(
+        (bytes.len() as u64) < old_len,
+        "{} >= {old_len}",
+        bytes.len()
+    );
+    check(&nb.all_series().unwrap().map(Result::unwrap).collect());
 }

@@ -1,4 +1,6 @@
-//! Writing a block: each series' chunks re-encoded (see `recode`) and
+//! Writing a block: each series' chunks re-encoded (see `recode`; a chunk
+//! like one of the last few series' may be stored against it, see
+//! `against`) and
 //! streamed to `chunks` as series arrive, the index
 //! built from the series' labels and chunk positions kept in memory, then
 //! `meta.json`; all in `<id>.tmp/`, fsynced, then renamed into place.
@@ -8,14 +10,17 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use super::against::Window;
 use super::format::{
     encode_toc, file_header, put_uvarint, put_varint, SectionRef, CHUNKS_FILE, CHUNKS_MAGIC,
     CHUNKS_VERSION, INDEX_FILE, INDEX_MAGIC, INDEX_VERSION, META_FILE, NUM_SECTIONS,
 };
 use super::id::new_block_id;
-use super::recode::recode;
+use super::recode::{encode_samples, samples_of};
 use super::{BlockMeta, ChunkData};
-use crate::chunkenc::{ENCODING_DELTA, ENCODING_DELTA2, ENCODING_XOR};
+use crate::chunkenc::{
+    chunk_exponent, ENCODING_DELTA, ENCODING_DELTA2, ENCODING_DELTA_REF, ENCODING_XOR,
+};
 use crate::encoding::crc32c;
 use crate::fs::sync_dir;
 use crate::labels::{Label, Labels};
@@ -88,6 +93,7 @@ fn write_files(
     let mut entries: Vec<SeriesEntry> = Vec::new();
     let mut prev: Option<Labels> = None;
     let mut rec = Vec::new();
+    let mut window = Window::default();
     for (labels, mut chunks) in series {
         if let Some(p) = &prev {
             if *p >= labels {
@@ -118,25 +124,42 @@ fn write_files(
                 return Err(bad("chunk mint after maxt"));
             }
         }
-        let chunks = recode(&chunks);
+        let samples = samples_of(&chunks);
+        let chunks = encode_samples(&samples);
         if chunks.is_empty() {
             continue;
         }
         let mut metas = Vec::with_capacity(chunks.len());
+        let mut at = 0;
         for c in &chunks {
+            // the chunks cover the samples in order
+            let part = &samples[at..at + c.count as usize];
+            at += part.len();
             let n = (c.bit_len as usize).div_ceil(8);
+            let delta_exp = (c.encoding == ENCODING_DELTA2)
+                .then(|| chunk_exponent(&c.data))
+                .flatten();
+            let against = delta_exp.and_then(|_| window.against(cw.pos, part, n));
+            let (encoding, bit_len, data) = match &against {
+                Some(d) => (ENCODING_DELTA_REF, (d.len() * 8) as u16, d.as_slice()),
+                None => (c.encoding, c.bit_len, &c.data[..n]),
+            };
             rec.clear();
-            rec.push(c.encoding);
+            rec.push(encoding);
             rec.extend_from_slice(&c.count.to_le_bytes());
-            rec.extend_from_slice(&c.bit_len.to_le_bytes());
-            rec.extend_from_slice(&c.data[..n]);
+            rec.extend_from_slice(&bit_len.to_le_bytes());
+            rec.extend_from_slice(data);
             let crc = crc32c(&rec);
             rec.extend_from_slice(&crc.to_le_bytes());
+            if let (None, Some(e)) = (&against, delta_exp) {
+                window.remember(cw.pos, part, e);
+            }
             metas.push((c.mint, c.maxt, cw.pos));
             cw.write(&rec)?;
             meta.num_chunks += 1;
             meta.num_samples += u64::from(c.count);
         }
+        window.end_series();
         entries.push(SeriesEntry {
             labels: labels.into_vec(),
             chunks: metas,

@@ -40,6 +40,14 @@ impl Layout {
 /// Most elements in a group (of either layout).
 const GROUP_MAX: usize = 64;
 
+/// Chunk encoding tag of a delta chunk stored against an earlier delta
+/// chunk of the same block (blocks only): same timestamps, and mantissas
+/// (at the earlier chunk's exponent) stored as their differences to the
+/// earlier chunk's, in the second layout. A histogram's buckets, or a
+/// bucket and its `_count`, differ by little, so the differences take a
+/// fraction of the bytes.
+pub const ENCODING_DELTA_REF: u8 = 4;
+
 /// Group tag bit (second layout): the elements are deltas, not deltas of
 /// deltas.
 const DELTAS: u8 = 0x80;
@@ -132,34 +140,93 @@ fn encode_layout(samples: &[(i64, f64)], e: u8, out: &mut Vec<u8>, layout: Layou
     if samples.is_empty() || samples.len() > u16::MAX as usize || e as usize > MAX_EXP {
         return false;
     }
-    let mut ms = Vec::with_capacity(samples.len());
-    for &(_, v) in samples {
-        match mantissa(v, e) {
-            Some(m) => ms.push(m),
-            None => return false,
-        }
+    let Some(ms) = mantissas(samples, e) else {
+        return false;
+    };
+    let ts: Vec<i64> = samples.iter().map(|s| s.0).collect();
+    encode_ints(Some(&ts), &ms, e, out, layout);
+    true
+}
+
+/// The decimal exponent of a delta chunk's `data` (either layout).
+pub fn chunk_exponent(data: &[u8]) -> Option<u8> {
+    data.first()
+        .map(|h| h & !STEADY)
+        .filter(|&e| e as usize <= MAX_EXP)
+}
+
+/// The mantissas of the values of `samples` at exponent `e`, if they all
+/// have one.
+pub fn mantissas(samples: &[(i64, f64)], e: u8) -> Option<Vec<i64>> {
+    samples.iter().map(|&(_, v)| mantissa(v, e)).collect()
+}
+
+/// Encodes the differences `ms` of a chunk's mantissas to those of the
+/// chunk it is stored against ([`ENCODING_DELTA_REF`]), at that chunk's
+/// exponent `e`: a second-layout body whose timestamps are all 0 (steady,
+/// so no timestamp groups). Returns false, with `out` left as it was, if
+/// `ms` is empty or longer than `u16::MAX`.
+pub fn encode_differences(ms: &[i64], e: u8, out: &mut Vec<u8>) -> bool {
+    if ms.is_empty() || ms.len() > u16::MAX as usize || e as usize > MAX_EXP {
+        return false;
     }
-    let dt1 = samples.get(1).map_or(0, |s| s.0.wrapping_sub(samples[0].0));
-    let steady = samples
-        .windows(2)
-        .all(|w| w[1].0.wrapping_sub(w[0].0) == dt1);
+    encode_ints(None, ms, e, out, Layout::V2);
+    true
+}
+
+/// About how many bytes [`encode_differences`] would take for `ms`
+/// (packed groups only, so at most a few bytes a group over), without
+/// writing them: a cheap way to compare candidate chunks.
+pub fn differences_size(ms: &[i64]) -> usize {
+    if ms.len() < 2 {
+        return 4 + varint_len(ms.first().copied().unwrap_or(0));
+    }
+    let mut size = 4 + varint_len(ms[0]) + varint_len(ms[1].wrapping_sub(ms[0]));
+    let mut dm = ms[1].wrapping_sub(ms[0]);
+    let (mut dod, mut d) = ([0i64; GROUP_MAX], [0i64; GROUP_MAX]);
+    let mut i = 2;
+    while i < ms.len() {
+        let k = GROUP_MAX.min(ms.len() - i);
+        for j in 0..k {
+            let x = ms[i + j].wrapping_sub(ms[i + j - 1]);
+            (dod[j], d[j]) = (x.wrapping_sub(dm), x);
+            dm = x;
+        }
+        let (a, wa) = span_of(&dod[..k]);
+        let (b, wb) = span_of(&d[..k]);
+        size += 1
+            + (varint_len(a) + (k * wa as usize).div_ceil(8))
+                .min(varint_len(b) + (k * wb as usize).div_ceil(8));
+        i += k;
+    }
+    size
+}
+
+/// Writes a chunk body: the header byte, first timestamp and mantissa,
+/// first differences, then the groups. `ts` `None` means every timestamp
+/// is 0 (a [`ENCODING_DELTA_REF`] body). `ms` is not empty.
+fn encode_ints(ts: Option<&[i64]>, ms: &[i64], e: u8, out: &mut Vec<u8>, layout: Layout) {
+    let t = |i: usize| ts.map_or(0, |ts| ts[i]);
+    let n = ms.len();
+    let dt1 = if n > 1 { t(1).wrapping_sub(t(0)) } else { 0 };
+    let steady = ts.is_none_or(|ts| ts.windows(2).all(|w| w[1].wrapping_sub(w[0]) == dt1));
     out.push(if steady { e | STEADY } else { e });
-    let (t0, m0) = (samples[0].0, ms[0]);
+    let (t0, m0) = (t(0), ms[0]);
     put_varint(out, t0);
     put_varint(out, m0);
-    if samples.len() == 1 {
-        return true;
+    if n == 1 {
+        return;
     }
-    let (mut dt, mut dm) = (samples[1].0.wrapping_sub(t0), ms[1].wrapping_sub(m0));
+    let (mut dt, mut dm) = (t(1).wrapping_sub(t0), ms[1].wrapping_sub(m0));
     put_varint(out, dt);
     put_varint(out, dm);
     let (mut tdod, mut td) = ([0i64; GROUP_MAX], [0i64; GROUP_MAX]);
     let (mut mdod, mut md) = ([0i64; GROUP_MAX], [0i64; GROUP_MAX]);
     let mut i = 2;
-    while i < samples.len() {
-        let k = layout.group().min(samples.len() - i);
+    while i < n {
+        let k = layout.group().min(n - i);
         for j in 0..k {
-            let d = samples[i + j].0.wrapping_sub(samples[i + j - 1].0);
+            let d = t(i + j).wrapping_sub(t(i + j - 1));
             (tdod[j], td[j]) = (d.wrapping_sub(dt), d);
             dt = d;
             let d = ms[i + j].wrapping_sub(ms[i + j - 1]);
@@ -182,7 +249,6 @@ fn encode_layout(samples: &[(i64, f64)], e: u8, out: &mut Vec<u8>, layout: Layou
         }
         i += k;
     }
-    true
 }
 
 /// Bytes of a zigzag varint.
@@ -532,11 +598,11 @@ fn integrate(xs: &mut [i64], x: &mut i64, dx: &mut i64, deltas: bool) {
     (*x, *dx) = (v, d);
 }
 
-impl Iterator for DeltaIterator<'_> {
-    type Item = (i64, f64);
-
+impl DeltaIterator<'_> {
+    /// The next timestamp and mantissa (the value is the mantissa over
+    /// 10^[`Self::exponent`]).
     #[inline]
-    fn next(&mut self) -> Option<(i64, f64)> {
+    pub fn next_mantissa(&mut self) -> Option<(i64, i64)> {
         if self.at == self.len && self.refill().is_none() {
             self.count = self.decoded;
             self.len = 0;
@@ -544,7 +610,57 @@ impl Iterator for DeltaIterator<'_> {
         }
         let j = self.at;
         self.at += 1;
-        Some((self.ts[j], value_of(self.ms[j], self.e)))
+        Some((self.ts[j], self.ms[j]))
+    }
+
+    /// The chunk's decimal exponent, once a sample has been decoded.
+    pub fn exponent(&self) -> u8 {
+        self.e
+    }
+}
+
+impl Iterator for DeltaIterator<'_> {
+    type Item = (i64, f64);
+
+    #[inline]
+    fn next(&mut self) -> Option<(i64, f64)> {
+        let (t, m) = self.next_mantissa()?;
+        Some((t, value_of(m, self.e)))
+    }
+}
+
+/// Decodes a [`ENCODING_DELTA_REF`] chunk: the timestamps of the chunk it
+/// is stored against, and the sums of that chunk's mantissas and the
+/// stored differences. Stops, without panicking, where either ends or
+/// when their exponents differ (damage).
+pub struct RefIterator<'a> {
+    base: DeltaIterator<'a>,
+    diffs: DeltaIterator<'a>,
+}
+
+impl<'a> RefIterator<'a> {
+    /// `base`: the data of the second-layout chunk stored against, and its
+    /// sample count; `diffs`: this chunk's body, `count` samples.
+    pub fn new(base: &'a [u8], base_count: u16, diffs: &'a [u8], count: u16) -> Self {
+        RefIterator {
+            base: DeltaIterator::v2(base, base_count.min(count)),
+            diffs: DeltaIterator::v2(diffs, count),
+        }
+    }
+}
+
+impl Iterator for RefIterator<'_> {
+    type Item = (i64, f64);
+
+    #[inline]
+    fn next(&mut self) -> Option<(i64, f64)> {
+        let (t, m) = self.base.next_mantissa()?;
+        let (_, d) = self.diffs.next_mantissa()?;
+        let e = self.base.exponent();
+        if e != self.diffs.exponent() {
+            return None;
+        }
+        Some((t, value_of(m.wrapping_add(d), e)))
     }
 }
 
@@ -674,6 +790,41 @@ mod tests {
             prop_assert!(n <= count as usize);
             let n = DeltaIterator::v2(&bytes, count).count();
             prop_assert!(n <= count as usize);
+            let (a, b) = bytes.split_at(bytes.len() / 2);
+            let n = RefIterator::new(a, count, b, count).count();
+            prop_assert!(n <= count as usize);
+        }
+
+        #[test]
+        fn prop_stored_against_another_roundtrip(
+            base in proptest::collection::vec(0i64..1_000_000, 1..500),
+            steps in proptest::collection::vec(-3i64..4, 500),
+            e in 0u8..4,
+            irregular in any::<bool>(),
+        ) {
+            // a chunk, and one like it: its mantissas plus a small walk
+            let p = 10f64.powi(e as i32);
+            let t = |i: usize| i as i64 * 15_000 + if irregular { (i % 3) as i64 } else { 0 };
+            let b: Vec<(i64, f64)> = base.iter().enumerate()
+                .map(|(i, m)| (t(i), *m as f64 / p)).collect();
+            let mut acc = 0i64;
+            let mine: Vec<(i64, f64)> = base.iter().zip(&steps).enumerate()
+                .map(|(i, (m, s))| { acc += s; (t(i), (m + acc) as f64 / p) })
+                .collect();
+            let mut bdata = Vec::new();
+            prop_assert!(encode(&b, e, &mut bdata));
+            let (bm, mm) = (mantissas(&b, e).unwrap(), mantissas(&mine, e).unwrap());
+            let diffs: Vec<i64> = mm.iter().zip(&bm).map(|(m, b)| m - b).collect();
+            let mut ddata = Vec::new();
+            prop_assert!(encode_differences(&diffs, e, &mut ddata));
+            prop_assert!(ddata.len() <= differences_size(&diffs));
+            let n = mine.len() as u16;
+            let got: Vec<_> = RefIterator::new(&bdata, n, &ddata, n).collect();
+            prop_assert!(same(&got, &mine));
+            // a body at another exponent is damage: nothing comes out
+            let mut other = ddata.clone();
+            other[0] = (other[0] & STEADY) | (e + 1);
+            prop_assert_eq!(RefIterator::new(&bdata, n, &other, n).count(), 0);
         }
 
         #[test]
