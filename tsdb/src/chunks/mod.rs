@@ -128,7 +128,8 @@ pub(crate) struct ChunkFiles {
     files: RwLock<Vec<Option<SlotMap>>>,
     next: AtomicU64,
     /// Slots per file still holding a head chunk; a file whose count drops
-    /// to zero (and that is not being filled) is deleted.
+    /// to zero is deleted (the one being filled too: new slots then come
+    /// from the next file). New slots are handed out under this lock.
     live: parking_lot::Mutex<Slots>,
 }
 
@@ -277,7 +278,8 @@ impl ChunkFiles {
                 free: std::collections::BTreeSet::new(),
             }),
         };
-        // files with no live slot left (all persisted) go now
+        // files with no live slot left (all persisted) go now; if the one
+        // to be filled next goes, new slots come from the file after it
         let current = next / SLOTS_PER_FILE;
         let present: Vec<u64> = cf
             .files
@@ -288,7 +290,11 @@ impl ChunkFiles {
             .map(|(i, _)| i as u64)
             .collect();
         for n in present {
-            if n != current && !cf.live.lock().live.contains_key(&n) {
+            if !cf.live.lock().live.contains_key(&n) {
+                if n == current {
+                    cf.next
+                        .fetch_max((n + 1) * SLOTS_PER_FILE, Ordering::Relaxed);
+                }
                 cf.remove_file(n)?;
             }
         }
@@ -298,18 +304,15 @@ impl ChunkFiles {
     /// Reserves a slot: one let go by [`ChunkFiles::recycle`] (its data
     /// area zeroed), or a new one, creating its file if needed.
     pub(crate) fn allocate(&self) -> Result<ChunkRef, Error> {
-        let reused = {
-            let mut slots = self.live.lock();
-            let r = slots.free.pop_first();
-            if let Some(r) = r {
-                *slots.live.entry(r.file()).or_insert(0) += 1;
-            }
-            r
-        };
-        if let Some(r) = reused {
+        let mut slots = self.live.lock();
+        if let Some(r) = slots.free.pop_first() {
+            *slots.live.entry(r.file()).or_insert(0) += 1;
+            drop(slots);
             self.write_data(r, 0, &[0u8; DATA_SIZE]);
             return Ok(r);
         }
+        // a new slot: under the lock, so that the file it is in cannot be
+        // deleted (its last live slot let go) between here and its count
         loop {
             let r = ChunkRef(self.next.fetch_add(1, Ordering::Relaxed));
             let slot = r.0 % SLOTS_PER_FILE;
@@ -323,7 +326,7 @@ impl ChunkFiles {
                 continue;
             }
             self.ensure_file(r.file())?;
-            *self.live.lock().live.entry(r.file()).or_insert(0) += 1;
+            *slots.live.entry(r.file()).or_insert(0) += 1;
             return Ok(r);
         }
     }
@@ -399,7 +402,7 @@ impl ChunkFiles {
     }
 
     /// Marks a chunk as copied into a block. When no live chunk is left in
-    /// its file, and the file is not being filled, the file is deleted.
+    /// its file, the file is deleted.
     pub(crate) fn release(&self, r: ChunkRef) -> Result<(), Error> {
         self.let_go(r, false)
     }
@@ -416,7 +419,6 @@ impl ChunkFiles {
     fn let_go(&self, r: ChunkRef, reuse: bool) -> Result<(), Error> {
         self.with_map(r, |m| m.write(r.offset() + 1, &[STATE_PERSISTED]));
         let n = r.file();
-        let current = self.next.load(Ordering::Relaxed) / SLOTS_PER_FILE;
         let remove = {
             let mut slots = self.live.lock();
             let left = match slots.live.get_mut(&n) {
@@ -426,10 +428,13 @@ impl ChunkFiles {
                 }
                 None => return Ok(()),
             };
-            if left == 0 && n != current {
-                // the file goes: forget its free slots with it
+            if left == 0 {
+                // the file goes: forget its free slots with it, and if it
+                // is being filled, go on in the next
                 slots.live.remove(&n);
                 slots.free.retain(|f| f.file() != n);
+                self.next
+                    .fetch_max((n + 1) * SLOTS_PER_FILE, Ordering::Relaxed);
                 true
             } else {
                 if reuse && slots.free.len() < MAX_FREE {
@@ -613,6 +618,46 @@ mod tests {
         assert!(!file_name(dir.path(), 1).exists());
         let next = cf.allocate().unwrap();
         assert_eq!(next.file(), 2);
+    }
+
+    #[test]
+    fn the_file_being_filled_goes_too_when_its_slots_are_let_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cf, _, _) = ChunkFiles::open(dir.path()).unwrap();
+        // a burst that closed: every slot of file 1 let go
+        let refs: Vec<ChunkRef> = (0..100).map(|_| cf.allocate().unwrap()).collect();
+        assert!(refs.iter().all(|r| r.file() == 1));
+        for r in &refs {
+            cf.recycle(*r).unwrap();
+        }
+        assert!(!file_name(dir.path(), 1).exists());
+        // new slots come from the next file
+        let r = cf.allocate().unwrap();
+        assert_eq!(r.0, 2 * SLOTS_PER_FILE + 1);
+        let h = SlotHeader {
+            encoding: ENCODING_XOR,
+            state: STATE_OPEN,
+            count: 0,
+            bit_len: 0,
+            crc: 0,
+            series: 4,
+            mint: 0,
+            maxt: 0,
+        };
+        cf.write_header(r, &h);
+        cf.flush(true).unwrap();
+        drop(cf);
+        // at open, a file whose slots are all persisted goes, the one to be
+        // filled next included (an earlier version kept that one)
+        let path = file_name(dir.path(), 2);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[r.offset() + 1] = STATE_PERSISTED;
+        std::fs::write(&path, &bytes).unwrap();
+        let (cf, found, problems) = ChunkFiles::open(dir.path()).unwrap();
+        assert!(found.is_empty() && problems.is_empty(), "{problems:?}");
+        assert!(!path.exists());
+        // file numbers only grow
+        assert_eq!(cf.allocate().unwrap().file(), 3);
     }
 
     #[test]
