@@ -12,7 +12,8 @@ mod delta;
 
 pub use delta::{
     chunk_exponent, decimal_exponent, differences_size, encode as encode_delta, encode_differences,
-    mantissas, DeltaIterator, RefIterator, ENCODING_DELTA, ENCODING_DELTA2, ENCODING_DELTA_REF,
+    mantissas, DeltaIterator, RefIterator, SharedChunk, SharedIterator, ENCODING_DELTA,
+    ENCODING_DELTA2, ENCODING_DELTA_REF,
 };
 
 /// Chunk encoding tag: XOR-compressed float samples. 0 means "no chunk";
@@ -31,6 +32,9 @@ pub enum ChunkIter<'a> {
     /// A delta chunk stored against another (boxed: rare, and twice the
     /// size of the others).
     Ref(Box<RefIterator<'a>>),
+    /// A delta chunk decoded once for the chunks stored against it, or one
+    /// of those.
+    Shared(Box<SharedIterator<'a>>),
     /// An unknown encoding: no samples.
     Empty,
 }
@@ -59,6 +63,12 @@ impl<'a> ChunkIter<'a> {
     pub fn referencing(base: &'a [u8], base_count: u16, diffs: &'a [u8], count: u16) -> Self {
         ChunkIter::Ref(Box::new(RefIterator::new(base, base_count, diffs, count)))
     }
+
+    /// Iterates a shared chunk's samples (`diffs` `None`), or those of the
+    /// chunk of `count` samples stored against it whose body is `diffs`.
+    pub fn shared(base: std::sync::Arc<SharedChunk<'a>>, diffs: Option<(&'a [u8], u16)>) -> Self {
+        ChunkIter::Shared(Box::new(SharedIterator::new(base, diffs)))
+    }
 }
 
 impl Iterator for ChunkIter<'_> {
@@ -70,6 +80,7 @@ impl Iterator for ChunkIter<'_> {
             ChunkIter::Xor(it) => it.next(),
             ChunkIter::Delta(it) => it.next(),
             ChunkIter::Ref(it) => it.next(),
+            ChunkIter::Shared(it) => it.next(),
             ChunkIter::Empty => None,
         }
     }

@@ -21,6 +21,10 @@ const SERIES_WINDOW: usize = 8;
 /// framing would take most of what they could save.
 const MIN_BYTES: usize = 24;
 
+// A chunk is stored against another only when that takes at most half its
+// bytes: reading it decodes the other chunk too, which a smaller saving
+// does not pay for.
+
 /// A stand-alone delta chunk already written.
 struct Candidate {
     /// Byte offset of its record in the `chunks` file.
@@ -40,9 +44,9 @@ pub(crate) struct Window {
 
 impl Window {
     /// The data of a [`crate::chunkenc::ENCODING_DELTA_REF`] record for `samples`, to be
-    /// written at `offset`, if one is smaller than `own_len` bytes (the
-    /// chunk's data standing alone): the distance back to the chunk it is
-    /// stored against, then the differences.
+    /// written at `offset`, if one takes at most half of `own_len` bytes
+    /// (the chunk's data standing alone): the distance back to the chunk it
+    /// is stored against, then the differences.
     pub(crate) fn against(
         &self,
         offset: u64,
@@ -78,13 +82,13 @@ impl Window {
             }
         }
         let (size, c, diffs) = best?;
-        if size + 3 >= own_len {
+        if (size + 3) * 2 > own_len {
             return None;
         }
         let mut data = Vec::with_capacity(size + 8);
         put_uvarint(&mut data, offset - c.offset);
         encode_differences(&diffs, c.e, &mut data);
-        (data.len() < own_len).then_some(data)
+        (data.len() * 2 <= own_len).then_some(data)
     }
 
     /// Remembers a stand-alone delta chunk of the current series, written

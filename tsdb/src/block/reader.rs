@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::format::{
     check_header, corrupt, u32_at, CHUNKS_FILE, CHUNKS_MAGIC, CHUNKS_VERSION, CHUNK_HEADER_LEN,
@@ -14,7 +15,7 @@ use super::matchers::postings_for_matchers;
 use super::recode::encode_samples;
 use super::{BlockMeta, ChunkData};
 use crate::chunkenc::{
-    ChunkIter, ENCODING_DELTA, ENCODING_DELTA2, ENCODING_DELTA_REF, ENCODING_XOR,
+    ChunkIter, SharedChunk, ENCODING_DELTA, ENCODING_DELTA2, ENCODING_DELTA_REF, ENCODING_XOR,
 };
 use crate::encoding::crc32c;
 use crate::encoding::Cursor;
@@ -24,7 +25,7 @@ use crate::Error;
 
 /// A chunk of a selected series, borrowing its bytes from the mapped
 /// `chunks` file (its CRC was checked when it was selected).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 #[allow(dead_code)] // time range and encoding are part of the chunk's description
 pub(crate) struct ChunkRefData<'a> {
     /// First sample's timestamp, ms.
@@ -42,19 +43,26 @@ pub(crate) struct ChunkRefData<'a> {
     /// [`ENCODING_DELTA_REF`], the differences after the reference.
     pub data: &'a [u8],
     /// For [`ENCODING_DELTA_REF`]: the data and sample count of the chunk
-    /// stored against (its CRC checked too).
-    pub base: Option<(&'a [u8], u16)>,
+    /// stored against (its CRC checked too), and its offset.
+    pub base: Option<(&'a [u8], u16, u64)>,
+    /// Set by a select on a chunk that others of the same select are
+    /// stored against, and on those: the chunk decoded once for all.
+    pub shared: Option<Arc<SharedChunk<'a>>>,
 }
 
 impl<'a> ChunkRefData<'a> {
     /// Decodes the chunk's samples (all of them: the caller trims to its
     /// time range).
     pub fn iter(&self) -> ChunkIter<'a> {
-        match self.base {
-            Some((base, base_count)) => {
+        match (&self.shared, self.base) {
+            (Some(sh), Some(_)) => ChunkIter::shared(Arc::clone(sh), Some((self.data, self.count))),
+            (Some(sh), None) => ChunkIter::shared(Arc::clone(sh), None),
+            (None, Some((base, base_count, _))) => {
                 ChunkIter::referencing(base, base_count, self.data, self.count)
             }
-            None => ChunkIter::new(self.encoding, self.data, self.count, self.bit_len as usize),
+            (None, None) => {
+                ChunkIter::new(self.encoding, self.data, self.count, self.bit_len as usize)
+            }
         }
     }
 
@@ -131,6 +139,7 @@ impl ChunkFile {
             bit_len: r.bit_len,
             data: r.data,
             base: None,
+            shared: None,
         };
         if r.encoding == ENCODING_DELTA_REF {
             let mut cur = Cursor::at(r.data, 0);
@@ -144,7 +153,7 @@ impl ChunkFile {
                 return Err(bad("reference is not a delta chunk of as many samples"));
             }
             c.data = &r.data[cur.pos()..];
-            c.base = Some((base.data, base.count));
+            c.base = Some((base.data, base.count, at));
         }
         Ok((c, r.len))
     }
@@ -236,13 +245,18 @@ impl Block {
     /// Series matching all `matchers` (as [`Matcher`]: an absent label
     /// matches as the empty string), in label order, each with its chunks
     /// that overlap `[mint, maxt]`; series with no such chunk are left out.
+    /// A chunk that others of the selection are stored against is decoded
+    /// once for all of them.
     pub fn select(
         &self,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<(Labels, Vec<ChunkRefData<'_>>)>, Error> {
-        let mut out = Vec::new();
+        let mut out: Vec<(Labels, Vec<ChunkRefData<'_>>)> = Vec::new();
+        // the delta chunks selected so far, by offset (series come in
+        // position order, so offsets grow): where they are in `out`
+        let mut deltas: Vec<(u64, usize, usize)> = Vec::new();
         for pos in postings_for_matchers(&self.index, matchers)? {
             let rec = self.index.series(pos)?;
             let mut chunks = Vec::new();
@@ -251,7 +265,21 @@ impl Block {
                 .iter()
                 .filter(|c| c.maxt >= mint && c.mint <= maxt)
             {
-                chunks.push(self.chunks.chunk(c)?.0);
+                let mut d = self.chunks.chunk(c)?.0;
+                if let Some((_, _, at)) = d.base {
+                    if let Ok(k) = deltas.binary_search_by_key(&at, |x| x.0) {
+                        let (_, si, ci) = deltas[k];
+                        let b = &mut out[si].1[ci];
+                        let (data, count) = (b.data, b.count);
+                        let sh = b
+                            .shared
+                            .get_or_insert_with(|| Arc::new(SharedChunk::new(data, count)));
+                        d.shared = Some(Arc::clone(sh));
+                    }
+                } else if d.encoding == ENCODING_DELTA2 {
+                    deltas.push((c.offset, out.len(), chunks.len()));
+                }
+                chunks.push(d);
             }
             if !chunks.is_empty() {
                 out.push((self.index.labels(&rec)?, chunks));

@@ -617,6 +617,20 @@ impl DeltaIterator<'_> {
     pub fn exponent(&self) -> u8 {
         self.e
     }
+
+    /// The timestamps and mantissas of the samples decoded but not yet
+    /// taken, or else of the next group (the first two samples, then up to
+    /// 64 at a time); `None` at the end.
+    fn next_group(&mut self) -> Option<(&[i64], &[i64])> {
+        if self.at == self.len && self.refill().is_none() {
+            self.count = self.decoded;
+            self.len = 0;
+            return None;
+        }
+        let (a, b) = (self.at, self.len);
+        self.at = b;
+        Some((&self.ts[a..b], &self.ms[a..b]))
+    }
 }
 
 impl Iterator for DeltaIterator<'_> {
@@ -629,6 +643,138 @@ impl Iterator for DeltaIterator<'_> {
     }
 }
 
+/// A second-layout delta chunk that other chunks of the same select are
+/// stored against: decoded (to timestamps and mantissas) at most once, by
+/// whichever of its readers comes first, and shared by all of them.
+pub struct SharedChunk<'a> {
+    data: &'a [u8],
+    count: u16,
+    decoded: std::sync::OnceLock<Decoded>,
+}
+
+/// A chunk's timestamps and mantissas, and their exponent.
+struct Decoded {
+    e: u8,
+    ts: Vec<i64>,
+    ms: Vec<i64>,
+}
+
+impl<'a> SharedChunk<'a> {
+    /// The second-layout chunk `data` of `count` samples, not decoded yet.
+    pub fn new(data: &'a [u8], count: u16) -> Self {
+        SharedChunk {
+            data,
+            count,
+            decoded: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn decoded(&self) -> &Decoded {
+        self.decoded.get_or_init(|| {
+            let mut it = DeltaIterator::v2(self.data, self.count);
+            let n = self.count as usize;
+            let (mut ts, mut ms) = (Vec::with_capacity(n), Vec::with_capacity(n));
+            while let Some((t, m)) = it.next_mantissa() {
+                ts.push(t);
+                ms.push(m);
+            }
+            Decoded {
+                e: it.exponent(),
+                ts,
+                ms,
+            }
+        })
+    }
+}
+
+impl std::fmt::Debug for SharedChunk<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedChunk")
+            .field("bytes", &self.data.len())
+            .field("count", &self.count)
+            .field("decoded", &self.decoded.get().is_some())
+            .finish()
+    }
+}
+
+/// Iterates a [`SharedChunk`]'s samples, or those of a chunk stored
+/// against it (with its differences), a group at a time.
+pub struct SharedIterator<'a> {
+    base: std::sync::Arc<SharedChunk<'a>>,
+    diffs: Option<DeltaIterator<'a>>,
+    /// Next sample of the base.
+    next: usize,
+    e: u8,
+    ts: [i64; GROUP_MAX],
+    ms: [i64; GROUP_MAX],
+    at: usize,
+    len: usize,
+}
+
+impl<'a> SharedIterator<'a> {
+    /// The samples of `base` itself (`diffs` `None`), or of the chunk of
+    /// `count` samples stored against it whose body is `diffs`.
+    pub fn new(base: std::sync::Arc<SharedChunk<'a>>, diffs: Option<(&'a [u8], u16)>) -> Self {
+        SharedIterator {
+            base,
+            diffs: diffs.map(|(d, n)| DeltaIterator::v2(d, n)),
+            next: 0,
+            e: 0,
+            ts: [0; GROUP_MAX],
+            ms: [0; GROUP_MAX],
+            at: 0,
+            len: 0,
+        }
+    }
+
+    fn refill(&mut self) -> Option<()> {
+        let d = self.base.decoded();
+        let left = d.ts.len().checked_sub(self.next).filter(|&n| n > 0)?;
+        let n = match &mut self.diffs {
+            None => {
+                let n = left.min(GROUP_MAX);
+                self.ms[..n].copy_from_slice(&d.ms[self.next..self.next + n]);
+                n
+            }
+            Some(it) => {
+                let (_, dm) = it.next_group()?;
+                let n = dm.len();
+                if n > left {
+                    return None;
+                }
+                let bm = &d.ms[self.next..self.next + n];
+                for ((m, b), x) in self.ms[..n].iter_mut().zip(bm).zip(dm) {
+                    *m = b.wrapping_add(*x);
+                }
+                if it.exponent() != d.e {
+                    return None;
+                }
+                n
+            }
+        };
+        self.ts[..n].copy_from_slice(&d.ts[self.next..self.next + n]);
+        self.e = d.e;
+        self.next += n;
+        (self.at, self.len) = (0, n);
+        Some(())
+    }
+}
+
+impl Iterator for SharedIterator<'_> {
+    type Item = (i64, f64);
+
+    #[inline]
+    fn next(&mut self) -> Option<(i64, f64)> {
+        if self.at == self.len && self.refill().is_none() {
+            self.len = 0;
+            return None;
+        }
+        let j = self.at;
+        self.at += 1;
+        Some((self.ts[j], value_of(self.ms[j], self.e)))
+    }
+}
+
 /// Decodes a [`ENCODING_DELTA_REF`] chunk: the timestamps of the chunk it
 /// is stored against, and the sums of that chunk's mantissas and the
 /// stored differences. Stops, without panicking, where either ends or
@@ -636,6 +782,11 @@ impl Iterator for DeltaIterator<'_> {
 pub struct RefIterator<'a> {
     base: DeltaIterator<'a>,
     diffs: DeltaIterator<'a>,
+    /// The current group: timestamps and summed mantissas.
+    ts: [i64; GROUP_MAX],
+    ms: [i64; GROUP_MAX],
+    at: usize,
+    len: usize,
 }
 
 impl<'a> RefIterator<'a> {
@@ -645,7 +796,33 @@ impl<'a> RefIterator<'a> {
         RefIterator {
             base: DeltaIterator::v2(base, base_count.min(count)),
             diffs: DeltaIterator::v2(diffs, count),
+            ts: [0; GROUP_MAX],
+            ms: [0; GROUP_MAX],
+            at: 0,
+            len: 0,
         }
+    }
+
+    /// Decodes the next group of both chunks (their groups line up) and
+    /// sums the mantissas. `None` at the end, or when the two disagree.
+    fn refill(&mut self) -> Option<()> {
+        let (bt, bm) = self.base.next_group()?;
+        let n = bt.len();
+        self.ts[..n].copy_from_slice(bt);
+        self.ms[..n].copy_from_slice(bm);
+        let e = self.base.exponent();
+        let (_, dm) = self.diffs.next_group()?;
+        if dm.len() != n {
+            return None;
+        }
+        for (m, d) in self.ms[..n].iter_mut().zip(dm) {
+            *m = m.wrapping_add(*d);
+        }
+        if self.diffs.exponent() != e {
+            return None;
+        }
+        (self.at, self.len) = (0, n);
+        Some(())
     }
 }
 
@@ -654,13 +831,13 @@ impl Iterator for RefIterator<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<(i64, f64)> {
-        let (t, m) = self.base.next_mantissa()?;
-        let (_, d) = self.diffs.next_mantissa()?;
-        let e = self.base.exponent();
-        if e != self.diffs.exponent() {
+        if self.at == self.len && self.refill().is_none() {
+            self.len = 0;
             return None;
         }
-        Some((t, value_of(m.wrapping_add(d), e)))
+        let j = self.at;
+        self.at += 1;
+        Some((self.ts[j], value_of(self.ms[j], self.base.exponent())))
     }
 }
 
@@ -793,6 +970,11 @@ mod tests {
             let (a, b) = bytes.split_at(bytes.len() / 2);
             let n = RefIterator::new(a, count, b, count).count();
             prop_assert!(n <= count as usize);
+            let shared = std::sync::Arc::new(SharedChunk::new(a, count));
+            let n = SharedIterator::new(shared.clone(), Some((b, count))).count();
+            prop_assert!(n <= count as usize);
+            let n = SharedIterator::new(shared, None).count();
+            prop_assert!(n <= count as usize);
         }
 
         #[test]
@@ -821,6 +1003,12 @@ mod tests {
             let n = mine.len() as u16;
             let got: Vec<_> = RefIterator::new(&bdata, n, &ddata, n).collect();
             prop_assert!(same(&got, &mine));
+            // the same through a chunk decoded once for both
+            let shared = std::sync::Arc::new(SharedChunk::new(&bdata, n));
+            let got: Vec<_> = SharedIterator::new(shared.clone(), Some((&ddata, n))).collect();
+            prop_assert!(same(&got, &mine));
+            let got: Vec<_> = SharedIterator::new(shared, None).collect();
+            prop_assert!(same(&got, &b));
             // a body at another exponent is damage: nothing comes out
             let mut other = ddata.clone();
             other[0] = (other[0] & STEADY) | (e + 1);
