@@ -5,9 +5,10 @@
 //! their bounds: often nothing at all for the buckets above most
 //! observations. The writer remembers the delta chunks of the last few
 //! series; a chunk with the same timestamps as one of them may be stored as
-//! the differences of its mantissas to that chunk's, when that is smaller.
-//! A chunk is only ever stored against a chunk that stands alone, so
-//! reading one costs at most one more chunk.
+//! the differences of its mantissas to that chunk's, when that takes at
+//! most half its bytes (reading it decodes the other chunk too, which a
+//! smaller saving does not pay for). A chunk is only ever stored against a
+//! chunk that stands alone, so reading one costs at most one more chunk.
 
 use std::collections::VecDeque;
 
@@ -20,10 +21,6 @@ const SERIES_WINDOW: usize = 8;
 /// Chunks smaller than this are stored as they are: a reference and its
 /// framing would take most of what they could save.
 const MIN_BYTES: usize = 24;
-
-// A chunk is stored against another only when that takes at most half its
-// bytes: reading it decodes the other chunk too, which a smaller saving
-// does not pay for.
 
 /// A stand-alone delta chunk already written.
 struct Candidate {
