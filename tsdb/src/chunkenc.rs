@@ -12,8 +12,8 @@ mod delta;
 
 pub use delta::{
     chunk_exponent, decimal_exponent, differences_size, encode as encode_delta, encode_differences,
-    mantissas, DeltaIterator, RefIterator, SharedChunk, SharedIterator, ENCODING_DELTA,
-    ENCODING_DELTA2, ENCODING_DELTA_REF,
+    mantissas, DeltaIterator, SharedChunk, SharedIterator, ENCODING_DELTA, ENCODING_DELTA2,
+    ENCODING_DELTA_REF,
 };
 
 /// Chunk encoding tag: XOR-compressed float samples. 0 means "no chunk";
@@ -29,11 +29,8 @@ pub enum ChunkIter<'a> {
     Xor(XorIterator<'a>),
     /// A delta chunk.
     Delta(DeltaIterator<'a>),
-    /// A delta chunk stored against another (boxed: rare, and twice the
-    /// size of the others).
-    Ref(Box<RefIterator<'a>>),
     /// A delta chunk decoded once for the chunks stored against it, or one
-    /// of those.
+    /// of those (boxed: rare, and bigger than the others).
     Shared(Box<SharedIterator<'a>>),
     /// An unknown encoding: no samples.
     Empty,
@@ -61,7 +58,8 @@ impl<'a> ChunkIter<'a> {
     /// body is `diffs`, stored against the second-layout chunk `base` of
     /// `base_count` samples.
     pub fn referencing(base: &'a [u8], base_count: u16, diffs: &'a [u8], count: u16) -> Self {
-        ChunkIter::Ref(Box::new(RefIterator::new(base, base_count, diffs, count)))
+        let base = std::sync::Arc::new(SharedChunk::new(base, base_count));
+        Self::shared(base, Some((diffs, count)))
     }
 
     /// Iterates a shared chunk's samples (`diffs` `None`), or those of the
@@ -79,7 +77,6 @@ impl Iterator for ChunkIter<'_> {
         match self {
             ChunkIter::Xor(it) => it.next(),
             ChunkIter::Delta(it) => it.next(),
-            ChunkIter::Ref(it) => it.next(),
             ChunkIter::Shared(it) => it.next(),
             ChunkIter::Empty => None,
         }

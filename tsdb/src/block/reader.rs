@@ -17,8 +17,7 @@ use super::{BlockMeta, ChunkData};
 use crate::chunkenc::{
     ChunkIter, SharedChunk, ENCODING_DELTA, ENCODING_DELTA2, ENCODING_DELTA_REF, ENCODING_XOR,
 };
-use crate::encoding::crc32c;
-use crate::encoding::Cursor;
+use crate::encoding::{crc32c, Cursor};
 use crate::fs::ReadMap;
 use crate::labels::{Labels, Matcher};
 use crate::Error;

@@ -775,72 +775,6 @@ impl Iterator for SharedIterator<'_> {
     }
 }
 
-/// Decodes a [`ENCODING_DELTA_REF`] chunk: the timestamps of the chunk it
-/// is stored against, and the sums of that chunk's mantissas and the
-/// stored differences. Stops, without panicking, where either ends or
-/// when their exponents differ (damage).
-pub struct RefIterator<'a> {
-    base: DeltaIterator<'a>,
-    diffs: DeltaIterator<'a>,
-    /// The current group: timestamps and summed mantissas.
-    ts: [i64; GROUP_MAX],
-    ms: [i64; GROUP_MAX],
-    at: usize,
-    len: usize,
-}
-
-impl<'a> RefIterator<'a> {
-    /// `base`: the data of the second-layout chunk stored against, and its
-    /// sample count; `diffs`: this chunk's body, `count` samples.
-    pub fn new(base: &'a [u8], base_count: u16, diffs: &'a [u8], count: u16) -> Self {
-        RefIterator {
-            base: DeltaIterator::v2(base, base_count.min(count)),
-            diffs: DeltaIterator::v2(diffs, count),
-            ts: [0; GROUP_MAX],
-            ms: [0; GROUP_MAX],
-            at: 0,
-            len: 0,
-        }
-    }
-
-    /// Decodes the next group of both chunks (their groups line up) and
-    /// sums the mantissas. `None` at the end, or when the two disagree.
-    fn refill(&mut self) -> Option<()> {
-        let (bt, bm) = self.base.next_group()?;
-        let n = bt.len();
-        self.ts[..n].copy_from_slice(bt);
-        self.ms[..n].copy_from_slice(bm);
-        let e = self.base.exponent();
-        let (_, dm) = self.diffs.next_group()?;
-        if dm.len() != n {
-            return None;
-        }
-        for (m, d) in self.ms[..n].iter_mut().zip(dm) {
-            *m = m.wrapping_add(*d);
-        }
-        if self.diffs.exponent() != e {
-            return None;
-        }
-        (self.at, self.len) = (0, n);
-        Some(())
-    }
-}
-
-impl Iterator for RefIterator<'_> {
-    type Item = (i64, f64);
-
-    #[inline]
-    fn next(&mut self) -> Option<(i64, f64)> {
-        if self.at == self.len && self.refill().is_none() {
-            self.len = 0;
-            return None;
-        }
-        let j = self.at;
-        self.at += 1;
-        Some((self.ts[j], value_of(self.ms[j], self.base.exponent())))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -968,8 +902,6 @@ mod tests {
             let n = DeltaIterator::v2(&bytes, count).count();
             prop_assert!(n <= count as usize);
             let (a, b) = bytes.split_at(bytes.len() / 2);
-            let n = RefIterator::new(a, count, b, count).count();
-            prop_assert!(n <= count as usize);
             let shared = std::sync::Arc::new(SharedChunk::new(a, count));
             let n = SharedIterator::new(shared.clone(), Some((b, count))).count();
             prop_assert!(n <= count as usize);
@@ -1001,9 +933,6 @@ mod tests {
             prop_assert!(encode_differences(&diffs, e, &mut ddata));
             prop_assert!(ddata.len() <= differences_size(&diffs));
             let n = mine.len() as u16;
-            let got: Vec<_> = RefIterator::new(&bdata, n, &ddata, n).collect();
-            prop_assert!(same(&got, &mine));
-            // the same through a chunk decoded once for both
             let shared = std::sync::Arc::new(SharedChunk::new(&bdata, n));
             let got: Vec<_> = SharedIterator::new(shared.clone(), Some((&ddata, n))).collect();
             prop_assert!(same(&got, &mine));
@@ -1012,7 +941,8 @@ mod tests {
             // a body at another exponent is damage: nothing comes out
             let mut other = ddata.clone();
             other[0] = (other[0] & STEADY) | (e + 1);
-            prop_assert_eq!(RefIterator::new(&bdata, n, &other, n).count(), 0);
+            let shared = std::sync::Arc::new(SharedChunk::new(&bdata, n));
+            prop_assert_eq!(SharedIterator::new(shared, Some((&other, n))).count(), 0);
         }
 
         #[test]
