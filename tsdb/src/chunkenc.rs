@@ -54,14 +54,6 @@ impl<'a> ChunkIter<'a> {
         }
     }
 
-    /// Iterates the `count` samples of a [`ENCODING_DELTA_REF`] chunk whose
-    /// body is `diffs`, stored against the second-layout chunk `base` of
-    /// `base_count` samples.
-    pub fn referencing(base: &'a [u8], base_count: u16, diffs: &'a [u8], count: u16) -> Self {
-        let base = std::sync::Arc::new(SharedChunk::new(base, base_count));
-        Self::shared(base, Some((diffs, count)))
-    }
-
     /// Iterates a shared chunk's samples (`diffs` `None`), or those of the
     /// chunk of `count` samples stored against it whose body is `diffs`.
     pub fn shared(base: std::sync::Arc<SharedChunk<'a>>, diffs: Option<(&'a [u8], u16)>) -> Self {

@@ -15,8 +15,9 @@ use std::collections::VecDeque;
 use crate::chunkenc::{differences_size, encode_differences, mantissas};
 use crate::encoding::put_uvarint;
 
-/// How many earlier series' chunks are candidates.
-const SERIES_WINDOW: usize = 8;
+/// How many earlier series' chunks are candidates (so a reader looks no
+/// further back for the chunk a chunk is stored against).
+pub(crate) const SERIES_WINDOW: usize = 8;
 
 /// Chunks smaller than this are stored as they are: a reference and its
 /// framing would take most of what they could save.

@@ -1,11 +1,12 @@
 //! Reading a block: [`Block`] maps `index` and `chunks` and answers
 //! selects and label questions from them in place.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::against::SERIES_WINDOW;
 use super::format::{
     check_header, corrupt, u32_at, CHUNKS_FILE, CHUNKS_MAGIC, CHUNKS_VERSION, CHUNK_HEADER_LEN,
     FILE_HEADER_LEN, INDEX_FILE, META_FILE,
@@ -41,11 +42,9 @@ pub(crate) struct ChunkRefData<'a> {
     /// The encoded data, `ceil(bit_len / 8)` bytes of the mapped file; for
     /// [`ENCODING_DELTA_REF`], the differences after the reference.
     pub data: &'a [u8],
-    /// For [`ENCODING_DELTA_REF`]: the data and sample count of the chunk
-    /// stored against (its CRC checked too), and its offset.
-    pub base: Option<(&'a [u8], u16, u64)>,
-    /// Set by a select on a chunk that others of the same select are
-    /// stored against, and on those: the chunk decoded once for all.
+    /// For [`ENCODING_DELTA_REF`], the chunk stored against (its CRC
+    /// checked too); on a chunk that others of the same select are stored
+    /// against, itself. Either way decoded once for all its readers.
     pub shared: Option<Arc<SharedChunk<'a>>>,
 }
 
@@ -53,22 +52,19 @@ impl<'a> ChunkRefData<'a> {
     /// Decodes the chunk's samples (all of them: the caller trims to its
     /// time range).
     pub fn iter(&self) -> ChunkIter<'a> {
-        match (&self.shared, self.base) {
-            (Some(sh), Some(_)) => ChunkIter::shared(Arc::clone(sh), Some((self.data, self.count))),
-            (Some(sh), None) => ChunkIter::shared(Arc::clone(sh), None),
-            (None, Some((base, base_count, _))) => {
-                ChunkIter::referencing(base, base_count, self.data, self.count)
+        match &self.shared {
+            Some(sh) if self.encoding == ENCODING_DELTA_REF => {
+                ChunkIter::shared(Arc::clone(sh), Some((self.data, self.count)))
             }
-            (None, None) => {
-                ChunkIter::new(self.encoding, self.data, self.count, self.bit_len as usize)
-            }
+            Some(sh) => ChunkIter::shared(Arc::clone(sh), None),
+            None => ChunkIter::new(self.encoding, self.data, self.count, self.bit_len as usize),
         }
     }
 
     /// Owned copies, each chunk standing alone: a chunk stored against
     /// another is decoded and encoded again (as one or more chunks).
     pub fn to_owned_chunks(self) -> Vec<ChunkData> {
-        if self.base.is_some() {
+        if self.encoding == ENCODING_DELTA_REF {
             let samples: Vec<(i64, f64)> = self.iter().collect();
             return encode_samples(&samples);
         }
@@ -115,8 +111,9 @@ impl ChunkFile {
     }
 
     /// The chunk record at `meta.offset`, CRC checked (and the record it is
-    /// stored against, if any); also returns the record's length in bytes.
-    fn chunk(&self, meta: &ChunkMeta) -> Result<(ChunkRefData<'_>, usize), Error> {
+    /// stored against, if any, whose offset is returned too); also returns
+    /// the record's length in bytes.
+    fn chunk(&self, meta: &ChunkMeta) -> Result<(ChunkRefData<'_>, usize, Option<u64>), Error> {
         let off = meta.offset;
         let bad = |what: &str| corrupt(&self.path, off, format!("chunk record: {what}"));
         let r = self.record(off)?;
@@ -137,9 +134,9 @@ impl ChunkFile {
             count: r.count,
             bit_len: r.bit_len,
             data: r.data,
-            base: None,
             shared: None,
         };
+        let mut base_at = None;
         if r.encoding == ENCODING_DELTA_REF {
             let mut cur = Cursor::at(r.data, 0);
             let back = cur.uvarint().ok_or_else(|| bad("reference cut short"))?;
@@ -152,9 +149,10 @@ impl ChunkFile {
                 return Err(bad("reference is not a delta chunk of as many samples"));
             }
             c.data = &r.data[cur.pos()..];
-            c.base = Some((base.data, base.count, at));
+            c.shared = Some(Arc::new(SharedChunk::new(base.data, base.count)));
+            base_at = Some(at);
         }
-        Ok((c, r.len))
+        Ok((c, r.len, base_at))
     }
 
     /// The record at byte `off`, CRC checked.
@@ -253,10 +251,17 @@ impl Block {
         maxt: i64,
     ) -> Result<Vec<(Labels, Vec<ChunkRefData<'_>>)>, Error> {
         let mut out: Vec<(Labels, Vec<ChunkRefData<'_>>)> = Vec::new();
-        // the delta chunks selected so far, by offset (series come in
-        // position order, so offsets grow): where they are in `out`
-        let mut deltas: Vec<(u64, usize, usize)> = Vec::new();
+        // the delta chunks of the selected series among the last
+        // SERIES_WINDOW positions (the only ones a chunk can be stored
+        // against): offset, series position, where they are in `out`
+        let mut deltas: VecDeque<(u64, u32, usize, usize)> = VecDeque::new();
         for pos in postings_for_matchers(&self.index, matchers)? {
+            while deltas
+                .front()
+                .is_some_and(|d| d.1 as usize + SERIES_WINDOW < pos as usize)
+            {
+                deltas.pop_front();
+            }
             let rec = self.index.series(pos)?;
             let mut chunks = Vec::new();
             for c in rec
@@ -264,10 +269,9 @@ impl Block {
                 .iter()
                 .filter(|c| c.maxt >= mint && c.mint <= maxt)
             {
-                let mut d = self.chunks.chunk(c)?.0;
-                if let Some((_, _, at)) = d.base {
-                    if let Ok(k) = deltas.binary_search_by_key(&at, |x| x.0) {
-                        let (_, si, ci) = deltas[k];
+                let (mut d, _, base_at) = self.chunks.chunk(c)?;
+                if let Some(at) = base_at {
+                    if let Some(&(_, _, si, ci)) = deltas.iter().find(|x| x.0 == at) {
                         let b = &mut out[si].1[ci];
                         let (data, count) = (b.data, b.count);
                         let sh = b
@@ -276,7 +280,7 @@ impl Block {
                         d.shared = Some(Arc::clone(sh));
                     }
                 } else if d.encoding == ENCODING_DELTA2 {
-                    deltas.push((c.offset, out.len(), chunks.len()));
+                    deltas.push_back((c.offset, pos, out.len(), chunks.len()));
                 }
                 chunks.push(d);
             }
@@ -376,7 +380,7 @@ impl Block {
             }
             prev = Some(labels);
             for c in &rec.chunks {
-                let (d, len) = self.chunks.chunk(c)?;
+                let (d, len, _) = self.chunks.chunk(c)?;
                 n_chunks += 1;
                 n_samples += u64::from(d.count);
                 chunk_bytes += len as u64;
