@@ -10,10 +10,11 @@
 //! smaller saving does not pay for). A chunk is only ever stored against a
 //! chunk that stands alone, so reading one costs at most one more chunk.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
-use crate::chunkenc::{differences_size, encode_differences, mantissas};
+use crate::chunkenc::{differences_size, encode_differences, mantissas, DeltaIterator};
 use crate::encoding::put_uvarint;
+use crate::labels::Labels;
 
 /// How many earlier series' chunks are candidates (so a reader looks no
 /// further back for the chunk a chunk is stored against).
@@ -110,4 +111,104 @@ impl Window {
         }
         self.series.push_back(std::mem::take(&mut self.current));
     }
+}
+
+/// The `+Inf` bucket chunks of the block's classic histograms. A
+/// histogram's `_count` equals its `+Inf` bucket, sample for sample, but
+/// follows all the buckets of its family in label order, too far for the
+/// window: its chunks are looked up here instead, and stored against the
+/// bucket's when they are equal (checked on the bytes written).
+#[derive(Default)]
+pub(crate) struct InfBuckets {
+    /// Family and other labels → (offset, mint, count) of each stand-alone
+    /// delta chunk of the `+Inf` bucket.
+    by_series: HashMap<String, Vec<(u64, i64, u16)>>,
+}
+
+/// The key shared by `<family>_bucket{…, le="+Inf"}` and
+/// `<family>_count{…}`: the family and the labels but `__name__` and `le`.
+fn histogram_key(labels: &Labels, suffix: &str) -> Option<String> {
+    let family = labels.get("__name__")?.strip_suffix(suffix)?;
+    let mut key = format!("{family}\u{0}");
+    for l in labels
+        .iter()
+        .filter(|l| l.name != "__name__" && l.name != "le")
+    {
+        key.push_str(&l.name);
+        key.push('\u{1}');
+        key.push_str(&l.value);
+        key.push('\u{0}');
+    }
+    Some(key)
+}
+
+impl InfBuckets {
+    /// Whether `labels` are a classic histogram's `+Inf` bucket's.
+    pub(crate) fn is_inf_bucket(labels: &Labels) -> bool {
+        labels.get("le") == Some("+Inf")
+            && labels
+                .get("__name__")
+                .is_some_and(|n| n.ends_with("_bucket"))
+    }
+
+    /// Remembers a stand-alone delta chunk written at `offset`, if
+    /// `labels` are a `+Inf` bucket's.
+    pub(crate) fn remember(&mut self, labels: &Labels, offset: u64, mint: i64, count: u16) {
+        if !Self::is_inf_bucket(labels) {
+            return;
+        }
+        if let Some(key) = histogram_key(labels, "_bucket") {
+            self.by_series
+                .entry(key)
+                .or_default()
+                .push((offset, mint, count));
+        }
+    }
+
+    /// The offsets of the `+Inf` bucket chunks that a chunk of `labels`
+    /// starting at `mint` with `count` samples may equal: some only if
+    /// `labels` are a `_count`'s.
+    pub(crate) fn candidates(&self, labels: &Labels, mint: i64, count: u16) -> Vec<u64> {
+        if labels.get("le").is_some() {
+            return Vec::new();
+        }
+        let Some(key) = histogram_key(labels, "_count") else {
+            return Vec::new();
+        };
+        self.by_series.get(&key).map_or_else(Vec::new, |cs| {
+            cs.iter()
+                .filter(|c| c.1 == mint && c.2 == count)
+                .map(|c| c.0)
+                .collect()
+        })
+    }
+}
+
+/// The data of a [`crate::chunkenc::ENCODING_DELTA_REF`] record for
+/// `samples`, written at `offset`, stored against the second-layout chunk
+/// `base` (its data, written at `base_offset`) if their samples are equal:
+/// all differences 0.
+pub(crate) fn against_equal(
+    offset: u64,
+    samples: &[(i64, f64)],
+    base_offset: u64,
+    base: &[u8],
+) -> Option<Vec<u8>> {
+    let mut it = DeltaIterator::v2(base, samples.len() as u16);
+    let mut ts = Vec::with_capacity(samples.len());
+    let mut ms = Vec::with_capacity(samples.len());
+    while let Some((t, m)) = it.next_mantissa() {
+        ts.push(t);
+        ms.push(m);
+    }
+    let mine = mantissas(samples, it.exponent())?;
+    let equal =
+        ts.len() == samples.len() && ts.iter().zip(samples).all(|(t, s)| *t == s.0) && mine == ms;
+    if !equal {
+        return None;
+    }
+    let mut data = Vec::new();
+    put_uvarint(&mut data, offset.checked_sub(base_offset)?);
+    encode_differences(&vec![0; samples.len()], it.exponent(), &mut data);
+    Some(data)
 }

@@ -985,3 +985,70 @@ fn a_version_3_block_still_opens_and_merges_into_chunks_stored_against_others() 
     );
     check(&nb.all_series().unwrap().map(Result::unwrap).collect());
 }
+
+#[test]
+fn a_histograms_count_is_stored_against_its_inf_bucket_beyond_the_window() {
+    // three handlers' buckets (7 bounds each) come before all the counts
+    let count = |h: i64, i: i64| ((5 + h) * i + (i * i) % 13) as f64;
+    let mut hist: Vec<(Labels, Vec<(i64, f64)>)> = Vec::new();
+    for h in 0..3i64 {
+        let handler = format!("/h{h}");
+        for (le, frac) in [
+            ("0.1", 0.1),
+            ("0.5", 0.4),
+            ("1", 0.6),
+            ("2.5", 0.8),
+            ("5", 0.9),
+            ("10", 0.95),
+            ("+Inf", 1.0),
+        ] {
+            let l =
+                Labels::from_pairs(&[("__name__", "h_bucket"), ("handler", &handler), ("le", le)]);
+            let s = fixture_samples(720, "", |_, _| 0.0)
+                .into_iter()
+                .enumerate()
+                .map(|(i, (t, _))| (t, (count(h, i as i64) * frac).floor()))
+                .collect();
+            hist.push((l, s));
+        }
+        let l = Labels::from_pairs(&[("__name__", "h_count"), ("handler", &handler)]);
+        let s = fixture_samples(720, "", |_, _| 0.0)
+            .into_iter()
+            .enumerate()
+            .map(|(i, (t, _))| (t, count(h, i as i64)))
+            .collect();
+        hist.push((l, s));
+    }
+    hist.sort_by(|a, b| a.0.cmp(&b.0));
+    let input: Input = hist
+        .iter()
+        .map(|(l, s)| (l.clone(), make_chunks(s)))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let meta = write_block(dir.path(), 0, i64::MAX, input, 1, vec![]).unwrap();
+    let path = dir.path().join(&meta.id);
+    let bytes = std::fs::read(path.join(CHUNKS_FILE)).unwrap();
+    let tags = record_tags(&bytes);
+    // 24 series of two chunks; the last 6 records are the three counts',
+    // each stored against its +Inf bucket, 7 to 21 series back
+    assert_eq!(tags.len(), 48);
+    for &(at, tag) in &tags[42..] {
+        assert_eq!(tag, crate::chunkenc::ENCODING_DELTA_REF, "record at {at}");
+        let mut cur = crate::encoding::Cursor::at(&bytes, at + 5);
+        let back = cur.uvarint().unwrap() as usize;
+        let base_series = tags.iter().position(|(o, _)| *o == at - back).unwrap() / 2;
+        assert!(base_series < 21, "stored against series {base_series}");
+        assert_eq!(hist[base_series].0.get("le"), Some("+Inf"));
+    }
+    let b = Block::open(&path).unwrap();
+    b.verify().unwrap();
+    for (l, want) in &hist {
+        let ms: Vec<Matcher> = l
+            .iter()
+            .map(|l| Matcher::equal(&l.name, &l.value))
+            .collect();
+        let sel = b.select(&ms, i64::MIN, i64::MAX).unwrap();
+        let got: Vec<(i64, f64)> = sel[0].1.iter().flat_map(|c| c.iter()).collect();
+        assert!(crate::chunkenc::same_samples(&got, want), "{l}");
+    }
+}

@@ -10,7 +10,7 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::against::Window;
+use super::against::{against_equal, InfBuckets, Window};
 use super::format::{
     encode_toc, file_header, put_uvarint, put_varint, SectionRef, CHUNKS_FILE, CHUNKS_MAGIC,
     CHUNKS_VERSION, INDEX_FILE, INDEX_MAGIC, INDEX_VERSION, META_FILE, NUM_SECTIONS,
@@ -94,6 +94,7 @@ fn write_files(
     let mut prev: Option<Labels> = None;
     let mut rec = Vec::new();
     let mut window = Window::default();
+    let mut inf = InfBuckets::default();
     for (labels, mut chunks) in series {
         if let Some(p) = &prev {
             if *p >= labels {
@@ -139,7 +140,23 @@ fn write_files(
             let delta_exp = (c.encoding == ENCODING_DELTA2)
                 .then(|| chunk_exponent(&c.data))
                 .flatten();
-            let against = delta_exp.and_then(|_| window.against(cw.pos, part, n));
+            // a histogram's `_count` against its `+Inf` bucket when equal,
+            // else against one of the last few series' chunks; a `+Inf`
+            // bucket stands alone, for its `_count` and its other buckets
+            let mut against = None;
+            if delta_exp.is_some() && !InfBuckets::is_inf_bucket(&labels) {
+                for at in inf.candidates(&labels, c.mint, c.count) {
+                    if let Some(base) = cw.delta_data_at(at)? {
+                        against = against_equal(cw.pos, part, at, &base);
+                    }
+                    if against.is_some() {
+                        break;
+                    }
+                }
+                if against.is_none() {
+                    against = window.against(cw.pos, part, n);
+                }
+            }
             let (encoding, bit_len, data) = match &against {
                 Some(d) => (ENCODING_DELTA_REF, (d.len() * 8) as u16, d.as_slice()),
                 None => (c.encoding, c.bit_len, &c.data[..n]),
@@ -153,6 +170,7 @@ fn write_files(
             rec.extend_from_slice(&crc.to_le_bytes());
             if let (None, Some(e)) = (&against, delta_exp) {
                 window.remember(cw.pos, part, e);
+                inf.remember(&labels, cw.pos, c.mint, c.count);
             }
             metas.push((c.mint, c.maxt, cw.pos));
             cw.write(&rec)?;
@@ -300,9 +318,16 @@ struct CountingWriter {
 }
 
 impl CountingWriter {
-    /// Creates (truncating) the file.
+    /// Creates (truncating) the file, readable too (see
+    /// [`Self::delta_data_at`]).
     fn create(path: &Path) -> Result<Self, Error> {
-        let f = File::create(path).map_err(|e| Error::io(path, e))?;
+        let f = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
         Ok(CountingWriter {
             path: path.to_path_buf(),
             w: BufWriter::with_capacity(1 << 16, f),
@@ -318,6 +343,25 @@ impl CountingWriter {
         self.pos += b.len() as u64;
         self.crc = crc32c::crc32c_append(self.crc, b);
         Ok(())
+    }
+
+    /// The data of the chunk record written at `offset`, if it is a
+    /// second-layout delta chunk.
+    fn delta_data_at(&mut self, offset: u64) -> Result<Option<Vec<u8>>, Error> {
+        use std::os::unix::fs::FileExt;
+        self.w.flush().map_err(|e| Error::io(&self.path, e))?;
+        let f = self.w.get_ref();
+        let mut head = [0u8; 5];
+        f.read_exact_at(&mut head, offset)
+            .map_err(|e| Error::io(&self.path, e))?;
+        if head[0] != ENCODING_DELTA2 {
+            return Ok(None);
+        }
+        let bits = u16::from_le_bytes([head[3], head[4]]) as usize;
+        let mut data = vec![0u8; bits.div_ceil(8)];
+        f.read_exact_at(&mut data, offset + 5)
+            .map_err(|e| Error::io(&self.path, e))?;
+        Ok(Some(data))
     }
 
     /// Starts a section here.
