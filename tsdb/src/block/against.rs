@@ -7,8 +7,11 @@
 //! series; a chunk with the same timestamps as one of them may be stored as
 //! the differences of its mantissas to that chunk's, when that takes at
 //! most half its bytes (reading it decodes the other chunk too, which a
-//! smaller saving does not pay for). A chunk is only ever stored against a
-//! chunk that stands alone, so reading one costs at most one more chunk.
+//! smaller saving does not pay for). A histogram's `_count`, equal to its
+//! `+Inf` bucket but written after all its family's buckets, is stored
+//! against that bucket however far back. A chunk is only ever stored
+//! against a chunk that stands alone, so reading one costs at most one more
+//! chunk.
 
 use std::collections::{HashMap, VecDeque};
 
