@@ -11,9 +11,9 @@
 mod delta;
 
 pub use delta::{
-    chunk_exponent, decimal_exponent, differences_size, encode as encode_delta, encode_differences,
-    mantissas, DeltaIterator, SharedChunk, SharedIterator, ENCODING_DELTA, ENCODING_DELTA2,
-    ENCODING_DELTA_REF,
+    chunk_exponent, decimal_exponent, decode_mantissas, differences_size, encode as encode_delta,
+    encode_differences, mantissas, DeltaIterator, SharedChunk, SharedIterator, ENCODING_DELTA,
+    ENCODING_DELTA2, ENCODING_DELTA_REF,
 };
 
 /// Chunk encoding tag: XOR-compressed float samples. 0 means "no chunk";

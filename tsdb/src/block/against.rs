@@ -15,7 +15,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::chunkenc::{differences_size, encode_differences, mantissas, DeltaIterator};
+use crate::chunkenc::{decode_mantissas, differences_size, encode_differences, mantissas};
 use crate::encoding::put_uvarint;
 use crate::labels::Labels;
 
@@ -197,14 +197,8 @@ pub(crate) fn against_equal(
     base_offset: u64,
     base: &[u8],
 ) -> Option<Vec<u8>> {
-    let mut it = DeltaIterator::v2(base, samples.len() as u16);
-    let mut ts = Vec::with_capacity(samples.len());
-    let mut ms = Vec::with_capacity(samples.len());
-    while let Some((t, m)) = it.next_mantissa() {
-        ts.push(t);
-        ms.push(m);
-    }
-    let mine = mantissas(samples, it.exponent())?;
+    let (e, ts, ms) = decode_mantissas(base, samples.len() as u16);
+    let mine = mantissas(samples, e)?;
     let equal =
         ts.len() == samples.len() && ts.iter().zip(samples).all(|(t, s)| *t == s.0) && mine == ms;
     if !equal {
@@ -212,6 +206,6 @@ pub(crate) fn against_equal(
     }
     let mut data = Vec::new();
     put_uvarint(&mut data, offset.checked_sub(base_offset)?);
-    encode_differences(&vec![0; samples.len()], it.exponent(), &mut data);
+    encode_differences(&vec![0; samples.len()], e, &mut data);
     Some(data)
 }

@@ -63,7 +63,7 @@ impl<'a> ChunkRefData<'a> {
 
     /// Owned copies, each chunk standing alone: a chunk stored against
     /// another is decoded and encoded again (as one or more chunks).
-    pub fn to_owned_chunks(self) -> Vec<ChunkData> {
+    pub fn into_owned_chunks(self) -> Vec<ChunkData> {
         if self.encoding == ENCODING_DELTA_REF {
             let samples: Vec<(i64, f64)> = self.iter().collect();
             return encode_samples(&samples);
@@ -110,10 +110,23 @@ impl ChunkFile {
         })
     }
 
-    /// The chunk record at `meta.offset`, CRC checked (and the record it is
-    /// stored against, if any, whose offset is returned too); also returns
-    /// the record's length in bytes.
-    fn chunk(&self, meta: &ChunkMeta) -> Result<(ChunkRefData<'_>, usize, Option<u64>), Error> {
+    /// The chunk record at `meta.offset`, CRC checked, standing alone: a
+    /// chunk stored against another gets that one decoded for itself. Also
+    /// returns the record's length in bytes.
+    fn chunk_alone(&self, meta: &ChunkMeta) -> Result<(ChunkRefData<'_>, usize), Error> {
+        let (mut c, len, base) = self.chunk(meta)?;
+        c.shared = base.map(|(_, b)| Arc::new(b));
+        Ok((c, len))
+    }
+
+    /// The chunk record at `meta.offset`, CRC checked; also returns the
+    /// record's length in bytes and, for a chunk stored against another,
+    /// that one (CRC checked too, not yet attached) and its offset.
+    #[allow(clippy::type_complexity)]
+    fn chunk(
+        &self,
+        meta: &ChunkMeta,
+    ) -> Result<(ChunkRefData<'_>, usize, Option<(u64, SharedChunk<'_>)>), Error> {
         let off = meta.offset;
         let bad = |what: &str| corrupt(&self.path, off, format!("chunk record: {what}"));
         let r = self.record(off)?;
@@ -136,7 +149,7 @@ impl ChunkFile {
             data: r.data,
             shared: None,
         };
-        let mut base_at = None;
+        let mut against = None;
         if r.encoding == ENCODING_DELTA_REF {
             let mut cur = Cursor::at(r.data, 0);
             let back = cur.uvarint().ok_or_else(|| bad("reference cut short"))?;
@@ -149,10 +162,9 @@ impl ChunkFile {
                 return Err(bad("reference is not a delta chunk of as many samples"));
             }
             c.data = &r.data[cur.pos()..];
-            c.shared = Some(Arc::new(SharedChunk::new(base.data, base.count)));
-            base_at = Some(at);
+            against = Some((at, SharedChunk::new(base.data, base.count)));
         }
-        Ok((c, r.len, base_at))
+        Ok((c, r.len, against))
     }
 
     /// The record at byte `off`, CRC checked.
@@ -269,16 +281,20 @@ impl Block {
                 .iter()
                 .filter(|c| c.maxt >= mint && c.mint <= maxt)
             {
-                let (mut d, _, base_at) = self.chunks.chunk(c)?;
-                if let Some(at) = base_at {
-                    if let Some(&(_, _, si, ci)) = deltas.iter().find(|x| x.0 == at) {
-                        let b = &mut out[si].1[ci];
-                        let (data, count) = (b.data, b.count);
-                        let sh = b
-                            .shared
-                            .get_or_insert_with(|| Arc::new(SharedChunk::new(data, count)));
-                        d.shared = Some(Arc::clone(sh));
-                    }
+                let (mut d, _, against) = self.chunks.chunk(c)?;
+                if let Some((at, own)) = against {
+                    // the selection's copy of that chunk, if it holds it
+                    d.shared = Some(match deltas.iter().find(|x| x.0 == at) {
+                        Some(&(_, _, si, ci)) => {
+                            let b = &mut out[si].1[ci];
+                            let (data, count) = (b.data, b.count);
+                            let sh = b
+                                .shared
+                                .get_or_insert_with(|| Arc::new(SharedChunk::new(data, count)));
+                            Arc::clone(sh)
+                        }
+                        None => Arc::new(own),
+                    });
                 } else if d.encoding == ENCODING_DELTA2 {
                     deltas.push_back((c.offset, pos, out.len(), chunks.len()));
                 }
@@ -353,7 +369,7 @@ impl Block {
             let labels = self.index.labels(&rec)?;
             let mut chunks = Vec::with_capacity(rec.chunks.len());
             for c in &rec.chunks {
-                chunks.extend(self.chunks.chunk(c)?.0.to_owned_chunks());
+                chunks.extend(self.chunks.chunk_alone(c)?.0.into_owned_chunks());
             }
             Ok((labels, chunks))
         }))
@@ -380,7 +396,7 @@ impl Block {
             }
             prev = Some(labels);
             for c in &rec.chunks {
-                let (d, len, _) = self.chunks.chunk(c)?;
+                let (d, len) = self.chunks.chunk_alone(c)?;
                 n_chunks += 1;
                 n_samples += u64::from(d.count);
                 chunk_bytes += len as u64;

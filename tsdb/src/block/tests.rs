@@ -81,7 +81,7 @@ fn got_select(b: &Block, ms: &[Matcher], mint: i64, maxt: i64) -> Vec<(Labels, V
         .unwrap()
         .into_iter()
         .map(|(l, cs)| {
-            let cs = cs.into_iter().flat_map(ChunkRefData::to_owned_chunks);
+            let cs = cs.into_iter().flat_map(ChunkRefData::into_owned_chunks);
             (l, cs.collect())
         })
         .collect()

@@ -643,6 +643,19 @@ impl Iterator for DeltaIterator<'_> {
     }
 }
 
+/// The exponent, timestamps and mantissas of the (at most `count`)
+/// samples of the second-layout chunk `data`.
+pub fn decode_mantissas(data: &[u8], count: u16) -> (u8, Vec<i64>, Vec<i64>) {
+    let mut it = DeltaIterator::v2(data, count);
+    let n = count as usize;
+    let (mut ts, mut ms) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    while let Some((t, m)) = it.next_mantissa() {
+        ts.push(t);
+        ms.push(m);
+    }
+    (it.exponent(), ts, ms)
+}
+
 /// A second-layout delta chunk that other chunks of the same select are
 /// stored against: decoded (to timestamps and mantissas) at most once, by
 /// whichever of its readers comes first, and shared by all of them.
@@ -671,18 +684,8 @@ impl<'a> SharedChunk<'a> {
 
     fn decoded(&self) -> &Decoded {
         self.decoded.get_or_init(|| {
-            let mut it = DeltaIterator::v2(self.data, self.count);
-            let n = self.count as usize;
-            let (mut ts, mut ms) = (Vec::with_capacity(n), Vec::with_capacity(n));
-            while let Some((t, m)) = it.next_mantissa() {
-                ts.push(t);
-                ms.push(m);
-            }
-            Decoded {
-                e: it.exponent(),
-                ts,
-                ms,
-            }
+            let (e, ts, ms) = decode_mantissas(self.data, self.count);
+            Decoded { e, ts, ms }
         })
     }
 }
