@@ -31,10 +31,14 @@ pub(crate) const DATA_SIZE: usize = SLOT_SIZE - HEADER_SIZE;
 /// Slot numbers per file in a chunk reference, and the most slots a file
 /// holds (16 MiB); slot 0 of each file is the file header.
 pub(crate) const SLOTS_PER_FILE: u64 = 1 << 16;
-/// Slots of a new file (1 MiB, allocated whole when created). Files of
-/// [`SLOTS_PER_FILE`] slots, as earlier versions made, are read and filled
-/// as well.
-pub(crate) const NEW_FILE_SLOTS: u64 = 1 << 12;
+/// Slots of a new file (256 KiB, allocated whole when created): small, so
+/// that the file being filled and files emptied down to a few live slots
+/// hold little unused space.
+pub(crate) const NEW_FILE_SLOTS: u64 = 1 << 10;
+/// Slot counts of the files that are read and filled: new files, then
+/// those earlier versions made (1 MiB, and 16 MiB = [`SLOTS_PER_FILE`]).
+/// A file shorter than one of them is that size cut short.
+const FILE_SLOTS: [u64; 3] = [NEW_FILE_SLOTS, 1 << 12, SLOTS_PER_FILE];
 /// A chunk is closed after this many samples even if bytes remain.
 pub(crate) const MAX_SAMPLES_PER_CHUNK: u16 = 120;
 
@@ -186,12 +190,11 @@ impl ChunkFiles {
             let len = std::fs::metadata(&path)
                 .map_err(|e| Error::io(&path, e))?
                 .len();
-            let small = NEW_FILE_SLOTS * SLOT_SIZE as u64;
-            let full = if len <= small {
-                small
-            } else {
-                SLOTS_PER_FILE * SLOT_SIZE as u64
-            };
+            let full = FILE_SLOTS
+                .iter()
+                .map(|&slots| slots * SLOT_SIZE as u64)
+                .find(|&size| len <= size)
+                .unwrap_or(SLOTS_PER_FILE * SLOT_SIZE as u64);
             if len < 8 {
                 return Err(Error::Corruption {
                     path: path.clone(),
@@ -681,10 +684,10 @@ mod tests {
         assert!(file_name(dir.path(), 2).exists());
     }
 
-    #[test]
-    fn files_of_the_earlier_size_are_read_and_filled() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut bytes = vec![0u8; SLOTS_PER_FILE as usize * SLOT_SIZE];
+    /// A slot file of `slots` slots, cut to `len` bytes, holding one closed
+    /// chunk in slot `slot`; returns the chunk's header.
+    fn write_slot_file(dir: &Path, slots: u64, len: usize, slot: usize) -> SlotHeader {
+        let mut bytes = vec![0u8; slots as usize * SLOT_SIZE];
         bytes[..4].copy_from_slice(FILE_MAGIC);
         bytes[4] = FILE_VERSION;
         let mut h = SlotHeader {
@@ -700,18 +703,51 @@ mod tests {
         let mut data = [0u8; DATA_SIZE];
         data[0] = 0xab;
         h.crc = slot_crc(&h, &data);
-        let off = 5000 * SLOT_SIZE; // past the slots of a new file
+        let off = slot * SLOT_SIZE;
         bytes[off..off + HEADER_SIZE].copy_from_slice(&h.encode());
         bytes[off + HEADER_SIZE..off + SLOT_SIZE].copy_from_slice(&data);
-        std::fs::write(file_name(dir.path(), 1), &bytes).unwrap();
-        let (cf, found, problems) = ChunkFiles::open(dir.path()).unwrap();
-        assert!(problems.is_empty(), "{problems:?}");
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0].cref.0, SLOTS_PER_FILE + 5000);
-        assert_eq!(found[0].header, h);
-        assert_eq!(cf.allocate().unwrap().0, SLOTS_PER_FILE + 5001);
-        let len = std::fs::metadata(file_name(dir.path(), 1)).unwrap().len();
-        assert_eq!(len, bytes.len() as u64);
+        bytes.truncate(len);
+        std::fs::write(file_name(dir, 1), &bytes).unwrap();
+        h
+    }
+
+    #[test]
+    fn files_of_the_earlier_sizes_are_read_and_filled() {
+        for slots in [1 << 12, SLOTS_PER_FILE] {
+            let dir = tempfile::tempdir().unwrap();
+            // past the slots of a new file
+            let slot = NEW_FILE_SLOTS as usize + 500;
+            let h = write_slot_file(dir.path(), slots, slots as usize * SLOT_SIZE, slot);
+            let (cf, found, problems) = ChunkFiles::open(dir.path()).unwrap();
+            assert!(problems.is_empty(), "{problems:?}");
+            assert_eq!(found.len(), 1);
+            assert_eq!(found[0].cref.0, SLOTS_PER_FILE + slot as u64);
+            assert_eq!(found[0].header, h);
+            assert_eq!(cf.allocate().unwrap().0, SLOTS_PER_FILE + slot as u64 + 1);
+            let len = std::fs::metadata(file_name(dir.path(), 1)).unwrap().len();
+            assert_eq!(len, slots * SLOT_SIZE as u64);
+        }
+    }
+
+    #[test]
+    fn a_cut_file_is_extended_to_the_size_it_was_cut_from() {
+        // (slots of the file, bytes it is cut to, the size it is read as)
+        let cases = [
+            (NEW_FILE_SLOTS, 100_000, NEW_FILE_SLOTS),
+            (1 << 12, 600_000, 1 << 12),
+            (SLOTS_PER_FILE, 3_000_000, SLOTS_PER_FILE),
+        ];
+        for (slots, len, read_as) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let h = write_slot_file(dir.path(), slots, len, 300);
+            let (_, found, problems) = ChunkFiles::open(dir.path()).unwrap();
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert!(problems[0].contains("truncated"), "{problems:?}");
+            assert_eq!(found.len(), 1);
+            assert_eq!(found[0].header, h);
+            let now = std::fs::metadata(file_name(dir.path(), 1)).unwrap().len();
+            assert_eq!(now, read_as * SLOT_SIZE as u64);
+        }
     }
 
     #[test]
