@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::hash::Hash;
+use std::sync::{Arc, LazyLock};
 
 use regex::Regex;
 
@@ -32,13 +33,25 @@ impl Label {
 }
 
 /// A label set, sorted by name, names unique, no empty values.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Labels(Vec<Label>);
+///
+/// Immutable and shared: a clone is a reference count, not a copy of the
+/// strings (a query hands the same set from stage to stage, and from
+/// step to step).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Labels(Arc<Vec<Label>>);
+
+static EMPTY: LazyLock<Labels> = LazyLock::new(|| Labels(Arc::new(Vec::new())));
+
+impl Default for Labels {
+    fn default() -> Self {
+        Labels::empty()
+    }
+}
 
 impl Labels {
     /// The empty label set.
     pub fn empty() -> Self {
-        Labels(Vec::new())
+        EMPTY.clone()
     }
 
     /// Builds a label set from labels in any order. Labels with empty values
@@ -55,7 +68,7 @@ impl Labels {
                 _ => out.push(l),
             }
         }
-        Labels(out)
+        Labels(Arc::new(out))
     }
 
     /// Builds a label set from `(name, value)` pairs.
@@ -72,7 +85,7 @@ impl Labels {
     /// non-empty values (as decoded from our own files).
     pub fn from_sorted(labels: Vec<Label>) -> Self {
         debug_assert!(labels.windows(2).all(|w| w[0].name < w[1].name));
-        Labels(labels)
+        Labels(Arc::new(labels))
     }
 
     /// The value of `name`, if present.
@@ -113,14 +126,15 @@ impl Labels {
         &self.0
     }
 
-    /// Consumes the set, returning its labels.
+    /// Consumes the set, returning its labels (copied if the set is
+    /// shared).
     pub fn into_vec(self) -> Vec<Label> {
-        self.0
+        Arc::try_unwrap(self.0).unwrap_or_else(|shared| shared.as_ref().clone())
     }
 
     /// A copy with `name` set to `value` (removed when `value` is empty).
     pub fn with(&self, name: &str, value: &str) -> Labels {
-        let mut v = self.0.clone();
+        let mut v = self.0.as_ref().clone();
         match v.binary_search_by(|l| l.name.as_str().cmp(name)) {
             Ok(i) if value.is_empty() => {
                 v.remove(i);
@@ -129,29 +143,35 @@ impl Labels {
             Err(_) if value.is_empty() => {}
             Err(i) => v.insert(i, Label::new(name, value)),
         }
-        Labels(v)
+        Labels(Arc::new(v))
     }
 
     /// A copy without the named labels.
     pub fn without(&self, names: &[&str]) -> Labels {
-        Labels(
+        if !self.0.iter().any(|l| names.contains(&l.name.as_str())) {
+            return self.clone();
+        }
+        Labels(Arc::new(
             self.0
                 .iter()
                 .filter(|l| !names.contains(&l.name.as_str()))
                 .cloned()
                 .collect(),
-        )
+        ))
     }
 
     /// A copy with only the named labels.
     pub fn keep_only(&self, names: &[&str]) -> Labels {
-        Labels(
+        if self.0.iter().all(|l| names.contains(&l.name.as_str())) {
+            return self.clone();
+        }
+        Labels(Arc::new(
             self.0
                 .iter()
                 .filter(|l| names.contains(&l.name.as_str()))
                 .cloned()
                 .collect(),
-        )
+        ))
     }
 
     /// A copy without the metric name.
@@ -361,6 +381,28 @@ mod tests {
         assert_eq!(ls.with("job", "").get("job"), None);
         assert_eq!(ls.without_metric_name().len(), 1);
         assert_eq!(ls.to_string(), "up{job=\"x\"}");
+        // nothing to drop or everything kept: the same set, shared
+        let same = ls.without(&["instance"]);
+        assert_eq!(same, ls);
+        assert!(Arc::ptr_eq(&same.0, &ls.0));
+        assert!(Arc::ptr_eq(
+            &ls.keep_only(&["__name__", "job", "x"]).0,
+            &ls.0
+        ));
+        assert_eq!(ls.keep_only(&["job"]), Labels::from_pairs(&[("job", "x")]));
+        assert_eq!(Labels::default(), Labels::empty());
+        assert!(Labels::default().is_empty());
+    }
+
+    #[test]
+    fn a_shared_set_is_copied_when_taken_apart() {
+        let ls = Labels::from_pairs(&[("a", "1"), ("b", "2")]);
+        let copy = ls.clone();
+        let v = ls.into_vec();
+        assert_eq!(v, vec![Label::new("a", "1"), Label::new("b", "2")]);
+        // the clone still holds its labels; alone, a set gives them up
+        assert_eq!(copy.len(), 2);
+        assert_eq!(copy.into_vec(), v);
     }
 
     #[test]
