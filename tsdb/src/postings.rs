@@ -91,10 +91,10 @@ impl Postings {
                 Some(v) => v,
                 None => self.by_label.entry(name.to_string()).or_default(),
             };
-            match values.get_mut(value) {
-                Some(ids) => ids.push(id),
-                None => {
-                    values.insert(value.into(), Ids::One(id));
+            match values.entry_ref(value) {
+                hashbrown::hash_map::EntryRef::Occupied(mut e) => e.get_mut().push(id),
+                hashbrown::hash_map::EntryRef::Vacant(e) => {
+                    e.insert_with_key(value.into(), Ids::One(id));
                 }
             }
         }
@@ -218,7 +218,11 @@ impl Postings {
     }
 }
 
-type Values = HashMap<Box<str>, Ids, FxBuild>;
+/// A label's values. Most values a series brings at start-up or when it is
+/// created are new for a high-cardinality label and known for the others:
+/// either way the value is hashed and looked up once, and copied only when
+/// it is new.
+type Values = hashbrown::HashMap<Box<str>, Ids, FxBuild>;
 
 /// Builds [`Postings`] for the series found at start-up. The same as
 /// [`Postings::add`] for each, with two shortcuts for a million series:
@@ -260,14 +264,14 @@ impl Loader {
                 }
             };
             let values = &mut self.names[at].1;
-            match values.get_mut(value) {
-                Some(ids) => ids.push(id),
-                None => {
-                    let n = values.len();
-                    if n >= 1 << 12 && n == values.capacity() && n * 2 > seen {
-                        values.reserve((self.expected * n / seen).saturating_sub(n));
-                    }
-                    values.insert(value.into(), Ids::One(id));
+            let n = values.len();
+            if n >= 1 << 12 && n == values.capacity() && n * 2 > seen {
+                values.reserve((self.expected * n / seen).saturating_sub(n));
+            }
+            match values.entry_ref(value) {
+                hashbrown::hash_map::EntryRef::Occupied(mut e) => e.get_mut().push(id),
+                hashbrown::hash_map::EntryRef::Vacant(e) => {
+                    e.insert_with_key(value.into(), Ids::One(id));
                 }
             }
         }
