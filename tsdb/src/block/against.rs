@@ -48,12 +48,14 @@ impl Window {
     /// The data of a [`crate::chunkenc::ENCODING_DELTA_REF`] record for `samples`, to be
     /// written at `offset`, if one takes at most half of `own_len` bytes
     /// (the chunk's data standing alone): the distance back to the chunk it
-    /// is stored against, then the differences.
+    /// is stored against, then the differences. `own` is the chunk's
+    /// exponent and its mantissas there, when it has them.
     pub(crate) fn against(
         &self,
         offset: u64,
         samples: &[(i64, f64)],
         own_len: usize,
+        own: Option<(u8, &[i64])>,
     ) -> Option<Vec<u8>> {
         if own_len < MIN_BYTES || samples.is_empty() {
             return None;
@@ -63,14 +65,21 @@ impl Window {
                 && c.ts[0] == samples[0].0
                 && c.ts.iter().zip(samples).all(|(t, s)| *t == s.0)
         };
+        // the mantissas at another exponent than the chunk's own
         let mut at_exp: Option<(u8, Option<Vec<i64>>)> = None;
         let mut best: Option<(usize, &Candidate, Vec<i64>)> = None;
         for c in self.series.iter().rev().flatten().filter(|c| same_times(c)) {
-            if at_exp.as_ref().is_none_or(|(e, _)| *e != c.e) {
-                at_exp = Some((c.e, mantissas(samples, c.e)));
-            }
-            let Some((_, Some(ms))) = &at_exp else {
-                continue;
+            let ms: &[i64] = match own {
+                Some((e, ms)) if e == c.e => ms,
+                _ => {
+                    if at_exp.as_ref().is_none_or(|(e, _)| *e != c.e) {
+                        at_exp = Some((c.e, mantissas(samples, c.e)));
+                    }
+                    let Some((_, Some(ms))) = &at_exp else {
+                        continue;
+                    };
+                    ms
+                }
             };
             let diffs: Option<Vec<i64>> = ms
                 .iter()
@@ -94,16 +103,14 @@ impl Window {
     }
 
     /// Remembers a stand-alone delta chunk of the current series, written
-    /// at `offset` with exponent `e`.
-    pub(crate) fn remember(&mut self, offset: u64, samples: &[(i64, f64)], e: u8) {
-        if let Some(ms) = mantissas(samples, e) {
-            self.current.push(Candidate {
-                offset,
-                e,
-                ts: samples.iter().map(|s| s.0).collect(),
-                ms,
-            });
-        }
+    /// at `offset` with exponent `e`, where its mantissas are `ms`.
+    pub(crate) fn remember(&mut self, offset: u64, samples: &[(i64, f64)], e: u8, ms: Vec<i64>) {
+        self.current.push(Candidate {
+            offset,
+            e,
+            ts: samples.iter().map(|s| s.0).collect(),
+            ms,
+        });
     }
 
     /// Ends the current series: its chunks become candidates, and the

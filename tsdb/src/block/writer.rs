@@ -19,7 +19,7 @@ use super::id::new_block_id;
 use super::recode::{encode_samples, samples_of};
 use super::{BlockMeta, ChunkData};
 use crate::chunkenc::{
-    chunk_exponent, ENCODING_DELTA, ENCODING_DELTA2, ENCODING_DELTA_REF, ENCODING_XOR,
+    chunk_exponent, mantissas, ENCODING_DELTA, ENCODING_DELTA2, ENCODING_DELTA_REF, ENCODING_XOR,
 };
 use crate::encoding::crc32c;
 use crate::fs::sync_dir;
@@ -140,6 +140,8 @@ fn write_files(
             let delta_exp = (c.encoding == ENCODING_DELTA2)
                 .then(|| chunk_exponent(&c.data))
                 .flatten();
+            // its mantissas, computed once for both uses below
+            let own = delta_exp.and_then(|e| mantissas(part, e).map(|ms| (e, ms)));
             // a histogram's `_count` against its `+Inf` bucket when equal,
             // else against one of the last few series' chunks; a `+Inf`
             // bucket stands alone, for its `_count` and its other buckets
@@ -154,7 +156,8 @@ fn write_files(
                     }
                 }
                 if against.is_none() {
-                    against = window.against(cw.pos, part, n);
+                    let own = own.as_ref().map(|(e, ms)| (*e, ms.as_slice()));
+                    against = window.against(cw.pos, part, n, own);
                 }
             }
             let (encoding, bit_len, data) = match &against {
@@ -168,8 +171,10 @@ fn write_files(
             rec.extend_from_slice(data);
             let crc = crc32c(&rec);
             rec.extend_from_slice(&crc.to_le_bytes());
-            if let (None, Some(e)) = (&against, delta_exp) {
-                window.remember(cw.pos, part, e);
+            if against.is_none() && delta_exp.is_some() {
+                if let Some((e, ms)) = own {
+                    window.remember(cw.pos, part, e, ms);
+                }
                 inf.remember(&labels, cw.pos, c.mint, c.count);
             }
             metas.push((c.mint, c.maxt, cw.pos));
