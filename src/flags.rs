@@ -384,16 +384,6 @@ impl Flags {
     }
 }
 
-/// The `--version` text.
-pub fn version_text() -> String {
-    format!(
-        "flint, version {} (branch: main)\n  platform: {}/{}\n",
-        env!("CARGO_PKG_VERSION"),
-        std::env::consts::OS,
-        std::env::consts::ARCH
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

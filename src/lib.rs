@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod app;
+pub mod buildinfo;
 pub mod check;
 pub mod config;
 pub mod discovery;

@@ -1,6 +1,7 @@
 //! The `flint` binary: flags, logging, runtime, exit code.
 
-use flint::flags::{version_text, Flags};
+use flint::buildinfo::version_text;
+use flint::flags::Flags;
 use flint::logging::PromLogLayer;
 use tracing_subscriber::layer::SubscriberExt as _;
 
@@ -58,6 +59,11 @@ fn main() {
         }
     };
     if let Err(e) = rt.block_on(flint::server::run(flags)) {
+        if e.downcast_ref::<flint::server::ConfigLoadFailed>()
+            .is_some()
+        {
+            std::process::exit(2);
+        }
         tracing::error!(err = format!("{e:#}"), "Fatal error");
         std::process::exit(1);
     }

@@ -29,12 +29,32 @@ pub const COMPACT_INTERVAL: Duration = Duration::from_secs(60);
 /// How often the head is checked for a range ready to become a block.
 const COMPACTABLE_CHECK: Duration = Duration::from_secs(1);
 
+/// Start-up stopped because the configuration (or a rule file it names)
+/// could not be loaded; already logged. The process exits with 2, as
+/// Prometheus does.
+#[derive(Debug, thiserror::Error)]
+#[error("the configuration could not be loaded")]
+pub struct ConfigLoadFailed;
+
 /// Runs the server until SIGTERM/SIGINT or `/-/quit`.
 pub async fn run(flags: Flags) -> anyhow::Result<()> {
+    use crate::buildinfo as bi;
     info!(
         mode = "server",
-        version = concat!("(version=", env!("CARGO_PKG_VERSION"), ")"),
+        version = format!(
+            "(version={}, branch={}, revision={})",
+            bi::VERSION,
+            bi::BRANCH,
+            bi::REVISION
+        ),
         "Starting flint"
+    );
+    info!(
+        build_context = bi::build_context(),
+        host_details = bi::host_details(),
+        fd_limits = bi::fd_limits(),
+        vm_limits = bi::vm_limits(),
+        "operational information"
     );
     flags.log_features();
     let config_path = flags.config_file.clone();
@@ -47,7 +67,7 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
                 .map(|p| p.display().to_string())
                 .unwrap_or(config_path.clone());
             error!(file = %abs, err = %e, "Error loading config (--config.file={})", config_path);
-            anyhow::bail!("error loading config from {config_path:?}: {e}");
+            return Err(ConfigLoadFailed.into());
         }
     };
 
@@ -168,8 +188,11 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
     info!(component = "web", address = %bound, http2 = false, tls = acceptor.is_some(), "Start listening for connections");
 
     if let Err(e) = app.apply_rules(&cfg) {
-        error!(file = %config_path, err = %e, "Error loading config (--config.file={})", config_path);
-        anyhow::bail!("error loading config from {config_path:?}: {e}");
+        let abs = std::fs::canonicalize(&config_path)
+            .map(|p| p.display().to_string())
+            .unwrap_or(config_path.clone());
+        error!(file = %abs, err = %e, "Error loading rule file patterns from config (--config.file={:?})", config_path);
+        return Err(ConfigLoadFailed.into());
     }
     app.scrape.apply_config(&cfg, &app.config_dir());
     info!(

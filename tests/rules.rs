@@ -177,7 +177,7 @@ fn check_rules_and_bad_rule_files() {
     std::fs::write(dir.path().join("prometheus.yml"), cfg).unwrap();
     let out =
         crate::common::run_to_exit(&dir.path().join("prometheus.yml"), &dir.path().join("data"));
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.yml"));
 }
 

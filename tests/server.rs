@@ -38,7 +38,8 @@ fn bad_flags_and_configs_stop_startup_with_one_clear_line() {
     )
     .unwrap();
     let out = crate::common::run_to_exit(&cfg, &dir.path().join("data"));
-    assert_eq!(out.status.code(), Some(1));
+    // a configuration that cannot be loaded exits with 2, as Prometheus
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     let line = err
         .lines()
@@ -126,10 +127,53 @@ fn startup_logs_and_self_metrics() {
         );
     }
     assert!(log.contains("filename="), "{log}");
+    // Prometheus's operational information line, measured on this host
+    let ops = log
+        .lines()
+        .find(|l| l.contains("msg=\"operational information\""))
+        .unwrap_or_else(|| panic!("{log}"));
+    for key in [
+        "build_context=\"(rust=",
+        "host_details=\"(Linux ",
+        "fd_limits=\"(soft=",
+        "vm_limits=\"(soft=",
+    ] {
+        assert!(ops.contains(key), "{key} in {ops}");
+    }
+    // build information from the build, not constants
+    let info = &s.api("/api/v1/status/buildinfo").1["data"];
+    let git = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if let Some(rev) = git {
+        assert_eq!(info["revision"], rev.as_str(), "{info}");
+    }
+    assert!(
+        info["goVersion"].as_str().unwrap().starts_with("1."),
+        "{info}"
+    );
+    assert_eq!(info["buildDate"].as_str().unwrap().len(), 17, "{info}");
+    let out = Command::new(bin()).arg("--version").output().unwrap();
+    let version = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        version.contains(&format!("revision: {}", info["revision"].as_str().unwrap())),
+        "{version}"
+    );
     let (code, body) = crate::common::http_get(&s.addr, "/metrics").unwrap();
     assert_eq!(code, 200);
     assert!(body.contains("\nprometheus_tsdb_head_series "), "{body}");
     assert!(body.contains("process_resident_memory_bytes "), "{body}");
+    assert!(
+        body.contains(&format!(
+            "revision=\"{}\"",
+            info["revision"].as_str().unwrap()
+        )),
+        "{body}"
+    );
     assert_eq!(
         crate::common::http_get(&s.addr, "/-/healthy").unwrap().0,
         200
@@ -320,4 +364,102 @@ fn route_prefix_serves_everything_under_it() {
     assert_eq!(get("/prom/assets/app.js").0, 200);
     let (_, v) = s.api("/prom/api/v1/status/flags");
     assert_eq!(v["data"]["web.route-prefix"], "/prom");
+}
+
+/// The value of an unlabelled sample on `/metrics`.
+fn self_metric(addr: &str, name: &str) -> f64 {
+    let (_, body) = http_get(addr, "/metrics").unwrap();
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("{name} missing from /metrics"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn reload_metrics_measure_the_last_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), "", &["--web.enable-lifecycle"]);
+    let ok = "prometheus_config_last_reload_successful";
+    let at = "prometheus_config_last_reload_success_timestamp_seconds";
+    assert_eq!(self_metric(&s.addr, ok), 1.0);
+    let first = self_metric(&s.addr, at);
+    assert!(first > 1.7e9, "{first}");
+    // a failed reload: the metric says so, the timestamp stays
+    std::fs::write(
+        dir.path().join("prometheus.yml"),
+        "global:\n  scrape_interval: soon\n",
+    )
+    .unwrap();
+    let (code, _) = http_request(&s.addr, "POST", "/-/reload", None).unwrap();
+    assert_eq!(code, 500);
+    assert_eq!(self_metric(&s.addr, ok), 0.0);
+    assert_eq!(self_metric(&s.addr, at), first);
+    assert_eq!(
+        s.api("/api/v1/status/runtimeinfo").1["data"]["reloadConfigSuccess"],
+        false
+    );
+    // a good one again, at least a second later
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::write(dir.path().join("prometheus.yml"), "").unwrap();
+    let (code, _) = http_request(&s.addr, "POST", "/-/reload", None).unwrap();
+    assert_eq!(code, 200);
+    assert_eq!(self_metric(&s.addr, ok), 1.0);
+    assert!(self_metric(&s.addr, at) > first);
+}
+
+#[test]
+fn subquery_without_step_and_the_points_limit_as_prometheus() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), "global:\n  evaluation_interval: 15s\n", &[]);
+    // `[1m:]` steps by the evaluation interval: 555, 570, 585, 600
+    let (code, body) = s.api(&format!(
+        "/api/v1/query?time=600&query={}",
+        enc("count_over_time(vector(1)[1m:])")
+    ));
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["data"]["result"][0]["value"][1], "4", "{body}");
+    // exactly 11,000 steps are allowed, one more is not
+    let range = |end: u32| {
+        s.api(&format!(
+            "/api/v1/query_range?query=1&start=0&end={end}&step=1"
+        ))
+    };
+    let (code, body) = range(11_000);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        body["data"]["result"][0]["values"]
+            .as_array()
+            .unwrap()
+            .len(),
+        11_001
+    );
+    let (code, body) = range(11_001);
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("exceeded maximum resolution of 11,000 points"),
+        "{body}"
+    );
+}
+
+#[test]
+fn unknown_paths_answer_as_prometheus_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), "", &[]);
+    for path in [
+        "/api/v1/nonexistent",
+        "/api/v1/query/x",
+        "/api/v2/foo",
+        "/nope",
+    ] {
+        let (code, body) = http_get(&s.addr, path).unwrap();
+        assert_eq!(
+            (code, body.as_str()),
+            (404, "404 page not found\n"),
+            "{path}"
+        );
+    }
 }

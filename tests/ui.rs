@@ -405,6 +405,27 @@ fn web_ui_in_a_headless_browser() {
     assert_eq!(api_rate.len(), COUNTERS.len(), "{api_rate:?}");
     check_graph("rate graph", rate, &api_rate);
 
+    // a histogram's buckets and counts (and rates of them) are drawn as
+    // counts; a quantile over buckets in the unit of the metric's name
+    let units = &report["units"];
+    for (expr, unit) in [
+        ("http_request_duration_seconds_bucket", ""),
+        ("rate(http_request_duration_seconds_bucket[1m])", ""),
+        ("rate(http_request_size_bytes_bucket{le=\"100\"}[5m])", ""),
+        (
+            "histogram_quantile(0.9, rate(http_request_duration_seconds_bucket[5m]))",
+            "seconds",
+        ),
+        ("rate(http_request_duration_seconds_count[1m])", ""),
+        (
+            "http_request_duration_seconds_sum / http_request_duration_seconds_count",
+            "seconds",
+        ),
+        ("process_resident_memory_bytes", "bytes"),
+    ] {
+        assert_eq!(units[expr], unit, "value-axis unit of {expr}: {units}");
+    }
+
     // the targets page: the target, up, with its labels
     let (code, targets) = s.api("/api/v1/targets?state=active");
     assert_eq!(code, 200);

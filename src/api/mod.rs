@@ -431,13 +431,8 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
             };
             ("ui", r)
         }
-        (_, p) if p.starts_with("/api/") => {
-            let e = ApiError {
-                kind: ErrorType::NotFound,
-                msg: format!("unknown API endpoint {p}"),
-            };
-            ("other", api_error(&e, gzip))
-        }
+        // as Prometheus 3's API router: a plain-text 404 for paths it
+        // does not know, under /api/v1/ or elsewhere
         _ => ("other", text(404, "404 page not found\n")),
     };
     tagged(resp, name)

@@ -26,7 +26,10 @@ fn engine(app: &App, p: &Params) -> Result<Engine, ApiError> {
             opts.lookback_delta_ms = l;
         }
     }
-    Ok(Engine::new(opts))
+    // a subquery without a step (`x[5m:]`) steps by the global
+    // evaluation interval, as in Prometheus
+    let step = app.config.read().global.evaluation_interval.as_millis();
+    Ok(Engine::new(opts).with_subquery_step(step))
 }
 
 fn query_error(e: promql::Error) -> ApiError {
@@ -138,7 +141,7 @@ pub fn range(app: &App, p: &Params) -> Result<Answer, ApiError> {
             "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer",
         ));
     }
-    if (end - start) / step >= MAX_POINTS {
+    if (end - start) / step > MAX_POINTS {
         return Err(ApiError::bad_data(
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
         ));

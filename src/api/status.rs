@@ -49,12 +49,12 @@ pub fn buildinfo(_: &App, _: &Params) -> Result<Answer, ApiError> {
     let mut s = String::from("{");
     let mut first = true;
     for (k, v) in [
-        ("version", env!("CARGO_PKG_VERSION")),
-        ("revision", ""),
-        ("branch", "main"),
-        ("buildUser", ""),
-        ("buildDate", ""),
-        ("goVersion", ""),
+        ("version", crate::buildinfo::VERSION),
+        ("revision", crate::buildinfo::REVISION),
+        ("branch", crate::buildinfo::BRANCH),
+        ("buildUser", crate::buildinfo::BUILD_USER),
+        ("buildDate", crate::buildinfo::BUILD_DATE),
+        ("goVersion", crate::buildinfo::toolchain_version()),
     ] {
         obj_str(&mut s, &mut first, k, v);
     }

@@ -325,8 +325,13 @@ impl Group {
     }
 
     fn query(ctx: &EvalCtx, expr: &str, t_ms: i64) -> Result<Vec<(Labels, f64)>, String> {
+        let step = ctx
+            .subquery_step_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
         let res = ctx
             .engine
+            .clone()
+            .with_subquery_step(step)
             .instant_query(ctx.db.as_ref() as &dyn Queryable, expr, t_ms)
             .map_err(|e| e.to_string())?;
         match res.value {

@@ -61,6 +61,9 @@ pub struct EvalCtx {
     pub db: Arc<tsdb::Db>,
     /// The query engine.
     pub engine: promql::Engine,
+    /// Step of subqueries written without one: the global evaluation
+    /// interval in force (ms).
+    pub subquery_step_ms: std::sync::atomic::AtomicI64,
     /// Options.
     pub opts: ManagerOptions,
     /// Where alerts go.
@@ -149,6 +152,7 @@ impl Manager {
         Manager {
             ctx: Arc::new(EvalCtx {
                 db,
+                subquery_step_ms: std::sync::atomic::AtomicI64::new(engine.subquery_step_ms()),
                 engine,
                 external_labels: parking_lot::RwLock::new(opts.external_labels.clone()),
                 opts,
@@ -195,6 +199,9 @@ impl Manager {
         let rt = tokio::runtime::Handle::try_current()
             .map_err(|_| "the rules manager needs a tokio runtime".to_string())?;
         alerting.validate()?;
+        self.ctx
+            .subquery_step_ms
+            .store(global_eval_interval.as_millis() as i64, Ordering::Relaxed);
         let mut defs: Vec<GroupDef> = Vec::new();
         let mut errs: Vec<String> = Vec::new();
         for f in expand_rule_files(rule_files, base_dir) {

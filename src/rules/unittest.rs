@@ -535,6 +535,7 @@ fn run_test(st: &Settings<'_>, idx: usize, t: &TestGroup, defs: &[GroupDef]) -> 
     .with_subquery_step(st.eval_ms);
     let ctx = EvalCtx {
         db,
+        subquery_step_ms: std::sync::atomic::AtomicI64::new(engine.subquery_step_ms()),
         engine,
         notifier: Notifier::new(opts.queue_capacity, ext.clone()),
         external_labels: parking_lot::RwLock::new(ext),

@@ -46,10 +46,25 @@ struct State {
     discovery: Vec<JoinHandle<()>>,
 }
 
+/// Counts of scrape pool changes, as Prometheus's
+/// `prometheus_target_scrape_pool*_total` metrics.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PoolCounters {
+    /// Pools created (a job new to the configuration).
+    pub pools_created: u64,
+    /// Of those, the ones whose HTTP client could not be made.
+    pub pools_failed: u64,
+    /// Pools whose job's configuration changed on a reload.
+    pub pool_reloads: u64,
+    /// Of those, the ones whose HTTP client could not be made.
+    pub pool_reloads_failed: u64,
+}
+
 /// Runs the scrape loops of the current configuration.
 pub struct ScrapeManager {
     db: Arc<Db>,
     state: Mutex<State>,
+    counters: Mutex<PoolCounters>,
     /// How late a scrape may start and still be stamped with its slot on
     /// the schedule (`None`: never).
     timestamp_tolerance: Option<Duration>,
@@ -75,6 +90,7 @@ impl ScrapeManager {
         ScrapeManager {
             db,
             state: Mutex::new(State::default()),
+            counters: Mutex::default(),
             timestamp_tolerance: Some(Duration::from_millis(2)),
         }
     }
@@ -95,6 +111,7 @@ impl ScrapeManager {
         for h in st.discovery.drain(..) {
             h.abort();
         }
+        let previous = std::mem::take(&mut st.config);
         st.config = cfg.clone();
         st.groups.clear();
         st.clients.clear();
@@ -102,6 +119,27 @@ impl ScrapeManager {
             let client = JobClient::new(sc, &cfg.global, base_dir).map(Arc::new);
             if let Err(e) = &client {
                 tracing::error!(component = "scrape manager", scrape_pool = %sc.job_name, err = %e, "Error creating HTTP client");
+            }
+            {
+                let before = previous
+                    .scrape_configs
+                    .iter()
+                    .find(|p| p.job_name == sc.job_name);
+                let changed = before.is_some_and(|p| {
+                    p != sc || previous.global.external_labels != cfg.global.external_labels
+                });
+                let mut c = self.counters.lock();
+                match (before, changed) {
+                    (None, _) => {
+                        c.pools_created += 1;
+                        c.pools_failed += u64::from(client.is_err());
+                    }
+                    (Some(_), true) => {
+                        c.pool_reloads += 1;
+                        c.pool_reloads_failed += u64::from(client.is_err());
+                    }
+                    (Some(_), false) => {}
+                }
             }
             st.clients.insert(sc.job_name.clone(), client);
             let mut sources = BTreeMap::new();
@@ -205,6 +243,11 @@ impl ScrapeManager {
         }
         st.running = next;
         st.pools = pools;
+    }
+
+    /// Counts of pool creations and reloads since start.
+    pub fn counters(&self) -> PoolCounters {
+        *self.counters.lock()
     }
 
     /// Stops every loop (at shutdown: no stale markers, as Prometheus).

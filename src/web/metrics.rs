@@ -58,354 +58,357 @@ fn process() -> Option<Process> {
     })
 }
 
+/// Builds a text exposition: a family's header, then its samples.
+#[derive(Default)]
+pub struct Exposition {
+    out: String,
+}
+
+impl Exposition {
+    /// An empty exposition.
+    pub fn new() -> Self {
+        Exposition {
+            out: String::with_capacity(8192),
+        }
+    }
+
+    /// Starts a family: `# HELP` and `# TYPE` lines.
+    pub fn family(&mut self, name: &str, kind: &str, help: &str) -> &mut Self {
+        family(&mut self.out, name, kind, help);
+        self
+    }
+
+    /// One sample with labels given as name/value pairs (values escaped).
+    pub fn sample(&mut self, name: &str, labels: &[(&str, &str)], v: f64) -> &mut Self {
+        let mut l = String::new();
+        for (i, (k, val)) in labels.iter().enumerate() {
+            if i > 0 {
+                l.push(',');
+            }
+            l.push_str(k);
+            l.push_str("=\"");
+            l.push_str(&escape(val));
+            l.push('"');
+        }
+        sample(&mut self.out, name, &l, v);
+        self
+    }
+
+    /// A family of one unlabelled sample.
+    pub fn single(&mut self, name: &str, kind: &str, help: &str, v: f64) -> &mut Self {
+        self.family(name, kind, help).sample(name, &[], v)
+    }
+
+    /// Appends text already in the exposition format.
+    pub fn raw(&mut self, text: &str) -> &mut Self {
+        self.out.push_str(text);
+        self
+    }
+
+    /// The text, for histograms rendered in place.
+    pub fn text_mut(&mut self) -> &mut String {
+        &mut self.out
+    }
+
+    /// The finished text.
+    pub fn finish(self) -> String {
+        self.out
+    }
+}
+
 /// Renders `/metrics`.
 pub fn render(app: &App) -> String {
-    let mut out = String::with_capacity(4096);
+    let mut e = Exposition::new();
     if let Some(p) = process() {
-        family(
-            &mut out,
+        e.single(
             "process_cpu_seconds_total",
             "counter",
             "Total user and system CPU time spent in seconds.",
-        );
-        sample(&mut out, "process_cpu_seconds_total", "", p.cpu_seconds);
-        family(
-            &mut out,
+            p.cpu_seconds,
+        )
+        .single(
             "process_open_fds",
             "gauge",
             "Number of open file descriptors.",
-        );
-        sample(&mut out, "process_open_fds", "", p.open_fds);
-        family(
-            &mut out,
+            p.open_fds,
+        )
+        .single(
             "process_resident_memory_bytes",
             "gauge",
             "Resident memory size in bytes.",
-        );
-        sample(&mut out, "process_resident_memory_bytes", "", p.rss_bytes);
-        family(
-            &mut out,
+            p.rss_bytes,
+        )
+        .single(
             "process_start_time_seconds",
             "gauge",
             "Start time of the process since unix epoch in seconds.",
-        );
-        sample(&mut out, "process_start_time_seconds", "", p.start_seconds);
-        family(
-            &mut out,
+            p.start_seconds,
+        )
+        .single(
             "process_virtual_memory_bytes",
             "gauge",
             "Virtual memory size in bytes.",
+            p.vsize_bytes,
         );
-        sample(&mut out, "process_virtual_memory_bytes", "", p.vsize_bytes);
     }
-    family(&mut out, "prometheus_build_info", "gauge", "A metric with a constant '1' value labeled by version, revision, branch, and goversion from which prometheus was built.");
-    sample(
-        &mut out,
-        "prometheus_build_info",
-        &format!(
-            "branch=\"main\",goversion=\"\",revision=\"\",version=\"{}\"",
-            env!("CARGO_PKG_VERSION")
-        ),
-        1.0,
-    );
-    family(&mut out, "prometheus_ready", "gauge", "Whether Prometheus startup was fully completed and the server is ready for normal operation.");
-    sample(
-        &mut out,
+    use crate::buildinfo as bi;
+    e.family("prometheus_build_info", "gauge", "A metric with a constant '1' value labeled by version, revision, branch, goversion from which prometheus was built, and the goos and goarch for the build.")
+        .sample(
+            "prometheus_build_info",
+            &[
+                ("branch", bi::BRANCH),
+                ("goarch", bi::goarch()),
+                ("goos", std::env::consts::OS),
+                ("goversion", bi::toolchain_version()),
+                ("revision", bi::REVISION),
+                ("version", bi::VERSION),
+            ],
+            1.0,
+        );
+    let on = |b: bool| if b { 1.0 } else { 0.0 };
+    e.single(
         "prometheus_ready",
-        "",
-        if app.is_ready() { 1.0 } else { 0.0 },
-    );
-    family(
-        &mut out,
+        "gauge",
+        "Whether Prometheus startup was fully completed and the server is ready for normal operation.",
+        on(app.is_ready()),
+    )
+    .single(
         "prometheus_config_last_reload_successful",
         "gauge",
         "Whether the last configuration reload attempt was successful.",
-    );
-    sample(
-        &mut out,
-        "prometheus_config_last_reload_successful",
-        "",
-        1.0,
-    );
-    family(
-        &mut out,
+        on(app.reload_ok()),
+    )
+    .single(
         "prometheus_config_last_reload_success_timestamp_seconds",
         "gauge",
         "Timestamp of the last successful configuration reload.",
-    );
-    sample(
-        &mut out,
-        "prometheus_config_last_reload_success_timestamp_seconds",
-        "",
         (*app.config_loaded_ms.lock() / 1000) as f64,
     );
 
     let st = app.db.stats();
-    family(
-        &mut out,
+    let (head_chunks, range) = app.db.time_range();
+    e.single(
         "prometheus_tsdb_head_series",
         "gauge",
         "Total number of series in the head block.",
-    );
-    sample(
-        &mut out,
-        "prometheus_tsdb_head_series",
-        "",
         st.series as f64,
-    );
-    family(
-        &mut out,
+    )
+    .single(
         "prometheus_tsdb_head_series_created_total",
         "counter",
         "Total number of series created in the head",
-    );
-    sample(
-        &mut out,
-        "prometheus_tsdb_head_series_created_total",
-        "",
         st.series_created as f64,
-    );
-    family(
-        &mut out,
+    )
+    .single(
+        "prometheus_tsdb_head_series_removed_total",
+        "counter",
+        "Total number of series removed in the head",
+        st.series_removed as f64,
+    )
+    .family(
         "prometheus_tsdb_head_samples_appended_total",
         "counter",
         "Total number of appended samples.",
-    );
-    sample(
-        &mut out,
+    )
+    .sample(
         "prometheus_tsdb_head_samples_appended_total",
-        "type=\"float\"",
+        &[("type", "float")],
         st.samples_appended as f64,
-    );
-    family(
-        &mut out,
+    )
+    .single(
+        "prometheus_tsdb_head_chunks",
+        "gauge",
+        "Total number of chunks in the head block.",
+        head_chunks as f64,
+    )
+    .single(
         "prometheus_tsdb_head_chunks_created_total",
         "counter",
         "Total number of chunks created in the head",
-    );
-    sample(
-        &mut out,
-        "prometheus_tsdb_head_chunks_created_total",
-        "",
         st.chunks_created as f64,
     );
-    family(&mut out, "prometheus_tsdb_out_of_order_samples_total", "counter", "Total number of out of order samples ingestion failed attempts due to out of order being disabled.");
-    sample(
-        &mut out,
+    // as Prometheus, an empty head reports the extremes of int64
+    let (hmin, hmax) = range.unwrap_or((i64::MAX, i64::MIN));
+    e.single(
+        "prometheus_tsdb_head_min_time",
+        "gauge",
+        "Minimum time bound of the head block.",
+        hmin as f64,
+    )
+    .single(
+        "prometheus_tsdb_head_max_time",
+        "gauge",
+        "Maximum timestamp of the head block.",
+        hmax as f64,
+    )
+    .family("prometheus_tsdb_out_of_order_samples_total", "counter", "Total number of out of order samples ingestion failed attempts due to out of order being disabled.")
+    .sample(
         "prometheus_tsdb_out_of_order_samples_total",
-        "type=\"float\"",
+        &[("type", "float")],
         st.out_of_order as f64,
-    );
-    family(
-        &mut out,
+    )
+    .family("prometheus_tsdb_out_of_bound_samples_total", "counter", "Total number of out of bound samples ingestion failed attempts with out of order support disabled.")
+    .sample(
+        "prometheus_tsdb_out_of_bound_samples_total",
+        &[("type", "float")],
+        st.out_of_bounds as f64,
+    )
+    .single(
         "prometheus_target_scrapes_sample_duplicate_timestamp_total",
         "counter",
         "Total number of samples rejected due to duplicate timestamps but different values.",
-    );
-    sample(
-        &mut out,
-        "prometheus_target_scrapes_sample_duplicate_timestamp_total",
-        "",
         st.duplicates as f64,
+    )
+    .single(
+        "prometheus_tsdb_blocks_loaded",
+        "gauge",
+        "Number of currently loaded data blocks",
+        st.blocks as f64,
+    )
+    .single(
+        "prometheus_tsdb_compactions_total",
+        "counter",
+        "Total number of compactions that were executed for the partition.",
+        st.compactions as f64,
+    )
+    .single(
+        "prometheus_tsdb_compactions_failed_total",
+        "counter",
+        "Total number of compactions that failed for the partition.",
+        st.compactions_failed as f64,
+    )
+    .single(
+        "prometheus_tsdb_storage_blocks_bytes",
+        "gauge",
+        "The number of bytes that are currently used for local storage by all blocks.",
+        st.block_bytes as f64,
+    )
+    .single(
+        "prometheus_tsdb_time_retentions_total",
+        "counter",
+        "The number of times that blocks were deleted because the maximum time limit was exceeded.",
+        st.retention_deletions as f64,
+    )
+    // the series log's rewrite without forgotten series plays the part
+    // of Prometheus's WAL checkpoint
+    .single(
+        "prometheus_tsdb_checkpoint_creations_total",
+        "counter",
+        "Total number of checkpoint creations attempted.",
+        st.series_log_rewrites as f64,
+    )
+    .single(
+        "prometheus_tsdb_checkpoint_creations_failed_total",
+        "counter",
+        "Total number of checkpoint creations that failed.",
+        st.series_log_rewrite_failures as f64,
     );
 
-    family(
-        &mut out,
+    let pools = app.scrape.pools();
+    let counts = app.scrape.counters();
+    e.family(
         "prometheus_target_scrape_pool_targets",
         "gauge",
         "Current number of targets in this scrape pool.",
     );
-    let pools = app.scrape.pools();
     for (job, targets) in &pools {
-        sample(
-            &mut out,
+        e.sample(
             "prometheus_target_scrape_pool_targets",
-            &format!("scrape_job=\"{}\"", escape(job)),
+            &[("scrape_job", job)],
             targets.len() as f64,
         );
     }
-    family(
-        &mut out,
+    e.family(
         "prometheus_sd_discovered_targets",
         "gauge",
         "Current number of discovered targets.",
     );
     for (job, targets) in &pools {
-        sample(
-            &mut out,
+        e.sample(
             "prometheus_sd_discovered_targets",
-            &format!("config=\"{}\",name=\"scrape\"", escape(job)),
+            &[("config", job), ("name", "scrape")],
             targets.len() as f64,
         );
     }
+    e.single(
+        "prometheus_target_scrape_pools_total",
+        "counter",
+        "Total number of scrape pool creation attempts.",
+        counts.pools_created as f64,
+    )
+    .single(
+        "prometheus_target_scrape_pools_failed_total",
+        "counter",
+        "Total number of scrape pool creations that failed.",
+        counts.pools_failed as f64,
+    )
+    .single(
+        "prometheus_target_scrape_pool_reloads_total",
+        "counter",
+        "Total number of scrape pool reloads.",
+        counts.pool_reloads as f64,
+    )
+    .single(
+        "prometheus_target_scrape_pool_reloads_failed_total",
+        "counter",
+        "Total number of failed scrape pool reloads.",
+        counts.pool_reloads_failed as f64,
+    );
     let up = pools
         .iter()
         .flat_map(|(_, t)| t)
         .filter(|t| t.status.lock().health == Health::Up)
         .count();
-    family(
-        &mut out,
+    e.single(
         "flint_targets_up",
         "gauge",
         "Active targets whose last scrape succeeded.",
+        up as f64,
     );
-    sample(&mut out, "flint_targets_up", "", up as f64);
 
-    family(
-        &mut out,
+    e.family(
         "prometheus_http_requests_total",
         "counter",
         "Counter of HTTP requests.",
     );
     for ((handler, code), n) in app.http_requests.lock().iter() {
-        sample(
-            &mut out,
+        e.sample(
             "prometheus_http_requests_total",
-            &format!("code=\"{code}\",handler=\"{handler}\""),
+            &[("code", &code.to_string()), ("handler", handler)],
             *n as f64,
         );
     }
-    family(
-        &mut out,
+    e.family(
         "prometheus_http_request_duration_seconds",
         "histogram",
         "Histogram of latencies for HTTP requests.",
     );
     for (handler, h) in app.http_durations.lock().iter() {
         h.render(
-            &mut out,
+            e.text_mut(),
             "prometheus_http_request_duration_seconds",
             &format!("handler=\"{handler}\""),
         );
     }
-    family(
-        &mut out,
+    e.family(
         "prometheus_engine_query_duration_seconds",
         "summary",
         "Query timings",
     );
     for (slice, (sum, count)) in app.query_durations.lock().iter() {
-        sample(
-            &mut out,
+        e.sample(
             "prometheus_engine_query_duration_seconds_sum",
-            &format!("slice=\"{slice}\""),
+            &[("slice", slice)],
             *sum,
-        );
-        sample(
-            &mut out,
+        )
+        .sample(
             "prometheus_engine_query_duration_seconds_count",
-            &format!("slice=\"{slice}\""),
+            &[("slice", slice)],
             *count as f64,
         );
     }
-    let st = app.db.stats();
-    family(&mut out, "prometheus_tsdb_out_of_bound_samples_total", "counter", "Total number of out of bound samples ingestion failed attempts with out of order support disabled.");
-    sample(
-        &mut out,
-        "prometheus_tsdb_out_of_bound_samples_total",
-        "type=\"float\"",
-        st.out_of_bounds as f64,
-    );
-    family(
-        &mut out,
-        "prometheus_tsdb_head_series_removed_total",
-        "counter",
-        "Total number of series removed in the head",
-    );
-    sample(
-        &mut out,
-        "prometheus_tsdb_head_series_removed_total",
-        "",
-        st.series_removed as f64,
-    );
-    family(
-        &mut out,
-        "prometheus_target_scrape_pools_total",
-        "counter",
-        "Total number of scrape pool creation attempts.",
-    );
-    sample(
-        &mut out,
-        "prometheus_target_scrape_pools_total",
-        "",
-        pools.len() as f64,
-    );
-    family(
-        &mut out,
-        "prometheus_tsdb_blocks_loaded",
-        "gauge",
-        "Number of currently loaded data blocks",
-    );
-    sample(
-        &mut out,
-        "prometheus_tsdb_blocks_loaded",
-        "",
-        st.blocks as f64,
-    );
-    family(
-        &mut out,
-        "prometheus_tsdb_compactions_total",
-        "counter",
-        "Total number of compactions that were executed for the partition.",
-    );
-    sample(
-        &mut out,
-        "prometheus_tsdb_compactions_total",
-        "",
-        st.compactions as f64,
-    );
-    family(
-        &mut out,
-        "prometheus_tsdb_storage_blocks_bytes",
-        "gauge",
-        "The number of bytes that are currently used for local storage by all blocks.",
-    );
-    sample(
-        &mut out,
-        "prometheus_tsdb_storage_blocks_bytes",
-        "",
-        st.block_bytes as f64,
-    );
-    family(
-        &mut out,
-        "prometheus_tsdb_time_retentions_total",
-        "counter",
-        "The number of times that blocks were deleted because the maximum time limit was exceeded.",
-    );
-    sample(
-        &mut out,
-        "prometheus_tsdb_time_retentions_total",
-        "",
-        st.retention_deletions as f64,
-    );
-    // the series log's rewrite without forgotten series plays the part
-    // of Prometheus's WAL checkpoint
-    family(
-        &mut out,
-        "prometheus_tsdb_checkpoint_creations_total",
-        "counter",
-        "Total number of checkpoint creations attempted.",
-    );
-    sample(
-        &mut out,
-        "prometheus_tsdb_checkpoint_creations_total",
-        "",
-        st.series_log_rewrites as f64,
-    );
-    family(
-        &mut out,
-        "prometheus_tsdb_checkpoint_creations_failed_total",
-        "counter",
-        "Total number of checkpoint creations that failed.",
-    );
-    sample(
-        &mut out,
-        "prometheus_tsdb_checkpoint_creations_failed_total",
-        "",
-        st.series_log_rewrite_failures as f64,
-    );
-    out.push_str(&app.rules.metrics_text());
-    out
+    e.raw(&app.rules.metrics_text());
+    e.finish()
 }
 
 fn escape(s: &str) -> String {

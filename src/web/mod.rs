@@ -6,7 +6,7 @@ mod metrics;
 pub mod ui;
 pub mod webconfig;
 
-pub use metrics::render as self_metrics;
+pub use metrics::{render as self_metrics, Exposition};
 
 /// Body of `/-/healthy`.
 pub const HEALTHY: &str = "Prometheus Server is Healthy.\n";

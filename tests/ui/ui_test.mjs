@@ -177,6 +177,21 @@ try {
     }))),
   };
   await shot('5-targets');
+
+  // ------------------------------------------------ value-axis units
+  // the unit the graph puts on its value axis for each expression
+  report.units = await page.evaluate(async exprs => {
+    const { guessUnit } = await import('/assets/query.js');
+    return Object.fromEntries(exprs.map(e => [e, guessUnit(e)]));
+  }, [
+    'http_request_duration_seconds_bucket',
+    'rate(http_request_duration_seconds_bucket[1m])',
+    'rate(http_request_size_bytes_bucket{le="100"}[5m])',
+    'histogram_quantile(0.9, rate(http_request_duration_seconds_bucket[5m]))',
+    'rate(http_request_duration_seconds_count[1m])',
+    'http_request_duration_seconds_sum / http_request_duration_seconds_count',
+    'process_resident_memory_bytes',
+  ]);
 } catch (e) {
   if (page) {
     const path = join(shots, 'failure.png');

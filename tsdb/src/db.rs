@@ -85,6 +85,8 @@ pub struct Stats {
     pub block_bytes: u64,
     /// Head compactions (blocks written) since start.
     pub compactions: u64,
+    /// Compaction runs that failed since start.
+    pub compactions_failed: u64,
     /// Blocks deleted by retention since start.
     pub retention_deletions: u64,
     /// Rewrites of the series log without forgotten series begun since
@@ -160,6 +162,7 @@ pub struct Db {
     report: OpenReport,
     pub(crate) compact_lock: Mutex<()>,
     compactions: AtomicU64,
+    compactions_failed: AtomicU64,
     retention_deletions: AtomicU64,
     series_log_rewrites: AtomicU64,
     series_log_rewrite_failures: AtomicU64,
@@ -258,6 +261,7 @@ impl Db {
             report,
             compact_lock: Mutex::new(()),
             compactions: AtomicU64::new(0),
+            compactions_failed: AtomicU64::new(0),
             retention_deletions: AtomicU64::new(0),
             series_log_rewrites: AtomicU64::new(0),
             series_log_rewrite_failures: AtomicU64::new(0),
@@ -275,6 +279,14 @@ impl Db {
     /// once the head spans 3 h), then applies retention. Appends and
     /// queries go on meanwhile.
     pub fn compact(&self) -> Result<CompactReport, Error> {
+        let r = self.compact_all();
+        if r.is_err() {
+            self.compactions_failed.fetch_add(1, Ordering::Relaxed);
+        }
+        r
+    }
+
+    fn compact_all(&self) -> Result<CompactReport, Error> {
         let _only_one = self.compact_lock.lock();
         let mut rep = CompactReport::default();
         while let Some((start, end)) = self.head.next_block_range() {
@@ -502,6 +514,7 @@ impl Db {
             blocks: self.blocks.read().len() as u64,
             block_bytes: self.blocks.read().iter().map(|b| b.size_bytes()).sum(),
             compactions: self.compactions.load(Ordering::Relaxed),
+            compactions_failed: self.compactions_failed.load(Ordering::Relaxed),
             retention_deletions: self.retention_deletions.load(Ordering::Relaxed),
             series_log_rewrites: self.series_log_rewrites.load(Ordering::Relaxed),
             series_log_rewrite_failures: self.series_log_rewrite_failures.load(Ordering::Relaxed),

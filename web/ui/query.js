@@ -422,19 +422,24 @@ function toNumber(v) {
 
 /**
  * A unit for the value axis from the metric names in the expression:
- * "bytes" or "seconds" when every named metric agrees, else none. Counters
- * of seconds (…_seconds_total) are rates of time, so unitless.
+ * "bytes" or "seconds" when every named metric agrees, else none. A
+ * histogram's buckets and counts are counts of observations (so is a rate
+ * of them); only a quantile over buckets (`histogram_quantile`) is in the
+ * unit of the metric's name. Counters of seconds (…_seconds_total) are
+ * rates of time, so unitless.
  */
 export function guessUnit(expr) {
-  const names = expr.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '')
-    .replace(/\{[^}]*\}|\[[^\]]*\]/g, '')
-    .match(/[a-zA-Z_:][\w:]*_(?:bytes|seconds|count|bucket|sum|total|info)\b/g) || [];
+  const bare = expr.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '')
+    .replace(/\{[^}]*\}|\[[^\]]*\]/g, '');
+  const names = bare.match(/[a-zA-Z_:][\w:]*_(?:bytes|seconds|count|bucket|sum|total|info)\b/g) || [];
+  const quantile = /\bhistogram_quantiles?\s*\(/.test(bare);
   let unit = null;
   for (const n of names) {
     let u;
-    if (/_bytes(_total|_bucket|_sum)?$/.test(n)) u = 'bytes';
+    if (/_count$/.test(n)) continue;
+    if (/_bucket$/.test(n) && !quantile) u = '';
+    else if (/_bytes(_total|_bucket|_sum)?$/.test(n)) u = 'bytes';
     else if (/_seconds(_bucket|_sum)?$/.test(n)) u = 'seconds';
-    else if (/_count$/.test(n)) continue;
     else u = '';
     if (unit === null) unit = u;
     else if (unit !== u) return '';
