@@ -68,6 +68,14 @@ pub struct App {
     pub route_prefix: String,
     /// `--web.remote-write-max-bytes`.
     pub remote_write_max_bytes: usize,
+    /// `--web.page-title`, when given.
+    pub page_title: Option<String>,
+    /// `--web.user-assets`, served under `/user/`.
+    pub user_assets: Option<std::path::PathBuf>,
+    /// One permit per query evaluated at once (`--query.max-concurrency`).
+    pub query_slots: tokio::sync::Semaphore,
+    /// How long reading a request's body may take (`--web.read-timeout`).
+    pub read_timeout: std::time::Duration,
 }
 
 impl App {
@@ -149,6 +157,28 @@ impl App {
         }
     }
 
+    /// A checksum of the configuration file and of the rule and scrape
+    /// config files it names (their names and bytes), for
+    /// `--config.auto-reload`. A file that cannot be read counts as empty.
+    pub fn config_checksum(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let main = std::path::Path::new(&self.config_file);
+        std::fs::read(main).unwrap_or_default().hash(&mut h);
+        let (rules, scrape) = {
+            let c = self.config.read();
+            (c.rule_files.clone(), c.scrape_config_files.clone())
+        };
+        let dir = self.config_dir();
+        let mut files = crate::rules::file::expand_rule_files(&rules, &dir);
+        files.extend(crate::discovery::file::matched_files(&scrape, &dir));
+        for f in files {
+            f.hash(&mut h);
+            std::fs::read(&f).unwrap_or_default().hash(&mut h);
+        }
+        h.finish()
+    }
+
     /// Records the time slices of one query.
     pub fn observe_query(&self, st: &promql::QueryStats) {
         let mut m = self.query_durations.lock();
@@ -156,12 +186,19 @@ impl App {
             ("inner_eval", st.inner_eval_seconds),
             ("prepare_time", st.preparation_seconds),
             ("result_sort", st.sort_seconds),
-            ("queue_time", 0.0),
         ] {
             let e = m.entry(slice).or_default();
             e.0 += secs;
             e.1 += 1;
         }
+    }
+
+    /// Records how long a query waited for a `--query.max-concurrency` slot.
+    pub fn observe_queue(&self, waited: std::time::Duration) {
+        let mut m = self.query_durations.lock();
+        let e = m.entry("queue_time").or_default();
+        e.0 += waited.as_secs_f64();
+        e.1 += 1;
     }
 
     /// Counts one served request.

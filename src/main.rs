@@ -1,51 +1,65 @@
 //! The `flint` binary: flags, logging, runtime, exit code.
 
-use flint::buildinfo::version_text;
-use flint::flags::Flags;
+use flint::flags::{help, Flags};
 use flint::logging::PromLogLayer;
 use tracing_subscriber::layer::SubscriberExt as _;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("check") {
-        let code = flint::check::run(&args[2..], &mut std::io::stdout(), &mut std::io::stderr());
-        std::process::exit(code);
-    }
-    if args.get(1).map(String::as_str) == Some("test") {
-        let code = match args.get(2).map(String::as_str) {
-            Some("rules") if args.len() > 3 => {
-                if flint::rules::unittest::run_rule_tests(&args[3..], &mut std::io::stdout()) {
-                    0
-                } else {
-                    1
-                }
-            }
-            _ => {
-                eprintln!("usage: flint test rules FILE...");
-                1
-            }
-        };
-        std::process::exit(code);
-    }
-    let flags = match Flags::parse_args(std::env::args_os()) {
-        Ok(f) => f,
-        Err((msg, 0)) => {
-            print!("{msg}");
-            std::process::exit(0);
+    let app = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "flint".into());
+    let wants_help = |rest: &[String]| rest.iter().any(|a| a == "--help" || a == "-h");
+    match args.get(1).map(String::as_str) {
+        Some("help") => {
+            print!("{}", help::help(&app, false));
+            return;
         }
-        Err((msg, code)) => {
-            eprintln!("{msg}");
+        Some("check") => {
+            if wants_help(&args[2..]) {
+                print!("{}", help::help(&app, false));
+                return;
+            }
+            let code =
+                flint::check::run(&args[2..], &mut std::io::stdout(), &mut std::io::stderr());
             std::process::exit(code);
         }
-    };
-    if flags.version {
-        print!("{}", version_text());
-        return;
+        Some("test") => {
+            if wants_help(&args[2..]) {
+                print!("{}", help::help(&app, false));
+                return;
+            }
+            let code = match args.get(2).map(String::as_str) {
+                Some("rules") if args.len() > 3 => {
+                    if flint::rules::unittest::run_rule_tests(&args[3..], &mut std::io::stdout()) {
+                        0
+                    } else {
+                        1
+                    }
+                }
+                _ => {
+                    eprintln!("usage: {app} test rules FILE...");
+                    1
+                }
+            };
+            std::process::exit(code);
+        }
+        _ => {}
     }
+    let flags = match Flags::parse_args(&args) {
+        Ok(f) => f,
+        Err(exit) => {
+            print!("{}", exit.stdout);
+            eprint!("{}", exit.stderr);
+            std::process::exit(exit.code);
+        }
+    };
     let subscriber =
         tracing_subscriber::registry().with(PromLogLayer::new(flags.log_format, flags.log_level));
     if tracing::subscriber::set_global_default(subscriber).is_err() {
-        eprintln!("flint: error: could not install the logger");
+        eprintln!("{app}: error: could not install the logger");
         std::process::exit(1);
     }
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -54,7 +68,7 @@ fn main() {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("flint: error: starting the runtime: {e}");
+            eprintln!("{app}: error: starting the runtime: {e}");
             std::process::exit(1);
         }
     };

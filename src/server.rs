@@ -57,6 +57,10 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         "operational information"
     );
     flags.log_features();
+    flags.log_ignored();
+    if flags.agent {
+        anyhow::bail!("agent mode (--agent) is not supported yet by this version of flint");
+    }
     let config_path = flags.config_file.clone();
     info!(filename = %config_path, "Loading configuration file");
     let load_start = std::time::Instant::now();
@@ -177,15 +181,40 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         extra_headers,
         route_prefix: flags.route_prefix(),
         remote_write_max_bytes: flags.remote_write_max_bytes.0 as usize,
+        page_title: flags
+            .parsed
+            .is_set("web.page-title")
+            .then(|| flags.page_title.clone()),
+        user_assets: flags.user_assets.as_ref().map(std::path::PathBuf::from),
+        query_slots: tokio::sync::Semaphore::new(if flags.max_concurrency == 0 {
+            tokio::sync::Semaphore::MAX_PERMITS
+        } else {
+            flags.max_concurrency
+        }),
+        read_timeout: flags.read_timeout,
     });
+    app.rules.notifier().set_batching(
+        flags.notification_batch_size,
+        flags.drain_notification_queue,
+    );
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
 
-    let addr: SocketAddr = resolve(&flags.listen_address)?;
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("listen tcp {}", flags.listen_address))?;
-    let bound = listener.local_addr()?;
-    info!(component = "web", address = %bound, http2 = false, tls = acceptor.is_some(), "Start listening for connections");
+    // every listen address shares one limit of connections
+    let connections = Arc::new(tokio::sync::Semaphore::new(if flags.max_connections == 0 {
+        tokio::sync::Semaphore::MAX_PERMITS
+    } else {
+        flags.max_connections
+    }));
+    let mut listeners = Vec::new();
+    for a in &flags.listen_addresses {
+        let addr: SocketAddr = resolve(a)?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listen tcp {a}"))?;
+        let bound = listener.local_addr()?;
+        info!(component = "web", address = %bound, http2 = false, tls = acceptor.is_some(), "Start listening for connections");
+        listeners.push(listener);
+    }
 
     if let Err(e) = app.apply_rules(&cfg) {
         let abs = std::fs::canonicalize(&config_path)
@@ -253,6 +282,33 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
     app.ready.store(true, Ordering::Release);
     info!("Server is ready to receive web requests.");
 
+    // --config.auto-reload: reload when the files' checksum changes
+    if flags.auto_reload {
+        let app = Arc::clone(&app);
+        let every = flags.auto_reload_interval;
+        info!(interval = %crate::config::PromDuration(every), "Automatic configuration file reloading enabled");
+        tokio::spawn(async move {
+            let sum = |app: &Arc<App>| {
+                let app = Arc::clone(app);
+                tokio::task::spawn_blocking(move || app.config_checksum())
+            };
+            let mut last = sum(&app).await.unwrap_or(0);
+            let mut t = tokio::time::interval(every);
+            t.tick().await;
+            loop {
+                t.tick().await;
+                let Ok(now) = sum(&app).await else { continue };
+                if now == last {
+                    continue;
+                }
+                last = now;
+                info!("Configuration file change detected, reloading the configuration.");
+                let app = Arc::clone(&app);
+                let _ = tokio::task::spawn_blocking(move || app.reload()).await;
+            }
+        });
+    }
+
     // SIGHUP reloads the configuration
     {
         let app = Arc::clone(&app);
@@ -268,57 +324,89 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         });
     }
 
+    let servers: Vec<_> = listeners
+        .into_iter()
+        .map(|l| {
+            tokio::spawn(serve(
+                l,
+                Arc::clone(&app),
+                acceptor.clone(),
+                Arc::clone(&connections),
+                flags.read_timeout,
+            ))
+        })
+        .collect();
     let sig = signal_name();
-    tokio::pin!(sig);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, _) = match accepted {
-                    Ok(x) => x,
-                    Err(e) => {
-                        warn!(component = "web", err = %e, "Accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let app = Arc::clone(&app);
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
-                    let svc = service_fn(move |req| {
-                        let app = Arc::clone(&app);
-                        async move { Ok::<_, std::convert::Infallible>(crate::api::handle(app, req).await) }
-                    });
-                    let http = hyper::server::conn::http1::Builder::new();
-                    match acceptor {
-                        Some(acc) => {
-                            let Ok(tls) = acc.accept(stream).await else { return };
-                            let _ = http.serve_connection(TokioIo::new(tls), svc).await;
-                        }
-                        None => {
-                            let _ = http.serve_connection(TokioIo::new(stream), svc).await;
-                        }
-                    }
-                });
-            }
-            name = &mut sig => {
-                warn!(signal = name, "Received an OS signal, exiting gracefully...");
-                break;
-            }
-            _ = shutdown_rx.changed() => {
-                warn!("Received termination request via web service, exiting gracefully...");
-                break;
-            }
+    tokio::select! {
+        name = sig => {
+            warn!(signal = name, "Received an OS signal, exiting gracefully...");
+        }
+        _ = shutdown_rx.changed() => {
+            warn!("Received termination request via web service, exiting gracefully...");
         }
     }
+    for s in servers {
+        s.abort();
+    }
     app.scrape.stop();
+    info!("Stopping scrape manager...");
     app.rules.stop();
+    app.rules.wait_stopped(Duration::from_secs(30)).await;
     flusher.abort();
     compactor.abort();
-    info!("Stopping scrape manager...");
     let db2 = Arc::clone(&db);
     tokio::task::spawn_blocking(move || db2.flush(true)).await??;
     info!("See you next time!");
     Ok(())
+}
+
+/// Accepts connections on `listener` while fewer than the limit are open,
+/// and serves HTTP/1.1 on each (over TLS with `acceptor`).
+async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    connections: Arc<tokio::sync::Semaphore>,
+    read_timeout: Duration,
+) {
+    loop {
+        let Ok(permit) = Arc::clone(&connections).acquire_owned().await else {
+            return;
+        };
+        let stream = match listener.accept().await {
+            Ok((s, _)) => s,
+            Err(e) => {
+                warn!(component = "web", err = %e, "Accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let app = Arc::clone(&app);
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let svc = service_fn(move |req| {
+                let app = Arc::clone(&app);
+                async move { Ok::<_, std::convert::Infallible>(crate::api::handle(app, req).await) }
+            });
+            let mut http = hyper::server::conn::http1::Builder::new();
+            if !read_timeout.is_zero() {
+                http.timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(read_timeout);
+            }
+            match acceptor {
+                Some(acc) => {
+                    let Ok(tls) = acc.accept(stream).await else {
+                        return;
+                    };
+                    let _ = http.serve_connection(TokioIo::new(tls), svc).await;
+                }
+                None => {
+                    let _ = http.serve_connection(TokioIo::new(stream), svc).await;
+                }
+            }
+        });
+    }
 }
 
 fn resolve(addr: &str) -> anyhow::Result<SocketAddr> {

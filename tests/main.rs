@@ -5,6 +5,7 @@ mod api;
 mod common;
 mod crash;
 mod differential;
+mod flags;
 mod grafana;
 mod peers;
 mod relabel;

@@ -211,7 +211,10 @@ fn set_cors(app: &App, origin: Option<&header::HeaderValue>, r: &mut Response<Fu
     }
 }
 
-async fn read_params(req: Request<Incoming>) -> Result<Params, ApiError> {
+async fn read_params(
+    req: Request<Incoming>,
+    timeout: std::time::Duration,
+) -> Result<Params, ApiError> {
     let mut p = Params::default();
     if let Some(q) = req.uri().query() {
         p.add_urlencoded(q.as_bytes());
@@ -222,10 +225,16 @@ async fn read_params(req: Request<Incoming>) -> Result<Params, ApiError> {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-        match Limited::new(req.into_body(), MAX_BODY).collect().await {
-            Ok(body) if is_form => p.add_urlencoded(&body.to_bytes()),
-            Ok(_) => {}
-            Err(e) => {
+        let read = tokio::time::timeout(timeout, Limited::new(req.into_body(), MAX_BODY).collect());
+        match read.await {
+            Ok(Ok(body)) if is_form => p.add_urlencoded(&body.to_bytes()),
+            Ok(Ok(_)) => {}
+            Err(_) => {
+                return Err(ApiError::bad_data(
+                    "error reading request body: timed out (--web.read-timeout)",
+                ))
+            }
+            Ok(Err(e)) => {
                 return Err(ApiError::bad_data(format!(
                     "error reading request body: {e}"
                 )))
@@ -326,7 +335,7 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
         if !route.methods.contains(&method) {
             return tagged(text(405, "Method Not Allowed\n"), route.name);
         }
-        let p = match read_params(req).await {
+        let p = match read_params(req, app.read_timeout).await {
             Ok(p) => p,
             Err(e) => return tagged(api_error(&e, gzip), route.name),
         };
@@ -335,6 +344,26 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
         let call = move || match &label_name {
             Some(name) => series::label_values(&app2, &p, name),
             None => handler(&app2, &p),
+        };
+        // queries wait for one of the --query.max-concurrency slots, at
+        // most as long as a query may run
+        let _slot = if matches!(route.name, "/api/v1/query" | "/api/v1/query_range") {
+            let waited = std::time::Instant::now();
+            match tokio::time::timeout(app.flags.query_timeout, app.query_slots.acquire()).await {
+                Ok(Ok(permit)) => {
+                    app.observe_queue(waited.elapsed());
+                    Some(permit)
+                }
+                _ => {
+                    let e = ApiError {
+                        kind: ErrorType::Timeout,
+                        msg: "query timed out in query queue".into(),
+                    };
+                    return tagged(api_error(&e, gzip), route.name);
+                }
+            }
+        } else {
+            None
         };
         let result = if route.blocking {
             match tokio::task::spawn_blocking(call).await {
@@ -384,7 +413,7 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
             ),
         ),
         (Method::GET | Method::POST, "/federate") => {
-            let r = match read_params(req).await {
+            let r = match read_params(req, app.read_timeout).await {
                 Ok(p) => {
                     let app2 = Arc::clone(app);
                     match tokio::task::spawn_blocking(move || {
@@ -417,8 +446,12 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
                     r
                 }
                 Some(crate::web::ui::UiResponse::File(ct, bytes)) => {
-                    let body = if ct.starts_with("text/html") && !app.route_prefix.is_empty() {
-                        Bytes::from(crate::web::ui::with_prefix(bytes, &app.route_prefix))
+                    let body = if ct.starts_with("text/html") {
+                        Bytes::from(crate::web::ui::index_page(
+                            bytes,
+                            &app.route_prefix,
+                            app.page_title.as_deref(),
+                        ))
                     } else {
                         Bytes::from_static(bytes)
                     };
@@ -430,6 +463,13 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
                 None => text(404, "404 page not found\n"),
             };
             ("ui", r)
+        }
+        (Method::GET | Method::HEAD, p) if p.starts_with("/user/") && app.user_assets.is_some() => {
+            let dir = app.user_assets.as_deref().expect("checked");
+            (
+                "/user",
+                crate::web::ui::user_asset(dir, &p["/user/".len()..]),
+            )
         }
         // as Prometheus 3's API router: a plain-text 404 for paths it
         // does not know, under /api/v1/ or elsewhere
@@ -469,12 +509,14 @@ async fn ingest(
     };
     let content_type = header_str(header::CONTENT_TYPE);
     let encoding = header_str(header::CONTENT_ENCODING);
-    let body = match Limited::new(req.into_body(), app.remote_write_max_bytes)
-        .collect()
-        .await
-    {
-        Ok(b) => b.to_bytes(),
-        Err(e)
+    let read = tokio::time::timeout(
+        app.read_timeout,
+        Limited::new(req.into_body(), app.remote_write_max_bytes).collect(),
+    );
+    let body = match read.await {
+        Err(_) => return text(408, "error reading request body: timed out\n"),
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(e))
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
         {
@@ -486,7 +528,7 @@ async fn ingest(
                 ),
             )
         }
-        Err(e) => return text(400, &format!("error reading request body: {e}\n")),
+        Ok(Err(e)) => return text(400, &format!("error reading request body: {e}\n")),
     };
     let app2 = Arc::clone(app);
     let reply = tokio::task::spawn_blocking(move || {

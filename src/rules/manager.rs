@@ -279,6 +279,14 @@ impl Manager {
         self.ctx.notifier.stop();
     }
 
+    /// Waits, at most `limit`, for the notifier to end after [`Manager::stop`]
+    /// (having sent the queued alerts, when it drains its queue).
+    pub async fn wait_stopped(&self, limit: Duration) {
+        if self.notifier_started.load(Ordering::SeqCst) {
+            let _ = tokio::time::timeout(limit, self.ctx.notifier.wait_stopped()).await;
+        }
+    }
+
     /// Evaluates one group now at `ts_ns`, synchronously (for tests and
     /// tools such as rule unit tests).
     pub fn eval_group_at(&self, group: &Group, ts_ns: i64) {

@@ -202,6 +202,14 @@ struct Inner {
     discovery: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     more: tokio::sync::Notify,
     stopped: AtomicBool,
+    /// Most alerts in one request (`--alertmanager.notification-batch-size`).
+    batch_size: std::sync::atomic::AtomicUsize,
+    /// Send what is queued before the sending task ends
+    /// (`--alertmanager.drain-notification-queue-on-shutdown`).
+    drain: AtomicBool,
+    /// Set, and `ended` notified, when the sending task has ended.
+    done: AtomicBool,
+    ended: tokio::sync::Notify,
     metrics: NotifierMetrics,
 }
 
@@ -308,6 +316,10 @@ impl Notifier {
                 discovery: Mutex::new(Vec::new()),
                 more: tokio::sync::Notify::new(),
                 stopped: AtomicBool::new(false),
+                batch_size: std::sync::atomic::AtomicUsize::new(MAX_BATCH_SIZE),
+                drain: AtomicBool::new(true),
+                done: AtomicBool::new(false),
+                ended: tokio::sync::Notify::new(),
                 metrics: NotifierMetrics::default(),
             }),
         }
@@ -451,6 +463,27 @@ impl Notifier {
         self.inner.more.notify_one();
     }
 
+    /// Sends at most `batch_size` alerts a request, and, when `drain`, what
+    /// is queued before stopping.
+    pub fn set_batching(&self, batch_size: usize, drain: bool) {
+        self.inner
+            .batch_size
+            .store(batch_size.max(1), Ordering::Relaxed);
+        self.inner.drain.store(drain, Ordering::Relaxed);
+    }
+
+    /// Waits until the sending task has ended after [`Notifier::stop`]
+    /// (having sent what was queued, when draining).
+    pub async fn wait_stopped(&self) {
+        loop {
+            let ended = self.inner.ended.notified();
+            if self.inner.done.load(Ordering::Acquire) {
+                return;
+            }
+            ended.await;
+        }
+    }
+
     /// Stops the sending task.
     pub fn stop(&self) {
         self.inner.stopped.store(true, Ordering::Relaxed);
@@ -463,20 +496,26 @@ impl Notifier {
     /// Runs the sending loop until [`Notifier::stop`].
     pub async fn run(self) {
         loop {
-            if self.inner.stopped.load(Ordering::Relaxed) {
-                return;
+            let stopping = self.inner.stopped.load(Ordering::Relaxed);
+            if stopping && !self.inner.drain.load(Ordering::Relaxed) {
+                break;
             }
             let batch: Vec<OutAlert> = {
                 let mut q = self.inner.queue.lock();
-                let n = q.len().min(MAX_BATCH_SIZE);
+                let n = q.len().min(self.inner.batch_size.load(Ordering::Relaxed));
                 q.drain(..n).collect()
             };
             if batch.is_empty() {
+                if stopping {
+                    break;
+                }
                 self.inner.more.notified().await;
                 continue;
             }
             self.send_all(&batch).await;
         }
+        self.inner.done.store(true, Ordering::Release);
+        self.inner.ended.notify_waiters();
     }
 
     async fn send_all(&self, batch: &[OutAlert]) {

@@ -772,3 +772,43 @@ async fn self_metrics_text() {
     m.set_external_labels(ls(&[("a", "b")]));
     m.stop();
 }
+
+#[tokio::test]
+async fn notifier_batches_and_drains_its_queue_when_stopping() {
+    let (addr, got) = recorder().await;
+    let cfg: AlertingConfig = serde_yaml::from_str(&format!(
+        "alertmanagers:\n  - static_configs:\n      - targets: ['{addr}']\n"
+    ))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for drain in [true, false] {
+        got.lock().clear();
+        let n = Notifier::new(100, Labels::empty());
+        n.set_batching(2, drain);
+        n.apply(&cfg, dir.path());
+        // queued before the sending task starts, stopped right after
+        n.send((0..5).map(|i| out_alert(&format!("A{i}"))).collect());
+        n.stop();
+        let task = tokio::spawn(n.clone().run());
+        tokio::time::timeout(Duration::from_secs(10), n.wait_stopped())
+            .await
+            .expect("the sending task ends");
+        let _ = task.await;
+        let sizes: Vec<usize> = got
+            .lock()
+            .iter()
+            .map(|(_, body, _)| {
+                serde_json::from_str::<serde_json::Value>(body)
+                    .unwrap()
+                    .as_array()
+                    .unwrap()
+                    .len()
+            })
+            .collect();
+        if drain {
+            assert_eq!(sizes, [2, 2, 1], "drained in batches of 2");
+        } else {
+            assert!(sizes.is_empty(), "dropped when not draining: {sizes:?}");
+        }
+    }
+}

@@ -90,18 +90,83 @@ fn asset(path: &str) -> Option<&'static Asset> {
 }
 
 /// The page with absolute links and sources moved under `prefix` and the
-/// prefix announced to the scripts (`<meta name="route-prefix">`).
-pub fn with_prefix(html: &[u8], prefix: &str) -> Vec<u8> {
-    let text = String::from_utf8_lossy(html);
-    let text = text
-        .replace("href=\"/", &format!("href=\"{prefix}/"))
-        .replace("src=\"/", &format!("src=\"{prefix}/"))
-        .replacen(
-            "<head>",
-            &format!("<head>\n<meta name=\"route-prefix\" content=\"{prefix}\">"),
-            1,
-        );
+/// prefix announced to the scripts (`<meta name="route-prefix">`), and,
+/// when given, `title` as its title (`--web.page-title`, announced as
+/// `<meta name="page-title">`).
+pub fn index_page(html: &[u8], prefix: &str, title: Option<&str>) -> Vec<u8> {
+    let mut text = String::from_utf8_lossy(html).into_owned();
+    if !prefix.is_empty() {
+        text = text
+            .replace("href=\"/", &format!("href=\"{prefix}/"))
+            .replace("src=\"/", &format!("src=\"{prefix}/"))
+            .replacen(
+                "<head>",
+                &format!("<head>\n<meta name=\"route-prefix\" content=\"{prefix}\">"),
+                1,
+            );
+    }
+    if let Some(t) = title {
+        let t = html_escape(t);
+        text = text
+            .replacen("<title>flint</title>", &format!("<title>{t}</title>"), 1)
+            .replacen(
+                "<head>",
+                &format!("<head>\n<meta name=\"page-title\" content=\"{t}\">"),
+                1,
+            );
+    }
     text.into_bytes()
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A file of `--web.user-assets` under `/user/<rel>`: its bytes with a
+/// content type from its extension, or 404 for a missing file or a path
+/// leaving the folder.
+pub fn user_asset(
+    dir: &std::path::Path,
+    rel: &str,
+) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+    let not_found = || {
+        let mut r = hyper::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(
+            b"404 page not found\n",
+        )));
+        *r.status_mut() = hyper::StatusCode::NOT_FOUND;
+        r
+    };
+    let rel = std::path::Path::new(rel);
+    if rel
+        .components()
+        .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return not_found();
+    }
+    let path = dir.join(rel);
+    let Ok(bytes) = std::fs::read(&path) else {
+        return not_found();
+    };
+    let ct = match path.extension().and_then(|e| e.to_str()) {
+        Some("html") | Some("htm") => "text/html; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("js") | Some("mjs") => JS,
+        Some("json") => "application/json",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("jpg") | Some("jpeg") => "image/jpeg",
+        Some("ico") => "image/x-icon",
+        Some("txt") => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    };
+    let mut r = hyper::Response::new(http_body_util::Full::new(bytes::Bytes::from(bytes)));
+    if let Ok(v) = hyper::header::HeaderValue::from_str(ct) {
+        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    r
 }
 
 /// The UI's answer for a GET of `path`, if it has one.

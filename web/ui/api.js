@@ -4,6 +4,8 @@
 export const PREFIX = (document.querySelector('meta[name="route-prefix"]')?.content || '').replace(/\/+$/, '');
 
 /** An absolute app path (`/api/...`, `/query`) under the prefix. */
+/** The title pages carry after their own name (`--web.page-title`). */
+export const PAGE_TITLE = document.querySelector('meta[name="page-title"]')?.content || 'flint';
 export const appUrl = p => (p.startsWith('/') ? PREFIX + p : p);
 
 /** An error answered by the API (or the network). */

@@ -1,7 +1,7 @@
 // Entry point: theme, navigation and page routing (pages render themselves
 // into <main> from the HTTP API).
 
-import { h, icon, ICONS, errorBox, PREFIX } from './api.js';
+import { h, icon, ICONS, errorBox, PREFIX, PAGE_TITLE } from './api.js';
 
 /** The app path of a URL path: without the route prefix. */
 const appPath = p => (PREFIX && p.startsWith(PREFIX) ? p.slice(PREFIX.length) : p);
@@ -88,7 +88,7 @@ async function route() {
   const seq = ++renderSeq;
   const load = PAGES[path];
   markNav(path);
-  document.title = `${TITLES[path] || 'Not found'} · flint`;
+  document.title = `${TITLES[path] || 'Not found'} · ${PAGE_TITLE}`;
   if (current?.page.unmount) current.page.unmount();
   current = null;
   if (!load) {
