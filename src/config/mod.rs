@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::scrape::relabel::RelabelConfig;
+use crate::relabel::RelabelConfig;
 
 /// The whole configuration file.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]

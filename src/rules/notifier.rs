@@ -20,7 +20,7 @@ use crate::discovery::file::FileSdConfig;
 use crate::discovery::http::HttpSdConfig;
 use crate::discovery::{Sink, Sources, TargetGroup};
 use crate::httpclient::HttpClient;
-use crate::scrape::relabel::{relabel, RelabelConfig};
+use crate::relabel::{relabel, RelabelConfig};
 
 /// The most alerts sent in one request.
 pub const MAX_BATCH_SIZE: usize = 256;

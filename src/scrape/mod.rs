@@ -4,7 +4,6 @@
 mod cache;
 pub mod client;
 mod manager;
-pub mod relabel;
 mod scrape_loop;
 mod target;
 

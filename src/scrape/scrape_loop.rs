@@ -315,7 +315,7 @@ impl ScrapeLoop {
                         let labels = if t.metric_relabel.is_empty() {
                             Some(labels)
                         } else {
-                            super::relabel::relabel(&labels, &t.metric_relabel).filter(|l| {
+                            crate::relabel::relabel(&labels, &t.metric_relabel).filter(|l| {
                                 l.metric_name().is_some_and(|n| !n.is_empty())
                                     && l.iter().all(|x| !x.name.is_empty())
                             })

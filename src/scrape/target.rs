@@ -74,7 +74,7 @@ pub struct Target {
     /// Whether exposed timestamps are used.
     pub honor_timestamps: bool,
     /// Rules applied to scraped series before storing.
-    pub metric_relabel: Vec<super::relabel::RelabelConfig>,
+    pub metric_relabel: Vec<crate::relabel::RelabelConfig>,
     /// Limits in force.
     pub limits: crate::config::Limits,
     /// Whether series with explicit timestamps get stale markers.
@@ -173,7 +173,7 @@ impl Target {
                 .map(|(k, v)| Label::new(k.as_str(), v.as_str()))
                 .collect(),
         );
-        let relabeled = super::relabel::relabel(&discovered_set, &sc.relabel_configs)?;
+        let relabeled = crate::relabel::relabel(&discovered_set, &sc.relabel_configs)?;
         let addr = relabeled.get("__address__")?.to_string();
         let scheme = relabeled.get("__scheme__").unwrap_or("http").to_string();
         let path = relabeled
