@@ -30,6 +30,12 @@ pub struct Options {
     /// Do not create or lock the `lock` file (`--storage.tsdb.no-lockfile`):
     /// two servers on one folder are then not refused.
     pub no_lockfile: bool,
+    /// Most bytes the append journal's segments may take before the
+    /// oldest is dropped (its readers then catch up from the blocks and
+    /// head).
+    pub journal_max_bytes: u64,
+    /// Bytes after which the journal starts a new segment.
+    pub journal_segment_bytes: u64,
 }
 
 impl Default for Options {
@@ -39,6 +45,8 @@ impl Default for Options {
             retention_bytes: 0,
             max_future_ms: 10 * 60 * 1000,
             no_lockfile: false,
+            journal_max_bytes: 1 << 30,
+            journal_segment_bytes: crate::journal::SEGMENT_BYTES,
         }
     }
 }
@@ -158,7 +166,7 @@ pub struct Db {
     pub(crate) head: Head,
     /// Blocks, oldest first.
     pub(crate) blocks: RwLock<Vec<Arc<Block>>>,
-    opts: Options,
+    pub(crate) opts: Options,
     report: OpenReport,
     pub(crate) compact_lock: Mutex<()>,
     compactions: AtomicU64,
@@ -253,7 +261,7 @@ impl Db {
             orphan_chunks: r.orphan_chunks,
             problems,
         };
-        Ok(Db {
+        let db = Db {
             dir: dir.to_path_buf(),
             head,
             blocks: RwLock::new(blocks),
@@ -266,7 +274,9 @@ impl Db {
             series_log_rewrites: AtomicU64::new(0),
             series_log_rewrite_failures: AtomicU64::new(0),
             _lock: lock,
-        })
+        };
+        db.open_journal()?;
+        Ok(db)
     }
 
     /// Whether the head holds a range ready to become a block (it spans
@@ -308,6 +318,7 @@ impl Db {
                 self.compactions.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(component = "tsdb", mint = start, maxt = end, ulid = %meta.id, series = meta.num_series, "Write block");
             }
+            self.pin_journal_series();
             rep.series_removed += self.head.truncate(end, &p)?;
         }
         rep.blocks_merged = self.merge_blocks()?;
@@ -484,7 +495,8 @@ impl Db {
     pub fn flush(&self, wait: bool) -> Result<(), Error> {
         self.head.sync_log()?;
         self.head.chunks.flush(wait)?;
-        self.head.flush_moved()
+        self.head.flush_moved()?;
+        self.flush_journal()
     }
 
     /// Cardinality of the head: the `limit` largest entries of each list.

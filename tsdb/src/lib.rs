@@ -30,6 +30,7 @@ mod error;
 mod fasthash;
 mod fs;
 mod head;
+mod journal;
 pub mod labels;
 mod packed;
 mod postings;
@@ -42,6 +43,9 @@ pub use db::{CompactReport, Db, OpenReport, Options, Stats};
 pub use delete::DeleteReport;
 pub use error::Error;
 pub use head::{AppendStats, Appender, SeriesHandle, SeriesRef};
+pub use journal::{
+    CatchUp, JournalBatch, JournalPosition, JournalRead, JournalSample, ReaderState,
+};
 pub use postings::Cardinality;
 
 /// The value Prometheus writes as a staleness marker: a NaN with this bit

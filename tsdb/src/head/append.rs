@@ -127,7 +127,12 @@ impl<'a> Appender<'a> {
             }
         };
         let series_at = |i: usize| sample_at(i).map(|(s, _, _)| s);
-        for i in 0..n + more.len() {
+        // with a journal, commits take turns, so each series' samples are
+        // journaled in the order they are stored
+        let journal = self.head.journal.read().clone();
+        let mut journaled = journal.as_ref().map(|j| j.lock());
+        let mut failed = None;
+        'samples: for i in 0..n + more.len() {
             let (s, t, v) = sample_at(i).expect("in range");
             // the series and slots a few samples on are most likely not in
             // the cache: ask for them now, the series first, then (once its
@@ -145,7 +150,8 @@ impl<'a> Appender<'a> {
             }
             let mut st = s.state.lock();
             if st.removed {
-                return Err(Error::UnknownSeries(s.id));
+                failed = Some(Error::UnknownSeries(s.id));
+                break 'samples;
             }
             if t > max_t {
                 stats.too_far_in_future += 1;
@@ -157,14 +163,35 @@ impl<'a> Appender<'a> {
             });
             s.next_write.store(at, Ordering::Relaxed);
             match outcome {
-                Ok(Outcome::Stored) => stats.appended += 1,
+                Ok(Outcome::Stored) => {
+                    stats.appended += 1;
+                    if let Some(j) = journaled.as_mut() {
+                        j.push(s.id, t, v);
+                    }
+                }
                 Ok(Outcome::Ignored) => stats.duplicates_ignored += 1,
                 Err(Error::OutOfOrder) => stats.out_of_order += 1,
                 Err(Error::Duplicate) => stats.duplicate_timestamp += 1,
                 Err(Error::OutOfBounds) => stats.out_of_bounds += 1,
                 Err(Error::TooFarInFuture) => stats.too_far_in_future += 1,
-                Err(e) => return Err(e),
+                Err(e) => {
+                    failed = Some(e);
+                    break 'samples;
+                }
             }
+        }
+        // what was stored before an error is journaled too
+        if let Some(j) = journaled {
+            if let Err(e) = j.write() {
+                // the samples are stored; only their sending is lost
+                self.head.journal_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(component = "tsdb", err = %e, "Writing to the journal failed");
+            }
+        }
+        if let Some(e) = failed {
+            c.samples_appended
+                .fetch_add(stats.appended, Ordering::Relaxed);
+            return Err(e);
         }
         // a burst of closed chunks (a backfill, say) would hold a slot each
         // until the periodic flush: flush now, so their slots go early; a

@@ -163,6 +163,8 @@ impl Head {
         // the head's range now starts at the oldest chunk left
         let mut min = i64::MAX;
         let mut dead = HashSet::new();
+        // a journal reader may still have to send older samples of a series
+        let forget_before = end.min(self.gc_pin.load(Ordering::Relaxed));
         self.index.for_each(|s| {
             let st = s.state.lock();
             let first = st.closed.first().map(|c| c.mint).or(st
@@ -172,7 +174,7 @@ impl Head {
                 .map(|o| o.mint));
             match first {
                 Some(t) => min = min.min(t),
-                None if st.last_t.is_some_and(|t| t < end) => {
+                None if st.last_t.is_some_and(|t| t < forget_before) => {
                     dead.insert(s.id);
                 }
                 None => {}

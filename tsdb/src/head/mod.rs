@@ -192,6 +192,14 @@ pub(crate) struct Head {
     /// Samples more than this far after the wall clock are refused (ms;
     /// 0: no limit).
     pub(crate) max_future_ms: i64,
+    /// The append journal, while it has readers: commits write what they
+    /// store to it.
+    pub(crate) journal: RwLock<Option<Arc<crate::journal::Journal>>>,
+    /// Series whose newest sample is at or after this are not forgotten
+    /// (a journal reader still has to send them).
+    pub(crate) gc_pin: AtomicI64,
+    /// Commits whose samples could not be written to the journal.
+    pub(crate) journal_failures: AtomicU64,
 }
 
 struct Creation {
@@ -345,6 +353,9 @@ impl Head {
                     min_time: AtomicI64::new(i64::MAX),
                     max_time: AtomicI64::new(i64::MIN),
                     max_future_ms,
+                    journal: RwLock::new(None),
+                    gc_pin: AtomicI64::new(i64::MAX),
+                    journal_failures: AtomicU64::new(0),
                 };
                 head.index.load(&all);
                 head.num_series.store(all.len() as u64, Ordering::Relaxed);

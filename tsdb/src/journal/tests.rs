@@ -1,0 +1,218 @@
+//! The journal through the database: off without readers, every stored
+//! sample in order for each reader, positions kept across a restart, a
+//! torn tail cut, segments deleted once read, and a reader moved on with
+//! the exact ranges it skipped when the segments outgrow their limit.
+
+use crate::labels::Labels;
+use crate::{Db, JournalPosition, JournalRead, Options, SeriesRef};
+
+fn ls(i: usize) -> Labels {
+    Labels::from_pairs(&[("__name__", "m"), ("i", &i.to_string())])
+}
+
+fn opts() -> Options {
+    Options {
+        no_lockfile: true,
+        max_future_ms: 0,
+        ..Options::default()
+    }
+}
+
+/// Appends one commit: `n` series at time `t`, value `t + i`.
+fn commit(db: &Db, n: usize, t: i64) -> Vec<SeriesRef> {
+    let mut app = db.appender();
+    let refs: Vec<SeriesRef> = (0..n)
+        .map(|i| app.append_labels(&ls(i), t, (t + i as i64) as f64).unwrap())
+        .collect();
+    app.commit().unwrap();
+    refs
+}
+
+/// Everything reader `name` can read now: (series, t, v) and the end.
+fn read_all(db: &Db, name: &str) -> (Vec<(u64, i64, f64)>, JournalPosition) {
+    let st = db.journal_reader(name).expect("reader");
+    match db
+        .journal_read(name, st.generation, st.position, usize::MAX)
+        .unwrap()
+    {
+        JournalRead::Batch(b) => (
+            b.samples.iter().map(|s| (s.series.0, s.t, s.v)).collect(),
+            b.end(st.position),
+        ),
+        JournalRead::Moved => panic!("moved"),
+    }
+}
+
+#[test]
+fn off_without_readers_and_in_order_with_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    commit(&db, 3, 1000);
+    assert!(!dir.path().join("journal").exists());
+    assert!(db.journal_reader("a").is_none());
+
+    db.journal_set_readers(&["a".into()]).unwrap();
+    let refs = commit(&db, 3, 2000);
+    // a refused sample (out of order) is not journaled
+    let mut app = db.appender();
+    app.append(refs[0], 1500, 9.0).unwrap();
+    app.append(refs[1], 3000, 1.0).unwrap();
+    app.commit().unwrap();
+    let (got, end) = read_all(&db, "a");
+    assert_eq!(
+        got,
+        vec![
+            (refs[0].0, 2000, 2000.0),
+            (refs[1].0, 2000, 2001.0),
+            (refs[2].0, 2000, 2002.0),
+            (refs[1].0, 3000, 1.0),
+        ]
+    );
+    // a reader named later starts at the end
+    db.journal_set_readers(&["a".into(), "b".into()]).unwrap();
+    assert_eq!(read_all(&db, "b").0, vec![]);
+    commit(&db, 1, 4000);
+    assert_eq!(read_all(&db, "b").0, vec![(refs[0].0, 4000, 4000.0)]);
+    // acknowledged progress survives a restart
+    let gen = db.journal_reader("a").unwrap().generation;
+    db.journal_ack("a", gen, end, 0).unwrap();
+    drop(db);
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert_eq!(read_all(&db, "a").0, vec![(refs[0].0, 4000, 4000.0)]);
+    // no readers: the journal goes
+    db.journal_set_readers(&[]).unwrap();
+    assert!(!dir.path().join("journal").exists());
+    commit(&db, 1, 5000);
+    assert!(!dir.path().join("journal").exists());
+}
+
+#[test]
+fn a_torn_tail_is_cut_and_writing_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Db::open(dir.path(), opts()).unwrap();
+        db.journal_set_readers(&["a".into()]).unwrap();
+        commit(&db, 2, 1000);
+        commit(&db, 2, 2000);
+    }
+    let seg = dir.path().join("journal/00000001");
+    let len = std::fs::metadata(&seg).unwrap().len();
+    let f = std::fs::OpenOptions::new().write(true).open(&seg).unwrap();
+    f.set_len(len - 3).unwrap();
+    drop(f);
+    let db = Db::open(dir.path(), opts()).unwrap();
+    let (got, _) = read_all(&db, "a");
+    assert_eq!(got.iter().map(|s| s.1).collect::<Vec<_>>(), vec![1000, 1000]);
+    commit(&db, 1, 3000);
+    let (got, _) = read_all(&db, "a");
+    assert_eq!(
+        got.iter().map(|s| s.1).collect::<Vec<_>>(),
+        vec![1000, 1000, 3000]
+    );
+}
+
+#[test]
+fn read_segments_go_and_a_late_reader_catches_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(
+        dir.path(),
+        Options {
+            journal_segment_bytes: 600,
+            journal_max_bytes: 2500,
+            ..opts()
+        },
+    )
+    .unwrap();
+    db.journal_set_readers(&["fast".into(), "slow".into()]).unwrap();
+    let mut refs = Vec::new();
+    for k in 0..60 {
+        refs = commit(&db, 20, 1000 + k * 1000);
+        // "fast" reads and acknowledges everything as it comes
+        let st = db.journal_reader("fast").unwrap();
+        let (_, end) = read_all(&db, "fast");
+        db.journal_ack("fast", st.generation, end, 0).unwrap();
+    }
+    // "slow" read nothing: while the segments fit, they stay for it
+    let segs = || {
+        std::fs::read_dir(dir.path().join("journal"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_str()
+                    .unwrap()
+                    .parse::<u64>()
+                    .is_ok()
+            })
+            .count()
+    };
+    let before = segs();
+    assert!(before > 5, "{before} segments");
+    db.flush(true).unwrap();
+    assert!(db.journal_bytes() <= 2500 + 600, "{}", db.journal_bytes());
+    assert!(segs() < before);
+    let st = db.journal_reader("slow").unwrap();
+    assert!(st.generation >= 1, "moved on once a dropped segment");
+    // what it skipped, per series: the samples from the first commit on,
+    // up to the last one in the dropped segments
+    assert_eq!(st.catch_up.len(), 20);
+    for c in &st.catch_up {
+        assert_eq!(c.mint, 1000);
+        assert!(c.maxt >= 1000 && c.maxt < 60_000, "{c:?}");
+    }
+    // skipped ranges and what is left in the journal hold every sample
+    // once, in order per series
+    let mut per_series: std::collections::BTreeMap<u64, Vec<i64>> = Default::default();
+    for c in &st.catch_up {
+        let (labels, samples) = db.series_samples(c.series, c.mint, c.maxt).unwrap().unwrap();
+        assert_eq!(labels.get("__name__"), Some("m"));
+        per_series
+            .entry(c.series.0)
+            .or_default()
+            .extend(samples.iter().map(|s| s.0));
+    }
+    for (r, t, _) in read_all(&db, "slow").0 {
+        per_series.entry(r).or_default().push(t);
+    }
+    let want: Vec<i64> = (0..60).map(|k| 1000 + k * 1000).collect();
+    for r in &refs {
+        assert_eq!(per_series[&r.0], want, "series {}", r.0);
+    }
+    // an acknowledgement of the old generation changes nothing, and
+    // reading with it says the reader moved
+    db.journal_ack("slow", 0, JournalPosition { segment: 99, offset: 0 }, 0)
+        .unwrap();
+    assert_eq!(db.journal_reader("slow").unwrap().position, st.position);
+    assert!(matches!(
+        db.journal_read("slow", 0, st.position, 10).unwrap(),
+        JournalRead::Moved
+    ));
+    // the catch-up list survives a restart
+    drop(db);
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert_eq!(db.journal_reader("slow").unwrap().catch_up, st.catch_up);
+}
+
+#[test]
+fn a_reader_behind_keeps_its_series_in_the_head() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    db.journal_set_readers(&["r".into()]).unwrap();
+    let hour = 3600 * 1000;
+    commit(&db, 2, 10);
+    db.pin_journal_series();
+    assert_eq!(db.head.gc_pin.load(Ordering::Relaxed), 10);
+    // once sent, nothing holds the series
+    let st = db.journal_reader("r").unwrap();
+    let (_, end) = read_all(&db, "r");
+    db.journal_ack("r", st.generation, end, 0).unwrap();
+    db.pin_journal_series();
+    assert_eq!(db.head.gc_pin.load(Ordering::Relaxed), i64::MAX);
+    // a series that stopped long ago is kept while unsent
+    commit(&db, 1, 4 * hour);
+    commit(&db, 1, 5 * hour);
+    db.pin_journal_series();
+    assert_eq!(db.head.gc_pin.load(Ordering::Relaxed), 4 * hour);
+}
