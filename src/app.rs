@@ -29,6 +29,8 @@ pub struct App {
     pub scrape: Arc<ScrapeManager>,
     /// Recording and alerting rules.
     pub rules: crate::rules::Manager,
+    /// Remote write queues.
+    pub remote_write: crate::remote::write::RemoteWrite,
     /// The configuration in force.
     pub config: RwLock<Config>,
     /// Path of the configuration file.
@@ -68,6 +70,8 @@ pub struct App {
     pub route_prefix: String,
     /// `--web.remote-write-max-bytes`.
     pub remote_write_max_bytes: usize,
+    /// `--web.remote-write-receiver.accepted-protobuf-messages`.
+    pub accepted_remote_write: Vec<String>,
     /// `--web.page-title`, when given.
     pub page_title: Option<String>,
     /// `--web.user-assets`, served under `/user/`.
@@ -135,6 +139,14 @@ impl App {
                         "error loading rules, previous rule set restored: {e}"
                     ));
                 }
+                if let Err(e) = self.remote_write.apply(&cfg, &self.config_dir()) {
+                    self.reload_success.store(false, Ordering::Relaxed);
+                    tracing::error!(filename = %self.config_file, err = %e, "Error reloading config");
+                    return Err(format!(
+                        "one or more errors occurred while applying the new configuration (--config.file={:?}): {e}",
+                        self.config_file
+                    ));
+                }
                 self.scrape.apply_config(&cfg, &self.config_dir());
                 *self.config.write() = cfg;
                 *self.config_loaded_ms.lock() = now_ms();
@@ -177,6 +189,27 @@ impl App {
             std::fs::read(&f).unwrap_or_default().hash(&mut h);
         }
         h.finish()
+    }
+
+    /// Metric metadata of every scraped family, for remote write.
+    pub fn family_metadata(
+        &self,
+    ) -> std::collections::HashMap<String, crate::remote::wire::FamilyMetadata> {
+        let mut out = std::collections::HashMap::new();
+        for (_, targets) in self.scrape.pools() {
+            for t in targets {
+                for (name, md) in t.metadata.lock().iter() {
+                    out.entry(name.clone()).or_insert_with(|| {
+                        crate::remote::wire::FamilyMetadata {
+                            kind: md.kind.to_string(),
+                            help: md.help.clone(),
+                            unit: md.unit.clone(),
+                        }
+                    });
+                }
+            }
+        }
+        out
     }
 
     /// Records the time slices of one query.

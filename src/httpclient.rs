@@ -201,12 +201,34 @@ impl HttpClient {
     /// `base_dir` (the configuration file's folder). `gzip` lets the client
     /// ask for and decode gzip bodies.
     pub fn new(http: &HttpClientConfig, base_dir: &Path, gzip: bool) -> Result<HttpClient, String> {
+        Self::build(http, base_dir, gzip, None)
+    }
+
+    /// Like [`HttpClient::new`], connecting to `addr` for `host`.
+    pub fn new_resolved(
+        http: &HttpClientConfig,
+        base_dir: &Path,
+        host: &str,
+        addr: std::net::SocketAddr,
+    ) -> Result<HttpClient, String> {
+        Self::build(http, base_dir, false, Some((host, addr)))
+    }
+
+    fn build(
+        http: &HttpClientConfig,
+        base_dir: &Path,
+        gzip: bool,
+        resolve: Option<(&str, std::net::SocketAddr)>,
+    ) -> Result<HttpClient, String> {
         let mut b = reqwest::Client::builder()
             .user_agent(concat!("flint/", env!("CARGO_PKG_VERSION")))
             .pool_max_idle_per_host(1)
             .connect_timeout(Duration::from_secs(30));
         if !gzip {
             b = b.no_gzip();
+        }
+        if let Some((host, addr)) = resolve {
+            b = b.resolve(host, addr);
         }
         b = b.redirect(if http.follow_redirects {
             reqwest::redirect::Policy::limited(10)

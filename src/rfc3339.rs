@@ -25,6 +25,26 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Parses an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 7231's
+/// preferred form) as Unix milliseconds.
+pub fn parse_http_date(s: &str) -> Option<i64> {
+    let mut f = s.split_whitespace();
+    let _weekday = f.next()?;
+    let d: u32 = f.next()?.parse().ok()?;
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let mon = f.next()?;
+    let m = MONTHS.iter().position(|x| *x == mon)? as u32 + 1;
+    let y: i64 = f.next()?.parse().ok()?;
+    let mut hms = f.next()?.split(':').map(|x| x.parse::<i64>().ok());
+    let (h, mi, sec) = (hms.next()??, hms.next()??, hms.next()??);
+    if f.next()? != "GMT" || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    Some((days_from_civil(y, m, d) * 86_400 + h * 3600 + mi * 60 + sec) * 1000)
+}
+
 /// Formats Unix milliseconds as `2006-01-02T15:04:05.000Z`.
 pub fn format_millis(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
@@ -122,6 +142,16 @@ pub fn parse_millis(s: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777_000)
+        );
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37"), None);
+        assert_eq!(parse_http_date("120"), None);
+    }
 
     #[test]
     fn format_and_parse() {

@@ -162,6 +162,10 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
                 queue_capacity: flags.notification_queue_capacity,
             },
         ),
+        remote_write: crate::remote::write::RemoteWrite::new(
+            Arc::clone(&db),
+            flags.remote_flush_deadline,
+        ),
         config: RwLock::new(cfg.clone()),
         config_file: config_path.clone(),
         ready: Default::default(),
@@ -181,6 +185,7 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         extra_headers,
         route_prefix: flags.route_prefix(),
         remote_write_max_bytes: flags.remote_write_max_bytes.0 as usize,
+        accepted_remote_write: flags.accepted_remote_write_messages.clone(),
         page_title: flags
             .parsed
             .is_set("web.page-title")
@@ -223,7 +228,24 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         error!(file = %abs, err = %e, "Error loading rule file patterns from config (--config.file={:?})", config_path);
         return Err(ConfigLoadFailed.into());
     }
+    if let Err(e) = app.remote_write.apply(&cfg, &app.config_dir()) {
+        anyhow::bail!("one or more errors occurred while applying the new configuration (--config.file={config_path:?}): {e}");
+    }
     app.scrape.apply_config(&cfg, &app.config_dir());
+    // remote write 2.0 sends each series' metadata: keep a copy of what
+    // the targets expose
+    {
+        let app = Arc::clone(&app);
+        tokio::spawn(async move {
+            let mut t = tokio::time::interval(Duration::from_secs(10));
+            loop {
+                t.tick().await;
+                if !app.config.read().remote_write.is_empty() {
+                    app.remote_write.set_metadata(app.family_metadata());
+                }
+            }
+        });
+    }
     info!(
         filename = %config_path,
         totalDuration = ?load_start.elapsed(),
@@ -352,6 +374,7 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
     info!("Stopping scrape manager...");
     app.rules.stop();
     app.rules.wait_stopped(Duration::from_secs(30)).await;
+    app.remote_write.stop().await;
     flusher.abort();
     compactor.abort();
     let db2 = Arc::clone(&db);

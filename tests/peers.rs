@@ -488,3 +488,136 @@ pub fn run(tool: &str, args: &[&str], stdin: Option<&str>) -> (i32, String, Stri
         String::from_utf8_lossy(&o.stderr).to_string(),
     )
 }
+
+/// Debian's `victoria-metrics` (single node) on 127.0.0.1, with its data in
+/// a folder of its own; can be killed and started again on the same port
+/// and data. Killed on drop.
+pub struct VictoriaMetrics {
+    child: Option<Child>,
+    pub addr: String,
+    dir: tempfile::TempDir,
+}
+
+impl VictoriaMetrics {
+    pub fn start() -> VictoriaMetrics {
+        let mut vm = VictoriaMetrics {
+            child: None,
+            addr: format!("127.0.0.1:{}", free_port()),
+            dir: tempfile::tempdir().unwrap(),
+        };
+        vm.restart();
+        vm
+    }
+
+    /// Starts it (again), waiting until it answers `/health`.
+    pub fn restart(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("vm.log"))
+            .unwrap();
+        let child = Command::new("victoria-metrics")
+            .arg(format!(
+                "-storageDataPath={}",
+                self.dir.path().join("data").display()
+            ))
+            .arg(format!("-httpListenAddr={}", self.addr))
+            .arg("-retentionPeriod=100y")
+            .arg("-search.latencyOffset=0s")
+            .arg("-search.disableCache")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn victoria-metrics");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok((200, _)) = http_get(&self.addr, "/health") {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("victoria-metrics not ready: {}", self.log_text());
+    }
+
+    /// Stops it as an operator would (SIGTERM: it writes what it holds in
+    /// memory first), waiting for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Kills it (SIGKILL): what it had not written to disk is lost.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("vm.log")).unwrap_or_default()
+    }
+
+    /// Every raw sample of the series matching `selector`, by label set
+    /// (sorted `name=value` pairs): timestamps and values, in time order,
+    /// duplicates kept.
+    pub fn export(&self, selector: &str) -> std::collections::BTreeMap<String, Vec<(i64, f64)>> {
+        let _ = http_get(&self.addr, "/internal/force_flush");
+        let (code, body) = http_get(
+            &self.addr,
+            &format!("/api/v1/export?match[]={}", crate::common::enc(selector)),
+        )
+        .unwrap();
+        assert_eq!(code, 200, "{body}");
+        let mut out = std::collections::BTreeMap::new();
+        for line in body.lines().filter(|l| !l.trim().is_empty()) {
+            // NaN (a staleness marker) is not JSON: such values are skipped
+            let line = line.replace("NaN", "null");
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            let key = series_key(&v["metric"]);
+            let ts = v["timestamps"].as_array().unwrap();
+            let vals = v["values"].as_array().unwrap();
+            let list: &mut Vec<(i64, f64)> = out.entry(key).or_default();
+            for (t, x) in ts.iter().zip(vals) {
+                if let Some(x) = x.as_f64() {
+                    list.push((t.as_i64().unwrap(), x));
+                }
+            }
+            list.sort_by_key(|s| s.0);
+        }
+        out
+    }
+}
+
+impl Drop for VictoriaMetrics {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A label set as sorted `name=value` pairs joined by commas.
+pub fn series_key(metric: &serde_json::Value) -> String {
+    let mut pairs: Vec<String> = metric
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap()))
+        .collect();
+    pairs.sort();
+    pairs.join(",")
+}

@@ -540,7 +540,7 @@ async fn ingest(
                     let mut out = Vec::new();
                     let mut d = flate2::read::GzDecoder::new(&body[..]);
                     if let Err(e) = std::io::Read::read_to_end(&mut d, &mut out) {
-                        return (400, format!("gzip: {e}\n"));
+                        return (400, format!("gzip: {e}\n")).into();
                     }
                     Bytes::from(out)
                 }
@@ -550,8 +550,14 @@ async fn ingest(
         }
     })
     .await
-    .unwrap_or_else(|e| (500, format!("{e}\n")));
-    text(reply.0, &reply.1)
+    .unwrap_or_else(|e| (500, format!("{e}\n")).into());
+    let mut r = text(reply.status, &reply.body);
+    for (k, v) in reply.headers {
+        if let Ok(v) = header::HeaderValue::from_str(&v) {
+            r.headers_mut().insert(k, v);
+        }
+    }
+    r
 }
 
 fn unreachable_handler() -> Result<Answer, ApiError> {

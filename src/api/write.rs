@@ -1,14 +1,24 @@
-//! Receiving samples: `POST /api/v1/write` (Prometheus remote write 1.0,
-//! snappy-compressed protobuf) and `POST /api/v1/import/prometheus` (text
-//! exposition lines with optional millisecond timestamps). Both only with
-//! `--web.enable-remote-write-receiver`.
+//! Receiving samples: `POST /api/v1/write` (Prometheus remote write 1.0
+//! and 2.0, snappy-compressed protobuf) and `POST /api/v1/import/prometheus`
+//! (text exposition lines with optional millisecond timestamps). Both only
+//! with `--web.enable-remote-write-receiver`.
+//!
+//! The message is chosen by `Content-Type` as the 2.0 specification says:
+//! `application/x-protobuf` (or with `proto=prometheus.WriteRequest`) is
+//! 1.0, `proto=io.prometheus.write.v2.Request` 2.0; another type, another
+//! `proto`, one not in `--web.remote-write-receiver.accepted-protobuf-messages`,
+//! or an encoding other than snappy: 415.
 //!
 //! Answers follow Prometheus's receiver: 204 when stored; 400 with the
 //! error as plain text for a malformed body or for samples the database
 //! refuses (out of order, duplicate timestamp, out of bounds, more than
-//! 10 minutes in the future). Unlike Prometheus, which rolls the whole
+//! 10 minutes in the future). A 2.0 answer, success or not, says what was
+//! written in `X-Prometheus-Remote-Write-Samples-Written` (and the
+//! `-Histograms-` and `-Exemplars-Written` headers, 0: flint stores
+//! neither yet); a 2.0 series that is invalid is reported and the others
+//! stored, as Prometheus does. Unlike Prometheus, which rolls a 1.0
 //! request back on the first refused sample, the accepted samples of such
-//! a request are kept; and a request with an invalid series (no metric
+//! a request are kept; and a 1.0 request with an invalid series (no metric
 //! name, an empty or repeated label name) is refused whole with 400, where
 //! Prometheus skips the series and answers 204; so is a request with a
 //! label set over 512 KiB, which the series log does not take.
@@ -18,32 +28,103 @@ use tracing::warn;
 use crate::app::App;
 use crate::textparse::{Entry, PromParser};
 
-/// The outcome: HTTP status and plain-text body.
-pub type Reply = (u16, String);
+/// The outcome: HTTP status, plain-text body, extra headers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// Plain-text body.
+    pub body: String,
+    /// Headers to add.
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl From<(u16, String)> for Reply {
+    fn from((status, body): (u16, String)) -> Reply {
+        Reply {
+            status,
+            body,
+            headers: Vec::new(),
+        }
+    }
+}
 
 fn store(app: &App, series: Vec<(tsdb::labels::Labels, Vec<(i64, f64)>)>) -> Reply {
+    store_counting(app, series).0
+}
+
+/// Stores the series; the reply and the number of samples written.
+fn store_counting(app: &App, series: Vec<(tsdb::labels::Labels, Vec<(i64, f64)>)>) -> (Reply, u64) {
+    let (status, body, written) = store_inner(app, series);
+    ((status, body).into(), written)
+}
+
+fn store_inner(
+    app: &App,
+    series: Vec<(tsdb::labels::Labels, Vec<(i64, f64)>)>,
+) -> (u16, String, u64) {
     let mut appender = app.db.appender();
     for (labels, samples) in &series {
         let r = match appender.series(labels) {
             Ok((r, _)) => r,
             // sending it again will not help
-            Err(e @ tsdb::Error::InvalidLabels(_)) => return (400, format!("{e}\n")),
-            Err(e) => return (500, format!("{e}\n")),
+            Err(e @ tsdb::Error::InvalidLabels(_)) => return (400, format!("{e}\n"), 0),
+            Err(e) => return (500, format!("{e}\n"), 0),
         };
         for (t, v) in samples {
             if let Err(e) = appender.append(r, *t, *v) {
-                return (500, format!("{e}\n"));
+                return (500, format!("{e}\n"), 0);
             }
         }
     }
     match appender.commit() {
-        Ok(st) if st.out_of_order > 0 => (400, format!("{}\n", tsdb::Error::OutOfOrder)),
-        Ok(st) if st.duplicate_timestamp > 0 => (400, format!("{}\n", tsdb::Error::Duplicate)),
-        Ok(st) if st.out_of_bounds > 0 => (400, format!("{}\n", tsdb::Error::OutOfBounds)),
-        Ok(st) if st.too_far_in_future > 0 => (400, format!("{}\n", tsdb::Error::TooFarInFuture)),
-        Ok(_) => (204, String::new()),
-        Err(e) => (500, format!("{e}\n")),
+        Ok(st) => {
+            let written = st.appended + st.duplicates_ignored;
+            let refused = if st.out_of_order > 0 {
+                Some(tsdb::Error::OutOfOrder)
+            } else if st.duplicate_timestamp > 0 {
+                Some(tsdb::Error::Duplicate)
+            } else if st.out_of_bounds > 0 {
+                Some(tsdb::Error::OutOfBounds)
+            } else if st.too_far_in_future > 0 {
+                Some(tsdb::Error::TooFarInFuture)
+            } else {
+                None
+            };
+            match refused {
+                Some(e) => (400, format!("{e}\n"), written),
+                None => (204, String::new(), written),
+            }
+        }
+        Err(e) => (500, format!("{e}\n"), 0),
     }
+}
+
+/// The remote write message a `Content-Type` names, or the 415 answer.
+fn message_of(content_type: Option<&str>) -> Result<&'static str, String> {
+    use crate::config::remote::{PROTO_V1, PROTO_V2};
+    let Some(ct) = content_type.filter(|c| !c.trim().is_empty()) else {
+        return Ok(PROTO_V1);
+    };
+    let mut parts = ct.split(';');
+    let base = parts.next().unwrap_or("").trim();
+    if base != "application/x-protobuf" {
+        return Err(format!("unsupported content type {ct:?}"));
+    }
+    let mut proto = PROTO_V1;
+    for p in parts {
+        let Some((k, v)) = p.trim().split_once('=') else {
+            return Err(format!("malformed content type parameter {p:?}"));
+        };
+        if k.trim() == "proto" {
+            proto = match v.trim() {
+                PROTO_V1 => PROTO_V1,
+                PROTO_V2 => PROTO_V2,
+                other => return Err(format!("unknown remote write protobuf message {other:?}")),
+            };
+        }
+    }
+    Ok(proto)
 }
 
 /// `POST /api/v1/write`.
@@ -53,35 +134,35 @@ pub fn remote_write(
     encoding: Option<&str>,
     body: &[u8],
 ) -> Reply {
-    if let Some(ct) = content_type {
-        let base = ct.split(';').next().unwrap_or("").trim();
-        if base != "application/x-protobuf" {
-            return (415, format!("unsupported content type {ct:?}\n"));
-        }
-        if let Some(proto) = ct
-            .split(';')
-            .skip(1)
-            .find_map(|p| p.trim().strip_prefix("proto="))
-        {
-            if proto != "prometheus.WriteRequest" {
-                return (
-                    415,
-                    format!("unsupported remote write protobuf message {proto:?}\n"),
-                );
-            }
-        }
+    let message = match message_of(content_type) {
+        Ok(m) => m,
+        Err(e) => return (415, format!("{e}\n")).into(),
+    };
+    if !app.accepted_remote_write.iter().any(|m| m == message) {
+        return (
+            415,
+            format!(
+                "{message} protobuf message is not accepted by this server; only accepts {}\n",
+                app.accepted_remote_write.join(", ")
+            ),
+        )
+            .into();
     }
-    if let Some(enc) = encoding {
+    if let Some(enc) = encoding.filter(|e| !e.is_empty()) {
         if enc != "snappy" {
             return (
                 415,
                 format!("unsupported compression {enc:?}, only snappy is accepted\n"),
-            );
+            )
+                .into();
         }
+    }
+    if message == crate::config::remote::PROTO_V2 {
+        return remote_write_v2(app, body);
     }
     let req = match crate::remote::decode_write_request(body, app.remote_write_max_bytes) {
         Ok(r) => r,
-        Err(e) => return (e.http_status(), format!("{e}\n")),
+        Err(e) => return (e.http_status(), format!("{e}\n")).into(),
     };
     // any invalid series refuses the whole request: bad input gets a clear
     // error (Prometheus skips such series and answers 204)
@@ -89,9 +170,64 @@ pub fn remote_write(
         Ok(series) => store(app, series),
         Err(e) => {
             warn!(component = "web", err = %e, "Refusing remote write with invalid series");
-            (e.http_status(), format!("{e}\n"))
+            (e.http_status(), format!("{e}\n")).into()
         }
     }
+}
+
+/// A 2.0 request: every valid series stored, the invalid ones reported;
+/// the written counts in the answer's headers either way.
+fn remote_write_v2(app: &App, body: &[u8]) -> Reply {
+    use prost::Message as _;
+    let written = |n: u64, r: Reply| -> Reply {
+        let mut r = r;
+        r.headers = vec![
+            ("X-Prometheus-Remote-Write-Samples-Written", n.to_string()),
+            ("X-Prometheus-Remote-Write-Histograms-Written", "0".into()),
+            ("X-Prometheus-Remote-Write-Exemplars-Written", "0".into()),
+        ];
+        r
+    };
+    let raw = match crate::remote::decode_snappy(body, app.remote_write_max_bytes) {
+        Ok(r) => r,
+        Err(e) => return written(0, (e.http_status(), format!("{e}\n")).into()),
+    };
+    let req = match crate::remote::v2::Request::decode(raw.as_slice()) {
+        Ok(r) => r,
+        Err(e) => return written(0, (400, format!("{e}\n")).into()),
+    };
+    let mut errors: Vec<String> = Vec::new();
+    let mut series = Vec::with_capacity(req.timeseries.len());
+    for ts in &req.timeseries {
+        let labels = match crate::remote::v2::series_labels(&req.symbols, &ts.labels_refs) {
+            Ok(l) => l,
+            Err(e) => {
+                errors.push(e.0);
+                continue;
+            }
+        };
+        if !ts.histograms.is_empty() {
+            errors.push(format!(
+                "{}: native histogram samples are not stored yet",
+                crate::remote::codec_notation(&labels)
+            ));
+        }
+        if ts.samples.is_empty() && ts.histograms.is_empty() {
+            errors.push(format!(
+                "{}: a series must have samples",
+                crate::remote::codec_notation(&labels)
+            ));
+            continue;
+        }
+        let samples: Vec<(i64, f64)> = ts.samples.iter().map(|s| (s.timestamp, s.value)).collect();
+        series.push((labels, samples));
+    }
+    let (mut reply, n) = store_counting(app, series);
+    if !errors.is_empty() && reply.status < 300 {
+        warn!(component = "web", errors = errors.len(), first = %errors[0], "Remote write 2.0 request with invalid series");
+        reply = (400, format!("{}\n", errors.join("\n"))).into();
+    }
+    written(n, reply)
 }
 
 /// `POST /api/v1/import/prometheus`: text format lines; a sample without a
@@ -111,7 +247,7 @@ pub fn import_text(app: &App, body: &[u8]) -> Reply {
                 series.push((ls, vec![(ts.unwrap_or(now), v)]));
             }
             Ok(Some(_)) => {}
-            Err(e) => return (400, format!("{e}\n")),
+            Err(e) => return (400, format!("{e}\n")).into(),
         }
     }
     store(app, series)

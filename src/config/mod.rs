@@ -6,6 +6,7 @@
 
 mod duration;
 pub mod http;
+pub mod remote;
 
 pub use duration::PromDuration;
 
@@ -36,12 +37,12 @@ pub struct Config {
     /// Alertmanagers to notify and alert relabeling.
     #[serde(default, skip_serializing)]
     pub alerting: Option<crate::rules::AlertingConfig>,
-    /// Remote write; not supported yet (an error if present).
-    #[serde(default, skip_serializing)]
-    pub remote_write: Option<serde_yaml::Value>,
-    /// Remote read; not supported yet (an error if present).
-    #[serde(default, skip_serializing)]
-    pub remote_read: Option<serde_yaml::Value>,
+    /// Where to send samples by remote write.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remote_write: Vec<remote::RemoteWriteConfig>,
+    /// Where to read samples by remote read, merged into queries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remote_read: Vec<remote::RemoteReadConfig>,
     /// OTLP ingestion settings; not supported yet (an error if present).
     #[serde(default, skip_serializing)]
     pub otlp: Option<serde_yaml::Value>,
@@ -517,9 +518,11 @@ pub fn load_str(text: &str, name: &str) -> Result<Config, ConfigError> {
 
 impl Config {
     fn check(&self, text: &str) -> Result<(), String> {
+        remote::validate_all(&self.remote_write, &self.remote_read)?;
+        if !self.remote_read.is_empty() {
+            return Err("remote_read: not supported yet by this version of flint".into());
+        }
         for (key, v) in [
-            ("remote_write", &self.remote_write),
-            ("remote_read", &self.remote_read),
             ("otlp", &self.otlp),
             ("storage", &self.storage),
             ("tracing", &self.tracing),
@@ -814,7 +817,8 @@ scrape_configs:
                 "scrape timeout greater than scrape interval",
             ),
             ("global: [\n", "parsing YAML file f.yml"),
-            ("remote_write:\n  - url: http://x\n", "remote_write: not supported yet"),
+            ("remote_write:\n  - url: ''\n", "url for remote_write is empty"),
+            ("remote_write:\n  - url: http://x/\n    oauth2: {}\n", "oauth2 is not supported yet"),
             ("scrape_configs:\n  - job_name: k\n    kubernetes_sd_configs: [{role: pod}]\n", "kubernetes_sd_configs (job \"k\") is not supported yet"),
             ("scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: ['h:99999']\n", "invalid port"),
         ];

@@ -78,6 +78,13 @@ impl RemoteError {
 /// `max_decoded` before anything is allocated; a declared length the input
 /// could not possibly expand to is reported as corrupt input. Never panics.
 pub fn decode_write_request(body: &[u8], max_decoded: usize) -> Result<WriteRequest, RemoteError> {
+    let buf = decode_snappy(body, max_decoded)?;
+    WriteRequest::decode(buf.as_slice()).map_err(|e| RemoteError::Protobuf(e.to_string()))
+}
+
+/// Decompresses a snappy block of at most `max_decoded` bytes, checking the
+/// declared length before allocating. Never panics.
+pub fn decode_snappy(body: &[u8], max_decoded: usize) -> Result<Vec<u8>, RemoteError> {
     let declared = match snap::raw::decompress_len(body) {
         Ok(n) => n as u64,
         Err(snap::Error::TooBig { given, .. }) => {
@@ -106,7 +113,7 @@ pub fn decode_write_request(body: &[u8], max_decoded: usize) -> Result<WriteRequ
         .decompress(body, &mut buf)
         .map_err(|e| RemoteError::Snappy(e.to_string()))?;
     buf.truncate(n);
-    WriteRequest::decode(buf.as_slice()).map_err(|e| RemoteError::Protobuf(e.to_string()))
+    Ok(buf)
 }
 
 /// Encodes a request as a remote-write 1.0 body: protobuf, then a snappy
@@ -229,6 +236,15 @@ fn prometheus_notation(labels: &[&Label]) -> String {
     }
     s.push('}');
     s
+}
+
+/// A label set as Prometheus's `labels.String()` writes it.
+pub(crate) fn prom_notation(labels: &Labels) -> String {
+    let owned: Vec<Label> = labels
+        .iter()
+        .map(|l| Label::new(l.name.as_str(), l.value.as_str()))
+        .collect();
+    prometheus_notation(&owned.iter().collect::<Vec<_>>())
 }
 
 /// `[a-zA-Z_][a-zA-Z0-9_]*`

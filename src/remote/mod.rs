@@ -48,11 +48,19 @@
 
 mod codec;
 pub mod proto;
+pub mod v2;
+pub mod wire;
+pub mod write;
+
+/// A label set as Prometheus's `labels.String()` writes it.
+pub fn codec_notation(labels: &tsdb::labels::Labels) -> String {
+    codec::prom_notation(labels)
+}
 #[cfg(test)]
 mod tests;
 
 pub use codec::{
-    convert_series, decode_write_request, encode_write_request, to_series,
+    convert_series, decode_snappy, decode_write_request, encode_write_request, to_series,
     to_series_skipping_invalid, RemoteError, Series, Skipped,
 };
 pub use proto::{

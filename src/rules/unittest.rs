@@ -511,6 +511,7 @@ fn run_test(st: &Settings<'_>, idx: usize, t: &TestGroup, defs: &[GroupDef]) -> 
             retention_bytes: 0,
             max_future_ms: 0,
             no_lockfile: false,
+            ..tsdb::Options::default()
         },
     ) {
         Ok(db) => Arc::new(db),

@@ -408,6 +408,7 @@ pub fn render(app: &App) -> String {
         );
     }
     e.raw(&app.rules.metrics_text());
+    app.remote_write.render_metrics(&mut e);
     e.finish()
 }
 

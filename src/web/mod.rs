@@ -49,6 +49,11 @@ impl Histogram {
         self.count += 1;
     }
 
+    /// The sum of the observations.
+    pub fn sum(&self) -> f64 {
+        self.sum
+    }
+
     /// Appends the `_bucket`, `_sum` and `_count` lines with extra labels
     /// (`a="b"` text, may be empty).
     pub fn render(&self, out: &mut String, name: &str, labels: &str) {

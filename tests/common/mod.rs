@@ -456,3 +456,140 @@ pub fn run_to_exit(config: &Path, data: &Path) -> std::process::Output {
         .output()
         .expect("run flint")
 }
+
+/// One request a [`MockReceiver`] got.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub path: String,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What a [`MockReceiver`] answers: status, extra headers, body, and a
+/// delay before answering.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub delay: Duration,
+}
+
+impl Answer {
+    pub fn status(status: u16) -> Answer {
+        Answer {
+            status,
+            headers: Vec::new(),
+            body: String::new(),
+            delay: Duration::ZERO,
+        }
+    }
+}
+
+/// An HTTP server that records every request and answers as told.
+pub struct MockReceiver {
+    pub addr: String,
+    pub got: Arc<Mutex<Vec<Received>>>,
+    pub answer: Arc<Mutex<Answer>>,
+}
+
+impl MockReceiver {
+    pub fn start(answer: Answer) -> MockReceiver {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let answer = Arc::new(Mutex::new(answer));
+        let (g, a) = (Arc::clone(&got), Arc::clone(&answer));
+        std::thread::spawn(move || {
+            for conn in l.incoming() {
+                let Ok(c) = conn else { continue };
+                let (g, a) = (Arc::clone(&g), Arc::clone(&a));
+                std::thread::spawn(move || serve_mock(c, g, a));
+            }
+        });
+        MockReceiver { addr, got, answer }
+    }
+
+    pub fn set(&self, a: Answer) {
+        *self.answer.lock().unwrap() = a;
+    }
+
+    pub fn requests(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+}
+
+fn serve_mock(
+    mut c: std::net::TcpStream,
+    got: Arc<Mutex<Vec<Received>>>,
+    answer: Arc<Mutex<Answer>>,
+) {
+    let mut buf = Vec::new();
+    let mut tmp = [0u8; 65536];
+    loop {
+        // one request: headers, then Content-Length bytes
+        let head_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i;
+            }
+            match c.read(&mut tmp) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&tmp[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+        let mut lines = head.lines();
+        let path = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap_or("")
+            .to_string();
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        let len: usize = headers
+            .iter()
+            .find(|(k, _)| k == "content-length")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        while buf.len() < head_end + 4 + len {
+            match c.read(&mut tmp) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&tmp[..n]),
+            }
+        }
+        let body = buf[head_end + 4..head_end + 4 + len].to_vec();
+        buf.drain(..head_end + 4 + len);
+        let a = answer.lock().unwrap().clone();
+        std::thread::sleep(a.delay);
+        got.lock().unwrap().push(Received {
+            path,
+            headers,
+            body,
+        });
+        let mut resp = format!(
+            "HTTP/1.1 {} X\r\nContent-Length: {}\r\n",
+            a.status,
+            a.body.len()
+        );
+        for (k, v) in &a.headers {
+            resp.push_str(&format!("{k}: {v}\r\n"));
+        }
+        resp.push_str("\r\n");
+        resp.push_str(&a.body);
+        if c.write_all(resp.as_bytes()).is_err() {
+            return;
+        }
+    }
+}

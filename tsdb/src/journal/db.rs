@@ -22,7 +22,11 @@ impl Db {
         if !dir.exists() {
             return Ok(());
         }
-        let j = Journal::open(&dir, self.opts.journal_max_bytes, self.opts.journal_segment_bytes)?;
+        let j = Journal::open(
+            &dir,
+            self.opts.journal_max_bytes,
+            self.opts.journal_segment_bytes,
+        )?;
         if j.reader_names().is_empty() {
             return j.remove();
         }

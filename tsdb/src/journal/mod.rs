@@ -33,8 +33,8 @@ use parking_lot::{Mutex, MutexGuard};
 
 use crate::encoding::crc32c;
 use crate::Error;
-use record::Encoder;
 use reader::ReaderFile;
+use record::Encoder;
 
 /// Bytes after which the writer starts a new segment, by default.
 pub const SEGMENT_BYTES: u64 = 64 << 20;
@@ -479,7 +479,9 @@ impl Journal {
             if oldest >= current {
                 break;
             }
-            let needed = readers.values().any(|r| r.state().position.segment <= oldest);
+            let needed = readers
+                .values()
+                .any(|r| r.state().position.segment <= oldest);
             if needed && total <= self.max_bytes {
                 break;
             }
@@ -558,7 +560,9 @@ impl Journal {
             }
             if s.position < end {
                 let path = segment_path(&self.dir, s.position.segment);
-                let Ok(data) = std::fs::read(&path) else { continue };
+                let Ok(data) = std::fs::read(&path) else {
+                    continue;
+                };
                 let mut off = s.position.offset as usize;
                 while let Some((payload, next)) = frame_at(&data, off) {
                     let _ = record::decode(payload, |_, t, _| oldest = oldest.min(t));

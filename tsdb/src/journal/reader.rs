@@ -222,7 +222,11 @@ impl ReaderFile {
 
     /// Moves the reader to `to`, adding `skipped` to what it has to catch
     /// up on; a series already in the list keeps its oldest time.
-    pub(crate) fn move_on(&mut self, to: JournalPosition, skipped: Vec<CatchUp>) -> Result<(), Error> {
+    pub(crate) fn move_on(
+        &mut self,
+        to: JournalPosition,
+        skipped: Vec<CatchUp>,
+    ) -> Result<(), Error> {
         let done = self.state.catch_up_done.min(self.state.catch_up.len());
         let mut merged: std::collections::BTreeMap<u64, CatchUp> = self.state.catch_up[done..]
             .iter()
@@ -250,9 +254,7 @@ impl ReaderFile {
 
     /// Makes the state durable.
     pub(crate) fn sync(&self) -> Result<(), Error> {
-        self.file
-            .sync_data()
-            .map_err(|e| Error::io(&self.path, e))
+        self.file.sync_data().map_err(|e| Error::io(&self.path, e))
     }
 
     /// Deletes the reader's files.

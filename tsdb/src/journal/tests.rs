@@ -102,7 +102,10 @@ fn a_torn_tail_is_cut_and_writing_goes_on() {
     drop(f);
     let db = Db::open(dir.path(), opts()).unwrap();
     let (got, _) = read_all(&db, "a");
-    assert_eq!(got.iter().map(|s| s.1).collect::<Vec<_>>(), vec![1000, 1000]);
+    assert_eq!(
+        got.iter().map(|s| s.1).collect::<Vec<_>>(),
+        vec![1000, 1000]
+    );
     commit(&db, 1, 3000);
     let (got, _) = read_all(&db, "a");
     assert_eq!(
@@ -123,7 +126,8 @@ fn read_segments_go_and_a_late_reader_catches_up() {
         },
     )
     .unwrap();
-    db.journal_set_readers(&["fast".into(), "slow".into()]).unwrap();
+    db.journal_set_readers(&["fast".into(), "slow".into()])
+        .unwrap();
     let mut refs = Vec::new();
     for k in 0..60 {
         refs = commit(&db, 20, 1000 + k * 1000);
@@ -165,7 +169,10 @@ fn read_segments_go_and_a_late_reader_catches_up() {
     // once, in order per series
     let mut per_series: std::collections::BTreeMap<u64, Vec<i64>> = Default::default();
     for c in &st.catch_up {
-        let (labels, samples) = db.series_samples(c.series, c.mint, c.maxt).unwrap().unwrap();
+        let (labels, samples) = db
+            .series_samples(c.series, c.mint, c.maxt)
+            .unwrap()
+            .unwrap();
         assert_eq!(labels.get("__name__"), Some("m"));
         per_series
             .entry(c.series.0)
@@ -181,8 +188,16 @@ fn read_segments_go_and_a_late_reader_catches_up() {
     }
     // an acknowledgement of the old generation changes nothing, and
     // reading with it says the reader moved
-    db.journal_ack("slow", 0, JournalPosition { segment: 99, offset: 0 }, 0)
-        .unwrap();
+    db.journal_ack(
+        "slow",
+        0,
+        JournalPosition {
+            segment: 99,
+            offset: 0,
+        },
+        0,
+    )
+    .unwrap();
     assert_eq!(db.journal_reader("slow").unwrap().position, st.position);
     assert!(matches!(
         db.journal_read("slow", 0, st.position, 10).unwrap(),

@@ -1,0 +1,451 @@
+//! `remote_write` and `remote_read` entries of prometheus.yml, with
+//! Prometheus 3's defaults and checks.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::http::HttpClientConfig;
+use super::PromDuration;
+use crate::relabel::RelabelConfig;
+
+/// The remote write message of protocol 1.0.
+pub const PROTO_V1: &str = "prometheus.WriteRequest";
+/// The remote write message of protocol 2.0.
+pub const PROTO_V2: &str = "io.prometheus.write.v2.Request";
+
+fn dur(secs: u64) -> PromDuration {
+    PromDuration(std::time::Duration::from_secs(secs))
+}
+
+fn ms(ms: u64) -> PromDuration {
+    PromDuration(std::time::Duration::from_millis(ms))
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `queue_config`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// Samples buffered per shard.
+    pub capacity: u64,
+    /// Most shards.
+    pub max_shards: u64,
+    /// Fewest shards, and the number to start with.
+    pub min_shards: u64,
+    /// Samples in one request.
+    pub max_samples_per_send: u64,
+    /// Longest a partial request waits.
+    pub batch_send_deadline: PromDuration,
+    /// First wait before a retry, doubled each time.
+    pub min_backoff: PromDuration,
+    /// Longest wait before a retry.
+    pub max_backoff: PromDuration,
+    /// Whether a 429 answer is retried.
+    pub retry_on_http_429: bool,
+    /// Samples older than this are not sent (0: no limit).
+    pub sample_age_limit: PromDuration,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            capacity: 10_000,
+            max_shards: 50,
+            min_shards: 1,
+            max_samples_per_send: 2000,
+            batch_send_deadline: dur(5),
+            min_backoff: ms(30),
+            max_backoff: dur(5),
+            retry_on_http_429: false,
+            sample_age_limit: PromDuration::default(),
+        }
+    }
+}
+
+/// `metadata_config`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetadataConfig {
+    /// Whether metric metadata is sent.
+    pub send: bool,
+    /// How often.
+    pub send_interval: PromDuration,
+    /// Entries in one request.
+    pub max_samples_per_send: u64,
+}
+
+impl Default for MetadataConfig {
+    fn default() -> Self {
+        MetadataConfig {
+            send: true,
+            send_interval: dur(60),
+            max_samples_per_send: 2000,
+        }
+    }
+}
+
+/// One `remote_write` entry. Keys not listed are collected in `unknown`
+/// and refused by [`RemoteWriteConfig::validate`].
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct RemoteWriteConfig {
+    /// Where to send.
+    pub url: String,
+    /// The queue's name (default: from a hash of the entry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Timeout of one request.
+    #[serde(default = "thirty_seconds")]
+    pub remote_timeout: PromDuration,
+    /// Headers added to every request.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Relabeling of each series before sending (after external labels).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub write_relabel_configs: Vec<RelabelConfig>,
+    /// `prometheus.WriteRequest` (1.0) or `io.prometheus.write.v2.Request`.
+    #[serde(default = "proto_v1")]
+    pub protobuf_message: String,
+    /// Whether exemplars are sent.
+    #[serde(default)]
+    pub send_exemplars: bool,
+    /// Whether native histograms are sent.
+    #[serde(default)]
+    pub send_native_histograms: bool,
+    /// Whether each request picks one of the host's addresses at random.
+    #[serde(default)]
+    pub round_robin_dns: bool,
+    /// Sharding, batching and retries.
+    #[serde(default)]
+    pub queue_config: QueueConfig,
+    /// Metric metadata sending (protocol 1.0).
+    #[serde(default)]
+    pub metadata_config: MetadataConfig,
+    /// Authentication, TLS, proxy and redirect settings.
+    #[serde(flatten)]
+    pub http: HttpClientConfig,
+    /// Keys flint does not know or support.
+    #[serde(flatten, skip_serializing)]
+    pub unknown: BTreeMap<String, serde_yaml::Value>,
+}
+
+fn thirty_seconds() -> PromDuration {
+    dur(30)
+}
+
+fn one_minute() -> PromDuration {
+    dur(60)
+}
+
+fn proto_v1() -> String {
+    PROTO_V1.to_string()
+}
+
+/// Headers a configuration may not set, as Prometheus lists them.
+const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "content-encoding",
+    "content-length",
+    "content-type",
+    "user-agent",
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "www-authenticate",
+    "accept-encoding",
+    "x-prometheus-remote-write-version",
+    "x-prometheus-remote-read-version",
+    "x-amz-date",
+    "x-amz-security-token",
+    "x-amz-content-sha256",
+];
+
+/// Authentication mechanisms of Prometheus that flint does not have.
+const UNSUPPORTED_AUTH: &[&str] = &["oauth2", "sigv4", "azuread", "google_iam"];
+
+fn check_headers(headers: &BTreeMap<String, String>) -> Result<(), String> {
+    for h in headers.keys() {
+        let l = h.to_ascii_lowercase();
+        if l == "authorization" {
+            return Err("authorization header must be changed via the basic_auth, authorization, oauth2, sigv4, azuread or google_iam parameter".into());
+        }
+        if RESERVED_HEADERS.contains(&l.as_str()) {
+            return Err(format!("{h} is a reserved header. It must not be changed"));
+        }
+    }
+    Ok(())
+}
+
+fn check_unknown(
+    unknown: &BTreeMap<String, serde_yaml::Value>,
+    section: &str,
+    go_type: &str,
+) -> Result<(), String> {
+    if let Some(k) = unknown.keys().next() {
+        if UNSUPPORTED_AUTH.contains(&k.as_str()) {
+            return Err(format!(
+                "{section}: {k} is not supported yet by this version of flint"
+            ));
+        }
+        return Err(format!("field {k} not found in type {go_type}"));
+    }
+    Ok(())
+}
+
+impl RemoteWriteConfig {
+    /// Prometheus's checks, with its messages.
+    pub fn validate(&self) -> Result<(), String> {
+        check_unknown(&self.unknown, "remote_write", "config.RemoteWriteConfig")?;
+        if self.url.is_empty() {
+            return Err("url for remote_write is empty".into());
+        }
+        let u = url::Url::parse(&self.url)
+            .map_err(|e| format!("invalid remote_write url {:?}: {e}", self.url))?;
+        if u.scheme() != "http" && u.scheme() != "https" {
+            return Err(format!(
+                "unsupported scheme {:?} for remote_write url",
+                u.scheme()
+            ));
+        }
+        check_headers(&self.headers)?;
+        for r in &self.write_relabel_configs {
+            r.validate()?;
+        }
+        if self.protobuf_message != PROTO_V1 && self.protobuf_message != PROTO_V2 {
+            return Err(format!(
+                "invalid protobuf_message value: unknown type for remote write protobuf message {}, supported: {PROTO_V1}, {PROTO_V2}",
+                self.protobuf_message
+            ));
+        }
+        let q = &self.queue_config;
+        if q.max_shards == 0 {
+            return Err("remote write queue max_shards must be positive".into());
+        }
+        if q.min_shards == 0 {
+            return Err("remote write queue min_shards must be positive".into());
+        }
+        if q.min_shards > q.max_shards {
+            return Err("remote write queue min_shards must not be greater than max_shards".into());
+        }
+        if q.max_samples_per_send == 0 {
+            return Err("remote write queue max_samples_per_send must be positive".into());
+        }
+        if q.capacity == 0 {
+            return Err("remote write queue capacity must be positive".into());
+        }
+        if q.max_backoff < q.min_backoff {
+            return Err("remote write queue max_backoff must not be less than min_backoff".into());
+        }
+        self.http.validate()
+    }
+
+    /// The queue's name: `name`, or the first 6 hex digits of the MD5 of
+    /// the entry written as YAML (secrets as `<secret>`).
+    pub fn queue_name(&self) -> String {
+        if let Some(n) = self.name.as_ref().filter(|n| !n.is_empty()) {
+            return n.clone();
+        }
+        self.hash()[..6].to_string()
+    }
+
+    /// The MD5 of the entry written as YAML, in hex.
+    pub fn hash(&self) -> String {
+        use md5::Digest as _;
+        let yaml = serde_yaml::to_string(self).unwrap_or_default();
+        md5::Md5::digest(yaml.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// The URL with any password replaced, for labels and logs.
+    pub fn redacted_url(&self) -> String {
+        redact(&self.url)
+    }
+}
+
+/// A URL with its password shown as `xxxxx`, as Go's `URL.Redacted` does.
+pub fn redact(u: &str) -> String {
+    match url::Url::parse(u) {
+        Ok(mut p) if p.password().is_some() => {
+            let _ = p.set_password(Some("xxxxx"));
+            p.to_string()
+        }
+        _ => u.to_string(),
+    }
+}
+
+/// One `remote_read` entry.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct RemoteReadConfig {
+    /// Where to read.
+    pub url: String,
+    /// A name for metrics and logs (default: from a hash of the entry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Timeout of one request.
+    #[serde(default = "one_minute")]
+    pub remote_timeout: PromDuration,
+    /// Headers added to every request.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Whether to read for time ranges the local storage has too.
+    #[serde(default)]
+    pub read_recent: bool,
+    /// Label values a selector must match exactly for this remote to be
+    /// asked.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub required_matchers: BTreeMap<String, String>,
+    /// Whether the external labels are added as matchers and removed
+    /// from the answers.
+    #[serde(default = "yes")]
+    pub filter_external_labels: bool,
+    /// Largest frame of a streamed answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunked_read_limit: Option<u64>,
+    /// Authentication, TLS, proxy and redirect settings.
+    #[serde(flatten)]
+    pub http: HttpClientConfig,
+    /// Keys flint does not know or support.
+    #[serde(flatten, skip_serializing)]
+    pub unknown: BTreeMap<String, serde_yaml::Value>,
+}
+
+impl RemoteReadConfig {
+    /// Prometheus's checks, with its messages.
+    pub fn validate(&self) -> Result<(), String> {
+        check_unknown(&self.unknown, "remote_read", "config.RemoteReadConfig")?;
+        if self.url.is_empty() {
+            return Err("url for remote_read is empty".into());
+        }
+        url::Url::parse(&self.url)
+            .map_err(|e| format!("invalid remote_read url {:?}: {e}", self.url))?;
+        check_headers(&self.headers)?;
+        self.http.validate()
+    }
+
+    /// The name: `name`, or the first 6 hex digits of the entry's MD5.
+    pub fn remote_name(&self) -> String {
+        use md5::Digest as _;
+        if let Some(n) = self.name.as_ref().filter(|n| !n.is_empty()) {
+            return n.clone();
+        }
+        let yaml = serde_yaml::to_string(self).unwrap_or_default();
+        md5::Md5::digest(yaml.as_bytes())[..3]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+/// Checks every entry and that names are unique, as Prometheus does.
+pub fn validate_all(
+    writes: &[RemoteWriteConfig],
+    reads: &[RemoteReadConfig],
+) -> Result<(), String> {
+    let mut names = std::collections::HashSet::new();
+    let mut hashes = std::collections::HashSet::new();
+    for w in writes {
+        w.validate()?;
+        if !hashes.insert(w.hash()) {
+            return Err(format!(
+                "duplicate remote write configs are not allowed, found duplicate for URL: {}",
+                w.redacted_url()
+            ));
+        }
+        if let Some(n) = w.name.as_ref().filter(|n| !n.is_empty()) {
+            if !names.insert(n.clone()) {
+                return Err(format!(
+                    "found multiple remote write configs with job name {n:?}"
+                ));
+            }
+        }
+    }
+    let mut names = std::collections::HashSet::new();
+    for r in reads {
+        r.validate()?;
+        if let Some(n) = r.name.as_ref().filter(|n| !n.is_empty()) {
+            if !names.insert(n.clone()) {
+                return Err(format!(
+                    "found multiple remote read configs with job name {n:?}"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rw(y: &str) -> RemoteWriteConfig {
+        serde_yaml::from_str(y).unwrap()
+    }
+
+    #[test]
+    fn defaults_names_and_checks() {
+        let c = rw("url: http://vm:8428/api/v1/write\n");
+        assert_eq!(c.remote_timeout.to_string(), "30s");
+        assert_eq!(c.protobuf_message, PROTO_V1);
+        assert_eq!(c.queue_config, QueueConfig::default());
+        assert_eq!(c.queue_config.max_samples_per_send, 2000);
+        assert!(c.metadata_config.send);
+        assert!(c.validate().is_ok());
+        let name = c.queue_name();
+        assert_eq!(name.len(), 6);
+        assert_eq!(name, rw("url: http://vm:8428/api/v1/write\n").queue_name());
+        assert_ne!(name, rw("url: http://vm:8428/other\n").queue_name());
+        assert_eq!(rw("url: http://x/\nname: prod\n").queue_name(), "prod");
+        assert_eq!(redact("http://u:secret@h:1/p"), "http://u:xxxxx@h:1/p");
+        for (y, want) in [
+            ("url: ''\n", "url for remote_write is empty"),
+            (
+                "url: http://x/\nheaders: {Authorization: x}\n",
+                "authorization header",
+            ),
+            (
+                "url: http://x/\nheaders: {User-Agent: x}\n",
+                "User-Agent is a reserved header",
+            ),
+            (
+                "url: http://x/\nprotobuf_message: foo\n",
+                "invalid protobuf_message value",
+            ),
+            (
+                "url: http://x/\nqueue_config: {min_shards: 5, max_shards: 2}\n",
+                "min_shards must not be greater",
+            ),
+            (
+                "url: http://x/\nqueue_config: {min_backoff: 10s, max_backoff: 1s}\n",
+                "max_backoff must not be less",
+            ),
+            (
+                "url: http://x/\nsigv4: {region: x}\n",
+                "sigv4 is not supported yet",
+            ),
+            (
+                "url: http://x/\nbogus: 1\n",
+                "field bogus not found in type config.RemoteWriteConfig",
+            ),
+        ] {
+            let e = rw(y).validate().unwrap_err();
+            assert!(e.contains(want), "{y}: {e}");
+        }
+        let same = [rw("url: http://x/\n"), rw("url: http://x/\n")];
+        assert!(validate_all(&same, &[])
+            .unwrap_err()
+            .contains("duplicate remote write configs"));
+        let names = [
+            rw("url: http://x/\nname: a\n"),
+            rw("url: http://y/\nname: a\n"),
+        ];
+        assert!(validate_all(&names, &[])
+            .unwrap_err()
+            .contains("job name \"a\""));
+    }
+}

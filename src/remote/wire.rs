@@ -1,0 +1,304 @@
+//! Writing remote write request bodies straight from label sets and
+//! samples, without building message structs first: protobuf fields as
+//! bytes (varints, length-delimited, fixed 64-bit), for 1.0
+//! (`prometheus.WriteRequest`) and 2.0 (`io.prometheus.write.v2.Request`).
+
+use std::collections::HashMap;
+
+use tsdb::labels::Labels;
+
+fn varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn key(out: &mut Vec<u8>, field: u32, wire: u8) {
+    varint(out, (u64::from(field) << 3) | u64::from(wire));
+}
+
+fn bytes_field(out: &mut Vec<u8>, field: u32, b: &[u8]) {
+    key(out, field, 2);
+    varint(out, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
+/// Writes a length-delimited field whose body `f` writes.
+fn nested(out: &mut Vec<u8>, field: u32, scratch: &mut Vec<u8>, f: impl FnOnce(&mut Vec<u8>)) {
+    scratch.clear();
+    f(scratch);
+    key(out, field, 2);
+    varint(out, scratch.len() as u64);
+    out.extend_from_slice(scratch);
+}
+
+/// A sample message (both versions: value = 1 double, timestamp = 2 int64),
+/// proto3 defaults left out.
+fn sample(out: &mut Vec<u8>, t: i64, v: f64) {
+    if v.to_bits() != 0 {
+        key(out, 1, 1);
+        out.extend_from_slice(&v.to_bits().to_le_bytes());
+    }
+    if t != 0 {
+        key(out, 2, 0);
+        varint(out, t as u64);
+    }
+}
+
+/// One series of a request: labels and samples, oldest first.
+pub struct SeriesSamples<'a> {
+    /// The labels as sent (external labels and relabeling applied).
+    pub labels: &'a Labels,
+    /// `(timestamp ms, value)`.
+    pub samples: &'a [(i64, f64)],
+}
+
+/// A 1.0 `WriteRequest` holding `series` (uncompressed).
+pub fn write_request_v1(series: &[SeriesSamples<'_>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(series.len() * 96);
+    let mut ts = Vec::with_capacity(256);
+    let mut inner = Vec::with_capacity(64);
+    for s in series {
+        ts.clear();
+        for l in s.labels.iter() {
+            nested(&mut ts, 1, &mut inner, |b| {
+                bytes_field(b, 1, l.name.as_bytes());
+                bytes_field(b, 2, l.value.as_bytes());
+            });
+        }
+        for &(t, v) in s.samples {
+            nested(&mut ts, 2, &mut inner, |b| sample(b, t, v));
+        }
+        bytes_field(&mut out, 1, &ts);
+    }
+    out
+}
+
+/// Metadata of one metric family, for 1.0's metadata requests and 2.0's
+/// per-series metadata.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FamilyMetadata {
+    /// The type word as exposed (`counter`, `gauge`, …).
+    pub kind: String,
+    /// HELP text.
+    pub help: String,
+    /// UNIT.
+    pub unit: String,
+}
+
+/// 1.0 metadata type numbers (`prometheus.MetricMetadata.MetricType`),
+/// the same as 2.0's.
+fn type_number(kind: &str) -> u64 {
+    super::v2::MetricType::from_word(kind) as i32 as u64
+}
+
+/// A 1.0 `WriteRequest` holding only metadata (field 3).
+pub fn metadata_request_v1(families: &[(String, FamilyMetadata)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut inner = Vec::new();
+    for (name, m) in families {
+        nested(&mut out, 3, &mut inner, |b| {
+            let t = type_number(&m.kind);
+            if t != 0 {
+                key(b, 1, 0);
+                varint(b, t);
+            }
+            bytes_field(b, 2, name.as_bytes());
+            if !m.help.is_empty() {
+                bytes_field(b, 4, m.help.as_bytes());
+            }
+            if !m.unit.is_empty() {
+                bytes_field(b, 5, m.unit.as_bytes());
+            }
+        });
+    }
+    out
+}
+
+/// The symbol table of a 2.0 request.
+#[derive(Default)]
+struct Symbols {
+    list: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+impl Symbols {
+    fn new() -> Self {
+        let mut s = Symbols::default();
+        s.get("");
+        s
+    }
+
+    fn get(&mut self, v: &str) -> u32 {
+        if let Some(&i) = self.index.get(v) {
+            return i;
+        }
+        let i = self.list.len() as u32;
+        self.list.push(v.to_string());
+        self.index.insert(v.to_string(), i);
+        i
+    }
+}
+
+/// A 2.0 `Request` holding `series`, each with the metadata of its family
+/// when `metadata` knows it (uncompressed).
+pub fn request_v2(
+    series: &[SeriesSamples<'_>],
+    metadata: &dyn Fn(&str) -> Option<FamilyMetadata>,
+) -> Vec<u8> {
+    let mut symbols = Symbols::new();
+    let mut body = Vec::with_capacity(series.len() * 48);
+    let mut ts = Vec::with_capacity(128);
+    let mut inner = Vec::with_capacity(32);
+    let mut refs = Vec::with_capacity(32);
+    for s in series {
+        ts.clear();
+        refs.clear();
+        for l in s.labels.iter() {
+            varint(&mut refs, u64::from(symbols.get(&l.name)));
+            varint(&mut refs, u64::from(symbols.get(&l.value)));
+        }
+        bytes_field(&mut ts, 1, &refs);
+        for &(t, v) in s.samples {
+            nested(&mut ts, 2, &mut inner, |b| sample(b, t, v));
+        }
+        let found = s
+            .labels
+            .metric_name()
+            .and_then(|n| metadata(n).or_else(|| metadata(family_name(n))));
+        if let Some(m) = found {
+            let (t, help, unit) = (
+                type_number(&m.kind),
+                symbols.get(&m.help),
+                symbols.get(&m.unit),
+            );
+            nested(&mut ts, 5, &mut inner, |b| {
+                if t != 0 {
+                    key(b, 1, 0);
+                    varint(b, t);
+                }
+                if help != 0 {
+                    key(b, 3, 0);
+                    varint(b, u64::from(help));
+                }
+                if unit != 0 {
+                    key(b, 4, 0);
+                    varint(b, u64::from(unit));
+                }
+            });
+        }
+        bytes_field(&mut body, 5, &ts);
+    }
+    let mut out = Vec::with_capacity(body.len() + symbols.list.len() * 12);
+    for sym in &symbols.list {
+        bytes_field(&mut out, 4, sym.as_bytes());
+    }
+    out.extend_from_slice(&body);
+    out
+}
+
+/// The metric family a series name belongs to: a histogram's or summary's
+/// series carry a suffix the family name does not.
+pub fn family_name(metric: &str) -> &str {
+    for suffix in ["_bucket", "_count", "_sum", "_total", "_created", "_info"] {
+        if let Some(base) = metric.strip_suffix(suffix) {
+            return base;
+        }
+    }
+    metric
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message as _;
+
+    fn ls(p: &[(&str, &str)]) -> Labels {
+        Labels::from_pairs(p)
+    }
+
+    #[test]
+    fn v1_decodes_as_a_write_request() {
+        let a = ls(&[("__name__", "up"), ("job", "x")]);
+        let b = ls(&[("__name__", "m"), ("k", "")]);
+        let stale = f64::from_bits(tsdb::STALE_NAN_BITS);
+        let body = write_request_v1(&[
+            SeriesSamples {
+                labels: &a,
+                samples: &[(1000, 1.0), (2000, 0.0)],
+            },
+            SeriesSamples {
+                labels: &b,
+                samples: &[(-5, stale)],
+            },
+        ]);
+        let req = crate::remote::WriteRequest::decode(body.as_slice()).unwrap();
+        assert_eq!(req.timeseries.len(), 2);
+        let t0 = &req.timeseries[0];
+        assert_eq!(
+            t0.labels,
+            vec![
+                crate::remote::Label::new("__name__", "up"),
+                crate::remote::Label::new("job", "x")
+            ]
+        );
+        assert_eq!(t0.samples.len(), 2);
+        assert_eq!((t0.samples[0].timestamp, t0.samples[0].value), (1000, 1.0));
+        assert_eq!((t0.samples[1].timestamp, t0.samples[1].value), (2000, 0.0));
+        let s = req.timeseries[1].samples[0];
+        assert_eq!(s.timestamp, -5);
+        assert_eq!(s.value.to_bits(), tsdb::STALE_NAN_BITS);
+        let meta = metadata_request_v1(&[(
+            "http_requests".into(),
+            FamilyMetadata {
+                kind: "counter".into(),
+                help: "Requests.".into(),
+                unit: String::new(),
+            },
+        )]);
+        let req = crate::remote::WriteRequest::decode(meta.as_slice()).unwrap();
+        assert_eq!(req.metadata[0].metric_family_name, "http_requests");
+        assert_eq!(req.metadata[0].r#type, 1);
+        assert_eq!(req.metadata[0].help, "Requests.");
+    }
+
+    #[test]
+    fn v2_decodes_with_symbols_and_metadata() {
+        let a = ls(&[("__name__", "http_requests_total"), ("job", "x")]);
+        let b = ls(&[("__name__", "temp"), ("job", "x")]);
+        let body = request_v2(
+            &[
+                SeriesSamples {
+                    labels: &a,
+                    samples: &[(1000, 3.0)],
+                },
+                SeriesSamples {
+                    labels: &b,
+                    samples: &[(1000, 21.5), (2000, 22.0)],
+                },
+            ],
+            &|f| {
+                (f == "http_requests").then(|| FamilyMetadata {
+                    kind: "counter".into(),
+                    help: "Requests.".into(),
+                    unit: "".into(),
+                })
+            },
+        );
+        let req = crate::remote::v2::Request::decode(body.as_slice()).unwrap();
+        assert_eq!(req.symbols[0], "");
+        let l0 =
+            crate::remote::v2::series_labels(&req.symbols, &req.timeseries[0].labels_refs).unwrap();
+        assert_eq!(l0, a);
+        let m = req.timeseries[0].metadata.unwrap();
+        assert_eq!(m.r#type, 1);
+        assert_eq!(req.symbols[m.help_ref as usize], "Requests.");
+        assert_eq!(m.unit_ref, 0);
+        assert!(req.timeseries[1].metadata.is_none());
+        assert_eq!(req.timeseries[1].samples.len(), 2);
+        // "x" and "job" are written once
+        assert_eq!(req.symbols.iter().filter(|s| *s == "job").count(), 1);
+    }
+}

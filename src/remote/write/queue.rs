@@ -1,0 +1,816 @@
+//! One remote write queue: reads the journal from its own position, spreads
+//! the samples over shards by series (so each series stays in order),
+//! sends batches, and records as sent what the receiver took or refused
+//! for good. What was skipped when the journal outgrew its limit is read
+//! from the blocks and head first. The number of shards follows the rate
+//! in and out, as Prometheus computes it.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+use tsdb::labels::{Label, Labels};
+use tsdb::{Db, JournalPosition, JournalRead, SeriesRef};
+
+use super::metrics::QueueMetrics;
+use super::send::{Attempt, Sender};
+use crate::config::remote::RemoteWriteConfig;
+use crate::remote::wire::{self, FamilyMetadata, SeriesSamples};
+
+/// Metric metadata by family name, refreshed from the scrape targets.
+pub type MetadataMap = Arc<parking_lot::RwLock<Arc<HashMap<String, FamilyMetadata>>>>;
+
+/// How a queue is told to stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// Keep running.
+    Run,
+    /// Send what is read, then end.
+    Flush,
+}
+
+/// How often resharding is considered, and the weight of the newest rate.
+const SHARD_UPDATE: Duration = Duration::from_secs(10);
+const EWMA_WEIGHT: f64 = 0.2;
+/// How long an idle reader waits before looking at the journal again.
+const POLL: Duration = Duration::from_millis(100);
+
+/// A sample on its way to a shard, with the journal record it came from.
+#[derive(Clone, Copy)]
+struct Pending {
+    series: SeriesRef,
+    t: i64,
+    v: f64,
+    seq: u64,
+}
+
+/// One queue.
+pub struct Queue {
+    /// Its name (`remote_name`).
+    pub name: String,
+    /// Its configuration.
+    pub cfg: RemoteWriteConfig,
+    ext: Labels,
+    db: Arc<Db>,
+    sender: Sender,
+    /// Its metrics.
+    pub metrics: Arc<QueueMetrics>,
+    metadata: MetadataMap,
+    flush_deadline: Duration,
+}
+
+/// Why a series' samples are not sent.
+enum Skip {
+    Unknown,
+    Relabeled,
+}
+
+impl Queue {
+    /// A queue for `cfg`.
+    pub fn new(
+        cfg: &RemoteWriteConfig,
+        ext: Labels,
+        db: Arc<Db>,
+        base_dir: &std::path::Path,
+        metadata: MetadataMap,
+        flush_deadline: Duration,
+    ) -> Result<Queue, String> {
+        let metrics = QueueMetrics::default();
+        metrics.shards_desired.store(
+            (cfg.queue_config.min_shards as f64).to_bits(),
+            Ordering::Relaxed,
+        );
+        Ok(Queue {
+            name: cfg.queue_name(),
+            sender: Sender::new(cfg, base_dir)?,
+            cfg: cfg.clone(),
+            ext,
+            db,
+            metrics: Arc::new(metrics),
+            metadata,
+            flush_deadline,
+        })
+    }
+
+    fn age_limit_ms(&self) -> Option<i64> {
+        let l = self.cfg.queue_config.sample_age_limit.as_millis();
+        (l > 0).then(|| crate::app::now_ms() - l)
+    }
+
+    /// The labels a series is sent with: external labels it lacks added,
+    /// then `write_relabel_configs`.
+    fn labels_for(&self, labels: Labels) -> Option<Labels> {
+        let mut labels = labels;
+        if !self.ext.is_empty() {
+            let mut all: Vec<Label> = labels.iter().cloned().collect();
+            for l in self.ext.iter() {
+                if labels.get(&l.name).is_none() {
+                    all.push(l.clone());
+                }
+            }
+            labels = Labels::new(all);
+        }
+        if self.cfg.write_relabel_configs.is_empty() {
+            return Some(labels);
+        }
+        crate::relabel::relabel_owned(labels, &self.cfg.write_relabel_configs)
+    }
+
+    fn resolve(&self, r: SeriesRef) -> Result<Labels, Skip> {
+        let labels = self.db.series_labels(r).ok_or(Skip::Unknown)?;
+        self.labels_for(labels).ok_or(Skip::Relabeled)
+    }
+
+    /// Sends the request for `series` until the receiver takes or refuses
+    /// it (or the queue stops). Counts what it sends.
+    async fn send(&self, series: &[SeriesSamples<'_>], stop: &watch::Receiver<Stop>) {
+        let n: u64 = series.iter().map(|s| s.samples.len() as u64).sum();
+        if n == 0 {
+            return;
+        }
+        let newest = series
+            .iter()
+            .flat_map(|s| s.samples.iter().map(|x| x.0))
+            .max()
+            .unwrap_or(0);
+        let m = &self.metrics;
+        let q = &self.cfg.queue_config;
+        let mut backoff = q.min_backoff.0;
+        let mut retry = 0u32;
+        loop {
+            let v2 = self.sender.is_v2();
+            let raw = if v2 {
+                let meta = self.metadata.read().clone();
+                wire::request_v2(series, &|f: &str| meta.get(f).cloned())
+            } else {
+                wire::write_request_v1(series)
+            };
+            let body = match snap::raw::Encoder::new().compress_vec(&raw) {
+                Ok(b) => b,
+                Err(e) => {
+                    m.failed.fetch_add(n, Ordering::Relaxed);
+                    log_refused(&self.name, &self.cfg.redacted_url(), &e.to_string());
+                    return;
+                }
+            };
+            m.samples.fetch_add(n, Ordering::Relaxed);
+            let started = Instant::now();
+            let outcome = self.sender.attempt(body.clone(), v2, retry).await;
+            m.batch_duration
+                .lock()
+                .observe(started.elapsed().as_secs_f64());
+            match outcome {
+                Attempt::Sent { written } => {
+                    let took = written.unwrap_or(n).min(n);
+                    m.failed.fetch_add(n - took, Ordering::Relaxed);
+                    m.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+                    m.highest_sent_ms.fetch_max(newest, Ordering::Relaxed);
+                    return;
+                }
+                Attempt::NotV2 { reason } => {
+                    tracing::warn!(component = "remote", remote_name = %self.name, url = %self.cfg.redacted_url(), err = %reason, "The receiver does not take remote write 2.0: sending 1.0 from now on");
+                    self.sender.fall_back_to_v1();
+                    continue;
+                }
+                Attempt::Refused { reason } => {
+                    m.failed.fetch_add(n, Ordering::Relaxed);
+                    log_refused(&self.name, &self.cfg.redacted_url(), &reason);
+                    return;
+                }
+                Attempt::Retry {
+                    reason,
+                    retry_after,
+                } => {
+                    m.retried.fetch_add(n, Ordering::Relaxed);
+                    let wait = retry_after.filter(|d| !d.is_zero()).unwrap_or(backoff);
+                    if retry == 0 {
+                        tracing::warn!(component = "remote", remote_name = %self.name, url = %self.cfg.redacted_url(), err = %reason, "Failed to send batch, retrying");
+                    } else {
+                        tracing::debug!(component = "remote", remote_name = %self.name, err = %reason, retry, "Failed to send batch, retrying");
+                    }
+                    let mut stop = stop.clone();
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = stop.changed() => {
+                            // a stop during a retry: the samples stay in
+                            // the journal, unacknowledged, for next time
+                            if *stop.borrow() != Stop::Run { return; }
+                        }
+                    }
+                    backoff = (wait * 2).min(q.max_backoff.0);
+                    retry += 1;
+                }
+            }
+        }
+    }
+
+    /// Sends the samples of `batch` (one shard's), resolving labels and
+    /// dropping what must not go; returns per journal record how many of
+    /// its samples are done.
+    async fn send_batch(
+        &self,
+        batch: &[Pending],
+        stop: &watch::Receiver<Stop>,
+    ) -> Vec<(u64, usize)> {
+        let m = &self.metrics;
+        let oldest_ok = self.age_limit_ms();
+        let mut resolved: HashMap<SeriesRef, Result<usize, Skip>> = HashMap::new();
+        let mut series: Vec<(Labels, Vec<(i64, f64)>)> = Vec::new();
+        for p in batch {
+            if oldest_ok.is_some_and(|o| p.t < o) {
+                m.dropped_too_old.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            let slot = resolved.entry(p.series).or_insert_with(|| {
+                self.resolve(p.series).map(|l| {
+                    series.push((l, Vec::new()));
+                    series.len() - 1
+                })
+            });
+            match slot {
+                Ok(i) => series[*i].1.push((p.t, p.v)),
+                Err(Skip::Unknown) => {
+                    m.dropped_unknown.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(Skip::Relabeled) => {
+                    m.dropped_relabel.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        let views: Vec<SeriesSamples<'_>> = series
+            .iter()
+            .map(|(l, s)| SeriesSamples {
+                labels: l,
+                samples: s,
+            })
+            .collect();
+        self.send(&views, stop).await;
+        let mut done: Vec<(u64, usize)> = Vec::new();
+        for p in batch {
+            match done.last_mut() {
+                Some((seq, n)) if *seq == p.seq => *n += 1,
+                _ => done.push((p.seq, 1)),
+            }
+        }
+        self.metrics
+            .pending
+            .fetch_sub(batch.len() as i64, Ordering::Relaxed);
+        done
+    }
+
+    /// Sends the catch-up list's entries from `done` on, acknowledging each
+    /// group; false when stopped first.
+    async fn catch_up(
+        self: &Arc<Self>,
+        st: &tsdb::ReaderState,
+        stop: &watch::Receiver<Stop>,
+    ) -> bool {
+        let max = self.cfg.queue_config.max_samples_per_send.max(1) as usize;
+        let mut i = st.catch_up_done;
+        let list = &st.catch_up;
+        self.metrics
+            .catch_up_series
+            .store((list.len() - i.min(list.len())) as u64, Ordering::Relaxed);
+        while i < list.len() {
+            if *stop.borrow() != Stop::Run {
+                return false;
+            }
+            // read entries until a request's worth of samples
+            let mut group: Vec<(Labels, Vec<(i64, f64)>)> = Vec::new();
+            let mut count = 0;
+            let start = i;
+            while i < list.len() && count < max {
+                let c = list[i];
+                let db = Arc::clone(&self.db);
+                let got = tokio::task::spawn_blocking(move || {
+                    db.series_samples(c.series, c.mint, c.maxt)
+                })
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .flatten();
+                i += 1;
+                let Some((labels, mut samples)) = got else {
+                    self.metrics.dropped_unknown.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                };
+                if let Some(o) = self.age_limit_ms() {
+                    let before = samples.len();
+                    samples.retain(|s| s.0 >= o);
+                    self.metrics
+                        .dropped_too_old
+                        .fetch_add((before - samples.len()) as u64, Ordering::Relaxed);
+                }
+                let Some(labels) = self.labels_for(labels) else {
+                    self.metrics
+                        .dropped_relabel
+                        .fetch_add(samples.len() as u64, Ordering::Relaxed);
+                    continue;
+                };
+                if let Some(newest) = samples.iter().map(|s| s.0).max() {
+                    self.metrics
+                        .highest_enqueued_ms
+                        .fetch_max(newest, Ordering::Relaxed);
+                }
+                count += samples.len();
+                group.push((labels, samples));
+            }
+            // a series with more samples than a request takes goes in parts
+            let mut parts: Vec<Vec<SeriesSamples<'_>>> = vec![Vec::new()];
+            let mut in_part = 0;
+            for (l, s) in &group {
+                for chunk in s.chunks(max) {
+                    if in_part + chunk.len() > max && in_part > 0 {
+                        parts.push(Vec::new());
+                        in_part = 0;
+                    }
+                    parts.last_mut().expect("one").push(SeriesSamples {
+                        labels: l,
+                        samples: chunk,
+                    });
+                    in_part += chunk.len();
+                }
+            }
+            for p in &parts {
+                self.send(p, stop).await;
+                if *stop.borrow() != Stop::Run {
+                    return false;
+                }
+            }
+            let _ = self
+                .db
+                .journal_ack(&self.name, st.generation, st.position, i);
+            self.metrics
+                .catch_up_series
+                .store((list.len() - i) as u64, Ordering::Relaxed);
+            tracing::debug!(component = "remote", remote_name = %self.name, from = start, to = i, "Caught up on series skipped by the journal");
+        }
+        true
+    }
+
+    /// Runs until told to stop.
+    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<Stop>) {
+        let q = &self.cfg.queue_config;
+        let mut shards_n = q.min_shards.max(1) as usize;
+        'reader: loop {
+            if *stop.borrow() != Stop::Run {
+                return;
+            }
+            let db = Arc::clone(&self.db);
+            let name = self.name.clone();
+            let Ok(Some(st)) = tokio::task::spawn_blocking(move || db.journal_reader(&name)).await
+            else {
+                tokio::time::sleep(POLL).await;
+                continue;
+            };
+            if !self.catch_up(&st, &stop).await {
+                return;
+            }
+            let mut shards = Shards::start(&self, shards_n, &stop);
+            let mut tracker = Tracker::new();
+            let mut pos = st.position;
+            let mut rates = Rates::new();
+            let mut last_update = Instant::now();
+            let capacity = (q.capacity as usize).max(1);
+            loop {
+                // record what the shards finished
+                while let Ok(done) = shards.acks.try_recv() {
+                    for (seq, n) in done {
+                        tracker.ack(seq, n);
+                    }
+                }
+                if let Some(p) = tracker.advance() {
+                    let _ = self
+                        .db
+                        .journal_ack(&self.name, st.generation, p, st.catch_up.len());
+                }
+                if *stop.borrow() != Stop::Run {
+                    shards.finish(self.flush_deadline, &mut tracker).await;
+                    if let Some(p) = tracker.advance() {
+                        let _ =
+                            self.db
+                                .journal_ack(&self.name, st.generation, p, st.catch_up.len());
+                    }
+                    return;
+                }
+                if last_update.elapsed() >= SHARD_UPDATE {
+                    last_update = Instant::now();
+                    let want = rates.desired(&self, shards_n);
+                    if want != shards_n && rates.recent_send() {
+                        tracing::info!(component = "remote", remote_name = %self.name, from = shards_n, to = want, "Remote storage resharding");
+                        shards.finish(Duration::MAX, &mut tracker).await;
+                        if let Some(p) = tracker.advance() {
+                            let _ = self.db.journal_ack(
+                                &self.name,
+                                st.generation,
+                                p,
+                                st.catch_up.len(),
+                            );
+                        }
+                        shards_n = want;
+                        shards = Shards::start(&self, shards_n, &stop);
+                    }
+                }
+                // do not read further ahead than the shards can hold
+                if tracker.in_flight() >= capacity * shards_n {
+                    tokio::select! {
+                        Some(done) = shards.acks.recv() => {
+                            for (seq, n) in done { tracker.ack(seq, n); }
+                        }
+                        _ = stop.changed() => {}
+                    }
+                    continue;
+                }
+                let db = Arc::clone(&self.db);
+                let name = self.name.clone();
+                let gen = st.generation;
+                let max = q.max_samples_per_send as usize * shards_n;
+                let read =
+                    tokio::task::spawn_blocking(move || db.journal_read(&name, gen, pos, max))
+                        .await;
+                let batch = match read {
+                    Ok(Ok(JournalRead::Batch(b))) => b,
+                    Ok(Ok(JournalRead::Moved)) => {
+                        shards.finish(Duration::MAX, &mut tracker).await;
+                        continue 'reader;
+                    }
+                    Ok(Err(e)) => {
+                        tracing::error!(component = "remote", remote_name = %self.name, err = %e, "Reading the journal failed");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                    Err(_) => continue,
+                };
+                if batch.records.is_empty() {
+                    tokio::select! {
+                        _ = tokio::time::sleep(POLL) => {}
+                        Some(done) = shards.acks.recv() => {
+                            for (seq, n) in done { tracker.ack(seq, n); }
+                        }
+                        _ = stop.changed() => {}
+                    }
+                    continue;
+                }
+                let oldest_ok = self.age_limit_ms();
+                let mut from = 0;
+                for &(upto, end) in &batch.records {
+                    let seq = tracker.push(upto - from, end);
+                    for s in &batch.samples[from..upto] {
+                        self.metrics
+                            .highest_enqueued_ms
+                            .fetch_max(s.t, Ordering::Relaxed);
+                        rates.samples_in += 1;
+                        if oldest_ok.is_some_and(|o| s.t < o) {
+                            self.metrics.dropped_too_old.fetch_add(1, Ordering::Relaxed);
+                            tracker.ack(seq, 1);
+                            continue;
+                        }
+                        let p = Pending {
+                            series: s.series,
+                            t: s.t,
+                            v: s.v,
+                            seq,
+                        };
+                        self.metrics.pending.fetch_add(1, Ordering::Relaxed);
+                        shards.enqueue(p, &self.metrics).await;
+                    }
+                    from = upto;
+                }
+                pos = batch.end(pos);
+            }
+        }
+    }
+
+    /// Sends the metric metadata of the scraped targets every
+    /// `send_interval` (protocol 1.0 only; 2.0 carries it with each series).
+    pub async fn run_metadata(self: Arc<Self>, mut stop: watch::Receiver<Stop>) {
+        let mc = &self.cfg.metadata_config;
+        if !mc.send {
+            return;
+        }
+        let mut tick = tokio::time::interval(mc.send_interval.0.max(Duration::from_secs(1)));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.changed() => return,
+            }
+            if self.sender.is_v2() {
+                continue;
+            }
+            let meta = self.metadata.read().clone();
+            let all: Vec<(String, FamilyMetadata)> =
+                meta.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            for part in all.chunks(mc.max_samples_per_send.max(1) as usize) {
+                let raw = wire::metadata_request_v1(part);
+                let Ok(body) = snap::raw::Encoder::new().compress_vec(&raw) else {
+                    continue;
+                };
+                let n = part.len() as u64;
+                let mut backoff = self.cfg.queue_config.min_backoff.0;
+                for retry in 0.. {
+                    match self.sender.attempt(body.clone(), false, retry).await {
+                        Attempt::Sent { .. } => {
+                            self.metrics.metadata.fetch_add(n, Ordering::Relaxed);
+                            self.metrics
+                                .metadata_bytes
+                                .fetch_add(body.len() as u64, Ordering::Relaxed);
+                            break;
+                        }
+                        Attempt::Retry { .. } if retry < 10 => {
+                            self.metrics
+                                .metadata_retried
+                                .fetch_add(n, Ordering::Relaxed);
+                            tokio::time::sleep(backoff).await;
+                            backoff = (backoff * 2).min(self.cfg.queue_config.max_backoff.0);
+                        }
+                        _ => {
+                            self.metrics.metadata_failed.fetch_add(n, Ordering::Relaxed);
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Logs a refused batch once per distinct reason a minute.
+fn log_refused(name: &str, url: &str, reason: &str) {
+    static SEEN: parking_lot::Mutex<Option<HashMap<String, Instant>>> =
+        parking_lot::Mutex::new(None);
+    let key = format!("{name}\u{0}{reason}");
+    let mut seen = SEEN.lock();
+    let map = seen.get_or_insert_with(HashMap::new);
+    if map
+        .get(&key)
+        .is_some_and(|t| t.elapsed() < Duration::from_secs(60))
+    {
+        return;
+    }
+    map.insert(key, Instant::now());
+    tracing::error!(component = "remote", remote_name = %name, url = %url, err = %reason, "non-recoverable error: the batch is dropped");
+}
+
+/// Journal records read and not yet all sent, in order.
+struct Tracker {
+    next_seq: u64,
+    /// (samples left, position after the record), from `front_seq` on.
+    records: VecDeque<(usize, JournalPosition)>,
+    front_seq: u64,
+    in_flight: usize,
+}
+
+impl Tracker {
+    fn new() -> Tracker {
+        Tracker {
+            next_seq: 0,
+            records: VecDeque::new(),
+            front_seq: 0,
+            in_flight: 0,
+        }
+    }
+
+    fn push(&mut self, samples: usize, end: JournalPosition) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.records.push_back((samples, end));
+        self.in_flight += samples;
+        seq
+    }
+
+    fn ack(&mut self, seq: u64, n: usize) {
+        if let Some(r) = seq
+            .checked_sub(self.front_seq)
+            .and_then(|i| self.records.get_mut(i as usize))
+        {
+            r.0 = r.0.saturating_sub(n);
+            self.in_flight = self.in_flight.saturating_sub(n);
+        }
+    }
+
+    /// The position up to which everything is sent, when it moved.
+    fn advance(&mut self) -> Option<JournalPosition> {
+        let mut last = None;
+        while let Some(&(0, end)) = self.records.front() {
+            self.records.pop_front();
+            self.front_seq += 1;
+            last = Some(end);
+        }
+        last
+    }
+
+    fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+}
+
+/// The shards of a queue: a task each, fed by a bounded channel.
+struct Shards {
+    senders: Vec<mpsc::Sender<Pending>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    acks: mpsc::UnboundedReceiver<Vec<(u64, usize)>>,
+}
+
+impl Shards {
+    fn start(queue: &Arc<Queue>, n: usize, stop: &watch::Receiver<Stop>) -> Shards {
+        let (ack_tx, acks) = mpsc::unbounded_channel();
+        let q = &queue.cfg.queue_config;
+        let max = q.max_samples_per_send.max(1) as usize;
+        let deadline = q.batch_send_deadline.0.max(Duration::from_millis(1));
+        let mut senders = Vec::with_capacity(n);
+        let mut tasks = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (tx, mut rx) = mpsc::channel::<Pending>((q.capacity as usize).max(max));
+            senders.push(tx);
+            let queue = Arc::clone(queue);
+            let ack_tx = ack_tx.clone();
+            let stop = stop.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut batch: Vec<Pending> = Vec::with_capacity(max);
+                loop {
+                    match rx.recv().await {
+                        Some(p) => batch.push(p),
+                        None => return,
+                    }
+                    let due = tokio::time::Instant::now() + deadline;
+                    let mut closed = false;
+                    while batch.len() < max {
+                        match tokio::time::timeout_at(due, rx.recv()).await {
+                            Ok(Some(p)) => batch.push(p),
+                            Ok(None) => {
+                                closed = true;
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    let done = queue.send_batch(&batch, &stop).await;
+                    batch.clear();
+                    let _ = ack_tx.send(done);
+                    if closed {
+                        return;
+                    }
+                }
+            }));
+        }
+        queue.metrics.shards.store(n as u64, Ordering::Relaxed);
+        Shards {
+            senders,
+            tasks,
+            acks,
+        }
+    }
+
+    /// Hands a sample to its series' shard, waiting while it is full.
+    async fn enqueue(&mut self, p: Pending, m: &QueueMetrics) {
+        let i = (p.series.0 % self.senders.len() as u64) as usize;
+        match self.senders[i].try_send(p) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(p)) => {
+                m.enqueue_retries.fetch_add(1, Ordering::Relaxed);
+                // while waiting, keep taking acknowledgements off the channel
+                let _ = self.senders[i].send(p).await;
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    /// Lets the shards send what they hold, for at most `limit`, recording
+    /// their acknowledgements; then stops them.
+    async fn finish(&mut self, limit: Duration, tracker: &mut Tracker) {
+        self.senders.clear();
+        let all = futures_join(std::mem::take(&mut self.tasks));
+        let deadline = if limit == Duration::MAX {
+            None
+        } else {
+            Some(tokio::time::Instant::now() + limit)
+        };
+        tokio::pin!(all);
+        loop {
+            tokio::select! {
+                _ = &mut all => break,
+                Some(done) = self.acks.recv() => {
+                    for (seq, n) in done { tracker.ack(seq, n); }
+                }
+                _ = async {
+                    match deadline {
+                        Some(d) => tokio::time::sleep_until(d).await,
+                        None => std::future::pending::<()>().await,
+                    }
+                } => break,
+            }
+        }
+        while let Ok(done) = self.acks.try_recv() {
+            for (seq, n) in done {
+                tracker.ack(seq, n);
+            }
+        }
+    }
+}
+
+impl Drop for Shards {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Waits for every task.
+async fn futures_join(tasks: Vec<tokio::task::JoinHandle<()>>) {
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+/// Rates for resharding: samples read, samples sent and the time sending
+/// took, as exponentially weighted rates over [`SHARD_UPDATE`].
+struct Rates {
+    samples_in: u64,
+    in_rate: Option<f64>,
+    out_rate: Option<f64>,
+    duration_rate: Option<f64>,
+    last_out: u64,
+    last_duration: f64,
+    last_send: Option<Instant>,
+    last_sent_total: u64,
+}
+
+fn ewma(rate: &mut Option<f64>, count: f64) {
+    let instant = count / SHARD_UPDATE.as_secs_f64();
+    *rate = Some(match *rate {
+        None if instant == 0.0 => return,
+        None => instant,
+        Some(r) => r + EWMA_WEIGHT * (instant - r),
+    });
+}
+
+impl Rates {
+    fn new() -> Rates {
+        Rates {
+            samples_in: 0,
+            in_rate: None,
+            out_rate: None,
+            duration_rate: None,
+            last_out: 0,
+            last_duration: 0.0,
+            last_send: None,
+            last_sent_total: 0,
+        }
+    }
+
+    /// Whether a request completed within the last update interval.
+    fn recent_send(&self) -> bool {
+        self.last_send
+            .is_some_and(|t| t.elapsed() < SHARD_UPDATE + Duration::from_secs(1))
+    }
+
+    /// The shards wanted now (Prometheus's calculation: the time one
+    /// sample takes to send, times the rate in plus a twentieth of the
+    /// backlog, changed only beyond 30 %, never down while more than 10 s
+    /// behind), within the configured bounds.
+    fn desired(&mut self, q: &Queue, current: usize) -> usize {
+        let m = &q.metrics;
+        let out_total = m.samples.load(Ordering::Relaxed);
+        let sum = m.batch_duration.lock().sum();
+        if out_total != self.last_sent_total {
+            self.last_send = Some(Instant::now());
+            self.last_sent_total = out_total;
+        }
+        ewma(
+            &mut self.in_rate,
+            std::mem::take(&mut self.samples_in) as f64,
+        );
+        ewma(&mut self.out_rate, (out_total - self.last_out) as f64);
+        ewma(&mut self.duration_rate, sum - self.last_duration);
+        self.last_out = out_total;
+        self.last_duration = sum;
+        let (Some(inr), Some(outr), Some(dur)) = (self.in_rate, self.out_rate, self.duration_rate)
+        else {
+            return current;
+        };
+        if outr <= 0.0 {
+            return current;
+        }
+        let newest_in = q.db.time_range().1.map_or(0, |r| r.1);
+        let delay =
+            ((newest_in - m.highest_sent_ms.load(Ordering::Relaxed)) as f64 / 1000.0).max(0.0);
+        let pending = delay * inr;
+        let time_per_sample = dur / outr;
+        let desired = time_per_sample * (inr + 0.05 * pending);
+        m.shards_desired.store(desired.to_bits(), Ordering::Relaxed);
+        let mut want = desired.ceil().max(1.0) as usize;
+        let (lo, hi) = (current as f64 * 0.7, current as f64 * 1.3);
+        if (want as f64) >= lo && (want as f64) <= hi {
+            return current;
+        }
+        if want < current && delay > 10.0 {
+            return current;
+        }
+        let qc = &q.cfg.queue_config;
+        want = want.clamp(qc.min_shards.max(1) as usize, qc.max_shards.max(1) as usize);
+        want
+    }
+}

@@ -1,0 +1,215 @@
+//! Sending one request body to a remote write receiver, as Prometheus's
+//! sender does: the 1.0 or 2.0 headers, snappy, and what an answer means
+//! (2xx sent; 5xx, 429 with `retry_on_http_429`, and network errors
+//! retried after a backoff or `Retry-After`; other 4xx dropped). A 2.0
+//! receiver that answers 415, or answers 2xx without saying what it wrote
+//! (a 1.0-only receiver that decoded nothing), makes the queue speak 1.0.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::config::remote::RemoteWriteConfig;
+use crate::httpclient::HttpClient;
+
+/// How one attempt ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Attempt {
+    /// Written; for 2.0, the samples the receiver says it wrote.
+    Sent {
+        /// `X-Prometheus-Remote-Write-Samples-Written`, when answered.
+        written: Option<u64>,
+    },
+    /// Worth trying again, after `retry_after` when the receiver said.
+    Retry {
+        /// Why, for the log.
+        reason: String,
+        /// The receiver's `Retry-After`.
+        retry_after: Option<Duration>,
+    },
+    /// Dropped: the receiver refused it for good.
+    Refused {
+        /// Status and the receiver's message.
+        reason: String,
+    },
+    /// The receiver does not take 2.0: send again as 1.0.
+    NotV2 {
+        /// What it answered.
+        reason: String,
+    },
+}
+
+/// The client of one remote write entry.
+pub struct Sender {
+    cfg: RemoteWriteConfig,
+    http: HttpClient,
+    base_dir: std::path::PathBuf,
+    /// Whether requests are 2.0 (until the receiver turns out not to take it).
+    v2: AtomicBool,
+}
+
+/// `Retry-After`: whole seconds or an HTTP date.
+fn retry_after(h: Option<&reqwest::header::HeaderValue>) -> Option<Duration> {
+    let v = h?.to_str().ok()?.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = crate::rfc3339::parse_http_date(v)?;
+    let now = crate::app::now_ms();
+    (when > now).then(|| Duration::from_millis((when - now) as u64))
+}
+
+impl Sender {
+    /// The client for `cfg` (relative files against `base_dir`).
+    pub fn new(cfg: &RemoteWriteConfig, base_dir: &std::path::Path) -> Result<Sender, String> {
+        Ok(Sender {
+            http: HttpClient::new(&cfg.http, base_dir, false)?,
+            base_dir: base_dir.to_path_buf(),
+            v2: AtomicBool::new(cfg.protobuf_message == crate::config::remote::PROTO_V2),
+            cfg: cfg.clone(),
+        })
+    }
+
+    /// Whether requests are 2.0 now.
+    pub fn is_v2(&self) -> bool {
+        self.v2.load(Ordering::Relaxed)
+    }
+
+    /// Makes requests 1.0 from now on.
+    pub fn fall_back_to_v1(&self) {
+        self.v2.store(false, Ordering::Relaxed);
+    }
+
+    /// The client to use for one request: with `round_robin_dns`, one made
+    /// to connect to an address of the host picked at random.
+    async fn client(&self) -> Result<HttpClient, String> {
+        let u = url::Url::parse(&self.cfg.url).map_err(|e| e.to_string())?;
+        let host = u.host_str().unwrap_or_default().to_string();
+        let port = u.port_or_known_default().unwrap_or(80);
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .map_err(|e| format!("lookup {host}: {e}"))?
+            .collect();
+        if addrs.is_empty() {
+            return Err(format!("lookup {host}: no addresses"));
+        }
+        let pick = addrs[(crate::app::now_ms() as usize) % addrs.len()];
+        HttpClient::new_resolved(&self.cfg.http, &self.base_dir, &host, pick)
+    }
+
+    /// Sends `body` (a snappy-compressed request of the given version) once.
+    pub async fn attempt(&self, body: Vec<u8>, v2: bool, retry: u32) -> Attempt {
+        let own;
+        let http = if self.cfg.round_robin_dns {
+            match self.client().await {
+                Ok(c) => {
+                    own = c;
+                    &own
+                }
+                Err(e) => {
+                    return Attempt::Retry {
+                        reason: e,
+                        retry_after: None,
+                    }
+                }
+            }
+        } else {
+            &self.http
+        };
+        let mut req = http
+            .client()
+            .post(&self.cfg.url)
+            .timeout(self.cfg.remote_timeout.0)
+            .header("Content-Encoding", "snappy")
+            .header("User-Agent", concat!("flint/", env!("CARGO_PKG_VERSION")));
+        req = if v2 {
+            req.header(
+                "Content-Type",
+                "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+            )
+            .header("X-Prometheus-Remote-Write-Version", "2.0.0")
+        } else {
+            req.header("Content-Type", "application/x-protobuf")
+                .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+        };
+        if retry > 0 {
+            req = req.header("Retry-Attempt", retry.to_string());
+        }
+        for (k, v) in &self.cfg.headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        let req = match http.authorize(req) {
+            Ok(r) => r,
+            Err(e) => {
+                return Attempt::Retry {
+                    reason: e,
+                    retry_after: None,
+                }
+            }
+        };
+        let resp = match req.body(body).send().await {
+            Ok(r) => r,
+            Err(e) => {
+                return Attempt::Retry {
+                    reason: error_chain(&e),
+                    retry_after: None,
+                }
+            }
+        };
+        let status = resp.status();
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        let written = header("X-Prometheus-Remote-Write-Samples-Written");
+        let any_written = written.is_some()
+            || header("X-Prometheus-Remote-Write-Histograms-Written").is_some()
+            || header("X-Prometheus-Remote-Write-Exemplars-Written").is_some();
+        let after = retry_after(resp.headers().get("Retry-After"));
+        let text = || async {
+            let b = resp.bytes().await.unwrap_or_default();
+            let s = String::from_utf8_lossy(&b[..b.len().min(1024)]);
+            s.trim().to_string()
+        };
+        if status.is_success() {
+            if v2 && !any_written {
+                return Attempt::NotV2 {
+                    reason: format!(
+                        "the receiver answered {status} without saying what it wrote: it takes only remote write 1.0"
+                    ),
+                };
+            }
+            return Attempt::Sent { written };
+        }
+        let reason = format!("server returned HTTP status {status}: {}", text().await);
+        if status.as_u16() == 415 && v2 {
+            return Attempt::NotV2 { reason };
+        }
+        if status.is_server_error()
+            || (status.as_u16() == 429 && self.cfg.queue_config.retry_on_http_429)
+        {
+            return Attempt::Retry {
+                reason,
+                retry_after: after,
+            };
+        }
+        Attempt::Refused { reason }
+    }
+}
+
+/// An error with its causes, as one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
+    }
+    s
+}
