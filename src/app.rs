@@ -31,6 +31,12 @@ pub struct App {
     pub rules: crate::rules::Manager,
     /// Remote write queues.
     pub remote_write: crate::remote::write::RemoteWrite,
+    /// The database with the `remote_read` endpoints, when there are any.
+    pub remote_read: RwLock<Option<Arc<crate::remote::read::client::Fanout>>>,
+    /// One permit per remote read request served at once.
+    pub remote_read_slots: tokio::sync::Semaphore,
+    /// Limits of remote read answers.
+    pub remote_read_limits: crate::remote::read::server::ReadLimits,
     /// The configuration in force.
     pub config: RwLock<Config>,
     /// Path of the configuration file.
@@ -147,6 +153,14 @@ impl App {
                         self.config_file
                     ));
                 }
+                if let Err(e) = self.apply_remote_read(&cfg) {
+                    self.reload_success.store(false, Ordering::Relaxed);
+                    tracing::error!(filename = %self.config_file, err = %e, "Error reloading config");
+                    return Err(format!(
+                        "one or more errors occurred while applying the new configuration (--config.file={:?}): {e}",
+                        self.config_file
+                    ));
+                }
                 self.scrape.apply_config(&cfg, &self.config_dir());
                 *self.config.write() = cfg;
                 *self.config_loaded_ms.lock() = now_ms();
@@ -189,6 +203,41 @@ impl App {
             std::fs::read(&f).unwrap_or_default().hash(&mut h);
         }
         h.finish()
+    }
+
+    /// Makes the `remote_read` endpoints of `cfg` part of queries.
+    pub fn apply_remote_read(&self, cfg: &Config) -> Result<(), String> {
+        let fanout = if cfg.remote_read.is_empty() {
+            None
+        } else {
+            let mut readers = Vec::new();
+            for r in &cfg.remote_read {
+                readers.push(Arc::new(
+                    crate::remote::read::client::RemoteReader::new(r, &self.config_dir()).map_err(
+                        |e| format!("remote_read {}: {e}", crate::config::remote::redact(&r.url)),
+                    )?,
+                ));
+            }
+            let ext = tsdb::labels::Labels::from_pairs(
+                &cfg.global.external_labels.iter().collect::<Vec<_>>(),
+            );
+            Some(Arc::new(crate::remote::read::client::Fanout::new(
+                Arc::clone(&self.db),
+                readers,
+                ext,
+            )))
+        };
+        *self.remote_read.write() = fanout;
+        Ok(())
+    }
+
+    /// What queries read: the database, with the `remote_read` endpoints
+    /// when configured.
+    pub fn queryable(&self) -> Arc<dyn tsdb::read::Queryable> {
+        match &*self.remote_read.read() {
+            Some(f) => Arc::clone(f) as Arc<dyn tsdb::read::Queryable>,
+            None => Arc::clone(&self.db) as Arc<dyn tsdb::read::Queryable>,
+        }
     }
 
     /// Metric metadata of every scraped family, for remote write.

@@ -166,6 +166,19 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
             Arc::clone(&db),
             flags.remote_flush_deadline,
         ),
+        remote_read: RwLock::new(None),
+        remote_read_slots: tokio::sync::Semaphore::new(
+            if flags.remote_read_concurrent_limit == 0 {
+                tokio::sync::Semaphore::MAX_PERMITS
+            } else {
+                flags.remote_read_concurrent_limit
+            },
+        ),
+        remote_read_limits: crate::remote::read::server::ReadLimits {
+            sample_limit: flags.remote_read_sample_limit,
+            max_bytes_in_frame: flags.remote_read_max_bytes_in_frame.max(1),
+            max_request_bytes: flags.remote_write_max_bytes.0 as usize,
+        },
         config: RwLock::new(cfg.clone()),
         config_file: config_path.clone(),
         ready: Default::default(),
@@ -227,6 +240,9 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
             .unwrap_or(config_path.clone());
         error!(file = %abs, err = %e, "Error loading rule file patterns from config (--config.file={:?})", config_path);
         return Err(ConfigLoadFailed.into());
+    }
+    if let Err(e) = app.apply_remote_read(&cfg) {
+        anyhow::bail!("one or more errors occurred while applying the new configuration (--config.file={config_path:?}): {e}");
     }
     if let Err(e) = app.remote_write.apply(&cfg, &app.config_dir()) {
         anyhow::bail!("one or more errors occurred while applying the new configuration (--config.file={config_path:?}): {e}");

@@ -9,6 +9,7 @@ mod flags;
 mod grafana;
 mod peers;
 mod relabel;
+mod remote_read;
 mod remote_write;
 mod rules;
 mod scrape;

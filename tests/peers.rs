@@ -61,10 +61,15 @@ pub struct Prometheus {
 
 impl Prometheus {
     pub fn start() -> Prometheus {
+        Self::start_with("global:\n  scrape_interval: 15s\n  evaluation_interval: 15s\n")
+    }
+
+    /// Starts one with `config` as its prometheus.yml.
+    pub fn start_with(config: &str) -> Prometheus {
         let mut last = String::new();
         // the free port may be taken between probing and binding: retry
         for _ in 0..3 {
-            match Self::try_start() {
+            match Self::try_start(config) {
                 Ok(p) => return p,
                 Err(e) => last = e,
             }
@@ -72,14 +77,10 @@ impl Prometheus {
         panic!("prometheus did not start: {last}");
     }
 
-    fn try_start() -> Result<Prometheus, String> {
+    fn try_start(config: &str) -> Result<Prometheus, String> {
         let dir = tempfile::tempdir().unwrap();
         let cfg = dir.path().join("prometheus.yml");
-        std::fs::write(
-            &cfg,
-            "global:\n  scrape_interval: 15s\n  evaluation_interval: 15s\n",
-        )
-        .unwrap();
+        std::fs::write(&cfg, config).unwrap();
         let addr = format!("127.0.0.1:{}", free_port());
         let log = dir.path().join("prometheus.log");
         let child = Command::new("prometheus")

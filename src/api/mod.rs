@@ -309,6 +309,9 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
     };
     let method = req.method().clone();
 
+    if path == "/api/v1/read" {
+        return tagged(remote_read(app, req).await, "/api/v1/read");
+    }
     if path == "/api/v1/write" || path == "/api/v1/import/prometheus" {
         let name = if path == "/api/v1/write" {
             "/api/v1/write"
@@ -556,6 +559,62 @@ async fn ingest(
         if let Ok(v) = header::HeaderValue::from_str(&v) {
             r.headers_mut().insert(k, v);
         }
+    }
+    r
+}
+
+/// `POST /api/v1/read`: remote read, at most
+/// `--storage.remote.read-concurrent-limit` at once (others wait).
+async fn remote_read(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    if req.method() != Method::POST {
+        return text(405, "Method Not Allowed\n");
+    }
+    let Ok(_slot) = app.remote_read_slots.acquire().await else {
+        return text(503, "shutting down\n");
+    };
+    let read = tokio::time::timeout(
+        app.read_timeout,
+        Limited::new(req.into_body(), app.remote_read_limits.max_request_bytes).collect(),
+    );
+    let body = match read.await {
+        Err(_) => return text(408, "error reading request body: timed out\n"),
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(e)) => return text(400, &format!("error reading request body: {e}\n")),
+    };
+    let app2 = Arc::clone(app);
+    let answer = tokio::task::spawn_blocking(move || {
+        let ext = tsdb::labels::Labels::from_pairs(
+            &app2
+                .config
+                .read()
+                .global
+                .external_labels
+                .iter()
+                .collect::<Vec<_>>(),
+        );
+        crate::remote::read::server::handle(
+            app2.queryable().as_ref(),
+            &body,
+            &ext,
+            app2.remote_read_limits,
+        )
+    })
+    .await;
+    let a = match answer {
+        Ok(a) => a,
+        Err(e) => return text(500, &format!("{e}\n")),
+    };
+    let mut r = Response::new(Full::new(Bytes::from(a.body)));
+    *r.status_mut() = hyper::StatusCode::from_u16(a.status).unwrap_or(hyper::StatusCode::OK);
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(a.content_type),
+    );
+    if a.snappy {
+        r.headers_mut().insert(
+            header::CONTENT_ENCODING,
+            header::HeaderValue::from_static("snappy"),
+        );
     }
     r
 }

@@ -61,7 +61,7 @@ pub fn instant(app: &App, p: &Params) -> Result<Answer, ApiError> {
     let eng = engine(app, p)?;
     let q = p.get("query").unwrap_or("");
     let res = eng
-        .instant_query(app.db.as_ref(), q, t)
+        .instant_query(app.queryable().as_ref(), q, t)
         .map_err(query_error)?;
     app.observe_query(&res.stats);
     Ok(encode(res, stats_mode(p)))
@@ -149,7 +149,7 @@ pub fn range(app: &App, p: &Params) -> Result<Answer, ApiError> {
     let eng = engine(app, p)?;
     let q = p.get("query").unwrap_or("");
     let res = eng
-        .range_query(app.db.as_ref(), q, start, end, step)
+        .range_query(app.queryable().as_ref(), q, start, end, step)
         .map_err(query_error)?;
     app.observe_query(&res.stats);
     Ok(encode(res, stats_mode(p)))

@@ -519,9 +519,6 @@ pub fn load_str(text: &str, name: &str) -> Result<Config, ConfigError> {
 impl Config {
     fn check(&self, text: &str) -> Result<(), String> {
         remote::validate_all(&self.remote_write, &self.remote_read)?;
-        if !self.remote_read.is_empty() {
-            return Err("remote_read: not supported yet by this version of flint".into());
-        }
         for (key, v) in [
             ("otlp", &self.otlp),
             ("storage", &self.storage),

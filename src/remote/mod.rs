@@ -48,6 +48,7 @@
 
 mod codec;
 pub mod proto;
+pub mod read;
 pub mod v2;
 pub mod wire;
 pub mod write;

@@ -446,6 +446,28 @@ pub fn post_bytes(addr: &str, path: &str, headers: &[(&str, &str)], body: &[u8])
     )
 }
 
+/// Like [`post_bytes`], with the answer's body as bytes.
+pub fn post_raw(addr: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    let mut req = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    c.write_all(req.as_bytes()).unwrap();
+    c.write_all(body).unwrap();
+    let mut r = Vec::new();
+    c.read_to_end(&mut r).unwrap();
+    let end = r.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&r[..end]).to_string();
+    let code = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (code, r[end + 4..].to_vec())
+}
+
 /// Runs the binary on a config and data folder until it exits (for
 /// start-up failures); listens on a free port if it does start.
 pub fn run_to_exit(config: &Path, data: &Path) -> std::process::Output {
@@ -592,4 +614,15 @@ fn serve_mock(
             return;
         }
     }
+}
+
+/// Runs a tool and panics unless it exits 0; returns its stdout.
+pub fn run_tool_ok(tool: &str, args: &[&str]) -> String {
+    let out = Command::new(tool).args(args).output().expect("run tool");
+    assert!(
+        out.status.success(),
+        "{tool} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

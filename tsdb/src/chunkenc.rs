@@ -9,6 +9,7 @@
 //! See `docs/format/chunks.md`.
 
 mod delta;
+pub mod prom;
 
 pub use delta::{
     chunk_exponent, decimal_exponent, decode_mantissas, differences_size, encode as encode_delta,

@@ -510,6 +510,16 @@ impl Db {
         self.head.time_range()
     }
 
+    /// The oldest timestamp stored (blocks or head), `None` when empty.
+    pub fn oldest_time(&self) -> Option<i64> {
+        let blocks = self.blocks.read().first().map(|b| b.meta().min_time);
+        let head = self.head.time_range().1.map(|r| r.0);
+        match (blocks, head) {
+            (Some(b), Some(h)) => Some(b.min(h)),
+            (b, h) => b.or(h),
+        }
+    }
+
     /// Current counters.
     pub fn stats(&self) -> Stats {
         let c = &self.head.counters;

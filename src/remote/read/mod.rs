@@ -1,0 +1,6 @@
+//! Remote read: answering `POST /api/v1/read` ([`server`]) and reading
+//! from `remote_read` endpoints into queries ([`client`]).
+
+pub mod client;
+pub mod proto;
+pub mod server;
