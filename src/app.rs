@@ -23,6 +23,8 @@ pub fn now_ms() -> i64 {
 pub struct App {
     /// Run-time settings from the flags.
     pub flags: RunFlags,
+    /// Agent mode (`--agent`): scrape and send only.
+    pub agent: bool,
     /// The database.
     pub db: Arc<Db>,
     /// The scrape manager.
@@ -136,7 +138,14 @@ impl App {
         let _guard = self.reload_lock.lock();
         let start = std::time::Instant::now();
         tracing::info!(filename = %self.config_file, "Loading configuration file");
-        match crate::config::load_file(std::path::Path::new(&self.config_file)) {
+        let loaded =
+            crate::config::load_file(std::path::Path::new(&self.config_file)).and_then(|c| {
+                if self.agent {
+                    c.check_agent()?;
+                }
+                Ok(c)
+            });
+        match loaded {
             Ok(cfg) => {
                 if let Err(e) = self.apply_rules(&cfg) {
                     self.reload_success.store(false, Ordering::Relaxed);

@@ -40,7 +40,7 @@ pub struct ConfigLoadFailed;
 pub async fn run(flags: Flags) -> anyhow::Result<()> {
     use crate::buildinfo as bi;
     info!(
-        mode = "server",
+        mode = if flags.agent { "agent" } else { "server" },
         version = format!(
             "(version={}, branch={}, revision={})",
             bi::VERSION,
@@ -58,13 +58,16 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
     );
     flags.log_features();
     flags.log_ignored();
-    if flags.agent {
-        anyhow::bail!("agent mode (--agent) is not supported yet by this version of flint");
-    }
     let config_path = flags.config_file.clone();
     info!(filename = %config_path, "Loading configuration file");
     let load_start = std::time::Instant::now();
-    let cfg = match crate::config::load_file(Path::new(&config_path)) {
+    let loaded = crate::config::load_file(Path::new(&config_path)).and_then(|c| {
+        if flags.agent {
+            c.check_agent()?;
+        }
+        Ok(c)
+    });
+    let cfg = match loaded {
         Ok(c) => c,
         Err(e) => {
             let abs = std::fs::canonicalize(&config_path)
@@ -83,6 +86,14 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
             retention_ms: flags.retention_time.as_millis(),
             retention_bytes: flags.retention_size.0,
             no_lockfile: flags.no_lockfile,
+            agent: flags.agent,
+            // an agent has nothing else to catch up from: its journal is
+            // bounded by --storage.agent.retention.max-time instead
+            journal_max_bytes: if flags.agent {
+                u64::MAX
+            } else {
+                tsdb::Options::default().journal_max_bytes
+            },
             ..tsdb::Options::default()
         };
         tokio::task::spawn_blocking(move || tsdb::Db::open(&p, opts))
@@ -143,6 +154,7 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
     let (shutdown_tx, mut shutdown_rx) = tokio::sync::watch::channel(false);
     let app = Arc::new(App {
         flags: flags.run_flags(),
+        agent: flags.agent,
         db: Arc::clone(&db),
         scrape: Arc::new(
             ScrapeManager::new(Arc::clone(&db))
@@ -289,8 +301,37 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
     };
 
     // move old head ranges into blocks as soon as there is one, and merge
-    // blocks and apply retention every minute
-    let compactor = {
+    // blocks and apply retention every minute; an agent instead drops what
+    // is older than its retention from the journal and idle series
+    let agent_retention = (
+        flags.agent_retention_min.as_millis() as i64,
+        flags.agent_retention_max.as_millis() as i64,
+    );
+    let compactor = if flags.agent {
+        let db = Arc::clone(&db);
+        tokio::spawn(async move {
+            let mut t = tokio::time::interval(COMPACT_INTERVAL);
+            loop {
+                t.tick().await;
+                let db = Arc::clone(&db);
+                let (min, max) = agent_retention;
+                let outcome =
+                    tokio::task::spawn_blocking(move || db.agent_truncate(now_ms(), min, max))
+                        .await;
+                match outcome {
+                    Ok(Err(e)) => error!(component = "tsdb", err = %e, "Agent truncation failed"),
+                    Err(e) => error!(component = "tsdb", err = %e, "Agent truncation task failed"),
+                    Ok(Ok((segments, series))) if segments + series > 0 => {
+                        info!(
+                            component = "tsdb",
+                            segments, series, "Agent storage truncated"
+                        )
+                    }
+                    Ok(Ok(_)) => {}
+                }
+            }
+        })
+    } else {
         let db = Arc::clone(&db);
         tokio::spawn(async move {
             let mut t = tokio::time::interval(COMPACTABLE_CHECK);

@@ -236,6 +236,39 @@ fn every_prometheus_flag_starts_flint() {
     for (_, _, name) in &all_server {
         assert!(flags.get(name.as_str()).is_some(), "--{name}: {flags}");
     }
+    // agent mode, alone and with each agent flag and all together
+    let mut agent_args = vec!["--agent".to_string()];
+    for row in rows.iter().filter(|r| r.mode == "agent_only") {
+        let one = tempfile::tempdir().unwrap();
+        setup(one.path());
+        let (a, _) = arg(row, one.path());
+        let mut args = vec!["--agent".to_string(), a.clone()];
+        if row.name != "storage.agent.path" {
+            args.push(format!(
+                "--storage.agent.path={}",
+                one.path().join("data-agent").display()
+            ));
+        }
+        let s = start(one.path(), &args, "");
+        let flags = status_flags(&s, "");
+        assert!(
+            flags.get(row.name.as_str()).is_some(),
+            "--{}: {flags}",
+            row.name
+        );
+        assert_eq!(flags["agent"], "true");
+        drop(s);
+        if row.name != "storage.agent.path" {
+            agent_args.push(a);
+        }
+    }
+    let agent_dir = tempfile::tempdir().unwrap();
+    setup(agent_dir.path());
+    agent_args.push(format!(
+        "--storage.agent.path={}",
+        agent_dir.path().join("data-agent").display()
+    ));
+    drop(start(agent_dir.path(), &agent_args, ""));
     // the flags that change nothing are named once in the log
     let log = s.log.lock().unwrap().join("\n");
     for name in [

@@ -496,3 +496,64 @@ fn a_reload_keeps_an_unchanged_queue_and_its_position() {
     let before = rx.requests().len();
     s.eventually(20, "still sending", || rx.requests().len() > before);
 }
+
+#[test]
+fn agent_mode_scrapes_and_forwards_only() {
+    let farm = Farm::start(3);
+    let rx = MockReceiver::start(Answer::status(204));
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("http://{}/receive", rx.addr);
+    let s = Server::start_agent(dir.path(), &config(&farm.target.addr, &url, ""), &[]);
+    assert!(s.log_text().contains("mode=agent"));
+    s.eventually(20, "samples sent", || {
+        rx.requests().iter().any(|r| {
+            decode_v1(r)
+                .timeseries
+                .iter()
+                .any(|t| t.labels.iter().any(|l| l.value == "farm_requests_total"))
+        })
+    });
+    // nothing to query, in Prometheus's words
+    let (code, body) = s.api("/api/v1/query?query=up");
+    assert_eq!(code, 422);
+    assert_eq!(body["errorType"], "execution");
+    assert_eq!(body["error"], "unavailable with Prometheus Agent");
+    assert_eq!(s.api("/api/v1/labels").0, 422);
+    let (code, t) = s.api("/api/v1/targets");
+    assert_eq!(code, 200);
+    assert_eq!(t["data"]["activeTargets"][0]["health"], "up");
+    // the UI starts at the agent page
+    let (code, _) = http_get(&s.addr, "/").unwrap();
+    assert_eq!(code, 302);
+    // no chunk is written: samples live in the journal until sent
+    let chunks: u64 = std::fs::read_dir(s.data.join("chunks_head"))
+        .map(|d| d.flatten().map(|e| e.metadata().unwrap().len()).sum())
+        .unwrap_or(0);
+    assert_eq!(chunks, 0);
+    assert!(s.data.join("journal").exists());
+    drop(s);
+    // an agent takes no rules or alerting, and no server-only flag
+    let bad = tempfile::tempdir().unwrap();
+    std::fs::write(bad.path().join("rules.yml"), "groups: []\n").unwrap();
+    std::fs::write(
+        bad.path().join("prometheus.yml"),
+        "rule_files: [rules.yml]\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(crate::common::bin())
+        .arg(format!(
+            "--config.file={}",
+            bad.path().join("prometheus.yml").display()
+        ))
+        .arg("--agent")
+        .arg(format!(
+            "--storage.agent.path={}",
+            bad.path().join("d").display()
+        ))
+        .arg("--web.listen-address=127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("field rule_files is not allowed in agent mode"));
+}

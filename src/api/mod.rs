@@ -70,6 +70,23 @@ struct Route {
     blocking: bool,
 }
 
+/// The endpoints that answer 422 in agent mode.
+const AGENT_UNAVAILABLE: &[&str] = &[
+    "/api/v1/query",
+    "/api/v1/query_range",
+    "/api/v1/query_exemplars",
+    "/api/v1/series",
+    "/api/v1/labels",
+    "/api/v1/label/:name/values",
+    "/api/v1/rules",
+    "/api/v1/alerts",
+    "/api/v1/alertmanagers",
+    "/api/v1/status/tsdb",
+    "/api/v1/admin/tsdb/delete_series",
+    "/api/v1/admin/tsdb/clean_tombstones",
+    "/api/v1/admin/tsdb/snapshot",
+];
+
 fn api_route(path: &str) -> Option<Route> {
     let r = |name, methods, handler: Handler, blocking| Route {
         name,
@@ -342,6 +359,16 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
             Ok(p) => p,
             Err(e) => return tagged(api_error(&e, gzip), route.name),
         };
+        // agent mode keeps no queryable storage, as Prometheus's agent
+        if app.agent && AGENT_UNAVAILABLE.contains(&route.name) {
+            let e = ApiError {
+                kind: ErrorType::Execution,
+                msg: "unavailable with Prometheus Agent".into(),
+            };
+            let mut r = api_error(&e, gzip);
+            *r.status_mut() = hyper::StatusCode::UNPROCESSABLE_ENTITY;
+            return tagged(r, route.name);
+        }
         let app2 = Arc::clone(app);
         let handler = route.handler;
         let call = move || match &label_name {
@@ -438,6 +465,7 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
         (Method::GET | Method::HEAD, p) if crate::web::ui::serve(p).is_some() => {
             let r = match crate::web::ui::serve(p) {
                 Some(crate::web::ui::UiResponse::Redirect(to)) => {
+                    let to = if app.agent { "/agent" } else { to };
                     let to = match req.uri().query() {
                         Some(q) => format!("{}{to}?{q}", app.route_prefix),
                         None => format!("{}{to}", app.route_prefix),

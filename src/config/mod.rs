@@ -517,6 +517,28 @@ pub fn load_str(text: &str, name: &str) -> Result<Config, ConfigError> {
 }
 
 impl Config {
+    /// Agent mode's limits, with Prometheus's messages: no alerting, rule
+    /// files or remote read.
+    pub fn check_agent(&self) -> Result<(), ConfigError> {
+        for (field, present) in [
+            (
+                "alerting",
+                self.alerting.as_ref().is_some_and(|a| {
+                    !a.alertmanagers.is_empty() || !a.alert_relabel_configs.is_empty()
+                }),
+            ),
+            ("rule_files", !self.rule_files.is_empty()),
+            ("remote_read", !self.remote_read.is_empty()),
+        ] {
+            if present {
+                return Err(ConfigError(format!(
+                    "field {field} is not allowed in agent mode"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     fn check(&self, text: &str) -> Result<(), String> {
         remote::validate_all(&self.remote_write, &self.remote_read)?;
         for (key, v) in [

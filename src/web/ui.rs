@@ -75,6 +75,7 @@ const PAGES: &[&str] = &[
     "/tsdb-status",
     "/flags",
     "/config",
+    "/agent",
 ];
 
 /// What the UI answers for `path`: a redirect target or a file.

@@ -25,12 +25,27 @@ pub fn bin() -> &'static str {
 impl Server {
     /// Starts flint with `config` (YAML text) and data in `data`, plus extra flags.
     pub fn start(dir: &Path, config: &str, extra: &[&str]) -> Server {
+        Self::start_mode(dir, config, extra, false)
+    }
+
+    /// Starts flint in agent mode (`--agent`, data in `dir/data`).
+    pub fn start_agent(dir: &Path, config: &str, extra: &[&str]) -> Server {
+        Self::start_mode(dir, config, extra, true)
+    }
+
+    fn start_mode(dir: &Path, config: &str, extra: &[&str], agent: bool) -> Server {
         let cfg = dir.join("prometheus.yml");
         std::fs::write(&cfg, config).unwrap();
         let data = dir.join("data");
+        let storage = if agent {
+            format!("--storage.agent.path={}", data.display())
+        } else {
+            format!("--storage.tsdb.path={}", data.display())
+        };
         let mut child = Command::new(bin())
             .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!("--storage.tsdb.path={}", data.display()))
+            .args(agent.then_some("--agent"))
+            .arg(storage)
             .arg("--web.listen-address=127.0.0.1:0")
             .args(extra)
             .stdout(Stdio::null())

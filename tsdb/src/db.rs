@@ -36,6 +36,9 @@ pub struct Options {
     pub journal_max_bytes: u64,
     /// Bytes after which the journal starts a new segment.
     pub journal_segment_bytes: u64,
+    /// Agent mode: samples are written to the journal only (for remote
+    /// write), not to chunks; nothing can be queried.
+    pub agent: bool,
 }
 
 impl Default for Options {
@@ -47,6 +50,7 @@ impl Default for Options {
             no_lockfile: false,
             journal_max_bytes: 1 << 30,
             journal_segment_bytes: crate::journal::SEGMENT_BYTES,
+            agent: false,
         }
     }
 }
@@ -275,6 +279,7 @@ impl Db {
             series_log_rewrite_failures: AtomicU64::new(0),
             _lock: lock,
         };
+        db.head.agent.store(db.opts.agent, Ordering::Relaxed);
         db.open_journal()?;
         Ok(db)
     }

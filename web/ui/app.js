@@ -17,13 +17,27 @@ const PAGES = {
   '/tsdb-status': () => import('./status.js'),
   '/flags': () => import('./status.js'),
   '/config': () => import('./status.js'),
+  '/agent': () => Promise.resolve({ mount: mountAgent }),
 };
+
+/** The page an agent shows at `/`: what agent mode is, where to look. */
+function mountAgent(el) {
+  el.append(
+    h('h1', 'Agent mode'),
+    h('p', 'This server runs in agent mode: it scrapes its targets and sends the samples by remote write, ',
+      'keeping them on disk until every remote has them. It stores nothing to query, so the query, ',
+      'alerts and rules pages are not available.'),
+    h('p', h('a', { href: `${PREFIX}/targets` }, 'Targets'), ' · ',
+      h('a', { href: `${PREFIX}/service-discovery` }, 'Service discovery'), ' · ',
+      h('a', { href: `${PREFIX}/config` }, 'Configuration'), ' · ',
+      h('a', { href: `${PREFIX}/flags` }, 'Command-line flags')));
+}
 
 const TITLES = {
   '/query': 'Query', '/graph': 'Query', '/alerts': 'Alerts', '/rules': 'Rules',
   '/targets': 'Targets', '/service-discovery': 'Service discovery',
   '/status': 'Runtime & build information', '/tsdb-status': 'TSDB status',
-  '/flags': 'Command-line flags', '/config': 'Configuration',
+  '/flags': 'Command-line flags', '/config': 'Configuration', '/agent': 'Agent',
 };
 
 const main = document.getElementById('main');

@@ -132,6 +132,7 @@ impl<'a> Appender<'a> {
         let journal = self.head.journal.read().clone();
         let mut journaled = journal.as_ref().map(|j| j.lock());
         let mut failed = None;
+        let agent = self.head.agent.load(Ordering::Relaxed);
         'samples: for i in 0..n + more.len() {
             let (s, t, v) = sample_at(i).expect("in range");
             // the series and slots a few samples on are most likely not in
@@ -157,7 +158,11 @@ impl<'a> Appender<'a> {
                 stats.too_far_in_future += 1;
                 continue;
             }
-            let outcome = append_sample(self.head, s.id, &mut st, t, v);
+            let outcome = if agent {
+                append_agent(self.head, &mut st, t, v)
+            } else {
+                append_sample(self.head, s.id, &mut st, t, v)
+            };
             let at = st.open.as_ref().filter(|o| o.addr != 0).map_or(0, |o| {
                 o.addr + HEADER_SIZE + (o.bit_len as usize / 8).min(DATA_SIZE - 1)
             });
@@ -236,6 +241,27 @@ fn last_value_bits(head: &Head, st: &SeriesState) -> Option<u64> {
     ChunkIter::new(c.encoding, &data, c.count, c.bit_len as usize)
         .last()
         .map(|(_, v)| v.to_bits())
+}
+
+/// Agent mode: the sample is checked for order and kept as the series'
+/// newest, for the journal alone.
+fn append_agent(head: &Head, st: &mut SeriesState, t: i64, v: f64) -> Result<Outcome, Error> {
+    if let Some(last_t) = st.last_t {
+        if t < last_t {
+            return Err(Error::OutOfOrder);
+        }
+        if t == last_t {
+            return if st.last_v == Some(v.to_bits()) {
+                Ok(Outcome::Ignored)
+            } else {
+                Err(Error::Duplicate)
+            };
+        }
+    }
+    st.last_t = Some(t);
+    st.last_v = Some(v.to_bits());
+    head.note_time(t);
+    Ok(Outcome::Stored)
 }
 
 fn append_sample(

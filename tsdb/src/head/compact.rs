@@ -191,6 +191,19 @@ impl Head {
         }
     }
 
+    /// Forgets series without chunks whose newest sample is older than
+    /// `before` (agent mode's series collection); returns how many.
+    pub(crate) fn forget_idle(&self, before: i64) -> usize {
+        let mut dead = HashSet::new();
+        self.index.for_each(|s| {
+            let st = s.state.lock();
+            if st.open.is_none() && st.closed.is_empty() && st.last_t.is_some_and(|t| t < before) {
+                dead.insert(s.id);
+            }
+        });
+        self.forget(&dead)
+    }
+
     /// Removes series from every map and the postings.
     pub(crate) fn forget(&self, ids: &HashSet<u64>) -> usize {
         if ids.is_empty() {

@@ -200,6 +200,8 @@ pub(crate) struct Head {
     pub(crate) gc_pin: AtomicI64,
     /// Commits whose samples could not be written to the journal.
     pub(crate) journal_failures: AtomicU64,
+    /// Agent mode: samples go to the journal only, no chunk is written.
+    pub(crate) agent: std::sync::atomic::AtomicBool,
 }
 
 struct Creation {
@@ -356,6 +358,7 @@ impl Head {
                     journal: RwLock::new(None),
                     gc_pin: AtomicI64::new(i64::MAX),
                     journal_failures: AtomicU64::new(0),
+                    agent: std::sync::atomic::AtomicBool::new(false),
                 };
                 head.index.load(&all);
                 head.num_series.store(all.len() as u64, Ordering::Relaxed);

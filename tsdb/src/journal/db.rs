@@ -131,6 +131,28 @@ impl Db {
         self.head.gc_pin.store(pin, Ordering::Relaxed);
     }
 
+    /// Agent mode's truncation: journal segments whose samples are all
+    /// older than `now - max_age_ms` are deleted, sent or not (their
+    /// readers move on), and series with no sample since
+    /// `max(oldest unsent - min_age_ms, now - max_age_ms)` are forgotten.
+    /// Returns (segments deleted, series forgotten).
+    pub fn agent_truncate(
+        &self,
+        now_ms: i64,
+        min_age_ms: i64,
+        max_age_ms: i64,
+    ) -> Result<(usize, usize), Error> {
+        let floor = now_ms.saturating_sub(max_age_ms);
+        let deleted = match self.journal() {
+            Some(j) => j.drop_older(floor)?,
+            None => 0,
+        };
+        let pin = self.journal().map_or(i64::MAX, |j| j.oldest_unsent());
+        let cutoff = pin.saturating_sub(min_age_ms).min(now_ms).max(floor);
+        let forgotten = self.head.forget_idle(cutoff);
+        Ok((deleted, forgotten))
+    }
+
     /// The labels of a series the head holds.
     pub fn series_labels(&self, r: SeriesRef) -> Option<Labels> {
         self.head.get(r.0).map(|s| s.labels.to_labels())

@@ -510,6 +510,51 @@ impl Journal {
         Ok(deleted)
     }
 
+    /// Deletes the oldest segments (not the current one) whose samples are
+    /// all older than `before`, moving readers still in them to the next
+    /// segment without a catch-up list (agent mode, where nothing else
+    /// holds the samples). Returns the number deleted.
+    pub(crate) fn drop_older(&self, before: i64) -> Result<usize, Error> {
+        let current = self.current.load(Ordering::Acquire);
+        let mut readers = self.readers.lock();
+        let mut deleted = 0;
+        loop {
+            let Some(oldest) = self.segments.lock().keys().next().copied() else {
+                break;
+            };
+            if oldest >= current {
+                break;
+            }
+            let path = segment_path(&self.dir, oldest);
+            let data = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+            let mut newest = i64::MIN;
+            let mut off = HEADER as usize;
+            while let Some((payload, next)) = frame_at(&data, off) {
+                let _ = record::decode(payload, |_, t, _| newest = newest.max(t));
+                off = next;
+            }
+            if newest >= before {
+                break;
+            }
+            for (name, r) in readers.iter_mut() {
+                if r.state().position.segment <= oldest {
+                    tracing::warn!(component = "tsdb", reader = %name, segment = oldest, "Journal segment older than the agent's retention dropped before it was sent");
+                    r.move_on(
+                        JournalPosition {
+                            segment: oldest + 1,
+                            offset: HEADER,
+                        },
+                        Vec::new(),
+                    )?;
+                }
+            }
+            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+            self.segments.lock().remove(&oldest);
+            deleted += 1;
+        }
+        Ok(deleted)
+    }
+
     /// Per series, the time range of the samples in segment `seg` from
     /// `from` on.
     fn skipped(&self, seg: u64, from: JournalPosition) -> Result<Vec<CatchUp>, Error> {

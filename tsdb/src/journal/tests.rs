@@ -231,3 +231,42 @@ fn a_reader_behind_keeps_its_series_in_the_head() {
     db.pin_journal_series();
     assert_eq!(db.head.gc_pin.load(Ordering::Relaxed), 4 * hour);
 }
+
+#[test]
+fn agent_mode_journals_without_chunks_and_drops_old_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(
+        dir.path(),
+        Options {
+            agent: true,
+            journal_segment_bytes: 200,
+            ..opts()
+        },
+    )
+    .unwrap();
+    db.journal_set_readers(&["r".into()]).unwrap();
+    let hour = 3_600_000;
+    for k in 0..20 {
+        commit(&db, 5, k * hour / 10);
+    }
+    assert_eq!(db.stats().chunks_created, 0, "no chunk in agent mode");
+    let (got, _) = read_all(&db, "r");
+    assert_eq!(got.len(), 100);
+    // an out-of-order sample is still refused
+    let mut app = db.appender();
+    app.append_labels(&ls(0), 0, 1.0).unwrap();
+    assert_eq!(app.commit().unwrap().out_of_order, 1);
+    // unsent data older than the maximum age goes; the reader moves on
+    let before = db.journal_bytes();
+    let (deleted, _) = db
+        .agent_truncate(2 * hour + hour / 2, 5 * 60_000, hour)
+        .unwrap();
+    assert!(deleted > 0 && db.journal_bytes() < before);
+    let (left, _) = read_all(&db, "r");
+    assert!(left.iter().all(|s| s.1 >= hour / 2), "{left:?}");
+    assert!(db.journal_reader("r").unwrap().catch_up.is_empty());
+    // series idle past the maximum age are forgotten
+    commit(&db, 1, 2 * hour);
+    let (_, forgotten) = db.agent_truncate(10 * hour, 0, hour).unwrap();
+    assert_eq!(forgotten, 5);
+}
