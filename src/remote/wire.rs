@@ -49,10 +49,28 @@ fn sample(out: &mut Vec<u8>, t: i64, v: f64) {
 
 /// One series of a request: labels and samples, oldest first.
 pub struct SeriesSamples<'a> {
-    /// The labels as sent (external labels and relabeling applied).
+    /// The labels as sent (external labels and relabeling applied); for
+    /// 1.0 with `encoded`, not read.
     pub labels: &'a Labels,
+    /// The labels already written as 1.0 `Label` fields
+    /// ([`encode_labels_v1`]), when the caller keeps them; 2.0 needs
+    /// `labels`.
+    pub encoded: Option<&'a [u8]>,
     /// `(timestamp ms, value)`.
     pub samples: &'a [(i64, f64)],
+}
+
+/// A label set as the `labels` fields of a 1.0 `TimeSeries`.
+pub fn encode_labels_v1(labels: &Labels) -> Vec<u8> {
+    let mut out = Vec::with_capacity(labels.len() * 24);
+    let mut inner = Vec::with_capacity(64);
+    for l in labels.iter() {
+        nested(&mut out, 1, &mut inner, |b| {
+            bytes_field(b, 1, l.name.as_bytes());
+            bytes_field(b, 2, l.value.as_bytes());
+        });
+    }
+    out
 }
 
 /// A 1.0 `WriteRequest` holding `series` (uncompressed).
@@ -62,11 +80,9 @@ pub fn write_request_v1(series: &[SeriesSamples<'_>]) -> Vec<u8> {
     let mut inner = Vec::with_capacity(64);
     for s in series {
         ts.clear();
-        for l in s.labels.iter() {
-            nested(&mut ts, 1, &mut inner, |b| {
-                bytes_field(b, 1, l.name.as_bytes());
-                bytes_field(b, 2, l.value.as_bytes());
-            });
+        match s.encoded {
+            Some(bytes) => ts.extend_from_slice(bytes),
+            None => ts.extend_from_slice(&encode_labels_v1(s.labels)),
         }
         for &(t, v) in s.samples {
             nested(&mut ts, 2, &mut inner, |b| sample(b, t, v));
@@ -227,10 +243,12 @@ mod tests {
         let body = write_request_v1(&[
             SeriesSamples {
                 labels: &a,
+                encoded: None,
                 samples: &[(1000, 1.0), (2000, 0.0)],
             },
             SeriesSamples {
                 labels: &b,
+                encoded: Some(&encode_labels_v1(&b)),
                 samples: &[(-5, stale)],
             },
         ]);
@@ -272,10 +290,12 @@ mod tests {
             &[
                 SeriesSamples {
                     labels: &a,
+                    encoded: None,
                     samples: &[(1000, 3.0)],
                 },
                 SeriesSamples {
                     labels: &b,
+                    encoded: None,
                     samples: &[(1000, 21.5), (2000, 22.0)],
                 },
             ],

@@ -62,9 +62,101 @@ pub struct Queue {
 }
 
 /// Why a series' samples are not sent.
+#[derive(Clone, Copy)]
 enum Skip {
     Unknown,
     Relabeled,
+}
+
+/// A series' labels as sent: as 1.0 label fields when the queue speaks
+/// 1.0 (smaller, and written as they are), else as a label set.
+enum Cached {
+    V1(Box<[u8]>),
+    Labels(Labels),
+}
+
+/// Each shard's labels of the series it sends (a series always goes to
+/// the same shard), resolved once; entries not used for ten minutes go.
+struct LabelCache {
+    map: HashMap<SeriesRef, (Result<Arc<Cached>, Skip>, u32), RefHash>,
+    epoch: u32,
+    epoch_started: Instant,
+    /// Lookups since the epoch was last checked.
+    calls: u32,
+}
+
+/// A hash for series references (they are numbers already): one
+/// multiplication.
+#[derive(Clone, Copy, Default)]
+struct RefHash;
+
+impl std::hash::BuildHasher for RefHash {
+    type Hasher = RefHasher;
+    fn build_hasher(&self) -> RefHasher {
+        RefHasher(0)
+    }
+}
+
+struct RefHasher(u64);
+
+impl std::hash::Hasher for RefHasher {
+    fn finish(&self) -> u64 {
+        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(26)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+/// How long an epoch of [`LabelCache`] lasts, and how many unused epochs
+/// an entry survives.
+const CACHE_EPOCH: Duration = Duration::from_secs(60);
+const CACHE_EPOCHS_KEPT: u32 = 10;
+
+impl LabelCache {
+    fn new() -> LabelCache {
+        LabelCache {
+            map: HashMap::with_hasher(RefHash),
+            epoch: 0,
+            epoch_started: Instant::now(),
+            calls: 0,
+        }
+    }
+
+    fn get(&mut self, q: &Queue, r: SeriesRef) -> Result<Arc<Cached>, Skip> {
+        self.calls += 1;
+        if self.calls >= 4096 && {
+            self.calls = 0;
+            self.epoch_started.elapsed() >= CACHE_EPOCH
+        } {
+            self.epoch += 1;
+            self.epoch_started = Instant::now();
+            let keep_from = self.epoch.saturating_sub(CACHE_EPOCHS_KEPT);
+            self.map.retain(|_, (_, used)| *used >= keep_from);
+        }
+        let epoch = self.epoch;
+        if let Some((c, used)) = self.map.get_mut(&r) {
+            *used = epoch;
+            return c.clone();
+        }
+        let c = q.resolve(r).map(|labels| {
+            Arc::new(if q.sender.is_v2() {
+                Cached::Labels(labels)
+            } else {
+                Cached::V1(wire::encode_labels_v1(&labels).into_boxed_slice())
+            })
+        });
+        // an unknown series may become known (a commit in flight): not kept
+        if !matches!(c, Err(Skip::Unknown)) {
+            self.map.insert(r, (c.clone(), epoch));
+        }
+        c
+    }
 }
 
 impl Queue {
@@ -206,44 +298,69 @@ impl Queue {
         }
     }
 
-    /// Sends the samples of `batch` (one shard's), resolving labels and
-    /// dropping what must not go; returns per journal record how many of
-    /// its samples are done.
+    /// Sends the samples of `batch` (one shard's), with the labels of each
+    /// series as `cache` keeps them (resolved once), dropping what must
+    /// not go; returns per journal record how many of its samples are done.
     async fn send_batch(
         &self,
         batch: &[Pending],
+        cache: &mut LabelCache,
         stop: &watch::Receiver<Stop>,
     ) -> Vec<(u64, usize)> {
         let m = &self.metrics;
         let oldest_ok = self.age_limit_ms();
-        let mut resolved: HashMap<SeriesRef, Result<usize, Skip>> = HashMap::new();
-        let mut series: Vec<(Labels, Vec<(i64, f64)>)> = Vec::new();
-        for p in batch {
-            if oldest_ok.is_some_and(|o| p.t < o) {
-                m.dropped_too_old.fetch_add(1, Ordering::Relaxed);
-                continue;
+        // the batch's samples by series (a stable sort keeps each series'
+        // samples in time order), then one run per series
+        let mut order: Vec<usize> = (0..batch.len()).collect();
+        order.sort_by_key(|&i| batch[i].series);
+        let mut samples: Vec<(i64, f64)> = Vec::with_capacity(batch.len());
+        let mut runs: Vec<(Arc<Cached>, usize, usize)> = Vec::new();
+        let mut i = 0;
+        while i < order.len() {
+            let r = batch[order[i]].series;
+            let mut j = i;
+            while j < order.len() && batch[order[j]].series == r {
+                j += 1;
             }
-            let slot = resolved.entry(p.series).or_insert_with(|| {
-                self.resolve(p.series).map(|l| {
-                    series.push((l, Vec::new()));
-                    series.len() - 1
-                })
-            });
-            match slot {
-                Ok(i) => series[*i].1.push((p.t, p.v)),
-                Err(Skip::Unknown) => {
-                    m.dropped_unknown.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(Skip::Relabeled) => {
-                    m.dropped_relabel.fetch_add(1, Ordering::Relaxed);
+            let from = samples.len();
+            for &k in &order[i..j] {
+                let p = &batch[k];
+                if oldest_ok.is_some_and(|o| p.t < o) {
+                    m.dropped_too_old.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    samples.push((p.t, p.v));
                 }
             }
+            let n = (samples.len() - from) as u64;
+            if n > 0 {
+                match cache.get(self, r) {
+                    Ok(c) => runs.push((c, from, samples.len())),
+                    Err(skip) => {
+                        samples.truncate(from);
+                        let counter = match skip {
+                            Skip::Unknown => &m.dropped_unknown,
+                            Skip::Relabeled => &m.dropped_relabel,
+                        };
+                        counter.fetch_add(n, Ordering::Relaxed);
+                    }
+                }
+            }
+            i = j;
         }
-        let views: Vec<SeriesSamples<'_>> = series
+        let none = Labels::empty();
+        let views: Vec<SeriesSamples<'_>> = runs
             .iter()
-            .map(|(l, s)| SeriesSamples {
-                labels: l,
-                samples: s,
+            .map(|(c, a, b)| match &**c {
+                Cached::V1(bytes) => SeriesSamples {
+                    labels: &none,
+                    encoded: Some(bytes),
+                    samples: &samples[*a..*b],
+                },
+                Cached::Labels(l) => SeriesSamples {
+                    labels: l,
+                    encoded: None,
+                    samples: &samples[*a..*b],
+                },
             })
             .collect();
         self.send(&views, stop).await;
@@ -328,6 +445,7 @@ impl Queue {
                     }
                     parts.last_mut().expect("one").push(SeriesSamples {
                         labels: l,
+                        encoded: None,
                         samples: chunk,
                     });
                     in_part += chunk.len();
@@ -474,10 +592,11 @@ impl Queue {
                             seq,
                         };
                         self.metrics.pending.fetch_add(1, Ordering::Relaxed);
-                        shards.enqueue(p, &self.metrics).await;
+                        shards.enqueue(p);
                     }
                     from = upto;
                 }
+                shards.flush(&self.metrics).await;
                 pos = batch.end(pos);
             }
         }
@@ -606,11 +725,14 @@ impl Tracker {
     }
 }
 
-/// The shards of a queue: a task each, fed by a bounded channel.
+/// The shards of a queue: a task each, fed samples in groups by a bounded
+/// channel.
 struct Shards {
-    senders: Vec<mpsc::Sender<Pending>>,
+    senders: Vec<mpsc::Sender<Vec<Pending>>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     acks: mpsc::UnboundedReceiver<Vec<(u64, usize)>>,
+    /// Samples gathered for each shard before they are handed over.
+    pending: Vec<Vec<Pending>>,
 }
 
 impl Shards {
@@ -619,37 +741,40 @@ impl Shards {
         let q = &queue.cfg.queue_config;
         let max = q.max_samples_per_send.max(1) as usize;
         let deadline = q.batch_send_deadline.0.max(Duration::from_millis(1));
+        // groups of about a request each: the capacity in samples
+        let slots = ((q.capacity as usize) / max).max(2);
         let mut senders = Vec::with_capacity(n);
         let mut tasks = Vec::with_capacity(n);
         for _ in 0..n {
-            let (tx, mut rx) = mpsc::channel::<Pending>((q.capacity as usize).max(max));
+            let (tx, mut rx) = mpsc::channel::<Vec<Pending>>(slots);
             senders.push(tx);
             let queue = Arc::clone(queue);
             let ack_tx = ack_tx.clone();
             let stop = stop.clone();
             tasks.push(tokio::spawn(async move {
+                let mut cache = LabelCache::new();
                 let mut batch: Vec<Pending> = Vec::with_capacity(max);
+                let mut closed = false;
                 loop {
-                    match rx.recv().await {
-                        Some(p) => batch.push(p),
-                        None => return,
+                    if batch.is_empty() {
+                        match rx.recv().await {
+                            Some(group) => batch.extend(group),
+                            None => return,
+                        }
                     }
                     let due = tokio::time::Instant::now() + deadline;
-                    let mut closed = false;
-                    while batch.len() < max {
+                    while batch.len() < max && !closed {
                         match tokio::time::timeout_at(due, rx.recv()).await {
-                            Ok(Some(p)) => batch.push(p),
-                            Ok(None) => {
-                                closed = true;
-                                break;
-                            }
+                            Ok(Some(group)) => batch.extend(group),
+                            Ok(None) => closed = true,
                             Err(_) => break,
                         }
                     }
-                    let done = queue.send_batch(&batch, &stop).await;
-                    batch.clear();
+                    let n = batch.len().min(max);
+                    let done = queue.send_batch(&batch[..n], &mut cache, &stop).await;
+                    batch.drain(..n);
                     let _ = ack_tx.send(done);
-                    if closed {
+                    if closed && batch.is_empty() {
                         return;
                     }
                 }
@@ -660,20 +785,32 @@ impl Shards {
             senders,
             tasks,
             acks,
+            pending: (0..n).map(|_| Vec::new()).collect(),
         }
     }
 
-    /// Hands a sample to its series' shard, waiting while it is full.
-    async fn enqueue(&mut self, p: Pending, m: &QueueMetrics) {
+    /// Gathers a sample for its series' shard.
+    fn enqueue(&mut self, p: Pending) {
         let i = (p.series.0 % self.senders.len() as u64) as usize;
-        match self.senders[i].try_send(p) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(p)) => {
-                m.enqueue_retries.fetch_add(1, Ordering::Relaxed);
-                // while waiting, keep taking acknowledgements off the channel
-                let _ = self.senders[i].send(p).await;
+        self.pending[i].push(p);
+    }
+
+    /// Hands the gathered samples to their shards, waiting while one is
+    /// full.
+    async fn flush(&mut self, m: &QueueMetrics) {
+        for (i, tx) in self.senders.iter().enumerate() {
+            if self.pending[i].is_empty() {
+                continue;
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
+            let group = std::mem::take(&mut self.pending[i]);
+            match tx.try_send(group) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(group)) => {
+                    m.enqueue_retries.fetch_add(1, Ordering::Relaxed);
+                    let _ = tx.send(group).await;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
         }
     }
 

@@ -399,8 +399,8 @@ impl Journal {
                 }
                 Err(e) => return Err(Error::io(&path, e)),
             };
-            // read in pieces of at least 1 MiB, whole records
-            let want = (limit - pos.offset).min(4 << 20) as usize;
+            // read in pieces of 256 KiB, whole records
+            let want = (limit - pos.offset).min(256 << 10) as usize;
             let mut data = vec![0u8; want];
             file.read_exact_at(&mut data, pos.offset)
                 .map_err(|e| Error::io(&path, e))?;
