@@ -26,6 +26,11 @@ if ! python3 -c "import fastapi, uvicorn, prometheus_fastapi_instrumentator" 2>/
   python3 -m pip install --quiet --root-user-action=ignore fastapi uvicorn prometheus-fastapi-instrumentator
 fi
 
+if ! python3 -c "import kubernetes" 2>/dev/null; then
+  echo "installing the official Kubernetes Python client (checks the API stand-in of the tests)"
+  python3 -m pip install --quiet --root-user-action=ignore kubernetes
+fi
+
 need_deb prometheus prometheus
 need_deb promtool prometheus
 need_deb prometheus-alertmanager prometheus-alertmanager

@@ -60,8 +60,11 @@ pub struct App {
     pub shutdown: tokio::sync::watch::Sender<bool>,
     /// Whether the last configuration (re)load succeeded.
     pub reload_success: AtomicBool,
-    /// `--storage.tsdb.retention.time` as given.
-    pub retention: String,
+    /// The retention flags: (time ms, bytes); a configuration's
+    /// `storage.tsdb.retention` overrides them.
+    pub flag_retention: (i64, u64),
+    /// `storage.tsdb.retention.percentage` as last applied (0: none).
+    pub retention_percentage: Mutex<f64>,
     /// `--web.enable-admin-api`.
     pub enable_admin_api: bool,
     /// `--web.enable-remote-write-receiver`.
@@ -171,6 +174,7 @@ impl App {
                     ));
                 }
                 self.scrape.apply_config(&cfg, &self.config_dir());
+                self.apply_retention(&cfg);
                 *self.config.write() = cfg;
                 *self.config_loaded_ms.lock() = now_ms();
                 self.reload_success.store(true, Ordering::Relaxed);
@@ -212,6 +216,51 @@ impl App {
             std::fs::read(&f).unwrap_or_default().hash(&mut h);
         }
         h.finish()
+    }
+
+    /// Applies `storage.tsdb.retention` (or the flags') to the database;
+    /// a percentage is of the data directory's volume as it is now.
+    pub fn apply_retention(&self, cfg: &Config) {
+        let (ms, mut bytes) = cfg.retention(self.flag_retention);
+        let pct = cfg.retention_percentage();
+        if pct > 0.0 {
+            if cfg.retention(self.flag_retention).1 != self.flag_retention.1 {
+                tracing::warn!(component = "tsdb", "storage.tsdb.retention.size is ignored, because storage.tsdb.retention.percentage is specified");
+            }
+            match tsdb::volume_capacity(self.db.dir()) {
+                Some(total) => bytes = (total as f64 * pct / 100.0) as u64,
+                None => tracing::warn!(component = "tsdb", percentage = pct, "Cannot tell the capacity of the storage volume; retention by percentage not applied"),
+            }
+        }
+        *self.retention_percentage.lock() = pct;
+        if (ms, bytes) != self.db.retention() {
+            tracing::info!(component = "tsdb", retention = %crate::config::PromDuration(std::time::Duration::from_millis(ms.max(0) as u64)), bytes, "TSDB retention updated");
+        }
+        self.db.set_retention(ms, bytes);
+    }
+
+    /// The retention percentage configured (0 when none).
+    pub fn retention_percentage(&self) -> f64 {
+        *self.retention_percentage.lock()
+    }
+
+    /// The retention in force, as the runtime information shows it.
+    pub fn retention_text(&self) -> String {
+        let (ms, bytes) = self.db.retention();
+        let mut parts = Vec::new();
+        if ms > 0 {
+            parts.push(
+                crate::config::PromDuration(std::time::Duration::from_millis(ms as u64))
+                    .to_string(),
+            );
+        }
+        let pct = self.retention_percentage();
+        if pct > 0.0 {
+            parts.push(format!("{pct}%"));
+        } else if bytes > 0 {
+            parts.push(base2_bytes(bytes));
+        }
+        parts.join(" or ")
     }
 
     /// Makes the `remote_read` endpoints of `cfg` part of queries.
@@ -304,5 +353,38 @@ impl App {
             .entry(handler)
             .or_insert_with(|| crate::web::Histogram::new(&crate::web::HTTP_DURATION_BUCKETS))
             .observe(took.as_secs_f64());
+    }
+}
+
+/// Bytes as Prometheus writes a size: each power of 1,024 that is in it,
+/// largest first (`1GiB`, `1KiB512B`).
+pub fn base2_bytes(mut n: u64) -> String {
+    if n == 0 {
+        return "0B".into();
+    }
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut parts = Vec::new();
+    for unit in UNITS {
+        if n % 1024 != 0 {
+            parts.push(format!("{}{unit}", n % 1024));
+        }
+        n /= 1024;
+        if n == 0 {
+            break;
+        }
+    }
+    parts.reverse();
+    parts.concat()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_are_written_as_prometheus_writes_them() {
+        assert_eq!(super::base2_bytes(0), "0B");
+        assert_eq!(super::base2_bytes(512), "512B");
+        assert_eq!(super::base2_bytes(1536), "1KiB512B");
+        assert_eq!(super::base2_bytes(1 << 30), "1GiB");
+        assert_eq!(super::base2_bytes((5 << 40) + (3 << 20)), "5TiB3MiB");
     }
 }

@@ -253,7 +253,7 @@ mod tests {
         let bad = dir.path().join("bad.yml");
         std::fs::write(
             &bad,
-            "scrape_configs:\n  - job_name: a\n    kubernetes_sd_configs: [{role: pod}]\n",
+            "scrape_configs:\n  - job_name: a\n    kubernetes_sd_configs: [{role: pods}]\n",
         )
         .unwrap();
         let (mut o, mut e) = (Vec::new(), Vec::new());
@@ -266,6 +266,10 @@ mod tests {
             check_configs(&[bad.display().to_string()], &mut o, &mut e),
             FAILURE
         );
-        assert!(String::from_utf8_lossy(&e).contains("kubernetes_sd_configs"));
+        assert!(
+            String::from_utf8_lossy(&e).contains("unknown Kubernetes SD role \"pods\""),
+            "{}",
+            String::from_utf8_lossy(&e)
+        );
     }
 }

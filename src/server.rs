@@ -201,7 +201,8 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         query_durations: Mutex::default(),
         shutdown: shutdown_tx,
         reload_success: std::sync::atomic::AtomicBool::new(true),
-        retention: flags.retention_time.to_string(),
+        flag_retention: (flags.retention_time.as_millis(), flags.retention_size.0),
+        retention_percentage: Mutex::new(0.0),
         enable_admin_api: flags.enable_admin_api,
         enable_remote_write: flags.enable_remote_write_receiver,
         cors_origin,
@@ -260,6 +261,22 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         anyhow::bail!("one or more errors occurred while applying the new configuration (--config.file={config_path:?}): {e}");
     }
     app.scrape.apply_config(&cfg, &app.config_dir());
+    app.apply_retention(&cfg);
+    // a retention by percentage follows the volume's size
+    {
+        let app = Arc::clone(&app);
+        tokio::spawn(async move {
+            let mut t = tokio::time::interval(Duration::from_secs(60));
+            t.tick().await;
+            loop {
+                t.tick().await;
+                if app.retention_percentage() > 0.0 {
+                    let cfg = app.config.read().clone();
+                    app.apply_retention(&cfg);
+                }
+            }
+        });
+    }
     // remote write 2.0 sends each series' metadata: keep a copy of what
     // the targets expose
     {

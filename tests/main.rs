@@ -7,6 +7,8 @@ mod crash;
 mod differential;
 mod flags;
 mod grafana;
+mod kube;
+mod kubernetes;
 mod peers;
 mod relabel;
 mod remote_read;

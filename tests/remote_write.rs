@@ -156,44 +156,61 @@ fn nothing_is_lost_across_an_outage_kills_and_a_restart() {
     std::thread::sleep(Duration::from_secs(2));
     drained(&s);
 
+    // what flint holds must all reach VictoriaMetrics; the newest scrapes
+    // (the farm's `up` keeps coming) may still be on their way: look
+    // again for a while before calling anything missing
     let ours = flint_samples(&s, "{job=\"farm\"}");
-    let theirs = vm.export("{job=\"farm\"}");
-    let mut total = 0;
-    let mut duplicates = 0;
-    for (key, samples) in &ours {
-        let with_replica = {
-            let mut parts: Vec<&str> = key.split(',').collect();
-            parts.push("replica=a");
-            parts.sort();
-            parts.join(",")
-        };
-        let got = theirs
-            .get(&with_replica)
-            .unwrap_or_else(|| panic!("{with_replica} not in VictoriaMetrics"));
-        let mut dedup = got.clone();
-        dedup.dedup();
-        duplicates += got.len() - dedup.len();
-        // every sample flint holds is there, with its value
-        let theirs_set: std::collections::HashSet<(i64, u64)> =
-            dedup.iter().map(|(t, v)| (*t, v.to_bits())).collect();
-        let missing: Vec<i64> = samples
-            .iter()
-            .filter(|(t, v)| !theirs_set.contains(&(*t, v.to_bits())))
-            .map(|s| s.0)
-            .collect();
-        assert!(
-            missing.is_empty(),
-            "{key}: {} of {} samples missing in VictoriaMetrics, at {:?}; flint has {:?}..{:?}, VictoriaMetrics {:?}..{:?}",
-            missing.len(),
-            samples.len(),
-            missing,
-            samples.first(),
-            samples.last(),
-            dedup.first(),
-            dedup.last()
-        );
-        total += samples.len();
-    }
+    let compare = || {
+        let theirs = vm.export("{job=\"farm\"}");
+        let mut total = 0;
+        let mut duplicates = 0;
+        let mut missing_report = None;
+        for (key, samples) in &ours {
+            let with_replica = {
+                let mut parts: Vec<&str> = key.split(',').collect();
+                parts.push("replica=a");
+                parts.sort();
+                parts.join(",")
+            };
+            let Some(got) = theirs.get(&with_replica) else {
+                missing_report = Some(format!("{with_replica} not in VictoriaMetrics"));
+                continue;
+            };
+            let mut dedup = got.clone();
+            dedup.dedup();
+            duplicates += got.len() - dedup.len();
+            // every sample flint holds is there, with its value
+            let theirs_set: std::collections::HashSet<(i64, u64)> =
+                dedup.iter().map(|(t, v)| (*t, v.to_bits())).collect();
+            let missing: Vec<i64> = samples
+                .iter()
+                .filter(|(t, v)| !theirs_set.contains(&(*t, v.to_bits())))
+                .map(|s| s.0)
+                .collect();
+            if !missing.is_empty() {
+                missing_report = Some(format!(
+                    "{key}: {} of {} samples missing in VictoriaMetrics, at {:?}; flint has {:?}..{:?}, VictoriaMetrics {:?}..{:?}",
+                    missing.len(),
+                    samples.len(),
+                    missing,
+                    samples.first(),
+                    samples.last(),
+                    dedup.first(),
+                    dedup.last()
+                ));
+            }
+            total += samples.len();
+        }
+        (missing_report, total, duplicates)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let (total, duplicates) = loop {
+        match compare() {
+            (None, total, duplicates) => break (total, duplicates),
+            (Some(report), ..) if std::time::Instant::now() > deadline => panic!("{report}"),
+            _ => std::thread::sleep(Duration::from_millis(500)),
+        }
+    };
     assert!(ours.len() >= 200, "{} series", ours.len());
     assert!(total > 200 * 20, "{total} samples");
     // only batches in flight at a kill may be sent twice: at most the

@@ -451,3 +451,83 @@ fn unknown_paths_answer_as_prometheus_3() {
         );
     }
 }
+
+#[test]
+fn retention_from_the_configuration_over_the_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(
+        dir.path(),
+        "storage:\n  tsdb:\n    retention:\n      time: 2h\n",
+        &[
+            "--web.enable-lifecycle",
+            "--storage.tsdb.retention.time=3d",
+            "--storage.tsdb.retention.size=1GB",
+        ],
+    );
+    let info =
+        |s: &Server| s.api("/api/v1/status/runtimeinfo").1["data"]["storageRetention"].clone();
+    // the file's time replaces the flag's; the flag's size stays
+    assert_eq!(info(&s), "2h or 1GiB");
+    assert_eq!(
+        self_metric(&s.addr, "prometheus_tsdb_retention_limit_seconds"),
+        7200.0
+    );
+    assert_eq!(
+        self_metric(&s.addr, "prometheus_tsdb_retention_limit_bytes"),
+        1073741824.0
+    );
+    // a percentage of the volume: its capacity as `stat -f` tells it
+    let out = std::process::Command::new("stat")
+        .args(["-f", "-c", "%S %b"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut f = text.split_whitespace().map(|v| v.parse::<u64>().unwrap());
+    let capacity = f.next().unwrap() * f.next().unwrap();
+    std::fs::write(
+        dir.path().join("prometheus.yml"),
+        "storage:\n  tsdb:\n    retention:\n      time: 1d\n      percentage: 25\n",
+    )
+    .unwrap();
+    let (code, _) = http_request(&s.addr, "POST", "/-/reload", None).unwrap();
+    assert_eq!(code, 200);
+    assert_eq!(
+        self_metric(&s.addr, "prometheus_tsdb_retention_limit_percentage"),
+        25.0
+    );
+    assert_eq!(
+        self_metric(&s.addr, "prometheus_tsdb_retention_limit_bytes"),
+        (capacity as f64 * 0.25).floor()
+    );
+    assert_eq!(
+        self_metric(&s.addr, "prometheus_tsdb_retention_limit_seconds"),
+        86400.0
+    );
+    assert_eq!(info(&s), "1d or 25%");
+    // out of range, or a storage key flint does not know: refused by name,
+    // the retention in force kept
+    for (bad, says) in [
+        (
+            "      percentage: 120\n",
+            "'storage.tsdb.retention.percentage' must be in the range [0, 100], got 120",
+        ),
+        (
+            "      time: 1d\n    out_of_order_time_window: 1h\n",
+            "storage.tsdb.out_of_order_time_window",
+        ),
+    ] {
+        std::fs::write(
+            dir.path().join("prometheus.yml"),
+            format!("storage:\n  tsdb:\n    retention:\n{bad}"),
+        )
+        .unwrap();
+        let (code, body) = http_request(&s.addr, "POST", "/-/reload", None).unwrap();
+        assert_eq!(code, 500);
+        assert!(body.contains(says), "{body}");
+        assert_eq!(
+            self_metric(&s.addr, "prometheus_tsdb_retention_limit_seconds"),
+            86400.0
+        );
+    }
+}

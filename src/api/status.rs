@@ -105,7 +105,12 @@ pub fn runtimeinfo(app: &App, _: &Params) -> Result<Answer, ApiError> {
     );
     obj_str(&mut s, &mut first, "GOGC", "");
     obj_str(&mut s, &mut first, "GODEBUG", "");
-    obj_str(&mut s, &mut first, "storageRetention", &app.retention);
+    obj_str(
+        &mut s,
+        &mut first,
+        "storageRetention",
+        &app.retention_text(),
+    );
     s.push('}');
     Ok(Answer::data(s))
 }

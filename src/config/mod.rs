@@ -46,9 +46,9 @@ pub struct Config {
     /// OTLP ingestion settings; not supported yet (an error if present).
     #[serde(default, skip_serializing)]
     pub otlp: Option<serde_yaml::Value>,
-    /// Storage settings (out-of-order window, exemplars); not supported yet.
-    #[serde(default, skip_serializing)]
-    pub storage: Option<serde_yaml::Value>,
+    /// Storage settings: `tsdb.retention` (time, size).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageConfig>,
     /// Tracing settings; not supported yet.
     #[serde(default, skip_serializing)]
     pub tracing: Option<serde_yaml::Value>,
@@ -201,6 +201,9 @@ pub struct ScrapeConfig {
     /// Target groups read from files.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub file_sd_configs: Vec<crate::discovery::file::FileSdConfig>,
+    /// Targets found through the Kubernetes API.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kubernetes_sd_configs: Vec<crate::discovery::kubernetes::KubernetesSdConfig>,
     /// Discovery mechanisms Prometheus has that flint does not support yet:
     /// present in a config, they are an error naming them.
     #[serde(flatten, skip_serializing)]
@@ -411,6 +414,72 @@ impl ScrapeConfig {
     }
 }
 
+/// The `storage` section.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+pub struct StorageConfig {
+    /// `tsdb`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tsdb: Option<TsdbConfig>,
+    /// Keys flint does not support yet (`exemplars`, …).
+    #[serde(flatten, skip_serializing)]
+    pub unsupported: BTreeMap<String, serde_yaml::Value>,
+}
+
+/// `storage.tsdb`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+pub struct TsdbConfig {
+    /// How long and how much to keep; overrides the retention flags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionConfig>,
+    /// Keys flint does not support yet (`out_of_order_time_window`, …).
+    #[serde(flatten, skip_serializing)]
+    pub unsupported: BTreeMap<String, serde_yaml::Value>,
+}
+
+/// `storage.tsdb.retention`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// How long to keep samples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<PromDuration>,
+    /// Most bytes the blocks may take.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<ByteSize>,
+    /// Most of the storage volume's capacity the blocks may take, in
+    /// percent; when set (above 0) it replaces `size`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percentage: Option<f64>,
+}
+
+impl Config {
+    fn retention_config(&self) -> Option<&RetentionConfig> {
+        self.storage
+            .as_ref()
+            .and_then(|s| s.tsdb.as_ref())
+            .and_then(|t| t.retention.as_ref())
+    }
+
+    /// The retention the configuration sets (`storage.tsdb.retention`),
+    /// over `flags` (time ms, bytes) where it says nothing.
+    pub fn retention(&self, flags: (i64, u64)) -> (i64, u64) {
+        match self.retention_config() {
+            None => flags,
+            Some(r) => (
+                r.time.map_or(flags.0, |t| t.as_millis()),
+                r.size.map_or(flags.1, |s| s.0),
+            ),
+        }
+    }
+
+    /// `storage.tsdb.retention.percentage`, 0 when not set.
+    pub fn retention_percentage(&self) -> f64 {
+        self.retention_config()
+            .and_then(|r| r.percentage)
+            .unwrap_or(0.0)
+    }
+}
+
 /// Why a configuration could not be loaded; printed as Prometheus prints it.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -541,9 +610,27 @@ impl Config {
 
     fn check(&self, text: &str) -> Result<(), String> {
         remote::validate_all(&self.remote_write, &self.remote_read)?;
+        if let Some(st) = &self.storage {
+            let inner = st.tsdb.as_ref().map(|t| &t.unsupported);
+            if let Some(k) = st.unsupported.keys().next() {
+                return Err(format!(
+                    "storage.{k}: not supported yet by this version of flint"
+                ));
+            }
+            if let Some(k) = inner.and_then(|u| u.keys().next()) {
+                return Err(format!(
+                    "storage.tsdb.{k}: not supported yet by this version of flint"
+                ));
+            }
+            let p = self.retention_percentage();
+            if !(0.0..=100.0).contains(&p) {
+                return Err(format!(
+                    "'storage.tsdb.retention.percentage' must be in the range [0, 100], got {p}"
+                ));
+            }
+        }
         for (key, v) in [
             ("otlp", &self.otlp),
-            ("storage", &self.storage),
             ("tracing", &self.tracing),
             ("runtime", &self.runtime),
         ] {
@@ -642,6 +729,10 @@ impl Config {
                 f.validate()
                     .map_err(|e| format!("file_sd_configs of job {:?}: {e}", sc.job_name))?;
             }
+            for k in &sc.kubernetes_sd_configs {
+                k.validate()
+                    .map_err(|e| format!("kubernetes_sd_configs of job {:?}: {e}", sc.job_name))?;
+            }
             for (what, rules) in [
                 ("relabel_configs", &sc.relabel_configs),
                 ("metric_relabel_configs", &sc.metric_relabel_configs),
@@ -688,7 +779,6 @@ fn line_of_key(text: &str, key: &str) -> Option<usize> {
 
 /// Keys of Prometheus's scrape config that flint does not implement yet.
 pub(crate) const KNOWN_UNSUPPORTED: &[&str] = &[
-    "kubernetes_sd_configs",
     "consul_sd_configs",
     "ec2_sd_configs",
     "gce_sd_configs",
@@ -838,7 +928,8 @@ scrape_configs:
             ("global: [\n", "parsing YAML file f.yml"),
             ("remote_write:\n  - url: ''\n", "url for remote_write is empty"),
             ("remote_write:\n  - url: http://x/\n    oauth2: {}\n", "oauth2 is not supported yet"),
-            ("scrape_configs:\n  - job_name: k\n    kubernetes_sd_configs: [{role: pod}]\n", "kubernetes_sd_configs (job \"k\") is not supported yet"),
+            ("scrape_configs:\n  - job_name: k\n    consul_sd_configs: [{server: 'c:8500'}]\n", "consul_sd_configs (job \"k\") is not supported yet"),
+            ("scrape_configs:\n  - job_name: k\n    kubernetes_sd_configs: [{role: pod, bearer_token: x}]\n", "please provide the 'api_server' URL explicitly"),
             ("scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: ['h:99999']\n", "invalid port"),
         ];
         for (text, want) in cases {

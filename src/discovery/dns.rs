@@ -147,6 +147,7 @@ pub async fn lookup(
             groups.push(TargetGroup {
                 targets: vec![addr],
                 labels,
+                ..TargetGroup::default()
             });
         }
     }

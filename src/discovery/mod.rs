@@ -5,6 +5,7 @@
 pub mod dns;
 pub mod file;
 pub mod http;
+pub mod kubernetes;
 
 use std::collections::BTreeMap;
 
@@ -18,6 +19,27 @@ pub struct TargetGroup {
     /// Labels for each target (including `__meta_*` ones from discovery).
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Labels of each target of its own, by position in `targets` (empty
+    /// when targets have none): they win over the group's.
+    #[serde(skip)]
+    pub target_labels: Vec<BTreeMap<String, String>>,
+}
+
+impl TargetGroup {
+    /// The targets with their labels: each target's own (its address as
+    /// `__address__`) over the group's.
+    pub fn each_target(&self) -> impl Iterator<Item = BTreeMap<String, String>> + '_ {
+        self.targets.iter().enumerate().map(|(i, addr)| {
+            let mut l = self.labels.clone();
+            l.insert("__address__".to_string(), addr.clone());
+            if let Some(own) = self.target_labels.get(i) {
+                for (k, v) in own {
+                    l.insert(k.clone(), v.clone());
+                }
+            }
+            l
+        })
+    }
 }
 
 use std::path::{Path, PathBuf};
@@ -40,6 +62,8 @@ pub struct Sources<'a> {
     pub http: &'a [http::HttpSdConfig],
     /// `dns_sd_configs`.
     pub dns: &'a [dns::DnsSdConfig],
+    /// `kubernetes_sd_configs`.
+    pub kubernetes: &'a [kubernetes::KubernetesSdConfig],
 }
 
 /// How often file discovery looks for changed files.
@@ -98,6 +122,14 @@ impl Sources<'_> {
         }
         for (i, d) in self.dns.iter().enumerate() {
             tasks.push(tokio::spawn(poll_dns(i, d.clone(), Arc::clone(sink))));
+        }
+        for (i, k) in self.kubernetes.iter().enumerate() {
+            tasks.push(tokio::spawn(kubernetes::run(
+                i,
+                k.clone(),
+                base.to_path_buf(),
+                Arc::clone(sink),
+            )));
         }
         (sources, tasks)
     }

@@ -95,6 +95,9 @@ pub struct AlertmanagerConfig {
     /// Alertmanagers from DNS records.
     #[serde(default)]
     pub dns_sd_configs: Vec<DnsSdConfig>,
+    /// Alertmanagers found through the Kubernetes API.
+    #[serde(default)]
+    pub kubernetes_sd_configs: Vec<crate::discovery::kubernetes::KubernetesSdConfig>,
     /// Authentication, TLS, proxy and redirect settings.
     #[serde(flatten)]
     pub http: HttpClientConfig,
@@ -144,6 +147,10 @@ impl AlertingConfig {
             for d in &am.dns_sd_configs {
                 d.validate()
                     .map_err(|e| format!("alerting: dns_sd_configs: {e}"))?;
+            }
+            for k in &am.kubernetes_sd_configs {
+                k.validate()
+                    .map_err(|e| format!("alerting: kubernetes_sd_configs: {e}"))?;
             }
             for r in am.relabel_configs.iter().chain(&am.alert_relabel_configs) {
                 r.validate()?;
@@ -274,15 +281,14 @@ fn resolve<'a>(
     let mut dropped = Vec::new();
     let path = alerts_path(&cfg.path_prefix);
     for sc in groups {
-        for t in &sc.targets {
-            let mut ls: Vec<Label> = sc
-                .labels
-                .iter()
-                .map(|(k, v)| Label::new(k.clone(), v.clone()))
-                .collect();
-            ls.push(Label::new("__address__", t.clone()));
-            ls.push(Label::new("__scheme__", cfg.scheme.clone()));
-            ls.push(Label::new("__alerts_path__", path.clone()));
+        for target in sc.each_target() {
+            let mut ls: Vec<Label> = vec![
+                Label::new("__scheme__", cfg.scheme.clone()),
+                Label::new("__alerts_path__", path.clone()),
+            ];
+            // discovered labels win over the defaults (Labels::new keeps
+            // the last of a name)
+            ls.extend(target.iter().map(|(k, v)| Label::new(k.clone(), v.clone())));
             let ls = Labels::new(ls);
             let url = |l: &Labels| {
                 format!(
@@ -352,12 +358,14 @@ impl Notifier {
                 .map(|s| TargetGroup {
                     targets: s.targets.clone(),
                     labels: s.labels.clone(),
+                    ..TargetGroup::default()
                 })
                 .collect();
             let sd = Sources {
                 file: &am.file_sd_configs,
                 http: &am.http_sd_configs,
                 dns: &am.dns_sd_configs,
+                kubernetes: &am.kubernetes_sd_configs,
             };
             let weak = Arc::downgrade(&set);
             let sink: Sink = Arc::new(move |prefix, new| match weak.upgrade() {

@@ -148,6 +148,7 @@ impl ScrapeManager {
                 file: &sc.file_sd_configs,
                 http: &sc.http_sd_configs,
                 dns: &sc.dns_sd_configs,
+                kubernetes: &sc.kubernetes_sd_configs,
             };
             let mgr = Arc::downgrade(self);
             let job = sc.job_name.clone();

@@ -104,6 +104,7 @@ impl Target {
             .map(|g| TargetGroup {
                 targets: g.targets.clone(),
                 labels: g.labels.clone(),
+                ..TargetGroup::default()
             })
             .collect()
     }
@@ -128,9 +129,8 @@ impl Target {
         let mut active = Vec::new();
         let mut dropped = Vec::new();
         for group in groups {
-            for addr in &group.targets {
+            for discovered in group.each_target() {
                 let mut d = BTreeMap::new();
-                d.insert("__address__".to_string(), addr.clone());
                 d.insert("__metrics_path__".to_string(), sc.metrics_path.clone());
                 d.insert("__scheme__".to_string(), sc.scheme.clone());
                 d.insert(
@@ -147,9 +147,9 @@ impl Target {
                         d.insert(format!("__param_{k}"), first.clone());
                     }
                 }
-                for (k, v) in &group.labels {
-                    d.insert(k.clone(), v.clone());
-                }
+                // discovery's labels (the address included) over the
+                // job's defaults
+                d.extend(discovered);
                 match Target::from_discovered(sc, global, d.clone(), interval, timeout) {
                     Some(t) => active.push(t),
                     None => dropped.push(DroppedTarget { discovered: d }),

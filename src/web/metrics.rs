@@ -284,6 +284,24 @@ pub fn render(app: &App) -> String {
         st.block_bytes as f64,
     )
     .single(
+        "prometheus_tsdb_retention_limit_seconds",
+        "gauge",
+        "How long to retain samples in storage.",
+        app.db.retention().0.max(0) as f64 / 1000.0,
+    )
+    .single(
+        "prometheus_tsdb_retention_limit_bytes",
+        "gauge",
+        "Max number of bytes to be retained in the tsdb blocks, configured 0 means disabled",
+        app.db.retention().1 as f64,
+    )
+    .single(
+        "prometheus_tsdb_retention_limit_percentage",
+        "gauge",
+        "Max percentage of total storage space to be retained in the tsdb blocks, configured 0 means disabled",
+        app.retention_percentage(),
+    )
+    .single(
         "prometheus_tsdb_time_retentions_total",
         "counter",
         "The number of times that blocks were deleted because the maximum time limit was exceeded.",
@@ -353,6 +371,43 @@ pub fn render(app: &App) -> String {
         "counter",
         "Total number of failed scrape pool reloads.",
         counts.pool_reloads_failed as f64,
+    );
+    // Kubernetes discovery: every role and event, zero until counted
+    e.family(
+        "prometheus_sd_kubernetes_events_total",
+        "counter",
+        "The number of Kubernetes events handled.",
+    );
+    {
+        let counted = crate::discovery::kubernetes::informer::COUNTERS
+            .events
+            .lock()
+            .clone();
+        for role in [
+            "endpointslice",
+            "endpoints",
+            "node",
+            "pod",
+            "service",
+            "ingress",
+        ] {
+            for event in ["add", "delete", "update"] {
+                let n = counted.get(&(role, event)).copied().unwrap_or(0);
+                e.sample(
+                    "prometheus_sd_kubernetes_events_total",
+                    &[("event", event), ("role", role)],
+                    n as f64,
+                );
+            }
+        }
+    }
+    e.single(
+        "prometheus_sd_kubernetes_failures_total",
+        "counter",
+        "The number of failed WATCH/LIST requests.",
+        crate::discovery::kubernetes::informer::COUNTERS
+            .failures
+            .load(std::sync::atomic::Ordering::Relaxed) as f64,
     );
     let up = pools
         .iter()

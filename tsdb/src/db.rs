@@ -175,6 +175,9 @@ pub struct Db {
     pub(crate) compact_lock: Mutex<()>,
     compactions: AtomicU64,
     compactions_failed: AtomicU64,
+    /// Retention in force (from the options, changed by `set_retention`).
+    retention_ms: std::sync::atomic::AtomicI64,
+    retention_bytes: AtomicU64,
     retention_deletions: AtomicU64,
     series_log_rewrites: AtomicU64,
     series_log_rewrite_failures: AtomicU64,
@@ -265,6 +268,7 @@ impl Db {
             orphan_chunks: r.orphan_chunks,
             problems,
         };
+        let (retention_ms, retention_bytes) = (opts.retention_ms, opts.retention_bytes);
         let db = Db {
             dir: dir.to_path_buf(),
             head,
@@ -274,6 +278,8 @@ impl Db {
             compact_lock: Mutex::new(()),
             compactions: AtomicU64::new(0),
             compactions_failed: AtomicU64::new(0),
+            retention_ms: std::sync::atomic::AtomicI64::new(retention_ms),
+            retention_bytes: AtomicU64::new(retention_bytes),
             retention_deletions: AtomicU64::new(0),
             series_log_rewrites: AtomicU64::new(0),
             series_log_rewrite_failures: AtomicU64::new(0),
@@ -392,7 +398,7 @@ impl Db {
     /// Merges adjacent blocks into larger ones while there is a complete
     /// window to merge. Returns how many blocks were merged away.
     fn merge_blocks(&self) -> Result<usize, Error> {
-        let max_range = crate::compact::max_range_for(self.opts.retention_ms);
+        let max_range = crate::compact::max_range_for(self.retention_ms.load(Ordering::Relaxed));
         let mut merged = 0;
         loop {
             let complete_before = self.head.min_valid.load(Ordering::Relaxed);
@@ -442,18 +448,20 @@ impl Db {
         let mut doomed: Vec<Arc<Block>> = Vec::new();
         {
             let mut blocks = self.blocks.write();
-            if self.opts.retention_ms > 0 && newest > i64::MIN {
-                let cutoff = newest.saturating_sub(self.opts.retention_ms);
+            let retention_ms = self.retention_ms.load(Ordering::Relaxed);
+            if retention_ms > 0 && newest > i64::MIN {
+                let cutoff = newest.saturating_sub(retention_ms);
                 let (old, keep): (Vec<_>, Vec<_>) =
                     blocks.drain(..).partition(|b| b.meta().max_time <= cutoff);
                 *blocks = keep;
                 doomed.extend(old);
             }
-            if self.opts.retention_bytes > 0 {
+            let retention_bytes = self.retention_bytes.load(Ordering::Relaxed);
+            if retention_bytes > 0 {
                 let head_bytes = self.head.chunks.disk_bytes() + self.head.log.disk_bytes();
                 let mut total: u64 =
                     head_bytes + blocks.iter().map(|b| b.size_bytes()).sum::<u64>();
-                while total > self.opts.retention_bytes && !blocks.is_empty() {
+                while total > retention_bytes && !blocks.is_empty() {
                     let b = blocks.remove(0);
                     total = total.saturating_sub(b.size_bytes());
                     doomed.push(b);
@@ -513,6 +521,22 @@ impl Db {
     /// (`None` when empty).
     pub fn time_range(&self) -> (u64, Option<(i64, i64)>) {
         self.head.time_range()
+    }
+
+    /// Changes the retention (time in ms, 0: none; bytes, 0: none), as a
+    /// configuration's `storage.tsdb.retention` does; applied at the next
+    /// compaction.
+    pub fn set_retention(&self, ms: i64, bytes: u64) {
+        self.retention_ms.store(ms, Ordering::Relaxed);
+        self.retention_bytes.store(bytes, Ordering::Relaxed);
+    }
+
+    /// The retention in force: (ms, bytes).
+    pub fn retention(&self) -> (i64, u64) {
+        (
+            self.retention_ms.load(Ordering::Relaxed),
+            self.retention_bytes.load(Ordering::Relaxed),
+        )
     }
 
     /// The oldest timestamp stored (blocks or head), `None` when empty.

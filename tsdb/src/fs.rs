@@ -1,5 +1,6 @@
 //! File-system helpers. This module holds the crate's only `unsafe` code:
-//! memory maps, and a cache prefetch hint for walking them.
+//! memory maps, a cache prefetch hint for walking them, and the capacity
+//! of a volume.
 
 #![allow(unsafe_code)]
 
@@ -189,4 +190,18 @@ pub(crate) fn move_aside(path: &Path) -> io::Result<PathBuf> {
 /// Fsyncs a directory so that created or removed entries are durable.
 pub(crate) fn sync_dir(path: &Path) -> io::Result<()> {
     File::open(path)?.sync_all()
+}
+
+/// The capacity in bytes of the file system holding `dir`.
+pub fn volume_capacity(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs is plain old data; all zeros is a valid value
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated and `st` is writable and sized for
+    // the call
+    if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    Some(st.f_blocks as u64 * st.f_frsize as u64)
 }

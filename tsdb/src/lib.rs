@@ -42,6 +42,7 @@ pub use chunks::ChunkRef;
 pub use db::{CompactReport, Db, OpenReport, Options, Stats};
 pub use delete::DeleteReport;
 pub use error::Error;
+pub use fs::volume_capacity;
 pub use head::{AppendStats, Appender, SeriesHandle, SeriesRef};
 pub use journal::{
     CatchUp, JournalBatch, JournalPosition, JournalRead, JournalSample, ReaderState,

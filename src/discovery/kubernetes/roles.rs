@@ -1,0 +1,856 @@
+//! Turning Kubernetes objects into target groups, one group per object,
+//! with the `__meta_kubernetes_*` labels Prometheus documents for each
+//! role.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::config::AttachMetadata;
+use crate::discovery::TargetGroup;
+
+type Labels = BTreeMap<String, String>;
+
+const P: &str = "__meta_kubernetes_";
+
+/// A label name from a key: every character other than `[a-zA-Z0-9_]`
+/// becomes `_`.
+pub fn sanitize(key: &str) -> String {
+    key.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
+    let mut cur = v;
+    for p in path {
+        cur = &cur[*p];
+    }
+    cur.as_str().unwrap_or_default()
+}
+
+fn set(l: &mut Labels, name: impl Into<String>, value: impl Into<String>) {
+    l.insert(name.into(), value.into());
+}
+
+/// `host:port`, with IPv6 addresses in brackets.
+pub fn join_host_port(host: &str, port: impl std::fmt::Display) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// `<kind>_name`, labels and annotations of an object's metadata.
+fn object_meta(l: &mut Labels, kind: &str, o: &Value, with_name: bool) {
+    let m = &o["metadata"];
+    if with_name {
+        set(l, format!("{P}{kind}_name"), s(m, &["name"]));
+    }
+    for (field, word) in [("labels", "label"), ("annotations", "annotation")] {
+        if let Some(map) = m[field].as_object() {
+            for (k, v) in map {
+                let k = sanitize(k);
+                set(
+                    l,
+                    format!("{P}{kind}_{word}_{k}"),
+                    v.as_str().unwrap_or_default(),
+                );
+                set(l, format!("{P}{kind}_{word}present_{k}"), "true");
+            }
+        }
+    }
+}
+
+/// The objects a role's groups are made from, by key (`ns/name`, or
+/// `name` for cluster-wide kinds).
+#[derive(Default)]
+pub struct Objects {
+    /// The role's own objects.
+    pub main: Vec<Arc<Value>>,
+    /// Nodes (with `attach_metadata.node`, or the node role).
+    pub nodes: HashMap<String, Arc<Value>>,
+    /// Namespaces (with `attach_metadata.namespace`).
+    pub namespaces: HashMap<String, Arc<Value>>,
+    /// Services (endpoints and endpointslice roles).
+    pub services: HashMap<String, Arc<Value>>,
+    /// Pods (endpoints and endpointslice roles).
+    pub pods: HashMap<String, Arc<Value>>,
+    /// ReplicaSets (`attach_metadata.deployment`).
+    pub replicasets: HashMap<String, Arc<Value>>,
+    /// Jobs (`attach_metadata.job`, `cronjob`).
+    pub jobs: HashMap<String, Arc<Value>>,
+}
+
+fn group(source: String, labels: Labels, targets: Vec<Labels>) -> (String, TargetGroup) {
+    let mut g = TargetGroup {
+        labels,
+        ..TargetGroup::default()
+    };
+    for t in targets {
+        g.targets
+            .push(t.get("__address__").cloned().unwrap_or_default());
+        g.target_labels.push(t);
+    }
+    (source, g)
+}
+
+impl Objects {
+    fn namespace_meta(&self, l: &mut Labels, attach: &AttachMetadata, ns: &str) {
+        if !attach.namespace {
+            return;
+        }
+        if let Some(n) = self.namespaces.get(ns) {
+            object_meta(l, "namespace", n, false);
+        }
+    }
+
+    fn node_meta(&self, l: &mut Labels, name: &str) {
+        if let Some(n) = self.nodes.get(name) {
+            object_meta(l, "node", n, true);
+        }
+    }
+
+    /// The labels of a pod every role that targets pods adds.
+    fn pod_labels(&self, attach: &AttachMetadata, pod: &Value) -> Labels {
+        let mut l = Labels::new();
+        object_meta(&mut l, "pod", pod, true);
+        set(&mut l, format!("{P}pod_ip"), s(pod, &["status", "podIP"]));
+        let ready = pod["status"]["conditions"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+            .map(|c| s(c, &["status"]).to_lowercase())
+            .unwrap_or_else(|| "unknown".into());
+        set(&mut l, format!("{P}pod_ready"), ready);
+        set(
+            &mut l,
+            format!("{P}pod_phase"),
+            s(pod, &["status", "phase"]),
+        );
+        set(
+            &mut l,
+            format!("{P}pod_node_name"),
+            s(pod, &["spec", "nodeName"]),
+        );
+        set(
+            &mut l,
+            format!("{P}pod_host_ip"),
+            s(pod, &["status", "hostIP"]),
+        );
+        set(&mut l, format!("{P}pod_uid"), s(pod, &["metadata", "uid"]));
+        let owner = pod["metadata"]["ownerReferences"]
+            .as_array()
+            .and_then(|o| o.iter().find(|r| r["controller"] == true));
+        if let Some(o) = owner {
+            let (kind, name) = (s(o, &["kind"]), s(o, &["name"]));
+            if !kind.is_empty() {
+                set(&mut l, format!("{P}pod_controller_kind"), kind);
+            }
+            if !name.is_empty() {
+                set(&mut l, format!("{P}pod_controller_name"), name);
+            }
+            let ns = s(pod, &["metadata", "namespace"]);
+            let controller_of = |map: &HashMap<String, Arc<Value>>, want: &str| {
+                map.get(&format!("{ns}/{name}")).and_then(|x| {
+                    x["metadata"]["ownerReferences"]
+                        .as_array()
+                        .and_then(|o| {
+                            o.iter()
+                                .find(|r| r["controller"] == true && r["kind"] == want)
+                        })
+                        .map(|r| s(r, &["name"]).to_string())
+                })
+            };
+            if attach.deployment && kind == "ReplicaSet" {
+                if let Some(d) = controller_of(&self.replicasets, "Deployment") {
+                    set(&mut l, format!("{P}pod_deployment_name"), d);
+                }
+            }
+            if attach.job && kind == "Job" {
+                set(&mut l, format!("{P}pod_job_name"), name);
+            }
+            if attach.cronjob && kind == "Job" {
+                if let Some(c) = controller_of(&self.jobs, "CronJob") {
+                    set(&mut l, format!("{P}pod_cronjob_name"), c);
+                }
+            }
+        }
+        l
+    }
+
+    /// The node role: one target, the kubelet.
+    pub fn nodes_groups(&self) -> Vec<(String, TargetGroup)> {
+        let mut out = Vec::new();
+        for node in &self.main {
+            let name = s(node, &["metadata", "name"]);
+            let addresses = node["status"]["addresses"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let first_of = |t: &str| {
+                addresses
+                    .iter()
+                    .find(|a| a["type"] == t)
+                    .map(|a| s(a, &["address"]).to_string())
+            };
+            let addr = [
+                "InternalIP",
+                "InternalDNS",
+                "ExternalIP",
+                "ExternalDNS",
+                "LegacyHostIP",
+                "Hostname",
+            ]
+            .iter()
+            .find_map(|t| first_of(t));
+            let Some(addr) = addr else {
+                tracing::warn!(
+                    component = "discovery manager",
+                    discovery = "kubernetes",
+                    node = name,
+                    "No node address found"
+                );
+                continue;
+            };
+            let port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+                .as_u64()
+                .unwrap_or(0);
+            let mut t = Labels::new();
+            set(&mut t, "__address__", join_host_port(&addr, port));
+            set(&mut t, "instance", name);
+            let mut seen = HashSet::new();
+            for a in &addresses {
+                let typ = s(a, &["type"]);
+                if seen.insert(typ.to_string()) {
+                    set(
+                        &mut t,
+                        format!("{P}node_address_{}", sanitize(typ)),
+                        s(a, &["address"]),
+                    );
+                }
+            }
+            let mut g = Labels::new();
+            object_meta(&mut g, "node", node, true);
+            set(
+                &mut g,
+                format!("{P}node_provider_id"),
+                s(node, &["spec", "providerID"]),
+            );
+            if let Some(conds) = node["status"]["conditions"].as_array() {
+                for c in conds {
+                    set(
+                        &mut g,
+                        format!(
+                            "{P}node_condition_{}",
+                            sanitize(&s(c, &["type"]).to_lowercase())
+                        ),
+                        s(c, &["status"]).to_lowercase(),
+                    );
+                }
+            }
+            out.push(group(format!("node/{name}"), g, vec![t]));
+        }
+        out
+    }
+
+    /// The pod role: a target per container port (a port-less container:
+    /// one, the pod's address).
+    pub fn pods_groups(&self, attach: &AttachMetadata) -> Vec<(String, TargetGroup)> {
+        let mut out = Vec::new();
+        for pod in &self.main {
+            let (ns, name) = (
+                s(pod, &["metadata", "namespace"]),
+                s(pod, &["metadata", "name"]),
+            );
+            let source = format!("pod/{ns}/{name}");
+            let ip = s(pod, &["status", "podIP"]);
+            let node = s(pod, &["spec", "nodeName"]);
+            if ip.is_empty() || (attach.node && !self.nodes.contains_key(node)) {
+                out.push(group(source, Labels::new(), Vec::new()));
+                continue;
+            }
+            let mut g = self.pod_labels(attach, pod);
+            set(&mut g, format!("{P}namespace"), ns);
+            if attach.node {
+                self.node_meta(&mut g, node);
+            }
+            self.namespace_meta(&mut g, attach, ns);
+            let mut targets = Vec::new();
+            for (c, init) in containers(pod) {
+                let cname = s(c, &["name"]);
+                let status_list = if init {
+                    "initContainerStatuses"
+                } else {
+                    "containerStatuses"
+                };
+                let id = pod["status"][status_list]
+                    .as_array()
+                    .and_then(|l| l.iter().find(|x| x["name"] == cname))
+                    .map(|x| s(x, &["containerID"]).to_string())
+                    .unwrap_or_default();
+                let base = |t: &mut Labels| {
+                    set(t, format!("{P}pod_container_name"), cname);
+                    set(t, format!("{P}pod_container_id"), id.clone());
+                    set(t, format!("{P}pod_container_image"), s(c, &["image"]));
+                    set(t, format!("{P}pod_container_init"), init.to_string());
+                };
+                let ports = c["ports"].as_array().cloned().unwrap_or_default();
+                if ports.is_empty() {
+                    let mut t = Labels::new();
+                    set(&mut t, "__address__", ip);
+                    base(&mut t);
+                    targets.push(t);
+                    continue;
+                }
+                for p in &ports {
+                    let num = p["containerPort"].as_u64().unwrap_or(0);
+                    let mut t = Labels::new();
+                    set(&mut t, "__address__", join_host_port(ip, num));
+                    base(&mut t);
+                    set(
+                        &mut t,
+                        format!("{P}pod_container_port_name"),
+                        s(p, &["name"]),
+                    );
+                    set(
+                        &mut t,
+                        format!("{P}pod_container_port_number"),
+                        num.to_string(),
+                    );
+                    set(
+                        &mut t,
+                        format!("{P}pod_container_port_protocol"),
+                        s(p, &["protocol"]),
+                    );
+                    targets.push(t);
+                }
+            }
+            out.push(group(source, g, targets));
+        }
+        out
+    }
+
+    /// The service role: a target per port, by the service's DNS name.
+    pub fn services_groups(&self, attach: &AttachMetadata) -> Vec<(String, TargetGroup)> {
+        let mut out = Vec::new();
+        for svc in &self.main {
+            let (ns, name) = (
+                s(svc, &["metadata", "namespace"]),
+                s(svc, &["metadata", "name"]),
+            );
+            let mut g = Labels::new();
+            set(&mut g, format!("{P}namespace"), ns);
+            object_meta(&mut g, "service", svc, true);
+            self.namespace_meta(&mut g, attach, ns);
+            let typ = s(svc, &["spec", "type"]);
+            let mut targets = Vec::new();
+            for p in svc["spec"]["ports"].as_array().cloned().unwrap_or_default() {
+                let port = p["port"].as_u64().unwrap_or(0);
+                let mut t = Labels::new();
+                set(
+                    &mut t,
+                    "__address__",
+                    join_host_port(&format!("{name}.{ns}.svc"), port),
+                );
+                set(&mut t, format!("{P}service_port_name"), s(&p, &["name"]));
+                set(&mut t, format!("{P}service_port_number"), port.to_string());
+                set(
+                    &mut t,
+                    format!("{P}service_port_protocol"),
+                    s(&p, &["protocol"]),
+                );
+                set(&mut t, format!("{P}service_type"), typ);
+                if typ == "ExternalName" {
+                    set(
+                        &mut t,
+                        format!("{P}service_external_name"),
+                        s(svc, &["spec", "externalName"]),
+                    );
+                } else {
+                    set(
+                        &mut t,
+                        format!("{P}service_cluster_ip"),
+                        s(svc, &["spec", "clusterIP"]),
+                    );
+                }
+                if typ == "LoadBalancer" {
+                    let ips: Vec<String> = svc["status"]["loadBalancer"]["ingress"]
+                        .as_array()
+                        .map(|l| {
+                            l.iter()
+                                .map(|i| s(i, &["ip"]).to_string())
+                                .filter(|ip| !ip.is_empty())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let lb = if ips.is_empty() {
+                        s(svc, &["spec", "loadBalancerIP"]).to_string()
+                    } else {
+                        ips.join(",")
+                    };
+                    set(&mut t, format!("{P}service_loadbalancer_ip"), lb);
+                }
+                targets.push(t);
+            }
+            out.push(group(format!("svc/{ns}/{name}"), g, targets));
+        }
+        out
+    }
+
+    /// The service labels endpoints and endpointslices carry.
+    fn service_labels(&self, l: &mut Labels, ns: &str, name: &str) {
+        if let Some(svc) = self.services.get(&format!("{ns}/{name}")) {
+            set(l, format!("{P}namespace"), ns);
+            object_meta(l, "service", svc, true);
+        }
+    }
+
+    /// The container labels of the first container port of `pod` whose
+    /// number is `port` (`protocol` given: the endpoint's; `None`: the
+    /// container port's).
+    fn container_port_labels(pod: &Value, port: u64, protocol: Option<&str>) -> Option<Labels> {
+        for (c, init) in containers(pod) {
+            for p in c["ports"].as_array().cloned().unwrap_or_default() {
+                if p["containerPort"].as_u64() == Some(port) {
+                    let mut t = Labels::new();
+                    set(&mut t, format!("{P}pod_container_name"), s(c, &["name"]));
+                    set(&mut t, format!("{P}pod_container_image"), s(c, &["image"]));
+                    set(
+                        &mut t,
+                        format!("{P}pod_container_port_name"),
+                        s(&p, &["name"]),
+                    );
+                    set(
+                        &mut t,
+                        format!("{P}pod_container_port_number"),
+                        port.to_string(),
+                    );
+                    set(
+                        &mut t,
+                        format!("{P}pod_container_port_protocol"),
+                        protocol.unwrap_or(s(&p, &["protocol"])),
+                    );
+                    set(&mut t, format!("{P}pod_container_init"), init.to_string());
+                    return Some(t);
+                }
+            }
+        }
+        None
+    }
+
+    /// Targets for the container ports of the pods seen that no endpoint
+    /// port covered.
+    fn uncovered_ports(
+        &self,
+        attach: &AttachMetadata,
+        seen: &BTreeMap<String, HashSet<u64>>,
+        targets: &mut Vec<Labels>,
+    ) {
+        for (key, ports) in seen {
+            let Some(pod) = self.pods.get(key) else {
+                continue;
+            };
+            let ip = s(pod, &["status", "podIP"]);
+            if ip.is_empty() {
+                continue;
+            }
+            for (c, init) in containers(pod) {
+                for p in c["ports"].as_array().cloned().unwrap_or_default() {
+                    let num = p["containerPort"].as_u64().unwrap_or(0);
+                    if ports.contains(&num) {
+                        continue;
+                    }
+                    let mut t = self.pod_labels(attach, pod);
+                    set(&mut t, "__address__", join_host_port(ip, num));
+                    set(&mut t, format!("{P}pod_container_name"), s(c, &["name"]));
+                    set(&mut t, format!("{P}pod_container_image"), s(c, &["image"]));
+                    set(
+                        &mut t,
+                        format!("{P}pod_container_port_name"),
+                        s(&p, &["name"]),
+                    );
+                    set(
+                        &mut t,
+                        format!("{P}pod_container_port_number"),
+                        num.to_string(),
+                    );
+                    set(
+                        &mut t,
+                        format!("{P}pod_container_port_protocol"),
+                        s(&p, &["protocol"]),
+                    );
+                    set(&mut t, format!("{P}pod_container_init"), init.to_string());
+                    targets.push(t);
+                }
+            }
+        }
+    }
+
+    /// The pod and node labels of an address pointing at `target_ref`.
+    fn target_ref_labels(
+        &self,
+        attach: &AttachMetadata,
+        t: &mut Labels,
+        target_ref: &Value,
+        node_name: Option<&str>,
+        port: Option<u64>,
+        endpoint_protocol: Option<&str>,
+        seen: &mut BTreeMap<String, HashSet<u64>>,
+    ) {
+        if attach.node {
+            let node = match node_name {
+                Some(n) => Some(n.to_string()),
+                None if target_ref["kind"] == "Node" => Some(s(target_ref, &["name"]).to_string()),
+                None => None,
+            };
+            if let Some(n) = node {
+                self.node_meta(t, &n);
+            }
+        }
+        if target_ref["kind"] != "Pod" {
+            return;
+        }
+        let key = format!(
+            "{}/{}",
+            s(target_ref, &["namespace"]),
+            s(target_ref, &["name"])
+        );
+        let Some(pod) = self.pods.get(&key) else {
+            return;
+        };
+        t.extend(self.pod_labels(attach, pod));
+        let entry = seen.entry(key).or_default();
+        if let Some(port) = port {
+            if let Some(c) = Self::container_port_labels(pod, port, endpoint_protocol) {
+                t.extend(c);
+            }
+            entry.insert(port);
+        }
+    }
+
+    /// The endpoints role: a target per address and port.
+    pub fn endpoints_groups(&self, attach: &AttachMetadata) -> Vec<(String, TargetGroup)> {
+        let mut out = Vec::new();
+        for ep in &self.main {
+            let (ns, name) = (
+                s(ep, &["metadata", "namespace"]),
+                s(ep, &["metadata", "name"]),
+            );
+            let mut g = Labels::new();
+            set(&mut g, format!("{P}namespace"), ns);
+            self.service_labels(&mut g, ns, name);
+            object_meta(&mut g, "endpoints", ep, true);
+            self.namespace_meta(&mut g, attach, ns);
+            let mut targets = Vec::new();
+            let mut seen: BTreeMap<String, HashSet<u64>> = BTreeMap::new();
+            for subset in ep["subsets"].as_array().cloned().unwrap_or_default() {
+                for port in subset["ports"].as_array().cloned().unwrap_or_default() {
+                    let num = port["port"].as_u64().unwrap_or(0);
+                    for (list, ready) in [("addresses", "true"), ("notReadyAddresses", "false")] {
+                        for a in subset[list].as_array().cloned().unwrap_or_default() {
+                            let mut t = Labels::new();
+                            set(&mut t, "__address__", join_host_port(s(&a, &["ip"]), num));
+                            set(
+                                &mut t,
+                                format!("{P}endpoint_port_name"),
+                                s(&port, &["name"]),
+                            );
+                            set(
+                                &mut t,
+                                format!("{P}endpoint_port_protocol"),
+                                s(&port, &["protocol"]),
+                            );
+                            set(&mut t, format!("{P}endpoint_ready"), ready);
+                            let tr = &a["targetRef"];
+                            if tr.is_object() {
+                                set(
+                                    &mut t,
+                                    format!("{P}endpoint_address_target_kind"),
+                                    s(tr, &["kind"]),
+                                );
+                                set(
+                                    &mut t,
+                                    format!("{P}endpoint_address_target_name"),
+                                    s(tr, &["name"]),
+                                );
+                            }
+                            let node = a["nodeName"].as_str();
+                            if let Some(n) = node {
+                                set(&mut t, format!("{P}endpoint_node_name"), n);
+                            }
+                            let host = s(&a, &["hostname"]);
+                            if !host.is_empty() {
+                                set(&mut t, format!("{P}endpoint_hostname"), host);
+                            }
+                            self.target_ref_labels(
+                                attach,
+                                &mut t,
+                                tr,
+                                node,
+                                Some(num),
+                                Some(s(&port, &["protocol"])),
+                                &mut seen,
+                            );
+                            targets.push(t);
+                        }
+                    }
+                }
+            }
+            self.uncovered_ports(attach, &seen, &mut targets);
+            out.push(group(format!("endpoints/{ns}/{name}"), g, targets));
+        }
+        out
+    }
+
+    /// The endpointslice role: a target per endpoint address and port.
+    pub fn endpointslices_groups(&self, attach: &AttachMetadata) -> Vec<(String, TargetGroup)> {
+        let mut out = Vec::new();
+        for sl in &self.main {
+            let (ns, name) = (
+                s(sl, &["metadata", "namespace"]),
+                s(sl, &["metadata", "name"]),
+            );
+            let source = format!("endpointslice/{ns}/{name}");
+            let mut g = Labels::new();
+            set(&mut g, format!("{P}namespace"), ns);
+            let addr_type = s(sl, &["addressType"]);
+            set(&mut g, format!("{P}endpointslice_address_type"), addr_type);
+            object_meta(&mut g, "endpointslice", sl, true);
+            let svc_name = s(sl, &["metadata", "labels", "kubernetes.io/service-name"]);
+            let svc = self.services.get(&format!("{ns}/{svc_name}"));
+            if !svc_name.is_empty() {
+                self.service_labels(&mut g, ns, svc_name);
+            }
+            self.namespace_meta(&mut g, attach, ns);
+            // a dual-stack service's slices of its other family add nothing
+            if let Some(svc) = svc {
+                let policy = s(svc, &["spec", "ipFamilyPolicy"]);
+                let first = svc["spec"]["ipFamilies"][0].as_str();
+                if matches!(policy, "PreferDualStack" | "RequireDualStack")
+                    && first.is_some_and(|f| f != addr_type)
+                {
+                    out.push(group(source, g, Vec::new()));
+                    continue;
+                }
+            }
+            let mut targets = Vec::new();
+            let mut seen: BTreeMap<String, HashSet<u64>> = BTreeMap::new();
+            let ports = sl["ports"].as_array().cloned().unwrap_or_default();
+            for ep in sl["endpoints"].as_array().cloned().unwrap_or_default() {
+                for port in &ports {
+                    let num = port["port"].as_u64();
+                    for addr in ep["addresses"].as_array().cloned().unwrap_or_default() {
+                        let addr = addr.as_str().unwrap_or_default();
+                        let mut t = Labels::new();
+                        let a = match num {
+                            Some(n) => join_host_port(addr, n),
+                            None => addr.to_string(),
+                        };
+                        set(&mut t, "__address__", a);
+                        let opt = |t: &mut Labels, key: &str, v: &Value| {
+                            match v {
+                                Value::String(x) => set(t, format!("{P}{key}"), x.as_str()),
+                                Value::Number(x) => set(t, format!("{P}{key}"), x.to_string()),
+                                Value::Bool(b) => set(t, format!("{P}{key}"), b.to_string()),
+                                _ => {}
+                            };
+                        };
+                        opt(&mut t, "endpointslice_port_name", &port["name"]);
+                        opt(&mut t, "endpointslice_port_protocol", &port["protocol"]);
+                        opt(&mut t, "endpointslice_port", &port["port"]);
+                        opt(
+                            &mut t,
+                            "endpointslice_port_app_protocol",
+                            &port["appProtocol"],
+                        );
+                        for c in ["ready", "serving", "terminating"] {
+                            opt(
+                                &mut t,
+                                &format!("endpointslice_endpoint_conditions_{c}"),
+                                &ep["conditions"][c],
+                            );
+                        }
+                        opt(&mut t, "endpointslice_endpoint_hostname", &ep["hostname"]);
+                        let tr = &ep["targetRef"];
+                        if tr.is_object() {
+                            set(
+                                &mut t,
+                                format!("{P}endpointslice_address_target_kind"),
+                                s(tr, &["kind"]),
+                            );
+                            set(
+                                &mut t,
+                                format!("{P}endpointslice_address_target_name"),
+                                s(tr, &["name"]),
+                            );
+                        }
+                        opt(&mut t, "endpointslice_endpoint_node_name", &ep["nodeName"]);
+                        opt(&mut t, "endpointslice_endpoint_zone", &ep["zone"]);
+                        if let Some(topo) = ep["deprecatedTopology"].as_object() {
+                            for (k, v) in topo {
+                                let k = sanitize(k);
+                                set(
+                                    &mut t,
+                                    format!("{P}endpointslice_endpoint_topology_{k}"),
+                                    v.as_str().unwrap_or_default(),
+                                );
+                                set(
+                                    &mut t,
+                                    format!("{P}endpointslice_endpoint_topology_present_{k}"),
+                                    "true",
+                                );
+                            }
+                        }
+                        let node = ep["nodeName"].as_str();
+                        self.target_ref_labels(attach, &mut t, tr, node, num, None, &mut seen);
+                        targets.push(t);
+                    }
+                }
+            }
+            self.uncovered_ports(attach, &seen, &mut targets);
+            out.push(group(source, g, targets));
+        }
+        out
+    }
+
+    /// The ingress role: a target per rule host and path.
+    pub fn ingresses_groups(&self, attach: &AttachMetadata) -> Vec<(String, TargetGroup)> {
+        let mut out = Vec::new();
+        for ing in &self.main {
+            let (ns, name) = (
+                s(ing, &["metadata", "namespace"]),
+                s(ing, &["metadata", "name"]),
+            );
+            let mut g = Labels::new();
+            set(&mut g, format!("{P}namespace"), ns);
+            object_meta(&mut g, "ingress", ing, true);
+            if let Some(class) = ing["spec"]["ingressClassName"].as_str() {
+                set(&mut g, format!("{P}ingress_class_name"), class);
+            }
+            self.namespace_meta(&mut g, attach, ns);
+            let tls_hosts: Vec<String> = ing["spec"]["tls"]
+                .as_array()
+                .map(|l| {
+                    l.iter()
+                        .flat_map(|t| t["hosts"].as_array().cloned().unwrap_or_default())
+                        .filter_map(|h| h.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut targets = Vec::new();
+            for rule in ing["spec"]["rules"].as_array().cloned().unwrap_or_default() {
+                let host = s(&rule, &["host"]);
+                let scheme = if tls_hosts.iter().any(|p| host_matches(p, host)) {
+                    "https"
+                } else {
+                    "http"
+                };
+                let paths: Vec<String> = match rule["http"]["paths"].as_array() {
+                    Some(ps) => ps
+                        .iter()
+                        .map(|p| match s(p, &["path"]) {
+                            "" => "/".to_string(),
+                            x => x.to_string(),
+                        })
+                        .collect(),
+                    None => vec!["/".to_string()],
+                };
+                for path in paths {
+                    let mut t = Labels::new();
+                    set(&mut t, "__address__", host);
+                    set(&mut t, format!("{P}ingress_scheme"), scheme);
+                    set(&mut t, format!("{P}ingress_host"), host);
+                    set(&mut t, format!("{P}ingress_path"), path);
+                    targets.push(t);
+                }
+            }
+            out.push(group(format!("ingress/{ns}/{name}"), g, targets));
+        }
+        out
+    }
+}
+
+/// Whether a TLS host pattern (`*.example.com` allowed) covers `host`.
+fn host_matches(pattern: &str, host: &str) -> bool {
+    if pattern == host {
+        return true;
+    }
+    let (p, h): (Vec<&str>, Vec<&str>) = (pattern.split('.').collect(), host.split('.').collect());
+    p.len() == h.len() && p[0] == "*" && p[1..] == h[1..]
+}
+
+/// A pod's containers, then its init containers (flagged).
+fn containers(pod: &Value) -> Vec<(&Value, bool)> {
+    let mut out: Vec<(&Value, bool)> = Vec::new();
+    for (list, init) in [("containers", false), ("initContainers", true)] {
+        if let Some(cs) = pod["spec"][list].as_array() {
+            out.extend(cs.iter().map(|c| (c, init)));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn names_and_hosts() {
+        assert_eq!(sanitize("app.kubernetes.io/name"), "app_kubernetes_io_name");
+        assert_eq!(join_host_port("2001:db8::1", 9100), "[2001:db8::1]:9100");
+        assert!(host_matches("*.example.com", "a.example.com"));
+        assert!(!host_matches("*.example.com", "example.com"));
+        assert!(!host_matches("*.example.com", "a.b.example.com"));
+    }
+
+    #[test]
+    fn a_pod_with_ports_and_without() {
+        let pod = json!({
+            "metadata": {"name": "web-1", "namespace": "default", "uid": "u1",
+                "labels": {"app.kubernetes.io/name": "web"},
+                "ownerReferences": [{"kind": "ReplicaSet", "name": "web-rs", "controller": true}]},
+            "spec": {"nodeName": "n1",
+                "containers": [{"name": "app", "image": "img", "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]},
+                               {"name": "side", "image": "s"}]},
+            "status": {"phase": "Running", "podIP": "10.0.0.5", "hostIP": "192.168.1.1",
+                "conditions": [{"type": "Ready", "status": "True"}],
+                "containerStatuses": [{"name": "app", "containerID": "containerd://abc"}]}
+        });
+        let objs = Objects {
+            main: vec![Arc::new(pod)],
+            ..Objects::default()
+        };
+        let groups = objs.pods_groups(&AttachMetadata::default());
+        let (source, g) = &groups[0];
+        assert_eq!(source, "pod/default/web-1");
+        assert_eq!(g.targets, vec!["10.0.0.5:8080", "10.0.0.5"]);
+        assert_eq!(g.labels["__meta_kubernetes_pod_ready"], "true");
+        assert_eq!(
+            g.labels["__meta_kubernetes_pod_label_app_kubernetes_io_name"],
+            "web"
+        );
+        assert_eq!(
+            g.labels["__meta_kubernetes_pod_labelpresent_app_kubernetes_io_name"],
+            "true"
+        );
+        assert_eq!(
+            g.labels["__meta_kubernetes_pod_controller_kind"],
+            "ReplicaSet"
+        );
+        assert_eq!(g.labels["__meta_kubernetes_namespace"], "default");
+        let t0 = &g.target_labels[0];
+        assert_eq!(t0["__meta_kubernetes_pod_container_port_name"], "http");
+        assert_eq!(t0["__meta_kubernetes_pod_container_id"], "containerd://abc");
+        assert_eq!(t0["__meta_kubernetes_pod_container_init"], "false");
+        assert!(!g.target_labels[1].contains_key("__meta_kubernetes_pod_container_port_number"));
+    }
+}
