@@ -9,6 +9,7 @@ mod flags;
 mod grafana;
 mod kube;
 mod kubernetes;
+mod oauth2;
 mod peers;
 mod relabel;
 mod remote_read;

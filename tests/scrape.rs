@@ -393,3 +393,46 @@ fn http_and_dns_discovery() {
         s.value(r#"sd_metric{job="http-sd"}"#).is_none()
     });
 }
+
+#[test]
+fn http_headers_are_sent_and_secret_ones_hidden() {
+    use crate::common::{Answer, MockReceiver};
+    let target = MockReceiver::start(Answer {
+        status: 200,
+        headers: vec![("Content-Type".into(), "text/plain; version=0.0.4".into())],
+        body: "with_headers 1\n".into(),
+        delay: std::time::Duration::ZERO,
+    });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tenant"), "from-file\n").unwrap();
+    let cfg = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: h\n    http_headers:\n      X-Tenant:\n        values: [plain]\n        secrets: [hidden-value]\n        files: [tenant]\n    static_configs:\n      - targets: ['{}']\n",
+        target.addr
+    );
+    let s = Server::start(dir.path(), &cfg, &["--web.enable-lifecycle"]);
+    s.eventually(10, "the scrape", || s.value("with_headers") == Some(1.0));
+    let r = target.requests()[0].clone();
+    let values: Vec<&str> = r
+        .headers
+        .iter()
+        .filter(|(k, _)| k == "x-tenant")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(values, ["plain", "hidden-value", "from-file"]);
+    let (_, v) = s.api("/api/v1/status/config");
+    let yaml = v["data"]["yaml"].as_str().unwrap();
+    assert!(!yaml.contains("hidden-value"), "{yaml}");
+    assert!(yaml.contains("<secret>"), "{yaml}");
+    // a header the client sets itself may not be given
+    std::fs::write(
+        dir.path().join("prometheus.yml"),
+        "scrape_configs:\n  - job_name: h\n    http_headers:\n      user-agent: {values: [me]}\n",
+    )
+    .unwrap();
+    let (code, body) = crate::common::http_request(&s.addr, "POST", "/-/reload", None).unwrap();
+    assert_eq!(code, 500);
+    assert!(
+        body.contains("setting header \"User-Agent\" is not allowed"),
+        "{body}"
+    );
+}

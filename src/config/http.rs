@@ -2,6 +2,8 @@
 //! Alertmanager): authentication, TLS, proxy, redirects. Secrets are shown
 //! as `<secret>` when the configuration is printed.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// A secret string: read from the file as written, printed as `<secret>`.
@@ -84,9 +86,205 @@ pub struct TlsConfig {
     pub max_version: Option<String>,
 }
 
+/// The grant of RFC 7523: a signed JWT instead of a client secret.
+pub const GRANT_JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/// `oauth2`: a token fetched from `token_url` (client credentials, or a
+/// JWT signed with `client_certificate_key`) sent as the `Authorization`
+/// header, fetched again when it expires or the secret changes.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+pub struct OAuth2Config {
+    /// Client identifier.
+    #[serde(default)]
+    pub client_id: String,
+    /// Client secret (client credentials grant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<Secret>,
+    /// File holding the client secret (read at every request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_file: Option<String>,
+    /// `kid` of the signed JWT (JWT bearer grant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_certificate_key_id: Option<String>,
+    /// RSA private key (PEM) the JWT is signed with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_certificate_key: Option<Secret>,
+    /// File holding that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_certificate_key_file: Option<String>,
+    /// `client_credentials` (default) or the JWT bearer grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_type: Option<String>,
+    /// RS256 (default), RS384 or RS512.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature_algorithm: Option<String>,
+    /// The JWT's issuer (default: `client_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// The JWT's audience (default: `token_url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    /// More claims of the JWT.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub claims: BTreeMap<String, serde_yaml::Value>,
+    /// Scopes asked for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    /// Where tokens come from.
+    #[serde(default)]
+    pub token_url: String,
+    /// More form parameters of the token request.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub endpoint_params: BTreeMap<String, String>,
+    /// TLS settings of the token request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_config: Option<TlsConfig>,
+    /// Proxy of the token request.
+    #[serde(flatten)]
+    pub proxy: ProxyConfig,
+    /// Keys that are none of the above (refused by `validate`).
+    #[serde(flatten, skip_serializing)]
+    pub unknown: BTreeMap<String, serde_yaml::Value>,
+}
+
+/// One `http_headers` entry: the values of a header, given, secret, or
+/// read from files at each request.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderValues {
+    /// Values as written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+    /// Values shown as `<secret>`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<Secret>,
+    /// Files holding values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+}
+
+/// Headers an HTTP client sets itself, which `http_headers` may not.
+const RESERVED_HEADERS: &[&str] = &[
+    "Authorization",
+    "Host",
+    "Content-Encoding",
+    "Content-Length",
+    "Content-Type",
+    "User-Agent",
+    "Connection",
+    "Keep-Alive",
+    "Proxy-Authenticate",
+    "Proxy-Authorization",
+    "Www-Authenticate",
+    "Accept-Encoding",
+    "X-Prometheus-Remote-Write-Version",
+    "X-Prometheus-Remote-Read-Version",
+    "X-Prometheus-Scrape-Timeout-Seconds",
+    "X-Amz-Date",
+    "X-Amz-Security-Token",
+    "X-Amz-Content-Sha256",
+];
+
+/// A header name as Go writes it (`x-foo-bar` → `X-Foo-Bar`).
+pub fn canonical_header(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = true;
+    for c in name.chars() {
+        out.push(if upper {
+            c.to_ascii_uppercase()
+        } else {
+            c.to_ascii_lowercase()
+        });
+        upper = c == '-';
+    }
+    out
+}
+
+/// The proxy settings of an HTTP client.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+pub struct ProxyConfig {
+    /// HTTP proxy URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_url: Option<String>,
+    /// Hosts (names, IPs, CIDRs, with ports or not) the proxy is not used for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_proxy: Option<String>,
+    /// Whether the proxy comes from `HTTP(S)_PROXY`/`NO_PROXY`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub proxy_from_environment: bool,
+    /// Headers sent to the proxy with CONNECT.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub proxy_connect_header: BTreeMap<String, Vec<Secret>>,
+}
+
+impl ProxyConfig {
+    /// Prometheus's checks, with its messages.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(p) = &self.proxy_url {
+            url::Url::parse(p).map_err(|e| format!("invalid proxy_url {p:?}: {e}"))?;
+        }
+        if self.no_proxy.is_some() && self.proxy_url.is_none() {
+            return Err("if no_proxy is configured, proxy_url must also be configured".into());
+        }
+        if self.proxy_from_environment && (self.proxy_url.is_some() || self.no_proxy.is_some()) {
+            return Err("if proxy_from_environment is configured, proxy_url and no_proxy must not be configured".into());
+        }
+        if !self.proxy_connect_header.is_empty()
+            && self.proxy_url.is_none()
+            && !self.proxy_from_environment
+        {
+            return Err("if proxy_connect_header is configured, proxy_url or proxy_from_environment must also be configured".into());
+        }
+        Ok(())
+    }
+}
+
+impl OAuth2Config {
+    /// Whether the JWT bearer grant is used.
+    pub fn jwt(&self) -> bool {
+        self.grant_type.as_deref() == Some(GRANT_JWT_BEARER)
+    }
+
+    /// Prometheus's checks, with its messages.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(k) = self.unknown.keys().next() {
+            return Err(format!("field {k} not found in type config.OAuth2"));
+        }
+        if self.client_id.is_empty() {
+            return Err("oauth2 client_id must be configured".into());
+        }
+        if self.token_url.is_empty() {
+            return Err("oauth2 token_url must be configured".into());
+        }
+        if self.jwt() {
+            if self.client_certificate_key.is_some() && self.client_certificate_key_file.is_some() {
+                return Err(format!("at most one of oauth2 client_certificate_key, client_certificate_key_file & client_certificate_key_ref must be configured using grant-type={GRANT_JWT_BEARER}"));
+            }
+            if let Some(a) = self.signature_algorithm.as_deref() {
+                if !a.is_empty() && !["RS256", "RS384", "RS512"].contains(&a) {
+                    return Err("valid signature algorithms are RS256, RS384 and RS512".into());
+                }
+            }
+        } else if self.client_secret.is_some() && self.client_secret_file.is_some() {
+            return Err("at most one of oauth2 client_secret, client_secret_file & client_secret_ref must be configured using grant-type=client_credentials".into());
+        }
+        url::Url::parse(&self.token_url)
+            .map_err(|e| format!("invalid oauth2 token_url {:?}: {e}", self.token_url))?;
+        self.proxy.validate()?;
+        if let Some(t) = &self.tls_config {
+            HttpClientConfig {
+                tls_config: Some(t.clone()),
+                ..HttpClientConfig::default()
+            }
+            .validate()?;
+        }
+        Ok(())
+    }
+}
+
 /// The HTTP client part of a scrape config (flattened into it, as in
 /// Prometheus).
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 pub struct HttpClientConfig {
     /// Basic authentication.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -94,6 +292,9 @@ pub struct HttpClientConfig {
     /// `Authorization` header.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization: Option<Authorization>,
+    /// OAuth 2.0 tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth2: Option<OAuth2Config>,
     /// Bearer token (older form of `authorization`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bearer_token: Option<Secret>,
@@ -106,6 +307,18 @@ pub struct HttpClientConfig {
     /// HTTP proxy URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy_url: Option<String>,
+    /// Hosts the proxy is not used for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_proxy: Option<String>,
+    /// Whether the proxy comes from `HTTP(S)_PROXY`/`NO_PROXY`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub proxy_from_environment: bool,
+    /// Headers sent to the proxy with CONNECT.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub proxy_connect_header: BTreeMap<String, Vec<Secret>>,
+    /// Headers added to every request.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub http_headers: BTreeMap<String, HeaderValues>,
     /// Whether redirects are followed (true).
     #[serde(default = "yes")]
     pub follow_redirects: bool,
@@ -123,10 +336,15 @@ impl Default for HttpClientConfig {
         HttpClientConfig {
             basic_auth: None,
             authorization: None,
+            oauth2: None,
             bearer_token: None,
             bearer_token_file: None,
             tls_config: None,
             proxy_url: None,
+            no_proxy: None,
+            proxy_from_environment: false,
+            proxy_connect_header: BTreeMap::new(),
+            http_headers: BTreeMap::new(),
             follow_redirects: true,
             enable_http2: true,
         }
@@ -148,21 +366,36 @@ pub fn tls_version(v: &str) -> Result<&'static rustls::SupportedProtocolVersion,
 impl HttpClientConfig {
     /// Prometheus's consistency checks, with its messages.
     pub fn validate(&self) -> Result<(), String> {
-        let n_auth = [
-            self.basic_auth.is_some(),
-            self.authorization.is_some(),
-            self.bearer_token.is_some() || self.bearer_token_file.is_some(),
-        ]
-        .iter()
-        .filter(|x| **x)
-        .count();
+        let bearer = self.bearer_token.is_some() || self.bearer_token_file.is_some();
         if self.bearer_token.is_some() && self.bearer_token_file.is_some() {
             return Err(
                 "at most one of bearer_token & bearer_token_file must be configured".into(),
             );
         }
-        if n_auth > 1 {
+        if (self.basic_auth.is_some() || self.oauth2.is_some()) && bearer {
             return Err("at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured".into());
+        }
+        if self.authorization.is_some() && bearer {
+            return Err(
+                "authorization is not compatible with bearer_token & bearer_token_file".into(),
+            );
+        }
+        if [
+            self.basic_auth.is_some(),
+            self.oauth2.is_some(),
+            self.authorization.is_some(),
+        ]
+        .iter()
+        .filter(|x| **x)
+        .count()
+            > 1
+        {
+            return Err(
+                "at most one of basic_auth, oauth2 & authorization must be configured".into(),
+            );
+        }
+        if let Some(o) = &self.oauth2 {
+            o.validate()?;
         }
         if let Some(b) = &self.basic_auth {
             if b.password.is_some() && b.password_file.is_some() {
@@ -214,10 +447,26 @@ impl HttpClientConfig {
                 tls_version(v)?;
             }
         }
-        if let Some(p) = &self.proxy_url {
-            url::Url::parse(p).map_err(|e| format!("invalid proxy_url {p:?}: {e}"))?;
+        self.proxy().validate()?;
+        for name in self.http_headers.keys() {
+            let c = canonical_header(name);
+            if RESERVED_HEADERS.contains(&c.as_str()) {
+                return Err(format!("setting header {c:?} is not allowed"));
+            }
         }
         Ok(())
+    }
+
+    /// The proxy settings (kept as separate keys here: a nested flattened
+    /// struct would hide the client's keys from the configurations that
+    /// flatten this one beside a map of unknown keys).
+    pub fn proxy(&self) -> ProxyConfig {
+        ProxyConfig {
+            proxy_url: self.proxy_url.clone(),
+            no_proxy: self.no_proxy.clone(),
+            proxy_from_environment: self.proxy_from_environment,
+            proxy_connect_header: self.proxy_connect_header.clone(),
+        }
     }
 }
 

@@ -165,7 +165,7 @@ const RESERVED_HEADERS: &[&str] = &[
 ];
 
 /// Authentication mechanisms of Prometheus that flint does not have.
-const UNSUPPORTED_AUTH: &[&str] = &["oauth2", "sigv4", "azuread", "google_iam"];
+const UNSUPPORTED_AUTH: &[&str] = &["sigv4", "azuread", "google_iam"];
 
 fn check_headers(headers: &BTreeMap<String, String>) -> Result<(), String> {
     for h in headers.keys() {

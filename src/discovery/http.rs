@@ -79,7 +79,8 @@ pub async fn fetch(
         )
         .timeout(timeout);
     let resp = client
-        .authorize(req)?
+        .authorize(req)
+        .await?
         .send()
         .await
         .map_err(|e| format!("{e}"))?;

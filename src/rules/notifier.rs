@@ -171,7 +171,7 @@ pub struct Endpoint {
 /// static and discovered groups resolve to.
 struct AmSet {
     cfg: AlertmanagerConfig,
-    client: Result<HttpClient, String>,
+    client: Result<Arc<HttpClient>, String>,
     /// Target groups by discovery source (`static`, `file/0/…`, …).
     sources: Mutex<BTreeMap<String, Vec<TargetGroup>>>,
     /// Active and dropped endpoints of the current groups.
@@ -342,7 +342,7 @@ impl Notifier {
         }
         let mut sets = Vec::new();
         for am in &cfg.alertmanagers {
-            let client = HttpClient::new(&am.http, base_dir, false);
+            let client = HttpClient::new(&am.http, base_dir, false).map(Arc::new);
             if let Err(e) = &client {
                 tracing::error!(component = "notifier", err = %e, "Error creating the Alertmanager HTTP client");
             }
@@ -550,18 +550,23 @@ impl Notifier {
             let mut reqs = Vec::new();
             let active = set.endpoints.lock().0.clone();
             for ep in active {
-                let rb = set.client.as_ref().map_err(Clone::clone).and_then(|c| {
-                    c.authorize(
-                        c.client()
-                            .post(&ep.url)
-                            .timeout(set.cfg.timeout.0)
-                            .header("Content-Type", "application/json")
-                            .body(body.clone()),
-                    )
-                });
+                let client = set.client.as_ref().map(Arc::clone).map_err(Clone::clone);
+                let timeout = set.cfg.timeout.0;
+                let body = body.clone();
                 reqs.push(async move {
-                    let res = match rb {
-                        Ok(rb) => rb.send().await.map_err(|e| e.to_string()),
+                    let res = match client {
+                        Ok(c) => {
+                            let rb = c
+                                .client()
+                                .post(&ep.url)
+                                .timeout(timeout)
+                                .header("Content-Type", "application/json")
+                                .body(body);
+                            match c.authorize(rb).await {
+                                Ok(rb) => rb.send().await.map_err(|e| e.to_string()),
+                                Err(e) => Err(e),
+                            }
+                        }
                         Err(e) => Err(e),
                     };
                     (ep.url, res)

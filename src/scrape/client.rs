@@ -26,7 +26,11 @@ impl JobClient {
     }
 
     /// A GET of `url` with the job's headers and credentials.
-    pub fn get(&self, url: &str, timeout: Duration) -> Result<reqwest::RequestBuilder, String> {
+    pub async fn get(
+        &self,
+        url: &str,
+        timeout: Duration,
+    ) -> Result<reqwest::RequestBuilder, String> {
         let mut req = self
             .http
             .client()
@@ -40,6 +44,6 @@ impl JobClient {
         if !self.compression {
             req = req.header(reqwest::header::ACCEPT_ENCODING, "identity");
         }
-        self.http.authorize(req)
+        self.http.authorize(req).await
     }
 }

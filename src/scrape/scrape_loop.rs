@@ -220,7 +220,7 @@ impl ScrapeLoop {
         }
         let client = self.client.as_ref().map_err(Clone::clone)?;
         let url = &t.url;
-        let req = client.get(url, t.timeout)?;
+        let req = client.get(url, t.timeout).await?;
         let mut resp = req
             .send()
             .await

@@ -533,19 +533,27 @@ impl Answer {
     }
 }
 
+/// How a [`MockReceiver`] answers a request.
+pub type Responder = Box<dyn Fn(&Received) -> Answer + Send>;
+
 /// An HTTP server that records every request and answers as told.
 pub struct MockReceiver {
     pub addr: String,
     pub got: Arc<Mutex<Vec<Received>>>,
-    pub answer: Arc<Mutex<Answer>>,
+    pub answer: Arc<Mutex<Responder>>,
 }
 
 impl MockReceiver {
     pub fn start(answer: Answer) -> MockReceiver {
+        Self::start_with(move |_| answer.clone())
+    }
+
+    /// A receiver whose answer depends on the request.
+    pub fn start_with(f: impl Fn(&Received) -> Answer + Send + 'static) -> MockReceiver {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap().to_string();
         let got = Arc::new(Mutex::new(Vec::new()));
-        let answer = Arc::new(Mutex::new(answer));
+        let answer: Arc<Mutex<Responder>> = Arc::new(Mutex::new(Box::new(f)));
         let (g, a) = (Arc::clone(&got), Arc::clone(&answer));
         std::thread::spawn(move || {
             for conn in l.incoming() {
@@ -558,7 +566,7 @@ impl MockReceiver {
     }
 
     pub fn set(&self, a: Answer) {
-        *self.answer.lock().unwrap() = a;
+        *self.answer.lock().unwrap() = Box::new(move |_| a.clone());
     }
 
     pub fn requests(&self) -> Vec<Received> {
@@ -569,7 +577,7 @@ impl MockReceiver {
 fn serve_mock(
     mut c: std::net::TcpStream,
     got: Arc<Mutex<Vec<Received>>>,
-    answer: Arc<Mutex<Answer>>,
+    answer: Arc<Mutex<Responder>>,
 ) {
     let mut buf = Vec::new();
     let mut tmp = [0u8; 65536];
@@ -608,13 +616,14 @@ fn serve_mock(
         }
         let body = buf[head_end + 4..head_end + 4 + len].to_vec();
         buf.drain(..head_end + 4 + len);
-        let a = answer.lock().unwrap().clone();
-        std::thread::sleep(a.delay);
-        got.lock().unwrap().push(Received {
+        let r = Received {
             path,
             headers,
             body,
-        });
+        };
+        let a = (answer.lock().unwrap())(&r);
+        std::thread::sleep(a.delay);
+        got.lock().unwrap().push(r);
         let mut resp = format!(
             "HTTP/1.1 {} X\r\nContent-Length: {}\r\n",
             a.status,
@@ -640,4 +649,21 @@ pub fn run_tool_ok(tool: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Decodes standard base64 (padding required); panics on other input.
+pub fn base64_decode(s: &str) -> Vec<u8> {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let val = |c: u8| T.iter().position(|&x| x == c).unwrap() as u32;
+    let mut out = Vec::new();
+    for chunk in s.as_bytes().chunks(4) {
+        let pad = chunk.iter().filter(|&&c| c == b'=').count();
+        let mut n = 0u32;
+        for &c in chunk {
+            n = (n << 6) | if c == b'=' { 0 } else { val(c) };
+        }
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..3 - pad]);
+    }
+    out
 }

@@ -230,7 +230,7 @@ impl ApiClient {
         })
     }
 
-    fn request(
+    async fn request(
         &self,
         path: &str,
         query: &[(&str, String)],
@@ -251,7 +251,7 @@ impl ApiClient {
             .get(url)
             .header("Accept", "application/json")
             .header("User-Agent", concat!("flint/", env!("CARGO_PKG_VERSION")));
-        self.http.authorize(req).map_err(ApiError::Transport)
+        self.http.authorize(req).await.map_err(ApiError::Transport)
     }
 
     /// Lists a collection: its items and the resource version to watch
@@ -269,7 +269,8 @@ impl ApiClient {
                     ("labelSelector", label.into()),
                     ("fieldSelector", field.into()),
                 ],
-            )?
+            )
+            .await?
             .timeout(Duration::from_secs(60));
         let resp = req
             .send()
@@ -309,17 +310,19 @@ impl ApiClient {
         rv: &str,
         timeout: Duration,
     ) -> Result<reqwest::Response, ApiError> {
-        let req = self.request(
-            path,
-            &[
-                ("allowWatchBookmarks", "true".into()),
-                ("fieldSelector", field.into()),
-                ("labelSelector", label.into()),
-                ("resourceVersion", rv.into()),
-                ("timeoutSeconds", timeout.as_secs().to_string()),
-                ("watch", "true".into()),
-            ],
-        )?;
+        let req = self
+            .request(
+                path,
+                &[
+                    ("allowWatchBookmarks", "true".into()),
+                    ("fieldSelector", field.into()),
+                    ("labelSelector", label.into()),
+                    ("resourceVersion", rv.into()),
+                    ("timeoutSeconds", timeout.as_secs().to_string()),
+                    ("watch", "true".into()),
+                ],
+            )
+            .await?;
         // the server ends the stream itself; this only bounds a dead one
         let req = req.timeout(timeout + Duration::from_secs(30));
         let resp = req

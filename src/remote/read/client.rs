@@ -89,7 +89,8 @@ impl RemoteReader {
         }
         let resp = self
             .http
-            .authorize(r)?
+            .authorize(r)
+            .await?
             .body(body)
             .send()
             .await

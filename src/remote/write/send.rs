@@ -138,7 +138,7 @@ impl Sender {
         for (k, v) in &self.cfg.headers {
             req = req.header(k.as_str(), v.as_str());
         }
-        let req = match http.authorize(req) {
+        let req = match http.authorize(req).await {
             Ok(r) => r,
             Err(e) => {
                 return Attempt::Retry {

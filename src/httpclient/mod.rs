@@ -2,7 +2,9 @@
 //! an HTTP discovery endpoint, an Alertmanager): TLS (own CA, client
 //! certificate, server name, versions, insecure mode), proxy, redirects,
 //! and the authentication header, whose files are read at every request as
-//! Prometheus reads them.
+//! Prometheus reads them (OAuth 2.0 tokens in [`oauth2`]).
+
+pub mod oauth2;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,13 +15,87 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
 
-use crate::config::http::{tls_version, HttpClientConfig, TlsConfig};
+use crate::config::http::{tls_version, HttpClientConfig, ProxyConfig, TlsConfig};
 
 /// A client and the credentials it adds to each request.
 pub struct HttpClient {
     client: reqwest::Client,
     http: HttpClientConfig,
     base_dir: PathBuf,
+    oauth2: Option<oauth2::TokenSource>,
+}
+
+/// An error with its causes, `: `-separated (reqwest's own message names
+/// only the outermost one).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = c.source();
+    }
+    s
+}
+
+/// The value of an environment variable by its upper- or lower-case name.
+fn env_either(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .or_else(|| std::env::var(name.to_ascii_lowercase()).ok())
+        .filter(|v| !v.is_empty())
+}
+
+/// Applies proxy settings: none unless configured (the environment's only
+/// with `proxy_from_environment`, as in Prometheus), `no_proxy`
+/// exclusions, and the headers of CONNECT requests.
+fn apply_proxy(
+    mut b: reqwest::ClientBuilder,
+    p: &ProxyConfig,
+) -> Result<reqwest::ClientBuilder, String> {
+    b = b.no_proxy();
+    let mut headers = reqwest::header::HeaderMap::new();
+    for (k, vs) in &p.proxy_connect_header {
+        for v in vs {
+            headers.append(
+                reqwest::header::HeaderName::from_bytes(k.as_bytes())
+                    .map_err(|e| format!("invalid proxy_connect_header {k:?}: {e}"))?,
+                reqwest::header::HeaderValue::from_str(&v.0)
+                    .map_err(|e| format!("invalid proxy_connect_header {k:?}: {e}"))?,
+            );
+        }
+    }
+    let finish = |proxy: reqwest::Proxy, no: Option<reqwest::NoProxy>| {
+        let proxy = proxy.no_proxy(no);
+        if headers.is_empty() {
+            proxy
+        } else {
+            proxy.headers(headers.clone())
+        }
+    };
+    if let Some(u) = &p.proxy_url {
+        let proxy = reqwest::Proxy::all(u).map_err(|e| format!("invalid proxy_url: {e}"))?;
+        let no = p
+            .no_proxy
+            .as_deref()
+            .and_then(reqwest::NoProxy::from_string);
+        b = b.proxy(finish(proxy, no));
+    } else if p.proxy_from_environment {
+        let no = env_either("NO_PROXY").and_then(|n| reqwest::NoProxy::from_string(&n));
+        if let Some(u) = env_either("HTTPS_PROXY") {
+            let proxy =
+                reqwest::Proxy::https(&u).map_err(|e| format!("invalid HTTPS_PROXY: {e}"))?;
+            b = b.proxy(finish(proxy, no.clone()));
+        }
+        if let Some(u) = env_either("HTTP_PROXY") {
+            let proxy = reqwest::Proxy::http(&u).map_err(|e| format!("invalid HTTP_PROXY: {e}"))?;
+            b = b.proxy(finish(proxy, no));
+        }
+    }
+    Ok(b)
 }
 
 fn read(base: &Path, file: &str) -> Result<Vec<u8>, String> {
@@ -235,19 +311,22 @@ impl HttpClient {
         } else {
             reqwest::redirect::Policy::none()
         });
-        if let Some(p) = &http.proxy_url {
-            b = b.proxy(reqwest::Proxy::all(p).map_err(|e| format!("invalid proxy_url: {e}"))?);
-        }
+        b = apply_proxy(b, &http.proxy())?;
         if let Some(t) = &http.tls_config {
             b = b.use_preconfigured_tls(tls_client_config(t, base_dir)?);
         }
         let client = b
             .build()
             .map_err(|e| format!("building the HTTP client: {e}"))?;
+        let oauth2 = match &http.oauth2 {
+            Some(o) => Some(oauth2::TokenSource::new(o, base_dir)?),
+            None => None,
+        };
         Ok(HttpClient {
             client,
             http: http.clone(),
             base_dir: base_dir.to_path_buf(),
+            oauth2,
         })
     }
 
@@ -257,11 +336,30 @@ impl HttpClient {
     }
 
     /// Adds the configured credentials (`basic_auth`, `authorization`,
-    /// `bearer_token[_file]`) to a request, reading their files now.
-    pub fn authorize(
+    /// `bearer_token[_file]`, an `oauth2` token) to a request, reading
+    /// their files now.
+    pub async fn authorize(
         &self,
         mut req: reqwest::RequestBuilder,
     ) -> Result<reqwest::RequestBuilder, String> {
+        for (name, h) in &self.http.http_headers {
+            for v in &h.values {
+                req = req.header(name.as_str(), v.as_str());
+            }
+            for v in &h.secrets {
+                req = req.header(name.as_str(), v.0.as_str());
+            }
+            for f in &h.files {
+                let p = self.base_dir.join(f);
+                let v = std::fs::read_to_string(&p)
+                    .map_err(|e| format!("unable to read headers file {}: {e}", p.display()))?;
+                req = req.header(name.as_str(), v.trim());
+            }
+        }
+        if let Some(o) = &self.oauth2 {
+            let value = o.authorization().await?;
+            return Ok(req.header(reqwest::header::AUTHORIZATION, value));
+        }
         let h = &self.http;
         if let Some(b) = &h.basic_auth {
             let user = match &b.username_file {
