@@ -63,6 +63,8 @@ pub struct App {
     /// The retention flags: (time ms, bytes); a configuration's
     /// `storage.tsdb.retention` overrides them.
     pub flag_retention: (i64, u64),
+    /// The take-over of a Prometheus data directory done at this start.
+    pub takeover: Option<Arc<tsdb::takeover::Progress>>,
     /// `storage.tsdb.retention.percentage` as last applied (0: none).
     pub retention_percentage: Mutex<f64>,
     /// `--web.enable-admin-api`.

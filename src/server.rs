@@ -78,7 +78,83 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         }
     };
 
+    let cors_origin = regex::Regex::new(&format!("^(?:{})$", flags.cors_origin))
+        .with_context(|| format!("invalid --web.cors.origin {:?}", flags.cors_origin))?;
+    let (web_cfg, tls) = match &flags.web_config_file {
+        Some(f) => crate::web::webconfig::load(Path::new(f))
+            .map_err(|e| anyhow::anyhow!("invalid --web.config.file: {e}"))?,
+        None => (Default::default(), None),
+    };
+    let extra_headers = web_cfg
+        .http_server_config
+        .as_ref()
+        .map(|h| {
+            h.headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+
+    // every listen address shares one limit of connections
+    let connections = Arc::new(tokio::sync::Semaphore::new(if flags.max_connections == 0 {
+        tokio::sync::Semaphore::MAX_PERMITS
+    } else {
+        flags.max_connections
+    }));
+    let mut listeners = Vec::new();
+    for a in &flags.listen_addresses {
+        let addr: SocketAddr = resolve(a)?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listen tcp {a}"))?;
+        let bound = listener.local_addr()?;
+        info!(component = "web", address = %bound, http2 = false, tls = acceptor.is_some(), "Start listening for connections");
+        listeners.push(Arc::new(listener));
+    }
+
+    // a Prometheus data directory is taken over before the database opens;
+    // meanwhile the listeners answer as Prometheus does while it replays
+    // its write-ahead log
     let db_path = Path::new(&flags.tsdb_path);
+    let progress = Arc::new(tsdb::takeover::Progress::default());
+    let takeover = if flags.agent {
+        None
+    } else {
+        let (p, pr) = (db_path.to_path_buf(), Arc::clone(&progress));
+        let pending = tokio::task::spawn_blocking(move || tsdb::takeover::pending(&p)).await??;
+        if pending {
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            let starting: Vec<_> = listeners
+                .iter()
+                .map(|l| {
+                    tokio::spawn(serve_starting(
+                        Arc::clone(l),
+                        acceptor.clone(),
+                        flags.route_prefix(),
+                        Arc::clone(&progress),
+                        stop_rx.clone(),
+                    ))
+                })
+                .collect();
+            info!(component = "tsdb", dir = %db_path.display(), "Found a Prometheus data directory: importing it before starting");
+            let p = db_path.to_path_buf();
+            let prepared = tokio::task::spawn_blocking(move || {
+                let plan = tsdb::takeover::prepare(&p, &pr)?;
+                let skipped = match &plan {
+                    Some(plan) => tsdb::takeover::import_blocks(plan, &pr)?,
+                    None => Default::default(),
+                };
+                Ok::<_, tsdb::Error>((plan, skipped))
+            })
+            .await?
+            .with_context(|| format!("taking over the Prometheus data in {}", db_path.display()))?;
+            Some((prepared, stop_tx, starting))
+        } else {
+            None
+        }
+    };
     let open_start = std::time::Instant::now();
     let db = {
         let p = db_path.to_path_buf();
@@ -133,29 +209,41 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         "TSDB started"
     );
     let db = Arc::new(db);
+    if let Some(((plan, mut skipped), stop_tx, starting)) = takeover {
+        if let Some(plan) = plan {
+            let (db2, pr) = (Arc::clone(&db), Arc::clone(&progress));
+            let delete = flags.takeover_delete_original;
+            let start = std::time::Instant::now();
+            let (plan, skipped) = tokio::task::spawn_blocking(move || {
+                skipped.add(tsdb::takeover::import_head(&plan, &db2, &pr)?);
+                tsdb::takeover::finish(&plan, &skipped, &pr, delete)?;
+                Ok::<_, tsdb::Error>((plan, skipped))
+            })
+            .await?
+            .with_context(|| format!("taking over the Prometheus data in {}", db_path.display()))?;
+            log_takeover(
+                &plan,
+                &skipped,
+                &progress,
+                start.elapsed(),
+                flags.takeover_delete_original,
+            );
+        }
+        let _ = stop_tx.send(true);
+        for t in starting {
+            let _ = t.await;
+        }
+    }
 
-    let cors_origin = regex::Regex::new(&format!("^(?:{})$", flags.cors_origin))
-        .with_context(|| format!("invalid --web.cors.origin {:?}", flags.cors_origin))?;
-    let (web_cfg, tls) = match &flags.web_config_file {
-        Some(f) => crate::web::webconfig::load(Path::new(f))
-            .map_err(|e| anyhow::anyhow!("invalid --web.config.file: {e}"))?,
-        None => (Default::default(), None),
-    };
-    let extra_headers = web_cfg
-        .http_server_config
-        .as_ref()
-        .map(|h| {
-            h.headers
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
     let (shutdown_tx, mut shutdown_rx) = tokio::sync::watch::channel(false);
     let app = Arc::new(App {
         flags: flags.run_flags(),
         agent: flags.agent,
         db: Arc::clone(&db),
+        takeover: progress
+            .finished
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .then(|| Arc::clone(&progress)),
         scrape: Arc::new(
             ScrapeManager::new(Arc::clone(&db))
                 .with_timestamp_tolerance(flags.scrape_timestamp_tolerance()),
@@ -228,25 +316,6 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         flags.notification_batch_size,
         flags.drain_notification_queue,
     );
-    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
-
-    // every listen address shares one limit of connections
-    let connections = Arc::new(tokio::sync::Semaphore::new(if flags.max_connections == 0 {
-        tokio::sync::Semaphore::MAX_PERMITS
-    } else {
-        flags.max_connections
-    }));
-    let mut listeners = Vec::new();
-    for a in &flags.listen_addresses {
-        let addr: SocketAddr = resolve(a)?;
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("listen tcp {a}"))?;
-        let bound = listener.local_addr()?;
-        info!(component = "web", address = %bound, http2 = false, tls = acceptor.is_some(), "Start listening for connections");
-        listeners.push(listener);
-    }
-
     if let Err(e) = app.apply_rules(&cfg) {
         let abs = std::fs::canonicalize(&config_path)
             .map(|p| p.display().to_string())
@@ -460,7 +529,7 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
 /// Accepts connections on `listener` while fewer than the limit are open,
 /// and serves HTTP/1.1 on each (over TLS with `acceptor`).
 async fn serve(
-    listener: TcpListener,
+    listener: Arc<TcpListener>,
     app: Arc<App>,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     connections: Arc<tokio::sync::Semaphore>,
@@ -504,6 +573,82 @@ async fn serve(
             }
         });
     }
+}
+
+/// Serves the start-up answers (see `web::starting`) on `listener` until
+/// `stop` turns true; connections still open are served to their end.
+async fn serve_starting(
+    listener: Arc<TcpListener>,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    prefix: String,
+    progress: Arc<tsdb::takeover::Progress>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let stream = tokio::select! {
+            _ = stop.changed() => return,
+            r = listener.accept() => match r {
+                Ok((s, _)) => s,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let (acceptor, prefix, progress) =
+            (acceptor.clone(), prefix.clone(), Arc::clone(&progress));
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| {
+                let r = crate::web::starting::handle(&req, &prefix, &progress);
+                async move { Ok::<_, std::convert::Infallible>(r) }
+            });
+            let http = hyper::server::conn::http1::Builder::new();
+            match acceptor {
+                Some(acc) => {
+                    if let Ok(tls) = acc.accept(stream).await {
+                        let _ = http.serve_connection(TokioIo::new(tls), svc).await;
+                    }
+                }
+                None => {
+                    let _ = http.serve_connection(TokioIo::new(stream), svc).await;
+                }
+            }
+        });
+    }
+}
+
+/// Logs how a take-over went.
+fn log_takeover(
+    plan: &tsdb::takeover::Plan,
+    skipped: &tsdb::takeover::Skipped,
+    progress: &tsdb::takeover::Progress,
+    took: Duration,
+    deleted: bool,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
+    for d in &skipped.damage {
+        warn!(component = "tsdb", problem = %d, "Unreadable part of the Prometheus data, skipped");
+    }
+    if skipped.histograms + skipped.out_of_order + skipped.other_encodings > 0 {
+        warn!(
+            component = "tsdb",
+            histogram_chunks_or_records = skipped.histograms,
+            out_of_order = skipped.out_of_order,
+            other_encodings = skipped.other_encodings,
+            kept_in = %plan.original.display(),
+            "Not imported (native histograms, out-of-order samples and XOR2 chunks are not stored yet)"
+        );
+    }
+    info!(
+        component = "tsdb",
+        series = progress.series.load(Relaxed),
+        samples = progress.samples.load(Relaxed),
+        orphans = skipped.orphans,
+        refused = skipped.refused,
+        duration = ?took,
+        original = %if deleted { "deleted".to_string() } else { plan.original.display().to_string() },
+        "Took over the Prometheus data directory; to go back to Prometheus, stop flint and move the contents of the original folder back"
+    );
 }
 
 fn resolve(addr: &str) -> anyhow::Result<SocketAddr> {

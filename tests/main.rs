@@ -18,5 +18,6 @@ mod rules;
 mod scrape;
 mod seed;
 mod server;
+mod takeover;
 mod ui;
 mod webconfig;

@@ -153,10 +153,14 @@ pub fn tsdb(app: &App, p: &Params) -> Result<Answer, ApiError> {
     Ok(Answer::data(s))
 }
 
-/// `GET /api/v1/status/walreplay`: there is no write-ahead log to replay,
-/// so replay is always complete.
-pub fn walreplay(_: &App, _: &Params) -> Result<Answer, ApiError> {
-    Ok(Answer::data("{\"min\":0,\"max\":0,\"current\":0}".into()))
+/// `GET /api/v1/status/walreplay`: flint replays no write-ahead log; after
+/// taking over a Prometheus data directory, the import's work (done, as
+/// it is once the server answers this).
+pub fn walreplay(app: &App, _: &Params) -> Result<Answer, ApiError> {
+    Ok(Answer::data(match &app.takeover {
+        Some(p) => crate::web::starting::walreplay_json(p),
+        None => "{\"min\":0,\"max\":0,\"current\":0}".into(),
+    }))
 }
 
 /// `GET /api/v1/scrape_pools`.

@@ -37,6 +37,8 @@ pub struct Flags {
     pub retention_size: ByteSize,
     /// `--storage.tsdb.no-lockfile` (or `--storage.agent.no-lockfile`).
     pub no_lockfile: bool,
+    /// `--storage.tsdb.takeover.delete-original`.
+    pub takeover_delete_original: bool,
     /// `--web.listen-address`, each.
     pub listen_addresses: Vec<String>,
     /// `--web.read-timeout`.
@@ -325,6 +327,7 @@ impl Flags {
             retention_time,
             retention_size: size,
             no_lockfile,
+            takeover_delete_original: !agent && p.bool("storage.tsdb.takeover.delete-original"),
             listen_addresses: p.values("web.listen-address"),
             read_timeout: duration(&p, "web.read-timeout").0,
             max_connections: int(&p, "web.max-connections"),

@@ -639,6 +639,12 @@ pub static FLAGS: &[Spec] = &[
     )
     .default(&["64MB"])
     .flint(),
+    boolean(
+        "storage.tsdb.takeover.delete-original",
+        "After taking over a Prometheus data directory, delete Prometheus's files (kept in prometheus-original/ otherwise).",
+    )
+    .server()
+    .flint(),
 ];
 
 /// The flag called `name`.

@@ -3,6 +3,7 @@
 
 pub mod federate;
 mod metrics;
+pub mod starting;
 pub mod ui;
 pub mod webconfig;
 

@@ -25,6 +25,15 @@ pub enum Error {
         /// What was wrong.
         detail: String,
     },
+    /// A file in a format (or a version or encoding of one) this version
+    /// does not read.
+    #[error("{path}: {detail}")]
+    Unsupported {
+        /// The file.
+        path: PathBuf,
+        /// What was not understood.
+        detail: String,
+    },
     /// Another process holds the data directory.
     #[error("{path}: data directory is locked by another process")]
     Locked {
@@ -52,6 +61,21 @@ pub enum Error {
 }
 
 impl Error {
+    pub(crate) fn corrupt(path: &Path, offset: u64, detail: impl Into<String>) -> Error {
+        Error::Corruption {
+            path: path.to_path_buf(),
+            offset,
+            detail: detail.into(),
+        }
+    }
+
+    pub(crate) fn unsupported(path: &Path, detail: impl Into<String>) -> Error {
+        Error::Unsupported {
+            path: path.to_path_buf(),
+            detail: detail.into(),
+        }
+    }
+
     pub(crate) fn io(path: &Path, source: std::io::Error) -> Error {
         Error::Io {
             path: path.to_path_buf(),

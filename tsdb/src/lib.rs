@@ -34,9 +34,11 @@ mod journal;
 pub mod labels;
 mod packed;
 mod postings;
+pub mod prom;
 mod querier;
 pub mod read;
 mod series_log;
+pub mod takeover;
 
 pub use chunks::ChunkRef;
 pub use db::{CompactReport, Db, OpenReport, Options, Stats};
