@@ -29,7 +29,7 @@ pub fn targets(app: &App, p: &Params) -> Result<Answer, ApiError> {
                 first = false;
                 let st = t.status.lock().clone();
                 s.push_str("{\"discoveredLabels\":{");
-                for (i, (k, v)) in t.discovered.iter().enumerate() {
+                for (i, (k, v)) in t.discovered.lock().iter().enumerate() {
                     if i > 0 {
                         s.push(',');
                     }

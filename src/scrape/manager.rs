@@ -149,6 +149,7 @@ impl ScrapeManager {
                 http: &sc.http_sd_configs,
                 dns: &sc.dns_sd_configs,
                 kubernetes: &sc.kubernetes_sd_configs,
+                consul: &sc.consul_sd_configs,
             };
             let mgr = Arc::downgrade(self);
             let job = sc.job_name.clone();
@@ -215,7 +216,12 @@ impl ScrapeManager {
                     continue; // the same target listed twice is scraped once
                 }
                 let r = match st.running.remove(&key) {
-                    Some(r) => r,
+                    Some(r) => {
+                        // the same target: it keeps running, with the
+                        // labels the latest discovery gave it
+                        *r.target.discovered.lock() = t.discovered.into_inner();
+                        r
+                    }
                     None => {
                         let target = Arc::new(t);
                         let (tx, rx) = watch::channel(StopMode::Run);

@@ -59,8 +59,10 @@ pub struct Metadata {
 pub struct Target {
     /// The scrape pool (job name).
     pub pool: String,
-    /// Labels before relabeling (`__address__`, `__scheme__`, …).
-    pub discovered: BTreeMap<String, String>,
+    /// Labels before relabeling (`__address__`, `__scheme__`, …), as the
+    /// latest discovery gave them (a target that keeps its final labels
+    /// keeps running when they change).
+    pub discovered: parking_lot::Mutex<BTreeMap<String, String>>,
     /// The target's final labels (attached to every scraped series).
     pub labels: Labels,
     /// The URL scraped.
@@ -228,7 +230,7 @@ impl Target {
         }
         Some(Target {
             pool: sc.job_name.clone(),
-            discovered: d,
+            discovered: parking_lot::Mutex::new(d),
             labels: Labels::new(labels),
             url,
             interval,
@@ -308,8 +310,8 @@ mod tests {
                 ("team", "a")
             ])
         );
-        assert_eq!(t.discovered["__scrape_interval__"], "5s");
-        assert_eq!(t.discovered["__param_format"], "prometheus");
+        assert_eq!(t.discovered.lock()["__scrape_interval__"], "5s");
+        assert_eq!(t.discovered.lock()["__param_format"], "prometheus");
         let cfg = load_str(
             "scrape_configs:\n  - job_name: j\n    static_configs:\n      - targets: ['a:1', 'b:2']\n    relabel_configs:\n      - source_labels: [__address__]\n        regex: 'b:.*'\n        action: drop\n      - target_label: __metrics_path__\n        replacement: /m\n      - target_label: __param_x\n        replacement: 'y z'\n      - source_labels: [__address__]\n        target_label: instance\n        regex: '(.*):1'\n        replacement: host-$1\n",
             "t.yml",
