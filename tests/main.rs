@@ -3,6 +3,7 @@
 mod alertmanager;
 mod api;
 mod common;
+mod consul;
 mod crash;
 mod differential;
 mod flags;
@@ -19,5 +20,6 @@ mod scrape;
 mod seed;
 mod server;
 mod takeover;
+mod standin;
 mod ui;
 mod webconfig;

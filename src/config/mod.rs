@@ -204,6 +204,9 @@ pub struct ScrapeConfig {
     /// Targets found through the Kubernetes API.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kubernetes_sd_configs: Vec<crate::discovery::kubernetes::KubernetesSdConfig>,
+    /// Targets from Consul's catalog.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consul_sd_configs: Vec<crate::discovery::consul::ConsulSdConfig>,
     /// Discovery mechanisms Prometheus has that flint does not support yet:
     /// present in a config, they are an error naming them.
     #[serde(flatten, skip_serializing)]
@@ -733,6 +736,10 @@ impl Config {
                 k.validate()
                     .map_err(|e| format!("kubernetes_sd_configs of job {:?}: {e}", sc.job_name))?;
             }
+            for c in &sc.consul_sd_configs {
+                c.validate()
+                    .map_err(|e| format!("consul_sd_configs of job {:?}: {e}", sc.job_name))?;
+            }
             for (what, rules) in [
                 ("relabel_configs", &sc.relabel_configs),
                 ("metric_relabel_configs", &sc.metric_relabel_configs),
@@ -779,7 +786,6 @@ fn line_of_key(text: &str, key: &str) -> Option<usize> {
 
 /// Keys of Prometheus's scrape config that flint does not implement yet.
 pub(crate) const KNOWN_UNSUPPORTED: &[&str] = &[
-    "consul_sd_configs",
     "ec2_sd_configs",
     "gce_sd_configs",
     "azure_sd_configs",
@@ -932,7 +938,8 @@ scrape_configs:
             ("scrape_configs:\n  - job_name: k\n    oauth2: {client_id: a, token_url: 'http://t/', secret: s}\n", "field secret not found in type config.OAuth2"),
             ("scrape_configs:\n  - job_name: k\n    basic_auth: {username: u}\n    oauth2: {client_id: a, token_url: 'http://t/'}\n", "at most one of basic_auth, oauth2 & authorization must be configured"),
             ("scrape_configs:\n  - job_name: k\n    no_proxy: localhost\n", "if no_proxy is configured, proxy_url must also be configured"),
-            ("scrape_configs:\n  - job_name: k\n    consul_sd_configs: [{server: 'c:8500'}]\n", "consul_sd_configs (job \"k\") is not supported yet"),
+            ("scrape_configs:\n  - job_name: k\n    gce_sd_configs: [{project: p, zone: z}]\n", "gce_sd_configs (job \"k\") is not supported yet"),
+            ("scrape_configs:\n  - job_name: k\n    consul_sd_configs: [{server: ''}]\n", "consul_sd_configs of job \"k\": consul SD configuration requires a server address"),
             ("scrape_configs:\n  - job_name: k\n    kubernetes_sd_configs: [{role: pod, bearer_token: x}]\n", "please provide the 'api_server' URL explicitly"),
             ("scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: ['h:99999']\n", "invalid port"),
         ];

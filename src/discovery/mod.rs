@@ -2,10 +2,12 @@
 //! addresses with common labels; the scrape manager turns groups into
 //! targets through the job's relabeling.
 
+pub mod consul;
 pub mod dns;
 pub mod file;
 pub mod http;
 pub mod kubernetes;
+pub mod refresh;
 
 use std::collections::BTreeMap;
 
@@ -42,6 +44,20 @@ impl TargetGroup {
     }
 }
 
+/// A label name from a key: every character other than `[a-zA-Z0-9_]`
+/// becomes `_`.
+pub fn sanitize(key: &str) -> String {
+    key.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -64,6 +80,8 @@ pub struct Sources<'a> {
     pub dns: &'a [dns::DnsSdConfig],
     /// `kubernetes_sd_configs`.
     pub kubernetes: &'a [kubernetes::KubernetesSdConfig],
+    /// `consul_sd_configs`.
+    pub consul: &'a [consul::ConsulSdConfig],
 }
 
 /// How often file discovery looks for changed files.
@@ -127,6 +145,14 @@ impl Sources<'_> {
             tasks.push(tokio::spawn(kubernetes::run(
                 i,
                 k.clone(),
+                base.to_path_buf(),
+                Arc::clone(sink),
+            )));
+        }
+        for (i, c) in self.consul.iter().enumerate() {
+            tasks.push(tokio::spawn(consul::run(
+                i,
+                c.clone(),
                 base.to_path_buf(),
                 Arc::clone(sink),
             )));

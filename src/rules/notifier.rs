@@ -98,6 +98,9 @@ pub struct AlertmanagerConfig {
     /// Alertmanagers found through the Kubernetes API.
     #[serde(default)]
     pub kubernetes_sd_configs: Vec<crate::discovery::kubernetes::KubernetesSdConfig>,
+    /// Alertmanagers found in Consul's catalog.
+    #[serde(default)]
+    pub consul_sd_configs: Vec<crate::discovery::consul::ConsulSdConfig>,
     /// Authentication, TLS, proxy and redirect settings.
     #[serde(flatten)]
     pub http: HttpClientConfig,
@@ -151,6 +154,10 @@ impl AlertingConfig {
             for k in &am.kubernetes_sd_configs {
                 k.validate()
                     .map_err(|e| format!("alerting: kubernetes_sd_configs: {e}"))?;
+            }
+            for c in &am.consul_sd_configs {
+                c.validate()
+                    .map_err(|e| format!("alerting: consul_sd_configs: {e}"))?;
             }
             for r in am.relabel_configs.iter().chain(&am.alert_relabel_configs) {
                 r.validate()?;
@@ -366,6 +373,7 @@ impl Notifier {
                 http: &am.http_sd_configs,
                 dns: &am.dns_sd_configs,
                 kubernetes: &am.kubernetes_sd_configs,
+                consul: &am.consul_sd_configs,
             };
             let weak = Arc::downgrade(&set);
             let sink: Sink = Arc::new(move |prefix, new| match weak.upgrade() {

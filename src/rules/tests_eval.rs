@@ -566,11 +566,11 @@ fn alerting_config_is_validated() {
         "alerting: field nope not found in type config.AlertmanagerConfig"
     );
     let unsupported: AlertingConfig =
-        serde_yaml::from_str("alertmanagers:\n- consul_sd_configs: []\n").unwrap();
+        serde_yaml::from_str("alertmanagers:\n- nomad_sd_configs: []\n").unwrap();
     assert!(unsupported
         .validate()
         .unwrap_err()
-        .contains("consul_sd_configs is not supported yet"));
+        .contains("nomad_sd_configs is not supported yet"));
     let two_auths: AlertingConfig = serde_yaml::from_str(
         "alertmanagers:\n- bearer_token: a\n  basic_auth: {username: u, password: p}\n",
     )

@@ -409,6 +409,12 @@ pub fn render(app: &App) -> String {
             .failures
             .load(std::sync::atomic::Ordering::Relaxed) as f64,
     );
+    e.single(
+        "prometheus_sd_consul_rpc_failures_total",
+        "counter",
+        "The number of Consul RPC call failures.",
+        crate::discovery::consul::RPC_FAILURES.load(std::sync::atomic::Ordering::Relaxed) as f64,
+    );
     let up = pools
         .iter()
         .flat_map(|(_, t)| t)

@@ -14,19 +14,7 @@ type Labels = BTreeMap<String, String>;
 
 const P: &str = "__meta_kubernetes_";
 
-/// A label name from a key: every character other than `[a-zA-Z0-9_]`
-/// becomes `_`.
-pub fn sanitize(key: &str) -> String {
-    key.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
+pub use crate::discovery::sanitize;
 
 fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
     let mut cur = v;
