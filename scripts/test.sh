@@ -31,6 +31,11 @@ if ! python3 -c "import kubernetes" 2>/dev/null; then
   python3 -m pip install --quiet --root-user-action=ignore kubernetes
 fi
 
+if ! python3 -c "import docker" 2>/dev/null; then
+  echo "installing the official Docker SDK for Python (checks the Docker Engine stand-in of the tests)"
+  python3 -m pip install --quiet --root-user-action=ignore docker
+fi
+
 need_deb prometheus prometheus
 need_deb promtool prometheus
 need_deb prometheus-alertmanager prometheus-alertmanager

@@ -6,6 +6,7 @@ mod common;
 mod consul;
 mod crash;
 mod differential;
+mod docker;
 mod flags;
 mod grafana;
 mod kube;

@@ -207,6 +207,12 @@ pub struct ScrapeConfig {
     /// Targets from Consul's catalog.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub consul_sd_configs: Vec<crate::discovery::consul::ConsulSdConfig>,
+    /// Targets from a Docker daemon's containers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub docker_sd_configs: Vec<crate::discovery::docker::DockerSdConfig>,
+    /// Targets from a Docker swarm's services, tasks or nodes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dockerswarm_sd_configs: Vec<crate::discovery::docker::DockerSwarmSdConfig>,
     /// Discovery mechanisms Prometheus has that flint does not support yet:
     /// present in a config, they are an error naming them.
     #[serde(flatten, skip_serializing)]
@@ -740,6 +746,14 @@ impl Config {
                 c.validate()
                     .map_err(|e| format!("consul_sd_configs of job {:?}: {e}", sc.job_name))?;
             }
+            for c in &sc.docker_sd_configs {
+                c.validate()
+                    .map_err(|e| format!("docker_sd_configs of job {:?}: {e}", sc.job_name))?;
+            }
+            for c in &sc.dockerswarm_sd_configs {
+                c.validate()
+                    .map_err(|e| format!("dockerswarm_sd_configs of job {:?}: {e}", sc.job_name))?;
+            }
             for (what, rules) in [
                 ("relabel_configs", &sc.relabel_configs),
                 ("metric_relabel_configs", &sc.metric_relabel_configs),
@@ -790,8 +804,6 @@ pub(crate) const KNOWN_UNSUPPORTED: &[&str] = &[
     "gce_sd_configs",
     "azure_sd_configs",
     "openstack_sd_configs",
-    "docker_sd_configs",
-    "dockerswarm_sd_configs",
     "nomad_sd_configs",
     "eureka_sd_configs",
     "digitalocean_sd_configs",
@@ -939,6 +951,8 @@ scrape_configs:
             ("scrape_configs:\n  - job_name: k\n    basic_auth: {username: u}\n    oauth2: {client_id: a, token_url: 'http://t/'}\n", "at most one of basic_auth, oauth2 & authorization must be configured"),
             ("scrape_configs:\n  - job_name: k\n    no_proxy: localhost\n", "if no_proxy is configured, proxy_url must also be configured"),
             ("scrape_configs:\n  - job_name: k\n    gce_sd_configs: [{project: p, zone: z}]\n", "gce_sd_configs (job \"k\") is not supported yet"),
+            ("scrape_configs:\n  - job_name: k\n    dockerswarm_sd_configs: [{host: 'tcp://d:2375'}]\n", "dockerswarm_sd_configs of job \"k\": role missing (one of: tasks, services, nodes)"),
+            ("scrape_configs:\n  - job_name: k\n    docker_sd_configs: [{port: 80}]\n", "docker_sd_configs of job \"k\": host missing"),
             ("scrape_configs:\n  - job_name: k\n    consul_sd_configs: [{server: ''}]\n", "consul_sd_configs of job \"k\": consul SD configuration requires a server address"),
             ("scrape_configs:\n  - job_name: k\n    kubernetes_sd_configs: [{role: pod, bearer_token: x}]\n", "please provide the 'api_server' URL explicitly"),
             ("scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: ['h:99999']\n", "invalid port"),

@@ -4,6 +4,7 @@
 
 pub mod consul;
 pub mod dns;
+pub mod docker;
 pub mod file;
 pub mod http;
 pub mod kubernetes;
@@ -82,6 +83,10 @@ pub struct Sources<'a> {
     pub kubernetes: &'a [kubernetes::KubernetesSdConfig],
     /// `consul_sd_configs`.
     pub consul: &'a [consul::ConsulSdConfig],
+    /// `docker_sd_configs`.
+    pub docker: &'a [docker::DockerSdConfig],
+    /// `dockerswarm_sd_configs`.
+    pub dockerswarm: &'a [docker::DockerSwarmSdConfig],
 }
 
 /// How often file discovery looks for changed files.
@@ -151,6 +156,22 @@ impl Sources<'_> {
         }
         for (i, c) in self.consul.iter().enumerate() {
             tasks.push(tokio::spawn(consul::run(
+                i,
+                c.clone(),
+                base.to_path_buf(),
+                Arc::clone(sink),
+            )));
+        }
+        for (i, c) in self.docker.iter().enumerate() {
+            tasks.push(tokio::spawn(docker::containers::run(
+                i,
+                c.clone(),
+                base.to_path_buf(),
+                Arc::clone(sink),
+            )));
+        }
+        for (i, c) in self.dockerswarm.iter().enumerate() {
+            tasks.push(tokio::spawn(docker::swarm::run(
                 i,
                 c.clone(),
                 base.to_path_buf(),

@@ -30,6 +30,13 @@ pub enum SdError {
     Decode(String),
     /// Credentials could not be read or obtained.
     Auth(String),
+    /// A failure in a step of a refresh (`what` the step was).
+    Context {
+        /// What was being done (`error while listing containers`).
+        what: String,
+        /// The failure.
+        source: Box<SdError>,
+    },
 }
 
 impl SdError {
@@ -40,6 +47,15 @@ impl SdError {
             SdError::Transport(_) => "transport".into(),
             SdError::Decode(_) => "decode".into(),
             SdError::Auth(_) => "auth".into(),
+            SdError::Context { source, .. } => source.cause(),
+        }
+    }
+
+    /// The error with what was being done before it.
+    pub fn context(self, what: &str) -> SdError {
+        SdError::Context {
+            what: what.to_string(),
+            source: Box::new(self),
         }
     }
 
@@ -62,6 +78,7 @@ impl fmt::Display for SdError {
             SdError::Transport(e) => write!(f, "{e}"),
             SdError::Decode(e) => write!(f, "undecodable answer: {e}"),
             SdError::Auth(e) => write!(f, "{e}"),
+            SdError::Context { what, source } => write!(f, "{what}: {source}"),
         }
     }
 }

@@ -101,6 +101,12 @@ pub struct AlertmanagerConfig {
     /// Alertmanagers found in Consul's catalog.
     #[serde(default)]
     pub consul_sd_configs: Vec<crate::discovery::consul::ConsulSdConfig>,
+    /// Alertmanagers running in Docker containers.
+    #[serde(default)]
+    pub docker_sd_configs: Vec<crate::discovery::docker::DockerSdConfig>,
+    /// Alertmanagers running in a Docker swarm.
+    #[serde(default)]
+    pub dockerswarm_sd_configs: Vec<crate::discovery::docker::DockerSwarmSdConfig>,
     /// Authentication, TLS, proxy and redirect settings.
     #[serde(flatten)]
     pub http: HttpClientConfig,
@@ -158,6 +164,14 @@ impl AlertingConfig {
             for c in &am.consul_sd_configs {
                 c.validate()
                     .map_err(|e| format!("alerting: consul_sd_configs: {e}"))?;
+            }
+            for c in &am.docker_sd_configs {
+                c.validate()
+                    .map_err(|e| format!("alerting: docker_sd_configs: {e}"))?;
+            }
+            for c in &am.dockerswarm_sd_configs {
+                c.validate()
+                    .map_err(|e| format!("alerting: dockerswarm_sd_configs: {e}"))?;
             }
             for r in am.relabel_configs.iter().chain(&am.alert_relabel_configs) {
                 r.validate()?;
@@ -374,6 +388,8 @@ impl Notifier {
                 dns: &am.dns_sd_configs,
                 kubernetes: &am.kubernetes_sd_configs,
                 consul: &am.consul_sd_configs,
+                docker: &am.docker_sd_configs,
+                dockerswarm: &am.dockerswarm_sd_configs,
             };
             let weak = Arc::downgrade(&set);
             let sink: Sink = Arc::new(move |prefix, new| match weak.upgrade() {

@@ -150,6 +150,8 @@ impl ScrapeManager {
                 dns: &sc.dns_sd_configs,
                 kubernetes: &sc.kubernetes_sd_configs,
                 consul: &sc.consul_sd_configs,
+                docker: &sc.docker_sd_configs,
+                dockerswarm: &sc.dockerswarm_sd_configs,
             };
             let mgr = Arc::downgrade(self);
             let job = sc.job_name.clone();

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod consul;
+pub mod docker;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
