@@ -5,6 +5,7 @@
 pub mod consul;
 pub mod dns;
 pub mod docker;
+pub mod eureka;
 pub mod file;
 pub mod http;
 pub mod kubernetes;
@@ -87,6 +88,8 @@ pub struct Sources<'a> {
     pub docker: &'a [docker::DockerSdConfig],
     /// `dockerswarm_sd_configs`.
     pub dockerswarm: &'a [docker::DockerSwarmSdConfig],
+    /// `eureka_sd_configs`.
+    pub eureka: &'a [eureka::EurekaSdConfig],
 }
 
 /// How often file discovery looks for changed files.
@@ -172,6 +175,14 @@ impl Sources<'_> {
         }
         for (i, c) in self.dockerswarm.iter().enumerate() {
             tasks.push(tokio::spawn(docker::swarm::run(
+                i,
+                c.clone(),
+                base.to_path_buf(),
+                Arc::clone(sink),
+            )));
+        }
+        for (i, c) in self.eureka.iter().enumerate() {
+            tasks.push(tokio::spawn(eureka::run(
                 i,
                 c.clone(),
                 base.to_path_buf(),

@@ -107,6 +107,9 @@ pub struct AlertmanagerConfig {
     /// Alertmanagers running in a Docker swarm.
     #[serde(default)]
     pub dockerswarm_sd_configs: Vec<crate::discovery::docker::DockerSwarmSdConfig>,
+    /// Alertmanagers registered with Eureka.
+    #[serde(default)]
+    pub eureka_sd_configs: Vec<crate::discovery::eureka::EurekaSdConfig>,
     /// Authentication, TLS, proxy and redirect settings.
     #[serde(flatten)]
     pub http: HttpClientConfig,
@@ -172,6 +175,10 @@ impl AlertingConfig {
             for c in &am.dockerswarm_sd_configs {
                 c.validate()
                     .map_err(|e| format!("alerting: dockerswarm_sd_configs: {e}"))?;
+            }
+            for c in &am.eureka_sd_configs {
+                c.validate()
+                    .map_err(|e| format!("alerting: eureka_sd_configs: {e}"))?;
             }
             for r in am.relabel_configs.iter().chain(&am.alert_relabel_configs) {
                 r.validate()?;
@@ -390,6 +397,7 @@ impl Notifier {
                 consul: &am.consul_sd_configs,
                 docker: &am.docker_sd_configs,
                 dockerswarm: &am.dockerswarm_sd_configs,
+                eureka: &am.eureka_sd_configs,
             };
             let weak = Arc::downgrade(&set);
             let sink: Sink = Arc::new(move |prefix, new| match weak.upgrade() {

@@ -152,6 +152,7 @@ impl ScrapeManager {
                 consul: &sc.consul_sd_configs,
                 docker: &sc.docker_sd_configs,
                 dockerswarm: &sc.dockerswarm_sd_configs,
+                eureka: &sc.eureka_sd_configs,
             };
             let mgr = Arc::downgrade(self);
             let job = sc.job_name.clone();

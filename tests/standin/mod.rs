@@ -7,6 +7,7 @@
 
 pub mod consul;
 pub mod docker;
+pub mod eureka;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -300,5 +301,124 @@ impl Requests {
 
     pub fn len(&self) -> usize {
         self.0.lock().unwrap().len()
+    }
+}
+
+/// A CA and a certificate it signed for `hosts`: (CA PEM, certificate
+/// DER, key DER).
+pub fn certificate_for(hosts: &[&str]) -> (String, Vec<u8>, Vec<u8>) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "flint stand-in CA");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert =
+        rcgen::CertificateParams::new(hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>())
+            .unwrap()
+            .signed_by(&key, &issuer)
+            .unwrap();
+    (ca_cert.pem(), cert.der().to_vec(), key.serialize_der())
+}
+
+/// Proxied TLS: answers `CONNECT host:443`, then speaks TLS with a
+/// certificate for `hosts` and serves HTTP on the tunnel.
+fn serve_connect(
+    c: TcpStream,
+    tls: Arc<rustls::ServerConfig>,
+    handler: Handler,
+    stop: Arc<AtomicBool>,
+    connects: Arc<Mutex<Vec<String>>>,
+) {
+    let mut r = BufReader::new(c);
+    let mut line = String::new();
+    if r.read_line(&mut line).unwrap_or(0) == 0 {
+        return;
+    }
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h).unwrap_or(0) == 0 {
+            return;
+        }
+        if h.trim_end().is_empty() {
+            break;
+        }
+    }
+    let mut parts = line.split_whitespace();
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let mut c = r.into_inner();
+    if method != "CONNECT" {
+        let _ = c.write_all(
+            b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+        return;
+    }
+    connects.lock().unwrap().push(target.to_string());
+    if c.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        .is_err()
+    {
+        return;
+    }
+    let Ok(conn) = rustls::ServerConnection::new(tls) else {
+        return;
+    };
+    serve(rustls::StreamOwned::new(conn, c), handler, stop);
+}
+
+impl HttpServer {
+    /// An HTTP proxy on 127.0.0.1 that tunnels `CONNECT` requests to the
+    /// handler itself over TLS, with a certificate for `hosts` signed by
+    /// the CA returned (PEM): a stand-in for HTTPS APIs at fixed public
+    /// names, reached through `proxy_url` and trusted through `ca_file`.
+    /// The `CONNECT` targets are recorded in the list returned.
+    pub fn tls_proxy(
+        hosts: &[&str],
+        handler: Handler,
+    ) -> (HttpServer, String, Arc<Mutex<Vec<String>>>) {
+        let (ca_pem, cert, key) = certificate_for(hosts);
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = Arc::new(
+            rustls::ServerConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(
+                    vec![rustls::pki_types::CertificateDer::from(cert)],
+                    rustls::pki_types::PrivateKeyDer::Pkcs8(key.into()),
+                )
+                .unwrap(),
+        );
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        let stop = Arc::new(AtomicBool::new(false));
+        let connects = Arc::new(Mutex::new(Vec::new()));
+        let (sp, cn) = (Arc::clone(&stop), Arc::clone(&connects));
+        std::thread::spawn(move || {
+            for conn in l.incoming() {
+                if sp.load(Ordering::Relaxed) {
+                    return;
+                }
+                let Ok(c) = conn else { continue };
+                let (h, sp, tls, cn) = (
+                    Arc::clone(&handler),
+                    Arc::clone(&sp),
+                    Arc::clone(&tls),
+                    Arc::clone(&cn),
+                );
+                std::thread::spawn(move || serve_connect(c, tls, h, sp, cn));
+            }
+        });
+        (
+            HttpServer {
+                addr,
+                stop,
+                unix: false,
+            },
+            ca_pem,
+            connects,
+        )
     }
 }
