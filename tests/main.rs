@@ -10,6 +10,7 @@ mod docker;
 mod eureka;
 mod flags;
 mod grafana;
+mod hetzner;
 mod kube;
 mod kubernetes;
 mod oauth2;

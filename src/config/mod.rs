@@ -216,6 +216,9 @@ pub struct ScrapeConfig {
     /// Targets from a Eureka server's applications.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub eureka_sd_configs: Vec<crate::discovery::eureka::EurekaSdConfig>,
+    /// Targets from Hetzner Cloud or Robot servers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hetzner_sd_configs: Vec<crate::discovery::hetzner::HetznerSdConfig>,
     /// Discovery mechanisms Prometheus has that flint does not support yet:
     /// present in a config, they are an error naming them.
     #[serde(flatten, skip_serializing)]
@@ -761,6 +764,10 @@ impl Config {
                 c.validate()
                     .map_err(|e| format!("eureka_sd_configs of job {:?}: {e}", sc.job_name))?;
             }
+            for c in &sc.hetzner_sd_configs {
+                c.validate()
+                    .map_err(|e| format!("hetzner_sd_configs of job {:?}: {e}", sc.job_name))?;
+            }
             for (what, rules) in [
                 ("relabel_configs", &sc.relabel_configs),
                 ("metric_relabel_configs", &sc.metric_relabel_configs),
@@ -811,7 +818,6 @@ pub(crate) const KNOWN_UNSUPPORTED: &[&str] = &[
     "gce_sd_configs",
     "azure_sd_configs",
     "nomad_sd_configs",
-    "hetzner_sd_configs",
     "openstack_sd_configs",
     "digitalocean_sd_configs",
     "linode_sd_configs",
@@ -960,6 +966,7 @@ scrape_configs:
             ("scrape_configs:\n  - job_name: k\n    dockerswarm_sd_configs: [{host: 'tcp://d:2375'}]\n", "dockerswarm_sd_configs of job \"k\": role missing (one of: tasks, services, nodes)"),
             ("scrape_configs:\n  - job_name: k\n    docker_sd_configs: [{port: 80}]\n", "docker_sd_configs of job \"k\": host missing"),
             ("scrape_configs:\n  - job_name: k\n    eureka_sd_configs: [{server: 'eureka:8761'}]\n", "eureka_sd_configs of job \"k\": eureka_sd: invalid eureka server URL"),
+            ("scrape_configs:\n  - job_name: k\n    hetzner_sd_configs: [{role: cloud}]\n", "hetzner_sd_configs of job \"k\": unknown role \"cloud\""),
             ("scrape_configs:\n  - job_name: k\n    consul_sd_configs: [{server: ''}]\n", "consul_sd_configs of job \"k\": consul SD configuration requires a server address"),
             ("scrape_configs:\n  - job_name: k\n    kubernetes_sd_configs: [{role: pod, bearer_token: x}]\n", "please provide the 'api_server' URL explicitly"),
             ("scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: ['h:99999']\n", "invalid port"),

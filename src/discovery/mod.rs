@@ -7,6 +7,7 @@ pub mod dns;
 pub mod docker;
 pub mod eureka;
 pub mod file;
+pub mod hetzner;
 pub mod http;
 pub mod kubernetes;
 pub mod refresh;
@@ -90,6 +91,8 @@ pub struct Sources<'a> {
     pub dockerswarm: &'a [docker::DockerSwarmSdConfig],
     /// `eureka_sd_configs`.
     pub eureka: &'a [eureka::EurekaSdConfig],
+    /// `hetzner_sd_configs`.
+    pub hetzner: &'a [hetzner::HetznerSdConfig],
 }
 
 /// How often file discovery looks for changed files.
@@ -183,6 +186,14 @@ impl Sources<'_> {
         }
         for (i, c) in self.eureka.iter().enumerate() {
             tasks.push(tokio::spawn(eureka::run(
+                i,
+                c.clone(),
+                base.to_path_buf(),
+                Arc::clone(sink),
+            )));
+        }
+        for (i, c) in self.hetzner.iter().enumerate() {
+            tasks.push(tokio::spawn(hetzner::run(
                 i,
                 c.clone(),
                 base.to_path_buf(),

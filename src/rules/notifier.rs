@@ -110,6 +110,9 @@ pub struct AlertmanagerConfig {
     /// Alertmanagers registered with Eureka.
     #[serde(default)]
     pub eureka_sd_configs: Vec<crate::discovery::eureka::EurekaSdConfig>,
+    /// Alertmanagers on Hetzner servers.
+    #[serde(default)]
+    pub hetzner_sd_configs: Vec<crate::discovery::hetzner::HetznerSdConfig>,
     /// Authentication, TLS, proxy and redirect settings.
     #[serde(flatten)]
     pub http: HttpClientConfig,
@@ -179,6 +182,10 @@ impl AlertingConfig {
             for c in &am.eureka_sd_configs {
                 c.validate()
                     .map_err(|e| format!("alerting: eureka_sd_configs: {e}"))?;
+            }
+            for c in &am.hetzner_sd_configs {
+                c.validate()
+                    .map_err(|e| format!("alerting: hetzner_sd_configs: {e}"))?;
             }
             for r in am.relabel_configs.iter().chain(&am.alert_relabel_configs) {
                 r.validate()?;
@@ -398,6 +405,7 @@ impl Notifier {
                 docker: &am.docker_sd_configs,
                 dockerswarm: &am.dockerswarm_sd_configs,
                 eureka: &am.eureka_sd_configs,
+                hetzner: &am.hetzner_sd_configs,
             };
             let weak = Arc::downgrade(&set);
             let sink: Sink = Arc::new(move |prefix, new| match weak.upgrade() {

@@ -153,6 +153,7 @@ impl ScrapeManager {
                 docker: &sc.docker_sd_configs,
                 dockerswarm: &sc.dockerswarm_sd_configs,
                 eureka: &sc.eureka_sd_configs,
+                hetzner: &sc.hetzner_sd_configs,
             };
             let mgr = Arc::downgrade(self);
             let job = sc.job_name.clone();

@@ -8,6 +8,7 @@
 pub mod consul;
 pub mod docker;
 pub mod eureka;
+pub mod hetzner;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
