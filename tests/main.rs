@@ -14,6 +14,7 @@ mod hetzner;
 mod kube;
 mod kubernetes;
 mod oauth2;
+mod openstack;
 mod peers;
 mod relabel;
 mod remote_read;

@@ -219,6 +219,9 @@ pub struct ScrapeConfig {
     /// Targets from Hetzner Cloud or Robot servers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hetzner_sd_configs: Vec<crate::discovery::hetzner::HetznerSdConfig>,
+    /// Targets from OpenStack hypervisors, instances or load balancers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub openstack_sd_configs: Vec<crate::discovery::openstack::OpenStackSdConfig>,
     /// Discovery mechanisms Prometheus has that flint does not support yet:
     /// present in a config, they are an error naming them.
     #[serde(flatten, skip_serializing)]
@@ -768,6 +771,10 @@ impl Config {
                 c.validate()
                     .map_err(|e| format!("hetzner_sd_configs of job {:?}: {e}", sc.job_name))?;
             }
+            for c in &sc.openstack_sd_configs {
+                c.validate()
+                    .map_err(|e| format!("openstack_sd_configs of job {:?}: {e}", sc.job_name))?;
+            }
             for (what, rules) in [
                 ("relabel_configs", &sc.relabel_configs),
                 ("metric_relabel_configs", &sc.metric_relabel_configs),
@@ -818,7 +825,6 @@ pub(crate) const KNOWN_UNSUPPORTED: &[&str] = &[
     "gce_sd_configs",
     "azure_sd_configs",
     "nomad_sd_configs",
-    "openstack_sd_configs",
     "digitalocean_sd_configs",
     "linode_sd_configs",
     "marathon_sd_configs",
@@ -967,6 +973,7 @@ scrape_configs:
             ("scrape_configs:\n  - job_name: k\n    docker_sd_configs: [{port: 80}]\n", "docker_sd_configs of job \"k\": host missing"),
             ("scrape_configs:\n  - job_name: k\n    eureka_sd_configs: [{server: 'eureka:8761'}]\n", "eureka_sd_configs of job \"k\": eureka_sd: invalid eureka server URL"),
             ("scrape_configs:\n  - job_name: k\n    hetzner_sd_configs: [{role: cloud}]\n", "hetzner_sd_configs of job \"k\": unknown role \"cloud\""),
+            ("scrape_configs:\n  - job_name: k\n    openstack_sd_configs: [{role: instance}]\n", "openstack_sd_configs of job \"k\": openstack SD configuration requires a region"),
             ("scrape_configs:\n  - job_name: k\n    consul_sd_configs: [{server: ''}]\n", "consul_sd_configs of job \"k\": consul SD configuration requires a server address"),
             ("scrape_configs:\n  - job_name: k\n    kubernetes_sd_configs: [{role: pod, bearer_token: x}]\n", "please provide the 'api_server' URL explicitly"),
             ("scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: ['h:99999']\n", "invalid port"),

@@ -10,6 +10,7 @@ pub mod file;
 pub mod hetzner;
 pub mod http;
 pub mod kubernetes;
+pub mod openstack;
 pub mod refresh;
 
 use std::collections::BTreeMap;
@@ -93,6 +94,8 @@ pub struct Sources<'a> {
     pub eureka: &'a [eureka::EurekaSdConfig],
     /// `hetzner_sd_configs`.
     pub hetzner: &'a [hetzner::HetznerSdConfig],
+    /// `openstack_sd_configs`.
+    pub openstack: &'a [openstack::OpenStackSdConfig],
 }
 
 /// How often file discovery looks for changed files.
@@ -194,6 +197,14 @@ impl Sources<'_> {
         }
         for (i, c) in self.hetzner.iter().enumerate() {
             tasks.push(tokio::spawn(hetzner::run(
+                i,
+                c.clone(),
+                base.to_path_buf(),
+                Arc::clone(sink),
+            )));
+        }
+        for (i, c) in self.openstack.iter().enumerate() {
+            tasks.push(tokio::spawn(openstack::run(
                 i,
                 c.clone(),
                 base.to_path_buf(),

@@ -113,6 +113,9 @@ pub struct AlertmanagerConfig {
     /// Alertmanagers on Hetzner servers.
     #[serde(default)]
     pub hetzner_sd_configs: Vec<crate::discovery::hetzner::HetznerSdConfig>,
+    /// Alertmanagers on OpenStack.
+    #[serde(default)]
+    pub openstack_sd_configs: Vec<crate::discovery::openstack::OpenStackSdConfig>,
     /// Authentication, TLS, proxy and redirect settings.
     #[serde(flatten)]
     pub http: HttpClientConfig,
@@ -186,6 +189,10 @@ impl AlertingConfig {
             for c in &am.hetzner_sd_configs {
                 c.validate()
                     .map_err(|e| format!("alerting: hetzner_sd_configs: {e}"))?;
+            }
+            for c in &am.openstack_sd_configs {
+                c.validate()
+                    .map_err(|e| format!("alerting: openstack_sd_configs: {e}"))?;
             }
             for r in am.relabel_configs.iter().chain(&am.alert_relabel_configs) {
                 r.validate()?;
@@ -406,6 +413,7 @@ impl Notifier {
                 dockerswarm: &am.dockerswarm_sd_configs,
                 eureka: &am.eureka_sd_configs,
                 hetzner: &am.hetzner_sd_configs,
+                openstack: &am.openstack_sd_configs,
             };
             let weak = Arc::downgrade(&set);
             let sink: Sink = Arc::new(move |prefix, new| match weak.upgrade() {

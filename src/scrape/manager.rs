@@ -154,6 +154,7 @@ impl ScrapeManager {
                 dockerswarm: &sc.dockerswarm_sd_configs,
                 eureka: &sc.eureka_sd_configs,
                 hetzner: &sc.hetzner_sd_configs,
+                openstack: &sc.openstack_sd_configs,
             };
             let mgr = Arc::downgrade(self);
             let job = sc.job_name.clone();

@@ -9,6 +9,7 @@ pub mod consul;
 pub mod docker;
 pub mod eureka;
 pub mod hetzner;
+pub mod openstack;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
