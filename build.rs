@@ -31,11 +31,15 @@ fn main() {
     println!("cargo:rustc-env=FLINT_BUILD_USER={user}@{host}");
     println!("cargo:rustc-env=FLINT_TOOLCHAIN={toolchain}");
     // a new commit or branch means new build information; other changes
-    // leave it as it is, so this does not rebuild the crate every time
-    let mut watch = vec![".git/HEAD".to_string(), ".git/packed-refs".to_string()];
-    if let Ok(head) = std::fs::read_to_string(".git/HEAD") {
+    // leave it as it is, so this does not rebuild the crate every time.
+    // In a worktree HEAD is in its own git folder, branches in the common
+    // one.
+    let git_dir = run("git", &["rev-parse", "--git-dir"]).unwrap_or_else(|| ".git".into());
+    let common = run("git", &["rev-parse", "--git-common-dir"]).unwrap_or_else(|| git_dir.clone());
+    let mut watch = vec![format!("{git_dir}/HEAD"), format!("{common}/packed-refs")];
+    if let Ok(head) = std::fs::read_to_string(format!("{git_dir}/HEAD")) {
         if let Some(r) = head.trim().strip_prefix("ref: ") {
-            watch.push(format!(".git/{r}"));
+            watch.push(format!("{common}/{r}"));
         }
     }
     for p in watch {
