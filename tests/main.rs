@@ -7,6 +7,7 @@ mod consul;
 mod crash;
 mod differential;
 mod docker;
+mod ec2;
 mod eureka;
 mod flags;
 mod grafana;

@@ -213,6 +213,9 @@ pub struct ScrapeConfig {
     /// Targets from a Docker swarm's services, tasks or nodes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dockerswarm_sd_configs: Vec<crate::discovery::docker::DockerSwarmSdConfig>,
+    /// Targets from AWS EC2 instances.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ec2_sd_configs: Vec<crate::discovery::ec2::Ec2SdConfig>,
     /// Targets from a Eureka server's applications.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub eureka_sd_configs: Vec<crate::discovery::eureka::EurekaSdConfig>,
@@ -763,6 +766,10 @@ impl Config {
                 c.validate()
                     .map_err(|e| format!("dockerswarm_sd_configs of job {:?}: {e}", sc.job_name))?;
             }
+            for c in &sc.ec2_sd_configs {
+                c.validate()
+                    .map_err(|e| format!("ec2_sd_configs of job {:?}: {e}", sc.job_name))?;
+            }
             for c in &sc.eureka_sd_configs {
                 c.validate()
                     .map_err(|e| format!("eureka_sd_configs of job {:?}: {e}", sc.job_name))?;
@@ -821,7 +828,6 @@ fn line_of_key(text: &str, key: &str) -> Option<usize> {
 
 /// Keys of Prometheus's scrape config that flint does not implement yet.
 pub(crate) const KNOWN_UNSUPPORTED: &[&str] = &[
-    "ec2_sd_configs",
     "gce_sd_configs",
     "azure_sd_configs",
     "nomad_sd_configs",
@@ -971,6 +977,7 @@ scrape_configs:
             ("scrape_configs:\n  - job_name: k\n    gce_sd_configs: [{project: p, zone: z}]\n", "gce_sd_configs (job \"k\") is not supported yet"),
             ("scrape_configs:\n  - job_name: k\n    dockerswarm_sd_configs: [{host: 'tcp://d:2375'}]\n", "dockerswarm_sd_configs of job \"k\": role missing (one of: tasks, services, nodes)"),
             ("scrape_configs:\n  - job_name: k\n    docker_sd_configs: [{port: 80}]\n", "docker_sd_configs of job \"k\": host missing"),
+            ("scrape_configs:\n  - job_name: k\n    ec2_sd_configs: [{region: r, filters: [{name: n}]}]\n", "ec2_sd_configs of job \"k\": EC2 SD configuration filter values cannot be empty"),
             ("scrape_configs:\n  - job_name: k\n    eureka_sd_configs: [{server: 'eureka:8761'}]\n", "eureka_sd_configs of job \"k\": eureka_sd: invalid eureka server URL"),
             ("scrape_configs:\n  - job_name: k\n    hetzner_sd_configs: [{role: cloud}]\n", "hetzner_sd_configs of job \"k\": unknown role \"cloud\""),
             ("scrape_configs:\n  - job_name: k\n    openstack_sd_configs: [{role: instance}]\n", "openstack_sd_configs of job \"k\": openstack SD configuration requires a region"),

@@ -5,6 +5,7 @@
 pub mod consul;
 pub mod dns;
 pub mod docker;
+pub mod ec2;
 pub mod eureka;
 pub mod file;
 pub mod hetzner;
@@ -90,6 +91,8 @@ pub struct Sources<'a> {
     pub docker: &'a [docker::DockerSdConfig],
     /// `dockerswarm_sd_configs`.
     pub dockerswarm: &'a [docker::DockerSwarmSdConfig],
+    /// `ec2_sd_configs`.
+    pub ec2: &'a [ec2::Ec2SdConfig],
     /// `eureka_sd_configs`.
     pub eureka: &'a [eureka::EurekaSdConfig],
     /// `hetzner_sd_configs`.
@@ -181,6 +184,14 @@ impl Sources<'_> {
         }
         for (i, c) in self.dockerswarm.iter().enumerate() {
             tasks.push(tokio::spawn(docker::swarm::run(
+                i,
+                c.clone(),
+                base.to_path_buf(),
+                Arc::clone(sink),
+            )));
+        }
+        for (i, c) in self.ec2.iter().enumerate() {
+            tasks.push(tokio::spawn(ec2::run(
                 i,
                 c.clone(),
                 base.to_path_buf(),

@@ -5,6 +5,7 @@
 //! Prometheus reads them (OAuth 2.0 tokens in [`oauth2`]).
 
 pub mod oauth2;
+pub mod sigv4;
 pub mod unix;
 
 use std::path::{Path, PathBuf};

@@ -107,6 +107,9 @@ pub struct AlertmanagerConfig {
     /// Alertmanagers running in a Docker swarm.
     #[serde(default)]
     pub dockerswarm_sd_configs: Vec<crate::discovery::docker::DockerSwarmSdConfig>,
+    /// Alertmanagers on AWS EC2 instances.
+    #[serde(default)]
+    pub ec2_sd_configs: Vec<crate::discovery::ec2::Ec2SdConfig>,
     /// Alertmanagers registered with Eureka.
     #[serde(default)]
     pub eureka_sd_configs: Vec<crate::discovery::eureka::EurekaSdConfig>,
@@ -181,6 +184,10 @@ impl AlertingConfig {
             for c in &am.dockerswarm_sd_configs {
                 c.validate()
                     .map_err(|e| format!("alerting: dockerswarm_sd_configs: {e}"))?;
+            }
+            for c in &am.ec2_sd_configs {
+                c.validate()
+                    .map_err(|e| format!("alerting: ec2_sd_configs: {e}"))?;
             }
             for c in &am.eureka_sd_configs {
                 c.validate()
@@ -411,6 +418,7 @@ impl Notifier {
                 consul: &am.consul_sd_configs,
                 docker: &am.docker_sd_configs,
                 dockerswarm: &am.dockerswarm_sd_configs,
+                ec2: &am.ec2_sd_configs,
                 eureka: &am.eureka_sd_configs,
                 hetzner: &am.hetzner_sd_configs,
                 openstack: &am.openstack_sd_configs,

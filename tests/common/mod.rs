@@ -25,15 +25,26 @@ pub fn bin() -> &'static str {
 impl Server {
     /// Starts flint with `config` (YAML text) and data in `data`, plus extra flags.
     pub fn start(dir: &Path, config: &str, extra: &[&str]) -> Server {
-        Self::start_mode(dir, config, extra, false)
+        Self::start_mode(dir, config, extra, false, &[])
+    }
+
+    /// Like [`Server::start`], with these environment variables set.
+    pub fn start_env(dir: &Path, config: &str, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        Self::start_mode(dir, config, extra, false, env)
     }
 
     /// Starts flint in agent mode (`--agent`, data in `dir/data`).
     pub fn start_agent(dir: &Path, config: &str, extra: &[&str]) -> Server {
-        Self::start_mode(dir, config, extra, true)
+        Self::start_mode(dir, config, extra, true, &[])
     }
 
-    fn start_mode(dir: &Path, config: &str, extra: &[&str], agent: bool) -> Server {
+    fn start_mode(
+        dir: &Path,
+        config: &str,
+        extra: &[&str],
+        agent: bool,
+        env: &[(&str, &str)],
+    ) -> Server {
         let cfg = dir.join("prometheus.yml");
         std::fs::write(&cfg, config).unwrap();
         let data = dir.join("data");
@@ -48,6 +59,7 @@ impl Server {
             .arg(storage)
             .arg("--web.listen-address=127.0.0.1:0")
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -7,6 +7,7 @@
 
 pub mod consul;
 pub mod docker;
+pub mod ec2;
 pub mod eureka;
 pub mod hetzner;
 pub mod openstack;
