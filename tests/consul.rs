@@ -197,8 +197,7 @@ fn services_come_and_go_within_a_second() {
     let reqs = consul.requests();
     let watch = reqs
         .iter()
-        .filter(|r| r.path == "/v1/health/service/web" && r.has_param("index"))
-        .last()
+        .rfind(|r| r.path == "/v1/health/service/web" && r.has_param("index"))
         .expect("a blocking query on web");
     assert_eq!(watch.param("wait"), Some("120000ms"));
     assert!(watch.has_param("stale"));

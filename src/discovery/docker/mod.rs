@@ -66,7 +66,10 @@ fn parse_version(v: &str) -> Option<(u32, u32)> {
 /// How requests reach the daemon.
 enum Transport {
     /// HTTP(S) at a base URL.
-    Http { client: HttpClient, base: String },
+    Http {
+        client: Box<HttpClient>,
+        base: String,
+    },
     /// HTTP over a unix socket.
     Unix(PathBuf),
 }
@@ -112,11 +115,15 @@ impl Engine {
                 Transport::Unix(PathBuf::from(addr))
             }
             "tcp" => Transport::Http {
-                client: HttpClient::new(&HttpClientConfig::default(), base_dir, false)?,
+                client: Box::new(HttpClient::new(
+                    &HttpClientConfig::default(),
+                    base_dir,
+                    false,
+                )?),
                 base: format!("http://{}", addr.trim_end_matches('/')),
             },
             _ => Transport::Http {
-                client: HttpClient::new(http, base_dir, false)?,
+                client: Box::new(HttpClient::new(http, base_dir, false)?),
                 base: host.trim_end_matches('/').to_string(),
             },
         };
