@@ -24,7 +24,7 @@ mod rules;
 mod scrape;
 mod seed;
 mod server;
-mod takeover;
 mod standin;
+mod takeover;
 mod ui;
 mod webconfig;
