@@ -22,4 +22,5 @@ pub mod rules;
 pub mod scrape;
 pub mod server;
 pub mod textparse;
+pub mod tsdbcmd;
 pub mod web;

@@ -26,6 +26,15 @@ fn main() {
                 flint::check::run(&args[2..], &mut std::io::stdout(), &mut std::io::stderr());
             std::process::exit(code);
         }
+        Some("tsdb") => {
+            if wants_help(&args[2..]) {
+                print!("{}", flint::tsdbcmd::USAGE);
+                return;
+            }
+            let code =
+                flint::tsdbcmd::run(&args[2..], &mut std::io::stdout(), &mut std::io::stderr());
+            std::process::exit(code);
+        }
         Some("test") => {
             if wants_help(&args[2..]) {
                 print!("{}", help::help(&app, false));

@@ -26,5 +26,6 @@ mod seed;
 mod server;
 mod standin;
 mod takeover;
+mod tsdbcmd;
 mod ui;
 mod webconfig;

@@ -23,6 +23,31 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "test rules <test-rule-file>...",
         "Run rule unit tests (promtool's format).",
     ),
+    ("tsdb list [<flags>] [<db path>]", "List tsdb blocks."),
+    (
+        "tsdb analyze [<flags>] [<db path>] [<block id>]",
+        "Analyze churn, label pair cardinality and compaction efficiency.",
+    ),
+    (
+        "tsdb dump [<flags>] [<db path>]",
+        "Dump samples (or only series) from a TSDB.",
+    ),
+    (
+        "tsdb dump-openmetrics [<flags>] [<db path>]",
+        "Dump samples from a TSDB into OpenMetrics text format.",
+    ),
+    (
+        "tsdb create-blocks-from openmetrics <input file> [<output directory>]",
+        "Import samples from OpenMetrics input and produce TSDB blocks.",
+    ),
+    (
+        "tsdb create-blocks-from rules --start=START [<flags>] <rule-files>...",
+        "Create blocks of data for new recording rules.",
+    ),
+    (
+        "tsdb export-prometheus [<flags>] <output directory> [<db path>]",
+        "Write the data as Prometheus blocks (index v2, XOR chunks).",
+    ),
 ];
 
 /// The left column of a flag's line: `--[no-]name` for booleans,
@@ -174,7 +199,7 @@ pub fn completion_words() -> String {
     for s in FLAGS.iter().filter(|s| !s.hidden) {
         out.push_str(&format!("--{}\n", s.name));
     }
-    for w in ["check", "test", "help"] {
+    for w in ["check", "test", "tsdb", "help"] {
         out.push_str(w);
         out.push('\n');
     }

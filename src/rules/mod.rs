@@ -12,6 +12,7 @@
 
 pub mod alerting;
 pub mod api;
+pub mod backfill;
 pub mod file;
 pub mod gofmt;
 pub mod group;

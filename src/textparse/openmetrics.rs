@@ -505,6 +505,9 @@ pub struct OpenMetricsParser<'a> {
     /// Scratch: the group label set of the current sample.
     key: Labels<'a>,
     point: Point,
+    /// Check the syntax only, as Prometheus's parser does (for files
+    /// written by hand, e.g. backfill input), not the family rules.
+    syntax_only: bool,
 }
 
 impl<'a> OpenMetricsParser<'a> {
@@ -537,7 +540,18 @@ impl<'a> OpenMetricsParser<'a> {
             groups: Groups::default(),
             key: Vec::new(),
             point: Point::default(),
+            syntax_only: false,
         }
+    }
+
+    /// A parser that checks the syntax only, as Prometheus's OpenMetrics
+    /// parser does: metadata and samples need not follow the family rules
+    /// (`# TYPE x_total counter` before `x_total` samples is taken, as in
+    /// promtool's backfill input).
+    pub fn syntax_only(body: &'a [u8]) -> Self {
+        let mut p = Self::new(body);
+        p.syntax_only = true;
+        p
     }
 
     /// Advances to the next entry. Returns [`Entry::Eof`] at the `# EOF`
@@ -769,7 +783,9 @@ impl<'a> OpenMetricsParser<'a> {
             }
         }
 
-        if self.family.active && self.family.name == name {
+        if self.syntax_only {
+            // no family bookkeeping
+        } else if self.family.active && self.family.name == name {
             if self.family.has_samples {
                 return Err(self.err(format!(
                     "{} line for metric family {} after its samples",
@@ -781,14 +797,15 @@ impl<'a> OpenMetricsParser<'a> {
             self.end_family()?;
             self.start_family(name);
         }
-        let duplicate = match kw {
-            Keyword::Help => std::mem::replace(&mut self.family.has_help, true),
-            Keyword::Type => self.family.mtype.replace(mtype).is_some(),
-            Keyword::Unit => {
-                self.family.unit = text;
-                std::mem::replace(&mut self.family.has_unit, true)
-            }
-        };
+        let duplicate = !self.syntax_only
+            && match kw {
+                Keyword::Help => std::mem::replace(&mut self.family.has_help, true),
+                Keyword::Type => self.family.mtype.replace(mtype).is_some(),
+                Keyword::Unit => {
+                    self.family.unit = text;
+                    std::mem::replace(&mut self.family.has_unit, true)
+                }
+            };
         if duplicate {
             return Err(self.err(format!(
                 "more than one {} line for metric family {}",
@@ -970,7 +987,7 @@ impl<'a> OpenMetricsParser<'a> {
     /// Ends the current family: reserves its names if no sample did, checks
     /// its last histogram point.
     fn end_family(&mut self) -> Result<(), ParseError> {
-        if !self.family.active {
+        if !self.family.active || self.syntax_only {
             return Ok(());
         }
         if !self.family.registered {
@@ -1045,6 +1062,9 @@ impl<'a> OpenMetricsParser<'a> {
 
     /// Family membership and the semantic checks of the current sample.
     fn check_sample(&mut self) -> Result<(), ParseError> {
+        if self.syntax_only {
+            return Ok(());
+        }
         let name = self.name;
         let in_family = self.family.active
             && name.starts_with(self.family.name)
@@ -1638,6 +1658,38 @@ mod tests {
         );
         let e = parse_all(b"# HELP a \xff\n# EOF\n").unwrap_err();
         assert_eq!(e.msg, "help text \"\\xff\" is not a valid utf8 string");
+    }
+
+    #[test]
+    fn syntax_only_takes_what_prometheus_takes() {
+        // promtool's documented backfill example: a counter family named
+        // with its `_total` suffix, and families split apart
+        let body = b"# HELP http_requests_total The total number of HTTP requests.\n\
+# TYPE http_requests_total counter\n\
+http_requests_total{code=\"200\",service=\"user\"} 123 1609954636\n\
+up 1 1609954636\n\
+http_requests_total{code=\"500\",service=\"user\"} 456 1609954730\n\
+# EOF\n";
+        assert!(parse_all(body).is_err());
+        let mut p = OpenMetricsParser::syntax_only(body);
+        let mut series = Vec::new();
+        while let Some(e) = p.next().unwrap() {
+            if e == Entry::Series {
+                let (_, ts, v) = p.series();
+                series.push((ts, v));
+            }
+        }
+        assert_eq!(
+            series,
+            vec![
+                (Some(1_609_954_636_000), 123.0),
+                (Some(1_609_954_636_000), 1.0),
+                (Some(1_609_954_730_000), 456.0)
+            ]
+        );
+        // the syntax is still checked
+        let mut p = OpenMetricsParser::syntax_only(b"a{b=c} 1\n# EOF\n");
+        assert!(p.next().is_err());
     }
 
     #[test]

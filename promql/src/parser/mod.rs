@@ -8,7 +8,7 @@ mod parse;
 pub mod printer;
 
 pub use ast::*;
-pub use parse::parse;
+pub use parse::{parse, parse_metric_selector};
 
 #[cfg(test)]
 mod tests {
@@ -25,6 +25,20 @@ mod tests {
             anchored: false,
             smoothed: false,
         }
+    }
+
+    #[test]
+    fn metric_selectors_may_match_everything() {
+        let m = parse_metric_selector("{__name__=~'(?s:.*)'}").unwrap();
+        assert_eq!(m.len(), 1);
+        assert!(m[0].matches_empty());
+        assert!(parse("{__name__=~'(?s:.*)'}").is_err());
+        assert_eq!(
+            parse_metric_selector("up{job=\"a\"}").unwrap(),
+            vec![Matcher::equal("__name__", "up"), Matcher::equal("job", "a")]
+        );
+        assert!(parse_metric_selector("rate(up[5m])").is_err());
+        assert!(parse_metric_selector("up offset 5m").is_err());
     }
 
     fn bin(op: BinaryOp, l: Expr, r: Expr) -> Expr {

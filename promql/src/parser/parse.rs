@@ -32,6 +32,32 @@ pub fn parse(src: &str) -> Result<Expr, Error> {
     Ok(e)
 }
 
+/// Parses a series selector (`name{matchers}`) into its matchers, as
+/// Prometheus's `ParseMetricSelector`: unlike in a query, the matchers may
+/// all match the empty string (`{__name__=~".*"}` selects every series).
+pub fn parse_metric_selector(src: &str) -> Result<Vec<Matcher>, Error> {
+    let tokens = lex(src).map_err(|e| position_error(src, e.pos, e.msg))?;
+    let mut p = Parser {
+        src,
+        toks: tokens,
+        i: 0,
+        depth: 0,
+        binary_ops: 0,
+        info_selector: true,
+    };
+    if p.peek().tok == Tok::Eof {
+        return Err(p.err_at(0, "no expression found in input"));
+    }
+    let (e, _) = p.expr(0)?;
+    if p.peek().tok != Tok::Eof {
+        return Err(p.unexpected());
+    }
+    match e {
+        Expr::VectorSelector(vs) if vs.offset_ms == 0 && vs.at.is_none() => Ok(vs.matchers),
+        _ => Err(p.err_at(0, format!("expected vector selector, got {src:?}"))),
+    }
+}
+
 fn position_error(src: &str, pos: usize, msg: String) -> Error {
     let before = &src[..pos.min(src.len())];
     let line = before.matches('\n').count() + 1;

@@ -307,6 +307,22 @@ impl Block {
         Ok(out)
     }
 
+    /// The series matching all `matchers` (all series when empty), in
+    /// label order, each with its first chunk's first and last chunk's
+    /// last timestamp; no chunk is read.
+    pub fn series_spans(&self, matchers: &[Matcher]) -> Result<Vec<(Labels, i64, i64)>, Error> {
+        let mut out = Vec::new();
+        for pos in postings_for_matchers(&self.index, matchers)? {
+            let rec = self.index.series(pos)?;
+            let (Some(first), Some(last)) = (rec.chunks.first(), rec.chunks.last()) else {
+                continue;
+            };
+            let (mint, maxt) = (first.mint, last.maxt);
+            out.push((self.index.labels(&rec)?, mint, maxt));
+        }
+        Ok(out)
+    }
+
     /// Sorted label names of the series matching all `matchers` (all
     /// series when empty).
     pub fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, Error> {

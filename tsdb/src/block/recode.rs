@@ -43,12 +43,13 @@ pub(crate) fn recode(chunks: &[ChunkData]) -> Vec<ChunkData> {
 /// Encodes samples (timestamps strictly increasing) into block chunks.
 pub(crate) fn encode_samples(samples: &[(i64, f64)]) -> Vec<ChunkData> {
     let exps: Vec<Option<u8>> = samples.iter().map(|s| decimal_exponent(s.1)).collect();
+    let in_delta = delta_runs(&exps);
     let mut out = Vec::new();
     let mut i = 0;
     while i < samples.len() {
-        let decimal = exps[i].is_some();
+        let decimal = in_delta[i];
         let mut j = i + 1;
-        while j < samples.len() && exps[j].is_some() == decimal {
+        while j < samples.len() && in_delta[j] == decimal {
             j += 1;
         }
         if decimal {
@@ -60,6 +61,34 @@ pub(crate) fn encode_samples(samples: &[(i64, f64)]) -> Vec<ChunkData> {
             }
         } else {
             xor_chunks(&samples[i..j], &mut out);
+        }
+        i = j;
+    }
+    out
+}
+
+/// Fewest decimal values in a row worth a delta chunk of their own
+/// between values that are not decimals: a shorter run stays in the XOR
+/// chunk around it (values such as a rate's, decimal now and then, would
+/// otherwise cut a chunk every few samples).
+const MIN_DELTA_RUN: usize = 16;
+
+/// Which samples go into delta chunks: the decimal ones, but for short
+/// runs of them next to values that are not.
+fn delta_runs(exps: &[Option<u8>]) -> Vec<bool> {
+    let mut out: Vec<bool> = exps.iter().map(Option::is_some).collect();
+    let all_decimal = out.iter().all(|d| *d);
+    if all_decimal {
+        return out;
+    }
+    let mut i = 0;
+    while i < out.len() {
+        let mut j = i;
+        while j < out.len() && out[j] == out[i] {
+            j += 1;
+        }
+        if out[i] && j - i < MIN_DELTA_RUN {
+            out[i..j].iter_mut().for_each(|d| *d = false);
         }
         i = j;
     }
@@ -83,9 +112,18 @@ fn delta_at(samples: &[(i64, f64)], e: u8) -> Option<Vec<u8>> {
     (encode_delta(samples, e, &mut data) && data.len() <= MAX_DATA).then_some(data)
 }
 
+/// Bytes a chunk costs beyond its data: its record header and CRC in
+/// `chunks`, its entry in the series record of the index.
+const CHUNK_OVERHEAD: usize = 16;
+
+fn cost(chunks: &[ChunkData]) -> usize {
+    chunks.iter().map(|c| c.data.len() + CHUNK_OVERHEAD).sum()
+}
+
 /// One delta chunk of `part` (whose values have the smallest exponents
-/// `exps`) at the largest of those exponents; halves if some value has no
-/// mantissa there or the data does not fit.
+/// `exps`) at the largest of those exponents; if some value has no
+/// mantissa there or the data does not fit, the cheaper of XOR chunks
+/// and the two halves each encoded so.
 fn delta_chunks(part: &[(i64, f64)], exps: &[Option<u8>], out: &mut Vec<ChunkData>) {
     let e = exps.iter().flatten().copied().max().unwrap_or(0);
     if let Some(data) = delta_at(part, e) {
@@ -97,13 +135,21 @@ fn delta_chunks(part: &[(i64, f64)], exps: &[Option<u8>], out: &mut Vec<ChunkDat
             bit_len: (data.len() * 8) as u16,
             data,
         });
-    } else if part.len() > 1 {
-        let half = part.len() / 2;
-        delta_chunks(&part[..half], &exps[..half], out);
-        delta_chunks(&part[half..], &exps[half..], out);
-    } else {
-        xor_chunks(part, out);
+        return;
     }
+    let mut xor = Vec::new();
+    xor_chunks(part, &mut xor);
+    if part.len() > 1 {
+        let half = part.len() / 2;
+        let mut halves = Vec::new();
+        delta_chunks(&part[..half], &exps[..half], &mut halves);
+        delta_chunks(&part[half..], &exps[half..], &mut halves);
+        if cost(&halves) < cost(&xor) {
+            out.extend(halves);
+            return;
+        }
+    }
+    out.extend(xor);
 }
 
 /// XOR chunks of up to [`MAX_SAMPLES`] samples and [`MAX_DATA`] bytes.
@@ -152,8 +198,9 @@ mod tests {
                 (ENCODING_DELTA2, 480),
                 (ENCODING_DELTA2, 480),
                 (ENCODING_DELTA2, 40),
-                (ENCODING_XOR, 2),
-                (ENCODING_DELTA2, 8),
+                // eight decimals after the two others: too few for a
+                // delta chunk of their own
+                (ENCODING_XOR, 10),
             ]
         );
         for c in &chunks {
@@ -163,6 +210,57 @@ mod tests {
         assert!(same(&samples_of(&chunks), &samples));
         // recoding what is already recoded changes nothing
         assert_eq!(recode(&chunks), chunks);
+    }
+
+    #[test]
+    fn decimals_now_and_then_stay_in_one_xor_chunk() {
+        // a rate every 5 min: mostly not decimals, a short decimal now and
+        // then
+        let samples: Vec<(i64, f64)> = (0..120i64)
+            .map(|i| {
+                let v = if i % 5 == 0 {
+                    0.125
+                } else {
+                    (i as f64).sqrt() * 1e17
+                };
+                (i * 300_000 + 237, v)
+            })
+            .collect();
+        let chunks = encode_samples(&samples);
+        let kinds: Vec<(u8, u16)> = chunks.iter().map(|c| (c.encoding, c.count)).collect();
+        assert_eq!(kinds, vec![(ENCODING_XOR, 120)]);
+        assert!(same(&samples_of(&chunks), &samples));
+        // a long decimal run still gets its delta chunk
+        let mut more = samples.clone();
+        more.extend((120..200i64).map(|i| (i * 300_000 + 237, 0.5)));
+        let chunks = encode_samples(&more);
+        let kinds: Vec<(u8, u16)> = chunks.iter().map(|c| (c.encoding, c.count)).collect();
+        assert_eq!(kinds, vec![(ENCODING_XOR, 120), (ENCODING_DELTA2, 80)]);
+        assert!(same(&samples_of(&chunks), &more));
+    }
+
+    #[test]
+    fn values_that_share_no_exponent_go_to_xor_when_cheaper() {
+        // a rate: sixteen significant digits, below and above 1, so no
+        // exponent gives every value a mantissa below 2^53
+        let samples: Vec<(i64, f64)> = (0..120i64)
+            .map(|i| (i * 300_000 + 237, (i as f64).sqrt() / 7.0))
+            .collect();
+        let chunks = encode_samples(&samples);
+        assert!(chunks.len() <= 3, "{} chunks", chunks.len());
+        let mut xor = Vec::new();
+        xor_chunks(&samples, &mut xor);
+        let kinds: Vec<(u8, u16, usize)> = chunks
+            .iter()
+            .map(|c| (c.encoding, c.count, c.data.len()))
+            .collect();
+        // at most a few percent over XOR alone (the runs of decimals cut it)
+        assert!(
+            cost(&chunks) * 100 <= cost(&xor) * 105,
+            "{kinds:?} against {}",
+            cost(&xor)
+        );
+        assert!(same(&samples_of(&chunks), &samples));
     }
 
     #[test]

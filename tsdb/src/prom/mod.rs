@@ -13,6 +13,7 @@ pub mod chunks;
 pub mod index;
 pub mod tombstones;
 pub mod wal;
+pub mod writer;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,228 @@
+//! `flint tsdb create-blocks-from rules`: evaluates recording rules over a
+//! past time range by range queries against a running server's API (flint
+//! or Prometheus) and writes the results as blocks, as promtool does: each
+//! rule's query steps at its group's interval, on the group's evaluation
+//! slots, in windows of the block duration; the series are named by the
+//! rule and carry its labels.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tsdb::labels::Labels;
+
+use super::file::parse_file;
+use super::group::Group;
+
+/// Runs the command with its arguments after `rules`; `max_block_ms` is
+/// `--max-block-duration` (0 when not given). Returns the message of a
+/// failure.
+pub fn run(
+    args: &[String],
+    max_block_ms: i64,
+    human: bool,
+    quiet: bool,
+    out: &mut impl Write,
+) -> Result<(), String> {
+    let mut url = "http://localhost:9090".to_string();
+    let (mut start, mut end) = (None, None);
+    let mut output = PathBuf::from("data/");
+    let mut interval = Duration::from_secs(60);
+    let mut files = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let (name, inline) = match a.strip_prefix("--") {
+            Some(f) => match f.split_once('=') {
+                Some((n, v)) => (n.to_string(), Some(v.to_string())),
+                None => (f.to_string(), None),
+            },
+            None => {
+                files.push(a.clone());
+                continue;
+            }
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| it.next().cloned())
+                .ok_or_else(|| format!("flint: error: expected argument for flag '--{name}'"))
+        };
+        match name.as_str() {
+            "url" => url = value()?,
+            "start" => start = Some(value()?),
+            "end" => end = Some(value()?),
+            "output-dir" => output = PathBuf::from(value()?),
+            "eval-interval" => {
+                interval = crate::flags::parse::go_duration(&value()?)
+                    .map_err(|e| format!("flint: error: {e}"))?
+            }
+            "http.config.file" => {
+                return Err("flint: error: --http.config.file is not supported yet".into())
+            }
+            _ => return Err(format!("flint: error: unknown long flag '--{name}'")),
+        }
+    }
+    let Some(start) = start else {
+        return Err("flint: error: required flag --start not provided".into());
+    };
+    if files.is_empty() {
+        return Err("flint: error: required argument 'rule-files' not provided".into());
+    }
+    let end_ms = match end {
+        None => crate::rules::group::now_ns() / 1_000_000 - 3 * 3600 * 1000,
+        Some(e) => crate::api::params::parse_time(&e).ok_or_else(|| {
+            format!("error parsing end time: cannot parse {e:?} to a valid timestamp")
+        })?,
+    };
+    let start_ms = crate::api::params::parse_time(&start).ok_or_else(|| {
+        format!("error parsing start time: cannot parse {start:?} to a valid timestamp")
+    })?;
+    if start_ms >= end_ms {
+        return Err("start time is not before end time".into());
+    }
+    let mut groups = Vec::new();
+    for f in &files {
+        let defs = parse_file(std::path::Path::new(f))
+            .map_err(|errs| format!("rule importer parse error: {}", errs.join("; ")))?;
+        for d in defs {
+            let iv = d.interval.unwrap_or(interval);
+            groups.push(Group::new(d, iv, false));
+        }
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let client = reqwest::Client::new();
+    let block = super::super::tsdbcmd::block_duration(max_block_ms);
+    let mut series: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
+    let mut errors = Vec::new();
+    for g in &groups {
+        for r in g.def.rules.iter().filter(|r| !r.alerting) {
+            if let Err(e) = rt.block_on(import_rule(
+                &client,
+                &url,
+                g,
+                &r.expr,
+                &r.name,
+                &r.labels,
+                start_ms,
+                end_ms,
+                block,
+                &mut series,
+            )) {
+                errors.push(e);
+            }
+        }
+    }
+    for e in &errors {
+        eprintln!("rule importer error: {e}");
+    }
+    if !errors.is_empty() {
+        return Err("error importing rules".into());
+    }
+    for s in series.values_mut() {
+        s.sort_by_key(|x| x.0);
+        s.dedup_by_key(|x| x.0);
+    }
+    super::super::tsdbcmd::write_backfill(&output, series, block, human, quiet, out)
+        .map_err(|e| e.message())
+}
+
+/// One rule over `[start_ms, end_ms]`, window by window.
+#[allow(clippy::too_many_arguments)]
+async fn import_rule(
+    client: &reqwest::Client,
+    url: &str,
+    g: &Group,
+    expr: &str,
+    name: &str,
+    rule_labels: &Labels,
+    start_ms: i64,
+    end_ms: i64,
+    block: i64,
+    series: &mut BTreeMap<Labels, Vec<(i64, f64)>>,
+) -> Result<(), String> {
+    let step_s = g.interval.as_secs_f64();
+    let iv_ns = g.interval.as_nanos() as i64;
+    let (start_s, end_s) = (start_ms.div_euclid(1000), end_ms.div_euclid(1000));
+    let mut block_start = block * start_ms.div_euclid(block);
+    while block_start <= end_ms {
+        let block_end = block_start + block - 1;
+        let cur = (block_start / 1000).max(start_s);
+        let mut aligned = g.eval_timestamp(cur * 1_000_000_000);
+        while aligned.div_euclid(1_000_000_000) < cur {
+            aligned += iv_ns;
+        }
+        let win_end = (block_end / 1000).min(end_s);
+        if win_end * 1_000_000_000 < aligned {
+            break;
+        }
+        let form = [
+            ("query", expr.to_string()),
+            ("start", format!("{}", aligned as f64 / 1e9)),
+            ("end", win_end.to_string()),
+            ("step", format!("{step_s}")),
+        ];
+        let api = format!("{}/api/v1/query_range", url.trim_end_matches('/'));
+        let resp = client
+            .post(&api)
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| format!("query range: {e}"))?;
+        let status = resp.status();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| format!("query range: {e}"))?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| format!("query range: {status}: {e}"))?;
+        if v["status"] != "success" {
+            return Err(format!(
+                "query range: {}: {}",
+                v["errorType"].as_str().unwrap_or("error"),
+                v["error"].as_str().unwrap_or("")
+            ));
+        }
+        let data = &v["data"];
+        if data["resultType"] != "matrix" {
+            return Err(format!(
+                "rule result is wrong type {}",
+                data["resultType"].as_str().unwrap_or("")
+            ));
+        }
+        for s in data["result"].as_array().into_iter().flatten() {
+            let mut pairs: Vec<(String, String)> = s["metric"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                .collect();
+            for l in rule_labels.iter() {
+                set(&mut pairs, &l.name, &l.value);
+            }
+            set(&mut pairs, "__name__", name);
+            let labels = Labels::from_pairs(&pairs);
+            let entry = series.entry(labels).or_default();
+            for p in s["values"].as_array().into_iter().flatten() {
+                let t = p[0].as_f64().unwrap_or(0.0);
+                let val = p[1]
+                    .as_str()
+                    .and_then(|s| s.parse::<f64>().ok())
+                    .unwrap_or(f64::NAN);
+                entry.push(((t * 1000.0).round() as i64, val));
+            }
+        }
+        block_start += block;
+    }
+    Ok(())
+}
+
+fn set(pairs: &mut Vec<(String, String)>, n: &str, v: &str) {
+    match pairs.iter_mut().find(|p| p.0 == n) {
+        Some(p) => p.1 = v.to_string(),
+        None => pairs.push((n.to_string(), v.to_string())),
+    }
+}
