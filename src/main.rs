@@ -12,6 +12,21 @@ fn main() {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "flint".into());
     let wants_help = |rest: &[String]| rest.iter().any(|a| a == "--help" || a == "-h");
+    // called as promtool (the container image's /bin/promtool link):
+    // promtool's commands that flint has, nothing else
+    if app == "promtool" {
+        match args.get(1).map(String::as_str) {
+            Some("check" | "test" | "tsdb" | "help") => {}
+            Some("--version") => {}
+            other => {
+                eprintln!(
+                    "promtool: error: {}: this promtool is flint, which has promtool's check, test and tsdb commands",
+                    other.map_or("no command given".to_string(), |c| format!("{c:?} is not one of them"))
+                );
+                std::process::exit(1);
+            }
+        }
+    }
     match args.get(1).map(String::as_str) {
         Some("help") => {
             print!("{}", help::help(&app, false));
