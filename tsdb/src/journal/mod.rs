@@ -364,6 +364,9 @@ impl Journal {
         }
         let mut batch = JournalBatch::default();
         let mut pos = from;
+        // read the rest of the segment at once: the next record is larger
+        // than a piece
+        let mut whole = false;
         loop {
             let current = self.current.load(Ordering::Acquire);
             if pos.segment > current {
@@ -400,7 +403,11 @@ impl Journal {
                 Err(e) => return Err(Error::io(&path, e)),
             };
             // read in pieces of 256 KiB, whole records
-            let want = (limit - pos.offset).min(256 << 10) as usize;
+            let want = if whole {
+                (limit - pos.offset) as usize
+            } else {
+                (limit - pos.offset).min(256 << 10) as usize
+            };
             let mut data = vec![0u8; want];
             file.read_exact_at(&mut data, pos.offset)
                 .map_err(|e| Error::io(&path, e))?;
@@ -435,26 +442,17 @@ impl Journal {
             if off == 0 {
                 // a record larger than the piece read, or damage: the
                 // written part of a segment holds only whole good records
-                if want as u64 == limit - pos.offset {
+                if whole || want as u64 == limit - pos.offset {
                     return Err(Error::Corruption {
                         path,
                         offset: pos.offset,
                         detail: "damaged journal record".into(),
                     });
                 }
-                let mut all = vec![0u8; (limit - pos.offset) as usize];
-                file.read_exact_at(&mut all, pos.offset)
-                    .map_err(|e| Error::io(&path, e))?;
-                data = all;
-                if frame_at(&data, 0).is_none() {
-                    return Err(Error::Corruption {
-                        path,
-                        offset: pos.offset,
-                        detail: "damaged journal record".into(),
-                    });
-                }
+                whole = true;
                 continue;
             }
+            whole = false;
             pos.offset += off as u64;
         }
         Ok(JournalRead::Batch(batch))

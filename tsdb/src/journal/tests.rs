@@ -270,3 +270,37 @@ fn agent_mode_journals_without_chunks_and_drops_old_data() {
     let (_, forgotten) = db.agent_truncate(10 * hour, 0, hour).unwrap();
     assert_eq!(forgotten, 5);
 }
+
+#[test]
+fn a_record_larger_than_a_read_piece_is_read_whole() {
+    // one commit of 60k samples makes a record of more than 256 KiB (the
+    // piece a read takes at once), followed by a small one
+    let dir = tempfile::tempdir().unwrap();
+    let db = std::sync::Arc::new(Db::open(dir.path(), opts()).unwrap());
+    db.journal_set_readers(&["a".into()]).unwrap();
+    let mut app = db.appender();
+    for i in 0..60_000usize {
+        let v = (i as f64 * 0.7311).sin() * 1e6;
+        app.append_labels(&ls(i), 1000, v).unwrap();
+    }
+    app.commit().unwrap();
+    commit(&db, 2, 2000);
+    let seg = std::fs::read_dir(dir.path().join("journal"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| e.path().is_file())
+        .unwrap();
+    assert!(seg.metadata().unwrap().len() > 300 << 10);
+    // a reader that never finished would hang: wait on a channel instead
+    let (tx, rx) = std::sync::mpsc::channel();
+    let db2 = std::sync::Arc::clone(&db);
+    std::thread::spawn(move || {
+        let _ = tx.send(read_all(&db2, "a"));
+    });
+    let (got, _) = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the read never ended");
+    assert_eq!(got.len(), 60_002);
+    assert_eq!(got[59_999].1, 1000);
+    assert_eq!(got[60_001], (got[1].0, 2000, 2001.0));
+}
