@@ -36,6 +36,11 @@ if ! python3 -c "import docker" 2>/dev/null; then
   python3 -m pip install --quiet --root-user-action=ignore docker
 fi
 
+if ! python3 -c "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http" 2>/dev/null; then
+  echo "installing the OpenTelemetry Python SDK and its OTLP HTTP exporter (a real OTLP client for the tests)"
+  python3 -m pip install --quiet --root-user-action=ignore opentelemetry-sdk opentelemetry-exporter-otlp-proto-http
+fi
+
 if ! python3 -c "import boto3" 2>/dev/null; then
   echo "installing boto3 (checks the AWS stand-in of the tests)"
   python3 -m pip install --quiet --root-user-action=ignore boto3

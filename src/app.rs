@@ -71,6 +71,10 @@ pub struct App {
     pub enable_admin_api: bool,
     /// `--web.enable-remote-write-receiver`.
     pub enable_remote_write: bool,
+    /// `--web.enable-otlp-receiver`.
+    pub enable_otlp: bool,
+    /// `--enable-feature=otlp-native-delta-ingestion`.
+    pub otlp_native_delta: bool,
     /// `--web.cors.origin`, anchored.
     pub cors_origin: regex::Regex,
     /// Serializes reloads.

@@ -15,6 +15,7 @@ pub mod expfmt;
 pub mod flags;
 pub mod httpclient;
 pub mod logging;
+pub mod otlp;
 pub mod relabel;
 pub mod remote;
 pub mod rfc3339;

@@ -293,6 +293,11 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         retention_percentage: Mutex::new(0.0),
         enable_admin_api: flags.enable_admin_api,
         enable_remote_write: flags.enable_remote_write_receiver,
+        enable_otlp: flags.enable_otlp_receiver,
+        otlp_native_delta: flags
+            .enable_feature
+            .iter()
+            .any(|f| f == crate::flags::OTLP_NATIVE_DELTA),
         cors_origin,
         reload_lock: Mutex::new(()),
         basic_auth: crate::web::webconfig::BasicAuth::new(web_cfg.basic_auth_users.clone()),

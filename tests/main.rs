@@ -16,6 +16,7 @@ mod kube;
 mod kubernetes;
 mod oauth2;
 mod openstack;
+mod otlp;
 mod packaging;
 mod peers;
 mod relabel;

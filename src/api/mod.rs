@@ -1,5 +1,6 @@
 //! The HTTP API and the router for every endpoint the server answers.
 
+mod otlp;
 pub mod params;
 pub mod query;
 pub mod response;
@@ -326,6 +327,9 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
     };
     let method = req.method().clone();
 
+    if path == "/api/v1/otlp/v1/metrics" {
+        return tagged(otlp::handle(app, req).await, "/api/v1/otlp/v1/metrics");
+    }
     if path == "/api/v1/read" {
         return tagged(remote_read(app, req).await, "/api/v1/read");
     }

@@ -53,6 +53,13 @@ fn store(app: &App, series: Vec<(tsdb::labels::Labels, Vec<(i64, f64)>)>) -> Rep
     store_counting(app, series).0
 }
 
+/// Stores the series as the remote write receiver does: 204, or 400 for
+/// samples the database refuses (the accepted ones kept), 500 for a
+/// storage failure.
+pub fn store_series(app: &App, series: Vec<(tsdb::labels::Labels, Vec<(i64, f64)>)>) -> Reply {
+    store(app, series)
+}
+
 /// Stores the series; the reply and the number of samples written.
 fn store_counting(app: &App, series: Vec<(tsdb::labels::Labels, Vec<(i64, f64)>)>) -> (Reply, u64) {
     let (status, body, written) = store_inner(app, series);

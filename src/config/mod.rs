@@ -43,9 +43,9 @@ pub struct Config {
     /// Where to read samples by remote read, merged into queries.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub remote_read: Vec<remote::RemoteReadConfig>,
-    /// OTLP ingestion settings; not supported yet (an error if present).
-    #[serde(default, skip_serializing)]
-    pub otlp: Option<serde_yaml::Value>,
+    /// How OTLP metrics are translated (`/api/v1/otlp/v1/metrics`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otlp: Option<OtlpConfig>,
     /// Storage settings: `tsdb.retention` (time, size).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<StorageConfig>,
@@ -435,6 +435,115 @@ impl ScrapeConfig {
     }
 }
 
+/// The `otlp` section.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtlpConfig {
+    /// Resource attributes copied onto every series of the resource.
+    pub promote_resource_attributes: Vec<String>,
+    /// Promote every resource attribute but the ignored ones.
+    pub promote_all_resource_attributes: bool,
+    /// With `promote_all_resource_attributes`, the ones not promoted.
+    pub ignore_resource_attributes: Vec<String>,
+    /// How metric and label names are translated.
+    pub translation_strategy: String,
+    /// `service.name`, `service.namespace`, `service.instance.id` kept on
+    /// `target_info`.
+    pub keep_identifying_resource_attributes: bool,
+    /// Histograms as native histograms with custom buckets (not stored
+    /// yet: they are kept as classic buckets).
+    pub convert_histograms_to_nhcb: bool,
+    /// `otel_scope_*` labels.
+    pub promote_scope_metadata: bool,
+    /// `_x` label names become `key_x`.
+    pub label_name_underscore_sanitization: bool,
+    /// Runs of `_` in label names are kept.
+    pub label_name_preserve_multiple_underscores: bool,
+}
+
+impl Default for OtlpConfig {
+    fn default() -> Self {
+        OtlpConfig {
+            promote_resource_attributes: Vec::new(),
+            promote_all_resource_attributes: false,
+            ignore_resource_attributes: Vec::new(),
+            translation_strategy: "UnderscoreEscapingWithSuffixes".into(),
+            keep_identifying_resource_attributes: false,
+            convert_histograms_to_nhcb: false,
+            promote_scope_metadata: false,
+            label_name_underscore_sanitization: true,
+            label_name_preserve_multiple_underscores: true,
+        }
+    }
+}
+
+impl OtlpConfig {
+    /// Prometheus's checks, with its messages.
+    fn validate(&self) -> Result<(), String> {
+        if self.promote_all_resource_attributes && !self.promote_resource_attributes.is_empty() {
+            return Err("'promote_all_resource_attributes' and 'promote_resource_attributes' cannot be configured simultaneously".into());
+        }
+        if !self.ignore_resource_attributes.is_empty() && !self.promote_all_resource_attributes {
+            return Err("'ignore_resource_attributes' cannot be configured unless 'promote_all_resource_attributes' is true".into());
+        }
+        for (what, list) in [
+            ("promoted", &self.promote_resource_attributes),
+            ("ignored", &self.ignore_resource_attributes),
+        ] {
+            let mut problems = Vec::new();
+            let mut seen = std::collections::BTreeSet::new();
+            for a in list {
+                let a = a.trim();
+                if a.is_empty() {
+                    problems.push(format!("empty {what} OTel resource attribute"));
+                } else if !seen.insert(a) {
+                    problems.push(format!("duplicated {what} OTel resource attribute {a:?}"));
+                }
+            }
+            if !problems.is_empty() {
+                let key = if what == "promoted" {
+                    "promote_resource_attributes"
+                } else {
+                    "ignore_resource_attributes"
+                };
+                return Err(format!("invalid '{key}': {}", problems.join("\n")));
+            }
+        }
+        if crate::otlp::names::Strategy::parse(&self.translation_strategy).is_none() {
+            return Err(format!(
+                "unsupported OTLP translation strategy {:?}",
+                self.translation_strategy
+            ));
+        }
+        Ok(())
+    }
+
+    /// The translation settings, with the flags that bear on them.
+    pub fn settings(&self, allow_delta: bool, lookback_ms: i64) -> crate::otlp::Settings {
+        crate::otlp::Settings {
+            strategy: crate::otlp::names::Strategy::parse(&self.translation_strategy)
+                .unwrap_or(crate::otlp::names::Strategy::UnderscoreEscapingWithSuffixes),
+            promote: self
+                .promote_resource_attributes
+                .iter()
+                .map(|a| a.trim().to_string())
+                .collect(),
+            promote_all: self.promote_all_resource_attributes,
+            ignore: self
+                .ignore_resource_attributes
+                .iter()
+                .map(|a| a.trim().to_string())
+                .collect(),
+            keep_identifying: self.keep_identifying_resource_attributes,
+            promote_scope: self.promote_scope_metadata,
+            underscore_sanitization: self.label_name_underscore_sanitization,
+            preserve_multiple_underscores: self.label_name_preserve_multiple_underscores,
+            allow_delta,
+            lookback_ms,
+        }
+    }
+}
+
 /// The `storage` section.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 pub struct StorageConfig {
@@ -650,11 +759,10 @@ impl Config {
                 ));
             }
         }
-        for (key, v) in [
-            ("otlp", &self.otlp),
-            ("tracing", &self.tracing),
-            ("runtime", &self.runtime),
-        ] {
+        if let Some(o) = &self.otlp {
+            o.validate()?;
+        }
+        for (key, v) in [("tracing", &self.tracing), ("runtime", &self.runtime)] {
             if v.is_some() {
                 return Err(format!("{key}: not supported yet by this version of flint"));
             }

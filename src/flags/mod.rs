@@ -51,6 +51,8 @@ pub struct Flags {
     pub enable_admin_api: bool,
     /// `--web.enable-remote-write-receiver`.
     pub enable_remote_write_receiver: bool,
+    /// `--web.enable-otlp-receiver`.
+    pub enable_otlp_receiver: bool,
     /// `--web.remote-write-receiver.accepted-protobuf-messages`.
     pub accepted_remote_write_messages: Vec<String>,
     /// `--web.page-title`.
@@ -151,6 +153,9 @@ pub const ALWAYS_ON_FEATURES: &[&str] = &[
     "promql-per-step-stats",
 ];
 
+/// The feature that stores delta OTLP sums and histograms as they come.
+pub const OTLP_NATIVE_DELTA: &str = "otlp-native-delta-ingestion";
+
 /// Prometheus feature names flint does not implement.
 const UNSUPPORTED_FEATURES: &[&str] = &[
     "native-histograms",
@@ -160,7 +165,6 @@ const UNSUPPORTED_FEATURES: &[&str] = &[
     "created-timestamp-zero-ingestion",
     "concurrent-rule-eval",
     "otlp-deltatocumulative",
-    "otlp-native-delta-ingestion",
     "metadata-wal-records",
     "delayed-compaction",
     "old-ui",
@@ -334,6 +338,7 @@ impl Flags {
             enable_lifecycle: p.bool("web.enable-lifecycle"),
             enable_admin_api: p.bool("web.enable-admin-api"),
             enable_remote_write_receiver: p.bool("web.enable-remote-write-receiver"),
+            enable_otlp_receiver: p.bool("web.enable-otlp-receiver"),
             accepted_remote_write_messages: p
                 .values("web.remote-write-receiver.accepted-protobuf-messages"),
             page_title: p.value("web.page-title"),
@@ -374,7 +379,12 @@ impl Flags {
     /// logs the features it turns on and warns about unknown ones.
     pub fn log_features(&self) {
         for f in self.enable_feature.iter().map(String::as_str) {
-            if ALWAYS_ON_FEATURES.contains(&f) {
+            if f == OTLP_NATIVE_DELTA {
+                tracing::info!(
+                    option = f,
+                    "Enabled native ingestion of delta OTLP metrics, storing the raw sample values without conversion"
+                );
+            } else if ALWAYS_ON_FEATURES.contains(&f) {
                 tracing::info!(option = f, "Feature is always enabled in flint");
             } else if f == "auto-reload-config" {
                 tracing::warn!(

@@ -267,8 +267,7 @@ pub static FLAGS: &[Spec] = &[
     boolean(
         "web.enable-otlp-receiver",
         "Accept OpenTelemetry metrics on /api/v1/otlp/v1/metrics.",
-    )
-    .ignored("the OTLP receiver is not built yet"),
+    ),
     value(
         "web.console.templates",
         Check::Text,

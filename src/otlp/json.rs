@@ -1,0 +1,328 @@
+//! OTLP/JSON: the protobuf messages in JSON, with lowerCamelCase keys
+//! (snake_case taken too), 64-bit integers as strings or numbers, enums
+//! as numbers or names, trace and span ids in hex. Keys not needed are
+//! ignored.
+
+use serde_json::Value;
+
+use super::proto::*;
+
+type R<T> = Result<T, String>;
+
+/// A field by its JSON name or its proto name.
+fn field<'a>(v: &'a Value, camel: &str) -> Option<&'a Value> {
+    let o = v.as_object()?;
+    if let Some(x) = o.get(camel) {
+        return Some(x);
+    }
+    let mut snake = String::with_capacity(camel.len() + 4);
+    for c in camel.chars() {
+        if c.is_ascii_uppercase() {
+            snake.push('_');
+            snake.push(c.to_ascii_lowercase());
+        } else {
+            snake.push(c);
+        }
+    }
+    o.get(&snake)
+}
+
+fn list<'a>(v: &'a Value, name: &str) -> R<&'a [Value]> {
+    match field(v, name) {
+        None | Some(Value::Null) => Ok(&[]),
+        Some(Value::Array(a)) => Ok(a),
+        Some(other) => Err(format!("{name}: expected an array, got {other}")),
+    }
+}
+
+fn string(v: &Value, name: &str) -> R<String> {
+    match field(v, name) {
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(other) => Err(format!("{name}: expected a string, got {other}")),
+    }
+}
+
+fn number_of<T: std::str::FromStr>(x: &Value, name: &str) -> R<T> {
+    let s = match x {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        other => return Err(format!("{name}: expected a number, got {other}")),
+    };
+    s.parse()
+        .map_err(|_| format!("{name}: {s:?} is not a valid number"))
+}
+
+fn num<T: std::str::FromStr + Default>(v: &Value, name: &str) -> R<T> {
+    match field(v, name) {
+        None | Some(Value::Null) => Ok(T::default()),
+        Some(x) => number_of(x, name),
+    }
+}
+
+fn opt_f64(v: &Value, name: &str) -> R<Option<f64>> {
+    match field(v, name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(x) => float(x, name).map(Some),
+    }
+}
+
+/// A double: a number, or a string (`"NaN"`, `"Infinity"` included).
+fn float(x: &Value, name: &str) -> R<f64> {
+    match x {
+        Value::Number(n) => n
+            .as_f64()
+            .ok_or_else(|| format!("{name}: {n} is not a valid number")),
+        Value::String(s) => match s.as_str() {
+            "NaN" => Ok(f64::NAN),
+            "Infinity" | "+Infinity" | "Inf" | "+Inf" => Ok(f64::INFINITY),
+            "-Infinity" | "-Inf" => Ok(f64::NEG_INFINITY),
+            _ => s
+                .parse()
+                .map_err(|_| format!("{name}: {s:?} is not a valid number")),
+        },
+        other => Err(format!("{name}: expected a number, got {other}")),
+    }
+}
+
+fn boolean(v: &Value, name: &str) -> R<bool> {
+    match field(v, name) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(format!("{name}: expected true or false, got {other}")),
+    }
+}
+
+fn temporality(v: &Value) -> R<i32> {
+    match field(v, "aggregationTemporality") {
+        None | Some(Value::Null) => Ok(0),
+        Some(Value::String(s)) if s.starts_with("AGGREGATION_TEMPORALITY_") => {
+            match &s["AGGREGATION_TEMPORALITY_".len()..] {
+                "UNSPECIFIED" => Ok(TEMPORALITY_UNSPECIFIED),
+                "DELTA" => Ok(TEMPORALITY_DELTA),
+                "CUMULATIVE" => Ok(TEMPORALITY_CUMULATIVE),
+                _ => Err(format!("unknown aggregation temporality {s:?}")),
+            }
+        }
+        Some(x) => number_of(x, "aggregationTemporality"),
+    }
+}
+
+fn object<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
+    field(v, name).filter(|x| x.is_object())
+}
+
+fn any_value(v: &Value) -> R<AnyValue> {
+    use any_value::Value as V;
+    let value = if let Some(s) = field(v, "stringValue") {
+        Some(V::StringValue(s.as_str().unwrap_or_default().to_string()))
+    } else if let Some(b) = field(v, "boolValue") {
+        Some(V::BoolValue(b.as_bool().unwrap_or(false)))
+    } else if let Some(i) = field(v, "intValue") {
+        Some(V::IntValue(number_of(i, "intValue")?))
+    } else if let Some(d) = field(v, "doubleValue") {
+        Some(V::DoubleValue(float(d, "doubleValue")?))
+    } else if let Some(a) = object(v, "arrayValue") {
+        Some(V::ArrayValue(ArrayValue {
+            values: list(a, "values")?.iter().map(any_value).collect::<R<_>>()?,
+        }))
+    } else if let Some(kv) = object(v, "kvlistValue") {
+        Some(V::KvlistValue(KeyValueList {
+            values: attributes(kv, "values")?,
+        }))
+    } else if let Some(b) = field(v, "bytesValue") {
+        let s = b.as_str().unwrap_or_default();
+        Some(V::BytesValue(
+            base64_decode(s).ok_or_else(|| format!("bytesValue: {s:?} is not base64"))?,
+        ))
+    } else {
+        None
+    };
+    Ok(AnyValue { value })
+}
+
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in s.bytes().filter(|c| *c != b'=') {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+fn attributes(v: &Value, name: &str) -> R<Vec<KeyValue>> {
+    list(v, name)?
+        .iter()
+        .map(|kv| {
+            Ok(KeyValue {
+                key: string(kv, "key")?,
+                value: match object(kv, "value") {
+                    Some(x) => Some(any_value(x)?),
+                    None => None,
+                },
+            })
+        })
+        .collect()
+}
+
+fn number_point(p: &Value) -> R<NumberDataPoint> {
+    let value = if let Some(d) = field(p, "asDouble") {
+        Some(number_data_point::Value::AsDouble(float(d, "asDouble")?))
+    } else if let Some(i) = field(p, "asInt") {
+        Some(number_data_point::Value::AsInt(number_of(i, "asInt")?))
+    } else {
+        None
+    };
+    Ok(NumberDataPoint {
+        attributes: attributes(p, "attributes")?,
+        start_time_unix_nano: num(p, "startTimeUnixNano")?,
+        time_unix_nano: num(p, "timeUnixNano")?,
+        value,
+        flags: num(p, "flags")?,
+    })
+}
+
+fn histogram_point(p: &Value) -> R<HistogramDataPoint> {
+    Ok(HistogramDataPoint {
+        attributes: attributes(p, "attributes")?,
+        start_time_unix_nano: num(p, "startTimeUnixNano")?,
+        time_unix_nano: num(p, "timeUnixNano")?,
+        count: num(p, "count")?,
+        sum: opt_f64(p, "sum")?,
+        bucket_counts: list(p, "bucketCounts")?
+            .iter()
+            .map(|x| number_of(x, "bucketCounts"))
+            .collect::<R<_>>()?,
+        explicit_bounds: list(p, "explicitBounds")?
+            .iter()
+            .map(|x| float(x, "explicitBounds"))
+            .collect::<R<_>>()?,
+        flags: num(p, "flags")?,
+    })
+}
+
+fn summary_point(p: &Value) -> R<SummaryDataPoint> {
+    Ok(SummaryDataPoint {
+        attributes: attributes(p, "attributes")?,
+        start_time_unix_nano: num(p, "startTimeUnixNano")?,
+        time_unix_nano: num(p, "timeUnixNano")?,
+        count: num(p, "count")?,
+        sum: opt_f64(p, "sum")?.unwrap_or(0.0),
+        quantile_values: list(p, "quantileValues")?
+            .iter()
+            .map(|q| {
+                Ok(ValueAtQuantile {
+                    quantile: opt_f64(q, "quantile")?.unwrap_or(0.0),
+                    value: opt_f64(q, "value")?.unwrap_or(0.0),
+                })
+            })
+            .collect::<R<_>>()?,
+        flags: num(p, "flags")?,
+    })
+}
+
+fn metric(m: &Value) -> R<Metric> {
+    let points = |d: &Value, f: fn(&Value) -> R<NumberDataPoint>| -> R<Vec<NumberDataPoint>> {
+        list(d, "dataPoints")?.iter().map(f).collect()
+    };
+    let data = if let Some(g) = object(m, "gauge") {
+        Some(metric::Data::Gauge(Gauge {
+            data_points: points(g, number_point)?,
+        }))
+    } else if let Some(s) = object(m, "sum") {
+        Some(metric::Data::Sum(Sum {
+            data_points: points(s, number_point)?,
+            aggregation_temporality: temporality(s)?,
+            is_monotonic: boolean(s, "isMonotonic")?,
+        }))
+    } else if let Some(h) = object(m, "histogram") {
+        Some(metric::Data::Histogram(Histogram {
+            data_points: list(h, "dataPoints")?
+                .iter()
+                .map(histogram_point)
+                .collect::<R<_>>()?,
+            aggregation_temporality: temporality(h)?,
+        }))
+    } else if let Some(h) = object(m, "exponentialHistogram") {
+        Some(metric::Data::ExponentialHistogram(ExponentialHistogram {
+            data_points: list(h, "dataPoints")?
+                .iter()
+                .map(|p| {
+                    Ok(ExponentialHistogramDataPoint {
+                        attributes: attributes(p, "attributes")?,
+                        time_unix_nano: num(p, "timeUnixNano")?,
+                    })
+                })
+                .collect::<R<_>>()?,
+            aggregation_temporality: temporality(h)?,
+        }))
+    } else if let Some(s) = object(m, "summary") {
+        Some(metric::Data::Summary(Summary {
+            data_points: list(s, "dataPoints")?
+                .iter()
+                .map(summary_point)
+                .collect::<R<_>>()?,
+        }))
+    } else {
+        None
+    };
+    Ok(Metric {
+        name: string(m, "name")?,
+        description: string(m, "description")?,
+        unit: string(m, "unit")?,
+        data,
+    })
+}
+
+/// Decodes an OTLP/JSON `ExportMetricsServiceRequest`.
+pub fn decode(body: &[u8]) -> R<ExportMetricsServiceRequest> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| format!("json: {e}"))?;
+    if !v.is_object() {
+        return Err("json: expected an object".into());
+    }
+    let resource_metrics = list(&v, "resourceMetrics")?
+        .iter()
+        .map(|rm| {
+            Ok(ResourceMetrics {
+                resource: match object(rm, "resource") {
+                    Some(r) => Some(Resource {
+                        attributes: attributes(r, "attributes")?,
+                    }),
+                    None => None,
+                },
+                scope_metrics: list(rm, "scopeMetrics")?
+                    .iter()
+                    .map(|sm| {
+                        Ok(ScopeMetrics {
+                            scope: match object(sm, "scope") {
+                                Some(sc) => Some(InstrumentationScope {
+                                    name: string(sc, "name")?,
+                                    version: string(sc, "version")?,
+                                    attributes: attributes(sc, "attributes")?,
+                                }),
+                                None => None,
+                            },
+                            metrics: list(sm, "metrics")?.iter().map(metric).collect::<R<_>>()?,
+                            schema_url: string(sm, "schemaUrl")?,
+                        })
+                    })
+                    .collect::<R<_>>()?,
+                schema_url: string(rm, "schemaUrl")?,
+            })
+        })
+        .collect::<R<_>>()?;
+    Ok(ExportMetricsServiceRequest { resource_metrics })
+}

@@ -1,0 +1,289 @@
+//! The OTLP receiver with a real client: an app using the OpenTelemetry
+//! Python SDK and its OTLP/HTTP exporter sends counters, up-down
+//! counters, histograms, gauges and an exponential histogram to flint;
+//! the metrics answer under Prometheus 3's translated names, with `job`,
+//! `instance`, promoted resource attributes and a `target_info` to join.
+//! Bad requests get Prometheus's answers.
+
+use std::process::Command;
+
+use crate::common::{post_bytes, Server};
+use crate::peers::peers_or_skip;
+
+/// Records a known set of measurements, exports every 300 ms, flushes
+/// and exits.
+const APP: &str = r#"
+import sys, time
+from opentelemetry import metrics
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.view import View, ExponentialBucketHistogramAggregation
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+endpoint = sys.argv[1]
+resource = Resource.create({
+    "service.name": "api", "service.namespace": "shop", "service.instance.id": "i-1",
+    "deployment.environment": "prod", "host.name": "h1",
+})
+reader = PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=endpoint), export_interval_millis=300)
+provider = MeterProvider(resource=resource, metric_readers=[reader],
+    views=[View(instrument_name="payload.size", aggregation=ExponentialBucketHistogramAggregation())])
+meter = provider.get_meter("checkout", "1.2.3")
+requests = meter.create_counter("http.server.requests", unit="{request}", description="Requests served")
+queue = meter.create_up_down_counter("queue.size", unit="{item}")
+duration = meter.create_histogram("http.server.duration", unit="ms")
+payload = meter.create_histogram("payload.size", unit="By")
+meter.create_observable_gauge("cpu.utilization", callbacks=[lambda o: [metrics.Observation(0.25, {"cpu": "0"})]], unit="1")
+for i in range(10):
+    requests.add(1, {"http.method": "GET", "http.status_code": 200})
+    duration.record(3 + i * 40, {"http.method": "GET"})
+    payload.record(100 * i)
+requests.add(5, {"http.method": "POST", "http.status_code": 500})
+queue.add(7)
+queue.add(-2)
+time.sleep(1.2)
+provider.shutdown()
+"#;
+
+fn python_sdk() -> Result<(), String> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http",
+        ])
+        .output()
+        .map_err(|e| format!("python3: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err("the OpenTelemetry Python SDK or its OTLP HTTP exporter is not installed".into())
+    }
+}
+
+#[test]
+fn opentelemetry_sdk_metrics_are_queryable_under_prometheus_names() {
+    if !peers_or_skip("otlp::opentelemetry_sdk", &["python3"]) {
+        return;
+    }
+    if let Err(why) = python_sdk() {
+        if crate::common::must_run() {
+            panic!("otlp::opentelemetry_sdk: {why}");
+        }
+        println!("SKIP otlp::opentelemetry_sdk: {why}");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        tmp.path(),
+        "global:\n  scrape_interval: 1h\notlp:\n  promote_resource_attributes: [deployment.environment]\n",
+        &["--web.enable-otlp-receiver"],
+    );
+    let app = tmp.path().join("app.py");
+    std::fs::write(&app, APP).unwrap();
+    let out = Command::new("python3")
+        .arg(&app)
+        .arg(format!("http://{}/api/v1/otlp/v1/metrics", server.addr))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // nothing refused: the SDK logs failed exports on stderr
+    assert!(!stderr.contains("Failed to export"), "{stderr}");
+
+    let v = |q: &str| server.value(q);
+    let sel = r#"job="shop/api",instance="i-1",deployment_environment="prod""#;
+    assert_eq!(
+        v(&format!(
+            r#"http_server_requests_total{{{sel},http_method="GET",http_status_code="200"}}"#
+        )),
+        Some(10.0)
+    );
+    assert_eq!(
+        v(&format!(
+            r#"http_server_requests_total{{{sel},http_method="POST",http_status_code="500"}}"#
+        )),
+        Some(5.0)
+    );
+    // an up-down counter is a gauge: no _total
+    assert_eq!(v(&format!("queue_size{{{sel}}}")), Some(5.0));
+    assert_eq!(
+        v(&format!(r#"cpu_utilization_ratio{{{sel},cpu="0"}}"#)),
+        Some(0.25)
+    );
+    // the histogram's classic series: count, sum and cumulative buckets
+    assert_eq!(
+        v(&format!("http_server_duration_milliseconds_count{{{sel}}}")),
+        Some(10.0)
+    );
+    let sum: f64 = (0..10).map(|i| 3.0 + i as f64 * 40.0).sum();
+    assert_eq!(
+        v(&format!("http_server_duration_milliseconds_sum{{{sel}}}")),
+        Some(sum)
+    );
+    // the SDK's default bounds 0, 5, 10, 25, 50, 75, 100, 250, …
+    assert_eq!(
+        v(&format!(
+            r#"http_server_duration_milliseconds_bucket{{{sel},le="100"}}"#
+        )),
+        Some(3.0)
+    );
+    assert_eq!(
+        v(&format!(
+            r#"http_server_duration_milliseconds_bucket{{{sel},le="+Inf"}}"#
+        )),
+        Some(10.0)
+    );
+    assert_eq!(
+        v(&format!(
+            "histogram_quantile(0.5, http_server_duration_milliseconds_bucket{{{sel}}})"
+        ))
+        .map(|x| x > 100.0 && x <= 250.0),
+        Some(true)
+    );
+    // target_info joins: the host of the requests
+    let joined = server.query(
+        r#"sum by (host_name, job) (http_server_requests_total * on (job, instance) group_left (host_name) target_info)"#,
+    );
+    assert_eq!(joined.len(), 1, "{joined:?}");
+    assert_eq!(joined[0]["metric"]["host_name"], "h1");
+    assert_eq!(joined[0]["value"][1], "15");
+    // identifying attributes are not on target_info
+    let ti = server.query("target_info");
+    assert_eq!(ti.len(), 1, "{ti:?}");
+    assert!(ti[0]["metric"].get("service_name").is_none());
+    assert_eq!(ti[0]["metric"]["deployment_environment"], "prod");
+    // the exponential histogram is left out, said once in the log
+    assert!(server.query(r#"{__name__=~"payload.*"}"#).is_empty());
+    let log = server.log_text();
+    assert!(
+        log.contains("OTLP exponential histogram points dropped") && log.contains("payload.size"),
+        "{log}"
+    );
+}
+
+#[test]
+fn bad_requests_get_prometheus_answers_and_store_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let off = Server::start(tmp.path(), "global:\n  scrape_interval: 1h\n", &[]);
+    let (code, body) = post_bytes(
+        &off.addr,
+        "/api/v1/otlp/v1/metrics",
+        &[("Content-Type", "application/json")],
+        b"{}",
+    );
+    assert_eq!(code, 404);
+    assert_eq!(
+        body,
+        "otlp write receiver needs to be enabled with --web.enable-otlp-receiver\n"
+    );
+    off.stop();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        tmp.path(),
+        "global:\n  scrape_interval: 1h\n",
+        &["--web.enable-otlp-receiver"],
+    );
+    let post = |ct: &str, body: &[u8]| {
+        post_bytes(
+            &server.addr,
+            "/api/v1/otlp/v1/metrics",
+            &[("Content-Type", ct)],
+            body,
+        )
+    };
+    let now_ns = crate::common::now_secs() * 1_000_000_000;
+    let point = |name: &str, temporality: u32| {
+        format!(
+            r#"{{"name":"{name}","sum":{{"aggregationTemporality":{temporality},"isMonotonic":true,"dataPoints":[{{"asDouble":3,"timeUnixNano":"{now_ns}"}}]}}}}"#
+        )
+    };
+    let req = |metrics: &[String]| {
+        format!(
+            r#"{{"resourceMetrics":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"svc"}}}}]}},"scopeMetrics":[{{"metrics":[{}]}}]}}]}}"#,
+            metrics.join(",")
+        )
+    };
+    // a delta sum fails the request: nothing of it is stored
+    let (code, body) = post(
+        "application/json",
+        req(&[point("good", 2), point("d", 1)]).as_bytes(),
+    );
+    assert_eq!(code, 500, "{body}");
+    assert_eq!(
+        body,
+        "invalid temporality and type combination for metric \"d\"\n"
+    );
+    assert_eq!(server.value("good_total"), None);
+    // a good one is stored, answered with 200 and no body
+    let (code, body) = post("application/json", req(&[point("good", 2)]).as_bytes());
+    assert_eq!((code, body.as_str()), (200, ""));
+    assert_eq!(server.value(r#"good_total{job="svc"}"#), Some(3.0));
+    // undecodable bodies and unsupported types: 400
+    let (code, body) = post("application/x-protobuf", b"\xff\xff\xff");
+    assert_eq!(code, 400);
+    assert!(body.starts_with("proto: "), "{body}");
+    let (code, body) = post("application/json", b"{\"resourceMetrics\":");
+    assert_eq!(code, 400);
+    assert!(body.starts_with("json: "), "{body}");
+    let (code, body) = post("text/plain", b"x");
+    assert_eq!(code, 400);
+    assert_eq!(
+        body,
+        "unsupported content type: text/plain, supported: [application/json, application/x-protobuf]\n"
+    );
+    assert_eq!(server.value("count({__name__=~\".+\"})"), Some(1.0));
+}
+
+#[test]
+fn otlp_configuration_is_checked_as_prometheus_checks_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (cfg, msg) in [
+        (
+            "otlp:\n  promote_all_resource_attributes: true\n  promote_resource_attributes: [a]\n",
+            "'promote_all_resource_attributes' and 'promote_resource_attributes' cannot be configured simultaneously",
+        ),
+        (
+            "otlp:\n  ignore_resource_attributes: [a]\n",
+            "'ignore_resource_attributes' cannot be configured unless 'promote_all_resource_attributes' is true",
+        ),
+        (
+            "otlp:\n  promote_resource_attributes: [a, ' a']\n",
+            "invalid 'promote_resource_attributes': duplicated promoted OTel resource attribute \"a\"",
+        ),
+        (
+            "otlp:\n  translation_strategy: Foo\n",
+            "unsupported OTLP translation strategy \"Foo\"",
+        ),
+        ("otlp:\n  nope: 1\n", "nope"),
+    ] {
+        let f = tmp.path().join("p.yml");
+        std::fs::write(&f, cfg).unwrap();
+        let out = Command::new(crate::common::bin())
+            .args(["check", "config"])
+            .arg(&f)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{cfg}");
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(text.contains(msg), "{cfg}: {text}");
+    }
+    let f = tmp.path().join("ok.yml");
+    std::fs::write(
+        &f,
+        "otlp:\n  promote_all_resource_attributes: true\n  ignore_resource_attributes: [host.name]\n  translation_strategy: NoUTF8EscapingWithSuffixes\n  keep_identifying_resource_attributes: true\n  promote_scope_metadata: true\n",
+    )
+    .unwrap();
+    let out = Command::new(crate::common::bin())
+        .args(["check", "config"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
