@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use crate::block::{self, encode_samples};
 use crate::chunkenc::prom::decode_xor;
+use crate::fasthash::FxBuild;
 use crate::labels::Labels;
 use crate::prom::chunks::{self as pchunks, BlockChunks};
 use crate::prom::index::IndexReader;
@@ -429,23 +430,55 @@ impl Iterator for MergedSeries<'_> {
 /// Samples appended per commit.
 const BATCH: usize = 50_000;
 
+/// What the log says about one of its series.
+struct Known {
+    /// Its labels (from a series record).
+    labels: Option<Labels>,
+    /// The series in the database, once it has a sample.
+    handle: Option<crate::SeriesHandle>,
+    /// The newest sample of its memory-mapped head chunks.
+    mapped_max: i64,
+    /// Its deleted ranges.
+    deleted: Vec<(i64, i64)>,
+}
+
+impl Default for Known {
+    fn default() -> Self {
+        Known {
+            labels: None,
+            handle: None,
+            mapped_max: i64::MIN,
+            deleted: Vec::new(),
+        }
+    }
+}
+
+/// The samples of one log segment, decoded.
+#[derive(Default)]
+struct Decoded {
+    path: PathBuf,
+    damage: Option<(u64, String)>,
+    samples: Vec<wal::Sample>,
+    histograms: u64,
+    undecodable: usize,
+}
+
 /// Appends samples in batches, counting what the database refuses.
 struct Batch<'a> {
     app: crate::Appender<'a>,
     db: &'a Db,
-    handles: HashMap<u64, crate::SeriesHandle>,
     appended: u64,
     refused: u64,
 }
 
 impl<'a> Batch<'a> {
-    fn add(&mut self, r: u64, labels: &Labels, t: i64, v: f64) -> Result<(), Error> {
-        if !self.handles.contains_key(&r) {
-            let (h, _) = self.app.series_handle(labels)?;
-            self.handles.insert(r, h);
+    fn add(&mut self, k: &mut Known, t: i64, v: f64) -> Result<(), Error> {
+        if k.handle.is_none() {
+            let labels = k.labels.as_ref().expect("series with labels only");
+            k.handle = Some(self.app.series_handle(labels)?.0);
         }
-        let h = &self.handles[&r];
-        self.app.append_handle(h, t, v);
+        self.app
+            .append_handle(k.handle.as_ref().expect("just set"), t, v);
         if self.app.len() >= BATCH {
             self.commit()?;
         }
@@ -477,39 +510,48 @@ pub fn import_head(plan: &Plan, db: &Db, progress: &Progress) -> Result<Skipped,
         Some(w) => wal::segments(w)?.1,
         None => Vec::new(),
     };
-    // the series and tombstones the log names
-    let mut labels: HashMap<u64, Labels> = HashMap::new();
-    let mut deleted: HashMap<u64, Vec<(i64, i64)>> = HashMap::new();
+    // the series and tombstones the log names (only those records are
+    // decoded in this pass)
+    let mut known: HashMap<u64, Known, FxBuild> = HashMap::with_hasher(FxBuild);
     for s in &segments {
         let seg = wal::read_segment(s)?;
         for rec in &seg.records {
+            if !matches!(
+                rec.first(),
+                Some(&wal::REC_SERIES) | Some(&wal::REC_TOMBSTONES)
+            ) {
+                continue;
+            }
             match wal::decode(rec) {
                 Some(Record::Series(v)) => {
                     for (r, l) in v {
-                        labels.insert(r, l);
+                        known.entry(r).or_insert_with(Known::default).labels = Some(l);
                     }
                 }
                 Some(Record::Tombstones(v)) => {
                     for (r, a, b) in v {
-                        deleted.entry(r).or_default().push((a, b));
+                        known
+                            .entry(r)
+                            .or_insert_with(Known::default)
+                            .deleted
+                            .push((a, b));
                     }
                 }
                 _ => {}
             }
         }
     }
-    progress
-        .series
-        .fetch_add(labels.len() as u64, Ordering::Relaxed);
+    progress.series.fetch_add(
+        known.values().filter(|k| k.labels.is_some()).count() as u64,
+        Ordering::Relaxed,
+    );
     let mut batch = Batch {
         app: db.appender(),
         db,
-        handles: HashMap::new(),
         appended: 0,
         refused: 0,
     };
     // the memory-mapped head chunks, in file order
-    let mut mapped_max: HashMap<u64, i64> = HashMap::new();
     if let Some(h) = &plan.layout.chunks_head {
         for (_, p) in prom::numbered(h)? {
             let file = pchunks::read_head_chunk_file(&p)?;
@@ -531,7 +573,7 @@ pub fn import_head(plan: &Plan, db: &Db, progress: &Progress) -> Result<Skipped,
                     skipped.other_encodings += 1;
                     continue;
                 }
-                let Some(l) = labels.get(&c.series) else {
+                let Some(k) = known.get_mut(&c.series).filter(|k| k.labels.is_some()) else {
                     skipped.orphans += u64::from(u16::from_be_bytes([
                         c.data.first().copied().unwrap_or(0),
                         c.data.get(1).copied().unwrap_or(0),
@@ -546,53 +588,81 @@ pub fn import_head(plan: &Plan, db: &Db, progress: &Progress) -> Result<Skipped,
                     ));
                     continue;
                 };
-                let del = deleted.get(&c.series);
                 for (t, v) in samples {
-                    if !tombstones::deleted(del, t) {
-                        batch.add(c.series, l, t, v)?;
+                    if !tombstones::deleted(Some(&k.deleted), t) {
+                        batch.add(k, t, v)?;
                     }
                 }
-                let m = mapped_max.entry(c.series).or_insert(i64::MIN);
-                *m = (*m).max(c.maxt);
+                k.mapped_max = k.mapped_max.max(c.maxt);
             }
             progress.done.fetch_add(file_size(&p), Ordering::Relaxed);
             rep.tick(false);
         }
     }
-    // the log's samples newer than the mapped chunks
-    for s in &segments {
-        let seg = wal::read_segment(s)?;
-        if let Some((off, what)) = &seg.damage {
-            skipped
-                .damage
-                .push(format!("{}: at offset {off}: {what}", s.display()));
-        }
-        for rec in &seg.records {
-            match wal::decode(rec) {
-                Some(Record::Samples(v)) => {
-                    for smp in v {
-                        if mapped_max.get(&smp.r#ref).is_some_and(|m| smp.t <= *m) {
-                            continue;
-                        }
-                        if tombstones::deleted(deleted.get(&smp.r#ref), smp.t) {
-                            continue;
-                        }
-                        match labels.get(&smp.r#ref) {
-                            Some(l) => batch.add(smp.r#ref, l, smp.t, smp.v)?,
-                            None => skipped.orphans += 1,
-                        }
+    // the log's samples newer than the mapped chunks: segments read and
+    // decoded on another thread while these are appended
+    std::thread::scope(|scope| -> Result<(), Error> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Decoded, Error>>(2);
+        let segs = &segments;
+        scope.spawn(move || {
+            for s in segs {
+                let seg = match wal::read_segment(s) {
+                    Ok(seg) => seg,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
+                let mut d = Decoded {
+                    path: s.clone(),
+                    damage: seg.damage.clone(),
+                    ..Decoded::default()
+                };
+                for rec in &seg.records {
+                    match wal::decode(rec) {
+                        Some(Record::Samples(v)) => d.samples.extend(v),
+                        Some(Record::Other(t)) if wal::is_histogram_record(t) => d.histograms += 1,
+                        Some(_) => {}
+                        None => d.undecodable += 1,
                     }
                 }
-                Some(Record::Other(t)) if wal::is_histogram_record(t) => skipped.histograms += 1,
-                Some(_) => {}
-                None => skipped
-                    .damage
-                    .push(format!("{}: a record not decodable", s.display())),
+                drop(seg);
+                if tx.send(Ok(d)).is_err() {
+                    return;
+                }
             }
+        });
+        for d in rx {
+            let d = d?;
+            if let Some((off, what)) = &d.damage {
+                skipped
+                    .damage
+                    .push(format!("{}: at offset {off}: {what}", d.path.display()));
+            }
+            for _ in 0..d.undecodable {
+                skipped
+                    .damage
+                    .push(format!("{}: a record not decodable", d.path.display()));
+            }
+            skipped.histograms += d.histograms;
+            for smp in d.samples {
+                match known.get_mut(&smp.r#ref).filter(|k| k.labels.is_some()) {
+                    Some(k) => {
+                        if smp.t <= k.mapped_max || tombstones::deleted(Some(&k.deleted), smp.t) {
+                            continue;
+                        }
+                        batch.add(k, smp.t, smp.v)?;
+                    }
+                    None => skipped.orphans += 1,
+                }
+            }
+            progress
+                .done
+                .fetch_add(file_size(&d.path), Ordering::Relaxed);
+            rep.tick(false);
         }
-        progress.done.fetch_add(file_size(s), Ordering::Relaxed);
-        rep.tick(false);
-    }
+        Ok(())
+    })?;
     batch.commit()?;
     progress
         .samples
