@@ -397,3 +397,94 @@ fn the_stand_in_speaks_as_boto3_expects() {
     // the first page of two
     assert_eq!(v["assumed"], 2);
 }
+
+/// The series names in the remote write bodies the stand-in took.
+fn written_names(aws: &Aws) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for body in aws.remote_writes() {
+        let req = flint::remote::decode_write_request(&body, 64 << 20).unwrap();
+        for ts in req.timeseries {
+            if let Some(l) = ts.labels.iter().find(|l| l.name == "__name__") {
+                names.insert(l.value.clone());
+            }
+        }
+    }
+    names
+}
+
+#[test]
+fn remote_write_to_amazon_managed_prometheus_is_signed() {
+    let aws = Aws::start(100);
+    let target = crate::common::MockTarget::start("amp_test_metric 42\n");
+    let dir = tempfile::tempdir().unwrap();
+    // keys in the configuration
+    let cfg = format!(
+        "global:\n  scrape_interval: 200ms\nscrape_configs:\n  - job_name: t\n    static_configs:\n      - targets: ['{}']\nremote_write:\n  - url: http://{}/workspaces/ws-1/api/v1/remote_write\n    sigv4:\n      region: {REGION}\n      access_key: {}\n      secret_key: {}\n    queue_config: {{batch_send_deadline: 200ms}}\n",
+        target.addr, aws.addr, KEYS.0, KEYS.1
+    );
+    let s = Server::start(dir.path(), &cfg, &[]);
+    wait_for("signed remote writes", 15, || {
+        written_names(&aws).contains("amp_test_metric")
+    });
+    assert!(aws.refused().is_empty(), "{:?}", aws.refused());
+    let r = aws
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/remote_write"))
+        .unwrap();
+    let auth = r.header("authorization").unwrap();
+    assert!(
+        auth.contains(&format!("Credential={}/", KEYS.0)) && auth.contains("/aps/aws4_request"),
+        "{auth}"
+    );
+    // the secret is not shown
+    let (_, v) = s.api("/api/v1/status/config");
+    let yaml = v["data"]["yaml"].as_str().unwrap();
+    assert!(
+        yaml.contains("secret_key: <secret>") && !yaml.contains(KEYS.1),
+        "{yaml}"
+    );
+    s.stop();
+
+    // keys from the environment, region from the configuration
+    let aws = Aws::start(100);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "global:\n  scrape_interval: 200ms\nscrape_configs:\n  - job_name: t\n    static_configs:\n      - targets: ['{}']\nremote_write:\n  - url: http://{}/workspaces/ws-1/api/v1/remote_write\n    sigv4:\n      region: {REGION}\n    queue_config: {{batch_send_deadline: 200ms}}\n",
+        target.addr, aws.addr
+    );
+    let home = dir.path().display().to_string();
+    let s = Server::start_env(
+        dir.path(),
+        &cfg,
+        &[],
+        &[
+            ("HOME", &home),
+            ("AWS_ACCESS_KEY_ID", KEYS.0),
+            ("AWS_SECRET_ACCESS_KEY", KEYS.1),
+        ],
+    );
+    wait_for("signed remote writes", 15, || {
+        written_names(&aws).contains("amp_test_metric")
+    });
+    assert!(aws.refused().is_empty(), "{:?}", aws.refused());
+    s.stop();
+
+    // a wrong secret: refused for its signature, logged, nothing taken
+    let aws = Aws::start(100);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "global:\n  scrape_interval: 200ms\nscrape_configs:\n  - job_name: t\n    static_configs:\n      - targets: ['{}']\nremote_write:\n  - url: http://{}/workspaces/ws-1/api/v1/remote_write\n    sigv4:\n      region: {REGION}\n      access_key: {}\n      secret_key: wrong\n    queue_config: {{batch_send_deadline: 200ms}}\n",
+        target.addr, aws.addr, KEYS.0
+    );
+    let s = Server::start(dir.path(), &cfg, &[]);
+    wait_for("refused remote writes", 15, || {
+        aws.refused()
+            .iter()
+            .any(|r| r.starts_with("SignatureDoesNotMatch"))
+    });
+    assert!(aws.remote_writes().is_empty());
+    s.eventually(10, "the refusal in the log", || {
+        s.log_text().contains("403")
+    });
+}

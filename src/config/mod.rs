@@ -1076,7 +1076,7 @@ scrape_configs:
             ),
             ("global: [\n", "parsing YAML file f.yml"),
             ("remote_write:\n  - url: ''\n", "url for remote_write is empty"),
-            ("remote_write:\n  - url: http://x/\n    sigv4: {}\n", "sigv4 is not supported yet"),
+            ("remote_write:\n  - url: http://x/\n    google_iam: {}\n", "google_iam is not supported yet"),
             ("remote_write:\n  - url: http://x/\n    oauth2: {token_url: 'http://t/'}\n", "oauth2 client_id must be configured"),
             ("scrape_configs:\n  - job_name: k\n    oauth2: {client_id: a, token_url: 'http://t/', client_secret: s, client_secret_file: f}\n", "at most one of oauth2 client_secret, client_secret_file & client_secret_ref must be configured using grant-type=client_credentials"),
             ("scrape_configs:\n  - job_name: k\n    oauth2: {client_id: a, token_url: 'http://t/', secret: s}\n", "field secret not found in type config.OAuth2"),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::http::HttpClientConfig;
+use super::http::{HttpClientConfig, Secret};
 use super::PromDuration;
 use crate::relabel::RelabelConfig;
 
@@ -124,12 +124,47 @@ pub struct RemoteWriteConfig {
     /// Metric metadata sending (protocol 1.0).
     #[serde(default)]
     pub metadata_config: MetadataConfig,
+    /// Requests signed with AWS Signature Version 4 (Amazon Managed
+    /// Service for Prometheus).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sigv4: Option<SigV4Config>,
     /// Authentication, TLS, proxy and redirect settings.
     #[serde(flatten)]
     pub http: HttpClientConfig,
     /// Keys flint does not know or support.
     #[serde(flatten, skip_serializing)]
     pub unknown: BTreeMap<String, serde_yaml::Value>,
+}
+
+/// `sigv4`: how remote write requests are signed for AWS.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SigV4Config {
+    /// The region (default: from the environment, the shared config or
+    /// the instance).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub region: String,
+    /// Access key ID (with `secret_key`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub access_key: String,
+    /// Secret access key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key: Option<Secret>,
+    /// Profile of the shared credentials and config files.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub profile: String,
+    /// Role to assume with STS.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub role_arn: String,
+    /// External ID of the role.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub external_id: String,
+    /// Use the FIPS endpoint of STS.
+    #[serde(default)]
+    pub use_fips_sts_endpoint: bool,
+    /// The signing service (default `aps`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub service_name: String,
 }
 
 fn thirty_seconds() -> PromDuration {
@@ -165,7 +200,7 @@ const RESERVED_HEADERS: &[&str] = &[
 ];
 
 /// Authentication mechanisms of Prometheus that flint does not have.
-const UNSUPPORTED_AUTH: &[&str] = &["sigv4", "azuread", "google_iam"];
+const UNSUPPORTED_AUTH: &[&str] = &["azuread", "google_iam"];
 
 fn check_headers(headers: &BTreeMap<String, String>) -> Result<(), String> {
     for h in headers.keys() {
@@ -212,6 +247,21 @@ impl RemoteWriteConfig {
             ));
         }
         check_headers(&self.headers)?;
+        if let Some(v4) = &self.sigv4 {
+            let h = &self.http;
+            if h.basic_auth.is_some()
+                || h.authorization.is_some()
+                || h.oauth2.is_some()
+                || h.bearer_token.is_some()
+                || h.bearer_token_file.is_some()
+            {
+                return Err("at most one of basic_auth, authorization, oauth2, sigv4, azuread or google_iam must be configured".into());
+            }
+            let has_secret = v4.secret_key.as_ref().is_some_and(|s| !s.0.is_empty());
+            if v4.access_key.is_empty() == has_secret {
+                return Err("must provide a AWS SigV4 Access key and Secret Key if credentials are specified in the SigV4 config".into());
+            }
+        }
         for r in &self.write_relabel_configs {
             r.validate()?;
         }
@@ -425,8 +475,16 @@ mod tests {
                 "max_backoff must not be less",
             ),
             (
-                "url: http://x/\nsigv4: {region: x}\n",
-                "sigv4 is not supported yet",
+                "url: http://x/\nazuread: {cloud: AzurePublic}\n",
+                "azuread is not supported yet",
+            ),
+            (
+                "url: http://x/\nsigv4: {region: x, access_key: a}\n",
+                "must provide a AWS SigV4 Access key and Secret Key",
+            ),
+            (
+                "url: http://x/\nsigv4: {region: x}\nbasic_auth: {username: u}\n",
+                "at most one of basic_auth, authorization, oauth2, sigv4",
             ),
             (
                 "url: http://x/\nbogus: 1\n",

@@ -159,6 +159,9 @@ struct State {
     imds_tokens: Vec<String>,
     /// The signatures the stand-in refused, with why.
     refused: Vec<String>,
+    /// Bodies of the remote write requests taken (Amazon Managed
+    /// Service for Prometheus's endpoint).
+    remote_writes: Vec<Vec<u8>>,
 }
 
 /// The stand-in.
@@ -371,6 +374,22 @@ fn handle(st: &Mutex<State>, req: &Request) -> Response {
             _ => Response::text(404, ""),
         };
     }
+    // Amazon Managed Service for Prometheus: remote write, signed for "aps"
+    if req.method == "POST"
+        && req.path.starts_with("/workspaces/")
+        && req.path.ends_with("/api/v1/remote_write")
+    {
+        return match verify(&st, req, "aps") {
+            Ok(_) => {
+                st.remote_writes.push(req.body.clone());
+                Response::text(200, "")
+            }
+            Err((code, c, m)) => {
+                st.refused.push(format!("{c}: {m}"));
+                Response::json(code, &serde_json::json!({ "message": m }))
+            }
+        };
+    }
     if req.method != "POST" || req.path != "/" {
         return xml_error(
             400,
@@ -520,6 +539,7 @@ impl Aws {
             issued: 0,
             imds_tokens: Vec::new(),
             refused: Vec::new(),
+            remote_writes: Vec::new(),
         }));
         let requests = Requests::default();
         let handler: super::Handler = {
@@ -563,6 +583,11 @@ impl Aws {
     /// Requests refused for their signature or credentials, with why.
     pub fn refused(&self) -> Vec<String> {
         self.state.lock().unwrap().refused.clone()
+    }
+
+    /// The remote write bodies taken, as sent (snappy).
+    pub fn remote_writes(&self) -> Vec<Vec<u8>> {
+        self.state.lock().unwrap().remote_writes.clone()
     }
 
     /// Temporary credentials issued (STS and the metadata service).

@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::config::remote::RemoteWriteConfig;
-use crate::httpclient::HttpClient;
+use crate::discovery::ec2::credentials;
+use crate::httpclient::{sigv4, HttpClient};
 
 /// How one attempt ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,6 +47,90 @@ pub struct Sender {
     base_dir: std::path::PathBuf,
     /// Whether requests are 2.0 (until the receiver turns out not to take it).
     v2: AtomicBool,
+    /// With `sigv4`: the region and credentials, found at the first send.
+    sigv4: Option<SigV4>,
+}
+
+/// Signing requests with AWS Signature Version 4.
+struct SigV4 {
+    cfg: crate::config::remote::SigV4Config,
+    env: credentials::Env,
+    found: tokio::sync::Mutex<Option<(String, std::sync::Arc<credentials::Provider>)>>,
+}
+
+impl SigV4 {
+    /// The headers that sign a request to `url` with `headers` and `body`.
+    async fn sign(
+        &self,
+        http: &HttpClient,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Vec<(&'static str, String)>, String> {
+        let (region, provider) = {
+            let mut found = self.found.lock().await;
+            if found.is_none() {
+                let region = credentials::region(
+                    &self.cfg.region,
+                    &self.cfg.profile,
+                    &self.env,
+                    http.client(),
+                )
+                .await?;
+                let secret = self
+                    .cfg
+                    .secret_key
+                    .as_ref()
+                    .map(|s| s.0.as_str())
+                    .unwrap_or("");
+                let provider = credentials::Provider::new(
+                    &self.cfg.access_key,
+                    secret,
+                    &self.cfg.profile,
+                    &self.cfg.role_arn,
+                    &self.cfg.external_id,
+                    &region,
+                    &self.env,
+                )?;
+                *found = Some((region, std::sync::Arc::new(provider)));
+            }
+            found.clone().expect("just found")
+        };
+        let creds = provider.get(http).await.map_err(|e| e.to_string())?;
+        let u = url::Url::parse(url).map_err(|e| e.to_string())?;
+        let host = match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            _ => return Err(format!("no host in {url}")),
+        };
+        let query: Vec<(String, String)> = u.query_pairs().into_owned().collect();
+        let service = if self.cfg.service_name.is_empty() {
+            "aps"
+        } else {
+            self.cfg.service_name.as_str()
+        };
+        Ok(sigv4::sign(
+            &sigv4::Request {
+                method: "POST",
+                path: u.path(),
+                query: &query,
+                host: &host,
+                headers,
+                body,
+            },
+            &creds,
+            &region,
+            service,
+            &sigv4::amz_date(crate::app::now_ms()),
+        ))
+    }
+
+    /// Forgets the credentials (after the receiver refused them).
+    async fn forget(&self) {
+        if let Some((_, p)) = &*self.found.lock().await {
+            p.forget().await;
+        }
+    }
 }
 
 /// `Retry-After`: whole seconds or an HTTP date.
@@ -66,6 +151,11 @@ impl Sender {
             http: HttpClient::new(&cfg.http, base_dir, false)?,
             base_dir: base_dir.to_path_buf(),
             v2: AtomicBool::new(cfg.protobuf_message == crate::config::remote::PROTO_V2),
+            sigv4: cfg.sigv4.clone().map(|c| SigV4 {
+                cfg: c,
+                env: credentials::process_env(),
+                found: tokio::sync::Mutex::new(None),
+            }),
             cfg: cfg.clone(),
         })
     }
@@ -116,36 +206,52 @@ impl Sender {
         } else {
             &self.http
         };
+        let content_type = if v2 {
+            "application/x-protobuf;proto=io.prometheus.write.v2.Request"
+        } else {
+            "application/x-protobuf"
+        };
+        let version = if v2 { "2.0.0" } else { "0.1.0" };
         let mut req = http
             .client()
             .post(&self.cfg.url)
             .timeout(self.cfg.remote_timeout.0)
             .header("Content-Encoding", "snappy")
-            .header("User-Agent", concat!("flint/", env!("CARGO_PKG_VERSION")));
-        req = if v2 {
-            req.header(
-                "Content-Type",
-                "application/x-protobuf;proto=io.prometheus.write.v2.Request",
-            )
-            .header("X-Prometheus-Remote-Write-Version", "2.0.0")
-        } else {
-            req.header("Content-Type", "application/x-protobuf")
-                .header("X-Prometheus-Remote-Write-Version", "0.1.0")
-        };
+            .header("User-Agent", concat!("flint/", env!("CARGO_PKG_VERSION")))
+            .header("Content-Type", content_type)
+            .header("X-Prometheus-Remote-Write-Version", version);
         if retry > 0 {
             req = req.header("Retry-Attempt", retry.to_string());
         }
         for (k, v) in &self.cfg.headers {
             req = req.header(k.as_str(), v.as_str());
         }
-        let req = match http.authorize(req).await {
-            Ok(r) => r,
-            Err(e) => {
-                return Attempt::Retry {
-                    reason: e,
-                    retry_after: None,
+        let req = match &self.sigv4 {
+            Some(s) => {
+                let signed = [
+                    ("Content-Encoding", "snappy"),
+                    ("Content-Type", content_type),
+                    ("X-Prometheus-Remote-Write-Version", version),
+                ];
+                match s.sign(http, &self.cfg.url, &signed, &body).await {
+                    Ok(headers) => headers.into_iter().fold(req, |r, (k, v)| r.header(k, v)),
+                    Err(e) => {
+                        return Attempt::Retry {
+                            reason: format!("signing the request: {e}"),
+                            retry_after: None,
+                        }
+                    }
                 }
             }
+            None => match http.authorize(req).await {
+                Ok(r) => r,
+                Err(e) => {
+                    return Attempt::Retry {
+                        reason: e,
+                        retry_after: None,
+                    }
+                }
+            },
         };
         let resp = match req.body(body).send().await {
             Ok(r) => r,
@@ -184,6 +290,12 @@ impl Sender {
             return Attempt::Sent { written };
         }
         let reason = format!("server returned HTTP status {status}: {}", text().await);
+        if matches!(status.as_u16(), 401 | 403) {
+            // temporary credentials may have run out: fetch them again
+            if let Some(s) = &self.sigv4 {
+                s.forget().await;
+            }
+        }
         if status.as_u16() == 415 && v2 {
             return Attempt::NotV2 { reason };
         }
