@@ -430,6 +430,28 @@ impl Iterator for MergedSeries<'_> {
 /// Samples appended per commit.
 const BATCH: usize = 50_000;
 
+/// The series and the deleted ranges a log segment names.
+type SeriesAndDeletions = (Vec<(u64, Labels)>, Vec<(u64, i64, i64)>);
+
+fn series_and_deletions(path: &Path) -> Result<SeriesAndDeletions, Error> {
+    let seg = wal::read_segment(path)?;
+    let (mut series, mut deletions) = (Vec::new(), Vec::new());
+    for rec in &seg.records {
+        if !matches!(
+            rec.first(),
+            Some(&wal::REC_SERIES) | Some(&wal::REC_TOMBSTONES)
+        ) {
+            continue;
+        }
+        match wal::decode(rec) {
+            Some(Record::Series(v)) => series.extend(v),
+            Some(Record::Tombstones(v)) => deletions.extend(v),
+            _ => {}
+        }
+    }
+    Ok((series, deletions))
+}
+
 /// What the log says about one of its series.
 struct Known {
     /// Its labels (from a series record).
@@ -513,32 +535,30 @@ pub fn import_head(plan: &Plan, db: &Db, progress: &Progress) -> Result<Skipped,
     // the series and tombstones the log names (only those records are
     // decoded in this pass)
     let mut known: HashMap<u64, Known, FxBuild> = HashMap::with_hasher(FxBuild);
-    for s in &segments {
-        let seg = wal::read_segment(s)?;
-        for rec in &seg.records {
-            if !matches!(
-                rec.first(),
-                Some(&wal::REC_SERIES) | Some(&wal::REC_TOMBSTONES)
-            ) {
-                continue;
-            }
-            match wal::decode(rec) {
-                Some(Record::Series(v)) => {
-                    for (r, l) in v {
-                        known.entry(r).or_insert_with(Known::default).labels = Some(l);
-                    }
-                }
-                Some(Record::Tombstones(v)) => {
-                    for (r, a, b) in v {
-                        known
-                            .entry(r)
-                            .or_insert_with(Known::default)
-                            .deleted
-                            .push((a, b));
-                    }
-                }
-                _ => {}
-            }
+    // segments are read (and their records decompressed) on two threads;
+    // what they name is applied in segment order
+    let found: Vec<Result<SeriesAndDeletions, Error>> = std::thread::scope(|scope| {
+        let half = segments.len().div_ceil(2);
+        let (a, b) = segments.split_at(half);
+        let worker = |part: &[PathBuf]| -> Vec<Result<SeriesAndDeletions, Error>> {
+            part.iter().map(|s| series_and_deletions(s)).collect()
+        };
+        let other = scope.spawn(move || worker(b));
+        let mut out = worker(a);
+        out.extend(other.join().unwrap_or_default());
+        out
+    });
+    for f in found {
+        let (series, deletions) = f?;
+        for (r, l) in series {
+            known.entry(r).or_insert_with(Known::default).labels = Some(l);
+        }
+        for (r, a, b) in deletions {
+            known
+                .entry(r)
+                .or_insert_with(Known::default)
+                .deleted
+                .push((a, b));
         }
     }
     progress.series.fetch_add(
