@@ -522,6 +522,43 @@ fn tagged(mut r: Response<Full<Bytes>>, name: &'static str) -> Response<Full<Byt
     r
 }
 
+/// The `Content-Type`, `Content-Encoding` and body of a write request,
+/// read within `--web.read-timeout` and `limit` bytes (`what` names the
+/// limit in the 413 answer); or the answer to give instead.
+pub(crate) async fn read_body(
+    app: &App,
+    req: Request<Incoming>,
+    limit: usize,
+    what: &str,
+) -> Result<(Option<String>, Option<String>, Bytes), Response<Full<Bytes>>> {
+    let header_str = |h: header::HeaderName| {
+        req.headers()
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let content_type = header_str(header::CONTENT_TYPE);
+    let encoding = header_str(header::CONTENT_ENCODING);
+    let read = tokio::time::timeout(
+        app.read_timeout,
+        Limited::new(req.into_body(), limit).collect(),
+    );
+    match read.await {
+        Err(_) => Err(text(408, "error reading request body: timed out\n")),
+        Ok(Ok(b)) => Ok((content_type, encoding, b.to_bytes())),
+        Ok(Err(e))
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(text(
+                413,
+                &format!("request body larger than {what} ({limit} bytes)\n"),
+            ))
+        }
+        Ok(Err(e)) => Err(text(400, &format!("error reading request body: {e}\n"))),
+    }
+}
+
 async fn ingest(
     app: &Arc<App>,
     req: Request<Incoming>,
@@ -536,34 +573,16 @@ async fn ingest(
     if req.method() != Method::POST {
         return text(405, "Method Not Allowed\n");
     }
-    let header_str = |h: header::HeaderName| {
-        req.headers()
-            .get(h)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let content_type = header_str(header::CONTENT_TYPE);
-    let encoding = header_str(header::CONTENT_ENCODING);
-    let read = tokio::time::timeout(
-        app.read_timeout,
-        Limited::new(req.into_body(), app.remote_write_max_bytes).collect(),
-    );
-    let body = match read.await {
-        Err(_) => return text(408, "error reading request body: timed out\n"),
-        Ok(Ok(b)) => b.to_bytes(),
-        Ok(Err(e))
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            return text(
-                413,
-                &format!(
-                    "request body larger than --web.remote-write-max-bytes ({} bytes)\n",
-                    app.remote_write_max_bytes
-                ),
-            )
-        }
-        Ok(Err(e)) => return text(400, &format!("error reading request body: {e}\n")),
+    let (content_type, encoding, body) = match read_body(
+        app,
+        req,
+        app.remote_write_max_bytes,
+        "--web.remote-write-max-bytes",
+    )
+    .await
+    {
+        Ok(x) => x,
+        Err(r) => return r,
     };
     let app2 = Arc::clone(app);
     let reply = tokio::task::spawn_blocking(move || {

@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{header, Method, Request, Response, StatusCode};
 use prost::Message as _;
@@ -60,32 +60,11 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Byt
     if req.method() != Method::POST {
         return text(405, "Method Not Allowed");
     }
-    let header_str = |h: header::HeaderName| {
-        req.headers()
-            .get(h)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let content_type = header_str(header::CONTENT_TYPE);
-    let encoding = header_str(header::CONTENT_ENCODING);
-    let read = tokio::time::timeout(
-        app.read_timeout,
-        Limited::new(req.into_body(), otlp::MAX_BODY).collect(),
-    );
-    let body = match read.await {
-        Err(_) => return text(408, "error reading request body: timed out"),
-        Ok(Ok(b)) => b.to_bytes(),
-        Ok(Err(e))
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            return text(
-                413,
-                &format!("request body larger than {} bytes", otlp::MAX_BODY),
-            )
-        }
-        Ok(Err(e)) => return text(400, &format!("error reading request body: {e}")),
-    };
+    let (content_type, encoding, body) =
+        match super::read_body(app, req, otlp::MAX_BODY, "the OTLP receiver's limit").await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
     let app2 = Arc::clone(app);
     tokio::task::spawn_blocking(move || {
         receive(&app2, content_type.as_deref(), encoding.as_deref(), &body)

@@ -13,6 +13,12 @@ use duration_expr::Dur;
 
 /// Parses a PromQL expression.
 pub fn parse(src: &str) -> Result<Expr, Error> {
+    parse_whole(src, false).map(|(e, _)| e)
+}
+
+/// The one expression `src` holds; `empty_matchers` lets a selector's
+/// matchers all match the empty string.
+fn parse_whole<'a>(src: &'a str, empty_matchers: bool) -> Result<(Expr, Parser<'a>), Error> {
     let tokens = lex(src).map_err(|e| position_error(src, e.pos, e.msg))?;
     let mut p = Parser {
         src,
@@ -20,7 +26,7 @@ pub fn parse(src: &str) -> Result<Expr, Error> {
         i: 0,
         depth: 0,
         binary_ops: 0,
-        info_selector: false,
+        info_selector: empty_matchers,
     };
     if p.peek().tok == Tok::Eof {
         return Err(p.err_at(0, "no expression found in input"));
@@ -29,29 +35,14 @@ pub fn parse(src: &str) -> Result<Expr, Error> {
     if p.peek().tok != Tok::Eof {
         return Err(p.unexpected());
     }
-    Ok(e)
+    Ok((e, p))
 }
 
 /// Parses a series selector (`name{matchers}`) into its matchers, as
 /// Prometheus's `ParseMetricSelector`: unlike in a query, the matchers may
 /// all match the empty string (`{__name__=~".*"}` selects every series).
 pub fn parse_metric_selector(src: &str) -> Result<Vec<Matcher>, Error> {
-    let tokens = lex(src).map_err(|e| position_error(src, e.pos, e.msg))?;
-    let mut p = Parser {
-        src,
-        toks: tokens,
-        i: 0,
-        depth: 0,
-        binary_ops: 0,
-        info_selector: true,
-    };
-    if p.peek().tok == Tok::Eof {
-        return Err(p.err_at(0, "no expression found in input"));
-    }
-    let (e, _) = p.expr(0)?;
-    if p.peek().tok != Tok::Eof {
-        return Err(p.unexpected());
-    }
+    let (e, p) = parse_whole(src, true)?;
     match e {
         Expr::VectorSelector(vs) if vs.offset_ms == 0 && vs.at.is_none() => Ok(vs.matchers),
         _ => Err(p.err_at(0, format!("expected vector selector, got {src:?}"))),
