@@ -6,6 +6,7 @@
 
 mod duration;
 pub mod http;
+mod located;
 pub mod remote;
 
 pub use duration::PromDuration;
@@ -594,15 +595,23 @@ pub fn load_str(text: &str, name: &str) -> Result<Config, ConfigError> {
     let cfg: Config = if text.trim().is_empty() {
         Config::default()
     } else {
-        serde_yaml::from_str(text)
-            .map_err(|e| ConfigError(format!("parsing YAML file {name}: {e}")))?
+        serde_yaml::from_str(text).map_err(|e| {
+            ConfigError(format!(
+                "parsing YAML file {name}: {}",
+                located::yaml_error(text, &e)
+            ))
+        })?
     };
     let mut cfg = cfg;
     for v in cfg.global.external_labels.values_mut() {
         *v = expand_env(v);
     }
-    cfg.check(text)
-        .map_err(|e| ConfigError(format!("parsing YAML file {name}: {e}")))?;
+    cfg.check(text).map_err(|e| {
+        ConfigError(format!(
+            "parsing YAML file {name}: {}",
+            located::with_line(text, e)
+        ))
+    })?;
     Ok(cfg)
 }
 
