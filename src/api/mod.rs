@@ -261,6 +261,16 @@ async fn read_params(
     Ok(p)
 }
 
+/// Go's `http.NotFound`, as Prometheus answers a path it does not serve.
+fn not_found() -> Response<Full<Bytes>> {
+    let mut r = text(404, "404 page not found\n");
+    r.headers_mut().insert(
+        header::HeaderName::from_static("x-content-type-options"),
+        header::HeaderValue::from_static("nosniff"),
+    );
+    r
+}
+
 fn text(status: u16, body: &str) -> Response<Full<Bytes>> {
     respond(status, "text/plain; charset=utf-8", body.to_string(), false)
 }
@@ -317,7 +327,7 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
         }
         return tagged(r, "other");
     } else {
-        return tagged(text(404, "404 page not found\n"), "other");
+        return tagged(not_found(), "other");
     };
     let path = if path.is_empty() {
         "/".to_string()
@@ -491,7 +501,7 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
                         .insert(header::CONTENT_TYPE, header::HeaderValue::from_static(ct));
                     r
                 }
-                None => text(404, "404 page not found\n"),
+                None => not_found(),
             };
             ("ui", r)
         }
@@ -504,7 +514,7 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
         }
         // as Prometheus 3's API router: a plain-text 404 for paths it
         // does not know, under /api/v1/ or elsewhere
-        _ => ("other", text(404, "404 page not found\n")),
+        _ => ("other", not_found()),
     };
     tagged(resp, name)
 }
