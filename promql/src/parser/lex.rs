@@ -174,23 +174,40 @@ fn is_alnum(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_'
 }
 
-/// The value of a number token, with Prometheus's message when it has
-/// none.
+/// The value of a number token as Prometheus reads it: as an integer
+/// first (`0x` hexadecimal, a leading `0` octal, `_` between digits), else
+/// as a float (no `_`), with its message when it is neither.
 fn number_value(text: &str) -> Result<f64, String> {
+    if let Some(v) = int_value(text) {
+        return Ok(v as f64);
+    }
     let bad =
         |why: &str| format!("error parsing number: strconv.ParseFloat: parsing {text:?}: {why}");
-    if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        let digits: String = hex.chars().filter(|c| *c != '_').collect();
-        return u64::from_str_radix(&digits, 16)
-            .map(|v| v as f64)
-            .map_err(|_| bad("invalid syntax"));
+    let hex = text.starts_with("0x") || text.starts_with("0X");
+    if hex || text.contains('_') {
+        return Err(bad("invalid syntax"));
     }
-    let clean: String = text.chars().filter(|c| *c != '_').collect();
-    let v: f64 = clean.parse().map_err(|_| bad("invalid syntax"))?;
+    let v: f64 = text.parse().map_err(|_| bad("invalid syntax"))?;
     if v.is_infinite() {
         return Err(bad("value out of range"));
     }
     Ok(v)
+}
+
+/// Go's `strconv.ParseInt(text, 0, 64)`, for the texts the lexer takes.
+fn int_value(text: &str) -> Option<i64> {
+    let (digits, radix) = if let Some(h) = text.strip_prefix("0x").or(text.strip_prefix("0X")) {
+        (h.trim_start_matches('_'), 16)
+    } else if text.len() > 1 && text.starts_with('0') {
+        (&text[1..], 8)
+    } else {
+        (text, 10)
+    };
+    let clean: String = digits.chars().filter(|c| *c != '_').collect();
+    if clean.is_empty() {
+        return None;
+    }
+    i64::from_str_radix(&clean, radix).ok()
 }
 
 /// The milliseconds of a duration token, with the messages of
@@ -916,5 +933,36 @@ mod tests {
         assert!(lex("5mm").is_err());
         assert!(lex("$").is_err());
         assert_eq!(parse_duration("1m1h"), None);
+    }
+
+    #[test]
+    fn numbers_read_as_prometheus_reads_them() {
+        for (text, want) in [
+            ("010", 8.0),
+            ("0_10", 8.0),
+            ("09", 9.0),
+            ("010.5", 10.5),
+            ("0", 0.0),
+            ("0x1f", 31.0),
+            ("0x_1F", 31.0),
+            ("1_000", 1000.0),
+            ("1e3", 1000.0),
+            (".5", 0.5),
+        ] {
+            assert_eq!(toks(text)[0], Tok::Number(want), "{text}");
+        }
+        for (text, msg) in [
+            (
+                "1_000.5",
+                "error parsing number: strconv.ParseFloat: parsing \"1_000.5\": invalid syntax",
+            ),
+            (
+                "1e400",
+                "error parsing number: strconv.ParseFloat: parsing \"1e400\": value out of range",
+            ),
+            ("1e", "bad number or duration syntax: \"1e\""),
+        ] {
+            assert_eq!(lex(text).unwrap_err().msg, msg, "{text}");
+        }
     }
 }
