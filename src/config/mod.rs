@@ -526,8 +526,13 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
         for f in crate::discovery::file::matched_files(&cfg.scrape_config_files.clone(), base) {
             let t = std::fs::read_to_string(&f)
                 .map_err(|e| ConfigError(format!("open {}: {}", f.display(), io_msg(&e))))?;
-            let more: ScrapeConfigFile = serde_yaml::from_str(&t)
-                .map_err(|e| ConfigError(format!("parsing YAML file {}: {e}", f.display())))?;
+            let more: ScrapeConfigFile = serde_yaml::from_str(&t).map_err(|e| {
+                ConfigError(format!(
+                    "parsing YAML file {}: {}",
+                    f.display(),
+                    located::yaml_error(&t, &e)
+                ))
+            })?;
             cfg.scrape_configs.extend(more.scrape_configs);
         }
         cfg.check("")
