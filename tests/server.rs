@@ -498,6 +498,40 @@ fn unknown_paths_answer_as_prometheus_3() {
     }
 }
 
+#[test]
+fn wrong_methods_and_the_api_root_answer_as_prometheus_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), "", &[]);
+    // a path taking other methods: 405 with them (and OPTIONS) in Allow
+    for (method, path, allow) in [
+        ("DELETE", "/api/v1/query", "GET, OPTIONS, POST"),
+        ("PUT", "/api/v1/labels", "GET, OPTIONS, POST"),
+        ("POST", "/api/v1/status/config", "GET, OPTIONS"),
+    ] {
+        let head = raw_head(&s.addr, method, path);
+        let lower = head.to_ascii_lowercase();
+        assert!(head.starts_with("HTTP/1.1 405"), "{method} {path}: {head}");
+        assert!(
+            lower.contains(&format!("\r\nallow: {}\r\n", allow.to_ascii_lowercase())),
+            "{method} {path}: {head}"
+        );
+        assert!(
+            lower.contains("\r\nx-content-type-options: nosniff\r\n"),
+            "{method} {path}: {head}"
+        );
+    }
+    // the API's root without its slash is sent there, as Go's ServeMux does
+    let head = raw_head(&s.addr, "GET", "/api/v1");
+    assert!(head.starts_with("HTTP/1.1 301"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("\r\nlocation: /api/v1/\r\n"),
+        "{head}"
+    );
+    let (code, body) = http_get(&s.addr, "/api/v1/").unwrap();
+    assert_eq!((code, body.as_str()), (404, "404 page not found\n"));
+}
+
 /// The status line and headers of a request without a body.
 fn raw_head(addr: &str, method: &str, path: &str) -> String {
     use std::io::{Read, Write};
