@@ -1,10 +1,11 @@
 //! The web UI in a real headless browser: flint scrapes a local target, and
 //! `tests/ui/ui_test.mjs` (playwright-core driving the system Chromium)
 //! types a query on the query page, runs it, switches to Graph, opens
-//! Prometheus-style `/graph?g0.expr=…` links and the targets page, and
-//! reports what the pages show. This test checks that report against the
-//! HTTP API (`/api/v1/query`, `/api/v1/targets`) and keeps the screenshots
-//! in `target/ui-artifacts/`.
+//! Prometheus-style `/graph?g0.expr=…` links and the targets page, uses the
+//! pages' tools, and reports what the pages show. This test checks that
+//! report against the HTTP API (`/api/v1/query`, `/api/v1/targets`, and
+//! for each tool a `check_*` function below) and keeps the screenshots in
+//! `target/ui-artifacts/`.
 //!
 //! Needs `node` (20+), `tests/ui/node_modules` (`npm ci` in tests/ui) and
 //! Chromium (`chromium` on the PATH, or `FLINT_CHROMIUM=/path/to/chrome`);
@@ -177,7 +178,7 @@ fn run_browser(chromium: &Path, base: &str, shots: &Path, target: &str) -> (bool
     };
     let out = read(Box::new(child.stdout.take().unwrap()));
     let err = read(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(180);
     let ok = loop {
         if let Some(st) = child.try_wait().unwrap() {
             break st.success();
@@ -460,6 +461,8 @@ fn web_ui_in_a_headless_browser() {
     .collect();
     assert_eq!(shown, expect);
 
+    check_zoom(&report["zoom"]);
+
     let names: Vec<_> = kept
         .iter()
         .filter_map(|p| p.file_name()?.to_str().map(str::to_string))
@@ -470,6 +473,7 @@ fn web_ui_in_a_headless_browser() {
         "3-graph-link-table.png",
         "4-rate-graph.png",
         "5-targets.png",
+        "6-zoomed-graph.png",
     ] {
         assert!(
             names.iter().any(|x| x == n),
@@ -477,4 +481,84 @@ fn web_ui_in_a_headless_browser() {
         );
     }
     println!("ui test took {:.1}s", t0.elapsed().as_secs_f64());
+}
+
+/// A range written as the UI writes `range_input` ("10s", "1m30s") in ms.
+fn duration_ms(s: &str) -> u64 {
+    let mut total = 0;
+    let mut num = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let unit = if c == 'm' && chars.peek() == Some(&'s') {
+            chars.next();
+            1
+        } else {
+            match c {
+                's' => 1000,
+                'm' => 60_000,
+                'h' => 3_600_000,
+                'd' => 86_400_000,
+                'w' => 604_800_000,
+                'y' => 31_536_000_000,
+                _ => panic!("bad duration {s:?}"),
+            }
+        };
+        total += num.parse::<u64>().unwrap() * unit;
+        num.clear();
+    }
+    total
+}
+
+fn num(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+/// Dragging across the middle half of a 20 s graph shows that span: the
+/// URL's range and end are the selection's (to the second), the graph is
+/// redrawn over them, and Zoom out and Back return.
+fn check_zoom(z: &Value) {
+    let (from, to) = (num(&z["selected"]["from"]), num(&z["selected"]["to"]));
+    let before = &z["before"];
+    let span = num(&before["end"]) - num(&before["start"]);
+    assert!(
+        (to - from - span / 2.0).abs() < 1000.0,
+        "the selection is half the graph: {z}"
+    );
+    let range = duration_ms(z["rangeInput"].as_str().unwrap()) as f64;
+    assert!(
+        (range - (to - from)).abs() <= 1000.0,
+        "g0.range_input is the selected span: {z}"
+    );
+    assert!(range < span, "zoomed in: {z}");
+    let end = num(&z["endMs"]);
+    assert!(
+        (end - to).abs() <= 1000.0,
+        "g0.end_input is the selection's end: {z}"
+    );
+    assert_eq!(
+        num(&z["after"]["end"]),
+        end,
+        "graph redrawn to the new end: {z}"
+    );
+    assert!(
+        (num(&z["after"]["end"]) - num(&z["after"]["start"]) - range).abs() <= 1000.0,
+        "graph redrawn over the new range: {z}"
+    );
+    assert_eq!(z["zoomOutVisible"], true, "{z}");
+    assert_eq!(z["backRange"], RANGE, "Zoom out restores the range: {z}");
+    assert!(
+        !z["backUrl"].as_str().unwrap().contains("end_input"),
+        "Zoom out restores the end (now): {z}"
+    );
+    assert!(
+        z["backButtonUrl"]
+            .as_str()
+            .unwrap()
+            .contains("g0.end_input="),
+        "Back returns to the zoomed span: {z}"
+    );
 }

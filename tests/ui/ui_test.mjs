@@ -192,6 +192,54 @@ try {
     'http_request_duration_seconds_sum / http_request_duration_seconds_count',
     'process_resident_memory_bytes',
   ]);
+
+  // ------------------------------------------- drag-to-zoom on the graph
+  log('open', base + rateLink);
+  await page.goto(base + rateLink);
+  panel = page.getByRole('region', { name: 'Query panel' }).first();
+  await graphReport(panel);
+  const chartEl = panel.locator('.chart');
+  const geo = async () => chartEl.evaluate(el => ({
+    start: Number(el.dataset.start), end: Number(el.dataset.end),
+    left: Number(el.dataset.plotLeft), width: Number(el.dataset.plotWidth),
+    yMin: Number(el.dataset.yMin), yMax: Number(el.dataset.yMax),
+  }));
+  const before = await geo();
+  const box = await chartEl.boundingBox();
+  const xa = box.x + before.left + before.width * 0.25, xb = box.x + before.left + before.width * 0.75;
+  const y = box.y + box.height / 2;
+  const at = x => before.start + ((x - box.x - before.left) / before.width) * (before.end - before.start);
+  await page.mouse.move(xa, y);
+  await page.mouse.down();
+  await page.mouse.move((xa + xb) / 2, y, { steps: 4 });
+  await page.mouse.move(xb, y, { steps: 4 });
+  await page.mouse.up();
+  await page.waitForURL(/g0\.end_input=/);
+  const zoomedUrl = page.url();
+  const zoomedParams = new URL(zoomedUrl).searchParams;
+  const endInput = zoomedParams.get('g0.end_input');
+  // the zoomed graph is drawn over the new span
+  await page.waitForFunction(e => {
+    const c = document.querySelector('.chart');
+    return c && Number(c.dataset.end) === e;
+  }, Date.parse(`${endInput.replace(' ', 'T')}Z`));
+  const after = await geo();
+  await shot('6-zoomed-graph');
+  const zoomOut = panel.getByRole('button', { name: 'Zoom out' });
+  const zoomOutVisible = await zoomOut.isVisible();
+  await zoomOut.click();
+  await page.waitForURL(u => !u.searchParams.has('g0.end_input'));
+  report.zoom = {
+    before, after, selected: { from: at(xa), to: at(xb) },
+    url: zoomedUrl, rangeInput: zoomedParams.get('g0.range_input'), endInput,
+    endMs: Date.parse(`${endInput.replace(' ', 'T')}Z`),
+    zoomOutVisible, backUrl: page.url(),
+    backRange: new URL(page.url()).searchParams.get('g0.range_input'),
+  };
+  // the browser's Back button returns to the zoomed span as well
+  await page.goBack();
+  await page.waitForURL(/g0\.end_input=/);
+  report.zoom.backButtonUrl = page.url();
 } catch (e) {
   if (page) {
     const path = join(shots, 'failure.png');

@@ -173,8 +173,10 @@ class Panel {
     this.tabGraph.setAttribute('aria-selected', String(tab === 'graph'));
     fill(this.body, tab === 'graph' ? this.graphControls : this.tableControls, this.output = h('div.output'));
     this.info.textContent = '';
-    if (tab === 'graph') {
-      this.chart ??= new Chart();
+    if (tab === 'graph' && !this.chart) {
+      this.chart = new Chart();
+      this.chart.onZoom = (from, to) => this.zoom(from, to);
+      this.chart.onZoomOut = () => this.zoomBack();
     }
     if (run) saveURL();
     if (run && this.state.expr.trim()) this.run();
@@ -238,13 +240,20 @@ class Panel {
       },
     }, 'Stacked');
     this.stackBtn.classList.toggle('on', s.stacked);
+    this.zooms = [];
+    this.zoomOutBtn = h('button.btn', {
+      type: 'button', hidden: true, title: 'Back to the range before the last zoom (or double-click the graph)',
+      onclick: () => this.zoomBack(),
+    }, icon(ICONS.zoomOut), 'Zoom out');
     const btn = (ic, label, fn) => h('button.btn.btn-icon', { type: 'button', title: label, onclick: fn }, icon(ic, label));
     this.graphControls = h('div.controls',
       h('div.group', btn(ICONS.minus, 'Shorter range', () => stepRange(-1)), this.rangeIn, btn(ICONS.plus, 'Longer range', () => stepRange(1))),
       h('div.group', btn(ICONS.left, 'Earlier', () => shiftEnd(-1)), this.endIn, btn(ICONS.right, 'Later', () => shiftEnd(1)),
         btn(ICONS.close, 'Reset end time to now', () => { s.end = null; this.paintTimes(); this.changed(); })),
       h('label.check', 'Step', this.stepIn),
-      this.stackBtn);
+      this.stackBtn,
+      this.zoomOutBtn,
+      h('span.muted.hint', 'Drag across the graph to zoom'));
 
     // Table: evaluation time.
     this.momentIn = h('input.time', { type: 'text', placeholder: 'now', 'aria-label': 'Evaluation time', title: 'Evaluation time: YYYY-MM-DD HH:MM:SS, empty for now' });
@@ -288,6 +297,35 @@ class Panel {
   changed() {
     saveURL();
     if (this.state.expr.trim()) this.run();
+  }
+
+  /** Shows the span from..to (ms) selected on the graph; a new history entry. */
+  zoom(from, to) {
+    const s = this.state;
+    this.zooms.push({ range: s.range, end: s.end });
+    s.end = Math.round(to / 1000) * 1000;
+    s.range = Math.max(1000, Math.round((to - from) / 1000) * 1000);
+    this.rangeIn.value = formatDuration(s.range);
+    this.paintTimes();
+    this.paintZoom();
+    saveURL(true);
+    if (s.expr.trim()) this.run();
+  }
+
+  /** Back to the range and end before the last zoom. */
+  zoomBack() {
+    const prev = this.zooms.pop();
+    if (!prev) return;
+    Object.assign(this.state, prev);
+    this.rangeIn.value = formatDuration(this.state.range);
+    this.paintTimes();
+    this.paintZoom();
+    saveURL(true);
+    if (this.state.expr.trim()) this.run();
+  }
+
+  paintZoom() {
+    this.zoomOutBtn.hidden = !this.zooms.length;
   }
 
   // ---------------------------------------------------------- running
