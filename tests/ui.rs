@@ -462,6 +462,7 @@ fn web_ui_in_a_headless_browser() {
     assert_eq!(shown, expect);
 
     check_zoom(&report["zoom"]);
+    check_y_axis(&report["yAxis"]);
 
     let names: Vec<_> = kept
         .iter()
@@ -474,6 +475,7 @@ fn web_ui_in_a_headless_browser() {
         "4-rate-graph.png",
         "5-targets.png",
         "6-zoomed-graph.png",
+        "7-y-axis-zero.png",
     ] {
         assert!(
             names.iter().any(|x| x == n),
@@ -561,4 +563,17 @@ fn check_zoom(z: &Value) {
             .contains("g0.end_input="),
         "Back returns to the zoomed span: {z}"
     );
+}
+
+/// "Start Y axis at 0": the axis of 18-30 °C starts above 0 by default and
+/// at 0 when checked, kept in the URL as Prometheus's `g0.y_axis_min=0`.
+fn check_y_axis(y: &Value) {
+    assert!(num(&y["before"]) > 0.0, "{y}");
+    assert_eq!(num(&y["checked"]), 0.0, "{y}");
+    assert!(
+        y["url"].as_str().unwrap().contains("g0.y_axis_min=0"),
+        "{y}"
+    );
+    assert_eq!(num(&y["afterReload"]), 0.0, "{y}");
+    assert_eq!(y["boxAfterReload"], true, "{y}");
 }

@@ -240,6 +240,27 @@ try {
   await page.goBack();
   await page.waitForURL(/g0\.end_input=/);
   report.zoom.backButtonUrl = page.url();
+
+  // ------------------------------------------- start the Y axis at 0
+  const gaugeGraph = `/graph?g0.expr=${encodeURIComponent(tableExpr)}&g0.tab=0&g0.range_input=${range}`;
+  log('open', base + gaugeGraph);
+  await page.goto(base + gaugeGraph);
+  panel = page.getByRole('region', { name: 'Query panel' }).first();
+  await graphReport(panel);
+  const yBefore = (await geo()).yMin;
+  const yZero = panel.getByRole('checkbox', { name: 'Start Y axis at 0' });
+  await yZero.check();
+  await page.waitForURL(/g0\.y_axis_min=0/);
+  const yChecked = (await geo()).yMin;
+  await shot('7-y-axis-zero');
+  await page.reload();
+  panel = page.getByRole('region', { name: 'Query panel' }).first();
+  await graphReport(panel);
+  report.yAxis = {
+    before: yBefore, checked: yChecked, url: page.url(),
+    afterReload: (await geo()).yMin,
+    boxAfterReload: await panel.getByRole('checkbox', { name: 'Start Y axis at 0' }).isChecked(),
+  };
 } catch (e) {
   if (page) {
     const path = join(shots, 'failure.png');

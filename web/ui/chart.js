@@ -146,6 +146,7 @@ export class Chart {
    * @param {number} d.step point spacing (ms)
    * @param {boolean} d.stacked
    * @param {string} d.unit '', 'bytes' or 'seconds'
+   * @param {number|null} [d.yMin] lowest value the value axis shows (0 to start it at 0)
    */
   setData(d) {
     const keep = this.data && this.data.series.length === d.series.length;
@@ -162,6 +163,12 @@ export class Chart {
   setStacked(stacked) {
     if (!this.data) return;
     this.data.stacked = stacked;
+    this.draw();
+  }
+
+  setYMin(yMin) {
+    if (!this.data) return;
+    this.data.yMin = yMin;
     this.draw();
   }
 
@@ -275,6 +282,10 @@ export class Chart {
     });
     if (d.stacked && lo > 0) lo = 0;
     if (d.stacked && hi < 0) hi = 0;
+    if (d.yMin !== null && d.yMin !== undefined && lo !== Infinity) {
+      if (lo > d.yMin) lo = d.yMin;
+      if (hi < d.yMin) hi = d.yMin;
+    }
     if (lo === Infinity) { lo = 0; hi = 1; }
     if (lo === hi) {
       const pad = Math.abs(lo) * 0.1 || 1;

@@ -43,6 +43,7 @@ export function parseState(search) {
       end: p.end_input ? parseTime(p.end_input) : null,
       moment: p.moment_input ? parseTime(p.moment_input) : null,
       step: stepSec ? parseDuration(stepSec) : null,
+      yMin: p.y_axis_min !== undefined && p.y_axis_min !== '' && Number.isFinite(Number(p.y_axis_min)) ? Number(p.y_axis_min) : null,
     };
   });
 }
@@ -59,6 +60,7 @@ export function stateToSearch(states) {
     if (s.end !== null) q.set(`${g}end_input`, formatTime(s.end));
     if (s.moment !== null) q.set(`${g}moment_input`, formatTime(s.moment));
     if (s.step) q.set(`${g}step_input`, String(s.step / 1000));
+    if (s.yMin !== null && s.yMin !== undefined) q.set(`${g}y_axis_min`, String(s.yMin));
   });
   return `?${q.toString().replace(/%2F/g, '/').replace(/%3A/g, ':').replace(/%5B/g, '[').replace(/%5D/g, ']')}`;
 }
@@ -85,7 +87,7 @@ export function mount(el) {
 }
 
 function newState() {
-  return { expr: '', tab: 'table', stacked: false, range: DEFAULT_RANGE, end: null, moment: null, step: null };
+  return { expr: '', tab: 'table', stacked: false, range: DEFAULT_RANGE, end: null, moment: null, step: null, yMin: null };
 }
 
 function load() {
@@ -240,6 +242,12 @@ class Panel {
       },
     }, 'Stacked');
     this.stackBtn.classList.toggle('on', s.stacked);
+    this.yZero = h('input', { type: 'checkbox', checked: s.yMin === 0 });
+    this.yZero.addEventListener('change', () => {
+      s.yMin = this.yZero.checked ? 0 : null;
+      saveURL();
+      this.chart?.setYMin(s.yMin);
+    });
     this.zooms = [];
     this.zoomOutBtn = h('button.btn', {
       type: 'button', hidden: true, title: 'Back to the range before the last zoom (or double-click the graph)',
@@ -252,6 +260,7 @@ class Panel {
         btn(ICONS.close, 'Reset end time to now', () => { s.end = null; this.paintTimes(); this.changed(); })),
       h('label.check', 'Step', this.stepIn),
       this.stackBtn,
+      h('label.check', { title: 'Start the value axis at 0 instead of the lowest value' }, this.yZero, 'Start Y axis at 0'),
       this.zoomOutBtn,
       h('span.muted.hint', 'Drag across the graph to zoom'));
 
@@ -446,7 +455,7 @@ class Panel {
     } else {
       out.push(this.chart.el, this.chart.legendBar, this.chart.legend);
       fill(this.output, out);
-      this.chart.setData({ series, start, step, stacked: this.state.stacked, unit: guessUnit(this.state.expr) });
+      this.chart.setData({ series, start, step, stacked: this.state.stacked, yMin: this.state.yMin, unit: guessUnit(this.state.expr) });
     }
     this.info.textContent = `${series.length} series · ${points} points · step ${formatDuration(step)} · ${Math.round(ms)} ms`;
   }
