@@ -463,6 +463,7 @@ fn web_ui_in_a_headless_browser() {
 
     check_zoom(&report["zoom"]);
     check_y_axis(&report["yAxis"]);
+    check_history(&report["history"]);
 
     let names: Vec<_> = kept
         .iter()
@@ -476,6 +477,7 @@ fn web_ui_in_a_headless_browser() {
         "5-targets.png",
         "6-zoomed-graph.png",
         "7-y-axis-zero.png",
+        "8-history.png",
     ] {
         assert!(
             names.iter().any(|x| x == n),
@@ -576,4 +578,34 @@ fn check_y_axis(y: &Value) {
     );
     assert_eq!(num(&y["afterReload"]), 0.0, "{y}");
     assert_eq!(y["boxAfterReload"], true, "{y}");
+}
+
+/// The history lists executed queries, most recent first; searching
+/// narrows it; a click puts the query in the editor and runs it.
+fn check_history(hv: &Value) {
+    let stored: Vec<&str> = hv["stored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    // the last query run before opening it was the gauge's graph
+    assert_eq!(stored.first(), Some(&GAUGE), "{hv}");
+    assert!(stored.contains(&RATE), "{hv}");
+    assert_eq!(
+        stored.iter().filter(|x| **x == GAUGE).count(),
+        1,
+        "no duplicates: {hv}"
+    );
+    let all: Vec<&str> = hv["allItems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    assert_eq!(all, stored, "the popover lists the stored history: {hv}");
+    assert_eq!(hv["filtered"], serde_json::json!([RATE]), "search: {hv}");
+    assert_eq!(hv["editor"], RATE, "{hv}");
+    assert_eq!(hv["popoverGone"], true, "{hv}");
+    assert_eq!(hv["rows"], COUNTERS.len(), "the chosen query ran: {hv}");
 }

@@ -37,6 +37,11 @@ const ASSETS: &[Asset] = &[
         include_bytes!("../../web/ui/functions.js"),
     ),
     (
+        "/assets/explore.js",
+        JS,
+        include_bytes!("../../web/ui/explore.js"),
+    ),
+    (
         "/assets/promql.js",
         JS,
         include_bytes!("../../web/ui/promql.js"),

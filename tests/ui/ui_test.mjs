@@ -261,6 +261,29 @@ try {
     afterReload: (await geo()).yMin,
     boxAfterReload: await panel.getByRole('checkbox', { name: 'Start Y axis at 0' }).isChecked(),
   };
+
+  // ------------------------------------------------------ query history
+  log('open', `${base}/query`);
+  await page.goto(`${base}/query`);
+  panel = page.getByRole('region', { name: 'Query panel' }).first();
+  const stored = await page.evaluate(() => JSON.parse(localStorage.getItem('flint.queryHistory') || '[]').map(x => x.expr));
+  await panel.getByRole('button', { name: 'Query history' }).click();
+  const hist = page.getByRole('dialog', { name: 'Query history' });
+  await hist.waitFor();
+  const histItems = () => hist.locator('.pop-expr').allTextContents();
+  const allItems = await histItems();
+  await hist.getByRole('searchbox', { name: 'Search query history' }).fill('rate(');
+  await page.waitForFunction(() => [...document.querySelectorAll('.popover .pop-expr')].every(e => e.textContent.includes('rate(')));
+  const filtered = await histItems();
+  await shot('8-history');
+  await hist.locator('.pop-item').first().click();
+  await waitTable(panel);
+  report.history = {
+    stored, allItems, filtered,
+    editor: await panel.getByRole('combobox', { name: 'Expression' }).inputValue(),
+    popoverGone: await hist.count() === 0,
+    rows: (await tableRows(panel)).length,
+  };
 } catch (e) {
   if (page) {
     const path = join(shots, 'failure.png');

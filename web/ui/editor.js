@@ -100,6 +100,17 @@ export class Editor {
 
   focus() { this.ta.focus(); }
 
+  /** Sets the whole expression as an edit (undoable, reported by onChange). */
+  replaceAll(text) {
+    this.ta.focus();
+    this.ta.select();
+    if (!document.execCommand?.('insertText', false, text)) {
+      this.ta.value = text;
+      this.ta.dispatchEvent(new Event('input'));
+    }
+    this.close(true);
+  }
+
   /** Marks the error at 1-based line:col, or clears it (null). */
   setError(pos) {
     this.error = pos ? { offset: offsetOf(this.ta.value, pos.line, pos.col) } : null;

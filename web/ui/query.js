@@ -9,6 +9,7 @@ import {
 import { Editor } from './editor.js';
 import { Chart } from './chart.js';
 import { parseErrorPos } from './promql.js';
+import { remember, showHistory } from './explore.js';
 
 const DEFAULT_RANGE = 3600e3;
 const RANGE_STEPS = ['1s', '10s', '1m', '5m', '15m', '30m', '1h', '2h', '6h', '12h', '1d', '2d', '1w', '2w', '4w', '8w', '26w', '1y'];
@@ -149,13 +150,20 @@ class Panel {
     });
     const runBtn = h('button.btn.btn-primary', { type: 'button', onclick: () => this.run(true) }, icon(ICONS.play), 'Execute');
     const rmBtn = h('button.btn.btn-icon', { type: 'button', title: 'Remove panel', onclick: () => removePanel(this) }, icon(ICONS.close, 'Remove panel'));
+    const histBtn = h('button.btn.btn-icon', {
+      type: 'button', title: 'Query history', 'aria-haspopup': 'dialog',
+      onclick: () => showHistory(histBtn, expr => {
+        this.editor.replaceAll(expr);
+        this.run(true);
+      }),
+    }, icon(ICONS.history, 'Query history'));
     this.parseErr = h('div.parse-error', { hidden: true, role: 'alert' });
     this.tabTable = h('button.tab', { type: 'button', role: 'tab', onclick: () => this.setTab('table') }, 'Table');
     this.tabGraph = h('button.tab', { type: 'button', role: 'tab', onclick: () => this.setTab('graph') }, 'Graph');
     this.info = h('span.tab-info', { 'aria-live': 'polite' });
     this.body = h('div.panel-body', { role: 'tabpanel' });
     this.el = h('section.card.panel', { 'aria-label': 'Query panel' },
-      h('div.panel-top', this.editor.el, h('div.panel-actions', runBtn, rmBtn)),
+      h('div.panel-top', this.editor.el, h('div.panel-actions', histBtn, runBtn, rmBtn)),
       this.parseErr,
       h('div.tabs', { role: 'tablist' }, this.tabTable, this.tabGraph, this.info),
       this.body);
@@ -360,6 +368,7 @@ class Panel {
     const expr = this.state.expr.trim();
     if (userAction) saveURL(true);
     if (!expr) return;
+    remember(expr);
     this.abort?.abort();
     const ac = new AbortController();
     this.abort = ac;
