@@ -464,6 +464,7 @@ fn web_ui_in_a_headless_browser() {
     check_zoom(&report["zoom"]);
     check_y_axis(&report["yAxis"]);
     check_history(&report["history"]);
+    check_explorer(&s, &report["explorer"]);
 
     let names: Vec<_> = kept
         .iter()
@@ -478,6 +479,7 @@ fn web_ui_in_a_headless_browser() {
         "6-zoomed-graph.png",
         "7-y-axis-zero.png",
         "8-history.png",
+        "9-metrics-explorer.png",
     ] {
         assert!(
             names.iter().any(|x| x == n),
@@ -608,4 +610,58 @@ fn check_history(hv: &Value) {
     assert_eq!(hv["editor"], RATE, "{hv}");
     assert_eq!(hv["popoverGone"], true, "{hv}");
     assert_eq!(hv["rows"], COUNTERS.len(), "the chosen query ran: {hv}");
+}
+
+fn subsequence(name: &str, q: &str) -> bool {
+    let mut it = name.chars();
+    q.chars().all(|c| it.any(|x| x == c))
+}
+
+/// The explorer finds the gauge by a fuzzy query, with its type and help
+/// from /api/v1/metadata and its labels from /api/v1/series, and inserts
+/// its name at the cursor.
+fn check_explorer(s: &Server, x: &Value) {
+    let q = x["query"].as_str().unwrap();
+    let rows = x["rows"].as_array().unwrap();
+    assert_eq!(rows[0]["name"], GAUGE, "best match first: {x}");
+    for r in rows {
+        assert!(
+            subsequence(r["name"].as_str().unwrap(), q),
+            "{r} does not match {q}"
+        );
+    }
+    let (_, meta) = s.api(&format!("/api/v1/metadata?metric={GAUGE}"));
+    let m = &meta["data"][GAUGE][0];
+    assert_eq!(rows[0]["type"], m["type"], "{x} vs {meta}");
+    assert_eq!(rows[0]["help"], m["help"], "{x} vs {meta}");
+    assert_eq!(rows[0]["type"], "gauge");
+    let (_, series) = s.api(&format!(
+        "/api/v1/series?match[]={}",
+        crate::common::enc(GAUGE)
+    ));
+    let mut want: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for ser in series["data"].as_array().unwrap() {
+        for (k, v) in ser.as_object().unwrap() {
+            if k != "__name__" {
+                want.entry(k.clone())
+                    .or_default()
+                    .insert(v.as_str().unwrap().to_string());
+            }
+        }
+    }
+    let got: BTreeMap<String, u64> = x["labels"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+        .collect();
+    let want: BTreeMap<String, u64> = want.into_iter().map(|(k, v)| (k, v.len() as u64)).collect();
+    assert_eq!(got, want, "labels and value counts");
+    assert_eq!(got["room"], ROOMS.len() as u64);
+    assert_eq!(x["beforeInsert"], "avg()");
+    assert_eq!(
+        x["editor"],
+        format!("avg({GAUGE})"),
+        "inserted at the cursor"
+    );
 }

@@ -284,6 +284,44 @@ try {
     popoverGone: await hist.count() === 0,
     rows: (await tableRows(panel)).length,
   };
+
+  // --------------------------------------------------- metrics explorer
+  await page.goto(`${base}/query`);
+  panel = page.getByRole('region', { name: 'Query panel' }).first();
+  const ed = panel.getByRole('combobox', { name: 'Expression' });
+  await ed.click();
+  await ed.pressSequentially('avg()', { delay: 15 });
+  await ed.press('Escape');
+  await ed.press('ArrowLeft'); // the cursor between the parentheses
+  const beforeInsert = await ed.inputValue();
+  await panel.getByRole('button', { name: 'Metrics explorer' }).click();
+  const mx = page.getByRole('dialog', { name: 'Metrics explorer' });
+  await mx.waitFor();
+  const fuzzyQuery = 'uitmpcel';
+  await mx.getByRole('searchbox', { name: 'Search metrics' }).fill(fuzzyQuery);
+  // the list is repainted for the query: every row a fuzzy match
+  await page.waitForFunction(q => {
+    const rows = [...document.querySelectorAll('dialog .mx-row')];
+    const fits = n => { let j = 0; for (const c of n) if (c === q[j]) j++; return j === q.length; };
+    return rows.length > 0 && rows.every(r => fits(r.dataset.metric));
+  }, fuzzyQuery);
+  const mxRows = await mx.locator('.mx-row').evaluateAll(rs => rs.map(r => ({
+    name: r.dataset.metric,
+    type: r.querySelector('.mx-type')?.textContent ?? null,
+    help: r.querySelector('.mx-help')?.textContent ?? null,
+  })));
+  const first = mx.locator('.mx-row').first();
+  await first.getByRole('button', { name: 'Labels' }).click();
+  await first.locator('table.mx-label-table tbody tr').first().waitFor();
+  const mxLabels = await first.locator('table.mx-label-table tbody tr').evaluateAll(trs => Object.fromEntries(trs.map(tr =>
+    [tr.querySelector('.mx-label').textContent, Number(tr.querySelector('td.num').textContent)])));
+  await shot('9-metrics-explorer');
+  await first.locator('.mx-name').click();
+  await mx.waitFor({ state: 'detached' });
+  report.explorer = {
+    query: fuzzyQuery, beforeInsert, rows: mxRows, labels: mxLabels,
+    editor: await ed.inputValue(),
+  };
 } catch (e) {
   if (page) {
     const path = join(shots, 'failure.png');

@@ -9,7 +9,7 @@ import {
 import { Editor } from './editor.js';
 import { Chart } from './chart.js';
 import { parseErrorPos } from './promql.js';
-import { remember, showHistory } from './explore.js';
+import { remember, showHistory, showExplorer } from './explore.js';
 
 const DEFAULT_RANGE = 3600e3;
 const RANGE_STEPS = ['1s', '10s', '1m', '5m', '15m', '30m', '1h', '2h', '6h', '12h', '1d', '2d', '1w', '2w', '4w', '8w', '26w', '1y'];
@@ -157,13 +157,17 @@ class Panel {
         this.run(true);
       }),
     }, icon(ICONS.history, 'Query history'));
+    const mxBtn = h('button.btn.btn-icon', {
+      type: 'button', title: 'Metrics explorer', 'aria-haspopup': 'dialog',
+      onclick: () => showExplorer(name => this.editor.insert(name)),
+    }, icon(ICONS.list, 'Metrics explorer'));
     this.parseErr = h('div.parse-error', { hidden: true, role: 'alert' });
     this.tabTable = h('button.tab', { type: 'button', role: 'tab', onclick: () => this.setTab('table') }, 'Table');
     this.tabGraph = h('button.tab', { type: 'button', role: 'tab', onclick: () => this.setTab('graph') }, 'Graph');
     this.info = h('span.tab-info', { 'aria-live': 'polite' });
     this.body = h('div.panel-body', { role: 'tabpanel' });
     this.el = h('section.card.panel', { 'aria-label': 'Query panel' },
-      h('div.panel-top', this.editor.el, h('div.panel-actions', histBtn, runBtn, rmBtn)),
+      h('div.panel-top', this.editor.el, h('div.panel-actions', histBtn, mxBtn, runBtn, rmBtn)),
       this.parseErr,
       h('div.tabs', { role: 'tablist' }, this.tabTable, this.tabGraph, this.info),
       this.body);
