@@ -34,6 +34,8 @@ const RATE: &str = "rate(ui_requests_total[1m])";
 const RANGE: &str = "20s";
 /// Samples per series to wait for before opening the browser (at 250ms).
 const MIN_SAMPLES: f64 = 24.0;
+/// Formatted with the Format button.
+const FORMAT_EXPR: &str = "sum   by(code)(rate(ui_requests_total{path=~\"/a|/b\"}[1m]))>0";
 
 /// Counters per series, in increments per second; distinct, so the rate
 /// lines do not overlap.
@@ -164,6 +166,7 @@ fn run_browser(chromium: &Path, base: &str, shots: &Path, target: &str) -> (bool
         .env("UI_TABLE_EXPR", GAUGE)
         .env("UI_RATE_EXPR", RATE)
         .env("UI_RANGE", RANGE)
+        .env("UI_FORMAT_EXPR", FORMAT_EXPR)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -465,6 +468,7 @@ fn web_ui_in_a_headless_browser() {
     check_y_axis(&report["yAxis"]);
     check_history(&report["history"]);
     check_explorer(&s, &report["explorer"]);
+    check_format(&s, &report["format"]);
 
     let names: Vec<_> = kept
         .iter()
@@ -663,5 +667,21 @@ fn check_explorer(s: &Server, x: &Value) {
         x["editor"],
         format!("avg({GAUGE})"),
         "inserted at the cursor"
+    );
+}
+
+/// Format rewrites the expression as /api/v1/format_query does.
+fn check_format(s: &Server, f: &Value) {
+    let (code, api) = s.api(&format!(
+        "/api/v1/format_query?query={}",
+        crate::common::enc(FORMAT_EXPR)
+    ));
+    assert_eq!(code, 200, "{api}");
+    let want = api["data"].as_str().unwrap();
+    assert_ne!(want, FORMAT_EXPR);
+    assert_eq!(f["editor"], want, "{f}");
+    assert!(
+        f["url"].as_str().unwrap().contains("g0.expr="),
+        "the URL follows: {f}"
     );
 }

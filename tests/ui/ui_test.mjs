@@ -12,6 +12,7 @@
 //   UI_TABLE_EXPR  the expression typed on the query page (a gauge)
 //   UI_RATE_EXPR   the expression opened as a Prometheus /graph link (a rate)
 //   UI_RANGE       the graph range to set (e.g. "20s")
+//   UI_FORMAT_EXPR an expression to format with the Format button
 //
 // Log lines go to stderr; a failed wait or step exits with status 1.
 
@@ -44,6 +45,7 @@ const target = env('UI_TARGET');
 const tableExpr = env('UI_TABLE_EXPR');
 const rateExpr = env('UI_RATE_EXPR');
 const range = env('UI_RANGE');
+const formatExpr = env('UI_FORMAT_EXPR');
 
 const report = { screenshots: [], pageErrors: [] };
 
@@ -322,6 +324,13 @@ try {
     query: fuzzyQuery, beforeInsert, rows: mxRows, labels: mxLabels,
     editor: await ed.inputValue(),
   };
+
+  // ------------------------------------------------------ Format button
+  await ed.fill(formatExpr);
+  await panel.getByRole('button', { name: 'Format expression' }).click();
+  await page.waitForFunction(([sel, v]) => document.querySelector(sel).value !== v,
+    ['section.panel textarea', formatExpr]);
+  report.format = { input: formatExpr, editor: await ed.inputValue(), url: page.url() };
 } catch (e) {
   if (page) {
     const path = join(shots, 'failure.png');

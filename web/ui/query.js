@@ -161,13 +161,14 @@ class Panel {
       type: 'button', title: 'Metrics explorer', 'aria-haspopup': 'dialog',
       onclick: () => showExplorer(name => this.editor.insert(name)),
     }, icon(ICONS.list, 'Metrics explorer'));
+    this.formatBtn = h('button.btn.btn-icon', { type: 'button', title: 'Format expression', onclick: () => this.format() }, icon(ICONS.format, 'Format expression'));
     this.parseErr = h('div.parse-error', { hidden: true, role: 'alert' });
     this.tabTable = h('button.tab', { type: 'button', role: 'tab', onclick: () => this.setTab('table') }, 'Table');
     this.tabGraph = h('button.tab', { type: 'button', role: 'tab', onclick: () => this.setTab('graph') }, 'Graph');
     this.info = h('span.tab-info', { 'aria-live': 'polite' });
     this.body = h('div.panel-body', { role: 'tabpanel' });
     this.el = h('section.card.panel', { 'aria-label': 'Query panel' },
-      h('div.panel-top', this.editor.el, h('div.panel-actions', histBtn, mxBtn, runBtn, rmBtn)),
+      h('div.panel-top', this.editor.el, h('div.panel-actions', histBtn, mxBtn, this.formatBtn, runBtn, rmBtn)),
       this.parseErr,
       h('div.tabs', { role: 'tablist' }, this.tabTable, this.tabGraph, this.info),
       this.body);
@@ -366,6 +367,21 @@ class Panel {
 
   hideParseError() {
     this.parseErr.hidden = true;
+  }
+
+  /** Rewrites the expression as /api/v1/format_query formats it. */
+  async format() {
+    const expr = this.state.expr.trim();
+    if (!expr) return;
+    this.hideParseError();
+    try {
+      const { data } = await api('/api/v1/format_query', { query: expr });
+      if (data !== this.editor.value) this.editor.replaceAll(data);
+    } catch (e) {
+      if (!this.showParseError(e.message)) {
+        fill(this.output, h('div.alert.alert-error', { role: 'alert' }, `Cannot format: ${e.message}`));
+      }
+    }
   }
 
   async run(userAction = false) {
