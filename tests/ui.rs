@@ -469,6 +469,7 @@ fn web_ui_in_a_headless_browser() {
     check_history(&report["history"]);
     check_explorer(&s, &report["explorer"]);
     check_format(&s, &report["format"]);
+    check_cost(&s, &report);
 
     let names: Vec<_> = kept
         .iter()
@@ -684,4 +685,61 @@ fn check_format(s: &Server, f: &Value) {
         f["url"].as_str().unwrap().contains("g0.expr="),
         "the URL follows: {f}"
     );
+}
+
+fn shown_number(v: &Value) -> u64 {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not text: {v}"))
+        .replace(',', "")
+        .parse()
+        .unwrap_or_else(|_| panic!("not a count: {v}"))
+}
+
+/// The cost line under a panel: the result's series and the samples the
+/// API's own statistics count for the same query.
+fn check_cost(s: &Server, report: &Value) {
+    let table = &report["cost"]["table"];
+    assert_eq!(
+        shown_number(&table["series"]),
+        ROOMS.len() as u64,
+        "{table}"
+    );
+    let (_, api) = s.api(&format!(
+        "/api/v1/query?query={}&stats=all",
+        crate::common::enc(GAUGE)
+    ));
+    assert_eq!(
+        shown_number(&table["samples"]),
+        api["data"]["stats"]["samples"]["totalQueryableSamples"]
+            .as_u64()
+            .unwrap(),
+        "{table} vs {api}"
+    );
+    let rate = &report["cost"]["rate"];
+    assert_eq!(
+        shown_number(&rate["series"]),
+        COUNTERS.len() as u64,
+        "{rate}"
+    );
+    let span = &report["rate"]["span"];
+    let (_, api) = s.api(&format!(
+        "/api/v1/query_range?query={}&start={}&end={}&step=1&stats=all",
+        crate::common::enc(RATE),
+        num(&span["start"]) / 1000.0,
+        num(&span["end"]) / 1000.0,
+    ));
+    let want = api["data"]["stats"]["samples"]["totalQueryableSamples"]
+        .as_u64()
+        .unwrap();
+    assert!(want > 0, "{api}");
+    // a scrape that began before the graph's end may be stored just after
+    // the page asked: at most one more sample per series
+    let shown = shown_number(&rate["samples"]);
+    assert!(
+        shown <= want && want <= shown + COUNTERS.len() as u64,
+        "{rate} vs {api}"
+    );
+    for k in ["eval", "prepare", "peak"] {
+        assert!(rate[k].is_string(), "{k} missing: {rate}");
+    }
 }

@@ -118,6 +118,7 @@ try {
     tableSelected: await panel.getByRole('tab', { name: 'Table' }).getAttribute('aria-selected'),
     rows: await tableRows(panel),
     info: await panel.locator('.tab-info').textContent(),
+    cost: await costOf(panel),
   };
   log('table rows', report.typed.rows.length);
   await shot('1-query-table');
@@ -156,6 +157,8 @@ try {
   report.rate.href = rateLink;
   report.rate.editor = await panel.getByRole('combobox', { name: 'Expression' }).inputValue();
   report.rate.graphSelected = await panel.getByRole('tab', { name: 'Graph' }).getAttribute('aria-selected');
+  report.rate.cost = await costOf(panel);
+  report.rate.span = await panel.locator('.chart').evaluate(el => ({ start: Number(el.dataset.start), end: Number(el.dataset.end) }));
   await shot('4-rate-graph');
 
   // ------------------------------------------------------ targets page
@@ -194,6 +197,13 @@ try {
     'http_request_duration_seconds_sum / http_request_duration_seconds_count',
     'process_resident_memory_bytes',
   ]);
+
+  // ------------------------------------------- query cost under a panel
+  // (the typed table query, and the rate graph: read before moving on)
+  report.cost = {
+    table: report.typed.cost,
+    rate: report.rate.cost,
+  };
 
   // ------------------------------------------- drag-to-zoom on the graph
   log('open', base + rateLink);
@@ -344,6 +354,13 @@ await browser.close();
 console.log(JSON.stringify(report));
 
 // ------------------------------------------------------------ helpers
+
+/** The query cost shown under a panel: { series, samples, peak, eval, prepare } as shown. */
+async function costOf(panel) {
+  const cost = panel.getByLabel('Query cost');
+  await cost.locator('b[data-k="samples"]').waitFor();
+  return cost.locator('b[data-k]').evaluateAll(bs => Object.fromEntries(bs.map(b => [b.dataset.k, b.textContent])));
+}
 
 /** Waits for the Table tab's result (its info line says when it evaluated). */
 async function waitTable(panel) {

@@ -50,7 +50,7 @@ export async function api(path, params = {}, { signal, post = false } = {}) {
   if (json.status !== 'success') {
     throw new ApiError(json.error || `HTTP ${res.status}`, json.errorType || '', res.status);
   }
-  return { data: json.data, warnings: json.warnings || [], infos: json.infos || [] };
+  return { data: json.data, warnings: json.warnings || [], infos: json.infos || [], stats: json.stats || json.data?.stats || null };
 }
 
 /** Just the data of an API answer. */

@@ -4,7 +4,7 @@
 
 import {
   h, fill, api, icon, ICONS, metricNode, formatTime, parseTime, parseDuration,
-  formatDuration, emptyState, ApiError, PREFIX,
+  formatDuration, formatSeconds, emptyState, ApiError, PREFIX,
 } from './api.js';
 import { Editor } from './editor.js';
 import { Chart } from './chart.js';
@@ -171,7 +171,8 @@ class Panel {
       h('div.panel-top', this.editor.el, h('div.panel-actions', histBtn, mxBtn, this.formatBtn, runBtn, rmBtn)),
       this.parseErr,
       h('div.tabs', { role: 'tablist' }, this.tabTable, this.tabGraph, this.info),
-      this.body);
+      this.body,
+      this.cost = h('div.cost', { 'aria-label': 'Query cost', hidden: true }));
     this.buildControls();
     this.setTab(state.tab, false);
   }
@@ -384,6 +385,23 @@ class Panel {
     }
   }
 
+  /** What the last query cost: series returned, samples read, time taken. */
+  showCost(res, seriesCount) {
+    const st = res.stats;
+    if (!st) {
+      this.cost.hidden = true;
+      return;
+    }
+    const item = (k, v, title) => h('span.cost-item', { title }, h('span.muted', `${k} `), h('b', { 'data-k': k }, v));
+    fill(this.cost,
+      item('series', seriesCount.toLocaleString('en-US'), 'Series in the result'),
+      item('samples', (st.samples?.totalQueryableSamples ?? 0).toLocaleString('en-US'), 'Samples read from storage to answer the query'),
+      item('peak', (st.samples?.peakSamples ?? 0).toLocaleString('en-US'), 'Most samples held in memory at once'),
+      item('eval', formatSeconds(st.timings?.evalTotalTime ?? 0), 'Time the server spent evaluating'),
+      item('prepare', formatSeconds(st.timings?.queryPreparationTime ?? 0), 'Time spent selecting series before evaluating'));
+    this.cost.hidden = false;
+  }
+
   async run(userAction = false) {
     const expr = this.state.expr.trim();
     if (userAction) saveURL(true);
@@ -402,12 +420,12 @@ class Panel {
         const start = end - this.state.range;
         this.paintTimes();
         const res = await api('/api/v1/query_range',
-          { query: expr, start: start / 1000, end: end / 1000, step: step / 1000 }, { signal: ac.signal });
+          { query: expr, start: start / 1000, end: end / 1000, step: step / 1000, stats: 'all' }, { signal: ac.signal });
         if (ac.signal.aborted) return;
         this.showGraph(res, start, end, step, performance.now() - t0);
       } else {
         const time = this.state.moment ?? Date.now();
-        const res = await api('/api/v1/query', { query: expr, time: time / 1000 }, { signal: ac.signal });
+        const res = await api('/api/v1/query', { query: expr, time: time / 1000, stats: 'all' }, { signal: ac.signal });
         if (ac.signal.aborted) return;
         this.showTable(res, performance.now() - t0, time);
       }
@@ -415,6 +433,7 @@ class Panel {
       if (e.name === 'AbortError') return;
       if (!(e instanceof ApiError)) console.error(e);
       this.info.textContent = '';
+      this.cost.hidden = true;
       const inline = this.showParseError(e.message);
       fill(this.output, inline ? null : h('div.alert.alert-error', { role: 'alert' }, e.message));
     }
@@ -457,6 +476,7 @@ class Panel {
         h('thead', h('tr', h('th', 'Series'), h('th.num', 'Value'))), h('tbody', rows))));
     }
     fill(this.output, out);
+    this.showCost(res, count);
     this.info.textContent = `${resultType === 'scalar' || resultType === 'string' ? resultType : `${count} result${count === 1 ? '' : 's'}`} · evaluated at ${formatTime(time)} · ${Math.round(ms)} ms`;
   }
 
@@ -486,6 +506,7 @@ class Panel {
       fill(this.output, out);
       this.chart.setData({ series, start, step, stacked: this.state.stacked, yMin: this.state.yMin, unit: guessUnit(this.state.expr) });
     }
+    this.showCost(res, series.length);
     this.info.textContent = `${series.length} series · ${points} points · step ${formatDuration(step)} · ${Math.round(ms)} ms`;
   }
 }
