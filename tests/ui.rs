@@ -36,6 +36,23 @@ const RANGE: &str = "20s";
 const MIN_SAMPLES: f64 = 24.0;
 /// Formatted with the Format button.
 const FORMAT_EXPR: &str = "sum   by(code)(rate(ui_requests_total{path=~\"/a|/b\"}[1m]))>0";
+/// Alerting rules: one firing (attic, 30 °C), one pending (its `for` is
+/// long), one inactive, in two groups.
+const RULES: &str = "groups:
+  - name: ui-hot
+    rules:
+      - alert: TooHot
+        expr: ui_temperature_celsius > 25
+        labels:
+          severity: page
+  - name: ui-comfort
+    rules:
+      - alert: Warm
+        expr: ui_temperature_celsius > 20
+        for: 1h
+      - alert: Freezing
+        expr: ui_temperature_celsius < -50
+";
 
 /// Counters per series, in increments per second; distinct, so the rate
 /// lines do not overlap.
@@ -327,8 +344,11 @@ fn web_ui_in_a_headless_browser() {
     let target = MockTarget::start(&body(0.0));
     let _ticker = Ticker::start(&target);
     let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(&rules, RULES).unwrap();
     let cfg = format!(
-        "scrape_configs:\n  - job_name: {JOB}\n    scrape_interval: 250ms\n    scrape_timeout: 250ms\n    static_configs:\n      - targets: ['{}']\n        labels:\n          env: ui-test\n",
+        "global:\n  evaluation_interval: 1s\nrule_files: ['{}']\nscrape_configs:\n  - job_name: {JOB}\n    scrape_interval: 250ms\n    scrape_timeout: 250ms\n    static_configs:\n      - targets: ['{}']\n        labels:\n          env: ui-test\n",
+        rules.display(),
         target.addr
     );
     let s = Server::start(dir.path(), &cfg, &[]);
@@ -338,6 +358,14 @@ fn web_ui_in_a_headless_browser() {
     });
     s.eventually(10, "rates of every counter", || {
         s.query(RATE).len() == COUNTERS.len()
+    });
+    s.eventually(20, "alerts firing and pending", || {
+        let (_, r) = s.api("/api/v1/alerts");
+        let states: Vec<_> = r["data"]["alerts"]
+            .as_array()
+            .map(|a| a.iter().map(|x| x["state"].clone()).collect())
+            .unwrap_or_default();
+        states.contains(&"firing".into()) && states.contains(&"pending".into())
     });
 
     let shots = dir.path().join("screenshots");
@@ -470,6 +498,7 @@ fn web_ui_in_a_headless_browser() {
     check_explorer(&s, &report["explorer"]);
     check_format(&s, &report["format"]);
     check_cost(&s, &report);
+    check_alerts(&s, &report["alerts"]);
 
     let names: Vec<_> = kept
         .iter()
@@ -485,6 +514,7 @@ fn web_ui_in_a_headless_browser() {
         "7-y-axis-zero.png",
         "8-history.png",
         "9-metrics-explorer.png",
+        "10-alerts-pending.png",
     ] {
         assert!(
             names.iter().any(|x| x == n),
@@ -742,4 +772,102 @@ fn check_cost(s: &Server, report: &Value) {
     for k in ["eval", "prepare", "peak"] {
         assert!(rate[k].is_string(), "{k} missing: {rate}");
     }
+}
+
+/// Rule names by group, as the page lists them.
+fn alert_view(v: &Value) -> Vec<(String, Vec<(String, String)>)> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["group"].as_str().unwrap().to_string(),
+                g["rules"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| {
+                        (
+                            r["name"].as_str().unwrap().to_string(),
+                            r["state"].as_str().unwrap().to_string(),
+                        )
+                    })
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// The alerts page groups rules by rule group with their states from
+/// /api/v1/rules; the state buttons and the search narrow it, kept in the
+/// URL.
+fn check_alerts(s: &Server, a: &Value) {
+    let (_, api) = s.api("/api/v1/rules?type=alert");
+    let want: Vec<(String, Vec<(String, String)>)> = api["data"]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["name"].as_str().unwrap().to_string(),
+                g["rules"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| {
+                        (
+                            r["name"].as_str().unwrap().to_string(),
+                            r["state"].as_str().unwrap().to_string(),
+                        )
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    let all = alert_view(&a["all"]);
+    assert_eq!(all, want, "alerts page vs /api/v1/rules");
+    let states: Vec<&str> = all
+        .iter()
+        .flat_map(|g| g.1.iter().map(|r| r.1.as_str()))
+        .collect();
+    assert!(
+        states.contains(&"firing") && states.contains(&"pending") && states.contains(&"inactive"),
+        "{all:?}"
+    );
+    let pending: Vec<_> = want
+        .iter()
+        .map(|(g, rs)| {
+            (
+                g.clone(),
+                rs.iter()
+                    .filter(|r| r.1 == "pending")
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .filter(|g| !g.1.is_empty())
+        .collect();
+    assert_eq!(alert_view(&a["pendingOnly"]), pending, "pending only");
+    assert!(
+        a["pendingUrl"]
+            .as_str()
+            .unwrap()
+            .ends_with("/alerts?state=pending"),
+        "{a}"
+    );
+    let freezing = vec![(
+        "ui-comfort".to_string(),
+        vec![("Freezing".to_string(), "inactive".to_string())],
+    )];
+    assert_eq!(alert_view(&a["searched"]), freezing, "search 'freez'");
+    assert!(
+        a["searchUrl"].as_str().unwrap().contains("search=freez"),
+        "{a}"
+    );
+    assert_eq!(
+        alert_view(&a["afterReload"]),
+        freezing,
+        "filters kept in the URL"
+    );
+    assert_eq!(a["searchAfterReload"], "freez");
 }

@@ -341,6 +341,34 @@ try {
   await page.waitForFunction(([sel, v]) => document.querySelector(sel).value !== v,
     ['section.panel textarea', formatExpr]);
   report.format = { input: formatExpr, editor: await ed.inputValue(), url: page.url() };
+
+  // --------------------------------------------------------------- alerts
+  log('open', `${base}/alerts`);
+  await page.goto(`${base}/alerts`);
+  await page.locator('.alert-group').first().waitFor();
+  const alertView = () => page.locator('.alert-group').evaluateAll(gs => gs.map(g => ({
+    group: g.dataset.group,
+    rules: [...g.querySelectorAll('.rule-item')].map(r => ({ name: r.dataset.rule, state: r.dataset.state })),
+  })));
+  const stateBtn = s => page.getByRole('group', { name: 'Show states' }).locator(`button[data-state="${s}"]`);
+  const allAlerts = await alertView();
+  await stateBtn('firing').click();
+  await stateBtn('inactive').click();
+  const pendingOnly = await alertView();
+  const pendingUrl = page.url();
+  await shot('10-alerts-pending');
+  await stateBtn('firing').click();
+  await stateBtn('inactive').click();
+  await page.getByRole('searchbox', { name: 'Filter alerts' }).fill('freez');
+  await page.waitForFunction(() => document.querySelectorAll('.alert-group .rule-item').length === 1);
+  const searched = await alertView();
+  await page.reload();
+  await page.locator('.alert-group').first().waitFor();
+  report.alerts = {
+    all: allAlerts, pendingOnly, pendingUrl, searched, searchUrl: page.url(),
+    afterReload: await alertView(),
+    searchAfterReload: await page.getByRole('searchbox', { name: 'Filter alerts' }).inputValue(),
+  };
 } catch (e) {
   if (page) {
     const path = join(shots, 'failure.png');
