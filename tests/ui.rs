@@ -347,7 +347,7 @@ fn web_ui_in_a_headless_browser() {
     let rules = dir.path().join("rules.yml");
     std::fs::write(&rules, RULES).unwrap();
     let cfg = format!(
-        "global:\n  evaluation_interval: 1s\nrule_files: ['{}']\nscrape_configs:\n  - job_name: {JOB}\n    scrape_interval: 250ms\n    scrape_timeout: 250ms\n    static_configs:\n      - targets: ['{}']\n        labels:\n          env: ui-test\n",
+        "global:\n  evaluation_interval: 1s\nrule_files: ['{}']\nscrape_configs:\n  - job_name: {JOB}\n    scrape_interval: 250ms\n    scrape_timeout: 250ms\n    static_configs:\n      - targets: ['{}', 'dropped.invalid:1']\n        labels:\n          env: ui-test\n    relabel_configs:\n      - source_labels: [__address__]\n        regex: 'dropped\\..*'\n        action: drop\n      - target_label: team\n        replacement: ui\n",
         rules.display(),
         target.addr
     );
@@ -486,6 +486,7 @@ fn web_ui_in_a_headless_browser() {
         ("env", "ui-test"),
         ("instance", target.addr.as_str()),
         ("job", JOB),
+        ("team", "ui"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -499,6 +500,7 @@ fn web_ui_in_a_headless_browser() {
     check_format(&s, &report["format"]);
     check_cost(&s, &report);
     check_alerts(&s, &report["alerts"]);
+    check_relabel(&s, &report["relabel"], &target.addr);
 
     let names: Vec<_> = kept
         .iter()
@@ -515,6 +517,7 @@ fn web_ui_in_a_headless_browser() {
         "8-history.png",
         "9-metrics-explorer.png",
         "10-alerts-pending.png",
+        "11-relabel-steps.png",
     ] {
         assert!(
             names.iter().any(|x| x == n),
@@ -870,4 +873,81 @@ fn check_alerts(s: &Server, a: &Value) {
         "filters kept in the URL"
     );
     assert_eq!(a["searchAfterReload"], "freez");
+}
+
+/// The relabeling steps the service-discovery page shows are the API's
+/// (`/api/v1/targets/relabel_steps`, Prometheus 3's shape): the kept target
+/// ends with the target's labels, the dropped one is dropped by its rule.
+fn check_relabel(s: &Server, r: &Value, addr: &str) {
+    let (_, targets) = s.api("/api/v1/targets");
+    let d = &targets["data"];
+    let active = d["activeTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["scrapePool"] == JOB)
+        .unwrap();
+    let dropped = d["droppedTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["scrapePool"] == JOB)
+        .unwrap_or_else(|| panic!("no dropped target: {targets}"));
+    for (what, t, shown) in [
+        ("active", active, &r["active"]),
+        ("dropped", dropped, &r["dropped"]),
+    ] {
+        let labels = serde_json::to_string(&t["discoveredLabels"]).unwrap();
+        let (code, api) = s.api(&format!(
+            "/api/v1/targets/relabel_steps?scrapePool={JOB}&labels={}",
+            crate::common::enc(&labels)
+        ));
+        assert_eq!(code, 200, "{api}");
+        let steps = api["data"]["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), 2, "{api}");
+        let shown = shown.as_array().unwrap();
+        assert_eq!(shown.len(), steps.len(), "{what}: {shown:?}");
+        for (a, b) in steps.iter().zip(shown) {
+            assert_eq!(a["rule"]["action"], b["action"], "{what}");
+            assert_eq!(a["keep"], b["keep"], "{what}");
+            if a["keep"] == true {
+                assert_eq!(labels_of(&a["output"]), labels_of(&b["output"]), "{what}");
+            }
+        }
+        // the rules as Prometheus writes them
+        assert_eq!(
+            steps[0]["rule"],
+            serde_json::json!({"source_labels": ["__address__"], "separator": ";", "regex": "dropped\\..*", "replacement": "$1", "action": "drop"})
+        );
+        assert_eq!(
+            steps[1]["rule"],
+            serde_json::json!({"separator": ";", "regex": "(.*)", "target_label": "team", "replacement": "ui", "action": "replace"})
+        );
+    }
+    let act = r["active"].as_array().unwrap();
+    assert_eq!(act[1]["keep"], true);
+    assert_eq!(act[1]["output"]["team"], "ui");
+    assert_eq!(act[1]["output"]["__address__"], addr);
+    assert_eq!(act[1]["changed"], serde_json::json!(["team"]), "{act:?}");
+    let dr = r["dropped"].as_array().unwrap();
+    assert_eq!(dr[0]["keep"], false, "{dr:?}");
+    assert_eq!(dr[1]["keep"], false, "{dr:?}");
+    // errors as Prometheus answers them
+    for q in [
+        "labels=%7B%7D",
+        "scrapePool=ui",
+        "scrapePool=nope&labels=%7B%7D",
+        "scrapePool=ui&labels=nojson",
+    ] {
+        let (code, v) = s.api(&format!("/api/v1/targets/relabel_steps?{q}"));
+        assert_eq!(
+            (code, v["errorType"].as_str()),
+            (400, Some("bad_data")),
+            "{q}: {v}"
+        );
+    }
+}
+
+fn labels_of(v: &Value) -> BTreeMap<String, String> {
+    labels(v)
 }

@@ -369,6 +369,30 @@ try {
     afterReload: await alertView(),
     searchAfterReload: await page.getByRole('searchbox', { name: 'Filter alerts' }).inputValue(),
   };
+
+  // --------------------------------- service discovery: relabel steps
+  log('open', `${base}/service-discovery`);
+  await page.goto(`${base}/service-discovery`);
+  const sdCard = page.locator('details.card', { has: page.getByRole('heading', { name: job, exact: true }) });
+  await sdCard.locator('tbody tr').first().waitFor();
+  const stepsOf = async rowText => {
+    const tr = sdCard.locator('tbody > tr:not(.relabel-row)').filter({ hasText: rowText }).first();
+    await tr.getByRole('button', { name: 'Relabeling' }).click();
+    const table = tr.locator('xpath=following-sibling::tr[1]').locator('table.relabel-table');
+    await table.locator('tbody tr').first().waitFor();
+    return table.locator('tbody tr').evaluateAll(trs => trs.map(r => ({
+      action: r.querySelector('td:nth-child(2) b').textContent,
+      keep: r.dataset.keep === 'true',
+      output: Object.fromEntries([...r.querySelectorAll('.chip')].map(c =>
+        [c.querySelector('.chip-k').textContent, c.querySelector('.chip-v').textContent])),
+      changed: [...r.querySelectorAll('.chip-changed .chip-k')].map(c => c.textContent),
+    })));
+  };
+  report.relabel = {
+    active: await stepsOf(`__address__=${target}`),
+    dropped: await stepsOf('__address__=dropped.'),
+  };
+  await shot('11-relabel-steps');
 } catch (e) {
   if (page) {
     const path = join(shots, 'failure.png');
