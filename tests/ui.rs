@@ -58,6 +58,8 @@ const RULES: &str = "groups:
 /// lines do not overlap.
 const COUNTERS: &[(&str, &str, f64)] =
     &[("200", "/a", 10.0), ("500", "/a", 2.0), ("200", "/b", 5.0)];
+/// Queues, one gauge each (`ui_queue_<i>_items`).
+const QUEUES: usize = 8;
 /// Gauges per room; distinct, so the lines do not overlap.
 const ROOMS: &[(&str, &str)] = &[("attic", "30"), ("hall", "18"), ("kitchen", "21.5")];
 
@@ -73,6 +75,10 @@ fn body(elapsed: f64) -> String {
     s.push_str("# HELP ui_temperature_celsius Temperature.\n# TYPE ui_temperature_celsius gauge\n");
     for (room, v) in ROOMS {
         s.push_str(&format!("ui_temperature_celsius{{room=\"{room}\"}} {v}\n"));
+    }
+    // more metric names than the TSDB page's top 10
+    for i in 0..QUEUES {
+        s.push_str(&format!("ui_queue_{i}_items {i}\n"));
     }
     s
 }
@@ -501,6 +507,7 @@ fn web_ui_in_a_headless_browser() {
     check_cost(&s, &report);
     check_alerts(&s, &report["alerts"]);
     check_relabel(&s, &report["relabel"], &target.addr);
+    check_cardinality(&s, &report["cardinality"]);
 
     let names: Vec<_> = kept
         .iter()
@@ -518,6 +525,7 @@ fn web_ui_in_a_headless_browser() {
         "9-metrics-explorer.png",
         "10-alerts-pending.png",
         "11-relabel-steps.png",
+        "12-tsdb-cardinality.png",
     ] {
         assert!(
             names.iter().any(|x| x == n),
@@ -950,4 +958,39 @@ fn check_relabel(s: &Server, r: &Value, addr: &str) {
 
 fn labels_of(v: &Value) -> BTreeMap<String, String> {
     labels(v)
+}
+
+/// The TSDB page's per-metric cardinality is the API's series count by
+/// metric name, every metric (not only the top 10).
+fn check_cardinality(s: &Server, c: &Value) {
+    let (_, api) = s.api("/api/v1/status/tsdb?limit=10000");
+    let all = api["data"]["seriesCountByMetricName"].as_array().unwrap();
+    assert_eq!(c["allRows"].as_u64().unwrap(), all.len() as u64, "{c}");
+    assert!(all.len() > 10, "more than the top 10: {}", all.len());
+    let want: Vec<(String, u64)> = all
+        .iter()
+        .filter(|r| r["name"].as_str().unwrap().contains("ui_"))
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_string(),
+                r["value"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let got: Vec<(String, u64)> = c["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_string(),
+                r["series"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    assert!(
+        got.contains(&(GAUGE.to_string(), ROOMS.len() as u64)),
+        "{got:?}"
+    );
 }

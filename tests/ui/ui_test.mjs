@@ -393,6 +393,24 @@ try {
     dropped: await stepsOf('__address__=dropped.'),
   };
   await shot('11-relabel-steps');
+
+  // ------------------------------------------ TSDB: cardinality by metric
+  log('open', `${base}/tsdb-status`);
+  await page.goto(`${base}/tsdb-status`);
+  const card = page.getByRole('region', { name: 'Cardinality by metric' });
+  await card.locator('tbody tr').first().waitFor();
+  const allMetricRows = await card.locator('tbody tr').count();
+  await card.getByRole('searchbox', { name: 'Filter metrics by name' }).fill('ui_');
+  await page.waitForFunction(() => [...document.querySelectorAll('#metric-cardinality tbody tr')]
+    .every(tr => tr.dataset.metric.includes('ui_')));
+  report.cardinality = {
+    allRows: allMetricRows,
+    rows: await card.locator('tbody tr').evaluateAll(trs => trs.map(tr => ({
+      name: tr.dataset.metric, series: Number(tr.querySelector('td.count').textContent.replace(/,/g, '')),
+    }))),
+  };
+  await card.scrollIntoViewIfNeeded();
+  await shot('12-tsdb-cardinality');
 } catch (e) {
   if (page) {
     const path = join(shots, 'failure.png');
