@@ -34,6 +34,9 @@ const RATE: &str = "rate(ui_requests_total[1m])";
 const RANGE: &str = "20s";
 /// Samples per series to wait for before opening the browser (at 250ms).
 const MIN_SAMPLES: f64 = 24.0;
+/// A job whose only target refuses connections (the targets page shows
+/// its error).
+const DOWN_JOB: &str = "ui-down";
 /// Formatted with the Format button.
 const FORMAT_EXPR: &str = "sum   by(code)(rate(ui_requests_total{path=~\"/a|/b\"}[1m]))>0";
 /// Alerting rules: one firing (attic, 30 °C), one pending (its `for` is
@@ -189,6 +192,7 @@ fn run_browser(chromium: &Path, base: &str, shots: &Path, target: &str) -> (bool
         .env("UI_TABLE_EXPR", GAUGE)
         .env("UI_RATE_EXPR", RATE)
         .env("UI_RANGE", RANGE)
+        .env("UI_DOWN_JOB", DOWN_JOB)
         .env("UI_FORMAT_EXPR", FORMAT_EXPR)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -352,8 +356,13 @@ fn web_ui_in_a_headless_browser() {
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules.yml");
     std::fs::write(&rules, RULES).unwrap();
+    // a port nothing listens on
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
     let cfg = format!(
-        "global:\n  evaluation_interval: 1s\nrule_files: ['{}']\nscrape_configs:\n  - job_name: {JOB}\n    scrape_interval: 250ms\n    scrape_timeout: 250ms\n    static_configs:\n      - targets: ['{}', 'dropped.invalid:1']\n        labels:\n          env: ui-test\n    relabel_configs:\n      - source_labels: [__address__]\n        regex: 'dropped\\..*'\n        action: drop\n      - target_label: team\n        replacement: ui\n",
+        "global:\n  evaluation_interval: 1s\nrule_files: ['{}']\nscrape_configs:\n  - job_name: {JOB}\n    scrape_interval: 250ms\n    scrape_timeout: 250ms\n    static_configs:\n      - targets: ['{}', 'dropped.invalid:1']\n        labels:\n          env: ui-test\n    relabel_configs:\n      - source_labels: [__address__]\n        regex: 'dropped\\..*'\n        action: drop\n      - target_label: team\n        replacement: ui\n  - job_name: {DOWN_JOB}\n    scrape_interval: 1s\n    static_configs:\n      - targets: ['{closed}']\n",
         rules.display(),
         target.addr
     );
@@ -372,6 +381,13 @@ fn web_ui_in_a_headless_browser() {
             .map(|a| a.iter().map(|x| x["state"].clone()).collect())
             .unwrap_or_default();
         states.contains(&"firing".into()) && states.contains(&"pending".into())
+    });
+    s.eventually(20, "the down target's error", || {
+        let (_, r) = s.api("/api/v1/targets?state=active");
+        r["data"]["activeTargets"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|t| t["scrapePool"] == DOWN_JOB && t["lastError"] != "")
+        })
     });
 
     let shots = dir.path().join("screenshots");
@@ -467,7 +483,12 @@ fn web_ui_in_a_headless_browser() {
     // the targets page: the target, up, with its labels
     let (code, targets) = s.api("/api/v1/targets?state=active");
     assert_eq!(code, 200);
-    let active = targets["data"]["activeTargets"].as_array().unwrap();
+    let active: Vec<&Value> = targets["data"]["activeTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["scrapePool"] == JOB)
+        .collect();
     assert_eq!(active.len(), 1, "{targets}");
     assert_eq!(active[0]["health"], "up");
     let t = &report["targets"];
@@ -508,6 +529,7 @@ fn web_ui_in_a_headless_browser() {
     check_alerts(&s, &report["alerts"]);
     check_relabel(&s, &report["relabel"], &target.addr);
     check_cardinality(&s, &report["cardinality"]);
+    check_targets_layout(&report["targetsLayout"], &closed.to_string());
 
     let names: Vec<_> = kept
         .iter()
@@ -526,6 +548,7 @@ fn web_ui_in_a_headless_browser() {
         "10-alerts-pending.png",
         "11-relabel-steps.png",
         "12-tsdb-cardinality.png",
+        "13-targets-down.png",
     ] {
         assert!(
             names.iter().any(|x| x == n),
@@ -992,5 +1015,21 @@ fn check_cardinality(s: &Server, c: &Value) {
     assert!(
         got.contains(&(GAUGE.to_string(), ROOMS.len() as u64)),
         "{got:?}"
+    );
+}
+
+/// Beside an error, the endpoint stays on one line; the filter's
+/// placeholder fits its box.
+fn check_targets_layout(t: &Value, closed: &str) {
+    assert_eq!(t["endpoint"], format!("http://{closed}/metrics"), "{t}");
+    assert!(t["error"].as_str().is_some_and(|e| !e.is_empty()), "{t}");
+    assert_eq!(t["endpointLines"], 1, "endpoint wrapped: {t}");
+    assert!(
+        num(&t["endpointHeight"]) < 1.5 * num(&t["lineHeight"]),
+        "endpoint wrapped: {t}"
+    );
+    assert!(
+        num(&t["placeholderWidth"]) <= num(&t["inputInnerWidth"]),
+        "placeholder cut off: {t}"
     );
 }

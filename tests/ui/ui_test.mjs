@@ -12,6 +12,7 @@
 //   UI_TABLE_EXPR  the expression typed on the query page (a gauge)
 //   UI_RATE_EXPR   the expression opened as a Prometheus /graph link (a rate)
 //   UI_RANGE       the graph range to set (e.g. "20s")
+//   UI_DOWN_JOB    a scrape job whose only target is down (an error shown)
 //   UI_FORMAT_EXPR an expression to format with the Format button
 //
 // Log lines go to stderr; a failed wait or step exits with status 1.
@@ -45,6 +46,7 @@ const target = env('UI_TARGET');
 const tableExpr = env('UI_TABLE_EXPR');
 const rateExpr = env('UI_RATE_EXPR');
 const range = env('UI_RANGE');
+const downJob = env('UI_DOWN_JOB');
 const formatExpr = env('UI_FORMAT_EXPR');
 
 const report = { screenshots: [], pageErrors: [] };
@@ -411,6 +413,31 @@ try {
   };
   await card.scrollIntoViewIfNeeded();
   await shot('12-tsdb-cardinality');
+
+  // ----------------- targets page: endpoints on one line beside an error
+  await page.setViewportSize({ width: 900, height: 860 });
+  log('open', `${base}/targets`);
+  await page.goto(`${base}/targets`);
+  const downPool = page.locator(`details.card[data-pool="${downJob}"]`);
+  await downPool.locator('.error-text').first().waitFor();
+  report.targetsLayout = await page.evaluate(pool => {
+    const a = document.querySelector(`details.card[data-pool="${pool}"] tbody tr td a`);
+    const input = document.querySelector('input[aria-label="Filter targets"]');
+    const cs = getComputedStyle(input);
+    const ctx = document.createElement('canvas').getContext('2d');
+    ctx.font = cs.font;
+    return {
+      endpoint: a.textContent,
+      endpointLines: a.getClientRects().length,
+      endpointHeight: a.getBoundingClientRect().height,
+      lineHeight: parseFloat(getComputedStyle(a).lineHeight) || 20,
+      error: document.querySelector(`details.card[data-pool="${pool}"] .error-text`)?.textContent ?? null,
+      placeholder: input.placeholder,
+      placeholderWidth: ctx.measureText(input.placeholder).width,
+      inputInnerWidth: input.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight),
+    };
+  }, downJob);
+  await shot('13-targets-down');
 } catch (e) {
   if (page) {
     const path = join(shots, 'failure.png');
