@@ -37,6 +37,8 @@ const MIN_SAMPLES: f64 = 24.0;
 /// A job whose only target refuses connections (the targets page shows
 /// its error).
 const DOWN_JOB: &str = "ui-down";
+/// Opened on the Explain tab.
+const EXPLAIN_EXPR: &str = "sum by (code) (rate(ui_requests_total[1m]))";
 /// Formatted with the Format button.
 const FORMAT_EXPR: &str = "sum   by(code)(rate(ui_requests_total{path=~\"/a|/b\"}[1m]))>0";
 /// Alerting rules: one firing (attic, 30 °C), one pending (its `for` is
@@ -194,6 +196,7 @@ fn run_browser(chromium: &Path, base: &str, shots: &Path, target: &str) -> (bool
         .env("UI_RANGE", RANGE)
         .env("UI_DOWN_JOB", DOWN_JOB)
         .env("UI_FORMAT_EXPR", FORMAT_EXPR)
+        .env("UI_EXPLAIN_EXPR", EXPLAIN_EXPR)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -525,6 +528,7 @@ fn web_ui_in_a_headless_browser() {
     check_history(&report["history"]);
     check_explorer(&s, &report["explorer"]);
     check_format(&s, &report["format"]);
+    check_explain(&s, &report["explain"]);
     check_cost(&s, &report);
     check_alerts(&s, &report["alerts"]);
     check_relabel(&s, &report["relabel"], &target.addr);
@@ -549,6 +553,7 @@ fn web_ui_in_a_headless_browser() {
         "11-relabel-steps.png",
         "12-tsdb-cardinality.png",
         "13-targets-down.png",
+        "14-explain.png",
     ] {
         assert!(
             names.iter().any(|x| x == n),
@@ -806,6 +811,53 @@ fn check_cost(s: &Server, report: &Value) {
     for k in ["eval", "prepare", "peak"] {
         assert!(rate[k].is_string(), "{k} missing: {rate}");
     }
+}
+
+/// The Explain tab lists each part of the expression, written back as
+/// PromQL, with as many series as the API gives for that part alone.
+fn check_explain(s: &Server, e: &Value) {
+    assert_eq!(e["selected"], "true", "{e}");
+    let nodes = e["nodes"].as_array().unwrap();
+    let got: Vec<(&str, u64)> = nodes
+        .iter()
+        .map(|n| (n["expr"].as_str().unwrap(), n["depth"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (EXPLAIN_EXPR, 0),
+            ("rate(ui_requests_total[1m])", 1),
+            ("ui_requests_total[1m]", 2),
+        ],
+        "{e}"
+    );
+    for n in nodes {
+        let expr = n["expr"].as_str().unwrap();
+        let want = s.query(expr).len();
+        assert_eq!(
+            n["series"].as_str().unwrap().parse::<usize>().unwrap(),
+            want,
+            "{expr}: {e}"
+        );
+    }
+    // written back, each expression formats as the original does
+    let format = |q: &str| {
+        let (code, v) = s.api(&format!(
+            "/api/v1/format_query?query={}",
+            crate::common::enc(q)
+        ));
+        assert_eq!(code, 200, "{q}: {v}");
+        v["data"].as_str().unwrap().to_string()
+    };
+    let trips = e["roundTrip"].as_array().unwrap();
+    assert_eq!(trips.len(), 9, "{e}");
+    for t in trips {
+        let (orig, back) = (t[0].as_str().unwrap(), t[1].as_str().unwrap());
+        assert_eq!(format(back), format(orig), "{orig} written back as {back}");
+    }
+    // two status codes among the three counters
+    assert_eq!(nodes[0]["series"], "2", "{e}");
+    assert_eq!(nodes[1]["series"], COUNTERS.len().to_string(), "{e}");
 }
 
 /// Rule names by group, as the page lists them.

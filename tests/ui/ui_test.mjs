@@ -14,6 +14,7 @@
 //   UI_RANGE       the graph range to set (e.g. "20s")
 //   UI_DOWN_JOB    a scrape job whose only target is down (an error shown)
 //   UI_FORMAT_EXPR an expression to format with the Format button
+//   UI_EXPLAIN_EXPR an expression opened on the Explain tab
 //
 // Log lines go to stderr; a failed wait or step exits with status 1.
 
@@ -48,6 +49,7 @@ const rateExpr = env('UI_RATE_EXPR');
 const range = env('UI_RANGE');
 const downJob = env('UI_DOWN_JOB');
 const formatExpr = env('UI_FORMAT_EXPR');
+const explainExpr = env('UI_EXPLAIN_EXPR');
 
 const report = { screenshots: [], pageErrors: [] };
 
@@ -343,6 +345,45 @@ try {
   await page.waitForFunction(([sel, v]) => document.querySelector(sel).value !== v,
     ['section.panel textarea', formatExpr]);
   report.format = { input: formatExpr, editor: await ed.inputValue(), url: page.url() };
+
+  // ------------------------------------------- Explain: the syntax tree
+  const explainLink = `/graph?g0.expr=${encodeURIComponent(explainExpr)}&g0.tab=explain`;
+  log('open', base + explainLink);
+  await page.goto(base + explainLink);
+  panel = page.getByRole('region', { name: 'Query panel' }).first();
+  await panel.locator('.ex-node').first().waitFor();
+  await page.waitForFunction(() => {
+    const st = [...document.querySelectorAll('.ex-stats')];
+    return st.length > 0 && st.every(e => e.dataset.series !== undefined);
+  });
+  report.explain = {
+    selected: await panel.getByRole('tab', { name: 'Explain' }).getAttribute('aria-selected'),
+    nodes: await panel.locator('.ex-node').evaluateAll(ns => ns.map(n => ({
+      expr: n.dataset.expr, depth: Number(n.dataset.depth),
+      series: n.querySelector(':scope > .ex-stats').dataset.series,
+    }))),
+  };
+  await shot('14-explain');
+  // nodes written back as PromQL for a range of syntax
+  report.explain.roundTrip = await page.evaluate(async exprs => {
+    const { toPromQL } = await import('/assets/explain.js');
+    const out = [];
+    for (const e of exprs) {
+      const r = await (await fetch(`/api/v1/parse_query?query=${encodeURIComponent(e)}`)).json();
+      out.push([e, toPromQL(r.data)]);
+    }
+    return out;
+  }, [
+    'sum without (instance) (rate(ui_requests_total{code!="500",path=~"/a|/b"}[5m] offset 1m))',
+    'topk(2, ui_temperature_celsius) > bool on (room) group_left (env) ui_temperature_celsius * -1',
+    'max_over_time(ui_temperature_celsius[10m:30s] @ 1700000000) - ignoring (room) group_right () vector(1)',
+    'label_replace(ui_temperature_celsius, "x", "$1", "room", "(.*)")',
+    '{__name__=~"ui_.*", room="attic"} unless {"ui.odd name", room!~"h.*"}',
+    'ui_temperature_celsius @ start() offset -5m',
+    '(1 + 2) / 3 ^ 2 ^ 1',
+    'quantile by (room) (0.9, -ui_temperature_celsius)',
+    'count_over_time(ui_temperature_celsius[1m:])',
+  ]);
 
   // --------------------------------------------------------------- alerts
   log('open', `${base}/alerts`);

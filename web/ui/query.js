@@ -10,6 +10,7 @@ import { Editor } from './editor.js';
 import { Chart } from './chart.js';
 import { parseErrorPos } from './promql.js';
 import { remember, showHistory, showExplorer } from './explore.js';
+import { explain } from './explain.js';
 
 const DEFAULT_RANGE = 3600e3;
 const RANGE_STEPS = ['1s', '10s', '1m', '5m', '15m', '30m', '1h', '2h', '6h', '12h', '1d', '2d', '1w', '2w', '4w', '8w', '26w', '1y'];
@@ -38,7 +39,7 @@ export function parseState(search) {
     const stepSec = p.step_input ?? p.res_step ?? '';
     return {
       expr: p.expr ?? '',
-      tab: tab === '0' || tab === 'graph' ? 'graph' : 'table',
+      tab: tab === '0' || tab === 'graph' ? 'graph' : tab === 'explain' ? 'explain' : 'table',
       stacked: p.stacked === '1' || p.display_mode === 'stacked',
       range: parseDuration(p.range_input ?? '') ?? DEFAULT_RANGE,
       end: p.end_input ? parseTime(p.end_input) : null,
@@ -165,12 +166,13 @@ class Panel {
     this.parseErr = h('div.parse-error', { hidden: true, role: 'alert' });
     this.tabTable = h('button.tab', { type: 'button', role: 'tab', onclick: () => this.setTab('table') }, 'Table');
     this.tabGraph = h('button.tab', { type: 'button', role: 'tab', onclick: () => this.setTab('graph') }, 'Graph');
+    this.tabExplain = h('button.tab', { type: 'button', role: 'tab', title: 'Each part of the expression evaluated on its own', onclick: () => this.setTab('explain') }, 'Explain');
     this.info = h('span.tab-info', { 'aria-live': 'polite' });
     this.body = h('div.panel-body', { role: 'tabpanel' });
     this.el = h('section.card.panel', { 'aria-label': 'Query panel' },
       h('div.panel-top', this.editor.el, h('div.panel-actions', histBtn, mxBtn, this.formatBtn, runBtn, rmBtn)),
       this.parseErr,
-      h('div.tabs', { role: 'tablist' }, this.tabTable, this.tabGraph, this.info),
+      h('div.tabs', { role: 'tablist' }, this.tabTable, this.tabGraph, this.tabExplain, this.info),
       this.body,
       this.cost = h('div.cost', { 'aria-label': 'Query cost', hidden: true }));
     this.buildControls();
@@ -187,6 +189,7 @@ class Panel {
     this.state.tab = tab;
     this.tabTable.setAttribute('aria-selected', String(tab === 'table'));
     this.tabGraph.setAttribute('aria-selected', String(tab === 'graph'));
+    this.tabExplain.setAttribute('aria-selected', String(tab === 'explain'));
     fill(this.body, tab === 'graph' ? this.graphControls : this.tableControls, this.output = h('div.output'));
     this.info.textContent = '';
     if (tab === 'graph' && !this.chart) {
@@ -423,6 +426,12 @@ class Panel {
           { query: expr, start: start / 1000, end: end / 1000, step: step / 1000, stats: 'all' }, { signal: ac.signal });
         if (ac.signal.aborted) return;
         this.showGraph(res, start, end, step, performance.now() - t0);
+      } else if (this.state.tab === 'explain') {
+        const time = this.state.moment ?? Date.now();
+        this.cost.hidden = true;
+        await explain(this.output, expr, time, ac.signal);
+        if (ac.signal.aborted) return;
+        this.info.textContent = `evaluated at ${formatTime(time)}`;
       } else {
         const time = this.state.moment ?? Date.now();
         const res = await api('/api/v1/query', { query: expr, time: time / 1000, stats: 'all' }, { signal: ac.signal });
