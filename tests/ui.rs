@@ -1,10 +1,11 @@
 //! The web UI in a real headless browser: flint scrapes a local target, and
 //! `tests/ui/ui_test.mjs` (playwright-core driving the system Chromium)
 //! types a query on the query page, runs it, switches to Graph, opens
-//! Prometheus-style `/graph?g0.expr=…` links and the targets page, and
-//! reports what the pages show. This test checks that report against the
-//! HTTP API (`/api/v1/query`, `/api/v1/targets`) and keeps the screenshots
-//! in `target/ui-artifacts/`.
+//! Prometheus-style `/graph?g0.expr=…` links and the targets page, uses the
+//! pages' tools, and reports what the pages show. This test checks that
+//! report against the HTTP API (`/api/v1/query`, `/api/v1/targets`, and
+//! for each tool a `check_*` function below) and keeps the screenshots in
+//! `target/ui-artifacts/`.
 //!
 //! Needs `node` (20+), `tests/ui/node_modules` (`npm ci` in tests/ui) and
 //! Chromium (`chromium` on the PATH, or `FLINT_CHROMIUM=/path/to/chrome`);
@@ -33,11 +34,37 @@ const RATE: &str = "rate(ui_requests_total[1m])";
 const RANGE: &str = "20s";
 /// Samples per series to wait for before opening the browser (at 250ms).
 const MIN_SAMPLES: f64 = 24.0;
+/// A job whose only target refuses connections (the targets page shows
+/// its error).
+const DOWN_JOB: &str = "ui-down";
+/// Opened on the Explain tab.
+const EXPLAIN_EXPR: &str = "sum by (code) (rate(ui_requests_total[1m]))";
+/// Formatted with the Format button.
+const FORMAT_EXPR: &str = "sum   by(code)(rate(ui_requests_total{path=~\"/a|/b\"}[1m]))>0";
+/// Alerting rules: one firing (attic, 30 °C), one pending (its `for` is
+/// long), one inactive, in two groups.
+const RULES: &str = "groups:
+  - name: ui-hot
+    rules:
+      - alert: TooHot
+        expr: ui_temperature_celsius > 25
+        labels:
+          severity: page
+  - name: ui-comfort
+    rules:
+      - alert: Warm
+        expr: ui_temperature_celsius > 20
+        for: 1h
+      - alert: Freezing
+        expr: ui_temperature_celsius < -50
+";
 
 /// Counters per series, in increments per second; distinct, so the rate
 /// lines do not overlap.
 const COUNTERS: &[(&str, &str, f64)] =
     &[("200", "/a", 10.0), ("500", "/a", 2.0), ("200", "/b", 5.0)];
+/// Queues, one gauge each (`ui_queue_<i>_items`).
+const QUEUES: usize = 8;
 /// Gauges per room; distinct, so the lines do not overlap.
 const ROOMS: &[(&str, &str)] = &[("attic", "30"), ("hall", "18"), ("kitchen", "21.5")];
 
@@ -53,6 +80,10 @@ fn body(elapsed: f64) -> String {
     s.push_str("# HELP ui_temperature_celsius Temperature.\n# TYPE ui_temperature_celsius gauge\n");
     for (room, v) in ROOMS {
         s.push_str(&format!("ui_temperature_celsius{{room=\"{room}\"}} {v}\n"));
+    }
+    // more metric names than the TSDB page's top 10
+    for i in 0..QUEUES {
+        s.push_str(&format!("ui_queue_{i}_items {i}\n"));
     }
     s
 }
@@ -163,6 +194,9 @@ fn run_browser(chromium: &Path, base: &str, shots: &Path, target: &str) -> (bool
         .env("UI_TABLE_EXPR", GAUGE)
         .env("UI_RATE_EXPR", RATE)
         .env("UI_RANGE", RANGE)
+        .env("UI_DOWN_JOB", DOWN_JOB)
+        .env("UI_FORMAT_EXPR", FORMAT_EXPR)
+        .env("UI_EXPLAIN_EXPR", EXPLAIN_EXPR)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -177,7 +211,7 @@ fn run_browser(chromium: &Path, base: &str, shots: &Path, target: &str) -> (bool
     };
     let out = read(Box::new(child.stdout.take().unwrap()));
     let err = read(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(180);
     let ok = loop {
         if let Some(st) = child.try_wait().unwrap() {
             break st.success();
@@ -323,8 +357,16 @@ fn web_ui_in_a_headless_browser() {
     let target = MockTarget::start(&body(0.0));
     let _ticker = Ticker::start(&target);
     let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(&rules, RULES).unwrap();
+    // a port nothing listens on
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
     let cfg = format!(
-        "scrape_configs:\n  - job_name: {JOB}\n    scrape_interval: 250ms\n    scrape_timeout: 250ms\n    static_configs:\n      - targets: ['{}']\n        labels:\n          env: ui-test\n",
+        "global:\n  evaluation_interval: 1s\nrule_files: ['{}']\nscrape_configs:\n  - job_name: {JOB}\n    scrape_interval: 250ms\n    scrape_timeout: 250ms\n    static_configs:\n      - targets: ['{}', 'dropped.invalid:1']\n        labels:\n          env: ui-test\n    relabel_configs:\n      - source_labels: [__address__]\n        regex: 'dropped\\..*'\n        action: drop\n      - target_label: team\n        replacement: ui\n  - job_name: {DOWN_JOB}\n    scrape_interval: 1s\n    static_configs:\n      - targets: ['{closed}']\n",
+        rules.display(),
         target.addr
     );
     let s = Server::start(dir.path(), &cfg, &[]);
@@ -334,6 +376,21 @@ fn web_ui_in_a_headless_browser() {
     });
     s.eventually(10, "rates of every counter", || {
         s.query(RATE).len() == COUNTERS.len()
+    });
+    s.eventually(20, "alerts firing and pending", || {
+        let (_, r) = s.api("/api/v1/alerts");
+        let states: Vec<_> = r["data"]["alerts"]
+            .as_array()
+            .map(|a| a.iter().map(|x| x["state"].clone()).collect())
+            .unwrap_or_default();
+        states.contains(&"firing".into()) && states.contains(&"pending".into())
+    });
+    s.eventually(20, "the down target's error", || {
+        let (_, r) = s.api("/api/v1/targets?state=active");
+        r["data"]["activeTargets"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|t| t["scrapePool"] == DOWN_JOB && t["lastError"] != "")
+        })
     });
 
     let shots = dir.path().join("screenshots");
@@ -429,7 +486,12 @@ fn web_ui_in_a_headless_browser() {
     // the targets page: the target, up, with its labels
     let (code, targets) = s.api("/api/v1/targets?state=active");
     assert_eq!(code, 200);
-    let active = targets["data"]["activeTargets"].as_array().unwrap();
+    let active: Vec<&Value> = targets["data"]["activeTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["scrapePool"] == JOB)
+        .collect();
     assert_eq!(active.len(), 1, "{targets}");
     assert_eq!(active[0]["health"], "up");
     let t = &report["targets"];
@@ -454,11 +516,24 @@ fn web_ui_in_a_headless_browser() {
         ("env", "ui-test"),
         ("instance", target.addr.as_str()),
         ("job", JOB),
+        ("team", "ui"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     assert_eq!(shown, expect);
+
+    check_zoom(&report["zoom"]);
+    check_y_axis(&report["yAxis"]);
+    check_history(&report["history"]);
+    check_explorer(&s, &report["explorer"]);
+    check_format(&s, &report["format"]);
+    check_explain(&s, &report["explain"]);
+    check_cost(&s, &report);
+    check_alerts(&s, &report["alerts"]);
+    check_relabel(&s, &report["relabel"], &target.addr);
+    check_cardinality(&s, &report["cardinality"]);
+    check_targets_layout(&report["targetsLayout"], &closed.to_string());
 
     let names: Vec<_> = kept
         .iter()
@@ -470,6 +545,15 @@ fn web_ui_in_a_headless_browser() {
         "3-graph-link-table.png",
         "4-rate-graph.png",
         "5-targets.png",
+        "6-zoomed-graph.png",
+        "7-y-axis-zero.png",
+        "8-history.png",
+        "9-metrics-explorer.png",
+        "10-alerts-pending.png",
+        "11-relabel-steps.png",
+        "12-tsdb-cardinality.png",
+        "13-targets-down.png",
+        "14-explain.png",
     ] {
         assert!(
             names.iter().any(|x| x == n),
@@ -477,4 +561,527 @@ fn web_ui_in_a_headless_browser() {
         );
     }
     println!("ui test took {:.1}s", t0.elapsed().as_secs_f64());
+}
+
+/// A range written as the UI writes `range_input` ("10s", "1m30s") in ms.
+fn duration_ms(s: &str) -> u64 {
+    let mut total = 0;
+    let mut num = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let unit = if c == 'm' && chars.peek() == Some(&'s') {
+            chars.next();
+            1
+        } else {
+            match c {
+                's' => 1000,
+                'm' => 60_000,
+                'h' => 3_600_000,
+                'd' => 86_400_000,
+                'w' => 604_800_000,
+                'y' => 31_536_000_000,
+                _ => panic!("bad duration {s:?}"),
+            }
+        };
+        total += num.parse::<u64>().unwrap() * unit;
+        num.clear();
+    }
+    total
+}
+
+fn num(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+/// Dragging across the middle half of a 20 s graph shows that span: the
+/// URL's range and end are the selection's (to the second), the graph is
+/// redrawn over them, and Zoom out and Back return.
+fn check_zoom(z: &Value) {
+    let (from, to) = (num(&z["selected"]["from"]), num(&z["selected"]["to"]));
+    let before = &z["before"];
+    let span = num(&before["end"]) - num(&before["start"]);
+    assert!(
+        (to - from - span / 2.0).abs() < 1000.0,
+        "the selection is half the graph: {z}"
+    );
+    let range = duration_ms(z["rangeInput"].as_str().unwrap()) as f64;
+    assert!(
+        (range - (to - from)).abs() <= 1000.0,
+        "g0.range_input is the selected span: {z}"
+    );
+    assert!(range < span, "zoomed in: {z}");
+    let end = num(&z["endMs"]);
+    assert!(
+        (end - to).abs() <= 1000.0,
+        "g0.end_input is the selection's end: {z}"
+    );
+    assert_eq!(
+        num(&z["after"]["end"]),
+        end,
+        "graph redrawn to the new end: {z}"
+    );
+    assert!(
+        (num(&z["after"]["end"]) - num(&z["after"]["start"]) - range).abs() <= 1000.0,
+        "graph redrawn over the new range: {z}"
+    );
+    assert_eq!(z["zoomOutVisible"], true, "{z}");
+    assert_eq!(z["backRange"], RANGE, "Zoom out restores the range: {z}");
+    assert!(
+        !z["backUrl"].as_str().unwrap().contains("end_input"),
+        "Zoom out restores the end (now): {z}"
+    );
+    assert!(
+        z["backButtonUrl"]
+            .as_str()
+            .unwrap()
+            .contains("g0.end_input="),
+        "Back returns to the zoomed span: {z}"
+    );
+}
+
+/// "Start Y axis at 0": the axis of 18-30 °C starts above 0 by default and
+/// at 0 when checked, kept in the URL as Prometheus's `g0.y_axis_min=0`.
+fn check_y_axis(y: &Value) {
+    assert!(num(&y["before"]) > 0.0, "{y}");
+    assert_eq!(num(&y["checked"]), 0.0, "{y}");
+    assert!(
+        y["url"].as_str().unwrap().contains("g0.y_axis_min=0"),
+        "{y}"
+    );
+    assert_eq!(num(&y["afterReload"]), 0.0, "{y}");
+    assert_eq!(y["boxAfterReload"], true, "{y}");
+}
+
+/// The history lists executed queries, most recent first; searching
+/// narrows it; a click puts the query in the editor and runs it.
+fn check_history(hv: &Value) {
+    let stored: Vec<&str> = hv["stored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    // the last query run before opening it was the gauge's graph
+    assert_eq!(stored.first(), Some(&GAUGE), "{hv}");
+    assert!(stored.contains(&RATE), "{hv}");
+    assert_eq!(
+        stored.iter().filter(|x| **x == GAUGE).count(),
+        1,
+        "no duplicates: {hv}"
+    );
+    let all: Vec<&str> = hv["allItems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    assert_eq!(all, stored, "the popover lists the stored history: {hv}");
+    assert_eq!(hv["filtered"], serde_json::json!([RATE]), "search: {hv}");
+    assert_eq!(hv["editor"], RATE, "{hv}");
+    assert_eq!(hv["popoverGone"], true, "{hv}");
+    assert_eq!(hv["rows"], COUNTERS.len(), "the chosen query ran: {hv}");
+}
+
+fn subsequence(name: &str, q: &str) -> bool {
+    let mut it = name.chars();
+    q.chars().all(|c| it.any(|x| x == c))
+}
+
+/// The explorer finds the gauge by a fuzzy query, with its type and help
+/// from /api/v1/metadata and its labels from /api/v1/series, and inserts
+/// its name at the cursor.
+fn check_explorer(s: &Server, x: &Value) {
+    let q = x["query"].as_str().unwrap();
+    let rows = x["rows"].as_array().unwrap();
+    assert_eq!(rows[0]["name"], GAUGE, "best match first: {x}");
+    for r in rows {
+        assert!(
+            subsequence(r["name"].as_str().unwrap(), q),
+            "{r} does not match {q}"
+        );
+    }
+    let (_, meta) = s.api(&format!("/api/v1/metadata?metric={GAUGE}"));
+    let m = &meta["data"][GAUGE][0];
+    assert_eq!(rows[0]["type"], m["type"], "{x} vs {meta}");
+    assert_eq!(rows[0]["help"], m["help"], "{x} vs {meta}");
+    assert_eq!(rows[0]["type"], "gauge");
+    let (_, series) = s.api(&format!(
+        "/api/v1/series?match[]={}",
+        crate::common::enc(GAUGE)
+    ));
+    let mut want: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for ser in series["data"].as_array().unwrap() {
+        for (k, v) in ser.as_object().unwrap() {
+            if k != "__name__" {
+                want.entry(k.clone())
+                    .or_default()
+                    .insert(v.as_str().unwrap().to_string());
+            }
+        }
+    }
+    let got: BTreeMap<String, u64> = x["labels"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+        .collect();
+    let want: BTreeMap<String, u64> = want.into_iter().map(|(k, v)| (k, v.len() as u64)).collect();
+    assert_eq!(got, want, "labels and value counts");
+    assert_eq!(got["room"], ROOMS.len() as u64);
+    assert_eq!(x["beforeInsert"], "avg()");
+    assert_eq!(
+        x["editor"],
+        format!("avg({GAUGE})"),
+        "inserted at the cursor"
+    );
+}
+
+/// Format rewrites the expression as /api/v1/format_query does.
+fn check_format(s: &Server, f: &Value) {
+    let (code, api) = s.api(&format!(
+        "/api/v1/format_query?query={}",
+        crate::common::enc(FORMAT_EXPR)
+    ));
+    assert_eq!(code, 200, "{api}");
+    let want = api["data"].as_str().unwrap();
+    assert_ne!(want, FORMAT_EXPR);
+    assert_eq!(f["editor"], want, "{f}");
+    assert!(
+        f["url"].as_str().unwrap().contains("g0.expr="),
+        "the URL follows: {f}"
+    );
+}
+
+fn shown_number(v: &Value) -> u64 {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not text: {v}"))
+        .replace(',', "")
+        .parse()
+        .unwrap_or_else(|_| panic!("not a count: {v}"))
+}
+
+/// The cost line under a panel: the result's series and the samples the
+/// API's own statistics count for the same query.
+fn check_cost(s: &Server, report: &Value) {
+    let table = &report["cost"]["table"];
+    assert_eq!(
+        shown_number(&table["series"]),
+        ROOMS.len() as u64,
+        "{table}"
+    );
+    let (_, api) = s.api(&format!(
+        "/api/v1/query?query={}&stats=all",
+        crate::common::enc(GAUGE)
+    ));
+    assert_eq!(
+        shown_number(&table["samples"]),
+        api["data"]["stats"]["samples"]["totalQueryableSamples"]
+            .as_u64()
+            .unwrap(),
+        "{table} vs {api}"
+    );
+    let rate = &report["cost"]["rate"];
+    assert_eq!(
+        shown_number(&rate["series"]),
+        COUNTERS.len() as u64,
+        "{rate}"
+    );
+    let span = &report["rate"]["span"];
+    let (_, api) = s.api(&format!(
+        "/api/v1/query_range?query={}&start={}&end={}&step=1&stats=all",
+        crate::common::enc(RATE),
+        num(&span["start"]) / 1000.0,
+        num(&span["end"]) / 1000.0,
+    ));
+    let want = api["data"]["stats"]["samples"]["totalQueryableSamples"]
+        .as_u64()
+        .unwrap();
+    assert!(want > 0, "{api}");
+    // a scrape that began before the graph's end may be stored just after
+    // the page asked: at most one more sample per series
+    let shown = shown_number(&rate["samples"]);
+    assert!(
+        shown <= want && want <= shown + COUNTERS.len() as u64,
+        "{rate} vs {api}"
+    );
+    for k in ["eval", "prepare", "peak"] {
+        assert!(rate[k].is_string(), "{k} missing: {rate}");
+    }
+}
+
+/// The Explain tab lists each part of the expression, written back as
+/// PromQL, with as many series as the API gives for that part alone.
+fn check_explain(s: &Server, e: &Value) {
+    assert_eq!(e["selected"], "true", "{e}");
+    let nodes = e["nodes"].as_array().unwrap();
+    let got: Vec<(&str, u64)> = nodes
+        .iter()
+        .map(|n| (n["expr"].as_str().unwrap(), n["depth"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (EXPLAIN_EXPR, 0),
+            ("rate(ui_requests_total[1m])", 1),
+            ("ui_requests_total[1m]", 2),
+        ],
+        "{e}"
+    );
+    for n in nodes {
+        let expr = n["expr"].as_str().unwrap();
+        let want = s.query(expr).len();
+        assert_eq!(
+            n["series"].as_str().unwrap().parse::<usize>().unwrap(),
+            want,
+            "{expr}: {e}"
+        );
+    }
+    // written back, each expression formats as the original does
+    let format = |q: &str| {
+        let (code, v) = s.api(&format!(
+            "/api/v1/format_query?query={}",
+            crate::common::enc(q)
+        ));
+        assert_eq!(code, 200, "{q}: {v}");
+        v["data"].as_str().unwrap().to_string()
+    };
+    let trips = e["roundTrip"].as_array().unwrap();
+    assert_eq!(trips.len(), 9, "{e}");
+    for t in trips {
+        let (orig, back) = (t[0].as_str().unwrap(), t[1].as_str().unwrap());
+        assert_eq!(format(back), format(orig), "{orig} written back as {back}");
+    }
+    // two status codes among the three counters
+    assert_eq!(nodes[0]["series"], "2", "{e}");
+    assert_eq!(nodes[1]["series"], COUNTERS.len().to_string(), "{e}");
+}
+
+/// Rule names by group, as the page lists them.
+fn alert_view(v: &Value) -> Vec<(String, Vec<(String, String)>)> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["group"].as_str().unwrap().to_string(),
+                g["rules"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| {
+                        (
+                            r["name"].as_str().unwrap().to_string(),
+                            r["state"].as_str().unwrap().to_string(),
+                        )
+                    })
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// The alerts page groups rules by rule group with their states from
+/// /api/v1/rules; the state buttons and the search narrow it, kept in the
+/// URL.
+fn check_alerts(s: &Server, a: &Value) {
+    let (_, api) = s.api("/api/v1/rules?type=alert");
+    let want: Vec<(String, Vec<(String, String)>)> = api["data"]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["name"].as_str().unwrap().to_string(),
+                g["rules"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| {
+                        (
+                            r["name"].as_str().unwrap().to_string(),
+                            r["state"].as_str().unwrap().to_string(),
+                        )
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    let all = alert_view(&a["all"]);
+    assert_eq!(all, want, "alerts page vs /api/v1/rules");
+    let states: Vec<&str> = all
+        .iter()
+        .flat_map(|g| g.1.iter().map(|r| r.1.as_str()))
+        .collect();
+    assert!(
+        states.contains(&"firing") && states.contains(&"pending") && states.contains(&"inactive"),
+        "{all:?}"
+    );
+    let pending: Vec<_> = want
+        .iter()
+        .map(|(g, rs)| {
+            (
+                g.clone(),
+                rs.iter()
+                    .filter(|r| r.1 == "pending")
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .filter(|g| !g.1.is_empty())
+        .collect();
+    assert_eq!(alert_view(&a["pendingOnly"]), pending, "pending only");
+    assert!(
+        a["pendingUrl"]
+            .as_str()
+            .unwrap()
+            .ends_with("/alerts?state=pending"),
+        "{a}"
+    );
+    let freezing = vec![(
+        "ui-comfort".to_string(),
+        vec![("Freezing".to_string(), "inactive".to_string())],
+    )];
+    assert_eq!(alert_view(&a["searched"]), freezing, "search 'freez'");
+    assert!(
+        a["searchUrl"].as_str().unwrap().contains("search=freez"),
+        "{a}"
+    );
+    assert_eq!(
+        alert_view(&a["afterReload"]),
+        freezing,
+        "filters kept in the URL"
+    );
+    assert_eq!(a["searchAfterReload"], "freez");
+}
+
+/// The relabeling steps the service-discovery page shows are the API's
+/// (`/api/v1/targets/relabel_steps`, Prometheus 3's shape): the kept target
+/// ends with the target's labels, the dropped one is dropped by its rule.
+fn check_relabel(s: &Server, r: &Value, addr: &str) {
+    let (_, targets) = s.api("/api/v1/targets");
+    let d = &targets["data"];
+    let active = d["activeTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["scrapePool"] == JOB)
+        .unwrap();
+    let dropped = d["droppedTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["scrapePool"] == JOB)
+        .unwrap_or_else(|| panic!("no dropped target: {targets}"));
+    for (what, t, shown) in [
+        ("active", active, &r["active"]),
+        ("dropped", dropped, &r["dropped"]),
+    ] {
+        let labels = serde_json::to_string(&t["discoveredLabels"]).unwrap();
+        let (code, api) = s.api(&format!(
+            "/api/v1/targets/relabel_steps?scrapePool={JOB}&labels={}",
+            crate::common::enc(&labels)
+        ));
+        assert_eq!(code, 200, "{api}");
+        let steps = api["data"]["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), 2, "{api}");
+        let shown = shown.as_array().unwrap();
+        assert_eq!(shown.len(), steps.len(), "{what}: {shown:?}");
+        for (a, b) in steps.iter().zip(shown) {
+            assert_eq!(a["rule"]["action"], b["action"], "{what}");
+            assert_eq!(a["keep"], b["keep"], "{what}");
+            if a["keep"] == true {
+                assert_eq!(labels_of(&a["output"]), labels_of(&b["output"]), "{what}");
+            }
+        }
+        // the rules as Prometheus writes them
+        assert_eq!(
+            steps[0]["rule"],
+            serde_json::json!({"source_labels": ["__address__"], "separator": ";", "regex": "dropped\\..*", "replacement": "$1", "action": "drop"})
+        );
+        assert_eq!(
+            steps[1]["rule"],
+            serde_json::json!({"separator": ";", "regex": "(.*)", "target_label": "team", "replacement": "ui", "action": "replace"})
+        );
+    }
+    let act = r["active"].as_array().unwrap();
+    assert_eq!(act[1]["keep"], true);
+    assert_eq!(act[1]["output"]["team"], "ui");
+    assert_eq!(act[1]["output"]["__address__"], addr);
+    assert_eq!(act[1]["changed"], serde_json::json!(["team"]), "{act:?}");
+    let dr = r["dropped"].as_array().unwrap();
+    assert_eq!(dr[0]["keep"], false, "{dr:?}");
+    assert_eq!(dr[1]["keep"], false, "{dr:?}");
+    // errors as Prometheus answers them
+    for q in [
+        "labels=%7B%7D",
+        "scrapePool=ui",
+        "scrapePool=nope&labels=%7B%7D",
+        "scrapePool=ui&labels=nojson",
+    ] {
+        let (code, v) = s.api(&format!("/api/v1/targets/relabel_steps?{q}"));
+        assert_eq!(
+            (code, v["errorType"].as_str()),
+            (400, Some("bad_data")),
+            "{q}: {v}"
+        );
+    }
+}
+
+fn labels_of(v: &Value) -> BTreeMap<String, String> {
+    labels(v)
+}
+
+/// The TSDB page's per-metric cardinality is the API's series count by
+/// metric name, every metric (not only the top 10).
+fn check_cardinality(s: &Server, c: &Value) {
+    let (_, api) = s.api("/api/v1/status/tsdb?limit=10000");
+    let all = api["data"]["seriesCountByMetricName"].as_array().unwrap();
+    assert_eq!(c["allRows"].as_u64().unwrap(), all.len() as u64, "{c}");
+    assert!(all.len() > 10, "more than the top 10: {}", all.len());
+    let want: Vec<(String, u64)> = all
+        .iter()
+        .filter(|r| r["name"].as_str().unwrap().contains("ui_"))
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_string(),
+                r["value"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let got: Vec<(String, u64)> = c["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_string(),
+                r["series"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    assert!(
+        got.contains(&(GAUGE.to_string(), ROOMS.len() as u64)),
+        "{got:?}"
+    );
+}
+
+/// Beside an error, the endpoint stays on one line; the filter's
+/// placeholder fits its box.
+fn check_targets_layout(t: &Value, closed: &str) {
+    assert_eq!(t["endpoint"], format!("http://{closed}/metrics"), "{t}");
+    assert!(t["error"].as_str().is_some_and(|e| !e.is_empty()), "{t}");
+    assert_eq!(t["endpointLines"], 1, "endpoint wrapped: {t}");
+    assert!(
+        num(&t["endpointHeight"]) < 1.5 * num(&t["lineHeight"]),
+        "endpoint wrapped: {t}"
+    );
+    assert!(
+        num(&t["placeholderWidth"]) <= num(&t["inputInnerWidth"]),
+        "placeholder cut off: {t}"
+    );
 }

@@ -109,6 +109,12 @@ fn api_route(path: &str) -> Option<Route> {
         "/api/v1/series" => r("/api/v1/series", GET_POST, series::series, true),
         "/api/v1/labels" => r("/api/v1/labels", GET_POST, series::labels, true),
         "/api/v1/targets" => r("/api/v1/targets", GET, targets::targets, false),
+        "/api/v1/targets/relabel_steps" => r(
+            "/api/v1/targets/relabel_steps",
+            GET,
+            targets::relabel_steps,
+            false,
+        ),
         "/api/v1/targets/metadata" => r(
             "/api/v1/targets/metadata",
             GET,

@@ -7,6 +7,7 @@ use super::response::{json_str, write_labels, ApiError};
 use super::Answer;
 use crate::app::App;
 use crate::config::PromDuration;
+use tsdb::labels::{Label, Labels};
 
 /// `GET /api/v1/targets?state=active|dropped|any`.
 pub fn targets(app: &App, p: &Params) -> Result<Answer, ApiError> {
@@ -108,4 +109,89 @@ pub fn targets(app: &App, p: &Params) -> Result<Answer, ApiError> {
     }
     s.push('}');
     Ok(Answer::data(s))
+}
+
+/// `GET /api/v1/targets/relabel_steps?scrapePool=&labels=`: the pool's
+/// `relabel_configs` applied one by one to `labels` (a JSON object, the
+/// labels before relabeling), with the labels after each rule and whether
+/// the target is still kept; after a drop, the later steps output nothing.
+pub fn relabel_steps(app: &App, p: &Params) -> Result<Answer, ApiError> {
+    let pool = p.get("scrapePool").unwrap_or("");
+    if pool.is_empty() {
+        return Err(ApiError::bad_data("no scrapePool parameter provided"));
+    }
+    let raw = p.get("labels").unwrap_or("");
+    if raw.is_empty() {
+        return Err(ApiError::bad_data("no labels parameter provided"));
+    }
+    let map: std::collections::BTreeMap<String, String> = serde_json::from_str(raw)
+        .map_err(|e| ApiError::bad_data(format!("error parsing labels: {e}")))?;
+    let rules = {
+        let cfg = app.config.read();
+        cfg.scrape_configs
+            .iter()
+            .find(|sc| sc.job_name == pool)
+            .map(|sc| sc.relabel_configs.clone())
+            .ok_or_else(|| {
+                ApiError::bad_data(format!(
+                    "error retrieving scrape config: scrape pool {pool:?} not found"
+                ))
+            })?
+    };
+    let mut current = Some(Labels::new(
+        map.iter()
+            .map(|(k, v)| Label::new(k.as_str(), v.as_str()))
+            .collect(),
+    ));
+    let mut s = String::from("{\"steps\":[");
+    for (i, rule) in rules.iter().enumerate() {
+        if let Some(ls) = &current {
+            current = crate::relabel::relabel(ls, std::slice::from_ref(rule));
+        }
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str("{\"rule\":");
+        write_rule(&mut s, rule);
+        s.push_str(",\"output\":");
+        match &current {
+            Some(ls) => write_labels(&mut s, ls),
+            None => s.push_str("{}"),
+        }
+        let _ = write!(s, ",\"keep\":{}}}", current.is_some());
+    }
+    s.push_str("]}");
+    Ok(Answer::data(s))
+}
+
+/// A relabel rule as Prometheus's API writes one (its `relabel.Config`
+/// JSON: empty source labels, target label and zero modulus left out).
+fn write_rule(s: &mut String, r: &crate::relabel::RelabelConfig) {
+    s.push('{');
+    if !r.source_labels.is_empty() {
+        s.push_str("\"source_labels\":[");
+        for (i, l) in r.source_labels.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            json_str(s, l);
+        }
+        s.push_str("],");
+    }
+    s.push_str("\"separator\":");
+    json_str(s, &r.separator);
+    s.push_str(",\"regex\":");
+    json_str(s, r.regex.as_str());
+    if r.modulus != 0 {
+        let _ = write!(s, ",\"modulus\":{}", r.modulus);
+    }
+    if !r.target_label.is_empty() {
+        s.push_str(",\"target_label\":");
+        json_str(s, &r.target_label);
+    }
+    s.push_str(",\"replacement\":");
+    json_str(s, &r.replacement);
+    s.push_str(",\"action\":");
+    json_str(s, r.action.as_str());
+    s.push('}');
 }

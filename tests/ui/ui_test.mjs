@@ -12,6 +12,9 @@
 //   UI_TABLE_EXPR  the expression typed on the query page (a gauge)
 //   UI_RATE_EXPR   the expression opened as a Prometheus /graph link (a rate)
 //   UI_RANGE       the graph range to set (e.g. "20s")
+//   UI_DOWN_JOB    a scrape job whose only target is down (an error shown)
+//   UI_FORMAT_EXPR an expression to format with the Format button
+//   UI_EXPLAIN_EXPR an expression opened on the Explain tab
 //
 // Log lines go to stderr; a failed wait or step exits with status 1.
 
@@ -44,6 +47,9 @@ const target = env('UI_TARGET');
 const tableExpr = env('UI_TABLE_EXPR');
 const rateExpr = env('UI_RATE_EXPR');
 const range = env('UI_RANGE');
+const downJob = env('UI_DOWN_JOB');
+const formatExpr = env('UI_FORMAT_EXPR');
+const explainExpr = env('UI_EXPLAIN_EXPR');
 
 const report = { screenshots: [], pageErrors: [] };
 
@@ -116,6 +122,7 @@ try {
     tableSelected: await panel.getByRole('tab', { name: 'Table' }).getAttribute('aria-selected'),
     rows: await tableRows(panel),
     info: await panel.locator('.tab-info').textContent(),
+    cost: await costOf(panel),
   };
   log('table rows', report.typed.rows.length);
   await shot('1-query-table');
@@ -154,6 +161,8 @@ try {
   report.rate.href = rateLink;
   report.rate.editor = await panel.getByRole('combobox', { name: 'Expression' }).inputValue();
   report.rate.graphSelected = await panel.getByRole('tab', { name: 'Graph' }).getAttribute('aria-selected');
+  report.rate.cost = await costOf(panel);
+  report.rate.span = await panel.locator('.chart').evaluate(el => ({ start: Number(el.dataset.start), end: Number(el.dataset.end) }));
   await shot('4-rate-graph');
 
   // ------------------------------------------------------ targets page
@@ -192,6 +201,284 @@ try {
     'http_request_duration_seconds_sum / http_request_duration_seconds_count',
     'process_resident_memory_bytes',
   ]);
+
+  // ------------------------------------------- query cost under a panel
+  // (the typed table query, and the rate graph: read before moving on)
+  report.cost = {
+    table: report.typed.cost,
+    rate: report.rate.cost,
+  };
+
+  // ------------------------------------------- drag-to-zoom on the graph
+  log('open', base + rateLink);
+  await page.goto(base + rateLink);
+  panel = page.getByRole('region', { name: 'Query panel' }).first();
+  await graphReport(panel);
+  const chartEl = panel.locator('.chart');
+  const geo = async () => chartEl.evaluate(el => ({
+    start: Number(el.dataset.start), end: Number(el.dataset.end),
+    left: Number(el.dataset.plotLeft), width: Number(el.dataset.plotWidth),
+    yMin: Number(el.dataset.yMin), yMax: Number(el.dataset.yMax),
+  }));
+  const before = await geo();
+  const box = await chartEl.boundingBox();
+  const xa = box.x + before.left + before.width * 0.25, xb = box.x + before.left + before.width * 0.75;
+  const y = box.y + box.height / 2;
+  const at = x => before.start + ((x - box.x - before.left) / before.width) * (before.end - before.start);
+  await page.mouse.move(xa, y);
+  await page.mouse.down();
+  await page.mouse.move((xa + xb) / 2, y, { steps: 4 });
+  await page.mouse.move(xb, y, { steps: 4 });
+  await page.mouse.up();
+  await page.waitForURL(/g0\.end_input=/);
+  const zoomedUrl = page.url();
+  const zoomedParams = new URL(zoomedUrl).searchParams;
+  const endInput = zoomedParams.get('g0.end_input');
+  // the zoomed graph is drawn over the new span
+  await page.waitForFunction(e => {
+    const c = document.querySelector('.chart');
+    return c && Number(c.dataset.end) === e;
+  }, Date.parse(`${endInput.replace(' ', 'T')}Z`));
+  const after = await geo();
+  await shot('6-zoomed-graph');
+  const zoomOut = panel.getByRole('button', { name: 'Zoom out' });
+  const zoomOutVisible = await zoomOut.isVisible();
+  await zoomOut.click();
+  await page.waitForURL(u => !u.searchParams.has('g0.end_input'));
+  report.zoom = {
+    before, after, selected: { from: at(xa), to: at(xb) },
+    url: zoomedUrl, rangeInput: zoomedParams.get('g0.range_input'), endInput,
+    endMs: Date.parse(`${endInput.replace(' ', 'T')}Z`),
+    zoomOutVisible, backUrl: page.url(),
+    backRange: new URL(page.url()).searchParams.get('g0.range_input'),
+  };
+  // the browser's Back button returns to the zoomed span as well
+  await page.goBack();
+  await page.waitForURL(/g0\.end_input=/);
+  report.zoom.backButtonUrl = page.url();
+
+  // ------------------------------------------- start the Y axis at 0
+  const gaugeGraph = `/graph?g0.expr=${encodeURIComponent(tableExpr)}&g0.tab=0&g0.range_input=${range}`;
+  log('open', base + gaugeGraph);
+  await page.goto(base + gaugeGraph);
+  panel = page.getByRole('region', { name: 'Query panel' }).first();
+  await graphReport(panel);
+  const yBefore = (await geo()).yMin;
+  const yZero = panel.getByRole('checkbox', { name: 'Start Y axis at 0' });
+  await yZero.check();
+  await page.waitForURL(/g0\.y_axis_min=0/);
+  const yChecked = (await geo()).yMin;
+  await shot('7-y-axis-zero');
+  await page.reload();
+  panel = page.getByRole('region', { name: 'Query panel' }).first();
+  await graphReport(panel);
+  report.yAxis = {
+    before: yBefore, checked: yChecked, url: page.url(),
+    afterReload: (await geo()).yMin,
+    boxAfterReload: await panel.getByRole('checkbox', { name: 'Start Y axis at 0' }).isChecked(),
+  };
+
+  // ------------------------------------------------------ query history
+  log('open', `${base}/query`);
+  await page.goto(`${base}/query`);
+  panel = page.getByRole('region', { name: 'Query panel' }).first();
+  const stored = await page.evaluate(() => JSON.parse(localStorage.getItem('flint.queryHistory') || '[]').map(x => x.expr));
+  await panel.getByRole('button', { name: 'Query history' }).click();
+  const hist = page.getByRole('dialog', { name: 'Query history' });
+  await hist.waitFor();
+  const histItems = () => hist.locator('.pop-expr').allTextContents();
+  const allItems = await histItems();
+  await hist.getByRole('searchbox', { name: 'Search query history' }).fill('rate(');
+  await page.waitForFunction(() => [...document.querySelectorAll('.popover .pop-expr')].every(e => e.textContent.includes('rate(')));
+  const filtered = await histItems();
+  await shot('8-history');
+  await hist.locator('.pop-item').first().click();
+  await waitTable(panel);
+  report.history = {
+    stored, allItems, filtered,
+    editor: await panel.getByRole('combobox', { name: 'Expression' }).inputValue(),
+    popoverGone: await hist.count() === 0,
+    rows: (await tableRows(panel)).length,
+  };
+
+  // --------------------------------------------------- metrics explorer
+  await page.goto(`${base}/query`);
+  panel = page.getByRole('region', { name: 'Query panel' }).first();
+  const ed = panel.getByRole('combobox', { name: 'Expression' });
+  await ed.click();
+  await ed.pressSequentially('avg()', { delay: 15 });
+  await ed.press('Escape');
+  await ed.press('ArrowLeft'); // the cursor between the parentheses
+  const beforeInsert = await ed.inputValue();
+  await panel.getByRole('button', { name: 'Metrics explorer' }).click();
+  const mx = page.getByRole('dialog', { name: 'Metrics explorer' });
+  await mx.waitFor();
+  const fuzzyQuery = 'uitmpcel';
+  await mx.getByRole('searchbox', { name: 'Search metrics' }).fill(fuzzyQuery);
+  // the list is repainted for the query: every row a fuzzy match
+  await page.waitForFunction(q => {
+    const rows = [...document.querySelectorAll('dialog .mx-row')];
+    const fits = n => { let j = 0; for (const c of n) if (c === q[j]) j++; return j === q.length; };
+    return rows.length > 0 && rows.every(r => fits(r.dataset.metric));
+  }, fuzzyQuery);
+  const mxRows = await mx.locator('.mx-row').evaluateAll(rs => rs.map(r => ({
+    name: r.dataset.metric,
+    type: r.querySelector('.mx-type')?.textContent ?? null,
+    help: r.querySelector('.mx-help')?.textContent ?? null,
+  })));
+  const first = mx.locator('.mx-row').first();
+  await first.getByRole('button', { name: 'Labels' }).click();
+  await first.locator('table.mx-label-table tbody tr').first().waitFor();
+  const mxLabels = await first.locator('table.mx-label-table tbody tr').evaluateAll(trs => Object.fromEntries(trs.map(tr =>
+    [tr.querySelector('.mx-label').textContent, Number(tr.querySelector('td.num').textContent)])));
+  await shot('9-metrics-explorer');
+  await first.locator('.mx-name').click();
+  await mx.waitFor({ state: 'detached' });
+  report.explorer = {
+    query: fuzzyQuery, beforeInsert, rows: mxRows, labels: mxLabels,
+    editor: await ed.inputValue(),
+  };
+
+  // ------------------------------------------------------ Format button
+  await ed.fill(formatExpr);
+  await panel.getByRole('button', { name: 'Format expression' }).click();
+  await page.waitForFunction(([sel, v]) => document.querySelector(sel).value !== v,
+    ['section.panel textarea', formatExpr]);
+  report.format = { input: formatExpr, editor: await ed.inputValue(), url: page.url() };
+
+  // ------------------------------------------- Explain: the syntax tree
+  const explainLink = `/graph?g0.expr=${encodeURIComponent(explainExpr)}&g0.tab=explain`;
+  log('open', base + explainLink);
+  await page.goto(base + explainLink);
+  panel = page.getByRole('region', { name: 'Query panel' }).first();
+  await panel.locator('.ex-node').first().waitFor();
+  await page.waitForFunction(() => {
+    const st = [...document.querySelectorAll('.ex-stats')];
+    return st.length > 0 && st.every(e => e.dataset.series !== undefined);
+  });
+  report.explain = {
+    selected: await panel.getByRole('tab', { name: 'Explain' }).getAttribute('aria-selected'),
+    nodes: await panel.locator('.ex-node').evaluateAll(ns => ns.map(n => ({
+      expr: n.dataset.expr, depth: Number(n.dataset.depth),
+      series: n.querySelector(':scope > .ex-stats').dataset.series,
+    }))),
+  };
+  await shot('14-explain');
+  // nodes written back as PromQL for a range of syntax
+  report.explain.roundTrip = await page.evaluate(async exprs => {
+    const { toPromQL } = await import('/assets/explain.js');
+    const out = [];
+    for (const e of exprs) {
+      const r = await (await fetch(`/api/v1/parse_query?query=${encodeURIComponent(e)}`)).json();
+      out.push([e, toPromQL(r.data)]);
+    }
+    return out;
+  }, [
+    'sum without (instance) (rate(ui_requests_total{code!="500",path=~"/a|/b"}[5m] offset 1m))',
+    'topk(2, ui_temperature_celsius) > bool on (room) group_left (env) ui_temperature_celsius * -1',
+    'max_over_time(ui_temperature_celsius[10m:30s] @ 1700000000) - ignoring (room) group_right () vector(1)',
+    'label_replace(ui_temperature_celsius, "x", "$1", "room", "(.*)")',
+    '{__name__=~"ui_.*", room="attic"} unless {"ui.odd name", room!~"h.*"}',
+    'ui_temperature_celsius @ start() offset -5m',
+    '(1 + 2) / 3 ^ 2 ^ 1',
+    'quantile by (room) (0.9, -ui_temperature_celsius)',
+    'count_over_time(ui_temperature_celsius[1m:])',
+  ]);
+
+  // --------------------------------------------------------------- alerts
+  log('open', `${base}/alerts`);
+  await page.goto(`${base}/alerts`);
+  await page.locator('.alert-group').first().waitFor();
+  const alertView = () => page.locator('.alert-group').evaluateAll(gs => gs.map(g => ({
+    group: g.dataset.group,
+    rules: [...g.querySelectorAll('.rule-item')].map(r => ({ name: r.dataset.rule, state: r.dataset.state })),
+  })));
+  const stateBtn = s => page.getByRole('group', { name: 'Show states' }).locator(`button[data-state="${s}"]`);
+  const allAlerts = await alertView();
+  await stateBtn('firing').click();
+  await stateBtn('inactive').click();
+  const pendingOnly = await alertView();
+  const pendingUrl = page.url();
+  await shot('10-alerts-pending');
+  await stateBtn('firing').click();
+  await stateBtn('inactive').click();
+  await page.getByRole('searchbox', { name: 'Filter alerts' }).fill('freez');
+  await page.waitForFunction(() => document.querySelectorAll('.alert-group .rule-item').length === 1);
+  const searched = await alertView();
+  await page.reload();
+  await page.locator('.alert-group').first().waitFor();
+  report.alerts = {
+    all: allAlerts, pendingOnly, pendingUrl, searched, searchUrl: page.url(),
+    afterReload: await alertView(),
+    searchAfterReload: await page.getByRole('searchbox', { name: 'Filter alerts' }).inputValue(),
+  };
+
+  // --------------------------------- service discovery: relabel steps
+  log('open', `${base}/service-discovery`);
+  await page.goto(`${base}/service-discovery`);
+  const sdCard = page.locator('details.card', { has: page.getByRole('heading', { name: job, exact: true }) });
+  await sdCard.locator('tbody tr').first().waitFor();
+  const stepsOf = async rowText => {
+    const tr = sdCard.locator('tbody > tr:not(.relabel-row)').filter({ hasText: rowText }).first();
+    await tr.getByRole('button', { name: 'Relabeling' }).click();
+    const table = tr.locator('xpath=following-sibling::tr[1]').locator('table.relabel-table');
+    await table.locator('tbody tr').first().waitFor();
+    return table.locator('tbody tr').evaluateAll(trs => trs.map(r => ({
+      action: r.querySelector('td:nth-child(2) b').textContent,
+      keep: r.dataset.keep === 'true',
+      output: Object.fromEntries([...r.querySelectorAll('.chip')].map(c =>
+        [c.querySelector('.chip-k').textContent, c.querySelector('.chip-v').textContent])),
+      changed: [...r.querySelectorAll('.chip-changed .chip-k')].map(c => c.textContent),
+    })));
+  };
+  report.relabel = {
+    active: await stepsOf(`__address__=${target}`),
+    dropped: await stepsOf('__address__=dropped.'),
+  };
+  await shot('11-relabel-steps');
+
+  // ------------------------------------------ TSDB: cardinality by metric
+  log('open', `${base}/tsdb-status`);
+  await page.goto(`${base}/tsdb-status`);
+  const card = page.getByRole('region', { name: 'Cardinality by metric' });
+  await card.locator('tbody tr').first().waitFor();
+  const allMetricRows = await card.locator('tbody tr').count();
+  await card.getByRole('searchbox', { name: 'Filter metrics by name' }).fill('ui_');
+  await page.waitForFunction(() => [...document.querySelectorAll('#metric-cardinality tbody tr')]
+    .every(tr => tr.dataset.metric.includes('ui_')));
+  report.cardinality = {
+    allRows: allMetricRows,
+    rows: await card.locator('tbody tr').evaluateAll(trs => trs.map(tr => ({
+      name: tr.dataset.metric, series: Number(tr.querySelector('td.count').textContent.replace(/,/g, '')),
+    }))),
+  };
+  await card.scrollIntoViewIfNeeded();
+  await shot('12-tsdb-cardinality');
+
+  // ----------------- targets page: endpoints on one line beside an error
+  await page.setViewportSize({ width: 900, height: 860 });
+  log('open', `${base}/targets`);
+  await page.goto(`${base}/targets`);
+  const downPool = page.locator(`details.card[data-pool="${downJob}"]`);
+  await downPool.locator('.error-text').first().waitFor();
+  report.targetsLayout = await page.evaluate(pool => {
+    const a = document.querySelector(`details.card[data-pool="${pool}"] tbody tr td a`);
+    const input = document.querySelector('input[aria-label="Filter targets"]');
+    const cs = getComputedStyle(input);
+    const ctx = document.createElement('canvas').getContext('2d');
+    ctx.font = cs.font;
+    return {
+      endpoint: a.textContent,
+      endpointLines: a.getClientRects().length,
+      endpointHeight: a.getBoundingClientRect().height,
+      lineHeight: parseFloat(getComputedStyle(a).lineHeight) || 20,
+      error: document.querySelector(`details.card[data-pool="${pool}"] .error-text`)?.textContent ?? null,
+      placeholder: input.placeholder,
+      placeholderWidth: ctx.measureText(input.placeholder).width,
+      inputInnerWidth: input.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight),
+    };
+  }, downJob);
+  await shot('13-targets-down');
 } catch (e) {
   if (page) {
     const path = join(shots, 'failure.png');
@@ -205,6 +492,13 @@ await browser.close();
 console.log(JSON.stringify(report));
 
 // ------------------------------------------------------------ helpers
+
+/** The query cost shown under a panel: { series, samples, peak, eval, prepare } as shown. */
+async function costOf(panel) {
+  const cost = panel.getByLabel('Query cost');
+  await cost.locator('b[data-k="samples"]').waitFor();
+  return cost.locator('b[data-k]').evaluateAll(bs => Object.fromEntries(bs.map(b => [b.dataset.k, b.textContent])));
+}
 
 /** Waits for the Table tab's result (its info line says when it evaluated). */
 async function waitTable(panel) {

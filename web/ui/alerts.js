@@ -12,9 +12,12 @@ export async function mount(el, path) {
 
 const STATES = ['firing', 'pending', 'inactive'];
 
+function stateClass(state) {
+  return state === 'firing' ? 'badge-bad' : state === 'pending' ? 'badge-warn' : 'badge-ok';
+}
+
 function stateBadge(state) {
-  const cls = state === 'firing' ? 'badge-bad' : state === 'pending' ? 'badge-warn' : 'badge-ok';
-  return h('span.badge', { class: cls }, state);
+  return h('span.badge', { class: stateClass(state) }, state);
 }
 
 function healthBadge(health) {
@@ -38,11 +41,17 @@ function durationOf(seconds) {
 // --------------------------------------------------------------- alerts
 
 async function alerts(el) {
-  const show = new Set(STATES);
-  const search = h('input', { type: 'search', placeholder: 'Filter by name or label', 'aria-label': 'Filter alerts' });
+  // the filters live in the URL (?state=firing&state=pending&search=…)
+  const params = new URLSearchParams(location.search);
+  const wanted = params.getAll('state').filter(s => STATES.includes(s));
+  const show = new Set(wanted.length ? wanted : STATES);
+  const search = h('input', {
+    type: 'search', placeholder: 'Filter by alert name, label or group', 'aria-label': 'Filter alerts',
+    value: params.get('search') || '',
+  });
   const counts = {};
-  const btns = STATES.map(s => h('button.btn.on', {
-    type: 'button', 'aria-pressed': 'true', onclick: e => {
+  const btns = STATES.map(s => h('button.btn', {
+    type: 'button', 'aria-pressed': String(show.has(s)), class: show.has(s) && 'on', 'data-state': s, onclick: e => {
       if (show.has(s)) show.delete(s); else show.add(s);
       e.currentTarget.classList.toggle('on', show.has(s));
       e.currentTarget.setAttribute('aria-pressed', String(show.has(s)));
@@ -65,7 +74,16 @@ async function alerts(el) {
   const rulesAll = groups.flatMap(g => (g.rules || []).filter(r => r.type !== 'recording').map(r => ({ g, r })));
   for (const s of STATES) counts[s].textContent = String(rulesAll.filter(x => (x.r.state || 'inactive') === s).length);
 
+  function saveFilters() {
+    const q = new URLSearchParams();
+    if (show.size < STATES.length) for (const s of STATES) if (show.has(s)) q.append('state', s);
+    if (search.value.trim()) q.set('search', search.value.trim());
+    const qs = q.toString() ? `?${q}` : '';
+    if (qs !== location.search) history.replaceState(null, '', location.pathname + qs);
+  }
+
   function paint() {
+    saveFilters();
     if (!rulesAll.length) {
       fill(out, emptyState('No alerting rules',
         active.length
@@ -76,14 +94,17 @@ async function alerts(el) {
     const words = search.value.toLowerCase().split(/\s+/).filter(Boolean);
     const cards = [];
     for (const g of groups) {
-      const items = (g.rules || []).filter(r => r.type !== 'recording' && show.has(r.state || 'inactive') &&
-        words.every(w => `${r.name} ${Object.entries(r.labels || {}).map(([k, v]) => `${k}=${v}`).join(' ')}`.toLowerCase().includes(w)));
+      const rs = (g.rules || []).filter(r => r.type !== 'recording');
+      const items = rs.filter(r => show.has(r.state || 'inactive') &&
+        words.every(w => `${r.name} ${g.name} ${Object.entries(r.labels || {}).map(([k, v]) => `${k}=${v}`).join(' ')}`.toLowerCase().includes(w)));
       if (!items.length) continue;
-      cards.push(h('section.card',
-        h('div.card-head', h('h2', g.name), h('span.muted', g.file)),
+      const by = s => rs.filter(r => (r.state || 'inactive') === s).length;
+      cards.push(h('section.card.alert-group', { 'data-group': g.name },
+        h('div.card-head', h('h2', g.name), h('span.muted', g.file), h('span.grow'),
+          STATES.filter(by).map(s => h('span.badge', { class: stateClass(s), title: `${by(s)} ${s}` }, `${by(s)} ${s}`))),
         h('div', items.map(r => alertRule(r)))));
     }
-    fill(out, cards.length ? cards : emptyState('No alerts match the filter'));
+    fill(out, cards.length ? cards : emptyState('No alerts match the filter', 'Change the state buttons or the search text.'));
   }
   search.addEventListener('input', debounce(paint, 120));
   paint();
@@ -91,7 +112,7 @@ async function alerts(el) {
 
 function alertRule(r) {
   const list = r.alerts || [];
-  return h('details.rule-item', { open: (r.state || 'inactive') !== 'inactive' },
+  return h('details.rule-item', { open: (r.state || 'inactive') !== 'inactive', 'data-rule': r.name, 'data-state': r.state || 'inactive' },
     h('summary.rule-sum', icon(ICONS.chevron), stateBadge(r.state || 'inactive'), h('strong', r.name),
       list.length ? h('span.muted', `${list.length} active`) : null,
       r.health && r.health !== 'ok' ? healthBadge(r.health) : null),

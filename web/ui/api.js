@@ -50,7 +50,7 @@ export async function api(path, params = {}, { signal, post = false } = {}) {
   if (json.status !== 'success') {
     throw new ApiError(json.error || `HTTP ${res.status}`, json.errorType || '', res.status);
   }
-  return { data: json.data, warnings: json.warnings || [], infos: json.infos || [] };
+  return { data: json.data, warnings: json.warnings || [], infos: json.infos || [], stats: json.stats || json.data?.stats || null };
 }
 
 /** Just the data of an API answer. */
@@ -124,6 +124,10 @@ export const ICONS = {
   play: 'M7 4.5v15l12-7.5z',
   refresh: 'M17.7 6.3A8 8 0 1 0 20 12h-2a6 6 0 1 1-1.8-4.2L13 11h7V4z',
   chevron: 'M7.4 8.6 12 13.2l4.6-4.6L18 10l-6 6-6-6z',
+  zoomOut: 'M10 3a7 7 0 0 1 5.6 11.2l5.1 5.1-1.4 1.4-5.1-5.1A7 7 0 1 1 10 3zm0 2a5 5 0 1 0 0 10 5 5 0 0 0 0-10zM7 9h6v2H7z',
+  history: 'M12 2a10 10 0 1 1 0 20 10 10 0 0 1 0-20zm0 2a8 8 0 1 0 0 16 8 8 0 0 0 0-16zm1 3v5.4l3.5 2.1-1 1.7L11 13.5V7z',
+  list: 'M3 5h2v2H3zm4 0h14v2H7zM3 11h2v2H3zm4 0h14v2H7zm-4 6h2v2H3zm4 0h14v2H7z',
+  format: 'M3 4h18v2H3zm5 4h13v2H8zm0 4h13v2H8zM3 16h18v2H3zm0 4h12v2H3z',
   copy: 'M16 1H4a2 2 0 0 0-2 2v14h2V3h12zm3 4H8a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h11a2 2 0 0 0 2-2V7a2 2 0 0 0-2-2zm0 16H8V7h11z',
 };
 

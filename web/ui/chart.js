@@ -1,5 +1,7 @@
 // A canvas time-series chart: lines or stacked areas, value and time axes,
-// a hover crosshair with tooltip, and a legend that hides series.
+// a hover crosshair with tooltip, a legend that hides series, and
+// drag-to-zoom: dragging across the plot selects a time span and calls
+// `onZoom(from, to)` (ms); a double click calls `onZoomOut()`.
 //
 // Data: series share one time grid (start, step, n points as Float64Array
 // with NaN for gaps), which is what a range query returns.
@@ -119,7 +121,13 @@ export class Chart {
     this.ro.observe(this.el);
     this.over.addEventListener('pointermove', e => this.move(e));
     this.over.addEventListener('pointerleave', () => this.leave());
-    this.over.addEventListener('pointerdown', e => this.move(e));
+    this.over.addEventListener('pointerdown', e => this.dragStart(e));
+    this.over.addEventListener('pointerup', e => this.dragEnd(e));
+    this.over.addEventListener('pointercancel', () => { this.drag = null; this.drawOverlay(); });
+    this.over.addEventListener('dblclick', () => this.onZoomOut?.());
+    this.drag = null; // { x0, x1 } in CSS pixels while selecting
+    this.onZoom = null;
+    this.onZoomOut = null;
     this.onTheme = () => { this.paintLegend(); this.draw(); };
     addEventListener('themechange', this.onTheme);
     addEventListener('timezonechange', this.onTheme);
@@ -138,6 +146,7 @@ export class Chart {
    * @param {number} d.step point spacing (ms)
    * @param {boolean} d.stacked
    * @param {string} d.unit '', 'bytes' or 'seconds'
+   * @param {number|null} [d.yMin] lowest value the value axis shows (0 to start it at 0)
    */
   setData(d) {
     const keep = this.data && this.data.series.length === d.series.length;
@@ -154,6 +163,12 @@ export class Chart {
   setStacked(stacked) {
     if (!this.data) return;
     this.data.stacked = stacked;
+    this.draw();
+  }
+
+  setYMin(yMin) {
+    if (!this.data) return;
+    this.data.yMin = yMin;
     this.draw();
   }
 
@@ -267,6 +282,10 @@ export class Chart {
     });
     if (d.stacked && lo > 0) lo = 0;
     if (d.stacked && hi < 0) hi = 0;
+    if (d.yMin !== null && d.yMin !== undefined && lo !== Infinity) {
+      if (lo > d.yMin) lo = d.yMin;
+      if (hi < d.yMin) hi = d.yMin;
+    }
     if (lo === Infinity) { lo = 0; hi = 1; }
     if (lo === hi) {
       const pad = Math.abs(lo) * 0.1 || 1;
@@ -307,6 +326,13 @@ export class Chart {
     const X = k => left + (n > 1 ? (k / (n - 1)) * pw : pw / 2);
     const Y = v => top + ph - ((v - yLo) / (yHi - yLo)) * ph;
     this.geo = { left, top, pw, ph, n, X, Y, ys, start, end };
+    // the axis extent, for tests and tools
+    this.el.dataset.yMin = String(yLo);
+    this.el.dataset.yMax = String(yHi);
+    this.el.dataset.start = String(start);
+    this.el.dataset.end = String(end);
+    this.el.dataset.plotLeft = String(left);
+    this.el.dataset.plotWidth = String(pw);
 
     // Grid and axes
     ctx.lineWidth = 1;
@@ -402,11 +428,45 @@ export class Chart {
 
   // ------------------------------------------------------------- hover
 
+  /** The pointer's x in the plot (CSS pixels), clamped to the plot. */
+  plotX(e) {
+    const g = this.geo;
+    const r = this.over.getBoundingClientRect();
+    return Math.max(g.left, Math.min(g.left + g.pw, e.clientX - r.left));
+  }
+
+  dragStart(e) {
+    const g = this.geo;
+    if (!g || !g.n || e.button !== 0) return this.move(e);
+    const r = this.over.getBoundingClientRect();
+    const mx = e.clientX - r.left;
+    if (mx < g.left || mx > g.left + g.pw) return this.move(e);
+    this.drag = { x0: mx, x1: mx };
+    this.over.setPointerCapture?.(e.pointerId);
+    this.move(e);
+  }
+
+  dragEnd(e) {
+    const dr = this.drag;
+    if (!dr) return;
+    this.drag = null;
+    this.over.releasePointerCapture?.(e.pointerId);
+    dr.x1 = this.plotX(e);
+    this.drawOverlay();
+    const g = this.geo;
+    const a = Math.min(dr.x0, dr.x1), b = Math.max(dr.x0, dr.x1);
+    if (b - a < 5 || !this.onZoom) return;
+    const at = x => g.start + ((x - g.left) / g.pw) * (g.end - g.start);
+    this.leave();
+    this.onZoom(at(a), at(b));
+  }
+
   move(e) {
     const g = this.geo;
     if (!g || !g.n) return;
     const r = this.over.getBoundingClientRect();
     const mx = e.clientX - r.left, my = e.clientY - r.top;
+    if (this.drag) this.drag.x1 = this.plotX(e);
     if (mx < g.left - 4 || mx > g.left + g.pw + 4) return this.leave();
     const k = Math.max(0, Math.min(g.n - 1, Math.round(((mx - g.left) / g.pw) * (g.n - 1))));
     let best = -1, bestD = Infinity;
@@ -431,6 +491,14 @@ export class Chart {
     ctx.clearRect(0, 0, w, H);
     const g = this.geo;
     if (!g) return;
+    if (this.drag) {
+      const a = Math.min(this.drag.x0, this.drag.x1), b = Math.max(this.drag.x0, this.drag.x1);
+      const css = getComputedStyle(document.documentElement);
+      ctx.globalAlpha = 0.18;
+      ctx.fillStyle = css.getPropertyValue('--link').trim();
+      ctx.fillRect(a, g.top, b - a, g.ph);
+      ctx.globalAlpha = 1;
+    }
     if (this.focusIdx >= 0 && g.ys[this.focusIdx]) {
       ctx.save();
       ctx.beginPath();

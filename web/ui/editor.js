@@ -100,6 +100,30 @@ export class Editor {
 
   focus() { this.ta.focus(); }
 
+  /** Replaces the selection (or inserts at the cursor) with `text`, as typing would. */
+  insert(text) {
+    const from = this.ta.selectionStart ?? this.ta.value.length;
+    const to = this.ta.selectionEnd ?? from;
+    this.ta.focus();
+    this.ta.setSelectionRange(from, to);
+    if (!document.execCommand?.('insertText', false, text)) {
+      this.ta.setRangeText(text, from, to, 'end');
+      this.ta.dispatchEvent(new Event('input'));
+    }
+    this.close(true);
+  }
+
+  /** Sets the whole expression as an edit (undoable, reported by onChange). */
+  replaceAll(text) {
+    this.ta.focus();
+    this.ta.select();
+    if (!document.execCommand?.('insertText', false, text)) {
+      this.ta.value = text;
+      this.ta.dispatchEvent(new Event('input'));
+    }
+    this.close(true);
+  }
+
   /** Marks the error at 1-based line:col, or clears it (null). */
   setError(pos) {
     this.error = pos ? { offset: offsetOf(this.ta.value, pos.line, pos.col) } : null;

@@ -4,11 +4,13 @@
 
 import {
   h, fill, api, icon, ICONS, metricNode, formatTime, parseTime, parseDuration,
-  formatDuration, emptyState, ApiError, PREFIX,
+  formatDuration, formatSeconds, emptyState, ApiError, PREFIX,
 } from './api.js';
 import { Editor } from './editor.js';
 import { Chart } from './chart.js';
 import { parseErrorPos } from './promql.js';
+import { remember, showHistory, showExplorer } from './explore.js';
+import { explain } from './explain.js';
 
 const DEFAULT_RANGE = 3600e3;
 const RANGE_STEPS = ['1s', '10s', '1m', '5m', '15m', '30m', '1h', '2h', '6h', '12h', '1d', '2d', '1w', '2w', '4w', '8w', '26w', '1y'];
@@ -37,12 +39,13 @@ export function parseState(search) {
     const stepSec = p.step_input ?? p.res_step ?? '';
     return {
       expr: p.expr ?? '',
-      tab: tab === '0' || tab === 'graph' ? 'graph' : 'table',
+      tab: tab === '0' || tab === 'graph' ? 'graph' : tab === 'explain' ? 'explain' : 'table',
       stacked: p.stacked === '1' || p.display_mode === 'stacked',
       range: parseDuration(p.range_input ?? '') ?? DEFAULT_RANGE,
       end: p.end_input ? parseTime(p.end_input) : null,
       moment: p.moment_input ? parseTime(p.moment_input) : null,
       step: stepSec ? parseDuration(stepSec) : null,
+      yMin: p.y_axis_min !== undefined && p.y_axis_min !== '' && Number.isFinite(Number(p.y_axis_min)) ? Number(p.y_axis_min) : null,
     };
   });
 }
@@ -59,6 +62,7 @@ export function stateToSearch(states) {
     if (s.end !== null) q.set(`${g}end_input`, formatTime(s.end));
     if (s.moment !== null) q.set(`${g}moment_input`, formatTime(s.moment));
     if (s.step) q.set(`${g}step_input`, String(s.step / 1000));
+    if (s.yMin !== null && s.yMin !== undefined) q.set(`${g}y_axis_min`, String(s.yMin));
   });
   return `?${q.toString().replace(/%2F/g, '/').replace(/%3A/g, ':').replace(/%5B/g, '[').replace(/%5D/g, ']')}`;
 }
@@ -85,7 +89,7 @@ export function mount(el) {
 }
 
 function newState() {
-  return { expr: '', tab: 'table', stacked: false, range: DEFAULT_RANGE, end: null, moment: null, step: null };
+  return { expr: '', tab: 'table', stacked: false, range: DEFAULT_RANGE, end: null, moment: null, step: null, yMin: null };
 }
 
 function load() {
@@ -147,16 +151,30 @@ class Panel {
     });
     const runBtn = h('button.btn.btn-primary', { type: 'button', onclick: () => this.run(true) }, icon(ICONS.play), 'Execute');
     const rmBtn = h('button.btn.btn-icon', { type: 'button', title: 'Remove panel', onclick: () => removePanel(this) }, icon(ICONS.close, 'Remove panel'));
+    const histBtn = h('button.btn.btn-icon', {
+      type: 'button', title: 'Query history', 'aria-haspopup': 'dialog',
+      onclick: () => showHistory(histBtn, expr => {
+        this.editor.replaceAll(expr);
+        this.run(true);
+      }),
+    }, icon(ICONS.history, 'Query history'));
+    const mxBtn = h('button.btn.btn-icon', {
+      type: 'button', title: 'Metrics explorer', 'aria-haspopup': 'dialog',
+      onclick: () => showExplorer(name => this.editor.insert(name)),
+    }, icon(ICONS.list, 'Metrics explorer'));
+    this.formatBtn = h('button.btn.btn-icon', { type: 'button', title: 'Format expression', onclick: () => this.format() }, icon(ICONS.format, 'Format expression'));
     this.parseErr = h('div.parse-error', { hidden: true, role: 'alert' });
     this.tabTable = h('button.tab', { type: 'button', role: 'tab', onclick: () => this.setTab('table') }, 'Table');
     this.tabGraph = h('button.tab', { type: 'button', role: 'tab', onclick: () => this.setTab('graph') }, 'Graph');
+    this.tabExplain = h('button.tab', { type: 'button', role: 'tab', title: 'Each part of the expression evaluated on its own', onclick: () => this.setTab('explain') }, 'Explain');
     this.info = h('span.tab-info', { 'aria-live': 'polite' });
     this.body = h('div.panel-body', { role: 'tabpanel' });
     this.el = h('section.card.panel', { 'aria-label': 'Query panel' },
-      h('div.panel-top', this.editor.el, h('div.panel-actions', runBtn, rmBtn)),
+      h('div.panel-top', this.editor.el, h('div.panel-actions', histBtn, mxBtn, this.formatBtn, runBtn, rmBtn)),
       this.parseErr,
-      h('div.tabs', { role: 'tablist' }, this.tabTable, this.tabGraph, this.info),
-      this.body);
+      h('div.tabs', { role: 'tablist' }, this.tabTable, this.tabGraph, this.tabExplain, this.info),
+      this.body,
+      this.cost = h('div.cost', { 'aria-label': 'Query cost', hidden: true }));
     this.buildControls();
     this.setTab(state.tab, false);
   }
@@ -171,10 +189,13 @@ class Panel {
     this.state.tab = tab;
     this.tabTable.setAttribute('aria-selected', String(tab === 'table'));
     this.tabGraph.setAttribute('aria-selected', String(tab === 'graph'));
+    this.tabExplain.setAttribute('aria-selected', String(tab === 'explain'));
     fill(this.body, tab === 'graph' ? this.graphControls : this.tableControls, this.output = h('div.output'));
     this.info.textContent = '';
-    if (tab === 'graph') {
-      this.chart ??= new Chart();
+    if (tab === 'graph' && !this.chart) {
+      this.chart = new Chart();
+      this.chart.onZoom = (from, to) => this.zoom(from, to);
+      this.chart.onZoomOut = () => this.zoomBack();
     }
     if (run) saveURL();
     if (run && this.state.expr.trim()) this.run();
@@ -238,13 +259,27 @@ class Panel {
       },
     }, 'Stacked');
     this.stackBtn.classList.toggle('on', s.stacked);
+    this.yZero = h('input', { type: 'checkbox', checked: s.yMin === 0 });
+    this.yZero.addEventListener('change', () => {
+      s.yMin = this.yZero.checked ? 0 : null;
+      saveURL();
+      this.chart?.setYMin(s.yMin);
+    });
+    this.zooms = [];
+    this.zoomOutBtn = h('button.btn', {
+      type: 'button', hidden: true, title: 'Back to the range before the last zoom (or double-click the graph)',
+      onclick: () => this.zoomBack(),
+    }, icon(ICONS.zoomOut), 'Zoom out');
     const btn = (ic, label, fn) => h('button.btn.btn-icon', { type: 'button', title: label, onclick: fn }, icon(ic, label));
     this.graphControls = h('div.controls',
       h('div.group', btn(ICONS.minus, 'Shorter range', () => stepRange(-1)), this.rangeIn, btn(ICONS.plus, 'Longer range', () => stepRange(1))),
       h('div.group', btn(ICONS.left, 'Earlier', () => shiftEnd(-1)), this.endIn, btn(ICONS.right, 'Later', () => shiftEnd(1)),
         btn(ICONS.close, 'Reset end time to now', () => { s.end = null; this.paintTimes(); this.changed(); })),
       h('label.check', 'Step', this.stepIn),
-      this.stackBtn);
+      this.stackBtn,
+      h('label.check', { title: 'Start the value axis at 0 instead of the lowest value' }, this.yZero, 'Start Y axis at 0'),
+      this.zoomOutBtn,
+      h('span.muted.hint', 'Drag across the graph to zoom'));
 
     // Table: evaluation time.
     this.momentIn = h('input.time', { type: 'text', placeholder: 'now', 'aria-label': 'Evaluation time', title: 'Evaluation time: YYYY-MM-DD HH:MM:SS, empty for now' });
@@ -290,6 +325,35 @@ class Panel {
     if (this.state.expr.trim()) this.run();
   }
 
+  /** Shows the span from..to (ms) selected on the graph; a new history entry. */
+  zoom(from, to) {
+    const s = this.state;
+    this.zooms.push({ range: s.range, end: s.end });
+    s.end = Math.round(to / 1000) * 1000;
+    s.range = Math.max(1000, Math.round((to - from) / 1000) * 1000);
+    this.rangeIn.value = formatDuration(s.range);
+    this.paintTimes();
+    this.paintZoom();
+    saveURL(true);
+    if (s.expr.trim()) this.run();
+  }
+
+  /** Back to the range and end before the last zoom. */
+  zoomBack() {
+    const prev = this.zooms.pop();
+    if (!prev) return;
+    Object.assign(this.state, prev);
+    this.rangeIn.value = formatDuration(this.state.range);
+    this.paintTimes();
+    this.paintZoom();
+    saveURL(true);
+    if (this.state.expr.trim()) this.run();
+  }
+
+  paintZoom() {
+    this.zoomOutBtn.hidden = !this.zooms.length;
+  }
+
   // ---------------------------------------------------------- running
 
   showParseError(msg) {
@@ -309,10 +373,43 @@ class Panel {
     this.parseErr.hidden = true;
   }
 
+  /** Rewrites the expression as /api/v1/format_query formats it. */
+  async format() {
+    const expr = this.state.expr.trim();
+    if (!expr) return;
+    this.hideParseError();
+    try {
+      const { data } = await api('/api/v1/format_query', { query: expr });
+      if (data !== this.editor.value) this.editor.replaceAll(data);
+    } catch (e) {
+      if (!this.showParseError(e.message)) {
+        fill(this.output, h('div.alert.alert-error', { role: 'alert' }, `Cannot format: ${e.message}`));
+      }
+    }
+  }
+
+  /** What the last query cost: series returned, samples read, time taken. */
+  showCost(res, seriesCount) {
+    const st = res.stats;
+    if (!st) {
+      this.cost.hidden = true;
+      return;
+    }
+    const item = (k, v, title) => h('span.cost-item', { title }, h('span.muted', `${k} `), h('b', { 'data-k': k }, v));
+    fill(this.cost,
+      item('series', seriesCount.toLocaleString('en-US'), 'Series in the result'),
+      item('samples', (st.samples?.totalQueryableSamples ?? 0).toLocaleString('en-US'), 'Samples read from storage to answer the query'),
+      item('peak', (st.samples?.peakSamples ?? 0).toLocaleString('en-US'), 'Most samples held in memory at once'),
+      item('eval', formatSeconds(st.timings?.evalTotalTime ?? 0), 'Time the server spent evaluating'),
+      item('prepare', formatSeconds(st.timings?.queryPreparationTime ?? 0), 'Time spent selecting series before evaluating'));
+    this.cost.hidden = false;
+  }
+
   async run(userAction = false) {
     const expr = this.state.expr.trim();
     if (userAction) saveURL(true);
     if (!expr) return;
+    remember(expr);
     this.abort?.abort();
     const ac = new AbortController();
     this.abort = ac;
@@ -326,12 +423,18 @@ class Panel {
         const start = end - this.state.range;
         this.paintTimes();
         const res = await api('/api/v1/query_range',
-          { query: expr, start: start / 1000, end: end / 1000, step: step / 1000 }, { signal: ac.signal });
+          { query: expr, start: start / 1000, end: end / 1000, step: step / 1000, stats: 'all' }, { signal: ac.signal });
         if (ac.signal.aborted) return;
         this.showGraph(res, start, end, step, performance.now() - t0);
+      } else if (this.state.tab === 'explain') {
+        const time = this.state.moment ?? Date.now();
+        this.cost.hidden = true;
+        await explain(this.output, expr, time, ac.signal);
+        if (ac.signal.aborted) return;
+        this.info.textContent = `evaluated at ${formatTime(time)}`;
       } else {
         const time = this.state.moment ?? Date.now();
-        const res = await api('/api/v1/query', { query: expr, time: time / 1000 }, { signal: ac.signal });
+        const res = await api('/api/v1/query', { query: expr, time: time / 1000, stats: 'all' }, { signal: ac.signal });
         if (ac.signal.aborted) return;
         this.showTable(res, performance.now() - t0, time);
       }
@@ -339,6 +442,7 @@ class Panel {
       if (e.name === 'AbortError') return;
       if (!(e instanceof ApiError)) console.error(e);
       this.info.textContent = '';
+      this.cost.hidden = true;
       const inline = this.showParseError(e.message);
       fill(this.output, inline ? null : h('div.alert.alert-error', { role: 'alert' }, e.message));
     }
@@ -381,6 +485,7 @@ class Panel {
         h('thead', h('tr', h('th', 'Series'), h('th.num', 'Value'))), h('tbody', rows))));
     }
     fill(this.output, out);
+    this.showCost(res, count);
     this.info.textContent = `${resultType === 'scalar' || resultType === 'string' ? resultType : `${count} result${count === 1 ? '' : 's'}`} · evaluated at ${formatTime(time)} · ${Math.round(ms)} ms`;
   }
 
@@ -408,8 +513,9 @@ class Panel {
     } else {
       out.push(this.chart.el, this.chart.legendBar, this.chart.legend);
       fill(this.output, out);
-      this.chart.setData({ series, start, step, stacked: this.state.stacked, unit: guessUnit(this.state.expr) });
+      this.chart.setData({ series, start, step, stacked: this.state.stacked, yMin: this.state.yMin, unit: guessUnit(this.state.expr) });
     }
+    this.showCost(res, series.length);
     this.info.textContent = `${series.length} series · ${points} points · step ${formatDuration(step)} · ${Math.round(ms)} ms`;
   }
 }

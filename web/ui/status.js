@@ -109,6 +109,41 @@ async function tsdb(el) {
     table('Label value count by label name', d.labelValueCountByLabelName, 'Values', 'Label'),
     table('Memory used by label name', d.memoryInBytesByLabelName, 'Bytes', 'Label'),
     table('Series count by label value pair', d.seriesCountByLabelValuePair, 'Series', 'Label pair')));
+  el.append(await metricCardinality(hs.numSeries ?? 0));
+}
+
+/** Every metric name with its head series and share of all series, searchable. */
+async function metricCardinality(total) {
+  const LIMIT = 10000;
+  const search = h('input', { type: 'search', placeholder: 'Filter metric names', 'aria-label': 'Filter metrics by name' });
+  const out = h('div');
+  const note = h('span.muted');
+  const card = h('section.card#metric-cardinality', { 'aria-label': 'Cardinality by metric' },
+    h('div.card-head', h('h2', 'Cardinality by metric'), note, h('span.grow'), search), out);
+  let rows;
+  try {
+    rows = (await get('/api/v1/status/tsdb', { limit: LIMIT })).seriesCountByMetricName || [];
+  } catch (e) {
+    fill(out, errorBox(e));
+    return card;
+  }
+  const max = Math.max(1, ...rows.map(r => r.value));
+  note.textContent = `${rows.length.toLocaleString('en-US')} metric${rows.length === 1 ? '' : 's'}${rows.length >= LIMIT ? ` (the ${LIMIT} largest)` : ''} · ${total.toLocaleString('en-US')} series in the head`;
+  const paint = () => {
+    const w = search.value.trim().toLowerCase();
+    const shown = rows.filter(r => !w || r.name.toLowerCase().includes(w));
+    fill(out, shown.length
+      ? h('div.table-wrap.card-scroll', h('table.card-table',
+        h('thead', h('tr', h('th', 'Metric'), h('th.num', 'Series'), h('th.num', 'Share'))),
+        h('tbody', shown.slice(0, 2000).map(r => h('tr', { 'data-metric': r.name },
+          h('td.mono.break', r.name),
+          h('td.num.count', r.value.toLocaleString('en-US'), h('span.bar', { style: { width: `${(r.value / max) * 100}%` } })),
+          h('td.num', total ? `${((r.value / total) * 100).toFixed(1)}%` : '–'))))))
+      : h('div.empty', 'No metric matches.'));
+  };
+  search.addEventListener('input', debounce(paint, 100));
+  paint();
+  return card;
 }
 
 // ---------------------------------------------------------------- flags

@@ -161,9 +161,19 @@ async function discovery(el) {
         (!words.length || words.every(w => Object.entries({ ...x.t.discoveredLabels, ...x.t.labels })
           .some(([k, v]) => `${k}="${v}"`.toLowerCase().includes(w)))));
       if (!shown.length && words.length) continue;
-      const rows = shown.map(({ t, dropped }) => h('tr',
-        h('td', { 'data-label': 'Discovered' }, labelChips(t.discoveredLabels)),
-        h('td', { 'data-label': 'Target' }, dropped ? h('span.badge.badge-warn', 'Dropped') : labelChips(t.labels))));
+      const rows = shown.flatMap(({ t, dropped }) => {
+        const steps = h('tr.relabel-row', { hidden: true }, h('td', { colspan: 2 }));
+        const btn = h('button.btn.btn-sm', { type: 'button', 'aria-expanded': 'false', title: 'How relabel_configs turned the discovered labels into the target labels' }, 'Relabeling');
+        btn.addEventListener('click', () => {
+          const open = steps.hidden;
+          steps.hidden = !open;
+          btn.setAttribute('aria-expanded', String(open));
+          if (open && !steps.firstChild.childElementCount) relabelSteps(pool, t.discoveredLabels, steps.firstChild);
+        });
+        return [h('tr',
+          h('td', { 'data-label': 'Discovered' }, labelChips(t.discoveredLabels), h('div.gap-top', btn)),
+          h('td', { 'data-label': 'Target' }, dropped ? h('span.badge.badge-warn', 'Dropped') : labelChips(t.labels))), steps];
+      });
       cards.push(h('details.card', { open: true },
         h('summary.card-head', h('div.pool-head', icon(ICONS.chevron), h('h2', pool),
           h('span.badge.badge-ok', `${active} active`),
@@ -178,4 +188,49 @@ async function discovery(el) {
   search.addEventListener('input', debounce(paint, 120));
   showDropped.addEventListener('change', paint);
   paint();
+}
+
+/** The steps of relabeling `labels` in `pool`, into `el`. */
+async function relabelSteps(pool, labels, el) {
+  fill(el, h('div.loading', 'Loading relabeling steps…'));
+  let d;
+  try {
+    d = await get('/api/v1/targets/relabel_steps', { scrapePool: pool, labels: JSON.stringify(labels || {}) });
+  } catch (e) {
+    fill(el, errorBox(e));
+    return;
+  }
+  const steps = d.steps || [];
+  if (!steps.length) {
+    fill(el, h('div.muted', 'This scrape pool has no relabel_configs: the discovered labels are the target labels (less those starting with __).'));
+    return;
+  }
+  let prev = labels || {};
+  const rows = [];
+  steps.forEach((st, i) => {
+    const r = st.rule || {};
+    const fields = [
+      r.source_labels?.length ? ['source_labels', `[${r.source_labels.join(', ')}]`] : null,
+      r.separator !== undefined && r.separator !== ';' ? ['separator', JSON.stringify(r.separator)] : null,
+      r.regex !== undefined && r.regex !== '(.*)' ? ['regex', r.regex] : null,
+      r.modulus ? ['modulus', String(r.modulus)] : null,
+      r.target_label ? ['target_label', r.target_label] : null,
+      r.replacement !== undefined && r.replacement !== '$1' ? ['replacement', JSON.stringify(r.replacement)] : null,
+    ].filter(Boolean);
+    const out = st.output || {};
+    const chips = Object.entries(out).map(([k, v]) => h('span.chip', { class: prev[k] !== v && 'chip-changed', title: prev[k] === v ? '' : prev[k] === undefined ? 'added by this step' : `was ${JSON.stringify(prev[k])}` },
+      h('span.chip-k', k), '=', h('span.chip-v', v)));
+    const removed = Object.keys(prev).filter(k => !(k in out));
+    rows.push(h('tr.relabel-step', { 'data-keep': String(st.keep) },
+      h('td.num', String(i + 1)),
+      h('td', h('div', h('b', r.action || 'replace')), h('dl.rule-meta', fields.map(([k, v]) => [h('dt', k), h('dd.mono', v)]))),
+      h('td', st.keep
+        ? [h('div.chips', chips), removed.length ? h('div.muted.gap-top', `removed: ${removed.join(', ')}`) : null]
+        : h('span.badge.badge-warn', 'Dropped')),
+      h('td', h('span.badge', { class: st.keep ? 'badge-ok' : 'badge-bad' }, st.keep ? 'keep' : 'drop'))));
+    if (st.keep) prev = out;
+  });
+  fill(el, h('div.table-wrap', h('table.relabel-table', { 'aria-label': 'Relabeling steps' },
+    h('thead', h('tr', h('th.num', '#'), h('th', 'Rule'), h('th', 'Labels after the rule'), h('th', 'Result'))),
+    h('tbody', rows))));
 }
