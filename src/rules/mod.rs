@@ -12,7 +12,6 @@
 
 pub mod alerting;
 pub mod api;
-pub mod backfill;
 pub mod file;
 pub mod gofmt;
 pub mod group;

@@ -11,6 +11,8 @@ use tsdb::labels::{Labels, Matcher};
 use tsdb::read::Queryable;
 use tsdb::tools::{BlockInfo, BlockView, ReadOnly};
 
+mod rules;
+
 use crate::rules::gofmt::{go_float, go_quote, go_time};
 use crate::rules::unittest::notation::go_duration;
 
@@ -151,7 +153,7 @@ pub fn run(args: &[String], out: &mut impl Write, err: &mut impl Write) -> i32 {
 }
 
 /// Why a command failed: its command line, or the work.
-pub enum Failure {
+enum Failure {
     /// The command line.
     Usage(String),
     /// The work.
@@ -160,7 +162,7 @@ pub enum Failure {
 
 impl Failure {
     /// What to print.
-    pub fn message(&self) -> String {
+    fn message(&self) -> String {
         match self {
             Failure::Usage(m) => format!("flint: error: {m}, try --help"),
             Failure::Run(m) => m.clone(),
@@ -604,7 +606,7 @@ fn dump(args: &[String], out: &mut impl Write, openmetrics: bool) -> Result<(), 
 
 /// The block length promtool uses for `--max-block-duration`: 2 h, or the
 /// largest of 2 h × 3ⁿ (n < 10) not above it.
-pub fn block_duration(max_ms: i64) -> i64 {
+fn block_duration(max_ms: i64) -> i64 {
     if max_ms <= BLOCK_MS {
         return BLOCK_MS;
     }
@@ -661,8 +663,7 @@ fn create_blocks_from(args: &[String], out: &mut impl Write) -> Result<(), Failu
             write_backfill(&dir, samples, block_duration(max_block), human, quiet, out)
         }
         // promtool prints no table for rules
-        _ => crate::rules::backfill::run(&args[at + 1..], max_block, human, true, out)
-            .map_err(Failure::Run),
+        _ => rules::run(&args[at + 1..], max_block, human, true, out).map_err(Failure::Run),
     }
 }
 
@@ -725,7 +726,7 @@ fn parse_openmetrics(
 /// Writes `series` as flint blocks of `duration` (aligned to it) into
 /// `dir`, refusing what would overlap the data already there, and prints
 /// each block as `tsdb list` does unless `quiet`.
-pub fn write_backfill(
+fn write_backfill(
     dir: &Path,
     series: BTreeMap<Labels, Vec<(i64, f64)>>,
     duration: i64,

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use tsdb::labels::Labels;
 
-use super::file::parse_file;
-use super::group::Group;
+use crate::rules::file::parse_file;
+use crate::rules::group::Group;
 
 /// Runs the command with its arguments after `rules`; `max_block_ms` is
 /// `--max-block-duration` (0 when not given). Returns the message of a
@@ -95,7 +95,7 @@ pub fn run(
         .build()
         .map_err(|e| e.to_string())?;
     let client = reqwest::Client::new();
-    let block = super::super::tsdbcmd::block_duration(max_block_ms);
+    let block = super::block_duration(max_block_ms);
     let mut series: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
     let mut errors = Vec::new();
     for g in &groups {
@@ -126,8 +126,7 @@ pub fn run(
         s.sort_by_key(|x| x.0);
         s.dedup_by_key(|x| x.0);
     }
-    super::super::tsdbcmd::write_backfill(&output, series, block, human, quiet, out)
-        .map_err(|e| e.message())
+    super::write_backfill(&output, series, block, human, quiet, out).map_err(|e| e.message())
 }
 
 /// One rule over `[start_ms, end_ms]`, window by window.
