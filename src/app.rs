@@ -75,6 +75,8 @@ pub struct App {
     pub enable_otlp: bool,
     /// `--enable-feature=otlp-native-delta-ingestion`.
     pub otlp_native_delta: bool,
+    /// `--enable-feature=exemplar-storage`.
+    pub exemplar_storage: bool,
     /// `--web.cors.origin`, anchored.
     pub cors_origin: regex::Regex,
     /// Serializes reloads.
@@ -181,6 +183,7 @@ impl App {
                 }
                 self.scrape.apply_config(&cfg, &self.config_dir());
                 self.apply_retention(&cfg);
+                self.apply_exemplars(&cfg);
                 *self.config.write() = cfg;
                 *self.config_loaded_ms.lock() = now_ms();
                 self.reload_success.store(true, Ordering::Relaxed);
@@ -222,6 +225,20 @@ impl App {
             std::fs::read(&f).unwrap_or_default().hash(&mut h);
         }
         h.finish()
+    }
+
+    /// Applies `storage.exemplars.max_exemplars`, with the
+    /// `exemplar-storage` feature on.
+    pub fn apply_exemplars(&self, cfg: &Config) {
+        if !self.exemplar_storage {
+            return;
+        }
+        let max = cfg.max_exemplars();
+        if max as u64 != self.db.exemplar_stats().max {
+            if let Err(e) = self.db.set_max_exemplars(max) {
+                tracing::error!(component = "tsdb", err = %e, "Resizing the exemplar storage failed");
+            }
+        }
     }
 
     /// Applies `storage.tsdb.retention` (or the flags') to the database;

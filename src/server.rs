@@ -163,6 +163,11 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
             retention_bytes: flags.retention_size.0,
             no_lockfile: flags.no_lockfile,
             agent: flags.agent,
+            max_exemplars: if flags.feature(crate::flags::EXEMPLAR_STORAGE) {
+                cfg.max_exemplars()
+            } else {
+                0
+            },
             // an agent has nothing else to catch up from: its journal is
             // bounded by --storage.agent.retention.max-time instead
             journal_max_bytes: if flags.agent {
@@ -294,10 +299,8 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         enable_admin_api: flags.enable_admin_api,
         enable_remote_write: flags.enable_remote_write_receiver,
         enable_otlp: flags.enable_otlp_receiver,
-        otlp_native_delta: flags
-            .enable_feature
-            .iter()
-            .any(|f| f == crate::flags::OTLP_NATIVE_DELTA),
+        otlp_native_delta: flags.feature(crate::flags::OTLP_NATIVE_DELTA),
+        exemplar_storage: flags.feature(crate::flags::EXEMPLAR_STORAGE),
         cors_origin,
         reload_lock: Mutex::new(()),
         basic_auth: crate::web::webconfig::BasicAuth::new(web_cfg.basic_auth_users.clone()),

@@ -576,7 +576,7 @@ fn grafana_panel_and_explore_queries() {
         );
     }
 
-    // exemplars for the panel (flint stores none yet: an empty list)
+    // exemplars for the panel (exemplar storage is off here: an empty list)
     let d = ok(
         &post(
             s,

@@ -9,6 +9,7 @@ mod differential;
 mod docker;
 mod ec2;
 mod eureka;
+mod exemplars;
 mod flags;
 mod grafana;
 mod hetzner;

@@ -66,10 +66,15 @@ impl Prometheus {
 
     /// Starts one with `config` as its prometheus.yml.
     pub fn start_with(config: &str) -> Prometheus {
+        Self::start_args(config, &[])
+    }
+
+    /// Starts one with `config` and these extra flags.
+    pub fn start_args(config: &str, extra: &[&str]) -> Prometheus {
         let mut last = String::new();
         // the free port may be taken between probing and binding: retry
         for _ in 0..3 {
-            match Self::try_start(config) {
+            match Self::try_start(config, extra) {
                 Ok(p) => return p,
                 Err(e) => last = e,
             }
@@ -77,7 +82,7 @@ impl Prometheus {
         panic!("prometheus did not start: {last}");
     }
 
-    fn try_start(config: &str) -> Result<Prometheus, String> {
+    fn try_start(config: &str, extra: &[&str]) -> Result<Prometheus, String> {
         let dir = tempfile::tempdir().unwrap();
         let cfg = dir.path().join("prometheus.yml");
         std::fs::write(&cfg, config).unwrap();
@@ -92,6 +97,7 @@ impl Prometheus {
             .arg(format!("--web.listen-address={addr}"))
             .arg("--web.enable-remote-write-receiver")
             .arg("--storage.tsdb.retention.time=100y")
+            .args(extra)
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())

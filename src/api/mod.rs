@@ -1,5 +1,6 @@
 //! The HTTP API and the router for every endpoint the server answers.
 
+mod exemplars;
 mod otlp;
 pub mod params;
 pub mod query;
@@ -103,8 +104,8 @@ fn api_route(path: &str) -> Option<Route> {
         "/api/v1/query_exemplars" => r(
             "/api/v1/query_exemplars",
             GET_POST,
-            status::query_exemplars,
-            false,
+            exemplars::query_exemplars,
+            true,
         ),
         "/api/v1/series" => r("/api/v1/series", GET_POST, series::series, true),
         "/api/v1/labels" => r("/api/v1/labels", GET_POST, series::labels, true),

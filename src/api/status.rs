@@ -1,7 +1,7 @@
 //! Status, metadata and the endpoints whose subsystems answer "nothing
 //! configured": `/api/v1/status/*`, `metadata`, `targets/metadata`,
-//! `scrape_pools`, `rules`, `alerts`, `alertmanagers`, `query_exemplars`,
-//! and the admin endpoints.
+//! `scrape_pools`, `rules`, `alerts`, `alertmanagers`, and the admin
+//! endpoints.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -203,21 +203,6 @@ pub fn alertmanagers(app: &App, _: &Params) -> Result<Answer, ApiError> {
     Ok(Answer::data(crate::rules::api::alertmanagers_json(
         app.rules.notifier(),
     )))
-}
-
-/// `GET/POST /api/v1/query_exemplars`: exemplars are not stored yet, so the
-/// result is empty once the parameters check out.
-pub fn query_exemplars(_: &App, p: &Params) -> Result<Answer, ApiError> {
-    let start = time_param(p, "start", MIN_TIME_MS)?;
-    let end = time_param(p, "end", MAX_TIME_MS)?;
-    if end < start {
-        return Err(ApiError::bad_data(
-            "invalid parameter \"end\": end timestamp must not be before start time",
-        ));
-    }
-    promql::parse(p.get("query").unwrap_or(""))
-        .map_err(|e| ApiError::bad_data(format!("invalid parameter \"query\": {e}")))?;
-    Ok(Answer::data("[]".into()))
 }
 
 fn parse_limit(p: &Params, name: &str) -> Result<Option<usize>, ApiError> {

@@ -50,7 +50,7 @@ impl From<(u16, String)> for Reply {
 }
 
 fn store(app: &App, series: Vec<(tsdb::labels::Labels, Vec<(i64, f64)>)>) -> Reply {
-    store_counting(app, series).0
+    store_counting(app, series, Vec::new()).0
 }
 
 /// Stores the series as the remote write receiver does: 204, or 400 for
@@ -60,33 +60,54 @@ pub fn store_series(app: &App, series: Vec<(tsdb::labels::Labels, Vec<(i64, f64)
     store(app, series)
 }
 
-/// Stores the series; the reply and the number of samples written.
-fn store_counting(app: &App, series: Vec<(tsdb::labels::Labels, Vec<(i64, f64)>)>) -> (Reply, u64) {
-    let (status, body, written) = store_inner(app, series);
+/// What was written: samples, exemplars.
+#[derive(Clone, Copy, Default)]
+struct Written {
+    samples: u64,
+    exemplars: u64,
+}
+
+/// Stores the series, and exemplars for them or for series already
+/// stored (by labels; others are left out); the reply and what was
+/// written.
+fn store_counting(
+    app: &App,
+    series: Vec<(tsdb::labels::Labels, Vec<(i64, f64)>)>,
+    exemplars: Vec<(tsdb::labels::Labels, tsdb::Exemplar)>,
+) -> (Reply, Written) {
+    let (status, body, written) = store_inner(app, series, exemplars);
     ((status, body).into(), written)
 }
 
 fn store_inner(
     app: &App,
     series: Vec<(tsdb::labels::Labels, Vec<(i64, f64)>)>,
-) -> (u16, String, u64) {
+    exemplars: Vec<(tsdb::labels::Labels, tsdb::Exemplar)>,
+) -> (u16, String, Written) {
+    let none = Written::default();
     let mut appender = app.db.appender();
     for (labels, samples) in &series {
         let r = match appender.series(labels) {
             Ok((r, _)) => r,
             // sending it again will not help
-            Err(e @ tsdb::Error::InvalidLabels(_)) => return (400, format!("{e}\n"), 0),
-            Err(e) => return (500, format!("{e}\n"), 0),
+            Err(e @ tsdb::Error::InvalidLabels(_)) => return (400, format!("{e}\n"), none),
+            Err(e) => return (500, format!("{e}\n"), none),
         };
         for (t, v) in samples {
             if let Err(e) = appender.append(r, *t, *v) {
-                return (500, format!("{e}\n"), 0);
+                return (500, format!("{e}\n"), none);
             }
         }
     }
+    for (labels, e) in exemplars {
+        appender.append_exemplar_labels(&labels, e);
+    }
     match appender.commit() {
         Ok(st) => {
-            let written = st.appended + st.duplicates_ignored;
+            let written = Written {
+                samples: st.appended + st.duplicates_ignored,
+                exemplars: st.exemplars_appended,
+            };
             let refused = if st.out_of_order > 0 {
                 Some(tsdb::Error::OutOfOrder)
             } else if st.duplicate_timestamp > 0 {
@@ -103,7 +124,7 @@ fn store_inner(
                 None => (204, String::new(), written),
             }
         }
-        Err(e) => (500, format!("{e}\n"), 0),
+        Err(e) => (500, format!("{e}\n"), none),
     }
 }
 
@@ -174,7 +195,21 @@ pub fn remote_write(
     // any invalid series refuses the whole request: bad input gets a clear
     // error (Prometheus skips such series and answers 204)
     match crate::remote::to_series(&req) {
-        Ok(series) => store(app, series),
+        Ok(series) => {
+            // Prometheus sends exemplars in series of their own
+            let exemplars = req
+                .timeseries
+                .iter()
+                .filter(|ts| !ts.exemplars.is_empty())
+                .filter_map(|ts| crate::remote::convert_series(ts).ok().map(|s| (s.0, ts)))
+                .flat_map(|(labels, ts)| {
+                    ts.exemplars
+                        .iter()
+                        .map(move |e| (labels.clone(), crate::remote::exemplar_v1(e)))
+                })
+                .collect();
+            store_counting(app, series, exemplars).0
+        }
         Err(e) => {
             warn!(component = "web", err = %e, "Refusing remote write with invalid series");
             (e.http_status(), format!("{e}\n")).into()
@@ -186,25 +221,33 @@ pub fn remote_write(
 /// the written counts in the answer's headers either way.
 fn remote_write_v2(app: &App, body: &[u8]) -> Reply {
     use prost::Message as _;
-    let written = |n: u64, r: Reply| -> Reply {
+    let written = |n: Written, r: Reply| -> Reply {
         let mut r = r;
         r.headers = vec![
-            ("X-Prometheus-Remote-Write-Samples-Written", n.to_string()),
+            (
+                "X-Prometheus-Remote-Write-Samples-Written",
+                n.samples.to_string(),
+            ),
             ("X-Prometheus-Remote-Write-Histograms-Written", "0".into()),
-            ("X-Prometheus-Remote-Write-Exemplars-Written", "0".into()),
+            (
+                "X-Prometheus-Remote-Write-Exemplars-Written",
+                n.exemplars.to_string(),
+            ),
         ];
         r
     };
+    let nothing = Written::default();
     let raw = match crate::remote::decode_snappy(body, app.remote_write_max_bytes) {
         Ok(r) => r,
-        Err(e) => return written(0, (e.http_status(), format!("{e}\n")).into()),
+        Err(e) => return written(nothing, (e.http_status(), format!("{e}\n")).into()),
     };
     let req = match crate::remote::v2::Request::decode(raw.as_slice()) {
         Ok(r) => r,
-        Err(e) => return written(0, (400, format!("{e}\n")).into()),
+        Err(e) => return written(nothing, (400, format!("{e}\n")).into()),
     };
     let mut errors: Vec<String> = Vec::new();
     let mut series = Vec::with_capacity(req.timeseries.len());
+    let mut exemplars = Vec::new();
     for ts in &req.timeseries {
         let labels = match crate::remote::v2::series_labels(&req.symbols, &ts.labels_refs) {
             Ok(l) => l,
@@ -226,10 +269,16 @@ fn remote_write_v2(app: &App, body: &[u8]) -> Reply {
             ));
             continue;
         }
+        for e in &ts.exemplars {
+            match crate::remote::v2::exemplar(&req.symbols, e) {
+                Ok(e) => exemplars.push((labels.clone(), e)),
+                Err(e) => errors.push(e.0),
+            }
+        }
         let samples: Vec<(i64, f64)> = ts.samples.iter().map(|s| (s.timestamp, s.value)).collect();
         series.push((labels, samples));
     }
-    let (mut reply, n) = store_counting(app, series);
+    let (mut reply, n) = store_counting(app, series, exemplars);
     if !errors.is_empty() && reply.status < 300 {
         warn!(component = "web", errors = errors.len(), first = %errors[0], "Remote write 2.0 request with invalid series");
         reply = (400, format!("{}\n", errors.join("\n"))).into();

@@ -551,7 +551,10 @@ pub struct StorageConfig {
     /// `tsdb`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tsdb: Option<TsdbConfig>,
-    /// Keys flint does not support yet (`exemplars`, …).
+    /// `exemplars`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exemplars: Option<ExemplarsConfig>,
+    /// Keys flint does not support yet.
     #[serde(flatten, skip_serializing)]
     pub unsupported: BTreeMap<String, serde_yaml::Value>,
 }
@@ -566,6 +569,23 @@ pub struct TsdbConfig {
     #[serde(flatten, skip_serializing)]
     pub unsupported: BTreeMap<String, serde_yaml::Value>,
 }
+
+/// `storage.exemplars`: how many exemplars are held, with the
+/// `exemplar-storage` feature on.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ExemplarsConfig {
+    /// The most exemplars held, of all series together (0 or less: none).
+    #[serde(default = "default_max_exemplars")]
+    pub max_exemplars: i64,
+}
+
+fn default_max_exemplars() -> i64 {
+    DEFAULT_MAX_EXEMPLARS
+}
+
+/// Prometheus's default `storage.exemplars.max_exemplars`.
+pub const DEFAULT_MAX_EXEMPLARS: i64 = 100_000;
 
 /// `storage.tsdb.retention`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -601,6 +621,16 @@ impl Config {
                 r.size.map_or(flags.1, |s| s.0),
             ),
         }
+    }
+
+    /// `storage.exemplars.max_exemplars` (100000 when not set; 0 for a
+    /// negative value).
+    pub fn max_exemplars(&self) -> usize {
+        self.storage
+            .as_ref()
+            .and_then(|s| s.exemplars.as_ref())
+            .map_or(DEFAULT_MAX_EXEMPLARS, |e| e.max_exemplars)
+            .max(0) as usize
     }
 
     /// `storage.tsdb.retention.percentage`, 0 when not set.

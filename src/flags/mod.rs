@@ -156,10 +156,12 @@ pub const ALWAYS_ON_FEATURES: &[&str] = &[
 /// The feature that stores delta OTLP sums and histograms as they come.
 pub const OTLP_NATIVE_DELTA: &str = "otlp-native-delta-ingestion";
 
+/// The feature that stores exemplars (`storage.exemplars`).
+pub const EXEMPLAR_STORAGE: &str = "exemplar-storage";
+
 /// Prometheus feature names flint does not implement.
 const UNSUPPORTED_FEATURES: &[&str] = &[
     "native-histograms",
-    "exemplar-storage",
     "memory-snapshot-on-shutdown",
     "extra-scrape-metrics",
     "created-timestamp-zero-ingestion",
@@ -384,6 +386,8 @@ impl Flags {
                     option = f,
                     "Enabled native ingestion of delta OTLP metrics, storing the raw sample values without conversion"
                 );
+            } else if f == EXEMPLAR_STORAGE {
+                tracing::info!("Experimental in-memory exemplar storage enabled");
             } else if ALWAYS_ON_FEATURES.contains(&f) {
                 tracing::info!(option = f, "Feature is always enabled in flint");
             } else if f == "auto-reload-config" {
@@ -411,6 +415,11 @@ impl Flags {
                 tracing::warn!(flag = %format!("--{name}"), "This flag was removed in Prometheus 3; use --storage.tsdb.retention.time");
             }
         }
+    }
+
+    /// Whether `--enable-feature` names `name`.
+    pub fn feature(&self, name: &str) -> bool {
+        self.enable_feature.iter().any(|f| f == name)
     }
 
     /// The run-time settings.

@@ -186,6 +186,22 @@ pub fn to_series(req: &WriteRequest) -> Result<Vec<Series>, RemoteError> {
     Ok(out)
 }
 
+/// A request's exemplar as the database stores it (its timestamp taken as
+/// given, as Prometheus's receiver takes it).
+pub fn exemplar_v1(e: &super::proto::Exemplar) -> tsdb::Exemplar {
+    tsdb::Exemplar {
+        labels: Labels::new(
+            e.labels
+                .iter()
+                .map(|l| TsdbLabel::new(l.name.as_str(), l.value.as_str()))
+                .collect(),
+        ),
+        value: e.value,
+        ts: e.timestamp,
+        has_ts: true,
+    }
+}
+
 /// A series [`to_series_skipping_invalid`] left out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skipped {

@@ -131,6 +131,29 @@ pub struct SeriesError(pub String);
 /// The label set of a 2.0 series, checked: refs within the symbol table,
 /// in pairs, a non-empty `__name__`, no empty or repeated name.
 pub fn series_labels(symbols: &[String], refs: &[u32]) -> Result<Labels, SeriesError> {
+    let labels = label_pairs(symbols, refs)?;
+    if labels.get(METRIC_NAME).is_none_or(str::is_empty) {
+        return Err(SeriesError(format!(
+            "invalid metric name or labels, got {}",
+            super::codec::prom_notation(&labels)
+        )));
+    }
+    Ok(labels)
+}
+
+/// An exemplar of a request, its labels resolved through `symbols`.
+pub fn exemplar(symbols: &[String], e: &Exemplar) -> Result<tsdb::Exemplar, SeriesError> {
+    Ok(tsdb::Exemplar {
+        labels: label_pairs(symbols, &e.labels_refs)?,
+        value: e.value,
+        ts: e.timestamp,
+        has_ts: true,
+    })
+}
+
+/// Label pairs given as symbol references: names non-empty and unique,
+/// pairs with an empty value left out.
+fn label_pairs(symbols: &[String], refs: &[u32]) -> Result<Labels, SeriesError> {
     if refs.len() % 2 != 0 {
         return Err(SeriesError(format!(
             "invalid labels_refs: odd length {}",
@@ -165,12 +188,5 @@ pub fn series_labels(symbols: &[String], refs: &[u32]) -> Result<Labels, SeriesE
             )));
         }
     }
-    let labels = Labels::new(pairs);
-    if labels.get(METRIC_NAME).is_none_or(str::is_empty) {
-        return Err(SeriesError(format!(
-            "invalid metric name or labels, got {}",
-            super::codec::prom_notation(&labels)
-        )));
-    }
-    Ok(labels)
+    Ok(Labels::new(pairs))
 }

@@ -8,5 +8,5 @@ mod scrape_loop;
 mod target;
 
 pub use manager::{ScrapeManager, ScrapePool};
-pub use scrape_loop::{StopMode, ACCEPT_HEADER};
+pub use scrape_loop::{StopMode, ACCEPT_HEADER, EXEMPLARS_OUT_OF_ORDER};
 pub use target::{DroppedTarget, Health, Metadata, ScrapeStatus, Target};

@@ -1,6 +1,7 @@
 //! The loop that scrapes one target on its interval and stores the result.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -111,6 +112,10 @@ pub(crate) struct ScrapeLoop {
 }
 
 /// What one scrape produced.
+/// Exemplars of scrapes refused as out of order
+/// (`prometheus_target_scrapes_exemplar_out_of_order_total`).
+pub static EXEMPLARS_OUT_OF_ORDER: AtomicU64 = AtomicU64::new(0);
+
 struct Scraped {
     samples_scraped: u64,
     samples_post_relabel: u64,
@@ -299,6 +304,9 @@ impl ScrapeLoop {
         let mut pass = self.cache.pass();
         let mut new_labels: HashMap<&[u8], Option<Labels>> = HashMap::new();
         let mut kept_so_far = 0u64;
+        // (sample's place in `samples`, exemplar), when they are stored
+        let keep_exemplars = self.db.stores_exemplars();
+        let mut exemplars: Vec<(usize, crate::textparse::openmetrics::Exemplar)> = Vec::new();
         loop {
             match parser.next_hinted(self.cache.expected(&pass)) {
                 Ok(None) => break,
@@ -335,6 +343,11 @@ impl ScrapeLoop {
                         kept_so_far += 1;
                         if t.limits.samples > 0 && kept_so_far > t.limits.samples {
                             return Err("sample limit exceeded".into());
+                        }
+                    }
+                    if keep_exemplars && kept {
+                        if let Some(e) = parser.exemplar() {
+                            exemplars.push((samples.len(), e));
                         }
                     }
                     samples.push((raw, pts, v, pos));
@@ -429,7 +442,40 @@ impl ScrapeLoop {
                 batch.push((h, ts, stale));
             }
         }
-        app.commit_with(&batch).map_err(|e| e.to_string())?;
+        for (i, e) in exemplars {
+            let (raw, pts, _, pos) = &samples[i];
+            let entry = match pos {
+                Some(p) => self.cache.entry(*p),
+                None => &created[raw],
+            };
+            let Some(series) = &entry.series else {
+                continue;
+            };
+            let when = if t.honor_timestamps {
+                pts.unwrap_or(ts)
+            } else {
+                ts
+            };
+            let labels = e
+                .labels
+                .into_iter()
+                .map(|(name, value)| Label { name, value })
+                .collect();
+            app.append_exemplar_handle(
+                series,
+                tsdb::Exemplar {
+                    labels: Labels::new(labels),
+                    value: e.value,
+                    ts: e.ts.unwrap_or(when),
+                    has_ts: e.ts.is_some(),
+                },
+            );
+        }
+        let stats = app.commit_with(&batch).map_err(|e| e.to_string())?;
+        if stats.exemplars_out_of_order > 0 {
+            EXEMPLARS_OUT_OF_ORDER.fetch_add(stats.exemplars_out_of_order, Ordering::Relaxed);
+            tracing::warn!(component = "scrape manager", scrape_pool = %t.pool, target = %t.url, num_dropped = stats.exemplars_out_of_order, "Error on ingesting out-of-order exemplars");
+        }
         drop(batch);
         if !unchanged {
             let order = samples.iter().map(|s| s.0).zip(entries).collect();

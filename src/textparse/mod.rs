@@ -78,6 +78,14 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// After [`Entry::Series`]: the sample's exemplar (OpenMetrics only).
+    pub fn exemplar(&self) -> Option<openmetrics::Exemplar> {
+        match self {
+            Parser::Prom(_) => None,
+            Parser::OpenMetrics(p) => p.exemplar(),
+        }
+    }
+
     /// After [`Entry::Help`]: family name and help text.
     pub fn help(&self) -> (&'a [u8], std::borrow::Cow<'a, str>) {
         match self {

@@ -260,6 +260,49 @@ pub fn render(app: &App) -> String {
         st.duplicates as f64,
     )
     .single(
+        "prometheus_target_scrapes_exemplar_out_of_order_total",
+        "counter",
+        "Total number of exemplar rejected due to not being out of the expected order.",
+        crate::scrape::EXEMPLARS_OUT_OF_ORDER.load(std::sync::atomic::Ordering::Relaxed) as f64,
+    );
+    let ex = app.db.exemplar_stats();
+    e.single(
+        "prometheus_tsdb_exemplar_exemplars_appended_total",
+        "counter",
+        "Total number of appended exemplars.",
+        ex.appended as f64,
+    )
+    .single(
+        "prometheus_tsdb_exemplar_exemplars_in_storage",
+        "gauge",
+        "Number of exemplars currently in circular storage.",
+        ex.stored as f64,
+    )
+    .single(
+        "prometheus_tsdb_exemplar_last_exemplars_timestamp_seconds",
+        "gauge",
+        "The timestamp of the oldest exemplar stored in circular storage. Useful to check for what timerange the current exemplar buffer limit allows. This usually means the last timestampfor all exemplars for a typical setup. This is not true though if one of the series timestamp is in future compared to rest series.",
+        ex.oldest_ts as f64 / 1000.0,
+    )
+    .single(
+        "prometheus_tsdb_exemplar_max_exemplars",
+        "gauge",
+        "Total number of exemplars the exemplar storage can store, resizeable.",
+        ex.max as f64,
+    )
+    .single(
+        "prometheus_tsdb_exemplar_out_of_order_exemplars_total",
+        "counter",
+        "Total number of out of order exemplar ingestion failed attempts.",
+        ex.out_of_order as f64,
+    )
+    .single(
+        "prometheus_tsdb_exemplar_series_with_exemplars_in_storage",
+        "gauge",
+        "Number of series with exemplars currently in circular storage.",
+        ex.series as f64,
+    )
+    .single(
         "prometheus_tsdb_blocks_loaded",
         "gauge",
         "Number of currently loaded data blocks",

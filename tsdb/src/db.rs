@@ -39,6 +39,9 @@ pub struct Options {
     /// Agent mode: samples are written to the journal only (for remote
     /// write), not to chunks; nothing can be queried.
     pub agent: bool,
+    /// How many exemplars are held (the newest of all series; 0: none
+    /// are stored), as `storage.exemplars.max_exemplars`.
+    pub max_exemplars: usize,
 }
 
 impl Default for Options {
@@ -51,6 +54,7 @@ impl Default for Options {
             journal_max_bytes: 1 << 30,
             journal_segment_bytes: crate::journal::SEGMENT_BYTES,
             agent: false,
+            max_exemplars: 0,
         }
     }
 }
@@ -287,6 +291,16 @@ impl Db {
         };
         db.head.agent.store(db.opts.agent, Ordering::Relaxed);
         db.open_journal()?;
+        let max_exemplars = if db.opts.agent {
+            0
+        } else {
+            db.opts.max_exemplars
+        };
+        db.head.exemplars.open(
+            &dir.join(crate::exemplars::EXEMPLARS_DIR),
+            max_exemplars,
+            &|id| db.head.get(id).map(|s| s.labels.to_labels()),
+        )?;
         Ok(db)
     }
 
@@ -509,7 +523,41 @@ impl Db {
         self.head.sync_log()?;
         self.head.chunks.flush(wait)?;
         self.head.flush_moved()?;
+        self.head.exemplars.sync()?;
         self.flush_journal()
+    }
+
+    /// Changes how many exemplars are held, keeping the newest (a
+    /// configuration reload); from 0, the exemplar log is read back.
+    pub fn set_max_exemplars(&self, max: usize) -> Result<(), Error> {
+        if self.opts.agent {
+            return Ok(());
+        }
+        self.head
+            .exemplars
+            .resize(max, &|id| self.head.get(id).map(|s| s.labels.to_labels()))
+            .map(|_| ())
+    }
+
+    /// The exemplars in `mint..=maxt` of the series that match any of the
+    /// matcher sets, sorted by series labels, each series' oldest first.
+    pub fn exemplars(
+        &self,
+        mint: i64,
+        maxt: i64,
+        matcher_sets: &[Vec<crate::labels::Matcher>],
+    ) -> Vec<crate::SeriesExemplars> {
+        self.head.exemplars.select(mint, maxt, matcher_sets)
+    }
+
+    /// Whether exemplars appended now would be stored at all.
+    pub fn stores_exemplars(&self) -> bool {
+        self.head.exemplars.enabled()
+    }
+
+    /// The exemplar store's counters.
+    pub fn exemplar_stats(&self) -> crate::ExemplarStats {
+        self.head.exemplars.stats()
     }
 
     /// Cardinality of the head: the `limit` largest entries of each list.

@@ -27,6 +27,7 @@ mod db;
 mod delete;
 mod encoding;
 mod error;
+mod exemplars;
 mod fasthash;
 mod fs;
 mod head;
@@ -45,6 +46,7 @@ pub use chunks::ChunkRef;
 pub use db::{CompactReport, Db, OpenReport, Options, Stats};
 pub use delete::DeleteReport;
 pub use error::Error;
+pub use exemplars::{Exemplar, ExemplarError, ExemplarStats, SeriesExemplars, MAX_LABEL_SET_CHARS};
 pub use fs::volume_capacity;
 pub use head::{AppendStats, Appender, SeriesHandle, SeriesRef};
 pub use journal::{

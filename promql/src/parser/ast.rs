@@ -489,6 +489,36 @@ impl Expr {
         }
     }
 
+    /// Every vector selector in the expression (those of range selectors
+    /// and subqueries included), in written order.
+    pub fn selectors(&self) -> Vec<&VectorSelector> {
+        fn walk<'e>(e: &'e Expr, out: &mut Vec<&'e VectorSelector>) {
+            match e {
+                Expr::NumberLiteral(_) | Expr::StringLiteral(_) => {}
+                Expr::VectorSelector(vs) | Expr::MatrixSelector { selector: vs, .. } => {
+                    out.push(vs)
+                }
+                Expr::Subquery { expr, .. } | Expr::Unary { expr, .. } | Expr::Paren(expr) => {
+                    walk(expr, out)
+                }
+                Expr::Call { args, .. } => args.iter().for_each(|a| walk(a, out)),
+                Expr::Aggregate { expr, param, .. } => {
+                    if let Some(p) = param {
+                        walk(p, out);
+                    }
+                    walk(expr, out);
+                }
+                Expr::Binary { lhs, rhs, .. } => {
+                    walk(lhs, out);
+                    walk(rhs, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, &mut out);
+        out
+    }
+
     /// The expression without enclosing parentheses.
     pub fn unwrap_parens(&self) -> &Expr {
         match self {

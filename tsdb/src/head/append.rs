@@ -9,6 +9,7 @@ use crate::chunkenc::{ChunkIter, XorEncoder};
 use crate::chunks::{
     slot_crc, DATA_SIZE, HEADER_SIZE, MAX_SAMPLES_PER_CHUNK, SLOT_SIZE, STATE_CLOSED, STATE_OPEN,
 };
+use crate::exemplars::Exemplar;
 use crate::labels::Labels;
 use crate::Error;
 
@@ -31,6 +32,10 @@ pub struct AppendStats {
     pub out_of_bounds: u64,
     /// Samples refused as too far in the future.
     pub too_far_in_future: u64,
+    /// Exemplars stored.
+    pub exemplars_appended: u64,
+    /// Exemplars refused as older than their series' newest.
+    pub exemplars_out_of_order: u64,
 }
 
 /// Collects samples and stores them on [`Appender::commit`]. Series are
@@ -39,6 +44,7 @@ pub struct AppendStats {
 pub struct Appender<'a> {
     head: &'a Head,
     pending: Vec<(Arc<MemSeries>, i64, f64)>,
+    exemplars: Vec<(Arc<MemSeries>, Exemplar)>,
 }
 
 enum Outcome {
@@ -51,6 +57,7 @@ impl<'a> Appender<'a> {
         Appender {
             head,
             pending: Vec::new(),
+            exemplars: Vec::new(),
         }
     }
 
@@ -85,6 +92,32 @@ impl<'a> Appender<'a> {
         let (r, _) = self.series(labels)?;
         self.append(r, t, v)?;
         Ok(r)
+    }
+
+    /// Adds an exemplar for a held series, stored on commit (when the
+    /// database stores exemplars; see [`crate::Options::max_exemplars`]).
+    pub fn append_exemplar_handle(&mut self, h: &SeriesHandle, e: Exemplar) {
+        self.exemplars.push((Arc::clone(&h.0), e));
+    }
+
+    /// Adds an exemplar for the series with these labels, if the head
+    /// knows it (an exemplar alone does not create a series); returns
+    /// whether it does.
+    pub fn append_exemplar_labels(&mut self, labels: &Labels, e: Exemplar) -> bool {
+        match self.head.find(labels, labels.hash64()) {
+            Some(s) => {
+                self.exemplars.push((s, e));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Adds an exemplar for a series reference.
+    pub fn append_exemplar(&mut self, r: SeriesRef, e: Exemplar) -> Result<(), Error> {
+        let s = self.head.get(r.0).ok_or(Error::UnknownSeries(r.0))?;
+        self.exemplars.push((s, e));
+        Ok(())
     }
 
     /// Number of samples waiting for commit.
@@ -202,6 +235,15 @@ impl<'a> Appender<'a> {
         // until the periodic flush: flush now, so their slots go early; a
         // failure is reported by the periodic flush
         drop(self.pending);
+        if !self.exemplars.is_empty() && !agent {
+            let batch = self.exemplars.into_iter().map(|(s, e)| {
+                let id = s.id;
+                (id, move || s.labels.to_labels(), e)
+            });
+            let (stored, ooo) = self.head.exemplars.add(batch);
+            stats.exemplars_appended = stored;
+            stats.exemplars_out_of_order = ooo;
+        }
         if self.head.moved_pending() >= MOVED_FLUSH_AT {
             let _ = self.head.flush_moved();
         }

@@ -202,6 +202,8 @@ pub(crate) struct Head {
     pub(crate) journal_failures: AtomicU64,
     /// Agent mode: samples go to the journal only, no chunk is written.
     pub(crate) agent: std::sync::atomic::AtomicBool,
+    /// The newest exemplars of all series.
+    pub(crate) exemplars: crate::exemplars::Exemplars,
 }
 
 struct Creation {
@@ -359,6 +361,7 @@ impl Head {
                     gc_pin: AtomicI64::new(i64::MAX),
                     journal_failures: AtomicU64::new(0),
                     agent: std::sync::atomic::AtomicBool::new(false),
+                    exemplars: crate::exemplars::Exemplars::disabled(),
                 };
                 head.index.load(&all);
                 head.num_series.store(all.len() as u64, Ordering::Relaxed);
@@ -563,7 +566,7 @@ impl Head {
         self.index.get(id)
     }
 
-    fn find(&self, labels: &Labels, hash: u64) -> Option<Arc<MemSeries>> {
+    pub(crate) fn find(&self, labels: &Labels, hash: u64) -> Option<Arc<MemSeries>> {
         self.index.find(labels, hash)
     }
 
