@@ -452,6 +452,17 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         })
     };
 
+    let sum = |app: &Arc<App>| {
+        let app = Arc::clone(app);
+        tokio::task::spawn_blocking(move || app.config_checksum())
+    };
+    // the files as loaded, taken before the server says it is ready: a
+    // change made once it is ready is always seen as one
+    let loaded_sum = if flags.auto_reload {
+        sum(&app).await.unwrap_or(0)
+    } else {
+        0
+    };
     app.ready.store(true, Ordering::Release);
     info!("Server is ready to receive web requests.");
 
@@ -461,11 +472,7 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         let every = flags.auto_reload_interval;
         info!(interval = %crate::config::PromDuration(every), "Automatic configuration file reloading enabled");
         tokio::spawn(async move {
-            let sum = |app: &Arc<App>| {
-                let app = Arc::clone(app);
-                tokio::task::spawn_blocking(move || app.config_checksum())
-            };
-            let mut last = sum(&app).await.unwrap_or(0);
+            let mut last = loaded_sum;
             let mut t = tokio::time::interval(every);
             t.tick().await;
             loop {

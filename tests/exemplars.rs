@@ -250,3 +250,93 @@ fn scraped_and_remote_written_exemplars_answer_as_in_prometheus() {
         .sum();
     assert_eq!(n, 3, "{kept}");
 }
+
+/// Records a counter increment and a histogram observation inside a
+/// sampled span (so the SDK attaches exemplars), exports them once,
+/// prints the span's trace and span ids and exits.
+const OTEL_APP: &str = r#"
+import sys
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+trace.set_tracer_provider(TracerProvider())
+tracer = trace.get_tracer("shop")
+reader = PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=sys.argv[1]), export_interval_millis=60000)
+provider = MeterProvider(resource=Resource.create({"service.name": "api"}), metric_readers=[reader])
+meter = provider.get_meter("checkout")
+orders = meter.create_counter("orders")
+latency = meter.create_histogram("checkout.latency", unit="ms")
+with tracer.start_as_current_span("checkout") as span:
+    orders.add(3, {"shop": "eu"})
+    latency.record(42.0, {"shop": "eu"})
+    ctx = span.get_span_context()
+    print("%032x %016x" % (ctx.trace_id, ctx.span_id), flush=True)
+provider.shutdown()
+"#;
+
+#[test]
+fn otlp_exemplars_carry_the_trace_of_the_measurement() {
+    if !peers_or_skip("exemplars::otlp", &["python3"]) {
+        return;
+    }
+    let sdk = Command::new("python3")
+        .args([
+            "-c",
+            "import opentelemetry.sdk.trace, opentelemetry.exporter.otlp.proto.http",
+        ])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !sdk {
+        let why = "the OpenTelemetry Python SDK or its OTLP HTTP exporter is not installed";
+        if crate::common::must_run() {
+            panic!("exemplars::otlp: {why}");
+        }
+        println!("SKIP exemplars::otlp: {why}");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        tmp.path(),
+        "global:\n  scrape_interval: 1h\n",
+        &[
+            "--web.enable-otlp-receiver",
+            "--enable-feature=exemplar-storage",
+        ],
+    );
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            OTEL_APP,
+            &format!("http://{}/api/v1/otlp/v1/metrics", server.addr),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ids = String::from_utf8(out.stdout).unwrap();
+    let (trace, span) = ids.trim().split_once(' ').unwrap();
+    let counter = exemplars(&server.addr, "orders_total");
+    assert_eq!(counter.as_array().unwrap().len(), 1, "{counter}");
+    assert_eq!(counter[0]["seriesLabels"]["shop"], "eu", "{counter}");
+    assert_eq!(counter[0]["seriesLabels"]["job"], "api", "{counter}");
+    let e = &counter[0]["exemplars"][0];
+    assert_eq!(
+        e["labels"],
+        serde_json::json!({"span_id": span, "trace_id": trace})
+    );
+    assert_eq!(e["value"], "3");
+    // the observation's exemplar is on the first bucket that holds 42
+    let buckets = exemplars(&server.addr, "checkout_latency_milliseconds_bucket");
+    assert_eq!(buckets.as_array().unwrap().len(), 1, "{buckets}");
+    assert_eq!(buckets[0]["seriesLabels"]["le"], "50", "{buckets}");
+    assert_eq!(buckets[0]["exemplars"][0]["labels"]["trace_id"], trace);
+    assert_eq!(buckets[0]["exemplars"][0]["value"], "42");
+}

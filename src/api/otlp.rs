@@ -106,7 +106,7 @@ fn receive(
             tracing::warn!(component = "web", metric = %m, "OTLP exponential histogram points dropped: native histograms are not stored yet");
         }
     }
-    let stored = crate::api::write::store_series(app, tr.series);
+    let stored = crate::api::write::store_series(app, tr.series, tr.exemplars);
     match stored.status {
         204 => {}
         status => return text(status, stored.body.trim_end()),

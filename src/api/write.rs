@@ -53,11 +53,15 @@ fn store(app: &App, series: Vec<(tsdb::labels::Labels, Vec<(i64, f64)>)>) -> Rep
     store_counting(app, series, Vec::new()).0
 }
 
-/// Stores the series as the remote write receiver does: 204, or 400 for
-/// samples the database refuses (the accepted ones kept), 500 for a
-/// storage failure.
-pub fn store_series(app: &App, series: Vec<(tsdb::labels::Labels, Vec<(i64, f64)>)>) -> Reply {
-    store(app, series)
+/// Stores the series (and exemplars for them) as the remote write
+/// receiver does: 204, or 400 for samples the database refuses (the
+/// accepted ones kept), 500 for a storage failure.
+pub fn store_series(
+    app: &App,
+    series: Vec<(tsdb::labels::Labels, Vec<(i64, f64)>)>,
+    exemplars: Vec<(tsdb::labels::Labels, tsdb::Exemplar)>,
+) -> Reply {
+    store_counting(app, series, exemplars).0
 }
 
 /// What was written: samples, exemplars.

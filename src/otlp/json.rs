@@ -178,6 +178,44 @@ fn attributes(v: &Value, name: &str) -> R<Vec<KeyValue>> {
         .collect()
 }
 
+/// A trace or span id: hex in OTLP/JSON.
+fn hex_id(v: &Value, name: &str) -> R<Vec<u8>> {
+    let s = string(v, name)?;
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    if s.len() % 2 != 0 {
+        return Err(format!("{name}: {s:?} is not hex"));
+    }
+    s.as_bytes()
+        .chunks(2)
+        .map(|p| match (digit(p[0]), digit(p[1])) {
+            (Some(h), Some(l)) => Ok(h << 4 | l),
+            _ => Err(format!("{name}: {s:?} is not hex")),
+        })
+        .collect()
+}
+
+fn exemplars(p: &Value) -> R<Vec<Exemplar>> {
+    list(p, "exemplars")?
+        .iter()
+        .map(|e| {
+            let value = if let Some(d) = field(e, "asDouble") {
+                Some(exemplar::Value::AsDouble(float(d, "asDouble")?))
+            } else if let Some(i) = field(e, "asInt") {
+                Some(exemplar::Value::AsInt(number_of(i, "asInt")?))
+            } else {
+                None
+            };
+            Ok(Exemplar {
+                filtered_attributes: attributes(e, "filteredAttributes")?,
+                time_unix_nano: num(e, "timeUnixNano")?,
+                value,
+                span_id: hex_id(e, "spanId")?,
+                trace_id: hex_id(e, "traceId")?,
+            })
+        })
+        .collect()
+}
+
 fn number_point(p: &Value) -> R<NumberDataPoint> {
     let value = if let Some(d) = field(p, "asDouble") {
         Some(number_data_point::Value::AsDouble(float(d, "asDouble")?))
@@ -191,6 +229,7 @@ fn number_point(p: &Value) -> R<NumberDataPoint> {
         start_time_unix_nano: num(p, "startTimeUnixNano")?,
         time_unix_nano: num(p, "timeUnixNano")?,
         value,
+        exemplars: exemplars(p)?,
         flags: num(p, "flags")?,
     })
 }
@@ -210,6 +249,7 @@ fn histogram_point(p: &Value) -> R<HistogramDataPoint> {
             .iter()
             .map(|x| float(x, "explicitBounds"))
             .collect::<R<_>>()?,
+        exemplars: exemplars(p)?,
         flags: num(p, "flags")?,
     })
 }

@@ -91,6 +91,8 @@ impl Settings {
 pub struct Translated {
     /// Each series with its samples, in time order.
     pub series: Vec<(Labels, Vec<(i64, f64)>)>,
+    /// Exemplars, by the labels of the series they belong to.
+    pub exemplars: Vec<(Labels, tsdb::Exemplar)>,
     /// Points left out because they need native histograms.
     pub dropped_points: i64,
     /// The names of the metrics they belong to.
@@ -434,6 +436,9 @@ fn translate_metric(
             for p in dps {
                 let base = attrs(&p.attributes)?;
                 let l = series_labels(&base, res, scope, &name, None);
+                for e in &p.exemplars {
+                    tr.exemplars.push((l.clone(), exemplar(e)));
+                }
                 out.add(
                     l,
                     nanos_to_ms(p.time_unix_nano),
@@ -456,13 +461,23 @@ fn translate_metric(
                 let l = series_labels(&base, res, scope, &format!("{name}_count"), None);
                 out.add(l, t, v(p.count as f64));
                 let bucket = format!("{name}_bucket");
+                // each exemplar goes to the first bucket that holds its value
+                let mut exemplars: Vec<tsdb::Exemplar> = p.exemplars.iter().map(exemplar).collect();
+                exemplars.sort_by(|a, b| a.value.total_cmp(&b.value));
+                let mut exemplars = exemplars.into_iter().peekable();
                 let mut cum = 0u64;
                 for (b, c) in p.explicit_bounds.iter().zip(&p.bucket_counts) {
                     cum += c;
                     let l = series_labels(&base, res, scope, &bucket, Some(("le", bound(*b))));
+                    while let Some(e) = exemplars.next_if(|e| e.value <= *b) {
+                        tr.exemplars.push((l.clone(), e));
+                    }
                     out.add(l, t, v(cum as f64));
                 }
                 let l = series_labels(&base, res, scope, &bucket, Some(("le", "+Inf".into())));
+                for e in exemplars {
+                    tr.exemplars.push((l.clone(), e));
+                }
                 out.add(l, t, v(p.count as f64));
             }
         }
@@ -501,6 +516,49 @@ fn translate_metric(
         }
     }
     Ok(())
+}
+
+/// An OTLP exemplar as Prometheus stores it: `trace_id` and `span_id` in
+/// hex, and its filtered attributes as they are, unless they would take
+/// the labels past 128 characters.
+fn exemplar(e: &proto::Exemplar) -> tsdb::Exemplar {
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let mut labels = Vec::new();
+    let mut chars = 0;
+    for (key, id) in [("trace_id", &e.trace_id), ("span_id", &e.span_id)] {
+        if !id.is_empty() {
+            let v = hex(id);
+            chars += key.len() + v.len();
+            labels.push(tsdb::labels::Label::new(key, v));
+        }
+    }
+    let attrs: Vec<(String, String)> = e
+        .filtered_attributes
+        .iter()
+        .map(|a| (a.key.clone(), value_string(a.value.as_ref())))
+        .collect();
+    chars += attrs
+        .iter()
+        .map(|(k, v)| k.chars().count() + v.chars().count())
+        .sum::<usize>();
+    if chars <= tsdb::MAX_LABEL_SET_CHARS {
+        labels.extend(
+            attrs
+                .into_iter()
+                .map(|(k, v)| tsdb::labels::Label::new(k, v)),
+        );
+    }
+    let ts = nanos_to_ms(e.time_unix_nano);
+    tsdb::Exemplar {
+        labels: Labels::new(labels),
+        value: match e.value {
+            Some(proto::exemplar::Value::AsDouble(d)) => d,
+            Some(proto::exemplar::Value::AsInt(i)) => i as f64,
+            None => 0.0,
+        },
+        ts,
+        has_ts: ts != 0,
+    }
 }
 
 /// `target_info` for a resource whose points span `[first, last]` (ms):

@@ -52,7 +52,18 @@ fn point(t: u64, v: f64, attrs: Vec<KeyValue>) -> NumberDataPoint {
         start_time_unix_nano: T - 10 * MIN,
         time_unix_nano: t,
         value: Some(number_data_point::Value::AsDouble(v)),
+        exemplars: vec![],
         flags: 0,
+    }
+}
+
+fn exemplar(v: f64, trace: u8, attrs: Vec<KeyValue>) -> Exemplar {
+    Exemplar {
+        filtered_attributes: attrs,
+        time_unix_nano: T + 5 * MIN + 1_500_000,
+        value: Some(exemplar::Value::AsDouble(v)),
+        span_id: vec![0xab, trace],
+        trace_id: vec![trace; 16],
     }
 }
 
@@ -87,6 +98,11 @@ fn sums_histograms_summaries_and_target_info() {
                 sum: Some(30.0),
                 bucket_counts: vec![2, 2, 2, 2, 2, 2],
                 explicit_bounds: vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0],
+                exemplars: vec![
+                    exemplar(7.0, 1, vec![]),
+                    exemplar(0.5, 2, vec![kv("user", "u1")]),
+                    exemplar(3.0, 3, vec![kv("long", &"x".repeat(80))]),
+                ],
                 flags: 0,
             }],
             aggregation_temporality: TEMPORALITY_CUMULATIVE,
@@ -168,6 +184,32 @@ fn sums_histograms_summaries_and_target_info() {
         .unwrap();
     assert_eq!(stale.1[0].1.to_bits(), 0x7ff0_0000_0000_0002);
     assert_eq!(tr.collisions, vec!["a_b".to_string()]);
+    // each exemplar in the first bucket that holds its value; trace and
+    // span ids in hex; attributes kept while the labels stay within 128
+    // characters
+    let got: Vec<String> = tr
+        .exemplars
+        .iter()
+        .map(|(l, e)| {
+            format!(
+                "{} {} {} {} {}",
+                l.get("le").unwrap(),
+                e.labels,
+                e.value,
+                e.ts,
+                e.has_ts
+            )
+        })
+        .collect();
+    let ts = t + 5 * m + 1;
+    assert_eq!(
+        got,
+        [
+            format!("1 {{span_id=\"ab02\", trace_id=\"02020202020202020202020202020202\", user=\"u1\"}} 0.5 {ts} true"),
+            format!("3 {{span_id=\"ab03\", trace_id=\"03030303030303030303030303030303\"}} 3 {ts} true"),
+            format!("+Inf {{span_id=\"ab01\", trace_id=\"01010101010101010101010101010101\"}} 7 {ts} true"),
+        ]
+    );
 }
 
 #[test]
@@ -293,9 +335,23 @@ fn json_and_content_types() {
  "scopeMetrics":[{"scope":{"name":"lib","version":"1.0"},"metrics":[{"name":"http.server.requests","unit":"{request}",
  "sum":{"aggregationTemporality":2,"isMonotonic":true,"dataPoints":[{"asInt":"42",
  "startTimeUnixNano":"1700000000000000000","timeUnixNano":"1700000060000000000",
+ "exemplars":[{"asInt":"7","timeUnixNano":"1700000059000000000","traceId":"5B8EFFF798038103D269B633813FC60C","spanId":"eee19b7ec3c1b174",
+  "filteredAttributes":[{"key":"user","value":{"intValue":"12"}}]}],
  "attributes":[{"key":"http.method","value":{"stringValue":"GET"}}]}]}}]}]}]}"#;
     let req = decode(Some("application/json"), None, body).unwrap();
     let tr = translate(&req, &Settings::default()).unwrap();
+    // exemplar ids are hex in OTLP/JSON
+    let (series, e) = &tr.exemplars[0];
+    assert_eq!(series.metric_name(), Some("http_server_requests_total"));
+    assert_eq!(
+        e.labels.to_string(),
+        r#"{span_id="eee19b7ec3c1b174", trace_id="5b8efff798038103d269b633813fc60c", user="12"}"#
+    );
+    assert_eq!((e.value, e.ts), (7.0, 1_700_000_059_000));
+    let bad = String::from_utf8_lossy(body).replace("eee19b7ec3c1b174", "xyz");
+    assert!(decode(Some("application/json"), None, bad.as_bytes())
+        .unwrap_err()
+        .contains("spanId: \"xyz\" is not hex"));
     assert_eq!(
         show(&tr),
         vec![
