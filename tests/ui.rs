@@ -369,7 +369,14 @@ fn web_ui_in_a_headless_browser() {
         rules.display(),
         target.addr
     );
-    let s = Server::start(dir.path(), &cfg, &[]);
+    let s = Server::start(
+        dir.path(),
+        &cfg,
+        &[
+            "--enable-feature=exemplar-storage",
+            "--web.enable-remote-write-receiver",
+        ],
+    );
     s.eventually(30, "a few seconds of samples", || {
         let r = s.query(&format!("count_over_time({GAUGE}[1m])"));
         r.len() == ROOMS.len() && r.iter().all(|x| parse_value(&x["value"][1]) >= MIN_SAMPLES)
@@ -392,6 +399,8 @@ fn web_ui_in_a_headless_browser() {
                 .any(|t| t["scrapePool"] == DOWN_JOB && t["lastError"] != "")
         })
     });
+
+    let exemplars = add_exemplars(&s);
 
     let shots = dir.path().join("screenshots");
     let base = format!("http://{}", s.addr);
@@ -525,6 +534,7 @@ fn web_ui_in_a_headless_browser() {
 
     check_zoom(&report["zoom"]);
     check_y_axis(&report["yAxis"]);
+    check_exemplars(&report["exemplars"], &exemplars);
     check_history(&report["history"]);
     check_explorer(&s, &report["explorer"]);
     check_format(&s, &report["format"]);
@@ -654,6 +664,60 @@ fn check_y_axis(y: &Value) {
     );
     assert_eq!(num(&y["afterReload"]), 0.0, "{y}");
     assert_eq!(y["boxAfterReload"], true, "{y}");
+}
+
+/// Exemplars for two of the gauge's series (by remote write, in series of
+/// their own as Prometheus sends them): (trace id, value) of each.
+fn add_exemplars(s: &Server) -> Vec<(String, f64)> {
+    use flint::remote::{Exemplar, Label, TimeSeries, WriteRequest};
+    let now = crate::common::now_secs() as i64 * 1000;
+    let mut req = WriteRequest::default();
+    let mut added = Vec::new();
+    for (i, series) in s.query(GAUGE).iter().take(2).enumerate() {
+        let labels = series["metric"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| Label::new(k.as_str(), v.as_str().unwrap()))
+            .collect();
+        let trace = format!("ui-trace-{i}");
+        let value = parse_value(&series["value"][1]) + 0.25;
+        req.timeseries.push(TimeSeries {
+            labels,
+            exemplars: vec![Exemplar {
+                labels: vec![Label::new("trace_id", trace.as_str())],
+                value,
+                timestamp: now - 5_000 - i as i64 * 1000,
+            }],
+            ..Default::default()
+        });
+        added.push((trace, value));
+    }
+    let (code, body) = crate::peers::remote_write(&s.addr, &req);
+    assert_eq!(code, 204, "{body}");
+    added
+}
+
+/// "Show exemplars" marks the exemplars the API has for the graph's
+/// series, kept in the URL as Prometheus's `g0.show_exemplars=1`; hovering
+/// one shows its trace id and value.
+fn check_exemplars(r: &Value, added: &[(String, f64)]) {
+    assert_eq!(r["before"], 0, "none drawn before the box is checked: {r}");
+    assert_eq!(r["count"], added.len(), "{r}");
+    assert!(
+        r["url"].as_str().unwrap().contains("g0.show_exemplars=1"),
+        "{r}"
+    );
+    let label = r["tipLabel"].as_str().unwrap();
+    let tip = r["tip"].as_str().unwrap();
+    let (trace, value) = added
+        .iter()
+        .find(|(t, _)| label.contains(t.as_str()))
+        .unwrap_or_else(|| panic!("no added trace id in the tooltip: {r}"));
+    assert!(
+        tip.contains(trace.as_str()) && tip.contains(&value.to_string()),
+        "{r}"
+    );
 }
 
 /// The history lists executed queries, most recent first; searching

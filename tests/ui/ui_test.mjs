@@ -278,6 +278,32 @@ try {
     boxAfterReload: await panel.getByRole('checkbox', { name: 'Start Y axis at 0' }).isChecked(),
   };
 
+  // ------------------------------------------- exemplars on the graph
+  const exGraph = `/graph?g0.expr=${encodeURIComponent(tableExpr)}&g0.tab=0&g0.range_input=1h`;
+  log('open', base + exGraph);
+  await page.goto(base + exGraph);
+  panel = page.getByRole('region', { name: 'Query panel' }).first();
+  await panel.locator('.tab-info', { hasText: /^\d+ series · \d+ points · / }).waitFor();
+  await panel.locator('.legend .legend-item').first().waitFor();
+  const exemplarsBefore = await panel.locator('.chart').evaluate(el => el.dataset.exemplars ?? '0');
+  await panel.getByRole('checkbox', { name: 'Show exemplars' }).check();
+  await page.waitForURL(/g0\.show_exemplars=1/);
+  await page.waitForFunction(() => Number(document.querySelector('.chart')?.dataset.exemplars) > 0, null, { timeout: TIMEOUT });
+  const exChart = panel.locator('.chart');
+  const ex = await exChart.evaluate(el => ({
+    count: Number(el.dataset.exemplars), x: Number(el.dataset.exemplarX), y: Number(el.dataset.exemplarY),
+  }));
+  const exBox = await exChart.boundingBox();
+  await page.mouse.move(exBox.x + ex.x, exBox.y + ex.y);
+  const exTip = panel.locator('.tooltip');
+  await exTip.waitFor({ state: 'visible' });
+  await shot('7b-exemplars');
+  report.exemplars = {
+    before: Number(exemplarsBefore), count: ex.count, url: page.url(),
+    tip: await exTip.textContent(), tipLabel: await exTip.getAttribute('aria-label'),
+  };
+  await page.mouse.move(0, 0);
+
   // ------------------------------------------------------ query history
   log('open', `${base}/query`);
   await page.goto(`${base}/query`);

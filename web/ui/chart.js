@@ -4,7 +4,9 @@
 // `onZoom(from, to)` (ms); a double click calls `onZoomOut()`.
 //
 // Data: series share one time grid (start, step, n points as Float64Array
-// with NaN for gaps), which is what a range query returns.
+// with NaN for gaps), which is what a range query returns. Exemplars, when
+// given, are marked as diamonds at their time and value; hovering one shows
+// its labels.
 
 import { h, fill, formatTime, useUTC, formatMetric, metricNode } from './api.js';
 
@@ -147,8 +149,14 @@ export class Chart {
    * @param {boolean} d.stacked
    * @param {string} d.unit '', 'bytes' or 'seconds'
    * @param {number|null} [d.yMin] lowest value the value axis shows (0 to start it at 0)
+   * @param {{series: object, labels: object, value: number, t: number}[]} [d.exemplars]
    */
   setData(d) {
+    d.exemplars = d.exemplars || [];
+    // an exemplar takes the color of the series it belongs to, if shown
+    const key = m => JSON.stringify(Object.entries(m).sort());
+    const index = new Map(d.series.map((s, i) => [key(s.metric), i]));
+    for (const e of d.exemplars) e.i = index.get(key(e.series)) ?? -1;
     const keep = this.data && this.data.series.length === d.series.length;
     this.data = d;
     this.hover = null;
@@ -280,6 +288,13 @@ export class Chart {
         }
       }
     });
+    const end = d.start + d.step * Math.max(1, n - 1);
+    for (const e of d.exemplars || []) {
+      if (e.i >= 0 && this.hidden.has(e.i)) continue;
+      if (e.t < d.start || e.t > end || !Number.isFinite(e.value)) continue;
+      if (e.value < lo) lo = e.value;
+      if (e.value > hi) hi = e.value;
+    }
     if (d.stacked && lo > 0) lo = 0;
     if (d.stacked && hi < 0) hi = 0;
     if (d.yMin !== null && d.yMin !== undefined && lo !== Infinity) {
@@ -378,9 +393,44 @@ export class Chart {
       ctx.fillStyle = color;
       this.line(ctx, v, X, Y);
     }
+    this.drawExemplars(ctx, start, end);
     ctx.restore();
     this.lastDraw = performance.now() - t0;
     this.drawOverlay();
+  }
+
+  /** Diamonds for the exemplars in the time range; their places kept for hovering. */
+  drawExemplars(ctx, start, end) {
+    const g = this.geo, d = this.data;
+    const css = getComputedStyle(document.documentElement);
+    const plain = css.getPropertyValue('--text').trim();
+    const surface = css.getPropertyValue('--surface').trim();
+    g.exemplars = [];
+    d.exemplars.forEach((e, j) => {
+      if (e.i >= 0 && this.hidden.has(e.i)) return;
+      if (e.t < start || e.t > end || !Number.isFinite(e.value)) return;
+      const x = g.left + ((e.t - start) / Math.max(1, end - start)) * g.pw, y = g.Y(e.value);
+      g.exemplars.push({ j, x, y });
+      this.diamond(ctx, x, y, 4.5, e.i >= 0 ? this.color(e.i) : plain, surface);
+    });
+    this.el.dataset.exemplars = String(g.exemplars.length);
+    const first = g.exemplars[0];
+    this.el.dataset.exemplarX = first ? String(Math.round(first.x)) : '';
+    this.el.dataset.exemplarY = first ? String(Math.round(first.y)) : '';
+  }
+
+  diamond(ctx, x, y, r, color, edge) {
+    ctx.beginPath();
+    ctx.moveTo(x, y - r);
+    ctx.lineTo(x + r, y);
+    ctx.lineTo(x, y + r);
+    ctx.lineTo(x - r, y);
+    ctx.closePath();
+    ctx.fillStyle = color;
+    ctx.fill();
+    ctx.lineWidth = 1;
+    ctx.strokeStyle = edge;
+    ctx.stroke();
   }
 
   line(ctx, v, X, Y) {
@@ -469,6 +519,18 @@ export class Chart {
     if (this.drag) this.drag.x1 = this.plotX(e);
     if (mx < g.left - 4 || mx > g.left + g.pw + 4) return this.leave();
     const k = Math.max(0, Math.min(g.n - 1, Math.round(((mx - g.left) / g.pw) * (g.n - 1))));
+    // an exemplar under the pointer comes first
+    let near = null, nearD = 7;
+    for (const p of g.exemplars || []) {
+      const dist = Math.hypot(p.x - mx, p.y - my);
+      if (dist < nearD) { nearD = dist; near = p; }
+    }
+    if (near && !this.drag) {
+      this.hover = { k, i: -1, mx, my, ex: near };
+      this.drawOverlay();
+      this.paintTip();
+      return;
+    }
     let best = -1, bestD = Infinity;
     g.ys.forEach((v, i) => {
       if (!v || !Number.isFinite(v[k])) return;
@@ -511,6 +573,13 @@ export class Chart {
       ctx.restore();
     }
     const hv = this.hover;
+    if (hv?.ex) {
+      const e = this.data.exemplars[hv.ex.j];
+      const css = getComputedStyle(document.documentElement);
+      this.diamond(ctx, hv.ex.x, hv.ex.y, 7, e.i >= 0 ? this.color(e.i) : css.getPropertyValue('--text').trim(),
+        css.getPropertyValue('--surface').trim());
+      return;
+    }
     if (!hv || hv.k >= g.n) return;
     const x = Math.round(g.X(hv.k)) + 0.5;
     const css = getComputedStyle(document.documentElement);
@@ -546,7 +615,17 @@ export class Chart {
   paintTip() {
     const hv = this.hover, g = this.geo, d = this.data;
     const t = g.start + hv.k * d.step;
-    if (hv.i < 0) {
+    if (hv.ex) {
+      const e = d.exemplars[hv.ex.j];
+      const color = e.i >= 0 ? this.color(e.i) : 'transparent';
+      fill(this.tip,
+        h('div.tt-time', formatTime(e.t, true)),
+        h('div.tt-row', h('span.swatch', { style: { background: color, borderColor: color } }),
+          h('span', 'exemplar'), h('span.tt-val', fmtNum(e.value))),
+        ...Object.entries(e.labels).map(([k, v]) => h('div.tt-row', h('span.muted', k), h('span.tt-val', v))),
+        h('div', metricNode(e.series)));
+      this.tip.setAttribute('aria-label', `exemplar ${formatMetric(e.labels)} of ${formatMetric(e.series)}`);
+    } else if (hv.i < 0) {
       fill(this.tip, h('div.tt-time', formatTime(t)), h('div.muted', 'No value'));
     } else {
       const s = d.series[hv.i];

@@ -46,6 +46,7 @@ export function parseState(search) {
       moment: p.moment_input ? parseTime(p.moment_input) : null,
       step: stepSec ? parseDuration(stepSec) : null,
       yMin: p.y_axis_min !== undefined && p.y_axis_min !== '' && Number.isFinite(Number(p.y_axis_min)) ? Number(p.y_axis_min) : null,
+      exemplars: p.show_exemplars === '1',
     };
   });
 }
@@ -63,6 +64,7 @@ export function stateToSearch(states) {
     if (s.moment !== null) q.set(`${g}moment_input`, formatTime(s.moment));
     if (s.step) q.set(`${g}step_input`, String(s.step / 1000));
     if (s.yMin !== null && s.yMin !== undefined) q.set(`${g}y_axis_min`, String(s.yMin));
+    if (s.exemplars) q.set(`${g}show_exemplars`, '1');
   });
   return `?${q.toString().replace(/%2F/g, '/').replace(/%3A/g, ':').replace(/%5B/g, '[').replace(/%5D/g, ']')}`;
 }
@@ -89,7 +91,7 @@ export function mount(el) {
 }
 
 function newState() {
-  return { expr: '', tab: 'table', stacked: false, range: DEFAULT_RANGE, end: null, moment: null, step: null, yMin: null };
+  return { expr: '', tab: 'table', stacked: false, range: DEFAULT_RANGE, end: null, moment: null, step: null, yMin: null, exemplars: false };
 }
 
 function load() {
@@ -265,6 +267,11 @@ class Panel {
       saveURL();
       this.chart?.setYMin(s.yMin);
     });
+    this.exemplarsBox = h('input', { type: 'checkbox', checked: !!s.exemplars });
+    this.exemplarsBox.addEventListener('change', () => {
+      s.exemplars = this.exemplarsBox.checked;
+      this.changed();
+    });
     this.zooms = [];
     this.zoomOutBtn = h('button.btn', {
       type: 'button', hidden: true, title: 'Back to the range before the last zoom (or double-click the graph)',
@@ -278,6 +285,7 @@ class Panel {
       h('label.check', 'Step', this.stepIn),
       this.stackBtn,
       h('label.check', { title: 'Start the value axis at 0 instead of the lowest value' }, this.yZero, 'Start Y axis at 0'),
+      h('label.check', { title: 'Mark the exemplars of the selected series (trace ids and the like) on the graph' }, this.exemplarsBox, 'Show exemplars'),
       this.zoomOutBtn,
       h('span.muted.hint', 'Drag across the graph to zoom'));
 
@@ -422,10 +430,13 @@ class Panel {
         const step = this.state.step ?? this.autoStep();
         const start = end - this.state.range;
         this.paintTimes();
-        const res = await api('/api/v1/query_range',
+        const range = api('/api/v1/query_range',
           { query: expr, start: start / 1000, end: end / 1000, step: step / 1000, stats: 'all' }, { signal: ac.signal });
+        const exemplars = this.state.exemplars ? fetchExemplars(expr, start, end, ac.signal) : Promise.resolve([]);
+        const res = await range;
+        const ex = await exemplars;
         if (ac.signal.aborted) return;
-        this.showGraph(res, start, end, step, performance.now() - t0);
+        this.showGraph(res, start, end, step, performance.now() - t0, ex);
       } else if (this.state.tab === 'explain') {
         const time = this.state.moment ?? Date.now();
         this.cost.hidden = true;
@@ -489,7 +500,7 @@ class Panel {
     this.info.textContent = `${resultType === 'scalar' || resultType === 'string' ? resultType : `${count} result${count === 1 ? '' : 's'}`} · evaluated at ${formatTime(time)} · ${Math.round(ms)} ms`;
   }
 
-  showGraph(res, start, end, step, ms) {
+  showGraph(res, start, end, step, ms, exemplars = []) {
     const { resultType, result } = res.data;
     if (resultType !== 'matrix') {
       fill(this.output, h('div.alert.alert-error', `Cannot graph a ${resultType} result.`));
@@ -513,11 +524,32 @@ class Panel {
     } else {
       out.push(this.chart.el, this.chart.legendBar, this.chart.legend);
       fill(this.output, out);
-      this.chart.setData({ series, start, step, stacked: this.state.stacked, yMin: this.state.yMin, unit: guessUnit(this.state.expr) });
+      this.chart.setData({ series, start, step, stacked: this.state.stacked, yMin: this.state.yMin, unit: guessUnit(this.state.expr), exemplars });
     }
     this.showCost(res, series.length);
     this.info.textContent = `${series.length} series · ${points} points · step ${formatDuration(step)} · ${Math.round(ms)} ms`;
   }
+}
+
+/**
+ * The exemplars of the series an expression selects, in a time range (ms):
+ * `[{series, labels, value, t}]`; none when the server answers without any
+ * (204 for an expression without selectors) or fails.
+ */
+async function fetchExemplars(expr, start, end, signal) {
+  let data;
+  try {
+    ({ data } = await api('/api/v1/query_exemplars', { query: expr, start: start / 1000, end: end / 1000 }, { signal }));
+  } catch {
+    return [];
+  }
+  const out = [];
+  for (const s of data || []) {
+    for (const e of s.exemplars || []) {
+      out.push({ series: s.seriesLabels, labels: e.labels, value: toNumber(e.value), t: e.timestamp * 1000 });
+    }
+  }
+  return out;
 }
 
 function toNumber(v) {
