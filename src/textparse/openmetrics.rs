@@ -272,57 +272,6 @@ fn secs_to_ms(secs: f64) -> i64 {
     (secs * 1000.0) as i64
 }
 
-/// Formats a float as Prometheus's `formatOpenMetricsFloat` does: Go's
-/// shortest `%g` with `.0` appended when it has neither `.` nor `e`, and
-/// `+Inf`, `-Inf`, `NaN`.
-pub(crate) fn format_om_float(f: f64) -> String {
-    if f.is_nan() {
-        return "NaN".to_string();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "+Inf" } else { "-Inf" }.to_string();
-    }
-    if f == 0.0 {
-        return "0.0".to_string();
-    }
-    // Rust's `{:e}` gives the shortest round-trip digits, as Go's does.
-    let sci = format!("{:e}", f.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    let nd = digits.len() as i32;
-    let mut out = String::with_capacity(digits.len() + 8);
-    if f < 0.0 {
-        out.push('-');
-    }
-    if !(-4..6).contains(&exp) {
-        out.push_str(&digits[..1]);
-        if nd > 1 {
-            out.push('.');
-            out.push_str(&digits[1..]);
-        }
-        out.push('e');
-        out.push(if exp < 0 { '-' } else { '+' });
-        out.push_str(&format!("{:02}", exp.unsigned_abs()));
-        return out;
-    }
-    let dp = exp + 1;
-    if dp <= 0 {
-        out.push_str("0.");
-        out.push_str(&"0".repeat((-dp) as usize));
-        out.push_str(&digits);
-    } else if dp >= nd {
-        out.push_str(&digits);
-        out.push_str(&"0".repeat((dp - nd) as usize));
-        out.push_str(".0");
-    } else {
-        out.push_str(&digits[..dp as usize]);
-        out.push('.');
-        out.push_str(&digits[dp as usize..]);
-    }
-    out
-}
-
 /// Whether `unit` is a suffix of `name` after an underscore.
 fn is_unit_suffix(name: &[u8], unit: &[u8]) -> bool {
     name.len() > unit.len()
@@ -609,7 +558,7 @@ impl<'a> OpenMetricsParser<'a> {
                 || (self.sample_type == MetricType::Summary && name == b"quantile");
             if normalise {
                 if let Ok(f) = parse_value(value.as_bytes()) {
-                    value = format_om_float(f);
+                    value = crate::gofmt::om_float(f);
                 }
             }
             out.push((String::from_utf8_lossy(name).into_owned(), value));
@@ -1776,7 +1725,7 @@ http_requests_total{code=\"500\",service=\"user\"} 456 1609954730\n\
             (f64::NAN, "NaN"),
         ];
         for (f, want) in cases {
-            assert_eq!(format_om_float(*f), *want, "{f}");
+            assert_eq!(crate::gofmt::om_float(*f), *want, "{f}");
         }
     }
 

@@ -39,7 +39,6 @@
 //! - Not supported (as in 2.42): UTF-8 metric or label names in quotes.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 
 use nom::branch::alt;
 use nom::bytes::complete::{tag, tag_no_case, take_while, take_while1};
@@ -49,6 +48,7 @@ use nom::sequence::{pair, terminated, tuple};
 use nom::IResult;
 
 use super::{Entry, MetricType, ParseError};
+pub(crate) use crate::gofmt::quote_controls as go_quote;
 
 /// Bit pattern of the NaN that [`PromParser::series`] returns for any NaN
 /// value (Prometheus's `value.NormalNaN`, distinct from its stale marker
@@ -266,54 +266,6 @@ fn parse_timestamp(tok: &[u8]) -> Result<i64, String> {
         })
 }
 
-/// Quotes bytes like Go's `%q` / `strconv.Quote`, for error messages.
-pub(crate) fn go_quote(b: &[u8]) -> String {
-    fn push_str(out: &mut String, s: &str) {
-        for c in s.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '\x07' => out.push_str("\\a"),
-                '\x08' => out.push_str("\\b"),
-                '\x0c' => out.push_str("\\f"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                '\x0b' => out.push_str("\\v"),
-                c if (c as u32) < 0x20 || c == '\x7f' => {
-                    let _ = write!(out, "\\x{:02x}", c as u32);
-                }
-                c if c.is_control() => {
-                    let _ = write!(out, "\\u{:04x}", c as u32);
-                }
-                c => out.push(c),
-            }
-        }
-    }
-    let mut out = String::with_capacity(b.len() + 2);
-    out.push('"');
-    let mut rest = b;
-    while !rest.is_empty() {
-        match std::str::from_utf8(rest) {
-            Ok(s) => {
-                push_str(&mut out, s);
-                break;
-            }
-            Err(e) => {
-                let (valid, after) = rest.split_at(e.valid_up_to());
-                push_str(&mut out, std::str::from_utf8(valid).unwrap_or_default());
-                let bad = e.error_len().unwrap_or(after.len()).min(after.len());
-                for &x in &after[..bad] {
-                    let _ = write!(out, "\\x{x:02x}");
-                }
-                rest = &after[bad..];
-            }
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// Replaces `\\`, `\"` and `\n` in a label value; other escapes stay.
 fn unescape_label_value(v: &[u8]) -> String {
     unescape(v, true).into_owned()
@@ -500,7 +452,7 @@ impl<'a> PromParser<'a> {
             let mut v = unescape_label_value(value);
             if !float_label.is_empty() && *name == float_label {
                 if let Ok(f) = parse_value(v.as_bytes()) {
-                    v = super::openmetrics::format_om_float(f);
+                    v = crate::gofmt::om_float(f);
                 }
             }
             out.push((String::from_utf8_lossy(name).into_owned(), v));

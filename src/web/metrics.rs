@@ -11,7 +11,7 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 }
 
 fn sample(out: &mut String, name: &str, labels: &str, v: f64) {
-    let v = crate::expfmt::format_float(v);
+    let v = crate::gofmt::go_float(v);
     if labels.is_empty() {
         let _ = writeln!(out, "{name} {v}");
     } else {
