@@ -8,6 +8,7 @@
 //! 1.0 (strict, as its test suite requires). [`Parser`] picks one by the
 //! response's `Content-Type`.
 
+mod lex;
 pub mod openmetrics;
 pub mod prom;
 

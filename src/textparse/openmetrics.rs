@@ -93,7 +93,10 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
-use super::prom::{go_quote, parse_value, unescape};
+use super::lex::{
+    decode_labels, go_quote, is_metric_name_char, label_name_len, metric_name_len, not_unique,
+    parse_value, quoted_len, unescape, unescaped_chars,
+};
 use super::{Entry, MetricType, ParseError};
 
 /// Maximum number of UTF-8 characters (code points) of an exemplar's label
@@ -129,30 +132,6 @@ pub struct Exemplar {
 
 /// (name, still-escaped value) pairs borrowed from the body.
 type Labels<'a> = Vec<(&'a [u8], &'a [u8])>;
-
-fn is_metric_name_start(c: u8) -> bool {
-    c.is_ascii_alphabetic() || c == b'_' || c == b':'
-}
-
-fn is_metric_name_char(c: u8) -> bool {
-    is_metric_name_start(c) || c.is_ascii_digit()
-}
-
-fn is_label_name_start(c: u8) -> bool {
-    c.is_ascii_alphabetic() || c == b'_'
-}
-
-fn is_label_name_char(c: u8) -> bool {
-    is_label_name_start(c) || c.is_ascii_digit()
-}
-
-/// Length of the name at the start of `b` (0 if there is none).
-fn name_len(b: &[u8], start: fn(u8) -> bool, cont: fn(u8) -> bool) -> usize {
-    match b.split_first() {
-        Some((&c, rest)) if start(c) => 1 + rest.iter().take_while(|&&c| cont(c)).count(),
-        _ => 0,
-    }
-}
 
 /// The bytes from `i` up to the next space or the end of the line, and the
 /// index where they end.
@@ -190,7 +169,7 @@ fn parse_label_set<'a>(
     }
     loop {
         let rest = line.get(i..).unwrap_or(&[]);
-        let n = name_len(rest, is_label_name_start, is_label_name_char);
+        let n = label_name_len(rest);
         if n == 0 {
             return Err(format!("expected label name, got {}", got(line, i)));
         }
@@ -204,28 +183,18 @@ fn parse_label_set<'a>(
         if line.get(i) != Some(&b'"') {
             return Err(format!("expected label value, got {}", got(line, i)));
         }
-        i += 1;
-        loop {
-            match line.get(i) {
-                Some(b'"') => break,
-                // The line excludes its line feed, so an escape needs one
-                // more byte on the line.
-                Some(b'\\') if i + 1 < line.len() => i += 2,
-                Some(b'\\') | None => {
-                    return Err(format!("expected label value, got {}", got(line, quote)))
-                }
-                Some(_) => i += 1,
-            }
-        }
+        // The line excludes its line feed, so an escape needs one more byte
+        // on the line.
+        let Some(len) = quoted_len(&line[quote..]) else {
+            return Err(format!("expected label value, got {}", got(line, quote)));
+        };
+        i = quote + len;
         let value = line.get(quote + 1..i).unwrap_or(&[]);
         if std::str::from_utf8(value).is_err() {
             return Err(format!("invalid UTF-8 label value: {}", go_quote(value)));
         }
         if (name_reserved && name == b"__name__") || out.iter().any(|(n, _)| *n == name) {
-            return Err(format!(
-                "label name {} is not unique: invalid sample",
-                go_quote(name)
-            ));
+            return Err(not_unique(name));
         }
         out.push((name, value));
         i += 1;
@@ -240,19 +209,6 @@ fn parse_label_set<'a>(
             }
         }
     }
-}
-
-/// Number of characters of a (valid UTF-8) label value once unescaped.
-fn unescaped_chars(v: &[u8]) -> usize {
-    let mut chars = std::str::from_utf8(v).unwrap_or("").chars();
-    let mut n = 0;
-    while let Some(c) = chars.next() {
-        n += 1;
-        if c == '\\' && matches!(chars.clone().next(), Some('\\' | 'n' | '"')) {
-            chars.next();
-        }
-    }
-    n
 }
 
 /// Go's `%f` for the non-finite values Prometheus reports as invalid
@@ -546,23 +502,12 @@ impl<'a> OpenMetricsParser<'a> {
     /// and `quantile` values of summaries are normalised to the OpenMetrics
     /// float format (`1` becomes `1.0`).
     pub fn labels(&self, out: &mut Vec<(String, String)>) {
-        out.clear();
-        out.reserve(self.labels.len() + 1);
-        out.push((
-            "__name__".to_string(),
-            String::from_utf8_lossy(self.name).into_owned(),
-        ));
-        for &(name, value) in &self.labels {
-            let mut value = unescape(value, true).into_owned();
-            let normalise = (self.sample_type == MetricType::Histogram && name == b"le")
-                || (self.sample_type == MetricType::Summary && name == b"quantile");
-            if normalise {
-                if let Ok(f) = parse_value(value.as_bytes()) {
-                    value = crate::gofmt::om_float(f);
-                }
-            }
-            out.push((String::from_utf8_lossy(name).into_owned(), value));
-        }
+        let float_label: &[u8] = match self.sample_type {
+            MetricType::Histogram => b"le",
+            MetricType::Summary => b"quantile",
+            _ => b"",
+        };
+        decode_labels(out, self.name, &self.labels, float_label);
     }
 
     /// After [`Entry::Series`]: the sample's exemplar, if it has one (labels
@@ -673,7 +618,7 @@ impl<'a> OpenMetricsParser<'a> {
                 go_quote(line.get(..40).unwrap_or(line))
             )));
         };
-        let n = name_len(rest, is_metric_name_start, is_metric_name_char);
+        let n = metric_name_len(rest);
         if n == 0 {
             return Err(self.err(format!(
                 "expected metric name after {}, got {}",
@@ -790,7 +735,7 @@ impl<'a> OpenMetricsParser<'a> {
 
     /// A sample line: syntax, then the family and semantic checks.
     fn sample_line(&mut self, line: &'a [u8]) -> Result<(), ParseError> {
-        let n = name_len(line, is_metric_name_start, is_metric_name_char);
+        let n = metric_name_len(line);
         if n == 0 {
             return Err(self.err(if line.is_empty() {
                 "unexpected blank line".to_string()
@@ -1196,7 +1141,7 @@ impl<'a> OpenMetricsParser<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::prom::NORMAL_NAN_BITS;
+    use super::super::lex::NORMAL_NAN_BITS;
     use super::*;
     use std::path::PathBuf;
 

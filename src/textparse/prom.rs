@@ -41,19 +41,19 @@
 use std::borrow::Cow;
 
 use nom::branch::alt;
-use nom::bytes::complete::{tag, tag_no_case, take_while, take_while1};
-use nom::character::complete::{char, digit0, digit1, one_of};
-use nom::combinator::{all_consuming, opt, recognize, value};
-use nom::sequence::{pair, terminated, tuple};
+use nom::bytes::complete::{tag, take_while, take_while1};
+use nom::character::complete::{char, digit1};
+use nom::combinator::{opt, recognize};
+use nom::sequence::{pair, terminated};
 use nom::IResult;
 
+use super::lex::{
+    decode_labels, go_quote, is_label_name_start, is_metric_name_start, label_name_len,
+    metric_name_len, not_unique, parse_value, quoted_len, unescape,
+};
 use super::{Entry, MetricType, ParseError};
-pub(crate) use crate::gofmt::quote_controls as go_quote;
 
-/// Bit pattern of the NaN that [`PromParser::series`] returns for any NaN
-/// value (Prometheus's `value.NormalNaN`, distinct from its stale marker
-/// `0x7ff0000000000002`).
-pub const NORMAL_NAN_BITS: u64 = 0x7ff8_0000_0000_0001;
+pub use super::lex::NORMAL_NAN_BITS;
 
 type Res<'a, T> = IResult<&'a [u8], T>;
 
@@ -63,22 +63,6 @@ type Res<'a, T> = IResult<&'a [u8], T>;
 
 fn is_blank(c: u8) -> bool {
     c == b' ' || c == b'\t'
-}
-
-fn is_metric_name_start(c: u8) -> bool {
-    c.is_ascii_alphabetic() || c == b'_' || c == b':'
-}
-
-fn is_metric_name_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_' || c == b':'
-}
-
-fn is_label_name_start(c: u8) -> bool {
-    c.is_ascii_alphabetic() || c == b'_'
-}
-
-fn is_label_name_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_'
 }
 
 /// Spaces and tabs, possibly none.
@@ -91,41 +75,31 @@ fn no_token(i: &[u8]) -> nom::Err<nom::error::Error<&[u8]>> {
     nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Char))
 }
 
-/// A name: one byte passing `start`, then bytes passing `rest`.
-fn name_token(i: &[u8], start: fn(u8) -> bool, rest: fn(u8) -> bool) -> Res<'_, &[u8]> {
-    if !i.first().is_some_and(|&c| start(c)) {
-        return Err(no_token(i));
+/// A name of `len(i)` bytes (none is a failure).
+fn name_token(i: &[u8], len: fn(&[u8]) -> usize) -> Res<'_, &[u8]> {
+    match len(i) {
+        0 => Err(no_token(i)),
+        n => Ok((&i[n..], &i[..n])),
     }
-    let n = 1 + i[1..].iter().take_while(|&&c| rest(c)).count();
-    Ok((&i[n..], &i[..n]))
 }
 
 /// `[a-zA-Z_:][a-zA-Z0-9_:]*`
 fn metric_name(i: &[u8]) -> Res<'_, &[u8]> {
-    name_token(i, is_metric_name_start, is_metric_name_char)
+    name_token(i, metric_name_len)
 }
 
 /// `[a-zA-Z_][a-zA-Z0-9_]*`
 fn label_name(i: &[u8]) -> Res<'_, &[u8]> {
-    name_token(i, is_label_name_start, is_label_name_char)
+    name_token(i, label_name_len)
 }
 
-/// `"(\\.|[^\\"])*"` where `.` is any byte but a line feed; yields the bytes
-/// between the quotes, still escaped.
+/// A quoted label value (see [`quoted_len`]); yields the bytes between the
+/// quotes, still escaped.
 fn label_value(i: &[u8]) -> Res<'_, &[u8]> {
-    if i.first() != Some(&b'"') {
-        return Err(no_token(i));
+    match quoted_len(i) {
+        Some(j) => Ok((&i[j + 1..], &i[1..j])),
+        None => Err(no_token(i)),
     }
-    let mut j = 1;
-    while let Some(&c) = i.get(j) {
-        match c {
-            b'"' => return Ok((&i[j + 1..], &i[1..j])),
-            b'\\' if i.get(j + 1).is_some_and(|&e| e != b'\n') => j += 2,
-            b'\\' => break,
-            _ => j += 1,
-        }
-    }
-    Err(no_token(&i[j.min(i.len())..]))
 }
 
 /// `# HELP` / `# TYPE` keyword with its trailing blanks (after `#` and blanks).
@@ -143,116 +117,6 @@ fn timestamp_token(i: &[u8]) -> Res<'_, &[u8]> {
     recognize(pair(opt(char('-')), digit1))(i)
 }
 
-/// Go float specials: `[+-]?(inf|infinity)` and `nan`, case-insensitive.
-fn go_float_special(i: &[u8]) -> Res<'_, ()> {
-    alt((
-        value(
-            (),
-            pair(
-                opt(one_of("+-")),
-                alt((tag_no_case("infinity"), tag_no_case("inf"))),
-            ),
-        ),
-        value((), tag_no_case("nan")),
-    ))(i)
-}
-
-/// Go decimal float syntax: `[+-]?(d+(.d*)?|.d+)([eE][+-]?d+)?`.
-fn go_float_decimal(i: &[u8]) -> Res<'_, ()> {
-    value(
-        (),
-        tuple((
-            opt(one_of("+-")),
-            alt((
-                recognize(pair(digit1, opt(pair(char('.'), digit0)))),
-                recognize(pair(char('.'), digit1)),
-            )),
-            opt(tuple((one_of("eE"), opt(one_of("+-")), digit1))),
-        )),
-    )(i)
-}
-
-/// Parses a sample value as Prometheus does (Go's `strconv.ParseFloat`
-/// without hex floats and underscores); the error text is Go's.
-pub(crate) fn parse_value(tok: &[u8]) -> Result<f64, String> {
-    if let Some(v) = exact_decimal(tok) {
-        return Ok(v);
-    }
-    if tok.iter().any(|&c| matches!(c, b'p' | b'P' | b'_')) {
-        return Err("unsupported character in float".to_string());
-    }
-    let syntax = || {
-        format!(
-            "strconv.ParseFloat: parsing {}: invalid syntax",
-            go_quote(tok)
-        )
-    };
-    if all_consuming(go_float_special)(tok).is_ok() {
-        let negative = tok.first() == Some(&b'-');
-        let nan = tok
-            .iter()
-            .find(|c| !matches!(c, b'+' | b'-'))
-            .is_some_and(|c| c.eq_ignore_ascii_case(&b'n'));
-        return Ok(if nan {
-            f64::from_bits(NORMAL_NAN_BITS)
-        } else if negative {
-            f64::NEG_INFINITY
-        } else {
-            f64::INFINITY
-        });
-    }
-    if all_consuming(go_float_decimal)(tok).is_err() {
-        return Err(syntax());
-    }
-    let s = std::str::from_utf8(tok).map_err(|_| syntax())?;
-    let v: f64 = s.parse().map_err(|_| syntax())?;
-    if v.is_infinite() {
-        return Err(format!(
-            "strconv.ParseFloat: parsing {}: value out of range",
-            go_quote(tok)
-        ));
-    }
-    Ok(v)
-}
-
-/// The value of `[+-]?` followed by at most 15 digits with at most one `.`
-/// among them, when it is exactly computable: the digits as an integer
-/// (exact in an f64) divided by a power of ten (exact too), which IEEE
-/// division rounds correctly, as a full parse would. `None` for anything
-/// else, which takes the full parse.
-fn exact_decimal(tok: &[u8]) -> Option<f64> {
-    const POW10: [f64; 16] = [
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-    ];
-    let (negative, digits) = match tok.first()? {
-        b'-' => (true, &tok[1..]),
-        b'+' => (false, &tok[1..]),
-        _ => (false, tok),
-    };
-    if digits.len() > 16 {
-        return None;
-    }
-    let mut m = 0u64;
-    let mut n = 0usize;
-    let mut point = None;
-    for (i, &c) in digits.iter().enumerate() {
-        match c {
-            b'0'..=b'9' => {
-                m = m * 10 + u64::from(c - b'0');
-                n += 1;
-            }
-            b'.' if point.is_none() => point = Some(i),
-            _ => return None,
-        }
-    }
-    if n == 0 || n > 15 {
-        return None;
-    }
-    let frac = point.map_or(0, |p| digits.len() - p - 1);
-    let v = m as f64 / POW10[frac];
-    Some(if negative { -v } else { v })
-}
-
 /// Parses a timestamp token (already `-?[0-9]+`) as Go's `strconv.ParseInt`.
 fn parse_timestamp(tok: &[u8]) -> Result<i64, String> {
     std::str::from_utf8(tok)
@@ -264,43 +128,6 @@ fn parse_timestamp(tok: &[u8]) -> Result<i64, String> {
                 go_quote(tok)
             )
         })
-}
-
-/// Replaces `\\`, `\"` and `\n` in a label value; other escapes stay.
-fn unescape_label_value(v: &[u8]) -> String {
-    unescape(v, true).into_owned()
-}
-
-/// Replaces `\\` and `\n` (and `\"` if `quote`), borrowing when there is no
-/// backslash. Invalid UTF-8 (already rejected by the parser) is replaced.
-pub(crate) fn unescape(v: &[u8], quote: bool) -> Cow<'_, str> {
-    if !v.contains(&b'\\') {
-        return String::from_utf8_lossy(v);
-    }
-    let mut out = Vec::with_capacity(v.len());
-    let mut i = 0;
-    while i < v.len() {
-        let c = v[i];
-        if c == b'\\' {
-            let replacement = match v.get(i + 1) {
-                Some(b'\\') => Some(b'\\'),
-                Some(b'n') => Some(b'\n'),
-                Some(b'"') if quote => Some(b'"'),
-                _ => None,
-            };
-            if let Some(r) = replacement {
-                out.push(r);
-                i += 2;
-                continue;
-            }
-        }
-        out.push(c);
-        i += 1;
-    }
-    match String::from_utf8(out) {
-        Ok(s) => Cow::Owned(s),
-        Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -434,12 +261,6 @@ impl<'a> PromParser<'a> {
             p.mtype = self.mtype;
             return p.labels(out);
         }
-        out.clear();
-        out.reserve(self.labels.len() + 1);
-        out.push((
-            "__name__".to_string(),
-            String::from_utf8_lossy(self.name).into_owned(),
-        ));
         // Prometheus 3 normalises `le` of histograms and `quantile` of
         // summaries to the float form (`1` becomes `1.0`)
         let in_family = !self.meta_name.is_empty() && self.name.starts_with(self.meta_name);
@@ -448,15 +269,7 @@ impl<'a> PromParser<'a> {
             MetricType::Summary if in_family => b"quantile",
             _ => b"",
         };
-        for (name, value) in &self.labels {
-            let mut v = unescape_label_value(value);
-            if !float_label.is_empty() && *name == float_label {
-                if let Ok(f) = parse_value(v.as_bytes()) {
-                    v = crate::gofmt::om_float(f);
-                }
-            }
-            out.push((String::from_utf8_lossy(name).into_owned(), v));
-        }
+        decode_labels(out, self.name, &self.labels, float_label);
     }
 
     /// After [`Entry::Help`]: the metric name and the unescaped help text
@@ -753,13 +566,7 @@ impl<'a> PromParser<'a> {
             }
             self.set_rest(rest);
             if name == b"__name__" || self.labels.iter().any(|(n, _)| *n == name) {
-                return Err(self.error_at(
-                    name_pos,
-                    format!(
-                        "label name {} is not unique: invalid sample",
-                        go_quote(name)
-                    ),
-                ));
+                return Err(self.error_at(name_pos, not_unique(name)));
             }
             self.labels.push((name, value));
             self.skip_blanks();
@@ -772,6 +579,7 @@ impl<'a> PromParser<'a> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::lex::exact_decimal;
 
     #[test]
     fn le_and_quantile_are_normalised_like_prometheus_3() {
