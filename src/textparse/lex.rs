@@ -162,7 +162,7 @@ pub(super) fn parse_value(tok: &[u8]) -> Result<f64, String> {
 /// (exact in an f64) divided by a power of ten (exact too), which IEEE
 /// division rounds correctly, as a full parse would. `None` for anything
 /// else, which takes the full parse.
-pub(super) fn exact_decimal(tok: &[u8]) -> Option<f64> {
+fn exact_decimal(tok: &[u8]) -> Option<f64> {
     const POW10: [f64; 16] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
     ];
@@ -265,5 +265,36 @@ pub(super) fn decode_labels(
             }
         }
         out.push((String::from_utf8_lossy(n).into_owned(), v));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn go_quote_matches_go() {
+        assert_eq!(
+            go_quote(b"a\"b\\c\n\r\t\0\x07\x7f"),
+            r#""a\"b\\c\n\r\t\x00\a\x7f""#
+        );
+        assert_eq!(go_quote("é✓\u{85}".as_bytes()), "\"é✓\\u0085\"");
+        assert_eq!(go_quote(b"\xe2\x82x\xff"), r#""\xe2\x82x\xff""#);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn short_decimals_parse_as_the_full_parser_does(tok in "[+-]?[0-9]{0,9}[.]?[0-9]{0,9}") {
+            let full = tok.parse::<f64>().ok();
+            if let Some(v) = exact_decimal(tok.as_bytes()) {
+                prop_assert_eq!(Some(v.to_bits()), full.map(f64::to_bits));
+            }
+            // what the shortcut declines is left to the full parse
+            let digits = tok.bytes().filter(u8::is_ascii_digit).count();
+            prop_assert_eq!(exact_decimal(tok.as_bytes()).is_some(), (1..=15).contains(&digits));
+        }
     }
 }

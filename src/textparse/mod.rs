@@ -187,3 +187,6 @@ pub struct ParseError {
     /// What went wrong, in Prometheus's words.
     pub msg: String,
 }
+
+#[cfg(test)]
+mod tests;
