@@ -5,6 +5,26 @@ use std::fmt::Write as _;
 
 use tsdb::labels::Labels;
 
+/// Appends a label value with the text format's escapes: `\\`, `\"` and
+/// `\n`.
+pub fn push_label_value(out: &mut String, v: &str) {
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// A label value with the text format's escapes (see [`push_label_value`]).
+pub fn escape_label_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    push_label_value(&mut out, v);
+    out
+}
+
 /// Appends `name{labels} value [timestamp]\n`, without `__name__` in the
 /// braces and with label values escaped.
 pub fn write_sample(out: &mut String, labels: &Labels, v: f64, ts: Option<i64>) {
@@ -18,14 +38,7 @@ pub fn write_sample(out: &mut String, labels: &Labels, v: f64, ts: Option<i64>) 
         first = false;
         out.push_str(&l.name);
         out.push_str("=\"");
-        for c in l.value.chars() {
-            match c {
-                '\\' => out.push_str("\\\\"),
-                '"' => out.push_str("\\\""),
-                '\n' => out.push_str("\\n"),
-                c => out.push(c),
-            }
-        }
+        push_label_value(out, &l.value);
         out.push('"');
     }
     if !first {

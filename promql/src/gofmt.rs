@@ -130,14 +130,46 @@ pub fn format_f(v: f64) -> String {
     }
 }
 
-/// The shortest round-trip digits of `v` as `d.ddd` and its decimal
-/// exponent (Rust's `{:e}` gives the same digits as Go's).
-fn scientific(v: f64) -> (String, i32) {
-    let e = format!("{v:e}");
+/// Splits Rust's `{:e}` of a finite float (the shortest round-trip
+/// digits, as Go's) into the mantissa `[-]d[.ddd]` and the decimal exponent.
+fn split_exponent(e: &str) -> (&str, i32) {
     match e.split_once('e') {
-        Some((mant, exp)) => (mant.to_string(), exp.parse().unwrap_or(0)),
+        Some((mant, exp)) => (mant, exp.parse().unwrap_or(0)),
         None => (e, 0),
     }
+}
+
+/// The mantissa `[-]d[.ddd]` times ten to `exp`, as a plain decimal.
+fn plain_decimal(mant: &str, exp: i32) -> String {
+    let (sign, m) = match mant.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mant),
+    };
+    let (int, frac) = m.split_once('.').unwrap_or((m, ""));
+    let mut out = String::with_capacity(m.len() + exp.unsigned_abs() as usize + 3);
+    out.push_str(sign);
+    if exp < 0 {
+        out.push_str("0.");
+        for _ in 1..-exp {
+            out.push('0');
+        }
+        out.push_str(int);
+        out.push_str(frac);
+    } else {
+        let e = exp as usize;
+        out.push_str(int);
+        if e < frac.len() {
+            out.push_str(&frac[..e]);
+            out.push('.');
+            out.push_str(&frac[e..]);
+        } else {
+            out.push_str(frac);
+            for _ in frac.len()..e {
+                out.push('0');
+            }
+        }
+    }
+    out
 }
 
 /// `mant` with Go's exponent suffix: a sign and at least two digits.
@@ -150,8 +182,9 @@ fn with_exponent(mant: &str, exp: i32) -> String {
 /// shortest round-trip digits, an exponent of at least two digits with its
 /// sign (`1e+06`, `-1.5e-07`).
 pub fn format_e(v: f64) -> String {
-    let (mant, exp) = scientific(v);
-    with_exponent(&mant, exp)
+    let e = format!("{v:e}");
+    let (mant, exp) = split_exponent(&e);
+    with_exponent(mant, exp)
 }
 
 /// A finite, non-zero float in shortest round-trip digits: in exponent
@@ -160,11 +193,12 @@ pub fn format_e(v: f64) -> String {
 /// Prometheus's JSON uses `-6..21`. NaN, the infinities and zero are the
 /// caller's to spell.
 pub fn format_g(v: f64, plain: Range<i32>) -> String {
-    let (mant, exp) = scientific(v);
+    let e = format!("{v:e}");
+    let (mant, exp) = split_exponent(&e);
     if plain.contains(&exp) {
-        format!("{v}")
+        plain_decimal(mant, exp)
     } else {
-        with_exponent(&mant, exp)
+        with_exponent(mant, exp)
     }
 }
 
@@ -208,6 +242,32 @@ mod tests {
             quote_with(b"\xe2\x82x\xff", Escape::Controls),
             r#""\xe2\x82x\xff""#
         );
+    }
+
+    /// The plain form built from the exponent form is Rust's (and Go's
+    /// `'f'`) shortest decimal.
+    #[test]
+    fn plain_decimal_is_shortest_f() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for i in 0..50_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // scattered bits, and values with exponents near the forms' edges
+            let v = if i % 2 == 0 {
+                f64::from_bits(x)
+            } else {
+                (x >> 11) as f64 / (1u64 << 53) as f64 * 10f64.powi((x % 60) as i32 - 30)
+            };
+            if !v.is_finite() || v == 0.0 {
+                continue;
+            }
+            let e = format!("{v:e}");
+            let (mant, exp) = split_exponent(&e);
+            if (-30..60).contains(&exp) {
+                assert_eq!(plain_decimal(mant, exp), format!("{v}"), "{e}");
+            }
+        }
     }
 
     #[test]

@@ -75,9 +75,9 @@ fn no_token(i: &[u8]) -> nom::Err<nom::error::Error<&[u8]>> {
     nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Char))
 }
 
-/// A name of `len(i)` bytes (none is a failure).
-fn name_token(i: &[u8], len: fn(&[u8]) -> usize) -> Res<'_, &[u8]> {
-    match len(i) {
+/// The first `n` bytes of `i` as a name token (none is a failure).
+fn name_token(i: &[u8], n: usize) -> Res<'_, &[u8]> {
+    match n {
         0 => Err(no_token(i)),
         n => Ok((&i[n..], &i[..n])),
     }
@@ -85,12 +85,12 @@ fn name_token(i: &[u8], len: fn(&[u8]) -> usize) -> Res<'_, &[u8]> {
 
 /// `[a-zA-Z_:][a-zA-Z0-9_:]*`
 fn metric_name(i: &[u8]) -> Res<'_, &[u8]> {
-    name_token(i, metric_name_len)
+    name_token(i, metric_name_len(i))
 }
 
 /// `[a-zA-Z_][a-zA-Z0-9_]*`
 fn label_name(i: &[u8]) -> Res<'_, &[u8]> {
-    name_token(i, label_name_len)
+    name_token(i, label_name_len(i))
 }
 
 /// A quoted label value (see [`quoted_len`]); yields the bytes between the

@@ -87,7 +87,7 @@ impl Exposition {
             }
             l.push_str(k);
             l.push_str("=\"");
-            l.push_str(&escape(val));
+            crate::expfmt::push_label_value(&mut l, val);
             l.push('"');
         }
         sample(&mut self.out, name, &l, v);
@@ -471,10 +471,4 @@ pub fn render(app: &App) -> String {
     e.raw(&app.rules.metrics_text());
     app.remote_write.render_metrics(&mut e);
     e.finish()
-}
-
-fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
