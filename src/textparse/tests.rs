@@ -43,10 +43,26 @@ pub(super) fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 /// A label value escaped as both formats write it.
-pub(super) fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+pub(super) use crate::expfmt::escape_label_value as escape;
+
+/// Checks a series printed and read back: its value (any NaN reads as the
+/// normal NaN) and its labels, `__name__` first.
+pub(super) fn check_read_back(
+    got_v: f64,
+    v: f64,
+    got_labels: &[(String, String)],
+    name: &str,
+    labels: Vec<(String, String)>,
+) -> Result<(), proptest::test_runner::TestCaseError> {
+    if v.is_nan() {
+        proptest::prop_assert_eq!(got_v.to_bits(), NORMAL_NAN_BITS);
+    } else {
+        proptest::prop_assert_eq!(got_v.to_bits(), v.to_bits());
+    }
+    let mut want = vec![("__name__".to_string(), name.to_string())];
+    want.extend(labels);
+    proptest::prop_assert_eq!(got_labels, &want[..]);
+    Ok(())
 }
 
 /// The labels and value of the one series of `body`, or the first error.
@@ -165,12 +181,9 @@ mod fuzz {
     use super::*;
     use proptest::prelude::*;
 
-    /// Fragments that reach deep into the text format's grammar when
-    /// concatenated.
-    const PROM_FRAGMENTS: &[&[u8]] = &[
+    /// Fragments that reach deep into both grammars when concatenated.
+    const COMMON_FRAGMENTS: &[&[u8]] = &[
         b"a",
-        b"m_1",
-        b":",
         b"{",
         b"}",
         b"=",
@@ -178,73 +191,58 @@ mod fuzz {
         b"\"",
         b"\\",
         b" ",
-        b"\t",
         b"\n",
         b"\r",
         b"\0",
         b"#",
-        b"# HELP ",
-        b"# TYPE ",
         b"counter",
-        b"untyped",
         b"1",
         b"-1",
         b"1.5e3",
         b"NaN",
         b"+Inf",
+        b"\xc3\xa9",
+        b"\xff",
+        b"le=\"+Inf\"",
+    ];
+
+    /// Fragments for the text format only.
+    const PROM_FRAGMENTS: &[&[u8]] = &[
+        b"m_1",
+        b":",
+        b"\t",
+        b"# HELP ",
+        b"# TYPE ",
+        b"untyped",
         b"9",
         b"-",
         b"e",
         b"_",
         b"p",
-        b"\xc3\xa9",
-        b"\xff",
         b"__name__",
-        b"le=\"+Inf\"",
     ];
 
-    /// The same for OpenMetrics.
+    /// Fragments for OpenMetrics only.
     const OPENMETRICS_FRAGMENTS: &[&[u8]] = &[
-        b"a",
         b"a_total",
         b"a_bucket",
         b"_count",
         b"_sum",
         b"_gsum",
         b"_created",
-        b"{",
-        b"}",
-        b"=",
-        b",",
-        b"\"",
-        b"\\",
-        b" ",
-        b"\n",
-        b"\r",
-        b"\0",
-        b"#",
         b" # {",
         b"# EOF",
         b"# HELP a ",
         b"# TYPE a ",
         b"# UNIT a ",
-        b"counter",
         b"histogram",
         b"gaugehistogram",
         b"summary",
         b"stateset",
         b"info",
-        b"1",
-        b"-1",
-        b"1.5e3",
-        b"NaN",
-        b"+Inf",
-        b"le=\"+Inf\"",
         b"le=\"1\"",
         b"quantile=\"0.5\"",
         b"a=\"x\"",
-        b"\xc3\xa9",
-        b"\xff",
     ];
 
     /// Pulls every entry, calling the accessors of each; an error must be
@@ -283,8 +281,9 @@ mod fuzz {
         }
     }
 
-    fn fragments(of: &'static [&'static [u8]]) -> impl Strategy<Value = Vec<u8>> {
-        prop::collection::vec(prop::sample::select(of), 0..60).prop_map(|v| v.concat())
+    fn fragments(own: &[&'static [u8]]) -> impl Strategy<Value = Vec<u8>> {
+        let all = [COMMON_FRAGMENTS, own].concat();
+        prop::collection::vec(prop::sample::select(all), 0..60).prop_map(|v| v.concat())
     }
 
     proptest! {

@@ -1,5 +1,5 @@
 use super::super::lex::NORMAL_NAN_BITS;
-use super::super::tests::{escape, labels, s};
+use super::super::tests::{check_read_back, escape, labels, s};
 use super::*;
 use std::path::PathBuf;
 
@@ -574,16 +574,9 @@ mod fuzz {
             } else {
                 prop_assert_eq!(got_ts, ts);
             }
-            if v.is_nan() {
-                prop_assert_eq!(got_v.to_bits(), NORMAL_NAN_BITS);
-            } else {
-                prop_assert_eq!(got_v.to_bits(), v.to_bits());
-            }
             let mut out = Vec::new();
             p.labels(&mut out);
-            let mut want = vec![("__name__".to_string(), name.clone())];
-            want.extend(raw_labels);
-            prop_assert_eq!(out, want);
+            check_read_back(got_v, v, &out, &name, raw_labels)?;
             prop_assert_eq!(p.exemplar(), None);
             prop_assert_eq!(p.next(), Ok(Some(Entry::Eof)));
             prop_assert_eq!(p.next(), Ok(None));
