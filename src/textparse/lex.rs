@@ -40,7 +40,7 @@ pub(super) fn is_label_name_char(c: u8) -> bool {
 
 /// Length of the name at the start of `b`: one byte passing `start`, then
 /// bytes passing `rest` (0 if there is none).
-pub(super) fn name_len(b: &[u8], start: fn(u8) -> bool, rest: fn(u8) -> bool) -> usize {
+fn name_len(b: &[u8], start: impl Fn(u8) -> bool, rest: impl Fn(u8) -> bool) -> usize {
     match b.split_first() {
         Some((&c, tail)) if start(c) => 1 + tail.iter().take_while(|&&c| rest(c)).count(),
         _ => 0,
@@ -48,11 +48,13 @@ pub(super) fn name_len(b: &[u8], start: fn(u8) -> bool, rest: fn(u8) -> bool) ->
 }
 
 /// Length of the metric name `[a-zA-Z_:][a-zA-Z0-9_:]*` at the start of `b`.
+#[inline]
 pub(super) fn metric_name_len(b: &[u8]) -> usize {
     name_len(b, is_metric_name_start, is_metric_name_char)
 }
 
 /// Length of the label name `[a-zA-Z_][a-zA-Z0-9_]*` at the start of `b`.
+#[inline]
 pub(super) fn label_name_len(b: &[u8]) -> usize {
     name_len(b, is_label_name_start, is_label_name_char)
 }
@@ -61,6 +63,7 @@ pub(super) fn label_name_len(b: &[u8]) -> usize {
 /// `"(\\.|[^\\"])*"` between where `.` is any byte but a line feed (so a
 /// backslash needs a byte after it that is not a line feed). `None` if
 /// `b` starts otherwise or the value does not close.
+#[inline]
 pub(super) fn quoted_len(b: &[u8]) -> Option<usize> {
     if b.first() != Some(&b'"') {
         return None;
