@@ -11,13 +11,7 @@ use crate::config::Config;
 use crate::flags::RunFlags;
 use crate::scrape::ScrapeManager;
 
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use tsdb::time::now_ms;
 
 /// Everything the HTTP handlers and background tasks share.
 pub struct App {

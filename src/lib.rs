@@ -13,6 +13,7 @@ pub mod config;
 pub mod discovery;
 pub mod expfmt;
 pub mod flags;
+pub mod gofmt;
 pub mod httpclient;
 pub mod logging;
 pub mod otlp;

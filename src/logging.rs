@@ -175,10 +175,7 @@ impl<S: Subscriber> Layer<S> for PromLogLayer {
         let file = meta.file().unwrap_or("?");
         let file = file.rsplit('/').next().unwrap_or(file);
         let source = format!("{file}:{}", meta.line().unwrap_or(0));
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
+        let now = tsdb::time::now_ms();
         let mut line = format_line(self.format, now, meta.level(), &source, &f.msg, &f.kv);
         line.push('\n');
         let _ = std::io::stderr().lock().write_all(line.as_bytes());

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -401,20 +401,7 @@ fn query_escape(s: &str) -> String {
 }
 
 fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as i64
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
+    tsdb::time::now_ns() as i64
 }
 
 /// RFC 3339 (as Go's `time.Time` marshals it) to nanoseconds since the epoch.
@@ -442,8 +429,11 @@ fn rfc3339_ns(s: &str) -> i64 {
     if !frac.is_empty() {
         nanos = format!("{frac:0<9}")[..9].parse().unwrap();
     }
-    let secs =
-        days_from_civil(d[0], d[1], d[2]) * 86400 + t[0] * 3600 + t[1] * 60 + t[2] - offset_s;
+    let secs = tsdb::time::days_from_civil(d[0], d[1] as u32, d[2] as u32) * 86400
+        + t[0] * 3600
+        + t[1] * 60
+        + t[2]
+        - offset_s;
     secs * 1_000_000_000 + nanos
 }
 

@@ -161,7 +161,7 @@ pub const OFFSET_MS: i64 = 123;
 
 /// Prometheus's staleness marker.
 pub fn stale_nan() -> f64 {
-    f64::from_bits(0x7ff0_0000_0000_0002)
+    f64::from_bits(tsdb::STALE_NAN_BITS)
 }
 
 /// 20 series over 2 h, ending about an hour before now: counters starting

@@ -34,6 +34,7 @@
 mod engine;
 pub mod error;
 mod functions;
+pub mod gofmt;
 pub mod parser;
 mod value;
 

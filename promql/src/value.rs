@@ -96,12 +96,11 @@ pub struct MatrixSeries {
     pub points: Vec<(i64, f64)>,
 }
 
-/// The bit pattern Prometheus uses for stale markers.
-pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+pub use tsdb::STALE_NAN_BITS;
 
 /// Whether `v` is a stale marker.
 pub fn is_stale(v: f64) -> bool {
-    v.to_bits() == STALE_NAN_BITS
+    tsdb::is_stale_nan(v)
 }
 
 /// An element of an instant vector during evaluation.

@@ -119,7 +119,7 @@ pub fn format_value(v: f64) -> String {
     if v == 0.0 {
         return format!("{v}");
     }
-    crate::expfmt::go_float(v, -6..21)
+    crate::gofmt::format_g(v, -6..21)
 }
 
 /// Appends a timestamp in milliseconds as float seconds (`1700000000.123`).

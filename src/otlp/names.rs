@@ -423,13 +423,7 @@ fn base64(b: &[u8]) -> String {
 /// A bucket bound or quantile as Prometheus writes it in `le` and
 /// `quantile`: the shortest decimal, never with an exponent.
 pub fn bound(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
-    } else {
-        format!("{v}")
-    }
+    crate::gofmt::format_f(v)
 }
 
 #[cfg(test)]

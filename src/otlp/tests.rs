@@ -182,7 +182,7 @@ fn sums_histograms_summaries_and_target_info() {
         .iter()
         .find(|(l, _)| l.metric_name() == Some("rpc_latency_milliseconds_sum"))
         .unwrap();
-    assert_eq!(stale.1[0].1.to_bits(), 0x7ff0_0000_0000_0002);
+    assert_eq!(stale.1[0].1.to_bits(), tsdb::STALE_NAN_BITS);
     assert_eq!(tr.collisions, vec!["a_b".to_string()]);
     // each exemplar in the first bucket that holds its value; trace and
     // span ids in hex; attributes kept while the labels stay within 128

@@ -1,11 +1,10 @@
 //! Decoding, encoding and validating remote-write 1.0 bodies.
 
-use std::fmt::Write as _;
-
 use prost::Message as _;
 use tsdb::labels::{Label as TsdbLabel, Labels, METRIC_NAME};
 
 use super::proto::{Label, TimeSeries, WriteRequest};
+use crate::gofmt::{quote_bytes_to, Escape};
 
 /// One converted series: its label set and its float samples as
 /// `(timestamp in ms, value)`, in request order.
@@ -245,10 +244,10 @@ fn prometheus_notation(labels: &[&Label]) -> String {
         if is_legacy_label_name(&l.name) {
             s.push_str(&l.name);
         } else {
-            go_quote(&mut s, &l.name);
+            quote_bytes_to(&mut s, l.name.as_bytes(), Escape::ControlsAndSpaces);
         }
         s.push('=');
-        go_quote(&mut s, &l.value);
+        quote_bytes_to(&mut s, l.value.as_bytes(), Escape::ControlsAndSpaces);
     }
     s.push('}');
     s
@@ -271,35 +270,4 @@ fn is_legacy_label_name(name: &str) -> bool {
         _ => return false,
     }
     bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
-
-/// Appends `v` double-quoted with Go's `strconv.Quote` escapes (printable
-/// characters approximated as non-control, non-space-other-than-' ').
-fn go_quote(out: &mut String, v: &str) {
-    out.push('"');
-    for c in v.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if c.is_control() || (c.is_whitespace() && c != ' ') => {
-                if (c as u32) < 0x10000 {
-                    let _ = write!(out, "\\u{:04x}", c as u32);
-                } else {
-                    let _ = write!(out, "\\U{:08x}", c as u32);
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }

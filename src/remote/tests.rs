@@ -6,7 +6,7 @@ use super::proto::histogram::{Count, ResetHint, ZeroCount};
 use super::*;
 
 const MAX: usize = 64 << 20;
-const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
+const STALE_NAN: u64 = tsdb::STALE_NAN_BITS;
 
 fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
     TimeSeries {

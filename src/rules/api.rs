@@ -8,9 +8,10 @@ use serde::{Serialize, Serializer};
 use tsdb::labels::Labels;
 
 use super::alerting::{Alert, AlertState};
-use super::gofmt::{api_value, rfc3339_nano};
 use super::group::Group;
 use super::notifier::Notifier;
+use super::tfmt::api_value;
+use crate::gofmt::rfc3339_nano;
 
 /// Go's zero `time.Time` in JSON.
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use tsdb::labels::{Label, Labels, Matcher, METRIC_NAME};
@@ -107,10 +107,7 @@ pub struct Group {
 
 /// Wall-clock now, ns since the epoch.
 pub fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
+    tsdb::time::now_ns() as i64
 }
 
 /// XXH64 with seed 0.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::sync::watch;
@@ -248,10 +248,7 @@ impl Manager {
             }
             let db = self.ctx.db.clone();
             rt.spawn_blocking(move || {
-                let t = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map(|d| d.as_millis() as i64)
-                    .unwrap_or(0);
+                let t = tsdb::time::now_ms();
                 let mut app = db.appender();
                 let nan = f64::from_bits(tsdb::STALE_NAN_BITS);
                 for s in &series {

@@ -13,13 +13,13 @@
 pub mod alerting;
 pub mod api;
 pub mod file;
-pub mod gofmt;
 pub mod group;
 pub mod manager;
 pub mod metrics;
 pub mod notifier;
 pub mod template;
 pub mod texec;
+pub mod tfmt;
 pub mod tvalue;
 
 pub use file::{check_rule_files, GroupDef, RuleDef};

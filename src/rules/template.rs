@@ -9,7 +9,7 @@
 //! functions listed in [`FUNCTIONS`]. `define`, `template` and `block` are
 //! refused at parse time with an error naming them.
 
-use super::gofmt::go_quote;
+use crate::gofmt::quote_ascii;
 
 /// The functions a template may call.
 pub const FUNCTIONS: &[&str] = &[
@@ -580,7 +580,7 @@ impl Parser {
                     Arg::Nil
                 }
                 _ if FUNCTIONS.contains(&id.as_str()) => Arg::Func(id),
-                _ => return Err(format!("function {} not defined", go_quote(&id))),
+                _ => return Err(format!("function {} not defined", quote_ascii(&id))),
             },
             t => return Err(format!("unexpected {} in operand", tok_desc(&t))),
         })
@@ -595,7 +595,7 @@ fn tok_desc(t: &Tok) -> String {
         Tok::Assign => "\"=\"".into(),
         Tok::Comma => "\",\"".into(),
         Tok::Ident(s) | Tok::Num(s) => format!("<{s}>"),
-        Tok::Str(s) => go_quote(s),
+        Tok::Str(s) => quote_ascii(s),
         t => format!("{t:?}"),
     }
 }

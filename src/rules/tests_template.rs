@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use super::gofmt::*;
 use super::template::Template;
 use super::texec::Env;
+use super::tfmt::*;
 use super::tvalue::{AlertData, Sample};
+use crate::gofmt::{format_float, go_float, rfc3339_nano};
 
 fn data() -> AlertData {
     let mut labels = BTreeMap::new();

@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::gofmt::{self, sprintf};
 use super::template::{Arg, Node, Pipe, Template};
+use super::tfmt::{self, sprintf};
 use super::tvalue::{AlertData, Sample, Value};
+use crate::gofmt::quote_ascii;
 
 /// What a template execution can reach besides its data.
 pub struct Env<'a> {
@@ -536,9 +537,8 @@ fn builtin(name: &str, v: &[Value], env: &Env<'_>) -> R<Value> {
         }
         "reReplaceAll" => {
             want(name, v, 3)?;
-            let re = regex::Regex::new(&v[0].to_str()?).map_err(|e| {
-                format!("regexp: Compile({}): {e}", gofmt::go_quote(&v[0].display()))
-            })?;
+            let re = regex::Regex::new(&v[0].to_str()?)
+                .map_err(|e| format!("regexp: Compile({}): {e}", quote_ascii(&v[0].display())))?;
             Ok(Value::Str(
                 re.replace_all(&v[2].to_str()?, v[1].to_str()?.as_str())
                     .into_owned(),
@@ -555,13 +555,13 @@ fn builtin(name: &str, v: &[Value], env: &Env<'_>) -> R<Value> {
         "safeHtml" => str1(|s| s.to_string()),
         "graphLink" => str1(|s| format!("/graph?g0.expr={}&g0.tab=0", query_escape(s))),
         "tableLink" => str1(|s| format!("/graph?g0.expr={}&g0.tab=1", query_escape(s))),
-        "humanize" => float1(gofmt::humanize),
-        "humanize1024" => float1(gofmt::humanize1024),
-        "humanizeDuration" => float1(gofmt::humanize_duration),
-        "humanizePercentage" => float1(gofmt::humanize_percentage),
+        "humanize" => float1(tfmt::humanize),
+        "humanize1024" => float1(tfmt::humanize1024),
+        "humanizeDuration" => float1(tfmt::humanize_duration),
+        "humanizePercentage" => float1(tfmt::humanize_percentage),
         "humanizeTimestamp" => {
             want(name, v, 1)?;
-            Ok(Value::Str(gofmt::humanize_timestamp(v[0].to_float()?)?))
+            Ok(Value::Str(tfmt::humanize_timestamp(v[0].to_float()?)?))
         }
         "pathPrefix" => {
             want(name, v, 0)?;

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::gofmt::go_float;
+use crate::gofmt::{go_float, quote_ascii};
 
 /// One element of a `query` result (`*template.sample` in Prometheus).
 #[derive(Clone, Debug, PartialEq)]
@@ -145,7 +145,7 @@ impl Value {
             Value::Str(s) => parse_go_float(s).ok_or_else(|| {
                 format!(
                     "strconv.ParseFloat: parsing {}: invalid syntax",
-                    super::gofmt::go_quote(s)
+                    quote_ascii(s)
                 )
             }),
             v => Err(format!("can't convert {} to float", v.go_type())),

@@ -30,9 +30,9 @@ use tsdb::labels::{Label, Labels};
 use tsdb::read::Queryable;
 
 use crate::config::PromDuration;
+use crate::gofmt::quote_ascii;
 use crate::rules::alerting::AlertState;
 use crate::rules::file::{glob, parse_file, GroupDef};
-use crate::rules::gofmt::go_quote;
 use crate::rules::group::Group;
 use crate::rules::manager::{EvalCtx, ManagerOptions};
 use crate::rules::notifier::Notifier;
@@ -747,7 +747,7 @@ fn samples_string(v: &[(Labels, f64)]) -> String {
 
 fn check_expr(st: &Settings<'_>, t: &TestGroup, case: &ExprTest, ctx: &EvalCtx) -> Option<String> {
     let at = PromDuration(case.eval_time);
-    let expr_q = go_quote(&case.expr);
+    let expr_q = quote_ascii(&case.expr);
     let fail = |e: String| {
         Some(format!(
             "{}    expr: {expr_q}, time: {at}, err: {e}",
@@ -771,7 +771,7 @@ fn check_expr(st: &Settings<'_>, t: &TestGroup, case: &ExprTest, ctx: &EvalCtx) 
     for s in &case.exp_samples {
         match parse_series(&s.labels) {
             Ok(l) => exp.push((l, s.value)),
-            Err(e) => return fail(format!("labels {}: {e}", go_quote(&s.labels))),
+            Err(e) => return fail(format!("labels {}: {e}", quote_ascii(&s.labels))),
         }
     }
     let by_labels = |a: &(Labels, f64), b: &(Labels, f64)| a.0.cmp(&b.0);

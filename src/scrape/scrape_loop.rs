@@ -3,12 +3,13 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use super::cache::SeriesCache;
 use tokio::sync::watch;
 use tracing::debug;
 use tsdb::labels::{Label, Labels};
+use tsdb::time::now_ns;
 use tsdb::{Db, SeriesHandle, SeriesRef, STALE_NAN_BITS};
 
 use super::client::JobClient;
@@ -21,13 +22,6 @@ use crate::textparse::{Entry, Parser};
 /// not parsed yet).
 pub const ACCEPT_HEADER: &str =
     "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
-
-fn now_ns() -> i128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i128)
-        .unwrap_or(0)
-}
 
 /// Where a target's scrapes fall on its schedule, for stamping them as
 /// Prometheus does: a scrape that starts at most `tolerance` after its slot

@@ -8,6 +8,7 @@
 //! 1.0 (strict, as its test suite requires). [`Parser`] picks one by the
 //! response's `Content-Type`.
 
+mod lex;
 pub mod openmetrics;
 pub mod prom;
 
@@ -194,3 +195,6 @@ pub struct ParseError {
     /// What went wrong, in Prometheus's words.
     pub msg: String,
 }
+
+#[cfg(test)]
+mod tests;

@@ -13,7 +13,7 @@ use tsdb::tools::{BlockInfo, BlockView, ReadOnly};
 
 mod rules;
 
-use crate::rules::gofmt::{go_float, go_quote, go_time};
+use crate::gofmt::{go_float, go_time, quote_ascii};
 use crate::rules::unittest::notation::go_duration;
 
 /// promtool's default database path.
@@ -109,9 +109,12 @@ impl Args {
     fn int(&self, name: &str, default: i64) -> Result<i64, String> {
         match self.get(name) {
             None => Ok(default),
-            Some(v) => v
-                .parse()
-                .map_err(|_| format!("strconv.ParseInt: parsing {}: invalid syntax", go_quote(v))),
+            Some(v) => v.parse().map_err(|_| {
+                format!(
+                    "strconv.ParseInt: parsing {}: invalid syntax",
+                    quote_ascii(v)
+                )
+            }),
         }
     }
 
@@ -475,10 +478,10 @@ fn labels_string(l: &Labels, sep: &str) -> String {
         if is_legacy_name(&l.name) {
             s.push_str(&l.name);
         } else {
-            s.push_str(&go_quote(&l.name));
+            s.push_str(&quote_ascii(&l.name));
         }
         s.push('=');
-        s.push_str(&go_quote(&l.value));
+        s.push_str(&quote_ascii(&l.value));
     }
     s.push('}');
     s

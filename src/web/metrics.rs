@@ -11,7 +11,7 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 }
 
 fn sample(out: &mut String, name: &str, labels: &str, v: f64) {
-    let v = crate::expfmt::format_float(v);
+    let v = crate::gofmt::go_float(v);
     if labels.is_empty() {
         let _ = writeln!(out, "{name} {v}");
     } else {
@@ -87,7 +87,7 @@ impl Exposition {
             }
             l.push_str(k);
             l.push_str("=\"");
-            l.push_str(&escape(val));
+            crate::expfmt::push_label_value(&mut l, val);
             l.push('"');
         }
         sample(&mut self.out, name, &l, v);
@@ -514,10 +514,4 @@ pub fn render(app: &App) -> String {
     e.raw(&app.rules.metrics_text());
     app.remote_write.render_metrics(&mut e);
     e.finish()
-}
-
-fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }

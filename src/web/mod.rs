@@ -64,7 +64,7 @@ impl Histogram {
             let _ = writeln!(
                 out,
                 "{name}_bucket{{{labels}{sep}le=\"{}\"}} {c}",
-                crate::expfmt::format_float(*b)
+                crate::gofmt::go_float(*b)
             );
         }
         let _ = writeln!(
@@ -83,7 +83,7 @@ impl Histogram {
             out,
             "{name}_sum{} {}",
             braces(labels),
-            crate::expfmt::format_float(self.sum)
+            crate::gofmt::go_float(self.sum)
         );
         let _ = writeln!(out, "{name}_count{} {}", braces(labels), self.count);
     }

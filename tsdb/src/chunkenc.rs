@@ -557,7 +557,7 @@ mod tests {
 
     #[test]
     fn special_values() {
-        let stale = f64::from_bits(0x7ff0_0000_0000_0002);
+        let stale = f64::from_bits(crate::STALE_NAN_BITS);
         let samples = vec![
             (0, f64::NAN),
             (1, stale),

@@ -144,22 +144,9 @@ fn to_chunk_data(c: crate::head::PersistChunk) -> ChunkData {
 
 /// `YYYYMMDDTHHMMSSZ` of now, as snapshot names start.
 fn snapshot_time() -> String {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    let days = ms.div_euclid(86_400_000);
+    let ms = crate::time::now_ms();
     let secs = ms.div_euclid(1000).rem_euclid(86_400);
-    // civil date from days since 1970-01-01
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = crate::time::civil_from_days(ms.div_euclid(86_400_000));
     format!(
         "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
         secs / 3600,

@@ -40,6 +40,7 @@ mod querier;
 pub mod read;
 mod series_log;
 pub mod takeover;
+pub mod time;
 pub mod tools;
 
 pub use chunks::ChunkRef;

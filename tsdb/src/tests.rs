@@ -339,10 +339,7 @@ fn damaged_block_is_moved_aside() {
 fn samples_far_in_the_future_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), Options::default()).unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now = crate::time::now_ms();
     let mut app = db.appender();
     app.append_labels(&ls("f", 0), now + 3_600_000, 1.0)
         .unwrap();

@@ -153,10 +153,7 @@ impl ReadOnly {
     pub fn open(dir: &Path, sandbox_root: Option<&Path>) -> Result<ReadOnly, Error> {
         check_data_dir(dir)?;
         let root = sandbox_root.unwrap_or(dir);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
+        let nanos = crate::time::now_ns();
         let sandbox = root.join(format!("flint-sandbox-{}-{nanos}", std::process::id()));
         fs::create_dir_all(&sandbox).map_err(|e| Error::io(&sandbox, e))?;
         let mut ro = ReadOnly { db: None, sandbox };

@@ -152,17 +152,7 @@ pub(crate) fn quantile(q: f64, values: &mut [f64]) -> f64 {
 }
 
 /// Formats a float as Prometheus prints sample values in labels.
-pub(crate) fn format_value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
-    }
-}
+pub(crate) use crate::gofmt::format_f as format_value;
 
 /// Whether `s` is a valid label name.
 pub(crate) fn valid_label_name(s: &str) -> bool {

@@ -156,18 +156,7 @@ fn format_quantile(q: f64) -> String {
             s + ".0"
         }
     } else {
-        // Go's %e style: mantissa, "e", sign, at least two exponent digits
-        let s = format!("{q:e}");
-        match s.split_once('e') {
-            Some((m, e)) => {
-                let (sign, digits) = match e.strip_prefix('-') {
-                    Some(d) => ('-', d),
-                    None => ('+', e),
-                };
-                format!("{m}e{sign}{digits:0>2}")
-            }
-            None => s,
-        }
+        crate::gofmt::format_e(q)
     }
 }
 

@@ -148,20 +148,6 @@ pub(super) fn timestamp(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
     Ok(StepValue::Vector(v))
 }
 
-/// A civil date (proleptic Gregorian, UTC) from days since 1970-01-01.
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 fn is_leap(y: i64) -> bool {
     (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
 }
@@ -190,7 +176,7 @@ fn date(secs: f64) -> Date {
     let s = secs.floor() as i64;
     let days = s.div_euclid(86_400);
     let rem = s.rem_euclid(86_400);
-    let (year, month, day) = civil(days);
+    let (year, month, day) = tsdb::time::civil_from_days(days);
     let yday = (1..month).map(|m| month_days(year, m)).sum::<u32>() + day;
     Date {
         year,

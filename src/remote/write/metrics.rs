@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
+use crate::expfmt::escape_label_value;
 use crate::web::{Exposition, Histogram};
 
 /// Buckets of `prometheus_remote_storage_sent_batch_duration_seconds`.
@@ -165,8 +166,8 @@ pub fn render(e: &mut Exposition, queues: &[(QueueInfo, std::sync::Arc<QueueMetr
     for (info, m) in queues {
         let labels = format!(
             "remote_name=\"{}\",url=\"{}\"",
-            escape(&info.name),
-            escape(&info.url)
+            escape_label_value(&info.name),
+            escape_label_value(&info.url)
         );
         m.batch_duration.lock().render(
             e.text_mut(),
@@ -174,10 +175,4 @@ pub fn render(e: &mut Exposition, queues: &[(QueueInfo, std::sync::Arc<QueueMetr
             &labels,
         );
     }
-}
-
-fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }

@@ -5,7 +5,7 @@
 
 use tsdb::labels::{Label, Labels, METRIC_NAME};
 
-use crate::rules::gofmt::{format_float, go_quote};
+use crate::gofmt::{format_float, quote_ascii};
 
 /// One position of an input series: a value, a stale marker, or nothing.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -322,7 +322,7 @@ pub fn parse_series(s: &str) -> Result<Labels, String> {
 pub fn labels_string(ls: &Labels) -> String {
     let items: Vec<String> = ls
         .iter()
-        .map(|l| format!("{}={}", l.name, go_quote(&l.value)))
+        .map(|l| format!("{}={}", l.name, quote_ascii(&l.value)))
         .collect();
     format!("{{{}}}", items.join(", "))
 }

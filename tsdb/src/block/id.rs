@@ -9,7 +9,6 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Crockford's base32 alphabet (no I, L, O, U).
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -28,10 +27,7 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// 80 bits from the standard library's per-process random hash keys, the
 /// clock, the process id and a counter (no random-number dependency).
 fn random80() -> u128 {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
+    let nanos = crate::time::now_ns() as u128;
     let word = |salt: u64| {
         let mut h = RandomState::new().build_hasher();
         h.write_u128(nanos);
@@ -47,11 +43,7 @@ fn random80() -> u128 {
 
 /// A new block id, greater than every id made before in this process.
 pub(crate) fn new_block_id() -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-        & TIME_MASK;
+    let now = crate::time::now_ms() as u64 & TIME_MASK;
     let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
     let (ms, rand) = match *last {
         Some((last_ms, last_rand)) if now <= last_ms => {
@@ -118,10 +110,7 @@ mod tests {
             assert!(is_block_id(id), "{id}");
             assert_eq!(id.len(), ID_LEN);
         }
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64;
+        let now = crate::time::now_ms() as u64;
         let t = id_time_ms(&ids[0]).unwrap();
         assert!(t <= now && now - t < 60_000, "{t} vs {now}");
     }

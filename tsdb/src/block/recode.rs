@@ -184,7 +184,7 @@ mod tests {
 
     #[test]
     fn runs_split_by_kind_and_size() {
-        let stale = f64::from_bits(0x7ff0_0000_0000_0002);
+        let stale = f64::from_bits(crate::STALE_NAN_BITS);
         let mut samples: Vec<(i64, f64)> =
             (0..1000).map(|i| (i * 15_000, i as f64 * 0.5)).collect();
         samples.push((1000 * 15_000, stale));

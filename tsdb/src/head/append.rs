@@ -11,6 +11,7 @@ use crate::chunks::{
 };
 use crate::exemplars::Exemplar;
 use crate::labels::Labels;
+use crate::time::now_ms;
 use crate::Error;
 
 /// Slots waiting to be let go after which a commit flushes the
@@ -260,13 +261,6 @@ impl<'a> Appender<'a> {
 /// How many samples ahead a commit prefetches a series, and its slot.
 const PREFETCH_SERIES: usize = 8;
 const PREFETCH_SLOT: usize = 4;
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
 
 /// Value bits of the newest sample, decoding the newest chunk if needed.
 fn last_value_bits(head: &Head, st: &SeriesState) -> Option<u64> {

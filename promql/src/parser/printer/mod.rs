@@ -132,67 +132,7 @@ pub fn format_duration(ms: i64) -> String {
     out
 }
 
-/// Formats a number as Go's `strconv.FormatFloat(v, 'f', -1, 64)`: the
-/// shortest decimal that reads back as `v`, never in exponent form.
-pub fn format_number(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".to_string()
-    } else if v.is_infinite() {
-        if v > 0.0 { "+Inf" } else { "-Inf" }.to_string()
-    } else {
-        format!("{v}")
-    }
-}
-
-/// Quotes a string as Go's `strconv.Quote` does.
-pub fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if !is_printable(c) => {
-                if (c as u32) < 0x10000 {
-                    let _ = write!(out, "\\u{:04x}", c as u32);
-                } else {
-                    let _ = write!(out, "\\U{:08x}", c as u32);
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// An approximation of Go's `unicode.IsPrint` for characters outside
-/// ASCII: control, format, surrogate and unassigned-looking characters
-/// are not printable.
-fn is_printable(c: char) -> bool {
-    let u = c as u32;
-    !(c.is_control()
-        || (0x2028..=0x2029).contains(&u)
-        || (0x200b..=0x200f).contains(&u)
-        || (0x202a..=0x202e).contains(&u)
-        || (0x2060..=0x206f).contains(&u)
-        || u == 0xad
-        || u == 0xfeff
-        || (0xfff9..=0xfffb).contains(&u)
-        || (0xe000..=0xf8ff).contains(&u)
-        || u >= 0xf0000
-        || (u & 0xfffe) == 0xfffe)
-}
+pub use crate::gofmt::{format_f as format_number, quote};
 
 /// Whether `s` is a label name that needs no quoting
 /// (`[a-zA-Z_][a-zA-Z0-9_]*`).

@@ -1,156 +1,9 @@
-//! Go's number formatting as rule templates see it: `fmt`'s `%v`, `%g`,
-//! `%e`, `%f` of `float64` (via `strconv.FormatFloat`), `printf`, and
+//! Formatting as rule templates see it: Go's `fmt.Sprintf` (`%v`, `%g`,
+//! `%e`, `%f` of `float64` through [`format_float`], `%q`, ...) and
 //! Prometheus's `humanize*` template functions.
 
 use super::tvalue::Value;
-
-/// Decimal digits of `|v|` (no leading zeros, no trailing zeros) and the
-/// decimal point position: `v = 0.d1d2d3... × 10^dp`. `prec` is the
-/// number of significant digits to round to; `None` is the shortest
-/// representation that round-trips.
-fn digits(v: f64, prec: Option<usize>) -> (Vec<u8>, i32) {
-    let v = v.abs();
-    if v == 0.0 {
-        return (Vec::new(), 0);
-    }
-    let s = match prec {
-        None => format!("{v:e}"),
-        Some(p) => format!("{:.*e}", p.max(1) - 1, v),
-    };
-    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let mut d: Vec<u8> = mant.bytes().filter(|b| b.is_ascii_digit()).collect();
-    while d.len() > 1 && d.last() == Some(&b'0') {
-        d.pop();
-    }
-    if d == [b'0'] {
-        return (Vec::new(), 0);
-    }
-    (d, exp + 1)
-}
-
-/// `%e` with `prec` digits after the point, from rounded digits.
-fn fmt_e(d: &[u8], dp: i32, prec: usize, upper: bool) -> String {
-    let mut s = String::new();
-    s.push(d.first().map(|&c| c as char).unwrap_or('0'));
-    if prec > 0 {
-        s.push('.');
-        for i in 1..=prec {
-            s.push(d.get(i).map(|&c| c as char).unwrap_or('0'));
-        }
-    }
-    let exp = if d.is_empty() { 0 } else { dp - 1 };
-    s.push(if upper { 'E' } else { 'e' });
-    s.push(if exp < 0 { '-' } else { '+' });
-    let a = exp.unsigned_abs();
-    if a < 10 {
-        s.push('0');
-    }
-    s.push_str(&a.to_string());
-    s
-}
-
-/// `%f` with `prec` digits after the point, from rounded digits.
-fn fmt_f(d: &[u8], dp: i32, prec: usize) -> String {
-    let mut s = String::new();
-    if dp > 0 {
-        for i in 0..dp as usize {
-            s.push(d.get(i).map(|&c| c as char).unwrap_or('0'));
-        }
-    } else {
-        s.push('0');
-    }
-    if prec > 0 {
-        s.push('.');
-        for i in 0..prec as i32 {
-            let j = dp + i;
-            let c = if j < 0 {
-                b'0'
-            } else {
-                *d.get(j as usize).unwrap_or(&b'0')
-            };
-            s.push(c as char);
-        }
-    }
-    s
-}
-
-fn special(v: f64, plus: bool) -> Option<String> {
-    if v.is_nan() {
-        Some(if plus { "+NaN" } else { "NaN" }.to_string())
-    } else if v.is_infinite() {
-        Some(if v > 0.0 { "+Inf" } else { "-Inf" }.to_string())
-    } else {
-        None
-    }
-}
-
-/// `strconv.FormatFloat(v, fmt, prec, 64)` for `fmt` in `e E f g G`;
-/// `prec` `None` is -1 (shortest).
-pub fn format_float(v: f64, fmt: char, prec: Option<usize>) -> String {
-    if let Some(s) = special(v, false) {
-        return s;
-    }
-    let neg = v.is_sign_negative();
-    let body = match fmt {
-        'e' | 'E' => {
-            let (d, dp) = digits(v, prec.map(|p| p + 1));
-            let p = prec.unwrap_or(d.len().saturating_sub(1));
-            fmt_e(&d, dp, p, fmt == 'E')
-        }
-        'f' | 'F' => match prec {
-            Some(p) => {
-                let s = format!("{:.*}", p, v.abs());
-                s
-            }
-            None => {
-                let (d, dp) = digits(v, None);
-                fmt_f(&d, dp, (d.len() as i32 - dp).max(0) as usize)
-            }
-        },
-        _ => {
-            let upper = fmt == 'G';
-            let shortest = prec.is_none();
-            let mut p = match prec {
-                Some(0) => 1,
-                Some(p) => p,
-                None => 0,
-            };
-            let (d, dp) = digits(v, if shortest { None } else { Some(p) });
-            let nd = d.len().max(1) as i32;
-            if shortest {
-                p = nd as usize;
-            }
-            let mut eprec = p as i32;
-            if eprec > nd && nd >= dp {
-                eprec = nd;
-            }
-            if shortest {
-                eprec = 6;
-            }
-            let exp = dp - 1;
-            if d.is_empty() {
-                "0".to_string()
-            } else if exp < -4 || exp >= eprec {
-                let pp = (p as i32).min(nd);
-                fmt_e(&d, dp, (pp - 1).max(0) as usize, upper)
-            } else {
-                let pp = if p as i32 > dp { nd } else { p as i32 };
-                fmt_f(&d, dp, (pp - dp).max(0) as usize)
-            }
-        }
-    };
-    if neg {
-        format!("-{body}")
-    } else {
-        body
-    }
-}
-
-/// Go's `%v` of a `float64`: `%g` with the shortest representation.
-pub fn go_float(v: f64) -> String {
-    format_float(v, 'g', None)
-}
+use crate::gofmt::{format_float, go_float, go_time, quote_ascii, special};
 
 /// `fmt.Sprintf("%.4g", v)`.
 fn g4(v: f64) -> String {
@@ -262,62 +115,6 @@ pub fn humanize_timestamp(v: f64) -> Result<String, String> {
     ))
 }
 
-/// Go's default `time.Time` string in UTC: `2006-01-02 15:04:05.999999999 +0000 UTC`.
-pub fn go_time(secs: i64, nanos: u32) -> String {
-    let base = crate::rfc3339::format_millis(secs.saturating_mul(1000));
-    let (date, rest) = base.split_once('T').unwrap_or((&base, ""));
-    let hms = rest.get(..8).unwrap_or("");
-    let mut frac = String::new();
-    if nanos > 0 {
-        frac = format!(".{nanos:09}");
-        while frac.ends_with('0') {
-            frac.pop();
-        }
-    }
-    format!("{date} {hms}{frac} +0000 UTC")
-}
-
-/// RFC 3339 with nanoseconds and trailing zeros removed, as Go's
-/// `time.Time` marshals to JSON in UTC (`2006-01-02T15:04:05.999999999Z`).
-pub fn rfc3339_nano(ns: i64) -> String {
-    let secs = ns.div_euclid(1_000_000_000);
-    let nanos = ns.rem_euclid(1_000_000_000) as u32;
-    let base = crate::rfc3339::format_millis(secs.saturating_mul(1000));
-    let head = base.get(..19).unwrap_or(&base);
-    let mut frac = String::new();
-    if nanos > 0 {
-        frac = format!(".{nanos:09}");
-        while frac.ends_with('0') {
-            frac.pop();
-        }
-    }
-    format!("{head}{frac}Z")
-}
-
-/// Go's `strconv.Quote`.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\x07' => out.push_str("\\a"),
-            '\x08' => out.push_str("\\b"),
-            '\x0c' => out.push_str("\\f"),
-            '\x0b' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 struct Spec {
     minus: bool,
     plus: bool,
@@ -405,7 +202,7 @@ fn fmt_one(verb: char, sp: &Spec, v: &Value) -> String {
             };
             pad(s, sp, false)
         }
-        ('q', Value::Str(s)) => pad(go_quote(s), sp, false),
+        ('q', Value::Str(s)) => pad(quote_ascii(s), sp, false),
         ('x', Value::Str(s)) => pad(s.bytes().map(|b| format!("{b:02x}")).collect(), sp, false),
         ('X', Value::Str(s)) => pad(s.bytes().map(|b| format!("{b:02X}")).collect(), sp, false),
         ('t' | 'v', Value::Bool(b)) => pad(b.to_string(), sp, false),

@@ -1,0 +1,296 @@
+//! Go's `strconv` formatting as Prometheus prints it: `Quote` and the
+//! float forms PromQL and the server share. The server builds its other Go
+//! formats (`FormatFloat` with a precision, `time.Time`) on these.
+
+use std::fmt::Write as _;
+use std::ops::Range;
+
+/// Which characters beyond the ASCII controls a quote escapes (as `\u` or
+/// `\U`). Go's `strconv.Quote` escapes every non-printable character;
+/// [`Escape::NotPrintable`] is that. The others are narrower, each kept for
+/// the output its callers already give.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Escape {
+    /// Only the ASCII controls (rule templates' `%q`).
+    AsciiControls,
+    /// Also the C1 controls (exposition parse errors).
+    Controls,
+    /// Also the C1 controls and white space other than U+0020 (remote write
+    /// label errors).
+    ControlsAndSpaces,
+    /// Go's `unicode.IsPrint`, approximated (PromQL's printer).
+    NotPrintable,
+}
+
+impl Escape {
+    fn escapes(self, c: char) -> bool {
+        match self {
+            Escape::AsciiControls => false,
+            Escape::Controls => c.is_control(),
+            Escape::ControlsAndSpaces => c.is_control() || (c.is_whitespace() && c != ' '),
+            Escape::NotPrintable => !is_printable(c),
+        }
+    }
+}
+
+/// An approximation of Go's `unicode.IsPrint` for characters outside
+/// ASCII: control, format, surrogate and unassigned-looking characters
+/// are not printable.
+fn is_printable(c: char) -> bool {
+    let u = c as u32;
+    !(c.is_control()
+        || (0x2028..=0x2029).contains(&u)
+        || (0x200b..=0x200f).contains(&u)
+        || (0x202a..=0x202e).contains(&u)
+        || (0x2060..=0x206f).contains(&u)
+        || u == 0xad
+        || u == 0xfeff
+        || (0xfff9..=0xfffb).contains(&u)
+        || (0xe000..=0xf8ff).contains(&u)
+        || u >= 0xf0000
+        || (u & 0xfffe) == 0xfffe)
+}
+
+fn push_escaped(out: &mut String, s: &str, esc: Escape) {
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if esc.escapes(c) => {
+                if (c as u32) < 0x10000 {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                } else {
+                    let _ = write!(out, "\\U{:08x}", c as u32);
+                }
+            }
+            c => out.push(c),
+        }
+    }
+}
+
+/// Appends `b` double-quoted with Go's `strconv.Quote` escapes, the
+/// characters beyond ASCII escaped as `esc` says; bytes that are not
+/// UTF-8 are written as `\xNN`, as Go's `%q` writes them.
+pub fn quote_bytes_to(out: &mut String, b: &[u8], esc: Escape) {
+    out.reserve(b.len() + 2);
+    out.push('"');
+    let mut rest = b;
+    while !rest.is_empty() {
+        match std::str::from_utf8(rest) {
+            Ok(s) => {
+                push_escaped(out, s, esc);
+                break;
+            }
+            Err(e) => {
+                let (valid, after) = rest.split_at(e.valid_up_to());
+                push_escaped(out, std::str::from_utf8(valid).unwrap_or_default(), esc);
+                let bad = e.error_len().unwrap_or(after.len()).min(after.len());
+                for &x in &after[..bad] {
+                    let _ = write!(out, "\\x{x:02x}");
+                }
+                rest = &after[bad..];
+            }
+        }
+    }
+    out.push('"');
+}
+
+/// `s` quoted as [`quote_bytes_to`] quotes it.
+pub fn quote_with(s: &[u8], esc: Escape) -> String {
+    let mut out = String::new();
+    quote_bytes_to(&mut out, s, esc);
+    out
+}
+
+/// Go's `strconv.Quote`.
+pub fn quote(s: &str) -> String {
+    quote_with(s.as_bytes(), Escape::NotPrintable)
+}
+
+/// Go's `strconv.FormatFloat(v, 'f', -1, 64)` with Prometheus's specials:
+/// the shortest decimal that reads back as `v`, never in exponent form;
+/// `NaN`, `+Inf`, `-Inf`.
+pub fn format_f(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".to_string()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf" } else { "-Inf" }.to_string()
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Splits Rust's `{:e}` of a finite float (the shortest round-trip
+/// digits, as Go's) into the mantissa `[-]d[.ddd]` and the decimal exponent.
+fn split_exponent(e: &str) -> (&str, i32) {
+    match e.split_once('e') {
+        Some((mant, exp)) => (mant, exp.parse().unwrap_or(0)),
+        None => (e, 0),
+    }
+}
+
+/// The mantissa `[-]d[.ddd]` times ten to `exp`, as a plain decimal.
+fn plain_decimal(mant: &str, exp: i32) -> String {
+    let (sign, m) = match mant.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mant),
+    };
+    let (int, frac) = m.split_once('.').unwrap_or((m, ""));
+    let mut out = String::with_capacity(m.len() + exp.unsigned_abs() as usize + 3);
+    out.push_str(sign);
+    if exp < 0 {
+        out.push_str("0.");
+        for _ in 1..-exp {
+            out.push('0');
+        }
+        out.push_str(int);
+        out.push_str(frac);
+    } else {
+        let e = exp as usize;
+        out.push_str(int);
+        if e < frac.len() {
+            out.push_str(&frac[..e]);
+            out.push('.');
+            out.push_str(&frac[e..]);
+        } else {
+            out.push_str(frac);
+            for _ in frac.len()..e {
+                out.push('0');
+            }
+        }
+    }
+    out
+}
+
+/// `mant` with Go's exponent suffix: a sign and at least two digits.
+fn with_exponent(mant: &str, exp: i32) -> String {
+    let sign = if exp < 0 { '-' } else { '+' };
+    format!("{mant}e{sign}{:02}", exp.unsigned_abs())
+}
+
+/// Go's `strconv.FormatFloat(v, 'e', -1, 64)` of a finite `v`: the
+/// shortest round-trip digits, an exponent of at least two digits with its
+/// sign (`1e+06`, `-1.5e-07`).
+pub fn format_e(v: f64) -> String {
+    let e = format!("{v:e}");
+    let (mant, exp) = split_exponent(&e);
+    with_exponent(mant, exp)
+}
+
+/// A finite, non-zero float in shortest round-trip digits: in exponent
+/// form ([`format_e`]) when its decimal exponent is outside `plain`, else
+/// as a plain decimal. Go's `'g'` with precision -1 is `-4..6`;
+/// Prometheus's JSON uses `-6..21`. NaN, the infinities and zero are the
+/// caller's to spell.
+pub fn format_g(v: f64, plain: Range<i32>) -> String {
+    let e = format!("{v:e}");
+    let (mant, exp) = split_exponent(&e);
+    if plain.contains(&exp) {
+        plain_decimal(mant, exp)
+    } else {
+        with_exponent(mant, exp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_by_escape() {
+        let s = "a\"b\\\n\t\0\x07\x7f";
+        for esc in [
+            Escape::AsciiControls,
+            Escape::Controls,
+            Escape::ControlsAndSpaces,
+            Escape::NotPrintable,
+        ] {
+            assert_eq!(quote_with(s.as_bytes(), esc), r#""a\"b\\\n\t\x00\a\x7f""#);
+            assert_eq!(quote_with("é✓".as_bytes(), esc), "\"é✓\"");
+        }
+        // the copies this replaced differ beyond ASCII: each keeps its own
+        let odd = "\u{85}\u{a0}\u{200b}\u{10fffe}";
+        assert_eq!(
+            quote_with(odd.as_bytes(), Escape::AsciiControls),
+            "\"\u{85}\u{a0}\u{200b}\u{10fffe}\""
+        );
+        assert_eq!(
+            quote_with(odd.as_bytes(), Escape::Controls),
+            "\"\\u0085\u{a0}\u{200b}\u{10fffe}\""
+        );
+        assert_eq!(
+            quote_with(odd.as_bytes(), Escape::ControlsAndSpaces),
+            "\"\\u0085\\u00a0\u{200b}\u{10fffe}\""
+        );
+        assert_eq!(
+            quote_with(odd.as_bytes(), Escape::NotPrintable),
+            "\"\\u0085\u{a0}\\u200b\\U0010fffe\""
+        );
+        assert_eq!(quote(odd), quote_with(odd.as_bytes(), Escape::NotPrintable));
+        // bytes that are not UTF-8, as Go's %q of a byte slice
+        assert_eq!(
+            quote_with(b"\xe2\x82x\xff", Escape::Controls),
+            r#""\xe2\x82x\xff""#
+        );
+    }
+
+    /// The plain form built from the exponent form is Rust's (and Go's
+    /// `'f'`) shortest decimal.
+    #[test]
+    fn plain_decimal_is_shortest_f() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for i in 0..50_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // scattered bits, and values with exponents near the forms' edges
+            let v = if i % 2 == 0 {
+                f64::from_bits(x)
+            } else {
+                (x >> 11) as f64 / (1u64 << 53) as f64 * 10f64.powi((x % 60) as i32 - 30)
+            };
+            if !v.is_finite() || v == 0.0 {
+                continue;
+            }
+            let e = format!("{v:e}");
+            let (mant, exp) = split_exponent(&e);
+            if (-30..60).contains(&exp) {
+                assert_eq!(plain_decimal(mant, exp), format!("{v}"), "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn floats() {
+        for (v, f, e, g) in [
+            (1.0, "1", "1e+00", "1"),
+            (0.5, "0.5", "5e-01", "0.5"),
+            (123456.0, "123456", "1.23456e+05", "123456"),
+            (1234567.0, "1234567", "1.234567e+06", "1.234567e+06"),
+            (0.0001, "0.0001", "1e-04", "0.0001"),
+            (0.00001, "0.00001", "1e-05", "1e-05"),
+            (-2.5e-7, "-0.00000025", "-2.5e-07", "-2.5e-07"),
+            (1e21, "1000000000000000000000", "1e+21", "1e+21"),
+        ] {
+            assert_eq!(format_f(v), f, "{v}");
+            assert_eq!(format_e(v), e, "{v}");
+            assert_eq!(format_g(v, -4..6), g, "{v}");
+        }
+        assert_eq!(format_e(1e100), "1e+100");
+        assert_eq!(format_g(1e20, -6..21), "100000000000000000000");
+        assert_eq!(format_g(1e-6, -6..21), "0.000001");
+        assert_eq!(format_g(1e-7, -6..21), "1e-07");
+        assert_eq!(format_f(f64::NAN), "NaN");
+        assert_eq!(format_f(f64::NEG_INFINITY), "-Inf");
+    }
+}

@@ -1,0 +1,304 @@
+//! Go-compatible formatting for the server, in one place: `strconv.Quote`
+//! (with the escape sets callers rely on), `strconv.FormatFloat`, the float
+//! spellings of Prometheus's exposition, JSON and OpenMetrics, and Go's
+//! printing of `time.Time`. The forms PromQL needs too live in
+//! [`promql::gofmt`] and are re-exported here.
+
+pub use promql::gofmt::{format_e, format_f, format_g, quote, quote_bytes_to, quote_with, Escape};
+
+/// `s` quoted as rule templates' `%q` quotes it: Go's `strconv.Quote`
+/// escapes for ASCII, every other character as it is.
+pub fn quote_ascii(s: &str) -> String {
+    quote_with(s.as_bytes(), Escape::AsciiControls)
+}
+
+/// Bytes quoted like Go's `%q`, for exposition parse errors: ASCII and C1
+/// controls escaped, invalid UTF-8 as `\xNN`.
+pub fn quote_controls(b: &[u8]) -> String {
+    quote_with(b, Escape::Controls)
+}
+
+/// Decimal digits of `|v|` (no leading zeros, no trailing zeros) and the
+/// decimal point position: `v = 0.d1d2d3... × 10^dp`. `prec` is the
+/// number of significant digits to round to; `None` is the shortest
+/// representation that round-trips.
+fn digits(v: f64, prec: Option<usize>) -> (Vec<u8>, i32) {
+    let v = v.abs();
+    if v == 0.0 {
+        return (Vec::new(), 0);
+    }
+    let s = match prec {
+        None => format!("{v:e}"),
+        Some(p) => format!("{:.*e}", p.max(1) - 1, v),
+    };
+    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let mut d: Vec<u8> = mant.bytes().filter(|b| b.is_ascii_digit()).collect();
+    while d.len() > 1 && d.last() == Some(&b'0') {
+        d.pop();
+    }
+    if d == [b'0'] {
+        return (Vec::new(), 0);
+    }
+    (d, exp + 1)
+}
+
+/// `%e` with `prec` digits after the point, from rounded digits.
+fn fmt_e(d: &[u8], dp: i32, prec: usize, upper: bool) -> String {
+    let mut s = String::new();
+    s.push(d.first().map(|&c| c as char).unwrap_or('0'));
+    if prec > 0 {
+        s.push('.');
+        for i in 1..=prec {
+            s.push(d.get(i).map(|&c| c as char).unwrap_or('0'));
+        }
+    }
+    let exp = if d.is_empty() { 0 } else { dp - 1 };
+    s.push(if upper { 'E' } else { 'e' });
+    s.push(if exp < 0 { '-' } else { '+' });
+    let a = exp.unsigned_abs();
+    if a < 10 {
+        s.push('0');
+    }
+    s.push_str(&a.to_string());
+    s
+}
+
+/// `%f` with `prec` digits after the point, from rounded digits.
+fn fmt_f(d: &[u8], dp: i32, prec: usize) -> String {
+    let mut s = String::new();
+    if dp > 0 {
+        for i in 0..dp as usize {
+            s.push(d.get(i).map(|&c| c as char).unwrap_or('0'));
+        }
+    } else {
+        s.push('0');
+    }
+    if prec > 0 {
+        s.push('.');
+        for i in 0..prec as i32 {
+            let j = dp + i;
+            let c = if j < 0 {
+                b'0'
+            } else {
+                *d.get(j as usize).unwrap_or(&b'0')
+            };
+            s.push(c as char);
+        }
+    }
+    s
+}
+
+/// `NaN` (`+NaN` with `plus`), `+Inf`, `-Inf` for the non-finite values.
+pub(crate) fn special(v: f64, plus: bool) -> Option<String> {
+    if v.is_nan() {
+        Some(if plus { "+NaN" } else { "NaN" }.to_string())
+    } else if v.is_infinite() {
+        Some(if v > 0.0 { "+Inf" } else { "-Inf" }.to_string())
+    } else {
+        None
+    }
+}
+
+/// `strconv.FormatFloat(v, fmt, prec, 64)` for `fmt` in `e E f g G`;
+/// `prec` `None` is -1 (shortest).
+pub fn format_float(v: f64, fmt: char, prec: Option<usize>) -> String {
+    if let Some(s) = special(v, false) {
+        return s;
+    }
+    let neg = v.is_sign_negative();
+    let body = match fmt {
+        'e' | 'E' => {
+            let (d, dp) = digits(v, prec.map(|p| p + 1));
+            let p = prec.unwrap_or(d.len().saturating_sub(1));
+            fmt_e(&d, dp, p, fmt == 'E')
+        }
+        'f' | 'F' => match prec {
+            Some(p) => {
+                let s = format!("{:.*}", p, v.abs());
+                s
+            }
+            None => {
+                let (d, dp) = digits(v, None);
+                fmt_f(&d, dp, (d.len() as i32 - dp).max(0) as usize)
+            }
+        },
+        _ => {
+            let upper = fmt == 'G';
+            let shortest = prec.is_none();
+            let mut p = match prec {
+                Some(0) => 1,
+                Some(p) => p,
+                None => 0,
+            };
+            let (d, dp) = digits(v, if shortest { None } else { Some(p) });
+            let nd = d.len().max(1) as i32;
+            if shortest {
+                p = nd as usize;
+            }
+            let mut eprec = p as i32;
+            if eprec > nd && nd >= dp {
+                eprec = nd;
+            }
+            if shortest {
+                eprec = 6;
+            }
+            let exp = dp - 1;
+            if d.is_empty() {
+                "0".to_string()
+            } else if exp < -4 || exp >= eprec {
+                let pp = (p as i32).min(nd);
+                fmt_e(&d, dp, (pp - 1).max(0) as usize, upper)
+            } else {
+                let pp = if p as i32 > dp { nd } else { p as i32 };
+                fmt_f(&d, dp, (pp - dp).max(0) as usize)
+            }
+        }
+    };
+    if neg {
+        format!("-{body}")
+    } else {
+        body
+    }
+}
+
+/// Go's `strconv.FormatFloat(v, 'g', -1, 64)` (`fmt`'s `%v` of a
+/// `float64`) with Prometheus's spellings of the specials: `1e+06`,
+/// `0.0001`, `1.5e-05`, `+Inf`, `-Inf`, `NaN`, `-0`.
+pub fn go_float(v: f64) -> String {
+    if let Some(s) = special(v, false) {
+        return s;
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() { "-0" } else { "0" }.to_string();
+    }
+    format_g(v, -4..6)
+}
+
+/// Prometheus's `formatOpenMetricsFloat`: [`go_float`] with `.0` appended
+/// when it has neither `.` nor `e`; zero of either sign is `0.0`.
+pub fn om_float(v: f64) -> String {
+    if v == 0.0 {
+        return "0.0".to_string();
+    }
+    let mut s = go_float(v);
+    if v.is_finite() && !s.contains(['.', 'e']) {
+        s.push_str(".0");
+    }
+    s
+}
+
+/// Go's default `time.Time` string in UTC: `2006-01-02 15:04:05.999999999 +0000 UTC`.
+pub fn go_time(secs: i64, nanos: u32) -> String {
+    let base = crate::rfc3339::format_millis(secs.saturating_mul(1000));
+    let (date, rest) = base.split_once('T').unwrap_or((&base, ""));
+    let hms = rest.get(..8).unwrap_or("");
+    let mut frac = String::new();
+    if nanos > 0 {
+        frac = format!(".{nanos:09}");
+        while frac.ends_with('0') {
+            frac.pop();
+        }
+    }
+    format!("{date} {hms}{frac} +0000 UTC")
+}
+
+/// RFC 3339 with nanoseconds and trailing zeros removed, as Go's
+/// `time.Time` marshals to JSON in UTC (`2006-01-02T15:04:05.999999999Z`).
+pub fn rfc3339_nano(ns: i64) -> String {
+    crate::rfc3339::format_nanos(i128::from(ns))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_as_go_g() {
+        for (v, want) in [
+            (1.0, "1"),
+            (0.5, "0.5"),
+            (123456.0, "123456"),
+            (1234567.0, "1.234567e+06"),
+            (1e6, "1e+06"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1.7e9, "1.7e+09"),
+            (-2.5, "-2.5"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NAN, "NaN"),
+        ] {
+            assert_eq!(go_float(v), want, "{v}");
+        }
+    }
+
+    /// The general `'g'` path and the shortest one agree, on specials,
+    /// both zeros, powers of ten at the form's edges and scattered bit
+    /// patterns.
+    #[test]
+    fn shortest_g_is_format_float_g() {
+        let mut vs = vec![0.0, -0.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY];
+        vs.extend(
+            f64::MIN_POSITIVE
+                .to_bits()
+                .checked_sub(1)
+                .map(f64::from_bits),
+        );
+        vs.extend([f64::MAX, f64::MIN_POSITIVE, 5e-324, 0.1 + 0.2]);
+        for e in -8..=8 {
+            let p = 10f64.powi(e);
+            vs.extend([p, -p, p * 1.5, p * 0.999_999_999_999_999_9]);
+        }
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            vs.push(f64::from_bits(x));
+        }
+        for v in vs {
+            assert_eq!(format_float(v, 'g', None), go_float(v), "{v:e}");
+        }
+    }
+
+    #[test]
+    fn om_float_format_matches_go() {
+        let cases: &[(f64, &str)] = &[
+            (0.0, "0.0"),
+            (-0.0, "0.0"),
+            (1.0, "1.0"),
+            (-1.0, "-1.0"),
+            (0.5, "0.5"),
+            (0.001, "0.001"),
+            (0.0001, "0.0001"),
+            (1e-5, "1e-05"),
+            (1.1e-4, "0.00011"),
+            (100000.0, "100000.0"),
+            (1e6, "1e+06"),
+            (1.55555555555552e6, "1.55555555555552e+06"),
+            (123456789.0, "1.23456789e+08"),
+            (1e23, "1e+23"),
+            (1e100, "1e+100"),
+            (-2.5e-10, "-2.5e-10"),
+            (10.0, "10.0"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+            (f64::NAN, "NaN"),
+        ];
+        for (f, want) in cases {
+            assert_eq!(om_float(*f), *want, "{f}");
+        }
+    }
+
+    #[test]
+    fn quotes_by_caller() {
+        // templates' %q leaves C1 controls as they are; parse errors escape
+        // them and write invalid UTF-8 as bytes
+        assert_eq!(quote_ascii("a\"\u{85}\x07"), "\"a\\\"\u{85}\\a\"");
+        assert_eq!(
+            quote_controls("a\"\u{85}\x07".as_bytes()),
+            "\"a\\\"\\u0085\\a\""
+        );
+        assert_eq!(quote_controls(b"\xff"), "\"\\xff\"");
+    }
+}
