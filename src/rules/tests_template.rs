@@ -255,3 +255,15 @@ fn value_printing_uses_go_formats() {
         "map[instance:host1:9100 job:node]"
     );
 }
+
+#[test]
+fn huge_ranges_are_refused() {
+    // found by fuzzing: collected 8.9e14 items before looping over them
+    let src = b"{{ range 888888888888888}} 888888 printf \"%0f\" }} {{ end }}  }_}";
+    let err = run(std::str::from_utf8(src).unwrap()).unwrap_err();
+    assert!(err.contains("iterations"), "{err}");
+    // loops within loops count together
+    let err = run("{{range 1000}}{{range 1001}}{{end}}{{end}}").unwrap_err();
+    assert!(err.contains("iterations"), "{err}");
+    assert_eq!(run("{{range 3}}{{.}}{{end}}").unwrap(), "012");
+}
