@@ -29,6 +29,8 @@ mod encoding;
 mod error;
 mod fasthash;
 mod fs;
+#[doc(hidden)]
+pub mod fuzzing;
 mod head;
 mod journal;
 pub mod labels;
