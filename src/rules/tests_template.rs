@@ -267,3 +267,14 @@ fn huge_ranges_are_refused() {
     assert!(err.contains("iterations"), "{err}");
     assert_eq!(run("{{range 3}}{{.}}{{end}}").unwrap(), "012");
 }
+
+#[test]
+fn huge_widths_and_precisions_are_refused() {
+    // found by fuzzing: a precision past u16::MAX panicked in format!
+    let out = run("{{ .Value | printf \"%+.999999999999999999999999999999F\" }}").unwrap();
+    assert_eq!(out, "%!(NOVERB)%!(EXTRA float64=0.1)");
+    let out = run("{{ printf \"%.2000f\" 1.5 }}").unwrap();
+    assert_eq!(out.len(), 2002);
+    assert!(out.starts_with("1.5000") && out.ends_with('0'));
+    assert_eq!(run("{{ printf \"%*d|\" 2000000 7 }}").unwrap(), "7|");
+}
