@@ -15,7 +15,9 @@ fn digits(v: f64, prec: Option<usize>) -> (Vec<u8>, i32) {
     }
     let s = match prec {
         None => format!("{v:e}"),
-        Some(p) => format!("{:.*e}", p.max(1) - 1, v),
+        // an f64 has at most 767 significant digits, the rest are zeros
+        // (dropped below); Rust formats at most u16::MAX of them
+        Some(p) => format!("{:.*e}", p.clamp(1, 800) - 1, v),
     };
     let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);

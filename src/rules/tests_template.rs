@@ -277,4 +277,11 @@ fn huge_widths_and_precisions_are_refused() {
     assert_eq!(out.len(), 2002);
     assert!(out.starts_with("1.5000") && out.ends_with('0'));
     assert_eq!(run("{{ printf \"%*d|\" 2000000 7 }}").unwrap(), "7|");
+    // and in %e and %g, through the significant digits
+    let out = run("{{ printf \"%.100000e\" 1.5 }}").unwrap();
+    assert!(
+        out.starts_with("1.5000") && out.ends_with("0e+00"),
+        "{out:.20}"
+    );
+    assert_eq!(run("{{ printf \"%.100000g\" 1.5 }}").unwrap(), "1.5");
 }
