@@ -29,7 +29,9 @@ fn digits(v: f64, prec: Option<usize>) -> (Vec<u8>, i32) {
     }
     let s = match prec {
         None => format!("{v:e}"),
-        Some(p) => format!("{:.*e}", p.max(1) - 1, v),
+        // an f64 has at most 767 significant digits, the rest are zeros
+        // (dropped below); Rust formats at most u16::MAX of them
+        Some(p) => format!("{:.*e}", p.clamp(1, 800) - 1, v),
     };
     let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
@@ -115,7 +117,11 @@ pub fn format_float(v: f64, fmt: char, prec: Option<usize>) -> String {
         }
         'f' | 'F' => match prec {
             Some(p) => {
-                let s = format!("{:.*}", p, v.abs());
+                // an f64 has at most 1074 decimals, the rest are zeros; Rust
+                // formats at most u16::MAX of them
+                let q = p.min(1100);
+                let mut s = format!("{:.*}", q, v.abs());
+                s.extend(std::iter::repeat('0').take(p - q));
                 s
             }
             None => {

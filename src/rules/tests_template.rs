@@ -256,3 +256,33 @@ fn value_printing_uses_go_formats() {
         "map[instance:host1:9100 job:node]"
     );
 }
+
+#[test]
+fn huge_ranges_are_refused() {
+    // found by fuzzing: collected 8.9e14 items before looping over them
+    let src = b"{{ range 888888888888888}} 888888 printf \"%0f\" }} {{ end }}  }_}";
+    let err = run(std::str::from_utf8(src).unwrap()).unwrap_err();
+    assert!(err.contains("iterations"), "{err}");
+    // loops within loops count together
+    let err = run("{{range 1000}}{{range 1001}}{{end}}{{end}}").unwrap_err();
+    assert!(err.contains("iterations"), "{err}");
+    assert_eq!(run("{{range 3}}{{.}}{{end}}").unwrap(), "012");
+}
+
+#[test]
+fn huge_widths_and_precisions_are_refused() {
+    // found by fuzzing: a precision past u16::MAX panicked in format!
+    let out = run("{{ .Value | printf \"%+.999999999999999999999999999999F\" }}").unwrap();
+    assert_eq!(out, "%!(NOVERB)%!(EXTRA float64=0.1)");
+    let out = run("{{ printf \"%.2000f\" 1.5 }}").unwrap();
+    assert_eq!(out.len(), 2002);
+    assert!(out.starts_with("1.5000") && out.ends_with('0'));
+    assert_eq!(run("{{ printf \"%*d|\" 2000000 7 }}").unwrap(), "7|");
+    // and in %e and %g, through the significant digits
+    let out = run("{{ printf \"%.100000e\" 1.5 }}").unwrap();
+    assert!(
+        out.starts_with("1.5000") && out.ends_with("0e+00"),
+        "{out:.20}"
+    );
+    assert_eq!(run("{{ printf \"%.100000g\" 1.5 }}").unwrap(), "1.5");
+}

@@ -23,10 +23,17 @@ enum Flow {
     Continue,
 }
 
+/// Iterations of `range` one expansion may run, all loops together: a
+/// template such as `{{range 1000000000000}}` is refused instead of
+/// running for hours (or collecting that many items).
+const MAX_RANGE_STEPS: usize = 1_000_000;
+
 struct State<'a, 'e> {
     env: &'a Env<'e>,
     vars: Vec<(String, Value)>,
     out: String,
+    /// `range` iterations run so far.
+    range_steps: usize,
 }
 
 type R<T> = Result<T, String>;
@@ -49,6 +56,7 @@ impl Template {
                 ("$value".into(), Value::Float(data.value)),
             ],
             out: String::new(),
+            range_steps: 0,
         };
         match st.walk(&self.nodes, &d) {
             Ok(_) => Ok(st.out),
@@ -130,7 +138,14 @@ impl State<'_, '_> {
                 .iter()
                 .map(|(k, x)| (Value::Str(k.clone()), Value::Str(x.clone())))
                 .collect(),
-            Value::Int(n) => (0..*n).map(|i| (Value::Int(i), Value::Int(i))).collect(),
+            Value::Int(n) => {
+                if usize::try_from(*n).is_ok_and(|n| n > MAX_RANGE_STEPS - self.range_steps) {
+                    return Err(format!(
+                        "range over {n}: more than {MAX_RANGE_STEPS} iterations in one expansion"
+                    ));
+                }
+                (0..*n).map(|i| (Value::Int(i), Value::Int(i))).collect()
+            }
             Value::Nil => Vec::new(),
             other => return Err(format!("range can't iterate over {}", other.display())),
         };
@@ -138,6 +153,12 @@ impl State<'_, '_> {
             return self.walk(els, dot);
         }
         for (k, x) in items {
+            self.range_steps += 1;
+            if self.range_steps > MAX_RANGE_STEPS {
+                return Err(format!(
+                    "range: more than {MAX_RANGE_STEPS} iterations in one expansion"
+                ));
+            }
             let mark = self.vars.len();
             match p.decl.len() {
                 1 => self.vars.push((p.decl[0].clone(), x.clone())),

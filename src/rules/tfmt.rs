@@ -214,6 +214,10 @@ fn fmt_one(verb: char, sp: &Spec, v: &Value) -> String {
     }
 }
 
+/// Widths and precisions above this are refused, as Go's `fmt` does
+/// (a literal one ends the format, one from an argument is ignored).
+const MAX_FORMAT_NUM: i64 = 1_000_000;
+
 /// Go's `fmt.Sprintf` for the verbs templates use (`%s %v %d %f %e %g %q
 /// %x %t %c %%` with flags, width and precision).
 pub fn sprintf(format: &str, args: &[Value]) -> String {
@@ -249,7 +253,7 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             if chars.peek() == Some(&'*') {
                 chars.next();
                 let n = match args.get(*argi) {
-                    Some(Value::Int(i)) => Some((*i).max(0) as usize),
+                    Some(Value::Int(i)) if *i <= MAX_FORMAT_NUM => Some((*i).max(0) as usize),
                     _ => None,
                 };
                 *argi += 1;
@@ -258,11 +262,13 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             let mut n: Option<usize> = None;
             while let Some(&d) = chars.peek() {
                 if let Some(dv) = d.to_digit(10) {
-                    n = Some(
-                        n.unwrap_or(0)
-                            .saturating_mul(10)
-                            .saturating_add(dv as usize),
-                    );
+                    if n.unwrap_or(0) > MAX_FORMAT_NUM as usize {
+                        // as Go: a number this long takes the rest of the
+                        // format, which then lacks its verb
+                        chars.by_ref().for_each(drop);
+                        return None;
+                    }
+                    n = Some(n.unwrap_or(0) * 10 + dv as usize);
                     chars.next();
                 } else {
                     break;

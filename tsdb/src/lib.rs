@@ -30,6 +30,8 @@ mod error;
 mod exemplars;
 mod fasthash;
 mod fs;
+#[doc(hidden)]
+pub mod fuzzing;
 mod head;
 mod journal;
 pub mod labels;

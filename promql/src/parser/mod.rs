@@ -28,6 +28,21 @@ mod tests {
     }
 
     #[test]
+    fn subquery_durations_folded_to_zero_or_less_are_refused() {
+        // found by fuzzing: the range folded to 0s, printed as `[0s:10s]`,
+        // which does not parse again
+        let src = b"sum_over_time(metric1_total[29s%1s:20*500ms] offset -(20*(((((8 - 2) / 3) * 7s) % 4) + 8000ms)))";
+        let err = parse(std::str::from_utf8(src).unwrap()).unwrap_err();
+        assert!(
+            err.to_string().contains("range must be greater than 0"),
+            "{err}"
+        );
+        assert!(parse("x[1m-2m:10s]").is_err());
+        assert!(parse("x[5m:1s-2s]").is_err());
+        assert!(parse("x[29s+1s:20*500ms]").is_ok());
+    }
+
+    #[test]
     fn metric_selectors_may_match_everything() {
         let m = parse_metric_selector("{__name__=~'(?s:.*)'}").unwrap();
         assert_eq!(m.len(), 1);

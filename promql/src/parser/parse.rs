@@ -485,6 +485,22 @@ impl Parser<'_> {
                         if step == Some(0) && exprs.step.is_none() {
                             return Err(self.err_at(t.pos, "zero step in subquery"));
                         }
+                        // a duration expression folded to a range or step
+                        // that a literal could not be (`[29s % 1s:1m]`)
+                        if exprs.range.is_none() && range <= 0 {
+                            return Err(self.err_at(
+                                t.pos,
+                                format!("range must be greater than 0, got {range}ms"),
+                            ));
+                        }
+                        if let (Some(ms), None) = (step, &exprs.step) {
+                            if ms < 0 {
+                                return Err(self.err_at(
+                                    t.pos,
+                                    format!("subquery step must be greater than 0, got {ms}ms"),
+                                ));
+                            }
+                        }
                         let deferred = exprs.range.is_some() || exprs.step.is_some();
                         e = Expr::Subquery {
                             expr: Box::new(e),

@@ -333,7 +333,7 @@ impl Index {
 }
 
 /// Decodes a series record body; `None` if malformed.
-fn decode_series(body: &[u8]) -> Option<SeriesRecord> {
+pub(super) fn decode_series(body: &[u8]) -> Option<SeriesRecord> {
     let mut c = Cursor::at(body, 0);
     let n = c.uvarint()?;
     if n > body.len() as u64 {

@@ -186,9 +186,12 @@ pub(crate) fn literal_alternatives(re: &str) -> Option<Vec<String>> {
 
 /// A literal every string the (anchored) regex matches starts with; empty
 /// if none is known. Regexes with `|` anywhere get none (an alternation
-/// could escape the prefix).
+/// could escape the prefix), and so do those that are not a whole regex
+/// on their own: in `^(?s:RE)$` a `)` without its `(` closes the group
+/// around them, and what follows can make the prefix optional (`a.)*(.*`
+/// matches `x`).
 pub(crate) fn literal_prefix(re: &str) -> String {
-    if re.contains('|') {
+    if re.contains('|') || regex_syntax::ast::parse::Parser::new().parse(re).is_err() {
         return String::new();
     }
     let (mut lit, rest) = literal_run(re);
@@ -219,6 +222,19 @@ pub(crate) fn subtract(a: &[u32], b: &[u32]) -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_prefix_when_the_regex_closes_its_wrapper() {
+        // found by fuzzing: in `^(?s:'.s*.)*(.*)$` the `)` ends the
+        // wrapping group and `*` makes the `'` optional, so `x` matches
+        let re = "'.s*.)*(.*";
+        assert!(Matcher::new(MatchOp::RegexMatch, "a", re)
+            .unwrap()
+            .matches("x"));
+        assert_eq!(literal_prefix(re), "");
+        assert_eq!(literal_prefix("a.)?(b"), "");
+        assert_eq!(literal_prefix("a(b)c"), "a");
+    }
 
     #[test]
     fn regex_analysis() {

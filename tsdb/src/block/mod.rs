@@ -102,3 +102,70 @@ pub(crate) fn list_blocks(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     out.sort();
     Ok(out)
 }
+
+/// For the fuzz targets: opens `bytes` as the index file `path` and reads
+/// all of it (every label name and value, postings list and series);
+/// `fix_checksums` first recomputes the TOC's and sections' CRCs so that
+/// changed bytes get past them. Returns the number of labels read.
+pub(crate) fn fuzz_index(path: &Path, bytes: &[u8], fix_checksums: bool) -> Result<usize, Error> {
+    let _ = index::decode_series(bytes);
+    let mut bytes = bytes.to_vec();
+    if fix_checksums {
+        fix_index_checksums(path, &mut bytes);
+    }
+    std::fs::write(path, &bytes).map_err(|e| Error::io(path, e))?;
+    let ix = index::Index::open(path)?;
+    let mut n = 0;
+    for name in ix.names()? {
+        ix.symbol(name)?;
+        let range = ix.name_entries(name)?;
+        for i in range.clone() {
+            let e = ix.entry(i)?;
+            n += ix.postings(e.offset)?.len();
+            let v = ix.symbol(e.value)?;
+            ix.find_value(&range, v)?;
+        }
+    }
+    for pos in 0..ix.num_series() {
+        let rec = ix.series(pos)?;
+        n += ix.labels(&rec)?.len();
+    }
+    ix.verify_sections()?;
+    Ok(n)
+}
+
+/// Recomputes the section CRCs and the TOC's own CRC of an index file
+/// (when its TOC places the sections back to back).
+fn fix_index_checksums(path: &Path, bytes: &mut [u8]) {
+    use format::{decode_toc, encode_toc, u64_at, SectionRef, NUM_SECTIONS, TOC_LEN};
+    if bytes.len() < format::FILE_HEADER_LEN + TOC_LEN {
+        return;
+    }
+    let toc_off = bytes.len() - TOC_LEN;
+    let mut refs = [SectionRef::default(); NUM_SECTIONS];
+    for (i, r) in refs.iter_mut().enumerate() {
+        // an entry: offset u64, length u64, CRC u32
+        let e = toc_off + i * 20;
+        r.offset = u64_at(bytes, e).unwrap_or(0);
+        r.len = u64_at(bytes, e + 8).unwrap_or(0);
+    }
+    // the TOC's own CRC first, so that its entries can be checked
+    bytes[toc_off..].copy_from_slice(&encode_toc(&refs));
+    if decode_toc(path, bytes).is_err() {
+        return;
+    }
+    for r in &mut refs {
+        let (o, l) = (r.offset as usize, r.len as usize);
+        r.crc = crate::encoding::crc32c(&bytes[o..o + l]);
+    }
+    bytes[toc_off..].copy_from_slice(&encode_toc(&refs));
+}
+
+/// For the fuzz targets: [`matchers::literal_alternatives`] and
+/// [`matchers::literal_prefix`] of `re`.
+pub(crate) fn fuzz_regex_literals(re: &str) -> (Option<Vec<String>>, String) {
+    (
+        matchers::literal_alternatives(re),
+        matchers::literal_prefix(re),
+    )
+}

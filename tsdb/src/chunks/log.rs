@@ -362,6 +362,14 @@ impl ChunkLog {
 }
 
 /// Whether a reference points into the log rather than at a slot.
+/// For the fuzz targets: decodes `bytes` as a record at offset 0 of a
+/// segment of each version.
+pub(crate) fn fuzz_record(bytes: &[u8]) {
+    for version in 1..=VERSION {
+        let _ = decode_record(bytes, 0, 1, version);
+    }
+}
+
 pub(crate) fn in_log(r: ChunkRef) -> bool {
     r.0 & LOG_BIT != 0
 }

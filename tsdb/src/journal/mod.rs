@@ -42,7 +42,7 @@ pub const SEGMENT_BYTES: u64 = 64 << 20;
 /// The segment header: magic and version.
 const MAGIC: &[u8; 4] = b"FLJN";
 const VERSION: u8 = 1;
-const HEADER: u64 = 8;
+pub(crate) const HEADER: u64 = 8;
 
 /// Bytes of a record's frame before its payload: length and CRC32C.
 const FRAME: usize = 8;
@@ -680,6 +680,13 @@ impl JournalGuard<'_> {
         j.written.store(w.len, Ordering::Release);
         Ok(())
     }
+}
+
+/// For the fuzz targets: decodes `bytes` as a record's payload, a
+/// reader's state and a catch-up list.
+pub(crate) fn fuzz_bodies(bytes: &[u8]) {
+    let _ = record::decode(bytes, |_, _, _| {});
+    reader::fuzz_bodies(bytes);
 }
 
 #[cfg(test)]

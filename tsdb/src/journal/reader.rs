@@ -118,6 +118,12 @@ fn decode_catch_up(b: &[u8]) -> Option<Vec<CatchUp>> {
     )
 }
 
+/// For the fuzz targets: decodes `bytes` as a state and a catch-up list.
+pub(super) fn fuzz_bodies(bytes: &[u8]) {
+    let _ = decode_state(bytes);
+    let _ = decode_catch_up(bytes);
+}
+
 /// One reader: its state in memory and its files.
 pub(crate) struct ReaderFile {
     path: PathBuf,

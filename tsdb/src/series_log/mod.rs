@@ -189,7 +189,7 @@ impl SeriesLog {
                 record::frame_v2(bytes, pos)
             }
         };
-        let mut symbols = SymbolTable::default();
+        let mut symbols = SymbolTable::for_file(bytes.len());
         let mut pos = FILE_HEADER;
         let mut valid_end = pos;
         let mut skipped = 0u64;
@@ -349,9 +349,36 @@ impl SeriesLog {
     }
 }
 
+/// For the fuzz targets: decodes `bytes` as a record body of each layout
+/// (a first-layout series, a symbols record, then a series naming them).
+pub(crate) fn fuzz_bodies(bytes: &[u8]) {
+    let _ = record::decode_v1(bytes);
+    let mut symbols = SymbolTable::for_file(bytes.len());
+    let _ = symbols.define(bytes);
+    let _ = symbols.series(bytes);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn symbol_numbers_are_bounded_by_the_file() {
+        // found by fuzzing: a symbols record numbered from near 2^32 sized
+        // the table to that many entries
+        let input: &[u8] =
+            b"\xff\xff\xffdybR\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\
+            \xff:::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::::\
+            \xff\xff\xff\xff\xff\xff\xff\x01'\x01\x03\x11__09\x9cS\x01\x0f\x04\x03\x001\
+            \x02\x04\x0fh4z9090\x06\x08!\xa2\x81\x00\x0f\xff\xf7\x9a\x01\x0f\x05l08\x04\
+            \x0fh5:90\xb490\x06\x08\x07\x223\xb4";
+        fuzz_bodies(input);
+        // first 2^30 - 2, one symbol "a": within the old bound, not the file's
+        let body = [0xfe, 0xff, 0xff, 0xff, 0x03, 0x01, 0x01, b'a'];
+        assert!(SymbolTable::for_file(1 << 20).define(&body).is_none());
+        let body = [0x00, 0x01, 0x01, b'a'];
+        assert!(SymbolTable::for_file(4).define(&body).is_some());
+    }
 
     /// Opens the log, collecting its records.
     fn open(path: &Path) -> Result<(SeriesLog, Loaded, Vec<(u64, PackedLabels)>), Error> {

@@ -93,12 +93,23 @@ fn put_frame(out: &mut Vec<u8>, kind: u8, body: &[u8]) {
 }
 
 /// The symbols read so far from a second-layout log.
-#[derive(Default)]
 pub(super) struct SymbolTable<'a> {
     strings: Vec<Option<&'a str>>,
+    /// Symbol numbers accepted: below [`MAX_SYMBOLS`] and the file's
+    /// length (each symbol takes at least a byte), so that a damaged
+    /// number cannot size the table.
+    limit: usize,
 }
 
 impl<'a> SymbolTable<'a> {
+    /// An empty table for a log of `file_len` bytes.
+    pub(super) fn for_file(file_len: usize) -> Self {
+        SymbolTable {
+            strings: Vec::new(),
+            limit: file_len.min(MAX_SYMBOLS),
+        }
+    }
+
     /// Takes a symbols record's body: `first uvarint | count uvarint |
     /// count × (len uvarint, bytes)`.
     pub(super) fn define(&mut self, body: &'a [u8]) -> Option<()> {
@@ -110,7 +121,7 @@ impl<'a> SymbolTable<'a> {
             return None;
         }
         let end = first.checked_add(count)?;
-        if end > MAX_SYMBOLS {
+        if end > self.limit {
             return None;
         }
         if self.strings.len() < end {
