@@ -283,16 +283,7 @@ fn otlp_exemplars_carry_the_trace_of_the_measurement() {
     if !peers_or_skip("exemplars::otlp", &["python3"]) {
         return;
     }
-    let sdk = Command::new("python3")
-        .args([
-            "-c",
-            "import opentelemetry.sdk.trace, opentelemetry.exporter.otlp.proto.http",
-        ])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !sdk {
-        let why = "the OpenTelemetry Python SDK or its OTLP HTTP exporter is not installed";
+    if let Err(why) = crate::otlp::python_sdk() {
         if crate::common::must_run() {
             panic!("exemplars::otlp: {why}");
         }

@@ -46,7 +46,7 @@ time.sleep(1.2)
 provider.shutdown()
 "#;
 
-fn python_sdk() -> Result<(), String> {
+pub fn python_sdk() -> Result<(), String> {
     let out = Command::new("python3")
         .args([
             "-c",
