@@ -1,5 +1,8 @@
 //! Query results, and the values the evaluator passes between nodes.
 
+use std::sync::Arc;
+
+use tsdb::histogram::FloatHistogram;
 use tsdb::labels::Labels;
 
 /// The result of a query.
@@ -83,8 +86,10 @@ pub struct VectorSample {
     pub metric: Labels,
     /// Timestamp in milliseconds (the evaluation time).
     pub t: i64,
-    /// The value.
+    /// The value (0 for a histogram sample).
     pub v: f64,
+    /// The native histogram, when the sample is one.
+    pub h: Option<Arc<FloatHistogram>>,
 }
 
 /// One series of a range vector.
@@ -94,6 +99,8 @@ pub struct MatrixSeries {
     pub metric: Labels,
     /// `(timestamp ms, value)` pairs in time order.
     pub points: Vec<(i64, f64)>,
+    /// `(timestamp ms, histogram)` pairs in time order.
+    pub hpoints: Vec<(i64, Arc<FloatHistogram>)>,
 }
 
 pub use tsdb::STALE_NAN_BITS;
@@ -108,6 +115,8 @@ pub fn is_stale(v: f64) -> bool {
 pub(crate) struct Sample {
     pub metric: Labels,
     pub v: f64,
+    /// The native histogram, when the sample is one (`v` is then 0).
+    pub h: Option<Arc<FloatHistogram>>,
     /// The metric name is to be removed at the end of evaluation.
     pub drop_name: bool,
 }
@@ -117,6 +126,8 @@ pub(crate) struct Sample {
 pub(crate) struct Series {
     pub metric: Labels,
     pub points: Vec<(i64, f64)>,
+    /// Native histogram samples, in time order.
+    pub hpoints: Vec<(i64, Arc<FloatHistogram>)>,
     pub drop_name: bool,
 }
 

@@ -16,7 +16,10 @@ use tsdb::read::MemQueryable;
 
 #[path = "support/notation.rs"]
 mod notation;
-use notation::{almost_equal, expand_values, parse_series, parse_time, parse_value};
+use notation::{
+    almost_equal, expand_any, expand_values, histograms_match, parse_series, parse_time,
+    parse_value, Val,
+};
 
 #[derive(Default, Debug)]
 struct Report {
@@ -94,18 +97,6 @@ impl Runner {
 
     fn load(&mut self, step: i64, lines: &[(usize, String)]) {
         for (ln, l) in lines {
-            if l.contains("{{") {
-                match parse_series(l) {
-                    Ok((labels, _)) if labels.metric_name().is_some() => {
-                        let name = labels.metric_name().unwrap_or_default().to_string();
-                        if !self.histogram_names.contains(&name) {
-                            self.histogram_names.push(name);
-                        }
-                    }
-                    _ => self.data_unsupported = Some(format!("native histogram data (line {ln})")),
-                }
-                continue;
-            }
             let (labels, rest) = match parse_series(l) {
                 Ok(x) => x,
                 Err(e) => {
@@ -117,12 +108,15 @@ impl Runner {
                 self.data_unsupported = Some(format!("series annotation on line {ln}"));
                 continue;
             }
-            let toks: Vec<&str> = rest.split_whitespace().collect();
-            match expand_values(&toks) {
+            match expand_any(rest) {
                 Ok(vals) => {
                     for (i, v) in vals.into_iter().enumerate() {
-                        if let Some(v) = v {
-                            self.store.add(&labels, i as i64 * step, v);
+                        match v {
+                            Some(Val::F(v)) => self.store.add(&labels, i as i64 * step, v),
+                            Some(Val::H(h, _)) => {
+                                self.store.add_histogram(&labels, i as i64 * step, h)
+                            }
+                            None => {}
                         }
                     }
                 }
@@ -272,8 +266,10 @@ impl Runner {
                 let mut want = Vec::new();
                 for l in &x.lines {
                     let (labels, rest) = parse_series(l)?;
-                    let v = parse_value(rest.trim())
-                        .ok_or_else(|| format!("bad expected value in {l:?}"))?;
+                    let v = match expand_any(rest)?.as_slice() {
+                        [Some(v)] => v.clone(),
+                        _ => return Err(format!("bad expected value in {l:?}")),
+                    };
                     want.push((labels, v));
                 }
                 if want.len() != samples.len() {
@@ -290,10 +286,17 @@ impl Runner {
                     } else {
                         samples.iter().find(|s| &s.metric == labels)
                     };
-                    match found {
-                        Some(s) if almost_equal(s.v, *v) => {}
-                        Some(s) => return Err(format!("{labels}: got {}, want {v}", s.v)),
-                        None => {
+                    match (found, v) {
+                        (Some(s), Val::F(v)) if s.h.is_none() && almost_equal(s.v, *v) => {}
+                        (Some(s), Val::H(h, set))
+                            if s.h.as_deref().is_some_and(|g| histograms_match(h, g, *set)) => {}
+                        (Some(s), _) => {
+                            return Err(format!(
+                                "{labels}: got {}, want {v:?}",
+                                show_value(s.v, s.h.as_deref())
+                            ))
+                        }
+                        (None, _) => {
                             return Err(format!(
                                 "missing {labels} (ordered: {}); got {}",
                                 x.ordered,
@@ -315,16 +318,23 @@ impl Runner {
                 let mut want = Vec::new();
                 for l in &x.lines {
                     let (labels, rest) = parse_series(l)?;
-                    let toks: Vec<&str> = rest.split_whitespace().collect();
-                    let vals = expand_values(&toks)?;
-                    let pts: Vec<(i64, f64)> = vals
-                        .into_iter()
-                        .enumerate()
-                        .filter_map(|(i, v)| v.map(|v| (start + i as i64 * step, v)))
-                        .collect();
-                    want.push((labels, pts));
+                    let vals = expand_any(rest)?;
+                    let mut pts: Vec<(i64, f64)> = Vec::new();
+                    let mut hpts = Vec::new();
+                    for (i, v) in vals.into_iter().enumerate() {
+                        let t = start + i as i64 * step;
+                        match v {
+                            Some(Val::F(v)) => pts.push((t, v)),
+                            Some(Val::H(h, set)) => hpts.push((t, h, set)),
+                            None => {}
+                        }
+                    }
+                    want.push((labels, pts, hpts));
                 }
-                let got_nonempty: Vec<_> = series.iter().filter(|s| !s.points.is_empty()).collect();
+                let got_nonempty: Vec<_> = series
+                    .iter()
+                    .filter(|s| !s.points.is_empty() || !s.hpoints.is_empty())
+                    .collect();
                 if want.len() != got_nonempty.len() {
                     return Err(format!(
                         "got {} series, want {}: got {:?}",
@@ -336,7 +346,7 @@ impl Runner {
                             .collect::<Vec<_>>()
                     ));
                 }
-                for (labels, pts) in &want {
+                for (labels, pts, hpts) in &want {
                     let Some(s) = series.iter().find(|s| &s.metric == labels) else {
                         return Err(format!("missing series {labels}"));
                     };
@@ -348,6 +358,17 @@ impl Runner {
                     if !same {
                         return Err(format!("{labels}: got {:?}, want {:?}", s.points, pts));
                     }
+                    let hsame = s.hpoints.len() == hpts.len()
+                        && s.hpoints
+                            .iter()
+                            .zip(hpts)
+                            .all(|(a, b)| a.0 == b.0 && histograms_match(&b.1, &a.1, b.2));
+                    if !hsame {
+                        return Err(format!(
+                            "{labels}: got histograms {:?}, want {:?}",
+                            s.hpoints, hpts
+                        ));
+                    }
                 }
                 Ok(())
             }
@@ -358,9 +379,16 @@ impl Runner {
 fn show_vector(v: &[promql::VectorSample]) -> String {
     let mut s = String::new();
     for e in v {
-        let _ = write!(s, "{} {}; ", e.metric, e.v);
+        let _ = write!(s, "{} {}; ", e.metric, show_value(e.v, e.h.as_deref()));
     }
     s
+}
+
+fn show_value(v: f64, h: Option<&tsdb::histogram::FloatHistogram>) -> String {
+    match h {
+        Some(h) => format!("{h:?}"),
+        None => v.to_string(),
+    }
 }
 
 fn parse_expect(x: &mut Expect, rest: &str) {

@@ -33,6 +33,7 @@ mod fs;
 #[doc(hidden)]
 pub mod fuzzing;
 mod head;
+pub mod histogram;
 mod journal;
 pub mod labels;
 mod packed;

@@ -244,6 +244,7 @@ impl Querier for DbQuerier<'_> {
             .map(|(labels, v)| Series {
                 labels,
                 samples: Box::new(VecIterator::new(v)),
+                histograms: Vec::new(),
             })
             .collect())
     }

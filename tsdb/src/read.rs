@@ -5,6 +5,9 @@
 //! PromQL engine depends only on this module and [`crate::labels`], so it can
 //! be tested against [`MemQueryable`] without a database.
 
+use std::sync::Arc;
+
+use crate::histogram::FloatHistogram;
 use crate::labels::{Labels, Matcher};
 
 /// An error while reading storage.
@@ -64,12 +67,29 @@ pub trait SampleIterator {
     }
 }
 
+/// A native histogram sample: timestamp in milliseconds and histogram.
+pub type HistogramSample = (i64, Arc<FloatHistogram>);
+
 /// One selected series: its labels and its samples in the selected range.
 pub struct Series<'a> {
     /// The series' labels (including `__name__`).
     pub labels: Labels,
-    /// Its samples within the querier's time range, in time order.
+    /// Its float samples within the querier's time range, in time order.
     pub samples: Box<dyn SampleIterator + Send + 'a>,
+    /// Its native histogram samples within the querier's time range, in
+    /// time order (never at a timestamp that has a float sample).
+    pub histograms: Vec<HistogramSample>,
+}
+
+impl<'a> Series<'a> {
+    /// A series of float samples only.
+    pub fn floats(labels: Labels, samples: Box<dyn SampleIterator + Send + 'a>) -> Self {
+        Series {
+            labels,
+            samples,
+            histograms: Vec::new(),
+        }
+    }
 }
 
 /// Reads series over one time range.
@@ -93,7 +113,9 @@ pub trait Querier: Send {
         Ok(self
             .select(matchers)?
             .into_iter()
-            .filter_map(|mut s| s.samples.next().map(|_| s.labels))
+            .filter_map(|mut s| {
+                (s.samples.next().is_some() || !s.histograms.is_empty()).then_some(s.labels)
+            })
             .collect())
     }
 }
@@ -164,6 +186,7 @@ pub fn matches_all(labels: &Labels, matchers: &[Matcher]) -> bool {
 #[derive(Default, Clone)]
 pub struct MemQueryable {
     series: Vec<(Labels, Vec<Sample>)>,
+    histograms: Vec<(Labels, Vec<HistogramSample>)>,
 }
 
 impl MemQueryable {
@@ -180,6 +203,20 @@ impl MemQueryable {
                 self.series.push((labels.clone(), vec![(t, v)]));
                 self.series.sort_by(|a, b| a.0.cmp(&b.0));
             }
+        }
+    }
+
+    /// Adds a native histogram sample; samples of one series must be
+    /// added in time order.
+    pub fn add_histogram(&mut self, labels: &Labels, t: i64, h: FloatHistogram) {
+        let h = Arc::new(h);
+        match self.histograms.iter_mut().find(|(l, _)| l == labels) {
+            Some((_, s)) => s.push((t, h)),
+            None => self.histograms.push((labels.clone(), vec![(t, h)])),
+        }
+        if !self.series.iter().any(|(l, _)| l == labels) {
+            self.series.push((labels.clone(), Vec::new()));
+            self.series.sort_by(|a, b| a.0.cmp(&b.0));
         }
     }
 }
@@ -223,9 +260,22 @@ impl Querier for MemQuerier<'_> {
                     .copied()
                     .filter(|(t, _)| *t >= self.mint && *t <= self.maxt)
                     .collect();
+                let histograms = self
+                    .store
+                    .histograms
+                    .iter()
+                    .find(|(hl, _)| hl == l)
+                    .map(|(_, hs)| {
+                        hs.iter()
+                            .filter(|(t, _)| *t >= self.mint && *t <= self.maxt)
+                            .cloned()
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 Series {
                     labels: l.clone(),
                     samples: Box::new(VecIterator::new(in_range)),
+                    histograms,
                 }
             })
             .collect())

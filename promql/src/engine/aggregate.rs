@@ -290,6 +290,7 @@ impl Evaluator<'_> {
                 out.extend(counts.into_iter().map(|(metric, v)| Sample {
                     metric,
                     v,
+                    h: None,
                     drop_name: false,
                 }));
             }
@@ -342,6 +343,7 @@ impl Evaluator<'_> {
                     out.push(Sample {
                         metric: g.key,
                         v,
+                        h: None,
                         drop_name,
                     });
                 }

@@ -2,6 +2,9 @@
 //! label matching.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use tsdb::histogram::{CounterResetHint, FloatHistogram};
 
 use tsdb::labels::{Labels, METRIC_NAME};
 
@@ -30,6 +33,118 @@ pub(crate) fn apply(op: BinaryOp, l: f64, r: f64) -> (f64, bool) {
         Lte => (l, l <= r),
         And | Or | Unless => (f64::NAN, false),
     }
+}
+
+/// Annotations collected while applying an operator element by element.
+#[derive(Default)]
+struct Notes {
+    warnings: Vec<String>,
+    infos: Vec<String>,
+}
+
+/// The result of an operator on two elements: value, histogram, keep.
+type Elem = (f64, Option<Arc<FloatHistogram>>, bool);
+
+/// Applies `op` to two elements, either of which may be a histogram, as
+/// Prometheus does: histograms add, subtract and compare for equality
+/// with histograms, and multiply or divide by floats; any other pairing
+/// drops the element with an info annotation.
+fn apply_elem(
+    op: BinaryOp,
+    l: (f64, Option<&Arc<FloatHistogram>>),
+    r: (f64, Option<&Arc<FloatHistogram>>),
+    name: &str,
+    notes: &mut Notes,
+) -> Option<Elem> {
+    use BinaryOp::*;
+    let incompatible = |notes: &mut Notes, a: &str, b: &str| {
+        let o = op.as_str();
+        notes.infos.push(format!(
+            "PromQL info: incompatible sample types encountered for binary operator \"{o}\": {a} {o} {b}"
+        ));
+        None
+    };
+    let scaled = |h: &FloatHistogram, f: &dyn Fn(&mut FloatHistogram)| {
+        let mut h = h.clone();
+        f(&mut h);
+        h.compact();
+        Some(Arc::new(h))
+    };
+    Some(match (l.1, r.1) {
+        (None, None) => {
+            let (v, keep) = apply(op, l.0, r.0);
+            (v, None, keep)
+        }
+        (None, Some(h)) => match op {
+            Mul => (0.0, scaled(h, &|h| h.mul(l.0)), true),
+            _ => return incompatible(notes, "float", "histogram"),
+        },
+        (Some(h), None) => match op {
+            Mul => (0.0, scaled(h, &|h| h.mul(r.0)), true),
+            Div => (0.0, scaled(h, &|h| h.div(r.0)), true),
+            _ => return incompatible(notes, "histogram", "float"),
+        },
+        (Some(a), Some(b)) => match op {
+            Add | Sub => {
+                let mut res = (**a).clone();
+                let combined = if op == Add { res.add(b) } else { res.sub(b) };
+                let what = if op == Add { "addition" } else { "subtraction" };
+                match combined {
+                    Err(_) => {
+                        notes.warnings.push(format!(
+                            "PromQL warning: vector contains a mix of histograms with exponential and custom buckets schemas for metric name \"{name}\""
+                        ));
+                        return None;
+                    }
+                    Ok(c) => {
+                        if c.counter_reset_collision {
+                            notes.warnings.push(format!(
+                                "PromQL warning: conflicting counter resets during histogram {what}"
+                            ));
+                        }
+                        if c.bounds_reconciled {
+                            notes.infos.push(format!(
+                                "PromQL info: mismatched custom buckets were reconciled during {what}"
+                            ));
+                        }
+                        if op == Sub {
+                            res.counter_reset_hint = CounterResetHint::Gauge;
+                        }
+                        res.compact();
+                        (0.0, Some(Arc::new(res)), true)
+                    }
+                }
+            }
+            Eql | Neq => {
+                let mut x = (**a).clone();
+                let mut y = (**b).clone();
+                x.compact();
+                y.compact();
+                let same = histograms_equal(&x, &y);
+                (0.0, Some(a.clone()), same == (op == Eql))
+            }
+            _ => return incompatible(notes, "histogram", "histogram"),
+        },
+    })
+}
+
+/// Whether two compacted histograms hold the same data (bit for bit).
+fn histograms_equal(a: &FloatHistogram, b: &FloatHistogram) -> bool {
+    let bits = |x: &[(i32, f64)], y: &[(i32, f64)]| {
+        x.len() == y.len()
+            && x.iter()
+                .zip(y)
+                .all(|(p, q)| p.0 == q.0 && p.1.to_bits() == q.1.to_bits())
+    };
+    a.schema == b.schema
+        && a.count.to_bits() == b.count.to_bits()
+        && a.sum.to_bits() == b.sum.to_bits()
+        && (!a.uses_custom_buckets() || a.custom_values == b.custom_values)
+        && (a.uses_custom_buckets()
+            || a.zero_threshold == b.zero_threshold
+                && a.zero_count.to_bits() == b.zero_count.to_bits())
+        && bits(&a.positive, &b.positive)
+        && bits(&a.negative, &b.negative)
 }
 
 fn drops_name(op: BinaryOp, return_bool: bool) -> bool {
@@ -74,20 +189,18 @@ impl Evaluator<'_> {
                 };
                 Ok(StepValue::Scalar(v))
             }
-            (StepValue::Vector(v), StepValue::Scalar(s)) => Ok(StepValue::Vector(vector_scalar(
-                op,
-                v,
-                s,
-                false,
-                return_bool,
-            ))),
-            (StepValue::Scalar(s), StepValue::Vector(v)) => Ok(StepValue::Vector(vector_scalar(
-                op,
-                v,
-                s,
-                true,
-                return_bool,
-            ))),
+            (StepValue::Vector(v), StepValue::Scalar(s)) => {
+                let mut notes = Notes::default();
+                let out = vector_scalar(op, v, s, false, return_bool, &mut notes);
+                self.take_notes(notes);
+                Ok(StepValue::Vector(out))
+            }
+            (StepValue::Scalar(s), StepValue::Vector(v)) => {
+                let mut notes = Notes::default();
+                let out = vector_scalar(op, v, s, true, return_bool, &mut notes);
+                self.take_notes(notes);
+                Ok(StepValue::Vector(out))
+            }
             (StepValue::Vector(a), StepValue::Vector(b)) => {
                 let default = VectorMatching {
                     card: if op.is_set() {
@@ -105,7 +218,12 @@ impl Evaluator<'_> {
                     BinaryOp::And => set_and(a, b, m, true),
                     BinaryOp::Unless => set_and(a, b, m, false),
                     BinaryOp::Or => set_or(a, b, m),
-                    _ => vector_vector(op, a, b, m, return_bool)?,
+                    _ => {
+                        let mut notes = Notes::default();
+                        let out = vector_vector(op, a, b, m, return_bool, &mut notes)?;
+                        self.take_notes(notes);
+                        out
+                    }
                 };
                 Ok(StepValue::Vector(out))
             }
@@ -116,26 +234,48 @@ impl Evaluator<'_> {
     }
 }
 
+impl Evaluator<'_> {
+    fn take_notes(&mut self, notes: Notes) {
+        for w in notes.warnings {
+            self.warn(w);
+        }
+        for i in notes.infos {
+            self.info(i);
+        }
+    }
+}
+
 fn vector_scalar(
     op: BinaryOp,
     v: Vec<Sample>,
     s: f64,
     scalar_left: bool,
     return_bool: bool,
+    notes: &mut Notes,
 ) -> Vec<Sample> {
     let mut out = Vec::with_capacity(v.len());
     for mut e in v {
-        let (l, r) = if scalar_left { (s, e.v) } else { (e.v, s) };
-        let (mut val, mut keep) = apply(op, l, r);
+        let elem = (e.v, e.h.as_ref());
+        let (l, r) = if scalar_left {
+            ((s, None), elem)
+        } else {
+            (elem, (s, None))
+        };
+        let name = e.metric.get(METRIC_NAME).unwrap_or("").to_string();
+        let Some((mut val, mut h, mut keep)) = apply_elem(op, l, r, &name, notes) else {
+            continue;
+        };
         if op.is_comparison() && scalar_left {
             val = e.v;
         }
         if return_bool {
             val = if keep { 1.0 } else { 0.0 };
+            h = None;
             keep = true;
         }
         if keep {
             e.v = val;
+            e.h = h;
             e.drop_name |= drops_name(op, return_bool);
             out.push(e);
         }
@@ -172,6 +312,7 @@ fn vector_vector(
     b: Vec<Sample>,
     m: &VectorMatching,
     return_bool: bool,
+    notes: &mut Notes,
 ) -> Result<Vec<Sample>, Error> {
     if a.is_empty() && b.is_empty() || (a.is_empty() || b.is_empty()) && !m.fill.any() {
         return Ok(Vec::new());
@@ -200,10 +341,18 @@ fn vector_vector(
                     o: &Sample,
                     sig: Labels|
      -> Result<(), Error> {
-        let (lv, rv) = if swapped { (o.v, s.v) } else { (s.v, o.v) };
-        let (mut val, mut keep) = apply(op, lv, rv);
+        let (le, re) = if swapped {
+            ((o.v, o.h.as_ref()), (s.v, s.h.as_ref()))
+        } else {
+            ((s.v, s.h.as_ref()), (o.v, o.h.as_ref()))
+        };
+        let name = s.metric.get(METRIC_NAME).unwrap_or("").to_string();
+        let Some((mut val, mut h, mut keep)) = apply_elem(op, le, re, &name, notes) else {
+            return Ok(());
+        };
         if return_bool {
             val = if keep { 1.0 } else { 0.0 };
+            h = None;
             keep = true;
         }
         let seen = matched.entry(sig).or_default();
@@ -229,6 +378,7 @@ fn vector_vector(
         out.push(Sample {
             metric,
             v: val,
+            h,
             drop_name: s.drop_name || drop,
         });
         Ok(())
@@ -236,6 +386,7 @@ fn vector_vector(
     let stand_in = |present: &Sample, v: f64| Sample {
         metric: signature(&present.metric, m),
         v,
+        h: None,
         drop_name: false,
     };
     for s in &many {

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use tsdb::labels::Labels;
 
-use super::selector::{extension, key, latest, window};
+use super::selector::{extension, hwindow, key, latest_any, window};
 use super::Evaluator;
 use crate::error::Error;
 use crate::functions::extended;
@@ -126,10 +126,22 @@ impl Evaluator<'_> {
         let out: Vec<Sample> = series
             .iter()
             .filter_map(|s| {
-                latest(&s.samples, t, self.opts.lookback_delta_ms).map(|(st, v)| Sample {
-                    metric: s.labels.clone(),
-                    v: if sample_times { st as f64 / 1000.0 } else { v },
-                    drop_name: false,
+                latest_any(s, t, self.opts.lookback_delta_ms).map(|(st, v, h)| {
+                    if sample_times {
+                        Sample {
+                            metric: s.labels.clone(),
+                            v: st as f64 / 1000.0,
+                            h: None,
+                            drop_name: false,
+                        }
+                    } else {
+                        Sample {
+                            metric: s.labels.clone(),
+                            v,
+                            h,
+                            drop_name: false,
+                        }
+                    }
                 })
             })
             .collect();
@@ -152,6 +164,7 @@ impl Evaluator<'_> {
                 extended::smoothed_value(&near, t).map(|v| Sample {
                     metric: s.labels.clone(),
                     v,
+                    h: None,
                     drop_name: false,
                 })
             })
@@ -195,15 +208,18 @@ impl Evaluator<'_> {
         let mut held = 0usize;
         for s in self.data.get(&key(vs)).into_iter().flatten() {
             let points = window(&s.samples, lo, hi);
-            if points.is_empty() {
+            let hpoints = hwindow(&s.hists, lo, hi);
+            if points.is_empty() && hpoints.is_empty() {
                 continue;
             }
-            held += points.len();
+            let n = points.len() + hpoints.len();
+            held += n;
             self.check_samples(held)?;
-            self.count_queried(points.len());
+            self.count_queried(n);
             out.push(Series {
                 metric: s.labels.clone(),
                 points,
+                hpoints,
                 drop_name: false,
             });
         }
@@ -233,6 +249,7 @@ impl Evaluator<'_> {
                 StepValue::Scalar(v) => vec![Sample {
                     metric: Labels::empty(),
                     v,
+                    h: None,
                     drop_name: false,
                 }],
                 _ => return Err(Error::exec("subquery of a non-vector expression")),
@@ -241,16 +258,22 @@ impl Evaluator<'_> {
             self.check_samples(held)?;
             for s in v {
                 let k = (s.metric, s.drop_name);
-                match index.get(&k) {
-                    Some(&i) => out[i].points.push((ti, s.v)),
+                let i = match index.get(&k) {
+                    Some(&i) => i,
                     None => {
                         index.insert(k.clone(), out.len());
                         out.push(Series {
                             metric: k.0,
-                            points: vec![(ti, s.v)],
+                            points: Vec::new(),
+                            hpoints: Vec::new(),
                             drop_name: k.1,
                         });
+                        out.len() - 1
                     }
+                };
+                match s.h {
+                    Some(h) => out[i].hpoints.push((ti, h)),
+                    None => out[i].points.push((ti, s.v)),
                 }
             }
             ti = match ti.checked_add(step) {

@@ -10,8 +10,10 @@ pub(crate) use aggregate::{format_value, kahan_add, quantile, valid_label_name, 
 
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tsdb::histogram::FloatHistogram;
 use tsdb::labels::Labels;
 use tsdb::read::Queryable;
 
@@ -86,6 +88,9 @@ pub(crate) struct Evaluator<'o> {
     per_step: Vec<(i64, u64)>,
     /// The estimate of the most samples held at once.
     peak: u64,
+    /// Whether any selector loaded native histogram samples (the
+    /// whole-range evaluation handles floats only).
+    pub has_histograms: bool,
 }
 
 impl<'o> Evaluator<'o> {
@@ -109,6 +114,7 @@ impl<'o> Evaluator<'o> {
             step_queried: Cell::new(0),
             per_step: Vec::new(),
             peak: 0,
+            has_histograms: false,
         }
     }
 
@@ -188,12 +194,15 @@ pub(crate) fn finish_labels(metric: Labels, drop_name: bool) -> Labels {
     }
 }
 
-fn finish_vector(v: Vec<Sample>) -> Result<Vec<(Labels, f64)>, Error> {
-    let out: Vec<(Labels, f64)> = v
+/// A finished element of an instant vector: labels, value, histogram.
+type Finished = (Labels, f64, Option<Arc<FloatHistogram>>);
+
+fn finish_vector(v: Vec<Sample>) -> Result<Vec<Finished>, Error> {
+    let out: Vec<Finished> = v
         .into_iter()
-        .map(|s| (finish_labels(s.metric, s.drop_name), s.v))
+        .map(|s| (finish_labels(s.metric, s.drop_name), s.v, s.h))
         .collect();
-    check_duplicates(out.iter().map(|(l, _)| l))?;
+    check_duplicates(out.iter().map(|(l, _, _)| l))?;
     Ok(out)
 }
 
@@ -203,6 +212,7 @@ fn finish_matrix(m: Vec<Series>) -> Result<Vec<MatrixSeries>, Error> {
         .map(|s| MatrixSeries {
             metric: finish_labels(s.metric, s.drop_name),
             points: s.points,
+            hpoints: s.hpoints,
         })
         .collect();
     check_duplicates(out.iter().map(|s| &s.metric))?;
@@ -286,7 +296,12 @@ impl Engine {
             StepValue::Vector(v) => Value::Vector(
                 finish_vector(v)?
                     .into_iter()
-                    .map(|(metric, v)| VectorSample { metric, t: t_ms, v })
+                    .map(|(metric, v, h)| VectorSample {
+                        metric,
+                        t: t_ms,
+                        v,
+                        h,
+                    })
                     .collect(),
             ),
             StepValue::Matrix(m) => {
@@ -410,8 +425,8 @@ fn range_steps(
     let mut ts = start;
     while ts <= end {
         ev.check_deadline()?;
-        let step_out: Vec<(Labels, f64)> = match ev.eval(expr, ts)? {
-            StepValue::Scalar(v) => vec![(Labels::empty(), v)],
+        let step_out: Vec<Finished> = match ev.eval(expr, ts)? {
+            StepValue::Scalar(v) => vec![(Labels::empty(), v, None)],
             StepValue::Vector(v) => finish_vector(v)?,
             _ => {
                 return Err(Error::exec(
@@ -422,16 +437,22 @@ fn range_steps(
         ev.account(step_out.len())?;
         ev.end_step(ts, held);
         held = held.saturating_add(step_out.len() as u64);
-        for (metric, v) in step_out {
-            match index.get(&metric) {
-                Some(&i) => out[i].points.push((ts, v)),
+        for (metric, v, h) in step_out {
+            let i = match index.get(&metric) {
+                Some(&i) => i,
                 None => {
                     index.insert(metric.clone(), out.len());
                     out.push(MatrixSeries {
                         metric,
-                        points: vec![(ts, v)],
+                        points: Vec::new(),
+                        hpoints: Vec::new(),
                     });
+                    out.len() - 1
                 }
+            };
+            match h {
+                Some(h) => out[i].hpoints.push((ts, h)),
+                None => out[i].points.push((ts, v)),
             }
         }
         ts = match ts.checked_add(step) {

@@ -102,6 +102,7 @@ impl RangeVec {
         let sample = |c: usize| Sample {
             metric: self.labels[c].clone(),
             v: self.vals[c * n + i],
+            h: None,
             drop_name: self.drop_name,
         };
         match &self.order {
@@ -252,6 +253,9 @@ impl Evaluator<'_> {
     /// Computes the whole-range results of the largest supported subtrees
     /// of `e` that are evaluated at the query's steps.
     pub(crate) fn precompute(&mut self, e: &Expr, times: &[i64]) -> Result<(), Error> {
+        if self.has_histograms {
+            return Ok(());
+        }
         if let Some(rv) = self.native(e, times)? {
             self.pre.insert(e as *const Expr as usize, rv);
             return Ok(());
@@ -364,7 +368,11 @@ impl Evaluator<'_> {
                 .map(|i| (times[i], rv.vals[c * n + i]))
                 .collect();
             if !points.is_empty() {
-                out.push(MatrixSeries { metric, points });
+                out.push(MatrixSeries {
+                    metric,
+                    points,
+                    hpoints: Vec::new(),
+                });
             }
         }
         Ok(Some(out))

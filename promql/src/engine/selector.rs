@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use tsdb::labels::{Labels, Matcher};
-use tsdb::read::Queryable;
+use tsdb::read::{HistogramSample, Queryable};
 
 use super::Evaluator;
 use crate::error::Error;
@@ -17,6 +17,8 @@ use crate::value::is_stale;
 pub(crate) struct LoadedSeries {
     pub labels: Labels,
     pub samples: Vec<(i64, f64)>,
+    /// Native histogram samples, in time order.
+    pub hists: Vec<HistogramSample>,
 }
 
 /// Identifies a selector node of the (immutable) tree during one query.
@@ -155,11 +157,18 @@ impl Evaluator<'_> {
             for mut s in selected {
                 self.check_deadline()?;
                 let samples = s.samples.collect_between(need.mint, need.maxt);
-                self.account(samples.len())?;
-                if !samples.is_empty() {
+                let hists: Vec<HistogramSample> = s
+                    .histograms
+                    .into_iter()
+                    .filter(|(t, _)| *t >= need.mint && *t <= need.maxt)
+                    .collect();
+                self.account(samples.len() + hists.len())?;
+                self.has_histograms |= !hists.is_empty();
+                if !samples.is_empty() || !hists.is_empty() {
                     out.push(LoadedSeries {
                         labels: s.labels,
                         samples,
+                        hists,
                     });
                 }
             }
@@ -205,6 +214,42 @@ pub(crate) fn latest(samples: &[(i64, f64)], t: i64, lookback: i64) -> Option<(i
         return None;
     }
     Some(s)
+}
+
+/// The latest sample, float or histogram, at or before `t` and after
+/// `t - lookback`, unless it is a stale marker.
+pub(crate) fn latest_any(s: &LoadedSeries, t: i64, lookback: i64) -> Option<AnySample> {
+    let fi = s.samples.partition_point(|s| s.0 <= t);
+    let hi = s.hists.partition_point(|s| s.0 <= t);
+    let f = fi.checked_sub(1).map(|i| s.samples[i]);
+    let h = hi.checked_sub(1).map(|i| &s.hists[i]);
+    let pick = match (f, h) {
+        (Some(f), Some(h)) if h.0 > f.0 => (h.0, 0.0, Some(h.1.clone())),
+        (Some(f), _) => (f.0, f.1, None),
+        (None, Some(h)) => (h.0, 0.0, Some(h.1.clone())),
+        (None, None) => return None,
+    };
+    if pick.0 <= t.saturating_sub(lookback) || (pick.2.is_none() && is_stale(pick.1)) {
+        return None;
+    }
+    Some(pick)
+}
+
+/// A sample that may be a histogram: time, float value, histogram.
+pub(crate) type AnySample = (
+    i64,
+    f64,
+    Option<std::sync::Arc<tsdb::histogram::FloatHistogram>>,
+);
+
+/// The histogram samples in `(start, end]`.
+pub(crate) fn hwindow(hists: &[HistogramSample], start: i64, end: i64) -> Vec<HistogramSample> {
+    let lo = hists.partition_point(|s| s.0 <= start);
+    let hi = hists.partition_point(|s| s.0 <= end);
+    if lo >= hi {
+        return Vec::new();
+    }
+    hists[lo..hi].to_vec()
 }
 
 /// The samples in `(start, end]`, without stale markers.

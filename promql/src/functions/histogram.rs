@@ -10,6 +10,8 @@ use crate::error::Error;
 use crate::parser::Expr;
 use crate::value::{Sample, StepValue};
 
+use super::native;
+
 const BUCKET_LABEL: &str = "le";
 
 /// Relative difference below which two bucket counts are considered equal
@@ -140,6 +142,68 @@ pub(super) fn group_buckets(ev: &mut Evaluator<'_>, v: Vec<Sample>) -> Vec<(Labe
     groups
 }
 
+/// Splits native histogram samples from the float ones (the classic
+/// buckets); a native histogram with the same labels as a classic
+/// bucket group is left out with both, as a mix.
+pub(super) fn split_natives(ev: &mut Evaluator<'_>, v: Vec<Sample>) -> (Vec<Sample>, Vec<Sample>) {
+    let (natives, floats): (Vec<Sample>, Vec<Sample>) = v.into_iter().partition(|s| s.h.is_some());
+    if natives.is_empty() || floats.is_empty() {
+        return (natives, floats);
+    }
+    let classic: std::collections::HashSet<Labels> = floats
+        .iter()
+        .map(|s| s.metric.without(&[BUCKET_LABEL]))
+        .collect();
+    let mut mixed = std::collections::HashSet::new();
+    let natives: Vec<Sample> = natives
+        .into_iter()
+        .filter(|s| {
+            if classic.contains(&s.metric) {
+                mixed.insert(s.metric.clone());
+                false
+            } else {
+                true
+            }
+        })
+        .collect();
+    let mut floats_out = Vec::with_capacity(floats.len());
+    for s in floats {
+        let key = s.metric.without(&[BUCKET_LABEL]);
+        if mixed.contains(&key) {
+            continue;
+        }
+        floats_out.push(s);
+    }
+    let mut mixed: Vec<Labels> = mixed.into_iter().collect();
+    mixed.sort();
+    for m in mixed {
+        let name = m.get(METRIC_NAME).unwrap_or("");
+        ev.warn(format!(
+            "PromQL warning: vector contains a mix of classic and native histograms for metric name \"{name}\""
+        ));
+    }
+    (natives, floats_out)
+}
+
+/// Reports NaN observations met by a quantile or fraction.
+pub(super) fn nan_notes(ev: &mut Evaluator<'_>, func: &str, name: &str, notes: &native::Notes) {
+    if notes.nan_result {
+        ev.info(format!(
+            "PromQL info: input to {func} has NaN observations, result is NaN for metric name \"{name}\""
+        ));
+    }
+    if notes.nan_skew {
+        let what = if func == "histogram_fraction" {
+            "which are excluded from all fractions"
+        } else {
+            "result is skewed higher"
+        };
+        ev.info(format!(
+            "PromQL info: input to {func} has NaN observations, {what} for metric name \"{name}\""
+        ));
+    }
+}
+
 /// Warns about a quantile outside `[0, 1]`.
 pub(super) fn check_quantile(ev: &mut Evaluator<'_>, q: f64) {
     if !(0.0..=1.0).contains(&q) {
@@ -169,8 +233,21 @@ pub(super) fn histogram_quantile(
     let q = ev.eval_scalar(qe, ts)?;
     let v = ev.eval_vector(ve, ts)?;
     check_quantile(ev, q);
+    let (natives, v) = split_natives(ev, v);
+    let mut out = Vec::with_capacity(natives.len());
+    for s in natives {
+        let mut notes = native::Notes::default();
+        let Some(h) = s.h.as_deref() else { continue };
+        let r = native::quantile(q, h, &mut notes);
+        nan_notes(ev, "histogram_quantile", native::name_of(&s), &notes);
+        out.push(Sample {
+            metric: s.metric,
+            v: r,
+            h: None,
+            drop_name: true,
+        });
+    }
     let groups = group_buckets(ev, v);
-    let mut out = Vec::with_capacity(groups.len());
     for (metric, mut buckets) in groups {
         let (v, forced) = bucket_quantile(q, &mut buckets);
         if forced {
@@ -179,6 +256,7 @@ pub(super) fn histogram_quantile(
         out.push(Sample {
             metric,
             v,
+            h: None,
             drop_name: true,
         });
     }

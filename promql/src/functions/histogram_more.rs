@@ -84,14 +84,30 @@ pub(super) fn histogram_fraction(
     let lower = ev.eval_scalar(lo, ts)?;
     let upper = ev.eval_scalar(hi, ts)?;
     let v = ev.eval_vector(ve, ts)?;
-    let out = group_buckets(ev, v)
-        .into_iter()
-        .map(|(metric, mut buckets)| Sample {
-            v: bucket_fraction(lower, upper, &mut buckets),
-            metric,
+    let (natives, v) = super::histogram::split_natives(ev, v);
+    let mut out = Vec::with_capacity(natives.len());
+    for s in natives {
+        let mut notes = super::native::Notes::default();
+        let Some(h) = s.h.as_deref() else { continue };
+        let r = super::native::fraction(lower, upper, h, &mut notes);
+        super::histogram::nan_notes(ev, "histogram_fraction", super::native::name_of(&s), &notes);
+        out.push(Sample {
+            metric: s.metric,
+            v: r,
+            h: None,
             drop_name: true,
-        })
-        .collect();
+        });
+    }
+    out.extend(
+        group_buckets(ev, v)
+            .into_iter()
+            .map(|(metric, mut buckets)| Sample {
+                v: bucket_fraction(lower, upper, &mut buckets),
+                metric,
+                h: None,
+                drop_name: true,
+            }),
+    );
     Ok(StepValue::Vector(out))
 }
 
@@ -115,7 +131,27 @@ pub(super) fn histogram_quantiles(
         check_quantile(ev, q);
         quantiles.push(q);
     }
+    let (natives, v) = super::histogram::split_natives(ev, v);
     let mut out = Vec::new();
+    for s in natives {
+        let Some(h) = s.h.as_deref() else { continue };
+        for &q in &quantiles {
+            let mut notes = super::native::Notes::default();
+            let r = super::native::quantile(q, h, &mut notes);
+            super::histogram::nan_notes(
+                ev,
+                "histogram_quantile",
+                super::native::name_of(&s),
+                &notes,
+            );
+            out.push(Sample {
+                metric: s.metric.with(&label, &format_quantile(q)),
+                v: r,
+                h: None,
+                drop_name: true,
+            });
+        }
+    }
     for (metric, buckets) in group_buckets(ev, v) {
         let mut forced_any = false;
         for &q in &quantiles {
@@ -124,6 +160,7 @@ pub(super) fn histogram_quantiles(
             out.push(Sample {
                 metric: metric.with(&label, &format_quantile(q)),
                 v,
+                h: None,
                 drop_name: true,
             });
         }

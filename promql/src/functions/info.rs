@@ -191,6 +191,7 @@ pub(crate) fn info(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> Result<Ste
         out.push(Sample {
             metric,
             v: s.v,
+            h: None,
             drop_name: s.drop_name,
         });
     }

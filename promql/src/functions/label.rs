@@ -43,6 +43,7 @@ fn one(metric: Labels) -> StepValue {
     StepValue::Vector(vec![Sample {
         metric,
         v: 1.0,
+        h: None,
         drop_name: false,
     }])
 }

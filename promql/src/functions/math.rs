@@ -77,6 +77,7 @@ pub(super) fn vector(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
     Ok(StepValue::Vector(vec![Sample {
         metric: Labels::empty(),
         v,
+        h: None,
         drop_name: false,
     }]))
 }
@@ -195,6 +196,7 @@ fn date_fn(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64, f: fn(&Date) -> f64) 
         None => vec![Sample {
             metric: Labels::empty(),
             v: ts as f64 / 1000.0,
+            h: None,
             drop_name: false,
         }],
     };

@@ -6,6 +6,7 @@ mod histogram_more;
 pub(crate) mod info;
 mod label;
 mod math;
+mod native;
 mod over_time;
 pub(crate) mod rate;
 
@@ -95,6 +96,8 @@ pub(crate) static IMPLS: &[(&str, Impl)] = &[
         },
     ),
     ("floor", Element(f64::floor)),
+    ("histogram_avg", Custom(native::histogram_avg)),
+    ("histogram_count", Custom(native::histogram_count)),
     (
         "histogram_fraction",
         Custom(histogram_more::histogram_fraction),
@@ -104,6 +107,9 @@ pub(crate) static IMPLS: &[(&str, Impl)] = &[
         "histogram_quantiles",
         Custom(histogram_more::histogram_quantiles),
     ),
+    ("histogram_stddev", Custom(native::histogram_stddev)),
+    ("histogram_stdvar", Custom(native::histogram_stdvar)),
+    ("histogram_sum", Custom(native::histogram_sum)),
     ("hour", Custom(math::hour)),
     ("idelta", range(rate::idelta)),
     ("increase", range(rate::increase)),
@@ -182,6 +188,7 @@ pub(crate) fn call(
                 .first()
                 .ok_or_else(|| Error::exec(format!("missing argument to {name}")))?;
             let mut v = ev.eval_vector(arg, ts)?;
+            v.retain(|s| s.h.is_none());
             for s in &mut v {
                 s.v = f(s.v);
                 s.drop_name = true;
@@ -219,10 +226,29 @@ pub(crate) fn call(
             }
             let mut out = Vec::with_capacity(series.len());
             for s in series {
+                if !s.hpoints.is_empty() {
+                    let metric_name = s.metric.get(tsdb::labels::METRIC_NAME).unwrap_or("");
+                    match native::range_call(ev, name, metric_name, &s.points, &s.hpoints, &window)
+                    {
+                        native::RangeOut::Floats => {}
+                        native::RangeOut::Done(r) => {
+                            if let Some((v, h)) = r {
+                                out.push(Sample {
+                                    metric: s.metric,
+                                    v,
+                                    h,
+                                    drop_name: s.drop_name || !keep_name,
+                                });
+                            }
+                            continue;
+                        }
+                    }
+                }
                 if let Some(v) = f(&s.points, &window, &params) {
                     out.push(Sample {
                         metric: s.metric,
                         v,
+                        h: None,
                         drop_name: s.drop_name || !keep_name,
                     });
                 }
@@ -278,6 +304,7 @@ fn extended_call(
             out.push(Sample {
                 metric: s.metric,
                 v,
+                h: None,
                 drop_name: s.drop_name || !keep_name,
             });
         }

@@ -3,6 +3,7 @@
 
 use promql::parser::lex::parse_duration;
 use promql::STALE_NAN_BITS;
+use tsdb::histogram::{CounterResetHint, FloatHistogram};
 use tsdb::labels::{Label, Labels};
 
 pub fn parse_time(s: &str) -> Option<i64> {
@@ -183,4 +184,156 @@ pub fn almost_equal(a: f64, b: f64) -> bool {
         return diff < EPS * f64::MIN_POSITIVE;
     }
     diff / sum.min(f64::MAX) < EPS
+}
+
+/// A value of a series description: a float or a native histogram (with
+/// whether its counter reset hint was written out).
+#[derive(Clone, Debug)]
+pub enum Val {
+    F(f64),
+    H(FloatHistogram, bool),
+}
+
+/// Parses the inside of `{{schema:0 sum:5 count:4 buckets:[1 2 1] ...}}`.
+pub fn parse_histogram(body: &str) -> Result<(FloatHistogram, bool), String> {
+    let mut h = FloatHistogram::default();
+    let mut hint_set = false;
+    let (mut pos, mut neg) = (Vec::new(), Vec::new());
+    let (mut off, mut noff) = (0i32, 0i32);
+    let mut rest = body.trim();
+    let num = |s: &str| parse_value(s).ok_or_else(|| format!("bad number {s:?} in histogram"));
+    while !rest.is_empty() {
+        let (key, after) = rest
+            .split_once(':')
+            .ok_or_else(|| format!("bad histogram {body:?}"))?;
+        let key = key.trim();
+        let after = after.trim_start();
+        let (val, next) = if let Some(list) = after.strip_prefix('[') {
+            let end = list.find(']').ok_or("unterminated list in histogram")?;
+            (&list[..end], &list[end + 1..])
+        } else {
+            let end = after.find(char::is_whitespace).unwrap_or(after.len());
+            (&after[..end], &after[end..])
+        };
+        let list = || -> Result<Vec<f64>, String> { val.split_whitespace().map(num).collect() };
+        match key {
+            "schema" => h.schema = val.parse().map_err(|_| format!("bad schema {val:?}"))?,
+            "sum" => h.sum = num(val)?,
+            "count" => h.count = num(val)?,
+            "z_bucket" => h.zero_count = num(val)?,
+            "z_bucket_w" => h.zero_threshold = num(val)?,
+            "custom_values" => h.custom_values = list()?,
+            "buckets" => pos = list()?,
+            "n_buckets" => neg = list()?,
+            "offset" => off = val.parse().map_err(|_| format!("bad offset {val:?}"))?,
+            "n_offset" => noff = val.parse().map_err(|_| format!("bad offset {val:?}"))?,
+            "counter_reset_hint" => {
+                hint_set = true;
+                h.counter_reset_hint = match val {
+                    "unknown" => CounterResetHint::Unknown,
+                    "reset" => CounterResetHint::CounterReset,
+                    "not_reset" => CounterResetHint::NotCounterReset,
+                    "gauge" => CounterResetHint::Gauge,
+                    other => return Err(format!("bad counter_reset_hint {other:?}")),
+                }
+            }
+            other => return Err(format!("unknown histogram key {other:?}")),
+        }
+        rest = next.trim_start();
+    }
+    h.positive = pos
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| (off + i as i32, c))
+        .collect();
+    h.negative = neg
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| (noff + i as i32, c))
+        .collect();
+    Ok((h, hint_set))
+}
+
+/// Reads `{{...}}` at the start of `s`: the histogram and the rest.
+fn take_histogram(s: &str) -> Result<(FloatHistogram, bool, &str), String> {
+    let body = s.strip_prefix("{{").ok_or("expected {{")?;
+    let end = body.find("}}").ok_or("unterminated histogram")?;
+    let (h, set) = parse_histogram(&body[..end])?;
+    Ok((h, set, &body[end + 2..]))
+}
+
+/// Expands a series description that may hold native histograms
+/// (`{{...}}`, `{{...}}x3`, `{{...}}+{{...}}x3`, `{{...}}-{{...}}x3`)
+/// besides the float notation.
+pub fn expand_any(desc: &str) -> Result<Vec<Option<Val>>, String> {
+    let mut out = Vec::new();
+    let mut rest = desc.trim_start();
+    while !rest.is_empty() {
+        if rest.starts_with("{{") {
+            let (base, set, after) = take_histogram(rest)?;
+            let mut after = after;
+            let mut times = 0usize;
+            let mut inc: Option<(FloatHistogram, bool)> = None;
+            if let Some(a) = after.strip_prefix(['+', '-']) {
+                let negate = after.starts_with('-');
+                let (ih, iset, a2) = take_histogram(a)?;
+                inc = Some((ih, negate));
+                let _ = iset;
+                after = a2;
+            }
+            if let Some(a) = after.strip_prefix('x') {
+                let end = a.find(|c: char| !c.is_ascii_digit()).unwrap_or(a.len());
+                times = a[..end]
+                    .parse()
+                    .map_err(|_| format!("bad repetition in {desc:?}"))?;
+                after = &a[end..];
+            }
+            let mut cur = base;
+            out.push(Some(Val::H(cur.clone(), set)));
+            for _ in 0..times {
+                if let Some((inc, negate)) = &inc {
+                    if cur.schema > inc.schema {
+                        return Err(format!(
+                            "error combining histograms: cannot merge from schema {} to {}",
+                            inc.schema, cur.schema
+                        ));
+                    }
+                    let r = if *negate { cur.sub(inc) } else { cur.add(inc) };
+                    r.map_err(|_| "error combining histograms".to_string())?;
+                }
+                out.push(Some(Val::H(cur.clone(), set)));
+            }
+            rest = after.trim_start();
+            continue;
+        }
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let tok = &rest[..end];
+        out.extend(expand_values(&[tok])?.into_iter().map(|v| v.map(Val::F)));
+        rest = rest[end..].trim_start();
+    }
+    Ok(out)
+}
+
+/// Whether two histograms agree as promqltest compares them: after
+/// dropping empty buckets, equal layouts and counts within tolerance;
+/// the counter reset hint only when the expectation wrote it out.
+pub fn histograms_match(want: &FloatHistogram, got: &FloatHistogram, hint_set: bool) -> bool {
+    let (mut w, mut g) = (want.clone(), got.clone());
+    w.compact();
+    g.compact();
+    let buckets = |a: &[(i32, f64)], b: &[(i32, f64)]| {
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| x.0 == y.0 && almost_equal(x.1, y.1))
+    };
+    w.schema == g.schema
+        && almost_equal(w.count, g.count)
+        && almost_equal(w.sum, g.sum)
+        && (!w.uses_custom_buckets() || w.custom_values == g.custom_values)
+        && w.zero_threshold == g.zero_threshold
+        && almost_equal(w.zero_count, g.zero_count)
+        && buckets(&w.negative, &g.negative)
+        && buckets(&w.positive, &g.positive)
+        && (!hint_set || w.counter_reset_hint == g.counter_reset_hint)
 }

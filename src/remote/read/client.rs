@@ -354,6 +354,7 @@ impl Querier for FanoutQuerier<'_> {
             .map(|(labels, samples)| Series {
                 labels,
                 samples: Box::new(VecIterator::new(samples)),
+                histograms: Vec::new(),
             })
             .collect())
     }

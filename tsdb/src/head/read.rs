@@ -151,6 +151,7 @@ impl Querier for HeadQuerier<'_> {
                 Some(Series {
                     labels: s.labels.to_labels(),
                     samples: Box::new(VecIterator::new(samples)),
+                    histograms: Vec::new(),
                 })
             })
             .collect())

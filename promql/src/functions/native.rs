@@ -1,0 +1,515 @@
+//! Functions of native histogram samples: `histogram_count`, `_sum`,
+//! `_avg`, `_stddev`, `_stdvar`, and the native side of
+//! `histogram_quantile` and `histogram_fraction`.
+
+use std::sync::Arc;
+
+use tsdb::histogram::FloatHistogram;
+use tsdb::labels::METRIC_NAME;
+
+use crate::engine::Evaluator;
+use crate::error::Error;
+use crate::parser::Expr;
+use crate::value::{Sample, StepValue};
+
+/// Applies `f` to every histogram sample of the single vector argument;
+/// float samples are left out, the metric name dropped.
+fn per_histogram(
+    ev: &mut Evaluator<'_>,
+    args: &[Expr],
+    ts: i64,
+    f: fn(&FloatHistogram) -> f64,
+) -> Result<StepValue, Error> {
+    let arg = args
+        .first()
+        .ok_or_else(|| Error::exec("missing argument"))?;
+    let v = ev.eval_vector(arg, ts)?;
+    let out = v
+        .into_iter()
+        .filter_map(|s| {
+            let h = s.h.as_deref()?;
+            Some(Sample {
+                v: f(h),
+                metric: s.metric,
+                h: None,
+                drop_name: true,
+            })
+        })
+        .collect();
+    Ok(StepValue::Vector(out))
+}
+
+pub(super) fn histogram_count(
+    ev: &mut Evaluator<'_>,
+    args: &[Expr],
+    ts: i64,
+) -> Result<StepValue, Error> {
+    per_histogram(ev, args, ts, |h| h.count)
+}
+
+pub(super) fn histogram_sum(
+    ev: &mut Evaluator<'_>,
+    args: &[Expr],
+    ts: i64,
+) -> Result<StepValue, Error> {
+    per_histogram(ev, args, ts, |h| h.sum)
+}
+
+pub(super) fn histogram_avg(
+    ev: &mut Evaluator<'_>,
+    args: &[Expr],
+    ts: i64,
+) -> Result<StepValue, Error> {
+    per_histogram(ev, args, ts, |h| h.sum / h.count)
+}
+
+pub(super) fn histogram_stdvar(
+    ev: &mut Evaluator<'_>,
+    args: &[Expr],
+    ts: i64,
+) -> Result<StepValue, Error> {
+    per_histogram(ev, args, ts, variance)
+}
+
+pub(super) fn histogram_stddev(
+    ev: &mut Evaluator<'_>,
+    args: &[Expr],
+    ts: i64,
+) -> Result<StepValue, Error> {
+    per_histogram(ev, args, ts, |h| variance(h).sqrt())
+}
+
+/// The variance of the observations, each taken at its bucket's middle:
+/// the arithmetic middle for custom bounds, 0 in the zero bucket, the
+/// geometric middle of exponential buckets.
+fn variance(h: &FloatHistogram) -> f64 {
+    let mean = h.sum / h.count;
+    let (mut sum, mut c) = (0.0f64, 0.0f64);
+    for b in h.all_buckets() {
+        if b.count == 0.0 {
+            continue;
+        }
+        let val = if h.uses_custom_buckets() {
+            (b.upper + b.lower) / 2.0
+        } else if b.lower <= 0.0 && b.upper >= 0.0 {
+            0.0
+        } else {
+            let m = (b.upper * b.lower).sqrt();
+            if b.upper < 0.0 {
+                -m
+            } else {
+                m
+            }
+        };
+        let d = val - mean;
+        (sum, c) = crate::engine::kahan_add(b.count * d * d, sum, c);
+    }
+    (sum + c) / h.count
+}
+
+/// What a quantile or fraction of a histogram ran into.
+#[derive(Default)]
+pub(super) struct Notes {
+    /// NaN observations made the result NaN.
+    pub nan_result: bool,
+    /// NaN observations skewed the result.
+    pub nan_skew: bool,
+}
+
+/// The `q` quantile of the observations in `h`: the bucket that holds it,
+/// interpolated within (exponentially in exponential buckets).
+pub(super) fn quantile(q: f64, h: &FloatHistogram, notes: &mut Notes) -> f64 {
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    if h.count == 0.0 || q.is_nan() {
+        return f64::NAN;
+    }
+    let forward = h.sum.is_nan() || q < 0.5;
+    let mut buckets = h.all_buckets();
+    if !forward {
+        buckets.reverse();
+    }
+    let mut rank = if forward {
+        q * h.count
+    } else {
+        (1.0 - q) * h.count
+    };
+    let mut count = 0.0;
+    let mut idx = buckets.len();
+    let mut bucket = None;
+    for (i, b) in buckets.iter().enumerate() {
+        bucket = Some(*b);
+        idx = i + 1;
+        if b.count == 0.0 {
+            continue;
+        }
+        count += b.count;
+        if count >= rank {
+            break;
+        }
+    }
+    let Some(mut b) = bucket else {
+        return f64::NAN;
+    };
+    if !h.uses_custom_buckets() && b.lower < 0.0 && b.upper > 0.0 {
+        if h.negative.is_empty() && !h.positive.is_empty() {
+            b.lower = 0.0;
+        } else if h.positive.is_empty() && !h.negative.is_empty() {
+            b.upper = 0.0;
+        }
+    } else if h.uses_custom_buckets() {
+        if b.lower == f64::NEG_INFINITY {
+            if b.upper <= 0.0 {
+                return b.upper;
+            }
+            b.lower = 0.0;
+        } else if b.upper == f64::INFINITY {
+            return b.lower;
+        }
+    }
+    if count > h.count {
+        count = h.count;
+    }
+    if count < rank {
+        if h.sum.is_nan() {
+            notes.nan_result = true;
+            return f64::NAN;
+        }
+        return b.upper;
+    }
+    if forward {
+        rank -= count - b.count;
+    } else {
+        rank = count - rank;
+    }
+    if h.sum.is_nan() {
+        let rest: f64 = buckets[idx..].iter().map(|b| b.count).sum();
+        if count + rest < h.count {
+            notes.nan_skew = true;
+        }
+    }
+    let fraction = rank / b.count;
+    if h.uses_custom_buckets() || (b.lower <= 0.0 && b.upper >= 0.0) {
+        return b.lower + (b.upper - b.lower) * fraction;
+    }
+    let ll = b.lower.abs().log2();
+    let lu = b.upper.abs().log2();
+    if b.lower > 0.0 {
+        (ll + (lu - ll) * fraction).exp2()
+    } else {
+        -((lu + (ll - lu) * (1.0 - fraction)).exp2())
+    }
+}
+
+/// The share of observations in `h` between `lower` and `upper`,
+/// interpolated within the buckets the bounds fall in.
+pub(super) fn fraction(lower: f64, upper: f64, h: &FloatHistogram, notes: &mut Notes) -> f64 {
+    if h.count == 0.0 || lower.is_nan() || upper.is_nan() {
+        return f64::NAN;
+    }
+    if lower >= upper {
+        return 0.0;
+    }
+    let buckets = h.all_buckets();
+    let (mut count, mut rank) = (0.0, 0.0);
+    let (mut lower_rank, mut upper_rank) = (0.0, 0.0);
+    let (mut lower_set, mut upper_set) = (false, false);
+    let mut seen = buckets.len();
+    for (i, bucket) in buckets.iter().enumerate() {
+        let mut b = *bucket;
+        count += b.count;
+        seen = i + 1;
+        let mut zero_bucket = false;
+        if b.lower <= 0.0 && b.upper >= 0.0 {
+            zero_bucket = true;
+            if h.negative.is_empty() && !h.positive.is_empty() {
+                b.lower = 0.0;
+            } else if h.positive.is_empty() && !h.negative.is_empty() {
+                b.upper = 0.0;
+            }
+        }
+        let linear = h.uses_custom_buckets() || zero_bucket;
+        let below = |v: f64| -> f64 {
+            if linear {
+                if b.lower == f64::NEG_INFINITY {
+                    return b.count;
+                }
+                return rank + b.count * (v - b.lower) / (b.upper - b.lower);
+            }
+            let ll = b.lower.abs().log2();
+            let lu = b.upper.abs().log2();
+            let lv = v.abs().log2();
+            let f = if v > 0.0 {
+                (lv - ll) / (lu - ll)
+            } else {
+                1.0 - (lv - lu) / (ll - lu)
+            };
+            rank + b.count * f
+        };
+        if !lower_set && b.lower >= lower {
+            lower_rank = rank;
+            lower_set = true;
+        }
+        if !upper_set && b.lower >= upper {
+            upper_rank = rank;
+            upper_set = true;
+        }
+        if lower_set && upper_set {
+            break;
+        }
+        if !lower_set && b.lower < lower && b.upper > lower {
+            lower_rank = below(lower);
+            lower_set = true;
+        }
+        if !upper_set && b.lower < upper && b.upper > upper {
+            upper_rank = below(upper);
+            upper_set = true;
+        }
+        if lower_set && upper_set {
+            break;
+        }
+        rank += b.count;
+    }
+    if h.sum.is_nan() {
+        count += buckets[seen..].iter().map(|b| b.count).sum::<f64>();
+        if count < h.count {
+            notes.nan_skew = true;
+        }
+    } else {
+        count = h.count;
+    }
+    if !lower_set || lower_rank > count {
+        lower_rank = count;
+    }
+    if !upper_set || upper_rank > count {
+        upper_rank = count;
+    }
+    (upper_rank - lower_rank) / h.count
+}
+
+/// The metric name of a sample for annotations.
+pub(super) fn name_of(s: &Sample) -> &str {
+    s.metric.get(METRIC_NAME).unwrap_or("")
+}
+
+/// What a range function made of a series with histogram samples.
+pub(super) enum RangeOut {
+    /// The function works on floats only: apply it to the float samples.
+    Floats,
+    /// The result (none: no output element).
+    Done(Option<(f64, Option<Arc<FloatHistogram>>)>),
+}
+
+/// A range function over a series that has histogram samples.
+pub(super) fn range_call(
+    ev: &mut Evaluator<'_>,
+    func: &str,
+    name: &str,
+    points: &[(i64, f64)],
+    hpoints: &[(i64, Arc<FloatHistogram>)],
+    w: &super::Window,
+) -> RangeOut {
+    let mixed = |ev: &mut Evaluator<'_>| {
+        ev.warn(format!(
+            "PromQL warning: encountered a mix of histograms and floats for metric name \"{name}\""
+        ));
+        RangeOut::Done(None)
+    };
+    let n = points.len() + hpoints.len();
+    match func {
+        "count_over_time" => RangeOut::Done(Some((n as f64, None))),
+        "present_over_time" => RangeOut::Done(Some((1.0, None))),
+        "last_over_time" | "first_over_time" => {
+            let last = func == "last_over_time";
+            let f = if last { points.last() } else { points.first() };
+            let h = if last {
+                hpoints.last()
+            } else {
+                hpoints.first()
+            };
+            let pick_h = match (f, h) {
+                (Some(f), Some(h)) => (h.0 > f.0) == last,
+                (None, Some(_)) => true,
+                _ => false,
+            };
+            match (pick_h, f, h) {
+                (true, _, Some(h)) => RangeOut::Done(Some((0.0, Some(h.1.clone())))),
+                (false, Some(f), _) => RangeOut::Done(Some((f.1, None))),
+                _ => RangeOut::Done(None),
+            }
+        }
+        "rate" | "increase" | "delta" => {
+            if !points.is_empty() {
+                return mixed(ev);
+            }
+            RangeOut::Done(rate(ev, func, name, hpoints, w).map(|h| (0.0, Some(Arc::new(h)))))
+        }
+        "sum_over_time" | "avg_over_time" => {
+            if !points.is_empty() {
+                return mixed(ev);
+            }
+            let mut acc = (*hpoints[0].1).clone();
+            for (_, h) in &hpoints[1..] {
+                match acc.add(h) {
+                    Ok(c) => {
+                        if c.bounds_reconciled {
+                            ev.info("PromQL info: mismatched custom buckets were reconciled during aggregation".into());
+                        }
+                    }
+                    Err(_) => {
+                        ev.warn(format!(
+                            "PromQL warning: vector contains a mix of histograms with exponential and custom buckets schemas for metric name \"{name}\""
+                        ));
+                        return RangeOut::Done(None);
+                    }
+                }
+            }
+            if func == "avg_over_time" {
+                acc.div(hpoints.len() as f64);
+            }
+            acc.compact();
+            RangeOut::Done(Some((0.0, Some(Arc::new(acc)))))
+        }
+        _ => {
+            if points.is_empty() {
+                RangeOut::Done(None)
+            } else {
+                RangeOut::Floats
+            }
+        }
+    }
+}
+
+/// `rate`, `increase` or `delta` of histogram samples: the last minus the
+/// first, counter resets added back (not for `delta`), extrapolated to the
+/// window's edges as for floats.
+fn rate(
+    ev: &mut Evaluator<'_>,
+    func: &str,
+    name: &str,
+    hpoints: &[(i64, Arc<FloatHistogram>)],
+    w: &super::Window,
+) -> Option<FloatHistogram> {
+    use tsdb::histogram::CounterResetHint::Gauge;
+    let is_counter = func != "delta";
+    if hpoints.len() < 2 {
+        return None;
+    }
+    let not_counter =
+        || format!("PromQL warning: this native histogram metric is not a counter: \"{name}\"");
+    let mix = || {
+        format!(
+        "PromQL warning: vector contains a mix of histograms with exponential and custom buckets schemas for metric name \"{name}\""
+    )
+    };
+    let first = &hpoints[0].1;
+    let last = &hpoints[hpoints.len() - 1].1;
+    if is_counter && (first.counter_reset_hint == Gauge || last.counter_reset_hint == Gauge) {
+        ev.warn(not_counter());
+    }
+    let mut prev: FloatHistogram = (**first).clone();
+    let mut custom = prev.uses_custom_buckets();
+    if is_counter {
+        let second = &hpoints[1].1;
+        if second.detect_reset(&prev) {
+            prev = FloatHistogram {
+                schema: second.schema,
+                custom_values: second.custom_values.clone(),
+                ..Default::default()
+            };
+            custom = second.uses_custom_buckets();
+        }
+    }
+    if last.uses_custom_buckets() != custom {
+        ev.warn(mix());
+        return None;
+    }
+    let mut min_schema = last.schema.min(prev.schema);
+    for (_, cur) in &hpoints[1..hpoints.len() - 1] {
+        if !is_counter {
+            continue;
+        }
+        if cur.counter_reset_hint == Gauge {
+            ev.warn(not_counter());
+        }
+        min_schema = min_schema.min(cur.schema);
+        if cur.uses_custom_buckets() != custom {
+            ev.warn(mix());
+            return None;
+        }
+    }
+    let mut h = (**last).clone();
+    h.reduce_resolution(min_schema);
+    match h.sub(&prev) {
+        Err(_) => {
+            ev.warn(mix());
+            return None;
+        }
+        Ok(c) if c.bounds_reconciled => ev.info(
+            "PromQL info: mismatched custom buckets were reconciled during subtraction".into(),
+        ),
+        Ok(_) => {}
+    }
+    if is_counter {
+        let mut prev_ref: FloatHistogram = prev;
+        for (_, cur) in &hpoints[1..] {
+            if cur.detect_reset(&prev_ref) {
+                match h.add(&prev_ref) {
+                    Err(_) => {
+                        ev.warn(mix());
+                        return None;
+                    }
+                    Ok(c) if c.bounds_reconciled => ev.info(
+                        "PromQL info: mismatched custom buckets were reconciled during addition"
+                            .into(),
+                    ),
+                    Ok(_) => {}
+                }
+            }
+            prev_ref = (**cur).clone();
+        }
+    } else if first.counter_reset_hint != Gauge || last.counter_reset_hint != Gauge {
+        ev.warn(format!(
+            "PromQL warning: this native histogram metric is not a gauge: \"{name}\""
+        ));
+    }
+    // extrapolation, as for floats
+    let first_t = hpoints[0].0;
+    let last_t = hpoints[hpoints.len() - 1].0;
+    let mut to_start = (first_t - w.start) as f64 / 1000.0;
+    let mut to_end = (w.end - last_t) as f64 / 1000.0;
+    let sampled = (last_t - first_t) as f64 / 1000.0;
+    let avg = sampled / (hpoints.len() - 1) as f64;
+    let threshold = avg * 1.1;
+    if to_start >= threshold {
+        to_start = avg / 2.0;
+    }
+    if is_counter {
+        let mut to_zero = to_start;
+        if h.count > 0.0 && first.count >= 0.0 {
+            to_zero = sampled * (first.count / h.count);
+        }
+        if to_zero < to_start {
+            to_start = to_zero;
+        }
+    }
+    if to_end >= threshold {
+        to_end = avg / 2.0;
+    }
+    let mut factor = 1.0;
+    if sampled != 0.0 {
+        factor = (sampled + to_start + to_end) / sampled;
+    }
+    if func == "rate" {
+        factor /= w.range_secs();
+    }
+    h.counter_reset_hint = Gauge;
+    h.mul(factor);
+    h.counter_reset_hint = Gauge;
+    h.compact();
+    Some(h)
+}
