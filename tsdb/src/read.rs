@@ -186,7 +186,10 @@ pub fn matches_all(labels: &Labels, matchers: &[Matcher]) -> bool {
 #[derive(Default, Clone)]
 pub struct MemQueryable {
     series: Vec<(Labels, Vec<Sample>)>,
-    histograms: Vec<(Labels, Vec<HistogramSample>)>,
+    /// Per series: time, histogram as read back, histogram as added.
+    histograms: Vec<(Labels, Vec<(i64, Arc<FloatHistogram>, FloatHistogram)>)>,
+    /// Samples in each histogram series' current chunk.
+    chunk_lens: Vec<usize>,
 }
 
 impl MemQueryable {
@@ -207,13 +210,35 @@ impl MemQueryable {
     }
 
     /// Adds a native histogram sample; samples of one series must be
-    /// added in time order.
-    pub fn add_histogram(&mut self, labels: &Labels, t: i64, h: FloatHistogram) {
-        let h = Arc::new(h);
-        match self.histograms.iter_mut().find(|(l, _)| l == labels) {
-            Some((_, s)) => s.push((t, h)),
-            None => self.histograms.push((labels.clone(), vec![(t, h)])),
-        }
+    /// added in time order. Its counter reset hint becomes what a
+    /// Prometheus chunk would give back (see
+    /// [`crate::histogram::read_back_hint`]).
+    pub fn add_histogram(&mut self, labels: &Labels, t: i64, mut h: FloatHistogram) {
+        let last_float = self
+            .series
+            .iter()
+            .find(|(l, _)| l == labels)
+            .and_then(|(_, s)| s.last().map(|s| s.0));
+        let i = match self.histograms.iter().position(|(l, _)| l == labels) {
+            Some(i) => i,
+            None => {
+                self.histograms.push((labels.clone(), Vec::new()));
+                self.chunk_lens.push(0);
+                self.histograms.len() - 1
+            }
+        };
+        let first = match (self.histograms[i].1.last(), last_float) {
+            (None, _) => true,
+            (Some(p), Some(f)) if f > p.0 => true,
+            (Some(p), _) => {
+                crate::histogram::starts_new_chunk(&p.2, &h)
+                    || self.chunk_lens[i] >= crate::histogram::SAMPLES_PER_CHUNK
+            }
+        };
+        self.chunk_lens[i] = if first { 1 } else { self.chunk_lens[i] + 1 };
+        let original = h.clone();
+        h.counter_reset_hint = crate::histogram::read_back_hint(&h, first);
+        self.histograms[i].1.push((t, Arc::new(h), original));
         if !self.series.iter().any(|(l, _)| l == labels) {
             self.series.push((labels.clone(), Vec::new()));
             self.series.sort_by(|a, b| a.0.cmp(&b.0));
@@ -267,8 +292,8 @@ impl Querier for MemQuerier<'_> {
                     .find(|(hl, _)| hl == l)
                     .map(|(_, hs)| {
                         hs.iter()
-                            .filter(|(t, _)| *t >= self.mint && *t <= self.maxt)
-                            .cloned()
+                            .filter(|(t, _, _)| *t >= self.mint && *t <= self.maxt)
+                            .map(|(t, h, _)| (*t, h.clone()))
                             .collect()
                     })
                     .unwrap_or_default();

@@ -2,6 +2,9 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use tsdb::histogram::FloatHistogram;
 
 use tsdb::labels::{Labels, METRIC_NAME};
 
@@ -182,6 +185,28 @@ fn rank_order(a: f64, b: f64, top: bool) -> Ordering {
 }
 
 impl Evaluator<'_> {
+    /// The sum (or mean) of the histograms of `members`, with Prometheus's
+    /// annotations; `None` when their schemas cannot be combined.
+    fn sum_histograms(&mut self, members: &[Sample], mean: bool) -> Option<FloatHistogram> {
+        let mut notes = crate::functions::SumNotes::default();
+        let r = crate::functions::sum_histograms(
+            members.iter().filter_map(|s| s.h.as_deref()),
+            mean,
+            &mut notes,
+        );
+        crate::functions::sum_notes(self, &notes);
+        if r.is_none() {
+            let name = members
+                .iter()
+                .find_map(|s| s.metric.get(METRIC_NAME))
+                .unwrap_or("");
+            self.warn(format!(
+                "PromQL warning: vector contains a mix of histograms with exponential and custom buckets schemas for metric name \"{name}\""
+            ));
+        }
+        r
+    }
+
     pub(crate) fn aggregate(
         &mut self,
         op: AggregateOp,
@@ -236,6 +261,13 @@ impl Evaluator<'_> {
                 };
                 for mut g in groups {
                     if op != AggregateOp::Limitk {
+                        if g.members.iter().any(|s| s.h.is_some()) {
+                            g.members.retain(|s| s.h.is_none());
+                            self.info(format!(
+                                "PromQL info: ignored histogram in {} aggregation",
+                                op.as_str()
+                            ));
+                        }
                         let top = op == AggregateOp::Topk;
                         g.members.sort_by(|a, b| rank_order(a.v, b.v, top));
                     }
@@ -295,8 +327,44 @@ impl Evaluator<'_> {
                 }));
             }
             _ => {
-                for g in groups {
+                for mut g in groups {
                     let drop_name = g.members.iter().any(|s| s.drop_name);
+                    let hists = g.members.iter().filter(|s| s.h.is_some()).count();
+                    if hists > 0 {
+                        match op {
+                            AggregateOp::Sum | AggregateOp::Avg => {
+                                if hists < g.members.len() {
+                                    self.warn(
+                                        "PromQL warning: encountered a mix of histograms and floats for aggregation"
+                                            .into(),
+                                    );
+                                    continue;
+                                }
+                                if let Some(h) =
+                                    self.sum_histograms(&g.members, op == AggregateOp::Avg)
+                                {
+                                    out.push(Sample {
+                                        metric: g.key,
+                                        v: 0.0,
+                                        h: Some(Arc::new(h)),
+                                        drop_name,
+                                    });
+                                }
+                                continue;
+                            }
+                            AggregateOp::Count | AggregateOp::Group => {}
+                            _ => {
+                                g.members.retain(|s| s.h.is_none());
+                                self.info(format!(
+                                    "PromQL info: ignored histogram in {} aggregation",
+                                    op.as_str()
+                                ));
+                                if g.members.is_empty() {
+                                    continue;
+                                }
+                            }
+                        }
+                    }
                     let mut vals: Vec<f64> = g.members.iter().map(|s| s.v).collect();
                     let v = match op {
                         AggregateOp::Sum => {

@@ -62,6 +62,11 @@ impl Evaluator<'_> {
                     (UnaryOp::Neg, StepValue::Vector(mut v)) => {
                         for s in &mut v {
                             s.v = -s.v;
+                            if let Some(h) = &s.h {
+                                let mut h = (**h).clone();
+                                h.mul(-1.0);
+                                s.h = Some(std::sync::Arc::new(h));
+                            }
                             s.drop_name = true;
                         }
                         StepValue::Vector(v)

@@ -163,6 +163,7 @@ fn by_value(a: f64, b: f64, desc: bool) -> Ordering {
 
 fn sort_values(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64, desc: bool) -> R {
     let mut v = ev.eval_vector(arg(args, 0)?, ts)?;
+    v.retain(|s| s.h.is_none());
     v.sort_by(|a, b| by_value(a.v, b.v, desc));
     Ok(StepValue::Vector(v))
 }

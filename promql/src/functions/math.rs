@@ -23,11 +23,30 @@ pub(super) fn sgn(v: f64) -> f64 {
 /// Applies `f` to each element of the vector argument, dropping names.
 fn map_vector(ev: &mut Evaluator<'_>, arg: &Expr, ts: i64, f: impl Fn(f64) -> f64) -> R {
     let mut v = ev.eval_vector(arg, ts)?;
+    v.retain(|s| s.h.is_none());
     for s in &mut v {
         s.v = f(s.v);
         s.drop_name = true;
     }
     Ok(StepValue::Vector(v))
+}
+
+/// Go's `math.Max`: NaN when either is NaN.
+fn go_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
+/// Go's `math.Min`: NaN when either is NaN.
+fn go_min(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.min(b)
+    }
 }
 
 fn arg(args: &[Expr], i: usize) -> Result<&Expr, Error> {
@@ -41,17 +60,17 @@ pub(super) fn clamp(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
     if lo > hi {
         return Ok(StepValue::Vector(Vec::new()));
     }
-    map_vector(ev, &args[0], ts, |v| v.max(lo).min(hi))
+    map_vector(ev, &args[0], ts, |v| go_min(go_max(v, lo), hi))
 }
 
 pub(super) fn clamp_max(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
     let hi = ev.eval_scalar(arg(args, 1)?, ts)?;
-    map_vector(ev, &args[0], ts, |v| if v.is_nan() { v } else { v.min(hi) })
+    map_vector(ev, &args[0], ts, |v| go_min(v, hi))
 }
 
 pub(super) fn clamp_min(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
     let lo = ev.eval_scalar(arg(args, 1)?, ts)?;
-    map_vector(ev, &args[0], ts, |v| if v.is_nan() { v } else { v.max(lo) })
+    map_vector(ev, &args[0], ts, |v| go_max(v, lo))
 }
 
 pub(super) fn round(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
@@ -65,8 +84,9 @@ pub(super) fn round(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
 
 pub(super) fn scalar(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
     let v = ev.eval_vector(arg(args, 0)?, ts)?;
-    Ok(StepValue::Scalar(if v.len() == 1 {
-        v[0].v
+    let floats: Vec<f64> = v.iter().filter(|s| s.h.is_none()).map(|s| s.v).collect();
+    Ok(StepValue::Scalar(if floats.len() == 1 {
+        floats[0]
     } else {
         f64::NAN
     }))
@@ -202,6 +222,7 @@ fn date_fn(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64, f: fn(&Date) -> f64) 
     };
     Ok(StepValue::Vector(
         v.into_iter()
+            .filter(|s| s.h.is_none())
             .map(|mut s| {
                 s.v = if s.v.is_finite() {
                     f(&date(s.v))

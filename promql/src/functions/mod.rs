@@ -7,6 +7,8 @@ pub(crate) mod info;
 mod label;
 mod math;
 mod native;
+
+pub(crate) use native::{sum_histograms, sum_notes, SumNotes};
 mod over_time;
 pub(crate) mod rate;
 

@@ -342,6 +342,103 @@ pub(super) fn range_call(
                 _ => RangeOut::Done(None),
             }
         }
+        "changes" | "resets" => {
+            // floats and histograms in time order; a change of type counts
+            let mut all: Vec<(i64, f64, Option<&Arc<FloatHistogram>>)> = points
+                .iter()
+                .map(|p| (p.0, p.1, None))
+                .chain(hpoints.iter().map(|h| (h.0, 0.0, Some(&h.1))))
+                .collect();
+            all.sort_by_key(|p| p.0);
+            let mut n = 0usize;
+            for pair in all.windows(2) {
+                let hit = match (pair[0].2, pair[1].2) {
+                    (None, None) => {
+                        let (a, b) = (pair[0].1, pair[1].1);
+                        if func == "resets" {
+                            b < a
+                        } else {
+                            a != b && !(a.is_nan() && b.is_nan())
+                        }
+                    }
+                    (Some(a), Some(b)) => {
+                        if func == "resets" {
+                            b.detect_reset(a)
+                        } else {
+                            !same_histogram(a, b)
+                        }
+                    }
+                    _ => true,
+                };
+                n += usize::from(hit);
+            }
+            RangeOut::Done(Some((n as f64, None)))
+        }
+        "ts_of_last_over_time" | "ts_of_first_over_time" => {
+            let last = func == "ts_of_last_over_time";
+            let ts = points
+                .iter()
+                .map(|p| p.0)
+                .chain(hpoints.iter().map(|h| h.0));
+            let t = if last { ts.max() } else { ts.min() };
+            RangeOut::Done(t.map(|t| (t as f64 / 1000.0, None)))
+        }
+        "irate" | "idelta" => {
+            // the last two samples of the window, floats and histograms
+            let mut all: Vec<(i64, Option<&Arc<FloatHistogram>>)> = points
+                .iter()
+                .map(|p| (p.0, None))
+                .chain(hpoints.iter().map(|h| (h.0, Some(&h.1))))
+                .collect();
+            all.sort_by_key(|p| p.0);
+            if all.len() < 2 {
+                return RangeOut::Done(None);
+            }
+            match (all[all.len() - 2], all[all.len() - 1]) {
+                ((_, None), (_, None)) => RangeOut::Floats,
+                ((t0, Some(a)), (t1, Some(b))) => {
+                    use tsdb::histogram::CounterResetHint::Gauge;
+                    let gauges = [a, b]
+                        .iter()
+                        .filter(|h| h.counter_reset_hint == Gauge)
+                        .count();
+                    if func == "irate" && gauges > 0 {
+                        ev.warn(format!(
+                            "PromQL warning: this native histogram metric is not a counter: \"{name}\""
+                        ));
+                    } else if func == "idelta" && gauges < 2 {
+                        ev.warn(format!(
+                            "PromQL warning: this native histogram metric is not a gauge: \"{name}\""
+                        ));
+                    }
+                    let mut r = (**b).clone();
+                    if func == "irate" && b.detect_reset(a) {
+                        // the counter started again: its value is the increase
+                    } else {
+                        match r.sub(a) {
+                            Err(_) => {
+                                ev.warn(format!(
+                                    "PromQL warning: vector contains a mix of histograms with exponential and custom buckets schemas for metric name \"{name}\""
+                                ));
+                                return RangeOut::Done(None);
+                            }
+                            Ok(c) if c.bounds_reconciled => ev.info(
+                                "PromQL info: mismatched custom buckets were reconciled during subtraction"
+                                    .into(),
+                            ),
+                            Ok(_) => {}
+                        }
+                    }
+                    if func == "irate" {
+                        r.div((t1 - t0) as f64 / 1000.0);
+                    }
+                    r.counter_reset_hint = tsdb::histogram::CounterResetHint::Gauge;
+                    r.compact();
+                    RangeOut::Done(Some((0.0, Some(Arc::new(r)))))
+                }
+                _ => mixed(ev),
+            }
+        }
         "rate" | "increase" | "delta" => {
             if !points.is_empty() {
                 return mixed(ev);
@@ -352,32 +449,30 @@ pub(super) fn range_call(
             if !points.is_empty() {
                 return mixed(ev);
             }
-            let mut acc = (*hpoints[0].1).clone();
-            for (_, h) in &hpoints[1..] {
-                match acc.add(h) {
-                    Ok(c) => {
-                        if c.bounds_reconciled {
-                            ev.info("PromQL info: mismatched custom buckets were reconciled during aggregation".into());
-                        }
-                    }
-                    Err(_) => {
-                        ev.warn(format!(
-                            "PromQL warning: vector contains a mix of histograms with exponential and custom buckets schemas for metric name \"{name}\""
-                        ));
-                        return RangeOut::Done(None);
-                    }
+            let mut notes = SumNotes::default();
+            let r = sum_histograms(
+                hpoints.iter().map(|(_, h)| &**h),
+                func == "avg_over_time",
+                &mut notes,
+            );
+            sum_notes(ev, &notes);
+            match r {
+                Some(h) => RangeOut::Done(Some((0.0, Some(Arc::new(h))))),
+                None => {
+                    ev.warn(format!(
+                        "PromQL warning: vector contains a mix of histograms with exponential and custom buckets schemas for metric name \"{name}\""
+                    ));
+                    RangeOut::Done(None)
                 }
             }
-            if func == "avg_over_time" {
-                acc.div(hpoints.len() as f64);
-            }
-            acc.compact();
-            RangeOut::Done(Some((0.0, Some(Arc::new(acc)))))
         }
         _ => {
             if points.is_empty() {
                 RangeOut::Done(None)
             } else {
+                ev.info(format!(
+                    "PromQL info: ignored histograms in a range containing both floats and histograms for metric name \"{name}\""
+                ));
                 RangeOut::Floats
             }
         }
@@ -512,4 +607,87 @@ fn rate(
     h.counter_reset_hint = Gauge;
     h.compact();
     Some(h)
+}
+
+/// What summing histograms ran into.
+#[derive(Default)]
+pub(crate) struct SumNotes {
+    /// Some said "counter reset", others "no counter reset".
+    pub collision: bool,
+    /// Differing custom bounds were reduced to the common ones.
+    pub reconciled: bool,
+}
+
+/// The sum, or with `mean` the mean, of histograms, compensated for
+/// rounding; a mean switches to being updated incrementally once the sum
+/// would overflow. `None` when exponential and custom buckets meet.
+pub(crate) fn sum_histograms<'h>(
+    hs: impl IntoIterator<Item = &'h FloatHistogram>,
+    mean: bool,
+    notes: &mut SumNotes,
+) -> Option<FloatHistogram> {
+    use tsdb::histogram::{CounterResetHint, KahanSum};
+    let mut it = hs.into_iter();
+    let first = it.next()?;
+    let (mut reset, mut not_reset) = (false, false);
+    let mut track = |h: &FloatHistogram| match h.counter_reset_hint {
+        CounterResetHint::CounterReset => reset = true,
+        CounterResetHint::NotCounterReset => not_reset = true,
+        _ => {}
+    };
+    track(first);
+    let mut sum = KahanSum::new(first);
+    let mut avg: Option<KahanSum> = None;
+    let mut count = 1.0f64;
+    for h in it {
+        track(h);
+        count += 1.0;
+        if avg.is_none() {
+            let mut next = sum.clone();
+            let r = next.add(h).ok()?;
+            notes.reconciled |= r.bounds_reconciled;
+            if !mean || !next.raw().has_overflow() {
+                sum = next;
+                continue;
+            }
+            let mut m = sum.clone();
+            m.div(count - 1.0);
+            avg = Some(m);
+        }
+        let m = avg.as_mut()?;
+        m.mul((count - 1.0) / count);
+        let mut part = h.clone();
+        part.div(count);
+        let r = m.add(&part).ok()?;
+        notes.reconciled |= r.bounds_reconciled;
+    }
+    notes.collision |= reset && not_reset;
+    Some(match avg {
+        Some(m) => m.value(),
+        None => {
+            if mean {
+                sum.div(count);
+            }
+            sum.value()
+        }
+    })
+}
+
+/// Reports what summing histograms ran into.
+pub(crate) fn sum_notes(ev: &mut Evaluator<'_>, notes: &SumNotes) {
+    if notes.collision {
+        ev.warn("PromQL warning: conflicting counter resets during histogram aggregation".into());
+    }
+    if notes.reconciled {
+        ev.info("PromQL info: mismatched custom buckets were reconciled during aggregation".into());
+    }
+}
+
+/// Whether two histograms hold the same data, whatever their hints.
+fn same_histogram(a: &FloatHistogram, b: &FloatHistogram) -> bool {
+    let (mut x, mut y) = (a.clone(), b.clone());
+    x.compact();
+    y.compact();
+    x.counter_reset_hint = y.counter_reset_hint;
+    x == y
 }
