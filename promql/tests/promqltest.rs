@@ -127,6 +127,54 @@ impl Runner {
         }
     }
 
+    /// Adds the classic histograms of a `load_with_nhcb` block once more,
+    /// converted to histograms with custom bounds under their base name.
+    fn load_nhcb(&mut self, step: i64, lines: &[(usize, String)]) -> Result<(), String> {
+        use std::collections::BTreeMap;
+        use tsdb::histogram::ClassicHistogram;
+        let mut groups: BTreeMap<tsdb::labels::Labels, BTreeMap<i64, ClassicHistogram>> =
+            BTreeMap::new();
+        for (_, l) in lines {
+            let (labels, rest) = parse_series(l)?;
+            let Some(name) = labels.metric_name().map(str::to_string) else {
+                continue;
+            };
+            let (kind, base) = if let Some(b) = name.strip_suffix("_bucket") {
+                (0, b)
+            } else if let Some(b) = name.strip_suffix("_count") {
+                (1, b)
+            } else if let Some(b) = name.strip_suffix("_sum") {
+                (2, b)
+            } else {
+                continue;
+            };
+            let le = match kind {
+                0 => match labels.get("le").and_then(|v| parse_value(v)) {
+                    Some(le) if !le.is_nan() => le,
+                    _ => continue,
+                },
+                _ => 0.0,
+            };
+            let key = labels.with("__name__", base).without(&["le"]);
+            let series = groups.entry(key).or_default();
+            for (i, v) in expand_any(rest)?.into_iter().enumerate() {
+                let Some(Val::F(v)) = v else { continue };
+                let h = series.entry(i as i64 * step).or_default();
+                match kind {
+                    0 => h.set_bucket(le, v),
+                    1 => h.set_count(v),
+                    _ => h.set_sum(v),
+                }
+            }
+        }
+        for (labels, by_time) in groups {
+            for (t, h) in by_time {
+                self.store.add_histogram(&labels, t, h.convert()?);
+            }
+        }
+        Ok(())
+    }
+
     fn eval(&mut self, ev: Eval) {
         if let Some(why) = &ev.expect.unsupported {
             let why = why.clone();
@@ -528,18 +576,13 @@ fn run_script(file: &str, text: &str) -> Report {
                     None => r.data_unsupported = Some(format!("bad load step on line {ln}")),
                 }
                 if cmd == "load_with_nhcb" {
-                    // classic series are loaded as well; only the converted
-                    // native histograms (named without `_bucket`) are missing
-                    for (_, l) in &block {
-                        if let Ok((labels, _)) = parse_series(l) {
-                            if let Some(base) =
-                                labels.metric_name().and_then(|n| n.strip_suffix("_bucket"))
-                            {
-                                if !r.histogram_names.iter().any(|h| h == base) {
-                                    r.histogram_names.push(base.to_string());
-                                }
+                    match parse_time(rest.trim()) {
+                        Some(step) => {
+                            if let Err(e) = r.load_nhcb(step, &block) {
+                                r.data_unsupported = Some(e);
                             }
                         }
+                        None => r.data_unsupported = Some(format!("bad load step on line {ln}")),
                     }
                 }
             }

@@ -561,6 +561,96 @@ impl FloatHistogram {
     }
 }
 
+/// Collects one classic histogram at one time (its `le` buckets, count
+/// and sum) and turns it into a histogram with custom bounds: the bounds
+/// are the finite `le` values, the counts the differences between
+/// neighbouring cumulative buckets.
+#[derive(Clone, Debug, Default)]
+pub struct ClassicHistogram {
+    /// `(le, cumulative count)` in `le` order.
+    buckets: Vec<(f64, f64)>,
+    count: Option<f64>,
+    sum: f64,
+    err: Option<String>,
+}
+
+impl ClassicHistogram {
+    /// Sets the cumulative count of the bucket with upper bound `le`.
+    pub fn set_bucket(&mut self, le: f64, count: f64) {
+        if self.err.is_some() {
+            return;
+        }
+        if count < 0.0 {
+            self.err = Some(format!("negative bucket count: le={le}, count={count}"));
+            return;
+        }
+        let i = self.buckets.partition_point(|b| b.0 < le);
+        if self.buckets.get(i).is_some_and(|b| b.0 == le) {
+            self.buckets[i].1 = count;
+        } else {
+            self.buckets.insert(i, (le, count));
+        }
+        let ok = (i == 0 || self.buckets[i - 1].1 <= count)
+            && self.buckets.get(i + 1).is_none_or(|b| count <= b.1);
+        if !ok {
+            self.err = Some(format!(
+                "bucket counts are not cumulative: le={le}, count={count}"
+            ));
+        }
+    }
+
+    /// Sets the count of observations.
+    pub fn set_count(&mut self, count: f64) {
+        if count < 0.0 && self.err.is_none() {
+            self.err = Some(format!("negative count: count={count}"));
+        }
+        self.count = Some(count);
+    }
+
+    /// Sets the sum of observations.
+    pub fn set_sum(&mut self, sum: f64) {
+        self.sum = sum;
+    }
+
+    /// The histogram with custom bounds, or why there is none.
+    pub fn convert(&self) -> Result<FloatHistogram, String> {
+        if let Some(e) = &self.err {
+            return Err(e.clone());
+        }
+        let mut buckets = self.buckets.clone();
+        let count = match (self.count, buckets.last()) {
+            (Some(c), _) => c,
+            (None, Some(b)) => b.1,
+            (None, None) => 0.0,
+        };
+        if buckets.last().is_none_or(|b| b.0 != f64::INFINITY) {
+            buckets.push((f64::INFINITY, count));
+        }
+        let last = buckets[buckets.len() - 1].1;
+        if count != last {
+            return Err(format!(
+                "histogram count does not match the +Inf bucket: count={count} != le=+Inf count={last}"
+            ));
+        }
+        let mut h = FloatHistogram {
+            schema: CUSTOM_BUCKETS_SCHEMA,
+            count,
+            sum: self.sum,
+            ..Default::default()
+        };
+        let mut prev = 0.0;
+        for (i, &(le, c)) in buckets.iter().enumerate() {
+            h.positive.push((i as i32, c - prev));
+            prev = c;
+            if le != f64::INFINITY {
+                h.custom_values.push(le);
+            }
+        }
+        h.compact();
+        Ok(h)
+    }
+}
+
 /// Samples a histogram chunk holds at most; the next one starts a chunk.
 pub const SAMPLES_PER_CHUNK: usize = 120;
 
