@@ -31,7 +31,7 @@ pub(crate) fn apply(op: BinaryOp, l: f64, r: f64) -> (f64, bool) {
         Lss => (l, l < r),
         Gte => (l, l >= r),
         Lte => (l, l <= r),
-        And | Or | Unless => (f64::NAN, false),
+        TrimUpper | TrimLower | And | Or | Unless => (f64::NAN, false),
     }
 }
 
@@ -71,6 +71,7 @@ fn apply_elem(
         Some(Arc::new(h))
     };
     Some(match (l.1, r.1) {
+        (None, None) if op.is_trim() => return incompatible(notes, "float", "float"),
         (None, None) => {
             let (v, keep) = apply(op, l.0, r.0);
             (v, None, keep)
@@ -82,6 +83,8 @@ fn apply_elem(
         (Some(h), None) => match op {
             Mul => (0.0, scaled(h, &|h| h.mul(r.0)), true),
             Div => (0.0, scaled(h, &|h| h.div(r.0)), true),
+            TrimUpper => (0.0, scaled(h, &|h| h.trim(r.0, true)), true),
+            TrimLower => (0.0, scaled(h, &|h| h.trim(r.0, false)), true),
             _ => return incompatible(notes, "histogram", "float"),
         },
         (Some(a), Some(b)) => match op {
@@ -148,7 +151,7 @@ fn histograms_equal(a: &FloatHistogram, b: &FloatHistogram) -> bool {
 }
 
 fn drops_name(op: BinaryOp, return_bool: bool) -> bool {
-    !op.is_comparison() || return_bool
+    !(op.is_comparison() || op.is_trim()) || return_bool
 }
 
 /// The match-group key of a series.

@@ -277,7 +277,18 @@ impl Evaluator<'_> {
                     }
                 };
                 match s.h {
-                    Some(h) => out[i].hpoints.push((ti, h)),
+                    Some(mut h) => {
+                        // a subquery may skip samples or return one
+                        // several times: counter resets are detected
+                        // afresh, as for floats
+                        use tsdb::histogram::CounterResetHint::{
+                            CounterReset, NotCounterReset, Unknown,
+                        };
+                        if matches!(h.counter_reset_hint, CounterReset | NotCounterReset) {
+                            std::sync::Arc::make_mut(&mut h).counter_reset_hint = Unknown;
+                        }
+                        out[i].hpoints.push((ti, h))
+                    }
                     None => out[i].points.push((ti, s.v)),
                 }
             }

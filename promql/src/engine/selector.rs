@@ -33,6 +33,9 @@ struct Need<'e> {
     matchers: Cow<'e, [Matcher]>,
     mint: i64,
     maxt: i64,
+    /// Only the count and sum of histograms are needed (see
+    /// [`stats_only`]).
+    stats: bool,
 }
 
 impl<'e> Need<'e> {
@@ -42,6 +45,7 @@ impl<'e> Need<'e> {
             matchers: Cow::Borrowed(&vs.matchers),
             mint,
             maxt,
+            stats: false,
         }
     }
 }
@@ -118,6 +122,7 @@ impl Evaluator<'_> {
                     matchers: Cow::Owned(info::info_matchers(args.get(1))),
                     mint: s.saturating_sub(self.opts.lookback_delta_ms) + 1,
                     maxt: e,
+                    stats: false,
                 });
             }
             Expr::Call { args, .. } => {
@@ -144,6 +149,11 @@ impl Evaluator<'_> {
     pub(crate) fn load(&mut self, store: &dyn Queryable, expr: &Expr) -> Result<(), Error> {
         let mut needs = Vec::new();
         self.collect(expr, self.start, self.end, &mut needs);
+        let mut stats = std::collections::HashSet::new();
+        stats_only(expr, false, false, &mut stats);
+        for n in &mut needs {
+            n.stats = stats.contains(&n.key);
+        }
         if needs.is_empty() {
             return Ok(());
         }
@@ -157,11 +167,14 @@ impl Evaluator<'_> {
             for mut s in selected {
                 self.check_deadline()?;
                 let samples = s.samples.collect_between(need.mint, need.maxt);
-                let hists: Vec<HistogramSample> = s
+                let mut hists: Vec<HistogramSample> = s
                     .histograms
                     .into_iter()
                     .filter(|(t, _)| *t >= need.mint && *t <= need.maxt)
                     .collect();
+                if need.stats {
+                    hists = counts_and_sums(hists);
+                }
                 self.account(samples.len() + hists.len())?;
                 self.has_histograms |= !hists.is_empty();
                 if !samples.is_empty() || !hists.is_empty() {
@@ -177,6 +190,81 @@ impl Evaluator<'_> {
         self.data = data;
         Ok(())
     }
+}
+
+/// Collects the keys of the selectors of which only the count and sum of
+/// histograms are needed: those inside `histogram_count`, `_sum` or
+/// `_avg` with no subquery, trim operator or function that needs the
+/// buckets on the way (as Prometheus decides when it may decode
+/// histograms without their buckets).
+fn stats_only(e: &Expr, stat: bool, blocked: bool, out: &mut std::collections::HashSet<usize>) {
+    match e {
+        Expr::VectorSelector(vs) | Expr::MatrixSelector { selector: vs, .. } => {
+            if stat && !blocked {
+                out.insert(key(vs));
+            }
+        }
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) => {}
+        Expr::Subquery { expr, .. } => stats_only(expr, stat, true, out),
+        Expr::Unary { expr, .. } | Expr::Paren(expr) => stats_only(expr, stat, blocked, out),
+        Expr::Call { func, args } => {
+            let stat = stat
+                || matches!(
+                    func.as_str(),
+                    "histogram_count" | "histogram_sum" | "histogram_avg"
+                );
+            let blocked = blocked
+                || matches!(
+                    func.as_str(),
+                    "histogram_quantile" | "histogram_quantiles" | "histogram_fraction"
+                );
+            for a in args {
+                stats_only(a, stat, blocked, out);
+            }
+        }
+        Expr::Aggregate { expr, param, .. } => {
+            stats_only(expr, stat, blocked, out);
+            if let Some(p) = param {
+                stats_only(p, stat, blocked, out);
+            }
+        }
+        Expr::Binary { op, lhs, rhs, .. } => {
+            let blocked = blocked || op.is_trim();
+            stats_only(lhs, stat, blocked, out);
+            stats_only(rhs, stat, blocked, out);
+        }
+    }
+}
+
+/// Histograms reduced to their count and sum, as Prometheus decodes them
+/// when no buckets are needed; a histogram whose counter reset hint is
+/// unknown gets "reset" or "no reset" from the one before it.
+fn counts_and_sums(hists: Vec<HistogramSample>) -> Vec<HistogramSample> {
+    use tsdb::histogram::{CounterResetHint, FloatHistogram};
+    let mut out = Vec::with_capacity(hists.len());
+    let mut last: Option<std::sync::Arc<FloatHistogram>> = None;
+    for (t, h) in hists {
+        let mut hint = h.counter_reset_hint;
+        if hint == CounterResetHint::Unknown {
+            if let Some(l) = &last {
+                hint = if h.detect_reset(l) {
+                    CounterResetHint::CounterReset
+                } else {
+                    CounterResetHint::NotCounterReset
+                };
+            }
+        }
+        let reduced = FloatHistogram {
+            schema: h.schema,
+            counter_reset_hint: hint,
+            count: h.count,
+            sum: h.sum,
+            ..Default::default()
+        };
+        last = Some(h);
+        out.push((t, std::sync::Arc::new(reduced)));
+    }
+    out
 }
 
 /// How far an anchored or smoothed range reaches before its start and

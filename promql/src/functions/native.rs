@@ -152,9 +152,15 @@ pub(super) fn quantile(q: f64, h: &FloatHistogram, notes: &mut Notes) -> f64 {
             break;
         }
     }
-    let Some(mut b) = bucket else {
-        return f64::NAN;
-    };
+    // no bucket at all (only NaN observations): an empty one at 0
+    let mut b = bucket.unwrap_or(tsdb::histogram::Bucket {
+        lower: 0.0,
+        upper: 0.0,
+        lower_inclusive: false,
+        upper_inclusive: false,
+        count: 0.0,
+        index: 0,
+    });
     if !h.uses_custom_buckets() && b.lower < 0.0 && b.upper > 0.0 {
         if h.negative.is_empty() && !h.positive.is_empty() {
             b.lower = 0.0;

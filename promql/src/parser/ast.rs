@@ -174,6 +174,10 @@ pub enum BinaryOp {
     Gte,
     /// `<=`
     Lte,
+    /// `</`: removes a histogram's observations above a value
+    TrimUpper,
+    /// `>/`: removes a histogram's observations below a value
+    TrimLower,
     /// `and`
     And,
     /// `or`
@@ -189,6 +193,11 @@ impl BinaryOp {
         matches!(self, Eql | Neq | Gtr | Lss | Gte | Lte)
     }
 
+    /// Whether this is a histogram trim operator (`</`, `>/`).
+    pub fn is_trim(self) -> bool {
+        matches!(self, BinaryOp::TrimUpper | BinaryOp::TrimLower)
+    }
+
     /// Whether this is a set operator (`and`, `or`, `unless`).
     pub fn is_set(self) -> bool {
         matches!(self, BinaryOp::And | BinaryOp::Or | BinaryOp::Unless)
@@ -200,7 +209,7 @@ impl BinaryOp {
         match self {
             Or => 1,
             And | Unless => 2,
-            Eql | Neq | Gtr | Lss | Gte | Lte => 3,
+            Eql | Neq | Gtr | Lss | Gte | Lte | TrimUpper | TrimLower => 3,
             Add | Sub => 4,
             Mul | Div | Mod | Atan2 => 5,
             Pow => 6,
@@ -224,6 +233,8 @@ impl BinaryOp {
             Lss => "<",
             Gte => ">=",
             Lte => "<=",
+            TrimUpper => "</",
+            TrimLower => ">/",
             And => "and",
             Or => "or",
             Unless => "unless",

@@ -417,6 +417,8 @@ impl Lexer<'_> {
                 b"!=" => (Tok::Op(BinaryOp::Neq), 2),
                 b">=" => (Tok::Op(BinaryOp::Gte), 2),
                 b"<=" => (Tok::Op(BinaryOp::Lte), 2),
+                b"</" => (Tok::Op(BinaryOp::TrimUpper), 2),
+                b">/" => (Tok::Op(BinaryOp::TrimLower), 2),
                 b"=~" => return self.fail(start, "unexpected character after '=': '~'".into()),
                 _ => match c {
                     b'!' => {
