@@ -157,6 +157,49 @@ pub(crate) fn quantile(q: f64, values: &mut [f64]) -> f64 {
 /// Formats a float as Prometheus prints sample values in labels.
 pub(crate) use crate::gofmt::format_f as format_value;
 
+/// A histogram as Prometheus prints it (Go's `FloatHistogram.String`):
+/// count, sum and the populated buckets from the lowest,
+/// `{count:20, sum:10, [-2,-1):2, [-0.001,0.001]:2, (1,2]:2}`.
+pub(crate) fn histogram_string(h: &FloatHistogram) -> String {
+    use std::fmt::Write as _;
+    let g = |v: f64| -> String {
+        if v.is_nan() {
+            "NaN".into()
+        } else if v.is_infinite() {
+            if v > 0.0 { "+Inf" } else { "-Inf" }.into()
+        } else if v == 0.0 {
+            if v.is_sign_negative() { "-0" } else { "0" }.into()
+        } else {
+            crate::gofmt::format_g(v, -4..6)
+        }
+    };
+    let v = |x: f64| -> String {
+        if x.is_finite() && x != 0.0 {
+            crate::gofmt::format_g(x, -4..21)
+        } else {
+            g(x)
+        }
+    };
+    let mut out = format!("{{count:{}, sum:{}", g(h.count), g(h.sum));
+    let neg: Vec<tsdb::histogram::Bucket> =
+        h.negative_buckets().filter(|b| b.count != 0.0).collect();
+    let zero = (h.zero_count != 0.0).then(|| h.zero_bucket());
+    let pos = h.positive_buckets().filter(|b| b.count != 0.0);
+    for b in neg.into_iter().rev().chain(zero).chain(pos) {
+        let _ = write!(
+            out,
+            ", {}{},{}{}:{}",
+            if b.lower_inclusive { '[' } else { '(' },
+            g(b.lower),
+            g(b.upper),
+            if b.upper_inclusive { ']' } else { ')' },
+            v(b.count)
+        );
+    }
+    out.push('}');
+    out
+}
+
 /// Whether `s` is a valid label name.
 pub(crate) fn valid_label_name(s: &str) -> bool {
     !s.is_empty() && std::str::from_utf8(s.as_bytes()).is_ok() && !s.contains('\u{FFFD}')
@@ -309,7 +352,11 @@ impl Evaluator<'_> {
                 let mut idx: HashMap<Labels, usize> = HashMap::new();
                 for g in groups {
                     for s in g.members {
-                        let l = g.key.with(&label, &format_value(s.v));
+                        let v = match &s.h {
+                            Some(h) => histogram_string(h),
+                            None => format_value(s.v),
+                        };
+                        let l = g.key.with(&label, &v);
                         match idx.get(&l) {
                             Some(&i) => counts[i].1 += 1.0,
                             None => {
