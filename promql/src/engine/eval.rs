@@ -7,7 +7,7 @@ use tsdb::labels::Labels;
 use super::selector::{extension, hwindow, key, latest_any, window};
 use super::Evaluator;
 use crate::error::Error;
-use crate::functions::extended;
+use crate::functions::{extended, extended_hist};
 use crate::parser::{Expr, UnaryOp, VectorSelector};
 use crate::value::{Sample, Series, StepValue};
 
@@ -156,24 +156,45 @@ impl Evaluator<'_> {
 
     /// A smoothed instant selector at `ts`: per series the value at the
     /// evaluation time, interpolated between the samples around it.
-    fn select_smoothed(&self, vs: &VectorSelector, ts: i64) -> Vec<Sample> {
+    fn select_smoothed(&mut self, vs: &VectorSelector, ts: i64) -> Vec<Sample> {
         let t = self.effective_time(vs.at, vs.offset_ms, ts);
         let lb = self.opts.lookback_delta_ms;
         let Some(series) = self.data.get(&key(vs)) else {
             return Vec::new();
         };
-        let out: Vec<Sample> = series
-            .iter()
-            .filter_map(|s| {
-                let near = window(&s.samples, t.saturating_sub(lb), t.saturating_add(lb));
-                extended::smoothed_value(&near, t).map(|v| Sample {
+        let (lo, hi) = (t.saturating_sub(lb), t.saturating_add(lb));
+        let mut out = Vec::new();
+        let mut notes = Vec::new();
+        for s in series {
+            let near = window(&s.samples, lo, hi);
+            let hnear = hwindow(&s.hists, lo, hi);
+            let name = s.labels.get(tsdb::labels::METRIC_NAME).unwrap_or("");
+            let mut n = extended_hist::Notes::new(name);
+            let sample = match (near.is_empty(), hnear.is_empty()) {
+                (_, true) => extended::smoothed_value(&near, t).map(|v| (v, None)),
+                (true, false) => extended_hist::smoothed_value(&hnear, t, &mut n)
+                    .map(|h| (0.0, Some(std::sync::Arc::new(h)))),
+                (false, false) => {
+                    n.warnings.push(format!(
+                        "PromQL warning: encountered a mix of histograms and floats for metric name \"{name}\""
+                    ));
+                    None
+                }
+            };
+            notes.push((n.warnings, n.infos));
+            if let Some((v, h)) = sample {
+                out.push(Sample {
                     metric: s.labels.clone(),
                     v,
-                    h: None,
+                    h,
                     drop_name: false,
-                })
-            })
-            .collect();
+                });
+            }
+        }
+        for (w, i) in notes {
+            w.into_iter().for_each(|w| self.warn(w));
+            i.into_iter().for_each(|i| self.info(i));
+        }
         self.count_queried(out.len());
         out
     }

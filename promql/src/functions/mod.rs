@@ -1,6 +1,7 @@
 //! Function implementations and the name → implementation table.
 
 pub(crate) mod extended;
+pub(crate) mod extended_hist;
 mod histogram;
 mod histogram_more;
 pub(crate) mod info;
@@ -288,6 +289,72 @@ fn extended_call(
     let window = Window { start, end, ts };
     let mut out = Vec::with_capacity(series.len());
     for s in series {
+        if !s.hpoints.is_empty() {
+            let metric_name = s
+                .metric
+                .get(tsdb::labels::METRIC_NAME)
+                .unwrap_or("")
+                .to_string();
+            let mut notes = extended_hist::Notes::new(&metric_name);
+            let r = match name {
+                "rate" | "increase" | "delta" if !s.points.is_empty() => {
+                    notes.warnings.push(format!(
+                        "PromQL warning: encountered a mix of histograms and floats for metric name \"{metric_name}\""
+                    ));
+                    None
+                }
+                "rate" | "increase" | "delta" => extended_hist::rate(
+                    &s.hpoints,
+                    start,
+                    end,
+                    vs.smoothed,
+                    name != "delta",
+                    name == "rate",
+                    &mut notes,
+                )
+                .map(|h| (0.0, Some(std::sync::Arc::new(h)))),
+                _ => {
+                    // changes and resets from the anchor on, floats and
+                    // histograms together
+                    let anchor = s
+                        .points
+                        .iter()
+                        .map(|p| p.0)
+                        .chain(s.hpoints.iter().map(|h| h.0))
+                        .filter(|t| *t <= start)
+                        .max()
+                        .unwrap_or(i64::MIN);
+                    let after = s.points.iter().any(|p| p.0 > start)
+                        || s.hpoints.iter().any(|h| h.0 > start);
+                    let pts: Vec<(i64, f64)> =
+                        s.points.iter().copied().filter(|p| p.0 >= anchor).collect();
+                    let hps: Vec<_> = s
+                        .hpoints
+                        .iter()
+                        .filter(|h| h.0 >= anchor)
+                        .cloned()
+                        .collect();
+                    if !after {
+                        None
+                    } else {
+                        match native::range_call(ev, name, &metric_name, &pts, &hps, &window) {
+                            native::RangeOut::Done(r) => r,
+                            native::RangeOut::Floats => f(&pts, &window, params).map(|v| (v, None)),
+                        }
+                    }
+                }
+            };
+            notes.flush(ev);
+            if let Some((v, h)) = r {
+                out.push(Sample {
+                    metric: s.metric,
+                    v,
+                    h,
+                    drop_name: s.drop_name || !keep_name,
+                });
+            }
+            continue;
+        }
         let v = match name {
             "rate" | "increase" | "delta" => extended::rate(
                 &s.points,
