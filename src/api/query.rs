@@ -5,7 +5,7 @@ use std::time::Duration;
 use promql::{Engine, EngineOptions, QueryResult, Value};
 
 use super::params::{duration_param, time_param, Params};
-use super::response::{json_str, write_labels, write_point, ApiError, ErrorType};
+use super::response::{format_value, json_str, write_labels, write_point, ApiError, ErrorType};
 use super::Answer;
 use crate::app::App;
 
@@ -164,6 +164,51 @@ fn required_time(p: &Params, name: &str) -> Result<i64, ApiError> {
     }
 }
 
+/// `[<time>, {"count": .., "sum": .., "buckets": [[<rule>, <lower>,
+/// <upper>, <count>], ..]}]`, the populated buckets from the lowest, each
+/// with how its bounds belong to it (0: upper only, 1: lower only, 2:
+/// neither, 3: both), as Prometheus writes a histogram sample.
+pub fn write_histogram_point(out: &mut String, t: i64, h: &tsdb::histogram::FloatHistogram) {
+    let q = |out: &mut String, v: f64| {
+        out.push('"');
+        out.push_str(&format_value(v));
+        out.push('"');
+    };
+    out.push('[');
+    super::response::write_timestamp(out, t);
+    out.push_str(",{\"count\":");
+    q(out, h.count);
+    out.push_str(",\"sum\":");
+    q(out, h.sum);
+    let mut first = true;
+    for b in h.all_buckets() {
+        if b.count == 0.0 {
+            continue;
+        }
+        out.push_str(if first { ",\"buckets\":[" } else { "," });
+        first = false;
+        let rule = match (b.lower_inclusive, b.upper_inclusive) {
+            (true, true) => 3,
+            (true, false) => 1,
+            (false, true) => 0,
+            (false, false) => 2,
+        };
+        out.push('[');
+        out.push(char::from(b'0' + rule));
+        out.push(',');
+        q(out, b.lower);
+        out.push(',');
+        q(out, b.upper);
+        out.push(',');
+        q(out, b.count);
+        out.push(']');
+    }
+    if !first {
+        out.push(']');
+    }
+    out.push_str("}]");
+}
+
 /// Encodes a query result as the API's `data` object.
 pub fn encode(res: QueryResult, stats: Option<bool>) -> Answer {
     let mut s = String::with_capacity(256);
@@ -187,8 +232,16 @@ pub fn encode(res: QueryResult, stats: Option<bool>) -> Answer {
                 }
                 s.push_str("{\"metric\":");
                 write_labels(&mut s, &x.metric);
-                s.push_str(",\"value\":");
-                write_point(&mut s, x.t, x.v);
+                match &x.h {
+                    Some(h) => {
+                        s.push_str(",\"histogram\":");
+                        write_histogram_point(&mut s, x.t, h);
+                    }
+                    None => {
+                        s.push_str(",\"value\":");
+                        write_point(&mut s, x.t, x.v);
+                    }
+                }
                 s.push('}');
             }
             s.push(']');
@@ -201,14 +254,29 @@ pub fn encode(res: QueryResult, stats: Option<bool>) -> Answer {
                 }
                 s.push_str("{\"metric\":");
                 write_labels(&mut s, &x.metric);
-                s.push_str(",\"values\":[");
-                for (j, (t, v)) in x.points.iter().enumerate() {
-                    if j > 0 {
-                        s.push(',');
+                // as Prometheus: "values" for floats, "histograms" for
+                // histograms, each only when there are some
+                if !x.points.is_empty() || x.hpoints.is_empty() {
+                    s.push_str(",\"values\":[");
+                    for (j, (t, v)) in x.points.iter().enumerate() {
+                        if j > 0 {
+                            s.push(',');
+                        }
+                        write_point(&mut s, *t, *v);
                     }
-                    write_point(&mut s, *t, *v);
+                    s.push(']');
                 }
-                s.push_str("]}");
+                if !x.hpoints.is_empty() {
+                    s.push_str(",\"histograms\":[");
+                    for (j, (t, h)) in x.hpoints.iter().enumerate() {
+                        if j > 0 {
+                            s.push(',');
+                        }
+                        write_histogram_point(&mut s, *t, h);
+                    }
+                    s.push(']');
+                }
+                s.push('}');
             }
             s.push(']');
         }
@@ -222,5 +290,79 @@ pub fn encode(res: QueryResult, stats: Option<bool>) -> Answer {
         warnings: res.warnings,
         infos: res.infos,
         no_content: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use promql::{MatrixSeries, VectorSample};
+    use std::sync::Arc;
+    use tsdb::histogram::FloatHistogram;
+    use tsdb::labels::Labels;
+
+    fn result(value: Value) -> QueryResult {
+        QueryResult {
+            value,
+            warnings: Vec::new(),
+            infos: Vec::new(),
+            stats: Default::default(),
+        }
+    }
+
+    #[test]
+    fn histograms_are_written_as_prometheus_writes_them() {
+        // 1 in the zero bucket, 2 in (1,2], 3 in [-2,-1), an empty (2,4]
+        let h = Arc::new(FloatHistogram {
+            schema: 0,
+            zero_threshold: 0.001,
+            zero_count: 1.0,
+            count: 6.0,
+            sum: 0.5,
+            positive: vec![(1, 2.0), (2, 0.0)],
+            negative: vec![(1, 3.0)],
+            ..Default::default()
+        });
+        let m = Labels::from_pairs(&[("__name__", "h")]);
+        let v = encode(
+            result(Value::Vector(vec![VectorSample {
+                metric: m.clone(),
+                t: 1500,
+                v: 0.0,
+                h: Some(h.clone()),
+            }])),
+            None,
+        );
+        assert_eq!(
+            v.data,
+            r#"{"resultType":"vector","result":[{"metric":{"__name__":"h"},"histogram":[1.500,{"count":"6","sum":"0.5","buckets":[[1,"-2","-1","3"],[3,"-0.001","0.001","1"],[0,"1","2","2"]]}]}]}"#
+        );
+        let empty = Arc::new(FloatHistogram::default());
+        let m2 = encode(
+            result(Value::Matrix(vec![
+                MatrixSeries {
+                    metric: m.clone(),
+                    points: vec![(1000, 1.0)],
+                    hpoints: vec![(2000, empty)],
+                },
+                MatrixSeries {
+                    metric: Labels::empty(),
+                    points: Vec::new(),
+                    hpoints: vec![(3000, h)],
+                },
+            ])),
+            None,
+        );
+        assert!(
+            m2.data
+                .contains(r#""values":[[1,"1"]],"histograms":[[2,{"count":"0","sum":"0"}]]"#),
+            "{}",
+            m2.data
+        );
+        assert!(
+            m2.data.contains(r#"{"metric":{},"histograms":[[3,{"#),
+            "{}",
+            m2.data
+        );
     }
 }

@@ -332,7 +332,12 @@ impl Group {
             .instant_query(ctx.db.as_ref() as &dyn Queryable, expr, t_ms)
             .map_err(|e| e.to_string())?;
         match res.value {
-            promql::Value::Vector(v) => Ok(v.into_iter().map(|s| (s.metric, s.v)).collect()),
+            // histogram samples are left out: the database holds floats only
+            promql::Value::Vector(v) => Ok(v
+                .into_iter()
+                .filter(|s| s.h.is_none())
+                .map(|s| (s.metric, s.v))
+                .collect()),
             promql::Value::Scalar { v, .. } => Ok(vec![(Labels::empty(), v)]),
             _ => Err("rule result is not a vector or scalar".into()),
         }
