@@ -251,6 +251,99 @@ fn scraped_and_remote_written_exemplars_answer_as_in_prometheus() {
     assert_eq!(n, 3, "{kept}");
 }
 
+/// flint sends what it scraped on by remote write with `send_exemplars`:
+/// to Prometheus 2.42 (1.0) and to a second flint (2.0); both then answer
+/// `query_exemplars` as flint does. A queue without `send_exemplars`
+/// sends the samples alone.
+#[test]
+fn remote_write_sends_exemplars_to_prometheus_and_flint() {
+    if !peers_or_skip("exemplars::send", &["prometheus", "python3"]) {
+        return;
+    }
+    let mut app = match App::start() {
+        Ok(a) => a,
+        Err(why) => {
+            if crate::common::must_run() {
+                panic!("exemplars::send: {why}");
+            }
+            println!("SKIP exemplars::send: {why}");
+            return;
+        }
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = |n: &str| {
+        let d = tmp.path().join(n);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    };
+    let rx_args = [
+        "--web.enable-remote-write-receiver",
+        "--enable-feature=exemplar-storage",
+    ];
+    let quiet = "global:\n  scrape_interval: 1h\n";
+    let v2 = Server::start(&dir("v2"), quiet, &rx_args);
+    let plain = Server::start(&dir("plain"), quiet, &rx_args);
+    // the peer helper starts Prometheus with its remote write receiver on
+    let prom = Prometheus::start_args(quiet, &["--enable-feature=exemplar-storage"]);
+    let queue = "    queue_config:\n      batch_send_deadline: 200ms\n";
+    let target = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: shop\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n",
+        app.port
+    );
+    let config = format!(
+        "{target}remote_write:\n{}{}{}",
+        format_args!("  - url: http://{}/api/v1/write\n    send_exemplars: true\n{queue}", prom.addr),
+        format_args!("  - url: http://{}/api/v1/write\n    protobuf_message: io.prometheus.write.v2.Request\n    send_exemplars: true\n{queue}", v2.addr),
+        format_args!("  - url: http://{}/api/v1/write\n{queue}", plain.addr),
+    );
+    let flint = Server::start(
+        &dir("flint"),
+        &config,
+        &["--enable-feature=exemplar-storage"],
+    );
+    for round in 0..3 {
+        app.step();
+        for addr in [&flint.addr, &prom.addr, &v2.addr] {
+            wait_for(addr, "orders_total", &format!("order-{round}"));
+            wait_for(addr, "checkout_seconds_bucket", &format!("co-{round}"));
+        }
+    }
+    // 0.05, 0.3 and 0.7 observed: the 0.5 and 1.0 buckets hold one each
+    let want = exemplars(&flint.addr, QUERY);
+    assert_eq!(
+        trace_ids(&want),
+        ["co-1", "co-2", "order-0", "order-1", "order-2"],
+        "{want}"
+    );
+    // the receivers label the series as flint sends them: with the job
+    // and instance of the scrape
+    assert_eq!(exemplars(&prom.addr, QUERY), want, "Prometheus 2.42 (1.0)");
+    assert_eq!(exemplars(&v2.addr, QUERY), want, "flint (2.0)");
+    // without send_exemplars: the samples, no exemplars
+    plain.eventually(30, "the samples arrive", || {
+        let (_, body) = http_get(&plain.addr, "/api/v1/query?query=orders_total").unwrap();
+        body.contains("\"shop\":\"eu\"")
+    });
+    assert_eq!(
+        trace_ids(&exemplars(&plain.addr, QUERY)),
+        Vec::<String>::new()
+    );
+    let metrics = http_get(&flint.addr, "/metrics").unwrap().1;
+    let sent = |url: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("prometheus_remote_storage_exemplars_total{") && l.contains(url)
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(-1.0)
+    };
+    assert!(sent(&prom.addr) >= 6.0, "{metrics}");
+    assert!(sent(&v2.addr) >= 6.0, "{metrics}");
+    assert_eq!(sent(&plain.addr), 0.0, "{metrics}");
+}
+
 /// Records a counter increment and a histogram observation inside a
 /// sampled span (so the SDK attaches exemplars), exports them once,
 /// prints the span's trace and span ids and exits.

@@ -37,12 +37,18 @@ fn nested(out: &mut Vec<u8>, field: u32, scratch: &mut Vec<u8>, f: impl FnOnce(&
 /// A sample message (both versions: value = 1 double, timestamp = 2 int64),
 /// proto3 defaults left out.
 fn sample(out: &mut Vec<u8>, t: i64, v: f64) {
+    sample_fields(out, 1, v, 2, t);
+}
+
+/// A double field and an int64 field, proto3 defaults left out (a
+/// sample's value and timestamp; an exemplar's are fields 2 and 3).
+fn sample_fields(out: &mut Vec<u8>, vfield: u32, v: f64, tfield: u32, t: i64) {
     if v.to_bits() != 0 {
-        key(out, 1, 1);
+        key(out, vfield, 1);
         out.extend_from_slice(&v.to_bits().to_le_bytes());
     }
     if t != 0 {
-        key(out, 2, 0);
+        key(out, tfield, 0);
         varint(out, t as u64);
     }
 }
@@ -58,6 +64,8 @@ pub struct SeriesSamples<'a> {
     pub encoded: Option<&'a [u8]>,
     /// `(timestamp ms, value)`.
     pub samples: &'a [(i64, f64)],
+    /// Exemplars of the series, oldest first.
+    pub exemplars: &'a [tsdb::Exemplar],
 }
 
 /// A label set as the `labels` fields of a 1.0 `TimeSeries`.
@@ -86,6 +94,15 @@ pub fn write_request_v1(series: &[SeriesSamples<'_>]) -> Vec<u8> {
         }
         for &(t, v) in s.samples {
             nested(&mut ts, 2, &mut inner, |b| sample(b, t, v));
+        }
+        let mut labels = Vec::new();
+        for e in s.exemplars {
+            labels.clear();
+            labels.extend_from_slice(&encode_labels_v1(&e.labels));
+            nested(&mut ts, 3, &mut inner, |b| {
+                b.extend_from_slice(&labels);
+                sample_fields(b, 2, e.value, 3, e.ts);
+            });
         }
         bytes_field(&mut out, 1, &ts);
     }
@@ -180,6 +197,19 @@ pub fn request_v2(
         for &(t, v) in s.samples {
             nested(&mut ts, 2, &mut inner, |b| sample(b, t, v));
         }
+        for e in s.exemplars {
+            let mut erefs = Vec::with_capacity(8);
+            for l in e.labels.iter() {
+                varint(&mut erefs, u64::from(symbols.get(&l.name)));
+                varint(&mut erefs, u64::from(symbols.get(&l.value)));
+            }
+            nested(&mut ts, 4, &mut inner, |b| {
+                if !erefs.is_empty() {
+                    bytes_field(b, 1, &erefs);
+                }
+                sample_fields(b, 2, e.value, 3, e.ts);
+            });
+        }
         let found = s
             .labels
             .metric_name()
@@ -235,6 +265,15 @@ mod tests {
         Labels::from_pairs(p)
     }
 
+    fn ex() -> tsdb::Exemplar {
+        tsdb::Exemplar {
+            labels: ls(&[("trace_id", "abc")]),
+            value: 0.25,
+            ts: 1500,
+            has_ts: true,
+        }
+    }
+
     #[test]
     fn v1_decodes_as_a_write_request() {
         let a = ls(&[("__name__", "up"), ("job", "x")]);
@@ -245,11 +284,13 @@ mod tests {
                 labels: &a,
                 encoded: None,
                 samples: &[(1000, 1.0), (2000, 0.0)],
+                exemplars: &[ex()],
             },
             SeriesSamples {
                 labels: &b,
                 encoded: Some(&encode_labels_v1(&b)),
                 samples: &[(-5, stale)],
+                exemplars: &[],
             },
         ]);
         let req = crate::remote::WriteRequest::decode(body.as_slice()).unwrap();
@@ -265,6 +306,11 @@ mod tests {
         assert_eq!(t0.samples.len(), 2);
         assert_eq!((t0.samples[0].timestamp, t0.samples[0].value), (1000, 1.0));
         assert_eq!((t0.samples[1].timestamp, t0.samples[1].value), (2000, 0.0));
+        assert_eq!(t0.exemplars.len(), 1);
+        let e = &t0.exemplars[0];
+        assert_eq!(e.labels, vec![crate::remote::Label::new("trace_id", "abc")]);
+        assert_eq!((e.timestamp, e.value), (1500, 0.25));
+        assert!(req.timeseries[1].exemplars.is_empty());
         let s = req.timeseries[1].samples[0];
         assert_eq!(s.timestamp, -5);
         assert_eq!(s.value.to_bits(), tsdb::STALE_NAN_BITS);
@@ -292,11 +338,13 @@ mod tests {
                     labels: &a,
                     encoded: None,
                     samples: &[(1000, 3.0)],
+                    exemplars: &[ex()],
                 },
                 SeriesSamples {
                     labels: &b,
                     encoded: None,
                     samples: &[(1000, 21.5), (2000, 22.0)],
+                    exemplars: &[],
                 },
             ],
             &|f| {
@@ -318,6 +366,10 @@ mod tests {
         assert_eq!(m.unit_ref, 0);
         assert!(req.timeseries[1].metadata.is_none());
         assert_eq!(req.timeseries[1].samples.len(), 2);
+        let e = crate::remote::v2::exemplar(&req.symbols, &req.timeseries[0].exemplars[0]).unwrap();
+        assert_eq!(e.labels, ex().labels);
+        assert_eq!((e.ts, e.value), (1500, 0.25));
+        assert!(req.timeseries[1].exemplars.is_empty());
         // "x" and "job" are written once
         assert_eq!(req.symbols.iter().filter(|s| *s == "job").count(), 1);
     }

@@ -54,7 +54,8 @@ pub use exemplars::{Exemplar, ExemplarError, ExemplarStats, SeriesExemplars, MAX
 pub use fs::volume_capacity;
 pub use head::{AppendStats, Appender, SeriesHandle, SeriesRef};
 pub use journal::{
-    CatchUp, JournalBatch, JournalPosition, JournalRead, JournalSample, ReaderState,
+    CatchUp, JournalBatch, JournalExemplar, JournalPosition, JournalRead, JournalSample,
+    ReaderState,
 };
 pub use postings::Cardinality;
 

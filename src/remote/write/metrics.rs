@@ -32,6 +32,14 @@ pub struct QueueMetrics {
     pub enqueue_retries: AtomicU64,
     /// Samples read and not yet sent.
     pub pending: AtomicI64,
+    /// Exemplars read from the journal for sending.
+    pub exemplars_in: AtomicU64,
+    /// Exemplars in requests sent, every attempt counted.
+    pub exemplars: AtomicU64,
+    /// Exemplars in requests refused for good.
+    pub exemplars_failed: AtomicU64,
+    /// Exemplars in requests tried again.
+    pub exemplars_retried: AtomicU64,
     /// Compressed bytes of sample requests.
     pub bytes: AtomicU64,
     /// Metadata entries sent, failed, retried; their bytes.
@@ -67,6 +75,10 @@ impl Default for QueueMetrics {
             dropped_unknown: AtomicU64::new(0),
             enqueue_retries: AtomicU64::new(0),
             pending: AtomicI64::new(0),
+            exemplars_in: AtomicU64::new(0),
+            exemplars: AtomicU64::new(0),
+            exemplars_failed: AtomicU64::new(0),
+            exemplars_retried: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             metadata: AtomicU64::new(0),
             metadata_failed: AtomicU64::new(0),
@@ -110,6 +122,10 @@ pub fn render(e: &mut Exposition, queues: &[(QueueInfo, std::sync::Arc<QueueMetr
         ("prometheus_remote_storage_samples_failed_total", "counter", "Total number of samples which failed on send to remote storage, non-recoverable errors.", |_, m| m.failed.load(Ordering::Relaxed) as f64),
         ("prometheus_remote_storage_samples_retried_total", "counter", "Total number of samples which failed on send to remote storage but were retried because the send error was recoverable.", |_, m| m.retried.load(Ordering::Relaxed) as f64),
         ("prometheus_remote_storage_samples_pending", "gauge", "The number of samples pending in the queues shards to be sent to the remote storage.", |_, m| m.pending.load(Ordering::Relaxed).max(0) as f64),
+        ("prometheus_remote_storage_exemplars_in_total", "counter", "Exemplars read from the journal (the write-ahead log in Prometheus) for sending.", |_, m| m.exemplars_in.load(Ordering::Relaxed) as f64),
+        ("prometheus_remote_storage_exemplars_total", "counter", "Total number of exemplars sent to remote storage.", |_, m| m.exemplars.load(Ordering::Relaxed) as f64),
+        ("prometheus_remote_storage_exemplars_failed_total", "counter", "Total number of exemplars which failed on send to remote storage, non-recoverable errors.", |_, m| m.exemplars_failed.load(Ordering::Relaxed) as f64),
+        ("prometheus_remote_storage_exemplars_retried_total", "counter", "Total number of exemplars which failed on send to remote storage but were retried because the send error was recoverable.", |_, m| m.exemplars_retried.load(Ordering::Relaxed) as f64),
         ("prometheus_remote_storage_enqueue_retries_total", "counter", "Total number of times enqueue has failed because a shards queue was full.", |_, m| m.enqueue_retries.load(Ordering::Relaxed) as f64),
         ("prometheus_remote_storage_bytes_total", "counter", "The total number of bytes of data (not metadata) sent by the queue after compression.", |_, m| m.bytes.load(Ordering::Relaxed) as f64),
         ("prometheus_remote_storage_metadata_total", "counter", "Total number of metadata entries sent to remote storage.", |_, m| m.metadata.load(Ordering::Relaxed) as f64),

@@ -38,12 +38,14 @@ const EWMA_WEIGHT: f64 = 0.2;
 const POLL: Duration = Duration::from_millis(100);
 
 /// A sample on its way to a shard, with the journal record it came from.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Pending {
     series: SeriesRef,
     t: i64,
     v: f64,
     seq: u64,
+    /// An exemplar of the series (`t` and `v` are its own), not a sample.
+    ex: Option<Arc<tsdb::Exemplar>>,
 }
 
 /// One queue.
@@ -219,7 +221,8 @@ impl Queue {
     /// it (or the queue stops). Counts what it sends.
     async fn send(&self, series: &[SeriesSamples<'_>], stop: &watch::Receiver<Stop>) {
         let n: u64 = series.iter().map(|s| s.samples.len() as u64).sum();
-        if n == 0 {
+        let nx: u64 = series.iter().map(|s| s.exemplars.len() as u64).sum();
+        if n == 0 && nx == 0 {
             return;
         }
         let newest = series
@@ -243,11 +246,13 @@ impl Queue {
                 Ok(b) => b,
                 Err(e) => {
                     m.failed.fetch_add(n, Ordering::Relaxed);
+                    m.exemplars_failed.fetch_add(nx, Ordering::Relaxed);
                     log_refused(&self.name, &self.cfg.redacted_url(), &e.to_string());
                     return;
                 }
             };
             m.samples.fetch_add(n, Ordering::Relaxed);
+            m.exemplars.fetch_add(nx, Ordering::Relaxed);
             let started = Instant::now();
             let outcome = self.sender.attempt(body.clone(), v2, retry).await;
             m.batch_duration
@@ -268,6 +273,7 @@ impl Queue {
                 }
                 Attempt::Refused { reason } => {
                     m.failed.fetch_add(n, Ordering::Relaxed);
+                    m.exemplars_failed.fetch_add(nx, Ordering::Relaxed);
                     log_refused(&self.name, &self.cfg.redacted_url(), &reason);
                     return;
                 }
@@ -276,6 +282,7 @@ impl Queue {
                     retry_after,
                 } => {
                     m.retried.fetch_add(n, Ordering::Relaxed);
+                    m.exemplars_retried.fetch_add(nx, Ordering::Relaxed);
                     let wait = retry_after.filter(|d| !d.is_zero()).unwrap_or(backoff);
                     if retry == 0 {
                         tracing::warn!(component = "remote", remote_name = %self.name, url = %self.cfg.redacted_url(), err = %reason, "Failed to send batch, retrying");
@@ -314,7 +321,8 @@ impl Queue {
         let mut order: Vec<usize> = (0..batch.len()).collect();
         order.sort_by_key(|&i| batch[i].series);
         let mut samples: Vec<(i64, f64)> = Vec::with_capacity(batch.len());
-        let mut runs: Vec<(Arc<Cached>, usize, usize)> = Vec::new();
+        let mut exemplars: Vec<tsdb::Exemplar> = Vec::new();
+        let mut runs: Vec<(Arc<Cached>, usize, usize, usize, usize)> = Vec::new();
         let mut i = 0;
         while i < order.len() {
             let r = batch[order[i]].series;
@@ -323,20 +331,25 @@ impl Queue {
                 j += 1;
             }
             let from = samples.len();
+            let xfrom = exemplars.len();
             for &k in &order[i..j] {
                 let p = &batch[k];
                 if oldest_ok.is_some_and(|o| p.t < o) {
                     m.dropped_too_old.fetch_add(1, Ordering::Relaxed);
+                } else if let Some(e) = &p.ex {
+                    exemplars.push((**e).clone());
                 } else {
                     samples.push((p.t, p.v));
                 }
             }
             let n = (samples.len() - from) as u64;
-            if n > 0 {
+            let nx = (exemplars.len() - xfrom) as u64;
+            if n + nx > 0 {
                 match cache.get(self, r) {
-                    Ok(c) => runs.push((c, from, samples.len())),
+                    Ok(c) => runs.push((c, from, samples.len(), xfrom, exemplars.len())),
                     Err(skip) => {
                         samples.truncate(from);
+                        exemplars.truncate(xfrom);
                         let counter = match skip {
                             Skip::Unknown => &m.dropped_unknown,
                             Skip::Relabeled => &m.dropped_relabel,
@@ -350,16 +363,18 @@ impl Queue {
         let none = Labels::empty();
         let views: Vec<SeriesSamples<'_>> = runs
             .iter()
-            .map(|(c, a, b)| match &**c {
+            .map(|(c, a, b, xa, xb)| match &**c {
                 Cached::V1(bytes) => SeriesSamples {
                     labels: &none,
                     encoded: Some(bytes),
                     samples: &samples[*a..*b],
+                    exemplars: &exemplars[*xa..*xb],
                 },
                 Cached::Labels(l) => SeriesSamples {
                     labels: l,
                     encoded: None,
                     samples: &samples[*a..*b],
+                    exemplars: &exemplars[*xa..*xb],
                 },
             })
             .collect();
@@ -447,6 +462,7 @@ impl Queue {
                         labels: l,
                         encoded: None,
                         samples: chunk,
+                        exemplars: &[],
                     });
                     in_part += chunk.len();
                 }
@@ -573,8 +589,28 @@ impl Queue {
                 }
                 let oldest_ok = self.age_limit_ms();
                 let mut from = 0;
-                for &(upto, end) in &batch.records {
-                    let seq = tracker.push(upto - from, end);
+                let mut exemplars = batch.exemplars.iter().peekable();
+                for (k, &(upto, end)) in batch.records.iter().enumerate() {
+                    // the record's exemplars, when the queue sends them
+                    let mut ex = Vec::new();
+                    while let Some(e) = exemplars.next_if(|e| e.record == k) {
+                        if self.cfg.send_exemplars {
+                            ex.push(e);
+                        }
+                    }
+                    let seq = tracker.push(upto - from + ex.len(), end);
+                    for e in ex {
+                        self.metrics.exemplars_in.fetch_add(1, Ordering::Relaxed);
+                        let p = Pending {
+                            series: e.series,
+                            t: e.exemplar.ts,
+                            v: e.exemplar.value,
+                            seq,
+                            ex: Some(Arc::new(e.exemplar.clone())),
+                        };
+                        self.metrics.pending.fetch_add(1, Ordering::Relaxed);
+                        shards.enqueue(p);
+                    }
                     for s in &batch.samples[from..upto] {
                         self.metrics
                             .highest_enqueued_ms
@@ -590,6 +626,7 @@ impl Queue {
                             t: s.t,
                             v: s.v,
                             seq,
+                            ex: None,
                         };
                         self.metrics.pending.fetch_add(1, Ordering::Relaxed);
                         shards.enqueue(p);

@@ -327,15 +327,17 @@ impl Exemplars {
     pub(crate) fn add<L: FnOnce() -> Labels>(
         &self,
         batch: impl Iterator<Item = (u64, L, Exemplar)>,
+        kept: Option<&mut Vec<(u64, Exemplar)>>,
     ) -> (u64, u64) {
         let mut log = self.log.lock();
         let mut ring = self.ring.write();
         let (mut stored, mut ooo) = (0, 0);
         let mut logged = Vec::new();
+        let keep = kept.is_some();
         for (series, labels, e) in batch {
             match ring.check(series, &e) {
                 Ok(()) => {
-                    if log.is_some() {
+                    if log.is_some() || keep {
                         logged.push((series, e.clone()));
                     }
                     ring.push(series, labels, e);
@@ -352,6 +354,9 @@ impl Exemplars {
                     tracing::error!(component = "tsdb", err = %e, "Writing exemplars to their log failed");
                 }
             }
+        }
+        if let Some(k) = kept {
+            *k = logged;
         }
         self.appended.fetch_add(stored, Ordering::Relaxed);
         self.out_of_order.fetch_add(ooo, Ordering::Relaxed);

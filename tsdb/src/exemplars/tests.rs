@@ -23,7 +23,7 @@ fn store(max: usize) -> Exemplars {
 
 fn add(s: &Exemplars, id: u64, e: Exemplar) -> (u64, u64) {
     let name = format!("s{id}");
-    s.add(std::iter::once((id, move || series(&name), e)))
+    s.add(std::iter::once((id, move || series(&name), e)), None)
 }
 
 fn all(s: &Exemplars) -> Vec<SeriesExemplars> {

@@ -241,9 +241,21 @@ impl<'a> Appender<'a> {
                 let id = s.id;
                 (id, move || s.labels.to_labels(), e)
             });
-            let (stored, ooo) = self.head.exemplars.add(batch);
+            // the stored exemplars are journaled too, for remote write
+            let journal = self.head.journal.read().clone();
+            let mut kept = Vec::new();
+            let (stored, ooo) = self
+                .head
+                .exemplars
+                .add(batch, journal.is_some().then_some(&mut kept));
             stats.exemplars_appended = stored;
             stats.exemplars_out_of_order = ooo;
+            if let Some(j) = journal {
+                if let Err(e) = j.lock().write_exemplars(&kept) {
+                    self.head.journal_failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(component = "tsdb", err = %e, "Writing to the journal failed");
+                }
+            }
         }
         if self.head.moved_pending() >= MOVED_FLUSH_AT {
             let _ = self.head.flush_moved();

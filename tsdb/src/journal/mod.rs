@@ -68,12 +68,26 @@ pub struct JournalSample {
     pub v: f64,
 }
 
+/// One exemplar read from the journal.
+#[derive(Clone, Debug)]
+pub struct JournalExemplar {
+    /// The index in [`JournalBatch::records`] of the record it was in.
+    pub record: usize,
+    /// The series.
+    pub series: crate::SeriesRef,
+    /// The exemplar.
+    pub exemplar: crate::Exemplar,
+}
+
 /// Samples read from the journal, with the position after each record so
 /// that a reader can acknowledge what it has sent.
 #[derive(Clone, Debug, Default)]
 pub struct JournalBatch {
     /// The samples, in journal order.
     pub samples: Vec<JournalSample>,
+    /// The exemplars, in journal order (a record holds samples or
+    /// exemplars).
+    pub exemplars: Vec<JournalExemplar>,
     /// For each record read: the number of samples up to and including it,
     /// and the position just after it.
     pub records: Vec<(usize, JournalPosition)>,
@@ -413,13 +427,25 @@ impl Journal {
                 .map_err(|e| Error::io(&path, e))?;
             let mut off = 0usize;
             while let Some((payload, next)) = frame_at(&data, off) {
-                let ok = record::decode(payload, |r, t, v| {
-                    batch.samples.push(JournalSample {
-                        series: crate::SeriesRef(r),
-                        t,
-                        v,
-                    })
-                });
+                let index = batch.records.len();
+                let (samples, exemplars) = (&mut batch.samples, &mut batch.exemplars);
+                let ok = record::decode_any(
+                    payload,
+                    |r, t, v| {
+                        samples.push(JournalSample {
+                            series: crate::SeriesRef(r),
+                            t,
+                            v,
+                        })
+                    },
+                    |r, e| {
+                        exemplars.push(JournalExemplar {
+                            record: index,
+                            series: crate::SeriesRef(r),
+                            exemplar: e,
+                        })
+                    },
+                );
                 if ok.is_none() {
                     return Err(Error::Corruption {
                         path,
@@ -435,7 +461,7 @@ impl Journal {
                         offset: pos.offset + off as u64,
                     },
                 ));
-                if batch.samples.len() >= max {
+                if batch.samples.len() + batch.exemplars.len() >= max {
                     return Ok(JournalRead::Batch(batch));
                 }
             }
@@ -651,6 +677,31 @@ impl JournalGuard<'_> {
         if self.writer.enc.count() == 0 {
             return Ok(());
         }
+        let w = &mut *self.writer;
+        w.frame.clear();
+        w.frame.extend_from_slice(&[0u8; FRAME]);
+        w.enc.finish_into(&mut w.frame);
+        self.write_frame()
+    }
+
+    /// Writes stored exemplars as one record (nothing for none).
+    pub(crate) fn write_exemplars(
+        mut self,
+        exemplars: &[(u64, crate::Exemplar)],
+    ) -> Result<(), Error> {
+        if exemplars.is_empty() {
+            return Ok(());
+        }
+        let w = &mut *self.writer;
+        w.frame.clear();
+        w.frame.extend_from_slice(&[0u8; FRAME]);
+        record::encode_exemplars(&mut w.frame, exemplars);
+        self.write_frame()
+    }
+
+    /// Frames the payload in the writer's frame buffer (after `FRAME`
+    /// reserved bytes) and appends it.
+    fn write_frame(&mut self) -> Result<(), Error> {
         let j = self.journal;
         let w = &mut *self.writer;
         if w.len >= j.segment_bytes {
@@ -663,9 +714,6 @@ impl JournalGuard<'_> {
             j.written.store(HEADER, Ordering::Release);
             j.current.store(n, Ordering::Release);
         }
-        w.frame.clear();
-        w.frame.extend_from_slice(&[0u8; FRAME]);
-        w.enc.finish_into(&mut w.frame);
         let payload_len = w.frame.len() - FRAME;
         let crc = crc32c(&w.frame[FRAME..]);
         w.frame[..4].copy_from_slice(&(payload_len as u32).to_le_bytes());
@@ -685,7 +733,7 @@ impl JournalGuard<'_> {
 /// For the fuzz targets: decodes `bytes` as a record's payload, a
 /// reader's state and a catch-up list.
 pub(crate) fn fuzz_bodies(bytes: &[u8]) {
-    let _ = record::decode(bytes, |_, _, _| {});
+    let _ = record::decode_any(bytes, |_, _, _| {}, |_, _| {});
     reader::fuzz_bodies(bytes);
 }
 

@@ -14,6 +14,8 @@ use crate::encoding::{put_uvarint, put_varint, Cursor};
 
 /// The kind byte of a samples record.
 pub(crate) const KIND_SAMPLES: u8 = 1;
+/// The kind byte of an exemplars record.
+pub(crate) const KIND_EXEMPLARS: u8 = 2;
 
 /// The largest integer written as one (2^53: every integer up to it is a
 /// float exactly).
@@ -87,6 +89,78 @@ impl Encoder {
     }
 }
 
+/// The payload of an exemplars record (kind, count, exemplars) into
+/// `out`: per exemplar its series (a difference to the one before), its
+/// timestamp (likewise), its value as a sample's and its labels as a
+/// count and length-prefixed names and values.
+pub(crate) fn encode_exemplars(out: &mut Vec<u8>, exemplars: &[(u64, crate::Exemplar)]) {
+    out.push(KIND_EXEMPLARS);
+    put_uvarint(out, exemplars.len() as u64);
+    let (mut last_ref, mut last_t) = (0u64, 0i64);
+    for (series, e) in exemplars {
+        put_varint(out, series.wrapping_sub(last_ref) as i64);
+        put_varint(out, e.ts.wrapping_sub(last_t));
+        put_value(out, e.value);
+        out.push(u8::from(e.has_ts));
+        put_uvarint(out, e.labels.len() as u64);
+        for l in e.labels.iter() {
+            put_uvarint(out, l.name.len() as u64);
+            out.extend_from_slice(l.name.as_bytes());
+            put_uvarint(out, l.value.len() as u64);
+            out.extend_from_slice(l.value.as_bytes());
+        }
+        last_ref = *series;
+        last_t = e.ts;
+    }
+}
+
+/// Decodes a record's payload: `f(series, t, v)` for each sample of a
+/// samples record, `g(series, exemplar)` for each exemplar of an
+/// exemplars record; `None` when it is malformed.
+pub(crate) fn decode_any(
+    payload: &[u8],
+    f: impl FnMut(u64, i64, f64),
+    mut g: impl FnMut(u64, crate::Exemplar),
+) -> Option<()> {
+    if payload.first() != Some(&KIND_EXEMPLARS) {
+        return decode(payload, f);
+    }
+    let mut c = Cursor::at(payload, 1);
+    let n = c.uvarint()?;
+    let (mut r, mut t) = (0u64, 0i64);
+    let text = |c: &mut Cursor<'_>| -> Option<String> {
+        let len = usize::try_from(c.uvarint()?).ok()?;
+        String::from_utf8(c.bytes(len)?.to_vec()).ok()
+    };
+    for _ in 0..n {
+        r = r.wrapping_add(c.varint()? as u64);
+        t = t.wrapping_add(c.varint()?);
+        let value = value(&mut c)?;
+        let has_ts = match c.bytes(1)?[0] {
+            0 => false,
+            1 => true,
+            _ => return None,
+        };
+        let nl = c.uvarint()?;
+        let mut labels = Vec::new();
+        for _ in 0..nl {
+            let name = text(&mut c)?;
+            let v = text(&mut c)?;
+            labels.push(crate::labels::Label::new(name, v));
+        }
+        g(
+            r,
+            crate::Exemplar {
+                labels: crate::labels::Labels::new(labels),
+                value,
+                ts: t,
+                has_ts,
+            },
+        );
+    }
+    (c.pos() == payload.len()).then_some(())
+}
+
 /// Decodes a samples record's payload, calling `f(series, t, v)` for each
 /// sample; `None` when it is malformed.
 pub(crate) fn decode(payload: &[u8], mut f: impl FnMut(u64, i64, f64)) -> Option<()> {
@@ -120,6 +194,39 @@ mod tests {
         let mut got = Vec::new();
         decode(&out, |r, t, v| got.push((r, t, v.to_bits()))).expect("decodes");
         got
+    }
+
+    #[test]
+    fn exemplar_records_round_trip() {
+        let ex = |v: f64, ts: i64, trace: &str| crate::Exemplar {
+            labels: crate::labels::Labels::from_pairs(&[("trace_id", trace)]),
+            value: v,
+            ts,
+            has_ts: ts % 2 == 0,
+        };
+        let list = vec![
+            (7u64, ex(0.25, 1_700_000_000_000, "abc")),
+            (3, ex(12.0, 1_700_000_000_001, "")),
+            (7, ex(f64::NAN, -5, "ü")),
+        ];
+        let mut out = Vec::new();
+        encode_exemplars(&mut out, &list);
+        let mut got = Vec::new();
+        decode_any(
+            &out,
+            |_, _, _| panic!("no samples"),
+            |r, e| got.push((r, e)),
+        )
+        .expect("decodes");
+        assert_eq!(got.len(), 3);
+        for ((r, e), (wr, we)) in got.iter().zip(&list) {
+            assert_eq!(r, wr);
+            assert_eq!(e.labels, we.labels);
+            assert_eq!(e.value.to_bits(), we.value.to_bits());
+            assert_eq!((e.ts, e.has_ts), (we.ts, we.has_ts));
+        }
+        // a cut record is refused
+        assert!(decode_any(&out[..out.len() - 1], |_, _, _| {}, |_, _| {}).is_none());
     }
 
     #[test]

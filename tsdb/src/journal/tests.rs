@@ -304,3 +304,50 @@ fn a_record_larger_than_a_read_piece_is_read_whole() {
     assert_eq!(got[59_999].1, 1000);
     assert_eq!(got[60_001], (got[1].0, 2000, 2001.0));
 }
+
+#[test]
+fn stored_exemplars_are_journaled_after_their_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(
+        dir.path(),
+        Options {
+            max_exemplars: 100,
+            ..opts()
+        },
+    )
+    .unwrap();
+    db.journal_set_readers(&["a".into()]).unwrap();
+    let ex = |v: f64, ts: i64| crate::Exemplar {
+        labels: Labels::from_pairs(&[("trace_id", "t1")]),
+        value: v,
+        ts,
+        has_ts: true,
+    };
+    let mut app = db.appender();
+    let r = app.append_labels(&ls(0), 1000, 1.0).unwrap();
+    app.append_exemplar(r, ex(0.5, 1000)).unwrap();
+    app.commit().unwrap();
+    // the same exemplar again is not stored, so not journaled
+    let mut app = db.appender();
+    app.append(r, 2000, 2.0).unwrap();
+    app.append_exemplar(r, ex(0.5, 1000)).unwrap();
+    app.append_exemplar(r, ex(0.7, 1900)).unwrap();
+    app.commit().unwrap();
+    let st = db.journal_reader("a").unwrap();
+    let JournalRead::Batch(b) = db
+        .journal_read("a", st.generation, st.position, usize::MAX)
+        .unwrap()
+    else {
+        panic!("moved")
+    };
+    assert_eq!(b.samples.len(), 2);
+    // records: samples, exemplars, samples, exemplars
+    assert_eq!(b.records.len(), 4);
+    let got: Vec<(usize, u64, i64, f64)> = b
+        .exemplars
+        .iter()
+        .map(|e| (e.record, e.series.0, e.exemplar.ts, e.exemplar.value))
+        .collect();
+    assert_eq!(got, vec![(1, r.0, 1000, 0.5), (3, r.0, 1900, 0.7)]);
+    assert_eq!(b.exemplars[0].exemplar.labels.get("trace_id"), Some("t1"));
+}
