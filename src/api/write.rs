@@ -50,8 +50,11 @@ impl From<(u16, String)> for Reply {
 }
 
 fn store(app: &App, series: Vec<(tsdb::labels::Labels, Vec<(i64, f64)>)>) -> Reply {
-    store_counting(app, series, Vec::new()).0
+    store_counting(app, series, Vec::new(), Vec::new()).0
 }
+
+/// Native histogram samples of a request: labels, time, histogram.
+type HistogramSamples = Vec<(tsdb::labels::Labels, i64, tsdb::histogram::FloatHistogram)>;
 
 /// Stores the series (and exemplars for them) as the remote write
 /// receiver does: 204, or 400 for samples the database refuses (the
@@ -61,13 +64,14 @@ pub fn store_series(
     series: Vec<(tsdb::labels::Labels, Vec<(i64, f64)>)>,
     exemplars: Vec<(tsdb::labels::Labels, tsdb::Exemplar)>,
 ) -> Reply {
-    store_counting(app, series, exemplars).0
+    store_counting(app, series, exemplars, Vec::new()).0
 }
 
-/// What was written: samples, exemplars.
+/// What was written: samples, histograms, exemplars.
 #[derive(Clone, Copy, Default)]
 struct Written {
     samples: u64,
+    histograms: u64,
     exemplars: u64,
 }
 
@@ -78,8 +82,9 @@ fn store_counting(
     app: &App,
     series: Vec<(tsdb::labels::Labels, Vec<(i64, f64)>)>,
     exemplars: Vec<(tsdb::labels::Labels, tsdb::Exemplar)>,
+    histograms: HistogramSamples,
 ) -> (Reply, Written) {
-    let (status, body, written) = store_inner(app, series, exemplars);
+    let (status, body, written) = store_inner(app, series, exemplars, histograms);
     ((status, body).into(), written)
 }
 
@@ -87,6 +92,7 @@ fn store_inner(
     app: &App,
     series: Vec<(tsdb::labels::Labels, Vec<(i64, f64)>)>,
     exemplars: Vec<(tsdb::labels::Labels, tsdb::Exemplar)>,
+    histograms: HistogramSamples,
 ) -> (u16, String, Written) {
     let none = Written::default();
     let mut appender = app.db.appender();
@@ -103,6 +109,9 @@ fn store_inner(
             }
         }
     }
+    for (labels, t, h) in histograms {
+        appender.append_histogram(&labels, t, h);
+    }
     for (labels, e) in exemplars {
         appender.append_exemplar_labels(&labels, e);
     }
@@ -110,6 +119,7 @@ fn store_inner(
         Ok(st) => {
             let written = Written {
                 samples: st.appended + st.duplicates_ignored,
+                histograms: st.histograms_appended,
                 exemplars: st.exemplars_appended,
             };
             let refused = if st.out_of_order > 0 {
@@ -212,7 +222,23 @@ pub fn remote_write(
                         .map(move |e| (labels.clone(), crate::remote::exemplar_v1(e)))
                 })
                 .collect();
-            store_counting(app, series, exemplars).0
+            let mut histograms = Vec::new();
+            for ts in req.timeseries.iter().filter(|ts| !ts.histograms.is_empty()) {
+                let Ok((labels, _)) = crate::remote::convert_series(ts) else {
+                    continue;
+                };
+                for h in &ts.histograms {
+                    match crate::remote::histogram_from_proto(h) {
+                        Ok(fh) => histograms.push((labels.clone(), h.timestamp, fh)),
+                        Err(e) => {
+                            let msg = format!("{}: {e}", crate::remote::codec_notation(&labels));
+                            warn!(component = "web", err = %msg, "Refusing remote write with an invalid histogram");
+                            return (400, format!("{msg}\n")).into();
+                        }
+                    }
+                }
+            }
+            store_counting(app, series, exemplars, histograms).0
         }
         Err(e) => {
             warn!(component = "web", err = %e, "Refusing remote write with invalid series");
@@ -232,7 +258,10 @@ fn remote_write_v2(app: &App, body: &[u8]) -> Reply {
                 "X-Prometheus-Remote-Write-Samples-Written",
                 n.samples.to_string(),
             ),
-            ("X-Prometheus-Remote-Write-Histograms-Written", "0".into()),
+            (
+                "X-Prometheus-Remote-Write-Histograms-Written",
+                n.histograms.to_string(),
+            ),
             (
                 "X-Prometheus-Remote-Write-Exemplars-Written",
                 n.exemplars.to_string(),
@@ -252,6 +281,7 @@ fn remote_write_v2(app: &App, body: &[u8]) -> Reply {
     let mut errors: Vec<String> = Vec::new();
     let mut series = Vec::with_capacity(req.timeseries.len());
     let mut exemplars = Vec::new();
+    let mut histograms = Vec::new();
     for ts in &req.timeseries {
         let labels = match crate::remote::v2::series_labels(&req.symbols, &ts.labels_refs) {
             Ok(l) => l,
@@ -260,11 +290,11 @@ fn remote_write_v2(app: &App, body: &[u8]) -> Reply {
                 continue;
             }
         };
-        if !ts.histograms.is_empty() {
-            errors.push(format!(
-                "{}: native histogram samples are not stored yet",
-                crate::remote::codec_notation(&labels)
-            ));
+        for h in &ts.histograms {
+            match crate::remote::histogram_from_proto(h) {
+                Ok(fh) => histograms.push((labels.clone(), h.timestamp, fh)),
+                Err(e) => errors.push(format!("{}: {e}", crate::remote::codec_notation(&labels))),
+            }
         }
         if ts.samples.is_empty() && ts.histograms.is_empty() {
             errors.push(format!(
@@ -282,7 +312,7 @@ fn remote_write_v2(app: &App, body: &[u8]) -> Reply {
         let samples: Vec<(i64, f64)> = ts.samples.iter().map(|s| (s.timestamp, s.value)).collect();
         series.push((labels, samples));
     }
-    let (mut reply, n) = store_counting(app, series, exemplars);
+    let (mut reply, n) = store_counting(app, series, exemplars, histograms);
     if !errors.is_empty() && reply.status < 300 {
         warn!(component = "web", errors = errors.len(), first = %errors[0], "Remote write 2.0 request with invalid series");
         reply = (400, format!("{}\n", errors.join("\n"))).into();

@@ -271,3 +271,130 @@ fn is_legacy_label_name(name: &str) -> bool {
     }
     bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
+
+/// A request's native histogram as the database stores it: integer
+/// histograms (bucket deltas) and float ones (absolute counts) alike, the
+/// spans resolved to bucket indexes; an error for one that is not valid
+/// (an unknown schema, spans that do not match the buckets, negative
+/// counts in an integer histogram, custom bounds not ascending).
+pub fn histogram_from_proto(
+    h: &super::proto::Histogram,
+) -> Result<tsdb::histogram::FloatHistogram, String> {
+    use super::proto::histogram::{Count, ResetHint, ZeroCount};
+    use tsdb::histogram::{CounterResetHint, FloatHistogram, CUSTOM_BUCKETS_SCHEMA};
+    let custom = h.schema == CUSTOM_BUCKETS_SCHEMA;
+    if !custom && !(-4..=8).contains(&h.schema) {
+        return Err(format!("histogram has an unknown schema {}", h.schema));
+    }
+    let integer = matches!(h.count, Some(Count::CountInt(_)));
+    let side = |spans: &[super::proto::BucketSpan],
+                deltas: &[i64],
+                counts: &[f64],
+                what: &str|
+     -> Result<Vec<(i32, f64)>, String> {
+        let values: Vec<f64> = if integer {
+            let mut acc = 0i64;
+            let mut out = Vec::with_capacity(deltas.len());
+            for (i, d) in deltas.iter().enumerate() {
+                acc = acc.wrapping_add(*d);
+                if acc < 0 {
+                    return Err(format!(
+                        "{what} bucket number {} has observation count of {acc}",
+                        i + 1
+                    ));
+                }
+                out.push(acc as f64);
+            }
+            out
+        } else {
+            counts.to_vec()
+        };
+        let need: u64 = spans.iter().map(|s| u64::from(s.length)).sum();
+        if need != values.len() as u64 {
+            return Err(format!(
+                "{what} side: spans need {need} buckets, have {} buckets",
+                values.len()
+            ));
+        }
+        let mut out = Vec::with_capacity(values.len());
+        let mut idx: i64 = 0;
+        let mut k = 0;
+        for (n, s) in spans.iter().enumerate() {
+            if n > 0 && s.offset < 0 {
+                return Err(format!(
+                    "{what} side: span number {} with offset {}",
+                    n + 1,
+                    s.offset
+                ));
+            }
+            idx += i64::from(s.offset);
+            for _ in 0..s.length {
+                let i = i32::try_from(idx)
+                    .map_err(|_| format!("{what} bucket index {idx} out of range"))?;
+                out.push((i, values[k]));
+                k += 1;
+                idx += 1;
+            }
+        }
+        Ok(out)
+    };
+    let positive = side(
+        &h.positive_spans,
+        &h.positive_deltas,
+        &h.positive_counts,
+        "positive",
+    )?;
+    let negative = side(
+        &h.negative_spans,
+        &h.negative_deltas,
+        &h.negative_counts,
+        "negative",
+    )?;
+    if custom {
+        if !negative.is_empty() || !h.negative_spans.is_empty() {
+            return Err("custom buckets: must not have negative buckets".into());
+        }
+        if h.custom_values.windows(2).any(|w| !(w[0] < w[1]))
+            || h.custom_values.iter().any(|v| !v.is_finite())
+        {
+            return Err("custom buckets: bounds must be finite and ascending".into());
+        }
+        if positive
+            .iter()
+            .any(|b| b.0 < 0 || b.0 as usize > h.custom_values.len())
+        {
+            return Err("custom buckets: a bucket index is beyond the bounds".into());
+        }
+    }
+    let count = match h.count {
+        Some(Count::CountInt(c)) => c as f64,
+        Some(Count::CountFloat(c)) => c,
+        None => 0.0,
+    };
+    let zero_count = match h.zero_count {
+        Some(ZeroCount::ZeroCountInt(c)) => c as f64,
+        Some(ZeroCount::ZeroCountFloat(c)) => c,
+        None => 0.0,
+    };
+    let hint = match ResetHint::try_from(h.reset_hint).unwrap_or(ResetHint::Unknown) {
+        ResetHint::Unknown => CounterResetHint::Unknown,
+        ResetHint::Yes => CounterResetHint::CounterReset,
+        ResetHint::No => CounterResetHint::NotCounterReset,
+        ResetHint::Gauge => CounterResetHint::Gauge,
+    };
+    Ok(FloatHistogram {
+        schema: h.schema,
+        counter_reset_hint: hint,
+        zero_threshold: if custom { 0.0 } else { h.zero_threshold },
+        zero_count: if custom { 0.0 } else { zero_count },
+        count,
+        sum: h.sum,
+        positive,
+        negative,
+        custom_values: if custom {
+            h.custom_values.clone()
+        } else {
+            Vec::new()
+        },
+    })
+}

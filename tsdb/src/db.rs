@@ -392,6 +392,18 @@ impl Db {
                 block::write_block(&root, min, max + 1, series, 1, Vec::new())?;
             }
         }
+        // the histogram store as it is
+        let hist = self.head.hist.dir();
+        if hist.exists() {
+            self.head.hist.sync()?;
+            let to = root.join(crate::histstore::DIR);
+            std::fs::create_dir(&to).map_err(|e| Error::io(&to, e))?;
+            for e in std::fs::read_dir(hist).map_err(|e| Error::io(hist, e))? {
+                let e = e.map_err(|e| Error::io(hist, e))?;
+                let dst = to.join(e.file_name());
+                std::fs::copy(e.path(), &dst).map_err(|err| Error::io(&dst, err))?;
+            }
+        }
         crate::fs::sync_dir(&root).map_err(|e| Error::io(&root, e))?;
         Ok(name)
     }
@@ -439,12 +451,14 @@ impl Db {
         let newest = {
             let blocks = self.blocks.read();
             let head_max = self.head.max_time.load(Ordering::Relaxed);
+            let hist_max = self.head.hist.time_range().map_or(i64::MIN, |r| r.1);
             blocks
                 .iter()
                 .map(|b| b.meta().max_time)
                 .max()
                 .unwrap_or(i64::MIN)
                 .max(head_max)
+                .max(hist_max)
         };
         let mut doomed: Vec<Arc<Block>> = Vec::new();
         {
@@ -452,6 +466,7 @@ impl Db {
             let retention_ms = self.retention_ms.load(Ordering::Relaxed);
             if retention_ms > 0 && newest > i64::MIN {
                 let cutoff = newest.saturating_sub(retention_ms);
+                self.head.hist.drop_before(cutoff)?;
                 let (old, keep): (Vec<_>, Vec<_>) =
                     blocks.drain(..).partition(|b| b.meta().max_time <= cutoff);
                 *blocks = keep;
@@ -459,7 +474,9 @@ impl Db {
             }
             let retention_bytes = self.retention_bytes.load(Ordering::Relaxed);
             if retention_bytes > 0 {
-                let head_bytes = self.head.chunks.disk_bytes() + self.head.log.disk_bytes();
+                let head_bytes = self.head.chunks.disk_bytes()
+                    + self.head.log.disk_bytes()
+                    + self.head.hist.disk_bytes();
                 let mut total: u64 =
                     head_bytes + blocks.iter().map(|b| b.size_bytes()).sum::<u64>();
                 while total > retention_bytes && !blocks.is_empty() {
@@ -511,6 +528,7 @@ impl Db {
         self.head.chunks.flush(wait)?;
         self.head.flush_moved()?;
         self.head.exemplars.sync()?;
+        self.head.hist.sync()?;
         self.flush_journal()
     }
 
@@ -578,10 +596,13 @@ impl Db {
     pub fn oldest_time(&self) -> Option<i64> {
         let blocks = self.blocks.read().first().map(|b| b.meta().min_time);
         let head = self.head.time_range().1.map(|r| r.0);
-        match (blocks, head) {
-            (Some(b), Some(h)) => Some(b.min(h)),
-            (b, h) => b.or(h),
-        }
+        let hist = self.head.hist.time_range().map(|r| r.0);
+        [blocks, head, hist].into_iter().flatten().min()
+    }
+
+    /// Bytes the native histogram store takes on disk.
+    pub fn histogram_bytes(&self) -> u64 {
+        self.head.hist.disk_bytes()
     }
 
     /// Current counters.

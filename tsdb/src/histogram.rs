@@ -240,10 +240,12 @@ impl FloatHistogram {
 
     /// The positive buckets with their bounds, ascending.
     pub fn positive_buckets(&self) -> impl Iterator<Item = Bucket> + '_ {
+        let custom = self.uses_custom_buckets();
         self.positive.iter().map(move |&(i, c)| Bucket {
             lower: self.bound(i - 1),
             upper: self.bound(i),
-            lower_inclusive: false,
+            // the first custom bucket takes -Inf itself
+            lower_inclusive: custom && i == 0,
             upper_inclusive: true,
             count: c,
             index: i,

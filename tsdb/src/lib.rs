@@ -34,6 +34,7 @@ mod fs;
 pub mod fuzzing;
 mod head;
 pub mod histogram;
+mod histstore;
 mod journal;
 pub mod labels;
 mod packed;

@@ -141,6 +141,11 @@ impl<'a> DbQuerier<'a> {
         }
     }
 
+    /// Label sets of the series with histogram samples in range.
+    fn hist_series(&self, matchers: &[Matcher]) -> Vec<Labels> {
+        self.head.head.hist.series(matchers, self.mint, self.maxt)
+    }
+
     /// Appends `more` (in time order) after `into`, dropping samples not
     /// newer than what is there.
     fn extend(into: &mut Vec<Sample>, more: impl Iterator<Item = Sample>) {
@@ -156,8 +161,11 @@ impl<'a> DbQuerier<'a> {
     fn union(
         &self,
         mut f: impl FnMut(&dyn Querier, Option<&Block>) -> Result<Vec<String>, ReadError>,
+        matchers: &[Matcher],
+        hist: impl FnOnce(&[Labels]) -> Vec<String>,
     ) -> Result<Vec<String>, ReadError> {
         let mut all = f(&self.head, None)?;
+        all.extend(hist(&self.hist_series(matchers)));
         for b in &self.blocks {
             all.extend(f(&self.head, Some(b))?);
         }
@@ -238,33 +246,91 @@ impl Querier for DbQuerier<'_> {
             }
             v
         });
-        Ok(decoded
-            .into_iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(labels, v)| Series {
+        let floats = decoded.into_iter().filter(|(_, v)| !v.is_empty());
+        let hists = head
+            .hist
+            .select(matchers, self.mint, self.maxt)
+            .map_err(|e| ReadError::Corruption {
+                what: "histograms".into(),
+                detail: e.to_string(),
+            })?;
+        if hists.is_empty() {
+            return Ok(floats
+                .map(|(labels, v)| Series {
+                    labels,
+                    samples: Box::new(VecIterator::new(v)),
+                    histograms: Vec::new(),
+                })
+                .collect());
+        }
+        // both lists are in label order: merge them
+        let mut out = Vec::new();
+        let mut fl = floats.peekable();
+        let mut hl = hists.into_iter().peekable();
+        loop {
+            let order = match (fl.peek(), hl.peek()) {
+                (Some(f), Some(h)) => f.0.cmp(&h.0),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => break,
+            };
+            let (labels, v, h) = match order {
+                std::cmp::Ordering::Less => {
+                    let (l, v) = fl.next().expect("peeked");
+                    (l, v, Vec::new())
+                }
+                std::cmp::Ordering::Greater => {
+                    let (l, h) = hl.next().expect("peeked");
+                    (l, Vec::new(), h)
+                }
+                std::cmp::Ordering::Equal => {
+                    let (l, v) = fl.next().expect("peeked");
+                    let (_, h) = hl.next().expect("peeked");
+                    (l, v, h)
+                }
+            };
+            out.push(Series {
                 labels,
                 samples: Box::new(VecIterator::new(v)),
-                histograms: Vec::new(),
-            })
-            .collect())
+                histograms: h,
+            });
+        }
+        Ok(out)
     }
 
     fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, ReadError> {
-        self.union(|head, b| match b {
-            None => head.label_names(matchers),
-            Some(b) => b.label_names(matchers).map_err(block_err),
-        })
+        self.union(
+            |head, b| match b {
+                None => head.label_names(matchers),
+                Some(b) => b.label_names(matchers).map_err(block_err),
+            },
+            matchers,
+            |hs| {
+                hs.iter()
+                    .flat_map(|l| l.iter().map(|l| l.name.clone()))
+                    .collect()
+            },
+        )
     }
 
     fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, ReadError> {
-        self.union(|head, b| match b {
-            None => head.label_values(name, matchers),
-            Some(b) => b.label_values(name, matchers).map_err(block_err),
-        })
+        self.union(
+            |head, b| match b {
+                None => head.label_values(name, matchers),
+                Some(b) => b.label_values(name, matchers).map_err(block_err),
+            },
+            matchers,
+            |hs| {
+                hs.iter()
+                    .filter_map(|l| l.get(name).map(str::to_string))
+                    .collect()
+            },
+        )
     }
 
     fn series_labels(&self, matchers: &[Matcher]) -> Result<Vec<Labels>, ReadError> {
         let mut all = self.head.series_labels(matchers)?;
+        all.extend(self.hist_series(matchers));
         for b in &self.blocks {
             all.extend(
                 b.select(matchers, self.mint, self.maxt)

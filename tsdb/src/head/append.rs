@@ -33,6 +33,11 @@ pub struct AppendStats {
     pub out_of_bounds: u64,
     /// Samples refused as too far in the future.
     pub too_far_in_future: u64,
+    /// Native histogram samples stored.
+    pub histograms_appended: u64,
+    /// Native histogram samples refused as not newer than their series'
+    /// newest.
+    pub histograms_out_of_order: u64,
     /// Exemplars stored.
     pub exemplars_appended: u64,
     /// Exemplars refused as older than their series' newest.
@@ -46,6 +51,7 @@ pub struct Appender<'a> {
     head: &'a Head,
     pending: Vec<(Arc<MemSeries>, i64, f64)>,
     exemplars: Vec<(Arc<MemSeries>, Exemplar)>,
+    histograms: Vec<(Labels, i64, crate::histogram::FloatHistogram)>,
 }
 
 enum Outcome {
@@ -59,6 +65,7 @@ impl<'a> Appender<'a> {
             head,
             pending: Vec::new(),
             exemplars: Vec::new(),
+            histograms: Vec::new(),
         }
     }
 
@@ -95,6 +102,18 @@ impl<'a> Appender<'a> {
         Ok(r)
     }
 
+    /// Adds a native histogram sample for the series with these labels,
+    /// stored on commit. Histogram samples are kept apart from float
+    /// samples (see the histogram store); a series may have both.
+    pub fn append_histogram(
+        &mut self,
+        labels: &Labels,
+        t: i64,
+        h: crate::histogram::FloatHistogram,
+    ) {
+        self.histograms.push((labels.clone(), t, h));
+    }
+
     /// Adds an exemplar for a held series, stored on commit (when the
     /// database stores exemplars; see [`crate::Options::max_exemplars`]).
     pub fn append_exemplar_handle(&mut self, h: &SeriesHandle, e: Exemplar) {
@@ -123,12 +142,12 @@ impl<'a> Appender<'a> {
 
     /// Number of samples waiting for commit.
     pub fn len(&self) -> usize {
-        self.pending.len()
+        self.pending.len() + self.histograms.len()
     }
 
     /// Whether no samples are waiting.
     pub fn is_empty(&self) -> bool {
-        self.pending.is_empty()
+        self.pending.is_empty() && self.histograms.is_empty()
     }
 
     /// Drops the pending samples.
@@ -256,6 +275,17 @@ impl<'a> Appender<'a> {
                     tracing::error!(component = "tsdb", err = %e, "Writing to the journal failed");
                 }
             }
+        }
+        if !self.histograms.is_empty() && !agent {
+            let (keep, future): (Vec<_>, Vec<_>) = self
+                .histograms
+                .into_iter()
+                .partition(|(_, t, _)| *t <= max_t);
+            stats.too_far_in_future += future.len() as u64;
+            let (stored, ooo) = self.head.hist.append(keep)?;
+            stats.histograms_appended = stored;
+            stats.histograms_out_of_order = ooo;
+            c.out_of_order.fetch_add(ooo, Ordering::Relaxed);
         }
         if self.head.moved_pending() >= MOVED_FLUSH_AT {
             let _ = self.head.flush_moved();

@@ -204,6 +204,8 @@ pub(crate) struct Head {
     pub(crate) agent: std::sync::atomic::AtomicBool,
     /// The newest exemplars of all series.
     pub(crate) exemplars: crate::exemplars::Exemplars,
+    /// Native histogram samples.
+    pub(crate) hist: crate::histstore::HistStore,
 }
 
 struct Creation {
@@ -362,6 +364,9 @@ impl Head {
                     journal_failures: AtomicU64::new(0),
                     agent: std::sync::atomic::AtomicBool::new(false),
                     exemplars: crate::exemplars::Exemplars::disabled(),
+                    hist: crate::histstore::HistStore::open(
+                        log_path.parent().unwrap_or(Path::new(".")),
+                    )?,
                 };
                 head.index.load(&all);
                 head.num_series.store(all.len() as u64, Ordering::Relaxed);

@@ -1,0 +1,721 @@
+//! The native histogram store: histogram samples by series, in chunks of
+//! their own encoding ([`chunk`]), beside the float head and blocks.
+//!
+//! Files, in `<data>/histograms/` (formats in `docs/format/histograms.md`):
+//!
+//! - `p<start>`: the closed chunks of one 2 h range (starting at `start`
+//!   ms), appended as they close, each with its series' labels;
+//! - `log`: what is not in a closed chunk yet: the samples of the open
+//!   chunks as they were appended. It is rewritten, holding the open
+//!   chunks whole, once it outgrows [`LOG_REWRITE_BYTES`], so reading it
+//!   at start costs at most that.
+//!
+//! A series' open chunk closes after [`SAMPLES_PER_CHUNK`] samples, at a
+//! 2 h boundary, and where Prometheus's chunks would be cut (a counter
+//! reset, a change between counter and gauge, a new schema, zero
+//! threshold or custom bounds), so that the counter reset hints read back
+//! are those of Prometheus (see [`crate::histogram::read_back_hint`]).
+//! Whole ranges go with retention.
+
+pub(crate) mod chunk;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::Write as _;
+use std::os::unix::fs::FileExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::encoding::{crc32c, put_uvarint, put_varint, Cursor};
+use crate::histogram::{read_back_hint, starts_new_chunk, FloatHistogram, SAMPLES_PER_CHUNK};
+use crate::labels::{Label, Labels, Matcher};
+use crate::read::{matches_all, HistogramSample};
+use crate::Error;
+
+/// The store's folder in the data folder.
+pub(crate) const DIR: &str = "histograms";
+/// Span of a range file (as a block).
+const RANGE_MS: i64 = 2 * 3600 * 1000;
+/// Log size past which it is rewritten with the open chunks only.
+pub(crate) const LOG_REWRITE_BYTES: u64 = 8 << 20;
+
+const PART_MAGIC: &[u8; 4] = b"FLHP";
+const LOG_MAGIC: &[u8; 4] = b"FLHL";
+const VERSION: u8 = 1;
+const HEADER: u64 = 8;
+
+/// Log record kinds.
+const REC_SERIES: u8 = 1;
+const REC_SAMPLE: u8 = 2;
+const REC_OPEN: u8 = 3;
+
+fn range_start(t: i64) -> i64 {
+    t.div_euclid(RANGE_MS).saturating_mul(RANGE_MS)
+}
+
+/// A closed chunk in a range file.
+#[derive(Clone, Copy, Debug)]
+struct Meta {
+    offset: u64,
+    len: u32,
+    mint: i64,
+    maxt: i64,
+}
+
+/// One range file: its chunks by series.
+struct Range {
+    path: PathBuf,
+    file: File,
+    len: u64,
+    series: HashMap<Labels, Vec<Meta>>,
+}
+
+/// A series' open chunk.
+struct Open {
+    enc: chunk::Encoder,
+    range: i64,
+    mint: i64,
+    maxt: i64,
+    last: FloatHistogram,
+}
+
+#[derive(Default)]
+struct SeriesState {
+    open: Option<Open>,
+    /// The newest sample's timestamp.
+    last_t: Option<i64>,
+    /// This series' number in the current log (0: not written there yet).
+    log_id: u64,
+}
+
+struct Log {
+    path: PathBuf,
+    file: File,
+    len: u64,
+    next_id: u64,
+}
+
+struct Inner {
+    series: HashMap<Labels, SeriesState>,
+    ranges: BTreeMap<i64, Range>,
+    log: Option<Log>,
+    /// The next series number in the log (past those it holds).
+    log_next_id: u64,
+}
+
+/// The histogram store of one database.
+pub(crate) struct HistStore {
+    dir: PathBuf,
+    inner: Mutex<Inner>,
+    /// Log size past which it is rewritten.
+    pub(crate) rewrite_at: u64,
+}
+
+/// A chunk record's payload in a range file: labels, mint, maxt, count,
+/// bit length, bytes.
+fn encode_chunk(labels: &Labels, mint: i64, maxt: i64, enc: &chunk::Encoder, out: &mut Vec<u8>) {
+    put_labels(out, labels);
+    put_varint(out, mint);
+    put_varint(out, maxt);
+    put_uvarint(out, u64::from(enc.count()));
+    let (bytes, bits) = enc.bytes();
+    put_uvarint(out, bits as u64);
+    out.extend_from_slice(bytes);
+}
+
+struct DecodedChunk {
+    labels: Labels,
+    mint: i64,
+    maxt: i64,
+    count: u32,
+    bits: usize,
+    data: Vec<u8>,
+}
+
+fn decode_chunk(payload: &[u8]) -> Option<DecodedChunk> {
+    let mut c = Cursor::at(payload, 0);
+    let labels = get_labels(&mut c)?;
+    let mint = c.varint()?;
+    let maxt = c.varint()?;
+    let count = u32::try_from(c.uvarint()?).ok()?;
+    let bits = usize::try_from(c.uvarint()?).ok()?;
+    let data = c.bytes(bits.div_ceil(8))?.to_vec();
+    (c.pos() == payload.len()).then_some(DecodedChunk {
+        labels,
+        mint,
+        maxt,
+        count,
+        bits,
+        data,
+    })
+}
+
+fn put_labels(out: &mut Vec<u8>, labels: &Labels) {
+    put_uvarint(out, labels.len() as u64);
+    for l in labels.iter() {
+        put_uvarint(out, l.name.len() as u64);
+        out.extend_from_slice(l.name.as_bytes());
+        put_uvarint(out, l.value.len() as u64);
+        out.extend_from_slice(l.value.as_bytes());
+    }
+}
+
+fn get_labels(c: &mut Cursor<'_>) -> Option<Labels> {
+    let n = c.uvarint()?;
+    if n > 1 << 16 {
+        return None;
+    }
+    let mut v = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let len = usize::try_from(c.uvarint()?).ok()?;
+        let name = String::from_utf8(c.bytes(len)?.to_vec()).ok()?;
+        let len = usize::try_from(c.uvarint()?).ok()?;
+        let value = String::from_utf8(c.bytes(len)?.to_vec()).ok()?;
+        v.push(Label::new(name, value));
+    }
+    Some(Labels::new(v))
+}
+
+/// `[len u32][crc32c u32][payload]`.
+fn frame(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 8);
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32c(payload).to_le_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// The records of a file after its header: payloads with their offsets,
+/// up to the first damaged one; and the length of the good part.
+fn records(data: &[u8]) -> (Vec<(u64, &[u8])>, u64) {
+    let mut out = Vec::new();
+    let mut off = HEADER as usize;
+    while let Some(head) = data.get(off..off + 8) {
+        let len = u32::from_le_bytes(head[..4].try_into().expect("4")) as usize;
+        let crc = u32::from_le_bytes(head[4..].try_into().expect("4"));
+        let Some(payload) = data.get(off + 8..off + 8 + len) else {
+            break;
+        };
+        if len == 0 || crc32c(payload) != crc {
+            break;
+        }
+        out.push((off as u64, payload));
+        off += 8 + len;
+    }
+    (out, off.min(data.len()) as u64)
+}
+
+fn new_file(path: &Path, magic: &[u8; 4]) -> Result<File, Error> {
+    let mut f = File::options()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    let mut h = [0u8; HEADER as usize];
+    h[..4].copy_from_slice(magic);
+    h[4] = VERSION;
+    f.write_all(&h).map_err(|e| Error::io(path, e))?;
+    Ok(f)
+}
+
+/// Opens a file of the store, checking its header; a torn tail is cut.
+fn open_file(path: &Path, magic: &[u8; 4]) -> Result<(File, Vec<u8>, u64), Error> {
+    let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    if data.len() < HEADER as usize || &data[..4] != magic || data[4] != VERSION {
+        return Err(Error::Corruption {
+            path: path.to_path_buf(),
+            offset: 0,
+            detail: "not a histogram store file of version 1".into(),
+        });
+    }
+    let (_, good) = records(&data);
+    let file = File::options()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    if good < data.len() as u64 {
+        tracing::warn!(component = "tsdb", file = %path.display(), cut_bytes = data.len() as u64 - good, "Histogram store file cut after its last whole record");
+        file.set_len(good).map_err(|e| Error::io(path, e))?;
+    }
+    Ok((file, data, good))
+}
+
+impl HistStore {
+    /// Opens the store in `data/histograms` (created when the first
+    /// histogram comes), reading the range files' chunk lists and the log.
+    pub(crate) fn open(data: &Path) -> Result<HistStore, Error> {
+        let dir = data.join(DIR);
+        let mut inner = Inner {
+            series: HashMap::new(),
+            ranges: BTreeMap::new(),
+            log: None,
+            log_next_id: 1,
+        };
+        if dir.exists() {
+            for e in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+                let e = e.map_err(|e| Error::io(&dir, e))?;
+                let name = e.file_name().to_string_lossy().to_string();
+                let Some(start) = name.strip_prefix('p').and_then(|s| s.parse::<i64>().ok()) else {
+                    continue;
+                };
+                let path = e.path();
+                let (file, data, len) = open_file(&path, PART_MAGIC)?;
+                let mut series: HashMap<Labels, Vec<Meta>> = HashMap::new();
+                for (off, payload) in records(&data[..len as usize]).0 {
+                    let c = decode_chunk(payload).ok_or_else(|| Error::Corruption {
+                        path: path.clone(),
+                        offset: off,
+                        detail: "malformed histogram chunk record".into(),
+                    })?;
+                    series.entry(c.labels).or_default().push(Meta {
+                        offset: off,
+                        len: payload.len() as u32 + 8,
+                        mint: c.mint,
+                        maxt: c.maxt,
+                    });
+                }
+                for (labels, metas) in &series {
+                    let last = metas.iter().map(|m| m.maxt).max();
+                    let st = inner.series.entry(labels.clone()).or_default();
+                    st.last_t = st.last_t.max(last);
+                }
+                inner.ranges.insert(
+                    start,
+                    Range {
+                        path,
+                        file,
+                        len,
+                        series,
+                    },
+                );
+            }
+            let log = dir.join("log");
+            if log.exists() {
+                Self::read_log(&log, &dir, &mut inner)?;
+            }
+        }
+        Ok(HistStore {
+            dir,
+            inner: Mutex::new(inner),
+            rewrite_at: LOG_REWRITE_BYTES,
+        })
+    }
+
+    /// Rebuilds the open chunks from the log.
+    fn read_log(path: &Path, dir: &Path, inner: &mut Inner) -> Result<(), Error> {
+        let (_, data, len) = open_file(path, LOG_MAGIC)?;
+        let mut ids: HashMap<u64, Labels> = HashMap::new();
+        let bad = |off: u64| Error::Corruption {
+            path: path.to_path_buf(),
+            offset: off,
+            detail: "malformed histogram log record".into(),
+        };
+        for (off, payload) in records(&data[..len as usize]).0 {
+            let mut c = Cursor::at(payload, 0);
+            let kind = c.bytes(1).ok_or_else(|| bad(off))?[0];
+            match kind {
+                REC_SERIES => {
+                    let id = c.uvarint().ok_or_else(|| bad(off))?;
+                    let labels = get_labels(&mut c).ok_or_else(|| bad(off))?;
+                    inner.log_next_id = inner.log_next_id.max(id.saturating_add(1));
+                    ids.insert(id, labels);
+                }
+                REC_OPEN => {
+                    let id = c.uvarint().ok_or_else(|| bad(off))?;
+                    let labels = ids.get(&id).ok_or_else(|| bad(off))?.clone();
+                    let ch = decode_chunk(&payload[c.pos()..]).ok_or_else(|| bad(off))?;
+                    let samples =
+                        chunk::decode(&ch.data, ch.bits, ch.count).ok_or_else(|| bad(off))?;
+                    for (t, h) in samples {
+                        match Self::add_to(inner, &labels, t, h, dir) {
+                            Err(AddError::Io(e)) => return Err(e),
+                            // already in a closed chunk
+                            Err(AddError::Refused) | Ok(()) => {}
+                        }
+                    }
+                }
+                REC_SAMPLE => {
+                    let id = c.uvarint().ok_or_else(|| bad(off))?;
+                    let labels = ids.get(&id).ok_or_else(|| bad(off))?.clone();
+                    let bits = usize::try_from(c.uvarint().ok_or_else(|| bad(off))?)
+                        .map_err(|_| bad(off))?;
+                    let bytes = c.bytes(bits.div_ceil(8)).ok_or_else(|| bad(off))?;
+                    let mut s = chunk::decode(bytes, bits, 1).ok_or_else(|| bad(off))?;
+                    let (t, h) = s.pop().ok_or_else(|| bad(off))?;
+                    // a sample already in a closed chunk is refused as out
+                    // of order: skipped
+                    if let Err(AddError::Io(e)) = Self::add_to(inner, &labels, t, h, dir) {
+                        return Err(e);
+                    }
+                }
+                _ => return Err(bad(off)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores histogram samples (each series' in time order), logging them;
+    /// returns how many were stored and how many refused as out of order.
+    pub(crate) fn append(
+        &self,
+        samples: Vec<(Labels, i64, FloatHistogram)>,
+    ) -> Result<(u64, u64), Error> {
+        if samples.is_empty() {
+            return Ok((0, 0));
+        }
+        let mut inner = self.inner.lock();
+        if inner.log.is_none() {
+            std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+            let path = self.dir.join("log");
+            let (file, len) = if path.exists() {
+                let (f, _, len) = open_file(&path, LOG_MAGIC)?;
+                (f, len)
+            } else {
+                (new_file(&path, LOG_MAGIC)?, HEADER)
+            };
+            // ids of an existing log are not reused: start after them
+            let next_id = inner.log_next_id;
+            inner.log = Some(Log {
+                path,
+                file,
+                len,
+                next_id,
+            });
+        }
+        let (mut stored, mut refused) = (0, 0);
+        let mut out = Vec::new();
+        for (labels, t, h) in samples {
+            let mut one = chunk::Encoder::default();
+            one.append(t, &h);
+            let ok = Self::add_to(&mut inner, &labels, t, h, &self.dir);
+            match ok {
+                Ok(()) => {
+                    stored += 1;
+                    let inner = &mut *inner;
+                    let st = inner.series.get_mut(&labels).expect("just added");
+                    let log = inner.log.as_mut().expect("opened above");
+                    if st.log_id == 0 {
+                        st.log_id = log.next_id;
+                        log.next_id += 1;
+                        let mut p = vec![REC_SERIES];
+                        put_uvarint(&mut p, st.log_id);
+                        put_labels(&mut p, &labels);
+                        out.extend_from_slice(&frame(&p));
+                    }
+                    let mut p = vec![REC_SAMPLE];
+                    put_uvarint(&mut p, st.log_id);
+                    let (bytes, bits) = one.bytes();
+                    put_uvarint(&mut p, bits as u64);
+                    p.extend_from_slice(bytes);
+                    out.extend_from_slice(&frame(&p));
+                }
+                Err(AddError::Refused) => refused += 1,
+                Err(AddError::Io(e)) => return Err(e),
+            }
+        }
+        let log = inner.log.as_mut().expect("opened above");
+        log.file
+            .write_all_at(&out, log.len)
+            .map_err(|e| Error::io(&log.path, e))?;
+        log.len += out.len() as u64;
+        if log.len > self.rewrite_at {
+            Self::rewrite_log(&mut inner, &self.dir)?;
+        }
+        Ok((stored, refused))
+    }
+
+    /// Replaces the log with one holding the open chunks whole.
+    fn rewrite_log(inner: &mut Inner, dir: &Path) -> Result<(), Error> {
+        let tmp = dir.join("log.tmp");
+        let mut f = new_file(&tmp, LOG_MAGIC)?;
+        let mut buf = Vec::new();
+        let mut id = 0u64;
+        for (labels, st) in inner.series.iter_mut() {
+            st.log_id = 0;
+            let Some(open) = &st.open else { continue };
+            id += 1;
+            st.log_id = id;
+            let mut p = vec![REC_SERIES];
+            put_uvarint(&mut p, id);
+            put_labels(&mut p, labels);
+            buf.extend_from_slice(&frame(&p));
+            let mut p = vec![REC_OPEN];
+            put_uvarint(&mut p, id);
+            encode_chunk(labels, open.mint, open.maxt, &open.enc, &mut p);
+            buf.extend_from_slice(&frame(&p));
+        }
+        f.write_all(&buf).map_err(|e| Error::io(&tmp, e))?;
+        f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        let path = dir.join("log");
+        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+        crate::fs::sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+        inner.log = Some(Log {
+            path,
+            file: f,
+            len: HEADER + buf.len() as u64,
+            next_id: id + 1,
+        });
+        inner.log_next_id = id + 1;
+        Ok(())
+    }
+
+    /// Adds one sample to its series' open chunk, closing the chunk into
+    /// its range file in `dir` first where one ends.
+    fn add_to(
+        inner: &mut Inner,
+        labels: &Labels,
+        t: i64,
+        h: FloatHistogram,
+        dir: &Path,
+    ) -> Result<(), AddError> {
+        let st = inner.series.entry(labels.clone()).or_default();
+        if st.last_t.is_some_and(|l| t <= l) {
+            return Err(AddError::Refused);
+        }
+        let range = range_start(t);
+        let close = match &st.open {
+            None => false,
+            Some(o) => {
+                o.range != range
+                    || o.enc.count() as usize >= SAMPLES_PER_CHUNK
+                    || starts_new_chunk(&o.last, &h)
+            }
+        };
+        if close {
+            let open = st.open.take().expect("checked");
+            Self::write_closed(&mut inner.ranges, labels, open, dir).map_err(AddError::Io)?;
+        }
+        let st = inner.series.get_mut(labels).expect("present");
+        let open = st.open.get_or_insert_with(|| Open {
+            enc: chunk::Encoder::default(),
+            range,
+            mint: t,
+            maxt: t,
+            last: FloatHistogram::default(),
+        });
+        open.enc.append(t, &h);
+        open.maxt = t;
+        open.last = h;
+        st.last_t = Some(t);
+        Ok(())
+    }
+
+    /// Appends a closed chunk to its range file.
+    fn write_closed(
+        ranges: &mut BTreeMap<i64, Range>,
+        labels: &Labels,
+        open: Open,
+        dir: &Path,
+    ) -> Result<(), Error> {
+        if !ranges.contains_key(&open.range) {
+            let path = dir.join(format!("p{}", open.range));
+            let file = if path.exists() {
+                open_file(&path, PART_MAGIC)?.0
+            } else {
+                new_file(&path, PART_MAGIC)?
+            };
+            let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+            ranges.insert(
+                open.range,
+                Range {
+                    path,
+                    file,
+                    len,
+                    series: HashMap::new(),
+                },
+            );
+        }
+        let r = ranges.get_mut(&open.range).expect("inserted");
+        let mut p = Vec::new();
+        encode_chunk(labels, open.mint, open.maxt, &open.enc, &mut p);
+        let rec = frame(&p);
+        r.file
+            .write_all_at(&rec, r.len)
+            .map_err(|e| Error::io(&r.path, e))?;
+        r.series.entry(labels.clone()).or_default().push(Meta {
+            offset: r.len,
+            len: rec.len() as u32,
+            mint: open.mint,
+            maxt: open.maxt,
+        });
+        r.len += rec.len() as u64;
+        Ok(())
+    }
+
+    /// The histogram samples in `mint..=maxt` of the series matching all
+    /// `matchers`, sorted by labels, with the counter reset hints
+    /// Prometheus's chunks read back.
+    pub(crate) fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<(Labels, Vec<HistogramSample>)>, Error> {
+        let inner = self.inner.lock();
+        let mut found: BTreeMap<Labels, Vec<HistogramSample>> = BTreeMap::new();
+        let lo = range_start(mint);
+        for (_, r) in inner.ranges.range(lo..=maxt) {
+            for (labels, metas) in &r.series {
+                if !matches_all(labels, matchers) {
+                    continue;
+                }
+                for m in metas.iter().filter(|m| m.mint <= maxt && m.maxt >= mint) {
+                    let mut buf = vec![0u8; m.len as usize];
+                    r.file
+                        .read_exact_at(&mut buf, m.offset)
+                        .map_err(|e| Error::io(&r.path, e))?;
+                    let bad = || Error::Corruption {
+                        path: r.path.clone(),
+                        offset: m.offset,
+                        detail: "malformed histogram chunk".into(),
+                    };
+                    let c = decode_chunk(buf.get(8..).ok_or_else(bad)?).ok_or_else(bad)?;
+                    let samples = chunk::decode(&c.data, c.bits, c.count).ok_or_else(bad)?;
+                    push_chunk(
+                        found.entry(labels.clone()).or_default(),
+                        samples,
+                        mint,
+                        maxt,
+                    );
+                }
+            }
+        }
+        for (labels, st) in &inner.series {
+            let Some(o) = &st.open else { continue };
+            if o.mint > maxt || o.maxt < mint || !matches_all(labels, matchers) {
+                continue;
+            }
+            let (bytes, bits) = o.enc.bytes();
+            if let Some(samples) = chunk::decode(bytes, bits, o.enc.count()) {
+                push_chunk(
+                    found.entry(labels.clone()).or_default(),
+                    samples,
+                    mint,
+                    maxt,
+                );
+            }
+        }
+        Ok(found
+            .into_iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(l, mut v)| {
+                v.sort_by_key(|s| s.0);
+                (l, v)
+            })
+            .collect())
+    }
+
+    /// Label sets of the series with histogram samples in `mint..=maxt`
+    /// matching all `matchers`.
+    pub(crate) fn series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Labels> {
+        let inner = self.inner.lock();
+        let mut out: Vec<Labels> = Vec::new();
+        for (_, r) in inner.ranges.range(range_start(mint)..=maxt) {
+            for (labels, metas) in &r.series {
+                if metas.iter().any(|m| m.mint <= maxt && m.maxt >= mint)
+                    && matches_all(labels, matchers)
+                {
+                    out.push(labels.clone());
+                }
+            }
+        }
+        for (labels, st) in &inner.series {
+            if let Some(o) = &st.open {
+                if o.mint <= maxt && o.maxt >= mint && matches_all(labels, matchers) {
+                    out.push(labels.clone());
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Deletes the range files that end at or before `t`; returns how many.
+    pub(crate) fn drop_before(&self, t: i64) -> Result<usize, Error> {
+        let mut inner = self.inner.lock();
+        let doomed: Vec<i64> = inner
+            .ranges
+            .keys()
+            .copied()
+            .filter(|s| s.saturating_add(RANGE_MS) <= t)
+            .collect();
+        for s in &doomed {
+            if let Some(r) = inner.ranges.remove(s) {
+                tracing::info!(component = "tsdb", file = %r.path.display(), "Deleting histogram range beyond retention");
+                std::fs::remove_file(&r.path).map_err(|e| Error::io(&r.path, e))?;
+            }
+        }
+        Ok(doomed.len())
+    }
+
+    /// Bytes on disk.
+    pub(crate) fn disk_bytes(&self) -> u64 {
+        let inner = self.inner.lock();
+        inner.ranges.values().map(|r| r.len).sum::<u64>() + inner.log.as_ref().map_or(0, |l| l.len)
+    }
+
+    /// The oldest and newest timestamp held.
+    pub(crate) fn time_range(&self) -> Option<(i64, i64)> {
+        let inner = self.inner.lock();
+        let metas = inner
+            .ranges
+            .values()
+            .flat_map(|r| r.series.values().flatten().map(|m| (m.mint, m.maxt)));
+        let opens = inner
+            .series
+            .values()
+            .filter_map(|s| s.open.as_ref().map(|o| (o.mint, o.maxt)));
+        metas
+            .chain(opens)
+            .fold(None, |acc: Option<(i64, i64)>, (a, b)| match acc {
+                None => Some((a, b)),
+                Some((x, y)) => Some((x.min(a), y.max(b))),
+            })
+    }
+
+    /// Makes the log and range files durable.
+    pub(crate) fn sync(&self) -> Result<(), Error> {
+        let inner = self.inner.lock();
+        if let Some(l) = &inner.log {
+            l.file.sync_data().map_err(|e| Error::io(&l.path, e))?;
+        }
+        for r in inner.ranges.values() {
+            r.file.sync_data().map_err(|e| Error::io(&r.path, e))?;
+        }
+        Ok(())
+    }
+
+    /// The folder, for snapshots.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+enum AddError {
+    Refused,
+    Io(Error),
+}
+
+/// Adds a chunk's samples in range to `out`, with read-back hints.
+fn push_chunk(
+    out: &mut Vec<HistogramSample>,
+    samples: Vec<(i64, FloatHistogram)>,
+    mint: i64,
+    maxt: i64,
+) {
+    for (i, (t, mut h)) in samples.into_iter().enumerate() {
+        h.counter_reset_hint = read_back_hint(&h, i == 0);
+        if t >= mint && t <= maxt {
+            out.push((t, Arc::new(h)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

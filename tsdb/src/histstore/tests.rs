@@ -1,0 +1,205 @@
+//! The histogram store: samples back as stored (hints as Prometheus's
+//! chunks give them), after a restart, across chunk and range boundaries,
+//! with the log rewritten, a torn tail cut, and ranges dropped.
+
+use super::*;
+use crate::histogram::CounterResetHint;
+
+fn ls(i: usize) -> Labels {
+    Labels::from_pairs(&[("__name__", "h"), ("i", &i.to_string())])
+}
+
+fn hist(k: i64) -> FloatHistogram {
+    FloatHistogram {
+        schema: 1,
+        zero_threshold: 0.001,
+        zero_count: k as f64,
+        count: 3.0 * k as f64,
+        sum: 1.5 * k as f64,
+        positive: vec![(0, k as f64), (2, k as f64)],
+        ..Default::default()
+    }
+}
+
+const MIN: i64 = 60_000;
+
+fn all(s: &HistStore, i: usize) -> Vec<(i64, FloatHistogram)> {
+    s.select(&[Matcher::equal("i", &i.to_string())], i64::MIN, i64::MAX)
+        .unwrap()
+        .into_iter()
+        .flat_map(|(_, v)| v)
+        .map(|(t, h)| (t, (*h).clone()))
+        .collect()
+}
+
+#[test]
+fn samples_come_back_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    // 300 samples a minute apart from 1 h before a range boundary: closed
+    // chunks of 120, one cut at the boundary, one open
+    let t0 = 2 * 3600 * 1000 * 100 - 3600 * 1000;
+    let want: Vec<(i64, FloatHistogram)> = (0..300).map(|k| (t0 + k * MIN, hist(k + 1))).collect();
+    {
+        let s = HistStore::open(dir.path()).unwrap();
+        for (t, h) in &want {
+            let (ok, refused) = s
+                .append(vec![(ls(0), *t, h.clone()), (ls(1), *t, h.clone())])
+                .unwrap();
+            assert_eq!((ok, refused), (2, 0));
+        }
+        // out of order and duplicate timestamps are refused
+        assert_eq!(s.append(vec![(ls(0), t0, hist(1))]).unwrap(), (0, 1));
+        let got = all(&s, 0);
+        assert_eq!(got.len(), 300);
+        assert_eq!(s.series(&[], i64::MIN, i64::MAX), vec![ls(0), ls(1)]);
+    }
+    let s = HistStore::open(dir.path()).unwrap();
+    let got = all(&s, 1);
+    assert_eq!(got.len(), want.len());
+    let mut first_of_chunk = 0;
+    for (k, ((t, h), (wt, wh))) in got.iter().zip(&want).enumerate() {
+        assert_eq!(t, wt);
+        assert_eq!(
+            (h.count, h.sum, &h.positive),
+            (wh.count, wh.sum, &wh.positive)
+        );
+        if h.counter_reset_hint == CounterResetHint::Unknown {
+            first_of_chunk += 1;
+        } else {
+            assert_eq!(
+                h.counter_reset_hint,
+                CounterResetHint::NotCounterReset,
+                "{k}"
+            );
+        }
+    }
+    // chunks start at samples 0, 60 (the range boundary) and 180 (120 on)
+    assert_eq!(first_of_chunk, 3);
+    // a time window
+    let w = s.select(&[], t0 + 10 * MIN, t0 + 12 * MIN).unwrap();
+    assert_eq!(w.len(), 2);
+    assert_eq!(w[0].1.len(), 3);
+    // appending goes on after the newest sample
+    assert_eq!(
+        s.append(vec![(ls(1), t0 + 299 * MIN, hist(1))]).unwrap(),
+        (0, 1)
+    );
+    assert_eq!(
+        s.append(vec![(ls(1), t0 + 300 * MIN, hist(400))]).unwrap(),
+        (1, 0)
+    );
+    drop(s);
+    let s = HistStore::open(dir.path()).unwrap();
+    assert_eq!(all(&s, 1).len(), 301);
+    // ranges before a time go whole
+    let (lo, _) = s.time_range().unwrap();
+    assert_eq!(lo, t0);
+    assert_eq!(s.drop_before(t0 + 2 * 3600 * 1000).unwrap(), 1);
+    assert_eq!(all(&s, 1)[0].0, t0 + 60 * MIN);
+}
+
+#[test]
+fn a_counter_reset_starts_a_chunk_and_reads_back_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = HistStore::open(dir.path()).unwrap();
+    for (k, v) in [5, 6, 7, 1, 2].iter().enumerate() {
+        s.append(vec![(ls(0), k as i64 * MIN, hist(*v))]).unwrap();
+    }
+    let hints: Vec<CounterResetHint> = all(&s, 0)
+        .iter()
+        .map(|(_, h)| h.counter_reset_hint)
+        .collect();
+    use CounterResetHint::*;
+    assert_eq!(
+        hints,
+        vec![
+            Unknown,
+            NotCounterReset,
+            NotCounterReset,
+            Unknown,
+            NotCounterReset
+        ]
+    );
+}
+
+#[test]
+fn the_log_is_rewritten_and_a_torn_tail_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = HistStore::open(dir.path()).unwrap();
+    s.rewrite_at = 4096;
+    for k in 0..100 {
+        let batch = (0..10).map(|i| (ls(i), k * MIN, hist(k + 1))).collect();
+        s.append(batch).unwrap();
+    }
+    let log = dir.path().join(DIR).join("log");
+    let size = std::fs::metadata(&log).unwrap().len();
+    assert!(size < 4096 * 2, "log of {size} bytes");
+    drop(s);
+    // a torn write at the end
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    f.write_all(&[9, 0, 0, 0, 1, 2]).unwrap();
+    drop(f);
+    let s = HistStore::open(dir.path()).unwrap();
+    for i in 0..10 {
+        let got = all(&s, i);
+        assert_eq!(got.len(), 100, "series {i}");
+        assert_eq!(got[99].1.count, 300.0);
+    }
+    // a second restart after more appends keeps every series apart
+    s.append(vec![(ls(3), 100 * MIN, hist(500))]).unwrap();
+    drop(s);
+    let s = HistStore::open(dir.path()).unwrap();
+    assert_eq!(all(&s, 3).len(), 101);
+    assert_eq!(all(&s, 4).len(), 100);
+}
+
+#[test]
+fn through_the_database_beside_float_samples() {
+    use crate::read::Queryable;
+    use crate::{Db, Options};
+    let dir = tempfile::tempdir().unwrap();
+    let opts = || Options {
+        no_lockfile: true,
+        max_future_ms: 0,
+        ..Options::default()
+    };
+    let both = Labels::from_pairs(&[("__name__", "m"), ("job", "a")]);
+    let only = Labels::from_pairs(&[("__name__", "m"), ("job", "b")]);
+    {
+        let db = Db::open(dir.path(), opts()).unwrap();
+        let mut app = db.appender();
+        app.append_labels(&both, 1000, 1.0).unwrap();
+        app.append_histogram(&both, 2000, hist(1));
+        app.append_histogram(&only, 2000, hist(2));
+        app.append_histogram(&only, 3000, hist(3));
+        let st = app.commit().unwrap();
+        assert_eq!((st.appended, st.histograms_appended), (1, 3));
+        let mut app = db.appender();
+        app.append_histogram(&only, 2500, hist(9));
+        assert_eq!(app.commit().unwrap().histograms_out_of_order, 1);
+    }
+    let db = Db::open(dir.path(), opts()).unwrap();
+    let q = db.querier(0, 10_000).unwrap();
+    let sel = q.select(&[Matcher::equal("__name__", "m")]).unwrap();
+    assert_eq!(sel.len(), 2);
+    let mut it = sel.into_iter();
+    let mut a = it.next().unwrap();
+    assert_eq!(a.labels, both);
+    assert_eq!(a.samples.next(), Some((1000, 1.0)));
+    assert_eq!(a.histograms.len(), 1);
+    let b = it.next().unwrap();
+    assert_eq!(b.labels, only);
+    let counts: Vec<f64> = b.histograms.iter().map(|h| h.1.count).collect();
+    assert_eq!(counts, vec![6.0, 9.0]);
+    assert_eq!(q.label_values("job", &[]).unwrap(), vec!["a", "b"]);
+    assert_eq!(
+        q.series_labels(&[Matcher::equal("job", "b")]).unwrap(),
+        vec![only.clone()]
+    );
+    // a snapshot holds them too
+    let name = db.snapshot(false).unwrap();
+    let snap = Db::open(&dir.path().join("snapshots").join(name), opts()).unwrap();
+    let q = snap.querier(0, 10_000).unwrap();
+    let sel = q.select(&[Matcher::equal("job", "b")]).unwrap();
+    assert_eq!(sel[0].histograms.len(), 2);
+}
