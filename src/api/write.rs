@@ -13,10 +13,11 @@
 //! error as plain text for a malformed body or for samples the database
 //! refuses (out of order, duplicate timestamp, out of bounds, more than
 //! 10 minutes in the future). A 2.0 answer, success or not, says what was
-//! written in `X-Prometheus-Remote-Write-Samples-Written` (and the
-//! `-Histograms-` and `-Exemplars-Written` headers, 0: flint stores
-//! neither yet); a 2.0 series that is invalid is reported and the others
-//! stored, as Prometheus does. Unlike Prometheus, which rolls a 1.0
+//! written in `X-Prometheus-Remote-Write-Samples-Written`,
+//! `-Histograms-Written` and `-Exemplars-Written` (native histograms of
+//! 1.0 and 2.0 go to the histogram store; exemplars only with the
+//! exemplar storage on); a 2.0 series that is invalid is reported and the
+//! others stored, as Prometheus does. Unlike Prometheus, which rolls a 1.0
 //! request back on the first refused sample, the accepted samples of such
 //! a request are kept; and a 1.0 request with an invalid series (no metric
 //! name, an empty or repeated label name) is refused whole with 400, where

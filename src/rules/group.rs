@@ -4,9 +4,11 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+use tsdb::histogram::FloatHistogram;
 use tsdb::labels::{Label, Labels, Matcher, METRIC_NAME};
 use tsdb::read::Queryable;
 
@@ -14,6 +16,10 @@ use super::alerting::{table_link, AlertEnv, AlertingState};
 use super::file::{GroupDef, RuleDef};
 use super::manager::EvalCtx;
 use super::tvalue::Sample;
+
+/// A sample of a rule's result: labels, float value, and the histogram
+/// when it is a histogram sample (its float value then 0).
+pub type RuleSample = (Labels, f64, Option<Arc<FloatHistogram>>);
 
 /// Health of a rule after its last evaluation.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -321,7 +327,9 @@ impl Group {
         gs.last_eval_ts = Some(ts);
     }
 
-    fn query(ctx: &EvalCtx, expr: &str, t_ms: i64) -> Result<Vec<(Labels, f64)>, String> {
+    /// A rule's query at `t_ms`: float samples, and histogram samples
+    /// (their `f64` 0) with their histogram.
+    fn query(ctx: &EvalCtx, expr: &str, t_ms: i64) -> Result<Vec<RuleSample>, String> {
         let step = ctx
             .subquery_step_ms
             .load(std::sync::atomic::Ordering::Relaxed);
@@ -332,13 +340,8 @@ impl Group {
             .instant_query(ctx.db.as_ref() as &dyn Queryable, expr, t_ms)
             .map_err(|e| e.to_string())?;
         match res.value {
-            // histogram samples are left out: the database holds floats only
-            promql::Value::Vector(v) => Ok(v
-                .into_iter()
-                .filter(|s| s.h.is_none())
-                .map(|s| (s.metric, s.v))
-                .collect()),
-            promql::Value::Scalar { v, .. } => Ok(vec![(Labels::empty(), v)]),
+            promql::Value::Vector(v) => Ok(v.into_iter().map(|s| (s.metric, s.v, s.h)).collect()),
+            promql::Value::Scalar { v, .. } => Ok(vec![(Labels::empty(), v, None)]),
             _ => Err("rule result is not a vector or scalar".into()),
         }
     }
@@ -354,9 +357,16 @@ impl Group {
         offset_ns: i64,
     ) -> Result<usize, String> {
         let vector = Self::query(ctx, &r.def.expr, t_ms)?;
-        let out: Vec<(Labels, i64, f64)> = if r.def.alerting {
+        let out: Vec<(Labels, i64, f64, Option<Arc<FloatHistogram>>)> = if r.def.alerting {
+            // alerts and templates see float samples
+            let floats = |v: Vec<RuleSample>| -> Vec<(Labels, f64)> {
+                v.into_iter()
+                    .filter(|s| s.2.is_none())
+                    .map(|(l, v, _)| (l, v))
+                    .collect()
+            };
             let tq = |q: &str| -> Result<Vec<Sample>, String> {
-                Ok(Self::query(ctx, q, ts.div_euclid(1_000_000))?
+                Ok(floats(Self::query(ctx, q, ts.div_euclid(1_000_000))?)
                     .into_iter()
                     .map(|(l, v)| Sample {
                         labels: super::texec::labels_map(&l),
@@ -371,7 +381,7 @@ impl Group {
                 query: &tq,
             };
             let mut st = r.alerting.lock();
-            let out = st.eval(&r.def, vector, ts, offset_ns, self.def.limit, &env)?;
+            let out = st.eval(&r.def, floats(vector), ts, offset_ns, self.def.limit, &env)?;
             let url = format!("{}{}", ctx.opts.external_url, table_link(&r.def.expr));
             let to_send = st.to_send(
                 ts,
@@ -383,15 +393,20 @@ impl Group {
             if !to_send.is_empty() {
                 ctx.notifier.send(to_send);
             }
-            out
+            out.into_iter().map(|(l, t, v)| (l, t, v, None)).collect()
         } else {
             record(&r.def, vector, t_ms, self.def.limit)?
         };
         let n = out.len();
         let mut app = ctx.db.appender();
         let mut now_series = HashSet::with_capacity(n);
-        for (ls, t, v) in out {
-            app.append_labels(&ls, t, v).map_err(|e| e.to_string())?;
+        for (ls, t, v, h) in out {
+            match h {
+                Some(h) => app.append_histogram(&ls, t, Arc::unwrap_or_clone(h)),
+                None => {
+                    app.append_labels(&ls, t, v).map_err(|e| e.to_string())?;
+                }
+            }
             now_series.insert(ls);
         }
         let mut prev = r.prev.lock();
@@ -443,13 +458,13 @@ impl Group {
 /// A recording rule's output: `__name__` and the rule's labels set.
 pub fn record(
     rule: &RuleDef,
-    vector: Vec<(Labels, f64)>,
+    vector: Vec<RuleSample>,
     t_ms: i64,
     limit: usize,
-) -> Result<Vec<(Labels, i64, f64)>, String> {
+) -> Result<Vec<(Labels, i64, f64, Option<Arc<FloatHistogram>>)>, String> {
     let mut out = Vec::with_capacity(vector.len());
     let mut seen = HashSet::with_capacity(vector.len());
-    for (m, v) in vector {
+    for (m, v, h) in vector {
         let mut ls: Vec<Label> = m.iter().cloned().collect();
         ls.push(Label::new(METRIC_NAME, rule.name.clone()));
         ls.extend(rule.labels.iter().cloned());
@@ -459,7 +474,7 @@ pub fn record(
                 "vector contains metrics with the same labelset after applying rule labels".into(),
             );
         }
-        out.push((ls, t_ms, v));
+        out.push((ls, t_ms, v, h));
     }
     if limit > 0 && out.len() > limit {
         return Err(format!(

@@ -203,3 +203,160 @@ fn through_the_database_beside_float_samples() {
     let sel = q.select(&[Matcher::equal("job", "b")]).unwrap();
     assert_eq!(sel[0].histograms.len(), 2);
 }
+
+/// The fixture's series: an integer exponential histogram whose layout
+/// grows and whose counter resets, a float custom-bucket one, and a gauge
+/// histogram with negative buckets; 200 samples each from a range start,
+/// so each has a closed chunk (in `p<start>`) and an open one (in `log`).
+fn fixture_series() -> Vec<(Labels, Vec<(i64, FloatHistogram)>)> {
+    use crate::histogram::CUSTOM_BUCKETS_SCHEMA;
+    let t0 = 1_800_000_000_000 - 1_800_000_000_000 % (2 * 3600 * 1000);
+    let t = |k: i64| t0 + k * 15_000 + (k % 3) * 7;
+    let expo = (0..200)
+        .map(|k| {
+            let v = if k < 150 { k + 1 } else { k - 149 };
+            let mut positive = vec![(-2, v as f64), (0, 2.0 * v as f64)];
+            if k >= 40 {
+                positive.push((5, 1.0));
+            }
+            let count = positive.iter().map(|b| b.1).sum::<f64>() + 3.0;
+            let h = FloatHistogram {
+                schema: 3,
+                zero_threshold: 1e-128,
+                zero_count: 3.0,
+                count,
+                sum: 0.25 * k as f64,
+                positive,
+                ..Default::default()
+            };
+            (t(k), h)
+        })
+        .collect();
+    let custom = (0..200)
+        .map(|k| {
+            let a = 0.5 * k as f64;
+            let h = FloatHistogram {
+                schema: CUSTOM_BUCKETS_SCHEMA,
+                count: 3.0 * a + 1.0,
+                sum: a * 0.123,
+                positive: vec![(0, a), (1, 2.0 * a), (3, 1.0)],
+                custom_values: vec![0.005, 0.01, 0.25, 1.0],
+                ..Default::default()
+            };
+            (t(k), h)
+        })
+        .collect();
+    let gauge = (0..200)
+        .map(|k| {
+            let v = ((k * 37) % 11) as f64;
+            let h = FloatHistogram {
+                schema: -2,
+                counter_reset_hint: CounterResetHint::Gauge,
+                zero_threshold: 0.001,
+                zero_count: 1.0,
+                count: 2.0 * v + 1.0,
+                sum: -v,
+                positive: vec![(1, v)],
+                negative: vec![(-1, v)],
+                ..Default::default()
+            };
+            (t(k), h)
+        })
+        .collect();
+    vec![
+        (
+            Labels::from_pairs(&[("__name__", "rpc_seconds"), ("job", "a")]),
+            expo,
+        ),
+        (
+            Labels::from_pairs(&[
+                ("__name__", "http_request_duration_seconds"),
+                ("le_set", "4"),
+            ]),
+            custom,
+        ),
+        (
+            Labels::from_pairs(&[("__name__", "queue_size"), ("q", "\u{e9}t\u{e9}")]),
+            gauge,
+        ),
+    ]
+}
+
+/// Writes `testdata/histograms_v1/` (run with `FLINT_WRITE_FIXTURES=1`
+/// only when the format's version changes: old versions stay readable).
+#[test]
+fn version_1_store_is_read() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/histograms_v1");
+    let series = fixture_series();
+    if std::env::var_os("FLINT_WRITE_FIXTURES").is_some() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = HistStore::open(dir.path()).unwrap();
+        for k in 0..200 {
+            let batch = series
+                .iter()
+                .map(|(l, v)| (l.clone(), v[k].0, v[k].1.clone()))
+                .collect();
+            assert_eq!(s.append(batch).unwrap(), (3, 0));
+        }
+        drop(s);
+        let _ = std::fs::remove_dir_all(&fixture);
+        std::fs::create_dir_all(&fixture).unwrap();
+        for e in std::fs::read_dir(dir.path().join(DIR)).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), fixture.join(e.file_name())).unwrap();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join(DIR);
+    std::fs::create_dir_all(&store).unwrap();
+    let mut names = Vec::new();
+    for e in std::fs::read_dir(&fixture).unwrap() {
+        let e = e.unwrap();
+        names.push(e.file_name().to_string_lossy().to_string());
+        std::fs::copy(e.path(), store.join(e.file_name())).unwrap();
+    }
+    names.sort();
+    assert_eq!(names.len(), 2, "a range file and the log: {names:?}");
+    assert_eq!(names[1], "p1800000000000");
+    let s = HistStore::open(dir.path()).unwrap();
+    for (labels, want) in &series {
+        let m: Vec<Matcher> = labels
+            .iter()
+            .map(|l| Matcher::equal(&l.name, &l.value))
+            .collect();
+        let got = s.select(&m, i64::MIN, i64::MAX).unwrap();
+        assert_eq!(got.len(), 1);
+        let got = &got[0].1;
+        assert_eq!(got.len(), want.len(), "{labels}");
+        for (k, ((t, h), (wt, wh))) in got.iter().zip(want).enumerate() {
+            assert_eq!(t, wt, "{labels} sample {k}");
+            let mut h = (**h).clone();
+            // hints as Prometheus's chunks read them back: only a gauge
+            // keeps its own
+            if wh.counter_reset_hint != CounterResetHint::Gauge {
+                h.counter_reset_hint = CounterResetHint::Unknown;
+            }
+            // buckets of the chunk's layout that this sample left empty
+            // come back as zero
+            h.positive
+                .retain(|b| b.1 != 0.0 || wh.positive.iter().any(|w| w.0 == b.0));
+            assert_eq!(&h, wh, "{labels} sample {k}");
+        }
+    }
+    // the counter reset of the first series starts a chunk
+    let reset = s
+        .select(&[Matcher::equal("job", "a")], i64::MIN, i64::MAX)
+        .unwrap()[0]
+        .1[150]
+        .1
+        .counter_reset_hint;
+    assert_eq!(reset, CounterResetHint::Unknown);
+    for e in std::fs::read_dir(&fixture).unwrap() {
+        let e = e.unwrap();
+        assert_eq!(
+            std::fs::read(store.join(e.file_name())).unwrap(),
+            std::fs::read(e.path()).unwrap(),
+            "nothing cut"
+        );
+    }
+}
