@@ -13,6 +13,7 @@ mod exemplars;
 mod flags;
 mod grafana;
 mod hetzner;
+mod histograms;
 mod kube;
 mod kubernetes;
 mod oauth2;

@@ -97,6 +97,15 @@ pub struct GlobalConfig {
     /// Default `keep_dropped_targets`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keep_dropped_targets: Option<u64>,
+    /// Default `scrape_native_histograms`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scrape_native_histograms: Option<bool>,
+    /// Default `always_scrape_classic_histograms`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub always_scrape_classic_histograms: Option<bool>,
+    /// Default `convert_classic_histograms_to_nhcb`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub convert_classic_histograms_to_nhcb: Option<bool>,
     /// Query log file: not supported (an error if set).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub query_log_file: Option<String>,
@@ -120,6 +129,9 @@ impl Default for GlobalConfig {
             body_size_limit: None,
             target_limit: None,
             keep_dropped_targets: None,
+            scrape_native_histograms: None,
+            always_scrape_classic_histograms: None,
+            convert_classic_histograms_to_nhcb: None,
             query_log_file: None,
             scrape_failure_log_file: None,
         }
@@ -193,6 +205,26 @@ pub struct ScrapeConfig {
     /// Format assumed when a target sends no or an unknown Content-Type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback_scrape_protocol: Option<String>,
+    /// Whether native histograms are stored (default: global, false);
+    /// also puts `PrometheusProto` first in the default protocols.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scrape_native_histograms: Option<bool>,
+    /// Whether a native histogram's classic buckets are stored too
+    /// (default: global, false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub always_scrape_classic_histograms: Option<bool>,
+    /// Whether classic histograms are stored as histograms with custom
+    /// bounds (default: global, false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub convert_classic_histograms_to_nhcb: Option<bool>,
+    /// Most buckets of a native histogram: more are merged by lowering
+    /// the resolution, or fail the scrape (0: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub native_histogram_bucket_limit: Option<u64>,
+    /// Smallest growth factor between neighbouring native buckets:
+    /// finer histograms are merged down to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub native_histogram_min_bucket_factor: Option<f64>,
     /// Target groups fetched from HTTP endpoints.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub http_sd_configs: Vec<crate::discovery::http::HttpSdConfig>,
@@ -284,19 +316,19 @@ pub fn protocol_header(p: &str) -> Result<&'static str, String> {
         "OpenMetricsText0.0.1" => "application/openmetrics-text;version=0.0.1",
         "PrometheusText0.0.4" => "text/plain;version=0.0.4",
         "PrometheusText1.0.0" => "text/plain;version=1.0.0",
-        "PrometheusProto" => {
-            return Err("scrape protocol PrometheusProto is not supported yet by this version of flint".into())
-        }
+        "PrometheusProto" => crate::textparse::protobuf::CONTENT_TYPE,
         _ => {
             return Err(format!(
-                "unknown scrape protocol {p}, supported: [OpenMetricsText0.0.1 OpenMetricsText1.0.0 PrometheusText0.0.4 PrometheusText1.0.0]"
+                "unknown scrape protocol {p}, supported: [OpenMetricsText0.0.1 OpenMetricsText1.0.0 PrometheusProto PrometheusText0.0.4 PrometheusText1.0.0]"
             ))
         }
     })
 }
 
-/// Default protocols: Prometheus 3's, less the protobuf format.
-const DEFAULT_PROTOCOLS: [&str; 4] = [
+/// Default protocols: Prometheus 3's; with native histograms scraped,
+/// `PrometheusProto` first.
+const DEFAULT_PROTOCOLS: [&str; 5] = [
+    "PrometheusProto",
     "OpenMetricsText1.0.0",
     "OpenMetricsText0.0.1",
     "PrometheusText1.0.0",
@@ -401,10 +433,52 @@ impl ScrapeConfig {
 
     /// The scrape protocols in force, job over global over the default.
     pub fn protocols(&self, g: &GlobalConfig) -> Vec<String> {
+        let skip = usize::from(!self.native_histograms(g));
         self.scrape_protocols
             .clone()
             .or_else(|| g.scrape_protocols.clone())
-            .unwrap_or_else(|| DEFAULT_PROTOCOLS.iter().map(|s| s.to_string()).collect())
+            .unwrap_or_else(|| {
+                DEFAULT_PROTOCOLS[skip..]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect()
+            })
+    }
+
+    /// Whether native histograms are stored (job over global).
+    pub fn native_histograms(&self, g: &GlobalConfig) -> bool {
+        self.scrape_native_histograms
+            .or(g.scrape_native_histograms)
+            .unwrap_or(false)
+    }
+
+    /// How histograms of this job's scrapes are read.
+    pub fn histogram_options(
+        &self,
+        g: &GlobalConfig,
+    ) -> crate::textparse::protobuf::HistogramOptions {
+        crate::textparse::protobuf::HistogramOptions {
+            native: self.native_histograms(g),
+            always_classic: self
+                .always_scrape_classic_histograms
+                .or(g.always_scrape_classic_histograms)
+                .unwrap_or(false),
+            convert_to_nhcb: self
+                .convert_classic_histograms_to_nhcb
+                .or(g.convert_classic_histograms_to_nhcb)
+                .unwrap_or(false),
+        }
+    }
+
+    /// The highest schema native histograms are stored at:
+    /// `native_histogram_min_bucket_factor` as Prometheus reads it (8 for
+    /// none or a factor up to 1).
+    pub fn max_histogram_schema(&self) -> i32 {
+        let f = self
+            .native_histogram_min_bucket_factor
+            .filter(|f| *f > 1.0)
+            .unwrap_or(1.00271);
+        (-f.log2().log2()).floor().clamp(-4.0, 8.0) as i32
     }
 
     /// The `Accept` header for this job, weighted as Prometheus weighs it.
@@ -998,8 +1072,6 @@ pub(crate) const KNOWN_UNSUPPORTED: &[&str] = &[
     "lightsail_sd_configs",
     "kuma_sd_configs",
     "scrape_classic_histograms",
-    "native_histogram_bucket_limit",
-    "always_scrape_classic_histograms",
     "metric_name_validation_scheme",
     "metric_name_escaping_scheme",
 ];

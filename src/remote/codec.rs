@@ -292,51 +292,13 @@ pub fn histogram_from_proto(
                 counts: &[f64],
                 what: &str|
      -> Result<Vec<(i32, f64)>, String> {
-        let values: Vec<f64> = if integer {
-            let mut acc = 0i64;
-            let mut out = Vec::with_capacity(deltas.len());
-            for (i, d) in deltas.iter().enumerate() {
-                acc = acc.wrapping_add(*d);
-                if acc < 0 {
-                    return Err(format!(
-                        "{what} bucket number {} has observation count of {acc}",
-                        i + 1
-                    ));
-                }
-                out.push(acc as f64);
-            }
-            out
+        let values = if integer {
+            tsdb::histogram::counts_from_deltas(deltas, what)?
         } else {
             counts.to_vec()
         };
-        let need: u64 = spans.iter().map(|s| u64::from(s.length)).sum();
-        if need != values.len() as u64 {
-            return Err(format!(
-                "{what} side: spans need {need} buckets, have {} buckets",
-                values.len()
-            ));
-        }
-        let mut out = Vec::with_capacity(values.len());
-        let mut idx: i64 = 0;
-        let mut k = 0;
-        for (n, s) in spans.iter().enumerate() {
-            if n > 0 && s.offset < 0 {
-                return Err(format!(
-                    "{what} side: span number {} with offset {}",
-                    n + 1,
-                    s.offset
-                ));
-            }
-            idx += i64::from(s.offset);
-            for _ in 0..s.length {
-                let i = i32::try_from(idx)
-                    .map_err(|_| format!("{what} bucket index {idx} out of range"))?;
-                out.push((i, values[k]));
-                k += 1;
-                idx += 1;
-            }
-        }
-        Ok(out)
+        let spans: Vec<(i32, u32)> = spans.iter().map(|s| (s.offset, s.length)).collect();
+        tsdb::histogram::buckets_from_spans(&spans, &values, what)
     };
     let positive = side(
         &h.positive_spans,

@@ -1,6 +1,6 @@
 //! The loop that scrapes one target on its interval and stores the result.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::cache::SeriesCache;
 use tokio::sync::watch;
 use tracing::debug;
+use tsdb::histogram::FloatHistogram;
 use tsdb::labels::{Label, Labels};
 use tsdb::time::now_ns;
 use tsdb::{Db, SeriesHandle, SeriesRef, STALE_NAN_BITS};
@@ -103,6 +104,11 @@ pub(crate) struct ScrapeLoop {
     /// `--scrape.timestamp-tolerance`, or `None` with
     /// `--no-scrape.adjust-timestamps`.
     tolerance: Option<Duration>,
+    /// Native histogram series: key → labels after relabeling (`None`:
+    /// dropped), as of the last scrape.
+    hist_labels: HashMap<Vec<u8>, Option<Labels>>,
+    /// The histogram series the last scrape stored, for stale markers.
+    hist_series: HashSet<Labels>,
 }
 
 /// What one scrape produced.
@@ -131,6 +137,8 @@ impl ScrapeLoop {
             report_refs: None,
             scratch: Vec::new(),
             tolerance,
+            hist_labels: HashMap::new(),
+            hist_series: HashSet::new(),
         }
     }
 
@@ -263,7 +271,9 @@ impl ScrapeLoop {
                 .unwrap_or("")
                 .trim()
                 .to_ascii_lowercase();
-            base == "text/plain" || base == "application/openmetrics-text"
+            base == "text/plain"
+                || base == "application/openmetrics-text"
+                || crate::textparse::protobuf::is_protobuf(c)
         };
         match ct {
             Some(c) if known(c) => Ok(c),
@@ -289,7 +299,17 @@ impl ScrapeLoop {
     ) -> Result<Scraped, String> {
         let t = Arc::clone(&self.target);
         let content_type = self.content_type_in_force(content_type)?.to_string();
-        let mut parser = Parser::for_content_type(Some(&content_type), body);
+        let decoded;
+        let mut parser = if crate::textparse::protobuf::is_protobuf(&content_type) {
+            decoded = crate::textparse::protobuf::decode(body, t.histograms).map_err(|e| e.msg)?;
+            Parser::Proto(crate::textparse::protobuf::ProtoParser::new(&decoded))
+        } else {
+            Parser::for_content_type(Some(&content_type), body)
+        };
+        // native histogram samples: (labels, timestamp, histogram)
+        let mut hists: Vec<(Labels, i64, FloatHistogram)> = Vec::new();
+        let mut hists_scraped = 0u64;
+        let mut hist_labels: HashMap<Vec<u8>, Option<Labels>> = HashMap::new();
         // (cache key, timestamp, value, place in the cache); resolved to
         // series after parsing
         // a target's next scrape is mostly the size of its last
@@ -345,6 +365,44 @@ impl ScrapeLoop {
                         }
                     }
                     samples.push((raw, pts, v, pos));
+                }
+                Ok(Some(Entry::Histogram)) => {
+                    let Some((key, pts, h)) = parser.histogram() else {
+                        continue;
+                    };
+                    hists_scraped += 1;
+                    let labels = match self.hist_labels.remove(key) {
+                        Some(l) => l,
+                        None => {
+                            parser.labels(&mut self.scratch);
+                            let labels = target_labels(&self.scratch, &t.labels, t.honor_labels);
+                            let labels = if t.metric_relabel.is_empty() {
+                                Some(labels)
+                            } else {
+                                crate::relabel::relabel(&labels, &t.metric_relabel).filter(|l| {
+                                    l.metric_name().is_some_and(|n| !n.is_empty())
+                                        && l.iter().all(|x| !x.name.is_empty())
+                                })
+                            };
+                            if let Some(l) = &labels {
+                                check_label_limits(l, &t.limits)?;
+                            }
+                            labels
+                        }
+                    };
+                    hist_labels.insert(key.to_vec(), labels.clone());
+                    let Some(labels) = labels else { continue };
+                    kept_so_far += 1;
+                    if t.limits.samples > 0 && kept_so_far > t.limits.samples {
+                        return Err("sample limit exceeded".into());
+                    }
+                    let h = limit_buckets(h.clone(), t.bucket_limit, t.max_schema)?;
+                    let when = if t.honor_timestamps {
+                        pts.unwrap_or(ts)
+                    } else {
+                        ts
+                    };
+                    hists.push((labels, when, h));
                 }
                 Ok(Some(Entry::Help)) => {
                     let (name, help) = parser.help();
@@ -404,7 +462,7 @@ impl ScrapeLoop {
         }
         // (series, timestamp, value) to store
         let mut batch = Vec::with_capacity(samples.len() + self.cache.len());
-        let mut kept = 0u64;
+        let mut kept = hists.len() as u64;
         for (raw, pts, v, pos) in &samples {
             let entry = match pos {
                 Some(p) => self.cache.entry(*p),
@@ -465,7 +523,20 @@ impl ScrapeLoop {
                 },
             );
         }
+        // histogram series: this scrape's, and stale markers for the
+        // last scrape's that are gone
+        let mut now_hists = HashSet::with_capacity(hists.len());
+        for (labels, when, h) in hists {
+            app.append_histogram(&labels, when, h);
+            now_hists.insert(labels);
+        }
+        for gone in self.hist_series.difference(&now_hists) {
+            app.append_labels(gone, ts, stale)
+                .map_err(|e| e.to_string())?;
+        }
         let stats = app.commit_with(&batch).map_err(|e| e.to_string())?;
+        self.hist_series = now_hists;
+        self.hist_labels = hist_labels;
         if stats.exemplars_out_of_order > 0 {
             EXEMPLARS_OUT_OF_ORDER.fetch_add(stats.exemplars_out_of_order, Ordering::Relaxed);
             tracing::warn!(component = "scrape manager", scrape_pool = %t.pool, target = %t.url, num_dropped = stats.exemplars_out_of_order, "Error on ingesting out-of-order exemplars");
@@ -476,20 +547,23 @@ impl ScrapeLoop {
             self.cache.rebuild(order);
         }
         Ok(Scraped {
-            samples_scraped: samples.len() as u64,
+            samples_scraped: samples.len() as u64 + hists_scraped,
             samples_post_relabel: kept,
             series_added,
         })
     }
 
     fn mark_all_stale(&mut self, ts: i64) {
-        if self.cache.is_empty() {
+        if self.cache.is_empty() && self.hist_series.is_empty() {
             return;
         }
         let stale = f64::from_bits(STALE_NAN_BITS);
         let mut app = self.db.appender();
         for h in self.cache.entries().filter_map(|e| e.series.as_ref()) {
             app.append_handle(h, ts, stale);
+        }
+        for l in self.hist_series.drain() {
+            let _ = app.append_labels(&l, ts, stale);
         }
         self.cache.clear();
         if let Err(e) = app.commit() {
@@ -771,4 +845,31 @@ mod tests {
             format!("Get \"{url}\": dial tcp 127.0.0.1:{port}: connect: connection refused")
         );
     }
+}
+
+/// A native histogram within the job's limits: merged down to the highest
+/// schema allowed (`native_histogram_min_bucket_factor`), then while it has
+/// more buckets than `limit` (0: none) merged further; an error failing
+/// the scrape when it cannot be merged enough (custom bounds, or schema
+/// -4 reached), as Prometheus's.
+fn limit_buckets(
+    mut h: FloatHistogram,
+    limit: u64,
+    max_schema: i32,
+) -> Result<FloatHistogram, String> {
+    if !h.uses_custom_buckets() && h.schema > max_schema {
+        h.reduce_resolution(max_schema);
+    }
+    if limit == 0 {
+        return Ok(h);
+    }
+    let n = |h: &FloatHistogram| (h.positive.len() + h.negative.len()) as u64;
+    while n(&h) > limit {
+        if h.uses_custom_buckets() || h.schema <= -4 {
+            return Err("histogram bucket limit exceeded".into());
+        }
+        let to = h.schema - 1;
+        h.reduce_resolution(to);
+    }
+    Ok(h)
 }

@@ -83,6 +83,12 @@ pub struct Target {
     pub track_timestamps_staleness: bool,
     /// Format assumed for a missing or unknown Content-Type.
     pub fallback_protocol: Option<String>,
+    /// How histograms are read.
+    pub histograms: crate::textparse::protobuf::HistogramOptions,
+    /// Most buckets of a native histogram (0: no limit).
+    pub bucket_limit: u64,
+    /// Highest schema native histograms are stored at.
+    pub max_schema: i32,
     /// An error that fails every scrape without fetching (target_limit).
     pub forced_error: Mutex<Option<String>>,
     /// Last scrape's outcome.
@@ -241,6 +247,9 @@ impl Target {
             limits: sc.limits(global),
             track_timestamps_staleness: sc.track_timestamps_staleness,
             fallback_protocol: sc.fallback_scrape_protocol.clone(),
+            histograms: sc.histogram_options(global),
+            bucket_limit: sc.native_histogram_bucket_limit.unwrap_or(0),
+            max_schema: sc.max_histogram_schema(),
             forced_error: Mutex::new(None),
             status: Mutex::new(ScrapeStatus {
                 health: Health::Unknown,

@@ -11,6 +11,7 @@
 mod lex;
 pub mod openmetrics;
 pub mod prom;
+pub mod protobuf;
 
 pub use openmetrics::OpenMetricsParser;
 pub use prom::PromParser;
@@ -22,6 +23,8 @@ pub enum Parser<'a> {
     Prom(PromParser<'a>),
     /// OpenMetrics 1.0.
     OpenMetrics(OpenMetricsParser<'a>),
+    /// The protobuf format, decoded first ([`protobuf::decode`]).
+    Proto(protobuf::ProtoParser<'a>),
 }
 
 impl<'a> Parser<'a> {
@@ -41,6 +44,7 @@ impl<'a> Parser<'a> {
         match self {
             Parser::Prom(p) => p.next(),
             Parser::OpenMetrics(p) => p.next(),
+            Parser::Proto(p) => p.next(),
         }
     }
 
@@ -51,6 +55,7 @@ impl<'a> Parser<'a> {
         match self {
             Parser::Prom(p) => p.next_hinted(hint),
             Parser::OpenMetrics(p) => p.next(),
+            Parser::Proto(p) => p.next(),
         }
     }
 
@@ -59,7 +64,7 @@ impl<'a> Parser<'a> {
     pub fn hint_taken(&self) -> bool {
         match self {
             Parser::Prom(p) => p.hint_taken(),
-            Parser::OpenMetrics(_) => false,
+            Parser::OpenMetrics(_) | Parser::Proto(_) => false,
         }
     }
 
@@ -68,6 +73,7 @@ impl<'a> Parser<'a> {
         match self {
             Parser::Prom(p) => p.series(),
             Parser::OpenMetrics(p) => p.series(),
+            Parser::Proto(p) => p.series(),
         }
     }
 
@@ -76,6 +82,7 @@ impl<'a> Parser<'a> {
         match self {
             Parser::Prom(p) => p.labels(out),
             Parser::OpenMetrics(p) => p.labels(out),
+            Parser::Proto(p) => p.labels(out),
         }
     }
 
@@ -84,6 +91,7 @@ impl<'a> Parser<'a> {
         match self {
             Parser::Prom(_) => None,
             Parser::OpenMetrics(p) => p.exemplar(),
+            Parser::Proto(p) => p.exemplar(),
         }
     }
 
@@ -92,6 +100,7 @@ impl<'a> Parser<'a> {
         match self {
             Parser::Prom(p) => p.help(),
             Parser::OpenMetrics(p) => p.help(),
+            Parser::Proto(p) => p.help(),
         }
     }
 
@@ -100,6 +109,7 @@ impl<'a> Parser<'a> {
         match self {
             Parser::Prom(p) => p.metric_type(),
             Parser::OpenMetrics(p) => p.metric_type(),
+            Parser::Proto(p) => p.metric_type(),
         }
     }
 
@@ -108,6 +118,18 @@ impl<'a> Parser<'a> {
         match self {
             Parser::Prom(_) => None,
             Parser::OpenMetrics(p) => Some(p.unit()),
+            Parser::Proto(p) => Some(p.unit()),
+        }
+    }
+
+    /// After [`Entry::Histogram`] (protobuf only): key, timestamp and the
+    /// native histogram.
+    pub fn histogram(
+        &self,
+    ) -> Option<(&'a [u8], Option<i64>, &'a tsdb::histogram::FloatHistogram)> {
+        match self {
+            Parser::Proto(p) => p.histogram(),
+            _ => None,
         }
     }
 }
@@ -174,6 +196,8 @@ pub enum Entry {
     Comment,
     /// A sample line.
     Series,
+    /// A native histogram sample (protobuf only).
+    Histogram,
     /// The `# EOF` marker (OpenMetrics only).
     Eof,
 }

@@ -49,7 +49,7 @@ fn parse_all(body: &[u8]) -> Result<Vec<Item>, ParseError> {
                 }
             }
             Entry::Eof => Item::Eof,
-            Entry::Comment => panic!("comment entry"),
+            Entry::Comment | Entry::Histogram => panic!("{e:?} entry"),
         });
     }
     Ok(out)

@@ -1,0 +1,492 @@
+//! Native histograms scraped in the protobuf format, side by side with
+//! Prometheus 2.42 (`--enable-feature=native-histograms`): a target serves
+//! an exponential native histogram, a gauge histogram, a classic histogram,
+//! a summary, a counter and a gauge as `MetricFamily` messages; flint
+//! (`scrape_native_histograms: true`) and Prometheus scrape it, and the
+//! histograms read back the same from both, bucket for bucket, as do the
+//! float series. A recording rule stores `sum` of the histograms as a
+//! histogram; the histograms come back after flint restarts; a histogram
+//! that leaves the exposition gets a stale marker; a classic histogram is
+//! stored as one with custom bounds with `convert_classic_histograms_to_nhcb`.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use flint::textparse::protobuf::model::*;
+use prost::Message;
+
+use crate::common::{enc, http_get, Server};
+use crate::peers::{peers_or_skip, Prometheus};
+
+/// A target serving whatever bytes it holds, with the protobuf type.
+struct ProtoTarget {
+    addr: String,
+    body: Arc<Mutex<Vec<u8>>>,
+    accept: Arc<Mutex<Vec<String>>>,
+}
+
+impl ProtoTarget {
+    fn start(body: Vec<u8>) -> ProtoTarget {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        let body = Arc::new(Mutex::new(body));
+        let accept = Arc::new(Mutex::new(Vec::new()));
+        let (b, a) = (Arc::clone(&body), Arc::clone(&accept));
+        std::thread::spawn(move || {
+            for conn in l.incoming() {
+                let Ok(mut c) = conn else { continue };
+                let mut buf = [0u8; 4096];
+                let mut req = Vec::new();
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match c.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let text = String::from_utf8_lossy(&req).to_string();
+                if let Some(l) = text
+                    .lines()
+                    .find(|l| l.to_ascii_lowercase().starts_with("accept:"))
+                {
+                    a.lock().unwrap().push(l[7..].trim().to_string());
+                }
+                let bytes = b.lock().unwrap().clone();
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    flint::textparse::protobuf::CONTENT_TYPE,
+                    bytes.len()
+                );
+                let _ = c.write_all(head.as_bytes());
+                let _ = c.write_all(&bytes);
+            }
+        });
+        ProtoTarget { addr, body, accept }
+    }
+
+    fn set(&self, body: Vec<u8>) {
+        *self.body.lock().unwrap() = body;
+    }
+}
+
+fn lp(n: &str, v: &str) -> LabelPair {
+    LabelPair {
+        name: n.into(),
+        value: v.into(),
+    }
+}
+
+fn span(offset: i32, length: u32) -> BucketSpan {
+    BucketSpan { offset, length }
+}
+
+/// Integer bucket counts as the deltas the format carries.
+fn deltas(counts: &[i64]) -> Vec<i64> {
+    let mut prev = 0;
+    counts
+        .iter()
+        .map(|c| {
+            let d = c - prev;
+            prev = *c;
+            d
+        })
+        .collect()
+}
+
+/// The exposition at round `k` (counts grow with `k`); with `rpc` false
+/// the exponential histogram is left out.
+fn exposition(k: i64, rpc: bool) -> Vec<u8> {
+    let mut families = Vec::new();
+    if rpc {
+        let metric = ["get", "put"]
+            .iter()
+            .enumerate()
+            .map(|(i, method)| {
+                let i = i as i64;
+                let pos = [3 * k + 1, 2 * k, k + i, 5];
+                let neg = [k];
+                let zero = 2 + i;
+                Metric {
+                    label: vec![lp("method", method)],
+                    histogram: Some(Histogram {
+                        sample_count: (pos.iter().sum::<i64>() + neg[0] + zero) as u64,
+                        sample_sum: 0.37 * k as f64 + 10.0 * i as f64,
+                        schema: 3,
+                        zero_threshold: 1e-3,
+                        zero_count: zero as u64,
+                        positive_span: vec![span(-2, 2), span(3, 2)],
+                        positive_delta: deltas(&pos),
+                        negative_span: vec![span(1, 1)],
+                        negative_delta: deltas(&neg),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        families.push(MetricFamily {
+            name: "rpc_duration_seconds".into(),
+            help: "RPC latency.".into(),
+            r#type: MetricType::Histogram as i32,
+            metric,
+            unit: String::new(),
+        });
+    }
+    families.push(MetricFamily {
+        name: "queue_fill".into(),
+        help: "Queue fill levels.".into(),
+        r#type: MetricType::GaugeHistogram as i32,
+        metric: vec![Metric {
+            histogram: Some(Histogram {
+                sample_count_float: 6.5,
+                sample_sum: 2.0 + k as f64,
+                schema: 0,
+                zero_threshold: 0.5,
+                zero_count_float: 0.5,
+                positive_span: vec![span(0, 3)],
+                positive_count: vec![1.5, (k % 3) as f64, 4.5 - (k % 3) as f64],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }],
+        unit: String::new(),
+    });
+    let classic = |le: f64, c: i64| Bucket {
+        cumulative_count: c as u64,
+        upper_bound: le,
+        ..Default::default()
+    };
+    families.push(MetricFamily {
+        name: "http_request_duration_seconds".into(),
+        help: "Request latency.".into(),
+        r#type: MetricType::Histogram as i32,
+        metric: vec![Metric {
+            label: vec![lp("handler", "/items")],
+            histogram: Some(Histogram {
+                sample_count: (10 + 3 * k) as u64,
+                sample_sum: 1.25 * k as f64,
+                bucket: vec![
+                    classic(0.1, 2 + k),
+                    classic(0.5, 6 + 2 * k),
+                    classic(1.0, 9 + 3 * k),
+                ],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }],
+        unit: String::new(),
+    });
+    families.push(MetricFamily {
+        name: "job_seconds".into(),
+        help: "Job time.".into(),
+        r#type: MetricType::Summary as i32,
+        metric: vec![Metric {
+            summary: Some(Summary {
+                sample_count: k as u64,
+                sample_sum: 0.5 * k as f64,
+                quantile: vec![
+                    Quantile {
+                        quantile: 0.5,
+                        value: 0.25,
+                    },
+                    Quantile {
+                        quantile: 0.99,
+                        value: 0.75,
+                    },
+                ],
+                start_timestamp: None,
+            }),
+            ..Default::default()
+        }],
+        unit: String::new(),
+    });
+    families.push(MetricFamily {
+        name: "orders_total".into(),
+        help: "Orders.".into(),
+        r#type: MetricType::Counter as i32,
+        metric: vec![Metric {
+            label: vec![lp("shop", "eu")],
+            counter: Some(Counter {
+                value: 100.0 + k as f64,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }],
+        unit: String::new(),
+    });
+    families.push(MetricFamily {
+        name: "temperature_celsius".into(),
+        help: "Temperature.".into(),
+        r#type: MetricType::Gauge as i32,
+        metric: vec![Metric {
+            gauge: Some(Gauge {
+                value: 21.5 - k as f64,
+            }),
+            ..Default::default()
+        }],
+        unit: String::new(),
+    });
+    let mut out = Vec::new();
+    for f in families {
+        f.encode_length_delimited(&mut out).unwrap();
+    }
+    out
+}
+
+fn get_json(addr: &str, path: &str) -> serde_json::Value {
+    let (code, body) = http_get(addr, path).expect("http get");
+    assert_eq!(code, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// An instant query's result at `t` with each series' timestamp dropped,
+/// sorted by labels, so two servers' answers compare whole.
+fn result(addr: &str, q: &str, t: f64) -> Vec<serde_json::Value> {
+    let v = get_json(addr, &format!("/api/v1/query?query={}&time={t}", enc(q)));
+    let mut r = v["data"]["result"].as_array().cloned().unwrap_or_default();
+    for s in &mut r {
+        for key in ["value", "histogram"] {
+            if let Some(p) = s.get_mut(key) {
+                p[0] = serde_json::Value::from(0);
+            }
+        }
+    }
+    r.sort_by_key(|s| s["metric"].to_string());
+    r
+}
+
+/// Whether two answers agree, numbers in strings to 1e-12 relative:
+/// bucket bounds of exponential schemas may differ in the last bit
+/// (Prometheus takes them from a table rounded its own way).
+fn same(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value::*;
+    match (a, b) {
+        (String(x), String(y)) if x != y => match (x.parse::<f64>(), y.parse::<f64>()) {
+            (Ok(x), Ok(y)) => (x - y).abs() <= 1e-12 * x.abs().max(y.abs()),
+            _ => false,
+        },
+        (Array(x), Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b)),
+        (Object(x), Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+fn wait(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn count_now(addr: &str, q: &str) -> Option<f64> {
+    let v = get_json(addr, &format!("/api/v1/query?query={}", enc(q)));
+    let r = v["data"]["result"].as_array()?.first()?.clone();
+    r["value"][1].as_str()?.parse().ok()
+}
+
+#[test]
+fn protobuf_native_histograms_as_prometheus_scrapes_them() {
+    if !peers_or_skip(
+        "protobuf_native_histograms_as_prometheus_scrapes_them",
+        &["prometheus"],
+    ) {
+        return;
+    }
+    let target = ProtoTarget::start(exposition(1, true));
+    let job = |extra: &str| {
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: app\n{extra}    static_configs:\n      - targets: ['{}']\n",
+            target.addr
+        )
+    };
+    let prom = Prometheus::start_args(&job(""), &["--enable-feature=native-histograms"]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        "groups:\n  - name: h\n    interval: 1s\n    rules:\n      - record: method:rpc_duration_seconds:sum\n        expr: sum(rpc_duration_seconds)\n",
+    )
+    .unwrap();
+    let cfg = job("    scrape_native_histograms: true\n")
+        + &format!(
+            "rule_files: ['{}']\n",
+            dir.path().join("rules.yml").display()
+        );
+    let flint = Server::start(dir.path(), &cfg, &[]);
+
+    for k in 1..=3 {
+        target.set(exposition(k, true));
+        // both servers have scraped this round (the counter says which)
+        let want = 100.0 + k as f64;
+        wait(&format!("round {k} scraped"), 30, || {
+            count_now(&prom.addr, "orders_total") == Some(want)
+                && count_now(&flint.addr, "orders_total") == Some(want)
+        });
+    }
+    // flint offered protobuf first, as Prometheus 3 does with native
+    // histograms on
+    let accept = target.accept.lock().unwrap().clone();
+    assert!(
+        accept.iter().any(|a| a.starts_with(
+            "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0."
+        )),
+        "{accept:?}"
+    );
+    // a moment after both took round 3 (the body stays as it is)
+    std::thread::sleep(Duration::from_millis(1100));
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as f64
+        / 1000.0;
+    let queries = [
+        "rpc_duration_seconds",
+        "queue_fill",
+        "histogram_count(rpc_duration_seconds)",
+        "histogram_sum(rpc_duration_seconds)",
+        "histogram_fraction(0, 1, rpc_duration_seconds)",
+        "sum(rpc_duration_seconds)",
+        "http_request_duration_seconds_bucket",
+        "http_request_duration_seconds_count",
+        "http_request_duration_seconds_sum",
+        "job_seconds",
+        "job_seconds_count",
+        "job_seconds_sum",
+        "orders_total",
+        "temperature_celsius",
+    ];
+    for q in queries {
+        let a = result(&flint.addr, q, t);
+        let b = result(&prom.addr, q, t);
+        assert!(!a.is_empty(), "{q}: flint has nothing");
+        assert!(
+            same(
+                &serde_json::Value::from(a.clone()),
+                &serde_json::Value::from(b.clone())
+            ),
+            "{q}: flint against Prometheus 2.42:\n{a:?}\n{b:?}"
+        );
+    }
+    // quantiles interpolate exponentially within exponential buckets, as
+    // Prometheus 3 does (2.42 interpolated linearly): round 3 of `get` has
+    // 29 observations, 24 up to 2^(3/8), 5 in (2^(3/8), 2^(4/8)], so the
+    // 0.9 quantile is 2^(3/8) * 2^(0.42/8)
+    let q = result(
+        &flint.addr,
+        "histogram_quantile(0.9, rpc_duration_seconds)",
+        t,
+    );
+    let get: f64 = q[0]["value"][1].as_str().unwrap().parse().unwrap();
+    let want = 2f64.powf(3.0 / 8.0) * 2f64.powf((26.1 - 24.0) / 5.0 / 8.0);
+    assert!((get - want).abs() < 1e-12, "{get} against {want}");
+    // the histogram JSON as Prometheus writes it
+    // round 3 of `get`: buckets 10, 6, 3, 5, one negative of 3, zero 2
+    let h = &result(&flint.addr, "rpc_duration_seconds{method=\"get\"}", t)[0];
+    assert_eq!(h["histogram"][1]["count"], "29", "{h}");
+    // metadata from the protobuf families
+    let md = flint.api("/api/v1/metadata?metric=rpc_duration_seconds").1;
+    assert_eq!(md["data"]["rpc_duration_seconds"][0]["type"], "histogram");
+    assert_eq!(
+        md["data"]["rpc_duration_seconds"][0]["help"],
+        "RPC latency."
+    );
+    // the recording rule stored the sum as a histogram: it equals
+    // Prometheus's sum at the rule's last evaluation
+    let sum = result(&prom.addr, "sum(rpc_duration_seconds)", t);
+    assert_eq!(sum[0]["histogram"][1]["count"], "60");
+    flint.eventually(20, "the rule's histogram", || {
+        let rule = result(&flint.addr, "method:rpc_duration_seconds:sum", t + 2.0);
+        rule.first()
+            .is_some_and(|r| same(&r["histogram"][1], &sum[0]["histogram"][1]))
+    });
+
+    // the histogram leaves the exposition: a stale marker ends it
+    target.set(exposition(4, false));
+    wait("round 4 scraped", 30, || {
+        count_now(&flint.addr, "orders_total") == Some(104.0)
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        flint.query("rpc_duration_seconds"),
+        Vec::<serde_json::Value>::new()
+    );
+    assert_eq!(flint.query("queue_fill").len(), 1);
+
+    // after a restart the histograms are there as they were
+    let before = result(&flint.addr, "rpc_duration_seconds", t);
+    flint.stop();
+    let flint = Server::start(dir.path(), &cfg, &[]);
+    assert_eq!(result(&flint.addr, "rpc_duration_seconds", t), before);
+    let samples = result(&flint.addr, "count_over_time(rpc_duration_seconds[5m])", t);
+    assert_eq!(samples.len(), 2);
+}
+
+#[test]
+fn classic_histograms_converted_to_custom_buckets_when_asked() {
+    let target = ProtoTarget::start(exposition(2, true));
+    let cfg = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: app\n    convert_classic_histograms_to_nhcb: true\n    static_configs:\n      - targets: ['{}']\n",
+        target.addr
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let flint = Server::start(dir.path(), &cfg, &[]);
+    flint.eventually(20, "a scrape", || {
+        !flint.query("http_request_duration_seconds").is_empty()
+    });
+    // one series with custom bounds instead of _bucket/_sum/_count
+    assert!(flint
+        .query("http_request_duration_seconds_bucket")
+        .is_empty());
+    assert!(flint
+        .query("http_request_duration_seconds_count")
+        .is_empty());
+    let h = &flint.query("http_request_duration_seconds")[0];
+    assert_eq!(h["metric"]["handler"], "/items");
+    let hist = &h["histogram"][1];
+    assert_eq!(hist["count"], "16");
+    assert_eq!(hist["sum"], "2.5");
+    // buckets (0, 0.1], (0.1, 0.5], (0.5, 1], (1, +Inf): 4, 6, 5, 1
+    let buckets: Vec<(String, String, String)> = hist["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b[1].as_str().unwrap().to_string(),
+                b[2].as_str().unwrap().to_string(),
+                b[3].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String, String)> = [
+        ("-Inf", "0.1", "4"),
+        ("0.1", "0.5", "6"),
+        ("0.5", "1", "5"),
+        ("1", "+Inf", "1"),
+    ]
+    .iter()
+    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+    .collect();
+    assert_eq!(buckets, want);
+    // without scrape_native_histograms the native histogram is read as a
+    // classic one without buckets, and so converted too: its count only
+    assert!(flint.query("rpc_duration_seconds_count").is_empty());
+    let counts: Vec<f64> = flint
+        .query("histogram_count(rpc_duration_seconds)")
+        .iter()
+        .map(|s| crate::common::parse_value(&s["value"][1]))
+        .collect();
+    assert_eq!(counts, vec![22.0, 24.0]);
+    assert_eq!(
+        flint
+            .value("histogram_quantile(0.5, http_request_duration_seconds)")
+            .map(|v| (v * 1e6).round() / 1e6),
+        Some(0.366667)
+    );
+}
