@@ -7,9 +7,12 @@
 //! refresh intervals and a random part of three more, as Prometheus keeps
 //! them. Tokens come from [`credentials`].
 //!
-//! Resource Manager and Entra ID are asked at their real names; the entry's
-//! HTTP client options (`proxy_url`, `tls_config`, headers, …) apply to
-//! both, so a proxy can stand between flint and Azure.
+//! Resource Manager and Entra ID are asked at their real names (Prometheus
+//! has no setting for other endpoints). The entry's HTTP client options
+//! apply to Resource Manager; its proxy and TLS settings to Entra ID as
+//! well (Prometheus asks Entra ID through Go's default transport), so that
+//! one proxy can stand between flint and Azure. Managed identity
+//! endpoints are asked directly, never through a proxy.
 
 pub mod credentials;
 
