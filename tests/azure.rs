@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::common::{MockTarget, Server};
+use crate::common::{Answer, MockReceiver, MockTarget, Server};
 use crate::standin::azure::{
-    Azure, Fault, Vm, CLIENT_ID, CLIENT_SECRET, FEDERATED_TOKEN, MANAGED_CLIENT_ID, SUBSCRIPTION,
-    TENANT, WORKLOAD_CLIENT_ID,
+    Azure, Fault, Vm, CLIENT_ID, CLIENT_SECRET, FEDERATED_TOKEN, MANAGED_CLIENT_ID, MONITOR_SCOPE,
+    SUBSCRIPTION, TENANT, WORKLOAD_CLIENT_ID,
 };
 
 fn targets(s: &Server, job: &str) -> BTreeMap<String, Value> {
@@ -484,4 +484,91 @@ fn bad_entries_are_refused_in_prometheus_words() {
         assert_eq!(out.status.code(), Some(2), "{err}");
         assert!(err.contains(want), "{entry}: {err}");
     }
+}
+
+#[test]
+fn remote_write_with_entra_id_tokens() {
+    let a = Azure::start();
+    let mock = MockTarget::start("app_up 1\n");
+    let by_secret = MockReceiver::start(Answer::status(204));
+    let by_identity = MockReceiver::start(Answer::status(204));
+    let refused = MockReceiver::start(Answer::status(204));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), &a.ca_pem).unwrap();
+    let cfg = format!(
+        "global:
+  scrape_interval: 200ms
+scrape_configs:
+  - job_name: app
+    static_configs: [{{targets: ['{target}']}}]
+remote_write:
+  - url: http://{r1}/api/v1/write
+    name: secret
+    proxy_url: http://{proxy}
+    no_proxy: 127.0.0.1
+    tls_config: {{ca_file: ca.pem}}
+    queue_config: {{batch_send_deadline: 200ms}}
+    azuread:
+      oauth: {{client_id: {CLIENT_ID}, client_secret: '{CLIENT_SECRET}', tenant_id: {TENANT}}}
+  - url: http://{r2}/api/v1/write
+    name: identity
+    queue_config: {{batch_send_deadline: 200ms}}
+    azuread:
+      cloud: AzurePublic
+      managed_identity: {{client_id: {MANAGED_CLIENT_ID}}}
+  - url: http://{r3}/api/v1/write
+    name: wrong
+    proxy_url: http://{proxy}
+    no_proxy: 127.0.0.1
+    tls_config: {{ca_file: ca.pem}}
+    queue_config: {{batch_send_deadline: 200ms, min_backoff: 100ms, max_backoff: 200ms}}
+    azuread:
+      oauth: {{client_id: {CLIENT_ID}, client_secret: wrong, tenant_id: {TENANT}}}
+",
+        target = mock.addr,
+        r1 = by_secret.addr,
+        r2 = by_identity.addr,
+        r3 = refused.addr,
+        proxy = a.proxy
+    );
+    let imds = format!("http://{}", a.imds);
+    let s = Server::start_env(
+        dir.path(),
+        &cfg,
+        &[],
+        &[("AZURE_POD_IDENTITY_AUTHORITY_HOST", &imds)],
+    );
+    for rx in [&by_secret, &by_identity] {
+        s.eventually(15, "samples sent with a token", || {
+            rx.requests().iter().any(|r| r.path == "/api/v1/write")
+        });
+        let tokens: BTreeSet<String> = rx
+            .requests()
+            .iter()
+            .map(|r| {
+                r.header("authorization")
+                    .and_then(|h| h.strip_prefix("Bearer "))
+                    .expect("a bearer token")
+                    .to_string()
+            })
+            .collect();
+        // one token, kept, for Azure Monitor
+        assert_eq!(tokens.len(), 1, "{tokens:?}");
+        let t = tokens.iter().next().unwrap();
+        assert_eq!(a.token_scope(t).as_deref(), Some(MONITOR_SCOPE));
+    }
+    // the refused secret: nothing sent, Entra ID's words in the log
+    s.eventually(10, "the refused secret logged", || {
+        s.log_text().contains("AADSTS7000215")
+    });
+    assert!(refused.requests().is_empty());
+    assert!(
+        s.log_text().contains("Failed to get access token"),
+        "{}",
+        s.log_text()
+    );
+    let (_, v) = s.api("/api/v1/status/config");
+    let yaml = v["data"]["yaml"].as_str().unwrap();
+    assert!(!yaml.contains(CLIENT_SECRET), "{yaml}");
+    assert!(yaml.contains("azuread"), "{yaml}");
 }

@@ -5,7 +5,7 @@
 //! - Microsoft Entra ID (`https://login.microsoftonline.com`):
 //!   `POST /<tenant>/oauth2/v2.0/token` for the client credentials grant,
 //!   by client secret or by a federated client assertion, for Resource
-//!   Manager's scope; errors as `{"error", "error_description"}` with
+//!   Manager's scope or Azure Monitor's (remote write's `azuread`); errors as `{"error", "error_description"}` with
 //!   Entra ID's `AADSTS` codes;
 //! - Azure Resource Manager (`https://management.azure.com`): virtual
 //!   machines and scale sets of the subscription or of a resource group,
@@ -17,9 +17,10 @@
 //! - the instance metadata service's token endpoint
 //!   (`GET /metadata/identity/oauth2/token` with `Metadata: true`), for the
 //!   system-assigned identity or the user-assigned [`MANAGED_CLIENT_ID`],
+//!   for either resource,
 //!   to point `AZURE_POD_IDENTITY_AUTHORITY_HOST` at.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
@@ -40,6 +41,8 @@ pub const MANAGED_CLIENT_ID: &str = "1a2b3c4d-4444-4555-8666-0123456789ef";
 pub const PAGE: usize = 2;
 /// Resource Manager's scope, as the Azure SDK asks for it.
 pub const SCOPE: &str = "https://management.core.windows.net//.default";
+/// Azure Monitor's ingestion scope (remote write's `azuread`).
+pub const MONITOR_SCOPE: &str = "https://monitor.azure.com//.default";
 
 /// How the APIs misbehave.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,7 +60,8 @@ struct State {
     scale_sets: Vec<(Value, Vec<Value>)>,
     /// Interfaces by lower-cased ID.
     nics: BTreeMap<String, Value>,
-    tokens: HashSet<String>,
+    /// Tokens issued, with their scope.
+    tokens: HashMap<String, String>,
     issued: u64,
     fault: Fault,
 }
@@ -98,10 +102,10 @@ fn form(body: &[u8]) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn issue(st: &mut State) -> String {
+fn issue(st: &mut State, scope: &str) -> String {
     st.issued += 1;
-    let t = format!("arm-token-{}", st.issued);
-    st.tokens.insert(t.clone());
+    let t = format!("entra-token-{}", st.issued);
+    st.tokens.insert(t.clone(), scope.to_string());
     t
 }
 
@@ -126,7 +130,7 @@ fn token(st: &mut State, req: &Request) -> Response {
             "AADSTS70003: The app requested an unsupported grant type.",
         );
     }
-    if get("scope") != SCOPE {
+    if get("scope") != SCOPE && get("scope") != MONITOR_SCOPE {
         return entra_error(
             400,
             "invalid_scope",
@@ -147,7 +151,7 @@ fn token(st: &mut State, req: &Request) -> Response {
             "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
         );
     }
-    let t = issue(st);
+    let t = issue(st, get("scope"));
     Response::json(
         200,
         &json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": t}),
@@ -173,7 +177,10 @@ fn imds(st: &mut State, req: &Request) -> Response {
             "Required query variable 'api-version' is missing",
         );
     }
-    if req.param("resource") != Some("https://management.core.windows.net/") {
+    let resource = req.param("resource").unwrap_or("");
+    if resource != "https://management.core.windows.net/"
+        && resource != "https://monitor.azure.com/"
+    {
         return entra_error(
             400,
             "invalid_resource",
@@ -185,7 +192,7 @@ fn imds(st: &mut State, req: &Request) -> Response {
             return entra_error(400, "invalid_request", "Identity not found");
         }
     }
-    let t = issue(st);
+    let t = issue(st, &format!("{resource}/.default"));
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -195,7 +202,7 @@ fn imds(st: &mut State, req: &Request) -> Response {
         &json!({"access_token": t, "client_id": req.param("client_id").unwrap_or("system"),
                 "expires_in": "86399", "expires_on": (now + 86399).to_string(),
                 "ext_expires_in": "86399", "not_before": now.to_string(),
-                "resource": "https://management.core.windows.net/", "token_type": "Bearer"}),
+                "resource": resource, "token_type": "Bearer"}),
     )
 }
 
@@ -247,7 +254,7 @@ fn arm(st: &mut State, req: &Request) -> Response {
     let auth = req.header("authorization").unwrap_or("");
     if !auth
         .strip_prefix("Bearer ")
-        .is_some_and(|t| st.tokens.contains(t))
+        .is_some_and(|t| st.tokens.get(t).map(String::as_str) == Some(SCOPE))
     {
         return arm_error(
             401,
@@ -423,7 +430,7 @@ impl Azure {
             vms: Vec::new(),
             scale_sets: Vec::new(),
             nics: BTreeMap::new(),
-            tokens: HashSet::new(),
+            tokens: HashMap::new(),
             issued: 0,
             fault: Fault::None,
         }));
@@ -536,6 +543,11 @@ impl Azure {
     /// Forgets every token issued (as if they had expired).
     pub fn revoke_tokens(&self) {
         self.state.lock().unwrap().tokens.clear();
+    }
+
+    /// The scope of a token issued (none for a token not issued).
+    pub fn token_scope(&self, token: &str) -> Option<String> {
+        self.state.lock().unwrap().tokens.get(token).cloned()
     }
 
     /// How many tokens were issued.

@@ -1,5 +1,5 @@
-//! Access tokens for Azure Resource Manager, as the Azure SDK's
-//! credentials obtain them:
+//! Access tokens for Azure Resource Manager (discovery) and Azure Monitor
+//! (remote write's `azuread`), as the Azure SDK's credentials obtain them:
 //!
 //! - `OAuth`: a client secret sent to Microsoft Entra ID (Azure AD) at the
 //!   cloud's authority (`https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token`
@@ -259,10 +259,15 @@ struct Cached {
     renew_at: Instant,
 }
 
-/// Obtains tokens of one credential for one cloud and keeps them.
+/// Obtains tokens of one credential for one cloud and scope and keeps
+/// them.
 pub struct TokenSource {
     credential: Credential,
     cloud: Cloud,
+    scope: String,
+    /// Replace tokens halfway through their lifetime (else shortly before
+    /// they expire).
+    at_half_life: bool,
     /// For Entra ID: the entry's proxy and TLS settings.
     client: reqwest::Client,
     /// For managed identity endpoints: no proxy.
@@ -315,10 +320,24 @@ fn token_error(status: u16, body: &[u8]) -> String {
 }
 
 impl TokenSource {
-    /// A source for `credential` in `cloud`; `client` is used for Entra ID.
+    /// A source of Resource Manager tokens for `credential` in `cloud`;
+    /// `client` is used for Entra ID.
     pub fn new(
         credential: Credential,
         cloud: Cloud,
+        client: reqwest::Client,
+    ) -> Result<TokenSource, String> {
+        let scope = cloud.scope();
+        Self::for_scope(credential, cloud, scope, false, client)
+    }
+
+    /// A source of tokens for `scope`, replaced halfway through their
+    /// lifetime when `at_half_life`, else 5 minutes before they expire.
+    pub fn for_scope(
+        credential: Credential,
+        cloud: Cloud,
+        scope: String,
+        at_half_life: bool,
         client: reqwest::Client,
     ) -> Result<TokenSource, String> {
         let direct = reqwest::Client::builder()
@@ -329,6 +348,8 @@ impl TokenSource {
         Ok(TokenSource {
             credential,
             cloud,
+            scope,
+            at_half_life,
             client,
             direct,
             cached: tokio::sync::Mutex::new(None),
@@ -336,7 +357,7 @@ impl TokenSource {
         })
     }
 
-    /// A token for Resource Manager: the kept one, or a new one.
+    /// A token: the kept one, or a new one.
     pub async fn token(&self) -> Result<String, String> {
         let mut cached = self.cached.lock().await;
         if let Some(c) = cached.as_ref() {
@@ -345,7 +366,11 @@ impl TokenSource {
             }
         }
         let (token, life) = self.fetch().await?;
-        let margin = REFRESH_BEFORE.min(life / 2);
+        let margin = if self.at_half_life {
+            life / 2
+        } else {
+            REFRESH_BEFORE.min(life / 2)
+        };
         *cached = Some(Cached {
             token: token.clone(),
             renew_at: Instant::now() + life - margin,
@@ -353,7 +378,7 @@ impl TokenSource {
         Ok(token)
     }
 
-    /// Forgets the kept token (Resource Manager refused it).
+    /// Forgets the kept token (the server refused it).
     pub async fn forget(&self) {
         *self.cached.lock().await = None;
     }
@@ -391,7 +416,7 @@ impl TokenSource {
     }
 
     async fn fetch_one(&self, c: &Credential) -> Result<(String, Duration), String> {
-        let scope = self.cloud.scope();
+        let scope = self.scope.clone();
         let resp = match c {
             Credential::ClientSecret {
                 tenant,
