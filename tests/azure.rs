@@ -14,8 +14,8 @@ use serde_json::{json, Value};
 
 use crate::common::{Answer, MockReceiver, MockTarget, Server};
 use crate::standin::azure::{
-    Azure, Fault, Vm, CLIENT_ID, CLIENT_SECRET, FEDERATED_TOKEN, MANAGED_CLIENT_ID, MONITOR_SCOPE,
-    SUBSCRIPTION, TENANT, WORKLOAD_CLIENT_ID,
+    Azure, Fault, Vm, CLIENT_ID, CLIENT_SECRET, FEDERATED_TOKEN, IDENTITY_HEADER,
+    MANAGED_CLIENT_ID, MONITOR_SCOPE, SUBSCRIPTION, TENANT, WORKLOAD_CLIENT_ID,
 };
 
 fn targets(s: &Server, job: &str) -> BTreeMap<String, Value> {
@@ -422,6 +422,85 @@ fn managed_identity_workload_identity_and_sdk() {
     assert!(a.requests()[before..]
         .iter()
         .any(|r| r.path == "/metadata/identity/oauth2/token"));
+    drop(s);
+
+    // managed identity on App Service: its endpoint and header
+    let before = a.requests().len();
+    let endpoint = format!("http://{}/msi/token", a.imds);
+    let cfg = format!(
+        "scrape_configs:\n{}",
+        job("app", "authentication_method: ManagedIdentity")
+    );
+    let s = Server::start_env(
+        dir.path(),
+        &cfg,
+        &[],
+        &[
+            ("IDENTITY_ENDPOINT", &endpoint),
+            ("IDENTITY_HEADER", IDENTITY_HEADER),
+        ],
+    );
+    wait_for("app service identity", 10, || {
+        targets(&s, "app").contains_key("10.3.0.4:80")
+    });
+    let reqs = a.requests();
+    let asked: Vec<_> = reqs[before..]
+        .iter()
+        .filter(|r| r.path == "/msi/token")
+        .collect();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].param("api-version"), Some("2019-08-01"));
+}
+
+#[test]
+fn alertmanagers_on_azure_machines() {
+    let a = Azure::start();
+    let am = MockReceiver::start(Answer::status(200));
+    let port = am.addr.rsplit(':').next().unwrap().to_string();
+    a.add_vm(&Vm::new("rg-am", "alertmanager-0", "127.0.0.1"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), &a.ca_pem).unwrap();
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        "groups:\n  - name: g\n    interval: 1s\n    rules:\n      - alert: Always\n        expr: vector(1)\n",
+    )
+    .unwrap();
+    let cfg = format!(
+        "global:
+  evaluation_interval: 1s
+rule_files: [rules.yml]
+alerting:
+  alertmanagers:
+    - azure_sd_configs:
+        - subscription_id: {SUBSCRIPTION}
+          tenant_id: {TENANT}
+          client_id: {CLIENT_ID}
+          client_secret: '{CLIENT_SECRET}'
+          resource_group: rg-am
+          port: {port}
+          refresh_interval: 500ms
+          proxy_url: http://{proxy}
+          tls_config: {{ca_file: ca.pem}}
+      relabel_configs:
+        - source_labels: [__meta_azure_machine_name]
+          regex: alertmanager-.*
+          action: keep
+",
+        proxy = a.proxy
+    );
+    let s = Server::start(dir.path(), &cfg, &[]);
+    let want = format!("http://127.0.0.1:{port}/api/v2/alerts");
+    s.eventually(10, "the Alertmanager on an Azure machine", || {
+        let (_, v) = s.api("/api/v1/alertmanagers");
+        v["data"]["activeAlertmanagers"]
+            .as_array()
+            .is_some_and(|x| x.iter().any(|m| m["url"] == want.as_str()))
+    });
+    s.eventually(15, "an alert sent", || {
+        am.requests().iter().any(|r| {
+            r.path == "/api/v2/alerts" && String::from_utf8_lossy(&r.body).contains("Always")
+        })
+    });
 }
 
 #[test]

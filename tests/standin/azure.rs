@@ -17,7 +17,8 @@
 //! - the instance metadata service's token endpoint
 //!   (`GET /metadata/identity/oauth2/token` with `Metadata: true`), for the
 //!   system-assigned identity or the user-assigned [`MANAGED_CLIENT_ID`],
-//!   for either resource,
+//!   for either resource, and App Service's (`/msi/token` with
+//!   `X-IDENTITY-HEADER`) for `IDENTITY_ENDPOINT` and `IDENTITY_HEADER`,
 //!   to point `AZURE_POD_IDENTITY_AUTHORITY_HOST` at.
 
 use std::collections::{BTreeMap, HashMap};
@@ -37,6 +38,8 @@ pub const WORKLOAD_CLIENT_ID: &str = "7c6b5a49-3333-4444-8555-0123456789cd";
 pub const FEDERATED_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.e30.federated";
 /// The user-assigned managed identity.
 pub const MANAGED_CLIENT_ID: &str = "1a2b3c4d-4444-4555-8666-0123456789ef";
+/// The secret of App Service's identity endpoint (`IDENTITY_HEADER`).
+pub const IDENTITY_HEADER: &str = "app-service-identity-secret";
 /// Items per page of a list.
 pub const PAGE: usize = 2;
 /// Resource Manager's scope, as the Azure SDK asks for it.
@@ -158,12 +161,18 @@ fn token(st: &mut State, req: &Request) -> Response {
     )
 }
 
-/// The metadata service's token endpoint.
+/// The metadata service's token endpoint, and App Service's at
+/// `/msi/token`.
 fn imds(st: &mut State, req: &Request) -> Response {
-    if req.path != "/metadata/identity/oauth2/token" {
+    let app_service = req.path == "/msi/token";
+    if !app_service && req.path != "/metadata/identity/oauth2/token" {
         return Response::text(404, "not found");
     }
-    if req.header("metadata") != Some("true") {
+    if app_service {
+        if req.header("x-identity-header") != Some(IDENTITY_HEADER) {
+            return Response::json(401, &json!({"statusCode": 401, "message": "Unauthorized"}));
+        }
+    } else if req.header("metadata") != Some("true") {
         return entra_error(
             400,
             "invalid_request",
@@ -197,6 +206,14 @@ fn imds(st: &mut State, req: &Request) -> Response {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
+    if app_service {
+        // App Service says when, not how long
+        return Response::json(
+            200,
+            &json!({"access_token": t, "client_id": req.param("client_id").unwrap_or("system"),
+                    "expires_on": (now + 86399).to_string(), "resource": resource, "token_type": "Bearer"}),
+        );
+    }
     Response::json(
         200,
         &json!({"access_token": t, "client_id": req.param("client_id").unwrap_or("system"),
