@@ -88,6 +88,10 @@ const APP_SERVICE_API_VERSION: &str = "2019-08-01";
 const REFRESH_BEFORE: Duration = Duration::from_secs(300);
 /// How long a request for a token may take.
 const TOKEN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a chain waits for a managed identity endpoint before it tries
+/// the next way (outside Azure nothing answers at the metadata service's
+/// address).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Reads an environment variable (empty counts as unset); tests pass
 /// their own.
@@ -389,13 +393,13 @@ impl TokenSource {
                 let first = *self.chosen.lock();
                 if let Some(i) = first {
                     return self
-                        .fetch_one(&members[i])
+                        .fetch_one(&members[i], TOKEN_TIMEOUT)
                         .await
                         .map_err(|e| format!("{}: {e}", members[i].name()));
                 }
                 let mut errors = skipped.clone();
                 for (i, m) in members.iter().enumerate() {
-                    match self.fetch_one(m).await {
+                    match self.fetch_one(m, PROBE_TIMEOUT).await {
                         Ok(t) => {
                             *self.chosen.lock() = Some(i);
                             return Ok(t);
@@ -409,13 +413,19 @@ impl TokenSource {
                 ))
             }
             c => self
-                .fetch_one(c)
+                .fetch_one(c, TOKEN_TIMEOUT)
                 .await
                 .map_err(|e| format!("{}: authentication failed: {e}", c.name())),
         }
     }
 
-    async fn fetch_one(&self, c: &Credential) -> Result<(String, Duration), String> {
+    /// A token from one credential; `mi_timeout` bounds a managed
+    /// identity request.
+    async fn fetch_one(
+        &self,
+        c: &Credential,
+        mi_timeout: Duration,
+    ) -> Result<(String, Duration), String> {
         let scope = self.scope.clone();
         let resp = match c {
             Credential::ClientSecret {
@@ -485,7 +495,7 @@ impl TokenSource {
                     Some(id) => req.query(&[("client_id", id)]),
                     None => req,
                 };
-                req.timeout(TOKEN_TIMEOUT).send().await
+                req.timeout(mi_timeout).send().await
             }
             Credential::Chain(..) => return Err("a chain within a chain".into()),
         };
