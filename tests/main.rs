@@ -2,6 +2,7 @@
 
 mod alertmanager;
 mod api;
+mod azure;
 mod common;
 mod consul;
 mod crash;

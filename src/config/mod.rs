@@ -246,6 +246,9 @@ pub struct ScrapeConfig {
     /// Targets from a Docker swarm's services, tasks or nodes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dockerswarm_sd_configs: Vec<crate::discovery::docker::DockerSwarmSdConfig>,
+    /// Targets from Azure virtual machines.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub azure_sd_configs: Vec<crate::discovery::azure::AzureSdConfig>,
     /// Targets from AWS EC2 instances.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ec2_sd_configs: Vec<crate::discovery::ec2::Ec2SdConfig>,
@@ -992,6 +995,10 @@ impl Config {
                 c.validate()
                     .map_err(|e| format!("dockerswarm_sd_configs of job {:?}: {e}", sc.job_name))?;
             }
+            for c in &sc.azure_sd_configs {
+                c.validate()
+                    .map_err(|e| format!("azure_sd_configs of job {:?}: {e}", sc.job_name))?;
+            }
             for c in &sc.ec2_sd_configs {
                 c.validate()
                     .map_err(|e| format!("ec2_sd_configs of job {:?}: {e}", sc.job_name))?;
@@ -1055,7 +1062,6 @@ fn line_of_key(text: &str, key: &str) -> Option<usize> {
 /// Keys of Prometheus's scrape config that flint does not implement yet.
 pub(crate) const KNOWN_UNSUPPORTED: &[&str] = &[
     "gce_sd_configs",
-    "azure_sd_configs",
     "nomad_sd_configs",
     "digitalocean_sd_configs",
     "linode_sd_configs",
@@ -1201,6 +1207,7 @@ scrape_configs:
             ("scrape_configs:\n  - job_name: k\n    gce_sd_configs: [{project: p, zone: z}]\n", "gce_sd_configs (job \"k\") is not supported yet"),
             ("scrape_configs:\n  - job_name: k\n    dockerswarm_sd_configs: [{host: 'tcp://d:2375'}]\n", "dockerswarm_sd_configs of job \"k\": role missing (one of: tasks, services, nodes)"),
             ("scrape_configs:\n  - job_name: k\n    docker_sd_configs: [{port: 80}]\n", "docker_sd_configs of job \"k\": host missing"),
+            ("scrape_configs:\n  - job_name: k\n    azure_sd_configs: [{subscription_id: s, authentication_method: Basic}]\n", "azure_sd_configs of job \"k\": unknown authentication_type \"Basic\""),
             ("scrape_configs:\n  - job_name: k\n    ec2_sd_configs: [{region: r, filters: [{name: n}]}]\n", "ec2_sd_configs of job \"k\": EC2 SD configuration filter values cannot be empty"),
             ("scrape_configs:\n  - job_name: k\n    eureka_sd_configs: [{server: 'eureka:8761'}]\n", "eureka_sd_configs of job \"k\": eureka_sd: invalid eureka server URL"),
             ("scrape_configs:\n  - job_name: k\n    hetzner_sd_configs: [{role: cloud}]\n", "hetzner_sd_configs of job \"k\": unknown role \"cloud\""),

@@ -128,6 +128,9 @@ pub struct RemoteWriteConfig {
     /// Service for Prometheus).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sigv4: Option<SigV4Config>,
+    /// Requests with a Microsoft Entra ID token (Azure Monitor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azuread: Option<AzureAdConfig>,
     /// Authentication, TLS, proxy and redirect settings.
     #[serde(flatten)]
     pub http: HttpClientConfig,
@@ -167,6 +170,193 @@ pub struct SigV4Config {
     pub service_name: String,
 }
 
+/// `azuread`: a Microsoft Entra ID token with each request, for Azure
+/// Monitor's ingestion (or `scope`), by exactly one of the methods.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+pub struct AzureAdConfig {
+    /// A managed identity (optionally a user-assigned one's client ID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_identity: Option<AzureManagedIdentity>,
+    /// A workload identity's federated token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload_identity: Option<AzureWorkloadIdentity>,
+    /// An application's client secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<AzureOAuth>,
+    /// The Azure SDK's default chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdk: Option<AzureSdk>,
+    /// `AzurePublic` (default), `AzureChina` or `AzureGovernment`.
+    #[serde(default = "azure_public")]
+    pub cloud: String,
+    /// The scope asked for (default: Azure Monitor's of the cloud).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub scope: String,
+    /// Keys flint does not know or support.
+    #[serde(flatten, skip_serializing)]
+    pub unknown: BTreeMap<String, serde_yaml::Value>,
+}
+
+fn azure_public() -> String {
+    "AzurePublic".into()
+}
+
+/// `azuread.managed_identity`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AzureManagedIdentity {
+    /// A user-assigned identity's client ID (none: the system-assigned
+    /// identity).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub client_id: String,
+}
+
+/// `azuread.workload_identity`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AzureWorkloadIdentity {
+    /// The application's or identity's client ID.
+    #[serde(default)]
+    pub client_id: String,
+    /// Its tenant.
+    #[serde(default)]
+    pub tenant_id: String,
+    /// The federated token's file (default: `AZURE_FEDERATED_TOKEN_FILE`,
+    /// else the workload identity webhook's path).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub token_file_path: String,
+}
+
+/// `azuread.oauth`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AzureOAuth {
+    /// The application's client ID.
+    #[serde(default)]
+    pub client_id: String,
+    /// Its secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<Secret>,
+    /// Its tenant.
+    #[serde(default)]
+    pub tenant_id: String,
+}
+
+/// `azuread.sdk`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AzureSdk {
+    /// The tenant (over `AZURE_TENANT_ID` for the workload identity).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tenant_id: String,
+}
+
+/// Whether `s` is a UUID as Go's `uuid.Parse` takes one (dashed, bare,
+/// braced or `urn:uuid:`).
+fn is_uuid(s: &str) -> bool {
+    let s = s
+        .strip_prefix("urn:uuid:")
+        .or_else(|| s.strip_prefix('{').and_then(|r| r.strip_suffix('}')))
+        .unwrap_or(s);
+    let hex = |p: &str| p.bytes().all(|b| b.is_ascii_hexdigit());
+    match s.len() {
+        32 => hex(s),
+        36 => {
+            let parts: Vec<&str> = s.split('-').collect();
+            parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12]) && parts.iter().all(|p| hex(p))
+        }
+        _ => false,
+    }
+}
+
+impl AzureAdConfig {
+    /// Prometheus's checks, with its messages; methods flint lacks are
+    /// refused by name.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(k) = self.unknown.keys().next() {
+            if k == "certificate" {
+                return Err(
+                    "azuread: certificate is not supported yet by this version of flint (managed_identity, workload_identity, oauth and sdk are)".into(),
+                );
+            }
+            return Err(format!("field {k} not found in type azuread.plain"));
+        }
+        if !matches!(
+            self.cloud.as_str(),
+            "AzurePublic" | "AzureChina" | "AzureGovernment"
+        ) {
+            return Err("must provide a cloud in the Azure AD config".into());
+        }
+        let methods = [
+            self.managed_identity.is_some(),
+            self.workload_identity.is_some(),
+            self.oauth.is_some(),
+            self.sdk.is_some(),
+        ]
+        .iter()
+        .filter(|m| **m)
+        .count();
+        if methods == 0 {
+            return Err("must provide an Azure Managed Identity, Azure Workload Identity, Azure OAuth, Azure Certificate or Azure SDK in the Azure AD config".into());
+        }
+        if methods > 1 {
+            return Err(
+                "cannot provide multiple authentication methods in the Azure AD config".into(),
+            );
+        }
+        if let Some(m) = &self.managed_identity {
+            if !m.client_id.is_empty() && !is_uuid(&m.client_id) {
+                return Err("the provided Azure Managed Identity client_id is invalid".into());
+            }
+        }
+        if let Some(w) = &self.workload_identity {
+            if w.client_id.is_empty() {
+                return Err(
+                    "must provide an Azure Workload Identity client_id in the Azure AD config"
+                        .into(),
+                );
+            }
+            if w.tenant_id.is_empty() {
+                return Err(
+                    "must provide an Azure Workload Identity tenant_id in the Azure AD config"
+                        .into(),
+                );
+            }
+            if !is_uuid(&w.client_id) {
+                return Err("the provided Azure Workload Identity client_id is invalid".into());
+            }
+            if !is_uuid(&w.tenant_id) {
+                return Err("the provided Azure Workload Identity tenant_id is invalid".into());
+            }
+        }
+        if let Some(o) = &self.oauth {
+            if o.client_id.is_empty() {
+                return Err("must provide an Azure OAuth client_id in the Azure AD config".into());
+            }
+            if o.client_secret.as_ref().is_none_or(|s| s.0.is_empty()) {
+                return Err(
+                    "must provide an Azure OAuth client_secret in the Azure AD config".into(),
+                );
+            }
+            if o.tenant_id.is_empty() {
+                return Err("must provide an Azure OAuth tenant_id in the Azure AD config".into());
+            }
+            if !is_uuid(&o.client_id) {
+                return Err("the provided Azure OAuth client_id is invalid".into());
+            }
+        }
+        if !self.scope.is_empty()
+            && !self
+                .scope
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c.is_whitespace() || ":/.-".contains(c))
+        {
+            return Err("the provided scope contains invalid characters".into());
+        }
+        Ok(())
+    }
+}
+
 fn thirty_seconds() -> PromDuration {
     dur(30)
 }
@@ -200,7 +390,7 @@ const RESERVED_HEADERS: &[&str] = &[
 ];
 
 /// Authentication mechanisms of Prometheus that flint does not have.
-const UNSUPPORTED_AUTH: &[&str] = &["azuread", "google_iam"];
+const UNSUPPORTED_AUTH: &[&str] = &["google_iam"];
 
 fn check_headers(headers: &BTreeMap<String, String>) -> Result<(), String> {
     for h in headers.keys() {
@@ -247,6 +437,19 @@ impl RemoteWriteConfig {
             ));
         }
         check_headers(&self.headers)?;
+        if let Some(a) = &self.azuread {
+            let h = &self.http;
+            if self.sigv4.is_some()
+                || h.basic_auth.is_some()
+                || h.authorization.is_some()
+                || h.oauth2.is_some()
+                || h.bearer_token.is_some()
+                || h.bearer_token_file.is_some()
+            {
+                return Err("at most one of basic_auth, authorization, oauth2, sigv4, azuread or google_iam must be configured".into());
+            }
+            a.validate()?;
+        }
         if let Some(v4) = &self.sigv4 {
             let h = &self.http;
             if h.basic_auth.is_some()
@@ -476,7 +679,43 @@ mod tests {
             ),
             (
                 "url: http://x/\nazuread: {cloud: AzurePublic}\n",
-                "azuread is not supported yet",
+                "must provide an Azure Managed Identity, Azure Workload Identity, Azure OAuth, Azure Certificate or Azure SDK in the Azure AD config",
+            ),
+            (
+                "url: http://x/\nazuread: {certificate: {client_id: c, tenant_id: t, certificate_path: p}}\n",
+                "azuread: certificate is not supported yet by this version of flint",
+            ),
+            (
+                "url: http://x/\nazuread: {cloud: Mars, sdk: {}}\n",
+                "must provide a cloud in the Azure AD config",
+            ),
+            (
+                "url: http://x/\nazuread: {sdk: {}, managed_identity: {}}\n",
+                "cannot provide multiple authentication methods in the Azure AD config",
+            ),
+            (
+                "url: http://x/\nazuread: {managed_identity: {client_id: me}}\n",
+                "the provided Azure Managed Identity client_id is invalid",
+            ),
+            (
+                "url: http://x/\nazuread: {oauth: {client_id: 5e4d3c2b-2222-4333-8444-0123456789ab, tenant_id: t}}\n",
+                "must provide an Azure OAuth client_secret in the Azure AD config",
+            ),
+            (
+                "url: http://x/\nazuread: {workload_identity: {client_id: 5e4d3c2b-2222-4333-8444-0123456789ab}}\n",
+                "must provide an Azure Workload Identity tenant_id in the Azure AD config",
+            ),
+            (
+                "url: http://x/\nazuread: {sdk: {}, scope: 'a;b'}\n",
+                "the provided scope contains invalid characters",
+            ),
+            (
+                "url: http://x/\nazuread: {sdk: {}}\nbearer_token: x\n",
+                "at most one of basic_auth, authorization, oauth2, sigv4, azuread",
+            ),
+            (
+                "url: http://x/\ngoogle_iam: {}\n",
+                "google_iam is not supported yet",
             ),
             (
                 "url: http://x/\nsigv4: {region: x, access_key: a}\n",
@@ -494,6 +733,24 @@ mod tests {
             let e = rw(y).validate().unwrap_err();
             assert!(e.contains(want), "{y}: {e}");
         }
+        for y in [
+            "url: http://x/\nazuread: {managed_identity: {}}\n",
+            "url: http://x/\nazuread: {cloud: AzureChina, managed_identity: {client_id: 1a2b3c4d-4444-4555-8666-0123456789ef}}\n",
+            "url: http://x/\nazuread: {oauth: {client_id: 5e4d3c2b22224333844401234567890a, client_secret: s, tenant_id: t}}\n",
+            "url: http://x/\nazuread: {sdk: {tenant_id: t}, scope: 'https://example.org/.default'}\n",
+        ] {
+            assert_eq!(rw(y).validate(), Ok(()), "{y}");
+        }
+        assert_eq!(
+            rw("url: http://x/\nazuread: {sdk: {}}\n")
+                .azuread
+                .unwrap()
+                .cloud,
+            "AzurePublic"
+        );
+        assert!(is_uuid("{5e4d3c2b-2222-4333-8444-0123456789ab}"));
+        assert!(is_uuid("urn:uuid:5e4d3c2b-2222-4333-8444-0123456789ab"));
+        assert!(!is_uuid("5e4d3c2b-2222-4333-8444-0123456789a"));
         let same = [rw("url: http://x/\n"), rw("url: http://x/\n")];
         assert!(validate_all(&same, &[])
             .unwrap_err()

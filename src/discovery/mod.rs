@@ -2,6 +2,7 @@
 //! addresses with common labels; the scrape manager turns groups into
 //! targets through the job's relabeling.
 
+pub mod azure;
 pub mod consul;
 pub mod dns;
 pub mod docker;
@@ -77,6 +78,8 @@ pub type Sink = Arc<dyn Fn(&str, Vec<(String, Vec<TargetGroup>)>) -> bool + Send
 /// The discovery mechanisms of one scrape job or Alertmanager set.
 #[derive(Clone, Copy)]
 pub struct Sources<'a> {
+    /// `azure_sd_configs`.
+    pub azure: &'a [azure::AzureSdConfig],
     /// `file_sd_configs`.
     pub file: &'a [file::FileSdConfig],
     /// `http_sd_configs`.
@@ -184,6 +187,14 @@ impl Sources<'_> {
         }
         for (i, c) in self.dockerswarm.iter().enumerate() {
             tasks.push(tokio::spawn(docker::swarm::run(
+                i,
+                c.clone(),
+                base.to_path_buf(),
+                Arc::clone(sink),
+            )));
+        }
+        for (i, c) in self.azure.iter().enumerate() {
+            tasks.push(tokio::spawn(azure::run(
                 i,
                 c.clone(),
                 base.to_path_buf(),

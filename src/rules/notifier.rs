@@ -107,6 +107,9 @@ pub struct AlertmanagerConfig {
     /// Alertmanagers running in a Docker swarm.
     #[serde(default)]
     pub dockerswarm_sd_configs: Vec<crate::discovery::docker::DockerSwarmSdConfig>,
+    /// Alertmanagers on Azure virtual machines.
+    #[serde(default)]
+    pub azure_sd_configs: Vec<crate::discovery::azure::AzureSdConfig>,
     /// Alertmanagers on AWS EC2 instances.
     #[serde(default)]
     pub ec2_sd_configs: Vec<crate::discovery::ec2::Ec2SdConfig>,
@@ -184,6 +187,10 @@ impl AlertingConfig {
             for c in &am.dockerswarm_sd_configs {
                 c.validate()
                     .map_err(|e| format!("alerting: dockerswarm_sd_configs: {e}"))?;
+            }
+            for c in &am.azure_sd_configs {
+                c.validate()
+                    .map_err(|e| format!("alerting: azure_sd_configs: {e}"))?;
             }
             for c in &am.ec2_sd_configs {
                 c.validate()
@@ -418,6 +425,7 @@ impl Notifier {
                 consul: &am.consul_sd_configs,
                 docker: &am.docker_sd_configs,
                 dockerswarm: &am.dockerswarm_sd_configs,
+                azure: &am.azure_sd_configs,
                 ec2: &am.ec2_sd_configs,
                 eureka: &am.eureka_sd_configs,
                 hetzner: &am.hetzner_sd_configs,

@@ -152,6 +152,7 @@ impl ScrapeManager {
                 consul: &sc.consul_sd_configs,
                 docker: &sc.docker_sd_configs,
                 dockerswarm: &sc.dockerswarm_sd_configs,
+                azure: &sc.azure_sd_configs,
                 ec2: &sc.ec2_sd_configs,
                 eureka: &sc.eureka_sd_configs,
                 hetzner: &sc.hetzner_sd_configs,

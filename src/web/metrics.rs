@@ -453,6 +453,18 @@ pub fn render(app: &App) -> String {
             .load(std::sync::atomic::Ordering::Relaxed) as f64,
     );
     e.single(
+        "prometheus_sd_azure_failures_total",
+        "counter",
+        "Number of Azure service discovery refresh failures.",
+        crate::discovery::azure::FAILURES.load(std::sync::atomic::Ordering::Relaxed) as f64,
+    );
+    e.single(
+        "prometheus_sd_azure_cache_hit_total",
+        "counter",
+        "Number of cache hit during refresh.",
+        crate::discovery::azure::CACHE_HITS.load(std::sync::atomic::Ordering::Relaxed) as f64,
+    );
+    e.single(
         "prometheus_sd_consul_rpc_failures_total",
         "counter",
         "The number of Consul RPC call failures.",

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod azure;
 pub mod consul;
 pub mod docker;
 pub mod ec2;

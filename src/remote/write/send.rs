@@ -9,7 +9,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::config::remote::RemoteWriteConfig;
+use crate::config::remote::{AzureAdConfig, RemoteWriteConfig};
+use crate::discovery::azure::credentials::TokenSource;
 use crate::discovery::ec2::credentials;
 use crate::httpclient::{sigv4, HttpClient};
 
@@ -49,6 +50,59 @@ pub struct Sender {
     v2: AtomicBool,
     /// With `sigv4`: the region and credentials, found at the first send.
     sigv4: Option<SigV4>,
+    /// With `azuread`: Microsoft Entra ID tokens.
+    azuread: Option<TokenSource>,
+}
+
+/// The token source of an `azuread` entry: its cloud's Entra ID, Azure
+/// Monitor's scope (or the configured one), tokens replaced halfway
+/// through their lifetime as Prometheus replaces them.
+fn azuread_tokens(a: &AzureAdConfig, client: &reqwest::Client) -> Result<TokenSource, String> {
+    use crate::discovery::azure::credentials::{
+        process_env, Credential, ManagedIdentityEndpoint, AZURE_CHINA, AZURE_GOVERNMENT,
+        AZURE_PUBLIC,
+    };
+    let (cloud, audience) = match a.cloud.as_str() {
+        "AzureChina" => (AZURE_CHINA, "https://monitor.azure.cn//.default"),
+        "AzureGovernment" => (AZURE_GOVERNMENT, "https://monitor.azure.us//.default"),
+        _ => (AZURE_PUBLIC, "https://monitor.azure.com//.default"),
+    };
+    let env = process_env();
+    let credential = if let Some(m) = &a.managed_identity {
+        Credential::ManagedIdentity {
+            client_id: Some(m.client_id.clone()).filter(|c| !c.is_empty()),
+            endpoint: ManagedIdentityEndpoint::from_env(&env),
+        }
+    } else if let Some(w) = &a.workload_identity {
+        let token_file = if w.token_file_path.is_empty() {
+            env("AZURE_FEDERATED_TOKEN_FILE")
+                .unwrap_or_else(|| "/var/run/secrets/azure/tokens/azure-identity-token".into())
+        } else {
+            w.token_file_path.clone()
+        };
+        Credential::WorkloadIdentity {
+            tenant: w.tenant_id.clone(),
+            client_id: w.client_id.clone(),
+            token_file,
+        }
+    } else if let Some(o) = &a.oauth {
+        Credential::new(
+            "OAuth",
+            &o.tenant_id,
+            &o.client_id,
+            o.client_secret.as_ref().map_or("", |s| s.0.as_str()),
+            &env,
+        )?
+    } else {
+        let tenant = a.sdk.as_ref().map_or("", |s| s.tenant_id.as_str());
+        Credential::new("SDK", tenant, "", "", &env)?
+    };
+    let scope = if a.scope.is_empty() {
+        audience.to_string()
+    } else {
+        a.scope.clone()
+    };
+    TokenSource::for_scope(credential, cloud, scope, true, client.clone())
 }
 
 /// Signing requests with AWS Signature Version 4.
@@ -147,8 +201,14 @@ fn retry_after(h: Option<&reqwest::header::HeaderValue>) -> Option<Duration> {
 impl Sender {
     /// The client for `cfg` (relative files against `base_dir`).
     pub fn new(cfg: &RemoteWriteConfig, base_dir: &std::path::Path) -> Result<Sender, String> {
+        let http = HttpClient::new(&cfg.http, base_dir, false)?;
+        let azuread = match &cfg.azuread {
+            Some(a) => Some(azuread_tokens(a, http.client())?),
+            None => None,
+        };
         Ok(Sender {
-            http: HttpClient::new(&cfg.http, base_dir, false)?,
+            azuread,
+            http,
             base_dir: base_dir.to_path_buf(),
             v2: AtomicBool::new(cfg.protobuf_message == crate::config::remote::PROTO_V2),
             sigv4: cfg.sigv4.clone().map(|c| SigV4 {
@@ -253,6 +313,18 @@ impl Sender {
                 }
             },
         };
+        let req = match &self.azuread {
+            Some(tokens) => match tokens.token().await {
+                Ok(t) => req.header(reqwest::header::AUTHORIZATION, format!("Bearer {t}")),
+                Err(e) => {
+                    return Attempt::Retry {
+                        reason: format!("Failed to get access token: {e}"),
+                        retry_after: None,
+                    }
+                }
+            },
+            None => req,
+        };
         let resp = match req.body(body).send().await {
             Ok(r) => r,
             Err(e) => {
@@ -294,6 +366,9 @@ impl Sender {
             // temporary credentials may have run out: fetch them again
             if let Some(s) = &self.sigv4 {
                 s.forget().await;
+            }
+            if let Some(t) = &self.azuread {
+                t.forget().await;
             }
         }
         if status.as_u16() == 415 && v2 {
