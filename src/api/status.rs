@@ -115,7 +115,8 @@ pub fn runtimeinfo(app: &App, _: &Params) -> Result<Answer, ApiError> {
     Ok(Answer::data(s))
 }
 
-/// `GET /api/v1/status/tsdb?limit=N`.
+/// `GET /api/v1/status/tsdb?limit=N`: Prometheus's fields, and
+/// `bytesOnDiskByMetricName` (see [`tsdb::MetricBytes`]).
 pub fn tsdb(app: &App, p: &Params) -> Result<Answer, ApiError> {
     let limit = match p.get("limit") {
         None | Some("") => 10,
@@ -149,7 +150,30 @@ pub fn tsdb(app: &App, p: &Params) -> Result<Answer, ApiError> {
         }
         s.push(']');
     }
-    s.push('}');
+    // flint's own: the bytes on disk of each metric's series (blocks,
+    // head, native histograms), largest first
+    let bytes = app.db.bytes_by_metric(limit).map_err(|e| ApiError {
+        kind: ErrorType::Internal,
+        msg: format!("bytes by metric name: {e}"),
+    })?;
+    s.push_str(",\"bytesOnDiskByMetricName\":[");
+    for (i, m) in bytes.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str("{\"name\":");
+        json_str(&mut s, &m.name);
+        let _ = write!(
+            s,
+            ",\"value\":{},\"series\":{},\"blockBytes\":{},\"headBytes\":{},\"histogramBytes\":{}}}",
+            m.total(),
+            m.series,
+            m.block_bytes,
+            m.head_bytes,
+            m.histogram_bytes
+        );
+    }
+    s.push_str("]}");
     Ok(Answer::data(s))
 }
 
