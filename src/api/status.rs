@@ -151,11 +151,13 @@ pub fn tsdb(app: &App, p: &Params) -> Result<Answer, ApiError> {
         s.push(']');
     }
     // flint's own: the bytes on disk of each metric's series (blocks,
-    // head, native histograms), largest first
-    let bytes = app.db.bytes_by_metric(limit).map_err(|e| ApiError {
-        kind: ErrorType::Internal,
-        msg: format!("bytes by metric name: {e}"),
-    })?;
+    // head, native histograms), largest first; a block that cannot be
+    // read leaves the list empty with a warning, Prometheus's fields stay
+    let mut warnings = Vec::new();
+    let bytes = app.db.bytes_by_metric(limit).unwrap_or_else(|e| {
+        warnings.push(format!("bytes on disk by metric name: {e}"));
+        Vec::new()
+    });
     s.push_str(",\"bytesOnDiskByMetricName\":[");
     for (i, m) in bytes.iter().enumerate() {
         if i > 0 {
@@ -174,7 +176,10 @@ pub fn tsdb(app: &App, p: &Params) -> Result<Answer, ApiError> {
         );
     }
     s.push_str("]}");
-    Ok(Answer::data(s))
+    Ok(Answer {
+        warnings,
+        ..Answer::data(s)
+    })
 }
 
 /// `GET /api/v1/status/walreplay`: flint replays no write-ahead log; after

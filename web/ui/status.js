@@ -1,7 +1,7 @@
 // Status pages: runtime & build information, TSDB status, command-line
 // flags and the loaded configuration.
 
-import { h, fill, get, icon, ICONS, emptyState, errorBox, formatTime, formatAgo, debounce } from './api.js';
+import { h, fill, get, api, icon, ICONS, emptyState, errorBox, formatTime, formatAgo, debounce } from './api.js';
 
 export async function mount(el, path) {
   switch (path) {
@@ -110,7 +110,7 @@ async function tsdb(el) {
     table('Memory used by label name', d.memoryInBytesByLabelName, 'Bytes', 'Label'),
     table('Series count by label value pair', d.seriesCountByLabelValuePair, 'Series', 'Label pair')));
   // one answer, every metric, for both tables
-  const all = get('/api/v1/status/tsdb', { limit: LIMIT });
+  const all = api('/api/v1/status/tsdb', { limit: LIMIT });
   el.append(await metricCardinality(hs.numSeries ?? 0, all), await metricBytes(all));
 }
 
@@ -132,7 +132,7 @@ async function metricCardinality(total, all) {
     h('div.card-head', h('h2', 'Cardinality by metric'), note, h('span.grow'), search), out);
   let rows;
   try {
-    rows = (await all).seriesCountByMetricName || [];
+    rows = (await all).data.seriesCountByMetricName || [];
   } catch (e) {
     fill(out, errorBox(e));
     return card;
@@ -162,9 +162,9 @@ async function metricBytes(all) {
   const note = h('span.muted');
   const card = h('section.card#metric-bytes', { 'aria-label': 'Bytes on disk by metric' },
     h('div.card-head', h('h2', 'Bytes on disk by metric'), note), out);
-  let rows;
+  let rows, warn;
   try {
-    rows = (await all).bytesOnDiskByMetricName || [];
+    ({ data: { bytesOnDiskByMetricName: rows = [] }, warnings: [warn] } = await all);
   } catch (e) {
     fill(out, errorBox(e));
     return card;
@@ -188,7 +188,7 @@ async function metricBytes(all) {
           h('td.mono.break', r.name),
           cols.map(([k, , f]) => h('td.num', { class: k, title: k !== 'series' && `${n(r[k])} bytes` }, f(r[k]),
             k === 'value' && h('span.bar', { style: { width: `${(r.value / max) * 100}%` } }))))))))
-      : h('div.empty', 'No data yet.'));
+      : h('div.empty', warn || 'No data yet.'));
   };
   paint();
   return card;
