@@ -527,3 +527,133 @@ fn remote_write_size_limit_is_configurable() {
     let (code, body) = post_bytes(&s.addr, "/api/v1/write", &headers, &big);
     assert_eq!(code, 413, "{body}");
 }
+
+/// `bytesOnDiskByMetricName` (flint's own field of `/api/v1/status/tsdb`):
+/// a backfilled block's metric by its chunk records, the scraped metrics
+/// by their head chunks, largest first, each series once, cut at `limit`.
+#[test]
+fn bytes_on_disk_by_metric_name() {
+    let target = MockTarget::start(BODY);
+    let dir = tempfile::tempdir().unwrap();
+    let data = backfilled(dir.path());
+    let chunk_files: u64 = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().path().join("chunks"))
+        .filter(|p| p.exists())
+        .map(|p| std::fs::metadata(p).unwrap().len() - 8)
+        .sum();
+    assert!(chunk_files > 0);
+
+    let s = Server::start(dir.path(), &cfg(&target.addr, ""), &[]);
+    s.eventually(15, "temp_celsius scraped", || {
+        s.value("temp_celsius") == Some(21.5)
+    });
+    let (code, v) = s.api("/api/v1/status/tsdb?limit=100");
+    assert_eq!(code, 200, "{v}");
+    let list = v["data"]["bytesOnDiskByMetricName"].as_array().unwrap();
+    let find = |name: &str| {
+        list.iter()
+            .find(|m| m["name"] == name)
+            .unwrap_or_else(|| panic!("{name} missing: {v}"))
+    };
+    let num = |m: &serde_json::Value, k: &str| m[k].as_u64().unwrap_or_else(|| panic!("{k}: {m}"));
+    for m in list {
+        assert_eq!(
+            num(m, "value"),
+            num(m, "blockBytes") + num(m, "headBytes") + num(m, "histogramBytes"),
+            "{m}"
+        );
+    }
+    let totals: Vec<u64> = list.iter().map(|m| num(m, "value")).collect();
+    assert!(totals.windows(2).all(|w| w[0] >= w[1]), "{totals:?}");
+    let b = find("backfilled");
+    assert_eq!(list[0], *b, "the largest first: {v}");
+    assert_eq!((num(b, "series"), num(b, "headBytes")), (3, 0), "{b}");
+    let block_sum: u64 = list.iter().map(|m| num(m, "blockBytes")).sum();
+    assert_eq!(block_sum, chunk_files, "{v}");
+    let r = find("req_total");
+    assert_eq!((num(r, "series"), num(r, "blockBytes")), (2, 0), "{r}");
+    assert!(num(r, "headBytes") > 0, "{r}");
+    // Prometheus's fields keep their shape
+    assert_eq!(
+        v["data"]["seriesCountByMetricName"][0],
+        serde_json::json!({"name": "req_total", "value": 2}),
+        "{v}"
+    );
+    let (_, v) = s.api("/api/v1/status/tsdb?limit=1");
+    let list = v["data"]["bytesOnDiskByMetricName"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{v}");
+    assert_eq!(list[0]["name"], "backfilled");
+}
+
+/// A data folder `dir/data` holding one block, backfilled with
+/// `create-blocks-from openmetrics`: 3 series of `backfilled`, 6 h ago.
+fn backfilled(dir: &std::path::Path) -> std::path::PathBuf {
+    let data = dir.join("data");
+    // 6 h ago, 50 min of samples every 5 s: one block
+    let start = crate::common::now_secs() - 6 * 3600;
+    let mut om = String::from("# TYPE backfilled gauge\n");
+    for i in 0..3u64 {
+        for k in 0..600u64 {
+            let v = (k * 7919 + i * 104_729) % 10_007;
+            om.push_str(&format!(
+                "backfilled{{i=\"{i}\"}} {v}.25 {}\n",
+                start + k * 5
+            ));
+        }
+    }
+    om.push_str("# EOF\n");
+    let input = dir.join("in.om");
+    std::fs::write(&input, om).unwrap();
+    crate::common::run_tool_ok(
+        crate::common::bin(),
+        &[
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            input.to_str().unwrap(),
+            data.to_str().unwrap(),
+        ],
+    );
+    data
+}
+
+/// A block whose index cannot be read leaves `bytesOnDiskByMetricName`
+/// empty with a warning; Prometheus's fields are answered as ever.
+#[test]
+fn bytes_on_disk_of_a_damaged_block_warn() {
+    let target = MockTarget::start(BODY);
+    let dir = tempfile::tempdir().unwrap();
+    let data = backfilled(dir.path());
+    // a byte of the first series record, found through the index's TOC
+    // (5 sections of offset u64, length u64, CRC u32, then its own CRC)
+    let block = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.join("index").exists())
+        .unwrap();
+    let index = block.join("index");
+    let mut bytes = std::fs::read(&index).unwrap();
+    let toc = bytes.len() - (5 * 20 + 4);
+    let series = u64::from_le_bytes(bytes[toc + 20..toc + 28].try_into().unwrap()) as usize;
+    bytes[series + 3] ^= 0xff;
+    std::fs::write(&index, bytes).unwrap();
+
+    let s = Server::start(dir.path(), &cfg(&target.addr, ""), &[]);
+    s.eventually(15, "temp_celsius scraped", || {
+        s.value("temp_celsius") == Some(21.5)
+    });
+    let (code, v) = s.api("/api/v1/status/tsdb");
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(
+        v["data"]["bytesOnDiskByMetricName"],
+        serde_json::json!([]),
+        "{v}"
+    );
+    let warning = v["warnings"][0].as_str().unwrap_or_else(|| panic!("{v}"));
+    assert!(warning.starts_with("bytes on disk by metric name: "), "{v}");
+    assert!(
+        v["data"]["headStats"]["numSeries"].as_u64().unwrap() >= 3,
+        "{v}"
+    );
+}

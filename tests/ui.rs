@@ -543,6 +543,7 @@ fn web_ui_in_a_headless_browser() {
     check_alerts(&s, &report["alerts"]);
     check_relabel(&s, &report["relabel"], &target.addr);
     check_cardinality(&s, &report["cardinality"]);
+    check_bytes(&s, &report["bytes"]);
     check_targets_layout(&report["targetsLayout"], &closed.to_string());
 
     let names: Vec<_> = kept
@@ -562,6 +563,7 @@ fn web_ui_in_a_headless_browser() {
         "10-alerts-pending.png",
         "11-relabel-steps.png",
         "12-tsdb-cardinality.png",
+        "12b-tsdb-bytes.png",
         "13-targets-down.png",
         "14-explain.png",
     ] {
@@ -1131,6 +1133,87 @@ fn check_cardinality(s: &Server, c: &Value) {
     assert!(
         got.contains(&(GAUGE.to_string(), ROOMS.len() as u64)),
         "{got:?}"
+    );
+}
+
+/// The TSDB page's bytes on disk by metric: every metric of the API's
+/// `bytesOnDiskByMetricName` with its series, largest total first, sizes
+/// in binary units; a click on Series sorts by series, another (or Enter)
+/// turns the order round.
+fn check_bytes(s: &Server, b: &Value) {
+    let (_, api) = s.api("/api/v1/status/tsdb?limit=10000");
+    let want: BTreeMap<String, u64> = api["data"]["bytesOnDiskByMetricName"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_string(),
+                r["series"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let rows = |k: &str| -> Vec<(String, u64, String, u64)> {
+        b[k].as_array()
+            .unwrap_or_else(|| panic!("{k}: {b}"))
+            .iter()
+            .map(|r| {
+                (
+                    r["name"].as_str().unwrap().to_string(),
+                    r["series"].as_u64().unwrap(),
+                    r["total"].as_str().unwrap().to_string(),
+                    r["totalBytes"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let by_total = rows("byTotal");
+    let got: BTreeMap<String, u64> = by_total.iter().map(|r| (r.0.clone(), r.1)).collect();
+    assert_eq!(got, want, "the page's metrics and series are the API's");
+    assert_eq!(got.get(GAUGE), Some(&(ROOMS.len() as u64)), "{got:?}");
+    assert!(
+        by_total.windows(2).all(|w| w[0].3 >= w[1].3),
+        "largest first: {by_total:?}"
+    );
+    for (name, _, text, bytes) in &by_total {
+        let (num, unit) = text.split_once(' ').unwrap_or_else(|| panic!("{text}"));
+        let scale = match unit {
+            "B" => 1u64,
+            "KiB" => 1 << 10,
+            "MiB" => 1 << 20,
+            "GiB" => 1 << 30,
+            _ => panic!("{name}: unit of {text:?}"),
+        };
+        let num: f64 = num.parse().unwrap();
+        assert!(
+            (1.0..1024.0).contains(&num) || *bytes == 0,
+            "{name}: {text:?}"
+        );
+        let shown = num * scale as f64;
+        assert!(
+            (shown - *bytes as f64).abs() <= 0.01 * *bytes as f64,
+            "{name}: {text:?} for {bytes} bytes"
+        );
+    }
+    let by_series = rows("bySeries");
+    assert!(
+        by_series
+            .windows(2)
+            .all(|w| w[0].1 > w[1].1 || (w[0].1 == w[1].1 && w[0].0 < w[1].0)),
+        "by series, most first: {by_series:?}"
+    );
+    let up = rows("bySeriesUp");
+    assert!(
+        up.windows(2).all(|w| w[0].1 <= w[1].1),
+        "by series, fewest first: {up:?}"
+    );
+    assert_eq!(
+        b["sortedBy"],
+        serde_json::json!([
+            "Total ↓ descending",
+            "Series ↓ descending",
+            "Series ↑ ascending"
+        ])
     );
 }
 

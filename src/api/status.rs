@@ -115,7 +115,8 @@ pub fn runtimeinfo(app: &App, _: &Params) -> Result<Answer, ApiError> {
     Ok(Answer::data(s))
 }
 
-/// `GET /api/v1/status/tsdb?limit=N`.
+/// `GET /api/v1/status/tsdb?limit=N`: Prometheus's fields, and
+/// `bytesOnDiskByMetricName` (see [`tsdb::MetricBytes`]).
 pub fn tsdb(app: &App, p: &Params) -> Result<Answer, ApiError> {
     let limit = match p.get("limit") {
         None | Some("") => 10,
@@ -149,8 +150,36 @@ pub fn tsdb(app: &App, p: &Params) -> Result<Answer, ApiError> {
         }
         s.push(']');
     }
-    s.push('}');
-    Ok(Answer::data(s))
+    // flint's own: the bytes on disk of each metric's series (blocks,
+    // head, native histograms), largest first; a block that cannot be
+    // read leaves the list empty with a warning, Prometheus's fields stay
+    let mut warnings = Vec::new();
+    let bytes = app.db.bytes_by_metric(limit).unwrap_or_else(|e| {
+        warnings.push(format!("bytes on disk by metric name: {e}"));
+        Vec::new()
+    });
+    s.push_str(",\"bytesOnDiskByMetricName\":[");
+    for (i, m) in bytes.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str("{\"name\":");
+        json_str(&mut s, &m.name);
+        let _ = write!(
+            s,
+            ",\"value\":{},\"series\":{},\"blockBytes\":{},\"headBytes\":{},\"histogramBytes\":{}}}",
+            m.total(),
+            m.series,
+            m.block_bytes,
+            m.head_bytes,
+            m.histogram_bytes
+        );
+    }
+    s.push_str("]}");
+    Ok(Answer {
+        warnings,
+        ..Answer::data(s)
+    })
 }
 
 /// `GET /api/v1/status/walreplay`: flint replays no write-ahead log; after

@@ -481,6 +481,29 @@ try {
   await card.scrollIntoViewIfNeeded();
   await shot('12-tsdb-cardinality');
 
+  // ------------------------------------------ TSDB: bytes on disk by metric
+  const bytesCard = page.getByRole('region', { name: 'Bytes on disk by metric' });
+  await bytesCard.locator('tbody tr').first().waitFor();
+  const bytesRows = () => bytesCard.locator('tbody tr').evaluateAll(trs => trs.map(tr => ({
+    name: tr.dataset.metric,
+    series: Number(tr.querySelector('td.series').textContent.replace(/,/g, '')),
+    total: tr.querySelector('td.value').textContent,
+    totalBytes: Number(tr.querySelector('td.value').title.replace(/,| bytes/g, '')),
+  })));
+  const sortOf = async () => bytesCard.locator('th[aria-sort]:not([aria-sort="none"])')
+    .evaluate(th => `${th.textContent.trim()} ${th.getAttribute('aria-sort')}`);
+  report.bytes = { byTotal: await bytesRows(), sortedBy: [await sortOf()] };
+  const seriesHeader = bytesCard.getByRole('button', { name: /^Series/ });
+  await seriesHeader.click();
+  report.bytes.bySeries = await bytesRows();
+  report.bytes.sortedBy.push(await sortOf());
+  await seriesHeader.press('Enter');
+  report.bytes.bySeriesUp = await bytesRows();
+  report.bytes.sortedBy.push(await sortOf());
+  await bytesCard.getByRole('button', { name: /^Total/ }).click();
+  await bytesCard.scrollIntoViewIfNeeded();
+  await shot('12b-tsdb-bytes');
+
   // ----------------- targets page: endpoints on one line beside an error
   await page.setViewportSize({ width: 900, height: 860 });
   log('open', `${base}/targets`);

@@ -46,6 +46,7 @@ mod series_log;
 pub mod takeover;
 pub mod time;
 pub mod tools;
+mod usage;
 
 pub use chunks::ChunkRef;
 pub use db::{CompactReport, Db, OpenReport, Options, Stats};
@@ -59,6 +60,7 @@ pub use journal::{
     ReaderState,
 };
 pub use postings::Cardinality;
+pub use usage::MetricBytes;
 
 /// The value Prometheus writes as a staleness marker: a NaN with this bit
 /// pattern, distinct from an ordinary NaN sample.

@@ -1001,3 +1001,98 @@ fn a_label_set_too_large_for_the_series_log_is_refused() {
     let got = all_samples(&db, &[Matcher::equal("__name__", "m")]);
     assert_eq!(got, vec![(big(400 << 10), vec![(1000, 2.0)])]);
 }
+
+#[test]
+fn bytes_by_metric_add_up_to_the_chunk_bytes_on_disk() {
+    use crate::chunks::{log, ChunkFiles, HEADER_SIZE};
+    let dir = tempfile::tempdir().unwrap();
+    let opts = || Options {
+        retention_ms: 0,
+        ..unlocked()
+    };
+    let step = 15_000i64;
+    let start = 1_700_000_000_000i64 - 1_700_000_000_000 % (2 * 3600 * 1000);
+    let n = 4 * 3600 * 1000 / step; // 4 h: the first 2 h become a block
+    let series =
+        |name: &str, i: usize| Labels::from_pairs(&[("__name__", name), ("i", &i.to_string())]);
+    let hist = |k: i64| crate::histogram::FloatHistogram {
+        schema: 1,
+        count: k as f64,
+        sum: 0.5 * k as f64,
+        positive: vec![(0, k as f64)],
+        ..Default::default()
+    };
+    let before = {
+        let db = Db::open(dir.path(), opts()).unwrap();
+        for k in 0..n {
+            let t = start + k * step;
+            let mut app = db.appender();
+            // values that compress badly, so "big" takes the most bytes
+            for i in 0..6 {
+                let v = ((k * 7919 + i as i64 * 104_729) % 10_007) as f64 * 1.37;
+                app.append_labels(&series("big", i), t, v).unwrap();
+            }
+            for i in 0..2 {
+                app.append_labels(&series("small", i), t, 1.0).unwrap();
+            }
+            if k >= n - 10 {
+                app.append_histogram(&series("hist", 0), t, hist(k));
+            }
+            app.commit().unwrap();
+        }
+        assert_eq!(db.compact().unwrap().blocks_written, 1);
+        db.flush(true).unwrap();
+        db.bytes_by_metric(0).unwrap()
+    };
+    // what the files hold: block chunk records, live log records and used
+    // slots (the moved ones were let go by the flush)
+    let blocks = crate::block::list_blocks(dir.path()).unwrap();
+    assert_eq!(blocks.len(), 1);
+    let block_bytes: u64 = blocks
+        .iter()
+        .map(|b| std::fs::metadata(b.join("chunks")).unwrap().len() - 8)
+        .sum();
+    let (_, slots, _) = ChunkFiles::open(&dir.path().join("chunks_head")).unwrap();
+    let (_, logged, _) = log::ChunkLog::open(&dir.path().join("chunks_closed")).unwrap();
+    assert!(!logged.is_empty() && !slots.is_empty());
+    let head_bytes: u64 = slots
+        .iter()
+        .map(|s| (HEADER_SIZE + (s.header.bit_len as usize).div_ceil(8)) as u64)
+        .chain(
+            logged
+                .iter()
+                .filter(|c| !c.released)
+                .map(|c| log::record_len(c) as u64),
+        )
+        .sum();
+
+    let db = Db::open(dir.path(), opts()).unwrap();
+    let got = db.bytes_by_metric(0).unwrap();
+    assert_eq!(got, before, "the same after a restart");
+    let names: Vec<&str> = got.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["big", "small", "hist"], "{got:?}");
+    let series: Vec<u64> = got.iter().map(|m| m.series).collect();
+    assert_eq!(
+        series,
+        [6, 2, 1],
+        "a series in a block and the head counts once"
+    );
+    assert!(got[0].total() > 2 * got[1].total(), "{got:?}");
+    assert_eq!(got.iter().map(|m| m.block_bytes).sum::<u64>(), block_bytes);
+    assert_eq!(got.iter().map(|m| m.head_bytes).sum::<u64>(), head_bytes);
+    for m in &got[..2] {
+        assert!(
+            m.block_bytes > 0 && m.head_bytes > 0 && m.histogram_bytes == 0,
+            "{m:?}"
+        );
+    }
+    assert!(got[2].histogram_bytes > 0 && got[2].block_bytes + got[2].head_bytes == 0);
+    assert_eq!(db.bytes_by_metric(1).unwrap(), got[..1]);
+
+    // a series without a metric name is left out
+    let mut app = db.appender();
+    app.append_labels(&Labels::from_pairs(&[("job", "x")]), start + n * step, 1.0)
+        .unwrap();
+    app.commit().unwrap();
+    assert_eq!(db.bytes_by_metric(0).unwrap().len(), 3);
+}

@@ -1,7 +1,7 @@
 // Status pages: runtime & build information, TSDB status, command-line
 // flags and the loaded configuration.
 
-import { h, fill, get, icon, ICONS, emptyState, errorBox, formatTime, formatAgo, debounce } from './api.js';
+import { h, fill, get, api, icon, ICONS, emptyState, errorBox, formatTime, formatAgo, debounce } from './api.js';
 
 export async function mount(el, path) {
   switch (path) {
@@ -109,12 +109,22 @@ async function tsdb(el) {
     table('Label value count by label name', d.labelValueCountByLabelName, 'Values', 'Label'),
     table('Memory used by label name', d.memoryInBytesByLabelName, 'Bytes', 'Label'),
     table('Series count by label value pair', d.seriesCountByLabelValuePair, 'Series', 'Label pair')));
-  el.append(await metricCardinality(hs.numSeries ?? 0));
+  // one answer, every metric, for both tables
+  const all = api('/api/v1/status/tsdb', { limit: LIMIT });
+  el.append(await metricCardinality(hs.numSeries ?? 0, all), await metricBytes(all));
+}
+
+const LIMIT = 10000;
+
+/** Bytes in B, KiB, MiB, … with 3 significant digits. */
+function size(b) {
+  let i = 0;
+  for (; b >= 1024 && i < 4; i++) b /= 1024;
+  return i ? `${b.toFixed(b < 10 ? 2 : b < 100 ? 1 : 0)} ${'KMGT'[i - 1]}iB` : `${b} B`;
 }
 
 /** Every metric name with its head series and share of all series, searchable. */
-async function metricCardinality(total) {
-  const LIMIT = 10000;
+async function metricCardinality(total, all) {
   const search = h('input', { type: 'search', placeholder: 'Filter metric names', 'aria-label': 'Filter metrics by name' });
   const out = h('div');
   const note = h('span.muted');
@@ -122,7 +132,7 @@ async function metricCardinality(total) {
     h('div.card-head', h('h2', 'Cardinality by metric'), note, h('span.grow'), search), out);
   let rows;
   try {
-    rows = (await get('/api/v1/status/tsdb', { limit: LIMIT })).seriesCountByMetricName || [];
+    rows = (await all).data.seriesCountByMetricName || [];
   } catch (e) {
     fill(out, errorBox(e));
     return card;
@@ -142,6 +152,44 @@ async function metricCardinality(total) {
       : h('div.empty', 'No metric matches.'));
   };
   search.addEventListener('input', debounce(paint, 100));
+  paint();
+  return card;
+}
+
+/** The bytes on disk of each metric's series, sortable by series and bytes. */
+async function metricBytes(all) {
+  const out = h('div');
+  const note = h('span.muted');
+  const card = h('section.card#metric-bytes', { 'aria-label': 'Bytes on disk by metric' },
+    h('div.card-head', h('h2', 'Bytes on disk by metric'), note), out);
+  let rows, warn;
+  try {
+    ({ data: { bytesOnDiskByMetricName: rows = [] }, warnings: [warn] } = await all);
+  } catch (e) {
+    fill(out, errorBox(e));
+    return card;
+  }
+  const n = x => x.toLocaleString('en-US');
+  note.textContent = `${size(rows.reduce((a, r) => a + r.value, 0))} of chunks in ${n(rows.length)} metric${rows.length === 1 ? '' : 's'}`;
+  const cols = [['series', 'Series', n], ['blockBytes', 'Blocks', size], ['headBytes', 'Head', size], ['value', 'Total', size]];
+  if (rows.some(r => r.histogramBytes)) cols.splice(3, 0, ['histogramBytes', 'Histograms', size]);
+  const max = Math.max(1, ...rows.map(r => r.value));
+  let key = 'value', desc = true;
+  const paint = () => {
+    const shown = [...rows].sort((a, b) => (desc ? b[key] - a[key] : a[key] - b[key]) || (a.name < b.name ? -1 : 1));
+    fill(out, rows.length
+      ? h('div.table-wrap.card-scroll', h('table.card-table',
+        h('thead', h('tr', h('th', 'Metric'), cols.map(([k, label]) => h('th.num', { 'aria-sort': k === key ? `${desc ? 'de' : 'a'}scending` : 'none' },
+          h('button.sort', {
+            type: 'button', 'data-key': k,
+            onclick: () => { desc = k !== key || !desc; key = k; paint(); out.querySelector(`[data-key=${k}]`).focus(); },
+          }, label, k === key ? (desc ? ' ↓' : ' ↑') : ''))))),
+        h('tbody', shown.slice(0, 2000).map(r => h('tr', { 'data-metric': r.name },
+          h('td.mono.break', r.name),
+          cols.map(([k, , f]) => h('td.num', { class: k, title: k !== 'series' && `${n(r[k])} bytes` }, f(r[k]),
+            k === 'value' && h('span.bar', { style: { width: `${(r.value / max) * 100}%` } }))))))))
+      : h('div.empty', warn || 'No data yet.'));
+  };
   paint();
   return card;
 }

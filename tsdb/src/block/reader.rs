@@ -167,6 +167,25 @@ impl ChunkFile {
         Ok((c, r.len, against))
     }
 
+    /// Bytes of the record at byte `off` (header, data and CRC), read
+    /// from its header alone: nothing is checked or decoded.
+    fn record_len(&self, off: u64) -> Result<u64, Error> {
+        let b = self.map.bytes();
+        let bad = |what: &str| corrupt(&self.path, off, format!("chunk record: {what}"));
+        let o = usize::try_from(off)
+            .ok()
+            .filter(|&o| o >= FILE_HEADER_LEN)
+            .ok_or_else(|| bad("offset out of range"))?;
+        let h = b
+            .get(o..o.saturating_add(CHUNK_HEADER_LEN))
+            .ok_or_else(|| bad("offset past the end of the file"))?;
+        let len = CHUNK_HEADER_LEN + (u16::from_le_bytes([h[3], h[4]]) as usize).div_ceil(8) + 4;
+        if o + len > b.len() {
+            return Err(bad("runs past the end of the file"));
+        }
+        Ok(len as u64)
+    }
+
     /// The record at byte `off`, CRC checked.
     fn record(&self, off: u64) -> Result<Record<'_>, Error> {
         let b = self.map.bytes();
@@ -321,6 +340,38 @@ impl Block {
             out.push((self.index.labels(&rec)?, mint, maxt));
         }
         Ok(out)
+    }
+
+    /// For each series with a metric name: calls `f` with the name, the
+    /// hash of its labels ([`Labels::hash64`]) and the bytes its chunk
+    /// records take in `chunks`. Reads series records and chunk headers
+    /// only; a series without `__name__` is left out.
+    pub fn chunk_bytes_by_metric(&self, f: &mut dyn FnMut(&str, u64, u64)) -> Result<(), Error> {
+        let Some(name) = self.index.lookup_symbol(crate::labels::METRIC_NAME)? else {
+            return Ok(());
+        };
+        let mut pairs: Vec<(&str, &str)> = Vec::new();
+        for i in self.index.name_entries(name)? {
+            let e = self.index.entry(i)?;
+            let metric = self.index.symbol(e.value)?;
+            for pos in self.index.postings(e.offset)? {
+                let rec = self.index.series(pos)?;
+                let mut bytes = 0;
+                for c in &rec.chunks {
+                    bytes += self.chunks.record_len(c.offset)?;
+                }
+                pairs.clear();
+                for &(n, v) in &rec.labels {
+                    pairs.push((self.index.symbol(n)?, self.index.symbol(v)?));
+                }
+                f(
+                    metric,
+                    crate::labels::hash_pairs(pairs.iter().copied()),
+                    bytes,
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Sorted label names of the series matching all `matchers` (all

@@ -18,7 +18,7 @@ use parking_lot::{Mutex, RwLock};
 
 use super::{create_whole, ChunkRef, DATA_SIZE};
 use crate::chunkenc::{ENCODING_DELTA, ENCODING_DELTA2, ENCODING_XOR};
-use crate::encoding::{crc32c, put_uvarint, put_varint, Cursor};
+use crate::encoding::{crc32c, put_uvarint, put_varint, uvarint_len, varint_len, Cursor};
 use crate::fs::SlotMap;
 use crate::Error;
 
@@ -111,6 +111,19 @@ fn encode_record(c: &LogChunk, data: &[u8]) -> (Vec<u8>, usize) {
     let crc = crc32c(&rec);
     rec.extend_from_slice(&crc.to_le_bytes());
     (rec, at)
+}
+
+/// Bytes of the record [`encode_record`] writes for `c` (its data being
+/// `ceil(bit_len / 8)` bytes), computed without encoding it.
+pub(crate) fn record_len(c: &LogChunk) -> usize {
+    uvarint_len(c.series)
+        + varint_len(c.mint)
+        + uvarint_len(c.maxt.wrapping_sub(c.mint) as u64)
+        + uvarint_len(u64::from(c.count))
+        + uvarint_len(u64::from(c.bit_len))
+        + 1
+        + (c.bit_len as usize).div_ceil(8)
+        + 4
 }
 
 /// The record at `pos` of a segment's bytes: the chunk (its reference's
@@ -401,6 +414,29 @@ mod tests {
 
     fn append(log: &ChunkLog, c: &LogChunk, data: &[u8]) -> ChunkRef {
         log.append(c, data).unwrap()
+    }
+
+    #[test]
+    fn record_len_is_the_encoded_length() {
+        for (series, mint, span, count, data_len) in [
+            (1u64, 0i64, 0i64, 1u16, 1usize),
+            (127, -1, 127, 120, 216),
+            (128, 1 << 40, 1 << 20, 300, 17),
+            (u64::MAX >> 1, i64::MIN / 2, 15_000, 1, 0),
+        ] {
+            let c = LogChunk {
+                cref: ChunkRef(0),
+                series,
+                mint,
+                maxt: mint + span,
+                count,
+                bit_len: (data_len * 8) as u16,
+                encoding: ENCODING_XOR,
+                released: false,
+            };
+            let data = vec![7u8; data_len];
+            assert_eq!(record_len(&c), encode_record(&c, &data).0.len(), "{c:?}");
+        }
     }
 
     #[test]

@@ -40,6 +40,27 @@ pub(crate) fn block_end(t: i64) -> i64 {
     t.div_euclid(BLOCK_RANGE_MS) * BLOCK_RANGE_MS + BLOCK_RANGE_MS
 }
 
+/// Bytes a head chunk takes on disk: in a slot, the slot's header and the
+/// data bytes used so far (not the slot's unused rest); in the
+/// closed-chunk log, its whole record.
+pub(crate) fn chunk_disk_bytes(series: u64, c: &ChunkMeta) -> u64 {
+    let n = if in_log(c.cref) {
+        crate::chunks::log::record_len(&LogChunk {
+            cref: c.cref,
+            series,
+            mint: c.mint,
+            maxt: c.maxt,
+            count: c.count,
+            bit_len: c.bit_len,
+            encoding: c.encoding,
+            released: false,
+        })
+    } else {
+        crate::chunks::HEADER_SIZE + (c.bit_len as usize).div_ceil(8).min(DATA_SIZE)
+    };
+    n as u64
+}
+
 /// A reference to a series, stable for the life of the database.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SeriesRef(pub u64);
@@ -632,6 +653,30 @@ impl Head {
             }
         });
         (chunks, range)
+    }
+
+    /// For each series with a metric name: calls `f` with the name, the
+    /// hash of its labels ([`Labels::hash64`]) and the bytes its chunks
+    /// take on disk (see [`chunk_disk_bytes`]). Reads no chunk.
+    pub(crate) fn chunk_bytes_by_metric(&self, f: &mut dyn FnMut(&str, u64, u64)) {
+        self.index.for_each(|s| {
+            let Some(name) = s.labels.get(crate::labels::METRIC_NAME) else {
+                return;
+            };
+            let bytes = {
+                let st = s.state.lock();
+                if st.removed {
+                    return;
+                }
+                let open = st.open.as_ref().map(OpenChunk::meta);
+                st.closed
+                    .iter()
+                    .chain(open.as_ref())
+                    .map(|c| chunk_disk_bytes(s.id, c))
+                    .sum()
+            };
+            f(name, s.labels.hash64(), bytes);
+        });
     }
 
     /// Series by reference, for the given ids, skipping unknown ones.

@@ -660,6 +660,32 @@ impl HistStore {
         inner.ranges.values().map(|r| r.len).sum::<u64>() + inner.log.as_ref().map_or(0, |l| l.len)
     }
 
+    /// For each series with a metric name: calls `f` with the name, the
+    /// hash of its labels ([`Labels::hash64`]) and the bytes of its chunks:
+    /// the records of its closed chunks in the range files, and its open
+    /// chunk's encoded bytes (the log holds that chunk's samples one
+    /// record each, or the chunk whole once rewritten).
+    pub(crate) fn bytes_by_metric(&self, f: &mut dyn FnMut(&str, u64, u64)) {
+        let inner = self.inner.lock();
+        let mut bytes: HashMap<&Labels, u64> = HashMap::new();
+        for r in inner.ranges.values() {
+            for (labels, metas) in &r.series {
+                *bytes.entry(labels).or_default() +=
+                    metas.iter().map(|m| u64::from(m.len)).sum::<u64>();
+            }
+        }
+        for (labels, st) in &inner.series {
+            if let Some(o) = &st.open {
+                *bytes.entry(labels).or_default() += o.enc.bytes().0.len() as u64;
+            }
+        }
+        for (labels, n) in bytes {
+            if let Some(name) = labels.get(crate::labels::METRIC_NAME) {
+                f(name, labels.hash64(), n);
+            }
+        }
+    }
+
     /// The oldest and newest timestamp held.
     pub(crate) fn time_range(&self) -> Option<(i64, i64)> {
         let inner = self.inner.lock();
