@@ -490,3 +490,62 @@ fn classic_histograms_converted_to_custom_buckets_when_asked() {
         Some(0.366667)
     );
 }
+
+#[test]
+fn text_classic_histograms_converted_to_custom_buckets() {
+    // as prometheus-fastapi-instrumentator exposes its request latencies
+    let body = "# HELP http_request_duration_seconds Latency with only few buckets by handler.\n\
+# TYPE http_request_duration_seconds histogram\n\
+http_request_duration_seconds_bucket{handler=\"/items\",le=\"0.1\",method=\"GET\"} 4.0\n\
+http_request_duration_seconds_bucket{handler=\"/items\",le=\"0.5\",method=\"GET\"} 10.0\n\
+http_request_duration_seconds_bucket{handler=\"/items\",le=\"1.0\",method=\"GET\"} 15.0\n\
+http_request_duration_seconds_bucket{handler=\"/items\",le=\"+Inf\",method=\"GET\"} 16.0\n\
+http_request_duration_seconds_count{handler=\"/items\",method=\"GET\"} 16.0\n\
+http_request_duration_seconds_sum{handler=\"/items\",method=\"GET\"} 2.5\n\
+http_request_duration_seconds_bucket{handler=\"/\",le=\"0.1\",method=\"GET\"} 1.0\n\
+http_request_duration_seconds_bucket{handler=\"/\",le=\"0.5\",method=\"GET\"} 1.0\n\
+http_request_duration_seconds_bucket{handler=\"/\",le=\"1.0\",method=\"GET\"} 1.0\n\
+http_request_duration_seconds_bucket{handler=\"/\",le=\"+Inf\",method=\"GET\"} 1.0\n\
+http_request_duration_seconds_count{handler=\"/\",method=\"GET\"} 1.0\n\
+http_request_duration_seconds_sum{handler=\"/\",method=\"GET\"} 0.01\n\
+# HELP http_requests_total Total requests.\n\
+# TYPE http_requests_total counter\n\
+http_requests_total{handler=\"/items\"} 17.0\n";
+    let target = crate::common::MockTarget::start(body);
+    for keep_classic in [false, true] {
+        let cfg = format!(
+            "global:\n  scrape_interval: 1s\n  convert_classic_histograms_to_nhcb: true\nscrape_configs:\n  - job_name: app\n    always_scrape_classic_histograms: {keep_classic}\n    static_configs:\n      - targets: ['{}']\n",
+            target.addr
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let flint = Server::start(dir.path(), &cfg, &[]);
+        flint.eventually(20, "a scrape", || {
+            !flint.query("http_requests_total").is_empty()
+        });
+        let hs = flint.query("http_request_duration_seconds");
+        assert_eq!(hs.len(), 2, "{hs:?}");
+        let items = hs
+            .iter()
+            .find(|h| h["metric"]["handler"] == "/items")
+            .unwrap();
+        assert_eq!(items["metric"]["method"], "GET");
+        assert_eq!(items["histogram"][1]["count"], "16");
+        assert_eq!(items["histogram"][1]["sum"], "2.5");
+        assert_eq!(
+            flint
+                .value("histogram_quantile(0.5, http_request_duration_seconds{handler=\"/items\"})")
+                .map(|v| (v * 1e6).round() / 1e6),
+            Some(0.366667)
+        );
+        // the classic series only when asked to keep them
+        let classic = flint.query("http_request_duration_seconds_bucket");
+        assert_eq!(classic.len(), if keep_classic { 8 } else { 0 });
+        assert_eq!(
+            flint.query("http_request_duration_seconds_count").len(),
+            if keep_classic { 2 } else { 0 }
+        );
+        // scrape_samples_scraped counts a histogram as one sample
+        let scraped = flint.value("scrape_samples_scraped").unwrap();
+        assert_eq!(scraped, if keep_classic { 15.0 } else { 3.0 });
+    }
+}

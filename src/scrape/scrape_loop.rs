@@ -8,14 +8,14 @@ use std::time::{Duration, Instant};
 use super::cache::SeriesCache;
 use tokio::sync::watch;
 use tracing::debug;
-use tsdb::histogram::FloatHistogram;
+use tsdb::histogram::{ClassicHistogram, FloatHistogram};
 use tsdb::labels::{Label, Labels};
 use tsdb::time::now_ns;
 use tsdb::{Db, SeriesHandle, SeriesRef, STALE_NAN_BITS};
 
 use super::client::JobClient;
 use super::target::{Health, Metadata, Target};
-use crate::textparse::{Entry, Parser};
+use crate::textparse::{Entry, MetricType, Parser};
 
 /// The `Accept` header for the formats we parse: OpenMetrics 1.0.0 and
 /// 0.0.1, then the text format 0.0.4 (Prometheus 2.x's default header;
@@ -310,6 +310,13 @@ impl ScrapeLoop {
         let mut hists: Vec<(Labels, i64, FloatHistogram)> = Vec::new();
         let mut hists_scraped = 0u64;
         let mut hist_labels: HashMap<Vec<u8>, Option<Labels>> = HashMap::new();
+        // classic histograms of a text body becoming ones with custom
+        // bounds (`convert_classic_histograms_to_nhcb`): the family being
+        // read when it is a histogram, and its series by their labels
+        // without `le` and name
+        let to_nhcb = t.histograms.convert_to_nhcb && !matches!(parser, Parser::Proto(_));
+        let mut nhcb_family: Option<(String, bool)> = None;
+        let mut nhcb = Nhcb::default();
         // (cache key, timestamp, value, place in the cache); resolved to
         // series after parsing
         // a target's next scrape is mostly the size of its last
@@ -326,6 +333,14 @@ impl ScrapeLoop {
                 Ok(None) => break,
                 Ok(Some(Entry::Series)) => {
                     let (raw, pts, v) = parser.series();
+                    if let Some((family, gauge)) = &nhcb_family {
+                        parser.labels(&mut self.scratch);
+                        if nhcb.collect(family, *gauge, &self.scratch, pts, v)
+                            && !t.histograms.always_classic
+                        {
+                            continue;
+                        }
+                    }
                     let pos = if parser.hint_taken() {
                         Some(self.cache.take_expected(&mut pass))
                     } else {
@@ -415,6 +430,16 @@ impl ScrapeLoop {
                 Ok(Some(Entry::Type)) => {
                     let (name, kind) = parser.metric_type();
                     update_metadata(&t, name, |m| m.kind = kind.as_str());
+                    if to_nhcb {
+                        nhcb_family =
+                            matches!(kind, MetricType::Histogram | MetricType::GaugeHistogram)
+                                .then(|| {
+                                    (
+                                        String::from_utf8_lossy(name).into_owned(),
+                                        kind == MetricType::GaugeHistogram,
+                                    )
+                                });
+                    }
                 }
                 Ok(Some(Entry::Unit)) => {
                     if let Some((name, unit)) = parser.unit() {
@@ -428,6 +453,36 @@ impl ScrapeLoop {
                 Ok(Some(_)) => {}
                 Err(e) => return Err(e.to_string()),
             }
+        }
+        // the classic histograms collected, as histograms with custom
+        // bounds (one that does not convert is left out, as Prometheus)
+        for (labels, pts, c, gauge) in nhcb.found {
+            let Ok(mut h) = c.convert() else { continue };
+            if gauge {
+                h.counter_reset_hint = tsdb::histogram::CounterResetHint::Gauge;
+            }
+            let labels = target_labels(&labels, &t.labels, t.honor_labels);
+            let labels = if t.metric_relabel.is_empty() {
+                Some(labels)
+            } else {
+                crate::relabel::relabel(&labels, &t.metric_relabel).filter(|l| {
+                    l.metric_name().is_some_and(|n| !n.is_empty())
+                        && l.iter().all(|x| !x.name.is_empty())
+                })
+            };
+            hists_scraped += 1;
+            let Some(labels) = labels else { continue };
+            check_label_limits(&labels, &t.limits)?;
+            kept_so_far += 1;
+            if t.limits.samples > 0 && kept_so_far > t.limits.samples {
+                return Err("sample limit exceeded".into());
+            }
+            let when = if t.honor_timestamps {
+                pts.unwrap_or(ts)
+            } else {
+                ts
+            };
+            hists.push((labels, when, h));
         }
         let unchanged = self.cache.unchanged(&pass);
         // this scrape's entries in order, when the cache is to be rebuilt
@@ -872,4 +927,72 @@ fn limit_buckets(
         h.reduce_resolution(to);
     }
     Ok(h)
+}
+
+/// Classic histograms of a text body collected to become histograms with
+/// custom bounds: labels (without `le`, with the family's name), the
+/// first timestamp, the buckets, count and sum, whether a gauge histogram.
+#[derive(Default)]
+struct Nhcb {
+    found: Vec<(Vec<(String, String)>, Option<i64>, ClassicHistogram, bool)>,
+    index: HashMap<Vec<(String, String)>, usize>,
+}
+
+impl Nhcb {
+    /// Adds a series of the classic histogram family `family` (labels as
+    /// parsed, `__name__` included); false when it is not one of the
+    /// family's `_bucket` (with an `le`), `_count` or `_sum` series.
+    fn collect(
+        &mut self,
+        family: &str,
+        gauge: bool,
+        labels: &[(String, String)],
+        pts: Option<i64>,
+        v: f64,
+    ) -> bool {
+        let Some(name) = labels
+            .iter()
+            .find(|l| l.0 == "__name__")
+            .map(|l| l.1.as_str())
+        else {
+            return false;
+        };
+        let Some(suffix) = name.strip_prefix(family) else {
+            return false;
+        };
+        let le = match suffix {
+            "_bucket" => {
+                let le = labels.iter().find(|l| l.0 == "le");
+                match le.and_then(|l| crate::rules::tvalue::parse_go_float(&l.1)) {
+                    Some(le) => Some(le),
+                    None => return false,
+                }
+            }
+            "_count" | "_sum" => None,
+            _ => return false,
+        };
+        let mut key: Vec<(String, String)> = labels
+            .iter()
+            .filter(|l| l.0 != "__name__" && l.0 != "le")
+            .cloned()
+            .collect();
+        key.sort();
+        key.insert(0, ("__name__".to_string(), family.to_string()));
+        let i = match self.index.get(&key) {
+            Some(i) => *i,
+            None => {
+                self.found
+                    .push((key.clone(), pts, ClassicHistogram::default(), gauge));
+                self.index.insert(key, self.found.len() - 1);
+                self.found.len() - 1
+            }
+        };
+        let c = &mut self.found[i].2;
+        match (suffix, le) {
+            ("_bucket", Some(le)) => c.set_bucket(le, v),
+            ("_count", _) => c.set_count(v),
+            _ => c.set_sum(v),
+        }
+        true
+    }
 }
