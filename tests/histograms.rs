@@ -549,3 +549,136 @@ http_requests_total{handler=\"/items\"} 17.0\n";
         assert_eq!(scraped, if keep_classic { 15.0 } else { 3.0 });
     }
 }
+
+#[test]
+fn remote_write_sends_native_histograms() {
+    if !peers_or_skip("remote_write_sends_native_histograms", &["prometheus"]) {
+        return;
+    }
+    let target = ProtoTarget::start(exposition(1, true));
+    let prom = Prometheus::start_args(
+        "global:\n  scrape_interval: 15s\n",
+        &["--enable-feature=native-histograms"],
+    );
+    let dir_b = tempfile::tempdir().unwrap();
+    let b = Server::start(
+        dir_b.path(),
+        "global:\n  scrape_interval: 15s\n",
+        &["--web.enable-remote-write-receiver"],
+    );
+    let cfg = format!(
+        "global:\n  scrape_interval: 1s\n  external_labels:\n    site: a\nscrape_configs:\n  - job_name: app\n    scrape_native_histograms: true\n    static_configs:\n      - targets: ['{}']\nremote_write:\n  - url: http://{}/api/v1/write\n    send_native_histograms: true\n    queue_config:\n      batch_send_deadline: 1s\n  - url: http://{}/api/v1/write\n    protobuf_message: io.prometheus.write.v2.Request\n    send_native_histograms: true\n    queue_config:\n      batch_send_deadline: 1s\n  - url: http://{}/api/v1/write\n    name: without\n    write_relabel_configs:\n      - target_label: q\n        replacement: without\n    queue_config:\n      batch_send_deadline: 1s\n",
+        target.addr, prom.addr, b.addr, b.addr
+    );
+    let dir_a = tempfile::tempdir().unwrap();
+    let a = Server::start(dir_a.path(), &cfg, &[]);
+    for k in 1..=3 {
+        target.set(exposition(k, true));
+        let want = 100.0 + k as f64;
+        wait(&format!("round {k} forwarded"), 30, || {
+            count_now(&a.addr, "orders_total") == Some(want)
+                && count_now(&prom.addr, "orders_total") == Some(want)
+                && count_now(&b.addr, "count(orders_total)") == Some(2.0)
+                && count_now(&b.addr, "max(orders_total)") == Some(want)
+        });
+    }
+    // what each receiver holds equals what flint scraped, histogram by
+    // histogram: 1.0 to Prometheus 2.42, 2.0 to a second flint
+    let range = |addr: &str, q: &str| -> Vec<serde_json::Value> {
+        let end = crate::common::now_secs() + 1;
+        let v = get_json(
+            addr,
+            &format!(
+                "/api/v1/query_range?query={}&start={}&end={end}&step=1",
+                enc(q),
+                end - 120
+            ),
+        );
+        let mut r = v["data"]["result"].as_array().cloned().unwrap_or_default();
+        r.sort_by_key(|s| s["metric"].to_string());
+        r
+    };
+    let raw = |addr: &str, q: &str| -> Vec<(String, Vec<serde_json::Value>)> {
+        let v = get_json(addr, &format!("/api/v1/query?query={}[5m]", enc(q)));
+        let mut r: Vec<(String, Vec<serde_json::Value>)> = v["data"]["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| {
+                (
+                    s["metric"]["method"].to_string(),
+                    s["histograms"].as_array().cloned().unwrap_or_default(),
+                )
+            })
+            .collect();
+        r.sort_by(|x, y| x.0.cmp(&y.0));
+        r
+    };
+    // the newest histograms are the same everywhere, and the two receivers
+    // hold the same series of histograms (the queues started together at
+    // the journal's end, so both lack only what came before)
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let t = crate::common::now_secs() as f64;
+        let src = result(&a.addr, "rpc_duration_seconds", t);
+        let mut p = result(&prom.addr, "rpc_duration_seconds", t);
+        let mut f = result(&b.addr, "rpc_duration_seconds{site=\"a\",q=\"\"}", t);
+        for s in p.iter_mut().chain(f.iter_mut()) {
+            // the external label the queues add
+            assert_eq!(
+                s["metric"].as_object_mut().unwrap().remove("site"),
+                Some("a".into())
+            );
+        }
+        let (hp, hf) = (
+            raw(&prom.addr, "rpc_duration_seconds"),
+            raw(&b.addr, "rpc_duration_seconds{site=\"a\",q=\"\"}"),
+        );
+        if !src.is_empty()
+            && same(&serde_json::json!(src), &serde_json::json!(p))
+            && same(&serde_json::json!(src), &serde_json::json!(f))
+            && !hp.is_empty()
+            && same(&serde_json::json!(hp), &serde_json::json!(hf))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the receivers differ from the source:\n{src:?}\n{p:?}\n{f:?}\n{hp:?}\n{hf:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let t = crate::common::now_secs() as f64;
+    let mut p = result(&prom.addr, "queue_fill", t);
+    p[0]["metric"].as_object_mut().unwrap().remove("site");
+    assert!(same(
+        &serde_json::json!(result(&a.addr, "queue_fill", t)),
+        &serde_json::json!(p)
+    ));
+    // the receivers' queries agree with the source's
+    let q = "histogram_count(rate(rpc_duration_seconds[10s]))";
+    assert!(!range(&a.addr, q).is_empty());
+    // the queue without send_native_histograms sent none
+    let m = http_get(&a.addr, "/metrics").unwrap().1;
+    let line = |name: &str, remote: &str| -> f64 {
+        m.lines()
+            .find(|l| l.starts_with(name) && l.contains(&format!("remote_name=\"{remote}\"")))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(-1.0)
+    };
+    assert_eq!(
+        line("prometheus_remote_storage_histograms_total", "without"),
+        0.0,
+        "{m}"
+    );
+    assert!(
+        m.lines().any(
+            |l| l.starts_with("prometheus_remote_storage_histograms_total")
+                && !l.contains("without")
+                && !l.ends_with(" 0")
+        ),
+        "{m}"
+    );
+}

@@ -360,3 +360,93 @@ pub fn histogram_from_proto(
         },
     })
 }
+
+/// A stored histogram as a request's histogram at `t`: integer (bucket
+/// deltas) when every count is an integer, else float (absolute counts);
+/// consecutive bucket indexes in one span.
+pub fn histogram_to_proto(h: &tsdb::histogram::FloatHistogram, t: i64) -> super::proto::Histogram {
+    use super::proto::histogram::{Count, ResetHint, ZeroCount};
+    use super::proto::BucketSpan;
+    use tsdb::histogram::CounterResetHint;
+    let is_int = |v: f64| v >= 0.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_992.0;
+    let integer = is_int(h.count)
+        && is_int(h.zero_count)
+        && h.positive.iter().chain(&h.negative).all(|b| is_int(b.1));
+    let spans = |buckets: &[(i32, f64)]| -> Vec<BucketSpan> {
+        let mut out: Vec<BucketSpan> = Vec::new();
+        let mut next: Option<i32> = None;
+        for &(i, _) in buckets {
+            match next {
+                Some(n) if n == i => out.last_mut().expect("a span").length += 1,
+                Some(n) => out.push(BucketSpan {
+                    offset: i - n,
+                    length: 1,
+                }),
+                None => out.push(BucketSpan {
+                    offset: i,
+                    length: 1,
+                }),
+            }
+            next = Some(i + 1);
+        }
+        out
+    };
+    let deltas = |buckets: &[(i32, f64)]| -> Vec<i64> {
+        let mut prev = 0i64;
+        buckets
+            .iter()
+            .map(|b| {
+                let c = b.1 as i64;
+                let d = c - prev;
+                prev = c;
+                d
+            })
+            .collect()
+    };
+    let counts = |buckets: &[(i32, f64)]| -> Vec<f64> { buckets.iter().map(|b| b.1).collect() };
+    super::proto::Histogram {
+        count: Some(if integer {
+            Count::CountInt(h.count as u64)
+        } else {
+            Count::CountFloat(h.count)
+        }),
+        sum: h.sum,
+        schema: h.schema,
+        zero_threshold: h.zero_threshold,
+        zero_count: Some(if integer {
+            ZeroCount::ZeroCountInt(h.zero_count as u64)
+        } else {
+            ZeroCount::ZeroCountFloat(h.zero_count)
+        }),
+        negative_spans: spans(&h.negative),
+        negative_deltas: if integer {
+            deltas(&h.negative)
+        } else {
+            Vec::new()
+        },
+        negative_counts: if integer {
+            Vec::new()
+        } else {
+            counts(&h.negative)
+        },
+        positive_spans: spans(&h.positive),
+        positive_deltas: if integer {
+            deltas(&h.positive)
+        } else {
+            Vec::new()
+        },
+        positive_counts: if integer {
+            Vec::new()
+        } else {
+            counts(&h.positive)
+        },
+        reset_hint: match h.counter_reset_hint {
+            CounterResetHint::Unknown => ResetHint::Unknown,
+            CounterResetHint::CounterReset => ResetHint::Yes,
+            CounterResetHint::NotCounterReset => ResetHint::No,
+            CounterResetHint::Gauge => ResetHint::Gauge,
+        } as i32,
+        timestamp: t,
+        custom_values: h.custom_values.clone(),
+    }
+}

@@ -90,7 +90,7 @@ pub struct Exemplar {
 }
 
 /// A native histogram sample (`prometheus.Histogram`). Decoded so bodies
-/// carrying histograms parse; flint does not store them yet.
+/// carrying histograms parse and store them.
 ///
 /// An integer histogram sets `count`/`zero_count` to the `*Int` variants and
 /// uses the `*_deltas` bucket fields; a float histogram uses the `*Float`

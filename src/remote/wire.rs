@@ -66,6 +66,14 @@ pub struct SeriesSamples<'a> {
     pub samples: &'a [(i64, f64)],
     /// Exemplars of the series, oldest first.
     pub exemplars: &'a [tsdb::Exemplar],
+    /// Native histogram samples `(timestamp ms, histogram)`, oldest first.
+    pub histograms: &'a [(i64, std::sync::Arc<tsdb::histogram::FloatHistogram>)],
+}
+
+/// A histogram message's bytes.
+fn histogram_bytes(t: i64, h: &tsdb::histogram::FloatHistogram) -> Vec<u8> {
+    use prost::Message;
+    super::codec::histogram_to_proto(h, t).encode_to_vec()
 }
 
 /// A label set as the `labels` fields of a 1.0 `TimeSeries`.
@@ -103,6 +111,9 @@ pub fn write_request_v1(series: &[SeriesSamples<'_>]) -> Vec<u8> {
                 b.extend_from_slice(&labels);
                 sample_fields(b, 2, e.value, 3, e.ts);
             });
+        }
+        for (t, h) in s.histograms {
+            bytes_field(&mut ts, 4, &histogram_bytes(*t, h));
         }
         bytes_field(&mut out, 1, &ts);
     }
@@ -210,6 +221,9 @@ pub fn request_v2(
                 sample_fields(b, 2, e.value, 3, e.ts);
             });
         }
+        for (t, h) in s.histograms {
+            bytes_field(&mut ts, 3, &histogram_bytes(*t, h));
+        }
         let found = s
             .labels
             .metric_name()
@@ -274,6 +288,43 @@ mod tests {
         }
     }
 
+    /// An integer and a float histogram, with gaps between buckets.
+    fn hists() -> Vec<(i64, std::sync::Arc<tsdb::histogram::FloatHistogram>)> {
+        use tsdb::histogram::{CounterResetHint, FloatHistogram};
+        let a = FloatHistogram {
+            schema: 1,
+            zero_threshold: 0.001,
+            zero_count: 2.0,
+            count: 12.0,
+            sum: 3.5,
+            positive: vec![(-2, 1.0), (-1, 4.0), (3, 2.0)],
+            negative: vec![(0, 3.0)],
+            ..Default::default()
+        };
+        let b = FloatHistogram {
+            counter_reset_hint: CounterResetHint::Gauge,
+            count: 12.5,
+            zero_count: 2.5,
+            ..a.clone()
+        };
+        vec![
+            (1000, std::sync::Arc::new(a)),
+            (2000, std::sync::Arc::new(b)),
+        ]
+    }
+
+    /// The request's histograms of one series back as stored.
+    fn back(hs: &[crate::remote::Histogram]) -> Vec<(i64, tsdb::histogram::FloatHistogram)> {
+        hs.iter()
+            .map(|h| {
+                (
+                    h.timestamp,
+                    super::super::codec::histogram_from_proto(h).unwrap(),
+                )
+            })
+            .collect()
+    }
+
     #[test]
     fn v1_decodes_as_a_write_request() {
         let a = ls(&[("__name__", "up"), ("job", "x")]);
@@ -285,12 +336,14 @@ mod tests {
                 encoded: None,
                 samples: &[(1000, 1.0), (2000, 0.0)],
                 exemplars: &[ex()],
+                histograms: &hists(),
             },
             SeriesSamples {
                 labels: &b,
                 encoded: Some(&encode_labels_v1(&b)),
                 samples: &[(-5, stale)],
                 exemplars: &[],
+                histograms: &[],
             },
         ]);
         let req = crate::remote::WriteRequest::decode(body.as_slice()).unwrap();
@@ -311,6 +364,11 @@ mod tests {
         assert_eq!(e.labels, vec![crate::remote::Label::new("trace_id", "abc")]);
         assert_eq!((e.timestamp, e.value), (1500, 0.25));
         assert!(req.timeseries[1].exemplars.is_empty());
+        let want: Vec<_> = hists()
+            .into_iter()
+            .map(|(t, h)| (t, (*h).clone()))
+            .collect();
+        assert_eq!(back(&req.timeseries[0].histograms), want);
         let s = req.timeseries[1].samples[0];
         assert_eq!(s.timestamp, -5);
         assert_eq!(s.value.to_bits(), tsdb::STALE_NAN_BITS);
@@ -339,12 +397,14 @@ mod tests {
                     encoded: None,
                     samples: &[(1000, 3.0)],
                     exemplars: &[ex()],
+                    histograms: &[],
                 },
                 SeriesSamples {
                     labels: &b,
                     encoded: None,
                     samples: &[(1000, 21.5), (2000, 22.0)],
                     exemplars: &[],
+                    histograms: &hists(),
                 },
             ],
             &|f| {
@@ -370,6 +430,11 @@ mod tests {
         assert_eq!(e.labels, ex().labels);
         assert_eq!((e.ts, e.value), (1500, 0.25));
         assert!(req.timeseries[1].exemplars.is_empty());
+        let want: Vec<_> = hists()
+            .into_iter()
+            .map(|(t, h)| (t, (*h).clone()))
+            .collect();
+        assert_eq!(back(&req.timeseries[1].histograms), want);
         // "x" and "job" are written once
         assert_eq!(req.symbols.iter().filter(|s| *s == "job").count(), 1);
     }

@@ -40,6 +40,14 @@ pub struct QueueMetrics {
     pub exemplars_failed: AtomicU64,
     /// Exemplars in requests tried again.
     pub exemplars_retried: AtomicU64,
+    /// Native histograms read from the journal for sending.
+    pub histograms_in: AtomicU64,
+    /// Native histograms sent.
+    pub histograms: AtomicU64,
+    /// Native histograms that failed for good.
+    pub histograms_failed: AtomicU64,
+    /// Native histograms retried.
+    pub histograms_retried: AtomicU64,
     /// Compressed bytes of sample requests.
     pub bytes: AtomicU64,
     /// Metadata entries sent, failed, retried; their bytes.
@@ -79,6 +87,10 @@ impl Default for QueueMetrics {
             exemplars: AtomicU64::new(0),
             exemplars_failed: AtomicU64::new(0),
             exemplars_retried: AtomicU64::new(0),
+            histograms_in: AtomicU64::new(0),
+            histograms: AtomicU64::new(0),
+            histograms_failed: AtomicU64::new(0),
+            histograms_retried: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             metadata: AtomicU64::new(0),
             metadata_failed: AtomicU64::new(0),
@@ -126,6 +138,10 @@ pub fn render(e: &mut Exposition, queues: &[(QueueInfo, std::sync::Arc<QueueMetr
         ("prometheus_remote_storage_exemplars_total", "counter", "Total number of exemplars sent to remote storage.", |_, m| m.exemplars.load(Ordering::Relaxed) as f64),
         ("prometheus_remote_storage_exemplars_failed_total", "counter", "Total number of exemplars which failed on send to remote storage, non-recoverable errors.", |_, m| m.exemplars_failed.load(Ordering::Relaxed) as f64),
         ("prometheus_remote_storage_exemplars_retried_total", "counter", "Total number of exemplars which failed on send to remote storage but were retried because the send error was recoverable.", |_, m| m.exemplars_retried.load(Ordering::Relaxed) as f64),
+        ("prometheus_remote_storage_histograms_in_total", "counter", "HistogramSamples in to remote storage, compare to histograms out for queue managers.", |_, m| m.histograms_in.load(Ordering::Relaxed) as f64),
+        ("prometheus_remote_storage_histograms_total", "counter", "Total number of histograms sent to remote storage.", |_, m| m.histograms.load(Ordering::Relaxed) as f64),
+        ("prometheus_remote_storage_histograms_failed_total", "counter", "Total number of histograms which failed on send to remote storage, non-recoverable errors.", |_, m| m.histograms_failed.load(Ordering::Relaxed) as f64),
+        ("prometheus_remote_storage_histograms_retried_total", "counter", "Total number of histograms which failed on send to remote storage but were retried because the send error was recoverable.", |_, m| m.histograms_retried.load(Ordering::Relaxed) as f64),
         ("prometheus_remote_storage_enqueue_retries_total", "counter", "Total number of times enqueue has failed because a shards queue was full.", |_, m| m.enqueue_retries.load(Ordering::Relaxed) as f64),
         ("prometheus_remote_storage_bytes_total", "counter", "The total number of bytes of data (not metadata) sent by the queue after compression.", |_, m| m.bytes.load(Ordering::Relaxed) as f64),
         ("prometheus_remote_storage_metadata_total", "counter", "Total number of metadata entries sent to remote storage.", |_, m| m.metadata.load(Ordering::Relaxed) as f64),

@@ -46,6 +46,18 @@ struct Pending {
     seq: u64,
     /// An exemplar of the series (`t` and `v` are its own), not a sample.
     ex: Option<Arc<tsdb::Exemplar>>,
+    /// A native histogram sample (`v` unused), with its series' labels
+    /// (`series` is then a number made from them, for the shard).
+    h: Option<Arc<(Labels, Arc<tsdb::histogram::FloatHistogram>)>>,
+}
+
+/// The shard key of a histogram series: its labels' hash, with the top
+/// bit set so that it is never a series reference.
+fn histogram_key(labels: &Labels) -> SeriesRef {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    labels.hash(&mut h);
+    SeriesRef(h.finish() | 1 << 63)
 }
 
 /// One queue.
@@ -222,7 +234,8 @@ impl Queue {
     async fn send(&self, series: &[SeriesSamples<'_>], stop: &watch::Receiver<Stop>) {
         let n: u64 = series.iter().map(|s| s.samples.len() as u64).sum();
         let nx: u64 = series.iter().map(|s| s.exemplars.len() as u64).sum();
-        if n == 0 && nx == 0 {
+        let nh: u64 = series.iter().map(|s| s.histograms.len() as u64).sum();
+        if n == 0 && nx == 0 && nh == 0 {
             return;
         }
         let newest = series
@@ -247,12 +260,14 @@ impl Queue {
                 Err(e) => {
                     m.failed.fetch_add(n, Ordering::Relaxed);
                     m.exemplars_failed.fetch_add(nx, Ordering::Relaxed);
+                    m.histograms_failed.fetch_add(nh, Ordering::Relaxed);
                     log_refused(&self.name, &self.cfg.redacted_url(), &e.to_string());
                     return;
                 }
             };
             m.samples.fetch_add(n, Ordering::Relaxed);
             m.exemplars.fetch_add(nx, Ordering::Relaxed);
+            m.histograms.fetch_add(nh, Ordering::Relaxed);
             let started = Instant::now();
             let outcome = self.sender.attempt(body.clone(), v2, retry).await;
             m.batch_duration
@@ -274,6 +289,7 @@ impl Queue {
                 Attempt::Refused { reason } => {
                     m.failed.fetch_add(n, Ordering::Relaxed);
                     m.exemplars_failed.fetch_add(nx, Ordering::Relaxed);
+                    m.histograms_failed.fetch_add(nh, Ordering::Relaxed);
                     log_refused(&self.name, &self.cfg.redacted_url(), &reason);
                     return;
                 }
@@ -283,6 +299,7 @@ impl Queue {
                 } => {
                     m.retried.fetch_add(n, Ordering::Relaxed);
                     m.exemplars_retried.fetch_add(nx, Ordering::Relaxed);
+                    m.histograms_retried.fetch_add(nh, Ordering::Relaxed);
                     let wait = retry_after.filter(|d| !d.is_zero()).unwrap_or(backoff);
                     if retry == 0 {
                         tracing::warn!(component = "remote", remote_name = %self.name, url = %self.cfg.redacted_url(), err = %reason, "Failed to send batch, retrying");
@@ -323,12 +340,39 @@ impl Queue {
         let mut samples: Vec<(i64, f64)> = Vec::with_capacity(batch.len());
         let mut exemplars: Vec<tsdb::Exemplar> = Vec::new();
         let mut runs: Vec<(Arc<Cached>, usize, usize, usize, usize)> = Vec::new();
+        // histogram series: labels as sent, and their samples' range
+        let mut hists: Vec<(i64, Arc<tsdb::histogram::FloatHistogram>)> = Vec::new();
+        let mut hist_runs: Vec<(Labels, usize, usize)> = Vec::new();
         let mut i = 0;
         while i < order.len() {
             let r = batch[order[i]].series;
             let mut j = i;
             while j < order.len() && batch[order[j]].series == r {
                 j += 1;
+            }
+            if let Some(first) = &batch[order[i]].h {
+                let from = hists.len();
+                for &k in &order[i..j] {
+                    let p = &batch[k];
+                    let Some(h) = &p.h else { continue };
+                    if oldest_ok.is_some_and(|o| p.t < o) {
+                        m.dropped_too_old.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        hists.push((p.t, Arc::clone(&h.1)));
+                    }
+                }
+                if hists.len() > from {
+                    match self.labels_for(first.0.clone()) {
+                        Some(l) => hist_runs.push((l, from, hists.len())),
+                        None => {
+                            m.dropped_relabel
+                                .fetch_add((hists.len() - from) as u64, Ordering::Relaxed);
+                            hists.truncate(from);
+                        }
+                    }
+                }
+                i = j;
+                continue;
             }
             let from = samples.len();
             let xfrom = exemplars.len();
@@ -361,7 +405,7 @@ impl Queue {
             i = j;
         }
         let none = Labels::empty();
-        let views: Vec<SeriesSamples<'_>> = runs
+        let mut views: Vec<SeriesSamples<'_>> = runs
             .iter()
             .map(|(c, a, b, xa, xb)| match &**c {
                 Cached::V1(bytes) => SeriesSamples {
@@ -369,15 +413,24 @@ impl Queue {
                     encoded: Some(bytes),
                     samples: &samples[*a..*b],
                     exemplars: &exemplars[*xa..*xb],
+                    histograms: &[],
                 },
                 Cached::Labels(l) => SeriesSamples {
                     labels: l,
                     encoded: None,
                     samples: &samples[*a..*b],
                     exemplars: &exemplars[*xa..*xb],
+                    histograms: &[],
                 },
             })
             .collect();
+        views.extend(hist_runs.iter().map(|(l, a, b)| SeriesSamples {
+            labels: l,
+            encoded: None,
+            samples: &[],
+            exemplars: &[],
+            histograms: &hists[*a..*b],
+        }));
         self.send(&views, stop).await;
         let mut done: Vec<(u64, usize)> = Vec::new();
         for p in batch {
@@ -463,6 +516,7 @@ impl Queue {
                         encoded: None,
                         samples: chunk,
                         exemplars: &[],
+                        histograms: &[],
                     });
                     in_part += chunk.len();
                 }
@@ -590,15 +644,39 @@ impl Queue {
                 let oldest_ok = self.age_limit_ms();
                 let mut from = 0;
                 let mut exemplars = batch.exemplars.iter().peekable();
+                let mut histograms = batch.histograms.iter().peekable();
                 for (k, &(upto, end)) in batch.records.iter().enumerate() {
-                    // the record's exemplars, when the queue sends them
+                    // the record's exemplars and histograms, when the
+                    // queue sends them
                     let mut ex = Vec::new();
                     while let Some(e) = exemplars.next_if(|e| e.record == k) {
                         if self.cfg.send_exemplars {
                             ex.push(e);
                         }
                     }
-                    let seq = tracker.push(upto - from + ex.len(), end);
+                    let mut hs = Vec::new();
+                    while let Some(h) = histograms.next_if(|h| h.record == k) {
+                        if self.cfg.send_native_histograms {
+                            hs.push(h);
+                        }
+                    }
+                    let seq = tracker.push(upto - from + ex.len() + hs.len(), end);
+                    for h in hs {
+                        self.metrics.histograms_in.fetch_add(1, Ordering::Relaxed);
+                        self.metrics
+                            .highest_enqueued_ms
+                            .fetch_max(h.t, Ordering::Relaxed);
+                        let p = Pending {
+                            series: histogram_key(&h.labels),
+                            t: h.t,
+                            v: 0.0,
+                            seq,
+                            ex: None,
+                            h: Some(Arc::new((h.labels.clone(), Arc::clone(&h.h)))),
+                        };
+                        self.metrics.pending.fetch_add(1, Ordering::Relaxed);
+                        shards.enqueue(p);
+                    }
                     for e in ex {
                         self.metrics.exemplars_in.fetch_add(1, Ordering::Relaxed);
                         let p = Pending {
@@ -607,6 +685,7 @@ impl Queue {
                             v: e.exemplar.value,
                             seq,
                             ex: Some(Arc::new(e.exemplar.clone())),
+                            h: None,
                         };
                         self.metrics.pending.fetch_add(1, Ordering::Relaxed);
                         shards.enqueue(p);
@@ -627,6 +706,7 @@ impl Queue {
                             v: s.v,
                             seq,
                             ex: None,
+                            h: None,
                         };
                         self.metrics.pending.fetch_add(1, Ordering::Relaxed);
                         shards.enqueue(p);

@@ -276,16 +276,34 @@ impl<'a> Appender<'a> {
                 }
             }
         }
-        if !self.histograms.is_empty() && !agent {
+        if !self.histograms.is_empty() {
             let (keep, future): (Vec<_>, Vec<_>) = self
                 .histograms
                 .into_iter()
                 .partition(|(_, t, _)| *t <= max_t);
             stats.too_far_in_future += future.len() as u64;
-            let (stored, ooo) = self.head.hist.append(keep)?;
-            stats.histograms_appended = stored;
-            stats.histograms_out_of_order = ooo;
-            c.out_of_order.fetch_add(ooo, Ordering::Relaxed);
+            // the stored histograms are journaled too, for remote write;
+            // in agent mode they are only journaled
+            let journal = self.head.journal.read().clone();
+            let mut kept = Vec::new();
+            if agent {
+                stats.histograms_appended = keep.len() as u64;
+                kept = keep;
+            } else {
+                let (stored, ooo) = self
+                    .head
+                    .hist
+                    .append(keep, journal.is_some().then_some(&mut kept))?;
+                stats.histograms_appended = stored;
+                stats.histograms_out_of_order = ooo;
+                c.out_of_order.fetch_add(ooo, Ordering::Relaxed);
+            }
+            if let Some(j) = journal {
+                if let Err(e) = j.lock().write_histograms(&kept) {
+                    self.head.journal_failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(component = "tsdb", err = %e, "Writing to the journal failed");
+                }
+            }
         }
         if self.head.moved_pending() >= MOVED_FLUSH_AT {
             let _ = self.head.flush_moved();

@@ -361,9 +361,11 @@ impl HistStore {
 
     /// Stores histogram samples (each series' in time order), logging them;
     /// returns how many were stored and how many refused as out of order.
+    /// With `kept`, the stored samples are added to it.
     pub(crate) fn append(
         &self,
         samples: Vec<(Labels, i64, FloatHistogram)>,
+        mut kept: Option<&mut Vec<(Labels, i64, FloatHistogram)>>,
     ) -> Result<(u64, u64), Error> {
         if samples.is_empty() {
             return Ok((0, 0));
@@ -392,6 +394,7 @@ impl HistStore {
         for (labels, t, h) in samples {
             let mut one = chunk::Encoder::default();
             one.append(t, &h);
+            let copy = kept.is_some().then(|| h.clone());
             let ok = Self::add_to(&mut inner, &labels, t, h, &self.dir);
             match ok {
                 Ok(()) => {
@@ -413,6 +416,9 @@ impl HistStore {
                     put_uvarint(&mut p, bits as u64);
                     p.extend_from_slice(bytes);
                     out.extend_from_slice(&frame(&p));
+                    if let (Some(k), Some(h)) = (kept.as_deref_mut(), copy) {
+                        k.push((labels, t, h));
+                    }
                 }
                 Err(AddError::Refused) => refused += 1,
                 Err(AddError::Io(e)) => return Err(e),

@@ -43,12 +43,12 @@ fn samples_come_back_after_a_restart() {
         let s = HistStore::open(dir.path()).unwrap();
         for (t, h) in &want {
             let (ok, refused) = s
-                .append(vec![(ls(0), *t, h.clone()), (ls(1), *t, h.clone())])
+                .append(vec![(ls(0), *t, h.clone()), (ls(1), *t, h.clone())], None)
                 .unwrap();
             assert_eq!((ok, refused), (2, 0));
         }
         // out of order and duplicate timestamps are refused
-        assert_eq!(s.append(vec![(ls(0), t0, hist(1))]).unwrap(), (0, 1));
+        assert_eq!(s.append(vec![(ls(0), t0, hist(1))], None).unwrap(), (0, 1));
         let got = all(&s, 0);
         assert_eq!(got.len(), 300);
         assert_eq!(s.series(&[], i64::MIN, i64::MAX), vec![ls(0), ls(1)]);
@@ -81,11 +81,13 @@ fn samples_come_back_after_a_restart() {
     assert_eq!(w[0].1.len(), 3);
     // appending goes on after the newest sample
     assert_eq!(
-        s.append(vec![(ls(1), t0 + 299 * MIN, hist(1))]).unwrap(),
+        s.append(vec![(ls(1), t0 + 299 * MIN, hist(1))], None)
+            .unwrap(),
         (0, 1)
     );
     assert_eq!(
-        s.append(vec![(ls(1), t0 + 300 * MIN, hist(400))]).unwrap(),
+        s.append(vec![(ls(1), t0 + 300 * MIN, hist(400))], None)
+            .unwrap(),
         (1, 0)
     );
     drop(s);
@@ -103,7 +105,8 @@ fn a_counter_reset_starts_a_chunk_and_reads_back_unknown() {
     let dir = tempfile::tempdir().unwrap();
     let s = HistStore::open(dir.path()).unwrap();
     for (k, v) in [5, 6, 7, 1, 2].iter().enumerate() {
-        s.append(vec![(ls(0), k as i64 * MIN, hist(*v))]).unwrap();
+        s.append(vec![(ls(0), k as i64 * MIN, hist(*v))], None)
+            .unwrap();
     }
     let hints: Vec<CounterResetHint> = all(&s, 0)
         .iter()
@@ -129,7 +132,7 @@ fn the_log_is_rewritten_and_a_torn_tail_cut() {
     s.rewrite_at = 4096;
     for k in 0..100 {
         let batch = (0..10).map(|i| (ls(i), k * MIN, hist(k + 1))).collect();
-        s.append(batch).unwrap();
+        s.append(batch, None).unwrap();
     }
     let log = dir.path().join(DIR).join("log");
     let size = std::fs::metadata(&log).unwrap().len();
@@ -146,7 +149,7 @@ fn the_log_is_rewritten_and_a_torn_tail_cut() {
         assert_eq!(got[99].1.count, 300.0);
     }
     // a second restart after more appends keeps every series apart
-    s.append(vec![(ls(3), 100 * MIN, hist(500))]).unwrap();
+    s.append(vec![(ls(3), 100 * MIN, hist(500))], None).unwrap();
     drop(s);
     let s = HistStore::open(dir.path()).unwrap();
     assert_eq!(all(&s, 3).len(), 101);
@@ -296,7 +299,7 @@ fn version_1_store_is_read() {
                 .iter()
                 .map(|(l, v)| (l.clone(), v[k].0, v[k].1.clone()))
                 .collect();
-            assert_eq!(s.append(batch).unwrap(), (3, 0));
+            assert_eq!(s.append(batch, None).unwrap(), (3, 0));
         }
         drop(s);
         let _ = std::fs::remove_dir_all(&fixture);

@@ -79,15 +79,30 @@ pub struct JournalExemplar {
     pub exemplar: crate::Exemplar,
 }
 
+/// A native histogram sample read from the journal.
+#[derive(Clone, Debug)]
+pub struct JournalHistogram {
+    /// The index in [`JournalBatch::records`] of the record it was in.
+    pub record: usize,
+    /// The series' labels.
+    pub labels: crate::labels::Labels,
+    /// Its timestamp (ms).
+    pub t: i64,
+    /// The histogram.
+    pub h: std::sync::Arc<crate::histogram::FloatHistogram>,
+}
+
 /// Samples read from the journal, with the position after each record so
 /// that a reader can acknowledge what it has sent.
 #[derive(Clone, Debug, Default)]
 pub struct JournalBatch {
     /// The samples, in journal order.
     pub samples: Vec<JournalSample>,
-    /// The exemplars, in journal order (a record holds samples or
-    /// exemplars).
+    /// The exemplars, in journal order (a record holds samples,
+    /// exemplars or histograms).
     pub exemplars: Vec<JournalExemplar>,
+    /// The native histograms, in journal order.
+    pub histograms: Vec<JournalHistogram>,
     /// For each record read: the number of samples up to and including it,
     /// and the position just after it.
     pub records: Vec<(usize, JournalPosition)>,
@@ -428,7 +443,11 @@ impl Journal {
             let mut off = 0usize;
             while let Some((payload, next)) = frame_at(&data, off) {
                 let index = batch.records.len();
-                let (samples, exemplars) = (&mut batch.samples, &mut batch.exemplars);
+                let (samples, exemplars, histograms) = (
+                    &mut batch.samples,
+                    &mut batch.exemplars,
+                    &mut batch.histograms,
+                );
                 let ok = record::decode_any(
                     payload,
                     |r, t, v| {
@@ -443,6 +462,14 @@ impl Journal {
                             record: index,
                             series: crate::SeriesRef(r),
                             exemplar: e,
+                        })
+                    },
+                    |labels, t, h| {
+                        histograms.push(JournalHistogram {
+                            record: index,
+                            labels,
+                            t,
+                            h: std::sync::Arc::new(h),
                         })
                     },
                 );
@@ -461,7 +488,7 @@ impl Journal {
                         offset: pos.offset + off as u64,
                     },
                 ));
-                if batch.samples.len() + batch.exemplars.len() >= max {
+                if batch.samples.len() + batch.exemplars.len() + batch.histograms.len() >= max {
                     return Ok(JournalRead::Batch(batch));
                 }
             }
@@ -684,6 +711,21 @@ impl JournalGuard<'_> {
         self.write_frame()
     }
 
+    /// Writes stored native histograms as one record (nothing for none).
+    pub(crate) fn write_histograms(
+        mut self,
+        histograms: &[(crate::labels::Labels, i64, crate::histogram::FloatHistogram)],
+    ) -> Result<(), Error> {
+        if histograms.is_empty() {
+            return Ok(());
+        }
+        let w = &mut *self.writer;
+        w.frame.clear();
+        w.frame.extend_from_slice(&[0u8; FRAME]);
+        record::encode_histograms(&mut w.frame, histograms);
+        self.write_frame()
+    }
+
     /// Writes stored exemplars as one record (nothing for none).
     pub(crate) fn write_exemplars(
         mut self,
@@ -733,7 +775,7 @@ impl JournalGuard<'_> {
 /// For the fuzz targets: decodes `bytes` as a record's payload, a
 /// reader's state and a catch-up list.
 pub(crate) fn fuzz_bodies(bytes: &[u8]) {
-    let _ = record::decode_any(bytes, |_, _, _| {}, |_, _| {});
+    let _ = record::decode_any(bytes, |_, _, _| {}, |_, _| {}, |_, _, _| {});
     reader::fuzz_bodies(bytes);
 }
 

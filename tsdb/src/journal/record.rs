@@ -16,6 +16,62 @@ use crate::encoding::{put_uvarint, put_varint, Cursor};
 pub(crate) const KIND_SAMPLES: u8 = 1;
 /// The kind byte of an exemplars record.
 pub(crate) const KIND_EXEMPLARS: u8 = 2;
+/// The kind byte of a native histograms record.
+pub(crate) const KIND_HISTOGRAMS: u8 = 3;
+
+/// Appends the payload of a histograms record: each histogram with its
+/// series' labels, as a one-sample histogram chunk (which holds the
+/// timestamp).
+pub(crate) fn encode_histograms(
+    out: &mut Vec<u8>,
+    histograms: &[(crate::labels::Labels, i64, crate::histogram::FloatHistogram)],
+) {
+    out.push(KIND_HISTOGRAMS);
+    put_uvarint(out, histograms.len() as u64);
+    for (labels, t, h) in histograms {
+        put_uvarint(out, labels.len() as u64);
+        for l in labels.iter() {
+            put_uvarint(out, l.name.len() as u64);
+            out.extend_from_slice(l.name.as_bytes());
+            put_uvarint(out, l.value.len() as u64);
+            out.extend_from_slice(l.value.as_bytes());
+        }
+        let mut enc = crate::histstore::chunk::Encoder::default();
+        enc.append(*t, h);
+        let (bytes, bits) = enc.bytes();
+        put_uvarint(out, bits as u64);
+        out.extend_from_slice(bytes);
+    }
+}
+
+fn decode_histograms(
+    payload: &[u8],
+    mut h: impl FnMut(crate::labels::Labels, i64, crate::histogram::FloatHistogram),
+) -> Option<()> {
+    let mut c = Cursor::at(payload, 1);
+    let n = c.uvarint()?;
+    let text = |c: &mut Cursor<'_>| -> Option<String> {
+        let len = usize::try_from(c.uvarint()?).ok()?;
+        String::from_utf8(c.bytes(len)?.to_vec()).ok()
+    };
+    for _ in 0..n {
+        let nl = c.uvarint()?;
+        if nl > 1 << 16 {
+            return None;
+        }
+        let mut labels = Vec::with_capacity(nl as usize);
+        for _ in 0..nl {
+            let name = text(&mut c)?;
+            let v = text(&mut c)?;
+            labels.push(crate::labels::Label::new(name, v));
+        }
+        let bits = usize::try_from(c.uvarint()?).ok()?;
+        let bytes = c.bytes(bits.div_ceil(8))?;
+        let (t, hist) = crate::histstore::chunk::decode(bytes, bits, 1)?.pop()?;
+        h(crate::labels::Labels::new(labels), t, hist);
+    }
+    (c.pos() == payload.len()).then_some(())
+}
 
 /// The largest integer written as one (2^53: every integer up to it is a
 /// float exactly).
@@ -121,7 +177,11 @@ pub(crate) fn decode_any(
     payload: &[u8],
     f: impl FnMut(u64, i64, f64),
     mut g: impl FnMut(u64, crate::Exemplar),
+    h: impl FnMut(crate::labels::Labels, i64, crate::histogram::FloatHistogram),
 ) -> Option<()> {
+    if payload.first() == Some(&KIND_HISTOGRAMS) {
+        return decode_histograms(payload, h);
+    }
     if payload.first() != Some(&KIND_EXEMPLARS) {
         return decode(payload, f);
     }
@@ -216,6 +276,7 @@ mod tests {
             &out,
             |_, _, _| panic!("no samples"),
             |r, e| got.push((r, e)),
+            |_, _, _| panic!("no histograms"),
         )
         .expect("decodes");
         assert_eq!(got.len(), 3);
@@ -226,7 +287,47 @@ mod tests {
             assert_eq!((e.ts, e.has_ts), (we.ts, we.has_ts));
         }
         // a cut record is refused
-        assert!(decode_any(&out[..out.len() - 1], |_, _, _| {}, |_, _| {}).is_none());
+        assert!(decode_any(&out[..out.len() - 1], |_, _, _| {}, |_, _| {}, |_, _, _| {}).is_none());
+    }
+
+    #[test]
+    fn histogram_records_round_trip() {
+        use crate::histogram::{CounterResetHint, FloatHistogram};
+        let h = |k: f64| FloatHistogram {
+            schema: 2,
+            counter_reset_hint: CounterResetHint::Gauge,
+            zero_threshold: 0.001,
+            zero_count: k,
+            count: 3.5 * k,
+            sum: -0.25 * k,
+            positive: vec![(-1, k), (3, 1.5 * k)],
+            negative: vec![(0, k)],
+            ..Default::default()
+        };
+        let list = vec![
+            (
+                crate::labels::Labels::from_pairs(&[("__name__", "a"), ("x", "ü")]),
+                1_700_000_000_000,
+                h(2.0),
+            ),
+            (
+                crate::labels::Labels::from_pairs(&[("__name__", "b")]),
+                -5,
+                h(0.5),
+            ),
+        ];
+        let mut out = Vec::new();
+        encode_histograms(&mut out, &list);
+        let mut got = Vec::new();
+        decode_any(
+            &out,
+            |_, _, _| panic!("no samples"),
+            |_, _| panic!("no exemplars"),
+            |l, t, h| got.push((l, t, h)),
+        )
+        .expect("decodes");
+        assert_eq!(got, list);
+        assert!(decode_any(&out[..out.len() - 1], |_, _, _| {}, |_, _| {}, |_, _, _| {}).is_none());
     }
 
     #[test]
