@@ -682,3 +682,27 @@ fn remote_write_sends_native_histograms() {
         "{m}"
     );
 }
+
+#[test]
+fn agent_mode_forwards_native_histograms() {
+    let target = ProtoTarget::start(exposition(2, true));
+    let dir_b = tempfile::tempdir().unwrap();
+    let b = Server::start(
+        dir_b.path(),
+        "global:\n  scrape_interval: 15s\n",
+        &["--web.enable-remote-write-receiver"],
+    );
+    let cfg = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: app\n    scrape_native_histograms: true\n    static_configs:\n      - targets: ['{}']\nremote_write:\n  - url: http://{}/api/v1/write\n    send_native_histograms: true\n    queue_config:\n      batch_send_deadline: 1s\n",
+        target.addr, b.addr
+    );
+    let dir_a = tempfile::tempdir().unwrap();
+    let _agent = Server::start_agent(dir_a.path(), &cfg, &[]);
+    b.eventually(30, "histograms forwarded by the agent", || {
+        b.query("rpc_duration_seconds").len() == 2
+    });
+    // round 2 of `put`: buckets 7, 4, 3, 5, one negative of 2, zero 3
+    let put = b.query("rpc_duration_seconds{method=\"put\"}");
+    assert_eq!(put[0]["histogram"][1]["count"], "24");
+    assert_eq!(b.query("queue_fill").len(), 1);
+}
