@@ -430,3 +430,67 @@ fn otlp_configuration_is_checked_as_prometheus_checks_it() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn exponential_histograms_in_otlp_json_requests() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        tmp.path(),
+        "global:\n  scrape_interval: 1h\n",
+        &["--web.enable-otlp-receiver"],
+    );
+    let post = |body: &str| {
+        post_bytes(
+            &server.addr,
+            "/api/v1/otlp/v1/metrics",
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        )
+    };
+    let now_ns = crate::common::now_secs() * 1_000_000_000;
+    // 1 in (0.5, 1], 2 in (2, 4], 3 in [-16, -8), 4 zeros
+    let point = |t: u64, scale: i32, flags: u32| {
+        format!(
+            r#"{{"resourceMetrics":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"svc"}}}}]}},
+ "scopeMetrics":[{{"metrics":[{{"name":"request.size","unit":"By","exponentialHistogram":{{"aggregationTemporality":2,
+ "dataPoints":[{{"timeUnixNano":"{t}","count":"10","sum":12.5,"scale":{scale},"zeroCount":"4","flags":{flags},
+ "positive":{{"offset":-1,"bucketCounts":["1","0","2"]}},"negative":{{"offset":3,"bucketCounts":["3"]}}}}]}}}}]}}]}}]}}"#
+        )
+    };
+    let (code, body) = post(&point(now_ns - 30_000_000_000, 0, 0));
+    assert_eq!((code, body.as_str()), (200, ""));
+    let r = server.query("request_size_bytes");
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0]["metric"]["job"], "svc");
+    let h = &r[0]["histogram"][1];
+    assert_eq!(h["count"], "10", "{h}");
+    assert_eq!(h["sum"], "12.5", "{h}");
+    assert_eq!(
+        histogram_buckets(h),
+        vec![
+            (-16.0, -8.0, 3.0),
+            (-1e-128, 1e-128, 4.0),
+            (0.5, 1.0, 1.0),
+            (2.0, 4.0, 2.0)
+        ],
+        "{h}"
+    );
+    // a scale below -4: 500 with Prometheus's message, nothing stored
+    let (code, body) = post(&point(now_ns - 20_000_000_000, -5, 0));
+    assert_eq!(code, 500);
+    assert_eq!(
+        body,
+        "cannot convert exponential to native histogram. Scale must be >= -4, was -5\n"
+    );
+    // an older point than the one stored: 400
+    let (code, body) = post(&point(now_ns - 40_000_000_000, 0, 0));
+    assert_eq!((code, body.as_str()), (400, "out of order sample\n"));
+    // a point without a recorded value marks the series stale
+    let (code, _) = post(&point(now_ns - 10_000_000_000, 0, 1));
+    assert_eq!(code, 200);
+    assert!(server.query("request_size_bytes").is_empty());
+    assert_eq!(
+        server.value("histogram_count(request_size_bytes offset 15s)"),
+        Some(10.0)
+    );
+}
