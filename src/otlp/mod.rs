@@ -7,9 +7,12 @@
 //! (see [`native`]), and so are explicit-bucket histograms with
 //! `convert_histograms_to_nhcb`, as one series with custom bucket bounds
 //! instead of `_bucket`/`_sum`/`_count`; either keeps the metric's
-//! translated name without a suffix. Requests are decoded from protobuf
-//! or OTLP/JSON, gzipped or not; a request that cannot be decoded or
-//! translated stores nothing.
+//! translated name without a suffix. A native histogram point without a
+//! recorded value is a stale marker in its series, as a scrape marks a
+//! histogram series stale; exemplars of native histogram points are not
+//! stored (the exemplar store holds those of float series). Requests are
+//! decoded from protobuf or OTLP/JSON, gzipped or not; a request that
+//! cannot be decoded or translated stores nothing.
 
 pub mod json;
 pub mod names;
