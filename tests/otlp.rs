@@ -1,13 +1,15 @@
 //! The OTLP receiver with a real client: an app using the OpenTelemetry
 //! Python SDK and its OTLP/HTTP exporter sends counters, up-down
-//! counters, histograms, gauges and an exponential histogram to flint;
+//! counters, histograms, gauges and exponential histograms to flint;
 //! the metrics answer under Prometheus 3's translated names, with `job`,
-//! `instance`, promoted resource attributes and a `target_info` to join.
+//! `instance`, promoted resource attributes and a `target_info` to join;
+//! exponential histograms are native histograms, and histograms are
+//! native histograms with custom bounds with `convert_histograms_to_nhcb`.
 //! Bad requests get Prometheus's answers.
 
 use std::process::Command;
 
-use crate::common::{post_bytes, Server};
+use crate::common::{parse_value, post_bytes, Server};
 use crate::peers::peers_or_skip;
 
 /// Records a known set of measurements, exports every 300 ms, flushes
@@ -28,17 +30,22 @@ resource = Resource.create({
 })
 reader = PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=endpoint), export_interval_millis=300)
 provider = MeterProvider(resource=resource, metric_readers=[reader],
-    views=[View(instrument_name="payload.size", aggregation=ExponentialBucketHistogramAggregation())])
+    views=[View(instrument_name="payload.size", aggregation=ExponentialBucketHistogramAggregation()),
+           View(instrument_name="lock.wait", aggregation=ExponentialBucketHistogramAggregation())])
 meter = provider.get_meter("checkout", "1.2.3")
 requests = meter.create_counter("http.server.requests", unit="{request}", description="Requests served")
 queue = meter.create_up_down_counter("queue.size", unit="{item}")
 duration = meter.create_histogram("http.server.duration", unit="ms")
 payload = meter.create_histogram("payload.size", unit="By")
+# values so close that the SDK keeps a scale finer than schema 8
+wait = meter.create_histogram("lock.wait", unit="s")
 meter.create_observable_gauge("cpu.utilization", callbacks=[lambda o: [metrics.Observation(0.25, {"cpu": "0"})]], unit="1")
 for i in range(10):
     requests.add(1, {"http.method": "GET", "http.status_code": 200})
     duration.record(3 + i * 40, {"http.method": "GET"})
     payload.record(100 * i)
+for v in [1.5, 1.5001, 1.5002, 1.5003]:
+    wait.record(v)
 requests.add(5, {"http.method": "POST", "http.status_code": 500})
 queue.add(7)
 queue.add(-2)
@@ -153,13 +160,148 @@ fn opentelemetry_sdk_metrics_are_queryable_under_prometheus_names() {
     assert_eq!(ti.len(), 1, "{ti:?}");
     assert!(ti[0]["metric"].get("service_name").is_none());
     assert_eq!(ti[0]["metric"]["deployment_environment"], "prod");
-    // the exponential histogram is left out, said once in the log
-    assert!(server.query(r#"{__name__=~"payload.*"}"#).is_empty());
-    let log = server.log_text();
-    assert!(
-        log.contains("OTLP exponential histogram points dropped") && log.contains("payload.size"),
-        "{log}"
+    exponential_histograms_are_native(&server, sel);
+}
+
+/// The bucket list of a histogram in the query API's JSON:
+/// `(lower, upper, count)`.
+fn histogram_buckets(h: &serde_json::Value) -> Vec<(f64, f64, f64)> {
+    h["buckets"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no buckets: {h}"))
+        .iter()
+        .map(|b| (parse_value(&b[1]), parse_value(&b[2]), parse_value(&b[3])))
+        .collect()
+}
+
+/// The one histogram an instant query answers.
+fn one_histogram(server: &Server, q: &str) -> serde_json::Value {
+    let r = server.query(q);
+    assert_eq!(r.len(), 1, "{q}: {r:?}");
+    assert!(r[0].get("value").is_none(), "{q}: a float: {r:?}");
+    r[0]["histogram"][1].clone()
+}
+
+/// `payload.size` (0, 100, …, 900 bytes) and `lock.wait` (1.5 to 1.5003
+/// s), exponential histograms in the app, are native histograms: one
+/// series each under the translated name, every recorded value in a
+/// bucket of its own bounds.
+fn exponential_histograms_are_native(server: &Server, sel: &str) {
+    let v = |q: &str| server.value(q);
+    let payload = format!("payload_size_bytes{{{sel}}}");
+    let h = one_histogram(server, &payload);
+    assert_eq!(h["count"], "10", "{h}");
+    assert_eq!(h["sum"], "4500", "{h}");
+    let buckets = histogram_buckets(&h);
+    // 0 in the zero bucket, the others one in each bucket
+    assert_eq!(buckets.len(), 10, "{h}");
+    assert_eq!(buckets[0], (-1e-128, 1e-128, 1.0), "{h}");
+    for (i, &(lower, upper, count)) in buckets.iter().enumerate().skip(1) {
+        let x = 100.0 * i as f64;
+        assert!(lower < x && x <= upper && count == 1.0, "{x}: {h}");
+        // the SDK's scale for this range is 5: buckets 2^(1/32) wide
+        assert!((upper / lower - 2f64.powf(1.0 / 32.0)).abs() < 1e-9, "{h}");
+    }
+    assert_eq!(v(&format!("histogram_count({payload})")), Some(10.0));
+    assert_eq!(v(&format!("histogram_sum({payload})")), Some(4500.0));
+    let median = v(&format!("histogram_quantile(0.5, {payload})")).unwrap();
+    assert!((400.0..=500.0).contains(&median), "{median}");
+    let p90 = v(&format!("histogram_quantile(0.9, {payload})")).unwrap();
+    assert!(p90 > 800.0 && p90 <= 900.0, "{p90}");
+    // no classic series besides
+    assert_eq!(
+        server.query(r#"{__name__=~"payload_size_bytes_.*"}"#).len(),
+        0
     );
+    // the finer scale merged down to schema 8: buckets 2^(1/256) wide,
+    // all four values in one
+    let wait = format!("lock_wait_seconds{{{sel}}}");
+    let h = one_histogram(server, &wait);
+    assert_eq!(h["count"], "4", "{h}");
+    let buckets = histogram_buckets(&h);
+    assert_eq!(buckets.len(), 1, "{h}");
+    let (lower, upper, count) = buckets[0];
+    assert!(lower < 1.5 && 1.5003 <= upper && count == 4.0, "{h}");
+    assert!((upper / lower - 2f64.powf(1.0 / 256.0)).abs() < 1e-9, "{h}");
+    let median = v(&format!("histogram_quantile(0.5, {wait})")).unwrap();
+    assert!(
+        (median - 1.5).abs() < 1.5 * (2f64.powf(1.0 / 256.0) - 1.0),
+        "{median}"
+    );
+    let sum = v(&format!("histogram_sum({wait})")).unwrap();
+    assert!((sum - 6.0006).abs() < 1e-9, "{sum}");
+}
+
+#[test]
+fn histograms_with_custom_buckets_by_convert_histograms_to_nhcb() {
+    if !peers_or_skip("otlp::convert_histograms_to_nhcb", &["python3"]) {
+        return;
+    }
+    if let Err(why) = python_sdk() {
+        if crate::common::must_run() {
+            panic!("otlp::convert_histograms_to_nhcb: {why}");
+        }
+        println!("SKIP otlp::convert_histograms_to_nhcb: {why}");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        tmp.path(),
+        "global:\n  scrape_interval: 1h\notlp:\n  convert_histograms_to_nhcb: true\n",
+        &["--web.enable-otlp-receiver"],
+    );
+    let app = tmp.path().join("app.py");
+    std::fs::write(&app, APP).unwrap();
+    let out = Command::new("python3")
+        .arg(&app)
+        .arg(format!("http://{}/api/v1/otlp/v1/metrics", server.addr))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("Failed to export"), "{stderr}");
+    let sel = r#"job="shop/api",instance="i-1""#;
+    let v = |q: &str| server.value(q);
+    // one series under the metric's name, no _bucket, _sum or _count
+    assert!(server
+        .query(r#"{__name__=~"http_server_duration_milliseconds_.+"}"#)
+        .is_empty());
+    let duration = format!("http_server_duration_milliseconds{{{sel}}}");
+    let h = one_histogram(&server, &duration);
+    assert_eq!(h["count"], "10", "{h}");
+    let sum: f64 = (0..10).map(|i| 3.0 + i as f64 * 40.0).sum();
+    assert_eq!(parse_value(&h["sum"]), sum, "{h}");
+    // the SDK's default bounds 0, 5, 10, 25, 50, 75, 100, 250, 500, …:
+    // 3 | 43 | 83 | 123 163 203 243 | 283 323 363
+    let by_upper: Vec<(f64, f64)> = histogram_buckets(&h)
+        .into_iter()
+        .map(|(_, upper, count)| (upper, count))
+        .collect();
+    assert_eq!(
+        by_upper,
+        vec![
+            (5.0, 1.0),
+            (50.0, 1.0),
+            (100.0, 1.0),
+            (250.0, 4.0),
+            (500.0, 3.0)
+        ],
+        "{h}"
+    );
+    assert_eq!(v(&format!("histogram_count({duration})")), Some(10.0));
+    assert_eq!(v(&format!("histogram_sum({duration})")), Some(sum));
+    // the median is halfway into (100, 250], as from the classic buckets
+    assert_eq!(
+        v(&format!("histogram_quantile(0.5, {duration})")),
+        Some(175.0)
+    );
+    assert_eq!(
+        v(&format!("histogram_fraction(0, 100, {duration})")),
+        Some(0.3)
+    );
+    // exponential histograms and the other metrics as without the option
+    exponential_histograms_are_native(&server, sel);
+    assert_eq!(v(&format!("queue_size{{{sel}}}")), Some(5.0));
 }
 
 #[test]
@@ -285,5 +427,69 @@ fn otlp_configuration_is_checked_as_prometheus_checks_it() {
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn exponential_histograms_in_otlp_json_requests() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        tmp.path(),
+        "global:\n  scrape_interval: 1h\n",
+        &["--web.enable-otlp-receiver"],
+    );
+    let post = |body: &str| {
+        post_bytes(
+            &server.addr,
+            "/api/v1/otlp/v1/metrics",
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        )
+    };
+    let now_ns = crate::common::now_secs() * 1_000_000_000;
+    // 1 in (0.5, 1], 2 in (2, 4], 3 in [-16, -8), 4 zeros
+    let point = |t: u64, scale: i32, flags: u32| {
+        format!(
+            r#"{{"resourceMetrics":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"svc"}}}}]}},
+ "scopeMetrics":[{{"metrics":[{{"name":"request.size","unit":"By","exponentialHistogram":{{"aggregationTemporality":2,
+ "dataPoints":[{{"timeUnixNano":"{t}","count":"10","sum":12.5,"scale":{scale},"zeroCount":"4","flags":{flags},
+ "positive":{{"offset":-1,"bucketCounts":["1","0","2"]}},"negative":{{"offset":3,"bucketCounts":["3"]}}}}]}}}}]}}]}}]}}"#
+        )
+    };
+    let (code, body) = post(&point(now_ns - 30_000_000_000, 0, 0));
+    assert_eq!((code, body.as_str()), (200, ""));
+    let r = server.query("request_size_bytes");
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0]["metric"]["job"], "svc");
+    let h = &r[0]["histogram"][1];
+    assert_eq!(h["count"], "10", "{h}");
+    assert_eq!(h["sum"], "12.5", "{h}");
+    assert_eq!(
+        histogram_buckets(h),
+        vec![
+            (-16.0, -8.0, 3.0),
+            (-1e-128, 1e-128, 4.0),
+            (0.5, 1.0, 1.0),
+            (2.0, 4.0, 2.0)
+        ],
+        "{h}"
+    );
+    // a scale below -4: 500 with Prometheus's message, nothing stored
+    let (code, body) = post(&point(now_ns - 20_000_000_000, -5, 0));
+    assert_eq!(code, 500);
+    assert_eq!(
+        body,
+        "cannot convert exponential to native histogram. Scale must be >= -4, was -5\n"
+    );
+    // an older point than the one stored: 400
+    let (code, body) = post(&point(now_ns - 40_000_000_000, 0, 0));
+    assert_eq!((code, body.as_str()), (400, "out of order sample\n"));
+    // a point without a recorded value marks the series stale
+    let (code, _) = post(&point(now_ns - 10_000_000_000, 0, 1));
+    assert_eq!(code, 200);
+    assert!(server.query("request_size_bytes").is_empty());
+    assert_eq!(
+        server.value("histogram_count(request_size_bytes offset 15s)"),
+        Some(10.0)
     );
 }

@@ -3,30 +3,17 @@
 //! Prometheus 3 does: 200 when stored, 400 with the reason for a body
 //! that cannot be decoded (or samples the database refuses), 500 with the
 //! reasons for metrics that cannot be translated (nothing of the request
-//! is stored then); 404 when the receiver is off. When points had to be
-//! left out (exponential histograms), the 200 carries an
-//! `ExportMetricsServiceResponse` whose `partial_success` says how many
-//! and why.
+//! is stored then); 404 when the receiver is off.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{header, Method, Request, Response, StatusCode};
-use prost::Message as _;
 
 use crate::app::App;
-use crate::otlp::{self, proto};
-
-/// Metrics already named in a warning, so each is logged once.
-static WARNED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
-
-fn first_time(what: &str) -> bool {
-    let mut w = WARNED.lock().unwrap_or_else(|p| p.into_inner());
-    w.get_or_insert_with(HashSet::new).insert(what.to_string())
-}
+use crate::otlp;
 
 fn reply(status: u16, content_type: Option<&str>, body: Vec<u8>) -> Response<Full<Bytes>> {
     let mut b = Response::builder()
@@ -87,9 +74,6 @@ fn receive(
         }
     };
     let cfg = app.config.read().otlp.clone().unwrap_or_default();
-    if cfg.convert_histograms_to_nhcb && first_time("\0convert_histograms_to_nhcb") {
-        tracing::warn!(component = "web", "otlp.convert_histograms_to_nhcb: native histograms are not stored yet, OTLP histograms are kept as classic buckets");
-    }
     let settings = cfg.settings(app.otlp_native_delta, app.flags.lookback_delta_ms);
     let tr = match otlp::translate(&req, &settings) {
         Ok(t) => t,
@@ -101,39 +85,12 @@ fn receive(
     if !tr.collisions.is_empty() {
         tracing::debug!(component = "web", labels = ?tr.collisions, "OTLP attributes collide as labels after name sanitization, values are concatenated with ';'");
     }
-    for m in &tr.dropped_metrics {
-        if first_time(m) {
-            tracing::warn!(component = "web", metric = %m, "OTLP exponential histogram points dropped: native histograms are not stored yet");
-        }
+    if !tr.warnings.is_empty() {
+        tracing::warn!(component = "web", warnings = ?tr.warnings, "Warnings translating OTLP metrics to Prometheus write request");
     }
-    let stored = crate::api::write::store_series(app, tr.series, tr.exemplars);
+    let stored = crate::api::write::store_series(app, tr.series, tr.histograms, tr.exemplars);
     match stored.status {
-        204 => {}
-        status => return text(status, stored.body.trim_end()),
-    }
-    if tr.dropped_points == 0 {
-        return reply(200, None, Vec::new());
-    }
-    let msg = format!(
-        "{} exponential histogram points dropped ({}): native histograms are not stored yet",
-        tr.dropped_points,
-        tr.dropped_metrics.join(", ")
-    );
-    if content_type == Some("application/json") {
-        let body = serde_json::json!({
-            "partialSuccess": {
-                "rejectedDataPoints": tr.dropped_points.to_string(),
-                "errorMessage": msg,
-            }
-        });
-        reply(200, Some("application/json"), body.to_string().into_bytes())
-    } else {
-        let resp = proto::ExportMetricsServiceResponse {
-            partial_success: Some(proto::ExportMetricsPartialSuccess {
-                rejected_data_points: tr.dropped_points,
-                error_message: msg,
-            }),
-        };
-        reply(200, Some("application/x-protobuf"), resp.encode_to_vec())
+        204 => reply(200, None, Vec::new()),
+        status => text(status, stored.body.trim_end()),
     }
 }

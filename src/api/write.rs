@@ -55,17 +55,19 @@ fn store(app: &App, series: Vec<(tsdb::labels::Labels, Vec<(i64, f64)>)>) -> Rep
 }
 
 /// Native histogram samples of a request: labels, time, histogram.
-type HistogramSamples = Vec<(tsdb::labels::Labels, i64, tsdb::histogram::FloatHistogram)>;
+pub type HistogramSamples = Vec<(tsdb::labels::Labels, i64, tsdb::histogram::FloatHistogram)>;
 
-/// Stores the series (and exemplars for them) as the remote write
-/// receiver does: 204, or 400 for samples the database refuses (the
-/// accepted ones kept), 500 for a storage failure.
+/// Stores the series, native histogram samples (each series' in time
+/// order) and exemplars for the series as the remote write receiver
+/// does: 204, or 400 for samples the database refuses (the accepted ones
+/// kept), 500 for a storage failure.
 pub fn store_series(
     app: &App,
     series: Vec<(tsdb::labels::Labels, Vec<(i64, f64)>)>,
+    histograms: HistogramSamples,
     exemplars: Vec<(tsdb::labels::Labels, tsdb::Exemplar)>,
 ) -> Reply {
-    store_counting(app, series, exemplars, Vec::new()).0
+    store_counting(app, series, exemplars, histograms).0
 }
 
 /// What was written: samples, histograms, exemplars.
@@ -123,7 +125,7 @@ fn store_inner(
                 histograms: st.histograms_appended,
                 exemplars: st.exemplars_appended,
             };
-            let refused = if st.out_of_order > 0 {
+            let refused = if st.out_of_order > 0 || st.histograms_out_of_order > 0 {
                 Some(tsdb::Error::OutOfOrder)
             } else if st.duplicate_timestamp > 0 {
                 Some(tsdb::Error::Duplicate)

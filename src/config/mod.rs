@@ -528,8 +528,8 @@ pub struct OtlpConfig {
     /// `service.name`, `service.namespace`, `service.instance.id` kept on
     /// `target_info`.
     pub keep_identifying_resource_attributes: bool,
-    /// Histograms as native histograms with custom buckets (not stored
-    /// yet: they are kept as classic buckets).
+    /// Explicit-bucket histograms as native histograms with custom
+    /// buckets instead of classic `_bucket`/`_sum`/`_count` series.
     pub convert_histograms_to_nhcb: bool,
     /// `otel_scope_*` labels.
     pub promote_scope_metadata: bool,
@@ -617,6 +617,7 @@ impl OtlpConfig {
             underscore_sanitization: self.label_name_underscore_sanitization,
             preserve_multiple_underscores: self.label_name_preserve_multiple_underscores,
             allow_delta,
+            convert_nhcb: self.convert_histograms_to_nhcb,
             lookback_ms,
         }
     }

@@ -254,6 +254,36 @@ fn histogram_point(p: &Value) -> R<HistogramDataPoint> {
     })
 }
 
+fn exponential_buckets(p: &Value, name: &str) -> R<Option<ExponentialBuckets>> {
+    let Some(b) = object(p, name) else {
+        return Ok(None);
+    };
+    Ok(Some(ExponentialBuckets {
+        offset: num(b, "offset")?,
+        bucket_counts: list(b, "bucketCounts")?
+            .iter()
+            .map(|x| number_of(x, "bucketCounts"))
+            .collect::<R<_>>()?,
+    }))
+}
+
+fn exponential_point(p: &Value) -> R<ExponentialHistogramDataPoint> {
+    Ok(ExponentialHistogramDataPoint {
+        attributes: attributes(p, "attributes")?,
+        start_time_unix_nano: num(p, "startTimeUnixNano")?,
+        time_unix_nano: num(p, "timeUnixNano")?,
+        count: num(p, "count")?,
+        sum: opt_f64(p, "sum")?,
+        scale: num(p, "scale")?,
+        zero_count: num(p, "zeroCount")?,
+        positive: exponential_buckets(p, "positive")?,
+        negative: exponential_buckets(p, "negative")?,
+        flags: num(p, "flags")?,
+        exemplars: exemplars(p)?,
+        zero_threshold: opt_f64(p, "zeroThreshold")?.unwrap_or(0.0),
+    })
+}
+
 fn summary_point(p: &Value) -> R<SummaryDataPoint> {
     Ok(SummaryDataPoint {
         attributes: attributes(p, "attributes")?,
@@ -300,12 +330,7 @@ fn metric(m: &Value) -> R<Metric> {
         Some(metric::Data::ExponentialHistogram(ExponentialHistogram {
             data_points: list(h, "dataPoints")?
                 .iter()
-                .map(|p| {
-                    Ok(ExponentialHistogramDataPoint {
-                        attributes: attributes(p, "attributes")?,
-                        time_unix_nano: num(p, "timeUnixNano")?,
-                    })
-                })
+                .map(exponential_point)
                 .collect::<R<_>>()?,
             aggregation_temporality: temporality(h)?,
         }))

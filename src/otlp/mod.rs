@@ -3,22 +3,26 @@
 //! series as Prometheus 3 does (names by `otlp.translation_strategy`,
 //! `job`/`instance` from the resource, `target_info`, promoted resource
 //! and scope attributes, classic histogram buckets and summary
-//! quantiles). Requests are decoded from protobuf or OTLP/JSON, gzipped
-//! or not; a request that cannot be decoded or translated stores nothing.
-//!
-//! Exponential histograms (and `convert_histograms_to_nhcb`) need native
-//! histograms, which flint does not store yet: their points are left out
-//! and counted, the rest of the request is stored, and the answer says so
-//! in an `ExportMetricsServiceResponse` with `partial_success`, which
-//! OpenTelemetry exporters log.
+//! quantiles). Exponential histograms are stored as native histograms
+//! (see [`native`]), and so are explicit-bucket histograms with
+//! `convert_histograms_to_nhcb`, as one series with custom bucket bounds
+//! instead of `_bucket`/`_sum`/`_count`; either keeps the metric's
+//! translated name without a suffix. A native histogram point without a
+//! recorded value is a stale marker in its series, as a scrape marks a
+//! histogram series stale; exemplars of native histogram points are not
+//! stored (the exemplar store holds those of float series). Requests are
+//! decoded from protobuf or OTLP/JSON, gzipped or not; a request that
+//! cannot be decoded or translated stores nothing.
 
 pub mod json;
 pub mod names;
+pub mod native;
 pub mod proto;
 
 use std::collections::{BTreeMap, HashMap};
 
 use prost::Message as _;
+use tsdb::histogram::FloatHistogram;
 use tsdb::labels::Labels;
 
 use names::{bound, label_name, metric_name, value_string, Kind, LabelRules, Strategy};
@@ -55,6 +59,9 @@ pub struct Settings {
     /// `--enable-feature=otlp-native-delta-ingestion`: delta sums and
     /// histograms are stored as they come.
     pub allow_delta: bool,
+    /// `convert_histograms_to_nhcb`: explicit-bucket histograms as native
+    /// histograms with custom bounds.
+    pub convert_nhcb: bool,
     /// `--query.lookback-delta` (ms): `target_info` is repeated every half.
     pub lookback_ms: i64,
 }
@@ -71,6 +78,7 @@ impl Default for Settings {
             underscore_sanitization: true,
             preserve_multiple_underscores: true,
             allow_delta: false,
+            convert_nhcb: false,
             lookback_ms: 5 * 60 * 1000,
         }
     }
@@ -91,12 +99,14 @@ impl Settings {
 pub struct Translated {
     /// Each series with its samples, in time order.
     pub series: Vec<(Labels, Vec<(i64, f64)>)>,
+    /// Native histogram samples: series, time, histogram; each series'
+    /// in time order.
+    pub histograms: Vec<(Labels, i64, FloatHistogram)>,
     /// Exemplars, by the labels of the series they belong to.
     pub exemplars: Vec<(Labels, tsdb::Exemplar)>,
-    /// Points left out because they need native histograms.
-    pub dropped_points: i64,
-    /// The names of the metrics they belong to.
-    pub dropped_metrics: Vec<String>,
+    /// What was translated but looks wrong (Prometheus's translation
+    /// warnings), to be logged.
+    pub warnings: Vec<String>,
     /// Label names that more than one attribute mapped to.
     pub collisions: Vec<String>,
 }
@@ -325,6 +335,7 @@ pub fn translate(req: &ExportMetricsServiceRequest, s: &Settings) -> Result<Tran
         samples.sort_by_key(|x| x.0);
     }
     tr.series = out.series;
+    tr.histograms.sort_by_key(|x| x.1);
     Ok(tr)
 }
 
@@ -425,6 +436,16 @@ fn translate_metric(
         }
     };
     let mut attrs = |a: &[KeyValue]| attribute_labels(s, a, &[], &mut tr.collisions);
+    let delta = temporality == Some(proto::TEMPORALITY_DELTA);
+    // a native histogram point: a histogram sample, or a float stale
+    // marker in its series (as a scrape marks a histogram series stale)
+    let mut add_native = |l: Labels, t: i64, (p, warning): native::Converted| {
+        match p {
+            native::Point::Histogram(h) => tr.histograms.push((l, t, h)),
+            native::Point::Stale => out.add(l, t, f64::from_bits(tsdb::STALE_NAN_BITS)),
+        }
+        tr.warnings.extend(warning);
+    };
     match data {
         metric::Data::Gauge(proto::Gauge { data_points: dps })
         | metric::Data::Sum(proto::Sum {
@@ -444,6 +465,16 @@ fn translate_metric(
                     nanos_to_ms(p.time_unix_nano),
                     stale(p.flags, value(p.value)),
                 );
+            }
+        }
+        metric::Data::Histogram(h) if s.convert_nhcb => {
+            if h.data_points.is_empty() {
+                return Err(empty());
+            }
+            for p in &h.data_points {
+                let point = native::custom_buckets(p, delta)?;
+                let l = series_labels(&attrs(&p.attributes)?, res, scope, &name, None);
+                add_native(l, nanos_to_ms(p.time_unix_nano), point);
             }
         }
         metric::Data::Histogram(h) => {
@@ -509,9 +540,10 @@ fn translate_metric(
             if x.data_points.is_empty() {
                 return Err(empty());
             }
-            tr.dropped_points += x.data_points.len() as i64;
-            if !tr.dropped_metrics.contains(&m.name) {
-                tr.dropped_metrics.push(m.name.clone());
+            for p in &x.data_points {
+                let point = native::exponential(p, delta)?;
+                let l = series_labels(&attrs(&p.attributes)?, res, scope, &name, None);
+                add_native(l, nanos_to_ms(p.time_unix_nano), point);
             }
         }
     }

@@ -1,4 +1,4 @@
-//! The OTLP messages a metrics receiver decodes and answers with
+//! The OTLP messages a metrics receiver decodes
 //! (opentelemetry-proto: `collector/metrics/v1`, `metrics/v1`,
 //! `common/v1`, `resource/v1`), declared with prost's derive by field
 //! number. Fields a receiver has no use for are left out: prost skips
@@ -11,22 +11,6 @@
 pub struct ExportMetricsServiceRequest {
     #[prost(message, repeated, tag = "1")]
     pub resource_metrics: Vec<ResourceMetrics>,
-}
-
-/// `ExportMetricsServiceResponse`.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct ExportMetricsServiceResponse {
-    #[prost(message, optional, tag = "1")]
-    pub partial_success: Option<ExportMetricsPartialSuccess>,
-}
-
-/// `ExportMetricsPartialSuccess`.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct ExportMetricsPartialSuccess {
-    #[prost(int64, tag = "1")]
-    pub rejected_data_points: i64,
-    #[prost(string, tag = "2")]
-    pub error_message: String,
 }
 
 /// `ResourceMetrics`.
@@ -284,13 +268,44 @@ pub struct HistogramDataPoint {
     pub flags: u32,
 }
 
-/// `ExponentialHistogramDataPoint` (only what is needed to count it).
+/// `ExponentialHistogramDataPoint`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct ExponentialHistogramDataPoint {
     #[prost(message, repeated, tag = "1")]
     pub attributes: Vec<KeyValue>,
+    #[prost(fixed64, tag = "2")]
+    pub start_time_unix_nano: u64,
     #[prost(fixed64, tag = "3")]
     pub time_unix_nano: u64,
+    #[prost(fixed64, tag = "4")]
+    pub count: u64,
+    #[prost(double, optional, tag = "5")]
+    pub sum: Option<f64>,
+    #[prost(sint32, tag = "6")]
+    pub scale: i32,
+    #[prost(fixed64, tag = "7")]
+    pub zero_count: u64,
+    #[prost(message, optional, tag = "8")]
+    pub positive: Option<ExponentialBuckets>,
+    #[prost(message, optional, tag = "9")]
+    pub negative: Option<ExponentialBuckets>,
+    #[prost(uint32, tag = "10")]
+    pub flags: u32,
+    #[prost(message, repeated, tag = "11")]
+    pub exemplars: Vec<Exemplar>,
+    #[prost(double, tag = "14")]
+    pub zero_threshold: f64,
+}
+
+/// `ExponentialHistogramDataPoint.Buckets`: the counts of consecutive
+/// buckets, the first one of index `offset` (bucket `k` holds
+/// `(base^k, base^(k+1)]`, base `2^(2^-scale)`).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ExponentialBuckets {
+    #[prost(sint32, tag = "1")]
+    pub offset: i32,
+    #[prost(uint64, repeated, tag = "2")]
+    pub bucket_counts: Vec<u64>,
 }
 
 /// `SummaryDataPoint`.

@@ -264,7 +264,7 @@ fn promotion_scope_and_strategies() {
 }
 
 #[test]
-fn delta_empty_and_exponential() {
+fn delta_and_empty() {
     let req = request(
         vec![kv("service.name", "api")],
         vec![sum_metric(
@@ -292,41 +292,6 @@ fn delta_empty_and_exponential() {
         translate(&req, &Settings::default()).unwrap_err(),
         "empty data points. e is dropped"
     );
-    let exp = Metric {
-        name: "latency".into(),
-        description: String::new(),
-        unit: "s".into(),
-        data: Some(metric::Data::ExponentialHistogram(ExponentialHistogram {
-            data_points: vec![
-                ExponentialHistogramDataPoint {
-                    attributes: vec![],
-                    time_unix_nano: T,
-                },
-                ExponentialHistogramDataPoint {
-                    attributes: vec![],
-                    time_unix_nano: T + MIN,
-                },
-            ],
-            aggregation_temporality: TEMPORALITY_CUMULATIVE,
-        })),
-    };
-    let req = request(
-        vec![kv("service.name", "api"), kv("host.name", "h")],
-        vec![
-            exp,
-            sum_metric("c", "", TEMPORALITY_CUMULATIVE, vec![point(T, 1.0, vec![])]),
-        ],
-    );
-    let tr = translate(&req, &Settings::default()).unwrap();
-    assert_eq!(tr.dropped_points, 2);
-    assert_eq!(tr.dropped_metrics, vec!["latency".to_string()]);
-    // the dropped points still count for target_info's time span
-    let ti = tr
-        .series
-        .iter()
-        .find(|(l, _)| l.metric_name() == Some("target_info"))
-        .unwrap();
-    assert_eq!(ti.1.last().unwrap().0, ((T + MIN) / 1_000_000) as i64);
 }
 
 #[test]
@@ -382,4 +347,353 @@ fn json_and_content_types() {
         decode(Some("application/x-protobuf"), None, b"").unwrap(),
         ExportMetricsServiceRequest::default()
     );
+}
+
+fn exp_metric(
+    name: &str,
+    unit: &str,
+    temporality: i32,
+    points: Vec<ExponentialHistogramDataPoint>,
+) -> Metric {
+    Metric {
+        name: name.into(),
+        description: String::new(),
+        unit: unit.into(),
+        data: Some(metric::Data::ExponentialHistogram(ExponentialHistogram {
+            data_points: points,
+            aggregation_temporality: temporality,
+        })),
+    }
+}
+
+fn buckets(offset: i32, counts: &[u64]) -> Option<ExponentialBuckets> {
+    Some(ExponentialBuckets {
+        offset,
+        bucket_counts: counts.to_vec(),
+    })
+}
+
+/// Scale 0: positive buckets `(0.5, 1]`, `(1, 2]` (empty) and `(2, 4]`,
+/// negative `[-16, -8)`, 4 zeros.
+fn exp_point(t: u64) -> ExponentialHistogramDataPoint {
+    ExponentialHistogramDataPoint {
+        attributes: vec![kv("http.method", "GET")],
+        start_time_unix_nano: T - 10 * MIN,
+        time_unix_nano: t,
+        count: 10,
+        sum: Some(12.5),
+        scale: 0,
+        zero_count: 4,
+        positive: buckets(-1, &[1, 0, 2]),
+        negative: buckets(3, &[3]),
+        flags: 0,
+        exemplars: vec![],
+        zero_threshold: 0.0,
+    }
+}
+
+fn hist_of(tr: &Translated, name: &str) -> Vec<(String, i64, FloatHistogram)> {
+    tr.histograms
+        .iter()
+        .filter(|(l, _, _)| l.metric_name() == Some(name))
+        .map(|(l, t, h)| (l.to_string(), *t, h.clone()))
+        .collect()
+}
+
+#[test]
+fn exponential_histograms_are_native_histograms() {
+    use tsdb::histogram::CounterResetHint;
+    let req = request(
+        vec![kv("service.name", "api"), kv("service.instance.id", "i-1")],
+        vec![exp_metric(
+            "request.size",
+            "By",
+            TEMPORALITY_CUMULATIVE,
+            // out of order in the request: stored in time order
+            vec![exp_point(T + MIN), exp_point(T)],
+        )],
+    );
+    let tr = translate(&req, &Settings::default()).unwrap();
+    let t = (T / 1_000_000) as i64;
+    // no float series but target_info: no _bucket, _sum or _count
+    assert!(tr
+        .series
+        .iter()
+        .all(|(l, _)| l.metric_name() == Some("target_info")));
+    let got = hist_of(&tr, "request_size_bytes");
+    assert_eq!(got.len(), 2);
+    assert_eq!(
+        got[0].0,
+        r#"request_size_bytes{http_method="GET", instance="i-1", job="api"}"#
+    );
+    assert_eq!((got[0].1, got[1].1), (t, t + 60_000));
+    let h = &got[0].2;
+    assert_eq!(
+        *h,
+        FloatHistogram {
+            schema: 0,
+            counter_reset_hint: CounterResetHint::Unknown,
+            zero_threshold: 1e-128,
+            zero_count: 4.0,
+            count: 10.0,
+            sum: 12.5,
+            // OTLP bucket k is native bucket k + 1; empty ones left out
+            positive: vec![(0, 1.0), (2, 2.0)],
+            negative: vec![(4, 3.0)],
+            custom_values: vec![],
+        }
+    );
+    // the bounds are those of the OTLP buckets
+    let b: Vec<(f64, f64, f64)> = h
+        .all_buckets()
+        .iter()
+        .map(|b| (b.lower, b.upper, b.count))
+        .collect();
+    assert_eq!(
+        b,
+        vec![
+            (-16.0, -8.0, 3.0),
+            (-1e-128, 1e-128, 4.0),
+            (0.5, 1.0, 1.0),
+            (2.0, 4.0, 2.0)
+        ]
+    );
+}
+
+#[test]
+fn exponential_scales_sums_staleness_and_errors() {
+    use tsdb::histogram::CounterResetHint;
+    let one = |p: ExponentialHistogramDataPoint, temporality: i32, s: &Settings| {
+        let req = request(
+            vec![kv("service.name", "api")],
+            vec![exp_metric("lat", "s", temporality, vec![p])],
+        );
+        translate(&req, s)
+    };
+    let d = Settings::default();
+    // scale 10 is merged down to schema 8: four OTLP buckets to one
+    let fine = ExponentialHistogramDataPoint {
+        scale: 10,
+        count: 8,
+        zero_count: 0,
+        positive: buckets(5, &[1, 1, 1, 1, 1]),
+        negative: buckets(-3, &[1, 2]),
+        ..exp_point(T)
+    };
+    let tr = one(fine.clone(), TEMPORALITY_CUMULATIVE, &d).unwrap();
+    let h = &hist_of(&tr, "lat_seconds")[0].2;
+    assert_eq!(h.schema, 8);
+    // OTLP 5..7 are in (2^(4/1024), 2^(8/1024)], native 2 of schema 8;
+    // 8 and 9 in native 3; -3 and -2 in native 0
+    assert_eq!(h.positive, vec![(2, 3.0), (3, 2.0)]);
+    assert_eq!(h.negative, vec![(0, 3.0)]);
+    // a scale below -4 fails the request with Prometheus's message
+    let coarse = ExponentialHistogramDataPoint {
+        scale: -5,
+        ..exp_point(T)
+    };
+    assert_eq!(
+        one(coarse, TEMPORALITY_CUMULATIVE, &d).unwrap_err(),
+        "cannot convert exponential to native histogram. Scale must be >= -4, was -5"
+    );
+    // no sum: 0
+    let tr = one(
+        ExponentialHistogramDataPoint {
+            sum: None,
+            ..exp_point(T)
+        },
+        TEMPORALITY_CUMULATIVE,
+        &d,
+    )
+    .unwrap();
+    assert_eq!(hist_of(&tr, "lat_seconds")[0].2.sum, 0.0);
+    // a count that is not the buckets' total is refused as Prometheus does
+    let bad = ExponentialHistogramDataPoint {
+        count: 11,
+        ..exp_point(T)
+    };
+    assert_eq!(
+        one(bad.clone(), TEMPORALITY_CUMULATIVE, &d).unwrap_err(),
+        "10 observations found in buckets, but the Count field is 11: histogram's observation count should equal the number of observations found in the buckets (in absence of NaN)"
+    );
+    // ... unless the sum is NaN: then at least the buckets' total
+    let nan = ExponentialHistogramDataPoint {
+        sum: Some(f64::NAN),
+        ..bad
+    };
+    assert!(one(nan, TEMPORALITY_CUMULATIVE, &d).is_ok());
+    // zero count with a sum: stored, with a warning
+    let tr = one(
+        ExponentialHistogramDataPoint {
+            count: 0,
+            zero_count: 0,
+            positive: None,
+            negative: None,
+            ..exp_point(T)
+        },
+        TEMPORALITY_CUMULATIVE,
+        &d,
+    )
+    .unwrap();
+    assert_eq!(hist_of(&tr, "lat_seconds").len(), 1);
+    assert_eq!(
+        tr.warnings,
+        vec!["exponential histogram data point has zero count, but non-zero sum: 12.500000"]
+    );
+    // no recorded value: a stale marker in the histogram's series
+    let tr = one(
+        ExponentialHistogramDataPoint {
+            flags: FLAG_NO_RECORDED_VALUE,
+            ..exp_point(T)
+        },
+        TEMPORALITY_CUMULATIVE,
+        &d,
+    )
+    .unwrap();
+    assert!(tr.histograms.is_empty());
+    let (l, samples) = tr
+        .series
+        .iter()
+        .find(|(l, _)| l.metric_name() == Some("lat_seconds"))
+        .unwrap();
+    assert_eq!(
+        l.to_string(),
+        r#"lat_seconds{http_method="GET", job="api"}"#
+    );
+    assert_eq!(samples.len(), 1);
+    assert!(tsdb::is_stale_nan(samples[0].1));
+    // delta: refused, or with native delta ingestion stored as a gauge
+    // histogram
+    assert_eq!(
+        one(exp_point(T), TEMPORALITY_DELTA, &d).unwrap_err(),
+        "invalid temporality and type combination for metric \"lat\""
+    );
+    let s = Settings {
+        allow_delta: true,
+        ..Settings::default()
+    };
+    let tr = one(exp_point(T), TEMPORALITY_DELTA, &s).unwrap();
+    assert_eq!(
+        hist_of(&tr, "lat_seconds")[0].2.counter_reset_hint,
+        CounterResetHint::Gauge
+    );
+    // names by the translation strategy, never a suffix for the buckets
+    let s = Settings {
+        strategy: Strategy::NoTranslation,
+        ..Settings::default()
+    };
+    let tr = one(exp_point(T), TEMPORALITY_CUMULATIVE, &s).unwrap();
+    assert_eq!(hist_of(&tr, "lat").len(), 1);
+}
+
+fn explicit(bounds: &[f64], counts: &[u64], count: u64, flags: u32) -> Metric {
+    Metric {
+        name: "http.server.request.duration".into(),
+        description: String::new(),
+        unit: "s".into(),
+        data: Some(metric::Data::Histogram(Histogram {
+            data_points: vec![HistogramDataPoint {
+                attributes: vec![kv("http.method", "GET")],
+                start_time_unix_nano: 0,
+                time_unix_nano: T,
+                count,
+                sum: Some(7.0),
+                bucket_counts: counts.to_vec(),
+                explicit_bounds: bounds.to_vec(),
+                exemplars: vec![],
+                flags,
+            }],
+            aggregation_temporality: TEMPORALITY_CUMULATIVE,
+        })),
+    }
+}
+
+#[test]
+fn explicit_histograms_with_custom_buckets() {
+    let nhcb = Settings {
+        convert_nhcb: true,
+        ..Settings::default()
+    };
+    let one = |m: Metric| translate(&request(vec![kv("service.name", "api")], vec![m]), &nhcb);
+    let tr = one(explicit(&[1.0, 2.0, 5.0], &[0, 3, 0, 1], 4, 0)).unwrap();
+    // one series with the metric's name: no _bucket, _sum or _count
+    assert!(tr
+        .series
+        .iter()
+        .all(|(l, _)| l.metric_name() == Some("target_info")));
+    let got = hist_of(&tr, "http_server_request_duration_seconds");
+    assert_eq!(
+        got[0].0,
+        r#"http_server_request_duration_seconds{http_method="GET", job="api"}"#
+    );
+    assert_eq!(
+        got[0].2,
+        FloatHistogram {
+            schema: tsdb::histogram::CUSTOM_BUCKETS_SCHEMA,
+            count: 4.0,
+            sum: 7.0,
+            positive: vec![(1, 3.0), (3, 1.0)],
+            custom_values: vec![1.0, 2.0, 5.0],
+            ..FloatHistogram::default()
+        }
+    );
+    // the same as a classic histogram converted
+    let mut classic = tsdb::histogram::ClassicHistogram::default();
+    for (le, c) in [(1.0, 0.0), (2.0, 3.0), (5.0, 3.0), (f64::INFINITY, 4.0)] {
+        classic.set_bucket(le, c);
+    }
+    classic.set_count(4.0);
+    classic.set_sum(7.0);
+    assert_eq!(classic.convert().unwrap(), got[0].2);
+    // Prometheus's checks
+    for (bounds, counts, count, msg) in [
+        (&[1.0, 1.0][..], &[0u64, 1, 0][..], 1, "custom buckets: previous bound is 1.000000 and current is 1.000000: histogram custom bounds must be in strictly increasing order"),
+        (&[1.0, f64::INFINITY][..], &[1, 0, 0][..], 1, "custom buckets: last +Inf bound must not be explicitly defined: histogram custom bounds must be finite"),
+        (&[f64::NAN][..], &[1, 0][..], 1, "custom buckets: histogram custom bounds must not be NaN"),
+        (&[1.0][..], &[1, 1, 1][..], 3, "custom buckets: only 1 custom bounds defined which is insufficient to cover total span length of 3: histogram custom bounds are too few"),
+        (&[1.0][..], &[1, 1][..], 3, "2 observations found in buckets, but the Count field is 3: histogram's observation count should equal the number of observations found in the buckets (in absence of NaN)"),
+    ] {
+        assert_eq!(one(explicit(bounds, counts, count, 0)).unwrap_err(), msg);
+    }
+    // no recorded value: a stale marker
+    let tr = one(explicit(&[1.0], &[1, 1], 2, FLAG_NO_RECORDED_VALUE)).unwrap();
+    assert!(tr.histograms.is_empty());
+    assert!(tr.series.iter().any(|(l, s)| l.metric_name()
+        == Some("http_server_request_duration_seconds")
+        && tsdb::is_stale_nan(s[0].1)));
+    // without the option: classic series
+    let tr = translate(
+        &request(
+            vec![kv("service.name", "api")],
+            vec![explicit(&[1.0], &[1, 1], 2, 0)],
+        ),
+        &Settings::default(),
+    )
+    .unwrap();
+    assert!(tr.histograms.is_empty());
+    assert_eq!(tr.series.len(), 4);
+}
+
+#[test]
+fn exponential_histograms_in_json() {
+    let body = br#"{"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"api"}}]},
+ "scopeMetrics":[{"metrics":[{"name":"request.size","unit":"By","exponentialHistogram":{"aggregationTemporality":"AGGREGATION_TEMPORALITY_CUMULATIVE",
+ "dataPoints":[{"attributes":[{"key":"http.method","value":{"stringValue":"GET"}}],"startTimeUnixNano":"1699999400000000000",
+ "timeUnixNano":"1700000000000000000","count":"10","sum":12.5,"scale":0,"zeroCount":"4",
+ "positive":{"offset":-1,"bucketCounts":["1","0","2"]},"negative":{"offset":3,"bucketCounts":[3]},"zeroThreshold":0}]}}]}]}]}"#;
+    let req = decode(Some("application/json"), None, body).unwrap();
+    let want = request(
+        vec![kv("service.name", "api")],
+        vec![exp_metric(
+            "request.size",
+            "By",
+            TEMPORALITY_CUMULATIVE,
+            vec![exp_point(T)],
+        )],
+    );
+    let got = &req.resource_metrics[0].scope_metrics[0].metrics[0];
+    assert_eq!(got, &want.resource_metrics[0].scope_metrics[0].metrics[0]);
+    // and the same from protobuf
+    let again = decode(Some("application/x-protobuf"), None, &want.encode_to_vec()).unwrap();
+    assert_eq!(again, want);
 }
