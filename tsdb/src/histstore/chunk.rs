@@ -38,6 +38,13 @@ impl BitWriter {
             self.bit((v >> i) & 1 == 1);
         }
     }
+
+    /// Appends bits `from..to` of `src` (most significant first).
+    pub(crate) fn append_bits(&mut self, src: &[u8], from: usize, to: usize) {
+        for i in from..to {
+            self.bit(src[i / 8] & (0x80 >> (i % 8)) != 0);
+        }
+    }
 }
 
 /// Reads what [`BitWriter`] wrote.

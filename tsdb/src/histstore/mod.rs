@@ -50,6 +50,7 @@ const HEADER: u64 = 8;
 const REC_SERIES: u8 = 1;
 const REC_SAMPLE: u8 = 2;
 const REC_OPEN: u8 = 3;
+const REC_APPENDS: u8 = 4;
 
 fn range_start(t: i64) -> i64 {
     t.div_euclid(RANGE_MS).saturating_mul(RANGE_MS)
@@ -310,6 +311,9 @@ impl HistStore {
     fn read_log(path: &Path, dir: &Path, inner: &mut Inner) -> Result<(), Error> {
         let (_, data, len) = open_file(path, LOG_MAGIC)?;
         let mut ids: HashMap<u64, Labels> = HashMap::new();
+        // per series: the open chunk's bits as logged so far, and its
+        // sample count; stored again when the chunk ends and at the end
+        let mut growing: HashMap<u64, (chunk::BitWriter, u32)> = HashMap::new();
         let bad = |off: u64| Error::Corruption {
             path: path.to_path_buf(),
             offset: off,
@@ -327,16 +331,34 @@ impl HistStore {
                 }
                 REC_OPEN => {
                     let id = c.uvarint().ok_or_else(|| bad(off))?;
-                    let labels = ids.get(&id).ok_or_else(|| bad(off))?.clone();
+                    if !ids.contains_key(&id) {
+                        return Err(bad(off));
+                    }
                     let ch = decode_chunk(&payload[c.pos()..]).ok_or_else(|| bad(off))?;
-                    let samples =
-                        chunk::decode(&ch.data, ch.bits, ch.count).ok_or_else(|| bad(off))?;
-                    for (t, h) in samples {
-                        match Self::add_to(inner, &labels, t, h, dir) {
-                            Err(AddError::Io(e)) => return Err(e),
-                            // already in a closed chunk
-                            Err(AddError::Refused) | Ok(()) => {}
+                    Self::replay_chunk(inner, &ids, &mut growing, id, dir)
+                        .map_err(|_| bad(off))??;
+                    let mut w = chunk::BitWriter::default();
+                    w.append_bits(&ch.data, 0, ch.bits);
+                    growing.insert(id, (w, ch.count));
+                }
+                REC_APPENDS => {
+                    let n = c.uvarint().ok_or_else(|| bad(off))?;
+                    for _ in 0..n {
+                        let id = c.uvarint().ok_or_else(|| bad(off))?;
+                        let fresh = c.uvarint().ok_or_else(|| bad(off))? == 1;
+                        let bits = usize::try_from(c.uvarint().ok_or_else(|| bad(off))?)
+                            .map_err(|_| bad(off))?;
+                        let bytes = c.bytes(bits.div_ceil(8)).ok_or_else(|| bad(off))?;
+                        if !ids.contains_key(&id) {
+                            return Err(bad(off));
                         }
+                        if fresh {
+                            Self::replay_chunk(inner, &ids, &mut growing, id, dir)
+                                .map_err(|_| bad(off))??;
+                        }
+                        let g = growing.entry(id).or_default();
+                        g.0.append_bits(bytes, 0, bits);
+                        g.1 += 1;
                     }
                 }
                 REC_SAMPLE => {
@@ -356,7 +378,35 @@ impl HistStore {
                 _ => return Err(bad(off)),
             }
         }
+        let left: Vec<u64> = growing.keys().copied().collect();
+        for id in left {
+            Self::replay_chunk(inner, &ids, &mut growing, id, dir).map_err(|_| bad(len))??;
+        }
         Ok(())
+    }
+
+    /// Stores again the samples of a series' chunk rebuilt from the log
+    /// (those already in a closed chunk are refused, and skipped); `Err(())`
+    /// when the logged bits do not decode.
+    fn replay_chunk(
+        inner: &mut Inner,
+        ids: &HashMap<u64, Labels>,
+        growing: &mut HashMap<u64, (chunk::BitWriter, u32)>,
+        id: u64,
+        dir: &Path,
+    ) -> Result<Result<(), Error>, ()> {
+        let Some((w, count)) = growing.remove(&id) else {
+            return Ok(Ok(()));
+        };
+        let labels = ids.get(&id).ok_or(())?;
+        let samples = chunk::decode(&w.buf, w.bits, count).ok_or(())?;
+        for (t, h) in samples {
+            match Self::add_to(inner, labels, t, h, dir) {
+                Err(AddError::Io(e)) => return Ok(Err(e)),
+                Err(AddError::Refused) | Ok(()) => {}
+            }
+        }
+        Ok(Ok(()))
     }
 
     /// Stores histogram samples (each series' in time order), logging them;
@@ -374,26 +424,31 @@ impl HistStore {
         if inner.log.is_none() {
             std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
             let path = self.dir.join("log");
-            let (file, len) = if path.exists() {
-                let (f, _, len) = open_file(&path, LOG_MAGIC)?;
-                (f, len)
+            if path.exists() {
+                // the log read at start, rewritten with the open chunks
+                // whole, so that what follows continues them
+                Self::rewrite_log(&mut inner, &self.dir)?;
             } else {
-                (new_file(&path, LOG_MAGIC)?, HEADER)
-            };
-            // ids of an existing log are not reused: start after them
-            let next_id = inner.log_next_id;
-            inner.log = Some(Log {
-                path,
-                file,
-                len,
-                next_id,
-            });
+                let file = new_file(&path, LOG_MAGIC)?;
+                inner.log = Some(Log {
+                    path,
+                    file,
+                    len: HEADER,
+                    next_id: inner.log_next_id,
+                });
+            }
         }
         let (mut stored, mut refused) = (0, 0);
         let mut out = Vec::new();
+        // each stored sample as the bits its series' open chunk grew by
+        let mut appends = Vec::new();
+        let mut n_appends = 0u64;
         for (labels, t, h) in samples {
-            let mut one = chunk::Encoder::default();
-            one.append(t, &h);
+            let before = inner
+                .series
+                .get(&labels)
+                .and_then(|st| st.open.as_ref())
+                .map(|o| (o.enc.count(), o.enc.bytes().1));
             let copy = kept.is_some().then(|| h.clone());
             let ok = Self::add_to(&mut inner, &labels, t, h, &self.dir);
             match ok {
@@ -410,12 +465,21 @@ impl HistStore {
                         put_labels(&mut p, &labels);
                         out.extend_from_slice(&frame(&p));
                     }
-                    let mut p = vec![REC_SAMPLE];
-                    put_uvarint(&mut p, st.log_id);
-                    let (bytes, bits) = one.bytes();
-                    put_uvarint(&mut p, bits as u64);
-                    p.extend_from_slice(bytes);
-                    out.extend_from_slice(&frame(&p));
+                    let open = st.open.as_ref().expect("just added");
+                    let (bytes, bits) = open.enc.bytes();
+                    // the chunk this sample went to is the one before it
+                    // when that one grew by one sample, else a new one
+                    let from = match before {
+                        Some((n, b)) if open.enc.count() == n + 1 => Some(b),
+                        _ => None,
+                    };
+                    put_uvarint(&mut appends, st.log_id);
+                    put_uvarint(&mut appends, u64::from(from.is_none()));
+                    let mut w = chunk::BitWriter::default();
+                    w.append_bits(bytes, from.unwrap_or(0), bits);
+                    put_uvarint(&mut appends, w.bits as u64);
+                    appends.extend_from_slice(&w.buf);
+                    n_appends += 1;
                     if let (Some(k), Some(h)) = (kept.as_deref_mut(), copy) {
                         k.push((labels, t, h));
                     }
@@ -423,6 +487,12 @@ impl HistStore {
                 Err(AddError::Refused) => refused += 1,
                 Err(AddError::Io(e)) => return Err(e),
             }
+        }
+        if n_appends > 0 {
+            let mut p = vec![REC_APPENDS];
+            put_uvarint(&mut p, n_appends);
+            p.extend_from_slice(&appends);
+            out.extend_from_slice(&frame(&p));
         }
         let log = inner.log.as_mut().expect("opened above");
         log.file

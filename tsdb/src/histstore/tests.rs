@@ -363,3 +363,44 @@ fn version_1_store_is_read() {
         );
     }
 }
+
+#[test]
+fn the_log_costs_a_sample_about_what_its_chunk_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = HistStore::open(dir.path()).unwrap();
+    let wide = |k: i64| FloatHistogram {
+        schema: 3,
+        zero_threshold: 0.001,
+        count: 30.0 * k as f64,
+        sum: 0.5 * k as f64,
+        positive: (0..30)
+            .map(|i| (i - 15, (k * (i as i64 % 3 + 1)) as f64))
+            .collect(),
+        ..Default::default()
+    };
+    // 100 samples of 10 series: all in open chunks, so all in the log
+    for k in 1..=100 {
+        let batch = (0..10).map(|i| (ls(i), k * MIN, wide(k))).collect();
+        assert_eq!(s.append(batch, None).unwrap(), (10, 0));
+    }
+    let inner = s.inner.lock();
+    let chunk_bytes: usize = inner
+        .series
+        .values()
+        .filter_map(|st| st.open.as_ref())
+        .map(|o| o.enc.bytes().0.len())
+        .sum();
+    let log = inner.log.as_ref().unwrap().len as usize;
+    drop(inner);
+    // per sample: id, new-chunk flag, bit count and the bits' last byte,
+    // and per commit a frame
+    assert!(
+        log <= chunk_bytes + 1000 * 5 + 100 * 12 + 10 * 40,
+        "log of {log} bytes for chunks of {chunk_bytes}"
+    );
+    drop(s);
+    let s = HistStore::open(dir.path()).unwrap();
+    let got = all(&s, 7);
+    assert_eq!(got.len(), 100);
+    assert_eq!(got[99].1.positive, wide(100).positive);
+}
