@@ -19,6 +19,8 @@ use crate::histogram::{CounterResetHint, FloatHistogram};
 pub(crate) struct BitWriter {
     pub(crate) buf: Vec<u8>,
     pub(crate) bits: usize,
+    /// Integers in the first version's sizes (see [`put_signed`]).
+    pub(crate) v1: bool,
 }
 
 impl BitWriter {
@@ -52,6 +54,8 @@ pub(crate) struct BitReader<'a> {
     buf: &'a [u8],
     pos: usize,
     end: usize,
+    /// Integers in the first version's sizes.
+    v1: bool,
 }
 
 impl<'a> BitReader<'a> {
@@ -60,6 +64,7 @@ impl<'a> BitReader<'a> {
             buf,
             pos: 0,
             end: bits.min(buf.len() * 8),
+            v1: false,
         }
     }
 
@@ -81,42 +86,55 @@ impl<'a> BitReader<'a> {
     }
 }
 
-/// Signed integers by size: `0` for 0, `10` + 7 bits, `110` + 14 bits,
-/// `1110` + 28 bits, `1111` + 64 bits (two's complement).
+/// The payload widths of signed integers by the number of `1` bits before
+/// the `0` that ends their prefix (none after the last): version 2 has a
+/// 3-bit class for the small changes most bucket counts make each sample;
+/// version 1 started at 7 bits.
+const WIDTHS_V2: [u32; 6] = [0, 3, 7, 14, 28, 64];
+const WIDTHS_V1: [u32; 5] = [0, 7, 14, 28, 64];
+
+/// Signed integers by size, two's complement: version 2 `0` for 0,
+/// `10` + 3 bits, `110` + 7, `1110` + 14, `11110` + 28, `11111` + 64;
+/// version 1 `0`, `10` + 7, `110` + 14, `1110` + 28, `1111` + 64.
 fn put_signed(w: &mut BitWriter, v: i64) {
-    let fits = |n: u32| {
-        let lim = 1i64 << (n - 1);
-        (-lim..lim).contains(&v)
-    };
-    if v == 0 {
+    let widths: &[u32] = if w.v1 { &WIDTHS_V1 } else { &WIDTHS_V2 };
+    let last = widths.len() - 1;
+    let class = (0..last)
+        .find(|&c| {
+            let n = widths[c];
+            if n == 0 {
+                v == 0
+            } else {
+                let lim = 1i64 << (n - 1);
+                (-lim..lim).contains(&v)
+            }
+        })
+        .unwrap_or(last);
+    for _ in 0..class {
+        w.bit(true);
+    }
+    if class < last {
         w.bit(false);
-    } else if fits(7) {
-        w.bits(0b10, 2);
-        w.bits(v as u64 & 0x7f, 7);
-    } else if fits(14) {
-        w.bits(0b110, 3);
-        w.bits(v as u64 & 0x3fff, 14);
-    } else if fits(28) {
-        w.bits(0b1110, 4);
-        w.bits(v as u64 & 0xfff_ffff, 28);
-    } else {
-        w.bits(0b1111, 4);
+    }
+    let n = widths[class];
+    if n == 64 {
         w.bits(v as u64, 64);
+    } else if n > 0 {
+        w.bits(v as u64 & ((1u64 << n) - 1), n);
     }
 }
 
 fn get_signed(r: &mut BitReader<'_>) -> Option<i64> {
-    let mut n = 0;
-    while n < 4 && r.bit()? {
-        n += 1;
+    let widths: &[u32] = if r.v1 { &WIDTHS_V1 } else { &WIDTHS_V2 };
+    let last = widths.len() - 1;
+    let mut class = 0;
+    while class < last && r.bit()? {
+        class += 1;
     }
-    let width = match n {
-        0 => return Some(0),
-        1 => 7,
-        2 => 14,
-        3 => 28,
-        _ => 64,
-    };
+    let width = widths[class];
+    if width == 0 {
+        return Some(0);
+    }
     let raw = r.bits(width)?;
     if width == 64 {
         return Some(raw as i64);
@@ -465,7 +483,22 @@ impl Encoder {
 
 /// Decodes a chunk of `count` samples; `None` when it is malformed.
 pub(crate) fn decode(buf: &[u8], bits: usize, count: u32) -> Option<Vec<(i64, FloatHistogram)>> {
+    decode_version(CURRENT, buf, bits, count)
+}
+
+/// The encoding written now.
+pub(crate) const CURRENT: u8 = 2;
+
+/// Decodes a chunk of `count` samples in the encoding of `version` (1 or
+/// 2); `None` when it is malformed.
+pub(crate) fn decode_version(
+    version: u8,
+    buf: &[u8],
+    bits: usize,
+    count: u32,
+) -> Option<Vec<(i64, FloatHistogram)>> {
     let mut r = BitReader::new(buf, bits);
+    r.v1 = version == 1;
     let mut st = State::default();
     let mut out = Vec::with_capacity(count as usize);
     for n in 0..count {
@@ -650,5 +683,41 @@ mod tests {
         assert!(decode(buf, bits, 3).is_none());
         let garbage = vec![0xffu8; 64];
         let _ = decode(&garbage, garbage.len() * 8, 40);
+    }
+
+    #[test]
+    fn version_1_still_decodes_and_version_2_is_smaller() {
+        // bucket counts that each grow by a few observations a sample
+        let mut counts = [0i64; 30];
+        let samples: Vec<(i64, FloatHistogram)> = (0..120i64)
+            .map(|k| {
+                for (i, c) in counts.iter_mut().enumerate() {
+                    *c += (i as i64 * 7 + k * 13 + k * k) % 4;
+                }
+                let buckets: Vec<(i32, f64)> = counts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| (i as i32, *c as f64))
+                    .collect();
+                let count = buckets.iter().map(|b| b.1).sum::<f64>() + 1.0;
+                (k * 15_000, hist(count, &buckets))
+            })
+            .collect();
+        let mut sizes = Vec::new();
+        for version in [1u8, 2] {
+            let mut e = Encoder::default();
+            e.w.v1 = version == 1;
+            for (t, h) in &samples {
+                e.append(*t, h);
+            }
+            let (buf, bits) = e.bytes();
+            let got = decode_version(version, buf, bits, e.count()).expect("decodes");
+            assert_eq!(got.len(), samples.len());
+            for ((t, h), (gt, gh)) in samples.iter().zip(&got) {
+                assert_eq!((t, h.count, &h.positive), (gt, gh.count, &gh.positive));
+            }
+            sizes.push(buf.len());
+        }
+        assert!(sizes[1] * 10 < sizes[0] * 8, "{sizes:?}");
     }
 }

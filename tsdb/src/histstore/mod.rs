@@ -43,7 +43,10 @@ pub(crate) const LOG_REWRITE_BYTES: u64 = 8 << 20;
 
 const PART_MAGIC: &[u8; 4] = b"FLHP";
 const LOG_MAGIC: &[u8; 4] = b"FLHL";
-const VERSION: u8 = 1;
+/// The version written: 2 (chunks in [`chunk::CURRENT`]'s encoding);
+/// version 1 files are read (a range file is converted at open, a log
+/// rewritten at the first commit).
+const VERSION: u8 = 2;
 const HEADER: u64 = 8;
 
 /// Log record kinds.
@@ -226,11 +229,11 @@ fn new_file(path: &Path, magic: &[u8; 4]) -> Result<File, Error> {
 /// Opens a file of the store, checking its header; a torn tail is cut.
 fn open_file(path: &Path, magic: &[u8; 4]) -> Result<(File, Vec<u8>, u64), Error> {
     let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    if data.len() < HEADER as usize || &data[..4] != magic || data[4] != VERSION {
+    if data.len() < HEADER as usize || &data[..4] != magic || !(1..=VERSION).contains(&data[4]) {
         return Err(Error::Corruption {
             path: path.to_path_buf(),
             offset: 0,
-            detail: "not a histogram store file of version 1".into(),
+            detail: "not a histogram store file of version 1 or 2".into(),
         });
     }
     let (_, good) = records(&data);
@@ -244,6 +247,38 @@ fn open_file(path: &Path, magic: &[u8; 4]) -> Result<(File, Vec<u8>, u64), Error
         file.set_len(good).map_err(|e| Error::io(path, e))?;
     }
     Ok((file, data, good))
+}
+
+/// Rewrites a version 1 range file (its `good` bytes) in version 2: each
+/// chunk's samples encoded again, the same chunks in the same order.
+fn convert_range_v1(path: &Path, good: &[u8]) -> Result<(), Error> {
+    let bad = |off: u64| Error::Corruption {
+        path: path.to_path_buf(),
+        offset: off,
+        detail: "malformed histogram chunk record".into(),
+    };
+    let mut out = Vec::with_capacity(good.len());
+    for (off, payload) in records(good).0 {
+        let c = decode_chunk(payload).ok_or_else(|| bad(off))?;
+        let samples = chunk::decode_version(1, &c.data, c.bits, c.count).ok_or_else(|| bad(off))?;
+        let mut enc = chunk::Encoder::default();
+        for (t, h) in &samples {
+            enc.append(*t, h);
+        }
+        let mut p = Vec::new();
+        encode_chunk(&c.labels, c.mint, c.maxt, &enc, &mut p);
+        out.extend_from_slice(&frame(&p));
+    }
+    let tmp = path.with_extension("tmp");
+    let mut f = new_file(&tmp, PART_MAGIC)?;
+    f.write_all(&out).map_err(|e| Error::io(&tmp, e))?;
+    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    if let Some(dir) = path.parent() {
+        crate::fs::sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    tracing::info!(component = "tsdb", file = %path.display(), "Histogram range file converted to version 2");
+    Ok(())
 }
 
 impl HistStore {
@@ -265,7 +300,11 @@ impl HistStore {
                     continue;
                 };
                 let path = e.path();
-                let (file, data, len) = open_file(&path, PART_MAGIC)?;
+                let (mut file, mut data, mut len) = open_file(&path, PART_MAGIC)?;
+                if data[4] == 1 {
+                    convert_range_v1(&path, &data[..len as usize])?;
+                    (file, data, len) = open_file(&path, PART_MAGIC)?;
+                }
                 let mut series: HashMap<Labels, Vec<Meta>> = HashMap::new();
                 for (off, payload) in records(&data[..len as usize]).0 {
                     let c = decode_chunk(payload).ok_or_else(|| Error::Corruption {
@@ -310,6 +349,7 @@ impl HistStore {
     /// Rebuilds the open chunks from the log.
     fn read_log(path: &Path, dir: &Path, inner: &mut Inner) -> Result<(), Error> {
         let (_, data, len) = open_file(path, LOG_MAGIC)?;
+        let version = data[4];
         let mut ids: HashMap<u64, Labels> = HashMap::new();
         // per series: the open chunk's bits as logged so far, and its
         // sample count; stored again when the chunk ends and at the end
@@ -335,7 +375,7 @@ impl HistStore {
                         return Err(bad(off));
                     }
                     let ch = decode_chunk(&payload[c.pos()..]).ok_or_else(|| bad(off))?;
-                    Self::replay_chunk(inner, &ids, &mut growing, id, dir)
+                    Self::replay_chunk(inner, &ids, &mut growing, id, dir, version)
                         .map_err(|_| bad(off))??;
                     let mut w = chunk::BitWriter::default();
                     w.append_bits(&ch.data, 0, ch.bits);
@@ -353,7 +393,7 @@ impl HistStore {
                             return Err(bad(off));
                         }
                         if fresh {
-                            Self::replay_chunk(inner, &ids, &mut growing, id, dir)
+                            Self::replay_chunk(inner, &ids, &mut growing, id, dir, version)
                                 .map_err(|_| bad(off))??;
                         }
                         let g = growing.entry(id).or_default();
@@ -367,7 +407,8 @@ impl HistStore {
                     let bits = usize::try_from(c.uvarint().ok_or_else(|| bad(off))?)
                         .map_err(|_| bad(off))?;
                     let bytes = c.bytes(bits.div_ceil(8)).ok_or_else(|| bad(off))?;
-                    let mut s = chunk::decode(bytes, bits, 1).ok_or_else(|| bad(off))?;
+                    let mut s =
+                        chunk::decode_version(version, bytes, bits, 1).ok_or_else(|| bad(off))?;
                     let (t, h) = s.pop().ok_or_else(|| bad(off))?;
                     // a sample already in a closed chunk is refused as out
                     // of order: skipped
@@ -380,7 +421,8 @@ impl HistStore {
         }
         let left: Vec<u64> = growing.keys().copied().collect();
         for id in left {
-            Self::replay_chunk(inner, &ids, &mut growing, id, dir).map_err(|_| bad(len))??;
+            Self::replay_chunk(inner, &ids, &mut growing, id, dir, version)
+                .map_err(|_| bad(len))??;
         }
         Ok(())
     }
@@ -394,12 +436,13 @@ impl HistStore {
         growing: &mut HashMap<u64, (chunk::BitWriter, u32)>,
         id: u64,
         dir: &Path,
+        version: u8,
     ) -> Result<Result<(), Error>, ()> {
         let Some((w, count)) = growing.remove(&id) else {
             return Ok(Ok(()));
         };
         let labels = ids.get(&id).ok_or(())?;
-        let samples = chunk::decode(&w.buf, w.bits, count).ok_or(())?;
+        let samples = chunk::decode_version(version, &w.buf, w.bits, count).ok_or(())?;
         for (t, h) in samples {
             match Self::add_to(inner, labels, t, h, dir) {
                 Err(AddError::Io(e)) => return Ok(Err(e)),

@@ -285,30 +285,13 @@ fn fixture_series() -> Vec<(Labels, Vec<(i64, FloatHistogram)>)> {
     ]
 }
 
-/// Writes `testdata/histograms_v1/` (run with `FLINT_WRITE_FIXTURES=1`
-/// only when the format's version changes: old versions stay readable).
+/// `testdata/histograms_v1/`: the store its first release wrote for
+/// [`fixture_series`] (200 samples of each, one commit per sample time), a
+/// range file and a log of sample records; read, converted and appended to.
 #[test]
 fn version_1_store_is_read() {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/histograms_v1");
     let series = fixture_series();
-    if std::env::var_os("FLINT_WRITE_FIXTURES").is_some() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = HistStore::open(dir.path()).unwrap();
-        for k in 0..200 {
-            let batch = series
-                .iter()
-                .map(|(l, v)| (l.clone(), v[k].0, v[k].1.clone()))
-                .collect();
-            assert_eq!(s.append(batch, None).unwrap(), (3, 0));
-        }
-        drop(s);
-        let _ = std::fs::remove_dir_all(&fixture);
-        std::fs::create_dir_all(&fixture).unwrap();
-        for e in std::fs::read_dir(dir.path().join(DIR)).unwrap() {
-            let e = e.unwrap();
-            std::fs::copy(e.path(), fixture.join(e.file_name())).unwrap();
-        }
-    }
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join(DIR);
     std::fs::create_dir_all(&store).unwrap();
@@ -354,14 +337,35 @@ fn version_1_store_is_read() {
         .1
         .counter_reset_hint;
     assert_eq!(reset, CounterResetHint::Unknown);
-    for e in std::fs::read_dir(&fixture).unwrap() {
-        let e = e.unwrap();
-        assert_eq!(
-            std::fs::read(store.join(e.file_name())).unwrap(),
-            std::fs::read(e.path()).unwrap(),
-            "nothing cut"
-        );
-    }
+    // the log is left as it is until the first commit; the range file is
+    // converted to version 2 at open
+    assert_eq!(
+        std::fs::read(store.join("log")).unwrap(),
+        std::fs::read(fixture.join("log")).unwrap(),
+        "nothing cut"
+    );
+    assert_eq!(std::fs::read(fixture.join(&names[1])).unwrap()[4], 1);
+    let converted = std::fs::read(store.join(&names[1])).unwrap();
+    assert_eq!(&converted[..5], b"FLHP\x02");
+    // appending goes on, and all of it reads back after a restart
+    let next = series[0].1[199].0 + 15_000;
+    let mut h = series[0].1[199].1.clone();
+    h.count += 1.0;
+    h.positive[0].1 += 1.0;
+    assert_eq!(
+        s.append(vec![(series[0].0.clone(), next, h)], None)
+            .unwrap(),
+        (1, 0)
+    );
+    drop(s);
+    let s = HistStore::open(dir.path()).unwrap();
+    let m: Vec<Matcher> = series[0]
+        .0
+        .iter()
+        .map(|l| Matcher::equal(&l.name, &l.value))
+        .collect();
+    assert_eq!(s.select(&m, i64::MIN, i64::MAX).unwrap()[0].1.len(), 201);
+    assert_eq!(std::fs::read(store.join("log")).unwrap()[4], 2);
 }
 
 #[test]

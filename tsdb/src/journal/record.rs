@@ -16,8 +16,12 @@ use crate::encoding::{put_uvarint, put_varint, Cursor};
 pub(crate) const KIND_SAMPLES: u8 = 1;
 /// The kind byte of an exemplars record.
 pub(crate) const KIND_EXEMPLARS: u8 = 2;
-/// The kind byte of a native histograms record.
-pub(crate) const KIND_HISTOGRAMS: u8 = 3;
+/// The kind byte of a native histograms record with chunks of the first
+/// histogram chunk encoding (read only).
+pub(crate) const KIND_HISTOGRAMS_V1: u8 = 3;
+/// The kind byte of a native histograms record (chunks in the encoding
+/// written now).
+pub(crate) const KIND_HISTOGRAMS: u8 = 5;
 
 /// Appends the payload of a histograms record: each histogram with its
 /// series' labels, as a one-sample histogram chunk (which holds the
@@ -67,7 +71,12 @@ fn decode_histograms(
         }
         let bits = usize::try_from(c.uvarint()?).ok()?;
         let bytes = c.bytes(bits.div_ceil(8))?;
-        let (t, hist) = crate::histstore::chunk::decode(bytes, bits, 1)?.pop()?;
+        let version = if payload[0] == KIND_HISTOGRAMS_V1 {
+            1
+        } else {
+            2
+        };
+        let (t, hist) = crate::histstore::chunk::decode_version(version, bytes, bits, 1)?.pop()?;
         h(crate::labels::Labels::new(labels), t, hist);
     }
     (c.pos() == payload.len()).then_some(())
@@ -179,7 +188,10 @@ pub(crate) fn decode_any(
     mut g: impl FnMut(u64, crate::Exemplar),
     h: impl FnMut(crate::labels::Labels, i64, crate::histogram::FloatHistogram),
 ) -> Option<()> {
-    if payload.first() == Some(&KIND_HISTOGRAMS) {
+    if matches!(
+        payload.first(),
+        Some(&KIND_HISTOGRAMS | &KIND_HISTOGRAMS_V1)
+    ) {
         return decode_histograms(payload, h);
     }
     if payload.first() != Some(&KIND_EXEMPLARS) {
