@@ -6,7 +6,9 @@ buckets, a few added every second) grow as a busy service's would.
 
 Reported per server after --duration seconds: histogram samples stored
 (`count_over_time` over everything), CPU seconds of the server process,
-bytes of its data folder, and both per sample. Prometheus's folder holds
+bytes of its data folder once stopped, both per sample, and the bytes of
+closed chunks per sample in them (flint's range files, Prometheus's
+`chunks_head`; each cuts a series' chunk at 120 samples). Prometheus's folder holds
 its write-ahead log (snappy) and the head chunks written so far; flint's
 its histogram store (closed chunks by range and the log of the open ones)
 and the rest of its data folder.
@@ -253,7 +255,13 @@ def main():
         results = {}
         for name, (p, addr, data, cpu0) in servers.items():
             samples = query(addr, "sum(count_over_time(request_duration_seconds[1d]))")
-            cpu = cpu_seconds(p.pid) - cpu0
+            results[name] = {"samples": samples, "cpu_s": cpu_seconds(p.pid) - cpu0}
+        # sizes once stopped: Prometheus writes the head chunks it has cut
+        # through a buffer that it flushes when it stops
+        for name, (p, addr, data, cpu0) in servers.items():
+            p.terminate()
+            p.wait(timeout=60)
+        for name, (p, addr, data, cpu0) in servers.items():
             # closed chunks: flint's range files, Prometheus's head chunks
             # written to chunks_head (both cut chunks at 120 samples)
             chunk_dir = os.path.join(data, "histograms" if name == "flint" else "chunks_head")
@@ -262,10 +270,9 @@ def main():
                 for f in os.listdir(chunk_dir)
                 if name != "flint" or f.startswith("p")
             ) if os.path.isdir(chunk_dir) else 0
-            per_series = samples / a.series
-            closed = a.series * 120 * int(per_series // 120)
-            results[name] = {"samples": samples, "cpu_s": cpu, "bytes": folder_bytes(data),
-                             "chunk_bytes": chunk_bytes, "closed_samples": closed}
+            r = results[name]
+            closed = a.series * 120 * int(r["samples"] / a.series // 120)
+            r.update({"bytes": folder_bytes(data), "chunk_bytes": chunk_bytes, "closed_samples": closed})
         print("%d histograms (schema 3, ~30 buckets), scraped every %d s for %d s"
               % (a.series, a.interval, a.duration))
         print("%-11s %10s %8s %12s %13s %13s %13s" % (
@@ -281,11 +288,12 @@ def main():
     finally:
         stop.set()
         for p, *_ in servers.values():
-            p.terminate()
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
         srv.shutdown()
         shutil.rmtree(work, ignore_errors=True)
 
