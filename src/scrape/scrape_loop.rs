@@ -348,19 +348,7 @@ impl ScrapeLoop {
                     };
                     if pos.is_none() && !new_labels.contains_key(raw) {
                         parser.labels(&mut self.scratch);
-                        let labels = target_labels(&self.scratch, &t.labels, t.honor_labels);
-                        let labels = if t.metric_relabel.is_empty() {
-                            Some(labels)
-                        } else {
-                            crate::relabel::relabel(&labels, &t.metric_relabel).filter(|l| {
-                                l.metric_name().is_some_and(|n| !n.is_empty())
-                                    && l.iter().all(|x| !x.name.is_empty())
-                            })
-                        };
-                        if let Some(l) = &labels {
-                            check_label_limits(l, &t.limits)?;
-                        }
-                        new_labels.insert(raw, labels);
+                        new_labels.insert(raw, stored_labels(&self.scratch, &t)?);
                     }
                     // fail as soon as the limit is passed, before any
                     // series of this scrape is created
@@ -390,19 +378,7 @@ impl ScrapeLoop {
                         Some(l) => l,
                         None => {
                             parser.labels(&mut self.scratch);
-                            let labels = target_labels(&self.scratch, &t.labels, t.honor_labels);
-                            let labels = if t.metric_relabel.is_empty() {
-                                Some(labels)
-                            } else {
-                                crate::relabel::relabel(&labels, &t.metric_relabel).filter(|l| {
-                                    l.metric_name().is_some_and(|n| !n.is_empty())
-                                        && l.iter().all(|x| !x.name.is_empty())
-                                })
-                            };
-                            if let Some(l) = &labels {
-                                check_label_limits(l, &t.limits)?;
-                            }
-                            labels
+                            stored_labels(&self.scratch, &t)?
                         }
                     };
                     hist_labels.insert(key.to_vec(), labels.clone());
@@ -461,18 +437,10 @@ impl ScrapeLoop {
             if gauge {
                 h.counter_reset_hint = tsdb::histogram::CounterResetHint::Gauge;
             }
-            let labels = target_labels(&labels, &t.labels, t.honor_labels);
-            let labels = if t.metric_relabel.is_empty() {
-                Some(labels)
-            } else {
-                crate::relabel::relabel(&labels, &t.metric_relabel).filter(|l| {
-                    l.metric_name().is_some_and(|n| !n.is_empty())
-                        && l.iter().all(|x| !x.name.is_empty())
-                })
-            };
             hists_scraped += 1;
-            let Some(labels) = labels else { continue };
-            check_label_limits(&labels, &t.limits)?;
+            let Some(labels) = stored_labels(&labels, &t)? else {
+                continue;
+            };
             kept_so_far += 1;
             if t.limits.samples > 0 && kept_so_far > t.limits.samples {
                 return Err("sample limit exceeded".into());
@@ -702,6 +670,25 @@ const REPORT_METRICS: [&str; 5] = [
 ];
 
 /// Prometheus's label limit checks, with its messages.
+/// A scraped series' labels as stored: the target's joined
+/// (`honor_labels`), then `metric_relabel_configs` (`None`: dropped, also
+/// when relabeling leaves no name or an empty label name), the label
+/// limits checked.
+fn stored_labels(parsed: &[(String, String)], t: &Target) -> Result<Option<Labels>, String> {
+    let labels = target_labels(parsed, &t.labels, t.honor_labels);
+    let labels = if t.metric_relabel.is_empty() {
+        Some(labels)
+    } else {
+        crate::relabel::relabel(&labels, &t.metric_relabel).filter(|l| {
+            l.metric_name().is_some_and(|n| !n.is_empty()) && l.iter().all(|x| !x.name.is_empty())
+        })
+    };
+    if let Some(l) = &labels {
+        check_label_limits(l, &t.limits)?;
+    }
+    Ok(labels)
+}
+
 fn check_label_limits(l: &Labels, limits: &crate::config::Limits) -> Result<(), String> {
     let met: String = l.metric_name().unwrap_or("").chars().take(50).collect();
     if limits.labels > 0 && l.len() as u64 > limits.labels {
