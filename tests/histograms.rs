@@ -706,3 +706,59 @@ fn agent_mode_forwards_native_histograms() {
     assert_eq!(put[0]["histogram"][1]["count"], "24");
     assert_eq!(b.query("queue_fill").len(), 1);
 }
+
+#[test]
+fn federation_carries_native_histograms_to_prometheus() {
+    if !peers_or_skip(
+        "federation_carries_native_histograms_to_prometheus",
+        &["prometheus"],
+    ) {
+        return;
+    }
+    let target = ProtoTarget::start(exposition(2, true));
+    let cfg = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: app\n    scrape_native_histograms: true\n    static_configs:\n      - targets: ['{}']\n",
+        target.addr
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let flint = Server::start(dir.path(), &cfg, &[]);
+    flint.eventually(20, "the histograms", || {
+        flint.query("rpc_duration_seconds").len() == 2
+    });
+    // the text format has the float samples only, as Prometheus's
+    let (code, text) = http_get(
+        &flint.addr,
+        &format!("/federate?match[]={}", enc("{job=\"app\"}")),
+    )
+    .unwrap();
+    assert_eq!(code, 200);
+    assert!(text.contains("orders_total{"), "{text}");
+    assert!(!text.contains("rpc_duration_seconds"), "{text}");
+    // Prometheus with native histograms asks for protobuf and gets them
+    let prom = Prometheus::start_args(
+        &format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: federate\n    honor_labels: true\n    metrics_path: /federate\n    params:\n      'match[]': ['{{job=\"app\"}}']\n    static_configs:\n      - targets: ['{}']\n",
+            flint.addr
+        ),
+        &["--enable-feature=native-histograms"],
+    );
+    wait("the federated histograms", 30, || {
+        count_now(&prom.addr, "count(rpc_duration_seconds)") == Some(2.0)
+            && count_now(&prom.addr, "count(queue_fill)") == Some(1.0)
+    });
+    let t = crate::common::now_secs() as f64;
+    for q in [
+        "rpc_duration_seconds",
+        "queue_fill",
+        "orders_total",
+        "http_request_duration_seconds_bucket",
+    ] {
+        let a = result(&flint.addr, q, t);
+        let b = result(&prom.addr, q, t);
+        assert!(!a.is_empty(), "{q}");
+        assert!(
+            same(&serde_json::json!(a), &serde_json::json!(b)),
+            "{q}: flint against what Prometheus federated:\n{a:?}\n{b:?}"
+        );
+    }
+}

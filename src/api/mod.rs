@@ -179,6 +179,15 @@ fn accepts_gzip<B>(req: &Request<B>) -> bool {
 }
 
 fn respond(status: u16, content_type: &str, body: String, gzip: bool) -> Response<Full<Bytes>> {
+    respond_bytes(status, content_type, body.into_bytes(), gzip)
+}
+
+fn respond_bytes(
+    status: u16,
+    content_type: &str,
+    body: Vec<u8>,
+    gzip: bool,
+) -> Response<Full<Bytes>> {
     let mut b = Response::builder()
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
         .header(header::CONTENT_TYPE, content_type);
@@ -187,7 +196,7 @@ fn respond(status: u16, content_type: &str, body: String, gzip: bool) -> Respons
             Vec::with_capacity(body.len() / 4),
             flate2::Compression::fast(),
         );
-        match enc.write_all(body.as_bytes()).and_then(|_| enc.finish()) {
+        match enc.write_all(&body).and_then(|_| enc.finish()) {
             Ok(z) => {
                 b = b.header(header::CONTENT_ENCODING, "gzip");
                 Bytes::from(z)
@@ -199,6 +208,37 @@ fn respond(status: u16, content_type: &str, body: String, gzip: bool) -> Respons
     };
     b = b.header(header::VARY, "Accept-Encoding");
     b.body(Full::new(bytes)).expect("static headers are valid")
+}
+
+/// Whether a request's `Accept` ranks the protobuf exposition format above
+/// every other type it names (a scraper with native histograms on).
+fn prefers_protobuf<B>(req: &Request<B>) -> bool {
+    let Some(accept) = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let mut best: Option<(f64, bool)> = None;
+    for part in accept.split(',') {
+        let q = part
+            .split(';')
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.parse::<f64>().ok())
+            .unwrap_or(1.0);
+        let is_proto = crate::textparse::protobuf::is_protobuf(
+            &part
+                .split(';')
+                .filter(|p| !p.trim().starts_with("q="))
+                .collect::<Vec<_>>()
+                .join(";"),
+        );
+        if q > 0.0 && best.is_none_or(|b| q > b.0) {
+            best = Some((q, is_proto));
+        }
+    }
+    best.is_some_and(|b| b.1)
 }
 
 fn api_error(e: &ApiError, gzip: bool) -> Response<Full<Bytes>> {
@@ -496,17 +536,28 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> 
             ),
         ),
         (Method::GET | Method::POST, "/federate") => {
+            let proto = prefers_protobuf(&req);
             let r = match read_params(req, app.read_timeout).await {
                 Ok(p) => {
                     let app2 = Arc::clone(app);
                     match tokio::task::spawn_blocking(move || {
-                        crate::web::federate::render(&app2, &p)
+                        if proto {
+                            crate::web::federate::render_proto(&app2, &p)
+                        } else {
+                            crate::web::federate::render(&app2, &p).map(String::into_bytes)
+                        }
                     })
                     .await
                     {
-                        Ok(Ok(body)) => {
-                            respond(200, "text/plain; version=0.0.4; charset=utf-8", body, gzip)
+                        Ok(Ok(body)) if proto => {
+                            respond_bytes(200, crate::textparse::protobuf::CONTENT_TYPE, body, gzip)
                         }
+                        Ok(Ok(body)) => respond_bytes(
+                            200,
+                            "text/plain; version=0.0.4; charset=utf-8",
+                            body,
+                            gzip,
+                        ),
                         Ok(Err(e)) => text(e.kind.status(), &format!("{}\n", e.msg)),
                         Err(e) => text(500, &format!("{e}\n")),
                     }

@@ -1,6 +1,13 @@
-//! `/federate`: the newest sample of every series matching `match[]`, in
-//! the text format, for another server to scrape.
+//! `/federate`: the newest sample of every series matching `match[]`, for
+//! another server to scrape: in the text format, float samples only (as
+//! Prometheus), or, when the scraper asks for the protobuf format first
+//! (as Prometheus does with native histograms on), as `MetricFamily`
+//! messages holding native histograms too.
 
+use std::sync::Arc;
+
+use prost::Message;
+use tsdb::histogram::FloatHistogram;
 use tsdb::labels::{Label, Labels};
 use tsdb::read::Queryable;
 
@@ -9,9 +16,17 @@ use crate::api::response::{ApiError, ErrorType};
 use crate::api::series::match_params;
 use crate::app::{now_ms, App};
 use crate::expfmt::write_sample;
+use crate::textparse::protobuf::model;
 
-/// Renders the federation body.
-pub fn render(app: &App, p: &Params) -> Result<String, ApiError> {
+/// A series' newest sample.
+enum Newest {
+    Float(f64),
+    Histogram(Arc<FloatHistogram>),
+}
+
+/// The newest sample of each matching series (stale ones left out), with
+/// the external labels the series lacks, sorted by name then labels.
+fn newest(app: &App, p: &Params) -> Result<Vec<(Labels, i64, Newest)>, ApiError> {
     let sets = match_params(p)?;
     let t = now_ms();
     let lookback = app.flags.lookback_delta_ms;
@@ -23,23 +38,26 @@ pub fn render(app: &App, p: &Params) -> Result<String, ApiError> {
         .iter()
         .map(|(k, v)| Label::new(k.as_str(), v.as_str()))
         .collect();
-    let q = app.db.querier(t - lookback + 1, t).map_err(|e| ApiError {
+    let internal = |e: tsdb::read::ReadError| ApiError {
         kind: ErrorType::Internal,
         msg: e.to_string(),
-    })?;
-    let mut out: Vec<(Labels, i64, f64)> = Vec::new();
+    };
+    let q = app.db.querier(t - lookback + 1, t).map_err(internal)?;
+    let mut out: Vec<(Labels, i64, Newest)> = Vec::new();
     for m in &sets {
-        let series = q.select(m).map_err(|e| ApiError {
-            kind: ErrorType::Internal,
-            msg: e.to_string(),
-        })?;
-        for mut s in series {
+        for mut s in q.select(m).map_err(internal)? {
             let mut last = None;
             while let Some(x) = s.samples.next() {
                 last = Some(x);
             }
-            let Some((ts, v)) = last else { continue };
-            if tsdb::is_stale_nan(v) {
+            let hist = s.histograms.last().cloned();
+            let (ts, v) = match (last, hist) {
+                (Some((ft, _)), Some((ht, h))) if ht > ft => (ht, Newest::Histogram(h)),
+                (None, Some((ht, h))) => (ht, Newest::Histogram(h)),
+                (Some((ft, v)), _) => (ft, Newest::Float(v)),
+                (None, None) => continue,
+            };
+            if matches!(v, Newest::Float(f) if tsdb::is_stale_nan(f)) {
                 continue;
             }
             let mut labels = s.labels.into_vec();
@@ -57,17 +75,178 @@ pub fn render(app: &App, p: &Params) -> Result<String, ApiError> {
             .then_with(|| a.0.cmp(&b.0))
     });
     out.dedup_by(|a, b| a.0 == b.0);
+    Ok(out)
+}
+
+/// Renders the federation body in the text format.
+pub fn render(app: &App, p: &Params) -> Result<String, ApiError> {
     let mut body = String::new();
-    let mut family: Option<&str> = None;
-    for (labels, ts, v) in &out {
+    let mut family: Option<String> = None;
+    for (labels, ts, v) in newest(app, p)? {
+        let Newest::Float(v) = v else { continue };
         let name = labels.metric_name().unwrap_or("");
-        if family != Some(name) {
+        if family.as_deref() != Some(name) {
             body.push_str("# TYPE ");
             body.push_str(name);
             body.push_str(" untyped\n");
-            family = Some(name);
+            family = Some(name.to_string());
         }
-        write_sample(&mut body, labels, *v, Some(*ts));
+        write_sample(&mut body, &labels, v, Some(ts));
     }
     Ok(body)
+}
+
+/// Renders the federation body as delimited `MetricFamily` messages:
+/// float samples as untyped metrics, native histograms as histograms (a
+/// gauge histogram's family as one), a family per name and kind.
+pub fn render_proto(app: &App, p: &Params) -> Result<Vec<u8>, ApiError> {
+    let mut out = Vec::new();
+    let mut family: Option<model::MetricFamily> = None;
+    for (labels, ts, v) in newest(app, p)? {
+        let name = labels.metric_name().unwrap_or("").to_string();
+        let kind = match &v {
+            Newest::Float(_) => model::MetricType::Untyped,
+            Newest::Histogram(h)
+                if h.counter_reset_hint == tsdb::histogram::CounterResetHint::Gauge =>
+            {
+                model::MetricType::GaugeHistogram
+            }
+            Newest::Histogram(_) => model::MetricType::Histogram,
+        };
+        if family
+            .as_ref()
+            .is_some_and(|f| f.name != name || f.r#type != kind as i32)
+        {
+            if let Some(f) = family.take() {
+                f.encode_length_delimited(&mut out).expect("a Vec grows");
+            }
+        }
+        let f = family.get_or_insert_with(|| model::MetricFamily {
+            name: name.clone(),
+            r#type: kind as i32,
+            ..Default::default()
+        });
+        let mut m = model::Metric {
+            label: labels
+                .iter()
+                .filter(|l| l.name != "__name__")
+                .map(|l| model::LabelPair {
+                    name: l.name.to_string(),
+                    value: l.value.to_string(),
+                })
+                .collect(),
+            timestamp_ms: ts,
+            ..Default::default()
+        };
+        match v {
+            Newest::Float(v) => m.untyped = Some(model::Untyped { value: v }),
+            Newest::Histogram(h) => m.histogram = Some(histogram_message(&h)),
+        }
+        f.metric.push(m);
+    }
+    if let Some(f) = family {
+        f.encode_length_delimited(&mut out).expect("a Vec grows");
+    }
+    Ok(out)
+}
+
+/// A native histogram as the protobuf format carries it: integer counts
+/// as bucket deltas when every count is an integer, else float counts;
+/// custom bounds as classic buckets (cumulative counts by upper bound).
+fn histogram_message(h: &FloatHistogram) -> model::Histogram {
+    let mut m = model::Histogram {
+        sample_sum: h.sum,
+        ..Default::default()
+    };
+    let is_int = |v: f64| v >= 0.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_992.0;
+    let integer = is_int(h.count)
+        && is_int(h.zero_count)
+        && h.positive.iter().chain(&h.negative).all(|b| is_int(b.1));
+    if integer {
+        m.sample_count = h.count as u64;
+    } else {
+        m.sample_count_float = h.count;
+    }
+    if h.uses_custom_buckets() {
+        let mut cum = 0.0;
+        for (i, c) in &h.positive {
+            cum += c;
+            let upper = h
+                .custom_values
+                .get(*i as usize)
+                .copied()
+                .unwrap_or(f64::INFINITY);
+            m.bucket.push(if integer {
+                model::Bucket {
+                    cumulative_count: cum as u64,
+                    upper_bound: upper,
+                    ..Default::default()
+                }
+            } else {
+                model::Bucket {
+                    cumulative_count_float: cum,
+                    upper_bound: upper,
+                    ..Default::default()
+                }
+            });
+        }
+        return m;
+    }
+    m.schema = h.schema;
+    m.zero_threshold = h.zero_threshold;
+    if integer {
+        m.zero_count = h.zero_count as u64;
+    } else {
+        m.zero_count_float = h.zero_count;
+    }
+    let spans = |buckets: &[(i32, f64)]| -> Vec<model::BucketSpan> {
+        let mut out: Vec<model::BucketSpan> = Vec::new();
+        let mut next: Option<i32> = None;
+        for &(i, _) in buckets {
+            match next {
+                Some(n) if n == i => out.last_mut().expect("a span").length += 1,
+                Some(n) => out.push(model::BucketSpan {
+                    offset: i - n,
+                    length: 1,
+                }),
+                None => out.push(model::BucketSpan {
+                    offset: i,
+                    length: 1,
+                }),
+            }
+            next = Some(i + 1);
+        }
+        // a histogram without buckets keeps a span, so that it reads as
+        // a native one
+        if out.is_empty() {
+            out.push(model::BucketSpan {
+                offset: 0,
+                length: 0,
+            });
+        }
+        out
+    };
+    let deltas = |buckets: &[(i32, f64)]| -> Vec<i64> {
+        let mut prev = 0i64;
+        buckets
+            .iter()
+            .map(|b| {
+                let d = b.1 as i64 - prev;
+                prev = b.1 as i64;
+                d
+            })
+            .collect()
+    };
+    m.positive_span = spans(&h.positive);
+    if !h.negative.is_empty() {
+        m.negative_span = spans(&h.negative);
+    }
+    if integer {
+        m.positive_delta = deltas(&h.positive);
+        m.negative_delta = deltas(&h.negative);
+    } else {
+        m.positive_count = h.positive.iter().map(|b| b.1).collect();
+        m.negative_count = h.negative.iter().map(|b| b.1).collect();
+    }
+    m
 }
