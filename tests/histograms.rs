@@ -119,6 +119,23 @@ fn exposition(k: i64, rpc: bool) -> Vec<u8> {
                         positive_delta: deltas(&pos),
                         negative_span: vec![span(1, 1)],
                         negative_delta: deltas(&neg),
+                        // one exemplar a round with a timestamp, one
+                        // without (which Prometheus drops)
+                        exemplars: vec![
+                            Exemplar {
+                                label: vec![lp("trace_id", &format!("{method}-{k}"))],
+                                value: 0.8 + 0.01 * k as f64,
+                                timestamp: Some(Timestamp {
+                                    seconds: 1_800_000_000 + k,
+                                    nanos: 0,
+                                }),
+                            },
+                            Exemplar {
+                                label: vec![lp("trace_id", "untimed")],
+                                value: 0.5,
+                                timestamp: None,
+                            },
+                        ],
                         ..Default::default()
                     }),
                     ..Default::default()
@@ -746,7 +763,13 @@ fn federation_carries_native_histograms_to_prometheus() {
         count_now(&prom.addr, "count(rpc_duration_seconds)") == Some(2.0)
             && count_now(&prom.addr, "count(queue_fill)") == Some(1.0)
     });
-    let t = crate::common::now_secs() as f64;
+    // a moment later, so both hold the samples at `t`
+    std::thread::sleep(Duration::from_millis(1100));
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as f64
+        / 1000.0;
     for q in [
         "rpc_duration_seconds",
         "queue_fill",
@@ -761,4 +784,50 @@ fn federation_carries_native_histograms_to_prometheus() {
             "{q}: flint against what Prometheus federated:\n{a:?}\n{b:?}"
         );
     }
+}
+
+#[test]
+fn exemplars_of_native_histograms_are_stored() {
+    let target = ProtoTarget::start(exposition(1, true));
+    let cfg = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: app\n    scrape_native_histograms: true\n    static_configs:\n      - targets: ['{}']\n",
+        target.addr
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let flint = Server::start(dir.path(), &cfg, &["--enable-feature=exemplar-storage"]);
+    let q = |start: i64| {
+        flint.api(&format!(
+            "/api/v1/query_exemplars?query={}&start={start}&end=1900000000",
+            enc("rpc_duration_seconds{method=\"get\"}")
+        ))
+    };
+    flint.eventually(20, "the exemplar of round 1", || {
+        q(1_799_999_000).1["data"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    });
+    target.set(exposition(2, true));
+    flint.eventually(20, "the exemplar of round 2", || {
+        q(1_799_999_000).1["data"][0]["exemplars"]
+            .as_array()
+            .is_some_and(|a| a.len() == 2)
+    });
+    let (_, v) = q(1_799_999_000);
+    let ex = v["data"][0]["exemplars"].as_array().unwrap();
+    let traces: Vec<&str> = ex
+        .iter()
+        .map(|e| e["labels"]["trace_id"].as_str().unwrap())
+        .collect();
+    // the exemplar without a timestamp is dropped, the same one scraped
+    // again is stored once
+    assert_eq!(traces, vec!["get-1", "get-2"]);
+    let value: f64 = ex[1]["value"].as_str().unwrap().parse().unwrap();
+    assert_eq!(value, 0.8 + 0.01 * 2.0);
+    assert_eq!(ex[1]["timestamp"], 1_800_000_002.0);
+    assert_eq!(
+        v["data"][0]["seriesLabels"]["__name__"],
+        "rpc_duration_seconds"
+    );
+    // the histograms are there as before
+    assert_eq!(flint.query("rpc_duration_seconds").len(), 2);
 }

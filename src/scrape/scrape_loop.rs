@@ -308,6 +308,9 @@ impl ScrapeLoop {
         };
         // native histogram samples: (labels, timestamp, histogram)
         let mut hists: Vec<(Labels, i64, FloatHistogram)> = Vec::new();
+        // (histogram's place in `hists`, its exemplars), when they are stored
+        let mut hist_exemplars: Vec<(usize, &[crate::textparse::openmetrics::Exemplar])> =
+            Vec::new();
         let mut hists_scraped = 0u64;
         let mut hist_labels: HashMap<Vec<u8>, Option<Labels>> = HashMap::new();
         // classic histograms of a text body becoming ones with custom
@@ -393,6 +396,10 @@ impl ScrapeLoop {
                     } else {
                         ts
                     };
+                    let ex = parser.histogram_exemplars();
+                    if keep_exemplars && !ex.is_empty() {
+                        hist_exemplars.push((hists.len(), ex));
+                    }
                     hists.push((labels, when, h));
                 }
                 Ok(Some(Entry::Help)) => {
@@ -549,6 +556,27 @@ impl ScrapeLoop {
         // histogram series: this scrape's, and stale markers for the
         // last scrape's that are gone
         let mut now_hists = HashSet::with_capacity(hists.len());
+        for (i, ex) in hist_exemplars {
+            // exemplars belong to a series of the head: a histogram
+            // series gets one (it holds no float samples)
+            let (handle, _) = app.series_handle(&hists[i].0).map_err(|e| e.to_string())?;
+            for e in ex {
+                let labels = e
+                    .labels
+                    .iter()
+                    .map(|(name, value)| Label::new(name.as_str(), value.as_str()))
+                    .collect();
+                app.append_exemplar_handle(
+                    &handle,
+                    tsdb::Exemplar {
+                        labels: Labels::new(labels),
+                        value: e.value,
+                        ts: e.ts.unwrap_or(hists[i].1),
+                        has_ts: true,
+                    },
+                );
+            }
+        }
         for (labels, when, h) in hists {
             app.append_histogram(&labels, when, h);
             now_hists.insert(labels);

@@ -122,6 +122,15 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// After [`Entry::Histogram`] (protobuf only): the histogram's
+    /// exemplars.
+    pub fn histogram_exemplars(&self) -> &'a [openmetrics::Exemplar] {
+        match self {
+            Parser::Proto(p) => p.histogram_exemplars(),
+            _ => &[],
+        }
+    }
+
     /// After [`Entry::Histogram`] (protobuf only): key, timestamp and the
     /// native histogram.
     pub fn histogram(

@@ -395,6 +395,24 @@ fn exemplar(e: &model::Exemplar) -> Exemplar {
     }
 }
 
+/// A native histogram's exemplars, as Prometheus takes them: those of the
+/// histogram, or when it has none those of its classic buckets, only the
+/// ones with a timestamp, oldest first.
+fn native_exemplars(h: &model::Histogram) -> Vec<Exemplar> {
+    let mut out: Vec<Exemplar> = if h.exemplars.is_empty() {
+        h.bucket
+            .iter()
+            .filter_map(|b| b.exemplar.as_ref())
+            .map(exemplar)
+            .collect()
+    } else {
+        h.exemplars.iter().map(exemplar).collect()
+    };
+    out.retain(|e| e.ts.is_some());
+    out.sort_by_key(|e| e.ts);
+    out
+}
+
 /// A native histogram from its message; an error as Prometheus's for
 /// spans that do not match the buckets.
 fn native(h: &model::Histogram, gauge: bool) -> Result<FloatHistogram, String> {
@@ -618,7 +636,7 @@ pub fn decode(body: &[u8], opts: HistogramOptions) -> Result<Decoded, ParseError
                             labels,
                             ts,
                             h: fh,
-                            exemplars: h.exemplars.iter().map(exemplar).collect(),
+                            exemplars: native_exemplars(&h),
                         });
                     }
                     let classic = if native_here {
@@ -741,6 +759,15 @@ impl<'a> ProtoParser<'a> {
         if let ProtoEntry::Series { labels, .. } | ProtoEntry::Histogram { labels, .. } = self.cur()
         {
             out.extend(labels.iter().cloned());
+        }
+    }
+
+    /// After [`Entry::Histogram`]: the histogram's exemplars (with
+    /// timestamps, oldest first).
+    pub fn histogram_exemplars(&self) -> &'a [Exemplar] {
+        match self.cur() {
+            ProtoEntry::Histogram { exemplars, .. } => exemplars,
+            _ => &[],
         }
     }
 
