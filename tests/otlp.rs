@@ -493,3 +493,47 @@ fn exponential_histograms_in_otlp_json_requests() {
         Some(10.0)
     );
 }
+
+#[test]
+fn exemplars_of_exponential_histograms_are_stored() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        tmp.path(),
+        "global:\n  scrape_interval: 1h\n",
+        &[
+            "--web.enable-otlp-receiver",
+            "--enable-feature=exemplar-storage",
+        ],
+    );
+    let now_ns = crate::common::now_secs() * 1_000_000_000;
+    let t = now_ns - 30_000_000_000;
+    let body = format!(
+        r#"{{"resourceMetrics":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"svc"}}}}]}},
+ "scopeMetrics":[{{"metrics":[{{"name":"request.size","unit":"By","exponentialHistogram":{{"aggregationTemporality":2,
+ "dataPoints":[{{"timeUnixNano":"{t}","count":"3","sum":4.5,"scale":0,"zeroCount":"0",
+ "positive":{{"offset":0,"bucketCounts":["1","2"]}},
+ "exemplars":[{{"timeUnixNano":"{t}","asDouble":1.5,"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174"}}]}}]}}}}]}}]}}]}}"#
+    );
+    let (code, answer) = post_bytes(
+        &server.addr,
+        "/api/v1/otlp/v1/metrics",
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    );
+    assert_eq!((code, answer.as_str()), (200, ""));
+    assert_eq!(server.query("request_size_bytes").len(), 1);
+    let (code, v) = server.api(&format!(
+        "/api/v1/query_exemplars?query=request_size_bytes&start={}&end={}",
+        t / 1_000_000_000 - 60,
+        t / 1_000_000_000 + 60
+    ));
+    assert_eq!(code, 200, "{v}");
+    let ex = &v["data"][0]["exemplars"][0];
+    assert_eq!(
+        ex["labels"]["trace_id"], "5b8efff798038103d269b633813fc60c",
+        "{v}"
+    );
+    assert_eq!(ex["labels"]["span_id"], "eee19b7ec3c1b174");
+    assert_eq!(ex["value"], "1.5");
+    assert_eq!(v["data"][0]["seriesLabels"]["job"], "svc");
+}

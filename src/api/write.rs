@@ -112,6 +112,17 @@ fn store_inner(
             }
         }
     }
+    // exemplars belong to a series of the head: a histogram series with
+    // exemplars gets one (it holds no float samples)
+    if !exemplars.is_empty() && !histograms.is_empty() {
+        let hist_series: std::collections::HashSet<&tsdb::labels::Labels> =
+            histograms.iter().map(|h| &h.0).collect();
+        for (labels, _) in &exemplars {
+            if hist_series.contains(labels) {
+                let _ = appender.series(labels);
+            }
+        }
+    }
     for (labels, t, h) in histograms {
         appender.append_histogram(&labels, t, h);
     }

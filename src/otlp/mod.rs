@@ -9,8 +9,8 @@
 //! instead of `_bucket`/`_sum`/`_count`; either keeps the metric's
 //! translated name without a suffix. A native histogram point without a
 //! recorded value is a stale marker in its series, as a scrape marks a
-//! histogram series stale; exemplars of native histogram points are not
-//! stored (the exemplar store holds those of float series). Requests are
+//! histogram series stale; exemplars of native histogram points are
+//! stored with their series. Requests are
 //! decoded from protobuf or OTLP/JSON, gzipped or not; a request that
 //! cannot be decoded or translated stores nothing.
 
@@ -439,13 +439,19 @@ fn translate_metric(
     let delta = temporality == Some(proto::TEMPORALITY_DELTA);
     // a native histogram point: a histogram sample, or a float stale
     // marker in its series (as a scrape marks a histogram series stale)
-    let mut add_native = |l: Labels, t: i64, (p, warning): native::Converted| {
-        match p {
-            native::Point::Histogram(h) => tr.histograms.push((l, t, h)),
-            native::Point::Stale => out.add(l, t, f64::from_bits(tsdb::STALE_NAN_BITS)),
-        }
-        tr.warnings.extend(warning);
-    };
+    let mut add_native =
+        |l: Labels, t: i64, (p, warning): native::Converted, exemplars: &[proto::Exemplar]| {
+            match p {
+                native::Point::Histogram(h) => {
+                    for e in exemplars {
+                        tr.exemplars.push((l.clone(), exemplar(e)));
+                    }
+                    tr.histograms.push((l, t, h))
+                }
+                native::Point::Stale => out.add(l, t, f64::from_bits(tsdb::STALE_NAN_BITS)),
+            }
+            tr.warnings.extend(warning);
+        };
     match data {
         metric::Data::Gauge(proto::Gauge { data_points: dps })
         | metric::Data::Sum(proto::Sum {
@@ -474,7 +480,7 @@ fn translate_metric(
             for p in &h.data_points {
                 let point = native::custom_buckets(p, delta)?;
                 let l = series_labels(&attrs(&p.attributes)?, res, scope, &name, None);
-                add_native(l, nanos_to_ms(p.time_unix_nano), point);
+                add_native(l, nanos_to_ms(p.time_unix_nano), point, &p.exemplars);
             }
         }
         metric::Data::Histogram(h) => {
@@ -543,7 +549,7 @@ fn translate_metric(
             for p in &x.data_points {
                 let point = native::exponential(p, delta)?;
                 let l = series_labels(&attrs(&p.attributes)?, res, scope, &name, None);
-                add_native(l, nanos_to_ms(p.time_unix_nano), point);
+                add_native(l, nanos_to_ms(p.time_unix_nano), point, &p.exemplars);
             }
         }
     }
