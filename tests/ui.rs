@@ -401,6 +401,7 @@ fn web_ui_in_a_headless_browser() {
     });
 
     let exemplars = add_exemplars(&s);
+    add_histogram(&s);
 
     let shots = dir.path().join("screenshots");
     let base = format!("http://{}", s.addr);
@@ -535,6 +536,7 @@ fn web_ui_in_a_headless_browser() {
     check_zoom(&report["zoom"]);
     check_y_axis(&report["yAxis"]);
     check_exemplars(&report["exemplars"], &exemplars);
+    check_histogram(&report["histogram"]);
     check_history(&report["history"]);
     check_explorer(&s, &report["explorer"]);
     check_format(&s, &report["format"]);
@@ -698,6 +700,68 @@ fn add_exemplars(s: &Server) -> Vec<(String, f64)> {
     let (code, body) = crate::peers::remote_write(&s.addr, &req);
     assert_eq!(code, 204, "{body}");
     added
+}
+
+/// A native histogram series `ui_request_seconds` (by remote write):
+/// schema 0, buckets (0.5, 1], (1, 2], (2, 4] holding 1, 2 and 4.
+fn add_histogram(s: &Server) {
+    use flint::remote::proto::histogram::{Count, ZeroCount};
+    use flint::remote::{BucketSpan, Histogram, Label, TimeSeries, WriteRequest};
+    let now = crate::common::now_secs() as i64 * 1000;
+    let req = WriteRequest {
+        timeseries: vec![TimeSeries {
+            labels: vec![
+                Label::new("__name__", "ui_request_seconds"),
+                Label::new("job", "ui"),
+            ],
+            histograms: vec![Histogram {
+                count: Some(Count::CountInt(7)),
+                sum: 3.5,
+                schema: 0,
+                zero_count: Some(ZeroCount::ZeroCountInt(0)),
+                positive_spans: vec![BucketSpan {
+                    offset: 0,
+                    length: 3,
+                }],
+                positive_deltas: vec![1, 1, 2],
+                timestamp: now - 1000,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let (code, body) = crate::peers::remote_write(&s.addr, &req);
+    assert_eq!(code, 204, "{body}");
+}
+
+/// The table shows a histogram sample's count and sum, and its buckets
+/// with their intervals, counts and bars as long as the counts.
+fn check_histogram(r: &Value) {
+    assert_eq!(r["head"], "count 7, sum 3.5", "{r}");
+    assert_eq!(r["summary"], "3 buckets", "{r}");
+    let got: Vec<(String, String, String)> = r["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["range"].as_str().unwrap().to_string(),
+                b["count"].as_str().unwrap().to_string(),
+                b["width"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want = [
+        ("(0.5, 1]", "1", "25%"),
+        ("(1, 2]", "2", "50%"),
+        ("(2, 4]", "4", "100%"),
+    ];
+    let want: Vec<(String, String, String)> = want
+        .iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect();
+    assert_eq!(got, want, "{r}");
 }
 
 /// "Show exemplars" marks the exemplars the API has for the graph's

@@ -504,6 +504,21 @@ try {
   await bytesCard.scrollIntoViewIfNeeded();
   await shot('12b-tsdb-bytes');
 
+  // ------------------------------------- a native histogram in the table
+  await page.goto(`${base}/graph?g0.expr=${encodeURIComponent('ui_request_seconds')}&g0.tab=1`);
+  panel = page.getByRole('region', { name: 'Query panel' }).first();
+  await waitTable(panel);
+  await panel.locator('.hist summary').first().click();
+  report.histogram = await panel.locator('.hist').first().evaluate(el => ({
+    head: el.querySelector('span').textContent,
+    summary: el.querySelector('summary').textContent,
+    buckets: [...el.querySelectorAll('table.hist-buckets tr')].map(tr => ({
+      range: tr.cells[0].textContent,
+      count: tr.cells[1].textContent,
+      width: tr.querySelector('td.bar div').style.width,
+    })),
+  }));
+
   // ----------------- targets page: endpoints on one line beside an error
   await page.setViewportSize({ width: 900, height: 860 });
   log('open', `${base}/targets`);

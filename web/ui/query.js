@@ -483,7 +483,7 @@ class Panel {
           val = (r.values || []).map(([t, v]) => h('div', v, h('span.at', ` @${t}`)));
           if (r.histograms) val.push(h('div.muted', `${r.histograms.length} histogram samples`));
         } else if (r.histogram) {
-          val = h('span.muted', `histogram (count ${r.histogram[1].count}, sum ${r.histogram[1].sum})`);
+          val = histCell(r.histogram[1]);
         } else {
           val = r.value[1];
         }
@@ -583,4 +583,17 @@ export function guessUnit(expr) {
     else if (unit !== u) return '';
   }
   return unit || '';
+}
+
+/** A histogram sample: count and sum, and its buckets (interval, count)
+ * as bars, as Prometheus's table shows it. */
+function histCell(hg) {
+  const bs = hg.buckets || [];
+  const max = Math.max(1e-300, ...bs.map(b => +b[3]));
+  // boundary rule: 0 (a,b], 1 [a,b), 2 (a,b), 3 [a,b]
+  const range = ([rule, lo, hi]) => `${rule & 1 ? '[' : '('}${lo}, ${hi}${rule === 0 || rule === 3 ? ']' : ')'}`;
+  return h('div.hist', h('span.muted', `count ${hg.count}, sum ${hg.sum}`),
+    h('details', h('summary', `${bs.length} bucket${bs.length === 1 ? '' : 's'}`),
+      h('table.hist-buckets', bs.map(b => h('tr', h('td', range(b)), h('td.num', b[3]),
+        h('td.bar', h('div', { style: { width: `${(100 * b[3] / max).toFixed(1)}%` } })))))));
 }
