@@ -373,36 +373,12 @@ pub fn histogram_to_proto(h: &tsdb::histogram::FloatHistogram, t: i64) -> super:
         && is_int(h.zero_count)
         && h.positive.iter().chain(&h.negative).all(|b| is_int(b.1));
     let spans = |buckets: &[(i32, f64)]| -> Vec<BucketSpan> {
-        let mut out: Vec<BucketSpan> = Vec::new();
-        let mut next: Option<i32> = None;
-        for &(i, _) in buckets {
-            match next {
-                Some(n) if n == i => out.last_mut().expect("a span").length += 1,
-                Some(n) => out.push(BucketSpan {
-                    offset: i - n,
-                    length: 1,
-                }),
-                None => out.push(BucketSpan {
-                    offset: i,
-                    length: 1,
-                }),
-            }
-            next = Some(i + 1);
-        }
-        out
-    };
-    let deltas = |buckets: &[(i32, f64)]| -> Vec<i64> {
-        let mut prev = 0i64;
-        buckets
-            .iter()
-            .map(|b| {
-                let c = b.1 as i64;
-                let d = c - prev;
-                prev = c;
-                d
-            })
+        tsdb::histogram::spans_of(buckets)
+            .into_iter()
+            .map(|(offset, length)| BucketSpan { offset, length })
             .collect()
     };
+    let deltas = tsdb::histogram::deltas_of;
     let counts = |buckets: &[(i32, f64)]| -> Vec<f64> { buckets.iter().map(|b| b.1).collect() };
     super::proto::Histogram {
         count: Some(if integer {

@@ -200,22 +200,10 @@ fn histogram_message(h: &FloatHistogram) -> model::Histogram {
         m.zero_count_float = h.zero_count;
     }
     let spans = |buckets: &[(i32, f64)]| -> Vec<model::BucketSpan> {
-        let mut out: Vec<model::BucketSpan> = Vec::new();
-        let mut next: Option<i32> = None;
-        for &(i, _) in buckets {
-            match next {
-                Some(n) if n == i => out.last_mut().expect("a span").length += 1,
-                Some(n) => out.push(model::BucketSpan {
-                    offset: i - n,
-                    length: 1,
-                }),
-                None => out.push(model::BucketSpan {
-                    offset: i,
-                    length: 1,
-                }),
-            }
-            next = Some(i + 1);
-        }
+        let mut out: Vec<model::BucketSpan> = tsdb::histogram::spans_of(buckets)
+            .into_iter()
+            .map(|(offset, length)| model::BucketSpan { offset, length })
+            .collect();
         // a histogram without buckets keeps a span, so that it reads as
         // a native one
         if out.is_empty() {
@@ -226,17 +214,7 @@ fn histogram_message(h: &FloatHistogram) -> model::Histogram {
         }
         out
     };
-    let deltas = |buckets: &[(i32, f64)]| -> Vec<i64> {
-        let mut prev = 0i64;
-        buckets
-            .iter()
-            .map(|b| {
-                let d = b.1 as i64 - prev;
-                prev = b.1 as i64;
-                d
-            })
-            .collect()
-    };
+    let deltas = tsdb::histogram::deltas_of;
     m.positive_span = spans(&h.positive);
     if !h.negative.is_empty() {
         m.negative_span = spans(&h.negative);

@@ -656,6 +656,38 @@ pub fn counts_from_deltas(deltas: &[i64], side: &str) -> Result<Vec<f64>, String
     Ok(out)
 }
 
+/// Spans `(offset, length)` covering buckets `(index, count)` (in index
+/// order): consecutive indexes in one span, each span's offset the gap
+/// after the one before (the first's the first index).
+pub fn spans_of(buckets: &[(i32, f64)]) -> Vec<(i32, u32)> {
+    let mut out: Vec<(i32, u32)> = Vec::new();
+    let mut next: Option<i32> = None;
+    for &(i, _) in buckets {
+        match next {
+            Some(n) if n == i => out.last_mut().expect("a span").1 += 1,
+            Some(n) => out.push((i - n, 1)),
+            None => out.push((i, 1)),
+        }
+        next = Some(i + 1);
+    }
+    out
+}
+
+/// Integer bucket counts as deltas, each from the bucket before (the
+/// first from 0).
+pub fn deltas_of(buckets: &[(i32, f64)]) -> Vec<i64> {
+    let mut prev = 0i64;
+    buckets
+        .iter()
+        .map(|b| {
+            let c = b.1 as i64;
+            let d = c - prev;
+            prev = c;
+            d
+        })
+        .collect()
+}
+
 /// Buckets `(index, count)` from spans `(offset, length)` (the first
 /// offset the first index, each next one the gap after the span before)
 /// and the counts they cover; an error naming `side` when the spans do not

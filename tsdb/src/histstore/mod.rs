@@ -156,7 +156,8 @@ fn decode_chunk(payload: &[u8]) -> Option<DecodedChunk> {
     })
 }
 
-fn put_labels(out: &mut Vec<u8>, labels: &Labels) {
+/// Labels as a count and each label's name and value, lengths first.
+pub(crate) fn put_labels(out: &mut Vec<u8>, labels: &Labels) {
     put_uvarint(out, labels.len() as u64);
     for l in labels.iter() {
         put_uvarint(out, l.name.len() as u64);
@@ -166,7 +167,8 @@ fn put_labels(out: &mut Vec<u8>, labels: &Labels) {
     }
 }
 
-fn get_labels(c: &mut Cursor<'_>) -> Option<Labels> {
+/// Reads what [`put_labels`] wrote.
+pub(crate) fn get_labels(c: &mut Cursor<'_>) -> Option<Labels> {
     let n = c.uvarint()?;
     if n > 1 << 16 {
         return None;

@@ -33,13 +33,7 @@ pub(crate) fn encode_histograms(
     out.push(KIND_HISTOGRAMS);
     put_uvarint(out, histograms.len() as u64);
     for (labels, t, h) in histograms {
-        put_uvarint(out, labels.len() as u64);
-        for l in labels.iter() {
-            put_uvarint(out, l.name.len() as u64);
-            out.extend_from_slice(l.name.as_bytes());
-            put_uvarint(out, l.value.len() as u64);
-            out.extend_from_slice(l.value.as_bytes());
-        }
+        crate::histstore::put_labels(out, labels);
         let mut enc = crate::histstore::chunk::Encoder::default();
         enc.append(*t, h);
         let (bytes, bits) = enc.bytes();
@@ -54,21 +48,8 @@ fn decode_histograms(
 ) -> Option<()> {
     let mut c = Cursor::at(payload, 1);
     let n = c.uvarint()?;
-    let text = |c: &mut Cursor<'_>| -> Option<String> {
-        let len = usize::try_from(c.uvarint()?).ok()?;
-        String::from_utf8(c.bytes(len)?.to_vec()).ok()
-    };
     for _ in 0..n {
-        let nl = c.uvarint()?;
-        if nl > 1 << 16 {
-            return None;
-        }
-        let mut labels = Vec::with_capacity(nl as usize);
-        for _ in 0..nl {
-            let name = text(&mut c)?;
-            let v = text(&mut c)?;
-            labels.push(crate::labels::Label::new(name, v));
-        }
+        let labels = crate::histstore::get_labels(&mut c)?;
         let bits = usize::try_from(c.uvarint()?).ok()?;
         let bytes = c.bytes(bits.div_ceil(8))?;
         let version = if payload[0] == KIND_HISTOGRAMS_V1 {
@@ -77,7 +58,7 @@ fn decode_histograms(
             2
         };
         let (t, hist) = crate::histstore::chunk::decode_version(version, bytes, bits, 1)?.pop()?;
-        h(crate::labels::Labels::new(labels), t, hist);
+        h(labels, t, hist);
     }
     (c.pos() == payload.len()).then_some(())
 }
