@@ -104,3 +104,49 @@ pub fn journal(dir: &Path, bytes: &[u8]) -> Result<usize, Error> {
 pub fn regex_literals(re: &str) -> (Option<Vec<String>>, String) {
     crate::block::fuzz_regex_literals(re)
 }
+
+/// Decodes `bytes` as a native histogram chunk of each encoding version:
+/// the first two bytes give the sample count, the next two the bit length.
+/// At most the count is decoded; what decodes is encoded again and must
+/// decode to the same samples.
+pub fn histogram_chunk(bytes: &[u8]) -> usize {
+    let Some((head, body)) = bytes.split_at_checked(4) else {
+        return 0;
+    };
+    let count = u32::from(u16::from_le_bytes([head[0], head[1]]));
+    let bits = usize::from(u16::from_le_bytes([head[2], head[3]]));
+    let mut n = 0;
+    for version in [1u8, 2] {
+        let Some(samples) = crate::histstore::chunk::decode_version(version, body, bits, count)
+        else {
+            continue;
+        };
+        assert!(samples.len() <= count as usize);
+        n += samples.len();
+        let mut enc = crate::histstore::chunk::Encoder::default();
+        let mut prev = None;
+        for (t, h) in &samples {
+            // the encoder takes growing timestamps
+            if prev.is_some_and(|p| *t <= p) {
+                return n;
+            }
+            prev = Some(*t);
+            enc.append(*t, h);
+        }
+        let (buf, bits) = enc.bytes();
+        let again = crate::histstore::chunk::decode(buf, bits, enc.count()).expect("re-encoded");
+        assert_eq!(again.len(), samples.len());
+        // the same samples, but for empty buckets: an encoder keeps the
+        // buckets of its layout, which a decoded layout may not have had
+        for ((t, a), (u, b)) in samples.iter().zip(&again) {
+            assert_eq!(t, u);
+            assert_eq!(a.count.to_bits(), b.count.to_bits());
+            let (mut a, mut b) = (a.clone(), b.clone());
+            a.compact();
+            b.compact();
+            assert_eq!(a.positive.len(), b.positive.len());
+            assert_eq!(a.negative.len(), b.negative.len());
+        }
+    }
+    n
+}

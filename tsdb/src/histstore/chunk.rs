@@ -287,7 +287,11 @@ impl Layout {
             for _ in 0..n {
                 let i = match prev {
                     None => get_signed(r)?,
-                    Some(p) => p.checked_add(1)?.checked_add(get_unsigned(r)? as i64)?,
+                    // a gap is never negative: indexes grow
+                    Some(p) => {
+                        let gap = i64::try_from(get_unsigned(r)?).ok()?;
+                        p.checked_add(1)?.checked_add(gap)?
+                    }
                 };
                 side.push(i32::try_from(i).ok()?);
                 prev = Some(i);

@@ -408,3 +408,11 @@ fn the_log_costs_a_sample_about_what_its_chunk_does() {
     assert_eq!(got.len(), 100);
     assert_eq!(got[99].1.positive, wide(100).positive);
 }
+
+/// A chunk found by fuzzing: bucket gaps that read as negative made
+/// indexes that do not grow; such a layout is refused.
+#[test]
+fn a_layout_whose_indexes_do_not_grow_is_refused() {
+    let bytes = include_bytes!("../../testdata/fuzz/histogram_chunk_negative_gap");
+    let _ = crate::fuzzing::histogram_chunk(bytes);
+}
