@@ -5,45 +5,12 @@
 //! authentication reach the agent as Consul's client sends them; an
 //! agent that fails keeps the last targets; Alertmanagers are found too.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::collections::BTreeSet;
+use std::time::Duration;
 
-use serde_json::Value;
-
+use crate::common::{discovered_targets as targets, wait_for};
 use crate::common::{http_get, MockTarget, Server};
 use crate::standin::consul::{Consul, Fault, Instance, Setup};
-
-/// The active targets of a job: all their labels by `__address__`.
-fn targets(s: &Server, job: &str) -> BTreeMap<String, Value> {
-    let (code, v) = s.api("/api/v1/targets?state=active");
-    assert_eq!(code, 200);
-    v["data"]["activeTargets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["scrapePool"] == job)
-        .map(|t| {
-            (
-                t["discoveredLabels"]["__address__"]
-                    .as_str()
-                    .unwrap()
-                    .to_string(),
-                t.clone(),
-            )
-        })
-        .collect()
-}
-
-fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(secs) {
-        if f() {
-            return start.elapsed();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("timed out after {secs} s waiting for {what}");
-}
 
 fn port(t: &MockTarget) -> u16 {
     t.addr.rsplit(':').next().unwrap().parse().unwrap()
@@ -407,13 +374,13 @@ fn alertmanagers_found_in_consul() {
     );
     let s = Server::start(dir.path(), &cfg, &[]);
     let want = format!("http://{}/api/v2/alerts", am.addr);
-    s.eventually(10, "the Alertmanager from Consul", || {
+    s.eventually(30, "the Alertmanager from Consul", || {
         let (_, v) = s.api("/api/v1/alertmanagers");
         v["data"]["activeAlertmanagers"]
             .as_array()
             .is_some_and(|a| a.iter().any(|x| x["url"] == want.as_str()))
     });
-    s.eventually(15, "an alert sent", || {
+    s.eventually(30, "an alert sent", || {
         am.requests().iter().any(|r| {
             r.path == "/api/v2/alerts" && String::from_utf8_lossy(&r.body).contains("Always")
         })

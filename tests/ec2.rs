@@ -7,43 +7,13 @@
 //! logged and fetched again.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::common::Server;
+use crate::common::{discovered_targets as targets, wait_for};
 use crate::standin::ec2::{Aws, Instance, KEYS, REGION, ROLE};
-
-fn targets(s: &Server, job: &str) -> BTreeMap<String, Value> {
-    let (code, v) = s.api("/api/v1/targets?state=active");
-    assert_eq!(code, 200);
-    v["data"]["activeTargets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["scrapePool"] == job)
-        .map(|t| {
-            (
-                t["discoveredLabels"]["__address__"]
-                    .as_str()
-                    .unwrap()
-                    .to_string(),
-                t.clone(),
-            )
-        })
-        .collect()
-}
-
-fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(secs) {
-        if f() {
-            return start.elapsed();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("timed out after {secs} s waiting for {what}");
-}
 
 fn meta_names(t: &Value) -> BTreeSet<String> {
     t["discoveredLabels"]

@@ -679,3 +679,40 @@ pub fn base64_decode(s: &str) -> Vec<u8> {
     }
     out
 }
+
+/// The server's active targets of `job` by discovered `__address__`.
+pub fn discovered_targets(
+    s: &Server,
+    job: &str,
+) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let (code, v) = s.api("/api/v1/targets?state=active");
+    assert_eq!(code, 200);
+    v["data"]["activeTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["scrapePool"] == job)
+        .map(|t| {
+            (
+                t["discoveredLabels"]["__address__"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                t.clone(),
+            )
+        })
+        .collect()
+}
+
+/// Polls `f` every 20 ms until it holds (returning how long that took)
+/// or `secs` pass (a panic naming `what`).
+pub fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(secs) {
+        if f() {
+            return start.elapsed();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("timed out after {secs} s waiting for {what}");
+}
