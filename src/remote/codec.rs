@@ -368,10 +368,7 @@ pub fn histogram_to_proto(h: &tsdb::histogram::FloatHistogram, t: i64) -> super:
     use super::proto::histogram::{Count, ResetHint, ZeroCount};
     use super::proto::BucketSpan;
     use tsdb::histogram::CounterResetHint;
-    let is_int = |v: f64| v >= 0.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_992.0;
-    let integer = is_int(h.count)
-        && is_int(h.zero_count)
-        && h.positive.iter().chain(&h.negative).all(|b| is_int(b.1));
+    let integer = h.has_integer_counts();
     let spans = |buckets: &[(i32, f64)]| -> Vec<BucketSpan> {
         tsdb::histogram::spans_of(buckets)
             .into_iter()

@@ -377,14 +377,15 @@ impl ScrapeLoop {
                         continue;
                     };
                     hists_scraped += 1;
-                    let labels = match self.hist_labels.remove(key) {
-                        Some(l) => l,
+                    // the last scrape's entry moves over, its key with it
+                    let (key, labels) = match self.hist_labels.remove_entry(key) {
+                        Some(e) => e,
                         None => {
                             parser.labels(&mut self.scratch);
-                            stored_labels(&self.scratch, &t)?
+                            (key.to_vec(), stored_labels(&self.scratch, &t)?)
                         }
                     };
-                    hist_labels.insert(key.to_vec(), labels.clone());
+                    hist_labels.insert(key, labels.clone());
                     let Some(labels) = labels else { continue };
                     kept_so_far += 1;
                     if t.limits.samples > 0 && kept_so_far > t.limits.samples {

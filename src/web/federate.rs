@@ -158,10 +158,7 @@ fn histogram_message(h: &FloatHistogram) -> model::Histogram {
         sample_sum: h.sum,
         ..Default::default()
     };
-    let is_int = |v: f64| v >= 0.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_992.0;
-    let integer = is_int(h.count)
-        && is_int(h.zero_count)
-        && h.positive.iter().chain(&h.negative).all(|b| is_int(b.1));
+    let integer = h.has_integer_counts();
     if integer {
         m.sample_count = h.count as u64;
     } else {

@@ -339,6 +339,16 @@ impl FloatHistogram {
         }
     }
 
+    /// Whether every count (total, zero bucket, buckets) is a whole number
+    /// a float holds exactly (at most 2^53, not negative): the histogram
+    /// can travel as an integer one (bucket deltas).
+    pub fn has_integer_counts(&self) -> bool {
+        let int = |v: f64| v >= 0.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_992.0;
+        int(self.count)
+            && int(self.zero_count)
+            && self.positive.iter().chain(&self.negative).all(|b| int(b.1))
+    }
+
     /// Merges buckets into the coarser exponential schema `to`.
     pub fn reduce_resolution(&mut self, to: i32) {
         if self.uses_custom_buckets() || to >= self.schema {
