@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use tsdb::labels::{Labels, MatchOp, Matcher, METRIC_NAME};
 
-use super::super::engine::selector::latest;
+use super::super::engine::selector::latest_any;
 use crate::engine::Evaluator;
 use crate::error::Error;
 use crate::parser::Expr;
@@ -126,9 +126,12 @@ pub(crate) fn info(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> Result<Ste
         }
         let name = s.labels.metric_name().unwrap_or("");
         info_names.insert(name, ());
-        let Some((t, _)) = latest(&s.samples, ts, lookback) else {
+        let Some((t, _, h)) = latest_any(s, ts, lookback) else {
             continue;
         };
+        if h.is_some() {
+            return Err(Error::exec("info sample should be float"));
+        }
         match chosen.entry(signature(name, &s.labels)) {
             std::collections::hash_map::Entry::Vacant(e) => {
                 e.insert((&s.labels, t));
@@ -191,7 +194,7 @@ pub(crate) fn info(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> Result<Ste
         out.push(Sample {
             metric,
             v: s.v,
-            h: None,
+            h: s.h,
             drop_name: s.drop_name,
         });
     }

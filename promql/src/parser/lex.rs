@@ -773,7 +773,9 @@ impl Lexer<'_> {
     fn string(&mut self, q: u8) -> Result<String, LexError> {
         let start = self.i;
         self.i += 1;
-        let mut out = String::new();
+        // bytes: `\x` and octal escapes write single bytes, which together
+        // may form UTF-8 sequences
+        let mut out: Vec<u8> = Vec::new();
         // Prometheus reports string errors at the opening quote.
         let bad = |msg: String| LexError { pos: start, msg };
         loop {
@@ -786,17 +788,20 @@ impl Lexer<'_> {
             };
             self.i += c.len_utf8();
             if c as u32 == q as u32 {
-                return Ok(out);
+                return Ok(match String::from_utf8(out) {
+                    Ok(s) => s,
+                    Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                });
             }
             if q == b'`' {
-                out.push(c);
+                push_char(&mut out, c);
                 continue;
             }
             if c == '\n' {
                 return Err(bad("unterminated quoted string".into()));
             }
             if c != '\\' {
-                out.push(c);
+                push_char(&mut out, c);
                 continue;
             }
             let Some(e) = self.src[self.i..].chars().next() else {
@@ -805,39 +810,39 @@ impl Lexer<'_> {
             self.i += e.len_utf8();
             let (n, base, max) = match e {
                 'a' => {
-                    out.push('\u{7}');
+                    push_char(&mut out, '\u{7}');
                     continue;
                 }
                 'b' => {
-                    out.push('\u{8}');
+                    push_char(&mut out, '\u{8}');
                     continue;
                 }
                 'f' => {
-                    out.push('\u{c}');
+                    push_char(&mut out, '\u{c}');
                     continue;
                 }
                 'n' => {
-                    out.push('\n');
+                    push_char(&mut out, '\n');
                     continue;
                 }
                 'r' => {
-                    out.push('\r');
+                    push_char(&mut out, '\r');
                     continue;
                 }
                 't' => {
-                    out.push('\t');
+                    push_char(&mut out, '\t');
                     continue;
                 }
                 'v' => {
-                    out.push('\u{b}');
+                    push_char(&mut out, '\u{b}');
                     continue;
                 }
                 '\\' => {
-                    out.push('\\');
+                    push_char(&mut out, '\\');
                     continue;
                 }
                 '"' | '\'' if e as u32 == q as u32 => {
-                    out.push(e);
+                    push_char(&mut out, e);
                     continue;
                 }
                 '0'..='7' => {
@@ -869,16 +874,21 @@ impl Lexer<'_> {
                 ));
             }
             if base == 8 || e == 'x' {
-                // a raw byte; only ASCII can be represented in a str
-                match char::from_u32(v).filter(|_| v < 0x80) {
-                    Some(ch) => out.push(ch),
-                    None => out.push(char::REPLACEMENT_CHARACTER),
-                }
+                // a raw byte (at most 255)
+                out.push(v as u8);
             } else {
-                out.push(char::from_u32(v).unwrap_or(char::REPLACEMENT_CHARACTER));
+                push_char(
+                    &mut out,
+                    char::from_u32(v).unwrap_or(char::REPLACEMENT_CHARACTER),
+                );
             }
         }
     }
+}
+
+/// Appends a character's UTF-8 bytes.
+fn push_char(out: &mut Vec<u8>, c: char) {
+    out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
 }
 
 /// A character as Go's `%#U` shows it: `U+0063 'c'`.
@@ -896,6 +906,15 @@ mod tests {
 
     fn toks(s: &str) -> Vec<Tok> {
         lex(s).unwrap().into_iter().map(|t| t.tok).collect()
+    }
+
+    #[test]
+    fn byte_escapes_form_utf8() {
+        // two `\x` bytes and three octal ones spell UTF-8 characters
+        assert_eq!(toks(r#""caf\xc3\xa9""#)[0], Tok::Str("café".into()));
+        assert_eq!(toks(r#""\342\202\254""#)[0], Tok::Str("€".into()));
+        // a byte that is not UTF-8 cannot be kept in a str
+        assert_eq!(toks(r#""a\xc5z""#)[0], Tok::Str("a\u{fffd}z".into()));
     }
 
     #[test]

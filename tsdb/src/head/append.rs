@@ -282,6 +282,14 @@ impl<'a> Appender<'a> {
                 .into_iter()
                 .partition(|(_, t, _)| *t <= max_t);
             stats.too_far_in_future += future.len() as u64;
+            // each histogram series is a head series too (counted, in the
+            // postings, forgotten as the others once its samples are old)
+            for (labels, t, _) in &keep {
+                if let Ok((s, _)) = self.head.get_or_create(labels) {
+                    let mut st = s.state.lock();
+                    st.last_hist_t = Some(st.last_hist_t.map_or(*t, |l| l.max(*t)));
+                }
+            }
             // the stored histograms are journaled too, for remote write;
             // in agent mode they are only journaled
             let journal = self.head.journal.read().clone();

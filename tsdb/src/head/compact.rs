@@ -174,7 +174,7 @@ impl Head {
                 .map(|o| o.mint));
             match first {
                 Some(t) => min = min.min(t),
-                None if st.last_t.is_some_and(|t| t < forget_before) => {
+                None if st.last_t.max(st.last_hist_t).is_some_and(|t| t < forget_before) => {
                     dead.insert(s.id);
                 }
                 None => {}
@@ -197,7 +197,10 @@ impl Head {
         let mut dead = HashSet::new();
         self.index.for_each(|s| {
             let st = s.state.lock();
-            if st.open.is_none() && st.closed.is_empty() && st.last_t.is_some_and(|t| t < before) {
+            if st.open.is_none()
+                && st.closed.is_empty()
+                && st.last_t.max(st.last_hist_t).is_some_and(|t| t < before)
+            {
                 dead.insert(s.id);
             }
         });

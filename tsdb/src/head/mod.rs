@@ -147,6 +147,9 @@ pub(crate) struct SeriesState {
     pub last_t: Option<i64>,
     /// Bits of the newest value, when known without decoding.
     pub last_v: Option<u64>,
+    /// Newest native histogram sample's timestamp (the samples are in the
+    /// histogram store; a series holding only those is a head series too).
+    pub last_hist_t: Option<i64>,
     /// Forgotten by the head: appends through an old handle are refused.
     pub removed: bool,
 }
@@ -172,6 +175,7 @@ impl MemSeries {
                 open: None,
                 last_t: None,
                 last_v: None,
+                last_hist_t: None,
                 removed: false,
             }),
             next_write: AtomicUsize::new(0),
@@ -403,18 +407,35 @@ impl Head {
             (result, all)
         });
         let (head, mut report, loaded, problems) = loaded?;
+        // the series with native histograms newer than the blocks are head
+        // series too
+        let min_valid = head.min_valid.load(Ordering::Relaxed);
+        let hist_series = head.hist.last_times();
+        let mut hist_new = Vec::new();
+        for (labels, t) in hist_series.into_iter().filter(|(_, t)| *t >= min_valid) {
+            match head.find(&labels, labels.hash64()) {
+                Some(s) => s.state.lock().last_hist_t = Some(t),
+                None => hist_new.push((labels, t)),
+            }
+        }
         // series whose data all went into blocks (or never came) are dropped
         let dead: std::collections::HashSet<u64> = all
             .iter()
             .filter(|s| {
                 let st = s.state.lock();
-                st.closed.is_empty() && st.open.is_none()
+                st.closed.is_empty() && st.open.is_none() && st.last_hist_t.is_none()
             })
             .map(|s| s.id)
             .collect();
         drop(all);
         head.forget(&dead);
         head.counters.series_removed.store(0, Ordering::Relaxed);
+        // (histogram series of a data folder from before they were)
+        for (labels, t) in hist_new {
+            if let Ok((s, _)) = head.get_or_create(&labels) {
+                s.state.lock().last_hist_t = Some(t);
+            }
+        }
         report.series = head.num_series.load(Ordering::Relaxed) as usize;
         Ok((head, report, loaded, problems))
     }
@@ -652,7 +673,12 @@ impl Head {
                 widen(t, t);
             }
         });
-        (chunks, range)
+        // and the histogram store's open chunks
+        let (hist_chunks, hist_range) = self.hist.open_chunks();
+        if let Some((a, b)) = hist_range {
+            widen(a, b);
+        }
+        (chunks + hist_chunks, range)
     }
 
     /// For each series with a metric name: calls `f` with the name, the

@@ -807,6 +807,29 @@ impl HistStore {
         }
     }
 
+    /// Each series' newest sample time, for the series the store has
+    /// appended to since its log was started.
+    pub(crate) fn last_times(&self) -> Vec<(Labels, i64)> {
+        let inner = self.inner.lock();
+        inner
+            .series
+            .iter()
+            .filter_map(|(l, st)| Some((l.clone(), st.last_t?)))
+            .collect()
+    }
+
+    /// The number of open chunks and the time range they cover.
+    pub(crate) fn open_chunks(&self) -> (u64, Option<(i64, i64)>) {
+        let inner = self.inner.lock();
+        let mut n = 0;
+        let mut range: Option<(i64, i64)> = None;
+        for o in inner.series.values().filter_map(|s| s.open.as_ref()) {
+            n += 1;
+            range = Some(range.map_or((o.mint, o.maxt), |(a, b)| (a.min(o.mint), b.max(o.maxt))));
+        }
+        (n, range)
+    }
+
     /// The oldest and newest timestamp held.
     pub(crate) fn time_range(&self) -> Option<(i64, i64)> {
         let inner = self.inner.lock();

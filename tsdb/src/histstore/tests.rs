@@ -207,6 +207,42 @@ fn through_the_database_beside_float_samples() {
     assert_eq!(sel[0].histograms.len(), 2);
 }
 
+#[test]
+fn histogram_series_are_head_series() {
+    use crate::{Db, Options};
+    let dir = tempfile::tempdir().unwrap();
+    let opts = || Options {
+        no_lockfile: true,
+        max_future_ms: 0,
+        ..Options::default()
+    };
+    let only = Labels::from_pairs(&[("__name__", "h"), ("job", "b")]);
+    let other = Labels::from_pairs(&[("__name__", "h"), ("job", "c")]);
+    {
+        let db = Db::open(dir.path(), opts()).unwrap();
+        let mut app = db.appender();
+        app.append_histogram(&only, 2000, hist(2));
+        app.append_histogram(&only, 3000, hist(3));
+        app.commit().unwrap();
+        let st = db.stats();
+        assert_eq!((st.series, st.series_created), (1, 1));
+        // the open histogram chunk is a head chunk, its times the head's
+        assert_eq!(db.time_range(), (1, Some((2000, 3000))));
+        let card = db.cardinality(10);
+        assert_eq!(card.series_by_metric, vec![("h".to_string(), 1)]);
+        // a series with float and histogram samples is counted once
+        let mut app = db.appender();
+        app.append_labels(&only, 4000, 1.0).unwrap();
+        app.append_histogram(&other, 4000, hist(1));
+        app.commit().unwrap();
+        assert_eq!(db.stats().series, 2);
+    }
+    // still head series after a restart
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert_eq!(db.stats().series, 2);
+    assert_eq!(db.cardinality(10).series_by_metric, vec![("h".to_string(), 2)]);
+}
+
 /// The fixture's series: an integer exponential histogram whose layout
 /// grows and whose counter resets, a float custom-bucket one, and a gauge
 /// histogram with negative buckets; 200 samples each from a range start,
