@@ -583,6 +583,7 @@ fn web_ui_in_a_headless_browser() {
         "14-explain.png",
         "15-heatmap.png",
         "15b-heatmap-dark.png",
+        "15b-heatmap-negative-buckets.png",
         "15c-heatmap-count.png",
     ] {
         assert!(

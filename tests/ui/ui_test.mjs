@@ -560,6 +560,8 @@ try {
   await panel.locator('.chart[data-mode] ~ .legend .legend-item[data-i="1"]').first().click();
   await page.waitForFunction(() => document.querySelector('.chart[data-mode]').dataset.selected === '1');
   report.heatmap.second = await heatmapReport(heat);
+  await heat.scrollIntoViewIfNeeded();
+  await shot('15b-heatmap-negative-buckets');
   await panel.getByRole('group', { name: 'Histograms drawn as' }).getByRole('button', { name: 'Count' }).click();
   await page.waitForURL(/g0\.histogram_view=count/);
   const counts = await graphReport(panel);
