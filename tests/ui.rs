@@ -37,6 +37,9 @@ const MIN_SAMPLES: f64 = 24.0;
 /// A job whose only target refuses connections (the targets page shows
 /// its error).
 const DOWN_JOB: &str = "ui-down";
+/// Graphed as a heatmap (two native histogram series) beside lines (the
+/// rooms' gauges).
+const HEATMAP_EXPR: &str = "ui_latency_seconds or ui_temperature_celsius";
 /// Opened on the Explain tab.
 const EXPLAIN_EXPR: &str = "sum by (code) (rate(ui_requests_total[1m]))";
 /// Formatted with the Format button.
@@ -182,7 +185,13 @@ fn prerequisites() -> Result<PathBuf, String> {
 }
 
 /// Runs the browser script; returns its exit success, stdout and stderr.
-fn run_browser(chromium: &Path, base: &str, shots: &Path, target: &str) -> (bool, String, String) {
+fn run_browser(
+    chromium: &Path,
+    base: &str,
+    shots: &Path,
+    target: &str,
+    heatmap_end: f64,
+) -> (bool, String, String) {
     let mut child = Command::new("node")
         .arg(ui_dir().join("ui_test.mjs"))
         .arg(base)
@@ -197,6 +206,8 @@ fn run_browser(chromium: &Path, base: &str, shots: &Path, target: &str) -> (bool
         .env("UI_DOWN_JOB", DOWN_JOB)
         .env("UI_FORMAT_EXPR", FORMAT_EXPR)
         .env("UI_EXPLAIN_EXPR", EXPLAIN_EXPR)
+        .env("UI_HEATMAP_EXPR", HEATMAP_EXPR)
+        .env("UI_HEATMAP_END", heatmap_end.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -402,10 +413,11 @@ fn web_ui_in_a_headless_browser() {
 
     let exemplars = add_exemplars(&s);
     add_histogram(&s);
+    let heatmap_end = add_latencies(&s);
 
     let shots = dir.path().join("screenshots");
     let base = format!("http://{}", s.addr);
-    let (ok, out, err) = run_browser(&chromium, &base, &shots, &target.addr);
+    let (ok, out, err) = run_browser(&chromium, &base, &shots, &target.addr, heatmap_end);
     println!("browser log:\n{err}");
     let kept = keep_screenshots(&shots);
     assert!(
@@ -537,6 +549,7 @@ fn web_ui_in_a_headless_browser() {
     check_y_axis(&report["yAxis"]);
     check_exemplars(&report["exemplars"], &exemplars);
     check_histogram(&report["histogram"]);
+    check_heatmap(&s, &report["heatmap"]);
     check_history(&report["history"]);
     check_explorer(&s, &report["explorer"]);
     check_format(&s, &report["format"]);
@@ -568,6 +581,10 @@ fn web_ui_in_a_headless_browser() {
         "12b-tsdb-bytes.png",
         "13-targets-down.png",
         "14-explain.png",
+        "15-heatmap.png",
+        "15b-heatmap-dark.png",
+        "15b-heatmap-negative-buckets.png",
+        "15c-heatmap-count.png",
     ] {
         assert!(
             names.iter().any(|x| x == n),
@@ -733,6 +750,200 @@ fn add_histogram(s: &Server) {
     };
     let (code, body) = crate::peers::remote_write(&s.addr, &req);
     assert_eq!(code, 204, "{body}");
+}
+
+/// Native histogram series `ui_latency_seconds{path="/a"}` and `{path="/b"}`
+/// (by remote write), a sample a second for the last 40 s, counts growing:
+/// `/a` schema 0 with a zero bucket ([-0.001, 0.001]) and buckets (0.5, 1]
+/// to (4, 8]; `/b` the negative buckets [-1, -0.5) and [-2, -1) and (2, 4].
+/// Returns the last sample's time (Unix seconds), where the graph ends.
+fn add_latencies(s: &Server) -> f64 {
+    use flint::remote::proto::histogram::{Count, ZeroCount};
+    use flint::remote::{BucketSpan, Histogram, Label, TimeSeries, WriteRequest};
+    let now = crate::common::now_secs() as i64 * 1000;
+    let deltas = |counts: &[i64]| -> Vec<i64> {
+        let mut prev = 0;
+        counts
+            .iter()
+            .map(|c| {
+                let d = c - prev;
+                prev = *c;
+                d
+            })
+            .collect()
+    };
+    let span = |offset, length| BucketSpan { offset, length };
+    let series = |path: &str, histograms| TimeSeries {
+        labels: vec![
+            Label::new("__name__", "ui_latency_seconds"),
+            Label::new("job", "ui"),
+            Label::new("path", path),
+        ],
+        histograms,
+        ..Default::default()
+    };
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for j in 1..=40i64 {
+        let timestamp = now - (41 - j) * 1000;
+        let pos = [j, 3 * j, 2 * j, 1 + j / 4];
+        a.push(Histogram {
+            count: Some(Count::CountInt((2 * j + pos.iter().sum::<i64>()) as u64)),
+            sum: 2.5 * j as f64,
+            schema: 0,
+            zero_threshold: 0.001,
+            zero_count: Some(ZeroCount::ZeroCountInt(2 * j as u64)),
+            positive_spans: vec![span(0, 4)],
+            positive_deltas: deltas(&pos),
+            timestamp,
+            ..Default::default()
+        });
+        let neg = [j, 2 * j];
+        b.push(Histogram {
+            count: Some(Count::CountInt((6 * j) as u64)),
+            sum: 0.5 * j as f64,
+            schema: 0,
+            zero_threshold: 0.001,
+            zero_count: Some(ZeroCount::ZeroCountInt(0)),
+            negative_spans: vec![span(0, 2)],
+            negative_deltas: deltas(&neg),
+            positive_spans: vec![span(2, 1)],
+            positive_deltas: vec![3 * j],
+            timestamp,
+            ..Default::default()
+        });
+    }
+    let req = WriteRequest {
+        timeseries: vec![series("/a", a), series("/b", b)],
+        ..Default::default()
+    };
+    let (code, body) = crate::peers::remote_write(&s.addr, &req);
+    assert_eq!(code, 204, "{body}");
+    (now - 1000) as f64 / 1000.0
+}
+
+/// A bucket of the API's `[rule, lower, upper, count]` as the UI writes
+/// its interval.
+fn bucket_range(b: &Value) -> String {
+    let rule = b[0].as_u64().unwrap();
+    format!(
+        "{}{}, {}{}",
+        if rule & 1 == 1 { '[' } else { '(' },
+        b[1].as_str().unwrap(),
+        b[2].as_str().unwrap(),
+        if rule == 0 || rule == 3 { ']' } else { ')' }
+    )
+}
+
+/// A graph of histogram and float series: a heatmap of a histogram series
+/// (a row per bucket the API has for it, cells in several colours, its
+/// legend listing the histogram series), the floats as lines below; the
+/// hovered cell's tooltip has a bucket's interval and count as
+/// `/api/v1/query` answers them at the cell's time; another legend entry
+/// draws that series (its negative buckets too); the Count view draws
+/// every series as a line, the histograms' counts.
+fn check_heatmap(s: &Server, r: &Value) {
+    let hists: Vec<Value> = s
+        .query("ui_latency_seconds")
+        .into_iter()
+        .filter(|x| x.get("histogram").is_some())
+        .collect();
+    assert_eq!(hists.len(), 2, "{hists:?}");
+    let mut want: Vec<_> = hists.iter().map(|x| labels(&x["metric"])).collect();
+    want.sort();
+    let mut legend: Vec<_> = r["legend"].as_array().unwrap().iter().map(labels).collect();
+    legend.sort();
+    assert_eq!(legend, want, "heatmap legend: {r}");
+    let mut floats: Vec<_> = r["floatLegend"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(labels)
+        .collect();
+    floats.sort();
+    let mut rooms: Vec<_> = s
+        .query(GAUGE)
+        .iter()
+        .map(|x| labels(&x["metric"]))
+        .collect();
+    rooms.sort();
+    assert_eq!(floats, rooms, "the float series' legend: {r}");
+    assert!(
+        r["info"].as_str().unwrap().starts_with("5 series · "),
+        "{r}"
+    );
+
+    // the hovered cell is one of the API's buckets at its time
+    let tip = &r["tip"];
+    let t = parse_value(&tip["t"]) / 1000.0;
+    let shown = labels(&tip["metric"]);
+    let (_, at) = s.api(&format!("/api/v1/query?query=ui_latency_seconds&time={t}"));
+    let series = at["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| labels(&x["metric"]) == shown)
+        .unwrap_or_else(|| panic!("tooltip series {shown:?} not in {at}"));
+    let buckets = series["histogram"][1]["buckets"].as_array().unwrap();
+    let interval = tip["interval"].as_str().unwrap();
+    let bucket = buckets
+        .iter()
+        .find(|b| bucket_range(b) == interval)
+        .unwrap_or_else(|| panic!("no bucket {interval} at {t} in {series}"));
+    assert_eq!(
+        parse_value(&tip["value"]),
+        parse_value(&bucket[3]),
+        "hovered cell's count: {r}"
+    );
+    let text = tip["text"].as_str().unwrap();
+    assert!(
+        text.contains(interval) && text.contains(bucket[3].as_str().unwrap()),
+        "tooltip text {text:?} lacks {interval} {}",
+        bucket[3]
+    );
+    // the largest count at the end of the graph is the last sample's largest
+    let most = buckets
+        .iter()
+        .map(|b| parse_value(&b[3]))
+        .fold(0.0, f64::max);
+    assert_eq!(parse_value(&tip["value"]), most, "{r}");
+
+    let check_drawn = |what: &str, h: &Value, path: &str| {
+        let series = hists.iter().find(|x| x["metric"]["path"] == path).unwrap();
+        let n = series["histogram"][1]["buckets"].as_array().unwrap().len() as u64;
+        let rows = h["rows"].as_u64().unwrap();
+        assert!(
+            rows >= n && rows <= n + 2,
+            "{what}: {rows} rows for {n} buckets: {h}"
+        );
+        // a cell per bucket and step (the graph's 21 steps all have a sample)
+        assert!(h["cells"].as_u64().unwrap() >= n * 15, "{what}: {h}");
+        assert!(h["colors"].as_u64().unwrap() >= 4, "{what}: {h}");
+        assert!(h["lowest"].as_str().unwrap().starts_with('-'), "{what}");
+    };
+    assert_eq!(r["light"]["selected"], "0", "{r}");
+    let first = legend_path(r, 0);
+    check_drawn("light", &r["light"], &first);
+    check_drawn("dark", &r["dark"], &first);
+    assert_ne!(
+        r["light"]["colorsAt"], r["dark"]["colorsAt"],
+        "the dark theme has colours of its own: {r}"
+    );
+    assert_eq!(r["second"]["selected"], "1", "{r}");
+    check_drawn("second series", &r["second"], &legend_path(r, 1));
+
+    assert_eq!(r["countLegend"].as_array().unwrap().len(), 5, "{r}");
+    assert!(r["countUrl"]
+        .as_str()
+        .unwrap()
+        .contains("g0.histogram_view=count"));
+    assert_eq!(
+        r["countLines"], 5,
+        "a line per series in the Count view: {r}"
+    );
+}
+
+fn legend_path(r: &Value, i: usize) -> String {
+    r["legend"][i]["path"].as_str().unwrap().to_string()
 }
 
 /// The table shows a histogram sample's count and sum, and its buckets

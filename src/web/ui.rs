@@ -27,6 +27,11 @@ const ASSETS: &[Asset] = &[
         include_bytes!("../../web/ui/chart.js"),
     ),
     (
+        "/assets/heatmap.js",
+        JS,
+        include_bytes!("../../web/ui/heatmap.js"),
+    ),
+    (
         "/assets/editor.js",
         JS,
         include_bytes!("../../web/ui/editor.js"),

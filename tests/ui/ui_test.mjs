@@ -15,6 +15,8 @@
 //   UI_DOWN_JOB    a scrape job whose only target is down (an error shown)
 //   UI_FORMAT_EXPR an expression to format with the Format button
 //   UI_EXPLAIN_EXPR an expression opened on the Explain tab
+//   UI_HEATMAP_EXPR an expression with histogram and float series, graphed
+//   UI_HEATMAP_END  the end of its graph (Unix seconds)
 //
 // Log lines go to stderr; a failed wait or step exits with status 1.
 
@@ -50,6 +52,8 @@ const range = env('UI_RANGE');
 const downJob = env('UI_DOWN_JOB');
 const formatExpr = env('UI_FORMAT_EXPR');
 const explainExpr = env('UI_EXPLAIN_EXPR');
+const heatmapExpr = env('UI_HEATMAP_EXPR');
+const heatmapEnd = env('UI_HEATMAP_END');
 
 const report = { screenshots: [], pageErrors: [] };
 
@@ -519,6 +523,53 @@ try {
     })),
   }));
 
+  // ------------------------------ native histograms on the graph: heatmap
+  await page.goto(`${base}/graph?g0.expr=${encodeURIComponent(heatmapExpr)}&g0.tab=0&g0.range_input=${range}&g0.end_input=${heatmapEnd}`);
+  panel = page.getByRole('region', { name: 'Query panel' }).first();
+  await panel.locator('.tab-info', { hasText: /^\d+ series · \d+ points · step 1s · / }).waitFor();
+  const heat = panel.locator('.chart[data-mode="heatmap"]');
+  await panel.locator('.chart[data-mode="heatmap"][data-cells]').waitFor();
+  await panel.locator('.chart:not([data-mode]) + .legend-bar + .legend .legend-item').first().waitFor();
+  report.heatmap = {
+    info: await panel.locator('.tab-info').textContent(),
+    legend: await panel.locator('.chart[data-mode] ~ .legend').first().evaluate(el =>
+      [...el.querySelectorAll('.legend-item')].map(b => window.__readMetric(b.querySelector('.metric')))),
+    floatLegend: await panel.locator('.chart:not([data-mode]) + .legend-bar + .legend').evaluate(el =>
+      [...el.querySelectorAll('.legend-item')].map(b => window.__readMetric(b.querySelector('.metric')))),
+    light: await heatmapReport(heat),
+  };
+  const cell = report.heatmap.light;
+  const heatBox = await heat.boundingBox();
+  await page.mouse.move(heatBox.x + cell.cellX, heatBox.y + cell.cellY);
+  const heatTip = heat.locator('.tooltip');
+  await heatTip.waitFor({ state: 'visible' });
+  report.heatmap.tip = await heatTip.evaluate(el => ({
+    ...el.dataset, text: el.textContent, metric: window.__readMetric(el.querySelector('.metric')),
+  }));
+  await shot('15-heatmap');
+  await page.mouse.move(0, 0);
+  await page.locator('#theme-toggle').click();
+  await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
+  report.heatmap.dark = await heatmapReport(heat);
+  await page.mouse.move(heatBox.x + cell.cellX, heatBox.y + cell.cellY);
+  await heatTip.waitFor({ state: 'visible' });
+  await shot('15b-heatmap-dark');
+  await page.mouse.move(0, 0);
+  await page.locator('#theme-toggle').click();
+  await page.waitForFunction(() => document.documentElement.dataset.theme === 'light');
+  await panel.locator('.chart[data-mode] ~ .legend .legend-item[data-i="1"]').first().click();
+  await page.waitForFunction(() => document.querySelector('.chart[data-mode]').dataset.selected === '1');
+  report.heatmap.second = await heatmapReport(heat);
+  await heat.scrollIntoViewIfNeeded();
+  await shot('15b-heatmap-negative-buckets');
+  await panel.getByRole('group', { name: 'Histograms drawn as' }).getByRole('button', { name: 'Count' }).click();
+  await page.waitForURL(/g0\.histogram_view=count/);
+  const counts = await graphReport(panel);
+  report.heatmap.countUrl = page.url();
+  report.heatmap.countLegend = counts.legend;
+  report.heatmap.countLines = counts.linesDrawn;
+  await shot('15c-heatmap-count');
+
   // ----------------- targets page: endpoints on one line beside an error
   await page.setViewportSize({ width: 900, height: 860 });
   log('open', `${base}/targets`);
@@ -576,6 +627,29 @@ function tableRows(panel) {
     metric: window.__readMetric(tr.querySelector('.metric')),
     value: tr.querySelector('td.val').textContent,
   })));
+}
+
+/**
+ * The heatmap's own account of what it drew (rows, cells, the most
+ * observations' cell, the lowest bound), how many colours its plot has,
+ * and the colour at that cell.
+ */
+async function heatmapReport(heat) {
+  return heat.evaluate(el => {
+    const cv = el.querySelector('canvas[role="img"]');
+    const d = el.dataset;
+    const ctx = cv.getContext('2d');
+    const left = Math.ceil(Number(d.plotLeft)) + 1, width = Math.floor(Number(d.plotWidth)) - 2;
+    const px = ctx.getImageData(left, 10, width, cv.height - 40).data;
+    const colors = new Set();
+    for (let o = 0; o < px.length; o += 4) colors.add((px[o] << 16) | (px[o + 1] << 8) | px[o + 2]);
+    const at = ctx.getImageData(Number(d.cellX), Number(d.cellY), 1, 1).data;
+    return {
+      selected: d.selected, rows: Number(d.rows), cells: Number(d.cells), colorMax: Number(d.colorMax),
+      cellX: Number(d.cellX), cellY: Number(d.cellY), lowest: d.lowest, colors: colors.size,
+      colorsAt: [...at.slice(0, 3)].join(','),
+    };
+  });
 }
 
 /**

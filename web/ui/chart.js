@@ -60,7 +60,7 @@ export function formatUnit(v, unit) {
   return `${s}${unit && suffix ? ' ' : ''}${suffix}`;
 }
 
-function niceStep(span, count) {
+export function niceStep(span, count) {
   const raw = span / Math.max(1, count);
   const mag = 10 ** Math.floor(Math.log10(raw));
   const f = raw / mag;
@@ -103,6 +103,26 @@ function timeLabel(t, step, prev) {
   if (step >= DAY) return date;
   const time = step < S ? s.slice(11) : step < MIN ? s.slice(11, 19) : s.slice(11, 16);
   return newDay && prev !== null ? `${date} ${time}` : time;
+}
+
+/**
+ * Adds the time axis's grid lines (from `top`, `ph` high) to the current
+ * path and writes its labels below the plot; the caller strokes.
+ */
+export function timeAxis(ctx, left, top, pw, ph, start, end) {
+  const { ticks, step } = timeTicks(start, end, pw);
+  ctx.textAlign = 'center';
+  ctx.textBaseline = 'top';
+  let prev = null;
+  for (const t of ticks) {
+    const x = Math.round(left + ((t - start) / Math.max(1, end - start)) * pw) + 0.5;
+    ctx.moveTo(x, top);
+    ctx.lineTo(x, top + ph);
+    const label = timeLabel(t, step, prev);
+    const lw = ctx.measureText(label).width / 2;
+    ctx.fillText(label, Math.min(Math.max(x, left + lw), left + pw - lw), top + ph + 6);
+    prev = t;
+  }
 }
 
 // -------------------------------------------------------------- chart
@@ -362,19 +382,7 @@ export class Chart {
       ctx.lineTo(left + pw, y);
       ctx.fillText(labels[i], left - 6, y);
     });
-    const { ticks, step: tstep } = timeTicks(start, end, pw);
-    ctx.textAlign = 'center';
-    ctx.textBaseline = 'top';
-    let prev = null;
-    for (const t of ticks) {
-      const x = Math.round(left + ((t - start) / Math.max(1, end - start)) * pw) + 0.5;
-      ctx.moveTo(x, top);
-      ctx.lineTo(x, top + ph);
-      const label = timeLabel(t, tstep, prev);
-      const lw = ctx.measureText(label).width / 2;
-      ctx.fillText(label, Math.min(Math.max(x, left + lw), left + pw - lw), top + ph + 6);
-      prev = t;
-    }
+    timeAxis(ctx, left, top, pw, ph, start, end);
     ctx.stroke();
 
     // Series
@@ -639,6 +647,12 @@ export class Chart {
         h('div', metricNode(s.metric)));
       this.tip.setAttribute('aria-label', formatMetric(s.metric));
     }
+    this.placeTip();
+  }
+
+  /** Shows the tooltip beside the pointer, inside the chart. */
+  placeTip() {
+    const hv = this.hover;
     this.tip.hidden = false;
     const cw = this.el.clientWidth;
     const tw = this.tip.offsetWidth, th = this.tip.offsetHeight;
@@ -651,7 +665,7 @@ export class Chart {
   }
 }
 
-function fmtNum(v) {
+export function fmtNum(v) {
   if (!Number.isFinite(v)) return String(v);
   const a = Math.abs(v);
   if (a !== 0 && (a >= 1e15 || a < 1e-6)) return v.toExponential(6).replace(/\.?0+e/, 'e');

@@ -8,6 +8,7 @@ import {
 } from './api.js';
 import { Editor } from './editor.js';
 import { Chart } from './chart.js';
+import { Heatmap, bucketRange } from './heatmap.js';
 import { parseErrorPos } from './promql.js';
 import { remember, showHistory, showExplorer } from './explore.js';
 import { explain } from './explain.js';
@@ -47,6 +48,7 @@ export function parseState(search) {
       step: stepSec ? parseDuration(stepSec) : null,
       yMin: p.y_axis_min !== undefined && p.y_axis_min !== '' && Number.isFinite(Number(p.y_axis_min)) ? Number(p.y_axis_min) : null,
       exemplars: p.show_exemplars === '1',
+      histCount: p.histogram_view === 'count',
     };
   });
 }
@@ -65,6 +67,7 @@ export function stateToSearch(states) {
     if (s.step) q.set(`${g}step_input`, String(s.step / 1000));
     if (s.yMin !== null && s.yMin !== undefined) q.set(`${g}y_axis_min`, String(s.yMin));
     if (s.exemplars) q.set(`${g}show_exemplars`, '1');
+    if (s.histCount) q.set(`${g}histogram_view`, 'count');
   });
   return `?${q.toString().replace(/%2F/g, '/').replace(/%3A/g, ':').replace(/%5B/g, '[').replace(/%5D/g, ']')}`;
 }
@@ -91,7 +94,7 @@ export function mount(el) {
 }
 
 function newState() {
-  return { expr: '', tab: 'table', stacked: false, range: DEFAULT_RANGE, end: null, moment: null, step: null, yMin: null, exemplars: false };
+  return { expr: '', tab: 'table', stacked: false, range: DEFAULT_RANGE, end: null, moment: null, step: null, yMin: null, exemplars: false, histCount: false };
 }
 
 function load() {
@@ -184,6 +187,7 @@ class Panel {
   destroy() {
     this.abort?.abort();
     this.chart?.destroy();
+    this.heat?.destroy();
     this.editor.destroy();
   }
 
@@ -198,6 +202,9 @@ class Panel {
       this.chart = new Chart();
       this.chart.onZoom = (from, to) => this.zoom(from, to);
       this.chart.onZoomOut = () => this.zoomBack();
+      this.heat = new Heatmap();
+      this.heat.onZoom = (from, to) => this.zoom(from, to);
+      this.heat.onZoomOut = () => this.zoomBack();
     }
     if (run) saveURL();
     if (run && this.state.expr.trim()) this.run();
@@ -507,27 +514,73 @@ class Panel {
       return;
     }
     const n = Math.floor((end - start) / step) + 1;
+    const at = t => Math.round((t * 1000 - start) / step);
     let points = 0;
-    const series = result.map(r => {
-      const values = new Float64Array(n).fill(NaN);
-      for (const [t, v] of r.values || []) {
-        const k = Math.round((t * 1000 - start) / step);
-        if (k >= 0 && k < n) values[k] = toNumber(v);
-        points++;
+    // float samples drawn as lines, histogram samples as a heatmap
+    const series = [], hists = [];
+    for (const r of result) {
+      if (r.values?.length || !r.histograms?.length) {
+        const values = new Float64Array(n).fill(NaN);
+        for (const [t, v] of r.values || []) {
+          const k = at(t);
+          if (k >= 0 && k < n) values[k] = toNumber(v);
+          points++;
+        }
+        series.push({ metric: r.metric, values });
       }
-      return { metric: r.metric, values };
-    });
+      if (r.histograms?.length) {
+        const hist = new Array(n).fill(null);
+        for (const [t, hg] of r.histograms) {
+          const k = at(t);
+          if (k >= 0 && k < n) hist[k] = hg;
+          points++;
+        }
+        hists.push({ metric: r.metric, hist });
+      }
+    }
     const out = [...this.notes(res)];
-    if (!series.length) {
+    const unit = hists.length ? '' : guessUnit(this.state.expr);
+    if (!result.length) {
       out.push(emptyState('Empty query result', 'No data in this time range.'));
       fill(this.output, out);
-    } else {
+    } else if (!hists.length) {
       out.push(this.chart.el, this.chart.legendBar, this.chart.legend);
       fill(this.output, out);
-      this.chart.setData({ series, start, step, stacked: this.state.stacked, yMin: this.state.yMin, unit: guessUnit(this.state.expr), exemplars });
+      this.chart.setData({ series, start, step, stacked: this.state.stacked, yMin: this.state.yMin, unit, exemplars });
+    } else {
+      const view = (label, count, title) => h('button.btn.btn-sm', {
+        type: 'button', 'aria-pressed': String(this.state.histCount === count), class: this.state.histCount === count ? 'on' : null, title,
+        onclick: () => {
+          if (this.state.histCount === count) return;
+          this.state.histCount = count;
+          saveURL();
+          this.showGraph(res, start, end, step, ms, exemplars);
+        },
+      }, label);
+      out.push(h('div.hist-view', { role: 'group', 'aria-label': 'Histograms drawn as' }, h('span.muted', 'Histograms as'),
+        view('Heatmap', false, 'Buckets over time, coloured by their counts'),
+        view('Count', true, 'Lines of the histograms\' counts of observations, with the float series')));
+      if (this.state.histCount) {
+        const counts = hists.map(s => ({
+          metric: s.metric, values: Float64Array.from(s.hist, hg => (hg ? toNumber(hg.count) : NaN)),
+        }));
+        out.push(this.chart.el, this.chart.legendBar, this.chart.legend);
+        fill(this.output, out);
+        this.chart.setData({ series: [...series, ...counts], start, step, stacked: this.state.stacked, yMin: this.state.yMin, unit, exemplars });
+      } else {
+        out.push(this.heat.el, this.heat.legendBar, this.heat.legend);
+        if (series.length) {
+          out.push(h('h3.chart-title', `${series.length} float series`), this.chart.el, this.chart.legendBar, this.chart.legend);
+        }
+        fill(this.output, out);
+        this.heat.setData({ series: hists, start, step, unit: boundsUnit(hists, this.state.expr) });
+        if (series.length) {
+          this.chart.setData({ series, start, step, stacked: this.state.stacked, yMin: this.state.yMin, unit, exemplars });
+        }
+      }
     }
-    this.showCost(res, series.length);
-    this.info.textContent = `${series.length} series · ${points} points · step ${formatDuration(step)} · ${Math.round(ms)} ms`;
+    this.showCost(res, result.length);
+    this.info.textContent = `${result.length} series · ${points} points · step ${formatDuration(step)} · ${Math.round(ms)} ms`;
   }
 }
 
@@ -585,15 +638,24 @@ export function guessUnit(expr) {
   return unit || '';
 }
 
+/**
+ * The unit of histogram series' bucket bounds: that of their metric name
+ * (`…_seconds`, `…_bytes`) when they keep it, else of the expression's.
+ */
+function boundsUnit(hists, expr) {
+  const names = new Set(hists.map(s => s.metric.__name__));
+  const [name] = names;
+  if (names.size !== 1 || !name) return guessUnit(expr);
+  return /_seconds$/.test(name) ? 'seconds' : /_bytes$/.test(name) ? 'bytes' : '';
+}
+
 /** A histogram sample: count and sum, and its buckets (interval, count)
  * as bars, as Prometheus's table shows it. */
 function histCell(hg) {
   const bs = hg.buckets || [];
   const max = Math.max(1e-300, ...bs.map(b => +b[3]));
-  // boundary rule: 0 (a,b], 1 [a,b), 2 (a,b), 3 [a,b]
-  const range = ([rule, lo, hi]) => `${rule & 1 ? '[' : '('}${lo}, ${hi}${rule === 0 || rule === 3 ? ']' : ')'}`;
   return h('div.hist', h('span.muted', `count ${hg.count}, sum ${hg.sum}`),
     h('details', h('summary', `${bs.length} bucket${bs.length === 1 ? '' : 's'}`),
-      h('table.hist-buckets', bs.map(b => h('tr', h('td', range(b)), h('td.num', b[3]),
+      h('table.hist-buckets', bs.map(b => h('tr', h('td', bucketRange(b)), h('td.num', b[3]),
         h('td.bar', h('div', { style: { width: `${(100 * b[3] / max).toFixed(1)}%` } })))))));
 }
