@@ -71,6 +71,9 @@ pub struct App {
     pub otlp_native_delta: bool,
     /// `--enable-feature=exemplar-storage`.
     pub exemplar_storage: bool,
+    /// `--enable-feature=created-timestamp-zero-ingestion`: a zero sample
+    /// at each series' start time given by remote write 2.0 or OTLP.
+    pub start_zero: bool,
     /// `--web.cors.origin`, anchored.
     pub cors_origin: regex::Regex,
     /// Serializes reloads.

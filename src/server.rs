@@ -58,6 +58,10 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
     );
     flags.log_features();
     flags.log_ignored();
+    crate::config::PROTOBUF_FIRST.store(
+        flags.feature(crate::flags::START_ZERO_INGESTION),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     let config_path = flags.config_file.clone();
     info!(filename = %config_path, "Loading configuration file");
     let load_start = std::time::Instant::now();
@@ -251,7 +255,8 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
             .then(|| Arc::clone(&progress)),
         scrape: Arc::new(
             ScrapeManager::new(Arc::clone(&db))
-                .with_timestamp_tolerance(flags.scrape_timestamp_tolerance()),
+                .with_timestamp_tolerance(flags.scrape_timestamp_tolerance())
+                .with_start_zero(flags.feature(crate::flags::START_ZERO_INGESTION)),
         ),
         rules: crate::rules::Manager::new(
             Arc::clone(&db),
@@ -301,6 +306,7 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         enable_otlp: flags.enable_otlp_receiver,
         otlp_native_delta: flags.feature(crate::flags::OTLP_NATIVE_DELTA),
         exemplar_storage: flags.feature(crate::flags::EXEMPLAR_STORAGE),
+        start_zero: flags.feature(crate::flags::START_ZERO_INGESTION),
         cors_origin,
         reload_lock: Mutex::new(()),
         basic_auth: crate::web::webconfig::BasicAuth::new(web_cfg.basic_auth_users.clone()),

@@ -30,6 +30,7 @@ mod scrape;
 mod seed;
 mod server;
 mod standin;
+mod start_times;
 mod takeover;
 mod tsdbcmd;
 mod ui;

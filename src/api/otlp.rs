@@ -74,7 +74,8 @@ fn receive(
         }
     };
     let cfg = app.config.read().otlp.clone().unwrap_or_default();
-    let settings = cfg.settings(app.otlp_native_delta, app.flags.lookback_delta_ms);
+    let mut settings = cfg.settings(app.otlp_native_delta, app.flags.lookback_delta_ms);
+    settings.start_zero = app.start_zero;
     let tr = match otlp::translate(&req, &settings) {
         Ok(t) => t,
         Err(e) => {
@@ -88,7 +89,17 @@ fn receive(
     if !tr.warnings.is_empty() {
         tracing::warn!(component = "web", warnings = ?tr.warnings, "Warnings translating OTLP metrics to Prometheus write request");
     }
-    let stored = crate::api::write::store_series(app, tr.series, tr.histograms, tr.exemplars);
+    let starts = crate::api::write::StartTimes {
+        floats: tr.float_starts,
+        histograms: tr.histogram_starts,
+    };
+    let stored = crate::api::write::store_series_starting(
+        app,
+        tr.series,
+        tr.histograms,
+        tr.exemplars,
+        &starts,
+    );
     match stored.status {
         204 => reply(200, None, Vec::new()),
         status => text(status, stored.body.trim_end()),

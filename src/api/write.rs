@@ -51,7 +51,7 @@ impl From<(u16, String)> for Reply {
 }
 
 fn store(app: &App, series: Vec<(tsdb::labels::Labels, Vec<(i64, f64)>)>) -> Reply {
-    store_counting(app, series, Vec::new(), Vec::new()).0
+    store_counting(app, series, Vec::new(), Vec::new(), &StartTimes::default()).0
 }
 
 /// Native histogram samples of a request: labels, time, histogram.
@@ -67,7 +67,30 @@ pub fn store_series(
     histograms: HistogramSamples,
     exemplars: Vec<(tsdb::labels::Labels, tsdb::Exemplar)>,
 ) -> Reply {
-    store_counting(app, series, exemplars, histograms).0
+    store_counting(app, series, exemplars, histograms, &StartTimes::default()).0
+}
+
+/// [`store_series`], with a zero sample stored at each sample's start
+/// (created) time in `starts` (see
+/// [`tsdb::Appender::append_start_zero`]).
+pub fn store_series_starting(
+    app: &App,
+    series: Vec<(tsdb::labels::Labels, Vec<(i64, f64)>)>,
+    histograms: HistogramSamples,
+    exemplars: Vec<(tsdb::labels::Labels, tsdb::Exemplar)>,
+    starts: &StartTimes,
+) -> Reply {
+    store_counting(app, series, exemplars, histograms, starts).0
+}
+
+/// Start (created) times of samples to store, when
+/// `--enable-feature=created-timestamp-zero-ingestion` is on.
+#[derive(Default)]
+pub struct StartTimes {
+    /// By the series' place in the list and the sample's time (ms).
+    pub floats: std::collections::HashMap<(usize, i64), i64>,
+    /// By a histogram series' labels and the sample's time (ms).
+    pub histograms: std::collections::HashMap<(tsdb::labels::Labels, i64), i64>,
 }
 
 /// What was written: samples, histograms, exemplars.
@@ -86,8 +109,9 @@ fn store_counting(
     series: Vec<(tsdb::labels::Labels, Vec<(i64, f64)>)>,
     exemplars: Vec<(tsdb::labels::Labels, tsdb::Exemplar)>,
     histograms: HistogramSamples,
+    starts: &StartTimes,
 ) -> (Reply, Written) {
-    let (status, body, written) = store_inner(app, series, exemplars, histograms);
+    let (status, body, written) = store_inner(app, series, exemplars, histograms, starts);
     ((status, body).into(), written)
 }
 
@@ -96,17 +120,28 @@ fn store_inner(
     series: Vec<(tsdb::labels::Labels, Vec<(i64, f64)>)>,
     exemplars: Vec<(tsdb::labels::Labels, tsdb::Exemplar)>,
     histograms: HistogramSamples,
+    starts: &StartTimes,
 ) -> (u16, String, Written) {
     let none = Written::default();
     let mut appender = app.db.appender();
-    for (labels, samples) in &series {
+    for (i, (labels, samples)) in series.iter().enumerate() {
         let r = match appender.series(labels) {
             Ok((r, _)) => r,
             // sending it again will not help
             Err(e @ tsdb::Error::InvalidLabels(_)) => return (400, format!("{e}\n"), none),
             Err(e) => return (500, format!("{e}\n"), none),
         };
+        let mut prev: Option<i64> = None;
         for (t, v) in samples {
+            // a zero at the start time, unless it is not before this
+            // sample or not after the one before (best effort, as
+            // Prometheus: the series may already go on from before it)
+            if let Some(&st) = starts.floats.get(&(i, *t)) {
+                if st != 0 && st < *t && prev.is_none_or(|p| st > p) {
+                    appender.append_start_zero_ref(r, st);
+                }
+            }
+            prev = Some(*t);
             if let Err(e) = appender.append(r, *t, *v) {
                 return (500, format!("{e}\n"), none);
             }
@@ -123,7 +158,17 @@ fn store_inner(
             }
         }
     }
+    let mut prev: Option<(tsdb::labels::Labels, i64)> = None;
     for (labels, t, h) in histograms {
+        if !starts.histograms.is_empty() {
+            if let Some(&st) = starts.histograms.get(&(labels.clone(), t)) {
+                let after_prev = prev.as_ref().is_none_or(|(l, p)| *l != labels || st > *p);
+                if st != 0 && st < t && after_prev {
+                    appender.append_histogram_start_zero(&labels, st, &h);
+                }
+            }
+            prev = Some((labels.clone(), t));
+        }
         appender.append_histogram(&labels, t, h);
     }
     for (labels, e) in exemplars {
@@ -252,7 +297,7 @@ pub fn remote_write(
                     }
                 }
             }
-            store_counting(app, series, exemplars, histograms).0
+            store_counting(app, series, exemplars, histograms, &StartTimes::default()).0
         }
         Err(e) => {
             warn!(component = "web", err = %e, "Refusing remote write with invalid series");
@@ -296,6 +341,7 @@ fn remote_write_v2(app: &App, body: &[u8]) -> Reply {
     let mut series = Vec::with_capacity(req.timeseries.len());
     let mut exemplars = Vec::new();
     let mut histograms = Vec::new();
+    let mut starts = StartTimes::default();
     for ts in &req.timeseries {
         let labels = match crate::remote::v2::series_labels(&req.symbols, &ts.labels_refs) {
             Ok(l) => l,
@@ -306,7 +352,18 @@ fn remote_write_v2(app: &App, body: &[u8]) -> Reply {
         };
         for h in &ts.histograms {
             match crate::remote::histogram_from_proto(h) {
-                Ok(fh) => histograms.push((labels.clone(), h.timestamp, fh)),
+                Ok(fh) => {
+                    // the sample's start time, or the series' of senders
+                    // before Prometheus 3.9
+                    let st = match h.start_timestamp {
+                        0 => ts.created_timestamp,
+                        st => st,
+                    };
+                    if app.start_zero && st != 0 && h.timestamp != 0 {
+                        starts.histograms.insert((labels.clone(), h.timestamp), st);
+                    }
+                    histograms.push((labels.clone(), h.timestamp, fh))
+                }
                 Err(e) => errors.push(format!("{}: {e}", crate::remote::codec_notation(&labels))),
             }
         }
@@ -324,9 +381,20 @@ fn remote_write_v2(app: &App, body: &[u8]) -> Reply {
             }
         }
         let samples: Vec<(i64, f64)> = ts.samples.iter().map(|s| (s.timestamp, s.value)).collect();
+        if app.start_zero {
+            for s in &ts.samples {
+                let st = match s.start_timestamp {
+                    0 => ts.created_timestamp,
+                    st => st,
+                };
+                if st != 0 && s.timestamp != 0 {
+                    starts.floats.insert((series.len(), s.timestamp), st);
+                }
+            }
+        }
         series.push((labels, samples));
     }
-    let (mut reply, n) = store_counting(app, series, exemplars, histograms);
+    let (mut reply, n) = store_counting(app, series, exemplars, histograms, &starts);
     if !errors.is_empty() && reply.status < 300 {
         warn!(component = "web", errors = errors.len(), first = %errors[0], "Remote write 2.0 request with invalid series");
         reply = (400, format!("{}\n", errors.join("\n"))).into();

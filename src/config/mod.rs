@@ -330,6 +330,12 @@ pub fn protocol_header(p: &str) -> Result<&'static str, String> {
 
 /// Default protocols: Prometheus 3's; with native histograms scraped,
 /// `PrometheusProto` first.
+/// Whether the default scrape protocols rank the protobuf format first
+/// for every job, as with `--enable-feature=created-timestamp-zero-ingestion`
+/// (otherwise only for jobs that scrape native histograms).
+pub static PROTOBUF_FIRST: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 const DEFAULT_PROTOCOLS: [&str; 5] = [
     "PrometheusProto",
     "OpenMetricsText1.0.0",
@@ -436,7 +442,10 @@ impl ScrapeConfig {
 
     /// The scrape protocols in force, job over global over the default.
     pub fn protocols(&self, g: &GlobalConfig) -> Vec<String> {
-        let skip = usize::from(!self.native_histograms(g));
+        let skip = usize::from(
+            !self.native_histograms(g)
+                && !PROTOBUF_FIRST.load(std::sync::atomic::Ordering::Relaxed),
+        );
         self.scrape_protocols
             .clone()
             .or_else(|| g.scrape_protocols.clone())
@@ -619,6 +628,7 @@ impl OtlpConfig {
             allow_delta,
             convert_nhcb: self.convert_histograms_to_nhcb,
             lookback_ms,
+            start_zero: false,
         }
     }
 }

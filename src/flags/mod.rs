@@ -156,6 +156,10 @@ pub const ALWAYS_ON_FEATURES: &[&str] = &[
 /// The feature that stores delta OTLP sums and histograms as they come.
 pub const OTLP_NATIVE_DELTA: &str = "otlp-native-delta-ingestion";
 
+/// The feature that stores a zero sample at each series' start (created)
+/// time: scraped, received by remote write 2.0 and by OTLP.
+pub const START_ZERO_INGESTION: &str = "created-timestamp-zero-ingestion";
+
 /// The feature that stores exemplars (`storage.exemplars`).
 pub const EXEMPLAR_STORAGE: &str = "exemplar-storage";
 
@@ -164,7 +168,6 @@ const UNSUPPORTED_FEATURES: &[&str] = &[
     "native-histograms",
     "memory-snapshot-on-shutdown",
     "extra-scrape-metrics",
-    "created-timestamp-zero-ingestion",
     "concurrent-rule-eval",
     "otlp-deltatocumulative",
     "metadata-wal-records",
@@ -385,6 +388,11 @@ impl Flags {
                 tracing::info!(
                     option = f,
                     "Enabled native ingestion of delta OTLP metrics, storing the raw sample values without conversion"
+                );
+            } else if f == START_ZERO_INGESTION {
+                tracing::info!(
+                    "global.scrape_protocols" = "[PrometheusProto OpenMetricsText1.0.0 OpenMetricsText0.0.1 PrometheusText1.0.0 PrometheusText0.0.4]",
+                    "Experimental start timestamp zero ingestion enabled. OpenMetrics 1.0 parsing will parse <metric>_created metrics as ST instead of normal sample. Changed default scrape_protocols to prefer PrometheusProto format."
                 );
             } else if f == EXEMPLAR_STORAGE {
                 tracing::info!("Experimental in-memory exemplar storage enabled");

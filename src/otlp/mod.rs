@@ -64,6 +64,9 @@ pub struct Settings {
     pub convert_nhcb: bool,
     /// `--query.lookback-delta` (ms): `target_info` is repeated every half.
     pub lookback_ms: i64,
+    /// `--enable-feature=created-timestamp-zero-ingestion`: points' start
+    /// times are kept (see [`Translated::float_starts`]).
+    pub start_zero: bool,
 }
 
 impl Default for Settings {
@@ -80,6 +83,7 @@ impl Default for Settings {
             allow_delta: false,
             convert_nhcb: false,
             lookback_ms: 5 * 60 * 1000,
+            start_zero: false,
         }
     }
 }
@@ -109,6 +113,11 @@ pub struct Translated {
     pub warnings: Vec<String>,
     /// Label names that more than one attribute mapped to.
     pub collisions: Vec<String>,
+    /// With [`Settings::start_zero`], the start times of points: by the
+    /// series' place in `series` and the sample's time, in ms.
+    pub float_starts: HashMap<(usize, i64), i64>,
+    /// The same for native histogram samples, by series and time.
+    pub histogram_starts: HashMap<(Labels, i64), i64>,
 }
 
 /// Collects samples by series.
@@ -116,6 +125,10 @@ pub struct Translated {
 struct Out {
     index: HashMap<Labels, usize>,
     series: Vec<(Labels, Vec<(i64, f64)>)>,
+    /// The start time of the point being added (with
+    /// [`Settings::start_zero`]), and those of the samples added.
+    start: Option<i64>,
+    starts: HashMap<(usize, i64), i64>,
 }
 
 impl Out {
@@ -129,6 +142,15 @@ impl Out {
             }
         };
         self.series[i].1.push((t, v));
+        if let Some(st) = self.start {
+            self.starts.insert((i, t), st);
+        }
+    }
+
+    /// Sets the start time of the point whose samples are added next (0:
+    /// none; ns).
+    fn point_start(&mut self, s: &Settings, st_ns: u64) {
+        self.start = (s.start_zero && st_ns > 0).then(|| nanos_to_ms(st_ns));
     }
 }
 
@@ -322,6 +344,7 @@ pub fn translate(req: &ExportMetricsServiceRequest, s: &Settings) -> Result<Tran
                 }
             }
         }
+        out.start = None;
         if points > 0 {
             if let Err(e) = target_info(s, attrs, &res, first, last, &mut out, &mut tr) {
                 errors.push(e);
@@ -335,6 +358,7 @@ pub fn translate(req: &ExportMetricsServiceRequest, s: &Settings) -> Result<Tran
         samples.sort_by_key(|x| x.0);
     }
     tr.series = out.series;
+    tr.float_starts = out.starts;
     tr.histograms.sort_by_key(|x| x.1);
     Ok(tr)
 }
@@ -439,19 +463,26 @@ fn translate_metric(
     let delta = temporality == Some(proto::TEMPORALITY_DELTA);
     // a native histogram point: a histogram sample, or a float stale
     // marker in its series (as a scrape marks a histogram series stale)
-    let mut add_native =
-        |l: Labels, t: i64, (p, warning): native::Converted, exemplars: &[proto::Exemplar]| {
-            match p {
-                native::Point::Histogram(h) => {
-                    for e in exemplars {
-                        tr.exemplars.push((l.clone(), exemplar(e)));
-                    }
-                    tr.histograms.push((l, t, h))
+    let mut add_native = |l: Labels,
+                          t: i64,
+                          st_ns: u64,
+                          (p, warning): native::Converted,
+                          exemplars: &[proto::Exemplar]| {
+        match p {
+            native::Point::Histogram(h) => {
+                for e in exemplars {
+                    tr.exemplars.push((l.clone(), exemplar(e)));
                 }
-                native::Point::Stale => out.add(l, t, f64::from_bits(tsdb::STALE_NAN_BITS)),
+                if s.start_zero && st_ns > 0 {
+                    tr.histogram_starts
+                        .insert((l.clone(), t), nanos_to_ms(st_ns));
+                }
+                tr.histograms.push((l, t, h))
             }
-            tr.warnings.extend(warning);
-        };
+            native::Point::Stale => out.add(l, t, f64::from_bits(tsdb::STALE_NAN_BITS)),
+        }
+        tr.warnings.extend(warning);
+    };
     match data {
         metric::Data::Gauge(proto::Gauge { data_points: dps })
         | metric::Data::Sum(proto::Sum {
@@ -463,6 +494,7 @@ fn translate_metric(
             for p in dps {
                 let base = attrs(&p.attributes)?;
                 let l = series_labels(&base, res, scope, &name, None);
+                out.point_start(s, p.start_time_unix_nano);
                 for e in &p.exemplars {
                     tr.exemplars.push((l.clone(), exemplar(e)));
                 }
@@ -480,7 +512,8 @@ fn translate_metric(
             for p in &h.data_points {
                 let point = native::custom_buckets(p, delta)?;
                 let l = series_labels(&attrs(&p.attributes)?, res, scope, &name, None);
-                add_native(l, nanos_to_ms(p.time_unix_nano), point, &p.exemplars);
+                let t = nanos_to_ms(p.time_unix_nano);
+                add_native(l, t, p.start_time_unix_nano, point, &p.exemplars);
             }
         }
         metric::Data::Histogram(h) => {
@@ -490,6 +523,7 @@ fn translate_metric(
             for p in &h.data_points {
                 let base = attrs(&p.attributes)?;
                 let t = nanos_to_ms(p.time_unix_nano);
+                out.point_start(s, p.start_time_unix_nano);
                 let v = |x: f64| stale(p.flags, x);
                 if let Some(sum) = p.sum {
                     let l = series_labels(&base, res, scope, &format!("{name}_sum"), None);
@@ -525,6 +559,7 @@ fn translate_metric(
             for p in &x.data_points {
                 let base = attrs(&p.attributes)?;
                 let t = nanos_to_ms(p.time_unix_nano);
+                out.point_start(s, p.start_time_unix_nano);
                 let v = |x: f64| stale(p.flags, x);
                 let l = series_labels(&base, res, scope, &format!("{name}_sum"), None);
                 out.add(l, t, v(p.sum));
@@ -549,7 +584,8 @@ fn translate_metric(
             for p in &x.data_points {
                 let point = native::exponential(p, delta)?;
                 let l = series_labels(&attrs(&p.attributes)?, res, scope, &name, None);
-                add_native(l, nanos_to_ms(p.time_unix_nano), point, &p.exemplars);
+                let t = nanos_to_ms(p.time_unix_nano);
+                add_native(l, t, p.start_time_unix_nano, point, &p.exemplars);
             }
         }
     }

@@ -421,5 +421,6 @@ pub fn histogram_to_proto(h: &tsdb::histogram::FloatHistogram, t: i64) -> super:
         } as i32,
         timestamp: t,
         custom_values: h.custom_values.clone(),
+        start_timestamp: 0,
     }
 }

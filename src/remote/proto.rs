@@ -144,6 +144,10 @@ pub struct Histogram {
     /// remote-write 1.0 specification (field 16).
     #[prost(double, repeated, tag = "16")]
     pub custom_values: Vec<f64>,
+    /// The start (created) time, ms, 0 when unknown; remote write 2.0
+    /// only (field 17).
+    #[prost(int64, tag = "17")]
+    pub start_timestamp: i64,
 }
 
 /// The `oneof`s and the enum nested in [`Histogram`].

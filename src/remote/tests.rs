@@ -145,6 +145,7 @@ fn histogram_and_exemplar_fields_decode() {
                 reset_hint: ResetHint::Gauge as i32,
                 timestamp: 5,
                 custom_values: vec![f64::INFINITY],
+                start_timestamp: 0,
             }],
         }],
         metadata: vec![],

@@ -6,7 +6,8 @@
 //!
 //! The created timestamp moved from the series (field 6, up to
 //! Prometheus 3.8) to each sample (`start_timestamp`, field 3); both are
-//! read and neither is stored.
+//! read (the sample's first), and become a zero sample at that time with
+//! `--enable-feature=created-timestamp-zero-ingestion`.
 
 use tsdb::labels::{Label as TsdbLabel, Labels, METRIC_NAME};
 

@@ -68,6 +68,8 @@ pub struct ScrapeManager {
     /// How late a scrape may start and still be stamped with its slot on
     /// the schedule (`None`: never).
     timestamp_tolerance: Option<Duration>,
+    /// `--enable-feature=created-timestamp-zero-ingestion`.
+    start_zero: bool,
 }
 
 /// What identifies a loop across changes: everything that shapes how and
@@ -92,7 +94,18 @@ impl ScrapeManager {
             state: Mutex::new(State::default()),
             counters: Mutex::default(),
             timestamp_tolerance: Some(Duration::from_millis(2)),
+            start_zero: false,
         }
+    }
+
+    /// Stores a zero sample at the start (created) time of each counter,
+    /// summary and histogram series a scrape gives one for, when the
+    /// series holds nothing newer, and does not store OpenMetrics
+    /// `_created` samples, as Prometheus's
+    /// `created-timestamp-zero-ingestion` feature.
+    pub fn with_start_zero(mut self, on: bool) -> Self {
+        self.start_zero = on;
+        self
     }
 
     /// Stamps a scrape that starts at most `tolerance` late (capped at 1%
@@ -237,7 +250,8 @@ impl ScrapeManager {
                             Arc::clone(&self.db),
                             client.clone(),
                             self.timestamp_tolerance,
-                        );
+                        )
+                        .with_start_zero(self.start_zero);
                         tokio::spawn(lp.run(rx));
                         Running { target, stop: tx }
                     }

@@ -109,6 +109,8 @@ pub(crate) struct ScrapeLoop {
     hist_labels: HashMap<Vec<u8>, Option<Labels>>,
     /// The histogram series the last scrape stored, for stale markers.
     hist_series: HashSet<Labels>,
+    /// Zero samples at start times (see [`super::ScrapeManager::with_start_zero`]).
+    start_zero: bool,
 }
 
 /// What one scrape produced.
@@ -139,7 +141,13 @@ impl ScrapeLoop {
             tolerance,
             hist_labels: HashMap::new(),
             hist_series: HashSet::new(),
+            start_zero: false,
         }
+    }
+
+    pub(crate) fn with_start_zero(mut self, on: bool) -> Self {
+        self.start_zero = on;
+        self
     }
 
     /// Scrapes until told to stop; a removed target's series are marked
@@ -325,6 +333,9 @@ impl ScrapeLoop {
         // a target's next scrape is mostly the size of its last
         let mut samples: Vec<(&[u8], Option<i64>, f64, Option<usize>)> =
             Vec::with_capacity(self.cache.len());
+        // start (created) times: (sample's place in `samples`, ms)
+        let mut starts: Vec<(usize, i64)> = Vec::new();
+        let mut hist_starts: Vec<(usize, i64)> = Vec::new();
         let mut pass = self.cache.pass();
         let mut new_labels: HashMap<&[u8], Option<Labels>> = HashMap::new();
         let mut kept_so_far = 0u64;
@@ -335,6 +346,9 @@ impl ScrapeLoop {
             match parser.next_hinted(self.cache.expected(&pass)) {
                 Ok(None) => break,
                 Ok(Some(Entry::Series)) => {
+                    if self.start_zero && parser.is_created_sample() {
+                        continue;
+                    }
                     let (raw, pts, v) = parser.series();
                     if let Some((family, gauge)) = &nhcb_family {
                         parser.labels(&mut self.scratch);
@@ -370,6 +384,11 @@ impl ScrapeLoop {
                             exemplars.push((samples.len(), e));
                         }
                     }
+                    if self.start_zero && kept {
+                        if let Some(st) = parser.start_timestamp() {
+                            starts.push((samples.len(), st));
+                        }
+                    }
                     samples.push((raw, pts, v, pos));
                 }
                 Ok(Some(Entry::Histogram)) => {
@@ -400,6 +419,11 @@ impl ScrapeLoop {
                     let ex = parser.histogram_exemplars();
                     if keep_exemplars && !ex.is_empty() {
                         hist_exemplars.push((hists.len(), ex));
+                    }
+                    if self.start_zero {
+                        if let Some(st) = parser.start_timestamp() {
+                            hist_starts.push((hists.len(), st));
+                        }
                     }
                     hists.push((labels, when, h));
                 }
@@ -494,7 +518,8 @@ impl ScrapeLoop {
         // (series, timestamp, value) to store
         let mut batch = Vec::with_capacity(samples.len() + self.cache.len());
         let mut kept = hists.len() as u64;
-        for (raw, pts, v, pos) in &samples {
+        let mut starts = starts.into_iter().peekable();
+        for (i, (raw, pts, v, pos)) in samples.iter().enumerate() {
             let entry = match pos {
                 Some(p) => self.cache.entry(*p),
                 None => &created[raw],
@@ -511,6 +536,13 @@ impl ScrapeLoop {
             } else {
                 ts
             };
+            while starts.next_if(|s| s.0 < i).is_some() {}
+            if let Some((_, st)) = starts.next_if(|s| s.0 == i) {
+                // stored before the batch, so before this sample
+                if st < when {
+                    app.append_start_zero(series, st);
+                }
+            }
             batch.push((series, when, *v));
         }
         if t.limits.samples > 0 && kept > t.limits.samples {
@@ -578,7 +610,13 @@ impl ScrapeLoop {
                 );
             }
         }
-        for (labels, when, h) in hists {
+        let mut hist_starts = hist_starts.into_iter().peekable();
+        for (i, (labels, when, h)) in hists.into_iter().enumerate() {
+            if let Some((_, st)) = hist_starts.next_if(|s| s.0 == i) {
+                if st < when {
+                    app.append_histogram_start_zero(&labels, st, &h);
+                }
+            }
             app.append_histogram(&labels, when, h);
             now_hists.insert(labels);
         }

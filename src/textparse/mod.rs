@@ -86,6 +86,27 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// After [`Entry::Series`] or [`Entry::Histogram`]: the start (created)
+    /// time in ms of a counter's, summary's or histogram's series, from
+    /// its family's `_created` sample (OpenMetrics) or its message
+    /// (protobuf); the text format has none.
+    pub fn start_timestamp(&mut self) -> Option<i64> {
+        match self {
+            Parser::Prom(_) => None,
+            Parser::OpenMetrics(p) => p.start_timestamp(),
+            Parser::Proto(p) => p.start_timestamp(),
+        }
+    }
+
+    /// After [`Entry::Series`]: whether it is an OpenMetrics `_created`
+    /// sample, which gives the start time of its family's series.
+    pub fn is_created_sample(&self) -> bool {
+        match self {
+            Parser::OpenMetrics(p) => p.is_created_sample(),
+            _ => false,
+        }
+    }
+
     /// After [`Entry::Series`]: the sample's exemplar (OpenMetrics only).
     pub fn exemplar(&self) -> Option<openmetrics::Exemplar> {
         match self {

@@ -78,9 +78,11 @@
 //! Not checked: that bucket and count values are integers, that an
 //! exemplar's value lies within its bucket, label names starting with `_`.
 //!
-//! `_created` samples are returned as ordinary series (Prometheus's default;
-//! it only turns them into created timestamps with the
-//! `created-timestamp-zero-ingestion` feature). As in Prometheus 3, the
+//! `_created` samples are returned as ordinary series (Prometheus's
+//! default); [`OpenMetricsParser::start_timestamp`] reads them as the start
+//! times of their family's series and [`OpenMetricsParser::is_created_sample`]
+//! tells them apart, for the `created-timestamp-zero-ingestion` feature. As
+//! in Prometheus 3, the
 //! values of `le` labels of histograms and of `quantile` labels of summaries
 //! are normalised by [`OpenMetricsParser::labels`] (`1` becomes `1.0`,
 //! `1e6` becomes `1e+06`); [`OpenMetricsParser::series`] returns the bytes
@@ -393,6 +395,9 @@ pub struct OpenMetricsParser<'a> {
     /// Check the syntax only, as Prometheus's parser does (for files
     /// written by hand, e.g. backfill input), not the family rules.
     syntax_only: bool,
+    /// The last start time looked up: family, labels (without `le` or
+    /// `quantile`), start time in ms.
+    start_cache: Option<(&'a [u8], Vec<(String, String)>, Option<i64>)>,
 }
 
 impl<'a> OpenMetricsParser<'a> {
@@ -426,6 +431,7 @@ impl<'a> OpenMetricsParser<'a> {
             key: Vec::new(),
             point: Point::default(),
             syntax_only: false,
+            start_cache: None,
         }
     }
 
@@ -488,6 +494,56 @@ impl<'a> OpenMetricsParser<'a> {
             _ => b"",
         };
         decode_labels(out, self.name, &self.labels, float_label);
+    }
+
+    /// After [`Entry::Series`]: whether the sample is a `<family>_created`
+    /// sample of a counter, summary or histogram, which gives the start
+    /// time of the family's series with the same labels.
+    pub fn is_created_sample(&self) -> bool {
+        has_start(self.sample_type) && self.name.strip_suffix(b"_created") == Some(self.family.name)
+    }
+
+    /// After [`Entry::Series`] of a counter, summary or histogram: the
+    /// start (created) time in ms of its series, from the family's
+    /// `_created` sample with the same labels (`le` and `quantile` aside)
+    /// when it is the next `_created` sample of the family, as Prometheus
+    /// reads it.
+    pub fn start_timestamp(&mut self) -> Option<i64> {
+        if !has_start(self.sample_type) || self.is_created_sample() {
+            return None;
+        }
+        let skip = match self.sample_type {
+            MetricType::Histogram => "le",
+            MetricType::Summary => "quantile",
+            _ => "",
+        };
+        let mut mine = Vec::new();
+        self.labels(&mut mine);
+        mine.retain(|(n, _)| n != "__name__" && n != skip);
+        if let Some((family, labels, st)) = &self.start_cache {
+            if *family == self.family.name && *labels == mine {
+                return *st;
+            }
+        }
+        // the rest of the family, read for its syntax alone
+        let mut rest = OpenMetricsParser::syntax_only(&self.body[self.pos..]);
+        rest.sample_type = self.sample_type;
+        rest.family.name = self.family.name;
+        let mut found = None;
+        let mut theirs = Vec::new();
+        while let Ok(Some(Entry::Series)) = rest.next() {
+            if !rest.is_created_sample() {
+                continue;
+            }
+            rest.labels(&mut theirs);
+            theirs.retain(|(n, _)| n != "__name__");
+            if theirs == mine {
+                found = Some((rest.value * 1000.0) as i64);
+            }
+            break;
+        }
+        self.start_cache = Some((self.family.name, mine, found));
+        found
     }
 
     /// After [`Entry::Series`]: the sample's exemplar, if it has one (labels
@@ -850,3 +906,11 @@ mod family;
 
 #[cfg(test)]
 mod tests;
+
+/// Whether samples of this type have a start (created) time.
+fn has_start(t: MetricType) -> bool {
+    matches!(
+        t,
+        MetricType::Counter | MetricType::Summary | MetricType::Histogram
+    )
+}

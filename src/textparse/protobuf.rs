@@ -341,6 +341,8 @@ pub enum ProtoEntry {
         value: f64,
         /// The sample's exemplar.
         exemplar: Option<Exemplar>,
+        /// The start (created) time of a counter, summary or histogram, ms.
+        st: Option<i64>,
     },
     /// A native histogram sample.
     Histogram {
@@ -354,6 +356,8 @@ pub enum ProtoEntry {
         h: FloatHistogram,
         /// The histogram's exemplars.
         exemplars: Vec<Exemplar>,
+        /// The histogram's start (created) time, ms.
+        st: Option<i64>,
     },
 }
 
@@ -562,6 +566,16 @@ pub fn decode(body: &[u8], opts: HistogramOptions) -> Result<Decoded, ParseError
         });
         for m in &mf.metric {
             let ts = (m.timestamp_ms != 0).then_some(m.timestamp_ms);
+            let st = match kind {
+                T::Counter => m.counter.as_ref().and_then(|c| c.start_timestamp.as_ref()),
+                T::Summary => m.summary.as_ref().and_then(|c| c.start_timestamp.as_ref()),
+                T::Histogram | T::GaugeHistogram => m
+                    .histogram
+                    .as_ref()
+                    .and_then(|c| c.start_timestamp.as_ref()),
+                T::Gauge | T::Untyped => None,
+            }
+            .map(|t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000);
             let push = |out: &mut Vec<ProtoEntry>,
                         n: &str,
                         magic: Option<(&str, String)>,
@@ -575,6 +589,7 @@ pub fn decode(body: &[u8], opts: HistogramOptions) -> Result<Decoded, ParseError
                     ts,
                     value,
                     exemplar: ex,
+                    st,
                 });
                 Ok(())
             };
@@ -637,6 +652,7 @@ pub fn decode(body: &[u8], opts: HistogramOptions) -> Result<Decoded, ParseError
                             ts,
                             h: fh,
                             exemplars: native_exemplars(&h),
+                            st,
                         });
                     }
                     let classic = if native_here {
@@ -692,6 +708,7 @@ pub fn decode(body: &[u8], opts: HistogramOptions) -> Result<Decoded, ParseError
                             ts,
                             h: fh,
                             exemplars: Vec::new(),
+                            st,
                         });
                     }
                 }
@@ -749,6 +766,14 @@ impl<'a> ProtoParser<'a> {
     pub fn histogram(&self) -> Option<(&'a [u8], Option<i64>, &'a FloatHistogram)> {
         match self.cur() {
             ProtoEntry::Histogram { key, ts, h, .. } => Some((key, *ts, h)),
+            _ => None,
+        }
+    }
+
+    /// After a sample: its start (created) time in ms, if it has one.
+    pub fn start_timestamp(&self) -> Option<i64> {
+        match self.cur() {
+            ProtoEntry::Series { st, .. } | ProtoEntry::Histogram { st, .. } => *st,
             _ => None,
         }
     }

@@ -293,17 +293,6 @@ fn first_selector(e: &Expr) -> Option<&VectorSelector> {
     }
 }
 
-/// The latest sample at or before `t` and after `t - lookback`, unless it
-/// is a stale marker.
-pub(crate) fn latest(samples: &[(i64, f64)], t: i64, lookback: i64) -> Option<(i64, f64)> {
-    let idx = samples.partition_point(|s| s.0 <= t);
-    let s = *samples.get(idx.checked_sub(1)?)?;
-    if s.0 <= t.saturating_sub(lookback) || is_stale(s.1) {
-        return None;
-    }
-    Some(s)
-}
-
 /// The latest sample, float or histogram, at or before `t` and after
 /// `t - lookback`, unless it is a stale marker.
 pub(crate) fn latest_any(s: &LoadedSeries, t: i64, lookback: i64) -> Option<AnySample> {

@@ -583,3 +583,67 @@ mod fuzz {
         }
     }
 }
+
+/// Each sample's name and start time, and which samples are `_created`
+/// ones.
+fn starts(body: &[u8]) -> Vec<(String, Option<i64>, bool)> {
+    let mut p = OpenMetricsParser::new(body);
+    let mut out = Vec::new();
+    while let Some(e) = p.next().unwrap() {
+        if e == Entry::Series {
+            let raw = s(p.series().0);
+            let created = p.is_created_sample();
+            out.push((raw, p.start_timestamp(), created));
+        }
+    }
+    out
+}
+
+#[test]
+fn start_times_come_from_the_familys_created_samples() {
+    let body = b"# TYPE a counter
+a_total{x=\"1\"} 5
+a_created{x=\"1\"} 1700000000.25
+a_total{x=\"2\"} 6
+a_created{x=\"3\"} 1700000001
+# TYPE h histogram
+h_bucket{le=\"1\"} 1
+h_bucket{le=\"+Inf\"} 2
+h_count 2
+h_sum 3
+h_created 1700000002
+# TYPE s summary
+s{quantile=\"0.5\"} 1
+s_count 2
+s_sum 3
+# TYPE g gauge
+g 1
+# TYPE c counter
+c_total 1
+# EOF
+";
+    let got = starts(body);
+    let want: Vec<(String, Option<i64>, bool)> = vec![
+        ("a_total{x=\"1\"}", Some(1_700_000_000_250), false),
+        ("a_created{x=\"1\"}", None, true),
+        // the next `_created` sample is another series': none
+        ("a_total{x=\"2\"}", None, false),
+        ("a_created{x=\"3\"}", None, true),
+        // every part of a histogram, `le` aside
+        ("h_bucket{le=\"1\"}", Some(1_700_000_002_000), false),
+        ("h_bucket{le=\"+Inf\"}", Some(1_700_000_002_000), false),
+        ("h_count", Some(1_700_000_002_000), false),
+        ("h_sum", Some(1_700_000_002_000), false),
+        ("h_created", None, true),
+        // none given, none in a gauge, none found past the family
+        ("s{quantile=\"0.5\"}", None, false),
+        ("s_count", None, false),
+        ("s_sum", None, false),
+        ("g", None, false),
+        ("c_total", None, false),
+    ]
+    .into_iter()
+    .map(|(a, b, c)| (a.to_string(), b, c))
+    .collect();
+    assert_eq!(got, want);
+}

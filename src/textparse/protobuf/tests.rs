@@ -352,3 +352,62 @@ fn bad_bodies_fail() {
     ));
     assert!(!is_protobuf("text/plain"));
 }
+
+#[test]
+fn start_times_of_counters_summaries_and_histograms() {
+    let st = Some(Timestamp {
+        seconds: 1_700_000_000,
+        nanos: 250_000_000,
+    });
+    let mut c = metric(vec![]);
+    c.counter = Some(Counter {
+        value: 1.0,
+        exemplar: None,
+        start_timestamp: st.clone(),
+    });
+    let mut g = metric(vec![]);
+    g.gauge = Some(Gauge { value: 1.0 });
+    let mut sm = metric(vec![]);
+    sm.summary = Some(Summary {
+        sample_count: 1,
+        sample_sum: 1.0,
+        quantile: vec![],
+        start_timestamp: st.clone(),
+    });
+    let mut h = metric(vec![]);
+    let mut hist = native_histogram();
+    hist.start_timestamp = st;
+    h.histogram = Some(hist);
+    let b = body(&[
+        family("c_total", super::model::MetricType::Counter, vec![c]),
+        family("g", super::model::MetricType::Gauge, vec![g]),
+        family("s", super::model::MetricType::Summary, vec![sm]),
+        family("h", super::model::MetricType::Histogram, vec![h]),
+    ]);
+    let opts = HistogramOptions {
+        native: true,
+        ..HistogramOptions::default()
+    };
+    let d = decode(&b, opts).unwrap();
+    let mut p = ProtoParser::new(&d);
+    let mut got = Vec::new();
+    while let Some(e) = p.next().unwrap() {
+        if matches!(e, Entry::Series | Entry::Histogram) {
+            got.push((
+                String::from_utf8_lossy(p.series().0).into_owned(),
+                p.start_timestamp(),
+            ));
+        }
+    }
+    let at = Some(1_700_000_000_250);
+    assert_eq!(
+        got,
+        vec![
+            ("c_total".to_string(), at),
+            ("g".to_string(), None),
+            ("s_count".to_string(), at),
+            ("s_sum".to_string(), at),
+            ("h".to_string(), at),
+        ]
+    );
+}

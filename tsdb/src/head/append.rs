@@ -114,6 +114,58 @@ impl<'a> Appender<'a> {
         self.histograms.push((labels.clone(), t, h));
     }
 
+    /// Adds a zero sample at `st`, the start (created) time of the
+    /// series' next sample, when it is newer than every sample the series
+    /// holds and the head takes it (otherwise the series already goes on
+    /// from before it, and nothing is added); returns whether it was
+    /// added. Prometheus's `created-timestamp-zero-ingestion`: the zero
+    /// marks where a counter started, so a rate sees its first increase.
+    pub fn append_start_zero(&mut self, h: &SeriesHandle, st: i64) -> bool {
+        let fits = {
+            let st_ = h.0.state.lock();
+            !st_.removed
+                && st >= self.head.min_valid.load(Ordering::Relaxed)
+                && st_.last_t.is_none_or(|l| st > l)
+        };
+        if fits {
+            self.pending.push((Arc::clone(&h.0), st, 0.0));
+        }
+        fits
+    }
+
+    /// [`Appender::append_start_zero`] for a series reference.
+    pub fn append_start_zero_ref(&mut self, r: SeriesRef, st: i64) -> bool {
+        match self.head.get(r.0) {
+            Some(s) => self.append_start_zero(&SeriesHandle(s), st),
+            None => false,
+        }
+    }
+
+    /// Adds an empty histogram at `st`, the start (created) time of the
+    /// series' next histogram `like` (with its schema, zero threshold and
+    /// custom bounds, marked as a counter reset), when it is newer than
+    /// every histogram the series holds; returns whether it was added.
+    pub fn append_histogram_start_zero(
+        &mut self,
+        labels: &Labels,
+        st: i64,
+        like: &crate::histogram::FloatHistogram,
+    ) -> bool {
+        let fits = st >= self.head.min_valid.load(Ordering::Relaxed)
+            && self.head.hist.last_t(labels).is_none_or(|l| st > l);
+        if fits {
+            let zero = crate::histogram::FloatHistogram {
+                schema: like.schema,
+                zero_threshold: like.zero_threshold,
+                custom_values: like.custom_values.clone(),
+                counter_reset_hint: crate::histogram::CounterResetHint::CounterReset,
+                ..Default::default()
+            };
+            self.histograms.push((labels.clone(), st, zero));
+        }
+        fits
+    }
+
     /// Adds an exemplar for a held series, stored on commit (when the
     /// database stores exemplars; see [`crate::Options::max_exemplars`]).
     pub fn append_exemplar_handle(&mut self, h: &SeriesHandle, e: Exemplar) {

@@ -174,7 +174,11 @@ impl Head {
                 .map(|o| o.mint));
             match first {
                 Some(t) => min = min.min(t),
-                None if st.last_t.max(st.last_hist_t).is_some_and(|t| t < forget_before) => {
+                None if st
+                    .last_t
+                    .max(st.last_hist_t)
+                    .is_some_and(|t| t < forget_before) =>
+                {
                     dead.insert(s.id);
                 }
                 None => {}

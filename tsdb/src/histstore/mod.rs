@@ -807,6 +807,11 @@ impl HistStore {
         }
     }
 
+    /// The newest sample time of the series with these labels.
+    pub(crate) fn last_t(&self, labels: &Labels) -> Option<i64> {
+        self.inner.lock().series.get(labels).and_then(|s| s.last_t)
+    }
+
     /// Each series' newest sample time, for the series the store has
     /// appended to since its log was started.
     pub(crate) fn last_times(&self) -> Vec<(Labels, i64)> {

@@ -240,7 +240,10 @@ fn histogram_series_are_head_series() {
     // still head series after a restart
     let db = Db::open(dir.path(), opts()).unwrap();
     assert_eq!(db.stats().series, 2);
-    assert_eq!(db.cardinality(10).series_by_metric, vec![("h".to_string(), 2)]);
+    assert_eq!(
+        db.cardinality(10).series_by_metric,
+        vec![("h".to_string(), 2)]
+    );
 }
 
 /// The fixture's series: an integer exponential histogram whose layout
