@@ -463,7 +463,12 @@ impl Queue {
                 return false;
             }
             // read entries until a request's worth of samples
-            let mut group: Vec<(Labels, Vec<(i64, f64)>)> = Vec::new();
+            #[allow(clippy::type_complexity)]
+            let mut group: Vec<(
+                Labels,
+                Vec<(i64, f64)>,
+                Vec<tsdb::read::HistogramSample>,
+            )> = Vec::new();
             let mut count = 0;
             let start = i;
             while i < list.len() && count < max {
@@ -477,48 +482,62 @@ impl Queue {
                 .and_then(Result::ok)
                 .flatten();
                 i += 1;
-                let Some((labels, mut samples)) = got else {
+                let Some((labels, mut samples, mut hists)) = got else {
                     self.metrics.dropped_unknown.fetch_add(1, Ordering::Relaxed);
                     continue;
                 };
+                if !self.cfg.send_native_histograms {
+                    hists.clear();
+                }
                 if let Some(o) = self.age_limit_ms() {
-                    let before = samples.len();
+                    let before = samples.len() + hists.len();
                     samples.retain(|s| s.0 >= o);
-                    self.metrics
-                        .dropped_too_old
-                        .fetch_add((before - samples.len()) as u64, Ordering::Relaxed);
+                    hists.retain(|s| s.0 >= o);
+                    self.metrics.dropped_too_old.fetch_add(
+                        (before - samples.len() - hists.len()) as u64,
+                        Ordering::Relaxed,
+                    );
                 }
                 let Some(labels) = self.labels_for(labels) else {
                     self.metrics
                         .dropped_relabel
-                        .fetch_add(samples.len() as u64, Ordering::Relaxed);
+                        .fetch_add((samples.len() + hists.len()) as u64, Ordering::Relaxed);
                     continue;
                 };
-                if let Some(newest) = samples.iter().map(|s| s.0).max() {
+                let newest = samples
+                    .iter()
+                    .map(|s| s.0)
+                    .chain(hists.iter().map(|h| h.0))
+                    .max();
+                if let Some(newest) = newest {
                     self.metrics
                         .highest_enqueued_ms
                         .fetch_max(newest, Ordering::Relaxed);
                 }
-                count += samples.len();
-                group.push((labels, samples));
+                count += samples.len() + hists.len();
+                group.push((labels, samples, hists));
             }
             // a series with more samples than a request takes goes in parts
+            // (its floats, then its histograms)
             let mut parts: Vec<Vec<SeriesSamples<'_>>> = vec![Vec::new()];
             let mut in_part = 0;
-            for (l, s) in &group {
-                for chunk in s.chunks(max) {
-                    if in_part + chunk.len() > max && in_part > 0 {
+            for (l, s, h) in &group {
+                let floats = s.chunks(max).map(|c| (c, &[][..]));
+                let hists = h.chunks(max).map(|c| (&[][..], c));
+                for (samples, histograms) in floats.chain(hists) {
+                    let n = samples.len() + histograms.len();
+                    if in_part + n > max && in_part > 0 {
                         parts.push(Vec::new());
                         in_part = 0;
                     }
                     parts.last_mut().expect("one").push(SeriesSamples {
                         labels: l,
                         encoded: None,
-                        samples: chunk,
+                        samples,
                         exemplars: &[],
-                        histograms: &[],
+                        histograms,
                     });
-                    in_part += chunk.len();
+                    in_part += n;
                 }
             }
             for p in &parts {

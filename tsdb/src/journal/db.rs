@@ -119,7 +119,7 @@ impl Db {
     pub(crate) fn flush_journal(&self) -> Result<(), Error> {
         if let Some(j) = self.journal() {
             j.sync()?;
-            j.truncate()?;
+            j.truncate(&|l| self.head.find(l, l.hash64()).map(|s| s.id))?;
         }
         Ok(())
     }
@@ -158,15 +158,17 @@ impl Db {
         self.head.get(r.0).map(|s| s.labels.to_labels())
     }
 
-    /// A series' labels and its samples with timestamps in `mint..=maxt`,
-    /// from the blocks and the head (`None` when the head no longer knows
-    /// the series).
+    /// A series' labels, its float samples and its native histogram
+    /// samples with timestamps in `mint..=maxt`, from the blocks, the head
+    /// and the histogram store (`None` when the head no longer knows the
+    /// series).
+    #[allow(clippy::type_complexity)]
     pub fn series_samples(
         &self,
         r: SeriesRef,
         mint: i64,
         maxt: i64,
-    ) -> Result<Option<(Labels, Vec<(i64, f64)>)>, Error> {
+    ) -> Result<Option<(Labels, Vec<(i64, f64)>, Vec<crate::read::HistogramSample>)>, Error> {
         let Some(labels) = self.series_labels(r) else {
             return Ok(None);
         };
@@ -181,6 +183,7 @@ impl Db {
             .select(&matchers)
             .map_err(|e| Error::InvalidLabels(e.to_string()))?;
         let mut out = Vec::new();
+        let mut hists = Vec::new();
         for mut s in series {
             if s.labels != labels {
                 continue;
@@ -190,7 +193,12 @@ impl Db {
                     out.push((t, v));
                 }
             }
+            hists.extend(
+                s.histograms
+                    .into_iter()
+                    .filter(|h| h.0 >= mint && h.0 <= maxt),
+            );
         }
-        Ok(Some((labels, out)))
+        Ok(Some((labels, out, hists)))
     }
 }

@@ -515,7 +515,11 @@ impl Journal {
     /// segments take more than their limit, the oldest one with the
     /// readers in it moved on (each given the series ranges it skipped).
     /// Returns the number of segments deleted.
-    pub(crate) fn truncate(&self) -> Result<usize, Error> {
+    /// `series` finds the head series of a histogram record's labels.
+    pub(crate) fn truncate(
+        &self,
+        series: &dyn Fn(&crate::labels::Labels) -> Option<u64>,
+    ) -> Result<usize, Error> {
         let current = self.current.load(Ordering::Acquire);
         let mut deleted = 0;
         let mut readers = self.readers.lock();
@@ -541,7 +545,7 @@ impl Journal {
                     if r.state().position.segment > oldest {
                         continue;
                     }
-                    let skipped = self.skipped(oldest, r.state().position)?;
+                    let skipped = self.skipped(oldest, r.state().position, series)?;
                     let n: usize = skipped.len();
                     r.move_on(
                         JournalPosition {
@@ -606,9 +610,15 @@ impl Journal {
         Ok(deleted)
     }
 
-    /// Per series, the time range of the samples in segment `seg` from
+    /// Per series, the time range of the samples (floats, and native
+    /// histograms of the series `series` finds) in segment `seg` from
     /// `from` on.
-    fn skipped(&self, seg: u64, from: JournalPosition) -> Result<Vec<CatchUp>, Error> {
+    fn skipped(
+        &self,
+        seg: u64,
+        from: JournalPosition,
+        series: &dyn Fn(&crate::labels::Labels) -> Option<u64>,
+    ) -> Result<Vec<CatchUp>, Error> {
         let path = segment_path(&self.dir, seg);
         let data = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
         let mut off = if from.segment == seg {
@@ -617,12 +627,24 @@ impl Journal {
             HEADER as usize
         };
         let mut ranges: HashMap<u64, (i64, i64)> = HashMap::new();
+        let mut widen = |r: u64, t: i64| {
+            let e = ranges.entry(r).or_insert((t, t));
+            e.0 = e.0.min(t);
+            e.1 = e.1.max(t);
+        };
         while let Some((payload, next)) = frame_at(&data, off) {
-            let _ = record::decode(payload, |r, t, _| {
-                let e = ranges.entry(r).or_insert((t, t));
-                e.0 = e.0.min(t);
-                e.1 = e.1.max(t);
-            });
+            let mut hists = Vec::new();
+            let _ = record::decode_any(
+                payload,
+                |r, t, _| widen(r, t),
+                |_, _| {},
+                |labels, t, _| hists.push((labels, t)),
+            );
+            for (labels, t) in hists {
+                if let Some(r) = series(&labels) {
+                    widen(r, t);
+                }
+            }
             off = next;
         }
         let mut out: Vec<CatchUp> = ranges

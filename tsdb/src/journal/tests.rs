@@ -169,7 +169,7 @@ fn read_segments_go_and_a_late_reader_catches_up() {
     // once, in order per series
     let mut per_series: std::collections::BTreeMap<u64, Vec<i64>> = Default::default();
     for c in &st.catch_up {
-        let (labels, samples) = db
+        let (labels, samples, _) = db
             .series_samples(c.series, c.mint, c.maxt)
             .unwrap()
             .unwrap();
@@ -350,4 +350,71 @@ fn stored_exemplars_are_journaled_after_their_samples() {
         .collect();
     assert_eq!(got, vec![(1, r.0, 1000, 0.5), (3, r.0, 1900, 0.7)]);
     assert_eq!(b.exemplars[0].exemplar.labels.get("trace_id"), Some("t1"));
+}
+
+#[test]
+fn a_late_reader_catches_up_on_native_histograms_too() {
+    use crate::histogram::FloatHistogram;
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(
+        dir.path(),
+        Options {
+            journal_segment_bytes: 600,
+            journal_max_bytes: 2500,
+            ..opts()
+        },
+    )
+    .unwrap();
+    db.journal_set_readers(&["slow".into()]).unwrap();
+    let hs = |i: usize| Labels::from_pairs(&[("__name__", "h"), ("i", &i.to_string())]);
+    let hist = |k: i64| FloatHistogram {
+        count: k as f64,
+        sum: k as f64,
+        positive: vec![(0, k as f64)],
+        ..Default::default()
+    };
+    for k in 0..60 {
+        let mut app = db.appender();
+        for i in 0..5 {
+            app.append_histogram(&hs(i), 1000 + k * 1000, hist(k + 1));
+        }
+        app.commit().unwrap();
+    }
+    db.flush(true).unwrap();
+    let st = db.journal_reader("slow").unwrap();
+    assert!(st.generation >= 1, "moved on once a dropped segment");
+    // each histogram series is in the catch-up list, and the skipped
+    // ranges and the journal's rest hold each sample once, in order
+    assert_eq!(st.catch_up.len(), 5);
+    let mut per_series: std::collections::BTreeMap<String, Vec<(i64, f64)>> = Default::default();
+    for c in &st.catch_up {
+        let (labels, floats, hists) = db
+            .series_samples(c.series, c.mint, c.maxt)
+            .unwrap()
+            .unwrap();
+        assert!(floats.is_empty());
+        assert!(!hists.is_empty());
+        per_series
+            .entry(labels.get("i").unwrap().to_string())
+            .or_default()
+            .extend(hists.iter().map(|h| (h.0, h.1.count)));
+    }
+    let b = match db
+        .journal_read("slow", st.generation, st.position, usize::MAX)
+        .unwrap()
+    {
+        JournalRead::Batch(b) => b,
+        JournalRead::Moved => panic!("moved"),
+    };
+    for h in &b.histograms {
+        per_series
+            .entry(h.labels.get("i").unwrap().to_string())
+            .or_default()
+            .push((h.t, h.h.count));
+    }
+    let want: Vec<(i64, f64)> = (0..60).map(|k| (1000 + k * 1000, (k + 1) as f64)).collect();
+    assert_eq!(per_series.len(), 5);
+    for (i, got) in &per_series {
+        assert_eq!(got, &want, "series {i}");
+    }
 }
