@@ -19,7 +19,8 @@
 //! asks them: through the environment's proxy (`HTTPS_PROXY`,
 //! `HTTP_PROXY`, `NO_PROXY`, upper or lower case; never for loopback
 //! addresses), trusting the CAs of the file `SSL_CERT_FILE` names besides
-//! the usual roots. The metadata server is asked directly.
+//! the usual roots (a file that cannot be read is ignored, with a
+//! warning). The metadata server is asked directly.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -282,17 +283,32 @@ fn api_client(env: &Env) -> Result<reqwest::Client, String> {
         b = b.proxy(p.no_proxy(no));
     }
     if let Some(f) = &env.ssl_cert_file {
-        use rustls_pki_types::pem::PemObject;
-        let pem = std::fs::read(f).map_err(|e| format!("open {f}: {}", io_error(&e)))?;
-        for c in rustls_pki_types::CertificateDer::pem_slice_iter(&pem) {
-            let c = c.map_err(|e| format!("reading {f}: {e}"))?;
-            let cert =
-                reqwest::Certificate::from_der(&c).map_err(|e| format!("reading {f}: {e}"))?;
-            b = b.add_root_certificate(cert);
+        // as Go, a file that cannot be read leaves the usual roots alone
+        match extra_roots(f) {
+            Ok(certs) => {
+                for c in certs {
+                    b = b.add_root_certificate(c);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(component = "discovery manager", discovery = "gce", err = %e, "Ignoring SSL_CERT_FILE");
+            }
         }
     }
     b.build()
         .map_err(|e| format!("building the HTTP client: {e}"))
+}
+
+/// The certificates of a PEM file.
+fn extra_roots(f: &str) -> Result<Vec<reqwest::Certificate>, String> {
+    use rustls_pki_types::pem::PemObject;
+    let pem = std::fs::read(f).map_err(|e| format!("open {f}: {}", io_error(&e)))?;
+    let mut out = Vec::new();
+    for c in rustls_pki_types::CertificateDer::pem_slice_iter(&pem) {
+        let c = c.map_err(|e| format!("reading {f}: {e}"))?;
+        out.push(reqwest::Certificate::from_der(&c).map_err(|e| format!("reading {f}: {e}"))?);
+    }
+    Ok(out)
 }
 
 struct Token {
