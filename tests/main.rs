@@ -12,6 +12,7 @@ mod ec2;
 mod eureka;
 mod exemplars;
 mod flags;
+mod gce;
 mod grafana;
 mod hetzner;
 mod histograms;

@@ -252,6 +252,9 @@ pub struct ScrapeConfig {
     /// Targets from AWS EC2 instances.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ec2_sd_configs: Vec<crate::discovery::ec2::Ec2SdConfig>,
+    /// Targets from Google Compute Engine instances.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gce_sd_configs: Vec<crate::discovery::gce::GceSdConfig>,
     /// Targets from a Eureka server's applications.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub eureka_sd_configs: Vec<crate::discovery::eureka::EurekaSdConfig>,
@@ -1014,6 +1017,10 @@ impl Config {
                 c.validate()
                     .map_err(|e| format!("ec2_sd_configs of job {:?}: {e}", sc.job_name))?;
             }
+            for c in &sc.gce_sd_configs {
+                c.validate()
+                    .map_err(|e| format!("gce_sd_configs of job {:?}: {e}", sc.job_name))?;
+            }
             for c in &sc.eureka_sd_configs {
                 c.validate()
                     .map_err(|e| format!("eureka_sd_configs of job {:?}: {e}", sc.job_name))?;
@@ -1072,7 +1079,6 @@ fn line_of_key(text: &str, key: &str) -> Option<usize> {
 
 /// Keys of Prometheus's scrape config that flint does not implement yet.
 pub(crate) const KNOWN_UNSUPPORTED: &[&str] = &[
-    "gce_sd_configs",
     "nomad_sd_configs",
     "digitalocean_sd_configs",
     "linode_sd_configs",
@@ -1215,7 +1221,8 @@ scrape_configs:
             ("scrape_configs:\n  - job_name: k\n    oauth2: {client_id: a, token_url: 'http://t/', secret: s}\n", "field secret not found in type config.OAuth2"),
             ("scrape_configs:\n  - job_name: k\n    basic_auth: {username: u}\n    oauth2: {client_id: a, token_url: 'http://t/'}\n", "at most one of basic_auth, oauth2 & authorization must be configured"),
             ("scrape_configs:\n  - job_name: k\n    no_proxy: localhost\n", "if no_proxy is configured, proxy_url must also be configured"),
-            ("scrape_configs:\n  - job_name: k\n    gce_sd_configs: [{project: p, zone: z}]\n", "gce_sd_configs (job \"k\") is not supported yet"),
+            ("scrape_configs:\n  - job_name: k\n    nomad_sd_configs: [{server: 'http://n:4646'}]\n", "nomad_sd_configs (job \"k\") is not supported yet"),
+            ("scrape_configs:\n  - job_name: k\n    gce_sd_configs: [{project: p}]\n", "gce_sd_configs of job \"k\": GCE SD configuration requires a zone"),
             ("scrape_configs:\n  - job_name: k\n    dockerswarm_sd_configs: [{host: 'tcp://d:2375'}]\n", "dockerswarm_sd_configs of job \"k\": role missing (one of: tasks, services, nodes)"),
             ("scrape_configs:\n  - job_name: k\n    docker_sd_configs: [{port: 80}]\n", "docker_sd_configs of job \"k\": host missing"),
             ("scrape_configs:\n  - job_name: k\n    azure_sd_configs: [{subscription_id: s, authentication_method: Basic}]\n", "azure_sd_configs of job \"k\": unknown authentication_type \"Basic\""),

@@ -9,6 +9,7 @@ pub mod docker;
 pub mod ec2;
 pub mod eureka;
 pub mod file;
+pub mod gce;
 pub mod hetzner;
 pub mod http;
 pub mod kubernetes;
@@ -96,6 +97,8 @@ pub struct Sources<'a> {
     pub dockerswarm: &'a [docker::DockerSwarmSdConfig],
     /// `ec2_sd_configs`.
     pub ec2: &'a [ec2::Ec2SdConfig],
+    /// `gce_sd_configs`.
+    pub gce: &'a [gce::GceSdConfig],
     /// `eureka_sd_configs`.
     pub eureka: &'a [eureka::EurekaSdConfig],
     /// `hetzner_sd_configs`.
@@ -203,6 +206,14 @@ impl Sources<'_> {
         }
         for (i, c) in self.ec2.iter().enumerate() {
             tasks.push(tokio::spawn(ec2::run(
+                i,
+                c.clone(),
+                base.to_path_buf(),
+                Arc::clone(sink),
+            )));
+        }
+        for (i, c) in self.gce.iter().enumerate() {
+            tasks.push(tokio::spawn(gce::run(
                 i,
                 c.clone(),
                 base.to_path_buf(),

@@ -24,6 +24,14 @@ pub enum SdError {
         /// The start of the answer's body, trimmed.
         body: String,
     },
+    /// An error answer the API words itself, shown as the API's client
+    /// library shows it (`googleapi: Error 403: …`).
+    Api {
+        /// The HTTP status.
+        code: u16,
+        /// The message.
+        message: String,
+    },
     /// No answer: connection refused, reset, timed out, TLS failure.
     Transport(String),
     /// An answer that is not what the API sends.
@@ -43,7 +51,7 @@ impl SdError {
     /// A short name of the cause, for logging each cause once a minute.
     pub fn cause(&self) -> String {
         match self {
-            SdError::Status { code, .. } => format!("status {code}"),
+            SdError::Status { code, .. } | SdError::Api { code, .. } => format!("status {code}"),
             SdError::Transport(_) => "transport".into(),
             SdError::Decode(_) => "decode".into(),
             SdError::Auth(_) => "auth".into(),
@@ -75,6 +83,7 @@ impl fmt::Display for SdError {
                 }
                 Ok(())
             }
+            SdError::Api { message, .. } => write!(f, "{message}"),
             SdError::Transport(e) => write!(f, "{e}"),
             SdError::Decode(e) => write!(f, "undecodable answer: {e}"),
             SdError::Auth(e) => write!(f, "{e}"),

@@ -80,7 +80,7 @@ pub fn base64url(data: &[u8]) -> String {
 }
 
 /// The header word of a token type, as Go's oauth2 package writes it.
-fn token_type(t: &str) -> String {
+pub(crate) fn token_type(t: &str) -> String {
     match t.to_ascii_lowercase().as_str() {
         "" | "bearer" => "Bearer".into(),
         "mac" => "MAC".into(),
@@ -205,6 +205,17 @@ fn sign_jwt(pem: &str, alg: &str, header: &Value, claims: &Value) -> Result<Stri
         _ => return Err("oauth2: the client certificate key is not an RSA key".into()),
     }
     .map_err(|e| format!("oauth2: the client certificate key is not a usable RSA key: {e}"))?;
+    sign_jwt_with(&pair, alg, header, claims)
+}
+
+/// Signs `header.claims` with an RSA key pair: a JWT signed `alg` (RS256,
+/// RS384 or RS512).
+pub(crate) fn sign_jwt_with(
+    pair: &ring::rsa::KeyPair,
+    alg: &str,
+    header: &Value,
+    claims: &Value,
+) -> Result<String, String> {
     let padding: &'static dyn ring::signature::RsaEncoding = match alg {
         "RS384" => &ring::signature::RSA_PKCS1_SHA384,
         "RS512" => &ring::signature::RSA_PKCS1_SHA512,

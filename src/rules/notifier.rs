@@ -113,6 +113,9 @@ pub struct AlertmanagerConfig {
     /// Alertmanagers on AWS EC2 instances.
     #[serde(default)]
     pub ec2_sd_configs: Vec<crate::discovery::ec2::Ec2SdConfig>,
+    /// Alertmanagers on Google Compute Engine instances.
+    #[serde(default)]
+    pub gce_sd_configs: Vec<crate::discovery::gce::GceSdConfig>,
     /// Alertmanagers registered with Eureka.
     #[serde(default)]
     pub eureka_sd_configs: Vec<crate::discovery::eureka::EurekaSdConfig>,
@@ -195,6 +198,10 @@ impl AlertingConfig {
             for c in &am.ec2_sd_configs {
                 c.validate()
                     .map_err(|e| format!("alerting: ec2_sd_configs: {e}"))?;
+            }
+            for c in &am.gce_sd_configs {
+                c.validate()
+                    .map_err(|e| format!("alerting: gce_sd_configs: {e}"))?;
             }
             for c in &am.eureka_sd_configs {
                 c.validate()
@@ -427,6 +434,7 @@ impl Notifier {
                 dockerswarm: &am.dockerswarm_sd_configs,
                 azure: &am.azure_sd_configs,
                 ec2: &am.ec2_sd_configs,
+                gce: &am.gce_sd_configs,
                 eureka: &am.eureka_sd_configs,
                 hetzner: &am.hetzner_sd_configs,
                 openstack: &am.openstack_sd_configs,

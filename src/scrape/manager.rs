@@ -167,6 +167,7 @@ impl ScrapeManager {
                 dockerswarm: &sc.dockerswarm_sd_configs,
                 azure: &sc.azure_sd_configs,
                 ec2: &sc.ec2_sd_configs,
+                gce: &sc.gce_sd_configs,
                 eureka: &sc.eureka_sd_configs,
                 hetzner: &sc.hetzner_sd_configs,
                 openstack: &sc.openstack_sd_configs,

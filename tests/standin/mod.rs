@@ -10,6 +10,7 @@ pub mod consul;
 pub mod docker;
 pub mod ec2;
 pub mod eureka;
+pub mod gce;
 pub mod hetzner;
 pub mod openstack;
 
