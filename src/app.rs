@@ -71,6 +71,9 @@ pub struct App {
     pub otlp_native_delta: bool,
     /// `--enable-feature=exemplar-storage`.
     pub exemplar_storage: bool,
+    /// `--enable-feature=otlp-deltatocumulative`: the running totals of
+    /// delta OTLP streams.
+    pub otlp_delta_to_cumulative: Option<crate::otlp::delta::DeltaToCumulative>,
     /// `--enable-feature=created-timestamp-zero-ingestion`: a zero sample
     /// at each series' start time given by remote write 2.0 or OTLP.
     pub start_zero: bool,

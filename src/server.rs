@@ -306,6 +306,9 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         enable_otlp: flags.enable_otlp_receiver,
         otlp_native_delta: flags.feature(crate::flags::OTLP_NATIVE_DELTA),
         exemplar_storage: flags.feature(crate::flags::EXEMPLAR_STORAGE),
+        otlp_delta_to_cumulative: flags
+            .feature(crate::flags::OTLP_DELTA_TO_CUMULATIVE)
+            .then(crate::otlp::delta::DeltaToCumulative::new),
         start_zero: flags.feature(crate::flags::START_ZERO_INGESTION),
         cors_origin,
         reload_lock: Mutex::new(()),

@@ -537,3 +537,98 @@ fn exemplars_of_exponential_histograms_are_stored() {
     assert_eq!(ex["value"], "1.5");
     assert_eq!(v["data"][0]["seriesLabels"]["job"], "svc");
 }
+
+/// Records in three rounds, exporting each with delta temporality.
+const DELTA_APP: &str = r#"
+import sys, time
+from opentelemetry.sdk.metrics import MeterProvider, Counter, Histogram, UpDownCounter
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader, AggregationTemporality
+from opentelemetry.sdk.metrics.view import View, ExponentialBucketHistogramAggregation, ExplicitBucketHistogramAggregation
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+delta = {Counter: AggregationTemporality.DELTA, Histogram: AggregationTemporality.DELTA,
+         UpDownCounter: AggregationTemporality.DELTA}
+exporter = OTLPMetricExporter(endpoint=sys.argv[1], preferred_temporality=delta)
+reader = PeriodicExportingMetricReader(exporter, export_interval_millis=200)
+provider = MeterProvider(resource=Resource.create({"service.name": "batch"}), metric_readers=[reader],
+    views=[View(instrument_name="payload.size", aggregation=ExponentialBucketHistogramAggregation()),
+           View(instrument_name="job.duration", aggregation=ExplicitBucketHistogramAggregation([0.5, 1.0]))])
+meter = provider.get_meter("jobs")
+done = meter.create_counter("jobs.done")
+took = meter.create_histogram("job.duration", unit="s")
+size = meter.create_histogram("payload.size", unit="By")
+for round in range(3):
+    for i in range(4):
+        done.add(2, {"queue": "a"})
+        took.record(0.2 * (i + 1))
+        size.record(100 * (i + 1))
+    time.sleep(0.5)
+provider.shutdown()
+"#;
+
+#[test]
+fn delta_temporality_is_added_up_with_otlp_deltatocumulative() {
+    if !peers_or_skip("otlp::deltatocumulative", &["python3"]) {
+        return;
+    }
+    if let Err(why) = python_sdk() {
+        if crate::common::must_run() {
+            panic!("otlp::deltatocumulative: {why}");
+        }
+        println!("SKIP otlp::deltatocumulative: {why}");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        tmp.path(),
+        "global:\n  scrape_interval: 1h\n",
+        &[
+            "--web.enable-otlp-receiver",
+            "--enable-feature=otlp-deltatocumulative",
+        ],
+    );
+    let app = tmp.path().join("app.py");
+    std::fs::write(&app, DELTA_APP).unwrap();
+    let out = Command::new("python3")
+        .arg(&app)
+        .arg(format!("http://{}/api/v1/otlp/v1/metrics", server.addr))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("Failed to export"), "{stderr}");
+    let v = |q: &str| server.value(q);
+    // 3 rounds of 4 × 2, sent as several deltas, stored as their running
+    // total
+    assert_eq!(v(r#"jobs_done_total{queue="a"}"#), Some(24.0));
+    let points = v(r#"count_over_time(jobs_done_total{queue="a"}[10m])"#).unwrap();
+    assert!(points >= 2.0, "{points} points: the deltas came apart");
+    // the earlier points hold the smaller totals of their time
+    assert!(v(r#"min_over_time(jobs_done_total{queue="a"}[10m])"#).unwrap() < 24.0);
+    // a counter never goes down: each point is the total so far
+    assert_eq!(v(r#"resets(jobs_done_total{queue="a"}[10m])"#), Some(0.0));
+    assert_eq!(v("job_duration_seconds_count"), Some(12.0));
+    assert_eq!(v(r#"job_duration_seconds_bucket{le="0.5"}"#), Some(6.0));
+    assert!((v("job_duration_seconds_sum").unwrap() - 6.0).abs() < 1e-9);
+    // the exponential histogram: a native histogram, its counts added up
+    assert_eq!(v("histogram_count(payload_size_bytes)"), Some(12.0));
+    assert_eq!(v("histogram_sum(payload_size_bytes)"), Some(3000.0));
+    assert!(server
+        .log_text()
+        .contains("Converting delta OTLP metrics to cumulative"));
+
+    // with native delta ingestion too: refused at start, as Prometheus
+    let out = Command::new(crate::common::bin())
+        .args([
+            "--enable-feature=otlp-deltatocumulative,otlp-native-delta-ingestion",
+            &format!("--storage.tsdb.path={}", tmp.path().join("x").display()),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Error parsing feature list: cannot enable otlp-deltatocumulative and otlp-native-delta-ingestion features at the same time\n"
+    );
+}

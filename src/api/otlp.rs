@@ -66,13 +66,23 @@ fn receive(
     encoding: Option<&str>,
     body: &[u8],
 ) -> Response<Full<Bytes>> {
-    let req = match otlp::decode(content_type, encoding, body) {
+    let mut req = match otlp::decode(content_type, encoding, body) {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(component = "web", err = %e, "Error decoding OTLP write request");
             return text(400, &e);
         }
     };
+    if let Some(d) = &app.otlp_delta_to_cumulative {
+        let dropped = d.convert(&mut req);
+        if dropped > 0 {
+            tracing::debug!(
+                component = "web",
+                points = dropped,
+                "Delta OTLP points out of order dropped"
+            );
+        }
+    }
     let cfg = app.config.read().otlp.clone().unwrap_or_default();
     let mut settings = cfg.settings(app.otlp_native_delta, app.flags.lookback_delta_ms);
     settings.start_zero = app.start_zero;

@@ -160,6 +160,10 @@ pub const OTLP_NATIVE_DELTA: &str = "otlp-native-delta-ingestion";
 /// time: scraped, received by remote write 2.0 and by OTLP.
 pub const START_ZERO_INGESTION: &str = "created-timestamp-zero-ingestion";
 
+/// The feature that adds up delta OTLP sums and histograms into cumulative
+/// ones.
+pub const OTLP_DELTA_TO_CUMULATIVE: &str = "otlp-deltatocumulative";
+
 /// The feature that stores exemplars (`storage.exemplars`).
 pub const EXEMPLAR_STORAGE: &str = "exemplar-storage";
 
@@ -169,7 +173,6 @@ const UNSUPPORTED_FEATURES: &[&str] = &[
     "memory-snapshot-on-shutdown",
     "extra-scrape-metrics",
     "concurrent-rule-eval",
-    "otlp-deltatocumulative",
     "metadata-wal-records",
     "delayed-compaction",
     "old-ui",
@@ -284,6 +287,17 @@ impl Flags {
                 1,
             ));
         }
+        let features = p.values("enable-feature");
+        if [OTLP_DELTA_TO_CUMULATIVE, OTLP_NATIVE_DELTA]
+            .iter()
+            .all(|f| features.iter().any(|g| g == f))
+        {
+            return Err(exit(
+                String::new(),
+                "Error parsing feature list: cannot enable otlp-deltatocumulative and otlp-native-delta-ingestion features at the same time\n".into(),
+                1,
+            ));
+        }
         Ok(Flags::from_parsed(p))
     }
 
@@ -389,6 +403,8 @@ impl Flags {
                     option = f,
                     "Enabled native ingestion of delta OTLP metrics, storing the raw sample values without conversion"
                 );
+            } else if f == OTLP_DELTA_TO_CUMULATIVE {
+                tracing::info!("Converting delta OTLP metrics to cumulative");
             } else if f == START_ZERO_INGESTION {
                 tracing::info!(
                     "global.scrape_protocols" = "[PrometheusProto OpenMetricsText1.0.0 OpenMetricsText0.0.1 PrometheusText1.0.0 PrometheusText0.0.4]",

@@ -14,6 +14,7 @@
 //! decoded from protobuf or OTLP/JSON, gzipped or not; a request that
 //! cannot be decoded or translated stores nothing.
 
+pub mod delta;
 pub mod json;
 pub mod names;
 pub mod native;
