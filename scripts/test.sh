@@ -2,7 +2,8 @@
 # Runs every test. Installs the peers the integration tests talk to when
 # they are missing: the sample app's Python packages, Debian's prometheus
 # (2.42 and promtool, for the differential tests), prometheus-alertmanager,
-# victoria-metrics (remote write receiver), chromium (the web UI test drives it headless) and the UI test's npm
+# victoria-metrics (remote write receiver), nftables (the network fault
+# tests drop packets with it), chromium (the web UI test drives it headless) and the UI test's npm
 # packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,6 +51,7 @@ need_deb prometheus prometheus
 need_deb promtool prometheus
 need_deb prometheus-alertmanager prometheus-alertmanager
 need_deb victoria-metrics victoria-metrics
+need_deb nft nftables
 [ -n "${FLINT_CHROMIUM:-}" ] || need_deb chromium chromium
 
 if [ ! -d tests/ui/node_modules/playwright-core ]; then

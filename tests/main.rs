@@ -18,6 +18,7 @@ mod hetzner;
 mod histograms;
 mod kube;
 mod kubernetes;
+mod netfaults;
 mod oauth2;
 mod openstack;
 mod otlp;
