@@ -586,7 +586,17 @@ async fn serve(
             }
             match acceptor {
                 Some(acc) => {
-                    let Ok(tls) = acc.accept(stream).await else {
+                    // a client that does not finish its handshake within
+                    // the read timeout is let go (it holds a connection)
+                    let tls = if read_timeout.is_zero() {
+                        acc.accept(stream).await
+                    } else {
+                        match tokio::time::timeout(read_timeout, acc.accept(stream)).await {
+                            Ok(r) => r,
+                            Err(_) => return,
+                        }
+                    };
+                    let Ok(tls) = tls else {
                         return;
                     };
                     let _ = http.serve_connection(TokioIo::new(tls), svc).await;

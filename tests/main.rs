@@ -3,6 +3,7 @@
 mod alertmanager;
 mod api;
 mod azure;
+mod clients;
 mod common;
 mod consul;
 mod crash;

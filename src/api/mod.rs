@@ -639,6 +639,14 @@ pub(crate) async fn read_body(
     };
     let content_type = header_str(header::CONTENT_TYPE);
     let encoding = header_str(header::CONTENT_ENCODING);
+    // a body announced larger than the limit is refused before it is read
+    let announced = header_str(header::CONTENT_LENGTH).and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return Err(text(
+            413,
+            &format!("request body larger than {what} ({limit} bytes)\n"),
+        ));
+    }
     let read = tokio::time::timeout(
         app.read_timeout,
         Limited::new(req.into_body(), limit).collect(),
