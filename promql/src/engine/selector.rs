@@ -351,7 +351,12 @@ mod tests {
     #[test]
     fn lookback_and_staleness() {
         let stale = f64::from_bits(STALE_NAN_BITS);
-        let s = vec![(10, 1.0), (20, 2.0), (30, stale), (40, 4.0)];
+        let s = LoadedSeries {
+            labels: Labels::default(),
+            samples: vec![(10, 1.0), (20, 2.0), (30, stale), (40, 4.0)],
+            hists: Vec::new(),
+        };
+        let latest = |s: &LoadedSeries, t, lookback| latest_any(s, t, lookback).map(|a| (a.0, a.1));
         assert_eq!(latest(&s, 5, 100), None);
         assert_eq!(latest(&s, 10, 100), Some((10, 1.0)));
         assert_eq!(latest(&s, 25, 100), Some((20, 2.0)));
