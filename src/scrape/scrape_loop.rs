@@ -194,11 +194,12 @@ impl ScrapeLoop {
             Ok((content_type, body)) => match self.store(content_type.as_deref(), &body, ts) {
                 // the head forgot a cached series (its data all went into
                 // blocks): resolve every series again, once
-                Err(e) if e.starts_with(UNKNOWN_SERIES) => {
+                Err(StoreError::UnknownSeries) => {
                     self.cache.clear();
                     self.store(content_type.as_deref(), &body, ts)
+                        .map_err(|e| e.to_string())
                 }
-                r => r,
+                r => r.map_err(|e| e.to_string()),
             },
             Err(e) => Err(e),
         };
@@ -304,7 +305,7 @@ impl ScrapeLoop {
         content_type: Option<&str>,
         body: &[u8],
         ts: i64,
-    ) -> Result<Scraped, String> {
+    ) -> Result<Scraped, StoreError> {
         let t = Arc::clone(&self.target);
         let content_type = self.content_type_in_force(content_type)?.to_string();
         let decoded;
@@ -459,7 +460,7 @@ impl ScrapeLoop {
                     }
                 }
                 Ok(Some(_)) => {}
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return Err(StoreError::Other(e.to_string())),
             }
         }
         // the classic histograms collected, as histograms with custom
@@ -501,7 +502,7 @@ impl ScrapeLoop {
             }
             let h = match &new_labels[raw] {
                 Some(labels) => {
-                    let (h, new) = app.series_handle(labels).map_err(|e| e.to_string())?;
+                    let (h, new) = app.series_handle(labels)?;
                     if new {
                         series_added += 1;
                     }
@@ -592,7 +593,7 @@ impl ScrapeLoop {
         for (i, ex) in hist_exemplars {
             // exemplars belong to a series of the head: a histogram
             // series gets one (it holds no float samples)
-            let (handle, _) = app.series_handle(&hists[i].0).map_err(|e| e.to_string())?;
+            let (handle, _) = app.series_handle(&hists[i].0)?;
             for e in ex {
                 let labels = e
                     .labels
@@ -621,10 +622,9 @@ impl ScrapeLoop {
             now_hists.insert(labels);
         }
         for gone in self.hist_series.difference(&now_hists) {
-            app.append_labels(gone, ts, stale)
-                .map_err(|e| e.to_string())?;
+            app.append_labels(gone, ts, stale)?;
         }
-        let stats = app.commit_with(&batch).map_err(|e| e.to_string())?;
+        let stats = app.commit_with(&batch)?;
         self.hist_series = now_hists;
         self.hist_labels = hist_labels;
         if stats.exemplars_out_of_order > 0 {
@@ -725,8 +725,46 @@ fn update_metadata(t: &Target, name: &[u8], f: impl FnOnce(&mut Metadata)) {
     }
 }
 
-/// How the storage words an unknown series reference.
-const UNKNOWN_SERIES: &str = "unknown series reference";
+/// Why a scrape's samples were not stored.
+#[derive(Debug)]
+enum StoreError {
+    /// The head forgot a series the loop's cache holds (its data all went
+    /// into blocks): the scrape is stored again with the series resolved
+    /// anew.
+    UnknownSeries,
+    /// Anything else, as the targets page shows it.
+    Other(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::UnknownSeries => f.write_str(&tsdb::Error::UnknownSeries(0).to_string()),
+            StoreError::Other(e) => f.write_str(e),
+        }
+    }
+}
+
+impl From<String> for StoreError {
+    fn from(e: String) -> Self {
+        StoreError::Other(e)
+    }
+}
+
+impl From<&str> for StoreError {
+    fn from(e: &str) -> Self {
+        StoreError::Other(e.to_string())
+    }
+}
+
+impl From<tsdb::Error> for StoreError {
+    fn from(e: tsdb::Error) -> Self {
+        match e {
+            tsdb::Error::UnknownSeries(_) => StoreError::UnknownSeries,
+            e => StoreError::Other(e.to_string()),
+        }
+    }
+}
 
 const REPORT_METRICS: [&str; 5] = [
     "up",
