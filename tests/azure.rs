@@ -19,6 +19,10 @@ use crate::standin::azure::{
     MANAGED_CLIENT_ID, MONITOR_SCOPE, SUBSCRIPTION, TENANT, WORKLOAD_CLIENT_ID,
 };
 
+/// A firing alert found no Alertmanager until discovery found one: it
+/// is sent again after this, not after the default minute.
+const RESEND: &str = "--rules.alert.resend-delay=1s";
+
 fn meta(t: &Value) -> BTreeMap<String, String> {
     t["discoveredLabels"]
         .as_object()
@@ -458,7 +462,7 @@ alerting:
 ",
         proxy = a.proxy
     );
-    let s = Server::start(dir.path(), &cfg, &[]);
+    let s = Server::start(dir.path(), &cfg, &[RESEND]);
     let want = format!("http://127.0.0.1:{port}/api/v2/alerts");
     s.eventually(10, "the Alertmanager on an Azure machine", || {
         let (_, v) = s.api("/api/v1/alertmanagers");

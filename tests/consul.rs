@@ -12,6 +12,10 @@ use crate::common::{discovered_targets as targets, wait_for};
 use crate::common::{http_get, MockTarget, Server};
 use crate::standin::consul::{Consul, Fault, Instance, Setup};
 
+/// A firing alert found no Alertmanager until discovery found one: it
+/// is sent again after this, not after the default minute.
+const RESEND: &str = "--rules.alert.resend-delay=1s";
+
 fn port(t: &MockTarget) -> u16 {
     t.addr.rsplit(':').next().unwrap().parse().unwrap()
 }
@@ -372,7 +376,7 @@ fn alertmanagers_found_in_consul() {
         "global:\n  evaluation_interval: 1s\nrule_files: [rules.yml]\nalerting:\n  alertmanagers:\n    - consul_sd_configs:\n        - server: {}\n          services: [alertmanager]\n          refresh_interval: 200ms\n",
         consul.addr
     );
-    let s = Server::start(dir.path(), &cfg, &[]);
+    let s = Server::start(dir.path(), &cfg, &[RESEND]);
     let want = format!("http://{}/api/v2/alerts", am.addr);
     s.eventually(30, "the Alertmanager from Consul", || {
         let (_, v) = s.api("/api/v1/alertmanagers");

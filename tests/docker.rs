@@ -13,6 +13,10 @@ use crate::common::{discovered_targets as targets, wait_for};
 use crate::common::{MockTarget, Server};
 use crate::standin::docker::{container, network, DockerEngine, Fault};
 
+/// A firing alert found no Alertmanager until discovery found one: it
+/// is sent again after this, not after the default minute.
+const RESEND: &str = "--rules.alert.resend-delay=1s";
+
 fn meta_names(t: &Value) -> BTreeSet<String> {
     t["discoveredLabels"]
         .as_object()
@@ -166,7 +170,7 @@ scrape_configs:
         addr = engine.addr,
         sock = sock.display()
     );
-    let s = Server::start(dir.path(), &cfg, &[]);
+    let s = Server::start(dir.path(), &cfg, &[RESEND]);
     wait_for("the containers over the socket", 10, || {
         targets(&s, "unix").len() == 5
     });

@@ -10,6 +10,10 @@ use crate::common::{discovered_targets as targets, wait_for};
 use crate::common::{MockTarget, Server};
 use crate::standin::eureka::{Eureka, Fault, Instance};
 
+/// A firing alert found no Alertmanager until discovery found one: it
+/// is sent again after this, not after the default minute.
+const RESEND: &str = "--rules.alert.resend-delay=1s";
+
 fn port(t: &MockTarget) -> u16 {
     t.addr.rsplit(':').next().unwrap().parse().unwrap()
 }
@@ -58,7 +62,7 @@ scrape_configs:
 ",
         url = eureka.url()
     );
-    let s = Server::start(dir.path(), &cfg, &[]);
+    let s = Server::start(dir.path(), &cfg, &[RESEND]);
     wait_for("orders", 10, || targets(&s, "apps").len() == 1);
     let t = &targets(&s, "apps")[&a.addr];
     let names: BTreeSet<String> = t["discoveredLabels"]

@@ -74,7 +74,9 @@ fn env<'a>(g: &'a Gce, dir: &Path, extra: &[(&'a str, String)]) -> Vec<(&'a str,
 
 fn start(dir: &Path, cfg: &str, env: &[(&str, String)]) -> Server {
     let e: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    Server::start_env(dir, cfg, &[], &e)
+    // a firing alert that found no Alertmanager yet is sent again after
+    // a second, not after the default minute
+    Server::start_env(dir, cfg, &["--rules.alert.resend-delay=1s"], &e)
 }
 
 fn fleet(g: &Gce) {

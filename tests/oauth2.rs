@@ -12,6 +12,10 @@ use serde_json::{json, Value};
 
 use crate::common::{base64_encode, Answer, MockReceiver, Received, Server};
 
+/// A firing alert found no Alertmanager until discovery found one: it
+/// is sent again after this, not after the default minute.
+const RESEND: &str = "--rules.alert.resend-delay=1s";
+
 /// How the stand-in authenticates clients.
 #[derive(Clone)]
 enum Accepts {
@@ -271,7 +275,7 @@ fn discovery_alertmanagers_and_remote_write_use_their_tokens() {
         scrape = auth("    "),
         sd = auth("        "),
     );
-    let s = Server::start(dir.path(), &cfg, &[]);
+    let s = Server::start(dir.path(), &cfg, &[RESEND]);
     s.eventually(20, "the target found by HTTP discovery scraped", || {
         s.value("guarded_value{found=\"by-sd\"}") == Some(42.0)
     });
