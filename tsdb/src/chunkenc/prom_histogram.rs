@@ -424,4 +424,4 @@ pub fn decode(enc: u8, chunk: &[u8]) -> Option<Vec<(i64, Parts)>> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

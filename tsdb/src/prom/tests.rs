@@ -178,7 +178,11 @@ fn a_torn_log_reads_up_to_the_tear() {
 /// the record layout: hint, schema, zero threshold, zero count and count
 /// (uvarints, or floats), sum, spans, buckets (deltas as varints, or
 /// floats), custom bounds with schema -53.
-fn put_histogram(out: &mut Vec<u8>, p: &crate::chunkenc::prom_histogram::Parts, float: bool) {
+pub(crate) fn put_histogram(
+    out: &mut Vec<u8>,
+    p: &crate::chunkenc::prom_histogram::Parts,
+    float: bool,
+) {
     use crate::encoding::{put_uvarint, put_varint};
     out.push(match p.hint {
         crate::histogram::CounterResetHint::Unknown => 0,

@@ -135,7 +135,7 @@ fn deltas(counts: &[f64]) -> Vec<i64> {
 
 /// A chunk of encoding `enc` holding `samples` (one layout: the first's),
 /// with counter reset header `header` (two bits).
-fn encode(enc: u8, header: u8, samples: &[(i64, Parts)]) -> Vec<u8> {
+pub(crate) fn encode(enc: u8, header: u8, samples: &[(i64, Parts)]) -> Vec<u8> {
     let mut w = W::default();
     let first = &samples[0].1;
     w.zero_threshold(first.zero_threshold);
