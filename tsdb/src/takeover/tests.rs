@@ -283,8 +283,12 @@ fn histogram_head(dir: &Path) {
     fs::write(dir.join("chunks_head/000001"), &file).unwrap();
 }
 
-/// Each series' histograms (time, count) and float samples.
-fn histograms(db: &Db) -> Vec<(String, Vec<(i64, f64)>, Vec<(i64, u64)>)> {
+/// A series' name, histograms (time, count) and float samples (time,
+/// bits).
+type NamedSamples = (String, Vec<(i64, f64)>, Vec<(i64, u64)>);
+
+/// Each series' histograms and float samples.
+fn histograms(db: &Db) -> Vec<NamedSamples> {
     let q = db.querier(0, 10_000).unwrap();
     let all = Matcher::new(crate::labels::MatchOp::RegexMatch, "__name__", ".+").unwrap();
     let mut out = Vec::new();
