@@ -636,6 +636,69 @@ fn native_histograms_taken_over_as_prometheus_answered() {
         .is_dir());
 }
 
+/// Writes `tsdb/testdata/prometheus-2.42-histograms/` (into the folder
+/// `FLINT_HISTOGRAM_FIXTURE` names): Prometheus 2.42 with native histograms
+/// on and one-minute blocks scrapes the protobuf target of
+/// `tests/histograms.rs` every second (round `k` moving every 200 ms)
+/// until it has cut a block, the exponential histogram leaves the
+/// exposition for 3 s (stale markers) and comes back for 5 s, then
+/// Prometheus is killed (`kill -9`): a block, head chunks and the log all
+/// hold histograms. Run with `--ignored`.
+#[test]
+#[ignore]
+fn write_histogram_fixture() {
+    use crate::histograms::{exposition, ProtoTarget};
+    let out = PathBuf::from(std::env::var("FLINT_HISTOGRAM_FIXTURE").expect("output folder"));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let target = Arc::new(ProtoTarget::start(exposition(0, true)));
+    let gone = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let (target, gone) = (Arc::clone(&target), Arc::clone(&gone));
+        std::thread::spawn(move || {
+            for k in 1.. {
+                target.set(exposition(k, !gone.load(Ordering::Relaxed)));
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+    }
+    std::fs::write(
+        dir.join("prometheus.yml"),
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['{}']\n",
+            target.addr
+        ),
+    )
+    .unwrap();
+    let p = Prom::start_with(
+        dir,
+        &[
+            "--enable-feature=native-histograms",
+            "--storage.tsdb.min-block-duration=1m",
+            "--storage.tsdb.max-block-duration=1m",
+        ],
+    );
+    let data = dir.join("data");
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while !std::fs::read_dir(&data)
+        .unwrap()
+        .flatten()
+        .any(|e| e.path().join("meta.json").exists())
+    {
+        assert!(Instant::now() < deadline, "no block cut by Prometheus");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    gone.store(true, Ordering::Relaxed);
+    std::thread::sleep(Duration::from_secs(3));
+    gone.store(false, Ordering::Relaxed);
+    std::thread::sleep(Duration::from_secs(5));
+    p.kill();
+    let _ = std::fs::remove_file(data.join("lock"));
+    let _ = std::fs::remove_file(data.join("queries.active"));
+    copy_dir(&data, &out);
+}
+
 /// The encodings of the chunks in a Prometheus chunk file: a block's
 /// segment (each chunk: length, encoding, data, checksum) or a head chunk
 /// file (each chunk: series, mint, maxt, encoding, length, data,

@@ -19,7 +19,8 @@
 //!    Prometheus would: series from the write-ahead log (checkpoint
 //!    first), the memory-mapped head chunks (float and histogram), then
 //!    the log's float and histogram samples newer than them, its
-//!    tombstones applied. Appending is idempotent (a sample at or before a
+//!    tombstones applied, passing over what is older than the newest
+//!    block's end (it is in the blocks). Appending is idempotent (a sample at or before a
 //!    series' newest is dropped), so a crash midway replays it again
 //!    without duplicates.
 //! 4. [`finish`] marks the take-over done in `takeover.json`, and removes
@@ -677,6 +678,12 @@ pub fn import_head(plan: &Plan, db: &Db, progress: &Progress) -> Result<Skipped,
         Some(w) => wal::segments(w)?.1,
         None => Vec::new(),
     };
+    // what is older than the newest block's end is in the blocks:
+    // Prometheus's replay passes it over, and so does this one
+    let mut min_valid = i64::MIN;
+    for b in &plan.layout.blocks {
+        min_valid = min_valid.max(prom::read_meta(b)?.max_time);
+    }
     // the series and tombstones the log names (only those records are
     // decoded in this pass)
     let mut known: HashMap<u64, Known, FxBuild> = HashMap::with_hasher(FxBuild);
@@ -731,6 +738,9 @@ pub fn import_head(plan: &Plan, db: &Db, progress: &Progress) -> Result<Skipped,
                     skipped.out_of_order += 1;
                     continue;
                 }
+                if c.maxt < min_valid {
+                    continue;
+                }
                 let hist = c.encoding == pchunks::ENC_HISTOGRAM
                     || c.encoding == pchunks::ENC_FLOAT_HISTOGRAM;
                 if !hist && pchunks::is_histogram(c.encoding) {
@@ -759,7 +769,7 @@ pub fn import_head(plan: &Plan, db: &Db, progress: &Progress) -> Result<Skipped,
                         continue;
                     };
                     for (t, parts) in decoded {
-                        if tombstones::deleted(Some(&k.deleted), t) {
+                        if t < min_valid || tombstones::deleted(Some(&k.deleted), t) {
                             continue;
                         }
                         match parts.convert() {
@@ -783,7 +793,7 @@ pub fn import_head(plan: &Plan, db: &Db, progress: &Progress) -> Result<Skipped,
                     continue;
                 };
                 for (t, v) in samples {
-                    if !tombstones::deleted(Some(&k.deleted), t) {
+                    if t >= min_valid && !tombstones::deleted(Some(&k.deleted), t) {
                         batch.add(k, t, v)?;
                     }
                 }
@@ -854,7 +864,10 @@ pub fn import_head(plan: &Plan, db: &Db, progress: &Progress) -> Result<Skipped,
             for smp in d.samples {
                 match known.get_mut(&smp.r#ref).filter(|k| k.labels.is_some()) {
                     Some(k) => {
-                        if smp.t <= k.mapped_max || tombstones::deleted(Some(&k.deleted), smp.t) {
+                        if smp.t <= k.mapped_max
+                            || smp.t < min_valid
+                            || tombstones::deleted(Some(&k.deleted), smp.t)
+                        {
                             continue;
                         }
                         batch.add(k, smp.t, smp.v)?;
@@ -865,7 +878,10 @@ pub fn import_head(plan: &Plan, db: &Db, progress: &Progress) -> Result<Skipped,
             for (r, t, h) in d.histograms {
                 match known.get_mut(&r).filter(|k| k.labels.is_some()) {
                     Some(k) => {
-                        if t <= k.mapped_max || tombstones::deleted(Some(&k.deleted), t) {
+                        if t <= k.mapped_max
+                            || t < min_valid
+                            || tombstones::deleted(Some(&k.deleted), t)
+                        {
                             continue;
                         }
                         batch.add_converted(k, t, h)?;

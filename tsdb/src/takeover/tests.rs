@@ -1,9 +1,10 @@
 //! Taking over the data directory Prometheus 2.42 left in
 //! `testdata/prometheus-2.42/` (see `prom/tests.rs`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::*;
+use crate::histogram::FloatHistogram;
 use crate::labels::Matcher;
 use crate::read::Queryable;
 use crate::Options;
@@ -348,4 +349,112 @@ fn histograms_of_the_head_are_taken_over_once() {
     // sample, which the head ignores without counting it)
     assert_eq!(skipped.refused, 6, "{skipped:?}");
     assert!(skipped.damage.is_empty() && skipped.histograms == 0);
+}
+
+/// The native histogram the fixture target served for `series` (its
+/// round read back from the sum), or `None` for another series.
+fn served(labels: &Labels, h: &FloatHistogram) -> Option<FloatHistogram> {
+    let drop_empty = |v: Vec<(i32, f64)>| v.into_iter().filter(|b| b.1 != 0.0).collect();
+    match labels.get("__name__")? {
+        "rpc_duration_seconds" => {
+            let i = match labels.get("method")? {
+                "get" => 0.0,
+                _ => 1.0,
+            };
+            let k = ((h.sum - 10.0 * i) / 0.37).round();
+            let pos = [3.0 * k + 1.0, 2.0 * k, k + i, 5.0];
+            Some(FloatHistogram {
+                schema: 3,
+                counter_reset_hint: h.counter_reset_hint,
+                zero_threshold: 1e-3,
+                zero_count: 2.0 + i,
+                count: pos.iter().sum::<f64>() + k + 2.0 + i,
+                sum: 0.37 * k + 10.0 * i,
+                positive: drop_empty(vec![(-2, pos[0]), (-1, pos[1]), (3, pos[2]), (4, pos[3])]),
+                negative: drop_empty(vec![(1, k)]),
+                custom_values: Vec::new(),
+            })
+        }
+        "queue_fill" => {
+            let k = h.sum - 2.0;
+            let m = k.rem_euclid(3.0);
+            Some(FloatHistogram {
+                schema: 0,
+                counter_reset_hint: crate::histogram::CounterResetHint::Gauge,
+                zero_threshold: 0.5,
+                zero_count: 0.5,
+                count: 6.5,
+                sum: 2.0 + k,
+                positive: drop_empty(vec![(0, 1.5), (1, m), (2, 4.5 - m)]),
+                negative: Vec::new(),
+                custom_values: Vec::new(),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// `testdata/prometheus-2.42-histograms/` (see its README): native
+/// histograms in a block, head chunks and the log.
+#[test]
+fn native_histograms_prometheus_scraped_are_there() {
+    let fixture =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/prometheus-2.42-histograms");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    copy_dir(&fixture, &dir);
+    let layout = prom::detect(&dir).unwrap();
+    let block = prom::read_meta(&layout.blocks[0]).unwrap();
+    let (db, skipped, progress) = take_over(&dir, false);
+    // nothing left out; what the head chunks still held of the block's
+    // range was passed over, not offered again
+    assert_eq!(skipped, Skipped::default());
+    let q = db.querier(i64::MIN / 2, i64::MAX / 2).unwrap();
+    let m = Matcher::new(
+        crate::labels::MatchOp::RegexMatch,
+        "__name__",
+        "rpc_duration_seconds|queue_fill",
+    )
+    .unwrap();
+    let mut total = 0;
+    let mut names = Vec::new();
+    for mut s in q.select(&[m]).unwrap() {
+        names.push(s.labels.to_string());
+        let hs = &s.histograms;
+        // every one is what the target served (the store reads back
+        // the empty buckets of its chunk's layout too)
+        for (t, h) in hs {
+            let want = served(&s.labels, h).unwrap();
+            let mut got = (**h).clone();
+            got.compact();
+            assert_eq!(got, want, "{} at {t}", s.labels);
+        }
+        // from the block's range to the log's end, a scrape a second
+        assert!(hs[0].0 <= block.min_time + 1000, "{}", s.labels);
+        assert!(hs.iter().any(|h| h.0 >= block.max_time + 30_000));
+        let gaps: Vec<i64> = hs
+            .windows(2)
+            .map(|w| w[1].0 - w[0].0)
+            .filter(|d| !(900..=1100).contains(d))
+            .collect();
+        let mut stale = Vec::new();
+        while let Some((t, v)) = s.samples.next() {
+            assert!(crate::is_stale_nan(v), "{} at {t}", s.labels);
+            stale.push(t);
+        }
+        if s.labels.get("__name__") == Some("queue_fill") {
+            assert!(gaps.is_empty(), "{gaps:?}");
+            assert!(stale.is_empty());
+        } else {
+            // gone for a while: a stale marker, then a gap of some seconds
+            assert_eq!(gaps.len(), 1, "{gaps:?}");
+            assert!((2000..=6000).contains(&gaps[0]), "{gaps:?}");
+            assert_eq!(stale.len(), 1);
+            assert!(hs.iter().any(|h| h.0 < stale[0]) && hs.iter().any(|h| h.0 > stale[0]));
+        }
+        total += hs.len() as u64;
+    }
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert_eq!(total, progress.histograms.load(Ordering::Relaxed));
+    assert!(total > 150, "{total}");
 }
