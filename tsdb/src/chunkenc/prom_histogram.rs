@@ -117,8 +117,18 @@ impl Parts {
                 Vec::new()
             },
         };
-        if h.schema > MAX_SCHEMA {
-            h.reduce_resolution(MAX_SCHEMA);
+        if h.schema > MAX_SCHEMA
+            && h.positive
+                .iter()
+                .chain(&h.negative)
+                .any(|b| b.0 == i32::MIN)
+        {
+            return Err(format!("bucket index {} out of range", i32::MIN));
+        }
+        // by at most 16 schemas at a time (bucket indexes are shifted by
+        // the difference)
+        while h.schema > MAX_SCHEMA {
+            h.reduce_resolution((h.schema - 16).max(MAX_SCHEMA));
         }
         h.compact();
         Ok(Converted::Histogram(h))

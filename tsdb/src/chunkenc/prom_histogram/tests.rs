@@ -386,6 +386,20 @@ fn conversion_to_flint_histograms() {
         panic!("converts");
     };
     assert_eq!((h.schema, h.positive.clone()), (8, vec![(1, 3.0)]));
+    // the finest reserved schema, far from 8
+    let finest = Parts {
+        schema: 52,
+        positive_spans: vec![(-5, 1), (1 << 20, 1)],
+        positive: vec![1.0, 2.0],
+        ..p.clone()
+    };
+    let Ok(Converted::Histogram(h)) = finest.convert() else {
+        panic!("converts");
+    };
+    assert_eq!(
+        (h.schema, h.positive.clone()),
+        (8, vec![(0, 1.0), (1, 2.0)])
+    );
     assert!(Parts {
         schema: 60,
         ..p.clone()
@@ -398,4 +412,17 @@ fn conversion_to_flint_histograms() {
     }
     .convert()
     .is_err());
+}
+
+proptest::proptest! {
+    #[test]
+    fn garbage_never_panics(b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..96)) {
+        for enc in [ENC_HISTOGRAM, ENC_FLOAT_HISTOGRAM] {
+            if let Some(v) = decode(enc, &b) {
+                for (_, p) in v {
+                    let _ = p.convert();
+                }
+            }
+        }
+    }
 }
