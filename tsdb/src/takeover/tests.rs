@@ -458,3 +458,42 @@ fn native_histograms_prometheus_scraped_are_there() {
     assert_eq!(total, progress.histograms.load(Ordering::Relaxed));
     assert!(total > 150, "{total}");
 }
+
+#[test]
+fn histograms_of_a_block_not_written_are_not_stored_twice() {
+    let fixture =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/prometheus-2.42-histograms");
+    let count = |dir: &Path| {
+        let (db, skipped, _) = take_over(dir, false);
+        let q = db.querier(i64::MIN / 2, i64::MAX / 2).unwrap();
+        let m = Matcher::new(crate::labels::MatchOp::RegexMatch, "__name__", ".+").unwrap();
+        let n: usize = q
+            .select(&[m])
+            .unwrap()
+            .iter()
+            .map(|s| s.histograms.len())
+            .sum();
+        (n, skipped)
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = tmp.path().join("whole");
+    copy_dir(&fixture, &whole);
+    let (want, _) = count(&whole);
+    // the block's histograms stored, then a crash before its flint block
+    // was in place
+    let dir = tmp.path().join("data");
+    copy_dir(&fixture, &dir);
+    let stored = {
+        let progress = Progress::default();
+        let plan = prepare(&dir, &progress).unwrap().unwrap();
+        import_blocks(&plan, &progress).unwrap();
+        progress.histograms.load(Ordering::Relaxed)
+    };
+    assert!(stored > 0);
+    for b in block::list_blocks(&dir).unwrap() {
+        fs::remove_dir_all(b).unwrap();
+    }
+    let (got, skipped) = count(&dir);
+    assert_eq!(got, want);
+    assert_eq!(skipped.refused, stored, "{skipped:?}");
+}
