@@ -20,9 +20,9 @@
 //!    first), the memory-mapped head chunks (float and histogram), then
 //!    the log's float and histogram samples newer than them, its
 //!    tombstones applied, passing over what is older than the newest
-//!    block's end (it is in the blocks). Appending is idempotent (a sample at or before a
-//!    series' newest is dropped), so a crash midway replays it again
-//!    without duplicates.
+//!    block's end (it is in the blocks). Appending is idempotent (a
+//!    sample at or before a series' newest is dropped), so a crash midway
+//!    replays it again without duplicates.
 //! 4. [`finish`] marks the take-over done in `takeover.json`, and removes
 //!    `prometheus-original/` when asked.
 //!
@@ -271,6 +271,7 @@ impl Reporter<'_> {
             component = "tsdb",
             series = p.series.load(Ordering::Relaxed),
             samples = p.samples.load(Ordering::Relaxed),
+            histograms = p.histograms.load(Ordering::Relaxed),
             bytes_read = done,
             bytes_total = total,
             percent = format!("{pct:.1}"),
