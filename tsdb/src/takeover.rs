@@ -604,8 +604,9 @@ struct Decoded {
     path: PathBuf,
     damage: Option<(u64, String)>,
     samples: Vec<wal::Sample>,
-    /// Histogram samples: series, time, histogram.
-    histograms: Vec<(u64, i64, Converted)>,
+    /// Histogram samples: series, time, histogram (their stale markers
+    /// are float samples).
+    histograms: Vec<(u64, i64, FloatHistogram)>,
     /// Histogram samples not convertible (an unknown schema, spans that
     /// do not match the buckets).
     invalid: Vec<String>,
@@ -829,7 +830,16 @@ pub fn import_head(plan: &Plan, db: &Db, progress: &Progress) -> Result<Skipped,
                         Some(Record::Histograms(v)) => {
                             for x in v {
                                 match x.h.convert() {
-                                    Ok(c) => d.histograms.push((x.r#ref, x.t, c)),
+                                    Ok(Converted::Histogram(h)) => {
+                                        d.histograms.push((x.r#ref, x.t, h))
+                                    }
+                                    // with the float samples, in the log's
+                                    // order
+                                    Ok(Converted::Stale) => d.samples.push(wal::Sample {
+                                        r#ref: x.r#ref,
+                                        t: x.t,
+                                        v: f64::from_bits(crate::STALE_NAN_BITS),
+                                    }),
                                     Err(e) => d.invalid.push(format!(
                                         "{}: histogram of series {} at {}: {e}",
                                         s.display(),
@@ -885,7 +895,7 @@ pub fn import_head(plan: &Plan, db: &Db, progress: &Progress) -> Result<Skipped,
                         {
                             continue;
                         }
-                        batch.add_converted(k, t, h)?;
+                        batch.add_histogram(k, t, h)?;
                     }
                     None => skipped.orphans += 1,
                 }
