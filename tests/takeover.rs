@@ -459,7 +459,11 @@ fn native_histograms_taken_over_as_prometheus_answered() {
     // the histogram goes away for 3 s and comes back
     std::thread::sleep(Duration::from_secs(3));
     gone.store(true, Ordering::Relaxed);
-    let gone_at = crate::common::now_secs() as f64;
+    let gone_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as f64
+        / 1000.0;
     std::thread::sleep(Duration::from_secs(3));
     gone.store(false, Ordering::Relaxed);
     std::thread::sleep(Duration::from_secs(5));
@@ -480,7 +484,9 @@ fn native_histograms_taken_over_as_prometheus_answered() {
     let off_grid = |t: f64| b_min + ((t - b_min) / 0.25).floor() * 0.25 + 0.123;
     // inside the block, late enough for a minute of rate
     let t_block = off_grid(b_max - 1.5);
-    let t_gone = off_grid(gone_at + 1.5);
+    // the stale marker comes within half a second, the histogram back
+    // after 3 s
+    let t_gone = off_grid(gone_at + 2.0);
     let t_live = off_grid(t_live);
     let range_start = off_grid(b_min + 0.5);
     let mut queries: Vec<String> = Vec::new();
@@ -516,7 +522,9 @@ fn native_histograms_taken_over_as_prometheus_answered() {
         .iter()
         .map(|q| (q.clone(), sorted_data(&p.get(q))))
         .collect();
-    p.kill();
+    // a clean stop writes out the head chunks it holds (after `kill -9`
+    // those not flushed yet would be lost; the log has their samples)
+    p.stop();
     // what Prometheus answered has histograms in the block's range, none
     // while the histogram was gone, some after
     let count_at = |t: f64| {
