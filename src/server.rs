@@ -666,17 +666,18 @@ fn log_takeover(
     if skipped.histograms + skipped.out_of_order + skipped.other_encodings > 0 {
         warn!(
             component = "tsdb",
-            histogram_chunks_or_records = skipped.histograms,
+            histogram_chunks_with_start_timestamps = skipped.histograms,
             out_of_order = skipped.out_of_order,
             other_encodings = skipped.other_encodings,
             kept_in = %plan.original.display(),
-            "Not imported (native histograms, out-of-order samples and XOR2 chunks are not stored yet)"
+            "Not imported (out-of-order samples and chunks with start timestamps, XOR2 and histogramST, are not stored yet)"
         );
     }
     info!(
         component = "tsdb",
         series = progress.series.load(Relaxed),
         samples = progress.samples.load(Relaxed),
+        histograms = progress.histograms.load(Relaxed),
         orphans = skipped.orphans,
         refused = skipped.refused,
         duration = ?took,

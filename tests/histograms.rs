@@ -21,14 +21,14 @@ use crate::common::{enc, http_get, Server};
 use crate::peers::{peers_or_skip, Prometheus};
 
 /// A target serving whatever bytes it holds, with the protobuf type.
-struct ProtoTarget {
-    addr: String,
+pub(crate) struct ProtoTarget {
+    pub(crate) addr: String,
     body: Arc<Mutex<Vec<u8>>>,
     accept: Arc<Mutex<Vec<String>>>,
 }
 
 impl ProtoTarget {
-    fn start(body: Vec<u8>) -> ProtoTarget {
+    pub(crate) fn start(body: Vec<u8>) -> ProtoTarget {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap().to_string();
         let body = Arc::new(Mutex::new(body));
@@ -65,7 +65,7 @@ impl ProtoTarget {
         ProtoTarget { addr, body, accept }
     }
 
-    fn set(&self, body: Vec<u8>) {
+    pub(crate) fn set(&self, body: Vec<u8>) {
         *self.body.lock().unwrap() = body;
     }
 }
@@ -96,7 +96,7 @@ fn deltas(counts: &[i64]) -> Vec<i64> {
 
 /// The exposition at round `k` (counts grow with `k`); with `rpc` false
 /// the exponential histogram is left out.
-fn exposition(k: i64, rpc: bool) -> Vec<u8> {
+pub(crate) fn exposition(k: i64, rpc: bool) -> Vec<u8> {
     let mut families = Vec::new();
     if rpc {
         let metric = ["get", "put"]
@@ -276,7 +276,7 @@ fn result(addr: &str, q: &str, t: f64) -> Vec<serde_json::Value> {
 /// Whether two answers agree, numbers in strings to 1e-12 relative:
 /// bucket bounds of exponential schemas may differ in the last bit
 /// (Prometheus takes them from a table rounded its own way).
-fn same(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+pub(crate) fn same(a: &serde_json::Value, b: &serde_json::Value) -> bool {
     use serde_json::Value::*;
     match (a, b) {
         (String(x), String(y)) if x != y => match (x.parse::<f64>(), y.parse::<f64>()) {

@@ -10,6 +10,7 @@
 
 mod delta;
 pub mod prom;
+pub mod prom_histogram;
 
 pub use delta::{
     chunk_exponent, decimal_exponent, decode_mantissas, differences_size, encode as encode_delta,

@@ -10,20 +10,27 @@
 //!    each; `takeover.json` lists them first, so a crash midway finishes
 //!    the moves on the next start), then writes each block (overlapping
 //!    blocks together) as a flint block over the same range, tombstones
-//!    applied. A flint block records the Prometheus blocks it came from as
-//!    its sources, so a crash midway goes on with the blocks not written.
+//!    applied. Native histogram chunks (integer and float, exponential or
+//!    custom buckets) go to flint's histogram store, made durable before
+//!    the block is. A flint block records the Prometheus blocks it came
+//!    from as its sources, so a crash midway goes on with the blocks not
+//!    written (histograms already stored are refused as not newer).
 //! 3. Once the database is open, [`import_head`] replays the head as
 //!    Prometheus would: series from the write-ahead log (checkpoint
-//!    first), the memory-mapped head chunks, then the log's samples newer
-//!    than them, its tombstones applied. Appending is idempotent (a sample
-//!    at or before a series' newest is dropped), so a crash midway replays
-//!    it again without duplicates.
+//!    first), the memory-mapped head chunks (float and histogram), then
+//!    the log's float and histogram samples newer than them, its
+//!    tombstones applied, passing over what is older than the newest
+//!    block's end (it is in the blocks). Appending is idempotent (a
+//!    sample at or before a series' newest is dropped), so a crash midway
+//!    replays it again without duplicates.
 //! 4. [`finish`] marks the take-over done in `takeover.json`, and removes
 //!    `prometheus-original/` when asked.
 //!
-//! Native histogram samples, out-of-order samples (`wbl/`, out-of-order
-//! head chunks) and `XOR2` chunks are not imported: they are counted and
-//! logged, and stay in `prometheus-original/`.
+//! A histogram stale marker becomes a float stale marker of its series,
+//! as flint's scrapes write them. Out-of-order samples (`wbl/`,
+//! out-of-order head chunks) and chunks with start timestamps (`XOR2`,
+//! `histogramST`, `floathistogramST`) are not imported: they are counted
+//! and logged, and stay in `prometheus-original/`.
 
 use std::collections::HashMap;
 use std::fs;
@@ -33,7 +40,10 @@ use std::time::{Duration, Instant};
 
 use crate::block::{self, encode_samples};
 use crate::chunkenc::prom::decode_xor;
+use crate::chunkenc::prom_histogram::{self as phist, Converted};
 use crate::fasthash::FxBuild;
+use crate::histogram::FloatHistogram;
+use crate::histstore::HistStore;
 use crate::labels::Labels;
 use crate::prom::chunks::{self as pchunks, BlockChunks};
 use crate::prom::index::IndexReader;
@@ -57,6 +67,8 @@ pub struct Progress {
     pub series: AtomicU64,
     /// Samples imported.
     pub samples: AtomicU64,
+    /// Native histogram samples imported.
+    pub histograms: AtomicU64,
     /// Whether it has finished.
     pub finished: AtomicBool,
 }
@@ -64,11 +76,13 @@ pub struct Progress {
 /// What an import left out, by cause.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Skipped {
-    /// Native histogram samples (or chunks) not imported.
+    /// Native histogram chunks with start timestamps (`histogramST`,
+    /// `floathistogramST`) not imported.
     pub histograms: u64,
     /// Out-of-order chunks and `wbl/` records not imported.
     pub out_of_order: u64,
-    /// Chunks in an encoding not read (`XOR2`).
+    /// Float chunks in an encoding not read (`XOR2`) or of an unknown
+    /// encoding.
     pub other_encodings: u64,
     /// Samples of series the log never named.
     pub orphans: u64,
@@ -257,6 +271,7 @@ impl Reporter<'_> {
             component = "tsdb",
             series = p.series.load(Ordering::Relaxed),
             samples = p.samples.load(Ordering::Relaxed),
+            histograms = p.histograms.load(Ordering::Relaxed),
             bytes_read = done,
             bytes_total = total,
             percent = format!("{pct:.1}"),
@@ -310,6 +325,9 @@ struct Source {
 pub fn import_blocks(plan: &Plan, progress: &Progress) -> Result<Skipped, Error> {
     let mut skipped = Skipped::default();
     block::remove_tmp_blocks(&plan.dir)?;
+    // the database's histogram store, opened alone (the database is not
+    // open yet)
+    let hist = HistStore::open(&plan.dir)?;
     let done = imported_sources(&plan.dir)?;
     let mut metas = Vec::new();
     for b in &plan.layout.blocks {
@@ -339,25 +357,46 @@ pub fn import_blocks(plan: &Plan, progress: &Progress) -> Result<Skipped, Error>
                 next: 0,
             });
         }
-        let series = MergedSeries {
+        let mut series = MergedSeries {
             sources,
             skipped: &mut skipped,
             progress,
+            hist: &hist,
+            histograms: 0,
+            failed: None,
+            done: false,
         };
-        let meta = block::write_block(&plan.dir, min_time, max_time, series, 1, ids.clone())?;
+        let meta = block::write_block(&plan.dir, min_time, max_time, &mut series, 1, ids.clone());
+        if let Some(e) = series.failed.take() {
+            // a block without the histograms would mark its sources done
+            if let Ok(m) = &meta {
+                let p = plan.dir.join(&m.id);
+                fs::remove_dir_all(&p).map_err(|err| Error::io(&p, err))?;
+            }
+            return Err(e);
+        }
+        let histograms = series.histograms;
+        let meta = meta?;
         progress.done.fetch_add(bytes, Ordering::Relaxed);
-        tracing::info!(component = "tsdb", blocks = ?ids, block = %meta.id, series = meta.num_series, samples = meta.num_samples, "Imported Prometheus blocks");
+        tracing::info!(component = "tsdb", blocks = ?ids, block = %meta.id, series = meta.num_series, samples = meta.num_samples, histograms, "Imported Prometheus blocks");
         rep.tick(false);
     }
     Ok(skipped)
 }
 
 /// The series of overlapping blocks, merged in label order, as flint
-/// block chunks.
+/// block chunks; their histogram samples are stored in `hist` on the way,
+/// and made durable once the last series is read (before the block is).
 struct MergedSeries<'a> {
     sources: Vec<Source>,
     skipped: &'a mut Skipped,
     progress: &'a Progress,
+    hist: &'a HistStore,
+    /// Histogram samples stored.
+    histograms: u64,
+    /// Storing histograms failed: the block must not be written.
+    failed: Option<Error>,
+    done: bool,
 }
 
 impl MergedSeries<'_> {
@@ -384,10 +423,20 @@ impl Iterator for MergedSeries<'_> {
     type Item = (Labels, Vec<block::ChunkData>);
 
     fn next(&mut self) -> Option<Self::Item> {
+        if self.failed.is_some() || self.done {
+            return None;
+        }
         let heads: Vec<Option<crate::prom::index::Series>> =
             (0..self.sources.len()).map(|i| self.peek(i)).collect();
-        let smallest = heads.iter().flatten().map(|s| s.labels.clone()).min()?;
+        let Some(smallest) = heads.iter().flatten().map(|s| s.labels.clone()).min() else {
+            self.done = true;
+            if let Err(e) = self.hist.sync() {
+                self.failed = Some(e);
+            }
+            return None;
+        };
         let mut samples: Vec<(i64, f64)> = Vec::new();
+        let mut hists: Vec<(i64, FloatHistogram)> = Vec::new();
         for (i, h) in heads.into_iter().enumerate() {
             let Some(series) = h.filter(|s| s.labels == smallest) else {
                 continue;
@@ -409,6 +458,25 @@ impl Iterator for MergedSeries<'_> {
                             series.labels
                         )),
                     },
+                    Ok((enc, data))
+                        if enc == pchunks::ENC_HISTOGRAM || enc == pchunks::ENC_FLOAT_HISTOGRAM =>
+                    {
+                        let what = format!(
+                            "{}: chunk {:#x} of {}",
+                            src.path.display(),
+                            c.r#ref,
+                            series.labels
+                        );
+                        histogram_samples(
+                            enc,
+                            data,
+                            &what,
+                            |t| !tombstones::deleted(deleted, t),
+                            &mut samples,
+                            &mut hists,
+                            self.skipped,
+                        );
+                    }
                     Ok((enc, _)) if pchunks::is_histogram(enc) => self.skipped.histograms += 1,
                     Ok(_) => self.skipped.other_encodings += 1,
                     Err(e) => self.skipped.damage.push(e.to_string()),
@@ -419,11 +487,66 @@ impl Iterator for MergedSeries<'_> {
             samples.sort_by_key(|s| s.0);
             samples.dedup_by_key(|s| s.0);
         }
+        if hists.windows(2).any(|w| w[0].0 >= w[1].0) {
+            hists.sort_by_key(|s| s.0);
+            hists.dedup_by_key(|s| s.0);
+        }
         self.progress.series.fetch_add(1, Ordering::Relaxed);
         self.progress
             .samples
             .fetch_add(samples.len() as u64, Ordering::Relaxed);
+        if !hists.is_empty() {
+            let batch = hists
+                .into_iter()
+                .map(|(t, h)| (smallest.clone(), t, h))
+                .collect();
+            match self.hist.append(batch, None) {
+                Ok((stored, refused)) => {
+                    self.histograms += stored;
+                    self.skipped.refused += refused;
+                    self.progress
+                        .histograms
+                        .fetch_add(stored, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    self.failed = Some(e);
+                    return None;
+                }
+            }
+        }
         Some((smallest, encode_samples(&samples)))
+    }
+}
+
+/// Decodes a Prometheus histogram chunk (`what` names it in messages):
+/// its histograms go to `hists`, its stale markers to `floats` as float
+/// stale markers, those `keep` refuses nowhere; what is not decodable is
+/// noted as damage.
+fn histogram_samples(
+    enc: u8,
+    data: &[u8],
+    what: &str,
+    keep: impl Fn(i64) -> bool,
+    floats: &mut Vec<(i64, f64)>,
+    hists: &mut Vec<(i64, FloatHistogram)>,
+    skipped: &mut Skipped,
+) {
+    let Some(decoded) = phist::decode(enc, data) else {
+        skipped.damage.push(format!(
+            "{what}: not decodable as {}",
+            pchunks::encoding_name(enc)
+        ));
+        return;
+    };
+    for (t, parts) in decoded {
+        if !keep(t) {
+            continue;
+        }
+        match parts.convert() {
+            Ok(Converted::Histogram(h)) => hists.push((t, h)),
+            Ok(Converted::Stale) => floats.push((t, f64::from_bits(crate::STALE_NAN_BITS))),
+            Err(e) => skipped.damage.push(format!("{what}: at {t}: {e}")),
+        }
     }
 }
 
@@ -481,7 +604,12 @@ struct Decoded {
     path: PathBuf,
     damage: Option<(u64, String)>,
     samples: Vec<wal::Sample>,
-    histograms: u64,
+    /// Histogram samples: series, time, histogram (their stale markers
+    /// are float samples).
+    histograms: Vec<(u64, i64, FloatHistogram)>,
+    /// Histogram samples not convertible (an unknown schema, spans that
+    /// do not match the buckets).
+    invalid: Vec<String>,
     undecodable: usize,
 }
 
@@ -490,6 +618,7 @@ struct Batch<'a> {
     app: crate::Appender<'a>,
     db: &'a Db,
     appended: u64,
+    histograms: u64,
     refused: u64,
 }
 
@@ -507,14 +636,33 @@ impl<'a> Batch<'a> {
         Ok(())
     }
 
+    fn add_histogram(&mut self, k: &Known, t: i64, h: FloatHistogram) -> Result<(), Error> {
+        let labels = k.labels.as_ref().expect("series with labels only");
+        self.app.append_histogram(labels, t, h);
+        if self.app.len() >= BATCH {
+            self.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Adds a sample decoded from a histogram chunk or record.
+    fn add_converted(&mut self, k: &mut Known, t: i64, c: Converted) -> Result<(), Error> {
+        match c {
+            Converted::Histogram(h) => self.add_histogram(k, t, h),
+            Converted::Stale => self.add(k, t, f64::from_bits(crate::STALE_NAN_BITS)),
+        }
+    }
+
     fn commit(&mut self) -> Result<(), Error> {
         let app = std::mem::replace(&mut self.app, self.db.appender());
         let stats = app.commit()?;
         self.appended += stats.appended;
+        self.histograms += stats.histograms_appended;
         self.refused += stats.out_of_order
             + stats.duplicate_timestamp
             + stats.out_of_bounds
-            + stats.too_far_in_future;
+            + stats.too_far_in_future
+            + stats.histograms_out_of_order;
         Ok(())
     }
 }
@@ -532,6 +680,12 @@ pub fn import_head(plan: &Plan, db: &Db, progress: &Progress) -> Result<Skipped,
         Some(w) => wal::segments(w)?.1,
         None => Vec::new(),
     };
+    // what is older than the newest block's end is in the blocks:
+    // Prometheus's replay passes it over, and so does this one
+    let mut min_valid = i64::MIN;
+    for b in &plan.layout.blocks {
+        min_valid = min_valid.max(prom::read_meta(b)?.max_time);
+    }
     // the series and tombstones the log names (only those records are
     // decoded in this pass)
     let mut known: HashMap<u64, Known, FxBuild> = HashMap::with_hasher(FxBuild);
@@ -569,6 +723,7 @@ pub fn import_head(plan: &Plan, db: &Db, progress: &Progress) -> Result<Skipped,
         app: db.appender(),
         db,
         appended: 0,
+        histograms: 0,
         refused: 0,
     };
     // the memory-mapped head chunks, in file order
@@ -585,11 +740,16 @@ pub fn import_head(plan: &Plan, db: &Db, progress: &Progress) -> Result<Skipped,
                     skipped.out_of_order += 1;
                     continue;
                 }
-                if pchunks::is_histogram(c.encoding) {
+                if c.maxt < min_valid {
+                    continue;
+                }
+                let hist = c.encoding == pchunks::ENC_HISTOGRAM
+                    || c.encoding == pchunks::ENC_FLOAT_HISTOGRAM;
+                if !hist && pchunks::is_histogram(c.encoding) {
                     skipped.histograms += 1;
                     continue;
                 }
-                if c.encoding != pchunks::ENC_XOR {
+                if !hist && c.encoding != pchunks::ENC_XOR {
                     skipped.other_encodings += 1;
                     continue;
                 }
@@ -600,6 +760,32 @@ pub fn import_head(plan: &Plan, db: &Db, progress: &Progress) -> Result<Skipped,
                     ]));
                     continue;
                 };
+                if hist {
+                    let Some(decoded) = phist::decode(c.encoding, &c.data) else {
+                        skipped.damage.push(format!(
+                            "{}: chunk of series {} not decodable as {}",
+                            p.display(),
+                            c.series,
+                            pchunks::encoding_name(c.encoding)
+                        ));
+                        continue;
+                    };
+                    for (t, parts) in decoded {
+                        if t < min_valid || tombstones::deleted(Some(&k.deleted), t) {
+                            continue;
+                        }
+                        match parts.convert() {
+                            Ok(x) => batch.add_converted(k, t, x)?,
+                            Err(e) => skipped.damage.push(format!(
+                                "{}: chunk of series {}: at {t}: {e}",
+                                p.display(),
+                                c.series
+                            )),
+                        }
+                    }
+                    k.mapped_max = k.mapped_max.max(c.maxt);
+                    continue;
+                }
                 let Some(samples) = decode_xor(&c.data) else {
                     skipped.damage.push(format!(
                         "{}: chunk of series {} not decodable as XOR",
@@ -609,7 +795,7 @@ pub fn import_head(plan: &Plan, db: &Db, progress: &Progress) -> Result<Skipped,
                     continue;
                 };
                 for (t, v) in samples {
-                    if !tombstones::deleted(Some(&k.deleted), t) {
+                    if t >= min_valid && !tombstones::deleted(Some(&k.deleted), t) {
                         batch.add(k, t, v)?;
                     }
                 }
@@ -641,7 +827,28 @@ pub fn import_head(plan: &Plan, db: &Db, progress: &Progress) -> Result<Skipped,
                 for rec in &seg.records {
                     match wal::decode(rec) {
                         Some(Record::Samples(v)) => d.samples.extend(v),
-                        Some(Record::Other(t)) if wal::is_histogram_record(t) => d.histograms += 1,
+                        Some(Record::Histograms(v)) => {
+                            for x in v {
+                                match x.h.convert() {
+                                    Ok(Converted::Histogram(h)) => {
+                                        d.histograms.push((x.r#ref, x.t, h))
+                                    }
+                                    // with the float samples, in the log's
+                                    // order
+                                    Ok(Converted::Stale) => d.samples.push(wal::Sample {
+                                        r#ref: x.r#ref,
+                                        t: x.t,
+                                        v: f64::from_bits(crate::STALE_NAN_BITS),
+                                    }),
+                                    Err(e) => d.invalid.push(format!(
+                                        "{}: histogram of series {} at {}: {e}",
+                                        s.display(),
+                                        x.r#ref,
+                                        x.t
+                                    )),
+                                }
+                            }
+                        }
                         Some(_) => {}
                         None => d.undecodable += 1,
                     }
@@ -664,14 +871,31 @@ pub fn import_head(plan: &Plan, db: &Db, progress: &Progress) -> Result<Skipped,
                     .damage
                     .push(format!("{}: a record not decodable", d.path.display()));
             }
-            skipped.histograms += d.histograms;
+            skipped.damage.extend(d.invalid);
             for smp in d.samples {
                 match known.get_mut(&smp.r#ref).filter(|k| k.labels.is_some()) {
                     Some(k) => {
-                        if smp.t <= k.mapped_max || tombstones::deleted(Some(&k.deleted), smp.t) {
+                        if smp.t <= k.mapped_max
+                            || smp.t < min_valid
+                            || tombstones::deleted(Some(&k.deleted), smp.t)
+                        {
                             continue;
                         }
                         batch.add(k, smp.t, smp.v)?;
+                    }
+                    None => skipped.orphans += 1,
+                }
+            }
+            for (r, t, h) in d.histograms {
+                match known.get_mut(&r).filter(|k| k.labels.is_some()) {
+                    Some(k) => {
+                        if t <= k.mapped_max
+                            || t < min_valid
+                            || tombstones::deleted(Some(&k.deleted), t)
+                        {
+                            continue;
+                        }
+                        batch.add_histogram(k, t, h)?;
                     }
                     None => skipped.orphans += 1,
                 }
@@ -687,6 +911,9 @@ pub fn import_head(plan: &Plan, db: &Db, progress: &Progress) -> Result<Skipped,
     progress
         .samples
         .fetch_add(batch.appended, Ordering::Relaxed);
+    progress
+        .histograms
+        .fetch_add(batch.histograms, Ordering::Relaxed);
     skipped.refused += batch.refused;
     if let Some(w) = &plan.layout.wbl {
         let (_, segs) = wal::segments(w)?;
@@ -696,10 +923,11 @@ pub fn import_head(plan: &Plan, db: &Db, progress: &Progress) -> Result<Skipped,
                     .records
                     .iter()
                     .filter(|r| {
-                        matches!(
-                            r.first(),
-                            Some(&wal::REC_SAMPLES) | Some(&wal::REC_SAMPLES_V2)
-                        )
+                        r.first().is_some_and(|&t| {
+                            t == wal::REC_SAMPLES
+                                || t == wal::REC_SAMPLES_V2
+                                || wal::is_histogram_record(t)
+                        })
                     })
                     .count() as u64;
             }
@@ -720,6 +948,7 @@ pub fn finish(
     let summary = serde_json::json!({
         "series": progress.series.load(Ordering::Relaxed),
         "samples": progress.samples.load(Ordering::Relaxed),
+        "histograms": progress.histograms.load(Ordering::Relaxed),
         "skipped_histograms": skipped.histograms,
         "skipped_out_of_order": skipped.out_of_order,
         "skipped_other_encodings": skipped.other_encodings,

@@ -165,20 +165,21 @@ pub fn encode_xor(samples: &[(i64, f64)]) -> Vec<u8> {
     w.out
 }
 
-struct Reader<'a> {
-    data: &'a [u8],
-    pos: usize,
+/// Reads a bit stream, most significant bit first.
+pub(super) struct Reader<'a> {
+    pub(super) data: &'a [u8],
+    pub(super) pos: usize,
 }
 
 impl Reader<'_> {
-    fn bit(&mut self) -> Option<bool> {
+    pub(super) fn bit(&mut self) -> Option<bool> {
         let b = *self.data.get(self.pos / 8)?;
         let bit = b & (0x80 >> (self.pos % 8)) != 0;
         self.pos += 1;
         Some(bit)
     }
 
-    fn bits(&mut self, n: u32) -> Option<u64> {
+    pub(super) fn bits(&mut self, n: u32) -> Option<u64> {
         let mut v = 0u64;
         for _ in 0..n {
             v = (v << 1) | u64::from(self.bit()?);
@@ -198,7 +199,12 @@ impl Reader<'_> {
         None
     }
 
-    fn xor(&mut self, prev: &mut u64, leading: &mut u8, trailing: &mut u8) -> Option<f64> {
+    pub(super) fn xor(
+        &mut self,
+        prev: &mut u64,
+        leading: &mut u8,
+        trailing: &mut u8,
+    ) -> Option<f64> {
         if !self.bit()? {
             return Some(f64::from_bits(*prev));
         }
@@ -219,7 +225,7 @@ impl Reader<'_> {
     }
 }
 
-fn signed(bits: u64, n: u32) -> i64 {
+pub(super) fn signed(bits: u64, n: u32) -> i64 {
     if bits > 1 << (n - 1) {
         bits as i64 - (1i64 << n)
     } else {

@@ -2,13 +2,15 @@
 //! folders, and the out-of-order `wbl/`): segments of 32 KiB pages holding
 //! record fragments (type, length, CRC32C), records compressed with snappy
 //! (zstd is recognised and refused), and the record types an import needs:
-//! series, float samples (both encodings) and tombstones. Other records
-//! (exemplars, metadata, histograms, out-of-order markers) are counted by
-//! type.
+//! series, float samples (both encodings), native histogram samples
+//! (integer and float, with exponential or custom buckets, both
+//! encodings) and tombstones. Other records (exemplars, metadata,
+//! out-of-order markers) are counted by type.
 
 use std::path::{Path, PathBuf};
 
 use super::Cur;
+use crate::chunkenc::prom_histogram::{hint_of, Parts};
 use crate::encoding::crc32c;
 use crate::labels::{Label, Labels};
 use crate::Error;
@@ -26,6 +28,18 @@ pub const REC_SAMPLES: u8 = 2;
 pub const REC_TOMBSTONES: u8 = 3;
 /// Float samples with start timestamps (3.x).
 pub const REC_SAMPLES_V2: u8 = 11;
+/// Integer histogram samples.
+pub const REC_HISTOGRAMS: u8 = 7;
+/// Float histogram samples.
+pub const REC_FLOAT_HISTOGRAMS: u8 = 8;
+/// Integer histogram samples with custom buckets (same layout as 7).
+pub const REC_CUSTOM_HISTOGRAMS: u8 = 9;
+/// Float histogram samples with custom buckets (same layout as 8).
+pub const REC_CUSTOM_FLOAT_HISTOGRAMS: u8 = 10;
+/// Integer histogram samples with start timestamps (3.x).
+pub const REC_HISTOGRAMS_V2: u8 = 12;
+/// Float histogram samples with start timestamps (3.x).
+pub const REC_FLOAT_HISTOGRAMS_V2: u8 = 13;
 
 /// The name of a record type, for messages.
 pub fn record_name(t: u8) -> &'static str {
@@ -208,6 +222,17 @@ pub struct Sample {
     pub v: f64,
 }
 
+/// A sample of a histogram samples record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramSample {
+    /// Series reference.
+    pub r#ref: u64,
+    /// Timestamp, ms.
+    pub t: i64,
+    /// The histogram, as the record has it.
+    pub h: Parts,
+}
+
 /// A decoded record.
 #[derive(Debug)]
 pub enum Record {
@@ -217,6 +242,8 @@ pub enum Record {
     Samples(Vec<Sample>),
     /// Deleted ranges: (series, mint, maxt).
     Tombstones(Vec<(u64, i64, i64)>),
+    /// Native histogram samples.
+    Histograms(Vec<HistogramSample>),
     /// Another type, not used by an import.
     Other(u8),
 }
@@ -301,6 +328,133 @@ pub fn decode(rec: &[u8]) -> Option<Record> {
             }
             Some(Record::Tombstones(out))
         }
+        REC_HISTOGRAMS
+        | REC_CUSTOM_HISTOGRAMS
+        | REC_FLOAT_HISTOGRAMS
+        | REC_CUSTOM_FLOAT_HISTOGRAMS => {
+            let float = matches!(t, REC_FLOAT_HISTOGRAMS | REC_CUSTOM_FLOAT_HISTOGRAMS);
+            let mut out = Vec::new();
+            if c.remaining() == 0 {
+                return Some(Record::Histograms(out));
+            }
+            let base_ref = c.be64()?;
+            let base_t = c.be64()? as i64;
+            while c.remaining() > 0 {
+                let dr = c.varint()?;
+                let dt = c.varint()?;
+                out.push(HistogramSample {
+                    r#ref: base_ref.wrapping_add(dr as u64),
+                    t: base_t.wrapping_add(dt),
+                    h: histogram(&mut c, float)?,
+                });
+            }
+            Some(Record::Histograms(out))
+        }
+        REC_HISTOGRAMS_V2 | REC_FLOAT_HISTOGRAMS_V2 => {
+            let float = t == REC_FLOAT_HISTOGRAMS_V2;
+            let mut out: Vec<HistogramSample> = Vec::new();
+            let mut first_t = 0i64;
+            while c.remaining() > 0 {
+                let (r, t) = match out.last() {
+                    None => {
+                        let r = c.varint()?;
+                        first_t = c.varint()?;
+                        let _st = c.varint()?;
+                        (r, first_t)
+                    }
+                    Some(prev) => {
+                        let r = (prev.r#ref as i64).wrapping_add(c.varint()?);
+                        let t = first_t.wrapping_add(c.varint()?);
+                        if c.byte()? >= 2 {
+                            c.varint()?;
+                        }
+                        (r, t)
+                    }
+                };
+                out.push(HistogramSample {
+                    r#ref: r as u64,
+                    t,
+                    h: histogram(&mut c, float)?,
+                });
+            }
+            Some(Record::Histograms(out))
+        }
         other => Some(Record::Other(other)),
     }
+}
+
+/// Spans: a count, then offset (signed) and length per span.
+fn spans(c: &mut Cur<'_>) -> Option<Vec<(i32, u32)>> {
+    let n = c.uvarint()?;
+    // a span takes two bytes at least
+    if n > c.remaining() as u64 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let offset = i32::try_from(c.varint()?).ok()?;
+        let length = u32::try_from(c.uvarint()?).ok()?;
+        out.push((offset, length));
+    }
+    Some(out)
+}
+
+/// A count, then that many values: signed varints (bucket deltas of an
+/// integer histogram, made absolute) or floats.
+fn bucket_counts(c: &mut Cur<'_>, float: bool) -> Option<Vec<f64>> {
+    let n = c.uvarint()?;
+    if n > c.remaining() as u64 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(n as usize);
+    let mut acc = 0i64;
+    for _ in 0..n {
+        if float {
+            out.push(f64::from_bits(c.be64()?));
+        } else {
+            acc = acc.wrapping_add(c.varint()?);
+            out.push(acc as f64);
+        }
+    }
+    Some(out)
+}
+
+/// One histogram of a histogram samples record.
+fn histogram(c: &mut Cur<'_>, float: bool) -> Option<Parts> {
+    let hint = hint_of(c.byte()?);
+    let schema = i32::try_from(c.varint()?).ok()?;
+    let zero_threshold = f64::from_bits(c.be64()?);
+    let (zero_count, count) = if float {
+        (f64::from_bits(c.be64()?), f64::from_bits(c.be64()?))
+    } else {
+        (c.uvarint()? as f64, c.uvarint()? as f64)
+    };
+    let sum = f64::from_bits(c.be64()?);
+    let positive_spans = spans(c)?;
+    let negative_spans = spans(c)?;
+    let positive = bucket_counts(c, float)?;
+    let negative = bucket_counts(c, float)?;
+    let mut custom_values = Vec::new();
+    if schema == crate::histogram::CUSTOM_BUCKETS_SCHEMA {
+        let n = c.uvarint()?;
+        if n > c.remaining() as u64 {
+            return None;
+        }
+        for _ in 0..n {
+            custom_values.push(f64::from_bits(c.be64()?));
+        }
+    }
+    Some(Parts {
+        schema,
+        hint,
+        zero_threshold,
+        zero_count,
+        count,
+        sum,
+        positive_spans,
+        positive,
+        negative_spans,
+        negative,
+        custom_values,
+    })
 }
