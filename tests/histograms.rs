@@ -921,4 +921,52 @@ fn native_histograms_survive_head_compaction_and_block_merging() {
     server.stop();
     let server = Server::start(tmp.path(), config, &flags);
     check(&server.addr);
+    server.stop();
+    // `tsdb list` counts them with the floats, as Prometheus's meta does;
+    // `tsdb analyze --extended` lists their chunks
+    let out = std::process::Command::new(crate::common::bin())
+        .args(["tsdb", "list", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let list = String::from_utf8_lossy(&out.stdout).to_string();
+    let rows: Vec<Vec<&str>> = list
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(!rows.is_empty(), "{list}");
+    let mut in_blocks = 0;
+    for r in &rows {
+        let meta = std::fs::read_to_string(data.join(r[0]).join("meta.json")).unwrap();
+        let meta: serde_json::Value = serde_json::from_str(&meta).unwrap();
+        let floats = meta["stats"]["numSamples"].as_u64().unwrap();
+        let hists = meta["stats"]["numHistogramSamples"].as_u64().unwrap_or(0);
+        assert!(hists > 0, "{meta}");
+        assert_eq!(r[4], (floats + hists).to_string(), "{list}");
+        assert_eq!(r[6], "3", "one float and two histogram series: {list}");
+        in_blocks += hists;
+    }
+    assert!(in_blocks > n as u64, "{list}");
+    let out = std::process::Command::new(crate::common::bin())
+        .args([
+            "tsdb",
+            "analyze",
+            "--extended",
+            data.to_str().unwrap(),
+            rows[0][0],
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains("Total Series: 3\n"), "{text}");
+    assert!(
+        text.contains("samples per histogram chunk (min/avg/max): "),
+        "{text}"
+    );
+    assert!(
+        text.contains("buckets per histogram chunk (min/avg/max): 2/2/2"),
+        "{text}"
+    );
 }

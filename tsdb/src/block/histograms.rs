@@ -230,6 +230,41 @@ impl HistFile {
             .collect()
     }
 
+    /// The series matching all `matchers`, in label order, with their
+    /// first and last sample times.
+    pub(crate) fn spans(&self, matchers: &[Matcher]) -> Vec<(Labels, i64, i64)> {
+        self.series
+            .iter()
+            .filter(|(l, _)| matches_all(l, matchers))
+            .filter_map(|(l, cs)| Some((l.clone(), cs.first()?.mint, cs.last()?.maxt)))
+            .collect()
+    }
+
+    /// Samples, bytes and buckets of the bucket layout (its last sample's:
+    /// a layout only grows within a chunk) of each chunk of the series
+    /// matching all `matchers`.
+    pub(crate) fn chunk_sizes(
+        &self,
+        matchers: &[Matcher],
+    ) -> Result<Vec<(u32, usize, usize)>, Error> {
+        let mut out = Vec::new();
+        let mut v = Vec::new();
+        for (l, cs) in &self.series {
+            if !matches_all(l, matchers) {
+                continue;
+            }
+            for c in cs {
+                v.clear();
+                self.decode_into(c, i64::MIN, i64::MAX, &mut v)?;
+                let buckets = v
+                    .last()
+                    .map_or(0, |(_, h)| h.positive.len() + h.negative.len());
+                out.push((c.count, c.bits.div_ceil(8), buckets));
+            }
+        }
+        Ok(out)
+    }
+
     /// Every series with its chunks, copied out, in label order.
     pub(crate) fn all(&self) -> Vec<(Labels, Vec<HistChunk>)> {
         self.series
