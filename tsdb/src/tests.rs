@@ -1246,6 +1246,13 @@ fn histograms_go_into_blocks_merge_and_go_with_retention() {
     assert_eq!(db.compact().unwrap().blocks_written, 1);
     let got = hist_samples(&db, &[Matcher::equal("kind", "only")]);
     assert_eq!(got[0].1.len() as i64, n + 3 * hour / step);
+    // deleting the float samples of a block keeps its histograms
+    let before = hist_samples(&db, &[]);
+    let rep = db
+        .delete(&[Matcher::equal("kind", "both")], start, start + hour)
+        .unwrap();
+    assert_eq!((rep.blocks_rewritten, rep.samples_removed), (1, 61));
+    assert_eq!(hist_samples(&db, &[]), before);
     // a snapshot holds them all
     let name = db.snapshot(false).unwrap();
     let snap = Db::open(&dir.path().join("snapshots").join(name), opts()).unwrap();
