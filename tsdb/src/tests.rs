@@ -1409,3 +1409,40 @@ fn histograms_of_a_folder_from_before_blocks_held_them() {
     check(&db, 480);
     assert_eq!(db.head.hist.open_chunks().0, 1);
 }
+
+/// A block whose `histograms` file is damaged is moved aside at open, as
+/// one with a damaged index; the rest is served.
+#[test]
+fn block_with_a_damaged_histograms_file_is_moved_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = 1_700_006_400_000i64;
+    let hour = 3600 * 1000;
+    let l = Labels::from_pairs(&[("__name__", "h")]);
+    {
+        let db = Db::open(dir.path(), unlocked()).unwrap();
+        for k in 0..5 * 60 {
+            let mut app = db.appender();
+            app.append_histogram(&l, start + k * 60_000, hist_of(k));
+            app.commit().unwrap();
+        }
+        assert_eq!(db.compact().unwrap().blocks_written, 1);
+    }
+    let block = db_block_dirs(dir.path()).pop().unwrap();
+    let file = block.join("histograms");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&file, bytes).unwrap();
+    let db = Db::open(dir.path(), unlocked()).unwrap();
+    let problems = &db.open_report().problems;
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("moved aside"), "{problems:?}");
+    assert!(db_block_dirs(dir.path()).is_empty());
+    let got = hist_samples(&db, &[]);
+    assert_eq!(got[0].1.first().unwrap().0, start + 2 * hour);
+    assert_eq!(got[0].1.len(), 180);
+}
+
+fn db_block_dirs(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    crate::block::list_blocks(dir).unwrap()
+}

@@ -1146,6 +1146,12 @@ fn histograms_file_round_trip_size_and_damage() {
     let b = Block::open(&path).unwrap();
     b.verify().unwrap();
     assert_eq!(b.meta(), &meta);
+    // the size (for size retention) counts every file, histograms included
+    let files: u64 = std::fs::read_dir(&path)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert_eq!(b.size_bytes(), files);
     let h = b.histograms().unwrap();
     let all = [Matcher::equal("__name__", "request_duration_seconds")];
     assert_eq!(h.all(), hist);
