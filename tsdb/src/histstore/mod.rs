@@ -109,8 +109,11 @@ struct Log {
 struct Inner {
     series: HashMap<Labels, SeriesState>,
     /// Appends of samples older than this are refused: their range is in
-    /// a block.
+    /// a block, or being written into one.
     floor: i64,
+    /// The ranges before this are in blocks (or were left as range files
+    /// by earlier versions).
+    moved_before: i64,
     ranges: BTreeMap<i64, Range>,
     log: Option<Log>,
     /// The next series number in the log (past those it holds).
@@ -371,6 +374,7 @@ impl HistStore {
         let dir = data.join(DIR);
         let mut inner = Inner {
             floor: blocks.floor,
+            moved_before: blocks.floor,
             series: HashMap::new(),
             ranges: BTreeMap::new(),
             log: None,
@@ -945,6 +949,7 @@ impl HistStore {
             std::fs::remove_file(&r.path).map_err(|e| Error::io(&r.path, e))?;
             crate::fs::sync_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
         }
+        inner.moved_before = inner.moved_before.max(start.saturating_add(RANGE_MS));
         if dropped && inner.log.is_some() {
             Self::rewrite_log(&mut inner, &self.dir)?;
         }
@@ -956,12 +961,12 @@ impl HistStore {
         Ok(())
     }
 
-    /// The oldest and newest timestamp of what is not older than the
-    /// blocks (range files of earlier versions left aside): what the next
-    /// blocks are to hold.
+    /// The oldest and newest timestamp of what is not in a block yet
+    /// (range files of earlier versions left aside): what the next blocks
+    /// are to hold. A range whose block could not be written stays here.
     pub(crate) fn pending_range(&self) -> Option<(i64, i64)> {
         let inner = self.inner.lock();
-        let floor = inner.floor;
+        let floor = inner.moved_before;
         let metas = inner
             .ranges
             .range(range_start(floor)..)

@@ -492,8 +492,10 @@ fn a_range_collected_for_a_block_leaves_the_store() {
         .append(vec![(ls(1), r + 3600 * 1000 + 20 * MIN, hist(1))], None)
         .unwrap();
     assert_eq!((stored, refused), (0, 1));
-    // still there until finished
+    // still there until finished, and still to go into a block (should
+    // that block's writing fail, the next one takes the range again)
     assert_eq!(all(&s, 1).len(), 10);
+    assert_eq!(s.pending_range().unwrap().0, r + 3600 * 1000);
     s.finish_range(r).unwrap();
     assert!(!dir.path().join(DIR).join(format!("p{r}")).exists());
     assert!(all(&s, 1).is_empty());
