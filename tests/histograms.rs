@@ -831,3 +831,142 @@ fn exemplars_of_native_histograms_are_stored() {
     // the histograms are there as before
     assert_eq!(flint.query("rpc_duration_seconds").len(), 2);
 }
+
+/// Native histograms 14 h old and newer (by remote write, one a minute)
+/// go into blocks as the head moves on, those blocks are merged into
+/// larger ones, and every sample stays queryable, also after a restart.
+#[test]
+fn native_histograms_survive_head_compaction_and_block_merging() {
+    use flint::remote::proto::histogram::{Count, ZeroCount};
+    use flint::remote::{BucketSpan, Histogram, Label, Sample, TimeSeries, WriteRequest};
+    let tmp = tempfile::tempdir().unwrap();
+    let config = "global:\n  scrape_interval: 1h\n";
+    let flags = ["--web.enable-remote-write-receiver"];
+    let server = Server::start(tmp.path(), config, &flags);
+    let now = crate::common::now_secs() as i64 * 1000;
+    let n = 14 * 60i64;
+    let series = |path: &str, k0: i64| TimeSeries {
+        labels: vec![
+            Label::new("__name__", "compacted_seconds"),
+            Label::new("path", path),
+        ],
+        histograms: (0..n)
+            .map(|i| Histogram {
+                count: Some(Count::CountInt((k0 + 3 * i) as u64)),
+                sum: 0.5 * i as f64,
+                schema: 0,
+                zero_count: Some(ZeroCount::ZeroCountInt(0)),
+                positive_spans: vec![BucketSpan {
+                    offset: 0,
+                    length: 2,
+                }],
+                positive_deltas: vec![k0 + i, i],
+                timestamp: now - (n - i) * 60_000,
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let floats = TimeSeries {
+        labels: vec![Label::new("__name__", "compacted_floats")],
+        samples: (0..n)
+            .map(|i| Sample {
+                value: i as f64,
+                timestamp: now - (n - i) * 60_000,
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let req = WriteRequest {
+        timeseries: vec![series("/a", 0), series("/b", 5), floats],
+        ..Default::default()
+    };
+    let (code, body) = crate::peers::remote_write(&server.addr, &req);
+    assert_eq!(code, 204, "{body}");
+    // blocks with histograms, one of them merged
+    let data = tmp.path().join("data");
+    let merged_with_histograms = || {
+        std::fs::read_dir(&data).unwrap().flatten().any(|e| {
+            let meta = std::fs::read_to_string(e.path().join("meta.json")).unwrap_or_default();
+            e.path().join("histograms").exists() && !meta.contains("\"level\": 1")
+        })
+    };
+    wait("a merged block with histograms", 60, merged_with_histograms);
+    let ranges: Vec<String> = std::fs::read_dir(data.join("histograms"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with('p'))
+        .collect();
+    assert!(ranges.len() <= 2, "only the head's ranges left: {ranges:?}");
+    let check = |addr: &str| {
+        let q = "count_over_time(compacted_seconds[15h])";
+        let v = get_json(addr, &format!("/api/v1/query?query={}", enc(q)));
+        let r = v["data"]["result"].as_array().unwrap();
+        assert_eq!(r.len(), 2, "{v}");
+        for s in r {
+            assert_eq!(s["value"][1], serde_json::Value::from(n.to_string()), "{v}");
+        }
+        // the oldest sample of /b, in the oldest block
+        let t = (now - n * 60_000) as f64 / 1000.0;
+        let q = "histogram_count(compacted_seconds{path=\"/b\"})";
+        let v = get_json(addr, &format!("/api/v1/query?query={}&time={t}", enc(q)));
+        assert_eq!(v["data"]["result"][0]["value"][1], "5", "{v}");
+        let v = get_json(addr, "/api/v1/label/path/values");
+        assert_eq!(v["data"], serde_json::json!(["/a", "/b"]), "{v}");
+        let q = "count_over_time(compacted_floats[15h])";
+        assert_eq!(count_now(addr, q), Some(n as f64));
+    };
+    check(&server.addr);
+    server.stop();
+    let server = Server::start(tmp.path(), config, &flags);
+    check(&server.addr);
+    server.stop();
+    // `tsdb list` counts them with the floats, as Prometheus's meta does;
+    // `tsdb analyze --extended` lists their chunks
+    let out = std::process::Command::new(crate::common::bin())
+        .args(["tsdb", "list", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let list = String::from_utf8_lossy(&out.stdout).to_string();
+    let rows: Vec<Vec<&str>> = list
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(!rows.is_empty(), "{list}");
+    let mut in_blocks = 0;
+    for r in &rows {
+        let meta = std::fs::read_to_string(data.join(r[0]).join("meta.json")).unwrap();
+        let meta: serde_json::Value = serde_json::from_str(&meta).unwrap();
+        let floats = meta["stats"]["numSamples"].as_u64().unwrap();
+        let hists = meta["stats"]["numHistogramSamples"].as_u64().unwrap_or(0);
+        assert!(hists > 0, "{meta}");
+        assert_eq!(r[4], (floats + hists).to_string(), "{list}");
+        assert_eq!(r[6], "3", "one float and two histogram series: {list}");
+        in_blocks += hists;
+    }
+    assert!(in_blocks > n as u64, "{list}");
+    let out = std::process::Command::new(crate::common::bin())
+        .args([
+            "tsdb",
+            "analyze",
+            "--extended",
+            data.to_str().unwrap(),
+            rows[0][0],
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains("Total Series: 3\n"), "{text}");
+    assert!(
+        text.contains("samples per histogram chunk (min/avg/max): "),
+        "{text}"
+    );
+    assert!(
+        text.contains("buckets per histogram chunk (min/avg/max): 2/2/2"),
+        "{text}"
+    );
+}

@@ -316,7 +316,7 @@ fn analyze(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
         selector(matchers_text)?
     };
     let view = BlockView::open(&dir, a.pos(1))?;
-    let meta = view.info();
+    let meta = view.info()?;
     let range = meta.max_time - meta.min_time;
     writeln!(out, "Block ID: {}", meta.id)?;
     writeln!(out, "Duration: {}", go_duration(range))?;
@@ -404,15 +404,19 @@ fn analyze(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
     )?;
     if a.on("extended") {
         let sizes = view.chunk_sizes(&matchers)?;
-        let total = sizes.len();
+        let hist = view.histogram_chunk_sizes(&matchers)?;
+        let total = sizes.len() + hist.len();
         write!(out, "\nCompaction analysis:\n\n")?;
         let samples: Vec<i64> = sizes.iter().map(|s| i64::from(s.0)).collect();
         let bytes: Vec<i64> = sizes.iter().map(|s| s.1 as i64).collect();
         display_histogram(out, "samples per float chunk", samples, total)?;
         display_histogram(out, "bytes per float chunk", bytes, total)?;
-        display_histogram(out, "samples per histogram chunk", Vec::new(), total)?;
-        display_histogram(out, "bytes per histogram chunk", Vec::new(), total)?;
-        display_histogram(out, "buckets per histogram chunk", Vec::new(), total)?;
+        let samples: Vec<i64> = hist.iter().map(|s| i64::from(s.0)).collect();
+        let bytes: Vec<i64> = hist.iter().map(|s| s.1 as i64).collect();
+        let buckets: Vec<i64> = hist.iter().map(|s| s.2 as i64).collect();
+        display_histogram(out, "samples per histogram chunk", samples, total)?;
+        display_histogram(out, "bytes per histogram chunk", bytes, total)?;
+        display_histogram(out, "buckets per histogram chunk", buckets, total)?;
     }
     Ok(())
 }
@@ -867,6 +871,9 @@ fn export(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
             num_samples: w.num_samples,
             num_chunks: w.num_chunks,
             num_series: w.num_series,
+            num_histogram_samples: 0,
+            num_histogram_chunks: 0,
+            num_histogram_series: 0,
             size_bytes: w.bytes,
             dir: target.join(&id),
         });

@@ -69,7 +69,8 @@ pub(crate) fn plan(
 }
 
 /// Writes one block holding everything of `parts` (time-disjoint, in time
-/// order). Series are merged by label set; their chunks keep time order.
+/// order). Series are merged by label set; their chunks keep time order;
+/// so are the native histogram series of the parts' `histograms` files.
 pub(crate) fn merge(dir: &std::path::Path, parts: &[Arc<Block>]) -> Result<BlockMeta, Error> {
     let min_time = parts.iter().map(|b| b.meta().min_time).min().unwrap_or(0);
     let max_time = parts.iter().map(|b| b.meta().max_time).max().unwrap_or(0);
@@ -118,7 +119,25 @@ pub(crate) fn merge(dir: &std::path::Path, parts: &[Arc<Block>]) -> Result<Block
         }
         Some((labels, chunks))
     });
-    let meta = block::write_block(dir, min_time, max_time, merged, level, sources)?;
+    // the histograms of all parts, by series, in time order
+    let mut hist: std::collections::BTreeMap<Labels, Vec<crate::histstore::HistChunk>> =
+        std::collections::BTreeMap::new();
+    for p in parts {
+        if let Some(h) = p.histograms() {
+            for (labels, chunks) in h.all() {
+                hist.entry(labels).or_default().extend(chunks);
+            }
+        }
+    }
+    let hist: Vec<_> = hist
+        .into_iter()
+        .map(|(l, mut cs)| {
+            cs.sort_by_key(|c| c.mint);
+            cs.dedup_by_key(|c| c.mint);
+            (l, cs)
+        })
+        .collect();
+    let meta = block::write_block_with(dir, min_time, max_time, merged, &hist, level, sources)?;
     if let Some(e) = failed.into_inner() {
         let _ = std::fs::remove_dir_all(dir.join(&meta.id));
         return Err(e);

@@ -243,13 +243,36 @@ impl Db {
             .map(|b| b.meta().max_time)
             .max()
             .unwrap_or(i64::MIN);
+        // what the blocks hold of the native histograms
+        let mut last: std::collections::HashMap<crate::labels::Labels, i64> =
+            std::collections::HashMap::new();
+        for h in blocks.iter().filter_map(|b| b.histograms()) {
+            for (l, t) in h.last_times() {
+                let e = last.entry(l.clone()).or_insert(t);
+                *e = (*e).max(t);
+            }
+        }
+        let holds = |l: &crate::labels::Labels, mint: i64| {
+            blocks.iter().any(|b| {
+                b.meta().min_time <= mint
+                    && mint < b.meta().max_time
+                    && b.histograms().is_some_and(|h| h.holds(l, mint))
+            })
+        };
+        let in_blocks = crate::histstore::InBlocks {
+            last,
+            holds: &holds,
+            floor: min_valid,
+        };
         let (head, r, loaded, chunk_problems) = Head::load(
             &dir.join(SERIES_FILE),
             &dir.join(CHUNKS_DIR),
             &dir.join(CLOSED_CHUNKS_DIR),
             min_valid,
             opts.max_future_ms,
+            &in_blocks,
         )?;
+        drop(in_blocks);
         problems.extend(chunk_problems);
         let report = OpenReport {
             series: r.series,
@@ -313,14 +336,17 @@ impl Db {
         let mut rep = CompactReport::default();
         while let Some((start, end)) = self.head.next_block_range() {
             let p = self.head.collect_persistable(end);
-            if !p.series.is_empty() {
+            // the native histograms of the range go into the block too
+            let hist = self.head.hist.collect_range(start, end)?;
+            if !p.series.is_empty() || !hist.is_empty() {
                 let series = p.series.iter().map(|(labels, chunks)| {
                     (
                         labels.clone(),
                         chunks.iter().map(|c| to_chunk_data(c.clone())).collect(),
                     )
                 });
-                let meta = block::write_block(&self.dir, start, end, series, 1, Vec::new())?;
+                let meta =
+                    block::write_block_with(&self.dir, start, end, series, &hist, 1, Vec::new())?;
                 let b = Block::open(&self.dir.join(&meta.id))?;
                 let mut blocks = self.blocks.write();
                 blocks.push(Arc::new(b));
@@ -328,8 +354,11 @@ impl Db {
                 drop(blocks);
                 rep.blocks_written += 1;
                 self.compactions.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(component = "tsdb", mint = start, maxt = end, ulid = %meta.id, series = meta.num_series, "Write block");
+                tracing::info!(component = "tsdb", mint = start, maxt = end, ulid = %meta.id, series = meta.num_series, histogram_series = meta.hist.series, "Write block");
             }
+            // a stop before this leaves the range file beside the block
+            // that holds its chunks: deleted at the next open
+            self.head.hist.finish_range(start)?;
             self.pin_journal_series();
             rep.series_removed += self.head.truncate(end, &p)?;
         }

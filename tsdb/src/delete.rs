@@ -81,11 +81,15 @@ impl Db {
                     None
                 }
             });
-            let meta = block::write_block(
+            // the block's native histograms are kept as they are (deletion
+            // reaches float samples only)
+            let hist = b.histograms().map(|h| h.all()).unwrap_or_default();
+            let meta = block::write_block_with(
                 &self.dir,
                 m.min_time,
                 m.max_time,
                 rewritten.collect::<Vec<_>>(),
+                &hist,
                 m.level + 1,
                 m.sources.clone(),
             )?;

@@ -11,7 +11,7 @@ use crate::chunkenc::ChunkIter;
 use crate::db::Db;
 use crate::head::{ChunkCopies, Head, HeadQuerier, MemSeries};
 use crate::labels::{Labels, Matcher};
-use crate::read::{Querier, ReadError, Sample, Series, VecIterator};
+use crate::read::{HistogramSample, Querier, ReadError, Sample, Series, VecIterator};
 
 /// A block chunk: its decoder and sample count.
 struct BlockChunk<'b> {
@@ -141,9 +141,56 @@ impl<'a> DbQuerier<'a> {
         }
     }
 
-    /// Label sets of the series with histogram samples in range.
+    /// Label sets of the series with histogram samples in range (in the
+    /// histogram store or the blocks' histogram files).
     fn hist_series(&self, matchers: &[Matcher]) -> Vec<Labels> {
-        self.head.head.hist.series(matchers, self.mint, self.maxt)
+        let mut all = self.head.head.hist.series(matchers, self.mint, self.maxt);
+        for h in self.blocks.iter().filter_map(|b| b.histograms()) {
+            all.extend(h.series(matchers, self.mint, self.maxt));
+        }
+        all.sort();
+        all.dedup();
+        all
+    }
+
+    /// The histogram samples in range of the series matching all
+    /// `matchers`, in label order: the blocks' and the store's, merged per
+    /// series in time order, one per timestamp.
+    fn hist_select(
+        &self,
+        matchers: &[Matcher],
+    ) -> Result<Vec<(Labels, Vec<HistogramSample>)>, ReadError> {
+        let bad = |e: crate::Error| ReadError::Corruption {
+            what: "histograms".into(),
+            detail: e.to_string(),
+        };
+        let store = self
+            .head
+            .head
+            .hist
+            .select(matchers, self.mint, self.maxt)
+            .map_err(bad)?;
+        let files: Vec<_> = self.blocks.iter().filter_map(|b| b.histograms()).collect();
+        if files.is_empty() {
+            return Ok(store);
+        }
+        let mut by: BTreeMap<Labels, Vec<HistogramSample>> = BTreeMap::new();
+        for h in files {
+            for (l, v) in h.select(matchers, self.mint, self.maxt).map_err(bad)? {
+                by.entry(l).or_default().extend(v);
+            }
+        }
+        for (l, v) in store {
+            by.entry(l).or_default().extend(v);
+        }
+        Ok(by
+            .into_iter()
+            .map(|(l, mut v)| {
+                v.sort_by_key(|s| s.0);
+                v.dedup_by_key(|s| s.0);
+                (l, v)
+            })
+            .collect())
     }
 
     /// Appends `more` (in time order) after `into`, dropping samples not
@@ -247,13 +294,7 @@ impl Querier for DbQuerier<'_> {
             v
         });
         let floats = decoded.into_iter().filter(|(_, v)| !v.is_empty());
-        let hists = head
-            .hist
-            .select(matchers, self.mint, self.maxt)
-            .map_err(|e| ReadError::Corruption {
-                what: "histograms".into(),
-                detail: e.to_string(),
-            })?;
+        let hists = self.hist_select(matchers)?;
         if hists.is_empty() {
             return Ok(floats
                 .map(|(labels, v)| Series {

@@ -1096,3 +1096,353 @@ fn bytes_by_metric_add_up_to_the_chunk_bytes_on_disk() {
     app.commit().unwrap();
     assert_eq!(db.bytes_by_metric(0).unwrap().len(), 3);
 }
+
+/// Each series' histogram samples as (timestamp, count).
+fn hist_samples(db: &Db, matchers: &[Matcher]) -> Vec<(Labels, Vec<(i64, f64)>)> {
+    let q = db.querier(i64::MIN, i64::MAX).unwrap();
+    q.select(matchers)
+        .unwrap()
+        .into_iter()
+        .filter(|s| !s.histograms.is_empty())
+        .map(|s| {
+            let v = s.histograms.iter().map(|(t, h)| (*t, h.count)).collect();
+            (s.labels, v)
+        })
+        .collect()
+}
+
+fn hist_of(k: i64) -> crate::histogram::FloatHistogram {
+    crate::histogram::FloatHistogram {
+        schema: 0,
+        count: k as f64,
+        sum: 0.5 * k as f64,
+        positive: vec![(0, k as f64)],
+        ..Default::default()
+    }
+}
+
+/// The range files of the histogram store, by range start.
+fn range_files(dir: &std::path::Path) -> Vec<i64> {
+    let mut v: Vec<i64> = std::fs::read_dir(dir.join("histograms"))
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().to_str()?.strip_prefix('p')?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Native histograms go into the blocks with the floats of their range:
+/// their range files leave the store, every sample stays queryable once
+/// (through head compaction, block merging and a restart), older samples
+/// are refused, and retention deletes them with their block.
+#[test]
+fn histograms_go_into_blocks_merge_and_go_with_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = 1_700_006_400_000i64;
+    let hour = 3600 * 1000;
+    let step = 60_000i64;
+    let n = 10 * hour / step;
+    let opts = || Options {
+        retention_ms: 0,
+        ..unlocked()
+    };
+    let kind = |k: &str| Labels::from_pairs(&[("__name__", "lat"), ("kind", k)]);
+    // histograms only; floats and histograms; histograms that stop with
+    // their chunk open in the first range
+    let want = |k: &str, from: i64| -> Vec<(i64, f64)> {
+        let last = if k == "stopped" { 90 } else { n };
+        (0..last)
+            .map(|i| (start + i * step, i as f64))
+            .filter(|s| s.0 >= from)
+            .collect()
+    };
+    let check = |db: &Db, from: i64| {
+        let got = hist_samples(db, &[Matcher::equal("__name__", "lat")]);
+        let mut expected: Vec<(Labels, Vec<(i64, f64)>)> = ["both", "only", "stopped"]
+            .iter()
+            .map(|k| (kind(k), want(k, from)))
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        expected.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(got.len(), expected.len());
+        for (g, w) in got.iter().zip(&expected) {
+            assert_eq!(g.0, w.0);
+            assert_eq!(g.1.len(), w.1.len(), "{}", g.0);
+            assert_eq!(g.1, w.1, "{}", g.0);
+        }
+    };
+    {
+        let db = Db::open(dir.path(), opts()).unwrap();
+        for k in 0..n {
+            let t = start + k * step;
+            let mut app = db.appender();
+            app.append_labels(&kind("both"), t, k as f64).unwrap();
+            app.append_histogram(&kind("both"), t, hist_of(k));
+            app.append_histogram(&kind("only"), t, hist_of(k));
+            if k < 90 {
+                app.append_histogram(&kind("stopped"), t, hist_of(k));
+            }
+            app.commit().unwrap();
+        }
+        assert_eq!(range_files(dir.path()).first(), Some(&start));
+        let rep = db.compact().unwrap();
+        // 0-2, 2-4, 4-6, 6-8 h cut from the head; the first three merged
+        assert_eq!((rep.blocks_written, rep.blocks_merged), (4, 3), "{rep:?}");
+        let blocks = db.blocks.read().clone();
+        assert_eq!(blocks.len(), 2);
+        let m = blocks[0].meta();
+        assert_eq!((m.min_time, m.max_time), (start, start + 6 * hour));
+        assert_eq!(
+            (m.hist.series, m.hist.samples),
+            (3, 360 + 360 + 90),
+            "{m:?}"
+        );
+        assert_eq!((m.num_series, m.num_samples), (1, 360));
+        assert_eq!(blocks[1].meta().hist.samples, 240);
+        for b in &blocks {
+            b.verify().unwrap();
+        }
+        // no range file before the head's range is left
+        let files = range_files(dir.path());
+        assert!(files.iter().all(|&s| s >= start + 8 * hour), "{files:?}");
+        check(&db, i64::MIN);
+        let q = db.querier(i64::MIN, i64::MAX).unwrap();
+        assert_eq!(
+            q.label_values("kind", &[]).unwrap(),
+            ["both", "only", "stopped"]
+        );
+        assert_eq!(
+            q.series_labels(&[Matcher::equal("kind", "stopped")])
+                .unwrap(),
+            [kind("stopped")]
+        );
+        let q = db.querier(start, start + hour).unwrap();
+        assert_eq!(
+            q.label_names(&[Matcher::equal("kind", "stopped")]).unwrap(),
+            ["__name__", "kind"]
+        );
+        drop(q);
+        // older than the blocks' end: refused
+        let mut app = db.appender();
+        app.append_histogram(&kind("stopped"), start + 100 * step, hist_of(1));
+        app.append_histogram(&kind("new"), start + 7 * hour, hist_of(1));
+        let st = app.commit().unwrap();
+        assert_eq!((st.histograms_appended, st.histograms_out_of_order), (0, 2));
+        db.flush(true).unwrap();
+    }
+    let db = Db::open(dir.path(), opts()).unwrap();
+    check(&db, i64::MIN);
+    let rep = db.compact().unwrap();
+    assert_eq!((rep.blocks_written, rep.blocks_merged), (0, 0));
+    // the rest goes on into the next block
+    for k in n..n + 3 * hour / step {
+        let mut app = db.appender();
+        app.append_histogram(&kind("only"), start + k * step, hist_of(k));
+        app.commit().unwrap();
+    }
+    assert_eq!(db.compact().unwrap().blocks_written, 1);
+    let got = hist_samples(&db, &[Matcher::equal("kind", "only")]);
+    assert_eq!(got[0].1.len() as i64, n + 3 * hour / step);
+    // deleting the float samples of a block keeps its histograms
+    let before = hist_samples(&db, &[]);
+    let rep = db
+        .delete(&[Matcher::equal("kind", "both")], start, start + hour)
+        .unwrap();
+    assert_eq!((rep.blocks_rewritten, rep.samples_removed), (1, 61));
+    assert_eq!(hist_samples(&db, &[]), before);
+    // a snapshot holds them all
+    let name = db.snapshot(false).unwrap();
+    let snap = Db::open(&dir.path().join("snapshots").join(name), opts()).unwrap();
+    assert_eq!(hist_samples(&snap, &[]), hist_samples(&db, &[]));
+    drop(snap);
+    // retention takes the merged block and its histograms
+    let size_with = db.stats().block_bytes;
+    db.set_retention(5 * hour, 0);
+    assert_eq!(db.compact().unwrap().blocks_deleted, 1);
+    assert!(db.stats().block_bytes < size_with);
+    let got = hist_samples(&db, &[Matcher::equal("kind", "stopped")]);
+    assert!(got.is_empty(), "{got:?}");
+    let got = hist_samples(&db, &[Matcher::equal("kind", "only")]);
+    assert_eq!(got[0].1[0].0, start + 6 * hour);
+}
+
+/// A stop after a block took a range's histograms but before the range
+/// file and the open chunks left the store: at the next open the range
+/// file is deleted and the logged samples are not stored twice.
+#[test]
+fn histogram_range_file_beside_its_block_is_deleted_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = tempfile::tempdir().unwrap();
+    let start = 1_700_006_400_000i64;
+    let hour = 3600 * 1000;
+    let step = 60_000i64;
+    let n = 5 * hour / step;
+    let opts = || Options {
+        retention_ms: 0,
+        ..unlocked()
+    };
+    let l = |i: usize| Labels::from_pairs(&[("__name__", "h"), ("i", &i.to_string())]);
+    let db = Db::open(dir.path(), opts()).unwrap();
+    for k in 0..n {
+        let mut app = db.appender();
+        app.append_histogram(&l(0), start + k * step, hist_of(k));
+        if k < 100 {
+            app.append_histogram(&l(1), start + k * step, hist_of(k));
+        }
+        app.commit().unwrap();
+    }
+    db.flush(true).unwrap();
+    // the folder as it was before the block
+    let copy = |from: &std::path::Path, to: &std::path::Path| {
+        for e in walk(from) {
+            let rel = e.strip_prefix(from).unwrap();
+            let dst = to.join(rel);
+            std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+            std::fs::copy(&e, &dst).unwrap();
+        }
+    };
+    copy(dir.path(), before.path());
+    assert_eq!(db.compact().unwrap().blocks_written, 1);
+    let want = hist_samples(&db, &[]);
+    assert_eq!(want[0].1.len() as i64, n);
+    assert_eq!(want[1].1.len(), 100);
+    // the block beside the old range file and log
+    let block = db.blocks.read()[0].dir().to_path_buf();
+    copy(&block, &before.path().join(block.file_name().unwrap()));
+    assert!(range_files(before.path()).contains(&start));
+    let old = Db::open(before.path(), opts()).unwrap();
+    assert!(!range_files(before.path()).contains(&start));
+    assert_eq!(hist_samples(&old, &[]), want);
+    // the stopped series' open chunk, logged, is in the block: not
+    // stored again
+    let (open, range) = old.head.hist.open_chunks();
+    assert_eq!(open, 1);
+    assert!(range.unwrap().0 >= start + 2 * hour, "{range:?}");
+    // and nothing of the range comes back into the store
+    assert_eq!(old.compact().unwrap().blocks_written, 0);
+    drop(old);
+    let old = Db::open(before.path(), opts()).unwrap();
+    assert_eq!(hist_samples(&old, &[]), want);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else if e.file_name() != "lock" {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// A data folder written before blocks held native histograms
+/// (`testdata/histograms_before_blocks/`, see `docs/format/histograms.md`):
+/// a block of the first 2 h of `up{job="f"}` (one float a minute for
+/// 5 h, values 0 to 299), the histogram range files of the first two
+/// ranges, and a log with the open chunks of `h_running{job="h"}`
+/// (300 samples, count k) and `h_stopped{job="h"}` (110 samples, count
+/// 2k, its chunk open in the first range). Its range files older than the
+/// newest block are read as they are; the ranges after it go into blocks.
+#[test]
+fn histograms_of_a_folder_from_before_blocks_held_them() {
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/histograms_before_blocks");
+    let dir = tempfile::tempdir().unwrap();
+    for e in walk(&fixture) {
+        let dst = dir.path().join(e.strip_prefix(&fixture).unwrap());
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        std::fs::copy(&e, &dst).unwrap();
+    }
+    let s = 1_700_006_400_000i64;
+    let hour = 3600 * 1000;
+    let opts = || Options {
+        retention_ms: 0,
+        ..unlocked()
+    };
+    let run = Labels::from_pairs(&[("__name__", "h_running"), ("job", "h")]);
+    let stop = Labels::from_pairs(&[("__name__", "h_stopped"), ("job", "h")]);
+    let up = Labels::from_pairs(&[("__name__", "up"), ("job", "f")]);
+    let check = |db: &Db, n: i64| {
+        let got = hist_samples(db, &[Matcher::equal("job", "h")]);
+        let want_run: Vec<(i64, f64)> = (0..n).map(|k| (s + k * 60_000, k as f64)).collect();
+        let want_stop: Vec<(i64, f64)> =
+            (0..110).map(|k| (s + k * 60_000, 2.0 * k as f64)).collect();
+        assert_eq!(got.len(), 2);
+        assert_eq!((&got[0].0, got[0].1.len()), (&run, want_run.len()));
+        assert_eq!(got[0].1, want_run);
+        assert_eq!((&got[1].0, &got[1].1), (&stop, &want_stop));
+        let floats = all_samples(db, &[Matcher::equal("job", "f")]);
+        let want: Vec<(i64, f64)> = (0..n).map(|k| (s + k * 60_000, k as f64)).collect();
+        assert_eq!(floats, vec![(up.clone(), want)]);
+    };
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert_eq!(range_files(dir.path()), [s, s + 2 * hour]);
+    check(&db, 300);
+    // three more hours: the ranges from 2 h on go into blocks
+    for k in 300..480i64 {
+        let t = s + k * 60_000;
+        let mut app = db.appender();
+        app.append_labels(&up, t, k as f64).unwrap();
+        app.append_histogram(&run, t, hist_of(k));
+        app.commit().unwrap();
+    }
+    let rep = db.compact().unwrap();
+    // 2-4 h and 4-6 h written, then merged with the old block
+    assert_eq!((rep.blocks_written, rep.blocks_merged), (2, 3), "{rep:?}");
+    let blocks = db.blocks.read().clone();
+    assert_eq!(blocks.len(), 1);
+    assert_eq!(blocks[0].meta().hist.samples, 240);
+    blocks[0].verify().unwrap();
+    // the first range's file stays (read as before), with the stopped
+    // series' chunk now closed into it
+    assert_eq!(range_files(dir.path()), [s]);
+    check(&db, 480);
+    drop(blocks);
+    drop(db);
+    let db = Db::open(dir.path(), opts()).unwrap();
+    check(&db, 480);
+    assert_eq!(db.head.hist.open_chunks().0, 1);
+}
+
+/// A block whose `histograms` file is damaged is moved aside at open, as
+/// one with a damaged index; the rest is served.
+#[test]
+fn block_with_a_damaged_histograms_file_is_moved_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = 1_700_006_400_000i64;
+    let hour = 3600 * 1000;
+    let l = Labels::from_pairs(&[("__name__", "h")]);
+    {
+        let db = Db::open(dir.path(), unlocked()).unwrap();
+        for k in 0..5 * 60 {
+            let mut app = db.appender();
+            app.append_histogram(&l, start + k * 60_000, hist_of(k));
+            app.commit().unwrap();
+        }
+        assert_eq!(db.compact().unwrap().blocks_written, 1);
+    }
+    let block = db_block_dirs(dir.path()).pop().unwrap();
+    let file = block.join("histograms");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&file, bytes).unwrap();
+    let db = Db::open(dir.path(), unlocked()).unwrap();
+    let problems = &db.open_report().problems;
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("moved aside"), "{problems:?}");
+    assert!(db_block_dirs(dir.path()).is_empty());
+    let got = hist_samples(&db, &[]);
+    assert_eq!(got[0].1.first().unwrap().0, start + 2 * hour);
+    assert_eq!(got[0].1.len(), 180);
+}
+
+fn db_block_dirs(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    crate::block::list_blocks(dir).unwrap()
+}

@@ -19,30 +19,54 @@ pub struct BlockInfo {
     pub min_time: i64,
     /// End of the range covered, ms, exclusive.
     pub max_time: i64,
-    /// Samples.
+    /// Samples, float and native histogram ones (as Prometheus's meta
+    /// counts them).
     pub num_samples: u64,
-    /// Chunks.
+    /// Chunks, of both kinds.
     pub num_chunks: u64,
-    /// Series.
+    /// Series: those with float samples, native histogram samples or
+    /// both (once).
     pub num_series: u64,
+    /// Of those, the native histogram samples, chunks and series.
+    pub num_histogram_samples: u64,
+    /// See [`Self::num_histogram_samples`].
+    pub num_histogram_chunks: u64,
+    /// See [`Self::num_histogram_samples`].
+    pub num_histogram_series: u64,
     /// Bytes of its files.
     pub size_bytes: u64,
     /// Its folder.
     pub dir: PathBuf,
 }
 
-fn info(b: &Block) -> BlockInfo {
+fn info(b: &Block) -> Result<BlockInfo, Error> {
     let m = b.meta();
-    BlockInfo {
+    // histogram series without float samples
+    let mut hist_only = 0;
+    if let Some(h) = b.histograms() {
+        for l in h.series(&[], i64::MIN, i64::MAX) {
+            let ms: Vec<Matcher> = l
+                .iter()
+                .map(|l| Matcher::equal(&l.name, &l.value))
+                .collect();
+            if !b.series_spans(&ms)?.iter().any(|s| s.0 == l) {
+                hist_only += 1;
+            }
+        }
+    }
+    Ok(BlockInfo {
         id: m.id.clone(),
         min_time: m.min_time,
         max_time: m.max_time,
-        num_samples: m.num_samples,
-        num_chunks: m.num_chunks,
-        num_series: m.num_series,
+        num_samples: m.num_samples + m.hist.samples,
+        num_chunks: m.num_chunks + m.hist.chunks,
+        num_series: m.num_series + hist_only,
+        num_histogram_samples: m.hist.samples,
+        num_histogram_chunks: m.hist.chunks,
+        num_histogram_series: m.hist.series,
         size_bytes: b.size_bytes(),
         dir: b.dir().to_path_buf(),
-    }
+    })
 }
 
 /// The blocks of the data folder `dir`, oldest data first (as Prometheus
@@ -51,7 +75,7 @@ pub fn list_blocks(dir: &Path) -> Result<Vec<BlockInfo>, Error> {
     check_data_dir(dir)?;
     let mut out = Vec::new();
     for path in block::list_blocks(dir)? {
-        out.push(info(&Block::open(&path)?));
+        out.push(info(&Block::open(&path)?)?);
     }
     out.sort_by(|a, b| (a.min_time, &a.id).cmp(&(b.min_time, &b.id)));
     Ok(out)
@@ -112,14 +136,43 @@ impl BlockView {
     }
 
     /// What the block's meta says, and its size.
-    pub fn info(&self) -> BlockInfo {
+    pub fn info(&self) -> Result<BlockInfo, Error> {
         info(&self.block)
     }
 
     /// Every series matching all `matchers` (all series when empty), in
     /// label order, with the span of its chunks.
     pub fn series(&self, matchers: &[Matcher]) -> Result<Vec<SeriesSpan>, Error> {
-        self.block.series_spans(matchers)
+        let mut spans = self.block.series_spans(matchers)?;
+        let Some(h) = self.block.histograms() else {
+            return Ok(spans);
+        };
+        // with the native histogram series, a series with both once
+        spans.extend(h.spans(matchers));
+        spans.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out: Vec<SeriesSpan> = Vec::with_capacity(spans.len());
+        for s in spans {
+            match out.last_mut() {
+                Some(l) if l.0 == s.0 => {
+                    l.1 = l.1.min(s.1);
+                    l.2 = l.2.max(s.2);
+                }
+                _ => out.push(s),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Samples, bytes and buckets (of the chunk's bucket layout) of every
+    /// native histogram chunk of the series matching all `matchers`.
+    pub fn histogram_chunk_sizes(
+        &self,
+        matchers: &[Matcher],
+    ) -> Result<Vec<(u32, usize, usize)>, Error> {
+        match self.block.histograms() {
+            Some(h) => h.chunk_sizes(matchers),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Samples and bytes of every chunk of the series matching all
@@ -248,7 +301,7 @@ pub fn write_block(
         1,
         Vec::new(),
     )?;
-    Ok(info(&Block::open(&dir.join(&meta.id))?))
+    info(&Block::open(&dir.join(&meta.id))?)
 }
 
 /// A new block id (a ULID), greater than every one made before by this

@@ -12,8 +12,10 @@
 //! - head: a chunk in a slot counts the slot's 40-byte header and the
 //!   data bytes used so far (not the slot's unused rest), a chunk in the
 //!   closed-chunk log its record; the series log is left out;
-//! - native histograms: the records of closed chunks in the range files
-//!   and the encoded bytes of each open chunk.
+//! - native histograms: the records of closed chunks in the range files,
+//!   the encoded bytes of each open chunk, and in a block's `histograms`
+//!   file each chunk's bytes plus 8 (its times, count and length; the
+//!   series' labels, written once, are left out).
 //!
 //! A series counts once however many blocks, and the head, hold it (label
 //! sets are told apart by their 64-bit hash).
@@ -80,6 +82,9 @@ impl Db {
         let blocks = self.blocks.read().clone();
         for b in &blocks {
             b.chunk_bytes_by_metric(&mut |name, hash, bytes| tally.add(0, name, hash, bytes))?;
+            if let Some(h) = b.histograms() {
+                h.bytes_by_metric(&mut |name, hash, bytes| tally.add(2, name, hash, bytes));
+            }
         }
         self.head
             .chunk_bytes_by_metric(&mut |name, hash, bytes| tally.add(1, name, hash, bytes));

@@ -28,6 +28,9 @@ pub(crate) struct BlockMeta {
     pub num_chunks: u64,
     /// Samples in the block.
     pub num_samples: u64,
+    /// Native histogram series, chunks and samples in the block's
+    /// `histograms` file (0 when it has none).
+    pub hist: super::histograms::HistStats,
     /// Compaction level: 1 for a block cut from the head, parents' maximum
     /// plus one for a compacted block.
     pub level: u32,
@@ -49,10 +52,19 @@ impl BlockMeta {
         } else {
             format!("[\n{}\n    ]", sources.join(",\n"))
         };
+        let hist = if self.hist.series > 0 {
+            format!(
+                ",\n    \"numHistogramSeries\": {},\n    \"numHistogramChunks\": {},\n    \
+                 \"numHistogramSamples\": {}",
+                self.hist.series, self.hist.chunks, self.hist.samples
+            )
+        } else {
+            String::new()
+        };
         format!(
             "{{\n  \"version\": {META_VERSION},\n  \"id\": {},\n  \"minTime\": {},\n  \
              \"maxTime\": {},\n  \"stats\": {{\n    \"numSeries\": {},\n    \
-             \"numChunks\": {},\n    \"numSamples\": {}\n  }},\n  \"compaction\": {{\n    \
+             \"numChunks\": {},\n    \"numSamples\": {}{hist}\n  }},\n  \"compaction\": {{\n    \
              \"level\": {},\n    \"sources\": {sources}\n  }}\n}}\n",
             quote(&self.id),
             self.min_time,
@@ -107,6 +119,19 @@ impl BlockMeta {
         let num_series = int(&stats, "numSeries", 0, u64max)? as u64;
         let num_chunks = int(&stats, "numChunks", 0, u64max)? as u64;
         let num_samples = int(&stats, "numSamples", 0, u64max)? as u64;
+        let opt = |key: &str| -> Result<u64, Error> {
+            match &stats {
+                Json::Object(f) if f.iter().any(|(k, _)| k == key) => {
+                    Ok(int(&stats, key, 0, u64max)? as u64)
+                }
+                _ => Ok(0),
+            }
+        };
+        let hist = super::histograms::HistStats {
+            series: opt("numHistogramSeries")?,
+            chunks: opt("numHistogramChunks")?,
+            samples: opt("numHistogramSamples")?,
+        };
         let comp = field(&root, "compaction")?;
         let level = int(&comp, "level", 0, u32::MAX as i128)? as u32;
         let Json::Array(items) = field(&comp, "sources")? else {
@@ -126,6 +151,7 @@ impl BlockMeta {
             num_series,
             num_chunks,
             num_samples,
+            hist,
             level,
             sources,
         })
@@ -359,6 +385,7 @@ mod tests {
             num_series: 3,
             num_chunks: u64::MAX,
             num_samples: 0,
+            hist: Default::default(),
             level: 2,
             sources: vec![
                 "01HZX5Q6M8V4N2K3J7T9R0WXYA".into(),
@@ -378,6 +405,18 @@ mod tests {
             ..meta()
         };
         assert_eq!(BlockMeta::parse(p, m0.to_json().as_bytes()).unwrap(), m0);
+        let m1 = BlockMeta {
+            hist: super::super::histograms::HistStats {
+                series: 2,
+                chunks: 5,
+                samples: 400,
+            },
+            ..meta()
+        };
+        let text = m1.to_json();
+        assert!(text.contains("\"numHistogramSamples\": 400"), "{text}");
+        assert_eq!(BlockMeta::parse(p, text.as_bytes()).unwrap(), m1);
+        assert!(!meta().to_json().contains("Histogram"));
     }
 
     #[test]

@@ -3,10 +3,12 @@
 //! postings, postings offset table, series table, TOC). Blocks are written
 //! once by [`write_block`] (atomically, through a `.tmp` folder and a
 //! rename) and read in place through memory maps by [`Block`].
+//! A block holding native histograms has a fourth file, `histograms`.
 //! Layout in `docs/format/block.md`.
 
 mod against;
 mod format;
+mod histograms;
 mod id;
 mod index;
 mod matchers;
@@ -25,7 +27,7 @@ pub(crate) use id::{is_block_id, new_block_id};
 pub(crate) use meta::BlockMeta;
 pub(crate) use reader::Block;
 pub(crate) use recode::{delta_chunk, encode_samples};
-pub(crate) use writer::write_block;
+pub(crate) use writer::{write_block, write_block_with};
 
 use crate::fs::sync_dir;
 use crate::Error;

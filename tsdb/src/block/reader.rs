@@ -11,6 +11,7 @@ use super::format::{
     check_header, corrupt, u32_at, CHUNKS_FILE, CHUNKS_MAGIC, CHUNKS_VERSION, CHUNK_HEADER_LEN,
     FILE_HEADER_LEN, INDEX_FILE, META_FILE,
 };
+use super::histograms::{HistFile, HIST_FILE};
 use super::index::{ChunkMeta, Index, SeriesRecord};
 use super::matchers::postings_for_matchers;
 use super::recode::encode_samples;
@@ -225,6 +226,8 @@ pub(crate) struct Block {
     meta_len: u64,
     index: Index,
     chunks: ChunkFile,
+    /// The native histograms, when the block holds any.
+    hist: Option<HistFile>,
 }
 
 impl Block {
@@ -246,12 +249,31 @@ impl Block {
             ));
         }
         let chunks = ChunkFile::open(&path.join(CHUNKS_FILE))?;
+        let hist_path = path.join(HIST_FILE);
+        let hist = if meta.hist.series > 0 || hist_path.exists() {
+            let h = HistFile::open(&hist_path)?;
+            if h.stats() != meta.hist {
+                return Err(corrupt(
+                    &meta_path,
+                    0,
+                    format!(
+                        "histogram stats {:?} but the histograms file has {:?}",
+                        meta.hist,
+                        h.stats()
+                    ),
+                ));
+            }
+            Some(h)
+        } else {
+            None
+        };
         Ok(Block {
             dir: path.to_path_buf(),
             meta,
             meta_len: text.len() as u64,
             index,
             chunks,
+            hist,
         })
     }
 
@@ -265,9 +287,17 @@ impl Block {
         &self.dir
     }
 
-    /// Bytes on disk: index, chunks and meta.
+    /// Bytes on disk: index, chunks, histograms and meta.
     pub fn size_bytes(&self) -> u64 {
-        self.index.len() + self.chunks.map.bytes().len() as u64 + self.meta_len
+        self.index.len()
+            + self.chunks.map.bytes().len() as u64
+            + self.meta_len
+            + self.hist.as_ref().map_or(0, HistFile::len)
+    }
+
+    /// The native histograms, when the block holds any.
+    pub(crate) fn histograms(&self) -> Option<&HistFile> {
+        self.hist.as_ref()
     }
 
     /// Series matching all `matchers` (as [`Matcher`]: an absent label
@@ -448,6 +478,9 @@ impl Block {
     /// Reads the whole block.
     #[allow(dead_code)] // full check, used by tests
     pub fn verify(&self) -> Result<(), Error> {
+        if let Some(h) = &self.hist {
+            h.verify()?;
+        }
         self.index.verify_sections()?;
         let ipath = self.index.path();
         for i in 0..self.index.num_entries() {

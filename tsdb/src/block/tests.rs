@@ -6,6 +6,7 @@ use std::path::Path;
 use proptest::prelude::*;
 
 use super::format::{CHUNKS_FILE, INDEX_FILE, META_FILE};
+use super::histograms;
 use super::id::{id_time_ms, new_block_id};
 use super::reader::ChunkRefData;
 use super::*;
@@ -1050,5 +1051,188 @@ fn a_histograms_count_is_stored_against_its_inf_bucket_beyond_the_window() {
         let sel = b.select(&ms, i64::MIN, i64::MAX).unwrap();
         let got: Vec<(i64, f64)> = sel[0].1.iter().flat_map(|c| c.iter()).collect();
         assert!(crate::chunkenc::same_samples(&got, want), "{l}");
+    }
+}
+
+/// Native histograms like a busy service's request latencies (schema 3,
+/// a few observations a step spread over about 30 buckets) of `series`
+/// series, one sample every `step` ms over the 2 h range starting at
+/// `start`, stored in a histogram store in `dir`, plus one sample in the
+/// next range so that every chunk of the range is closed in its range
+/// file.
+fn latency_histograms(
+    dir: &Path,
+    series: usize,
+    step: i64,
+    start: i64,
+) -> crate::histstore::HistStore {
+    use crate::histogram::FloatHistogram;
+    let store = crate::histstore::HistStore::open(dir).unwrap();
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let labels: Vec<Labels> = (0..series)
+        .map(|i| {
+            Labels::from_pairs(&[
+                ("__name__", "request_duration_seconds"),
+                ("instance", "127.0.0.1:9100"),
+                ("instance_id", &i.to_string()),
+                ("job", "histograms"),
+                ("route", &format!("/r{}", i % 20)),
+            ])
+        })
+        .collect();
+    let mut state: Vec<(f64, f64, std::collections::BTreeMap<i32, f64>)> =
+        vec![(0.0, 0.0, Default::default()); series];
+    let steps = 2 * 3600 * 1000 / step + 1;
+    for k in 0..steps {
+        let t = start + k * step;
+        let mut batch = Vec::with_capacity(series);
+        for (i, l) in labels.iter().enumerate() {
+            let st = &mut state[i];
+            for _ in 0..next() % 21 {
+                // about log-normal: the sum of uniforms, scaled
+                let u: f64 = (0..4)
+                    .map(|_| (next() % 10_000) as f64 / 10_000.0)
+                    .sum::<f64>()
+                    - 2.0;
+                let v = (-2.5 + 0.8 * u * 1.7).exp();
+                st.0 += 1.0;
+                st.1 += v;
+                *st.2.entry((v.log2() * 8.0).ceil() as i32).or_default() += 1.0;
+            }
+            batch.push((
+                l.clone(),
+                t,
+                FloatHistogram {
+                    schema: 3,
+                    count: st.0,
+                    sum: st.1,
+                    positive: st.2.iter().map(|(&i, &c)| (i, c)).collect(),
+                    ..Default::default()
+                },
+            ));
+        }
+        store.append(batch, None).unwrap();
+    }
+    store
+}
+
+/// A block's `histograms` file: what goes in comes back (samples, series,
+/// stats, merged parts), it is smaller than the range file of the same
+/// chunks, and a damaged one fails the block's opening.
+#[test]
+fn histograms_file_round_trip_size_and_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = 1_700_006_400_000i64;
+    let end = start + 2 * 3600 * 1000;
+    let store = latency_histograms(dir.path(), 20, 15_000, start);
+    let hist = store.collect_range(start, end).unwrap();
+    assert_eq!(hist.len(), 20);
+    let chunks: usize = hist.iter().map(|(_, c)| c.len()).sum();
+    assert_eq!(chunks, 20 * 4, "480 samples a series, 120 a chunk");
+    let blocks = dir.path().join("blocks");
+    let floats = simple_input(3, 50);
+    let meta = write_block_with(&blocks, start, end, floats.clone(), &hist, 1, vec![]).unwrap();
+    assert_eq!(
+        (meta.hist.series, meta.hist.chunks, meta.hist.samples),
+        (20, 80, 20 * 480)
+    );
+    let path = blocks.join(&meta.id);
+    let b = Block::open(&path).unwrap();
+    b.verify().unwrap();
+    assert_eq!(b.meta(), &meta);
+    // the size (for size retention) counts every file, histograms included
+    let files: u64 = std::fs::read_dir(&path)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert_eq!(b.size_bytes(), files);
+    let h = b.histograms().unwrap();
+    let all = [Matcher::equal("__name__", "request_duration_seconds")];
+    assert_eq!(h.all(), hist);
+    // the samples as the store gives them, hints included
+    assert_eq!(
+        h.select(&all, i64::MIN, i64::MAX).unwrap(),
+        store.select(&all, start, end - 1).unwrap()
+    );
+    let some = [Matcher::equal("route", "/r3")];
+    let got = h
+        .select(&some, start + 3600 * 1000, start + 3600 * 1000 + 60_000)
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].1.len(), 5, "4 samples a minute, both ends in");
+    assert_eq!(h.series(&some, i64::MIN, i64::MAX).len(), 1);
+    assert!(h.series(&some, end, i64::MAX).is_empty());
+    assert!(h.holds(&hist[0].0, hist[0].1[1].mint));
+    assert!(!h.holds(&hist[0].0, hist[0].1[1].mint + 1));
+    // the floats are untouched
+    assert_eq!(got_select(&b, &[], i64::MIN, i64::MAX), stored(&floats));
+    // a block without histograms has no file, and its meta no stats
+    let plain = write_block(&blocks, start, end, floats, 1, vec![]).unwrap();
+    assert!(!blocks.join(&plain.id).join("histograms").exists());
+    assert!(Block::open(&blocks.join(&plain.id))
+        .unwrap()
+        .histograms()
+        .is_none());
+
+    // the same chunks take fewer bytes than in the range file (labels
+    // once a series instead of once a chunk)
+    let range_file = std::fs::metadata(dir.path().join("histograms").join(format!("p{start}")))
+        .unwrap()
+        .len();
+    let block_file = std::fs::metadata(path.join("histograms")).unwrap().len();
+    assert!(block_file < range_file, "{block_file} vs {range_file}");
+
+    // damage: a flipped byte, a missing file
+    let mut bytes = std::fs::read(path.join("histograms")).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x10;
+    std::fs::write(path.join("histograms"), &bytes).unwrap();
+    assert!(matches!(
+        Block::open(&path),
+        Err(crate::Error::Corruption { .. })
+    ));
+    std::fs::remove_file(path.join("histograms")).unwrap();
+    assert!(Block::open(&path).is_err());
+}
+
+/// Bytes per native histogram sample of the same closed chunks in a
+/// range file (labels with each chunk) and in a block's `histograms`
+/// file (labels once a series), for the latency histograms of 200 series
+/// scraped every 15 s and every second over one 2 h range. Printed with
+/// `--nocapture`.
+#[test]
+fn histogram_bytes_per_sample_range_file_and_block() {
+    for (series, step) in [(200, 15_000), (20, 1_000)] {
+        let dir = tempfile::tempdir().unwrap();
+        let start = 1_700_006_400_000i64;
+        let end = start + 2 * 3600 * 1000;
+        let store = latency_histograms(dir.path(), series, step, start);
+        let hist = store.collect_range(start, end).unwrap();
+        let samples: u64 = hist
+            .iter()
+            .flat_map(|(_, c)| c)
+            .map(|c| u64::from(c.count))
+            .sum();
+        let range_file = std::fs::metadata(dir.path().join("histograms").join(format!("p{start}")))
+            .unwrap()
+            .len();
+        let (block_file, _) = histograms::encode(&hist).unwrap();
+        let (r, b) = (
+            range_file as f64 / samples as f64,
+            block_file.len() as f64 / samples as f64,
+        );
+        println!(
+            "{series} series every {} s: {samples} samples, range file {range_file} B ({r:.2} B/sample), block file {} B ({b:.2} B/sample), {:.1} % smaller",
+            step / 1000,
+            block_file.len(),
+            (1.0 - b / r) * 100.0
+        );
+        assert!(b < r);
     }
 }

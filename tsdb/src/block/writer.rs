@@ -3,7 +3,8 @@
 //! `against`) and
 //! streamed to `chunks` as series arrive, the index
 //! built from the series' labels and chunk positions kept in memory, then
-//! `meta.json`; all in `<id>.tmp/`, fsynced, then renamed into place.
+//! `meta.json` (and the native histograms' `histograms` file, see
+//! `histograms`); all in `<id>.tmp/`, fsynced, then renamed into place.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File};
@@ -51,6 +52,21 @@ pub(crate) fn write_block(
     level: u32,
     sources: Vec<String>,
 ) -> Result<BlockMeta, Error> {
+    write_block_with(dir, min_time, max_time, series, &[], level, sources)
+}
+
+/// [`write_block`] with native histogram series too (strictly increasing
+/// labels, each with its chunks in time order), written to the block's
+/// `histograms` file when there are any.
+pub(crate) fn write_block_with(
+    dir: &Path,
+    min_time: i64,
+    max_time: i64,
+    series: impl IntoIterator<Item = (Labels, Vec<ChunkData>)>,
+    hist: &[(Labels, Vec<crate::histstore::HistChunk>)],
+    level: u32,
+    sources: Vec<String>,
+) -> Result<BlockMeta, Error> {
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let id = new_block_id();
     let tmp = dir.join(format!("{id}.tmp"));
@@ -68,9 +84,10 @@ pub(crate) fn write_block(
         num_series: 0,
         num_chunks: 0,
         num_samples: 0,
+        hist: Default::default(),
         level,
     };
-    let res = write_files(&tmp, series, &mut meta)
+    let res = write_files(&tmp, series, hist, &mut meta)
         .and_then(|()| sync_dir(&tmp).map_err(|e| Error::io(&tmp, e)))
         .and_then(|()| fs::rename(&tmp, &dst).map_err(|e| Error::io(&tmp, e)));
     if let Err(e) = res {
@@ -85,8 +102,16 @@ pub(crate) fn write_block(
 fn write_files(
     tmp: &Path,
     series: impl IntoIterator<Item = (Labels, Vec<ChunkData>)>,
+    hist: &[(Labels, Vec<crate::histstore::HistChunk>)],
     meta: &mut BlockMeta,
 ) -> Result<(), Error> {
+    if hist.iter().any(|(_, c)| !c.is_empty()) {
+        let (bytes, stats) = super::histograms::encode(hist)?;
+        let mut hw = CountingWriter::create(&tmp.join(super::histograms::HIST_FILE))?;
+        hw.write(&bytes)?;
+        hw.finish()?;
+        meta.hist = stats;
+    }
     let chunks_path = tmp.join(CHUNKS_FILE);
     let mut cw = CountingWriter::create(&chunks_path)?;
     cw.write(&file_header(CHUNKS_MAGIC, CHUNKS_VERSION))?;

@@ -43,8 +43,12 @@ impl Head {
     /// The next range to move into a block, `[start, end)`: the oldest
     /// block-aligned range, once the head spans one and a half ranges.
     pub(crate) fn next_block_range(&self) -> Option<(i64, i64)> {
-        let min = self.min_time.load(Ordering::Relaxed);
-        let max = self.max_time.load(Ordering::Relaxed);
+        let mut min = self.min_time.load(Ordering::Relaxed);
+        let mut max = self.max_time.load(Ordering::Relaxed);
+        // the native histograms not in a block yet count too
+        if let Some((a, b)) = self.hist.pending_range() {
+            (min, max) = (min.min(a), max.max(b));
+        }
         if min > max || max - min < BLOCK_RANGE_MS / 2 * 3 {
             return None;
         }

@@ -313,6 +313,7 @@ impl Head {
         closed_dir: &Path,
         min_valid: i64,
         max_future_ms: i64,
+        hist_in_blocks: &crate::histstore::InBlocks<'_>,
     ) -> Result<(Head, LoadReport, Loaded, Vec<String>), Error> {
         const BATCH: usize = 1 << 14;
         let log_bytes = std::fs::metadata(log_path).map_or(0, |m| m.len() as usize);
@@ -389,8 +390,9 @@ impl Head {
                     journal_failures: AtomicU64::new(0),
                     agent: std::sync::atomic::AtomicBool::new(false),
                     exemplars: crate::exemplars::Exemplars::disabled(),
-                    hist: crate::histstore::HistStore::open(
+                    hist: crate::histstore::HistStore::open_with(
                         log_path.parent().unwrap_or(Path::new(".")),
+                        hist_in_blocks,
                     )?,
                 };
                 head.index.load(&all);

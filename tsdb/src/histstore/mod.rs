@@ -15,7 +15,12 @@
 //! reset, a change between counter and gauge, a new schema, zero
 //! threshold or custom bounds), so that the counter reset hints read back
 //! are those of Prometheus (see [`crate::histogram::read_back_hint`]).
-//! Whole ranges go with retention.
+//! When the database writes the 2 h range of a block, the range's closed
+//! chunks and the open chunks still in it go into the block
+//! ([`HistStore::collect_range`]) and leave the store
+//! ([`HistStore::finish_range`]); no sample older than that block's end
+//! is taken afterwards. Range files written before blocks held histograms
+//! stay and are read as they are; whole ranges go with retention.
 
 pub(crate) mod chunk;
 
@@ -103,10 +108,83 @@ struct Log {
 
 struct Inner {
     series: HashMap<Labels, SeriesState>,
+    /// Appends of samples older than this are refused: their range is in
+    /// a block, or being written into one.
+    floor: i64,
+    /// The ranges before this are in blocks (or were left as range files
+    /// by earlier versions).
+    moved_before: i64,
     ranges: BTreeMap<i64, Range>,
     log: Option<Log>,
     /// The next series number in the log (past those it holds).
     log_next_id: u64,
+}
+
+/// A closed chunk of one series, owned: what goes into a block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct HistChunk {
+    /// First sample's timestamp, ms.
+    pub mint: i64,
+    /// Last sample's timestamp, ms.
+    pub maxt: i64,
+    /// Samples in the chunk.
+    pub count: u32,
+    /// The chunk's length in bits.
+    pub bits: usize,
+    /// `⌈bits/8⌉` bytes of the chunk ([`chunk`]'s encoding).
+    pub data: Vec<u8>,
+}
+
+impl HistChunk {
+    fn of(o: &Open) -> HistChunk {
+        let (bytes, bits) = o.enc.bytes();
+        HistChunk {
+            mint: o.mint,
+            maxt: o.maxt,
+            count: o.enc.count(),
+            bits,
+            data: bytes[..bits.div_ceil(8)].to_vec(),
+        }
+    }
+
+    /// The chunk's samples, with the hints Prometheus's chunks read back,
+    /// those in `mint..=maxt` added to `out`; `None` when it does not
+    /// decode.
+    pub(crate) fn decode_into(
+        data: &[u8],
+        bits: usize,
+        count: u32,
+        mint: i64,
+        maxt: i64,
+        out: &mut Vec<HistogramSample>,
+    ) -> Option<()> {
+        push_chunk(out, chunk::decode(data, bits, count)?, mint, maxt);
+        Some(())
+    }
+}
+
+/// What the blocks hold of the histograms, for opening the store: range
+/// files whose every chunk a block holds (left by a stop between writing
+/// the block and deleting the file) are deleted, and samples of the log
+/// that a block holds are not stored again.
+pub(crate) struct InBlocks<'a> {
+    /// Each series' newest histogram sample in the blocks.
+    pub last: HashMap<Labels, i64>,
+    /// Whether a block holds the chunk of this series starting at this
+    /// time.
+    pub holds: &'a dyn Fn(&Labels, i64) -> bool,
+    /// Appends older than this are refused (the blocks' end).
+    pub floor: i64,
+}
+
+impl Default for InBlocks<'_> {
+    fn default() -> Self {
+        InBlocks {
+            last: HashMap::new(),
+            holds: &|_, _| false,
+            floor: i64::MIN,
+        }
+    }
 }
 
 /// The histogram store of one database.
@@ -286,9 +364,17 @@ fn convert_range_v1(path: &Path, good: &[u8]) -> Result<(), Error> {
 impl HistStore {
     /// Opens the store in `data/histograms` (created when the first
     /// histogram comes), reading the range files' chunk lists and the log.
+    #[cfg(test)]
     pub(crate) fn open(data: &Path) -> Result<HistStore, Error> {
+        Self::open_with(data, &InBlocks::default())
+    }
+
+    /// Opens the store, knowing what the blocks hold (see [`InBlocks`]).
+    pub(crate) fn open_with(data: &Path, blocks: &InBlocks<'_>) -> Result<HistStore, Error> {
         let dir = data.join(DIR);
         let mut inner = Inner {
+            floor: blocks.floor,
+            moved_before: blocks.floor,
             series: HashMap::new(),
             ranges: BTreeMap::new(),
             log: None,
@@ -308,18 +394,28 @@ impl HistStore {
                     (file, data, len) = open_file(&path, PART_MAGIC)?;
                 }
                 let mut series: HashMap<Labels, Vec<Meta>> = HashMap::new();
+                let mut all_held = true;
                 for (off, payload) in records(&data[..len as usize]).0 {
                     let c = decode_chunk(payload).ok_or_else(|| Error::Corruption {
                         path: path.clone(),
                         offset: off,
                         detail: "malformed histogram chunk record".into(),
                     })?;
+                    all_held &= (blocks.holds)(&c.labels, c.mint);
                     series.entry(c.labels).or_default().push(Meta {
                         offset: off,
                         len: payload.len() as u32 + 8,
                         mint: c.mint,
                         maxt: c.maxt,
                     });
+                }
+                if all_held && !series.is_empty() {
+                    // its chunks went into a block, the file was not
+                    // deleted yet
+                    drop(file);
+                    tracing::info!(component = "tsdb", file = %path.display(), "Deleting histogram range file held by a block");
+                    std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                    continue;
                 }
                 for (labels, metas) in &series {
                     let last = metas.iter().map(|m| m.maxt).max();
@@ -338,7 +434,7 @@ impl HistStore {
             }
             let log = dir.join("log");
             if log.exists() {
-                Self::read_log(&log, &dir, &mut inner)?;
+                Self::read_log(&log, &dir, &mut inner, &blocks.last)?;
             }
         }
         Ok(HistStore {
@@ -349,7 +445,12 @@ impl HistStore {
     }
 
     /// Rebuilds the open chunks from the log.
-    fn read_log(path: &Path, dir: &Path, inner: &mut Inner) -> Result<(), Error> {
+    fn read_log(
+        path: &Path,
+        dir: &Path,
+        inner: &mut Inner,
+        in_blocks: &HashMap<Labels, i64>,
+    ) -> Result<(), Error> {
         let (_, data, len) = open_file(path, LOG_MAGIC)?;
         let version = data[4];
         let mut ids: HashMap<u64, Labels> = HashMap::new();
@@ -369,6 +470,11 @@ impl HistStore {
                     let id = c.uvarint().ok_or_else(|| bad(off))?;
                     let labels = get_labels(&mut c).ok_or_else(|| bad(off))?;
                     inner.log_next_id = inner.log_next_id.max(id.saturating_add(1));
+                    // samples a block holds are refused as out of order
+                    if let Some(&t) = in_blocks.get(&labels) {
+                        let st = inner.series.entry(labels.clone()).or_default();
+                        st.last_t = st.last_t.max(Some(t));
+                    }
                     ids.insert(id, labels);
                 }
                 REC_OPEN => {
@@ -489,6 +595,10 @@ impl HistStore {
         let mut appends = Vec::new();
         let mut n_appends = 0u64;
         for (labels, t, h) in samples {
+            if t < inner.floor {
+                refused += 1;
+                continue;
+            }
             let before = inner
                 .series
                 .get(&labels)
@@ -755,6 +865,123 @@ impl HistStore {
         out.sort();
         out.dedup();
         out
+    }
+
+    /// For the block of the range `start..end` (a 2 h range): from now on
+    /// refuses samples older than `end`, closes the open chunks of older
+    /// ranges into their range files, and returns the chunks of the range,
+    /// by series in label order: its range file's and the open chunks in
+    /// it (left in the store until [`Self::finish_range`]).
+    pub(crate) fn collect_range(
+        &self,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<(Labels, Vec<HistChunk>)>, Error> {
+        let mut inner = self.inner.lock();
+        inner.floor = inner.floor.max(end);
+        let inner = &mut *inner;
+        let mut found: BTreeMap<Labels, Vec<HistChunk>> = BTreeMap::new();
+        for (labels, st) in inner.series.iter_mut() {
+            match &st.open {
+                Some(o) if o.range < start => {
+                    let o = st.open.take().expect("matched");
+                    Self::write_closed(&mut inner.ranges, labels, o, &self.dir)?;
+                }
+                Some(o) if o.range == start => {
+                    found
+                        .entry(labels.clone())
+                        .or_default()
+                        .push(HistChunk::of(o));
+                }
+                _ => {}
+            }
+        }
+        if let Some(r) = inner.ranges.get(&start) {
+            for (labels, metas) in &r.series {
+                for m in metas {
+                    let mut buf = vec![0u8; m.len as usize];
+                    r.file
+                        .read_exact_at(&mut buf, m.offset)
+                        .map_err(|e| Error::io(&r.path, e))?;
+                    let c =
+                        buf.get(8..)
+                            .and_then(decode_chunk)
+                            .ok_or_else(|| Error::Corruption {
+                                path: r.path.clone(),
+                                offset: m.offset,
+                                detail: "malformed histogram chunk".into(),
+                            })?;
+                    found.entry(labels.clone()).or_default().push(HistChunk {
+                        mint: c.mint,
+                        maxt: c.maxt,
+                        count: c.count,
+                        bits: c.bits,
+                        data: c.data,
+                    });
+                }
+            }
+        }
+        Ok(found
+            .into_iter()
+            .map(|(l, mut v)| {
+                v.sort_by_key(|c| c.mint);
+                v.dedup_by_key(|c| c.mint);
+                (l, v)
+            })
+            .collect())
+    }
+
+    /// Once the chunks [`Self::collect_range`] returned for the range
+    /// starting at `start` are in a block: deletes its range file and
+    /// drops its open chunks, rewriting the log without them.
+    pub(crate) fn finish_range(&self, start: i64) -> Result<(), Error> {
+        let mut inner = self.inner.lock();
+        let mut dropped = false;
+        for st in inner.series.values_mut() {
+            if st.open.as_ref().is_some_and(|o| o.range == start) {
+                st.open = None;
+                dropped = true;
+            }
+        }
+        if let Some(r) = inner.ranges.remove(&start) {
+            tracing::info!(component = "tsdb", file = %r.path.display(), "Histogram range moved into a block");
+            drop(r.file);
+            std::fs::remove_file(&r.path).map_err(|e| Error::io(&r.path, e))?;
+            crate::fs::sync_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        }
+        inner.moved_before = inner.moved_before.max(start.saturating_add(RANGE_MS));
+        if dropped && inner.log.is_some() {
+            Self::rewrite_log(&mut inner, &self.dir)?;
+        }
+        // series with nothing left here: their samples are in blocks
+        let floor = inner.floor;
+        inner
+            .series
+            .retain(|_, st| st.open.is_some() || st.last_t.is_some_and(|t| t >= floor));
+        Ok(())
+    }
+
+    /// The oldest and newest timestamp of what is not in a block yet
+    /// (range files of earlier versions left aside): what the next blocks
+    /// are to hold. A range whose block could not be written stays here.
+    pub(crate) fn pending_range(&self) -> Option<(i64, i64)> {
+        let inner = self.inner.lock();
+        let floor = inner.moved_before;
+        let metas = inner
+            .ranges
+            .range(range_start(floor)..)
+            .flat_map(|(_, r)| r.series.values().flatten().map(|m| (m.mint, m.maxt)));
+        let opens = inner
+            .series
+            .values()
+            .filter_map(|s| s.open.as_ref().map(|o| (o.mint, o.maxt)));
+        metas.chain(opens).filter(|(a, _)| *a >= floor).fold(
+            None,
+            |acc: Option<(i64, i64)>, (a, b)| match acc {
+                None => Some((a, b)),
+                Some((x, y)) => Some((x.min(a), y.max(b))),
+            },
+        )
     }
 
     /// Deletes the range files that end at or before `t`; returns how many.

@@ -455,3 +455,54 @@ fn a_layout_whose_indexes_do_not_grow_is_refused() {
     let bytes = include_bytes!("../../testdata/fuzz/histogram_chunk_negative_gap");
     let _ = crate::fuzzing::histogram_chunk(bytes);
 }
+
+/// A range handed to a block: its chunks (closed and open) end at the
+/// range's end, later appends before it are refused, and once finished
+/// the range leaves the store for good (file, open chunks, log).
+#[test]
+fn a_range_collected_for_a_block_leaves_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = 2 * 3600 * 1000 * 100i64;
+    let end = r + 2 * 3600 * 1000;
+    let s = HistStore::open(dir.path()).unwrap();
+    // series 0 from the middle of the range to past its end, series 1
+    // stopping inside it (its chunk open)
+    for k in 0..200i64 {
+        let t = r + 3600 * 1000 + k * MIN;
+        let mut batch = vec![(ls(0), t, hist(k))];
+        if k < 10 {
+            batch.push((ls(1), t, hist(k)));
+        }
+        s.append(batch, None).unwrap();
+    }
+    let got = s.collect_range(r, end).unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!((&got[0].0, &got[1].0), (&ls(0), &ls(1)));
+    // series 0: 60 samples up to the boundary, cut there
+    assert_eq!(got[0].1.len(), 1);
+    assert_eq!(got[0].1[0].count, 60);
+    assert_eq!(got[0].1[0].maxt, end - MIN);
+    assert_eq!((got[1].1.len(), got[1].1[0].count), (1, 10));
+    assert!(got
+        .iter()
+        .flat_map(|(_, c)| c)
+        .all(|c| c.mint >= r && c.maxt < end));
+    // nothing before the end is taken any more
+    let (stored, refused) = s
+        .append(vec![(ls(1), r + 3600 * 1000 + 20 * MIN, hist(1))], None)
+        .unwrap();
+    assert_eq!((stored, refused), (0, 1));
+    // still there until finished, and still to go into a block (should
+    // that block's writing fail, the next one takes the range again)
+    assert_eq!(all(&s, 1).len(), 10);
+    assert_eq!(s.pending_range().unwrap().0, r + 3600 * 1000);
+    s.finish_range(r).unwrap();
+    assert!(!dir.path().join(DIR).join(format!("p{r}")).exists());
+    assert!(all(&s, 1).is_empty());
+    assert_eq!(all(&s, 0).len(), 140);
+    assert_eq!(s.pending_range().unwrap().0, end);
+    drop(s);
+    let s = HistStore::open(dir.path()).unwrap();
+    assert!(all(&s, 1).is_empty());
+    assert_eq!(all(&s, 0).len(), 140);
+}
