@@ -363,8 +363,9 @@ fn convert_range_v1(path: &Path, good: &[u8]) -> Result<(), Error> {
 
 impl HistStore {
     /// Opens the store in `data/histograms` (created when the first
-    /// histogram comes), reading the range files' chunk lists and the log.
-    #[cfg(test)]
+    /// histogram comes), reading the range files' chunk lists and the log,
+    /// as if no block held histograms (the take-over fills it before the
+    /// database opens; its range files then stay beside the blocks).
     pub(crate) fn open(data: &Path) -> Result<HistStore, Error> {
         Self::open_with(data, &InBlocks::default())
     }
