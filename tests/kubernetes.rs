@@ -4,6 +4,7 @@
 //! 410, bad answers and cut watches; the prometheus-operator's generated
 //! configurations load and run.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -659,4 +660,388 @@ fn the_stand_in_speaks_as_the_official_client_expects() {
             json!({"replicasets": ["web-0-rs"]}),
         ]
     );
+}
+
+/// The scale benchmark's cluster, as the test wants it: pod `i` is in
+/// endpoints object `ep[i]`, with its readiness, or gone.
+struct Cluster {
+    pods: Vec<Option<(String, String, usize, bool)>>,
+    port: u16,
+}
+
+impl Cluster {
+    fn pod(&self, i: usize) -> Value {
+        let (name, ip, _, ready) = self.pods[i].as_ref().unwrap();
+        let mut p = pod(name, ip, self.port, "n", json!({"app": "x"}));
+        let r = if *ready { "True" } else { "False" };
+        p["status"]["conditions"][0]["status"] = json!(r);
+        p["status"]["containerStatuses"][0]["ready"] = json!(*ready);
+        p
+    }
+
+    fn endpoints(&self, e: usize) -> Value {
+        let (mut ready, mut not) = (Vec::new(), Vec::new());
+        for (name, ip, _, r) in self.pods.iter().flatten().filter(|p| p.2 == e) {
+            let a = json!({"ip": ip, "nodeName": "n", "targetRef": {"kind": "Pod", "namespace": "big", "name": name}});
+            if *r {
+                ready.push(a)
+            } else {
+                not.push(a)
+            }
+        }
+        json!({
+            "metadata": {"name": format!("svc-{e}"), "labels": {"app": "x"}},
+            "subsets": [{"addresses": ready, "notReadyAddresses": not,
+                "ports": [{"name": "metrics", "port": self.port, "protocol": "TCP"}]}]
+        })
+    }
+
+    /// The targets each job must have: address → readiness.
+    fn expected(&self) -> BTreeMap<String, String> {
+        self.pods
+            .iter()
+            .flatten()
+            .map(|(_, ip, _, r)| (format!("{ip}:{}", self.port), r.to_string()))
+            .collect()
+    }
+}
+
+/// CPU seconds (user and system) of a process.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let f: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    // utime and stime, fields 14 and 15, in clock ticks (100 a second)
+    (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / 100.0
+}
+
+/// `(VmRSS, VmHWM)` of a process, in MiB.
+fn rss_mib(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// `prometheus_target_scrape_pool_targets` of each job.
+fn pool_sizes(addr: &str) -> BTreeMap<String, u64> {
+    let Ok((_, text)) = http_get(addr, "/metrics") else {
+        return BTreeMap::new();
+    };
+    text.lines()
+        .filter_map(|l| l.strip_prefix("prometheus_target_scrape_pool_targets{scrape_job=\""))
+        .filter_map(|l| {
+            let (job, rest) = l.split_once('"')?;
+            Some((job.to_string(), rest.rsplit(' ').next()?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Each job's active targets: address → the readiness label of its role.
+fn ready_by_target(addr: &str) -> BTreeMap<String, BTreeMap<String, String>> {
+    let (code, body) = http_get(addr, "/api/v1/targets?state=active").unwrap();
+    assert_eq!(code, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for t in v["data"]["activeTargets"].as_array().unwrap() {
+        let d = &t["discoveredLabels"];
+        let ready = d["__meta_kubernetes_endpoint_ready"]
+            .as_str()
+            .or(d["__meta_kubernetes_pod_ready"].as_str())
+            .unwrap_or("?");
+        out.entry(t["scrapePool"].as_str().unwrap().to_string())
+            .or_default()
+            .insert(
+                d["__address__"].as_str().unwrap().to_string(),
+                ready.to_string(),
+            );
+    }
+    out
+}
+
+/// Waits up to `secs` for both jobs' targets to be exactly `want`; on
+/// failure, says how they differ.
+fn same_targets(addr: &str, want: &BTreeMap<String, String>, secs: u64) -> Result<(), String> {
+    let start = std::time::Instant::now();
+    loop {
+        let got = ready_by_target(addr);
+        let mut diff = String::new();
+        for job in ["endpoints", "pods"] {
+            let have = got.get(job).cloned().unwrap_or_default();
+            if &have != want {
+                let missing = want.keys().filter(|k| !have.contains_key(*k)).count();
+                let extra = have.keys().filter(|k| !want.contains_key(*k)).count();
+                let wrong = want
+                    .iter()
+                    .filter(|(k, v)| have.get(*k).is_some_and(|h| h != *v))
+                    .count();
+                diff.push_str(&format!(
+                    "{job}: {missing} missing, {extra} not expected, {wrong} with the wrong readiness; "
+                ));
+            }
+        }
+        if diff.is_empty() {
+            return Ok(());
+        }
+        if start.elapsed() > Duration::from_secs(secs) {
+            return Err(diff);
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// The server measured: the flint built with the tests, or another binary
+/// taking Prometheus's flags (Prometheus, another build of flint).
+struct Measured {
+    addr: String,
+    pid: u32,
+    _flint: Option<crate::common::Server>,
+    _other: Option<KillOnDrop>,
+}
+
+fn start_measured(which: &str, dir: &std::path::Path, cfg: &str) -> Measured {
+    if which == "flint" {
+        let s = crate::common::Server::start(dir, cfg, &[]);
+        return Measured {
+            addr: s.addr.clone(),
+            pid: s.child.id(),
+            _flint: Some(s),
+            _other: None,
+        };
+    }
+    std::fs::write(dir.join("prometheus.yml"), cfg).unwrap();
+    let addr = format!("127.0.0.1:{}", crate::common::free_port());
+    let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
+    let child = std::process::Command::new(which)
+        .arg(format!(
+            "--config.file={}",
+            dir.join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address={addr}"))
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut guard = KillOnDrop(child);
+    wait_for("the server ready", 60, || {
+        if let Ok(Some(status)) = guard.0.try_wait() {
+            let log = std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default();
+            panic!("{which} ended ({status}):\n{log}");
+        }
+        http_get(&addr, "/-/ready").is_ok_and(|(c, _)| c == 200)
+    });
+    Measured {
+        addr,
+        pid,
+        _flint: None,
+        _other: Some(guard),
+    }
+}
+
+/// A small deterministic sequence for picking pods.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) % n as u64) as usize
+    }
+}
+
+/// Kubernetes discovery at scale: 10,000 pods behind 500 endpoints
+/// objects, found by a job of role `endpoints` (relabelled as the
+/// prometheus-operator's ServiceMonitor configurations are) and one of
+/// role `pod`. Measures the server's CPU seconds and RSS for the first
+/// list (until every target is in the scrape pools), a minute of churn
+/// (1% of the pods changing readiness every second, with their endpoints)
+/// and 30 s of a storm of cut watches (every watch cut every second, while
+/// pods change and are replaced), and checks after each that both jobs
+/// hold exactly the targets the cluster has, with their readiness.
+///
+/// The targets point at a port nothing listens on, with a 1 h scrape
+/// interval: the few scrapes due during the run are refused at once.
+///
+/// `cargo test --release --test integration -- --ignored kubernetes_sd_scale --nocapture`;
+/// `K8S_BENCH_SERVERS` names the servers measured, separated by commas:
+/// `flint` (this build, the default) or the path of a binary taking
+/// Prometheus's flags (a Prometheus built with Kubernetes discovery, which
+/// Debian's package is not, or another build of flint).
+#[test]
+#[ignore]
+fn kubernetes_sd_scale() {
+    let servers = std::env::var("K8S_BENCH_SERVERS").unwrap_or_else(|_| "flint".into());
+    for which in servers.split(',').filter(|s| !s.is_empty()) {
+        scale_run(which);
+    }
+}
+
+fn scale_run(which: &str) {
+    const ENDPOINTS: usize = 500;
+    const PER: usize = 20;
+    let api = KubeApi::start();
+    let mut c = Cluster {
+        pods: Vec::new(),
+        port: crate::common::free_port(),
+    };
+    for e in 0..ENDPOINTS {
+        for p in 0..PER {
+            let ip = format!("127.{}.{}.{}", 1 + e / 250, e % 250, p + 1);
+            c.pods.push(Some((format!("p-{e}-{p}"), ip, e, true)));
+        }
+    }
+    for i in 0..c.pods.len() {
+        api.put(&core("big", "pods"), c.pod(i));
+    }
+    for e in 0..ENDPOINTS {
+        api.put(&core("big", "services"), json!({
+            "metadata": {"name": format!("svc-{e}"), "labels": {"app": "x"}},
+            "spec": {"type": "ClusterIP", "clusterIP": "10.96.0.1", "ports": [{"name": "metrics", "port": c.port}]}
+        }));
+        api.put(&core("big", "endpoints"), c.endpoints(e));
+    }
+    // the endpoints job relabelled as the operator's ServiceMonitor jobs are
+    let cfg = format!(
+        r#"global:
+  scrape_interval: 1h
+  scrape_timeout: 10s
+scrape_configs:
+  - job_name: endpoints
+    kubernetes_sd_configs:
+      - role: endpoints
+        api_server: {url}
+        namespaces:
+          names: [big]
+    relabel_configs:
+      - {{source_labels: [__meta_kubernetes_service_label_app, __meta_kubernetes_service_labelpresent_app], regex: '(x);true', action: keep}}
+      - {{source_labels: [__meta_kubernetes_endpoint_port_name], regex: metrics, action: keep}}
+      - {{source_labels: [__meta_kubernetes_endpoint_address_target_kind, __meta_kubernetes_endpoint_address_target_name], separator: ';', regex: 'Node;(.*)', replacement: '$1', target_label: node}}
+      - {{source_labels: [__meta_kubernetes_endpoint_address_target_kind, __meta_kubernetes_endpoint_address_target_name], separator: ';', regex: 'Pod;(.*)', replacement: '$1', target_label: pod}}
+      - {{source_labels: [__meta_kubernetes_namespace], target_label: namespace}}
+      - {{source_labels: [__meta_kubernetes_service_name], target_label: service}}
+      - {{source_labels: [__meta_kubernetes_pod_name], target_label: pod}}
+      - {{source_labels: [__meta_kubernetes_pod_container_name], target_label: container}}
+      - {{source_labels: [__meta_kubernetes_service_name], target_label: job, replacement: '$1'}}
+      - {{target_label: endpoint, replacement: metrics}}
+  - job_name: pods
+    kubernetes_sd_configs:
+      - role: pod
+        api_server: {url}
+        namespaces:
+          names: [big]
+    relabel_configs:
+      - {{source_labels: [__meta_kubernetes_pod_label_app], regex: x, action: keep}}
+      - {{source_labels: [__meta_kubernetes_pod_name], target_label: pod}}
+"#,
+        url = api.url()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let name = which;
+    let started = std::time::Instant::now();
+    let s = start_measured(which, dir.path(), &cfg);
+    let n = c.pods.len() as u64;
+    wait_for("every target in the pools", 120, || {
+        let p = pool_sizes(&s.addr);
+        p.get("endpoints") == Some(&n) && p.get("pods") == Some(&n)
+    });
+    let took = started.elapsed();
+    let cpu_list = cpu_seconds(s.pid);
+    let (rss_list, _) = rss_mib(s.pid);
+    println!(
+        "{name} pid {}: first list: every target after {:.1} s, {cpu_list:.2} CPU s since start, RSS {rss_list:.1} MiB",
+        s.pid,
+        took.as_secs_f64()
+    );
+    same_targets(&s.addr, &c.expected(), 30).unwrap();
+
+    // churn: 1% of the pods change readiness every second, and so do the
+    // endpoints objects they are in
+    let mut rng = Lcg(7);
+    let mut step = |api: &KubeApi, c: &mut Cluster, replace: usize| {
+        let mut touched = std::collections::BTreeSet::new();
+        for _ in 0..c.pods.len() / 100 {
+            let i = rng.below(c.pods.len());
+            let Some(p) = c.pods[i].as_mut() else {
+                continue;
+            };
+            p.3 = !p.3;
+            touched.insert(p.2);
+            api.put(&core("big", "pods"), c.pod(i));
+        }
+        // pods replaced: one goes, a new one takes its place
+        for _ in 0..replace {
+            let i = rng.below(c.pods.len());
+            let Some((old, _, e, _)) = c.pods[i].take() else {
+                continue;
+            };
+            api.delete(&core("big", "pods"), &old);
+            let j = c.pods.len();
+            let ip = format!("127.{}.{}.{}", 10 + j / 62500, j / 250 % 250, j % 250 + 1);
+            c.pods.push(Some((format!("q-{j}"), ip, e, true)));
+            api.put(&core("big", "pods"), c.pod(j));
+            touched.insert(e);
+        }
+        for e in touched {
+            api.put(&core("big", "endpoints"), c.endpoints(e));
+        }
+    };
+    let settle = Duration::from_secs(10);
+    let cpu0 = cpu_seconds(s.pid);
+    for _ in 0..60 {
+        let t = std::time::Instant::now();
+        step(&api, &mut c, 0);
+        std::thread::sleep(Duration::from_secs(1).saturating_sub(t.elapsed()));
+    }
+    std::thread::sleep(settle);
+    let cpu_churn = cpu_seconds(s.pid) - cpu0;
+    let (rss_churn, _) = rss_mib(s.pid);
+    println!(
+        "{name}: churn (100 pods a second for 60 s, then 10 s): {cpu_churn:.2} CPU s, RSS {rss_churn:.1} MiB"
+    );
+    same_targets(&s.addr, &c.expected(), 30).unwrap();
+
+    // a storm: every watch cut every second, and watches ending after a
+    // second, while pods change and 10 a second are replaced
+    let cpu0 = cpu_seconds(s.pid);
+    api.set_fault(Fault::ShortWatches);
+    for _ in 0..30 {
+        let t = std::time::Instant::now();
+        api.cut_watches();
+        step(&api, &mut c, 10);
+        std::thread::sleep(Duration::from_secs(1).saturating_sub(t.elapsed()));
+    }
+    api.set_fault(Fault::None);
+    std::thread::sleep(settle);
+    let cpu_storm = cpu_seconds(s.pid) - cpu0;
+    let (rss_storm, hwm) = rss_mib(s.pid);
+    println!(
+        "{name}: storm (every watch cut every second for 30 s, then 10 s): {cpu_storm:.2} CPU s, RSS {rss_storm:.1} MiB, peak RSS {hwm:.1} MiB"
+    );
+    let result = same_targets(&s.addr, &c.expected(), 60);
+    println!(
+        "{name}: after the storm: {}",
+        match &result {
+            Ok(()) => "every target there, with its readiness".to_string(),
+            Err(e) => e.clone(),
+        }
+    );
+    result.unwrap();
 }

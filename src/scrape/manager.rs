@@ -28,6 +28,8 @@ pub struct ScrapePool {
     pub targets: Vec<Arc<Target>>,
     /// Targets dropped by relabeling.
     pub dropped: Vec<DroppedTarget>,
+    /// The loop keys of its targets.
+    keys: Vec<String>,
 }
 
 struct Running {
@@ -73,17 +75,28 @@ pub struct ScrapeManager {
 }
 
 /// What identifies a loop across changes: everything that shapes how and
-/// what it scrapes.
-fn loop_key(sc: &ScrapeConfig, global: &GlobalConfig, t: &Target) -> String {
+/// what it scrapes (`job`: the [`job_key`] of its job).
+fn loop_key(job: &str, t: &Target) -> String {
     format!(
-        "{}\u{0}{:?}\u{0}{:?}\u{0}{}\u{0}{}\u{0}{}",
-        serde_yaml::to_string(sc).unwrap_or_default(),
-        t.interval,
-        t.timeout,
-        t.url,
-        t.labels,
-        serde_yaml::to_string(&global.external_labels).unwrap_or_default()
+        "{job}\u{0}{:?}\u{0}{:?}\u{0}{}\u{0}{}",
+        t.interval, t.timeout, t.url, t.labels
     )
+}
+
+/// The part of the loop keys of a job's targets that its configuration
+/// gives: a SHA-256 digest of the job's configuration and the external
+/// labels, made once for all its targets.
+fn job_key(sc: &ScrapeConfig, global: &GlobalConfig) -> String {
+    let text = format!(
+        "{}\u{0}{}",
+        serde_yaml::to_string(sc).unwrap_or_default(),
+        serde_yaml::to_string(&global.external_labels).unwrap_or_default()
+    );
+    ring::digest::digest(&ring::digest::SHA256, text.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl ScrapeManager {
@@ -186,7 +199,7 @@ impl ScrapeManager {
             st.discovery.extend(tasks);
             st.groups.insert(sc.job_name.clone(), sources);
         }
-        self.sync(&mut st);
+        self.sync(&mut st, None);
     }
 
     /// Replaces every source of a job whose name starts with `prefix`.
@@ -199,20 +212,34 @@ impl ScrapeManager {
         for (k, g) in new {
             sources.insert(k, g);
         }
-        self.sync(&mut st);
+        self.sync(&mut st, Some(job));
     }
 
-    fn sync(&self, st: &mut State) {
-        let mut next: HashMap<String, Running> = HashMap::new();
+    /// Makes the loops match the groups: of every job, or of `only` (the
+    /// others' loops and pools are kept as they are).
+    fn sync(&self, st: &mut State, only: Option<&str>) {
+        let mut next: HashMap<String, Running> = HashMap::with_capacity(st.running.len());
         let mut pools = Vec::new();
+        let mut before = std::mem::take(&mut st.pools);
         let cfg = st.config.clone();
         for sc in &cfg.scrape_configs {
-            let groups: Vec<TargetGroup> = st
-                .groups
-                .get(&sc.job_name)
-                .map(|s| s.values().flatten().cloned().collect())
-                .unwrap_or_default();
-            let (active, mut dropped) = Target::from_groups(sc, &cfg.global, &groups);
+            let kept = only
+                .filter(|j| *j != sc.job_name)
+                .and_then(|_| before.iter().position(|p| p.job == sc.job_name));
+            if let Some(i) = kept {
+                let pool = before.swap_remove(i);
+                for k in &pool.keys {
+                    if let Some(r) = st.running.remove(k) {
+                        next.insert(k.clone(), r);
+                    }
+                }
+                pools.push(pool);
+                continue;
+            }
+            let (active, mut dropped) = match st.groups.get(&sc.job_name) {
+                Some(s) => Target::from_groups(sc, &cfg.global, s.values().flatten()),
+                None => (Vec::new(), Vec::new()),
+            };
             let limits = sc.limits(&cfg.global);
             if limits.keep_dropped > 0 {
                 dropped.truncate(limits.keep_dropped as usize);
@@ -231,8 +258,10 @@ impl ScrapeManager {
                 .cloned()
                 .unwrap_or_else(|| Err("no HTTP client for the job".to_string()));
             let mut targets = Vec::new();
+            let mut keys = Vec::new();
+            let job = job_key(sc, &cfg.global);
             for t in active {
-                let key = loop_key(sc, &cfg.global, &t);
+                let key = loop_key(&job, &t);
                 if next.contains_key(&key) {
                     continue; // the same target listed twice is scraped once
                 }
@@ -259,12 +288,14 @@ impl ScrapeManager {
                 };
                 *r.target.forced_error.lock() = over_limit.clone();
                 targets.push(Arc::clone(&r.target));
+                keys.push(key.clone());
                 next.insert(key, r);
             }
             pools.push(ScrapePool {
                 job: sc.job_name.clone(),
                 targets,
                 dropped,
+                keys,
             });
         }
         for (_, gone) in st.running.drain() {

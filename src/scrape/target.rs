@@ -127,10 +127,10 @@ impl Target {
 
     /// Builds a job's targets from target groups, applying its
     /// `relabel_configs`. Returns the active targets and the dropped ones.
-    pub fn from_groups(
+    pub fn from_groups<'a>(
         sc: &ScrapeConfig,
         global: &GlobalConfig,
-        groups: &[TargetGroup],
+        groups: impl IntoIterator<Item = &'a TargetGroup>,
     ) -> (Vec<Target>, Vec<DroppedTarget>) {
         let interval = sc.interval(global);
         let timeout = sc.timeout(global);
@@ -158,31 +158,35 @@ impl Target {
                 // discovery's labels (the address included) over the
                 // job's defaults
                 d.extend(discovered);
-                match Target::from_discovered(sc, global, d.clone(), interval, timeout) {
-                    Some(t) => active.push(t),
-                    None => dropped.push(DroppedTarget { discovered: d }),
+                match Target::from_discovered(sc, global, d, interval, timeout) {
+                    Ok(t) => active.push(t),
+                    Err(d) => dropped.push(DroppedTarget { discovered: d }),
                 }
             }
         }
         (active, dropped)
     }
 
-    /// Relabels discovered labels into a target; `None` when dropped (by a
-    /// rule, or for lack of an address).
+    /// Relabels discovered labels into a target; the labels given back
+    /// when dropped (by a rule, or for lack of an address).
     fn from_discovered(
         sc: &ScrapeConfig,
         global: &GlobalConfig,
         d: BTreeMap<String, String>,
         interval: Duration,
         timeout: Duration,
-    ) -> Option<Target> {
+    ) -> Result<Target, BTreeMap<String, String>> {
         let discovered_set = Labels::new(
             d.iter()
                 .map(|(k, v)| Label::new(k.as_str(), v.as_str()))
                 .collect(),
         );
-        let relabeled = crate::relabel::relabel(&discovered_set, &sc.relabel_configs)?;
-        let addr = relabeled.get("__address__")?.to_string();
+        let Some(relabeled) = crate::relabel::relabel(&discovered_set, &sc.relabel_configs) else {
+            return Err(d);
+        };
+        let Some(addr) = relabeled.get("__address__").map(str::to_string) else {
+            return Err(d);
+        };
         let scheme = relabeled.get("__scheme__").unwrap_or("http").to_string();
         let path = relabeled
             .get("__metrics_path__")
@@ -234,7 +238,7 @@ impl Target {
         if !labels.iter().any(|l| l.name == "instance") {
             labels.push(Label::new("instance", addr.as_str()));
         }
-        Some(Target {
+        Ok(Target {
             pool: sc.job_name.clone(),
             discovered: parking_lot::Mutex::new(d),
             labels: Labels::new(labels),

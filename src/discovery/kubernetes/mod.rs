@@ -7,6 +7,8 @@
 //! been listed, and then within about 50 ms of each change, the role's
 //! target groups are made again from the copies ([`roles`]) and handed to
 //! discovery's sink, one source per object (`kubernetes/<i>/pod/ns/name`).
+//! The groups of an object are made again only when it, or an object they
+//! were made with (its service, its pods, their nodes, …), has changed.
 
 pub mod client;
 pub mod config;
@@ -72,23 +74,19 @@ impl Sources {
                 .map(|o| (informer::object_key(&o), o))
                 .collect()
         };
-        Objects {
-            main: self.main.iter().flat_map(|i| i.objects()).collect(),
-            nodes: self
-                .nodes
-                .as_ref()
-                .map(|n| by_key(std::slice::from_ref(n)))
-                .unwrap_or_default(),
-            namespaces: self
-                .namespaces
-                .as_ref()
-                .map(|n| by_key(std::slice::from_ref(n)))
-                .unwrap_or_default(),
-            services: by_key(&self.services),
-            pods: by_key(&self.pods),
-            replicasets: by_key(&self.replicasets),
-            jobs: by_key(&self.jobs),
+        let mut o = Objects::default();
+        o.main = self.main.iter().flat_map(|i| i.objects()).collect();
+        if let Some(n) = &self.nodes {
+            o.nodes = by_key(std::slice::from_ref(n));
         }
+        if let Some(n) = &self.namespaces {
+            o.namespaces = by_key(std::slice::from_ref(n));
+        }
+        o.services = by_key(&self.services);
+        o.pods = by_key(&self.pods);
+        o.replicasets = by_key(&self.replicasets);
+        o.jobs = by_key(&self.jobs);
+        o
     }
 }
 
@@ -177,15 +175,20 @@ fn informers(cfg: &KubernetesSdConfig, client: &Arc<ApiClient>, namespaces: &[St
     s
 }
 
-fn groups_of(cfg: &KubernetesSdConfig, objs: &Objects) -> Vec<(String, TargetGroup)> {
+/// The role's groups of the objects `main`.
+fn groups_of(
+    cfg: &KubernetesSdConfig,
+    objs: &Objects,
+    main: &[Arc<serde_json::Value>],
+) -> Vec<(String, TargetGroup)> {
     let a = &cfg.attach_metadata;
     match cfg.role() {
-        Role::Node => objs.nodes_groups(),
-        Role::Pod => objs.pods_groups(a),
-        Role::Service => objs.services_groups(a),
-        Role::Endpoints => objs.endpoints_groups(a),
-        Role::EndpointSlice => objs.endpointslices_groups(a),
-        Role::Ingress => objs.ingresses_groups(a),
+        Role::Node => objs.nodes_groups(main),
+        Role::Pod => objs.pods_groups(main, a),
+        Role::Service => objs.services_groups(main, a),
+        Role::Endpoints => objs.endpoints_groups(main, a),
+        Role::EndpointSlice => objs.endpointslices_groups(main, a),
+        Role::Ingress => objs.ingresses_groups(main, a),
     }
 }
 
@@ -227,7 +230,8 @@ pub async fn run(index: usize, cfg: KubernetesSdConfig, base: std::path::PathBuf
         });
     }
     let prefix = format!("kubernetes/{index}/");
-    let mut last: Option<Vec<(String, TargetGroup)>> = None;
+    let mut sent = false;
+    let mut made = roles::Made::default();
     loop {
         notify.notified().await;
         tokio::time::sleep(SETTLE).await;
@@ -235,16 +239,15 @@ pub async fn run(index: usize, cfg: KubernetesSdConfig, base: std::path::PathBuf
             continue;
         }
         let objs = sources.objects();
-        let mut groups = groups_of(&cfg, &objs);
-        groups.sort_by(|a, b| a.0.cmp(&b.0));
-        if last.as_ref() == Some(&groups) {
+        let (groups, changed) = objs.groups(&mut made, |objs, main| groups_of(&cfg, objs, main));
+        if sent && !changed {
             continue;
         }
+        sent = true;
         let keyed: Vec<(String, Vec<TargetGroup>)> = groups
-            .iter()
-            .map(|(src, g)| (format!("{prefix}{src}"), vec![g.clone()]))
+            .into_iter()
+            .map(|(src, g)| (format!("{prefix}{src}"), vec![g]))
             .collect();
-        last = Some(groups);
         if !sink(&prefix, keyed) {
             return;
         }

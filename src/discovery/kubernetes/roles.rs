@@ -2,6 +2,7 @@
 //! with the `__meta_kubernetes_*` labels Prometheus documents for each
 //! role.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -76,6 +77,40 @@ pub struct Objects {
     pub replicasets: HashMap<String, Arc<Value>>,
     /// Jobs (`attach_metadata.job`, `cronjob`).
     pub jobs: HashMap<String, Arc<Value>>,
+    /// The lookups made in these maps since [`Objects::groups`] last
+    /// took them.
+    looked_up: RefCell<Vec<Lookup>>,
+}
+
+/// The maps of [`Objects`] other than the role's own objects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Node,
+    Namespace,
+    Service,
+    Pod,
+    ReplicaSet,
+    Job,
+}
+
+/// A lookup made while making a group: in which map, by which key, and
+/// the object found (held, so that its address is not reused).
+struct Lookup(Kind, String, Option<Arc<Value>>);
+
+/// Groups made from each object of a role's own kind, kept to be reused
+/// while that object and every object its groups were made with (or the
+/// absence of one looked for) stay the same.
+#[derive(Default)]
+pub struct Made {
+    /// By the key of the object they were made from.
+    by_object: HashMap<String, MadeFrom>,
+}
+
+struct MadeFrom {
+    /// Held, so that no other object takes its address.
+    object: Arc<Value>,
+    looked_up: Vec<Lookup>,
+    groups: Vec<(String, TargetGroup)>,
 }
 
 fn group(source: String, labels: Labels, targets: Vec<Labels>) -> (String, TargetGroup) {
@@ -92,17 +127,90 @@ fn group(source: String, labels: Labels, targets: Vec<Labels>) -> (String, Targe
 }
 
 impl Objects {
+    fn map(&self, kind: Kind) -> &HashMap<String, Arc<Value>> {
+        match kind {
+            Kind::Node => &self.nodes,
+            Kind::Namespace => &self.namespaces,
+            Kind::Service => &self.services,
+            Kind::Pod => &self.pods,
+            Kind::ReplicaSet => &self.replicasets,
+            Kind::Job => &self.jobs,
+        }
+    }
+
+    /// The object of `kind` with `key`, the lookup noted.
+    fn get(&self, kind: Kind, key: &str) -> Option<&Arc<Value>> {
+        let found = self.map(kind).get(key);
+        self.looked_up
+            .borrow_mut()
+            .push(Lookup(kind, key.to_string(), found.cloned()));
+        found
+    }
+
+    /// Whether a lookup would find the same object (or none) now.
+    fn still(&self, l: &Lookup) -> bool {
+        let now = self.map(l.0).get(&l.1);
+        match (now, &l.2) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
+    /// The groups of the objects in `main`, sorted by source, and whether
+    /// they differ from those `made` held: the groups of an unchanged
+    /// object (the same object, looking up the same objects) are taken
+    /// from `made`, the others made with `make`; `made` then holds the
+    /// groups of the objects in `main`.
+    pub fn groups(
+        &self,
+        made: &mut Made,
+        make: impl Fn(&Objects, &[Arc<Value>]) -> Vec<(String, TargetGroup)>,
+    ) -> (Vec<(String, TargetGroup)>, bool) {
+        let mut next = HashMap::with_capacity(self.main.len());
+        let mut out = Vec::new();
+        let mut changed = false;
+        for o in &self.main {
+            let key = super::informer::object_key(o);
+            let before = made.by_object.remove(&key);
+            let entry = match before {
+                Some(m)
+                    if Arc::ptr_eq(&m.object, o) && m.looked_up.iter().all(|l| self.still(l)) =>
+                {
+                    m
+                }
+                _ => {
+                    self.looked_up.borrow_mut().clear();
+                    let groups = make(self, std::slice::from_ref(o));
+                    changed |= before.is_none_or(|b| b.groups != groups);
+                    MadeFrom {
+                        object: Arc::clone(o),
+                        looked_up: std::mem::take(&mut *self.looked_up.borrow_mut()),
+                        groups,
+                    }
+                }
+            };
+            out.extend(entry.groups.iter().cloned());
+            next.insert(key, entry);
+        }
+        // objects gone
+        changed |= !made.by_object.is_empty();
+        made.by_object = next;
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        (out, changed)
+    }
+
     fn namespace_meta(&self, l: &mut Labels, attach: &AttachMetadata, ns: &str) {
         if !attach.namespace {
             return;
         }
-        if let Some(n) = self.namespaces.get(ns) {
+        if let Some(n) = self.get(Kind::Namespace, ns) {
             object_meta(l, "namespace", n, false);
         }
     }
 
     fn node_meta(&self, l: &mut Labels, name: &str) {
-        if let Some(n) = self.nodes.get(name) {
+        if let Some(n) = self.get(Kind::Node, name) {
             object_meta(l, "node", n, true);
         }
     }
@@ -146,8 +254,8 @@ impl Objects {
                 set(&mut l, format!("{P}pod_controller_name"), name);
             }
             let ns = s(pod, &["metadata", "namespace"]);
-            let controller_of = |map: &HashMap<String, Arc<Value>>, want: &str| {
-                map.get(&format!("{ns}/{name}")).and_then(|x| {
+            let controller_of = |kind: Kind, want: &str| {
+                self.get(kind, &format!("{ns}/{name}")).and_then(|x| {
                     x["metadata"]["ownerReferences"]
                         .as_array()
                         .and_then(|o| {
@@ -158,7 +266,7 @@ impl Objects {
                 })
             };
             if attach.deployment && kind == "ReplicaSet" {
-                if let Some(d) = controller_of(&self.replicasets, "Deployment") {
+                if let Some(d) = controller_of(Kind::ReplicaSet, "Deployment") {
                     set(&mut l, format!("{P}pod_deployment_name"), d);
                 }
             }
@@ -166,7 +274,7 @@ impl Objects {
                 set(&mut l, format!("{P}pod_job_name"), name);
             }
             if attach.cronjob && kind == "Job" {
-                if let Some(c) = controller_of(&self.jobs, "CronJob") {
+                if let Some(c) = controller_of(Kind::Job, "CronJob") {
                     set(&mut l, format!("{P}pod_cronjob_name"), c);
                 }
             }
@@ -175,9 +283,9 @@ impl Objects {
     }
 
     /// The node role: one target, the kubelet.
-    pub fn nodes_groups(&self) -> Vec<(String, TargetGroup)> {
+    pub fn nodes_groups(&self, main: &[Arc<Value>]) -> Vec<(String, TargetGroup)> {
         let mut out = Vec::new();
-        for node in &self.main {
+        for node in main {
             let name = s(node, &["metadata", "name"]);
             let addresses = node["status"]["addresses"]
                 .as_array()
@@ -251,9 +359,13 @@ impl Objects {
 
     /// The pod role: a target per container port (a port-less container:
     /// one, the pod's address).
-    pub fn pods_groups(&self, attach: &AttachMetadata) -> Vec<(String, TargetGroup)> {
+    pub fn pods_groups(
+        &self,
+        main: &[Arc<Value>],
+        attach: &AttachMetadata,
+    ) -> Vec<(String, TargetGroup)> {
         let mut out = Vec::new();
-        for pod in &self.main {
+        for pod in main {
             let (ns, name) = (
                 s(pod, &["metadata", "namespace"]),
                 s(pod, &["metadata", "name"]),
@@ -261,7 +373,7 @@ impl Objects {
             let source = format!("pod/{ns}/{name}");
             let ip = s(pod, &["status", "podIP"]);
             let node = s(pod, &["spec", "nodeName"]);
-            if ip.is_empty() || (attach.node && !self.nodes.contains_key(node)) {
+            if ip.is_empty() || (attach.node && self.get(Kind::Node, node).is_none()) {
                 out.push(group(source, Labels::new(), Vec::new()));
                 continue;
             }
@@ -327,9 +439,13 @@ impl Objects {
     }
 
     /// The service role: a target per port, by the service's DNS name.
-    pub fn services_groups(&self, attach: &AttachMetadata) -> Vec<(String, TargetGroup)> {
+    pub fn services_groups(
+        &self,
+        main: &[Arc<Value>],
+        attach: &AttachMetadata,
+    ) -> Vec<(String, TargetGroup)> {
         let mut out = Vec::new();
-        for svc in &self.main {
+        for svc in main {
             let (ns, name) = (
                 s(svc, &["metadata", "namespace"]),
                 s(svc, &["metadata", "name"]),
@@ -395,7 +511,7 @@ impl Objects {
 
     /// The service labels endpoints and endpointslices carry.
     fn service_labels(&self, l: &mut Labels, ns: &str, name: &str) {
-        if let Some(svc) = self.services.get(&format!("{ns}/{name}")) {
+        if let Some(svc) = self.get(Kind::Service, &format!("{ns}/{name}")) {
             set(l, format!("{P}namespace"), ns);
             object_meta(l, "service", svc, true);
         }
@@ -443,7 +559,7 @@ impl Objects {
         targets: &mut Vec<Labels>,
     ) {
         for (key, ports) in seen {
-            let Some(pod) = self.pods.get(key) else {
+            let Some(pod) = self.get(Kind::Pod, key) else {
                 continue;
             };
             let ip = s(pod, &["status", "podIP"]);
@@ -511,7 +627,7 @@ impl Objects {
             s(target_ref, &["namespace"]),
             s(target_ref, &["name"])
         );
-        let Some(pod) = self.pods.get(&key) else {
+        let Some(pod) = self.get(Kind::Pod, &key) else {
             return;
         };
         t.extend(self.pod_labels(attach, pod));
@@ -525,9 +641,13 @@ impl Objects {
     }
 
     /// The endpoints role: a target per address and port.
-    pub fn endpoints_groups(&self, attach: &AttachMetadata) -> Vec<(String, TargetGroup)> {
+    pub fn endpoints_groups(
+        &self,
+        main: &[Arc<Value>],
+        attach: &AttachMetadata,
+    ) -> Vec<(String, TargetGroup)> {
         let mut out = Vec::new();
-        for ep in &self.main {
+        for ep in main {
             let (ns, name) = (
                 s(ep, &["metadata", "namespace"]),
                 s(ep, &["metadata", "name"]),
@@ -599,9 +719,13 @@ impl Objects {
     }
 
     /// The endpointslice role: a target per endpoint address and port.
-    pub fn endpointslices_groups(&self, attach: &AttachMetadata) -> Vec<(String, TargetGroup)> {
+    pub fn endpointslices_groups(
+        &self,
+        main: &[Arc<Value>],
+        attach: &AttachMetadata,
+    ) -> Vec<(String, TargetGroup)> {
         let mut out = Vec::new();
-        for sl in &self.main {
+        for sl in main {
             let (ns, name) = (
                 s(sl, &["metadata", "namespace"]),
                 s(sl, &["metadata", "name"]),
@@ -613,7 +737,7 @@ impl Objects {
             set(&mut g, format!("{P}endpointslice_address_type"), addr_type);
             object_meta(&mut g, "endpointslice", sl, true);
             let svc_name = s(sl, &["metadata", "labels", "kubernetes.io/service-name"]);
-            let svc = self.services.get(&format!("{ns}/{svc_name}"));
+            let svc = self.get(Kind::Service, &format!("{ns}/{svc_name}"));
             if !svc_name.is_empty() {
                 self.service_labels(&mut g, ns, svc_name);
             }
@@ -710,9 +834,13 @@ impl Objects {
     }
 
     /// The ingress role: a target per rule host and path.
-    pub fn ingresses_groups(&self, attach: &AttachMetadata) -> Vec<(String, TargetGroup)> {
+    pub fn ingresses_groups(
+        &self,
+        main: &[Arc<Value>],
+        attach: &AttachMetadata,
+    ) -> Vec<(String, TargetGroup)> {
         let mut out = Vec::new();
-        for ing in &self.main {
+        for ing in main {
             let (ns, name) = (
                 s(ing, &["metadata", "namespace"]),
                 s(ing, &["metadata", "name"]),
@@ -817,7 +945,7 @@ mod tests {
             main: vec![Arc::new(pod)],
             ..Objects::default()
         };
-        let groups = objs.pods_groups(&AttachMetadata::default());
+        let groups = objs.pods_groups(&objs.main, &AttachMetadata::default());
         let (source, g) = &groups[0];
         assert_eq!(source, "pod/default/web-1");
         assert_eq!(g.targets, vec!["10.0.0.5:8080", "10.0.0.5"]);
@@ -840,5 +968,69 @@ mod tests {
         assert_eq!(t0["__meta_kubernetes_pod_container_id"], "containerd://abc");
         assert_eq!(t0["__meta_kubernetes_pod_container_init"], "false");
         assert!(!g.target_labels[1].contains_key("__meta_kubernetes_pod_container_port_number"));
+    }
+
+    #[test]
+    fn groups_are_made_again_only_for_what_changed() {
+        let pod = |ready: &str| {
+            Arc::new(json!({
+                "metadata": {"name": "p", "namespace": "ns"},
+                "spec": {"containers": [{"name": "c", "ports": [{"containerPort": 80}]}]},
+                "status": {"podIP": "10.0.0.1", "conditions": [{"type": "Ready", "status": ready}]}
+            }))
+        };
+        let ep = |name: &str| {
+            Arc::new(json!({
+                "metadata": {"name": name, "namespace": "ns"},
+                "subsets": [{"addresses": [{"ip": "10.0.0.1",
+                        "targetRef": {"kind": "Pod", "namespace": "ns", "name": "p"}}],
+                    "ports": [{"port": 80}]}]
+            }))
+        };
+        let mut objs = Objects::default();
+        objs.main = vec![ep("a"), ep("b")];
+        objs.pods.insert("ns/p".into(), pod("True"));
+        let attach = AttachMetadata::default();
+        let made_for = std::cell::Cell::new(0);
+        let make = |o: &Objects, main: &[Arc<Value>]| {
+            made_for.set(made_for.get() + main.len());
+            o.endpoints_groups(main, &attach)
+        };
+        let mut made = Made::default();
+        let (first, changed) = objs.groups(&mut made, make);
+        assert!(changed);
+        assert_eq!(made_for.get(), 2);
+        assert_eq!(first[0].0, "endpoints/ns/a");
+        // nothing changed: nothing made again
+        assert_eq!(objs.groups(&mut made, make), (first, false));
+        assert_eq!(made_for.get(), 2);
+        // the pod both point at changes: both made again
+        objs.pods.insert("ns/p".into(), pod("False"));
+        let (now, changed) = objs.groups(&mut made, make);
+        assert!(changed);
+        assert_eq!(made_for.get(), 4);
+        assert_eq!(
+            now[1].1.target_labels[0]["__meta_kubernetes_pod_ready"],
+            "false"
+        );
+        // one endpoints object changes: it alone
+        objs.main[0] = ep("a");
+        let (_, changed) = objs.groups(&mut made, make);
+        assert!(!changed, "made again the same");
+        assert_eq!(made_for.get(), 5);
+        // a service looked for and missing appears: its endpoints' groups
+        objs.services.insert(
+            "ns/b".into(),
+            Arc::new(json!({"metadata": {"name": "b", "namespace": "ns", "labels": {"app": "x"}}})),
+        );
+        let (now, _) = objs.groups(&mut made, make);
+        assert_eq!(made_for.get(), 6);
+        assert_eq!(now[1].1.labels["__meta_kubernetes_service_label_app"], "x");
+        // an object gone: its groups are no longer made
+        objs.main.remove(0);
+        let (now, changed) = objs.groups(&mut made, make);
+        assert_eq!(now.len(), 1);
+        assert!(changed);
+        assert_eq!(made_for.get(), 6);
     }
 }
