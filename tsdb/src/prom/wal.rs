@@ -291,24 +291,7 @@ pub fn decode(rec: &[u8]) -> Option<Record> {
             let mut out: Vec<Sample> = Vec::new();
             let mut first_t = 0i64;
             while c.remaining() > 0 {
-                let (r, t) = match out.last() {
-                    None => {
-                        let r = c.varint()?;
-                        first_t = c.varint()?;
-                        let _st = c.varint()?;
-                        (r, first_t)
-                    }
-                    Some(prev) => {
-                        let r = (prev.r#ref as i64).wrapping_add(c.varint()?);
-                        let t = first_t.wrapping_add(c.varint()?);
-                        // the start timestamp: a marker, then a delta
-                        // when explicit
-                        if c.byte()? >= 2 {
-                            c.varint()?;
-                        }
-                        (r, t)
-                    }
-                };
+                let (r, t) = v2_ref_time(&mut c, out.last().map(|p| p.r#ref), &mut first_t)?;
                 let v = f64::from_bits(c.be64()?);
                 out.push(Sample {
                     r#ref: r as u64,
@@ -355,22 +338,7 @@ pub fn decode(rec: &[u8]) -> Option<Record> {
             let mut out: Vec<HistogramSample> = Vec::new();
             let mut first_t = 0i64;
             while c.remaining() > 0 {
-                let (r, t) = match out.last() {
-                    None => {
-                        let r = c.varint()?;
-                        first_t = c.varint()?;
-                        let _st = c.varint()?;
-                        (r, first_t)
-                    }
-                    Some(prev) => {
-                        let r = (prev.r#ref as i64).wrapping_add(c.varint()?);
-                        let t = first_t.wrapping_add(c.varint()?);
-                        if c.byte()? >= 2 {
-                            c.varint()?;
-                        }
-                        (r, t)
-                    }
-                };
+                let (r, t) = v2_ref_time(&mut c, out.last().map(|p| p.r#ref), &mut first_t)?;
                 out.push(HistogramSample {
                     r#ref: r as u64,
                     t,
@@ -417,6 +385,30 @@ fn bucket_counts(c: &mut Cur<'_>, float: bool) -> Option<Vec<f64>> {
         }
     }
     Some(out)
+}
+
+/// The series reference and timestamp that start a sample of a version 2
+/// record (with start timestamps, which are read past): the first sample's
+/// in full, each next one's as deltas to the one before and to the
+/// first's time.
+fn v2_ref_time(c: &mut Cur<'_>, prev: Option<u64>, first_t: &mut i64) -> Option<(i64, i64)> {
+    match prev {
+        None => {
+            let r = c.varint()?;
+            *first_t = c.varint()?;
+            let _st = c.varint()?;
+            Some((r, *first_t))
+        }
+        Some(prev) => {
+            let r = (prev as i64).wrapping_add(c.varint()?);
+            let t = first_t.wrapping_add(c.varint()?);
+            // the start timestamp: a marker, then a delta when explicit
+            if c.byte()? >= 2 {
+                c.varint()?;
+            }
+            Some((r, t))
+        }
+    }
 }
 
 /// One histogram of a histogram samples record.
