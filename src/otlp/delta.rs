@@ -130,48 +130,39 @@ fn convert_metric(
         put_attributes(&mut k, attrs);
         k
     };
-    let before;
     match data {
         Some(metric::Data::Sum(s)) if s.aggregation_temporality == proto::TEMPORALITY_DELTA => {
-            before = s.data_points.len();
             let kind = if s.is_monotonic { 1 } else { 2 };
-            s.data_points.retain_mut(|p| {
-                matches!(
-                    add_sum(inner, now, key(kind, &p.attributes), p),
-                    Outcome::Keep
-                )
-            });
             s.aggregation_temporality = proto::TEMPORALITY_CUMULATIVE;
-            before - s.data_points.len()
+            keep_added(&mut s.data_points, |p| {
+                add_sum(inner, now, key(kind, &p.attributes), p)
+            })
         }
         Some(metric::Data::Histogram(h))
             if h.aggregation_temporality == proto::TEMPORALITY_DELTA =>
         {
-            before = h.data_points.len();
-            h.data_points.retain_mut(|p| {
-                matches!(
-                    add_histogram(inner, now, key(3, &p.attributes), p),
-                    Outcome::Keep
-                )
-            });
             h.aggregation_temporality = proto::TEMPORALITY_CUMULATIVE;
-            before - h.data_points.len()
+            keep_added(&mut h.data_points, |p| {
+                add_histogram(inner, now, key(3, &p.attributes), p)
+            })
         }
         Some(metric::Data::ExponentialHistogram(h))
             if h.aggregation_temporality == proto::TEMPORALITY_DELTA =>
         {
-            before = h.data_points.len();
-            h.data_points.retain_mut(|p| {
-                matches!(
-                    add_exponential(inner, now, key(4, &p.attributes), p),
-                    Outcome::Keep
-                )
-            });
             h.aggregation_temporality = proto::TEMPORALITY_CUMULATIVE;
-            before - h.data_points.len()
+            keep_added(&mut h.data_points, |p| {
+                add_exponential(inner, now, key(4, &p.attributes), p)
+            })
         }
         _ => 0,
     }
+}
+
+/// Keeps the points `add` keeps; returns how many it dropped.
+fn keep_added<P>(points: &mut Vec<P>, mut add: impl FnMut(&mut P) -> Outcome) -> usize {
+    let before = points.len();
+    points.retain_mut(|p| matches!(add(p), Outcome::Keep));
+    before - points.len()
 }
 
 /// Looks the stream up: `None` for a point out of order (dropped), else
