@@ -63,6 +63,29 @@ impl<'a> ChunkIter<'a> {
     }
 }
 
+impl ChunkIter<'_> {
+    /// Appends the remaining samples with `mint <= t <= maxt` to `out`:
+    /// as collecting the iterator with that filter, but a group of samples
+    /// at a time where the encoding has groups.
+    pub fn decode_into(self, mint: i64, maxt: i64, out: &mut Vec<(i64, f64)>) {
+        match self {
+            ChunkIter::Xor(it) => {
+                for s in it {
+                    if s.0 > maxt {
+                        break;
+                    }
+                    if s.0 >= mint {
+                        out.push(s);
+                    }
+                }
+            }
+            ChunkIter::Delta(it) => it.decode_into(mint, maxt, out),
+            ChunkIter::Shared(it) => it.decode_into(mint, maxt, out),
+            ChunkIter::Empty => {}
+        }
+    }
+}
+
 impl Iterator for ChunkIter<'_> {
     type Item = (i64, f64);
 

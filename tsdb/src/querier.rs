@@ -11,7 +11,9 @@ use crate::chunkenc::ChunkIter;
 use crate::db::Db;
 use crate::head::{ChunkCopies, Head, HeadQuerier, MemSeries};
 use crate::labels::{Labels, Matcher};
-use crate::read::{HistogramSample, Querier, ReadError, Sample, Series, VecIterator};
+use crate::read::{
+    HistogramSample, Querier, ReadError, Sample, SampleIterator, Series, VecIterator,
+};
 
 /// A block chunk: its decoder and sample count.
 struct BlockChunk<'b> {
@@ -104,6 +106,165 @@ where
         }
         out
     })
+}
+
+/// Decodes one series' `parts` within `[mint, maxt]`, appending to `out`
+/// (empty or holding older samples of the same series).
+fn decode_parts(
+    parts: Vec<Part<'_>>,
+    mint: i64,
+    maxt: i64,
+    head_only: bool,
+    out: &mut Vec<Sample>,
+) {
+    for p in parts {
+        match p {
+            Part::Block(chunks) => {
+                for c in chunks {
+                    let from = out.len();
+                    c.it.decode_into(mint, maxt, out);
+                    keep_increasing(out, from);
+                }
+            }
+            // without blocks, the head's samples as they are
+            Part::Head(copies) if head_only => Head::decode_copies_into(&copies, mint, maxt, out),
+            Part::Head(copies) => {
+                DbQuerier::extend(out, Head::decode_copies(&copies, mint, maxt).into_iter())
+            }
+            Part::Decoded(samples) if out.is_empty() => out.extend(samples),
+            Part::Decoded(samples) => DbQuerier::extend(out, samples.into_iter()),
+        }
+    }
+}
+
+/// Drops the samples of `out[from..]` not newer than the one kept before
+/// them, as [`DbQuerier::extend`] would not have added them.
+fn keep_increasing(out: &mut Vec<Sample>, from: usize) {
+    let before = from.checked_sub(1).map(|i| out[i].0);
+    let mut last = before;
+    let sorted = out[from..].iter().all(|s| {
+        let newer = last.is_none_or(|l| s.0 > l);
+        last = Some(s.0);
+        newer
+    });
+    if sorted {
+        return;
+    }
+    let (mut w, mut last) = (from, before);
+    for r in from..out.len() {
+        let s = out[r];
+        if last.is_none_or(|l| s.0 > l) {
+            out[w] = s;
+            w += 1;
+            last = Some(s.0);
+        }
+    }
+    out.truncate(w);
+}
+
+/// One series' samples, decoded when first read.
+struct LazySamples<'b> {
+    parts: Vec<Part<'b>>,
+    mint: i64,
+    maxt: i64,
+    head_only: bool,
+    /// The decoded samples, once something was read one at a time.
+    decoded: Option<VecIterator>,
+}
+
+impl LazySamples<'_> {
+    fn decoded(&mut self) -> &mut VecIterator {
+        self.decoded.get_or_insert_with(|| {
+            let parts = std::mem::take(&mut self.parts);
+            let mut v = Vec::with_capacity(parts.iter().map(Part::count).sum());
+            decode_parts(parts, self.mint, self.maxt, self.head_only, &mut v);
+            VecIterator::new(v)
+        })
+    }
+}
+
+impl SampleIterator for LazySamples<'_> {
+    fn next(&mut self) -> Option<Sample> {
+        self.decoded().next()
+    }
+
+    fn seek(&mut self, t: i64) -> Option<Sample> {
+        self.decoded().seek(t)
+    }
+
+    fn collect_between(&mut self, mint: i64, maxt: i64) -> Vec<Sample> {
+        self.decoded().collect_between(mint, maxt)
+    }
+
+    fn collect_into(&mut self, mint: i64, maxt: i64, out: &mut Vec<Sample>) {
+        if let Some(d) = &mut self.decoded {
+            return d.collect_into(mint, maxt, out);
+        }
+        let parts = std::mem::take(&mut self.parts);
+        let (lo, hi) = (mint.max(self.mint), maxt.min(self.maxt));
+        if lo > hi {
+            return;
+        }
+        let n = parts.iter().map(Part::count).sum();
+        if out.is_empty() {
+            out.reserve(n);
+            decode_parts(parts, lo, hi, self.head_only, out);
+        } else {
+            // samples already in `out` are not this series' to merge with
+            let mut v = Vec::with_capacity(n);
+            decode_parts(parts, lo, hi, self.head_only, &mut v);
+            out.append(&mut v);
+        }
+    }
+
+    fn max_len(&self) -> Option<usize> {
+        match &self.decoded {
+            Some(d) => d.max_len(),
+            None => Some(self.parts.iter().map(Part::count).sum()),
+        }
+    }
+}
+
+/// Series from float samples and histogram samples, both in label order,
+/// merged by label set.
+fn with_histograms<'b>(
+    floats: impl Iterator<Item = (Labels, Box<dyn SampleIterator + Send + 'b>)>,
+    hists: Vec<(Labels, Vec<HistogramSample>)>,
+) -> Vec<Series<'b>> {
+    let mut out = Vec::new();
+    let mut fl = floats.peekable();
+    let mut hl = hists.into_iter().peekable();
+    loop {
+        let order = match (fl.peek(), hl.peek()) {
+            (Some(f), Some(h)) => f.0.cmp(&h.0),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => break,
+        };
+        let (labels, samples, histograms) = match order {
+            std::cmp::Ordering::Less => {
+                let (l, v) = fl.next().expect("peeked");
+                (l, v, Vec::new())
+            }
+            std::cmp::Ordering::Greater => {
+                let (l, h) = hl.next().expect("peeked");
+                let none: Box<dyn SampleIterator + Send + 'b> =
+                    Box::new(VecIterator::new(Vec::new()));
+                (l, none, h)
+            }
+            std::cmp::Ordering::Equal => {
+                let (l, v) = fl.next().expect("peeked");
+                let (_, h) = hl.next().expect("peeked");
+                (l, v, h)
+            }
+        };
+        out.push(Series {
+            labels,
+            samples,
+            histograms,
+        });
+    }
+    out
 }
 
 pub(crate) struct DbQuerier<'a> {
@@ -205,27 +366,9 @@ impl<'a> DbQuerier<'a> {
         }
     }
 
-    fn union(
-        &self,
-        mut f: impl FnMut(&dyn Querier, Option<&Block>) -> Result<Vec<String>, ReadError>,
-        matchers: &[Matcher],
-        hist: impl FnOnce(&[Labels]) -> Vec<String>,
-    ) -> Result<Vec<String>, ReadError> {
-        let mut all = f(&self.head, None)?;
-        all.extend(hist(&self.hist_series(matchers)));
-        for b in &self.blocks {
-            all.extend(f(&self.head, Some(b))?);
-        }
-        all.sort();
-        all.dedup();
-        Ok(all)
-    }
-}
-
-impl Querier for DbQuerier<'_> {
-    fn select(&self, matchers: &[Matcher]) -> Result<Vec<Series<'_>>, ReadError> {
-        // find the chunks of every series first, decode them after (in
-        // parallel when there are many)
+    /// The float chunks (or few decoded head samples) of each series
+    /// matching all `matchers` in range, in label order, not decoded yet.
+    fn float_parts(&self, matchers: &[Matcher]) -> Result<Vec<(Labels, Vec<Part<'_>>)>, ReadError> {
         let head = self.head.head;
         let head_only = self.blocks.is_empty();
         let head_part = |s: &MemSeries| {
@@ -240,7 +383,7 @@ impl Querier for DbQuerier<'_> {
                 Some(Part::Head(copies))
             }
         };
-        let items: Vec<(Labels, Vec<Part<'_>>)> = if head_only {
+        Ok(if head_only {
             // the head's series come in label order, each label set once
             head.matching(matchers)
                 .into_iter()
@@ -269,74 +412,61 @@ impl Querier for DbQuerier<'_> {
                 }
             }
             merged.into_iter().collect()
-        };
-        let (mint, maxt) = (self.mint, self.maxt);
+        })
+    }
+
+    fn union(
+        &self,
+        mut f: impl FnMut(&dyn Querier, Option<&Block>) -> Result<Vec<String>, ReadError>,
+        matchers: &[Matcher],
+        hist: impl FnOnce(&[Labels]) -> Vec<String>,
+    ) -> Result<Vec<String>, ReadError> {
+        let mut all = f(&self.head, None)?;
+        all.extend(hist(&self.hist_series(matchers)));
+        for b in &self.blocks {
+            all.extend(f(&self.head, Some(b))?);
+        }
+        all.sort();
+        all.dedup();
+        Ok(all)
+    }
+}
+
+impl Querier for DbQuerier<'_> {
+    fn select(&self, matchers: &[Matcher]) -> Result<Vec<Series<'_>>, ReadError> {
+        // find the chunks of every series first, decode them after (in
+        // parallel when there are many)
+        let items = self.float_parts(matchers)?;
+        let (mint, maxt, head_only) = (self.mint, self.maxt, self.blocks.is_empty());
         let decoded = decode_all(items, |parts| {
             let mut v = Vec::with_capacity(parts.iter().map(Part::count).sum());
-            for p in parts {
-                match p {
-                    Part::Block(chunks) => {
-                        for c in chunks {
-                            Self::extend(&mut v, c.it.filter(|(t, _)| *t >= mint && *t <= maxt));
-                        }
-                    }
-                    // without blocks, the head's samples as they are
-                    Part::Head(copies) if head_only => {
-                        Head::decode_copies_into(&copies, mint, maxt, &mut v)
-                    }
-                    Part::Head(copies) => {
-                        Self::extend(&mut v, Head::decode_copies(&copies, mint, maxt).into_iter())
-                    }
-                    Part::Decoded(samples) if v.is_empty() => v = samples,
-                    Part::Decoded(samples) => Self::extend(&mut v, samples.into_iter()),
-                }
-            }
+            decode_parts(parts, mint, maxt, head_only, &mut v);
             v
         });
-        let floats = decoded.into_iter().filter(|(_, v)| !v.is_empty());
-        let hists = self.hist_select(matchers)?;
-        if hists.is_empty() {
-            return Ok(floats
-                .map(|(labels, v)| Series {
-                    labels,
-                    samples: Box::new(VecIterator::new(v)),
-                    histograms: Vec::new(),
-                })
-                .collect());
-        }
-        // both lists are in label order: merge them
-        let mut out = Vec::new();
-        let mut fl = floats.peekable();
-        let mut hl = hists.into_iter().peekable();
-        loop {
-            let order = match (fl.peek(), hl.peek()) {
-                (Some(f), Some(h)) => f.0.cmp(&h.0),
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (None, None) => break,
-            };
-            let (labels, v, h) = match order {
-                std::cmp::Ordering::Less => {
-                    let (l, v) = fl.next().expect("peeked");
-                    (l, v, Vec::new())
-                }
-                std::cmp::Ordering::Greater => {
-                    let (l, h) = hl.next().expect("peeked");
-                    (l, Vec::new(), h)
-                }
-                std::cmp::Ordering::Equal => {
-                    let (l, v) = fl.next().expect("peeked");
-                    let (_, h) = hl.next().expect("peeked");
-                    (l, v, h)
-                }
-            };
-            out.push(Series {
-                labels,
-                samples: Box::new(VecIterator::new(v)),
-                histograms: h,
+        let floats = decoded
+            .into_iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(l, v)| {
+                let it: Box<dyn SampleIterator + Send + '_> = Box::new(VecIterator::new(v));
+                (l, it)
             });
-        }
-        Ok(out)
+        Ok(with_histograms(floats, self.hist_select(matchers)?))
+    }
+
+    fn select_lazy(&self, matchers: &[Matcher]) -> Result<Vec<Series<'_>>, ReadError> {
+        let items = self.float_parts(matchers)?;
+        let (mint, maxt, head_only) = (self.mint, self.maxt, self.blocks.is_empty());
+        let floats = items.into_iter().map(|(l, parts)| {
+            let it: Box<dyn SampleIterator + Send + '_> = Box::new(LazySamples {
+                parts,
+                mint,
+                maxt,
+                head_only,
+                decoded: None,
+            });
+            (l, it)
+        });
+        Ok(with_histograms(floats, self.hist_select(matchers)?))
     }
 
     fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, ReadError> {

@@ -54,7 +54,15 @@ pub trait SampleIterator {
     ///
     /// [`seek`]: SampleIterator::seek
     fn collect_between(&mut self, mint: i64, maxt: i64) -> Vec<Sample> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(self.max_len().unwrap_or(0));
+        self.collect_into(mint, maxt, &mut out);
+        out
+    }
+
+    /// Appends the remaining samples with `mint <= t <= maxt` to `out`,
+    /// consuming the iterator: a caller decoding many series into one
+    /// buffer in turn allocates once.
+    fn collect_into(&mut self, mint: i64, maxt: i64, out: &mut Vec<Sample>) {
         let mut next = self.seek(mint);
         while let Some(s) = next {
             if s.0 > maxt {
@@ -63,7 +71,12 @@ pub trait SampleIterator {
             out.push(s);
             next = self.next();
         }
-        out
+    }
+
+    /// At most this many samples remain, when the iterator knows without
+    /// decoding them.
+    fn max_len(&self) -> Option<usize> {
+        None
     }
 }
 
@@ -97,6 +110,14 @@ pub trait Querier: Send {
     /// Series matching all `matchers`, with their samples in `[mint, maxt]`
     /// of the querier, sorted by labels.
     fn select(&self, matchers: &[Matcher]) -> Result<Vec<Series<'_>>, ReadError>;
+
+    /// As [`Querier::select`], but the samples may be decoded only when
+    /// they are first read, so a caller can decode series one at a time
+    /// (and on several threads) instead of holding them all at once. A
+    /// series may then turn out to have no samples in range.
+    fn select_lazy(&self, matchers: &[Matcher]) -> Result<Vec<Series<'_>>, ReadError> {
+        self.select(matchers)
+    }
 
     /// Sorted, unique label names of series that match all `matchers`
     /// (all series when `matchers` is empty).
@@ -173,6 +194,18 @@ impl SampleIterator for VecIterator {
         };
         self.pos = self.samples.len();
         out
+    }
+
+    fn collect_into(&mut self, mint: i64, maxt: i64, out: &mut Vec<Sample>) {
+        let rest = &self.samples[self.pos..];
+        let lo = rest.partition_point(|s| s.0 < mint);
+        let hi = rest.partition_point(|s| s.0 <= maxt).max(lo);
+        out.extend_from_slice(&rest[lo..hi]);
+        self.pos = self.samples.len();
+    }
+
+    fn max_len(&self) -> Option<usize> {
+        Some(self.samples.len() - self.pos)
     }
 }
 

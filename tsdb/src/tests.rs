@@ -1,7 +1,7 @@
 //! Database-level tests: append, query, restart.
 
 use crate::labels::{Labels, MatchOp, Matcher};
-use crate::read::Queryable;
+use crate::read::{Queryable, SampleIterator};
 use std::sync::Arc;
 
 use crate::{Db, Options};
@@ -21,7 +21,8 @@ fn unlocked() -> Options {
 
 fn all_samples(db: &Db, matchers: &[Matcher]) -> Vec<(Labels, Vec<(i64, f64)>)> {
     let q = db.querier(i64::MIN, i64::MAX).unwrap();
-    q.select(matchers)
+    let got: Vec<(Labels, Vec<(i64, f64)>)> = q
+        .select(matchers)
         .unwrap()
         .into_iter()
         .map(|mut s| {
@@ -31,7 +32,55 @@ fn all_samples(db: &Db, matchers: &[Matcher]) -> Vec<(Labels, Vec<(i64, f64)>)> 
             }
             (s.labels, v)
         })
-        .collect()
+        .collect();
+    // the lazy selection reads the same, sample by sample or into a
+    // buffer, whole or from a later time on
+    let lazy =
+        |read: &mut dyn FnMut(&mut Box<dyn SampleIterator + Send + '_>) -> Vec<(i64, f64)>| {
+            q.select_lazy(matchers)
+                .unwrap()
+                .into_iter()
+                .map(|mut s| (s.labels.clone(), read(&mut s.samples)))
+                .filter(|(_, v)| !v.is_empty())
+                .collect::<Vec<_>>()
+        };
+    // compared bit for bit: stale markers are NaNs
+    type Bits = Vec<(Labels, Vec<(i64, u64)>)>;
+    let bits = |v: &[(Labels, Vec<(i64, f64)>)]| -> Bits {
+        v.iter()
+            .map(|(l, s)| (l.clone(), s.iter().map(|p| (p.0, p.1.to_bits())).collect()))
+            .collect()
+    };
+    let one_by_one = lazy(&mut |it| std::iter::from_fn(|| it.next()).collect());
+    assert_eq!(bits(&one_by_one), bits(&got));
+    let mut buf = vec![(0, 0.0)];
+    let into = lazy(&mut |it| {
+        buf.clear();
+        it.collect_into(i64::MIN, i64::MAX, &mut buf);
+        buf.clone()
+    });
+    assert_eq!(bits(&into), bits(&got));
+    let mid = got
+        .iter()
+        .flat_map(|(_, v)| v.get(v.len() / 2))
+        .map(|s| s.0)
+        .min()
+        .unwrap_or(0);
+    let later: Vec<_> = got
+        .iter()
+        .map(|(l, v)| {
+            (
+                l.clone(),
+                v.iter().copied().filter(|s| s.0 >= mid).collect::<Vec<_>>(),
+            )
+        })
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+    assert_eq!(
+        bits(&lazy(&mut |it| it.collect_between(mid, i64::MAX))),
+        bits(&later)
+    );
+    got
 }
 
 #[test]

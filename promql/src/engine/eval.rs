@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use tsdb::labels::Labels;
 
-use super::selector::{extension, hwindow, key, latest_any, window};
+use super::selector::{extension, hwindow, key, latest_any, window, LoadedSeries};
 use super::Evaluator;
 use crate::error::Error;
 use crate::functions::{extended, extended_hist};
@@ -12,6 +12,15 @@ use crate::parser::{Expr, UnaryOp, VectorSelector};
 use crate::value::{Sample, Series, StepValue};
 
 impl Evaluator<'_> {
+    /// The series loaded for a selector evaluated step by step.
+    fn loaded(&self, vs: &VectorSelector) -> Option<&Vec<LoadedSeries<'_>>> {
+        debug_assert!(
+            !self.consumed.contains(&key(vs)),
+            "a selector whose samples were dropped is read"
+        );
+        self.data.get(&key(vs))
+    }
+
     /// Evaluates `e` at time `ts` (milliseconds).
     pub(crate) fn eval(&mut self, e: &Expr, ts: i64) -> Result<StepValue, Error> {
         if !self.pre.is_empty() {
@@ -125,7 +134,7 @@ impl Evaluator<'_> {
         sample_times: bool,
     ) -> Vec<Sample> {
         let t = self.effective_time(vs.at, vs.offset_ms, ts);
-        let Some(series) = self.data.get(&key(vs)) else {
+        let Some(series) = self.loaded(vs) else {
             return Vec::new();
         };
         let out: Vec<Sample> = series
@@ -159,7 +168,7 @@ impl Evaluator<'_> {
     fn select_smoothed(&mut self, vs: &VectorSelector, ts: i64) -> Vec<Sample> {
         let t = self.effective_time(vs.at, vs.offset_ms, ts);
         let lb = self.opts.lookback_delta_ms;
-        let Some(series) = self.data.get(&key(vs)) else {
+        let Some(series) = self.loaded(vs) else {
             return Vec::new();
         };
         let (lo, hi) = (t.saturating_sub(lb), t.saturating_add(lb));
@@ -232,7 +241,7 @@ impl Evaluator<'_> {
     fn series_between(&self, vs: &VectorSelector, lo: i64, hi: i64) -> Result<Vec<Series>, Error> {
         let mut out = Vec::new();
         let mut held = 0usize;
-        for s in self.data.get(&key(vs)).into_iter().flatten() {
+        for s in self.loaded(vs).into_iter().flatten() {
             let points = window(&s.samples, lo, hi);
             let hpoints = hwindow(&s.hists, lo, hi);
             if points.is_empty() && hpoints.is_empty() {

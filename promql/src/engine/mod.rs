@@ -74,9 +74,12 @@ pub(crate) struct Evaluator<'o> {
     /// The step of a range query (0 for instant queries).
     pub step: i64,
     deadline: Instant,
-    pub data: HashMap<usize, Vec<LoadedSeries>>,
+    pub data: HashMap<usize, Vec<LoadedSeries<'o>>>,
     /// Whole-range results of subtrees of a range query (see [`range`]).
     pre: HashMap<usize, range::RangeVec>,
+    /// Selectors whose samples the whole-range evaluation decoded and
+    /// dropped: the step-wise evaluation takes their results only.
+    pub(crate) consumed: std::collections::HashSet<usize>,
     samples: usize,
     pub warnings: Vec<String>,
     pub infos: Vec<String>,
@@ -107,6 +110,7 @@ impl<'o> Evaluator<'o> {
                 .unwrap_or(now + Duration::from_secs(86_400 * 365)),
             data: HashMap::new(),
             pre: HashMap::new(),
+            consumed: Default::default(),
             samples: 0,
             warnings: Vec::new(),
             infos: Vec::new(),
@@ -282,11 +286,18 @@ impl Engine {
         let mut expr = parser::parse(query)?;
         expr.resolve_durations(0, 0)
             .map_err(|msg| Error::BadRequest { msg })?;
+        // the series the evaluator loads borrow the querier: it outlives
+        // the evaluator
+        let querier;
         let mut ev = Evaluator::new(&self.opts, t_ms, t_ms, 0);
         ev.subquery_step_ms = self.subquery_step_ms;
-        ev.load(store, &expr)?;
+        if let Some((mint, maxt)) = ev.load_range(&expr) {
+            querier = store.querier(mint, maxt)?;
+            ev.load(&*querier, &expr)?;
+        }
         let prepared = Instant::now();
         ev.precompute(&expr, &[t_ms])?;
+        ev.materialize()?;
         let out = ev.eval(&expr, t_ms)?;
         ev.end_step(t_ms, 0);
         let evaluated = Instant::now();
@@ -349,15 +360,20 @@ impl Engine {
                 ),
             });
         }
+        let querier;
         let mut ev = Evaluator::new(&self.opts, start_ms, end_ms, step_ms);
         ev.subquery_step_ms = self.subquery_step_ms;
         if contains_sort(&expr) {
             ev.warn("PromQL warning: sort is ineffective for range queries since results are always ordered by labels".into());
         }
-        ev.load(store, &expr)?;
+        if let Some((mint, maxt)) = ev.load_range(&expr) {
+            querier = store.querier(mint, maxt)?;
+            ev.load(&*querier, &expr)?;
+        }
         let prepared = Instant::now();
         let times = ev.step_times();
         ev.precompute(&expr, &times)?;
+        ev.materialize()?;
         let mut series = match ev.finish_pre_root(&expr, &times)? {
             Some(series) => series,
             None => range_steps(&mut ev, &expr, start_ms, end_ms, step_ms)?,

@@ -23,7 +23,7 @@ use std::time::Instant;
 use tsdb::labels::{Labels, METRIC_NAME};
 
 use super::aggregate::{kahan_add, MeanAcc, VarAcc};
-use super::selector::{key, LoadedSeries};
+use super::selector::{key, threads_for, LoadedSeries};
 use super::{finish_labels, Evaluator};
 use crate::error::Error;
 use crate::functions::rate::counter_extrapolated;
@@ -49,6 +49,9 @@ pub(crate) struct RangeVec {
     /// The most samples a range selector of the subtree holds at each step
     /// (0: no check).
     held: Vec<usize>,
+    /// Samples decoded from storage to compute it, to be counted against
+    /// the query's limit.
+    decoded: usize,
 }
 
 impl RangeVec {
@@ -61,6 +64,7 @@ impl RangeVec {
             order: None,
             queried: vec![0; steps],
             held: vec![0; steps],
+            decoded: 0,
         }
     }
 
@@ -129,6 +133,17 @@ impl RangeVec {
             }
         }
     }
+}
+
+/// What the step-wise evaluation reads of a precomputed subtree.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Use {
+    /// Only its result: the samples of its selectors may be decoded into
+    /// a buffer and dropped.
+    Result,
+    /// Also its selectors' samples (it is an argument of a function
+    /// evaluated step by step): they are kept once decoded.
+    Samples,
 }
 
 /// An aggregation state that takes values one at a time.
@@ -253,31 +268,42 @@ impl Evaluator<'_> {
     /// Computes the whole-range results of the largest supported subtrees
     /// of `e` that are evaluated at the query's steps.
     pub(crate) fn precompute(&mut self, e: &Expr, times: &[i64]) -> Result<(), Error> {
+        self.precompute_in(e, times, Use::Result)
+    }
+
+    fn precompute_in(&mut self, e: &Expr, times: &[i64], used: Use) -> Result<(), Error> {
         if self.has_histograms {
             return Ok(());
         }
-        if let Some(rv) = self.native(e, times)? {
+        if let Some(rv) = self.native(e, times, used)? {
             self.pre.insert(e as *const Expr as usize, rv);
             return Ok(());
         }
         match e {
-            Expr::Paren(x) | Expr::Unary { expr: x, .. } => self.precompute(x, times),
-            Expr::Call { args, .. } => {
+            Expr::Paren(x) | Expr::Unary { expr: x, .. } => self.precompute_in(x, times, used),
+            Expr::Call { func, args } => {
+                // `timestamp` reads the samples of a selector argument
+                // itself; other functions evaluate their arguments
+                let used = if func == "timestamp" {
+                    Use::Samples
+                } else {
+                    Use::Result
+                };
                 for a in args {
-                    self.precompute(a, times)?;
+                    self.precompute_in(a, times, used)?;
                 }
                 Ok(())
             }
             Expr::Aggregate { expr, param, .. } => {
-                self.precompute(expr, times)?;
+                self.precompute_in(expr, times, used)?;
                 if let Some(p) = param {
-                    self.precompute(p, times)?;
+                    self.precompute_in(p, times, used)?;
                 }
                 Ok(())
             }
             Expr::Binary { lhs, rhs, .. } => {
-                self.precompute(lhs, times)?;
-                self.precompute(rhs, times)
+                self.precompute_in(lhs, times, used)?;
+                self.precompute_in(rhs, times, used)
             }
             // subqueries evaluate their inner expression at other times
             _ => Ok(()),
@@ -379,11 +405,11 @@ impl Evaluator<'_> {
     }
 
     /// The whole-range value of `e`, if it is a supported subtree.
-    fn native(&mut self, e: &Expr, times: &[i64]) -> Result<Option<RangeVec>, Error> {
+    fn native(&mut self, e: &Expr, times: &[i64], used: Use) -> Result<Option<RangeVec>, Error> {
         match e {
-            Expr::Paren(x) => self.native(x, times),
+            Expr::Paren(x) => self.native(x, times, used),
             Expr::VectorSelector(vs) if vs.at.is_none() && !vs.smoothed => {
-                Ok(Some(self.native_instant(vs, times)?))
+                Ok(Some(self.native_instant(vs, times, used)?))
             }
             Expr::Call { func, args } => {
                 if let Some((f, keep_name)) = range_fn(func) {
@@ -418,7 +444,7 @@ impl Evaluator<'_> {
                         counter,
                     };
                     return Ok(Some(
-                        self.native_range_fn(vs, range_ms, &how, &params, times)?,
+                        self.native_range_fn(vs, range_ms, &how, &params, times, used)?,
                     ));
                 }
                 let Some((_, Impl::Element(f))) = IMPLS.iter().find(|(n, _)| n == func) else {
@@ -430,7 +456,7 @@ impl Evaluator<'_> {
                 if arg.value_type() != ValueType::Vector {
                     return Ok(None);
                 }
-                let Some(mut rv) = self.native(arg, times)? else {
+                let Some(mut rv) = self.native(arg, times, used)? else {
                     return Ok(None);
                 };
                 for v in rv.vals.iter_mut() {
@@ -460,7 +486,7 @@ impl Evaluator<'_> {
                 ) {
                     return Ok(None);
                 }
-                let Some(input) = self.native(expr, times)? else {
+                let Some(input) = self.native(expr, times, used)? else {
                     return Ok(None);
                 };
                 self.check_deadline()?;
@@ -481,35 +507,53 @@ impl Evaluator<'_> {
     }
 
     /// An instant selector at every step.
-    fn native_instant(&self, vs: &VectorSelector, times: &[i64]) -> Result<RangeVec, Error> {
-        let Some(series) = self.data.get(&key(vs)) else {
+    fn native_instant(
+        &mut self,
+        vs: &VectorSelector,
+        times: &[i64],
+        used: Use,
+    ) -> Result<RangeVec, Error> {
+        let Some(series) = self.data.get_mut(&key(vs)) else {
             return Ok(RangeVec::empty(times.len()));
         };
         let (lookback, offset_ms, deadline) =
             (self.opts.lookback_delta_ms, vs.offset_ms, self.deadline);
-        in_parallel(series, times.len(), |part| {
-            instant_part(part, times, offset_ms, lookback, deadline)
-        })
+        let rv = in_parallel(series, times.len(), |part| {
+            instant_part(part, times, offset_ms, lookback, deadline, used)
+        })?;
+        if used == Use::Result {
+            self.consumed.insert(key(vs));
+        }
+        self.account(rv.decoded)?;
+        Ok(rv)
     }
 
     /// A function of one range selector at every step.
     fn native_range_fn(
-        &self,
+        &mut self,
         vs: &VectorSelector,
         range_ms: i64,
         how: &RangeHow,
         params: &[f64],
         times: &[i64],
+        used: Use,
     ) -> Result<RangeVec, Error> {
-        let Some(series) = self.data.get(&key(vs)) else {
+        let Some(series) = self.data.get_mut(&key(vs)) else {
             let mut rv = RangeVec::empty(times.len());
             rv.drop_name = !how.keep_name;
             return Ok(rv);
         };
         let (offset_ms, deadline) = (vs.offset_ms, self.deadline);
-        in_parallel(series, times.len(), |part| {
-            range_fn_part(part, times, offset_ms, range_ms, how, params, deadline)
-        })
+        let rv = in_parallel(series, times.len(), |part| {
+            range_fn_part(
+                part, times, offset_ms, range_ms, how, params, deadline, used,
+            )
+        })?;
+        if used == Use::Result {
+            self.consumed.insert(key(vs));
+        }
+        self.account(rv.decoded)?;
+        Ok(rv)
     }
 }
 
@@ -520,29 +564,20 @@ fn check(deadline: Instant) -> Result<(), Error> {
     Ok(())
 }
 
-/// Fewest samples worth computing on more than one thread.
-const PARALLEL_MIN_SAMPLES: usize = 1_000_000;
-
 /// `f` over contiguous parts of `series`, on several threads when there
 /// are many samples, with the parts' results joined in order.
-fn in_parallel<F>(series: &[LoadedSeries], steps: usize, f: F) -> Result<RangeVec, Error>
+fn in_parallel<F>(series: &mut [LoadedSeries], steps: usize, f: F) -> Result<RangeVec, Error>
 where
-    F: Fn(&[LoadedSeries]) -> Result<RangeVec, Error> + Sync,
+    F: Fn(&mut [LoadedSeries]) -> Result<RangeVec, Error> + Sync,
 {
-    let total: usize = series.iter().map(|s| s.samples.len()).sum();
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(8)
-        .min(total / PARALLEL_MIN_SAMPLES + 1)
-        .min(series.len());
+    let threads = threads_for(series);
     if threads <= 1 {
         return f(series);
     }
     let per = series.len().div_ceil(threads);
     let f = &f;
     let parts: Vec<Result<RangeVec, Error>> = std::thread::scope(|scope| {
-        let mut chunks = series.chunks(per);
+        let mut chunks = series.chunks_mut(per);
         let first = chunks.next().unwrap_or_default();
         let handles: Vec<_> = chunks.map(|c| scope.spawn(move || f(c))).collect();
         let mut out = vec![f(first)];
@@ -569,6 +604,7 @@ where
         for (a, b) in rv.held.iter_mut().zip(&part.held) {
             *a += b;
         }
+        rv.decoded += part.decoded;
     }
     Ok(rv)
 }
@@ -576,18 +612,20 @@ where
 /// An instant selector at every step, for some of its series: the latest
 /// sample within the lookback window, unless it is a stale marker.
 fn instant_part(
-    series: &[LoadedSeries],
+    series: &mut [LoadedSeries],
     times: &[i64],
     offset_ms: i64,
     lookback: i64,
     deadline: Instant,
+    used: Use,
 ) -> Result<RangeVec, Error> {
     let mut rv = RangeVec::with_capacity(times.len(), series.len());
-    for (k, s) in series.iter().enumerate() {
+    let mut buf = Vec::new();
+    for (k, s) in series.iter_mut().enumerate() {
         if k % 1024 == 1023 {
             check(deadline)?;
         }
-        let samples = &s.samples;
+        let samples = s.samples_in(&mut buf, &mut rv.decoded, used == Use::Samples);
         let mut idx = 0usize;
         let mut any = false;
         for (i, &ts) in times.iter().enumerate() {
@@ -614,31 +652,28 @@ fn instant_part(
 /// A function of one range selector at every step, for some of its
 /// series.
 fn range_fn_part(
-    series: &[LoadedSeries],
+    series: &mut [LoadedSeries],
     times: &[i64],
     offset_ms: i64,
     range_ms: i64,
     how: &RangeHow,
     params: &[f64],
     deadline: Instant,
+    used: Use,
 ) -> Result<RangeVec, Error> {
     let mut rv = RangeVec::with_capacity(times.len(), series.len());
     rv.drop_name = !how.keep_name;
-    for (k, s) in series.iter().enumerate() {
+    let mut buf = Vec::new();
+    for (k, s) in series.iter_mut().enumerate() {
         if k % 1024 == 1023 {
             check(deadline)?;
         }
+        let all = s.samples_in(&mut buf, &mut rv.decoded, used == Use::Samples);
         // the windows never hold stale markers
-        let samples: Cow<'_, [(i64, f64)]> = if s.samples.iter().any(|p| is_stale(p.1)) {
-            Cow::Owned(
-                s.samples
-                    .iter()
-                    .copied()
-                    .filter(|p| !is_stale(p.1))
-                    .collect(),
-            )
+        let samples: Cow<'_, [(i64, f64)]> = if all.iter().any(|p| is_stale(p.1)) {
+            Cow::Owned(all.iter().copied().filter(|p| !is_stale(p.1)).collect())
         } else {
-            Cow::Borrowed(&s.samples)
+            Cow::Borrowed(all)
         };
         // for rate and increase: where the counter resets
         let resets: Vec<usize> = match how.counter {
@@ -769,5 +804,6 @@ fn aggregate<A: Acc>((input, grouping, without): (&RangeVec, &[String], bool)) -
         order: (!natural).then_some(order),
         queried: input.queried.clone(),
         held: input.held.clone(),
+        decoded: 0,
     }
 }

@@ -4,8 +4,10 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+use std::time::Instant;
 use tsdb::labels::{Labels, Matcher};
-use tsdb::read::{HistogramSample, Queryable};
+
+use tsdb::read::{HistogramSample, Querier, Sample, SampleIterator};
 
 use super::Evaluator;
 use crate::error::Error;
@@ -14,11 +16,84 @@ use crate::parser::{AtModifier, Expr, VectorSelector};
 use crate::value::is_stale;
 
 /// One series' samples as loaded for a selector.
-pub(crate) struct LoadedSeries {
+pub(crate) struct LoadedSeries<'q> {
     pub labels: Labels,
     pub samples: Vec<(i64, f64)>,
     /// Native histogram samples, in time order.
     pub hists: Vec<HistogramSample>,
+    /// The float samples, while not decoded yet (`samples` is empty then).
+    pub pending: Option<Pending<'q>>,
+}
+
+/// A series' float samples still in storage: the whole-range evaluation
+/// decodes them one series at a time into a buffer it reuses, and
+/// [`Evaluator::materialize`] decodes the rest before the step-wise
+/// evaluation reads them. So a query over many series never holds all
+/// their samples at once when it need not.
+pub(crate) struct Pending<'q> {
+    it: Box<dyn SampleIterator + Send + 'q>,
+    /// The time range the selector needs.
+    mint: i64,
+    maxt: i64,
+}
+
+impl LoadedSeries<'_> {
+    /// At most this many float samples (an estimate when still pending).
+    fn size_estimate(&self) -> usize {
+        match &self.pending {
+            Some(p) => p.it.max_len().unwrap_or(120),
+            None => self.samples.len(),
+        }
+    }
+
+    /// Its float samples, the number decoded added to `decoded`: when
+    /// pending, decoded and kept, or with `!keep` decoded into `buf`
+    /// (reused from series to series) and gone from the series after.
+    pub fn samples_in<'s>(
+        &'s mut self,
+        buf: &'s mut Vec<Sample>,
+        decoded: &mut usize,
+        keep: bool,
+    ) -> &'s [Sample] {
+        match self.pending.take() {
+            Some(mut p) if !keep => {
+                buf.clear();
+                p.it.collect_into(p.mint, p.maxt, buf);
+                *decoded += buf.len();
+                buf
+            }
+            Some(p) => {
+                self.pending = Some(p);
+                *decoded += self.decode();
+                &self.samples
+            }
+            None => &self.samples,
+        }
+    }
+
+    /// Decodes pending samples into `samples`; returns how many.
+    fn decode(&mut self) -> usize {
+        if let Some(mut p) = self.pending.take() {
+            self.samples = p.it.collect_between(p.mint, p.maxt);
+        }
+        self.samples.len()
+    }
+}
+
+/// Fewest samples (estimated) worth decoding on more than one thread.
+const PARALLEL_MIN_SAMPLES: usize = 1_000_000;
+
+/// How many threads to give `series`: more than one only when they hold
+/// many samples.
+pub(crate) fn threads_for(series: &[LoadedSeries]) -> usize {
+    let total: usize = series.iter().map(LoadedSeries::size_estimate).sum();
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(8)
+        .min(total / PARALLEL_MIN_SAMPLES + 1)
+        .min(series.len())
+        .max(1)
 }
 
 /// Identifies a selector node of the (immutable) tree during one query.
@@ -50,7 +125,7 @@ impl<'e> Need<'e> {
     }
 }
 
-impl Evaluator<'_> {
+impl<'o> Evaluator<'o> {
     /// The time at which a node with `at` and `offset` is evaluated when the
     /// query evaluates it at `ts`.
     pub(crate) fn effective_time(&self, at: Option<AtModifier>, offset_ms: i64, ts: i64) -> i64 {
@@ -144,29 +219,40 @@ impl Evaluator<'_> {
         }
     }
 
-    /// Loads the samples of every selector in `expr` for evaluation times
-    /// `[self.start, self.end]`.
-    pub(crate) fn load(&mut self, store: &dyn Queryable, expr: &Expr) -> Result<(), Error> {
+    /// The needs of every selector in `expr` for evaluation times
+    /// `[self.start, self.end]`, and the time range they span together
+    /// (`None`: no selector).
+    fn needs<'e>(&self, expr: &'e Expr) -> (Vec<Need<'e>>, Option<(i64, i64)>) {
         let mut needs = Vec::new();
         self.collect(expr, self.start, self.end, &mut needs);
+        let mint = needs.iter().map(|n| n.mint).min();
+        let maxt = needs.iter().map(|n| n.maxt).max();
+        let range = mint.zip(maxt);
+        (needs, range)
+    }
+
+    /// The time range to open a querier over for [`Evaluator::load`]
+    /// (`None`: nothing to load).
+    pub(crate) fn load_range(&self, expr: &Expr) -> Option<(i64, i64)> {
+        self.needs(expr).1
+    }
+
+    /// Selects the series of every selector in `expr` from `querier`
+    /// (opened over [`Evaluator::load_range`]), their float samples left
+    /// pending.
+    pub(crate) fn load(&mut self, querier: &'o dyn Querier, expr: &Expr) -> Result<(), Error> {
+        let (mut needs, _) = self.needs(expr);
         let mut stats = std::collections::HashSet::new();
         stats_only(expr, false, false, &mut stats);
         for n in &mut needs {
             n.stats = stats.contains(&n.key);
         }
-        if needs.is_empty() {
-            return Ok(());
-        }
-        let mint = needs.iter().map(|n| n.mint).min().unwrap_or(self.start);
-        let maxt = needs.iter().map(|n| n.maxt).max().unwrap_or(self.end);
-        let querier = store.querier(mint, maxt)?;
-        let mut data: HashMap<usize, Vec<LoadedSeries>> = HashMap::new();
+        let mut data: HashMap<usize, Vec<LoadedSeries<'o>>> = HashMap::new();
         for need in needs {
-            let selected = querier.select(&need.matchers)?;
+            let selected = querier.select_lazy(&need.matchers)?;
             let mut out = Vec::with_capacity(selected.len());
-            for mut s in selected {
+            for s in selected {
                 self.check_deadline()?;
-                let samples = s.samples.collect_between(need.mint, need.maxt);
                 let mut hists: Vec<HistogramSample> = s
                     .histograms
                     .into_iter()
@@ -175,20 +261,71 @@ impl Evaluator<'_> {
                 if need.stats {
                     hists = counts_and_sums(hists);
                 }
-                self.account(samples.len() + hists.len())?;
+                self.account(hists.len())?;
                 self.has_histograms |= !hists.is_empty();
-                if !samples.is_empty() || !hists.is_empty() {
-                    out.push(LoadedSeries {
-                        labels: s.labels,
-                        samples,
-                        hists,
-                    });
+                if s.samples.max_len() == Some(0) && hists.is_empty() {
+                    continue;
                 }
+                out.push(LoadedSeries {
+                    labels: s.labels,
+                    samples: Vec::new(),
+                    hists,
+                    pending: Some(Pending {
+                        it: s.samples,
+                        mint: need.mint,
+                        maxt: need.maxt,
+                    }),
+                });
             }
             data.insert(need.key, out);
         }
         self.data = data;
         Ok(())
+    }
+
+    /// Decodes the samples still pending (those the whole-range evaluation
+    /// did not take), in parallel when there are many, and drops the
+    /// series without samples in their selector's range.
+    pub(crate) fn materialize(&mut self) -> Result<(), Error> {
+        let deadline = self.deadline;
+        let mut decoded = 0usize;
+        for series in self.data.values_mut() {
+            if series.iter().all(|s| s.pending.is_none()) {
+                series.retain(|s| !s.samples.is_empty() || !s.hists.is_empty());
+                continue;
+            }
+            let threads = threads_for(series);
+            let work = |part: &mut [LoadedSeries]| -> Result<usize, Error> {
+                let mut n = 0usize;
+                for (k, s) in part.iter_mut().enumerate() {
+                    if k % 1024 == 1023 && Instant::now() > deadline {
+                        return Err(Error::Timeout);
+                    }
+                    n += s.decode();
+                }
+                Ok(n)
+            };
+            decoded += if threads <= 1 {
+                work(series)?
+            } else {
+                let per = series.len().div_ceil(threads);
+                std::thread::scope(|scope| {
+                    let mut parts = series.chunks_mut(per);
+                    let first = parts.next().unwrap_or_default();
+                    let handles: Vec<_> = parts.map(|p| scope.spawn(move || work(p))).collect();
+                    let mut n = work(first)?;
+                    for h in handles {
+                        match h.join() {
+                            Ok(r) => n += r?,
+                            Err(e) => std::panic::resume_unwind(e),
+                        }
+                    }
+                    Ok::<usize, Error>(n)
+                })?
+            };
+            series.retain(|s| !s.samples.is_empty() || !s.hists.is_empty());
+        }
+        self.account(decoded)
     }
 }
 
@@ -355,6 +492,7 @@ mod tests {
             labels: Labels::default(),
             samples: vec![(10, 1.0), (20, 2.0), (30, stale), (40, 4.0)],
             hists: Vec::new(),
+            pending: None,
         };
         let latest = |s: &LoadedSeries, t, lookback| latest_any(s, t, lookback).map(|a| (a.0, a.1));
         assert_eq!(latest(&s, 5, 100), None);

@@ -331,13 +331,14 @@ fn merge(first: Vec<Sample>, second: Vec<Sample>) -> Vec<Sample> {
     out
 }
 
-impl Querier for FanoutQuerier<'_> {
-    fn select(&self, matchers: &[Matcher]) -> Result<Vec<Series<'_>>, ReadError> {
-        let remote = self.remote(matchers);
+impl FanoutQuerier<'_> {
+    /// The local series for `matchers` merged with the `remote` ones.
+    fn merged(
+        &self,
+        matchers: &[Matcher],
+        remote: Vec<(Labels, Vec<Sample>)>,
+    ) -> Result<Vec<Series<'_>>, ReadError> {
         let local = self.local.select(matchers)?;
-        if remote.is_empty() {
-            return Ok(local);
-        }
         let mut by_labels: std::collections::BTreeMap<Labels, Vec<Sample>> = Default::default();
         for (labels, samples) in remote {
             let e = by_labels.entry(labels).or_default();
@@ -357,6 +358,24 @@ impl Querier for FanoutQuerier<'_> {
                 histograms: Vec::new(),
             })
             .collect())
+    }
+}
+
+impl Querier for FanoutQuerier<'_> {
+    fn select(&self, matchers: &[Matcher]) -> Result<Vec<Series<'_>>, ReadError> {
+        let remote = self.remote(matchers);
+        if remote.is_empty() {
+            return self.local.select(matchers);
+        }
+        self.merged(matchers, remote)
+    }
+
+    fn select_lazy(&self, matchers: &[Matcher]) -> Result<Vec<Series<'_>>, ReadError> {
+        let remote = self.remote(matchers);
+        if remote.is_empty() {
+            return self.local.select_lazy(matchers);
+        }
+        self.merged(matchers, remote)
     }
 
     fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, ReadError> {

@@ -633,6 +633,46 @@ impl DeltaIterator<'_> {
     }
 }
 
+impl DeltaIterator<'_> {
+    /// Appends the remaining samples with `mint <= t <= maxt` to `out`, a
+    /// group at a time.
+    pub fn decode_into(mut self, mint: i64, maxt: i64, out: &mut Vec<(i64, f64)>) {
+        loop {
+            if self.at == self.len && self.refill().is_none() {
+                return;
+            }
+            let (a, b) = (self.at, self.len);
+            self.at = b;
+            if !push_group(&self.ts[a..b], &self.ms[a..b], self.e, mint, maxt, out) {
+                return;
+            }
+        }
+    }
+}
+
+/// Appends the samples of a group with `mint <= t <= maxt` to `out`;
+/// false once past `maxt`.
+#[inline]
+fn push_group(
+    ts: &[i64],
+    ms: &[i64],
+    e: u8,
+    mint: i64,
+    maxt: i64,
+    out: &mut Vec<(i64, f64)>,
+) -> bool {
+    out.reserve(ts.len());
+    for (&t, &m) in ts.iter().zip(ms) {
+        if t > maxt {
+            return false;
+        }
+        if t >= mint {
+            out.push((t, value_of(m, e)));
+        }
+    }
+    true
+}
+
 impl Iterator for DeltaIterator<'_> {
     type Item = (i64, f64);
 
@@ -760,6 +800,23 @@ impl<'a> SharedIterator<'a> {
         self.next += n;
         (self.at, self.len) = (0, n);
         Some(())
+    }
+}
+
+impl SharedIterator<'_> {
+    /// Appends the remaining samples with `mint <= t <= maxt` to `out`, a
+    /// group at a time.
+    pub fn decode_into(mut self, mint: i64, maxt: i64, out: &mut Vec<(i64, f64)>) {
+        loop {
+            if self.at == self.len && self.refill().is_none() {
+                return;
+            }
+            let (a, b) = (self.at, self.len);
+            self.at = b;
+            if !push_group(&self.ts[a..b], &self.ms[a..b], self.e, mint, maxt, out) {
+                return;
+            }
+        }
     }
 }
 
@@ -896,6 +953,15 @@ mod tests {
             let got = roundtrip(&samples);
             prop_assert!(got.is_some());
             prop_assert!(same(&got.unwrap(), &samples));
+            // decoding into a buffer a group at a time, within a range
+            let e = samples.iter().filter_map(|s| decimal_exponent(s.1)).max().unwrap_or(0);
+            let mut data = Vec::new();
+            prop_assert!(encode(&samples, e, &mut data));
+            let (mint, maxt) = (samples[samples.len() / 3].0, samples[samples.len() * 2 / 3].0);
+            let want: Vec<_> = samples.iter().copied().filter(|s| s.0 >= mint && s.0 <= maxt).collect();
+            let mut into = vec![(0, 0.0)];
+            DeltaIterator::v2(&data, samples.len() as u16).decode_into(mint, maxt, &mut into);
+            prop_assert!(same(&into[1..], &want));
         }
 
         #[test]
@@ -939,6 +1005,11 @@ mod tests {
             let shared = std::sync::Arc::new(SharedChunk::new(&bdata, n));
             let got: Vec<_> = SharedIterator::new(shared.clone(), Some((&ddata, n))).collect();
             prop_assert!(same(&got, &mine));
+            let (mint, maxt) = (t(mine.len() / 4), t(mine.len() / 2));
+            let mut into = Vec::new();
+            SharedIterator::new(shared.clone(), Some((&ddata, n))).decode_into(mint, maxt, &mut into);
+            let want: Vec<_> = mine.iter().copied().filter(|s| s.0 >= mint && s.0 <= maxt).collect();
+            prop_assert!(same(&into, &want));
             let got: Vec<_> = SharedIterator::new(shared, None).collect();
             prop_assert!(same(&got, &b));
             // a body at another exponent is damage: nothing comes out
