@@ -1,12 +1,15 @@
 //! The HTTP API and the router for every endpoint the server answers.
 
 mod exemplars;
+pub mod metadata;
 mod otlp;
 pub mod params;
 pub mod query;
 pub mod response;
+pub mod rules;
 pub mod series;
 pub mod status;
+pub mod storage;
 pub mod targets;
 pub mod write;
 
@@ -119,14 +122,14 @@ fn api_route(path: &str) -> Option<Route> {
         "/api/v1/targets/metadata" => r(
             "/api/v1/targets/metadata",
             GET,
-            status::targets_metadata,
+            metadata::targets_metadata,
             false,
         ),
-        "/api/v1/metadata" => r("/api/v1/metadata", GET, status::metadata, false),
-        "/api/v1/scrape_pools" => r("/api/v1/scrape_pools", GET, status::scrape_pools, false),
-        "/api/v1/rules" => r("/api/v1/rules", GET, status::rules, false),
-        "/api/v1/alerts" => r("/api/v1/alerts", GET, status::alerts, false),
-        "/api/v1/alertmanagers" => r("/api/v1/alertmanagers", GET, status::alertmanagers, false),
+        "/api/v1/metadata" => r("/api/v1/metadata", GET, metadata::metadata, false),
+        "/api/v1/scrape_pools" => r("/api/v1/scrape_pools", GET, targets::scrape_pools, false),
+        "/api/v1/rules" => r("/api/v1/rules", GET, rules::rules, false),
+        "/api/v1/alerts" => r("/api/v1/alerts", GET, rules::alerts, false),
+        "/api/v1/alertmanagers" => r("/api/v1/alertmanagers", GET, rules::alertmanagers, false),
         "/api/v1/status/config" => r("/api/v1/status/config", GET, status::config, false),
         "/api/v1/status/flags" => r("/api/v1/status/flags", GET, status::flags, false),
         "/api/v1/status/runtimeinfo" => r(
@@ -136,24 +139,24 @@ fn api_route(path: &str) -> Option<Route> {
             false,
         ),
         "/api/v1/status/buildinfo" => r("/api/v1/status/buildinfo", GET, status::buildinfo, false),
-        "/api/v1/status/tsdb" => r("/api/v1/status/tsdb", GET, status::tsdb, true),
+        "/api/v1/status/tsdb" => r("/api/v1/status/tsdb", GET, storage::tsdb, true),
         "/api/v1/status/walreplay" => r("/api/v1/status/walreplay", GET, status::walreplay, false),
         "/api/v1/admin/tsdb/delete_series" => r(
             "/api/v1/admin/tsdb/delete_series",
             POST_PUT,
-            status::delete_series,
+            storage::delete_series,
             true,
         ),
         "/api/v1/admin/tsdb/clean_tombstones" => r(
             "/api/v1/admin/tsdb/clean_tombstones",
             POST_PUT,
-            status::clean_tombstones,
+            storage::clean_tombstones,
             true,
         ),
         "/api/v1/admin/tsdb/snapshot" => r(
             "/api/v1/admin/tsdb/snapshot",
             POST_PUT,
-            status::snapshot,
+            storage::snapshot,
             true,
         ),
         _ => return None,

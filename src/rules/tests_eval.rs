@@ -9,11 +9,11 @@ use tsdb::labels::{Labels, Matcher};
 use tsdb::read::Queryable;
 
 use super::alerting::{AlertEnv, AlertState, AlertingState, OutAlert};
-use super::api::{alertmanagers_json, alerts_json, rules_json, RulesFilter};
 use super::file::{parse_rules, GroupDef};
 use super::group::{xxh64, Group};
 use super::manager::{Manager, ManagerOptions};
 use super::notifier::{AlertingConfig, Notifier};
+use crate::api::rules::{alertmanagers_json, alerts_json, rules_json, RulesFilter};
 
 const MIN: i64 = 60 * 1_000_000_000;
 
