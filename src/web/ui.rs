@@ -185,6 +185,45 @@ pub fn user_asset(
     r
 }
 
+/// Whether the UI answers `path`.
+pub fn serves(path: &str) -> bool {
+    serve(path).is_some()
+}
+
+/// The UI's answer to a GET of `path` (with the query string `query`): a
+/// redirect under the route prefix (to the agent page in agent mode), a
+/// page with the prefix and page title filled in, or an asset.
+pub fn answer(app: &crate::app::App, path: &str, query: Option<&str>) -> super::reply::Reply {
+    match serve(path) {
+        Some(UiResponse::Redirect(to)) => {
+            let to = if app.agent { "/agent" } else { to };
+            let to = match query {
+                Some(q) => format!("{}{to}?{q}", app.route_prefix),
+                None => format!("{}{to}", app.route_prefix),
+            };
+            super::reply::redirect(302, &to, String::new())
+        }
+        Some(UiResponse::File(ct, bytes)) => {
+            let body = if ct.starts_with("text/html") {
+                bytes::Bytes::from(index_page(
+                    bytes,
+                    &app.route_prefix,
+                    app.page_title.as_deref(),
+                ))
+            } else {
+                bytes::Bytes::from_static(bytes)
+            };
+            let mut r = hyper::Response::new(http_body_util::Full::new(body));
+            r.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static(ct),
+            );
+            r
+        }
+        None => super::reply::not_found(),
+    }
+}
+
 /// The UI's answer for a GET of `path`, if it has one.
 pub fn serve(path: &str) -> Option<UiResponse> {
     let index = asset("/index.html")?;
