@@ -13,10 +13,10 @@ use super::response::ApiError;
 use super::Answer;
 use crate::app::App;
 use crate::gofmt::rfc3339_nano;
+use crate::gotemplate::format::api_value;
 use crate::rules::alerting::{Alert, AlertState};
 use crate::rules::group::{Group, RuleStatus};
 use crate::rules::notifier::Notifier;
-use crate::rules::tfmt::api_value;
 
 /// `GET /api/v1/rules` (filters `type`, `rule_name[]`, `group_name[]`,
 /// `file[]`, `exclude_alerts`).
