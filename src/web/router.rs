@@ -299,28 +299,32 @@ fn set_cors(app: &App, origin: Option<&header::HeaderValue>, r: &mut Reply) {
 }
 
 /// The request's path under `--web.route-prefix` (`/` for the prefix
-/// itself), or the answer to a path outside it.
-fn strip_prefix(app: &App, full: &str) -> Result<String, Reply> {
-    let prefix = app.route_prefix.as_str();
+/// itself), or `None` outside it.
+fn under_prefix<'a>(prefix: &str, full: &'a str) -> Option<&'a str> {
     let path = if prefix.is_empty() {
         full
     } else if full == prefix || full.starts_with(&format!("{prefix}/")) {
         &full[prefix.len()..]
-    } else if full == "/" {
-        return Err(redirect(302, &format!("{prefix}/"), String::new()));
     } else {
-        return Err(not_found());
+        return None;
     };
-    Ok(if path.is_empty() { "/" } else { path }.to_string())
+    Some(if path.is_empty() { "/" } else { path })
 }
 
 /// Finds the route and answers with it; the response carries the name it
 /// is counted under.
 async fn dispatch(app: &Arc<App>, req: Request<Incoming>) -> Reply {
-    let path = match strip_prefix(app, req.uri().path()) {
-        Ok(p) => p,
-        Err(r) => return tagged(r, "other"),
+    let full = req.uri().path();
+    let Some(path) = under_prefix(&app.route_prefix, full) else {
+        // the root leads to the prefix, the rest outside it is not served
+        let r = if full == "/" {
+            redirect(302, &format!("{}/", app.route_prefix), String::new())
+        } else {
+            not_found()
+        };
+        return tagged(r, "other");
     };
+    let path = path.to_string();
     let Some((route, segment)) = find(&path) else {
         // as Prometheus 3's API router: a plain-text 404 for paths it
         // does not know, under /api/v1/ or elsewhere
