@@ -14,6 +14,7 @@ pub mod discovery;
 pub mod expfmt;
 pub mod flags;
 pub mod gofmt;
+pub mod gotemplate;
 pub mod httpclient;
 pub mod logging;
 pub mod otlp;

@@ -577,7 +577,7 @@ async fn serve(
             let _permit = permit;
             let svc = service_fn(move |req| {
                 let app = Arc::clone(&app);
-                async move { Ok::<_, std::convert::Infallible>(crate::api::handle(app, req).await) }
+                async move { Ok::<_, std::convert::Infallible>(crate::web::handle(app, req).await) }
             });
             let mut http = hyper::server::conn::http1::Builder::new();
             if !read_timeout.is_zero() {

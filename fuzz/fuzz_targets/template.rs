@@ -4,9 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use flint::rules::template::Template;
-use flint::rules::texec::Env;
-use flint::rules::tvalue::{AlertData, Sample};
+use flint::gotemplate::{AlertData, Env, Sample, Template};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

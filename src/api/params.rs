@@ -3,8 +3,50 @@
 
 use std::collections::HashMap;
 
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::{header, Method, Request};
+
 use super::response::ApiError;
 use crate::config::PromDuration;
+
+/// Largest form body accepted (POST queries).
+const MAX_BODY: usize = 16 << 20;
+
+/// The parameters of a request: its query string and, for a POST, its
+/// form body, read within `timeout` (`--web.read-timeout`).
+pub async fn read(
+    req: Request<Incoming>,
+    timeout: std::time::Duration,
+) -> Result<Params, ApiError> {
+    let mut p = Params::default();
+    if let Some(q) = req.uri().query() {
+        p.add_urlencoded(q.as_bytes());
+    }
+    if req.method() == Method::POST {
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        let read = tokio::time::timeout(timeout, Limited::new(req.into_body(), MAX_BODY).collect());
+        match read.await {
+            Ok(Ok(body)) if is_form => p.add_urlencoded(&body.to_bytes()),
+            Ok(Ok(_)) => {}
+            Err(_) => {
+                return Err(ApiError::bad_data(
+                    "error reading request body: timed out (--web.read-timeout)",
+                ))
+            }
+            Ok(Err(e)) => {
+                return Err(ApiError::bad_data(format!(
+                    "error reading request body: {e}"
+                )))
+            }
+        }
+    }
+    Ok(p)
+}
 
 /// Form and query-string parameters; repeated keys keep every value.
 #[derive(Default, Debug)]

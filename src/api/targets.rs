@@ -1,4 +1,5 @@
-//! `/api/v1/targets`.
+//! `/api/v1/targets`, `/api/v1/targets/relabel_steps` and
+//! `/api/v1/scrape_pools`.
 
 use std::fmt::Write as _;
 
@@ -108,6 +109,19 @@ pub fn targets(app: &App, p: &Params) -> Result<Answer, ApiError> {
         s.push('}');
     }
     s.push('}');
+    Ok(Answer::data(s))
+}
+
+/// `GET /api/v1/scrape_pools`.
+pub fn scrape_pools(app: &App, _: &Params) -> Result<Answer, ApiError> {
+    let mut s = String::from("{\"scrapePools\":[");
+    for (i, (job, _)) in app.scrape.pools().iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        json_str(&mut s, job);
+    }
+    s.push_str("]}");
     Ok(Answer::data(s))
 }
 

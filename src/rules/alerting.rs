@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use tsdb::labels::{Label, Labels, METRIC_NAME};
 
 use super::file::RuleDef;
-use super::texec::{labels_map, Env};
-use super::tvalue::AlertData;
+use crate::gotemplate::exec::{labels_map, Env};
+use crate::gotemplate::{AlertData, Sample, Template};
 
 /// How long a resolved alert is kept (and re-sent) after resolving.
 pub const RESOLVED_RETENTION_NS: i64 = 15 * 60 * 1_000_000_000;
@@ -87,7 +87,7 @@ pub struct AlertEnv<'a> {
     /// `--web.external-url`.
     pub external_url: &'a str,
     /// The template `query` function.
-    pub query: &'a dyn Fn(&str) -> Result<Vec<super::tvalue::Sample>, String>,
+    pub query: &'a dyn Fn(&str) -> Result<Vec<Sample>, String>,
 }
 
 /// The evaluation state of one alerting rule.
@@ -100,7 +100,7 @@ pub struct AlertingState {
     pub restored: bool,
 }
 
-fn expand(t: &super::template::Template, data: &AlertData, env: &AlertEnv<'_>) -> String {
+fn expand(t: &Template, data: &AlertData, env: &AlertEnv<'_>) -> String {
     let e = Env {
         query: env.query,
         external_url: env.external_url,
@@ -373,6 +373,6 @@ fn alerts_labels(rule: &RuleDef, a: &Alert, alerts: bool) -> Labels {
 pub fn table_link(expr: &str) -> String {
     format!(
         "/graph?g0.expr={}&g0.tab=1",
-        super::texec::query_escape(expr)
+        crate::gotemplate::exec::query_escape(expr)
     )
 }

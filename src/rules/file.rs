@@ -9,8 +9,8 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 use tsdb::labels::{Label, Labels};
 
-use super::template::Template;
 use crate::config::PromDuration;
+use crate::gotemplate::Template;
 
 /// A rule as loaded and validated.
 #[derive(Clone, Debug, PartialEq)]

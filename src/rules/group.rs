@@ -15,7 +15,7 @@ use tsdb::read::Queryable;
 use super::alerting::{table_link, AlertEnv, AlertingState};
 use super::file::{GroupDef, RuleDef};
 use super::manager::EvalCtx;
-use super::tvalue::Sample;
+use crate::gotemplate::Sample;
 
 /// A sample of a rule's result: labels, float value, and the histogram
 /// when it is a histogram sample (its float value then 0).
@@ -369,7 +369,7 @@ impl Group {
                 Ok(floats(Self::query(ctx, q, ts.div_euclid(1_000_000))?)
                     .into_iter()
                     .map(|(l, v)| Sample {
-                        labels: super::texec::labels_map(&l),
+                        labels: crate::gotemplate::exec::labels_map(&l),
                         value: v,
                     })
                     .collect())

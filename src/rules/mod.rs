@@ -1,26 +1,22 @@
-//! Recording and alerting rules: rule files ([`file`]), templates
-//! ([`template`], executed by [`texec`]), the alert state machine
+//! Recording and alerting rules: rule files ([`file`], their annotations
+//! and labels parsed as [`crate::gotemplate`] templates), the alert state machine
 //! ([`alerting`]), group evaluation ([`group`]), the [`Manager`] that runs
-//! groups on their intervals, the Alertmanager [`notifier`], and the JSON of
-//! the rules/alerts/alertmanagers API ([`api`]).
+//! groups on their intervals, and the Alertmanager [`notifier`]. Their
+//! API (`/api/v1/rules`, `alerts`, `alertmanagers`) is
+//! [`crate::api::rules`].
 //!
 //! ```text
 //! let m = rules::Manager::new(db, rules::ManagerOptions { .. });
 //! m.apply(&cfg.rule_files, config_dir, eval_interval, &alerting)?;
-//! let data = rules::api::rules_json(&m.groups(), &filter)?;
+//! let data = api::rules::rules_json(&m.groups(), &filter)?;
 //! ```
 
 pub mod alerting;
-pub mod api;
 pub mod file;
 pub mod group;
 pub mod manager;
 pub mod metrics;
 pub mod notifier;
-pub mod template;
-pub mod texec;
-pub mod tfmt;
-pub mod tvalue;
 
 pub use file::{check_rule_files, GroupDef, RuleDef};
 pub use manager::{Manager, ManagerOptions};
@@ -30,6 +26,4 @@ pub use notifier::AlertingConfig;
 mod tests_eval;
 #[cfg(test)]
 mod tests_file;
-#[cfg(test)]
-mod tests_template;
 pub mod unittest;

@@ -9,11 +9,11 @@ use tsdb::labels::{Labels, Matcher};
 use tsdb::read::Queryable;
 
 use super::alerting::{AlertEnv, AlertState, AlertingState, OutAlert};
-use super::api::{alertmanagers_json, alerts_json, rules_json, RulesFilter};
 use super::file::{parse_rules, GroupDef};
 use super::group::{xxh64, Group};
 use super::manager::{Manager, ManagerOptions};
 use super::notifier::{AlertingConfig, Notifier};
+use crate::api::rules::{alertmanagers_json, alerts_json, rules_json, RulesFilter};
 
 const MIN: i64 = 60 * 1_000_000_000;
 
@@ -56,7 +56,7 @@ fn eval_timestamps_are_slotted_by_group_hash() {
     }
 }
 
-fn no_query(_: &str) -> Result<Vec<super::tvalue::Sample>, String> {
+fn no_query(_: &str) -> Result<Vec<crate::gotemplate::Sample>, String> {
     Ok(Vec::new())
 }
 

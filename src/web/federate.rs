@@ -6,12 +6,15 @@
 
 use std::sync::Arc;
 
+use hyper::body::Incoming;
+use hyper::{header, Request};
 use prost::Message;
 use tsdb::histogram::FloatHistogram;
 use tsdb::labels::{Label, Labels};
 use tsdb::read::Queryable;
 
-use crate::api::params::Params;
+use super::reply::{respond_bytes, text, Reply};
+use crate::api::params::{self, Params};
 use crate::api::response::{ApiError, ErrorType};
 use crate::api::series::match_params;
 use crate::app::{now_ms, App};
@@ -76,6 +79,64 @@ fn newest(app: &App, p: &Params) -> Result<Vec<(Labels, i64, Newest)>, ApiError>
     });
     out.dedup_by(|a, b| a.0 == b.0);
     Ok(out)
+}
+
+/// `GET`/`POST /federate`: the text format, or the protobuf one when the
+/// scraper ranks it first.
+pub async fn serve(app: &Arc<App>, req: Request<Incoming>, gzip: bool) -> Reply {
+    let proto = prefers_protobuf(&req);
+    let p = match params::read(req, app.read_timeout).await {
+        Ok(p) => p,
+        Err(e) => return text(400, &format!("{}\n", e.msg)),
+    };
+    let app2 = Arc::clone(app);
+    match tokio::task::spawn_blocking(move || {
+        if proto {
+            render_proto(&app2, &p)
+        } else {
+            render(&app2, &p).map(String::into_bytes)
+        }
+    })
+    .await
+    {
+        Ok(Ok(body)) if proto => {
+            respond_bytes(200, crate::textparse::protobuf::CONTENT_TYPE, body, gzip)
+        }
+        Ok(Ok(body)) => respond_bytes(200, "text/plain; version=0.0.4; charset=utf-8", body, gzip),
+        Ok(Err(e)) => text(e.kind.status(), &format!("{}\n", e.msg)),
+        Err(e) => text(500, &format!("{e}\n")),
+    }
+}
+
+/// Whether a request's `Accept` ranks the protobuf exposition format above
+/// every other type it names (a scraper with native histograms on).
+fn prefers_protobuf<B>(req: &Request<B>) -> bool {
+    let Some(accept) = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let mut best: Option<(f64, bool)> = None;
+    for part in accept.split(',') {
+        let q = part
+            .split(';')
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.parse::<f64>().ok())
+            .unwrap_or(1.0);
+        let is_proto = crate::textparse::protobuf::is_protobuf(
+            &part
+                .split(';')
+                .filter(|p| !p.trim().starts_with("q="))
+                .collect::<Vec<_>>()
+                .join(";"),
+        );
+        if q > 0.0 && best.map_or(true, |b| q > b.0) {
+            best = Some((q, is_proto));
+        }
+    }
+    best.is_some_and(|b| b.1)
 }
 
 /// Renders the federation body in the text format.

@@ -1,20 +1,20 @@
-//! Non-API endpoints: `/-/healthy`, `/-/ready`, and the server's own
-//! `/metrics`.
+//! Everything the server answers over HTTP: the routing table and its
+//! dispatcher ([`router`]), the reply helpers ([`reply`]), `/-/*`
+//! ([`lifecycle`]), `/federate`, the server's own `/metrics`, the web UI,
+//! what is answered while starting, and the web configuration file. The
+//! `/api/v1/*` handlers are in [`crate::api`].
 
 pub mod federate;
+pub mod lifecycle;
 mod metrics;
+pub mod reply;
+pub mod router;
 pub mod starting;
 pub mod ui;
 pub mod webconfig;
 
 pub use metrics::{render as self_metrics, Exposition};
-
-/// Body of `/-/healthy`.
-pub const HEALTHY: &str = "Prometheus Server is Healthy.\n";
-/// Body of `/-/ready` once ready.
-pub const READY: &str = "Prometheus Server is Ready.\n";
-/// Body of `/-/ready` before that.
-pub const NOT_READY: &str = "Service Unavailable";
+pub use router::handle;
 
 /// Buckets of `prometheus_http_request_duration_seconds`, as Prometheus's.
 pub const HTTP_DURATION_BUCKETS: [f64; 9] = [0.1, 0.2, 0.4, 1.0, 3.0, 8.0, 20.0, 60.0, 120.0];

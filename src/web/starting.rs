@@ -34,7 +34,11 @@ pub fn handle<B>(req: &Request<B>, prefix: &str, p: &Progress) -> Response<Full<
     let path = req.uri().path();
     let path = path.strip_prefix(prefix).unwrap_or(path);
     match path {
-        "/-/healthy" => answer(200, "text/plain; charset=utf-8", super::HEALTHY.into()),
+        "/-/healthy" => answer(
+            200,
+            "text/plain; charset=utf-8",
+            super::lifecycle::HEALTHY.into(),
+        ),
         "/api/v1/status/walreplay" => answer(
             200,
             "application/json",
@@ -60,7 +64,11 @@ pub fn handle<B>(req: &Request<B>, prefix: &str, p: &Progress) -> Response<Full<
                 ),
             )
         }
-        _ => answer(503, "text/plain; charset=utf-8", super::NOT_READY.into()),
+        _ => answer(
+            503,
+            "text/plain; charset=utf-8",
+            super::lifecycle::NOT_READY.into(),
+        ),
     }
 }
 

@@ -185,6 +185,45 @@ pub fn user_asset(
     r
 }
 
+/// Whether the UI answers `path`.
+pub fn serves(path: &str) -> bool {
+    serve(path).is_some()
+}
+
+/// The UI's answer to a GET of `path` (with the query string `query`): a
+/// redirect under the route prefix (to the agent page in agent mode), a
+/// page with the prefix and page title filled in, or an asset.
+pub fn answer(app: &crate::app::App, path: &str, query: Option<&str>) -> super::reply::Reply {
+    match serve(path) {
+        Some(UiResponse::Redirect(to)) => {
+            let to = if app.agent { "/agent" } else { to };
+            let to = match query {
+                Some(q) => format!("{}{to}?{q}", app.route_prefix),
+                None => format!("{}{to}", app.route_prefix),
+            };
+            super::reply::redirect(302, &to, String::new())
+        }
+        Some(UiResponse::File(ct, bytes)) => {
+            let body = if ct.starts_with("text/html") {
+                bytes::Bytes::from(index_page(
+                    bytes,
+                    &app.route_prefix,
+                    app.page_title.as_deref(),
+                ))
+            } else {
+                bytes::Bytes::from_static(bytes)
+            };
+            let mut r = hyper::Response::new(http_body_util::Full::new(body));
+            r.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static(ct),
+            );
+            r
+        }
+        None => super::reply::not_found(),
+    }
+}
+
 /// The UI's answer for a GET of `path`, if it has one.
 pub fn serve(path: &str) -> Option<UiResponse> {
     let index = asset("/index.html")?;
@@ -276,6 +315,138 @@ mod tests {
                 "{path} is embedded but not referenced"
             );
         }
+    }
+
+    /// The comma-separated fields of `row` (`"a", "b,c", 1`), unquoted.
+    fn js_fields(row: &str) -> Vec<String> {
+        let mut fields = vec![String::new()];
+        let mut quote = None;
+        for c in row.chars() {
+            match (quote, c) {
+                (None, '"' | '\'') => quote = Some(c),
+                (Some(q), c) if c == q => quote = None,
+                (None, ',') => fields.push(String::new()),
+                (None, c) if c.is_whitespace() => {}
+                (_, c) => fields.last_mut().expect("one field").push(c),
+            }
+        }
+        fields
+    }
+
+    /// The `[...]` rows of the array that follows `marker` in `src`.
+    fn js_rows(src: &str, marker: &str) -> Vec<Vec<String>> {
+        let start = src.find(marker).unwrap_or_else(|| panic!("no {marker}")) + marker.len();
+        let mut rows = Vec::new();
+        let mut rest = &src[start..];
+        loop {
+            rest = rest.trim_start();
+            let Some(r) = rest.strip_prefix('[') else {
+                break;
+            };
+            let end = r.find(']').expect("a row ends");
+            rows.push(js_fields(&r[..end]));
+            rest = r[end + 1..].trim_start();
+            rest = rest.strip_prefix(',').unwrap_or(rest);
+        }
+        assert!(!rows.is_empty(), "no rows after {marker}");
+        rows
+    }
+
+    /// The UI's autocompletion knows exactly the parser's functions, with
+    /// the parser's signatures.
+    #[test]
+    fn functions_js_matches_the_parser() {
+        use promql::parser::ValueType;
+        let code = |t: &ValueType| match t {
+            ValueType::Vector => "V",
+            ValueType::Matrix => "M",
+            ValueType::Scalar => "S",
+            ValueType::String => "Str",
+        };
+        let parser: Vec<Vec<String>> = promql::parser::functions::FUNCTIONS
+            .iter()
+            .map(|f| {
+                let args: Vec<&str> = f.args.iter().map(code).collect();
+                vec![
+                    f.name.to_string(),
+                    args.join(","),
+                    f.variadic.to_string(),
+                    code(&f.ret).to_string(),
+                ]
+            })
+            .collect();
+        let js = js_rows(text("/assets/functions.js"), "const ROWS = [");
+        let name = |r: &Vec<String>| r[0].clone();
+        let missing: Vec<String> = parser
+            .iter()
+            .filter(|r| !js.contains(r))
+            .map(name)
+            .collect();
+        let extra: Vec<String> = js
+            .iter()
+            .filter(|r| !parser.contains(r))
+            .map(name)
+            .collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "functions.js lacks or differs on {missing:?}; has {extra:?} the parser lacks or differs on"
+        );
+        assert_eq!(js.len(), parser.len(), "functions.js repeats a row");
+    }
+
+    /// And exactly the parser's aggregation operators, with a parameter
+    /// for those that take one.
+    #[test]
+    fn aggregations_js_matches_the_parser() {
+        use promql::parser::AggregateOp::{self, *};
+        let all = [
+            Sum,
+            Avg,
+            Min,
+            Max,
+            Count,
+            Group,
+            Stddev,
+            Stdvar,
+            Topk,
+            Bottomk,
+            Quantile,
+            CountValues,
+            Limitk,
+            LimitRatio,
+        ];
+        // no wildcard: an operator added to the parser stops this
+        // compiling until it is listed above
+        for op in all {
+            match op {
+                Sum | Avg | Min | Max | Count | Group | Stddev | Stdvar | Topk | Bottomk
+                | Quantile | CountValues | Limitk | LimitRatio => {}
+            }
+        }
+        let param = |op: AggregateOp| match op {
+            CountValues => "Str",
+            _ if op.has_param() => "S",
+            _ => "",
+        };
+        let mut parser: Vec<(String, &str)> = all
+            .iter()
+            .map(|&op| (op.as_str().to_string(), param(op)))
+            .collect();
+        let src = text("/assets/functions.js");
+        let mut js: Vec<(String, &str)> = js_rows(src, "export const AGGREGATIONS = new Map([")
+            .into_iter()
+            .map(|r| {
+                assert_eq!(r.len(), 2, "{r:?}");
+                let p = ["", "S", "Str"]
+                    .into_iter()
+                    .find(|p| *p == r[1])
+                    .unwrap_or_else(|| panic!("{r:?}: unknown parameter type"));
+                (r[0].clone(), p)
+            })
+            .collect();
+        parser.sort();
+        js.sort();
+        assert_eq!(js, parser);
     }
 
     #[test]

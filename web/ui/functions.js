@@ -1,10 +1,10 @@
-// PromQL function signatures, generated from promql/src/parser/functions.rs
-// (its FUNCTIONS table: name, argument types, variadic, return type) with:
-//   sed -n 's/^ *f!("\([a-z_0-9]*\)", \[\([^]]*\)\], \(-\{0,1\}[0-9]*\), \([A-Za-z]*\)),$/  ["\1", "\2", \3, "\4"],/p' \
-//     promql/src/parser/functions.rs
-// and pasted below. Types as in the Rust table: V = instant vector,
-// M = range vector, S = scalar, Str = string. variadic: 0 = exact arity,
-// n > 0 = up to n trailing arguments may be left out, -1 = last one repeats.
+// PromQL function signatures: the FUNCTIONS table of
+// promql/src/parser/functions.rs (name, argument types, variadic, return
+// type), row for row; a test in src/web/ui.rs checks that they agree, and
+// AGGREGATIONS below against the parser's aggregation operators. Types as
+// in the Rust table: V = instant vector, M = range vector, S = scalar,
+// Str = string. variadic: 0 = exact arity, n > 0 = up to n trailing
+// arguments may be left out, -1 = last one repeats.
 const ROWS = [
   ["abs", "V", 0, "V"],
   ["absent", "V", 0, "V"],
@@ -31,14 +31,23 @@ const ROWS = [
   ["deg", "V", 0, "V"],
   ["delta", "M", 0, "V"],
   ["deriv", "M", 0, "V"],
+  ["double_exponential_smoothing", "M,S,S", 0, "V"],
   ["end", "", 0, "S"],
   ["exp", "V", 0, "V"],
   ["first_over_time", "M", 0, "V"],
   ["floor", "V", 0, "V"],
+  ["histogram_avg", "V", 0, "V"],
+  ["histogram_count", "V", 0, "V"],
+  ["histogram_fraction", "S,S,V", 0, "V"],
   ["histogram_quantile", "S,V", 0, "V"],
+  ["histogram_quantiles", "V,Str,S", -1, "V"],
+  ["histogram_stddev", "V", 0, "V"],
+  ["histogram_stdvar", "V", 0, "V"],
+  ["histogram_sum", "V", 0, "V"],
   ["hour", "V", 1, "V"],
   ["idelta", "M", 0, "V"],
   ["increase", "M", 0, "V"],
+  ["info", "V,V", 1, "V"],
   ["irate", "M", 0, "V"],
   ["label_join", "V,Str,Str,Str", -1, "V"],
   ["label_replace", "V,Str,Str,Str,Str", 0, "V"],

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::template::{Arg, Node, Pipe, Template};
-use super::tfmt::{self, sprintf};
-use super::tvalue::{AlertData, Sample, Value};
+use super::format::{self, sprintf};
+use super::parse::{Arg, Node, Pipe, Template};
+use super::value::{AlertData, Sample, Value};
 use crate::gofmt::quote_ascii;
 
 /// What a template execution can reach besides its data.
@@ -576,13 +576,13 @@ fn builtin(name: &str, v: &[Value], env: &Env<'_>) -> R<Value> {
         "safeHtml" => str1(|s| s.to_string()),
         "graphLink" => str1(|s| format!("/graph?g0.expr={}&g0.tab=0", query_escape(s))),
         "tableLink" => str1(|s| format!("/graph?g0.expr={}&g0.tab=1", query_escape(s))),
-        "humanize" => float1(tfmt::humanize),
-        "humanize1024" => float1(tfmt::humanize1024),
-        "humanizeDuration" => float1(tfmt::humanize_duration),
-        "humanizePercentage" => float1(tfmt::humanize_percentage),
+        "humanize" => float1(format::humanize),
+        "humanize1024" => float1(format::humanize1024),
+        "humanizeDuration" => float1(format::humanize_duration),
+        "humanizePercentage" => float1(format::humanize_percentage),
         "humanizeTimestamp" => {
             want(name, v, 1)?;
-            Ok(Value::Str(tfmt::humanize_timestamp(v[0].to_float()?)?))
+            Ok(Value::Str(format::humanize_timestamp(v[0].to_float()?)?))
         }
         "pathPrefix" => {
             want(name, v, 0)?;

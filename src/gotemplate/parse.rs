@@ -1,5 +1,5 @@
 //! The subset of Go's `text/template` that rule files use: parsed once at
-//! load, executed per alert (see `texec` for execution).
+//! load, executed per alert (see [`super::exec`] for execution).
 //!
 //! Supported: text, `{{ pipeline }}`, comments, trim markers `{{-`/`-}}`,
 //! variables (`$x := ...`, `$x = ...`, `$`), fields (`.Labels.x`,

@@ -1,5 +1,6 @@
-//! The `data` JSON of `/api/v1/rules`, `/api/v1/alerts` and
-//! `/api/v1/alertmanagers`, in Prometheus's shapes and key order.
+//! `/api/v1/rules`, `/api/v1/alerts` and `/api/v1/alertmanagers`: the
+//! rule manager's groups, alerts and Alertmanagers in Prometheus's shapes
+//! and key order.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -7,11 +8,40 @@ use std::sync::Arc;
 use serde::{Serialize, Serializer};
 use tsdb::labels::Labels;
 
-use super::alerting::{Alert, AlertState};
-use super::group::Group;
-use super::notifier::Notifier;
-use super::tfmt::api_value;
+use super::params::Params;
+use super::response::ApiError;
+use super::Answer;
+use crate::app::App;
 use crate::gofmt::rfc3339_nano;
+use crate::gotemplate::format::api_value;
+use crate::rules::alerting::{Alert, AlertState};
+use crate::rules::group::{Group, RuleStatus};
+use crate::rules::notifier::Notifier;
+
+/// `GET /api/v1/rules` (filters `type`, `rule_name[]`, `group_name[]`,
+/// `file[]`, `exclude_alerts`).
+pub fn rules(app: &App, p: &Params) -> Result<Answer, ApiError> {
+    let f = RulesFilter {
+        typ: p.get("type").filter(|t| !t.is_empty()).map(str::to_string),
+        rule_names: p.all("rule_name[]").to_vec(),
+        group_names: p.all("group_name[]").to_vec(),
+        files: p.all("file[]").to_vec(),
+        exclude_alerts: p.get("exclude_alerts") == Some("true"),
+    };
+    rules_json(&app.rules.groups(), &f)
+        .map(Answer::data)
+        .map_err(ApiError::bad_data)
+}
+
+/// `GET /api/v1/alerts`.
+pub fn alerts(app: &App, _: &Params) -> Result<Answer, ApiError> {
+    Ok(Answer::data(alerts_json(&app.rules.groups())))
+}
+
+/// `GET /api/v1/alertmanagers`.
+pub fn alertmanagers(app: &App, _: &Params) -> Result<Answer, ApiError> {
+    Ok(Answer::data(alertmanagers_json(app.rules.notifier())))
+}
 
 /// Go's zero `time.Time` in JSON.
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -152,7 +182,7 @@ pub fn rules_json(groups: &[Arc<Group>], f: &RulesFilter) -> Result<String, Stri
     struct Snap {
         alerts: Vec<Alert>,
         state: AlertState,
-        status: super::group::RuleStatus,
+        status: RuleStatus,
     }
     let snaps: Vec<Vec<Snap>> = groups
         .iter()

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use super::template::Template;
-use super::texec::Env;
-use super::tfmt::*;
-use super::tvalue::{AlertData, Sample};
+use super::exec::Env;
+use super::format::*;
+use super::parse::Template;
+use super::value::{AlertData, Sample};
 use crate::gofmt::{format_float, go_float, rfc3339_nano};
 
 fn data() -> AlertData {

@@ -2,7 +2,7 @@
 //! `%e`, `%f` of `float64` through [`format_float`], `%q`, ...) and
 //! Prometheus's `humanize*` template functions.
 
-use super::tvalue::Value;
+use super::value::Value;
 use crate::gofmt::{format_float, go_float, go_time, quote_ascii, special};
 
 /// `fmt.Sprintf("%.4g", v)`.
