@@ -606,8 +606,8 @@ fn recording_rules_are_backfilled_from_a_running_server() {
 /// promtool 2.42 lists and analyzes the blocks, meta.json counts the
 /// histogram samples, and Prometheus 2.42 with native histograms on
 /// answers raw histograms, `histogram_count`, `histogram_sum` and `rate`
-/// as flint does (2.42 predates custom bounds: that series is checked
-/// through the counts and flint's dump only).
+/// as flint does (2.42 predates custom bounds), and flint taking the
+/// export over answers those queries and the custom-bound ones as before.
 #[test]
 fn exported_histograms_are_served_by_prometheus_as_flint_serves_them() {
     use flint::remote::proto::histogram::{Count, ResetHint, ZeroCount};
@@ -777,6 +777,15 @@ fn exported_histograms_are_served_by_prometheus_as_flint_serves_them() {
         ),
     ];
     let flint_answers: Vec<Value> = queries.iter().map(|q| get(&server.addr, q)).collect();
+    // what Prometheus 2.42 cannot read, for flint reading the export
+    let custom_queries = [
+        range("exp_nhcb_seconds", 60),
+        range("histogram_count(rate(exp_nhcb_seconds[5m]))", 300),
+    ];
+    let custom_answers: Vec<Value> = custom_queries
+        .iter()
+        .map(|q| get(&server.addr, q))
+        .collect();
     let points: usize = flint_answers[0]["result"][0]["histograms"]
         .as_array()
         .map_or(0, Vec::len);
@@ -905,8 +914,37 @@ fn exported_histograms_are_served_by_prometheus_as_flint_serves_them() {
         compared += 1;
     }
     drop(prom);
+    let blocks = promtool_block_ids(&exp).len();
+
+    // and flint takes the export over with the same answers, custom
+    // bounds included
+    let back = dir.join("back");
+    std::fs::create_dir_all(&back).unwrap();
+    let (ok, _, err) = run(
+        "cp",
+        &[
+            "-r",
+            exp.to_str().unwrap(),
+            back.join("data").to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{err}");
+    let server = Server::start(
+        &back,
+        "global:\n  scrape_interval: 1h\n",
+        &["--storage.tsdb.retention.time=100y"],
+    );
+    for (q, want) in queries
+        .iter()
+        .zip(&flint_answers)
+        .chain(custom_queries.iter().zip(&custom_answers))
+    {
+        let got = get(&server.addr, q);
+        assert!(same(&got, want), "{q}\ntaken over: {got}\nflint: {want}");
+        compared += 1;
+    }
+    server.stop();
     println!(
-        "{compared} queries equal; {hist} histogram samples and {float} float samples exported in {} blocks, {points} raw histograms compared",
-        promtool_block_ids(&exp).len()
+        "{compared} answers equal (Prometheus 2.42 and flint taking the export over); {hist} histogram samples and {float} float samples exported in {blocks} blocks, {points} raw histograms in a range query"
     );
 }

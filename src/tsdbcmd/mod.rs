@@ -521,6 +521,9 @@ fn json_string(s: &str) -> String {
     o
 }
 
+/// A series' float samples and native histogram samples.
+type Samples = (Vec<(i64, f64)>, Vec<HistogramSample>);
+
 /// A series, its float samples and its native histogram samples.
 type SeriesSamples = (Labels, Vec<(i64, f64)>, Vec<HistogramSample>);
 
@@ -536,7 +539,7 @@ fn select_all(
         .db()
         .querier(mint, maxt)
         .map_err(|e| Failure::Run(e.to_string()))?;
-    let mut merged: BTreeMap<Labels, (Vec<(i64, f64)>, Vec<HistogramSample>)> = BTreeMap::new();
+    let mut merged: BTreeMap<Labels, Samples> = BTreeMap::new();
     for m in selectors {
         for mut s in q.select(m).map_err(|e| Failure::Run(e.to_string()))? {
             if merged.contains_key(&s.labels) {
