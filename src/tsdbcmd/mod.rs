@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use tsdb::histogram::{Bucket, FloatHistogram};
 use tsdb::labels::{Labels, Matcher};
-use tsdb::prom::writer::Value;
+use tsdb::prom::writer::{Before, Value};
 use tsdb::read::{HistogramSample, Queryable};
 use tsdb::tools::{BlockInfo, BlockView, ReadOnly};
 
@@ -926,6 +926,7 @@ fn export(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
     }
     let all = selector(DEFAULT_MATCH)?;
     let mut written = Vec::new();
+    let mut ended: HashMap<Labels, Before> = HashMap::new();
     for (id, lo, hi) in ranges {
         let (lo, hi) = (lo.max(mint), hi.min(maxt.saturating_add(1)));
         if lo >= hi {
@@ -936,10 +937,15 @@ fn export(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
             continue;
         }
         let id = id.unwrap_or_else(tsdb::tools::new_block_id);
-        let series = series
-            .into_iter()
-            .map(|(l, f, h)| Ok((l, in_time_order(&f, &h))));
-        let w = tsdb::prom::writer::write_block(&target, &id, lo, hi, series)?;
+        // each series' first histogram chunk goes on from how it ended
+        // in the block before, as in Prometheus's blocks
+        let series = series.into_iter().map(|(l, f, h)| {
+            let samples = in_time_order(&f, &h);
+            let before = ended.get(&l).cloned().unwrap_or_default();
+            ended.insert(l.clone(), before.after(&samples));
+            Ok((l, samples, before))
+        });
+        let w = tsdb::prom::writer::write_block_after(&target, &id, lo, hi, series)?;
         written.push(BlockInfo {
             id: w.ulid,
             min_time: w.min_time,

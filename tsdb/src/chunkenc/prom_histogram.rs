@@ -38,7 +38,9 @@
 
 mod encode;
 
-pub use encode::{encode, encode_series, EncodedChunk, Point, SAMPLES_PER_CHUNK};
+pub use encode::{
+    encode, encode_series, encode_series_after, EncodedChunk, Point, SAMPLES_PER_CHUNK,
+};
 
 use super::prom::{signed, Reader};
 use crate::histogram::{

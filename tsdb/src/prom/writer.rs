@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::chunkenc::prom::encode_xor;
-use crate::chunkenc::prom_histogram::{encode_series, Point};
+use crate::chunkenc::prom_histogram::{encode_series_after, Point};
 use crate::encoding::{crc32c, put_uvarint, put_varint};
 use crate::histogram::FloatHistogram;
 use crate::labels::Labels;
@@ -43,6 +43,39 @@ pub enum Value {
 
 /// One series to write: its labels and samples in time order.
 pub type SeriesSamples = (Labels, Vec<(i64, Value)>);
+
+/// How a series ended before a block: what the block's first histogram
+/// chunk of it goes on from (Prometheus's head gives a chunk it cuts at a
+/// block boundary the counter reset header it finds from the sample
+/// before).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Before {
+    /// Nothing, or a float sample.
+    #[default]
+    Nothing,
+    /// A histogram.
+    Histogram(Arc<FloatHistogram>),
+    /// A histogram's stale marker.
+    HistogramStale,
+}
+
+impl Before {
+    /// How the series ends after `samples`, having ended as `self` before
+    /// them.
+    pub fn after(&self, samples: &[(i64, Value)]) -> Before {
+        let mut end = self.clone();
+        for (_, v) in samples {
+            end = match v {
+                Value::Histogram(h) => Before::Histogram(h.clone()),
+                Value::Float(f) if crate::is_stale_nan(*f) && end != Before::Nothing => {
+                    Before::HistogramStale
+                }
+                Value::Float(_) => Before::Nothing,
+            };
+        }
+        end
+    }
+}
 
 /// What was written: the block's statistics.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -160,6 +193,26 @@ pub fn write_block(
     max_time: i64,
     series: impl IntoIterator<Item = Result<SeriesSamples, Error>>,
 ) -> Result<Written, Error> {
+    write_block_after(
+        dir,
+        ulid,
+        min_time,
+        max_time,
+        series
+            .into_iter()
+            .map(|s| s.map(|(l, v)| (l, v, Before::Nothing))),
+    )
+}
+
+/// [`write_block`] for series that go on from earlier blocks: each with
+/// how it ended before this block (see [`Before`]).
+pub fn write_block_after(
+    dir: &Path,
+    ulid: &str,
+    min_time: i64,
+    max_time: i64,
+    series: impl IntoIterator<Item = Result<(Labels, Vec<(i64, Value)>, Before), Error>>,
+) -> Result<Written, Error> {
     let tmp = dir.join(format!("{ulid}.tmp-for-creation"));
     let dst = dir.join(ulid);
     if dst.exists() {
@@ -190,9 +243,17 @@ enum Run<'a> {
     Histograms(Vec<Point<'a>>),
 }
 
-fn runs(samples: &[(i64, Value)]) -> Vec<Run<'_>> {
-    let mut out: Vec<Run<'_>> = Vec::new();
-    for (t, v) in samples {
+fn runs<'a>(before: &Before, samples: &'a [(i64, Value)]) -> Vec<Run<'a>> {
+    let mut out: Vec<Run<'a>> = Vec::new();
+    if before != &Before::Nothing {
+        // a stale marker going on from a histogram
+        if let Some(&(t, Value::Float(f))) = samples.first() {
+            if crate::is_stale_nan(f) {
+                out.push(Run::Histograms(vec![(t, None)]));
+            }
+        }
+    }
+    for (t, v) in samples.iter().skip(out.len()) {
         match v {
             Value::Histogram(h) => match out.last_mut() {
                 Some(Run::Histograms(r)) => r.push((*t, Some(&**h))),
@@ -213,7 +274,7 @@ fn write_files(
     ulid: &str,
     min_time: i64,
     max_time: i64,
-    series: impl IntoIterator<Item = Result<SeriesSamples, Error>>,
+    series: impl IntoIterator<Item = Result<(Labels, Vec<(i64, Value)>, Before), Error>>,
 ) -> Result<Written, Error> {
     let mut segs = ChunkSegments::new(tmp.join("chunks"));
     let mut entries: Vec<SeriesEntry> = Vec::new();
@@ -224,7 +285,7 @@ fn write_files(
         ..Written::default()
     };
     for s in series {
-        let (labels, samples) = s?;
+        let (labels, samples, before) = s?;
         if samples.is_empty() {
             continue;
         }
@@ -236,7 +297,7 @@ fn write_files(
             }
         }
         let mut chunks = Vec::with_capacity(samples.len().div_ceil(SAMPLES_PER_CHUNK));
-        for run in runs(&samples) {
+        for (i, run) in runs(&before, &samples).into_iter().enumerate() {
             match run {
                 Run::Floats(floats) => {
                     for part in floats.chunks(SAMPLES_PER_CHUNK) {
@@ -246,7 +307,12 @@ fn write_files(
                     w.num_float_samples += floats.len() as u64;
                 }
                 Run::Histograms(points) => {
-                    for c in encode_series(&points) {
+                    let prev = match (&before, i) {
+                        (Before::Histogram(h), 0) => Some((min_time, Some(&**h))),
+                        (Before::HistogramStale, 0) => Some((min_time, None)),
+                        _ => None,
+                    };
+                    for c in encode_series_after(prev, &points) {
                         let r = segs.add(c.encoding, &c.data)?;
                         chunks.push((c.min_time, c.max_time, r));
                     }
@@ -637,6 +703,67 @@ mod tests {
                 (0, ENC_HISTOGRAM, 12),
                 (0, ENC_XOR, 2),
                 (1, ENC_FLOAT_HISTOGRAM, 5),
+            ]
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_series_goes_on_from_the_block_before() {
+        use crate::chunkenc::prom_histogram::decode;
+        use crate::histogram::CounterResetHint;
+        let dir = tmpdir("after");
+        let h = |c: f64| {
+            Arc::new(FloatHistogram {
+                count: c,
+                positive: vec![(0, c)],
+                ..FloatHistogram::default()
+            })
+        };
+        let stale = Value::Float(f64::from_bits(crate::STALE_NAN_BITS));
+        let before =
+            Before::Nothing.after(&[(0, Value::Float(1.0)), (5, Value::Histogram(h(5.0)))]);
+        assert_eq!(before, Before::Histogram(h(5.0)));
+        assert_eq!(before.after(&[(6, stale.clone())]), Before::HistogramStale);
+        assert_eq!(
+            Before::Nothing.after(&[(6, stale.clone())]),
+            Before::Nothing
+        );
+        let a = Labels::from_pairs(&[("__name__", "a")]);
+        let b = Labels::from_pairs(&[("__name__", "b")]);
+        write_block_after(
+            &dir,
+            "01HZZZZZZZZZZZZZZZZZZZZZZZ",
+            0,
+            100,
+            vec![
+                Ok((
+                    a,
+                    vec![(10, stale.clone()), (20, Value::Histogram(h(6.0)))],
+                    before.clone(),
+                )),
+                Ok((b, vec![(10, Value::Histogram(h(3.0)))], before)),
+            ],
+        )
+        .unwrap();
+        let block = dir.join("01HZZZZZZZZZZZZZZZZZZZZZZZ");
+        let ix = IndexReader::open(&block.join("index")).unwrap();
+        let chunks = BlockChunks::open(&block).unwrap();
+        let mut headers = Vec::new();
+        for i in 0..ix.len() {
+            for c in &ix.series(i).unwrap().chunks {
+                let (enc, data) = chunks.get(c.r#ref).unwrap();
+                let s = decode(enc, data).unwrap();
+                headers.push((i, s.len(), s[0].1.hint));
+            }
+        }
+        assert_eq!(
+            headers,
+            vec![
+                // the stale marker stays a histogram one
+                (0, 1, CounterResetHint::NotCounterReset),
+                (0, 1, CounterResetHint::Unknown),
+                (1, 1, CounterResetHint::CounterReset),
             ]
         );
         fs::remove_dir_all(&dir).unwrap();

@@ -439,12 +439,28 @@ fn parts_of(p: &Point<'_>) -> Parts {
 /// histograms; a chunk of stale markers only takes the encoding of the
 /// chunk before it.
 pub fn encode_series(samples: &[Point<'_>]) -> Vec<EncodedChunk> {
+    encode_series_after(None, samples)
+}
+
+/// [`encode_series`] for samples that go on from `before`, the series'
+/// histogram sample (or histogram stale marker) right before them, which
+/// is in another block: the first chunk's header is then what Prometheus's
+/// head gives a chunk it cuts at a block boundary.
+pub fn encode_series_after(before: Option<Point<'_>>, samples: &[Point<'_>]) -> Vec<EncodedChunk> {
     let mut out: Vec<EncodedChunk> = Vec::new();
     let Some(first) = samples.first() else {
         return out;
     };
-    let mut header = match first.1 {
-        Some(h)
+    let mut header = match (before, first.1) {
+        (Some(p), _) => {
+            let kind = if is_gauge(&p) {
+                CounterResetHint::Gauge
+            } else {
+                CounterResetHint::Unknown
+            };
+            continued_header(&p, kind, first)
+        }
+        (None, Some(h))
             if matches!(
                 h.counter_reset_hint,
                 CounterResetHint::Gauge | CounterResetHint::CounterReset

@@ -390,3 +390,27 @@ fn varbits_and_thresholds_read_back() {
         );
     }
 }
+
+#[test]
+fn a_series_going_on_from_another_block() {
+    let a = exp(10.0, 1.0, 1.0, &[(0, 9.0)], &[]);
+    let more = exp(12.0, 1.0, 2.0, &[(0, 11.0)], &[]);
+    let less = exp(3.0, 1.0, 0.5, &[(0, 2.0)], &[]);
+    let mut g = exp(1.5, 0.0, 1.0, &[(0, 1.5)], &[]);
+    g.counter_reset_hint = Gauge;
+    let header = |before: Option<Point<'_>>, first: &FloatHistogram| {
+        let c = encode_series_after(before, &[(10, Some(first))]);
+        header_hint(c[0].data[2])
+    };
+    assert_eq!(header(None, &more), Unknown);
+    assert_eq!(header(Some((0, Some(&a))), &more), NotCounterReset);
+    assert_eq!(header(Some((0, Some(&a))), &less), CounterReset);
+    // after a stale marker nothing is known; after a gauge, Prometheus
+    // says "no reset"
+    assert_eq!(header(Some((0, None)), &more), Unknown);
+    assert_eq!(header(Some((0, Some(&g))), &more), NotCounterReset);
+    assert_eq!(header(Some((0, Some(&a))), &g), Gauge);
+    // a stale marker first
+    let c = encode_series_after(Some((0, Some(&a))), &[(10, None)]);
+    assert_eq!(header_hint(c[0].data[2]), NotCounterReset);
+}
