@@ -326,17 +326,13 @@ fn reset_between(prev: &FloatHistogram, cur: &FloatHistogram) -> CounterResetHin
     CounterResetHint::NotCounterReset
 }
 
-/// Whether two histograms have the same bucket layout: schema, zero
-/// threshold, custom bounds and bucket indexes.
-fn same_layout(a: &FloatHistogram, b: &FloatHistogram) -> bool {
-    let idx = |v: &[(i32, f64)], w: &[(i32, f64)]| {
-        v.len() == w.len() && v.iter().zip(w).all(|(x, y)| x.0 == y.0)
-    };
+/// Whether two histograms' buckets can share a chunk: the same schema,
+/// zero threshold and custom bounds (the buckets used may differ: the
+/// chunk holds them all).
+fn same_frame(a: &FloatHistogram, b: &FloatHistogram) -> bool {
     a.schema == b.schema
         && a.zero_threshold.to_bits() == b.zero_threshold.to_bits()
         && same_bounds(&a.custom_values, &b.custom_values)
-        && idx(&a.positive, &b.positive)
-        && idx(&a.negative, &b.negative)
 }
 
 /// The header of a chunk whose first sample is `cur`, the chunk before it
@@ -366,9 +362,11 @@ fn continued_header(
 /// `header`, and if so that chunk's header. A new chunk starts, as in
 /// Prometheus, between gauge and counter histograms (a stale marker counts
 /// as a counter one, as Prometheus writes it), at a counter reset (found
-/// or told by the hint), after a stale marker, and where the bucket layout
-/// changes (Prometheus keeps a chunk going when buckets only appear, by
-/// rewriting it; this cuts there too).
+/// or told by the hint), after a stale marker, and where the schema, the
+/// zero threshold or the custom bounds change. Buckets that appear or go
+/// (empty) do not cut it: the chunk's layout holds every bucket of its
+/// histograms, as Prometheus's chunk does once its appender has rewritten
+/// it for new buckets.
 fn cut_before(
     prev: &Point<'_>,
     header: CounterResetHint,
@@ -378,7 +376,7 @@ fn cut_before(
     if is_gauge(cur) {
         let fits = gauge_chunk
             && match (prev.1, cur.1) {
-                (Some(p), Some(h)) => same_layout(p, h),
+                (Some(p), Some(h)) => same_frame(p, h),
                 _ => false,
             };
         return (!fits).then_some(CounterResetHint::Gauge);
@@ -394,13 +392,51 @@ fn cut_before(
         return Some(CounterResetHint::Unknown);
     };
     match reset_between(p, h) {
-        CounterResetHint::NotCounterReset if same_layout(p, h) => None,
+        CounterResetHint::NotCounterReset => None,
         v => Some(v),
     }
 }
 
-/// A histogram's fields as a chunk holds them; a stale marker without any.
-fn parts_of(p: &Point<'_>) -> Parts {
+/// The bucket indexes of a chunk's layout: every one its histograms use,
+/// positive and negative, ascending.
+fn layout_of(histograms: &[&FloatHistogram]) -> (Vec<i32>, Vec<i32>) {
+    let all = |side: fn(&FloatHistogram) -> &[(i32, f64)]| {
+        let mut v: Vec<i32> = histograms
+            .iter()
+            .flat_map(|h| side(h).iter().map(|b| b.0))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    (all(|h| &h.positive), all(|h| &h.negative))
+}
+
+/// `buckets`' counts on `layout` (0 where it has none).
+fn counts_on(buckets: &[(i32, f64)], layout: &[i32]) -> Vec<f64> {
+    let mut j = 0;
+    layout
+        .iter()
+        .map(|&i| {
+            while j < buckets.len() && buckets[j].0 < i {
+                j += 1;
+            }
+            match buckets.get(j) {
+                Some(&(k, c)) if k == i => c,
+                _ => 0.0,
+            }
+        })
+        .collect()
+}
+
+/// Spans covering the indexes `layout`.
+fn spans_on(layout: &[i32]) -> Vec<(i32, u32)> {
+    let buckets: Vec<(i32, f64)> = layout.iter().map(|&i| (i, 0.0)).collect();
+    spans_of(&buckets)
+}
+
+/// A histogram's fields on a chunk's layout; a stale marker without any.
+fn parts_of(p: &Point<'_>, layout: &(Vec<i32>, Vec<i32>)) -> Parts {
     match p.1 {
         None => Parts {
             sum: f64::from_bits(crate::STALE_NAN_BITS),
@@ -413,10 +449,10 @@ fn parts_of(p: &Point<'_>) -> Parts {
             zero_count: h.zero_count,
             count: h.count,
             sum: h.sum,
-            positive_spans: spans_of(&h.positive),
-            positive: h.positive.iter().map(|b| b.1).collect(),
-            negative_spans: spans_of(&h.negative),
-            negative: h.negative.iter().map(|b| b.1).collect(),
+            positive_spans: spans_on(&layout.0),
+            positive: counts_on(&h.positive, &layout.0),
+            negative_spans: spans_on(&layout.1),
+            negative: counts_on(&h.negative, &layout.1),
             custom_values: if h.uses_custom_buckets() {
                 h.custom_values.clone()
             } else {
@@ -429,9 +465,11 @@ fn parts_of(p: &Point<'_>) -> Parts {
 /// Cuts a run of one series' histogram samples (in time order, with no
 /// float sample between them) into Prometheus chunks, as its head cuts
 /// them: after [`SAMPLES_PER_CHUNK`] samples and where [`cut_before`]
-/// says. The first chunk's header is "unknown" unless its first
-/// histogram is a gauge or says "counter reset"; the others' are what
-/// Prometheus's head finds from the sample before.
+/// says. Each chunk's layout holds every bucket its histograms use (a
+/// histogram without one of them has it empty there). The first chunk's
+/// header is "unknown" unless its first histogram is a gauge or says
+/// "counter reset"; the others' are what Prometheus's head finds from the
+/// sample before.
 ///
 /// A chunk is written as integer histograms ([`ENC_HISTOGRAM`]) when
 /// every count of its histograms is a whole number (flint does not keep
@@ -483,7 +521,8 @@ pub fn encode_series_after(before: Option<Point<'_>>, samples: &[Point<'_>]) -> 
         } else {
             ENC_FLOAT_HISTOGRAM
         };
-        let parts: Vec<(i64, Parts)> = range.iter().map(|p| (p.0, parts_of(p))).collect();
+        let layout = layout_of(&histograms);
+        let parts: Vec<(i64, Parts)> = range.iter().map(|p| (p.0, parts_of(p, &layout))).collect();
         out.push(EncodedChunk {
             encoding: enc,
             data: encode(enc, header, &parts),

@@ -120,6 +120,7 @@ fn check(input: &[(i64, Option<FloatHistogram>)]) -> Vec<(u8, CounterResetHint, 
                 (None, None) => {}
                 (Some(h), Some(w)) => {
                     let mut w = w.clone();
+                    w.compact();
                     w.counter_reset_hint = if *header == CounterResetHint::Gauge {
                         CounterResetHint::Gauge
                     } else if j == 0 {
@@ -186,8 +187,8 @@ fn counter_with_reset_layout_change_and_stale_marker() {
         vec![
             (ENC_HISTOGRAM, Unknown, 120),
             (ENC_HISTOGRAM, NotCounterReset, 30),
-            (ENC_HISTOGRAM, CounterReset, 1),
-            (ENC_HISTOGRAM, NotCounterReset, 4),
+            // the new bucket joins the chunk's layout
+            (ENC_HISTOGRAM, CounterReset, 5),
             (ENC_HISTOGRAM, Unknown, 1),
         ]
     );
@@ -300,7 +301,7 @@ fn same_bytes_as_the_format_description() {
         let parts: Vec<(i64, Parts)> = s
             .iter()
             .filter(|(_, h)| enc == ENC_FLOAT_HISTOGRAM || h.has_integer_counts())
-            .map(|(t, h)| (*t, parts_of(&(*t, Some(h)))))
+            .map(|(t, h)| (*t, parts_of(&(*t, Some(h)), &layout_of(&[h]))))
             .collect();
         for header in [Unknown, NotCounterReset, CounterReset, Gauge] {
             let bits = header_bits(header);
@@ -413,4 +414,32 @@ fn a_series_going_on_from_another_block() {
     // a stale marker first
     let c = encode_series_after(Some((0, Some(&a))), &[(10, None)]);
     assert_eq!(header_hint(c[0].data[2]), NotCounterReset);
+}
+
+#[test]
+fn buckets_come_and_go_within_a_chunk() {
+    let a = exp(1.0, 0.0, 1.0, &[(0, 1.0), (1, 0.0)], &[]);
+    // bucket 1 (empty) goes, bucket 3 comes: no reset, one chunk
+    let b = exp(3.0, 0.0, 2.0, &[(0, 2.0), (3, 1.0)], &[(-2, 0.5)]);
+    let c = exp(4.0, 0.0, 3.0, &[(0, 2.0), (3, 1.0), (4, 1.0)], &[(-2, 0.5)]);
+    // bucket 3 (not empty) gone: a reset
+    let d = exp(5.0, 0.0, 4.0, &[(0, 5.0)], &[]);
+    let s = vec![(0, Some(a)), (1, Some(b)), (2, Some(c)), (3, Some(d))];
+    let shape = check(&s);
+    assert_eq!(
+        shape,
+        vec![
+            (ENC_FLOAT_HISTOGRAM, Unknown, 3),
+            (ENC_HISTOGRAM, CounterReset, 1)
+        ]
+    );
+    let points: Vec<Point<'_>> = s.iter().map(|(t, h)| (*t, h.as_ref())).collect();
+    let first = &encode_series(&points)[0];
+    let d = decode(first.encoding, &first.data).unwrap();
+    // every bucket of the three, empty where a histogram has none
+    assert_eq!(d[0].1.positive_spans, vec![(0, 2), (1, 2)]);
+    assert_eq!(d[0].1.positive, vec![1.0, 0.0, 0.0, 0.0]);
+    assert_eq!(d[1].1.positive, vec![2.0, 0.0, 1.0, 0.0]);
+    assert_eq!(d[2].1.negative_spans, vec![(-2, 1)]);
+    assert_eq!(d[0].1.negative, vec![0.0]);
 }
