@@ -475,7 +475,7 @@ fn parts_of(p: &Point<'_>, layout: &(Vec<i32>, Vec<i32>)) -> Parts {
 /// every count of its histograms is a whole number (flint does not keep
 /// whether a histogram came as an integer or a float one), else as float
 /// histograms; a chunk of stale markers only takes the encoding of the
-/// chunk before it.
+/// chunk (or histogram) before it.
 pub fn encode_series(samples: &[Point<'_>]) -> Vec<EncodedChunk> {
     encode_series_after(None, samples)
 }
@@ -509,10 +509,15 @@ pub fn encode_series_after(before: Option<Point<'_>>, samples: &[Point<'_>]) -> 
         _ => CounterResetHint::Unknown,
     };
     let mut start = 0;
+    // the encoding of a chunk of stale markers only: the one before's
+    let before_integer = before.and_then(|p| p.1).map(|h| h.has_integer_counts());
     let emit = |range: &[Point<'_>], header: CounterResetHint, out: &mut Vec<EncodedChunk>| {
         let histograms: Vec<&FloatHistogram> = range.iter().filter_map(|p| p.1).collect();
         let integer = if histograms.is_empty() {
-            out.last().is_none_or(|c| c.encoding == ENC_HISTOGRAM)
+            out.last()
+                .map(|c| c.encoding == ENC_HISTOGRAM)
+                .or(before_integer)
+                .unwrap_or(true)
         } else {
             histograms.iter().all(|h| h.has_integer_counts())
         };

@@ -411,9 +411,12 @@ fn a_series_going_on_from_another_block() {
     assert_eq!(header(Some((0, None)), &more), Unknown);
     assert_eq!(header(Some((0, Some(&g))), &more), NotCounterReset);
     assert_eq!(header(Some((0, Some(&a))), &g), Gauge);
-    // a stale marker first
+    // a stale marker first, of the kind of the histogram before
     let c = encode_series_after(Some((0, Some(&a))), &[(10, None)]);
     assert_eq!(header_hint(c[0].data[2]), NotCounterReset);
+    assert_eq!(c[0].encoding, ENC_HISTOGRAM);
+    let c = encode_series_after(Some((0, Some(&g))), &[(10, None)]);
+    assert_eq!(c[0].encoding, ENC_FLOAT_HISTOGRAM);
 }
 
 #[test]
