@@ -446,3 +446,53 @@ fn buckets_come_and_go_within_a_chunk() {
     assert_eq!(d[2].1.negative_spans, vec![(-2, 1)]);
     assert_eq!(d[0].1.negative, vec![0.0]);
 }
+
+proptest::proptest! {
+    /// Any run of counter and gauge histograms (integer or float counts,
+    /// buckets coming and going, schema changes) and stale markers reads
+    /// back sample for sample.
+    #[test]
+    fn any_run_reads_back(
+        steps in proptest::collection::vec(
+            (
+                0i64..100_000,
+                0u8..10,
+                proptest::collection::vec((-3i32..6, 0u32..50), 0..6),
+                proptest::prelude::any::<bool>(),
+            ),
+            1..300,
+        )
+    ) {
+        let mut t = -50_000i64;
+        let mut s = Vec::new();
+        for (d, kind, buckets, float) in steps {
+            t += d + 1;
+            if kind == 0 {
+                s.push((t, None));
+                continue;
+            }
+            let mut b: Vec<(i32, f64)> = buckets
+                .iter()
+                .map(|&(i, c)| (i, f64::from(c) + if float { 0.5 } else { 0.0 }))
+                .collect();
+            b.sort_by_key(|x| x.0);
+            b.dedup_by_key(|x| x.0);
+            let (pos, neg) = b.split_at(b.len() / 2);
+            let mut h = exp(
+                b.iter().map(|x| x.1).sum::<f64>() + 1.0,
+                1.0,
+                t as f64 / 7.0,
+                pos,
+                neg,
+            );
+            if kind == 1 {
+                h.counter_reset_hint = Gauge;
+            }
+            if kind == 2 {
+                h.schema = 2;
+            }
+            s.push((t, Some(h)));
+        }
+        check(&s);
+    }
+}
