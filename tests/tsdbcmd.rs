@@ -285,6 +285,10 @@ struct Prom {
 
 impl Prom {
     fn start(dir: &Path, data: &Path) -> Prom {
+        Self::start_args(dir, data, &[])
+    }
+
+    fn start_args(dir: &Path, data: &Path, extra: &[&str]) -> Prom {
         let addr = format!("127.0.0.1:{}", free_port());
         let log = dir.join("prometheus.log");
         std::fs::write(dir.join("prom.yml"), "global:\n  scrape_interval: 1h\n").unwrap();
@@ -293,6 +297,7 @@ impl Prom {
             .arg(format!("--storage.tsdb.path={}", data.display()))
             .arg(format!("--web.listen-address={addr}"))
             .arg("--storage.tsdb.retention.time=100y")
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -591,4 +596,355 @@ fn recording_rules_are_backfilled_from_a_running_server() {
     assert!(!ok);
     assert!(err.contains("rule importer parse error"), "{err}");
     assert!(!dir.join("none").exists());
+}
+
+/// Native histograms remote-written to flint over 5.5 h (so that its head
+/// has cut blocks holding some of them): an integer exponential counter
+/// with a counter reset, a bucket that appears later and a stale marker
+/// followed by a gap, a float gauge histogram, one with custom bounds, and
+/// a float series. `export-prometheus` writes them as histogram chunks:
+/// promtool 2.42 lists and analyzes the blocks, meta.json counts the
+/// histogram samples, and Prometheus 2.42 with native histograms on
+/// answers raw histograms, `histogram_count`, `histogram_sum` and `rate`
+/// as flint does (2.42 predates custom bounds), and flint taking the
+/// export over answers those queries and the custom-bound ones as before.
+#[test]
+fn exported_histograms_are_served_by_prometheus_as_flint_serves_them() {
+    use flint::remote::proto::histogram::{Count, ResetHint, ZeroCount};
+    use flint::remote::{BucketSpan, Histogram, Label, Sample, TimeSeries, WriteRequest};
+    if !peers_or_skip(
+        "tsdbcmd::exported_histograms_are_served_by_prometheus",
+        &["prometheus", "promtool"],
+    ) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let server = Server::start(
+        dir,
+        "global:\n  scrape_interval: 1h\n",
+        &["--web.enable-remote-write-receiver"],
+    );
+    let n = 330i64;
+    let now = crate::common::now_secs() as i64 * 1000;
+    let base = now / 60_000 * 60_000 - (n + 2) * 60_000;
+    // off whole seconds, so that no range boundary hits a sample
+    let t = |i: i64| base + i * 60_000 + 123;
+    let span = |offset: i32, length: u32| BucketSpan { offset, length };
+    let deltas = |counts: &[i64]| -> Vec<i64> {
+        let mut prev = 0;
+        counts
+            .iter()
+            .map(|c| {
+                let d = c - prev;
+                prev = *c;
+                d
+            })
+            .collect()
+    };
+    let gap = 250..255;
+    let latency = TimeSeries {
+        labels: vec![
+            Label::new("__name__", "exp_latency_seconds"),
+            Label::new("path", "/a"),
+        ],
+        // gone at 250: a stale marker, back at 255
+        samples: vec![Sample {
+            value: f64::from_bits(0x7ff0_0000_0000_0002),
+            timestamp: t(gap.start),
+        }],
+        histograms: (0..n)
+            .filter(|i| !gap.contains(i))
+            .map(|i| {
+                // a counter reset at 150, a new bucket from 200
+                let k = if i < 150 { i } else { i - 150 };
+                let mut pos = vec![1 + k, 2 * k, k];
+                let mut spans = vec![span(0, 3)];
+                if i >= 200 {
+                    pos.push(k / 2);
+                    spans.push(span(2, 1));
+                }
+                let neg = [k];
+                Histogram {
+                    count: Some(Count::CountInt(
+                        (pos.iter().sum::<i64>() + neg[0] + 1) as u64,
+                    )),
+                    sum: 0.37 * k as f64,
+                    schema: 1,
+                    zero_threshold: 2f64.powi(-128),
+                    zero_count: Some(ZeroCount::ZeroCountInt(1)),
+                    positive_spans: spans,
+                    positive_deltas: deltas(&pos),
+                    negative_spans: vec![span(-1, 1)],
+                    negative_deltas: deltas(&neg),
+                    timestamp: t(i),
+                    ..Default::default()
+                }
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let fill = TimeSeries {
+        labels: vec![Label::new("__name__", "exp_queue_fill")],
+        histograms: (0..n)
+            .map(|i| Histogram {
+                count: Some(Count::CountFloat(6.5)),
+                sum: 2.0 + (i % 7) as f64,
+                schema: 0,
+                zero_threshold: 0.5,
+                zero_count: Some(ZeroCount::ZeroCountFloat(0.5)),
+                positive_spans: vec![span(0, 3)],
+                positive_counts: vec![1.5, (i % 3) as f64, 4.5 - (i % 3) as f64],
+                reset_hint: ResetHint::Gauge as i32,
+                timestamp: t(i),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let nhcb = TimeSeries {
+        labels: vec![Label::new("__name__", "exp_nhcb_seconds")],
+        histograms: (0..n)
+            .map(|i| {
+                let counts = [i, 2 * i, i, 1];
+                Histogram {
+                    count: Some(Count::CountInt(counts.iter().sum::<i64>() as u64)),
+                    sum: 0.25 * i as f64,
+                    schema: -53,
+                    positive_spans: vec![span(0, 4)],
+                    positive_deltas: deltas(&counts),
+                    custom_values: vec![0.1, 0.5, 1.0],
+                    timestamp: t(i),
+                    ..Default::default()
+                }
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let floats = TimeSeries {
+        labels: vec![Label::new("__name__", "exp_floats_total")],
+        samples: (0..n)
+            .map(|i| Sample {
+                value: (i * 3) as f64,
+                timestamp: t(i),
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let req = WriteRequest {
+        timeseries: vec![latency, fill, nhcb, floats],
+        ..Default::default()
+    };
+    let (code, body) = crate::peers::remote_write(&server.addr, &req);
+    assert_eq!(code, 204, "{body}");
+    let data = dir.join("data");
+    server.eventually(60, "a block with histograms", || {
+        std::fs::read_dir(&data)
+            .unwrap()
+            .flatten()
+            .any(|e| e.path().join("histograms").exists())
+    });
+    let start = t(0) / 1000 + 7;
+    let end = t(n - 1) / 1000 + 7;
+    let range = |q: &str, step: i64| {
+        format!(
+            "/api/v1/query_range?query={}&start={start}&end={end}&step={step}",
+            enc(q)
+        )
+    };
+    let instant =
+        |q: &str, i: i64| format!("/api/v1/query?query={}&time={}", enc(q), t(i) / 1000 + 7);
+    let queries = [
+        range("exp_latency_seconds", 60),
+        range("histogram_count(exp_latency_seconds)", 60),
+        range("histogram_sum(exp_latency_seconds)", 60),
+        range("rate(exp_latency_seconds[5m])", 300),
+        // (from 10 minutes in: 2.42 extrapolates a histogram rate towards
+        // the series' start otherwise than Prometheus 3 and flint)
+        range("histogram_count(rate(exp_latency_seconds[10m]))", 120).replace(
+            &format!("start={start}&"),
+            &format!("start={}&", start + 600),
+        ),
+        range("exp_queue_fill", 60),
+        range("histogram_sum(exp_queue_fill)", 180),
+        range("rate(exp_floats_total[5m])", 300),
+        instant("exp_latency_seconds", gap.start + 2),
+        instant("exp_latency_seconds", gap.end),
+        instant("histogram_count(exp_latency_seconds)", 150),
+        format!(
+            "/api/v1/series?match[]={}&start={start}&end={end}",
+            enc("{__name__=~\"exp_.+\"}")
+        ),
+    ];
+    let flint_answers: Vec<Value> = queries.iter().map(|q| get(&server.addr, q)).collect();
+    // what Prometheus 2.42 cannot read, for flint reading the export
+    let custom_queries = [
+        range("exp_nhcb_seconds", 60),
+        range("histogram_count(rate(exp_nhcb_seconds[5m]))", 300),
+    ];
+    let custom_answers: Vec<Value> = custom_queries
+        .iter()
+        .map(|q| get(&server.addr, q))
+        .collect();
+    let points: usize = flint_answers[0]["result"][0]["histograms"]
+        .as_array()
+        .map_or(0, Vec::len);
+    // every sample but those of the gap and the lookback after the marker
+    assert_eq!(
+        points as i64,
+        n - (gap.end - gap.start),
+        "{}",
+        flint_answers[0]
+    );
+    assert_eq!(flint_answers[8]["result"], Value::Array(Vec::new()));
+    let dump = run_ok(
+        flint_str(),
+        &[
+            "tsdb",
+            "dump",
+            "--match=exp_latency_seconds",
+            data.to_str().unwrap(),
+        ],
+    );
+    let om = run_ok(
+        flint_str(),
+        &[
+            "tsdb",
+            "dump-openmetrics",
+            "--match={__name__=~\"exp_.+\"}",
+            data.to_str().unwrap(),
+        ],
+    );
+    let nhcb_dump = run_ok(
+        flint_str(),
+        &[
+            "tsdb",
+            "dump",
+            "--match=exp_nhcb_seconds",
+            data.to_str().unwrap(),
+        ],
+    );
+    // exported while the server runs
+    let exp = dir.join("exp");
+    let et = run_ok(
+        flint_str(),
+        &[
+            "tsdb",
+            "export-prometheus",
+            exp.to_str().unwrap(),
+            data.to_str().unwrap(),
+        ],
+    );
+    server.stop();
+
+    // dumps: histograms as promtool 3 prints them, the stale marker a
+    // histogram one; dump-openmetrics leaves histograms out, as promtool
+    let lines: Vec<&str> = dump.lines().collect();
+    let missing: Vec<i64> = (0..n)
+        .filter(|i| !gap.contains(i) && !dump.contains(&format!("}} {}\n", t(*i))))
+        .collect();
+    assert_eq!(missing, Vec::<i64>::new());
+    assert_eq!(lines.len() as i64, n - (gap.end - gap.start) + 1, "{dump}");
+    // (the bound 2^-1/2 in its last digit as flint computes it)
+    assert!(
+        lines[0].starts_with(
+            "{__name__=\"exp_latency_seconds\", path=\"/a\"} {count:2, sum:0, [-2.938735877055719e-39,2.938735877055719e-39]:1, (0.70710678118654"
+        ) && lines[0].ends_with(&format!(",1]:1}} {}", t(0))),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        dump.contains(&format!(" {{count:0, sum:NaN}} {}\n", t(gap.start))),
+        "{dump}"
+    );
+    assert!(
+        nhcb_dump.starts_with(&format!(
+            "{{__name__=\"exp_nhcb_seconds\"}} {{count:1, sum:0, (1,+Inf]:1}} {}\n",
+            t(0)
+        )),
+        "{nhcb_dump}"
+    );
+    assert!(
+        nhcb_dump.contains(&format!(
+            "{{count:13, sum:0.75, [-Inf,0.1]:3, (0.1,0.5]:6, (0.5,1]:3, (1,+Inf]:1}} {}\n",
+            t(3)
+        )),
+        "{nhcb_dump}"
+    );
+    assert_eq!(om.lines().count() as i64, n + 1, "{om}");
+    assert!(
+        om.lines()
+            .all(|l| l.starts_with("exp_floats_total{} ") || l == "# EOF"),
+        "{om}"
+    );
+
+    // the export: every histogram sample (and the stale marker) counted
+    // as Prometheus 3.6 counts them
+    let want_hist = (n - (gap.end - gap.start) + 1) + 2 * n;
+    let (mut hist, mut float, mut total) = (0, 0, 0);
+    for id in promtool_block_ids(&exp) {
+        let meta: Value = serde_json::from_str(
+            &std::fs::read_to_string(exp.join(&id).join("meta.json")).unwrap(),
+        )
+        .unwrap();
+        hist += meta["stats"]["numHistogramSamples"].as_i64().unwrap_or(0);
+        float += meta["stats"]["numFloatSamples"].as_i64().unwrap_or(0);
+        total += meta["stats"]["numSamples"].as_i64().unwrap();
+        // promtool 2.42 reads every chunk of each block
+        let a = run_ok(
+            "promtool",
+            &["tsdb", "analyze", "--extended", exp.to_str().unwrap(), &id],
+        );
+        assert!(a.contains("Compaction analysis"), "{a}");
+    }
+    assert_eq!((hist, float, total), (want_hist, n, want_hist + n), "{et}");
+    let pl = run_ok("promtool", &["tsdb", "list", exp.to_str().unwrap()]);
+    let listed: i64 = list_columns(&pl)
+        .iter()
+        .map(|b| b.split(' ').nth(3).unwrap().parse::<i64>().unwrap())
+        .sum();
+    assert_eq!(listed, total, "{pl}");
+    assert!(promtool_block_ids(&exp).len() >= 2, "{pl}");
+
+    let prom = Prom::start_args(dir, &exp, &["--enable-feature=native-histograms"]);
+    let mut compared = 0;
+    for (q, want) in queries.iter().zip(&flint_answers) {
+        let got = get(&prom.addr, q);
+        assert!(same(&got, want), "{q}\nprometheus: {got}\nflint: {want}");
+        compared += 1;
+    }
+    drop(prom);
+    let blocks = promtool_block_ids(&exp).len();
+
+    // and flint takes the export over with the same answers, custom
+    // bounds included
+    let back = dir.join("back");
+    std::fs::create_dir_all(&back).unwrap();
+    let (ok, _, err) = run(
+        "cp",
+        &[
+            "-r",
+            exp.to_str().unwrap(),
+            back.join("data").to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{err}");
+    let server = Server::start(
+        &back,
+        "global:\n  scrape_interval: 1h\n",
+        &["--storage.tsdb.retention.time=100y"],
+    );
+    for (q, want) in queries
+        .iter()
+        .zip(&flint_answers)
+        .chain(custom_queries.iter().zip(&custom_answers))
+    {
+        let got = get(&server.addr, q);
+        assert!(same(&got, want), "{q}\ntaken over: {got}\nflint: {want}");
+        compared += 1;
+    }
+    server.stop();
+    println!(
+        "{compared} answers equal (Prometheus 2.42 and flint taking the export over); {hist} histogram samples and {float} float samples exported in {blocks} blocks, {points} raw histograms in a range query"
+    );
 }

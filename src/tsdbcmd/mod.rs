@@ -7,8 +7,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use tsdb::histogram::{Bucket, FloatHistogram};
 use tsdb::labels::{Labels, Matcher};
-use tsdb::read::Queryable;
+use tsdb::prom::writer::{Before, Value};
+use tsdb::read::{HistogramSample, Queryable};
 use tsdb::tools::{BlockInfo, BlockView, ReadOnly};
 
 mod rules;
@@ -519,8 +521,11 @@ fn json_string(s: &str) -> String {
     o
 }
 
-/// A series and its samples.
-type SeriesSamples = (Labels, Vec<(i64, f64)>);
+/// A series' float samples and native histogram samples.
+type Samples = (Vec<(i64, f64)>, Vec<HistogramSample>);
+
+/// A series, its float samples and its native histogram samples.
+type SeriesSamples = (Labels, Vec<(i64, f64)>, Vec<HistogramSample>);
 
 /// The series the selectors pick over `[mint, maxt]`, merged as promtool
 /// merges several selectors (a series picked twice appears once).
@@ -534,19 +539,69 @@ fn select_all(
         .db()
         .querier(mint, maxt)
         .map_err(|e| Failure::Run(e.to_string()))?;
-    let mut merged: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
+    let mut merged: BTreeMap<Labels, Samples> = BTreeMap::new();
     for m in selectors {
         for mut s in q.select(m).map_err(|e| Failure::Run(e.to_string()))? {
             if merged.contains_key(&s.labels) {
                 continue;
             }
             let samples = s.samples.collect_between(mint, maxt);
-            if !samples.is_empty() {
-                merged.insert(s.labels, samples);
+            let mut histograms = std::mem::take(&mut s.histograms);
+            histograms.retain(|h| h.0 >= mint && h.0 <= maxt);
+            if !samples.is_empty() || !histograms.is_empty() {
+                merged.insert(s.labels, (samples, histograms));
             }
         }
     }
-    Ok(merged.into_iter().collect())
+    Ok(merged.into_iter().map(|(l, (f, h))| (l, f, h)).collect())
+}
+
+/// A series' float and histogram samples in time order.
+fn in_time_order(floats: &[(i64, f64)], histograms: &[HistogramSample]) -> Vec<(i64, Value)> {
+    let mut out = Vec::with_capacity(floats.len() + histograms.len());
+    let (mut i, mut j) = (0, 0);
+    while i < floats.len() || j < histograms.len() {
+        if j == histograms.len() || (i < floats.len() && floats[i].0 <= histograms[j].0) {
+            out.push((floats[i].0, Value::Float(floats[i].1)));
+            i += 1;
+        } else {
+            out.push((histograms[j].0, Value::Histogram(histograms[j].1.clone())));
+            j += 1;
+        }
+    }
+    out
+}
+
+/// Prometheus's `Histogram.String()` (and `FloatHistogram.String()`,
+/// which reads the same for whole counts): count, sum, then the buckets
+/// holding observations from the lowest up, as `(lower,upper]:count`.
+fn histogram_string(h: &FloatHistogram) -> String {
+    let bucket = |b: &Bucket| {
+        format!(
+            "{}{},{}{}:{}",
+            if b.lower_inclusive { '[' } else { '(' },
+            go_float(b.lower),
+            go_float(b.upper),
+            if b.upper_inclusive { ']' } else { ')' },
+            go_float(b.count)
+        )
+    };
+    let mut s = format!("{{count:{}, sum:{}", go_float(h.count), go_float(h.sum));
+    let negative: Vec<Bucket> = h.negative_buckets().filter(|b| b.count != 0.0).collect();
+    for b in negative.iter().rev() {
+        s.push_str(", ");
+        s.push_str(&bucket(b));
+    }
+    if h.zero_count != 0.0 {
+        s.push_str(", ");
+        s.push_str(&bucket(&h.zero_bucket()));
+    }
+    for b in h.positive_buckets().filter(|b| b.count != 0.0) {
+        s.push_str(", ");
+        s.push_str(&bucket(&b));
+    }
+    s.push('}');
+    s
 }
 
 fn dump(args: &[String], out: &mut impl Write, openmetrics: bool) -> Result<(), Failure> {
@@ -584,11 +639,14 @@ fn dump(args: &[String], out: &mut impl Write, openmetrics: bool) -> Result<(), 
     let ro = ReadOnly::open(&dir, sandbox)?;
     let series = select_all(&ro, mint, maxt, &selectors)?;
     let mut w = std::io::BufWriter::new(out);
-    for (labels, samples) in &series {
+    for (labels, samples, histograms) in &series {
         if openmetrics {
+            // promtool writes a series' float samples up to its first
+            // histogram sample, and nothing of it after that
             let name = labels.metric_name().unwrap_or("");
             let rest = labels_string(&labels.without_metric_name(), ",");
-            for (t, v) in samples {
+            let until = histograms.first().map_or(i64::MAX, |h| h.0);
+            for (t, v) in samples.iter().take_while(|s| s.0 < until) {
                 writeln!(w, "{name}{rest} {} {:.3}", go_float(*v), *t as f64 / 1000.0)?;
             }
         } else if format == "seriesjson" {
@@ -598,9 +656,24 @@ fn dump(args: &[String], out: &mut impl Write, openmetrics: bool) -> Result<(), 
                 .collect();
             writeln!(w, "{{{}}}", fields.join(","))?;
         } else {
+            // histograms as Prometheus 3's promtool prints them; a stale
+            // marker after a histogram is a histogram one in Prometheus
             let ls = labels_string(labels, ", ");
-            for (t, v) in samples {
-                writeln!(w, "{ls} {} {t}", go_float(*v))?;
+            let mut after_histogram = false;
+            for (t, v) in in_time_order(samples, histograms) {
+                match v {
+                    Value::Float(v) if after_histogram && tsdb::is_stale_nan(v) => {
+                        writeln!(w, "{ls} {{count:0, sum:NaN}} {t}")?;
+                    }
+                    Value::Float(v) => {
+                        after_histogram = false;
+                        writeln!(w, "{ls} {} {t}", go_float(v))?;
+                    }
+                    Value::Histogram(h) => {
+                        after_histogram = true;
+                        writeln!(w, "{ls} {} {t}", histogram_string(&h))?;
+                    }
+                }
             }
         }
     }
@@ -853,6 +926,7 @@ fn export(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
     }
     let all = selector(DEFAULT_MATCH)?;
     let mut written = Vec::new();
+    let mut ended: HashMap<Labels, Before> = HashMap::new();
     for (id, lo, hi) in ranges {
         let (lo, hi) = (lo.max(mint), hi.min(maxt.saturating_add(1)));
         if lo >= hi {
@@ -863,7 +937,15 @@ fn export(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
             continue;
         }
         let id = id.unwrap_or_else(tsdb::tools::new_block_id);
-        let w = tsdb::prom::writer::write_block(&target, &id, lo, hi, series.into_iter().map(Ok))?;
+        // each series' first histogram chunk goes on from how it ended
+        // in the block before, as in Prometheus's blocks
+        let series = series.into_iter().map(|(l, f, h)| {
+            let samples = in_time_order(&f, &h);
+            let before = ended.get(&l).cloned().unwrap_or_default();
+            ended.insert(l.clone(), before.after(&samples));
+            Ok((l, samples, before))
+        });
+        let w = tsdb::prom::writer::write_block_after(&target, &id, lo, hi, series)?;
         written.push(BlockInfo {
             id: w.ulid,
             min_time: w.min_time,
@@ -871,7 +953,8 @@ fn export(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
             num_samples: w.num_samples,
             num_chunks: w.num_chunks,
             num_series: w.num_series,
-            num_histogram_samples: 0,
+            num_histogram_samples: w.num_histogram_samples,
+            // (not printed)
             num_histogram_chunks: 0,
             num_histogram_series: 0,
             size_bytes: w.bytes,
@@ -914,6 +997,42 @@ mod tests {
             r#"{__name__="up", job="a\"b", le="+Inf"}"#
         );
         assert_eq!(json_string("a<b>&"), r#""a\u003cb\u003e\u0026""#);
+    }
+
+    #[test]
+    fn histograms_print_as_prometheus() {
+        let h = FloatHistogram {
+            schema: 0,
+            zero_threshold: 0.001,
+            zero_count: 1.0,
+            count: 10.0,
+            sum: 12.5,
+            positive: vec![(0, 2.0), (1, 3.0), (2, 0.0)],
+            negative: vec![(0, 4.0), (3, 0.25)],
+            ..FloatHistogram::default()
+        };
+        assert_eq!(
+            histogram_string(&h),
+            "{count:10, sum:12.5, [-8,-4):0.25, [-1,-0.5):4, [-0.001,0.001]:1, (0.5,1]:2, (1,2]:3}"
+        );
+        let c = FloatHistogram {
+            schema: tsdb::histogram::CUSTOM_BUCKETS_SCHEMA,
+            count: 3.0,
+            sum: -0.5,
+            positive: vec![(0, 1.0), (2, 2.0)],
+            custom_values: vec![0.1, 1.0],
+            ..FloatHistogram::default()
+        };
+        assert_eq!(
+            histogram_string(&c),
+            "{count:3, sum:-0.5, [-Inf,0.1]:1, (1,+Inf]:2}"
+        );
+        let empty = FloatHistogram {
+            schema: 3,
+            sum: 1e-7,
+            ..FloatHistogram::default()
+        };
+        assert_eq!(histogram_string(&empty), "{count:0, sum:1e-07}");
     }
 
     #[test]

@@ -216,7 +216,9 @@ impl ReadOnly {
                 .join(b.file_name().expect("a block folder has a name"));
             link_tree(&b, &to)?;
         }
-        for name in ["series", "chunks_head", "chunks_closed"] {
+        // the histogram store too: its range files and the log of the
+        // open chunks
+        for name in ["series", "chunks_head", "chunks_closed", "histograms"] {
             let from = dir.join(name);
             if from.is_dir() {
                 copy_tree(&from, &ro.sandbox.join(name))?;

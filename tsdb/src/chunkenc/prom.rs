@@ -23,14 +23,14 @@
 /// Samples Prometheus puts in one chunk at most when it cuts by count.
 pub const SAMPLES_PER_CHUNK: usize = 120;
 
-struct Bits {
-    out: Vec<u8>,
+pub(super) struct Bits {
+    pub(super) out: Vec<u8>,
     /// Bits used in the last byte (0: a new byte is needed).
-    used: u8,
+    pub(super) used: u8,
 }
 
 impl Bits {
-    fn bit(&mut self, b: bool) {
+    pub(super) fn bit(&mut self, b: bool) {
         if self.used == 0 {
             self.out.push(0);
         }
@@ -40,13 +40,13 @@ impl Bits {
         self.used = (self.used + 1) % 8;
     }
 
-    fn bits(&mut self, v: u64, n: u32) {
+    pub(super) fn bits(&mut self, v: u64, n: u32) {
         for i in (0..n).rev() {
             self.bit((v >> i) & 1 == 1);
         }
     }
 
-    fn byte(&mut self, b: u8) {
+    pub(super) fn byte(&mut self, b: u8) {
         self.bits(u64::from(b), 8);
     }
 }
@@ -60,14 +60,14 @@ fn varint_bytes(v: u64, out: &mut Vec<u8>) {
     out.push(v as u8);
 }
 
-struct XorState {
-    prev: u64,
-    leading: u8,
-    trailing: u8,
+pub(super) struct XorState {
+    pub(super) prev: u64,
+    pub(super) leading: u8,
+    pub(super) trailing: u8,
 }
 
 impl XorState {
-    fn write(&mut self, w: &mut Bits, v: u64) {
+    pub(super) fn write(&mut self, w: &mut Bits, v: u64) {
         let delta = v ^ self.prev;
         self.prev = v;
         if delta == 0 {

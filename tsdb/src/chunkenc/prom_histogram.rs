@@ -1,6 +1,7 @@
-//! Prometheus's native histogram chunks, read: encoding 2 (integer
-//! counts) and 3 (float counts), as its blocks and head chunk files hold
-//! them, custom-bound histograms (schema -53) included.
+//! Prometheus's native histogram chunks, read ([`decode`]) and written
+//! ([`encode`], [`encode_series`]): encoding 2 (integer counts) and 3
+//! (float counts), as its blocks and head chunk files hold them,
+//! custom-bound histograms (schema -53) included.
 //!
 //! ```text
 //! count u16 big-endian | flags u8 (top two bits: counter reset header:
@@ -34,6 +35,12 @@
 //!
 //! The layout is the first sample's for the whole chunk; the counter
 //! reset header speaks for the first sample (see [`decode`]).
+
+mod encode;
+
+pub use encode::{
+    encode, encode_series, encode_series_after, EncodedChunk, Point, SAMPLES_PER_CHUNK,
+};
 
 use super::prom::{signed, Reader};
 use crate::histogram::{

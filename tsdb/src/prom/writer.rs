@@ -1,18 +1,22 @@
-//! Writes blocks in Prometheus's format (index version 2, XOR chunks in
-//! 512 MiB segments, `meta.json` version 1), so that Prometheus,
-//! `promtool tsdb` and the tools of Thanos and Mimir open what flint
-//! exports. The layout is the one this module's readers take apart (see
-//! [`super::index`] and [`super::chunks`]): every section checksummed with
-//! CRC32C, series 16-byte aligned and referred to by offset / 16, symbols
-//! by their position in the sorted symbol table.
+//! Writes blocks in Prometheus's format (index version 2, XOR and native
+//! histogram chunks in 512 MiB segments, `meta.json` version 1), so that
+//! Prometheus, `promtool tsdb` and the tools of Thanos and Mimir open what
+//! flint exports. The layout is the one this module's readers take apart
+//! (see [`super::index`] and [`super::chunks`]): every section checksummed
+//! with CRC32C, series 16-byte aligned and referred to by offset / 16,
+//! symbols by their position in the sorted symbol table.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use crate::chunkenc::prom::encode_xor;
+use crate::chunkenc::prom_histogram::{encode_series_after, Point};
 use crate::encoding::{crc32c, put_uvarint, put_varint};
+use crate::histogram::FloatHistogram;
 use crate::labels::Labels;
 use crate::Error;
 
@@ -28,6 +32,51 @@ const SEGMENT_BYTES: u64 = 512 << 20;
 /// Prometheus's encoding number of XOR chunks.
 const ENC_XOR: u8 = 1;
 
+/// A sample to write: a float or a native histogram.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// A float sample (or a stale marker).
+    Float(f64),
+    /// A native histogram sample.
+    Histogram(Arc<FloatHistogram>),
+}
+
+/// One series to write: its labels and samples in time order.
+pub type SeriesSamples = (Labels, Vec<(i64, Value)>);
+
+/// How a series ended before a block: what the block's first histogram
+/// chunk of it goes on from (Prometheus's head gives a chunk it cuts at a
+/// block boundary the counter reset header it finds from the sample
+/// before).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Before {
+    /// Nothing, or a float sample.
+    #[default]
+    Nothing,
+    /// A histogram.
+    Histogram(Arc<FloatHistogram>),
+    /// A histogram's stale marker.
+    HistogramStale,
+}
+
+impl Before {
+    /// How the series ends after `samples`, having ended as `self` before
+    /// them.
+    pub fn after(&self, samples: &[(i64, Value)]) -> Before {
+        let mut end = self.clone();
+        for (_, v) in samples {
+            end = match v {
+                Value::Histogram(h) => Before::Histogram(h.clone()),
+                Value::Float(f) if crate::is_stale_nan(*f) && end != Before::Nothing => {
+                    Before::HistogramStale
+                }
+                Value::Float(_) => Before::Nothing,
+            };
+        }
+        end
+    }
+}
+
 /// What was written: the block's statistics.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Written {
@@ -41,8 +90,13 @@ pub struct Written {
     pub num_series: u64,
     /// Chunks.
     pub num_chunks: u64,
-    /// Samples.
+    /// Samples, floats and histograms.
     pub num_samples: u64,
+    /// Of those, the float samples (in XOR chunks).
+    pub num_float_samples: u64,
+    /// Of those, the native histogram samples (stale markers of histogram
+    /// series included).
+    pub num_histogram_samples: u64,
     /// Bytes of the block's files.
     pub bytes: u64,
 }
@@ -88,12 +142,12 @@ impl ChunkSegments {
         Ok(())
     }
 
-    /// Appends one chunk, returning its reference.
-    fn add(&mut self, data: &[u8]) -> Result<u64, Error> {
+    /// Appends one chunk of encoding `enc`, returning its reference.
+    fn add(&mut self, enc: u8, data: &[u8]) -> Result<u64, Error> {
         let mut rec = Vec::with_capacity(data.len() + 10);
         put_uvarint(&mut rec, data.len() as u64);
         let body_at = rec.len();
-        rec.push(ENC_XOR);
+        rec.push(enc);
         rec.extend_from_slice(data);
         let sum = crc32c(&rec[body_at..]);
         rec.extend_from_slice(&sum.to_be_bytes());
@@ -122,14 +176,42 @@ impl ChunkSegments {
 /// Writes a block of `series` (each with its samples in time order, all
 /// within `[min_time, max_time)`, the series in label order) into
 /// `dir/<ulid>/`, through `dir/<ulid>.tmp-for-creation/` as Prometheus
-/// does. Series without samples are left out; samples are cut into XOR
-/// chunks of [`SAMPLES_PER_CHUNK`].
+/// does. Series without samples are left out; float samples are cut into
+/// XOR chunks of [`SAMPLES_PER_CHUNK`], histograms into histogram chunks
+/// as Prometheus's head cuts them (see
+/// [`crate::chunkenc::prom_histogram::encode_series`]), and a chunk ends
+/// where a series goes from one kind to the other.
+///
+/// A float stale marker right after a histogram sample (or after another
+/// such marker) is written as a histogram stale marker in the histogram
+/// chunk, as Prometheus's head stores the stale marker of a histogram
+/// series.
 pub fn write_block(
     dir: &Path,
     ulid: &str,
     min_time: i64,
     max_time: i64,
-    series: impl IntoIterator<Item = Result<(Labels, Vec<(i64, f64)>), Error>>,
+    series: impl IntoIterator<Item = Result<SeriesSamples, Error>>,
+) -> Result<Written, Error> {
+    write_block_after(
+        dir,
+        ulid,
+        min_time,
+        max_time,
+        series
+            .into_iter()
+            .map(|s| s.map(|(l, v)| (l, v, Before::Nothing))),
+    )
+}
+
+/// [`write_block`] for series that go on from earlier blocks: each with
+/// how it ended before this block (see [`Before`]).
+pub fn write_block_after(
+    dir: &Path,
+    ulid: &str,
+    min_time: i64,
+    max_time: i64,
+    series: impl IntoIterator<Item = Result<(Labels, Vec<(i64, Value)>, Before), Error>>,
 ) -> Result<Written, Error> {
     let tmp = dir.join(format!("{ulid}.tmp-for-creation"));
     let dst = dir.join(ulid);
@@ -154,12 +236,45 @@ pub fn write_block(
     res
 }
 
+/// A series' samples as runs of one kind: floats, or histograms with
+/// their stale markers.
+enum Run<'a> {
+    Floats(Vec<(i64, f64)>),
+    Histograms(Vec<Point<'a>>),
+}
+
+fn runs<'a>(before: &Before, samples: &'a [(i64, Value)]) -> Vec<Run<'a>> {
+    let mut out: Vec<Run<'a>> = Vec::new();
+    if before != &Before::Nothing {
+        // a stale marker going on from a histogram
+        if let Some(&(t, Value::Float(f))) = samples.first() {
+            if crate::is_stale_nan(f) {
+                out.push(Run::Histograms(vec![(t, None)]));
+            }
+        }
+    }
+    for (t, v) in samples.iter().skip(out.len()) {
+        match v {
+            Value::Histogram(h) => match out.last_mut() {
+                Some(Run::Histograms(r)) => r.push((*t, Some(&**h))),
+                _ => out.push(Run::Histograms(vec![(*t, Some(&**h))])),
+            },
+            Value::Float(f) => match out.last_mut() {
+                Some(Run::Histograms(r)) if crate::is_stale_nan(*f) => r.push((*t, None)),
+                Some(Run::Floats(r)) => r.push((*t, *f)),
+                _ => out.push(Run::Floats(vec![(*t, *f)])),
+            },
+        }
+    }
+    out
+}
+
 fn write_files(
     tmp: &Path,
     ulid: &str,
     min_time: i64,
     max_time: i64,
-    series: impl IntoIterator<Item = Result<(Labels, Vec<(i64, f64)>), Error>>,
+    series: impl IntoIterator<Item = Result<(Labels, Vec<(i64, Value)>, Before), Error>>,
 ) -> Result<Written, Error> {
     let mut segs = ChunkSegments::new(tmp.join("chunks"));
     let mut entries: Vec<SeriesEntry> = Vec::new();
@@ -170,7 +285,7 @@ fn write_files(
         ..Written::default()
     };
     for s in series {
-        let (labels, samples) = s?;
+        let (labels, samples, before) = s?;
         if samples.is_empty() {
             continue;
         }
@@ -182,9 +297,28 @@ fn write_files(
             }
         }
         let mut chunks = Vec::with_capacity(samples.len().div_ceil(SAMPLES_PER_CHUNK));
-        for part in samples.chunks(SAMPLES_PER_CHUNK) {
-            let r = segs.add(&encode_xor(part))?;
-            chunks.push((part[0].0, part[part.len() - 1].0, r));
+        for (i, run) in runs(&before, &samples).into_iter().enumerate() {
+            match run {
+                Run::Floats(floats) => {
+                    for part in floats.chunks(SAMPLES_PER_CHUNK) {
+                        let r = segs.add(ENC_XOR, &encode_xor(part))?;
+                        chunks.push((part[0].0, part[part.len() - 1].0, r));
+                    }
+                    w.num_float_samples += floats.len() as u64;
+                }
+                Run::Histograms(points) => {
+                    let prev = match (&before, i) {
+                        (Before::Histogram(h), 0) => Some((min_time, Some(&**h))),
+                        (Before::HistogramStale, 0) => Some((min_time, None)),
+                        _ => None,
+                    };
+                    for c in encode_series_after(prev, &points) {
+                        let r = segs.add(c.encoding, &c.data)?;
+                        chunks.push((c.min_time, c.max_time, r));
+                    }
+                    w.num_histogram_samples += points.len() as u64;
+                }
+            }
         }
         w.num_series += 1;
         w.num_chunks += chunks.len() as u64;
@@ -208,11 +342,26 @@ fn write_synced(path: &Path, data: &[u8]) -> Result<(), Error> {
     f.sync_all().map_err(|e| Error::io(path, e))
 }
 
-/// `meta.json` as Prometheus writes it (tab-indented).
+/// `meta.json` as Prometheus writes it (tab-indented), with the float and
+/// histogram sample counts of Prometheus 3.6 and later (left out when 0,
+/// as it leaves them out; older versions ignore them).
 fn meta_json(w: &Written) -> String {
+    let mut kinds = String::new();
+    if w.num_float_samples > 0 {
+        kinds.push_str(&format!(
+            "\n\t\t\"numFloatSamples\": {},",
+            w.num_float_samples
+        ));
+    }
+    if w.num_histogram_samples > 0 {
+        kinds.push_str(&format!(
+            "\n\t\t\"numHistogramSamples\": {},",
+            w.num_histogram_samples
+        ));
+    }
     format!(
         "{{\n\t\"ulid\": \"{}\",\n\t\"minTime\": {},\n\t\"maxTime\": {},\n\t\"stats\": {{\n\t\t\
-         \"numSamples\": {},\n\t\t\"numSeries\": {},\n\t\t\"numChunks\": {}\n\t}},\n\t\
+         \"numSamples\": {},{kinds}\n\t\t\"numSeries\": {},\n\t\t\"numChunks\": {}\n\t}},\n\t\
          \"compaction\": {{\n\t\t\"level\": 1,\n\t\t\"sources\": [\n\t\t\t\"{}\"\n\t\t]\n\t}},\n\t\
          \"version\": 1\n}}",
         w.ulid, w.min_time, w.max_time, w.num_samples, w.num_series, w.num_chunks, w.ulid
@@ -378,6 +527,10 @@ mod tests {
     use crate::prom::chunks::BlockChunks;
     use crate::prom::index::IndexReader;
 
+    fn floats(s: &[(i64, f64)]) -> Vec<(i64, Value)> {
+        s.iter().map(|&(t, v)| (t, Value::Float(v))).collect()
+    }
+
     fn tmpdir(name: &str) -> PathBuf {
         let d =
             std::env::temp_dir().join(format!("flint-promwriter-{name}-{}", std::process::id()));
@@ -406,7 +559,7 @@ mod tests {
             "01HZZZZZZZZZZZZZZZZZZZZZZZ",
             0,
             10_000_000,
-            series.clone().into_iter().map(Ok),
+            series.iter().map(|(l, s)| Ok((l.clone(), floats(s)))),
         )
         .unwrap();
         assert_eq!(w.num_series, 50);
@@ -448,11 +601,171 @@ mod tests {
             "01HZZZZZZZZZZZZZZZZZZZZZZZ",
             0,
             10,
-            vec![Ok((a, vec![(1, 1.0)])), Ok((b, vec![(1, 1.0)]))],
+            vec![
+                Ok((a, vec![(1, Value::Float(1.0))])),
+                Ok((b, vec![(1, Value::Float(1.0))])),
+            ],
         )
         .unwrap_err();
         assert!(err.to_string().contains("out of order"), "{err}");
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn histograms_go_into_histogram_chunks_with_their_stale_markers() {
+        use crate::chunkenc::prom_histogram::{
+            decode, Converted, ENC_FLOAT_HISTOGRAM, ENC_HISTOGRAM,
+        };
+        use crate::histogram::CounterResetHint;
+        let dir = tmpdir("histograms");
+        let h = |k: i64, gauge: bool| {
+            let mut h = FloatHistogram {
+                schema: 1,
+                zero_threshold: 1e-3,
+                count: (5 + k) as f64,
+                sum: 0.5 * k as f64,
+                positive: vec![(0, 2.0), (3, (3 + k) as f64)],
+                ..FloatHistogram::default()
+            };
+            if gauge {
+                h.counter_reset_hint = CounterResetHint::Gauge;
+                h.count += 0.5;
+                h.positive[0].1 += 0.5;
+            }
+            Value::Histogram(Arc::new(h))
+        };
+        let stale = Value::Float(f64::from_bits(crate::STALE_NAN_BITS));
+        let mut mixed = vec![(0, Value::Float(1.0)), (1_000, Value::Float(2.0))];
+        for k in 0..130 {
+            mixed.push((2_000 + k * 1_000, h(k, false)));
+        }
+        mixed.push((200_000, stale.clone()));
+        mixed.push((201_000, stale.clone()));
+        mixed.push((202_000, Value::Float(3.0)));
+        mixed.push((203_000, stale.clone()));
+        let gauge: Vec<(i64, Value)> = (0..5).map(|k| (k * 1_000, h(k, true))).collect();
+        let a = Labels::from_pairs(&[("__name__", "a")]);
+        let b = Labels::from_pairs(&[("__name__", "b")]);
+        let w = write_block(
+            &dir,
+            "01HZZZZZZZZZZZZZZZZZZZZZZZ",
+            0,
+            300_000,
+            vec![Ok((a, mixed)), Ok((b, gauge))],
+        )
+        .unwrap();
+        assert_eq!(w.num_samples, 2 + 130 + 2 + 2 + 5);
+        assert_eq!(w.num_float_samples, 4);
+        assert_eq!(w.num_histogram_samples, 137);
+        let block = dir.join("01HZZZZZZZZZZZZZZZZZZZZZZZ");
+        let meta = fs::read_to_string(block.join("meta.json")).unwrap();
+        assert!(
+            meta.contains("\"numSamples\": 141,\n\t\t\"numFloatSamples\": 4,\n\t\t\"numHistogramSamples\": 137,\n\t\t\"numSeries\": 2,"),
+            "{meta}"
+        );
+        let ix = IndexReader::open(&block.join("index")).unwrap();
+        let chunks = BlockChunks::open(&block).unwrap();
+        let mut kinds = Vec::new();
+        for i in 0..ix.len() {
+            let mut got = Vec::new();
+            for c in &ix.series(i).unwrap().chunks {
+                let (enc, data) = chunks.get(c.r#ref).unwrap();
+                let n = if enc == ENC_XOR {
+                    let s = decode_xor(data).unwrap();
+                    got.extend(s.iter().map(|s| format!("{}", s.1)));
+                    s.len()
+                } else {
+                    let s = decode(enc, data).unwrap();
+                    for (_, p) in &s {
+                        got.push(match p.clone().convert().unwrap() {
+                            Converted::Stale => "stale".to_string(),
+                            Converted::Histogram(h) => format!("h{}", h.count),
+                        });
+                    }
+                    s.len()
+                };
+                kinds.push((i, enc, n));
+            }
+            if i == 0 {
+                assert_eq!(&got[..3], ["1", "2", "h5"]);
+                assert_eq!(
+                    &got[got.len() - 5..],
+                    ["h134", "stale", "stale", "3", "NaN"]
+                );
+            }
+        }
+        assert_eq!(
+            kinds,
+            vec![
+                (0, ENC_XOR, 2),
+                (0, ENC_HISTOGRAM, 120),
+                (0, ENC_HISTOGRAM, 12),
+                (0, ENC_XOR, 2),
+                (1, ENC_FLOAT_HISTOGRAM, 5),
+            ]
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_series_goes_on_from_the_block_before() {
+        use crate::chunkenc::prom_histogram::decode;
+        use crate::histogram::CounterResetHint;
+        let dir = tmpdir("after");
+        let h = |c: f64| {
+            Arc::new(FloatHistogram {
+                count: c,
+                positive: vec![(0, c)],
+                ..FloatHistogram::default()
+            })
+        };
+        let stale = Value::Float(f64::from_bits(crate::STALE_NAN_BITS));
+        let before =
+            Before::Nothing.after(&[(0, Value::Float(1.0)), (5, Value::Histogram(h(5.0)))]);
+        assert_eq!(before, Before::Histogram(h(5.0)));
+        assert_eq!(before.after(&[(6, stale.clone())]), Before::HistogramStale);
+        assert_eq!(
+            Before::Nothing.after(&[(6, stale.clone())]),
+            Before::Nothing
+        );
+        let a = Labels::from_pairs(&[("__name__", "a")]);
+        let b = Labels::from_pairs(&[("__name__", "b")]);
+        write_block_after(
+            &dir,
+            "01HZZZZZZZZZZZZZZZZZZZZZZZ",
+            0,
+            100,
+            vec![
+                Ok((
+                    a,
+                    vec![(10, stale.clone()), (20, Value::Histogram(h(6.0)))],
+                    before.clone(),
+                )),
+                Ok((b, vec![(10, Value::Histogram(h(3.0)))], before)),
+            ],
+        )
+        .unwrap();
+        let block = dir.join("01HZZZZZZZZZZZZZZZZZZZZZZZ");
+        let ix = IndexReader::open(&block.join("index")).unwrap();
+        let chunks = BlockChunks::open(&block).unwrap();
+        let mut headers = Vec::new();
+        for i in 0..ix.len() {
+            for c in &ix.series(i).unwrap().chunks {
+                let (enc, data) = chunks.get(c.r#ref).unwrap();
+                let s = decode(enc, data).unwrap();
+                headers.push((i, s.len(), s[0].1.hint));
+            }
+        }
+        assert_eq!(
+            headers,
+            vec![
+                // the stale marker stays a histogram one
+                (0, 1, CounterResetHint::NotCounterReset),
+                (0, 1, CounterResetHint::Unknown),
+                (1, 1, CounterResetHint::CounterReset),
+            ]
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 }
