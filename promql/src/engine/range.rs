@@ -81,6 +81,12 @@ impl RangeVec {
         self.queried.len()
     }
 
+    /// Whether the open column has a value at some step.
+    fn any_in_open_column(&self) -> bool {
+        let from = self.vals.len() - self.steps();
+        self.present[from..].iter().any(|&p| p)
+    }
+
     /// Appends the open column's value at its next step (absent: `None`).
     #[inline]
     fn push(&mut self, v: Option<f64>) {
@@ -237,6 +243,82 @@ struct RangeHow {
     /// `rate` (`Some(true)`) or `increase` (`Some(false)`): resets are
     /// found once per series instead of once per window.
     counter: Option<bool>,
+    /// A sum or mean of each window's values, computed for several
+    /// windows at once.
+    summed: Option<Summed>,
+}
+
+/// The window functions that add up their values.
+#[derive(Clone, Copy)]
+enum Summed {
+    /// `sum_over_time`.
+    Sum,
+    /// `avg_over_time`.
+    Mean,
+}
+
+/// Windows whose sums are computed side by side.
+const LANES: usize = 8;
+
+/// The Kahan sums of up to `LANES` windows (ranges of `samples`, none
+/// empty): per window its sum, its compensation, and whether the sum
+/// overflowed where the value added did not (from there a mean is
+/// computed incrementally, see [`MeanAcc`]). A window's additions form a
+/// chain, each waiting for the one before; the chains of the windows are
+/// interleaved so the processor works on them together, and each window
+/// still adds its values in its own order from its own start.
+fn kahan_lanes(
+    samples: &[(i64, f64)],
+    group: &[(usize, usize)],
+) -> ([f64; LANES], [f64; LANES], [bool; LANES]) {
+    let (mut lo, mut len) = ([0usize; LANES], [0usize; LANES]);
+    for (k, &(a, b)) in group.iter().enumerate() {
+        (lo[k], len[k]) = (a, b - a);
+    }
+    let longest = len.iter().copied().max().unwrap_or(0);
+    let (mut sum, mut c, mut over) = ([0.0f64; LANES], [0.0f64; LANES], [false; LANES]);
+    for j in 0..longest {
+        for k in 0..LANES {
+            let inside = j < len[k];
+            // a lane past its window reads its last value and keeps its sum
+            let v = samples[lo[k] + j.min(len[k].max(1) - 1)].1;
+            let (s2, c2) = kahan_add(v, sum[k], c[k]);
+            over[k] |= inside & s2.is_infinite() & !v.is_infinite();
+            sum[k] = if inside { s2 } else { sum[k] };
+            c[k] = if inside { c2 } else { c[k] };
+        }
+    }
+    (sum, c, over)
+}
+
+/// The sum (`Summed::Sum`) or mean of each of `windows` (ranges of
+/// `samples`, none empty), appended to `out`: bit for bit what the window
+/// function gives each window alone.
+fn window_sums(
+    samples: &[(i64, f64)],
+    windows: &[(usize, usize)],
+    summed: Summed,
+    out: &mut Vec<f64>,
+) {
+    for group in windows.chunks(LANES) {
+        let (sum, c, over) = kahan_lanes(samples, group);
+        for (k, &(lo, hi)) in group.iter().enumerate() {
+            out.push(match summed {
+                Summed::Sum => sum[k] + c[k],
+                Summed::Mean if !over[k] => {
+                    let n = (hi - lo) as f64;
+                    sum[k] / n + c[k] / n
+                }
+                Summed::Mean => {
+                    let mut acc = MeanAcc::default();
+                    for p in &samples[lo..hi] {
+                        acc.add(p.1);
+                    }
+                    acc.result()
+                }
+            });
+        }
+    }
 }
 
 /// Functions of one range vector whose scalar arguments need no checks.
@@ -438,10 +520,16 @@ impl Evaluator<'_> {
                         "increase" => Some(false),
                         _ => None,
                     };
+                    let summed = match func.as_str() {
+                        "sum_over_time" => Some(Summed::Sum),
+                        "avg_over_time" => Some(Summed::Mean),
+                        _ => None,
+                    };
                     let how = RangeHow {
                         f,
                         keep_name,
                         counter,
+                        summed,
                     };
                     return Ok(Some(
                         self.native_range_fn(vs, range_ms, &how, &params, times, used)?,
@@ -675,6 +763,12 @@ fn range_fn_part(
         } else {
             Cow::Borrowed(all)
         };
+        if let Some(summed) = how.summed {
+            summed_column(&mut rv, &samples, times, offset_ms, range_ms, summed);
+            let any = rv.any_in_open_column();
+            rv.end_column(&s.labels, any);
+            continue;
+        }
         // for rate and increase: where the counter resets
         let resets: Vec<usize> = match how.counter {
             Some(_) => (1..samples.len())
@@ -724,6 +818,43 @@ fn range_fn_part(
         rv.end_column(&s.labels, any);
     }
     Ok(rv)
+}
+
+/// The open column of a summing window function: each step's window
+/// found as the step-wise path finds it, the sums computed side by side.
+fn summed_column(
+    rv: &mut RangeVec,
+    samples: &[(i64, f64)],
+    times: &[i64],
+    offset_ms: i64,
+    range_ms: i64,
+    summed: Summed,
+) {
+    let mut windows = Vec::with_capacity(times.len());
+    let (mut lo, mut hi) = (0usize, 0usize);
+    for (i, &ts) in times.iter().enumerate() {
+        let end = ts.saturating_sub(offset_ms);
+        let start = end.saturating_sub(range_ms);
+        while lo < samples.len() && samples[lo].0 <= start {
+            lo += 1;
+        }
+        hi = hi.max(lo);
+        while hi < samples.len() && samples[hi].0 <= end {
+            hi += 1;
+        }
+        if lo < hi {
+            rv.held[i] += hi - lo;
+            rv.queried[i] += (hi - lo) as u64;
+        }
+        windows.push((lo, hi));
+    }
+    let full: Vec<(usize, usize)> = windows.iter().copied().filter(|w| w.0 < w.1).collect();
+    let mut sums = Vec::with_capacity(full.len());
+    window_sums(samples, &full, summed, &mut sums);
+    let mut sums = sums.into_iter();
+    for (lo, hi) in windows {
+        rv.push(if lo < hi { sums.next() } else { None });
+    }
 }
 
 /// Aggregates `input` by the grouping labels at every step: members in
@@ -805,5 +936,81 @@ fn aggregate<A: Acc>((input, grouping, without): (&RangeVec, &[String], bool)) -
         queried: input.queried.clone(),
         held: input.held.clone(),
         decoded: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::Value;
+    use crate::Engine;
+    use tsdb::read::MemQueryable;
+
+    /// The sums and means of windows computed side by side equal, bit for
+    /// bit, the window function applied to each window alone: over
+    /// ordinary values, values whose sum overflows (the mean turns
+    /// incremental), NaN, infinities and gaps.
+    #[test]
+    fn side_by_side_window_sums_equal_one_window_at_a_time() {
+        let mut store = MemQueryable::new();
+        let mut all: Vec<(Labels, Vec<(i64, f64)>)> = Vec::new();
+        for kind in 0..4 {
+            let labels = Labels::from_pairs(&[("__name__", "m"), ("kind", &kind.to_string())]);
+            let mut samples = Vec::new();
+            for i in 0..480i64 {
+                if kind == 3 && (100..160).contains(&i) {
+                    continue; // a gap longer than the window
+                }
+                let v = match kind {
+                    0 => (i as f64 * 0.37).sin() * 1e3 + 0.1 * i as f64,
+                    1 => (if i % 3 == 0 { -1.0 } else { 1.0 }) * 1.5e308,
+                    2 if i == 50 => f64::NAN,
+                    2 if i == 200 => f64::INFINITY,
+                    2 => i as f64 * 1e-3,
+                    _ => 1e15 + i as f64 * 0.5,
+                };
+                store.add(&labels, i * 15_000, v);
+                samples.push((i * 15_000, v));
+            }
+            all.push((labels, samples));
+        }
+        let engine = Engine::default();
+        let (start, end, step, range) = (0i64, 480 * 15_000, 60_000i64, 600_000i64);
+        for func in ["avg_over_time", "sum_over_time"] {
+            let Some((_, Impl::Range { f, .. })) = IMPLS.iter().find(|(n, _)| *n == func) else {
+                panic!("{func} is a range function");
+            };
+            let q = format!("{func}(m[10m])");
+            let r = engine.range_query(&store, &q, start, end, step).unwrap();
+            let Value::Matrix(m) = r.value else {
+                panic!("matrix expected")
+            };
+            assert_eq!(m.len(), all.len());
+            for (series, (labels, samples)) in m.iter().zip(&all) {
+                assert_eq!(series.metric.get("kind"), labels.get("kind"));
+                let mut want = Vec::new();
+                let mut ts = start;
+                while ts <= end {
+                    let window: Vec<(i64, f64)> = samples
+                        .iter()
+                        .copied()
+                        .filter(|s| s.0 > ts - range && s.0 <= ts)
+                        .collect();
+                    if !window.is_empty() {
+                        let w = Window {
+                            start: ts - range,
+                            end: ts,
+                            ts,
+                        };
+                        let v = f(&window, &w, &[]).expect("a value");
+                        want.push((ts, v.to_bits()));
+                    }
+                    ts += step;
+                }
+                let got: Vec<(i64, u64)> =
+                    series.points.iter().map(|p| (p.0, p.1.to_bits())).collect();
+                assert_eq!(got, want, "{q} for kind {:?}", labels.get("kind"));
+            }
+        }
     }
 }
