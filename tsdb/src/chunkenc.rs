@@ -79,8 +79,8 @@ impl ChunkIter<'_> {
                     }
                 }
             }
-            ChunkIter::Delta(it) => it.decode_into(mint, maxt, out),
-            ChunkIter::Shared(it) => it.decode_into(mint, maxt, out),
+            ChunkIter::Delta(it) => delta::Groups::decode_into(it, mint, maxt, out),
+            ChunkIter::Shared(it) => delta::Groups::decode_into(*it, mint, maxt, out),
             ChunkIter::Empty => {}
         }
     }

@@ -777,18 +777,12 @@ fn range_fn_part(
             None => Vec::new(),
         };
         let mut r = 0usize;
-        let (mut lo, mut hi) = (0usize, 0usize);
+        let mut cursor = WindowCursor::default();
         let mut any = false;
         for (i, &ts) in times.iter().enumerate() {
             let end = ts.saturating_sub(offset_ms);
             let start = end.saturating_sub(range_ms);
-            while lo < samples.len() && samples[lo].0 <= start {
-                lo += 1;
-            }
-            hi = hi.max(lo);
-            while hi < samples.len() && samples[hi].0 <= end {
-                hi += 1;
-            }
+            let (lo, hi) = cursor.advance(&samples, start, end);
             let mut value = None;
             if lo < hi {
                 let points = &samples[lo..hi];
@@ -820,6 +814,30 @@ fn range_fn_part(
     Ok(rv)
 }
 
+/// The window `(start, end]` of each step in turn, over one series'
+/// samples: its bounds only move forward.
+#[derive(Default)]
+struct WindowCursor {
+    lo: usize,
+    hi: usize,
+}
+
+impl WindowCursor {
+    /// The range of `samples` in `(start, end]`, for windows given in time
+    /// order.
+    #[inline]
+    fn advance(&mut self, samples: &[(i64, f64)], start: i64, end: i64) -> (usize, usize) {
+        while self.lo < samples.len() && samples[self.lo].0 <= start {
+            self.lo += 1;
+        }
+        self.hi = self.hi.max(self.lo);
+        while self.hi < samples.len() && samples[self.hi].0 <= end {
+            self.hi += 1;
+        }
+        (self.lo, self.hi)
+    }
+}
+
 /// The open column of a summing window function: each step's window
 /// found as the step-wise path finds it, the sums computed side by side.
 fn summed_column(
@@ -831,17 +849,10 @@ fn summed_column(
     summed: Summed,
 ) {
     let mut windows = Vec::with_capacity(times.len());
-    let (mut lo, mut hi) = (0usize, 0usize);
+    let mut cursor = WindowCursor::default();
     for (i, &ts) in times.iter().enumerate() {
         let end = ts.saturating_sub(offset_ms);
-        let start = end.saturating_sub(range_ms);
-        while lo < samples.len() && samples[lo].0 <= start {
-            lo += 1;
-        }
-        hi = hi.max(lo);
-        while hi < samples.len() && samples[hi].0 <= end {
-            hi += 1;
-        }
+        let (lo, hi) = cursor.advance(samples, end.saturating_sub(range_ms), end);
         if lo < hi {
             rv.held[i] += hi - lo;
             rv.queried[i] += (hi - lo) as u64;

@@ -617,11 +617,28 @@ impl DeltaIterator<'_> {
     pub fn exponent(&self) -> u8 {
         self.e
     }
+}
 
+/// Iterators that decode a group of samples at a time.
+pub trait Groups: Sized {
     /// The timestamps and mantissas of the samples decoded but not yet
-    /// taken, or else of the next group (the first two samples, then up to
-    /// 64 at a time); `None` at the end.
-    fn next_group(&mut self) -> Option<(&[i64], &[i64])> {
+    /// taken, or else of the next group, with their exponent; `None` at
+    /// the end.
+    fn next_group(&mut self) -> Option<(&[i64], &[i64], u8)>;
+
+    /// Appends the remaining samples with `mint <= t <= maxt` to `out`, a
+    /// group at a time.
+    fn decode_into(mut self, mint: i64, maxt: i64, out: &mut Vec<(i64, f64)>) {
+        while let Some((ts, ms, e)) = self.next_group() {
+            if !push_group(ts, ms, e, mint, maxt, out) {
+                return;
+            }
+        }
+    }
+}
+
+impl Groups for DeltaIterator<'_> {
+    fn next_group(&mut self) -> Option<(&[i64], &[i64], u8)> {
         if self.at == self.len && self.refill().is_none() {
             self.count = self.decoded;
             self.len = 0;
@@ -629,24 +646,7 @@ impl DeltaIterator<'_> {
         }
         let (a, b) = (self.at, self.len);
         self.at = b;
-        Some((&self.ts[a..b], &self.ms[a..b]))
-    }
-}
-
-impl DeltaIterator<'_> {
-    /// Appends the remaining samples with `mint <= t <= maxt` to `out`, a
-    /// group at a time.
-    pub fn decode_into(mut self, mint: i64, maxt: i64, out: &mut Vec<(i64, f64)>) {
-        loop {
-            if self.at == self.len && self.refill().is_none() {
-                return;
-            }
-            let (a, b) = (self.at, self.len);
-            self.at = b;
-            if !push_group(&self.ts[a..b], &self.ms[a..b], self.e, mint, maxt, out) {
-                return;
-            }
-        }
+        Some((&self.ts[a..b], &self.ms[a..b], self.e))
     }
 }
 
@@ -780,17 +780,14 @@ impl<'a> SharedIterator<'a> {
                 n
             }
             Some(it) => {
-                let (_, dm) = it.next_group()?;
+                let (_, dm, e) = it.next_group()?;
                 let n = dm.len();
-                if n > left {
+                if n > left || e != d.e {
                     return None;
                 }
                 let bm = &d.ms[self.next..self.next + n];
                 for ((m, b), x) in self.ms[..n].iter_mut().zip(bm).zip(dm) {
                     *m = b.wrapping_add(*x);
-                }
-                if it.exponent() != d.e {
-                    return None;
                 }
                 n
             }
@@ -803,20 +800,15 @@ impl<'a> SharedIterator<'a> {
     }
 }
 
-impl SharedIterator<'_> {
-    /// Appends the remaining samples with `mint <= t <= maxt` to `out`, a
-    /// group at a time.
-    pub fn decode_into(mut self, mint: i64, maxt: i64, out: &mut Vec<(i64, f64)>) {
-        loop {
-            if self.at == self.len && self.refill().is_none() {
-                return;
-            }
-            let (a, b) = (self.at, self.len);
-            self.at = b;
-            if !push_group(&self.ts[a..b], &self.ms[a..b], self.e, mint, maxt, out) {
-                return;
-            }
+impl Groups for SharedIterator<'_> {
+    fn next_group(&mut self) -> Option<(&[i64], &[i64], u8)> {
+        if self.at == self.len && self.refill().is_none() {
+            self.len = 0;
+            return None;
         }
+        let (a, b) = (self.at, self.len);
+        self.at = b;
+        Some((&self.ts[a..b], &self.ms[a..b], self.e))
     }
 }
 
