@@ -38,10 +38,10 @@ impl Querier for StoreQuerier<'_> {
             .map(|(l, s)| {
                 let lo = s.partition_point(|p| p.0 < self.mint);
                 let hi = s.partition_point(|p| p.0 <= self.maxt);
-                Series {
-                    labels: l.clone(),
-                    samples: Box::new(VecIterator::new(s[lo..hi.max(lo)].to_vec())),
-                }
+                Series::floats(
+                    l.clone(),
+                    Box::new(VecIterator::new(s[lo..hi.max(lo)].to_vec())),
+                )
             })
             .collect())
     }
