@@ -15,7 +15,7 @@ fn labels(i: usize) -> Labels {
         ("job", &format!("job-{}", i % 10)),
         ("instance", &format!("10.0.{}.{}:9100", i / 250, i % 250)),
         ("handler", &format!("/api/v1/h{}", i % 20)),
-        ("code", if i % 7 == 0 { "500" } else { "200" }),
+        ("code", if i.is_multiple_of(7) { "500" } else { "200" }),
     ])
 }
 

@@ -388,7 +388,7 @@ pub fn base2_bytes(mut n: u64) -> String {
     const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     let mut parts = Vec::new();
     for unit in UNITS {
-        if n % 1024 != 0 {
+        if !n.is_multiple_of(1024) {
             parts.push(format!("{}{unit}", n % 1024));
         }
         n /= 1024;

@@ -258,7 +258,10 @@ mod tests {
         .unwrap();
         let (mut o, mut e) = (Vec::new(), Vec::new());
         let g = good.display().to_string();
-        assert_eq!(check_configs(&[g.clone()], &mut o, &mut e), SUCCESS);
+        assert_eq!(
+            check_configs(std::slice::from_ref(&g), &mut o, &mut e),
+            SUCCESS
+        );
         assert!(String::from_utf8_lossy(&o).contains(&format!(
             " SUCCESS: {g} is valid prometheus config file syntax"
         )));

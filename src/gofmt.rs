@@ -121,7 +121,7 @@ pub fn format_float(v: f64, fmt: char, prec: Option<usize>) -> String {
                 // formats at most u16::MAX of them
                 let q = p.min(1100);
                 let mut s = format!("{:.*}", q, v.abs());
-                s.extend(std::iter::repeat('0').take(p - q));
+                s.extend(std::iter::repeat_n('0', p - q));
                 s
             }
             None => {

@@ -553,7 +553,8 @@ scrape_configs:\n  - job_name: myjob\n    static_configs:\n      - targets: ['{a
         )
     };
     // name -> (labels, annotations, generatorURL) expected in Alertmanager
-    let expected: BTreeMap<&str, (BTreeMap<String, String>, BTreeMap<String, String>, String)> = [
+    type Expected = (BTreeMap<String, String>, BTreeMap<String, String>, String);
+    let expected: BTreeMap<&str, Expected> = [
         (
             "HighRequestLatency",
             (

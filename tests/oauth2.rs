@@ -363,7 +363,7 @@ fn jwt_bearer_assertions_are_signed_with_the_key() {
     assert_eq!(parts.len(), 3);
     let decode = |p: &str| -> Vec<u8> {
         let mut std = p.replace('-', "+").replace('_', "/");
-        while std.len() % 4 != 0 {
+        while !std.len().is_multiple_of(4) {
             std.push('=');
         }
         crate::common::base64_decode(&std)

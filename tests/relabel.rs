@@ -8,11 +8,10 @@ use crate::common::{MockTarget, Server};
 
 /// (job, relabel_configs YAML, expected labels besides job and instance;
 /// None = the target is dropped).
-fn cases() -> Vec<(
-    &'static str,
-    &'static str,
-    Option<Vec<(&'static str, &'static str)>>,
-)> {
+/// Label names and values.
+type Pairs = Vec<(&'static str, &'static str)>;
+
+fn cases() -> Vec<(&'static str, &'static str, Option<Pairs>)> {
     vec![
         // replace: regex groups into target_label, defaults (separator ";")
         ("replace", "- source_labels: [team, env]\n  regex: '(.+);(.+)'\n  target_label: owner\n  replacement: '$2-$1'", Some(vec![("env", "prod"), ("owner", "prod-web"), ("team", "web")])),

@@ -149,7 +149,7 @@ impl Runner {
                 continue;
             };
             let le = match kind {
-                0 => match labels.get("le").and_then(|v| parse_value(v)) {
+                0 => match labels.get("le").and_then(parse_value) {
                     Some(le) if !le.is_nan() => le,
                     _ => continue,
                 },

@@ -74,7 +74,7 @@ impl fmt::Display for PromDuration {
         }
         for (unit, size) in UNITS {
             // Prometheus prints weeks and years only when they divide exactly
-            if (unit == "y" || unit == "w") && ms % size != 0 {
+            if (unit == "y" || unit == "w") && !ms.is_multiple_of(size) {
                 continue;
             }
             if ms >= size {

@@ -398,7 +398,7 @@ impl Serialize for ByteSize {
             ("KB", 10),
         ];
         for (u, shift) in units {
-            if self.0 >= 1 << shift && self.0 % (1 << shift) == 0 {
+            if self.0 >= 1 << shift && self.0.is_multiple_of(1 << shift) {
                 return s.collect_str(&format_args!("{}{u}", self.0 >> shift));
             }
         }

@@ -114,6 +114,9 @@ fn file_key(sd_index: usize, path: &Path) -> String {
     format!("file/{sd_index}/{}", path.display())
 }
 
+/// A discovery source's name and the target groups it found.
+type SourceGroups = (String, Vec<TargetGroup>);
+
 fn file_sources(
     sd_index: usize,
     files: BTreeMap<PathBuf, Vec<TargetGroup>>,
@@ -129,11 +132,7 @@ impl Sources<'_> {
     /// configuration is applied (read errors are logged), and starts one
     /// task per mechanism feeding `sink`; the file watchers go on from what
     /// was read. Relative file names are resolved against `base`.
-    pub fn start(
-        &self,
-        base: &Path,
-        sink: &Sink,
-    ) -> (Vec<(String, Vec<TargetGroup>)>, Vec<JoinHandle<()>>) {
+    pub fn start(&self, base: &Path, sink: &Sink) -> (Vec<SourceGroups>, Vec<JoinHandle<()>>) {
         let mut sources = Vec::new();
         let mut tasks = Vec::new();
         for (i, f) in self.file.iter().enumerate() {

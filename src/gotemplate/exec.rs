@@ -337,8 +337,8 @@ fn compare(name: &str, vals: &[Value]) -> R<bool> {
     Ok(match name {
         "lt" => a < b,
         "le" => a <= b,
-        "gt" => !(a <= b),
-        _ => !(a < b),
+        "gt" => a.partial_cmp(&b).is_none_or(|o| o.is_gt()),
+        _ => a.partial_cmp(&b).is_none_or(|o| o.is_ge()),
     })
 }
 

@@ -316,7 +316,9 @@ pub fn histogram_from_proto(
         if !negative.is_empty() || !h.negative_spans.is_empty() {
             return Err("custom buckets: must not have negative buckets".into());
         }
-        if h.custom_values.windows(2).any(|w| !(w[0] < w[1]))
+        if h.custom_values
+            .windows(2)
+            .any(|w| w[0].partial_cmp(&w[1]) != Some(std::cmp::Ordering::Less))
             || h.custom_values.iter().any(|v| !v.is_finite())
         {
             return Err("custom buckets: bounds must be finite and ascending".into());

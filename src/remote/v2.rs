@@ -155,7 +155,7 @@ pub fn exemplar(symbols: &[String], e: &Exemplar) -> Result<tsdb::Exemplar, Seri
 /// Label pairs given as symbol references: names non-empty and unique,
 /// pairs with an empty value left out.
 fn label_pairs(symbols: &[String], refs: &[u32]) -> Result<Labels, SeriesError> {
-    if refs.len() % 2 != 0 {
+    if !refs.len().is_multiple_of(2) {
         return Err(SeriesError(format!(
             "invalid labels_refs: odd length {}",
             refs.len()

@@ -116,6 +116,9 @@ pub fn now_ns() -> i64 {
     tsdb::time::now_ns() as i64
 }
 
+/// A rule's output sample: labels, time, value, or the histogram.
+type OutputSample = (Labels, i64, f64, Option<Arc<FloatHistogram>>);
+
 /// XXH64 with seed 0.
 pub fn xxh64(b: &[u8]) -> u64 {
     const P1: u64 = 11400714785074694791;
@@ -461,7 +464,7 @@ pub fn record(
     vector: Vec<RuleSample>,
     t_ms: i64,
     limit: usize,
-) -> Result<Vec<(Labels, i64, f64, Option<Arc<FloatHistogram>>)>, String> {
+) -> Result<Vec<OutputSample>, String> {
     let mut out = Vec::with_capacity(vector.len());
     let mut seen = HashSet::with_capacity(vector.len());
     for (m, v, h) in vector {

@@ -17,6 +17,13 @@ use super::client::JobClient;
 use super::target::{Health, Metadata, Target};
 use crate::textparse::{Entry, MetricType, Parser};
 
+/// A sample of a scrape body: its series' cache key, timestamp, value and
+/// place in the series cache.
+type ScrapedSample<'a> = (&'a [u8], Option<i64>, f64, Option<usize>);
+
+/// Label names and values, in order.
+type LabelPairs = Vec<(String, String)>;
+
 /// The `Accept` header for the formats we parse: OpenMetrics 1.0.0 and
 /// 0.0.1, then the text format 0.0.4 (Prometheus 2.x's default header;
 /// without the UTF-8 escaping offers of 3.x, since quoted metric names are
@@ -332,8 +339,7 @@ impl ScrapeLoop {
         // (cache key, timestamp, value, place in the cache); resolved to
         // series after parsing
         // a target's next scrape is mostly the size of its last
-        let mut samples: Vec<(&[u8], Option<i64>, f64, Option<usize>)> =
-            Vec::with_capacity(self.cache.len());
+        let mut samples: Vec<ScrapedSample<'_>> = Vec::with_capacity(self.cache.len());
         // start (created) times: (sample's place in `samples`, ms)
         let mut starts: Vec<(usize, i64)> = Vec::new();
         let mut hist_starts: Vec<(usize, i64)> = Vec::new();
@@ -1026,7 +1032,7 @@ fn limit_buckets(
 /// first timestamp, the buckets, count and sum, whether a gauge histogram.
 #[derive(Default)]
 struct Nhcb {
-    found: Vec<(Vec<(String, String)>, Option<i64>, ClassicHistogram, bool)>,
+    found: Vec<(LabelPairs, Option<i64>, ClassicHistogram, bool)>,
     index: HashMap<Vec<(String, String)>, usize>,
 }
 

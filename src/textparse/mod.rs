@@ -17,7 +17,9 @@ pub use openmetrics::OpenMetricsParser;
 pub use prom::PromParser;
 
 /// Either format's parser, chosen by content type, with the accessors both
-/// share.
+/// share. One lives on the stack for each scrape, so its variants are not
+/// boxed to even out their sizes.
+#[allow(clippy::large_enum_variant)]
 pub enum Parser<'a> {
     /// Text format 0.0.4.
     Prom(PromParser<'a>),
@@ -39,7 +41,9 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// The next entry; `Ok(None)` at the end.
+    /// The next entry; `Ok(None)` at the end. (A pull parser's step can
+    /// fail, so this is not `Iterator::next`.)
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Entry>, ParseError> {
         match self {
             Parser::Prom(p) => p.next(),

@@ -337,6 +337,9 @@ impl Keyword {
 // Parser
 // ---------------------------------------------------------------------------
 
+/// A series' key, its labels, and its start time in ms.
+type StartCache<'a> = (&'a [u8], Vec<(String, String)>, Option<i64>);
+
 /// A pull parser for the OpenMetrics 1.0 text format over a borrowed body.
 ///
 /// Call [`next`](Self::next) until it returns [`Entry::Eof`] (then
@@ -397,7 +400,7 @@ pub struct OpenMetricsParser<'a> {
     syntax_only: bool,
     /// The last start time looked up: family, labels (without `le` or
     /// `quantile`), start time in ms.
-    start_cache: Option<(&'a [u8], Vec<(String, String)>, Option<i64>)>,
+    start_cache: Option<StartCache<'a>>,
 }
 
 impl<'a> OpenMetricsParser<'a> {

@@ -488,13 +488,16 @@ fn bucket_count(b: &model::Bucket) -> f64 {
     }
 }
 
+/// Label names and values, in order.
+type LabelPairs = Vec<(String, String)>;
+
 /// Builds a series' labels (sorted, `__name__` first among equals by
 /// name order) and key from a metric's labels, a name and a magic label.
 fn series(
     name: &str,
     labels: &[model::LabelPair],
     magic: Option<(&str, String)>,
-) -> Result<(Vec<u8>, Vec<(String, String)>), ParseError> {
+) -> Result<(Vec<u8>, LabelPairs), ParseError> {
     let mut ls: Vec<(String, String)> = Vec::with_capacity(labels.len() + 2);
     ls.push(("__name__".to_string(), name.to_string()));
     for l in labels {
@@ -739,6 +742,7 @@ impl<'a> ProtoParser<'a> {
     }
 
     /// The next entry; `Ok(None)` at the end.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Entry>, ParseError> {
         let Some(e) = self.entries.get(self.pos) else {
             return Ok(None);

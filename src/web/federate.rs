@@ -132,7 +132,7 @@ fn prefers_protobuf<B>(req: &Request<B>) -> bool {
                 .collect::<Vec<_>>()
                 .join(";"),
         );
-        if q > 0.0 && best.map_or(true, |b| q > b.0) {
+        if q > 0.0 && best.is_none_or(|b| q > b.0) {
             best = Some((q, is_proto));
         }
     }

@@ -269,9 +269,9 @@ fn nic_answer(nic: &Value, expand: bool) -> Value {
 
 fn arm(st: &mut State, req: &Request) -> Response {
     let auth = req.header("authorization").unwrap_or("");
-    if !auth
+    if auth
         .strip_prefix("Bearer ")
-        .is_some_and(|t| st.tokens.get(t).map(String::as_str) == Some(SCOPE))
+        .is_none_or(|t| st.tokens.get(t).map(String::as_str) != Some(SCOPE))
     {
         return arm_error(
             401,

@@ -406,7 +406,7 @@ fn handle(st: &Mutex<State>, req: &Request) -> Response {
         }
         if f.get("RoleArn").map(String::as_str) != Some(ROLE.0)
             || f.get("ExternalId").map(String::as_str) != Some(ROLE.1)
-            || f.get("RoleSessionName").map_or(true, |s| s.is_empty())
+            || f.get("RoleSessionName").is_none_or(|s| s.is_empty())
         {
             return sts_error(
                 403,

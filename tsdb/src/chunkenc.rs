@@ -359,7 +359,7 @@ impl XorEncoder {
     pub fn resume(buf: &[u8], count: u16, bit_len: usize) -> (XorEncoder, Vec<(i64, f64)>) {
         let mut it = XorIterator::new(buf, count, bit_len);
         let mut samples = Vec::with_capacity(count as usize);
-        while let Some(s) = it.next() {
+        for s in it.by_ref() {
             samples.push(s);
         }
         let enc = XorEncoder {

@@ -94,11 +94,10 @@ pub(crate) fn merge(dir: &std::path::Path, parts: &[Arc<Block>]) -> Result<Block
         let mut smallest: Option<Labels> = None;
         for it in iters.iter_mut() {
             match it.peek() {
-                Some(Ok((l, _))) => {
-                    if smallest.as_ref().is_none_or(|s| l < s) {
-                        smallest = Some(l.clone());
-                    }
+                Some(Ok((l, _))) if smallest.as_ref().is_none_or(|s| l < s) => {
+                    smallest = Some(l.clone());
                 }
+                Some(Ok(_)) => {}
                 Some(Err(_)) => {
                     if let Some(Err(e)) = it.next() {
                         *failed.borrow_mut() = Some(e);

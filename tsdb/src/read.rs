@@ -214,13 +214,17 @@ pub fn matches_all(labels: &Labels, matchers: &[Matcher]) -> bool {
     matchers.iter().all(|m| m.matches_labels(labels))
 }
 
+/// A histogram sample of [`MemQueryable`]: time, the histogram as read
+/// back, the histogram as added.
+type HistogramAdded = (i64, Arc<FloatHistogram>, FloatHistogram);
+
 /// A small in-memory store, for tests of anything that reads through
 /// [`Queryable`].
 #[derive(Default, Clone)]
 pub struct MemQueryable {
     series: Vec<(Labels, Vec<Sample>)>,
     /// Per series: time, histogram as read back, histogram as added.
-    histograms: Vec<(Labels, Vec<(i64, Arc<FloatHistogram>, FloatHistogram)>)>,
+    histograms: Vec<(Labels, Vec<HistogramAdded>)>,
     /// Samples in each histogram series' current chunk.
     chunk_lens: Vec<usize>,
 }

@@ -705,14 +705,10 @@ pub fn import_head(plan: &Plan, db: &Db, progress: &Progress) -> Result<Skipped,
     for f in found {
         let (series, deletions) = f?;
         for (r, l) in series {
-            known.entry(r).or_insert_with(Known::default).labels = Some(l);
+            known.entry(r).or_default().labels = Some(l);
         }
         for (r, a, b) in deletions {
-            known
-                .entry(r)
-                .or_insert_with(Known::default)
-                .deleted
-                .push((a, b));
+            known.entry(r).or_default().deleted.push((a, b));
         }
     }
     progress.series.fetch_add(

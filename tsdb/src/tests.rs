@@ -19,6 +19,9 @@ fn unlocked() -> Options {
     }
 }
 
+/// A series' samples as a lazy selection gives them.
+type Lazy<'q> = Box<dyn SampleIterator + Send + 'q>;
+
 fn all_samples(db: &Db, matchers: &[Matcher]) -> Vec<(Labels, Vec<(i64, f64)>)> {
     let q = db.querier(i64::MIN, i64::MAX).unwrap();
     let got: Vec<(Labels, Vec<(i64, f64)>)> = q
@@ -35,15 +38,14 @@ fn all_samples(db: &Db, matchers: &[Matcher]) -> Vec<(Labels, Vec<(i64, f64)>)> 
         .collect();
     // the lazy selection reads the same, sample by sample or into a
     // buffer, whole or from a later time on
-    let lazy =
-        |read: &mut dyn FnMut(&mut Box<dyn SampleIterator + Send + '_>) -> Vec<(i64, f64)>| {
-            q.select_lazy(matchers)
-                .unwrap()
-                .into_iter()
-                .map(|mut s| (s.labels.clone(), read(&mut s.samples)))
-                .filter(|(_, v)| !v.is_empty())
-                .collect::<Vec<_>>()
-        };
+    let lazy = |read: &mut dyn FnMut(&mut Lazy<'_>) -> Vec<(i64, f64)>| {
+        q.select_lazy(matchers)
+            .unwrap()
+            .into_iter()
+            .map(|mut s| (s.labels.clone(), read(&mut s.samples)))
+            .filter(|(_, v)| !v.is_empty())
+            .collect::<Vec<_>>()
+    };
     // compared bit for bit: stale markers are NaNs
     type Bits = Vec<(Labels, Vec<(i64, u64)>)>;
     let bits = |v: &[(Labels, Vec<(i64, f64)>)]| -> Bits {

@@ -477,6 +477,15 @@ impl Evaluator<'_> {
     }
 }
 
+/// A hash of a label set that is the same in every process, so that
+/// `limit_ratio` picks the same series across restarts.
+fn stable_hash(l: &tsdb::labels::Labels) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    l.hash(&mut h);
+    h.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -496,13 +505,4 @@ mod tests {
             .fold((0.0, 0.0), |(s, c), &v| kahan_add(v, s, c));
         assert_eq!(s + c, 1.0);
     }
-}
-
-/// A hash of a label set that is the same in every process, so that
-/// `limit_ratio` picks the same series across restarts.
-fn stable_hash(l: &tsdb::labels::Labels) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    l.hash(&mut h);
-    h.finish()
 }

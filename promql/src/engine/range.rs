@@ -634,7 +634,13 @@ impl Evaluator<'_> {
         let (offset_ms, deadline) = (vs.offset_ms, self.deadline);
         let rv = in_parallel(series, times.len(), |part| {
             range_fn_part(
-                part, times, offset_ms, range_ms, how, params, deadline, used,
+                part,
+                times,
+                (offset_ms, range_ms),
+                how,
+                params,
+                deadline,
+                used,
             )
         })?;
         if used == Use::Result {
@@ -742,8 +748,7 @@ fn instant_part(
 fn range_fn_part(
     series: &mut [LoadedSeries],
     times: &[i64],
-    offset_ms: i64,
-    range_ms: i64,
+    (offset_ms, range_ms): (i64, i64),
     how: &RangeHow,
     params: &[f64],
     deadline: Instant,

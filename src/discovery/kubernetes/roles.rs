@@ -599,6 +599,7 @@ impl Objects {
     }
 
     /// The pod and node labels of an address pointing at `target_ref`.
+    #[allow(clippy::too_many_arguments)]
     fn target_ref_labels(
         &self,
         attach: &AttachMetadata,
@@ -987,8 +988,10 @@ mod tests {
                     "ports": [{"port": 80}]}]
             }))
         };
-        let mut objs = Objects::default();
-        objs.main = vec![ep("a"), ep("b")];
+        let mut objs = Objects {
+            main: vec![ep("a"), ep("b")],
+            ..Objects::default()
+        };
         objs.pods.insert("ns/p".into(), pod("True"));
         let attach = AttachMetadata::default();
         let made_for = std::cell::Cell::new(0);

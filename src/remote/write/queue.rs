@@ -89,10 +89,15 @@ enum Cached {
     Labels(Labels),
 }
 
+/// A series' labels as the cache holds them: ready to send, or why the
+/// series is not sent.
+type Resolved = Result<Arc<Cached>, Skip>;
+
 /// Each shard's labels of the series it sends (a series always goes to
 /// the same shard), resolved once; entries not used for ten minutes go.
 struct LabelCache {
-    map: HashMap<SeriesRef, (Result<Arc<Cached>, Skip>, u32), RefHash>,
+    /// Per series: its labels, and the epoch it was last used in.
+    map: HashMap<SeriesRef, (Resolved, u32), RefHash>,
     epoch: u32,
     epoch_started: Instant,
     /// Lookups since the epoch was last checked.

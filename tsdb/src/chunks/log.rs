@@ -617,7 +617,7 @@ mod tests {
         let (dir, log) = empty_log();
         let (c, d) = chunk(1, 0, &[7; DATA_SIZE]);
         let mut refs = Vec::new();
-        while refs.last().map_or(true, |r| segment_of(*r) < 3) {
+        while refs.last().is_none_or(|r| segment_of(*r) < 3) {
             refs.push(append(&log, &c, &d));
         }
         let first: Vec<_> = refs.iter().filter(|r| segment_of(**r) == 1).collect();

@@ -265,7 +265,7 @@ impl ChunkFiles {
             }
             files[idx] = Some(map);
         }
-        if next % SLOTS_PER_FILE == 0 {
+        if next.is_multiple_of(SLOTS_PER_FILE) {
             next += 1; // slot 0 is the file header
         }
         let mut live = std::collections::BTreeMap::new();

@@ -41,6 +41,8 @@ impl Hasher for PassThrough {
 /// The series of one label hash.
 enum Bucket {
     One(Arc<MemSeries>),
+    // boxed, so a bucket is two words: almost every hash has one series
+    #[allow(clippy::box_collection)]
     Many(Box<Vec<Arc<MemSeries>>>),
 }
 

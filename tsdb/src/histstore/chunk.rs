@@ -25,7 +25,7 @@ pub(crate) struct BitWriter {
 
 impl BitWriter {
     fn bit(&mut self, b: bool) {
-        if self.bits % 8 == 0 {
+        if self.bits.is_multiple_of(8) {
             self.buf.push(0);
         }
         if b {

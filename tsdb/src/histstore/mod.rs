@@ -744,7 +744,7 @@ impl HistStore {
         open: Open,
         dir: &Path,
     ) -> Result<(), Error> {
-        if !ranges.contains_key(&open.range) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = ranges.entry(open.range) {
             let path = dir.join(format!("p{}", open.range));
             let file = if path.exists() {
                 open_file(&path, PART_MAGIC)?.0
@@ -752,15 +752,12 @@ impl HistStore {
                 new_file(&path, PART_MAGIC)?
             };
             let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
-            ranges.insert(
-                open.range,
-                Range {
-                    path,
-                    file,
-                    len,
-                    series: HashMap::new(),
-                },
-            );
+            slot.insert(Range {
+                path,
+                file,
+                len,
+                series: HashMap::new(),
+            });
         }
         let r = ranges.get_mut(&open.range).expect("inserted");
         let mut p = Vec::new();

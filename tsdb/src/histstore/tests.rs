@@ -24,7 +24,7 @@ fn hist(k: i64) -> FloatHistogram {
 const MIN: i64 = 60_000;
 
 fn all(s: &HistStore, i: usize) -> Vec<(i64, FloatHistogram)> {
-    s.select(&[Matcher::equal("i", &i.to_string())], i64::MIN, i64::MAX)
+    s.select(&[Matcher::equal("i", i.to_string())], i64::MIN, i64::MAX)
         .unwrap()
         .into_iter()
         .flat_map(|(_, v)| v)
@@ -252,7 +252,8 @@ fn histogram_series_are_head_series() {
 /// so each has a closed chunk (in `p<start>`) and an open one (in `log`).
 fn fixture_series() -> Vec<(Labels, Vec<(i64, FloatHistogram)>)> {
     use crate::histogram::CUSTOM_BUCKETS_SCHEMA;
-    let t0 = 1_800_000_000_000 - 1_800_000_000_000 % (2 * 3600 * 1000);
+    // a range start: a multiple of 2 h
+    let t0 = 1_800_000_000_000;
     let t = |k: i64| t0 + k * 15_000 + (k % 3) * 7;
     let expo = (0..200)
         .map(|k| {

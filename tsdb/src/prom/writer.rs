@@ -370,7 +370,7 @@ fn meta_json(w: &Written) -> String {
 
 /// Pads `buf` with zero bytes to a multiple of `n`.
 fn pad(buf: &mut Vec<u8>, n: usize) {
-    while buf.len() % n != 0 {
+    while !buf.len().is_multiple_of(n) {
         buf.push(0);
     }
 }

@@ -380,8 +380,11 @@ mod tests {
         assert!(SymbolTable::for_file(4).define(&body).is_some());
     }
 
+    /// The log, what it loaded, and its series.
+    type Opened = (SeriesLog, Loaded, Vec<(u64, PackedLabels)>);
+
     /// Opens the log, collecting its records.
-    fn open(path: &Path) -> Result<(SeriesLog, Loaded, Vec<(u64, PackedLabels)>), Error> {
+    fn open(path: &Path) -> Result<Opened, Error> {
         let mut series = Vec::new();
         let (log, loaded) = SeriesLog::open(path, &mut |id, l, _| series.push((id, l)))?;
         Ok((log, loaded, series))
@@ -494,7 +497,7 @@ mod tests {
         let path = dir.path().join("series");
         let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/series_v1/series");
         std::fs::copy(&fixture, &path).unwrap();
-        let mut want: Vec<(u64, PackedLabels)> = vec![
+        let mut want: Vec<(u64, PackedLabels)> = [
             Labels::from_pairs(&[("__name__", "up"), ("job", "a")]),
             Labels::from_pairs(&[
                 ("__name__", "up"),

@@ -120,7 +120,7 @@ pub fn format_duration(ms: i64) -> String {
         ("ms", 1, false),
     ];
     for (unit, mult, exact) in units {
-        if exact && rest % mult != 0 {
+        if exact && !rest.is_multiple_of(mult) {
             continue;
         }
         let v = rest / mult;

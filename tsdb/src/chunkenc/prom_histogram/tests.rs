@@ -10,7 +10,7 @@ struct W {
 
 impl W {
     fn bit(&mut self, b: bool) {
-        if self.bits % 8 == 0 {
+        if self.bits.is_multiple_of(8) {
             self.out.push(0);
         }
         if b {
