@@ -64,4 +64,9 @@ if cargo fmt --version >/dev/null 2>&1; then
 else
   echo "rustfmt is not installed: skipping the formatting check"
 fi
+if cargo clippy --version >/dev/null 2>&1; then
+  cargo clippy --workspace --all-targets -- -D warnings
+else
+  echo "clippy is not installed: skipping the lint check"
+fi
 cargo test --workspace
