@@ -23,7 +23,7 @@ use std::time::Instant;
 use tsdb::labels::{Labels, METRIC_NAME};
 
 use super::aggregate::{kahan_add, MeanAcc, VarAcc};
-use super::selector::{key, threads_for, LoadedSeries};
+use super::selector::{in_parts, key, LoadedSeries};
 use super::{finish_labels, Evaluator};
 use crate::error::Error;
 use crate::functions::rate::counter_extrapolated;
@@ -664,25 +664,10 @@ fn in_parallel<F>(series: &mut [LoadedSeries], steps: usize, f: F) -> Result<Ran
 where
     F: Fn(&mut [LoadedSeries]) -> Result<RangeVec, Error> + Sync,
 {
-    let threads = threads_for(series);
-    if threads <= 1 {
-        return f(series);
+    let mut parts = in_parts(series, f);
+    if parts.len() == 1 {
+        return parts.pop().expect("one part");
     }
-    let per = series.len().div_ceil(threads);
-    let f = &f;
-    let parts: Vec<Result<RangeVec, Error>> = std::thread::scope(|scope| {
-        let mut chunks = series.chunks_mut(per);
-        let first = chunks.next().unwrap_or_default();
-        let handles: Vec<_> = chunks.map(|c| scope.spawn(move || f(c))).collect();
-        let mut out = vec![f(first)];
-        for h in handles {
-            match h.join() {
-                Ok(r) => out.push(r),
-                Err(e) => std::panic::resume_unwind(e),
-            }
-        }
-        out
-    });
     let mut rv = RangeVec::empty(steps);
     for (k, part) in parts.into_iter().enumerate() {
         let part = part?;

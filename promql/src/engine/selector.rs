@@ -83,9 +83,36 @@ impl LoadedSeries<'_> {
 /// Fewest samples (estimated) worth decoding on more than one thread.
 const PARALLEL_MIN_SAMPLES: usize = 1_000_000;
 
+/// `f` over contiguous parts of `series`, on several threads when they
+/// hold many samples, with the parts' results in order.
+pub(crate) fn in_parts<R: Send>(
+    series: &mut [LoadedSeries],
+    f: impl Fn(&mut [LoadedSeries]) -> R + Sync,
+) -> Vec<R> {
+    let threads = threads_for(series);
+    if threads <= 1 {
+        return vec![f(series)];
+    }
+    let per = series.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let mut parts = series.chunks_mut(per);
+        let first = parts.next().unwrap_or_default();
+        let handles: Vec<_> = parts.map(|p| scope.spawn(move || f(p))).collect();
+        let mut out = vec![f(first)];
+        for h in handles {
+            match h.join() {
+                Ok(r) => out.push(r),
+                Err(e) => std::panic::resume_unwind(e),
+            }
+        }
+        out
+    })
+}
+
 /// How many threads to give `series`: more than one only when they hold
 /// many samples.
-pub(crate) fn threads_for(series: &[LoadedSeries]) -> usize {
+fn threads_for(series: &[LoadedSeries]) -> usize {
     let total: usize = series.iter().map(LoadedSeries::size_estimate).sum();
     std::thread::available_parallelism()
         .map(|n| n.get())
@@ -294,7 +321,6 @@ impl<'o> Evaluator<'o> {
                 series.retain(|s| !s.samples.is_empty() || !s.hists.is_empty());
                 continue;
             }
-            let threads = threads_for(series);
             let work = |part: &mut [LoadedSeries]| -> Result<usize, Error> {
                 let mut n = 0usize;
                 for (k, s) in part.iter_mut().enumerate() {
@@ -305,24 +331,9 @@ impl<'o> Evaluator<'o> {
                 }
                 Ok(n)
             };
-            decoded += if threads <= 1 {
-                work(series)?
-            } else {
-                let per = series.len().div_ceil(threads);
-                std::thread::scope(|scope| {
-                    let mut parts = series.chunks_mut(per);
-                    let first = parts.next().unwrap_or_default();
-                    let handles: Vec<_> = parts.map(|p| scope.spawn(move || work(p))).collect();
-                    let mut n = work(first)?;
-                    for h in handles {
-                        match h.join() {
-                            Ok(r) => n += r?,
-                            Err(e) => std::panic::resume_unwind(e),
-                        }
-                    }
-                    Ok::<usize, Error>(n)
-                })?
-            };
+            for n in in_parts(series, work) {
+                decoded += n?;
+            }
             series.retain(|s| !s.samples.is_empty() || !s.hists.is_empty());
         }
         self.account(decoded)
