@@ -109,7 +109,9 @@ where
 }
 
 /// Decodes one series' `parts` within `[mint, maxt]`, appending to `out`
-/// (empty or holding older samples of the same series).
+/// (empty or holding older samples of the same series). Blocks and head
+/// hold disjoint time ranges, so the parts follow one another in time;
+/// after blocks, a sample not newer than the one before it is dropped.
 fn decode_parts(
     parts: Vec<Part<'_>>,
     mint: i64,
@@ -118,6 +120,7 @@ fn decode_parts(
     out: &mut Vec<Sample>,
 ) {
     for p in parts {
+        let from = out.len();
         match p {
             Part::Block(chunks) => {
                 for c in chunks {
@@ -125,20 +128,20 @@ fn decode_parts(
                     c.it.decode_into(mint, maxt, out);
                     keep_increasing(out, from);
                 }
+                continue;
             }
-            // without blocks, the head's samples as they are
-            Part::Head(copies) if head_only => Head::decode_copies_into(&copies, mint, maxt, out),
-            Part::Head(copies) => {
-                DbQuerier::extend(out, Head::decode_copies(&copies, mint, maxt).into_iter())
-            }
-            Part::Decoded(samples) if out.is_empty() => out.extend(samples),
-            Part::Decoded(samples) => DbQuerier::extend(out, samples.into_iter()),
+            Part::Head(copies) => Head::decode_copies_into(&copies, mint, maxt, out),
+            Part::Decoded(samples) => out.extend(samples),
+        }
+        // without blocks, the head's samples as they are
+        if !head_only {
+            keep_increasing(out, from);
         }
     }
 }
 
 /// Drops the samples of `out[from..]` not newer than the one kept before
-/// them, as [`DbQuerier::extend`] would not have added them.
+/// them.
 fn keep_increasing(out: &mut Vec<Sample>, from: usize) {
     let before = from.checked_sub(1).map(|i| out[i].0);
     let mut last = before;
@@ -352,18 +355,6 @@ impl<'a> DbQuerier<'a> {
                 (l, v)
             })
             .collect())
-    }
-
-    /// Appends `more` (in time order) after `into`, dropping samples not
-    /// newer than what is there.
-    fn extend(into: &mut Vec<Sample>, more: impl Iterator<Item = Sample>) {
-        let mut last = into.last().map(|l| l.0);
-        for s in more {
-            if last.is_none_or(|l| s.0 > l) {
-                into.push(s);
-                last = Some(s.0);
-            }
-        }
     }
 
     /// The float chunks (or few decoded head samples) of each series
