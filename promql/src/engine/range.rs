@@ -260,59 +260,69 @@ enum Summed {
 /// Windows whose sums are computed side by side.
 const LANES: usize = 8;
 
-/// The Kahan sums of up to `LANES` windows (ranges of `samples`, none
-/// empty): per window its sum, its compensation, and whether the sum
-/// overflowed where the value added did not (from there a mean is
-/// computed incrementally, see [`MeanAcc`]). A window's additions form a
+/// The Kahan sums of up to `LANES` windows (ranges of `vals`, none
+/// empty), each with its compensation. A window's additions form a
 /// chain, each waiting for the one before; the chains of the windows are
-/// interleaved so the processor works on them together, and each window
-/// still adds its values in its own order from its own start.
-fn kahan_lanes(
-    samples: &[(i64, f64)],
-    group: &[(usize, usize)],
-) -> ([f64; LANES], [f64; LANES], [bool; LANES]) {
+/// interleaved so the processor works on them together (several in one
+/// instruction where it can), and each window still adds its values in
+/// its own order from its own start. While every lane is inside its
+/// window, a step is [`kahan_add`] without its infinity case, with both
+/// of its branches computed and one chosen, so the lanes run without
+/// jumps; a window whose sum ends infinite or NaN, where that case may
+/// have mattered, is not done here (`None`).
+fn kahan_lanes(vals: &[f64], group: &[(usize, usize)]) -> [Option<(f64, f64)>; LANES] {
     let (mut lo, mut len) = ([0usize; LANES], [0usize; LANES]);
     for (k, &(a, b)) in group.iter().enumerate() {
         (lo[k], len[k]) = (a, b - a);
     }
-    let longest = len.iter().copied().max().unwrap_or(0);
-    let (mut sum, mut c, mut over) = ([0.0f64; LANES], [0.0f64; LANES], [false; LANES]);
-    for j in 0..longest {
+    // lanes without a window repeat the first one and are not read
+    for k in group.len()..LANES {
+        (lo[k], len[k]) = (lo[0], len[0]);
+    }
+    let shortest = len.iter().copied().min().unwrap_or(0);
+    let lane: [&[f64]; LANES] = std::array::from_fn(|k| &vals[lo[k]..lo[k] + shortest]);
+    let (mut sum, mut c) = ([0.0f64; LANES], [0.0f64; LANES]);
+    for j in 0..shortest {
+        let v: [f64; LANES] = std::array::from_fn(|k| lane[k][j]);
         for k in 0..LANES {
-            let inside = j < len[k];
-            // a lane past its window reads its last value and keeps its sum
-            let v = samples[lo[k] + j.min(len[k].max(1) - 1)].1;
-            let (s2, c2) = kahan_add(v, sum[k], c[k]);
-            over[k] |= inside & s2.is_infinite() & !v.is_infinite();
-            sum[k] = if inside { s2 } else { sum[k] };
-            c[k] = if inside { c2 } else { c[k] };
+            let t = sum[k] + v[k];
+            let big = (sum[k] - t) + v[k];
+            let small = (v[k] - t) + sum[k];
+            c[k] += if sum[k].abs() >= v[k].abs() { big } else { small };
+            sum[k] = t;
         }
     }
-    (sum, c, over)
+    std::array::from_fn(|k| {
+        // the rest of a longer window, one value at a time
+        for &v in &vals[lo[k] + shortest..lo[k] + len[k]] {
+            (sum[k], c[k]) = kahan_add(v, sum[k], c[k]);
+        }
+        sum[k].is_finite().then_some((sum[k], c[k]))
+    })
 }
 
 /// The sum (`Summed::Sum`) or mean of each of `windows` (ranges of
-/// `samples`, none empty), appended to `out`: bit for bit what the window
+/// `vals`, none empty), appended to `out`: bit for bit what the window
 /// function gives each window alone.
-fn window_sums(
-    samples: &[(i64, f64)],
-    windows: &[(usize, usize)],
-    summed: Summed,
-    out: &mut Vec<f64>,
-) {
+fn window_sums(vals: &[f64], windows: &[(usize, usize)], summed: Summed, out: &mut Vec<f64>) {
     for group in windows.chunks(LANES) {
-        let (sum, c, over) = kahan_lanes(samples, group);
-        for (k, &(lo, hi)) in group.iter().enumerate() {
-            out.push(match summed {
-                Summed::Sum => sum[k] + c[k],
-                Summed::Mean if !over[k] => {
-                    let n = (hi - lo) as f64;
-                    sum[k] / n + c[k] / n
+        let sums = kahan_lanes(vals, group);
+        for (&(lo, hi), done) in group.iter().zip(sums) {
+            let vals = &vals[lo..hi];
+            out.push(match (summed, done) {
+                (Summed::Sum, Some((sum, c))) => sum + c,
+                (Summed::Mean, Some((sum, c))) => {
+                    let n = vals.len() as f64;
+                    sum / n + c / n
                 }
-                Summed::Mean => {
+                (Summed::Sum, None) => {
+                    let (sum, c) = vals.iter().fold((0.0, 0.0), |(s, c), &v| kahan_add(v, s, c));
+                    sum + c
+                }
+                (Summed::Mean, None) => {
                     let mut acc = MeanAcc::default();
-                    for p in &samples[lo..hi] {
-                        acc.add(p.1);
+                    for &v in vals {
+                        acc.add(v);
                     }
                     acc.result()
                 }
@@ -850,8 +860,9 @@ fn summed_column(
         windows.push((lo, hi));
     }
     let full: Vec<(usize, usize)> = windows.iter().copied().filter(|w| w.0 < w.1).collect();
+    let vals: Vec<f64> = samples.iter().map(|p| p.1).collect();
     let mut sums = Vec::with_capacity(full.len());
-    window_sums(samples, &full, summed, &mut sums);
+    window_sums(&vals, &full, summed, &mut sums);
     let mut sums = sums.into_iter();
     for (lo, hi) in windows {
         rv.push(if lo < hi { sums.next() } else { None });
@@ -955,7 +966,7 @@ mod tests {
     fn side_by_side_window_sums_equal_one_window_at_a_time() {
         let mut store = MemQueryable::new();
         let mut all: Vec<(Labels, Vec<(i64, f64)>)> = Vec::new();
-        for kind in 0..4 {
+        for kind in 0..5 {
             let labels = Labels::from_pairs(&[("__name__", "m"), ("kind", &kind.to_string())]);
             let mut samples = Vec::new();
             for i in 0..480i64 {
@@ -968,7 +979,9 @@ mod tests {
                     2 if i == 50 => f64::NAN,
                     2 if i == 200 => f64::INFINITY,
                     2 => i as f64 * 1e-3,
-                    _ => 1e15 + i as f64 * 0.5,
+                    3 => 1e15 + i as f64 * 0.5,
+                    // values larger than the sum so far, then smaller
+                    _ => (if i % 2 == 0 { 1e16 } else { -1e16 }) + i as f64 * 0.3,
                 };
                 store.add(&labels, i * 15_000, v);
                 samples.push((i * 15_000, v));
