@@ -81,7 +81,7 @@ impl LoadedSeries<'_> {
 }
 
 /// Fewest samples (estimated) worth decoding on more than one thread.
-const PARALLEL_MIN_SAMPLES: usize = 1_000_000;
+const PARALLEL_MIN_SAMPLES: usize = 100_000;
 
 /// `f` over contiguous parts of `series`, on several threads when they
 /// hold many samples, with the parts' results in order.
