@@ -150,6 +150,18 @@ impl<'a> Cursor<'a> {
         Some(s)
     }
 
+    /// `n` bytes followed by the rest of the buffer (which the cursor
+    /// moves past the `n` bytes only).
+    pub(crate) fn bytes_and_rest(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.pos.checked_add(n)?;
+        if end > self.buf.len() {
+            return None;
+        }
+        let s = &self.buf[self.pos..];
+        self.pos = end;
+        Some(s)
+    }
+
     /// A little-endian u32.
     pub(crate) fn u32(&mut self) -> Option<u32> {
         let v = u32::from_le_bytes(

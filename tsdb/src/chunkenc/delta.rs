@@ -391,12 +391,12 @@ fn put_bits(out: &mut Vec<u8>, xs: &[i64], min: i64, w: u32) {
 fn word_at(b: &[u8], i: usize) -> u64 {
     match b.get(i..i + 8) {
         Some(s) => u64::from_le_bytes(s.try_into().expect("8 bytes")),
-        None => {
-            let mut tmp = [0u8; 8];
-            let tail = b.get(i..).unwrap_or(&[]);
-            tmp[..tail.len()].copy_from_slice(tail);
-            u64::from_le_bytes(tmp)
-        }
+        None => b
+            .get(i..)
+            .unwrap_or(&[])
+            .iter()
+            .enumerate()
+            .fold(0, |v, (k, &x)| v | u64::from(x) << (8 * k)),
     }
 }
 
@@ -454,9 +454,20 @@ fn read_bits(c: &mut Cursor<'_>, min: i64, w: usize, out: &mut [i64]) -> Option<
         out.fill(min);
         return Some(());
     }
-    let b = c.bytes((out.len() * w).div_ceil(8))?;
+    // the group's bytes and what follows them, so that words are read
+    // whole up to the group's end; bits past it are masked off
+    let b = c.bytes_and_rest((out.len() * w).div_ceil(8))?;
     let mask = u64::MAX >> (64 - w);
     let mut p = 0usize;
+    if w <= 57 {
+        // an element's bits are always within the word at its first byte
+        for x in out.iter_mut() {
+            let v = word_at(b, p / 8) >> (p % 8);
+            *x = min.wrapping_add((v & mask) as i64);
+            p += w;
+        }
+        return Some(());
+    }
     for x in out.iter_mut() {
         let (i, sh) = (p / 8, p % 8);
         let mut v = word_at(b, i) >> sh;
