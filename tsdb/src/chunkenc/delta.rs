@@ -672,16 +672,26 @@ fn push_group(
     maxt: i64,
     out: &mut Vec<(i64, f64)>,
 ) -> bool {
-    out.reserve(ts.len());
-    for (&t, &m) in ts.iter().zip(ms) {
-        if t > maxt {
-            return false;
+    let len = ts.len().min(ms.len());
+    // the samples before the first one past `maxt`
+    let n = ts[..len].iter().position(|&t| t > maxt).unwrap_or(len);
+    let (ts, ms) = (&ts[..n], &ms[..n]);
+    if ts.iter().all(|&t| t >= mint) {
+        let pairs = ts.iter().zip(ms);
+        if e == 0 {
+            out.extend(pairs.map(|(&t, &m)| (t, m as f64)));
+        } else {
+            let p = POW10[e as usize];
+            out.extend(pairs.map(|(&t, &m)| (t, m as f64 / p)));
         }
-        if t >= mint {
-            out.push((t, value_of(m, e)));
+    } else {
+        for (&t, &m) in ts.iter().zip(ms) {
+            if t >= mint {
+                out.push((t, value_of(m, e)));
+            }
         }
     }
-    true
+    n == len
 }
 
 impl Iterator for DeltaIterator<'_> {
