@@ -80,7 +80,7 @@ impl Head {
         out: &mut Vec<Sample>,
     ) {
         for c in copies {
-            out.extend(c.iter().filter(|(t, _)| *t >= mint && *t <= maxt));
+            c.iter().decode_into(mint, maxt, out);
         }
     }
 
