@@ -963,6 +963,68 @@ mod tests {
     /// ordinary values, values whose sum overflows (the mean turns
     /// incremental), NaN, infinities and gaps.
     #[test]
+    fn counter_windows_equal_one_window_at_a_time() {
+        let mut store = MemQueryable::new();
+        let mut all: Vec<(Labels, Vec<(i64, f64)>)> = Vec::new();
+        for kind in 0..5 {
+            let labels = Labels::from_pairs(&[("__name__", "c"), ("kind", &kind.to_string())]);
+            let mut samples = Vec::new();
+            let mut v = if kind == 4 { -50.0 } else { 0.0 };
+            for i in 0..480i64 {
+                if kind == 2 && (100..130).contains(&i) {
+                    continue; // a gap longer than the window
+                }
+                // uneven spacing: some windows hold one sample
+                let t = i * 15_000 + if kind == 3 { (i % 7) * 2_000 } else { 0 };
+                v += match kind {
+                    1 if i % 37 == 36 => -v + 3.0, // a reset
+                    1 => (i as f64 * 0.7).sin().abs() * 10.0,
+                    _ => 1.5 + (i % 5) as f64 * 0.25,
+                };
+                store.add(&labels, t, v);
+                samples.push((t, v));
+            }
+            all.push((labels, samples));
+        }
+        let engine = Engine::default();
+        let (start, end, step) = (0i64, 480 * 15_000, 60_000i64);
+        for (func, range) in [("rate", 300_000i64), ("increase", 300_000), ("rate", 20_000)] {
+            let Some((_, Impl::Range { f, .. })) = IMPLS.iter().find(|(n, _)| *n == func) else {
+                panic!("{func} is a range function");
+            };
+            let q = format!("{func}(c[{}s])", range / 1000);
+            let r = engine.range_query(&store, &q, start, end, step).unwrap();
+            let Value::Matrix(m) = r.value else {
+                panic!("matrix expected")
+            };
+            assert_eq!(m.len(), all.len(), "{q}");
+            for (series, (labels, samples)) in m.iter().zip(&all) {
+                let mut want = Vec::new();
+                let mut ts = start;
+                while ts <= end {
+                    let window: Vec<(i64, f64)> = samples
+                        .iter()
+                        .copied()
+                        .filter(|s| s.0 > ts - range && s.0 <= ts)
+                        .collect();
+                    let w = Window {
+                        start: ts - range,
+                        end: ts,
+                        ts,
+                    };
+                    if let Some(v) = f(&window, &w, &[]) {
+                        want.push((ts, v.to_bits()));
+                    }
+                    ts += step;
+                }
+                let got: Vec<(i64, u64)> =
+                    series.points.iter().map(|p| (p.0, p.1.to_bits())).collect();
+                assert_eq!(got, want, "{q} for kind {:?}", labels.get("kind"));
+            }
+        }
+    }
+
+    #[test]
     fn side_by_side_window_sums_equal_one_window_at_a_time() {
         let mut store = MemQueryable::new();
         let mut all: Vec<(Labels, Vec<(i64, f64)>)> = Vec::new();
