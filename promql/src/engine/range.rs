@@ -869,6 +869,34 @@ fn summed_column(
     }
 }
 
+/// The groups with members at each step in order of their first member
+/// (`first`, by group and step), or `None` when that is the groups' own
+/// order at every step.
+fn steps_order(first: &[u32], members: &[u32], groups: usize, n: usize) -> Option<Vec<Vec<u32>>> {
+    let at = |i: usize| (0..groups).filter(move |&g| members[g * n + i] > 0);
+    let natural = (0..n).all(|i| {
+        let mut last = None;
+        at(i).all(|g| {
+            let f = first[g * n + i];
+            let increasing = last.is_none_or(|l| f > l);
+            last = Some(f);
+            increasing
+        })
+    });
+    if natural {
+        return None;
+    }
+    Some(
+        (0..n)
+            .map(|i| {
+                let mut o: Vec<u32> = at(i).map(|g| g as u32).collect();
+                o.sort_by_key(|&g| first[g as usize * n + i]);
+                o
+            })
+            .collect(),
+    )
+}
+
 /// Aggregates `input` by the grouping labels at every step: members in
 /// the order the step-wise path sees them, groups in order of first
 /// appearance at each step.
@@ -902,33 +930,45 @@ fn aggregate<A: Acc>((input, grouping, without): (&RangeVec, &[String], bool)) -
     let groups = keys.len();
     let mut accs: Vec<A> = vec![A::default(); groups * n];
     let mut members: Vec<u32> = vec![0; groups * n];
-    let mut order: Vec<Vec<u32>> = vec![Vec::new(); n];
-    let mut add = |g: usize, i: usize, v: f64| {
-        let j = g * n + i;
-        if members[j] == 0 {
-            order[i].push(g as u32);
-        }
-        members[j] += 1;
-        accs[j].add(v);
-    };
-    match &input.order {
+    let order = match &input.order {
         None => {
+            // series in order, a row of steps at a time; where each group
+            // first has a member at each step, to order the groups after
+            let mut first: Vec<u32> = vec![u32::MAX; groups * n];
             for (c, &g) in group_of.iter().enumerate() {
-                let base = c * n;
+                let (g, c32) = (g as usize * n, c as u32);
+                let row = g..g + n;
+                let (accs, members) = (&mut accs[row.clone()], &mut members[row.clone()]);
+                let first = &mut first[row];
+                let present = &input.present[c * n..(c + 1) * n];
+                let vals = &input.vals[c * n..(c + 1) * n];
                 for i in 0..n {
-                    if input.present[base + i] {
-                        add(g as usize, i, input.vals[base + i]);
+                    if present[i] {
+                        members[i] += 1;
+                        first[i] = first[i].min(c32);
+                        accs[i].add(vals[i]);
                     }
                 }
             }
+            steps_order(&first, &members, groups, n)
         }
         Some(_) => {
+            let mut order: Vec<Vec<u32>> = vec![Vec::new(); n];
             for i in 0..n {
-                input.for_each_at(i, |c| add(group_of[c] as usize, i, input.vals[c * n + i]));
+                input.for_each_at(i, |c| {
+                    let (g, v) = (group_of[c] as usize, input.vals[c * n + i]);
+                    let j = g * n + i;
+                    if members[j] == 0 {
+                        order[i].push(g as u32);
+                    }
+                    members[j] += 1;
+                    accs[j].add(v);
+                });
             }
+            let natural = order.iter().all(|o| o.windows(2).all(|w| w[0] < w[1]));
+            (!natural).then_some(order)
         }
-    }
-    let natural = order.iter().all(|o| o.windows(2).all(|w| w[0] < w[1]));
+    };
     let mut vals = Vec::with_capacity(groups * n);
     let mut present = Vec::with_capacity(groups * n);
     for j in 0..groups * n {
@@ -944,7 +984,7 @@ fn aggregate<A: Acc>((input, grouping, without): (&RangeVec, &[String], bool)) -
         vals,
         present,
         drop_name: input.drop_name,
-        order: (!natural).then_some(order),
+        order,
         queried: input.queried.clone(),
         held: input.held.clone(),
         decoded: 0,
