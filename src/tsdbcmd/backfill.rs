@@ -233,4 +233,3 @@ fn check_no_overlap(dir: &Path, mint: i64, maxt: i64) -> Result<(), Failure> {
     }
     Ok(())
 }
-

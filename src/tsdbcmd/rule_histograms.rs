@@ -99,9 +99,7 @@ pub(super) fn gauge_result(expr: &str) -> bool {
                 walk(expr)
             }
             Expr::Aggregate { expr, .. } => walk(expr),
-            Expr::Binary { op, lhs, rhs, .. } => {
-                *op == BinaryOp::Sub || walk(lhs) || walk(rhs)
-            }
+            Expr::Binary { op, lhs, rhs, .. } => *op == BinaryOp::Sub || walk(lhs) || walk(rhs),
         }
     }
     promql::parse(expr).is_ok_and(|e| walk(&e))
@@ -123,7 +121,8 @@ fn schema_of(b: &JsonBucket) -> Option<i32> {
     }
     let s = -(far / near).log2().log2();
     let r = s.round();
-    ((s - r).abs() < 1e-9 && (MIN_SCHEMA as f64..=MAX_SCHEMA as f64).contains(&r)).then_some(r as i32)
+    ((s - r).abs() < 1e-9 && (MIN_SCHEMA as f64..=MAX_SCHEMA as f64).contains(&r))
+        .then_some(r as i32)
 }
 
 /// The index of the exponential bucket of `schema` whose outer bound is
@@ -174,7 +173,10 @@ pub(super) fn rebuild(
     let inner = || all().filter(|b| !is_zero_bucket(b));
     let infinite = all().any(|b| b.lower.is_infinite() || b.upper.is_infinite());
     let schema = inner().filter_map(schema_of).min();
-    let thresholds: Vec<f64> = all().filter(|b| is_zero_bucket(b)).map(|b| b.upper).collect();
+    let thresholds: Vec<f64> = all()
+        .filter(|b| is_zero_bucket(b))
+        .map(|b| b.upper)
+        .collect();
     let exponential = !infinite
         && match schema {
             None => inner().next().is_none(),
@@ -197,9 +199,17 @@ pub(super) fn rebuild(
                     threshold = b.upper;
                     h.zero_count += b.count;
                 } else if b.upper > 0.0 {
-                    add(&mut h.positive, index_of(b.upper, schema).unwrap_or(0), b.count);
+                    add(
+                        &mut h.positive,
+                        index_of(b.upper, schema).unwrap_or(0),
+                        b.count,
+                    );
                 } else {
-                    add(&mut h.negative, index_of(-b.lower, schema).unwrap_or(0), b.count);
+                    add(
+                        &mut h.negative,
+                        index_of(-b.lower, schema).unwrap_or(0),
+                        b.count,
+                    );
                 }
             }
             h.zero_threshold = threshold;
@@ -346,7 +356,10 @@ mod tests {
         };
         let j = json(&h);
         assert!(j.buckets.iter().any(|b| b.lower == 0.6 && b.upper < 0.71));
-        assert_eq!(round_trip(&[h.clone()], CounterResetHint::Unknown), vec![h]);
+        assert_eq!(
+            round_trip(std::slice::from_ref(&h), CounterResetHint::Unknown),
+            vec![h]
+        );
     }
 
     #[test]

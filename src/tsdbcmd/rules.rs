@@ -242,7 +242,8 @@ async fn import_rule(
                 let entry = &mut histograms.entry(labels).or_insert((hint, Vec::new())).1;
                 for p in points {
                     let t = p[0].as_f64().unwrap_or(0.0);
-                    let h = rule_histograms::parse(&p[1]).map_err(|e| format!("query range: {e}"))?;
+                    let h =
+                        rule_histograms::parse(&p[1]).map_err(|e| format!("query range: {e}"))?;
                     entry.push(((t * 1000.0).round() as i64, h));
                 }
             }

@@ -276,7 +276,11 @@ fn histogram_results_are_backfilled_as_histograms() {
     let back = Server::start(&second, "global:\n  scrape_interval: 1h\n", &[]);
     let mut compared = 0;
     for (name, expr, f) in [
-        ("job:hist_seconds:rate5m", rate, "histogram_quantile(0.9, {})"),
+        (
+            "job:hist_seconds:rate5m",
+            rate,
+            "histogram_quantile(0.9, {})",
+        ),
         ("nhcb_seconds:sum", total, "histogram_fraction(0, 0.5, {})"),
     ] {
         let raw = get(
@@ -313,7 +317,13 @@ fn histogram_results_are_backfilled_as_histograms() {
         };
         let got = instant(&back.addr, f.replace("{}", name));
         let exp = instant(&server.addr, f.replace("{}", expr));
-        let v = |x: &Value| x["result"][0]["value"][1].as_str().unwrap().parse::<f64>().unwrap();
+        let v = |x: &Value| {
+            x["result"][0]["value"][1]
+                .as_str()
+                .unwrap()
+                .parse::<f64>()
+                .unwrap()
+        };
         let (g, e) = (v(&got), v(&exp));
         assert!((g - e).abs() <= 1e-9 * e.abs(), "{name}: {g} against {e}");
     }

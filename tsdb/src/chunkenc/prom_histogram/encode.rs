@@ -602,9 +602,8 @@ impl Filling {
     fn push(&mut self, samples: &[Point<'_>], i: usize) {
         let p = &samples[i];
         if let Some(h) = p.1 {
-            let holds = |side: &[(i32, f64)], l: &[i32]| {
-                side.iter().all(|b| l.binary_search(&b.0).is_ok())
-            };
+            let holds =
+                |side: &[(i32, f64)], l: &[i32]| side.iter().all(|b| l.binary_search(&b.0).is_ok());
             let integer = if self.any {
                 self.integer && h.has_integer_counts()
             } else {

@@ -546,7 +546,10 @@ fn prometheus_3_cuts_chunks_by_size() {
             (7_200_000, 5),
         ]
     );
-    assert!(got[..4].iter().all(|c| (1_000..1_300).contains(&c.2)), "{got:?}");
+    assert!(
+        got[..4].iter().all(|c| (1_000..1_300).contains(&c.2)),
+        "{got:?}"
+    );
     // the same with 2.42's rule: 120 samples a chunk
     let old = encode_series_with(PROMETHEUS_2_42_CUT, None, &points);
     assert_eq!(old.len(), 7_205usize.div_ceil(120));
@@ -557,7 +560,12 @@ fn prometheus_3_cuts_chunks_by_size() {
 /// from one sample to the next: about `8·n` bytes a sample.
 fn wide(k: i64, n: i32) -> FloatHistogram {
     let b: Vec<(i32, f64)> = (0..n)
-        .map(|i| (i, (k as f64 + 1.0) * std::f64::consts::PI * f64::from(i + 1) / 7.0))
+        .map(|i| {
+            (
+                i,
+                (k as f64 + 1.0) * std::f64::consts::PI * f64::from(i + 1) / 7.0,
+            )
+        })
         .collect();
     let count = b.iter().map(|x| x.1).sum();
     exp(count, 0.0, count * 0.3, &b, &[])
