@@ -39,7 +39,7 @@ fn recording_rules_are_backfilled_from_a_running_server() {
     .unwrap();
     let out = dir.join("out");
     let (start, end) = (back_end - 86_400, back_end - 3600);
-    let printed = run_ok(
+    let (ok, printed, stderr) = run(
         flint_str(),
         &[
             "tsdb",
@@ -52,12 +52,24 @@ fn recording_rules_are_backfilled_from_a_running_server() {
             rules.to_str().unwrap(),
         ],
     );
+    assert!(ok, "{stderr}");
     assert_eq!(printed, "", "promtool prints nothing for rules");
-    let blocks = list_columns(&run_ok(
-        flint_str(),
-        &["tsdb", "list", out.to_str().unwrap()],
-    ));
-    assert!(blocks.len() >= 11, "{blocks:?}");
+    let (_, listed, _) = run(flint_str(), &["tsdb", "list", out.to_str().unwrap()]);
+    let blocks = list_columns(&listed);
+    // (what to look at should this fail again: it once found no blocks)
+    assert!(
+        blocks.len() >= 11,
+        "{blocks:?}\nimporter: {stderr}\nserver at the range's middle: {:?}\nserver log:\n{}",
+        get(
+            &server.addr,
+            &format!(
+                "/api/v1/query?query={}&time={}",
+                crate::common::enc(expr),
+                (start + end) / 2
+            )
+        ),
+        server.log_text()
+    );
     let dump = run_ok(flint_str(), &["tsdb", "dump", out.to_str().unwrap()]);
     // every 5 min over 23 h, for each of the two codes
     let lines: Vec<&str> = dump.lines().collect();
