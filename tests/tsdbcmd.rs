@@ -14,6 +14,8 @@ use serde_json::Value;
 use crate::common::{bin, enc, free_port, http_get, MockTarget, Server};
 use crate::peers::peers_or_skip;
 
+mod rules;
+
 /// Three days at 30 s of a counter (6 series) and a gauge (4 series, one
 /// of which stops after 12 h and one starts after a day: churn), label
 /// values with quotes and backslashes, ending at `end` (s).
@@ -495,107 +497,6 @@ fn exported_data_is_served_by_prometheus_as_flint_serves_it() {
         live_dump.starts_with(&ed) || ed == live_dump,
         "live series differ:\n{ed}\n{live_dump}"
     );
-}
-
-#[test]
-fn recording_rules_are_backfilled_from_a_running_server() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let now = crate::common::now_secs() as i64;
-    let back_end = now - 6 * 3600;
-    let back_end = back_end - back_end % 30;
-    let input = dir.join("in.om");
-    std::fs::write(&input, backfill(back_end)).unwrap();
-    let data = dir.join("data");
-    run_ok(
-        flint_str(),
-        &[
-            "tsdb",
-            "create-blocks-from",
-            "openmetrics",
-            input.to_str().unwrap(),
-            data.to_str().unwrap(),
-        ],
-    );
-    let server = Server::start(dir, "global:\n  scrape_interval: 1h\n", &[]);
-    let rules = dir.join("rules.yml");
-    let expr = "sum by (code) (rate(http_requests_total[5m]))";
-    std::fs::write(
-        &rules,
-        format!(
-            "groups:\n  - name: g\n    interval: 5m\n    rules:\n      - record: code:http_requests:rate5m\n        expr: {expr}\n        labels:\n          source: backfill\n"
-        ),
-    )
-    .unwrap();
-    let out = dir.join("out");
-    let (start, end) = (back_end - 86_400, back_end - 3600);
-    let printed = run_ok(
-        flint_str(),
-        &[
-            "tsdb",
-            "create-blocks-from",
-            "rules",
-            &format!("--url=http://{}", server.addr),
-            &format!("--start={start}"),
-            &format!("--end={end}"),
-            &format!("--output-dir={}", out.display()),
-            rules.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(printed, "", "promtool prints nothing for rules");
-    let blocks = list_columns(&run_ok(
-        flint_str(),
-        &["tsdb", "list", out.to_str().unwrap()],
-    ));
-    assert!(blocks.len() >= 11, "{blocks:?}");
-    let dump = run_ok(flint_str(), &["tsdb", "dump", out.to_str().unwrap()]);
-    // every 5 min over 23 h, for each of the two codes
-    let lines: Vec<&str> = dump.lines().collect();
-    assert!(
-        (2 * 275..=2 * 277).contains(&lines.len()),
-        "{}",
-        lines.len()
-    );
-    // each value is what the server answers at that time
-    for l in lines.iter().step_by(37) {
-        assert!(
-            l.starts_with("{__name__=\"code:http_requests:rate5m\", code=\""),
-            "{l}"
-        );
-        assert!(l.contains(", source=\"backfill\"} "), "{l}");
-        let code = &l[l.find("code=\"").unwrap() + 6..][..3];
-        let mut f = l.rsplit(' ');
-        let t: i64 = f.next().unwrap().parse().unwrap();
-        let v: f64 = f.next().unwrap().parse().unwrap();
-        assert!(t >= start * 1000 && t <= end * 1000, "{t}");
-        let want = server.value(&format!(
-            "sum by (code) (rate(http_requests_total{{code=\"{code}\"}}[5m] @ {}.{:03}))",
-            t / 1000,
-            t % 1000
-        ));
-        assert_eq!(want, Some(v), "{l}");
-    }
-    // a bad expression names the rule file's problem, nothing is written
-    std::fs::write(
-        &rules,
-        "groups:\n  - name: g\n    rules:\n      - record: x\n        expr: sum(\n",
-    )
-    .unwrap();
-    let (ok, _, err) = run(
-        flint_str(),
-        &[
-            "tsdb",
-            "create-blocks-from",
-            "rules",
-            &format!("--url=http://{}", server.addr),
-            &format!("--start={start}"),
-            &format!("--output-dir={}", dir.join("none").display()),
-            rules.to_str().unwrap(),
-        ],
-    );
-    assert!(!ok);
-    assert!(err.contains("rule importer parse error"), "{err}");
-    assert!(!dir.join("none").exists());
 }
 
 /// Native histograms remote-written to flint over 5.5 h (so that its head

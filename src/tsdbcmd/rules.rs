@@ -3,14 +3,19 @@
 //! or Prometheus) and writes the results as blocks, as promtool does: each
 //! rule's query steps at its group's interval, on the group's evaluation
 //! slots, in windows of the block duration; the series are named by the
-//! rule and carry its labels.
+//! rule and carry its labels. Native histogram results are written as
+//! native histograms (see [`super::rule_histograms`]); promtool (3.14)
+//! writes the float samples of a result only and drops its histograms.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use tsdb::histogram::{CounterResetHint, FloatHistogram};
 use tsdb::labels::Labels;
+
+use super::rule_histograms::{self, JsonHistogram};
 
 use crate::rules::file::parse_file;
 use crate::rules::group::Group;
@@ -95,8 +100,9 @@ pub fn run(
         .build()
         .map_err(|e| e.to_string())?;
     let client = reqwest::Client::new();
-    let block = super::block_duration(max_block_ms);
+    let block = super::backfill::block_duration(max_block_ms);
     let mut series: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
+    let mut histograms: BTreeMap<Labels, HistogramSeries> = BTreeMap::new();
     let mut errors = Vec::new();
     for g in &groups {
         for r in g.def.rules.iter().filter(|r| !r.alerting) {
@@ -111,6 +117,7 @@ pub fn run(
                 end_ms,
                 block,
                 &mut series,
+                &mut histograms,
             )) {
                 errors.push(e);
             }
@@ -126,8 +133,21 @@ pub fn run(
         s.sort_by_key(|x| x.0);
         s.dedup_by_key(|x| x.0);
     }
-    super::write_backfill(&output, series, block, human, quiet, out).map_err(|e| e.message())
+    let histograms: BTreeMap<Labels, Vec<(i64, FloatHistogram)>> = histograms
+        .into_iter()
+        .map(|(l, (hint, mut s))| {
+            s.sort_by_key(|x| x.0);
+            s.dedup_by_key(|x| x.0);
+            (l, rule_histograms::rebuild(&s, hint))
+        })
+        .collect();
+    super::backfill::write_backfill(&output, series, histograms, block, human, quiet, out)
+        .map_err(|e| e.message())
 }
+
+/// A series' histograms as the API answered them, with the hint its
+/// rule's expression gives them.
+type HistogramSeries = (CounterResetHint, Vec<(i64, JsonHistogram)>);
 
 /// One rule over `[start_ms, end_ms]`, window by window.
 #[allow(clippy::too_many_arguments)]
@@ -142,7 +162,13 @@ async fn import_rule(
     end_ms: i64,
     block: i64,
     series: &mut BTreeMap<Labels, Vec<(i64, f64)>>,
+    histograms: &mut BTreeMap<Labels, HistogramSeries>,
 ) -> Result<(), String> {
+    let hint = if rule_histograms::gauge_result(expr) {
+        CounterResetHint::Gauge
+    } else {
+        CounterResetHint::Unknown
+    };
     let step_s = g.interval.as_secs_f64();
     let iv_ns = g.interval.as_nanos() as i64;
     let (start_s, end_s) = (start_ms.div_euclid(1000), end_ms.div_euclid(1000));
@@ -204,14 +230,22 @@ async fn import_rule(
             }
             set(&mut pairs, "__name__", name);
             let labels = Labels::from_pairs(&pairs);
-            let entry = series.entry(labels).or_default();
-            for p in s["values"].as_array().into_iter().flatten() {
-                let t = p[0].as_f64().unwrap_or(0.0);
-                let val = p[1]
-                    .as_str()
-                    .and_then(|s| s.parse::<f64>().ok())
-                    .unwrap_or(f64::NAN);
-                entry.push(((t * 1000.0).round() as i64, val));
+            if let Some(values) = s["values"].as_array() {
+                let entry = series.entry(labels.clone()).or_default();
+                for p in values {
+                    let t = p[0].as_f64().unwrap_or(0.0);
+                    let val = rule_histograms::parse_float(&p[1]).unwrap_or(f64::NAN);
+                    entry.push(((t * 1000.0).round() as i64, val));
+                }
+            }
+            if let Some(points) = s["histograms"].as_array() {
+                let entry = &mut histograms.entry(labels).or_insert((hint, Vec::new())).1;
+                for p in points {
+                    let t = p[0].as_f64().unwrap_or(0.0);
+                    let h =
+                        rule_histograms::parse(&p[1]).map_err(|e| format!("query range: {e}"))?;
+                    entry.push(((t * 1000.0).round() as i64, h));
+                }
             }
         }
         block_start += block;

@@ -7,6 +7,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::block::{self, encode_samples, Block};
+use crate::histogram::{starts_new_chunk, FloatHistogram, SAMPLES_PER_CHUNK};
+use crate::histstore::{chunk, HistChunk};
 use crate::labels::{Labels, Matcher};
 use crate::{Db, Error, Options};
 
@@ -304,6 +306,79 @@ pub fn write_block(
         Vec::new(),
     )?;
     info(&Block::open(&dir.join(&meta.id))?)
+}
+
+/// [`write_block`] with native histogram series too (label order,
+/// samples in time order, all in `[min_time, max_time)`), written into
+/// the block's `histograms` file in chunks cut as the histogram store
+/// cuts them (see `docs/format/histograms.md`): at 120 samples, at 2 h
+/// boundaries and where Prometheus cuts its chunks. A series may have
+/// float and histogram samples.
+pub fn write_block_with_histograms(
+    dir: &Path,
+    min_time: i64,
+    max_time: i64,
+    series: Vec<(Labels, Vec<(i64, f64)>)>,
+    histograms: Vec<(Labels, Vec<(i64, FloatHistogram)>)>,
+) -> Result<BlockInfo, Error> {
+    let hist: Vec<(Labels, Vec<HistChunk>)> = histograms
+        .into_iter()
+        .filter(|(_, s)| !s.is_empty())
+        .map(|(l, s)| (l, histogram_chunks(&s)))
+        .collect();
+    let meta = block::write_block_with(
+        dir,
+        min_time,
+        max_time,
+        series
+            .into_iter()
+            .filter(|(_, s)| !s.is_empty())
+            .map(|(l, s)| (l, encode_samples(&s))),
+        &hist,
+        1,
+        Vec::new(),
+    )?;
+    info(&Block::open(&dir.join(&meta.id))?)
+}
+
+/// One series' histogram samples (timestamps increasing) in the store's
+/// chunks, cut where [`crate::histstore`] cuts a series' open chunk.
+fn histogram_chunks(samples: &[(i64, FloatHistogram)]) -> Vec<HistChunk> {
+    const RANGE_MS: i64 = 2 * 3600 * 1000;
+    let mut out = Vec::new();
+    let mut enc = chunk::Encoder::default();
+    let mut mint = 0;
+    let mut prev: Option<&(i64, FloatHistogram)> = None;
+    let close = |enc: &chunk::Encoder, mint: i64, maxt: i64| {
+        let (bytes, bits) = enc.bytes();
+        HistChunk {
+            mint,
+            maxt,
+            count: enc.count(),
+            bits,
+            data: bytes[..bits.div_ceil(8)].to_vec(),
+        }
+    };
+    for s in samples {
+        if let Some(p) = prev {
+            if p.0.div_euclid(RANGE_MS) != s.0.div_euclid(RANGE_MS)
+                || enc.count() as usize >= SAMPLES_PER_CHUNK
+                || starts_new_chunk(&p.1, &s.1)
+            {
+                out.push(close(&enc, mint, p.0));
+                enc = chunk::Encoder::default();
+            }
+        }
+        if enc.count() == 0 {
+            mint = s.0;
+        }
+        enc.append(s.0, &s.1);
+        prev = Some(s);
+    }
+    if let Some(p) = prev {
+        out.push(close(&enc, mint, p.0));
+    }
+    out
 }
 
 /// A new block id (a ULID), greater than every one made before by this

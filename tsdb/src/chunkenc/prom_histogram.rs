@@ -39,7 +39,8 @@
 mod encode;
 
 pub use encode::{
-    encode, encode_series, encode_series_after, EncodedChunk, Point, SAMPLES_PER_CHUNK,
+    encode, encode_series, encode_series_after, encode_series_with, ChunkCut, EncodedChunk, Point,
+    PROMETHEUS_2_42_CUT, PROMETHEUS_CUT, SAMPLES_PER_CHUNK,
 };
 
 use super::prom::{signed, Reader};

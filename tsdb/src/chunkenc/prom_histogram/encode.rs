@@ -2,13 +2,14 @@
 //! parent module's documentation): [`encode`] turns samples of one bucket
 //! layout into one chunk, bit for bit as Prometheus's appenders write it;
 //! [`encode_series`] cuts a series' histogram samples into chunks where
-//! Prometheus's head cuts them and picks each chunk's encoding.
+//! Prometheus's head cuts them (by size since 2.47, [`ChunkCut`]) and
+//! picks each chunk's encoding.
 
 use super::{Parts, ENC_FLOAT_HISTOGRAM, ENC_HISTOGRAM};
 use crate::chunkenc::prom::{Bits, XorState};
 use crate::histogram::{spans_of, CounterResetHint, FloatHistogram, CUSTOM_BUCKETS_SCHEMA};
 
-/// Samples a histogram chunk holds at most.
+/// Samples a histogram chunk of Prometheus 2.42 holds at most.
 pub const SAMPLES_PER_CHUNK: usize = 120;
 
 /// Signed varbit widths by the number of `1` bits of their prefix.
@@ -140,40 +141,85 @@ fn xor_state(v: f64) -> XorState {
 /// [`ENC_HISTOGRAM`] the counts must be whole numbers. The samples' hints
 /// are not written: a chunk has only its header.
 pub fn encode(enc: u8, header: CounterResetHint, samples: &[(i64, Parts)]) -> Vec<u8> {
-    assert!(
-        samples.len() <= u16::MAX as usize,
-        "too many samples for a chunk"
-    );
-    let integer = match enc {
-        ENC_HISTOGRAM => true,
-        ENC_FLOAT_HISTOGRAM => false,
-        _ => panic!("not a histogram encoding: {enc}"),
-    };
-    let mut w = Bits {
-        out: Vec::with_capacity(16 + samples.len() * 8),
-        used: 0,
-    };
-    w.out
-        .extend_from_slice(&(samples.len() as u16).to_be_bytes());
-    w.out.push(header_bits(header) << 6);
-    let stale_parts = |s: f64| Parts {
-        sum: s,
-        ..Parts::default()
-    };
-    // timestamps
-    let (mut t_prev, mut t_delta) = (0i64, 0i64);
-    // integer counts: value and last delta of count, zero count, buckets
-    // (each bucket as the difference to the one before it)
-    let (mut cnt, mut cnt_delta, mut zcnt, mut zcnt_delta) = (0i64, 0i64, 0i64, 0i64);
-    let (mut buckets, mut bucket_deltas): (Vec<i64>, Vec<i64>) = (Vec::new(), Vec::new());
-    // float counts and the sum: XOR states
-    let mut sum = xor_state(0.0);
-    let (mut fcnt, mut fzcnt) = (xor_state(0.0), xor_state(0.0));
-    let mut fbuckets: Vec<XorState> = Vec::new();
-    for (i, (t, p)) in samples.iter().enumerate() {
+    let mut w = ChunkWriter::new(enc, header);
+    for (t, p) in samples {
+        w.push(*t, p);
+    }
+    w.finish()
+}
+
+/// A Prometheus histogram chunk being written sample by sample (see
+/// [`encode`]): its bytes so far are those of the chunk of the samples
+/// pushed, so its size can be watched as Prometheus's head watches it.
+struct ChunkWriter {
+    integer: bool,
+    w: Bits,
+    n: usize,
+    /// timestamps
+    t_prev: i64,
+    t_delta: i64,
+    /// integer counts: value and last delta of count, zero count, buckets
+    /// (each bucket as the difference to the one before it)
+    cnt: i64,
+    cnt_delta: i64,
+    zcnt: i64,
+    zcnt_delta: i64,
+    buckets: Vec<i64>,
+    bucket_deltas: Vec<i64>,
+    /// float counts and the sum: XOR states
+    sum: XorState,
+    fcnt: XorState,
+    fzcnt: XorState,
+    fbuckets: Vec<XorState>,
+}
+
+impl ChunkWriter {
+    fn new(enc: u8, header: CounterResetHint) -> ChunkWriter {
+        let integer = match enc {
+            ENC_HISTOGRAM => true,
+            ENC_FLOAT_HISTOGRAM => false,
+            _ => panic!("not a histogram encoding: {enc}"),
+        };
+        let mut out = Vec::with_capacity(64);
+        out.extend_from_slice(&[0, 0, header_bits(header) << 6]);
+        ChunkWriter {
+            integer,
+            w: Bits { out, used: 0 },
+            n: 0,
+            t_prev: 0,
+            t_delta: 0,
+            cnt: 0,
+            cnt_delta: 0,
+            zcnt: 0,
+            zcnt_delta: 0,
+            buckets: Vec::new(),
+            bucket_deltas: Vec::new(),
+            sum: xor_state(0.0),
+            fcnt: xor_state(0.0),
+            fzcnt: xor_state(0.0),
+            fbuckets: Vec::new(),
+        }
+    }
+
+    /// The chunk's length in bytes so far, its header included.
+    fn len(&self) -> usize {
+        self.w.out.len()
+    }
+
+    /// The chunk.
+    fn finish(self) -> Vec<u8> {
+        self.w.out
+    }
+
+    /// Appends a sample (see [`encode`] for what `p` must be).
+    fn push(&mut self, t: i64, p: &Parts) {
+        assert!(self.n < u16::MAX as usize, "too many samples for a chunk");
         let stale;
         let p = if crate::is_stale_nan(p.sum) {
-            stale = stale_parts(p.sum);
+            stale = Parts {
+                sum: p.sum,
+                ..Parts::default()
+            };
             &stale
         } else {
             p
@@ -190,75 +236,78 @@ pub fn encode(enc: u8, header: CounterResetHint, samples: &[(i64, Parts)]) -> Ve
             }
             out
         };
-        if i == 0 {
-            layout(&mut w, p);
-            varbit_int(&mut w, *t);
-            if integer {
-                varbit_uint(&mut w, p.count as u64);
-                varbit_uint(&mut w, p.zero_count as u64);
+        let w = &mut self.w;
+        if self.n == 0 {
+            layout(w, p);
+            varbit_int(w, t);
+            if self.integer {
+                varbit_uint(w, p.count as u64);
+                varbit_uint(w, p.zero_count as u64);
                 w.bits(p.sum.to_bits(), 64);
-                buckets = neighbour_deltas();
-                for &b in &buckets {
-                    varbit_int(&mut w, b);
+                self.buckets = neighbour_deltas();
+                for &b in &self.buckets {
+                    varbit_int(w, b);
                 }
-                bucket_deltas = vec![0; buckets.len()];
-                cnt = p.count as u64 as i64;
-                zcnt = p.zero_count as u64 as i64;
+                self.bucket_deltas = vec![0; self.buckets.len()];
+                self.cnt = p.count as u64 as i64;
+                self.zcnt = p.zero_count as u64 as i64;
             } else {
                 for v in [p.count, p.zero_count, p.sum] {
                     w.bits(v.to_bits(), 64);
                 }
                 for &b in p.positive.iter().chain(&p.negative) {
                     w.bits(b.to_bits(), 64);
-                    fbuckets.push(xor_state(b));
+                    self.fbuckets.push(xor_state(b));
                 }
-                fcnt = xor_state(p.count);
-                fzcnt = xor_state(p.zero_count);
+                self.fcnt = xor_state(p.count);
+                self.fzcnt = xor_state(p.zero_count);
             }
-            sum = xor_state(p.sum);
+            self.sum = xor_state(p.sum);
         } else {
-            let d = t.wrapping_sub(t_prev);
-            varbit_int(&mut w, d.wrapping_sub(t_delta));
-            t_delta = d;
+            let d = t.wrapping_sub(self.t_prev);
+            varbit_int(w, d.wrapping_sub(self.t_delta));
+            self.t_delta = d;
             let is_stale = crate::is_stale_nan(p.sum);
-            if integer {
+            if self.integer {
                 let (c, z) = (p.count as u64 as i64, p.zero_count as u64 as i64);
-                let (cd, zd) = (c.wrapping_sub(cnt), z.wrapping_sub(zcnt));
+                let (cd, zd) = (c.wrapping_sub(self.cnt), z.wrapping_sub(self.zcnt));
                 if is_stale {
-                    varbit_int(&mut w, 0);
-                    varbit_int(&mut w, 0);
+                    varbit_int(w, 0);
+                    varbit_int(w, 0);
                 } else {
-                    varbit_int(&mut w, cd.wrapping_sub(cnt_delta));
-                    varbit_int(&mut w, zd.wrapping_sub(zcnt_delta));
+                    varbit_int(w, cd.wrapping_sub(self.cnt_delta));
+                    varbit_int(w, zd.wrapping_sub(self.zcnt_delta));
                 }
-                (cnt, cnt_delta, zcnt, zcnt_delta) = (c, cd, z, zd);
-                sum.write(&mut w, p.sum.to_bits());
+                (self.cnt, self.cnt_delta, self.zcnt, self.zcnt_delta) = (c, cd, z, zd);
+                self.sum.write(w, p.sum.to_bits());
                 if !is_stale {
                     let now = neighbour_deltas();
                     for (k, &b) in now.iter().enumerate() {
-                        let d = b.wrapping_sub(buckets[k]);
-                        varbit_int(&mut w, d.wrapping_sub(bucket_deltas[k]));
-                        bucket_deltas[k] = d;
-                        buckets[k] = b;
+                        let d = b.wrapping_sub(self.buckets[k]);
+                        varbit_int(w, d.wrapping_sub(self.bucket_deltas[k]));
+                        self.bucket_deltas[k] = d;
+                        self.buckets[k] = b;
                     }
                 }
             } else {
-                fcnt.write(&mut w, p.count.to_bits());
-                fzcnt.write(&mut w, p.zero_count.to_bits());
-                sum.write(&mut w, p.sum.to_bits());
+                self.fcnt.write(w, p.count.to_bits());
+                self.fzcnt.write(w, p.zero_count.to_bits());
+                self.sum.write(w, p.sum.to_bits());
                 if !is_stale {
-                    for (x, &b) in fbuckets
+                    for (x, &b) in self
+                        .fbuckets
                         .iter_mut()
                         .zip(p.positive.iter().chain(&p.negative))
                     {
-                        x.write(&mut w, b.to_bits());
+                        x.write(w, b.to_bits());
                     }
                 }
             }
         }
-        t_prev = *t;
+        self.t_prev = t;
+        self.n += 1;
+        self.w.out[..2].copy_from_slice(&(self.n as u16).to_be_bytes());
     }
-    w.out
 }
 
 /// One chunk of a series, encoded.
@@ -462,14 +511,151 @@ fn parts_of(p: &Point<'_>, layout: &(Vec<i32>, Vec<i32>)) -> Parts {
     }
 }
 
+/// Where a series' histogram chunks are cut besides where their buckets,
+/// counter resets or kind make Prometheus cut them (see [`cut_before`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChunkCut {
+    /// After this many samples, as Prometheus up to 2.46 cut them (its
+    /// float chunk rule, 120 samples).
+    Samples(usize),
+    /// By size, as Prometheus's head has cut them since 2.47
+    /// (`histogramsAppendPreprocessor`): once a chunk reaches a quarter of
+    /// `target` bytes, the time it should end is predicted so that the
+    /// rest of its `range_ms` range (the head's chunk range, 2 h) is split
+    /// into chunks of about `target` bytes; a sample at or past that time,
+    /// or one that finds the chunk at twice `target` bytes, starts a new
+    /// chunk once the chunk holds `min_samples` samples (or at once when
+    /// the sample is in the next range). A chunk cut for its buckets, a
+    /// counter reset, its kind or a stale marker is not predicted again
+    /// when the chunk before it was (Prometheus keeps that prediction's
+    /// flag across such cuts).
+    Bytes {
+        /// The size aimed at, bytes (Prometheus's
+        /// `TargetBytesPerHistogramChunk`).
+        target: usize,
+        /// Samples a chunk holds before it is cut by size (Prometheus's
+        /// `MinSamplesPerHistogramChunk`).
+        min_samples: usize,
+        /// The head's chunk range, ms.
+        range_ms: i64,
+    },
+}
+
+/// How Prometheus 2.47 and later (3.x included) cut histogram chunks:
+/// by size, near 1 KiB, with at least 10 samples.
+pub const PROMETHEUS_CUT: ChunkCut = ChunkCut::Bytes {
+    target: 1024,
+    min_samples: 10,
+    range_ms: 2 * 3600 * 1000,
+};
+
+/// How Prometheus 2.42 cut histogram chunks: at 120 samples.
+pub const PROMETHEUS_2_42_CUT: ChunkCut = ChunkCut::Samples(SAMPLES_PER_CHUNK);
+
+/// The end of the `range_ms` range holding `t` (Prometheus's
+/// `rangeForTimestamp`).
+fn range_end(t: i64, range_ms: i64) -> i64 {
+    t.div_euclid(range_ms) * range_ms + range_ms
+}
+
+/// When a chunk from `start` whose last sample is at `cur` should end, it
+/// being `1/ratio_to_full` full, so that the rest of the time up to `max`
+/// is split into equal chunks (Prometheus's `computeChunkEndTime`).
+fn chunk_end_time(start: i64, cur: i64, max: i64, ratio_to_full: f64) -> i64 {
+    let n = (max - start) as f64 / ((cur - start + 1) as f64 * ratio_to_full);
+    if n <= 1.0 {
+        return max;
+    }
+    (start as f64 + (max - start) as f64 / n.floor()) as i64
+}
+
+/// The chunk being filled by [`encode_series_with`]: its samples from
+/// `start`, the layout holding all their buckets, and the chunk as
+/// written so far on that layout.
+struct Filling {
+    start: usize,
+    header: CounterResetHint,
+    layout: (Vec<i32>, Vec<i32>),
+    integer: bool,
+    /// Whether a histogram was seen (a chunk of stale markers only takes
+    /// `integer` from the chunk before).
+    any: bool,
+    w: ChunkWriter,
+}
+
+impl Filling {
+    fn new(start: usize, header: CounterResetHint, integer: bool) -> Filling {
+        Filling {
+            start,
+            header,
+            layout: (Vec::new(), Vec::new()),
+            integer,
+            any: false,
+            w: ChunkWriter::new(enc_of(integer), header),
+        }
+    }
+
+    /// Adds `samples[i]`, the chunk's next sample: written on the layout,
+    /// or the chunk written again when the sample brings buckets the
+    /// layout lacks or float counts into an integer chunk (as Prometheus's
+    /// appender rewrites its chunk for new buckets).
+    fn push(&mut self, samples: &[Point<'_>], i: usize) {
+        let p = &samples[i];
+        if let Some(h) = p.1 {
+            let holds =
+                |side: &[(i32, f64)], l: &[i32]| side.iter().all(|b| l.binary_search(&b.0).is_ok());
+            let integer = if self.any {
+                self.integer && h.has_integer_counts()
+            } else {
+                h.has_integer_counts()
+            };
+            let fits = self.any
+                && integer == self.integer
+                && holds(&h.positive, &self.layout.0)
+                && holds(&h.negative, &self.layout.1);
+            if !fits {
+                let range = &samples[self.start..=i];
+                let histograms: Vec<&FloatHistogram> = range.iter().filter_map(|p| p.1).collect();
+                self.layout = layout_of(&histograms);
+                self.integer = integer;
+                self.any = true;
+                self.w = ChunkWriter::new(enc_of(integer), self.header);
+                for p in range {
+                    self.w.push(p.0, &parts_of(p, &self.layout));
+                }
+                return;
+            }
+        }
+        self.w.push(p.0, &parts_of(p, &self.layout));
+    }
+
+    fn finish(self, samples: &[Point<'_>], end: usize) -> EncodedChunk {
+        EncodedChunk {
+            encoding: enc_of(self.integer),
+            data: self.w.finish(),
+            min_time: samples[self.start].0,
+            max_time: samples[end - 1].0,
+            samples: end - self.start,
+        }
+    }
+}
+
+fn enc_of(integer: bool) -> u8 {
+    if integer {
+        ENC_HISTOGRAM
+    } else {
+        ENC_FLOAT_HISTOGRAM
+    }
+}
+
 /// Cuts a run of one series' histogram samples (in time order, with no
-/// float sample between them) into Prometheus chunks, as its head cuts
-/// them: after [`SAMPLES_PER_CHUNK`] samples and where [`cut_before`]
-/// says. Each chunk's layout holds every bucket its histograms use (a
-/// histogram without one of them has it empty there). The first chunk's
-/// header is "unknown" unless its first histogram is a gauge or says
-/// "counter reset"; the others' are what Prometheus's head finds from the
-/// sample before.
+/// float sample between them) into Prometheus chunks, as the head of
+/// Prometheus 2.47 and later cuts them ([`PROMETHEUS_CUT`]): by size and
+/// where [`cut_before`] says. Each chunk's layout holds every bucket its
+/// histograms use (a histogram without one of them has it empty there).
+/// The first chunk's header is "unknown" unless its first histogram is a
+/// gauge or says "counter reset"; the others' are what Prometheus's head
+/// finds from the sample before.
 ///
 /// A chunk is written as integer histograms ([`ENC_HISTOGRAM`]) when
 /// every count of its histograms is a whole number (flint does not keep
@@ -477,7 +663,7 @@ fn parts_of(p: &Point<'_>, layout: &(Vec<i32>, Vec<i32>)) -> Parts {
 /// histograms; a chunk of stale markers only takes the encoding of the
 /// chunk (or histogram) before it.
 pub fn encode_series(samples: &[Point<'_>]) -> Vec<EncodedChunk> {
-    encode_series_after(None, samples)
+    encode_series_with(PROMETHEUS_CUT, None, samples)
 }
 
 /// [`encode_series`] for samples that go on from `before`, the series'
@@ -485,11 +671,21 @@ pub fn encode_series(samples: &[Point<'_>]) -> Vec<EncodedChunk> {
 /// is in another block: the first chunk's header is then what Prometheus's
 /// head gives a chunk it cuts at a block boundary.
 pub fn encode_series_after(before: Option<Point<'_>>, samples: &[Point<'_>]) -> Vec<EncodedChunk> {
+    encode_series_with(PROMETHEUS_CUT, before, samples)
+}
+
+/// [`encode_series_after`] with chunks cut by `cut` instead of as
+/// Prometheus 3 cuts them.
+pub fn encode_series_with(
+    cut: ChunkCut,
+    before: Option<Point<'_>>,
+    samples: &[Point<'_>],
+) -> Vec<EncodedChunk> {
     let mut out: Vec<EncodedChunk> = Vec::new();
     let Some(first) = samples.first() else {
         return out;
     };
-    let mut header = match (before, first.1) {
+    let header = match (before, first.1) {
         (Some(p), _) => {
             let kind = if is_gauge(&p) {
                 CounterResetHint::Gauge
@@ -508,48 +704,61 @@ pub fn encode_series_after(before: Option<Point<'_>>, samples: &[Point<'_>]) -> 
         }
         _ => CounterResetHint::Unknown,
     };
-    let mut start = 0;
     // the encoding of a chunk of stale markers only: the one before's
-    let before_integer = before.and_then(|p| p.1).map(|h| h.has_integer_counts());
-    let emit = |range: &[Point<'_>], header: CounterResetHint, out: &mut Vec<EncodedChunk>| {
-        let histograms: Vec<&FloatHistogram> = range.iter().filter_map(|p| p.1).collect();
-        let integer = if histograms.is_empty() {
-            out.last()
-                .map(|c| c.encoding == ENC_HISTOGRAM)
-                .or(before_integer)
-                .unwrap_or(true)
-        } else {
-            histograms.iter().all(|h| h.has_integer_counts())
-        };
-        let enc = if integer {
-            ENC_HISTOGRAM
-        } else {
-            ENC_FLOAT_HISTOGRAM
-        };
-        let layout = layout_of(&histograms);
-        let parts: Vec<(i64, Parts)> = range.iter().map(|p| (p.0, parts_of(p, &layout))).collect();
-        out.push(EncodedChunk {
-            encoding: enc,
-            data: encode(enc, header, &parts),
-            min_time: range[0].0,
-            max_time: range[range.len() - 1].0,
-            samples: range.len(),
-        });
+    let before_integer = before
+        .and_then(|p| p.1)
+        .map(|h| h.has_integer_counts())
+        .unwrap_or(true);
+    let mut fill = Filling::new(0, header, before_integer);
+    fill.push(samples, 0);
+    // Prometheus's `nextAt` and `histogramChunkHasComputedEndTime`
+    let (mut next_at, mut predicted) = match cut {
+        ChunkCut::Bytes { range_ms, .. } => (range_end(first.0, range_ms), false),
+        ChunkCut::Samples(_) => (i64::MAX, false),
     };
     for i in 1..samples.len() {
         let (prev, cur) = (&samples[i - 1], &samples[i]);
-        let next = if i - start >= SAMPLES_PER_CHUNK {
-            Some(continued_header(prev, header, cur))
+        let held = i - fill.start;
+        let by_size = match cut {
+            ChunkCut::Samples(max) => held >= max,
+            ChunkCut::Bytes {
+                target,
+                min_samples,
+                range_ms,
+            } => {
+                let bytes = fill.w.len();
+                let min_time = samples[fill.start].0;
+                let next_range = if predicted {
+                    range_end(min_time, range_ms)
+                } else {
+                    next_at
+                };
+                if !predicted && bytes >= target / 4 {
+                    let ratio = target as f64 / bytes as f64;
+                    next_at = chunk_end_time(min_time, prev.0, next_at, ratio);
+                    predicted = true;
+                }
+                (cur.0 >= next_at || bytes >= target * 2)
+                    && (held >= min_samples || cur.0 >= next_range)
+            }
+        };
+        let next = if by_size {
+            predicted = false;
+            Some(continued_header(prev, fill.header, cur))
         } else {
-            cut_before(prev, header, cur)
+            cut_before(prev, fill.header, cur)
         };
         if let Some(h) = next {
-            emit(&samples[start..i], header, &mut out);
-            start = i;
-            header = h;
+            let integer = fill.integer;
+            let done = std::mem::replace(&mut fill, Filling::new(i, h, integer));
+            out.push(done.finish(samples, i));
+            if let ChunkCut::Bytes { range_ms, .. } = cut {
+                next_at = range_end(cur.0, range_ms);
+            }
         }
+        fill.push(samples, i);
     }
-    emit(&samples[start..], header, &mut out);
+    out.push(fill.finish(samples, samples.len()));
     out
 }
 

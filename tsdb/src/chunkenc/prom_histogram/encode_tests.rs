@@ -103,11 +103,27 @@ fn read_back(chunks: &[EncodedChunk]) -> Back {
     (samples, shape)
 }
 
-/// `want` with the hints chunks give back: the header's for a chunk's
-/// first sample, "no reset" (or gauge) for the others.
+/// [`check_with`] with chunks cut at 120 samples, as Prometheus 2.42 cut
+/// them (these tests' runs are far below the size Prometheus 3 cuts at).
 fn check(input: &[(i64, Option<FloatHistogram>)]) -> Vec<(u8, CounterResetHint, usize)> {
+    check_with(PROMETHEUS_2_42_CUT, input)
+}
+
+/// Cuts `input` into chunks by `cut` and checks that they give back
+/// `input` with the hints chunks give back: the header's for a chunk's
+/// first sample, "no reset" (or gauge) for the others. Returns each
+/// chunk's encoding, header and samples.
+fn check_with(
+    cut: ChunkCut,
+    input: &[(i64, Option<FloatHistogram>)],
+) -> Vec<(u8, CounterResetHint, usize)> {
     let points: Vec<Point<'_>> = input.iter().map(|(t, h)| (*t, h.as_ref())).collect();
-    let chunks = encode_series(&points);
+    let chunks = encode_series_with(cut, None, &points);
+    for c in &chunks {
+        // each chunk as `encode` writes it alone
+        let d = decode(c.encoding, &c.data).expect("decodes");
+        assert_eq!(encode(c.encoding, header_hint(c.data[2]), &d), c.data);
+    }
     let (got, shape) = read_back(&chunks);
     assert_eq!(got.len(), input.len());
     let mut k = 0;
@@ -494,5 +510,108 @@ proptest::proptest! {
             s.push((t, Some(h)));
         }
         check(&s);
+        check_with(PROMETHEUS_CUT, &s);
     }
+}
+
+/// Chunks of `chunks` as (first timestamp, samples, bytes).
+fn spans(chunks: &[EncodedChunk]) -> Vec<(i64, usize, usize)> {
+    chunks
+        .iter()
+        .map(|c| (c.min_time, c.samples, c.data.len()))
+        .collect()
+}
+
+#[test]
+fn prometheus_3_cuts_chunks_by_size() {
+    // the same small histogram every second over a 2 h range: 5 bits a
+    // sample once the second one is written, so a chunk reaches a quarter
+    // of 1 KiB after about 400 samples; Prometheus then splits what is
+    // left of the range into chunks of that rate's size: 4 of 30 minutes
+    let h = exp(3.0, 1.0, 2.0, &[(0, 2.0)], &[]);
+    let s: Vec<(i64, Option<FloatHistogram>)> = (0..7_200 + 5)
+        .map(|k| (k * 1_000, Some(h.clone())))
+        .collect();
+    let points: Vec<Point<'_>> = s.iter().map(|(t, h)| (*t, h.as_ref())).collect();
+    let got = spans(&encode_series(&points));
+    let starts: Vec<(i64, usize)> = got.iter().map(|c| (c.0, c.1)).collect();
+    assert_eq!(
+        starts,
+        vec![
+            (0, 1_800),
+            (1_800_000, 1_800),
+            (3_600_000, 1_800),
+            (5_400_000, 1_800),
+            // the next range
+            (7_200_000, 5),
+        ]
+    );
+    let bytes: Vec<usize> = got.iter().map(|c| c.2).collect();
+    // 5 bits a sample: 1,800 of them 1,125 bytes, and the first two
+    assert_eq!(bytes, vec![1_143, 1_147, 1_147, 1_147, 25]);
+    // the same with 2.42's rule: 120 samples a chunk
+    let old = encode_series_with(PROMETHEUS_2_42_CUT, None, &points);
+    assert_eq!(old.len(), 7_205usize.div_ceil(120));
+    check_with(PROMETHEUS_CUT, &s);
+}
+
+/// A histogram of `n` buckets whose float counts change in every bit
+/// from one sample to the next: about `8·n` bytes a sample.
+fn wide(k: i64, n: i32) -> FloatHistogram {
+    let b: Vec<(i32, f64)> = (0..n)
+        .map(|i| {
+            (
+                i,
+                (k as f64 + 1.0) * std::f64::consts::PI * f64::from(i + 1) / 7.0,
+            )
+        })
+        .collect();
+    let count = b.iter().map(|x| x.1).sum();
+    exp(count, 0.0, count * 0.3, &b, &[])
+}
+
+#[test]
+fn large_histograms_make_chunks_of_ten_samples() {
+    // every sample is past 1 KiB: a chunk is cut as soon as it holds the
+    // minimum of 10 samples, or at the end of the range before that
+    let s: Vec<(i64, Option<FloatHistogram>)> = (0..25)
+        .map(|k| (7_200_000 - 12_000 + k * 1_000, Some(wide(k, 200))))
+        .collect();
+    let points: Vec<Point<'_>> = s.iter().map(|(t, h)| (*t, h.as_ref())).collect();
+    let got = encode_series(&points);
+    let shape: Vec<(i64, usize)> = got.iter().map(|c| (c.min_time, c.samples)).collect();
+    assert_eq!(
+        shape,
+        vec![
+            (7_188_000, 10),
+            // two samples left in the range: cut at its end
+            (7_198_000, 2),
+            (7_200_000, 10),
+            (7_210_000, 3),
+        ]
+    );
+    assert!(got.iter().all(|c| c.encoding == ENC_FLOAT_HISTOGRAM));
+    assert!(got[0].data.len() > 10 * 1_024, "{}", got[0].data.len());
+    check_with(PROMETHEUS_CUT, &s);
+}
+
+#[test]
+fn a_chunk_cut_for_a_reset_after_a_prediction_is_not_predicted() {
+    // as `prometheus_3_cuts_chunks_by_size`, with a counter reset in the
+    // second chunk after its end was predicted: the chunk it starts has
+    // no prediction (Prometheus keeps its flag), so it grows to twice
+    // 1 KiB; the one after that is predicted again
+    let h = |c: f64| exp(c, 1.0, 2.0, &[(0, c - 1.0)], &[]);
+    let s: Vec<(i64, Option<FloatHistogram>)> = (0..7_200)
+        .map(|k| (k * 1_000, Some(h(if k < 2_500 { 30.0 } else { 3.0 }))))
+        .collect();
+    let points: Vec<Point<'_>> = s.iter().map(|(t, h)| (*t, h.as_ref())).collect();
+    let got = spans(&encode_series(&points));
+    assert_eq!(got[0].0..got[0].0 + got[0].1 as i64, 0..1_800);
+    assert_eq!((got[1].0, got[1].1), (1_800_000, 700));
+    assert_eq!(got[2].0, 2_500_000);
+    assert!(got[2].2 >= 2_048 && got[2].2 < 2_048 + 4, "{got:?}");
+    assert!(got[3].1 < got[2].1, "{got:?}");
+    assert!(got.iter().all(|c| c.0 + c.1 as i64 * 1_000 <= 7_200_000));
+    check_with(PROMETHEUS_CUT, &s);
 }
