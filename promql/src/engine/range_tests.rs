@@ -1,0 +1,142 @@
+//! Tests of the whole-range evaluation against the window functions
+//! applied one window at a time.
+
+use super::*;
+use crate::value::Value;
+use crate::Engine;
+use tsdb::read::MemQueryable;
+
+/// `rate` and `increase` over the whole range equal, bit for bit, the
+/// window function applied to each window alone: counters with resets,
+/// negative values, gaps and uneven spacing, windows of one sample.
+#[test]
+fn counter_windows_equal_one_window_at_a_time() {
+    let mut store = MemQueryable::new();
+    let mut all: Vec<(Labels, Vec<(i64, f64)>)> = Vec::new();
+    for kind in 0..5 {
+        let labels = Labels::from_pairs(&[("__name__", "c"), ("kind", &kind.to_string())]);
+        let mut samples = Vec::new();
+        let mut v = if kind == 4 { -50.0 } else { 0.0 };
+        for i in 0..480i64 {
+            if kind == 2 && (100..130).contains(&i) {
+                continue; // a gap longer than the window
+            }
+            // uneven spacing: some windows hold one sample
+            let t = i * 15_000 + if kind == 3 { (i % 7) * 2_000 } else { 0 };
+            v += match kind {
+                1 if i % 37 == 36 => -v + 3.0, // a reset
+                1 => (i as f64 * 0.7).sin().abs() * 10.0,
+                _ => 1.5 + (i % 5) as f64 * 0.25,
+            };
+            store.add(&labels, t, v);
+            samples.push((t, v));
+        }
+        all.push((labels, samples));
+    }
+    let engine = Engine::default();
+    let (start, end, step) = (0i64, 480 * 15_000, 60_000i64);
+    for (func, range) in [("rate", 300_000i64), ("increase", 300_000), ("rate", 20_000)] {
+        let Some((_, Impl::Range { f, .. })) = IMPLS.iter().find(|(n, _)| *n == func) else {
+            panic!("{func} is a range function");
+        };
+        let q = format!("{func}(c[{}s])", range / 1000);
+        let r = engine.range_query(&store, &q, start, end, step).unwrap();
+        let Value::Matrix(m) = r.value else {
+            panic!("matrix expected")
+        };
+        assert_eq!(m.len(), all.len(), "{q}");
+        for (series, (labels, samples)) in m.iter().zip(&all) {
+            let mut want = Vec::new();
+            let mut ts = start;
+            while ts <= end {
+                let window: Vec<(i64, f64)> = samples
+                    .iter()
+                    .copied()
+                    .filter(|s| s.0 > ts - range && s.0 <= ts)
+                    .collect();
+                let w = Window {
+                    start: ts - range,
+                    end: ts,
+                    ts,
+                };
+                if let Some(v) = f(&window, &w, &[]) {
+                    want.push((ts, v.to_bits()));
+                }
+                ts += step;
+            }
+            let got: Vec<(i64, u64)> =
+                series.points.iter().map(|p| (p.0, p.1.to_bits())).collect();
+            assert_eq!(got, want, "{q} for kind {:?}", labels.get("kind"));
+        }
+    }
+}
+
+/// The sums and means of windows computed side by side equal, bit for
+/// bit, the window function applied to each window alone: over
+/// ordinary values, values whose sum overflows (the mean turns
+/// incremental), NaN, infinities and gaps.
+#[test]
+fn side_by_side_window_sums_equal_one_window_at_a_time() {
+    let mut store = MemQueryable::new();
+    let mut all: Vec<(Labels, Vec<(i64, f64)>)> = Vec::new();
+    for kind in 0..5 {
+        let labels = Labels::from_pairs(&[("__name__", "m"), ("kind", &kind.to_string())]);
+        let mut samples = Vec::new();
+        for i in 0..480i64 {
+            if kind == 3 && (100..160).contains(&i) {
+                continue; // a gap longer than the window
+            }
+            let v = match kind {
+                0 => (i as f64 * 0.37).sin() * 1e3 + 0.1 * i as f64,
+                1 => (if i % 3 == 0 { -1.0 } else { 1.0 }) * 1.5e308,
+                2 if i == 50 => f64::NAN,
+                2 if i == 200 => f64::INFINITY,
+                2 => i as f64 * 1e-3,
+                3 => 1e15 + i as f64 * 0.5,
+                // values larger than the sum so far, then smaller
+                _ => (if i % 2 == 0 { 1e16 } else { -1e16 }) + i as f64 * 0.3,
+            };
+            store.add(&labels, i * 15_000, v);
+            samples.push((i * 15_000, v));
+        }
+        all.push((labels, samples));
+    }
+    let engine = Engine::default();
+    let (start, end, step, range) = (0i64, 480 * 15_000, 60_000i64, 600_000i64);
+    for func in ["avg_over_time", "sum_over_time"] {
+        let Some((_, Impl::Range { f, .. })) = IMPLS.iter().find(|(n, _)| *n == func) else {
+            panic!("{func} is a range function");
+        };
+        let q = format!("{func}(m[10m])");
+        let r = engine.range_query(&store, &q, start, end, step).unwrap();
+        let Value::Matrix(m) = r.value else {
+            panic!("matrix expected")
+        };
+        assert_eq!(m.len(), all.len());
+        for (series, (labels, samples)) in m.iter().zip(&all) {
+            assert_eq!(series.metric.get("kind"), labels.get("kind"));
+            let mut want = Vec::new();
+            let mut ts = start;
+            while ts <= end {
+                let window: Vec<(i64, f64)> = samples
+                    .iter()
+                    .copied()
+                    .filter(|s| s.0 > ts - range && s.0 <= ts)
+                    .collect();
+                if !window.is_empty() {
+                    let w = Window {
+                        start: ts - range,
+                        end: ts,
+                        ts,
+                    };
+                    let v = f(&window, &w, &[]).expect("a value");
+                    want.push((ts, v.to_bits()));
+                }
+                ts += step;
+            }
+            let got: Vec<(i64, u64)> =
+                series.points.iter().map(|p| (p.0, p.1.to_bits())).collect();
+            assert_eq!(got, want, "{q} for kind {:?}", labels.get("kind"));
+        }
+    }
+}
