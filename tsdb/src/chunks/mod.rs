@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 
-use crate::chunkenc::ENCODING_XOR;
+use crate::chunkenc::{XorEncoder, ENCODING_XOR};
 use crate::encoding::crc32c;
 use crate::fs::SlotMap;
 use crate::Error;
@@ -402,6 +402,40 @@ impl ChunkFiles {
             m.write(r.offset() + HEADER_SIZE + at, data);
             m.write(r.offset(), &h.encode());
         });
+    }
+
+    /// Writes the first of `samples` (in time order) that fit one chunk
+    /// into a new slot, as a closed XOR chunk of series `series`. Returns
+    /// the slot, its header and how many samples it took.
+    pub(crate) fn write_closed(
+        &self,
+        series: u64,
+        samples: &[(i64, f64)],
+    ) -> Result<(ChunkRef, SlotHeader, usize), Error> {
+        let cref = self.allocate()?;
+        let mut data = [0u8; DATA_SIZE];
+        let mut enc = XorEncoder::new();
+        let n = samples
+            .iter()
+            .take_while(|&&(t, v)| {
+                enc.count() < MAX_SAMPLES_PER_CHUNK && enc.append(&mut data, t, v)
+            })
+            .count();
+        debug_assert!(n > 0 || samples.is_empty(), "a sample fits an empty chunk");
+        self.write_data(cref, 0, &data[..enc.bit_len().div_ceil(8)]);
+        let mut h = SlotHeader {
+            encoding: ENCODING_XOR,
+            state: STATE_CLOSED,
+            count: enc.count(),
+            bit_len: enc.bit_len() as u16,
+            crc: 0,
+            series,
+            mint: samples[0].0,
+            maxt: samples[n - 1].0,
+        };
+        h.crc = slot_crc(&h, &data);
+        self.write_header(cref, &h);
+        Ok((cref, h, n))
     }
 
     /// Marks a chunk as copied into a block. When no live chunk is left in

@@ -7,6 +7,7 @@
 
 mod append;
 mod compact;
+mod delete;
 mod index;
 mod read;
 
