@@ -1,7 +1,8 @@
 //! Deleting series data by matchers and time range, at once: blocks
-//! holding matching data are rewritten without it, and matching head
-//! series get their affected chunks re-encoded without the deleted
-//! samples. There are no tombstones left to clean afterwards.
+//! holding matching data are rewritten without it, and the head
+//! re-encodes the affected chunks of its matching series without the
+//! deleted samples (`head/delete.rs`). There are no tombstones left to
+//! clean afterwards.
 //!
 //! A rewritten block takes the level above the one it replaces with the
 //! same sources, so if the process stops before the old block is deleted,
@@ -12,10 +13,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::block::{self, Block};
-use crate::chunkenc::{ChunkIter, XorEncoder, ENCODING_XOR};
-use crate::chunks::{slot_crc, SlotHeader, DATA_SIZE, MAX_SAMPLES_PER_CHUNK, STATE_CLOSED};
+use crate::chunkenc::ChunkIter;
 use crate::db::Db;
-use crate::head::ChunkMeta;
 use crate::labels::Matcher;
 use crate::Error;
 
@@ -111,92 +110,9 @@ impl Db {
             rep.samples_removed += removed;
         }
         // head
-        let ids = self.head.postings.read().candidates(matchers);
-        for s in self.head.series_for(&ids) {
-            if !s.labels.matches_all(matchers) {
-                continue;
-            }
-            let mut st = s.state.lock();
-            let mut affected: Vec<ChunkMeta> = st
-                .closed
-                .iter()
-                .copied()
-                .filter(|c| c.mint <= maxt && c.maxt >= mint)
-                .collect();
-            if let Some(o) = st
-                .open
-                .as_ref()
-                .filter(|o| o.count > 0 && o.mint <= maxt && o.maxt >= mint)
-            {
-                affected.push(o.meta());
-            }
-            if affected.is_empty() {
-                continue;
-            }
-            let mut keep = Vec::new();
-            for c in &affected {
-                let mut data = [0u8; DATA_SIZE];
-                self.head.read_chunk(c, &mut data);
-                for (t, v) in ChunkIter::new(c.encoding, &data, c.count, c.bit_len as usize) {
-                    if inside(t, mint, maxt) {
-                        rep.samples_removed += 1;
-                    } else {
-                        keep.push((t, v));
-                    }
-                }
-            }
-            // the kept samples go into new closed slots, then the old go
-            let mut fresh = Vec::new();
-            let mut i = 0;
-            while i < keep.len() {
-                let cref = self.head.chunks.allocate()?;
-                let mut data = [0u8; DATA_SIZE];
-                let mut enc = XorEncoder::new();
-                while i < keep.len()
-                    && enc.count() < MAX_SAMPLES_PER_CHUNK
-                    && enc.append(&mut data, keep[i].0, keep[i].1)
-                {
-                    i += 1;
-                }
-                let (first, last) = (keep[i - enc.count() as usize].0, keep[i - 1].0);
-                self.head
-                    .chunks
-                    .write_data(cref, 0, &data[..enc.bit_len().div_ceil(8)]);
-                let mut h = SlotHeader {
-                    encoding: ENCODING_XOR,
-                    state: STATE_CLOSED,
-                    count: enc.count(),
-                    bit_len: enc.bit_len() as u16,
-                    crc: 0,
-                    series: s.id,
-                    mint: first,
-                    maxt: last,
-                };
-                h.crc = slot_crc(&h, &data);
-                self.head.chunks.write_header(cref, &h);
-                fresh.push(ChunkMeta {
-                    cref,
-                    mint: first,
-                    maxt: last,
-                    count: h.count,
-                    bit_len: h.bit_len,
-                    encoding: ENCODING_XOR,
-                });
-            }
-            let gone: HashSet<_> = affected.iter().map(|c| c.cref).collect();
-            if st.open.as_ref().is_some_and(|o| gone.contains(&o.cref)) {
-                st.open = None;
-            }
-            st.closed.retain(|c| !gone.contains(&c.cref));
-            st.closed.extend(fresh);
-            st.closed.sort_by_key(|c| c.mint);
-            st.last_v = None;
-            drop(st);
-            for c in affected {
-                self.head.release_chunk(c.cref)?;
-            }
-            rep.head_series += 1;
-        }
+        let head = self.head.delete(matchers, mint, maxt)?;
+        rep.head_series = head.series;
+        rep.samples_removed += head.samples;
         self.head
             .counters
             .samples_deleted

@@ -1,6 +1,8 @@
-//! File-system helpers. This module holds the crate's only `unsafe` code:
+//! File-system helpers. This module holds the crate's `unsafe` code:
 //! memory maps, a cache prefetch hint for walking them, and the capacity
-//! of a volume.
+//! of a volume. The one exception are the calls of [`SlotMap::read`] and
+//! [`SlotMap::write`] in `chunks/`, which say there why no other thread
+//! touches the same bytes.
 
 #![allow(unsafe_code)]
 
@@ -56,8 +58,10 @@ impl ReadMap {
 }
 
 /// A fixed-size file mapped read-write, written and read in place at byte
-/// offsets. Callers guarantee that no two threads touch the same byte range
-/// at once (each chunk slot is owned by one series, under its lock).
+/// offsets. Nothing here keeps two threads off the same bytes: that is up
+/// to the callers of [`SlotMap::read`] and [`SlotMap::write`] (each chunk
+/// slot is owned by one series, under its lock; a log record is written
+/// once, before anyone holds its reference).
 pub(crate) struct SlotMap {
     map: MmapRaw,
     len: usize,
@@ -89,28 +93,42 @@ impl SlotMap {
         self.map.as_ptr() as usize + off
     }
 
-    /// Copies `out.len()` bytes at `off` into `out`.
-    pub(crate) fn read(&self, off: usize, out: &mut [u8]) {
+    /// Copies `out.len()` bytes at `off` into `out`. Panics if the range
+    /// runs past the end of the map.
+    ///
+    /// # Safety
+    ///
+    /// No other thread may write any of the bytes `off..off + out.len()`
+    /// while this runs (a write racing with the copy is a data race on the
+    /// mapped memory).
+    pub(crate) unsafe fn read(&self, off: usize, out: &mut [u8]) {
         assert!(
             off + out.len() <= self.len,
             "read past the end of a slot map"
         );
         // SAFETY: the range is inside the mapping (checked above); the
-        // mapping lives as long as self; callers keep writers of this range
-        // out while reading (see the type's doc).
+        // mapping lives as long as self; no writer of the range runs
+        // meanwhile (this function's contract).
         unsafe {
             std::ptr::copy_nonoverlapping(self.map.as_ptr().add(off), out.as_mut_ptr(), out.len());
         }
     }
 
-    /// Copies `data` to `off`.
-    pub(crate) fn write(&self, off: usize, data: &[u8]) {
+    /// Copies `data` to `off`. Panics if the range runs past the end of
+    /// the map.
+    ///
+    /// # Safety
+    ///
+    /// No other thread may read or write any of the bytes
+    /// `off..off + data.len()` while this runs.
+    pub(crate) unsafe fn write(&self, off: usize, data: &[u8]) {
         assert!(
             off + data.len() <= self.len,
             "write past the end of a slot map"
         );
-        // SAFETY: as for `read`; the mapping is writable (MmapRaw over a
-        // file opened read-write).
+        // SAFETY: as for `read`, no other access to the range runs
+        // meanwhile; the mapping is writable (MmapRaw over a file opened
+        // read-write).
         unsafe {
             std::ptr::copy_nonoverlapping(
                 data.as_ptr(),

@@ -9,6 +9,7 @@ use crate::block::Block;
 use crate::chunks::log::ChunkLog;
 use crate::journal::{Journal, JournalPosition, JournalRead};
 use crate::labels::{MatchOp, Matcher};
+use crate::reader::Reader;
 use crate::series_log::SeriesLog;
 use crate::Error;
 

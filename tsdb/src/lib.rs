@@ -42,6 +42,7 @@ mod postings;
 pub mod prom;
 mod querier;
 pub mod read;
+mod reader;
 mod series_log;
 pub mod takeover;
 pub mod time;

@@ -1,61 +1,38 @@
-//! The querier over the whole database: the blocks overlapping the range,
-//! then the head, merged series by series. Blocks and head hold disjoint
-//! time ranges (the head refuses samples older than the newest block), so
-//! merging is concatenation in time order, with equal timestamps dropped.
+//! The querier over the whole database: the readers of the blocks
+//! overlapping the range, then of the head, merged series by series,
+//! whatever each reader is ([`crate::reader::Reader`]). Blocks and head
+//! hold disjoint time ranges (the head refuses samples older than the
+//! newest block), so merging is concatenation in time order, with equal
+//! timestamps dropped.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::block::Block;
-use crate::chunkenc::ChunkIter;
 use crate::db::Db;
-use crate::head::{ChunkCopies, Head, HeadQuerier, MemSeries};
+use crate::head::Head;
 use crate::labels::{Labels, Matcher};
 use crate::read::{
     HistogramSample, Querier, ReadError, Sample, SampleIterator, Series, VecIterator,
 };
+use crate::reader::{sorted_unique, Chunks, HistogramReader, Reader};
 
-/// A block chunk: its decoder and sample count.
-struct BlockChunk<'b> {
-    it: ChunkIter<'b>,
-    count: u16,
-}
-
-/// Where one series' samples come from, before decoding.
-enum Part<'b> {
-    Block(Vec<BlockChunk<'b>>),
-    Head(ChunkCopies),
-    /// A few head samples, decoded at once: smaller than their chunk
-    /// copies, which matters when a query meets a million short series.
-    Decoded(Vec<Sample>),
-}
-
-/// Most head samples of a series decoded as soon as they are copied.
-const DECODE_AT_ONCE: usize = 32;
-
-impl Part<'_> {
-    /// Samples in the chunks (an upper bound of those in range).
-    fn count(&self) -> usize {
-        match self {
-            Part::Block(c) => c.iter().map(|c| c.count as usize).sum(),
-            Part::Head(c) => c.iter().map(|c| c.count as usize).sum(),
-            Part::Decoded(v) => v.len(),
-        }
-    }
-}
+/// Where one series' samples come from, before decoding: its chunks in
+/// each reader holding some, in time order.
+type Parts<'b> = Vec<Chunks<'b>>;
 
 /// Fewest samples worth decoding on more than one thread.
 const PARALLEL_MIN_SAMPLES: usize = 1_000_000;
 
 /// Decodes every series with `f`, in order; on several threads when there
 /// are many samples.
-fn decode_all<'b, F>(items: Vec<(Labels, Vec<Part<'b>>)>, f: F) -> Vec<(Labels, Vec<Sample>)>
+fn decode_all<'b, F>(items: Vec<(Labels, Parts<'b>)>, f: F) -> Vec<(Labels, Vec<Sample>)>
 where
-    F: Fn(Vec<Part<'b>>) -> Vec<Sample> + Sync,
+    F: Fn(Parts<'b>) -> Vec<Sample> + Sync,
 {
     let total: usize = items
         .iter()
-        .map(|(_, p)| p.iter().map(Part::count).sum::<usize>())
+        .map(|(_, p)| p.iter().map(Chunks::count).sum::<usize>())
         .sum();
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -73,10 +50,10 @@ where
     }
     // contiguous runs of about equal sample counts
     let per = total.div_ceil(threads);
-    let mut runs: Vec<Vec<(Labels, Vec<Part<'b>>)>> = vec![Vec::new()];
+    let mut runs: Vec<Vec<(Labels, Parts<'b>)>> = vec![Vec::new()];
     let mut in_run = 0usize;
     for item in items {
-        let n: usize = item.1.iter().map(Part::count).sum();
+        let n: usize = item.1.iter().map(Chunks::count).sum();
         if in_run >= per && runs.len() < threads {
             runs.push(Vec::new());
             in_run = 0;
@@ -85,7 +62,7 @@ where
         runs.last_mut().expect("a run").push(item);
     }
     let f = &f;
-    let work = |run: Vec<(Labels, Vec<Part<'b>>)>| -> Vec<(Labels, Vec<Sample>)> {
+    let work = |run: Vec<(Labels, Parts<'b>)>| -> Vec<(Labels, Vec<Sample>)> {
         run.into_iter()
             .map(|(l, parts)| {
                 let v = f(parts);
@@ -110,19 +87,14 @@ where
 
 /// Decodes one series' `parts` within `[mint, maxt]`, appending to `out`
 /// (empty or holding older samples of the same series). Blocks and head
-/// hold disjoint time ranges, so the parts follow one another in time;
-/// after blocks, a sample not newer than the one before it is dropped.
-fn decode_parts(
-    parts: Vec<Part<'_>>,
-    mint: i64,
-    maxt: i64,
-    head_only: bool,
-    out: &mut Vec<Sample>,
-) {
+/// hold disjoint time ranges, so the parts follow one another in time; a
+/// sample of a block, or of the head `merged` with blocks, not newer than
+/// the one before it is dropped.
+fn decode_parts(parts: Parts<'_>, mint: i64, maxt: i64, merged: bool, out: &mut Vec<Sample>) {
     for p in parts {
         let from = out.len();
         match p {
-            Part::Block(chunks) => {
+            Chunks::Mapped(chunks) => {
                 for c in chunks {
                     let from = out.len();
                     c.it.decode_into(mint, maxt, out);
@@ -130,11 +102,11 @@ fn decode_parts(
                 }
                 continue;
             }
-            Part::Head(copies) => Head::decode_copies_into(&copies, mint, maxt, out),
-            Part::Decoded(samples) => out.extend(samples),
+            Chunks::Copied(copies) => Head::decode_copies_into(&copies, mint, maxt, out),
+            Chunks::Decoded(samples) => out.extend(samples),
         }
-        // without blocks, the head's samples as they are
-        if !head_only {
+        // from one reader alone, the head's samples as they are
+        if merged {
             keep_increasing(out, from);
         }
     }
@@ -167,10 +139,11 @@ fn keep_increasing(out: &mut Vec<Sample>, from: usize) {
 
 /// One series' samples, decoded when first read.
 struct LazySamples<'b> {
-    parts: Vec<Part<'b>>,
+    parts: Parts<'b>,
     mint: i64,
     maxt: i64,
-    head_only: bool,
+    /// Whether the parts come from more than one reader.
+    merged: bool,
     /// The decoded samples, once something was read one at a time.
     decoded: Option<VecIterator>,
 }
@@ -179,8 +152,8 @@ impl LazySamples<'_> {
     fn decoded(&mut self) -> &mut VecIterator {
         self.decoded.get_or_insert_with(|| {
             let parts = std::mem::take(&mut self.parts);
-            let mut v = Vec::with_capacity(parts.iter().map(Part::count).sum());
-            decode_parts(parts, self.mint, self.maxt, self.head_only, &mut v);
+            let mut v = Vec::with_capacity(parts.iter().map(Chunks::count).sum());
+            decode_parts(parts, self.mint, self.maxt, self.merged, &mut v);
             VecIterator::new(v)
         })
     }
@@ -208,14 +181,14 @@ impl SampleIterator for LazySamples<'_> {
         if lo > hi {
             return;
         }
-        let n = parts.iter().map(Part::count).sum();
+        let n = parts.iter().map(Chunks::count).sum();
         if out.is_empty() {
             out.reserve(n);
-            decode_parts(parts, lo, hi, self.head_only, out);
+            decode_parts(parts, lo, hi, self.merged, out);
         } else {
             // samples already in `out` are not this series' to merge with
             let mut v = Vec::with_capacity(n);
-            decode_parts(parts, lo, hi, self.head_only, &mut v);
+            decode_parts(parts, lo, hi, self.merged, &mut v);
             out.append(&mut v);
         }
     }
@@ -223,7 +196,7 @@ impl SampleIterator for LazySamples<'_> {
     fn max_len(&self) -> Option<usize> {
         match &self.decoded {
             Some(d) => d.max_len(),
-            None => Some(self.parts.iter().map(Part::count).sum()),
+            None => Some(self.parts.iter().map(Chunks::count).sum()),
         }
     }
 }
@@ -271,7 +244,8 @@ fn with_histograms<'b>(
 }
 
 pub(crate) struct DbQuerier<'a> {
-    head: HeadQuerier<'a>,
+    head: &'a Head,
+    /// The blocks overlapping the range, oldest first.
     blocks: Vec<Arc<Block>>,
     mint: i64,
     maxt: i64,
@@ -284,32 +258,50 @@ fn block_err(e: crate::Error) -> ReadError {
     }
 }
 
+fn hist_err(e: crate::Error) -> ReadError {
+    ReadError::Corruption {
+        what: "histograms".into(),
+        detail: e.to_string(),
+    }
+}
+
 impl<'a> DbQuerier<'a> {
     pub(crate) fn new(db: &'a Db, mint: i64, maxt: i64) -> Self {
         let blocks = db
             .blocks
             .read()
             .iter()
-            .filter(|b| b.meta().min_time <= maxt && b.meta().max_time > mint)
+            .filter(|b| b.overlaps(mint, maxt))
             .cloned()
             .collect();
         DbQuerier {
-            head: HeadQuerier {
-                head: &db.head,
-                mint,
-                maxt,
-            },
+            head: &db.head,
             blocks,
             mint,
             maxt,
         }
     }
 
-    /// Label sets of the series with histogram samples in range (in the
-    /// histogram store or the blocks' histogram files).
+    /// The readers, in time order: the blocks, then the head.
+    fn readers(&self) -> impl Iterator<Item = &dyn Reader> {
+        let blocks = self.blocks.iter().map(|b| &**b as &dyn Reader);
+        blocks.chain(std::iter::once(self.head as &dyn Reader))
+    }
+
+    /// Whether series come from more than one reader.
+    fn merged(&self) -> bool {
+        self.readers().nth(1).is_some()
+    }
+
+    /// The readers' native histograms, in time order.
+    fn hist_readers(&self) -> impl Iterator<Item = &dyn HistogramReader> {
+        self.readers().filter_map(|r| r.histograms())
+    }
+
+    /// Label sets of the series with histogram samples in range.
     fn hist_series(&self, matchers: &[Matcher]) -> Vec<Labels> {
-        let mut all = self.head.head.hist.series(matchers, self.mint, self.maxt);
-        for h in self.blocks.iter().filter_map(|b| b.histograms()) {
+        let mut all = Vec::new();
+        for h in self.hist_readers() {
             all.extend(h.series(matchers, self.mint, self.maxt));
         }
         all.sort();
@@ -318,33 +310,21 @@ impl<'a> DbQuerier<'a> {
     }
 
     /// The histogram samples in range of the series matching all
-    /// `matchers`, in label order: the blocks' and the store's, merged per
-    /// series in time order, one per timestamp.
+    /// `matchers`, in label order: the readers' merged per series in time
+    /// order, one per timestamp (the older reader's).
     fn hist_select(
         &self,
         matchers: &[Matcher],
     ) -> Result<Vec<(Labels, Vec<HistogramSample>)>, ReadError> {
-        let bad = |e: crate::Error| ReadError::Corruption {
-            what: "histograms".into(),
-            detail: e.to_string(),
-        };
-        let store = self
-            .head
-            .head
-            .hist
-            .select(matchers, self.mint, self.maxt)
-            .map_err(bad)?;
-        let files: Vec<_> = self.blocks.iter().filter_map(|b| b.histograms()).collect();
-        if files.is_empty() {
-            return Ok(store);
+        let mut found = Vec::new();
+        for h in self.hist_readers() {
+            found.push(h.select(matchers, self.mint, self.maxt).map_err(hist_err)?);
+        }
+        if found.len() == 1 {
+            return Ok(found.pop().unwrap_or_default());
         }
         let mut by: BTreeMap<Labels, Vec<HistogramSample>> = BTreeMap::new();
-        for h in files {
-            for (l, v) in h.select(matchers, self.mint, self.maxt).map_err(bad)? {
-                by.entry(l).or_default().extend(v);
-            }
-        }
-        for (l, v) in store {
+        for (l, v) in found.into_iter().flatten() {
             by.entry(l).or_default().extend(v);
         }
         Ok(by
@@ -357,69 +337,47 @@ impl<'a> DbQuerier<'a> {
             .collect())
     }
 
-    /// The float chunks (or few decoded head samples) of each series
-    /// matching all `matchers` in range, in label order, not decoded yet.
-    fn float_parts(&self, matchers: &[Matcher]) -> Result<Vec<(Labels, Vec<Part<'_>>)>, ReadError> {
-        let head = self.head.head;
-        let head_only = self.blocks.is_empty();
-        let head_part = |s: &MemSeries| {
-            let copies = head.chunk_copies(s, self.mint, self.maxt);
-            if copies.is_empty() {
-                None
-            } else if copies.iter().map(|c| c.count as usize).sum::<usize>() <= DECODE_AT_ONCE {
-                Some(Part::Decoded(Head::decode_copies(
-                    &copies, self.mint, self.maxt,
-                )))
-            } else {
-                Some(Part::Head(copies))
-            }
-        };
-        Ok(if head_only {
-            // the head's series come in label order, each label set once
-            head.matching(matchers)
+    /// The float chunks of each series matching all `matchers` in range,
+    /// in label order, not decoded yet.
+    fn float_parts(&self, matchers: &[Matcher]) -> Result<Vec<(Labels, Parts<'_>)>, ReadError> {
+        let mut readers = self.readers();
+        if !self.merged() {
+            // one reader's series come in label order, each label set once
+            let Some(only) = readers.next() else {
+                return Ok(Vec::new());
+            };
+            let selected = only.select(matchers, self.mint, self.maxt);
+            return Ok(selected
+                .map_err(block_err)?
                 .into_iter()
-                .filter_map(|s| Some((s.labels.to_labels(), vec![head_part(&s)?])))
-                .collect()
-        } else {
-            let mut merged: BTreeMap<Labels, Vec<Part<'_>>> = BTreeMap::new();
-            for b in &self.blocks {
-                for (labels, chunks) in b
-                    .select(matchers, self.mint, self.maxt)
-                    .map_err(block_err)?
-                {
-                    let chunks = chunks
-                        .into_iter()
-                        .map(|c| BlockChunk {
-                            it: c.iter(),
-                            count: c.count,
-                        })
-                        .collect();
-                    merged.entry(labels).or_default().push(Part::Block(chunks));
-                }
+                .map(|(l, c)| (l, vec![c]))
+                .collect());
+        }
+        let mut merged: BTreeMap<Labels, Parts<'_>> = BTreeMap::new();
+        for r in readers {
+            for (labels, chunks) in r
+                .select(matchers, self.mint, self.maxt)
+                .map_err(block_err)?
+            {
+                merged.entry(labels).or_default().push(chunks);
             }
-            for s in head.matching(matchers) {
-                if let Some(part) = head_part(&s) {
-                    merged.entry(s.labels.to_labels()).or_default().push(part);
-                }
-            }
-            merged.into_iter().collect()
-        })
+        }
+        Ok(merged.into_iter().collect())
     }
 
+    /// The sorted union of what `f` finds in each reader holding data in
+    /// range and of what `hist` finds in the histogram series.
     fn union(
         &self,
-        mut f: impl FnMut(&dyn Querier, Option<&Block>) -> Result<Vec<String>, ReadError>,
+        f: impl Fn(&dyn Reader) -> Result<Vec<String>, crate::Error>,
         matchers: &[Matcher],
         hist: impl FnOnce(&[Labels]) -> Vec<String>,
     ) -> Result<Vec<String>, ReadError> {
-        let mut all = f(&self.head, None)?;
-        all.extend(hist(&self.hist_series(matchers)));
-        for b in &self.blocks {
-            all.extend(f(&self.head, Some(b))?);
+        let mut all = hist(&self.hist_series(matchers));
+        for r in self.readers().filter(|r| r.overlaps(self.mint, self.maxt)) {
+            all.extend(f(r).map_err(block_err)?);
         }
-        all.sort();
-        all.dedup();
-        Ok(all)
+        Ok(sorted_unique(all))
     }
 }
 
@@ -428,10 +386,10 @@ impl Querier for DbQuerier<'_> {
         // find the chunks of every series first, decode them after (in
         // parallel when there are many)
         let items = self.float_parts(matchers)?;
-        let (mint, maxt, head_only) = (self.mint, self.maxt, self.blocks.is_empty());
+        let (mint, maxt, merged) = (self.mint, self.maxt, self.merged());
         let decoded = decode_all(items, |parts| {
-            let mut v = Vec::with_capacity(parts.iter().map(Part::count).sum());
-            decode_parts(parts, mint, maxt, head_only, &mut v);
+            let mut v = Vec::with_capacity(parts.iter().map(Chunks::count).sum());
+            decode_parts(parts, mint, maxt, merged, &mut v);
             v
         });
         let floats = decoded
@@ -446,13 +404,13 @@ impl Querier for DbQuerier<'_> {
 
     fn select_lazy(&self, matchers: &[Matcher]) -> Result<Vec<Series<'_>>, ReadError> {
         let items = self.float_parts(matchers)?;
-        let (mint, maxt, head_only) = (self.mint, self.maxt, self.blocks.is_empty());
+        let (mint, maxt, merged) = (self.mint, self.maxt, self.merged());
         let floats = items.into_iter().map(|(l, parts)| {
             let it: Box<dyn SampleIterator + Send + '_> = Box::new(LazySamples {
                 parts,
                 mint,
                 maxt,
-                head_only,
+                merged,
                 decoded: None,
             });
             (l, it)
@@ -462,10 +420,7 @@ impl Querier for DbQuerier<'_> {
 
     fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, ReadError> {
         self.union(
-            |head, b| match b {
-                None => head.label_names(matchers),
-                Some(b) => b.label_names(matchers).map_err(block_err),
-            },
+            |r| r.label_names(matchers),
             matchers,
             |hs| {
                 hs.iter()
@@ -477,10 +432,7 @@ impl Querier for DbQuerier<'_> {
 
     fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, ReadError> {
         self.union(
-            |head, b| match b {
-                None => head.label_values(name, matchers),
-                Some(b) => b.label_values(name, matchers).map_err(block_err),
-            },
+            |r| r.label_values(name, matchers),
             matchers,
             |hs| {
                 hs.iter()
@@ -491,14 +443,11 @@ impl Querier for DbQuerier<'_> {
     }
 
     fn series_labels(&self, matchers: &[Matcher]) -> Result<Vec<Labels>, ReadError> {
-        let mut all = self.head.series_labels(matchers)?;
-        all.extend(self.hist_series(matchers));
-        for b in &self.blocks {
+        let mut all = self.hist_series(matchers);
+        for r in self.readers() {
             all.extend(
-                b.select(matchers, self.mint, self.maxt)
-                    .map_err(block_err)?
-                    .into_iter()
-                    .map(|(l, _)| l),
+                r.series(matchers, self.mint, self.maxt)
+                    .map_err(block_err)?,
             );
         }
         all.sort();

@@ -344,23 +344,19 @@ impl Querier for MemQuerier<'_> {
     }
 
     fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, ReadError> {
-        let mut names: Vec<String> = self
+        let names = self
             .matching(matchers)
             .flat_map(|l| l.iter().map(|l| l.name.clone()))
             .collect();
-        names.sort();
-        names.dedup();
-        Ok(names)
+        Ok(crate::reader::sorted_unique(names))
     }
 
     fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, ReadError> {
-        let mut values: Vec<String> = self
+        let values = self
             .matching(matchers)
             .filter_map(|l| l.get(name).map(str::to_string))
             .collect();
-        values.sort();
-        values.dedup();
-        Ok(values)
+        Ok(crate::reader::sorted_unique(values))
     }
 }
 

@@ -13,6 +13,7 @@ use crate::fs::ReadMap;
 use crate::histstore::{get_labels, put_labels, HistChunk};
 use crate::labels::{Labels, Matcher};
 use crate::read::{matches_all, HistogramSample};
+use crate::reader::HistogramReader;
 use crate::Error;
 
 /// The file's name in the block folder.
@@ -327,5 +328,20 @@ impl HistFile {
             }
         }
         Ok(())
+    }
+}
+
+impl HistogramReader for HistFile {
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<(Labels, Vec<HistogramSample>)>, Error> {
+        HistFile::select(self, matchers, mint, maxt)
+    }
+
+    fn series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Labels> {
+        HistFile::series(self, matchers, mint, maxt)
     }
 }

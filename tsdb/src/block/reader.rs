@@ -22,6 +22,7 @@ use crate::chunkenc::{
 use crate::encoding::{crc32c, Cursor};
 use crate::fs::ReadMap;
 use crate::labels::{Labels, Matcher};
+use crate::reader::{Chunks, HistogramReader, MappedChunk, Reader};
 use crate::Error;
 
 /// A chunk of a selected series, borrowing its bytes from the mapped
@@ -404,41 +405,6 @@ impl Block {
         Ok(())
     }
 
-    /// Sorted label names of the series matching all `matchers` (all
-    /// series when empty).
-    pub fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, Error> {
-        let refs: BTreeSet<u32> = if matchers.is_empty() {
-            self.index.names()?.into_iter().collect()
-        } else {
-            let mut s = BTreeSet::new();
-            for pos in postings_for_matchers(&self.index, matchers)? {
-                s.extend(self.index.series(pos)?.labels.iter().map(|l| l.0));
-            }
-            s
-        };
-        self.strings(refs)
-    }
-
-    /// Sorted values of label `name` among the series matching all
-    /// `matchers` (all series when empty).
-    pub fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, Error> {
-        let Some(name) = self.index.lookup_symbol(name)? else {
-            return Ok(Vec::new());
-        };
-        let mut refs = BTreeSet::new();
-        if matchers.is_empty() {
-            for i in self.index.name_entries(name)? {
-                refs.insert(self.index.entry(i)?.value);
-            }
-        } else {
-            for pos in postings_for_matchers(&self.index, matchers)? {
-                let rec = self.index.series(pos)?;
-                refs.extend(rec.labels.iter().filter(|l| l.0 == name).map(|l| l.1));
-            }
-        }
-        self.strings(refs)
-    }
-
     /// Resolves symbol refs to sorted strings.
     fn strings(&self, refs: BTreeSet<u32>) -> Result<Vec<String>, Error> {
         let mut out = Vec::with_capacity(refs.len());
@@ -522,5 +488,77 @@ impl Block {
             ));
         }
         Ok(())
+    }
+}
+
+impl Reader for Block {
+    fn overlaps(&self, mint: i64, maxt: i64) -> bool {
+        // a block's max_time is exclusive
+        self.meta.min_time <= maxt && self.meta.max_time > mint
+    }
+
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<(Labels, Chunks<'_>)>, Error> {
+        // the inherent select, whose chunks still show their bytes
+        Ok(Block::select(self, matchers, mint, maxt)?
+            .into_iter()
+            .map(|(labels, chunks)| {
+                let chunks = chunks
+                    .into_iter()
+                    .map(|c| MappedChunk {
+                        it: c.iter(),
+                        count: c.count,
+                    })
+                    .collect();
+                (labels, Chunks::Mapped(chunks))
+            })
+            .collect())
+    }
+
+    fn series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Labels>, Error> {
+        // the chunks are read (and checked) as a select reads them
+        Ok(Block::select(self, matchers, mint, maxt)?
+            .into_iter()
+            .map(|(l, _)| l)
+            .collect())
+    }
+
+    fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, Error> {
+        let refs: BTreeSet<u32> = if matchers.is_empty() {
+            self.index.names()?.into_iter().collect()
+        } else {
+            let mut s = BTreeSet::new();
+            for pos in postings_for_matchers(&self.index, matchers)? {
+                s.extend(self.index.series(pos)?.labels.iter().map(|l| l.0));
+            }
+            s
+        };
+        self.strings(refs)
+    }
+
+    fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, Error> {
+        let Some(name) = self.index.lookup_symbol(name)? else {
+            return Ok(Vec::new());
+        };
+        let mut refs = BTreeSet::new();
+        if matchers.is_empty() {
+            for i in self.index.name_entries(name)? {
+                refs.insert(self.index.entry(i)?.value);
+            }
+        } else {
+            for pos in postings_for_matchers(&self.index, matchers)? {
+                let rec = self.index.series(pos)?;
+                refs.extend(rec.labels.iter().filter(|l| l.0 == name).map(|l| l.1));
+            }
+        }
+        self.strings(refs)
+    }
+
+    fn histograms(&self) -> Option<&dyn HistogramReader> {
+        self.hist.as_ref().map(|h| h as &dyn HistogramReader)
     }
 }

@@ -12,6 +12,7 @@ use super::reader::ChunkRefData;
 use super::*;
 use crate::chunkenc::{XorEncoder, ENCODING_XOR};
 use crate::labels::{Labels, MatchOp, Matcher};
+use crate::reader::Reader;
 
 /// Data bytes of a head chunk slot; chunks here are cut the same way.
 const SLOT_DATA: usize = 216;

@@ -179,6 +179,7 @@ impl ChunkLog {
     /// (released ones flagged), and a line per problem. A segment is read up to its first record that is
     /// not whole and valid (a torn tail, or damage): the rest is cut, and
     /// the line says how many bytes. New records go into a new segment.
+    #[allow(unsafe_code)]
     pub(crate) fn open(dir: &Path) -> Result<(ChunkLog, Vec<LogChunk>, Vec<String>), Error> {
         let numbers = crate::fs::numbered_files(dir).map_err(|e| Error::io(dir, e))?;
         let mut segments = BTreeMap::new();
@@ -197,7 +198,9 @@ impl ChunkLog {
             };
             let mut buf = vec![0u8; len];
             if let Some(m) = &map {
-                m.read(0, &mut buf);
+                // SAFETY: the map was opened just now and is not shared
+                // yet: no other thread can write it
+                unsafe { m.read(0, &mut buf) };
             }
             if map.is_none() || &buf[..4] != MAGIC || !(1..=VERSION).contains(&buf[4]) {
                 drop(map);
@@ -256,6 +259,7 @@ impl ChunkLog {
     /// used; `data` holds its `bit_len` bits) and returns its reference.
     /// Fails only when a new segment cannot be created (a full disk); the
     /// chunk then stays where it was.
+    #[allow(unsafe_code)]
     pub(crate) fn append(&self, meta: &LogChunk, data: &[u8]) -> Result<ChunkRef, Error> {
         let (rec, at) = encode_record(meta, &data[..(meta.bit_len as usize).div_ceil(8)]);
         let mut w = self.writer.lock();
@@ -272,11 +276,15 @@ impl ChunkLog {
             }
         }
         let pos = w.pos;
-        self.segments
-            .read()
+        let segments = self.segments.read();
+        let m = segments
             .get(&w.segment)
-            .expect("the segment being filled is mapped")
-            .write(pos, &rec);
+            .expect("the segment being filled is mapped");
+        // SAFETY: the bytes from `pos` on are past every record written,
+        // so no reference to them was handed out yet, and the writer lock
+        // keeps other appends off them
+        unsafe { m.write(pos, &rec) };
+        drop(segments);
         w.pos += rec.len();
         *self.live.lock().entry(w.segment).or_insert(0) += 1;
         Ok(log_ref(w.segment, pos + at))
@@ -295,11 +303,14 @@ impl ChunkLog {
 
     /// Copies a chunk's data (`out.len()` bytes of it); false if its
     /// segment is gone.
+    #[allow(unsafe_code)]
     pub(crate) fn read(&self, r: ChunkRef, out: &mut [u8]) -> bool {
         let segments = self.segments.read();
         match segments.get(&segment_of(r)) {
             Some(m) if offset_of(r) + out.len() <= m.len() => {
-                m.read(offset_of(r), out);
+                // SAFETY: a record's data bytes are written once, before
+                // its reference is handed out, and never again
+                unsafe { m.read(offset_of(r), out) };
                 true
             }
             _ => false,
@@ -309,13 +320,19 @@ impl ChunkLog {
     /// Lets a record go (its chunk is in a block, or deleted): it is marked
     /// so that it is skipped at open, and a segment left with no record in
     /// use, and not being filled, is deleted.
+    #[allow(unsafe_code)]
     pub(crate) fn release(&self, r: ChunkRef) -> Result<(), Error> {
         let n = segment_of(r);
         if let Some(m) = self.segments.read().get(&n) {
             let at = offset_of(r) - 1;
             let mut b = [0u8];
-            m.read(at, &mut b);
-            m.write(at, &[b[0] | RELEASED]);
+            // SAFETY: the byte before a record's data (its encoding and
+            // flags) is read after open only here, and a record is let go
+            // once, by the one series that held it
+            unsafe {
+                m.read(at, &mut b);
+                m.write(at, &[b[0] | RELEASED]);
+            }
         }
         let empty = {
             let mut live = self.live.lock();

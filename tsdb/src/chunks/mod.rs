@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 
-use crate::chunkenc::ENCODING_XOR;
+use crate::chunkenc::{XorEncoder, ENCODING_XOR};
 use crate::encoding::crc32c;
 use crate::fs::SlotMap;
 use crate::Error;
@@ -127,6 +127,11 @@ pub(crate) struct FoundSlot {
 }
 
 /// The set of chunk slot files of one database.
+///
+/// A slot has one owner at a time, the only thread to read or write its
+/// bytes: the one that allocated it, until the slot is a series' chunk;
+/// then whoever holds that series' lock; then the one letting it go. The
+/// reads and writes of the maps here rely on that.
 pub(crate) struct ChunkFiles {
     dir: PathBuf,
     files: RwLock<Vec<Option<SlotMap>>>,
@@ -179,6 +184,7 @@ pub(crate) fn create_whole(dir: &Path, n: u64, header: &[u8], len: u64) -> Resul
 
 impl ChunkFiles {
     /// Opens the slot files in `dir`, returning them and every used slot.
+    #[allow(unsafe_code)] // reads the maps before they are shared
     pub(crate) fn open(dir: &Path) -> Result<(ChunkFiles, Vec<FoundSlot>, Vec<String>), Error> {
         let numbers = crate::fs::numbered_files(dir).map_err(|e| Error::io(dir, e))?;
         let mut files: Vec<Option<SlotMap>> = Vec::new();
@@ -214,8 +220,11 @@ impl ChunkFiles {
                 crate::fs::fill_zeros(&mut f, len, full).map_err(|e| Error::io(&path, e))?;
             }
             let map = SlotMap::open(&path, full as usize).map_err(|e| Error::io(&path, e))?;
+            // SAFETY: the map was opened just now and is not shared yet: no
+            // other thread can write it
+            let read = |off: usize, out: &mut [u8]| unsafe { map.read(off, out) };
             let mut fh = [0u8; 8];
-            map.read(0, &mut fh);
+            read(0, &mut fh);
             if &fh[..4] != FILE_MAGIC || fh[4] != FILE_VERSION {
                 problems.push(format!("{}: bad file header, file ignored", path.display()));
                 continue;
@@ -224,7 +233,7 @@ impl ChunkFiles {
             let mut data = [0u8; DATA_SIZE];
             for slot in 1..full / SLOT_SIZE as u64 {
                 let off = slot as usize * SLOT_SIZE;
-                map.read(off, &mut hb);
+                read(off, &mut hb);
                 if hb[0] == 0 {
                     continue;
                 }
@@ -247,7 +256,7 @@ impl ChunkFiles {
                     continue;
                 }
                 if header.state == STATE_CLOSED {
-                    map.read(off + HEADER_SIZE, &mut data);
+                    read(off + HEADER_SIZE, &mut data);
                     if slot_crc(&header, &data) != header.crc {
                         problems.push(format!(
                             "{}: slot {slot} fails its checksum, skipped",
@@ -372,14 +381,22 @@ impl ChunkFiles {
     }
 
     /// Writes a slot header.
+    #[allow(unsafe_code)]
     pub(crate) fn write_header(&self, r: ChunkRef, h: &SlotHeader) {
-        self.with_map(r, |m| m.write(r.offset(), &h.encode()));
+        // SAFETY: slot `r` is its owner's (see the type's doc), who is
+        // writing it: no other thread touches its bytes
+        self.with_map(r, |m| unsafe { m.write(r.offset(), &h.encode()) });
     }
 
     /// Writes bytes into a slot's data area at `at`.
+    #[allow(unsafe_code)]
     pub(crate) fn write_data(&self, r: ChunkRef, at: usize, data: &[u8]) {
         debug_assert!(at + data.len() <= DATA_SIZE);
-        self.with_map(r, |m| m.write(r.offset() + HEADER_SIZE + at, data));
+        // SAFETY: slot `r` is its owner's, who is writing it; `at + len`
+        // stays inside its data area
+        self.with_map(r, |m| unsafe {
+            m.write(r.offset() + HEADER_SIZE + at, data)
+        });
     }
 
     /// The memory address of slot `r` (0 if its file is not mapped), as a
@@ -389,19 +406,59 @@ impl ChunkFiles {
     }
 
     /// Copies a slot's data area.
+    #[allow(unsafe_code)]
     pub(crate) fn read_data(&self, r: ChunkRef, out: &mut [u8; DATA_SIZE]) -> bool {
-        self.with_map(r, |m| m.read(r.offset() + HEADER_SIZE, out))
+        // SAFETY: slot `r` is its owner's, who is reading it: only the
+        // owner writes it
+        self.with_map(r, |m| unsafe { m.read(r.offset() + HEADER_SIZE, out) })
             .is_some()
     }
 
     /// Writes the bytes a sample appended (`data` from data offset `at`),
     /// then the header that counts it, under one look-up of the file.
+    #[allow(unsafe_code)]
     pub(crate) fn write_append(&self, r: ChunkRef, at: usize, data: &[u8], h: &SlotHeader) {
         debug_assert!(at + data.len() <= DATA_SIZE);
-        self.with_map(r, |m| {
+        // SAFETY: slot `r` is its owner's, who is appending to it; `at +
+        // len` stays inside its data area
+        self.with_map(r, |m| unsafe {
             m.write(r.offset() + HEADER_SIZE + at, data);
             m.write(r.offset(), &h.encode());
         });
+    }
+
+    /// Writes the first of `samples` (in time order) that fit one chunk
+    /// into a new slot, as a closed XOR chunk of series `series`. Returns
+    /// the slot, its header and how many samples it took.
+    pub(crate) fn write_closed(
+        &self,
+        series: u64,
+        samples: &[(i64, f64)],
+    ) -> Result<(ChunkRef, SlotHeader, usize), Error> {
+        let cref = self.allocate()?;
+        let mut data = [0u8; DATA_SIZE];
+        let mut enc = XorEncoder::new();
+        let n = samples
+            .iter()
+            .take_while(|&&(t, v)| {
+                enc.count() < MAX_SAMPLES_PER_CHUNK && enc.append(&mut data, t, v)
+            })
+            .count();
+        debug_assert!(n > 0 || samples.is_empty(), "a sample fits an empty chunk");
+        self.write_data(cref, 0, &data[..enc.bit_len().div_ceil(8)]);
+        let mut h = SlotHeader {
+            encoding: ENCODING_XOR,
+            state: STATE_CLOSED,
+            count: enc.count(),
+            bit_len: enc.bit_len() as u16,
+            crc: 0,
+            series,
+            mint: samples[0].0,
+            maxt: samples[n - 1].0,
+        };
+        h.crc = slot_crc(&h, &data);
+        self.write_header(cref, &h);
+        Ok((cref, h, n))
     }
 
     /// Marks a chunk as copied into a block. When no live chunk is left in
@@ -419,8 +476,13 @@ impl ChunkFiles {
         self.let_go(r, true)
     }
 
+    #[allow(unsafe_code)]
     fn let_go(&self, r: ChunkRef, reuse: bool) -> Result<(), Error> {
-        self.with_map(r, |m| m.write(r.offset() + 1, &[STATE_PERSISTED]));
+        // SAFETY: slot `r` is its owner's, who is letting it go: it is no
+        // longer any series', and its state byte is read only at open
+        self.with_map(r, |m| unsafe {
+            m.write(r.offset() + 1, &[STATE_PERSISTED])
+        });
         let n = r.file();
         let remove = {
             let mut slots = self.live.lock();

@@ -7,12 +7,13 @@
 
 mod append;
 mod compact;
+mod delete;
 mod index;
 mod read;
 
 pub use append::{AppendStats, Appender};
 pub(crate) use compact::PersistChunk;
-pub(crate) use read::{ChunkCopies, HeadQuerier};
+pub(crate) use read::ChunkCopies;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};

@@ -1,17 +1,19 @@
-//! Reading the head: the [`crate::read::Querier`] over series and chunks.
+//! Reading the head: its [`Reader`] over the postings, the series and
+//! copies of their chunks.
+
+use std::sync::atomic::Ordering;
 
 use super::ChunkMeta;
 use super::{Head, MemSeries};
 use crate::chunkenc::ChunkIter;
 use crate::chunks::DATA_SIZE;
 use crate::labels::{Labels, Matcher};
-use crate::read::{Querier, ReadError, Sample, Series, VecIterator};
+use crate::read::Sample;
+use crate::reader::{sorted_unique, Chunks, HistogramReader, Reader};
+use crate::Error;
 
-pub(crate) struct HeadQuerier<'a> {
-    pub(crate) head: &'a Head,
-    pub(crate) mint: i64,
-    pub(crate) maxt: i64,
-}
+/// Most head samples of a series decoded as soon as they are copied.
+const DECODE_AT_ONCE: usize = 32;
 
 /// A copy of a head chunk's bytes, taken under the series lock to decode
 /// outside it.
@@ -66,7 +68,7 @@ impl Head {
     }
 
     /// Decodes chunk copies, keeping the samples within `[mint, maxt]`.
-    pub(crate) fn decode_copies(copies: &ChunkCopies, mint: i64, maxt: i64) -> Vec<Sample> {
+    fn decode_copies(copies: &ChunkCopies, mint: i64, maxt: i64) -> Vec<Sample> {
         let mut out = Vec::with_capacity(copies.iter().map(|c| c.count as usize).sum());
         Self::decode_copies_into(copies, mint, maxt, &mut out);
         out
@@ -84,13 +86,7 @@ impl Head {
         }
     }
 
-    /// Samples of one series within `[mint, maxt]`.
-    pub(crate) fn samples(&self, s: &MemSeries, mint: i64, maxt: i64) -> Vec<Sample> {
-        // copy the chunk bytes under the series lock, decode outside it
-        let copies = self.chunk_copies(s, mint, maxt);
-        Self::decode_copies(&copies, mint, maxt)
-    }
-
+    /// The series matching all `matchers`, in label order.
     pub(crate) fn matching(&self, matchers: &[Matcher]) -> Vec<std::sync::Arc<MemSeries>> {
         let ids = self.postings.read().candidates(matchers);
         let mut series: Vec<_> = self
@@ -101,11 +97,9 @@ impl Head {
         series.sort_by(|a, b| a.labels.cmp(&b.labels));
         series
     }
-}
 
-impl Head {
     /// Whether any chunk of the series overlaps `[mint, maxt]`.
-    fn overlaps(s: &MemSeries, mint: i64, maxt: i64) -> bool {
+    fn series_overlaps(s: &MemSeries, mint: i64, maxt: i64) -> bool {
         let st = s.state.lock();
         st.open
             .as_ref()
@@ -114,58 +108,52 @@ impl Head {
     }
 }
 
-impl HeadQuerier<'_> {
-    /// Whether the querier's range meets the head's data at all; label
-    /// lookups answer from the whole head when it does, as Prometheus's.
-    fn overlaps_head(&self) -> bool {
-        use std::sync::atomic::Ordering;
+impl Reader for Head {
+    fn overlaps(&self, mint: i64, maxt: i64) -> bool {
         let (min, max) = (
-            self.head.min_time.load(Ordering::Relaxed),
-            self.head.max_time.load(Ordering::Relaxed),
+            self.min_time.load(Ordering::Relaxed),
+            self.max_time.load(Ordering::Relaxed),
         );
-        min <= max && min <= self.maxt && max >= self.mint
-    }
-}
-
-impl Querier for HeadQuerier<'_> {
-    fn series_labels(&self, matchers: &[Matcher]) -> Result<Vec<Labels>, ReadError> {
-        Ok(self
-            .head
-            .matching(matchers)
-            .into_iter()
-            .filter(|s| Head::overlaps(s, self.mint, self.maxt))
-            .map(|s| s.labels.to_labels())
-            .collect())
+        min <= max && min <= maxt && max >= mint
     }
 
-    fn select(&self, matchers: &[Matcher]) -> Result<Vec<Series<'_>>, ReadError> {
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<(Labels, Chunks<'_>)>, Error> {
         Ok(self
-            .head
             .matching(matchers)
             .into_iter()
             .filter_map(|s| {
-                let samples = self.head.samples(&s, self.mint, self.maxt);
-                if samples.is_empty() {
+                let copies = self.chunk_copies(&s, mint, maxt);
+                let chunks = if copies.is_empty() {
                     return None;
-                }
-                Some(Series {
-                    labels: s.labels.to_labels(),
-                    samples: Box::new(VecIterator::new(samples)),
-                    histograms: Vec::new(),
-                })
+                } else if copies.iter().map(|c| c.count as usize).sum::<usize>() <= DECODE_AT_ONCE {
+                    Chunks::Decoded(Self::decode_copies(&copies, mint, maxt))
+                } else {
+                    Chunks::Copied(copies)
+                };
+                Some((s.labels.to_labels(), chunks))
             })
             .collect())
     }
 
-    fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, ReadError> {
-        if !self.overlaps_head() {
-            return Ok(Vec::new());
-        }
+    fn series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Labels>, Error> {
+        Ok(self
+            .matching(matchers)
+            .into_iter()
+            .filter(|s| Head::series_overlaps(s, mint, maxt))
+            .map(|s| s.labels.to_labels())
+            .collect())
+    }
+
+    fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, Error> {
         if matchers.is_empty() {
-            return Ok(self.head.postings.read().label_names());
+            return Ok(self.postings.read().label_names());
         }
-        let mut names: Vec<String> = self
-            .head
+        let names = self
             .matching(matchers)
             .iter()
             .flat_map(|s| {
@@ -175,26 +163,22 @@ impl Querier for HeadQuerier<'_> {
                     .collect::<Vec<_>>()
             })
             .collect();
-        names.sort();
-        names.dedup();
-        Ok(names)
+        Ok(sorted_unique(names))
     }
 
-    fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, ReadError> {
-        if !self.overlaps_head() {
-            return Ok(Vec::new());
-        }
+    fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, Error> {
         if matchers.is_empty() {
-            return Ok(self.head.postings.read().label_values(name));
+            return Ok(self.postings.read().label_values(name));
         }
-        let mut values: Vec<String> = self
-            .head
+        let values = self
             .matching(matchers)
             .iter()
             .filter_map(|s| s.labels.get(name).map(str::to_string))
             .collect();
-        values.sort();
-        values.dedup();
-        Ok(values)
+        Ok(sorted_unique(values))
+    }
+
+    fn histograms(&self) -> Option<&dyn HistogramReader> {
+        Some(&self.hist)
     }
 }
