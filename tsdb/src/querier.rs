@@ -21,6 +21,40 @@ use crate::reader::{sorted_unique, Chunks, HistogramReader, Reader};
 /// each reader holding some, in time order.
 type Parts<'b> = Vec<Chunks<'b>>;
 
+/// One list of each label set's items, in label order, from `lists`
+/// each in label order with each label set once: a label set's items in
+/// the order of the lists holding it.
+fn merge_sorted<T>(lists: Vec<Vec<(Labels, T)>>) -> Vec<(Labels, Vec<T>)> {
+    let cap = lists.iter().map(Vec::len).max().unwrap_or(0);
+    let mut iters: Vec<_> = lists.into_iter().map(Vec::into_iter).collect();
+    let mut heads: Vec<Option<(Labels, T)>> = iters.iter_mut().map(Iterator::next).collect();
+    let mut out = Vec::with_capacity(cap);
+    loop {
+        // the first list whose next label set is the smallest
+        let mut least: Option<usize> = None;
+        for (j, h) in heads.iter().enumerate() {
+            let Some((l, _)) = h else { continue };
+            if least.is_none_or(|k| heads[k].as_ref().is_some_and(|(m, _)| l < m)) {
+                least = Some(j);
+            }
+        }
+        let Some(k) = least else { break };
+        let Some((labels, item)) = std::mem::replace(&mut heads[k], iters[k].next()) else {
+            break;
+        };
+        let mut items = vec![item];
+        for j in k + 1..heads.len() {
+            if heads[j].as_ref().is_some_and(|(l, _)| *l == labels) {
+                if let Some((_, item)) = std::mem::replace(&mut heads[j], iters[j].next()) {
+                    items.push(item);
+                }
+            }
+        }
+        out.push((labels, items));
+    }
+    out
+}
+
 /// Fewest samples worth decoding on more than one thread.
 const PARALLEL_MIN_SAMPLES: usize = 1_000_000;
 
@@ -353,16 +387,11 @@ impl<'a> DbQuerier<'a> {
                 .map(|(l, c)| (l, vec![c]))
                 .collect());
         }
-        let mut merged: BTreeMap<Labels, Parts<'_>> = BTreeMap::new();
+        let mut lists = Vec::new();
         for r in readers {
-            for (labels, chunks) in r
-                .select(matchers, self.mint, self.maxt)
-                .map_err(block_err)?
-            {
-                merged.entry(labels).or_default().push(chunks);
-            }
+            lists.push(r.select(matchers, self.mint, self.maxt).map_err(block_err)?);
         }
-        Ok(merged.into_iter().collect())
+        Ok(merge_sorted(lists))
     }
 
     /// The sorted union of what `f` finds in each reader holding data in
@@ -453,5 +482,36 @@ impl Querier for DbQuerier<'_> {
         all.sort();
         all.dedup();
         Ok(all)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn l(v: &str) -> Labels {
+        Labels::from_pairs(&[("__name__", "m"), ("k", v)])
+    }
+
+    /// Label sets come out once each, in label order, with their items in
+    /// the order of the lists holding them.
+    #[test]
+    fn merge_sorted_joins_lists_in_label_order() {
+        let lists = vec![
+            vec![(l("b"), 1), (l("d"), 2)],
+            vec![(l("a"), 3), (l("b"), 4), (l("e"), 5)],
+            vec![],
+            vec![(l("b"), 6), (l("c"), 7), (l("e"), 8)],
+        ];
+        let got = merge_sorted(lists);
+        let want = vec![
+            (l("a"), vec![3]),
+            (l("b"), vec![1, 4, 6]),
+            (l("c"), vec![7]),
+            (l("d"), vec![2]),
+            (l("e"), vec![5, 8]),
+        ];
+        assert_eq!(got, want);
+        assert!(merge_sorted::<u8>(vec![vec![], vec![]]).is_empty());
     }
 }
