@@ -674,16 +674,14 @@ fn in_parallel<F>(series: &mut [LoadedSeries], steps: usize, f: F) -> Result<Ran
 where
     F: Fn(&mut [LoadedSeries]) -> Result<RangeVec, Error> + Sync,
 {
-    let mut parts = in_parts(series, f);
-    if parts.len() == 1 {
-        return parts.pop().expect("one part");
-    }
-    let mut rv = RangeVec::empty(steps);
-    for (k, part) in parts.into_iter().enumerate() {
+    let mut parts = in_parts(series, f).into_iter();
+    // the first part's result, with the others' appended
+    let Some(first) = parts.next() else {
+        return Ok(RangeVec::empty(steps));
+    };
+    let mut rv = first?;
+    for part in parts {
         let part = part?;
-        if k == 0 {
-            rv.drop_name = part.drop_name;
-        }
         rv.labels.extend(part.labels);
         rv.vals.extend(part.vals);
         rv.present.extend(part.present);
