@@ -389,7 +389,10 @@ impl<'a> DbQuerier<'a> {
         }
         let mut lists = Vec::new();
         for r in readers {
-            lists.push(r.select(matchers, self.mint, self.maxt).map_err(block_err)?);
+            lists.push(
+                r.select(matchers, self.mint, self.maxt)
+                    .map_err(block_err)?,
+            );
         }
         Ok(merge_sorted(lists))
     }

@@ -288,7 +288,11 @@ fn kahan_lanes(vals: &[f64], group: &[(usize, usize)]) -> [Option<(f64, f64)>; L
             let t = sum[k] + v[k];
             let big = (sum[k] - t) + v[k];
             let small = (v[k] - t) + sum[k];
-            c[k] += if sum[k].abs() >= v[k].abs() { big } else { small };
+            c[k] += if sum[k].abs() >= v[k].abs() {
+                big
+            } else {
+                small
+            };
             sum[k] = t;
         }
     }
@@ -316,7 +320,9 @@ fn window_sums(vals: &[f64], windows: &[(usize, usize)], summed: Summed, out: &m
                     sum / n + c / n
                 }
                 (Summed::Sum, None) => {
-                    let (sum, c) = vals.iter().fold((0.0, 0.0), |(s, c), &v| kahan_add(v, s, c));
+                    let (sum, c) = vals
+                        .iter()
+                        .fold((0.0, 0.0), |(s, c), &v| kahan_add(v, s, c));
                     sum + c
                 }
                 (Summed::Mean, None) => {

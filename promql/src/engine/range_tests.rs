@@ -35,7 +35,11 @@ fn counter_windows_equal_one_window_at_a_time() {
     }
     let engine = Engine::default();
     let (start, end, step) = (0i64, 480 * 15_000, 60_000i64);
-    for (func, range) in [("rate", 300_000i64), ("increase", 300_000), ("rate", 20_000)] {
+    for (func, range) in [
+        ("rate", 300_000i64),
+        ("increase", 300_000),
+        ("rate", 20_000),
+    ] {
         let Some((_, Impl::Range { f, .. })) = IMPLS.iter().find(|(n, _)| *n == func) else {
             panic!("{func} is a range function");
         };
@@ -64,8 +68,7 @@ fn counter_windows_equal_one_window_at_a_time() {
                 }
                 ts += step;
             }
-            let got: Vec<(i64, u64)> =
-                series.points.iter().map(|p| (p.0, p.1.to_bits())).collect();
+            let got: Vec<(i64, u64)> = series.points.iter().map(|p| (p.0, p.1.to_bits())).collect();
             assert_eq!(got, want, "{q} for kind {:?}", labels.get("kind"));
         }
     }
@@ -134,8 +137,7 @@ fn side_by_side_window_sums_equal_one_window_at_a_time() {
                 }
                 ts += step;
             }
-            let got: Vec<(i64, u64)> =
-                series.points.iter().map(|p| (p.0, p.1.to_bits())).collect();
+            let got: Vec<(i64, u64)> = series.points.iter().map(|p| (p.0, p.1.to_bits())).collect();
             assert_eq!(got, want, "{q} for kind {:?}", labels.get("kind"));
         }
     }
