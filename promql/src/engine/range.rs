@@ -282,6 +282,8 @@ fn kahan_lanes(vals: &[f64], group: &[(usize, usize)]) -> [Option<(f64, f64)>; L
     let shortest = len.iter().copied().min().unwrap_or(0);
     let lane: [&[f64]; LANES] = std::array::from_fn(|k| &vals[lo[k]..lo[k] + shortest]);
     let (mut sum, mut c) = ([0.0f64; LANES], [0.0f64; LANES]);
+    // `j` indexes the slices inside `lane`, one value of each
+    #[allow(clippy::needless_range_loop)]
     for j in 0..shortest {
         let v: [f64; LANES] = std::array::from_fn(|k| lane[k][j]);
         for k in 0..LANES {
@@ -958,12 +960,12 @@ fn aggregate<A: Acc>((input, grouping, without): (&RangeVec, &[String], bool)) -
         }
         Some(_) => {
             let mut order: Vec<Vec<u32>> = vec![Vec::new(); n];
-            for i in 0..n {
+            for (i, at) in order.iter_mut().enumerate() {
                 input.for_each_at(i, |c| {
                     let (g, v) = (group_of[c] as usize, input.vals[c * n + i]);
                     let j = g * n + i;
                     if members[j] == 0 {
-                        order[i].push(g as u32);
+                        at.push(g as u32);
                     }
                     members[j] += 1;
                     accs[j].add(v);
