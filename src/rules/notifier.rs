@@ -405,7 +405,9 @@ impl Notifier {
         }
         let mut sets = Vec::new();
         for am in &cfg.alertmanagers {
-            let client = HttpClient::new(&am.http, base_dir, false).map(Arc::new);
+            let client = HttpClient::new(&am.http, base_dir, false)
+                .map(Arc::new)
+                .map_err(|e| e.to_string());
             if let Err(e) = &client {
                 tracing::error!(component = "notifier", err = %e, "Error creating the Alertmanager HTTP client");
             }
@@ -636,7 +638,7 @@ impl Notifier {
                                 .body(body);
                             match c.authorize(rb).await {
                                 Ok(rb) => rb.send().await.map_err(|e| e.to_string()),
-                                Err(e) => Err(e),
+                                Err(e) => Err(e.to_string()),
                             }
                         }
                         Err(e) => Err(e),

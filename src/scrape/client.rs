@@ -19,7 +19,8 @@ impl JobClient {
     /// Builds the client of a job; files are resolved against `base_dir`.
     pub fn new(sc: &ScrapeConfig, g: &GlobalConfig, base_dir: &Path) -> Result<JobClient, String> {
         Ok(JobClient {
-            http: HttpClient::new(&sc.http, base_dir, sc.enable_compression)?,
+            http: HttpClient::new(&sc.http, base_dir, sc.enable_compression)
+                .map_err(|e| e.to_string())?,
             accept: sc.accept_header(g),
             compression: sc.enable_compression,
         })
@@ -44,6 +45,6 @@ impl JobClient {
         if !self.compression {
             req = req.header(reqwest::header::ACCEPT_ENCODING, "identity");
         }
-        self.http.authorize(req).await
+        self.http.authorize(req).await.map_err(|e| e.to_string())
     }
 }

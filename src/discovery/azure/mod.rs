@@ -382,8 +382,7 @@ impl Discovery {
         let mut req = self
             .client
             .authorize(req)
-            .await
-            .map_err(SdError::Auth)?
+            .await?
             .build()
             .map_err(|e| SdError::transport(&e))?;
         let bearer = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
@@ -640,7 +639,7 @@ fn enc(s: &str) -> String {
 /// The discovery of an entry, or why it cannot run.
 fn discovery(cfg: &AzureSdConfig, base: &std::path::Path, env: &Env) -> Result<Discovery, String> {
     let cloud = Cloud::from_name(&cfg.environment)?;
-    let client = HttpClient::new(&cfg.http, base, true)?;
+    let client = HttpClient::new(&cfg.http, base, true).map_err(|e| e.to_string())?;
     let credential = Credential::new(
         &cfg.authentication_method,
         &cfg.tenant_id,

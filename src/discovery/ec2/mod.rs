@@ -459,7 +459,7 @@ async fn run_with_env(
     };
     let http = match HttpClient::new(&cfg.http, &base, true) {
         Ok(h) => h,
-        Err(e) => return fail(e),
+        Err(e) => return fail(e.to_string()),
     };
     // the region may need the instance metadata service: retried each
     // refresh interval until known
@@ -486,7 +486,7 @@ async fn run_with_env(
         &env,
     ) {
         Ok(c) => c,
-        Err(e) => return fail(e),
+        Err(e) => return fail(e.to_string()),
     };
     let endpoint = if cfg.endpoint.is_empty() {
         format!("https://ec2.{region}.amazonaws.com")

@@ -393,6 +393,7 @@ pub fn assertion(email: &str, key: &str, key_id: &str, token_uri: &str) -> Resul
         "iat": iat,
     });
     crate::httpclient::oauth2::sign_jwt_with(&pair, "RS256", &header, &claims)
+        .map_err(|e| e.to_string())
 }
 
 impl Credentials {

@@ -201,7 +201,7 @@ fn retry_after(h: Option<&reqwest::header::HeaderValue>) -> Option<Duration> {
 impl Sender {
     /// The client for `cfg` (relative files against `base_dir`).
     pub fn new(cfg: &RemoteWriteConfig, base_dir: &std::path::Path) -> Result<Sender, String> {
-        let http = HttpClient::new(&cfg.http, base_dir, false)?;
+        let http = HttpClient::new(&cfg.http, base_dir, false).map_err(|e| e.to_string())?;
         let azuread = match &cfg.azuread {
             Some(a) => Some(azuread_tokens(a, http.client())?),
             None => None,
@@ -245,6 +245,7 @@ impl Sender {
         }
         let pick = addrs[(crate::app::now_ms() as usize) % addrs.len()];
         HttpClient::new_resolved(&self.cfg.http, &self.base_dir, &host, pick)
+            .map_err(|e| e.to_string())
     }
 
     /// Sends `body` (a snappy-compressed request of the given version) once.
@@ -258,7 +259,7 @@ impl Sender {
                 }
                 Err(e) => {
                     return Attempt::Retry {
-                        reason: e,
+                        reason: e.to_string(),
                         retry_after: None,
                     }
                 }
@@ -307,7 +308,7 @@ impl Sender {
                 Ok(r) => r,
                 Err(e) => {
                     return Attempt::Retry {
-                        reason: e,
+                        reason: e.to_string(),
                         retry_after: None,
                     }
                 }
