@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::config::{GlobalConfig, ScrapeConfig};
-use crate::httpclient::HttpClient;
+use crate::httpclient::{HttpClient, HttpClientError};
 
 /// A job's client and request settings.
 pub struct JobClient {
@@ -17,10 +17,13 @@ pub struct JobClient {
 
 impl JobClient {
     /// Builds the client of a job; files are resolved against `base_dir`.
-    pub fn new(sc: &ScrapeConfig, g: &GlobalConfig, base_dir: &Path) -> Result<JobClient, String> {
+    pub fn new(
+        sc: &ScrapeConfig,
+        g: &GlobalConfig,
+        base_dir: &Path,
+    ) -> Result<JobClient, HttpClientError> {
         Ok(JobClient {
-            http: HttpClient::new(&sc.http, base_dir, sc.enable_compression)
-                .map_err(|e| e.to_string())?,
+            http: HttpClient::new(&sc.http, base_dir, sc.enable_compression)?,
             accept: sc.accept_header(g),
             compression: sc.enable_compression,
         })
@@ -31,7 +34,7 @@ impl JobClient {
         &self,
         url: &str,
         timeout: Duration,
-    ) -> Result<reqwest::RequestBuilder, String> {
+    ) -> Result<reqwest::RequestBuilder, HttpClientError> {
         let mut req = self
             .http
             .client()
@@ -45,6 +48,6 @@ impl JobClient {
         if !self.compression {
             req = req.header(reqwest::header::ACCEPT_ENCODING, "identity");
         }
-        self.http.authorize(req).await.map_err(|e| e.to_string())
+        self.http.authorize(req).await
     }
 }

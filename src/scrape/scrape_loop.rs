@@ -14,6 +14,7 @@ use tsdb::time::now_ns;
 use tsdb::{Db, SeriesHandle, SeriesRef, STALE_NAN_BITS};
 
 use super::client::JobClient;
+use super::error::{FetchError, JobClientError, StoreError};
 use super::target::{Health, Metadata, Target};
 use crate::textparse::{Entry, MetricType, Parser};
 
@@ -102,7 +103,7 @@ struct CacheEntry {
 pub(crate) struct ScrapeLoop {
     target: Arc<Target>,
     db: Arc<Db>,
-    client: Result<Arc<JobClient>, String>,
+    client: Result<Arc<JobClient>, JobClientError>,
     /// Raw series text → series, so a known series costs no label parsing.
     cache: SeriesCache<CacheEntry>,
     /// Series of the synthetic `up`, `scrape_*` metrics.
@@ -135,7 +136,7 @@ impl ScrapeLoop {
     pub(crate) fn new(
         target: Arc<Target>,
         db: Arc<Db>,
-        client: Result<Arc<JobClient>, String>,
+        client: Result<Arc<JobClient>, JobClientError>,
         tolerance: Option<Duration>,
     ) -> Self {
         ScrapeLoop {
@@ -208,7 +209,7 @@ impl ScrapeLoop {
                 }
                 r => r.map_err(|e| e.to_string()),
             },
-            Err(e) => Err(e),
+            Err(e) => Err(e.to_string()),
         };
         let duration = clock.elapsed();
         let t = &self.target;
@@ -236,10 +237,10 @@ impl ScrapeLoop {
         self.report(ts, duration, scraped.as_ref());
     }
 
-    async fn fetch(&self) -> Result<(Option<String>, Vec<u8>), String> {
+    async fn fetch(&self) -> Result<(Option<String>, Vec<u8>), FetchError> {
         let t = &self.target;
         if let Some(e) = t.forced_error.lock().clone() {
-            return Err(e);
+            return Err(FetchError::Forced(e));
         }
         let client = self.client.as_ref().map_err(Clone::clone)?;
         let url = &t.url;
@@ -247,14 +248,10 @@ impl ScrapeLoop {
         let mut resp = req
             .send()
             .await
-            .map_err(|e| go_style_error(url, &e, t.timeout))?;
+            .map_err(|e| FetchError::Transport(go_style_error(url, &e, t.timeout)))?;
         let status = resp.status();
         if status != reqwest::StatusCode::OK {
-            return Err(format!(
-                "server returned HTTP status {} {}",
-                status.as_u16(),
-                status.canonical_reason().unwrap_or("")
-            ));
+            return Err(FetchError::Status(status));
         }
         let content_type = resp
             .headers()
@@ -266,10 +263,10 @@ impl ScrapeLoop {
         while let Some(chunk) = resp
             .chunk()
             .await
-            .map_err(|e| go_style_error(url, &e, t.timeout))?
+            .map_err(|e| FetchError::Transport(go_style_error(url, &e, t.timeout)))?
         {
             if limit > 0 && (body.len() + chunk.len()) as u64 > limit {
-                return Err("body size limit exceeded".into());
+                return Err(FetchError::BodyLimit);
             }
             body.extend_from_slice(&chunk);
         }
@@ -727,47 +724,6 @@ fn update_metadata(t: &Target, name: &[u8], f: impl FnOnce(&mut Metadata)) {
             };
             f(&mut m);
             md.insert(name.to_string(), m);
-        }
-    }
-}
-
-/// Why a scrape's samples were not stored.
-#[derive(Debug)]
-enum StoreError {
-    /// The head forgot a series the loop's cache holds (its data all went
-    /// into blocks): the scrape is stored again with the series resolved
-    /// anew.
-    UnknownSeries,
-    /// Anything else, as the targets page shows it.
-    Other(String),
-}
-
-impl std::fmt::Display for StoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StoreError::UnknownSeries => f.write_str(&tsdb::Error::UnknownSeries(0).to_string()),
-            StoreError::Other(e) => f.write_str(e),
-        }
-    }
-}
-
-impl From<String> for StoreError {
-    fn from(e: String) -> Self {
-        StoreError::Other(e)
-    }
-}
-
-impl From<&str> for StoreError {
-    fn from(e: &str) -> Self {
-        StoreError::Other(e.to_string())
-    }
-}
-
-impl From<tsdb::Error> for StoreError {
-    fn from(e: tsdb::Error) -> Self {
-        match e {
-            tsdb::Error::UnknownSeries(_) => StoreError::UnknownSeries,
-            e => StoreError::Other(e.to_string()),
         }
     }
 }
