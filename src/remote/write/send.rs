@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use super::error::SenderError;
 use crate::config::remote::{AzureAdConfig, RemoteWriteConfig};
 use crate::discovery::azure::credentials::TokenSource;
 use crate::discovery::ec2::credentials;
@@ -200,10 +201,10 @@ fn retry_after(h: Option<&reqwest::header::HeaderValue>) -> Option<Duration> {
 
 impl Sender {
     /// The client for `cfg` (relative files against `base_dir`).
-    pub fn new(cfg: &RemoteWriteConfig, base_dir: &std::path::Path) -> Result<Sender, String> {
-        let http = HttpClient::new(&cfg.http, base_dir, false).map_err(|e| e.to_string())?;
+    pub fn new(cfg: &RemoteWriteConfig, base_dir: &std::path::Path) -> Result<Sender, SenderError> {
+        let http = HttpClient::new(&cfg.http, base_dir, false)?;
         let azuread = match &cfg.azuread {
-            Some(a) => Some(azuread_tokens(a, http.client())?),
+            Some(a) => Some(azuread_tokens(a, http.client()).map_err(SenderError::AzureAd)?),
             None => None,
         };
         Ok(Sender {
@@ -232,20 +233,27 @@ impl Sender {
 
     /// The client to use for one request: with `round_robin_dns`, one made
     /// to connect to an address of the host picked at random.
-    async fn client(&self) -> Result<HttpClient, String> {
-        let u = url::Url::parse(&self.cfg.url).map_err(|e| e.to_string())?;
+    async fn client(&self) -> Result<HttpClient, SenderError> {
+        let u = url::Url::parse(&self.cfg.url)?;
         let host = u.host_str().unwrap_or_default().to_string();
         let port = u.port_or_known_default().unwrap_or(80);
         let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
             .await
-            .map_err(|e| format!("lookup {host}: {e}"))?
+            .map_err(|err| SenderError::Lookup {
+                host: host.clone(),
+                err,
+            })?
             .collect();
         if addrs.is_empty() {
-            return Err(format!("lookup {host}: no addresses"));
+            return Err(SenderError::NoAddresses { host });
         }
         let pick = addrs[(crate::app::now_ms() as usize) % addrs.len()];
-        HttpClient::new_resolved(&self.cfg.http, &self.base_dir, &host, pick)
-            .map_err(|e| e.to_string())
+        Ok(HttpClient::new_resolved(
+            &self.cfg.http,
+            &self.base_dir,
+            &host,
+            pick,
+        )?)
     }
 
     /// Sends `body` (a snappy-compressed request of the given version) once.

@@ -1,0 +1,32 @@
+//! Why a remote write endpoint's sender could not be made, or a client for
+//! one request (`round_robin_dns`) could not.
+
+use crate::httpclient::HttpClientError;
+
+/// A sender or request client that could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SenderError {
+    /// The endpoint's HTTP client settings cannot be used.
+    #[error(transparent)]
+    Client(#[from] HttpClientError),
+    /// The `azuread` credentials cannot be used.
+    #[error("{0}")]
+    AzureAd(String),
+    /// The endpoint's URL does not parse.
+    #[error("{0}")]
+    Url(#[from] url::ParseError),
+    /// The endpoint's host could not be looked up.
+    #[error("lookup {host}: {err}")]
+    Lookup {
+        /// The host.
+        host: String,
+        /// Why.
+        err: std::io::Error,
+    },
+    /// The endpoint's host has no addresses.
+    #[error("lookup {host}: no addresses")]
+    NoAddresses {
+        /// The host.
+        host: String,
+    },
+}
