@@ -20,7 +20,7 @@ use rustls_pki_types::pem::PemObject;
 
 use crate::config::http::{tls_version, HttpClientConfig, ProxyConfig, TlsConfig};
 
-pub use error::{HttpClientError, OAuth2Error};
+pub use error::{BoxError, HttpClientError, OAuth2Error};
 
 /// A client and the credentials it adds to each request.
 pub struct HttpClient {
