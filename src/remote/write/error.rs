@@ -10,8 +10,8 @@ pub enum SenderError {
     #[error(transparent)]
     Client(#[from] HttpClientError),
     /// The `azuread` credentials cannot be used.
-    #[error("{0}")]
-    AzureAd(String),
+    #[error(transparent)]
+    AzureAd(#[from] crate::discovery::azure::AzureError),
     /// The endpoint's URL does not parse.
     #[error("{0}")]
     Url(#[from] url::ParseError),

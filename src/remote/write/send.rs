@@ -12,6 +12,7 @@ use std::time::Duration;
 use super::error::SenderError;
 use crate::config::remote::{AzureAdConfig, RemoteWriteConfig};
 use crate::discovery::azure::credentials::TokenSource;
+use crate::discovery::azure::AzureError;
 use crate::discovery::ec2::credentials;
 use crate::httpclient::{sigv4, HttpClient};
 
@@ -58,7 +59,7 @@ pub struct Sender {
 /// The token source of an `azuread` entry: its cloud's Entra ID, Azure
 /// Monitor's scope (or the configured one), tokens replaced halfway
 /// through their lifetime as Prometheus replaces them.
-fn azuread_tokens(a: &AzureAdConfig, client: &reqwest::Client) -> Result<TokenSource, String> {
+fn azuread_tokens(a: &AzureAdConfig, client: &reqwest::Client) -> Result<TokenSource, AzureError> {
     use crate::discovery::azure::credentials::{
         process_env, Credential, ManagedIdentityEndpoint, AZURE_CHINA, AZURE_GOVERNMENT,
         AZURE_PUBLIC,
@@ -204,7 +205,7 @@ impl Sender {
     pub fn new(cfg: &RemoteWriteConfig, base_dir: &std::path::Path) -> Result<Sender, SenderError> {
         let http = HttpClient::new(&cfg.http, base_dir, false)?;
         let azuread = match &cfg.azuread {
-            Some(a) => Some(azuread_tokens(a, http.client()).map_err(SenderError::AzureAd)?),
+            Some(a) => Some(azuread_tokens(a, http.client())?),
             None => None,
         };
         Ok(Sender {
