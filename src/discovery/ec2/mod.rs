@@ -8,6 +8,9 @@
 //! TLS) apply to EC2, STS and the instance metadata service alike.
 
 pub mod credentials;
+mod error;
+
+pub use error::AwsError;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;

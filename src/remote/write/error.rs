@@ -30,3 +30,20 @@ pub enum SenderError {
         host: String,
     },
 }
+
+/// Why a request could not be signed (`sigv4`).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SigningError {
+    /// The region or credential source could not be settled.
+    #[error(transparent)]
+    Aws(#[from] crate::discovery::ec2::AwsError),
+    /// No credentials could be had.
+    #[error(transparent)]
+    Credentials(#[from] crate::discovery::refresh::SdError),
+    /// The endpoint's URL does not parse.
+    #[error("{0}")]
+    Url(#[from] url::ParseError),
+    /// An endpoint URL without a host.
+    #[error("no host in {0}")]
+    NoHost(String),
+}

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::error::SenderError;
+use super::error::{SenderError, SigningError};
 use crate::config::remote::{AzureAdConfig, RemoteWriteConfig};
 use crate::discovery::azure::credentials::TokenSource;
 use crate::discovery::azure::AzureError;
@@ -122,7 +122,7 @@ impl SigV4 {
         url: &str,
         headers: &[(&str, &str)],
         body: &[u8],
-    ) -> Result<Vec<(&'static str, String)>, String> {
+    ) -> Result<Vec<(&'static str, String)>, SigningError> {
         let (region, provider) = {
             let mut found = self.found.lock().await;
             if found.is_none() {
@@ -152,12 +152,12 @@ impl SigV4 {
             }
             found.clone().expect("just found")
         };
-        let creds = provider.get(http).await.map_err(|e| e.to_string())?;
-        let u = url::Url::parse(url).map_err(|e| e.to_string())?;
+        let creds = provider.get(http).await?;
+        let u = url::Url::parse(url)?;
         let host = match (u.host_str(), u.port()) {
             (Some(h), Some(p)) => format!("{h}:{p}"),
             (Some(h), None) => h.to_string(),
-            _ => return Err(format!("no host in {url}")),
+            _ => return Err(SigningError::NoHost(url.to_string())),
         };
         let query: Vec<(String, String)> = u.query_pairs().into_owned().collect();
         let service = if self.cfg.service_name.is_empty() {
