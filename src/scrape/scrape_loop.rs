@@ -14,7 +14,7 @@ use tsdb::time::now_ns;
 use tsdb::{Db, SeriesHandle, SeriesRef, STALE_NAN_BITS};
 
 use super::client::JobClient;
-use super::error::{FetchError, JobClientError, StoreError};
+use super::error::{go_style_error, FetchError, JobClientError, StoreError};
 use super::target::{Health, Metadata, Target};
 use crate::textparse::{Entry, MetricType, Parser};
 
@@ -819,61 +819,6 @@ pub(crate) fn target_labels(exposed: &[(String, String)], target: &Labels, honor
     Labels::new(out)
 }
 
-/// Words a fetch error as Go's HTTP client does, which is what users grep
-/// their logs for: `Get "URL": dial tcp ADDR: connect: connection refused`.
-fn go_style_error(url: &str, e: &reqwest::Error, timeout: Duration) -> String {
-    if e.is_timeout() {
-        return format!(
-            "Get {url:?}: context deadline exceeded (timeout {}s)",
-            timeout.as_secs_f64()
-        );
-    }
-    // find the innermost io::Error
-    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    let mut io: Option<&std::io::Error> = None;
-    while let Some(s) = src {
-        if let Some(x) = s.downcast_ref::<std::io::Error>() {
-            io = Some(x);
-        }
-        src = s.source();
-    }
-    let addr = url::Url::parse(url)
-        .ok()
-        .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
-        .unwrap_or_default();
-    if e.is_connect() {
-        let what = match io.map(|x| x.kind()) {
-            Some(std::io::ErrorKind::ConnectionRefused) => {
-                "connect: connection refused".to_string()
-            }
-            Some(std::io::ErrorKind::TimedOut) => "i/o timeout".to_string(),
-            Some(_) => format!(
-                "connect: {}",
-                strip_os_error(&io.map(|x| x.to_string()).unwrap_or_default())
-            ),
-            None => format!(
-                "lookup {}: no such host",
-                addr.rsplit_once(':').map_or(addr.as_str(), |x| x.0)
-            ),
-        };
-        return format!("Get {url:?}: dial tcp {addr}: {what}");
-    }
-    let inner = io
-        .map(|x| strip_os_error(&x.to_string()))
-        .unwrap_or_else(|| e.to_string());
-    format!("Get {url:?}: {inner}")
-}
-
-fn strip_os_error(s: &str) -> String {
-    // "Connection reset by peer (os error 104)" -> "connection reset by peer"
-    let s = s.split(" (os error").next().unwrap_or(s);
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().chain(c).collect(),
-        None => String::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -938,21 +883,6 @@ mod tests {
         // off
         let mut s = Schedule::new(0, Duration::from_secs(1), None);
         assert_eq!(s.stamp(1_000 * MS + 1), 1_000 * MS + 1);
-    }
-
-    #[tokio::test]
-    async fn refused_connection_reads_like_go() {
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
-        let url = format!("http://127.0.0.1:{port}/metrics");
-        let e = reqwest::Client::new().get(&url).send().await.unwrap_err();
-        let msg = go_style_error(&url, &e, Duration::from_secs(1));
-        assert_eq!(
-            msg,
-            format!("Get \"{url}\": dial tcp 127.0.0.1:{port}: connect: connection refused")
-        );
     }
 }
 
