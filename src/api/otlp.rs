@@ -70,7 +70,7 @@ fn receive(
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(component = "web", err = %e, "Error decoding OTLP write request");
-            return text(400, &e);
+            return text(400, &e.to_string());
         }
     };
     if let Some(d) = &app.otlp_delta_to_cumulative {
@@ -90,7 +90,7 @@ fn receive(
         Ok(t) => t,
         Err(e) => {
             tracing::warn!(component = "web", err = %e, "Error translating OTLP metrics");
-            return text(500, &e);
+            return text(500, &e.to_string());
         }
     };
     if !tr.collisions.is_empty() {

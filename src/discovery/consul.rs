@@ -285,7 +285,8 @@ fn aggregated_status(checks: &[Check]) -> &'static str {
 impl Client {
     fn new(cfg: &ConsulSdConfig, base_dir: &Path) -> Result<Client, String> {
         Ok(Client {
-            http: HttpClient::new(&cfg.client_config(), base_dir, true)?,
+            http: HttpClient::new(&cfg.client_config(), base_dir, true)
+                .map_err(|e| e.to_string())?,
             base: cfg.base()?,
             cfg: cfg.clone(),
         })

@@ -179,8 +179,7 @@ async fn refresh(client: &HttpClient, cfg: &EurekaSdConfig) -> Result<Vec<Target
         .timeout(cfg.refresh_interval.0.max(Duration::from_secs(1)));
     let resp = client
         .authorize(req)
-        .await
-        .map_err(SdError::Auth)?
+        .await?
         .send()
         .await
         .map_err(|e| SdError::transport(&e))?;

@@ -95,8 +95,7 @@ async fn get(client: &HttpClient, url: &str, timeout: Duration) -> Result<Vec<u8
     let req = client.client().get(url).timeout(timeout);
     let resp = client
         .authorize(req)
-        .await
-        .map_err(SdError::Auth)?
+        .await?
         .send()
         .await
         .map_err(|e| SdError::transport(&e))?;

@@ -80,7 +80,8 @@ pub async fn fetch(
         .timeout(timeout);
     let resp = client
         .authorize(req)
-        .await?
+        .await
+        .map_err(|e| e.to_string())?
         .send()
         .await
         .map_err(|e| format!("{e}"))?;

@@ -695,7 +695,7 @@ pub async fn run(index: usize, cfg: OpenStackSdConfig, base: PathBuf, sink: Sink
     };
     let made = auth.and_then(|auth| {
         Ok(Client {
-            http: HttpClient::new(&http, &base, true)?,
+            http: HttpClient::new(&http, &base, true).map_err(|e| e.to_string())?,
             auth,
             timeout: cfg.refresh_interval.0.max(Duration::from_secs(1)),
             cfg: cfg.clone(),

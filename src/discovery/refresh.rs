@@ -94,6 +94,13 @@ impl fmt::Display for SdError {
 
 impl std::error::Error for SdError {}
 
+impl From<crate::httpclient::HttpClientError> for SdError {
+    /// A request's credentials that could not be read or obtained.
+    fn from(e: crate::httpclient::HttpClientError) -> SdError {
+        SdError::Auth(e.to_string())
+    }
+}
+
 /// The start of a body for an error message (at most 512 bytes, trimmed).
 pub fn body_excerpt(body: &[u8]) -> String {
     let end = body.len().min(512);
@@ -145,8 +152,7 @@ pub async fn get_ok(
 ) -> Result<(reqwest::header::HeaderMap, bytes::Bytes), SdError> {
     let resp = client
         .authorize(req)
-        .await
-        .map_err(SdError::Auth)?
+        .await?
         .send()
         .await
         .map_err(|e| SdError::transport(&e))?;

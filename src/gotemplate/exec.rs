@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::format::{self, sprintf};
 use super::parse::{Arg, Node, Pipe, Template};
 use super::value::{AlertData, Sample, Value};
+use super::TemplateError;
 use crate::gofmt::quote_ascii;
 
 /// What a template execution can reach besides its data.
@@ -41,7 +42,7 @@ type R<T> = Result<T, String>;
 impl Template {
     /// Expands the template for an alert; the error text follows
     /// Prometheus's `error executing template NAME: ...`.
-    pub fn execute(&self, data: &AlertData, env: &Env<'_>) -> Result<String, String> {
+    pub fn execute(&self, data: &AlertData, env: &Env<'_>) -> Result<String, TemplateError> {
         let d = Value::Data(Arc::new(data.clone()));
         let mut st = State {
             env,
@@ -60,10 +61,10 @@ impl Template {
         };
         match st.walk(&self.nodes, &d) {
             Ok(_) => Ok(st.out),
-            Err(e) => Err(format!(
-                "error executing template {n}: template: {n}: executing \"{n}\" {e}",
-                n = self.name
-            )),
+            Err(msg) => Err(TemplateError::Exec {
+                name: self.name.clone(),
+                msg,
+            }),
         }
     }
 }

@@ -10,11 +10,13 @@
 //! let text = t.execute(&data, &Env { query: &run, external_url })?;
 //! ```
 
+mod error;
 pub mod exec;
 pub mod format;
 pub mod parse;
 pub mod value;
 
+pub use error::TemplateError;
 pub use exec::Env;
 pub use parse::Template;
 pub use value::{AlertData, Sample, Value};

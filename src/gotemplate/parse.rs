@@ -9,6 +9,7 @@
 //! functions listed in [`FUNCTIONS`]. `define`, `template` and `block` are
 //! refused at parse time with an error naming them.
 
+use super::TemplateError;
 use crate::gofmt::quote_ascii;
 
 /// The functions a template may call.
@@ -632,8 +633,11 @@ pub const PREDEFINED: &[&str] = &["$", "$labels", "$externalLabels", "$externalU
 
 impl Template {
     /// Parses `text`; the error reads like Go's (`template: NAME: ...`).
-    pub fn parse(name: &str, text: &str) -> Result<Template, String> {
-        let err = |e: String| format!("template: {name}:1: {e}");
+    pub fn parse(name: &str, text: &str) -> Result<Template, TemplateError> {
+        let err = |msg: String| TemplateError::Parse {
+            name: name.to_string(),
+            msg,
+        };
         let toks = lex(text).map_err(err)?;
         let mut p = Parser {
             toks,

@@ -7,6 +7,7 @@ use super::exec::Env;
 use super::format::*;
 use super::parse::Template;
 use super::value::{AlertData, Sample};
+use super::TemplateError;
 use crate::gofmt::{format_float, go_float, rfc3339_nano};
 
 fn data() -> AlertData {
@@ -35,10 +36,14 @@ fn samples() -> Vec<Sample> {
 }
 
 fn run(text: &str) -> Result<String, String> {
+    run_with(text, &data()).map_err(|e| e.to_string())
+}
+
+fn run_typed(text: &str) -> Result<String, TemplateError> {
     run_with(text, &data())
 }
 
-fn run_with(text: &str, d: &AlertData) -> Result<String, String> {
+fn run_with(text: &str, d: &AlertData) -> Result<String, TemplateError> {
     let t = Template::parse("test", text)?;
     let q = |q: &str| -> Result<Vec<Sample>, String> {
         if q == "missing" {
@@ -225,6 +230,8 @@ fn parse_errors_name_the_problem() {
     ];
     for (text, want) in cases {
         let err = Template::parse("t", text).unwrap_err();
+        assert!(matches!(&err, TemplateError::Parse { name, .. } if name == "t"));
+        let err = err.to_string();
         assert!(err.contains(want), "{text}: {err}");
         assert!(err.starts_with("template: t:"), "{err}");
     }
@@ -232,6 +239,10 @@ fn parse_errors_name_the_problem() {
 
 #[test]
 fn execution_errors() {
+    assert!(matches!(
+        run_typed("{{ query \"missing\" | first }}"),
+        Err(TemplateError::Exec { name, .. }) if name == "test"
+    ));
     let e = run("{{ query \"missing\" | first }}").unwrap_err();
     assert!(
         e.contains("error calling first: first() called on vector with no elements"),

@@ -4,6 +4,7 @@
 //! and the authentication header, whose files are read at every request as
 //! Prometheus reads them (OAuth 2.0 tokens in [`oauth2`]).
 
+mod error;
 pub mod oauth2;
 pub mod sigv4;
 pub mod unix;
@@ -18,6 +19,8 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
 
 use crate::config::http::{tls_version, HttpClientConfig, ProxyConfig, TlsConfig};
+
+pub use error::{BoxError, HttpClientError, OAuth2Error};
 
 /// A client and the credentials it adds to each request.
 pub struct HttpClient {
@@ -57,19 +60,20 @@ fn env_either(name: &str) -> Option<String> {
 fn apply_proxy(
     mut b: reqwest::ClientBuilder,
     p: &ProxyConfig,
-) -> Result<reqwest::ClientBuilder, String> {
+) -> Result<reqwest::ClientBuilder, HttpClientError> {
     b = b.no_proxy();
     let mut headers = reqwest::header::HeaderMap::new();
     for (k, vs) in &p.proxy_connect_header {
         for v in vs {
             headers.append(
                 reqwest::header::HeaderName::from_bytes(k.as_bytes())
-                    .map_err(|e| format!("invalid proxy_connect_header {k:?}: {e}"))?,
+                    .map_err(|e| bad_header(k, e.into()))?,
                 reqwest::header::HeaderValue::from_str(&v.0)
-                    .map_err(|e| format!("invalid proxy_connect_header {k:?}: {e}"))?,
+                    .map_err(|e| bad_header(k, e.into()))?,
             );
         }
     }
+    let bad_url = |setting| move |err| HttpClientError::ProxyUrl { setting, err };
     let finish = |proxy: reqwest::Proxy, no: Option<reqwest::NoProxy>| {
         let proxy = proxy.no_proxy(no);
         if headers.is_empty() {
@@ -79,7 +83,7 @@ fn apply_proxy(
         }
     };
     if let Some(u) = &p.proxy_url {
-        let proxy = reqwest::Proxy::all(u).map_err(|e| format!("invalid proxy_url: {e}"))?;
+        let proxy = reqwest::Proxy::all(u).map_err(bad_url("proxy_url"))?;
         let no = p
             .no_proxy
             .as_deref()
@@ -88,24 +92,30 @@ fn apply_proxy(
     } else if p.proxy_from_environment {
         let no = env_either("NO_PROXY").and_then(|n| reqwest::NoProxy::from_string(&n));
         if let Some(u) = env_either("HTTPS_PROXY") {
-            let proxy =
-                reqwest::Proxy::https(&u).map_err(|e| format!("invalid HTTPS_PROXY: {e}"))?;
+            let proxy = reqwest::Proxy::https(&u).map_err(bad_url("HTTPS_PROXY"))?;
             b = b.proxy(finish(proxy, no.clone()));
         }
         if let Some(u) = env_either("HTTP_PROXY") {
-            let proxy = reqwest::Proxy::http(&u).map_err(|e| format!("invalid HTTP_PROXY: {e}"))?;
+            let proxy = reqwest::Proxy::http(&u).map_err(bad_url("HTTP_PROXY"))?;
             b = b.proxy(finish(proxy, no));
         }
     }
     Ok(b)
 }
 
-fn read(base: &Path, file: &str) -> Result<Vec<u8>, String> {
-    let p = base.join(file);
-    std::fs::read(&p).map_err(|e| format!("unable to read {}: {e}", p.display()))
+fn bad_header(name: &str, err: Box<dyn std::error::Error + Send + Sync>) -> HttpClientError {
+    HttpClientError::ProxyConnectHeader {
+        name: name.to_string(),
+        err,
+    }
 }
 
-fn read_trimmed(base: &Path, file: &str) -> Result<String, String> {
+fn read(base: &Path, file: &str) -> Result<Vec<u8>, HttpClientError> {
+    let path = base.join(file);
+    std::fs::read(&path).map_err(|err| HttpClientError::ReadFile { path, err })
+}
+
+fn read_trimmed(base: &Path, file: &str) -> Result<String, HttpClientError> {
     let b = read(base, file)?;
     Ok(String::from_utf8_lossy(&b).trim().to_string())
 }
@@ -187,23 +197,29 @@ impl ServerCertVerifier for NamedVerify {
     }
 }
 
-fn tls_client_config(t: &TlsConfig, base: &Path) -> Result<rustls::ClientConfig, String> {
+fn tls_client_config(t: &TlsConfig, base: &Path) -> Result<rustls::ClientConfig, HttpClientError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut versions: Vec<&'static rustls::SupportedProtocolVersion> =
         vec![&rustls::version::TLS12, &rustls::version::TLS13];
     if let Some(min) = &t.min_version {
-        if std::ptr::eq(tls_version(min)?, &rustls::version::TLS13) {
+        if std::ptr::eq(
+            tls_version(min).map_err(HttpClientError::TlsVersion)?,
+            &rustls::version::TLS13,
+        ) {
             versions.retain(|v| v.version == rustls::ProtocolVersion::TLSv1_3);
         }
     }
     if let Some(max) = &t.max_version {
-        if std::ptr::eq(tls_version(max)?, &rustls::version::TLS12) {
+        if std::ptr::eq(
+            tls_version(max).map_err(HttpClientError::TlsVersion)?,
+            &rustls::version::TLS12,
+        ) {
             versions.retain(|v| v.version == rustls::ProtocolVersion::TLSv1_2);
         }
     }
     let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_protocol_versions(&versions)
-        .map_err(|e| format!("TLS settings: {e}"))?;
+        .map_err(|e| HttpClientError::TlsSettings(e.into()))?;
     let mut roots = rustls::RootCertStore::empty();
     let ca_pem = match (&t.ca, &t.ca_file) {
         (Some(pem), _) => Some(pem.as_bytes().to_vec()),
@@ -214,14 +230,12 @@ fn tls_client_config(t: &TlsConfig, base: &Path) -> Result<rustls::ClientConfig,
         Some(pem) => {
             let mut n = 0;
             for c in CertificateDer::pem_slice_iter(&pem) {
-                let c = c.map_err(|e| format!("unable to load specified CA cert: {e}"))?;
-                roots
-                    .add(c)
-                    .map_err(|e| format!("unable to use specified CA cert: {e}"))?;
+                let c = c.map_err(HttpClientError::CaLoad)?;
+                roots.add(c).map_err(HttpClientError::CaUse)?;
                 n += 1;
             }
             if n == 0 {
-                return Err("unable to use specified CA cert: no certificate found".into());
+                return Err(HttpClientError::NoCaCert);
             }
         }
         None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
@@ -235,12 +249,16 @@ fn tls_client_config(t: &TlsConfig, base: &Path) -> Result<rustls::ClientConfig,
             Arc::clone(&provider),
         )
         .build()
-        .map_err(|e| format!("TLS settings: {e}"))?;
+        .map_err(|e| HttpClientError::TlsSettings(e.into()))?;
         match &t.server_name {
             Some(name) => Arc::new(NamedVerify {
                 inner,
-                name: ServerName::try_from(name.clone())
-                    .map_err(|e| format!("invalid server_name {name:?}: {e}"))?,
+                name: ServerName::try_from(name.clone()).map_err(|err| {
+                    HttpClientError::ServerName {
+                        name: name.clone(),
+                        err,
+                    }
+                })?,
             }),
             None => inner,
         }
@@ -258,16 +276,16 @@ fn tls_client_config(t: &TlsConfig, base: &Path) -> Result<rustls::ClientConfig,
             let key_pem = match (&t.key, &t.key_file) {
                 (Some(k), _) => k.0.as_bytes().to_vec(),
                 (None, Some(f)) => read(base, f)?,
-                _ => return Err("a client certificate needs a key".into()),
+                _ => return Err(HttpClientError::MissingClientKey),
             };
             let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
                 .collect::<Result<_, _>>()
-                .map_err(|e| format!("unable to load client cert: {e}"))?;
-            let key = PrivateKeyDer::from_pem_slice(&key_pem)
-                .map_err(|e| format!("unable to load client key: {e}"))?;
+                .map_err(HttpClientError::ClientCertLoad)?;
+            let key =
+                PrivateKeyDer::from_pem_slice(&key_pem).map_err(HttpClientError::ClientKeyLoad)?;
             builder
                 .with_client_auth_cert(certs, key)
-                .map_err(|e| format!("unable to use client cert: {e}"))?
+                .map_err(HttpClientError::ClientCertUse)?
         }
         None => builder.with_no_client_auth(),
     };
@@ -278,7 +296,11 @@ impl HttpClient {
     /// Builds the client; relative file names are resolved against
     /// `base_dir` (the configuration file's folder). `gzip` lets the client
     /// ask for and decode gzip bodies.
-    pub fn new(http: &HttpClientConfig, base_dir: &Path, gzip: bool) -> Result<HttpClient, String> {
+    pub fn new(
+        http: &HttpClientConfig,
+        base_dir: &Path,
+        gzip: bool,
+    ) -> Result<HttpClient, HttpClientError> {
         Self::build(http, base_dir, gzip, None)
     }
 
@@ -288,7 +310,7 @@ impl HttpClient {
         base_dir: &Path,
         host: &str,
         addr: std::net::SocketAddr,
-    ) -> Result<HttpClient, String> {
+    ) -> Result<HttpClient, HttpClientError> {
         Self::build(http, base_dir, false, Some((host, addr)))
     }
 
@@ -297,7 +319,7 @@ impl HttpClient {
         base_dir: &Path,
         gzip: bool,
         resolve: Option<(&str, std::net::SocketAddr)>,
-    ) -> Result<HttpClient, String> {
+    ) -> Result<HttpClient, HttpClientError> {
         let mut b = reqwest::Client::builder()
             .user_agent(concat!("flint/", env!("CARGO_PKG_VERSION")))
             .pool_max_idle_per_host(1)
@@ -317,9 +339,7 @@ impl HttpClient {
         if let Some(t) = &http.tls_config {
             b = b.use_preconfigured_tls(tls_client_config(t, base_dir)?);
         }
-        let client = b
-            .build()
-            .map_err(|e| format!("building the HTTP client: {e}"))?;
+        let client = b.build().map_err(HttpClientError::Build)?;
         let oauth2 = match &http.oauth2 {
             Some(o) => Some(oauth2::TokenSource::new(o, base_dir)?),
             None => None,
@@ -343,7 +363,7 @@ impl HttpClient {
     pub async fn authorize(
         &self,
         mut req: reqwest::RequestBuilder,
-    ) -> Result<reqwest::RequestBuilder, String> {
+    ) -> Result<reqwest::RequestBuilder, HttpClientError> {
         for (name, h) in &self.http.http_headers {
             for v in &h.values {
                 req = req.header(name.as_str(), v.as_str());
@@ -352,9 +372,9 @@ impl HttpClient {
                 req = req.header(name.as_str(), v.0.as_str());
             }
             for f in &h.files {
-                let p = self.base_dir.join(f);
-                let v = std::fs::read_to_string(&p)
-                    .map_err(|e| format!("unable to read headers file {}: {e}", p.display()))?;
+                let path = self.base_dir.join(f);
+                let v = std::fs::read_to_string(&path)
+                    .map_err(|err| HttpClientError::ReadHeadersFile { path, err })?;
                 req = req.header(name.as_str(), v.trim());
             }
         }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
+use super::OAuth2Error;
 use crate::config::http::OAuth2Config;
 
 /// How long before its expiry a token is no longer used.
@@ -102,11 +103,11 @@ fn form(params: &[(String, String)]) -> String {
 fn add_endpoint_params(
     params: &mut Vec<(String, String)>,
     extra: &std::collections::BTreeMap<String, String>,
-) -> Result<(), String> {
+) -> Result<(), OAuth2Error> {
     for (k, v) in extra {
         match params.iter_mut().find(|(pk, _)| pk == k) {
             Some(p) if k == "grant_type" => p.1 = v.clone(),
-            Some(_) => return Err(format!("oauth2: cannot overwrite parameter {k:?}")),
+            Some(_) => return Err(OAuth2Error::OverwriteParameter(k.clone())),
             None => params.push((k.clone(), v.clone())),
         }
     }
@@ -118,20 +119,19 @@ fn parse_token(
     status: reqwest::StatusCode,
     content_type: &str,
     body: &[u8],
-) -> Result<Token, String> {
+) -> Result<Token, OAuth2Error> {
     if !status.is_success() {
         let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         if let Some(code) = v["error"].as_str() {
-            let mut msg = format!("oauth2: {code:?}");
-            if let Some(d) = v["error_description"].as_str() {
-                msg.push_str(&format!(" {d:?}"));
-            }
-            return Err(msg);
+            return Err(OAuth2Error::Refused {
+                code: code.to_string(),
+                description: v["error_description"].as_str().map(str::to_string),
+            });
         }
-        return Err(format!(
-            "oauth2: cannot fetch token: {status}\nResponse: {}",
-            String::from_utf8_lossy(body)
-        ));
+        return Err(OAuth2Error::Status {
+            status,
+            body: String::from_utf8_lossy(body).into_owned(),
+        });
     }
     let ct = content_type.split(';').next().unwrap_or("").trim();
     let (access, kind, expires_in) =
@@ -149,8 +149,7 @@ fn parse_token(
             }
             (access, kind, expires)
         } else {
-            let v: Value = serde_json::from_slice(body)
-                .map_err(|e| format!("oauth2: cannot parse json: {e}"))?;
+            let v: Value = serde_json::from_slice(body).map_err(OAuth2Error::Json)?;
             let expires = match &v["expires_in"] {
                 Value::Number(n) => n.as_i64(),
                 Value::String(s) => s.parse().ok(),
@@ -163,7 +162,7 @@ fn parse_token(
             )
         };
     if access.is_empty() {
-        return Err("oauth2: server response missing access_token".into());
+        return Err(OAuth2Error::MissingAccessToken);
     }
     Ok(Token {
         header: format!("{} {access}", token_type(&kind)),
@@ -174,12 +173,12 @@ fn parse_token(
 }
 
 /// A random version 4 UUID (a JWT's `jti`).
-fn uuid4() -> Result<String, String> {
+fn uuid4() -> Result<String, OAuth2Error> {
     use ring::rand::SecureRandom;
     let mut b = [0u8; 16];
     ring::rand::SystemRandom::new()
         .fill(&mut b)
-        .map_err(|_| "oauth2: no random numbers".to_string())?;
+        .map_err(|_| OAuth2Error::NoRandom)?;
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
@@ -194,17 +193,16 @@ fn uuid4() -> Result<String, String> {
 }
 
 /// Signs `header.claims` with the RSA key in `pem` (PKCS #1 or #8).
-fn sign_jwt(pem: &str, alg: &str, header: &Value, claims: &Value) -> Result<String, String> {
+fn sign_jwt(pem: &str, alg: &str, header: &Value, claims: &Value) -> Result<String, OAuth2Error> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::PrivateKeyDer;
-    let key = PrivateKeyDer::from_pem_slice(pem.as_bytes())
-        .map_err(|e| format!("oauth2: cannot read the client certificate key: {e}"))?;
+    let key = PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(OAuth2Error::KeyRead)?;
     let pair = match &key {
         PrivateKeyDer::Pkcs1(k) => ring::rsa::KeyPair::from_der(k.secret_pkcs1_der()),
         PrivateKeyDer::Pkcs8(k) => ring::rsa::KeyPair::from_pkcs8(k.secret_pkcs8_der()),
-        _ => return Err("oauth2: the client certificate key is not an RSA key".into()),
+        _ => return Err(OAuth2Error::KeyNotRsa),
     }
-    .map_err(|e| format!("oauth2: the client certificate key is not a usable RSA key: {e}"))?;
+    .map_err(OAuth2Error::KeyUnusable)?;
     sign_jwt_with(&pair, alg, header, claims)
 }
 
@@ -215,7 +213,7 @@ pub(crate) fn sign_jwt_with(
     alg: &str,
     header: &Value,
     claims: &Value,
-) -> Result<String, String> {
+) -> Result<String, OAuth2Error> {
     let padding: &'static dyn ring::signature::RsaEncoding = match alg {
         "RS384" => &ring::signature::RSA_PKCS1_SHA384,
         "RS512" => &ring::signature::RSA_PKCS1_SHA512,
@@ -233,13 +231,13 @@ pub(crate) fn sign_jwt_with(
         input.as_bytes(),
         &mut sig,
     )
-    .map_err(|_| "oauth2: signing the assertion failed".to_string())?;
+    .map_err(|_| OAuth2Error::Signing)?;
     Ok(format!("{input}.{}", base64url(&sig)))
 }
 
 impl TokenSource {
     /// A source for `cfg`; files are resolved against `base_dir`.
-    pub fn new(cfg: &OAuth2Config, base_dir: &Path) -> Result<TokenSource, String> {
+    pub fn new(cfg: &OAuth2Config, base_dir: &Path) -> Result<TokenSource, OAuth2Error> {
         let p = &cfg.proxy;
         let http = crate::config::http::HttpClientConfig {
             tls_config: cfg.tls_config.clone(),
@@ -249,7 +247,8 @@ impl TokenSource {
             proxy_connect_header: p.proxy_connect_header.clone(),
             ..Default::default()
         };
-        let client = super::HttpClient::new(&http, base_dir, false)?
+        let client = super::HttpClient::new(&http, base_dir, false)
+            .map_err(|e| OAuth2Error::Client(Box::new(e)))?
             .client()
             .clone();
         Ok(TokenSource {
@@ -261,7 +260,7 @@ impl TokenSource {
     }
 
     /// The secret (client credentials) or key (JWT) as it is now.
-    fn secret(&self) -> Result<String, String> {
+    fn secret(&self) -> Result<String, OAuth2Error> {
         let (value, file) = if self.cfg.jwt() {
             (
                 &self.cfg.client_certificate_key,
@@ -273,15 +272,10 @@ impl TokenSource {
         match (value, file) {
             (Some(v), _) => Ok(v.0.clone()),
             (None, Some(f)) => {
-                let p = self.base_dir.join(f);
-                std::fs::read_to_string(&p)
+                let path = self.base_dir.join(f);
+                std::fs::read_to_string(&path)
                     .map(|s| s.trim().to_string())
-                    .map_err(|e| {
-                        format!(
-                            "unable to read oauth2 client secret: unable to read {}: {e}",
-                            p.display()
-                        )
-                    })
+                    .map_err(|err| OAuth2Error::ReadSecret { path, err })
             }
             (None, None) => Ok(String::new()),
         }
@@ -289,7 +283,7 @@ impl TokenSource {
 
     /// The `Authorization` header value for a request: the current token,
     /// or a new one.
-    pub async fn authorization(&self) -> Result<String, String> {
+    pub async fn authorization(&self) -> Result<String, OAuth2Error> {
         let secret = self.secret()?;
         let mut st = self.state.lock().await;
         if st.secret.as_deref() != Some(secret.as_str()) {
@@ -313,7 +307,7 @@ impl TokenSource {
         Ok(header)
     }
 
-    async fn post(&self, body: String, basic: Option<(&str, &str)>) -> Result<Token, String> {
+    async fn post(&self, body: String, basic: Option<(&str, &str)>) -> Result<Token, OAuth2Error> {
         let mut req = self
             .client
             .post(&self.cfg.token_url)
@@ -323,10 +317,7 @@ impl TokenSource {
         if let Some((id, secret)) = basic {
             req = req.basic_auth(query_escape(id), Some(query_escape(secret)));
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| format!("oauth2: cannot fetch token: {}", super::error_chain(&e)))?;
+        let resp = req.send().await.map_err(OAuth2Error::Send)?;
         let status = resp.status();
         let ct = resp
             .headers()
@@ -334,10 +325,7 @@ impl TokenSource {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| format!("oauth2: cannot fetch token: {e}"))?;
+        let body = resp.bytes().await.map_err(OAuth2Error::Body)?;
         parse_token(status, &ct, &body[..body.len().min(1 << 20)])
     }
 
@@ -345,7 +333,7 @@ impl TokenSource {
         &self,
         secret: &str,
         known: Option<AuthStyle>,
-    ) -> Result<(Token, AuthStyle), String> {
+    ) -> Result<(Token, AuthStyle), OAuth2Error> {
         let mut params = vec![("grant_type".to_string(), "client_credentials".to_string())];
         if !self.cfg.scopes.is_empty() {
             params.push(("scope".into(), self.cfg.scopes.join(" ")));
@@ -380,7 +368,7 @@ impl TokenSource {
         }
     }
 
-    async fn fetch_jwt(&self, key: &str) -> Result<Token, String> {
+    async fn fetch_jwt(&self, key: &str) -> Result<Token, OAuth2Error> {
         let alg = match self.cfg.signature_algorithm.as_deref() {
             Some("RS384") => "RS384",
             Some("RS512") => "RS512",
@@ -484,7 +472,11 @@ mod tests {
         let e = parse_token(ok, "application/json", br#"{"token_type":"bearer"}"#)
             .err()
             .unwrap();
-        assert_eq!(e, "oauth2: server response missing access_token");
+        assert!(matches!(e, OAuth2Error::MissingAccessToken));
+        assert_eq!(
+            e.to_string(),
+            "oauth2: server response missing access_token"
+        );
         let e = parse_token(
             reqwest::StatusCode::UNAUTHORIZED,
             "application/json",
@@ -492,7 +484,8 @@ mod tests {
         )
         .err()
         .unwrap();
-        assert_eq!(e, r#"oauth2: "invalid_client" "bad secret""#);
+        assert!(matches!(&e, OAuth2Error::Refused { code, .. } if code == "invalid_client"));
+        assert_eq!(e.to_string(), r#"oauth2: "invalid_client" "bad secret""#);
         let mut p = vec![("grant_type".to_string(), "client_credentials".to_string())];
         let extra = [("grant_type".to_string(), "password".to_string())]
             .into_iter()
@@ -503,6 +496,9 @@ mod tests {
         let extra = [("scope".to_string(), "b".to_string())]
             .into_iter()
             .collect();
-        assert!(add_endpoint_params(&mut p, &extra).is_err());
+        assert!(matches!(
+            add_endpoint_params(&mut p, &extra),
+            Err(OAuth2Error::OverwriteParameter(k)) if k == "scope"
+        ));
     }
 }

@@ -15,6 +15,7 @@
 //! cannot be decoded or translated stores nothing.
 
 pub mod delta;
+mod error;
 pub mod json;
 pub mod names;
 pub mod native;
@@ -26,6 +27,7 @@ use prost::Message as _;
 use tsdb::histogram::FloatHistogram;
 use tsdb::labels::Labels;
 
+pub use error::{DecodeError, TranslateError};
 use names::{bound, label_name, metric_name, value_string, Kind, LabelRules, Strategy};
 use proto::{metric, ExportMetricsServiceRequest, KeyValue, FLAG_NO_RECORDED_VALUE};
 
@@ -161,12 +163,10 @@ pub fn decode(
     content_type: Option<&str>,
     encoding: Option<&str>,
     body: &[u8],
-) -> Result<ExportMetricsServiceRequest, String> {
+) -> Result<ExportMetricsServiceRequest, DecodeError> {
     let ct = content_type.unwrap_or("");
     if ct != "application/x-protobuf" && ct != "application/json" {
-        return Err(format!(
-            "unsupported content type: {ct}, supported: [application/json, application/x-protobuf]"
-        ));
+        return Err(DecodeError::ContentType(ct.to_string()));
     }
     let plain;
     let body = match encoding.unwrap_or("") {
@@ -175,25 +175,19 @@ pub fn decode(
             let mut out = Vec::new();
             let d = flate2::read::GzDecoder::new(body);
             std::io::Read::read_to_end(&mut std::io::Read::take(d, MAX_BODY as u64 + 1), &mut out)
-                .map_err(|e| format!("gzip: {e}"))?;
+                .map_err(DecodeError::Gzip)?;
             plain = out;
             &plain[..]
         }
-        other => {
-            return Err(format!(
-                "unsupported compression: {other}. Only \"gzip\" or no compression supported"
-            ))
-        }
+        other => return Err(DecodeError::Compression(other.to_string())),
     };
     if body.len() > MAX_BODY {
-        return Err(format!(
-            "request body larger than {MAX_BODY} bytes once decompressed"
-        ));
+        return Err(DecodeError::TooLarge);
     }
     if ct == "application/json" {
-        json::decode(body)
+        json::decode(body).map_err(DecodeError::Json)
     } else {
-        ExportMetricsServiceRequest::decode(body).map_err(|e| format!("proto: {e}"))
+        ExportMetricsServiceRequest::decode(body).map_err(DecodeError::Proto)
     }
 }
 
@@ -306,7 +300,10 @@ fn series_labels(
 
 /// Translates a request; the error is the joined messages of everything
 /// that could not be translated (then nothing is to be stored).
-pub fn translate(req: &ExportMetricsServiceRequest, s: &Settings) -> Result<Translated, String> {
+pub fn translate(
+    req: &ExportMetricsServiceRequest,
+    s: &Settings,
+) -> Result<Translated, TranslateError> {
     let mut out = Out::default();
     let mut tr = Translated::default();
     let mut errors: Vec<String> = Vec::new();
@@ -353,7 +350,7 @@ pub fn translate(req: &ExportMetricsServiceRequest, s: &Settings) -> Result<Tran
         }
     }
     if !errors.is_empty() {
-        return Err(errors.join("\n"));
+        return Err(TranslateError(errors));
     }
     for (_, samples) in out.series.iter_mut() {
         samples.sort_by_key(|x| x.0);

@@ -276,7 +276,7 @@ fn delta_and_empty() {
     );
     let e = translate(&req, &Settings::default()).unwrap_err();
     assert_eq!(
-        e,
+        e.to_string(),
         "invalid temporality and type combination for metric \"d\""
     );
     let s = Settings {
@@ -289,7 +289,9 @@ fn delta_and_empty() {
         vec![sum_metric("e", "", TEMPORALITY_CUMULATIVE, vec![])],
     );
     assert_eq!(
-        translate(&req, &Settings::default()).unwrap_err(),
+        translate(&req, &Settings::default())
+            .unwrap_err()
+            .to_string(),
         "empty data points. e is dropped"
     );
 }
@@ -316,6 +318,7 @@ fn json_and_content_types() {
     let bad = String::from_utf8_lossy(body).replace("eee19b7ec3c1b174", "xyz");
     assert!(decode(Some("application/json"), None, bad.as_bytes())
         .unwrap_err()
+        .to_string()
         .contains("spanId: \"xyz\" is not hex"));
     assert_eq!(
         show(&tr),
@@ -330,17 +333,26 @@ fn json_and_content_types() {
     let again = decode(Some("application/x-protobuf"), Some("gzip"), &zipped).unwrap();
     assert_eq!(again, req);
     assert_eq!(
-        decode(Some("application/json; charset=utf-8"), None, body).unwrap_err(),
+        decode(Some("application/json; charset=utf-8"), None, body)
+            .unwrap_err()
+            .to_string(),
         "unsupported content type: application/json; charset=utf-8, supported: [application/json, application/x-protobuf]"
     );
     assert!(decode(Some("application/x-protobuf"), Some("br"), b"")
         .unwrap_err()
+        .to_string()
         .starts_with("unsupported compression: br."));
+    assert!(matches!(
+        decode(Some("application/x-protobuf"), None, b"\xff\xff"),
+        Err(DecodeError::Proto(_))
+    ));
     assert!(decode(Some("application/x-protobuf"), None, b"\xff\xff")
         .unwrap_err()
+        .to_string()
         .starts_with("proto: "));
     assert!(decode(Some("application/json"), None, b"{")
         .unwrap_err()
+        .to_string()
         .starts_with("json: "));
     // an empty body is an empty request
     assert_eq!(
@@ -493,7 +505,9 @@ fn exponential_scales_sums_staleness_and_errors() {
         ..exp_point(T)
     };
     assert_eq!(
-        one(coarse, TEMPORALITY_CUMULATIVE, &d).unwrap_err(),
+        one(coarse, TEMPORALITY_CUMULATIVE, &d)
+            .unwrap_err()
+            .to_string(),
         "cannot convert exponential to native histogram. Scale must be >= -4, was -5"
     );
     // no sum: 0
@@ -513,7 +527,7 @@ fn exponential_scales_sums_staleness_and_errors() {
         ..exp_point(T)
     };
     assert_eq!(
-        one(bad.clone(), TEMPORALITY_CUMULATIVE, &d).unwrap_err(),
+        one(bad.clone(), TEMPORALITY_CUMULATIVE, &d).unwrap_err().to_string(),
         "10 observations found in buckets, but the Count field is 11: histogram's observation count should equal the number of observations found in the buckets (in absence of NaN)"
     );
     // ... unless the sum is NaN: then at least the buckets' total
@@ -565,7 +579,9 @@ fn exponential_scales_sums_staleness_and_errors() {
     // delta: refused, or with native delta ingestion stored as a gauge
     // histogram
     assert_eq!(
-        one(exp_point(T), TEMPORALITY_DELTA, &d).unwrap_err(),
+        one(exp_point(T), TEMPORALITY_DELTA, &d)
+            .unwrap_err()
+            .to_string(),
         "invalid temporality and type combination for metric \"lat\""
     );
     let s = Settings {
@@ -653,7 +669,7 @@ fn explicit_histograms_with_custom_buckets() {
         (&[1.0][..], &[1, 1, 1][..], 3, "custom buckets: only 1 custom bounds defined which is insufficient to cover total span length of 3: histogram custom bounds are too few"),
         (&[1.0][..], &[1, 1][..], 3, "2 observations found in buckets, but the Count field is 3: histogram's observation count should equal the number of observations found in the buckets (in absence of NaN)"),
     ] {
-        assert_eq!(one(explicit(bounds, counts, count, 0)).unwrap_err(), msg);
+        assert_eq!(one(explicit(bounds, counts, count, 0)).unwrap_err().to_string(), msg);
     }
     // no recorded value: a stale marker
     let tr = one(explicit(&[1.0], &[1, 1], 2, FLAG_NO_RECORDED_VALUE)).unwrap();

@@ -19,7 +19,7 @@ use crate::discovery::dns::DnsSdConfig;
 use crate::discovery::file::FileSdConfig;
 use crate::discovery::http::HttpSdConfig;
 use crate::discovery::{Sink, Sources, TargetGroup};
-use crate::httpclient::HttpClient;
+use crate::httpclient::{HttpClient, HttpClientError};
 use crate::relabel::{relabel, RelabelConfig};
 
 /// The most alerts sent in one request.
@@ -234,7 +234,7 @@ pub struct Endpoint {
 /// static and discovered groups resolve to.
 struct AmSet {
     cfg: AlertmanagerConfig,
-    client: Result<Arc<HttpClient>, String>,
+    client: Result<Arc<HttpClient>, Arc<HttpClientError>>,
     /// Target groups by discovery source (`static`, `file/0/…`, …).
     sources: Mutex<BTreeMap<String, Vec<TargetGroup>>>,
     /// Active and dropped endpoints of the current groups.
@@ -405,7 +405,9 @@ impl Notifier {
         }
         let mut sets = Vec::new();
         for am in &cfg.alertmanagers {
-            let client = HttpClient::new(&am.http, base_dir, false).map(Arc::new);
+            let client = HttpClient::new(&am.http, base_dir, false)
+                .map(Arc::new)
+                .map_err(Arc::new);
             if let Err(e) = &client {
                 tracing::error!(component = "notifier", err = %e, "Error creating the Alertmanager HTTP client");
             }
@@ -636,10 +638,10 @@ impl Notifier {
                                 .body(body);
                             match c.authorize(rb).await {
                                 Ok(rb) => rb.send().await.map_err(|e| e.to_string()),
-                                Err(e) => Err(e),
+                                Err(e) => Err(e.to_string()),
                             }
                         }
-                        Err(e) => Err(e),
+                        Err(e) => Err(e.to_string()),
                     };
                     (ep.url, res)
                 });

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::config::{GlobalConfig, ScrapeConfig};
-use crate::httpclient::HttpClient;
+use crate::httpclient::{HttpClient, HttpClientError};
 
 /// A job's client and request settings.
 pub struct JobClient {
@@ -17,7 +17,11 @@ pub struct JobClient {
 
 impl JobClient {
     /// Builds the client of a job; files are resolved against `base_dir`.
-    pub fn new(sc: &ScrapeConfig, g: &GlobalConfig, base_dir: &Path) -> Result<JobClient, String> {
+    pub fn new(
+        sc: &ScrapeConfig,
+        g: &GlobalConfig,
+        base_dir: &Path,
+    ) -> Result<JobClient, HttpClientError> {
         Ok(JobClient {
             http: HttpClient::new(&sc.http, base_dir, sc.enable_compression)?,
             accept: sc.accept_header(g),
@@ -30,7 +34,7 @@ impl JobClient {
         &self,
         url: &str,
         timeout: Duration,
-    ) -> Result<reqwest::RequestBuilder, String> {
+    ) -> Result<reqwest::RequestBuilder, HttpClientError> {
         let mut req = self
             .http
             .client()

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use tsdb::Db;
 
 use super::client::JobClient;
+use super::error::JobClientError;
 use super::scrape_loop::{ScrapeLoop, StopMode};
 use super::target::{DroppedTarget, Target};
 use crate::config::{Config, GlobalConfig, ScrapeConfig};
@@ -44,7 +45,7 @@ struct State {
     groups: HashMap<String, BTreeMap<String, Vec<TargetGroup>>>,
     running: HashMap<String, Running>,
     pools: Vec<ScrapePool>,
-    clients: HashMap<String, Result<Arc<JobClient>, String>>,
+    clients: HashMap<String, Result<Arc<JobClient>, JobClientError>>,
     discovery: Vec<JoinHandle<()>>,
 }
 
@@ -142,7 +143,9 @@ impl ScrapeManager {
         st.groups.clear();
         st.clients.clear();
         for sc in &cfg.scrape_configs {
-            let client = JobClient::new(sc, &cfg.global, base_dir).map(Arc::new);
+            let client = JobClient::new(sc, &cfg.global, base_dir)
+                .map(Arc::new)
+                .map_err(|e| JobClientError::Build(Arc::new(e)));
             if let Err(e) = &client {
                 tracing::error!(component = "scrape manager", scrape_pool = %sc.job_name, err = %e, "Error creating HTTP client");
             }
@@ -256,7 +259,7 @@ impl ScrapeManager {
                 .clients
                 .get(&sc.job_name)
                 .cloned()
-                .unwrap_or_else(|| Err("no HTTP client for the job".to_string()));
+                .unwrap_or(Err(JobClientError::Missing));
             let mut targets = Vec::new();
             let mut keys = Vec::new();
             let job = job_key(sc, &cfg.global);

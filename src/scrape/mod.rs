@@ -3,6 +3,7 @@
 
 mod cache;
 pub mod client;
+mod error;
 mod manager;
 mod scrape_loop;
 mod target;

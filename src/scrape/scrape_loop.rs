@@ -14,6 +14,7 @@ use tsdb::time::now_ns;
 use tsdb::{Db, SeriesHandle, SeriesRef, STALE_NAN_BITS};
 
 use super::client::JobClient;
+use super::error::{go_style_error, FetchError, JobClientError, StoreError};
 use super::target::{Health, Metadata, Target};
 use crate::textparse::{Entry, MetricType, Parser};
 
@@ -102,7 +103,7 @@ struct CacheEntry {
 pub(crate) struct ScrapeLoop {
     target: Arc<Target>,
     db: Arc<Db>,
-    client: Result<Arc<JobClient>, String>,
+    client: Result<Arc<JobClient>, JobClientError>,
     /// Raw series text → series, so a known series costs no label parsing.
     cache: SeriesCache<CacheEntry>,
     /// Series of the synthetic `up`, `scrape_*` metrics.
@@ -135,7 +136,7 @@ impl ScrapeLoop {
     pub(crate) fn new(
         target: Arc<Target>,
         db: Arc<Db>,
-        client: Result<Arc<JobClient>, String>,
+        client: Result<Arc<JobClient>, JobClientError>,
         tolerance: Option<Duration>,
     ) -> Self {
         ScrapeLoop {
@@ -208,7 +209,7 @@ impl ScrapeLoop {
                 }
                 r => r.map_err(|e| e.to_string()),
             },
-            Err(e) => Err(e),
+            Err(e) => Err(e.to_string()),
         };
         let duration = clock.elapsed();
         let t = &self.target;
@@ -236,10 +237,10 @@ impl ScrapeLoop {
         self.report(ts, duration, scraped.as_ref());
     }
 
-    async fn fetch(&self) -> Result<(Option<String>, Vec<u8>), String> {
+    async fn fetch(&self) -> Result<(Option<String>, Vec<u8>), FetchError> {
         let t = &self.target;
         if let Some(e) = t.forced_error.lock().clone() {
-            return Err(e);
+            return Err(FetchError::Forced(e));
         }
         let client = self.client.as_ref().map_err(Clone::clone)?;
         let url = &t.url;
@@ -247,14 +248,10 @@ impl ScrapeLoop {
         let mut resp = req
             .send()
             .await
-            .map_err(|e| go_style_error(url, &e, t.timeout))?;
+            .map_err(|e| FetchError::Transport(go_style_error(url, &e, t.timeout)))?;
         let status = resp.status();
         if status != reqwest::StatusCode::OK {
-            return Err(format!(
-                "server returned HTTP status {} {}",
-                status.as_u16(),
-                status.canonical_reason().unwrap_or("")
-            ));
+            return Err(FetchError::Status(status));
         }
         let content_type = resp
             .headers()
@@ -266,10 +263,10 @@ impl ScrapeLoop {
         while let Some(chunk) = resp
             .chunk()
             .await
-            .map_err(|e| go_style_error(url, &e, t.timeout))?
+            .map_err(|e| FetchError::Transport(go_style_error(url, &e, t.timeout)))?
         {
             if limit > 0 && (body.len() + chunk.len()) as u64 > limit {
-                return Err("body size limit exceeded".into());
+                return Err(FetchError::BodyLimit);
             }
             body.extend_from_slice(&chunk);
         }
@@ -731,47 +728,6 @@ fn update_metadata(t: &Target, name: &[u8], f: impl FnOnce(&mut Metadata)) {
     }
 }
 
-/// Why a scrape's samples were not stored.
-#[derive(Debug)]
-enum StoreError {
-    /// The head forgot a series the loop's cache holds (its data all went
-    /// into blocks): the scrape is stored again with the series resolved
-    /// anew.
-    UnknownSeries,
-    /// Anything else, as the targets page shows it.
-    Other(String),
-}
-
-impl std::fmt::Display for StoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StoreError::UnknownSeries => f.write_str(&tsdb::Error::UnknownSeries(0).to_string()),
-            StoreError::Other(e) => f.write_str(e),
-        }
-    }
-}
-
-impl From<String> for StoreError {
-    fn from(e: String) -> Self {
-        StoreError::Other(e)
-    }
-}
-
-impl From<&str> for StoreError {
-    fn from(e: &str) -> Self {
-        StoreError::Other(e.to_string())
-    }
-}
-
-impl From<tsdb::Error> for StoreError {
-    fn from(e: tsdb::Error) -> Self {
-        match e {
-            tsdb::Error::UnknownSeries(_) => StoreError::UnknownSeries,
-            e => StoreError::Other(e.to_string()),
-        }
-    }
-}
-
 const REPORT_METRICS: [&str; 5] = [
     "up",
     "scrape_duration_seconds",
@@ -863,61 +819,6 @@ pub(crate) fn target_labels(exposed: &[(String, String)], target: &Labels, honor
     Labels::new(out)
 }
 
-/// Words a fetch error as Go's HTTP client does, which is what users grep
-/// their logs for: `Get "URL": dial tcp ADDR: connect: connection refused`.
-fn go_style_error(url: &str, e: &reqwest::Error, timeout: Duration) -> String {
-    if e.is_timeout() {
-        return format!(
-            "Get {url:?}: context deadline exceeded (timeout {}s)",
-            timeout.as_secs_f64()
-        );
-    }
-    // find the innermost io::Error
-    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    let mut io: Option<&std::io::Error> = None;
-    while let Some(s) = src {
-        if let Some(x) = s.downcast_ref::<std::io::Error>() {
-            io = Some(x);
-        }
-        src = s.source();
-    }
-    let addr = url::Url::parse(url)
-        .ok()
-        .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
-        .unwrap_or_default();
-    if e.is_connect() {
-        let what = match io.map(|x| x.kind()) {
-            Some(std::io::ErrorKind::ConnectionRefused) => {
-                "connect: connection refused".to_string()
-            }
-            Some(std::io::ErrorKind::TimedOut) => "i/o timeout".to_string(),
-            Some(_) => format!(
-                "connect: {}",
-                strip_os_error(&io.map(|x| x.to_string()).unwrap_or_default())
-            ),
-            None => format!(
-                "lookup {}: no such host",
-                addr.rsplit_once(':').map_or(addr.as_str(), |x| x.0)
-            ),
-        };
-        return format!("Get {url:?}: dial tcp {addr}: {what}");
-    }
-    let inner = io
-        .map(|x| strip_os_error(&x.to_string()))
-        .unwrap_or_else(|| e.to_string());
-    format!("Get {url:?}: {inner}")
-}
-
-fn strip_os_error(s: &str) -> String {
-    // "Connection reset by peer (os error 104)" -> "connection reset by peer"
-    let s = s.split(" (os error").next().unwrap_or(s);
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().chain(c).collect(),
-        None => String::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -982,21 +883,6 @@ mod tests {
         // off
         let mut s = Schedule::new(0, Duration::from_secs(1), None);
         assert_eq!(s.stamp(1_000 * MS + 1), 1_000 * MS + 1);
-    }
-
-    #[tokio::test]
-    async fn refused_connection_reads_like_go() {
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
-        let url = format!("http://127.0.0.1:{port}/metrics");
-        let e = reqwest::Client::new().get(&url).send().await.unwrap_err();
-        let msg = go_style_error(&url, &e, Duration::from_secs(1));
-        assert_eq!(
-            msg,
-            format!("Get \"{url}\": dial tcp 127.0.0.1:{port}: connect: connection refused")
-        );
     }
 }
 

@@ -22,6 +22,7 @@
 //! to a managed identity endpoint go straight to it, never through a
 //! proxy.
 
+use super::AzureError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -60,15 +61,13 @@ pub const AZURE_GOVERNMENT: Cloud = Cloud {
 impl Cloud {
     /// The cloud of an `environment` name, as Prometheus names them (any
     /// case; the retired German cloud maps to the public one, as there).
-    pub fn from_name(name: &str) -> Result<Cloud, String> {
+    pub fn from_name(name: &str) -> Result<Cloud, AzureError> {
         let upper = name.to_uppercase();
         match upper.as_str() {
             "AZURECLOUD" | "AZUREPUBLICCLOUD" | "AZUREGERMANCLOUD" => Ok(AZURE_PUBLIC),
             "AZURECHINACLOUD" => Ok(AZURE_CHINA),
             "AZUREUSGOVERNMENT" | "AZUREUSGOVERNMENTCLOUD" => Ok(AZURE_GOVERNMENT),
-            _ => Err(format!(
-                "there is no cloud configuration matching the name {upper:?}"
-            )),
+            _ => Err(AzureError::UnknownCloud(upper)),
         }
     }
 
@@ -167,20 +166,15 @@ impl ManagedIdentityEndpoint {
 
 /// The workload identity of the environment, with `tenant` over
 /// `AZURE_TENANT_ID` when given.
-fn workload_identity(env: &Env, tenant: &str) -> Result<Credential, String> {
-    let client_id = env("AZURE_CLIENT_ID").ok_or(
-        "no client ID specified. Check pod configuration or set the AZURE_CLIENT_ID environment variable",
-    )?;
+fn workload_identity(env: &Env, tenant: &str) -> Result<Credential, AzureError> {
+    let get = |what, var| env(var).ok_or(AzureError::Unset { what, var });
+    let client_id = get("client ID", "AZURE_CLIENT_ID")?;
     let tenant = if tenant.is_empty() {
-        env("AZURE_TENANT_ID").ok_or(
-            "no tenant ID specified. Check pod configuration or set the AZURE_TENANT_ID environment variable",
-        )?
+        get("tenant ID", "AZURE_TENANT_ID")?
     } else {
         tenant.to_string()
     };
-    let token_file = env("AZURE_FEDERATED_TOKEN_FILE").ok_or(
-        "no token file specified. Check pod configuration or set the AZURE_FEDERATED_TOKEN_FILE environment variable",
-    )?;
+    let token_file = get("token file", "AZURE_FEDERATED_TOKEN_FILE")?;
     Ok(Credential::WorkloadIdentity {
         tenant,
         client_id,
@@ -198,7 +192,7 @@ impl Credential {
         client_id: &str,
         secret: &str,
         env: &Env,
-    ) -> Result<Credential, String> {
+    ) -> Result<Credential, AzureError> {
         match method {
             "OAuth" => Ok(Credential::ClientSecret {
                 tenant: tenant.to_string(),
@@ -211,7 +205,7 @@ impl Credential {
                 endpoint: ManagedIdentityEndpoint::from_env(env),
             }),
             "WorkloadIdentity" => {
-                workload_identity(env, "").map_err(|e| format!("WorkloadIdentityCredential: {e}"))
+                workload_identity(env, "").map_err(|e| AzureError::WorkloadIdentity(Box::new(e)))
             }
             "SDK" => {
                 let mut chain = Vec::new();
@@ -234,7 +228,7 @@ impl Credential {
                 }
                 match workload_identity(env, tenant) {
                     Ok(w) => chain.push(w),
-                    Err(e) => skipped.push(format!("WorkloadIdentityCredential: {e}")),
+                    Err(e) => skipped.push(AzureError::WorkloadIdentity(Box::new(e)).to_string()),
                 }
                 chain.push(Credential::ManagedIdentity {
                     client_id: env("AZURE_CLIENT_ID"),
@@ -242,7 +236,7 @@ impl Credential {
                 });
                 Ok(Credential::Chain(chain, skipped))
             }
-            other => Err(format!("unknown authentication_type {other:?}")),
+            other => Err(AzureError::UnknownMethod(other.to_string())),
         }
     }
 
@@ -303,7 +297,7 @@ fn lifetime(v: &Value) -> Duration {
 
 /// The error of a token endpoint's answer: Entra ID's
 /// `error`/`error_description`, or the start of the body.
-fn token_error(status: u16, body: &[u8]) -> String {
+fn token_error(status: u16, body: &[u8]) -> AzureError {
     let v: Option<Value> = serde_json::from_slice(body).ok();
     let detail = v
         .as_ref()
@@ -320,7 +314,7 @@ fn token_error(status: u16, body: &[u8]) -> String {
             })
         })
         .unwrap_or_else(|| super::super::refresh::body_excerpt(body));
-    format!("status {status}: {detail}")
+    AzureError::Status { status, detail }
 }
 
 impl TokenSource {
@@ -330,7 +324,7 @@ impl TokenSource {
         credential: Credential,
         cloud: Cloud,
         client: reqwest::Client,
-    ) -> Result<TokenSource, String> {
+    ) -> Result<TokenSource, AzureError> {
         let scope = cloud.scope();
         Self::for_scope(credential, cloud, scope, false, client)
     }
@@ -343,12 +337,12 @@ impl TokenSource {
         scope: String,
         at_half_life: bool,
         client: reqwest::Client,
-    ) -> Result<TokenSource, String> {
+    ) -> Result<TokenSource, AzureError> {
         let direct = reqwest::Client::builder()
             .user_agent(concat!("flint/", env!("CARGO_PKG_VERSION")))
             .no_proxy()
             .build()
-            .map_err(|e| format!("building the HTTP client: {e}"))?;
+            .map_err(AzureError::Build)?;
         Ok(TokenSource {
             credential,
             cloud,
@@ -362,7 +356,7 @@ impl TokenSource {
     }
 
     /// A token: the kept one, or a new one.
-    pub async fn token(&self) -> Result<String, String> {
+    pub async fn token(&self) -> Result<String, AzureError> {
         let mut cached = self.cached.lock().await;
         if let Some(c) = cached.as_ref() {
             if Instant::now() < c.renew_at {
@@ -387,7 +381,7 @@ impl TokenSource {
         *self.cached.lock().await = None;
     }
 
-    async fn fetch(&self) -> Result<(String, Duration), String> {
+    async fn fetch(&self) -> Result<(String, Duration), AzureError> {
         match &self.credential {
             Credential::Chain(members, skipped) => {
                 let first = *self.chosen.lock();
@@ -395,7 +389,10 @@ impl TokenSource {
                     return self
                         .fetch_one(&members[i], TOKEN_TIMEOUT)
                         .await
-                        .map_err(|e| format!("{}: {e}", members[i].name()));
+                        .map_err(|e| AzureError::Credential {
+                            credential: members[i].name(),
+                            err: Box::new(e),
+                        });
                 }
                 let mut errors = skipped.clone();
                 for (i, m) in members.iter().enumerate() {
@@ -407,15 +404,14 @@ impl TokenSource {
                         Err(e) => errors.push(format!("{}: {e}", m.name())),
                     }
                 }
-                Err(format!(
-                    "DefaultAzureCredential: failed to acquire a token. Attempted credentials: {}",
-                    errors.join("; ")
-                ))
+                Err(AzureError::ChainFailed(errors))
             }
-            c => self
-                .fetch_one(c, TOKEN_TIMEOUT)
-                .await
-                .map_err(|e| format!("{}: authentication failed: {e}", c.name())),
+            c => self.fetch_one(c, TOKEN_TIMEOUT).await.map_err(|e| {
+                AzureError::AuthenticationFailed {
+                    credential: c.name(),
+                    err: Box::new(e),
+                }
+            }),
         }
     }
 
@@ -425,7 +421,7 @@ impl TokenSource {
         &self,
         c: &Credential,
         mi_timeout: Duration,
-    ) -> Result<(String, Duration), String> {
+    ) -> Result<(String, Duration), AzureError> {
         let scope = self.scope.clone();
         let resp = match c {
             Credential::ClientSecret {
@@ -452,8 +448,12 @@ impl TokenSource {
                 client_id,
                 token_file,
             } => {
-                let assertion = std::fs::read_to_string(token_file)
-                    .map_err(|e| format!("unable to read {token_file}: {e}"))?;
+                let assertion = std::fs::read_to_string(token_file).map_err(|err| {
+                    AzureError::ReadTokenFile {
+                        file: token_file.clone(),
+                        err,
+                    }
+                })?;
                 let form = [
                     ("client_id", client_id.as_str()),
                     (
@@ -497,23 +497,19 @@ impl TokenSource {
                 };
                 req.timeout(mi_timeout).send().await
             }
-            Credential::Chain(..) => return Err("a chain within a chain".into()),
+            Credential::Chain(..) => return Err(AzureError::NestedChain),
         };
-        let resp = resp.map_err(|e| crate::httpclient::error_chain(&e))?;
+        let resp = resp.map_err(AzureError::Transport)?;
         let status = resp.status().as_u16();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| crate::httpclient::error_chain(&e))?;
+        let body = resp.bytes().await.map_err(AzureError::Transport)?;
         if status != 200 {
             return Err(token_error(status, &body));
         }
-        let v: Value =
-            serde_json::from_slice(&body).map_err(|e| format!("undecodable token answer: {e}"))?;
+        let v: Value = serde_json::from_slice(&body).map_err(AzureError::Decode)?;
         let token = v["access_token"]
             .as_str()
             .filter(|t| !t.is_empty())
-            .ok_or("the token answer has no access_token")?;
+            .ok_or(AzureError::NoAccessToken)?;
         Ok((token.to_string(), lifetime(&v)))
     }
 
@@ -547,7 +543,7 @@ mod tests {
             AZURE_GOVERNMENT
         );
         assert_eq!(
-            Cloud::from_name("mars").unwrap_err(),
+            Cloud::from_name("mars").unwrap_err().to_string(),
             "there is no cloud configuration matching the name \"MARS\""
         );
         assert_eq!(
@@ -632,7 +628,9 @@ mod tests {
             matches!(&members[0], Credential::WorkloadIdentity { tenant, .. } if tenant == "other")
         );
         assert_eq!(
-            Credential::new("WorkloadIdentity", "", "", "", &env(&[])).unwrap_err(),
+            Credential::new("WorkloadIdentity", "", "", "", &env(&[]))
+                .unwrap_err()
+                .to_string(),
             "WorkloadIdentityCredential: no client ID specified. Check pod configuration or set the AZURE_CLIENT_ID environment variable"
         );
     }
@@ -643,9 +641,10 @@ mod tests {
             token_error(
                 401,
                 br#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided."}"#
-            ),
+            )
+            .to_string(),
             "status 401: invalid_client: AADSTS7000215: Invalid client secret provided."
         );
-        assert_eq!(token_error(500, b"oops"), "status 500: oops");
+        assert_eq!(token_error(500, b"oops").to_string(), "status 500: oops");
     }
 }

@@ -15,6 +15,9 @@
 //! endpoints are asked directly, never through a proxy.
 
 pub mod credentials;
+mod error;
+
+pub use error::AzureError;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -372,7 +375,11 @@ impl Discovery {
 
     /// A Resource Manager GET with the entry's headers and a token.
     async fn get(&self, url: &str) -> Result<Value, SdError> {
-        let token = self.tokens.token().await.map_err(SdError::Auth)?;
+        let token = self
+            .tokens
+            .token()
+            .await
+            .map_err(|e| SdError::Auth(e.to_string()))?;
         let req = self
             .client
             .client()
@@ -382,8 +389,7 @@ impl Discovery {
         let mut req = self
             .client
             .authorize(req)
-            .await
-            .map_err(SdError::Auth)?
+            .await?
             .build()
             .map_err(|e| SdError::transport(&e))?;
         let bearer = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
@@ -638,7 +644,11 @@ fn enc(s: &str) -> String {
 }
 
 /// The discovery of an entry, or why it cannot run.
-fn discovery(cfg: &AzureSdConfig, base: &std::path::Path, env: &Env) -> Result<Discovery, String> {
+fn discovery(
+    cfg: &AzureSdConfig,
+    base: &std::path::Path,
+    env: &Env,
+) -> Result<Discovery, AzureError> {
     let cloud = Cloud::from_name(&cfg.environment)?;
     let client = HttpClient::new(&cfg.http, base, true)?;
     let credential = Credential::new(
@@ -662,7 +672,9 @@ fn discovery(cfg: &AzureSdConfig, base: &std::path::Path, env: &Env) -> Result<D
 /// to `sink` under `azure/<index>/` every refresh interval.
 pub async fn run(index: usize, cfg: AzureSdConfig, base: PathBuf, sink: Sink) {
     let key = format!("azure/{index}/");
-    let d = discovery(&cfg, &base, &credentials::process_env()).map(Arc::new);
+    let d = discovery(&cfg, &base, &credentials::process_env())
+        .map(Arc::new)
+        .map_err(Arc::new);
     refresh::poll("azure", key, cfg.refresh_interval.0, sink, || {
         let d = d.clone();
         async move {

@@ -115,15 +115,16 @@ impl Engine {
                 Transport::Unix(PathBuf::from(addr))
             }
             "tcp" => Transport::Http {
-                client: Box::new(HttpClient::new(
-                    &HttpClientConfig::default(),
-                    base_dir,
-                    false,
-                )?),
+                client: Box::new(
+                    HttpClient::new(&HttpClientConfig::default(), base_dir, false)
+                        .map_err(|e| e.to_string())?,
+                ),
                 base: format!("http://{}", addr.trim_end_matches('/')),
             },
             _ => Transport::Http {
-                client: Box::new(HttpClient::new(http, base_dir, false)?),
+                client: Box::new(
+                    HttpClient::new(http, base_dir, false).map_err(|e| e.to_string())?,
+                ),
                 base: host.trim_end_matches('/').to_string(),
             },
         };
@@ -158,8 +159,7 @@ impl Engine {
                     .timeout(self.timeout);
                 let resp = client
                     .authorize(req)
-                    .await
-                    .map_err(SdError::Auth)?
+                    .await?
                     .send()
                     .await
                     .map_err(|e| SdError::transport(&e))?;

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::xml_text;
+use super::AwsError;
 use crate::discovery::refresh::{self, SdError};
 use crate::httpclient::sigv4::Credentials;
 use crate::httpclient::HttpClient;
@@ -121,7 +122,7 @@ fn base_source(
     secret_key: &str,
     profile: &str,
     env: &Env,
-) -> Result<Source, String> {
+) -> Result<Source, AwsError> {
     if !access_key.is_empty() && !secret_key.is_empty() {
         return Ok(Source::Static(Credentials {
             access_key: access_key.to_string(),
@@ -136,10 +137,10 @@ fn base_source(
     if let Some(name) = named {
         let p = files
             .profile(&name)
-            .ok_or_else(|| format!("failed to get shared config profile, {name}"))?;
-        return keys_of(&p).map(Source::Static).ok_or_else(|| {
-            format!("profile {name:?} has no aws_access_key_id and aws_secret_access_key (other credential sources of profiles are not supported by flint)")
-        });
+            .ok_or_else(|| AwsError::NoProfile(name.clone()))?;
+        return keys_of(&p)
+            .map(Source::Static)
+            .ok_or(AwsError::ProfileWithoutKeys(name));
     }
     if let (Some(a), Some(s)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
         return Ok(Source::Static(Credentials {
@@ -248,37 +249,32 @@ pub async fn region(
     profile: &str,
     env: &Env,
     client: &reqwest::Client,
-) -> Result<String, String> {
-    let inner = async {
-        if !configured.is_empty() {
-            return Ok(configured.to_string());
-        }
-        if let Some(r) = env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")) {
-            return Ok(r);
-        }
-        let name = (!profile.is_empty())
-            .then(|| profile.to_string())
-            .or_else(|| env("AWS_PROFILE"))
-            .unwrap_or_else(|| "default".into());
-        if let Some(r) = SharedFiles::read(env)
-            .profile(&name)
-            .and_then(|p| p.get("region").cloned())
-            .filter(|r| !r.is_empty())
-        {
-            return Ok(r);
-        }
-        let r = Imds::new(env)
-            .get(client, "/latest/meta-data/placement/region")
-            .await
-            .map_err(|e| format!("failed to get region from IMDS: {e}"))?;
-        if r.trim().is_empty() {
-            return Err("region not found in AWS config or IMDS".to_string());
-        }
-        Ok(r.trim().to_string())
-    };
-    inner
+) -> Result<String, AwsError> {
+    if !configured.is_empty() {
+        return Ok(configured.to_string());
+    }
+    if let Some(r) = env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")) {
+        return Ok(r);
+    }
+    let name = (!profile.is_empty())
+        .then(|| profile.to_string())
+        .or_else(|| env("AWS_PROFILE"))
+        .unwrap_or_else(|| "default".into());
+    if let Some(r) = SharedFiles::read(env)
+        .profile(&name)
+        .and_then(|p| p.get("region").cloned())
+        .filter(|r| !r.is_empty())
+    {
+        return Ok(r);
+    }
+    let r = Imds::new(env)
+        .get(client, "/latest/meta-data/placement/region")
         .await
-        .map_err(|e| format!("could not determine AWS region: {e}"))
+        .map_err(AwsError::RegionFromImds)?;
+    if r.trim().is_empty() {
+        return Err(AwsError::RegionNotFound);
+    }
+    Ok(r.trim().to_string())
 }
 
 /// Credentials kept until five minutes before they expire.
@@ -305,7 +301,7 @@ impl Provider {
         external_id: &str,
         region: &str,
         env: &Env,
-    ) -> Result<Provider, String> {
+    ) -> Result<Provider, AwsError> {
         Ok(Provider {
             source: base_source(access_key, secret_key, profile, env)?,
             role_arn: role_arn.to_string(),
@@ -440,7 +436,7 @@ mod tests {
         with_env.push(("AWS_PROFILE", "ops".into()));
         assert_eq!(key(base_source("", "", "", &env(with_env)).unwrap()), "OPS");
         assert_eq!(
-            base_source("", "", "nope", &e).unwrap_err(),
+            base_source("", "", "nope", &e).unwrap_err().to_string(),
             "failed to get shared config profile, nope"
         );
         assert_eq!(key(base_source("", "", "", &env(vec![])).unwrap()), "imds");

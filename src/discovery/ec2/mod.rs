@@ -8,6 +8,9 @@
 //! TLS) apply to EC2, STS and the instance metadata service alike.
 
 pub mod credentials;
+mod error;
+
+pub use error::AwsError;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -459,7 +462,7 @@ async fn run_with_env(
     };
     let http = match HttpClient::new(&cfg.http, &base, true) {
         Ok(h) => h,
-        Err(e) => return fail(e),
+        Err(e) => return fail(e.to_string()),
     };
     // the region may need the instance metadata service: retried each
     // refresh interval until known
@@ -486,7 +489,7 @@ async fn run_with_env(
         &env,
     ) {
         Ok(c) => c,
-        Err(e) => return fail(e),
+        Err(e) => return fail(e.to_string()),
     };
     let endpoint = if cfg.endpoint.is_empty() {
         format!("https://ec2.{region}.amazonaws.com")

@@ -28,7 +28,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::httpclient::error_chain;
+use super::error::CredentialsError as E;
+use crate::httpclient::OAuth2Error;
+
+pub use super::error::CredentialsError;
 
 /// The scope asked for: reading Compute Engine resources.
 pub const SCOPE: &str = "https://www.googleapis.com/auth/compute.readonly";
@@ -42,7 +45,7 @@ const EXPIRY_MARGIN: Duration = Duration::from_secs(10);
 /// The grant of a JWT assertion (RFC 7523).
 const JWT_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// What is said when nothing is found.
-const NOT_FOUND: &str = "google: could not find default credentials. See https://cloud.google.com/docs/authentication/external/set-up-adc for more information";
+pub(super) const NOT_FOUND: &str = "google: could not find default credentials. See https://cloud.google.com/docs/authentication/external/set-up-adc for more information";
 
 /// The environment variables the search reads.
 #[derive(Clone, Debug, Default)]
@@ -152,8 +155,8 @@ impl Kind {
 }
 
 /// The credentials of a file's contents.
-fn parse_file(data: &[u8]) -> Result<Kind, String> {
-    let f: CredentialsFile = serde_json::from_slice(data).map_err(|e| e.to_string())?;
+fn parse_file(data: &[u8]) -> Result<Kind, E> {
+    let f: CredentialsFile = serde_json::from_slice(data).map_err(E::FileJson)?;
     let uri = |u: &str| {
         if u.is_empty() {
             DEFAULT_TOKEN_URI.to_string()
@@ -174,23 +177,16 @@ fn parse_file(data: &[u8]) -> Result<Kind, String> {
             refresh_token: f.refresh_token,
             token_uri: uri(&f.token_uri),
         }),
-        "" => Err("missing 'type' field in credentials".into()),
-        other => Err(format!("unknown credential type: {other:?}")),
+        "" => Err(E::MissingType),
+        other => Err(E::UnknownType(other.to_string())),
     }
 }
 
-/// An I/O error as Go words the common ones.
-fn io_error(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file or directory".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => e.to_string(),
-    }
-}
-
-fn read_file(path: &Path) -> Result<Kind, String> {
-    let data =
-        std::fs::read(path).map_err(|e| format!("open {}: {}", path.display(), io_error(&e)))?;
+fn read_file(path: &Path) -> Result<Kind, E> {
+    let data = std::fs::read(path).map_err(|err| E::Open {
+        path: path.display().to_string(),
+        err,
+    })?;
     parse_file(&data)
 }
 
@@ -262,7 +258,7 @@ async fn on_gce(env: &Env, client: &reqwest::Client) -> bool {
 
 /// A client as Go's default one: the environment's proxy (not for
 /// loopback addresses), the usual roots and those of `SSL_CERT_FILE`.
-fn api_client(env: &Env) -> Result<reqwest::Client, String> {
+fn api_client(env: &Env) -> Result<reqwest::Client, E> {
     let mut b = reqwest::Client::builder()
         .user_agent(concat!("flint/", env!("CARGO_PKG_VERSION")))
         .pool_max_idle_per_host(1)
@@ -275,11 +271,17 @@ fn api_client(env: &Env) -> Result<reqwest::Client, String> {
     no.push_str("localhost,127.0.0.0/8,::1");
     let no = reqwest::NoProxy::from_string(&no);
     if let Some(u) = &env.https_proxy {
-        let p = reqwest::Proxy::https(u).map_err(|e| format!("invalid HTTPS_PROXY: {e}"))?;
+        let p = reqwest::Proxy::https(u).map_err(|err| E::ProxyUrl {
+            setting: "HTTPS_PROXY",
+            err,
+        })?;
         b = b.proxy(p.no_proxy(no.clone()));
     }
     if let Some(u) = &env.http_proxy {
-        let p = reqwest::Proxy::http(u).map_err(|e| format!("invalid HTTP_PROXY: {e}"))?;
+        let p = reqwest::Proxy::http(u).map_err(|err| E::ProxyUrl {
+            setting: "HTTP_PROXY",
+            err,
+        })?;
         b = b.proxy(p.no_proxy(no));
     }
     if let Some(f) = &env.ssl_cert_file {
@@ -295,18 +297,24 @@ fn api_client(env: &Env) -> Result<reqwest::Client, String> {
             }
         }
     }
-    b.build()
-        .map_err(|e| format!("building the HTTP client: {e}"))
+    b.build().map_err(E::Build)
 }
 
 /// The certificates of a PEM file.
-fn extra_roots(f: &str) -> Result<Vec<reqwest::Certificate>, String> {
+fn extra_roots(f: &str) -> Result<Vec<reqwest::Certificate>, E> {
     use rustls_pki_types::pem::PemObject;
-    let pem = std::fs::read(f).map_err(|e| format!("open {f}: {}", io_error(&e)))?;
+    let pem = std::fs::read(f).map_err(|err| E::Open {
+        path: f.to_string(),
+        err,
+    })?;
+    let bad = |err: crate::httpclient::BoxError| E::ReadCert {
+        file: f.to_string(),
+        err,
+    };
     let mut out = Vec::new();
     for c in rustls_pki_types::CertificateDer::pem_slice_iter(&pem) {
-        let c = c.map_err(|e| format!("reading {f}: {e}"))?;
-        out.push(reqwest::Certificate::from_der(&c).map_err(|e| format!("reading {f}: {e}"))?);
+        let c = c.map_err(|e| bad(e.into()))?;
+        out.push(reqwest::Certificate::from_der(&c).map_err(|e| bad(e.into()))?);
     }
     Ok(out)
 }
@@ -337,10 +345,10 @@ pub struct Credentials {
 
 /// A token endpoint's answer (JSON with `access_token`, `token_type`,
 /// `expires_in`).
-fn parse_token(v: &Value) -> Result<Token, String> {
+fn parse_token(v: &Value) -> Result<Token, E> {
     let access = v["access_token"].as_str().unwrap_or_default();
     if access.is_empty() {
-        return Err("oauth2: server response missing access_token".into());
+        return Err(OAuth2Error::MissingAccessToken.into());
     }
     let expires_in = match &v["expires_in"] {
         Value::Number(n) => n.as_i64(),
@@ -357,24 +365,21 @@ fn parse_token(v: &Value) -> Result<Token, String> {
 }
 
 /// An RSA key from PEM (PKCS #8, as Google writes them, or PKCS #1).
-fn rsa_key(pem: &str) -> Result<ring::rsa::KeyPair, String> {
+fn rsa_key(pem: &str) -> Result<ring::rsa::KeyPair, E> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::PrivateKeyDer;
-    let bad = |e: String| {
-        format!("private key should be a PEM or plain PKCS1 or PKCS8; parse error: {e}")
-    };
-    let key = PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|e| bad(e.to_string()))?;
+    let key = PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|e| E::Key(e.to_string()))?;
     match &key {
         PrivateKeyDer::Pkcs1(k) => ring::rsa::KeyPair::from_der(k.secret_pkcs1_der()),
         PrivateKeyDer::Pkcs8(k) => ring::rsa::KeyPair::from_pkcs8(k.secret_pkcs8_der()),
-        _ => return Err("private key is invalid".into()),
+        _ => return Err(E::KeyInvalid),
     }
-    .map_err(|e| bad(e.to_string()))
+    .map_err(|e| E::Key(e.to_string()))
 }
 
 /// The signed assertion of a service account: issued by its email for the
 /// scope and the token endpoint, valid an hour from ten seconds ago.
-pub fn assertion(email: &str, key: &str, key_id: &str, token_uri: &str) -> Result<String, String> {
+pub fn assertion(email: &str, key: &str, key_id: &str, token_uri: &str) -> Result<String, E> {
     let pair = rsa_key(key)?;
     let iat = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -392,18 +397,20 @@ pub fn assertion(email: &str, key: &str, key_id: &str, token_uri: &str) -> Resul
         "exp": iat + 3600,
         "iat": iat,
     });
-    crate::httpclient::oauth2::sign_jwt_with(&pair, "RS256", &header, &claims)
+    Ok(crate::httpclient::oauth2::sign_jwt_with(
+        &pair, "RS256", &header, &claims,
+    )?)
 }
 
 impl Credentials {
     /// Looks for credentials as Google's libraries do.
-    pub async fn find(env: &Env) -> Result<Credentials, String> {
+    pub async fn find(env: &Env) -> Result<Credentials, E> {
         let metadata = reqwest::Client::builder()
             .user_agent("gcloud-golang/0.1")
             .no_proxy()
             .connect_timeout(Duration::from_secs(2))
             .build()
-            .map_err(|e| format!("building the HTTP client: {e}"))?;
+            .map_err(E::Build)?;
         let kind = Self::find_kind(env, &metadata).await?;
         Ok(Credentials {
             kind,
@@ -413,19 +420,15 @@ impl Credentials {
         })
     }
 
-    async fn find_kind(env: &Env, metadata: &reqwest::Client) -> Result<Kind, String> {
+    async fn find_kind(env: &Env, metadata: &reqwest::Client) -> Result<Kind, E> {
         if let Some(f) = &env.application_credentials {
-            return read_file(Path::new(f)).map_err(|e| {
-                format!("google: error getting credentials using GOOGLE_APPLICATION_CREDENTIALS environment variable: {e}")
-            });
+            return read_file(Path::new(f)).map_err(|e| E::ApplicationCredentials(Box::new(e)));
         }
-        if let Some(p) = well_known_file(env) {
-            if let Ok(data) = std::fs::read(&p) {
-                return parse_file(&data).map_err(|e| {
-                    format!(
-                        "google: error getting credentials using well-known file ({}): {e}",
-                        p.display()
-                    )
+        if let Some(path) = well_known_file(env) {
+            if let Ok(data) = std::fs::read(&path) {
+                return parse_file(&data).map_err(|e| E::WellKnownFile {
+                    path,
+                    err: Box::new(e),
                 });
             }
         }
@@ -434,7 +437,7 @@ impl Credentials {
                 host: metadata_host(env),
             });
         }
-        Err(NOT_FOUND.into())
+        Err(E::NotFound)
     }
 
     /// The client for Google's APIs (the environment's proxy and CAs).
@@ -443,7 +446,7 @@ impl Credentials {
     }
 
     /// The `Authorization` header value: the token kept, or a new one.
-    pub async fn authorization(&self) -> Result<String, String> {
+    pub async fn authorization(&self) -> Result<String, E> {
         let mut t = self.token.lock().await;
         if let Some(tok) = t.as_ref().filter(|t| t.fresh()) {
             return Ok(tok.header.clone());
@@ -459,7 +462,7 @@ impl Credentials {
         *self.token.lock().await = None;
     }
 
-    async fn fetch(&self) -> Result<Token, String> {
+    async fn fetch(&self) -> Result<Token, E> {
         match &self.kind {
             Kind::ServiceAccount {
                 email,
@@ -472,13 +475,9 @@ impl Credentials {
                     .post_form(token_uri, &[("grant_type", JWT_GRANT), ("assertion", &a)])
                     .await?;
                 if !status.is_success() {
-                    return Err(format!(
-                        "oauth2: cannot fetch token: {status}\nResponse: {}",
-                        String::from_utf8_lossy(&body)
-                    ));
+                    return Err(refused(status, &body, None));
                 }
-                let v: Value = serde_json::from_slice(&body)
-                    .map_err(|e| format!("oauth2: cannot fetch token: {e}"))?;
+                let v: Value = serde_json::from_slice(&body).map_err(E::TokenJson)?;
                 parse_token(&v)
             }
             Kind::User {
@@ -500,17 +499,7 @@ impl Credentials {
                     .await?;
                 let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
                 if !status.is_success() {
-                    if let Some(code) = v["error"].as_str() {
-                        let mut msg = format!("oauth2: {code:?}");
-                        if let Some(d) = v["error_description"].as_str() {
-                            msg.push_str(&format!(" {d:?}"));
-                        }
-                        return Err(msg);
-                    }
-                    return Err(format!(
-                        "oauth2: cannot fetch token: {status}\nResponse: {}",
-                        String::from_utf8_lossy(&body)
-                    ));
+                    return Err(refused(status, &body, Some(&v)));
                 }
                 parse_token(&v)
             }
@@ -529,26 +518,25 @@ impl Credentials {
                     .timeout(Duration::from_secs(5))
                     .send()
                     .await
-                    .map_err(|e| format!("Get {url:?}: {}", error_chain(&e)))?;
+                    .map_err(|err| E::Metadata {
+                        url: url.clone(),
+                        err,
+                    })?;
                 let status = resp.status().as_u16();
-                let body = resp
-                    .bytes()
-                    .await
-                    .map_err(|e| format!("Get {url:?}: {}", error_chain(&e)))?;
+                let body = resp.bytes().await.map_err(|err| E::Metadata { url, err })?;
                 if status == 404 {
-                    return Err(format!("metadata: GCE metadata {suffix:?} not defined"));
+                    return Err(E::MetadataNotDefined(suffix));
                 }
                 if status != 200 {
-                    return Err(format!(
-                        "compute: Received {status} `{}`",
-                        String::from_utf8_lossy(&body).trim()
-                    ));
+                    return Err(E::MetadataStatus {
+                        status,
+                        body: String::from_utf8_lossy(&body).trim().to_string(),
+                    });
                 }
-                let v: Value = serde_json::from_slice(&body)
-                    .map_err(|e| format!("oauth2/google: invalid token JSON from metadata: {e}"))?;
+                let v: Value = serde_json::from_slice(&body).map_err(E::MetadataJson)?;
                 let expires = v["expires_in"].as_i64().unwrap_or(0);
                 if expires == 0 || v["access_token"].as_str().unwrap_or("").is_empty() {
-                    return Err("oauth2/google: incomplete token received from metadata".into());
+                    return Err(E::MetadataIncomplete);
                 }
                 parse_token(&v)
             }
@@ -559,7 +547,7 @@ impl Credentials {
         &self,
         url: &str,
         form: &[(&str, &str)],
-    ) -> Result<(reqwest::StatusCode, bytes::Bytes), String> {
+    ) -> Result<(reqwest::StatusCode, bytes::Bytes), E> {
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();
@@ -574,19 +562,31 @@ impl Credentials {
             .timeout(Duration::from_secs(30))
             .send()
             .await
-            .map_err(|e| {
-                format!(
-                    "oauth2: cannot fetch token: Post {url:?}: {}",
-                    error_chain(&e)
-                )
+            .map_err(|err| E::Post {
+                url: url.to_string(),
+                err,
             })?;
         let status = resp.status();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| format!("oauth2: cannot fetch token: {}", error_chain(&e)))?;
+        let body = resp.bytes().await.map_err(OAuth2Error::Send)?;
         Ok((status, body))
     }
+}
+
+/// A token endpoint's refusal: its error code and description when its
+/// JSON answer `v` has them, else the status and body.
+fn refused(status: reqwest::StatusCode, body: &[u8], v: Option<&Value>) -> E {
+    if let Some(code) = v.and_then(|v| v["error"].as_str()) {
+        return OAuth2Error::Refused {
+            code: code.to_string(),
+            description: v.and_then(|v| v["error_description"].as_str().map(str::to_string)),
+        }
+        .into();
+    }
+    OAuth2Error::Status {
+        status,
+        body: String::from_utf8_lossy(body).into_owned(),
+    }
+    .into()
 }
 
 #[cfg(test)]
@@ -619,11 +619,13 @@ mod tests {
             matches!(k, Kind::User { ref token_uri, .. } if token_uri == "https://example.test/token")
         );
         assert_eq!(
-            parse_file(br#"{"type": "external_account"}"#).unwrap_err(),
+            parse_file(br#"{"type": "external_account"}"#)
+                .unwrap_err()
+                .to_string(),
             "unknown credential type: \"external_account\""
         );
         assert_eq!(
-            parse_file(b"{}").unwrap_err(),
+            parse_file(b"{}").unwrap_err().to_string(),
             "missing 'type' field in credentials"
         );
     }
@@ -662,6 +664,11 @@ mod tests {
         // a named file that is missing is an error, not a step further
         env.application_credentials = Some(dir.path().join("nope.json").display().to_string());
         let e = Credentials::find_kind(&env, &client).await.unwrap_err();
+        assert!(
+            matches!(&e, E::ApplicationCredentials(inner) if matches!(**inner, E::Open { .. })),
+            "{e}"
+        );
+        let e = e.to_string();
         assert!(
             e.starts_with("google: error getting credentials using GOOGLE_APPLICATION_CREDENTIALS environment variable: open ")
                 && e.ends_with("nope.json: no such file or directory"),

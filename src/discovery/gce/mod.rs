@@ -12,6 +12,7 @@
 //! entry has no HTTP client settings of its own.
 
 pub mod credentials;
+mod error;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -222,7 +222,7 @@ impl ApiClient {
             serde_yaml::to_string(&http).unwrap_or_default()
         );
         // kubeconfig files name paths relative to themselves: resolved above
-        let client = HttpClient::new(&http, base_dir, true)?;
+        let client = HttpClient::new(&http, base_dir, true).map_err(|e| e.to_string())?;
         Ok(ApiClient {
             base,
             http: client,
@@ -251,7 +251,10 @@ impl ApiClient {
             .get(url)
             .header("Accept", "application/json")
             .header("User-Agent", concat!("flint/", env!("CARGO_PKG_VERSION")));
-        self.http.authorize(req).await.map_err(ApiError::Transport)
+        self.http
+            .authorize(req)
+            .await
+            .map_err(|e| ApiError::Transport(e.to_string()))
     }
 
     /// Lists a collection: its items and the resource version to watch

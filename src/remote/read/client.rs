@@ -33,7 +33,7 @@ impl RemoteReader {
     /// The client of `cfg`.
     pub fn new(cfg: &RemoteReadConfig, base_dir: &std::path::Path) -> Result<RemoteReader, String> {
         Ok(RemoteReader {
-            http: HttpClient::new(&cfg.http, base_dir, false)?,
+            http: HttpClient::new(&cfg.http, base_dir, false).map_err(|e| e.to_string())?,
             name: cfg.remote_name(),
             cfg: cfg.clone(),
         })
@@ -90,7 +90,8 @@ impl RemoteReader {
         let resp = self
             .http
             .authorize(r)
-            .await?
+            .await
+            .map_err(|e| e.to_string())?
             .body(body)
             .send()
             .await

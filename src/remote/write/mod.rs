@@ -8,6 +8,7 @@
 //! (up to `--storage.remote.flush-deadline`) and a new one takes over
 //! under the same name and position.
 
+mod error;
 mod metrics;
 mod queue;
 mod send;

@@ -195,7 +195,7 @@ impl Queue {
         );
         Ok(Queue {
             name: cfg.queue_name(),
-            sender: Sender::new(cfg, base_dir)?,
+            sender: Sender::new(cfg, base_dir).map_err(|e| e.to_string())?,
             cfg: cfg.clone(),
             ext,
             db,

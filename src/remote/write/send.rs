@@ -9,8 +9,10 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use super::error::{SenderError, SigningError};
 use crate::config::remote::{AzureAdConfig, RemoteWriteConfig};
 use crate::discovery::azure::credentials::TokenSource;
+use crate::discovery::azure::AzureError;
 use crate::discovery::ec2::credentials;
 use crate::httpclient::{sigv4, HttpClient};
 
@@ -57,7 +59,7 @@ pub struct Sender {
 /// The token source of an `azuread` entry: its cloud's Entra ID, Azure
 /// Monitor's scope (or the configured one), tokens replaced halfway
 /// through their lifetime as Prometheus replaces them.
-fn azuread_tokens(a: &AzureAdConfig, client: &reqwest::Client) -> Result<TokenSource, String> {
+fn azuread_tokens(a: &AzureAdConfig, client: &reqwest::Client) -> Result<TokenSource, AzureError> {
     use crate::discovery::azure::credentials::{
         process_env, Credential, ManagedIdentityEndpoint, AZURE_CHINA, AZURE_GOVERNMENT,
         AZURE_PUBLIC,
@@ -120,7 +122,7 @@ impl SigV4 {
         url: &str,
         headers: &[(&str, &str)],
         body: &[u8],
-    ) -> Result<Vec<(&'static str, String)>, String> {
+    ) -> Result<Vec<(&'static str, String)>, SigningError> {
         let (region, provider) = {
             let mut found = self.found.lock().await;
             if found.is_none() {
@@ -150,12 +152,12 @@ impl SigV4 {
             }
             found.clone().expect("just found")
         };
-        let creds = provider.get(http).await.map_err(|e| e.to_string())?;
-        let u = url::Url::parse(url).map_err(|e| e.to_string())?;
+        let creds = provider.get(http).await?;
+        let u = url::Url::parse(url)?;
         let host = match (u.host_str(), u.port()) {
             (Some(h), Some(p)) => format!("{h}:{p}"),
             (Some(h), None) => h.to_string(),
-            _ => return Err(format!("no host in {url}")),
+            _ => return Err(SigningError::NoHost(url.to_string())),
         };
         let query: Vec<(String, String)> = u.query_pairs().into_owned().collect();
         let service = if self.cfg.service_name.is_empty() {
@@ -200,7 +202,7 @@ fn retry_after(h: Option<&reqwest::header::HeaderValue>) -> Option<Duration> {
 
 impl Sender {
     /// The client for `cfg` (relative files against `base_dir`).
-    pub fn new(cfg: &RemoteWriteConfig, base_dir: &std::path::Path) -> Result<Sender, String> {
+    pub fn new(cfg: &RemoteWriteConfig, base_dir: &std::path::Path) -> Result<Sender, SenderError> {
         let http = HttpClient::new(&cfg.http, base_dir, false)?;
         let azuread = match &cfg.azuread {
             Some(a) => Some(azuread_tokens(a, http.client())?),
@@ -232,19 +234,27 @@ impl Sender {
 
     /// The client to use for one request: with `round_robin_dns`, one made
     /// to connect to an address of the host picked at random.
-    async fn client(&self) -> Result<HttpClient, String> {
-        let u = url::Url::parse(&self.cfg.url).map_err(|e| e.to_string())?;
+    async fn client(&self) -> Result<HttpClient, SenderError> {
+        let u = url::Url::parse(&self.cfg.url)?;
         let host = u.host_str().unwrap_or_default().to_string();
         let port = u.port_or_known_default().unwrap_or(80);
         let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
             .await
-            .map_err(|e| format!("lookup {host}: {e}"))?
+            .map_err(|err| SenderError::Lookup {
+                host: host.clone(),
+                err,
+            })?
             .collect();
         if addrs.is_empty() {
-            return Err(format!("lookup {host}: no addresses"));
+            return Err(SenderError::NoAddresses { host });
         }
         let pick = addrs[(crate::app::now_ms() as usize) % addrs.len()];
-        HttpClient::new_resolved(&self.cfg.http, &self.base_dir, &host, pick)
+        Ok(HttpClient::new_resolved(
+            &self.cfg.http,
+            &self.base_dir,
+            &host,
+            pick,
+        )?)
     }
 
     /// Sends `body` (a snappy-compressed request of the given version) once.
@@ -258,7 +268,7 @@ impl Sender {
                 }
                 Err(e) => {
                     return Attempt::Retry {
-                        reason: e,
+                        reason: e.to_string(),
                         retry_after: None,
                     }
                 }
@@ -307,7 +317,7 @@ impl Sender {
                 Ok(r) => r,
                 Err(e) => {
                     return Attempt::Retry {
-                        reason: e,
+                        reason: e.to_string(),
                         retry_after: None,
                     }
                 }

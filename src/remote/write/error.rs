@@ -1,0 +1,49 @@
+//! Why a remote write endpoint's sender could not be made, or a client for
+//! one request (`round_robin_dns`) could not.
+
+use crate::httpclient::HttpClientError;
+
+/// A sender or request client that could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SenderError {
+    /// The endpoint's HTTP client settings cannot be used.
+    #[error(transparent)]
+    Client(#[from] HttpClientError),
+    /// The `azuread` credentials cannot be used.
+    #[error(transparent)]
+    AzureAd(#[from] crate::discovery::azure::AzureError),
+    /// The endpoint's URL does not parse.
+    #[error("{0}")]
+    Url(#[from] url::ParseError),
+    /// The endpoint's host could not be looked up.
+    #[error("lookup {host}: {err}")]
+    Lookup {
+        /// The host.
+        host: String,
+        /// Why.
+        err: std::io::Error,
+    },
+    /// The endpoint's host has no addresses.
+    #[error("lookup {host}: no addresses")]
+    NoAddresses {
+        /// The host.
+        host: String,
+    },
+}
+
+/// Why a request could not be signed (`sigv4`).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SigningError {
+    /// The region or credential source could not be settled.
+    #[error(transparent)]
+    Aws(#[from] crate::discovery::ec2::AwsError),
+    /// No credentials could be had.
+    #[error(transparent)]
+    Credentials(#[from] crate::discovery::refresh::SdError),
+    /// The endpoint's URL does not parse.
+    #[error("{0}")]
+    Url(#[from] url::ParseError),
+    /// An endpoint URL without a host.
+    #[error("no host in {0}")]
+    NoHost(String),
+}
