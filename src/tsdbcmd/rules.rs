@@ -182,7 +182,11 @@ async fn import_rule(
         }
         let win_end = (block_end / 1000).min(end_s);
         if win_end * 1_000_000_000 < aligned {
-            break;
+            // no evaluation in what the range holds of this block: on to
+            // the next (promtool stops here, importing nothing more when
+            // the range starts in a block's last interval)
+            block_start += block;
+            continue;
         }
         let form = [
             ("query", expr.to_string()),

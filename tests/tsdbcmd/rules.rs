@@ -127,6 +127,59 @@ fn recording_rules_are_backfilled_from_a_running_server() {
 /// `create-blocks-from rules` writes their results as native histograms,
 /// and a flint serving the blocks answers the raw recorded samples as the
 /// first one answers the rules' expressions at those times.
+/// A range starting a second before a 2 h block ends, where no
+/// evaluation falls before the block's end, is imported from the next
+/// block on (promtool imports nothing then).
+#[test]
+fn a_range_starting_at_a_blocks_last_second_is_imported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let now = crate::common::now_secs() as i64;
+    let back_end = now - 6 * 3600;
+    let back_end = back_end - back_end % 30;
+    let input = dir.join("in.om");
+    std::fs::write(&input, backfill(back_end)).unwrap();
+    let data = dir.join("data");
+    let (i, d) = (input.to_str().unwrap(), data.to_str().unwrap());
+    run_ok(
+        flint_str(),
+        &["tsdb", "create-blocks-from", "openmetrics", i, d],
+    );
+    let server = Server::start(dir, "global:\n  scrape_interval: 1h\n", &[]);
+    let rules = dir.join("rules.yml");
+    std::fs::write(
+        &rules,
+        "groups:\n  - name: g\n    interval: 5m\n    rules:\n      - record: r\n        expr: sum(http_requests_total)\n",
+    )
+    .unwrap();
+    // a block boundary a day before the data's end
+    let boundary = (back_end - 86_400) / 7200 * 7200;
+    let (start, end) = (boundary - 1, boundary + 3 * 3600);
+    let out = dir.join("out");
+    let (ok, _, stderr) = run(
+        flint_str(),
+        &[
+            "tsdb",
+            "create-blocks-from",
+            "rules",
+            &format!("--url=http://{}", server.addr),
+            &format!("--start={start}"),
+            &format!("--end={end}"),
+            &format!("--output-dir={}", out.display()),
+            rules.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{stderr}");
+    let dump = run_ok(flint_str(), &["tsdb", "dump", out.to_str().unwrap()]);
+    // every 5 min over the 3 h after the boundary
+    let times: Vec<i64> = dump
+        .lines()
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    assert!((35..=37).contains(&times.len()), "{dump}");
+    assert!(times.iter().all(|&t| t >= boundary * 1000), "{dump}");
+}
+
 #[test]
 fn histogram_results_are_backfilled_as_histograms() {
     use flint::remote::proto::histogram::{Count, ZeroCount};
