@@ -7,39 +7,33 @@ use serde_json::Value;
 use super::{backfill, flint_str, get, list_columns, run, run_ok, same};
 use crate::common::Server;
 
-#[test]
-fn recording_rules_are_backfilled_from_a_running_server() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
+/// A flint serving `backfill`'s three days ending 6 h ago, from blocks
+/// written into `dir`'s data folder; with the data's end (s).
+fn server_on_backfill(dir: &std::path::Path) -> (Server, i64) {
     let now = crate::common::now_secs() as i64;
     let back_end = now - 6 * 3600;
     let back_end = back_end - back_end % 30;
     let input = dir.join("in.om");
     std::fs::write(&input, backfill(back_end)).unwrap();
     let data = dir.join("data");
+    let (i, d) = (input.to_str().unwrap(), data.to_str().unwrap());
     run_ok(
         flint_str(),
-        &[
-            "tsdb",
-            "create-blocks-from",
-            "openmetrics",
-            input.to_str().unwrap(),
-            data.to_str().unwrap(),
-        ],
+        &["tsdb", "create-blocks-from", "openmetrics", i, d],
     );
     let server = Server::start(dir, "global:\n  scrape_interval: 1h\n", &[]);
-    let rules = dir.join("rules.yml");
-    let expr = "sum by (code) (rate(http_requests_total[5m]))";
-    std::fs::write(
-        &rules,
-        format!(
-            "groups:\n  - name: g\n    interval: 5m\n    rules:\n      - record: code:http_requests:rate5m\n        expr: {expr}\n        labels:\n          source: backfill\n"
-        ),
-    )
-    .unwrap();
-    let out = dir.join("out");
-    let (start, end) = (back_end - 86_400, back_end - 3600);
-    let (ok, printed, stderr) = run(
+    (server, back_end)
+}
+
+/// `create-blocks-from rules` of `rules` against `server` over
+/// `[start, end]` into `out`: whether it succeeded, its stdout and stderr.
+fn import_rules(
+    server: &Server,
+    rules: &std::path::Path,
+    (start, end): (i64, i64),
+    out: &std::path::Path,
+) -> (bool, String, String) {
+    run(
         flint_str(),
         &[
             "tsdb",
@@ -51,7 +45,26 @@ fn recording_rules_are_backfilled_from_a_running_server() {
             &format!("--output-dir={}", out.display()),
             rules.to_str().unwrap(),
         ],
-    );
+    )
+}
+
+#[test]
+fn recording_rules_are_backfilled_from_a_running_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (server, back_end) = server_on_backfill(dir);
+    let rules = dir.join("rules.yml");
+    let expr = "sum by (code) (rate(http_requests_total[5m]))";
+    std::fs::write(
+        &rules,
+        format!(
+            "groups:\n  - name: g\n    interval: 5m\n    rules:\n      - record: code:http_requests:rate5m\n        expr: {expr}\n        labels:\n          source: backfill\n"
+        ),
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let (start, end) = (back_end - 86_400, back_end - 3600);
+    let (ok, printed, stderr) = import_rules(&server, &rules, (start, end), &out);
     assert!(ok, "{stderr}");
     assert_eq!(printed, "", "promtool prints nothing for rules");
     let (_, listed, _) = run(flint_str(), &["tsdb", "list", out.to_str().unwrap()]);
@@ -134,18 +147,7 @@ fn recording_rules_are_backfilled_from_a_running_server() {
 fn a_range_starting_at_a_blocks_last_second_is_imported() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let now = crate::common::now_secs() as i64;
-    let back_end = now - 6 * 3600;
-    let back_end = back_end - back_end % 30;
-    let input = dir.join("in.om");
-    std::fs::write(&input, backfill(back_end)).unwrap();
-    let data = dir.join("data");
-    let (i, d) = (input.to_str().unwrap(), data.to_str().unwrap());
-    run_ok(
-        flint_str(),
-        &["tsdb", "create-blocks-from", "openmetrics", i, d],
-    );
-    let server = Server::start(dir, "global:\n  scrape_interval: 1h\n", &[]);
+    let (server, back_end) = server_on_backfill(dir);
     let rules = dir.join("rules.yml");
     std::fs::write(
         &rules,
@@ -156,19 +158,7 @@ fn a_range_starting_at_a_blocks_last_second_is_imported() {
     let boundary = (back_end - 86_400) / 7200 * 7200;
     let (start, end) = (boundary - 1, boundary + 3 * 3600);
     let out = dir.join("out");
-    let (ok, _, stderr) = run(
-        flint_str(),
-        &[
-            "tsdb",
-            "create-blocks-from",
-            "rules",
-            &format!("--url=http://{}", server.addr),
-            &format!("--start={start}"),
-            &format!("--end={end}"),
-            &format!("--output-dir={}", out.display()),
-            rules.to_str().unwrap(),
-        ],
-    );
+    let (ok, _, stderr) = import_rules(&server, &rules, (start, end), &out);
     assert!(ok, "{stderr}");
     let dump = run_ok(flint_str(), &["tsdb", "dump", out.to_str().unwrap()]);
     // every 5 min over the 3 h after the boundary
