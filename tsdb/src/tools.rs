@@ -294,18 +294,7 @@ pub fn write_block(
     max_time: i64,
     series: Vec<(Labels, Vec<(i64, f64)>)>,
 ) -> Result<BlockInfo, Error> {
-    let meta = block::write_block(
-        dir,
-        min_time,
-        max_time,
-        series
-            .into_iter()
-            .filter(|(_, s)| !s.is_empty())
-            .map(|(l, s)| (l, encode_samples(&s))),
-        1,
-        Vec::new(),
-    )?;
-    info(&Block::open(&dir.join(&meta.id))?)
+    write_block_with_histograms(dir, min_time, max_time, series, Vec::new())
 }
 
 /// [`write_block`] with native histogram series too (label order,
