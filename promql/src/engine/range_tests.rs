@@ -6,6 +6,31 @@ use crate::value::Value;
 use crate::Engine;
 use tsdb::read::MemQueryable;
 
+/// The samples of each step's window `(ts - range, ts]`, and the window.
+fn windows(
+    samples: &[(i64, f64)],
+    (start, end, step): (i64, i64, i64),
+    range: i64,
+) -> Vec<(Vec<(i64, f64)>, Window)> {
+    (0..)
+        .map(|k| start + k * step)
+        .take_while(|&ts| ts <= end)
+        .map(|ts| {
+            let window = samples
+                .iter()
+                .copied()
+                .filter(|s| s.0 > ts - range && s.0 <= ts)
+                .collect();
+            let w = Window {
+                start: ts - range,
+                end: ts,
+                ts,
+            };
+            (window, w)
+        })
+        .collect()
+}
+
 /// `rate` and `increase` over the whole range equal, bit for bit, the
 /// window function applied to each window alone: counters with resets,
 /// negative values, gaps and uneven spacing, windows of one sample.
@@ -51,22 +76,10 @@ fn counter_windows_equal_one_window_at_a_time() {
         assert_eq!(m.len(), all.len(), "{q}");
         for (series, (labels, samples)) in m.iter().zip(&all) {
             let mut want = Vec::new();
-            let mut ts = start;
-            while ts <= end {
-                let window: Vec<(i64, f64)> = samples
-                    .iter()
-                    .copied()
-                    .filter(|s| s.0 > ts - range && s.0 <= ts)
-                    .collect();
-                let w = Window {
-                    start: ts - range,
-                    end: ts,
-                    ts,
-                };
+            for (window, w) in windows(samples, (start, end, step), range) {
                 if let Some(v) = f(&window, &w, &[]) {
-                    want.push((ts, v.to_bits()));
+                    want.push((w.ts, v.to_bits()));
                 }
-                ts += step;
             }
             let got: Vec<(i64, u64)> = series.points.iter().map(|p| (p.0, p.1.to_bits())).collect();
             assert_eq!(got, want, "{q} for kind {:?}", labels.get("kind"));
@@ -119,23 +132,11 @@ fn side_by_side_window_sums_equal_one_window_at_a_time() {
         for (series, (labels, samples)) in m.iter().zip(&all) {
             assert_eq!(series.metric.get("kind"), labels.get("kind"));
             let mut want = Vec::new();
-            let mut ts = start;
-            while ts <= end {
-                let window: Vec<(i64, f64)> = samples
-                    .iter()
-                    .copied()
-                    .filter(|s| s.0 > ts - range && s.0 <= ts)
-                    .collect();
+            for (window, w) in windows(samples, (start, end, step), range) {
                 if !window.is_empty() {
-                    let w = Window {
-                        start: ts - range,
-                        end: ts,
-                        ts,
-                    };
                     let v = f(&window, &w, &[]).expect("a value");
-                    want.push((ts, v.to_bits()));
+                    want.push((w.ts, v.to_bits()));
                 }
-                ts += step;
             }
             let got: Vec<(i64, u64)> = series.points.iter().map(|p| (p.0, p.1.to_bits())).collect();
             assert_eq!(got, want, "{q} for kind {:?}", labels.get("kind"));
