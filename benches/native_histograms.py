@@ -83,6 +83,31 @@ def f_double(field, v):
     return key(field, 1) + struct.pack("<d", v)
 
 
+def spans_and_deltas(buckets):
+    """The spans ([offset, length]) and the packed zigzag deltas of a
+    histogram's {index: count} buckets, as both protobuf formats carry
+    them."""
+    spans = []
+    deltas = b""
+    prev_i = None
+    prev_c = 0
+    for i in sorted(buckets):
+        if prev_i is None:
+            spans.append([i, 1])
+        elif i == prev_i + 1:
+            spans[-1][1] += 1
+        else:
+            spans.append([i - prev_i - 1, 1])
+        prev_i = i
+        deltas += varint(zigzag(buckets[i] - prev_c))
+        prev_c = buckets[i]
+    return spans, deltas
+
+
+def span_field(field, off, length):
+    return f_bytes(field, f_varint(1, zigzag(off)) + f_varint(2, length))
+
+
 def histogram_family(name, states):
     """A MetricFamily of type HISTOGRAM with one native histogram per
     state: (labels, count, sum, zero, {index: count})."""
@@ -90,32 +115,33 @@ def histogram_family(name, states):
     for labels, count, total, zero, buckets in states:
         h = f_varint(1, count) + f_double(2, total) + f_varint(5, zigzag(3))
         h += f_double(6, 1e-3) + f_varint(7, zero)
-        # positive spans and deltas
-        idx = sorted(buckets)
-        spans = b""
-        deltas = b""
-        prev_i = None
-        prev_c = 0
-        span_list = []
-        for i in idx:
-            if prev_i is None:
-                span_list.append([i, 1])
-            elif i == prev_i + 1:
-                span_list[-1][1] += 1
-            else:
-                span_list.append([i - prev_i - 1, 1])
-            prev_i = i
-            c = buckets[i]
-            deltas += varint(zigzag(c - prev_c))
-            prev_c = c
-        for off, length in span_list:
-            spans += f_bytes(12, f_varint(1, zigzag(off)) + f_varint(2, length))
-        h += spans + f_bytes(13, deltas)
+        spans, deltas = spans_and_deltas(buckets)
+        h += b"".join(span_field(12, o, n) for o, n in spans) + f_bytes(13, deltas)
         m = b"".join(f_bytes(1, f_bytes(1, k.encode()) + f_bytes(2, v.encode())) for k, v in labels)
         m += f_bytes(7, h)
         metrics += f_bytes(4, m)
     mf = f_bytes(1, name.encode()) + f_bytes(2, b"Request latency.") + f_varint(3, 4) + metrics
     return varint(len(mf)) + mf
+
+
+def write_request(name, steps):
+    """A remote write 1.0 WriteRequest (uncompressed) holding, per series,
+    its native histograms at each of `steps`: [(timestamp ms, states)],
+    states as histogram_family takes them, in the same series order."""
+    series = {}
+    for ts, states in steps:
+        for labels, count, total, zero, buckets in states:
+            h = f_varint(1, count) + f_double(3, total) + f_varint(4, zigzag(3))
+            h += f_double(5, 1e-3) + f_varint(6, zero)
+            spans, deltas = spans_and_deltas(buckets)
+            h += b"".join(span_field(11, o, n) for o, n in spans) + f_bytes(12, deltas)
+            h += f_varint(15, ts)
+            key_ = tuple(labels)
+            if key_ not in series:
+                ls = sorted([("__name__", name)] + list(labels))
+                series[key_] = b"".join(f_bytes(1, f_bytes(1, k.encode()) + f_bytes(2, v.encode())) for k, v in ls)
+            series[key_] += f_bytes(4, h)
+    return b"".join(f_bytes(1, ts_) for ts_ in series.values())
 
 
 class Target:
@@ -135,20 +161,25 @@ class Target:
 
     def tick(self):
         with self.lock:
-            for st in self.states:
-                for _ in range(self.rng.randint(0, 20)):
-                    v = self.rng.lognormvariate(-2.5, 0.8)
-                    st["count"] += 1
-                    st["sum"] += v
-                    if v <= 1e-3:
-                        st["zero"] += 1
-                        continue
-                    i = math.ceil(math.log2(v) * 8)
-                    st["buckets"][i] = st["buckets"].get(i, 0) + 1
-            cum = []
-            for st in self.states:
-                cum.append((st["labels"], st["count"], st["sum"], st["zero"], dict(st["buckets"])))
-            self.body = histogram_family("request_duration_seconds", cum)
+            self.observe()
+            self.body = histogram_family("request_duration_seconds", self.snapshot())
+
+    def observe(self):
+        """A second's observations (or an interval's, in --blocks mode)."""
+        for st in self.states:
+            for _ in range(self.rng.randint(0, 20)):
+                v = self.rng.lognormvariate(-2.5, 0.8)
+                st["count"] += 1
+                st["sum"] += v
+                if v <= 1e-3:
+                    st["zero"] += 1
+                    continue
+                i = math.ceil(math.log2(v) * 8)
+                st["buckets"][i] = st["buckets"].get(i, 0) + 1
+
+    def snapshot(self):
+        """(labels, count, sum, zero, {index: count}) of every histogram."""
+        return [(st["labels"], st["count"], st["sum"], st["zero"], dict(st["buckets"])) for st in self.states]
 
     def run(self, stop):
         while not stop.is_set():
@@ -214,6 +245,123 @@ def wait_ready(addr, proc, what):
     sys.exit("%s not ready" % what)
 
 
+def first_block(data, t0):
+    """(folder, meta) of the block starting at t0 in a data folder, or None."""
+    for d in sorted(os.listdir(data)) if os.path.isdir(data) else []:
+        meta = os.path.join(data, d, "meta.json")
+        if os.path.isfile(meta):
+            with open(meta) as f:
+                m = json.load(f)
+            if m["minTime"] == t0:
+                return os.path.join(data, d), m
+    return None
+
+
+def start_server(name, flint, d, addr, extra):
+    cfg = os.path.join(d, "prometheus.yml")
+    with open(cfg, "w") as f:
+        f.write("global:\n  scrape_interval: 15s\n")
+    cmd = [flint if name == "flint" else "prometheus", "--config.file=" + cfg,
+           "--storage.tsdb.path=" + os.path.join(d, "data"), "--web.listen-address=" + addr] + extra
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=d)
+    wait_ready(addr, p, name)
+    return p
+
+
+def blocks(a):
+    """--blocks: the same histograms remote-written to both servers, --blocks
+    hours of them ending half an hour ago, so that each cuts its first 2 h
+    block; the bytes of that block's histogram chunks per sample, and of
+    the block as a whole."""
+    import cramjam  # snappy for remote write bodies (pip install cramjam)
+
+    two_h = 7_200_000
+    now = int(time.time() * 1000)
+    t0 = (now - int((a.blocks + 0.5) * 3_600_000)) // two_h * two_h
+    end = t0 + int(a.blocks * 3_600_000)
+    work = tempfile.mkdtemp(prefix="nh-blocks-")
+    procs = {}
+    try:
+        for name in ("flint", "prometheus"):
+            d = os.path.join(work, name)
+            os.makedirs(d)
+            addr = "127.0.0.1:%d" % free_port()
+            extra = ["--web.enable-remote-write-receiver"]
+            if name == "prometheus":
+                extra.append("--enable-feature=native-histograms")
+            procs[name] = (start_server(name, a.flint, d, addr, extra), addr, os.path.join(d, "data"))
+        target = Target(a.series)
+        steps = []
+        t = t0
+        while t < end:
+            target.observe()
+            steps.append((t, target.snapshot()))
+            t += a.interval * 1000
+            if len(steps) == 60 or t >= end:
+                body = bytes(cramjam.snappy.compress_raw(write_request("request_duration_seconds", steps)))
+                for name, (p, addr, data) in procs.items():
+                    req = urllib.request.Request("http://%s/api/v1/write" % addr, data=body, headers={
+                        "Content-Encoding": "snappy", "Content-Type": "application/x-protobuf",
+                        "X-Prometheus-Remote-Write-Version": "0.1.0"})
+                    with urllib.request.urlopen(req, timeout=60) as r:
+                        if r.status // 100 != 2:
+                            sys.exit("%s answered %d" % (name, r.status))
+                steps = []
+        found = {}
+        deadline = time.time() + 300
+        while len(found) < len(procs) and time.time() < deadline:
+            for name, (p, addr, data) in procs.items():
+                if name not in found:
+                    b = first_block(data, t0)
+                    if b:
+                        found[name] = b
+            time.sleep(1)
+        if len(found) < len(procs):
+            sys.exit("no block cut by %s" % ", ".join(n for n in procs if n not in found))
+        time.sleep(2)
+        for p, _, _ in procs.values():
+            p.terminate()
+            p.wait(timeout=60)
+        rows = []
+        for name, (folder, meta) in sorted(found.items()):
+            st = meta["stats"]
+            if name == "flint":
+                samples, chunks = st["numHistogramSamples"], st["numHistogramChunks"]
+                chunk_bytes = os.path.getsize(os.path.join(folder, "histograms"))
+            else:
+                samples, chunks = st["numSamples"], st["numChunks"]
+                chunk_bytes = folder_bytes(os.path.join(folder, "chunks"))
+            rows.append((name, samples, chunks, chunk_bytes, folder_bytes(folder)))
+        # the same samples as Prometheus 3 cuts its histogram chunks: flint's
+        # export of the block's range
+        out = os.path.join(work, "export")
+        r = subprocess.run([a.flint, "tsdb", "export-prometheus", "--min-time=%d" % t0,
+                            "--max-time=%d" % (t0 + two_h - 1), out, procs["flint"][2]],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if r.returncode != 0:
+            sys.exit("export-prometheus failed: " + r.stderr)
+        b = first_block(out, t0)
+        if b:
+            st = b[1]["stats"]
+            rows.append(("export", st["numSamples"], st["numChunks"],
+                         folder_bytes(os.path.join(b[0], "chunks")), folder_bytes(b[0])))
+        print("%d histograms (schema 3, ~30 buckets) every %d s for %.1f h, remote-written;"
+              " the first 2 h block" % (a.series, a.interval, a.blocks))
+        print("%-11s %9s %7s %12s %14s %12s %14s" % (
+            "block of", "samples", "chunks", "chunk bytes", "chunk B/sample", "block bytes", "block B/sample"))
+        for name, samples, chunks, cb, bb in rows:
+            print("%-11s %9d %7d %12d %14.2f %12d %14.2f" % (
+                name, samples, chunks, cb, cb / max(samples, 1), bb, bb / max(samples, 1)))
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump([dict(zip(("block", "samples", "chunks", "chunk_bytes", "block_bytes"), r)) for r in rows], f, indent=1)
+    finally:
+        for p, _, _ in procs.values():
+            if p.poll() is None:
+                p.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--series", type=int, default=200)
@@ -221,9 +369,12 @@ def main():
     ap.add_argument("--interval", type=int, default=1)
     ap.add_argument("--flint", default=os.path.join(ROOT, "target", "release", "flint"))
     ap.add_argument("--json")
+    ap.add_argument("--blocks", type=float, help="remote-write this many hours instead of scraping (at least 3.5)")
     a = ap.parse_args()
     if not shutil.which("prometheus"):
         sys.exit("prometheus (Debian's 2.42) is needed")
+    if a.blocks:
+        return blocks(a)
     target = Target(a.series)
     stop = threading.Event()
     threading.Thread(target=target.run, args=(stop,), daemon=True).start()
