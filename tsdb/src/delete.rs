@@ -1,8 +1,9 @@
 //! Deleting series data by matchers and time range, at once: blocks
-//! holding matching data are rewritten without it, and the head
-//! re-encodes the affected chunks of its matching series without the
-//! deleted samples (`head/delete.rs`). There are no tombstones left to
-//! clean afterwards.
+//! holding matching data (float samples or native histograms) are
+//! rewritten without it, the head re-encodes the affected chunks of its
+//! matching series without the deleted samples (`head/delete.rs`), and
+//! the histogram store its chunks (`histstore/delete.rs`). There are no
+//! tombstones left to clean afterwards.
 //!
 //! A rewritten block takes the level above the one it replaces with the
 //! same sources, so if the process stops before the old block is deleted,
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use crate::block::{self, Block};
 use crate::chunkenc::ChunkIter;
 use crate::db::Db;
-use crate::labels::Matcher;
+use crate::labels::{Labels, Matcher};
 use crate::Error;
 
 /// What a deletion removed.
@@ -52,9 +53,29 @@ impl Db {
                 continue;
             }
             let hits = b.select(matchers, mint, maxt)?;
-            if hits.is_empty() {
+            let hist_hits: HashSet<Labels> = b
+                .histograms()
+                .map(|h| h.series(matchers, mint, maxt).into_iter().collect())
+                .unwrap_or_default();
+            if hits.is_empty() && hist_hits.is_empty() {
                 continue;
             }
+            let mut hist_removed = 0u64;
+            let mut hist = b.histograms().map(|h| h.all()).unwrap_or_default();
+            for (labels, chunks) in hist.iter_mut().filter(|(l, _)| hist_hits.contains(l)) {
+                let mut kept = Vec::with_capacity(chunks.len());
+                for c in chunks.iter() {
+                    let (c, n) = c.without(mint, maxt).ok_or_else(|| Error::Corruption {
+                        path: b.dir().join("histograms"),
+                        offset: 0,
+                        detail: format!("a histogram chunk of {labels} does not decode"),
+                    })?;
+                    hist_removed += n;
+                    kept.extend(c);
+                }
+                *chunks = kept;
+            }
+            hist.retain(|(_, chunks)| !chunks.is_empty());
             let targets: HashSet<_> = hits.into_iter().map(|(l, _)| l).collect();
             let mut removed = 0u64;
             let mut failed = None;
@@ -80,9 +101,6 @@ impl Db {
                     None
                 }
             });
-            // the block's native histograms are kept as they are (deletion
-            // reaches float samples only)
-            let hist = b.histograms().map(|h| h.all()).unwrap_or_default();
             let meta = block::write_block_with(
                 &self.dir,
                 m.min_time,
@@ -107,12 +125,13 @@ impl Db {
             drop(b);
             std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
             rep.blocks_rewritten += 1;
-            rep.samples_removed += removed;
+            rep.samples_removed += removed + hist_removed;
         }
-        // head
+        // head, and the native histograms not in a block yet
         let head = self.head.delete(matchers, mint, maxt)?;
-        rep.head_series = head.series;
-        rep.samples_removed += head.samples;
+        let (hist_series, hist_samples) = self.head.hist.delete(matchers, mint, maxt)?;
+        rep.head_series = head.series + hist_series;
+        rep.samples_removed += head.samples + hist_samples;
         self.head
             .counters
             .samples_deleted

@@ -1297,13 +1297,23 @@ fn histograms_go_into_blocks_merge_and_go_with_retention() {
     assert_eq!(db.compact().unwrap().blocks_written, 1);
     let got = hist_samples(&db, &[Matcher::equal("kind", "only")]);
     assert_eq!(got[0].1.len() as i64, n + 3 * hour / step);
-    // deleting the float samples of a block keeps its histograms
+    // deleting a time range of a series in a block takes its float
+    // samples and its histograms there, and nothing else
     let before = hist_samples(&db, &[]);
     let rep = db
         .delete(&[Matcher::equal("kind", "both")], start, start + hour)
         .unwrap();
-    assert_eq!((rep.blocks_rewritten, rep.samples_removed), (1, 61));
-    assert_eq!(hist_samples(&db, &[]), before);
+    assert_eq!((rep.blocks_rewritten, rep.samples_removed), (1, 61 + 61));
+    let expected: Vec<_> = before
+        .into_iter()
+        .map(|(l, v)| {
+            let gone = |t: i64| l == kind("both") && t <= start + hour;
+            let v: Vec<_> = v.into_iter().filter(|(t, _)| !gone(*t)).collect();
+            (l, v)
+        })
+        .collect();
+    assert_eq!(hist_samples(&db, &[]), expected);
+    db.blocks.read()[0].verify().unwrap();
     // a snapshot holds them all
     let name = db.snapshot(false).unwrap();
     let snap = Db::open(&dir.path().join("snapshots").join(name), opts()).unwrap();
@@ -1377,6 +1387,72 @@ fn histogram_range_file_beside_its_block_is_deleted_at_open() {
     drop(old);
     let old = Db::open(before.path(), opts()).unwrap();
     assert_eq!(hist_samples(&old, &[]), want);
+}
+
+/// Deleting histogram samples not in a block yet: chunks in a range file
+/// and open chunks lose the samples in the range, other series keep
+/// theirs, a restart does not bring them back, and appending goes on.
+#[test]
+fn delete_histograms_in_range_files_and_open_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = 1_700_006_400_000i64;
+    let step = 60_000i64;
+    let n = 170;
+    let l = |i: usize| Labels::from_pairs(&[("__name__", "h"), ("i", &i.to_string())]);
+    let all = |i: usize| -> Vec<(i64, f64)> {
+        (0..n)
+            .map(|k| (start + k * step, k as f64))
+            .filter(|s| i != 1 || s.0 < start + 100 * step || s.0 > start + 150 * step)
+            .collect()
+    };
+    {
+        let db = Db::open(dir.path(), unlocked()).unwrap();
+        for k in 0..n {
+            let mut app = db.appender();
+            for i in 0..3 {
+                app.append_histogram(&l(i), start + k * step, hist_of(k));
+            }
+            app.commit().unwrap();
+        }
+        assert_eq!(
+            range_files(dir.path()),
+            [start],
+            "the first range's chunks closed"
+        );
+        let rep = db
+            .delete(
+                &[Matcher::equal("i", "1")],
+                start + 100 * step,
+                start + 150 * step,
+            )
+            .unwrap();
+        assert_eq!(
+            (rep.blocks_rewritten, rep.head_series, rep.samples_removed),
+            (0, 1, 51)
+        );
+        let got = hist_samples(&db, &[]);
+        assert_eq!(got.len(), 3);
+        for (i, (labels, samples)) in got.iter().enumerate() {
+            assert_eq!(labels, &l(i));
+            assert_eq!(samples, &all(i), "series {i}");
+        }
+        // a series deleted whole is gone
+        db.delete(&[Matcher::equal("i", "2")], i64::MIN, i64::MAX)
+            .unwrap();
+        assert_eq!(hist_samples(&db, &[Matcher::equal("i", "2")]), []);
+    }
+    let db = Db::open(dir.path(), unlocked()).unwrap();
+    let got = hist_samples(&db, &[]);
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].1, all(0));
+    assert_eq!(got[1].1, all(1));
+    let mut app = db.appender();
+    app.append_histogram(&l(1), start + n * step, hist_of(n));
+    assert_eq!(app.commit().unwrap().histograms_appended, 1);
+    assert_eq!(
+        hist_samples(&db, &[Matcher::equal("i", "1")])[0].1.last(),
+        Some(&(start + n * step, n as f64))
+    );
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -23,6 +23,7 @@
 //! stay and are read as they are; whole ranges go with retention.
 
 pub(crate) mod chunk;
+mod delete;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -137,11 +138,16 @@ pub(crate) struct HistChunk {
 
 impl HistChunk {
     fn of(o: &Open) -> HistChunk {
-        let (bytes, bits) = o.enc.bytes();
+        HistChunk::encoded(&o.enc, o.mint, o.maxt)
+    }
+
+    /// The chunk an encoder holds, its samples spanning `mint..=maxt`.
+    fn encoded(enc: &chunk::Encoder, mint: i64, maxt: i64) -> HistChunk {
+        let (bytes, bits) = enc.bytes();
         HistChunk {
-            mint: o.mint,
-            maxt: o.maxt,
-            count: o.enc.count(),
+            mint,
+            maxt,
+            count: enc.count(),
             bits,
             data: bytes[..bits.div_ceil(8)].to_vec(),
         }
