@@ -391,7 +391,11 @@ export class Chart {
     ctx.rect(left, top - 1, pw, ph + 2);
     ctx.clip();
     ctx.lineJoin = 'round';
-    ctx.lineWidth = n > 400 && d.series.length > 20 ? 1 : 1.5;
+    // Thin lines when many series share the plot: wider ones would not read
+    // better, and a 1.5px line takes a software rasterizer several times as
+    // long as a 1px one (benches/ui_chart.mjs).
+    const shown = ys.reduce((a, v) => a + (v ? 1 : 0), 0);
+    ctx.lineWidth = shown > 20 && shown * n > 20 * 400 ? 1 : 1.5;
     for (let i = 0; i < ys.length; i++) {
       const v = ys[i];
       if (!v) continue;
