@@ -155,8 +155,11 @@ pub fn series(app: &App, p: &Params) -> Result<Answer, ApiError> {
     for m in &sets {
         all.extend(q.series_labels(m).map_err(storage_error)?);
     }
-    all.sort();
-    all.dedup();
+    // one selector's series come sorted and unique
+    if sets.len() > 1 {
+        all.sort();
+        all.dedup();
+    }
     let mut warnings = Vec::new();
     if limit > 0 && all.len() > limit {
         all.truncate(limit);

@@ -85,10 +85,44 @@ impl PackedLabels {
 }
 
 impl Ord for PackedLabels {
-    /// The order of [`Labels`]: pair by pair, a prefix first.
+    /// The order of [`Labels`]: pair by pair, a prefix first. The pairs
+    /// before the first byte where the two differ are the same in both, so
+    /// the pairs are compared from the one holding that byte.
     fn cmp(&self, other: &Self) -> Ordering {
-        self.iter().cmp(other.iter())
+        let d = common_prefix(self.0.as_bytes(), other.0.as_bytes());
+        if d == self.0.len() && d == other.0.len() {
+            return Ordering::Equal;
+        }
+        let mut pairs = self.iter();
+        let mut start = 0;
+        while pairs.next().is_some() {
+            let end = self.0.len() - pairs.0.len();
+            if end > d {
+                break;
+            }
+            start = end;
+        }
+        Pairs(&self.0[start..]).cmp(Pairs(&other.0[start..]))
     }
+}
+
+/// The length of the longest common prefix of `a` and `b`, eight bytes at
+/// a time.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= n {
+        let x = u64::from_le_bytes(a[i..i + 8].try_into().expect("8 bytes"));
+        let y = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        if x != y {
+            return i + ((x ^ y).trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < n && a[i] == b[i] {
+        i += 1;
+    }
+    i
 }
 
 impl PartialOrd for PackedLabels {
@@ -169,6 +203,16 @@ mod tests {
             Labels::from_pairs(&[("a", "bc")]),
             Labels::from_pairs(&[("ab", "c")]),
             Labels::from_pairs(&[("é", "ü\"\n")]),
+            // sets differing at every place of a pair, within and past
+            // eight bytes
+            Labels::from_pairs(&[("__name__", "up"), ("job", "ab")]),
+            Labels::from_pairs(&[("__name__", "up"), ("jo", "b")]),
+            Labels::from_pairs(&[("__name__", "up"), ("job", "a"), ("y", "")]),
+            Labels::from_pairs(&[("__name__", "up"), ("job", long.as_str())]),
+            Labels::from_pairs(&[("__name__", "up"), ("job", &long[..299])]),
+            Labels::from_pairs(&[("__name__", "upx")]),
+            Labels::from_pairs(&[("__name__", "u")]),
+            Labels::from_pairs(&[("__name__", "up"), ("job", "a"), ("x", "w")]),
         ];
         for a in &sets {
             let pa = PackedLabels::new(a);

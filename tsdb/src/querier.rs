@@ -24,6 +24,42 @@ type Parts<'b> = Vec<Chunks<'b>>;
 /// One list of each label set's items, in label order, from `lists`
 /// each in label order with each label set once: a label set's items in
 /// the order of the lists holding it.
+/// Sorted lists joined into one sorted list holding each item once: a
+/// merge of the lists rather than a sort of them all.
+fn union_sorted<T: Ord>(lists: Vec<Vec<T>>) -> Vec<T> {
+    debug_assert!(lists.iter().all(|l| l.is_sorted()), "a list is not sorted");
+    let mut lists: Vec<Vec<T>> = lists.into_iter().filter(|l| !l.is_empty()).collect();
+    if lists.len() <= 1 {
+        let mut one = lists.pop().unwrap_or_default();
+        one.dedup();
+        return one;
+    }
+    let cap = lists.iter().map(Vec::len).max().unwrap_or(0);
+    let mut iters: Vec<_> = lists.into_iter().map(Vec::into_iter).collect();
+    let mut heads: Vec<Option<T>> = iters.iter_mut().map(Iterator::next).collect();
+    let mut out = Vec::with_capacity(cap);
+    loop {
+        let mut least: Option<usize> = None;
+        for (j, h) in heads.iter().enumerate() {
+            let Some(x) = h else { continue };
+            if least.is_none_or(|k| heads[k].as_ref().is_some_and(|m| x < m)) {
+                least = Some(j);
+            }
+        }
+        let Some(k) = least else { break };
+        let Some(item) = std::mem::replace(&mut heads[k], iters[k].next()) else {
+            break;
+        };
+        for (h, it) in heads.iter_mut().zip(iters.iter_mut()) {
+            while h.as_ref() == Some(&item) {
+                *h = it.next();
+            }
+        }
+        out.push(item);
+    }
+    out
+}
+
 fn merge_sorted<T>(lists: Vec<Vec<(Labels, T)>>) -> Vec<(Labels, Vec<T>)> {
     let cap = lists.iter().map(Vec::len).max().unwrap_or(0);
     let mut iters: Vec<_> = lists.into_iter().map(Vec::into_iter).collect();
@@ -334,13 +370,11 @@ impl<'a> DbQuerier<'a> {
 
     /// Label sets of the series with histogram samples in range.
     fn hist_series(&self, matchers: &[Matcher]) -> Vec<Labels> {
-        let mut all = Vec::new();
-        for h in self.hist_readers() {
-            all.extend(h.series(matchers, self.mint, self.maxt));
-        }
-        all.sort();
-        all.dedup();
-        all
+        union_sorted(
+            self.hist_readers()
+                .map(|h| h.series(matchers, self.mint, self.maxt))
+                .collect(),
+        )
     }
 
     /// The histogram samples in range of the series matching all
@@ -475,16 +509,14 @@ impl Querier for DbQuerier<'_> {
     }
 
     fn series_labels(&self, matchers: &[Matcher]) -> Result<Vec<Labels>, ReadError> {
-        let mut all = self.hist_series(matchers);
+        let mut lists = vec![self.hist_series(matchers)];
         for r in self.readers() {
-            all.extend(
+            lists.push(
                 r.series(matchers, self.mint, self.maxt)
                     .map_err(block_err)?,
             );
         }
-        all.sort();
-        all.dedup();
-        Ok(all)
+        Ok(union_sorted(lists))
     }
 }
 
@@ -494,6 +526,17 @@ mod tests {
 
     fn l(v: &str) -> Labels {
         Labels::from_pairs(&[("__name__", "m"), ("k", v)])
+    }
+
+    /// Sorted lists come out as one, each item once.
+    #[test]
+    fn union_sorted_merges_and_drops_repeats() {
+        assert_eq!(union_sorted::<u32>(vec![]), Vec::<u32>::new());
+        assert_eq!(union_sorted(vec![vec![1, 1, 2]]), [1, 2]);
+        let lists = vec![vec![2, 4, 9], vec![], vec![1, 2, 3, 9], vec![4, 5, 5]];
+        assert_eq!(union_sorted(lists), [1, 2, 3, 4, 5, 9]);
+        let lists = vec![vec![l("b"), l("d")], vec![l("a"), l("b")], vec![l("d")]];
+        assert_eq!(union_sorted(lists), [l("a"), l("b"), l("d")]);
     }
 
     /// Label sets come out once each, in label order, with their items in

@@ -128,7 +128,7 @@ pub trait Querier: Send {
     fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, ReadError>;
 
     /// Label sets of the series matching all `matchers` that have samples
-    /// in the querier's range, sorted. Stores that can answer without
+    /// in the querier's range, sorted, each once. Stores that can answer without
     /// decoding samples override this.
     fn series_labels(&self, matchers: &[Matcher]) -> Result<Vec<Labels>, ReadError> {
         Ok(self
