@@ -131,6 +131,9 @@ pub struct RemoteWriteConfig {
     /// Requests with a Microsoft Entra ID token (Azure Monitor).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub azuread: Option<AzureAdConfig>,
+    /// Requests with a Google Cloud token for Cloud Monitoring.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub google_iam: Option<GoogleIamConfig>,
     /// Authentication, TLS, proxy and redirect settings.
     #[serde(flatten)]
     pub http: HttpClientConfig,
@@ -168,6 +171,18 @@ pub struct SigV4Config {
     /// The signing service (default `aps`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub service_name: String,
+}
+
+/// `google_iam`: a Google Cloud token for Cloud Monitoring with each
+/// request, from a credentials file or Google's application default
+/// credentials.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GoogleIamConfig {
+    /// A service account's key (or a user's credentials) file; none: the
+    /// application default credentials.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub credentials_file: String,
 }
 
 /// `azuread`: a Microsoft Entra ID token with each request, for Azure
@@ -389,9 +404,6 @@ const RESERVED_HEADERS: &[&str] = &[
     "x-amz-content-sha256",
 ];
 
-/// Authentication mechanisms of Prometheus that flint does not have.
-const UNSUPPORTED_AUTH: &[&str] = &["google_iam"];
-
 fn check_headers(headers: &BTreeMap<String, String>) -> Result<(), String> {
     for h in headers.keys() {
         let l = h.to_ascii_lowercase();
@@ -407,15 +419,9 @@ fn check_headers(headers: &BTreeMap<String, String>) -> Result<(), String> {
 
 fn check_unknown(
     unknown: &BTreeMap<String, serde_yaml::Value>,
-    section: &str,
     go_type: &str,
 ) -> Result<(), String> {
     if let Some(k) = unknown.keys().next() {
-        if UNSUPPORTED_AUTH.contains(&k.as_str()) {
-            return Err(format!(
-                "{section}: {k} is not supported yet by this version of flint"
-            ));
-        }
         return Err(format!("field {k} not found in type {go_type}"));
     }
     Ok(())
@@ -424,7 +430,7 @@ fn check_unknown(
 impl RemoteWriteConfig {
     /// Prometheus's checks, with its messages.
     pub fn validate(&self) -> Result<(), String> {
-        check_unknown(&self.unknown, "remote_write", "config.plain")?;
+        check_unknown(&self.unknown, "config.plain")?;
         if self.url.is_empty() {
             return Err("url for remote_write is empty".into());
         }
@@ -438,33 +444,15 @@ impl RemoteWriteConfig {
         }
         check_headers(&self.headers)?;
         if let Some(a) = &self.azuread {
-            let h = &self.http;
-            if self.sigv4.is_some()
-                || h.basic_auth.is_some()
-                || h.authorization.is_some()
-                || h.oauth2.is_some()
-                || h.bearer_token.is_some()
-                || h.bearer_token_file.is_some()
-            {
-                return Err("at most one of basic_auth, authorization, oauth2, sigv4, azuread or google_iam must be configured".into());
-            }
             a.validate()?;
         }
         if let Some(v4) = &self.sigv4 {
-            let h = &self.http;
-            if h.basic_auth.is_some()
-                || h.authorization.is_some()
-                || h.oauth2.is_some()
-                || h.bearer_token.is_some()
-                || h.bearer_token_file.is_some()
-            {
-                return Err("at most one of basic_auth, authorization, oauth2, sigv4, azuread or google_iam must be configured".into());
-            }
             let has_secret = v4.secret_key.as_ref().is_some_and(|s| !s.0.is_empty());
             if v4.access_key.is_empty() == has_secret {
                 return Err("must provide a AWS SigV4 Access key and Secret Key if credentials are specified in the SigV4 config".into());
             }
         }
+        self.check_one_auth()?;
         for r in &self.write_relabel_configs {
             r.validate()?;
         }
@@ -494,6 +482,36 @@ impl RemoteWriteConfig {
             return Err("remote write queue max_backoff must not be less than min_backoff".into());
         }
         self.http.validate()
+    }
+
+    /// At most one way of authenticating, as Prometheus checks it (a
+    /// bearer token counts as `authorization`).
+    fn check_one_auth(&self) -> Result<(), String> {
+        let h = &self.http;
+        let configured: Vec<&str> = [
+            ("basic_auth", h.basic_auth.is_some()),
+            (
+                "authorization",
+                h.authorization.is_some()
+                    || h.bearer_token.is_some()
+                    || h.bearer_token_file.is_some(),
+            ),
+            ("oauth2", h.oauth2.is_some()),
+            ("sigv4", self.sigv4.is_some()),
+            ("azuread", self.azuread.is_some()),
+            ("google_iam", self.google_iam.is_some()),
+        ]
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(name, _)| *name)
+        .collect();
+        if configured.len() > 1 {
+            return Err(format!(
+                "at most one of basic_auth, authorization, oauth2, sigv4, azuread or google_iam must be configured. Currently configured: [{}]",
+                configured.join(" ")
+            ));
+        }
+        Ok(())
     }
 
     /// The queue's name: `name`, or the first 6 hex digits of the MD5 of
@@ -571,7 +589,7 @@ pub struct RemoteReadConfig {
 impl RemoteReadConfig {
     /// Prometheus's checks, with its messages.
     pub fn validate(&self) -> Result<(), String> {
-        check_unknown(&self.unknown, "remote_read", "config.plain")?;
+        check_unknown(&self.unknown, "config.plain")?;
         if self.url.is_empty() {
             return Err("url for remote_read is empty".into());
         }
@@ -714,9 +732,14 @@ mod tests {
                 "at most one of basic_auth, authorization, oauth2, sigv4, azuread",
             ),
             (
-                "url: http://x/\ngoogle_iam: {}\n",
-                "google_iam is not supported yet",
+                "url: http://x/\ngoogle_iam: {}\nbasic_auth: {username: u}\n",
+                "at most one of basic_auth, authorization, oauth2, sigv4, azuread or google_iam must be configured. Currently configured: [basic_auth google_iam]",
             ),
+            (
+                "url: http://x/\ngoogle_iam: {credentials_file: k.json}\nsigv4: {region: x}\n",
+                "Currently configured: [sigv4 google_iam]",
+            ),
+
             (
                 "url: http://x/\nsigv4: {region: x, access_key: a}\n",
                 "must provide a AWS SigV4 Access key and Secret Key",
@@ -748,6 +771,19 @@ mod tests {
                 .cloud,
             "AzurePublic"
         );
+        let g = rw("url: http://x/\ngoogle_iam: {credentials_file: /etc/sa.json}\n");
+        assert_eq!(g.validate(), Ok(()));
+        assert_eq!(g.google_iam.unwrap().credentials_file, "/etc/sa.json");
+        assert_eq!(
+            rw("url: http://x/\ngoogle_iam: {}\n").google_iam,
+            Some(GoogleIamConfig::default())
+        );
+        let e = serde_yaml::from_str::<RemoteWriteConfig>(
+            "url: http://x/\ngoogle_iam: {credentials: k}\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("unknown field `credentials`"), "{e}");
         assert!(is_uuid("{5e4d3c2b-2222-4333-8444-0123456789ab}"));
         assert!(is_uuid("urn:uuid:5e4d3c2b-2222-4333-8444-0123456789ab"));
         assert!(!is_uuid("5e4d3c2b-2222-4333-8444-0123456789a"));
