@@ -201,6 +201,9 @@ pub struct AzureAdConfig {
     /// The Azure SDK's default chain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sdk: Option<AzureSdk>,
+    /// An application's client certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<AzureCertificate>,
     /// `AzurePublic` (default), `AzureChina` or `AzureGovernment`.
     #[serde(default = "azure_public")]
     pub cloud: String,
@@ -257,6 +260,31 @@ pub struct AzureOAuth {
     pub tenant_id: String,
 }
 
+/// `azuread.certificate`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AzureCertificate {
+    /// The application's client ID.
+    #[serde(default)]
+    pub client_id: String,
+    /// Its tenant.
+    #[serde(default)]
+    pub tenant_id: String,
+    /// The PEM file of the certificate (and its key, unless
+    /// `certificate_key_path` names another).
+    #[serde(default)]
+    pub certificate_path: String,
+    /// The PEM file of the key, when apart from the certificate.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub certificate_key_path: String,
+    /// The password of a PKCS #12 file (such files are not read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_password: Option<Secret>,
+    /// Whether assertions carry the certificates (`x5c`).
+    #[serde(default)]
+    pub send_certificate_chain: bool,
+}
+
 /// `azuread.sdk`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -289,11 +317,6 @@ impl AzureAdConfig {
     /// refused by name.
     pub fn validate(&self) -> Result<(), String> {
         if let Some(k) = self.unknown.keys().next() {
-            if k == "certificate" {
-                return Err(
-                    "azuread: certificate is not supported yet by this version of flint (managed_identity, workload_identity, oauth and sdk are)".into(),
-                );
-            }
             return Err(format!("field {k} not found in type azuread.plain"));
         }
         if !matches!(
@@ -307,6 +330,7 @@ impl AzureAdConfig {
             self.workload_identity.is_some(),
             self.oauth.is_some(),
             self.sdk.is_some(),
+            self.certificate.is_some(),
         ]
         .iter()
         .filter(|m| **m)
@@ -358,6 +382,27 @@ impl AzureAdConfig {
             }
             if !is_uuid(&o.client_id) {
                 return Err("the provided Azure OAuth client_id is invalid".into());
+            }
+        }
+        if let Some(c) = &self.certificate {
+            if c.client_id.is_empty() {
+                return Err(
+                    "must provide an Azure Certificate client_id in the Azure AD config".into(),
+                );
+            }
+            if c.tenant_id.is_empty() {
+                return Err(
+                    "must provide an Azure Certificate tenant_id in the Azure AD config".into(),
+                );
+            }
+            if c.certificate_path.is_empty() {
+                return Err(
+                    "must provide an Azure Certificate certificate_path in the Azure AD config"
+                        .into(),
+                );
+            }
+            if !is_uuid(&c.client_id) {
+                return Err("the provided Azure Certificate client_id is invalid".into());
             }
         }
         if !self.scope.is_empty()
@@ -701,7 +746,23 @@ mod tests {
             ),
             (
                 "url: http://x/\nazuread: {certificate: {client_id: c, tenant_id: t, certificate_path: p}}\n",
-                "azuread: certificate is not supported yet by this version of flint",
+                "the provided Azure Certificate client_id is invalid",
+            ),
+            (
+                "url: http://x/\nazuread: {certificate: {client_id: 5e4d3c2b-2222-4333-8444-0123456789ab, certificate_path: p}}\n",
+                "must provide an Azure Certificate tenant_id in the Azure AD config",
+            ),
+            (
+                "url: http://x/\nazuread: {certificate: {client_id: 5e4d3c2b-2222-4333-8444-0123456789ab, tenant_id: t}}\n",
+                "must provide an Azure Certificate certificate_path in the Azure AD config",
+            ),
+            (
+                "url: http://x/\nazuread: {certificate: {tenant_id: t, certificate_path: p}}\n",
+                "must provide an Azure Certificate client_id in the Azure AD config",
+            ),
+            (
+                "url: http://x/\nazuread: {oauth: {client_id: c, client_secret: s, tenant_id: t}, certificate: {client_id: c}}\n",
+                "cannot provide multiple authentication methods in the Azure AD config",
             ),
             (
                 "url: http://x/\nazuread: {cloud: Mars, sdk: {}}\n",
@@ -761,6 +822,7 @@ mod tests {
             "url: http://x/\nazuread: {cloud: AzureChina, managed_identity: {client_id: 1a2b3c4d-4444-4555-8666-0123456789ef}}\n",
             "url: http://x/\nazuread: {oauth: {client_id: 5e4d3c2b22224333844401234567890a, client_secret: s, tenant_id: t}}\n",
             "url: http://x/\nazuread: {sdk: {tenant_id: t}, scope: 'https://example.org/.default'}\n",
+            "url: http://x/\nazuread: {cloud: AzureGovernment, certificate: {client_id: 5e4d3c2b-2222-4333-8444-0123456789ab, tenant_id: t, certificate_path: app.pem, certificate_key_path: app.key, send_certificate_chain: true}}\n",
         ] {
             assert_eq!(rw(y).validate(), Ok(()), "{y}");
         }

@@ -372,12 +372,9 @@ fn rsa_key(pem: &str) -> Result<ring::rsa::KeyPair, E> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::PrivateKeyDer;
     let key = PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|e| E::Key(e.to_string()))?;
-    match &key {
-        PrivateKeyDer::Pkcs1(k) => ring::rsa::KeyPair::from_der(k.secret_pkcs1_der()),
-        PrivateKeyDer::Pkcs8(k) => ring::rsa::KeyPair::from_pkcs8(k.secret_pkcs8_der()),
-        _ => return Err(E::KeyInvalid),
-    }
-    .map_err(|e| E::Key(e.to_string()))
+    crate::httpclient::oauth2::rsa_key_pair(&key)
+        .ok_or(E::KeyInvalid)?
+        .map_err(|e| E::Key(e.to_string()))
 }
 
 /// The signed assertion of a service account: issued by its email for

@@ -14,6 +14,8 @@
 pub mod credentials;
 mod error;
 
+pub(crate) use error::go_io;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::error::{SenderError, SigningError};
-use crate::config::remote::{AzureAdConfig, GoogleIamConfig, RemoteWriteConfig};
+use crate::config::remote::{AzureAdConfig, AzureCertificate, GoogleIamConfig, RemoteWriteConfig};
 use crate::discovery::azure::credentials::TokenSource;
 use crate::discovery::azure::AzureError;
 use crate::discovery::ec2::credentials;
@@ -139,7 +139,11 @@ impl GoogleIam {
 /// The token source of an `azuread` entry: its cloud's Entra ID, Azure
 /// Monitor's scope (or the configured one), tokens replaced halfway
 /// through their lifetime as Prometheus replaces them.
-fn azuread_tokens(a: &AzureAdConfig, client: &reqwest::Client) -> Result<TokenSource, AzureError> {
+fn azuread_tokens(
+    a: &AzureAdConfig,
+    client: &reqwest::Client,
+    base_dir: &std::path::Path,
+) -> Result<TokenSource, AzureError> {
     use crate::discovery::azure::credentials::{
         process_env, Credential, ManagedIdentityEndpoint, AZURE_CHINA, AZURE_GOVERNMENT,
         AZURE_PUBLIC,
@@ -167,6 +171,12 @@ fn azuread_tokens(a: &AzureAdConfig, client: &reqwest::Client) -> Result<TokenSo
             client_id: w.client_id.clone(),
             token_file,
         }
+    } else if let Some(c) = &a.certificate {
+        Credential::ClientCertificate {
+            tenant: c.tenant_id.clone(),
+            client_id: c.client_id.clone(),
+            certificate: std::sync::Arc::new(client_certificate(c, base_dir)?),
+        }
     } else if let Some(o) = &a.oauth {
         Credential::new(
             "OAuth",
@@ -185,6 +195,40 @@ fn azuread_tokens(a: &AzureAdConfig, client: &reqwest::Client) -> Result<TokenSo
         a.scope.clone()
     };
     TokenSource::for_scope(credential, cloud, scope, true, client.clone())
+}
+
+/// The certificate and key of `azuread`'s `certificate` (files against
+/// `base_dir`), as PEM.
+fn client_certificate(
+    c: &AzureCertificate,
+    base_dir: &std::path::Path,
+) -> Result<crate::discovery::azure::certificate::ClientCertificate, AzureError> {
+    let read = |what, file: &str| {
+        let path = base_dir.join(file);
+        std::fs::read(&path).map_err(|err| AzureError::ReadCertificate {
+            what,
+            file: path.display().to_string(),
+            err,
+        })
+    };
+    let mut data = read("certificate", &c.certificate_path)?;
+    if !c.certificate_key_path.is_empty() {
+        data.push(b'\n');
+        data.extend(read("private key", &c.certificate_key_path)?);
+    }
+    if c.certificate_password
+        .as_ref()
+        .is_some_and(|p| !p.0.is_empty())
+    {
+        return Err(AzureError::CertificateData(Box::new(AzureError::Certificate(
+            "certificate_password is for PKCS #12 (PFX) files, which flint does not read: give the certificate and its key as PEM, without a password".into(),
+        ))));
+    }
+    crate::discovery::azure::certificate::ClientCertificate::from_pem(
+        &data,
+        c.send_certificate_chain,
+    )
+    .map_err(|e| AzureError::CertificateData(Box::new(e)))
 }
 
 /// Signing requests with AWS Signature Version 4.
@@ -285,7 +329,7 @@ impl Sender {
     pub fn new(cfg: &RemoteWriteConfig, base_dir: &std::path::Path) -> Result<Sender, SenderError> {
         let http = HttpClient::new(&cfg.http, base_dir, false)?;
         let azuread = match &cfg.azuread {
-            Some(a) => Some(azuread_tokens(a, http.client())?),
+            Some(a) => Some(azuread_tokens(a, http.client(), base_dir)?),
             None => None,
         };
         let google_iam = match &cfg.google_iam {
