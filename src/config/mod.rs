@@ -1062,6 +1062,9 @@ impl Config {
             sc.scrape_interval = Some(PromDuration(sc.interval(&self.global)));
             sc.scrape_timeout = Some(PromDuration(sc.timeout(&self.global)));
         }
+        for rw in &mut c.remote_write {
+            rw.http = rw.http_client();
+        }
         serde_yaml::to_string(&c).unwrap_or_default()
     }
 }

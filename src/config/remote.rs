@@ -578,6 +578,14 @@ impl RemoteWriteConfig {
             .collect()
     }
 
+    /// The HTTP client settings with remote write's default: HTTP/2 only
+    /// when `enable_http2` is set, as in Prometheus.
+    pub fn http_client(&self) -> HttpClientConfig {
+        let mut h = self.http.clone();
+        h.enable_http2 = Some(h.http2(false));
+        h
+    }
+
     /// The URL with any password replaced, for labels and logs.
     pub fn redacted_url(&self) -> String {
         redact(&self.url)
@@ -712,6 +720,12 @@ mod tests {
         assert_eq!(c.queue_config.max_samples_per_send, 2000);
         assert!(c.metadata_config.send);
         assert!(c.validate().is_ok());
+        // HTTP/2 off unless asked for, unlike other sections
+        assert_eq!(c.http.enable_http2, None);
+        assert_eq!(c.http_client().enable_http2, Some(false));
+        assert!(!c.http_client().http2(true));
+        let h2 = rw("url: https://vm/api/v1/write\nenable_http2: true\n");
+        assert_eq!(h2.http_client().enable_http2, Some(true));
         let name = c.queue_name();
         assert_eq!(name.len(), 6);
         assert_eq!(name, rw("url: http://vm:8428/api/v1/write\n").queue_name());

@@ -327,7 +327,7 @@ fn retry_after(h: Option<&reqwest::header::HeaderValue>) -> Option<Duration> {
 impl Sender {
     /// The client for `cfg` (relative files against `base_dir`).
     pub fn new(cfg: &RemoteWriteConfig, base_dir: &std::path::Path) -> Result<Sender, SenderError> {
-        let http = HttpClient::new(&cfg.http, base_dir, false)?;
+        let http = HttpClient::new(&cfg.http_client(), base_dir, false)?;
         let azuread = match &cfg.azuread {
             Some(a) => Some(azuread_tokens(a, http.client(), base_dir)?),
             None => None,
@@ -379,7 +379,7 @@ impl Sender {
         }
         let pick = addrs[(crate::app::now_ms() as usize) % addrs.len()];
         Ok(HttpClient::new_resolved(
-            &self.cfg.http,
+            &self.cfg.http_client(),
             &self.base_dir,
             &host,
             pick,
