@@ -5,7 +5,8 @@
 //! as the Azure SDK reads it: machines and scale sets page by page,
 //! Prometheus's labels, a discovered machine scraped, a resource group
 //! alone, each authentication method, changes within the refresh interval,
-//! failures that keep the targets.
+//! failures that keep the targets. Remote write's `azuread` against the
+//! same stand-in, its client certificate method included.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -15,7 +16,7 @@ use serde_json::{json, Value};
 use crate::common::{discovered_targets as targets, wait_for};
 use crate::common::{Answer, MockReceiver, MockTarget, Server};
 use crate::standin::azure::{
-    Azure, Fault, Vm, CLIENT_ID, CLIENT_SECRET, FEDERATED_TOKEN, IDENTITY_HEADER,
+    Azure, Fault, Vm, CERT_CLIENT_ID, CLIENT_ID, CLIENT_SECRET, FEDERATED_TOKEN, IDENTITY_HEADER,
     MANAGED_CLIENT_ID, MONITOR_SCOPE, SUBSCRIPTION, TENANT, WORKLOAD_CLIENT_ID,
 };
 
@@ -624,4 +625,196 @@ remote_write:
     let yaml = v["data"]["yaml"].as_str().unwrap();
     assert!(!yaml.contains(CLIENT_SECRET), "{yaml}");
     assert!(yaml.contains("azuread"), "{yaml}");
+}
+
+/// A self-signed certificate and its RSA key made by openssl, as
+/// `<name>.crt` and `<name>.key` in `dir`, and both in `<name>.pem`; `None`
+/// (the test skips) without openssl.
+fn rsa_certificate(dir: &std::path::Path, name: &str) -> Option<String> {
+    let (cert, key) = (
+        dir.join(format!("{name}.crt")),
+        dir.join(format!("{name}.key")),
+    );
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", &format!("/CN={name}"), "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {
+            let cert = std::fs::read_to_string(&cert).unwrap();
+            let both = format!("{cert}{}", std::fs::read_to_string(&key).unwrap());
+            std::fs::write(dir.join(format!("{name}.pem")), both).unwrap();
+            Some(cert)
+        }
+        _ if crate::common::must_run() => panic!("openssl is needed to make RSA certificates"),
+        _ => None,
+    }
+}
+
+/// The SHA-1 fingerprint openssl gives a certificate file, base64url.
+fn openssl_thumbprint(cert: &std::path::Path) -> String {
+    let out = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha1", "-in"])
+        .arg(cert)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let hex = text.trim().rsplit('=').next().unwrap().replace(':', "");
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    crate::common::base64_encode(&bytes)
+        .trim_end_matches('=')
+        .replace('+', "-")
+        .replace('/', "_")
+}
+
+#[test]
+fn remote_write_with_a_client_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(cert) = rsa_certificate(dir.path(), "app") else {
+        println!("SKIP azure::remote_write_with_a_client_certificate: openssl not found");
+        return;
+    };
+    rsa_certificate(dir.path(), "other").unwrap();
+    let a = Azure::start();
+    let thumbprint = a.register_certificate(&cert);
+    assert_eq!(thumbprint, openssl_thumbprint(&dir.path().join("app.crt")));
+    let mock = MockTarget::start("app_up 1\n");
+    let one_file = MockReceiver::start(Answer::status(204));
+    let key_apart = MockReceiver::start(Answer::status(204));
+    let unregistered = MockReceiver::start(Answer::status(204));
+    std::fs::write(dir.path().join("ca.pem"), &a.ca_pem).unwrap();
+    let entry = |name: &str, rx: &MockReceiver, cert: &str| {
+        format!(
+            "  - url: http://{}/api/v1/write
+    name: {name}
+    proxy_url: http://{}
+    no_proxy: 127.0.0.1
+    tls_config: {{ca_file: ca.pem}}
+    queue_config: {{batch_send_deadline: 200ms, min_backoff: 100ms, max_backoff: 200ms}}
+    azuread:
+      cloud: AzurePublic
+      certificate: {{client_id: {CERT_CLIENT_ID}, tenant_id: {TENANT}, {cert}}}
+",
+            rx.addr, a.proxy
+        )
+    };
+    let cfg = format!(
+        "global:
+  scrape_interval: 200ms
+scrape_configs:
+  - job_name: app
+    static_configs: [{{targets: ['{}']}}]
+remote_write:
+{}{}{}",
+        mock.addr,
+        entry("one-file", &one_file, "certificate_path: app.pem"),
+        entry(
+            "key-apart",
+            &key_apart,
+            "certificate_path: app.crt, certificate_key_path: app.key, send_certificate_chain: true"
+        ),
+        entry("unregistered", &unregistered, "certificate_path: other.pem"),
+    );
+    let s = Server::start(dir.path(), &cfg, &[]);
+    for rx in [&one_file, &key_apart] {
+        s.eventually(15, "samples sent with a token", || {
+            rx.requests().iter().any(|r| r.path == "/api/v1/write")
+        });
+        let tokens: BTreeSet<String> = rx
+            .requests()
+            .iter()
+            .map(|r| {
+                r.header("authorization")
+                    .and_then(|h| h.strip_prefix("Bearer "))
+                    .expect("a bearer token")
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(tokens.len(), 1, "{tokens:?}");
+        let t = tokens.iter().next().unwrap();
+        assert_eq!(a.token_scope(t).as_deref(), Some(MONITOR_SCOPE));
+    }
+    // the stand-in verified each assertion's signature with the
+    // certificate's public key; one entry sent the certificate along
+    let headers = a.cert_assertions();
+    assert_eq!(headers.len(), 2, "{headers:?}");
+    assert!(headers.iter().all(|h| h["x5t"] == thumbprint.as_str()));
+    assert_eq!(
+        headers.iter().filter(|h| h.get("x5c").is_some()).count(),
+        1,
+        "{headers:?}"
+    );
+    // a certificate Entra ID does not know: nothing sent, its words logged
+    s.eventually(10, "the unregistered certificate logged", || {
+        s.log_text().contains("AADSTS700027")
+    });
+    assert!(unregistered.requests().is_empty());
+}
+
+#[test]
+fn client_certificates_flint_cannot_read_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    if rsa_certificate(dir.path(), "app").is_none() {
+        println!(
+            "SKIP azure::client_certificates_flint_cannot_read_are_refused: openssl not found"
+        );
+        return;
+    }
+    let p12 = std::process::Command::new("openssl")
+        .args(["pkcs12", "-export", "-passout", "pass:pw", "-in"])
+        .arg(dir.path().join("app.crt"))
+        .arg("-inkey")
+        .arg(dir.path().join("app.key"))
+        .arg("-out")
+        .arg(dir.path().join("app.pfx"))
+        .output()
+        .unwrap();
+    assert!(
+        p12.status.success(),
+        "{}",
+        String::from_utf8_lossy(&p12.stderr)
+    );
+    for (cert, want) in [
+        (
+            "certificate_path: app.pfx, certificate_password: pw",
+            "failed to parse certificate data: certificate_password is for PKCS #12 (PFX) files, which flint does not read",
+        ),
+        (
+            "certificate_path: app.pfx",
+            "failed to parse certificate data: no PEM data found; PKCS #12 (PFX) files are not read by flint",
+        ),
+        (
+            "certificate_path: app.crt",
+            "failed to parse certificate data: no private key found",
+        ),
+        (
+            "certificate_path: app.crt, certificate_key_path: gone.key",
+            "failed to read private key file ",
+        ),
+        (
+            "certificate_path: gone.pem",
+            "failed to read certificate file ",
+        ),
+    ] {
+        let cfg = dir.path().join("bad.yml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "remote_write:\n  - url: http://127.0.0.1:9/api/v1/write\n    azuread:\n      certificate: {{client_id: {CERT_CLIENT_ID}, tenant_id: {TENANT}, {cert}}}\n"
+            ),
+        )
+        .unwrap();
+        let out = crate::common::run_to_exit(&cfg, &dir.path().join("data"));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{cert}: {err}");
+        assert!(err.contains(want), "{cert}: {err}");
+    }
 }

@@ -7,7 +7,9 @@
 //! key (`GOOGLE_APPLICATION_CREDENTIALS`), gcloud's well-known file and
 //! the metadata server; instances page by page, a filter, Prometheus's
 //! labels, a discovered instance scraped, changes within the refresh
-//! interval, refused tokens and credentials that keep the targets.
+//! interval, refused tokens and credentials that keep the targets. Remote
+//! write's `google_iam` against the same stand-in, giving Cloud
+//! Monitoring tokens.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -20,6 +22,9 @@ use crate::common::{Answer, MockReceiver, MockTarget, Server};
 use crate::standin::gce::{
     key_file, user_file, Gce, Instance, KEY_ID, PROJECT, SA_EMAIL, SCOPE, ZONE,
 };
+
+/// The scope of remote write's `google_iam` tokens.
+const MONITORING_WRITE: &str = "https://www.googleapis.com/auth/monitoring.write";
 
 fn meta(t: &Value) -> BTreeMap<String, String> {
     t["discoveredLabels"]
@@ -550,6 +555,204 @@ fn bad_entries_are_refused_in_prometheus_words() {
             let err = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(2), "{err}");
             assert!(err.contains(want), "{entry}: {err}");
+        }
+    }
+}
+
+/// The bearer tokens a receiver got, each request's.
+fn bearer_tokens(rx: &MockReceiver) -> Vec<String> {
+    rx.got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.header("authorization")
+                .and_then(|h| h.strip_prefix("Bearer "))
+                .expect("a bearer token")
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn remote_write_with_google_iam_from_a_key_file_and_the_well_known_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(key) = rsa_key(dir.path(), "key.pem") else {
+        println!("SKIP gce::remote_write_with_google_iam_from_a_key_file_and_the_well_known_file: openssl not found");
+        return;
+    };
+    let g = Gce::start_for(&key, MONITORING_WRITE);
+    let mock = MockTarget::start("app_up 1\n");
+    let by_key = MockReceiver::start(Answer::status(204));
+    let by_user = MockReceiver::start(Answer::status(204));
+    std::fs::write(dir.path().join("sa.json"), key_file(&key)).unwrap();
+    let gcloud = dir.path().join("gcloud");
+    std::fs::create_dir_all(&gcloud).unwrap();
+    std::fs::write(
+        gcloud.join("application_default_credentials.json"),
+        user_file(),
+    )
+    .unwrap();
+    let cfg = format!(
+        "global:
+  scrape_interval: 200ms
+scrape_configs:
+  - job_name: app
+    static_configs: [{{targets: ['{target}']}}]
+remote_write:
+  - url: http://{r1}/api/v1/write
+    name: key
+    queue_config: {{batch_send_deadline: 200ms}}
+    google_iam: {{credentials_file: sa.json}}
+  - url: http://{r2}/api/v1/write
+    name: adc
+    queue_config: {{batch_send_deadline: 200ms}}
+    google_iam: {{}}
+",
+        target = mock.addr,
+        r1 = by_key.addr,
+        r2 = by_user.addr,
+    );
+    let s = start(
+        dir.path(),
+        &cfg,
+        &env(
+            &g,
+            dir.path(),
+            &[("CLOUDSDK_CONFIG", gcloud.display().to_string())],
+        ),
+    );
+    for rx in [&by_key, &by_user] {
+        s.eventually(15, "samples sent with a Google token", || {
+            rx.got.lock().unwrap().len() >= 2
+        });
+        // one token, issued by the stand-in, reused
+        let tokens: BTreeSet<String> = bearer_tokens(rx).into_iter().collect();
+        assert_eq!(tokens.len(), 1, "{tokens:?}");
+        assert!(g.token_good(tokens.iter().next().unwrap()), "{tokens:?}");
+    }
+    assert_ne!(bearer_tokens(&by_key)[0], bearer_tokens(&by_user)[0]);
+    // the key's assertion (its signature, issuer, audience and the
+    // monitoring scope checked by the stand-in) and the user's refresh
+    // token, once each
+    let grants: Vec<String> = g
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/token")
+        .map(|r| {
+            let body = String::from_utf8_lossy(&r.body).to_string();
+            body.split('&')
+                .find_map(|kv| kv.strip_prefix("grant_type="))
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(grants.len(), 2, "{grants:?}");
+    assert!(grants.iter().any(|g| g == "refresh_token"), "{grants:?}");
+    assert!(
+        grants
+            .iter()
+            .any(|g| g == "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"),
+        "{grants:?}"
+    );
+    // a revoked token: the receiver's 401 drops it and a new one is fetched
+    let before = g.tokens_issued();
+    g.revoke_tokens();
+    let accepted = std::sync::Arc::new(std::sync::Mutex::new(0u32));
+    let (n, good) = (std::sync::Arc::clone(&accepted), g.token_checker());
+    *by_key.answer.lock().unwrap() = Box::new(move |r| {
+        let t = r
+            .header("authorization")
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if good(t) {
+            *n.lock().unwrap() += 1;
+            Answer::status(204)
+        } else {
+            Answer::status(401)
+        }
+    });
+    s.eventually(15, "a new token fetched after a 401", || {
+        *accepted.lock().unwrap() > 0
+    });
+    assert!(g.tokens_issued() > before);
+}
+
+#[test]
+fn remote_write_with_google_iam_from_the_metadata_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = Gce::start_for("", MONITORING_WRITE);
+    let mock = MockTarget::start("app_up 1\n");
+    let rx = MockReceiver::start(Answer::status(204));
+    let cfg = format!(
+        "global:
+  scrape_interval: 200ms
+scrape_configs:
+  - job_name: app
+    static_configs: [{{targets: ['{target}']}}]
+remote_write:
+  - url: http://{r}/api/v1/write
+    queue_config: {{batch_send_deadline: 200ms}}
+    google_iam: {{}}
+",
+        target = mock.addr,
+        r = rx.addr,
+    );
+    let s = start(
+        dir.path(),
+        &cfg,
+        &env(&g, dir.path(), &[("GCE_METADATA_HOST", g.metadata.clone())]),
+    );
+    s.eventually(15, "samples sent with the metadata server's token", || {
+        !rx.got.lock().unwrap().is_empty()
+    });
+    let tokens: BTreeSet<String> = bearer_tokens(&rx).into_iter().collect();
+    assert_eq!(tokens.len(), 1, "{tokens:?}");
+    assert!(g.token_good(tokens.iter().next().unwrap()));
+    let md: Vec<_> = g
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/computeMetadata/v1/instance/service-accounts/default/token")
+        .collect();
+    assert_eq!(md.len(), 1, "{md:?}");
+    assert_eq!(md[0].param("scopes"), Some(MONITORING_WRITE));
+    assert!(!g.requests().iter().any(|r| r.path == "/token"));
+}
+
+#[test]
+fn google_iam_entries_refused_in_prometheus_words() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.json"),
+        r#"{"type": "external_account"}"#,
+    )
+    .unwrap();
+    for (entry, want) in [
+        (
+            "google_iam: {credentials_file: missing.json}",
+            "error reading Google credentials file: open ",
+        ),
+        (
+            "google_iam: {credentials_file: bad.json}",
+            "error parsing Google credentials file: unknown credential type: \\\"external_account",
+        ),
+        (
+            "google_iam: {}\n    basic_auth: {username: u, password: p}",
+            "at most one of basic_auth, authorization, oauth2, sigv4, azuread or google_iam must be configured. Currently configured: [basic_auth google_iam]",
+        ),
+    ] {
+        let cfg = dir.path().join("bad.yml");
+        std::fs::write(
+            &cfg,
+            format!("remote_write:\n  - url: http://127.0.0.1:9/api/v1/write\n    {entry}\n"),
+        )
+        .unwrap();
+        let out = crate::common::run_to_exit(&cfg, &dir.path().join("data"));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{entry}: {err}");
+        assert!(err.contains(want), "{entry}: {err}");
+        if entry.contains("missing.json") {
+            assert!(err.contains("missing.json: no such file or directory"), "{err}");
         }
     }
 }

@@ -17,6 +17,7 @@ mod gce;
 mod grafana;
 mod hetzner;
 mod histograms;
+mod http2;
 mod kube;
 mod kubernetes;
 mod netfaults;

@@ -168,20 +168,24 @@ fn samples_and_streamed_answers_and_their_limits() {
     assert_eq!(code, 400);
     assert!(text.contains("exceeded sample limit (2000)"), "{text}");
     // streamed: not limited, frames with good checksums, XOR chunks that
-    // decode to the samples
+    // decode to the samples; sent as they are made (chunked, no length
+    // known up front)
     let body = read_request(
         &[ResponseType::StreamedXorChunks],
         vec![eq("job", "api")],
         mint,
         maxt,
     );
-    let (code, resp) = crate::common::post_raw(
+    let (code, head, resp) = crate::common::post_full(
         &flint.addr,
         "/api/v1/read",
         &[("Content-Encoding", "snappy")],
         &body,
     );
     assert_eq!(code, 200);
+    let head = head.to_ascii_lowercase();
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
+    assert!(!head.contains("content-length"), "{head}");
     let mut b = resp.as_slice();
     let mut total = 0;
     let mut series = 0;

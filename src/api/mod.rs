@@ -24,7 +24,7 @@ use hyper::body::Incoming;
 use hyper::{header, Method, Request, Response};
 
 use crate::app::App;
-use crate::web::reply::{method_not_allowed, text, Reply};
+use crate::web::reply::{method_not_allowed, text, Body, Reply};
 use params::Params;
 use response::ApiError;
 
@@ -173,12 +173,30 @@ pub async fn ingest(app: &Arc<App>, req: Request<Incoming>, kind: Ingest) -> Rep
     r
 }
 
+/// How many frames of a streamed remote read answer wait for the client
+/// at most.
+const READ_FRAMES_AHEAD: usize = 4;
+
+/// A remote read slot, given back when the answer is made (a streamed
+/// answer's producer holds it to its end).
+struct ReadSlot(Arc<App>);
+
+impl Drop for ReadSlot {
+    fn drop(&mut self) {
+        self.0.remote_read_slots.add_permits(1);
+    }
+}
+
 /// `POST /api/v1/read`: remote read, at most
-/// `--storage.remote.read-concurrent-limit` at once (others wait).
+/// `--storage.remote.read-concurrent-limit` at once (others wait). A
+/// streamed answer is sent frame by frame as it is made, a few frames
+/// ahead of the client at most.
 pub async fn remote_read(app: &Arc<App>, req: Request<Incoming>) -> Reply {
-    let Ok(_slot) = app.remote_read_slots.acquire().await else {
+    let Ok(permit) = app.remote_read_slots.acquire().await else {
         return text(503, "shutting down\n");
     };
+    permit.forget();
+    let slot = ReadSlot(Arc::clone(app));
     let read = tokio::time::timeout(
         app.read_timeout,
         Limited::new(req.into_body(), app.remote_read_limits.max_request_bytes).collect(),
@@ -188,17 +206,16 @@ pub async fn remote_read(app: &Arc<App>, req: Request<Incoming>) -> Reply {
         Ok(Ok(b)) => b.to_bytes(),
         Ok(Err(e)) => return text(400, &format!("error reading request body: {e}\n")),
     };
+    let ext = tsdb::labels::Labels::from_pairs(
+        &app.config
+            .read()
+            .global
+            .external_labels
+            .iter()
+            .collect::<Vec<_>>(),
+    );
     let app2 = Arc::clone(app);
     let answer = tokio::task::spawn_blocking(move || {
-        let ext = tsdb::labels::Labels::from_pairs(
-            &app2
-                .config
-                .read()
-                .global
-                .external_labels
-                .iter()
-                .collect::<Vec<_>>(),
-        );
         crate::remote::read::server::handle(
             app2.queryable().as_ref(),
             &body,
@@ -208,10 +225,13 @@ pub async fn remote_read(app: &Arc<App>, req: Request<Incoming>) -> Reply {
     })
     .await;
     let a = match answer {
-        Ok(a) => a,
+        Ok(crate::remote::read::server::Answer::Whole(a)) => a,
+        Ok(crate::remote::read::server::Answer::Streamed(s)) => {
+            return streamed_read(app, s, slot).await
+        }
         Err(e) => return text(500, &format!("{e}\n")),
     };
-    let mut r = Response::new(Full::new(Bytes::from(a.body)));
+    let mut r = Response::new(Body::from(Full::new(Bytes::from(a.body))));
     *r.status_mut() = hyper::StatusCode::from_u16(a.status).unwrap_or(hyper::StatusCode::OK);
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -223,5 +243,36 @@ pub async fn remote_read(app: &Arc<App>, req: Request<Incoming>) -> Reply {
             header::HeaderValue::from_static("snappy"),
         );
     }
+    r
+}
+
+/// Sends a streamed remote read answer as its frames are made: the
+/// database's error before the first frame is a 500, one after it ends
+/// the answer short.
+async fn streamed_read(
+    app: &Arc<App>,
+    s: crate::remote::read::server::StreamedRead,
+    slot: ReadSlot,
+) -> Reply {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(READ_FRAMES_AHEAD);
+    let db = app.queryable();
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        let mut sink = |f: Vec<u8>| tx.blocking_send(Ok(Bytes::from(f))).is_ok();
+        if let Err(e) = s.frames(db.as_ref(), &mut sink) {
+            tracing::error!(component = "web", err = %e, "Error streaming a remote read answer");
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    let first = match rx.recv().await {
+        Some(Ok(f)) => Some(f),
+        Some(Err(e)) => return text(500, &format!("{e}\n")),
+        None => None,
+    };
+    let mut r = Response::new(Body::Parts { first, rest: rx });
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(crate::remote::read::server::STREAMED_CONTENT_TYPE),
+    );
     r
 }

@@ -37,15 +37,17 @@ fn text(status: u16, msg: &str) -> Response<Full<Bytes>> {
 }
 
 /// Answers one request to the receiver.
-pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> crate::web::reply::Reply {
+    use crate::web::reply::Body;
     if !app.enable_otlp {
         return text(
             404,
             "otlp write receiver needs to be enabled with --web.enable-otlp-receiver",
-        );
+        )
+        .map(Body::from);
     }
     if req.method() != Method::POST {
-        return text(405, "Method Not Allowed");
+        return text(405, "Method Not Allowed").map(Body::from);
     }
     let (content_type, encoding, body) =
         match super::read_body(app, req, otlp::MAX_BODY, "the OTLP receiver's limit").await {
@@ -58,6 +60,7 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Full<Byt
     })
     .await
     .unwrap_or_else(|e| text(500, &e.to_string()))
+    .map(Body::from)
 }
 
 fn receive(

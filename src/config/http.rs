@@ -322,9 +322,15 @@ pub struct HttpClientConfig {
     /// Whether redirects are followed (true).
     #[serde(default = "yes")]
     pub follow_redirects: bool,
-    /// Whether HTTP/2 may be used (true; HTTP/1.1 is what flint speaks).
-    #[serde(default = "yes")]
-    pub enable_http2: bool,
+    /// Whether HTTP/2 may be negotiated over TLS (unset: true, but false
+    /// for remote write, as in Prometheus; see [`HttpClientConfig::http2`]).
+    #[serde(default, serialize_with = "http2_or_default")]
+    pub enable_http2: Option<bool>,
+}
+
+/// An unset `enable_http2` written as the default of most sections.
+fn http2_or_default<S: serde::Serializer>(v: &Option<bool>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_bool(v.unwrap_or(true))
 }
 
 fn yes() -> bool {
@@ -346,7 +352,7 @@ impl Default for HttpClientConfig {
             proxy_connect_header: BTreeMap::new(),
             http_headers: BTreeMap::new(),
             follow_redirects: true,
-            enable_http2: true,
+            enable_http2: None,
         }
     }
 }
@@ -364,6 +370,12 @@ pub fn tls_version(v: &str) -> Result<&'static rustls::SupportedProtocolVersion,
 }
 
 impl HttpClientConfig {
+    /// Whether HTTP/2 may be negotiated: `enable_http2`, else `default`
+    /// (true but for remote write).
+    pub fn http2(&self, default: bool) -> bool {
+        self.enable_http2.unwrap_or(default)
+    }
+
     /// Prometheus's consistency checks, with its messages.
     pub fn validate(&self) -> Result<(), String> {
         let bearer = self.bearer_token.is_some() || self.bearer_token_file.is_some();

@@ -1062,6 +1062,9 @@ impl Config {
             sc.scrape_interval = Some(PromDuration(sc.interval(&self.global)));
             sc.scrape_timeout = Some(PromDuration(sc.timeout(&self.global)));
         }
+        for rw in &mut c.remote_write {
+            rw.http = rw.http_client();
+        }
         serde_yaml::to_string(&c).unwrap_or_default()
     }
 }
@@ -1215,7 +1218,8 @@ scrape_configs:
             ),
             ("global: [\n", "parsing YAML file f.yml"),
             ("remote_write:\n  - url: ''\n", "url for remote_write is empty"),
-            ("remote_write:\n  - url: http://x/\n    google_iam: {}\n", "google_iam is not supported yet"),
+            ("remote_write:\n  - url: http://x/\n    google_iam: {}\n    bearer_token: t\n", "Currently configured: [authorization google_iam]"),
+            ("remote_write:\n  - url: http://x/\n    google_iam: {key_file: k}\n", "field key_file not found in type"),
             ("remote_write:\n  - url: http://x/\n    oauth2: {token_url: 'http://t/'}\n", "oauth2 client_id must be configured"),
             ("scrape_configs:\n  - job_name: k\n    oauth2: {client_id: a, token_url: 'http://t/', client_secret: s, client_secret_file: f}\n", "at most one of oauth2 client_secret, client_secret_file & client_secret_ref must be configured using grant-type=client_credentials"),
             ("scrape_configs:\n  - job_name: k\n    oauth2: {client_id: a, token_url: 'http://t/', secret: s}\n", "field secret not found in type config.OAuth2"),

@@ -131,6 +131,9 @@ pub struct RemoteWriteConfig {
     /// Requests with a Microsoft Entra ID token (Azure Monitor).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub azuread: Option<AzureAdConfig>,
+    /// Requests with a Google Cloud token for Cloud Monitoring.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub google_iam: Option<GoogleIamConfig>,
     /// Authentication, TLS, proxy and redirect settings.
     #[serde(flatten)]
     pub http: HttpClientConfig,
@@ -170,6 +173,18 @@ pub struct SigV4Config {
     pub service_name: String,
 }
 
+/// `google_iam`: a Google Cloud token for Cloud Monitoring with each
+/// request, from a credentials file or Google's application default
+/// credentials.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GoogleIamConfig {
+    /// A service account's key (or a user's credentials) file; none: the
+    /// application default credentials.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub credentials_file: String,
+}
+
 /// `azuread`: a Microsoft Entra ID token with each request, for Azure
 /// Monitor's ingestion (or `scope`), by exactly one of the methods.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -186,6 +201,9 @@ pub struct AzureAdConfig {
     /// The Azure SDK's default chain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sdk: Option<AzureSdk>,
+    /// An application's client certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<AzureCertificate>,
     /// `AzurePublic` (default), `AzureChina` or `AzureGovernment`.
     #[serde(default = "azure_public")]
     pub cloud: String,
@@ -242,6 +260,31 @@ pub struct AzureOAuth {
     pub tenant_id: String,
 }
 
+/// `azuread.certificate`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AzureCertificate {
+    /// The application's client ID.
+    #[serde(default)]
+    pub client_id: String,
+    /// Its tenant.
+    #[serde(default)]
+    pub tenant_id: String,
+    /// The PEM file of the certificate (and its key, unless
+    /// `certificate_key_path` names another).
+    #[serde(default)]
+    pub certificate_path: String,
+    /// The PEM file of the key, when apart from the certificate.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub certificate_key_path: String,
+    /// The password of a PKCS #12 file (such files are not read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_password: Option<Secret>,
+    /// Whether assertions carry the certificates (`x5c`).
+    #[serde(default)]
+    pub send_certificate_chain: bool,
+}
+
 /// `azuread.sdk`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -274,11 +317,6 @@ impl AzureAdConfig {
     /// refused by name.
     pub fn validate(&self) -> Result<(), String> {
         if let Some(k) = self.unknown.keys().next() {
-            if k == "certificate" {
-                return Err(
-                    "azuread: certificate is not supported yet by this version of flint (managed_identity, workload_identity, oauth and sdk are)".into(),
-                );
-            }
             return Err(format!("field {k} not found in type azuread.plain"));
         }
         if !matches!(
@@ -292,6 +330,7 @@ impl AzureAdConfig {
             self.workload_identity.is_some(),
             self.oauth.is_some(),
             self.sdk.is_some(),
+            self.certificate.is_some(),
         ]
         .iter()
         .filter(|m| **m)
@@ -345,6 +384,27 @@ impl AzureAdConfig {
                 return Err("the provided Azure OAuth client_id is invalid".into());
             }
         }
+        if let Some(c) = &self.certificate {
+            if c.client_id.is_empty() {
+                return Err(
+                    "must provide an Azure Certificate client_id in the Azure AD config".into(),
+                );
+            }
+            if c.tenant_id.is_empty() {
+                return Err(
+                    "must provide an Azure Certificate tenant_id in the Azure AD config".into(),
+                );
+            }
+            if c.certificate_path.is_empty() {
+                return Err(
+                    "must provide an Azure Certificate certificate_path in the Azure AD config"
+                        .into(),
+                );
+            }
+            if !is_uuid(&c.client_id) {
+                return Err("the provided Azure Certificate client_id is invalid".into());
+            }
+        }
         if !self.scope.is_empty()
             && !self
                 .scope
@@ -389,9 +449,6 @@ const RESERVED_HEADERS: &[&str] = &[
     "x-amz-content-sha256",
 ];
 
-/// Authentication mechanisms of Prometheus that flint does not have.
-const UNSUPPORTED_AUTH: &[&str] = &["google_iam"];
-
 fn check_headers(headers: &BTreeMap<String, String>) -> Result<(), String> {
     for h in headers.keys() {
         let l = h.to_ascii_lowercase();
@@ -407,15 +464,9 @@ fn check_headers(headers: &BTreeMap<String, String>) -> Result<(), String> {
 
 fn check_unknown(
     unknown: &BTreeMap<String, serde_yaml::Value>,
-    section: &str,
     go_type: &str,
 ) -> Result<(), String> {
     if let Some(k) = unknown.keys().next() {
-        if UNSUPPORTED_AUTH.contains(&k.as_str()) {
-            return Err(format!(
-                "{section}: {k} is not supported yet by this version of flint"
-            ));
-        }
         return Err(format!("field {k} not found in type {go_type}"));
     }
     Ok(())
@@ -424,7 +475,7 @@ fn check_unknown(
 impl RemoteWriteConfig {
     /// Prometheus's checks, with its messages.
     pub fn validate(&self) -> Result<(), String> {
-        check_unknown(&self.unknown, "remote_write", "config.plain")?;
+        check_unknown(&self.unknown, "config.plain")?;
         if self.url.is_empty() {
             return Err("url for remote_write is empty".into());
         }
@@ -438,33 +489,15 @@ impl RemoteWriteConfig {
         }
         check_headers(&self.headers)?;
         if let Some(a) = &self.azuread {
-            let h = &self.http;
-            if self.sigv4.is_some()
-                || h.basic_auth.is_some()
-                || h.authorization.is_some()
-                || h.oauth2.is_some()
-                || h.bearer_token.is_some()
-                || h.bearer_token_file.is_some()
-            {
-                return Err("at most one of basic_auth, authorization, oauth2, sigv4, azuread or google_iam must be configured".into());
-            }
             a.validate()?;
         }
         if let Some(v4) = &self.sigv4 {
-            let h = &self.http;
-            if h.basic_auth.is_some()
-                || h.authorization.is_some()
-                || h.oauth2.is_some()
-                || h.bearer_token.is_some()
-                || h.bearer_token_file.is_some()
-            {
-                return Err("at most one of basic_auth, authorization, oauth2, sigv4, azuread or google_iam must be configured".into());
-            }
             let has_secret = v4.secret_key.as_ref().is_some_and(|s| !s.0.is_empty());
             if v4.access_key.is_empty() == has_secret {
                 return Err("must provide a AWS SigV4 Access key and Secret Key if credentials are specified in the SigV4 config".into());
             }
         }
+        self.check_one_auth()?;
         for r in &self.write_relabel_configs {
             r.validate()?;
         }
@@ -496,6 +529,36 @@ impl RemoteWriteConfig {
         self.http.validate()
     }
 
+    /// At most one way of authenticating, as Prometheus checks it (a
+    /// bearer token counts as `authorization`).
+    fn check_one_auth(&self) -> Result<(), String> {
+        let h = &self.http;
+        let configured: Vec<&str> = [
+            ("basic_auth", h.basic_auth.is_some()),
+            (
+                "authorization",
+                h.authorization.is_some()
+                    || h.bearer_token.is_some()
+                    || h.bearer_token_file.is_some(),
+            ),
+            ("oauth2", h.oauth2.is_some()),
+            ("sigv4", self.sigv4.is_some()),
+            ("azuread", self.azuread.is_some()),
+            ("google_iam", self.google_iam.is_some()),
+        ]
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(name, _)| *name)
+        .collect();
+        if configured.len() > 1 {
+            return Err(format!(
+                "at most one of basic_auth, authorization, oauth2, sigv4, azuread or google_iam must be configured. Currently configured: [{}]",
+                configured.join(" ")
+            ));
+        }
+        Ok(())
+    }
+
     /// The queue's name: `name`, or the first 6 hex digits of the MD5 of
     /// the entry written as YAML (secrets as `<secret>`).
     pub fn queue_name(&self) -> String {
@@ -513,6 +576,14 @@ impl RemoteWriteConfig {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect()
+    }
+
+    /// The HTTP client settings with remote write's default: HTTP/2 only
+    /// when `enable_http2` is set, as in Prometheus.
+    pub fn http_client(&self) -> HttpClientConfig {
+        let mut h = self.http.clone();
+        h.enable_http2 = Some(h.http2(false));
+        h
     }
 
     /// The URL with any password replaced, for labels and logs.
@@ -571,7 +642,7 @@ pub struct RemoteReadConfig {
 impl RemoteReadConfig {
     /// Prometheus's checks, with its messages.
     pub fn validate(&self) -> Result<(), String> {
-        check_unknown(&self.unknown, "remote_read", "config.plain")?;
+        check_unknown(&self.unknown, "config.plain")?;
         if self.url.is_empty() {
             return Err("url for remote_read is empty".into());
         }
@@ -649,6 +720,12 @@ mod tests {
         assert_eq!(c.queue_config.max_samples_per_send, 2000);
         assert!(c.metadata_config.send);
         assert!(c.validate().is_ok());
+        // HTTP/2 off unless asked for, unlike other sections
+        assert_eq!(c.http.enable_http2, None);
+        assert_eq!(c.http_client().enable_http2, Some(false));
+        assert!(!c.http_client().http2(true));
+        let h2 = rw("url: https://vm/api/v1/write\nenable_http2: true\n");
+        assert_eq!(h2.http_client().enable_http2, Some(true));
         let name = c.queue_name();
         assert_eq!(name.len(), 6);
         assert_eq!(name, rw("url: http://vm:8428/api/v1/write\n").queue_name());
@@ -683,7 +760,23 @@ mod tests {
             ),
             (
                 "url: http://x/\nazuread: {certificate: {client_id: c, tenant_id: t, certificate_path: p}}\n",
-                "azuread: certificate is not supported yet by this version of flint",
+                "the provided Azure Certificate client_id is invalid",
+            ),
+            (
+                "url: http://x/\nazuread: {certificate: {client_id: 5e4d3c2b-2222-4333-8444-0123456789ab, certificate_path: p}}\n",
+                "must provide an Azure Certificate tenant_id in the Azure AD config",
+            ),
+            (
+                "url: http://x/\nazuread: {certificate: {client_id: 5e4d3c2b-2222-4333-8444-0123456789ab, tenant_id: t}}\n",
+                "must provide an Azure Certificate certificate_path in the Azure AD config",
+            ),
+            (
+                "url: http://x/\nazuread: {certificate: {tenant_id: t, certificate_path: p}}\n",
+                "must provide an Azure Certificate client_id in the Azure AD config",
+            ),
+            (
+                "url: http://x/\nazuread: {oauth: {client_id: c, client_secret: s, tenant_id: t}, certificate: {client_id: c}}\n",
+                "cannot provide multiple authentication methods in the Azure AD config",
             ),
             (
                 "url: http://x/\nazuread: {cloud: Mars, sdk: {}}\n",
@@ -714,9 +807,14 @@ mod tests {
                 "at most one of basic_auth, authorization, oauth2, sigv4, azuread",
             ),
             (
-                "url: http://x/\ngoogle_iam: {}\n",
-                "google_iam is not supported yet",
+                "url: http://x/\ngoogle_iam: {}\nbasic_auth: {username: u}\n",
+                "at most one of basic_auth, authorization, oauth2, sigv4, azuread or google_iam must be configured. Currently configured: [basic_auth google_iam]",
             ),
+            (
+                "url: http://x/\ngoogle_iam: {credentials_file: k.json}\nsigv4: {region: x}\n",
+                "Currently configured: [sigv4 google_iam]",
+            ),
+
             (
                 "url: http://x/\nsigv4: {region: x, access_key: a}\n",
                 "must provide a AWS SigV4 Access key and Secret Key",
@@ -738,6 +836,7 @@ mod tests {
             "url: http://x/\nazuread: {cloud: AzureChina, managed_identity: {client_id: 1a2b3c4d-4444-4555-8666-0123456789ef}}\n",
             "url: http://x/\nazuread: {oauth: {client_id: 5e4d3c2b22224333844401234567890a, client_secret: s, tenant_id: t}}\n",
             "url: http://x/\nazuread: {sdk: {tenant_id: t}, scope: 'https://example.org/.default'}\n",
+            "url: http://x/\nazuread: {cloud: AzureGovernment, certificate: {client_id: 5e4d3c2b-2222-4333-8444-0123456789ab, tenant_id: t, certificate_path: app.pem, certificate_key_path: app.key, send_certificate_chain: true}}\n",
         ] {
             assert_eq!(rw(y).validate(), Ok(()), "{y}");
         }
@@ -748,6 +847,19 @@ mod tests {
                 .cloud,
             "AzurePublic"
         );
+        let g = rw("url: http://x/\ngoogle_iam: {credentials_file: /etc/sa.json}\n");
+        assert_eq!(g.validate(), Ok(()));
+        assert_eq!(g.google_iam.unwrap().credentials_file, "/etc/sa.json");
+        assert_eq!(
+            rw("url: http://x/\ngoogle_iam: {}\n").google_iam,
+            Some(GoogleIamConfig::default())
+        );
+        let e = serde_yaml::from_str::<RemoteWriteConfig>(
+            "url: http://x/\ngoogle_iam: {credentials: k}\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("unknown field `credentials`"), "{e}");
         assert!(is_uuid("{5e4d3c2b-2222-4333-8444-0123456789ab}"));
         assert!(is_uuid("urn:uuid:5e4d3c2b-2222-4333-8444-0123456789ab"));
         assert!(!is_uuid("5e4d3c2b-2222-4333-8444-0123456789a"));

@@ -1,7 +1,9 @@
 //! The HTTP client of one set of `HttpClientConfig` settings (a scrape job,
 //! an HTTP discovery endpoint, an Alertmanager): TLS (own CA, client
 //! certificate, server name, versions, insecure mode), proxy, redirects,
-//! and the authentication header, whose files are read at every request as
+//! HTTP/2 (offered by ALPN over TLS with `enable_http2`, HTTP/1.1
+//! otherwise and for plain HTTP, as Prometheus's Go clients do), and the
+//! authentication header, whose files are read at every request as
 //! Prometheus reads them (OAuth 2.0 tokens in [`oauth2`]).
 
 mod error;
@@ -336,8 +338,20 @@ impl HttpClient {
             reqwest::redirect::Policy::none()
         });
         b = apply_proxy(b, &http.proxy())?;
+        // HTTP/2 only by ALPN over TLS, as Go's transport offers it; plain
+        // HTTP is always HTTP/1.1
+        let http2 = http.http2(true);
+        if !http2 {
+            b = b.http1_only();
+        }
         if let Some(t) = &http.tls_config {
-            b = b.use_preconfigured_tls(tls_client_config(t, base_dir)?);
+            let mut tls = tls_client_config(t, base_dir)?;
+            tls.alpn_protocols = if http2 {
+                vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+            } else {
+                vec![b"http/1.1".to_vec()]
+            };
+            b = b.use_preconfigured_tls(tls);
         }
         let client = b.build().map_err(HttpClientError::Build)?;
         let oauth2 = match &http.oauth2 {

@@ -173,7 +173,7 @@ fn parse_token(
 }
 
 /// A random version 4 UUID (a JWT's `jti`).
-fn uuid4() -> Result<String, OAuth2Error> {
+pub(crate) fn uuid4() -> Result<String, OAuth2Error> {
     use ring::rand::SecureRandom;
     let mut b = [0u8; 16];
     ring::rand::SystemRandom::new()
@@ -192,17 +192,27 @@ fn uuid4() -> Result<String, OAuth2Error> {
     ))
 }
 
+/// The RSA key pair of a private key in PKCS #1 or #8; `None` for a key
+/// of another form (SEC 1).
+pub(crate) fn rsa_key_pair(
+    key: &rustls_pki_types::PrivateKeyDer<'_>,
+) -> Option<Result<ring::rsa::KeyPair, ring::error::KeyRejected>> {
+    use rustls_pki_types::PrivateKeyDer;
+    match key {
+        PrivateKeyDer::Pkcs1(k) => Some(ring::rsa::KeyPair::from_der(k.secret_pkcs1_der())),
+        PrivateKeyDer::Pkcs8(k) => Some(ring::rsa::KeyPair::from_pkcs8(k.secret_pkcs8_der())),
+        _ => None,
+    }
+}
+
 /// Signs `header.claims` with the RSA key in `pem` (PKCS #1 or #8).
 fn sign_jwt(pem: &str, alg: &str, header: &Value, claims: &Value) -> Result<String, OAuth2Error> {
     use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::PrivateKeyDer;
-    let key = PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(OAuth2Error::KeyRead)?;
-    let pair = match &key {
-        PrivateKeyDer::Pkcs1(k) => ring::rsa::KeyPair::from_der(k.secret_pkcs1_der()),
-        PrivateKeyDer::Pkcs8(k) => ring::rsa::KeyPair::from_pkcs8(k.secret_pkcs8_der()),
-        _ => return Err(OAuth2Error::KeyNotRsa),
-    }
-    .map_err(OAuth2Error::KeyUnusable)?;
+    let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(pem.as_bytes())
+        .map_err(OAuth2Error::KeyRead)?;
+    let pair = rsa_key_pair(&key)
+        .ok_or(OAuth2Error::KeyNotRsa)?
+        .map_err(OAuth2Error::KeyUnusable)?;
     sign_jwt_with(&pair, alg, header, claims)
 }
 

@@ -10,8 +10,71 @@ use hyper::{header, Method, Request, Response, StatusCode};
 
 use crate::api::response::ApiError;
 
-/// A complete answer.
-pub type Reply = Response<Full<Bytes>>;
+/// An answer.
+pub type Reply = Response<Body>;
+
+/// An answer's body: whole, or parts handed on as they are made (a
+/// streamed remote read answer), the first of them already there.
+pub enum Body {
+    /// The whole body.
+    Whole(Full<Bytes>),
+    /// Parts from a producer; an error ends the answer abruptly, so the
+    /// client sees it is incomplete.
+    Parts {
+        /// A part received before the answer started.
+        first: Option<Bytes>,
+        /// The rest.
+        rest: tokio::sync::mpsc::Receiver<Result<Bytes, String>>,
+    },
+}
+
+/// Why a body in parts stopped short.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BodyError(String);
+
+impl From<Full<Bytes>> for Body {
+    fn from(f: Full<Bytes>) -> Body {
+        Body::Whole(f)
+    }
+}
+
+impl hyper::body::Body for Body {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, BodyError>>> {
+        use std::task::Poll;
+        match self.get_mut() {
+            Body::Whole(f) => hyper::body::Body::poll_frame(std::pin::Pin::new(f), cx)
+                .map_err(|never| match never {}),
+            Body::Parts { first, rest } => {
+                if let Some(b) = first.take() {
+                    return Poll::Ready(Some(Ok(hyper::body::Frame::data(b))));
+                }
+                rest.poll_recv(cx)
+                    .map(|p| p.map(|r| r.map(hyper::body::Frame::data).map_err(BodyError)))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Body::Whole(f) => hyper::body::Body::is_end_stream(f),
+            Body::Parts { .. } => false,
+        }
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match self {
+            Body::Whole(f) => hyper::body::Body::size_hint(f),
+            Body::Parts { .. } => hyper::body::SizeHint::default(),
+        }
+    }
+}
 
 /// Whether the request's `Accept-Encoding` names gzip.
 pub fn accepts_gzip<B>(req: &Request<B>) -> bool {
@@ -51,7 +114,8 @@ pub fn respond_bytes(status: u16, content_type: &str, body: Vec<u8>, gzip: bool)
         Bytes::from(body)
     };
     b = b.header(header::VARY, "Accept-Encoding");
-    b.body(Full::new(bytes)).expect("static headers are valid")
+    b.body(Body::from(Full::new(bytes)))
+        .expect("static headers are valid")
 }
 
 /// A plain-text answer.

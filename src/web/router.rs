@@ -386,7 +386,9 @@ async fn serve(
         Handler::Federate => super::federate::serve(app, req, gzip).await,
         Handler::Ui => super::ui::answer(app, path, req.uri().query()),
         Handler::UserAssets => match app.user_assets.as_deref() {
-            Some(dir) => super::ui::user_asset(dir, &path["/user/".len()..]),
+            Some(dir) => {
+                super::ui::user_asset(dir, &path["/user/".len()..]).map(super::reply::Body::from)
+            }
             None => tagged(not_found(), "other"),
         },
     }

@@ -213,7 +213,8 @@ pub fn answer(app: &crate::app::App, path: &str, query: Option<&str>) -> super::
             } else {
                 bytes::Bytes::from_static(bytes)
             };
-            let mut r = hyper::Response::new(http_body_util::Full::new(body));
+            let mut r =
+                hyper::Response::new(super::reply::Body::from(http_body_util::Full::new(body)));
             r.headers_mut().insert(
                 hyper::header::CONTENT_TYPE,
                 hyper::header::HeaderValue::from_static(ct),

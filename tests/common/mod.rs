@@ -475,6 +475,35 @@ pub fn post_bytes(addr: &str, path: &str, headers: &[(&str, &str)], body: &[u8])
 
 /// Like [`post_bytes`], with the answer's body as bytes.
 pub fn post_raw(addr: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<u8>) {
+    let (code, _, body) = post_full(addr, path, headers, body);
+    (code, body)
+}
+
+/// A chunked body's data; `None` when it does not end with the last
+/// chunk (an answer cut short).
+pub fn dechunk_bytes(mut b: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let eol = b.windows(2).position(|w| w == b"\r\n")?;
+        let size = std::str::from_utf8(&b[..eol]).ok()?;
+        let size = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
+        b = &b[eol + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(b.get(..size)?);
+        b = b.get(size + 2..)?;
+    }
+}
+
+/// [`post_raw`] with the answer's head (status line and headers); a
+/// chunked body is returned de-chunked.
+pub fn post_full(
+    addr: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
     use std::io::{Read, Write};
     let mut c = std::net::TcpStream::connect(addr).unwrap();
     let mut req = format!(
@@ -492,7 +521,15 @@ pub fn post_raw(addr: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -
     let end = r.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
     let head = String::from_utf8_lossy(&r[..end]).to_string();
     let code = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (code, r[end + 4..].to_vec())
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("\r\ntransfer-encoding: chunked");
+    let body = if chunked {
+        dechunk_bytes(&r[end + 4..]).expect("a complete chunked body")
+    } else {
+        r[end + 4..].to_vec()
+    };
+    (code, head, body)
 }
 
 /// Runs the binary on a config and data folder until it exits (for

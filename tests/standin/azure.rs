@@ -4,7 +4,12 @@
 //!
 //! - Microsoft Entra ID (`https://login.microsoftonline.com`):
 //!   `POST /<tenant>/oauth2/v2.0/token` for the client credentials grant,
-//!   by client secret or by a federated client assertion, for Resource
+//!   by client secret, by a federated client assertion, or by a client
+//!   assertion of [`CERT_CLIENT_ID`] signed with the key of a certificate
+//!   registered with [`Azure::register_certificate`] (the certificate
+//!   found by the header's `x5t`, its `x5t#S256` and any `x5c` checked,
+//!   the RS256 signature verified with the certificate's public key, the
+//!   audience, issuer, subject and lifetime checked), for Resource
 //!   Manager's scope or Azure Monitor's (remote write's `azuread`); errors as `{"error", "error_description"}` with
 //!   Entra ID's `AADSTS` codes;
 //! - Azure Resource Manager (`https://management.azure.com`): virtual
@@ -36,6 +41,8 @@ pub const CLIENT_SECRET: &str = "app~secret.0123456789";
 pub const WORKLOAD_CLIENT_ID: &str = "7c6b5a49-3333-4444-8555-0123456789cd";
 /// The federated token the workload identity presents.
 pub const FEDERATED_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.e30.federated";
+/// The application whose client certificates are registered.
+pub const CERT_CLIENT_ID: &str = "3f2e1d0c-5555-4666-8777-0123456789aa";
 /// The user-assigned managed identity.
 pub const MANAGED_CLIENT_ID: &str = "1a2b3c4d-4444-4555-8666-0123456789ef";
 /// The secret of App Service's identity endpoint (`IDENTITY_HEADER`).
@@ -67,6 +74,10 @@ struct State {
     tokens: HashMap<String, String>,
     issued: u64,
     fault: Fault,
+    /// Registered certificates (DER) by their SHA-1 thumbprint, base64url.
+    certificates: HashMap<String, Vec<u8>>,
+    /// The headers of the certificate assertions accepted.
+    cert_assertions: Vec<Value>,
 }
 
 /// The stand-in: a proxy to give as `proxy_url`, the CA to trust, and the
@@ -140,6 +151,25 @@ fn token(st: &mut State, req: &Request) -> Response {
             "AADSTS70011: The provided value for the input parameter 'scope' is not valid.",
         );
     }
+    if get("client_id") == CERT_CLIENT_ID {
+        if get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        {
+            return entra_error(
+                401,
+                "invalid_client",
+                "AADSTS7000216: 'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.",
+            );
+        }
+        match check_cert_assertion(st, get("client_assertion")) {
+            Ok(header) => st.cert_assertions.push(header),
+            Err(why) => return entra_error(401, "invalid_client", why),
+        }
+        let t = issue(st, get("scope"));
+        return Response::json(
+            200,
+            &json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": t}),
+        );
+    }
     let ok = if f.contains_key("client_assertion") {
         get("client_assertion_type") == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
             && get("client_id") == WORKLOAD_CLIENT_ID
@@ -159,6 +189,80 @@ fn token(st: &mut State, req: &Request) -> Response {
         200,
         &json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": t}),
     )
+}
+
+/// A digest of `data`, base64url without padding (a thumbprint).
+fn sha_b64url(alg: &'static ring::digest::Algorithm, data: &[u8]) -> String {
+    crate::common::base64_encode(ring::digest::digest(alg, data).as_ref())
+        .trim_end_matches('=')
+        .replace('+', "-")
+        .replace('/', "_")
+}
+
+/// The certificate assertion's header when Entra ID would take it, else
+/// why not in its words.
+fn check_cert_assertion(st: &State, jwt: &str) -> Result<Value, &'static str> {
+    use super::gce::{b64url_decode, now};
+    const BAD_SIGNATURE: &str = "AADSTS7000274: Client assertion contains an invalid signature.";
+    let parts: Vec<&str> = jwt.split('.').collect();
+    if parts.len() != 3 {
+        return Err("AADSTS50027: JWT token is invalid or malformed.");
+    }
+    let (Some(h), Some(c), Some(sig)) = (
+        b64url_decode(parts[0]),
+        b64url_decode(parts[1]),
+        b64url_decode(parts[2]),
+    ) else {
+        return Err("AADSTS50027: JWT token is invalid or malformed.");
+    };
+    let (Ok(h), Ok(c)) = (
+        serde_json::from_slice::<Value>(&h),
+        serde_json::from_slice::<Value>(&c),
+    ) else {
+        return Err("AADSTS50027: JWT token is invalid or malformed.");
+    };
+    if h["alg"] != "RS256" {
+        return Err(BAD_SIGNATURE);
+    }
+    let Some(cert) = h["x5t"].as_str().and_then(|t| st.certificates.get(t)) else {
+        return Err("AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application.");
+    };
+    if let Some(t) = h.get("x5t#S256") {
+        if t.as_str() != Some(sha_b64url(&ring::digest::SHA256, cert).as_str()) {
+            return Err("AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application.");
+        }
+    }
+    if let Some(x5c) = h.get("x5c") {
+        let first = x5c[0].as_str().unwrap_or_default();
+        if crate::common::base64_decode(first) != *cert {
+            return Err("AADSTS700027: The certificate in x5c does not match the one of x5t.");
+        }
+    }
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert).map_err(|_| BAD_SIGNATURE)?;
+    let public = parsed.public_key().subject_public_key.data.to_vec();
+    let signed = format!("{}.{}", parts[0], parts[1]);
+    ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, public)
+        .verify(signed.as_bytes(), &sig)
+        .map_err(|_| BAD_SIGNATURE)?;
+    let audience = format!("https://login.microsoftonline.com/{TENANT}/oauth2/v2.0/token");
+    if c["aud"] != audience.as_str() {
+        return Err("AADSTS700212: No matching federated identity record found for presented assertion audience.");
+    }
+    if c["iss"] != CERT_CLIENT_ID || c["sub"] != CERT_CLIENT_ID {
+        return Err("AADSTS700021: Client assertion application identifier doesn't match 'client_id' parameter.");
+    }
+    if c["jti"].as_str().unwrap_or_default().is_empty() {
+        return Err("AADSTS700025: Client assertion has no jti.");
+    }
+    let (nbf, exp) = (
+        c["nbf"].as_i64().unwrap_or(0),
+        c["exp"].as_i64().unwrap_or(0),
+    );
+    let t = now();
+    if exp <= t || nbf > t + 300 || exp - nbf > 3600 {
+        return Err("AADSTS700024: Client assertion is not within its valid time range.");
+    }
+    Ok(h)
 }
 
 /// The metadata service's token endpoint, and App Service's at
@@ -450,6 +554,8 @@ impl Azure {
             tokens: HashMap::new(),
             issued: 0,
             fault: Fault::None,
+            certificates: HashMap::new(),
+            cert_assertions: Vec::new(),
         }));
         let requests = Requests::default();
         let (st, rq) = (Arc::clone(&state), requests.clone());
@@ -557,6 +663,28 @@ impl Azure {
         self.state.lock().unwrap().fault = f;
     }
 
+    /// Registers a client certificate (PEM) of [`CERT_CLIENT_ID`]; its
+    /// SHA-1 thumbprint, base64url.
+    pub fn register_certificate(&self, pem: &str) -> String {
+        use rustls_pki_types::pem::PemObject;
+        let der = rustls_pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
+            .expect("a PEM certificate")
+            .as_ref()
+            .to_vec();
+        let t = sha_b64url(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &der);
+        self.state
+            .lock()
+            .unwrap()
+            .certificates
+            .insert(t.clone(), der);
+        t
+    }
+
+    /// The headers of the certificate assertions accepted.
+    pub fn cert_assertions(&self) -> Vec<Value> {
+        self.state.lock().unwrap().cert_assertions.clone()
+    }
+
     /// Forgets every token issued (as if they had expired).
     pub fn revoke_tokens(&self) {
         self.state.lock().unwrap().tokens.clear();
@@ -632,6 +760,112 @@ mod tests {
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
         let v: Value = serde_json::from_slice(&r.body).unwrap();
         v["access_token"].as_str().unwrap().to_string()
+    }
+
+    fn b64u(data: &[u8]) -> String {
+        crate::common::base64_encode(data)
+            .trim_end_matches('=')
+            .replace('+', "-")
+            .replace('/', "_")
+    }
+
+    /// An RSA key (PKCS #8 DER) and a self-signed certificate of it (PEM)
+    /// made by openssl.
+    fn openssl_certificate(dir: &std::path::Path, name: &str) -> Option<(Vec<u8>, String)> {
+        let (c, k) = (
+            dir.join(format!("{name}.crt")),
+            dir.join(format!("{name}.key")),
+        );
+        let out = std::process::Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=t", "-keyout",
+            ])
+            .arg(&k)
+            .arg("-out")
+            .arg(&c)
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        use rustls_pki_types::pem::PemObject;
+        let key = rustls_pki_types::PrivatePkcs8KeyDer::from_pem_file(&k).unwrap();
+        Some((
+            key.secret_pkcs8_der().to_vec(),
+            std::fs::read_to_string(&c).unwrap(),
+        ))
+    }
+
+    fn sign(key: &[u8], header: &Value, claims: &Value) -> String {
+        let pair = ring::rsa::KeyPair::from_pkcs8(key).unwrap();
+        let input = format!(
+            "{}.{}",
+            b64u(header.to_string().as_bytes()),
+            b64u(claims.to_string().as_bytes())
+        );
+        let mut sig = vec![0; pair.public().modulus_len()];
+        pair.sign(
+            &ring::signature::RSA_PKCS1_SHA256,
+            &ring::rand::SystemRandom::new(),
+            input.as_bytes(),
+            &mut sig,
+        )
+        .unwrap();
+        format!("{input}.{}", b64u(&sig))
+    }
+
+    #[test]
+    fn certificate_assertions_need_the_registered_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let Some((key, cert)) = openssl_certificate(dir.path(), "app") else {
+            assert!(!crate::common::must_run(), "openssl is needed");
+            return;
+        };
+        let (other_key, _) = openssl_certificate(dir.path(), "other").unwrap();
+        let a = Azure::start();
+        let x5t = a.register_certificate(&cert);
+        let now = super::super::gce::now();
+        let header = json!({"alg": "RS256", "typ": "JWT", "x5t": x5t});
+        let claims = json!({
+            "aud": format!("https://login.microsoftonline.com/{TENANT}/oauth2/v2.0/token"),
+            "iss": CERT_CLIENT_ID, "sub": CERT_CLIENT_ID, "jti": "1",
+            "nbf": now, "exp": now + 600,
+        });
+        let check = |jwt: &str| check_cert_assertion(&a.state.lock().unwrap(), jwt);
+        assert!(check(&sign(&key, &header, &claims)).is_ok());
+        // signed by another key
+        let e = check(&sign(&other_key, &header, &claims)).unwrap_err();
+        assert!(e.starts_with("AADSTS7000274"), "{e}");
+        // claims changed after signing
+        let good = sign(&key, &header, &claims);
+        let parts: Vec<&str> = good.split('.').collect();
+        let mut other = claims.clone();
+        other["sub"] = json!("someone-else");
+        let forged = format!(
+            "{}.{}.{}",
+            parts[0],
+            b64u(other.to_string().as_bytes()),
+            parts[2]
+        );
+        assert!(check(&forged).unwrap_err().starts_with("AADSTS7000274"));
+        // an unknown thumbprint, a wrong audience, an expired assertion
+        let e = check(&sign(
+            &key,
+            &json!({"alg": "RS256", "x5t": "AAAA"}),
+            &claims,
+        ))
+        .unwrap_err();
+        assert!(e.starts_with("AADSTS700027:"), "{e}");
+        let mut c = claims.clone();
+        c["aud"] = json!("https://login.microsoftonline.com/other/oauth2/v2.0/token");
+        assert!(check(&sign(&key, &header, &c))
+            .unwrap_err()
+            .starts_with("AADSTS700212"));
+        let mut c = claims.clone();
+        c["exp"] = json!(now - 1);
+        assert!(check(&sign(&key, &header, &c))
+            .unwrap_err()
+            .starts_with("AADSTS700024"));
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //!   a service account's JWT assertion (`grant_type`
 //!   `urn:ietf:params:oauth:grant-type:jwt-bearer`), its RS256 signature
 //!   checked with the public half of the key given at start, its issuer,
-//!   key ID, audience, scope and lifetime checked; a user's refresh token
+//!   key ID, audience, scope (the one given at start: Compute read-only
+//!   for discovery, Cloud Monitoring write for remote write's
+//!   `google_iam`) and lifetime checked; a user's refresh token
 //!   ([`USER_CLIENT_ID`], [`USER_CLIENT_SECRET`], [`USER_REFRESH_TOKEN`]);
 //!   errors as `{"error", "error_description"}`;
 //! - the Compute API (`GET https://compute.googleapis.com/compute/v1/projects/<project>/zones/<zone>/instances`):
@@ -33,7 +35,8 @@ pub const ZONE: &str = "europe-west1-b";
 pub const SA_EMAIL: &str = "prometheus-sd@flint-sd-test.iam.gserviceaccount.com";
 /// The ID of its key.
 pub const KEY_ID: &str = "5d1e6c0f3b2a49a8b7c6d5e4f3a2b1c0d9e8f7a6";
-/// The scope tokens must be for.
+/// The scope tokens must be for, unless the stand-in is started for
+/// another ([`Gce::start_for`]).
 pub const SCOPE: &str = "https://www.googleapis.com/auth/compute.readonly";
 /// The token endpoint's address (the assertions' audience).
 pub const TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
@@ -156,6 +159,8 @@ struct State {
     refuse_grants: bool,
     /// The public key (PKCS #1 DER) assertions are checked with.
     public_key: Vec<u8>,
+    /// The scope tokens are asked for.
+    scope: &'static str,
 }
 
 /// The stand-in.
@@ -195,7 +200,7 @@ fn form(body: &[u8]) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn b64url_decode(s: &str) -> Option<Vec<u8>> {
+pub fn b64url_decode(s: &str) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let (mut acc, mut bits) = (0u32, 0);
     for c in s.bytes() {
@@ -217,7 +222,7 @@ fn b64url_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-fn now() -> i64 {
+pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -225,7 +230,7 @@ fn now() -> i64 {
 }
 
 /// Why an assertion is refused, as Google words it (none: accepted).
-fn check_assertion(public_key: &[u8], jwt: &str) -> Option<&'static str> {
+fn check_assertion(public_key: &[u8], jwt: &str, scope: &str) -> Option<&'static str> {
     let parts: Vec<&str> = jwt.split('.').collect();
     if parts.len() != 3 {
         return Some(
@@ -262,7 +267,7 @@ fn check_assertion(public_key: &[u8], jwt: &str) -> Option<&'static str> {
     if c["aud"] != TOKEN_URI {
         return Some("Invalid JWT: Failed audience check.");
     }
-    if c["scope"] != SCOPE {
+    if c["scope"] != scope {
         return Some("Invalid OAuth scope or ID token audience provided.");
     }
     let (iat, exp) = (
@@ -294,7 +299,7 @@ fn token(st: &mut State, req: &Request) -> Response {
     let get = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
     match get("grant_type") {
         "urn:ietf:params:oauth:grant-type:jwt-bearer" => {
-            if let Some(why) = check_assertion(&st.public_key, get("assertion")) {
+            if let Some(why) = check_assertion(&st.public_key, get("assertion"), st.scope) {
                 return oauth_error("invalid_grant", why);
             }
         }
@@ -444,7 +449,7 @@ fn metadata(st: &mut State, req: &Request) -> Response {
     }
     let r = if req.path == "/computeMetadata/v1/instance/service-accounts/default/token" {
         let scopes = req.param("scopes").unwrap_or("");
-        if !scopes.is_empty() && !scopes.split(',').any(|s| s == SCOPE) {
+        if !scopes.is_empty() && !scopes.split(',').any(|s| s == st.scope) {
             Response::text(403, "scope not granted")
         } else if st.refuse_grants {
             Response::text(500, "Internal error")
@@ -462,6 +467,11 @@ impl Gce {
     /// `key_pem` (PKCS #8 PEM; empty when only the metadata server or a
     /// user's credentials are used).
     pub fn start(key_pem: &str) -> Gce {
+        Self::start_for(key_pem, SCOPE)
+    }
+
+    /// Starts the stand-in giving tokens for `scope` only.
+    pub fn start_for(key_pem: &str, scope: &'static str) -> Gce {
         let public_key = if key_pem.is_empty() {
             Vec::new()
         } else {
@@ -473,6 +483,7 @@ impl Gce {
             issued: 0,
             refuse_grants: false,
             public_key,
+            scope,
         }));
         let requests = Requests::default();
         let (st, rq) = (Arc::clone(&state), requests.clone());
@@ -520,6 +531,17 @@ impl Gce {
     /// Whether grants are refused (as for a disabled account).
     pub fn refuse_grants(&self, refuse: bool) {
         self.state.lock().unwrap().refuse_grants = refuse;
+    }
+
+    /// Whether `token` was issued and is still good.
+    pub fn token_good(&self, token: &str) -> bool {
+        self.state.lock().unwrap().tokens.contains(token)
+    }
+
+    /// [`Gce::token_good`] for another thread (a receiver's answer).
+    pub fn token_checker(&self) -> impl Fn(&str) -> bool + Send + 'static {
+        let state = Arc::clone(&self.state);
+        move |t| state.lock().unwrap().tokens.contains(t)
     }
 
     pub fn tokens_issued(&self) -> u64 {

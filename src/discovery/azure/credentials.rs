@@ -12,6 +12,9 @@
 //!   the instance metadata service (`http://169.254.169.254`, or the
 //!   address in `AZURE_POD_IDENTITY_AUTHORITY_HOST`), optionally for a
 //!   user-assigned identity's client ID;
+//! - `ClientCertificate` (remote write's `certificate`): a client
+//!   assertion signed with the key of a certificate registered with the
+//!   application ([`super::certificate`]);
 //! - `SDK`: the first of these that gives a token: a client secret from
 //!   `AZURE_TENANT_ID`, `AZURE_CLIENT_ID` and `AZURE_CLIENT_SECRET`, the
 //!   workload identity, the managed identity (`AZURE_CLIENT_ID` naming a
@@ -123,6 +126,15 @@ pub enum Credential {
         client_id: String,
         /// The file holding the federated token.
         token_file: String,
+    },
+    /// A client assertion signed with a certificate's key.
+    ClientCertificate {
+        /// The tenant.
+        tenant: String,
+        /// The application's client ID.
+        client_id: String,
+        /// The certificate and its key.
+        certificate: Arc<super::certificate::ClientCertificate>,
     },
     /// A managed identity.
     ManagedIdentity {
@@ -244,6 +256,7 @@ impl Credential {
         match self {
             Credential::ClientSecret { name, .. } => name,
             Credential::WorkloadIdentity { .. } => "WorkloadIdentityCredential",
+            Credential::ClientCertificate { .. } => "ClientCertificateCredential",
             Credential::ManagedIdentity { .. } => "ManagedIdentityCredential",
             Credential::Chain(..) => "DefaultAzureCredential",
         }
@@ -466,6 +479,30 @@ impl TokenSource {
                 ];
                 self.client
                     .post(self.token_url(tenant))
+                    .form(&form)
+                    .timeout(TOKEN_TIMEOUT)
+                    .send()
+                    .await
+            }
+            Credential::ClientCertificate {
+                tenant,
+                client_id,
+                certificate,
+            } => {
+                let url = self.token_url(tenant);
+                let assertion = certificate.assertion(client_id, &url)?;
+                let form = [
+                    ("client_id", client_id.as_str()),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", assertion.as_str()),
+                    ("grant_type", "client_credentials"),
+                    ("scope", scope.as_str()),
+                ];
+                self.client
+                    .post(url)
                     .form(&form)
                     .timeout(TOKEN_TIMEOUT)
                     .send()

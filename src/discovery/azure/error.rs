@@ -59,6 +59,25 @@ pub enum AzureError {
         /// Why.
         err: std::io::Error,
     },
+    /// A client certificate or key file that cannot be read.
+    #[error(
+        "failed to read {what} file {file}: {}",
+        crate::discovery::gce::go_io(err)
+    )]
+    ReadCertificate {
+        /// `certificate` or `private key`.
+        what: &'static str,
+        /// The file.
+        file: String,
+        /// Why.
+        err: std::io::Error,
+    },
+    /// Client certificate data that cannot be used.
+    #[error("failed to parse certificate data: {0}")]
+    CertificateData(Box<AzureError>),
+    /// What is wrong with a client certificate or its key.
+    #[error("{0}")]
+    Certificate(String),
     /// A token endpoint that did not answer.
     #[error("{}", error_chain(.0))]
     Transport(reqwest::Error),

@@ -14,6 +14,7 @@
 //! one proxy can stand between flint and Azure. Managed identity
 //! endpoints are asked directly, never through a proxy.
 
+pub mod certificate;
 pub mod credentials;
 mod error;
 

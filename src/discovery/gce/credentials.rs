@@ -12,8 +12,9 @@
 //! JWT signed RS256 with the key is exchanged for a token at its
 //! `token_uri`) or a user's refresh token (`"type": "authorized_user"`,
 //! what `gcloud auth application-default login` writes). Tokens are for the
-//! Compute read-only scope and are reused until ten seconds before they
-//! expire; one the API refused is dropped.
+//! scope the caller names (Compute read-only for discovery, Cloud
+//! Monitoring write for remote write's `google_iam`) and are reused until
+//! ten seconds before they expire; one the API refused is dropped.
 //!
 //! Token endpoints and Google's APIs are asked as Go's default HTTP client
 //! asks them: through the environment's proxy (`HTTPS_PROXY`,
@@ -33,7 +34,7 @@ use crate::httpclient::OAuth2Error;
 
 pub use super::error::CredentialsError;
 
-/// The scope asked for: reading Compute Engine resources.
+/// The scope of discovery: reading Compute Engine resources.
 pub const SCOPE: &str = "https://www.googleapis.com/auth/compute.readonly";
 /// Where a service account's token is asked for when its key names no
 /// `token_uri`, and a user's.
@@ -338,6 +339,8 @@ impl Token {
 pub struct Credentials {
     /// Where tokens come from.
     pub kind: Kind,
+    /// The scope tokens are asked for.
+    scope: String,
     api: reqwest::Client,
     metadata: reqwest::Client,
     token: tokio::sync::Mutex<Option<Token>>,
@@ -369,17 +372,20 @@ fn rsa_key(pem: &str) -> Result<ring::rsa::KeyPair, E> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::PrivateKeyDer;
     let key = PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|e| E::Key(e.to_string()))?;
-    match &key {
-        PrivateKeyDer::Pkcs1(k) => ring::rsa::KeyPair::from_der(k.secret_pkcs1_der()),
-        PrivateKeyDer::Pkcs8(k) => ring::rsa::KeyPair::from_pkcs8(k.secret_pkcs8_der()),
-        _ => return Err(E::KeyInvalid),
-    }
-    .map_err(|e| E::Key(e.to_string()))
+    crate::httpclient::oauth2::rsa_key_pair(&key)
+        .ok_or(E::KeyInvalid)?
+        .map_err(|e| E::Key(e.to_string()))
 }
 
-/// The signed assertion of a service account: issued by its email for the
-/// scope and the token endpoint, valid an hour from ten seconds ago.
-pub fn assertion(email: &str, key: &str, key_id: &str, token_uri: &str) -> Result<String, E> {
+/// The signed assertion of a service account: issued by its email for
+/// `scope` and the token endpoint, valid an hour from ten seconds ago.
+pub fn assertion(
+    email: &str,
+    key: &str,
+    key_id: &str,
+    token_uri: &str,
+    scope: &str,
+) -> Result<String, E> {
     let pair = rsa_key(key)?;
     let iat = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -392,7 +398,7 @@ pub fn assertion(email: &str, key: &str, key_id: &str, token_uri: &str) -> Resul
     }
     let claims = json!({
         "iss": email,
-        "scope": SCOPE,
+        "scope": scope,
         "aud": token_uri,
         "exp": iat + 3600,
         "iat": iat,
@@ -402,35 +408,70 @@ pub fn assertion(email: &str, key: &str, key_id: &str, token_uri: &str) -> Resul
     )?)
 }
 
+/// The client of the metadata server: never through a proxy.
+fn metadata_client() -> Result<reqwest::Client, E> {
+    reqwest::Client::builder()
+        .user_agent("gcloud-golang/0.1")
+        .no_proxy()
+        .connect_timeout(Duration::from_secs(2))
+        .build()
+        .map_err(E::Build)
+}
+
 impl Credentials {
-    /// Looks for credentials as Google's libraries do.
-    pub async fn find(env: &Env) -> Result<Credentials, E> {
-        let metadata = reqwest::Client::builder()
-            .user_agent("gcloud-golang/0.1")
-            .no_proxy()
-            .connect_timeout(Duration::from_secs(2))
-            .build()
-            .map_err(E::Build)?;
-        let kind = Self::find_kind(env, &metadata).await?;
+    /// Credentials of `kind` giving tokens for `scope`.
+    pub fn new(kind: Kind, env: &Env, scope: &str) -> Result<Credentials, E> {
         Ok(Credentials {
             kind,
+            scope: scope.to_string(),
             api: api_client(env)?,
-            metadata,
+            metadata: metadata_client()?,
             token: tokio::sync::Mutex::new(None),
         })
     }
 
-    async fn find_kind(env: &Env, metadata: &reqwest::Client) -> Result<Kind, E> {
+    /// The credentials of a file's contents (a service account's key or a
+    /// user's refresh token), for `scope`.
+    pub fn from_json(data: &[u8], env: &Env, scope: &str) -> Result<Credentials, E> {
+        Self::new(parse_file(data)?, env, scope)
+    }
+
+    /// The first two steps of the search, which read files only: the
+    /// credentials they find, or none when the metadata server is next.
+    pub fn find_in_files(env: &Env, scope: &str) -> Result<Option<Credentials>, E> {
+        match Self::file_kind(env)? {
+            Some(kind) => Ok(Some(Self::new(kind, env, scope)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Looks for credentials as Google's libraries do, for `scope`.
+    pub async fn find(env: &Env, scope: &str) -> Result<Credentials, E> {
+        let metadata = metadata_client()?;
+        let kind = Self::find_kind(env, &metadata).await?;
+        Self::new(kind, env, scope)
+    }
+
+    fn file_kind(env: &Env) -> Result<Option<Kind>, E> {
         if let Some(f) = &env.application_credentials {
-            return read_file(Path::new(f)).map_err(|e| E::ApplicationCredentials(Box::new(e)));
+            return read_file(Path::new(f))
+                .map(Some)
+                .map_err(|e| E::ApplicationCredentials(Box::new(e)));
         }
         if let Some(path) = well_known_file(env) {
             if let Ok(data) = std::fs::read(&path) {
-                return parse_file(&data).map_err(|e| E::WellKnownFile {
+                return parse_file(&data).map(Some).map_err(|e| E::WellKnownFile {
                     path,
                     err: Box::new(e),
                 });
             }
+        }
+        Ok(None)
+    }
+
+    async fn find_kind(env: &Env, metadata: &reqwest::Client) -> Result<Kind, E> {
+        if let Some(kind) = Self::file_kind(env)? {
+            return Ok(kind);
         }
         if on_gce(env, metadata).await {
             return Ok(Kind::Metadata {
@@ -470,7 +511,7 @@ impl Credentials {
                 key_id,
                 token_uri,
             } => {
-                let a = assertion(email, key, key_id, token_uri)?;
+                let a = assertion(email, key, key_id, token_uri, &self.scope)?;
                 let (status, body) = self
                     .post_form(token_uri, &[("grant_type", JWT_GRANT), ("assertion", &a)])
                     .await?;
@@ -507,7 +548,7 @@ impl Credentials {
                 let suffix = format!(
                     "instance/service-accounts/default/token?{}",
                     url::form_urlencoded::Serializer::new(String::new())
-                        .append_pair("scopes", SCOPE)
+                        .append_pair("scopes", &self.scope)
                         .finish()
                 );
                 let url = format!("http://{host}/computeMetadata/v1/{suffix}");

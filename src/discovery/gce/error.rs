@@ -8,7 +8,7 @@ use crate::httpclient::{error_chain, OAuth2Error};
 use super::credentials::NOT_FOUND;
 
 /// An I/O error as Go words the common ones.
-pub(super) fn go_io(e: &std::io::Error) -> String {
+pub(crate) fn go_io(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => "no such file or directory".into(),
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),

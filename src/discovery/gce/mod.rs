@@ -14,6 +14,8 @@
 pub mod credentials;
 mod error;
 
+pub(crate) use error::go_io;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -282,7 +284,7 @@ impl Gce {
 /// to `sink` under `gce/<index>/` every refresh interval. Credentials are
 /// looked for once; none found is logged and the entry finds nothing.
 pub async fn run(index: usize, cfg: GceSdConfig, _base: PathBuf, sink: Sink) {
-    let creds = match Credentials::find(&credentials::process_env()).await {
+    let creds = match Credentials::find(&credentials::process_env(), credentials::SCOPE).await {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(component = "discovery manager", discovery = "gce", err = %format!("error setting up communication with GCE service: {e}"), "Cannot create service discovery");

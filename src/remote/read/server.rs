@@ -6,7 +6,9 @@
 //!   `ReadResponse`; `STREAMED_XOR_CHUNKS` is a sequence of frames (uvarint
 //!   length, big-endian CRC32C of the message, a `ChunkedReadResponse`),
 //!   one series per frame or several frames per series, series in label
-//!   order, each frame at most about `--storage.remote.read-max-bytes-in-frame`.
+//!   order, each frame at most about `--storage.remote.read-max-bytes-in-frame`,
+//!   made and handed on one at a time as the series are read
+//!   ([`StreamedRead::frames`]), so the answer is never held whole.
 //! - External labels are added to the series answered (a stored label of
 //!   the same name wins), and an `=` matcher on an external label's value
 //!   matches the series stored without it.
@@ -100,15 +102,33 @@ fn with_external(labels: &Labels, ext: &Labels) -> Vec<Label> {
         .collect()
 }
 
+/// What to answer: a whole answer, or a streamed one to make frame by
+/// frame.
+pub enum Answer {
+    /// The answer, whole (`SAMPLES`, or an error).
+    Whole(ReadAnswer),
+    /// A checked `STREAMED_XOR_CHUNKS` request.
+    Streamed(StreamedRead),
+}
+
+/// A `STREAMED_XOR_CHUNKS` request whose matchers were checked.
+pub struct StreamedRead {
+    req: ReadRequest,
+    /// Each query's matchers.
+    matchers: Vec<Vec<Matcher>>,
+    ext: Labels,
+    limits: ReadLimits,
+}
+
 /// Answers one remote read request body.
-pub fn handle(db: &dyn Queryable, body: &[u8], ext: &Labels, limits: ReadLimits) -> ReadAnswer {
+pub fn handle(db: &dyn Queryable, body: &[u8], ext: &Labels, limits: ReadLimits) -> Answer {
     let raw = match crate::remote::decode_snappy(body, limits.max_request_bytes) {
         Ok(r) => r,
-        Err(e) => return error(400, e.to_string()),
+        Err(e) => return Answer::Whole(error(400, e.to_string())),
     };
     let req = match ReadRequest::decode(raw.as_slice()) {
         Ok(r) => r,
-        Err(e) => return error(400, e.to_string()),
+        Err(e) => return Answer::Whole(error(400, e.to_string())),
     };
     let kind = if req.accepted_response_types.is_empty() {
         Some(ResponseType::Samples)
@@ -118,17 +138,35 @@ pub fn handle(db: &dyn Queryable, body: &[u8], ext: &Labels, limits: ReadLimits)
             .find_map(|t| ResponseType::try_from(*t).ok())
     };
     let Some(kind) = kind else {
-        return error(
+        return Answer::Whole(error(
             400,
             format!(
                 "server does not support any of the requested response types: {:?}",
                 req.accepted_response_types
             ),
-        );
+        ));
     };
     match kind {
-        ResponseType::Samples => samples(db, &req, ext, limits),
-        ResponseType::StreamedXorChunks => streamed(db, &req, ext, limits),
+        ResponseType::Samples => Answer::Whole(samples(db, &req, ext, limits)),
+        ResponseType::StreamedXorChunks => {
+            // every query's matchers before the first frame: a bad one is
+            // still a 400
+            let matchers = match req
+                .queries
+                .iter()
+                .map(|q| matchers(&q.matchers, ext))
+                .collect::<Result<Vec<_>, _>>()
+            {
+                Ok(m) => m,
+                Err(e) => return Answer::Whole(error(400, e)),
+            };
+            Answer::Streamed(StreamedRead {
+                req,
+                matchers,
+                ext: ext.clone(),
+                limits,
+            })
+        }
     }
 }
 
@@ -189,9 +227,10 @@ fn samples(db: &dyn Queryable, req: &ReadRequest, ext: &Labels, limits: ReadLimi
     }
 }
 
-/// Appends one frame: uvarint length, big-endian CRC32C, message.
-fn frame(out: &mut Vec<u8>, msg: &ChunkedReadResponse) {
+/// One frame: uvarint length, big-endian CRC32C, message.
+fn frame(msg: &ChunkedReadResponse) -> Vec<u8> {
     let bytes = msg.encode_to_vec();
+    let mut out = Vec::with_capacity(bytes.len() + 14);
     let mut n = bytes.len() as u64;
     while n >= 0x80 {
         out.push((n as u8) | 0x80);
@@ -200,82 +239,222 @@ fn frame(out: &mut Vec<u8>, msg: &ChunkedReadResponse) {
     out.push(n as u8);
     out.extend_from_slice(&crc32c::crc32c(&bytes).to_be_bytes());
     out.extend_from_slice(&bytes);
+    out
 }
 
-fn streamed(db: &dyn Queryable, req: &ReadRequest, ext: &Labels, limits: ReadLimits) -> ReadAnswer {
-    use tsdb::chunkenc::prom::{encode_xor, SAMPLES_PER_CHUNK};
-    let mut out = Vec::new();
-    for (qi, q) in req.queries.iter().enumerate() {
-        let ms = match matchers(&q.matchers, ext) {
-            Ok(m) => m,
-            Err(e) => return error(400, e),
-        };
-        let querier = match db.querier(q.start_timestamp_ms, q.end_timestamp_ms) {
-            Ok(q) => q,
-            Err(e) => return error(500, e.to_string()),
-        };
-        let series = match querier.select(&ms) {
-            Ok(s) => s,
-            Err(e) => return error(500, e.to_string()),
-        };
-        for mut s in series {
-            let samples = s
-                .samples
-                .collect_between(q.start_timestamp_ms, q.end_timestamp_ms);
-            if samples.is_empty() {
-                continue;
-            }
-            let labels = with_external(&s.labels, ext);
-            let label_bytes: usize = labels
-                .iter()
-                .map(|l| l.name.len() + l.value.len() + 4)
-                .sum();
-            let mut current = ChunkedSeries {
-                labels: labels.clone(),
-                chunks: Vec::new(),
-            };
-            let mut budget = limits.max_bytes_in_frame as isize - label_bytes as isize;
-            for part in samples.chunks(SAMPLES_PER_CHUNK) {
-                let data = encode_xor(part);
-                budget -= data.len() as isize + 24;
-                current.chunks.push(Chunk {
-                    min_time_ms: part[0].0,
-                    max_time_ms: part[part.len() - 1].0,
-                    r#type: CHUNK_XOR,
-                    data,
-                });
-                if budget <= 0 {
-                    frame(
-                        &mut out,
-                        &ChunkedReadResponse {
-                            chunked_series: vec![std::mem::replace(
-                                &mut current,
-                                ChunkedSeries {
-                                    labels: labels.clone(),
-                                    chunks: Vec::new(),
-                                },
-                            )],
-                            query_index: qi as i64,
-                        },
-                    );
-                    budget = limits.max_bytes_in_frame as isize - label_bytes as isize;
+impl StreamedRead {
+    /// Makes the answer's frames in order, handing each to `sink` as soon
+    /// as it is made; one series' samples are read at a time. Stops early
+    /// when `sink` says no (the client went away). A database error is
+    /// returned as it happens, frames before it having been handed on.
+    pub fn frames(
+        &self,
+        db: &dyn Queryable,
+        sink: &mut dyn FnMut(Vec<u8>) -> bool,
+    ) -> Result<(), String> {
+        use tsdb::chunkenc::prom::{encode_xor, SAMPLES_PER_CHUNK};
+        let (ext, max_bytes) = (&self.ext, self.limits.max_bytes_in_frame as isize);
+        for (qi, (q, ms)) in self.req.queries.iter().zip(&self.matchers).enumerate() {
+            let querier = db
+                .querier(q.start_timestamp_ms, q.end_timestamp_ms)
+                .map_err(|e| e.to_string())?;
+            let series = querier.select_lazy(ms).map_err(|e| e.to_string())?;
+            for mut s in series {
+                let samples = s
+                    .samples
+                    .collect_between(q.start_timestamp_ms, q.end_timestamp_ms);
+                if samples.is_empty() {
+                    continue;
                 }
-            }
-            if !current.chunks.is_empty() {
-                frame(
-                    &mut out,
-                    &ChunkedReadResponse {
+                let labels = with_external(&s.labels, ext);
+                let label_bytes: usize = labels
+                    .iter()
+                    .map(|l| l.name.len() + l.value.len() + 4)
+                    .sum();
+                let mut current = ChunkedSeries {
+                    labels: labels.clone(),
+                    chunks: Vec::new(),
+                };
+                let mut budget = max_bytes - label_bytes as isize;
+                for part in samples.chunks(SAMPLES_PER_CHUNK) {
+                    let data = encode_xor(part);
+                    budget -= data.len() as isize + 24;
+                    current.chunks.push(Chunk {
+                        min_time_ms: part[0].0,
+                        max_time_ms: part[part.len() - 1].0,
+                        r#type: CHUNK_XOR,
+                        data,
+                    });
+                    if budget <= 0 {
+                        let full = std::mem::replace(
+                            &mut current,
+                            ChunkedSeries {
+                                labels: labels.clone(),
+                                chunks: Vec::new(),
+                            },
+                        );
+                        let f = frame(&ChunkedReadResponse {
+                            chunked_series: vec![full],
+                            query_index: qi as i64,
+                        });
+                        if !sink(f) {
+                            return Ok(());
+                        }
+                        budget = max_bytes - label_bytes as isize;
+                    }
+                }
+                if !current.chunks.is_empty() {
+                    let f = frame(&ChunkedReadResponse {
                         chunked_series: vec![current],
                         query_index: qi as i64,
-                    },
-                );
+                    });
+                    if !sink(f) {
+                        return Ok(());
+                    }
+                }
             }
         }
+        Ok(())
     }
-    ReadAnswer {
-        status: 200,
-        content_type: STREAMED_CONTENT_TYPE,
-        snappy: false,
-        body: out,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::proto::{LabelMatcher, Query};
+    use super::*;
+
+    /// A store of `n` series of 1000 samples each, and a streamed request
+    /// for all of them.
+    fn setup(n: usize) -> (tsdb::read::MemQueryable, Vec<u8>) {
+        let mut db = tsdb::read::MemQueryable::new();
+        for i in 0..n {
+            let l = Labels::from_pairs(&[("__name__", "m"), ("i", &format!("{i:03}"))]);
+            for t in 0..1000i64 {
+                db.add(&l, t * 1000, (i as i64 * t) as f64);
+            }
+        }
+        let req = ReadRequest {
+            queries: vec![Query {
+                start_timestamp_ms: 0,
+                end_timestamp_ms: 1_000_000,
+                matchers: vec![LabelMatcher {
+                    r#type: 0,
+                    name: "__name__".into(),
+                    value: "m".into(),
+                }],
+                hints: None,
+            }],
+            accepted_response_types: vec![ResponseType::StreamedXorChunks as i32],
+        };
+        let body = snap::raw::Encoder::new()
+            .compress_vec(&req.encode_to_vec())
+            .unwrap();
+        (db, body)
+    }
+
+    fn limits() -> ReadLimits {
+        ReadLimits {
+            sample_limit: 0,
+            max_bytes_in_frame: 1024,
+            max_request_bytes: 1 << 20,
+        }
+    }
+
+    fn decode(f: &[u8]) -> ChunkedReadResponse {
+        let (mut len, mut i) = (0usize, 0);
+        loop {
+            len |= ((f[i] & 0x7f) as usize) << (7 * i);
+            i += 1;
+            if f[i - 1] < 0x80 {
+                break;
+            }
+        }
+        assert_eq!(f.len(), i + 4 + len, "one frame");
+        let msg = &f[i + 4..];
+        assert_eq!(crc32c::crc32c(msg).to_be_bytes(), f[i..i + 4]);
+        ChunkedReadResponse::decode(msg).unwrap()
+    }
+
+    #[test]
+    fn frames_are_handed_on_one_by_one_in_series_order() {
+        let (db, body) = setup(3);
+        let Answer::Streamed(s) = handle(&db, &body, &Labels::default(), limits()) else {
+            panic!("not streamed");
+        };
+        let mut frames = Vec::new();
+        s.frames(&db, &mut |f| {
+            frames.push(f);
+            true
+        })
+        .unwrap();
+        // 1000 samples in chunks of 120, about 1 KiB a frame: several
+        // frames per series, each a message of its own
+        assert!(frames.len() > 3, "{}", frames.len());
+        let mut samples = Vec::new();
+        let mut order = Vec::new();
+        for f in &frames {
+            let m = decode(f);
+            assert_eq!(m.chunked_series.len(), 1);
+            let cs = &m.chunked_series[0];
+            let i = cs
+                .labels
+                .iter()
+                .find(|l| l.name == "i")
+                .unwrap()
+                .value
+                .clone();
+            if order.last() != Some(&i) {
+                order.push(i.clone());
+            }
+            for c in &cs.chunks {
+                for (t, v) in tsdb::chunkenc::prom::decode_xor(&c.data).unwrap() {
+                    samples.push((i.clone(), t, v));
+                }
+            }
+        }
+        assert_eq!(order, ["000", "001", "002"]);
+        assert_eq!(samples.len(), 3000);
+        assert_eq!(samples[1999], ("001".to_string(), 999_000, 999.0));
+    }
+
+    #[test]
+    fn a_sink_that_says_no_stops_the_making() {
+        let (db, body) = setup(50);
+        let Answer::Streamed(s) = handle(&db, &body, &Labels::default(), limits()) else {
+            panic!("not streamed");
+        };
+        let mut made = 0;
+        s.frames(&db, &mut |_| {
+            made += 1;
+            made < 2
+        })
+        .unwrap();
+        assert_eq!(made, 2);
+    }
+
+    #[test]
+    fn a_bad_matcher_of_any_query_is_a_400_before_any_frame() {
+        let (db, _) = setup(1);
+        let q = |value: &str| Query {
+            start_timestamp_ms: 0,
+            end_timestamp_ms: 1,
+            matchers: vec![LabelMatcher {
+                r#type: 2,
+                name: "__name__".into(),
+                value: value.into(),
+            }],
+            hints: None,
+        };
+        let req = ReadRequest {
+            queries: vec![q("m"), q("(")],
+            accepted_response_types: vec![ResponseType::StreamedXorChunks as i32],
+        };
+        let body = snap::raw::Encoder::new()
+            .compress_vec(&req.encode_to_vec())
+            .unwrap();
+        match handle(&db, &body, &Labels::default(), limits()) {
+            Answer::Whole(a) => assert_eq!(a.status, 400),
+            Answer::Streamed(_) => panic!("streamed"),
+        }
     }
 }

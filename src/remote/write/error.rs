@@ -1,6 +1,7 @@
 //! Why a remote write endpoint's sender could not be made, or a client for
 //! one request (`round_robin_dns`) could not.
 
+use crate::discovery::gce::credentials::CredentialsError;
 use crate::httpclient::HttpClientError;
 
 /// A sender or request client that could not be made.
@@ -12,6 +13,16 @@ pub enum SenderError {
     /// The `azuread` credentials cannot be used.
     #[error(transparent)]
     AzureAd(#[from] crate::discovery::azure::AzureError),
+    /// The `google_iam` credentials file cannot be read.
+    #[error("error reading Google credentials file: {0}")]
+    GoogleFileRead(CredentialsError),
+    /// The `google_iam` credentials file is not one Google's libraries take.
+    #[error("error parsing Google credentials file: {0}")]
+    GoogleFileParse(CredentialsError),
+    /// Google's application default credentials were not found, or are
+    /// not usable.
+    #[error("error finding default Google credentials: {0}")]
+    GoogleDefault(CredentialsError),
     /// The endpoint's URL does not parse.
     #[error("{0}")]
     Url(#[from] url::ParseError),

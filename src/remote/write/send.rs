@@ -4,16 +4,25 @@
 //! retried after a backoff or `Retry-After`; other 4xx dropped). A 2.0
 //! receiver that answers 415, or answers 2xx without saying what it wrote
 //! (a 1.0-only receiver that decoded nothing), makes the queue speak 1.0.
+//!
+//! Authentication besides the HTTP client's own: `sigv4` signatures,
+//! `azuread` tokens of Microsoft Entra ID, and `google_iam` tokens of
+//! Google Cloud for Cloud Monitoring (from `credentials_file`, else
+//! Google's application default credentials: the file of
+//! `GOOGLE_APPLICATION_CREDENTIALS` or gcloud's well-known file, read when
+//! the sender is made, else the metadata server, looked for at the first
+//! send).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::error::{SenderError, SigningError};
-use crate::config::remote::{AzureAdConfig, RemoteWriteConfig};
+use crate::config::remote::{AzureAdConfig, AzureCertificate, GoogleIamConfig, RemoteWriteConfig};
 use crate::discovery::azure::credentials::TokenSource;
 use crate::discovery::azure::AzureError;
 use crate::discovery::ec2::credentials;
+use crate::discovery::gce::credentials as google;
 use crate::httpclient::{sigv4, HttpClient};
 
 /// How one attempt ended.
@@ -54,12 +63,87 @@ pub struct Sender {
     sigv4: Option<SigV4>,
     /// With `azuread`: Microsoft Entra ID tokens.
     azuread: Option<TokenSource>,
+    /// With `google_iam`: Google Cloud tokens.
+    google_iam: Option<GoogleIam>,
+}
+
+/// The scope of `google_iam` tokens: writing to Cloud Monitoring.
+pub const MONITORING_WRITE: &str = "https://www.googleapis.com/auth/monitoring.write";
+
+/// The Google credentials of a `google_iam` entry: those of its file, or
+/// the application default credentials (the metadata server's looked for
+/// at the first request when no file names them).
+struct GoogleIam {
+    env: google::Env,
+    found: tokio::sync::Mutex<Option<std::sync::Arc<google::Credentials>>>,
+}
+
+impl GoogleIam {
+    /// Reads `credentials_file` (against `base_dir`), else the files of
+    /// the default credentials.
+    fn new(cfg: &GoogleIamConfig, base_dir: &std::path::Path) -> Result<GoogleIam, SenderError> {
+        let env = google::process_env();
+        let found = if cfg.credentials_file.is_empty() {
+            google::Credentials::find_in_files(&env, MONITORING_WRITE)
+                .map_err(SenderError::GoogleDefault)?
+        } else {
+            let path = base_dir.join(&cfg.credentials_file);
+            let data = std::fs::read(&path).map_err(|err| {
+                SenderError::GoogleFileRead(google::CredentialsError::Open {
+                    path: path.display().to_string(),
+                    err,
+                })
+            })?;
+            Some(
+                google::Credentials::from_json(&data, &env, MONITORING_WRITE)
+                    .map_err(SenderError::GoogleFileParse)?,
+            )
+        };
+        Ok(GoogleIam {
+            env,
+            found: tokio::sync::Mutex::new(found.map(std::sync::Arc::new)),
+        })
+    }
+
+    /// The `Authorization` header value.
+    async fn authorization(&self) -> Result<String, SenderError> {
+        let creds = {
+            let mut found = self.found.lock().await;
+            match &*found {
+                Some(c) => std::sync::Arc::clone(c),
+                None => {
+                    let c = google::Credentials::find(&self.env, MONITORING_WRITE)
+                        .await
+                        .map_err(SenderError::GoogleDefault)?;
+                    tracing::info!(component = "remote", credentials = %c.kind.describe(), "Found Google credentials");
+                    let c = std::sync::Arc::new(c);
+                    *found = Some(std::sync::Arc::clone(&c));
+                    c
+                }
+            }
+        };
+        creds
+            .authorization()
+            .await
+            .map_err(SenderError::GoogleDefault)
+    }
+
+    /// Drops the token kept (the receiver refused it).
+    async fn forget(&self) {
+        if let Some(c) = &*self.found.lock().await {
+            c.forget().await;
+        }
+    }
 }
 
 /// The token source of an `azuread` entry: its cloud's Entra ID, Azure
 /// Monitor's scope (or the configured one), tokens replaced halfway
 /// through their lifetime as Prometheus replaces them.
-fn azuread_tokens(a: &AzureAdConfig, client: &reqwest::Client) -> Result<TokenSource, AzureError> {
+fn azuread_tokens(
+    a: &AzureAdConfig,
+    client: &reqwest::Client,
+    base_dir: &std::path::Path,
+) -> Result<TokenSource, AzureError> {
     use crate::discovery::azure::credentials::{
         process_env, Credential, ManagedIdentityEndpoint, AZURE_CHINA, AZURE_GOVERNMENT,
         AZURE_PUBLIC,
@@ -87,6 +171,12 @@ fn azuread_tokens(a: &AzureAdConfig, client: &reqwest::Client) -> Result<TokenSo
             client_id: w.client_id.clone(),
             token_file,
         }
+    } else if let Some(c) = &a.certificate {
+        Credential::ClientCertificate {
+            tenant: c.tenant_id.clone(),
+            client_id: c.client_id.clone(),
+            certificate: std::sync::Arc::new(client_certificate(c, base_dir)?),
+        }
     } else if let Some(o) = &a.oauth {
         Credential::new(
             "OAuth",
@@ -105,6 +195,40 @@ fn azuread_tokens(a: &AzureAdConfig, client: &reqwest::Client) -> Result<TokenSo
         a.scope.clone()
     };
     TokenSource::for_scope(credential, cloud, scope, true, client.clone())
+}
+
+/// The certificate and key of `azuread`'s `certificate` (files against
+/// `base_dir`), as PEM.
+fn client_certificate(
+    c: &AzureCertificate,
+    base_dir: &std::path::Path,
+) -> Result<crate::discovery::azure::certificate::ClientCertificate, AzureError> {
+    let read = |what, file: &str| {
+        let path = base_dir.join(file);
+        std::fs::read(&path).map_err(|err| AzureError::ReadCertificate {
+            what,
+            file: path.display().to_string(),
+            err,
+        })
+    };
+    let mut data = read("certificate", &c.certificate_path)?;
+    if !c.certificate_key_path.is_empty() {
+        data.push(b'\n');
+        data.extend(read("private key", &c.certificate_key_path)?);
+    }
+    if c.certificate_password
+        .as_ref()
+        .is_some_and(|p| !p.0.is_empty())
+    {
+        return Err(AzureError::CertificateData(Box::new(AzureError::Certificate(
+            "certificate_password is for PKCS #12 (PFX) files, which flint does not read: give the certificate and its key as PEM, without a password".into(),
+        ))));
+    }
+    crate::discovery::azure::certificate::ClientCertificate::from_pem(
+        &data,
+        c.send_certificate_chain,
+    )
+    .map_err(|e| AzureError::CertificateData(Box::new(e)))
 }
 
 /// Signing requests with AWS Signature Version 4.
@@ -203,13 +327,18 @@ fn retry_after(h: Option<&reqwest::header::HeaderValue>) -> Option<Duration> {
 impl Sender {
     /// The client for `cfg` (relative files against `base_dir`).
     pub fn new(cfg: &RemoteWriteConfig, base_dir: &std::path::Path) -> Result<Sender, SenderError> {
-        let http = HttpClient::new(&cfg.http, base_dir, false)?;
+        let http = HttpClient::new(&cfg.http_client(), base_dir, false)?;
         let azuread = match &cfg.azuread {
-            Some(a) => Some(azuread_tokens(a, http.client())?),
+            Some(a) => Some(azuread_tokens(a, http.client(), base_dir)?),
+            None => None,
+        };
+        let google_iam = match &cfg.google_iam {
+            Some(g) => Some(GoogleIam::new(g, base_dir)?),
             None => None,
         };
         Ok(Sender {
             azuread,
+            google_iam,
             http,
             base_dir: base_dir.to_path_buf(),
             v2: AtomicBool::new(cfg.protobuf_message == crate::config::remote::PROTO_V2),
@@ -250,7 +379,7 @@ impl Sender {
         }
         let pick = addrs[(crate::app::now_ms() as usize) % addrs.len()];
         Ok(HttpClient::new_resolved(
-            &self.cfg.http,
+            &self.cfg.http_client(),
             &self.base_dir,
             &host,
             pick,
@@ -335,6 +464,18 @@ impl Sender {
             },
             None => req,
         };
+        let req = match &self.google_iam {
+            Some(g) => match g.authorization().await {
+                Ok(h) => req.header(reqwest::header::AUTHORIZATION, h),
+                Err(e) => {
+                    return Attempt::Retry {
+                        reason: format!("getting a Google token: {}", error_chain(&e)),
+                        retry_after: None,
+                    }
+                }
+            },
+            None => req,
+        };
         let resp = match req.body(body).send().await {
             Ok(r) => r,
             Err(e) => {
@@ -379,6 +520,9 @@ impl Sender {
             }
             if let Some(t) = &self.azuread {
                 t.forget().await;
+            }
+            if let Some(g) = &self.google_iam {
+                g.forget().await;
             }
         }
         if status.as_u16() == 415 && v2 {
