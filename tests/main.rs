@@ -30,6 +30,7 @@ mod relabel;
 mod remote_read;
 mod remote_write;
 mod rules;
+mod scale_faults;
 mod scrape;
 mod seed;
 mod server;
