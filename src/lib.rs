@@ -18,7 +18,6 @@ pub mod gotemplate;
 pub mod httpclient;
 pub mod logging;
 pub mod otlp;
-pub mod relabel;
 pub mod remote;
 pub mod rfc3339;
 pub mod rules;

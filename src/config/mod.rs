@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::relabel::RelabelConfig;
+use relabel::RelabelConfig;
 
 /// The whole configuration file.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]

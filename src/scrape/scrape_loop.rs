@@ -746,7 +746,7 @@ fn stored_labels(parsed: &[(String, String)], t: &Target) -> Result<Option<Label
     let labels = if t.metric_relabel.is_empty() {
         Some(labels)
     } else {
-        crate::relabel::relabel(&labels, &t.metric_relabel).filter(|l| {
+        relabel::relabel(&labels, &t.metric_relabel).filter(|l| {
             l.metric_name().is_some_and(|n| !n.is_empty()) && l.iter().all(|x| !x.name.is_empty())
         })
     };

@@ -76,7 +76,7 @@ pub struct Target {
     /// Whether exposed timestamps are used.
     pub honor_timestamps: bool,
     /// Rules applied to scraped series before storing.
-    pub metric_relabel: Vec<crate::relabel::RelabelConfig>,
+    pub metric_relabel: Vec<relabel::RelabelConfig>,
     /// Limits in force.
     pub limits: crate::config::Limits,
     /// Whether series with explicit timestamps get stale markers.
@@ -181,7 +181,7 @@ impl Target {
                 .map(|(k, v)| Label::new(k.as_str(), v.as_str()))
                 .collect(),
         );
-        let Some(relabeled) = crate::relabel::relabel(&discovered_set, &sc.relabel_configs) else {
+        let Some(relabeled) = relabel::relabel(&discovered_set, &sc.relabel_configs) else {
             return Err(d);
         };
         let Some(addr) = relabeled.get("__address__").map(str::to_string) else {

@@ -19,6 +19,7 @@
 //!
 //! Rules are applied to a small copy-on-write builder over the input label
 //! set, so a chain of rules copies the labels at most once, at the end.
+#![deny(missing_docs)]
 
 use std::fmt;
 use std::str::FromStr;
