@@ -84,7 +84,7 @@ pub struct Target {
     /// Format assumed for a missing or unknown Content-Type.
     pub fallback_protocol: Option<String>,
     /// How histograms are read.
-    pub histograms: crate::textparse::protobuf::HistogramOptions,
+    pub histograms: textparse::protobuf::HistogramOptions,
     /// Most buckets of a native histogram (0: no limit).
     pub bucket_limit: u64,
     /// Highest schema native histograms are stored at.
