@@ -145,7 +145,7 @@ pub struct Regexp {
 
 impl Regexp {
     /// Compiles `source` as `^(?s:source)$`. The error reads like
-    /// Prometheus's: `error parsing regexp: <reason>: `<anchored pattern>``.
+    /// Prometheus's: ``error parsing regexp: <reason>: `<anchored pattern>` ``.
     pub fn new(source: &str) -> Result<Self, String> {
         let anchored = format!("^(?s:{source})$");
         match regex::Regex::new(&anchored) {

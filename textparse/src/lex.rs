@@ -21,7 +21,8 @@ pub(super) fn go_quote(b: &[u8]) -> String {
     quote_with(b, Escape::Controls)
 }
 
-/// Bit pattern of the NaN that [`PromParser::series`] returns for any NaN
+/// Bit pattern of the NaN that
+/// [`PromParser::series`](crate::PromParser::series) returns for any NaN
 /// value (Prometheus's `value.NormalNaN`, distinct from its stale marker
 /// `0x7ff0000000000002`).
 pub const NORMAL_NAN_BITS: u64 = 0x7ff8_0000_0000_0001;
