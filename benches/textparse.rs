@@ -1,4 +1,4 @@
-//! Benchmarks of the Prometheus text format parser (`flint::textparse`).
+//! Benchmarks of the Prometheus text format parser (`textparse`).
 //!
 //! The body is generated: about 1000 series in the shape of a typical
 //! exporter (counters with a few labels, histograms with `le` buckets, a
@@ -11,7 +11,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use flint::textparse::{Entry, PromParser};
+use textparse::{Entry, PromParser};
 
 /// Builds an exposition body and returns it with its number of samples.
 fn body() -> (Vec<u8>, u64) {

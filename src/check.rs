@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use crate::textparse::{Entry, MetricType, PromParser};
+use textparse::{Entry, MetricType, PromParser};
 
 /// Exit code: all checks passed.
 pub const SUCCESS: i32 = 0;

@@ -3,27 +3,8 @@
 
 use std::fmt::Write as _;
 
+use textparse::push_label_value;
 use tsdb::labels::Labels;
-
-/// Appends a label value with the text format's escapes: `\\`, `\"` and
-/// `\n`.
-pub fn push_label_value(out: &mut String, v: &str) {
-    for c in v.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// A label value with the text format's escapes (see [`push_label_value`]).
-pub fn escape_label_value(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    push_label_value(&mut out, v);
-    out
-}
 
 /// Appends `name{labels} value [timestamp]\n`, without `__name__` in the
 /// braces and with label values escaped.

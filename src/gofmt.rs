@@ -1,21 +1,19 @@
 //! Go-compatible formatting for the server, in one place: `strconv.Quote`
 //! (with the escape sets callers rely on), `strconv.FormatFloat`, the float
 //! spellings of Prometheus's exposition, JSON and OpenMetrics, and Go's
-//! printing of `time.Time`. The forms PromQL needs too live in
-//! [`promql::gofmt`] and are re-exported here.
+//! printing of `time.Time`. The forms PromQL and the exposition parsers
+//! (the `textparse` crate) need too live in [`promql::gofmt`] and are
+//! re-exported here.
 
-pub use promql::gofmt::{format_e, format_f, format_g, quote, quote_bytes_to, quote_with, Escape};
+pub use promql::gofmt::{
+    format_e, format_f, format_g, go_float, om_float, quote, quote_bytes_to, quote_with, special,
+    Escape,
+};
 
 /// `s` quoted as rule templates' `%q` quotes it: Go's `strconv.Quote`
 /// escapes for ASCII, every other character as it is.
 pub fn quote_ascii(s: &str) -> String {
     quote_with(s.as_bytes(), Escape::AsciiControls)
-}
-
-/// Bytes quoted like Go's `%q`, for exposition parse errors: ASCII and C1
-/// controls escaped, invalid UTF-8 as `\xNN`.
-pub fn quote_controls(b: &[u8]) -> String {
-    quote_with(b, Escape::Controls)
 }
 
 /// Decimal digits of `|v|` (no leading zeros, no trailing zeros) and the
@@ -91,17 +89,6 @@ fn fmt_f(d: &[u8], dp: i32, prec: usize) -> String {
     s
 }
 
-/// `NaN` (`+NaN` with `plus`), `+Inf`, `-Inf` for the non-finite values.
-pub(crate) fn special(v: f64, plus: bool) -> Option<String> {
-    if v.is_nan() {
-        Some(if plus { "+NaN" } else { "NaN" }.to_string())
-    } else if v.is_infinite() {
-        Some(if v > 0.0 { "+Inf" } else { "-Inf" }.to_string())
-    } else {
-        None
-    }
-}
-
 /// `strconv.FormatFloat(v, fmt, prec, 64)` for `fmt` in `e E f g G`;
 /// `prec` `None` is -1 (shortest).
 pub fn format_float(v: f64, fmt: char, prec: Option<usize>) -> String {
@@ -168,32 +155,6 @@ pub fn format_float(v: f64, fmt: char, prec: Option<usize>) -> String {
     }
 }
 
-/// Go's `strconv.FormatFloat(v, 'g', -1, 64)` (`fmt`'s `%v` of a
-/// `float64`) with Prometheus's spellings of the specials: `1e+06`,
-/// `0.0001`, `1.5e-05`, `+Inf`, `-Inf`, `NaN`, `-0`.
-pub fn go_float(v: f64) -> String {
-    if let Some(s) = special(v, false) {
-        return s;
-    }
-    if v == 0.0 {
-        return if v.is_sign_negative() { "-0" } else { "0" }.to_string();
-    }
-    format_g(v, -4..6)
-}
-
-/// Prometheus's `formatOpenMetricsFloat`: [`go_float`] with `.0` appended
-/// when it has neither `.` nor `e`; zero of either sign is `0.0`.
-pub fn om_float(v: f64) -> String {
-    if v == 0.0 {
-        return "0.0".to_string();
-    }
-    let mut s = go_float(v);
-    if v.is_finite() && !s.contains(['.', 'e']) {
-        s.push_str(".0");
-    }
-    s
-}
-
 /// Go's default `time.Time` string in UTC: `2006-01-02 15:04:05.999999999 +0000 UTC`.
 pub fn go_time(secs: i64, nanos: u32) -> String {
     let base = crate::rfc3339::format_millis(secs.saturating_mul(1000));
@@ -218,25 +179,6 @@ pub fn rfc3339_nano(ns: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn floats_as_go_g() {
-        for (v, want) in [
-            (1.0, "1"),
-            (0.5, "0.5"),
-            (123456.0, "123456"),
-            (1234567.0, "1.234567e+06"),
-            (1e6, "1e+06"),
-            (0.0001, "0.0001"),
-            (0.00001, "1e-05"),
-            (1.7e9, "1.7e+09"),
-            (-2.5, "-2.5"),
-            (f64::INFINITY, "+Inf"),
-            (f64::NAN, "NaN"),
-        ] {
-            assert_eq!(go_float(v), want, "{v}");
-        }
-    }
 
     /// The general `'g'` path and the shortest one agree, on specials,
     /// both zeros, powers of ten at the form's edges and scattered bit
@@ -268,43 +210,9 @@ mod tests {
     }
 
     #[test]
-    fn om_float_format_matches_go() {
-        let cases: &[(f64, &str)] = &[
-            (0.0, "0.0"),
-            (-0.0, "0.0"),
-            (1.0, "1.0"),
-            (-1.0, "-1.0"),
-            (0.5, "0.5"),
-            (0.001, "0.001"),
-            (0.0001, "0.0001"),
-            (1e-5, "1e-05"),
-            (1.1e-4, "0.00011"),
-            (100000.0, "100000.0"),
-            (1e6, "1e+06"),
-            (1.55555555555552e6, "1.55555555555552e+06"),
-            (123456789.0, "1.23456789e+08"),
-            (1e23, "1e+23"),
-            (1e100, "1e+100"),
-            (-2.5e-10, "-2.5e-10"),
-            (10.0, "10.0"),
-            (f64::INFINITY, "+Inf"),
-            (f64::NEG_INFINITY, "-Inf"),
-            (f64::NAN, "NaN"),
-        ];
-        for (f, want) in cases {
-            assert_eq!(om_float(*f), *want, "{f}");
-        }
-    }
-
-    #[test]
     fn quotes_by_caller() {
-        // templates' %q leaves C1 controls as they are; parse errors escape
-        // them and write invalid UTF-8 as bytes
+        // templates' %q leaves C1 controls as they are (the exposition
+        // parsers' errors escape them: `textparse`'s `go_quote`)
         assert_eq!(quote_ascii("a\"\u{85}\x07"), "\"a\\\"\u{85}\\a\"");
-        assert_eq!(
-            quote_controls("a\"\u{85}\x07".as_bytes()),
-            "\"a\\\"\\u0085\\a\""
-        );
-        assert_eq!(quote_controls(b"\xff"), "\"\\xff\"");
     }
 }

@@ -1,8 +1,9 @@
 //! flint: a single-binary, Prometheus-compatible time-series server.
 //!
 //! The binary (`main.rs`) parses [`flags`], installs [`logging`] and runs
-//! [`server::run`]. Scraping ([`scrape`], [`textparse`]) appends to the
-//! `tsdb` crate; the [`api`] answers queries through the `promql` crate.
+//! [`server::run`]. Scraping ([`scrape`], with the `textparse` and
+//! `relabel` crates) appends to the `tsdb` crate; the [`api`] answers
+//! queries through the `promql` crate.
 #![deny(missing_docs)]
 
 pub mod api;
@@ -18,12 +19,10 @@ pub mod gotemplate;
 pub mod httpclient;
 pub mod logging;
 pub mod otlp;
-pub mod relabel;
 pub mod remote;
 pub mod rfc3339;
 pub mod rules;
 pub mod scrape;
 pub mod server;
-pub mod textparse;
 pub mod tsdbcmd;
 pub mod web;

@@ -14,8 +14,8 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use flint::textparse::protobuf::model::*;
 use prost::Message;
+use textparse::protobuf::model::*;
 
 use crate::common::{enc, http_get, Server};
 use crate::peers::{peers_or_skip, Prometheus};
@@ -55,7 +55,7 @@ impl ProtoTarget {
                 let bytes = b.lock().unwrap().clone();
                 let head = format!(
                     "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    flint::textparse::protobuf::CONTENT_TYPE,
+                    textparse::protobuf::CONTENT_TYPE,
                     bytes.len()
                 );
                 let _ = c.write_all(head.as_bytes());

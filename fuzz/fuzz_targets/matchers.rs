@@ -3,7 +3,7 @@
 //! literal analysis must agree.
 #![no_main]
 
-use flint::relabel::Regexp;
+use relabel::Regexp;
 use libfuzzer_sys::fuzz_target;
 use tsdb::labels::{MatchOp, Matcher};
 

@@ -2,7 +2,7 @@
 //! body with every accessor called on each entry.
 #![no_main]
 
-use flint::textparse::{Entry, OpenMetricsParser};
+use textparse::{Entry, OpenMetricsParser};
 use libfuzzer_sys::fuzz_target;
 
 fn drive(mut p: OpenMetricsParser<'_>, len: usize) {

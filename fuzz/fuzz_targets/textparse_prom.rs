@@ -2,7 +2,7 @@
 //! every accessor called on each entry.
 #![no_main]
 
-use flint::textparse::{Entry, PromParser};
+use textparse::{Entry, PromParser};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,8 +3,8 @@
 //! by entry as a scrape reads it: errors, never panics.
 #![no_main]
 
-use flint::textparse::protobuf::{decode, HistogramOptions, ProtoParser};
-use flint::textparse::Entry;
+use textparse::protobuf::{decode, HistogramOptions, ProtoParser};
+use textparse::Entry;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,6 +1,8 @@
 //! Go's `strconv` formatting as Prometheus prints it: `Quote` and the
-//! float forms PromQL and the server share. The server builds its other Go
-//! formats (`FormatFloat` with a precision, `time.Time`) on these.
+//! float forms PromQL, the exposition parsers and the server share (among
+//! them the text format's [`go_float`] and OpenMetrics's [`om_float`]). The
+//! server builds its other Go formats (`FormatFloat` with a precision,
+//! `time.Time`) on these.
 
 use std::fmt::Write as _;
 use std::ops::Range;
@@ -121,12 +123,17 @@ pub fn quote(s: &str) -> String {
 /// the shortest decimal that reads back as `v`, never in exponent form;
 /// `NaN`, `+Inf`, `-Inf`.
 pub fn format_f(v: f64) -> String {
+    special(v, false).unwrap_or_else(|| format!("{v}"))
+}
+
+/// `NaN` (`+NaN` with `plus`), `+Inf`, `-Inf` for the non-finite values.
+pub fn special(v: f64, plus: bool) -> Option<String> {
     if v.is_nan() {
-        "NaN".to_string()
+        Some(if plus { "+NaN" } else { "NaN" }.to_string())
     } else if v.is_infinite() {
-        if v > 0.0 { "+Inf" } else { "-Inf" }.to_string()
+        Some(if v > 0.0 { "+Inf" } else { "-Inf" }.to_string())
     } else {
-        format!("{v}")
+        None
     }
 }
 
@@ -202,9 +209,83 @@ pub fn format_g(v: f64, plain: Range<i32>) -> String {
     }
 }
 
+/// Go's `strconv.FormatFloat(v, 'g', -1, 64)` (`fmt`'s `%v` of a
+/// `float64`) with Prometheus's spellings of the specials: `1e+06`,
+/// `0.0001`, `1.5e-05`, `+Inf`, `-Inf`, `NaN`, `-0`.
+pub fn go_float(v: f64) -> String {
+    if let Some(s) = special(v, false) {
+        return s;
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() { "-0" } else { "0" }.to_string();
+    }
+    format_g(v, -4..6)
+}
+
+/// Prometheus's `formatOpenMetricsFloat`: [`go_float`] with `.0` appended
+/// when it has neither `.` nor `e`; zero of either sign is `0.0`.
+pub fn om_float(v: f64) -> String {
+    if v == 0.0 {
+        return "0.0".to_string();
+    }
+    let mut s = go_float(v);
+    if v.is_finite() && !s.contains(['.', 'e']) {
+        s.push_str(".0");
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn floats_as_go_g() {
+        for (v, want) in [
+            (1.0, "1"),
+            (0.5, "0.5"),
+            (123456.0, "123456"),
+            (1234567.0, "1.234567e+06"),
+            (1e6, "1e+06"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1.7e9, "1.7e+09"),
+            (-2.5, "-2.5"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NAN, "NaN"),
+        ] {
+            assert_eq!(go_float(v), want, "{v}");
+        }
+    }
+
+    #[test]
+    fn om_float_format_matches_go() {
+        let cases: &[(f64, &str)] = &[
+            (0.0, "0.0"),
+            (-0.0, "0.0"),
+            (1.0, "1.0"),
+            (-1.0, "-1.0"),
+            (0.5, "0.5"),
+            (0.001, "0.001"),
+            (0.0001, "0.0001"),
+            (1e-5, "1e-05"),
+            (1.1e-4, "0.00011"),
+            (100000.0, "100000.0"),
+            (1e6, "1e+06"),
+            (1.55555555555552e6, "1.55555555555552e+06"),
+            (123456789.0, "1.23456789e+08"),
+            (1e23, "1e+23"),
+            (1e100, "1e+100"),
+            (-2.5e-10, "-2.5e-10"),
+            (10.0, "10.0"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+            (f64::NAN, "NaN"),
+        ];
+        for (f, want) in cases {
+            assert_eq!(om_float(*f), *want, "{f}");
+        }
+    }
 
     #[test]
     fn quotes_by_escape() {

@@ -160,7 +160,7 @@ pub fn relabel_steps(app: &App, p: &Params) -> Result<Answer, ApiError> {
     let mut s = String::from("{\"steps\":[");
     for (i, rule) in rules.iter().enumerate() {
         if let Some(ls) = &current {
-            current = crate::relabel::relabel(ls, std::slice::from_ref(rule));
+            current = relabel::relabel(ls, std::slice::from_ref(rule));
         }
         if i > 0 {
             s.push(',');
@@ -180,7 +180,7 @@ pub fn relabel_steps(app: &App, p: &Params) -> Result<Answer, ApiError> {
 
 /// A relabel rule as Prometheus's API writes one (its `relabel.Config`
 /// JSON: empty source labels, target label and zero modulus left out).
-fn write_rule(s: &mut String, r: &crate::relabel::RelabelConfig) {
+fn write_rule(s: &mut String, r: &relabel::RelabelConfig) {
     s.push('{');
     if !r.source_labels.is_empty() {
         s.push_str("\"source_labels\":[");

@@ -27,7 +27,7 @@
 use tracing::warn;
 
 use crate::app::App;
-use crate::textparse::{Entry, PromParser};
+use textparse::{Entry, PromParser};
 
 /// The outcome: HTTP status, plain-text body, extra headers.
 #[derive(Clone, Debug, PartialEq, Eq)]

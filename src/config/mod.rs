@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::relabel::RelabelConfig;
+use relabel::RelabelConfig;
 
 /// The whole configuration file.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -322,7 +322,7 @@ pub fn protocol_header(p: &str) -> Result<&'static str, String> {
         "OpenMetricsText0.0.1" => "application/openmetrics-text;version=0.0.1",
         "PrometheusText0.0.4" => "text/plain;version=0.0.4",
         "PrometheusText1.0.0" => "text/plain;version=1.0.0",
-        "PrometheusProto" => crate::textparse::protobuf::CONTENT_TYPE,
+        "PrometheusProto" => textparse::protobuf::CONTENT_TYPE,
         _ => {
             return Err(format!(
                 "unknown scrape protocol {p}, supported: [OpenMetricsText0.0.1 OpenMetricsText1.0.0 PrometheusProto PrometheusText0.0.4 PrometheusText1.0.0]"
@@ -468,11 +468,8 @@ impl ScrapeConfig {
     }
 
     /// How histograms of this job's scrapes are read.
-    pub fn histogram_options(
-        &self,
-        g: &GlobalConfig,
-    ) -> crate::textparse::protobuf::HistogramOptions {
-        crate::textparse::protobuf::HistogramOptions {
+    pub fn histogram_options(&self, g: &GlobalConfig) -> textparse::protobuf::HistogramOptions {
+        textparse::protobuf::HistogramOptions {
             native: self.native_histograms(g),
             always_classic: self
                 .always_scrape_classic_histograms

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::http::{HttpClientConfig, Secret};
 use super::PromDuration;
-use crate::relabel::RelabelConfig;
+use relabel::RelabelConfig;
 
 /// The remote write message of protocol 1.0.
 pub const PROTO_V1: &str = "prometheus.WriteRequest";

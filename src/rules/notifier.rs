@@ -20,7 +20,7 @@ use crate::discovery::file::FileSdConfig;
 use crate::discovery::http::HttpSdConfig;
 use crate::discovery::{Sink, Sources, TargetGroup};
 use crate::httpclient::{HttpClient, HttpClientError};
-use crate::relabel::{relabel, RelabelConfig};
+use relabel::{relabel, RelabelConfig};
 
 /// The most alerts sent in one request.
 pub const MAX_BATCH_SIZE: usize = 256;

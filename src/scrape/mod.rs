@@ -1,5 +1,5 @@
 //! Scraping: the manager runs one loop per target of each job; each loop
-//! fetches, parses (see [`crate::textparse`]) and appends to the database.
+//! fetches, parses (see [`textparse`]) and appends to the database.
 
 mod cache;
 pub mod client;

@@ -16,7 +16,7 @@ use tsdb::{Db, SeriesHandle, SeriesRef, STALE_NAN_BITS};
 use super::client::JobClient;
 use super::error::{go_style_error, FetchError, JobClientError, StoreError};
 use super::target::{Health, Metadata, Target};
-use crate::textparse::{Entry, MetricType, Parser};
+use textparse::{Entry, MetricType, Parser};
 
 /// A sample of a scrape body: its series' cache key, timestamp, value and
 /// place in the series cache.
@@ -286,7 +286,7 @@ impl ScrapeLoop {
                 .to_ascii_lowercase();
             base == "text/plain"
                 || base == "application/openmetrics-text"
-                || crate::textparse::protobuf::is_protobuf(c)
+                || textparse::protobuf::is_protobuf(c)
         };
         match ct {
             Some(c) if known(c) => Ok(c),
@@ -313,17 +313,16 @@ impl ScrapeLoop {
         let t = Arc::clone(&self.target);
         let content_type = self.content_type_in_force(content_type)?.to_string();
         let decoded;
-        let mut parser = if crate::textparse::protobuf::is_protobuf(&content_type) {
-            decoded = crate::textparse::protobuf::decode(body, t.histograms).map_err(|e| e.msg)?;
-            Parser::Proto(crate::textparse::protobuf::ProtoParser::new(&decoded))
+        let mut parser = if textparse::protobuf::is_protobuf(&content_type) {
+            decoded = textparse::protobuf::decode(body, t.histograms).map_err(|e| e.msg)?;
+            Parser::Proto(textparse::protobuf::ProtoParser::new(&decoded))
         } else {
             Parser::for_content_type(Some(&content_type), body)
         };
         // native histogram samples: (labels, timestamp, histogram)
         let mut hists: Vec<(Labels, i64, FloatHistogram)> = Vec::new();
         // (histogram's place in `hists`, its exemplars), when they are stored
-        let mut hist_exemplars: Vec<(usize, &[crate::textparse::openmetrics::Exemplar])> =
-            Vec::new();
+        let mut hist_exemplars: Vec<(usize, &[textparse::openmetrics::Exemplar])> = Vec::new();
         let mut hists_scraped = 0u64;
         let mut hist_labels: HashMap<Vec<u8>, Option<Labels>> = HashMap::new();
         // classic histograms of a text body becoming ones with custom
@@ -345,7 +344,7 @@ impl ScrapeLoop {
         let mut kept_so_far = 0u64;
         // (sample's place in `samples`, exemplar), when they are stored
         let keep_exemplars = self.db.stores_exemplars();
-        let mut exemplars: Vec<(usize, crate::textparse::openmetrics::Exemplar)> = Vec::new();
+        let mut exemplars: Vec<(usize, textparse::openmetrics::Exemplar)> = Vec::new();
         loop {
             match parser.next_hinted(self.cache.expected(&pass)) {
                 Ok(None) => break,
@@ -746,7 +745,7 @@ fn stored_labels(parsed: &[(String, String)], t: &Target) -> Result<Option<Label
     let labels = if t.metric_relabel.is_empty() {
         Some(labels)
     } else {
-        crate::relabel::relabel(&labels, &t.metric_relabel).filter(|l| {
+        relabel::relabel(&labels, &t.metric_relabel).filter(|l| {
             l.metric_name().is_some_and(|n| !n.is_empty()) && l.iter().all(|x| !x.name.is_empty())
         })
     };

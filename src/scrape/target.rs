@@ -76,7 +76,7 @@ pub struct Target {
     /// Whether exposed timestamps are used.
     pub honor_timestamps: bool,
     /// Rules applied to scraped series before storing.
-    pub metric_relabel: Vec<crate::relabel::RelabelConfig>,
+    pub metric_relabel: Vec<relabel::RelabelConfig>,
     /// Limits in force.
     pub limits: crate::config::Limits,
     /// Whether series with explicit timestamps get stale markers.
@@ -84,7 +84,7 @@ pub struct Target {
     /// Format assumed for a missing or unknown Content-Type.
     pub fallback_protocol: Option<String>,
     /// How histograms are read.
-    pub histograms: crate::textparse::protobuf::HistogramOptions,
+    pub histograms: textparse::protobuf::HistogramOptions,
     /// Most buckets of a native histogram (0: no limit).
     pub bucket_limit: u64,
     /// Highest schema native histograms are stored at.
@@ -181,7 +181,7 @@ impl Target {
                 .map(|(k, v)| Label::new(k.as_str(), v.as_str()))
                 .collect(),
         );
-        let Some(relabeled) = crate::relabel::relabel(&discovered_set, &sc.relabel_configs) else {
+        let Some(relabeled) = relabel::relabel(&discovered_set, &sc.relabel_configs) else {
             return Err(d);
         };
         let Some(addr) = relabeled.get("__address__").map(str::to_string) else {

@@ -83,15 +83,13 @@ fn parse_openmetrics(
     body: &[u8],
     extra: &[(String, String)],
 ) -> Result<BTreeMap<Labels, Vec<(i64, f64)>>, Failure> {
-    let mut p = crate::textparse::Parser::OpenMetrics(
-        crate::textparse::OpenMetricsParser::syntax_only(body),
-    );
+    let mut p = textparse::Parser::OpenMetrics(textparse::OpenMetricsParser::syntax_only(body));
     let mut series: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
     let mut pairs = Vec::new();
     loop {
         match p.next() {
             Ok(None) => break,
-            Ok(Some(crate::textparse::Entry::Series)) => {}
+            Ok(Some(textparse::Entry::Series)) => {}
             Ok(Some(_)) => continue,
             Err(e) => {
                 return Err(Failure::Run(format!(

@@ -19,7 +19,7 @@ use crate::api::response::{ApiError, ErrorType};
 use crate::api::series::match_params;
 use crate::app::{now_ms, App};
 use crate::expfmt::write_sample;
-use crate::textparse::protobuf::model;
+use textparse::protobuf::model;
 
 /// A series' newest sample.
 enum Newest {
@@ -99,9 +99,7 @@ pub async fn serve(app: &Arc<App>, req: Request<Incoming>, gzip: bool) -> Reply 
     })
     .await
     {
-        Ok(Ok(body)) if proto => {
-            respond_bytes(200, crate::textparse::protobuf::CONTENT_TYPE, body, gzip)
-        }
+        Ok(Ok(body)) if proto => respond_bytes(200, textparse::protobuf::CONTENT_TYPE, body, gzip),
         Ok(Ok(body)) => respond_bytes(200, "text/plain; version=0.0.4; charset=utf-8", body, gzip),
         Ok(Err(e)) => text(e.kind.status(), &format!("{}\n", e.msg)),
         Err(e) => text(500, &format!("{e}\n")),
@@ -125,7 +123,7 @@ fn prefers_protobuf<B>(req: &Request<B>) -> bool {
             .filter_map(|p| p.trim().strip_prefix("q="))
             .find_map(|q| q.parse::<f64>().ok())
             .unwrap_or(1.0);
-        let is_proto = crate::textparse::protobuf::is_protobuf(
+        let is_proto = textparse::protobuf::is_protobuf(
             &part
                 .split(';')
                 .filter(|p| !p.trim().starts_with("q="))

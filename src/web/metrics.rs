@@ -87,7 +87,7 @@ impl Exposition {
             }
             l.push_str(k);
             l.push_str("=\"");
-            crate::expfmt::push_label_value(&mut l, val);
+            textparse::push_label_value(&mut l, val);
             l.push('"');
         }
         sample(&mut self.out, name, &l, v);

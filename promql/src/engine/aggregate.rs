@@ -162,17 +162,7 @@ pub(crate) use crate::gofmt::format_f as format_value;
 /// `{count:20, sum:10, [-2,-1):2, [-0.001,0.001]:2, (1,2]:2}`.
 pub(crate) fn histogram_string(h: &FloatHistogram) -> String {
     use std::fmt::Write as _;
-    let g = |v: f64| -> String {
-        if v.is_nan() {
-            "NaN".into()
-        } else if v.is_infinite() {
-            if v > 0.0 { "+Inf" } else { "-Inf" }.into()
-        } else if v == 0.0 {
-            if v.is_sign_negative() { "-0" } else { "0" }.into()
-        } else {
-            crate::gofmt::format_g(v, -4..6)
-        }
-    };
+    let g = crate::gofmt::go_float;
     let v = |x: f64| -> String {
         if x.is_finite() && x != 0.0 {
             crate::gofmt::format_g(x, -4..21)

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
-use crate::expfmt::escape_label_value;
 use crate::web::{Exposition, Histogram};
+use textparse::escape_label_value;
 
 /// Buckets of `prometheus_remote_storage_sent_batch_duration_seconds`.
 pub const BATCH_BUCKETS: [f64; 15] = [

@@ -226,7 +226,7 @@ impl Queue {
         if self.cfg.write_relabel_configs.is_empty() {
             return Some(labels);
         }
-        crate::relabel::relabel_owned(labels, &self.cfg.write_relabel_configs)
+        relabel::relabel_owned(labels, &self.cfg.write_relabel_configs)
     }
 
     fn resolve(&self, r: SeriesRef) -> Result<Labels, Skip> {

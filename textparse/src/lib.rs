@@ -7,6 +7,10 @@
 //! (matching Prometheus 2.42's `promparse`), `openmetrics` is OpenMetrics
 //! 1.0 (strict, as its test suite requires). [`Parser`] picks one by the
 //! response's `Content-Type`.
+//!
+//! The label value escapes the text formats write ([`push_label_value`])
+//! are here too, beside the parsers that read them back.
+#![deny(missing_docs)]
 
 mod lex;
 pub mod openmetrics;
@@ -15,6 +19,26 @@ pub mod protobuf;
 
 pub use openmetrics::OpenMetricsParser;
 pub use prom::PromParser;
+
+/// Appends a label value with the text format's escapes: `\\`, `\"` and
+/// `\n`.
+pub fn push_label_value(out: &mut String, v: &str) {
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// A label value with the text format's escapes (see [`push_label_value`]).
+pub fn escape_label_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    push_label_value(&mut out, v);
+    out
+}
 
 /// Either format's parser, chosen by content type, with the accessors both
 /// share. One lives on the stack for each scrape, so its variants are not

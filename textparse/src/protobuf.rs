@@ -635,7 +635,7 @@ pub fn decode(body: &[u8], opts: HistogramOptions) -> Result<Decoded, ParseError
                         push(
                             &mut out,
                             name,
-                            Some(("quantile", crate::gofmt::om_float(q.quantile))),
+                            Some(("quantile", promql::gofmt::om_float(q.quantile))),
                             q.value,
                             None,
                         )?;
@@ -673,7 +673,7 @@ pub fn decode(body: &[u8], opts: HistogramOptions) -> Result<Decoded, ParseError
                             push(
                                 &mut out,
                                 &bucket,
-                                Some(("le", crate::gofmt::om_float(b.upper_bound))),
+                                Some(("le", promql::gofmt::om_float(b.upper_bound))),
                                 bucket_count(b),
                                 b.exemplar.as_ref().map(exemplar),
                             )?;

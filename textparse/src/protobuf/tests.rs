@@ -206,10 +206,7 @@ fn counters_gauges_summaries_and_classic_histograms() {
             Entry::Type if kinds.len() == 2 => {
                 assert_eq!(
                     p.metric_type(),
-                    (
-                        &b"requests_total"[..],
-                        crate::textparse::MetricType::Counter
-                    )
+                    (&b"requests_total"[..], crate::MetricType::Counter)
                 )
             }
             Entry::Help if kinds.len() == 1 => {

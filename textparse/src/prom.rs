@@ -142,7 +142,7 @@ fn parse_timestamp(tok: &[u8]) -> Result<i64, String> {
 /// only decoded by [`labels`](Self::labels).
 ///
 /// ```
-/// use flint::textparse::{Entry, PromParser};
+/// use textparse::{Entry, PromParser};
 /// let mut p = PromParser::new(b"# TYPE up gauge\nup{job=\"a\"} 1 1700000000000\n");
 /// let mut seen = Vec::new();
 /// while let Some(entry) = p.next().unwrap() {

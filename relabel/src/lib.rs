@@ -19,6 +19,7 @@
 //!
 //! Rules are applied to a small copy-on-write builder over the input label
 //! set, so a chain of rules copies the labels at most once, at the end.
+#![deny(missing_docs)]
 
 use std::fmt;
 use std::str::FromStr;
@@ -144,7 +145,7 @@ pub struct Regexp {
 
 impl Regexp {
     /// Compiles `source` as `^(?s:source)$`. The error reads like
-    /// Prometheus's: `error parsing regexp: <reason>: `<anchored pattern>``.
+    /// Prometheus's: ``error parsing regexp: <reason>: `<anchored pattern>` ``.
     pub fn new(source: &str) -> Result<Self, String> {
         let anchored = format!("^(?s:{source})$");
         match regex::Regex::new(&anchored) {

@@ -43,7 +43,7 @@ pub(super) fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 /// A label value escaped as both formats write it.
-pub(super) use crate::expfmt::escape_label_value as escape;
+pub(super) use crate::escape_label_value as escape;
 
 /// Checks a series printed and read back: its value (any NaN reads as the
 /// normal NaN) and its labels, `__name__` first.

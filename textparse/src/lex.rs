@@ -13,9 +13,16 @@ use nom::combinator::{all_consuming, opt, recognize, value};
 use nom::sequence::{pair, tuple};
 use nom::IResult;
 
-pub(super) use crate::gofmt::quote_controls as go_quote;
+use promql::gofmt::{quote_with, Escape};
 
-/// Bit pattern of the NaN that [`PromParser::series`] returns for any NaN
+/// Bytes quoted like Go's `%q`, for parse errors: ASCII and C1 controls
+/// escaped, invalid UTF-8 as `\xNN`.
+pub(super) fn go_quote(b: &[u8]) -> String {
+    quote_with(b, Escape::Controls)
+}
+
+/// Bit pattern of the NaN that
+/// [`PromParser::series`](crate::PromParser::series) returns for any NaN
 /// value (Prometheus's `value.NormalNaN`, distinct from its stale marker
 /// `0x7ff0000000000002`).
 pub const NORMAL_NAN_BITS: u64 = 0x7ff8_0000_0000_0001;
@@ -264,7 +271,7 @@ pub(super) fn decode_labels(
         let mut v = unescape(v, true).into_owned();
         if !float_label.is_empty() && n == float_label {
             if let Ok(f) = parse_value(v.as_bytes()) {
-                v = crate::gofmt::om_float(f);
+                v = promql::gofmt::om_float(f);
             }
         }
         out.push((String::from_utf8_lossy(n).into_owned(), v));
@@ -284,6 +291,8 @@ mod tests {
         );
         assert_eq!(go_quote("é✓\u{85}".as_bytes()), "\"é✓\\u0085\"");
         assert_eq!(go_quote(b"\xe2\x82x\xff"), r#""\xe2\x82x\xff""#);
+        assert_eq!(go_quote("a\"\u{85}\x07".as_bytes()), "\"a\\\"\\u0085\\a\"");
+        assert_eq!(go_quote(b"\xff"), "\"\\xff\"");
     }
 
     proptest! {

@@ -347,8 +347,8 @@ type StartCache<'a> = (&'a [u8], Vec<(String, String)>, Option<i64>);
 /// call the accessor for its kind. [`Entry::Comment`] is never returned.
 ///
 /// ```
-/// use flint::textparse::openmetrics::OpenMetricsParser;
-/// use flint::textparse::Entry;
+/// use textparse::openmetrics::OpenMetricsParser;
+/// use textparse::Entry;
 /// let body = b"# TYPE req counter\nreq_total{code=\"200\"} 7 1700000000.5 # {trace_id=\"abc\"} 1\n# EOF\n";
 /// let mut p = OpenMetricsParser::new(body);
 /// assert_eq!(p.next().unwrap(), Some(Entry::Type));

@@ -76,7 +76,7 @@ fn suite_dir() -> PathBuf {
     }
     let dir = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/exposition-tests/openmetrics"
+        "/../../shared/exposition-tests/openmetrics"
     ));
     if dir.is_dir() {
         dir
