@@ -155,6 +155,10 @@ fn snapshot_time() -> String {
     )
 }
 
+/// The longest a compaction waits for the queriers that were open when
+/// it added a block before the head lets go of the block's range.
+const READERS_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// A time-series database in one folder.
 pub struct Db {
     pub(crate) dir: PathBuf,
@@ -164,6 +168,11 @@ pub struct Db {
     pub(crate) opts: Options,
     report: OpenReport,
     pub(crate) compact_lock: Mutex<()>,
+    /// Held by every querier (a clone) from before it lists the blocks
+    /// until it is dropped: once a block is added, the head lets go of
+    /// that block's data only when the queriers that may not know the
+    /// block are gone (see [`Db::wait_for_queriers`]).
+    pub(crate) readers: Mutex<Arc<()>>,
     compactions: AtomicU64,
     compactions_failed: AtomicU64,
     /// Retention in force (from the options, changed by `set_retention`).
@@ -290,6 +299,7 @@ impl Db {
             opts,
             report,
             compact_lock: Mutex::new(()),
+            readers: Mutex::new(Arc::new(())),
             compactions: AtomicU64::new(0),
             compactions_failed: AtomicU64::new(0),
             retention_ms: std::sync::atomic::AtomicI64::new(retention_ms),
@@ -331,6 +341,21 @@ impl Db {
         r
     }
 
+    /// Waits until every querier made before now is dropped (at most
+    /// [`READERS_WAIT`]; a query still running then may miss the range
+    /// the head lets go of, and a warning says so).
+    fn wait_for_queriers(&self) {
+        let old = std::mem::replace(&mut *self.readers.lock(), Arc::new(()));
+        let started = std::time::Instant::now();
+        while Arc::strong_count(&old) > 1 {
+            if started.elapsed() > READERS_WAIT {
+                tracing::warn!(component = "tsdb", queriers = Arc::strong_count(&old) - 1, waited = ?started.elapsed(), "Queriers still open after a block was written: the head lets go of its range anyway");
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
     fn compact_all(&self) -> Result<CompactReport, Error> {
         let _only_one = self.compact_lock.lock();
         let mut rep = CompactReport::default();
@@ -356,6 +381,9 @@ impl Db {
                 self.compactions.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(component = "tsdb", mint = start, maxt = end, ulid = %meta.id, series = meta.num_series, histogram_series = meta.hist.series, "Write block");
             }
+            // queriers that listed the blocks before this one read the
+            // range from the head: it stays there until they are done
+            self.wait_for_queriers();
             // a stop before this leaves the range file beside the block
             // that holds its chunks: deleted at the next open
             self.head.hist.finish_range(start)?;

@@ -314,6 +314,9 @@ fn with_histograms<'b>(
 }
 
 pub(crate) struct DbQuerier<'a> {
+    /// Keeps the head from letting go of a block's range while this
+    /// querier, which may not know the block, is open.
+    _reading: Arc<()>,
     head: &'a Head,
     /// The blocks overlapping the range, oldest first.
     blocks: Vec<Arc<Block>>,
@@ -337,6 +340,8 @@ fn hist_err(e: crate::Error) -> ReadError {
 
 impl<'a> DbQuerier<'a> {
     pub(crate) fn new(db: &'a Db, mint: i64, maxt: i64) -> Self {
+        // taken before the blocks are listed
+        let reading = Arc::clone(&db.readers.lock());
         let blocks = db
             .blocks
             .read()
@@ -345,6 +350,7 @@ impl<'a> DbQuerier<'a> {
             .cloned()
             .collect();
         DbQuerier {
+            _reading: reading,
             head: &db.head,
             blocks,
             mint,

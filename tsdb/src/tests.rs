@@ -538,6 +538,52 @@ fn snapshot_is_a_complete_data_folder() {
     assert_eq!(all_samples(&copy, &[])[0].1, want);
 }
 
+/// A querier opened before a block is written reads that block's range
+/// from the head: the head lets go of it only once such queriers are
+/// dropped, so a query running across a compaction misses nothing.
+#[test]
+fn a_querier_open_across_a_compaction_reads_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = std::sync::Arc::new(Db::open(dir.path(), unlocked()).unwrap());
+    let start = 1_700_006_400_000i64;
+    let step = 60_000i64;
+    let n = 181;
+    for k in 0..n {
+        let mut app = db.appender();
+        for i in 0..3 {
+            app.append_labels(&ls("across", i), start + k * step, k as f64)
+                .unwrap();
+        }
+        app.commit().unwrap();
+    }
+    let q = db.querier(i64::MIN, i64::MAX).unwrap();
+    let compacting = {
+        let db = std::sync::Arc::clone(&db);
+        std::thread::spawn(move || db.compact().unwrap())
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while db.blocks.read().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no block written");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // the block is in place; the querier, which does not know it, reads on
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let mut got = 0;
+    for mut s in q.select(&[Matcher::equal("job", "across")]).unwrap() {
+        while s.samples.next().is_some() {
+            got += 1;
+        }
+    }
+    assert_eq!(got, 3 * n as usize);
+    drop(q);
+    assert_eq!(compacting.join().unwrap().blocks_written, 1);
+    let after: usize = all_samples(&db, &[Matcher::equal("job", "across")])
+        .iter()
+        .map(|(_, v)| v.len())
+        .sum();
+    assert_eq!(after, 3 * n as usize);
+}
+
 /// Deleting a time range of some series, in blocks and the head at once;
 /// other series untouched; the deletion survives a restart.
 #[test]
