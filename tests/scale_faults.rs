@@ -146,6 +146,22 @@ fn check_samples(s: &Server, n: usize, t0: i64, hours: i64) {
     };
     let range = format!("{}h", hours + 1);
     let total = q(&format!("sum(count_over_time(bench_scale[{range}]))"));
+    if total != Some((n as i64 * hours) as f64) {
+        // which hours are short, and whether a second look differs
+        let by_hour: Vec<_> = (0..hours)
+            .map(|k| {
+                let (code, v) = s.api(&format!(
+                    "/api/v1/query?query={}&time={}",
+                    crate::common::enc("count(last_over_time(bench_scale[1h]))"),
+                    (t0 + k * HOUR + HOUR / 2) as f64 / 1000.0
+                ));
+                (k, code, v["data"]["result"][0]["value"][1].clone())
+            })
+            .collect();
+        std::thread::sleep(Duration::from_secs(3));
+        let again = q(&format!("sum(count_over_time(bench_scale[{range}]))"));
+        println!("short: {total:?}; by hour: {by_hour:?}; again 3 s later: {again:?}");
+    }
     assert_eq!(total, Some((n as i64 * hours) as f64), "samples read back");
     let off = q(&format!(
         "count(count_over_time(bench_scale[{range}]) != {hours})"
