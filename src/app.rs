@@ -308,6 +308,8 @@ impl App {
                 ext,
             )))
         };
+        self.rules
+            .set_remote_read(fanout.clone().map(|f| f as Arc<dyn tsdb::read::Queryable>));
         *self.remote_read.write() = fanout;
         Ok(())
     }

@@ -294,3 +294,68 @@ fn vmctl_copies_flint_by_remote_read() {
     let theirs: usize = vm.export("{__name__=~\".+\"}").values().map(Vec::len).sum();
     assert_eq!(theirs, ours);
 }
+
+/// Recording and alerting rules read the `remote_read` endpoints too, as
+/// Prometheus's rules read through its fan-out storage: a series only
+/// Prometheus holds is recorded by flint's rule and fires its alert.
+#[test]
+fn rules_read_the_remote_read_endpoints() {
+    if !peers_or_skip(
+        "remote_read::rules_read_the_remote_read_endpoints",
+        &["prometheus"],
+    ) {
+        return;
+    }
+    use flint::remote::{Label, Sample, TimeSeries, WriteRequest};
+    let prom = Prometheus::start_with("");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        "groups:\n  - name: remote\n    interval: 1s\n    rules:\n      - record: from_remote:doubled\n        expr: only_in_prometheus * 2\n      - alert: RemoteHigh\n        expr: only_in_prometheus > 40\n",
+    )
+    .unwrap();
+    let flint = Server::start(
+        dir.path(),
+        &format!(
+            "rule_files: [rules.yml]\nremote_read:\n  - url: http://{}/api/v1/read\n    read_recent: true\n",
+            prom.addr
+        ),
+        &[],
+    );
+    // a sample every second in Prometheus only, as long as the test waits
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (addr, stop) = (prom.addr.clone(), std::sync::Arc::clone(&stop));
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let req = WriteRequest {
+                    timeseries: vec![TimeSeries {
+                        labels: vec![
+                            Label::new("__name__", "only_in_prometheus"),
+                            Label::new("job", "far"),
+                        ],
+                        samples: vec![Sample {
+                            value: 42.0,
+                            timestamp: crate::common::now_secs() as i64 * 1000,
+                        }],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                };
+                let _ = crate::peers::remote_write(&addr, &req);
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+        })
+    };
+    flint.eventually(30, "the rule's result from the remote series", || {
+        flint.value("from_remote:doubled{job=\"far\"}") == Some(84.0)
+    });
+    flint.eventually(30, "the alert on the remote series", || {
+        let (_, v) = flint.api("/api/v1/alerts");
+        v["data"]["alerts"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x["labels"]["alertname"] == "RemoteHigh"))
+    });
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    writer.join().unwrap();
+}

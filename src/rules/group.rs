@@ -336,11 +336,18 @@ impl Group {
         let step = ctx
             .subquery_step_ms
             .load(std::sync::atomic::Ordering::Relaxed);
+        // the database, with the `remote_read` endpoints when there are
+        // any (as Prometheus's rules read through its fan-out storage)
+        let remote = ctx.remote_read.read().clone();
+        let read: &dyn Queryable = match &remote {
+            Some(r) => r.as_ref(),
+            None => ctx.db.as_ref(),
+        };
         let res = ctx
             .engine
             .clone()
             .with_subquery_step(step)
-            .instant_query(ctx.db.as_ref() as &dyn Queryable, expr, t_ms)
+            .instant_query(read, expr, t_ms)
             .map_err(|e| e.to_string())?;
         match res.value {
             promql::Value::Vector(v) => Ok(v.into_iter().map(|s| (s.metric, s.v, s.h)).collect()),

@@ -59,6 +59,10 @@ impl Default for ManagerOptions {
 pub struct EvalCtx {
     /// The database read and written.
     pub db: Arc<tsdb::Db>,
+    /// What rules read when `remote_read` endpoints are configured: the
+    /// database with them, as queries read (a rule's `for` state is
+    /// restored from the database alone, as in Prometheus).
+    pub remote_read: parking_lot::RwLock<Option<Arc<dyn tsdb::read::Queryable>>>,
     /// The query engine.
     pub engine: promql::Engine,
     /// Step of subqueries written without one: the global evaluation
@@ -152,6 +156,7 @@ impl Manager {
         Manager {
             ctx: Arc::new(EvalCtx {
                 db,
+                remote_read: parking_lot::RwLock::new(None),
                 subquery_step_ms: std::sync::atomic::AtomicI64::new(engine.subquery_step_ms()),
                 engine,
                 external_labels: parking_lot::RwLock::new(opts.external_labels.clone()),
@@ -162,6 +167,12 @@ impl Manager {
             restored: AtomicBool::new(false),
             notifier_started: AtomicBool::new(false),
         }
+    }
+
+    /// What rule expressions read from now on, when not the database
+    /// alone: the database merged with `remote_read` endpoints.
+    pub fn set_remote_read(&self, q: Option<Arc<dyn tsdb::read::Queryable>>) {
+        *self.ctx.remote_read.write() = q;
     }
 
     /// Replaces the external labels (`global.external_labels` changed on

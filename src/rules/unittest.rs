@@ -536,6 +536,7 @@ fn run_test(st: &Settings<'_>, idx: usize, t: &TestGroup, defs: &[GroupDef]) -> 
     .with_subquery_step(st.eval_ms);
     let ctx = EvalCtx {
         db,
+        remote_read: parking_lot::RwLock::new(None),
         subquery_step_ms: std::sync::atomic::AtomicI64::new(engine.subquery_step_ms()),
         engine,
         notifier: Notifier::new(opts.queue_capacity, ext.clone()),

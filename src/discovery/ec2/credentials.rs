@@ -288,11 +288,19 @@ pub struct Provider {
     cached: tokio::sync::Mutex<Option<(Credentials, i64)>>,
 }
 
+/// STS's endpoint in `region`, its FIPS one with `fips`.
+fn sts_endpoint(region: &str, fips: bool) -> String {
+    let fips = if fips { "-fips" } else { "" };
+    format!("https://sts{fips}.{region}.amazonaws.com")
+}
+
 /// How long before expiry temporary credentials are renewed.
 const EXPIRY_WINDOW_MS: i64 = 5 * 60 * 1000;
 
 impl Provider {
-    /// The provider of an entry's settings.
+    /// The provider of an entry's settings; `fips`: `role_arn` is assumed
+    /// through STS's FIPS endpoint of the region.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         access_key: &str,
         secret_key: &str,
@@ -300,6 +308,7 @@ impl Provider {
         role_arn: &str,
         external_id: &str,
         region: &str,
+        fips: bool,
         env: &Env,
     ) -> Result<Provider, AwsError> {
         Ok(Provider {
@@ -307,7 +316,7 @@ impl Provider {
             role_arn: role_arn.to_string(),
             external_id: external_id.to_string(),
             region: region.to_string(),
-            sts_endpoint: format!("https://sts.{region}.amazonaws.com"),
+            sts_endpoint: sts_endpoint(region, fips),
             imds: Imds::new(env),
             cached: tokio::sync::Mutex::new(None),
         })
@@ -393,6 +402,18 @@ impl Provider {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sts_endpoints_plain_and_fips() {
+        assert_eq!(
+            sts_endpoint("eu-west-1", false),
+            "https://sts.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(
+            sts_endpoint("us-east-1", true),
+            "https://sts-fips.us-east-1.amazonaws.com"
+        );
+    }
 
     fn env(vars: Vec<(&'static str, String)>) -> Env {
         std::sync::Arc::new(move |k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))

@@ -486,6 +486,7 @@ async fn run_with_env(
         &cfg.role_arn,
         &cfg.external_id,
         &region,
+        false,
         &env,
     ) {
         Ok(c) => c,

@@ -270,6 +270,7 @@ impl SigV4 {
                     &self.cfg.role_arn,
                     &self.cfg.external_id,
                     &region,
+                    self.cfg.use_fips_sts_endpoint,
                     &self.env,
                 )?;
                 *found = Some((region, std::sync::Arc::new(provider)));
