@@ -174,6 +174,10 @@ fn check_samples(s: &Server, n: usize, t0: i64, hours: i64) {
     assert_eq!(sum, Some(want as f64), "the values read back");
 }
 
+/// A kill: the blocks on disk then, and whether it found a block
+/// half-written.
+type Kill = (BTreeSet<(i64, i64)>, bool);
+
 /// A server whose pid a watcher may kill, restarted when it dies.
 struct Restarting {
     dir: PathBuf,
@@ -247,7 +251,7 @@ fn kill_9_while_blocks_are_cut_and_merged_at_scale() {
     // the watcher: once for each state of the folder's blocks, a block
     // being written is killed, a little later each time
     let stop = Arc::new(AtomicBool::new(false));
-    let kills: Arc<Mutex<Vec<(BTreeSet<(i64, i64)>, bool)>>> = Arc::default();
+    let kills: Arc<Mutex<Vec<Kill>>> = Arc::default();
     let watcher = {
         let (data, pid, stop, kills) = (
             data.clone(),
