@@ -5,37 +5,51 @@
 //! changed, so a restart does not bring the samples back.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Write as _;
 
 use super::{
-    chunk, decode_chunk, encode_chunk, frame, new_file, range_start, records, HistChunk, HistStore,
-    Meta, Open, Range, HEADER, PART_MAGIC,
+    chunk, decode_chunk, encode_chunk, frame, range_start, records, replace_file, HistChunk,
+    HistStore, Meta, Open, Range, HEADER, PART_MAGIC,
 };
+use crate::histogram::FloatHistogram;
 use crate::labels::{Labels, Matcher};
 use crate::read::matches_all;
 use crate::Error;
 
-/// A chunk's samples outside `mint..=maxt`, encoded again: the encoder and
-/// its first and last timestamps (`None` when no sample is left), and how
-/// many samples went. `None` when the chunk does not decode.
-#[allow(clippy::type_complexity)]
+/// What is left of a chunk after a deletion, encoded again.
+struct Kept {
+    enc: chunk::Encoder,
+    mint: i64,
+    maxt: i64,
+    /// The last sample kept.
+    last: FloatHistogram,
+}
+
+/// A chunk's samples outside `mint..=maxt` (`None` when no sample is
+/// left), and how many samples went. `None` when the chunk does not
+/// decode.
 fn without(
     data: &[u8],
     bits: usize,
     count: u32,
     mint: i64,
     maxt: i64,
-) -> Option<(Option<(chunk::Encoder, i64, i64)>, u64)> {
+) -> Option<(Option<Kept>, u64)> {
     let samples = chunk::decode(data, bits, count)?;
     let total = samples.len() as u64;
-    let mut enc = chunk::Encoder::default();
-    let mut span = None;
-    for (t, h) in samples.iter().filter(|(t, _)| *t < mint || *t > maxt) {
-        enc.append(*t, h);
-        span = Some(span.map_or((*t, *t), |(a, _)| (a, *t)));
+    let mut kept: Option<Kept> = None;
+    for (t, h) in samples.into_iter().filter(|(t, _)| *t < mint || *t > maxt) {
+        let k = kept.get_or_insert_with(|| Kept {
+            enc: chunk::Encoder::default(),
+            mint: t,
+            maxt: t,
+            last: FloatHistogram::default(),
+        });
+        k.enc.append(t, &h);
+        k.maxt = t;
+        k.last = h;
     }
-    let removed = total - u64::from(enc.count());
-    Some((span.map(|(a, b)| (enc, a, b)), removed))
+    let left = kept.as_ref().map_or(0, |k| u64::from(k.enc.count()));
+    Some((kept, total - left))
 }
 
 impl HistChunk {
@@ -46,7 +60,7 @@ impl HistChunk {
             return Some((Some(self.clone()), 0));
         }
         let (kept, removed) = without(&self.data, self.bits, self.count, mint, maxt)?;
-        let kept = kept.map(|(enc, a, b)| HistChunk::encoded(&enc, a, b));
+        let kept = kept.map(|k| HistChunk::encoded(&k.enc, k.mint, k.maxt));
         Some((kept, removed))
     }
 }
@@ -100,19 +114,12 @@ impl HistStore {
                 }
             })?;
             let range = o.range;
-            st.open = kept.map(|(enc, a, b)| {
-                let (bytes, bits) = enc.bytes();
-                let last = chunk::decode(bytes, bits, enc.count())
-                    .and_then(|mut v| v.pop())
-                    .map(|(_, h)| h)
-                    .unwrap_or_default();
-                Open {
-                    enc,
-                    range,
-                    mint: a,
-                    maxt: b,
-                    last,
-                }
+            st.open = kept.map(|k| Open {
+                enc: k.enc,
+                range,
+                mint: k.mint,
+                maxt: k.maxt,
+                last: k.last,
             });
             removed += n;
             touched.insert(labels.clone());
@@ -163,10 +170,10 @@ fn rewrite_range(
                 without(&c.data, c.bits, c.count, del.mint, del.maxt).ok_or_else(bad)?;
             removed += n;
             touched.insert(c.labels.clone());
-            let Some((enc, a, b)) = kept else { continue };
+            let Some(k) = kept else { continue };
             let mut p = Vec::new();
-            encode_chunk(&c.labels, a, b, &enc, &mut p);
-            (p, (a, b))
+            encode_chunk(&c.labels, k.mint, k.maxt, &k.enc, &mut p);
+            (p, (k.mint, k.maxt))
         } else {
             (payload.to_vec(), (c.mint, c.maxt))
         };
@@ -179,15 +186,7 @@ fn rewrite_range(
         });
         out.extend_from_slice(&rec);
     }
-    let tmp = r.path.with_extension("tmp");
-    let mut f = new_file(&tmp, PART_MAGIC)?;
-    f.write_all(&out).map_err(|e| Error::io(&tmp, e))?;
-    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, &r.path).map_err(|e| Error::io(&r.path, e))?;
-    if let Some(dir) = r.path.parent() {
-        crate::fs::sync_dir(dir).map_err(|e| Error::io(dir, e))?;
-    }
-    r.file = f;
+    r.file = replace_file(&r.path, PART_MAGIC, &out)?;
     r.len = HEADER + out.len() as u64;
     r.series = series;
     Ok(removed)

@@ -312,6 +312,20 @@ fn new_file(path: &Path, magic: &[u8; 4]) -> Result<File, Error> {
     Ok(f)
 }
 
+/// Writes a file of the store whole: its header and `body` into
+/// `<path>.tmp`, synced, then renamed over `path`. Returns the new file.
+fn replace_file(path: &Path, magic: &[u8; 4], body: &[u8]) -> Result<File, Error> {
+    let tmp = path.with_extension("tmp");
+    let mut f = new_file(&tmp, magic)?;
+    f.write_all(body).map_err(|e| Error::io(&tmp, e))?;
+    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    if let Some(dir) = path.parent() {
+        crate::fs::sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    Ok(f)
+}
+
 /// Opens a file of the store, checking its header; a torn tail is cut.
 fn open_file(path: &Path, magic: &[u8; 4]) -> Result<(File, Vec<u8>, u64), Error> {
     let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
@@ -355,14 +369,7 @@ fn convert_range_v1(path: &Path, good: &[u8]) -> Result<(), Error> {
         encode_chunk(&c.labels, c.mint, c.maxt, &enc, &mut p);
         out.extend_from_slice(&frame(&p));
     }
-    let tmp = path.with_extension("tmp");
-    let mut f = new_file(&tmp, PART_MAGIC)?;
-    f.write_all(&out).map_err(|e| Error::io(&tmp, e))?;
-    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
-    if let Some(dir) = path.parent() {
-        crate::fs::sync_dir(dir).map_err(|e| Error::io(dir, e))?;
-    }
+    replace_file(path, PART_MAGIC, &out)?;
     tracing::info!(component = "tsdb", file = %path.display(), "Histogram range file converted to version 2");
     Ok(())
 }
@@ -669,8 +676,6 @@ impl HistStore {
 
     /// Replaces the log with one holding the open chunks whole.
     fn rewrite_log(inner: &mut Inner, dir: &Path) -> Result<(), Error> {
-        let tmp = dir.join("log.tmp");
-        let mut f = new_file(&tmp, LOG_MAGIC)?;
         let mut buf = Vec::new();
         let mut id = 0u64;
         for (labels, st) in inner.series.iter_mut() {
@@ -687,14 +692,11 @@ impl HistStore {
             encode_chunk(labels, open.mint, open.maxt, &open.enc, &mut p);
             buf.extend_from_slice(&frame(&p));
         }
-        f.write_all(&buf).map_err(|e| Error::io(&tmp, e))?;
-        f.sync_all().map_err(|e| Error::io(&tmp, e))?;
         let path = dir.join("log");
-        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-        crate::fs::sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+        let file = replace_file(&path, LOG_MAGIC, &buf)?;
         inner.log = Some(Log {
             path,
-            file: f,
+            file,
             len: HEADER + buf.len() as u64,
             next_id: id + 1,
         });
