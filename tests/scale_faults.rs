@@ -1,6 +1,7 @@
-//! At scale, under faults: a million series (100,000 in a debug build;
-//! `FLINT_SCALE_SERIES` sets another count) imported hour by hour over 10 h of sample time, so that
-//! the head cuts four 2 h blocks and merges three of them, with `kill -9`
+//! At scale, under faults (run by hand with `--ignored`): a million
+//! series (100,000 in a debug build; `FLINT_SCALE_SERIES` sets another
+//! count) imported hour by hour over 10 h of sample time, so that the
+//! head cuts four 2 h blocks and merges three of them, with `kill -9`
 //! while each of those blocks is being written; and a disk that fills up
 //! just as the head is to cut a block. Every acknowledged sample reads
 //! back, once; no half-written block is left visible; restart times are
@@ -250,6 +251,7 @@ impl Restarting {
 }
 
 #[test]
+#[ignore = "minutes of load on 2 cores that make other tests' timing flaky: run with `cargo test --release --test integration -- --ignored scale_faults`"]
 fn kill_9_while_blocks_are_cut_and_merged_at_scale() {
     let n = series_count();
     let dir = tempfile::tempdir().unwrap();
@@ -387,6 +389,7 @@ fn free_bytes(path: &Path) -> u64 {
 }
 
 #[test]
+#[ignore = "minutes of load on 2 cores that make other tests' timing flaky: run with `cargo test --release --test integration -- --ignored scale_faults`"]
 fn a_disk_filling_up_as_a_block_is_cut_at_scale() {
     let n = series_count();
     let dir = tempfile::tempdir().unwrap();
