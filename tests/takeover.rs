@@ -482,12 +482,33 @@ fn native_histograms_taken_over_as_prometheus_answered() {
     // first sample), so that no range starts on a sample (Prometheus 2's
     // ranges include their start, 3's do not)
     let off_grid = |t: f64| b_min + ((t - b_min) / 0.25).floor() * 0.25 + 0.123;
+    // the histograms Prometheus answers at `t` (a scrape that timed out
+    // on a loaded machine makes its series stale until the next one)
+    let histograms_at = |t: f64| {
+        let q = format!(
+            "/api/v1/query?query={}&time={t:.3}",
+            enc("histogram_count(rpc_duration_seconds)")
+        );
+        p.get(&q)["data"]["result"].as_array().map_or(0, Vec::len)
+    };
+    // the latest time on the grid at or before `t` where both histograms
+    // were scraped
+    let scraped_before = |t: f64| {
+        let mut t = off_grid(t);
+        for _ in 0..40 {
+            if histograms_at(t) == 2 {
+                break;
+            }
+            t -= 0.25;
+        }
+        t
+    };
     // inside the block, late enough for a minute of rate
-    let t_block = off_grid(b_max - 1.5);
+    let t_block = scraped_before(b_max - 1.5);
     // the stale marker comes within half a second, the histogram back
     // after 3 s
     let t_gone = off_grid(gone_at + 2.0);
-    let t_live = off_grid(t_live);
+    let t_live = scraped_before(t_live);
     let range_start = off_grid(b_min + 0.5);
     let mut queries: Vec<String> = Vec::new();
     for t in [t_block, t_gone, t_live] {
