@@ -70,3 +70,6 @@ else
   echo "clippy is not installed: skipping the lint check"
 fi
 cargo test --workspace
+# the scale tests last and on their own (100,000 series in this debug
+# build): their minutes of load would make other tests' timing flaky
+cargo test -p flint --test integration -- --ignored scale_faults

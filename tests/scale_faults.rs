@@ -1,5 +1,6 @@
-//! At scale, under faults (run by hand with `--ignored`): a million
-//! series (100,000 in a debug build; `FLINT_SCALE_SERIES` sets another
+//! At scale, under faults (`--ignored`: the test command runs them after
+//! the other tests, on their own): a million series (100,000 in a debug
+//! build, the test command's; `FLINT_SCALE_SERIES` sets another
 //! count) imported hour by hour over 10 h of sample time, so that the
 //! head cuts four 2 h blocks and merges three of them, with `kill -9`
 //! while each of those blocks is being written; and a disk that fills up
@@ -251,7 +252,7 @@ impl Restarting {
 }
 
 #[test]
-#[ignore = "minutes of load on 2 cores that make other tests' timing flaky: run with `cargo test --release --test integration -- --ignored scale_faults`"]
+#[ignore = "minutes of load that would make other tests' timing flaky: the test command runs them after the others, alone (`cargo test -p flint --test integration -- --ignored scale_faults`; with `--release`, a million series)"]
 fn kill_9_while_blocks_are_cut_and_merged_at_scale() {
     let n = series_count();
     let dir = tempfile::tempdir().unwrap();
@@ -389,7 +390,7 @@ fn free_bytes(path: &Path) -> u64 {
 }
 
 #[test]
-#[ignore = "minutes of load on 2 cores that make other tests' timing flaky: run with `cargo test --release --test integration -- --ignored scale_faults`"]
+#[ignore = "minutes of load that would make other tests' timing flaky: the test command runs them after the others, alone (`cargo test -p flint --test integration -- --ignored scale_faults`; with `--release`, a million series)"]
 fn a_disk_filling_up_as_a_block_is_cut_at_scale() {
     let n = series_count();
     let dir = tempfile::tempdir().unwrap();
