@@ -6,6 +6,9 @@ use std::collections::HashMap;
 use crate::fasthash::FxBuild;
 use crate::labels::{MatchOp, Matcher};
 
+mod values;
+use values::Values;
+
 /// Cardinality figures, each list largest first.
 #[derive(Clone, Debug, Default)]
 pub struct Cardinality {
@@ -91,12 +94,7 @@ impl Postings {
                 Some(v) => v,
                 None => self.by_label.entry(name.to_string()).or_default(),
             };
-            match values.entry_ref(value) {
-                hashbrown::hash_map::EntryRef::Occupied(mut e) => e.get_mut().push(id),
-                hashbrown::hash_map::EntryRef::Vacant(e) => {
-                    e.insert_with_key(value.into(), Ids::One(id));
-                }
-            }
+            values.push(value, id);
         }
     }
 
@@ -115,7 +113,7 @@ impl Postings {
     pub(crate) fn remove_many(&mut self, ids: &std::collections::HashSet<u64>) {
         self.all.retain(|x| !ids.contains(x));
         for values in self.by_label.values_mut() {
-            values.retain(|_, list| list.retain(|x| !ids.contains(x)));
+            values.retain(|list| list.retain(|x| !ids.contains(x)));
         }
         self.by_label.retain(|_, v| !v.is_empty());
     }
@@ -182,7 +180,7 @@ impl Postings {
         let bytes_per_name = self
             .by_label
             .iter()
-            .map(|(n, m)| (n.clone(), m.keys().map(|v| v.len() as u64).sum()))
+            .map(|(n, m)| (n.clone(), m.iter().map(|(v, _)| v.len() as u64).sum()))
             .collect();
         let pairs = self
             .by_label
@@ -211,18 +209,12 @@ impl Postings {
         let mut values: Vec<String> = self
             .by_label
             .get(name)
-            .map(|v| v.keys().map(|k| k.to_string()).collect())
+            .map(|v| v.iter().map(|(k, _)| k.to_string()).collect())
             .unwrap_or_default();
         values.sort();
         values
     }
 }
-
-/// A label's values. Most values a series brings at start-up or when it is
-/// created are new for a high-cardinality label and known for the others:
-/// either way the value is hashed and looked up once, and copied only when
-/// it is new.
-type Values = hashbrown::HashMap<Box<str>, Ids, FxBuild>;
 
 /// Builds [`Postings`] for the series found at start-up. The same as
 /// [`Postings::add`] for each, with two shortcuts for a million series:
@@ -266,14 +258,12 @@ impl Loader {
             let values = &mut self.names[at].1;
             let n = values.len();
             if n >= 1 << 12 && n == values.capacity() && n * 2 > seen {
-                values.reserve((self.expected * n / seen).saturating_sub(n));
+                values.reserve(
+                    (self.expected * n / seen).saturating_sub(n),
+                    value.len() + 2,
+                );
             }
-            match values.entry_ref(value) {
-                hashbrown::hash_map::EntryRef::Occupied(mut e) => e.get_mut().push(id),
-                hashbrown::hash_map::EntryRef::Vacant(e) => {
-                    e.insert_with_key(value.into(), Ids::One(id));
-                }
-            }
+            values.push(value, id);
         }
     }
 
