@@ -227,7 +227,7 @@ impl Evaluator<'_> {
             mean,
             &mut notes,
         );
-        crate::functions::sum_notes(self, &notes);
+        crate::functions::sum_notes(&mut self.notes, &notes);
         if r.is_none() {
             let name = members
                 .iter()

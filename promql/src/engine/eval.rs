@@ -4,16 +4,15 @@ use std::collections::HashMap;
 
 use tsdb::labels::Labels;
 
-use super::selector::{extension, hwindow, key, latest_any, window, LoadedSeries};
+use super::selector::{hwindow, key, latest_any, window, LoadedSeries};
 use super::Evaluator;
 use crate::error::Error;
-use crate::functions::{extended, extended_hist};
 use crate::parser::{Expr, UnaryOp, VectorSelector};
 use crate::value::{Sample, Series, StepValue};
 
 impl Evaluator<'_> {
     /// The series loaded for a selector evaluated step by step.
-    fn loaded(&self, vs: &VectorSelector) -> Option<&Vec<LoadedSeries<'_>>> {
+    pub(super) fn loaded(&self, vs: &VectorSelector) -> Option<&Vec<LoadedSeries<'_>>> {
         debug_assert!(
             !self.consumed.contains(&key(vs)),
             "a selector whose samples were dropped is read"
@@ -39,12 +38,7 @@ impl Evaluator<'_> {
             Expr::MatrixSelector {
                 selector, range_ms, ..
             } if selector.anchored || selector.smoothed => {
-                let (start, end, mut series) = self.select_extended(selector, *range_ms, ts)?;
-                for s in &mut series {
-                    s.points = extended::range_points(&s.points, start, end, selector.smoothed);
-                }
-                series.retain(|s| !s.points.is_empty());
-                Ok(StepValue::Matrix(series))
+                self.select_extended_range(selector, *range_ms, ts)
             }
             Expr::MatrixSelector {
                 selector, range_ms, ..
@@ -83,7 +77,7 @@ impl Evaluator<'_> {
                     (_, v) => v,
                 })
             }
-            Expr::Call { func, args } => crate::functions::call(self, func, args, ts),
+            Expr::Call { func, args } => self.call(func, args, ts),
             Expr::Aggregate {
                 op,
                 expr,
@@ -163,68 +157,6 @@ impl Evaluator<'_> {
         out
     }
 
-    /// A smoothed instant selector at `ts`: per series the value at the
-    /// evaluation time, interpolated between the samples around it.
-    fn select_smoothed(&mut self, vs: &VectorSelector, ts: i64) -> Vec<Sample> {
-        let t = self.effective_time(vs.at, vs.offset_ms, ts);
-        let lb = self.opts.lookback_delta_ms;
-        let Some(series) = self.loaded(vs) else {
-            return Vec::new();
-        };
-        let (lo, hi) = (t.saturating_sub(lb), t.saturating_add(lb));
-        let mut out = Vec::new();
-        let mut notes = Vec::new();
-        for s in series {
-            let near = window(&s.samples, lo, hi);
-            let hnear = hwindow(&s.hists, lo, hi);
-            let name = s.labels.get(tsdb::labels::METRIC_NAME).unwrap_or("");
-            let mut n = extended_hist::Notes::new(name);
-            let sample = match (near.is_empty(), hnear.is_empty()) {
-                (_, true) => extended::smoothed_value(&near, t).map(|v| (v, None)),
-                (true, false) => extended_hist::smoothed_value(&hnear, t, &mut n)
-                    .map(|h| (0.0, Some(std::sync::Arc::new(h)))),
-                (false, false) => {
-                    n.warnings.push(format!(
-                        "PromQL warning: encountered a mix of histograms and floats for metric name \"{name}\""
-                    ));
-                    None
-                }
-            };
-            notes.push((n.warnings, n.infos));
-            if let Some((v, h)) = sample {
-                out.push(Sample {
-                    metric: s.labels.clone(),
-                    v,
-                    h,
-                    drop_name: false,
-                });
-            }
-        }
-        for (w, i) in notes {
-            w.into_iter().for_each(|w| self.warn(w));
-            i.into_iter().for_each(|i| self.info(i));
-        }
-        self.count_queried(out.len());
-        out
-    }
-
-    /// The samples of an anchored or smoothed `vs[range]` at `ts`: per
-    /// series those of the window widened by the lookback delta, with the
-    /// range's start and end.
-    pub(crate) fn select_extended(
-        &self,
-        vs: &VectorSelector,
-        range_ms: i64,
-        ts: i64,
-    ) -> Result<(i64, i64, Vec<Series>), Error> {
-        let end = self.effective_time(vs.at, vs.offset_ms, ts);
-        let start = end.saturating_sub(range_ms);
-        let (before, after) = extension(vs, self.opts.lookback_delta_ms);
-        let out =
-            self.series_between(vs, start.saturating_sub(before), end.saturating_add(after))?;
-        Ok((start, end, out))
-    }
-
     /// The range vector `vs[range]` at `ts`.
     pub(crate) fn select_range(
         &self,
@@ -238,7 +170,12 @@ impl Evaluator<'_> {
 
     /// Per series of `vs`, its samples in `(lo, hi]` without stale markers
     /// (series without any left out), counted against the sample limit.
-    fn series_between(&self, vs: &VectorSelector, lo: i64, hi: i64) -> Result<Vec<Series>, Error> {
+    pub(super) fn series_between(
+        &self,
+        vs: &VectorSelector,
+        lo: i64,
+        hi: i64,
+    ) -> Result<Vec<Series>, Error> {
         let mut out = Vec::new();
         let mut held = 0usize;
         for s in self.loaded(vs).into_iter().flatten() {

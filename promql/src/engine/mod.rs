@@ -2,7 +2,10 @@
 
 mod aggregate;
 mod binop;
+mod call;
 mod eval;
+mod extended_select;
+mod info;
 mod range;
 pub(crate) mod selector;
 
@@ -18,6 +21,7 @@ use tsdb::labels::Labels;
 use tsdb::read::Queryable;
 
 use crate::error::Error;
+use crate::functions::{Annotations, Regexes};
 use crate::parser::{self, Expr, ValueType};
 use crate::value::{
     MatrixSeries, QueryResult, QueryStats, Sample, Series, StepValue, Value, VectorSample,
@@ -81,8 +85,10 @@ pub(crate) struct Evaluator<'o> {
     /// dropped: the step-wise evaluation takes their results only.
     pub(crate) consumed: std::collections::HashSet<usize>,
     samples: usize,
-    pub warnings: Vec<String>,
-    pub infos: Vec<String>,
+    /// The query's warnings and infos.
+    pub notes: Annotations,
+    /// Regular expressions compiled for function arguments.
+    regexes: Regexes,
     /// Samples read by selectors over the whole query.
     queried: Cell<u64>,
     /// Samples read by selectors during the current outer step.
@@ -112,8 +118,8 @@ impl<'o> Evaluator<'o> {
             pre: HashMap::new(),
             consumed: Default::default(),
             samples: 0,
-            warnings: Vec::new(),
-            infos: Vec::new(),
+            notes: Annotations::default(),
+            regexes: Regexes::default(),
             queried: Cell::new(0),
             step_queried: Cell::new(0),
             per_step: Vec::new(),
@@ -176,15 +182,11 @@ impl<'o> Evaluator<'o> {
     }
 
     pub(crate) fn warn(&mut self, msg: String) {
-        if !self.warnings.contains(&msg) {
-            self.warnings.push(msg);
-        }
+        self.notes.warn(msg);
     }
 
     pub(crate) fn info(&mut self, msg: String) {
-        if !self.infos.contains(&msg) {
-            self.infos.push(msg);
-        }
+        self.notes.info(msg);
     }
 }
 
@@ -324,8 +326,8 @@ impl Engine {
         let stats = ev.stats(t0, prepared, evaluated);
         Ok(QueryResult {
             value,
-            warnings: ev.warnings,
-            infos: ev.infos,
+            warnings: ev.notes.warnings,
+            infos: ev.notes.infos,
             stats,
         })
     }
@@ -383,8 +385,8 @@ impl Engine {
         let stats = ev.stats(t0, prepared, evaluated);
         Ok(QueryResult {
             value: Value::Matrix(series),
-            warnings: ev.warnings,
-            infos: ev.infos,
+            warnings: ev.notes.warnings,
+            infos: ev.notes.infos,
             stats,
         })
     }

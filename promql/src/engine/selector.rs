@@ -11,7 +11,7 @@ use tsdb::read::{HistogramSample, Querier, Sample, SampleIterator};
 
 use super::Evaluator;
 use crate::error::Error;
-use crate::functions::info;
+use crate::functions::info::info_matchers;
 use crate::parser::{AtModifier, Expr, VectorSelector};
 use crate::value::is_stale;
 
@@ -220,8 +220,8 @@ impl<'o> Evaluator<'o> {
                     None => (tmin, tmax),
                 };
                 out.push(Need {
-                    key: info::data_key(args),
-                    matchers: Cow::Owned(info::info_matchers(args.get(1))),
+                    key: super::info::data_key(args),
+                    matchers: Cow::Owned(info_matchers(args.get(1))),
                     mint: s.saturating_sub(self.opts.lookback_delta_ms) + 1,
                     maxt: e,
                     stats: false,

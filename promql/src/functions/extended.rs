@@ -1,20 +1,14 @@
-//! Anchored and smoothed range selectors (`rate(x[5m] anchored)`,
-//! `increase(x[5m] smoothed)`, `x smoothed`).
+//! The values of anchored and smoothed range selectors (`rate(x[5m]
+//! anchored)`, `increase(x[5m] smoothed)`, `x smoothed`) from the samples
+//! the engine selects for them (`engine/extended_select.rs`): those of a
+//! window widened by the lookback delta.
 //!
-//! Both take their samples from a window widened by the lookback delta:
-//! `(start - lookback, end]` for anchored ranges, `(start - lookback,
-//! end + lookback]` for smoothed ones. The left boundary value is the last
-//! sample at or before the range start (anchored), or the value
-//! interpolated at the start between the samples around it (smoothed); the
-//! right one is the last sample (anchored) or the value interpolated at the
-//! end. `rate`, `increase` and `delta` are then the difference of the
-//! boundary values, with counter resets in between added back and no
-//! extrapolation; `changes` and `resets` count from the anchor.
-
-/// The functions `anchored` may be used with, sorted.
-pub(crate) const ANCHORED_FUNCS: &[&str] = &["changes", "delta", "increase", "rate", "resets"];
-/// The functions `smoothed` may be used with, sorted.
-pub(crate) const SMOOTHED_FUNCS: &[&str] = &["delta", "increase", "rate"];
+//! The left boundary value is the last sample at or before the range start
+//! (anchored), or the value interpolated at the start between the samples
+//! around it (smoothed); the right one is the last sample (anchored) or the
+//! value interpolated at the end. `rate`, `increase` and `delta` are then
+//! the difference of the boundary values, with counter resets in between
+//! added back and no extrapolation.
 
 /// The value at `t` on the line between two samples; for counters a drop
 /// is a restart from 0 at the first sample.
@@ -43,7 +37,7 @@ pub(crate) struct Bounds {
 impl Bounds {
     /// The samples strictly between the boundary values: the boundary
     /// samples are left out when they lie at or beyond the range's ends.
-    fn inner<'f>(&self, f: &'f [(i64, f64)], start: i64, end: i64) -> &'f [(i64, f64)] {
+    pub(crate) fn inner<'f>(&self, f: &'f [(i64, f64)], start: i64, end: i64) -> &'f [(i64, f64)] {
         let from = self.first + usize::from(f[self.first].0 <= start);
         let to = self.last + usize::from(f[self.last].0 < end);
         f.get(from..to).unwrap_or(&[])
@@ -126,34 +120,6 @@ pub(crate) fn rate(
         result /= (end - start) as f64 / 1000.0;
     }
     Some(result)
-}
-
-/// The samples `changes`/`resets` see in an anchored range: the last one
-/// at or before `start` (if any) and those after it; none when nothing
-/// lies after `start`.
-pub(crate) fn anchored_points(f: &[(i64, f64)], start: i64) -> &[(i64, f64)] {
-    let i = f.partition_point(|s| s.0 <= start);
-    if i == f.len() {
-        return &[];
-    }
-    &f[i.saturating_sub(1)..]
-}
-
-/// The points of a bare anchored or smoothed range selector: the left
-/// value at `start`, the samples strictly inside, the right value at `end`.
-pub(crate) fn range_points(
-    f: &[(i64, f64)],
-    start: i64,
-    end: i64,
-    smoothed: bool,
-) -> Vec<(i64, f64)> {
-    let Some(b) = bounds(f, start, end, smoothed, false) else {
-        return Vec::new();
-    };
-    let mut out = vec![(start, b.left)];
-    out.extend_from_slice(b.inner(f, start, end));
-    out.push((end, b.right));
-    out
 }
 
 /// The value of a smoothed instant selector at `t` from the samples in

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tsdb::histogram::{CounterResetHint, FloatHistogram};
 
-use crate::engine::Evaluator;
+use super::Annotations;
 
 /// A histogram sample.
 type HPoint = (i64, Arc<FloatHistogram>);
@@ -35,13 +35,13 @@ impl<'n> Notes<'n> {
         ));
     }
 
-    /// Hands the annotations to the evaluator.
-    pub(crate) fn flush(self, ev: &mut Evaluator<'_>) {
+    /// Hands the annotations over to the query's.
+    pub(crate) fn flush(self, to: &mut Annotations) {
         for w in self.warnings {
-            ev.warn(w);
+            to.warn(w);
         }
         for i in self.infos {
-            ev.info(i);
+            to.info(i);
         }
     }
 

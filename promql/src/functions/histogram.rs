@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use tsdb::labels::{Labels, METRIC_NAME};
 
-use crate::engine::{format_value, Evaluator};
+use super::{Annotations, FnCtx};
+use crate::engine::format_value;
 use crate::error::Error;
-use crate::parser::Expr;
 use crate::value::{Sample, StepValue};
 
 use super::native;
@@ -117,14 +117,14 @@ fn parse_le(s: &str) -> Option<f64> {
 
 /// Groups bucket series by their labels without `le`, warning about
 /// series whose `le` is missing or malformed.
-pub(super) fn group_buckets(ev: &mut Evaluator<'_>, v: Vec<Sample>) -> Vec<(Labels, Vec<Bucket>)> {
+pub(super) fn group_buckets(ann: &mut Annotations, v: Vec<Sample>) -> Vec<(Labels, Vec<Bucket>)> {
     let mut groups: Vec<(Labels, Vec<Bucket>)> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
     for s in v {
         let Some(upper) = s.metric.get(BUCKET_LABEL).and_then(parse_le) else {
             let name = s.metric.get(METRIC_NAME).unwrap_or("");
             let le = s.metric.get(BUCKET_LABEL).unwrap_or("");
-            ev.warn(format!(
+            ann.warn(format!(
                 "PromQL warning: bucket label \"le\" is missing or has a malformed value of \"{le}\" for metric name \"{name}\""
             ));
             continue;
@@ -145,7 +145,7 @@ pub(super) fn group_buckets(ev: &mut Evaluator<'_>, v: Vec<Sample>) -> Vec<(Labe
 /// Splits native histogram samples from the float ones (the classic
 /// buckets); a native histogram with the same labels as a classic
 /// bucket group is left out with both, as a mix.
-pub(super) fn split_natives(ev: &mut Evaluator<'_>, v: Vec<Sample>) -> (Vec<Sample>, Vec<Sample>) {
+pub(super) fn split_natives(ann: &mut Annotations, v: Vec<Sample>) -> (Vec<Sample>, Vec<Sample>) {
     let (natives, floats): (Vec<Sample>, Vec<Sample>) = v.into_iter().partition(|s| s.h.is_some());
     if natives.is_empty() || floats.is_empty() {
         return (natives, floats);
@@ -178,7 +178,7 @@ pub(super) fn split_natives(ev: &mut Evaluator<'_>, v: Vec<Sample>) -> (Vec<Samp
     mixed.sort();
     for m in mixed {
         let name = m.get(METRIC_NAME).unwrap_or("");
-        ev.warn(format!(
+        ann.warn(format!(
             "PromQL warning: vector contains a mix of classic and native histograms for metric name \"{name}\""
         ));
     }
@@ -186,9 +186,9 @@ pub(super) fn split_natives(ev: &mut Evaluator<'_>, v: Vec<Sample>) -> (Vec<Samp
 }
 
 /// Reports NaN observations met by a quantile or fraction.
-pub(super) fn nan_notes(ev: &mut Evaluator<'_>, func: &str, name: &str, notes: &native::Notes) {
+pub(super) fn nan_notes(ann: &mut Annotations, func: &str, name: &str, notes: &native::Notes) {
     if notes.nan_result {
-        ev.info(format!(
+        ann.info(format!(
             "PromQL info: input to {func} has NaN observations, result is NaN for metric name \"{name}\""
         ));
     }
@@ -198,16 +198,16 @@ pub(super) fn nan_notes(ev: &mut Evaluator<'_>, func: &str, name: &str, notes: &
         } else {
             "result is skewed higher"
         };
-        ev.info(format!(
+        ann.info(format!(
             "PromQL info: input to {func} has NaN observations, {what} for metric name \"{name}\""
         ));
     }
 }
 
 /// Warns about a quantile outside `[0, 1]`.
-pub(super) fn check_quantile(ev: &mut Evaluator<'_>, q: f64) {
+pub(super) fn check_quantile(ann: &mut Annotations, q: f64) {
     if !(0.0..=1.0).contains(&q) {
-        ev.warn(format!(
+        ann.warn(format!(
             "PromQL warning: quantile value should be between 0 and 1, got {}",
             format_value(q)
         ));
@@ -215,31 +215,31 @@ pub(super) fn check_quantile(ev: &mut Evaluator<'_>, q: f64) {
 }
 
 /// Reports buckets that had to be made monotonic.
-pub(super) fn monotonicity_info(ev: &mut Evaluator<'_>, metric: &Labels) {
+pub(super) fn monotonicity_info(ann: &mut Annotations, metric: &Labels) {
     let name = metric.get(METRIC_NAME).unwrap_or("");
-    ev.info(format!(
+    ann.info(format!(
         "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name \"{name}\""
     ));
 }
 
 pub(super) fn histogram_quantile(
-    ev: &mut Evaluator<'_>,
-    args: &[Expr],
-    ts: i64,
+    ctx: &mut FnCtx<'_>,
+    mut args: Vec<StepValue>,
 ) -> Result<StepValue, Error> {
-    let (Some(qe), Some(ve)) = (args.first(), args.get(1)) else {
+    if args.len() < 2 {
         return Err(Error::exec("histogram_quantile needs two arguments"));
-    };
-    let q = ev.eval_scalar(qe, ts)?;
-    let v = ev.eval_vector(ve, ts)?;
-    check_quantile(ev, q);
-    let (natives, v) = split_natives(ev, v);
+    }
+    let q = super::scalar(&args, 0)?;
+    let v = super::take_vector(&mut args, 1)?;
+    let ann = &mut *ctx.notes;
+    check_quantile(ann, q);
+    let (natives, v) = split_natives(ann, v);
     let mut out = Vec::with_capacity(natives.len());
     for s in natives {
         let mut notes = native::Notes::default();
         let Some(h) = s.h.as_deref() else { continue };
         let r = native::quantile(q, h, &mut notes);
-        nan_notes(ev, "histogram_quantile", native::name_of(&s), &notes);
+        nan_notes(ann, "histogram_quantile", native::name_of(&s), &notes);
         out.push(Sample {
             metric: s.metric,
             v: r,
@@ -247,11 +247,11 @@ pub(super) fn histogram_quantile(
             drop_name: true,
         });
     }
-    let groups = group_buckets(ev, v);
+    let groups = group_buckets(ann, v);
     for (metric, mut buckets) in groups {
         let (v, forced) = bucket_quantile(q, &mut buckets);
         if forced {
-            monotonicity_info(ev, &metric);
+            monotonicity_info(ann, &metric);
         }
         out.push(Sample {
             metric,

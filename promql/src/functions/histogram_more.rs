@@ -2,9 +2,8 @@
 //! (`le` bucket series).
 
 use super::histogram::{bucket_quantile, check_quantile, group_buckets, monotonicity_info, Bucket};
-use crate::engine::Evaluator;
+use super::FnCtx;
 use crate::error::Error;
-use crate::parser::Expr;
 use crate::value::{Sample, StepValue};
 
 /// The fraction of the observations of cumulative `buckets` that lie
@@ -74,23 +73,28 @@ pub(crate) fn bucket_fraction(lower: f64, upper: f64, buckets: &mut [Bucket]) ->
 
 /// `histogram_fraction(lower scalar, upper scalar, buckets vector)`.
 pub(super) fn histogram_fraction(
-    ev: &mut Evaluator<'_>,
-    args: &[Expr],
-    ts: i64,
+    ctx: &mut FnCtx<'_>,
+    mut args: Vec<StepValue>,
 ) -> Result<StepValue, Error> {
-    let [lo, hi, ve] = args else {
+    if args.len() != 3 {
         return Err(Error::exec("histogram_fraction needs three arguments"));
-    };
-    let lower = ev.eval_scalar(lo, ts)?;
-    let upper = ev.eval_scalar(hi, ts)?;
-    let v = ev.eval_vector(ve, ts)?;
-    let (natives, v) = super::histogram::split_natives(ev, v);
+    }
+    let lower = super::scalar(&args, 0)?;
+    let upper = super::scalar(&args, 1)?;
+    let v = super::take_vector(&mut args, 2)?;
+    let ann = &mut *ctx.notes;
+    let (natives, v) = super::histogram::split_natives(ann, v);
     let mut out = Vec::with_capacity(natives.len());
     for s in natives {
         let mut notes = super::native::Notes::default();
         let Some(h) = s.h.as_deref() else { continue };
         let r = super::native::fraction(lower, upper, h, &mut notes);
-        super::histogram::nan_notes(ev, "histogram_fraction", super::native::name_of(&s), &notes);
+        super::histogram::nan_notes(
+            ann,
+            "histogram_fraction",
+            super::native::name_of(&s),
+            &notes,
+        );
         out.push(Sample {
             metric: s.metric,
             v: r,
@@ -99,7 +103,7 @@ pub(super) fn histogram_fraction(
         });
     }
     out.extend(
-        group_buckets(ev, v)
+        group_buckets(ann, v)
             .into_iter()
             .map(|(metric, mut buckets)| Sample {
                 v: bucket_fraction(lower, upper, &mut buckets),
@@ -111,27 +115,40 @@ pub(super) fn histogram_fraction(
     Ok(StepValue::Vector(out))
 }
 
+/// Warns about each quantile argument of `histogram_quantiles` outside
+/// `[0, 1]` once it is evaluated.
+pub(super) fn check_quantiles(
+    ctx: &mut FnCtx<'_>,
+    i: usize,
+    args: &[Option<StepValue>],
+) -> Result<Option<StepValue>, Error> {
+    if i >= 2 {
+        if let Some(StepValue::Scalar(q)) = super::evaluated(args, i) {
+            check_quantile(ctx.notes, *q);
+        }
+    }
+    Ok(None)
+}
+
 /// `histogram_quantiles(buckets vector, label string, q scalar...)`: one
-/// output series per group and quantile, the quantile in `label`.
+/// output series per group and quantile, the quantile in `label` (each
+/// quantile checked by [`check_quantiles`]).
 pub(super) fn histogram_quantiles(
-    ev: &mut Evaluator<'_>,
-    args: &[Expr],
-    ts: i64,
+    ctx: &mut FnCtx<'_>,
+    mut args: Vec<StepValue>,
 ) -> Result<StepValue, Error> {
-    let [ve, le, qs @ ..] = args else {
+    if args.len() < 2 {
         return Err(Error::exec(
             "histogram_quantiles needs a vector and a label",
         ));
-    };
-    let v = ev.eval_vector(ve, ts)?;
-    let label = ev.eval_string(le, ts)?;
-    let mut quantiles = Vec::with_capacity(qs.len());
-    for q in qs {
-        let q = ev.eval_scalar(q, ts)?;
-        check_quantile(ev, q);
-        quantiles.push(q);
     }
-    let (natives, v) = super::histogram::split_natives(ev, v);
+    let v = super::take_vector(&mut args, 0)?;
+    let label = super::string(&args, 1)?.to_string();
+    let quantiles = (2..args.len())
+        .map(|i| super::scalar(&args, i))
+        .collect::<Result<Vec<f64>, Error>>()?;
+    let ann = &mut *ctx.notes;
+    let (natives, v) = super::histogram::split_natives(ann, v);
     let mut out = Vec::new();
     for s in natives {
         let Some(h) = s.h.as_deref() else { continue };
@@ -139,7 +156,7 @@ pub(super) fn histogram_quantiles(
             let mut notes = super::native::Notes::default();
             let r = super::native::quantile(q, h, &mut notes);
             super::histogram::nan_notes(
-                ev,
+                ann,
                 "histogram_quantile",
                 super::native::name_of(&s),
                 &notes,
@@ -152,7 +169,7 @@ pub(super) fn histogram_quantiles(
             });
         }
     }
-    for (metric, buckets) in group_buckets(ev, v) {
+    for (metric, buckets) in group_buckets(ann, v) {
         let mut forced_any = false;
         for &q in &quantiles {
             let (v, forced) = bucket_quantile(q, &mut buckets.clone());
@@ -165,7 +182,7 @@ pub(super) fn histogram_quantiles(
             });
         }
         if forced_any {
-            monotonicity_info(ev, &metric);
+            monotonicity_info(ann, &metric);
         }
     }
     Ok(StepValue::Vector(out))

@@ -6,17 +6,13 @@ use std::cmp::Ordering;
 use regex::Regex;
 use tsdb::labels::{Labels, MatchOp, METRIC_NAME};
 
-use crate::engine::{check_duplicates, finish_labels, valid_label_name, Evaluator};
+use super::{evaluated, string, take_vector, FnCtx};
+use crate::engine::{check_duplicates, finish_labels, valid_label_name};
 use crate::error::Error;
 use crate::parser::{Expr, VectorSelector};
 use crate::value::{Sample, StepValue};
 
 type R = Result<StepValue, Error>;
-
-fn arg(args: &[Expr], i: usize) -> Result<&Expr, Error> {
-    args.get(i)
-        .ok_or_else(|| Error::exec("missing function argument"))
-}
 
 /// Labels for `absent(sel)`: the selector's equality matchers, except the
 /// metric name and labels matched more than once.
@@ -48,9 +44,16 @@ fn one(metric: Labels) -> StepValue {
     }])
 }
 
-pub(super) fn absent(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
-    let a = arg(args, 0)?;
-    if !ev.eval_vector(a, ts)?.is_empty() {
+/// The argument expression of `absent*` (read for its matchers).
+fn absent_arg<'e>(ctx: &FnCtx<'e>) -> Result<&'e Expr, Error> {
+    ctx.exprs
+        .first()
+        .ok_or_else(|| Error::exec("missing function argument"))
+}
+
+pub(super) fn absent(ctx: &mut FnCtx<'_>, mut args: Vec<StepValue>) -> R {
+    let a = absent_arg(ctx)?;
+    if !take_vector(&mut args, 0)?.is_empty() {
         return Ok(StepValue::Vector(Vec::new()));
     }
     Ok(one(match a.unwrap_parens() {
@@ -59,9 +62,9 @@ pub(super) fn absent(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
     }))
 }
 
-pub(super) fn absent_over_time(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
-    let a = arg(args, 0)?;
-    let StepValue::Matrix(m) = ev.eval(a, ts)? else {
+pub(super) fn absent_over_time(ctx: &mut FnCtx<'_>, args: Vec<StepValue>) -> R {
+    let a = absent_arg(ctx)?;
+    let Some(StepValue::Matrix(m)) = args.first() else {
         return Err(Error::exec("expected a range vector"));
     };
     if !m.is_empty() {
@@ -82,22 +85,50 @@ fn unique(v: &[Sample]) -> Result<(), Error> {
     check_duplicates(finished.iter())
 }
 
-pub(super) fn label_replace(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
-    let dst = ev.eval_string(arg(args, 1)?, ts)?;
-    let repl = ev.eval_string(arg(args, 2)?, ts)?;
-    let src = ev.eval_string(arg(args, 3)?, ts)?;
-    let re_src = ev.eval_string(arg(args, 4)?, ts)?;
-    let re = Regex::new(&format!("^(?s:{re_src})$")).map_err(|e| {
+/// A string argument of those evaluated so far.
+fn evaluated_string(args: &[Option<StepValue>], i: usize) -> Result<&str, Error> {
+    match evaluated(args, i) {
+        Some(StepValue::String(s)) => Ok(s),
+        Some(_) => Err(Error::exec("expected a string expression")),
+        None => Err(Error::exec("missing function argument")),
+    }
+}
+
+/// The regular expression of `label_replace`, anchored at both ends.
+fn replace_regex(ctx: &mut FnCtx<'_>, re_src: &str) -> Result<Regex, Error> {
+    ctx.regexes.get(&format!("^(?s:{re_src})$")).map_err(|e| {
         Error::exec(format!(
             "invalid regular expression in label_replace(): {re_src}: {e}"
         ))
-    })?;
-    if !valid_label_name(&dst) {
+    })
+}
+
+/// Checks the regular expression and destination label of `label_replace`
+/// once its string arguments are evaluated, before its vector is.
+pub(super) fn label_replace_check(
+    ctx: &mut FnCtx<'_>,
+    i: usize,
+    args: &[Option<StepValue>],
+) -> Result<Option<StepValue>, Error> {
+    if i != 4 {
+        return Ok(None);
+    }
+    replace_regex(ctx, evaluated_string(args, 4)?)?;
+    let dst = evaluated_string(args, 1)?;
+    if !valid_label_name(dst) {
         return Err(Error::exec(format!(
             "invalid destination label name in label_replace(): {dst}"
         )));
     }
-    let mut v = ev.eval_vector(&args[0], ts)?;
+    Ok(None)
+}
+
+pub(super) fn label_replace(ctx: &mut FnCtx<'_>, mut args: Vec<StepValue>) -> R {
+    let re = replace_regex(ctx, string(&args, 4)?)?;
+    let dst = string(&args, 1)?.to_string();
+    let repl = string(&args, 2)?.to_string();
+    let src = string(&args, 3)?.to_string();
+    let mut v = take_vector(&mut args, 0)?;
     for s in &mut v {
         let value = s.metric.get(&src).unwrap_or("");
         if let Some(caps) = re.captures(value) {
@@ -113,25 +144,41 @@ pub(super) fn label_replace(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R
     Ok(StepValue::Vector(v))
 }
 
-pub(super) fn label_join(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
-    let dst = ev.eval_string(arg(args, 1)?, ts)?;
-    let sep = ev.eval_string(arg(args, 2)?, ts)?;
-    let mut srcs = Vec::new();
-    for a in args.iter().skip(3) {
-        let s = ev.eval_string(a, ts)?;
-        if !valid_label_name(&s) {
+/// Checks the source and destination labels of `label_join` once its
+/// string arguments are evaluated, before its vector is.
+pub(super) fn label_join_check(
+    ctx: &mut FnCtx<'_>,
+    i: usize,
+    args: &[Option<StepValue>],
+) -> Result<Option<StepValue>, Error> {
+    // the string arguments come after the vector: the last one ends them
+    if i + 1 != ctx.exprs.len() || i == 0 {
+        return Ok(None);
+    }
+    for j in 3..args.len() {
+        let s = evaluated_string(args, j)?;
+        if !valid_label_name(s) {
             return Err(Error::exec(format!(
                 "invalid source label name in label_join(): {s}"
             )));
         }
-        srcs.push(s);
     }
-    if !valid_label_name(&dst) {
+    let dst = evaluated_string(args, 1)?;
+    if !valid_label_name(dst) {
         return Err(Error::exec(format!(
             "invalid destination label name in label_join(): {dst}"
         )));
     }
-    let mut v = ev.eval_vector(arg(args, 0)?, ts)?;
+    Ok(None)
+}
+
+pub(super) fn label_join(_: &mut FnCtx<'_>, mut args: Vec<StepValue>) -> R {
+    let dst = string(&args, 1)?.to_string();
+    let sep = string(&args, 2)?.to_string();
+    let srcs = (3..args.len())
+        .map(|i| string(&args, i).map(str::to_string))
+        .collect::<Result<Vec<String>, Error>>()?;
+    let mut v = take_vector(&mut args, 0)?;
     for s in &mut v {
         let joined: Vec<&str> = srcs.iter().map(|n| s.metric.get(n).unwrap_or("")).collect();
         let joined = joined.join(&sep);
@@ -161,27 +208,26 @@ fn by_value(a: f64, b: f64, desc: bool) -> Ordering {
     }
 }
 
-fn sort_values(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64, desc: bool) -> R {
-    let mut v = ev.eval_vector(arg(args, 0)?, ts)?;
+fn sort_values(mut args: Vec<StepValue>, desc: bool) -> R {
+    let mut v = take_vector(&mut args, 0)?;
     v.retain(|s| s.h.is_none());
     v.sort_by(|a, b| by_value(a.v, b.v, desc));
     Ok(StepValue::Vector(v))
 }
 
-pub(super) fn sort(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
-    sort_values(ev, args, ts, false)
+pub(super) fn sort(_: &mut FnCtx<'_>, args: Vec<StepValue>) -> R {
+    sort_values(args, false)
 }
 
-pub(super) fn sort_desc(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
-    sort_values(ev, args, ts, true)
+pub(super) fn sort_desc(_: &mut FnCtx<'_>, args: Vec<StepValue>) -> R {
+    sort_values(args, true)
 }
 
-fn sort_labels(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64, desc: bool) -> R {
-    let mut names = Vec::new();
-    for a in args.iter().skip(1) {
-        names.push(ev.eval_string(a, ts)?);
-    }
-    let mut v = ev.eval_vector(arg(args, 0)?, ts)?;
+fn sort_labels(mut args: Vec<StepValue>, desc: bool) -> R {
+    let names = (1..args.len())
+        .map(|i| string(&args, i).map(str::to_string))
+        .collect::<Result<Vec<String>, Error>>()?;
+    let mut v = take_vector(&mut args, 0)?;
     v.sort_by(|a, b| {
         let mut o = Ordering::Equal;
         for n in &names {
@@ -232,12 +278,12 @@ fn natural_cmp(a: &str, b: &str) -> Ordering {
     }
 }
 
-pub(super) fn sort_by_label(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
-    sort_labels(ev, args, ts, false)
+pub(super) fn sort_by_label(_: &mut FnCtx<'_>, args: Vec<StepValue>) -> R {
+    sort_labels(args, false)
 }
 
-pub(super) fn sort_by_label_desc(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
-    sort_labels(ev, args, ts, true)
+pub(super) fn sort_by_label_desc(_: &mut FnCtx<'_>, args: Vec<StepValue>) -> R {
+    sort_labels(args, true)
 }
 
 #[cfg(test)]

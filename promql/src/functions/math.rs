@@ -3,7 +3,7 @@
 
 use tsdb::labels::Labels;
 
-use crate::engine::Evaluator;
+use super::{evaluated, scalar, take_vector, FnCtx};
 use crate::error::Error;
 use crate::parser::Expr;
 use crate::value::{Sample, StepValue};
@@ -21,8 +21,8 @@ pub(super) fn sgn(v: f64) -> f64 {
 }
 
 /// Applies `f` to each element of the vector argument, dropping names.
-fn map_vector(ev: &mut Evaluator<'_>, arg: &Expr, ts: i64, f: impl Fn(f64) -> f64) -> R {
-    let mut v = ev.eval_vector(arg, ts)?;
+fn map_vector(mut args: Vec<StepValue>, f: impl Fn(f64) -> f64) -> R {
+    let mut v = take_vector(&mut args, 0)?;
     v.retain(|s| s.h.is_none());
     for s in &mut v {
         s.v = f(s.v);
@@ -49,41 +49,51 @@ fn go_min(a: f64, b: f64) -> f64 {
     }
 }
 
-fn arg(args: &[Expr], i: usize) -> Result<&Expr, Error> {
-    args.get(i)
-        .ok_or_else(|| Error::exec("missing function argument"))
+/// `clamp` of a range below its lower end: empty, without evaluating the
+/// vector.
+pub(super) fn clamp_check(
+    _: &mut FnCtx<'_>,
+    i: usize,
+    args: &[Option<StepValue>],
+) -> Result<Option<StepValue>, Error> {
+    match (evaluated(args, 1), evaluated(args, 2)) {
+        (Some(StepValue::Scalar(lo)), Some(StepValue::Scalar(hi))) if i == 2 && lo > hi => {
+            Ok(Some(StepValue::Vector(Vec::new())))
+        }
+        _ => Ok(None),
+    }
 }
 
-pub(super) fn clamp(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
-    let lo = ev.eval_scalar(arg(args, 1)?, ts)?;
-    let hi = ev.eval_scalar(arg(args, 2)?, ts)?;
+pub(super) fn clamp(_: &mut FnCtx<'_>, args: Vec<StepValue>) -> R {
+    let lo = scalar(&args, 1)?;
+    let hi = scalar(&args, 2)?;
     if lo > hi {
         return Ok(StepValue::Vector(Vec::new()));
     }
-    map_vector(ev, &args[0], ts, |v| go_min(go_max(v, lo), hi))
+    map_vector(args, |v| go_min(go_max(v, lo), hi))
 }
 
-pub(super) fn clamp_max(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
-    let hi = ev.eval_scalar(arg(args, 1)?, ts)?;
-    map_vector(ev, &args[0], ts, |v| go_min(v, hi))
+pub(super) fn clamp_max(_: &mut FnCtx<'_>, args: Vec<StepValue>) -> R {
+    let hi = scalar(&args, 1)?;
+    map_vector(args, |v| go_min(v, hi))
 }
 
-pub(super) fn clamp_min(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
-    let lo = ev.eval_scalar(arg(args, 1)?, ts)?;
-    map_vector(ev, &args[0], ts, |v| go_max(v, lo))
+pub(super) fn clamp_min(_: &mut FnCtx<'_>, args: Vec<StepValue>) -> R {
+    let lo = scalar(&args, 1)?;
+    map_vector(args, |v| go_max(v, lo))
 }
 
-pub(super) fn round(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
+pub(super) fn round(_: &mut FnCtx<'_>, args: Vec<StepValue>) -> R {
     let to = match args.get(1) {
-        Some(e) => ev.eval_scalar(e, ts)?,
+        Some(_) => scalar(&args, 1)?,
         None => 1.0,
     };
     let inv = 1.0 / to;
-    map_vector(ev, arg(args, 0)?, ts, |v| (v * inv + 0.5).floor() / inv)
+    map_vector(args, |v| (v * inv + 0.5).floor() / inv)
 }
 
-pub(super) fn scalar(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
-    let v = ev.eval_vector(arg(args, 0)?, ts)?;
+pub(super) fn scalar_fn(_: &mut FnCtx<'_>, mut args: Vec<StepValue>) -> R {
+    let v = take_vector(&mut args, 0)?;
     let floats: Vec<f64> = v.iter().filter(|s| s.h.is_none()).map(|s| s.v).collect();
     Ok(StepValue::Scalar(if floats.len() == 1 {
         floats[0]
@@ -92,8 +102,8 @@ pub(super) fn scalar(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
     }))
 }
 
-pub(super) fn vector(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
-    let v = ev.eval_scalar(arg(args, 0)?, ts)?;
+pub(super) fn vector(_: &mut FnCtx<'_>, args: Vec<StepValue>) -> R {
+    let v = scalar(&args, 0)?;
     Ok(StepValue::Vector(vec![Sample {
         metric: Labels::empty(),
         v,
@@ -102,39 +112,36 @@ pub(super) fn vector(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
     }]))
 }
 
-pub(super) fn time(_: &mut Evaluator<'_>, _: &[Expr], ts: i64) -> R {
-    Ok(StepValue::Scalar(ts as f64 / 1000.0))
+pub(super) fn time(ctx: &mut FnCtx<'_>, _: Vec<StepValue>) -> R {
+    Ok(StepValue::Scalar(ctx.ts as f64 / 1000.0))
 }
 
-pub(super) fn pi(_: &mut Evaluator<'_>, _: &[Expr], _: i64) -> R {
+pub(super) fn pi(_: &mut FnCtx<'_>, _: Vec<StepValue>) -> R {
     Ok(StepValue::Scalar(std::f64::consts::PI))
 }
 
-pub(super) fn start(ev: &mut Evaluator<'_>, _: &[Expr], _: i64) -> R {
-    Ok(StepValue::Scalar(ev.start as f64 / 1000.0))
+pub(super) fn start(ctx: &mut FnCtx<'_>, _: Vec<StepValue>) -> R {
+    Ok(StepValue::Scalar(ctx.start as f64 / 1000.0))
 }
 
-pub(super) fn end(ev: &mut Evaluator<'_>, _: &[Expr], _: i64) -> R {
-    Ok(StepValue::Scalar(ev.end as f64 / 1000.0))
+pub(super) fn end(ctx: &mut FnCtx<'_>, _: Vec<StepValue>) -> R {
+    Ok(StepValue::Scalar(ctx.end as f64 / 1000.0))
 }
 
-pub(super) fn range(ev: &mut Evaluator<'_>, _: &[Expr], _: i64) -> R {
-    Ok(StepValue::Scalar((ev.end - ev.start) as f64 / 1000.0))
+pub(super) fn range(ctx: &mut FnCtx<'_>, _: Vec<StepValue>) -> R {
+    Ok(StepValue::Scalar((ctx.end - ctx.start) as f64 / 1000.0))
 }
 
-pub(super) fn step(ev: &mut Evaluator<'_>, _: &[Expr], _: i64) -> R {
-    Ok(StepValue::Scalar(ev.step as f64 / 1000.0))
+pub(super) fn step(ctx: &mut FnCtx<'_>, _: Vec<StepValue>) -> R {
+    Ok(StepValue::Scalar(ctx.step as f64 / 1000.0))
 }
 
-fn two_scalars(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> Result<(f64, f64), Error> {
-    Ok((
-        ev.eval_scalar(arg(args, 0)?, ts)?,
-        ev.eval_scalar(arg(args, 1)?, ts)?,
-    ))
+fn two_scalars(args: &[StepValue]) -> Result<(f64, f64), Error> {
+    Ok((scalar(args, 0)?, scalar(args, 1)?))
 }
 
-pub(super) fn min_of(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
-    let (a, b) = two_scalars(ev, args, ts)?;
+pub(super) fn min_of(_: &mut FnCtx<'_>, args: Vec<StepValue>) -> R {
+    let (a, b) = two_scalars(&args)?;
     Ok(StepValue::Scalar(if a.is_nan() || b.is_nan() {
         f64::NAN
     } else {
@@ -142,8 +149,8 @@ pub(super) fn min_of(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
     }))
 }
 
-pub(super) fn max_of(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
-    let (a, b) = two_scalars(ev, args, ts)?;
+pub(super) fn max_of(_: &mut FnCtx<'_>, args: Vec<StepValue>) -> R {
+    let (a, b) = two_scalars(&args)?;
     Ok(StepValue::Scalar(if a.is_nan() || b.is_nan() {
         f64::NAN
     } else {
@@ -151,19 +158,19 @@ pub(super) fn max_of(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
     }))
 }
 
-pub(super) fn timestamp(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
-    let a = arg(args, 0)?;
-    let mut v = match a.unwrap_parens() {
-        Expr::VectorSelector(vs) => ev.select_instant(vs, ts, true),
-        _ => {
-            let mut v = ev.eval_vector(a, ts)?;
-            for s in &mut v {
-                s.v = ts as f64 / 1000.0;
-            }
-            v
-        }
-    };
+/// `timestamp(v)`: the engine evaluates a selector argument with the
+/// timestamps of its samples as values; any other argument's elements
+/// get the evaluation time.
+pub(super) fn timestamp(ctx: &mut FnCtx<'_>, mut args: Vec<StepValue>) -> R {
+    let selector = matches!(
+        ctx.exprs.first().map(Expr::unwrap_parens),
+        Some(Expr::VectorSelector(_))
+    );
+    let mut v = take_vector(&mut args, 0)?;
     for s in &mut v {
+        if !selector {
+            s.v = ctx.ts as f64 / 1000.0;
+        }
         s.drop_name = true;
     }
     Ok(StepValue::Vector(v))
@@ -210,15 +217,16 @@ fn date(secs: f64) -> Date {
     }
 }
 
-fn date_fn(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64, f: fn(&Date) -> f64) -> R {
-    let v = match args.first() {
-        Some(a) => ev.eval_vector(a, ts)?,
-        None => vec![Sample {
+fn date_fn(ctx: &FnCtx<'_>, mut args: Vec<StepValue>, f: fn(&Date) -> f64) -> R {
+    let v = if args.is_empty() {
+        vec![Sample {
             metric: Labels::empty(),
-            v: ts as f64 / 1000.0,
+            v: ctx.ts as f64 / 1000.0,
             h: None,
             drop_name: false,
-        }],
+        }]
+    } else {
+        take_vector(&mut args, 0)?
     };
     Ok(StepValue::Vector(
         v.into_iter()
@@ -238,8 +246,8 @@ fn date_fn(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64, f: fn(&Date) -> f64) 
 
 macro_rules! date_functions {
     ($($name:ident => $body:expr;)*) => {$(
-        pub(super) fn $name(ev: &mut Evaluator<'_>, args: &[Expr], ts: i64) -> R {
-            date_fn(ev, args, ts, $body)
+        pub(super) fn $name(ctx: &mut FnCtx<'_>, args: Vec<StepValue>) -> R {
+            date_fn(ctx, args, $body)
         }
     )*};
 }

@@ -1,4 +1,13 @@
 //! Function implementations and the name → implementation table.
+//!
+//! Functions compute: the engine (`engine/call.rs`) evaluates their
+//! arguments and calls them with the values and a [`FnCtx`] (the
+//! evaluation time, the query's range, the arguments' syntax to read,
+//! where annotations go). Range functions get the matrix and the
+//! [`Window`] it covers. A [`Custom`] function says in which order its
+//! arguments are evaluated and may check each once it is, so that a bad
+//! parameter is reported before the vector is evaluated, and `clamp` over
+//! an empty range does not evaluate the vector at all.
 
 pub(crate) mod extended;
 pub(crate) mod extended_hist;
@@ -13,10 +22,71 @@ pub(crate) use native::{sum_histograms, sum_notes, SumNotes};
 mod over_time;
 pub(crate) mod rate;
 
-use crate::engine::Evaluator;
+use std::collections::HashMap;
+
+use regex::Regex;
+
 use crate::error::Error;
-use crate::parser::{Expr, ValueType};
-use crate::value::{Sample, StepValue};
+use crate::parser::Expr;
+use crate::value::{Sample, Series, StepValue};
+
+/// The warning and info annotations of a query, each kept once, in the
+/// order first reported.
+#[derive(Default)]
+pub(crate) struct Annotations {
+    pub warnings: Vec<String>,
+    pub infos: Vec<String>,
+}
+
+impl Annotations {
+    pub(crate) fn warn(&mut self, msg: String) {
+        if !self.warnings.contains(&msg) {
+            self.warnings.push(msg);
+        }
+    }
+
+    pub(crate) fn info(&mut self, msg: String) {
+        if !self.infos.contains(&msg) {
+            self.infos.push(msg);
+        }
+    }
+}
+
+/// Regular expressions of function arguments compiled during a query, by
+/// their source (a query's steps use the same ones again).
+#[derive(Default)]
+pub(crate) struct Regexes(HashMap<String, Regex>);
+
+impl Regexes {
+    /// `src` compiled, as by [`Regex::new`].
+    fn get(&mut self, src: &str) -> Result<Regex, regex::Error> {
+        if let Some(re) = self.0.get(src) {
+            return Ok(re.clone());
+        }
+        let re = Regex::new(src)?;
+        self.0.insert(src.to_string(), re.clone());
+        Ok(re)
+    }
+}
+
+/// What a function sees besides its argument values.
+pub(crate) struct FnCtx<'a> {
+    /// The evaluation time (ms).
+    pub ts: i64,
+    /// Start and end of the query range (equal for instant queries), ms.
+    pub start: i64,
+    pub end: i64,
+    /// The step of a range query (0 for instant queries), ms.
+    pub step: i64,
+    /// The argument expressions of the call, to read (not evaluate): the
+    /// matchers of the selectors of `absent*` and `info`, whether
+    /// `timestamp`'s argument is a selector.
+    pub exprs: &'a [Expr],
+    /// Where warnings and infos go.
+    pub notes: &'a mut Annotations,
+    /// The query's compiled regular expressions (`label_replace`).
+    pub regexes: &'a mut Regexes,
+}
 
 /// The window a range-vector argument covers: samples in `(start, end]`.
 pub(crate) struct Window {
@@ -32,23 +102,58 @@ impl Window {
     }
 }
 
+type R = Result<StepValue, Error>;
+
 /// A function over one series' samples in a window and scalar arguments.
 pub(crate) type RangeFn = fn(&[(i64, f64)], &Window, &[f64]) -> Option<f64>;
 /// A function applied to each element of an instant vector.
 type ElementFn = fn(f64) -> f64;
-/// Any other function.
-type CustomFn = fn(&mut Evaluator<'_>, &[Expr], i64) -> Result<StepValue, Error>;
+/// Any other function, on its evaluated arguments in written order.
+type CustomFn = fn(&mut FnCtx<'_>, Vec<StepValue>) -> R;
+/// Looks at the arguments evaluated so far (by position), once the one
+/// at the given position is: fails, or gives the call's result without
+/// evaluating the others (`Some`), or lets evaluation go on (`None`).
+type CheckFn = fn(&mut FnCtx<'_>, usize, &[Option<StepValue>]) -> Result<Option<StepValue>, Error>;
 
 pub(crate) enum Impl {
     /// Takes one range vector (and scalars); `keep_name` keeps `__name__`.
     Range { f: RangeFn, keep_name: bool },
     /// Element-wise on the single instant-vector argument; drops `__name__`.
     Element(ElementFn),
-    /// Evaluates its own arguments.
-    Custom(CustomFn),
+    /// Any other function.
+    Custom(Custom),
 }
 
-use Impl::{Custom, Element};
+/// A function on its evaluated arguments, and how they are evaluated.
+pub(crate) struct Custom {
+    pub f: CustomFn,
+    /// Whether the first argument (the instant vector) is evaluated after
+    /// the others (its parameters), instead of all in written order.
+    pub vector_last: bool,
+    /// Run after each argument is evaluated.
+    pub check: Option<CheckFn>,
+}
+
+/// A function whose arguments are evaluated in written order.
+const fn custom(f: CustomFn) -> Impl {
+    Impl::Custom(Custom {
+        f,
+        vector_last: false,
+        check: None,
+    })
+}
+
+/// A function whose first argument, the instant vector, is evaluated after
+/// its parameters, which `check` may look at first.
+const fn vector_last(f: CustomFn, check: Option<CheckFn>) -> Impl {
+    Impl::Custom(Custom {
+        f,
+        vector_last: true,
+        check,
+    })
+}
+
+use Impl::Element;
 
 const fn range(f: RangeFn) -> Impl {
     Impl::Range {
@@ -61,8 +166,8 @@ const fn range(f: RangeFn) -> Impl {
 /// table of the parser.
 pub(crate) static IMPLS: &[(&str, Impl)] = &[
     ("abs", Element(f64::abs)),
-    ("absent", Custom(label::absent)),
-    ("absent_over_time", Custom(label::absent_over_time)),
+    ("absent", custom(label::absent)),
+    ("absent_over_time", custom(label::absent_over_time)),
     ("acos", Element(f64::acos)),
     ("acosh", Element(f64::acosh)),
     ("asin", Element(f64::asin)),
@@ -72,16 +177,16 @@ pub(crate) static IMPLS: &[(&str, Impl)] = &[
     ("avg_over_time", range(over_time::avg)),
     ("ceil", Element(f64::ceil)),
     ("changes", range(over_time::changes)),
-    ("clamp", Custom(math::clamp)),
-    ("clamp_max", Custom(math::clamp_max)),
-    ("clamp_min", Custom(math::clamp_min)),
+    ("clamp", vector_last(math::clamp, Some(math::clamp_check))),
+    ("clamp_max", vector_last(math::clamp_max, None)),
+    ("clamp_min", vector_last(math::clamp_min, None)),
     ("cos", Element(f64::cos)),
     ("cosh", Element(f64::cosh)),
     ("count_over_time", range(over_time::count)),
-    ("day_of_month", Custom(math::day_of_month)),
-    ("day_of_week", Custom(math::day_of_week)),
-    ("day_of_year", Custom(math::day_of_year)),
-    ("days_in_month", Custom(math::days_in_month)),
+    ("day_of_month", custom(math::day_of_month)),
+    ("day_of_week", custom(math::day_of_week)),
+    ("day_of_year", custom(math::day_of_year)),
+    ("days_in_month", custom(math::days_in_month)),
     ("deg", Element(f64::to_degrees)),
     ("delta", range(rate::delta)),
     ("deriv", range(over_time::deriv)),
@@ -89,7 +194,7 @@ pub(crate) static IMPLS: &[(&str, Impl)] = &[
         "double_exponential_smoothing",
         range(over_time::double_exponential_smoothing),
     ),
-    ("end", Custom(math::end)),
+    ("end", custom(math::end)),
     ("exp", Element(f64::exp)),
     (
         "first_over_time",
@@ -99,27 +204,37 @@ pub(crate) static IMPLS: &[(&str, Impl)] = &[
         },
     ),
     ("floor", Element(f64::floor)),
-    ("histogram_avg", Custom(native::histogram_avg)),
-    ("histogram_count", Custom(native::histogram_count)),
+    ("histogram_avg", custom(native::histogram_avg)),
+    ("histogram_count", custom(native::histogram_count)),
     (
         "histogram_fraction",
-        Custom(histogram_more::histogram_fraction),
+        custom(histogram_more::histogram_fraction),
     ),
-    ("histogram_quantile", Custom(histogram::histogram_quantile)),
+    ("histogram_quantile", custom(histogram::histogram_quantile)),
     (
         "histogram_quantiles",
-        Custom(histogram_more::histogram_quantiles),
+        Impl::Custom(Custom {
+            f: histogram_more::histogram_quantiles,
+            vector_last: false,
+            check: Some(histogram_more::check_quantiles),
+        }),
     ),
-    ("histogram_stddev", Custom(native::histogram_stddev)),
-    ("histogram_stdvar", Custom(native::histogram_stdvar)),
-    ("histogram_sum", Custom(native::histogram_sum)),
-    ("hour", Custom(math::hour)),
+    ("histogram_stddev", custom(native::histogram_stddev)),
+    ("histogram_stdvar", custom(native::histogram_stdvar)),
+    ("histogram_sum", custom(native::histogram_sum)),
+    ("hour", custom(math::hour)),
     ("idelta", range(rate::idelta)),
     ("increase", range(rate::increase)),
-    ("info", Custom(info::info)),
+    ("info", custom(info::info)),
     ("irate", range(rate::irate)),
-    ("label_join", Custom(label::label_join)),
-    ("label_replace", Custom(label::label_replace)),
+    (
+        "label_join",
+        vector_last(label::label_join, Some(label::label_join_check)),
+    ),
+    (
+        "label_replace",
+        vector_last(label::label_replace, Some(label::label_replace_check)),
+    ),
     (
         "last_over_time",
         Impl::Range {
@@ -131,162 +246,168 @@ pub(crate) static IMPLS: &[(&str, Impl)] = &[
     ("log10", Element(f64::log10)),
     ("log2", Element(f64::log2)),
     ("mad_over_time", range(over_time::mad)),
-    ("max_of", Custom(math::max_of)),
+    ("max_of", custom(math::max_of)),
     ("max_over_time", range(over_time::max)),
-    ("min_of", Custom(math::min_of)),
+    ("min_of", custom(math::min_of)),
     ("min_over_time", range(over_time::min)),
-    ("minute", Custom(math::minute)),
-    ("month", Custom(math::month)),
-    ("pi", Custom(math::pi)),
+    ("minute", custom(math::minute)),
+    ("month", custom(math::month)),
+    ("pi", custom(math::pi)),
     ("predict_linear", range(over_time::predict_linear)),
     ("present_over_time", range(over_time::present)),
     ("quantile_over_time", range(over_time::quantile)),
     ("rad", Element(f64::to_radians)),
-    ("range", Custom(math::range)),
+    ("range", custom(math::range)),
     ("rate", range(rate::rate)),
     ("resets", range(over_time::resets)),
-    ("round", Custom(math::round)),
-    ("scalar", Custom(math::scalar)),
+    ("round", vector_last(math::round, None)),
+    ("scalar", custom(math::scalar_fn)),
     ("sgn", Element(math::sgn)),
     ("sin", Element(f64::sin)),
     ("sinh", Element(f64::sinh)),
-    ("sort", Custom(label::sort)),
-    ("sort_by_label", Custom(label::sort_by_label)),
-    ("sort_by_label_desc", Custom(label::sort_by_label_desc)),
-    ("sort_desc", Custom(label::sort_desc)),
+    ("sort", custom(label::sort)),
+    ("sort_by_label", vector_last(label::sort_by_label, None)),
+    (
+        "sort_by_label_desc",
+        vector_last(label::sort_by_label_desc, None),
+    ),
+    ("sort_desc", custom(label::sort_desc)),
     ("sqrt", Element(f64::sqrt)),
-    ("start", Custom(math::start)),
+    ("start", custom(math::start)),
     ("stddev_over_time", range(over_time::stddev)),
     ("stdvar_over_time", range(over_time::stdvar)),
-    ("step", Custom(math::step)),
+    ("step", custom(math::step)),
     ("sum_over_time", range(over_time::sum)),
     ("tan", Element(f64::tan)),
     ("tanh", Element(f64::tanh)),
-    ("time", Custom(math::time)),
-    ("timestamp", Custom(math::timestamp)),
+    ("time", custom(math::time)),
+    ("timestamp", custom(math::timestamp)),
     ("ts_of_first_over_time", range(over_time::ts_of_first)),
     ("ts_of_last_over_time", range(over_time::ts_of_last)),
     ("ts_of_max_over_time", range(over_time::ts_of_max)),
     ("ts_of_min_over_time", range(over_time::ts_of_min)),
-    ("vector", Custom(math::vector)),
-    ("year", Custom(math::year)),
+    ("vector", custom(math::vector)),
+    ("year", custom(math::year)),
 ];
 
-/// Calls function `name` on `args` at time `ts`.
-pub(crate) fn call(
-    ev: &mut Evaluator<'_>,
-    name: &str,
-    args: &[Expr],
-    ts: i64,
-) -> Result<StepValue, Error> {
-    let Some((_, imp)) = IMPLS.iter().find(|(n, _)| *n == name) else {
-        return Err(Error::exec(format!(
+/// The implementation of function `name`.
+pub(crate) fn lookup(name: &str) -> Result<&'static Impl, Error> {
+    match IMPLS.iter().find(|(n, _)| *n == name) {
+        Some((_, imp)) => Ok(imp),
+        None => Err(Error::exec(format!(
             "unknown function with name \"{name}\""
-        )));
-    };
-    match imp {
-        Impl::Custom(f) => f(ev, args, ts),
-        Impl::Element(f) => {
-            let arg = args
-                .first()
-                .ok_or_else(|| Error::exec(format!("missing argument to {name}")))?;
-            let mut v = ev.eval_vector(arg, ts)?;
-            v.retain(|s| s.h.is_none());
-            for s in &mut v {
-                s.v = f(s.v);
-                s.drop_name = true;
-            }
-            Ok(StepValue::Vector(v))
-        }
-        Impl::Range { f, keep_name } => {
-            let mut params = Vec::new();
-            let mut matrix_arg = None;
-            for a in args {
-                if a.value_type() == ValueType::Matrix {
-                    matrix_arg = Some(a);
-                } else {
-                    params.push(ev.eval_scalar(a, ts)?);
-                }
-            }
-            let arg = matrix_arg
-                .ok_or_else(|| Error::exec(format!("missing range argument to {name}")))?;
-            if let Expr::MatrixSelector {
-                selector, range_ms, ..
-            } = arg.unwrap_parens()
-            {
-                if selector.anchored || selector.smoothed {
-                    return extended_call(
-                        ev, name, selector, *range_ms, ts, *f, *keep_name, &params,
-                    );
-                }
-            }
-            let window = window_of(ev, arg, ts);
-            let StepValue::Matrix(series) = ev.eval(arg, ts)? else {
-                return Err(Error::exec(format!("expected range vector in {name}")));
-            };
-            if !series.is_empty() {
-                check_params(ev, name, &params)?;
-            }
-            let mut out = Vec::with_capacity(series.len());
-            for s in series {
-                if !s.hpoints.is_empty() {
-                    let metric_name = s.metric.get(tsdb::labels::METRIC_NAME).unwrap_or("");
-                    match native::range_call(ev, name, metric_name, &s.points, &s.hpoints, &window)
-                    {
-                        native::RangeOut::Floats => {}
-                        native::RangeOut::Done(r) => {
-                            if let Some((v, h)) = r {
-                                out.push(Sample {
-                                    metric: s.metric,
-                                    v,
-                                    h,
-                                    drop_name: s.drop_name || !keep_name,
-                                });
-                            }
-                            continue;
-                        }
-                    }
-                }
-                if let Some(v) = f(&s.points, &window, &params) {
-                    out.push(Sample {
-                        metric: s.metric,
-                        v,
-                        h: None,
-                        drop_name: s.drop_name || !keep_name,
-                    });
-                }
-            }
-            Ok(StepValue::Vector(out))
-        }
+        ))),
     }
 }
 
-/// A range function over an anchored or smoothed range selector; only
-/// the functions Prometheus allows with each modifier.
-#[allow(clippy::too_many_arguments)]
-fn extended_call(
-    ev: &mut Evaluator<'_>,
-    name: &str,
-    vs: &crate::parser::VectorSelector,
-    range_ms: i64,
-    ts: i64,
-    f: RangeFn,
-    keep_name: bool,
-    params: &[f64],
-) -> Result<StepValue, Error> {
-    let (word, allowed) = if vs.smoothed {
-        ("smoothed", extended::SMOOTHED_FUNCS)
-    } else {
-        ("anchored", extended::ANCHORED_FUNCS)
-    };
-    if !allowed.contains(&name) {
-        return Err(Error::exec(format!(
-            "{word} modifier can only be used with: {} - not with {name}",
-            allowed.join(", ")
-        )));
+/// The scalar argument at `i`.
+fn scalar(args: &[StepValue], i: usize) -> Result<f64, Error> {
+    match args.get(i) {
+        Some(StepValue::Scalar(v)) => Ok(*v),
+        Some(_) => Err(Error::exec("expected a scalar expression")),
+        None => Err(Error::exec("missing function argument")),
     }
-    let (start, end, series) = ev.select_extended(vs, range_ms, ts)?;
-    let window = Window { start, end, ts };
+}
+
+/// The string argument at `i`.
+fn string(args: &[StepValue], i: usize) -> Result<&str, Error> {
+    match args.get(i) {
+        Some(StepValue::String(v)) => Ok(v),
+        Some(_) => Err(Error::exec("expected a string expression")),
+        None => Err(Error::exec("missing function argument")),
+    }
+}
+
+/// The instant-vector argument at `i`, taken out of `args`.
+fn take_vector(args: &mut [StepValue], i: usize) -> Result<Vec<Sample>, Error> {
+    match args.get_mut(i) {
+        Some(StepValue::Vector(v)) => Ok(std::mem::take(v)),
+        Some(_) => Err(Error::exec("expected an instant vector expression")),
+        None => Err(Error::exec("missing function argument")),
+    }
+}
+
+/// The argument at `i` of those evaluated so far, if it is evaluated.
+fn evaluated(args: &[Option<StepValue>], i: usize) -> Option<&StepValue> {
+    args.get(i).and_then(Option::as_ref)
+}
+
+/// An element-wise function on an evaluated instant vector.
+pub(crate) fn element(f: ElementFn, mut v: Vec<Sample>) -> StepValue {
+    v.retain(|s| s.h.is_none());
+    for s in &mut v {
+        s.v = f(s.v);
+        s.drop_name = true;
+    }
+    StepValue::Vector(v)
+}
+
+/// Range function `name` (`f`, `keep_name`) over the evaluated range
+/// vector `series` covering `window`, with scalar arguments `params`.
+pub(crate) fn range_vector(
+    ctx: &mut FnCtx<'_>,
+    name: &str,
+    (f, keep_name): (RangeFn, bool),
+    series: Vec<Series>,
+    window: &Window,
+    params: &[f64],
+) -> R {
+    if !series.is_empty() {
+        check_params(ctx.notes, name, params)?;
+    }
+    let mut out = Vec::with_capacity(series.len());
+    for s in series {
+        if !s.hpoints.is_empty() {
+            let metric_name = s.metric.get(tsdb::labels::METRIC_NAME).unwrap_or("");
+            match native::range_call(ctx.notes, name, metric_name, &s.points, &s.hpoints, window) {
+                native::RangeOut::Floats => {}
+                native::RangeOut::Done(r) => {
+                    if let Some((v, h)) = r {
+                        out.push(Sample {
+                            metric: s.metric,
+                            v,
+                            h,
+                            drop_name: s.drop_name || !keep_name,
+                        });
+                    }
+                    continue;
+                }
+            }
+        }
+        if let Some(v) = f(&s.points, window, params) {
+            out.push(Sample {
+                metric: s.metric,
+                v,
+                h: None,
+                drop_name: s.drop_name || !keep_name,
+            });
+        }
+    }
+    Ok(StepValue::Vector(out))
+}
+
+/// Whether range function `name` over an anchored or smoothed range takes
+/// the range's boundary values (else the samples from the anchor on).
+pub(crate) fn takes_boundaries(name: &str) -> bool {
+    matches!(name, "rate" | "increase" | "delta")
+}
+
+/// Range function `name` (`f`, `keep_name`) over an anchored or smoothed
+/// (`smoothed`) range `window`: per series of `series` the samples of the
+/// range widened by the lookback delta for the functions that
+/// [take its boundaries](takes_boundaries), those from the anchor on for
+/// the others (series without samples after the range start left out).
+pub(crate) fn extended_vector(
+    ctx: &mut FnCtx<'_>,
+    name: &str,
+    (f, keep_name): (RangeFn, bool),
+    series: Vec<Series>,
+    window: &Window,
+    smoothed: bool,
+    params: &[f64],
+) -> R {
+    let (start, end) = (window.start, window.end);
+    let boundaries = takes_boundaries(name);
     let mut out = Vec::with_capacity(series.len());
     for s in series {
         if !s.hpoints.is_empty() {
@@ -296,55 +417,36 @@ fn extended_call(
                 .unwrap_or("")
                 .to_string();
             let mut notes = extended_hist::Notes::new(&metric_name);
-            let r = match name {
-                "rate" | "increase" | "delta" if !s.points.is_empty() => {
-                    notes.warnings.push(format!(
-                        "PromQL warning: encountered a mix of histograms and floats for metric name \"{metric_name}\""
-                    ));
-                    None
-                }
-                "rate" | "increase" | "delta" => extended_hist::rate(
+            let r = if boundaries && !s.points.is_empty() {
+                notes.warnings.push(format!(
+                    "PromQL warning: encountered a mix of histograms and floats for metric name \"{metric_name}\""
+                ));
+                None
+            } else if boundaries {
+                extended_hist::rate(
                     &s.hpoints,
                     start,
                     end,
-                    vs.smoothed,
+                    smoothed,
                     name != "delta",
                     name == "rate",
                     &mut notes,
                 )
-                .map(|h| (0.0, Some(std::sync::Arc::new(h)))),
-                _ => {
-                    // changes and resets from the anchor on, floats and
-                    // histograms together
-                    let anchor = s
-                        .points
-                        .iter()
-                        .map(|p| p.0)
-                        .chain(s.hpoints.iter().map(|h| h.0))
-                        .filter(|t| *t <= start)
-                        .max()
-                        .unwrap_or(i64::MIN);
-                    let after = s.points.iter().any(|p| p.0 > start)
-                        || s.hpoints.iter().any(|h| h.0 > start);
-                    let pts: Vec<(i64, f64)> =
-                        s.points.iter().copied().filter(|p| p.0 >= anchor).collect();
-                    let hps: Vec<_> = s
-                        .hpoints
-                        .iter()
-                        .filter(|h| h.0 >= anchor)
-                        .cloned()
-                        .collect();
-                    if !after {
-                        None
-                    } else {
-                        match native::range_call(ev, name, &metric_name, &pts, &hps, &window) {
-                            native::RangeOut::Done(r) => r,
-                            native::RangeOut::Floats => f(&pts, &window, params).map(|v| (v, None)),
-                        }
-                    }
+                .map(|h| (0.0, Some(std::sync::Arc::new(h))))
+            } else {
+                match native::range_call(
+                    ctx.notes,
+                    name,
+                    &metric_name,
+                    &s.points,
+                    &s.hpoints,
+                    window,
+                ) {
+                    native::RangeOut::Done(r) => r,
+                    native::RangeOut::Floats => f(&s.points, window, params).map(|v| (v, None)),
                 }
             };
-            notes.flush(ev);
+            notes.flush(ctx.notes);
             if let Some((v, h)) = r {
                 out.push(Sample {
                     metric: s.metric,
@@ -355,19 +457,19 @@ fn extended_call(
             }
             continue;
         }
-        let v = match name {
-            "rate" | "increase" | "delta" => extended::rate(
+        let v = if boundaries {
+            extended::rate(
                 &s.points,
                 start,
                 end,
-                vs.smoothed,
+                smoothed,
                 name != "delta",
                 name == "rate",
-            ),
-            _ => match extended::anchored_points(&s.points, start) {
-                [] => None,
-                points => f(points, &window, params),
-            },
+            )
+        } else if s.points.is_empty() {
+            None
+        } else {
+            f(&s.points, window, params)
         };
         if let Some(v) = v {
             out.push(Sample {
@@ -384,7 +486,7 @@ fn extended_call(
 /// Validates the scalar arguments of a range function: warnings for
 /// doubtful values, errors for invalid ones (as Prometheus, only when
 /// there is a series to apply the function to).
-fn check_params(ev: &mut Evaluator<'_>, name: &str, params: &[f64]) -> Result<(), Error> {
+fn check_params(notes: &mut Annotations, name: &str, params: &[f64]) -> Result<(), Error> {
     if name == "double_exponential_smoothing" {
         for (v, what, short) in [
             (params.first(), "smoothing", "sf"),
@@ -402,7 +504,7 @@ fn check_params(ev: &mut Evaluator<'_>, name: &str, params: &[f64]) -> Result<()
     if name == "quantile_over_time" {
         if let Some(&q) = params.first() {
             if !(0.0..=1.0).contains(&q) {
-                ev.warn(format!(
+                notes.warn(format!(
                     "PromQL warning: quantile value should be between 0 and 1, got {}",
                     crate::engine::format_value(q)
                 ));
@@ -410,28 +512,6 @@ fn check_params(ev: &mut Evaluator<'_>, name: &str, params: &[f64]) -> Result<()
         }
     }
     Ok(())
-}
-
-/// The window covered by a range-vector argument evaluated at `ts`.
-fn window_of(ev: &Evaluator<'_>, arg: &Expr, ts: i64) -> Window {
-    let (at, offset, range) = match arg.unwrap_parens() {
-        Expr::MatrixSelector {
-            selector, range_ms, ..
-        } => (selector.at, selector.offset_ms, *range_ms),
-        Expr::Subquery {
-            at,
-            offset_ms,
-            range_ms,
-            ..
-        } => (*at, *offset_ms, *range_ms),
-        _ => (None, 0, 0),
-    };
-    let end = ev.effective_time(at, offset, ts);
-    Window {
-        start: end.saturating_sub(range),
-        end,
-        ts,
-    }
 }
 
 #[cfg(test)]

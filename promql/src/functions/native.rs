@@ -7,23 +7,20 @@ use std::sync::Arc;
 use tsdb::histogram::FloatHistogram;
 use tsdb::labels::METRIC_NAME;
 
-use crate::engine::Evaluator;
+use super::{Annotations, FnCtx};
 use crate::error::Error;
-use crate::parser::Expr;
 use crate::value::{Sample, StepValue};
 
 /// Applies `f` to every histogram sample of the single vector argument;
 /// float samples are left out, the metric name dropped.
 fn per_histogram(
-    ev: &mut Evaluator<'_>,
-    args: &[Expr],
-    ts: i64,
+    mut args: Vec<StepValue>,
     f: fn(&FloatHistogram) -> f64,
 ) -> Result<StepValue, Error> {
-    let arg = args
-        .first()
-        .ok_or_else(|| Error::exec("missing argument"))?;
-    let v = ev.eval_vector(arg, ts)?;
+    if args.is_empty() {
+        return Err(Error::exec("missing argument"));
+    }
+    let v = super::take_vector(&mut args, 0)?;
     let out = v
         .into_iter()
         .filter_map(|s| {
@@ -39,44 +36,26 @@ fn per_histogram(
     Ok(StepValue::Vector(out))
 }
 
-pub(super) fn histogram_count(
-    ev: &mut Evaluator<'_>,
-    args: &[Expr],
-    ts: i64,
-) -> Result<StepValue, Error> {
-    per_histogram(ev, args, ts, |h| h.count)
+type R = Result<StepValue, Error>;
+
+pub(super) fn histogram_count(_: &mut FnCtx<'_>, args: Vec<StepValue>) -> R {
+    per_histogram(args, |h| h.count)
 }
 
-pub(super) fn histogram_sum(
-    ev: &mut Evaluator<'_>,
-    args: &[Expr],
-    ts: i64,
-) -> Result<StepValue, Error> {
-    per_histogram(ev, args, ts, |h| h.sum)
+pub(super) fn histogram_sum(_: &mut FnCtx<'_>, args: Vec<StepValue>) -> R {
+    per_histogram(args, |h| h.sum)
 }
 
-pub(super) fn histogram_avg(
-    ev: &mut Evaluator<'_>,
-    args: &[Expr],
-    ts: i64,
-) -> Result<StepValue, Error> {
-    per_histogram(ev, args, ts, |h| h.sum / h.count)
+pub(super) fn histogram_avg(_: &mut FnCtx<'_>, args: Vec<StepValue>) -> R {
+    per_histogram(args, |h| h.sum / h.count)
 }
 
-pub(super) fn histogram_stdvar(
-    ev: &mut Evaluator<'_>,
-    args: &[Expr],
-    ts: i64,
-) -> Result<StepValue, Error> {
-    per_histogram(ev, args, ts, variance)
+pub(super) fn histogram_stdvar(_: &mut FnCtx<'_>, args: Vec<StepValue>) -> R {
+    per_histogram(args, variance)
 }
 
-pub(super) fn histogram_stddev(
-    ev: &mut Evaluator<'_>,
-    args: &[Expr],
-    ts: i64,
-) -> Result<StepValue, Error> {
-    per_histogram(ev, args, ts, |h| variance(h).sqrt())
+pub(super) fn histogram_stddev(_: &mut FnCtx<'_>, args: Vec<StepValue>) -> R {
+    per_histogram(args, |h| variance(h).sqrt())
 }
 
 /// The variance of the observations, each taken at its bucket's middle:
@@ -312,15 +291,15 @@ pub(super) enum RangeOut {
 
 /// A range function over a series that has histogram samples.
 pub(super) fn range_call(
-    ev: &mut Evaluator<'_>,
+    ann: &mut Annotations,
     func: &str,
     name: &str,
     points: &[(i64, f64)],
     hpoints: &[(i64, Arc<FloatHistogram>)],
     w: &super::Window,
 ) -> RangeOut {
-    let mixed = |ev: &mut Evaluator<'_>| {
-        ev.warn(format!(
+    let mixed = |ann: &mut Annotations| {
+        ann.warn(format!(
             "PromQL warning: encountered a mix of histograms and floats for metric name \"{name}\""
         ));
         RangeOut::Done(None)
@@ -409,11 +388,11 @@ pub(super) fn range_call(
                         .filter(|h| h.counter_reset_hint == Gauge)
                         .count();
                     if func == "irate" && gauges > 0 {
-                        ev.warn(format!(
+                        ann.warn(format!(
                             "PromQL warning: this native histogram metric is not a counter: \"{name}\""
                         ));
                     } else if func == "idelta" && gauges < 2 {
-                        ev.warn(format!(
+                        ann.warn(format!(
                             "PromQL warning: this native histogram metric is not a gauge: \"{name}\""
                         ));
                     }
@@ -423,12 +402,12 @@ pub(super) fn range_call(
                     } else {
                         match r.sub(a) {
                             Err(_) => {
-                                ev.warn(format!(
+                                ann.warn(format!(
                                     "PromQL warning: vector contains a mix of histograms with exponential and custom buckets schemas for metric name \"{name}\""
                                 ));
                                 return RangeOut::Done(None);
                             }
-                            Ok(c) if c.bounds_reconciled => ev.info(
+                            Ok(c) if c.bounds_reconciled => ann.info(
                                 "PromQL info: mismatched custom buckets were reconciled during subtraction"
                                     .into(),
                             ),
@@ -442,18 +421,18 @@ pub(super) fn range_call(
                     r.compact();
                     RangeOut::Done(Some((0.0, Some(Arc::new(r)))))
                 }
-                _ => mixed(ev),
+                _ => mixed(ann),
             }
         }
         "rate" | "increase" | "delta" => {
             if !points.is_empty() {
-                return mixed(ev);
+                return mixed(ann);
             }
-            RangeOut::Done(rate(ev, func, name, hpoints, w).map(|h| (0.0, Some(Arc::new(h)))))
+            RangeOut::Done(rate(ann, func, name, hpoints, w).map(|h| (0.0, Some(Arc::new(h)))))
         }
         "sum_over_time" | "avg_over_time" => {
             if !points.is_empty() {
-                return mixed(ev);
+                return mixed(ann);
             }
             let mut notes = SumNotes::default();
             let r = sum_histograms(
@@ -461,11 +440,11 @@ pub(super) fn range_call(
                 func == "avg_over_time",
                 &mut notes,
             );
-            sum_notes(ev, &notes);
+            sum_notes(ann, &notes);
             match r {
                 Some(h) => RangeOut::Done(Some((0.0, Some(Arc::new(h))))),
                 None => {
-                    ev.warn(format!(
+                    ann.warn(format!(
                         "PromQL warning: vector contains a mix of histograms with exponential and custom buckets schemas for metric name \"{name}\""
                     ));
                     RangeOut::Done(None)
@@ -476,7 +455,7 @@ pub(super) fn range_call(
             if points.is_empty() {
                 RangeOut::Done(None)
             } else {
-                ev.info(format!(
+                ann.info(format!(
                     "PromQL info: ignored histograms in a range containing both floats and histograms for metric name \"{name}\""
                 ));
                 RangeOut::Floats
@@ -489,7 +468,7 @@ pub(super) fn range_call(
 /// first, counter resets added back (not for `delta`), extrapolated to the
 /// window's edges as for floats.
 fn rate(
-    ev: &mut Evaluator<'_>,
+    ann: &mut Annotations,
     func: &str,
     name: &str,
     hpoints: &[(i64, Arc<FloatHistogram>)],
@@ -510,7 +489,7 @@ fn rate(
     let first = &hpoints[0].1;
     let last = &hpoints[hpoints.len() - 1].1;
     if is_counter && (first.counter_reset_hint == Gauge || last.counter_reset_hint == Gauge) {
-        ev.warn(not_counter());
+        ann.warn(not_counter());
     }
     let mut prev: FloatHistogram = (**first).clone();
     let mut custom = prev.uses_custom_buckets();
@@ -526,7 +505,7 @@ fn rate(
         }
     }
     if last.uses_custom_buckets() != custom {
-        ev.warn(mix());
+        ann.warn(mix());
         return None;
     }
     let mut min_schema = last.schema.min(prev.schema);
@@ -535,11 +514,11 @@ fn rate(
             continue;
         }
         if cur.counter_reset_hint == Gauge {
-            ev.warn(not_counter());
+            ann.warn(not_counter());
         }
         min_schema = min_schema.min(cur.schema);
         if cur.uses_custom_buckets() != custom {
-            ev.warn(mix());
+            ann.warn(mix());
             return None;
         }
     }
@@ -547,10 +526,10 @@ fn rate(
     h.reduce_resolution(min_schema);
     match h.sub(&prev) {
         Err(_) => {
-            ev.warn(mix());
+            ann.warn(mix());
             return None;
         }
-        Ok(c) if c.bounds_reconciled => ev.info(
+        Ok(c) if c.bounds_reconciled => ann.info(
             "PromQL info: mismatched custom buckets were reconciled during subtraction".into(),
         ),
         Ok(_) => {}
@@ -561,10 +540,10 @@ fn rate(
             if cur.detect_reset(&prev_ref) {
                 match h.add(&prev_ref) {
                     Err(_) => {
-                        ev.warn(mix());
+                        ann.warn(mix());
                         return None;
                     }
-                    Ok(c) if c.bounds_reconciled => ev.info(
+                    Ok(c) if c.bounds_reconciled => ann.info(
                         "PromQL info: mismatched custom buckets were reconciled during addition"
                             .into(),
                     ),
@@ -574,7 +553,7 @@ fn rate(
             prev_ref = (**cur).clone();
         }
     } else if first.counter_reset_hint != Gauge || last.counter_reset_hint != Gauge {
-        ev.warn(format!(
+        ann.warn(format!(
             "PromQL warning: this native histogram metric is not a gauge: \"{name}\""
         ));
     }
@@ -680,12 +659,14 @@ pub(crate) fn sum_histograms<'h>(
 }
 
 /// Reports what summing histograms ran into.
-pub(crate) fn sum_notes(ev: &mut Evaluator<'_>, notes: &SumNotes) {
+pub(crate) fn sum_notes(ann: &mut Annotations, notes: &SumNotes) {
     if notes.collision {
-        ev.warn("PromQL warning: conflicting counter resets during histogram aggregation".into());
+        ann.warn("PromQL warning: conflicting counter resets during histogram aggregation".into());
     }
     if notes.reconciled {
-        ev.info("PromQL info: mismatched custom buckets were reconciled during aggregation".into());
+        ann.info(
+            "PromQL info: mismatched custom buckets were reconciled during aggregation".into(),
+        );
     }
 }
 
