@@ -16,13 +16,15 @@
 //! path (samples counted for the statistics, the limit on samples held)
 //! are recorded per step and replayed when the step is taken.
 
+mod acc;
+
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Instant;
 
 use tsdb::labels::{Labels, METRIC_NAME};
 
-use super::aggregate::{kahan_add, MeanAcc, VarAcc};
+use super::aggregate::{kahan_add, MeanAcc};
 use super::selector::{in_parts, key, LoadedSeries};
 use super::{finish_labels, Evaluator};
 use crate::error::Error;
@@ -30,6 +32,7 @@ use crate::functions::rate::counter_extrapolated;
 use crate::functions::{Impl, Window, IMPLS};
 use crate::parser::{AggregateOp, Expr, ValueType, VectorSelector};
 use crate::value::{is_stale, MatrixSeries, Sample, StepValue};
+use acc::{Acc, CountAcc, GroupAcc, MinMaxAcc, SumAcc, VarianceAcc};
 
 /// An instant vector at every step of the query, column by column.
 pub(crate) struct RangeVec {
@@ -150,90 +153,6 @@ enum Use {
     /// Also its selectors' samples (it is an argument of a function
     /// evaluated step by step): they are kept once decoded.
     Samples,
-}
-
-/// An aggregation state that takes values one at a time.
-trait Acc: Copy + Default {
-    fn add(&mut self, v: f64);
-    fn result(&self, members: u32) -> f64;
-}
-
-#[derive(Clone, Copy, Default)]
-struct SumAcc(f64, f64);
-impl Acc for SumAcc {
-    #[inline]
-    fn add(&mut self, v: f64) {
-        (self.0, self.1) = kahan_add(v, self.0, self.1);
-    }
-    fn result(&self, _: u32) -> f64 {
-        self.0 + self.1
-    }
-}
-
-#[derive(Clone, Copy)]
-struct MinMaxAcc<const MAX: bool>(f64);
-impl<const MAX: bool> Default for MinMaxAcc<MAX> {
-    fn default() -> Self {
-        MinMaxAcc(f64::NAN)
-    }
-}
-impl<const MAX: bool> Acc for MinMaxAcc<MAX> {
-    #[inline]
-    fn add(&mut self, v: f64) {
-        let better = if MAX { v > self.0 } else { v < self.0 };
-        if self.0.is_nan() || better {
-            self.0 = v;
-        }
-    }
-    fn result(&self, _: u32) -> f64 {
-        self.0
-    }
-}
-
-#[derive(Clone, Copy, Default)]
-struct CountAcc;
-impl Acc for CountAcc {
-    #[inline]
-    fn add(&mut self, _: f64) {}
-    fn result(&self, members: u32) -> f64 {
-        members as f64
-    }
-}
-
-#[derive(Clone, Copy, Default)]
-struct GroupAcc;
-impl Acc for GroupAcc {
-    #[inline]
-    fn add(&mut self, _: f64) {}
-    fn result(&self, _: u32) -> f64 {
-        1.0
-    }
-}
-
-impl Acc for MeanAcc {
-    #[inline]
-    fn add(&mut self, v: f64) {
-        MeanAcc::add(self, v)
-    }
-    fn result(&self, _: u32) -> f64 {
-        MeanAcc::result(self)
-    }
-}
-
-#[derive(Clone, Copy, Default)]
-struct VarianceAcc<const SQRT: bool>(VarAcc);
-impl<const SQRT: bool> Acc for VarianceAcc<SQRT> {
-    #[inline]
-    fn add(&mut self, v: f64) {
-        self.0.add(v)
-    }
-    fn result(&self, _: u32) -> f64 {
-        if SQRT {
-            self.0.result().sqrt()
-        } else {
-            self.0.result()
-        }
-    }
 }
 
 /// How a function of one range selector is computed.

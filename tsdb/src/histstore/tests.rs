@@ -2,6 +2,8 @@
 //! chunks give them), after a restart, across chunk and range boundaries,
 //! with the log rewritten, a torn tail cut, and ranges dropped.
 
+use std::io::Write as _;
+
 use super::*;
 use crate::histogram::CounterResetHint;
 
