@@ -155,37 +155,55 @@ impl SeriesIndex {
     /// series one by one at random places in the tables waits on memory at
     /// every step; here ids fill their pages in order, and label hashes are
     /// sorted by stripe and by the table position they will take, so each
-    /// table is filled in a few sweeps.
+    /// table is filled in a few sweeps. The work is split between two
+    /// threads (the other core is idle at this point of start-up): the
+    /// hashes by halves of the series, then the tables by halves of the
+    /// stripes.
     pub(crate) fn load(&self, all: &[Arc<MemSeries>]) {
-        let mut by_id: Vec<_> = self.by_id.iter().map(|st| st.write()).collect();
-        for s in all {
-            let (stripe, key) = id_slot(s.id);
-            by_id[stripe].insert(key, Arc::clone(s));
-        }
-        drop(by_id);
         let per_stripe = all.len() / STRIPES + 1;
-        for st in &self.by_hash {
-            st.write().reserve(per_stripe);
-        }
         // a table of this size indexes by about this many low bits; a
         // wrong guess costs only locality
         let bits = (per_stripe * 8 / 7).next_power_of_two().trailing_zeros();
         let low = (1u64 << bits) - 1;
-        let mut order: Vec<(u64, u32)> = all
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.labels.hash64(), i as u32))
-            .collect();
-        order.sort_unstable_by_key(|&(h, _)| ((hash_stripe(h) as u64) << 32) | (h & low));
-        let mut at = 0;
-        for (n, st) in self.by_hash.iter().enumerate() {
-            let mut st = st.write();
-            while let Some(&(h, i)) = order.get(at).filter(|(h, _)| hash_stripe(*h) == n) {
-                insert_hash(&mut st, h, &all[i as usize]);
-                at += 1;
+        // (the buffers are made here: memory a short-lived thread takes
+        // from its own allocator arena stays in the process's RSS)
+        let mut order: Vec<(u64, u32)> = vec![(0, 0); all.len()];
+        let mid = all.len() / 2;
+        let hash = |from: usize, out: &mut [(u64, u32)]| {
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = (all[from + i].labels.hash64(), (from + i) as u32);
             }
-        }
-        debug_assert_eq!(at, order.len());
+        };
+        std::thread::scope(|scope| {
+            let (first, second) = order.split_at_mut(mid);
+            scope.spawn(|| hash(mid, second));
+            let mut by_id: Vec<_> = self.by_id.iter().map(|st| st.write()).collect();
+            for s in all {
+                let (stripe, key) = id_slot(s.id);
+                by_id[stripe].insert(key, Arc::clone(s));
+            }
+            drop(by_id);
+            hash(0, first);
+        });
+        order.sort_unstable_by_key(|&(h, _)| ((hash_stripe(h) as u64) << 32) | (h & low));
+        let fill = |stripes: std::ops::Range<usize>, order: &[(u64, u32)]| {
+            let mut at = 0;
+            for n in stripes {
+                let mut st = self.by_hash[n].write();
+                st.reserve(per_stripe);
+                while let Some(&(h, i)) = order.get(at).filter(|(h, _)| hash_stripe(*h) == n) {
+                    insert_hash(&mut st, h, &all[i as usize]);
+                    at += 1;
+                }
+            }
+            debug_assert_eq!(at, order.len());
+        };
+        let half = order.partition_point(|(h, _)| hash_stripe(*h) < STRIPES / 2);
+        let (low_half, high_half) = order.split_at(half);
+        std::thread::scope(|scope| {
+            scope.spawn(|| fill(STRIPES / 2..STRIPES, high_half));
+            fill(0..STRIPES / 2, low_half);
+        });
     }
 
     pub(crate) fn get(&self, id: u64) -> Option<Arc<MemSeries>> {
