@@ -149,21 +149,8 @@ impl Evaluator<'_> {
 
 #[cfg(test)]
 mod tests {
-    use tsdb::labels::Labels;
-    use tsdb::read::MemQueryable;
-
+    use crate::engine::stats_tests::store;
     use crate::{Engine, Value};
-
-    fn store() -> MemQueryable {
-        let mut m = MemQueryable::new();
-        for inst in ["a", "b"] {
-            let l = Labels::from_pairs(&[("__name__", "up"), ("instance", inst)]);
-            for i in 0..=4 {
-                m.add(&l, i * 60_000, i as f64);
-            }
-        }
-        m
-    }
 
     #[test]
     fn parameters_are_checked_before_the_vector_is_evaluated() {

@@ -3,7 +3,8 @@
 use super::*;
 use tsdb::read::MemQueryable;
 
-fn store() -> MemQueryable {
+/// Two `up` series, a sample a minute from 0 to 20 min.
+pub(super) fn store() -> MemQueryable {
     let mut m = MemQueryable::new();
     for inst in ["a", "b"] {
         let l = Labels::from_pairs(&[("__name__", "up"), ("instance", inst)]);
