@@ -10,6 +10,25 @@ use super::super::lex::Tok;
 use super::{ident_is, PResult, Parser};
 
 impl Parser<'_> {
+    /// After an argument of a call or an aggregation (`ctx` names which):
+    /// true past a comma, with another argument to come; false at the
+    /// closing parenthesis (not taken).
+    fn next_argument(&mut self, ctx: &str) -> PResult<bool> {
+        match self.peek().tok {
+            Tok::Comma => {
+                let comma = self.next().pos;
+                if self.peek().tok == Tok::RParen {
+                    return Err(
+                        self.err_at(comma, "trailing commas not allowed in function call args")
+                    );
+                }
+                Ok(true)
+            }
+            Tok::RParen => Ok(false),
+            _ => Err(self.unexpected_in(ctx, "\",\" or \")\"")),
+        }
+    }
+
     pub(super) fn call(&mut self, f: &'static functions::Function, pos: usize) -> PResult<Expr> {
         self.next();
         self.expect(Tok::LParen, "function call", "\"(\"")?;
@@ -23,18 +42,8 @@ impl Parser<'_> {
                 let (a, p) = r?;
                 args.push(a);
                 positions.push(p);
-                match self.peek().tok {
-                    Tok::Comma => {
-                        let comma = self.next().pos;
-                        if self.peek().tok == Tok::RParen {
-                            return Err(self.err_at(
-                                comma,
-                                "trailing commas not allowed in function call args",
-                            ));
-                        }
-                    }
-                    Tok::RParen => break,
-                    _ => return Err(self.unexpected_in("argument list", "\",\" or \")\"")),
+                if !self.next_argument("argument list")? {
+                    break;
                 }
             }
         }
@@ -128,18 +137,8 @@ impl Parser<'_> {
         if self.peek().tok != Tok::RParen {
             loop {
                 args.push(self.expr(0)?);
-                match self.peek().tok {
-                    Tok::Comma => {
-                        let comma = self.next().pos;
-                        if self.peek().tok == Tok::RParen {
-                            return Err(self.err_at(
-                                comma,
-                                "trailing commas not allowed in function call args",
-                            ));
-                        }
-                    }
-                    Tok::RParen => break,
-                    _ => return Err(self.unexpected_in("aggregation", "\",\" or \")\"")),
+                if !self.next_argument("aggregation")? {
+                    break;
                 }
             }
         }
