@@ -186,18 +186,7 @@ impl Objects {
                             );
                             set(&mut t, format!("{P}endpoint_ready"), ready);
                             let tr = &a["targetRef"];
-                            if tr.is_object() {
-                                set(
-                                    &mut t,
-                                    format!("{P}endpoint_address_target_kind"),
-                                    s(tr, &["kind"]),
-                                );
-                                set(
-                                    &mut t,
-                                    format!("{P}endpoint_address_target_name"),
-                                    s(tr, &["name"]),
-                                );
-                            }
+                            target_ref(&mut t, "endpoint", tr);
                             let node = a["nodeName"].as_str();
                             if let Some(n) = node {
                                 set(&mut t, format!("{P}endpoint_node_name"), n);
@@ -300,18 +289,7 @@ impl Objects {
                         }
                         opt(&mut t, "endpointslice_endpoint_hostname", &ep["hostname"]);
                         let tr = &ep["targetRef"];
-                        if tr.is_object() {
-                            set(
-                                &mut t,
-                                format!("{P}endpointslice_address_target_kind"),
-                                s(tr, &["kind"]),
-                            );
-                            set(
-                                &mut t,
-                                format!("{P}endpointslice_address_target_name"),
-                                s(tr, &["name"]),
-                            );
-                        }
+                        target_ref(&mut t, "endpointslice", tr);
                         opt(&mut t, "endpointslice_endpoint_node_name", &ep["nodeName"]);
                         opt(&mut t, "endpointslice_endpoint_zone", &ep["zone"]);
                         if let Some(topo) = ep["deprecatedTopology"].as_object() {
@@ -339,5 +317,22 @@ impl Objects {
             out.push(group(source, g, targets));
         }
         out
+    }
+}
+
+/// The kind and name of an address's `targetRef`, if it has one, as
+/// `__meta_kubernetes_<role>_address_target_kind` and `…_name`.
+fn target_ref(t: &mut Labels, role: &str, tr: &Value) {
+    if tr.is_object() {
+        set(
+            t,
+            format!("{P}{role}_address_target_kind"),
+            s(tr, &["kind"]),
+        );
+        set(
+            t,
+            format!("{P}{role}_address_target_name"),
+            s(tr, &["name"]),
+        );
     }
 }
