@@ -32,24 +32,8 @@ impl Objects {
             for p in c["ports"].as_array().cloned().unwrap_or_default() {
                 if p["containerPort"].as_u64() == Some(port) {
                     let mut t = Labels::new();
-                    set(&mut t, format!("{P}pod_container_name"), s(c, &["name"]));
-                    set(&mut t, format!("{P}pod_container_image"), s(c, &["image"]));
-                    set(
-                        &mut t,
-                        format!("{P}pod_container_port_name"),
-                        s(&p, &["name"]),
-                    );
-                    set(
-                        &mut t,
-                        format!("{P}pod_container_port_number"),
-                        port.to_string(),
-                    );
-                    set(
-                        &mut t,
-                        format!("{P}pod_container_port_protocol"),
-                        protocol.unwrap_or(s(&p, &["protocol"])),
-                    );
-                    set(&mut t, format!("{P}pod_container_init"), init.to_string());
+                    let protocol = protocol.unwrap_or(s(&p, &["protocol"]));
+                    container_port(&mut t, (c, init), &p, port, protocol);
                     return Some(t);
                 }
             }
@@ -81,24 +65,7 @@ impl Objects {
                     }
                     let mut t = self.pod_labels(attach, pod);
                     set(&mut t, "__address__", join_host_port(ip, num));
-                    set(&mut t, format!("{P}pod_container_name"), s(c, &["name"]));
-                    set(&mut t, format!("{P}pod_container_image"), s(c, &["image"]));
-                    set(
-                        &mut t,
-                        format!("{P}pod_container_port_name"),
-                        s(&p, &["name"]),
-                    );
-                    set(
-                        &mut t,
-                        format!("{P}pod_container_port_number"),
-                        num.to_string(),
-                    );
-                    set(
-                        &mut t,
-                        format!("{P}pod_container_port_protocol"),
-                        s(&p, &["protocol"]),
-                    );
-                    set(&mut t, format!("{P}pod_container_init"), init.to_string());
+                    container_port(&mut t, (c, init), &p, num, s(&p, &["protocol"]));
                     targets.push(t);
                 }
             }
@@ -335,4 +302,25 @@ fn target_ref(t: &mut Labels, role: &str, tr: &Value) {
             s(tr, &["name"]),
         );
     }
+}
+
+/// The labels of container `c` (and whether it is an init container) and
+/// its port `p`, numbered `number`.
+fn container_port(
+    t: &mut Labels,
+    (c, init): (&Value, bool),
+    p: &Value,
+    number: u64,
+    protocol: &str,
+) {
+    set(t, format!("{P}pod_container_name"), s(c, &["name"]));
+    set(t, format!("{P}pod_container_image"), s(c, &["image"]));
+    set(t, format!("{P}pod_container_port_name"), s(p, &["name"]));
+    set(
+        t,
+        format!("{P}pod_container_port_number"),
+        number.to_string(),
+    );
+    set(t, format!("{P}pod_container_port_protocol"), protocol);
+    set(t, format!("{P}pod_container_init"), init.to_string());
 }
