@@ -14,7 +14,7 @@ mod kahan;
 mod spans;
 mod trim;
 
-pub use kahan::KahanSum;
+pub use kahan::{kahan_add, KahanSum};
 pub use spans::{buckets_from_spans, counts_from_deltas, deltas_of, spans_of};
 
 /// The schema of histograms with custom bucket bounds.

@@ -14,17 +14,7 @@ use crate::parser::{AggregateOp, Expr};
 use crate::value::{Sample, StepValue};
 
 /// Adds `v` to a Kahan-compensated sum `(sum, c)`.
-pub(crate) fn kahan_add(v: f64, sum: f64, c: f64) -> (f64, f64) {
-    let t = sum + v;
-    let c = if t.is_infinite() {
-        0.0
-    } else if sum.abs() >= v.abs() {
-        c + ((sum - t) + v)
-    } else {
-        c + ((v - t) + sum)
-    };
-    (t, c)
-}
+pub(crate) use tsdb::histogram::kahan_add;
 
 /// The streaming form of [`mean`]: values added one at a time give the
 /// same result, bit for bit.

@@ -10,8 +10,10 @@ use super::{
     FloatHistogram, Incompatible,
 };
 
-/// Adds `v` to a compensated sum `(sum, c)` (Kahan-Babuska).
-fn kahan_inc(v: f64, sum: f64, c: f64) -> (f64, f64) {
+/// Adds `v` to a compensated sum `(sum, c)` (Kahan-Babuska), as the
+/// histograms' counts here and PromQL's float sums add.
+#[inline]
+pub fn kahan_add(v: f64, sum: f64, c: f64) -> (f64, f64) {
     let t = sum + v;
     let c = if t.is_infinite() {
         0.0
@@ -84,9 +86,9 @@ impl KahanSum {
                             (&sum.negative, &c.negative)
                         };
                         for &(i, v) in b.iter().filter(|(i, _)| inside(*i)) {
-                            (zc, czc) = kahan_inc(v, zc, czc);
+                            (zc, czc) = kahan_add(v, zc, czc);
                             if let Some(&(_, cv)) = cb.iter().find(|(ci, _)| *ci == i) {
-                                (zc, czc) = kahan_inc(cv, zc, czc);
+                                (zc, czc) = kahan_add(cv, zc, czc);
                             }
                         }
                     }
@@ -100,10 +102,10 @@ impl KahanSum {
                     c.negative.retain(|(i, _)| !inside(*i));
                 }
             }
-            (sum.zero_count, c.zero_count) = kahan_inc(other_zc, sum.zero_count, c.zero_count);
+            (sum.zero_count, c.zero_count) = kahan_add(other_zc, sum.zero_count, c.zero_count);
         }
-        (sum.count, c.count) = kahan_inc(other.count, sum.count, c.count);
-        (sum.sum, c.sum) = kahan_inc(other.sum, sum.sum, c.sum);
+        (sum.count, c.count) = kahan_add(other.count, sum.count, c.count);
+        (sum.sum, c.sum) = kahan_add(other.sum, sum.sum, c.sum);
         if sum.uses_custom_buckets() {
             let mut op = std::borrow::Cow::Borrowed(&other.positive[..]);
             if !bounds_match(&sum.custom_values, &other.custom_values) {
@@ -184,7 +186,7 @@ fn kahan_merge(sum: &mut Vec<(i32, f64)>, c: &mut Vec<(i32, f64)>, other: &[(i32
                     Ok(ck) => c[ck].1,
                     Err(_) => 0.0,
                 };
-                let (s2, c2) = kahan_inc(v, sum[k].1, cv);
+                let (s2, c2) = kahan_add(v, sum[k].1, cv);
                 sum[k].1 = s2;
                 match c.binary_search_by_key(&i, |x| x.0) {
                     Ok(ck) => c[ck].1 = c2,
