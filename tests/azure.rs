@@ -527,15 +527,11 @@ fn bad_entries_are_refused_in_prometheus_words() {
             "unknown authentication_type \\\"Cert\\\"",
         ),
     ] {
-        let cfg = dir.path().join("bad.yml");
-        std::fs::write(
-            &cfg,
-            format!("alerting:\n  alertmanagers:\n    - azure_sd_configs: [{entry}]\n"),
-        )
-        .unwrap();
-        let out = crate::common::run_to_exit(&cfg, &dir.path().join("data"));
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{err}");
+        let (status, err) = crate::common::refused(
+            dir.path(),
+            &format!("alerting:\n  alertmanagers:\n    - azure_sd_configs: [{entry}]\n"),
+        );
+        assert_eq!(status.code(), Some(2), "{err}");
         assert!(err.contains(want), "{entry}: {err}");
     }
 }
@@ -804,17 +800,13 @@ fn client_certificates_flint_cannot_read_are_refused() {
             "failed to read certificate file ",
         ),
     ] {
-        let cfg = dir.path().join("bad.yml");
-        std::fs::write(
-            &cfg,
-            format!(
+        let (status, err) = crate::common::refused(
+            dir.path(),
+            &format!(
                 "remote_write:\n  - url: http://127.0.0.1:9/api/v1/write\n    azuread:\n      certificate: {{client_id: {CERT_CLIENT_ID}, tenant_id: {TENANT}, {cert}}}\n"
             ),
-        )
-        .unwrap();
-        let out = crate::common::run_to_exit(&cfg, &dir.path().join("data"));
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{cert}: {err}");
+        );
+        assert!(!status.success(), "{cert}: {err}");
         assert!(err.contains(want), "{cert}: {err}");
     }
 }

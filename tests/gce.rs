@@ -549,11 +549,8 @@ fn bad_entries_are_refused_in_prometheus_words() {
             format!("scrape_configs:\n  - job_name: k\n    gce_sd_configs: [{entry}]\n"),
             format!("alerting:\n  alertmanagers:\n    - gce_sd_configs: [{entry}]\n"),
         ] {
-            let cfg = dir.path().join("bad.yml");
-            std::fs::write(&cfg, &section).unwrap();
-            let out = crate::common::run_to_exit(&cfg, &dir.path().join("data"));
-            let err = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(out.status.code(), Some(2), "{err}");
+            let (status, err) = crate::common::refused(dir.path(), &section);
+            assert_eq!(status.code(), Some(2), "{err}");
             assert!(err.contains(want), "{entry}: {err}");
         }
     }
@@ -741,15 +738,11 @@ fn google_iam_entries_refused_in_prometheus_words() {
             "at most one of basic_auth, authorization, oauth2, sigv4, azuread or google_iam must be configured. Currently configured: [basic_auth google_iam]",
         ),
     ] {
-        let cfg = dir.path().join("bad.yml");
-        std::fs::write(
-            &cfg,
-            format!("remote_write:\n  - url: http://127.0.0.1:9/api/v1/write\n    {entry}\n"),
-        )
-        .unwrap();
-        let out = crate::common::run_to_exit(&cfg, &dir.path().join("data"));
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{entry}: {err}");
+        let (status, err) = crate::common::refused(
+            dir.path(),
+            &format!("remote_write:\n  - url: http://127.0.0.1:9/api/v1/write\n    {entry}\n"),
+        );
+        assert!(!status.success(), "{entry}: {err}");
         assert!(err.contains(want), "{entry}: {err}");
         if entry.contains("missing.json") {
             assert!(err.contains("missing.json: no such file or directory"), "{err}");

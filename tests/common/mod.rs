@@ -543,6 +543,18 @@ pub fn run_to_exit(config: &Path, data: &Path) -> std::process::Output {
         .expect("run flint")
 }
 
+/// Starts flint on configuration `yaml` (written to `bad.yml` in `dir`)
+/// and waits for it to exit: its exit status and standard error.
+pub fn refused(dir: &Path, yaml: &str) -> (std::process::ExitStatus, String) {
+    let cfg = dir.join("bad.yml");
+    std::fs::write(&cfg, yaml).unwrap();
+    let out = run_to_exit(&cfg, &dir.join("data"));
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// One request a [`MockReceiver`] got.
 #[derive(Clone, Debug)]
 pub struct Received {
