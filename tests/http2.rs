@@ -67,16 +67,7 @@ where
 impl H2Server {
     fn start() -> H2Server {
         let (ca_pem, cert, key) = crate::standin::certificate_for(&["localhost"]);
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut tls = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![rustls::pki_types::CertificateDer::from(cert)],
-                rustls::pki_types::PrivateKeyDer::Pkcs8(key.into()),
-            )
-            .unwrap();
+        let mut tls = crate::standin::server_tls(cert, key);
         tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

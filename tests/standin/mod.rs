@@ -309,6 +309,20 @@ impl Requests {
     }
 }
 
+/// A TLS server configuration serving certificate `cert` (DER) with its
+/// PKCS #8 key `key`.
+pub fn server_tls(cert: Vec<u8>, key: Vec<u8>) -> rustls::ServerConfig {
+    rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![rustls::pki_types::CertificateDer::from(cert)],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.into()),
+        )
+        .unwrap()
+}
+
 /// A CA and a certificate it signed for `hosts`: (CA PEM, certificate
 /// DER, key DER).
 pub fn certificate_for(hosts: &[&str]) -> (String, Vec<u8>, Vec<u8>) {
@@ -384,18 +398,7 @@ impl HttpServer {
         handler: Handler,
     ) -> (HttpServer, String, Arc<Mutex<Vec<String>>>) {
         let (ca_pem, cert, key) = certificate_for(hosts);
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = Arc::new(
-            rustls::ServerConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_no_client_auth()
-                .with_single_cert(
-                    vec![rustls::pki_types::CertificateDer::from(cert)],
-                    rustls::pki_types::PrivateKeyDer::Pkcs8(key.into()),
-                )
-                .unwrap(),
-        );
+        let tls = Arc::new(server_tls(cert, key));
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap().to_string();
         let stop = Arc::new(AtomicBool::new(false));
