@@ -496,7 +496,8 @@ fn a_reload_keeps_an_unchanged_queue_and_its_position() {
     .unwrap();
     let (code, _) = crate::common::http_request(&s.addr, "POST", "/-/reload", None).unwrap();
     assert_eq!(code, 200);
-    assert_eq!(starts(&s), 2);
+    // (the log is read from the server's standard error as it comes)
+    s.eventually(10, "the new queue's start logged", || starts(&s) == 2);
     let before = rx.requests().len();
     s.eventually(20, "the new queue sends", || {
         rx.requests().len() > before + 1
