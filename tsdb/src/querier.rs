@@ -427,12 +427,10 @@ impl<'a> DbQuerier<'a> {
                 .map(|(l, c)| (l, vec![c]))
                 .collect());
         }
-        let mut lists = Vec::new();
-        for r in readers {
-            lists.push(
-                r.select(matchers, self.mint, self.maxt)
-                    .map_err(block_err)?,
-            );
+        let readers: Vec<&dyn Reader> = readers.collect();
+        let mut lists = Vec::with_capacity(readers.len());
+        for list in select_each(&readers, matchers, self.mint, self.maxt) {
+            lists.push(list.map_err(block_err)?);
         }
         Ok(merge_sorted(lists))
     }
@@ -451,6 +449,49 @@ impl<'a> DbQuerier<'a> {
         }
         Ok(sorted_unique(all))
     }
+}
+
+/// What each of `readers` selects, in their order: each reader's postings,
+/// series and chunks looked up on a thread of its own, up to one per core,
+/// as the readers hold disjoint data and the caller waits for all of them.
+fn select_each<'b>(
+    readers: &[&'b dyn Reader],
+    matchers: &[Matcher],
+    mint: i64,
+    maxt: i64,
+) -> Vec<Result<Vec<(Labels, Chunks<'b>)>, crate::Error>> {
+    let select = |r: &&'b dyn Reader| r.select(matchers, mint, maxt);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(readers.len());
+    if threads <= 1 {
+        return readers.iter().map(select).collect();
+    }
+    // reader `j` on thread `j % threads`, the first share on this thread
+    let share = |k: usize| {
+        let select = &select;
+        move || {
+            readers
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| j % threads == k)
+                .map(|(j, r)| (j, select(r)))
+                .collect::<Vec<_>>()
+        }
+    };
+    let mut done: Vec<_> = std::thread::scope(|scope| {
+        let others: Vec<_> = (1..threads).map(|k| scope.spawn(share(k))).collect();
+        let mut all = share(0)();
+        for h in others {
+            match h.join() {
+                Ok(part) => all.extend(part),
+                Err(e) => std::panic::resume_unwind(e),
+            }
+        }
+        all
+    });
+    done.sort_by_key(|(j, _)| *j);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 impl Querier for DbQuerier<'_> {
