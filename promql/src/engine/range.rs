@@ -17,6 +17,7 @@
 //! are recorded per step and replayed when the step is taken.
 
 mod acc;
+mod columns;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -25,7 +26,7 @@ use std::time::Instant;
 use tsdb::labels::{Labels, METRIC_NAME};
 
 use super::aggregate::{kahan_add, MeanAcc};
-use super::selector::{in_parts, key, LoadedSeries};
+use super::selector::{key, LoadedSeries};
 use super::{finish_labels, Evaluator};
 use crate::error::Error;
 use crate::functions::rate::counter_extrapolated;
@@ -33,6 +34,7 @@ use crate::functions::{Impl, Window, IMPLS};
 use crate::parser::{AggregateOp, Expr, ValueType, VectorSelector};
 use crate::value::{is_stale, MatrixSeries, Sample, StepValue};
 use acc::{Acc, CountAcc, GroupAcc, MinMaxAcc, SumAcc, VarianceAcc};
+use columns::{in_parallel, Part};
 
 /// An instant vector at every step of the query, column by column.
 pub(crate) struct RangeVec {
@@ -71,42 +73,8 @@ impl RangeVec {
         }
     }
 
-    /// An empty part with room for `cols` columns.
-    fn with_capacity(steps: usize, cols: usize) -> RangeVec {
-        let mut rv = RangeVec::empty(steps);
-        rv.labels.reserve(cols);
-        rv.vals.reserve(cols * steps);
-        rv.present.reserve(cols * steps);
-        rv
-    }
-
     fn steps(&self) -> usize {
         self.queried.len()
-    }
-
-    /// Whether the open column has a value at some step.
-    fn any_in_open_column(&self) -> bool {
-        let from = self.vals.len() - self.steps();
-        self.present[from..].iter().any(|&p| p)
-    }
-
-    /// Appends the open column's value at its next step (absent: `None`).
-    #[inline]
-    fn push(&mut self, v: Option<f64>) {
-        self.vals.push(v.unwrap_or(0.0));
-        self.present.push(v.is_some());
-    }
-
-    /// Closes the open column: kept under `labels` when it has a value at
-    /// some step, dropped otherwise.
-    fn end_column(&mut self, labels: &Labels, any: bool) {
-        if any {
-            self.labels.push(labels.clone());
-        } else {
-            let keep = self.vals.len() - self.steps();
-            self.vals.truncate(keep);
-            self.present.truncate(keep);
-        }
     }
 
     /// The vector at step `i`, as the step-wise path would return it.
@@ -543,8 +511,8 @@ impl Evaluator<'_> {
         };
         let (lookback, offset_ms, deadline) =
             (self.opts.lookback_delta_ms, vs.offset_ms, self.deadline);
-        let rv = in_parallel(series, times.len(), |part| {
-            instant_part(part, times, offset_ms, lookback, deadline, used)
+        let rv = in_parallel(series, times.len(), |part, out| {
+            instant_part(part, out, times, offset_ms, lookback, deadline, used)
         })?;
         if used == Use::Result {
             self.consumed.insert(key(vs));
@@ -569,17 +537,18 @@ impl Evaluator<'_> {
             return Ok(rv);
         };
         let (offset_ms, deadline) = (vs.offset_ms, self.deadline);
-        let rv = in_parallel(series, times.len(), |part| {
+        let mut rv = in_parallel(series, times.len(), |part, out| {
             range_fn_part(
                 part,
+                out,
                 times,
                 (offset_ms, range_ms),
                 how,
                 params,
-                deadline,
-                used,
+                (deadline, used),
             )
         })?;
+        rv.drop_name = !how.keep_name;
         if used == Use::Result {
             self.consumed.insert(key(vs));
         }
@@ -595,45 +564,17 @@ fn check(deadline: Instant) -> Result<(), Error> {
     Ok(())
 }
 
-/// `f` over contiguous parts of `series`, on several threads when there
-/// are many samples, with the parts' results joined in order.
-fn in_parallel<F>(series: &mut [LoadedSeries], steps: usize, f: F) -> Result<RangeVec, Error>
-where
-    F: Fn(&mut [LoadedSeries]) -> Result<RangeVec, Error> + Sync,
-{
-    let mut parts = in_parts(series, f).into_iter();
-    // the first part's result, with the others' appended
-    let Some(first) = parts.next() else {
-        return Ok(RangeVec::empty(steps));
-    };
-    let mut rv = first?;
-    for part in parts {
-        let part = part?;
-        rv.labels.extend(part.labels);
-        rv.vals.extend(part.vals);
-        rv.present.extend(part.present);
-        for (a, b) in rv.queried.iter_mut().zip(&part.queried) {
-            *a += b;
-        }
-        for (a, b) in rv.held.iter_mut().zip(&part.held) {
-            *a += b;
-        }
-        rv.decoded += part.decoded;
-    }
-    Ok(rv)
-}
-
 /// An instant selector at every step, for some of its series: the latest
 /// sample within the lookback window, unless it is a stale marker.
 fn instant_part(
     series: &mut [LoadedSeries],
+    rv: &mut Part<'_>,
     times: &[i64],
     offset_ms: i64,
     lookback: i64,
     deadline: Instant,
     used: Use,
-) -> Result<RangeVec, Error> {
-    let mut rv = RangeVec::with_capacity(times.len(), series.len());
+) -> Result<(), Error> {
     let mut buf = Vec::new();
     for (k, s) in series.iter_mut().enumerate() {
         if k % 1024 == 1023 {
@@ -660,22 +601,20 @@ fn instant_part(
         }
         rv.end_column(&s.labels, any);
     }
-    Ok(rv)
+    Ok(())
 }
 
 /// A function of one range selector at every step, for some of its
 /// series.
 fn range_fn_part(
     series: &mut [LoadedSeries],
+    rv: &mut Part<'_>,
     times: &[i64],
     (offset_ms, range_ms): (i64, i64),
     how: &RangeHow,
     params: &[f64],
-    deadline: Instant,
-    used: Use,
-) -> Result<RangeVec, Error> {
-    let mut rv = RangeVec::with_capacity(times.len(), series.len());
-    rv.drop_name = !how.keep_name;
+    (deadline, used): (Instant, Use),
+) -> Result<(), Error> {
     let mut buf = Vec::new();
     for (k, s) in series.iter_mut().enumerate() {
         if k % 1024 == 1023 {
@@ -689,7 +628,7 @@ fn range_fn_part(
             Cow::Borrowed(all)
         };
         if let Some(summed) = how.summed {
-            summed_column(&mut rv, &samples, times, offset_ms, range_ms, summed);
+            summed_column(rv, &samples, times, offset_ms, range_ms, summed);
             let any = rv.any_in_open_column();
             rv.end_column(&s.labels, any);
             continue;
@@ -736,7 +675,7 @@ fn range_fn_part(
         }
         rv.end_column(&s.labels, any);
     }
-    Ok(rv)
+    Ok(())
 }
 
 /// The window `(start, end]` of each step in turn, over one series'
@@ -766,7 +705,7 @@ impl WindowCursor {
 /// The open column of a summing window function: each step's window
 /// found as the step-wise path finds it, the sums computed side by side.
 fn summed_column(
-    rv: &mut RangeVec,
+    rv: &mut Part<'_>,
     samples: &[(i64, f64)],
     times: &[i64],
     offset_ms: i64,
@@ -822,6 +761,106 @@ fn steps_order(first: &[u32], members: &[u32], groups: usize, n: usize) -> Optio
     )
 }
 
+/// Fewest values (columns times steps) worth aggregating on more than one
+/// thread.
+const PARALLEL_MIN_VALUES: usize = 200_000;
+
+/// The aggregation states of each group at a range of steps
+/// (`[g * steps + i]`), with the number of members and the first member
+/// (column) of each.
+struct Rows<A> {
+    accs: Vec<A>,
+    members: Vec<u32>,
+    first: Vec<u32>,
+}
+
+/// Adds the present values of `input`'s columns to their groups' states,
+/// the columns in order, at every step: when there are many values, on a
+/// thread per core, each taking a range of steps (each state still takes
+/// its values in the same order).
+fn accumulate<A: Acc>(input: &RangeVec, group_of: &[u32], groups: usize) -> Rows<A> {
+    let n = input.steps();
+    // the parts' states are copied together after: worth it when the
+    // groups are few beside the columns
+    let threads = if group_of.len() * n >= PARALLEL_MIN_VALUES && groups * 8 <= group_of.len() {
+        std::thread::available_parallelism()
+            .map_or(1, |t| t.get())
+            .min(8)
+            .min(n)
+    } else {
+        1
+    };
+    if threads <= 1 {
+        return accumulate_steps(input, group_of, groups, 0..n);
+    }
+    let per = n.div_ceil(threads);
+    let ranges: Vec<std::ops::Range<usize>> =
+        (0..n).step_by(per).map(|a| a..(a + per).min(n)).collect();
+    let parts: Vec<Rows<A>> = std::thread::scope(|scope| {
+        let others: Vec<_> = ranges[1..]
+            .iter()
+            .map(|r| scope.spawn(|| accumulate_steps::<A>(input, group_of, groups, r.clone())))
+            .collect();
+        let mut parts = vec![accumulate_steps(input, group_of, groups, ranges[0].clone())];
+        for h in others {
+            match h.join() {
+                Ok(p) => parts.push(p),
+                Err(e) => std::panic::resume_unwind(e),
+            }
+        }
+        parts
+    });
+    let mut rows = Rows {
+        accs: vec![A::default(); groups * n],
+        members: vec![0; groups * n],
+        first: vec![u32::MAX; groups * n],
+    };
+    for (r, part) in ranges.iter().zip(parts) {
+        let w = r.len();
+        for g in 0..groups {
+            let (to, from) = (g * n + r.start..g * n + r.end, g * w..(g + 1) * w);
+            rows.accs[to.clone()].copy_from_slice(&part.accs[from.clone()]);
+            rows.members[to.clone()].copy_from_slice(&part.members[from.clone()]);
+            rows.first[to].copy_from_slice(&part.first[from]);
+        }
+    }
+    rows
+}
+
+/// [`accumulate`] at the steps `steps` only: series in order, a row of
+/// steps at a time, noting where each group first has a member at each
+/// step (to order the groups after).
+fn accumulate_steps<A: Acc>(
+    input: &RangeVec,
+    group_of: &[u32],
+    groups: usize,
+    steps: std::ops::Range<usize>,
+) -> Rows<A> {
+    let (n, w) = (input.steps(), steps.len());
+    let mut rows = Rows {
+        accs: vec![A::default(); groups * w],
+        members: vec![0; groups * w],
+        first: vec![u32::MAX; groups * w],
+    };
+    for (c, &g) in group_of.iter().enumerate() {
+        let (g, c32) = (g as usize * w, c as u32);
+        let row = g..g + w;
+        let accs = &mut rows.accs[row.clone()];
+        let members = &mut rows.members[row.clone()];
+        let first = &mut rows.first[row];
+        let cols = c * n + steps.start..c * n + steps.end;
+        let (present, vals) = (&input.present[cols.clone()], &input.vals[cols]);
+        for i in 0..w {
+            if present[i] {
+                members[i] += 1;
+                first[i] = first[i].min(c32);
+                accs[i].add(vals[i]);
+            }
+        }
+    }
+    rows
+}
+
 /// Aggregates `input` by the grouping labels at every step: members in
 /// the order the step-wise path sees them, groups in order of first
 /// appearance at each step.
@@ -853,31 +892,19 @@ fn aggregate<A: Acc>((input, grouping, without): (&RangeVec, &[String], bool)) -
         })
         .collect();
     let groups = keys.len();
-    let mut accs: Vec<A> = vec![A::default(); groups * n];
-    let mut members: Vec<u32> = vec![0; groups * n];
-    let order = match &input.order {
+    let (accs, members, order) = match &input.order {
         None => {
-            // series in order, a row of steps at a time; where each group
-            // first has a member at each step, to order the groups after
-            let mut first: Vec<u32> = vec![u32::MAX; groups * n];
-            for (c, &g) in group_of.iter().enumerate() {
-                let (g, c32) = (g as usize * n, c as u32);
-                let row = g..g + n;
-                let (accs, members) = (&mut accs[row.clone()], &mut members[row.clone()]);
-                let first = &mut first[row];
-                let present = &input.present[c * n..(c + 1) * n];
-                let vals = &input.vals[c * n..(c + 1) * n];
-                for i in 0..n {
-                    if present[i] {
-                        members[i] += 1;
-                        first[i] = first[i].min(c32);
-                        accs[i].add(vals[i]);
-                    }
-                }
-            }
-            steps_order(&first, &members, groups, n)
+            let Rows {
+                accs,
+                members,
+                first,
+            } = accumulate::<A>(input, &group_of, groups);
+            let order = steps_order(&first, &members, groups, n);
+            (accs, members, order)
         }
         Some(_) => {
+            let mut accs: Vec<A> = vec![A::default(); groups * n];
+            let mut members: Vec<u32> = vec![0; groups * n];
             let mut order: Vec<Vec<u32>> = vec![Vec::new(); n];
             for (i, at) in order.iter_mut().enumerate() {
                 input.for_each_at(i, |c| {
@@ -891,7 +918,7 @@ fn aggregate<A: Acc>((input, grouping, without): (&RangeVec, &[String], bool)) -
                 });
             }
             let natural = order.iter().all(|o| o.windows(2).all(|w| w[0] < w[1]));
-            (!natural).then_some(order)
+            (accs, members, (!natural).then_some(order))
         }
     };
     let mut vals = Vec::with_capacity(groups * n);

@@ -143,3 +143,62 @@ fn side_by_side_window_sums_equal_one_window_at_a_time() {
         }
     }
 }
+
+/// Enough series for the whole-range path to split them over threads
+/// (when the machine has more than one core), some with no sample in the
+/// query's range (their columns left out in every part), aggregated into
+/// few groups over enough steps to aggregate on several threads: every
+/// step of the range query equals, bit for bit, the instant query at that
+/// time.
+#[test]
+fn parts_on_threads_equal_the_instant_queries() {
+    let mut store = MemQueryable::new();
+    for k in 0..600 {
+        let (id, group) = (format!("{k:03}"), (k % 3).to_string());
+        let labels = Labels::from_pairs(&[("__name__", "p"), ("g", &group), ("id", &id)]);
+        // every seventh series only long before the range
+        let t0 = if k % 7 == 0 { -10_000_000 } else { 0 };
+        let mut v = k as f64 * 0.25;
+        for i in 0..400i64 {
+            v += ((i * (k + 1)) % 11) as f64 * 0.37;
+            store.add(&labels, t0 + i * 15_000, v);
+        }
+    }
+    let engine = Engine::default();
+    let (start, end, step) = (60_000i64, 399 * 15_000, 15_000i64);
+    for q in [
+        "p",
+        "rate(p[1m])",
+        "sum by (g) (rate(p[2m]))",
+        "max by (g) (p)",
+        "avg(avg_over_time(p[5m]))",
+    ] {
+        let r = engine.range_query(&store, q, start, end, step).unwrap();
+        let Value::Matrix(m) = r.value else {
+            panic!("matrix expected")
+        };
+        let mut got: Vec<(Labels, i64, u64)> = Vec::new();
+        for s in &m {
+            got.extend(
+                s.points
+                    .iter()
+                    .map(|p| (s.metric.clone(), p.0, p.1.to_bits())),
+            );
+        }
+        let mut want: Vec<(Labels, i64, u64)> = Vec::new();
+        for ts in (start..=end).step_by(step as usize) {
+            let Value::Vector(v) = engine.instant_query(&store, q, ts).unwrap().value else {
+                panic!("vector expected")
+            };
+            want.extend(v.into_iter().map(|s| (s.metric, s.t, s.v.to_bits())));
+        }
+        got.sort();
+        want.sort();
+        assert!(!want.is_empty(), "{q}");
+        assert_eq!(got.len(), want.len(), "{q}");
+        assert!(
+            got == want,
+            "{q}: the range query differs from the instant queries"
+        );
+    }
+}

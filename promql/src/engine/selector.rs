@@ -89,16 +89,29 @@ pub(crate) fn in_parts<R: Send>(
     series: &mut [LoadedSeries],
     f: impl Fn(&mut [LoadedSeries]) -> R + Sync,
 ) -> Vec<R> {
-    let threads = threads_for(series);
-    if threads <= 1 {
-        return vec![f(series)];
+    let per = part_len(series);
+    on_threads(series.chunks_mut(per).collect(), f)
+}
+
+/// How many series each part of `series` takes in [`in_parts`] (the last
+/// may take fewer): all of them when one thread is enough.
+pub(crate) fn part_len(series: &[LoadedSeries]) -> usize {
+    series.len().div_ceil(threads_for(series)).max(1)
+}
+
+/// `f` over each of `jobs`, the first on this thread and each other on a
+/// thread of its own, with the results in order.
+pub(crate) fn on_threads<T: Send, R: Send>(jobs: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let mut jobs = jobs.into_iter();
+    let Some(first) = jobs.next() else {
+        return Vec::new();
+    };
+    if jobs.len() == 0 {
+        return vec![f(first)];
     }
-    let per = series.len().div_ceil(threads);
     let f = &f;
     std::thread::scope(|scope| {
-        let mut parts = series.chunks_mut(per);
-        let first = parts.next().unwrap_or_default();
-        let handles: Vec<_> = parts.map(|p| scope.spawn(move || f(p))).collect();
+        let handles: Vec<_> = jobs.map(|j| scope.spawn(move || f(j))).collect();
         let mut out = vec![f(first)];
         for h in handles {
             match h.join() {
@@ -113,14 +126,21 @@ pub(crate) fn in_parts<R: Send>(
 /// How many threads to give `series`: more than one only when they hold
 /// many samples.
 fn threads_for(series: &[LoadedSeries]) -> usize {
-    let total: usize = series.iter().map(LoadedSeries::size_estimate).sum();
-    std::thread::available_parallelism()
+    let most = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .min(8)
-        .min(total / PARALLEL_MIN_SAMPLES + 1)
-        .min(series.len())
-        .max(1)
+        .min(series.len());
+    // the samples are counted only as far as it takes to use every thread
+    let enough = PARALLEL_MIN_SAMPLES * most.saturating_sub(1);
+    let mut total = 0usize;
+    for s in series {
+        if total >= enough {
+            break;
+        }
+        total += s.size_estimate();
+    }
+    most.min(total / PARALLEL_MIN_SAMPLES + 1).max(1)
 }
 
 /// Identifies a selector node of the (immutable) tree during one query.

@@ -6,7 +6,7 @@
 use super::super::aggregate::{kahan_add, MeanAcc, VarAcc};
 
 /// An aggregation state that takes values one at a time.
-pub(super) trait Acc: Copy + Default {
+pub(super) trait Acc: Copy + Default + Send {
     fn add(&mut self, v: f64);
     fn result(&self, members: u32) -> f64;
 }

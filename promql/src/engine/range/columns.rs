@@ -1,0 +1,135 @@
+//! Writing a [`RangeVec`] from parts of the series on several threads:
+//! each part fills its own stretch of the whole's buffers, so the parts'
+//! columns need no copying once done (unless a part left some out).
+
+use tsdb::labels::Labels;
+
+use super::super::selector::{on_threads, part_len, LoadedSeries};
+use super::RangeVec;
+use crate::error::Error;
+
+/// The columns one part of the series writes, in its stretch of the
+/// whole's `vals` and `present` (room for a column per series).
+pub(super) struct Part<'a> {
+    vals: &'a mut [f64],
+    present: &'a mut [bool],
+    /// Values written: the kept columns' and the open one's.
+    len: usize,
+    steps: usize,
+    labels: Vec<Labels>,
+    /// Samples the step-wise path would count at each step.
+    pub queried: Vec<u64>,
+    /// The most samples a range selector holds at each step.
+    pub held: Vec<usize>,
+    /// Samples decoded from storage.
+    pub decoded: usize,
+}
+
+/// What a part wrote, without its borrow of the buffers.
+struct Written {
+    labels: Vec<Labels>,
+    len: usize,
+    queried: Vec<u64>,
+    held: Vec<usize>,
+    decoded: usize,
+}
+
+impl<'a> Part<'a> {
+    fn new(vals: &'a mut [f64], present: &'a mut [bool], steps: usize) -> Self {
+        Part {
+            vals,
+            present,
+            len: 0,
+            steps,
+            labels: Vec::new(),
+            queried: vec![0; steps],
+            held: vec![0; steps],
+            decoded: 0,
+        }
+    }
+
+    /// Appends the open column's value at its next step (absent: `None`).
+    #[inline]
+    pub fn push(&mut self, v: Option<f64>) {
+        self.vals[self.len] = v.unwrap_or(0.0);
+        self.present[self.len] = v.is_some();
+        self.len += 1;
+    }
+
+    /// Whether the open column has a value at some step.
+    pub fn any_in_open_column(&self) -> bool {
+        self.present[self.len - self.steps..self.len]
+            .iter()
+            .any(|&p| p)
+    }
+
+    /// Closes the open column: kept under `labels` when it has a value at
+    /// some step, dropped otherwise.
+    pub fn end_column(&mut self, labels: &Labels, any: bool) {
+        if any {
+            self.labels.push(labels.clone());
+        } else {
+            self.len -= self.steps;
+        }
+    }
+
+    fn done(self) -> Written {
+        Written {
+            labels: self.labels,
+            len: self.len,
+            queried: self.queried,
+            held: self.held,
+            decoded: self.decoded,
+        }
+    }
+}
+
+/// `f` over contiguous parts of `series` (on several threads when there
+/// are many samples), each writing a column per series it keeps, joined
+/// in order into one [`RangeVec`] of `steps` steps.
+pub(super) fn in_parallel<F>(
+    series: &mut [LoadedSeries],
+    steps: usize,
+    f: F,
+) -> Result<RangeVec, Error>
+where
+    F: Fn(&mut [LoadedSeries], &mut Part<'_>) -> Result<(), Error> + Sync,
+{
+    let per = part_len(series);
+    let room = series.len() * steps;
+    let (mut vals, mut present) = (vec![0.0; room], vec![false; room]);
+    let stretch = (per * steps).max(1);
+    let jobs: Vec<_> = series
+        .chunks_mut(per)
+        .zip(vals.chunks_mut(stretch).zip(present.chunks_mut(stretch)))
+        .collect();
+    let parts: Vec<Result<Written, Error>> = on_threads(jobs, |(s, (v, p))| {
+        let mut part = Part::new(v, p, steps);
+        f(s, &mut part)?;
+        Ok(part.done())
+    });
+    let mut rv = RangeVec::empty(steps);
+    let mut at = 0;
+    for (k, part) in parts.into_iter().enumerate() {
+        let part = part?;
+        // a part that left columns out has a gap after its own
+        let from = k * stretch;
+        if from != at {
+            vals.copy_within(from..from + part.len, at);
+            present.copy_within(from..from + part.len, at);
+        }
+        at += part.len;
+        rv.labels.extend(part.labels);
+        for (a, b) in rv.queried.iter_mut().zip(&part.queried) {
+            *a += b;
+        }
+        for (a, b) in rv.held.iter_mut().zip(&part.held) {
+            *a += b;
+        }
+        rv.decoded += part.decoded;
+    }
+    vals.truncate(at);
+    present.truncate(at);
+    (rv.vals, rv.present) = (vals, present);
+    Ok(rv)
+}
