@@ -59,6 +59,15 @@ pub(crate) struct RangeVec {
     decoded: usize,
 }
 
+impl Drop for RangeVec {
+    fn drop(&mut self) {
+        columns::give_spare(
+            std::mem::take(&mut self.vals),
+            std::mem::take(&mut self.present),
+        );
+    }
+}
+
 impl RangeVec {
     fn empty(steps: usize) -> RangeVec {
         RangeVec {
