@@ -56,7 +56,7 @@ fn eval_timestamps_are_slotted_by_group_hash() {
     }
 }
 
-fn no_query(_: &str) -> Result<Vec<crate::gotemplate::Sample>, String> {
+fn no_query(_: &str) -> Result<Vec<gotemplate::Sample>, String> {
     Ok(Vec::new())
 }
 

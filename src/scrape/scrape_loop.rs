@@ -946,7 +946,7 @@ impl Nhcb {
         let le = match suffix {
             "_bucket" => {
                 let le = labels.iter().find(|l| l.0 == "le");
-                match le.and_then(|l| crate::gotemplate::value::parse_go_float(&l.1)) {
+                match le.and_then(|l| gotemplate::value::parse_go_float(&l.1)) {
                     Some(le) => Some(le),
                     None => return false,
                 }

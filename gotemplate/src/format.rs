@@ -2,8 +2,10 @@
 //! `%e`, `%f` of `float64` through [`format_float`], `%q`, ...) and
 //! Prometheus's `humanize*` template functions.
 
-use super::value::Value;
-use crate::gofmt::{format_float, go_float, go_time, quote_ascii, special};
+use promql::gofmt::{go_float, special};
+
+use crate::gofmt::{format_float, go_time, quote_ascii};
+use crate::value::Value;
 
 /// `fmt.Sprintf("%.4g", v)`.
 fn g4(v: f64) -> String {

@@ -3,12 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
-use super::format::{self, sprintf};
-use super::parse::{Arg, Node, Pipe, Template};
-use super::value::{AlertData, Sample, Value};
-use super::TemplateError;
+use crate::format::{self, sprintf};
 use crate::gofmt::quote_ascii;
+use crate::parse::{Arg, Node, Pipe, Template};
+use crate::value::{AlertData, Sample, Value};
+use crate::TemplateError;
 
 /// What a template execution can reach besides its data.
 pub struct Env<'a> {
@@ -16,6 +17,9 @@ pub struct Env<'a> {
     pub query: &'a dyn Fn(&str) -> Result<Vec<Sample>, String>,
     /// `--web.external-url` (`externalURL`).
     pub external_url: &'a str,
+    /// Reads a duration in Prometheus's syntax (`parseDuration`); the error
+    /// is the function's.
+    pub parse_duration: &'a dyn Fn(&str) -> Result<Duration, String>,
 }
 
 enum Flow {
@@ -598,8 +602,8 @@ fn builtin(name: &str, v: &[Value], env: &Env<'_>) -> R<Value> {
         }
         "parseDuration" => {
             want(name, v, 1)?;
-            let d = crate::config::PromDuration::parse(&v[0].to_str()?)?;
-            Ok(Value::Float(d.0.as_secs_f64()))
+            let d = (env.parse_duration)(&v[0].to_str()?)?;
+            Ok(Value::Float(d.as_secs_f64()))
         }
         "stripPort" => str1(|s| match split_host_port(s) {
             Some((h, _)) => h.to_string(),

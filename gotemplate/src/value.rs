@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::gofmt::{go_float, quote_ascii};
+use promql::gofmt::go_float;
+
+use crate::gofmt::quote_ascii;
 
 /// One element of a `query` result (`*template.sample` in Prometheus).
 #[derive(Clone, Debug, PartialEq)]
