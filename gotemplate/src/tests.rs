@@ -10,7 +10,7 @@ use super::exec::Env;
 use super::format::*;
 use super::parse::Template;
 use super::value::{AlertData, Sample};
-use super::TemplateError;
+use super::{ExecError, TemplateError, ValueError};
 use crate::gofmt::format_float;
 
 fn data() -> AlertData {
@@ -251,6 +251,17 @@ fn execution_errors() {
     assert!(matches!(
         run_typed("{{ query \"missing\" | first }}"),
         Err(TemplateError::Exec { name, .. }) if name == "test"
+    ));
+    // what failed is kept: the function, the field, the value
+    assert!(matches!(
+        run_typed("{{ humanize \"x\" }}"),
+        Err(TemplateError::Exec { err: ExecError::Call { func, err }, .. })
+            if func == "humanize" && *err == ExecError::Value(ValueError::NotNumber("x".into()))
+    ));
+    assert!(matches!(
+        run_typed("{{ .Nope }}"),
+        Err(TemplateError::Exec { err: ExecError::Field { field, err: ValueError::NoField { .. } }, .. })
+            if field == "Nope"
     ));
     let e = run("{{ query \"missing\" | first }}").unwrap_err();
     assert!(
