@@ -38,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
     let env = Env {
         query: &query,
         external_url: "http://localhost:9090",
-        parse_duration: &|s| PromDuration::parse(s).map(|d| d.0),
+        parse_duration: &|s| PromDuration::parse(s).map(|d| d.0).map_err(|e| e.to_string()),
     };
     let _ = t.execute(&data, &env);
 });

@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 use super::refresh::{self, AbortOnDrop, ErrorLog, SdError};
 use super::{sanitize, Sink, TargetGroup};
 use crate::config::http::{BasicAuth, HttpClientConfig, Secret};
-use crate::config::PromDuration;
+use crate::config::{CheckError, PromDuration};
 use crate::httpclient::HttpClient;
 
 /// How long a blocking query may wait for a change.
@@ -119,9 +119,12 @@ fn default_refresh() -> PromDuration {
 
 impl ConsulSdConfig {
     /// Prometheus's checks, in its order and with its messages.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), CheckError> {
         if let Some(k) = self.unknown.keys().next() {
-            return Err(format!("field {k} not found in type consul.plain"));
+            return Err(CheckError::UnknownField {
+                key: k.clone(),
+                ty: "consul.plain",
+            });
         }
         if self.server.trim().is_empty() {
             return Err("consul SD configuration requires a server address".into());
@@ -139,7 +142,8 @@ impl ConsulSdConfig {
             );
         }
         self.http.validate()?;
-        self.base().map(|_| ())
+        self.base()?;
+        Ok(())
     }
 
     /// The HTTP client settings, with `username`/`password` as basic
@@ -703,7 +707,7 @@ mod tests {
                 "at most one of bearer_token & bearer_token_file",
             ),
         ] {
-            let e = cfg(y).validate().unwrap_err();
+            let e = cfg(y).validate().unwrap_err().to_string();
             assert!(e.contains(want), "{y}: {e}");
         }
     }

@@ -9,7 +9,7 @@ use hickory_resolver::TokioAsyncResolver;
 use serde::{Deserialize, Serialize};
 
 use super::TargetGroup;
-use crate::config::PromDuration;
+use crate::config::{CheckError, PromDuration};
 
 /// One `dns_sd_configs` entry.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -38,7 +38,7 @@ fn default_refresh() -> PromDuration {
 
 impl DnsSdConfig {
     /// Prometheus's checks.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), CheckError> {
         if self.names.is_empty() {
             return Err("DNS-SD config must contain at least one SRV record name".into());
         }
@@ -48,7 +48,7 @@ impl DnsSdConfig {
                 Err("a port is required in DNS-SD configs for all record types except SRV".into())
             }
             "A" | "AAAA" | "MX" | "NS" => Ok(()),
-            other => Err(format!("invalid DNS-SD records type {other}")),
+            other => Err(format!("invalid DNS-SD records type {other}").into()),
         }
     }
 }
@@ -167,7 +167,11 @@ mod tests {
     #[test]
     fn checks() {
         let c: DnsSdConfig = serde_yaml::from_str("names: [a]\ntype: A\n").unwrap();
-        assert!(c.validate().unwrap_err().contains("port is required"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("port is required"));
         let c: DnsSdConfig = serde_yaml::from_str("names: [_x._tcp.example]\n").unwrap();
         assert!(c.validate().is_ok());
         assert_eq!(host_port("::1", 9), "[::1]:9");

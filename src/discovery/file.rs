@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use super::TargetGroup;
-use crate::config::PromDuration;
+use crate::config::{CheckError, PromDuration};
 
 /// One `file_sd_configs` entry.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -28,7 +28,7 @@ fn default_refresh() -> PromDuration {
 
 impl FileSdConfig {
     /// Checks the patterns as Prometheus does.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), CheckError> {
         if self.files.is_empty() {
             return Err("file service discovery config must contain at least one path name".into());
         }
@@ -39,11 +39,11 @@ impl FileSdConfig {
                 .unwrap_or("");
             let ok_ext = [".json", ".yml", ".yaml"].iter().any(|e| name.ends_with(e));
             if !ok_ext {
-                return Err(format!("path name {f:?} is not valid for file discovery"));
+                return Err(format!("path name {f:?} is not valid for file discovery").into());
             }
             if let Some(parent) = Path::new(f).parent() {
                 if parent.to_string_lossy().contains('*') {
-                    return Err(format!("path name {f:?} is not valid for file discovery"));
+                    return Err(format!("path name {f:?} is not valid for file discovery").into());
                 }
             }
         }

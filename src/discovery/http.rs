@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::TargetGroup;
 use crate::config::http::HttpClientConfig;
-use crate::config::PromDuration;
+use crate::config::{CheckError, PromDuration};
 
 /// One `http_sd_configs` entry.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -28,9 +28,12 @@ fn default_refresh() -> PromDuration {
 
 impl HttpSdConfig {
     /// Checks the URL and client settings.
-    pub fn validate(&self) -> Result<(), String> {
-        let u =
-            url::Url::parse(&self.url).map_err(|e| format!("invalid url {:?}: {e}", self.url))?;
+    pub fn validate(&self) -> Result<(), CheckError> {
+        let u = url::Url::parse(&self.url).map_err(|err| CheckError::Url {
+            what: "url",
+            url: self.url.clone(),
+            err,
+        })?;
         if u.scheme() != "http" && u.scheme() != "https" {
             return Err("URL scheme must be 'http' or 'https'".into());
         }

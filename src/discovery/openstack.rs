@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use super::refresh::{self, join_host_port, SdError};
 use super::{sanitize, Sink, TargetGroup};
 use crate::config::http::{HttpClientConfig, Secret, TlsConfig};
-use crate::config::PromDuration;
+use crate::config::{CheckError, PromDuration};
 use crate::httpclient::HttpClient;
 
 const P: &str = "__meta_openstack_";
@@ -101,20 +101,24 @@ fn default_availability() -> String {
 
 impl OpenStackSdConfig {
     /// Prometheus's checks, in its order and with its messages.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), CheckError> {
         if let Some(k) = self.unknown.keys().next() {
-            return Err(format!("field {k} not found in type openstack.plain"));
+            return Err(CheckError::UnknownField {
+                key: k.clone(),
+                ty: "openstack.plain",
+            });
         }
         match self.role.as_str() {
             "" | "hypervisor" | "instance" | "loadbalancer" => {}
-            r => return Err(format!("unknown OpenStack SD role {r:?}")),
+            r => return Err(format!("unknown OpenStack SD role {r:?}").into()),
         }
         match self.availability.as_str() {
             "public" | "internal" | "admin" => {}
             a => {
                 return Err(format!(
                     "unknown availability {a}, must be one of admin, internal or public"
-                ))
+                )
+                .into())
             }
         }
         if self.role.is_empty() {
@@ -746,12 +750,13 @@ mod tests {
                 "openstack SD configuration requires a region",
             ),
         ] {
-            assert_eq!(cfg(y).validate().unwrap_err(), want, "{y}");
+            assert_eq!(cfg(y).validate().unwrap_err().to_string(), want, "{y}");
         }
         assert_eq!(
             cfg("role: instance\nregion: r\nbasic_auth: {}\n")
                 .validate()
-                .unwrap_err(),
+                .unwrap_err()
+                .to_string(),
             "field basic_auth not found in type openstack.plain"
         );
     }

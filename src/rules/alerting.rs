@@ -105,7 +105,11 @@ fn expand(t: &Template, data: &AlertData, env: &AlertEnv<'_>) -> String {
     let e = Env {
         query: env.query,
         external_url: env.external_url,
-        parse_duration: &|s| PromDuration::parse(s).map(|d| d.0),
+        parse_duration: &|s| {
+            PromDuration::parse(s)
+                .map(|d| d.0)
+                .map_err(|e| e.to_string())
+        },
     };
     match t.execute(data, &e) {
         Ok(s) => s,

@@ -291,7 +291,7 @@ impl ScrapeLoop {
         match ct {
             Some(c) if known(c) => Ok(c),
             _ => match fallback {
-                Some(p) => crate::config::protocol_header(p),
+                Some(p) => crate::config::protocol_header(p).map_err(|e| e.to_string()),
                 None => Err(match ct {
                     None | Some("") => {
                         "non-compliant scrape target sending blank Content-Type and no fallback_scrape_protocol specified for target".to_string()

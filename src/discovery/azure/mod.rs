@@ -32,7 +32,7 @@ use serde_json::Value;
 use super::refresh::{self, join_host_port, SdError};
 use super::{sanitize, Sink, TargetGroup};
 use crate::config::http::{HttpClientConfig, Secret};
-use crate::config::PromDuration;
+use crate::config::{CheckError, PromDuration};
 use crate::httpclient::HttpClient;
 use credentials::{Cloud, Credential, Env, TokenSource};
 
@@ -116,9 +116,12 @@ fn required(value: &str, name: &str) -> Result<(), String> {
 
 impl AzureSdConfig {
     /// Prometheus's checks, in its order and with its messages.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), CheckError> {
         if let Some(k) = self.unknown.keys().next() {
-            return Err(format!("field {k} not found in type azure.plain"));
+            return Err(CheckError::UnknownField {
+                key: k.clone(),
+                ty: "azure.plain",
+            });
         }
         required(&self.subscription_id, "subscription_id")?;
         let m = self.authentication_method.as_str();
@@ -133,7 +136,7 @@ impl AzureSdConfig {
         if !matches!(m, "OAuth" | "ManagedIdentity" | "SDK" | "WorkloadIdentity") {
             return Err(format!(
                 "unknown authentication_type {m:?}. Supported types are \"OAuth\", \"ManagedIdentity\", \"SDK\" or \"WorkloadIdentity\""
-            ));
+            ).into());
         }
         self.http.validate()
     }
@@ -737,7 +740,7 @@ mod tests {
                 "field resource_groups not found in type azure.plain",
             ),
         ] {
-            assert_eq!(cfg(y).validate().unwrap_err(), want, "{y}");
+            assert_eq!(cfg(y).validate().unwrap_err().to_string(), want, "{y}");
         }
         let y = serde_yaml::to_string(&cfg(
             "subscription_id: s\ntenant_id: t\nclient_id: c\nclient_secret: hush\n",

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{check_host, cidr_ip, Engine, Filter};
 use crate::config::http::HttpClientConfig;
-use crate::config::PromDuration;
+use crate::config::{CheckError, PromDuration};
 use crate::discovery::refresh::{self, join_host_port, SdError};
 use crate::discovery::{sanitize, Sink, TargetGroup};
 
@@ -76,9 +76,12 @@ fn default_refresh() -> PromDuration {
 
 impl DockerSwarmSdConfig {
     /// Prometheus's checks, in its order and with its messages.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), CheckError> {
         if let Some(k) = self.unknown.keys().next() {
-            return Err(format!("field {k} not found in type moby.plain"));
+            return Err(CheckError::UnknownField {
+                key: k.clone(),
+                ty: "moby.plain",
+            });
         }
         check_host(&self.host)?;
         self.role()?;
@@ -669,7 +672,7 @@ mod tests {
                 "field match_first_network not found in type moby.plain",
             ),
         ] {
-            assert_eq!(cfg(y).validate().unwrap_err(), want, "{y}");
+            assert_eq!(cfg(y).validate().unwrap_err().to_string(), want, "{y}");
         }
     }
 
