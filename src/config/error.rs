@@ -135,6 +135,12 @@ pub enum CheckError {
     /// A scrape protocol Prometheus does not know.
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
+    /// A Docker host or Swarm role that is not valid.
+    #[error(transparent)]
+    Docker(#[from] crate::discovery::DockerConfigError),
+    /// A Kubernetes label or field selector that is not valid.
+    #[error(transparent)]
+    Selector(#[from] crate::discovery::kubernetes::selector::SelectorError),
     /// A problem of a scrape job's HTTP settings or protocols: `job "k": ...`.
     #[error("job {job:?}: {err}")]
     Job {

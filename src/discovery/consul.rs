@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::refresh::{self, AbortOnDrop, ErrorLog, SdError};
-use super::{sanitize, Sink, TargetGroup};
+use super::{sanitize, SdClientError, Sink, TargetGroup};
 use crate::config::http::{BasicAuth, HttpClientConfig, Secret};
 use crate::config::{CheckError, PromDuration};
 use crate::httpclient::HttpClient;
@@ -164,7 +164,7 @@ impl ConsulSdConfig {
     /// with a `http://` or `https://` prefix of `server` taken as the
     /// Consul client takes it (https wins over `scheme`, a path after the
     /// address is the path prefix).
-    fn base(&self) -> Result<String, String> {
+    fn base(&self) -> Result<String, CheckError> {
         let mut scheme = self.scheme.as_str();
         let mut address = self.server.trim();
         let mut prefix = self.path_prefix.clone();
@@ -172,7 +172,7 @@ impl ConsulSdConfig {
             match proto {
                 "http" => {}
                 "https" => scheme = "https",
-                other => return Err(format!("Unknown protocol scheme: {other}")),
+                other => return Err(format!("Unknown protocol scheme: {other}").into()),
             }
             address = rest;
             if let Some((host, path)) = address.split_once('/') {
@@ -181,7 +181,11 @@ impl ConsulSdConfig {
             }
         }
         let base = format!("{scheme}://{address}{}", prefix.trim_end_matches('/'));
-        url::Url::parse(&base).map_err(|e| format!("invalid consul server {base:?}: {e}"))?;
+        url::Url::parse(&base).map_err(|err| CheckError::Url {
+            what: "consul server",
+            url: base.clone(),
+            err,
+        })?;
         Ok(base)
     }
 
@@ -287,10 +291,9 @@ fn aggregated_status(checks: &[Check]) -> &'static str {
 }
 
 impl Client {
-    fn new(cfg: &ConsulSdConfig, base_dir: &Path) -> Result<Client, String> {
+    fn new(cfg: &ConsulSdConfig, base_dir: &Path) -> Result<Client, SdClientError> {
         Ok(Client {
-            http: HttpClient::new(&cfg.client_config(), base_dir, true)
-                .map_err(|e| e.to_string())?,
+            http: HttpClient::new(&cfg.client_config(), base_dir, true)?,
             base: cfg.base()?,
             cfg: cfg.clone(),
         })

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::TargetGroup;
+use super::{HttpSdError, TargetGroup};
 use crate::config::http::HttpClientConfig;
 use crate::config::{CheckError, PromDuration};
 
@@ -49,7 +49,7 @@ pub fn decode(
     url: &str,
     content_type: Option<&str>,
     body: &[u8],
-) -> Result<Vec<TargetGroup>, String> {
+) -> Result<Vec<TargetGroup>, HttpSdError> {
     let ct = content_type.unwrap_or("");
     if !ct
         .split(';')
@@ -58,9 +58,9 @@ pub fn decode(
         .trim()
         .eq_ignore_ascii_case("application/json")
     {
-        return Err(format!("unsupported content type {ct:?}"));
+        return Err(HttpSdError::ContentType(ct.to_string()));
     }
-    let mut groups: Vec<TargetGroup> = serde_json::from_slice(body).map_err(|e| format!("{e}"))?;
+    let mut groups: Vec<TargetGroup> = serde_json::from_slice(body).map_err(HttpSdError::Decode)?;
     for g in &mut groups {
         g.labels.insert("__meta_url".into(), url.to_string());
     }
@@ -72,7 +72,7 @@ pub async fn fetch(
     client: &crate::httpclient::HttpClient,
     cfg: &HttpSdConfig,
     timeout: Duration,
-) -> Result<Vec<TargetGroup>, String> {
+) -> Result<Vec<TargetGroup>, HttpSdError> {
     let req = client
         .client()
         .get(&cfg.url)
@@ -83,20 +83,19 @@ pub async fn fetch(
         .timeout(timeout);
     let resp = client
         .authorize(req)
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
         .send()
         .await
-        .map_err(|e| format!("{e}"))?;
+        .map_err(HttpSdError::Request)?;
     if !resp.status().is_success() {
-        return Err(format!("server returned HTTP status {}", resp.status()));
+        return Err(HttpSdError::Status(resp.status()));
     }
     let ct = resp
         .headers()
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let body = resp.bytes().await.map_err(|e| format!("{e}"))?;
+    let body = resp.bytes().await.map_err(HttpSdError::Request)?;
     decode(&cfg.url, ct.as_deref(), &body)
 }
 

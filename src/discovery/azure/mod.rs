@@ -18,7 +18,7 @@ pub mod certificate;
 pub mod credentials;
 mod error;
 
-pub use error::AzureError;
+pub use error::{AnswerError, AzureError};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -107,9 +107,9 @@ fn default_port() -> u16 {
     80
 }
 
-fn required(value: &str, name: &str) -> Result<(), String> {
+fn required(value: &str, name: &str) -> Result<(), CheckError> {
     if value.is_empty() {
-        return Err(format!("azure SD configuration requires a {name}"));
+        return Err(format!("azure SD configuration requires a {name}").into());
     }
     Ok(())
 }
@@ -150,8 +150,11 @@ struct ResourceId {
 }
 
 /// Parses `/subscriptions/<id>/resourceGroups/<rg>/providers/<ns>/<type>/<name>[/<type>/<name>…]`.
-fn parse_resource_id(id: &str) -> Result<ResourceId, String> {
-    let invalid = |why: &str| format!("invalid ID '{id}': {why}");
+fn parse_resource_id(id: &str) -> Result<ResourceId, AnswerError> {
+    let invalid = |why: &'static str| AnswerError::ResourceId {
+        id: id.to_string(),
+        why,
+    };
     let rest = id
         .strip_prefix('/')
         .ok_or_else(|| invalid("the resource ID does not start with '/'"))?;
@@ -250,7 +253,7 @@ enum Addresses {
 /// reads them: the first interface without `primary` means a deallocated
 /// machine; on the primary one the first IP configuration must have a
 /// private address.
-fn addresses(machine: &str, nics: &[Arc<Value>]) -> Result<Addresses, String> {
+fn addresses(machine: &str, nics: &[Arc<Value>]) -> Result<Addresses, AnswerError> {
     for nic in nics {
         let p = &nic["properties"];
         if !p.is_object() {
@@ -278,7 +281,7 @@ fn addresses(machine: &str, nics: &[Arc<Value>]) -> Result<Addresses, String> {
                     private: private.to_string(),
                     public,
                 }),
-                None => Err(format!("unable to find a private IP for VM {machine}")),
+                None => Err(AnswerError::NoPrivateIp(machine.to_string())),
             };
         }
     }
@@ -475,7 +478,7 @@ impl Discovery {
         for set in &sets {
             let name = s(&set["name"]);
             let rid = parse_resource_id(&s(&set["id"])).map_err(|e| {
-                SdError::Decode(e)
+                SdError::Decode(e.to_string())
                     .context("could not parse scale set ID")
                     .context("could not get virtual machine scale set vms")
             })?;
@@ -511,8 +514,9 @@ impl Discovery {
                 None => {}
             }
         }
-        let rid = parse_resource_id(id)
-            .map_err(|e| SdError::Decode(e).context("could not parse network interface ID"))?;
+        let rid = parse_resource_id(id).map_err(|e| {
+            SdError::Decode(e.to_string()).context("could not parse network interface ID")
+        })?;
         let expand = "&$expand=IPConfigurations%2FPublicIPAddress";
         let url = if m.scale_set.is_empty() {
             format!(
@@ -580,7 +584,7 @@ impl Discovery {
         &self,
         m: &Machine,
     ) -> Result<Option<(String, BTreeMap<String, String>)>, SdError> {
-        let rid = parse_resource_id(&m.id).map_err(SdError::Decode)?;
+        let rid = parse_resource_id(&m.id).map_err(|e| SdError::Decode(e.to_string()))?;
         let mut nics = Vec::new();
         for id in &m.nics {
             match self.nic(m, id).await? {
@@ -589,7 +593,7 @@ impl Discovery {
                 None => return Ok(None),
             }
         }
-        match addresses(&m.name, &nics).map_err(SdError::Decode)? {
+        match addresses(&m.name, &nics).map_err(|e| SdError::Decode(e.to_string()))? {
             Addresses::Skip => Ok(None),
             Addresses::Found { private, public } => Ok(Some(target_labels(
                 &self.cfg,
@@ -759,8 +763,13 @@ mod tests {
             parse_resource_id("/subscriptions/s/resourcegroups/RG/providers/Microsoft.Compute/virtualMachineScaleSets/ss/virtualMachines/3/networkInterfaces/nic0").unwrap(),
             ResourceId { resource_group: "RG".into(), name: "nic0".into() }
         );
+        assert!(matches!(
+            parse_resource_id("vm1"),
+            Err(AnswerError::ResourceId { id, .. }) if id == "vm1"
+        ));
         assert!(parse_resource_id("vm1")
             .unwrap_err()
+            .to_string()
             .starts_with("invalid ID 'vm1': "));
         assert!(parse_resource_id("/foo/bar").is_err());
     }
@@ -861,7 +870,9 @@ mod tests {
         );
         assert_eq!(addresses("m", &[]).unwrap(), Addresses::Skip);
         assert_eq!(
-            addresses("m", &[nic(Some(true), None, Some("1.2.3.4"))]).unwrap_err(),
+            addresses("m", &[nic(Some(true), None, Some("1.2.3.4"))])
+                .unwrap_err()
+                .to_string(),
             "unable to find a private IP for VM m"
         );
     }

@@ -13,7 +13,7 @@ use super::{check_host, cidr_ip, Engine, Filter};
 use crate::config::http::HttpClientConfig;
 use crate::config::{CheckError, PromDuration};
 use crate::discovery::refresh::{self, join_host_port, SdError};
-use crate::discovery::{sanitize, Sink, TargetGroup};
+use crate::discovery::{sanitize, DockerConfigError, DockerError, Sink, TargetGroup};
 
 const P: &str = "__meta_dockerswarm_";
 
@@ -89,15 +89,13 @@ impl DockerSwarmSdConfig {
     }
 
     /// The role.
-    pub fn role(&self) -> Result<SwarmRole, String> {
+    pub fn role(&self) -> Result<SwarmRole, DockerConfigError> {
         match self.role.as_str() {
             "services" => Ok(SwarmRole::Services),
             "tasks" => Ok(SwarmRole::Tasks),
             "nodes" => Ok(SwarmRole::Nodes),
-            "" => Err("role missing (one of: tasks, services, nodes)".into()),
-            r => Err(format!(
-                "invalid role {r}, expected tasks, services, or nodes"
-            )),
+            "" => Err(DockerConfigError::RoleMissing),
+            r => Err(DockerConfigError::Role(r.to_string())),
         }
     }
 }
@@ -620,7 +618,7 @@ async fn refresh(
 /// Runs entry `index` of a job (or Alertmanager set), handing its group
 /// to `sink` under `dockerswarm/<index>/` every refresh interval.
 pub async fn run(index: usize, cfg: DockerSwarmSdConfig, base: PathBuf, sink: Sink) {
-    let made = cfg.role().and_then(|role| {
+    let made = cfg.role().map_err(DockerError::from).and_then(|role| {
         Engine::new(
             &cfg.host,
             &cfg.http,
