@@ -3,7 +3,8 @@
 //! The binary (`main.rs`) parses [`flags`], installs [`logging`] and runs
 //! [`server::run`]. Scraping ([`scrape`], with the `textparse` and
 //! `relabel` crates) appends to the `tsdb` crate; the [`api`] answers
-//! queries through the `promql` crate.
+//! queries through the `promql` crate; [`rules`] expand alerts' labels and
+//! annotations with the `gotemplate` crate.
 #![deny(missing_docs)]
 
 pub mod api;
@@ -15,7 +16,6 @@ pub mod discovery;
 pub mod expfmt;
 pub mod flags;
 pub mod gofmt;
-pub mod gotemplate;
 pub mod httpclient;
 pub mod logging;
 pub mod otlp;

@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use flint::gotemplate::{AlertData, Env, Sample, Template};
+use flint::config::PromDuration;
+use gotemplate::{AlertData, Env, Sample, Template};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -37,6 +38,7 @@ fuzz_target!(|data: &[u8]| {
     let env = Env {
         query: &query,
         external_url: "http://localhost:9090",
+        parse_duration: &|s| PromDuration::parse(s).map(|d| d.0).map_err(|e| e.to_string()),
     };
     let _ = t.execute(&data, &env);
 });

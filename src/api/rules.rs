@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
+use gotemplate::format::api_value;
 use serde::{Serialize, Serializer};
 use tsdb::labels::Labels;
 
@@ -13,7 +14,6 @@ use super::response::ApiError;
 use super::Answer;
 use crate::app::App;
 use crate::gofmt::rfc3339_nano;
-use crate::gotemplate::format::api_value;
 use crate::rules::alerting::{Alert, AlertState};
 use crate::rules::group::{Group, RuleStatus};
 use crate::rules::notifier::Notifier;

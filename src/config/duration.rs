@@ -4,6 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::error::DurationError;
+
 /// A duration written in Prometheus's syntax; printed back the same way
 /// (`1m30s`, `900ms`, `0s`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -21,13 +23,13 @@ const UNITS: [(&str, u64); 7] = [
 
 impl PromDuration {
     /// Parses `s`; the error text is Prometheus's.
-    pub fn parse(s: &str) -> Result<PromDuration, String> {
-        let bad = || format!("not a valid duration string: {s:?}");
+    pub fn parse(s: &str) -> Result<PromDuration, DurationError> {
+        let bad = || DurationError::Invalid(s.to_string());
         if s == "0" {
             return Ok(PromDuration(Duration::ZERO));
         }
         if s.is_empty() {
-            return Err("empty duration string".to_string());
+            return Err(DurationError::Empty);
         }
         let b = s.as_bytes();
         let mut i = 0;
@@ -55,7 +57,7 @@ impl PromDuration {
             total = n
                 .checked_mul(UNITS[idx].1)
                 .and_then(|v| total.checked_add(v))
-                .ok_or_else(|| "duration out of range".to_string())?;
+                .ok_or(DurationError::OutOfRange)?;
         }
         Ok(PromDuration(Duration::from_millis(total)))
     }

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::error::{CheckError, TlsVersionError};
+
 /// A secret string: read from the file as written, printed as `<secret>`.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -219,9 +221,13 @@ pub struct ProxyConfig {
 
 impl ProxyConfig {
     /// Prometheus's checks, with its messages.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), CheckError> {
         if let Some(p) = &self.proxy_url {
-            url::Url::parse(p).map_err(|e| format!("invalid proxy_url {p:?}: {e}"))?;
+            url::Url::parse(p).map_err(|err| CheckError::Url {
+                what: "proxy_url",
+                url: p.clone(),
+                err,
+            })?;
         }
         if self.no_proxy.is_some() && self.proxy_url.is_none() {
             return Err("if no_proxy is configured, proxy_url must also be configured".into());
@@ -246,9 +252,12 @@ impl OAuth2Config {
     }
 
     /// Prometheus's checks, with its messages.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), CheckError> {
         if let Some(k) = self.unknown.keys().next() {
-            return Err(format!("field {k} not found in type config.OAuth2"));
+            return Err(CheckError::UnknownField {
+                key: k.clone(),
+                ty: "config.OAuth2",
+            });
         }
         if self.client_id.is_empty() {
             return Err("oauth2 client_id must be configured".into());
@@ -258,7 +267,7 @@ impl OAuth2Config {
         }
         if self.jwt() {
             if self.client_certificate_key.is_some() && self.client_certificate_key_file.is_some() {
-                return Err(format!("at most one of oauth2 client_certificate_key, client_certificate_key_file & client_certificate_key_ref must be configured using grant-type={GRANT_JWT_BEARER}"));
+                return Err(format!("at most one of oauth2 client_certificate_key, client_certificate_key_file & client_certificate_key_ref must be configured using grant-type={GRANT_JWT_BEARER}").into());
             }
             if let Some(a) = self.signature_algorithm.as_deref() {
                 if !a.is_empty() && !["RS256", "RS384", "RS512"].contains(&a) {
@@ -268,8 +277,11 @@ impl OAuth2Config {
         } else if self.client_secret.is_some() && self.client_secret_file.is_some() {
             return Err("at most one of oauth2 client_secret, client_secret_file & client_secret_ref must be configured using grant-type=client_credentials".into());
         }
-        url::Url::parse(&self.token_url)
-            .map_err(|e| format!("invalid oauth2 token_url {:?}: {e}", self.token_url))?;
+        url::Url::parse(&self.token_url).map_err(|err| CheckError::Url {
+            what: "oauth2 token_url",
+            url: self.token_url.clone(),
+            err,
+        })?;
         self.proxy.validate()?;
         if let Some(t) = &self.tls_config {
             HttpClientConfig {
@@ -358,14 +370,12 @@ impl Default for HttpClientConfig {
 }
 
 /// TLS version names Prometheus accepts.
-pub fn tls_version(v: &str) -> Result<&'static rustls::SupportedProtocolVersion, String> {
+pub fn tls_version(v: &str) -> Result<&'static rustls::SupportedProtocolVersion, TlsVersionError> {
     match v {
         "TLS12" => Ok(&rustls::version::TLS12),
         "TLS13" => Ok(&rustls::version::TLS13),
-        "TLS10" | "TLS11" => Err(format!(
-            "TLS version {v} is not supported by flint (its TLS stack offers TLS12 and TLS13)"
-        )),
-        _ => Err(format!("unknown TLS version: {v}")),
+        "TLS10" | "TLS11" => Err(TlsVersionError::NotOffered(v.to_string())),
+        _ => Err(TlsVersionError::Unknown(v.to_string())),
     }
 }
 
@@ -377,7 +387,7 @@ impl HttpClientConfig {
     }
 
     /// Prometheus's consistency checks, with its messages.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), CheckError> {
         let bearer = self.bearer_token.is_some() || self.bearer_token_file.is_some();
         if self.bearer_token.is_some() && self.bearer_token_file.is_some() {
             return Err(
@@ -444,7 +454,8 @@ impl HttpClientConfig {
                 if a && b {
                     return Err(format!(
                         "at most one of {what} and {what}_file must be configured"
-                    ));
+                    )
+                    .into());
                 }
             }
             let has_cert = t.cert.is_some() || t.cert_file.is_some();
@@ -463,7 +474,7 @@ impl HttpClientConfig {
         for name in self.http_headers.keys() {
             let c = canonical_header(name);
             if RESERVED_HEADERS.contains(&c.as_str()) {
-                return Err(format!("setting header {c:?} is not allowed"));
+                return Err(format!("setting header {c:?} is not allowed").into());
             }
         }
         Ok(())
@@ -516,7 +527,7 @@ mod tests {
             ("tls_config: {min_version: TLS9}\n", "unknown TLS version"),
         ];
         for (y, want) in bad {
-            let e = parse(y).validate().unwrap_err();
+            let e = parse(y).validate().unwrap_err().to_string();
             assert!(e.contains(want), "{y}: {e}");
         }
         let c = parse("basic_auth: {username: u, password: hunter2}\n");

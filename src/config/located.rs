@@ -2,6 +2,8 @@
 //! about, in Prometheus's words (`field K not found in type T` for an
 //! unknown key, its value messages for a bad value).
 
+use super::error::CheckError;
+
 /// The message of a YAML decoding error: `line N: ` and, for a bad value,
 /// its key, before Prometheus's wording.
 pub(super) fn yaml_error(text: &str, e: &serde_yaml::Error) -> String {
@@ -118,33 +120,10 @@ fn parent_key(text: &str, line: usize) -> Option<String> {
     None
 }
 
-/// Adds `line N: ` to a check's message about an unknown key (`field K
-/// not found ...`) that has none.
-pub(super) fn with_line(text: &str, msg: String) -> String {
-    if msg.starts_with("line ") {
-        return msg;
-    }
-    let Some(i) = msg.find("field ") else {
-        return msg;
-    };
-    let rest = &msg[i + "field ".len()..];
-    let Some((key, tail)) = rest.split_once(' ') else {
-        return msg;
-    };
-    if !tail.starts_with("not found") {
-        return msg;
-    }
-    // a section named before the field (`alerting: field ...`) gives way
-    // to the line, as in every other section's message
-    let prefix = &msg[..i];
-    let shown = match prefix.strip_suffix(": ") {
-        Some(p) if !p.contains(' ') => &msg[i..],
-        _ => msg.as_str(),
-    };
-    match line_of_key_from(text, key, 1) {
-        Some(n) => format!("line {n}: {shown}"),
-        None => msg,
-    }
+/// The line of the unknown key a check names (`field K not found ...`)
+/// when the message has no line yet.
+pub(super) fn line_of_unknown_key(text: &str, err: &CheckError) -> Option<usize> {
+    line_of_key_from(text, err.unknown_key()?, 1)
 }
 
 /// Splits serde's `a.b[0]: message` into the path and the message.

@@ -5,12 +5,16 @@
 //! user's config is silently ignored.
 
 mod duration;
+mod error;
 pub mod http;
 mod located;
 pub mod remote;
 mod scrape;
 
 pub use duration::PromDuration;
+pub use error::{
+    ByteSizeError, CheckError, ConfigError, DurationError, ProtocolError, TlsVersionError,
+};
 pub use scrape::{protocol_header, ByteSize, Limits, ScrapeConfig, StaticConfig, PROTOBUF_FIRST};
 
 use std::collections::BTreeMap;
@@ -198,7 +202,7 @@ impl Default for OtlpConfig {
 
 impl OtlpConfig {
     /// Prometheus's checks, with its messages.
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), CheckError> {
         if self.promote_all_resource_attributes && !self.promote_resource_attributes.is_empty() {
             return Err("'promote_all_resource_attributes' and 'promote_resource_attributes' cannot be configured simultaneously".into());
         }
@@ -225,14 +229,15 @@ impl OtlpConfig {
                 } else {
                     "ignore_resource_attributes"
                 };
-                return Err(format!("invalid '{key}': {}", problems.join("\n")));
+                return Err(format!("invalid '{key}': {}", problems.join("\n")).into());
             }
         }
         if crate::otlp::names::Strategy::parse(&self.translation_strategy).is_none() {
             return Err(format!(
                 "unsupported OTLP translation strategy {:?}",
                 self.translation_strategy
-            ));
+            )
+            .into());
         }
         Ok(())
     }
@@ -361,11 +366,6 @@ impl Config {
     }
 }
 
-/// Why a configuration could not be loaded; printed as Prometheus prints it.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
-
 /// A file named by `scrape_config_files`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -377,25 +377,30 @@ struct ScrapeConfigFile {
 /// Loads and checks a configuration file, with the jobs of its
 /// `scrape_config_files` (paths relative to its folder).
 pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError(format!("open {}: {}", path.display(), io_msg(&e))))?;
+    let text = std::fs::read_to_string(path).map_err(|err| ConfigError::Open {
+        path: path.to_path_buf(),
+        err,
+    })?;
     let mut cfg = load_str(&text, &path.display().to_string())?;
     if !cfg.scrape_config_files.is_empty() {
         let base = path.parent().unwrap_or(Path::new("."));
         for f in crate::discovery::file::matched_files(&cfg.scrape_config_files.clone(), base) {
-            let t = std::fs::read_to_string(&f)
-                .map_err(|e| ConfigError(format!("open {}: {}", f.display(), io_msg(&e))))?;
-            let more: ScrapeConfigFile = serde_yaml::from_str(&t).map_err(|e| {
-                ConfigError(format!(
-                    "parsing YAML file {}: {}",
-                    f.display(),
-                    located::yaml_error(&t, &e)
-                ))
+            let t = std::fs::read_to_string(&f).map_err(|err| ConfigError::Open {
+                path: f.clone(),
+                err,
             })?;
+            let more: ScrapeConfigFile =
+                serde_yaml::from_str(&t).map_err(|e| ConfigError::Yaml {
+                    file: f.display().to_string(),
+                    msg: located::yaml_error(&t, &e),
+                })?;
             cfg.scrape_configs.extend(more.scrape_configs);
         }
-        cfg.check("")
-            .map_err(|e| ConfigError(format!("parsing YAML file {}: {e}", path.display())))?;
+        cfg.check("").map_err(|err| ConfigError::Check {
+            file: path.display().to_string(),
+            line: None,
+            err,
+        })?;
     }
     Ok(cfg)
 }
@@ -446,35 +451,24 @@ pub fn expand_env(v: &str) -> String {
     out
 }
 
-fn io_msg(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-        _ => e.to_string(),
-    }
-}
-
 /// Parses and checks configuration text; `name` names the file in errors.
 pub fn load_str(text: &str, name: &str) -> Result<Config, ConfigError> {
     let cfg: Config = if text.trim().is_empty() {
         Config::default()
     } else {
-        serde_yaml::from_str(text).map_err(|e| {
-            ConfigError(format!(
-                "parsing YAML file {name}: {}",
-                located::yaml_error(text, &e)
-            ))
+        serde_yaml::from_str(text).map_err(|e| ConfigError::Yaml {
+            file: name.to_string(),
+            msg: located::yaml_error(text, &e),
         })?
     };
     let mut cfg = cfg;
     for v in cfg.global.external_labels.values_mut() {
         *v = expand_env(v);
     }
-    cfg.check(text).map_err(|e| {
-        ConfigError(format!(
-            "parsing YAML file {name}: {}",
-            located::with_line(text, e)
-        ))
+    cfg.check(text).map_err(|err| ConfigError::Check {
+        file: name.to_string(),
+        line: located::line_of_unknown_key(text, &err),
+        err,
     })?;
     Ok(cfg)
 }
@@ -494,33 +488,32 @@ impl Config {
             ("remote_read", !self.remote_read.is_empty()),
         ] {
             if present {
-                return Err(ConfigError(format!(
-                    "field {field} is not allowed in agent mode"
-                )));
+                return Err(ConfigError::NotInAgentMode { field });
             }
         }
         Ok(())
     }
 
-    fn check(&self, text: &str) -> Result<(), String> {
+    fn check(&self, text: &str) -> Result<(), CheckError> {
         remote::validate_all(&self.remote_write, &self.remote_read)?;
         if let Some(st) = &self.storage {
             let inner = st.tsdb.as_ref().map(|t| &t.unsupported);
             if let Some(k) = st.unsupported.keys().next() {
-                return Err(format!(
-                    "storage.{k}: not supported yet by this version of flint"
-                ));
+                return Err(CheckError::NotSupported {
+                    key: format!("storage.{k}"),
+                });
             }
             if let Some(k) = inner.and_then(|u| u.keys().next()) {
-                return Err(format!(
-                    "storage.tsdb.{k}: not supported yet by this version of flint"
-                ));
+                return Err(CheckError::NotSupported {
+                    key: format!("storage.tsdb.{k}"),
+                });
             }
             let p = self.retention_percentage();
             if !(0.0..=100.0).contains(&p) {
                 return Err(format!(
                     "'storage.tsdb.retention.percentage' must be in the range [0, 100], got {p}"
-                ));
+                )
+                .into());
             }
         }
         if let Some(o) = &self.otlp {
@@ -528,7 +521,7 @@ impl Config {
         }
         for (key, v) in [("tracing", &self.tracing), ("runtime", &self.runtime)] {
             if v.is_some() {
-                return Err(format!("{key}: not supported yet by this version of flint"));
+                return Err(CheckError::NotSupported { key: key.into() });
             }
         }
         if let Some(a) = &self.alerting {
@@ -548,7 +541,7 @@ impl Config {
             protocol_header(p)?;
         }
         for name in g.external_labels.keys() {
-            check_label_name(name).map_err(|e| format!("external_labels: {e}"))?;
+            check_label_name(name).map_err(|e| CheckError::in_section("external_labels", e))?;
         }
         let mut seen = std::collections::HashSet::new();
         for sc in &self.scrape_configs {
@@ -559,108 +552,114 @@ impl Config {
                 return Err(format!(
                     "found multiple scrape configs with job name {:?}",
                     sc.job_name
-                ));
+                )
+                .into());
             }
             let (interval, timeout) = (sc.interval(g), sc.timeout(g));
             if interval.is_zero() {
-                return Err(format!("scrape interval must be greater than zero for scrape config with job name {:?}", sc.job_name));
+                return Err(format!("scrape interval must be greater than zero for scrape config with job name {:?}", sc.job_name).into());
             }
             if timeout > interval {
                 return Err(format!(
                     "scrape timeout greater than scrape interval for scrape config with job name {:?}",
                     sc.job_name
-                ));
+                )
+                .into());
             }
             if sc.scheme != "http" && sc.scheme != "https" {
                 return Err(format!(
                     "unknown scheme {:?} for scrape config with job name {:?}",
                     sc.scheme, sc.job_name
-                ));
+                )
+                .into());
             }
             if !sc.metrics_path.starts_with('/') {
                 return Err(format!(
                     "metrics_path {:?} must start with / for job {:?}",
                     sc.metrics_path, sc.job_name
-                ));
+                )
+                .into());
             }
             if let Some(key) = sc.unsupported.keys().next() {
                 let known = KNOWN_UNSUPPORTED.contains(&key.as_str());
-                let at = line_of_key(text, key)
-                    .map(|n| format!("line {n}: "))
-                    .unwrap_or_default();
+                let (line, key, job) = (line_of_key(text, key), key.clone(), sc.job_name.clone());
                 return Err(if known {
-                    format!(
-                        "{at}{key} (job {:?}) is not supported yet by this version of flint",
-                        sc.job_name
-                    )
+                    CheckError::ScrapeConfigUnsupported { line, key, job }
                 } else {
-                    format!(
-                        "{at}field {key} not found in type config.ScrapeConfig (job {:?})",
-                        sc.job_name
-                    )
+                    CheckError::ScrapeConfigField { line, key, job }
                 });
             }
-            sc.http
-                .validate()
-                .map_err(|e| format!("job {:?}: {e}", sc.job_name))?;
+            let in_job = |err: CheckError| CheckError::Job {
+                job: sc.job_name.clone(),
+                err: Box::new(err),
+            };
+            sc.http.validate().map_err(in_job)?;
             for p in sc.protocols(g) {
-                protocol_header(&p).map_err(|e| format!("job {:?}: {e}", sc.job_name))?;
+                protocol_header(&p).map_err(|e| in_job(e.into()))?;
             }
             if let Some(p) = &sc.fallback_scrape_protocol {
-                protocol_header(p)
-                    .map_err(|e| format!("job {:?}: fallback_scrape_protocol: {e}", sc.job_name))?;
+                protocol_header(p).map_err(|e| {
+                    in_job(CheckError::in_section("fallback_scrape_protocol", e.into()))
+                })?;
             }
             for h in &sc.http_sd_configs {
                 h.validate()
-                    .map_err(|e| format!("http_sd_configs of job {:?}: {e}", sc.job_name))?;
+                    .map_err(|e| CheckError::in_job_section("http_sd_configs", &sc.job_name, e))?;
             }
             for d in &sc.dns_sd_configs {
                 d.validate()
-                    .map_err(|e| format!("dns_sd_configs of job {:?}: {e}", sc.job_name))?;
+                    .map_err(|e| CheckError::in_job_section("dns_sd_configs", &sc.job_name, e))?;
             }
             for f in &sc.file_sd_configs {
                 f.validate()
-                    .map_err(|e| format!("file_sd_configs of job {:?}: {e}", sc.job_name))?;
+                    .map_err(|e| CheckError::in_job_section("file_sd_configs", &sc.job_name, e))?;
             }
             for k in &sc.kubernetes_sd_configs {
-                k.validate()
-                    .map_err(|e| format!("kubernetes_sd_configs of job {:?}: {e}", sc.job_name))?;
+                k.validate().map_err(|e| {
+                    CheckError::in_job_section("kubernetes_sd_configs", &sc.job_name, e)
+                })?;
             }
             for c in &sc.consul_sd_configs {
-                c.validate()
-                    .map_err(|e| format!("consul_sd_configs of job {:?}: {e}", sc.job_name))?;
+                c.validate().map_err(|e| {
+                    CheckError::in_job_section("consul_sd_configs", &sc.job_name, e)
+                })?;
             }
             for c in &sc.docker_sd_configs {
-                c.validate()
-                    .map_err(|e| format!("docker_sd_configs of job {:?}: {e}", sc.job_name))?;
+                c.validate().map_err(|e| {
+                    CheckError::in_job_section("docker_sd_configs", &sc.job_name, e)
+                })?;
             }
             for c in &sc.dockerswarm_sd_configs {
-                c.validate()
-                    .map_err(|e| format!("dockerswarm_sd_configs of job {:?}: {e}", sc.job_name))?;
+                c.validate().map_err(|e| {
+                    CheckError::in_job_section("dockerswarm_sd_configs", &sc.job_name, e)
+                })?;
             }
             for c in &sc.azure_sd_configs {
                 c.validate()
-                    .map_err(|e| format!("azure_sd_configs of job {:?}: {e}", sc.job_name))?;
+                    .map_err(|e| CheckError::in_job_section("azure_sd_configs", &sc.job_name, e))?;
             }
             for c in &sc.ec2_sd_configs {
                 c.validate()
-                    .map_err(|e| format!("ec2_sd_configs of job {:?}: {e}", sc.job_name))?;
+                    .map_err(|e| CheckError::in_job_section("ec2_sd_configs", &sc.job_name, e))?;
             }
             for c in &sc.gce_sd_configs {
                 c.validate()
-                    .map_err(|e| format!("gce_sd_configs of job {:?}: {e}", sc.job_name))?;
+                    .map_err(|e| CheckError::in_job_section("gce_sd_configs", &sc.job_name, e))?;
             }
             for c in &sc.eureka_sd_configs {
-                c.validate()
-                    .map_err(|e| format!("eureka_sd_configs of job {:?}: {e}", sc.job_name))?;
+                c.validate().map_err(|e| {
+                    CheckError::in_job_section("eureka_sd_configs", &sc.job_name, e)
+                })?;
             }
             for c in &sc.hetzner_sd_configs {
-                c.validate()
-                    .map_err(|e| format!("hetzner_sd_configs of job {:?}: {e}", sc.job_name))?;
+                c.validate().map_err(|e| {
+                    CheckError::in_job_section("hetzner_sd_configs", &sc.job_name, e)
+                })?;
             }
             for c in &sc.openstack_sd_configs {
-                c.validate()
-                    .map_err(|e| format!("openstack_sd_configs of job {:?}: {e}", sc.job_name))?;
+                c.validate().map_err(|e| {
+                    CheckError::in_job_section("openstack_sd_configs", &sc.job_name, e)
+                })?;
             }
             for (what, rules) in [
                 ("relabel_configs", &sc.relabel_configs),
@@ -668,15 +667,19 @@ impl Config {
             ] {
                 for r in rules {
                     r.validate()
-                        .map_err(|e| format!("{what} of job {:?}: {e}", sc.job_name))?;
+                        .map_err(|e| CheckError::in_job_section(what, &sc.job_name, e.into()))?;
                 }
             }
             for st in &sc.static_configs {
                 for t in &st.targets {
-                    check_target(t).map_err(|e| format!("{e} (job {:?})", sc.job_name))?;
+                    check_target(t).map_err(|e| CheckError::Target {
+                        job: sc.job_name.clone(),
+                        err: Box::new(e),
+                    })?;
                 }
                 for name in st.labels.keys() {
-                    check_label_name(name).map_err(|e| format!("static_configs labels: {e}"))?;
+                    check_label_name(name)
+                        .map_err(|e| CheckError::in_section("static_configs labels", e))?;
                 }
             }
         }
@@ -731,7 +734,7 @@ pub(crate) const KNOWN_UNSUPPORTED: &[&str] = &[
     "metric_name_escaping_scheme",
 ];
 
-fn check_label_name(name: &str) -> Result<(), String> {
+fn check_label_name(name: &str) -> Result<(), CheckError> {
     let ok = !name.is_empty()
         && name
             .bytes()
@@ -740,19 +743,21 @@ fn check_label_name(name: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("{name:?} is not a valid label name"))
+        Err(CheckError::LabelName {
+            name: name.to_string(),
+        })
     }
 }
 
-fn check_target(t: &str) -> Result<(), String> {
+fn check_target(t: &str) -> Result<(), CheckError> {
     if t.contains('/') {
-        return Err(format!("{t:?} is not a valid hostname"));
+        return Err(format!("{t:?} is not a valid hostname").into());
     }
     let Some((host, port)) = t.rsplit_once(':') else {
         return Ok(()); // port defaults by scheme
     };
     if host.is_empty() || port.parse::<u16>().is_err() {
-        return Err(format!("address {t}: invalid port"));
+        return Err(format!("address {t}: invalid port").into());
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::error::CheckError;
 use super::http::{HttpClientConfig, Secret};
 use super::PromDuration;
 use relabel::RelabelConfig;
@@ -315,9 +316,12 @@ fn is_uuid(s: &str) -> bool {
 impl AzureAdConfig {
     /// Prometheus's checks, with its messages; methods flint lacks are
     /// refused by name.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), CheckError> {
         if let Some(k) = self.unknown.keys().next() {
-            return Err(format!("field {k} not found in type azuread.plain"));
+            return Err(CheckError::UnknownField {
+                key: k.clone(),
+                ty: "azuread.plain",
+            });
         }
         if !matches!(
             self.cloud.as_str(),
@@ -449,14 +453,14 @@ const RESERVED_HEADERS: &[&str] = &[
     "x-amz-content-sha256",
 ];
 
-fn check_headers(headers: &BTreeMap<String, String>) -> Result<(), String> {
+fn check_headers(headers: &BTreeMap<String, String>) -> Result<(), CheckError> {
     for h in headers.keys() {
         let l = h.to_ascii_lowercase();
         if l == "authorization" {
             return Err("authorization header must be changed via the basic_auth, authorization, oauth2, sigv4, azuread or google_iam parameter".into());
         }
         if RESERVED_HEADERS.contains(&l.as_str()) {
-            return Err(format!("{h} is a reserved header. It must not be changed"));
+            return Err(format!("{h} is a reserved header. It must not be changed").into());
         }
     }
     Ok(())
@@ -464,28 +468,28 @@ fn check_headers(headers: &BTreeMap<String, String>) -> Result<(), String> {
 
 fn check_unknown(
     unknown: &BTreeMap<String, serde_yaml::Value>,
-    go_type: &str,
-) -> Result<(), String> {
+    ty: &'static str,
+) -> Result<(), CheckError> {
     if let Some(k) = unknown.keys().next() {
-        return Err(format!("field {k} not found in type {go_type}"));
+        return Err(CheckError::UnknownField { key: k.clone(), ty });
     }
     Ok(())
 }
 
 impl RemoteWriteConfig {
     /// Prometheus's checks, with its messages.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), CheckError> {
         check_unknown(&self.unknown, "config.plain")?;
         if self.url.is_empty() {
             return Err("url for remote_write is empty".into());
         }
-        let u = url::Url::parse(&self.url)
-            .map_err(|e| format!("invalid remote_write url {:?}: {e}", self.url))?;
+        let u = url::Url::parse(&self.url).map_err(|err| CheckError::Url {
+            what: "remote_write url",
+            url: self.url.clone(),
+            err,
+        })?;
         if u.scheme() != "http" && u.scheme() != "https" {
-            return Err(format!(
-                "unsupported scheme {:?} for remote_write url",
-                u.scheme()
-            ));
+            return Err(format!("unsupported scheme {:?} for remote_write url", u.scheme()).into());
         }
         check_headers(&self.headers)?;
         if let Some(a) = &self.azuread {
@@ -505,7 +509,7 @@ impl RemoteWriteConfig {
             return Err(format!(
                 "invalid protobuf_message value: unknown type for remote write protobuf message {}, supported: {PROTO_V1}, {PROTO_V2}",
                 self.protobuf_message
-            ));
+            ).into());
         }
         let q = &self.queue_config;
         if q.max_shards == 0 {
@@ -531,7 +535,7 @@ impl RemoteWriteConfig {
 
     /// At most one way of authenticating, as Prometheus checks it (a
     /// bearer token counts as `authorization`).
-    fn check_one_auth(&self) -> Result<(), String> {
+    fn check_one_auth(&self) -> Result<(), CheckError> {
         let h = &self.http;
         let configured: Vec<&str> = [
             ("basic_auth", h.basic_auth.is_some()),
@@ -554,7 +558,7 @@ impl RemoteWriteConfig {
             return Err(format!(
                 "at most one of basic_auth, authorization, oauth2, sigv4, azuread or google_iam must be configured. Currently configured: [{}]",
                 configured.join(" ")
-            ));
+            ).into());
         }
         Ok(())
     }
@@ -641,13 +645,16 @@ pub struct RemoteReadConfig {
 
 impl RemoteReadConfig {
     /// Prometheus's checks, with its messages.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), CheckError> {
         check_unknown(&self.unknown, "config.plain")?;
         if self.url.is_empty() {
             return Err("url for remote_read is empty".into());
         }
-        url::Url::parse(&self.url)
-            .map_err(|e| format!("invalid remote_read url {:?}: {e}", self.url))?;
+        url::Url::parse(&self.url).map_err(|err| CheckError::Url {
+            what: "remote_read url",
+            url: self.url.clone(),
+            err,
+        })?;
         check_headers(&self.headers)?;
         self.http.validate()
     }
@@ -670,7 +677,7 @@ impl RemoteReadConfig {
 pub fn validate_all(
     writes: &[RemoteWriteConfig],
     reads: &[RemoteReadConfig],
-) -> Result<(), String> {
+) -> Result<(), CheckError> {
     let mut names = std::collections::HashSet::new();
     let mut hashes = std::collections::HashSet::new();
     for w in writes {
@@ -679,13 +686,14 @@ pub fn validate_all(
             return Err(format!(
                 "duplicate remote write configs are not allowed, found duplicate for URL: {}",
                 w.redacted_url()
-            ));
+            )
+            .into());
         }
         if let Some(n) = w.name.as_ref().filter(|n| !n.is_empty()) {
             if !names.insert(n.clone()) {
-                return Err(format!(
-                    "found multiple remote write configs with job name {n:?}"
-                ));
+                return Err(
+                    format!("found multiple remote write configs with job name {n:?}").into(),
+                );
             }
         }
     }
@@ -694,9 +702,9 @@ pub fn validate_all(
         r.validate()?;
         if let Some(n) = r.name.as_ref().filter(|n| !n.is_empty()) {
             if !names.insert(n.clone()) {
-                return Err(format!(
-                    "found multiple remote read configs with job name {n:?}"
-                ));
+                return Err(
+                    format!("found multiple remote read configs with job name {n:?}").into(),
+                );
             }
         }
     }
@@ -828,7 +836,7 @@ mod tests {
                 "field bogus not found in type config.plain",
             ),
         ] {
-            let e = rw(y).validate().unwrap_err();
+            let e = rw(y).validate().unwrap_err().to_string();
             assert!(e.contains(want), "{y}: {e}");
         }
         for y in [
@@ -866,6 +874,7 @@ mod tests {
         let same = [rw("url: http://x/\n"), rw("url: http://x/\n")];
         assert!(validate_all(&same, &[])
             .unwrap_err()
+            .to_string()
             .contains("duplicate remote write configs"));
         let names = [
             rw("url: http://x/\nname: a\n"),
@@ -873,6 +882,7 @@ mod tests {
         ];
         assert!(validate_all(&names, &[])
             .unwrap_err()
+            .to_string()
             .contains("job name \"a\""));
     }
 }

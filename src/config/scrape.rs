@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use relabel::RelabelConfig;
 
+use super::error::{ByteSizeError, ProtocolError};
 use super::{http, GlobalConfig, PromDuration};
 
 /// One `scrape_configs` entry. Keys not listed here are collected in
@@ -176,18 +177,14 @@ fn default_true() -> bool {
 
 /// The scrape protocols Prometheus 3 names, with the media type each
 /// offers in `Accept`.
-pub fn protocol_header(p: &str) -> Result<&'static str, String> {
+pub fn protocol_header(p: &str) -> Result<&'static str, ProtocolError> {
     Ok(match p {
         "OpenMetricsText1.0.0" => "application/openmetrics-text;version=1.0.0",
         "OpenMetricsText0.0.1" => "application/openmetrics-text;version=0.0.1",
         "PrometheusText0.0.4" => "text/plain;version=0.0.4",
         "PrometheusText1.0.0" => "text/plain;version=1.0.0",
         "PrometheusProto" => textparse::protobuf::CONTENT_TYPE,
-        _ => {
-            return Err(format!(
-                "unknown scrape protocol {p}, supported: [OpenMetricsText0.0.1 OpenMetricsText1.0.0 PrometheusProto PrometheusText0.0.4 PrometheusText1.0.0]"
-            ))
-        }
+        _ => return Err(ProtocolError(p.to_string())),
     })
 }
 
@@ -214,11 +211,13 @@ pub struct ByteSize(pub u64);
 
 impl ByteSize {
     /// Parses `s`.
-    pub fn parse(s: &str) -> Result<ByteSize, String> {
+    pub fn parse(s: &str) -> Result<ByteSize, ByteSizeError> {
         let t = s.trim();
         let digits = t.bytes().take_while(u8::is_ascii_digit).count();
         let (n, unit) = t.split_at(digits);
-        let n: u64 = n.parse().map_err(|_| format!("invalid byte size {s:?}"))?;
+        let n: u64 = n
+            .parse()
+            .map_err(|_| ByteSizeError::Invalid(s.to_string()))?;
         let mult: u64 = match unit.trim() {
             "" | "B" => 1,
             "KB" | "KiB" | "K" => 1 << 10,
@@ -227,11 +226,11 @@ impl ByteSize {
             "TB" | "TiB" | "T" => 1 << 40,
             "PB" | "PiB" | "P" => 1 << 50,
             "EB" | "EiB" | "E" => 1 << 60,
-            _ => return Err(format!("invalid byte size {s:?}")),
+            _ => return Err(ByteSizeError::Invalid(s.to_string())),
         };
         n.checked_mul(mult)
             .map(ByteSize)
-            .ok_or_else(|| format!("byte size {s:?} out of range"))
+            .ok_or_else(|| ByteSizeError::OutOfRange(s.to_string()))
     }
 }
 

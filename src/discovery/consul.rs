@@ -25,9 +25,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::refresh::{self, AbortOnDrop, ErrorLog, SdError};
-use super::{sanitize, Sink, TargetGroup};
+use super::{sanitize, SdClientError, Sink, TargetGroup};
 use crate::config::http::{BasicAuth, HttpClientConfig, Secret};
-use crate::config::PromDuration;
+use crate::config::{CheckError, PromDuration};
 use crate::httpclient::HttpClient;
 
 /// How long a blocking query may wait for a change.
@@ -119,9 +119,12 @@ fn default_refresh() -> PromDuration {
 
 impl ConsulSdConfig {
     /// Prometheus's checks, in its order and with its messages.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), CheckError> {
         if let Some(k) = self.unknown.keys().next() {
-            return Err(format!("field {k} not found in type consul.plain"));
+            return Err(CheckError::UnknownField {
+                key: k.clone(),
+                ty: "consul.plain",
+            });
         }
         if self.server.trim().is_empty() {
             return Err("consul SD configuration requires a server address".into());
@@ -139,7 +142,8 @@ impl ConsulSdConfig {
             );
         }
         self.http.validate()?;
-        self.base().map(|_| ())
+        self.base()?;
+        Ok(())
     }
 
     /// The HTTP client settings, with `username`/`password` as basic
@@ -160,7 +164,7 @@ impl ConsulSdConfig {
     /// with a `http://` or `https://` prefix of `server` taken as the
     /// Consul client takes it (https wins over `scheme`, a path after the
     /// address is the path prefix).
-    fn base(&self) -> Result<String, String> {
+    fn base(&self) -> Result<String, CheckError> {
         let mut scheme = self.scheme.as_str();
         let mut address = self.server.trim();
         let mut prefix = self.path_prefix.clone();
@@ -168,7 +172,7 @@ impl ConsulSdConfig {
             match proto {
                 "http" => {}
                 "https" => scheme = "https",
-                other => return Err(format!("Unknown protocol scheme: {other}")),
+                other => return Err(format!("Unknown protocol scheme: {other}").into()),
             }
             address = rest;
             if let Some((host, path)) = address.split_once('/') {
@@ -177,7 +181,11 @@ impl ConsulSdConfig {
             }
         }
         let base = format!("{scheme}://{address}{}", prefix.trim_end_matches('/'));
-        url::Url::parse(&base).map_err(|e| format!("invalid consul server {base:?}: {e}"))?;
+        url::Url::parse(&base).map_err(|err| CheckError::Url {
+            what: "consul server",
+            url: base.clone(),
+            err,
+        })?;
         Ok(base)
     }
 
@@ -283,10 +291,9 @@ fn aggregated_status(checks: &[Check]) -> &'static str {
 }
 
 impl Client {
-    fn new(cfg: &ConsulSdConfig, base_dir: &Path) -> Result<Client, String> {
+    fn new(cfg: &ConsulSdConfig, base_dir: &Path) -> Result<Client, SdClientError> {
         Ok(Client {
-            http: HttpClient::new(&cfg.client_config(), base_dir, true)
-                .map_err(|e| e.to_string())?,
+            http: HttpClient::new(&cfg.client_config(), base_dir, true)?,
             base: cfg.base()?,
             cfg: cfg.clone(),
         })
@@ -703,7 +710,7 @@ mod tests {
                 "at most one of bearer_token & bearer_token_file",
             ),
         ] {
-            let e = cfg(y).validate().unwrap_err();
+            let e = cfg(y).validate().unwrap_err().to_string();
             assert!(e.contains(want), "{y}: {e}");
         }
     }

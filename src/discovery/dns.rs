@@ -8,8 +8,8 @@ use std::time::Duration;
 use hickory_resolver::TokioAsyncResolver;
 use serde::{Deserialize, Serialize};
 
-use super::TargetGroup;
-use crate::config::PromDuration;
+use super::{DnsSdError, TargetGroup};
+use crate::config::{CheckError, PromDuration};
 
 /// One `dns_sd_configs` entry.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -38,7 +38,7 @@ fn default_refresh() -> PromDuration {
 
 impl DnsSdConfig {
     /// Prometheus's checks.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), CheckError> {
         if self.names.is_empty() {
             return Err("DNS-SD config must contain at least one SRV record name".into());
         }
@@ -48,7 +48,7 @@ impl DnsSdConfig {
                 Err("a port is required in DNS-SD configs for all record types except SRV".into())
             }
             "A" | "AAAA" | "MX" | "NS" => Ok(()),
-            other => Err(format!("invalid DNS-SD records type {other}")),
+            other => Err(format!("invalid DNS-SD records type {other}").into()),
         }
     }
 }
@@ -66,7 +66,7 @@ fn host_port(host: &str, port: u16) -> String {
 pub async fn lookup(
     resolver: &TokioAsyncResolver,
     cfg: &DnsSdConfig,
-) -> Result<Vec<TargetGroup>, String> {
+) -> Result<Vec<TargetGroup>, DnsSdError> {
     let mut groups = Vec::new();
     for name in &cfg.names {
         let mut targets: Vec<(String, BTreeMap<String, String>)> = Vec::new();
@@ -81,10 +81,14 @@ pub async fn lookup(
         let port = cfg.port.unwrap_or(0);
         match cfg.kind.as_str() {
             "SRV" => {
-                let r = resolver
-                    .srv_lookup(name.as_str())
-                    .await
-                    .map_err(|e| format!("{name}: {e}"))?;
+                let r =
+                    resolver
+                        .srv_lookup(name.as_str())
+                        .await
+                        .map_err(|err| DnsSdError::Lookup {
+                            name: name.clone(),
+                            err,
+                        })?;
                 for srv in r.iter() {
                     let t = srv.target().to_utf8();
                     targets.push((
@@ -97,28 +101,36 @@ pub async fn lookup(
                 }
             }
             "A" => {
-                let r = resolver
-                    .ipv4_lookup(name.as_str())
-                    .await
-                    .map_err(|e| format!("{name}: {e}"))?;
+                let r = resolver.ipv4_lookup(name.as_str()).await.map_err(|err| {
+                    DnsSdError::Lookup {
+                        name: name.clone(),
+                        err,
+                    }
+                })?;
                 for a in r.iter() {
                     targets.push((host_port(&a.to_string(), port), meta(&[])));
                 }
             }
             "AAAA" => {
-                let r = resolver
-                    .ipv6_lookup(name.as_str())
-                    .await
-                    .map_err(|e| format!("{name}: {e}"))?;
+                let r = resolver.ipv6_lookup(name.as_str()).await.map_err(|err| {
+                    DnsSdError::Lookup {
+                        name: name.clone(),
+                        err,
+                    }
+                })?;
                 for a in r.iter() {
                     targets.push((host_port(&a.to_string(), port), meta(&[])));
                 }
             }
             "MX" => {
-                let r = resolver
-                    .mx_lookup(name.as_str())
-                    .await
-                    .map_err(|e| format!("{name}: {e}"))?;
+                let r =
+                    resolver
+                        .mx_lookup(name.as_str())
+                        .await
+                        .map_err(|err| DnsSdError::Lookup {
+                            name: name.clone(),
+                            err,
+                        })?;
                 for mx in r.iter() {
                     let t = mx.exchange().to_utf8();
                     targets.push((
@@ -128,10 +140,14 @@ pub async fn lookup(
                 }
             }
             "NS" => {
-                let r = resolver
-                    .ns_lookup(name.as_str())
-                    .await
-                    .map_err(|e| format!("{name}: {e}"))?;
+                let r =
+                    resolver
+                        .ns_lookup(name.as_str())
+                        .await
+                        .map_err(|err| DnsSdError::Lookup {
+                            name: name.clone(),
+                            err,
+                        })?;
                 for ns in r.iter() {
                     let t = ns.to_utf8();
                     targets.push((
@@ -140,7 +156,7 @@ pub async fn lookup(
                     ));
                 }
             }
-            other => return Err(format!("invalid DNS-SD records type {other}")),
+            other => return Err(DnsSdError::RecordType(other.to_string())),
         }
         // a group per target, since meta labels differ per record
         for (addr, labels) in targets {
@@ -167,7 +183,11 @@ mod tests {
     #[test]
     fn checks() {
         let c: DnsSdConfig = serde_yaml::from_str("names: [a]\ntype: A\n").unwrap();
-        assert!(c.validate().unwrap_err().contains("port is required"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("port is required"));
         let c: DnsSdConfig = serde_yaml::from_str("names: [_x._tcp.example]\n").unwrap();
         assert!(c.validate().is_ok());
         assert_eq!(host_port("::1", 9), "[::1]:9");

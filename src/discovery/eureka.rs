@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::refresh::{self, join_host_port, SdError};
 use super::{sanitize, Sink, TargetGroup};
 use crate::config::http::HttpClientConfig;
-use crate::config::PromDuration;
+use crate::config::{CheckError, PromDuration};
 use crate::httpclient::HttpClient;
 
 const P: &str = "__meta_eureka_app_instance_";
@@ -40,9 +40,12 @@ fn default_refresh() -> PromDuration {
 
 impl EurekaSdConfig {
     /// Prometheus's checks, with its messages.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), CheckError> {
         if let Some(k) = self.unknown.keys().next() {
-            return Err(format!("field {k} not found in type eureka.plain"));
+            return Err(CheckError::UnknownField {
+                key: k.clone(),
+                ty: "eureka.plain",
+            });
         }
         if self.server.is_empty() {
             return Err("eureka_sd: empty or null eureka server".into());
@@ -244,7 +247,7 @@ mod tests {
                 "field role not found in type eureka.plain",
             ),
         ] {
-            assert_eq!(cfg(y).validate().unwrap_err(), want, "{y}");
+            assert_eq!(cfg(y).validate().unwrap_err().to_string(), want, "{y}");
         }
     }
 

@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::TargetGroup;
-use crate::config::PromDuration;
+use super::{FileSdError, TargetGroup};
+use crate::config::{CheckError, PromDuration};
 
 /// One `file_sd_configs` entry.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -28,7 +28,7 @@ fn default_refresh() -> PromDuration {
 
 impl FileSdConfig {
     /// Checks the patterns as Prometheus does.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), CheckError> {
         if self.files.is_empty() {
             return Err("file service discovery config must contain at least one path name".into());
         }
@@ -39,11 +39,11 @@ impl FileSdConfig {
                 .unwrap_or("");
             let ok_ext = [".json", ".yml", ".yaml"].iter().any(|e| name.ends_with(e));
             if !ok_ext {
-                return Err(format!("path name {f:?} is not valid for file discovery"));
+                return Err(format!("path name {f:?} is not valid for file discovery").into());
             }
             if let Some(parent) = Path::new(f).parent() {
                 if parent.to_string_lossy().contains('*') {
-                    return Err(format!("path name {f:?} is not valid for file discovery"));
+                    return Err(format!("path name {f:?} is not valid for file discovery").into());
                 }
             }
         }
@@ -106,15 +106,24 @@ pub fn matched_files(patterns: &[String], base: &Path) -> Vec<PathBuf> {
 }
 
 /// Reads one file's groups, adding `__meta_filepath`.
-pub fn read_groups(path: &Path) -> Result<Vec<TargetGroup>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn read_groups(path: &Path) -> Result<Vec<TargetGroup>, FileSdError> {
+    let text = std::fs::read_to_string(path).map_err(|err| FileSdError::Read {
+        path: path.to_path_buf(),
+        err,
+    })?;
     let is_json = path.extension().is_some_and(|e| e == "json");
     let mut groups: Vec<TargetGroup> = if is_json {
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        serde_json::from_str(&text).map_err(|err| FileSdError::Json {
+            path: path.to_path_buf(),
+            err,
+        })?
     } else if text.trim().is_empty() {
         Vec::new()
     } else {
-        serde_yaml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        serde_yaml::from_str(&text).map_err(|err| FileSdError::Yaml {
+            path: path.to_path_buf(),
+            err,
+        })?
     };
     for g in &mut groups {
         g.labels
@@ -145,7 +154,7 @@ pub fn read_all(
     patterns: &[String],
     base: &Path,
     previous: &BTreeMap<PathBuf, Vec<TargetGroup>>,
-) -> (BTreeMap<PathBuf, Vec<TargetGroup>>, Vec<String>) {
+) -> (BTreeMap<PathBuf, Vec<TargetGroup>>, Vec<FileSdError>) {
     let mut out = BTreeMap::new();
     let mut errors = Vec::new();
     for f in matched_files(patterns, base) {

@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::refresh::{self, join_host_port, SdError};
 use super::{sanitize, Sink, TargetGroup};
 use crate::config::http::HttpClientConfig;
-use crate::config::PromDuration;
+use crate::config::{CheckError, PromDuration};
 use crate::httpclient::HttpClient;
 
 /// The Hetzner Cloud API.
@@ -60,14 +60,17 @@ fn default_refresh() -> PromDuration {
 
 impl HetznerSdConfig {
     /// Prometheus's checks, in its order and with its messages.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), CheckError> {
         if let Some(k) = self.unknown.keys().next() {
-            return Err(format!("field {k} not found in type hetzner.plain"));
+            return Err(CheckError::UnknownField {
+                key: k.clone(),
+                ty: "hetzner.plain",
+            });
         }
         match self.role.as_str() {
             "hcloud" | "robot" => {}
             "" => return Err("role missing (one of: robot, hcloud)".into()),
-            r => return Err(format!("unknown role {r:?}")),
+            r => return Err(format!("unknown role {r:?}").into()),
         }
         self.http.validate()
     }
@@ -347,7 +350,7 @@ mod tests {
                 "field server not found in type hetzner.plain",
             ),
         ] {
-            assert_eq!(cfg(y).validate().unwrap_err(), want, "{y}");
+            assert_eq!(cfg(y).validate().unwrap_err().to_string(), want, "{y}");
         }
     }
 

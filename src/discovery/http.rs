@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::TargetGroup;
+use super::{HttpSdError, TargetGroup};
 use crate::config::http::HttpClientConfig;
-use crate::config::PromDuration;
+use crate::config::{CheckError, PromDuration};
 
 /// One `http_sd_configs` entry.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -28,9 +28,12 @@ fn default_refresh() -> PromDuration {
 
 impl HttpSdConfig {
     /// Checks the URL and client settings.
-    pub fn validate(&self) -> Result<(), String> {
-        let u =
-            url::Url::parse(&self.url).map_err(|e| format!("invalid url {:?}: {e}", self.url))?;
+    pub fn validate(&self) -> Result<(), CheckError> {
+        let u = url::Url::parse(&self.url).map_err(|err| CheckError::Url {
+            what: "url",
+            url: self.url.clone(),
+            err,
+        })?;
         if u.scheme() != "http" && u.scheme() != "https" {
             return Err("URL scheme must be 'http' or 'https'".into());
         }
@@ -46,7 +49,7 @@ pub fn decode(
     url: &str,
     content_type: Option<&str>,
     body: &[u8],
-) -> Result<Vec<TargetGroup>, String> {
+) -> Result<Vec<TargetGroup>, HttpSdError> {
     let ct = content_type.unwrap_or("");
     if !ct
         .split(';')
@@ -55,9 +58,9 @@ pub fn decode(
         .trim()
         .eq_ignore_ascii_case("application/json")
     {
-        return Err(format!("unsupported content type {ct:?}"));
+        return Err(HttpSdError::ContentType(ct.to_string()));
     }
-    let mut groups: Vec<TargetGroup> = serde_json::from_slice(body).map_err(|e| format!("{e}"))?;
+    let mut groups: Vec<TargetGroup> = serde_json::from_slice(body).map_err(HttpSdError::Decode)?;
     for g in &mut groups {
         g.labels.insert("__meta_url".into(), url.to_string());
     }
@@ -69,7 +72,7 @@ pub async fn fetch(
     client: &crate::httpclient::HttpClient,
     cfg: &HttpSdConfig,
     timeout: Duration,
-) -> Result<Vec<TargetGroup>, String> {
+) -> Result<Vec<TargetGroup>, HttpSdError> {
     let req = client
         .client()
         .get(&cfg.url)
@@ -80,20 +83,19 @@ pub async fn fetch(
         .timeout(timeout);
     let resp = client
         .authorize(req)
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
         .send()
         .await
-        .map_err(|e| format!("{e}"))?;
+        .map_err(HttpSdError::Request)?;
     if !resp.status().is_success() {
-        return Err(format!("server returned HTTP status {}", resp.status()));
+        return Err(HttpSdError::Status(resp.status()));
     }
     let ct = resp
         .headers()
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let body = resp.bytes().await.map_err(|e| format!("{e}"))?;
+    let body = resp.bytes().await.map_err(HttpSdError::Request)?;
     decode(&cfg.url, ct.as_deref(), &body)
 }
 

@@ -7,6 +7,7 @@ pub mod consul;
 pub mod dns;
 pub mod docker;
 pub mod ec2;
+mod error;
 pub mod eureka;
 pub mod file;
 pub mod gce;
@@ -15,6 +16,11 @@ pub mod http;
 pub mod kubernetes;
 pub mod openstack;
 pub mod refresh;
+
+pub use error::{
+    DnsSdError, DockerConfigError, DockerError, FileSdError, HttpSdError, KubeClientError,
+    OpenStackAuthError, SdClientError,
+};
 
 use std::collections::BTreeMap;
 

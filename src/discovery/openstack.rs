@@ -19,9 +19,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::refresh::{self, join_host_port, SdError};
-use super::{sanitize, Sink, TargetGroup};
+use super::{sanitize, OpenStackAuthError, SdClientError, Sink, TargetGroup};
 use crate::config::http::{HttpClientConfig, Secret, TlsConfig};
-use crate::config::PromDuration;
+use crate::config::{CheckError, PromDuration};
 use crate::httpclient::HttpClient;
 
 const P: &str = "__meta_openstack_";
@@ -101,20 +101,24 @@ fn default_availability() -> String {
 
 impl OpenStackSdConfig {
     /// Prometheus's checks, in its order and with its messages.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), CheckError> {
         if let Some(k) = self.unknown.keys().next() {
-            return Err(format!("field {k} not found in type openstack.plain"));
+            return Err(CheckError::UnknownField {
+                key: k.clone(),
+                ty: "openstack.plain",
+            });
         }
         match self.role.as_str() {
             "" | "hypervisor" | "instance" | "loadbalancer" => {}
-            r => return Err(format!("unknown OpenStack SD role {r:?}")),
+            r => return Err(format!("unknown OpenStack SD role {r:?}").into()),
         }
         match self.availability.as_str() {
             "public" | "internal" | "admin" => {}
             a => {
                 return Err(format!(
                     "unknown availability {a}, must be one of admin, internal or public"
-                ))
+                )
+                .into())
             }
         }
         if self.role.is_empty() {
@@ -173,7 +177,7 @@ impl AuthOptions {
 
     /// The options in the `OS_*` environment variables, checked as
     /// gophercloud checks them.
-    fn from_env(env: impl Fn(&str) -> String) -> Result<AuthOptions, String> {
+    fn from_env(env: impl Fn(&str) -> String) -> Result<AuthOptions, OpenStackAuthError> {
         let either = |a: &str, b: &str| {
             let v = env(a);
             if v.is_empty() {
@@ -196,45 +200,42 @@ impl AuthOptions {
             app_cred_secret: env("OS_APPLICATION_CREDENTIAL_SECRET"),
         };
         if o.endpoint.is_empty() {
-            return Err("Missing environment variable [OS_AUTH_URL]".into());
+            return Err(OpenStackAuthError::MissingVariable("OS_AUTH_URL"));
         }
         if o.userid.is_empty() && o.username.is_empty() && o.app_cred_id.is_empty() {
-            return Err(
-                "Missing one of the following environment variables [OS_USERID, OS_USERNAME]"
-                    .into(),
-            );
+            return Err(OpenStackAuthError::MissingUser);
         }
         if o.password.is_empty() && o.app_cred_id.is_empty() && o.app_cred_name.is_empty() {
-            return Err("Missing environment variable [OS_PASSWORD]".into());
+            return Err(OpenStackAuthError::MissingVariable("OS_PASSWORD"));
         }
         if (!o.app_cred_id.is_empty() || !o.app_cred_name.is_empty())
             && o.app_cred_secret.is_empty()
         {
-            return Err("Missing environment variable [OS_APPLICATION_CREDENTIAL_SECRET]".into());
+            return Err(OpenStackAuthError::MissingVariable(
+                "OS_APPLICATION_CREDENTIAL_SECRET",
+            ));
         }
         Ok(o)
     }
 
     /// The user part of a password or named application credential.
-    fn user(&self) -> Result<Value, String> {
+    fn user(&self) -> Result<Value, OpenStackAuthError> {
         if !self.userid.is_empty() {
             return Ok(json!({"id": self.userid}));
         }
         if self.username.is_empty() {
-            return Err("You must provide exactly one of Username or UserID".into());
+            return Err(OpenStackAuthError::UserOrId);
         }
         let domain = match (self.domain_id.is_empty(), self.domain_name.is_empty()) {
             (false, true) => json!({"id": self.domain_id}),
             (true, false) => json!({"name": self.domain_name}),
-            _ => {
-                return Err("You must provide exactly one of DomainID or DomainName to authenticate by Username".into())
-            }
+            _ => return Err(OpenStackAuthError::UserDomain),
         };
         Ok(json!({"name": self.username, "domain": domain}))
     }
 
     /// The body of `POST /v3/auth/tokens`.
-    fn token_request(&self) -> Result<Value, String> {
+    fn token_request(&self) -> Result<Value, OpenStackAuthError> {
         if !self.app_cred_id.is_empty() || !self.app_cred_name.is_empty() {
             let cred = if !self.app_cred_id.is_empty() {
                 json!({"id": self.app_cred_id, "secret": self.app_cred_secret})
@@ -255,12 +256,7 @@ impl AuthOptions {
             let domain = match (self.domain_id.is_empty(), self.domain_name.is_empty()) {
                 (false, _) => json!({"id": self.domain_id}),
                 (true, false) => json!({"name": self.domain_name}),
-                (true, true) => {
-                    return Err(
-                        "You must provide exactly one of DomainID or DomainName in a Scope with ProjectName"
-                            .into(),
-                    )
-                }
+                (true, true) => return Err(OpenStackAuthError::ScopeDomain),
             };
             Some(json!({"project": {"name": self.project_name, "domain": domain}}))
         } else {
@@ -394,7 +390,10 @@ impl Client {
 
     /// A new token (each refresh asks for one, as Prometheus does).
     async fn authenticate(&self) -> Result<Session, SdError> {
-        let body = self.auth.token_request().map_err(SdError::Auth)?;
+        let body = self
+            .auth
+            .token_request()
+            .map_err(|e| SdError::Auth(e.to_string()))?;
         let url = format!("{}auth/tokens", self.identity_v3().await?);
         let (code, headers, resp) = self
             .send(
@@ -693,9 +692,9 @@ pub async fn run(index: usize, cfg: OpenStackSdConfig, base: PathBuf, sink: Sink
         tls_config: cfg.tls_config.clone(),
         ..HttpClientConfig::default()
     };
-    let made = auth.and_then(|auth| {
+    let made = auth.map_err(SdClientError::from).and_then(|auth| {
         Ok(Client {
-            http: HttpClient::new(&http, &base, true).map_err(|e| e.to_string())?,
+            http: HttpClient::new(&http, &base, true)?,
             auth,
             timeout: cfg.refresh_interval.0.max(Duration::from_secs(1)),
             cfg: cfg.clone(),
@@ -746,12 +745,13 @@ mod tests {
                 "openstack SD configuration requires a region",
             ),
         ] {
-            assert_eq!(cfg(y).validate().unwrap_err(), want, "{y}");
+            assert_eq!(cfg(y).validate().unwrap_err().to_string(), want, "{y}");
         }
         assert_eq!(
             cfg("role: instance\nregion: r\nbasic_auth: {}\n")
                 .validate()
-                .unwrap_err(),
+                .unwrap_err()
+                .to_string(),
             "field basic_auth not found in type openstack.plain"
         );
     }
@@ -797,9 +797,11 @@ mod tests {
             password: "pw".into(),
             ..AuthOptions::default()
         };
+        assert_eq!(o.token_request(), Err(OpenStackAuthError::UserDomain));
         assert!(o
             .token_request()
             .unwrap_err()
+            .to_string()
             .contains("DomainID or DomainName"));
     }
 
@@ -814,7 +816,7 @@ mod tests {
             }
         };
         assert_eq!(
-            AuthOptions::from_env(env(&[])).unwrap_err(),
+            AuthOptions::from_env(env(&[])).unwrap_err().to_string(),
             "Missing environment variable [OS_AUTH_URL]"
         );
         let o = AuthOptions::from_env(env(&[

@@ -196,7 +196,9 @@ pub fn check_value(s: &Spec, v: &str) -> Result<(), String> {
     match s.check {
         Check::Text | Check::Texts | Check::SomeOf(_) => Ok(()),
         Check::Bool => parse_bool(v).map(|_| ()),
-        Check::Duration => crate::config::PromDuration::parse(v).map(|_| ()),
+        Check::Duration => crate::config::PromDuration::parse(v)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
         Check::GoDuration => go_duration(v).map(|_| ()),
         Check::Int => int(v).map(|_| ()),
         Check::Int64 => v
@@ -207,7 +209,9 @@ pub fn check_value(s: &Spec, v: &str) -> Result<(), String> {
             .parse::<f64>()
             .map(|_| ())
             .map_err(|_| format!("strconv.ParseFloat: parsing {v:?}: invalid syntax")),
-        Check::Bytes => crate::config::ByteSize::parse(v).map(|_| ()),
+        Check::Bytes => crate::config::ByteSize::parse(v)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
         Check::OneOf(words) => {
             if words.contains(&v) {
                 Ok(())

@@ -46,7 +46,7 @@ pub enum HttpClientError {
     },
     /// A `min_version` or `max_version` flint does not know or offer.
     #[error("{0}")]
-    TlsVersion(String),
+    TlsVersion(crate::config::TlsVersionError),
     /// TLS settings the TLS stack refuses.
     #[error("TLS settings: {0}")]
     TlsSettings(BoxError),

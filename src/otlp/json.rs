@@ -5,9 +5,25 @@
 
 use serde_json::Value;
 
+use super::error::JsonError;
 use super::proto::*;
 
-type R<T> = Result<T, String>;
+type R<T> = Result<T, JsonError>;
+
+fn wrong(field: &str, expected: &'static str, got: &Value) -> JsonError {
+    JsonError::Type {
+        field: field.to_string(),
+        expected,
+        got: got.clone(),
+    }
+}
+
+fn not_number(field: &str, text: &str) -> JsonError {
+    JsonError::Number {
+        field: field.to_string(),
+        text: text.to_string(),
+    }
+}
 
 /// A field by its JSON name or its proto name.
 fn field<'a>(v: &'a Value, camel: &str) -> Option<&'a Value> {
@@ -31,7 +47,7 @@ fn list<'a>(v: &'a Value, name: &str) -> R<&'a [Value]> {
     match field(v, name) {
         None | Some(Value::Null) => Ok(&[]),
         Some(Value::Array(a)) => Ok(a),
-        Some(other) => Err(format!("{name}: expected an array, got {other}")),
+        Some(other) => Err(wrong(name, "an array", other)),
     }
 }
 
@@ -39,7 +55,7 @@ fn string(v: &Value, name: &str) -> R<String> {
     match field(v, name) {
         None | Some(Value::Null) => Ok(String::new()),
         Some(Value::String(s)) => Ok(s.clone()),
-        Some(other) => Err(format!("{name}: expected a string, got {other}")),
+        Some(other) => Err(wrong(name, "a string", other)),
     }
 }
 
@@ -47,10 +63,9 @@ fn number_of<T: std::str::FromStr>(x: &Value, name: &str) -> R<T> {
     let s = match x {
         Value::Number(n) => n.to_string(),
         Value::String(s) => s.clone(),
-        other => return Err(format!("{name}: expected a number, got {other}")),
+        other => return Err(wrong(name, "a number", other)),
     };
-    s.parse()
-        .map_err(|_| format!("{name}: {s:?} is not a valid number"))
+    s.parse().map_err(|_| not_number(name, &s))
 }
 
 fn num<T: std::str::FromStr + Default>(v: &Value, name: &str) -> R<T> {
@@ -70,18 +85,17 @@ fn opt_f64(v: &Value, name: &str) -> R<Option<f64>> {
 /// A double: a number, or a string (`"NaN"`, `"Infinity"` included).
 fn float(x: &Value, name: &str) -> R<f64> {
     match x {
-        Value::Number(n) => n
-            .as_f64()
-            .ok_or_else(|| format!("{name}: {n} is not a valid number")),
+        Value::Number(n) => n.as_f64().ok_or_else(|| JsonError::Double {
+            field: name.to_string(),
+            n: n.clone(),
+        }),
         Value::String(s) => match s.as_str() {
             "NaN" => Ok(f64::NAN),
             "Infinity" | "+Infinity" | "Inf" | "+Inf" => Ok(f64::INFINITY),
             "-Infinity" | "-Inf" => Ok(f64::NEG_INFINITY),
-            _ => s
-                .parse()
-                .map_err(|_| format!("{name}: {s:?} is not a valid number")),
+            _ => s.parse().map_err(|_| not_number(name, s)),
         },
-        other => Err(format!("{name}: expected a number, got {other}")),
+        other => Err(wrong(name, "a number", other)),
     }
 }
 
@@ -89,7 +103,7 @@ fn boolean(v: &Value, name: &str) -> R<bool> {
     match field(v, name) {
         None | Some(Value::Null) => Ok(false),
         Some(Value::Bool(b)) => Ok(*b),
-        Some(other) => Err(format!("{name}: expected true or false, got {other}")),
+        Some(other) => Err(wrong(name, "true or false", other)),
     }
 }
 
@@ -101,7 +115,7 @@ fn temporality(v: &Value) -> R<i32> {
                 "UNSPECIFIED" => Ok(TEMPORALITY_UNSPECIFIED),
                 "DELTA" => Ok(TEMPORALITY_DELTA),
                 "CUMULATIVE" => Ok(TEMPORALITY_CUMULATIVE),
-                _ => Err(format!("unknown aggregation temporality {s:?}")),
+                _ => Err(JsonError::Temporality(s.clone())),
             }
         }
         Some(x) => number_of(x, "aggregationTemporality"),
@@ -133,7 +147,7 @@ fn any_value(v: &Value) -> R<AnyValue> {
     } else if let Some(b) = field(v, "bytesValue") {
         let s = b.as_str().unwrap_or_default();
         Some(V::BytesValue(
-            base64_decode(s).ok_or_else(|| format!("bytesValue: {s:?} is not base64"))?,
+            base64_decode(s).ok_or_else(|| JsonError::Base64(s.to_string()))?,
         ))
     } else {
         None
@@ -182,14 +196,18 @@ fn attributes(v: &Value, name: &str) -> R<Vec<KeyValue>> {
 fn hex_id(v: &Value, name: &str) -> R<Vec<u8>> {
     let s = string(v, name)?;
     let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let not_hex = || JsonError::Hex {
+        field: name.to_string(),
+        text: s.clone(),
+    };
     if s.len() % 2 != 0 {
-        return Err(format!("{name}: {s:?} is not hex"));
+        return Err(not_hex());
     }
     s.as_bytes()
         .chunks(2)
         .map(|p| match (digit(p[0]), digit(p[1])) {
             (Some(h), Some(l)) => Ok(h << 4 | l),
-            _ => Err(format!("{name}: {s:?} is not hex")),
+            _ => Err(not_hex()),
         })
         .collect()
 }
@@ -354,9 +372,9 @@ fn metric(m: &Value) -> R<Metric> {
 
 /// Decodes an OTLP/JSON `ExportMetricsServiceRequest`.
 pub fn decode(body: &[u8]) -> R<ExportMetricsServiceRequest> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| format!("json: {e}"))?;
+    let v: Value = serde_json::from_slice(body).map_err(JsonError::Syntax)?;
     if !v.is_object() {
-        return Err("json: expected an object".into());
+        return Err(JsonError::NotObject);
     }
     let resource_metrics = list(&v, "resourceMetrics")?
         .iter()

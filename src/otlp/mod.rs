@@ -27,7 +27,7 @@ use prost::Message as _;
 use tsdb::histogram::FloatHistogram;
 use tsdb::labels::Labels;
 
-pub use error::{DecodeError, TranslateError};
+pub use error::{DecodeError, HistogramError, JsonError, MetricError, NameError, TranslateError};
 use names::{bound, label_name, metric_name, value_string, Kind, LabelRules, Strategy};
 use proto::{metric, ExportMetricsServiceRequest, KeyValue, FLAG_NO_RECORDED_VALUE};
 
@@ -206,7 +206,7 @@ fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a KeyValue> {
     attrs.iter().find(|a| a.key == key)
 }
 
-fn resource_labels(s: &Settings, attrs: &[KeyValue]) -> Result<ResourceLabels, String> {
+fn resource_labels(s: &Settings, attrs: &[KeyValue]) -> Result<ResourceLabels, NameError> {
     let val = |k: &str| attr(attrs, k).map(|a| value_string(a.value.as_ref()));
     let job = match (val(SERVICE_NAME), val(SERVICE_NAMESPACE)) {
         (Some(n), Some(ns)) if !ns.is_empty() => Some(format!("{ns}/{n}")),
@@ -242,7 +242,7 @@ fn attribute_labels(
     attrs: &[KeyValue],
     skip: &[&str],
     collisions: &mut Vec<String>,
-) -> Result<Vec<(String, String)>, String> {
+) -> Result<Vec<(String, String)>, NameError> {
     let mut sorted: Vec<&KeyValue> = attrs
         .iter()
         .filter(|a| a.key != "__name__" && !skip.contains(&a.key.as_str()))
@@ -306,13 +306,13 @@ pub fn translate(
 ) -> Result<Translated, TranslateError> {
     let mut out = Out::default();
     let mut tr = Translated::default();
-    let mut errors: Vec<String> = Vec::new();
+    let mut errors: Vec<MetricError> = Vec::new();
     for rm in &req.resource_metrics {
         let attrs: &[KeyValue] = rm.resource.as_ref().map_or(&[], |r| &r.attributes);
         let res = match resource_labels(s, attrs) {
             Ok(r) => r,
             Err(e) => {
-                errors.push(e);
+                errors.push(e.into());
                 continue;
             }
         };
@@ -322,7 +322,7 @@ pub fn translate(
             let scope = match scope_labels(s, sm) {
                 Ok(l) => l,
                 Err(e) => {
-                    errors.push(e);
+                    errors.push(e.into());
                     continue;
                 }
             };
@@ -345,7 +345,7 @@ pub fn translate(
         out.start = None;
         if points > 0 {
             if let Err(e) = target_info(s, attrs, &res, first, last, &mut out, &mut tr) {
-                errors.push(e);
+                errors.push(e.into());
             }
         }
     }
@@ -361,7 +361,10 @@ pub fn translate(
     Ok(tr)
 }
 
-fn scope_labels(s: &Settings, sm: &proto::ScopeMetrics) -> Result<Vec<(String, String)>, String> {
+fn scope_labels(
+    s: &Settings,
+    sm: &proto::ScopeMetrics,
+) -> Result<Vec<(String, String)>, NameError> {
     let Some(scope) = sm
         .scope
         .as_ref()
@@ -396,12 +399,9 @@ fn translate_metric(
     first: &mut i64,
     last: &mut i64,
     points: &mut usize,
-) -> Result<(), String> {
+) -> Result<(), MetricError> {
     let Some(data) = &m.data else {
-        return Err(format!(
-            "could not get aggregation temporality for {} as it has unsupported metric type Empty",
-            m.name
-        ));
+        return Err(MetricError::NoData(m.name.clone()));
     };
     let (temporality, kind) = match data {
         metric::Data::Gauge(_) => (None, Kind::Gauge),
@@ -437,14 +437,11 @@ fn translate_metric(
         let ok =
             t == proto::TEMPORALITY_CUMULATIVE || (s.allow_delta && t == proto::TEMPORALITY_DELTA);
         if !ok {
-            return Err(format!(
-                "invalid temporality and type combination for metric {:?}",
-                m.name
-            ));
+            return Err(MetricError::Temporality(m.name.clone()));
         }
     }
     let name = metric_name(s.strategy, &m.name, &m.unit, kind)?;
-    let empty = || format!("empty data points. {} is dropped", m.name);
+    let empty = || MetricError::NoPoints(m.name.clone());
     let value = |v: Option<proto::number_data_point::Value>| match v {
         Some(proto::number_data_point::Value::AsDouble(d)) => d,
         Some(proto::number_data_point::Value::AsInt(i)) => i as f64,
@@ -644,7 +641,7 @@ fn target_info(
     last: i64,
     out: &mut Out,
     tr: &mut Translated,
-) -> Result<(), String> {
+) -> Result<(), NameError> {
     let identifying = [SERVICE_NAME, SERVICE_NAMESPACE, SERVICE_INSTANCE_ID];
     if attrs.iter().all(|a| identifying.contains(&a.key.as_str())) {
         return Ok(());

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use super::error::NameError;
 use super::proto::{any_value, AnyValue};
 
 /// `otlp.translation_strategy`.
@@ -149,7 +150,7 @@ pub fn metric_name(
     name: &str,
     unit: &str,
     kind: Kind,
-) -> Result<String, String> {
+) -> Result<String, NameError> {
     match strategy {
         Strategy::NoTranslation => Ok(name.to_string()),
         Strategy::UnderscoreEscapingWithSuffixes => escaped_with_suffixes(name, unit, kind),
@@ -172,21 +173,20 @@ fn leading_digit(s: String) -> String {
     }
 }
 
-fn check_name(name: &str, s: String) -> Result<String, String> {
+fn check_name(name: &str, s: String) -> Result<String, NameError> {
     if s.is_empty() {
-        return Err(format!(
-            "normalization for metric {name:?} resulted in empty name"
-        ));
+        return Err(NameError::EmptyMetric(name.to_string()));
     }
     if s != name && s.chars().all(|c| c == '_') {
-        return Err(format!(
-            "normalization for metric {name:?} resulted in invalid name {s:?}"
-        ));
+        return Err(NameError::InvalidMetric {
+            metric: name.to_string(),
+            name: s,
+        });
     }
     Ok(s)
 }
 
-fn escaped_with_suffixes(name: &str, unit: &str, kind: Kind) -> Result<String, String> {
+fn escaped_with_suffixes(name: &str, unit: &str, kind: Kind) -> Result<String, NameError> {
     let mut tokens: Vec<String> = name
         .split(|c: char| !is_name_char(c))
         .filter(|t| !t.is_empty())
@@ -286,13 +286,13 @@ pub struct LabelRules {
 }
 
 /// The label name of attribute `name`.
-pub fn label_name(rules: LabelRules, name: &str) -> Result<String, String> {
+pub fn label_name(rules: LabelRules, name: &str) -> Result<String, NameError> {
     if name.is_empty() {
-        return Err("label name is empty".into());
+        return Err(NameError::EmptyLabel);
     }
     if !rules.escape {
         if name.chars().all(|c| c == '_') {
-            return Err(format!("label name {name:?} contains only underscores"));
+            return Err(NameError::UnderscoresOnly(name.to_string()));
         }
         return Ok(name.to_string());
     }
@@ -326,9 +326,10 @@ pub fn label_name(rules: LabelRules, name: &str) -> Result<String, String> {
         s = format!("key{s}");
     }
     if s.chars().all(|c| c == '_') {
-        return Err(format!(
-            "normalization for label name {name:?} resulted in invalid name {s:?}"
-        ));
+        return Err(NameError::InvalidLabel {
+            label: name.to_string(),
+            name: s,
+        });
     }
     Ok(s)
 }
@@ -605,6 +606,7 @@ mod tests {
         assert!(
             metric_name(UnderscoreEscapingWithoutSuffixes, "@_#_$_%", "", Gauge)
                 .unwrap_err()
+                .to_string()
                 .contains("resulted in invalid name \"_____\"")
         );
         assert_eq!(
@@ -614,6 +616,7 @@ mod tests {
         assert!(
             metric_name(UnderscoreEscapingWithSuffixes, "...", "", Gauge)
                 .unwrap_err()
+                .to_string()
                 .contains("empty name")
         );
     }
@@ -716,7 +719,7 @@ mod tests {
             );
         }
         assert_eq!(
-            label_name(r(true, true, true), "").unwrap_err(),
+            label_name(r(true, true, true), "").unwrap_err().to_string(),
             "label name is empty"
         );
     }

@@ -9,6 +9,7 @@ use tsdb::histogram::{
     CounterResetHint, FloatHistogram, CUSTOM_BUCKETS_SCHEMA, MAX_SCHEMA, MIN_SCHEMA,
 };
 
+use super::error::HistogramError;
 use super::proto::{
     ExponentialBuckets, ExponentialHistogramDataPoint, HistogramDataPoint, FLAG_NO_RECORDED_VALUE,
 };
@@ -48,7 +49,7 @@ fn hint(delta: bool) -> CounterResetHint {
 fn exponential_buckets(
     b: Option<&ExponentialBuckets>,
     down: u32,
-) -> Result<(Vec<(i32, f64)>, u128), String> {
+) -> Result<(Vec<(i32, f64)>, u128), HistogramError> {
     let Some(b) = b else {
         return Ok((Vec::new(), 0));
     };
@@ -60,8 +61,7 @@ fn exponential_buckets(
             continue;
         }
         let k = i64::from(b.offset) + i as i64;
-        let idx = i32::try_from((k >> down) + 1)
-            .map_err(|_| format!("exponential histogram bucket index {k} is out of range"))?;
+        let idx = i32::try_from((k >> down) + 1).map_err(|_| HistogramError::BucketIndex(k))?;
         match out.last_mut() {
             Some(last) if last.0 == idx => last.1 += c as f64,
             _ => out.push((idx, c as f64)),
@@ -72,20 +72,20 @@ fn exponential_buckets(
 
 /// Prometheus's check of the count against the buckets: equal, or at
 /// least the buckets' total when the sum is NaN.
-fn check_count(in_buckets: u128, count: u64, sum: f64) -> Result<(), String> {
+fn check_count(in_buckets: u128, count: u64, sum: f64) -> Result<(), HistogramError> {
     let count = u128::from(count);
     if sum.is_nan() {
         if in_buckets > count {
-            return Err(format!("{in_buckets} observations found in buckets, but the Count field is {count}: histogram's observation count should be at least the number of observations found in the buckets"));
+            return Err(HistogramError::CountBelowBuckets { in_buckets, count });
         }
     } else if in_buckets != count {
-        return Err(format!("{in_buckets} observations found in buckets, but the Count field is {count}: histogram's observation count should equal the number of observations found in the buckets (in absence of NaN)"));
+        return Err(HistogramError::CountNotBuckets { in_buckets, count });
     }
     Ok(())
 }
 
 /// A float as Go's `%f` writes it.
-fn go_f(v: f64) -> String {
+pub(super) fn go_f(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
     } else if v.is_infinite() {
@@ -107,12 +107,12 @@ fn zero_count_warning(what: &str, count: u64, sum: f64) -> Option<String> {
 /// An exponential histogram point as a native histogram. A scale below
 /// -4 is refused with Prometheus's message; one above 8 is merged down
 /// to schema 8. A point without a recorded value is a stale marker.
-pub fn exponential(p: &ExponentialHistogramDataPoint, delta: bool) -> Result<Converted, String> {
+pub fn exponential(
+    p: &ExponentialHistogramDataPoint,
+    delta: bool,
+) -> Result<Converted, HistogramError> {
     if p.scale < MIN_SCHEMA {
-        return Err(format!(
-            "cannot convert exponential to native histogram. Scale must be >= {MIN_SCHEMA}, was {}",
-            p.scale
-        ));
+        return Err(HistogramError::Scale(p.scale));
     }
     let down = (p.scale - MAX_SCHEMA).max(0) as u32;
     let (positive, pos_total) = exponential_buckets(p.positive.as_ref(), down)?;
@@ -146,33 +146,29 @@ pub fn exponential(p: &ExponentialHistogramDataPoint, delta: bool) -> Result<Con
 /// bounds (the explicit bounds; OTLP's last bucket, up to `+Inf`, is the
 /// implicit last one of custom bounds too). A point without a recorded
 /// value is a stale marker.
-pub fn custom_buckets(p: &HistogramDataPoint, delta: bool) -> Result<Converted, String> {
+pub fn custom_buckets(p: &HistogramDataPoint, delta: bool) -> Result<Converted, HistogramError> {
     let bounds = &p.explicit_bounds;
     let mut prev = f64::NEG_INFINITY;
     for (i, &b) in bounds.iter().enumerate() {
         if b.is_nan() {
-            return Err("custom buckets: histogram custom bounds must not be NaN".into());
+            return Err(HistogramError::NanBound);
         }
         if i > 0 && b <= prev {
-            return Err(format!(
-                "custom buckets: previous bound is {} and current is {}: histogram custom bounds must be in strictly increasing order",
-                go_f(prev),
-                go_f(b)
-            ));
+            return Err(HistogramError::Unordered { prev, bound: b });
         }
         prev = b;
     }
     if prev == f64::INFINITY {
-        return Err("custom buckets: last +Inf bound must not be explicitly defined: histogram custom bounds must be finite".into());
+        return Err(HistogramError::InfBound);
     }
     // the buckets from the first one that is not empty to the last one
     let first = p.bucket_counts.iter().position(|&c| c != 0);
     let spanned = first.map_or(0, |_| p.bucket_counts.len());
     if bounds.len() + 1 < spanned {
-        return Err(format!(
-            "custom buckets: only {} custom bounds defined which is insufficient to cover total span length of {spanned}: histogram custom bounds are too few",
-            bounds.len()
-        ));
+        return Err(HistogramError::TooFewBounds {
+            bounds: bounds.len(),
+            spanned,
+        });
     }
     if p.flags & FLAG_NO_RECORDED_VALUE != 0 {
         return Ok((Point::Stale, None));

@@ -6,11 +6,12 @@
 
 use std::collections::HashMap;
 
+use gotemplate::exec::{labels_map, Env};
+use gotemplate::{AlertData, Sample, Template};
 use tsdb::labels::{Label, Labels, METRIC_NAME};
 
 use super::file::RuleDef;
-use crate::gotemplate::exec::{labels_map, Env};
-use crate::gotemplate::{AlertData, Sample, Template};
+use crate::config::PromDuration;
 
 /// How long a resolved alert is kept (and re-sent) after resolving.
 pub const RESOLVED_RETENTION_NS: i64 = 15 * 60 * 1_000_000_000;
@@ -104,6 +105,11 @@ fn expand(t: &Template, data: &AlertData, env: &AlertEnv<'_>) -> String {
     let e = Env {
         query: env.query,
         external_url: env.external_url,
+        parse_duration: &|s| {
+            PromDuration::parse(s)
+                .map(|d| d.0)
+                .map_err(|e| e.to_string())
+        },
     };
     match t.execute(data, &e) {
         Ok(s) => s,
@@ -373,6 +379,6 @@ fn alerts_labels(rule: &RuleDef, a: &Alert, alerts: bool) -> Labels {
 pub fn table_link(expr: &str) -> String {
     format!(
         "/graph?g0.expr={}&g0.tab=1",
-        crate::gotemplate::exec::query_escape(expr)
+        gotemplate::exec::query_escape(expr)
     )
 }

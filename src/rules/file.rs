@@ -6,11 +6,11 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use gotemplate::Template;
 use serde::{Deserialize, Deserializer};
 use tsdb::labels::{Label, Labels};
 
 use crate::config::PromDuration;
-use crate::gotemplate::Template;
 
 /// A rule as loaded and validated.
 #[derive(Clone, Debug, PartialEq)]

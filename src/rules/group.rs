@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use gotemplate::Sample;
 use parking_lot::Mutex;
 use tsdb::histogram::FloatHistogram;
 use tsdb::labels::{Label, Labels, Matcher, METRIC_NAME};
@@ -15,7 +16,6 @@ use tsdb::read::Queryable;
 use super::alerting::{table_link, AlertEnv, AlertingState};
 use super::file::{GroupDef, RuleDef};
 use super::manager::EvalCtx;
-use crate::gotemplate::Sample;
 
 /// A sample of a rule's result: labels, float value, and the histogram
 /// when it is a histogram sample (its float value then 0).
@@ -379,7 +379,7 @@ impl Group {
                 Ok(floats(Self::query(ctx, q, ts.div_euclid(1_000_000))?)
                     .into_iter()
                     .map(|(l, v)| Sample {
-                        labels: crate::gotemplate::exec::labels_map(&l),
+                        labels: gotemplate::exec::labels_map(&l),
                         value: v,
                     })
                     .collect())

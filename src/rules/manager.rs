@@ -209,7 +209,7 @@ impl Manager {
     ) -> Result<(), String> {
         let rt = tokio::runtime::Handle::try_current()
             .map_err(|_| "the rules manager needs a tokio runtime".to_string())?;
-        alerting.validate()?;
+        alerting.validate().map_err(|e| e.to_string())?;
         self.ctx
             .subquery_step_ms
             .store(global_eval_interval.as_millis() as i64, Ordering::Relaxed);

@@ -1,5 +1,5 @@
 //! Recording and alerting rules: rule files ([`file`], their annotations
-//! and labels parsed as [`crate::gotemplate`] templates), the alert state machine
+//! and labels parsed as [`gotemplate`] templates), the alert state machine
 //! ([`alerting`]), group evaluation ([`group`]), the [`Manager`] that runs
 //! groups on their intervals, and the Alertmanager [`notifier`]. Their
 //! API (`/api/v1/rules`, `alerts`, `alertmanagers`) is

@@ -14,7 +14,7 @@ use tsdb::labels::{Label, Labels};
 
 use super::alerting::OutAlert;
 use crate::config::http::HttpClientConfig;
-use crate::config::PromDuration;
+use crate::config::{CheckError, PromDuration};
 use crate::discovery::dns::DnsSdConfig;
 use crate::discovery::file::FileSdConfig;
 use crate::discovery::http::HttpSdConfig;
@@ -136,7 +136,7 @@ pub struct AlertmanagerConfig {
 
 impl AlertingConfig {
     /// Checks the section as Prometheus does when loading it.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), CheckError> {
         for r in &self.alert_relabel_configs {
             r.validate()?;
         }
@@ -145,75 +145,78 @@ impl AlertingConfig {
                 return Err(format!(
                     "expected Alertmanager api version to be one of [v2] but got {}",
                     am.api_version
-                ));
+                )
+                .into());
             }
             if am.scheme != "http" && am.scheme != "https" {
-                return Err(format!(
-                    "unsupported scheme {:?} for Alertmanager",
-                    am.scheme
+                return Err(format!("unsupported scheme {:?} for Alertmanager", am.scheme).into());
+            }
+            let alerting = |err: CheckError| CheckError::in_section("alerting", err);
+            if let Some(key) = am.unsupported.keys().next() {
+                let key = key.clone();
+                return Err(alerting(
+                    if crate::config::KNOWN_UNSUPPORTED.contains(&key.as_str()) {
+                        CheckError::KeyNotSupported { key }
+                    } else {
+                        CheckError::UnknownField {
+                            key,
+                            ty: "config.AlertmanagerConfig",
+                        }
+                    },
                 ));
             }
-            if let Some(key) = am.unsupported.keys().next() {
-                return Err(
-                    if crate::config::KNOWN_UNSUPPORTED.contains(&key.as_str()) {
-                        format!("alerting: {key} is not supported yet by this version of flint")
-                    } else {
-                        format!("alerting: field {key} not found in type config.AlertmanagerConfig")
-                    },
-                );
-            }
-            am.http.validate().map_err(|e| format!("alerting: {e}"))?;
+            am.http.validate().map_err(alerting)?;
             for f in &am.file_sd_configs {
                 f.validate()
-                    .map_err(|e| format!("alerting: file_sd_configs: {e}"))?;
+                    .map_err(|e| alerting(CheckError::in_section("file_sd_configs", e)))?;
             }
             for h in &am.http_sd_configs {
                 h.validate()
-                    .map_err(|e| format!("alerting: http_sd_configs: {e}"))?;
+                    .map_err(|e| alerting(CheckError::in_section("http_sd_configs", e)))?;
             }
             for d in &am.dns_sd_configs {
                 d.validate()
-                    .map_err(|e| format!("alerting: dns_sd_configs: {e}"))?;
+                    .map_err(|e| alerting(CheckError::in_section("dns_sd_configs", e)))?;
             }
             for k in &am.kubernetes_sd_configs {
                 k.validate()
-                    .map_err(|e| format!("alerting: kubernetes_sd_configs: {e}"))?;
+                    .map_err(|e| alerting(CheckError::in_section("kubernetes_sd_configs", e)))?;
             }
             for c in &am.consul_sd_configs {
                 c.validate()
-                    .map_err(|e| format!("alerting: consul_sd_configs: {e}"))?;
+                    .map_err(|e| alerting(CheckError::in_section("consul_sd_configs", e)))?;
             }
             for c in &am.docker_sd_configs {
                 c.validate()
-                    .map_err(|e| format!("alerting: docker_sd_configs: {e}"))?;
+                    .map_err(|e| alerting(CheckError::in_section("docker_sd_configs", e)))?;
             }
             for c in &am.dockerswarm_sd_configs {
                 c.validate()
-                    .map_err(|e| format!("alerting: dockerswarm_sd_configs: {e}"))?;
+                    .map_err(|e| alerting(CheckError::in_section("dockerswarm_sd_configs", e)))?;
             }
             for c in &am.azure_sd_configs {
                 c.validate()
-                    .map_err(|e| format!("alerting: azure_sd_configs: {e}"))?;
+                    .map_err(|e| alerting(CheckError::in_section("azure_sd_configs", e)))?;
             }
             for c in &am.ec2_sd_configs {
                 c.validate()
-                    .map_err(|e| format!("alerting: ec2_sd_configs: {e}"))?;
+                    .map_err(|e| alerting(CheckError::in_section("ec2_sd_configs", e)))?;
             }
             for c in &am.gce_sd_configs {
                 c.validate()
-                    .map_err(|e| format!("alerting: gce_sd_configs: {e}"))?;
+                    .map_err(|e| alerting(CheckError::in_section("gce_sd_configs", e)))?;
             }
             for c in &am.eureka_sd_configs {
                 c.validate()
-                    .map_err(|e| format!("alerting: eureka_sd_configs: {e}"))?;
+                    .map_err(|e| alerting(CheckError::in_section("eureka_sd_configs", e)))?;
             }
             for c in &am.hetzner_sd_configs {
                 c.validate()
-                    .map_err(|e| format!("alerting: hetzner_sd_configs: {e}"))?;
+                    .map_err(|e| alerting(CheckError::in_section("hetzner_sd_configs", e)))?;
             }
             for c in &am.openstack_sd_configs {
                 c.validate()
-                    .map_err(|e| format!("alerting: openstack_sd_configs: {e}"))?;
+                    .map_err(|e| alerting(CheckError::in_section("openstack_sd_configs", e)))?;
             }
             for r in am.relabel_configs.iter().chain(&am.alert_relabel_configs) {
                 r.validate()?;

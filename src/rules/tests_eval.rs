@@ -56,7 +56,7 @@ fn eval_timestamps_are_slotted_by_group_hash() {
     }
 }
 
-fn no_query(_: &str) -> Result<Vec<crate::gotemplate::Sample>, String> {
+fn no_query(_: &str) -> Result<Vec<gotemplate::Sample>, String> {
     Ok(Vec::new())
 }
 
@@ -559,10 +559,14 @@ fn queue_overflow_drops_oldest_and_counts() {
 fn alerting_config_is_validated() {
     let bad: AlertingConfig =
         serde_yaml::from_str("alertmanagers:\n- api_version: v1\n  static_configs: []\n").unwrap();
-    assert!(bad.validate().unwrap_err().contains("api version"));
+    assert!(bad
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("api version"));
     let unknown: AlertingConfig = serde_yaml::from_str("alertmanagers:\n- nope: 1\n").unwrap();
     assert_eq!(
-        unknown.validate().unwrap_err(),
+        unknown.validate().unwrap_err().to_string(),
         "alerting: field nope not found in type config.AlertmanagerConfig"
     );
     let unsupported: AlertingConfig =
@@ -570,15 +574,24 @@ fn alerting_config_is_validated() {
     assert!(unsupported
         .validate()
         .unwrap_err()
+        .to_string()
         .contains("nomad_sd_configs is not supported yet"));
     let two_auths: AlertingConfig = serde_yaml::from_str(
         "alertmanagers:\n- bearer_token: a\n  basic_auth: {username: u, password: p}\n",
     )
     .unwrap();
-    assert!(two_auths.validate().unwrap_err().contains("at most one of"));
+    assert!(two_auths
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("at most one of"));
     let bad_sd: AlertingConfig =
         serde_yaml::from_str("alertmanagers:\n- file_sd_configs: [{files: [am.txt]}]\n").unwrap();
-    assert!(bad_sd.validate().unwrap_err().contains("file_sd_configs"));
+    assert!(bad_sd
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("file_sd_configs"));
 }
 
 /// Waits up to 5 s for the notifier's active Alertmanager URLs to be `want`.

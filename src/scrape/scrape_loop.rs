@@ -291,7 +291,7 @@ impl ScrapeLoop {
         match ct {
             Some(c) if known(c) => Ok(c),
             _ => match fallback {
-                Some(p) => crate::config::protocol_header(p),
+                Some(p) => crate::config::protocol_header(p).map_err(|e| e.to_string()),
                 None => Err(match ct {
                     None | Some("") => {
                         "non-compliant scrape target sending blank Content-Type and no fallback_scrape_protocol specified for target".to_string()
@@ -946,7 +946,7 @@ impl Nhcb {
         let le = match suffix {
             "_bucket" => {
                 let le = labels.iter().find(|l| l.0 == "le");
-                match le.and_then(|l| crate::gotemplate::value::parse_go_float(&l.1)) {
+                match le.and_then(|l| gotemplate::value::parse_go_float(&l.1)) {
                     Some(le) => Some(le),
                     None => return false,
                 }

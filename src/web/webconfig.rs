@@ -116,7 +116,7 @@ fn server_tls(t: &TlsServerConfig, base: &Path) -> Result<rustls::ServerConfig, 
         vec![&rustls::version::TLS12, &rustls::version::TLS13];
     if let Some(v) = &t.min_version {
         if std::ptr::eq(
-            crate::config::http::tls_version(v)?,
+            crate::config::http::tls_version(v).map_err(|e| e.to_string())?,
             &rustls::version::TLS13,
         ) {
             versions.retain(|x| x.version == rustls::ProtocolVersion::TLSv1_3);
@@ -124,7 +124,7 @@ fn server_tls(t: &TlsServerConfig, base: &Path) -> Result<rustls::ServerConfig, 
     }
     if let Some(v) = &t.max_version {
         if std::ptr::eq(
-            crate::config::http::tls_version(v)?,
+            crate::config::http::tls_version(v).map_err(|e| e.to_string())?,
             &rustls::version::TLS12,
         ) {
             versions.retain(|x| x.version == rustls::ProtocolVersion::TLSv1_2);

@@ -96,3 +96,19 @@ pub enum AzureError {
     #[error("the token answer has no access_token")]
     NoAccessToken,
 }
+
+/// An answer of the Azure API that does not hold what discovery reads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnswerError {
+    /// A resource ID that does not read.
+    #[error("invalid ID '{id}': {why}")]
+    ResourceId {
+        /// The ID.
+        id: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// A machine whose primary interface has no private address.
+    #[error("unable to find a private IP for VM {0}")]
+    NoPrivateIp(String),
+}

@@ -18,7 +18,7 @@ pub mod certificate;
 pub mod credentials;
 mod error;
 
-pub use error::AzureError;
+pub use error::{AnswerError, AzureError};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -32,7 +32,7 @@ use serde_json::Value;
 use super::refresh::{self, join_host_port, SdError};
 use super::{sanitize, Sink, TargetGroup};
 use crate::config::http::{HttpClientConfig, Secret};
-use crate::config::PromDuration;
+use crate::config::{CheckError, PromDuration};
 use crate::httpclient::HttpClient;
 use credentials::{Cloud, Credential, Env, TokenSource};
 
@@ -107,18 +107,21 @@ fn default_port() -> u16 {
     80
 }
 
-fn required(value: &str, name: &str) -> Result<(), String> {
+fn required(value: &str, name: &str) -> Result<(), CheckError> {
     if value.is_empty() {
-        return Err(format!("azure SD configuration requires a {name}"));
+        return Err(format!("azure SD configuration requires a {name}").into());
     }
     Ok(())
 }
 
 impl AzureSdConfig {
     /// Prometheus's checks, in its order and with its messages.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), CheckError> {
         if let Some(k) = self.unknown.keys().next() {
-            return Err(format!("field {k} not found in type azure.plain"));
+            return Err(CheckError::UnknownField {
+                key: k.clone(),
+                ty: "azure.plain",
+            });
         }
         required(&self.subscription_id, "subscription_id")?;
         let m = self.authentication_method.as_str();
@@ -133,7 +136,7 @@ impl AzureSdConfig {
         if !matches!(m, "OAuth" | "ManagedIdentity" | "SDK" | "WorkloadIdentity") {
             return Err(format!(
                 "unknown authentication_type {m:?}. Supported types are \"OAuth\", \"ManagedIdentity\", \"SDK\" or \"WorkloadIdentity\""
-            ));
+            ).into());
         }
         self.http.validate()
     }
@@ -147,8 +150,11 @@ struct ResourceId {
 }
 
 /// Parses `/subscriptions/<id>/resourceGroups/<rg>/providers/<ns>/<type>/<name>[/<type>/<name>…]`.
-fn parse_resource_id(id: &str) -> Result<ResourceId, String> {
-    let invalid = |why: &str| format!("invalid ID '{id}': {why}");
+fn parse_resource_id(id: &str) -> Result<ResourceId, AnswerError> {
+    let invalid = |why: &'static str| AnswerError::ResourceId {
+        id: id.to_string(),
+        why,
+    };
     let rest = id
         .strip_prefix('/')
         .ok_or_else(|| invalid("the resource ID does not start with '/'"))?;
@@ -247,7 +253,7 @@ enum Addresses {
 /// reads them: the first interface without `primary` means a deallocated
 /// machine; on the primary one the first IP configuration must have a
 /// private address.
-fn addresses(machine: &str, nics: &[Arc<Value>]) -> Result<Addresses, String> {
+fn addresses(machine: &str, nics: &[Arc<Value>]) -> Result<Addresses, AnswerError> {
     for nic in nics {
         let p = &nic["properties"];
         if !p.is_object() {
@@ -275,7 +281,7 @@ fn addresses(machine: &str, nics: &[Arc<Value>]) -> Result<Addresses, String> {
                     private: private.to_string(),
                     public,
                 }),
-                None => Err(format!("unable to find a private IP for VM {machine}")),
+                None => Err(AnswerError::NoPrivateIp(machine.to_string())),
             };
         }
     }
@@ -472,7 +478,7 @@ impl Discovery {
         for set in &sets {
             let name = s(&set["name"]);
             let rid = parse_resource_id(&s(&set["id"])).map_err(|e| {
-                SdError::Decode(e)
+                SdError::Decode(e.to_string())
                     .context("could not parse scale set ID")
                     .context("could not get virtual machine scale set vms")
             })?;
@@ -508,8 +514,9 @@ impl Discovery {
                 None => {}
             }
         }
-        let rid = parse_resource_id(id)
-            .map_err(|e| SdError::Decode(e).context("could not parse network interface ID"))?;
+        let rid = parse_resource_id(id).map_err(|e| {
+            SdError::Decode(e.to_string()).context("could not parse network interface ID")
+        })?;
         let expand = "&$expand=IPConfigurations%2FPublicIPAddress";
         let url = if m.scale_set.is_empty() {
             format!(
@@ -577,7 +584,7 @@ impl Discovery {
         &self,
         m: &Machine,
     ) -> Result<Option<(String, BTreeMap<String, String>)>, SdError> {
-        let rid = parse_resource_id(&m.id).map_err(SdError::Decode)?;
+        let rid = parse_resource_id(&m.id).map_err(|e| SdError::Decode(e.to_string()))?;
         let mut nics = Vec::new();
         for id in &m.nics {
             match self.nic(m, id).await? {
@@ -586,7 +593,7 @@ impl Discovery {
                 None => return Ok(None),
             }
         }
-        match addresses(&m.name, &nics).map_err(SdError::Decode)? {
+        match addresses(&m.name, &nics).map_err(|e| SdError::Decode(e.to_string()))? {
             Addresses::Skip => Ok(None),
             Addresses::Found { private, public } => Ok(Some(target_labels(
                 &self.cfg,
@@ -737,7 +744,7 @@ mod tests {
                 "field resource_groups not found in type azure.plain",
             ),
         ] {
-            assert_eq!(cfg(y).validate().unwrap_err(), want, "{y}");
+            assert_eq!(cfg(y).validate().unwrap_err().to_string(), want, "{y}");
         }
         let y = serde_yaml::to_string(&cfg(
             "subscription_id: s\ntenant_id: t\nclient_id: c\nclient_secret: hush\n",
@@ -756,8 +763,13 @@ mod tests {
             parse_resource_id("/subscriptions/s/resourcegroups/RG/providers/Microsoft.Compute/virtualMachineScaleSets/ss/virtualMachines/3/networkInterfaces/nic0").unwrap(),
             ResourceId { resource_group: "RG".into(), name: "nic0".into() }
         );
+        assert!(matches!(
+            parse_resource_id("vm1"),
+            Err(AnswerError::ResourceId { id, .. }) if id == "vm1"
+        ));
         assert!(parse_resource_id("vm1")
             .unwrap_err()
+            .to_string()
             .starts_with("invalid ID 'vm1': "));
         assert!(parse_resource_id("/foo/bar").is_err());
     }
@@ -858,7 +870,9 @@ mod tests {
         );
         assert_eq!(addresses("m", &[]).unwrap(), Addresses::Skip);
         assert_eq!(
-            addresses("m", &[nic(Some(true), None, Some("1.2.3.4"))]).unwrap_err(),
+            addresses("m", &[nic(Some(true), None, Some("1.2.3.4"))])
+                .unwrap_err()
+                .to_string(),
             "unable to find a private IP for VM m"
         );
     }

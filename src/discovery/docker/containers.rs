@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{check_host, Engine, Filter};
 use crate::config::http::HttpClientConfig;
-use crate::config::PromDuration;
+use crate::config::{CheckError, PromDuration};
 use crate::discovery::refresh::{self, join_host_port, SdError};
 use crate::discovery::{sanitize, Sink, TargetGroup};
 
@@ -63,9 +63,12 @@ fn yes() -> bool {
 
 impl DockerSdConfig {
     /// Prometheus's checks, with its messages.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), CheckError> {
         if let Some(k) = self.unknown.keys().next() {
-            return Err(format!("field {k} not found in type moby.plain"));
+            return Err(CheckError::UnknownField {
+                key: k.clone(),
+                ty: "moby.plain",
+            });
         }
         check_host(&self.host)?;
         self.http.validate()
@@ -301,9 +304,15 @@ mod tests {
         assert!(c.match_first_network);
         assert_eq!(c.refresh_interval.0, Duration::from_secs(60));
         assert!(c.validate().is_ok());
-        assert_eq!(cfg("port: 9\n").validate().unwrap_err(), "host missing");
         assert_eq!(
-            cfg("host: tcp://d:2375\nrole: x\n").validate().unwrap_err(),
+            cfg("port: 9\n").validate().unwrap_err().to_string(),
+            "host missing"
+        );
+        assert_eq!(
+            cfg("host: tcp://d:2375\nrole: x\n")
+                .validate()
+                .unwrap_err()
+                .to_string(),
             "field role not found in type moby.plain"
         );
     }

@@ -20,7 +20,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::refresh::{self, SdError};
-use super::sanitize;
+use super::{sanitize, DockerConfigError, DockerError};
 use crate::config::http::HttpClientConfig;
 use crate::httpclient::HttpClient;
 
@@ -84,16 +84,17 @@ pub struct Engine {
 
 /// Checks `host` as Docker's client parses it; returns the protocol and
 /// the rest.
-fn split_host(host: &str) -> Result<(&str, &str), String> {
+fn split_host(host: &str) -> Result<(&str, &str), DockerError> {
     let (proto, addr) = host
         .split_once("://")
-        .ok_or_else(|| format!("unable to parse docker host `{host}`"))?;
+        .ok_or_else(|| DockerError::Host(host.to_string()))?;
     match proto {
         "unix" | "tcp" | "http" | "https" => Ok((proto, addr)),
-        "npipe" => Err(format!(
-            "protocol {proto} of docker host `{host}` is not available on this system"
-        )),
-        _ => Err(format!("protocol not available: {proto}")),
+        "npipe" => Err(DockerError::ProtocolHere {
+            proto: proto.to_string(),
+            host: host.to_string(),
+        }),
+        _ => Err(DockerError::Protocol(proto.to_string())),
     }
 }
 
@@ -105,26 +106,25 @@ impl Engine {
         http: &HttpClientConfig,
         base_dir: &Path,
         timeout: Duration,
-    ) -> Result<Engine, String> {
+    ) -> Result<Engine, DockerError> {
         let (proto, addr) = split_host(host)?;
         let transport = match proto {
             "unix" => {
                 if addr.is_empty() {
-                    return Err(format!("unable to parse docker host `{host}`"));
+                    return Err(DockerError::Host(host.to_string()));
                 }
                 Transport::Unix(PathBuf::from(addr))
             }
             "tcp" => Transport::Http {
-                client: Box::new(
-                    HttpClient::new(&HttpClientConfig::default(), base_dir, false)
-                        .map_err(|e| e.to_string())?,
-                ),
+                client: Box::new(HttpClient::new(
+                    &HttpClientConfig::default(),
+                    base_dir,
+                    false,
+                )?),
                 base: format!("http://{}", addr.trim_end_matches('/')),
             },
             _ => Transport::Http {
-                client: Box::new(
-                    HttpClient::new(http, base_dir, false).map_err(|e| e.to_string())?,
-                ),
+                client: Box::new(HttpClient::new(http, base_dir, false)?),
                 base: host.trim_end_matches('/').to_string(),
             },
         };
@@ -290,12 +290,12 @@ fn cidr_ip(s: &str) -> Result<String, SdError> {
 
 /// A Docker `host` as Prometheus checks it when loading (Go's `url.Parse`
 /// takes nearly anything; an empty host is the error).
-fn check_host(host: &str) -> Result<(), String> {
+fn check_host(host: &str) -> Result<(), DockerConfigError> {
     if host.is_empty() {
-        return Err("host missing".into());
+        return Err(DockerConfigError::HostMissing);
     }
     if host.chars().any(|c| c.is_control() || c == ' ') {
-        return Err(format!("parse {host:?}: invalid character in URL"));
+        return Err(DockerConfigError::HostCharacter(host.to_string()));
     }
     Ok(())
 }
@@ -329,14 +329,18 @@ mod tests {
         assert!(split_host("tcp://10.0.0.1:2375").is_ok());
         assert!(split_host("https://d:2376").is_ok());
         assert_eq!(
-            split_host("10.0.0.1:2375").unwrap_err(),
+            split_host("10.0.0.1:2375").unwrap_err().to_string(),
             "unable to parse docker host `10.0.0.1:2375`"
         );
         assert_eq!(
-            split_host("ssh://u@h").unwrap_err(),
+            split_host("ssh://u@h").unwrap_err().to_string(),
             "protocol not available: ssh"
         );
-        assert_eq!(check_host("").unwrap_err(), "host missing");
+        assert!(matches!(
+            check_host(""),
+            Err(DockerConfigError::HostMissing)
+        ));
+        assert_eq!(check_host("").unwrap_err().to_string(), "host missing");
     }
 
     #[test]

@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{check_host, cidr_ip, Engine, Filter};
 use crate::config::http::HttpClientConfig;
-use crate::config::PromDuration;
+use crate::config::{CheckError, PromDuration};
 use crate::discovery::refresh::{self, join_host_port, SdError};
-use crate::discovery::{sanitize, Sink, TargetGroup};
+use crate::discovery::{sanitize, DockerConfigError, DockerError, Sink, TargetGroup};
 
 const P: &str = "__meta_dockerswarm_";
 
@@ -76,9 +76,12 @@ fn default_refresh() -> PromDuration {
 
 impl DockerSwarmSdConfig {
     /// Prometheus's checks, in its order and with its messages.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), CheckError> {
         if let Some(k) = self.unknown.keys().next() {
-            return Err(format!("field {k} not found in type moby.plain"));
+            return Err(CheckError::UnknownField {
+                key: k.clone(),
+                ty: "moby.plain",
+            });
         }
         check_host(&self.host)?;
         self.role()?;
@@ -86,15 +89,13 @@ impl DockerSwarmSdConfig {
     }
 
     /// The role.
-    pub fn role(&self) -> Result<SwarmRole, String> {
+    pub fn role(&self) -> Result<SwarmRole, DockerConfigError> {
         match self.role.as_str() {
             "services" => Ok(SwarmRole::Services),
             "tasks" => Ok(SwarmRole::Tasks),
             "nodes" => Ok(SwarmRole::Nodes),
-            "" => Err("role missing (one of: tasks, services, nodes)".into()),
-            r => Err(format!(
-                "invalid role {r}, expected tasks, services, or nodes"
-            )),
+            "" => Err(DockerConfigError::RoleMissing),
+            r => Err(DockerConfigError::Role(r.to_string())),
         }
     }
 }
@@ -617,7 +618,7 @@ async fn refresh(
 /// Runs entry `index` of a job (or Alertmanager set), handing its group
 /// to `sink` under `dockerswarm/<index>/` every refresh interval.
 pub async fn run(index: usize, cfg: DockerSwarmSdConfig, base: PathBuf, sink: Sink) {
-    let made = cfg.role().and_then(|role| {
+    let made = cfg.role().map_err(DockerError::from).and_then(|role| {
         Engine::new(
             &cfg.host,
             &cfg.http,
@@ -669,7 +670,7 @@ mod tests {
                 "field match_first_network not found in type moby.plain",
             ),
         ] {
-            assert_eq!(cfg(y).validate().unwrap_err(), want, "{y}");
+            assert_eq!(cfg(y).validate().unwrap_err().to_string(), want, "{y}");
         }
     }
 

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::refresh::{self, join_host_port, SdError};
 use super::{sanitize, Sink, TargetGroup};
 use crate::config::http::{HttpClientConfig, Secret};
-use crate::config::PromDuration;
+use crate::config::{CheckError, PromDuration};
 use crate::httpclient::sigv4::{self, Credentials};
 use crate::httpclient::HttpClient;
 
@@ -92,16 +92,22 @@ fn default_port() -> u16 {
 
 impl Ec2SdConfig {
     /// Prometheus's checks, with its messages.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), CheckError> {
         if let Some(k) = self.unknown.keys().next() {
-            return Err(format!("field {k} not found in type aws.plain"));
+            return Err(CheckError::UnknownField {
+                key: k.clone(),
+                ty: "aws.plain",
+            });
         }
         if self.filters.iter().any(|f| f.values.is_empty()) {
             return Err("EC2 SD configuration filter values cannot be empty".into());
         }
         if !self.endpoint.is_empty() {
-            url::Url::parse(&self.endpoint)
-                .map_err(|e| format!("invalid endpoint {:?}: {e}", self.endpoint))?;
+            url::Url::parse(&self.endpoint).map_err(|err| CheckError::Url {
+                what: "endpoint",
+                url: self.endpoint.clone(),
+                err,
+            })?;
         }
         self.http.validate()
     }
@@ -529,11 +535,12 @@ mod tests {
         assert_eq!(
             cfg("filters: [{name: tag:env, values: []}]\n")
                 .validate()
-                .unwrap_err(),
+                .unwrap_err()
+                .to_string(),
             "EC2 SD configuration filter values cannot be empty"
         );
         assert_eq!(
-            cfg("role: ec2\n").validate().unwrap_err(),
+            cfg("role: ec2\n").validate().unwrap_err().to_string(),
             "field role not found in type aws.plain"
         );
         let out = serde_yaml::to_string(&cfg("access_key: AK\nsecret_key: hunter2\n")).unwrap();

@@ -25,7 +25,7 @@ use serde_json::Value;
 
 use super::refresh::{self, SdError};
 use super::{sanitize, Sink, TargetGroup};
-use crate::config::PromDuration;
+use crate::config::{CheckError, PromDuration};
 use credentials::Credentials;
 
 const P: &str = "__meta_gce_";
@@ -70,9 +70,12 @@ fn default_separator() -> String {
 
 impl GceSdConfig {
     /// Prometheus's checks, with its messages.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), CheckError> {
         if let Some(k) = self.unknown.keys().next() {
-            return Err(format!("field {k} not found in type gce.plain"));
+            return Err(CheckError::UnknownField {
+                key: k.clone(),
+                ty: "gce.plain",
+            });
         }
         if self.project.is_empty() {
             return Err("GCE SD configuration requires a project".into());
@@ -322,17 +325,18 @@ mod tests {
         assert_eq!(c.refresh_interval.0, Duration::from_secs(60));
         assert!(c.validate().is_ok());
         assert_eq!(
-            cfg("zone: z\n").validate().unwrap_err(),
+            cfg("zone: z\n").validate().unwrap_err().to_string(),
             "GCE SD configuration requires a project"
         );
         assert_eq!(
-            cfg("project: p\n").validate().unwrap_err(),
+            cfg("project: p\n").validate().unwrap_err().to_string(),
             "GCE SD configuration requires a zone"
         );
         assert_eq!(
             cfg("project: p\nzone: z\nregion: r\n")
                 .validate()
-                .unwrap_err(),
+                .unwrap_err()
+                .to_string(),
             "field region not found in type gce.plain"
         );
         let out = serde_yaml::to_string(&cfg("project: p\nzone: z\n")).unwrap();

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::config::KubernetesSdConfig;
 use crate::config::http::{Authorization, BasicAuth, HttpClientConfig, Secret, TlsConfig};
+use crate::discovery::KubeClientError;
 use crate::httpclient::HttpClient;
 
 /// Where a pod's service account is mounted.
@@ -49,27 +50,31 @@ pub struct ApiClient {
     pub identity: String,
 }
 
-fn kube_err(e: impl std::fmt::Display) -> String {
-    format!("kubeconfig: {e}")
+fn kube_err(e: impl std::fmt::Display) -> KubeClientError {
+    KubeClientError::Kubeconfig(e.to_string())
 }
 
 /// The parts of a kubeconfig file used: the current context's server and
 /// user.
-fn from_kubeconfig(path: &Path) -> Result<(String, HttpClientConfig), String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("reading kubeconfig {}: {e}", path.display()))?;
-    let v: serde_yaml::Value = serde_yaml::from_str(&text).map_err(kube_err)?;
+fn from_kubeconfig(path: &Path) -> Result<(String, HttpClientConfig), KubeClientError> {
+    let text = std::fs::read_to_string(path).map_err(|err| KubeClientError::ReadKubeconfig {
+        path: path.to_path_buf(),
+        err,
+    })?;
+    let v: serde_yaml::Value =
+        serde_yaml::from_str(&text).map_err(KubeClientError::KubeconfigYaml)?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let current = v["current-context"]
         .as_str()
         .ok_or_else(|| kube_err("no current-context"))?;
-    let named = |list: &str, name: &str, field: &str| -> Result<serde_yaml::Value, String> {
-        v[list]
-            .as_sequence()
-            .and_then(|s| s.iter().find(|e| e["name"].as_str() == Some(name)))
-            .map(|e| e[field].clone())
-            .ok_or_else(|| kube_err(format!("{list} has no entry named {name:?}")))
-    };
+    let named =
+        |list: &str, name: &str, field: &str| -> Result<serde_yaml::Value, KubeClientError> {
+            v[list]
+                .as_sequence()
+                .and_then(|s| s.iter().find(|e| e["name"].as_str() == Some(name)))
+                .map(|e| e[field].clone())
+                .ok_or_else(|| kube_err(format!("{list} has no entry named {name:?}")))
+        };
     let ctx = named("contexts", current, "context")?;
     let cluster = named(
         "clusters",
@@ -86,7 +91,7 @@ fn from_kubeconfig(path: &Path) -> Result<(String, HttpClientConfig), String> {
         .trim_end_matches('/')
         .to_string();
     let s = |v: &serde_yaml::Value, k: &str| v[k].as_str().map(str::to_string);
-    let data = |v: &serde_yaml::Value, k: &str| -> Result<Option<String>, String> {
+    let data = |v: &serde_yaml::Value, k: &str| -> Result<Option<String>, KubeClientError> {
         match s(v, k) {
             None => Ok(None),
             Some(b64) => {
@@ -160,11 +165,11 @@ fn from_kubeconfig(path: &Path) -> Result<(String, HttpClientConfig), String> {
 
 /// The server and credentials of the pod flint runs in, from
 /// `KUBERNETES_SERVICE_HOST`/`_PORT` and the service account in `sa_dir`.
-pub fn in_cluster(sa_dir: &Path) -> Result<(String, HttpClientConfig), String> {
+pub fn in_cluster(sa_dir: &Path) -> Result<(String, HttpClientConfig), KubeClientError> {
     let host = std::env::var("KUBERNETES_SERVICE_HOST").unwrap_or_default();
     let port = std::env::var("KUBERNETES_SERVICE_PORT").unwrap_or_default();
     if host.is_empty() || port.is_empty() {
-        return Err("unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be defined".into());
+        return Err(KubeClientError::NotInCluster);
     }
     let host = if host.contains(':') {
         format!("[{host}]")
@@ -172,8 +177,10 @@ pub fn in_cluster(sa_dir: &Path) -> Result<(String, HttpClientConfig), String> {
         host
     };
     let token = sa_dir.join("token");
-    std::fs::metadata(&token)
-        .map_err(|e| format!("reading the service account token {}: {e}", token.display()))?;
+    std::fs::metadata(&token).map_err(|err| KubeClientError::Token {
+        path: token.clone(),
+        err,
+    })?;
     let ca = sa_dir.join("ca.crt");
     let http = HttpClientConfig {
         authorization: Some(Authorization {
@@ -191,19 +198,18 @@ pub fn in_cluster(sa_dir: &Path) -> Result<(String, HttpClientConfig), String> {
 }
 
 /// The namespace of the pod flint runs in (for `own_namespace`).
-pub fn own_namespace(sa_dir: &Path) -> Result<String, String> {
+pub fn own_namespace(sa_dir: &Path) -> Result<String, KubeClientError> {
     let p = sa_dir.join("namespace");
-    let ns = std::fs::read_to_string(&p)
-        .map_err(|e| format!("could not determine the pod's namespace: {e}"))?;
+    let ns = std::fs::read_to_string(&p).map_err(KubeClientError::Namespace)?;
     if ns.is_empty() {
-        return Err("could not read own namespace name (empty file)".into());
+        return Err(KubeClientError::EmptyNamespace);
     }
     Ok(ns)
 }
 
 impl ApiClient {
     /// The client for an entry (relative files against `base_dir`).
-    pub fn new(cfg: &KubernetesSdConfig, base_dir: &Path) -> Result<ApiClient, String> {
+    pub fn new(cfg: &KubernetesSdConfig, base_dir: &Path) -> Result<ApiClient, KubeClientError> {
         let (base, http) = if let Some(k) = &cfg.kubeconfig_file {
             let p: PathBuf = base_dir.join(k);
             from_kubeconfig(&p)?
@@ -222,7 +228,7 @@ impl ApiClient {
             serde_yaml::to_string(&http).unwrap_or_default()
         );
         // kubeconfig files name paths relative to themselves: resolved above
-        let client = HttpClient::new(&http, base_dir, true).map_err(|e| e.to_string())?;
+        let client = HttpClient::new(&http, base_dir, true)?;
         Ok(ApiClient {
             base,
             http: client,
@@ -491,7 +497,12 @@ mod tests {
         )
         .unwrap();
         let e = from_kubeconfig(&dir.path().join("bad")).unwrap_err();
-        assert!(e.contains("more than one authentication method"), "{e}");
+        assert!(matches!(e, KubeClientError::Kubeconfig(_)), "{e}");
+        assert!(
+            e.to_string()
+                .contains("more than one authentication method"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -500,8 +511,9 @@ mod tests {
         std::fs::write(dir.path().join("namespace"), "monitoring").unwrap();
         assert_eq!(own_namespace(dir.path()).unwrap(), "monitoring");
         std::fs::write(dir.path().join("namespace"), "").unwrap();
-        assert!(own_namespace(dir.path())
-            .unwrap_err()
-            .contains("empty file"));
+        assert!(matches!(
+            own_namespace(dir.path()),
+            Err(KubeClientError::EmptyNamespace)
+        ));
     }
 }

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::http::HttpClientConfig;
+use crate::config::CheckError;
 
 /// The kinds of object a discovery turns into targets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -160,7 +161,7 @@ impl KubernetesSdConfig {
     }
 
     /// Prometheus's checks, in its order and with its messages.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), CheckError> {
         let Some(role) = self.role else {
             return Err(
                 "role missing (one of: pod, service, endpoints, endpointslice, node, ingress)"
@@ -192,13 +193,17 @@ impl KubernetesSdConfig {
             );
         }
         if let Some(u) = &self.api_server {
-            url::Url::parse(u).map_err(|e| format!("invalid api_server {u:?}: {e}"))?;
+            url::Url::parse(u).map_err(|err| CheckError::Url {
+                what: "api_server",
+                url: u.clone(),
+                err,
+            })?;
         }
         let mut seen = Vec::new();
         for s in &self.selectors {
             if let Some(r) = s.role {
                 if seen.contains(&r) {
-                    return Err(format!("duplicated selector role: {}", r.name()));
+                    return Err(format!("duplicated selector role: {}", r.name()).into());
                 }
                 seen.push(r);
             }
@@ -209,7 +214,8 @@ impl KubernetesSdConfig {
                     "{} role supports only {} selectors",
                     role.name(),
                     names.join(", ")
-                ));
+                )
+                .into());
             }
             super::selector::parse_label_selector(&s.label)?;
             super::selector::parse_field_selector(&s.field)?;
@@ -278,7 +284,7 @@ mod tests {
                 "invalid label selector",
             ),
         ] {
-            let e = cfg(y).validate().unwrap_err();
+            let e = cfg(y).validate().unwrap_err().to_string();
             assert!(e.contains(want), "{y}: {e}");
         }
     }

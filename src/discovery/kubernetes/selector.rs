@@ -2,6 +2,27 @@
 //! the API server (which applies them): the syntax of `app=web,tier!=db`,
 //! `env in (a, b)`, `!legacy`, and of field selectors `spec.nodeName=n1`.
 
+/// A selector that is not valid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectorError {
+    /// A label selector, and what is wrong in it.
+    #[error("invalid label selector {selector:?}: {why}")]
+    Label {
+        /// The selector.
+        selector: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// A field selector, and its requirement that is not `field=value`.
+    #[error("invalid field selector {selector:?}: {requirement:?} is not field=value")]
+    Field {
+        /// The selector.
+        selector: String,
+        /// The requirement.
+        requirement: String,
+    },
+}
+
 fn valid_key(k: &str) -> bool {
     // an optional DNS-subdomain prefix and a name of alphanumerics, '-',
     // '_' and '.', starting and ending alphanumeric
@@ -25,7 +46,7 @@ fn valid_value(v: &str) -> bool {
 }
 
 /// Splits at commas outside parentheses.
-fn requirements(s: &str) -> Result<Vec<&str>, String> {
+fn requirements(s: &str) -> Result<Vec<&str>, &'static str> {
     let mut out = Vec::new();
     let (mut depth, mut start) = (0i32, 0);
     for (i, c) in s.char_indices() {
@@ -34,7 +55,7 @@ fn requirements(s: &str) -> Result<Vec<&str>, String> {
             ')' => {
                 depth -= 1;
                 if depth < 0 {
-                    return Err("unbalanced ')'".into());
+                    return Err("unbalanced ')'");
                 }
             }
             ',' if depth == 0 => {
@@ -45,25 +66,28 @@ fn requirements(s: &str) -> Result<Vec<&str>, String> {
         }
     }
     if depth != 0 {
-        return Err("unclosed '('".into());
+        return Err("unclosed '('");
     }
     out.push(s[start..].trim());
     Ok(out)
 }
 
 /// Checks a label selector; the error says what is wrong.
-pub fn parse_label_selector(s: &str) -> Result<(), String> {
+pub fn parse_label_selector(s: &str) -> Result<(), SelectorError> {
     if s.trim().is_empty() {
         return Ok(());
     }
-    let bad = |why: &str| format!("invalid label selector {s:?}: {why}");
-    for r in requirements(s).map_err(|e| bad(&e))? {
+    let bad = |why: String| SelectorError::Label {
+        selector: s.to_string(),
+        why,
+    };
+    for r in requirements(s).map_err(|e| bad(e.to_string()))? {
         if r.is_empty() {
-            return Err(bad("empty requirement"));
+            return Err(bad("empty requirement".into()));
         }
         if let Some(k) = r.strip_prefix('!') {
             if !valid_key(k.trim()) {
-                return Err(bad(&format!("invalid key {:?}", k.trim())));
+                return Err(bad(format!("invalid key {:?}", k.trim())));
             }
             continue;
         }
@@ -72,15 +96,15 @@ pub fn parse_label_selector(s: &str) -> Result<(), String> {
             .find_map(|op| r.split_once(op).map(|(k, v)| (k.trim(), v.trim())));
         if let Some((k, vals)) = set {
             if !valid_key(k) {
-                return Err(bad(&format!("invalid key {k:?}")));
+                return Err(bad(format!("invalid key {k:?}")));
             }
             let inner = vals
                 .strip_prefix('(')
                 .and_then(|v| v.strip_suffix(')'))
-                .ok_or_else(|| bad("a set needs parentheses"))?;
+                .ok_or_else(|| bad("a set needs parentheses".into()))?;
             for v in inner.split(',') {
                 if !valid_value(v.trim()) {
-                    return Err(bad(&format!("invalid value {:?}", v.trim())));
+                    return Err(bad(format!("invalid value {:?}", v.trim())));
                 }
             }
             continue;
@@ -91,15 +115,15 @@ pub fn parse_label_selector(s: &str) -> Result<(), String> {
         match op {
             Some((k, v)) => {
                 if !valid_key(k) {
-                    return Err(bad(&format!("invalid key {k:?}")));
+                    return Err(bad(format!("invalid key {k:?}")));
                 }
                 if !valid_value(v) || v.contains('=') {
-                    return Err(bad(&format!("invalid value {v:?}")));
+                    return Err(bad(format!("invalid value {v:?}")));
                 }
             }
             None => {
                 if !valid_key(r) {
-                    return Err(bad(&format!("invalid key {r:?}")));
+                    return Err(bad(format!("invalid key {r:?}")));
                 }
             }
         }
@@ -108,7 +132,7 @@ pub fn parse_label_selector(s: &str) -> Result<(), String> {
 }
 
 /// Checks a field selector (`field=value`, `==`, `!=`, comma-separated).
-pub fn parse_field_selector(s: &str) -> Result<(), String> {
+pub fn parse_field_selector(s: &str) -> Result<(), SelectorError> {
     if s.trim().is_empty() {
         return Ok(());
     }
@@ -119,9 +143,10 @@ pub fn parse_field_selector(s: &str) -> Result<(), String> {
                 .is_some_and(|(k, v)| !k.trim().is_empty() && !v.contains('=') && !k.contains('!'))
         });
         if !ok {
-            return Err(format!(
-                "invalid field selector {s:?}: {r:?} is not field=value"
-            ));
+            return Err(SelectorError::Field {
+                selector: s.to_string(),
+                requirement: r.to_string(),
+            });
         }
     }
     Ok(())

@@ -1,5 +1,5 @@
 //! The subset of Go's `text/template` that rule files use: parsed once at
-//! load, executed per alert (see [`super::exec`] for execution).
+//! load, executed per alert (see [`crate::exec`] for execution).
 //!
 //! Supported: text, `{{ pipeline }}`, comments, trim markers `{{-`/`-}}`,
 //! variables (`$x := ...`, `$x = ...`, `$`), fields (`.Labels.x`,
@@ -9,8 +9,8 @@
 //! functions listed in [`FUNCTIONS`]. `define`, `template` and `block` are
 //! refused at parse time with an error naming them.
 
-use super::TemplateError;
 use crate::gofmt::quote_ascii;
+use crate::TemplateError;
 
 /// The functions a template may call.
 pub const FUNCTIONS: &[&str] = &[

@@ -2,13 +2,16 @@
 //! `template_test.go` and Go's `fmt`.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
+
+use promql::gofmt::go_float;
 
 use super::exec::Env;
 use super::format::*;
 use super::parse::Template;
 use super::value::{AlertData, Sample};
-use super::TemplateError;
-use crate::gofmt::{format_float, go_float, rfc3339_nano};
+use super::{ExecError, TemplateError, ValueError};
+use crate::gofmt::format_float;
 
 fn data() -> AlertData {
     let mut labels = BTreeMap::new();
@@ -52,9 +55,17 @@ fn run_with(text: &str, d: &AlertData) -> Result<String, TemplateError> {
             Ok(samples())
         }
     };
+    // the server passes its configuration's reading of Prometheus's
+    // durations; PromQL's lexer reads the same units
+    let parse_duration = |s: &str| {
+        promql::parser::lex::parse_duration(s)
+            .map(|ms| Duration::from_millis(ms as u64))
+            .ok_or_else(|| format!("not a valid duration string: {s:?}"))
+    };
     let env = Env {
         query: &q,
         external_url: "http://testhost:9090/path/prefix",
+        parse_duration: &parse_duration,
     };
     t.execute(d, &env)
 }
@@ -206,8 +217,6 @@ fn go_float_formatting() {
     assert_eq!(format_float(0.000012345, 'g', Some(3)), "1.23e-05");
     assert_eq!(format_float(100.0, 'g', Some(4)), "100");
     assert_eq!(format_float(1e5, 'g', Some(4)), "1e+05");
-    assert_eq!(rfc3339_nano(1_500_000_000), "1970-01-01T00:00:01.5Z");
-    assert_eq!(rfc3339_nano(0), "1970-01-01T00:00:00Z");
 }
 
 #[test]
@@ -242,6 +251,17 @@ fn execution_errors() {
     assert!(matches!(
         run_typed("{{ query \"missing\" | first }}"),
         Err(TemplateError::Exec { name, .. }) if name == "test"
+    ));
+    // what failed is kept: the function, the field, the value
+    assert!(matches!(
+        run_typed("{{ humanize \"x\" }}"),
+        Err(TemplateError::Exec { err: ExecError::Call { func, err }, .. })
+            if func == "humanize" && *err == ExecError::Value(ValueError::NotNumber("x".into()))
+    ));
+    assert!(matches!(
+        run_typed("{{ .Nope }}"),
+        Err(TemplateError::Exec { err: ExecError::Field { field, err: ValueError::NoField { .. } }, .. })
+            if field == "Nope"
     ));
     let e = run("{{ query \"missing\" | first }}").unwrap_err();
     assert!(

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::gofmt::{go_float, quote_ascii};
+use promql::gofmt::go_float;
+
+use crate::error::ValueError;
 
 /// One element of a `query` result (`*template.sample` in Prometheus).
 #[derive(Clone, Debug, PartialEq)]
@@ -106,7 +108,7 @@ impl Value {
     }
 
     /// Field or map-key access (`x.Name`).
-    pub fn field(&self, name: &str) -> Result<Value, String> {
+    pub fn field(&self, name: &str) -> Result<Value, ValueError> {
         let map =
             |m: &BTreeMap<String, String>| Value::Str(m.get(name).cloned().unwrap_or_default());
         match self {
@@ -116,50 +118,43 @@ impl Value {
                 "ExternalLabels" => Ok(Value::Map(Arc::new(d.external_labels.clone()))),
                 "ExternalURL" => Ok(Value::Str(d.external_url.clone())),
                 "Value" => Ok(Value::Float(d.value)),
-                _ => Err(format!(
-                    "can't evaluate field {name} in type {}",
-                    self.go_type()
-                )),
+                _ => Err(ValueError::NoField {
+                    field: name.to_string(),
+                    ty: self.go_type(),
+                }),
             },
             Value::Sample(s) => match name {
                 "Labels" => Ok(Value::Map(Arc::new(s.labels.clone()))),
                 "Value" => Ok(Value::Float(s.value)),
-                _ => Err(format!(
-                    "can't evaluate field {name} in type template.sample"
-                )),
+                _ => Err(ValueError::NoField {
+                    field: name.to_string(),
+                    ty: "template.sample",
+                }),
             },
-            Value::Nil => Err(format!("nil pointer evaluating interface {{}}.{name}")),
-            _ => Err(format!(
-                "can't evaluate field {name} in type {}",
-                self.go_type()
-            )),
+            Value::Nil => Err(ValueError::NilField(name.to_string())),
+            _ => Err(ValueError::NoField {
+                field: name.to_string(),
+                ty: self.go_type(),
+            }),
         }
     }
 
     /// Conversion for functions taking a number or a numeric string
     /// (`convertToFloat` in Prometheus).
-    pub fn to_float(&self) -> Result<f64, String> {
+    pub fn to_float(&self) -> Result<f64, ValueError> {
         match self {
             Value::Float(f) => Ok(*f),
             Value::Int(i) => Ok(*i as f64),
-            Value::Str(s) => parse_go_float(s).ok_or_else(|| {
-                format!(
-                    "strconv.ParseFloat: parsing {}: invalid syntax",
-                    quote_ascii(s)
-                )
-            }),
-            v => Err(format!("can't convert {} to float", v.go_type())),
+            Value::Str(s) => parse_go_float(s).ok_or_else(|| ValueError::NotNumber(s.clone())),
+            v => Err(ValueError::NotFloat(v.go_type())),
         }
     }
 
     /// Conversion for functions taking a `string`.
-    pub fn to_str(&self) -> Result<String, String> {
+    pub fn to_str(&self) -> Result<String, ValueError> {
         match self {
             Value::Str(s) => Ok(s.clone()),
-            v => Err(format!(
-                "wrong type for value; expected string; got {}",
-                v.go_type()
-            )),
+            v => Err(ValueError::NotString(v.go_type())),
         }
     }
 }

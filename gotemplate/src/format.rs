@@ -2,8 +2,11 @@
 //! `%e`, `%f` of `float64` through [`format_float`], `%q`, ...) and
 //! Prometheus's `humanize*` template functions.
 
-use super::value::Value;
-use crate::gofmt::{format_float, go_float, go_time, quote_ascii, special};
+use promql::gofmt::special;
+
+use crate::error::ValueError;
+use crate::gofmt::{format_float, go_time, quote_ascii};
+use crate::value::Value;
 
 /// `fmt.Sprintf("%.4g", v)`.
 fn g4(v: f64) -> String {
@@ -97,16 +100,13 @@ pub fn humanize_percentage(v: f64) -> String {
 
 /// Prometheus's `humanizeTimestamp`: Go's `time.Time` printing of the
 /// millisecond-truncated instant, e.g. `2015-06-23 13:19:44.128 +0000 UTC`.
-pub fn humanize_timestamp(v: f64) -> Result<String, String> {
+pub fn humanize_timestamp(v: f64) -> Result<String, ValueError> {
     if !v.is_finite() {
         return Ok(g4(v));
     }
     let ns = v * 1e9;
     if ns > i64::MAX as f64 || ns < i64::MIN as f64 {
-        return Err(format!(
-            "{} cannot be represented as a nanoseconds timestamp since it overflows int64",
-            go_float(v)
-        ));
+        return Err(ValueError::TimestampOverflow(v));
     }
     let ms = (ns as i64) / 1_000_000;
     Ok(go_time(

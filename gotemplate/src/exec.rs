@@ -3,12 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
-use super::format::{self, sprintf};
-use super::parse::{Arg, Node, Pipe, Template};
-use super::value::{AlertData, Sample, Value};
-use super::TemplateError;
+use crate::error::ExecError;
+use crate::format::{self, sprintf};
 use crate::gofmt::quote_ascii;
+use crate::parse::{Arg, Node, Pipe, Template};
+use crate::value::{AlertData, Sample, Value};
+use crate::TemplateError;
 
 /// What a template execution can reach besides its data.
 pub struct Env<'a> {
@@ -16,6 +18,9 @@ pub struct Env<'a> {
     pub query: &'a dyn Fn(&str) -> Result<Vec<Sample>, String>,
     /// `--web.external-url` (`externalURL`).
     pub external_url: &'a str,
+    /// Reads a duration in Prometheus's syntax (`parseDuration`); the error
+    /// is the function's.
+    pub parse_duration: &'a dyn Fn(&str) -> Result<Duration, String>,
 }
 
 enum Flow {
@@ -37,7 +42,7 @@ struct State<'a, 'e> {
     range_steps: usize,
 }
 
-type R<T> = Result<T, String>;
+type R<T> = Result<T, ExecError>;
 
 impl Template {
     /// Expands the template for an alert; the error text follows
@@ -61,9 +66,9 @@ impl Template {
         };
         match st.walk(&self.nodes, &d) {
             Ok(_) => Ok(st.out),
-            Err(msg) => Err(TemplateError::Exec {
+            Err(err) => Err(TemplateError::Exec {
                 name: self.name.clone(),
-                msg,
+                err,
             }),
         }
     }
@@ -143,12 +148,13 @@ impl State<'_, '_> {
                 if usize::try_from(*n).is_ok_and(|n| n > MAX_RANGE_STEPS - self.range_steps) {
                     return Err(format!(
                         "range over {n}: more than {MAX_RANGE_STEPS} iterations in one expansion"
-                    ));
+                    )
+                    .into());
                 }
                 (0..*n).map(|i| (Value::Int(i), Value::Int(i))).collect()
             }
             Value::Nil => Vec::new(),
-            other => return Err(format!("range can't iterate over {}", other.display())),
+            other => return Err(format!("range can't iterate over {}", other.display()).into()),
         };
         if items.is_empty() {
             return self.walk(els, dot);
@@ -158,7 +164,8 @@ impl State<'_, '_> {
             if self.range_steps > MAX_RANGE_STEPS {
                 return Err(format!(
                     "range: more than {MAX_RANGE_STEPS} iterations in one expansion"
-                ));
+                )
+                .into());
             }
             let mark = self.vars.len();
             match p.decl.len() {
@@ -184,7 +191,7 @@ impl State<'_, '_> {
             .rev()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.clone())
-            .ok_or_else(|| format!("undefined variable: {name}"))
+            .ok_or_else(|| format!("undefined variable: {name}").into())
     }
 
     fn pipe(&mut self, p: &Pipe, dot: &Value) -> R<Value> {
@@ -208,7 +215,10 @@ impl State<'_, '_> {
     fn fields(v: Value, path: &[String]) -> R<Value> {
         let mut v = v;
         for f in path {
-            v = v.field(f).map_err(|e| format!("at <.{f}>: {e}"))?;
+            v = v.field(f).map_err(|err| ExecError::Field {
+                field: f.clone(),
+                err,
+            })?;
         }
         Ok(v)
     }
@@ -247,7 +257,8 @@ impl State<'_, '_> {
             if n == 0 {
                 return Err(format!(
                     "at <{name}>: wrong number of args for {name}: want at least 1 got 0"
-                ));
+                )
+                .into());
             }
             let mut last = Value::Nil;
             for a in args {
@@ -268,17 +279,20 @@ impl State<'_, '_> {
         if let Some(f) = fin {
             vals.push(f);
         }
-        builtin(name, &vals, self.env)
-            .map_err(|e| format!("at <{name}>: error calling {name}: {e}"))
+        builtin(name, &vals, self.env).map_err(|err| ExecError::Call {
+            func: name.to_string(),
+            err: Box::new(err),
+        })
     }
 }
 
 fn want(name: &str, vals: &[Value], n: usize) -> R<()> {
     if vals.len() != n {
-        return Err(format!(
-            "wrong number of args for {name}: want {n} got {}",
-            vals.len()
-        ));
+        return Err(ExecError::ArgCount {
+            func: name.to_string(),
+            want: n,
+            got: vals.len(),
+        });
     }
     Ok(())
 }
@@ -449,7 +463,8 @@ fn sample_arg(v: &Value) -> R<Arc<Sample>> {
         v => Err(format!(
             "wrong type for value; expected *template.sample; got {}",
             v.go_type()
-        )),
+        )
+        .into()),
     }
 }
 
@@ -474,7 +489,7 @@ fn builtin(name: &str, v: &[Value], env: &Env<'_>) -> R<Value> {
                 Value::Str(s) => s.len() as i64,
                 Value::Map(m) => m.len() as i64,
                 Value::Samples(s) => s.len() as i64,
-                o => return Err(format!("len of type {}", o.go_type())),
+                o => return Err(format!("len of type {}", o.go_type()).into()),
             }))
         }
         "index" => {
@@ -488,9 +503,15 @@ fn builtin(name: &str, v: &[Value], env: &Env<'_>) -> R<Value> {
                     }
                     (Value::Samples(s), Value::Int(i)) => match s.get(*i as usize) {
                         Some(x) if *i >= 0 => Value::Sample(Arc::new(x.clone())),
-                        _ => return Err(format!("error calling index: index out of range: {i}")),
+                        _ => {
+                            return Err(
+                                format!("error calling index: index out of range: {i}").into()
+                            )
+                        }
                     },
-                    (c, _) => return Err(format!("can't index item of type {}", c.go_type())),
+                    (c, _) => {
+                        return Err(format!("can't index item of type {}", c.go_type()).into())
+                    }
                 };
             }
             Ok(cur)
@@ -518,7 +539,8 @@ fn builtin(name: &str, v: &[Value], env: &Env<'_>) -> R<Value> {
                 o => Err(format!(
                     "wrong type for value; expected template.queryResult; got {}",
                     o.go_type()
-                )),
+                )
+                .into()),
             }
         }
         "label" => {
@@ -545,7 +567,8 @@ fn builtin(name: &str, v: &[Value], env: &Env<'_>) -> R<Value> {
                 return Err(format!(
                     "wrong type for value; expected template.queryResult; got {}",
                     v[1].go_type()
-                ));
+                )
+                .into());
             };
             let mut s: Vec<Sample> = s.as_ref().clone();
             let empty = String::new();
@@ -560,7 +583,8 @@ fn builtin(name: &str, v: &[Value], env: &Env<'_>) -> R<Value> {
         "reReplaceAll" => {
             want(name, v, 3)?;
             let re = regex::Regex::new(&v[0].to_str()?)
-                .map_err(|e| format!("regexp: Compile({}): {e}", quote_ascii(&v[0].display())))?;
+                .map_err(|e| format!("regexp: Compile({}): {e}", quote_ascii(&v[0].display())))
+                .map_err(ExecError::Other)?;
             Ok(Value::Str(
                 re.replace_all(&v[2].to_str()?, v[1].to_str()?.as_str())
                     .into_owned(),
@@ -598,8 +622,8 @@ fn builtin(name: &str, v: &[Value], env: &Env<'_>) -> R<Value> {
         }
         "parseDuration" => {
             want(name, v, 1)?;
-            let d = crate::config::PromDuration::parse(&v[0].to_str()?)?;
-            Ok(Value::Float(d.0.as_secs_f64()))
+            let d = (env.parse_duration)(&v[0].to_str()?)?;
+            Ok(Value::Float(d.as_secs_f64()))
         }
         "stripPort" => str1(|s| match split_host_port(s) {
             Some((h, _)) => h.to_string(),
@@ -619,7 +643,7 @@ fn builtin(name: &str, v: &[Value], env: &Env<'_>) -> R<Value> {
                 None => short.to_string(),
             }
         }),
-        _ => Err(format!("function {name:?} not defined")),
+        _ => Err(format!("function {name:?} not defined").into()),
     }
 }
 
