@@ -6,7 +6,7 @@
 //! rule templates need too in [`gotemplate::gofmt`]; both are re-exported
 //! here.
 
-pub use gotemplate::gofmt::{format_float, go_time, quote_ascii};
+pub use gotemplate::gofmt::{format_float, go_time, query_escape, quote_ascii};
 pub use promql::gofmt::{
     format_e, format_f, format_g, go_float, om_float, quote, quote_bytes_to, quote_with, special,
     Escape,

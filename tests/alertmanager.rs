@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use flint::gofmt::query_escape;
 use serde_json::Value;
 
 use crate::common::{enc, free_port, http_get, https_get, must_run, MockTarget, Server, TestPki};
@@ -384,21 +385,6 @@ fn toggle_target() -> Toggle {
 
 // ---------------------------------------------------------------------------
 // Small helpers
-
-/// Go's `url.QueryEscape`.
-fn query_escape(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            b => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
 
 fn now_ns() -> i64 {
     tsdb::time::now_ns() as i64

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::error::ExecError;
 use crate::format::{self, sprintf};
-use crate::gofmt::quote_ascii;
+use crate::gofmt::{query_escape, quote_ascii};
 use crate::parse::{Arg, Node, Pipe, Template};
 use crate::value::{AlertData, Sample, Value};
 use crate::TemplateError;
@@ -369,21 +369,6 @@ fn split_host_port(s: &str) -> Option<(&str, &str)> {
         return None;
     }
     Some((host, port))
-}
-
-/// Go's `url.QueryEscape`.
-pub fn query_escape(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            b => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// Go's `unicode.ToUpper` of one character: the simple mapping, so a

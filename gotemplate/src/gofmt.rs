@@ -7,6 +7,21 @@
 use promql::gofmt::{quote_with, special, Escape};
 use tsdb::time::civil_from_days;
 
+/// Go's `url.QueryEscape`.
+pub fn query_escape(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 /// `s` quoted as rule templates' `%q` quotes it: Go's `strconv.Quote`
 /// escapes for ASCII, every other character as it is.
 pub fn quote_ascii(s: &str) -> String {

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use super::OAuth2Error;
 use crate::config::http::OAuth2Config;
+use crate::gofmt::query_escape;
 
 /// How long before its expiry a token is no longer used.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(10);
@@ -46,22 +47,6 @@ pub struct TokenSource {
     base_dir: PathBuf,
     client: reqwest::Client,
     state: tokio::sync::Mutex<State>,
-}
-
-/// Escapes as Go's `url.QueryEscape` (what the basic auth of a token
-/// request carries).
-fn query_escape(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// Unpadded base64url (JWT segments).

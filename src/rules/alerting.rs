@@ -379,6 +379,6 @@ fn alerts_labels(rule: &RuleDef, a: &Alert, alerts: bool) -> Labels {
 pub fn table_link(expr: &str) -> String {
     format!(
         "/graph?g0.expr={}&g0.tab=1",
-        gotemplate::exec::query_escape(expr)
+        crate::gofmt::query_escape(expr)
     )
 }
