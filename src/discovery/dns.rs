@@ -78,17 +78,14 @@ pub async fn lookup(
             }
             m
         };
+        let failed = |err| DnsSdError::Lookup {
+            name: name.clone(),
+            err,
+        };
         let port = cfg.port.unwrap_or(0);
         match cfg.kind.as_str() {
             "SRV" => {
-                let r =
-                    resolver
-                        .srv_lookup(name.as_str())
-                        .await
-                        .map_err(|err| DnsSdError::Lookup {
-                            name: name.clone(),
-                            err,
-                        })?;
+                let r = resolver.srv_lookup(name.as_str()).await.map_err(failed)?;
                 for srv in r.iter() {
                     let t = srv.target().to_utf8();
                     targets.push((
@@ -101,36 +98,19 @@ pub async fn lookup(
                 }
             }
             "A" => {
-                let r = resolver.ipv4_lookup(name.as_str()).await.map_err(|err| {
-                    DnsSdError::Lookup {
-                        name: name.clone(),
-                        err,
-                    }
-                })?;
+                let r = resolver.ipv4_lookup(name.as_str()).await.map_err(failed)?;
                 for a in r.iter() {
                     targets.push((host_port(&a.to_string(), port), meta(&[])));
                 }
             }
             "AAAA" => {
-                let r = resolver.ipv6_lookup(name.as_str()).await.map_err(|err| {
-                    DnsSdError::Lookup {
-                        name: name.clone(),
-                        err,
-                    }
-                })?;
+                let r = resolver.ipv6_lookup(name.as_str()).await.map_err(failed)?;
                 for a in r.iter() {
                     targets.push((host_port(&a.to_string(), port), meta(&[])));
                 }
             }
             "MX" => {
-                let r =
-                    resolver
-                        .mx_lookup(name.as_str())
-                        .await
-                        .map_err(|err| DnsSdError::Lookup {
-                            name: name.clone(),
-                            err,
-                        })?;
+                let r = resolver.mx_lookup(name.as_str()).await.map_err(failed)?;
                 for mx in r.iter() {
                     let t = mx.exchange().to_utf8();
                     targets.push((
@@ -140,14 +120,7 @@ pub async fn lookup(
                 }
             }
             "NS" => {
-                let r =
-                    resolver
-                        .ns_lookup(name.as_str())
-                        .await
-                        .map_err(|err| DnsSdError::Lookup {
-                            name: name.clone(),
-                            err,
-                        })?;
+                let r = resolver.ns_lookup(name.as_str()).await.map_err(failed)?;
                 for ns in r.iter() {
                     let t = ns.to_utf8();
                     targets.push((
