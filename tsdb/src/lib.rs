@@ -38,6 +38,7 @@ mod histstore;
 mod journal;
 pub mod labels;
 mod packed;
+pub mod parallel;
 mod postings;
 pub mod prom;
 mod querier;

@@ -12,6 +12,7 @@ use crate::block::Block;
 use crate::db::Db;
 use crate::head::Head;
 use crate::labels::{Labels, Matcher};
+use crate::parallel::on_threads;
 use crate::read::{
     HistogramSample, Querier, ReadError, Sample, SampleIterator, Series, VecIterator,
 };
@@ -131,7 +132,6 @@ where
         in_run += n;
         runs.last_mut().expect("a run").push(item);
     }
-    let f = &f;
     let work = |run: Vec<(Labels, Parts<'b>)>| -> Vec<(Labels, Vec<Sample>)> {
         run.into_iter()
             .map(|(l, parts)| {
@@ -140,19 +140,7 @@ where
             })
             .collect()
     };
-    std::thread::scope(|scope| {
-        let mut runs = runs.into_iter();
-        let first = runs.next().unwrap_or_default();
-        let handles: Vec<_> = runs.map(|run| scope.spawn(move || work(run))).collect();
-        let mut out = work(first);
-        for h in handles {
-            match h.join() {
-                Ok(v) => out.extend(v),
-                Err(e) => std::panic::resume_unwind(e),
-            }
-        }
-        out
-    })
+    on_threads(runs, work).into_iter().flatten().collect()
 }
 
 /// Decodes one series' `parts` within `[mint, maxt]`, appending to `out`
@@ -451,47 +439,26 @@ impl<'a> DbQuerier<'a> {
     }
 }
 
-/// What each of `readers` selects, in their order: each reader's postings,
-/// series and chunks looked up on a thread of its own, up to one per core,
-/// as the readers hold disjoint data and the caller waits for all of them.
+/// What each of `readers` selects, in their order: the readers split
+/// into runs, each looked up on a thread of its own, up to one per core,
+/// as they hold disjoint data and the caller waits for all of them.
 fn select_each<'b>(
     readers: &[&'b dyn Reader],
     matchers: &[Matcher],
     mint: i64,
     maxt: i64,
 ) -> Vec<Result<Vec<(Labels, Chunks<'b>)>, crate::Error>> {
-    let select = |r: &&'b dyn Reader| r.select(matchers, mint, maxt);
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(readers.len());
-    if threads <= 1 {
-        return readers.iter().map(select).collect();
-    }
-    // reader `j` on thread `j % threads`, the first share on this thread
-    let share = |k: usize| {
-        let select = &select;
-        move || {
-            readers
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| j % threads == k)
-                .map(|(j, r)| (j, select(r)))
-                .collect::<Vec<_>>()
-        }
+        .min(readers.len())
+        .max(1);
+    let runs: Vec<_> = readers
+        .chunks(readers.len().div_ceil(threads).max(1))
+        .collect();
+    let select = |run: &[&'b dyn Reader]| -> Vec<_> {
+        run.iter().map(|r| r.select(matchers, mint, maxt)).collect()
     };
-    let mut done: Vec<_> = std::thread::scope(|scope| {
-        let others: Vec<_> = (1..threads).map(|k| scope.spawn(share(k))).collect();
-        let mut all = share(0)();
-        for h in others {
-            match h.join() {
-                Ok(part) => all.extend(part),
-                Err(e) => std::panic::resume_unwind(e),
-            }
-        }
-        all
-    });
-    done.sort_by_key(|(j, _)| *j);
-    done.into_iter().map(|(_, r)| r).collect()
+    on_threads(runs, select).into_iter().flatten().collect()
 }
 
 impl Querier for DbQuerier<'_> {

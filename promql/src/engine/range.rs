@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use tsdb::labels::{Labels, METRIC_NAME};
+use tsdb::parallel::on_threads;
 
 use super::aggregate::{kahan_add, MeanAcc};
 use super::selector::{key, LoadedSeries};
@@ -805,19 +806,8 @@ fn accumulate<A: Acc>(input: &RangeVec, group_of: &[u32], groups: usize) -> Rows
     let per = n.div_ceil(threads);
     let ranges: Vec<std::ops::Range<usize>> =
         (0..n).step_by(per).map(|a| a..(a + per).min(n)).collect();
-    let parts: Vec<Rows<A>> = std::thread::scope(|scope| {
-        let others: Vec<_> = ranges[1..]
-            .iter()
-            .map(|r| scope.spawn(|| accumulate_steps::<A>(input, group_of, groups, r.clone())))
-            .collect();
-        let mut parts = vec![accumulate_steps(input, group_of, groups, ranges[0].clone())];
-        for h in others {
-            match h.join() {
-                Ok(p) => parts.push(p),
-                Err(e) => std::panic::resume_unwind(e),
-            }
-        }
-        parts
+    let parts: Vec<Rows<A>> = on_threads(ranges.clone(), |r| {
+        accumulate_steps::<A>(input, group_of, groups, r)
     });
     let mut rows = Rows {
         accs: vec![A::default(); groups * n],

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use std::time::Instant;
 use tsdb::labels::{Labels, Matcher};
+use tsdb::parallel::on_threads;
 
 use tsdb::read::{HistogramSample, Querier, Sample, SampleIterator};
 
@@ -97,30 +98,6 @@ pub(crate) fn in_parts<R: Send>(
 /// may take fewer): all of them when one thread is enough.
 pub(crate) fn part_len(series: &[LoadedSeries]) -> usize {
     series.len().div_ceil(threads_for(series)).max(1)
-}
-
-/// `f` over each of `jobs`, the first on this thread and each other on a
-/// thread of its own, with the results in order.
-pub(crate) fn on_threads<T: Send, R: Send>(jobs: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
-    let mut jobs = jobs.into_iter();
-    let Some(first) = jobs.next() else {
-        return Vec::new();
-    };
-    if jobs.len() == 0 {
-        return vec![f(first)];
-    }
-    let f = &f;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = jobs.map(|j| scope.spawn(move || f(j))).collect();
-        let mut out = vec![f(first)];
-        for h in handles {
-            match h.join() {
-                Ok(r) => out.push(r),
-                Err(e) => std::panic::resume_unwind(e),
-            }
-        }
-        out
-    })
 }
 
 /// How many threads to give `series`: more than one only when they hold

@@ -5,8 +5,9 @@
 use std::sync::Mutex;
 
 use tsdb::labels::Labels;
+use tsdb::parallel::on_threads;
 
-use super::super::selector::{on_threads, part_len, LoadedSeries};
+use super::super::selector::{part_len, LoadedSeries};
 use super::RangeVec;
 use crate::error::Error;
 
