@@ -138,14 +138,22 @@ pub fn write_timestamp(out: &mut String, ms: i64) {
 
 /// Appends a label set as a JSON object.
 pub fn write_labels(out: &mut String, labels: &tsdb::labels::Labels) {
+    write_pairs(
+        out,
+        labels.iter().map(|l| (l.name.as_str(), l.value.as_str())),
+    );
+}
+
+/// Appends a label set given as `(name, value)` pairs as a JSON object.
+pub fn write_pairs<'a>(out: &mut String, pairs: impl Iterator<Item = (&'a str, &'a str)>) {
     out.push('{');
-    for (i, l) in labels.iter().enumerate() {
+    for (i, (name, value)) in pairs.enumerate() {
         if i > 0 {
             out.push(',');
         }
-        json_str(out, &l.name);
+        json_str(out, name);
         out.push(':');
-        json_str(out, &l.value);
+        json_str(out, value);
     }
     out.push('}');
 }

@@ -1,10 +1,11 @@
 //! `/api/v1/series`, `/api/v1/labels`, `/api/v1/label/<name>/values`.
 
-use tsdb::labels::{Labels, Matcher};
+use tsdb::labels::Matcher;
+use tsdb::packed::PackedLabels;
 use tsdb::read::Queryable;
 
 use super::params::{time_param, Params, MAX_TIME_MS, MIN_TIME_MS};
-use super::response::{json_str, write_labels, ApiError, ErrorType};
+use super::response::{json_str, write_pairs, ApiError, ErrorType};
 use super::Answer;
 use crate::app::App;
 
@@ -151,7 +152,7 @@ pub fn series(app: &App, p: &Params) -> Result<Answer, ApiError> {
     }
     let limit = limit_param(p)?;
     let q = app.db.querier(start, end).map_err(storage_error)?;
-    let mut all: Vec<Labels> = Vec::new();
+    let mut all: Vec<PackedLabels> = Vec::new();
     for m in &sets {
         all.extend(q.series_labels(m).map_err(storage_error)?);
     }
@@ -170,7 +171,7 @@ pub fn series(app: &App, p: &Params) -> Result<Answer, ApiError> {
         if i > 0 {
             s.push(',');
         }
-        write_labels(&mut s, l);
+        write_pairs(&mut s, l.iter());
     }
     s.push(']');
     Ok(Answer {

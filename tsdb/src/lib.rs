@@ -37,7 +37,7 @@ pub mod histogram;
 mod histstore;
 mod journal;
 pub mod labels;
-mod packed;
+pub mod packed;
 pub mod parallel;
 mod postings;
 pub mod prom;

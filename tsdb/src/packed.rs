@@ -16,11 +16,11 @@ use crate::labels::{hash_pairs, Label, Labels, Matcher};
 /// A label set packed into one allocation (sorted by name, names unique,
 /// values non-empty, as [`Labels`]).
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) struct PackedLabels(Box<str>);
+pub struct PackedLabels(Box<str>);
 
 impl PackedLabels {
     /// Packs a label set.
-    pub(crate) fn new(labels: &Labels) -> Self {
+    pub fn new(labels: &Labels) -> Self {
         Self::from_sorted_pairs(labels.iter().map(|l| (l.name.as_str(), l.value.as_str())))
     }
 
@@ -37,13 +37,30 @@ impl PackedLabels {
         PackedLabels(buf.into_boxed_str())
     }
 
+    /// Packs pairs of byte strings that satisfy the invariants of
+    /// [`Labels`] once read as strings; `None` if they are not UTF-8 (the
+    /// whole is checked once, not string by string).
+    pub(crate) fn from_sorted_byte_pairs<'a>(
+        pairs: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone,
+    ) -> Option<Self> {
+        let size: usize = pairs.clone().map(|(n, v)| n.len() + v.len() + 2).sum();
+        let mut buf = Vec::with_capacity(size);
+        for (n, v) in pairs {
+            put_bytes(&mut buf, n);
+            put_bytes(&mut buf, v);
+        }
+        String::from_utf8(buf)
+            .ok()
+            .map(|s| PackedLabels(s.into_boxed_str()))
+    }
+
     /// The labels in name order, as `(name, value)`.
-    pub(crate) fn iter(&self) -> Pairs<'_> {
+    pub fn iter(&self) -> Pairs<'_> {
         Pairs(&self.0)
     }
 
     /// The value of `name`, if present.
-    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+    pub fn get(&self, name: &str) -> Option<&str> {
         for (n, v) in self.iter() {
             match n.cmp(name) {
                 Ordering::Less => continue,
@@ -55,7 +72,7 @@ impl PackedLabels {
     }
 
     /// Unpacks into a [`Labels`].
-    pub(crate) fn to_labels(&self) -> Labels {
+    pub fn to_labels(&self) -> Labels {
         Labels::from_sorted(self.iter().map(|(n, v)| Label::new(n, v)).collect())
     }
 
@@ -137,6 +154,17 @@ impl std::fmt::Debug for PackedLabels {
     }
 }
 
+/// [`put`] for bytes: the same length prefix, then the bytes.
+fn put_bytes(buf: &mut Vec<u8>, s: &[u8]) {
+    let mut n = s.len();
+    while n >= 0x40 {
+        buf.push(0x40 | (n & 0x3f) as u8);
+        n >>= 6;
+    }
+    buf.push(n as u8);
+    buf.extend_from_slice(s);
+}
+
 fn put(buf: &mut String, s: &str) {
     let mut n = s.len();
     while n >= 0x40 {
@@ -149,7 +177,7 @@ fn put(buf: &mut String, s: &str) {
 
 /// The pairs of a [`PackedLabels`].
 #[derive(Clone)]
-pub(crate) struct Pairs<'a>(&'a str);
+pub struct Pairs<'a>(&'a str);
 
 impl<'a> Pairs<'a> {
     fn string(&mut self) -> &'a str {
@@ -192,6 +220,15 @@ mod tests {
     use crate::labels::MatchOp;
 
     #[test]
+    fn byte_pairs_must_be_utf8() {
+        let pairs = [(&b"__name__"[..], &b"up"[..]), (&b"job"[..], &b"\xff"[..])];
+        assert_eq!(
+            PackedLabels::from_sorted_byte_pairs(pairs.into_iter()),
+            None
+        );
+    }
+
+    #[test]
     fn agrees_with_labels() {
         let long = "v".repeat(300);
         let sets = [
@@ -217,6 +254,11 @@ mod tests {
         for a in &sets {
             let pa = PackedLabels::new(a);
             assert_eq!(&pa.to_labels(), a);
+            let bytes = a.iter().map(|l| (l.name.as_bytes(), l.value.as_bytes()));
+            assert_eq!(
+                PackedLabels::from_sorted_byte_pairs(bytes),
+                Some(pa.clone())
+            );
             assert_eq!(pa.hash64(), a.hash64());
             for l in a {
                 assert_eq!(pa.get(&l.name), Some(l.value.as_str()));

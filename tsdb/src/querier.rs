@@ -12,6 +12,7 @@ use crate::block::Block;
 use crate::db::Db;
 use crate::head::Head;
 use crate::labels::{Labels, Matcher};
+use crate::packed::PackedLabels;
 use crate::parallel::on_threads;
 use crate::read::{
     HistogramSample, Querier, ReadError, Sample, SampleIterator, Series, VecIterator,
@@ -522,8 +523,9 @@ impl Querier for DbQuerier<'_> {
         )
     }
 
-    fn series_labels(&self, matchers: &[Matcher]) -> Result<Vec<Labels>, ReadError> {
-        let mut lists = vec![self.hist_series(matchers)];
+    fn series_labels(&self, matchers: &[Matcher]) -> Result<Vec<PackedLabels>, ReadError> {
+        let hist = self.hist_series(matchers);
+        let mut lists = vec![hist.iter().map(PackedLabels::new).collect()];
         for r in self.readers() {
             lists.push(
                 r.series(matchers, self.mint, self.maxt)

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::histogram::FloatHistogram;
 use crate::labels::{Labels, Matcher};
+use crate::packed::PackedLabels;
 
 /// An error while reading storage.
 #[derive(Debug, thiserror::Error)]
@@ -128,14 +129,16 @@ pub trait Querier: Send {
     fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, ReadError>;
 
     /// Label sets of the series matching all `matchers` that have samples
-    /// in the querier's range, sorted, each once. Stores that can answer without
-    /// decoding samples override this.
-    fn series_labels(&self, matchers: &[Matcher]) -> Result<Vec<Labels>, ReadError> {
+    /// in the querier's range, sorted, each once, packed (one allocation
+    /// each). Stores that can answer without decoding samples override
+    /// this.
+    fn series_labels(&self, matchers: &[Matcher]) -> Result<Vec<PackedLabels>, ReadError> {
         Ok(self
             .select(matchers)?
             .into_iter()
             .filter_map(|mut s| {
-                (s.samples.next().is_some() || !s.histograms.is_empty()).then_some(s.labels)
+                (s.samples.next().is_some() || !s.histograms.is_empty())
+                    .then(|| PackedLabels::new(&s.labels))
             })
             .collect())
     }

@@ -9,6 +9,7 @@
 use crate::chunkenc::ChunkIter;
 use crate::head::ChunkCopies;
 use crate::labels::{Labels, Matcher};
+use crate::packed::PackedLabels;
 use crate::read::{HistogramSample, Sample};
 use crate::Error;
 
@@ -60,8 +61,14 @@ pub(crate) trait Reader: Sync {
     ) -> Result<Vec<(Labels, Chunks<'_>)>, Error>;
 
     /// Label sets of the series [`Reader::select`] would give, without
-    /// their chunks.
-    fn series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Labels>, Error>;
+    /// their chunks, packed (one allocation each: most of them are the
+    /// same in every reader, and only the union is unpacked).
+    fn series(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<PackedLabels>, Error>;
 
     /// Sorted, unique label names of the series matching all `matchers`
     /// (of all series when empty).

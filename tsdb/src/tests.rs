@@ -1314,7 +1314,7 @@ fn histograms_go_into_blocks_merge_and_go_with_retention() {
         assert_eq!(
             q.series_labels(&[Matcher::equal("kind", "stopped")])
                 .unwrap(),
-            [kind("stopped")]
+            [crate::packed::PackedLabels::new(&kind("stopped"))]
         );
         let q = db.querier(start, start + hour).unwrap();
         assert_eq!(

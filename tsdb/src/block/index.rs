@@ -19,6 +19,7 @@ use super::format::{
 use crate::encoding::crc32c;
 use crate::fs::ReadMap;
 use crate::labels::{Label, Labels};
+use crate::packed::PackedLabels;
 use crate::Error;
 
 /// A chunk's place in a series record.
@@ -157,7 +158,11 @@ impl Index {
 
     /// The bytes of symbol `r`.
     pub(crate) fn symbol_bytes(&self, r: u32) -> Result<&[u8], Error> {
-        let sec = self.section(Section::Symbols)?;
+        self.symbol_in(self.section(Section::Symbols)?, r)
+    }
+
+    /// The bytes of symbol `r` in `sec`, the symbols section.
+    fn symbol_in<'a>(&self, sec: &'a [u8], r: u32) -> Result<&'a [u8], Error> {
         let base = self.toc[Section::Symbols as usize].offset;
         if r >= self.n_symbols {
             return Err(self.err(base, format!("symbol ref {r} out of range")));
@@ -320,15 +325,43 @@ impl Index {
     /// The labels of a series record, checked: names strictly increasing,
     /// values non-empty.
     pub(crate) fn labels(&self, rec: &SeriesRecord) -> Result<Labels, Error> {
-        let mut out: Vec<Label> = Vec::with_capacity(rec.labels.len());
+        Ok(Labels::from_sorted(
+            self.label_strs(rec)?
+                .into_iter()
+                .map(|(n, v)| Label::new(n, v))
+                .collect(),
+        ))
+    }
+
+    /// [`Index::labels`], packed into one allocation (the symbols section
+    /// is looked up once, and the strings checked as UTF-8 all at once).
+    pub(crate) fn packed_labels(&self, rec: &SeriesRecord) -> Result<PackedLabels, Error> {
+        let sec = self.section(Section::Symbols)?;
+        let symbol = |r: u32| self.symbol_in(sec, r);
+        let mut pairs: Vec<(&[u8], &[u8])> = Vec::with_capacity(rec.labels.len());
         for &(n, v) in &rec.labels {
-            let (name, value) = (self.symbol(n)?, self.symbol(v)?);
-            if value.is_empty() || out.last().is_some_and(|l| l.name.as_str() >= name) {
+            let (name, value) = (symbol(n)?, symbol(v)?);
+            if value.is_empty() || pairs.last().is_some_and(|l| l.0 >= name) {
                 return Err(self.err(0, "series labels not sorted or empty value"));
             }
-            out.push(Label::new(name, value));
+            pairs.push((name, value));
         }
-        Ok(Labels::from_sorted(out))
+        PackedLabels::from_sorted_byte_pairs(pairs.into_iter())
+            .ok_or_else(|| self.err(0, "series labels are not UTF-8"))
+    }
+
+    /// The names and values of a series record, checked as
+    /// [`Index::labels`] says.
+    fn label_strs(&self, rec: &SeriesRecord) -> Result<Vec<(&str, &str)>, Error> {
+        let mut out: Vec<(&str, &str)> = Vec::with_capacity(rec.labels.len());
+        for &(n, v) in &rec.labels {
+            let (name, value) = (self.symbol(n)?, self.symbol(v)?);
+            if value.is_empty() || out.last().is_some_and(|l| l.0 >= name) {
+                return Err(self.err(0, "series labels not sorted or empty value"));
+            }
+            out.push((name, value));
+        }
+        Ok(out)
     }
 }
 

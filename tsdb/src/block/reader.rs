@@ -22,6 +22,7 @@ use crate::chunkenc::{
 use crate::encoding::{crc32c, Cursor};
 use crate::fs::ReadMap;
 use crate::labels::{Labels, Matcher};
+use crate::packed::PackedLabels;
 use crate::reader::{Chunks, HistogramReader, MappedChunk, Reader};
 use crate::Error;
 
@@ -519,12 +520,21 @@ impl Reader for Block {
             .collect())
     }
 
-    fn series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Labels>, Error> {
-        // the chunks are read (and checked) as a select reads them
-        Ok(Block::select(self, matchers, mint, maxt)?
-            .into_iter()
-            .map(|(l, _)| l)
-            .collect())
+    fn series(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<PackedLabels>, Error> {
+        // the index alone: a chunk's times are in its series record
+        let mut out = Vec::new();
+        for pos in postings_for_matchers(&self.index, matchers)? {
+            let rec = self.index.series(pos)?;
+            if rec.chunks.iter().any(|c| c.maxt >= mint && c.mint <= maxt) {
+                out.push(self.index.packed_labels(&rec)?);
+            }
+        }
+        Ok(out)
     }
 
     fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, Error> {

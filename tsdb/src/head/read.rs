@@ -8,6 +8,7 @@ use super::{Head, MemSeries};
 use crate::chunkenc::ChunkIter;
 use crate::chunks::DATA_SIZE;
 use crate::labels::{Labels, Matcher};
+use crate::packed::PackedLabels;
 use crate::read::Sample;
 use crate::reader::{sorted_unique, Chunks, HistogramReader, Reader};
 use crate::Error;
@@ -141,12 +142,17 @@ impl Reader for Head {
             .collect())
     }
 
-    fn series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Labels>, Error> {
+    fn series(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<PackedLabels>, Error> {
         Ok(self
             .matching(matchers)
             .into_iter()
             .filter(|s| Head::series_overlaps(s, mint, maxt))
-            .map(|s| s.labels.to_labels())
+            .map(|s| s.labels.clone())
             .collect())
     }
 

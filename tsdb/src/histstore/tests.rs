@@ -199,7 +199,7 @@ fn through_the_database_beside_float_samples() {
     assert_eq!(q.label_values("job", &[]).unwrap(), vec!["a", "b"]);
     assert_eq!(
         q.series_labels(&[Matcher::equal("job", "b")]).unwrap(),
-        vec![only.clone()]
+        vec![crate::packed::PackedLabels::new(&only)]
     );
     // a snapshot holds them too
     let name = db.snapshot(false).unwrap();
