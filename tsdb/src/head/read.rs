@@ -2,13 +2,14 @@
 //! copies of their chunks.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use super::ChunkMeta;
 use super::{Head, MemSeries};
 use crate::chunkenc::ChunkIter;
 use crate::chunks::DATA_SIZE;
 use crate::labels::{Labels, Matcher};
-use crate::packed::PackedLabels;
+use crate::packed::{sort_by_packed, PackedLabels};
 use crate::read::Sample;
 use crate::reader::{sorted_unique, Chunks, HistogramReader, Reader};
 use crate::Error;
@@ -88,16 +89,15 @@ impl Head {
     }
 
     /// The series matching all `matchers`, in label order.
-    pub(crate) fn matching(&self, matchers: &[Matcher]) -> Vec<std::sync::Arc<MemSeries>> {
+    pub(crate) fn matching(&self, matchers: &[Matcher]) -> Vec<Arc<MemSeries>> {
         let ids = self.postings.read().candidates(matchers);
-        let mut series: Vec<_> = self
+        let series: Vec<_> = self
             .series_for(&ids)
             .into_iter()
             .filter(|s| s.labels.matches_all(matchers))
             .collect();
         // each label set is one series of the head
-        series.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
-        series
+        sort_by_packed(series, |s| &s.labels)
     }
 
     /// Whether any chunk of the series overlaps `[mint, maxt]`.
