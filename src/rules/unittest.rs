@@ -44,6 +44,7 @@ pub mod notation;
 #[path = "unittest/tests.rs"]
 mod tests;
 
+use super::file::scalar_value;
 use notation::{expand_values, float_e, go_duration, labels_string, parse_series, Point};
 
 /// The default `evaluation_interval`.
@@ -51,16 +52,6 @@ pub const DEFAULT_EVALUATION_INTERVAL: Duration = Duration::from_secs(60);
 
 // ---------------------------------------------------------------------
 // The test file format.
-
-fn scalar_value(v: serde_yaml::Value) -> Result<String, String> {
-    match v {
-        serde_yaml::Value::Null => Ok(String::new()),
-        serde_yaml::Value::String(s) => Ok(s),
-        serde_yaml::Value::Number(n) => Ok(n.to_string()),
-        serde_yaml::Value::Bool(b) => Ok(b.to_string()),
-        _ => Err("expected a string".into()),
-    }
-}
 
 /// A YAML scalar (string, number, bool) read as a string; null is empty.
 fn scalar<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
