@@ -369,7 +369,8 @@ fn recording_rules_chain_and_mark_stale() {
                 ..Default::default()
             }
         )
-        .unwrap_err(),
+        .unwrap_err()
+        .to_string(),
         "invalid parameter \"type\": not supported value \"x\""
     );
     assert_eq!(alerts_json(&groups), r#"{"alerts":[]}"#);
