@@ -13,6 +13,49 @@ use crate::scrape::ScrapeManager;
 
 pub use tsdb::time::now_ms;
 
+/// Why the configuration file could not be reloaded; the running
+/// configuration stays in force.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The file could not be read or is not valid.
+    #[error("error loading config from {file:?}: {err}")]
+    Load {
+        /// `--config.file`.
+        file: String,
+        /// Why.
+        err: Box<crate::config::ConfigError>,
+    },
+    /// The rule files could not be loaded.
+    #[error("error loading rules, previous rule set restored: {0}")]
+    Rules(crate::rules::ApplyError),
+    /// The `remote_write` section could not be applied.
+    #[error("one or more errors occurred while applying the new configuration (--config.file={file:?}): {err}")]
+    RemoteWrite {
+        /// `--config.file`.
+        file: String,
+        /// Why.
+        err: Box<crate::remote::write::ApplyError>,
+    },
+    /// The `remote_read` section could not be applied.
+    #[error("one or more errors occurred while applying the new configuration (--config.file={file:?}): {err}")]
+    RemoteRead {
+        /// `--config.file`.
+        file: String,
+        /// Why.
+        err: Box<RemoteReadError>,
+    },
+}
+
+/// A `remote_read` endpoint whose client could not be made.
+#[derive(Debug, thiserror::Error)]
+#[error("remote_read {url}: {err}")]
+pub struct RemoteReadError {
+    /// The endpoint's URL, its secrets redacted.
+    pub url: String,
+    /// Why.
+    pub err: crate::remote::read::error::ClientError,
+}
+
 /// Everything the HTTP handlers and background tasks share.
 pub struct App {
     /// Run-time settings from the flags.
@@ -124,7 +167,7 @@ impl App {
 
     /// Loads the rule files of `cfg` and the alerting settings; on error
     /// the previous rules keep running.
-    pub fn apply_rules(&self, cfg: &crate::config::Config) -> Result<(), String> {
+    pub fn apply_rules(&self, cfg: &crate::config::Config) -> Result<(), crate::rules::ApplyError> {
         let ext = tsdb::labels::Labels::from_pairs(
             &cfg.global.external_labels.iter().collect::<Vec<_>>(),
         );
@@ -145,7 +188,7 @@ impl App {
 
     /// Reloads the configuration file and applies it. On error the running
     /// configuration stays in force.
-    pub fn reload(&self) -> Result<(), String> {
+    pub fn reload(&self) -> Result<(), ReloadError> {
         let _guard = self.reload_lock.lock();
         let start = std::time::Instant::now();
         tracing::info!(filename = %self.config_file, "Loading configuration file");
@@ -161,25 +204,23 @@ impl App {
                 if let Err(e) = self.apply_rules(&cfg) {
                     self.reload_success.store(false, Ordering::Relaxed);
                     tracing::error!(filename = %self.config_file, err = %e, "Error reloading config");
-                    return Err(format!(
-                        "error loading rules, previous rule set restored: {e}"
-                    ));
+                    return Err(ReloadError::Rules(e));
                 }
-                if let Err(e) = self.remote_write.apply(&cfg, &self.config_dir()) {
+                if let Err(err) = self.remote_write.apply(&cfg, &self.config_dir()) {
                     self.reload_success.store(false, Ordering::Relaxed);
-                    tracing::error!(filename = %self.config_file, err = %e, "Error reloading config");
-                    return Err(format!(
-                        "one or more errors occurred while applying the new configuration (--config.file={:?}): {e}",
-                        self.config_file
-                    ));
+                    tracing::error!(filename = %self.config_file, err = %err, "Error reloading config");
+                    return Err(ReloadError::RemoteWrite {
+                        file: self.config_file.clone(),
+                        err: Box::new(err),
+                    });
                 }
-                if let Err(e) = self.apply_remote_read(&cfg) {
+                if let Err(err) = self.apply_remote_read(&cfg) {
                     self.reload_success.store(false, Ordering::Relaxed);
-                    tracing::error!(filename = %self.config_file, err = %e, "Error reloading config");
-                    return Err(format!(
-                        "one or more errors occurred while applying the new configuration (--config.file={:?}): {e}",
-                        self.config_file
-                    ));
+                    tracing::error!(filename = %self.config_file, err = %err, "Error reloading config");
+                    return Err(ReloadError::RemoteRead {
+                        file: self.config_file.clone(),
+                        err: Box::new(err),
+                    });
                 }
                 self.scrape.apply_config(&cfg, &self.config_dir());
                 self.apply_retention(&cfg);
@@ -194,13 +235,13 @@ impl App {
                 );
                 Ok(())
             }
-            Err(e) => {
+            Err(err) => {
                 self.reload_success.store(false, Ordering::Relaxed);
-                tracing::error!(filename = %self.config_file, err = %e, "Error reloading config");
-                Err(format!(
-                    "error loading config from {:?}: {e}",
-                    self.config_file
-                ))
+                tracing::error!(filename = %self.config_file, err = %err, "Error reloading config");
+                Err(ReloadError::Load {
+                    file: self.config_file.clone(),
+                    err: Box::new(err),
+                })
             }
         }
     }
@@ -287,7 +328,7 @@ impl App {
     }
 
     /// Makes the `remote_read` endpoints of `cfg` part of queries.
-    pub fn apply_remote_read(&self, cfg: &Config) -> Result<(), String> {
+    pub fn apply_remote_read(&self, cfg: &Config) -> Result<(), RemoteReadError> {
         let fanout = if cfg.remote_read.is_empty() {
             None
         } else {
@@ -295,7 +336,10 @@ impl App {
             for r in &cfg.remote_read {
                 readers.push(Arc::new(
                     crate::remote::read::client::RemoteReader::new(r, &self.config_dir()).map_err(
-                        |e| format!("remote_read {}: {e}", crate::config::remote::redact(&r.url)),
+                        |err| RemoteReadError {
+                            url: crate::config::remote::redact(&r.url),
+                            err,
+                        },
                     )?,
                 ));
             }

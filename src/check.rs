@@ -102,7 +102,7 @@ const NON_BASE_UNITS: &[(&str, &str)] = &[
 ];
 
 /// Lints a text exposition as promtool's `check metrics` does.
-pub fn lint(body: &[u8]) -> Result<Vec<Problem>, String> {
+pub fn lint(body: &[u8]) -> Result<Vec<Problem>, textparse::ParseError> {
     let mut p = PromParser::new(body);
     // family → (help seen, type)
     let mut families: Vec<(String, bool, MetricType)> = Vec::new();
@@ -115,7 +115,7 @@ pub fn lint(body: &[u8]) -> Result<Vec<Problem>, String> {
             }
         }
     };
-    while let Some(e) = p.next().map_err(|e| e.to_string())? {
+    while let Some(e) = p.next()? {
         match e {
             Entry::Help => {
                 let (n, _) = p.help();

@@ -1,7 +1,7 @@
 //! Why a template could not be parsed or expanded, worded as Go's
-//! `text/template` and Prometheus word it. The parser's messages (Go's)
-//! are carried as text: they are only ever shown; an expansion's errors
-//! keep what they are about (the field, the function, the value).
+//! `text/template` and Prometheus word it. Parse errors and an expansion's
+//! errors keep what they are about (the token, the field, the function,
+//! the value).
 
 use promql::gofmt::go_float;
 
@@ -11,12 +11,12 @@ use crate::gofmt::quote_ascii;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TemplateError {
     /// The text is not a template.
-    #[error("template: {name}:1: {msg}")]
+    #[error("template: {name}:1: {err}")]
     Parse {
         /// The template's name.
         name: String,
         /// What is wrong, as Go says it.
-        msg: String,
+        err: ParseError,
     },
     /// Expanding the template failed.
     #[error("error executing template {name}: template: {name}: executing \"{name}\" {err}")]
@@ -26,6 +26,95 @@ pub enum TemplateError {
         /// What failed.
         err: ExecError,
     },
+}
+
+/// Why a template's text does not parse, as Go's `text/template` says it
+/// (tokens are described as Go describes them).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// `{{/*` without `*/`.
+    #[error("unclosed comment")]
+    UnclosedComment,
+    /// A comment not followed by the closing delimiter.
+    #[error("comment ends before closing delimiter")]
+    CommentEnd,
+    /// An action without `}}`.
+    #[error("unclosed action")]
+    UnclosedAction,
+    /// A raw string without its closing back quote.
+    #[error("unterminated raw quoted string")]
+    UnterminatedRaw,
+    /// A character that starts no token.
+    #[error("unexpected {0:?} in command")]
+    UnexpectedChar(char),
+    /// A numeric escape that is not a character.
+    #[error("invalid syntax in quoted string")]
+    QuotedSyntax,
+    /// A backslash escape Go does not know.
+    #[error("invalid syntax: unknown escape \\{0}")]
+    UnknownEscape(char),
+    /// A quoted string without its closing quote.
+    #[error("unterminated quoted string")]
+    UnterminatedQuoted,
+    /// `{{break}}` or `{{continue}}` outside a `range`.
+    #[error("{{{{{0}}}}} outside {{{{range}}}}")]
+    OutsideRange(String),
+    /// `define`, `template` or `block`.
+    #[error("unsupported template construct {{{{{0}}}}} (flint supports the subset of Go templates rule files use)")]
+    Unsupported(String),
+    /// A token where a text or an action should start.
+    #[error("unexpected {0}")]
+    Unexpected(String),
+    /// A token where an action should end.
+    #[error("unexpected {token} in {context}")]
+    UnexpectedIn {
+        /// The token, as Go describes it.
+        token: String,
+        /// What was being read.
+        context: String,
+    },
+    /// The end of the text where an action should end.
+    #[error("unclosed action in {0}")]
+    UnclosedActionIn(String),
+    /// The end of the text inside `if`, `range` or `with`.
+    #[error("unexpected EOF in {0}")]
+    Eof(String),
+    /// A second `{{else}}`.
+    #[error("expected end; found {{{{else}}}}")]
+    SecondElse,
+    /// `{{else` followed by something other than a keyword.
+    #[error("unexpected token after else")]
+    AfterElse,
+    /// `{{else` followed by a keyword other than `if` or `with`.
+    #[error("unexpected {0:?} after else")]
+    KeywordAfterElse(String),
+    /// More than two variables declared.
+    #[error("too many declarations in command")]
+    TooManyDeclarations,
+    /// A pipeline without a command.
+    #[error("missing value for {0}")]
+    MissingValue(String),
+    /// A variable not declared.
+    #[error("undefined variable \"{0}\"")]
+    UndefinedVariable(String),
+    /// `(` without `)`.
+    #[error("unclosed left paren")]
+    UnclosedParen,
+    /// `nil` as a command.
+    #[error("nil is not a command")]
+    NilCommand,
+    /// A function not defined.
+    #[error("function {} not defined", quote_ascii(.0))]
+    UndefinedFunction(String),
+    /// A number that does not parse.
+    #[error("bad number syntax: {0:?}")]
+    Number(String),
+    /// `{{end}}` outside any block.
+    #[error("unexpected {{{{end}}}}")]
+    End,
+    /// `{{else}}` outside any block.
+    #[error("unexpected {{{{else}}}}")]
+    Else,
 }
 
 /// Why an expansion failed.

@@ -24,7 +24,7 @@ pub mod gofmt;
 pub mod parse;
 pub mod value;
 
-pub use error::{ExecError, TemplateError, ValueError};
+pub use error::{ExecError, ParseError, TemplateError, ValueError};
 pub use exec::Env;
 pub use parse::Template;
 pub use value::{AlertData, Sample, Value};

@@ -10,7 +10,7 @@
 //! refused at parse time with an error naming them.
 
 use crate::gofmt::quote_ascii;
-use crate::TemplateError;
+use crate::{ParseError, TemplateError};
 
 /// The functions a template may call.
 pub const FUNCTIONS: &[&str] = &[
@@ -124,7 +124,7 @@ fn is_space(c: char) -> bool {
 
 /// Splits `src` into text and action tokens, applying trim markers and
 /// dropping comments.
-fn lex(src: &str) -> Result<Vec<Tok>, String> {
+fn lex(src: &str) -> Result<Vec<Tok>, ParseError> {
     let mut toks = Vec::new();
     let mut rest = src;
     let mut trim_next = false;
@@ -152,7 +152,7 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
         }
         let trimmed = a.trim_start_matches(is_space);
         if trimmed.starts_with("/*") {
-            let end = trimmed.find("*/").ok_or("unclosed comment")?;
+            let end = trimmed.find("*/").ok_or(ParseError::UnclosedComment)?;
             let after_c = &trimmed[end + 2..];
             if let Some(r) = after_c.strip_prefix("}}") {
                 trim_next = false;
@@ -161,7 +161,7 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
                 trim_next = true;
                 rest = r;
             } else {
-                return Err("comment ends before closing delimiter".into());
+                return Err(ParseError::CommentEnd);
             }
             continue;
         }
@@ -175,13 +175,13 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
 
 /// Lexes one action up to and including `}}`; returns the rest and
 /// whether the closing delimiter trims.
-fn lex_action<'a>(mut s: &'a str, toks: &mut Vec<Tok>) -> Result<(&'a str, bool), String> {
+fn lex_action<'a>(mut s: &'a str, toks: &mut Vec<Tok>) -> Result<(&'a str, bool), ParseError> {
     loop {
         let t = s.trim_start_matches(is_space);
         let had_space = t.len() != s.len();
         s = t;
         if s.is_empty() {
-            return Err("unclosed action".into());
+            return Err(ParseError::UnclosedAction);
         }
         if let Some(r) = s.strip_prefix("}}") {
             return Ok((r, false));
@@ -236,7 +236,7 @@ fn lex_action<'a>(mut s: &'a str, toks: &mut Vec<Tok>) -> Result<(&'a str, bool)
                 s = r;
             }
             '`' => {
-                let end = s[1..].find('`').ok_or("unterminated raw quoted string")?;
+                let end = s[1..].find('`').ok_or(ParseError::UnterminatedRaw)?;
                 toks.push(Tok::Str(s[1..1 + end].to_string()));
                 s = &s[end + 2..];
             }
@@ -279,7 +279,7 @@ fn lex_action<'a>(mut s: &'a str, toks: &mut Vec<Tok>) -> Result<(&'a str, bool)
                 toks.push(Tok::Ident(w.to_string()));
                 s = r;
             }
-            c => return Err(format!("unexpected {c:?} in command")),
+            c => return Err(ParseError::UnexpectedChar(c)),
         }
     }
 }
@@ -298,7 +298,7 @@ fn lex_path(mut s: &str) -> (Vec<String>, &str) {
     (path, s)
 }
 
-fn lex_quoted(s: &str) -> Result<(String, &str), String> {
+fn lex_quoted(s: &str) -> Result<(String, &str), ParseError> {
     let mut out = String::new();
     let mut it = s.char_indices().skip(1);
     while let Some((i, c)) = it.next() {
@@ -328,17 +328,17 @@ fn lex_quoted(s: &str) -> Result<(String, &str), String> {
                         for _ in 0..n {
                             hex.push(it.next().map(|(_, c)| c).unwrap_or(' '));
                         }
-                        let cp = u32::from_str_radix(&hex, 16)
-                            .map_err(|_| "invalid syntax in quoted string")?;
-                        out.push(char::from_u32(cp).ok_or("invalid syntax in quoted string")?);
+                        let cp =
+                            u32::from_str_radix(&hex, 16).map_err(|_| ParseError::QuotedSyntax)?;
+                        out.push(char::from_u32(cp).ok_or(ParseError::QuotedSyntax)?);
                     }
-                    _ => return Err(format!("invalid syntax: unknown escape \\{e}")),
+                    _ => return Err(ParseError::UnknownEscape(e)),
                 }
             }
             c => out.push(c),
         }
     }
-    Err("unterminated quoted string".into())
+    Err(ParseError::UnterminatedQuoted)
 }
 
 struct Parser {
@@ -364,7 +364,7 @@ impl Parser {
         t
     }
 
-    fn list(&mut self, in_range: bool) -> Result<(Vec<Node>, Stop), String> {
+    fn list(&mut self, in_range: bool) -> Result<(Vec<Node>, Stop), ParseError> {
         let mut nodes = Vec::new();
         while let Some(t) = self.next() {
             match t {
@@ -401,7 +401,7 @@ impl Parser {
                             }
                             "break" | "continue" => {
                                 if !in_range {
-                                    return Err(format!("{{{{{kw}}}}} outside {{{{range}}}}"));
+                                    return Err(ParseError::OutsideRange(kw));
                                 }
                                 self.pos += 1;
                                 self.expect_close(&kw)?;
@@ -413,9 +413,7 @@ impl Parser {
                                 continue;
                             }
                             "define" | "template" | "block" => {
-                                return Err(format!(
-                                    "unsupported template construct {{{{{kw}}}}} (flint supports the subset of Go templates rule files use)"
-                                ));
+                                return Err(ParseError::Unsupported(kw));
                             }
                             _ => {}
                         }
@@ -424,45 +422,48 @@ impl Parser {
                     self.expect_close("command")?;
                     nodes.push(Node::Action(pipe));
                 }
-                t => return Err(format!("unexpected {t:?}")),
+                t => return Err(ParseError::Unexpected(format!("{t:?}"))),
             }
         }
         Ok((nodes, Stop::Eof))
     }
 
-    fn expect_close(&mut self, ctx: &str) -> Result<(), String> {
+    fn expect_close(&mut self, ctx: &str) -> Result<(), ParseError> {
         match self.next() {
             Some(Tok::Close) => Ok(()),
-            Some(t) => Err(format!("unexpected {} in {ctx}", tok_desc(&t))),
-            None => Err(format!("unclosed action in {ctx}")),
+            Some(t) => Err(ParseError::UnexpectedIn {
+                token: tok_desc(&t),
+                context: ctx.to_string(),
+            }),
+            None => Err(ParseError::UnclosedActionIn(ctx.to_string())),
         }
     }
 
-    fn control(&mut self, kw: &str, in_range: bool) -> Result<Node, String> {
+    fn control(&mut self, kw: &str, in_range: bool) -> Result<Node, ParseError> {
         let nvars = self.vars.len();
         let pipe = self.pipeline(kw, kw == "range")?;
         self.expect_close(kw)?;
         let body_in_range = in_range || kw == "range";
         let (body, end) = self.list(body_in_range)?;
         let els = match end {
-            Stop::Eof => return Err(format!("unexpected EOF in {kw}")),
+            Stop::Eof => return Err(ParseError::Eof(kw.to_string())),
             Stop::End => Vec::new(),
             Stop::Else(None) => {
                 let (els, end) = self.list(in_range)?;
                 match end {
                     Stop::End => els,
-                    Stop::Else(_) => return Err("expected end; found {{else}}".into()),
-                    Stop::Eof => return Err(format!("unexpected EOF in {kw}")),
+                    Stop::Else(_) => return Err(ParseError::SecondElse),
+                    Stop::Eof => return Err(ParseError::Eof(kw.to_string())),
                 }
             }
             Stop::Else(Some(rest)) => {
                 // Re-enter with the `else` action's remainder as a new
                 // control action sharing our `end`.
                 let Some(Tok::Ident(nkw)) = rest.first().cloned() else {
-                    return Err("unexpected token after else".into());
+                    return Err(ParseError::AfterElse);
                 };
                 if nkw != "if" && nkw != "with" {
-                    return Err(format!("unexpected {nkw:?} after else"));
+                    return Err(ParseError::KeywordAfterElse(nkw));
                 }
                 let mut inject = rest[1..].to_vec();
                 inject.push(Tok::Close);
@@ -480,7 +481,7 @@ impl Parser {
         })
     }
 
-    fn pipeline(&mut self, ctx: &str, multi_decl: bool) -> Result<Pipe, String> {
+    fn pipeline(&mut self, ctx: &str, multi_decl: bool) -> Result<Pipe, ParseError> {
         let mut decl = Vec::new();
         let mut assign = false;
         // declarations: `$x :=`, `$x =`, `$i, $e :=`
@@ -508,7 +509,7 @@ impl Parser {
             }
         }
         if decl.len() > 2 {
-            return Err("too many declarations in command".into());
+            return Err(ParseError::TooManyDeclarations);
         }
         let mut cmds = Vec::new();
         loop {
@@ -523,7 +524,7 @@ impl Parser {
                 }
             }
             if args.is_empty() {
-                return Err(format!("missing value for {ctx}"));
+                return Err(ParseError::MissingValue(ctx.to_string()));
             }
             cmds.push(args);
             if self.peek() == Some(&Tok::Pipe) {
@@ -535,7 +536,7 @@ impl Parser {
         for d in &decl {
             if assign {
                 if !self.vars.contains(d) {
-                    return Err(format!("undefined variable \"{d}\""));
+                    return Err(ParseError::UndefinedVariable(d.clone()));
                 }
             } else {
                 self.vars.push(d.clone());
@@ -552,12 +553,12 @@ impl Parser {
         Vec::new()
     }
 
-    fn operand(&mut self, t: Tok, first: bool) -> Result<Arg, String> {
+    fn operand(&mut self, t: Tok, first: bool) -> Result<Arg, ParseError> {
         Ok(match t {
             Tok::Field(path) => Arg::Field(path),
             Tok::Var(v, path) => {
                 if !self.vars.contains(&v) {
-                    return Err(format!("undefined variable \"{v}\""));
+                    return Err(ParseError::UndefinedVariable(v));
                 }
                 Arg::Var(v, path)
             }
@@ -567,7 +568,7 @@ impl Parser {
                 let p = self.pipeline("parenthesized pipeline", false)?;
                 match self.next() {
                     Some(Tok::RParen) => {}
-                    _ => return Err("unclosed left paren".into()),
+                    _ => return Err(ParseError::UnclosedParen),
                 }
                 Arg::Sub(Box::new(p), self.chain())
             }
@@ -576,14 +577,19 @@ impl Parser {
                 "false" => Arg::Bool(false),
                 "nil" => {
                     if first {
-                        return Err("nil is not a command".into());
+                        return Err(ParseError::NilCommand);
                     }
                     Arg::Nil
                 }
                 _ if FUNCTIONS.contains(&id.as_str()) => Arg::Func(id),
-                _ => return Err(format!("function {} not defined", quote_ascii(&id))),
+                _ => return Err(ParseError::UndefinedFunction(id)),
             },
-            t => return Err(format!("unexpected {} in operand", tok_desc(&t))),
+            t => {
+                return Err(ParseError::UnexpectedIn {
+                    token: tok_desc(&t),
+                    context: "operand".to_string(),
+                })
+            }
         })
     }
 }
@@ -601,7 +607,7 @@ fn tok_desc(t: &Tok) -> String {
     }
 }
 
-fn parse_number(n: &str) -> Result<Arg, String> {
+fn parse_number(n: &str) -> Result<Arg, ParseError> {
     let is_float = n.contains(['.', 'e', 'E']) && !n.starts_with("0x") && !n.starts_with("0X");
     if !is_float {
         let (neg, digits) = match n.strip_prefix('-') {
@@ -624,7 +630,7 @@ fn parse_number(n: &str) -> Result<Arg, String> {
     n.replace('_', "")
         .parse::<f64>()
         .map(Arg::Float)
-        .map_err(|_| format!("bad number syntax: {n:?}"))
+        .map_err(|_| ParseError::Number(n.to_string()))
 }
 
 /// The variables every alert template starts with (Prometheus defines
@@ -634,9 +640,9 @@ pub const PREDEFINED: &[&str] = &["$", "$labels", "$externalLabels", "$externalU
 impl Template {
     /// Parses `text`; the error reads like Go's (`template: NAME: ...`).
     pub fn parse(name: &str, text: &str) -> Result<Template, TemplateError> {
-        let err = |msg: String| TemplateError::Parse {
+        let err = |err: ParseError| TemplateError::Parse {
             name: name.to_string(),
-            msg,
+            err,
         };
         let toks = lex(text).map_err(err)?;
         let mut p = Parser {
@@ -650,8 +656,8 @@ impl Template {
                 name: name.to_string(),
                 nodes,
             }),
-            Stop::End => Err(err("unexpected {{end}}".into())),
-            Stop::Else(_) => Err(err("unexpected {{else}}".into())),
+            Stop::End => Err(err(ParseError::End)),
+            Stop::Else(_) => Err(err(ParseError::Else)),
         }
     }
 

@@ -169,7 +169,8 @@ impl Runner {
         }
         for (labels, by_time) in groups {
             for (t, h) in by_time {
-                self.store.add_histogram(&labels, t, h.convert()?);
+                self.store
+                    .add_histogram(&labels, t, h.convert().map_err(|e| e.to_string())?);
             }
         }
         Ok(())

@@ -30,6 +30,10 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use tsdb::labels::{Label, Labels};
 
+mod error;
+
+pub use error::{RegexpError, UnknownAction, ValidateError};
+
 /// The default `regex` of a rule.
 const DEFAULT_REGEX: &str = "(.*)";
 /// The default `separator` of a rule.
@@ -112,15 +116,15 @@ impl fmt::Display for Action {
 }
 
 impl FromStr for Action {
-    type Err = String;
+    type Err = UnknownAction;
 
     /// Parses an action name case-insensitively, as Prometheus does.
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, UnknownAction> {
         let lower = s.to_lowercase();
         Action::ALL
             .into_iter()
             .find(|a| a.as_str() == lower)
-            .ok_or_else(|| format!("unknown relabel action {s:?}"))
+            .ok_or_else(|| UnknownAction(s.to_string()))
     }
 }
 
@@ -146,7 +150,7 @@ pub struct Regexp {
 impl Regexp {
     /// Compiles `source` as `^(?s:source)$`. The error reads like
     /// Prometheus's: ``error parsing regexp: <reason>: `<anchored pattern>` ``.
-    pub fn new(source: &str) -> Result<Self, String> {
+    pub fn new(source: &str) -> Result<Self, RegexpError> {
         let anchored = format!("^(?s:{source})$");
         match regex::Regex::new(&anchored) {
             Ok(re) => Ok(Regexp {
@@ -154,10 +158,10 @@ impl Regexp {
                 re,
                 default: false,
             }),
-            Err(e) => Err(format!(
-                "error parsing regexp: {}: `{anchored}`",
-                regex_error_reason(&e)
-            )),
+            Err(e) => Err(RegexpError {
+                reason: regex_error_reason(&e),
+                anchored,
+            }),
         }
     }
 
@@ -329,15 +333,15 @@ fn is_valid_label_name(name: &str) -> bool {
 impl RelabelConfig {
     /// The checks Prometheus makes when it loads a configuration, with its
     /// messages, in its order.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ValidateError> {
         let action = self.action;
         let target = self.target_label.as_str();
         // Prometheus checks this while parsing `source_labels`.
         if let Some(name) = self.source_labels.iter().find(|n| !is_valid_label_name(n)) {
-            return Err(format!("{name:?} is not a valid label name"));
+            return Err(ValidateError::SourceLabel(name.clone()));
         }
         if action == Action::HashMod && self.modulus == 0 {
-            return Err("relabel configuration for hashmod requires non-zero modulus".into());
+            return Err(ValidateError::ZeroModulus);
         }
         let writes_target = matches!(
             action,
@@ -349,9 +353,7 @@ impl RelabelConfig {
                 | Action::DropEqual
         );
         if writes_target && target.is_empty() {
-            return Err(format!(
-                "relabel configuration for {action} action requires 'target_label' value"
-            ));
+            return Err(ValidateError::NoTarget(action));
         }
         // Prometheus checks a templated `replace` target and a literal one
         // separately; under the UTF-8 scheme both are a plain name check.
@@ -362,23 +364,25 @@ impl RelabelConfig {
             Action::Lowercase | Action::Uppercase | Action::KeepEqual | Action::DropEqual
         );
         if (action == Action::Replace || single_target) && !is_valid_label_name(target) {
-            return Err(format!(
-                "{target:?} is invalid 'target_label' for {action} action"
-            ));
+            return Err(ValidateError::Target {
+                target: target.to_string(),
+                action,
+            });
         }
         if single_target && self.replacement != DEFAULT_REPLACEMENT {
-            return Err(format!("'replacement' can not be set for {action} action"));
+            return Err(ValidateError::ReplacementSet(action));
         }
         if action == Action::LabelMap && !is_valid_label_name(&self.replacement) {
-            return Err(format!(
-                "{:?} is invalid 'replacement' for {action} action",
-                self.replacement
-            ));
+            return Err(ValidateError::Replacement {
+                replacement: self.replacement.clone(),
+                action,
+            });
         }
         if action == Action::HashMod && !is_valid_label_name(target) {
-            return Err(format!(
-                "{target:?} is invalid 'target_label' for {action} action"
-            ));
+            return Err(ValidateError::Target {
+                target: target.to_string(),
+                action,
+            });
         }
         if matches!(action, Action::KeepEqual | Action::DropEqual)
             && (!self.regex.is_default()
@@ -386,9 +390,7 @@ impl RelabelConfig {
                 || self.separator != DEFAULT_SEPARATOR
                 || self.replacement != DEFAULT_REPLACEMENT)
         {
-            return Err(format!(
-                "{action} action requires only 'source_labels' and `target_label`, and no other fields"
-            ));
+            return Err(ValidateError::EqualFields(action));
         }
         if matches!(action, Action::LabelDrop | Action::LabelKeep)
             && (!self.source_labels.is_empty()
@@ -397,9 +399,7 @@ impl RelabelConfig {
                 || self.separator != DEFAULT_SEPARATOR
                 || self.replacement != DEFAULT_REPLACEMENT)
         {
-            return Err(format!(
-                "{action} action requires only 'regex', and no other fields"
-            ));
+            return Err(ValidateError::LabelFields(action));
         }
         Ok(())
     }

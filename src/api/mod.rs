@@ -261,7 +261,7 @@ async fn streamed_read(
         let mut sink = |f: Vec<u8>| tx.blocking_send(Ok(Bytes::from(f))).is_ok();
         if let Err(e) = s.frames(db.as_ref(), &mut sink) {
             tracing::error!(component = "web", err = %e, "Error streaming a remote read answer");
-            let _ = tx.blocking_send(Err(e));
+            let _ = tx.blocking_send(Err(e.to_string()));
         }
     });
     let first = match rx.recv().await {

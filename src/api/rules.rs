@@ -30,7 +30,7 @@ pub fn rules(app: &App, p: &Params) -> Result<Answer, ApiError> {
     };
     rules_json(&app.rules.groups(), &f)
         .map(Answer::data)
-        .map_err(ApiError::bad_data)
+        .map_err(|e| ApiError::bad_data(e.to_string()))
 }
 
 /// `GET /api/v1/alerts`.
@@ -166,14 +166,22 @@ fn time_or_zero(ns: Option<i64>) -> String {
         .unwrap_or_else(|| ZERO_TIME.to_string())
 }
 
-/// The `data` of `/api/v1/rules`; `Err` is the `bad_data` message for an
-/// unsupported `type`.
-pub fn rules_json(groups: &[Arc<Group>], f: &RulesFilter) -> Result<String, String> {
+/// Why `/api/v1/rules` has no `data` to answer (answered as `bad_data`).
+#[derive(Debug, thiserror::Error)]
+pub enum RulesJsonError {
+    /// A `type` filter other than `alert` or `record` (lowercased).
+    #[error("invalid parameter \"type\": not supported value {0:?}")]
+    Type(String),
+    /// The answer could not be written as JSON.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+}
+
+/// The `data` of `/api/v1/rules`; `Err` for an unsupported `type`.
+pub fn rules_json(groups: &[Arc<Group>], f: &RulesFilter) -> Result<String, RulesJsonError> {
     let typ = f.typ.as_deref().unwrap_or("").to_ascii_lowercase();
     if !typ.is_empty() && typ != "alert" && typ != "record" {
-        return Err(format!(
-            "invalid parameter \"type\": not supported value {typ:?}"
-        ));
+        return Err(RulesJsonError::Type(typ));
     }
     let (want_alert, want_record) = (typ != "record", typ != "alert");
     let set = |v: &[String]| v.iter().cloned().collect::<HashSet<String>>();
@@ -278,7 +286,7 @@ pub fn rules_json(groups: &[Arc<Group>], f: &RulesFilter) -> Result<String, Stri
     struct Data<'a> {
         groups: Vec<GroupJson<'a>>,
     }
-    serde_json::to_string(&Data { groups: out }).map_err(|e| e.to_string())
+    Ok(serde_json::to_string(&Data { groups: out })?)
 }
 
 /// The `data` of `/api/v1/alerts`: active alerts of every alerting rule,

@@ -201,8 +201,23 @@ fn store_inner(
     }
 }
 
+/// A remote write `Content-Type` that names no message this server knows
+/// (answered with 415).
+#[derive(Debug, thiserror::Error)]
+enum ContentTypeError {
+    /// Not `application/x-protobuf`.
+    #[error("unsupported content type {0:?}")]
+    Unsupported(String),
+    /// A parameter without `=`.
+    #[error("malformed content type parameter {0:?}")]
+    Parameter(String),
+    /// A `proto` parameter naming no known message.
+    #[error("unknown remote write protobuf message {0:?}")]
+    Message(String),
+}
+
 /// The remote write message a `Content-Type` names, or the 415 answer.
-fn message_of(content_type: Option<&str>) -> Result<&'static str, String> {
+fn message_of(content_type: Option<&str>) -> Result<&'static str, ContentTypeError> {
     use crate::config::remote::{PROTO_V1, PROTO_V2};
     let Some(ct) = content_type.filter(|c| !c.trim().is_empty()) else {
         return Ok(PROTO_V1);
@@ -210,18 +225,18 @@ fn message_of(content_type: Option<&str>) -> Result<&'static str, String> {
     let mut parts = ct.split(';');
     let base = parts.next().unwrap_or("").trim();
     if base != "application/x-protobuf" {
-        return Err(format!("unsupported content type {ct:?}"));
+        return Err(ContentTypeError::Unsupported(ct.to_string()));
     }
     let mut proto = PROTO_V1;
     for p in parts {
         let Some((k, v)) = p.trim().split_once('=') else {
-            return Err(format!("malformed content type parameter {p:?}"));
+            return Err(ContentTypeError::Parameter(p.to_string()));
         };
         if k.trim() == "proto" {
             proto = match v.trim() {
                 PROTO_V1 => PROTO_V1,
                 PROTO_V2 => PROTO_V2,
-                other => return Err(format!("unknown remote write protobuf message {other:?}")),
+                other => return Err(ContentTypeError::Message(other.to_string())),
             };
         }
     }

@@ -176,6 +176,9 @@ pub enum CheckError {
         /// The problem.
         err: Box<CheckError>,
     },
+    /// A relabeling rule Prometheus refuses.
+    #[error(transparent)]
+    Relabel(#[from] relabel::ValidateError),
     /// One of Prometheus's other messages, each built where it is checked.
     #[error("{0}")]
     Other(String),

@@ -50,7 +50,63 @@ pub enum ParseError {
     /// flag library's message.
     Syntax(String),
     /// A flag's value is not of its kind.
-    Value(String),
+    Value(ValueError),
+}
+
+/// Why a flag's value was refused, in the wording of the parser Prometheus
+/// uses for the flag's kind.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    /// Not a boolean.
+    #[error("strconv.ParseBool: parsing {0:?}: invalid syntax")]
+    Bool(String),
+    /// Not an integer.
+    #[error("strconv.ParseInt: parsing {0:?}: invalid syntax")]
+    Int(String),
+    /// Not a number.
+    #[error("strconv.ParseFloat: parsing {0:?}: invalid syntax")]
+    Float(String),
+    /// Not a duration in Go's syntax.
+    #[error("time: invalid duration {0:?}")]
+    GoDuration(String),
+    /// Not a duration in Prometheus's syntax.
+    #[error(transparent)]
+    Duration(#[from] crate::config::DurationError),
+    /// Not a byte size.
+    #[error(transparent)]
+    Bytes(#[from] crate::config::ByteSizeError),
+    /// Not a `--log.level`.
+    #[error("unrecognized log level {0}")]
+    LogLevel(String),
+    /// Not a `--log.format`.
+    #[error("unrecognized log format {0}")]
+    LogFormat(String),
+    /// Not one of the flag's words.
+    #[error("enum value must be one of {}, got '{value}'", .words.join(","))]
+    OneOf {
+        /// The words the flag takes.
+        words: &'static [&'static str],
+        /// The value given.
+        value: String,
+    },
+    /// Not one of the words of a flag that takes several.
+    #[error("unknown value {value:?} for flag --{flag}, one of: {}", .words.join(", "))]
+    SomeOf {
+        /// The flag.
+        flag: String,
+        /// The words the flag takes.
+        words: &'static [&'static str],
+        /// The value given.
+        value: String,
+    },
+    /// A word given twice to a flag that takes several.
+    #[error("duplicated {value} flag value, got {} already", .seen.join(", "))]
+    Duplicated {
+        /// The value given again.
+        value: String,
+        /// The values given before it.
+        seen: Vec<String>,
+    },
 }
 
 fn push(p: &mut Parsed, s: &'static Spec, v: String) -> Result<(), ParseError> {
@@ -151,11 +207,11 @@ pub fn parse(args: &[String]) -> Result<Parsed, ParseError> {
     Ok(p)
 }
 
-fn parse_bool(v: &str) -> Result<bool, String> {
+fn parse_bool(v: &str) -> Result<bool, ValueError> {
     match v {
         "true" | "1" | "t" | "T" | "TRUE" | "True" => Ok(true),
         "false" | "0" | "f" | "F" | "FALSE" | "False" => Ok(false),
-        _ => Err(format!("strconv.ParseBool: parsing {v:?}: invalid syntax")),
+        _ => Err(ValueError::Bool(v.to_string())),
     }
 }
 
@@ -168,16 +224,17 @@ fn check_values(p: &Parsed) -> Result<(), ParseError> {
             let mut seen: Vec<&str> = Vec::new();
             for v in vals {
                 if !words.contains(&v.as_str()) {
-                    return Err(ParseError::Value(format!(
-                        "unknown value {v:?} for flag --{name}, one of: {}",
-                        words.join(", ")
-                    )));
+                    return Err(ParseError::Value(ValueError::SomeOf {
+                        flag: name.to_string(),
+                        words,
+                        value: v.clone(),
+                    }));
                 }
                 if seen.contains(&v.as_str()) {
-                    return Err(ParseError::Value(format!(
-                        "duplicated {v} flag value, got {} already",
-                        seen.join(", ")
-                    )));
+                    return Err(ParseError::Value(ValueError::Duplicated {
+                        value: v.clone(),
+                        seen: seen.iter().map(|s| s.to_string()).collect(),
+                    }));
                 }
                 seen.push(v);
             }
@@ -192,38 +249,34 @@ fn check_values(p: &Parsed) -> Result<(), ParseError> {
 
 /// Whether `v` is a value of flag `s`; the error is the wording of the
 /// parser Prometheus uses for that kind.
-pub fn check_value(s: &Spec, v: &str) -> Result<(), String> {
+pub fn check_value(s: &Spec, v: &str) -> Result<(), ValueError> {
     match s.check {
         Check::Text | Check::Texts | Check::SomeOf(_) => Ok(()),
         Check::Bool => parse_bool(v).map(|_| ()),
-        Check::Duration => crate::config::PromDuration::parse(v)
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
+        Check::Duration => Ok(crate::config::PromDuration::parse(v).map(|_| ())?),
         Check::GoDuration => go_duration(v).map(|_| ()),
         Check::Int => int(v).map(|_| ()),
         Check::Int64 => v
             .parse::<i64>()
             .map(|_| ())
-            .map_err(|_| format!("strconv.ParseInt: parsing {v:?}: invalid syntax")),
+            .map_err(|_| ValueError::Int(v.to_string())),
         Check::Float => v
             .parse::<f64>()
             .map(|_| ())
-            .map_err(|_| format!("strconv.ParseFloat: parsing {v:?}: invalid syntax")),
-        Check::Bytes => crate::config::ByteSize::parse(v)
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
+            .map_err(|_| ValueError::Float(v.to_string())),
+        Check::Bytes => Ok(crate::config::ByteSize::parse(v).map(|_| ())?),
         Check::OneOf(words) => {
             if words.contains(&v) {
                 Ok(())
             } else if s.name == "log.level" {
-                Err(format!("unrecognized log level {v}"))
+                Err(ValueError::LogLevel(v.to_string()))
             } else if s.name == "log.format" {
-                Err(format!("unrecognized log format {v}"))
+                Err(ValueError::LogFormat(v.to_string()))
             } else {
-                Err(format!(
-                    "enum value must be one of {}, got '{v}'",
-                    words.join(",")
-                ))
+                Err(ValueError::OneOf {
+                    words,
+                    value: v.to_string(),
+                })
             }
         }
     }
@@ -231,7 +284,7 @@ pub fn check_value(s: &Spec, v: &str) -> Result<(), String> {
 
 /// An integer flag's value: written as an integer or a float (`5e7`),
 /// truncated, as Prometheus reads them.
-pub fn int(v: &str) -> Result<i64, String> {
+pub fn int(v: &str) -> Result<i64, ValueError> {
     if let Ok(n) = v.parse::<i64>() {
         return Ok(n);
     }
@@ -239,13 +292,13 @@ pub fn int(v: &str) -> Result<i64, String> {
         .ok()
         .filter(|f| f.is_finite())
         .map(|f| f as i64)
-        .ok_or_else(|| format!("strconv.ParseFloat: parsing {v:?}: invalid syntax"))
+        .ok_or_else(|| ValueError::Float(v.to_string()))
 }
 
 /// A duration in Go's syntax: decimal numbers with units `ns`, `us`/`µs`,
 /// `ms`, `s`, `m`, `h`, `d`, `w`, as in `1.5s` or `1h30m`.
-pub fn go_duration(v: &str) -> Result<std::time::Duration, String> {
-    let bad = || format!("time: invalid duration {v:?}");
+pub fn go_duration(v: &str) -> Result<std::time::Duration, ValueError> {
+    let bad = || ValueError::GoDuration(v.to_string());
     if v == "0" {
         return Ok(std::time::Duration::ZERO);
     }
@@ -350,7 +403,11 @@ mod tests {
             err(&["--config.file=a", "--config.file=b"]),
             syn("flag 'config.file' cannot be repeated")
         );
-        let val = |s: &str| ParseError::Value(s.to_string());
+        let val = |s: &str| s.to_string();
+        let err = |a: &[&str]| match err(a) {
+            ParseError::Value(e) => e.to_string(),
+            e => panic!("not a value error: {e:?}"),
+        };
         assert_eq!(
             err(&["--query.timeout=abc"]),
             val("not a valid duration string: \"abc\"")

@@ -272,6 +272,26 @@ fn is_legacy_label_name(name: &str) -> bool {
     bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
+/// Why a request's native histogram is not valid.
+#[derive(Debug, thiserror::Error)]
+pub enum HistogramError {
+    /// A schema neither exponential (-4 to 8) nor custom buckets.
+    #[error("histogram has an unknown schema {0}")]
+    UnknownSchema(i32),
+    /// Spans that do not match the buckets, or negative counts.
+    #[error(transparent)]
+    Spans(#[from] tsdb::histogram::SpansError),
+    /// Custom buckets with negative buckets.
+    #[error("custom buckets: must not have negative buckets")]
+    CustomNegative,
+    /// Custom bounds not finite or not ascending.
+    #[error("custom buckets: bounds must be finite and ascending")]
+    CustomBounds,
+    /// A bucket index beyond the custom bounds.
+    #[error("custom buckets: a bucket index is beyond the bounds")]
+    CustomIndex,
+}
+
 /// A request's native histogram as the database stores it: integer
 /// histograms (bucket deltas) and float ones (absolute counts) alike, the
 /// spans resolved to bucket indexes; an error for one that is not valid
@@ -279,19 +299,19 @@ fn is_legacy_label_name(name: &str) -> bool {
 /// counts in an integer histogram, custom bounds not ascending).
 pub fn histogram_from_proto(
     h: &super::proto::Histogram,
-) -> Result<tsdb::histogram::FloatHistogram, String> {
+) -> Result<tsdb::histogram::FloatHistogram, HistogramError> {
     use super::proto::histogram::{Count, ResetHint, ZeroCount};
     use tsdb::histogram::{CounterResetHint, FloatHistogram, CUSTOM_BUCKETS_SCHEMA};
     let custom = h.schema == CUSTOM_BUCKETS_SCHEMA;
     if !custom && !(-4..=8).contains(&h.schema) {
-        return Err(format!("histogram has an unknown schema {}", h.schema));
+        return Err(HistogramError::UnknownSchema(h.schema));
     }
     let integer = matches!(h.count, Some(Count::CountInt(_)));
     let side = |spans: &[super::proto::BucketSpan],
                 deltas: &[i64],
                 counts: &[f64],
                 what: &str|
-     -> Result<Vec<(i32, f64)>, String> {
+     -> Result<Vec<(i32, f64)>, tsdb::histogram::SpansError> {
         let values = if integer {
             tsdb::histogram::counts_from_deltas(deltas, what)?
         } else {
@@ -314,20 +334,20 @@ pub fn histogram_from_proto(
     )?;
     if custom {
         if !negative.is_empty() || !h.negative_spans.is_empty() {
-            return Err("custom buckets: must not have negative buckets".into());
+            return Err(HistogramError::CustomNegative);
         }
         if h.custom_values
             .windows(2)
             .any(|w| w[0].partial_cmp(&w[1]) != Some(std::cmp::Ordering::Less))
             || h.custom_values.iter().any(|v| !v.is_finite())
         {
-            return Err("custom buckets: bounds must be finite and ascending".into());
+            return Err(HistogramError::CustomBounds);
         }
         if positive
             .iter()
             .any(|b| b.0 < 0 || b.0 as usize > h.custom_values.len())
         {
-            return Err("custom buckets: a bucket index is beyond the bounds".into());
+            return Err(HistogramError::CustomIndex);
         }
     }
     let count = match h.count {

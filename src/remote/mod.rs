@@ -62,7 +62,8 @@ mod tests;
 
 pub use codec::{
     convert_series, decode_snappy, decode_write_request, encode_write_request, exemplar_v1,
-    histogram_from_proto, to_series, to_series_skipping_invalid, RemoteError, Series, Skipped,
+    histogram_from_proto, to_series, to_series_skipping_invalid, HistogramError, RemoteError,
+    Series, Skipped,
 };
 pub use proto::{
     BucketSpan, Exemplar, Histogram, Label, MetricMetadata, MetricType, Sample, TimeSeries,

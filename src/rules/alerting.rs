@@ -10,6 +10,7 @@ use gotemplate::exec::{labels_map, Env};
 use gotemplate::{AlertData, Sample, Template};
 use tsdb::labels::{Label, Labels, METRIC_NAME};
 
+use super::error::EvalError;
 use super::file::RuleDef;
 use crate::config::PromDuration;
 
@@ -129,7 +130,7 @@ impl AlertingState {
         query_offset_ns: i64,
         limit: usize,
         env: &AlertEnv<'_>,
-    ) -> Result<Vec<(Labels, i64, f64)>, String> {
+    ) -> Result<Vec<(Labels, i64, f64)>, EvalError> {
         let ext = labels_map(env.external_labels);
         let mut current: HashMap<Labels, Alert> = HashMap::with_capacity(vector.len());
         for (metric, v) in vector {
@@ -169,10 +170,7 @@ impl AlertingState {
                     .collect(),
             );
             if current.contains_key(&labels) {
-                return Err(
-                    "vector contains metrics with the same labelset after applying alert labels"
-                        .into(),
-                );
+                return Err(EvalError::DuplicateAlert);
             }
             current.insert(
                 labels.clone(),
@@ -257,9 +255,10 @@ impl AlertingState {
         }
         if limit > 0 && num_active > limit {
             self.active.clear();
-            return Err(format!(
-                "exceeded limit of {limit} with {num_active} alerts"
-            ));
+            return Err(EvalError::AlertLimit {
+                limit,
+                count: num_active,
+            });
         }
         Ok(out)
     }

@@ -10,6 +10,7 @@ use gotemplate::Template;
 use serde::{Deserialize, Deserializer};
 use tsdb::labels::{Label, Labels};
 
+use super::error::NotAString;
 use crate::config::PromDuration;
 
 /// A rule as loaded and validated.
@@ -62,13 +63,13 @@ fn scalar<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     })
 }
 
-fn scalar_value(v: serde_yaml::Value) -> Result<String, String> {
+pub(super) fn scalar_value(v: serde_yaml::Value) -> Result<String, NotAString> {
     match v {
         serde_yaml::Value::String(s) => Ok(s),
         serde_yaml::Value::Number(n) => Ok(n.to_string()),
         serde_yaml::Value::Bool(b) => Ok(b.to_string()),
         serde_yaml::Value::Null => Ok(String::new()),
-        _ => Err("expected a string".into()),
+        _ => Err(NotAString),
     }
 }
 

@@ -14,6 +14,7 @@ use tsdb::labels::{Label, Labels, Matcher, METRIC_NAME};
 use tsdb::read::Queryable;
 
 use super::alerting::{table_link, AlertEnv, AlertingState};
+use super::error::EvalError;
 use super::file::{GroupDef, RuleDef};
 use super::manager::EvalCtx;
 
@@ -308,7 +309,7 @@ impl Group {
                     self.metrics.failures.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(group = %self.def.name, file = %self.def.file, rule = %r.def.name, err = %e, "Evaluating rule failed");
                     st.health = Health::Bad;
-                    st.last_error = Some(e);
+                    st.last_error = Some(e.to_string());
                 }
             }
         }
@@ -332,7 +333,7 @@ impl Group {
 
     /// A rule's query at `t_ms`: float samples, and histogram samples
     /// (their `f64` 0) with their histogram.
-    fn query(ctx: &EvalCtx, expr: &str, t_ms: i64) -> Result<Vec<RuleSample>, String> {
+    fn query(ctx: &EvalCtx, expr: &str, t_ms: i64) -> Result<Vec<RuleSample>, EvalError> {
         let step = ctx
             .subquery_step_ms
             .load(std::sync::atomic::Ordering::Relaxed);
@@ -347,12 +348,11 @@ impl Group {
             .engine
             .clone()
             .with_subquery_step(step)
-            .instant_query(read, expr, t_ms)
-            .map_err(|e| e.to_string())?;
+            .instant_query(read, expr, t_ms)?;
         match res.value {
             promql::Value::Vector(v) => Ok(v.into_iter().map(|s| (s.metric, s.v, s.h)).collect()),
             promql::Value::Scalar { v, .. } => Ok(vec![(Labels::empty(), v, None)]),
-            _ => Err("rule result is not a vector or scalar".into()),
+            _ => Err(EvalError::NotVectorOrScalar),
         }
     }
 
@@ -365,7 +365,7 @@ impl Group {
         ts: i64,
         t_ms: i64,
         offset_ns: i64,
-    ) -> Result<usize, String> {
+    ) -> Result<usize, EvalError> {
         let vector = Self::query(ctx, &r.def.expr, t_ms)?;
         let out: Vec<(Labels, i64, f64, Option<Arc<FloatHistogram>>)> = if r.def.alerting {
             // alerts and templates see float samples
@@ -376,13 +376,15 @@ impl Group {
                     .collect()
             };
             let tq = |q: &str| -> Result<Vec<Sample>, String> {
-                Ok(floats(Self::query(ctx, q, ts.div_euclid(1_000_000))?)
-                    .into_iter()
-                    .map(|(l, v)| Sample {
-                        labels: gotemplate::exec::labels_map(&l),
-                        value: v,
-                    })
-                    .collect())
+                Ok(floats(
+                    Self::query(ctx, q, ts.div_euclid(1_000_000)).map_err(|e| e.to_string())?,
+                )
+                .into_iter()
+                .map(|(l, v)| Sample {
+                    labels: gotemplate::exec::labels_map(&l),
+                    value: v,
+                })
+                .collect())
             };
             let ext = ctx.external_labels.read().clone();
             let env = AlertEnv {
@@ -414,7 +416,7 @@ impl Group {
             match h {
                 Some(h) => app.append_histogram(&ls, t, Arc::unwrap_or_clone(h)),
                 None => {
-                    app.append_labels(&ls, t, v).map_err(|e| e.to_string())?;
+                    app.append_labels(&ls, t, v)?;
                 }
             }
             now_series.insert(ls);
@@ -424,7 +426,7 @@ impl Group {
         for gone in prev.difference(&now_series) {
             let _ = app.append_labels(gone, t_ms, nan);
         }
-        app.commit().map_err(|e| e.to_string())?;
+        app.commit()?;
         *prev = now_series;
         Ok(n)
     }
@@ -471,7 +473,7 @@ pub fn record(
     vector: Vec<RuleSample>,
     t_ms: i64,
     limit: usize,
-) -> Result<Vec<OutputSample>, String> {
+) -> Result<Vec<OutputSample>, EvalError> {
     let mut out = Vec::with_capacity(vector.len());
     let mut seen = HashSet::with_capacity(vector.len());
     for (m, v, h) in vector {
@@ -480,17 +482,15 @@ pub fn record(
         ls.extend(rule.labels.iter().cloned());
         let ls = Labels::new(ls);
         if !seen.insert(ls.clone()) {
-            return Err(
-                "vector contains metrics with the same labelset after applying rule labels".into(),
-            );
+            return Err(EvalError::DuplicateRecorded);
         }
         out.push((ls, t_ms, v, h));
     }
     if limit > 0 && out.len() > limit {
-        return Err(format!(
-            "exceeded limit of {limit} with {} series",
-            out.len()
-        ));
+        return Err(EvalError::SeriesLimit {
+            limit,
+            count: out.len(),
+        });
     }
     Ok(out)
 }

@@ -12,6 +12,7 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 use tsdb::labels::Labels;
 
+use super::error::ApplyError;
 use super::file::{expand_rule_files, parse_file, GroupDef};
 use super::group::{now_ns, Group};
 use super::notifier::{AlertingConfig, Notifier};
@@ -206,10 +207,9 @@ impl Manager {
         base_dir: &Path,
         global_eval_interval: Duration,
         alerting: &AlertingConfig,
-    ) -> Result<(), String> {
-        let rt = tokio::runtime::Handle::try_current()
-            .map_err(|_| "the rules manager needs a tokio runtime".to_string())?;
-        alerting.validate().map_err(|e| e.to_string())?;
+    ) -> Result<(), ApplyError> {
+        let rt = tokio::runtime::Handle::try_current().map_err(|_| ApplyError::NoRuntime)?;
+        alerting.validate()?;
         self.ctx
             .subquery_step_ms
             .store(global_eval_interval.as_millis() as i64, Ordering::Relaxed);
@@ -222,7 +222,7 @@ impl Manager {
             }
         }
         if !errs.is_empty() {
-            return Err(errs.join("\n"));
+            return Err(ApplyError::Files(errs));
         }
         self.ctx.notifier.apply(alerting, base_dir);
         if !self.notifier_started.swap(true, Ordering::SeqCst) {

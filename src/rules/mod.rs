@@ -12,12 +12,14 @@
 //! ```
 
 pub mod alerting;
+pub mod error;
 pub mod file;
 pub mod group;
 pub mod manager;
 pub mod metrics;
 pub mod notifier;
 
+pub use error::{ApplyError, EvalError};
 pub use file::{check_rule_files, GroupDef, RuleDef};
 pub use manager::{Manager, ManagerOptions};
 pub use notifier::AlertingConfig;

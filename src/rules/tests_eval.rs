@@ -172,7 +172,7 @@ fn pending_alert_that_clears_is_dropped_and_limit_applies() {
     st.eval(rule, vec![], 2 * MIN, 0, 0, &env).unwrap();
     assert!(st.active.is_empty());
     let err = st.eval(rule, two, 3 * MIN, 0, 1, &env).unwrap_err();
-    assert_eq!(err, "exceeded limit of 1 with 2 alerts");
+    assert_eq!(err.to_string(), "exceeded limit of 1 with 2 alerts");
     assert!(st.active.is_empty());
 }
 
@@ -369,7 +369,8 @@ fn recording_rules_chain_and_mark_stale() {
                 ..Default::default()
             }
         )
-        .unwrap_err(),
+        .unwrap_err()
+        .to_string(),
         "invalid parameter \"type\": not supported value \"x\""
     );
     assert_eq!(alerts_json(&groups), r#"{"alerts":[]}"#);
@@ -726,7 +727,10 @@ async fn manager_apply_keeps_old_groups_on_error() {
             &AlertingConfig::default(),
         )
         .unwrap_err();
-    assert!(err.contains("could not parse expression"), "{err}");
+    assert!(
+        err.to_string().contains("could not parse expression"),
+        "{err}"
+    );
     assert_eq!(m.groups().len(), 1);
     assert!(
         Arc::ptr_eq(&m.groups()[0], &gs[0]),

@@ -37,6 +37,8 @@ use crate::rules::group::Group;
 use crate::rules::manager::{EvalCtx, ManagerOptions};
 use crate::rules::notifier::Notifier;
 
+#[path = "unittest/error.rs"]
+pub mod error;
 #[path = "unittest/notation.rs"]
 pub mod notation;
 
@@ -44,6 +46,8 @@ pub mod notation;
 #[path = "unittest/tests.rs"]
 mod tests;
 
+use super::file::scalar_value;
+use error::InputError;
 use notation::{expand_values, float_e, go_duration, labels_string, parse_series, Point};
 
 /// The default `evaluation_interval`.
@@ -51,16 +55,6 @@ pub const DEFAULT_EVALUATION_INTERVAL: Duration = Duration::from_secs(60);
 
 // ---------------------------------------------------------------------
 // The test file format.
-
-fn scalar_value(v: serde_yaml::Value) -> Result<String, String> {
-    match v {
-        serde_yaml::Value::Null => Ok(String::new()),
-        serde_yaml::Value::String(s) => Ok(s),
-        serde_yaml::Value::Number(n) => Ok(n.to_string()),
-        serde_yaml::Value::Bool(b) => Ok(b.to_string()),
-        _ => Err("expected a string".into()),
-    }
-}
 
 /// A YAML scalar (string, number, bool) read as a string; null is empty.
 fn scalar<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -227,11 +221,11 @@ pub struct ExpSample {
 impl TestFile {
     /// Parses the text of a test file (unknown fields are errors, as with
     /// promtool's strict decoding).
-    pub fn parse(content: &str) -> Result<TestFile, String> {
+    pub fn parse(content: &str) -> Result<TestFile, serde_yaml::Error> {
         if content.trim().is_empty() {
             return Ok(TestFile::default());
         }
-        serde_yaml::from_str(content).map_err(|e| e.to_string())
+        serde_yaml::from_str(content)
     }
 }
 
@@ -420,15 +414,21 @@ fn test_ref(t: &TestGroup, i: usize) -> String {
 /// Expands the input series of a test; samples at `interval_ms` steps
 /// from 0. The same series may be given more than once if its samples do
 /// not clash.
-fn load_input(t: &TestGroup, interval_ms: i64) -> Result<Vec<Loadable>, String> {
+fn load_input(t: &TestGroup, interval_ms: i64) -> Result<Vec<Loadable>, InputError> {
     let mut by_series: BTreeMap<Labels, BTreeMap<i64, f64>> = BTreeMap::new();
     for (i, s) in t.input_series.iter().enumerate() {
         let what = format!("input_series[{i}] {:?}", s.series);
-        let ls = parse_series(&s.series).map_err(|e| format!("{what}: {e}"))?;
+        let ls = match parse_series(&s.series) {
+            Ok(ls) => ls,
+            Err(err) => return Err(InputError::Series { what, err }),
+        };
         if ls.is_empty() {
-            return Err(format!("{what}: the series has no labels"));
+            return Err(InputError::NoLabels(what));
         }
-        let points = expand_values(&s.values).map_err(|e| format!("{what}: {e}"))?;
+        let points = match expand_values(&s.values) {
+            Ok(p) => p,
+            Err(err) => return Err(InputError::Values { what, err }),
+        };
         let m = by_series.entry(ls.clone()).or_default();
         for (k, p) in points.into_iter().enumerate() {
             let v = match p {
@@ -439,11 +439,11 @@ fn load_input(t: &TestGroup, interval_ms: i64) -> Result<Vec<Loadable>, String> 
             let ts = (k as i64).saturating_mul(interval_ms);
             if let Some(old) = m.insert(ts, v) {
                 if old.to_bits() != v.to_bits() {
-                    return Err(format!(
-                        "{what}: two different values for {} at {}",
-                        ls,
-                        go_duration(ts)
-                    ));
+                    return Err(InputError::Clash {
+                        what,
+                        labels: ls,
+                        at: go_duration(ts),
+                    });
                 }
             }
         }
@@ -459,19 +459,18 @@ fn load_input(t: &TestGroup, interval_ms: i64) -> Result<Vec<Loadable>, String> 
 }
 
 /// Appends every not yet loaded sample at or before `till_ms`.
-fn load_till(db: &tsdb::Db, input: &mut [Loadable], till_ms: i64) -> Result<(), String> {
+fn load_till(db: &tsdb::Db, input: &mut [Loadable], till_ms: i64) -> Result<(), tsdb::Error> {
     let mut app = db.appender();
     for s in input.iter_mut() {
         while let Some(&(t, v)) = s.samples.get(s.next) {
             if t > till_ms {
                 break;
             }
-            app.append_labels(&s.labels, t, v)
-                .map_err(|e| e.to_string())?;
+            app.append_labels(&s.labels, t, v)?;
             s.next += 1;
         }
     }
-    app.commit().map_err(|e| e.to_string())?;
+    app.commit()?;
     Ok(())
 }
 
@@ -485,7 +484,7 @@ fn run_test(st: &Settings<'_>, idx: usize, t: &TestGroup, defs: &[GroupDef]) -> 
     };
     let mut input = match load_input(t, interval_ms) {
         Ok(i) => i,
-        Err(e) => return vec![named(e)],
+        Err(e) => return vec![named(e.to_string())],
     };
     for a in &t.alert_rule_test {
         if a.alertname.is_empty() {

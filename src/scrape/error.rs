@@ -49,9 +49,67 @@ pub(crate) enum StoreError {
     /// anew.
     #[error("{}", tsdb::Error::UnknownSeries(0))]
     UnknownSeries,
+    /// The fallback protocol is not one known.
+    #[error(transparent)]
+    Protocol(#[from] crate::config::ProtocolError),
+    /// No Content-Type and no fallback protocol.
+    #[error("non-compliant scrape target sending blank Content-Type and no fallback_scrape_protocol specified for target")]
+    BlankContentType,
+    /// A Content-Type not known and no fallback protocol.
+    #[error("received unsupported Content-Type {0:?} and no fallback_scrape_protocol specified for target")]
+    UnsupportedContentType(String),
+    /// A series over the job's label limits.
+    #[error(transparent)]
+    LabelLimit(#[from] LabelLimitError),
+    /// A native histogram that cannot be merged down to the job's
+    /// `native_histogram_bucket_limit`.
+    #[error("histogram bucket limit exceeded")]
+    BucketLimit,
     /// Anything else, as the targets page shows it.
     #[error("{0}")]
     Other(String),
+}
+
+/// A scraped series over one of the job's label limits (its metric name
+/// cut to 50 characters, as are the label's name and value).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LabelLimitError {
+    /// More labels than `label_limit`.
+    #[error("label_limit exceeded (metric: {metric}, number of labels: {count}, limit: {limit})")]
+    Count {
+        /// The metric name.
+        metric: String,
+        /// The series' labels.
+        count: usize,
+        /// `label_limit`.
+        limit: u64,
+    },
+    /// A label name longer than `label_name_length_limit`.
+    #[error("label_name_length_limit exceeded (metric: {metric}, label name: {name}, length: {length}, limit: {limit})")]
+    NameLength {
+        /// The metric name.
+        metric: String,
+        /// The label's name.
+        name: String,
+        /// Its length in bytes.
+        length: usize,
+        /// `label_name_length_limit`.
+        limit: u64,
+    },
+    /// A label value longer than `label_value_length_limit`.
+    #[error("label_value_length_limit exceeded (metric: {metric}, label name: {name}, value: {value:?}, length: {length}, limit: {limit})")]
+    ValueLength {
+        /// The metric name.
+        metric: String,
+        /// The label's name.
+        name: String,
+        /// The label's value.
+        value: String,
+        /// Its length in bytes.
+        length: usize,
+        /// `label_value_length_limit`.
+        limit: u64,
+    },
 }
 
 impl From<String> for StoreError {

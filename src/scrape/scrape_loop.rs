@@ -14,7 +14,7 @@ use tsdb::time::now_ns;
 use tsdb::{Db, SeriesHandle, SeriesRef, STALE_NAN_BITS};
 
 use super::client::JobClient;
-use super::error::{go_style_error, FetchError, JobClientError, StoreError};
+use super::error::{go_style_error, FetchError, JobClientError, LabelLimitError, StoreError};
 use super::target::{Health, Metadata, Target};
 use textparse::{Entry, MetricType, Parser};
 
@@ -275,7 +275,7 @@ impl ScrapeLoop {
 
     /// The format to parse: by Content-Type, else the fallback protocol;
     /// as Prometheus 3, a missing or unknown type without a fallback fails.
-    fn content_type_in_force<'c>(&'c self, ct: Option<&'c str>) -> Result<&'c str, String> {
+    fn content_type_in_force<'c>(&'c self, ct: Option<&'c str>) -> Result<&'c str, StoreError> {
         let fallback = self.target.fallback_protocol.as_deref();
         let known = |c: &str| {
             let base = c
@@ -291,12 +291,10 @@ impl ScrapeLoop {
         match ct {
             Some(c) if known(c) => Ok(c),
             _ => match fallback {
-                Some(p) => crate::config::protocol_header(p).map_err(|e| e.to_string()),
+                Some(p) => Ok(crate::config::protocol_header(p)?),
                 None => Err(match ct {
-                    None | Some("") => {
-                        "non-compliant scrape target sending blank Content-Type and no fallback_scrape_protocol specified for target".to_string()
-                    }
-                    Some(c) => format!("received unsupported Content-Type {c:?} and no fallback_scrape_protocol specified for target"),
+                    None | Some("") => StoreError::BlankContentType,
+                    Some(c) => StoreError::UnsupportedContentType(c.to_string()),
                 }),
             },
         }
@@ -740,7 +738,10 @@ const REPORT_METRICS: [&str; 5] = [
 /// (`honor_labels`), then `metric_relabel_configs` (`None`: dropped, also
 /// when relabeling leaves no name or an empty label name), the label
 /// limits checked.
-fn stored_labels(parsed: &[(String, String)], t: &Target) -> Result<Option<Labels>, String> {
+fn stored_labels(
+    parsed: &[(String, String)],
+    t: &Target,
+) -> Result<Option<Labels>, LabelLimitError> {
     let labels = target_labels(parsed, &t.labels, t.honor_labels);
     let labels = if t.metric_relabel.is_empty() {
         Some(labels)
@@ -755,33 +756,33 @@ fn stored_labels(parsed: &[(String, String)], t: &Target) -> Result<Option<Label
     Ok(labels)
 }
 
-fn check_label_limits(l: &Labels, limits: &crate::config::Limits) -> Result<(), String> {
+fn check_label_limits(l: &Labels, limits: &crate::config::Limits) -> Result<(), LabelLimitError> {
     let met: String = l.metric_name().unwrap_or("").chars().take(50).collect();
     if limits.labels > 0 && l.len() as u64 > limits.labels {
-        return Err(format!(
-            "label_limit exceeded (metric: {met}, number of labels: {}, limit: {})",
-            l.len(),
-            limits.labels
-        ));
+        return Err(LabelLimitError::Count {
+            metric: met,
+            count: l.len(),
+            limit: limits.labels,
+        });
     }
     for x in l {
         let short = |s: &str| s.chars().take(50).collect::<String>();
         if limits.label_name_length > 0 && x.name.len() as u64 > limits.label_name_length {
-            return Err(format!(
-                "label_name_length_limit exceeded (metric: {met}, label name: {}, length: {}, limit: {})",
-                short(&x.name),
-                x.name.len(),
-                limits.label_name_length
-            ));
+            return Err(LabelLimitError::NameLength {
+                metric: met,
+                name: short(&x.name),
+                length: x.name.len(),
+                limit: limits.label_name_length,
+            });
         }
         if limits.label_value_length > 0 && x.value.len() as u64 > limits.label_value_length {
-            return Err(format!(
-                "label_value_length_limit exceeded (metric: {met}, label name: {}, value: {:?}, length: {}, limit: {})",
-                short(&x.name),
-                short(&x.value),
-                x.value.len(),
-                limits.label_value_length
-            ));
+            return Err(LabelLimitError::ValueLength {
+                metric: met,
+                name: short(&x.name),
+                value: short(&x.value),
+                length: x.value.len(),
+                limit: limits.label_value_length,
+            });
         }
     }
     Ok(())
@@ -894,7 +895,7 @@ fn limit_buckets(
     mut h: FloatHistogram,
     limit: u64,
     max_schema: i32,
-) -> Result<FloatHistogram, String> {
+) -> Result<FloatHistogram, StoreError> {
     if !h.uses_custom_buckets() && h.schema > max_schema {
         h.reduce_resolution(max_schema);
     }
@@ -904,7 +905,7 @@ fn limit_buckets(
     let n = |h: &FloatHistogram| (h.positive.len() + h.negative.len()) as u64;
     while n(&h) > limit {
         if h.uses_custom_buckets() || h.schema <= -4 {
-            return Err("histogram bucket limit exceeded".into());
+            return Err(StoreError::BucketLimit);
         }
         let to = h.schema - 1;
         h.reduce_resolution(to);

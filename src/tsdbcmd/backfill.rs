@@ -34,7 +34,7 @@ pub(super) fn create_blocks_from(args: &[String], out: &mut impl Write) -> Resul
     let at = args
         .iter()
         .position(|a| a == "openmetrics" || a == "rules")
-        .ok_or_else(|| usage("expected command but got none".into()))?;
+        .ok_or_else(|| usage("expected command but got none"))?;
     let common = Args::parse(
         &args[..at],
         &[
@@ -56,7 +56,7 @@ pub(super) fn create_blocks_from(args: &[String], out: &mut impl Write) -> Resul
         "openmetrics" => {
             let a = Args::parse(&args[at + 1..], &[("label", true, None)]).map_err(usage)?;
             let Some(input) = a.pos(0) else {
-                return Err(usage("required argument 'input file' not provided".into()));
+                return Err(usage("required argument 'input file' not provided"));
             };
             let mut extra = Vec::new();
             for l in a.all("label") {
@@ -73,7 +73,8 @@ pub(super) fn create_blocks_from(args: &[String], out: &mut impl Write) -> Resul
             write_backfill(&dir, samples, BTreeMap::new(), duration, human, quiet, out)
         }
         // promtool prints no table for rules
-        _ => rules::run(&args[at + 1..], max_block, human, true, out).map_err(Failure::Run),
+        _ => rules::run(&args[at + 1..], max_block, human, true, out)
+            .map_err(|e| Failure::Run(e.to_string())),
     }
 }
 

@@ -14,10 +14,12 @@ use tsdb::read::{HistogramSample, Queryable};
 use tsdb::tools::{BlockInfo, BlockView, ReadOnly};
 
 mod backfill;
+mod error;
 mod rule_histograms;
 mod rules;
 
 use backfill::create_blocks_from;
+use error::ArgsError;
 
 use crate::gofmt::{go_float, go_time, quote_ascii};
 use crate::rules::unittest::notation::go_duration;
@@ -51,7 +53,7 @@ struct Args {
 impl Args {
     /// Parses `args` against the flags `known` (name, takes a value,
     /// short form).
-    fn parse(args: &[String], known: &[(&str, bool, Option<char>)]) -> Result<Args, String> {
+    fn parse(args: &[String], known: &[(&str, bool, Option<char>)]) -> Result<Args, ArgsError> {
         let mut out = Args::default();
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -61,13 +63,13 @@ impl Args {
                     None => (long, None),
                 };
                 let Some(&(n, takes, _)) = known.iter().find(|k| k.0 == name) else {
-                    return Err(format!("unknown long flag '--{name}'"));
+                    return Err(ArgsError::UnknownLong(name.to_string()));
                 };
                 Some((n, takes, val))
             } else if a.len() == 2 && a.starts_with('-') && a != "--" {
                 let c = a.chars().nth(1).expect("two characters");
                 let Some(&(n, takes, _)) = known.iter().find(|k| k.2 == Some(c)) else {
-                    return Err(format!("unknown short flag '-{c}'"));
+                    return Err(ArgsError::UnknownShort(c));
                 };
                 Some((n, takes, None))
             } else {
@@ -80,7 +82,7 @@ impl Args {
                         None => it
                             .next()
                             .cloned()
-                            .ok_or_else(|| format!("expected argument for flag '--{name}'"))?,
+                            .ok_or_else(|| ArgsError::MissingValue(name.to_string()))?,
                     };
                     out.flags.entry(name.to_string()).or_default().push(v);
                 }
@@ -112,15 +114,10 @@ impl Args {
         self.get(name) == Some("true")
     }
 
-    fn int(&self, name: &str, default: i64) -> Result<i64, String> {
+    fn int(&self, name: &str, default: i64) -> Result<i64, ArgsError> {
         match self.get(name) {
             None => Ok(default),
-            Some(v) => v.parse().map_err(|_| {
-                format!(
-                    "strconv.ParseInt: parsing {}: invalid syntax",
-                    quote_ascii(v)
-                )
-            }),
+            Some(v) => v.parse().map_err(|_| ArgsError::Int(v.to_string())),
         }
     }
 
@@ -195,8 +192,8 @@ impl From<std::io::Error> for Failure {
     }
 }
 
-fn usage(e: String) -> Failure {
-    Failure::Usage(e)
+fn usage(e: impl std::fmt::Display) -> Failure {
+    Failure::Usage(e.to_string())
 }
 
 /// `promtool tsdb list`'s table: Go's tabwriter with a minimum cell width
@@ -699,9 +696,7 @@ fn export(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
     )
     .map_err(usage)?;
     let Some(target) = a.pos(0) else {
-        return Err(usage(
-            "required argument 'output directory' not provided".into(),
-        ));
+        return Err(usage("required argument 'output directory' not provided"));
     };
     let target = PathBuf::from(target);
     let dir = PathBuf::from(a.pos(1).unwrap_or(DEFAULT_DB));

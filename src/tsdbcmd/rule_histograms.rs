@@ -26,6 +26,7 @@
 //! Read back through the API, each histogram is the one the server
 //! answered.
 
+use super::error::BadHistogram;
 use tsdb::histogram::{
     exponential_bound, CounterResetHint, FloatHistogram, CUSTOM_BUCKETS_SCHEMA, MAX_SCHEMA,
     MIN_SCHEMA,
@@ -60,8 +61,8 @@ pub(super) fn parse_float(v: &serde_json::Value) -> Option<f64> {
 }
 
 /// The histogram object of a `histograms` point.
-pub(super) fn parse(v: &serde_json::Value) -> Result<JsonHistogram, String> {
-    let bad = || format!("histogram {v} is not what the query API writes");
+pub(super) fn parse(v: &serde_json::Value) -> Result<JsonHistogram, BadHistogram> {
+    let bad = || BadHistogram(v.clone());
     let mut buckets = Vec::new();
     for b in v["buckets"].as_array().into_iter().flatten() {
         buckets.push(JsonBucket {

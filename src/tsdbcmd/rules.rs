@@ -17,6 +17,7 @@ use tsdb::labels::Labels;
 
 use super::rule_histograms::{self, JsonHistogram};
 
+use super::error::{ImportError, RuleImportError};
 use crate::rules::file::parse_file;
 use crate::rules::group::Group;
 
@@ -29,7 +30,7 @@ pub fn run(
     human: bool,
     quiet: bool,
     out: &mut impl Write,
-) -> Result<(), String> {
+) -> Result<(), ImportError> {
     let mut url = "http://localhost:9090".to_string();
     let (mut start, mut end) = (None, None);
     let mut output = PathBuf::from("data/");
@@ -51,7 +52,7 @@ pub fn run(
             inline
                 .clone()
                 .or_else(|| it.next().cloned())
-                .ok_or_else(|| format!("flint: error: expected argument for flag '--{name}'"))
+                .ok_or_else(|| ImportError::MissingValue(name.clone()))
         };
         match name.as_str() {
             "url" => url = value()?,
@@ -60,36 +61,30 @@ pub fn run(
             "output-dir" => output = PathBuf::from(value()?),
             "eval-interval" => {
                 interval = crate::flags::parse::go_duration(&value()?)
-                    .map_err(|e| format!("flint: error: {e}"))?
+                    .map_err(ImportError::EvalInterval)?
             }
-            "http.config.file" => {
-                return Err("flint: error: --http.config.file is not supported yet".into())
-            }
-            _ => return Err(format!("flint: error: unknown long flag '--{name}'")),
+            "http.config.file" => return Err(ImportError::HttpConfig),
+            _ => return Err(ImportError::UnknownFlag(name)),
         }
     }
     let Some(start) = start else {
-        return Err("flint: error: required flag --start not provided".into());
+        return Err(ImportError::NoStart);
     };
     if files.is_empty() {
-        return Err("flint: error: required argument 'rule-files' not provided".into());
+        return Err(ImportError::NoRuleFiles);
     }
     let end_ms = match end {
         None => crate::rules::group::now_ns() / 1_000_000 - 3 * 3600 * 1000,
-        Some(e) => crate::api::params::parse_time(&e).ok_or_else(|| {
-            format!("error parsing end time: cannot parse {e:?} to a valid timestamp")
-        })?,
+        Some(e) => crate::api::params::parse_time(&e).ok_or(ImportError::End(e))?,
     };
-    let start_ms = crate::api::params::parse_time(&start).ok_or_else(|| {
-        format!("error parsing start time: cannot parse {start:?} to a valid timestamp")
-    })?;
+    let start_ms =
+        crate::api::params::parse_time(&start).ok_or_else(|| ImportError::Start(start.clone()))?;
     if start_ms >= end_ms {
-        return Err("start time is not before end time".into());
+        return Err(ImportError::Range);
     }
     let mut groups = Vec::new();
     for f in &files {
-        let defs = parse_file(std::path::Path::new(f))
-            .map_err(|errs| format!("rule importer parse error: {}", errs.join("; ")))?;
+        let defs = parse_file(std::path::Path::new(f)).map_err(ImportError::Parse)?;
         for d in defs {
             let iv = d.interval.unwrap_or(interval);
             groups.push(Group::new(d, iv, false));
@@ -98,7 +93,7 @@ pub fn run(
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(ImportError::Runtime)?;
     let client = reqwest::Client::new();
     let block = super::backfill::block_duration(max_block_ms);
     let mut series: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
@@ -127,7 +122,7 @@ pub fn run(
         eprintln!("rule importer error: {e}");
     }
     if !errors.is_empty() {
-        return Err("error importing rules".into());
+        return Err(ImportError::Rules);
     }
     for s in series.values_mut() {
         s.sort_by_key(|x| x.0);
@@ -142,7 +137,7 @@ pub fn run(
         })
         .collect();
     super::backfill::write_backfill(&output, series, histograms, block, human, quiet, out)
-        .map_err(|e| e.message())
+        .map_err(|e| ImportError::Write(e.message()))
 }
 
 /// A series' histograms as the API answered them, with the hint its
@@ -163,7 +158,7 @@ async fn import_rule(
     block: i64,
     series: &mut BTreeMap<Labels, Vec<(i64, f64)>>,
     histograms: &mut BTreeMap<Labels, HistogramSeries>,
-) -> Result<(), String> {
+) -> Result<(), RuleImportError> {
     let hint = if rule_histograms::gauge_result(expr) {
         CounterResetHint::Gauge
     } else {
@@ -200,26 +195,21 @@ async fn import_rule(
             .form(&form)
             .send()
             .await
-            .map_err(|e| format!("query range: {e}"))?;
+            .map_err(RuleImportError::Request)?;
         let status = resp.status();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| format!("query range: {e}"))?;
+        let body = resp.bytes().await.map_err(RuleImportError::Request)?;
         let v: serde_json::Value =
-            serde_json::from_slice(&body).map_err(|e| format!("query range: {status}: {e}"))?;
+            serde_json::from_slice(&body).map_err(|err| RuleImportError::Json { status, err })?;
         if v["status"] != "success" {
-            return Err(format!(
-                "query range: {}: {}",
-                v["errorType"].as_str().unwrap_or("error"),
-                v["error"].as_str().unwrap_or("")
-            ));
+            return Err(RuleImportError::Query {
+                kind: v["errorType"].as_str().unwrap_or("error").to_string(),
+                message: v["error"].as_str().unwrap_or("").to_string(),
+            });
         }
         let data = &v["data"];
         if data["resultType"] != "matrix" {
-            return Err(format!(
-                "rule result is wrong type {}",
-                data["resultType"].as_str().unwrap_or("")
+            return Err(RuleImportError::ResultType(
+                data["resultType"].as_str().unwrap_or("").to_string(),
             ));
         }
         for s in data["result"].as_array().into_iter().flatten() {
@@ -246,8 +236,7 @@ async fn import_rule(
                 let entry = &mut histograms.entry(labels).or_insert((hint, Vec::new())).1;
                 for p in points {
                     let t = p[0].as_f64().unwrap_or(0.0);
-                    let h =
-                        rule_histograms::parse(&p[1]).map_err(|e| format!("query range: {e}"))?;
+                    let h = rule_histograms::parse(&p[1]).map_err(RuleImportError::Histogram)?;
                     entry.push(((t * 1000.0).round() as i64, h));
                 }
             }

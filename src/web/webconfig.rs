@@ -80,17 +80,104 @@ pub struct TlsServerConfig {
     pub curve_preferences: Option<Vec<String>>,
 }
 
+/// Why the web configuration file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum WebConfigError {
+    /// The file cannot be read.
+    #[error("{path}: {err}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        err: std::io::Error,
+    },
+    /// The file is not valid YAML of the expected shape.
+    #[error("{path}: {err}")]
+    Yaml {
+        /// The file.
+        path: String,
+        /// Why.
+        err: serde_yaml::Error,
+    },
+    /// A user's password that is not a bcrypt hash.
+    #[error("{path}: the password of user {user:?} is not a bcrypt hash")]
+    NotBcrypt {
+        /// The file.
+        path: String,
+        /// The user.
+        user: String,
+    },
+    /// The `tls_server_config` cannot be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
+/// Why a `tls_server_config` cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// No certificate or no key.
+    #[error("missing cert_file or key_file in tls_server_config")]
+    MissingCertOrKey,
+    /// A file cannot be read.
+    #[error("{file}: {err}")]
+    Read {
+        /// The file, as configured.
+        file: String,
+        /// Why.
+        err: std::io::Error,
+    },
+    /// A file is not PEM of what it should hold.
+    #[error("{file}: {err}")]
+    Pem {
+        /// The file, as configured.
+        file: String,
+        /// Why.
+        err: rustls::pki_types::pem::Error,
+    },
+    /// A client CA certificate that cannot be used.
+    #[error("{file}: {err}")]
+    ClientCa {
+        /// The file, as configured.
+        file: String,
+        /// Why.
+        err: rustls::Error,
+    },
+    /// `min_version` or `max_version` is not a TLS version.
+    #[error(transparent)]
+    Version(#[from] crate::config::TlsVersionError),
+    /// The TLS versions cannot be had.
+    #[error(transparent)]
+    Versions(rustls::Error),
+    /// Client certificates are to be verified without a CA.
+    #[error("client_ca_file is required for verifying client certificates")]
+    NoClientCa,
+    /// The client certificate verifier cannot be made.
+    #[error(transparent)]
+    Verifier(#[from] rustls::server::VerifierBuilderError),
+    /// A `client_auth_type` not known.
+    #[error("invalid ClientAuth {0:?}")]
+    ClientAuth(String),
+    /// The server certificate and key cannot be used.
+    #[error("server certificate: {0}")]
+    Certificate(rustls::Error),
+}
+
 /// Loads and checks the file; relative paths are resolved against its folder.
-pub fn load(path: &Path) -> Result<(WebConfig, Option<Arc<rustls::ServerConfig>>), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let cfg: WebConfig =
-        serde_yaml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn load(path: &Path) -> Result<(WebConfig, Option<Arc<rustls::ServerConfig>>), WebConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|err| WebConfigError::Read {
+        path: path.display().to_string(),
+        err,
+    })?;
+    let cfg: WebConfig = serde_yaml::from_str(&text).map_err(|err| WebConfigError::Yaml {
+        path: path.display().to_string(),
+        err,
+    })?;
     for (user, hash) in &cfg.basic_auth_users {
         if !hash.starts_with("$2") {
-            return Err(format!(
-                "{}: the password of user {user:?} is not a bcrypt hash",
-                path.display()
-            ));
+            return Err(WebConfigError::NotBcrypt {
+                path: path.display().to_string(),
+                user: user.clone(),
+            });
         }
     }
     let base = path.parent().unwrap_or(Path::new("."));
@@ -101,22 +188,30 @@ pub fn load(path: &Path) -> Result<(WebConfig, Option<Arc<rustls::ServerConfig>>
     Ok((cfg, tls))
 }
 
-fn server_tls(t: &TlsServerConfig, base: &Path) -> Result<rustls::ServerConfig, String> {
+fn server_tls(t: &TlsServerConfig, base: &Path) -> Result<rustls::ServerConfig, TlsError> {
     if t.cert_file.is_empty() || t.key_file.is_empty() {
-        return Err("missing cert_file or key_file in tls_server_config".into());
+        return Err(TlsError::MissingCertOrKey);
     }
-    let read = |f: &str| std::fs::read(base.join(f)).map_err(|e| format!("{f}: {e}"));
+    let read = |f: &str| {
+        std::fs::read(base.join(f)).map_err(|err| TlsError::Read {
+            file: f.to_string(),
+            err,
+        })
+    };
+    let pem = |file: &str| {
+        let file = file.to_string();
+        move |err: rustls::pki_types::pem::Error| TlsError::Pem { file, err }
+    };
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&read(&t.cert_file)?)
         .collect::<Result<_, _>>()
-        .map_err(|e| format!("{}: {e}", t.cert_file))?;
-    let key = PrivateKeyDer::from_pem_slice(&read(&t.key_file)?)
-        .map_err(|e| format!("{}: {e}", t.key_file))?;
+        .map_err(pem(&t.cert_file))?;
+    let key = PrivateKeyDer::from_pem_slice(&read(&t.key_file)?).map_err(pem(&t.key_file))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut versions: Vec<&'static rustls::SupportedProtocolVersion> =
         vec![&rustls::version::TLS12, &rustls::version::TLS13];
     if let Some(v) = &t.min_version {
         if std::ptr::eq(
-            crate::config::http::tls_version(v).map_err(|e| e.to_string())?,
+            crate::config::http::tls_version(v)?,
             &rustls::version::TLS13,
         ) {
             versions.retain(|x| x.version == rustls::ProtocolVersion::TLSv1_3);
@@ -124,7 +219,7 @@ fn server_tls(t: &TlsServerConfig, base: &Path) -> Result<rustls::ServerConfig, 
     }
     if let Some(v) = &t.max_version {
         if std::ptr::eq(
-            crate::config::http::tls_version(v).map_err(|e| e.to_string())?,
+            crate::config::http::tls_version(v)?,
             &rustls::version::TLS12,
         ) {
             versions.retain(|x| x.version == rustls::ProtocolVersion::TLSv1_2);
@@ -132,22 +227,22 @@ fn server_tls(t: &TlsServerConfig, base: &Path) -> Result<rustls::ServerConfig, 
     }
     let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_protocol_versions(&versions)
-        .map_err(|e| e.to_string())?;
+        .map_err(TlsError::Versions)?;
     let kind = t.client_auth_type.as_deref().unwrap_or("NoClientCert");
     let builder = match kind {
         "NoClientCert" | "RequestClientCert" | "RequireAnyClientCert" => {
             builder.with_no_client_auth()
         }
         "VerifyClientCertIfGiven" | "RequireAndVerifyClientCert" => {
-            let ca = t
-                .client_ca_file
-                .as_deref()
-                .ok_or("client_ca_file is required for verifying client certificates")?;
+            let ca = t.client_ca_file.as_deref().ok_or(TlsError::NoClientCa)?;
             let mut roots = rustls::RootCertStore::empty();
             for c in CertificateDer::pem_slice_iter(&read(ca)?) {
                 roots
-                    .add(c.map_err(|e| format!("{ca}: {e}"))?)
-                    .map_err(|e| format!("{ca}: {e}"))?;
+                    .add(c.map_err(pem(ca))?)
+                    .map_err(|err| TlsError::ClientCa {
+                        file: ca.to_string(),
+                        err,
+                    })?;
             }
             let mut v = rustls::server::WebPkiClientVerifier::builder_with_provider(
                 Arc::new(roots),
@@ -156,13 +251,13 @@ fn server_tls(t: &TlsServerConfig, base: &Path) -> Result<rustls::ServerConfig, 
             if kind == "VerifyClientCertIfGiven" {
                 v = v.allow_unauthenticated();
             }
-            builder.with_client_cert_verifier(v.build().map_err(|e| e.to_string())?)
+            builder.with_client_cert_verifier(v.build()?)
         }
-        other => return Err(format!("invalid ClientAuth {other:?}")),
+        other => return Err(TlsError::ClientAuth(other.to_string())),
     };
     builder
         .with_single_cert(certs, key)
-        .map_err(|e| format!("server certificate: {e}"))
+        .map_err(TlsError::Certificate)
 }
 
 /// Checks `Authorization: Basic` headers against the configured users,

@@ -124,21 +124,31 @@ fn go_float_decimal(i: &[u8]) -> Res<'_, ()> {
     )(i)
 }
 
+/// Why a sample value does not parse, as Go's `strconv.ParseFloat` says
+/// it (the token quoted as Go quotes it).
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ValueError {
+    /// A hex float or an underscore.
+    #[error("unsupported character in float")]
+    UnsupportedChar,
+    /// Not a float.
+    #[error("strconv.ParseFloat: parsing {}: invalid syntax", go_quote(.0))]
+    Syntax(Vec<u8>),
+    /// Beyond the range of a float.
+    #[error("strconv.ParseFloat: parsing {}: value out of range", go_quote(.0))]
+    Range(Vec<u8>),
+}
+
 /// Parses a sample value as Prometheus does (Go's `strconv.ParseFloat`
 /// without hex floats and underscores); the error text is Go's.
-pub(super) fn parse_value(tok: &[u8]) -> Result<f64, String> {
+pub(super) fn parse_value(tok: &[u8]) -> Result<f64, ValueError> {
     if let Some(v) = exact_decimal(tok) {
         return Ok(v);
     }
     if tok.iter().any(|&c| matches!(c, b'p' | b'P' | b'_')) {
-        return Err("unsupported character in float".to_string());
+        return Err(ValueError::UnsupportedChar);
     }
-    let syntax = || {
-        format!(
-            "strconv.ParseFloat: parsing {}: invalid syntax",
-            go_quote(tok)
-        )
-    };
+    let syntax = || ValueError::Syntax(tok.to_vec());
     if all_consuming(go_float_special)(tok).is_ok() {
         let negative = tok.first() == Some(&b'-');
         let nan = tok
@@ -159,10 +169,7 @@ pub(super) fn parse_value(tok: &[u8]) -> Result<f64, String> {
     let s = std::str::from_utf8(tok).map_err(|_| syntax())?;
     let v: f64 = s.parse().map_err(|_| syntax())?;
     if v.is_infinite() {
-        return Err(format!(
-            "strconv.ParseFloat: parsing {}: value out of range",
-            go_quote(tok)
-        ));
+        return Err(ValueError::Range(tok.to_vec()));
     }
     Ok(v)
 }

@@ -154,6 +154,30 @@ fn got(line: &[u8], i: usize) -> String {
     }
 }
 
+/// Why a label set does not parse, in Prometheus's words (what was found
+/// described as Prometheus describes it).
+#[derive(Debug, thiserror::Error)]
+enum LabelSetError {
+    /// No label name where one should start.
+    #[error("expected label name, got {0}")]
+    Name(String),
+    /// No `=` after a label name.
+    #[error("expected equal, got {0}")]
+    Equal(String),
+    /// No quoted value after `=`.
+    #[error("expected label value, got {0}")]
+    Value(String),
+    /// A value that is not UTF-8.
+    #[error("invalid UTF-8 label value: {}", go_quote(.0))]
+    Utf8(Vec<u8>),
+    /// A label given twice (or `__name__` where the name is given).
+    #[error("{}", not_unique(.0))]
+    NotUnique(Vec<u8>),
+    /// No `,` or `}` after a label.
+    #[error("expected comma or brace close, got {0}")]
+    Separator(String),
+}
+
 /// Parses the label set starting with the `{` at `line[i]`; returns the
 /// index after the closing `}`. `out` is cleared first.
 fn parse_label_set<'a>(
@@ -161,7 +185,7 @@ fn parse_label_set<'a>(
     mut i: usize,
     out: &mut Labels<'a>,
     name_reserved: bool,
-) -> Result<usize, String> {
+) -> Result<usize, LabelSetError> {
     out.clear();
     i += 1;
     if line.get(i) == Some(&b'}') {
@@ -171,42 +195,37 @@ fn parse_label_set<'a>(
         let rest = line.get(i..).unwrap_or(&[]);
         let n = label_name_len(rest);
         if n == 0 {
-            return Err(format!("expected label name, got {}", got(line, i)));
+            return Err(LabelSetError::Name(got(line, i)));
         }
         let name = &rest[..n];
         i += n;
         if line.get(i) != Some(&b'=') {
-            return Err(format!("expected equal, got {}", got(line, i)));
+            return Err(LabelSetError::Equal(got(line, i)));
         }
         i += 1;
         let quote = i;
         if line.get(i) != Some(&b'"') {
-            return Err(format!("expected label value, got {}", got(line, i)));
+            return Err(LabelSetError::Value(got(line, i)));
         }
         // The line excludes its line feed, so an escape needs one more byte
         // on the line.
         let Some(len) = quoted_len(&line[quote..]) else {
-            return Err(format!("expected label value, got {}", got(line, quote)));
+            return Err(LabelSetError::Value(got(line, quote)));
         };
         i = quote + len;
         let value = line.get(quote + 1..i).unwrap_or(&[]);
         if std::str::from_utf8(value).is_err() {
-            return Err(format!("invalid UTF-8 label value: {}", go_quote(value)));
+            return Err(LabelSetError::Utf8(value.to_vec()));
         }
         if (name_reserved && name == b"__name__") || out.iter().any(|(n, _)| *n == name) {
-            return Err(not_unique(name));
+            return Err(LabelSetError::NotUnique(name.to_vec()));
         }
         out.push((name, value));
         i += 1;
         match line.get(i) {
             Some(b',') => i += 1,
             Some(b'}') => return Ok(i + 1),
-            _ => {
-                return Err(format!(
-                    "expected comma or brace close, got {}",
-                    got(line, i)
-                ))
-            }
+            _ => return Err(LabelSetError::Separator(got(line, i))),
         }
     }
 }
@@ -785,7 +804,8 @@ impl<'a> OpenMetricsParser<'a> {
         let name = &line[..n];
         let mut i = n;
         if line.get(i) == Some(&b'{') {
-            i = parse_label_set(line, i, &mut self.labels, true).map_err(|m| self.err(m))?;
+            i = parse_label_set(line, i, &mut self.labels, true)
+                .map_err(|m| self.err(m.to_string()))?;
         } else {
             self.labels.clear();
         }
@@ -804,7 +824,7 @@ impl<'a> OpenMetricsParser<'a> {
                 got(line, i + 1)
             )));
         }
-        self.value = parse_value(tok).map_err(|m| self.err(m))?;
+        self.value = parse_value(tok).map_err(|m| self.err(m.to_string()))?;
         i = end;
 
         // Optional timestamp, then optional exemplar.
@@ -818,7 +838,7 @@ impl<'a> OpenMetricsParser<'a> {
                         got(line, i)
                     )));
                 }
-                let secs = parse_value(tok).map_err(|m| self.err(m))?;
+                let secs = parse_value(tok).map_err(|m| self.err(m.to_string()))?;
                 if !secs.is_finite() {
                     return Err(self.err(format!("invalid timestamp {}", go_nonfinite(secs))));
                 }
@@ -852,7 +872,7 @@ impl<'a> OpenMetricsParser<'a> {
             )));
         }
         let mut i = parse_label_set(line, i + 2, &mut self.exemplar_labels, false)
-            .map_err(|m| self.err(m))?;
+            .map_err(|m| self.err(m.to_string()))?;
         let chars: usize = self
             .exemplar_labels
             .iter()
@@ -877,7 +897,7 @@ impl<'a> OpenMetricsParser<'a> {
                 got(line, i + 1)
             )));
         }
-        self.exemplar_value = parse_value(tok).map_err(|m| self.err(m))?;
+        self.exemplar_value = parse_value(tok).map_err(|m| self.err(m.to_string()))?;
         self.exemplar_ts = None;
         i = end;
         if i < line.len() {
@@ -888,7 +908,7 @@ impl<'a> OpenMetricsParser<'a> {
                     got(line, i + 1)
                 )));
             }
-            let secs = parse_value(tok).map_err(|m| self.err(m))?;
+            let secs = parse_value(tok).map_err(|m| self.err(m.to_string()))?;
             if !secs.is_finite() {
                 return Err(self.err(format!("invalid exemplar timestamp {}", go_nonfinite(secs))));
             }

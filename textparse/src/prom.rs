@@ -117,17 +117,17 @@ fn timestamp_token(i: &[u8]) -> Res<'_, &[u8]> {
     recognize(pair(opt(char('-')), digit1))(i)
 }
 
+/// A timestamp token beyond `i64`, as Go's `strconv.ParseInt` says it.
+#[derive(Debug, thiserror::Error)]
+#[error("strconv.ParseInt: parsing {}: value out of range", go_quote(.0))]
+struct TimestampRange(Vec<u8>);
+
 /// Parses a timestamp token (already `-?[0-9]+`) as Go's `strconv.ParseInt`.
-fn parse_timestamp(tok: &[u8]) -> Result<i64, String> {
+fn parse_timestamp(tok: &[u8]) -> Result<i64, TimestampRange> {
     std::str::from_utf8(tok)
         .ok()
         .and_then(|s| s.parse::<i64>().ok())
-        .ok_or_else(|| {
-            format!(
-                "strconv.ParseInt: parsing {}: value out of range",
-                go_quote(tok)
-            )
-        })
+        .ok_or_else(|| TimestampRange(tok.to_vec()))
 }
 
 // ---------------------------------------------------------------------------
@@ -510,7 +510,7 @@ impl<'a> PromParser<'a> {
         };
         let value_pos = self.pos;
         self.set_rest(rest);
-        self.value = parse_value(tok).map_err(|m| self.error_at(value_pos, m))?;
+        self.value = parse_value(tok).map_err(|m| self.error_at(value_pos, m.to_string()))?;
         self.ts = None;
 
         self.skip_blanks();
@@ -526,7 +526,7 @@ impl<'a> PromParser<'a> {
         };
         let ts_pos = self.pos;
         self.set_rest(rest);
-        self.ts = Some(parse_timestamp(tok).map_err(|m| self.error_at(ts_pos, m))?);
+        self.ts = Some(parse_timestamp(tok).map_err(|m| self.error_at(ts_pos, m.to_string()))?);
 
         self.skip_blanks();
         if matches!(self.peek(), None | Some(b'\n')) {

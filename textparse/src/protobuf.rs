@@ -20,6 +20,7 @@ use std::borrow::Cow;
 use prost::Message;
 use tsdb::histogram::{
     buckets_from_spans, counts_from_deltas, ClassicHistogram, CounterResetHint, FloatHistogram,
+    SpansError,
 };
 
 use super::openmetrics::Exemplar;
@@ -417,9 +418,21 @@ fn native_exemplars(h: &model::Histogram) -> Vec<Exemplar> {
     out
 }
 
+/// Why a native histogram's message is not a histogram, in Prometheus's
+/// words.
+#[derive(Debug, thiserror::Error)]
+enum NativeError {
+    /// A schema other than -4 to 8.
+    #[error("histogram has an unknown schema {0}")]
+    UnknownSchema(i32),
+    /// Spans that do not match the buckets.
+    #[error(transparent)]
+    Spans(#[from] SpansError),
+}
+
 /// A native histogram from its message; an error as Prometheus's for
 /// spans that do not match the buckets.
-fn native(h: &model::Histogram, gauge: bool) -> Result<FloatHistogram, String> {
+fn native(h: &model::Histogram, gauge: bool) -> Result<FloatHistogram, NativeError> {
     let float = h.sample_count_float > 0.0 || h.zero_count_float > 0.0;
     let side = |spans: &[model::BucketSpan], deltas: &[i64], counts: &[f64], what: &str| {
         let values = if float {
@@ -431,7 +444,7 @@ fn native(h: &model::Histogram, gauge: bool) -> Result<FloatHistogram, String> {
         buckets_from_spans(&spans, &values, what)
     };
     if !(-4..=8).contains(&h.schema) {
-        return Err(format!("histogram has an unknown schema {}", h.schema));
+        return Err(NativeError::UnknownSchema(h.schema));
     }
     let positive = side(
         &h.positive_span,

@@ -10,10 +10,12 @@
 //! reset detection, reconciling differing custom bounds) follows the rules
 //! of Prometheus's float histograms, so PromQL answers the same.
 
+mod error;
 mod kahan;
 mod spans;
 mod trim;
 
+pub use error::{ClassicError, SpansError};
 pub use kahan::{kahan_add, KahanSum};
 pub use spans::{buckets_from_spans, counts_from_deltas, deltas_of, spans_of};
 
@@ -590,7 +592,7 @@ pub struct ClassicHistogram {
     buckets: Vec<(f64, f64)>,
     count: Option<f64>,
     sum: f64,
-    err: Option<String>,
+    err: Option<ClassicError>,
 }
 
 impl ClassicHistogram {
@@ -600,7 +602,7 @@ impl ClassicHistogram {
             return;
         }
         if count < 0.0 {
-            self.err = Some(format!("negative bucket count: le={le}, count={count}"));
+            self.err = Some(ClassicError::NegativeBucket { le, count });
             return;
         }
         let i = self.buckets.partition_point(|b| b.0 < le);
@@ -612,16 +614,14 @@ impl ClassicHistogram {
         let ok = (i == 0 || self.buckets[i - 1].1 <= count)
             && self.buckets.get(i + 1).is_none_or(|b| count <= b.1);
         if !ok {
-            self.err = Some(format!(
-                "bucket counts are not cumulative: le={le}, count={count}"
-            ));
+            self.err = Some(ClassicError::NotCumulative { le, count });
         }
     }
 
     /// Sets the count of observations.
     pub fn set_count(&mut self, count: f64) {
         if count < 0.0 && self.err.is_none() {
-            self.err = Some(format!("negative count: count={count}"));
+            self.err = Some(ClassicError::NegativeCount(count));
         }
         self.count = Some(count);
     }
@@ -632,7 +632,7 @@ impl ClassicHistogram {
     }
 
     /// The histogram with custom bounds, or why there is none.
-    pub fn convert(&self) -> Result<FloatHistogram, String> {
+    pub fn convert(&self) -> Result<FloatHistogram, ClassicError> {
         if let Some(e) = &self.err {
             return Err(e.clone());
         }
@@ -647,9 +647,7 @@ impl ClassicHistogram {
         }
         let last = buckets[buckets.len() - 1].1;
         if count != last {
-            return Err(format!(
-                "histogram count does not match the +Inf bucket: count={count} != le=+Inf count={last}"
-            ));
+            return Err(ClassicError::CountMismatch { count, inf: last });
         }
         let mut h = FloatHistogram {
             schema: CUSTOM_BUCKETS_SCHEMA,

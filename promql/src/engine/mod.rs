@@ -287,7 +287,7 @@ impl Engine {
         let t0 = Instant::now();
         let mut expr = parser::parse(query)?;
         expr.resolve_durations(0, 0)
-            .map_err(|msg| Error::BadRequest { msg })?;
+            .map_err(|e| Error::BadRequest { msg: e.to_string() })?;
         // the series the evaluator loads borrow the querier: it outlives
         // the evaluator
         let querier;
@@ -353,7 +353,7 @@ impl Engine {
             });
         }
         expr.resolve_durations(step_ms, end_ms - start_ms)
-            .map_err(|msg| Error::BadRequest { msg })?;
+            .map_err(|e| Error::BadRequest { msg: e.to_string() })?;
         let vt = expr.value_type();
         if vt != ValueType::Scalar && vt != ValueType::Vector {
             return Err(Error::BadRequest {

@@ -539,21 +539,60 @@ impl Expr {
     }
 }
 
+/// A duration written with `step()` or `range()` whose value does not fit
+/// the query; `what` is the duration's place (`range`, `offset`,
+/// `subquery range`, `subquery step`).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum DurationValueError {
+    /// More milliseconds than an `i64` holds.
+    #[error("{what} {expr} is out of range")]
+    OutOfRange {
+        /// The duration's place.
+        what: &'static str,
+        /// The duration as written.
+        expr: DurationExpr,
+    },
+    /// Zero or negative where a positive duration is needed.
+    #[error("{what} {expr} must be greater than 0, got {ms}ms")]
+    NotPositive {
+        /// The duration's place.
+        what: &'static str,
+        /// The duration as written.
+        expr: DurationExpr,
+        /// Its value.
+        ms: i64,
+    },
+}
+
 impl Expr {
     /// Replaces every duration written with `step()` or `range()` by its
     /// value for a query with this step and range (both 0 for an instant
     /// query). Ranges and subquery steps must come out positive.
-    pub fn resolve_durations(&mut self, step_ms: i64, range_ms: i64) -> Result<(), String> {
-        let value = |e: &DurationExpr, what: &str, positive: bool| -> Result<i64, String> {
+    pub fn resolve_durations(
+        &mut self,
+        step_ms: i64,
+        range_ms: i64,
+    ) -> Result<(), DurationValueError> {
+        let value = |e: &DurationExpr,
+                     what: &'static str,
+                     positive: bool|
+         -> Result<i64, DurationValueError> {
             let ms = e
                 .millis(step_ms, range_ms)
-                .ok_or_else(|| format!("{what} {e} is out of range"))?;
+                .ok_or_else(|| DurationValueError::OutOfRange {
+                    what,
+                    expr: e.clone(),
+                })?;
             if positive && ms <= 0 {
-                return Err(format!("{what} {e} must be greater than 0, got {ms}ms"));
+                return Err(DurationValueError::NotPositive {
+                    what,
+                    expr: e.clone(),
+                    ms,
+                });
             }
             Ok(ms)
         };
-        let selector = |vs: &mut VectorSelector| -> Result<(), String> {
+        let selector = |vs: &mut VectorSelector| -> Result<(), DurationValueError> {
             if let Some(e) = vs.offset_expr.take() {
                 vs.offset_ms = value(&e, "offset", false)?;
             }

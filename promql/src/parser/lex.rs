@@ -2,6 +2,10 @@
 
 use super::ast::BinaryOp;
 
+mod values;
+
+use values::{duration_value, number_value};
+
 /// A token kind.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Tok {
@@ -174,79 +178,7 @@ fn is_alnum(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_'
 }
 
-/// The value of a number token as Prometheus reads it: as an integer
-/// first (`0x` hexadecimal, a leading `0` octal, `_` between digits), else
-/// as a float (no `_`), with its message when it is neither.
-fn number_value(text: &str) -> Result<f64, String> {
-    if let Some(v) = int_value(text) {
-        return Ok(v as f64);
-    }
-    let bad =
-        |why: &str| format!("error parsing number: strconv.ParseFloat: parsing {text:?}: {why}");
-    let hex = text.starts_with("0x") || text.starts_with("0X");
-    if hex || text.contains('_') {
-        return Err(bad("invalid syntax"));
-    }
-    let v: f64 = text.parse().map_err(|_| bad("invalid syntax"))?;
-    if v.is_infinite() {
-        return Err(bad("value out of range"));
-    }
-    Ok(v)
-}
-
-/// Go's `strconv.ParseInt(text, 0, 64)`, for the texts the lexer takes.
-fn int_value(text: &str) -> Option<i64> {
-    let (digits, radix) = if let Some(h) = text.strip_prefix("0x").or(text.strip_prefix("0X")) {
-        (h.trim_start_matches('_'), 16)
-    } else if text.len() > 1 && text.starts_with('0') {
-        (&text[1..], 8)
-    } else {
-        (text, 10)
-    };
-    let clean: String = digits.chars().filter(|c| *c != '_').collect();
-    if clean.is_empty() {
-        return None;
-    }
-    i64::from_str_radix(&clean, radix).ok()
-}
-
-/// The milliseconds of a duration token, with the messages of
-/// Prometheus's duration parser.
-fn duration_value(text: &str) -> Result<i64, String> {
-    let invalid = || format!("not a valid duration string: {text:?}");
-    let b = text.as_bytes();
-    let mut i = 0;
-    let mut total: i64 = 0;
-    let mut last_unit = i64::MAX;
-    while i < b.len() {
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        let n: i64 = text[start..i].parse().map_err(|_| invalid())?;
-        let ustart = i;
-        while i < b.len() && !b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if ustart == i {
-            return Err(invalid());
-        }
-        let unit = &text[ustart..i];
-        let u =
-            unit_ms(unit).ok_or_else(|| format!("unknown unit {unit:?} in duration {text:?}"))?;
-        if u >= last_unit {
-            return Err(invalid());
-        }
-        last_unit = u;
-        total = n
-            .checked_mul(u)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(|| "duration out of range".to_string())?;
-    }
-    Ok(total)
-}
-
-fn unit_ms(u: &str) -> Option<i64> {
+pub(super) fn unit_ms(u: &str) -> Option<i64> {
     Some(match u {
         "ms" => 1,
         "s" => 1000,
@@ -747,7 +679,10 @@ impl Lexer<'_> {
         let start = self.i;
         if self.scan_number() {
             let text = &self.src[start..self.i];
-            let v = number_value(text).map_err(|msg| LexError { pos: start, msg })?;
+            let v = number_value(text).map_err(|e| LexError {
+                pos: start,
+                msg: e.to_string(),
+            })?;
             self.push(Tok::Number(v), start);
             return Ok(());
         }
@@ -757,7 +692,10 @@ impl Lexer<'_> {
                 self.i -= 1;
             }
             let text = &self.src[start..self.i];
-            let ms = duration_value(text).map_err(|msg| LexError { pos: start, msg })?;
+            let ms = duration_value(text).map_err(|e| LexError {
+                pos: start,
+                msg: e.to_string(),
+            })?;
             self.push(Tok::Duration(ms), start);
             return Ok(());
         }

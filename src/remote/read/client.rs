@@ -18,6 +18,7 @@ use prost::Message as _;
 use tsdb::labels::{Labels, MatchOp, Matcher};
 use tsdb::read::{Querier, Queryable, ReadError, Sample, Series, VecIterator};
 
+use super::error::ClientError;
 use super::proto::{LabelMatcher, MatchType, Query, ReadRequest, ReadResponse, ResponseType};
 use crate::config::remote::RemoteReadConfig;
 use crate::httpclient::HttpClient;
@@ -31,9 +32,12 @@ pub struct RemoteReader {
 
 impl RemoteReader {
     /// The client of `cfg`.
-    pub fn new(cfg: &RemoteReadConfig, base_dir: &std::path::Path) -> Result<RemoteReader, String> {
+    pub fn new(
+        cfg: &RemoteReadConfig,
+        base_dir: &std::path::Path,
+    ) -> Result<RemoteReader, ClientError> {
         Ok(RemoteReader {
-            http: HttpClient::new(&cfg.http, base_dir, false).map_err(|e| e.to_string())?,
+            http: HttpClient::new(&cfg.http, base_dir, false)?,
             name: cfg.remote_name(),
             cfg: cfg.clone(),
         })
@@ -45,7 +49,7 @@ impl RemoteReader {
         mint: i64,
         maxt: i64,
         matchers: &[Matcher],
-    ) -> Result<Vec<(Labels, Vec<Sample>)>, String> {
+    ) -> Result<Vec<(Labels, Vec<Sample>)>, ClientError> {
         let q = Query {
             start_timestamp_ms: mint,
             end_timestamp_ms: maxt,
@@ -71,9 +75,7 @@ impl RemoteReader {
                 ResponseType::Samples as i32,
             ],
         };
-        let body = snap::raw::Encoder::new()
-            .compress_vec(&req.encode_to_vec())
-            .map_err(|e| e.to_string())?;
+        let body = snap::raw::Encoder::new().compress_vec(&req.encode_to_vec())?;
         let mut r = self
             .http
             .client()
@@ -87,15 +89,7 @@ impl RemoteReader {
         for (k, v) in &self.cfg.headers {
             r = r.header(k.as_str(), v.as_str());
         }
-        let resp = self
-            .http
-            .authorize(r)
-            .await
-            .map_err(|e| e.to_string())?
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
+        let resp = self.http.authorize(r).await?.body(body).send().await?;
         let status = resp.status();
         let ct = resp
             .headers()
@@ -103,23 +97,23 @@ impl RemoteReader {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        let bytes = resp.bytes().await.map_err(|e| e.to_string())?;
+        let bytes = resp.bytes().await?;
         if !status.is_success() {
             let text = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).to_string();
-            return Err(format!(
-                "remote server {} returned http status {status}: {}",
-                crate::config::remote::redact(&self.cfg.url),
-                text.trim()
-            ));
+            return Err(ClientError::Status {
+                url: crate::config::remote::redact(&self.cfg.url),
+                status,
+                text: text.trim().to_string(),
+            });
         }
         if ct.starts_with("application/x-streamed-protobuf") {
             return parse_streamed(&bytes, self.cfg.chunked_read_limit.unwrap_or(50_000_000));
         }
         if !ct.starts_with("application/x-protobuf") {
-            return Err(format!("unsupported content type {ct:?}"));
+            return Err(ClientError::ContentType(ct));
         }
-        let raw = crate::remote::decode_snappy(&bytes, 1 << 30).map_err(|e| e.to_string())?;
-        let rr = ReadResponse::decode(raw.as_slice()).map_err(|e| e.to_string())?;
+        let raw = crate::remote::decode_snappy(&bytes, 1 << 30)?;
+        let rr = ReadResponse::decode(raw.as_slice())?;
         let mut out = Vec::new();
         for result in rr.results {
             for ts in result.timeseries {
@@ -138,42 +132,39 @@ impl RemoteReader {
 }
 
 /// Reads the frames of a streamed answer.
-fn parse_streamed(mut b: &[u8], limit: u64) -> Result<Vec<(Labels, Vec<Sample>)>, String> {
+fn parse_streamed(mut b: &[u8], limit: u64) -> Result<Vec<(Labels, Vec<Sample>)>, ClientError> {
     use super::proto::ChunkedReadResponse;
     let mut out: Vec<(Labels, Vec<Sample>)> = Vec::new();
     while !b.is_empty() {
         let mut len = 0u64;
         let mut i = 0;
         loop {
-            let byte = *b.get(i).ok_or("truncated frame length")?;
+            let byte = *b.get(i).ok_or(ClientError::TruncatedFrameLength)?;
             len |= u64::from(byte & 0x7f) << (7 * i);
             i += 1;
             if byte < 0x80 {
                 break;
             }
             if i >= 10 {
-                return Err("malformed frame length".into());
+                return Err(ClientError::MalformedFrameLength);
             }
         }
         if len > limit {
-            return Err(format!(
-                "chunkedReader: message size exceeded the limit {limit} bytes"
-            ));
+            return Err(ClientError::FrameTooLarge(limit));
         }
         let crc = u32::from_be_bytes(
             b.get(i..i + 4)
-                .ok_or("truncated frame")?
-                .try_into()
-                .map_err(|_| "crc")?,
+                .and_then(|s| s.try_into().ok())
+                .ok_or(ClientError::TruncatedFrame)?,
         );
         let msg = b
             .get(i + 4..i + 4 + len as usize)
-            .ok_or("truncated frame")?;
+            .ok_or(ClientError::TruncatedFrame)?;
         if crc32c::crc32c(msg) != crc {
-            return Err("chunkedReader: corrupted frame; checksum mismatch".into());
+            return Err(ClientError::Checksum);
         }
         b = &b[i + 4 + len as usize..];
-        let m = ChunkedReadResponse::decode(msg).map_err(|e| e.to_string())?;
+        let m = ChunkedReadResponse::decode(msg)?;
         for cs in m.chunked_series {
             let labels = Labels::new(
                 cs.labels
@@ -184,10 +175,10 @@ fn parse_streamed(mut b: &[u8], limit: u64) -> Result<Vec<(Labels, Vec<Sample>)>
             let mut samples = Vec::new();
             for c in cs.chunks {
                 if c.r#type != super::proto::CHUNK_XOR && c.r#type != 0 {
-                    return Err(format!("unsupported chunk encoding {}", c.r#type));
+                    return Err(ClientError::ChunkEncoding(c.r#type));
                 }
                 samples.extend(
-                    tsdb::chunkenc::prom::decode_xor(&c.data).ok_or("malformed XOR chunk")?,
+                    tsdb::chunkenc::prom::decode_xor(&c.data).ok_or(ClientError::MalformedChunk)?,
                 );
             }
             match out.last_mut() {

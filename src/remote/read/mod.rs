@@ -2,5 +2,6 @@
 //! from `remote_read` endpoints into queries ([`client`]).
 
 pub mod client;
+pub mod error;
 pub mod proto;
 pub mod server;

@@ -19,8 +19,9 @@
 
 use prost::Message as _;
 use tsdb::labels::{Label as TsdbLabel, Labels, MatchOp, Matcher};
-use tsdb::read::Queryable;
+use tsdb::read::{Queryable, ReadError};
 
+use super::error::MatcherError;
 use super::proto::{
     Chunk, ChunkedReadResponse, ChunkedSeries, LabelMatcher, MatchType, QueryResult, ReadRequest,
     ReadResponse, ResponseType, CHUNK_XOR,
@@ -67,7 +68,7 @@ pub struct ReadLimits {
     pub max_request_bytes: usize,
 }
 
-fn matchers(list: &[LabelMatcher], ext: &Labels) -> Result<Vec<Matcher>, String> {
+fn matchers(list: &[LabelMatcher], ext: &Labels) -> Result<Vec<Matcher>, MatcherError> {
     list.iter()
         .map(|m| {
             let op = match MatchType::try_from(m.r#type) {
@@ -75,7 +76,7 @@ fn matchers(list: &[LabelMatcher], ext: &Labels) -> Result<Vec<Matcher>, String>
                 Ok(MatchType::Neq) => MatchOp::NotEqual,
                 Ok(MatchType::Re) => MatchOp::RegexMatch,
                 Ok(MatchType::Nre) => MatchOp::RegexNoMatch,
-                Err(_) => return Err(format!("invalid matcher type {}", m.r#type)),
+                Err(_) => return Err(MatcherError::Type(m.r#type)),
             };
             // the database stores series without the external labels
             let value = if op == MatchOp::Equal && ext.get(&m.name) == Some(m.value.as_str()) {
@@ -83,7 +84,7 @@ fn matchers(list: &[LabelMatcher], ext: &Labels) -> Result<Vec<Matcher>, String>
             } else {
                 m.value.clone()
             };
-            Matcher::new(op, m.name.clone(), value).map_err(|e| e.to_string())
+            Ok(Matcher::new(op, m.name.clone(), value)?)
         })
         .collect()
 }
@@ -158,7 +159,7 @@ pub fn handle(db: &dyn Queryable, body: &[u8], ext: &Labels, limits: ReadLimits)
                 .collect::<Result<Vec<_>, _>>()
             {
                 Ok(m) => m,
-                Err(e) => return Answer::Whole(error(400, e)),
+                Err(e) => return Answer::Whole(error(400, e.to_string())),
             };
             Answer::Streamed(StreamedRead {
                 req,
@@ -175,7 +176,7 @@ fn samples(db: &dyn Queryable, req: &ReadRequest, ext: &Labels, limits: ReadLimi
     for q in &req.queries {
         let ms = match matchers(&q.matchers, ext) {
             Ok(m) => m,
-            Err(e) => return error(400, e),
+            Err(e) => return error(400, e.to_string()),
         };
         let querier = match db.querier(q.start_timestamp_ms, q.end_timestamp_ms) {
             Ok(q) => q,
@@ -251,14 +252,12 @@ impl StreamedRead {
         &self,
         db: &dyn Queryable,
         sink: &mut dyn FnMut(Vec<u8>) -> bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), ReadError> {
         use tsdb::chunkenc::prom::{encode_xor, SAMPLES_PER_CHUNK};
         let (ext, max_bytes) = (&self.ext, self.limits.max_bytes_in_frame as isize);
         for (qi, (q, ms)) in self.req.queries.iter().zip(&self.matchers).enumerate() {
-            let querier = db
-                .querier(q.start_timestamp_ms, q.end_timestamp_ms)
-                .map_err(|e| e.to_string())?;
-            let series = querier.select_lazy(ms).map_err(|e| e.to_string())?;
+            let querier = db.querier(q.start_timestamp_ms, q.end_timestamp_ms)?;
+            let series = querier.select_lazy(ms)?;
             for mut s in series {
                 let samples = s
                     .samples

@@ -1,5 +1,6 @@
 //! Why a remote write endpoint's sender could not be made, or a client for
-//! one request (`round_robin_dns`) could not.
+//! one request (`round_robin_dns`) could not, or the `remote_write`
+//! section could not be applied.
 
 use crate::discovery::gce::credentials::CredentialsError;
 use crate::httpclient::HttpClientError;
@@ -57,4 +58,20 @@ pub(crate) enum SigningError {
     /// An endpoint URL without a host.
     #[error("no host in {0}")]
     NoHost(String),
+}
+
+/// Why [`super::RemoteWrite::apply`] could not apply a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// An endpoint's sender could not be made.
+    #[error("remote_write {url}: {err}")]
+    Queue {
+        /// The endpoint's URL, its secrets redacted.
+        url: String,
+        /// Why.
+        err: SenderError,
+    },
+    /// The write journal could not take the queues' readers.
+    #[error("remote write journal: {0}")]
+    Journal(tsdb::Error),
 }

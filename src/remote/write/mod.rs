@@ -23,6 +23,7 @@ use tokio::sync::watch;
 use tsdb::labels::Labels;
 use tsdb::Db;
 
+pub use error::{ApplyError, SenderError};
 pub use metrics::QueueMetrics;
 pub use queue::{MetadataMap, Queue, Stop};
 pub use send::{Attempt, Sender};
@@ -83,7 +84,7 @@ impl RemoteWrite {
     /// Makes the running queues those of `cfg` (relative files against
     /// `base_dir`). Must run inside the tokio runtime. An entry whose
     /// client cannot be made is an error, and nothing changes.
-    pub fn apply(&self, cfg: &Config, base_dir: &Path) -> Result<(), String> {
+    pub fn apply(&self, cfg: &Config, base_dir: &Path) -> Result<(), ApplyError> {
         let ext = Labels::from_pairs(&cfg.global.external_labels.iter().collect::<Vec<_>>());
         let mut next: Vec<(String, Queue)> = Vec::new();
         for rw in &cfg.remote_write {
@@ -96,7 +97,10 @@ impl RemoteWrite {
                 Arc::clone(&self.metadata),
                 self.flush_deadline,
             )
-            .map_err(|e| format!("remote_write {}: {e}", rw.redacted_url()))?;
+            .map_err(|err| ApplyError::Queue {
+                url: rw.redacted_url(),
+                err,
+            })?;
             next.push((key, q));
         }
         let names: Vec<String> = next.iter().map(|(_, q)| q.name.clone()).collect();
@@ -115,7 +119,7 @@ impl RemoteWrite {
         }
         self.db
             .journal_set_readers(&names)
-            .map_err(|e| format!("remote write journal: {e}"))?;
+            .map_err(ApplyError::Journal)?;
         for (key, q) in next {
             if keep.contains_key(&q.name) {
                 continue;

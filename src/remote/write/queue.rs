@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use tsdb::labels::{Label, Labels};
 use tsdb::{Db, JournalRead, SeriesRef};
 
+use super::error::SenderError;
 use super::metrics::QueueMetrics;
 use super::send::{Attempt, Sender};
 use crate::config::remote::RemoteWriteConfig;
@@ -190,7 +191,7 @@ impl Queue {
         base_dir: &std::path::Path,
         metadata: MetadataMap,
         flush_deadline: Duration,
-    ) -> Result<Queue, String> {
+    ) -> Result<Queue, SenderError> {
         let metrics = QueueMetrics::default();
         metrics.shards_desired.store(
             (cfg.queue_config.min_shards as f64).to_bits(),
@@ -198,7 +199,7 @@ impl Queue {
         );
         Ok(Queue {
             name: cfg.queue_name(),
-            sender: Sender::new(cfg, base_dir).map_err(|e| e.to_string())?,
+            sender: Sender::new(cfg, base_dir)?,
             cfg: cfg.clone(),
             ext,
             db,

@@ -5,6 +5,7 @@
 
 use tsdb::labels::{Label, Labels, METRIC_NAME};
 
+use super::error::{SeriesError, ValueProblem, ValuesError};
 use crate::gofmt::{format_float, quote_ascii};
 
 /// One position of an input series: a value, a stale marker, or nothing.
@@ -80,12 +81,15 @@ fn split_increment(head: &str) -> Option<(f64, f64)> {
 /// * `a` — one sample; `_` — no sample; `stale` — a staleness marker;
 /// * `a+bxn` / `a-bxn` — `a`, then `n` more samples going up (down) by `b`;
 /// * `axn` — `a` repeated `n + 1` times; `_xn` — `n` steps without samples.
-pub fn expand_values(values: &str) -> Result<Vec<Point>, String> {
+pub fn expand_values(values: &str) -> Result<Vec<Point>, ValuesError> {
     let mut out = Vec::new();
     for tok in values.split_whitespace() {
-        let bad = |why: &str| format!("invalid value {tok:?}: {why}");
+        let bad = |problem: ValueProblem| ValuesError {
+            token: tok.to_string(),
+            problem,
+        };
         if tok.starts_with("{{") {
-            return Err(bad("native histograms are not supported"));
+            return Err(bad(ValueProblem::Histogram));
         }
         match tok {
             "_" => {
@@ -103,31 +107,28 @@ pub fn expand_values(values: &str) -> Result<Vec<Point>, String> {
             continue;
         }
         let Some(x) = tok.rfind('x') else {
-            return Err(bad(
-                "expected a number, '_', 'stale' or an expanding term like 1+2x3",
-            ));
+            return Err(bad(ValueProblem::NotATerm));
         };
         let (head, times) = (&tok[..x], &tok[x + 1..]);
         if times.is_empty() || !times.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad("the repetition count after 'x' must be a whole number"));
+            return Err(bad(ValueProblem::Count));
         }
         let n: usize = times
             .parse()
-            .map_err(|_| bad("repetition count too large"))?;
+            .map_err(|_| bad(ValueProblem::CountTooLarge))?;
         if n > 10_000_000 {
-            return Err(bad("repetition count too large"));
+            return Err(bad(ValueProblem::CountTooLarge));
         }
         if head == "_" {
             out.resize(out.len() + n, Point::Missing);
             continue;
         }
         if head == "stale" {
-            return Err(bad("'stale' cannot be repeated"));
+            return Err(bad(ValueProblem::StaleRepeated));
         }
         let (start, incr) = match parse_number(head) {
             Some(v) => (v, 0.0),
-            None => split_increment(head)
-                .ok_or_else(|| bad("expected START+STEPxN, START-STEPxN or VALUExN"))?,
+            None => split_increment(head).ok_or_else(|| bad(ValueProblem::Expanding))?,
         };
         for k in 0..=n {
             out.push(Point::Value(start + incr * k as f64));
@@ -166,13 +167,18 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn err(&self, what: &str) -> String {
+    fn err(&self, expected: &'static str) -> SeriesError {
         match self.peek() {
-            Some(c) => format!(
-                "{what}, found {c:?} at position {} in {:?}",
-                self.pos, self.src
-            ),
-            None => format!("{what}, found end of input in {:?}", self.src),
+            Some(found) => SeriesError::Unexpected {
+                expected,
+                found,
+                pos: self.pos,
+                src: self.src.to_string(),
+            },
+            None => SeriesError::End {
+                expected,
+                src: self.src.to_string(),
+            },
         }
     }
 
@@ -188,27 +194,27 @@ impl<'a> Cursor<'a> {
 
     /// A quoted string (`"..."`, `'...'` with Go escapes, or a raw
     /// `` `...` ``); the cursor is on the opening quote.
-    fn quoted(&mut self) -> Result<String, String> {
+    fn quoted(&mut self) -> Result<String, SeriesError> {
         let Some(q) = self.bump() else {
             return Err(self.err("expected a quoted string"));
         };
         let mut out = String::new();
         loop {
             let Some(c) = self.bump() else {
-                return Err(format!("unterminated string in {:?}", self.src));
+                return Err(SeriesError::Unterminated(self.src.to_string()));
             };
             if c == q {
                 return Ok(out);
             }
             if c != '\\' || q == '`' {
                 if c == '\n' && q != '`' {
-                    return Err(format!("unterminated string in {:?}", self.src));
+                    return Err(SeriesError::Unterminated(self.src.to_string()));
                 }
                 out.push(c);
                 continue;
             }
             let Some(e) = self.bump() else {
-                return Err(format!("unterminated string in {:?}", self.src));
+                return Err(SeriesError::Unterminated(self.src.to_string()));
             };
             let simple = match e {
                 'a' => Some('\u{7}'),
@@ -230,7 +236,12 @@ impl<'a> Cursor<'a> {
                 'u' => 4,
                 'U' => 8,
                 '0'..='7' => 2,
-                _ => return Err(format!("unknown escape sequence \\{e} in {:?}", self.src)),
+                _ => {
+                    return Err(SeriesError::UnknownEscape {
+                        escape: e,
+                        src: self.src.to_string(),
+                    })
+                }
             };
             let start = self.pos;
             for _ in 0..digits {
@@ -244,7 +255,7 @@ impl<'a> Cursor<'a> {
             };
             match code.and_then(char::from_u32) {
                 Some(c) => out.push(c),
-                None => return Err(format!("invalid escape sequence in {:?}", self.src)),
+                None => return Err(SeriesError::InvalidEscape(self.src.to_string())),
             }
         }
     }
@@ -254,18 +265,22 @@ impl<'a> Cursor<'a> {
 /// `name`, `name{a="b", c='d'}`, `{__name__="name", a="b"}` or
 /// `{"name", a="b"}`; empty text or `{}` is the empty label set. Labels
 /// with empty values are dropped.
-pub fn parse_series(s: &str) -> Result<Labels, String> {
+pub fn parse_series(s: &str) -> Result<Labels, SeriesError> {
     let mut c = Cursor { src: s, pos: 0 };
     let mut labels: Vec<Label> = Vec::new();
     let mut seen: Vec<String> = Vec::new();
-    let mut add = |labels: &mut Vec<Label>, name: String, value: String| -> Result<(), String> {
-        if seen.contains(&name) {
-            return Err(format!("duplicate label name {name:?} in {s:?}"));
-        }
-        seen.push(name.clone());
-        labels.push(Label::new(name, value));
-        Ok(())
-    };
+    let mut add =
+        |labels: &mut Vec<Label>, name: String, value: String| -> Result<(), SeriesError> {
+            if seen.contains(&name) {
+                return Err(SeriesError::Duplicate {
+                    name,
+                    src: s.to_string(),
+                });
+            }
+            seen.push(name.clone());
+            labels.push(Label::new(name, value));
+            Ok(())
+        };
     c.skip_ws();
     let name = c.name(true);
     if !name.is_empty() {

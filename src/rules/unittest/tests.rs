@@ -60,7 +60,7 @@ fn expanding_notation() {
         "{{schema:1}}",
         "1++2",
     ] {
-        let e = expand_values(bad).unwrap_err();
+        let e = expand_values(bad).unwrap_err().to_string();
         assert!(e.contains(&format!("{bad:?}")), "{bad}: {e}");
     }
 }
@@ -180,9 +180,13 @@ fn test_file_format() {
         TestFile::parse("tests:\nrule_files:\n").unwrap(),
         TestFile::default()
     );
-    let e = TestFile::parse("tests:\n- intervall: 1m\n").unwrap_err();
+    let e = TestFile::parse("tests:\n- intervall: 1m\n")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("intervall"), "{e}");
-    let e = TestFile::parse("evaluation_interval: 1x\n").unwrap_err();
+    let e = TestFile::parse("evaluation_interval: 1x\n")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("not a valid duration string"), "{e}");
 }
 

@@ -45,8 +45,8 @@ pub use encode::{
 
 use super::prom::{signed, Reader};
 use crate::histogram::{
-    buckets_from_spans, CounterResetHint, FloatHistogram, CUSTOM_BUCKETS_SCHEMA, MAX_SCHEMA,
-    MIN_SCHEMA,
+    buckets_from_spans, CounterResetHint, FloatHistogram, SpansError, CUSTOM_BUCKETS_SCHEMA,
+    MAX_SCHEMA, MIN_SCHEMA,
 };
 
 /// Integer histogram chunks.
@@ -96,17 +96,32 @@ pub enum Converted {
     Stale,
 }
 
+/// Why a record's or chunk's histogram is not one flint can store.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConvertError {
+    /// A schema neither exponential nor custom buckets.
+    #[error("histogram with unknown schema {0}")]
+    UnknownSchema(i32),
+    /// Spans that do not match the buckets.
+    #[error(transparent)]
+    Spans(#[from] SpansError),
+    /// A bucket of a schema finer than 8 at the lowest index, which
+    /// reducing the schema cannot place.
+    #[error("bucket index {} out of range", i32::MIN)]
+    IndexRange,
+}
+
 impl Parts {
     /// The histogram flint stores (empty buckets dropped, schemas finer
     /// than 8 reduced to 8); an error for an unknown schema or spans that
     /// do not match the buckets.
-    pub fn convert(self) -> Result<Converted, String> {
+    pub fn convert(self) -> Result<Converted, ConvertError> {
         if crate::is_stale_nan(self.sum) {
             return Ok(Converted::Stale);
         }
         let custom = self.schema == CUSTOM_BUCKETS_SCHEMA;
         if !custom && !(MIN_SCHEMA..=MAX_RESERVED_SCHEMA).contains(&self.schema) {
-            return Err(format!("histogram with unknown schema {}", self.schema));
+            return Err(ConvertError::UnknownSchema(self.schema));
         }
         let positive = buckets_from_spans(&self.positive_spans, &self.positive, "positive")?;
         let negative = buckets_from_spans(&self.negative_spans, &self.negative, "negative")?;
@@ -131,7 +146,7 @@ impl Parts {
                 .chain(&h.negative)
                 .any(|b| b.0 == i32::MIN)
         {
-            return Err(format!("bucket index {} out of range", i32::MIN));
+            return Err(ConvertError::IndexRange);
         }
         // by at most 16 schemas at a time (bucket indexes are shifted by
         // the difference)

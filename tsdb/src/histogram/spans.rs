@@ -3,19 +3,22 @@
 //! cover runs of consecutive indexes, and integer counts as deltas, each
 //! from the bucket before.
 
+use super::error::SpansError;
+
 /// Absolute bucket counts from the deltas of an integer histogram (each
 /// bucket's count as the change from the one before); an error naming
 /// `side` for a negative count.
-pub fn counts_from_deltas(deltas: &[i64], side: &str) -> Result<Vec<f64>, String> {
+pub fn counts_from_deltas(deltas: &[i64], side: &str) -> Result<Vec<f64>, SpansError> {
     let mut acc = 0i64;
     let mut out = Vec::with_capacity(deltas.len());
     for (i, d) in deltas.iter().enumerate() {
         acc = acc.wrapping_add(*d);
         if acc < 0 {
-            return Err(format!(
-                "{side} bucket number {} has observation count of {acc}",
-                i + 1
-            ));
+            return Err(SpansError::NegativeCount {
+                side: side.to_string(),
+                bucket: i + 1,
+                count: acc,
+            });
         }
         out.push(acc as f64);
     }
@@ -62,28 +65,32 @@ pub fn buckets_from_spans(
     spans: &[(i32, u32)],
     counts: &[f64],
     side: &str,
-) -> Result<Vec<(i32, f64)>, String> {
+) -> Result<Vec<(i32, f64)>, SpansError> {
     let need: u64 = spans.iter().map(|s| u64::from(s.1)).sum();
     if need != counts.len() as u64 {
-        return Err(format!(
-            "{side} side: spans need {need} buckets, have {} buckets",
-            counts.len()
-        ));
+        return Err(SpansError::Length {
+            side: side.to_string(),
+            need,
+            have: counts.len(),
+        });
     }
     let mut out = Vec::with_capacity(counts.len());
     let mut idx: i64 = 0;
     let mut k = 0;
     for (n, &(offset, length)) in spans.iter().enumerate() {
         if n > 0 && offset < 0 {
-            return Err(format!(
-                "{side} side: span number {} with offset {offset}",
-                n + 1
-            ));
+            return Err(SpansError::NegativeOffset {
+                side: side.to_string(),
+                span: n + 1,
+                offset,
+            });
         }
         idx += i64::from(offset);
         for _ in 0..length {
-            let i = i32::try_from(idx)
-                .map_err(|_| format!("{side} bucket index {idx} out of range"))?;
+            let i = i32::try_from(idx).map_err(|_| SpansError::IndexRange {
+                side: side.to_string(),
+                index: idx,
+            })?;
             out.push((i, counts[k]));
             k += 1;
             idx += 1;

@@ -398,7 +398,7 @@ fn query_dependent_durations_resolve_per_query() {
     // an instant query has step 0 and range 0: a range of step() is empty
     let mut e = parse("count_over_time(foo[step()])").unwrap();
     assert_eq!(
-        e.resolve_durations(0, 0).unwrap_err(),
+        e.resolve_durations(0, 0).unwrap_err().to_string(),
         "range step() must be greater than 0, got 0ms"
     );
 }
