@@ -325,43 +325,42 @@ impl Index {
     /// The labels of a series record, checked: names strictly increasing,
     /// values non-empty.
     pub(crate) fn labels(&self, rec: &SeriesRecord) -> Result<Labels, Error> {
-        Ok(Labels::from_sorted(
-            self.label_strs(rec)?
-                .into_iter()
-                .map(|(n, v)| Label::new(n, v))
-                .collect(),
-        ))
+        let mut out: Vec<Label> = Vec::with_capacity(rec.labels.len());
+        self.each_pair(rec, |r| self.symbol(r), |n, v| out.push(Label::new(n, v)))?;
+        Ok(Labels::from_sorted(out))
     }
 
     /// [`Index::labels`], packed into one allocation (the symbols section
     /// is looked up once, and the strings checked as UTF-8 all at once).
     pub(crate) fn packed_labels(&self, rec: &SeriesRecord) -> Result<PackedLabels, Error> {
         let sec = self.section(Section::Symbols)?;
-        let symbol = |r: u32| self.symbol_in(sec, r);
         let mut pairs: Vec<(&[u8], &[u8])> = Vec::with_capacity(rec.labels.len());
-        for &(n, v) in &rec.labels {
-            let (name, value) = (symbol(n)?, symbol(v)?);
-            if value.is_empty() || pairs.last().is_some_and(|l| l.0 >= name) {
-                return Err(self.err(0, "series labels not sorted or empty value"));
-            }
-            pairs.push((name, value));
-        }
+        self.each_pair(rec, |r| self.symbol_in(sec, r), |n, v| pairs.push((n, v)))?;
         PackedLabels::from_sorted_byte_pairs(pairs.into_iter())
             .ok_or_else(|| self.err(0, "series labels are not UTF-8"))
     }
 
-    /// The names and values of a series record, checked as
-    /// [`Index::labels`] says.
-    fn label_strs(&self, rec: &SeriesRecord) -> Result<Vec<(&str, &str)>, Error> {
-        let mut out: Vec<(&str, &str)> = Vec::with_capacity(rec.labels.len());
+    /// Hands `f` the names and values of a series record in order, each
+    /// looked up with `symbol`, checked as [`Index::labels`] says.
+    fn each_pair<'a, S>(
+        &self,
+        rec: &SeriesRecord,
+        symbol: impl Fn(u32) -> Result<&'a S, Error>,
+        mut f: impl FnMut(&'a S, &'a S),
+    ) -> Result<(), Error>
+    where
+        S: ?Sized + Ord + AsRef<[u8]> + 'a,
+    {
+        let mut last: Option<&S> = None;
         for &(n, v) in &rec.labels {
-            let (name, value) = (self.symbol(n)?, self.symbol(v)?);
-            if value.is_empty() || out.last().is_some_and(|l| l.0 >= name) {
+            let (name, value) = (symbol(n)?, symbol(v)?);
+            if value.as_ref().is_empty() || last.is_some_and(|l| l >= name) {
                 return Err(self.err(0, "series labels not sorted or empty value"));
             }
-            out.push((name, value));
+            last = Some(name);
+            f(name, value);
         }
-        Ok(out)
+        Ok(())
     }
 }
 
