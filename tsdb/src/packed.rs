@@ -173,23 +173,15 @@ pub(crate) fn sort_by_packed<T>(items: Vec<T>, labels: impl Fn(&T) -> &PackedLab
         k[..n].copy_from_slice(&b[from..from + n]);
         u64::from_be_bytes(k)
     };
-    let order: Vec<u32> = {
-        let mut keyed: Vec<(u64, &[u8], u32)> = items
-            .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                let b = labels(t).packed();
-                (key(b), b, i as u32)
-            })
-            .collect();
-        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| cmp_packed(a.1, b.1)));
-        keyed.into_iter().map(|(_, _, i)| i).collect()
-    };
-    let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
-    order
+    let mut keyed: Vec<(u64, T)> = items
         .into_iter()
-        .filter_map(|i| slots[i as usize].take())
-        .collect()
+        .map(|t| (key(labels(&t).packed()), t))
+        .collect();
+    keyed.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| cmp_packed(labels(&a.1).packed(), labels(&b.1).packed()))
+    });
+    keyed.into_iter().map(|(_, t)| t).collect()
 }
 
 /// Where the text of the string whose length starts at byte `at` of a
