@@ -339,12 +339,16 @@ fn flint_answers_as_prometheus_did_on_its_own_folder() {
         })
         .max()
         .unwrap();
-    let len = std::fs::metadata(&last_seg).unwrap().len();
+    // cut in the middle of the segment's last record fragment (a cut at
+    // an arbitrary length can land in a page's zero padding, which leaves
+    // a shorter but whole log)
+    let bytes = std::fs::read(&last_seg).unwrap();
+    let cut = last_fragment_middle(&bytes).expect("a record in the last segment");
     let f = std::fs::OpenOptions::new()
         .write(true)
         .open(&last_seg)
         .unwrap();
-    f.set_len(len - len / 3 - 5).unwrap();
+    f.set_len(cut as u64).unwrap();
     let s = Server::start(
         torn.path(),
         "global:\n  scrape_interval: 1h\n",
@@ -777,4 +781,28 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(&p, to.join(e.file_name())).unwrap();
         }
     }
+}
+
+/// The byte in the middle of the last record fragment of a Prometheus
+/// write-ahead log segment: 32 KiB pages of fragments (a type byte, a
+/// big-endian length of two bytes, a CRC of four, the data), the end of a
+/// page padded with zeros when no fragment fits.
+fn last_fragment_middle(b: &[u8]) -> Option<usize> {
+    const PAGE: usize = 32 * 1024;
+    const HEADER: usize = 7;
+    let (mut pos, mut last) = (0, None);
+    while pos + HEADER <= b.len() {
+        let page_end = (pos / PAGE + 1) * PAGE;
+        if page_end - pos < HEADER || b[pos] & 0x07 == 0 {
+            pos = page_end;
+            continue;
+        }
+        let len = u16::from_be_bytes([b[pos + 1], b[pos + 2]]) as usize;
+        if pos + HEADER + len > b.len() {
+            break;
+        }
+        last = Some(pos + HEADER + len / 2);
+        pos += HEADER + len;
+    }
+    last
 }
