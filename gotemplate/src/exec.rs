@@ -635,6 +635,6 @@ fn builtin(name: &str, v: &[Value], env: &Env<'_>) -> R<Value> {
 /// Converts a label set to the map templates see.
 pub fn labels_map(ls: &tsdb::labels::Labels) -> BTreeMap<String, String> {
     ls.iter()
-        .map(|l| (l.name.clone(), l.value.clone()))
+        .map(|l| (l.name.to_string(), l.value.to_string()))
         .collect()
 }

@@ -484,7 +484,7 @@ fn apply(cfg: &RelabelConfig, b: &mut Builder<'_>) -> bool {
                 .filter(|l| cfg.regex.is_match(&l.name))
                 .map(|l| {
                     let name = replace_all(&cfg.regex.re, &l.name, &cfg.replacement);
-                    (name, l.value.clone())
+                    (name, l.value.to_string())
                 })
                 .collect();
             for (name, value) in sets {
@@ -496,7 +496,7 @@ fn apply(cfg: &RelabelConfig, b: &mut Builder<'_>) -> bool {
             let names: Vec<String> = b
                 .iter()
                 .filter(|l| cfg.regex.is_match(&l.name) == drop_matching)
-                .map(|l| l.name.clone())
+                .map(|l| l.name.to_string())
                 .collect();
             for name in &names {
                 b.del(name);
@@ -765,11 +765,11 @@ impl<'a> Builder<'a> {
         }
         self.changed = true;
         if let Some(l) = self.added.iter_mut().find(|l| l.name == name) {
-            l.value = value;
+            l.value = value.into();
             return;
         }
         self.hide(&name);
-        self.added.push(Label { name, value });
+        self.added.push(Label::new(name, value));
     }
 
     fn del(&mut self, name: &str) {

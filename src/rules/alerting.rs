@@ -148,7 +148,7 @@ impl AlertingState {
             for l in rule.labels.iter() {
                 let val = match rule.label_templates.iter().find(|(k, _)| *k == l.name) {
                     Some((_, t)) if !t.is_plain() => expand(t, &data, env),
-                    _ => l.value.clone(),
+                    _ => l.value.to_string(),
                 };
                 ls.push(Label::new(l.name.clone(), val));
             }
@@ -163,7 +163,7 @@ impl AlertingState {
                         let val = match rule.annotation_templates.iter().find(|(k, _)| *k == a.name)
                         {
                             Some((_, t)) if !t.is_plain() => expand(t, &data, env),
-                            _ => a.value.clone(),
+                            _ => a.value.to_string(),
                         };
                         Label::new(a.name.clone(), val)
                     })

@@ -575,7 +575,7 @@ impl ScrapeLoop {
             let labels = e
                 .labels
                 .into_iter()
-                .map(|(name, value)| Label { name, value })
+                .map(|(name, value)| Label::new(name, value))
                 .collect();
             app.append_exemplar_handle(
                 series,
@@ -807,7 +807,7 @@ pub(crate) fn target_labels(exposed: &[(String, String)], target: &Labels, honor
                 while out.iter().any(|l| l.name == name) {
                     name = format!("exported_{name}");
                 }
-                out[i].name = name;
+                out[i].name = name.into();
                 out.push(tl.clone());
             }
             None => {

@@ -215,8 +215,8 @@ impl Target {
         for l in relabeled.iter() {
             if let Some(name) = l.name.strip_prefix("__param_") {
                 match query.iter_mut().find(|(k, _)| k == name) {
-                    Some(q) => q.1 = l.value.clone(),
-                    None => query.push((name.to_string(), l.value.clone())),
+                    Some(q) => q.1 = l.value.to_string(),
+                    None => query.push((name.to_string(), l.value.to_string())),
                 }
             }
         }

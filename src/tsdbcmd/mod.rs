@@ -346,7 +346,7 @@ fn analyze(args: &[String], out: &mut impl Write) -> Result<(), Failure> {
         let uncovered = (range as u64).wrapping_sub((maxt - mint) as u64);
         for l in labels.iter() {
             let key = format!("{}={}", l.name, l.value);
-            *labels_uncovered.entry(l.name.clone()).or_default() += uncovered;
+            *labels_uncovered.entry(l.name.to_string()).or_default() += uncovered;
             *pairs_uncovered.entry(key.clone()).or_default() += uncovered;
             *pairs_count.entry(key).or_default() += 1;
             entries += 1;

@@ -10,6 +10,9 @@ use std::sync::{Arc, LazyLock};
 
 use regex::Regex;
 
+mod text;
+pub use text::LabelStr;
+
 /// The label that holds the metric name.
 pub const METRIC_NAME: &str = "__name__";
 
@@ -17,14 +20,14 @@ pub const METRIC_NAME: &str = "__name__";
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Label {
     /// Label name.
-    pub name: String,
+    pub name: LabelStr,
     /// Label value.
-    pub value: String,
+    pub value: LabelStr,
 }
 
 impl Label {
     /// A label from anything string-like.
-    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
+    pub fn new(name: impl Into<LabelStr>, value: impl Into<LabelStr>) -> Self {
         Label {
             name: name.into(),
             value: value.into(),
@@ -36,11 +39,11 @@ impl Label {
 ///
 /// Immutable and shared: a clone is a reference count, not a copy of the
 /// strings (a query hands the same set from stage to stage, and from
-/// step to step).
+/// step to step). The labels and their short strings are one allocation.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Labels(Arc<Vec<Label>>);
+pub struct Labels(Arc<[Label]>);
 
-static EMPTY: LazyLock<Labels> = LazyLock::new(|| Labels(Arc::new(Vec::new())));
+static EMPTY: LazyLock<Labels> = LazyLock::new(|| Labels(Arc::from(Vec::new())));
 
 impl Default for Labels {
     fn default() -> Self {
@@ -68,7 +71,7 @@ impl Labels {
                 _ => out.push(l),
             }
         }
-        Labels(Arc::new(out))
+        Labels(Arc::from(out))
     }
 
     /// Builds a label set from `(name, value)` pairs.
@@ -85,7 +88,23 @@ impl Labels {
     /// non-empty values (as decoded from our own files).
     pub fn from_sorted(labels: Vec<Label>) -> Self {
         debug_assert!(labels.windows(2).all(|w| w[0].name < w[1].name));
-        Labels(Arc::new(labels))
+        Labels(Arc::from(labels))
+    }
+
+    /// As [`Labels::from_sorted`], from an iterator yielding exactly `n`
+    /// labels, built in one allocation.
+    ///
+    /// # Panics
+    ///
+    /// If `labels` ends before `n` labels.
+    pub fn from_sorted_iter(n: usize, mut labels: impl Iterator<Item = Label>) -> Self {
+        // a mapped range has a trusted length: the slice is allocated once
+        let set: Arc<[Label]> = (0..n)
+            .map(|_| labels.next().expect("fewer labels than counted"))
+            .collect();
+        debug_assert!(labels.next().is_none());
+        debug_assert!(set.windows(2).all(|w| w[0].name < w[1].name));
+        Labels(set)
     }
 
     /// The value of `name`, if present.
@@ -129,21 +148,21 @@ impl Labels {
     /// Consumes the set, returning its labels (copied if the set is
     /// shared).
     pub fn into_vec(self) -> Vec<Label> {
-        Arc::try_unwrap(self.0).unwrap_or_else(|shared| shared.as_ref().clone())
+        self.0.to_vec()
     }
 
     /// A copy with `name` set to `value` (removed when `value` is empty).
     pub fn with(&self, name: &str, value: &str) -> Labels {
-        let mut v = self.0.as_ref().clone();
+        let mut v = self.0.to_vec();
         match v.binary_search_by(|l| l.name.as_str().cmp(name)) {
             Ok(i) if value.is_empty() => {
                 v.remove(i);
             }
-            Ok(i) => v[i].value = value.to_string(),
+            Ok(i) => v[i].value = value.into(),
             Err(_) if value.is_empty() => {}
             Err(i) => v.insert(i, Label::new(name, value)),
         }
-        Labels(Arc::new(v))
+        Labels(Arc::from(v))
     }
 
     /// A copy without the named labels.
@@ -151,13 +170,13 @@ impl Labels {
         if !self.0.iter().any(|l| names.contains(&l.name.as_str())) {
             return self.clone();
         }
-        Labels(Arc::new(
+        Labels(
             self.0
                 .iter()
                 .filter(|l| !names.contains(&l.name.as_str()))
                 .cloned()
                 .collect(),
-        ))
+        )
     }
 
     /// A copy with only the named labels.
@@ -165,13 +184,13 @@ impl Labels {
         if self.0.iter().all(|l| names.contains(&l.name.as_str())) {
             return self.clone();
         }
-        Labels(Arc::new(
+        Labels(
             self.0
                 .iter()
                 .filter(|l| names.contains(&l.name.as_str()))
                 .cloned()
                 .collect(),
-        ))
+        )
     }
 
     /// A copy without the metric name.

@@ -79,7 +79,8 @@ impl PackedLabels {
 
     /// Unpacks into a [`Labels`].
     pub fn to_labels(&self) -> Labels {
-        Labels::from_sorted(self.iter().map(|(n, v)| Label::new(n, v)).collect())
+        let n = self.iter().count();
+        Labels::from_sorted_iter(n, self.iter().map(|(n, v)| Label::new(n, v)))
     }
 
     /// Whether this is the same label set as `labels`.

@@ -505,7 +505,7 @@ impl Querier for DbQuerier<'_> {
             matchers,
             |hs| {
                 hs.iter()
-                    .flat_map(|l| l.iter().map(|l| l.name.clone()))
+                    .flat_map(|l| l.iter().map(|l| l.name.to_string()))
                     .collect()
             },
         )

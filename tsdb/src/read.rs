@@ -349,7 +349,7 @@ impl Querier for MemQuerier<'_> {
     fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, ReadError> {
         let names = self
             .matching(matchers)
-            .flat_map(|l| l.iter().map(|l| l.name.clone()))
+            .flat_map(|l| l.iter().map(|l| l.name.to_string()))
             .collect();
         Ok(crate::reader::sorted_unique(names))
     }

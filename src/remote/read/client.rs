@@ -263,7 +263,7 @@ impl FanoutQuerier<'_> {
                 for l in f.ext.iter() {
                     if !matchers.iter().any(|m| m.name == l.name) {
                         ms.push(Matcher::equal(l.name.clone(), l.value.clone()));
-                        strip.push(l.name.clone());
+                        strip.push(l.name.to_string());
                     }
                 }
             }

@@ -93,7 +93,7 @@ fn model_names(input: &Input, ms: &[Matcher]) -> Vec<String> {
     let mut v: Vec<String> = input
         .iter()
         .filter(|(l, _)| ms.iter().all(|m| m.matches_labels(l)))
-        .flat_map(|(l, _)| l.iter().map(|l| l.name.clone()).collect::<Vec<_>>())
+        .flat_map(|(l, _)| l.iter().map(|l| l.name.to_string()).collect::<Vec<_>>())
         .collect();
     v.sort();
     v.dedup();

@@ -81,7 +81,7 @@ fn decode(payload: &[u8], out: &mut Vec<(u64, Exemplar)>) -> Option<()> {
                 *part = String::from_utf8(c.bytes(len)?.to_vec()).ok()?;
             }
             let [name, value] = s;
-            labels.push(Label { name, value });
+            labels.push(Label::new(name, value));
         }
         out.push((
             series,
