@@ -20,8 +20,40 @@ use crate::read::{
 use crate::reader::{sorted_unique, Chunks, HistogramReader, Reader};
 
 /// Where one series' samples come from, before decoding: its chunks in
-/// each reader holding some, in time order.
-type Parts<'b> = Vec<Chunks<'b>>;
+/// each reader holding some, in time order. Mostly one reader holds a
+/// series in range: that needs no allocation of its own.
+enum Parts<'b> {
+    One(Chunks<'b>),
+    Many(Vec<Chunks<'b>>),
+}
+
+impl<'b> Parts<'b> {
+    fn iter(&self) -> std::slice::Iter<'_, Chunks<'b>> {
+        match self {
+            Parts::One(c) => std::slice::from_ref(c).iter(),
+            Parts::Many(v) => v.iter(),
+        }
+    }
+}
+
+impl Default for Parts<'_> {
+    fn default() -> Self {
+        Parts::Many(Vec::new())
+    }
+}
+
+impl<'b> IntoIterator for Parts<'b> {
+    type Item = Chunks<'b>;
+    type IntoIter =
+        std::iter::Chain<std::option::IntoIter<Chunks<'b>>, std::vec::IntoIter<Chunks<'b>>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        match self {
+            Parts::One(c) => Some(c).into_iter().chain(Vec::new()),
+            Parts::Many(v) => None.into_iter().chain(v),
+        }
+    }
+}
 
 /// One list of each label set's items, in label order, from `lists`
 /// each in label order with each label set once: a label set's items in
@@ -413,7 +445,7 @@ impl<'a> DbQuerier<'a> {
             return Ok(selected
                 .map_err(block_err)?
                 .into_iter()
-                .map(|(l, c)| (l, vec![c]))
+                .map(|(l, c)| (l, Parts::One(c)))
                 .collect());
         }
         let readers: Vec<&dyn Reader> = readers.collect();
@@ -421,7 +453,10 @@ impl<'a> DbQuerier<'a> {
         for list in select_each(&readers, matchers, self.mint, self.maxt) {
             lists.push(list.map_err(block_err)?);
         }
-        Ok(merge_sorted(lists))
+        Ok(merge_sorted(lists)
+            .into_iter()
+            .map(|(l, v)| (l, Parts::Many(v)))
+            .collect())
     }
 
     /// The sorted union of what `f` finds in each reader holding data in

@@ -4,7 +4,6 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::ChunkMeta;
 use super::{Head, MemSeries};
 use crate::chunkenc::ChunkIter;
 use crate::chunks::DATA_SIZE;
@@ -37,20 +36,44 @@ impl ChunkCopy {
 pub(crate) type ChunkCopies = Vec<ChunkCopy>;
 
 impl Head {
-    /// Copies of the chunks of one series that overlap `[mint, maxt]`.
-    pub(crate) fn chunk_copies(&self, s: &MemSeries, mint: i64, maxt: i64) -> ChunkCopies {
+    /// The chunks of one series that overlap `[mint, maxt]`, read under
+    /// its lock: up to [`DECODE_AT_ONCE`] samples decoded there and then
+    /// (within the range; through a buffer on the stack), more as copies
+    /// to decode later. `None` when no chunk overlaps or none could be
+    /// read.
+    pub(crate) fn chunks_in(&self, s: &MemSeries, mint: i64, maxt: i64) -> Option<Chunks<'_>> {
         let st = s.state.lock();
         // closed chunks are in time order; skip those entirely before mint
         let first = st.closed.partition_point(|c| c.maxt < mint);
         let last = st.closed.partition_point(|c| c.mint <= maxt).max(first);
-        // sized exactly: a query over a million series holds all of these
-        let mut copies: ChunkCopies =
-            Vec::with_capacity(last - first + usize::from(st.open.is_some()));
-        let mut take = |c: &ChunkMeta| {
-            if c.maxt < mint || c.mint > maxt || c.count == 0 {
-                return;
+        let open = st.open.as_ref().map(|o| o.meta());
+        let overlapping = || {
+            st.closed[first..last]
+                .iter()
+                .chain(open.as_ref())
+                .filter(|c| c.maxt >= mint && c.mint <= maxt && c.count > 0)
+        };
+        let (chunks, samples) =
+            overlapping().fold((0, 0), |(n, k), c| (n + 1, k + c.count as usize));
+        if chunks == 0 {
+            return None;
+        }
+        let mut data = [0u8; DATA_SIZE];
+        if samples <= DECODE_AT_ONCE {
+            let mut out = Vec::with_capacity(samples);
+            let mut read = false;
+            for c in overlapping() {
+                if self.read_chunk(c, &mut data) {
+                    read = true;
+                    ChunkIter::new(c.encoding, &data, c.count, c.bit_len as usize)
+                        .decode_into(mint, maxt, &mut out);
+                }
             }
-            let mut data = [0u8; DATA_SIZE];
+            return read.then_some(Chunks::Decoded(out));
+        }
+        // sized exactly: a query over a million series holds all of these
+        let mut copies: ChunkCopies = Vec::with_capacity(chunks);
+        for c in overlapping() {
             if self.read_chunk(c, &mut data) {
                 copies.push(ChunkCopy {
                     data,
@@ -59,24 +82,12 @@ impl Head {
                     encoding: c.encoding,
                 });
             }
-        };
-        for c in &st.closed[first..last] {
-            take(c);
         }
-        if let Some(o) = &st.open {
-            take(&o.meta());
-        }
-        copies
+        (!copies.is_empty()).then_some(Chunks::Copied(copies))
     }
 
-    /// Decodes chunk copies, keeping the samples within `[mint, maxt]`.
-    fn decode_copies(copies: &ChunkCopies, mint: i64, maxt: i64) -> Vec<Sample> {
-        let mut out = Vec::with_capacity(copies.iter().map(|c| c.count as usize).sum());
-        Self::decode_copies_into(copies, mint, maxt, &mut out);
-        out
-    }
-
-    /// [`Head::decode_copies`], appending to `out`.
+    /// Decodes chunk copies, appending the samples within `[mint, maxt]`
+    /// to `out`.
     pub(crate) fn decode_copies_into(
         copies: &ChunkCopies,
         mint: i64,
@@ -129,14 +140,7 @@ impl Reader for Head {
             .matching(matchers)
             .into_iter()
             .filter_map(|s| {
-                let copies = self.chunk_copies(&s, mint, maxt);
-                let chunks = if copies.is_empty() {
-                    return None;
-                } else if copies.iter().map(|c| c.count as usize).sum::<usize>() <= DECODE_AT_ONCE {
-                    Chunks::Decoded(Self::decode_copies(&copies, mint, maxt))
-                } else {
-                    Chunks::Copied(copies)
-                };
+                let chunks = self.chunks_in(&s, mint, maxt)?;
                 Some((s.labels.to_labels(), chunks))
             })
             .collect())
