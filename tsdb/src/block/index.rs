@@ -324,10 +324,30 @@ impl Index {
 
     /// The labels of a series record, checked: names strictly increasing,
     /// values non-empty.
+    /// The symbols section is looked up once, and the set built in one
+    /// allocation.
     pub(crate) fn labels(&self, rec: &SeriesRecord) -> Result<Labels, Error> {
-        let mut out: Vec<Label> = Vec::with_capacity(rec.labels.len());
-        self.each_pair(rec, |r| self.symbol(r), |n, v| out.push(Label::new(n, v)))?;
-        Ok(Labels::from_sorted(out))
+        const ON_STACK: usize = 16;
+        let sec = self.section(Section::Symbols)?;
+        let text = |r: u32| {
+            std::str::from_utf8(self.symbol_in(sec, r)?)
+                .map_err(|_| self.err(0, format!("symbol {r} is not UTF-8")))
+        };
+        let mut first = [("", ""); ON_STACK];
+        let mut rest = Vec::new();
+        let mut n = 0;
+        self.each_pair(rec, text, |name, value| {
+            match first.get_mut(n) {
+                Some(p) => *p = (name, value),
+                None => rest.push((name, value)),
+            }
+            n += 1;
+        })?;
+        let pairs = first[..n.min(ON_STACK)].iter().chain(&rest);
+        Ok(Labels::from_sorted_iter(
+            n,
+            pairs.map(|&(name, value)| Label::new(name, value)),
+        ))
     }
 
     /// [`Index::labels`], packed into one allocation (the symbols section

@@ -315,6 +315,38 @@ fn time_range_filters_chunks() {
 }
 
 #[test]
+fn series_of_many_labels_and_long_values_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = "a value much longer than the twenty-two bytes kept inline";
+    let input: Input = [1usize, 15, 16, 17, 40]
+        .iter()
+        .map(|&n| {
+            let pairs: Vec<(String, String)> = (0..n)
+                .map(|k| (format!("label_{k:02}"), format!("{long} {n} {k}")))
+                .collect();
+            (
+                Labels::from_pairs(&pairs),
+                make_chunks(&[(1, 1.0), (2, 2.0)]),
+            )
+        })
+        .collect::<Vec<_>>();
+    let mut input = input;
+    input.sort_by(|a, b| a.0.cmp(&b.0));
+    let meta = write_block(dir.path(), 0, 10, input.clone(), 1, vec![]).unwrap();
+    let b = Block::open(&dir.path().join(&meta.id)).unwrap();
+    let got: Vec<Labels> = got_select(&b, &[], 0, 10)
+        .into_iter()
+        .map(|(l, _)| l)
+        .collect();
+    let want: Vec<Labels> = input.iter().map(|(l, _)| l.clone()).collect();
+    assert_eq!(got, want);
+    assert_eq!(
+        got.iter().map(Labels::len).collect::<Vec<_>>(),
+        [1, 15, 16, 17, 40]
+    );
+}
+
+#[test]
 fn empty_block_and_skipped_series() {
     let dir = tempfile::tempdir().unwrap();
     let input = vec![(Labels::from_pairs(&[("a", "1")]), vec![])];
