@@ -104,31 +104,6 @@ impl From<&String> for LabelStr {
     }
 }
 
-impl From<&LabelStr> for LabelStr {
-    fn from(s: &LabelStr) -> Self {
-        s.clone()
-    }
-}
-
-impl From<Box<str>> for LabelStr {
-    fn from(s: Box<str>) -> Self {
-        if s.len() <= INLINE {
-            LabelStr::from(&*s)
-        } else {
-            LabelStr(Repr::Heap(s))
-        }
-    }
-}
-
-impl From<std::borrow::Cow<'_, str>> for LabelStr {
-    fn from(s: std::borrow::Cow<'_, str>) -> Self {
-        match s {
-            std::borrow::Cow::Borrowed(s) => LabelStr::from(s),
-            std::borrow::Cow::Owned(s) => LabelStr::from(s),
-        }
-    }
-}
-
 impl From<LabelStr> for String {
     fn from(s: LabelStr) -> String {
         s.into_string()
@@ -152,18 +127,6 @@ impl Deref for LabelStr {
 impl AsRef<str> for LabelStr {
     fn as_ref(&self) -> &str {
         self.as_str()
-    }
-}
-
-impl AsRef<[u8]> for LabelStr {
-    fn as_ref(&self) -> &[u8] {
-        self.as_str().as_bytes()
-    }
-}
-
-impl AsRef<std::ffi::OsStr> for LabelStr {
-    fn as_ref(&self) -> &std::ffi::OsStr {
-        self.as_str().as_ref()
     }
 }
 
@@ -229,12 +192,6 @@ macro_rules! eq_with {
 }
 
 eq_with!(str, &str, String, &String);
-
-impl PartialOrd<str> for LabelStr {
-    fn partial_cmp(&self, other: &str) -> Option<Ordering> {
-        Some(self.as_str().cmp(other))
-    }
-}
 
 #[cfg(test)]
 mod tests {
