@@ -145,8 +145,7 @@ impl Labels {
         &self.0
     }
 
-    /// Consumes the set, returning its labels (copied if the set is
-    /// shared).
+    /// Consumes the set, returning a copy of its labels.
     pub fn into_vec(self) -> Vec<Label> {
         self.0.to_vec()
     }

@@ -234,25 +234,26 @@ impl std::fmt::Debug for PackedLabels {
     }
 }
 
-/// [`put`] for bytes: the same length prefix, then the bytes.
-fn put_bytes(buf: &mut Vec<u8>, s: &[u8]) {
-    let mut n = s.len();
+/// Hands `push` the length prefix of a string of `n` bytes: six bits a
+/// byte, lowest first, 0x40 set on every byte but the last (so each is
+/// ASCII). [`string_at`] reads it back.
+fn length_prefix(mut n: usize, mut push: impl FnMut(u8)) {
     while n >= 0x40 {
-        buf.push(0x40 | (n & 0x3f) as u8);
+        push(0x40 | (n & 0x3f) as u8);
         n >>= 6;
     }
-    buf.push(n as u8);
-    buf.extend_from_slice(s);
+    push(n as u8);
 }
 
 fn put(buf: &mut String, s: &str) {
-    let mut n = s.len();
-    while n >= 0x40 {
-        buf.push(char::from(0x40 | (n & 0x3f) as u8));
-        n >>= 6;
-    }
-    buf.push(char::from(n as u8));
+    length_prefix(s.len(), |b| buf.push(char::from(b)));
     buf.push_str(s);
+}
+
+/// [`put`] for bytes.
+fn put_bytes(buf: &mut Vec<u8>, s: &[u8]) {
+    length_prefix(s.len(), |b| buf.push(b));
+    buf.extend_from_slice(s);
 }
 
 /// The pairs of a [`PackedLabels`].
@@ -260,22 +261,11 @@ fn put(buf: &mut String, s: &str) {
 pub struct Pairs<'a>(&'a str);
 
 impl<'a> Pairs<'a> {
+    #[inline]
     fn string(&mut self) -> &'a str {
-        let bytes = self.0.as_bytes();
-        let mut len = 0usize;
-        let mut shift = 0;
-        let mut i = 0;
-        loop {
-            let b = bytes[i];
-            i += 1;
-            len |= usize::from(b & 0x3f) << shift;
-            if b & 0x40 == 0 {
-                break;
-            }
-            shift += 6;
-        }
-        let (s, rest) = self.0[i..].split_at(len);
-        self.0 = rest;
+        let (from, to) = string_at(self.0.as_bytes(), 0);
+        let s = &self.0[from..to];
+        self.0 = &self.0[to..];
         s
     }
 }

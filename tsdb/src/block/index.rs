@@ -323,9 +323,8 @@ impl Index {
     }
 
     /// The labels of a series record, checked: names strictly increasing,
-    /// values non-empty.
-    /// The symbols section is looked up once, and the set built in one
-    /// allocation.
+    /// values non-empty. The symbols section is looked up once, and the
+    /// set built in one allocation.
     pub(crate) fn labels(&self, rec: &SeriesRecord) -> Result<Labels, Error> {
         const ON_STACK: usize = 16;
         let sec = self.section(Section::Symbols)?;
