@@ -20,7 +20,7 @@ pub fn series_log(dir: &Path, bytes: &[u8]) -> Result<usize, Error> {
     let path = dir.join("series");
     std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
     let mut n = 0;
-    let (_log, _) = SeriesLog::open(&path, &mut |_, labels, _| {
+    let (_log, _) = SeriesLog::open(&path, &mut |_, labels| {
         n += labels.to_labels().len();
     })?;
     Ok(n)

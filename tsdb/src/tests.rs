@@ -245,6 +245,50 @@ fn stale_marker_is_stored_as_is() {
     assert!(crate::is_stale_nan(got[0].1[1].1));
 }
 
+/// Series whose samples all went into blocks are not head series after a
+/// restart (their records stay in the series log), while those with head
+/// chunks are; the dropped ones read back from the block and come back to
+/// the head with a new sample.
+#[test]
+fn series_all_in_blocks_are_not_head_series_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let step = 15_000i64;
+    let start = 1_700_000_000_000i64 - 1_700_000_000_000 % (2 * 3600 * 1000);
+    let hour = 3600 * 1000;
+    {
+        let db = Db::open(dir.path(), unlocked()).unwrap();
+        for k in 0..4 * hour / step {
+            let t = start + k * step;
+            let mut app = db.appender();
+            for i in 0..5 {
+                app.append_labels(&ls("new", i), t, k as f64).unwrap();
+            }
+            if t < start + hour {
+                for i in 0..2 {
+                    app.append_labels(&ls("old", i), t, k as f64).unwrap();
+                }
+            }
+            app.commit().unwrap();
+        }
+        assert_eq!(db.compact().unwrap().blocks_written, 1);
+        // as a killed process leaves it
+        std::mem::forget(db);
+    }
+    let db = Db::open(dir.path(), unlocked()).unwrap();
+    assert_eq!(db.open_report().series, 5);
+    assert_eq!(db.stats().series, 5);
+    let old = all_samples(&db, &[Matcher::equal("job", "old")]);
+    assert_eq!(old.len(), 2);
+    assert!(old.iter().all(|(_, s)| s.len() == (hour / step) as usize));
+    let mut app = db.appender();
+    app.append_labels(&ls("old", 1), start + 4 * hour, 1.0)
+        .unwrap();
+    app.commit().unwrap();
+    assert_eq!(db.stats().series, 6);
+    let old = all_samples(&db, &[Matcher::equal("job", "old")]);
+    assert_eq!(old[1].1.len(), (hour / step) as usize + 1);
+}
+
 /// Eight hours of 15 s samples for 30 series, compacted into blocks: every
 /// sample reads back exactly, across restarts; emptied slot files are
 /// deleted; retention drops old blocks; late samples are out of bounds.

@@ -122,17 +122,17 @@ fn id_slot(id: u64) -> (usize, u64) {
 }
 
 /// Adds a series under its label hash in its stripe.
-fn insert_hash(stripe: &mut HashStripe, hash: u64, s: &Arc<MemSeries>) {
+fn insert_hash(stripe: &mut HashStripe, hash: u64, s: Arc<MemSeries>) {
     match stripe.entry(hash) {
         Entry::Vacant(e) => {
-            e.insert(Bucket::One(Arc::clone(s)));
+            e.insert(Bucket::One(s));
         }
         Entry::Occupied(mut e) => match e.get_mut() {
             Bucket::One(first) => {
                 let first = Arc::clone(first);
-                e.insert(Bucket::Many(Box::new(vec![first, Arc::clone(s)])));
+                e.insert(Bucket::Many(Box::new(vec![first, s])));
             }
-            Bucket::Many(v) => v.push(Arc::clone(s)),
+            Bucket::Many(v) => v.push(s),
         },
     }
 }
@@ -146,60 +146,61 @@ impl SeriesIndex {
     }
 
     pub(crate) fn insert(&self, s: Arc<MemSeries>, hash: u64) {
-        insert_hash(&mut self.by_hash[hash_stripe(hash)].write(), hash, &s);
+        insert_hash(
+            &mut self.by_hash[hash_stripe(hash)].write(),
+            hash,
+            Arc::clone(&s),
+        );
         let (stripe, key) = id_slot(s.id);
         self.by_id[stripe].write().insert(key, s);
     }
 
-    /// Adds the series read at start-up, in id order. Inserting a million
-    /// series one by one at random places in the tables waits on memory at
-    /// every step; here ids fill their pages in order, and label hashes are
-    /// sorted by stripe and by the table position they will take, so each
-    /// table is filled in a few sweeps. The work is split between two
-    /// threads (the other core is idle at this point of start-up): the
-    /// hashes by halves of the series, then the tables by halves of the
-    /// stripes.
-    pub(crate) fn load(&self, all: &[Arc<MemSeries>]) {
+    /// Adds series read at start-up to the tables by id, a batch at a
+    /// time in id order: ids fill their pages in order.
+    pub(crate) fn load_ids(&self, batch: &[Arc<MemSeries>]) {
+        let mut by_id: Vec<_> = self.by_id.iter().map(|st| st.write()).collect();
+        for s in batch {
+            let (stripe, key) = id_slot(s.id);
+            by_id[stripe].insert(key, Arc::clone(s));
+        }
+    }
+
+    /// Puts the series read at start-up under their label hashes: `all`
+    /// of them (handles of their own for the tables, so that the series'
+    /// counts are not touched again here), and the label hash of each with
+    /// its position in `all`. Inserting a million series one by one at
+    /// random places in the tables waits on memory at every step; here
+    /// the hashes are sorted by stripe and by the table position they
+    /// will take, so each table is filled in a few sweeps, on two threads
+    /// (the other core is idle at this point of start-up) by halves of
+    /// the stripes.
+    pub(crate) fn load_hashes(&self, all: Vec<Arc<MemSeries>>, mut order: Vec<(u64, u32)>) {
+        debug_assert_eq!(order.len(), all.len());
         let per_stripe = all.len() / STRIPES + 1;
         // a table of this size indexes by about this many low bits; a
         // wrong guess costs only locality
         let bits = (per_stripe * 8 / 7).next_power_of_two().trailing_zeros();
         let low = (1u64 << bits) - 1;
-        // (the buffers are made here: memory a short-lived thread takes
-        // from its own allocator arena stays in the process's RSS)
-        let mut order: Vec<(u64, u32)> = vec![(0, 0); all.len()];
-        let mid = all.len() / 2;
-        let hash = |from: usize, out: &mut [(u64, u32)]| {
-            for (i, o) in out.iter_mut().enumerate() {
-                *o = (all[from + i].labels.hash64(), (from + i) as u32);
-            }
-        };
-        std::thread::scope(|scope| {
-            let (first, second) = order.split_at_mut(mid);
-            scope.spawn(|| hash(mid, second));
-            let mut by_id: Vec<_> = self.by_id.iter().map(|st| st.write()).collect();
-            for s in all {
-                let (stripe, key) = id_slot(s.id);
-                by_id[stripe].insert(key, Arc::clone(s));
-            }
-            drop(by_id);
-            hash(0, first);
-        });
         order.sort_unstable_by_key(|&(h, _)| ((hash_stripe(h) as u64) << 32) | (h & low));
-        let fill = |stripes: std::ops::Range<usize>, order: &[(u64, u32)]| {
-            let mut at = 0;
+        let mut all: Vec<Option<Arc<MemSeries>>> = all.into_iter().map(Some).collect();
+        let mut low_half: Vec<(u64, Arc<MemSeries>)> = order
+            .into_iter()
+            .filter_map(|(h, i)| Some((h, all.get_mut(i as usize)?.take()?)))
+            .collect();
+        drop(all);
+        let fill = |stripes: std::ops::Range<usize>, sorted: Vec<(u64, Arc<MemSeries>)>| {
+            let mut sorted = sorted.into_iter().peekable();
             for n in stripes {
                 let mut st = self.by_hash[n].write();
                 st.reserve(per_stripe);
-                while let Some(&(h, i)) = order.get(at).filter(|(h, _)| hash_stripe(*h) == n) {
-                    insert_hash(&mut st, h, &all[i as usize]);
-                    at += 1;
+                while let Some((h, s)) = sorted.next_if(|(h, _)| hash_stripe(*h) == n) {
+                    insert_hash(&mut st, h, s);
                 }
             }
-            debug_assert_eq!(at, order.len());
+            debug_assert!(sorted.next().is_none());
         };
-        let half = order.partition_point(|(h, _)| hash_stripe(*h) < STRIPES / 2);
-        let (low_half, high_half) = order.split_at(half);
+        let half = low_half.partition_point(|(h, _)| hash_stripe(*h) < STRIPES / 2);
+        let high_half = low_half.split_off(half);
         std::thread::scope(|scope| {
             scope.spawn(|| fill(STRIPES / 2..STRIPES, high_half));
             fill(0..STRIPES / 2, low_half);
@@ -307,7 +308,14 @@ mod tests {
         let n = 20_000u64;
         let all: Vec<Arc<MemSeries>> = (1..=n).map(|id| series(id, &format!("m{id}"))).collect();
         let ix = SeriesIndex::new();
-        ix.load(&all);
+        for batch in all.chunks(4096) {
+            ix.load_ids(batch);
+        }
+        let order = (0..)
+            .zip(&all)
+            .map(|(i, s)| (s.labels.hash64(), i))
+            .collect();
+        ix.load_hashes(all.clone(), order);
         let one_by_one = SeriesIndex::new();
         for s in &all {
             one_by_one.insert(Arc::clone(s), s.labels.hash64());

@@ -305,9 +305,13 @@ impl From<LogChunk> for Found {
 impl Head {
     /// Builds the head from the series log, the chunk slot files and the
     /// closed-chunk log. The slot headers and the closed-chunk log are read
-    /// on one thread while the series log is read on this one; the postings
-    /// are built on another from the series handed over in batches as they
-    /// are read (they need only the labels).
+    /// on one thread while the series log is read on this one, which packs
+    /// each series' labels and notes their hash; the series read are
+    /// handed over in batches to another, which makes them and adds them
+    /// to the postings and the index's tables by id. The index's tables by
+    /// hash are filled once all are read. (Most of the time goes to memory
+    /// the system gives for the first time, so the series are made on
+    /// another thread than the one that packs their labels.)
     pub(crate) fn load(
         log_path: &Path,
         chunks_dir: &Path,
@@ -317,118 +321,116 @@ impl Head {
         hist_in_blocks: &crate::histstore::InBlocks<'_>,
     ) -> Result<(Head, LoadReport, Loaded, Vec<String>), Error> {
         const BATCH: usize = 1 << 14;
-        let log_bytes = std::fs::metadata(log_path).map_or(0, |m| m.len() as usize);
-        let (batches, received) = std::sync::mpsc::channel::<(Vec<Arc<MemSeries>>, usize)>();
-        let (loaded, all) = std::thread::scope(|scope| {
+        let (batches, received) = std::sync::mpsc::channel::<Vec<(u64, PackedLabels)>>();
+        let index = SeriesIndex::new();
+        let (read, all) = std::thread::scope(|scope| {
             let chunks = scope.spawn(|| {
                 let files = ChunkFiles::open(chunks_dir)?;
                 let log = ChunkLog::open(closed_dir)?;
                 Ok::<_, Error>((files, log))
             });
-            let postings = scope.spawn(move || {
+            let series = scope.spawn(|| {
+                let mut all: Vec<Arc<MemSeries>> = Vec::new();
+                // handles for the index's tables by hash, taken while the
+                // series are at hand
+                let mut for_hash: Vec<Arc<MemSeries>> = Vec::new();
                 let mut postings = Postings::loader(0);
-                for (batch, expected) in received {
-                    postings.expect(expected);
-                    for s in &batch {
+                for batch in received {
+                    let from = all.len();
+                    for (id, labels) in batch {
+                        let s = Arc::new(MemSeries::new(id, labels));
                         postings.add(s.id, s.labels.iter());
+                        for_hash.push(Arc::clone(&s));
+                        all.push(s);
                     }
+                    index.load_ids(&all[from..]);
                 }
-                postings.finish()
+                (all, for_hash, postings.finish())
             });
-            let mut all: Vec<Arc<MemSeries>> = Vec::new();
-            let mut batch: Vec<Arc<MemSeries>> = Vec::with_capacity(BATCH);
-            // bytes of records so far, to project the series count from
-            // the log's size (for sizing the postings)
-            let mut read = 0usize;
-            let log = SeriesLog::open(log_path, &mut |id, labels, size| {
-                read += size;
-                let s = Arc::new(MemSeries::new(id, labels));
-                all.push(Arc::clone(&s));
-                batch.push(s);
+            let mut batch = Vec::with_capacity(BATCH);
+            // each series' label hash and place in the load
+            let mut order: Vec<(u64, u32)> = Vec::new();
+            let log = SeriesLog::open(log_path, &mut |id, labels| {
+                order.push((labels.hash64(), order.len() as u32));
+                batch.push((id, labels));
                 if batch.len() == BATCH {
-                    let expected = log_bytes / (read / all.len()).max(1);
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
                     // the receiver lives until this scope ends
-                    let _ = batches.send((full, expected));
+                    let _ = batches.send(full);
                 }
             });
-            let _ = batches.send((batch, all.len()));
+            let _ = batches.send(batch);
             drop(batches);
-            let chunks = join(chunks);
-            let result = (|| {
-                let (log, loaded) = log?;
-                let ((chunks, slots, mut problems), (log_files, logged, log_problems)) = chunks?;
-                problems.extend(log_problems);
-                let found: Vec<Found> = slots
-                    .into_iter()
-                    .map(Found::from)
-                    .chain(logged.into_iter().map(Found::from))
-                    .collect();
-                // past every reference on disk, not only the series log's:
-                // a rewritten log no longer holds forgotten series, whose
-                // references may still name chunks let go in the log
-                let next_id = all
-                    .iter()
-                    .map(|s| s.id)
-                    .chain(found.iter().map(|c| c.series))
-                    .max()
-                    .map_or(1, |m| m + 1);
-                let head = Head {
-                    index: SeriesIndex::new(),
-                    creation: Mutex::new(Creation { log, next_id }),
-                    postings: RwLock::default(),
-                    chunks,
-                    log: log_files,
-                    moved: Mutex::new(Vec::new()),
-                    counters: HeadCounters::default(),
-                    num_series: AtomicU64::new(0),
-                    min_valid: AtomicI64::new(min_valid),
-                    min_time: AtomicI64::new(i64::MAX),
-                    max_time: AtomicI64::new(i64::MIN),
-                    max_future_ms,
-                    journal: RwLock::new(None),
-                    gc_pin: AtomicI64::new(i64::MAX),
-                    journal_failures: AtomicU64::new(0),
-                    agent: std::sync::atomic::AtomicBool::new(false),
-                    exemplars: crate::exemplars::Exemplars::disabled(),
-                    hist: crate::histstore::HistStore::open_with(
-                        log_path.parent().unwrap_or(Path::new(".")),
-                        hist_in_blocks,
-                    )?,
-                };
-                head.index.load(&all);
-                head.num_series.store(all.len() as u64, Ordering::Relaxed);
-                let report = head.attach(found, min_valid);
-                Ok::<_, Error>((head, report, loaded, problems))
-            })();
-            // the postings, once the index and the chunks are in place
-            let postings = join(postings);
-            let result = result.map(|(head, report, loaded, problems)| {
-                *head.postings.write() = postings;
-                (head, report, loaded, problems)
-            });
-            (result, all)
+            let (all, for_hash, postings) = join(series);
+            index.load_hashes(for_hash, order);
+            ((log, join(chunks), postings), all)
         });
-        let (head, mut report, loaded, problems) = loaded?;
+        let loaded = (|| {
+            let (log, chunks, postings) = read;
+            let (log, loaded) = log?;
+            let ((chunks, slots, mut problems), (log_files, logged, log_problems)) = chunks?;
+            problems.extend(log_problems);
+            let found: Vec<Found> = slots
+                .into_iter()
+                .map(Found::from)
+                .chain(logged.into_iter().map(Found::from))
+                .collect();
+            // past every reference on disk, not only the series log's:
+            // a rewritten log no longer holds forgotten series, whose
+            // references may still name chunks let go in the log
+            let next_id = all
+                .iter()
+                .map(|s| s.id)
+                .chain(found.iter().map(|c| c.series))
+                .max()
+                .map_or(1, |m| m + 1);
+            let head = Head {
+                index,
+                creation: Mutex::new(Creation { log, next_id }),
+                postings: RwLock::new(postings),
+                chunks,
+                log: log_files,
+                moved: Mutex::new(Vec::new()),
+                counters: HeadCounters::default(),
+                num_series: AtomicU64::new(all.len() as u64),
+                min_valid: AtomicI64::new(min_valid),
+                min_time: AtomicI64::new(i64::MAX),
+                max_time: AtomicI64::new(i64::MIN),
+                max_future_ms,
+                journal: RwLock::new(None),
+                gc_pin: AtomicI64::new(i64::MAX),
+                journal_failures: AtomicU64::new(0),
+                agent: std::sync::atomic::AtomicBool::new(false),
+                exemplars: crate::exemplars::Exemplars::disabled(),
+                hist: crate::histstore::HistStore::open_with(
+                    log_path.parent().unwrap_or(Path::new(".")),
+                    hist_in_blocks,
+                )?,
+            };
+            let (report, with_chunks) = head.attach(found, min_valid);
+            Ok::<_, Error>((head, report, with_chunks, loaded, problems))
+        })();
+        let (head, mut report, with_chunks, loaded, problems) = loaded?;
         // the series with native histograms newer than the blocks are head
         // series too
         let min_valid = head.min_valid.load(Ordering::Relaxed);
         let hist_series = head.hist.last_times();
         let mut hist_new = Vec::new();
+        let mut with_hist = std::collections::HashSet::new();
         for (labels, t) in hist_series.into_iter().filter(|(_, t)| *t >= min_valid) {
             match head.find(&labels, labels.hash64()) {
-                Some(s) => s.state.lock().last_hist_t = Some(t),
+                Some(s) => {
+                    s.state.lock().last_hist_t = Some(t);
+                    with_hist.insert(s.id);
+                }
                 None => hist_new.push((labels, t)),
             }
         }
         // series whose data all went into blocks (or never came) are dropped
         let dead: std::collections::HashSet<u64> = all
             .iter()
-            .filter(|s| {
-                let st = s.state.lock();
-                st.closed.is_empty() && st.open.is_none() && st.last_hist_t.is_none()
-            })
             .map(|s| s.id)
+            .filter(|id| with_chunks.binary_search(id).is_err() && !with_hist.contains(id))
             .collect();
         drop(all);
         head.forget(&dead);
@@ -447,18 +449,22 @@ impl Head {
     /// chunk both in a slot and in the log (moved, its slot not yet let go
     /// when the process stopped) is taken from the log, and the slot
     /// released; so is a slot whose log record was released (its chunk
-    /// went into a block or was deleted meanwhile).
-    fn attach(&self, mut found: Vec<Found>, min_valid: i64) -> LoadReport {
+    /// went into a block or was deleted meanwhile). Answers, beside the
+    /// report, the ids of the series given a chunk, in order.
+    fn attach(&self, mut found: Vec<Found>, min_valid: i64) -> (LoadReport, Vec<u64>) {
         // a chunk is known by its series, range and count (a deletion's
         // rewrite can start where a released chunk started, but holds
-        // fewer samples or ends later); the log's copy sorts first
-        found.sort_by_key(|c| (c.series, c.mint, c.maxt, c.count, !in_log(c.cref), c.cref));
+        // fewer samples or ends later); the log's copy sorts first (no two
+        // share a reference, so the order is total)
+        found
+            .sort_unstable_by_key(|c| (c.series, c.mint, c.maxt, c.count, !in_log(c.cref), c.cref));
         let mut report = LoadReport {
             series: self.num_series.load(Ordering::Relaxed) as usize,
             chunks: 0,
             orphan_chunks: 0,
         };
         let mut prev: Option<(u64, i64, i64, u16)> = None;
+        let mut with_chunks = Vec::new();
         for c in found {
             let key = (c.series, c.mint, c.maxt, c.count);
             // already in a block (a crash came between writing the block
@@ -480,6 +486,9 @@ impl Head {
             self.note_time(c.mint);
             self.note_time(c.maxt);
             report.chunks += 1;
+            if with_chunks.last() != Some(&c.series) {
+                with_chunks.push(c.series);
+            }
             let mut st = s.state.lock();
             // a previous open chunk followed by another is complete
             if let Some(prev) = st.open.take() {
@@ -509,7 +518,7 @@ impl Head {
             st.last_t = Some(st.last_t.map_or(c.maxt, |t| t.max(c.maxt)));
             st.last_v = None;
         }
-        report
+        (report, with_chunks)
     }
 
     /// Copies a chunk's data (its used bytes; the rest of `out` is left).

@@ -7,7 +7,7 @@ use crate::fasthash::FxBuild;
 use crate::labels::{MatchOp, Matcher};
 
 mod values;
-use values::Values;
+use values::{Later, Values};
 
 /// Cardinality figures, each list largest first.
 #[derive(Clone, Debug, Default)]
@@ -105,7 +105,6 @@ impl Postings {
             names: Vec::new(),
             by_position: Vec::new(),
             all: Vec::with_capacity(series),
-            expected: series,
         }
     }
 
@@ -219,16 +218,19 @@ impl Postings {
 /// Builds [`Postings`] for the series found at start-up. The same as
 /// [`Postings::add`] for each, with two shortcuts for a million series:
 /// a label name is looked for first where the previous series had its
-/// label in the same position (series mostly come in families), and a
-/// value table growing about as fast as the series are added (an id, a
-/// path) is sized for the whole load once, instead of doubling twenty
-/// times and re-hashing every value each time.
+/// label in the same position (series mostly come in families), and the
+/// values of a label that has a new value for most series (an id, a path)
+/// are kept aside and put in their table at the end, sized once and
+/// filled in the order of its places (see [`Values::push_later`]),
+/// instead of growing it twenty times and looking up every value at a
+/// random place in it.
 pub(crate) struct Loader {
-    names: Vec<(String, Values)>,
+    /// Each name's values, and those kept aside for its table (`None`
+    /// while its values are added at once).
+    names: Vec<(String, Values, Option<Vec<Later>>)>,
     /// Position in `names` of the n-th label of the previous series.
     by_position: Vec<usize>,
     all: Vec<u64>,
-    expected: usize,
 }
 
 impl Loader {
@@ -240,10 +242,10 @@ impl Loader {
             let at = match self.by_position.get(pos) {
                 Some(&i) if self.names[i].0 == name => i,
                 _ => {
-                    let i = match self.names.iter().position(|(n, _)| n == name) {
+                    let i = match self.names.iter().position(|(n, ..)| n == name) {
                         Some(i) => i,
                         None => {
-                            self.names.push((name.to_string(), Values::default()));
+                            self.names.push((name.to_string(), Values::default(), None));
                             self.names.len() - 1
                         }
                     };
@@ -255,26 +257,33 @@ impl Loader {
                     i
                 }
             };
-            let values = &mut self.names[at].1;
-            let n = values.len();
-            if n >= 1 << 12 && n == values.capacity() && n * 2 > seen {
-                values.reserve(
-                    (self.expected * n / seen).saturating_sub(n),
-                    value.len() + 2,
-                );
+            let (_, values, later) = &mut self.names[at];
+            match later {
+                Some(later) => values.push_later(value, id, later),
+                None => {
+                    values.push(value, id);
+                    // a new value for most series so far
+                    let n = values.len();
+                    if n >= 1 << 12 && n * 2 > seen {
+                        *later = Some(Vec::with_capacity(n));
+                    }
+                }
             }
-            values.push(value, id);
         }
-    }
-
-    /// Updates the number of series expected in all.
-    pub(crate) fn expect(&mut self, series: usize) {
-        self.expected = series;
     }
 
     pub(crate) fn finish(self) -> Postings {
         Postings {
-            by_label: self.names.into_iter().collect(),
+            by_label: self
+                .names
+                .into_iter()
+                .map(|(name, mut values, later)| {
+                    if let Some(mut later) = later {
+                        values.add_later(&mut later);
+                    }
+                    (name, values)
+                })
+                .collect(),
             all: self.all,
         }
     }

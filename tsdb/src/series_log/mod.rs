@@ -131,17 +131,16 @@ impl Drop for Rewrite {
 }
 
 impl SeriesLog {
-    /// Opens or creates the log, handing every valid record and its size
-    /// in bytes to `sink` in file order (as it is read, so the caller can
-    /// work alongside). A new log
-    /// is created whole (header written to a temporary file, then renamed),
-    /// so an existing log shorter than its header is damage, not a crash
-    /// artifact: that is an error. A damaged record in the middle is
+    /// Opens or creates the log, handing every valid record to `sink` in
+    /// file order (as it is read, so the caller can work alongside). A
+    /// new log is created whole (header written to a temporary file, then
+    /// renamed), so an existing log shorter than its header is damage, not
+    /// a crash artifact: that is an error. A damaged record in the middle is
     /// skipped (reading resumes at the next valid record); only a damaged
     /// tail is cut.
     pub(crate) fn open(
         path: &Path,
-        sink: &mut dyn FnMut(u64, PackedLabels, usize),
+        sink: &mut dyn FnMut(u64, PackedLabels),
     ) -> Result<(SeriesLog, Loaded), Error> {
         let io = |e| Error::io(path, e);
         if path.exists() {
@@ -205,7 +204,7 @@ impl SeriesLog {
                             } else {
                                 symbols.series(body)
                             };
-                            series.map(|(id, labels)| sink(id, labels, len)).is_some()
+                            series.map(|(id, labels)| sink(id, labels)).is_some()
                         }
                     };
                     if !taken {
@@ -386,7 +385,7 @@ mod tests {
     /// Opens the log, collecting its records.
     fn open(path: &Path) -> Result<Opened, Error> {
         let mut series = Vec::new();
-        let (log, loaded) = SeriesLog::open(path, &mut |id, l, _| series.push((id, l)))?;
+        let (log, loaded) = SeriesLog::open(path, &mut |id, l| series.push((id, l)))?;
         Ok((log, loaded, series))
     }
 

@@ -150,16 +150,24 @@ impl<'a> SymbolTable<'a> {
         if n > body.len() {
             return None;
         }
-        let mut labels = Vec::with_capacity(n);
-        for _ in 0..n {
+        // (a set of up to 16 labels, almost any, is gathered on the stack)
+        let mut small = [("", ""); 16];
+        let mut large = Vec::new();
+        let labels: &mut [(&str, &str)] = if n <= small.len() {
+            &mut small[..n]
+        } else {
+            large.resize(n, ("", ""));
+            &mut large
+        };
+        for l in labels.iter_mut() {
             let name = self.string(&mut c)?;
             let value = self.string(&mut c)?;
-            labels.push((name, value));
+            *l = (name, value);
         }
         if c.pos() != body.len() {
             return None;
         }
-        sorted(id, &labels)
+        sorted(id, labels)
     }
 
     fn string(&self, c: &mut Cursor<'a>) -> Option<&'a str> {
