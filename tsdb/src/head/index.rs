@@ -157,7 +157,7 @@ impl SeriesIndex {
 
     /// Adds series read at start-up to the tables by id, a batch at a
     /// time in id order: ids fill their pages in order.
-    pub(crate) fn load_ids(&self, batch: &[Arc<MemSeries>]) {
+    pub(crate) fn load_ids<'a>(&self, batch: impl Iterator<Item = &'a Arc<MemSeries>>) {
         let mut by_id: Vec<_> = self.by_id.iter().map(|st| st.write()).collect();
         for s in batch {
             let (stripe, key) = id_slot(s.id);
@@ -165,29 +165,21 @@ impl SeriesIndex {
         }
     }
 
-    /// Puts the series read at start-up under their label hashes: `all`
-    /// of them (handles of their own for the tables, so that the series'
-    /// counts are not touched again here), and the label hash of each with
-    /// its position in `all`. Inserting a million series one by one at
-    /// random places in the tables waits on memory at every step; here
-    /// the hashes are sorted by stripe and by the table position they
+    /// Puts the series read at start-up under their label hashes, each
+    /// given with its hash (and a handle of its own for the tables, so that
+    /// its count is not touched again here). Inserting a million series
+    /// one by one at random places in the tables waits on memory at every
+    /// step; here they are sorted by stripe and by the table position they
     /// will take, so each table is filled in a few sweeps, on two threads
-    /// (the other core is idle at this point of start-up) by halves of
-    /// the stripes.
-    pub(crate) fn load_hashes(&self, all: Vec<Arc<MemSeries>>, mut order: Vec<(u64, u32)>) {
-        debug_assert_eq!(order.len(), all.len());
-        let per_stripe = all.len() / STRIPES + 1;
+    /// (the other core is idle at this point of start-up) by halves of the
+    /// stripes.
+    pub(crate) fn load_hashes(&self, mut low_half: Vec<(u64, Arc<MemSeries>)>) {
+        let per_stripe = low_half.len() / STRIPES + 1;
         // a table of this size indexes by about this many low bits; a
         // wrong guess costs only locality
         let bits = (per_stripe * 8 / 7).next_power_of_two().trailing_zeros();
         let low = (1u64 << bits) - 1;
-        order.sort_unstable_by_key(|&(h, _)| ((hash_stripe(h) as u64) << 32) | (h & low));
-        let mut all: Vec<Option<Arc<MemSeries>>> = all.into_iter().map(Some).collect();
-        let mut low_half: Vec<(u64, Arc<MemSeries>)> = order
-            .into_iter()
-            .filter_map(|(h, i)| Some((h, all.get_mut(i as usize)?.take()?)))
-            .collect();
-        drop(all);
+        low_half.sort_unstable_by_key(|(h, _)| ((hash_stripe(*h) as u64) << 32) | (h & low));
         let fill = |stripes: std::ops::Range<usize>, sorted: Vec<(u64, Arc<MemSeries>)>| {
             let mut sorted = sorted.into_iter().peekable();
             for n in stripes {
@@ -309,13 +301,13 @@ mod tests {
         let all: Vec<Arc<MemSeries>> = (1..=n).map(|id| series(id, &format!("m{id}"))).collect();
         let ix = SeriesIndex::new();
         for batch in all.chunks(4096) {
-            ix.load_ids(batch);
+            ix.load_ids(batch.iter());
         }
-        let order = (0..)
-            .zip(&all)
-            .map(|(i, s)| (s.labels.hash64(), i))
-            .collect();
-        ix.load_hashes(all.clone(), order);
+        ix.load_hashes(
+            all.iter()
+                .map(|s| (s.labels.hash64(), Arc::clone(s)))
+                .collect(),
+        );
         let one_by_one = SeriesIndex::new();
         for s in &all {
             one_by_one.insert(Arc::clone(s), s.labels.hash64());

@@ -247,6 +247,16 @@ fn join<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
     }
 }
 
+/// Series read at start-up, handed to the thread that adds them to the
+/// postings and the index.
+enum Batch {
+    /// Read (id, labels and label hash), to be made there.
+    Read(Vec<(u64, PackedLabels, u64)>),
+    /// Made by the reading thread, when the other was still busy (label
+    /// hash and series).
+    Made(Vec<(u64, Arc<MemSeries>)>),
+}
+
 /// What [`Head::load`] found.
 pub(crate) struct LoadReport {
     pub series: usize,
@@ -307,11 +317,12 @@ impl Head {
     /// closed-chunk log. The slot headers and the closed-chunk log are read
     /// on one thread while the series log is read on this one, which packs
     /// each series' labels and notes their hash; the series read are
-    /// handed over in batches to another, which makes them and adds them
-    /// to the postings and the index's tables by id. The index's tables by
-    /// hash are filled once all are read. (Most of the time goes to memory
-    /// the system gives for the first time, so the series are made on
-    /// another thread than the one that packs their labels.)
+    /// handed over in batches to another, which adds them to the postings
+    /// and the index's tables by id. The index's tables by hash are filled
+    /// once all are read. Making the series takes most of the time (memory
+    /// the system gives for the first time), so a batch's series are made
+    /// by the other thread, unless it is still busy with an earlier batch
+    /// when the batch is read: then by this one.
     pub(crate) fn load(
         log_path: &Path,
         chunks_dir: &Path,
@@ -321,49 +332,70 @@ impl Head {
         hist_in_blocks: &crate::histstore::InBlocks<'_>,
     ) -> Result<(Head, LoadReport, Loaded, Vec<String>), Error> {
         const BATCH: usize = 1 << 14;
-        let (batches, received) = std::sync::mpsc::channel::<Vec<(u64, PackedLabels)>>();
+        let (batches, received) = std::sync::mpsc::channel::<Batch>();
+        // batches handed over and not yet added
+        let pending = AtomicUsize::new(0);
         let index = SeriesIndex::new();
-        let (read, all) = std::thread::scope(|scope| {
+        let (read, ids) = std::thread::scope(|scope| {
             let chunks = scope.spawn(|| {
                 let files = ChunkFiles::open(chunks_dir)?;
                 let log = ChunkLog::open(closed_dir)?;
                 Ok::<_, Error>((files, log))
             });
             let series = scope.spawn(|| {
-                let mut all: Vec<Arc<MemSeries>> = Vec::new();
-                // handles for the index's tables by hash, taken while the
-                // series are at hand
-                let mut for_hash: Vec<Arc<MemSeries>> = Vec::new();
+                // the ids read, in order, and each series with its label
+                // hash, for the index's tables by hash
+                let mut ids: Vec<u64> = Vec::new();
+                let mut by_hash: Vec<(u64, Arc<MemSeries>)> = Vec::new();
                 let mut postings = Postings::loader(0);
                 for batch in received {
-                    let from = all.len();
-                    for (id, labels) in batch {
-                        let s = Arc::new(MemSeries::new(id, labels));
+                    let made = match batch {
+                        Batch::Read(read) => read
+                            .into_iter()
+                            .map(|(id, labels, h)| (h, Arc::new(MemSeries::new(id, labels))))
+                            .collect(),
+                        Batch::Made(made) => made,
+                    };
+                    for (_, s) in &made {
                         postings.add(s.id, s.labels.iter());
-                        for_hash.push(Arc::clone(&s));
-                        all.push(s);
+                        ids.push(s.id);
                     }
-                    index.load_ids(&all[from..]);
+                    index.load_ids(made.iter().map(|(_, s)| s));
+                    by_hash.extend(made);
+                    pending.fetch_sub(1, Ordering::Relaxed);
                 }
-                (all, for_hash, postings.finish())
+                (ids, by_hash, postings.finish())
             });
             let mut batch = Vec::with_capacity(BATCH);
-            // each series' label hash and place in the load
-            let mut order: Vec<(u64, u32)> = Vec::new();
+            let hand_over = |batch: Vec<(u64, PackedLabels, u64)>| {
+                // while the other thread is still busy with an earlier
+                // batch, this one's series are made here
+                let batch = if pending.load(Ordering::Relaxed) > 0 {
+                    Batch::Made(
+                        batch
+                            .into_iter()
+                            .map(|(id, labels, h)| (h, Arc::new(MemSeries::new(id, labels))))
+                            .collect(),
+                    )
+                } else {
+                    Batch::Read(batch)
+                };
+                pending.fetch_add(1, Ordering::Relaxed);
+                // the receiver lives until this scope ends
+                let _ = batches.send(batch);
+            };
             let log = SeriesLog::open(log_path, &mut |id, labels| {
-                order.push((labels.hash64(), order.len() as u32));
-                batch.push((id, labels));
+                let h = labels.hash64();
+                batch.push((id, labels, h));
                 if batch.len() == BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    // the receiver lives until this scope ends
-                    let _ = batches.send(full);
+                    hand_over(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
                 }
             });
-            let _ = batches.send(batch);
+            hand_over(batch);
             drop(batches);
-            let (all, for_hash, postings) = join(series);
-            index.load_hashes(for_hash, order);
-            ((log, join(chunks), postings), all)
+            let (ids, by_hash, postings) = join(series);
+            index.load_hashes(by_hash);
+            ((log, join(chunks), postings), ids)
         });
         let loaded = (|| {
             let (log, chunks, postings) = read;
@@ -378,9 +410,9 @@ impl Head {
             // past every reference on disk, not only the series log's:
             // a rewritten log no longer holds forgotten series, whose
             // references may still name chunks let go in the log
-            let next_id = all
+            let next_id = ids
                 .iter()
-                .map(|s| s.id)
+                .copied()
                 .chain(found.iter().map(|c| c.series))
                 .max()
                 .map_or(1, |m| m + 1);
@@ -392,7 +424,7 @@ impl Head {
                 log: log_files,
                 moved: Mutex::new(Vec::new()),
                 counters: HeadCounters::default(),
-                num_series: AtomicU64::new(all.len() as u64),
+                num_series: AtomicU64::new(ids.len() as u64),
                 min_valid: AtomicI64::new(min_valid),
                 min_time: AtomicI64::new(i64::MAX),
                 max_time: AtomicI64::new(i64::MIN),
@@ -427,12 +459,22 @@ impl Head {
             }
         }
         // series whose data all went into blocks (or never came) are dropped
-        let dead: std::collections::HashSet<u64> = all
-            .iter()
-            .map(|s| s.id)
-            .filter(|id| with_chunks.binary_search(id).is_err() && !with_hist.contains(id))
+        // (ids come in increasing order: the lists are walked side by side)
+        let mut next = 0;
+        let in_order = ids.is_sorted();
+        let mut has_chunks = |id: u64| {
+            if !in_order {
+                return with_chunks.binary_search(&id).is_ok();
+            }
+            while with_chunks.get(next).is_some_and(|&c| c < id) {
+                next += 1;
+            }
+            with_chunks.get(next) == Some(&id)
+        };
+        let dead: std::collections::HashSet<u64> = ids
+            .into_iter()
+            .filter(|&id| !has_chunks(id) && !with_hist.contains(&id))
             .collect();
-        drop(all);
         head.forget(&dead);
         head.counters.series_removed.store(0, Ordering::Relaxed);
         // (histogram series of a data folder from before they were)
