@@ -175,8 +175,13 @@ async fn import_rule(
         while aligned.div_euclid(1_000_000_000) < cur {
             aligned += iv_ns;
         }
-        let win_end = (block_end / 1000).min(end_s);
-        if win_end * 1_000_000_000 < aligned {
+        // to the block's last millisecond, so that an evaluation within its
+        // last second is taken here: the next block's window starts at its
+        // first second (promtool ends the window at the last whole second
+        // and so skips such an evaluation, one per block boundary, when the
+        // group's offset in its interval has a fraction of a second)
+        let win_end_ms = block_end.min(end_s * 1000);
+        if win_end_ms * 1_000_000 < aligned {
             // no evaluation in what the range holds of this block: on to
             // the next (promtool stops here, importing nothing more when
             // the range starts in a block's last interval)
@@ -186,7 +191,7 @@ async fn import_rule(
         let form = [
             ("query", expr.to_string()),
             ("start", format!("{}", aligned as f64 / 1e9)),
-            ("end", win_end.to_string()),
+            ("end", format!("{}", win_end_ms as f64 / 1e3)),
             ("step", format!("{step_s}")),
         ];
         let api = format!("{}/api/v1/query_range", url.trim_end_matches('/'));

@@ -170,6 +170,41 @@ fn a_range_starting_at_a_blocks_last_second_is_imported() {
     assert!(times.iter().all(|&t| t >= boundary * 1000), "{dump}");
 }
 
+/// A group's evaluations are offset in its interval by its hash, to a
+/// fraction of a second: the one falling within a block's last second is
+/// imported (into that block), not lost between the block and the next.
+#[test]
+fn an_evaluation_in_a_blocks_last_second_is_imported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (server, back_end) = server_on_backfill(dir);
+    let rules = dir.join("rules.yml");
+    // at 1 s, every block boundary has an evaluation in the second before
+    std::fs::write(
+        &rules,
+        "groups:\n  - name: g\n    interval: 1s\n    rules:\n      - record: r\n        expr: sum(http_requests_total)\n",
+    )
+    .unwrap();
+    let boundary = (back_end - 86_400) / 7200 * 7200;
+    let (start, end) = (boundary - 10, boundary + 10);
+    let out = dir.join("out");
+    let (ok, _, stderr) = import_rules(&server, &rules, (start, end), &out);
+    assert!(ok, "{stderr}");
+    let dump = run_ok(flint_str(), &["tsdb", "dump", out.to_str().unwrap()]);
+    let times: Vec<i64> = dump
+        .lines()
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    // one a second from start to end (21 when the offset is 0)
+    assert!((20..=21).contains(&times.len()), "{dump}");
+    assert!(
+        times
+            .iter()
+            .any(|&t| t > (boundary - 1) * 1000 && t < boundary * 1000),
+        "{dump}"
+    );
+}
+
 #[test]
 fn histogram_results_are_backfilled_as_histograms() {
     use flint::remote::proto::histogram::{Count, ZeroCount};
