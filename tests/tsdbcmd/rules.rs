@@ -133,39 +133,43 @@ fn recording_rules_are_backfilled_from_a_running_server() {
     assert!(!dir.join("none").exists());
 }
 
-/// Native histograms remote-written to flint for 5 h (two exponential
-/// counters, one with a counter reset, and two with custom bounds, one
-/// with a counter reset), and two recording rules over them: a rate
-/// (gauge histograms) and a sum (counter histograms with custom bounds).
-/// `create-blocks-from rules` writes their results as native histograms,
-/// and a flint serving the blocks answers the raw recorded samples as the
-/// first one answers the rules' expressions at those times.
-/// A range starting a second before a 2 h block ends, where no
-/// evaluation falls before the block's end, is imported from the next
-/// block on (promtool imports nothing then).
-#[test]
-fn a_range_starting_at_a_blocks_last_second_is_imported() {
+/// Imports a group of one rule, `sum(http_requests_total)` at `interval`,
+/// over `range(boundary)` of the backfill data set, where `boundary` is a
+/// 2 h block boundary a day before the data's end: the boundary, the
+/// timestamps written and the dump.
+fn import_around_a_boundary(
+    interval: &str,
+    range: fn(i64) -> (i64, i64),
+) -> (i64, Vec<i64>, String) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let (server, back_end) = server_on_backfill(dir);
     let rules = dir.join("rules.yml");
     std::fs::write(
         &rules,
-        "groups:\n  - name: g\n    interval: 5m\n    rules:\n      - record: r\n        expr: sum(http_requests_total)\n",
+        format!("groups:\n  - name: g\n    interval: {interval}\n    rules:\n      - record: r\n        expr: sum(http_requests_total)\n"),
     )
     .unwrap();
-    // a block boundary a day before the data's end
     let boundary = (back_end - 86_400) / 7200 * 7200;
-    let (start, end) = (boundary - 1, boundary + 3 * 3600);
     let out = dir.join("out");
-    let (ok, _, stderr) = import_rules(&server, &rules, (start, end), &out);
+    let (ok, _, stderr) = import_rules(&server, &rules, range(boundary), &out);
     assert!(ok, "{stderr}");
     let dump = run_ok(flint_str(), &["tsdb", "dump", out.to_str().unwrap()]);
-    // every 5 min over the 3 h after the boundary
     let times: Vec<i64> = dump
         .lines()
         .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
         .collect();
+    (boundary, times, dump)
+}
+
+/// A range starting a second before a 2 h block ends, where no
+/// evaluation falls before the block's end, is imported from the next
+/// block on (promtool imports nothing then).
+#[test]
+fn a_range_starting_at_a_blocks_last_second_is_imported() {
+    let (boundary, times, dump) =
+        import_around_a_boundary("5m", |boundary| (boundary - 1, boundary + 3 * 3600));
+    // every 5 min over the 3 h after the boundary
     assert!((35..=37).contains(&times.len()), "{dump}");
     assert!(times.iter().all(|&t| t >= boundary * 1000), "{dump}");
 }
@@ -175,26 +179,9 @@ fn a_range_starting_at_a_blocks_last_second_is_imported() {
 /// imported (into that block), not lost between the block and the next.
 #[test]
 fn an_evaluation_in_a_blocks_last_second_is_imported() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let (server, back_end) = server_on_backfill(dir);
-    let rules = dir.join("rules.yml");
     // at 1 s, every block boundary has an evaluation in the second before
-    std::fs::write(
-        &rules,
-        "groups:\n  - name: g\n    interval: 1s\n    rules:\n      - record: r\n        expr: sum(http_requests_total)\n",
-    )
-    .unwrap();
-    let boundary = (back_end - 86_400) / 7200 * 7200;
-    let (start, end) = (boundary - 10, boundary + 10);
-    let out = dir.join("out");
-    let (ok, _, stderr) = import_rules(&server, &rules, (start, end), &out);
-    assert!(ok, "{stderr}");
-    let dump = run_ok(flint_str(), &["tsdb", "dump", out.to_str().unwrap()]);
-    let times: Vec<i64> = dump
-        .lines()
-        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
-        .collect();
+    let (boundary, times, dump) =
+        import_around_a_boundary("1s", |boundary| (boundary - 10, boundary + 10));
     // one a second from start to end (21 when the offset is 0)
     assert!((20..=21).contains(&times.len()), "{dump}");
     assert!(
@@ -205,6 +192,13 @@ fn an_evaluation_in_a_blocks_last_second_is_imported() {
     );
 }
 
+/// Native histograms remote-written to flint for 5 h (two exponential
+/// counters, one with a counter reset, and two with custom bounds, one
+/// with a counter reset), and two recording rules over them: a rate
+/// (gauge histograms) and a sum (counter histograms with custom bounds).
+/// `create-blocks-from rules` writes their results as native histograms,
+/// and a flint serving the blocks answers the raw recorded samples as the
+/// first one answers the rules' expressions at those times.
 #[test]
 fn histogram_results_are_backfilled_as_histograms() {
     use flint::remote::proto::histogram::{Count, ZeroCount};
