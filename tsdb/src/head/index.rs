@@ -173,13 +173,13 @@ impl SeriesIndex {
     /// will take, so each table is filled in a few sweeps, on two threads
     /// (the other core is idle at this point of start-up) by halves of the
     /// stripes.
-    pub(crate) fn load_hashes(&self, mut low_half: Vec<(u64, Arc<MemSeries>)>) {
-        let per_stripe = low_half.len() / STRIPES + 1;
+    pub(crate) fn load_hashes(&self, mut series: Vec<(u64, Arc<MemSeries>)>) {
+        let per_stripe = series.len() / STRIPES + 1;
         // a table of this size indexes by about this many low bits; a
         // wrong guess costs only locality
         let bits = (per_stripe * 8 / 7).next_power_of_two().trailing_zeros();
         let low = (1u64 << bits) - 1;
-        low_half.sort_unstable_by_key(|(h, _)| ((hash_stripe(*h) as u64) << 32) | (h & low));
+        series.sort_unstable_by_key(|(h, _)| ((hash_stripe(*h) as u64) << 32) | (h & low));
         let fill = |stripes: std::ops::Range<usize>, sorted: Vec<(u64, Arc<MemSeries>)>| {
             let mut sorted = sorted.into_iter().peekable();
             for n in stripes {
@@ -191,8 +191,8 @@ impl SeriesIndex {
             }
             debug_assert!(sorted.next().is_none());
         };
-        let half = low_half.partition_point(|(h, _)| hash_stripe(*h) < STRIPES / 2);
-        let high_half = low_half.split_off(half);
+        let half = series.partition_point(|(h, _)| hash_stripe(*h) < STRIPES / 2);
+        let (high_half, low_half) = (series.split_off(half), series);
         std::thread::scope(|scope| {
             scope.spawn(|| fill(STRIPES / 2..STRIPES, high_half));
             fill(0..STRIPES / 2, low_half);
