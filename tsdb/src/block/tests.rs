@@ -318,7 +318,7 @@ fn time_range_filters_chunks() {
 fn series_of_many_labels_and_long_values_read_back() {
     let dir = tempfile::tempdir().unwrap();
     let long = "a value much longer than the twenty-two bytes kept inline";
-    let input: Input = [1usize, 15, 16, 17, 40]
+    let mut input: Input = [1usize, 15, 16, 17, 40]
         .iter()
         .map(|&n| {
             let pairs: Vec<(String, String)> = (0..n)
@@ -329,8 +329,7 @@ fn series_of_many_labels_and_long_values_read_back() {
                 make_chunks(&[(1, 1.0), (2, 2.0)]),
             )
         })
-        .collect::<Vec<_>>();
-    let mut input = input;
+        .collect();
     input.sort_by(|a, b| a.0.cmp(&b.0));
     let meta = write_block(dir.path(), 0, 10, input.clone(), 1, vec![]).unwrap();
     let b = Block::open(&dir.path().join(&meta.id)).unwrap();
