@@ -166,32 +166,11 @@ async fn import_rule(
     };
     let step_s = g.interval.as_secs_f64();
     let iv_ns = g.interval.as_nanos() as i64;
-    let (start_s, end_s) = (start_ms.div_euclid(1000), end_ms.div_euclid(1000));
-    let mut block_start = block * start_ms.div_euclid(block);
-    while block_start <= end_ms {
-        let block_end = block_start + block - 1;
-        let cur = (block_start / 1000).max(start_s);
-        let mut aligned = g.eval_timestamp(cur * 1_000_000_000);
-        while aligned.div_euclid(1_000_000_000) < cur {
-            aligned += iv_ns;
-        }
-        // to the block's last millisecond, so that an evaluation within its
-        // last second is taken here: the next block's window starts at its
-        // first second (promtool ends the window at the last whole second
-        // and so skips such an evaluation, one per block boundary, when the
-        // group's offset in its interval has a fraction of a second)
-        let win_end_ms = block_end.min(end_s * 1000);
-        if win_end_ms * 1_000_000 < aligned {
-            // no evaluation in what the range holds of this block: on to
-            // the next (promtool stops here, importing nothing more when
-            // the range starts in a block's last interval)
-            block_start += block;
-            continue;
-        }
+    for (first_ms, hi) in windows(start_ms, end_ms, block, iv_ns, |t| g.eval_timestamp(t)) {
         let form = [
             ("query", expr.to_string()),
-            ("start", format!("{}", aligned as f64 / 1e9)),
-            ("end", format!("{}", win_end_ms as f64 / 1e3)),
+            ("start", seconds(first_ms)),
+            ("end", seconds(hi)),
             ("step", format!("{step_s}")),
         ];
         let api = format!("{}/api/v1/query_range", url.trim_end_matches('/'));
@@ -246,14 +225,106 @@ async fn import_rule(
                 }
             }
         }
-        block_start += block;
     }
     Ok(())
+}
+
+/// The query windows of a rule over `[start_ms, end_ms]`, one a block
+/// holding an evaluation: its first evaluation's and its last
+/// millisecond. A window is the block's, within the range's whole seconds,
+/// and runs to the block's last millisecond, so that an evaluation within
+/// its last second is taken in it (promtool ends the window at the last
+/// whole second and so skips such an evaluation, one per block boundary,
+/// when the group's offset in its interval has a fraction of a second).
+/// `eval_timestamp` gives the group's last evaluation at or before a time
+/// in nanoseconds; the server takes a time to the nearest millisecond, so
+/// an evaluation belongs to the block of its millisecond, and the later
+/// ones in a window are whole intervals (whole milliseconds) on.
+fn windows(
+    start_ms: i64,
+    end_ms: i64,
+    block: i64,
+    iv_ns: i64,
+    eval_timestamp: impl Fn(i64) -> i64,
+) -> Vec<(i64, i64)> {
+    let (start_s, end_s) = (start_ms.div_euclid(1000), end_ms.div_euclid(1000));
+    let ms = |ns: i64| (ns + 500_000).div_euclid(1_000_000);
+    let mut out = Vec::new();
+    let mut block_start = block * start_ms.div_euclid(block);
+    while block_start <= end_ms {
+        let lo = block_start.max(start_s * 1000);
+        let hi = (block_start + block - 1).min(end_s * 1000);
+        let mut aligned = eval_timestamp(lo * 1_000_000);
+        while ms(aligned) < lo {
+            aligned += iv_ns;
+        }
+        // none in what the range holds of this block: on to the next
+        // (promtool stops there, importing nothing more when the range
+        // starts in a block's last interval)
+        if ms(aligned) <= hi {
+            out.push((ms(aligned), hi));
+        }
+        block_start += block;
+    }
+    out
+}
+
+/// Milliseconds as the API's seconds, exactly.
+fn seconds(ms: i64) -> String {
+    let sign = if ms < 0 { "-" } else { "" };
+    format!(
+        "{sign}{}.{:03}",
+        ms.unsigned_abs() / 1000,
+        ms.unsigned_abs() % 1000
+    )
 }
 
 fn set(pairs: &mut Vec<(String, String)>, n: &str, v: &str) {
     match pairs.iter_mut().find(|p| p.0 == n) {
         Some(p) => p.1 = v.to_string(),
         None => pairs.push((n.to_string(), v.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::windows;
+
+    /// The windows of a group evaluated every second at `offset_ns` in it,
+    /// over 10 s either side of a 2 h block boundary: every evaluation's
+    /// millisecond, window by window.
+    fn evaluations(offset_ns: i64) -> Vec<i64> {
+        let (iv, block, boundary) = (1_000_000_000i64, 7_200_000i64, 1_796_565_600_000i64);
+        let eval = |t: i64| t - (t - offset_ns).rem_euclid(iv);
+        let ws = windows(boundary - 10_000, boundary + 10_000, block, iv, eval);
+        assert_eq!(ws.len(), 2, "{ws:?}");
+        ws.iter()
+            .flat_map(|&(first, hi)| (first..=hi).step_by(1000))
+            .collect()
+    }
+
+    #[test]
+    fn every_evaluation_falls_in_one_window() {
+        // whole seconds; a fraction; a fraction rounding up to the next
+        // second; the last millisecond of each second
+        for (offset, first) in [
+            (0, 1_796_565_590_000),
+            (250_300_000, 1_796_565_590_250),
+            (999_600_000, 1_796_565_590_000),
+            (999_000_000, 1_796_565_590_999),
+        ] {
+            let ts = evaluations(offset);
+            assert_eq!(ts[0], first, "offset {offset}");
+            assert!(
+                ts.windows(2).all(|w| w[1] - w[0] == 1000),
+                "offset {offset}: {ts:?}"
+            );
+            // to the range's end, the evaluations of 20 or 21 seconds
+            assert!(*ts.last().unwrap() <= 1_796_565_610_000, "offset {offset}");
+            assert!(
+                ts.last().unwrap() + 1000 > 1_796_565_610_000,
+                "offset {offset}"
+            );
+        }
     }
 }
