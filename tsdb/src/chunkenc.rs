@@ -213,7 +213,8 @@ fn sign_extend(v: u64, bits: u32) -> i64 {
 #[derive(Clone, Debug, PartialEq)]
 pub struct XorEncoder {
     count: u16,
-    bit_len: usize,
+    // u32: 32 bytes in all, as one is kept a head series
+    bit_len: u32,
     t: i64,
     delta: i64,
     v_bits: u64,
@@ -251,7 +252,7 @@ impl XorEncoder {
 
     /// Length of the encoded data in bits.
     pub fn bit_len(&self) -> usize {
-        self.bit_len
+        self.bit_len as usize
     }
 
     /// Timestamp of the last sample.
@@ -280,7 +281,8 @@ impl XorEncoder {
             next.encode(&mut w, t, v);
             w.pos
         };
-        if self.bit_len + n > buf.len() * 8 {
+        let bit_len = self.bit_len as usize;
+        if bit_len + n > buf.len() * 8 {
             return false;
         }
         let mut r = BitReader {
@@ -288,10 +290,7 @@ impl XorEncoder {
             pos: 0,
             end: n,
         };
-        let mut w = BitWriter {
-            buf,
-            pos: self.bit_len,
-        };
+        let mut w = BitWriter { buf, pos: bit_len };
         let mut left = n as u32;
         while left > 0 {
             let k = left.min(64);
@@ -299,7 +298,7 @@ impl XorEncoder {
             w.write_bits(bits, k);
             left -= k;
         }
-        next.bit_len = self.bit_len + n;
+        next.bit_len = (bit_len + n) as u32;
         *self = next;
         true
     }
@@ -364,7 +363,7 @@ impl XorEncoder {
         }
         let enc = XorEncoder {
             count: it.read,
-            bit_len: it.r.pos.min(bit_len),
+            bit_len: it.r.pos.min(bit_len) as u32,
             t: it.t,
             delta: it.delta,
             v_bits: it.v_bits,

@@ -123,9 +123,9 @@ impl<'a> Appender<'a> {
     pub fn append_start_zero(&mut self, h: &SeriesHandle, st: i64) -> bool {
         let fits = {
             let st_ = h.0.state.lock();
-            !st_.removed
+            !st_.removed()
                 && st >= self.head.min_valid.load(Ordering::Relaxed)
-                && st_.last_t.is_none_or(|l| st > l)
+                && st_.last_t().is_none_or(|l| st > l)
         };
         if fits {
             self.pending.push((Arc::clone(&h.0), st, 0.0));
@@ -255,7 +255,7 @@ impl<'a> Appender<'a> {
                 }
             }
             let mut st = s.state.lock();
-            if st.removed {
+            if st.removed() {
                 failed = Some(Error::UnknownSeries(s.id));
                 break 'samples;
             }
@@ -339,7 +339,8 @@ impl<'a> Appender<'a> {
             for (labels, t, _) in &keep {
                 if let Ok((s, _)) = self.head.get_or_create(labels) {
                     let mut st = s.state.lock();
-                    st.last_hist_t = Some(st.last_hist_t.map_or(*t, |l| l.max(*t)));
+                    let newest = st.last_hist_t().map_or(*t, |l| l.max(*t));
+                    st.set_last_hist_t(Some(newest));
                 }
             }
             // the stored histograms are journaled too, for remote write;
@@ -384,7 +385,7 @@ const PREFETCH_SLOT: usize = 4;
 
 /// Value bits of the newest sample, decoding the newest chunk if needed.
 fn last_value_bits(head: &Head, st: &SeriesState) -> Option<u64> {
-    if let Some(v) = st.last_v {
+    if let Some(v) = st.last_v() {
         return Some(v);
     }
     let c = match (&st.open, st.closed.last()) {
@@ -402,20 +403,20 @@ fn last_value_bits(head: &Head, st: &SeriesState) -> Option<u64> {
 /// Agent mode: the sample is checked for order and kept as the series'
 /// newest, for the journal alone.
 fn append_agent(head: &Head, st: &mut SeriesState, t: i64, v: f64) -> Result<Outcome, Error> {
-    if let Some(last_t) = st.last_t {
+    if let Some(last_t) = st.last_t() {
         if t < last_t {
             return Err(Error::OutOfOrder);
         }
         if t == last_t {
-            return if st.last_v == Some(v.to_bits()) {
+            return if st.last_v() == Some(v.to_bits()) {
                 Ok(Outcome::Ignored)
             } else {
                 Err(Error::Duplicate)
             };
         }
     }
-    st.last_t = Some(t);
-    st.last_v = Some(v.to_bits());
+    st.set_last_t(Some(t));
+    st.set_last_v(Some(v.to_bits()));
     head.note_time(t);
     Ok(Outcome::Stored)
 }
@@ -430,7 +431,7 @@ fn append_sample(
     if t < head.min_valid.load(Ordering::Relaxed) {
         return Err(Error::OutOfBounds);
     }
-    if let Some(last_t) = st.last_t {
+    if let Some(last_t) = st.last_t() {
         if t < last_t {
             return Err(Error::OutOfOrder);
         }
@@ -454,26 +455,18 @@ fn append_sample(
         if st.open.is_none() {
             let cref = head.chunks.allocate()?;
             head.counters.chunks_created.fetch_add(1, Ordering::Relaxed);
-            st.open = Some(OpenChunk {
-                cref,
-                mint: t,
-                maxt: t,
-                count: 0,
-                bit_len: 0,
-                enc: Some(XorEncoder::new()),
-                tail: 0,
-                addr: head.chunks.slot_addr(cref),
-            });
+            st.open = Some(OpenChunk::new(cref, t, head.chunks.slot_addr(cref)));
         }
         let open = st.open.as_mut().expect("set above");
         // the encoder writes only from the byte the chunk's bits end in, so
         // with its state and that byte in memory it needs nothing of the slot
         let mut data = [0u8; DATA_SIZE];
         let old_bytes = open.bit_len as usize / 8;
-        let enc = match open.enc.as_mut() {
+        let tail = open.tail;
+        let enc = match open.enc() {
             Some(enc) => {
                 if let Some(b) = data.get_mut(old_bytes) {
-                    *b = open.tail;
+                    *b = tail;
                 }
                 enc
             }
@@ -481,29 +474,30 @@ fn append_sample(
                 open.addr = head.chunks.slot_addr(open.cref);
                 head.chunks.read_data(open.cref, &mut data);
                 let resumed = XorEncoder::resume(&data, open.count, open.bit_len as usize).0;
-                open.enc.insert(resumed)
+                open.set_enc(resumed)
             }
         };
         if enc.append(&mut data, t, v) {
-            let new_bytes = enc.bit_len().div_ceil(8);
-            open.tail = if enc.bit_len() % 8 == 0 {
+            let (bit_len, count) = (enc.bit_len(), enc.count());
+            let new_bytes = bit_len.div_ceil(8);
+            open.tail = if bit_len % 8 == 0 {
                 0
             } else {
                 data[new_bytes - 1]
             };
-            open.count = enc.count();
-            open.bit_len = enc.bit_len() as u16;
+            open.count = count;
+            open.bit_len = bit_len as u16;
             open.maxt = t;
-            if open.count == 1 {
+            if count == 1 {
                 open.mint = t;
             }
-            st.last_t = Some(t);
-            st.last_v = Some(v.to_bits());
             head.note_time(t);
             let h = open.header(id, STATE_OPEN);
             head.chunks
                 .write_append(open.cref, old_bytes, &data[old_bytes..new_bytes], &h);
-            if open.count >= MAX_SAMPLES_PER_CHUNK {
+            st.set_last_t(Some(t));
+            st.set_last_v(Some(v.to_bits()));
+            if count >= MAX_SAMPLES_PER_CHUNK {
                 close_open(head, id, st);
             }
             return Ok(Outcome::Stored);

@@ -179,8 +179,8 @@ impl Head {
             match first {
                 Some(t) => min = min.min(t),
                 None if st
-                    .last_t
-                    .max(st.last_hist_t)
+                    .last_t()
+                    .max(st.last_hist_t())
                     .is_some_and(|t| t < forget_before) =>
                 {
                     dead.insert(s.id);
@@ -207,7 +207,10 @@ impl Head {
             let st = s.state.lock();
             if st.open.is_none()
                 && st.closed.is_empty()
-                && st.last_t.max(st.last_hist_t).is_some_and(|t| t < before)
+                && st
+                    .last_t()
+                    .max(st.last_hist_t())
+                    .is_some_and(|t| t < before)
             {
                 dead.insert(s.id);
             }
@@ -224,7 +227,7 @@ impl Head {
         let mut removed = 0;
         for &id in ids {
             if let Some(s) = self.index.remove(id) {
-                s.state.lock().removed = true;
+                s.state.lock().set_removed();
                 removed += 1;
             }
         }

@@ -98,7 +98,7 @@ impl Head {
         st.closed.retain(|c| !gone.contains(&c.cref));
         st.closed.extend(fresh);
         st.closed.sort_by_key(|c| c.mint);
-        st.last_v = None;
+        st.set_last_v(None);
         drop(st);
         for c in affected {
             self.release_chunk(c.cref)?;

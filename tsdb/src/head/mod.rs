@@ -104,16 +104,65 @@ pub(crate) struct OpenChunk {
     pub maxt: i64,
     pub count: u16,
     pub bit_len: u16,
-    /// Built from the slot's bytes on the first append after a restart.
-    pub enc: Option<XorEncoder>,
-    /// With `enc`: the byte the chunk's bits end in when they end inside
-    /// one (zero otherwise), so that an append need not read the slot.
+    /// With the encoder: the byte the chunk's bits end in when they end
+    /// inside one (zero otherwise), so that an append need not read the
+    /// slot.
     pub tail: u8,
-    /// With `enc`: the slot's memory address, a prefetch hint (0: none).
+    /// Whether `enc` holds the chunk's encoder state: it is built from the
+    /// slot's bytes on the first append after a restart (a flag beside it
+    /// rather than an option, 8 bytes less a series).
+    has_enc: bool,
+    enc: XorEncoder,
+    /// With the encoder: the slot's memory address, a prefetch hint (0:
+    /// none).
     pub addr: usize,
 }
 
 impl OpenChunk {
+    /// A new chunk in slot `cref` (at `addr` in memory), its first sample
+    /// to come at `t`.
+    pub(crate) fn new(cref: ChunkRef, t: i64, addr: usize) -> OpenChunk {
+        OpenChunk {
+            cref,
+            mint: t,
+            maxt: t,
+            count: 0,
+            bit_len: 0,
+            tail: 0,
+            has_enc: true,
+            enc: XorEncoder::new(),
+            addr,
+        }
+    }
+
+    /// A chunk found in its slot at start-up, its encoder state to be
+    /// built at the first append.
+    pub(crate) fn found(cref: ChunkRef, mint: i64, maxt: i64, count: u16, bit_len: u16) -> Self {
+        OpenChunk {
+            cref,
+            mint,
+            maxt,
+            count,
+            bit_len,
+            tail: 0,
+            has_enc: false,
+            enc: XorEncoder::new(),
+            addr: 0,
+        }
+    }
+
+    /// The encoder state, if built.
+    pub(crate) fn enc(&mut self) -> Option<&mut XorEncoder> {
+        self.has_enc.then_some(&mut self.enc)
+    }
+
+    /// Sets the encoder state.
+    pub(crate) fn set_enc(&mut self, enc: XorEncoder) -> &mut XorEncoder {
+        self.has_enc = true;
+        self.enc = enc;
+        &mut self.enc
+    }
+
     /// The slot header describing this chunk, in `state`, without a CRC.
     pub(crate) fn header(&self, series: u64, state: u8) -> SlotHeader {
         SlotHeader {
@@ -144,15 +193,72 @@ impl OpenChunk {
 pub(crate) struct SeriesState {
     pub closed: Vec<ChunkMeta>,
     pub open: Option<OpenChunk>,
+    // what the accessors below answer, each valid when its flag is set:
+    // kept as plain fields and one byte of flags, as there is one of these
+    // a series (a million at start-up), 24 bytes less than options
+    last_t: i64,
+    last_v: u64,
+    last_hist_t: i64,
+    flags: u8,
+}
+
+const HAS_LAST_T: u8 = 1;
+const HAS_LAST_V: u8 = 2;
+const HAS_LAST_HIST_T: u8 = 4;
+const REMOVED: u8 = 8;
+
+impl SeriesState {
+    fn get<T: Copy>(&self, flag: u8, v: T) -> Option<T> {
+        (self.flags & flag != 0).then_some(v)
+    }
+
+    fn flag(&mut self, flag: u8, on: bool) {
+        if on {
+            self.flags |= flag;
+        } else {
+            self.flags &= !flag;
+        }
+    }
+
     /// Newest timestamp, if any sample is stored.
-    pub last_t: Option<i64>,
+    pub fn last_t(&self) -> Option<i64> {
+        self.get(HAS_LAST_T, self.last_t)
+    }
+
+    pub fn set_last_t(&mut self, t: Option<i64>) {
+        self.flag(HAS_LAST_T, t.is_some());
+        self.last_t = t.unwrap_or(0);
+    }
+
     /// Bits of the newest value, when known without decoding.
-    pub last_v: Option<u64>,
+    pub fn last_v(&self) -> Option<u64> {
+        self.get(HAS_LAST_V, self.last_v)
+    }
+
+    pub fn set_last_v(&mut self, v: Option<u64>) {
+        self.flag(HAS_LAST_V, v.is_some());
+        self.last_v = v.unwrap_or(0);
+    }
+
     /// Newest native histogram sample's timestamp (the samples are in the
     /// histogram store; a series holding only those is a head series too).
-    pub last_hist_t: Option<i64>,
+    pub fn last_hist_t(&self) -> Option<i64> {
+        self.get(HAS_LAST_HIST_T, self.last_hist_t)
+    }
+
+    pub fn set_last_hist_t(&mut self, t: Option<i64>) {
+        self.flag(HAS_LAST_HIST_T, t.is_some());
+        self.last_hist_t = t.unwrap_or(0);
+    }
+
     /// Forgotten by the head: appends through an old handle are refused.
-    pub removed: bool,
+    pub fn removed(&self) -> bool {
+        self.flags & REMOVED != 0
+    }
+
+    pub fn set_removed(&mut self) {
+        self.flags |= REMOVED;
+    }
 }
 
 pub(crate) struct MemSeries {
@@ -174,10 +280,10 @@ impl MemSeries {
             state: Mutex::new(SeriesState {
                 closed: Vec::new(),
                 open: None,
-                last_t: None,
-                last_v: None,
-                last_hist_t: None,
-                removed: false,
+                last_t: 0,
+                last_v: 0,
+                last_hist_t: 0,
+                flags: 0,
             }),
             next_write: AtomicUsize::new(0),
         }
@@ -452,7 +558,7 @@ impl Head {
         for (labels, t) in hist_series.into_iter().filter(|(_, t)| *t >= min_valid) {
             match head.find(&labels, labels.hash64()) {
                 Some(s) => {
-                    s.state.lock().last_hist_t = Some(t);
+                    s.state.lock().set_last_hist_t(Some(t));
                     with_hist.insert(s.id);
                 }
                 None => hist_new.push((labels, t)),
@@ -480,7 +586,7 @@ impl Head {
         // (histogram series of a data folder from before they were)
         for (labels, t) in hist_new {
             if let Ok((s, _)) = head.get_or_create(&labels) {
-                s.state.lock().last_hist_t = Some(t);
+                s.state.lock().set_last_hist_t(Some(t));
             }
         }
         report.series = head.num_series.load(Ordering::Relaxed) as usize;
@@ -537,16 +643,7 @@ impl Head {
                 st.closed.push(prev.meta());
             }
             if c.open {
-                st.open = Some(OpenChunk {
-                    cref: c.cref,
-                    mint: c.mint,
-                    maxt: c.maxt,
-                    count: c.count,
-                    bit_len: c.bit_len,
-                    enc: None,
-                    tail: 0,
-                    addr: 0,
-                });
+                st.open = Some(OpenChunk::found(c.cref, c.mint, c.maxt, c.count, c.bit_len));
             } else {
                 st.closed.push(ChunkMeta {
                     cref: c.cref,
@@ -557,8 +654,9 @@ impl Head {
                     encoding: c.encoding,
                 });
             }
-            st.last_t = Some(st.last_t.map_or(c.maxt, |t| t.max(c.maxt)));
-            st.last_v = None;
+            let newest = st.last_t().map_or(c.maxt, |t| t.max(c.maxt));
+            st.set_last_t(Some(newest));
+            st.set_last_v(None);
         }
         (report, with_chunks)
     }
@@ -723,7 +821,7 @@ impl Head {
                 chunks += 1;
                 widen(o.mint, o.maxt);
             }
-            if let Some(t) = st.last_t {
+            if let Some(t) = st.last_t() {
                 widen(t, t);
             }
         });
@@ -745,7 +843,7 @@ impl Head {
             };
             let bytes = {
                 let st = s.state.lock();
-                if st.removed {
+                if st.removed() {
                     return;
                 }
                 let open = st.open.as_ref().map(OpenChunk::meta);
@@ -762,5 +860,19 @@ impl Head {
     /// Series by reference, for the given ids, skipping unknown ones.
     pub(crate) fn series_for(&self, ids: &[u64]) -> Vec<Arc<MemSeries>> {
         ids.iter().filter_map(|&id| self.get(id)).collect()
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    /// A head series, with the two reference counts of its `Arc`, fits a
+    /// 192-byte block of glibc's allocator (a request of up to 184 bytes):
+    /// a million series at start-up are a million of these, made and
+    /// touched for the first time.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_series_fits_a_192_byte_allocation() {
+        let arc_inner = 16 + std::mem::size_of::<super::MemSeries>();
+        assert!(arc_inner <= 184, "{arc_inner} bytes");
     }
 }
