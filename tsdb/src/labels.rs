@@ -183,6 +183,11 @@ impl Labels {
         if self.0.iter().all(|l| names.contains(&l.name.as_str())) {
             return self.clone();
         }
+        // the grouping key of an aggregation without `by` labels, once a
+        // series: the shared empty set rather than an allocation
+        if !self.0.iter().any(|l| names.contains(&l.name.as_str())) {
+            return Labels::empty();
+        }
         Labels(
             self.0
                 .iter()
@@ -408,6 +413,12 @@ mod tests {
             &ls.0
         ));
         assert_eq!(ls.keep_only(&["job"]), Labels::from_pairs(&[("job", "x")]));
+        // nothing kept: the shared empty set
+        for names in [&[][..], &["other"][..]] {
+            let none = ls.keep_only(names);
+            assert!(none.is_empty());
+            assert!(Arc::ptr_eq(&none.0, &Labels::empty().0));
+        }
         assert_eq!(Labels::default(), Labels::empty());
         assert!(Labels::default().is_empty());
     }
