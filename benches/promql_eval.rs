@@ -5,7 +5,7 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use promql::Engine;
 use tsdb::labels::{Labels, Matcher};
-use tsdb::read::{matches_all, Querier, Queryable, ReadError, Series, VecIterator};
+use tsdb::read::{matches_all, Querier, Queryable, ReadError, Samples, Series};
 
 /// Series with their samples, sorted by labels.
 struct Store {
@@ -38,10 +38,7 @@ impl Querier for StoreQuerier<'_> {
             .map(|(l, s)| {
                 let lo = s.partition_point(|p| p.0 < self.mint);
                 let hi = s.partition_point(|p| p.0 <= self.maxt);
-                Series::floats(
-                    l.clone(),
-                    Box::new(VecIterator::new(s[lo..hi.max(lo)].to_vec())),
-                )
+                Series::floats(l.clone(), Samples::decoded(s[lo..hi.max(lo)].to_vec()))
             })
             .collect())
     }

@@ -5,7 +5,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use tsdb::labels::{Labels, MatchOp, Matcher};
-use tsdb::read::Queryable;
+use tsdb::read::{Queryable, SampleIterator as _};
 use tsdb::{Db, Options, SeriesRef};
 
 /// Labels shaped like a scrape's: 10 jobs, 50 instances, 20 handlers.

@@ -11,7 +11,7 @@ use gotemplate::Sample;
 use parking_lot::Mutex;
 use tsdb::histogram::FloatHistogram;
 use tsdb::labels::{Label, Labels, Matcher, METRIC_NAME};
-use tsdb::read::Queryable;
+use tsdb::read::{Queryable, SampleIterator as _};
 
 use super::alerting::{table_link, AlertEnv, AlertingState};
 use super::error::EvalError;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tsdb::labels::{Labels, Matcher};
-use tsdb::read::Queryable;
+use tsdb::read::{Queryable, SampleIterator as _};
 
 use super::alerting::{AlertEnv, AlertState, AlertingState, OutAlert};
 use super::file::{parse_rules, GroupDef};

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use tsdb::histogram::{Bucket, FloatHistogram};
 use tsdb::labels::{Labels, Matcher};
 use tsdb::prom::writer::{Before, Value};
-use tsdb::read::{HistogramSample, Queryable};
+use tsdb::read::{HistogramSample, Queryable, SampleIterator as _};
 use tsdb::tools::{BlockInfo, BlockView, ReadOnly};
 
 mod backfill;

@@ -11,7 +11,7 @@ use hyper::{header, Request};
 use prost::Message;
 use tsdb::histogram::FloatHistogram;
 use tsdb::labels::{Label, Labels};
-use tsdb::read::Queryable;
+use tsdb::read::{Queryable, SampleIterator as _};
 
 use super::reply::{respond_bytes, text, Reply};
 use crate::api::params::{self, Params};

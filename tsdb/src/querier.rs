@@ -15,7 +15,7 @@ use crate::labels::{Labels, Matcher};
 use crate::packed::PackedLabels;
 use crate::parallel::on_threads;
 use crate::read::{
-    HistogramSample, Querier, ReadError, Sample, SampleIterator, Series, VecIterator,
+    HistogramSample, Querier, ReadError, Sample, SampleIterator, Samples, Series, VecIterator,
 };
 use crate::reader::{sorted_unique, Chunks, HistogramReader, Reader};
 
@@ -295,7 +295,7 @@ impl SampleIterator for LazySamples<'_> {
 /// Series from float samples and histogram samples, both in label order,
 /// merged by label set.
 fn with_histograms<'b>(
-    floats: impl Iterator<Item = (Labels, Box<dyn SampleIterator + Send + 'b>)>,
+    floats: impl Iterator<Item = (Labels, Samples<'b>)>,
     hists: Vec<(Labels, Vec<HistogramSample>)>,
 ) -> Vec<Series<'b>> {
     let mut out = Vec::new();
@@ -315,9 +315,7 @@ fn with_histograms<'b>(
             }
             std::cmp::Ordering::Greater => {
                 let (l, h) = hl.next().expect("peeked");
-                let none: Box<dyn SampleIterator + Send + 'b> =
-                    Box::new(VecIterator::new(Vec::new()));
-                (l, none, h)
+                (l, Samples::decoded(Vec::new()), h)
             }
             std::cmp::Ordering::Equal => {
                 let (l, v) = fl.next().expect("peeked");
@@ -511,10 +509,7 @@ impl Querier for DbQuerier<'_> {
         let floats = decoded
             .into_iter()
             .filter(|(_, v)| !v.is_empty())
-            .map(|(l, v)| {
-                let it: Box<dyn SampleIterator + Send + '_> = Box::new(VecIterator::new(v));
-                (l, it)
-            });
+            .map(|(l, v)| (l, Samples::decoded(v)));
         Ok(with_histograms(floats, self.hist_select(matchers)?))
     }
 
@@ -522,14 +517,19 @@ impl Querier for DbQuerier<'_> {
         let items = self.float_parts(matchers)?;
         let (mint, maxt, merged) = (self.mint, self.maxt, self.merged());
         let floats = items.into_iter().map(|(l, parts)| {
-            let it: Box<dyn SampleIterator + Send + '_> = Box::new(LazySamples {
-                parts,
-                mint,
-                maxt,
-                merged,
-                decoded: None,
-            });
-            (l, it)
+            let samples = match parts {
+                // decoded already, within the range, from one reader: no
+                // box around them (a million series are a million boxes)
+                Parts::One(Chunks::Decoded(v)) if !merged => Samples::decoded(v),
+                parts => Samples::Iter(Box::new(LazySamples {
+                    parts,
+                    mint,
+                    maxt,
+                    merged,
+                    decoded: None,
+                })),
+            };
+            (l, samples)
         });
         Ok(with_histograms(floats, self.hist_select(matchers)?))
     }

@@ -84,12 +84,74 @@ pub trait SampleIterator {
 /// A native histogram sample: timestamp in milliseconds and histogram.
 pub type HistogramSample = (i64, Arc<FloatHistogram>);
 
+/// One series' float samples: decoded already (a series with a few
+/// samples in the head, or a querier's answer built in memory), or read
+/// through an iterator that decodes them when asked. The first needs no
+/// allocation beside its vector, which matters when a query meets a
+/// million such series.
+pub enum Samples<'a> {
+    /// Samples in time order.
+    Decoded(VecIterator),
+    /// Samples still to be read.
+    Iter(Box<dyn SampleIterator + Send + 'a>),
+}
+
+impl Samples<'_> {
+    /// Samples already decoded, in time order.
+    pub fn decoded(samples: Vec<Sample>) -> Self {
+        Samples::Decoded(VecIterator::new(samples))
+    }
+}
+
+impl<'a> From<Box<dyn SampleIterator + Send + 'a>> for Samples<'a> {
+    fn from(it: Box<dyn SampleIterator + Send + 'a>) -> Self {
+        Samples::Iter(it)
+    }
+}
+
+impl SampleIterator for Samples<'_> {
+    fn next(&mut self) -> Option<Sample> {
+        match self {
+            Samples::Decoded(v) => v.next(),
+            Samples::Iter(it) => it.next(),
+        }
+    }
+
+    fn seek(&mut self, t: i64) -> Option<Sample> {
+        match self {
+            Samples::Decoded(v) => v.seek(t),
+            Samples::Iter(it) => it.seek(t),
+        }
+    }
+
+    fn collect_between(&mut self, mint: i64, maxt: i64) -> Vec<Sample> {
+        match self {
+            Samples::Decoded(v) => v.collect_between(mint, maxt),
+            Samples::Iter(it) => it.collect_between(mint, maxt),
+        }
+    }
+
+    fn collect_into(&mut self, mint: i64, maxt: i64, out: &mut Vec<Sample>) {
+        match self {
+            Samples::Decoded(v) => v.collect_into(mint, maxt, out),
+            Samples::Iter(it) => it.collect_into(mint, maxt, out),
+        }
+    }
+
+    fn max_len(&self) -> Option<usize> {
+        match self {
+            Samples::Decoded(v) => v.max_len(),
+            Samples::Iter(it) => it.max_len(),
+        }
+    }
+}
+
 /// One selected series: its labels and its samples in the selected range.
 pub struct Series<'a> {
     /// The series' labels (including `__name__`).
     pub labels: Labels,
     /// Its float samples within the querier's time range, in time order.
-    pub samples: Box<dyn SampleIterator + Send + 'a>,
+    pub samples: Samples<'a>,
     /// Its native histogram samples within the querier's time range, in
     /// time order (never at a timestamp that has a float sample).
     pub histograms: Vec<HistogramSample>,
@@ -97,10 +159,10 @@ pub struct Series<'a> {
 
 impl<'a> Series<'a> {
     /// A series of float samples only.
-    pub fn floats(labels: Labels, samples: Box<dyn SampleIterator + Send + 'a>) -> Self {
+    pub fn floats(labels: Labels, samples: impl Into<Samples<'a>>) -> Self {
         Series {
             labels,
-            samples,
+            samples: samples.into(),
             histograms: Vec::new(),
         }
     }
@@ -339,7 +401,7 @@ impl Querier for MemQuerier<'_> {
                     .unwrap_or_default();
                 Series {
                     labels: l.clone(),
-                    samples: Box::new(VecIterator::new(in_range)),
+                    samples: Samples::decoded(in_range),
                     histograms,
                 }
             })

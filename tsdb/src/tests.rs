@@ -20,7 +20,7 @@ fn unlocked() -> Options {
 }
 
 /// A series' samples as a lazy selection gives them.
-type Lazy<'q> = Box<dyn SampleIterator + Send + 'q>;
+type Lazy<'q> = crate::read::Samples<'q>;
 
 fn all_samples(db: &Db, matchers: &[Matcher]) -> Vec<(Labels, Vec<(i64, f64)>)> {
     let q = db.querier(i64::MIN, i64::MAX).unwrap();
@@ -1662,4 +1662,41 @@ fn block_with_a_damaged_histograms_file_is_moved_aside() {
 
 fn db_block_dirs(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     crate::block::list_blocks(dir).unwrap()
+}
+
+/// A lazy selection hands a head series' few samples over decoded, with
+/// no iterator boxed around them (a query over a million short series
+/// would make a million boxes), and a longer series' as an iterator
+/// decoding them when read: both read back as appended.
+#[test]
+fn a_few_head_samples_come_decoded_from_a_lazy_selection() {
+    use crate::read::Samples;
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), unlocked()).unwrap();
+    let mut app = db.appender();
+    let few = Labels::from_pairs(&[("__name__", "m"), ("n", "few")]);
+    let many = Labels::from_pairs(&[("__name__", "m"), ("n", "many")]);
+    for t in 0..100i64 {
+        if t < 4 {
+            app.append_labels(&few, t * 1000, t as f64).unwrap();
+        }
+        app.append_labels(&many, t * 1000, -t as f64).unwrap();
+    }
+    app.commit().unwrap();
+    let q = db.querier(0, 200_000).unwrap();
+    let mut got = q.select_lazy(&[Matcher::equal("__name__", "m")]).unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].labels, few);
+    assert!(matches!(got[0].samples, Samples::Decoded(_)));
+    assert!(matches!(got[1].samples, Samples::Iter(_)));
+    let few_samples = got[0].samples.collect_between(i64::MIN, i64::MAX);
+    assert_eq!(
+        few_samples,
+        (0..4).map(|t| (t * 1000, t as f64)).collect::<Vec<_>>()
+    );
+    let many_samples = got[1].samples.collect_between(i64::MIN, i64::MAX);
+    assert_eq!(
+        many_samples,
+        (0..100).map(|t| (t * 1000, -t as f64)).collect::<Vec<_>>()
+    );
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 use tsdb::labels::{Labels, Matcher};
 use tsdb::parallel::on_threads;
 
-use tsdb::read::{HistogramSample, Querier, Sample, SampleIterator};
+use tsdb::read::{HistogramSample, Querier, Sample, SampleIterator as _, Samples};
 
 use super::Evaluator;
 use crate::error::Error;
@@ -32,7 +32,7 @@ pub(crate) struct LoadedSeries<'q> {
 /// evaluation reads them. So a query over many series never holds all
 /// their samples at once when it need not.
 pub(crate) struct Pending<'q> {
-    it: Box<dyn SampleIterator + Send + 'q>,
+    it: Samples<'q>,
     /// The time range the selector needs.
     mint: i64,
     maxt: i64,

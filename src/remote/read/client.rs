@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use prost::Message as _;
 use tsdb::labels::{Labels, MatchOp, Matcher};
-use tsdb::read::{Querier, Queryable, ReadError, Sample, Series, VecIterator};
+use tsdb::read::{Querier, Queryable, ReadError, Sample, SampleIterator as _, Samples, Series};
 
 use super::error::ClientError;
 use super::proto::{LabelMatcher, MatchType, Query, ReadRequest, ReadResponse, ResponseType};
@@ -346,7 +346,7 @@ impl FanoutQuerier<'_> {
             .into_iter()
             .map(|(labels, samples)| Series {
                 labels,
-                samples: Box::new(VecIterator::new(samples)),
+                samples: Samples::decoded(samples),
                 histograms: Vec::new(),
             })
             .collect())

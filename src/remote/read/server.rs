@@ -19,7 +19,7 @@
 
 use prost::Message as _;
 use tsdb::labels::{Label as TsdbLabel, Labels, MatchOp, Matcher};
-use tsdb::read::{Queryable, ReadError};
+use tsdb::read::{Queryable, ReadError, SampleIterator as _};
 
 use super::error::MatcherError;
 use super::proto::{

@@ -6,6 +6,7 @@ use std::io::Write as _;
 
 use super::*;
 use crate::histogram::CounterResetHint;
+use crate::read::SampleIterator as _;
 
 fn ls(i: usize) -> Labels {
     Labels::from_pairs(&[("__name__", "h"), ("i", &i.to_string())])

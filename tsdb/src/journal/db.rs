@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::{Journal, JournalPosition, JournalRead, ReaderState};
 use crate::labels::{Labels, Matcher};
-use crate::read::Queryable as _;
+use crate::read::{Queryable as _, SampleIterator as _};
 use crate::{Db, Error, SeriesRef};
 
 /// The journal's folder under the data folder.

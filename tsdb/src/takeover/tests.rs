@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::*;
 use crate::histogram::FloatHistogram;
 use crate::labels::Matcher;
-use crate::read::Queryable;
+use crate::read::{Queryable, SampleIterator as _};
 use crate::Options;
 
 fn copy_dir(from: &Path, to: &Path) {
