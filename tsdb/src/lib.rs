@@ -6,7 +6,7 @@
 //! engine reads through). On-disk formats are described in `docs/format/`.
 //!
 //! ```
-//! use tsdb::{Db, Options, labels::{Labels, Matcher}, read::Queryable};
+//! use tsdb::{Db, Options, labels::{Labels, Matcher}, read::{Queryable, SampleIterator}};
 //! let dir = tempfile::tempdir().unwrap();
 //! let db = Db::open(dir.path(), Options::default()).unwrap();
 //! let mut app = db.appender();
