@@ -363,6 +363,15 @@ enum Batch {
     Made(Vec<(u64, Arc<MemSeries>)>),
 }
 
+impl Batch {
+    /// Makes the series read, each beside its label hash.
+    fn make(read: Vec<(u64, PackedLabels, u64)>) -> Vec<(u64, Arc<MemSeries>)> {
+        read.into_iter()
+            .map(|(id, labels, h)| (h, Arc::new(MemSeries::new(id, labels))))
+            .collect()
+    }
+}
+
 /// What [`Head::load`] found.
 pub(crate) struct LoadReport {
     pub series: usize,
@@ -456,10 +465,7 @@ impl Head {
                 let mut postings = Postings::loader(0);
                 for batch in received {
                     let made = match batch {
-                        Batch::Read(read) => read
-                            .into_iter()
-                            .map(|(id, labels, h)| (h, Arc::new(MemSeries::new(id, labels))))
-                            .collect(),
+                        Batch::Read(read) => Batch::make(read),
                         Batch::Made(made) => made,
                     };
                     for (_, s) in &made {
@@ -477,12 +483,7 @@ impl Head {
                 // while the other thread is still busy with an earlier
                 // batch, this one's series are made here
                 let batch = if pending.load(Ordering::Relaxed) > 0 {
-                    Batch::Made(
-                        batch
-                            .into_iter()
-                            .map(|(id, labels, h)| (h, Arc::new(MemSeries::new(id, labels))))
-                            .collect(),
-                    )
+                    Batch::Made(Batch::make(batch))
                 } else {
                     Batch::Read(batch)
                 };
