@@ -169,8 +169,8 @@ async fn import_rule(
     for (first_ms, hi) in windows(start_ms, end_ms, block, iv_ns, |t| g.eval_timestamp(t)) {
         let form = [
             ("query", expr.to_string()),
-            ("start", seconds(first_ms)),
-            ("end", seconds(hi)),
+            ("start", crate::rfc3339::format_millis(first_ms)),
+            ("end", crate::rfc3339::format_millis(hi)),
             ("step", format!("{step_s}")),
         ];
         let api = format!("{}/api/v1/query_range", url.trim_end_matches('/'));
@@ -261,22 +261,13 @@ fn windows(
         // none in what the range holds of this block: on to the next
         // (promtool stops there, importing nothing more when the range
         // starts in a block's last interval)
-        if ms(aligned) <= hi {
-            out.push((ms(aligned), hi));
+        let first = ms(aligned);
+        if first <= hi {
+            out.push((first, hi));
         }
         block_start += block;
     }
     out
-}
-
-/// Milliseconds as the API's seconds, exactly.
-fn seconds(ms: i64) -> String {
-    let sign = if ms < 0 { "-" } else { "" };
-    format!(
-        "{sign}{}.{:03}",
-        ms.unsigned_abs() / 1000,
-        ms.unsigned_abs() % 1000
-    )
 }
 
 fn set(pairs: &mut Vec<(String, String)>, n: &str, v: &str) {

@@ -518,9 +518,9 @@ impl Querier for DbQuerier<'_> {
         let (mint, maxt, merged) = (self.mint, self.maxt, self.merged());
         let floats = items.into_iter().map(|(l, parts)| {
             let samples = match parts {
-                // decoded already, within the range, from one reader: no
-                // box around them (a million series are a million boxes)
-                Parts::One(Chunks::Decoded(v)) if !merged => Samples::decoded(v),
+                // decoded already, within the range, from the one reader:
+                // no box around them (a million series are a million boxes)
+                Parts::One(Chunks::Decoded(v)) => Samples::decoded(v),
                 parts => Samples::Iter(Box::new(LazySamples {
                     parts,
                     mint,
