@@ -162,16 +162,18 @@ fn import_around_a_boundary(
     (boundary, times, dump)
 }
 
-/// A range starting a second before a 2 h block ends, where no
-/// evaluation falls before the block's end, is imported from the next
-/// block on (promtool imports nothing then).
+/// A range starting a second before a 2 h block ends is imported whole
+/// (promtool imports nothing then): from the next block on, and from the
+/// block's last second when the group's offset puts an evaluation there
+/// (one group in 300 at 5 min).
 #[test]
 fn a_range_starting_at_a_blocks_last_second_is_imported() {
     let (boundary, times, dump) =
         import_around_a_boundary("5m", |boundary| (boundary - 1, boundary + 3 * 3600));
     // every 5 min over the 3 h after the boundary
     assert!((35..=37).contains(&times.len()), "{dump}");
-    assert!(times.iter().all(|&t| t >= boundary * 1000), "{dump}");
+    assert!(times.iter().all(|&t| t >= (boundary - 1) * 1000), "{dump}");
+    assert!(times.windows(2).all(|w| w[1] - w[0] == 300_000), "{dump}");
 }
 
 /// A group's evaluations are offset in its interval by its hash, to a
