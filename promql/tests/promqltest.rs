@@ -11,7 +11,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use promql::{Engine, EngineOptions, Value};
+use promql::{Engine, EngineOptions, QueryResult, Value};
 use tsdb::read::MemQueryable;
 
 #[path = "support/notation.rs"]
@@ -59,6 +59,9 @@ struct Eval {
 /// A test script's state.
 struct Runner {
     engine: Engine,
+    /// The same engine evaluating every node step by step: each eval's
+    /// answer must equal the first's.
+    step_by_step: Engine,
     store: MemQueryable,
     /// Why the loaded data cannot be represented (native histograms, ...).
     data_unsupported: Option<String>,
@@ -73,6 +76,7 @@ impl Runner {
     fn new(file: &str) -> Self {
         Runner {
             engine: Engine::new(EngineOptions::default()),
+            step_by_step: Engine::new(EngineOptions::default()).step_by_step(),
             store: MemQueryable::new(),
             data_unsupported: None,
             histogram_names: Vec::new(),
@@ -188,10 +192,20 @@ impl Runner {
         if let Some(why) = self.touches_histograms(&ev.expr) {
             return self.skip(ev.line, why);
         }
-        let res = match ev.range {
-            Some((s, e, st)) => self.engine.range_query(&self.store, &ev.expr, s, e, st),
-            None => self.engine.instant_query(&self.store, &ev.expr, ev.at),
+        let run = |engine: &Engine| match ev.range {
+            Some((s, e, st)) => engine.range_query(&self.store, &ev.expr, s, e, st),
+            None => engine.instant_query(&self.store, &ev.expr, ev.at),
         };
+        let res = run(&self.engine);
+        if let Err(e) = same_answer(&res, &run(&self.step_by_step)) {
+            return self.fail(
+                ev.line,
+                format!(
+                    "{}: whole-range and step-by-step answers differ: {e}",
+                    ev.expr
+                ),
+            );
+        }
         let x = &ev.expect;
         let res = match (res, x.fail) {
             (Err(e), true) => {
@@ -422,6 +436,52 @@ impl Runner {
                 Ok(())
             }
         }
+    }
+}
+
+/// Whether two evaluations of one query gave the same answer: the same
+/// error, or the same value (every float alike as its shortest
+/// round-tripping form, so bit for bit but for NaN payloads), warnings,
+/// infos and samples counted at each step.
+fn same_answer(
+    a: &Result<QueryResult, promql::Error>,
+    b: &Result<QueryResult, promql::Error>,
+) -> Result<(), String> {
+    match (a, b) {
+        (Err(a), Err(b)) if a.to_string() == b.to_string() => Ok(()),
+        (Ok(a), Ok(b)) => {
+            let (va, vb) = (format!("{:?}", a.value), format!("{:?}", b.value));
+            if va != vb {
+                return Err(format!("value {va} against {vb}"));
+            }
+            if (&a.warnings, &a.infos) != (&b.warnings, &b.infos) {
+                return Err(format!(
+                    "annotations {:?} {:?} against {:?} {:?}",
+                    a.warnings, a.infos, b.warnings, b.infos
+                ));
+            }
+            let (sa, sb) = (&a.stats, &b.stats);
+            if (
+                sa.total_samples,
+                sa.peak_samples,
+                &sa.total_samples_per_step,
+            ) != (
+                sb.total_samples,
+                sb.peak_samples,
+                &sb.total_samples_per_step,
+            ) {
+                return Err(format!(
+                    "samples {} (peak {}) against {} (peak {})",
+                    sa.total_samples, sa.peak_samples, sb.total_samples, sb.peak_samples
+                ));
+            }
+            Ok(())
+        }
+        (a, b) => Err(format!(
+            "{:?} against {:?}",
+            a.as_ref().map(|_| "a value"),
+            b.as_ref().map(|_| "a value")
+        )),
     }
 }
 

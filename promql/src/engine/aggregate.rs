@@ -8,6 +8,7 @@ use tsdb::histogram::FloatHistogram;
 
 use tsdb::labels::{Labels, METRIC_NAME};
 
+use super::acc::{reduce, CountAcc, GroupAcc, MinMaxAcc, SumAcc, VarianceAcc};
 use super::Evaluator;
 use crate::error::Error;
 use crate::parser::{AggregateOp, Expr};
@@ -16,8 +17,8 @@ use crate::value::{Sample, StepValue};
 /// Adds `v` to a Kahan-compensated sum `(sum, c)`.
 pub(crate) use tsdb::histogram::kahan_add;
 
-/// The streaming form of [`mean`]: values added one at a time give the
-/// same result, bit for bit.
+/// The mean, one value at a time, robust against overflow of the plain
+/// sum.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct MeanAcc {
     n: usize,
@@ -73,16 +74,7 @@ impl MeanAcc {
     }
 }
 
-/// The mean of `values`, robust against overflow of the plain sum.
-pub(crate) fn mean(values: &[f64]) -> f64 {
-    let mut acc = MeanAcc::default();
-    for &v in values {
-        acc.add(v);
-    }
-    acc.result()
-}
-
-/// The streaming form of [`variance`] (Welford).
+/// Population variance, one value at a time (Welford).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct VarAcc {
     n: f64,
@@ -108,15 +100,6 @@ impl VarAcc {
             self.m2 / self.n
         }
     }
-}
-
-/// Population variance (Welford).
-pub(crate) fn variance(values: &[f64]) -> f64 {
-    let mut acc = VarAcc::default();
-    for &v in values {
-        acc.add(v);
-    }
-    acc.result()
 }
 
 /// The `q`-quantile of `values` by linear interpolation between ranks.
@@ -394,41 +377,14 @@ impl Evaluator<'_> {
                     }
                     let mut vals: Vec<f64> = g.members.iter().map(|s| s.v).collect();
                     let v = match op {
-                        AggregateOp::Sum => {
-                            let (s, c) = vals
-                                .iter()
-                                .fold((0.0, 0.0), |(s, c), &v| kahan_add(v, s, c));
-                            s + c
-                        }
-                        AggregateOp::Avg => mean(&vals),
-                        AggregateOp::Min => {
-                            vals.iter().fold(
-                                f64::NAN,
-                                |m, &v| {
-                                    if m.is_nan() || v < m {
-                                        v
-                                    } else {
-                                        m
-                                    }
-                                },
-                            )
-                        }
-                        AggregateOp::Max => {
-                            vals.iter().fold(
-                                f64::NAN,
-                                |m, &v| {
-                                    if m.is_nan() || v > m {
-                                        v
-                                    } else {
-                                        m
-                                    }
-                                },
-                            )
-                        }
-                        AggregateOp::Count => vals.len() as f64,
-                        AggregateOp::Group => 1.0,
-                        AggregateOp::Stdvar => variance(&vals),
-                        AggregateOp::Stddev => variance(&vals).sqrt(),
+                        AggregateOp::Sum => reduce::<SumAcc>(&vals),
+                        AggregateOp::Avg => reduce::<MeanAcc>(&vals),
+                        AggregateOp::Min => reduce::<MinMaxAcc<false>>(&vals),
+                        AggregateOp::Max => reduce::<MinMaxAcc<true>>(&vals),
+                        AggregateOp::Count => reduce::<CountAcc>(&vals),
+                        AggregateOp::Group => reduce::<GroupAcc>(&vals),
+                        AggregateOp::Stdvar => reduce::<VarianceAcc<false>>(&vals),
+                        AggregateOp::Stddev => reduce::<VarianceAcc<true>>(&vals),
                         AggregateOp::Quantile => {
                             let q = pval.clone().unwrap_or(f64::NAN);
                             quantile(q, &mut vals)
@@ -472,9 +428,9 @@ mod tests {
 
     #[test]
     fn helpers() {
-        assert_eq!(mean(&[1.0, 2.0, 3.0]), 2.0);
-        assert_eq!(mean(&[f64::MAX, f64::MAX]), f64::MAX);
-        assert_eq!(variance(&[1.0, 3.0]), 1.0);
+        assert_eq!(reduce::<MeanAcc>(&[1.0, 2.0, 3.0]), 2.0);
+        assert_eq!(reduce::<MeanAcc>(&[f64::MAX, f64::MAX]), f64::MAX);
+        assert_eq!(reduce::<VarianceAcc<false>>(&[1.0, 3.0]), 1.0);
         assert_eq!(quantile(0.5, &mut [3.0, 1.0, 2.0]), 2.0);
         assert_eq!(quantile(0.25, &mut [1.0, 2.0]), 1.25);
         assert_eq!(quantile(-1.0, &mut [1.0]), f64::NEG_INFINITY);

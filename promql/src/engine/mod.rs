@@ -1,5 +1,6 @@
 //! The query engine: options, limits, and the instant/range entry points.
 
+mod acc;
 mod aggregate;
 mod binop;
 mod call;
@@ -59,6 +60,9 @@ pub struct Engine {
     opts: EngineOptions,
     /// Step of subqueries written without one (`[5m:]`), in ms.
     subquery_step_ms: i64,
+    /// Whether subtrees are computed over the whole range at once (see
+    /// [`range`]); off, every node is evaluated step by step.
+    whole_range: bool,
 }
 
 impl Default for Engine {
@@ -100,6 +104,8 @@ pub(crate) struct Evaluator<'o> {
     /// Whether any selector loaded native histogram samples (the
     /// whole-range evaluation handles floats only).
     pub has_histograms: bool,
+    /// Whether the whole-range evaluation is used.
+    whole_range: bool,
 }
 
 impl<'o> Evaluator<'o> {
@@ -116,6 +122,7 @@ impl<'o> Evaluator<'o> {
                 .unwrap_or(now + Duration::from_secs(86_400 * 365)),
             data: HashMap::new(),
             pre: HashMap::new(),
+            whole_range: true,
             consumed: Default::default(),
             samples: 0,
             notes: Annotations::default(),
@@ -244,7 +251,17 @@ impl Engine {
         Engine {
             opts,
             subquery_step_ms: DEFAULT_SUBQUERY_STEP_MS,
+            whole_range: true,
         }
+    }
+
+    /// The engine evaluating every node step by step, without computing
+    /// subtrees over the whole range at once. The answers are the same,
+    /// bit for bit; tests compare the two paths with it.
+    #[doc(hidden)]
+    pub fn step_by_step(mut self) -> Engine {
+        self.whole_range = false;
+        self
     }
 
     /// The engine with another step for subqueries written without one
@@ -293,6 +310,7 @@ impl Engine {
         let querier;
         let mut ev = Evaluator::new(&self.opts, t_ms, t_ms, 0);
         ev.subquery_step_ms = self.subquery_step_ms;
+        ev.whole_range = self.whole_range;
         if let Some((mint, maxt)) = ev.load_range(&expr) {
             querier = store.querier(mint, maxt)?;
             ev.load(&*querier, &expr)?;
@@ -365,6 +383,7 @@ impl Engine {
         let querier;
         let mut ev = Evaluator::new(&self.opts, start_ms, end_ms, step_ms);
         ev.subquery_step_ms = self.subquery_step_ms;
+        ev.whole_range = self.whole_range;
         if contains_sort(&expr) {
             ev.warn("PromQL warning: sort is ineffective for range queries since results are always ordered by labels".into());
         }

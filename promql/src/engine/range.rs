@@ -16,7 +16,6 @@
 //! path (samples counted for the statistics, the limit on samples held)
 //! are recorded per step and replayed when the step is taken.
 
-mod acc;
 mod columns;
 
 use std::borrow::Cow;
@@ -26,6 +25,7 @@ use std::time::Instant;
 use tsdb::labels::{Labels, METRIC_NAME};
 use tsdb::parallel::on_threads;
 
+use super::acc::{Acc, CountAcc, GroupAcc, MinMaxAcc, SumAcc, VarianceAcc};
 use super::aggregate::{kahan_add, MeanAcc};
 use super::selector::{key, LoadedSeries};
 use super::{finish_labels, Evaluator};
@@ -34,7 +34,6 @@ use crate::functions::rate::counter_extrapolated;
 use crate::functions::{Impl, Window, IMPLS};
 use crate::parser::{AggregateOp, Expr, ValueType, VectorSelector};
 use crate::value::{is_stale, MatrixSeries, Sample, StepValue};
-use acc::{Acc, CountAcc, GroupAcc, MinMaxAcc, SumAcc, VarianceAcc};
 use columns::{in_parallel, Part};
 
 /// An instant vector at every step of the query, column by column.
@@ -269,7 +268,7 @@ impl Evaluator<'_> {
     }
 
     fn precompute_in(&mut self, e: &Expr, times: &[i64], used: Use) -> Result<(), Error> {
-        if self.has_histograms {
+        if self.has_histograms || !self.whole_range {
             return Ok(());
         }
         if let Some(rv) = self.native(e, times, used)? {

@@ -1,18 +1,20 @@
-//! The aggregation states of the whole-range aggregations: one value at a
-//! time added to a state per group and step, and the group's result
-//! taken from it (Kahan-compensated sum, mean and variance as the
-//! step-wise aggregations compute them, minimum, maximum, count, group).
+//! The aggregation operators' arithmetic, one definition for both
+//! evaluation paths: a value at a time added to a state, and the group's
+//! result taken from it (Kahan-compensated sum, mean, variance, minimum,
+//! maximum, count, group). The step-wise aggregation folds a group's
+//! members through it ([`reduce`]); the whole-range one keeps a state per
+//! group and step.
 
-use super::super::aggregate::{kahan_add, MeanAcc, VarAcc};
+use super::aggregate::{kahan_add, MeanAcc, VarAcc};
 
 /// An aggregation state that takes values one at a time.
-pub(super) trait Acc: Copy + Default + Send {
+pub(crate) trait Acc: Copy + Default + Send {
     fn add(&mut self, v: f64);
     fn result(&self, members: u32) -> f64;
 }
 
 #[derive(Clone, Copy, Default)]
-pub(super) struct SumAcc(f64, f64);
+pub(crate) struct SumAcc(f64, f64);
 impl Acc for SumAcc {
     #[inline]
     fn add(&mut self, v: f64) {
@@ -24,7 +26,7 @@ impl Acc for SumAcc {
 }
 
 #[derive(Clone, Copy)]
-pub(super) struct MinMaxAcc<const MAX: bool>(f64);
+pub(crate) struct MinMaxAcc<const MAX: bool>(f64);
 impl<const MAX: bool> Default for MinMaxAcc<MAX> {
     fn default() -> Self {
         MinMaxAcc(f64::NAN)
@@ -44,7 +46,7 @@ impl<const MAX: bool> Acc for MinMaxAcc<MAX> {
 }
 
 #[derive(Clone, Copy, Default)]
-pub(super) struct CountAcc;
+pub(crate) struct CountAcc;
 impl Acc for CountAcc {
     #[inline]
     fn add(&mut self, _: f64) {}
@@ -54,7 +56,7 @@ impl Acc for CountAcc {
 }
 
 #[derive(Clone, Copy, Default)]
-pub(super) struct GroupAcc;
+pub(crate) struct GroupAcc;
 impl Acc for GroupAcc {
     #[inline]
     fn add(&mut self, _: f64) {}
@@ -74,7 +76,7 @@ impl Acc for MeanAcc {
 }
 
 #[derive(Clone, Copy, Default)]
-pub(super) struct VarianceAcc<const SQRT: bool>(VarAcc);
+pub(crate) struct VarianceAcc<const SQRT: bool>(VarAcc);
 impl<const SQRT: bool> Acc for VarianceAcc<SQRT> {
     #[inline]
     fn add(&mut self, v: f64) {
@@ -87,4 +89,13 @@ impl<const SQRT: bool> Acc for VarianceAcc<SQRT> {
             self.0.result()
         }
     }
+}
+
+/// The result of `A` over `vals`, added in their order.
+pub(crate) fn reduce<A: Acc>(vals: &[f64]) -> f64 {
+    let mut acc = A::default();
+    for &v in vals {
+        acc.add(v);
+    }
+    acc.result(vals.len() as u32)
 }
