@@ -15,7 +15,7 @@ pub use promql::gofmt::{
 /// RFC 3339 with nanoseconds and trailing zeros removed, as Go's
 /// `time.Time` marshals to JSON in UTC (`2006-01-02T15:04:05.999999999Z`).
 pub fn rfc3339_nano(ns: i64) -> String {
-    crate::rfc3339::format_nanos(i128::from(ns))
+    common::rfc3339::format_nanos(i128::from(ns))
 }
 
 #[cfg(test)]

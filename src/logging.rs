@@ -128,7 +128,7 @@ pub fn format_line(
     msg: &str,
     kv: &[(&str, String)],
 ) -> String {
-    let time = crate::rfc3339::format_millis(time_ms);
+    let time = common::rfc3339::format_millis(time_ms);
     let mut out = String::with_capacity(128);
     match format {
         LogFormat::Logfmt => {

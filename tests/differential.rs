@@ -435,7 +435,7 @@ fn differential_instant_queries() {
         }
     }
     // POST form, as promtool and Grafana send it; with an RFC 3339 time
-    let rfc = flint::rfc3339::format_millis(pair.data.base_ms + 3_607_000);
+    let rfc = common::rfc3339::format_millis(pair.data.base_ms + 3_607_000);
     for q in [
         "sum by (method) (rate(http_requests_total[5m]))",
         "temperature_celsius",
@@ -617,8 +617,8 @@ fn differential_series_labels_and_errors() {
         // RFC 3339 times
         format!(
             "/api/v1/label/room/values?start={}&end={}",
-            enc(&flint::rfc3339::format_millis(start * 1000)),
-            enc(&flint::rfc3339::format_millis(end * 1000))
+            enc(&common::rfc3339::format_millis(start * 1000)),
+            enc(&common::rfc3339::format_millis(end * 1000))
         ),
     ]);
     let mut diffs = Vec::new();

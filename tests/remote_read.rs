@@ -283,7 +283,7 @@ fn vmctl_copies_flint_by_remote_read() {
             &format!("--remote-read-src-addr=http://{}", flint.addr),
             &format!(
                 "--remote-read-filter-time-start={}",
-                flint::rfc3339::format_millis(data.base_ms).replace(".000", "")
+                common::rfc3339::format_millis(data.base_ms).replace(".000", "")
             ),
             "--remote-read-step-interval=hour",
             &format!("--vm-addr=http://{}", vm.addr),

@@ -97,7 +97,7 @@ pub fn parse_time(s: &str) -> Option<i64> {
         }
         return Some(ms as i64);
     }
-    crate::rfc3339::parse_millis(s)
+    common::rfc3339::parse_millis(s)
 }
 
 /// A time parameter, or `default` when absent or empty.

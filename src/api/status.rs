@@ -7,7 +7,7 @@ use super::params::Params;
 use super::response::{json_str, ApiError};
 use super::Answer;
 use crate::app::App;
-use crate::rfc3339::format_millis;
+use common::rfc3339::format_millis;
 
 fn obj_str(out: &mut String, first: &mut bool, key: &str, val: &str) {
     if !*first {

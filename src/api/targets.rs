@@ -53,7 +53,7 @@ pub fn targets(app: &App, p: &Params) -> Result<Answer, ApiError> {
                 let last = if st.last_scrape_ns == 0 {
                     "0001-01-01T00:00:00Z".to_string()
                 } else {
-                    crate::rfc3339::format_nanos(st.last_scrape_ns)
+                    common::rfc3339::format_nanos(st.last_scrape_ns)
                 };
                 json_str(&mut s, &last);
                 let _ = write!(

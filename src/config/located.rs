@@ -2,7 +2,7 @@
 //! about, in Prometheus's words (`field K not found in type T` for an
 //! unknown key, its value messages for a bad value).
 
-use super::error::CheckError;
+use common::config::CheckError;
 
 /// The message of a YAML decoding error: `line N: ` and, for a bad value,
 /// its key, before Prometheus's wording.

@@ -4,16 +4,13 @@
 //! implement yet are errors too, naming the key, so that nothing in a
 //! user's config is silently ignored.
 
-mod duration;
-mod error;
-pub mod http;
 mod located;
 pub mod remote;
 mod scrape;
 
-pub use duration::PromDuration;
-pub use error::{
-    ByteSizeError, CheckError, ConfigError, DurationError, ProtocolError, TlsVersionError,
+pub use common::config::{
+    http, ByteSizeError, CheckError, ConfigError, DurationError, PromDuration, ProtocolError,
+    TlsVersionError,
 };
 pub use scrape::{protocol_header, ByteSize, Limits, ScrapeConfig, StaticConfig, PROTOBUF_FIRST};
 

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::error::CheckError;
-use super::http::{HttpClientConfig, Secret};
 use super::PromDuration;
+use common::config::http::{HttpClientConfig, Secret};
+use common::config::CheckError;
 use relabel::RelabelConfig;
 
 /// The remote write message of protocol 1.0.

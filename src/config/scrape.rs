@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use relabel::RelabelConfig;
 
-use super::error::{ByteSizeError, ProtocolError};
 use super::{http, GlobalConfig, PromDuration};
+use common::config::{ByteSizeError, ProtocolError};
 
 /// One `scrape_configs` entry. Keys not listed here are collected in
 /// `unsupported` and refused by the checks with a message naming them.

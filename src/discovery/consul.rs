@@ -26,9 +26,9 @@ use tokio::sync::mpsc;
 
 use super::refresh::{self, AbortOnDrop, ErrorLog, SdError};
 use super::{sanitize, SdClientError, Sink, TargetGroup};
-use crate::config::http::{BasicAuth, HttpClientConfig, Secret};
 use crate::config::{CheckError, PromDuration};
-use crate::httpclient::HttpClient;
+use common::config::http::{BasicAuth, HttpClientConfig, Secret};
+use common::httpclient::HttpClient;
 
 /// How long a blocking query may wait for a change.
 const WATCH_TIMEOUT: Duration = Duration::from_secs(120);

@@ -5,10 +5,12 @@
 //!
 //! [`SdError`]: super::refresh::SdError
 
+use common::config::DockerConfigError;
+
 use std::path::PathBuf;
 
 use crate::config::CheckError;
-use crate::httpclient::HttpClientError;
+use common::httpclient::HttpClientError;
 
 /// A file of `file_sd_configs` that could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -138,24 +140,6 @@ pub enum DockerError {
     /// The HTTP client could not be made.
     #[error(transparent)]
     Client(#[from] HttpClientError),
-}
-
-/// A Docker or Docker Swarm entry's host or role as Prometheus refuses it
-/// when loading the configuration.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DockerConfigError {
-    /// No host.
-    #[error("host missing")]
-    HostMissing,
-    /// A host that is not a URL.
-    #[error("parse {0:?}: invalid character in URL")]
-    HostCharacter(String),
-    /// No Swarm role.
-    #[error("role missing (one of: tasks, services, nodes)")]
-    RoleMissing,
-    /// A Swarm role that is none of Docker's.
-    #[error("invalid role {0}, expected tasks, services, or nodes")]
-    Role(String),
 }
 
 /// A discovery client (Consul, OpenStack) that could not be made.

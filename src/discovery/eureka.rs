@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use super::refresh::{self, join_host_port, SdError};
 use super::{sanitize, Sink, TargetGroup};
-use crate::config::http::HttpClientConfig;
 use crate::config::{CheckError, PromDuration};
-use crate::httpclient::HttpClient;
+use common::config::http::HttpClientConfig;
+use common::httpclient::HttpClient;
 
 const P: &str = "__meta_eureka_app_instance_";
 

@@ -15,9 +15,9 @@ use serde_json::Value;
 
 use super::refresh::{self, join_host_port, SdError};
 use super::{sanitize, Sink, TargetGroup};
-use crate::config::http::HttpClientConfig;
 use crate::config::{CheckError, PromDuration};
-use crate::httpclient::HttpClient;
+use common::config::http::HttpClientConfig;
+use common::httpclient::HttpClient;
 
 /// The Hetzner Cloud API.
 const HCLOUD_ENDPOINT: &str = "https://api.hetzner.cloud/v1";

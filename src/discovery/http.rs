@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{HttpSdError, TargetGroup};
-use crate::config::http::HttpClientConfig;
 use crate::config::{CheckError, PromDuration};
+use common::config::http::HttpClientConfig;
 
 /// One `http_sd_configs` entry.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -69,7 +69,7 @@ pub fn decode(
 
 /// Fetches the groups once.
 pub async fn fetch(
-    client: &crate::httpclient::HttpClient,
+    client: &common::httpclient::HttpClient,
     cfg: &HttpSdConfig,
     timeout: Duration,
 ) -> Result<Vec<TargetGroup>, HttpSdError> {

@@ -18,8 +18,8 @@ pub mod openstack;
 pub mod refresh;
 
 pub use error::{
-    DnsSdError, DockerConfigError, DockerError, FileSdError, HttpSdError, KubeClientError,
-    OpenStackAuthError, SdClientError,
+    DnsSdError, DockerError, FileSdError, HttpSdError, KubeClientError, OpenStackAuthError,
+    SdClientError,
 };
 
 use std::collections::BTreeMap;
@@ -289,7 +289,7 @@ async fn watch_files(
 /// Fetches an HTTP discovery endpoint at once and then every refresh
 /// interval; on error the last good groups stay.
 async fn poll_http(i: usize, cfg: http::HttpSdConfig, base: PathBuf, sink: Sink) {
-    let client = match crate::httpclient::HttpClient::new(&cfg.http, &base, true) {
+    let client = match common::httpclient::HttpClient::new(&cfg.http, &base, true) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(component = "discovery manager", discovery = "http", err = %e, "Error creating HTTP client");

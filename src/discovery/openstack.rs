@@ -20,9 +20,9 @@ use serde_json::{json, Value};
 
 use super::refresh::{self, join_host_port, SdError};
 use super::{sanitize, OpenStackAuthError, SdClientError, Sink, TargetGroup};
-use crate::config::http::{HttpClientConfig, Secret, TlsConfig};
 use crate::config::{CheckError, PromDuration};
-use crate::httpclient::HttpClient;
+use common::config::http::{HttpClientConfig, Secret, TlsConfig};
+use common::httpclient::HttpClient;
 
 const P: &str = "__meta_openstack_";
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
 use super::{Sink, TargetGroup};
-use crate::httpclient::{error_chain, HttpClient};
+use common::httpclient::{error_chain, HttpClient};
 
 /// Why a request to a discovery's API failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,9 +94,9 @@ impl fmt::Display for SdError {
 
 impl std::error::Error for SdError {}
 
-impl From<crate::httpclient::HttpClientError> for SdError {
+impl From<common::httpclient::HttpClientError> for SdError {
     /// A request's credentials that could not be read or obtained.
-    fn from(e: crate::httpclient::HttpClientError) -> SdError {
+    fn from(e: common::httpclient::HttpClientError) -> SdError {
         SdError::Auth(e.to_string())
     }
 }

@@ -147,34 +147,12 @@ fn any_value(v: &Value) -> R<AnyValue> {
     } else if let Some(b) = field(v, "bytesValue") {
         let s = b.as_str().unwrap_or_default();
         Some(V::BytesValue(
-            base64_decode(s).ok_or_else(|| JsonError::Base64(s.to_string()))?,
+            common::base64::decode_any(s).ok_or_else(|| JsonError::Base64(s.to_string()))?,
         ))
     } else {
         None
     };
     Ok(AnyValue { value })
-}
-
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0);
-    for c in s.bytes().filter(|c| *c != b'=') {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(out)
 }
 
 fn attributes(v: &Value, name: &str) -> R<Vec<KeyValue>> {

@@ -343,7 +343,7 @@ pub fn value_string(v: Option<&AnyValue>) -> String {
         Some(any_value::Value::BoolValue(b)) => b.to_string(),
         Some(any_value::Value::IntValue(i)) => i.to_string(),
         Some(any_value::Value::DoubleValue(d)) => js_number(*d),
-        Some(any_value::Value::BytesValue(b)) => base64(b),
+        Some(any_value::Value::BytesValue(b)) => common::base64::encode(b),
         Some(other) => json_of(other).to_string(),
     }
 }
@@ -357,7 +357,7 @@ fn json_of(v: &any_value::Value) -> serde_json::Value {
         any_value::Value::DoubleValue(d) => serde_json::Number::from_f64(*d)
             .map(J::Number)
             .unwrap_or_else(|| J::String(js_number(*d))),
-        any_value::Value::BytesValue(b) => J::String(base64(b)),
+        any_value::Value::BytesValue(b) => J::String(common::base64::encode(b)),
         any_value::Value::ArrayValue(a) => J::Array(
             a.values
                 .iter()
@@ -401,24 +401,6 @@ fn js_number(d: f64) -> String {
         Some((m, x)) if !x.starts_with('-') => format!("{m}e+{x}"),
         _ => e,
     }
-}
-
-fn base64(b: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut o = String::with_capacity(b.len().div_ceil(3) * 4);
-    for c in b.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= c.len() {
-                o.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                o.push('=');
-            }
-        }
-    }
-    o
 }
 
 /// A bucket bound or quantile as Prometheus writes it in `le` and
@@ -731,8 +713,8 @@ mod tests {
         assert_eq!(js_number(1e-7), "1e-7");
         assert_eq!(js_number(1e21), "1e+21");
         assert_eq!(js_number(f64::INFINITY), "Infinity");
-        assert_eq!(base64(b"hello"), "aGVsbG8=");
-        assert_eq!(base64(b"hi!"), "aGkh");
+        assert_eq!(common::base64::encode(b"hello"), "aGVsbG8=");
+        assert_eq!(common::base64::encode(b"hi!"), "aGkh");
         assert_eq!(bound(1.0), "1");
         assert_eq!(bound(0.005), "0.005");
         assert_eq!(bound(1e-9), "0.000000001");

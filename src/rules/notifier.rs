@@ -13,13 +13,13 @@ use serde::{Deserialize, Serialize};
 use tsdb::labels::{Label, Labels};
 
 use super::alerting::OutAlert;
-use crate::config::http::HttpClientConfig;
 use crate::config::{CheckError, PromDuration};
 use crate::discovery::dns::DnsSdConfig;
 use crate::discovery::file::FileSdConfig;
 use crate::discovery::http::HttpSdConfig;
 use crate::discovery::{Sink, Sources, TargetGroup};
-use crate::httpclient::{HttpClient, HttpClientError};
+use common::config::http::HttpClientConfig;
+use common::httpclient::{HttpClient, HttpClientError};
 use relabel::{relabel, RelabelConfig};
 
 /// The most alerts sent in one request.
@@ -315,8 +315,8 @@ pub fn alerts_json(alerts: &[OutAlert]) -> String {
                 .iter()
                 .map(|l| (l.name.as_str(), l.value.as_str()))
                 .collect(),
-            ends_at: (a.ends_at_ms != 0).then(|| crate::rfc3339::format_millis(a.ends_at_ms)),
-            starts_at: crate::rfc3339::format_millis(a.starts_at_ms),
+            ends_at: (a.ends_at_ms != 0).then(|| common::rfc3339::format_millis(a.ends_at_ms)),
+            starts_at: common::rfc3339::format_millis(a.starts_at_ms),
             generator_url: &a.generator_url,
             labels: a
                 .labels

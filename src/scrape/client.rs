@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::config::{GlobalConfig, ScrapeConfig};
-use crate::httpclient::{HttpClient, HttpClientError};
+use common::httpclient::{HttpClient, HttpClientError};
 
 /// A job's client and request settings.
 pub struct JobClient {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::httpclient::HttpClientError;
+use common::httpclient::HttpClientError;
 
 /// Why a job has no HTTP client.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -169,8 +169,8 @@ async fn import_rule(
     for (first_ms, hi) in windows(start_ms, end_ms, block, iv_ns, |t| g.eval_timestamp(t)) {
         let form = [
             ("query", expr.to_string()),
-            ("start", crate::rfc3339::format_millis(first_ms)),
-            ("end", crate::rfc3339::format_millis(hi)),
+            ("start", common::rfc3339::format_millis(first_ms)),
+            ("end", common::rfc3339::format_millis(hi)),
             ("step", format!("{step_s}")),
         ];
         let api = format!("{}/api/v1/query_range", url.trim_end_matches('/'));

@@ -211,7 +211,7 @@ fn server_tls(t: &TlsServerConfig, base: &Path) -> Result<rustls::ServerConfig, 
         vec![&rustls::version::TLS12, &rustls::version::TLS13];
     if let Some(v) = &t.min_version {
         if std::ptr::eq(
-            crate::config::http::tls_version(v)?,
+            common::config::http::tls_version(v)?,
             &rustls::version::TLS13,
         ) {
             versions.retain(|x| x.version == rustls::ProtocolVersion::TLSv1_3);
@@ -219,7 +219,7 @@ fn server_tls(t: &TlsServerConfig, base: &Path) -> Result<rustls::ServerConfig, 
     }
     if let Some(v) = &t.max_version {
         if std::ptr::eq(
-            crate::config::http::tls_version(v)?,
+            common::config::http::tls_version(v)?,
             &rustls::version::TLS12,
         ) {
             versions.retain(|x| x.version == rustls::ProtocolVersion::TLSv1_2);
@@ -292,7 +292,7 @@ impl BasicAuth {
         }) else {
             return false;
         };
-        let Some(raw) = base64_decode(b64.trim()) else {
+        let Some(raw) = common::base64::decode(b64.trim()) else {
             return false;
         };
         let Ok(pair) = String::from_utf8(raw) else {
@@ -319,35 +319,6 @@ impl BasicAuth {
     }
 }
 
-pub(crate) fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let val = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let s = s.trim_end_matches('=').as_bytes();
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    for chunk in s.chunks(4) {
-        let mut n = 0u32;
-        for (i, c) in chunk.iter().enumerate() {
-            n |= val(*c)? << (18 - 6 * i);
-        }
-        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        match chunk.len() {
-            4 => out.extend_from_slice(&bytes),
-            3 => out.extend_from_slice(&bytes[..2]),
-            2 => out.push(bytes[0]),
-            _ => return None,
-        }
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -362,6 +333,6 @@ mod tests {
         assert!(!a.allows(None));
         assert!(!a.allows(Some("Bearer x")));
         assert!(BasicAuth::new(BTreeMap::new()).allows(None));
-        assert_eq!(base64_decode("YWxpY2U6cHc=").unwrap(), b"alice:pw");
+        assert_eq!(common::base64::decode("YWxpY2U6cHc=").unwrap(), b"alice:pw");
     }
 }

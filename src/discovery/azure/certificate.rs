@@ -19,7 +19,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::json;
 
 use super::AzureError;
-use crate::httpclient::oauth2::{base64url, rsa_key_pair, sign_jwt_with, uuid4};
+use common::httpclient::oauth2::{rsa_key_pair, sign_jwt_with, uuid4};
 
 /// How long an assertion is valid.
 const LIFETIME_SECS: u64 = 600;
@@ -55,22 +55,6 @@ impl Eq for ClientCertificate {}
 
 fn bad(msg: impl Into<String>) -> AzureError {
     AzureError::Certificate(msg.into())
-}
-
-/// Standard base64 with padding (`x5c`).
-fn base64_std(data: &[u8]) -> String {
-    let mut s: String = base64url(data)
-        .chars()
-        .map(|c| match c {
-            '-' => '+',
-            '_' => '/',
-            c => c,
-        })
-        .collect();
-    while !s.len().is_multiple_of(4) {
-        s.push('=');
-    }
-    s
 }
 
 impl ClientCertificate {
@@ -121,7 +105,7 @@ impl ClientCertificate {
     /// The SHA-1 thumbprint of the client's certificate, base64url
     /// (`x5t`).
     pub fn thumbprint(&self) -> String {
-        base64url(
+        common::base64::encode_url(
             ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &self.leaf).as_ref(),
         )
     }
@@ -137,12 +121,12 @@ impl ClientCertificate {
             "alg": "RS256",
             "typ": "JWT",
             "x5t": self.thumbprint(),
-            "x5t#S256": base64url(ring::digest::digest(&ring::digest::SHA256, &self.leaf).as_ref()),
+            "x5t#S256": common::base64::encode_url(ring::digest::digest(&ring::digest::SHA256, &self.leaf).as_ref()),
         });
         if self.send_chain {
             let x5c: Vec<String> = std::iter::once(&self.leaf)
                 .chain(&self.chain)
-                .map(|c| base64_std(c))
+                .map(|c| common::base64::encode(c))
                 .collect();
             header["x5c"] = json!(x5c);
         }
@@ -166,11 +150,11 @@ mod tests {
 
     #[test]
     fn standard_base64_for_x5c() {
-        assert_eq!(base64_std(b""), "");
-        assert_eq!(base64_std(b"f"), "Zg==");
-        assert_eq!(base64_std(b"fo"), "Zm8=");
-        assert_eq!(base64_std(b"foo"), "Zm9v");
-        assert_eq!(base64_std(&[0xfb, 0xff]), "+/8=");
+        assert_eq!(common::base64::encode(b""), "");
+        assert_eq!(common::base64::encode(b"f"), "Zg==");
+        assert_eq!(common::base64::encode(b"fo"), "Zm8=");
+        assert_eq!(common::base64::encode(b"foo"), "Zm9v");
+        assert_eq!(common::base64::encode(&[0xfb, 0xff]), "+/8=");
     }
 
     #[test]

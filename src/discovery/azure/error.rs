@@ -1,7 +1,7 @@
 //! Why an Azure credential gave no token, or an entry's discovery could
 //! not be set up, in the words of Azure's SDK for Go.
 
-use crate::httpclient::{error_chain, HttpClientError};
+use common::httpclient::{error_chain, HttpClientError};
 
 /// An Azure credential or discovery entry that cannot be used.
 #[derive(Debug, thiserror::Error)]

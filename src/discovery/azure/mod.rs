@@ -31,9 +31,9 @@ use serde_json::Value;
 
 use super::refresh::{self, join_host_port, SdError};
 use super::{sanitize, Sink, TargetGroup};
-use crate::config::http::{HttpClientConfig, Secret};
 use crate::config::{CheckError, PromDuration};
-use crate::httpclient::HttpClient;
+use common::config::http::{HttpClientConfig, Secret};
+use common::httpclient::HttpClient;
 use credentials::{Cloud, Credential, Env, TokenSource};
 
 const P: &str = "__meta_azure_";

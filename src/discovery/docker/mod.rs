@@ -3,7 +3,7 @@
 //! nodes, [`swarm`]).
 //!
 //! Both talk to the daemon at `host`: `unix:///path/to/docker.sock`
-//! (through [`crate::httpclient::unix`]), `tcp://host:port` (plain HTTP),
+//! (through [`common::httpclient::unix`]), `tcp://host:port` (plain HTTP),
 //! or `http://`/`https://` URLs, which alone use the configured HTTP
 //! client settings (authentication, TLS, proxy), as in Prometheus. The API
 //! version is agreed once as Docker's client does: `/_ping` tells the
@@ -20,9 +20,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::refresh::{self, SdError};
-use super::{sanitize, DockerConfigError, DockerError};
-use crate::config::http::HttpClientConfig;
-use crate::httpclient::HttpClient;
+use super::{sanitize, DockerError};
+use common::config::http::HttpClientConfig;
+use common::config::DockerConfigError;
+use common::httpclient::HttpClient;
 
 pub use containers::DockerSdConfig;
 pub use swarm::DockerSwarmSdConfig;
@@ -142,7 +143,7 @@ impl Engine {
     ) -> Result<(u16, Vec<(String, String)>, Vec<u8>), SdError> {
         match &self.transport {
             Transport::Unix(socket) => {
-                let r = crate::httpclient::unix::get(
+                let r = common::httpclient::unix::get(
                     socket,
                     path_and_query,
                     &[("User-Agent", concat!("flint/", env!("CARGO_PKG_VERSION")))],

@@ -10,10 +10,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{check_host, cidr_ip, Engine, Filter};
-use crate::config::http::HttpClientConfig;
 use crate::config::{CheckError, PromDuration};
 use crate::discovery::refresh::{self, join_host_port, SdError};
-use crate::discovery::{sanitize, DockerConfigError, DockerError, Sink, TargetGroup};
+use crate::discovery::{sanitize, DockerError, Sink, TargetGroup};
+use common::config::http::HttpClientConfig;
+use common::config::DockerConfigError;
 
 const P: &str = "__meta_dockerswarm_";
 

@@ -18,8 +18,8 @@ use std::time::Duration;
 use super::xml_text;
 use super::AwsError;
 use crate::discovery::refresh::{self, SdError};
-use crate::httpclient::sigv4::Credentials;
-use crate::httpclient::HttpClient;
+use common::httpclient::sigv4::Credentials;
+use common::httpclient::HttpClient;
 
 /// The environment, as a function (tests pass their own).
 pub type Env = std::sync::Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -230,7 +230,7 @@ impl Imds {
         if s("AccessKeyId").is_empty() {
             return Err(SdError::Decode(format!("no credentials in {body:?}")));
         }
-        let expires = crate::rfc3339::parse_millis(&s("Expiration")).unwrap_or(i64::MAX);
+        let expires = common::rfc3339::parse_millis(&s("Expiration")).unwrap_or(i64::MAX);
         Ok((
             Credentials {
                 access_key: s("AccessKeyId"),
@@ -364,7 +364,7 @@ impl Provider {
             .descendants()
             .find(|n| n.tag_name().name() == "Credentials")
             .ok_or_else(|| SdError::Decode("no Credentials in AssumeRole's answer".into()))?;
-        let expires = crate::rfc3339::parse_millis(&xml_text(creds, "Expiration")).unwrap_or(0);
+        let expires = common::rfc3339::parse_millis(&xml_text(creds, "Expiration")).unwrap_or(0);
         Ok((
             Credentials {
                 access_key: xml_text(creds, "AccessKeyId"),

@@ -3,7 +3,7 @@
 //! `refresh_interval`, with Prometheus's `__meta_ec2_*` labels, the
 //! availability zone IDs from `DescribeAvailabilityZones` (read once).
 //! Requests are EC2 Query API calls signed with AWS Signature Version 4
-//! ([`crate::httpclient::sigv4`]) with the credentials the SDK's default
+//! ([`common::httpclient::sigv4`]) with the credentials the SDK's default
 //! chain would find ([`credentials`]); the HTTP client options (proxy,
 //! TLS) apply to EC2, STS and the instance metadata service alike.
 
@@ -20,10 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use super::refresh::{self, join_host_port, SdError};
 use super::{sanitize, Sink, TargetGroup};
-use crate::config::http::{HttpClientConfig, Secret};
 use crate::config::{CheckError, PromDuration};
-use crate::httpclient::sigv4::{self, Credentials};
-use crate::httpclient::HttpClient;
+use common::config::http::{HttpClientConfig, Secret};
+use common::httpclient::sigv4::{self, Credentials};
+use common::httpclient::HttpClient;
 
 const P: &str = "__meta_ec2_";
 /// The EC2 API version of the Query API.

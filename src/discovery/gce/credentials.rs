@@ -30,7 +30,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::error::CredentialsError as E;
-use crate::httpclient::OAuth2Error;
+use common::httpclient::OAuth2Error;
 
 pub use super::error::CredentialsError;
 
@@ -308,7 +308,7 @@ fn extra_roots(f: &str) -> Result<Vec<reqwest::Certificate>, E> {
         path: f.to_string(),
         err,
     })?;
-    let bad = |err: crate::httpclient::BoxError| E::ReadCert {
+    let bad = |err: common::httpclient::BoxError| E::ReadCert {
         file: f.to_string(),
         err,
     };
@@ -358,7 +358,7 @@ fn parse_token(v: &Value) -> Result<Token, E> {
         Value::String(s) => s.parse().ok(),
         _ => None,
     };
-    let kind = crate::httpclient::oauth2::token_type(v["token_type"].as_str().unwrap_or(""));
+    let kind = common::httpclient::oauth2::token_type(v["token_type"].as_str().unwrap_or(""));
     Ok(Token {
         header: format!("{kind} {access}"),
         expires: expires_in
@@ -372,7 +372,7 @@ fn rsa_key(pem: &str) -> Result<ring::rsa::KeyPair, E> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::PrivateKeyDer;
     let key = PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|e| E::Key(e.to_string()))?;
-    crate::httpclient::oauth2::rsa_key_pair(&key)
+    common::httpclient::oauth2::rsa_key_pair(&key)
         .ok_or(E::KeyInvalid)?
         .map_err(|e| E::Key(e.to_string()))
 }
@@ -403,7 +403,7 @@ pub fn assertion(
         "exp": iat + 3600,
         "iat": iat,
     });
-    Ok(crate::httpclient::oauth2::sign_jwt_with(
+    Ok(common::httpclient::oauth2::sign_jwt_with(
         &pair, "RS256", &header, &claims,
     )?)
 }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::httpclient::{error_chain, OAuth2Error};
+use common::httpclient::{error_chain, OAuth2Error};
 
 use super::credentials::NOT_FOUND;
 
@@ -42,7 +42,7 @@ pub enum CredentialsError {
         /// The file.
         file: String,
         /// Why.
-        err: crate::httpclient::BoxError,
+        err: common::httpclient::BoxError,
     },
     /// The named file of `GOOGLE_APPLICATION_CREDENTIALS`.
     #[error("google: error getting credentials using GOOGLE_APPLICATION_CREDENTIALS environment variable: {0}")]

@@ -237,7 +237,7 @@ impl Gce {
                 SdError::Transport(format!(
                     "Get {:?}: {}",
                     url.as_str(),
-                    crate::httpclient::error_chain(&e)
+                    common::httpclient::error_chain(&e)
                 ))
             })?;
         let status = resp.status().as_u16();

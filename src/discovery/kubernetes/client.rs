@@ -10,9 +10,9 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::config::KubernetesSdConfig;
-use crate::config::http::{Authorization, BasicAuth, HttpClientConfig, Secret, TlsConfig};
 use crate::discovery::KubeClientError;
-use crate::httpclient::HttpClient;
+use common::config::http::{Authorization, BasicAuth, HttpClientConfig, Secret, TlsConfig};
+use common::httpclient::HttpClient;
 
 /// Where a pod's service account is mounted.
 pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -95,7 +95,7 @@ fn from_kubeconfig(path: &Path) -> Result<(String, HttpClientConfig), KubeClient
         match s(v, k) {
             None => Ok(None),
             Some(b64) => {
-                let raw = crate::web::webconfig::base64_decode(b64.trim())
+                let raw = common::base64::decode(b64.trim())
                     .ok_or_else(|| kube_err(format!("{k} is not base64")))?;
                 Ok(Some(String::from_utf8_lossy(&raw).into_owned()))
             }
@@ -474,7 +474,7 @@ mod tests {
     #[test]
     fn kubeconfig_current_context() {
         let dir = tempfile::tempdir().unwrap();
-        let ca = crate::web::webconfig::base64_decode("LS0tLS1CRUdJTg==").unwrap();
+        let ca = common::base64::decode("LS0tLS1CRUdJTg==").unwrap();
         assert_eq!(ca, b"-----BEGIN");
         std::fs::write(
             dir.path().join("kc"),

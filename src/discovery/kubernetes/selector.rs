@@ -2,26 +2,7 @@
 //! the API server (which applies them): the syntax of `app=web,tier!=db`,
 //! `env in (a, b)`, `!legacy`, and of field selectors `spec.nodeName=n1`.
 
-/// A selector that is not valid.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SelectorError {
-    /// A label selector, and what is wrong in it.
-    #[error("invalid label selector {selector:?}: {why}")]
-    Label {
-        /// The selector.
-        selector: String,
-        /// What is wrong.
-        why: String,
-    },
-    /// A field selector, and its requirement that is not `field=value`.
-    #[error("invalid field selector {selector:?}: {requirement:?} is not field=value")]
-    Field {
-        /// The selector.
-        selector: String,
-        /// The requirement.
-        requirement: String,
-    },
-}
+use common::config::SelectorError;
 
 fn valid_key(k: &str) -> bool {
     // an optional DNS-subdomain prefix and a name of alphanumerics, '-',

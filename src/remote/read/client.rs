@@ -21,7 +21,7 @@ use tsdb::read::{Querier, Queryable, ReadError, Sample, SampleIterator as _, Sam
 use super::error::ClientError;
 use super::proto::{LabelMatcher, MatchType, Query, ReadRequest, ReadResponse, ResponseType};
 use crate::config::remote::RemoteReadConfig;
-use crate::httpclient::HttpClient;
+use common::httpclient::HttpClient;
 
 /// One endpoint.
 pub struct RemoteReader {

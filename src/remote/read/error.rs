@@ -1,8 +1,8 @@
 //! Why a `remote_read` endpoint could not be used or read, and why a
 //! remote read request's matchers are not valid.
 
-use crate::httpclient::HttpClientError;
 use crate::remote::RemoteError;
+use common::httpclient::HttpClientError;
 
 /// Why a `remote_read` endpoint's client could not be made or its answer
 /// could not be had.

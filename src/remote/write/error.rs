@@ -3,7 +3,7 @@
 //! section could not be applied.
 
 use crate::discovery::gce::credentials::CredentialsError;
-use crate::httpclient::HttpClientError;
+use common::httpclient::HttpClientError;
 
 /// A sender or request client that could not be made.
 #[derive(Debug, thiserror::Error)]

@@ -23,7 +23,7 @@ use crate::discovery::azure::credentials::TokenSource;
 use crate::discovery::azure::AzureError;
 use crate::discovery::ec2::credentials;
 use crate::discovery::gce::credentials as google;
-use crate::httpclient::{sigv4, HttpClient};
+use common::httpclient::{sigv4, HttpClient};
 
 /// How one attempt ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -320,7 +320,7 @@ fn retry_after(h: Option<&reqwest::header::HeaderValue>) -> Option<Duration> {
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    let when = crate::rfc3339::parse_http_date(v)?;
+    let when = common::rfc3339::parse_http_date(v)?;
     let now = crate::app::now_ms();
     (when > now).then(|| Duration::from_millis((when - now) as u64))
 }

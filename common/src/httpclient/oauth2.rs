@@ -13,7 +13,9 @@ use serde_json::{json, Value};
 
 use super::OAuth2Error;
 use crate::config::http::OAuth2Config;
-use crate::gofmt::query_escape;
+use gotemplate::gofmt::query_escape;
+
+use crate::base64::encode_url;
 
 /// How long before its expiry a token is no longer used.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(10);
@@ -49,24 +51,8 @@ pub struct TokenSource {
     state: tokio::sync::Mutex<State>,
 }
 
-/// Unpadded base64url (JWT segments).
-pub fn base64url(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for c in data.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (c.get(1).copied().unwrap_or(0) as u32) << 8
-            | c.get(2).copied().unwrap_or(0) as u32;
-        let chars = c.len() + 1;
-        for i in 0..chars {
-            out.push(A[(n >> (18 - 6 * i)) as usize & 63] as char);
-        }
-    }
-    out
-}
-
 /// The header word of a token type, as Go's oauth2 package writes it.
-pub(crate) fn token_type(t: &str) -> String {
+pub fn token_type(t: &str) -> String {
     match t.to_ascii_lowercase().as_str() {
         "" | "bearer" => "Bearer".into(),
         "mac" => "MAC".into(),
@@ -158,7 +144,7 @@ fn parse_token(
 }
 
 /// A random version 4 UUID (a JWT's `jti`).
-pub(crate) fn uuid4() -> Result<String, OAuth2Error> {
+pub fn uuid4() -> Result<String, OAuth2Error> {
     use ring::rand::SecureRandom;
     let mut b = [0u8; 16];
     ring::rand::SystemRandom::new()
@@ -179,7 +165,7 @@ pub(crate) fn uuid4() -> Result<String, OAuth2Error> {
 
 /// The RSA key pair of a private key in PKCS #1 or #8; `None` for a key
 /// of another form (SEC 1).
-pub(crate) fn rsa_key_pair(
+pub fn rsa_key_pair(
     key: &rustls_pki_types::PrivateKeyDer<'_>,
 ) -> Option<Result<ring::rsa::KeyPair, ring::error::KeyRejected>> {
     use rustls_pki_types::PrivateKeyDer;
@@ -203,7 +189,7 @@ fn sign_jwt(pem: &str, alg: &str, header: &Value, claims: &Value) -> Result<Stri
 
 /// Signs `header.claims` with an RSA key pair: a JWT signed `alg` (RS256,
 /// RS384 or RS512).
-pub(crate) fn sign_jwt_with(
+pub fn sign_jwt_with(
     pair: &ring::rsa::KeyPair,
     alg: &str,
     header: &Value,
@@ -216,8 +202,8 @@ pub(crate) fn sign_jwt_with(
     };
     let input = format!(
         "{}.{}",
-        base64url(header.to_string().as_bytes()),
-        base64url(claims.to_string().as_bytes())
+        encode_url(header.to_string().as_bytes()),
+        encode_url(claims.to_string().as_bytes())
     );
     let mut sig = vec![0u8; pair.public().modulus_len()];
     pair.sign(
@@ -227,7 +213,7 @@ pub(crate) fn sign_jwt_with(
         &mut sig,
     )
     .map_err(|_| OAuth2Error::Signing)?;
-    Ok(format!("{input}.{}", base64url(&sig)))
+    Ok(format!("{input}.{}", encode_url(&sig)))
 }
 
 impl TokenSource {
@@ -432,11 +418,11 @@ mod tests {
     #[test]
     fn escapes_and_encodings_as_go() {
         assert_eq!(query_escape("a b/c~d*"), "a+b%2Fc~d%2A");
-        assert_eq!(base64url(b""), "");
-        assert_eq!(base64url(b"f"), "Zg");
-        assert_eq!(base64url(b"fo"), "Zm8");
-        assert_eq!(base64url(b"foo"), "Zm9v");
-        assert_eq!(base64url(&[0xfb, 0xff]), "-_8");
+        assert_eq!(encode_url(b""), "");
+        assert_eq!(encode_url(b"f"), "Zg");
+        assert_eq!(encode_url(b"fo"), "Zm8");
+        assert_eq!(encode_url(b"foo"), "Zm9v");
+        assert_eq!(encode_url(&[0xfb, 0xff]), "-_8");
         assert_eq!(token_type("bearer"), "Bearer");
         assert_eq!(token_type(""), "Bearer");
         assert_eq!(token_type("DPoP"), "DPoP");

@@ -60,7 +60,7 @@ fn located(line: Option<usize>, err: &CheckError) -> String {
 }
 
 /// An I/O error as Go words the common ones.
-pub(crate) fn io_msg(e: &std::io::Error) -> String {
+pub fn io_msg(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
         std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
@@ -137,10 +137,10 @@ pub enum CheckError {
     Protocol(#[from] ProtocolError),
     /// A Docker host or Swarm role that is not valid.
     #[error(transparent)]
-    Docker(#[from] crate::discovery::DockerConfigError),
+    Docker(#[from] DockerConfigError),
     /// A Kubernetes label or field selector that is not valid.
     #[error(transparent)]
-    Selector(#[from] crate::discovery::kubernetes::selector::SelectorError),
+    Selector(#[from] SelectorError),
     /// A problem of a scrape job's HTTP settings or protocols: `job "k": ...`.
     #[error("job {job:?}: {err}")]
     Job {
@@ -274,4 +274,43 @@ pub enum ByteSizeError {
     /// More bytes than 64 bits hold.
     #[error("byte size {0:?} out of range")]
     OutOfRange(String),
+}
+
+/// A Docker or Docker Swarm entry's host or role as Prometheus refuses it
+/// when loading the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DockerConfigError {
+    /// No host.
+    #[error("host missing")]
+    HostMissing,
+    /// A host that is not a URL.
+    #[error("parse {0:?}: invalid character in URL")]
+    HostCharacter(String),
+    /// No Swarm role.
+    #[error("role missing (one of: tasks, services, nodes)")]
+    RoleMissing,
+    /// A Swarm role that is none of Docker's.
+    #[error("invalid role {0}, expected tasks, services, or nodes")]
+    Role(String),
+}
+
+/// A selector that is not valid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectorError {
+    /// A label selector, and what is wrong in it.
+    #[error("invalid label selector {selector:?}: {why}")]
+    Label {
+        /// The selector.
+        selector: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// A field selector, and its requirement that is not `field=value`.
+    #[error("invalid field selector {selector:?}: {requirement:?} is not field=value")]
+    Field {
+        /// The selector.
+        selector: String,
+        /// The requirement.
+        requirement: String,
+    },
 }
