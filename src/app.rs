@@ -260,7 +260,7 @@ impl App {
         };
         let dir = self.config_dir();
         let mut files = crate::rules::file::expand_rule_files(&rules, &dir);
-        files.extend(crate::discovery::file::matched_files(&scrape, &dir));
+        files.extend(discovery::file::matched_files(&scrape, &dir));
         for f in files {
             f.hash(&mut h);
             std::fs::read(&f).unwrap_or_default().hash(&mut h);

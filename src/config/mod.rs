@@ -381,7 +381,7 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
     let mut cfg = load_str(&text, &path.display().to_string())?;
     if !cfg.scrape_config_files.is_empty() {
         let base = path.parent().unwrap_or(Path::new("."));
-        for f in crate::discovery::file::matched_files(&cfg.scrape_config_files.clone(), base) {
+        for f in discovery::file::matched_files(&cfg.scrape_config_files.clone(), base) {
             let t = std::fs::read_to_string(&f).map_err(|err| ConfigError::Open {
                 path: f.clone(),
                 err,

@@ -104,43 +104,43 @@ pub struct ScrapeConfig {
     pub native_histogram_min_bucket_factor: Option<f64>,
     /// Target groups fetched from HTTP endpoints.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub http_sd_configs: Vec<crate::discovery::http::HttpSdConfig>,
+    pub http_sd_configs: Vec<discovery::http::HttpSdConfig>,
     /// Targets from DNS records.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub dns_sd_configs: Vec<crate::discovery::dns::DnsSdConfig>,
+    pub dns_sd_configs: Vec<discovery::dns::DnsSdConfig>,
     /// Target groups read from files.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub file_sd_configs: Vec<crate::discovery::file::FileSdConfig>,
+    pub file_sd_configs: Vec<discovery::file::FileSdConfig>,
     /// Targets found through the Kubernetes API.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub kubernetes_sd_configs: Vec<crate::discovery::kubernetes::KubernetesSdConfig>,
+    pub kubernetes_sd_configs: Vec<discovery::kubernetes::KubernetesSdConfig>,
     /// Targets from Consul's catalog.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub consul_sd_configs: Vec<crate::discovery::consul::ConsulSdConfig>,
+    pub consul_sd_configs: Vec<discovery::consul::ConsulSdConfig>,
     /// Targets from a Docker daemon's containers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub docker_sd_configs: Vec<crate::discovery::docker::DockerSdConfig>,
+    pub docker_sd_configs: Vec<discovery::docker::DockerSdConfig>,
     /// Targets from a Docker swarm's services, tasks or nodes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub dockerswarm_sd_configs: Vec<crate::discovery::docker::DockerSwarmSdConfig>,
+    pub dockerswarm_sd_configs: Vec<discovery::docker::DockerSwarmSdConfig>,
     /// Targets from Azure virtual machines.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub azure_sd_configs: Vec<crate::discovery::azure::AzureSdConfig>,
+    pub azure_sd_configs: Vec<discovery::azure::AzureSdConfig>,
     /// Targets from AWS EC2 instances.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ec2_sd_configs: Vec<crate::discovery::ec2::Ec2SdConfig>,
+    pub ec2_sd_configs: Vec<discovery::ec2::Ec2SdConfig>,
     /// Targets from Google Compute Engine instances.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub gce_sd_configs: Vec<crate::discovery::gce::GceSdConfig>,
+    pub gce_sd_configs: Vec<discovery::gce::GceSdConfig>,
     /// Targets from a Eureka server's applications.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub eureka_sd_configs: Vec<crate::discovery::eureka::EurekaSdConfig>,
+    pub eureka_sd_configs: Vec<discovery::eureka::EurekaSdConfig>,
     /// Targets from Hetzner Cloud or Robot servers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub hetzner_sd_configs: Vec<crate::discovery::hetzner::HetznerSdConfig>,
+    pub hetzner_sd_configs: Vec<discovery::hetzner::HetznerSdConfig>,
     /// Targets from OpenStack hypervisors, instances or load balancers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub openstack_sd_configs: Vec<crate::discovery::openstack::OpenStackSdConfig>,
+    pub openstack_sd_configs: Vec<discovery::openstack::OpenStackSdConfig>,
     /// Discovery mechanisms Prometheus has that flint does not support yet:
     /// present in a config, they are an error naming them.
     #[serde(flatten, skip_serializing)]

@@ -14,12 +14,12 @@ use tsdb::labels::{Label, Labels};
 
 use super::alerting::OutAlert;
 use crate::config::{CheckError, PromDuration};
-use crate::discovery::dns::DnsSdConfig;
-use crate::discovery::file::FileSdConfig;
-use crate::discovery::http::HttpSdConfig;
-use crate::discovery::{Sink, Sources, TargetGroup};
 use common::config::http::HttpClientConfig;
 use common::httpclient::{HttpClient, HttpClientError};
+use discovery::dns::DnsSdConfig;
+use discovery::file::FileSdConfig;
+use discovery::http::HttpSdConfig;
+use discovery::{Sink, Sources, TargetGroup};
 use relabel::{relabel, RelabelConfig};
 
 /// The most alerts sent in one request.
@@ -97,34 +97,34 @@ pub struct AlertmanagerConfig {
     pub dns_sd_configs: Vec<DnsSdConfig>,
     /// Alertmanagers found through the Kubernetes API.
     #[serde(default)]
-    pub kubernetes_sd_configs: Vec<crate::discovery::kubernetes::KubernetesSdConfig>,
+    pub kubernetes_sd_configs: Vec<discovery::kubernetes::KubernetesSdConfig>,
     /// Alertmanagers found in Consul's catalog.
     #[serde(default)]
-    pub consul_sd_configs: Vec<crate::discovery::consul::ConsulSdConfig>,
+    pub consul_sd_configs: Vec<discovery::consul::ConsulSdConfig>,
     /// Alertmanagers running in Docker containers.
     #[serde(default)]
-    pub docker_sd_configs: Vec<crate::discovery::docker::DockerSdConfig>,
+    pub docker_sd_configs: Vec<discovery::docker::DockerSdConfig>,
     /// Alertmanagers running in a Docker swarm.
     #[serde(default)]
-    pub dockerswarm_sd_configs: Vec<crate::discovery::docker::DockerSwarmSdConfig>,
+    pub dockerswarm_sd_configs: Vec<discovery::docker::DockerSwarmSdConfig>,
     /// Alertmanagers on Azure virtual machines.
     #[serde(default)]
-    pub azure_sd_configs: Vec<crate::discovery::azure::AzureSdConfig>,
+    pub azure_sd_configs: Vec<discovery::azure::AzureSdConfig>,
     /// Alertmanagers on AWS EC2 instances.
     #[serde(default)]
-    pub ec2_sd_configs: Vec<crate::discovery::ec2::Ec2SdConfig>,
+    pub ec2_sd_configs: Vec<discovery::ec2::Ec2SdConfig>,
     /// Alertmanagers on Google Compute Engine instances.
     #[serde(default)]
-    pub gce_sd_configs: Vec<crate::discovery::gce::GceSdConfig>,
+    pub gce_sd_configs: Vec<discovery::gce::GceSdConfig>,
     /// Alertmanagers registered with Eureka.
     #[serde(default)]
-    pub eureka_sd_configs: Vec<crate::discovery::eureka::EurekaSdConfig>,
+    pub eureka_sd_configs: Vec<discovery::eureka::EurekaSdConfig>,
     /// Alertmanagers on Hetzner servers.
     #[serde(default)]
-    pub hetzner_sd_configs: Vec<crate::discovery::hetzner::HetznerSdConfig>,
+    pub hetzner_sd_configs: Vec<discovery::hetzner::HetznerSdConfig>,
     /// Alertmanagers on OpenStack.
     #[serde(default)]
-    pub openstack_sd_configs: Vec<crate::discovery::openstack::OpenStackSdConfig>,
+    pub openstack_sd_configs: Vec<discovery::openstack::OpenStackSdConfig>,
     /// Authentication, TLS, proxy and redirect settings.
     #[serde(flatten)]
     pub http: HttpClientConfig,

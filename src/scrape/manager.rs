@@ -19,7 +19,7 @@ use super::error::JobClientError;
 use super::scrape_loop::{ScrapeLoop, StopMode};
 use super::target::{DroppedTarget, Target};
 use crate::config::{Config, GlobalConfig, ScrapeConfig};
-use crate::discovery::{Sink, Sources, TargetGroup};
+use discovery::{Sink, Sources, TargetGroup};
 
 /// The targets of one job.
 pub struct ScrapePool {

@@ -7,7 +7,7 @@ use parking_lot::Mutex;
 use tsdb::labels::{Label, Labels};
 
 use crate::config::{GlobalConfig, PromDuration, ScrapeConfig};
-use crate::discovery::TargetGroup;
+use discovery::TargetGroup;
 
 /// Health of a target as the targets API reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

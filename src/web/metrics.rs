@@ -422,7 +422,7 @@ pub fn render(app: &App) -> String {
         "The number of Kubernetes events handled.",
     );
     {
-        let counted = crate::discovery::kubernetes::informer::COUNTERS
+        let counted = discovery::kubernetes::informer::COUNTERS
             .events
             .lock()
             .clone();
@@ -448,7 +448,7 @@ pub fn render(app: &App) -> String {
         "prometheus_sd_kubernetes_failures_total",
         "counter",
         "The number of failed WATCH/LIST requests.",
-        crate::discovery::kubernetes::informer::COUNTERS
+        discovery::kubernetes::informer::COUNTERS
             .failures
             .load(std::sync::atomic::Ordering::Relaxed) as f64,
     );
@@ -456,19 +456,19 @@ pub fn render(app: &App) -> String {
         "prometheus_sd_azure_failures_total",
         "counter",
         "Number of Azure service discovery refresh failures.",
-        crate::discovery::azure::FAILURES.load(std::sync::atomic::Ordering::Relaxed) as f64,
+        discovery::azure::FAILURES.load(std::sync::atomic::Ordering::Relaxed) as f64,
     );
     e.single(
         "prometheus_sd_azure_cache_hit_total",
         "counter",
         "Number of cache hit during refresh.",
-        crate::discovery::azure::CACHE_HITS.load(std::sync::atomic::Ordering::Relaxed) as f64,
+        discovery::azure::CACHE_HITS.load(std::sync::atomic::Ordering::Relaxed) as f64,
     );
     e.single(
         "prometheus_sd_consul_rpc_failures_total",
         "counter",
         "The number of Consul RPC call failures.",
-        crate::discovery::consul::RPC_FAILURES.load(std::sync::atomic::Ordering::Relaxed) as f64,
+        discovery::consul::RPC_FAILURES.load(std::sync::atomic::Ordering::Relaxed) as f64,
     );
     let up = pools
         .iter()

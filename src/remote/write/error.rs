@@ -2,8 +2,8 @@
 //! one request (`round_robin_dns`) could not, or the `remote_write`
 //! section could not be applied.
 
-use crate::discovery::gce::credentials::CredentialsError;
 use common::httpclient::HttpClientError;
+use discovery::gce::credentials::CredentialsError;
 
 /// A sender or request client that could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -13,7 +13,7 @@ pub enum SenderError {
     Client(#[from] HttpClientError),
     /// The `azuread` credentials cannot be used.
     #[error(transparent)]
-    AzureAd(#[from] crate::discovery::azure::AzureError),
+    AzureAd(#[from] discovery::azure::AzureError),
     /// The `google_iam` credentials file cannot be read.
     #[error("error reading Google credentials file: {0}")]
     GoogleFileRead(CredentialsError),
@@ -48,10 +48,10 @@ pub enum SenderError {
 pub(crate) enum SigningError {
     /// The region or credential source could not be settled.
     #[error(transparent)]
-    Aws(#[from] crate::discovery::ec2::AwsError),
+    Aws(#[from] discovery::ec2::AwsError),
     /// No credentials could be had.
     #[error(transparent)]
-    Credentials(#[from] crate::discovery::refresh::SdError),
+    Credentials(#[from] discovery::refresh::SdError),
     /// The endpoint's URL does not parse.
     #[error("{0}")]
     Url(#[from] url::ParseError),

@@ -19,11 +19,11 @@ use std::time::Duration;
 
 use super::error::{SenderError, SigningError};
 use crate::config::remote::{AzureAdConfig, AzureCertificate, GoogleIamConfig, RemoteWriteConfig};
-use crate::discovery::azure::credentials::TokenSource;
-use crate::discovery::azure::AzureError;
-use crate::discovery::ec2::credentials;
-use crate::discovery::gce::credentials as google;
 use common::httpclient::{sigv4, HttpClient};
+use discovery::azure::credentials::TokenSource;
+use discovery::azure::AzureError;
+use discovery::ec2::credentials;
+use discovery::gce::credentials as google;
 
 /// How one attempt ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -144,7 +144,7 @@ fn azuread_tokens(
     client: &reqwest::Client,
     base_dir: &std::path::Path,
 ) -> Result<TokenSource, AzureError> {
-    use crate::discovery::azure::credentials::{
+    use discovery::azure::credentials::{
         process_env, Credential, ManagedIdentityEndpoint, AZURE_CHINA, AZURE_GOVERNMENT,
         AZURE_PUBLIC,
     };
@@ -202,7 +202,7 @@ fn azuread_tokens(
 fn client_certificate(
     c: &AzureCertificate,
     base_dir: &std::path::Path,
-) -> Result<crate::discovery::azure::certificate::ClientCertificate, AzureError> {
+) -> Result<discovery::azure::certificate::ClientCertificate, AzureError> {
     let read = |what, file: &str| {
         let path = base_dir.join(file);
         std::fs::read(&path).map_err(|err| AzureError::ReadCertificate {
@@ -224,11 +224,8 @@ fn client_certificate(
             "certificate_password is for PKCS #12 (PFX) files, which flint does not read: give the certificate and its key as PEM, without a password".into(),
         ))));
     }
-    crate::discovery::azure::certificate::ClientCertificate::from_pem(
-        &data,
-        c.send_certificate_chain,
-    )
-    .map_err(|e| AzureError::CertificateData(Box::new(e)))
+    discovery::azure::certificate::ClientCertificate::from_pem(&data, c.send_certificate_chain)
+        .map_err(|e| AzureError::CertificateData(Box::new(e)))
 }
 
 /// Signing requests with AWS Signature Version 4.

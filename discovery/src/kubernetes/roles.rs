@@ -11,13 +11,13 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::config::AttachMetadata;
-use crate::discovery::TargetGroup;
+use crate::TargetGroup;
 
 type Labels = BTreeMap<String, String>;
 
 const P: &str = "__meta_kubernetes_";
 
-pub use crate::discovery::sanitize;
+pub use crate::sanitize;
 
 fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
     let mut cur = v;

@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{HttpSdError, TargetGroup};
-use crate::config::{CheckError, PromDuration};
 use common::config::http::HttpClientConfig;
+use common::config::{CheckError, PromDuration};
 
 /// One `http_sd_configs` entry.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]

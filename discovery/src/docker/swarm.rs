@@ -10,11 +10,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{check_host, cidr_ip, Engine, Filter};
-use crate::config::{CheckError, PromDuration};
-use crate::discovery::refresh::{self, join_host_port, SdError};
-use crate::discovery::{sanitize, DockerError, Sink, TargetGroup};
+use crate::refresh::{self, join_host_port, SdError};
+use crate::{sanitize, DockerError, Sink, TargetGroup};
 use common::config::http::HttpClientConfig;
 use common::config::DockerConfigError;
+use common::config::{CheckError, PromDuration};
 
 const P: &str = "__meta_dockerswarm_";
 

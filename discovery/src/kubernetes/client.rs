@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::config::KubernetesSdConfig;
-use crate::discovery::KubeClientError;
+use crate::KubeClientError;
 use common::config::http::{Authorization, BasicAuth, HttpClientConfig, Secret, TlsConfig};
 use common::httpclient::HttpClient;
 

@@ -26,8 +26,8 @@ use tokio::sync::mpsc;
 
 use super::refresh::{self, AbortOnDrop, ErrorLog, SdError};
 use super::{sanitize, SdClientError, Sink, TargetGroup};
-use crate::config::{CheckError, PromDuration};
 use common::config::http::{BasicAuth, HttpClientConfig, Secret};
+use common::config::{CheckError, PromDuration};
 use common::httpclient::HttpClient;
 
 /// How long a blocking query may wait for a change.

@@ -1,7 +1,7 @@
 //! Why an AWS entry's region or credential source could not be settled,
 //! in the words of AWS's SDK for Go (and flint's own where it reads less).
 
-use crate::discovery::refresh::SdError;
+use crate::refresh::SdError;
 
 /// A region or credential source that could not be settled.
 #[derive(Debug, thiserror::Error)]

@@ -20,8 +20,8 @@ use serde_json::{json, Value};
 
 use super::refresh::{self, join_host_port, SdError};
 use super::{sanitize, OpenStackAuthError, SdClientError, Sink, TargetGroup};
-use crate::config::{CheckError, PromDuration};
 use common::config::http::{HttpClientConfig, Secret, TlsConfig};
+use common::config::{CheckError, PromDuration};
 use common::httpclient::HttpClient;
 
 const P: &str = "__meta_openstack_";

@@ -31,8 +31,8 @@ use serde_json::Value;
 
 use super::refresh::{self, join_host_port, SdError};
 use super::{sanitize, Sink, TargetGroup};
-use crate::config::{CheckError, PromDuration};
 use common::config::http::{HttpClientConfig, Secret};
+use common::config::{CheckError, PromDuration};
 use common::httpclient::HttpClient;
 use credentials::{Cloud, Credential, Env, TokenSource};
 

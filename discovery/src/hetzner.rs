@@ -15,8 +15,8 @@ use serde_json::Value;
 
 use super::refresh::{self, join_host_port, SdError};
 use super::{sanitize, Sink, TargetGroup};
-use crate::config::{CheckError, PromDuration};
 use common::config::http::HttpClientConfig;
+use common::config::{CheckError, PromDuration};
 use common::httpclient::HttpClient;
 
 /// The Hetzner Cloud API.

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::refresh::{self, join_host_port, SdError};
 use super::{sanitize, Sink, TargetGroup};
-use crate::config::{CheckError, PromDuration};
 use common::config::http::HttpClientConfig;
+use common::config::{CheckError, PromDuration};
 use common::httpclient::HttpClient;
 
 const P: &str = "__meta_eureka_app_instance_";

@@ -60,10 +60,7 @@ pub enum AzureError {
         err: std::io::Error,
     },
     /// A client certificate or key file that cannot be read.
-    #[error(
-        "failed to read {what} file {file}: {}",
-        crate::discovery::gce::go_io(err)
-    )]
+    #[error("failed to read {what} file {file}: {}", crate::gce::go_io(err))]
     ReadCertificate {
         /// `certificate` or `private key`.
         what: &'static str,

@@ -127,7 +127,7 @@ pub fn shared(client: &Arc<ApiClient>, w: Watched) -> Arc<Informer> {
 /// How long a watch asks the server to keep streaming.
 fn watch_timeout() -> Duration {
     // 5 to 10 minutes, spread so that watches do not end together
-    let jitter = (crate::app::now_ms() as u64 % 300) + 300;
+    let jitter = (tsdb::time::now_ms() as u64 % 300) + 300;
     Duration::from_secs(jitter)
 }
 

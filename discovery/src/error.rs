@@ -9,7 +9,7 @@ use common::config::DockerConfigError;
 
 use std::path::PathBuf;
 
-use crate::config::CheckError;
+use common::config::CheckError;
 use common::httpclient::HttpClientError;
 
 /// A file of `file_sd_configs` that could not be read.

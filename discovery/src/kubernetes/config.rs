@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::CheckError;
 use common::config::http::HttpClientConfig;
+use common::config::CheckError;
 
 /// The kinds of object a discovery turns into targets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use super::xml_text;
 use super::AwsError;
-use crate::discovery::refresh::{self, SdError};
+use crate::refresh::{self, SdError};
 use common::httpclient::sigv4::Credentials;
 use common::httpclient::HttpClient;
 
@@ -345,7 +345,7 @@ impl Provider {
             ("RoleArn".to_string(), self.role_arn.clone()),
             (
                 "RoleSessionName".to_string(),
-                format!("flint-{}", crate::app::now_ms()),
+                format!("flint-{}", tsdb::time::now_ms()),
             ),
         ];
         if !self.external_id.is_empty() {
@@ -379,7 +379,7 @@ impl Provider {
     pub async fn get(&self, http: &HttpClient) -> Result<Credentials, SdError> {
         let mut cached = self.cached.lock().await;
         if let Some((c, exp)) = &*cached {
-            if crate::app::now_ms() < exp.saturating_sub(EXPIRY_WINDOW_MS) {
+            if tsdb::time::now_ms() < exp.saturating_sub(EXPIRY_WINDOW_MS) {
                 return Ok(c.clone());
             }
         }

@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use super::refresh::{self, join_host_port, SdError};
 use super::{sanitize, Sink, TargetGroup};
-use crate::config::{CheckError, PromDuration};
 use common::config::http::{HttpClientConfig, Secret};
+use common::config::{CheckError, PromDuration};
 use common::httpclient::sigv4::{self, Credentials};
 use common::httpclient::HttpClient;
 
@@ -193,7 +193,7 @@ pub async fn signed_post(
         creds,
         region,
         service,
-        &sigv4::amz_date(crate::app::now_ms()),
+        &sigv4::amz_date(tsdb::time::now_ms()),
     );
     let mut req = http
         .client()

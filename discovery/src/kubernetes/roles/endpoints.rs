@@ -12,8 +12,8 @@ use serde_json::Value;
 use super::{
     containers, group, join_host_port, object_meta, s, sanitize, set, Kind, Labels, Objects, P,
 };
-use crate::discovery::kubernetes::config::AttachMetadata;
-use crate::discovery::TargetGroup;
+use crate::kubernetes::config::AttachMetadata;
+use crate::TargetGroup;
 
 impl Objects {
     /// The service labels endpoints and endpointslices carry.

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use super::{FileSdError, TargetGroup};
-use crate::config::{CheckError, PromDuration};
+use common::config::{CheckError, PromDuration};
 
 /// One `file_sd_configs` entry.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]

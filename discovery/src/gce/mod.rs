@@ -25,7 +25,7 @@ use serde_json::Value;
 
 use super::refresh::{self, SdError};
 use super::{sanitize, Sink, TargetGroup};
-use crate::config::{CheckError, PromDuration};
+use common::config::{CheckError, PromDuration};
 use credentials::Credentials;
 
 const P: &str = "__meta_gce_";

@@ -1,6 +1,13 @@
 //! Service discovery: sources of target groups. A group is a list of
-//! addresses with common labels; the scrape manager turns groups into
-//! targets through the job's relabeling.
+//! addresses with common labels; the server's scrape manager and
+//! notifier turn groups into targets through their jobs' relabeling.
+//!
+//! Each discovery's configuration (the `*_sd_configs` entries of
+//! `prometheus.yml`, with Prometheus's checks and messages) lives beside
+//! it; what they share with the rest of the server (the HTTP client and
+//! its settings, durations, the configuration's errors) comes from the
+//! `common` crate.
+#![deny(missing_docs)]
 
 pub mod azure;
 pub mod consul;

@@ -9,7 +9,7 @@ use hickory_resolver::TokioAsyncResolver;
 use serde::{Deserialize, Serialize};
 
 use super::{DnsSdError, TargetGroup};
-use crate::config::{CheckError, PromDuration};
+use common::config::{CheckError, PromDuration};
 
 /// One `dns_sd_configs` entry.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]

@@ -11,10 +11,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{check_host, Engine, Filter};
-use crate::config::{CheckError, PromDuration};
-use crate::discovery::refresh::{self, join_host_port, SdError};
-use crate::discovery::{sanitize, Sink, TargetGroup};
+use crate::refresh::{self, join_host_port, SdError};
+use crate::{sanitize, Sink, TargetGroup};
 use common::config::http::HttpClientConfig;
+use common::config::{CheckError, PromDuration};
 
 const P: &str = "__meta_docker_";
 
