@@ -68,6 +68,8 @@ pub struct App {
     pub scrape: Arc<ScrapeManager>,
     /// Recording and alerting rules.
     pub rules: crate::rules::Manager,
+    /// The column buffers every query engine writes into, the rules' too.
+    pub query_buffers: Arc<promql::ColumnBuffers>,
     /// Remote write queues.
     pub remote_write: crate::remote::write::RemoteWrite,
     /// The database with the `remote_read` endpoints, when there are any.

@@ -245,6 +245,9 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
     }
 
     let (shutdown_tx, mut shutdown_rx) = tokio::sync::watch::channel(false);
+    // one set of column buffers for every query engine: the API's, made
+    // a request, and the rules'
+    let query_buffers = Arc::new(promql::ColumnBuffers::default());
     let app = Arc::new(App {
         flags: flags.run_flags(),
         agent: flags.agent,
@@ -270,8 +273,10 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
                 outage_tolerance: flags.for_outage_tolerance.0,
                 for_grace_period: flags.for_grace_period.0,
                 queue_capacity: flags.notification_queue_capacity,
+                query_buffers: Arc::clone(&query_buffers),
             },
         ),
+        query_buffers,
         remote_write: crate::remote::write::RemoteWrite::new(
             Arc::clone(&db),
             flags.remote_flush_deadline,

@@ -38,7 +38,7 @@ pub mod gofmt;
 pub mod parser;
 mod value;
 
-pub use engine::{Engine, EngineOptions};
+pub use engine::{ColumnBuffers, Engine, EngineOptions};
 pub use error::{Error, ErrorKind};
 pub use parser::parse;
 pub use value::{

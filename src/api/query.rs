@@ -29,7 +29,9 @@ fn engine(app: &App, p: &Params) -> Result<Engine, ApiError> {
     // a subquery without a step (`x[5m:]`) steps by the global
     // evaluation interval, as in Prometheus
     let step = app.config.read().global.evaluation_interval.as_millis();
-    Ok(Engine::new(opts).with_subquery_step(step))
+    Ok(Engine::new(opts)
+        .with_subquery_step(step)
+        .with_buffers(std::sync::Arc::clone(&app.query_buffers)))
 }
 
 fn query_error(e: promql::Error) -> ApiError {

@@ -38,6 +38,8 @@ pub struct ManagerOptions {
     pub for_grace_period: Duration,
     /// `--alertmanager.notification-queue-capacity` (default 10000).
     pub queue_capacity: usize,
+    /// The query engines' column buffers, shared with the API's.
+    pub query_buffers: Arc<promql::ColumnBuffers>,
 }
 
 impl Default for ManagerOptions {
@@ -52,6 +54,7 @@ impl Default for ManagerOptions {
             outage_tolerance: Duration::from_secs(3600),
             for_grace_period: Duration::from_secs(600),
             queue_capacity: 10_000,
+            query_buffers: Arc::default(),
         }
     }
 }
@@ -152,7 +155,8 @@ impl Manager {
             lookback_delta_ms: opts.lookback_delta_ms,
             max_samples: opts.max_samples,
             timeout: opts.query_timeout,
-        });
+        })
+        .with_buffers(Arc::clone(&opts.query_buffers));
         let notifier = Notifier::new(opts.queue_capacity, opts.external_labels.clone());
         Manager {
             ctx: Arc::new(EvalCtx {

@@ -27,6 +27,7 @@ use crate::parser::{self, Expr, ValueType};
 use crate::value::{
     MatrixSeries, QueryResult, QueryStats, Sample, Series, StepValue, Value, VectorSample,
 };
+pub use range::ColumnBuffers;
 use selector::LoadedSeries;
 
 /// Default step of subqueries written without one (`[5m:]`), in
@@ -63,6 +64,8 @@ pub struct Engine {
     /// Whether subtrees are computed over the whole range at once (see
     /// [`range`]); off, every node is evaluated step by step.
     whole_range: bool,
+    /// The column buffers its queries write into and leave behind.
+    buffers: Arc<ColumnBuffers>,
 }
 
 impl Default for Engine {
@@ -106,6 +109,8 @@ pub(crate) struct Evaluator<'o> {
     pub has_histograms: bool,
     /// Whether the whole-range evaluation is used.
     whole_range: bool,
+    /// The engine's column buffers.
+    buffers: Arc<ColumnBuffers>,
 }
 
 impl<'o> Evaluator<'o> {
@@ -123,6 +128,7 @@ impl<'o> Evaluator<'o> {
             data: HashMap::new(),
             pre: HashMap::new(),
             whole_range: true,
+            buffers: Arc::default(),
             consumed: Default::default(),
             samples: 0,
             notes: Annotations::default(),
@@ -252,7 +258,16 @@ impl Engine {
             opts,
             subquery_step_ms: DEFAULT_SUBQUERY_STEP_MS,
             whole_range: true,
+            buffers: Arc::default(),
         }
+    }
+
+    /// The engine writing its queries' columns into `buffers`, shared with
+    /// the other engines given them, so that a query reuses the memory an
+    /// earlier one left.
+    pub fn with_buffers(mut self, buffers: Arc<ColumnBuffers>) -> Engine {
+        self.buffers = buffers;
+        self
     }
 
     /// The engine evaluating every node step by step, without computing
@@ -311,6 +326,7 @@ impl Engine {
         let mut ev = Evaluator::new(&self.opts, t_ms, t_ms, 0);
         ev.subquery_step_ms = self.subquery_step_ms;
         ev.whole_range = self.whole_range;
+        ev.buffers = Arc::clone(&self.buffers);
         if let Some((mint, maxt)) = ev.load_range(&expr) {
             querier = store.querier(mint, maxt)?;
             ev.load(&*querier, &expr)?;
@@ -384,6 +400,7 @@ impl Engine {
         let mut ev = Evaluator::new(&self.opts, start_ms, end_ms, step_ms);
         ev.subquery_step_ms = self.subquery_step_ms;
         ev.whole_range = self.whole_range;
+        ev.buffers = Arc::clone(&self.buffers);
         if contains_sort(&expr) {
             ev.warn("PromQL warning: sort is ineffective for range queries since results are always ordered by labels".into());
         }

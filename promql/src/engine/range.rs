@@ -20,6 +20,7 @@ mod columns;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use tsdb::labels::{Labels, METRIC_NAME};
@@ -34,6 +35,7 @@ use crate::functions::rate::counter_extrapolated;
 use crate::functions::{Impl, Window, IMPLS};
 use crate::parser::{AggregateOp, Expr, ValueType, VectorSelector};
 use crate::value::{is_stale, MatrixSeries, Sample, StepValue};
+pub use columns::ColumnBuffers;
 use columns::{in_parallel, Part};
 
 /// An instant vector at every step of the query, column by column.
@@ -57,11 +59,13 @@ pub(crate) struct RangeVec {
     /// Samples decoded from storage to compute it, to be counted against
     /// the query's limit.
     decoded: usize,
+    /// Where its columns go when it is dropped.
+    buffers: Arc<ColumnBuffers>,
 }
 
 impl Drop for RangeVec {
     fn drop(&mut self) {
-        columns::give_spare(
+        self.buffers.give(
             std::mem::take(&mut self.vals),
             std::mem::take(&mut self.present),
         );
@@ -69,7 +73,7 @@ impl Drop for RangeVec {
 }
 
 impl RangeVec {
-    fn empty(steps: usize) -> RangeVec {
+    fn empty(steps: usize, buffers: &Arc<ColumnBuffers>) -> RangeVec {
         RangeVec {
             labels: Vec::new(),
             vals: Vec::new(),
@@ -79,6 +83,7 @@ impl RangeVec {
             queried: vec![0; steps],
             held: vec![0; steps],
             decoded: 0,
+            buffers: Arc::clone(buffers),
         }
     }
 
@@ -516,11 +521,11 @@ impl Evaluator<'_> {
         used: Use,
     ) -> Result<RangeVec, Error> {
         let Some(series) = self.data.get_mut(&key(vs)) else {
-            return Ok(RangeVec::empty(times.len()));
+            return Ok(RangeVec::empty(times.len(), &self.buffers));
         };
         let (lookback, offset_ms, deadline) =
             (self.opts.lookback_delta_ms, vs.offset_ms, self.deadline);
-        let rv = in_parallel(series, times.len(), |part, out| {
+        let rv = in_parallel(&self.buffers, series, times.len(), |part, out| {
             instant_part(part, out, times, offset_ms, lookback, deadline, used)
         })?;
         if used == Use::Result {
@@ -541,12 +546,12 @@ impl Evaluator<'_> {
         used: Use,
     ) -> Result<RangeVec, Error> {
         let Some(series) = self.data.get_mut(&key(vs)) else {
-            let mut rv = RangeVec::empty(times.len());
+            let mut rv = RangeVec::empty(times.len(), &self.buffers);
             rv.drop_name = !how.keep_name;
             return Ok(rv);
         };
         let (offset_ms, deadline) = (vs.offset_ms, self.deadline);
-        let mut rv = in_parallel(series, times.len(), |part, out| {
+        let mut rv = in_parallel(&self.buffers, series, times.len(), |part, out| {
             range_fn_part(
                 part,
                 out,
@@ -938,6 +943,7 @@ fn aggregate<A: Acc>((input, grouping, without): (&RangeVec, &[String], bool)) -
         queried: input.queried.clone(),
         held: input.held.clone(),
         decoded: 0,
+        buffers: Arc::clone(&input.buffers),
     }
 }
 

@@ -202,3 +202,36 @@ fn parts_on_threads_equal_the_instant_queries() {
         );
     }
 }
+
+/// A query leaves its columns in the buffers its engine was given, for the
+/// next query of any engine given the same; an engine made alone keeps its
+/// own.
+#[test]
+fn a_query_leaves_its_columns_to_the_shared_buffers() {
+    let mut store = MemQueryable::new();
+    for s in 0..50 {
+        let labels = Labels::from_pairs(&[("__name__", "g"), ("s", &s.to_string())]);
+        for i in 0..100i64 {
+            store.add(&labels, i * 15_000, (s * i) as f64);
+        }
+    }
+    let shared = std::sync::Arc::new(ColumnBuffers::default());
+    let a = Engine::default().with_buffers(std::sync::Arc::clone(&shared));
+    let b = Engine::default().with_buffers(std::sync::Arc::clone(&shared));
+    let alone = Engine::default();
+    let range = |e: &Engine, q: &str| e.range_query(&store, q, 0, 1_485_000, 15_000).unwrap();
+
+    let r = range(&alone, "g");
+    assert_eq!(shared.kept(), 0, "an engine made alone keeps its own");
+    let kept = {
+        let r2 = range(&a, "g");
+        assert_eq!(r.value, r2.value);
+        shared.kept()
+    };
+    // 50 series over 100 steps
+    assert!(kept >= 50 * 100, "kept room for {kept} values");
+    // the other engine's query writes into them and leaves them again
+    assert_eq!(range(&b, "g").value, r.value);
+    assert!(shared.kept() >= kept);
+    assert_eq!(range(&b, "sum(g)").value, range(&alone, "sum(g)").value);
+}

@@ -2,7 +2,7 @@
 //! each part fills its own stretch of the whole's buffers, so the parts'
 //! columns need no copying once done (unless a part left some out).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tsdb::labels::Labels;
 use tsdb::parallel::on_threads;
@@ -91,6 +91,7 @@ impl<'a> Part<'a> {
 /// are many samples), each writing a column per series it keeps, joined
 /// in order into one [`RangeVec`] of `steps` steps.
 pub(super) fn in_parallel<F>(
+    buffers: &Arc<ColumnBuffers>,
     series: &mut [LoadedSeries],
     steps: usize,
     f: F,
@@ -100,7 +101,7 @@ where
 {
     let per = part_len(series);
     let room = series.len() * steps;
-    let (mut vals, mut present) = take_spare();
+    let (mut vals, mut present) = buffers.take();
     // what is there from an earlier query is written over before it is
     // read: every value up to a part's length is pushed, the rest cut off
     vals.truncate(room);
@@ -117,7 +118,7 @@ where
         f(s, &mut part)?;
         Ok(part.done())
     });
-    let mut rv = RangeVec::empty(steps);
+    let mut rv = RangeVec::empty(steps, buffers);
     let mut at = 0;
     for (k, part) in parts.into_iter().enumerate() {
         let part = part?;
@@ -143,38 +144,69 @@ where
     Ok(rv)
 }
 
-/// The largest column buffers of a [`RangeVec`] dropped so far, for the
-/// next query to write into: memory the system gave once stays with the
-/// engine, rather than being handed back by the allocator at the query's
-/// end and faulted in again, page by page, by the next.
-static SPARE: Mutex<Option<(Vec<f64>, Vec<bool>)>> = Mutex::new(None);
+/// Column buffers of finished queries, kept for the next query to write
+/// into: memory the system gave once stays with the engines sharing them,
+/// rather than being handed back by the allocator at a query's end and
+/// faulted in again, page by page, by the next. The server makes one for
+/// all its engines (a query's own and the rules'); an [`Engine`] made
+/// alone has its own.
+///
+/// [`Engine`]: crate::Engine
+#[derive(Default)]
+pub struct ColumnBuffers(Mutex<Option<(Vec<f64>, Vec<bool>)>>);
+
+impl std::fmt::Debug for ColumnBuffers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kept = self
+            .0
+            .lock()
+            .ok()
+            .and_then(|s| s.as_ref().map(|(v, _)| v.capacity()))
+            .unwrap_or(0);
+        f.debug_struct("ColumnBuffers")
+            .field("kept", &kept)
+            .finish()
+    }
+}
 
 /// Most values a kept buffer holds (36 MiB of values and flags): a range
 /// query over 10,000 series and 400 steps, or an instant one over four
 /// million series.
-const SPARE_MAX: usize = 4 << 20;
+const KEPT_MAX: usize = 4 << 20;
 
-fn take_spare() -> (Vec<f64>, Vec<bool>) {
-    SPARE
-        .lock()
-        .ok()
-        .and_then(|mut s| s.take())
-        .unwrap_or_default()
-}
-
-/// Keeps `vals` and `present` for the next query when they are larger
-/// than what is kept already, and not too large.
-pub(super) fn give_spare(vals: Vec<f64>, present: Vec<bool>) {
-    let room = vals.capacity().min(present.capacity());
-    if room == 0 || room > SPARE_MAX {
-        return;
+impl ColumnBuffers {
+    /// How many values the kept buffers have room for (0: none kept).
+    #[cfg(test)]
+    pub(crate) fn kept(&self) -> usize {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|s| s.as_ref().map(|(v, p)| v.capacity().min(p.capacity())))
+            .unwrap_or(0)
     }
-    if let Ok(mut spare) = SPARE.lock() {
-        if spare
-            .as_ref()
-            .is_none_or(|(v, p)| v.capacity().min(p.capacity()) < room)
-        {
-            *spare = Some((vals, present));
+
+    fn take(&self) -> (Vec<f64>, Vec<bool>) {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|mut s| s.take())
+            .unwrap_or_default()
+    }
+
+    /// Keeps `vals` and `present` for the next query when they are larger
+    /// than what is kept already, and not too large.
+    pub(super) fn give(&self, vals: Vec<f64>, present: Vec<bool>) {
+        let room = vals.capacity().min(present.capacity());
+        if room == 0 || room > KEPT_MAX {
+            return;
+        }
+        if let Ok(mut kept) = self.0.lock() {
+            if kept
+                .as_ref()
+                .is_none_or(|(v, p)| v.capacity().min(p.capacity()) < room)
+            {
+                *kept = Some((vals, present));
+            }
         }
     }
 }
