@@ -315,6 +315,16 @@ impl Engine {
         with_big_stack(|| self.range(store, query, start_ms, end_ms, step_ms))
     }
 
+    /// The state of one query from `start` to `end` by `step` (0 for an
+    /// instant query), with the engine's settings.
+    fn evaluator(&self, start: i64, end: i64, step: i64) -> Evaluator<'_> {
+        let mut ev = Evaluator::new(&self.opts, start, end, step);
+        ev.subquery_step_ms = self.subquery_step_ms;
+        ev.whole_range = self.whole_range;
+        ev.buffers = Arc::clone(&self.buffers);
+        ev
+    }
+
     fn instant(&self, store: &dyn Queryable, query: &str, t_ms: i64) -> Result<QueryResult, Error> {
         let t0 = Instant::now();
         let mut expr = parser::parse(query)?;
@@ -323,10 +333,7 @@ impl Engine {
         // the series the evaluator loads borrow the querier: it outlives
         // the evaluator
         let querier;
-        let mut ev = Evaluator::new(&self.opts, t_ms, t_ms, 0);
-        ev.subquery_step_ms = self.subquery_step_ms;
-        ev.whole_range = self.whole_range;
-        ev.buffers = Arc::clone(&self.buffers);
+        let mut ev = self.evaluator(t_ms, t_ms, 0);
         if let Some((mint, maxt)) = ev.load_range(&expr) {
             querier = store.querier(mint, maxt)?;
             ev.load(&*querier, &expr)?;
@@ -397,10 +404,7 @@ impl Engine {
             });
         }
         let querier;
-        let mut ev = Evaluator::new(&self.opts, start_ms, end_ms, step_ms);
-        ev.subquery_step_ms = self.subquery_step_ms;
-        ev.whole_range = self.whole_range;
-        ev.buffers = Arc::clone(&self.buffers);
+        let mut ev = self.evaluator(start_ms, end_ms, step_ms);
         if contains_sort(&expr) {
             ev.warn("PromQL warning: sort is ineffective for range queries since results are always ordered by labels".into());
         }
