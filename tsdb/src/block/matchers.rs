@@ -195,8 +195,13 @@ pub(crate) fn literal_prefix(re: &str) -> String {
         return String::new();
     }
     let (mut lit, rest) = literal_run(re);
-    // `ab?`, `ab*`, `ab{0,2}`: the last literal character is optional
-    if rest.starts_with(['?', '*', '{']) {
+    // `ab?`, `ab*`, `ab{0,2}`: the last literal character is optional; so
+    // it is in `ab+*` and `ab+{0,1}` (a repetition of the repetition),
+    // and `ab+?` (lazy) is taken the same way, to be safe
+    let repeated = rest
+        .strip_prefix('+')
+        .is_some_and(|r| r.starts_with(['?', '*', '{', '+']));
+    if rest.starts_with(['?', '*', '{']) || repeated {
         lit.pop();
     }
     lit
@@ -234,6 +239,18 @@ mod tests {
         assert_eq!(literal_prefix(re), "");
         assert_eq!(literal_prefix("a.)?(b"), "");
         assert_eq!(literal_prefix("a(b)c"), "a");
+    }
+
+    #[test]
+    fn no_prefix_when_a_repetition_is_repeated() {
+        // found by fuzzing: `t+*` is `(t+)*`, which matches the empty
+        // string (Go's regexp refuses it; the regex crate takes it)
+        let m = Matcher::new(MatchOp::RegexMatch, "a", "t+*").unwrap();
+        assert!(m.matches(""));
+        assert_eq!(literal_prefix("t+*"), "");
+        assert_eq!(literal_prefix("at+{0,1}"), "a");
+        assert_eq!(literal_prefix("at+?"), "a");
+        assert_eq!(literal_prefix("at+x"), "at");
     }
 
     #[test]
