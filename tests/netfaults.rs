@@ -10,8 +10,9 @@
 //!
 //! They need root, `ip netns` and `nft` (scripts/test.sh installs Debian's
 //! nftables); where the machine does not allow network namespaces they
-//! print why and skip. Delays (`tc netem`) are not tested: this kernel
-//! has no netem queueing discipline.
+//! print why and skip. This kernel has no netem queueing discipline
+//! (`tc netem`), so delays come from a relay in the namespace that holds
+//! every segment on its way in either direction.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -151,6 +152,43 @@ class H(http.server.BaseHTTPRequestHandler):
 s = http.server.ThreadingHTTPServer(("{ip}", {port}), H)
 print("ready", flush=True)
 s.serve_forever()
+"#,
+            ip = self.ip
+        );
+        let c = self.spawn(&["python3", "-c", &script], Stdio::piped());
+        let mut line = String::new();
+        BufReader::new(c.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready");
+    }
+
+    /// A relay in the namespace from `port` to the namespace's
+    /// `to_port`, holding every segment `delay_s` seconds in either
+    /// direction (so a request and its answer take twice that longer).
+    fn relay(&mut self, port: u16, to_port: u16, delay_s: f64) {
+        let script = format!(
+            r#"
+import asyncio
+async def pipe(r, w):
+    try:
+        while True:
+            data = await r.read(65536)
+            if not data:
+                break
+            await asyncio.sleep({delay_s})
+            w.write(data)
+            await w.drain()
+    finally:
+        w.close()
+async def handle(cr, cw):
+    tr, tw = await asyncio.open_connection("{ip}", {to_port})
+    await asyncio.gather(pipe(cr, tw), pipe(tr, cw), return_exceptions=True)
+async def main():
+    s = await asyncio.start_server(handle, "{ip}", {port})
+    print("ready", flush=True)
+    await s.serve_forever()
+asyncio.run(main())
 "#,
             ip = self.ip
         );
@@ -315,6 +353,73 @@ fn scrapes_time_out_and_resume_across_dropped_and_cut_links() {
     s.eventually(15, "every target up again", || {
         s.value("sum(up)") == Some(3.0) && s.value("count(netfault_value)") == Some(2.0)
     });
+}
+
+/// A delayed path: a scrape through it takes the delay and is kept while
+/// within `scrape_timeout`; past it the scrape fails as timed out, only
+/// that target is down and its series go stale, the others keep their
+/// pace.
+#[test]
+fn scrapes_across_delayed_paths_take_the_delay_and_time_out_past_it() {
+    let Some(mut net) = net_or_skip("netfaults::delays") else {
+        return;
+    };
+    let (p1, p2, r1, r2) = (free_port(), free_port(), free_port(), free_port());
+    net.target(p1, "netdelay_value{t=\"slow\"} 1\n");
+    net.target(p2, "netdelay_value{t=\"slower\"} 2\n");
+    // 2 x 100 ms for a request and its answer; 2 x 400 ms
+    net.relay(r1, p1, 0.1);
+    net.relay(r2, p2, 0.4);
+    let (slow, slower) = (format!("{}:{r1}", net.ip), format!("{}:{r2}", net.ip));
+    let local = MockTarget::start("netdelay_local 3\n");
+    let tmp = tempfile::tempdir().unwrap();
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 500ms\nscrape_configs:\n  - job_name: far\n    static_configs:\n      - targets: ['{slow}', '{slower}']\n  - job_name: local\n    static_configs:\n      - targets: ['{}']\n",
+        local.addr
+    );
+    let s = Server::start(tmp.path(), &config, &[]);
+    s.eventually(20, "the slow target up, the slower one down", || {
+        up(&s, &slow) == Some(1.0)
+            && up(&s, &slower) == Some(0.0)
+            && up(&s, &local.addr) == Some(1.0)
+    });
+    std::thread::sleep(Duration::from_secs(4));
+    // the slow target's scrapes took the delay and were kept
+    let took = s
+        .value(&format!(
+            "max_over_time(scrape_duration_seconds{{instance=\"{slow}\"}}[3s])"
+        ))
+        .unwrap();
+    assert!(
+        (0.2..0.5).contains(&took),
+        "a scrape through 200 ms took {took} s"
+    );
+    assert_eq!(s.value(r#"netdelay_value{t="slow"}"#), Some(1.0));
+    // the slower one's timed out at 500 ms, and it holds no sample
+    let took = s
+        .value(&format!("scrape_duration_seconds{{instance=\"{slower}\"}}"))
+        .unwrap();
+    assert!(
+        (0.45..1.2).contains(&took),
+        "a timed-out scrape took {took} s"
+    );
+    assert!(s.query(r#"netdelay_value{t="slower"}"#).is_empty());
+    let (_, targets) = s.api("/api/v1/targets?state=active");
+    let err = targets["data"]["activeTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["labels"]["instance"] == slower.as_str())
+        .map(|t| t["lastError"].as_str().unwrap_or("").to_string())
+        .unwrap();
+    assert!(err.contains("context deadline exceeded"), "{err}");
+    // every target kept its pace, the slow ones too
+    for t in [&slow, &slower, &local.addr] {
+        let n = s
+            .value(&format!("count_over_time(up{{instance=\"{t}\"}}[4s])"))
+            .unwrap();
+        assert!(n >= 3.0, "{t}: {n} scrapes in 4 s");
+    }
 }
 
 #[test]
