@@ -134,6 +134,17 @@ impl Net {
         self.children.last_mut().unwrap()
     }
 
+    /// Runs a Python `script` in the namespace and waits for the line
+    /// `ready` it prints once it listens.
+    fn python_ready(&mut self, script: &str) {
+        let c = self.spawn(&["python3", "-c", script], Stdio::piped());
+        let mut line = String::new();
+        BufReader::new(c.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready");
+    }
+
     /// A scrape target in the namespace serving `body` on `port`.
     fn target(&mut self, port: u16, body: &str) {
         let script = format!(
@@ -155,12 +166,7 @@ s.serve_forever()
 "#,
             ip = self.ip
         );
-        let c = self.spawn(&["python3", "-c", &script], Stdio::piped());
-        let mut line = String::new();
-        BufReader::new(c.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready");
+        self.python_ready(&script);
     }
 
     /// A relay in the namespace from `port` to the namespace's
@@ -192,12 +198,7 @@ asyncio.run(main())
 "#,
             ip = self.ip
         );
-        let c = self.spawn(&["python3", "-c", &script], Stdio::piped());
-        let mut line = String::new();
-        BufReader::new(c.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready");
+        self.python_ready(&script);
     }
 
     /// Drops what comes in to `port` (every port: `None`).
