@@ -114,11 +114,13 @@ pub(crate) struct Evaluator<'o> {
 }
 
 impl<'o> Evaluator<'o> {
-    fn new(opts: &'o EngineOptions, start: i64, end: i64, step: i64) -> Self {
-        let now = Instant::now();
+    /// The state of one query of `engine` from `start` to `end` by `step`
+    /// (0 for an instant query), with the engine's settings.
+    fn new(engine: &'o Engine, start: i64, end: i64, step: i64) -> Self {
+        let (opts, now) = (&engine.opts, Instant::now());
         Evaluator {
             opts,
-            subquery_step_ms: DEFAULT_SUBQUERY_STEP_MS,
+            subquery_step_ms: engine.subquery_step_ms,
             start,
             end,
             step,
@@ -127,8 +129,8 @@ impl<'o> Evaluator<'o> {
                 .unwrap_or(now + Duration::from_secs(86_400 * 365)),
             data: HashMap::new(),
             pre: HashMap::new(),
-            whole_range: true,
-            buffers: Arc::default(),
+            whole_range: engine.whole_range,
+            buffers: Arc::clone(&engine.buffers),
             consumed: Default::default(),
             samples: 0,
             notes: Annotations::default(),
@@ -315,16 +317,6 @@ impl Engine {
         with_big_stack(|| self.range(store, query, start_ms, end_ms, step_ms))
     }
 
-    /// The state of one query from `start` to `end` by `step` (0 for an
-    /// instant query), with the engine's settings.
-    fn evaluator(&self, start: i64, end: i64, step: i64) -> Evaluator<'_> {
-        let mut ev = Evaluator::new(&self.opts, start, end, step);
-        ev.subquery_step_ms = self.subquery_step_ms;
-        ev.whole_range = self.whole_range;
-        ev.buffers = Arc::clone(&self.buffers);
-        ev
-    }
-
     fn instant(&self, store: &dyn Queryable, query: &str, t_ms: i64) -> Result<QueryResult, Error> {
         let t0 = Instant::now();
         let mut expr = parser::parse(query)?;
@@ -333,7 +325,7 @@ impl Engine {
         // the series the evaluator loads borrow the querier: it outlives
         // the evaluator
         let querier;
-        let mut ev = self.evaluator(t_ms, t_ms, 0);
+        let mut ev = Evaluator::new(self, t_ms, t_ms, 0);
         if let Some((mint, maxt)) = ev.load_range(&expr) {
             querier = store.querier(mint, maxt)?;
             ev.load(&*querier, &expr)?;
@@ -404,7 +396,7 @@ impl Engine {
             });
         }
         let querier;
-        let mut ev = self.evaluator(start_ms, end_ms, step_ms);
+        let mut ev = Evaluator::new(self, start_ms, end_ms, step_ms);
         if contains_sort(&expr) {
             ev.warn("PromQL warning: sort is ineffective for range queries since results are always ordered by labels".into());
         }
