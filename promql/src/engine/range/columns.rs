@@ -157,14 +157,8 @@ pub struct ColumnBuffers(Mutex<Option<(Vec<f64>, Vec<bool>)>>);
 
 impl std::fmt::Debug for ColumnBuffers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kept = self
-            .0
-            .lock()
-            .ok()
-            .and_then(|s| s.as_ref().map(|(v, _)| v.capacity()))
-            .unwrap_or(0);
         f.debug_struct("ColumnBuffers")
-            .field("kept", &kept)
+            .field("kept", &self.kept())
             .finish()
     }
 }
@@ -176,7 +170,6 @@ const KEPT_MAX: usize = 4 << 20;
 
 impl ColumnBuffers {
     /// How many values the kept buffers have room for (0: none kept).
-    #[cfg(test)]
     pub(crate) fn kept(&self) -> usize {
         self.0
             .lock()
