@@ -457,6 +457,29 @@ impl<'a> DbQuerier<'a> {
             .collect())
     }
 
+    /// The samples of each series' parts, left to decode when first read.
+    fn lazy_samples<'b>(
+        &'b self,
+        items: impl IntoIterator<Item = (Labels, Parts<'b>)>,
+    ) -> impl Iterator<Item = (Labels, Samples<'b>)> {
+        let (mint, maxt, merged) = (self.mint, self.maxt, self.merged());
+        items.into_iter().map(move |(l, parts)| {
+            let samples = match parts {
+                // decoded already, within the range, from the one reader:
+                // no box around them (a million series are a million boxes)
+                Parts::One(Chunks::Decoded(v)) => Samples::decoded(v),
+                parts => Samples::Iter(Box::new(LazySamples {
+                    parts,
+                    mint,
+                    maxt,
+                    merged,
+                    decoded: None,
+                })),
+            };
+            (l, samples)
+        })
+    }
+
     /// The sorted union of what `f` finds in each reader holding data in
     /// range and of what `hist` finds in the histogram series.
     fn union(
@@ -514,24 +537,28 @@ impl Querier for DbQuerier<'_> {
     }
 
     fn select_lazy(&self, matchers: &[Matcher]) -> Result<Vec<Series<'_>>, ReadError> {
-        let items = self.float_parts(matchers)?;
-        let (mint, maxt, merged) = (self.mint, self.maxt, self.merged());
-        let floats = items.into_iter().map(|(l, parts)| {
-            let samples = match parts {
-                // decoded already, within the range, from the one reader:
-                // no box around them (a million series are a million boxes)
-                Parts::One(Chunks::Decoded(v)) => Samples::decoded(v),
-                parts => Samples::Iter(Box::new(LazySamples {
-                    parts,
-                    mint,
-                    maxt,
-                    merged,
-                    decoded: None,
-                })),
-            };
-            (l, samples)
-        });
+        let floats = self.lazy_samples(self.float_parts(matchers)?);
         Ok(with_histograms(floats, self.hist_select(matchers)?))
+    }
+
+    fn select_lazy_unlabelled(&self, matchers: &[Matcher]) -> Result<Vec<Series<'_>>, ReadError> {
+        let hists = self.hist_select(matchers)?;
+        // from several readers the parts of a series are joined by label,
+        // as are its floats and histograms
+        if self.merged() || !hists.is_empty() {
+            let floats = self.lazy_samples(self.float_parts(matchers)?);
+            return Ok(with_histograms(floats, hists));
+        }
+        let chunks = self.head.select_unlabelled(matchers, self.mint, self.maxt);
+        let parts = chunks.into_iter().map(|c| (Labels::empty(), Parts::One(c)));
+        Ok(self
+            .lazy_samples(parts)
+            .map(|(labels, samples)| Series {
+                labels,
+                samples,
+                histograms: Vec::new(),
+            })
+            .collect())
     }
 
     fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, ReadError> {

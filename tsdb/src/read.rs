@@ -182,6 +182,15 @@ pub trait Querier: Send {
         self.select(matchers)
     }
 
+    /// As [`Querier::select_lazy`], for a caller that reads the samples
+    /// only, never the labels (an aggregation of a selector into one
+    /// group): a store may leave a series' labels empty where finding them
+    /// is work. The series, their order and samples are those
+    /// `select_lazy` gives.
+    fn select_lazy_unlabelled(&self, matchers: &[Matcher]) -> Result<Vec<Series<'_>>, ReadError> {
+        self.select_lazy(matchers)
+    }
+
     /// Sorted, unique label names of series that match all `matchers`
     /// (all series when `matchers` is empty).
     fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, ReadError>;

@@ -82,7 +82,95 @@ fn all_samples(db: &Db, matchers: &[Matcher]) -> Vec<(Labels, Vec<(i64, f64)>)> 
         bits(&lazy(&mut |it| it.collect_between(mid, i64::MAX))),
         bits(&later)
     );
+    // a selection for a reader of samples only: the same series in the
+    // same order with the same samples, a label set either as it is or
+    // left empty
+    let unlabelled: Vec<_> = q
+        .select_lazy_unlabelled(matchers)
+        .unwrap()
+        .into_iter()
+        .map(|mut s| (s.labels, s.samples.collect_between(i64::MIN, i64::MAX)))
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+    assert_eq!(unlabelled.len(), got.len());
+    for ((ul, us), (l, s)) in unlabelled.iter().zip(&got) {
+        assert!(ul.is_empty() || ul == l, "{ul} for {l}");
+        assert_eq!(
+            bits(&[(l.clone(), us.clone())]),
+            bits(&[(l.clone(), s.clone())])
+        );
+    }
     got
+}
+
+/// A selection whose labels are not read leaves them out where the head
+/// alone answers, and keeps them where a series' parts are joined by
+/// label: its floats with its histograms, its blocks with the head.
+#[test]
+fn an_unlabelled_selection_leaves_labels_out_where_the_head_alone_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), unlocked()).unwrap();
+    let hour = 3600 * 1000;
+    let start = 1_700_006_400_000i64;
+    let mut app = db.appender();
+    for i in 0..3 {
+        for k in 0..10 {
+            app.append_labels(&ls("a", i), start + k * 60_000, (i as i64 * k) as f64)
+                .unwrap();
+        }
+    }
+    app.commit().unwrap();
+    let m = [Matcher::equal("job", "a")];
+    let read = |q: &dyn crate::read::Querier, unlabelled: bool| {
+        let selected = if unlabelled {
+            q.select_lazy_unlabelled(&m)
+        } else {
+            q.select_lazy(&m)
+        };
+        selected
+            .unwrap()
+            .into_iter()
+            .map(|mut s| {
+                (
+                    s.labels,
+                    s.samples.collect_between(i64::MIN, i64::MAX),
+                    s.histograms.len(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let q = db.querier(start, start + hour).unwrap();
+    let (with, without) = (read(&*q, false), read(&*q, true));
+    assert_eq!(with.len(), 3);
+    assert!(without.iter().all(|s| s.0.is_empty()), "{without:?}");
+    assert_eq!(
+        without.iter().map(|s| &s.1).collect::<Vec<_>>(),
+        with.iter().map(|s| &s.1).collect::<Vec<_>>()
+    );
+    drop(q);
+    // a series with histograms among them: labels kept
+    let mut app = db.appender();
+    app.append_histogram(&ls("a", 1), start + 11 * 60_000, hist_of(1));
+    app.commit().unwrap();
+    let q = db.querier(start, start + hour).unwrap();
+    let (with, without) = (read(&*q, false), read(&*q, true));
+    assert_eq!(with, without);
+    assert_eq!(with.iter().map(|s| s.2).sum::<usize>(), 1);
+    drop(q);
+    // samples far enough on for the first hours to make a block: labels
+    // kept over a range that reads the block and the head
+    let mut app = db.appender();
+    for i in 0..3 {
+        app.append_labels(&ls("a", i), start + 6 * hour, 1.0)
+            .unwrap();
+    }
+    app.commit().unwrap();
+    db.compact().unwrap();
+    assert!(!db.blocks.read().is_empty());
+    let q = db.querier(start, start + 7 * hour).unwrap();
+    let (with, without) = (read(&*q, false), read(&*q, true));
+    assert_eq!(with.len(), 3);
+    assert_eq!(with, without);
 }
 
 #[test]

@@ -135,6 +135,8 @@ struct Need<'e> {
     /// Only the count and sum of histograms are needed (see
     /// [`stats_only`]).
     stats: bool,
+    /// The series' labels are never read (see [`labels_unread`]).
+    unlabelled: bool,
 }
 
 impl<'e> Need<'e> {
@@ -145,6 +147,7 @@ impl<'e> Need<'e> {
             mint,
             maxt,
             stats: false,
+            unlabelled: false,
         }
     }
 }
@@ -222,6 +225,7 @@ impl<'o> Evaluator<'o> {
                     mint: s.saturating_sub(self.opts.lookback_delta_ms) + 1,
                     maxt: e,
                     stats: false,
+                    unlabelled: false,
                 });
             }
             Expr::Call { args, .. } => {
@@ -268,15 +272,24 @@ impl<'o> Evaluator<'o> {
         let (mut needs, _) = self.needs(expr);
         let mut stats = std::collections::HashSet::new();
         stats_only(expr, false, false, &mut stats);
+        let mut unlabelled = std::collections::HashSet::new();
+        labels_unread(expr, &mut unlabelled);
         for n in &mut needs {
             n.stats = stats.contains(&n.key);
+            n.unlabelled = unlabelled.contains(&n.key);
         }
         let mut data: HashMap<usize, Vec<LoadedSeries<'o>>> = HashMap::new();
         for need in needs {
-            let selected = querier.select_lazy(&need.matchers)?;
+            let selected = if need.unlabelled {
+                querier.select_lazy_unlabelled(&need.matchers)?
+            } else {
+                querier.select_lazy(&need.matchers)?
+            };
             let mut out = Vec::with_capacity(selected.len());
-            for s in selected {
-                self.check_deadline()?;
+            for (i, s) in selected.into_iter().enumerate() {
+                if i % 1024 == 1023 {
+                    self.check_deadline()?;
+                }
                 let mut hists: Vec<HistogramSample> = s
                     .histograms
                     .into_iter()
@@ -377,6 +390,54 @@ fn stats_only(e: &Expr, stat: bool, blocked: bool, out: &mut std::collections::H
             let blocked = blocked || op.is_trim();
             stats_only(lhs, stat, blocked, out);
             stats_only(rhs, stat, blocked, out);
+        }
+    }
+}
+
+/// Collects the keys of the selectors whose series' labels are never
+/// read: instant selectors aggregated straight into one group by an
+/// operator that looks at values only (`sum`, `count`, `avg`, `min`,
+/// `max`, `group`, `stddev`, `stdvar` without `by` labels or `without`).
+/// Their series need not be told apart: each is one series already.
+/// Smoothed selectors are left out (their warnings name the metric).
+fn labels_unread(e: &Expr, out: &mut std::collections::HashSet<usize>) {
+    use crate::parser::AggregateOp::*;
+    match e {
+        Expr::Aggregate {
+            op: Sum | Count | Avg | Min | Max | Group | Stddev | Stdvar,
+            expr,
+            grouping,
+            without: false,
+            ..
+        } if grouping.is_empty() => {
+            let mut inner: &Expr = expr;
+            while let Expr::Paren(e) = inner {
+                inner = e;
+            }
+            match inner {
+                Expr::VectorSelector(vs) if !vs.smoothed => {
+                    out.insert(key(vs));
+                }
+                other => labels_unread(other, out),
+            }
+        }
+        Expr::VectorSelector(_)
+        | Expr::MatrixSelector { .. }
+        | Expr::NumberLiteral(_)
+        | Expr::StringLiteral(_) => {}
+        Expr::Subquery { expr, .. } | Expr::Unary { expr, .. } | Expr::Paren(expr) => {
+            labels_unread(expr, out)
+        }
+        Expr::Call { args, .. } => args.iter().for_each(|a| labels_unread(a, out)),
+        Expr::Aggregate { expr, param, .. } => {
+            labels_unread(expr, out);
+            if let Some(p) = param {
+                labels_unread(p, out);
+            }
+        }
+        Expr::Binary { lhs, rhs, .. } => {
+            labels_unread(lhs, out);
+            labels_unread(rhs, out);
         }
     }
 }
@@ -525,3 +586,7 @@ mod tests {
         assert_eq!(window(&s, 40, 50), vec![]);
     }
 }
+
+#[cfg(test)]
+#[path = "unlabelled_tests.rs"]
+mod unlabelled_tests;

@@ -370,6 +370,14 @@ impl Querier for FanoutQuerier<'_> {
         self.merged(matchers, remote)
     }
 
+    fn select_lazy_unlabelled(&self, matchers: &[Matcher]) -> Result<Vec<Series<'_>>, ReadError> {
+        let remote = self.remote(matchers);
+        if remote.is_empty() {
+            return self.local.select_lazy_unlabelled(matchers);
+        }
+        self.merged(matchers, remote)
+    }
+
     fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, ReadError> {
         self.local.label_names(matchers)
     }

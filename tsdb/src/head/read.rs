@@ -111,6 +111,21 @@ impl Head {
         sort_by_packed(series, |s| &s.labels)
     }
 
+    /// The chunks [`Reader::select`] gives, in the same order, without
+    /// the series' labels (unpacking them is most of the work of selecting
+    /// many series whose few samples are all a query reads).
+    pub(crate) fn select_unlabelled(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Vec<Chunks<'_>> {
+        self.matching(matchers)
+            .into_iter()
+            .filter_map(|s| self.chunks_in(&s, mint, maxt))
+            .collect()
+    }
+
     /// Whether any chunk of the series overlaps `[mint, maxt]`.
     fn series_overlaps(s: &MemSeries, mint: i64, maxt: i64) -> bool {
         let st = s.state.lock();
