@@ -8,8 +8,8 @@
 
 pub use gotemplate::gofmt::{format_float, go_time, query_escape, quote_ascii};
 pub use promql::gofmt::{
-    format_e, format_f, format_g, go_float, om_float, quote, quote_bytes_to, quote_with, special,
-    Escape,
+    format_e, format_f, format_g, go_float, om_float, push_plain, quote, quote_bytes_to,
+    quote_with, special, Escape,
 };
 
 /// RFC 3339 with nanoseconds and trailing zeros removed, as Go's

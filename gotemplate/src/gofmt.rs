@@ -38,7 +38,7 @@ fn digits(v: f64, prec: Option<usize>) -> (Vec<u8>, i32) {
         return (Vec::new(), 0);
     }
     let s = match prec {
-        None => format!("{v:e}"),
+        None => promql::gofmt::scientific(v),
         // an f64 has at most 767 significant digits, the rest are zeros
         // (dropped below); Rust formats at most u16::MAX of them
         Some(p) => format!("{:.*e}", p.clamp(1, 800) - 1, v),

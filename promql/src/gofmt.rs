@@ -123,7 +123,15 @@ pub fn quote(s: &str) -> String {
 /// the shortest decimal that reads back as `v`, never in exponent form;
 /// `NaN`, `+Inf`, `-Inf`.
 pub fn format_f(v: f64) -> String {
-    special(v, false).unwrap_or_else(|| format!("{v}"))
+    if let Some(s) = special(v, false) {
+        return s;
+    }
+    if v == 0.0 {
+        return format!("{v}");
+    }
+    let e = scientific(v);
+    let (mant, exp) = split_exponent(&e);
+    plain_decimal(mant, exp)
 }
 
 /// `NaN` (`+NaN` with `plus`), `+Inf`, `-Inf` for the non-finite values.
@@ -137,8 +145,37 @@ pub fn special(v: f64, plus: bool) -> Option<String> {
     }
 }
 
-/// Splits Rust's `{:e}` of a finite float (the shortest round-trip
-/// digits, as Go's) into the mantissa `[-]d[.ddd]` and the decimal exponent.
+/// A finite float as `[-]d[.ddd]e[-]x` (the form of Rust's `{:e}`) in the
+/// shortest digits that read back as it, chosen as Go chooses them: of two
+/// as near, the even one (1658206780088562.25 is `...562.2`, where Rust's
+/// own formatting gives `...562.3`).
+pub fn scientific(v: f64) -> String {
+    let mut buf = ryu::Buffer::new();
+    let s = buf.format_finite(v);
+    let (sign, s) = match s.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", s),
+    };
+    if let Some((mant, exp)) = s.split_once('e') {
+        return format!("{sign}{mant}e{exp}");
+    }
+    // a plain decimal (`123.45`, `0.00012`, `1.0`): its significant
+    // digits and where the point falls among them
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let all: String = [int, frac].concat();
+    let lead = all.len() - all.trim_start_matches('0').len();
+    let digits = all.trim_matches('0');
+    if digits.is_empty() {
+        return format!("{sign}0e0");
+    }
+    let exp = int.len() as i32 - 1 - lead as i32;
+    let (first, rest) = digits.split_at(1);
+    let point = if rest.is_empty() { "" } else { "." };
+    format!("{sign}{first}{point}{rest}e{exp}")
+}
+
+/// Splits [`scientific`]'s (or Rust's `{:e}`) form of a finite float into
+/// the mantissa `[-]d[.ddd]` and the decimal exponent.
 fn split_exponent(e: &str) -> (&str, i32) {
     match e.split_once('e') {
         Some((mant, exp)) => (mant, exp.parse().unwrap_or(0)),
@@ -148,12 +185,19 @@ fn split_exponent(e: &str) -> (&str, i32) {
 
 /// The mantissa `[-]d[.ddd]` times ten to `exp`, as a plain decimal.
 fn plain_decimal(mant: &str, exp: i32) -> String {
+    let mut out = String::with_capacity(mant.len() + exp.unsigned_abs() as usize + 3);
+    push_plain(&mut out, mant, exp);
+    out
+}
+
+/// Appends the mantissa `[-]d[.ddd]` times ten to `exp` as a plain
+/// decimal.
+pub fn push_plain(out: &mut String, mant: &str, exp: i32) {
     let (sign, m) = match mant.strip_prefix('-') {
         Some(m) => ("-", m),
         None => ("", mant),
     };
     let (int, frac) = m.split_once('.').unwrap_or((m, ""));
-    let mut out = String::with_capacity(m.len() + exp.unsigned_abs() as usize + 3);
     out.push_str(sign);
     if exp < 0 {
         out.push_str("0.");
@@ -176,7 +220,6 @@ fn plain_decimal(mant: &str, exp: i32) -> String {
             }
         }
     }
-    out
 }
 
 /// `mant` with Go's exponent suffix: a sign and at least two digits.
@@ -189,7 +232,7 @@ fn with_exponent(mant: &str, exp: i32) -> String {
 /// shortest round-trip digits, an exponent of at least two digits with its
 /// sign (`1e+06`, `-1.5e-07`).
 pub fn format_e(v: f64) -> String {
-    let e = format!("{v:e}");
+    let e = scientific(v);
     let (mant, exp) = split_exponent(&e);
     with_exponent(mant, exp)
 }
@@ -200,7 +243,7 @@ pub fn format_e(v: f64) -> String {
 /// Prometheus's JSON uses `-6..21`. NaN, the infinities and zero are the
 /// caller's to spell.
 pub fn format_g(v: f64, plain: Range<i32>) -> String {
-    let e = format!("{v:e}");
+    let e = scientific(v);
     let (mant, exp) = split_exponent(&e);
     if plain.contains(&exp) {
         plain_decimal(mant, exp)
@@ -362,16 +405,65 @@ mod tests {
             (0.00001, "0.00001", "1e-05", "1e-05"),
             (-2.5e-7, "-0.00000025", "-2.5e-07", "-2.5e-07"),
             (1e21, "1000000000000000000000", "1e+21", "1e+21"),
+            (1200.0, "1200", "1.2e+03", "1200"),
+            (0.00012, "0.00012", "1.2e-04", "0.00012"),
+            // halfway between two shortest candidates: the even one, as
+            // Prometheus 2.42 writes it in its API's JSON
+            (
+                1658206780088562.25,
+                "1658206780088562.2",
+                "1.6582067800885622e+15",
+                "1.6582067800885622e+15",
+            ),
         ] {
             assert_eq!(format_f(v), f, "{v}");
             assert_eq!(format_e(v), e, "{v}");
             assert_eq!(format_g(v, -4..6), g, "{v}");
         }
         assert_eq!(format_e(1e100), "1e+100");
+        assert_eq!(format_f(5e-324), format!("0.{}5", "0".repeat(323)));
+        assert_eq!(format_e(5e-324), "5e-324");
         assert_eq!(format_g(1e20, -6..21), "100000000000000000000");
         assert_eq!(format_g(1e-6, -6..21), "0.000001");
         assert_eq!(format_g(1e-7, -6..21), "1e-07");
         assert_eq!(format_f(f64::NAN), "NaN");
         assert_eq!(format_f(f64::NEG_INFINITY), "-Inf");
+    }
+
+    /// The digits come from ryu; apart from halfway cases they are Rust's
+    /// own, in the same form.
+    #[test]
+    fn scientific_is_rusts_form_with_the_same_digits() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for i in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = if i % 2 == 0 {
+                f64::from_bits(x)
+            } else {
+                (x % 2_000_001) as f64 / 1000.0 - 1000.0
+            };
+            if !v.is_finite() {
+                continue;
+            }
+            let (ours, rusts) = (scientific(v), format!("{v:e}"));
+            assert_eq!(
+                ours.parse::<f64>().unwrap().to_bits(),
+                v.to_bits(),
+                "{ours}"
+            );
+            if ours != rusts {
+                // a tie of two candidates of the same length
+                assert_eq!(ours.len(), rusts.len(), "{ours} {rusts}");
+                let (a, b) = (split_exponent(&ours), split_exponent(&rusts));
+                assert_eq!(a.1, b.1, "{ours} {rusts}");
+                let last = |m: &str| m.bytes().last().unwrap() - b'0';
+                assert_eq!(last(a.0) % 2, 0, "{ours} {rusts}");
+                assert_eq!(last(a.0).abs_diff(last(b.0)), 1, "{ours} {rusts}");
+            }
+        }
+        assert_eq!(scientific(0.0), "0e0");
+        assert_eq!(scientific(-0.0), "-0e0");
     }
 }

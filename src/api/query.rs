@@ -213,7 +213,13 @@ pub fn write_histogram_point(out: &mut String, t: i64, h: &tsdb::histogram::Floa
 
 /// Encodes a query result as the API's `data` object.
 pub fn encode(res: QueryResult, stats: Option<bool>) -> Answer {
-    let mut s = String::with_capacity(256);
+    // room for about what it will take (a float point is about 25 bytes)
+    let points: usize = match &res.value {
+        Value::Matrix(series) => series.iter().map(|x| x.points.len() + 8).sum(),
+        Value::Vector(samples) => samples.len() * 8,
+        _ => 0,
+    };
+    let mut s = String::with_capacity(256 + points.min(1 << 24) * 25);
     match &res.value {
         Value::Scalar { t, v } => {
             s.push_str("{\"resultType\":\"scalar\",\"result\":");

@@ -106,20 +106,39 @@ pub use promql::parser::json::write_json_string as json_str;
 /// Formats a sample value as Prometheus does: Go's shortest `'f'` form,
 /// `'e'` form below 1e-6 or from 1e21, `+Inf`, `-Inf`, `NaN`.
 pub fn format_value(v: f64) -> String {
+    let mut s = String::new();
+    write_value(&mut s, v);
+    s
+}
+
+/// Appends a sample value as [`format_value`] spells it.
+pub fn write_value(out: &mut String, v: f64) {
     if v.is_nan() {
-        return "NaN".into();
+        out.push_str("NaN");
+    } else if v.is_infinite() {
+        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
+    } else if v == 0.0 {
+        out.push_str(if v.is_sign_negative() { "-0" } else { "0" });
+    } else if (1e-6..1e21).contains(&v.abs()) {
+        // a decimal exponent in -6..21 (the shortest digits of a float in
+        // that range never round out of it): the plain form
+        write_plain(out, v);
+    } else {
+        out.push_str(&crate::gofmt::format_g(v, -6..21));
     }
-    if v.is_infinite() {
-        return if v > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
+}
+
+/// Appends a finite, non-zero `v` as a plain decimal of its shortest
+/// round-trip digits, as Go chooses them. ryu gives those as `123.45`,
+/// `1.0`, `0.00012` or `1.2345e17`: `.0` is dropped and an exponent
+/// written out.
+fn write_plain(out: &mut String, v: f64) {
+    let mut buf = ryu::Buffer::new();
+    let s = buf.format_finite(v);
+    match s.split_once('e') {
+        Some((mant, exp)) => crate::gofmt::push_plain(out, mant, exp.parse().unwrap_or(0)),
+        None => out.push_str(s.strip_suffix(".0").unwrap_or(s)),
     }
-    if v == 0.0 {
-        return format!("{v}");
-    }
-    crate::gofmt::format_g(v, -6..21)
 }
 
 /// Appends a timestamp in milliseconds as float seconds (`1700000000.123`).
@@ -163,7 +182,7 @@ pub fn write_point(out: &mut String, t: i64, v: f64) {
     out.push('[');
     write_timestamp(out, t);
     out.push_str(",\"");
-    out.push_str(&format_value(v));
+    write_value(out, v);
     out.push_str("\"]");
 }
 
@@ -187,9 +206,42 @@ mod tests {
             (f64::NAN, "NaN"),
             (0.0, "0"),
             (-0.0, "-0"),
+            (1e-6, "0.000001"),
+            (-9.99999999999e-7, "-9.99999999999e-07"),
+            (9.999999999999999e20, "999999999999999900000"),
+            (-1e21, "-1e+21"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (123.456, "123.456"),
+            // halfway between two shortest candidates: the even one, as
+            // Prometheus 2.42 answers `vector(1658206780088562.25)`
+            (1658206780088562.25, "1658206780088562.2"),
         ];
         for (v, want) in cases {
             assert_eq!(format_value(v), want, "{v}");
+        }
+    }
+
+    /// The plain form written straight is the one built from the
+    /// exponent form, for floats of every magnitude and around the ends
+    /// of the plain range.
+    #[test]
+    fn plain_values_as_the_exponent_form_gives_them() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut values = vec![];
+        for edge in [1e-6f64, 1e21] {
+            let b = edge.to_bits();
+            values.extend((b - 64..b + 64).map(f64::from_bits));
+        }
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            values.push(f64::from_bits(x));
+            // and values with few digits, as samples mostly are
+            values.push((x % 2_000_001) as f64 / 1000.0 - 1000.0);
+        }
+        for v in values.into_iter().filter(|v| v.is_finite() && *v != 0.0) {
+            assert_eq!(format_value(v), crate::gofmt::format_g(v, -6..21), "{v:e}");
         }
     }
 
