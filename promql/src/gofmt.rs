@@ -407,10 +407,11 @@ mod tests {
             (1e21, "1000000000000000000000", "1e+21", "1e+21"),
             (1200.0, "1200", "1.2e+03", "1200"),
             (0.00012, "0.00012", "1.2e-04", "0.00012"),
-            // halfway between two shortest candidates: the even one, as
-            // Prometheus 2.42 writes it in its API's JSON
+            // 1658206780088562.25, halfway between two shortest
+            // candidates: the even one, as Prometheus 2.42 writes it in its
+            // API's JSON
             (
-                1658206780088562.25,
+                1658206780088562.2,
                 "1658206780088562.2",
                 "1.6582067800885622e+15",
                 "1.6582067800885622e+15",
@@ -420,6 +421,7 @@ mod tests {
             assert_eq!(format_e(v), e, "{v}");
             assert_eq!(format_g(v, -4..6), g, "{v}");
         }
+        assert_eq!(1658206780088562.2, 1658206780088562.0 + 0.25);
         assert_eq!(format_e(1e100), "1e+100");
         assert_eq!(format_f(5e-324), format!("0.{}5", "0".repeat(323)));
         assert_eq!(format_e(5e-324), "5e-324");
