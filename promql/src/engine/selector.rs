@@ -394,12 +394,40 @@ fn stats_only(e: &Expr, stat: bool, blocked: bool, out: &mut std::collections::H
     }
 }
 
+/// Range functions whose value for a series is a function of its samples
+/// alone (no label read, no series made from the selector).
+const VALUES_ONLY: &[&str] = &[
+    "rate",
+    "increase",
+    "delta",
+    "irate",
+    "idelta",
+    "deriv",
+    "predict_linear",
+    "changes",
+    "resets",
+    "avg_over_time",
+    "min_over_time",
+    "max_over_time",
+    "sum_over_time",
+    "count_over_time",
+    "quantile_over_time",
+    "stddev_over_time",
+    "stdvar_over_time",
+    "mad_over_time",
+    "last_over_time",
+    "present_over_time",
+];
+
 /// Collects the keys of the selectors whose series' labels are never
-/// read: instant selectors aggregated straight into one group by an
-/// operator that looks at values only (`sum`, `count`, `avg`, `min`,
-/// `max`, `group`, `stddev`, `stdvar` without `by` labels or `without`).
-/// Their series need not be told apart: each is one series already.
-/// Smoothed selectors are left out (their warnings name the metric).
+/// read: instant selectors, and range selectors under a function of
+/// [`VALUES_ONLY`], aggregated straight into one group by an operator
+/// that looks at values only (`sum`, `count`, `avg`, `min`, `max`,
+/// `group`, `stddev`, `stdvar` without `by` labels or `without`). Their
+/// series need not be told apart: each is one series already, and label
+/// sets that a dropped name makes equal are aggregated all the same
+/// (their name dropped late, as Prometheus 3 does). Smoothed and anchored
+/// selectors are left out (their warnings name the metric).
 fn labels_unread(e: &Expr, out: &mut std::collections::HashSet<usize>) {
     use crate::parser::AggregateOp::*;
     match e {
@@ -417,6 +445,18 @@ fn labels_unread(e: &Expr, out: &mut std::collections::HashSet<usize>) {
             match inner {
                 Expr::VectorSelector(vs) if !vs.smoothed => {
                     out.insert(key(vs));
+                }
+                Expr::Call { func, args } if VALUES_ONLY.contains(&func.as_str()) => {
+                    for a in args {
+                        match a {
+                            Expr::MatrixSelector { selector: vs, .. }
+                                if !vs.smoothed && !vs.anchored =>
+                            {
+                                out.insert(key(vs));
+                            }
+                            other => labels_unread(other, out),
+                        }
+                    }
                 }
                 other => labels_unread(other, out),
             }
