@@ -368,21 +368,27 @@ mod tests {
         );
     }
 
+    /// `n` test floats: scattered bits, values with exponents near the
+    /// forms' edges, and values with few digits, as samples mostly are.
+    fn test_floats(n: usize) -> impl Iterator<Item = f64> {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        (0..n).map(move |i| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            match i % 3 {
+                0 => f64::from_bits(x),
+                1 => (x >> 11) as f64 / (1u64 << 53) as f64 * 10f64.powi((x % 60) as i32 - 30),
+                _ => (x % 2_000_001) as f64 / 1000.0 - 1000.0,
+            }
+        })
+    }
+
     /// The plain form built from the exponent form is Rust's (and Go's
     /// `'f'`) shortest decimal.
     #[test]
     fn plain_decimal_is_shortest_f() {
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        for i in 0..50_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            // scattered bits, and values with exponents near the forms' edges
-            let v = if i % 2 == 0 {
-                f64::from_bits(x)
-            } else {
-                (x >> 11) as f64 / (1u64 << 53) as f64 * 10f64.powi((x % 60) as i32 - 30)
-            };
+        for v in test_floats(50_000) {
             if !v.is_finite() || v == 0.0 {
                 continue;
             }
@@ -436,16 +442,7 @@ mod tests {
     /// own, in the same form.
     #[test]
     fn scientific_is_rusts_form_with_the_same_digits() {
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        for i in 0..200_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let v = if i % 2 == 0 {
-                f64::from_bits(x)
-            } else {
-                (x % 2_000_001) as f64 / 1000.0 - 1000.0
-            };
+        for v in test_floats(300_000) {
             if !v.is_finite() {
                 continue;
             }
