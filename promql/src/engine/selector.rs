@@ -13,6 +13,7 @@ use tsdb::read::{HistogramSample, Querier, Sample, SampleIterator as _, Samples}
 use super::Evaluator;
 use crate::error::Error;
 use crate::functions::info::info_matchers;
+use crate::functions::{Impl, IMPLS};
 use crate::parser::{AtModifier, Expr, VectorSelector};
 use crate::value::is_stale;
 
@@ -394,34 +395,17 @@ fn stats_only(e: &Expr, stat: bool, blocked: bool, out: &mut std::collections::H
     }
 }
 
-/// Range functions whose value for a series is a function of its samples
-/// alone (no label read, no series made from the selector).
-const VALUES_ONLY: &[&str] = &[
-    "rate",
-    "increase",
-    "delta",
-    "irate",
-    "idelta",
-    "deriv",
-    "predict_linear",
-    "changes",
-    "resets",
-    "avg_over_time",
-    "min_over_time",
-    "max_over_time",
-    "sum_over_time",
-    "count_over_time",
-    "quantile_over_time",
-    "stddev_over_time",
-    "stdvar_over_time",
-    "mad_over_time",
-    "last_over_time",
-    "present_over_time",
-];
+/// Whether `func` is a function of one range vector's samples alone
+/// ([`Impl::Range`]: it reads no label and makes no series of its own).
+fn samples_only(func: &str) -> bool {
+    IMPLS
+        .iter()
+        .any(|(n, i)| *n == func && matches!(i, Impl::Range { .. }))
+}
 
 /// Collects the keys of the selectors whose series' labels are never
 /// read: instant selectors, and range selectors under a function of
-/// [`VALUES_ONLY`], aggregated straight into one group by an operator
+/// their samples alone ([`samples_only`]), aggregated straight into one group by an operator
 /// that looks at values only (`sum`, `count`, `avg`, `min`, `max`,
 /// `group`, `stddev`, `stdvar` without `by` labels or `without`). Their
 /// series need not be told apart: each is one series already, and label
@@ -446,7 +430,7 @@ fn labels_unread(e: &Expr, out: &mut std::collections::HashSet<usize>) {
                 Expr::VectorSelector(vs) if !vs.smoothed => {
                     out.insert(key(vs));
                 }
-                Expr::Call { func, args } if VALUES_ONLY.contains(&func.as_str()) => {
+                Expr::Call { func, args } if samples_only(func) => {
                     for a in args {
                         match a {
                             Expr::MatrixSelector { selector: vs, .. }
